@@ -1,0 +1,220 @@
+"""The `hub` command line. Thin: it parses arguments, calls the hub's services, prints.
+
+`hub` (the installed entry point) and `python cli.py` run this same code.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from hub.config import database_url, load_network, network_file
+from hub.errors import ConfigurationError, HubError
+from hub.model import Case, Event
+from hub.overview import Overview, overview
+from hub.schemas import drift, export
+from hub.store.cases import case_state, open_case
+from hub.store.db import Database
+from hub.store.events import append_events
+from hub.store.migrate import current_revision, head_revision, upgrade
+from hub.store.parties import save_party
+
+app = typer.Typer(help="After-sales partner hub.", no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+schemas_app = typer.Typer(help="JSON Schemas generated from the code.", no_args_is_help=True)
+cases_app = typer.Typer(help="Cases and their timelines.", no_args_is_help=True)
+events_app = typer.Typer(help="Canonical events.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(schemas_app, name="schemas")
+app.add_typer(cases_app, name="cases")
+app.add_typer(events_app, name="events")
+
+out = Console()
+err = Console(stderr=True)
+
+DatabaseOption = Annotated[
+    str | None, typer.Option("--database", help="Database URL (default: $HUB_DATABASE_URL).")
+]
+
+
+def _database(url: str | None) -> Database:
+    return Database(url or database_url())
+
+
+@app.command("up")
+def up(
+    database: DatabaseOption = None,
+    network: Annotated[Path | None, typer.Option(help="The network file.")] = None,
+) -> None:
+    """Bring the hub up: migrate the database, register the network's parties, show state."""
+    db = _database(database)
+    upgrade(db)
+    config = load_network(network or network_file())
+    with db.transaction() as connection:
+        for party in config.parties:
+            save_party(connection, party)
+    _print_overview(overview(db))
+
+
+@app.command("overview")
+def show_overview(database: DatabaseOption = None) -> None:
+    """Print the hub's state: schema, parties, cases by status, events, archive."""
+    _print_overview(overview(_database(database)))
+
+
+def _print_overview(state: Overview) -> None:
+    out.print(f"[bold]After-sales hub[/bold] on {state.database}")
+    if state.schema_revision is None:
+        out.print("[yellow]The database has no schema yet: run `hub db upgrade`.[/yellow]")
+        return
+    flag = "up to date" if state.schema_up_to_date else f"behind (head {state.schema_head})"
+    out.print(f"Schema revision {state.schema_revision}, {flag}")
+    parties = Table("role", "parties", title="Network")
+    for role, count in sorted(state.parties_by_role.items()):
+        parties.add_row(role, str(count))
+    out.print(parties)
+    cases = Table("status", "cases", title="Cases")
+    for status, count in sorted(state.cases_by_status.items()):
+        cases.add_row(status, str(count))
+    if not state.cases_by_status:
+        cases.add_row("(none yet)", "0")
+    out.print(cases)
+    out.print(
+        f"Events: {state.events} ({state.unmapped_events} unmapped, "
+        f"{state.orphan_events} not yet linked to a case); "
+        f"raw messages archived: {state.raw_messages}"
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    database: DatabaseOption = None,
+    revision: Annotated[str, typer.Option(help="Target revision.")] = "head",
+) -> None:
+    """Apply the database migrations (Alembic) up to the latest revision."""
+    db = _database(database)
+    upgrade(db, revision)
+    out.print(f"{db.safe_url()}: schema at revision {current_revision(db)}")
+
+
+@db_app.command("current")
+def db_current(database: DatabaseOption = None) -> None:
+    """Show the database's schema revision and the latest one the code knows."""
+    db = _database(database)
+    out.print(f"current {current_revision(db) or '(none)'}, head {head_revision(db)}")
+
+
+@schemas_app.command("export")
+def schemas_export(
+    directory: Annotated[Path, typer.Option("--dir", help="Where to write.")] = Path("schemas"),
+    check: Annotated[bool, typer.Option(help="Only report drift; exit 1 if any.")] = False,
+) -> None:
+    """Write the JSON Schemas of the canonical model and config files into schemas/."""
+    if check:
+        differing = drift(directory)
+        for name in differing:
+            err.print(f"[red]{directory / name} differs from what the code generates[/red]")
+        raise typer.Exit(1 if differing else 0)
+    changed = export(directory)
+    out.print(f"{len(changed)} schema file(s) written to {directory}/")
+
+
+@cases_app.command("open")
+def cases_open(
+    file: Annotated[Path, typer.Argument(help="A case as canonical JSON.")],
+    database: DatabaseOption = None,
+) -> None:
+    """Open a case from a canonical JSON file (idempotent for the same content)."""
+    try:
+        case = Case.model_validate_json(file.read_bytes())
+    except ValidationError as exc:
+        _print_validation(file, exc)
+        raise typer.Exit(1) from exc
+    with _database(database).transaction() as connection:
+        opened = open_case(connection, case)
+    verb = "opened" if opened.created else "already open, unchanged"
+    out.print(f"case {case.reference} {verb} (status {opened.record.status})")
+
+
+@cases_app.command("show")
+def cases_show(
+    reference: str,
+    database: DatabaseOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines, for scripts.")] = False,
+) -> None:
+    """Show a case's current status and its timeline across every party."""
+    with _database(database).transaction() as connection:
+        state = case_state(connection, reference)
+    if as_json:
+        for event in state.timeline:
+            sys.stdout.write(event.model_dump_json() + "\n")
+        return
+    out.print(f"[bold]{reference}[/bold]: {state.status} since {state.status_at}")
+    table = Table("occurred at", "by", "type", "status", "code", "label")
+    for event in state.timeline:
+        status = event.status.value if event.status else "[red]unmapped[/red]"
+        table.add_row(
+            event.occurred_at.isoformat(),
+            event.reported_by,
+            event.type.value,
+            status,
+            event.raw_code or "",
+            event.label.en if event.label else (event.raw_label or ""),
+        )
+    out.print(table)
+
+
+@events_app.command("append")
+def events_append(
+    file: Annotated[Path, typer.Argument(help="Canonical events, one JSON object a line.")],
+    database: DatabaseOption = None,
+) -> None:
+    """Append canonical events; bad lines are reported with their number, the rest stored."""
+    good: list[Event] = []
+    bad = 0
+    with file.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                good.append(Event.model_validate_json(line))
+            except ValidationError as exc:
+                bad += 1
+                _print_validation(file, exc, line=number)
+    with _database(database).transaction() as connection:
+        result = append_events(connection, good)
+    out.print(
+        f"{result.stored} stored, {result.duplicates} duplicate(s), {result.unmapped} unmapped, "
+        f"{result.orphans} without a known case, {bad} rejected"
+    )
+    if bad:
+        raise typer.Exit(1)
+
+
+def _print_validation(file: Path, exc: ValidationError, *, line: int | None = None) -> None:
+    where = f"{file}:{line}" if line is not None else str(file)
+    for error in exc.errors():
+        field = ".".join(str(part) for part in error["loc"]) or "(document)"
+        err.print(f"{where}: {field}: {error['msg']}")
+
+
+def main() -> None:
+    """Entry point: hub errors become one clear line and an exit code, not a traceback."""
+    try:
+        app()
+    except ConfigurationError as exc:
+        err.print(f"[red]configuration error:[/red] {exc.message}")
+        sys.exit(2)
+    except HubError as exc:
+        err.print(f"[red]error:[/red] {exc.message}")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+"""The after-sales case (dossier SAV) and what it is about."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Self
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+from hub.model.parties import PartyId, PartyReference, Reference
+
+LEGAL_REPAIR_DAYS = 30
+"""C. conso. L217-10: a product under legal conformity warranty is repaired within 30 days."""
+
+LEGAL_EXTENSION_MONTHS = 6
+"""C. conso. L217-13: a repair under legal warranty extends it by six months."""
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+SerialNumber = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 .()-]{6,20}$")]
+CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+
+
+class Coverage(StrEnum):
+    """What pays for the after-sales service."""
+
+    LEGAL_CONFORMITY = "legal_conformity"
+    COMMERCIAL_WARRANTY = "commercial_warranty"
+    INSURANCE = "insurance"
+    NONE = "none"
+
+
+class ServiceType(StrEnum):
+    """What the retailer asks the network to do."""
+
+    WORKSHOP_REPAIR = "workshop_repair"
+    HOME_INTERVENTION = "home_intervention"
+    EXCHANGE = "exchange"
+    REFUND = "refund"
+    CREDIT_NOTE = "credit_note"
+
+
+class ContractLevel(StrEnum):
+    """The retailer's service-level contract; it sets each step's deadline."""
+
+    BRONZE = "bronze"
+    SILVER = "silver"
+    GOLD = "gold"
+    PLATINUM = "platinum"
+
+
+class Product(BaseModel):
+    """The product under repair, as sold."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    brand: ShortText
+    model: ShortText
+    serial_number: SerialNumber | None = None
+    category: ShortText | None = None
+    purchase_date: date | None = None
+    delivery_date: date | None = None
+
+    @model_validator(mode="after")
+    def _delivered_after_purchase(self) -> Self:
+        if self.purchase_date and self.delivery_date and self.delivery_date < self.purchase_date:
+            raise ValueError("delivery_date is before purchase_date")
+        return self
+
+
+class Address(BaseModel):
+    """A postal address: only what a carrier needs."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    line1: ShortText
+    line2: ShortText | None = None
+    postcode: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=12)]
+    city: ShortText
+    country: CountryCode = "FR"
+
+
+class CustomerContact(BaseModel):
+    """The end customer. Personal data: keep only what the work needs."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: ShortText
+    phone: Phone | None = None
+    email: (
+        Annotated[
+            str, StringConstraints(strip_whitespace=True, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+        ]
+        | None
+    ) = None
+    address: Address | None = None
+
+
+class Case(BaseModel):
+    """A retailer's after-sales case: what failed, who pays, what must be done.
+
+    Its status is not stored here: it is derived from the case's events.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    reference: Reference = Field(description="The hub's case reference, e.g. ME-000123.")
+    retailer: PartyId
+    product: Product
+    coverage: Coverage
+    service: ServiceType
+    fault: Text = Field(description="The fault as the customer declared it.")
+    customer: CustomerContact
+    contract_level: ContractLevel = ContractLevel.BRONZE
+    opened_at: AwareDatetime
+    promised_by: AwareDatetime | None = Field(
+        default=None, description="A deadline the retailer promised its customer, if any."
+    )
+    references: tuple[PartyReference, ...] = Field(
+        default=(), description="Every party's own reference for this case."
+    )
+
+    @model_validator(mode="after")
+    def _one_reference_per_party(self) -> Self:
+        parties = [ref.party for ref in self.references]
+        if len(parties) != len(set(parties)):
+            raise ValueError("a party has more than one reference for the case")
+        return self
+
+    def legal_repair_deadline(self) -> datetime | None:
+        """When the legal conformity warranty's 30 days run out, if it applies."""
+        if self.coverage is not Coverage.LEGAL_CONFORMITY:
+            return None
+        return self.opened_at + timedelta(days=LEGAL_REPAIR_DAYS)
+
+    def reference_of(self, party: str) -> str | None:
+        """The given party's own reference for this case."""
+        return next((ref.reference for ref in self.references if ref.party == party), None)

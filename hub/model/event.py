@@ -1,0 +1,181 @@
+"""Events: the append-only facts everything else is derived from.
+
+An event says that something happened to a case, when (with the offset the partner
+gave), who reported it and in which of the partner's words. Its id is stable so the
+same fact arriving twice is stored once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any, Self
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from hub.model.parties import PartyId, Reference
+from hub.model.statuses import CaseStatus, Label, PartsOrderStatus, ShipmentStatus
+from hub.model.work import PartsOrderLine, Quote, Shipment, Visit
+
+EventId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+RawText = Annotated[str, StringConstraints(max_length=2000)]
+
+
+class EventType(StrEnum):
+    """What an event is about; it decides which status set applies."""
+
+    CASE_STATUS = "case_status"
+    SHIPMENT_STATUS = "shipment_status"
+    PARTS_ORDER_STATUS = "parts_order_status"
+
+
+AnyStatus = CaseStatus | ShipmentStatus | PartsOrderStatus
+
+STATUS_SETS: dict[EventType, type[CaseStatus] | type[ShipmentStatus] | type[PartsOrderStatus]] = {
+    EventType.CASE_STATUS: CaseStatus,
+    EventType.SHIPMENT_STATUS: ShipmentStatus,
+    EventType.PARTS_ORDER_STATUS: PartsOrderStatus,
+}
+
+
+class EventDetails(BaseModel):
+    """What came with the status: a quote, a parcel, a visit, parts, a comment."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    quote: Quote | None = None
+    shipment: Shipment | None = None
+    visit: Visit | None = None
+    parts: tuple[PartsOrderLine, ...] = ()
+    parts_order_id: Reference | None = None
+    serial_number: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] | None
+    ) = None
+    note: RawText | None = None
+    reason: RawText | None = Field(default=None, description="A partner's reason code or text.")
+
+    def is_empty(self) -> bool:
+        return self == _NO_DETAILS
+
+
+_NO_DETAILS = EventDetails()
+
+
+class Event(BaseModel):
+    """The fact that something happened to a case.
+
+    ``status`` is None when the partner's code is unknown to its mapping: the event is
+    kept with its raw code and flagged ``unmapped`` instead of being dropped.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: EventId = Field(description="Stable id used to de-duplicate the same fact.")
+    case_ref: Reference | None = Field(
+        description="The hub's case reference; None when the partner gave none (orphan)."
+    )
+    partner_ref: Reference | None = Field(
+        default=None, description="The reporting party's own reference for the case."
+    )
+    type: EventType
+    status: AnyStatus | None
+    occurred_at: AwareDatetime = Field(description="When it happened, with the partner's offset.")
+    recorded_at: AwareDatetime = Field(default_factory=lambda: datetime.now(UTC))
+    reported_by: PartyId
+    raw_code: RawText | None = None
+    raw_label: RawText | None = None
+    subject: Reference | None = Field(
+        default=None,
+        description="What the status is about inside the case: a tracking number, an order line.",
+    )
+    details: EventDetails = Field(default_factory=EventDetails)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _status_in_its_set(cls, data: Any) -> Any:
+        """Read the status in the set its type names ('delivered' exists in all three)."""
+        if not isinstance(data, dict):
+            return data
+        raw_type, status = data.get("type"), data.get("status")
+        if status is None or raw_type is None:
+            return data
+        try:
+            status_set = STATUS_SETS[EventType(raw_type)]
+        except ValueError:
+            return data  # the field validator reports the bad type
+        try:
+            return {**data, "status": status_set(status)}
+        except ValueError as exc:
+            allowed = ", ".join(s.value for s in status_set)
+            raise ValueError(f"status {status!r} is not a {raw_type} status ({allowed})") from exc
+
+    @field_validator("occurred_at", "recorded_at")
+    @classmethod
+    def _sane_offset(cls, value: datetime) -> datetime:
+        offset = value.utcoffset()
+        if offset is None or abs(offset) > timedelta(hours=14):
+            raise ValueError("the UTC offset must be between -14:00 and +14:00")
+        return value
+
+    @model_validator(mode="after")
+    def _status_matches_type(self) -> Self:
+        if self.status is not None and not isinstance(self.status, STATUS_SETS[self.type]):
+            raise ValueError(f"status {self.status.value!r} does not belong to type {self.type}")
+        if self.status is None and self.raw_code is None:
+            raise ValueError("an event needs a canonical status or the partner's raw code")
+        return self
+
+    @property
+    def unmapped(self) -> bool:
+        """True when no mapping knew the partner's code."""
+        return self.status is None
+
+    @property
+    def occurred_at_utc(self) -> datetime:
+        return self.occurred_at.astimezone(UTC)
+
+    @property
+    def label(self) -> Label | None:
+        return None if self.status is None else self.status.label
+
+
+def stable_event_id(
+    *,
+    reported_by: str,
+    partner_event_id: str | None = None,
+    case_ref: str | None = None,
+    partner_ref: str | None = None,
+    type: EventType,
+    raw_code: str | None,
+    status: str | None = None,
+    occurred_at: datetime,
+    subject: str | None = None,
+) -> str:
+    """The id that makes the same fact the same event, however often it arrives.
+
+    A partner's own event id wins; otherwise the fields that identify the fact are
+    hashed (instant in UTC, so a re-sent line in another offset is still the same).
+    """
+    if partner_event_id:
+        return f"{reported_by}:{partner_event_id}"
+    identity = {
+        "by": reported_by,
+        "case": case_ref,
+        "partner_ref": partner_ref,
+        "type": type.value,
+        "code": raw_code if raw_code is not None else status,
+        "at": occurred_at.astimezone(UTC).isoformat(),
+        "subject": subject,
+    }
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+    return f"{reported_by}:h:{digest[:40]}"

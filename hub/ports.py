@@ -1,0 +1,66 @@
+"""The ports adapters plug into: transports move bytes, codecs turn bytes into records.
+
+The core depends on these shapes only; `adapters/` implements them. Keeping them here
+lets the ingestion engine run any partner without importing it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from hub.errors import PartnerDataError
+
+
+@dataclass(frozen=True)
+class MessageRef:
+    """A message a transport can see but has not fetched yet (a file, a page, a push)."""
+
+    name: str
+    size: int | None = None
+    modified_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RawMessage:
+    """Bytes exactly as a partner sent them, with where they came from."""
+
+    ref: MessageRef
+    content: bytes
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Transport(Protocol):
+    """I/O only: list, fetch, acknowledge (archive or remember), and put messages."""
+
+    def list(self) -> list[MessageRef]: ...
+
+    def fetch(self, ref: MessageRef) -> RawMessage: ...
+
+    def acknowledge(self, ref: MessageRef) -> None: ...
+
+    def put(self, name: str, content: bytes) -> None: ...
+
+
+@dataclass(frozen=True)
+class Record:
+    """One logical record of a message: its fields as text, its line and its raw text."""
+
+    line: int
+    fields: Mapping[str, str | None]
+    raw: str
+
+
+DecodeResult = Record | PartnerDataError
+
+
+@runtime_checkable
+class Codec(Protocol):
+    """Pure bytes <-> records. A bad record is yielded as an error, never raised."""
+
+    def decode(self, content: bytes, *, source: str) -> Iterator[DecodeResult]: ...
+
+    def encode(self, records: Sequence[Mapping[str, str | None]]) -> bytes: ...

@@ -1,0 +1,101 @@
+"""The raw archive: every inbound message byte for byte, before anything parses it.
+
+A message is keyed by its source and SHA-256, so the same bytes from the same source
+are recognised however often they arrive, and any message can be replayed later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, select
+
+from hub.errors import NotFoundError
+from hub.ports import RawMessage
+from hub.store.tables import raw_messages
+from hub.store.upsert import insert_ignoring_conflicts
+
+
+@dataclass(frozen=True)
+class ArchivedMessage:
+    """A message as the archive holds it; ``duplicate`` means it was there already."""
+
+    id: int
+    source: str
+    name: str
+    sha256: str
+    size: int
+    received_at: datetime
+    duplicate: bool = False
+
+
+def sha256_of(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+def archive_message(
+    connection: Connection, source: str, message: RawMessage, *, now: datetime | None = None
+) -> ArchivedMessage:
+    """Store the message unless the same bytes from the same source are there already."""
+    digest = sha256_of(message.content)
+    received_at = now or datetime.now(UTC)
+    statement = insert_ignoring_conflicts(connection, raw_messages, "source", "sha256").returning(
+        raw_messages.c.id
+    )
+    inserted = connection.execute(
+        statement,
+        {
+            "source": source,
+            "name": message.ref.name,
+            "sha256": digest,
+            "size": len(message.content),
+            "content": message.content,
+            "received_at": received_at,
+            "meta": dict(message.metadata),
+        },
+    ).scalar_one_or_none()
+    if inserted is not None:
+        return ArchivedMessage(
+            inserted, source, message.ref.name, digest, len(message.content), received_at
+        )
+    existing = _find(connection, source, digest)
+    assert existing is not None, "a conflicting row must exist"
+    return ArchivedMessage(
+        existing.id,
+        existing.source,
+        existing.name,
+        existing.sha256,
+        existing.size,
+        existing.received_at,
+        duplicate=True,
+    )
+
+
+def _find(connection: Connection, source: str, digest: str) -> ArchivedMessage | None:
+    row = connection.execute(
+        select(
+            raw_messages.c.id,
+            raw_messages.c.source,
+            raw_messages.c.name,
+            raw_messages.c.sha256,
+            raw_messages.c.size,
+            raw_messages.c.received_at,
+        ).where(raw_messages.c.source == source, raw_messages.c.sha256 == digest)
+    ).one_or_none()
+    return None if row is None else ArchivedMessage(*row)
+
+
+def message_content(connection: Connection, message_id: int) -> bytes:
+    """The exact bytes that arrived, for replay or support."""
+    content = connection.execute(
+        select(raw_messages.c.content).where(raw_messages.c.id == message_id)
+    ).scalar_one_or_none()
+    if content is None:
+        raise NotFoundError(f"no archived message with id {message_id}")
+    return bytes(content)
+
+
+def is_archived(connection: Connection, source: str, content: bytes) -> bool:
+    return _find(connection, source, sha256_of(content)) is not None

@@ -1,0 +1,193 @@
+"""Opening cases and reading them back with their derived state."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, func, select, update
+
+from hub.errors import ConflictError, NotFoundError
+from hub.model.case import Case
+from hub.model.event import Event, EventType, stable_event_id
+from hub.model.statuses import CaseStatus
+from hub.model.timeline import CaseState, derive_case_state
+from hub.store.events import append_events, events_of_case
+from hub.store.parties import get_party
+from hub.store.tables import case_references, cases, events
+
+
+@dataclass(frozen=True)
+class CaseRecord:
+    """A stored case with its cached current status."""
+
+    id: int
+    case: Case
+    status: CaseStatus | None
+    status_at: datetime | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class OpenedCase:
+    record: CaseRecord
+    created: bool
+
+
+def content_hash(case: Case) -> str:
+    """Fingerprint of what the retailer sent, to tell a retry from a conflicting change."""
+    return hashlib.sha256(case.model_dump_json().encode()).hexdigest()
+
+
+def opening_event(case: Case, *, recorded_at: datetime | None = None) -> Event:
+    """The ``created`` event every case starts its timeline with."""
+    return Event(
+        id=stable_event_id(
+            reported_by=case.retailer,
+            partner_event_id=f"case-opened:{case.reference}",
+            type=EventType.CASE_STATUS,
+            raw_code=None,
+            occurred_at=case.opened_at,
+        ),
+        case_ref=case.reference,
+        type=EventType.CASE_STATUS,
+        status=CaseStatus.CREATED,
+        occurred_at=case.opened_at,
+        reported_by=case.retailer,
+        recorded_at=recorded_at or datetime.now(UTC),
+    )
+
+
+def open_case(connection: Connection, case: Case, *, now: datetime | None = None) -> OpenedCase:
+    """Store a new case, or recognise a retry of the same one.
+
+    The same reference with the same content is idempotent; with other content it is a
+    conflict. Events that arrived for the reference before the case existed (a partner
+    faster than the retailer) are attached to it now.
+    """
+    now = now or datetime.now(UTC)
+    digest = content_hash(case)
+    existing = connection.execute(
+        select(cases.c.id, cases.c.content_hash).where(cases.c.reference == case.reference)
+    ).one_or_none()
+    if existing is not None:
+        if existing.content_hash != digest:
+            raise ConflictError(f"case {case.reference} exists with different content")
+        record = get_case(connection, case.reference)
+        assert record is not None
+        return OpenedCase(record, created=False)
+    if get_party(connection, case.retailer) is None:
+        raise NotFoundError(f"retailer {case.retailer!r} is not registered")
+    for ref in case.references:
+        if get_party(connection, ref.party) is None:
+            raise NotFoundError(f"party {ref.party!r} of a case reference is not registered")
+
+    case_id = connection.execute(
+        cases.insert().returning(cases.c.id),
+        {
+            "reference": case.reference,
+            "retailer_id": case.retailer,
+            "document": case.model_dump(mode="json"),
+            "content_hash": digest,
+            "opened_at": case.opened_at,
+            "created_at": now,
+            "updated_at": now,
+        },
+    ).scalar_one()
+    if case.references:
+        connection.execute(
+            case_references.insert(),
+            [
+                {"case_id": case_id, "party_id": r.party, "reference": r.reference}
+                for r in case.references
+            ],
+        )
+    connection.execute(
+        update(events)
+        .where(events.c.case_ref == case.reference, events.c.case_id.is_(None))
+        .values(case_id=case_id)
+    )
+    append_events(connection, [opening_event(case, recorded_at=now)], now=now)
+    refresh_case(connection, case_id, now=now)
+    record = get_case(connection, case.reference)
+    assert record is not None
+    return OpenedCase(record, created=True)
+
+
+def _record(row: Row[Any]) -> CaseRecord:
+    return CaseRecord(
+        id=row.id,
+        case=Case.model_validate(row.document),
+        status=None if row.status is None else CaseStatus(row.status),
+        status_at=row.status_at,
+        updated_at=row.updated_at,
+    )
+
+
+def get_case(connection: Connection, reference: str) -> CaseRecord | None:
+    row = connection.execute(select(cases).where(cases.c.reference == reference)).one_or_none()
+    return None if row is None else _record(row)
+
+
+def require_case(connection: Connection, reference: str) -> CaseRecord:
+    record = get_case(connection, reference)
+    if record is None:
+        raise NotFoundError(f"no case {reference}")
+    return record
+
+
+def find_case_by_party_reference(
+    connection: Connection, party: str, reference: str
+) -> CaseRecord | None:
+    """The case a partner knows by its own number (e.g. the workshop's case number)."""
+    row = connection.execute(
+        select(cases)
+        .join(case_references, case_references.c.case_id == cases.c.id)
+        .where(case_references.c.party_id == party, case_references.c.reference == reference)
+    ).one_or_none()
+    return None if row is None else _record(row)
+
+
+def add_party_reference(connection: Connection, case_id: int, party: str, reference: str) -> None:
+    """Remember a partner's own reference for a case (first one wins)."""
+    existing = connection.execute(
+        select(case_references.c.reference).where(
+            case_references.c.case_id == case_id, case_references.c.party_id == party
+        )
+    ).scalar_one_or_none()
+    if existing is None:
+        connection.execute(
+            case_references.insert(),
+            {"case_id": case_id, "party_id": party, "reference": reference},
+        )
+    elif existing != reference:
+        raise ConflictError(f"party {party} already knows this case as {existing}, not {reference}")
+
+
+def case_state(connection: Connection, reference: str) -> CaseState:
+    """The case's timeline and statuses, derived afresh from its events."""
+    record = require_case(connection, reference)
+    return derive_case_state(events_of_case(connection, record.id))
+
+
+def refresh_case(connection: Connection, case_id: int, *, now: datetime | None = None) -> CaseState:
+    """Recompute the cached status from every event (after attaching late orphans)."""
+    state = derive_case_state(events_of_case(connection, case_id))
+    connection.execute(
+        update(cases)
+        .where(cases.c.id == case_id)
+        .values(
+            status=None if state.status is None else state.status.value,
+            status_at=state.status_at,
+            status_event_id=state.status_event_id,
+            updated_at=now or datetime.now(UTC),
+        )
+    )
+    return state
+
+
+def count_cases_by_status(connection: Connection) -> dict[str, int]:
+    rows = connection.execute(select(cases.c.status, func.count()).group_by(cases.c.status))
+    return {str(status): int(count) for status, count in rows}

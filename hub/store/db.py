@@ -1,0 +1,65 @@
+"""Engine and unit of work: one transaction per piece of work, on SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from hub.errors import ConfigurationError
+
+
+def normalise_url(url: str) -> str:
+    """Accept the usual ``postgresql://`` spelling and use psycopg 3 for it."""
+    parsed = make_url(url)
+    if parsed.drivername in {"postgresql", "postgres"}:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    """WAL lets readers work beside the writer; foreign keys are off unless asked."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+class Database:
+    """The hub's database. ``transaction()`` is the unit of work every service uses."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        try:
+            self.url = normalise_url(url)
+            self.engine: Engine = create_engine(self.url, echo=echo, future=True)
+        except Exception as exc:  # SQLAlchemy raises several types for a bad URL
+            raise ConfigurationError(f"cannot use database URL: {exc}") from exc
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        elif self.engine.dialect.name != "postgresql":
+            raise ConfigurationError(
+                f"unsupported database {self.engine.dialect.name!r}: use SQLite or PostgreSQL"
+            )
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """Commit everything done inside, or nothing."""
+        with self.engine.begin() as connection:
+            yield connection
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def safe_url(self) -> str:
+        """The URL with any password masked, fit for logs and screens."""
+        return make_url(self.url).render_as_string(hide_password=True)

@@ -1,0 +1,204 @@
+"""Appending events and keeping each case's derived status in step, in one transaction.
+
+Appending is idempotent: an event whose id is stored already is counted as a duplicate
+and changes nothing. A case's status is the maximum of its case-status events in the
+timeline order (see hub.model.timeline), so the store keeps it incrementally: a new
+event replaces the cached status only if it sorts after it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Row, func, select, update
+
+from hub.model.event import Event, EventDetails, EventType
+from hub.model.statuses import CaseStatus
+from hub.model.timeline import OrderKey, order_key
+from hub.store.tables import cases, events
+from hub.store.upsert import insert_ignoring_conflicts
+
+T = TypeVar("T")
+
+CHUNK = 5_000
+"""Rows per statement: large enough to be fast, small enough for any driver's limits."""
+
+
+@dataclass
+class AppendResult:
+    """What an append did; the ingestion run record adds these up."""
+
+    stored: int = 0
+    duplicates: int = 0
+    unmapped: int = 0
+    orphans: int = 0
+    stored_ids: list[str] = field(default_factory=list)
+    cases_changed: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class _CaseHead:
+    id: int
+    reference: str
+    key: OrderKey | None
+
+
+def _chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def event_row(event: Event, *, case_id: int | None, message_id: int | None) -> dict[str, Any]:
+    offset = event.occurred_at.utcoffset()
+    assert offset is not None
+    details = (
+        None
+        if event.details.is_empty()
+        else event.details.model_dump(mode="json", exclude_defaults=True)
+    )
+    return {
+        "event_id": event.id,
+        "case_id": case_id,
+        "case_ref": event.case_ref,
+        "partner_ref": event.partner_ref,
+        "type": event.type.value,
+        "status": None if event.status is None else event.status.value,
+        "unmapped": event.status is None,
+        "occurred_at": event.occurred_at,
+        "occurred_offset_minutes": int(offset.total_seconds() // 60),
+        "recorded_at": event.recorded_at,
+        "reported_by": event.reported_by,
+        "raw_code": event.raw_code,
+        "raw_label": event.raw_label,
+        "subject": event.subject,
+        "details": details,
+        "message_id": message_id,
+    }
+
+
+def row_to_event(row: Row[Any]) -> Event:
+    """Rebuild the event with the offset the partner gave, not just UTC."""
+    zone = timezone(timedelta(minutes=row.occurred_offset_minutes))
+    return Event(
+        id=row.event_id,
+        case_ref=row.case_ref,
+        partner_ref=row.partner_ref,
+        type=EventType(row.type),
+        status=row.status,
+        occurred_at=row.occurred_at.astimezone(zone),
+        recorded_at=row.recorded_at,
+        reported_by=row.reported_by,
+        raw_code=row.raw_code,
+        raw_label=row.raw_label,
+        subject=row.subject,
+        details=EventDetails.model_validate(row.details or {}),
+    )
+
+
+def _case_heads(connection: Connection, references: Iterable[str]) -> dict[str, _CaseHead]:
+    heads: dict[str, _CaseHead] = {}
+    wanted = sorted(set(references))
+    for chunk in _chunks(wanted):
+        rows = connection.execute(
+            select(
+                cases.c.id,
+                cases.c.reference,
+                cases.c.status,
+                cases.c.status_at,
+                cases.c.status_event_id,
+            ).where(cases.c.reference.in_(chunk))
+        )
+        for row in rows:
+            key = None
+            if row.status is not None:
+                key = order_key(row.status_at, CaseStatus(row.status).rank, row.status_event_id)
+            heads[row.reference] = _CaseHead(row.id, row.reference, key)
+    return heads
+
+
+def append_events(
+    connection: Connection,
+    new_events: Sequence[Event],
+    *,
+    message_id: int | None = None,
+    now: datetime | None = None,
+) -> AppendResult:
+    """Store the events that are not stored yet and move case statuses forward."""
+    result = AppendResult()
+    batch: dict[str, Event] = {}
+    for event in new_events:
+        if event.id in batch:
+            result.duplicates += 1
+        else:
+            batch[event.id] = event
+    if not batch:
+        return result
+
+    heads = _case_heads(connection, (e.case_ref for e in batch.values() if e.case_ref))
+    rows = []
+    for event in batch.values():
+        head = heads.get(event.case_ref) if event.case_ref else None
+        rows.append(event_row(event, case_id=head.id if head else None, message_id=message_id))
+
+    statement = insert_ignoring_conflicts(connection, events, "event_id").returning(
+        events.c.event_id
+    )
+    stored_ids: list[str] = []
+    for chunk in _chunks(rows):
+        stored_ids.extend(connection.execute(statement, list(chunk)).scalars())
+    result.stored = len(stored_ids)
+    result.duplicates += len(batch) - result.stored
+    result.stored_ids = stored_ids
+
+    best: dict[str, OrderKey] = {}
+    touched: set[str] = set()
+    for event_id in stored_ids:
+        event = batch[event_id]
+        if event.status is None:
+            result.unmapped += 1
+        if event.case_ref is None or event.case_ref not in heads:
+            result.orphans += 1
+            continue
+        touched.add(event.case_ref)
+        if isinstance(event.status, CaseStatus):
+            key = order_key(event.occurred_at, event.status.rank, event.id)
+            if event.case_ref not in best or key > best[event.case_ref]:
+                best[event.case_ref] = key
+    _move_cases_forward(connection, heads, best, touched, batch, now or datetime.now(UTC))
+    result.cases_changed = touched
+    return result
+
+
+def _move_cases_forward(
+    connection: Connection,
+    heads: dict[str, _CaseHead],
+    best: dict[str, OrderKey],
+    touched: set[str],
+    batch: dict[str, Event],
+    now: datetime,
+) -> None:
+    for reference in touched:
+        head = heads[reference]
+        values: dict[str, Any] = {"updated_at": now}
+        candidate = best.get(reference)
+        if candidate is not None and (head.key is None or candidate > head.key):
+            event = batch[candidate[2]]
+            assert event.status is not None
+            values.update(
+                status=event.status.value, status_at=event.occurred_at, status_event_id=event.id
+            )
+        connection.execute(update(cases).where(cases.c.id == head.id).values(**values))
+
+
+def events_of_case(connection: Connection, case_id: int) -> list[Event]:
+    rows = connection.execute(
+        select(events).where(events.c.case_id == case_id).order_by(events.c.seq)
+    ).all()
+    return [row_to_event(row) for row in rows]
+
+
+def count_events(connection: Connection) -> int:
+    return int(connection.execute(select(func.count()).select_from(events)).scalar_one())

@@ -1,0 +1,14 @@
+"""``INSERT … ON CONFLICT DO NOTHING`` for whichever of our two databases is in use."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import Insert
+
+
+def insert_ignoring_conflicts(connection: Connection, table: Table, *keys: str) -> Insert:
+    """An insert that skips rows whose ``keys`` already exist, instead of failing."""
+    if connection.dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=list(keys))
+    return sqlite.insert(table).on_conflict_do_nothing(index_elements=list(keys))

@@ -1,0 +1,81 @@
+"""Shared fixtures: every storage test runs on SQLite and on PostgreSQL.
+
+PostgreSQL comes from HUB_TEST_POSTGRES_URL (`.ci/run` sets it to this machine's
+server). Each test run creates a private database there and drops it at the end, so
+runs never see each other's rows. Without the variable the PostgreSQL cases skip, and
+pytest's summary (-ra) says why.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from hub.store.db import Database, normalise_url
+from hub.store.migrate import upgrade
+from hub.store.tables import metadata
+
+POSTGRES_VARIABLE = "HUB_TEST_POSTGRES_URL"
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for this test run."""
+    base = os.environ.get(POSTGRES_VARIABLE)
+    if not base:
+        pytest.skip(
+            f"PostgreSQL not configured: set {POSTGRES_VARIABLE}, "
+            "e.g. postgresql://postgres@127.0.0.1:5432/test"
+        )
+    name = f"hub_test_{os.getpid()}_{secrets.token_hex(4)}"
+    admin = create_engine(normalise_url(base), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(normalise_url(base)).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres(postgres_url: str) -> Iterator[Database]:
+    database = Database(postgres_url)
+    upgrade(database)
+    yield database
+    database.dispose()
+
+
+def empty_tables(database: Database) -> None:
+    """Remove every row, keeping the schema: a clean store without re-migrating."""
+    with database.transaction() as connection:
+        if database.dialect == "postgresql":
+            names = ", ".join(f'"{table.name}"' for table in metadata.sorted_tables)
+            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(metadata.sorted_tables):
+                connection.execute(table.delete())
+
+
+@pytest.fixture(params=BACKENDS)
+def database(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Database]:
+    """A migrated, empty hub database on the parametrised backend."""
+    if request.param == "postgresql":
+        pg: Database = request.getfixturevalue("migrated_postgres")
+        empty_tables(pg)
+        yield pg
+        return
+    path = tmp_path_factory.mktemp("sqlite") / "hub.db"
+    sqlite = Database(f"sqlite:///{path}")
+    upgrade(sqlite)
+    yield sqlite
+    sqlite.dispose()

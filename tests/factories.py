@@ -1,0 +1,72 @@
+"""Small builders for canonical objects, so tests state only what matters to them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+from hub.model import Case, Event, EventType, Party, PartyRole, stable_event_id
+from hub.store.db import Database
+from hub.store.parties import save_party
+
+PARIS_WINTER = timezone(timedelta(hours=1))
+T0 = datetime(2026, 11, 3, 9, 0, tzinfo=PARIS_WINTER)
+
+NETWORK = [
+    Party(id="maison-electro", role=PartyRole.RETAILER, name="Maison Électro"),
+    Party(id="bricomarket", role=PartyRole.RETAILER, name="BricoMarket"),
+    Party(id="atelier-dupont", role=PartyRole.REPAIRER, name="Atelier Dupont Réparation"),
+    Party(id="techniservice", role=PartyRole.REPAIRER, name="TechniService"),
+    Party(id="colis-express", role=PartyRole.CARRIER, name="ColisExpress"),
+    Party(id="pieces-plus", role=PartyRole.PARTS_SUPPLIER, name="PiècesPlus"),
+]
+
+
+def register_network(database: Database) -> None:
+    with database.transaction() as connection:
+        for party in NETWORK:
+            save_party(connection, party)
+
+
+def make_case(reference: str = "ME-000123", **overrides: Any) -> Case:
+    data: dict[str, Any] = {
+        "reference": reference,
+        "retailer": "maison-electro" if reference.startswith("ME-") else "bricomarket",
+        "product": {"brand": "Seb", "model": "Actifry", "serial_number": " SN8841XK2 "},
+        "coverage": "legal_conformity",
+        "service": "workshop_repair",
+        "fault": "Ne chauffe plus",
+        "customer": {"name": "Julie Martin", "phone": "+33612345678"},
+        "contract_level": "gold",
+        "opened_at": T0 - timedelta(days=2),
+    }
+    data.update(overrides)
+    return Case.model_validate(data)
+
+
+def case_event(
+    status: str | None,
+    at: datetime,
+    *,
+    case_ref: str = "ME-000123",
+    by: str = "atelier-dupont",
+    code: str | None = None,
+    recorded_at: datetime | None = None,
+) -> Event:
+    raw = code if code is not None else (status or "???").upper()[:3]
+    return Event(
+        id=stable_event_id(
+            reported_by=by,
+            case_ref=case_ref,
+            type=EventType.CASE_STATUS,
+            raw_code=raw,
+            occurred_at=at,
+        ),
+        case_ref=case_ref,
+        type=EventType.CASE_STATUS,
+        status=status,
+        occurred_at=at,
+        reported_by=by,
+        raw_code=raw,
+        recorded_at=recorded_at or datetime(2026, 11, 20, tzinfo=UTC),
+    )
