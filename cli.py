@@ -207,7 +207,7 @@ def _print_validation(file: Path, exc: ValidationError, *, line: int | None = No
 def main() -> None:
     """Entry point: hub errors become one clear line and an exit code, not a traceback."""
     try:
-        app()
+        app(prog_name="hub")
     except ConfigurationError as exc:
         err.print(f"[red]configuration error:[/red] {exc.message}")
         sys.exit(2)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from hub.errors import ConfigurationError
 from hub.model.parties import Party
@@ -43,14 +43,18 @@ class NetworkConfig(BaseModel):
     version: Literal[1] = Field(description="Format version of this file.")
     parties: list[Party] = Field(description="Every company the hub talks to or for.")
 
-    @model_validator(mode="after")
-    def _unique_party_ids(self) -> NetworkConfig:
-        seen: set[str] = set()
-        for party in self.parties:
-            if party.id in seen:
-                raise ValueError(f"party id {party.id!r} is listed twice")
-            seen.add(party.id)
-        return self
+    @field_validator("parties")
+    @classmethod
+    def _unique_party_ids(cls, parties: list[Party]) -> list[Party]:
+        first_index: dict[str, int] = {}
+        for index, party in enumerate(parties):
+            if party.id in first_index:
+                raise ValueError(
+                    f"party id {party.id!r} is listed twice (items {first_index[party.id]} "
+                    f"and {index})"
+                )
+            first_index[party.id] = index
+        return parties
 
 
 def _locate(node: yaml.Node, path: tuple[int | str, ...]) -> int:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -24,15 +26,19 @@ POSTGRES_VARIABLE = "HUB_TEST_POSTGRES_URL"
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for this test run."""
+def _postgres_base() -> str:
     base = os.environ.get(POSTGRES_VARIABLE)
     if not base:
         pytest.skip(
             f"PostgreSQL not configured: set {POSTGRES_VARIABLE}, "
             "e.g. postgresql://postgres@127.0.0.1:5432/test"
         )
+    return base
+
+
+@contextmanager
+def private_postgres_database(base: str) -> Iterator[str]:
+    """Create an empty database beside ``base`` and drop it afterwards."""
     name = f"hub_test_{os.getpid()}_{secrets.token_hex(4)}"
     admin = create_engine(normalise_url(base), isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
@@ -43,6 +49,27 @@ def postgres_url() -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for this test run."""
+    with private_postgres_database(_postgres_base()) as url:
+        yield url
+
+
+@pytest.fixture(params=BACKENDS)
+def blank_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """An empty database with no schema at all, for migration tests."""
+    if request.param == "postgresql":
+        with private_postgres_database(_postgres_base()) as url:
+            database = Database(url)
+            yield database
+            database.dispose()
+        return
+    database = Database(f"sqlite:///{tmp_path / 'blank.db'}")
+    yield database
+    database.dispose()
 
 
 @pytest.fixture(scope="session")
