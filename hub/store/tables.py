@@ -103,3 +103,77 @@ events = Table(
     Index(None, "case_ref"),
     Index(None, "reported_by", "unmapped"),
 )
+
+connector_runs = Table(
+    "connector_runs",
+    metadata,
+    Column("id", BigIntId, primary_key=True, autoincrement=True),
+    Column("connector", String(100), nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime, nullable=True),
+    Column("outcome", String(20), nullable=False, comment="running, succeeded, failed"),
+    Column("messages_seen", Integer, nullable=False, default=0),
+    Column("messages_read", Integer, nullable=False, default=0),
+    Column("records_read", Integer, nullable=False, default=0),
+    Column("events_stored", Integer, nullable=False, default=0),
+    Column("duplicates", Integer, nullable=False, default=0),
+    Column("unmapped", Integer, nullable=False, default=0),
+    Column("orphans", Integer, nullable=False, default=0),
+    Column("rejected", Integer, nullable=False, default=0),
+    Column("error_action", String(32), nullable=True, comment="What to do next (NextAction)."),
+    Column("error_message", Text, nullable=True),
+    Index(None, "connector", "started_at"),
+)
+
+rejects = Table(
+    "rejects",
+    metadata,
+    Column("id", BigIntId, primary_key=True, autoincrement=True),
+    Column("run_id", BigIntId, ForeignKey("connector_runs.id"), nullable=True),
+    Column("connector", String(100), nullable=False),
+    Column("message_id", BigIntId, ForeignKey("raw_messages.id"), nullable=True),
+    Column("source", String(500), nullable=False, comment="File or message name."),
+    Column("line", Integer, nullable=True),
+    Column("field", String(200), nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("raw", Text, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index(None, "connector", "created_at"),
+)
+
+inbound_messages = Table(
+    "inbound_messages",
+    metadata,
+    Column("id", BigIntId, primary_key=True, autoincrement=True),
+    Column("connector", String(100), nullable=False),
+    Column("name", String(500), nullable=False),
+    Column("size", BigIntId, nullable=True),
+    Column("modified_at", UtcDateTime, nullable=True),
+    Column("sha256", String(64), nullable=False),
+    Column("message_id", BigIntId, ForeignKey("raw_messages.id"), nullable=False),
+    Column("run_id", BigIntId, ForeignKey("connector_runs.id"), nullable=True),
+    Column("read_at", UtcDateTime, nullable=False),
+    Column("acknowledged_at", UtcDateTime, nullable=True),
+    UniqueConstraint("connector", "name", "sha256"),
+    comment="What each connector has read: files by name, size, time and hash.",
+)
+
+connector_cursors = Table(
+    "connector_cursors",
+    metadata,
+    Column("connector", String(100), primary_key=True),
+    Column("name", String(100), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+parts_orders = Table(
+    "parts_orders",
+    metadata,
+    Column("id", String(128), primary_key=True, comment="The hub's order id; never reused."),
+    Column("case_id", BigIntId, ForeignKey("cases.id"), nullable=False, index=True),
+    Column("supplier_id", String(64), ForeignKey("parties.id"), nullable=False),
+    Column("ship_to_id", String(64), ForeignKey("parties.id"), nullable=False),
+    Column("document", JSON, nullable=False, comment="The canonical PartsOrder as JSON."),
+    Column("created_at", UtcDateTime, nullable=False),
+)
