@@ -9,13 +9,14 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from hub.connector_spec import ConnectorSpec
 from hub.errors import ConfigurationError
 from hub.model.parties import Party
+from hub.yamlfile import read_yaml, validate
 
 DEFAULT_DATABASE_URL = "sqlite:///hub.db"
 """A file in the working directory: the embedded default, nothing to install."""
@@ -42,6 +43,9 @@ class NetworkConfig(BaseModel):
 
     version: Literal[1] = Field(description="Format version of this file.")
     parties: list[Party] = Field(description="Every company the hub talks to or for.")
+    connectors: list[ConnectorSpec] = Field(
+        default_factory=list, description="Every exchange with a partner."
+    )
 
     @field_validator("parties")
     @classmethod
@@ -56,43 +60,37 @@ class NetworkConfig(BaseModel):
             first_index[party.id] = index
         return parties
 
+    @field_validator("connectors")
+    @classmethod
+    def _unique_connector_names(cls, connectors: list[ConnectorSpec]) -> list[ConnectorSpec]:
+        names = [connector.name for connector in connectors]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"connector names listed twice: {', '.join(twice)}")
+        return connectors
 
-def _locate(node: yaml.Node, path: tuple[int | str, ...]) -> int:
-    """The 1-based line of the deepest node along ``path`` that exists."""
-    line = node.start_mark.line + 1
-    for key in path:
-        if isinstance(node, yaml.MappingNode):
-            match = next((v for k, v in node.value if k.value == key), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-            match = node.value[key]
-        else:
-            match = None
-        if match is None:
-            break
-        node = match
-        line = node.start_mark.line + 1
-    return line
+    @model_validator(mode="after")
+    def _known_partners(self) -> NetworkConfig:
+        known = {party.id for party in self.parties}
+        for connector in self.connectors:
+            if connector.partner not in known:
+                raise ValueError(
+                    f"connector {connector.name!r} names partner {connector.partner!r}, "
+                    "which is not among the parties"
+                )
+        return self
+
+    def connector(self, name: str) -> ConnectorSpec:
+        for connector in self.connectors:
+            if connector.name == name:
+                return connector
+        known = ", ".join(c.name for c in self.connectors) or "none"
+        raise ConfigurationError(f"no connector named {name!r} (known: {known})")
 
 
 def load_network(path: Path) -> NetworkConfig:
     """Read and validate connectors.yaml; a problem names its file, line and field."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigurationError(f"{path}: cannot read the network file ({exc.strerror})") from exc
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data: Any = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigurationError(f"{path}: not valid YAML: {exc}") from exc
-    if root is None or not isinstance(data, dict):
+    document = read_yaml(path)
+    if not isinstance(document.data, dict):
         raise ConfigurationError(f"{path}: expected a mapping with 'version' and 'parties'")
-    try:
-        return NetworkConfig.model_validate(data)
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            location = tuple(error["loc"])
-            field = ".".join(str(part) for part in location) or "(top level)"
-            problems.append(f"{path}:{_locate(root, location)}: {field}: {error['msg']}")
-        raise ConfigurationError("\n".join(problems)) from exc
+    return validate(document, NetworkConfig)

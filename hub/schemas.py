@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from hub.config import NetworkConfig
+from hub.mapping.spec import MappingSpec
 from hub.model import Case, Event, PartsOrder, Party, Quote, Shipment, Visit
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -26,6 +27,7 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "parts-order": PartsOrder,
     "visit": Visit,
     "connectors": NetworkConfig,
+    "mapping": MappingSpec,
 }
 
 

@@ -53,7 +53,9 @@ def test_each_problem_names_its_line(tmp_path: Path) -> None:
 
 
 def test_invalid_yaml_and_missing_file(tmp_path: Path) -> None:
-    assert "not valid YAML" in _load(tmp_path, "version: 1\nparties: [\n").message
+    assert ":3: not valid YAML" in _load(tmp_path, "version: 1\nparties: [\n").message
+    twice = _load(tmp_path, "version: 1\nversion: 1\nparties: []\n").message
+    assert ":2: not valid YAML: 'version' is listed twice (first on line 1)" in twice
     with pytest.raises(ConfigurationError, match="cannot read"):
         load_network(tmp_path / "absent.yaml")
     assert "expected a mapping" in _load(tmp_path, "- just\n- a list\n").message

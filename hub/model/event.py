@@ -7,6 +7,7 @@ same fact arriving twice is stored once.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from datetime import UTC, datetime, timedelta
@@ -63,6 +64,7 @@ class EventDetails(BaseModel):
     ) = None
     note: RawText | None = None
     reason: RawText | None = Field(default=None, description="A partner's reason code or text.")
+    eta: dt.date | None = Field(default=None, description="When a part or parcel is expected.")
 
     def is_empty(self) -> bool:
         return self == _NO_DETAILS

@@ -36,6 +36,11 @@ class OpenedCase:
     created: bool
 
 
+def normalise_serial(serial: str | None) -> str | None:
+    """Serials are compared without case or inner spaces: workshops retype them."""
+    return None if not serial else "".join(serial.split()).upper()
+
+
 def content_hash(case: Case) -> str:
     """Fingerprint of what the retailer sent, to tell a retry from a conflicting change."""
     return hashlib.sha256(case.model_dump_json().encode()).hexdigest()
@@ -91,6 +96,7 @@ def open_case(connection: Connection, case: Case, *, now: datetime | None = None
             "retailer_id": case.retailer,
             "document": case.model_dump(mode="json"),
             "content_hash": digest,
+            "serial_number": normalise_serial(case.product.serial_number),
             "opened_at": case.opened_at,
             "created_at": now,
             "updated_at": now,

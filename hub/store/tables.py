@@ -45,6 +45,7 @@ cases = Table(
     Column("retailer_id", String(64), ForeignKey("parties.id"), nullable=False, index=True),
     Column("document", JSON, nullable=False, comment="The canonical Case as JSON."),
     Column("content_hash", String(64), nullable=False),
+    Column("serial_number", String(64), nullable=True, index=True, comment="Upper case."),
     Column("opened_at", UtcDateTime, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False, index=True),
@@ -177,3 +178,4 @@ parts_orders = Table(
     Column("document", JSON, nullable=False, comment="The canonical PartsOrder as JSON."),
     Column("created_at", UtcDateTime, nullable=False),
 )
+

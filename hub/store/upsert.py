@@ -8,7 +8,11 @@ from sqlalchemy.sql.dml import Insert
 
 
 def insert_ignoring_conflicts(connection: Connection, table: Table, *keys: str) -> Insert:
-    """An insert that skips rows whose ``keys`` already exist, instead of failing."""
+    """An insert that skips rows whose ``keys`` already exist, instead of failing.
+
+    Without keys, a conflict on any unique constraint skips the row.
+    """
+    elements = list(keys) or None
     if connection.dialect.name == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing(index_elements=list(keys))
-    return sqlite.insert(table).on_conflict_do_nothing(index_elements=list(keys))
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=elements)
+    return sqlite.insert(table).on_conflict_do_nothing(index_elements=elements)

@@ -19,6 +19,12 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # A partner may know a case only by the product's serial number.
+    with op.batch_alter_table("cases") as batch_op:
+        batch_op.add_column(
+            sa.Column("serial_number", sa.String(length=64), nullable=True, comment="Upper case.")
+        )
+        batch_op.create_index(batch_op.f("ix_cases_serial_number"), ["serial_number"])
     op.create_table(
         "connector_cursors",
         sa.Column("connector", sa.String(length=100), nullable=False),
@@ -147,3 +153,6 @@ def downgrade() -> None:
 
     op.drop_table("connector_runs")
     op.drop_table("connector_cursors")
+    with op.batch_alter_table("cases") as batch_op:
+        batch_op.drop_index(batch_op.f("ix_cases_serial_number"))
+        batch_op.drop_column("serial_number")

@@ -1,0 +1,1 @@
+"""Adapters: partner formats (codecs) and the ways bytes travel (transports)."""

@@ -1,0 +1,1 @@
+"""Transports: how the hub reaches partners, each behind hub.ports.Transport."""

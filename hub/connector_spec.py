@@ -1,0 +1,145 @@
+"""What a connector entry of connectors.yaml may say.
+
+A connector ties one partner's mapping message to a transport and a schedule. Secrets
+are never values here: fields ending in ``_env`` name the environment variable that
+holds them, so the file can be committed and shown.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+
+from hub.model.parties import PartyId
+
+ConnectorName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$", max_length=100)]
+EnvName = Annotated[
+    str, Field(pattern=r"^[A-Z][A-Z0-9_]*$", description="An environment variable's name.")
+]
+Duration = Annotated[str, Field(pattern=r"^[0-9]+(s|m|h|d)$", description="e.g. 30s, 15m, 2h, 1d")]
+
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_duration(text: str) -> timedelta:
+    match = re.fullmatch(r"([0-9]+)([smhd])", text)
+    if match is None:
+        raise ValueError(f"{text!r} is not a duration like 30s, 15m, 2h or 1d")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ScheduleSpec(_Spec):
+    """When the connector runs: every so often, or on a cron line, with jitter."""
+
+    every: Duration | None = None
+    cron: str | None = Field(default=None, description="Five-field cron line, in UTC.")
+    jitter: Duration | None = Field(default=None, description="Random delay added to each run.")
+
+    @model_validator(mode="after")
+    def _one_rhythm(self) -> ScheduleSpec:
+        if (self.every is None) == (self.cron is None):
+            raise ValueError("give exactly one of every or cron")
+        if self.cron is not None and len(self.cron.split()) != 5:
+            raise ValueError(f"cron {self.cron!r} must have five fields")
+        return self
+
+
+class SftpTransportSpec(_Spec):
+    """A partner's SFTP server. The host key is pinned: an unknown key is refused."""
+
+    type: Literal["sftp"]
+    host: str
+    port: int = Field(default=22, ge=1, le=65535)
+    username: str
+    host_key: str = Field(
+        description="The server's public key ('ssh-ed25519 AAAA…') or its 'SHA256:…' "
+        "fingerprint, as the partner sent it."
+    )
+    private_key_env: EnvName | None = None
+    private_key_passphrase_env: EnvName | None = None
+    password_env: EnvName | None = None
+    remote_dir: str = Field(description="Where the partner writes files for the hub.")
+    pattern: str | None = Field(
+        default=None, description="Files to read; defaults to the mapping message's pattern."
+    )
+    archive_dir: str | None = Field(
+        default=None,
+        description="Move read files here. Without it the server is left untouched and the "
+        "hub remembers what it read.",
+    )
+    outbound_dir: str | None = Field(default=None, description="Where the hub writes files.")
+    partial_suffixes: list[str] = Field(default_factory=lambda: [".tmp", ".part"])
+    upload_suffix: str = Field(default=".tmp", description="Written first, then renamed.")
+    max_sessions: int = Field(default=2, ge=1, le=16)
+
+    @model_validator(mode="after")
+    def _some_credential(self) -> SftpTransportSpec:
+        if self.private_key_env is None and self.password_env is None:
+            raise ValueError("name the environment variable of a private key or a password")
+        return self
+
+
+class LocalDirTransportSpec(_Spec):
+    """A folder on the hub's machine (a drop folder, or a partner's share mounted here)."""
+
+    type: Literal["local-dir"]
+    path: str
+    pattern: str | None = None
+    archive_dir: str | None = None
+    outbound_dir: str | None = None
+    partial_suffixes: list[str] = Field(default_factory=lambda: [".tmp", ".part"])
+
+
+class PluginTransportSpec(_Spec):
+    """A transport from a third-party package, registered under ``hub.transports``."""
+
+    type: Annotated[str, Field(pattern=r"^x-[a-z0-9-]+$")]
+    options: dict[str, Any] = Field(default_factory=dict)
+    secrets: dict[str, EnvName] = Field(
+        default_factory=dict, description="Option name -> environment variable name."
+    )
+
+
+def _transport_kind(value: Any) -> str:
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return kind if kind in ("sftp", "local-dir") else "plugin"
+
+
+TransportSpec = Annotated[
+    Annotated[SftpTransportSpec, Tag("sftp")]
+    | Annotated[LocalDirTransportSpec, Tag("local-dir")]
+    | Annotated[PluginTransportSpec, Tag("plugin")],
+    Discriminator(_transport_kind),
+]
+
+
+class ConnectorSpec(_Spec):
+    """One partner exchange: a mapping message carried by a transport on a schedule."""
+
+    name: ConnectorName
+    partner: PartyId
+    mapping: str = Field(description="Mapping file, relative to connectors.yaml.")
+    message: str = Field(description="The message of the mapping this connector carries.")
+    transport: TransportSpec
+    schedule: ScheduleSpec | None = None
+    enabled: bool = True
+
+    def secret_names(self) -> dict[str, str]:
+        """Setting -> environment variable, for every secret this connector needs."""
+        transport = self.transport
+        if isinstance(transport, PluginTransportSpec):
+            return dict(transport.secrets)
+        names: dict[str, str] = {}
+        if isinstance(transport, SftpTransportSpec):
+            for setting in ("private_key_env", "private_key_passphrase_env", "password_env"):
+                env = getattr(transport, setting)
+                if env is not None:
+                    names[setting.removesuffix("_env")] = env
+        return names

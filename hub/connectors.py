@@ -1,0 +1,125 @@
+"""Turning connectors.yaml entries into working connectors, and checking them all.
+
+The only place where configuration meets the registry of adapters; everything here is
+built lazily, so checking a file never opens a connection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from hub.config import NetworkConfig, load_network
+from hub.connector_spec import ConnectorSpec
+from hub.errors import ConfigurationError
+from hub.ingest import InboundPipeline
+from hub.mapping.inbound import InboundMapping
+from hub.mapping.loader import load_mapping
+from hub.mapping.outbound import OutboundMapping
+from hub.mapping.spec import InboundSpec, MappingSpec, OutboundSpec
+from hub.ports import Codec, Transport
+from hub.registry import codec_factory, transport_factory
+from hub.secrets import read_secrets
+
+
+@dataclass(frozen=True)
+class Connector:
+    """A connector with its mapping loaded; transport and codec are built on demand."""
+
+    spec: ConnectorSpec
+    mapping: MappingSpec
+    mapping_path: Path
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def message(self) -> InboundSpec | OutboundSpec:
+        return self.mapping.messages[self.spec.message]
+
+    @property
+    def inbound(self) -> bool:
+        return isinstance(self.message, InboundSpec)
+
+    def codec(self) -> Codec:
+        message = self.message
+        columns = message.header if isinstance(message, InboundSpec) else list(message.columns)
+        return codec_factory(message.codec.type)(message.codec, columns)
+
+    def pipeline(self) -> InboundPipeline:
+        if not isinstance(self.message, InboundSpec):
+            raise ConfigurationError(f"connector {self.name!r} carries an outbound message")
+        return InboundPipeline(self.codec(), InboundMapping(self.mapping, self.spec.message))
+
+    def outbound_mapping(self) -> OutboundMapping:
+        return OutboundMapping(self.mapping, self.spec.message)
+
+    def transport(self) -> Transport:
+        """Connects nothing yet; secrets are read from the environment now."""
+        secrets = read_secrets(self.name, self.spec.secret_names())
+        default_pattern = (
+            self.message.file_pattern if isinstance(self.message, InboundSpec) else None
+        )
+        factory = transport_factory(self.spec.transport.type)
+        return factory(self.spec.transport, secrets, default_pattern)
+
+
+def build_connector(network_file: Path, spec: ConnectorSpec) -> Connector:
+    """Load the connector's mapping and check that it fits the connector."""
+    path = (network_file.parent / spec.mapping).resolve()
+    mapping = load_mapping(path)
+    where = f"{network_file}: connector {spec.name!r}"
+    if mapping.partner != spec.partner:
+        raise ConfigurationError(
+            f"{where}: mapping {spec.mapping} is for {mapping.partner!r}, not {spec.partner!r}"
+        )
+    if spec.message not in mapping.messages:
+        known = ", ".join(mapping.messages)
+        raise ConfigurationError(
+            f"{where}: mapping {spec.mapping} has no message {spec.message!r} (it has {known})"
+        )
+    return Connector(spec, mapping, path)
+
+
+@dataclass(frozen=True)
+class Network:
+    config: NetworkConfig
+    path: Path
+
+    def connector(self, name: str) -> Connector:
+        return build_connector(self.path, self.config.connector(name))
+
+
+def open_network(path: Path) -> Network:
+    return Network(load_network(path), path)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the network, in a sentence that says where."""
+
+    text: str
+    warning: bool = False
+
+
+def check_network(path: Path, environ: dict[str, str] | None = None) -> list[Problem]:
+    """Every problem of connectors.yaml and of every mapping it names, not just the first."""
+    try:
+        network = load_network(path)
+    except ConfigurationError as error:
+        return [Problem(line) for line in error.message.splitlines()]
+    problems: list[Problem] = []
+    for spec in network.connectors:
+        try:
+            connector = build_connector(path, spec)
+            connector.codec()
+            transport_factory(spec.transport.type)
+        except ConfigurationError as error:
+            problems.extend(Problem(line) for line in error.message.splitlines())
+            continue
+        try:
+            read_secrets(spec.name, spec.secret_names(), environ)
+        except ConfigurationError as error:
+            problems.append(Problem(f"{path}: {error.message}", warning=True))
+    return problems

@@ -1,0 +1,215 @@
+"""Ingestion: transport -> archive -> codec -> mapping -> store, one message at a time.
+
+The raw bytes are archived in their own transaction before anything parses them, so a
+message is never lost even if its processing fails. Then, in one transaction, its
+events are appended, its rejects recorded and the connector's "already read" state
+advanced: the state can never run ahead of the events it stands for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from itertools import islice
+
+from sqlalchemy import Connection, select, update
+
+from hub.errors import HubError, PartnerDataError
+from hub.mapping.inbound import InboundMapping
+from hub.model.event import Event
+from hub.ports import Codec, MessageRef, RawMessage, Record, Transport
+from hub.resolve import resolve_cases
+from hub.runs import RunCounts, finish_run, record_rejects, start_run
+from hub.store.archive import archive_message
+from hub.store.db import Database
+from hub.store.events import append_events
+from hub.store.tables import inbound_messages
+
+CHUNK = 5_000
+"""Events resolved and appended together: bounded memory for files of any size."""
+
+
+class MessageRejected(PartnerDataError):
+    """The whole message is unusable (its header changed, it is not CSV...)."""
+
+
+@dataclass(frozen=True)
+class InboundPipeline:
+    """The pure half of ingestion: bytes to events and rejects, no store involved."""
+
+    codec: Codec
+    mapping: InboundMapping
+
+    def parse(
+        self, content: bytes, *, source: str, recorded_at: datetime
+    ) -> Iterator[Event | PartnerDataError]:
+        """Every record's event or rejection, in file order; never raises for bad data."""
+        records = self.codec.decode(content, source=source)
+        while True:
+            try:
+                item = next(records)
+            except StopIteration:
+                return
+            except PartnerDataError as whole:
+                yield MessageRejected(
+                    f"the whole message is rejected: {whole.reason}",
+                    location=whole.location,
+                    raw=whole.raw,
+                )
+                return
+            if isinstance(item, Record):
+                yield self.mapping.map_record(item, source=source, recorded_at=recorded_at)
+            else:
+                yield item
+
+
+@dataclass
+class MessageOutcome:
+    """What one message gave; ``skipped`` means it had been processed before."""
+
+    name: str
+    message_id: int
+    skipped: bool = False
+    counts: RunCounts = field(default_factory=RunCounts)
+    rejects: list[PartnerDataError] = field(default_factory=list)
+
+
+def _already_processed(connection: Connection, connector: str, name: str, sha256: str) -> bool:
+    return (
+        connection.execute(
+            select(inbound_messages.c.id).where(
+                inbound_messages.c.connector == connector,
+                inbound_messages.c.name == name,
+                inbound_messages.c.sha256 == sha256,
+            )
+        ).first()
+        is not None
+    )
+
+
+def ingest_message(
+    database: Database,
+    connector: str,
+    pipeline: InboundPipeline,
+    message: RawMessage,
+    *,
+    run_id: int | None = None,
+    now: datetime | None = None,
+) -> MessageOutcome:
+    """Archive, parse, resolve and store one message; returns its counts and rejects."""
+    now = now or datetime.now(UTC)
+    with database.transaction() as connection:
+        archived = archive_message(connection, connector, message, now=now)
+    outcome = MessageOutcome(message.ref.name, archived.id)
+    with database.transaction() as connection:
+        if _already_processed(connection, connector, message.ref.name, archived.sha256):
+            outcome.skipped = True
+            return outcome
+        counts = outcome.counts
+        counts.messages_read = 1
+        items = pipeline.parse(message.content, source=message.ref.name, recorded_at=now)
+        while chunk := list(islice(items, CHUNK)):
+            events = [item for item in chunk if isinstance(item, Event)]
+            problems = [item for item in chunk if not isinstance(item, Event)]
+            counts.records_read += sum(1 for item in chunk if not isinstance(item, MessageRejected))
+            result = append_events(
+                connection, resolve_cases(connection, events), message_id=archived.id, now=now
+            )
+            counts.events_stored += result.stored
+            counts.duplicates += result.duplicates
+            counts.unmapped += result.unmapped
+            counts.orphans += result.orphans
+            counts.rejected += len(problems)
+            record_rejects(
+                connection, connector, problems, run_id=run_id, message_id=archived.id, now=now
+            )
+            outcome.rejects.extend(problems)
+        connection.execute(
+            inbound_messages.insert(),
+            {
+                "connector": connector,
+                "name": message.ref.name,
+                "size": len(message.content),
+                "modified_at": message.ref.modified_at,
+                "sha256": archived.sha256,
+                "message_id": archived.id,
+                "run_id": run_id,
+                "read_at": now,
+            },
+        )
+    return outcome
+
+
+def _read_state(database: Database, connector: str, ref: MessageRef) -> tuple[int, bool] | None:
+    """Whether this listed file was read already (by name, size and time), and acknowledged."""
+    with database.transaction() as connection:
+        row = connection.execute(
+            select(inbound_messages.c.id, inbound_messages.c.acknowledged_at).where(
+                inbound_messages.c.connector == connector,
+                inbound_messages.c.name == ref.name,
+                inbound_messages.c.size == ref.size,
+                inbound_messages.c.modified_at == ref.modified_at,
+            )
+        ).first()
+    return None if row is None else (row.id, row.acknowledged_at is not None)
+
+
+def _mark_acknowledged(database: Database, connector: str, name: str, now: datetime) -> None:
+    with database.transaction() as connection:
+        connection.execute(
+            update(inbound_messages)
+            .where(
+                inbound_messages.c.connector == connector,
+                inbound_messages.c.name == name,
+                inbound_messages.c.acknowledged_at.is_(None),
+            )
+            .values(acknowledged_at=now)
+        )
+
+
+@dataclass
+class RunReport:
+    run_id: int
+    connector: str
+    counts: RunCounts
+    messages: list[MessageOutcome]
+    error: HubError | None = None
+
+
+def run_inbound(
+    database: Database,
+    connector: str,
+    transport: Transport,
+    pipeline: InboundPipeline,
+    *,
+    now: datetime | None = None,
+) -> RunReport:
+    """One run of an inbound connector: every complete message not read yet.
+
+    A message is acknowledged (moved to the archive folder, where the partner wants
+    that) only after its events are committed; a crash in between leaves it listed,
+    and the next run recognises it and only finishes the acknowledgement.
+    """
+    started = now or datetime.now(UTC)
+    run_id = start_run(database, connector, now=started)
+    report = RunReport(run_id, connector, RunCounts(), [])
+    try:
+        for ref in transport.list():
+            report.counts.messages_seen += 1
+            state = _read_state(database, connector, ref)
+            if state is not None:
+                if not state[1]:
+                    transport.acknowledge(ref)
+                    _mark_acknowledged(database, connector, ref.name, datetime.now(UTC))
+                continue
+            message = transport.fetch(ref)
+            outcome = ingest_message(database, connector, pipeline, message, run_id=run_id)
+            report.messages.append(outcome)
+            report.counts.add(outcome.counts)
+            transport.acknowledge(ref)
+            _mark_acknowledged(database, connector, ref.name, datetime.now(UTC))
+    except HubError as error:
+        report.error = error
+    finish_run(database, run_id, report.counts, error=report.error)
+    return report

@@ -1,0 +1,231 @@
+"""Applying an inbound mapping: one partner record in, one canonical event out (or why not).
+
+Pure: no database, no clock except the ``recorded_at`` the caller passes. An unknown
+code is not an error: the event keeps the raw code with no status and is flagged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import ValidationError
+
+from hub.errors import Location, PartnerDataError
+from hub.mapping.spec import FieldSpec, InboundSpec, MappingSpec, Target
+from hub.mapping.values import (
+    ValueProblem,
+    parse_amount,
+    parse_date,
+    parse_instant,
+    parse_int,
+)
+from hub.model.event import Event, EventDetails, EventType, stable_event_id
+from hub.model.money import Money
+from hub.model.statuses import PartsOrderStatus
+from hub.model.work import PartsOrderLine, Quote, Shipment, Visit
+from hub.ports import Record
+
+_DATES = {Target.ETA, Target.VISIT_DATE}
+_INTEGERS = {Target.PART_LINE, Target.PART_QUANTITY}
+
+
+class MissingValue(PartnerDataError):
+    """A field the mapping requires is empty."""
+
+
+class BadValue(PartnerDataError):
+    """A field cannot be read as the mapping says (date, amount, number...)."""
+
+
+class InvalidEvent(PartnerDataError):
+    """The values were read but do not make a valid canonical event."""
+
+
+class InboundMapping:
+    """A compiled inbound message spec of one partner."""
+
+    def __init__(self, mapping: MappingSpec, message: str) -> None:
+        self.partner = mapping.partner
+        self.message = message
+        self.spec: InboundSpec = mapping.inbound(message)
+        self.zone = ZoneInfo(mapping.timezone)
+        self.ambiguous = mapping.ambiguous_times
+        self.nonexistent = mapping.nonexistent_times
+        self.codes = self.spec.codes
+
+    def map_record(
+        self, record: Record, *, source: str, recorded_at: datetime
+    ) -> Event | PartnerDataError:
+        """The record's event, or the reason it is rejected (never raised)."""
+        try:
+            values = self._values(record, source)
+            return self._event(values, record, source, recorded_at)
+        except PartnerDataError as problem:
+            return problem
+
+    def _values(self, record: Record, source: str) -> dict[Target, Any]:
+        values: dict[Target, Any] = {}
+        for target, field in self.spec.fields.items():
+            text = _text(record.fields, field)
+            where = Location(source, record.line, _field_name(field))
+            if text is None:
+                if field.required:
+                    raise MissingValue(
+                        f"{target.value} is required but empty", location=where, raw=record.raw
+                    )
+                continue
+            try:
+                values[target] = self._typed(target, field, text)
+            except ValueProblem as problem:
+                raise BadValue(str(problem), location=where, raw=record.raw) from problem
+        if self.spec.require_any and not any(t in values for t in self.spec.require_any):
+            names = " or ".join(
+                _field_name(self.spec.fields[t]) or t.value for t in self.spec.require_any
+            )
+            raise MissingValue(
+                f"the record needs {names} to find its case",
+                location=Location(source, record.line),
+                raw=record.raw,
+            )
+        return values
+
+    def _typed(self, target: Target, field: FieldSpec, text: str) -> Any:
+        if target is Target.OCCURRED_AT:
+            return parse_instant(
+                text,
+                field.format or "iso8601",
+                self.zone,
+                ambiguous=self.ambiguous,
+                nonexistent=self.nonexistent,
+            )
+        if target is Target.QUOTE_AMOUNT:
+            return parse_amount(text, field.decimal.value if field.decimal else ".")
+        if target in _DATES:
+            return parse_date(text, field.format)
+        if target in _INTEGERS:
+            return parse_int(text)
+        return text
+
+    def _event(
+        self, values: dict[Target, Any], record: Record, source: str, recorded_at: datetime
+    ) -> Event:
+        event_type = self.spec.event_type
+        raw_code: str = values[Target.RAW_CODE]
+        status = self.codes.get(raw_code)
+        occurred_at: datetime = values[Target.OCCURRED_AT]
+        subject = values.get(Target.SUBJECT) or self._subject(values)
+        try:
+            details = _details(values, event_type, status)
+            return Event(
+                id=stable_event_id(
+                    reported_by=self.partner,
+                    partner_event_id=values.get(Target.PARTNER_EVENT_ID),
+                    case_ref=values.get(Target.CASE_REF),
+                    partner_ref=values.get(Target.PARTNER_REF),
+                    type=event_type,
+                    raw_code=raw_code,
+                    occurred_at=occurred_at,
+                    subject=subject,
+                ),
+                case_ref=values.get(Target.CASE_REF),
+                partner_ref=values.get(Target.PARTNER_REF),
+                type=event_type,
+                status=status,
+                occurred_at=occurred_at,
+                recorded_at=recorded_at,
+                reported_by=self.partner,
+                raw_code=raw_code,
+                raw_label=values.get(Target.RAW_LABEL),
+                subject=subject,
+                details=details,
+            )
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            path = ".".join(str(p) for p in first["loc"])
+            raise InvalidEvent(
+                f"{path}: {first['msg']}", location=Location(source, record.line), raw=record.raw
+            ) from exc
+
+    def _subject(self, values: dict[Target, Any]) -> str | None:
+        if self.spec.subject_template:
+            available = {t.value: v for t, v in values.items()}
+            try:
+                return self.spec.subject_template.format(**available)
+            except KeyError:
+                return None
+        tracking = values.get(Target.TRACKING_NUMBER)
+        if self.spec.event_type is EventType.SHIPMENT_STATUS and tracking:
+            return str(tracking).upper()
+        return None
+
+
+def _field_name(field: FieldSpec) -> str | None:
+    if field.column is not None:
+        return field.column
+    if field.columns is not None:
+        return " + ".join(field.columns)
+    return None
+
+
+def _text(fields: Mapping[str, str | None], field: FieldSpec) -> str | None:
+    if field.const is not None:
+        return field.const
+    if field.column is not None:
+        raw = fields.get(field.column)
+    else:
+        parts = [fields.get(name) for name in field.columns or []]
+        if any(part is None or not part.strip() for part in parts):
+            return None
+        raw = " ".join(part.strip() for part in parts if part is not None)
+    if raw is None:
+        return None
+    text = raw.strip() if field.strip else raw
+    return text or None
+
+
+def _details(values: dict[Target, Any], event_type: EventType, status: str | None) -> EventDetails:
+    quote = None
+    if Target.QUOTE_AMOUNT in values:
+        amount: Decimal = values[Target.QUOTE_AMOUNT]
+        currency = values.get(Target.QUOTE_CURRENCY, "EUR")
+        quote = Quote(amount_incl_tax=Money(amount=amount, currency=currency))
+    shipment = None
+    if Target.TRACKING_NUMBER in values:
+        shipment = Shipment(
+            tracking_number=values[Target.TRACKING_NUMBER],
+            carrier_name=values.get(Target.CARRIER_NAME),
+        )
+    visit = None
+    if Target.VISIT_DATE in values:
+        visit_date: date = values[Target.VISIT_DATE]
+        slot = str(values.get(Target.VISIT_SLOT, "all_day")).lower()
+        visit = Visit.model_validate(
+            {"date": visit_date, "slot": slot, "technician": values.get(Target.VISIT_TECHNICIAN)}
+        )
+    parts: tuple[PartsOrderLine, ...] = ()
+    if Target.PART_SKU in values:
+        line_status = status if event_type is EventType.PARTS_ORDER_STATUS and status else "placed"
+        parts = (
+            PartsOrderLine(
+                line_no=values.get(Target.PART_LINE, 1),
+                sku=values[Target.PART_SKU],
+                quantity=values.get(Target.PART_QUANTITY, 1),
+                status=PartsOrderStatus(line_status),
+                eta=values.get(Target.ETA),
+            ),
+        )
+    return EventDetails(
+        quote=quote,
+        shipment=shipment,
+        visit=visit,
+        parts=parts,
+        parts_order_id=values.get(Target.PARTS_ORDER_ID),
+        serial_number=values.get(Target.SERIAL_NUMBER),
+        note=values.get(Target.NOTE),
+        reason=values.get(Target.REASON),
+        eta=values.get(Target.ETA),
+    )

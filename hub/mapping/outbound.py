@@ -1,0 +1,88 @@
+"""Applying an outbound mapping: canonical objects in, one partner record out.
+
+Pure. The context is a mapping of names (``case``, ``retailer``, ``shipment``...) to
+canonical objects; each column reads a dotted path in it and formats the value the way
+the partner wants it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel
+
+from hub.errors import ModelError
+from hub.mapping.spec import ColumnSpec, MappingSpec, OutboundSpec
+from hub.mapping.values import format_amount
+
+
+class OutboundRenderError(ModelError):
+    """A canonical object lacks what the partner's format needs; nothing is sent."""
+
+    def __init__(self, message: str, *, column: str) -> None:
+        super().__init__(f"column {column!r}: {message}")
+        self.column = column
+
+
+def resolve_path(context: Mapping[str, Any], path: str) -> Any:
+    """Follow ``a.b.c`` through mappings and objects; a missing step gives None."""
+    head, *rest = path.split(".")
+    value: Any = context.get(head)
+    for step in rest:
+        if value is None:
+            return None
+        value = value.get(step) if isinstance(value, Mapping) else getattr(value, step, None)
+    return value
+
+
+class OutboundMapping:
+    """A compiled outbound message spec of one partner."""
+
+    def __init__(self, mapping: MappingSpec, message: str) -> None:
+        self.partner = mapping.partner
+        self.message = message
+        self.spec: OutboundSpec = mapping.outbound(message)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(self.spec.columns)
+
+    def render(self, context: Mapping[str, Any]) -> dict[str, str | None]:
+        """One partner record from the canonical context."""
+        return {name: _render(name, column, context) for name, column in self.spec.columns.items()}
+
+    def file_name(self, *, now: datetime, identifier: str = "") -> str:
+        template = self.spec.file_name or f"{self.message}_{{now:%Y%m%d_%H%M%S}}"
+        return template.format(now=now, id=identifier)
+
+
+def _render(name: str, column: ColumnSpec, context: Mapping[str, Any]) -> str | None:
+    if column.const is not None:
+        return column.const
+    assert column.source is not None
+    value = resolve_path(context, column.source)
+    if value is None or value == "":
+        if column.default is not None:
+            return column.default
+        if column.required:
+            raise OutboundRenderError(f"{column.source} is empty", column=name)
+        return None
+    if isinstance(value, Enum):
+        value = value.value
+    if column.codes is not None:
+        key = str(value)
+        if key not in column.codes:
+            known = ", ".join(sorted(column.codes))
+            raise OutboundRenderError(f"no partner code for {key!r} (known: {known})", column=name)
+        return column.codes[key]
+    if isinstance(value, datetime | date):
+        return value.strftime(column.format) if column.format else value.isoformat()
+    if isinstance(value, Decimal):
+        return format_amount(value, column.decimal.value if column.decimal else ".")
+    if isinstance(value, BaseModel):
+        raise OutboundRenderError(f"{column.source} is an object, not a value", column=name)
+    return str(value)

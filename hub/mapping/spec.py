@@ -1,0 +1,239 @@
+"""What a mapping file may say, as pydantic models: the one source of truth.
+
+The loader validates files against these models and `hub schemas export` writes their
+JSON Schema to ``schemas/mapping.schema.json``, so an editor and the hub agree on the
+language. Version 1 covers delimited and structured records in, events out, and
+canonical objects out to partner records.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from hub.model.event import STATUS_SETS, EventType
+
+Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$", max_length=64)]
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CsvCodecSpec(_Spec):
+    """How the partner writes its CSV files."""
+
+    type: Literal["csv"]
+    encoding: Literal["latin-1", "iso-8859-1", "utf-8", "utf-8-sig", "auto-latin1-utf8"] = Field(
+        description="auto-latin1-utf8: Latin-1, but a BOM or valid UTF-8 switches to UTF-8."
+    )
+    delimiter: Annotated[str, Field(min_length=1, max_length=1)] = ","
+    quotechar: Annotated[str, Field(min_length=1, max_length=1)] = '"'
+    line_terminator: Literal["\r\n", "\n"] = Field(
+        default="\r\n", description="Used when the hub writes; both are accepted on read."
+    )
+
+
+class DateFormat(StrEnum):
+    """Ready-made formats besides strptime patterns."""
+
+    ISO8601 = "iso8601"
+    ISO_DATE = "iso-date"
+
+
+class DecimalSeparator(StrEnum):
+    POINT = "."
+    COMMA = ","
+
+
+class FieldSpec(_Spec):
+    """Where one canonical value comes from in a partner record, and how to read it."""
+
+    column: str | None = Field(default=None, description="The record field to read.")
+    columns: list[str] | None = Field(
+        default=None, description="Several fields joined by a space (e.g. a date and a time)."
+    )
+    const: str | None = Field(default=None, description="A constant instead of a field.")
+    required: bool = Field(default=False, description="Reject the record when it is empty.")
+    format: str | None = Field(
+        default=None,
+        description="For times and dates: 'iso8601', 'iso-date' or a strptime pattern. A "
+        "pattern without an offset is read in the mapping's timezone.",
+    )
+    decimal: DecimalSeparator | None = Field(
+        default=None, description="Decimal separator of amounts."
+    )
+    strip: bool = Field(default=True, description="Trim surrounding whitespace.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> FieldSpec:
+        sources = [s for s in (self.column, self.columns, self.const) if s is not None]
+        if len(sources) != 1:
+            raise ValueError("give exactly one of column, columns or const")
+        return self
+
+
+class Target(StrEnum):
+    """The canonical values an inbound record can fill."""
+
+    CASE_REF = "case_ref"
+    PARTNER_REF = "partner_ref"
+    PARTNER_EVENT_ID = "partner_event_id"
+    OCCURRED_AT = "occurred_at"
+    RAW_CODE = "raw_code"
+    RAW_LABEL = "raw_label"
+    SUBJECT = "subject"
+    NOTE = "note"
+    REASON = "reason"
+    SERIAL_NUMBER = "serial_number"
+    QUOTE_AMOUNT = "quote_amount"
+    QUOTE_CURRENCY = "quote_currency"
+    TRACKING_NUMBER = "tracking_number"
+    CARRIER_NAME = "carrier_name"
+    PARTS_ORDER_ID = "parts_order_id"
+    PART_LINE = "part_line"
+    PART_SKU = "part_sku"
+    PART_QUANTITY = "part_quantity"
+    ETA = "eta"
+    VISIT_DATE = "visit_date"
+    VISIT_SLOT = "visit_slot"
+    VISIT_TECHNICIAN = "visit_technician"
+
+
+class InboundSpec(_Spec):
+    """Records of one message kind in, canonical events out."""
+
+    direction: Literal["inbound"]
+    description: str | None = None
+    codec: CsvCodecSpec = Field(description="How the message's bytes become records.")
+    file_pattern: str | None = Field(
+        default=None, description="Which files carry this message, e.g. STATUTS_*.csv."
+    )
+    header: list[str] | None = Field(
+        default=None,
+        description="The header the partner sends; a file whose header differs is rejected "
+        "whole, since its columns can no longer be trusted.",
+    )
+    event_type: EventType
+    fields: dict[Target, FieldSpec] = Field(
+        description="Canonical value -> where it comes from. occurred_at and raw_code are needed."
+    )
+    require_any: list[Target] = Field(
+        default_factory=list,
+        description="At least one of these must be present (e.g. a case reference or a serial).",
+    )
+    codes: dict[str, str] = Field(
+        description="Partner code -> canonical status of event_type. One code, one value.",
+    )
+    subject_template: str | None = Field(
+        default=None,
+        description="Builds the subject from other targets, e.g. '{parts_order_id}/{part_line}'.",
+    )
+
+    @model_validator(mode="after")
+    def _coherent(self) -> InboundSpec:
+        for needed in (Target.OCCURRED_AT, Target.RAW_CODE):
+            if needed not in self.fields:
+                raise ValueError(f"fields must say where {needed.value} comes from")
+        allowed = {status.value for status in STATUS_SETS[self.event_type]}
+        unknown = sorted({v for v in self.codes.values() if v not in allowed})
+        if unknown:
+            raise ValueError(
+                f"codes map to {', '.join(unknown)}, which are not {self.event_type.value} "
+                f"statuses ({', '.join(sorted(allowed))})"
+            )
+        missing = [t.value for t in self.require_any if t not in self.fields]
+        if missing:
+            raise ValueError(f"require_any names targets with no field: {', '.join(missing)}")
+        if self.subject_template:
+            names = set(re.findall(r"{(\w+)}", self.subject_template))
+            undefined = sorted(n for n in names if n not in {t.value for t in self.fields})
+            if undefined:
+                raise ValueError(f"subject_template uses undefined targets: {undefined}")
+        return self
+
+
+class ColumnSpec(_Spec):
+    """One field of an outbound record: a path into the canonical context and its form."""
+
+    source: str | None = Field(
+        default=None,
+        alias="from",
+        description="Dotted path into the context, e.g. case.product.brand.",
+        pattern=r"^[a-z_]+(\.[a-z_0-9]+)*$",
+    )
+    const: str | None = None
+    format: str | None = Field(default=None, description="strftime pattern for dates and times.")
+    codes: dict[str, str] | None = Field(
+        default=None, description="Canonical value -> partner code."
+    )
+    default: str | None = Field(default=None, description="Written when the value is absent.")
+    required: bool = False
+    decimal: DecimalSeparator | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ColumnSpec:
+        if (self.source is None) == (self.const is None):
+            raise ValueError("give exactly one of from or const")
+        return self
+
+
+class OutboundSpec(_Spec):
+    """Canonical objects out, one partner record each."""
+
+    direction: Literal["outbound"]
+    description: str | None = None
+    codec: CsvCodecSpec = Field(description="How records become the message's bytes.")
+    file_name: str | None = Field(
+        default=None,
+        description="Name of the written file; {now:%Y%m%d_%H%M%S} and {id} are filled in.",
+    )
+    columns: dict[str, ColumnSpec]
+
+
+class MappingSpec(_Spec):
+    """A partner's mapping file."""
+
+    version: Literal[1]
+    partner: Name
+    description: str | None = None
+    timezone: str = Field(
+        default="UTC", description="IANA zone of the partner's local times (DST applied)."
+    )
+    ambiguous_times: Literal["earlier", "later", "reject"] = Field(
+        default="earlier",
+        description="A local time that happens twice (autumn DST change): which one it is.",
+    )
+    nonexistent_times: Literal["shift_forward", "reject"] = Field(
+        default="shift_forward",
+        description="A local time skipped by the spring DST change: move it past the gap, "
+        "or reject the record.",
+    )
+    messages: dict[Name, Annotated[InboundSpec | OutboundSpec, Field(discriminator="direction")]]
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    def inbound(self, name: str) -> InboundSpec:
+        spec = self.messages.get(name)
+        if not isinstance(spec, InboundSpec):
+            raise KeyError(name)
+        return spec
+
+    def outbound(self, name: str) -> OutboundSpec:
+        spec = self.messages.get(name)
+        if not isinstance(spec, OutboundSpec):
+            raise KeyError(name)
+        return spec

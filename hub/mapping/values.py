@@ -1,0 +1,113 @@
+"""Reading partner text as typed values: instants in the partner's zone, amounts, dates.
+
+Pure functions. A bad value raises `ValueProblem` with a plain reason; the caller knows
+the record and field and turns it into a rejection that says where.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+
+class ValueProblem(ValueError):
+    """A value that cannot be read as the mapping says; the reason is for the operator."""
+
+
+_AMOUNT = {".": re.compile(r"^-?\d+(\.\d+)?$"), ",": re.compile(r"^-?\d+(,\d+)?$")}
+
+
+def parse_amount(text: str, separator: str) -> Decimal:
+    """A decimal amount written with the partner's separator, nothing else accepted."""
+    if not _AMOUNT[separator].match(text):
+        raise ValueProblem(f"{text!r} is not an amount with {separator!r} as decimal separator")
+    try:
+        return Decimal(text.replace(",", "."))
+    except InvalidOperation as exc:  # pragma: no cover - the pattern already guards this
+        raise ValueProblem(f"{text!r} is not an amount") from exc
+
+
+def parse_date(text: str, fmt: str | None) -> date:
+    if fmt in (None, "iso-date", "iso8601"):
+        try:
+            return date.fromisoformat(text)
+        except ValueError as exc:
+            raise ValueProblem(f"{text!r} is not a date (yyyy-mm-dd)") from exc
+    try:
+        return datetime.strptime(text, fmt).date()
+    except ValueError as exc:
+        raise ValueProblem(f"{text!r} is not a date in the format {fmt!r}") from exc
+
+
+def parse_instant(
+    text: str,
+    fmt: str,
+    zone: ZoneInfo,
+    *,
+    ambiguous: Literal["earlier", "later", "reject"] = "earlier",
+    nonexistent: Literal["shift_forward", "reject"] = "shift_forward",
+) -> datetime:
+    """An aware instant. Text without an offset is a wall-clock time in ``zone``."""
+    if fmt == "iso8601":
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError as exc:
+            raise ValueProblem(f"{text!r} is not an ISO 8601 date and time") from exc
+    else:
+        try:
+            parsed = datetime.strptime(text, fmt)
+        except ValueError as exc:
+            raise ValueProblem(f"{text!r} does not match the format {fmt!r}") from exc
+    if parsed.tzinfo is not None:
+        return parsed
+    return localize(parsed, zone, ambiguous=ambiguous, nonexistent=nonexistent)
+
+
+def localize(
+    wall: datetime,
+    zone: ZoneInfo,
+    *,
+    ambiguous: Literal["earlier", "later", "reject"] = "earlier",
+    nonexistent: Literal["shift_forward", "reject"] = "shift_forward",
+) -> datetime:
+    """Attach the zone's offset to a wall-clock time, minding daylight-saving changes.
+
+    In autumn one hour happens twice (ambiguous); in spring one hour never happens
+    (nonexistent). Both are decided by the mapping, never guessed silently.
+    """
+    first = wall.replace(tzinfo=zone, fold=0)
+    second = wall.replace(tzinfo=zone, fold=1)
+    if first.utcoffset() != second.utcoffset():
+        round_trip = first.astimezone(UTC).astimezone(zone).replace(tzinfo=None)
+        if round_trip != wall:
+            if nonexistent == "reject":
+                raise ValueProblem(
+                    f"{wall:%d/%m/%Y %H:%M} does not exist in {zone.key} (clocks go forward)"
+                )
+            return fixed_offset(first.astimezone(UTC).astimezone(zone))
+        if ambiguous == "reject":
+            raise ValueProblem(
+                f"{wall:%d/%m/%Y %H:%M} happens twice in {zone.key} (clocks go back)"
+            )
+        return fixed_offset(first if ambiguous == "earlier" else second)
+    return fixed_offset(first)
+
+
+def fixed_offset(moment: datetime) -> datetime:
+    """The same instant with a plain UTC offset, which is what events keep."""
+    offset = moment.utcoffset()
+    assert offset is not None
+    return moment.astimezone(timezone(offset))
+
+
+def parse_int(text: str) -> int:
+    if not re.fullmatch(r"\d{1,9}", text):
+        raise ValueProblem(f"{text!r} is not a whole number")
+    return int(text)
+
+
+def format_amount(amount: Decimal, separator: str) -> str:
+    return f"{amount:.2f}".replace(".", separator)
