@@ -11,21 +11,26 @@ from typing import Annotated
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
 from rich.table import Table
 
-from hub.config import database_url, load_network, network_file
+from commands import adapters as adapters_commands
+from commands import connectors as connectors_commands
+from commands.common import DatabaseOption, err, open_database, out, print_validation
+from hub.config import load_network, network_file
 from hub.errors import ConfigurationError, HubError
 from hub.model import Case, Event
 from hub.overview import Overview, overview
 from hub.schemas import drift, export
 from hub.store.cases import case_state, open_case
-from hub.store.db import Database
 from hub.store.events import append_events
 from hub.store.migrate import current_revision, head_revision, upgrade
 from hub.store.parties import save_party
 
 app = typer.Typer(help="After-sales partner hub.", no_args_is_help=True, add_completion=False)
+app.add_typer(connectors_commands.app, name="connectors")
+app.add_typer(adapters_commands.app, name="adapters")
+app.command("ingest")(connectors_commands.ingest)
+app.command("run")(connectors_commands.run)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 schemas_app = typer.Typer(help="JSON Schemas generated from the code.", no_args_is_help=True)
 cases_app = typer.Typer(help="Cases and their timelines.", no_args_is_help=True)
@@ -35,16 +40,7 @@ app.add_typer(schemas_app, name="schemas")
 app.add_typer(cases_app, name="cases")
 app.add_typer(events_app, name="events")
 
-out = Console()
-err = Console(stderr=True)
-
-DatabaseOption = Annotated[
-    str | None, typer.Option("--database", help="Database URL (default: $HUB_DATABASE_URL).")
-]
-
-
-def _database(url: str | None) -> Database:
-    return Database(url or database_url())
+_database = open_database
 
 
 @app.command("up")
@@ -134,7 +130,7 @@ def cases_open(
     try:
         case = Case.model_validate_json(file.read_bytes())
     except ValidationError as exc:
-        _print_validation(file, exc)
+        print_validation(file, exc)
         raise typer.Exit(1) from exc
     with _database(database).transaction() as connection:
         opened = open_case(connection, case)
@@ -186,7 +182,7 @@ def events_append(
                 good.append(Event.model_validate_json(line))
             except ValidationError as exc:
                 bad += 1
-                _print_validation(file, exc, line=number)
+                print_validation(file, exc, line=number)
     with _database(database).transaction() as connection:
         result = append_events(connection, good)
     out.print(
@@ -195,13 +191,6 @@ def events_append(
     )
     if bad:
         raise typer.Exit(1)
-
-
-def _print_validation(file: Path, exc: ValidationError, *, line: int | None = None) -> None:
-    where = f"{file}:{line}" if line is not None else str(file)
-    for error in exc.errors():
-        field = ".".join(str(part) for part in error["loc"]) or "(document)"
-        err.print(f"{where}: {field}: {error['msg']}")
 
 
 def main() -> None:

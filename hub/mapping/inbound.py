@@ -195,9 +195,12 @@ def _details(values: dict[Target, Any], event_type: EventType, status: str | Non
         quote = Quote(amount_incl_tax=Money(amount=amount, currency=currency))
     shipment = None
     if Target.TRACKING_NUMBER in values:
-        shipment = Shipment(
-            tracking_number=values[Target.TRACKING_NUMBER],
-            carrier_name=values.get(Target.CARRIER_NAME),
+        shipment = Shipment.model_validate(
+            {
+                "tracking_number": values[Target.TRACKING_NUMBER],
+                "carrier_name": values.get(Target.CARRIER_NAME),
+                "leg": values.get(Target.SHIPMENT_LEG),
+            }
         )
     visit = None
     if Target.VISIT_DATE in values:

@@ -94,6 +94,7 @@ class Target(StrEnum):
     QUOTE_CURRENCY = "quote_currency"
     TRACKING_NUMBER = "tracking_number"
     CARRIER_NAME = "carrier_name"
+    SHIPMENT_LEG = "shipment_leg"
     PARTS_ORDER_ID = "parts_order_id"
     PART_LINE = "part_line"
     PART_SKU = "part_sku"
@@ -126,8 +127,9 @@ class InboundSpec(_Spec):
         default_factory=list,
         description="At least one of these must be present (e.g. a case reference or a serial).",
     )
-    codes: dict[str, str] = Field(
-        description="Partner code -> canonical status of event_type. One code, one value.",
+    codes: dict[str, str | None] = Field(
+        description="Partner code -> canonical status of event_type. One code, one value; "
+        "null records a code seen but not mapped yet (its events stay flagged unmapped).",
     )
     subject_template: str | None = Field(
         default=None,
@@ -140,7 +142,7 @@ class InboundSpec(_Spec):
             if needed not in self.fields:
                 raise ValueError(f"fields must say where {needed.value} comes from")
         allowed = {status.value for status in STATUS_SETS[self.event_type]}
-        unknown = sorted({v for v in self.codes.values() if v not in allowed})
+        unknown = sorted({v for v in self.codes.values() if v is not None and v not in allowed})
         if unknown:
             raise ValueError(
                 f"codes map to {', '.join(unknown)}, which are not {self.event_type.value} "

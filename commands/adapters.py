@@ -1,0 +1,77 @@
+"""Adapters: conformance runs against golden files, and drafting a new partner's mapping."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from adapters.scaffold import draft_mapping
+from commands.common import NetworkOption, err, network_path, out
+from hub.config import load_network
+from hub.conformance import run_conformance
+from hub.errors import ConfigurationError
+
+app = typer.Typer(help="Partner adapters: conformance and scaffolding.", no_args_is_help=True)
+
+MappingsOption = Annotated[Path, typer.Option("--mappings", help="The mappings folder.")]
+FixturesOption = Annotated[Path, typer.Option("--fixtures", help="The fixtures folder.")]
+
+
+@app.command("test")
+def conformance(
+    partner: Annotated[str, typer.Argument(help="The partner, as named by its mapping file.")],
+    update: Annotated[
+        bool, typer.Option("--update", help="Rewrite the golden files from today's output.")
+    ] = False,
+    mappings: MappingsOption = Path("mappings"),
+    fixtures: FixturesOption = Path("fixtures"),
+    network: NetworkOption = None,
+) -> None:
+    """Run a partner's conformance checks; show a diff for each golden file that differs."""
+    path = mappings / f"{partner}.yaml"
+    if not path.exists():
+        raise ConfigurationError(f"no mapping file {path}")
+    parties = load_network(network_path(network)).parties
+    report = run_conformance(path, fixtures, parties, update=update)
+    table = Table("check", "result", title=f"Conformance of {partner}")
+    for check in report.checks:
+        table.add_row(check.name, "[green]pass[/green]" if check.passed else "[red]FAIL[/red]")
+    out.print(table)
+    for check in report.checks:
+        if not check.passed:
+            err.print(f"[red]{check.name}[/red]")
+            err.print(check.detail, markup=False, highlight=False)
+    if not report.passed:
+        raise typer.Exit(1)
+
+
+@app.command("new")
+def new(
+    partner: Annotated[str, typer.Argument(help="The new partner's id, e.g. atelier-martin.")],
+    sample: Annotated[Path, typer.Option("--sample", help="A file as the partner sends it.")],
+    mappings: MappingsOption = Path("mappings"),
+    fixtures: FixturesOption = Path("fixtures"),
+    force: Annotated[bool, typer.Option(help="Overwrite an existing mapping file.")] = False,
+) -> None:
+    """Draft a mapping from a sample, and start the partner's fixture folder with it."""
+    target = mappings / f"{partner}.yaml"
+    if target.exists() and not force:
+        raise ConfigurationError(f"{target} exists; use --force to overwrite it")
+    content = sample.read_bytes()
+    draft = draft_mapping(partner, content, sample.name)
+    mappings.mkdir(parents=True, exist_ok=True)
+    target.write_text(draft.yaml_text, encoding="utf-8")
+    folder = fixtures / partner
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / sample.name).write_bytes(content)
+    out.print(f"wrote {target} and {folder / sample.name}")
+    out.print("Still to do:")
+    for step in draft.to_do:
+        out.print(f"  - {step}")
+    out.print(
+        f"Then: `hub adapters test {partner} --update` writes the golden file; read it, "
+        f"and `hub adapters test {partner}` keeps it true."
+    )

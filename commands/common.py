@@ -1,0 +1,38 @@
+"""What every command shares: consoles, the database and network options."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from hub.config import database_url, network_file
+from hub.store.db import Database
+
+out = Console()
+err = Console(stderr=True)
+
+DatabaseOption = Annotated[
+    str | None, typer.Option("--database", help="Database URL (default: $HUB_DATABASE_URL).")
+]
+NetworkOption = Annotated[
+    Path | None, typer.Option("--network", help="The network file (default: connectors.yaml).")
+]
+
+
+def open_database(url: str | None) -> Database:
+    return Database(url or database_url())
+
+
+def network_path(path: Path | None) -> Path:
+    return path or network_file()
+
+
+def print_validation(file: Path, exc: ValidationError, *, line: int | None = None) -> None:
+    where = f"{file}:{line}" if line is not None else str(file)
+    for error in exc.errors():
+        field = ".".join(str(part) for part in error["loc"]) or "(document)"
+        err.print(f"{where}: {field}: {error['msg']}", markup=False, highlight=False)

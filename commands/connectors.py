@@ -1,0 +1,136 @@
+"""Connectors: check the network file, list connectors, run one, ingest a local file."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from commands.common import (
+    DatabaseOption,
+    NetworkOption,
+    err,
+    network_path,
+    open_database,
+    out,
+)
+from hub.connectors import check_network, open_network
+from hub.errors import ConfigurationError, PartnerDataError
+from hub.ingest import ingest_message, run_inbound
+from hub.model.event import Event
+from hub.ports import MessageRef, RawMessage
+
+app = typer.Typer(help="The partner network's connectors.", no_args_is_help=True)
+
+
+@app.command("check")
+def check(network: NetworkOption = None) -> None:
+    """Validate connectors.yaml and every mapping it names; each problem with file and line."""
+    path = network_path(network)
+    problems = check_network(path)
+    errors = [p for p in problems if not p.warning]
+    for problem in problems:
+        label = "[yellow]warning[/yellow]" if problem.warning else "[red]error[/red]"
+        err.print(f"{label} {problem.text}", highlight=False)
+    if errors:
+        err.print(f"{len(errors)} error(s) in {path}")
+        raise typer.Exit(1)
+    out.print(f"{path}: every connector and mapping is valid")
+
+
+@app.command("list")
+def list_connectors(network: NetworkOption = None) -> None:
+    """Every connector: partner, mapping message, transport and schedule."""
+    config = open_network(network_path(network)).config
+    table = Table("connector", "partner", "message", "transport", "schedule", "enabled")
+    for spec in config.connectors:
+        schedule = spec.schedule.every or spec.schedule.cron if spec.schedule else "-"
+        table.add_row(
+            spec.name,
+            spec.partner,
+            f"{spec.mapping} :: {spec.message}",
+            spec.transport.type,
+            str(schedule),
+            "yes" if spec.enabled else "paused",
+        )
+    out.print(table)
+
+
+def _print_rejects(rejects: list[PartnerDataError]) -> None:
+    for reject in rejects:
+        err.print(f"rejected {reject.location}: {reject.reason}", markup=False, highlight=False)
+        if reject.raw is not None:
+            err.print(f"    raw: {reject.raw!r}", markup=False, highlight=False)
+
+
+@app.command("ingest")
+def ingest(
+    connector: Annotated[str, typer.Option("--connector", help="The connector's name.")],
+    file: Annotated[Path, typer.Option("--file", help="A local file as the partner sends it.")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the events as JSON lines; store nothing.")
+    ] = False,
+    network: NetworkOption = None,
+    database: DatabaseOption = None,
+) -> None:
+    """What a partner file becomes: events on stdout (dry run) or stored; rejects on stderr."""
+    target = open_network(network_path(network)).connector(connector)
+    if not target.inbound:
+        raise ConfigurationError(f"connector {connector!r} does not read messages")
+    pipeline = target.pipeline()
+    content = file.read_bytes()
+    if dry_run:
+        rejects: list[PartnerDataError] = []
+        events = 0
+        for item in pipeline.parse(content, source=file.name, recorded_at=datetime.now(UTC)):
+            if isinstance(item, Event):
+                events += 1
+                sys.stdout.write(item.model_dump_json(exclude={"recorded_at"}) + "\n")
+            else:
+                rejects.append(item)
+        _print_rejects(rejects)
+        err.print(f"{events} event(s), {len(rejects)} reject(s); nothing stored (dry run)")
+        return
+    stat = file.stat()
+    message = RawMessage(
+        MessageRef(file.name, stat.st_size, datetime.fromtimestamp(stat.st_mtime, UTC)),
+        content,
+        {"path": str(file.resolve())},
+    )
+    outcome = ingest_message(open_database(database), connector, pipeline, message)
+    _print_rejects(outcome.rejects)
+    if outcome.skipped:
+        out.print(f"{file.name} was ingested before by {connector}: nothing new")
+        return
+    counts = outcome.counts
+    out.print(
+        f"{file.name}: {counts.records_read} record(s), {counts.events_stored} event(s) stored, "
+        f"{counts.duplicates} duplicate(s), {counts.unmapped} unmapped, "
+        f"{counts.orphans} without a known case, {counts.rejected} rejected"
+    )
+
+
+@app.command("run")
+def run(
+    connector: Annotated[str, typer.Argument(help="The connector's name.")],
+    network: NetworkOption = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Run one inbound connector now: every complete file not read yet."""
+    target = open_network(network_path(network)).connector(connector)
+    report = run_inbound(open_database(database), connector, target.transport(), target.pipeline())
+    for message in report.messages:
+        _print_rejects(message.rejects)
+    counts = report.counts
+    out.print(
+        f"run {report.run_id} of {connector}: {counts.messages_read} message(s) read of "
+        f"{counts.messages_seen} seen, {counts.events_stored} event(s) stored, "
+        f"{counts.duplicates} duplicate(s), {counts.unmapped} unmapped, {counts.rejected} rejected"
+    )
+    if report.error is not None:
+        err.print(f"[red]run failed[/red] ({report.error.action.value}): {report.error.message}")
+        raise typer.Exit(1)

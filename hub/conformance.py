@@ -1,0 +1,327 @@
+"""Adapter conformance: a partner's samples, pinned by golden files, plus generic checks.
+
+For every inbound message of a partner's mapping, each sample file in
+``fixtures/<partner>/`` matching the message's file pattern is parsed and compared with
+``<sample>.expected.jsonl`` (its events and rejects, in file order). Then the same
+samples are ingested twice into a scratch store to prove a second read adds nothing;
+mutated copies of the mapping must be refused; and every outbound message is rendered
+from the canonical fixture cases, compared with its golden file, and read back.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import json
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from hub.errors import ConfigurationError, HubError, PartnerDataError
+from hub.ingest import InboundPipeline, ingest_message
+from hub.mapping.inbound import InboundMapping
+from hub.mapping.loader import load_mapping
+from hub.mapping.outbound import OutboundMapping
+from hub.mapping.spec import InboundSpec, MappingSpec, OutboundSpec
+from hub.model.case import Case
+from hub.model.event import Event
+from hub.model.parties import Party
+from hub.ports import Codec, MessageRef, RawMessage, Record
+from hub.registry import codec_factory
+from hub.store.db import Database
+from hub.store.migrate import upgrade
+from hub.store.parties import save_party
+from hub.yamlfile import YamlDocument, read_yaml, validate
+
+FIXED_NOW = datetime(2026, 11, 5, 12, 0, tzinfo=UTC)
+"""The clock of conformance runs, so rendered file names and events are reproducible."""
+
+PARTIAL_SUFFIXES = (".tmp", ".part")
+
+
+@dataclass
+class Check:
+    """One conformance check: its name, whether it passed, and what to show if not."""
+
+    name: str
+    passed: bool
+    detail: str = ""
+
+
+@dataclass
+class ConformanceReport:
+    partner: str
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.checks) and all(check.passed for check in self.checks)
+
+
+def build_codec(message: InboundSpec | OutboundSpec) -> Codec:
+    columns = message.header if isinstance(message, InboundSpec) else list(message.columns)
+    return codec_factory(message.codec.type)(message.codec, columns)
+
+
+def golden_lines(items: Iterable[Event | PartnerDataError]) -> list[str]:
+    """The stable text of a parse: events without their recording time, rejects by place."""
+    lines = []
+    for item in items:
+        if isinstance(item, Event):
+            payload = item.model_dump(mode="json", exclude={"recorded_at"}, exclude_defaults=True)
+            lines.append(json.dumps({"event": payload}, ensure_ascii=False, sort_keys=True))
+        else:
+            reject = {
+                "line": item.location.line,
+                "field": item.location.field,
+                "reason": item.reason,
+                "error": type(item).__name__,
+            }
+            lines.append(json.dumps({"reject": reject}, ensure_ascii=False, sort_keys=True))
+    return lines
+
+
+def _samples(folder: Path, pattern: str | None) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(
+        path
+        for path in folder.iterdir()
+        if path.is_file()
+        and not path.name.endswith(PARTIAL_SUFFIXES)
+        and ".expected" not in path.name
+        and fnmatchcase(path.name, pattern or "*")
+    )
+
+
+def _compare(name: str, expected_path: Path, actual: list[str], update: bool) -> Check:
+    text = "".join(line + "\n" for line in actual)
+    if update:
+        expected_path.write_text(text, encoding="utf-8")
+        return Check(name, True, f"wrote {expected_path.name}")
+    if not expected_path.exists():
+        return Check(name, False, f"no golden file {expected_path} (run with --update)")
+    expected = expected_path.read_text(encoding="utf-8")
+    if expected == text:
+        return Check(name, True)
+    diff = difflib.unified_diff(
+        expected.splitlines(), actual, str(expected_path), "actual", lineterm=""
+    )
+    return Check(name, False, "\n".join(diff))
+
+
+def _compare_bytes(name: str, expected_path: Path, actual: bytes, update: bool) -> Check:
+    """Outbound files are compared byte for byte: encoding and line ends matter."""
+    if update:
+        expected_path.write_bytes(actual)
+        return Check(name, True, f"wrote {expected_path.name}")
+    if not expected_path.exists():
+        return Check(name, False, f"no golden file {expected_path} (run with --update)")
+    expected = expected_path.read_bytes()
+    if expected == actual:
+        return Check(name, True)
+    diff = difflib.unified_diff(
+        expected.decode("latin-1").splitlines(keepends=True),
+        actual.decode("latin-1").splitlines(keepends=True),
+        str(expected_path),
+        "actual",
+    )
+    return Check(name, False, "".join(repr(line)[1:-1] + "\n" for line in diff))
+
+
+def _inbound_checks(
+    mapping: MappingSpec, name: str, spec: InboundSpec, folder: Path, update: bool
+) -> tuple[list[Check], list[Path]]:
+    pipeline = InboundPipeline(build_codec(spec), InboundMapping(mapping, name))
+    checks = []
+    samples = _samples(folder, spec.file_pattern)
+    if not samples:
+        checks.append(Check(f"{name}: samples", False, f"no sample in {folder} for {name}"))
+    for sample in samples:
+        items = pipeline.parse(sample.read_bytes(), source=sample.name, recorded_at=FIXED_NOW)
+        checks.append(
+            _compare(
+                f"{name}: {sample.name}",
+                sample.with_name(sample.name + ".expected.jsonl"),
+                golden_lines(items),
+                update,
+            )
+        )
+    return checks, samples
+
+
+def _idempotency_check(
+    mapping: MappingSpec, name: str, spec: InboundSpec, samples: list[Path], parties: list[Party]
+) -> Check:
+    """A second read of the same files, or of the same bytes under a new name, adds nothing."""
+    pipeline = InboundPipeline(build_codec(spec), InboundMapping(mapping, name))
+    with tempfile.TemporaryDirectory() as scratch:
+        database = Database(f"sqlite:///{Path(scratch) / 'conformance.db'}")
+        try:
+            upgrade(database)
+            with database.transaction() as connection:
+                for party in parties:
+                    save_party(connection, party)
+            first = second = renamed = 0
+            for sample in samples:
+                content = sample.read_bytes()
+                runs = [
+                    RawMessage(MessageRef(sample.name, len(content)), content),
+                    RawMessage(MessageRef(sample.name, len(content)), content),
+                    RawMessage(MessageRef("again-" + sample.name, len(content)), content),
+                ]
+                outcomes = [
+                    ingest_message(database, "conformance", pipeline, run, now=FIXED_NOW)
+                    for run in runs
+                ]
+                first += outcomes[0].counts.events_stored
+                second += outcomes[1].counts.events_stored + (0 if outcomes[1].skipped else 1)
+                renamed += outcomes[2].counts.events_stored
+        finally:
+            database.dispose()
+    passed = first > 0 and second == 0 and renamed == 0
+    detail = (
+        f"first read stored {first} events; the same files again stored {second}; "
+        f"the same bytes under new names stored {renamed}"
+    )
+    return Check(f"{name}: reading again adds nothing", passed, detail)
+
+
+Mutation = Callable[[dict[str, Any], str], None]
+
+
+def _drop_raw_code(data: dict[str, Any], name: str) -> None:
+    data["messages"][name]["fields"].pop("raw_code", None)
+
+
+def _unknown_status(data: dict[str, Any], name: str) -> None:
+    codes = data["messages"][name]["codes"]
+    codes[next(iter(codes))] = "teleported"
+
+
+def _unknown_zone(data: dict[str, Any], name: str) -> None:
+    data["timezone"] = "Europe/Atlantis"
+
+
+def _two_sources(data: dict[str, Any], name: str) -> None:
+    field_spec = data["messages"][name]["fields"]["occurred_at"]
+    field_spec["const"] = "2026-01-01T00:00:00Z"
+
+
+MUTATIONS: dict[str, Mutation] = {
+    "without raw_code": _drop_raw_code,
+    "a code mapped to an unknown status": _unknown_status,
+    "an unknown time zone": _unknown_zone,
+    "a field with two sources": _two_sources,
+}
+
+
+def _broken_configuration_check(document: YamlDocument, name: str) -> Check:
+    """Every mutation of a valid mapping must be refused with a located message."""
+    accepted = []
+    for label, mutate in MUTATIONS.items():
+        data = copy.deepcopy(document.data)
+        mutate(data, name)
+        try:
+            MappingSpec.model_validate(data)
+        except ValidationError:
+            continue
+        accepted.append(label)
+    duplicate_code_refused = _duplicate_code_refused(document.path, name)
+    if not duplicate_code_refused:
+        accepted.append("a code listed twice")
+    passed = not accepted
+    detail = "accepted: " + ", ".join(accepted) if accepted else f"{len(MUTATIONS) + 1} refused"
+    return Check(f"{name}: broken configurations are refused", passed, detail)
+
+
+def _duplicate_code_refused(path: Path, name: str) -> bool:
+    """Append a second entry for an existing code to the file's code table."""
+    text = path.read_text(encoding="utf-8")
+    mapping = load_mapping(path)
+    spec = mapping.inbound(name)
+    code = next(iter(spec.codes))
+    marker = f"\n      {code}:"
+    if marker not in text:
+        return True  # the table is written in another style; nothing to mutate
+    doubled = text.replace(marker, f"{marker} {spec.codes[code]}{marker}", 1)
+    with tempfile.TemporaryDirectory() as scratch:
+        copy_path = Path(scratch) / path.name
+        copy_path.write_text(doubled, encoding="utf-8")
+        try:
+            validate(read_yaml(copy_path), MappingSpec)
+        except ConfigurationError as error:
+            return "listed twice" in error.message
+    return False
+
+
+def _outbound_checks(
+    mapping: MappingSpec,
+    name: str,
+    spec: OutboundSpec,
+    folder: Path,
+    contexts: list[dict[str, Any]],
+    update: bool,
+) -> list[Check]:
+    outbound = OutboundMapping(mapping, name)
+    codec = build_codec(spec)
+    try:
+        records = [outbound.render(context) for context in contexts]
+        content = codec.encode(records)
+    except HubError as error:
+        return [Check(f"{name}: render", False, error.message)]
+    golden = folder / f"{name}.expected{Path(outbound.file_name(now=FIXED_NOW)).suffix}"
+    checks = [_compare_bytes(f"{name}: rendering", golden, content, update)]
+    back = list(codec.decode(content, source=golden.name))
+    same = [item.fields for item in back if isinstance(item, Record)] == [
+        {key: value for key, value in record.items()} for record in records
+    ]
+    checks.append(
+        Check(
+            f"{name}: rendering reads back the same",
+            same and len(back) == len(records),
+            "" if same else f"read back {back!r}",
+        )
+    )
+    return checks
+
+
+def sample_contexts(cases_folder: Path, parties: list[Party]) -> list[dict[str, Any]]:
+    """Canonical contexts for outbound rendering: each fixture case with its parties."""
+    by_id = {party.id: party for party in parties}
+    contexts = []
+    for path in sorted(cases_folder.glob("*.json")):
+        case = Case.model_validate_json(path.read_bytes())
+        contexts.append({"case": case, "retailer": by_id.get(case.retailer)})
+    return contexts
+
+
+def run_conformance(
+    mapping_path: Path,
+    fixtures_root: Path,
+    parties: list[Party],
+    *,
+    update: bool = False,
+) -> ConformanceReport:
+    """All conformance checks of one partner's mapping against its fixture folder."""
+    document = read_yaml(mapping_path)
+    mapping = validate(document, MappingSpec)
+    folder = fixtures_root / mapping.partner
+    report = ConformanceReport(mapping.partner)
+    contexts = sample_contexts(fixtures_root / "cases", parties)
+    for name, spec in mapping.messages.items():
+        if isinstance(spec, InboundSpec):
+            checks, samples = _inbound_checks(mapping, name, spec, folder, update)
+            report.checks.extend(checks)
+            if samples:
+                report.checks.append(_idempotency_check(mapping, name, spec, samples, parties))
+            report.checks.append(_broken_configuration_check(document, name))
+        else:
+            report.checks.extend(_outbound_checks(mapping, name, spec, folder, contexts, update))
+    return report

@@ -1,0 +1,63 @@
+"""Every partner's samples stay pinned by their golden files, and the checks catch drift."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from hub.config import load_network
+from hub.conformance import run_conformance
+
+ROOT = Path(__file__).resolve().parent.parent
+MAPPINGS = sorted((ROOT / "mappings").glob("*.yaml"))
+PARTIES = load_network(ROOT / "connectors.yaml").parties
+
+
+@pytest.mark.parametrize("mapping", MAPPINGS, ids=[p.stem for p in MAPPINGS])
+def test_every_partner_conforms(mapping: Path) -> None:
+    report = run_conformance(mapping, ROOT / "fixtures", PARTIES)
+    failures = [f"{c.name}: {c.detail}" for c in report.checks if not c.passed]
+    assert failures == []
+    names = [c.name for c in report.checks]
+    assert any("reading again adds nothing" in n for n in names)
+    assert any("broken configurations are refused" in n for n in names)
+
+
+def test_a_changed_mapping_shows_a_diff(tmp_path: Path) -> None:
+    fixtures = tmp_path / "fixtures"
+    shutil.copytree(ROOT / "fixtures", fixtures)
+    mapping = tmp_path / "atelier-dupont.yaml"
+    text = (ROOT / "mappings" / "atelier-dupont.yaml").read_text(encoding="utf-8")
+    mapping.write_text(text.replace("DIA: diagnosing", "DIA: received"), encoding="utf-8")
+    report = run_conformance(mapping, fixtures, PARTIES)
+    failed = {c.name: c.detail for c in report.checks if not c.passed}
+    assert "status: STATUTS_20261103_1415.csv" in failed
+    diff = failed["status: STATUTS_20261103_1415.csv"]
+    assert '-{"event"' in diff
+    assert '"status": "diagnosing"' in diff
+    assert '"status": "received"' in diff
+
+
+def test_a_changed_rendering_is_caught_byte_for_byte(tmp_path: Path) -> None:
+    fixtures = tmp_path / "fixtures"
+    shutil.copytree(ROOT / "fixtures", fixtures)
+    mapping = tmp_path / "atelier-dupont.yaml"
+    text = (ROOT / "mappings" / "atelier-dupont.yaml").read_text(encoding="utf-8")
+    mapping.write_text(text.replace('format: "%d/%m/%Y"}', 'format: "%Y-%m-%d"}'), "utf-8")
+    report = run_conformance(mapping, fixtures, PARTIES)
+    failed = [c.name for c in report.checks if not c.passed]
+    assert failed == ["repair_order: rendering"]
+
+
+def test_update_writes_goldens_that_then_pass(tmp_path: Path) -> None:
+    fixtures = tmp_path / "fixtures"
+    shutil.copytree(ROOT / "fixtures", fixtures)
+    for golden in (fixtures / "pieces-plus").glob("*.expected.jsonl"):
+        golden.unlink()
+    mapping = ROOT / "mappings" / "pieces-plus.yaml"
+    missing = run_conformance(mapping, fixtures, PARTIES)
+    assert not missing.passed
+    assert run_conformance(mapping, fixtures, PARTIES, update=True).passed
+    assert run_conformance(mapping, fixtures, PARTIES).passed
