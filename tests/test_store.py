@@ -22,6 +22,7 @@ from hub.store.cases import (
     open_case,
     opening_event,
 )
+from hub.store.connector_state import read_cursor, write_cursor
 from hub.store.db import Database
 from hub.store.events import append_events, count_events
 from hub.store.tables import events as events_table
@@ -235,3 +236,24 @@ def test_store_gives_the_same_state_for_any_arrival_order(
     assert stored.status == expected.status
     assert record is not None
     assert (record.status, record.status_at) == (expected.status, expected.status_at)
+
+
+def test_a_cursor_moves_only_with_its_transaction(hub_db: Database) -> None:
+    with hub_db.transaction() as connection:
+        assert read_cursor(connection, "techniservice-changes") is None
+        write_cursor(connection, "techniservice-changes", "c2VxPTQ0MTE=")
+
+    def failing_page() -> None:
+        with hub_db.transaction() as connection:
+            write_cursor(connection, "techniservice-changes", "c2VxPTQ0MTI=")
+            append_events(connection, [case_event("received", T0, case_ref="ME-404")])
+            raise RuntimeError("the page's events failed to store")
+
+    with pytest.raises(RuntimeError):
+        failing_page()
+    with hub_db.transaction() as connection:
+        assert read_cursor(connection, "techniservice-changes") == "c2VxPTQ0MTE="
+        assert count_events(connection) == 0
+        write_cursor(connection, "techniservice-changes", "c2VxPTQ0MTI=")
+        assert read_cursor(connection, "techniservice-changes") == "c2VxPTQ0MTI="
+        assert read_cursor(connection, "techniservice-changes", "other") is None

@@ -6,7 +6,8 @@ code is not an error: the event keeps the raw code with no status and is flagged
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -18,9 +19,9 @@ from hub.errors import Location, PartnerDataError
 from hub.mapping.spec import FieldSpec, InboundSpec, MappingSpec, Target
 from hub.mapping.values import (
     ValueProblem,
+    instant_parser,
     parse_amount,
     parse_date,
-    parse_instant,
     parse_int,
 )
 from hub.model.event import Event, EventDetails, EventType, stable_event_id
@@ -45,6 +46,43 @@ class InvalidEvent(PartnerDataError):
     """The values were read but do not make a valid canonical event."""
 
 
+@dataclass(frozen=True)
+class _Reader:
+    """One target's extraction and conversion, compiled once per mapping."""
+
+    target: Target
+    field_name: str | None
+    extract: Callable[[Mapping[str, str | None]], str | None]
+    convert: Callable[[str], Any]
+    required: bool
+
+
+def _extractor(field: FieldSpec) -> Callable[[Mapping[str, str | None]], str | None]:
+    if field.const is not None:
+        constant = field.const
+        return lambda _fields: constant
+    strip = field.strip
+    if field.column is not None:
+        column = field.column
+
+        def one(fields: Mapping[str, str | None]) -> str | None:
+            raw = fields.get(column)
+            if raw is None:
+                return None
+            return (raw.strip() if strip else raw) or None
+
+        return one
+    columns = list(field.columns or [])
+
+    def joined(fields: Mapping[str, str | None]) -> str | None:
+        parts = [fields.get(name) for name in columns]
+        if any(part is None or not part.strip() for part in parts):
+            return None
+        return " ".join(part.strip() for part in parts if part is not None)
+
+    return joined
+
+
 class InboundMapping:
     """A compiled inbound message spec of one partner."""
 
@@ -56,6 +94,38 @@ class InboundMapping:
         self.ambiguous = mapping.ambiguous_times
         self.nonexistent = mapping.nonexistent_times
         self.codes = self.spec.codes
+        self._readers = [
+            _Reader(
+                target,
+                _field_name(field),
+                _extractor(field),
+                self._converter(target, field),
+                field.required,
+            )
+            for target, field in self.spec.fields.items()
+        ]
+        self._require_any = [t for t in self.spec.require_any]
+        self._require_names = " or ".join(
+            _field_name(self.spec.fields[t]) or t.value for t in self.spec.require_any
+        )
+
+    def _converter(self, target: Target, field: FieldSpec) -> Callable[[str], Any]:
+        if target is Target.OCCURRED_AT:
+            return instant_parser(
+                field.format or "iso8601",
+                self.zone,
+                ambiguous=self.ambiguous,
+                nonexistent=self.nonexistent,
+            )
+        if target is Target.QUOTE_AMOUNT:
+            separator = field.decimal.value if field.decimal else "."
+            return lambda text: parse_amount(text, separator)
+        if target in _DATES:
+            date_format = field.format
+            return lambda text: parse_date(text, date_format)
+        if target in _INTEGERS:
+            return parse_int
+        return str
 
     def map_record(
         self, record: Record, *, source: str, recorded_at: datetime
@@ -69,46 +139,32 @@ class InboundMapping:
 
     def _values(self, record: Record, source: str) -> dict[Target, Any]:
         values: dict[Target, Any] = {}
-        for target, field in self.spec.fields.items():
-            text = _text(record.fields, field)
-            where = Location(source, record.line, _field_name(field))
+        fields = record.fields
+        for reader in self._readers:
+            text = reader.extract(fields)
             if text is None:
-                if field.required:
+                if reader.required:
                     raise MissingValue(
-                        f"{target.value} is required but empty", location=where, raw=record.raw
+                        f"{reader.target.value} is required but empty",
+                        location=Location(source, record.line, reader.field_name),
+                        raw=record.raw,
                     )
                 continue
             try:
-                values[target] = self._typed(target, field, text)
+                values[reader.target] = reader.convert(text)
             except ValueProblem as problem:
-                raise BadValue(str(problem), location=where, raw=record.raw) from problem
-        if self.spec.require_any and not any(t in values for t in self.spec.require_any):
-            names = " or ".join(
-                _field_name(self.spec.fields[t]) or t.value for t in self.spec.require_any
-            )
+                raise BadValue(
+                    str(problem),
+                    location=Location(source, record.line, reader.field_name),
+                    raw=record.raw,
+                ) from problem
+        if self._require_any and not any(t in values for t in self._require_any):
             raise MissingValue(
-                f"the record needs {names} to find its case",
+                f"the record needs {self._require_names} to find its case",
                 location=Location(source, record.line),
                 raw=record.raw,
             )
         return values
-
-    def _typed(self, target: Target, field: FieldSpec, text: str) -> Any:
-        if target is Target.OCCURRED_AT:
-            return parse_instant(
-                text,
-                field.format or "iso8601",
-                self.zone,
-                ambiguous=self.ambiguous,
-                nonexistent=self.nonexistent,
-            )
-        if target is Target.QUOTE_AMOUNT:
-            return parse_amount(text, field.decimal.value if field.decimal else ".")
-        if target in _DATES:
-            return parse_date(text, field.format)
-        if target in _INTEGERS:
-            return parse_int(text)
-        return text
 
     def _event(
         self, values: dict[Target, Any], record: Record, source: str, recorded_at: datetime
@@ -169,22 +225,6 @@ def _field_name(field: FieldSpec) -> str | None:
     if field.columns is not None:
         return " + ".join(field.columns)
     return None
-
-
-def _text(fields: Mapping[str, str | None], field: FieldSpec) -> str | None:
-    if field.const is not None:
-        return field.const
-    if field.column is not None:
-        raw = fields.get(field.column)
-    else:
-        parts = [fields.get(name) for name in field.columns or []]
-        if any(part is None or not part.strip() for part in parts):
-            return None
-        raw = " ".join(part.strip() for part in parts if part is not None)
-    if raw is None:
-        return None
-    text = raw.strip() if field.strip else raw
-    return text or None
 
 
 def _details(values: dict[Target, Any], event_type: EventType, status: str | None) -> EventDetails:

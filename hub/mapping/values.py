@@ -7,8 +7,10 @@ the record and field and turns it into a rejection that says where.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timezone
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -64,6 +66,74 @@ def parse_instant(
     if parsed.tzinfo is not None:
         return parsed
     return localize(parsed, zone, ambiguous=ambiguous, nonexistent=nonexistent)
+
+
+_DIRECTIVES = {
+    "%d": r"(?P<day>\d{1,2})",
+    "%m": r"(?P<month>\d{1,2})",
+    "%Y": r"(?P<year>\d{4})",
+    "%H": r"(?P<hour>\d{1,2})",
+    "%M": r"(?P<minute>\d{1,2})",
+    "%S": r"(?P<second>\d{1,2})",
+}
+
+
+def _pattern_regex(fmt: str) -> re.Pattern[str] | None:
+    """A regex for strptime patterns made of fixed-width numeric fields and literals.
+
+    strptime is slow (locale lookups on every call); partner formats are almost always
+    of this simple kind, so they get a compiled regex. Anything else falls back.
+    """
+    parts = re.split(r"(%.)", fmt)
+    regex = []
+    for part in parts:
+        if part.startswith("%") and len(part) == 2:
+            if part not in _DIRECTIVES or _DIRECTIVES[part] in regex:
+                return None
+            regex.append(_DIRECTIVES[part])
+        else:
+            regex.append(re.escape(part))
+    return re.compile("".join(regex) + r"\Z")
+
+
+InstantParser = Callable[[str], datetime]
+
+
+def instant_parser(
+    fmt: str,
+    zone: ZoneInfo,
+    *,
+    ambiguous: Literal["earlier", "later", "reject"] = "earlier",
+    nonexistent: Literal["shift_forward", "reject"] = "shift_forward",
+) -> InstantParser:
+    """A fast, cached parser equivalent to ``parse_instant`` with these settings.
+
+    Partner files repeat the same minute on many lines, so results are memoised.
+    """
+    compiled = None if fmt == "iso8601" else _pattern_regex(fmt)
+
+    @lru_cache(maxsize=16_384)
+    def parse(text: str) -> datetime:
+        if compiled is None:
+            return parse_instant(text, fmt, zone, ambiguous=ambiguous, nonexistent=nonexistent)
+        match = compiled.match(text)
+        if match is None:
+            raise ValueProblem(f"{text!r} does not match the format {fmt!r}")
+        fields = match.groupdict()
+        try:
+            wall = datetime(
+                int(fields["year"]),
+                int(fields["month"]),
+                int(fields["day"]),
+                int(fields.get("hour") or 0),
+                int(fields.get("minute") or 0),
+                int(fields.get("second") or 0),
+            )
+        except (KeyError, ValueError) as exc:
+            raise ValueProblem(f"{text!r} does not match the format {fmt!r}") from exc
+        return localize(wall, zone, ambiguous=ambiguous, nonexistent=nonexistent)
+
+    return parse
 
 
 def localize(

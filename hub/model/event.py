@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Self
@@ -67,10 +66,11 @@ class EventDetails(BaseModel):
     eta: dt.date | None = Field(default=None, description="When a part or parcel is expected.")
 
     def is_empty(self) -> bool:
-        return self == _NO_DETAILS
+        """Nothing came with the status (checked field by field: model equality is slow)."""
+        return not self.parts and all(getattr(self, name) is None for name in _OPTIONAL_DETAILS)
 
 
-_NO_DETAILS = EventDetails()
+_OPTIONAL_DETAILS = tuple(name for name in EventDetails.model_fields if name != "parts")
 
 
 class Event(BaseModel):
@@ -170,14 +170,15 @@ def stable_event_id(
     """
     if partner_event_id:
         return f"{reported_by}:{partner_event_id}"
-    identity = {
-        "by": reported_by,
-        "case": case_ref,
-        "partner_ref": partner_ref,
-        "type": type.value,
-        "code": raw_code if raw_code is not None else status,
-        "at": occurred_at.astimezone(UTC).isoformat(),
-        "subject": subject,
-    }
-    digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+    parts = (
+        reported_by,
+        case_ref,
+        partner_ref,
+        type.value,
+        raw_code if raw_code is not None else status,
+        occurred_at.astimezone(UTC).isoformat(),
+        subject,
+    )
+    identity = "\x1f".join("\x00" if part is None else part for part in parts)
+    digest = hashlib.sha256(identity.encode()).hexdigest()
     return f"{reported_by}:h:{digest[:40]}"

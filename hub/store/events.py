@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Row, func, select, update
+from sqlalchemy import Connection, Row, bindparam, func, select, update
 
 from hub.model.event import Event, EventDetails, EventType
 from hub.model.statuses import CaseStatus
 from hub.model.timeline import OrderKey, order_key
+from hub.store.bulk import insert_events
 from hub.store.tables import cases, events
-from hub.store.upsert import insert_ignoring_conflicts
+from hub.store.types import UtcDateTime
 
 T = TypeVar("T")
 
@@ -143,12 +144,9 @@ def append_events(
         head = heads.get(event.case_ref) if event.case_ref else None
         rows.append(event_row(event, case_id=head.id if head else None, message_id=message_id))
 
-    statement = insert_ignoring_conflicts(connection, events, "event_id").returning(
-        events.c.event_id
-    )
     stored_ids: list[str] = []
     for chunk in _chunks(rows):
-        stored_ids.extend(connection.execute(statement, list(chunk)).scalars())
+        stored_ids.extend(insert_events(connection, chunk))
     result.stored = len(stored_ids)
     result.duplicates += len(batch) - result.stored
     result.stored_ids = stored_ids
@@ -180,17 +178,45 @@ def _move_cases_forward(
     batch: dict[str, Event],
     now: datetime,
 ) -> None:
-    for reference in touched:
+    """Two executemany statements, whatever the number of cases touched."""
+    moved: list[dict[str, Any]] = []
+    stamped: list[dict[str, Any]] = []
+    for reference in sorted(touched):
         head = heads[reference]
-        values: dict[str, Any] = {"updated_at": now}
         candidate = best.get(reference)
         if candidate is not None and (head.key is None or candidate > head.key):
             event = batch[candidate[2]]
             assert event.status is not None
-            values.update(
-                status=event.status.value, status_at=event.occurred_at, status_event_id=event.id
+            moved.append(
+                {
+                    "case_id": head.id,
+                    "new_status": event.status.value,
+                    "new_status_at": event.occurred_at,
+                    "new_status_event_id": event.id,
+                    "now": now,
+                }
             )
-        connection.execute(update(cases).where(cases.c.id == head.id).values(**values))
+        else:
+            stamped.append({"case_id": head.id, "now": now})
+    if moved:
+        connection.execute(
+            update(cases)
+            .where(cases.c.id == bindparam("case_id"))
+            .values(
+                status=bindparam("new_status"),
+                status_at=bindparam("new_status_at", type_=UtcDateTime),
+                status_event_id=bindparam("new_status_event_id"),
+                updated_at=bindparam("now", type_=UtcDateTime),
+            ),
+            moved,
+        )
+    if stamped:
+        connection.execute(
+            update(cases)
+            .where(cases.c.id == bindparam("case_id"))
+            .values(updated_at=bindparam("now", type_=UtcDateTime)),
+            stamped,
+        )
 
 
 def events_of_case(connection: Connection, case_id: int) -> list[Event]:

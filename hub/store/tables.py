@@ -98,7 +98,7 @@ events = Table(
     Column("raw_code", Text, nullable=True),
     Column("raw_label", Text, nullable=True),
     Column("subject", String(128), nullable=True),
-    Column("details", JSON, nullable=True),
+    Column("details", JSON(none_as_null=True), nullable=True),
     Column("message_id", BigIntId, ForeignKey("raw_messages.id"), nullable=True),
     Index(None, "case_id", "occurred_at"),
     Index(None, "case_ref"),

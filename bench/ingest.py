@@ -1,0 +1,246 @@
+"""Ingestion throughput: a generated Atelier Dupont status file through the whole pipeline.
+
+Prints rows per second for the hub (codec -> mapping -> case resolution -> store, in one
+transaction, with the raw archive) beside a raw floor measured in the same run: the same
+file through csv.reader, the same date parsing, and one SQLite executemany. Then streams
+a 1,000,000-row file in a child process and prints its peak memory.
+
+    .venv/bin/python bench/ingest.py [--rows 200000] [--postgres-url URL] [--skip-postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import os
+import random
+import resource
+import secrets
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import create_engine, text
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from hub.config import load_network  # noqa: E402
+from hub.connectors import open_network  # noqa: E402
+from hub.ingest import ingest_message  # noqa: E402
+from hub.mapping.values import localize  # noqa: E402
+from hub.model import Case  # noqa: E402
+from hub.ports import MessageRef, RawMessage  # noqa: E402
+from hub.store.cases import open_case  # noqa: E402
+from hub.store.db import Database, normalise_url  # noqa: E402
+from hub.store.migrate import upgrade  # noqa: E402
+from hub.store.parties import save_party  # noqa: E402
+
+HEADER = (
+    "N° dossier;Réf. client;Date statut;Heure;Code statut;Libellé;Commentaire;N° série;"
+    "Montant devis TTC;Réf. pièce"
+)
+CODES = [
+    ("REC", "Reçu atelier"),
+    ("DIA", "Diagnostic en cours"),
+    ("DEV", "Devis émis"),
+    ("ACC", "Devis accepté"),
+    ("ATP", "Attente pièce"),
+    ("REP", "En réparation"),
+    ("TER", "Réparation terminée"),
+    ("EXP", "Expédié"),
+]
+CASES = 2_000
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def generate(rows: int, seed: int = 7) -> bytes:
+    """A Latin-1, CRLF status file: realistic comments, amounts, parts, a few bad rows."""
+    rng = random.Random(seed)
+    out = io.StringIO(newline="")
+    out.write(HEADER + "\r\n")
+    for number in range(rows):
+        case = rng.randrange(CASES)
+        reference = f"ME-{case:06d}" if case % 2 else f"BM-{case:06d}"
+        code, label = CODES[number % len(CODES)]
+        minute = number % (60 * 24 * 28)
+        day, rest = divmod(minute, 60 * 24)
+        hour, mins = divmod(rest, 60)
+        comment = ""
+        if number % 7 == 0:
+            comment = '"Pièce HS; remplacement conseillé"'
+        elif number % 11 == 0:
+            comment = '"Client prévenu\r\nrappel demain"'
+        amount = f"{rng.randrange(20, 900)},{rng.randrange(100):02d}" if code == "DEV" else ""
+        part = f"PP-{rng.randrange(10000, 99999)}" if code == "ATP" else ""
+        if number % 500 == 499:
+            out.write(f"AD-2026-{case:06d};{reference};31/02/2026;{hour:02d}:{mins:02d};{code}\r\n")
+            continue
+        out.write(
+            f"AD-2026-{case:06d};{reference};{day + 1:02d}/10/2026;{hour:02d}:{mins:02d};"
+            f"{code};{label};{comment};SN{case:08d};{amount};{part}\r\n"
+        )
+    return out.getvalue().encode("latin-1")
+
+
+def raw_floor(content: bytes) -> float:
+    """The same file through csv.reader, strptime + zone, and one SQLite executemany."""
+    start = time.perf_counter()
+    reader = csv.reader(io.StringIO(content.decode("latin-1"), newline=""), delimiter=";")
+    next(reader)
+    rows = []
+    for row in reader:
+        if len(row) != 10:
+            continue
+        try:
+            wall = datetime.strptime(f"{row[2]} {row[3]}", "%d/%m/%Y %H:%M")
+        except ValueError:
+            continue
+        at = localize(wall, PARIS)
+        rows.append((row[0], row[1], row[4], at.isoformat(), row[5], row[6], row[7]))
+    with tempfile.TemporaryDirectory() as scratch:
+        connection = sqlite3.connect(Path(scratch) / "floor.db")
+        connection.execute(
+            "CREATE TABLE events (seq INTEGER PRIMARY KEY, partner_ref TEXT, case_ref TEXT, "
+            "code TEXT, occurred_at TEXT, label TEXT, note TEXT, serial TEXT)"
+        )
+        connection.executemany(
+            "INSERT INTO events (partner_ref, case_ref, code, occurred_at, label, note, serial) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        connection.commit()
+        connection.close()
+    return time.perf_counter() - start
+
+
+def prepare(database: Database) -> None:
+    """Migrate, register the network and open the cases the file talks about."""
+    upgrade(database)
+    network = load_network(ROOT / "connectors.yaml")
+    template = Case.model_validate_json((ROOT / "fixtures/cases/ME-000123.json").read_bytes())
+    with database.transaction() as connection:
+        for party in network.parties:
+            save_party(connection, party)
+        for case in range(CASES):
+            reference = f"ME-{case:06d}" if case % 2 else f"BM-{case:06d}"
+            retailer = "maison-electro" if case % 2 else "bricomarket"
+            product = template.product.model_copy(update={"serial_number": f"SN{case:08d}"})
+            open_case(
+                connection,
+                template.model_copy(
+                    update={
+                        "reference": reference,
+                        "retailer": retailer,
+                        "product": product,
+                        "references": (),
+                    }
+                ),
+            )
+
+
+def hub_ingest(database: Database, content: bytes) -> tuple[float, int, int]:
+    connector = open_network(ROOT / "connectors.yaml").connector("atelier-dupont-status")
+    message = RawMessage(MessageRef("STATUTS_20261103_1415.csv", len(content)), content)
+    start = time.perf_counter()
+    outcome = ingest_message(database, "bench", connector.pipeline(), message)
+    elapsed = time.perf_counter() - start
+    return elapsed, outcome.counts.events_stored, outcome.counts.rejected
+
+
+def sqlite_run(content: bytes) -> tuple[float, int, int]:
+    with tempfile.TemporaryDirectory() as scratch:
+        database = Database(f"sqlite:///{Path(scratch) / 'bench.db'}")
+        prepare(database)
+        result = hub_ingest(database, content)
+        database.dispose()
+    return result
+
+
+def postgres_run(url: str, content: bytes) -> tuple[float, int, int]:
+    name = f"hub_bench_{secrets.token_hex(4)}"
+    admin = create_engine(normalise_url(url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        database = Database(url.rsplit("/", 1)[0] + f"/{name}")
+        prepare(database)
+        result = hub_ingest(database, content)
+        database.dispose()
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    return result
+
+
+def memory_child(path: str) -> None:
+    """Run in a child: read the file, ingest it into SQLite, print peak RSS in MB."""
+    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    content = Path(path).read_bytes()
+    elapsed, stored, rejected = sqlite_run(content)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{elapsed:.1f} {stored} {rejected} {baseline:.0f} {peak:.0f} {len(content)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--memory-rows", type=int, default=1_000_000)
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get(
+            "HUB_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+        ),
+    )
+    parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--memory-child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_child:
+        memory_child(args.memory_child)
+        return
+
+    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} cores, {datetime.now(UTC):%Y-%m-%d}")
+    content = generate(args.rows)
+    print(f"file: {args.rows} rows, {len(content) / 1e6:.1f} MB (Latin-1, CRLF, 0.2% bad rows)")
+    floor = raw_floor(content)
+    floor_rate = args.rows / floor
+    print(f"raw floor (csv.reader + dates + one SQLite executemany): {floor_rate:,.0f} rows/s")
+    elapsed, stored, rejected = sqlite_run(content)
+    rate = args.rows / elapsed
+    print(
+        f"hub on SQLite: {rate:,.0f} rows/s ({elapsed:.1f} s; {stored} events stored, "
+        f"{rejected} rejected); ratio to the floor: {rate / floor_rate:.2f} (target >= 0.5)"
+    )
+    if not args.skip_postgres:
+        elapsed, stored, rejected = postgres_run(args.postgres_url, content)
+        pg_rate = args.rows / elapsed
+        print(
+            f"hub on PostgreSQL: {pg_rate:,.0f} rows/s ({elapsed:.1f} s; {stored} events); "
+            f"ratio to the SQLite floor: {pg_rate / floor_rate:.2f}"
+        )
+    with tempfile.TemporaryDirectory() as scratch:
+        big = Path(scratch) / "STATUTS_big.csv"
+        big.write_bytes(generate(args.memory_rows))
+        child = subprocess.run(
+            [sys.executable, __file__, "--memory-child", str(big)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    seconds, stored, rejected, baseline, peak, size = child.stdout.split()
+    print(
+        f"streaming {args.memory_rows} rows ({int(size) / 1e6:.0f} MB) on SQLite: {seconds} s, "
+        f"{stored} events stored, peak memory {peak} MB (after imports, before reading "
+        f"the file: {baseline} MB; target < 300 MB)"
+    )
+
+
+if __name__ == "__main__":
+    main()
