@@ -1,0 +1,1 @@
+"""Benchmarks, runnable alone (e.g. ``.venv/bin/python bench/events.py``)."""
