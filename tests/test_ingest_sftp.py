@@ -245,3 +245,47 @@ def test_a_missing_secret_names_the_variable(
     with pytest.raises(Exception, match="TEST_WORKSHOP_KEY") as caught:
         connector(tmp_path, server, "workshop-status").transport()
     assert type(caught.value).__name__ == "MissingSecret"
+
+
+def test_a_refused_password_fails_the_run_without_showing_the_secret(
+    tmp_path: Path, server: SftpTestServer, hub_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "correct-horse-battery-staple"
+    path = network_file(tmp_path, server)
+    path.write_text(
+        path.read_text(encoding="utf-8").replace(
+            "private_key_env: TEST_WORKSHOP_KEY", "password_env: TEST_WORKSHOP_PASSWORD"
+        ),
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("TEST_WORKSHOP_PASSWORD", secret)
+    drop(server, "/out", "STATUTS_20261103_1415.csv")
+    workshop = open_network(path).connector("workshop-status")
+    transport = workshop.transport()
+    assert secret not in repr(transport)
+    report = run_inbound(hub_db, "workshop-status", transport, workshop.pipeline())
+    run = get_run(hub_db, report.run_id)
+    assert run.outcome is RunOutcome.FAILED
+    assert run.error_action == "fix_configuration"
+    assert run.error_message is not None
+    assert secret not in run.error_message
+    assert count(hub_db, raw_messages) == 0
+
+
+def test_a_transport_no_package_provides_is_reported(tmp_path: Path) -> None:
+    from hub.connectors import check_network
+
+    path = tmp_path / "connectors.yaml"
+    path.write_text(
+        "version: 1\n"
+        "parties: [{id: atelier-dupont, role: repairer, name: AD}]\n"
+        "connectors:\n"
+        "  - name: as2\n"
+        "    partner: atelier-dupont\n"
+        f"    mapping: {ROOT / 'mappings' / 'atelier-dupont.yaml'}\n"
+        "    message: status\n"
+        "    transport: {type: x-as2, options: {url: 'https://as2.example'}}\n",
+        encoding="utf-8",
+    )
+    problems = [p.text for p in check_network(path)]
+    assert problems == ["no transport named 'x-as2' is installed (known: local-dir, sftp)"]
