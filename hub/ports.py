@@ -64,3 +64,11 @@ class Codec(Protocol):
     def decode(self, content: bytes, *, source: str) -> Iterator[DecodeResult]: ...
 
     def encode(self, records: Sequence[Mapping[str, str | None]]) -> bytes: ...
+
+
+@runtime_checkable
+class DocumentCodec(Codec, Protocol):
+    """A codec for structured documents, which also carry values about the whole
+    document (a page's next token, the parcel every event belongs to)."""
+
+    def document_fields(self, content: bytes, *, source: str) -> Mapping[str, str | None]: ...

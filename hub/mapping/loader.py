@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hub.errors import ConfigurationError
-from hub.mapping.spec import MappingSpec
+from hub.mapping.spec import MappingSpec, XmlCodecSpec
 from hub.yamlfile import read_yaml, validate
 
 
@@ -14,4 +14,21 @@ def load_mapping(path: Path) -> MappingSpec:
     document = read_yaml(path)
     if not isinstance(document.data, dict):
         raise ConfigurationError(f"{path}: a mapping file is a YAML mapping with 'version'")
-    return validate(document, MappingSpec)
+    mapping = validate(document, MappingSpec)
+    return _with_absolute_schemas(mapping, path.parent)
+
+
+def _with_absolute_schemas(mapping: MappingSpec, folder: Path) -> MappingSpec:
+    """XSD paths are written relative to the mapping file; codecs get them absolute."""
+    messages = {}
+    for name, message in mapping.messages.items():
+        codec = message.codec
+        if isinstance(codec, XmlCodecSpec) and codec.xsd is not None:
+            xsd = (folder / codec.xsd).resolve()
+            if not xsd.is_file():
+                raise ConfigurationError(f"message {name!r}: XSD file {xsd} does not exist")
+            message = message.model_copy(
+                update={"codec": codec.model_copy(update={"xsd": str(xsd)})}
+            )
+        messages[name] = message
+    return mapping.model_copy(update={"messages": messages})

@@ -38,6 +38,59 @@ class CsvCodecSpec(_Spec):
     )
 
 
+class XmlCodecSpec(_Spec):
+    """Where records and their fields sit in the partner's XML documents.
+
+    The same paths serve both ways: reading picks values out, writing builds the
+    elements and attributes they name, in the order given.
+    """
+
+    type: Literal["xml"]
+    namespaces: dict[str, str] = Field(
+        default_factory=dict, description="Prefix -> namespace URI used in the paths."
+    )
+    record: str = Field(
+        description="XPath from the document to each record element, e.g. "
+        "/ts:Changes/ts:Change; when writing, the root element, e.g. ts:RepairOrder."
+    )
+    fields: dict[str, str] = Field(
+        description="Field name -> XPath relative to the record: an element (its text) or "
+        "an attribute, e.g. ts:RepairId, ts:Status/@code, ts:Product/@brand."
+    )
+    document_fields: dict[str, str] = Field(
+        default_factory=dict,
+        description="Field name -> XPath from the document root, read once per document "
+        "(e.g. a page's next token: /ts:Changes/@next).",
+    )
+    xsd: str | None = Field(
+        default=None, description="XSD file (relative to the mapping) that documents must match."
+    )
+    max_bytes: int = Field(default=10_000_000, ge=1, description="Larger documents are refused.")
+    max_depth: int = Field(default=64, ge=2, description="Deeper nesting is refused.")
+
+
+class JsonCodecSpec(_Spec):
+    """Where records and their fields sit in the partner's JSON documents."""
+
+    type: Literal["json"]
+    record: str = Field(
+        default="$",
+        description="Path to the records: '$' (the document is one record) or e.g. '$.events[*]'.",
+    )
+    fields: dict[str, str] = Field(
+        description="Field name -> path relative to the record, e.g. $.code, $.location.city."
+    )
+    document_fields: dict[str, str] = Field(
+        default_factory=dict,
+        description="Field name -> path from the document root, copied to every record "
+        "(e.g. $.tracking_number for the events of one parcel).",
+    )
+    max_bytes: int = Field(default=10_000_000, ge=1)
+
+
+CodecSpec = Annotated[CsvCodecSpec | XmlCodecSpec | JsonCodecSpec, Field(discriminator="type")]
+
+
 class DateFormat(StrEnum):
     """Ready-made formats besides strptime patterns."""
 
@@ -110,7 +163,7 @@ class InboundSpec(_Spec):
 
     direction: Literal["inbound"]
     description: str | None = None
-    codec: CsvCodecSpec = Field(description="How the message's bytes become records.")
+    codec: CodecSpec = Field(description="How the message's bytes become records.")
     file_pattern: str | None = Field(
         default=None, description="Which files carry this message, e.g. STATUTS_*.csv."
     )
@@ -191,7 +244,7 @@ class OutboundSpec(_Spec):
 
     direction: Literal["outbound"]
     description: str | None = None
-    codec: CsvCodecSpec = Field(description="How records become the message's bytes.")
+    codec: CodecSpec = Field(description="How records become the message's bytes.")
     file_name: str | None = Field(
         default=None,
         description="Name of the written file; {now:%Y%m%d_%H%M%S} and {id} are filled in.",
