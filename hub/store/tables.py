@@ -15,6 +15,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 from hub.store.types import BigIntId, UtcDateTime
@@ -101,8 +102,20 @@ events = Table(
     Column("details", JSON(none_as_null=True), nullable=True),
     Column("message_id", BigIntId, ForeignKey("raw_messages.id"), nullable=True),
     Index(None, "case_id", "occurred_at"),
-    Index(None, "case_ref"),
-    Index(None, "reported_by", "unmapped"),
+    # Partial indexes: only orphans need finding by reference, and only unmapped events
+    # by reporter, so the common event pays for neither on the hot insert path.
+    Index(
+        "ix_events_orphan_case_ref",
+        "case_ref",
+        sqlite_where=text("case_id IS NULL"),
+        postgresql_where=text("case_id IS NULL"),
+    ),
+    Index(
+        "ix_events_unmapped_reported_by",
+        "reported_by",
+        sqlite_where=text("unmapped"),
+        postgresql_where=text("unmapped"),
+    ),
 )
 
 connector_runs = Table(

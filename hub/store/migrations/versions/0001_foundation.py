@@ -119,13 +119,25 @@ def upgrade() -> None:
         sa.UniqueConstraint("event_id", name=op.f("uq_events_event_id")),
     )
     op.create_index(op.f("ix_events_case_id_occurred_at"), "events", ["case_id", "occurred_at"])
-    op.create_index(op.f("ix_events_case_ref"), "events", ["case_ref"])
-    op.create_index(op.f("ix_events_reported_by_unmapped"), "events", ["reported_by", "unmapped"])
+    op.create_index(
+        "ix_events_orphan_case_ref",
+        "events",
+        ["case_ref"],
+        sqlite_where=sa.text("case_id IS NULL"),
+        postgresql_where=sa.text("case_id IS NULL"),
+    )
+    op.create_index(
+        "ix_events_unmapped_reported_by",
+        "events",
+        ["reported_by"],
+        sqlite_where=sa.text("unmapped"),
+        postgresql_where=sa.text("unmapped"),
+    )
 
 
 def downgrade() -> None:
-    op.drop_index(op.f("ix_events_reported_by_unmapped"), table_name="events")
-    op.drop_index(op.f("ix_events_case_ref"), table_name="events")
+    op.drop_index("ix_events_unmapped_reported_by", table_name="events")
+    op.drop_index("ix_events_orphan_case_ref", table_name="events")
     op.drop_index(op.f("ix_events_case_id_occurred_at"), table_name="events")
 
     op.drop_table("events")
