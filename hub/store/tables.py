@@ -191,4 +191,3 @@ parts_orders = Table(
     Column("document", JSON, nullable=False, comment="The canonical PartsOrder as JSON."),
     Column("created_at", UtcDateTime, nullable=False),
 )
-
