@@ -20,7 +20,7 @@ from commands.common import (
 )
 from hub.connectors import check_network, open_network
 from hub.errors import ConfigurationError, PartnerDataError
-from hub.ingest import ingest_message, run_inbound
+from hub.ingest import ingest_message
 from hub.model.event import Event
 from hub.ports import MessageRef, RawMessage
 
@@ -120,9 +120,9 @@ def run(
     network: NetworkOption = None,
     database: DatabaseOption = None,
 ) -> None:
-    """Run one inbound connector now: every complete file not read yet."""
+    """Run one inbound connector now: every complete file or page not read yet."""
     target = open_network(network_path(network)).connector(connector)
-    report = run_inbound(open_database(database), connector, target.transport(), target.pipeline())
+    report = target.run(open_database(database))
     for message in report.messages:
         _print_rejects(message.rejects)
     counts = report.counts

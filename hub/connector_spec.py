@@ -97,6 +97,40 @@ class LocalDirTransportSpec(_Spec):
     partial_suffixes: list[str] = Field(default_factory=lambda: [".tmp", ".part"])
 
 
+class HttpPullTransportSpec(_Spec):
+    """A partner REST API read page by page (or object by object), with retries.
+
+    The transport only does HTTP; ``next_field`` and ``more_field`` name the codec's
+    document fields that carry the next cursor and whether more pages follow.
+    """
+
+    type: Literal["http-pull"]
+    base_url: str = Field(pattern=r"^https?://")
+    page_path: str | None = Field(
+        default=None, description="Path of the paged feed, e.g. /repairs/changes."
+    )
+    cursor_param: str = Field(default="since", description="Query parameter of the cursor.")
+    item_path: str | None = Field(
+        default=None, description="Path of one object, with {key}: /repairs/{key}."
+    )
+    next_field: str = Field(default="next", description="Document field with the next cursor.")
+    more_field: str | None = Field(
+        default="more", description="Document field saying whether more pages follow."
+    )
+    header_env: dict[str, EnvName] = Field(
+        default_factory=dict, description="Header -> environment variable holding its value."
+    )
+    bearer_token_env: EnvName | None = Field(
+        default=None, description="Sends Authorization: Bearer <the variable's value>."
+    )
+    requests_per_second: float = Field(default=5, gt=0, description="Stay under the limit.")
+    timeout: Duration = "30s"
+    max_attempts: int = Field(default=6, ge=1, le=20, description="Tries per request.")
+    max_wait: Duration = Field(
+        default="15m", description="Longest single wait (a maintenance window's Retry-After)."
+    )
+
+
 class PluginTransportSpec(_Spec):
     """A transport from a third-party package, registered under ``hub.transports``."""
 
@@ -109,12 +143,13 @@ class PluginTransportSpec(_Spec):
 
 def _transport_kind(value: Any) -> str:
     kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
-    return kind if kind in ("sftp", "local-dir") else "plugin"
+    return kind if kind in ("sftp", "local-dir", "http-pull") else "plugin"
 
 
 TransportSpec = Annotated[
     Annotated[SftpTransportSpec, Tag("sftp")]
     | Annotated[LocalDirTransportSpec, Tag("local-dir")]
+    | Annotated[HttpPullTransportSpec, Tag("http-pull")]
     | Annotated[PluginTransportSpec, Tag("plugin")],
     Discriminator(_transport_kind),
 ]
@@ -127,6 +162,11 @@ class ConnectorSpec(_Spec):
     partner: PartyId
     mapping: str = Field(description="Mapping file, relative to connectors.yaml.")
     message: str = Field(description="The message of the mapping this connector carries.")
+    resync_message: str | None = Field(
+        default=None,
+        description="Paged pulls: the mapping message for one object, read when the partner "
+        "no longer knows our cursor and every open object is fetched again.",
+    )
     transport: TransportSpec
     schedule: ScheduleSpec | None = None
     enabled: bool = True
@@ -137,6 +177,11 @@ class ConnectorSpec(_Spec):
         if isinstance(transport, PluginTransportSpec):
             return dict(transport.secrets)
         names: dict[str, str] = {}
+        if isinstance(transport, HttpPullTransportSpec):
+            names = {f"header:{header}": env for header, env in transport.header_env.items()}
+            if transport.bearer_token_env:
+                names["bearer_token"] = transport.bearer_token_env
+            return names
         if isinstance(transport, SftpTransportSpec):
             for setting in ("private_key_env", "private_key_passphrase_env", "password_env"):
                 env = getattr(transport, setting)

@@ -10,16 +10,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hub.config import NetworkConfig, load_network
-from hub.connector_spec import ConnectorSpec
+from hub.connector_spec import ConnectorSpec, HttpPullTransportSpec
 from hub.errors import ConfigurationError
-from hub.ingest import InboundPipeline
+from hub.ingest import InboundPipeline, RunReport, run_inbound, run_items, run_paged
 from hub.mapping.inbound import InboundMapping
 from hub.mapping.loader import load_mapping
 from hub.mapping.outbound import OutboundMapping
 from hub.mapping.spec import InboundSpec, MappingSpec, OutboundSpec
-from hub.ports import Codec, Transport
+from hub.open_work import open_partner_references, open_tracking_numbers
+from hub.ports import Codec, PagedSource, Transport
 from hub.registry import codec_factory, transport_factory
 from hub.secrets import read_secrets
+from hub.store.db import Database
 
 
 @dataclass(frozen=True)
@@ -52,10 +54,47 @@ class Connector:
             raise ConfigurationError(f"connector {self.name!r} carries an outbound message")
         return InboundPipeline(self.codec(), InboundMapping(self.mapping, self.spec.message))
 
+    def resync_pipeline(self) -> InboundPipeline | None:
+        name = self.spec.resync_message
+        if name is None:
+            return None
+        message = self.mapping.inbound(name)
+        codec = codec_factory(message.codec.type)(message.codec, message.header)
+        return InboundPipeline(codec, InboundMapping(self.mapping, name))
+
+    def run(self, database: Database) -> RunReport:
+        """One run now, in the way this connector's transport works."""
+        transport = self.transport()
+        pipeline = self.pipeline()
+        if not isinstance(transport, PagedSource):
+            return run_inbound(database, self.name, transport, pipeline)
+        spec = self.spec.transport
+        assert isinstance(spec, HttpPullTransportSpec)
+        partner = self.spec.partner
+
+        def open_references() -> list[str]:
+            with database.transaction() as connection:
+                return open_partner_references(connection, partner)
+
+        if spec.page_path is None:
+            with database.transaction() as connection:
+                keys = open_tracking_numbers(connection, partner)
+            return run_items(database, self.name, transport, pipeline, keys)
+        resync_pipeline = self.resync_pipeline()
+        return run_paged(
+            database,
+            self.name,
+            transport,
+            pipeline,
+            next_field=spec.next_field,
+            more_field=spec.more_field,
+            resync=None if resync_pipeline is None else (resync_pipeline, open_references),
+        )
+
     def outbound_mapping(self) -> OutboundMapping:
         return OutboundMapping(self.mapping, self.spec.message)
 
-    def transport(self) -> Transport:
+    def transport(self) -> Transport | PagedSource:
         """Connects nothing yet; secrets are read from the environment now."""
         secrets = read_secrets(self.name, self.spec.secret_names())
         default_pattern = (
@@ -74,11 +113,16 @@ def build_connector(network_file: Path, spec: ConnectorSpec) -> Connector:
         raise ConfigurationError(
             f"{where}: mapping {spec.mapping} is for {mapping.partner!r}, not {spec.partner!r}"
         )
-    if spec.message not in mapping.messages:
-        known = ", ".join(mapping.messages)
-        raise ConfigurationError(
-            f"{where}: mapping {spec.mapping} has no message {spec.message!r} (it has {known})"
-        )
+    for name in (spec.message, spec.resync_message):
+        if name is not None and name not in mapping.messages:
+            known = ", ".join(mapping.messages)
+            raise ConfigurationError(
+                f"{where}: mapping {spec.mapping} has no message {name!r} (it has {known})"
+            )
+    if spec.resync_message is not None and not isinstance(
+        mapping.messages[spec.resync_message], InboundSpec
+    ):
+        raise ConfigurationError(f"{where}: resync_message must name an inbound message")
     return Connector(spec, mapping, path)
 
 

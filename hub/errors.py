@@ -97,3 +97,10 @@ class ConflictError(HubError):
     """The object exists already with different content."""
 
     action = NextAction.STOP_RUN
+
+
+class CursorExpired(HubError):
+    """The partner no longer knows our cursor (TechniService's 410 Gone): re-synchronise
+    every open object one by one, then page again from the start."""
+
+    action = NextAction.RETRY

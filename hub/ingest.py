@@ -8,20 +8,21 @@ advanced: the state can never run ahead of the events it stands for.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
 
 from sqlalchemy import Connection, select, update
 
-from hub.errors import HubError, PartnerDataError
+from hub.errors import ConfigurationError, CursorExpired, FatalError, HubError, PartnerDataError
 from hub.mapping.inbound import InboundMapping
 from hub.model.event import Event
-from hub.ports import Codec, MessageRef, RawMessage, Record, Transport
+from hub.ports import Codec, DocumentCodec, MessageRef, PagedSource, RawMessage, Record, Transport
 from hub.resolve import resolve_cases
 from hub.runs import RunCounts, finish_run, record_rejects, start_run
 from hub.store.archive import archive_message
+from hub.store.connector_state import read_cursor, write_cursor
 from hub.store.db import Database
 from hub.store.events import append_events
 from hub.store.tables import inbound_messages
@@ -96,8 +97,13 @@ def ingest_message(
     *,
     run_id: int | None = None,
     now: datetime | None = None,
+    after_store: Callable[[Connection], None] | None = None,
 ) -> MessageOutcome:
-    """Archive, parse, resolve and store one message; returns its counts and rejects."""
+    """Archive, parse, resolve and store one message; returns its counts and rejects.
+
+    ``after_store`` runs in the transaction that stores the events: where a paged
+    source's cursor is advanced, so it never runs ahead of what it stands for.
+    """
     now = now or datetime.now(UTC)
     with database.transaction() as connection:
         archived = archive_message(connection, connector, message, now=now)
@@ -125,6 +131,8 @@ def ingest_message(
                 connection, connector, problems, run_id=run_id, message_id=archived.id, now=now
             )
             outcome.rejects.extend(problems)
+        if after_store is not None:
+            after_store(connection)
         connection.execute(
             inbound_messages.insert(),
             {
@@ -209,6 +217,122 @@ def run_inbound(
             report.counts.add(outcome.counts)
             transport.acknowledge(ref)
             _mark_acknowledged(database, connector, ref.name, datetime.now(UTC))
+    except HubError as error:
+        report.error = error
+    finish_run(database, run_id, report.counts, error=report.error)
+    return report
+
+
+MAX_PAGES_PER_RUN = 10_000
+"""A runaway guard: a partner that always says "more" cannot keep a run alive forever."""
+
+
+class CursorLoop(FatalError):
+    """The partner handed back a cursor already used in this run: paging would loop."""
+
+
+def _document_codec(pipeline: InboundPipeline) -> DocumentCodec:
+    if not isinstance(pipeline.codec, DocumentCodec):
+        raise ConfigurationError("a paged connector needs a codec that reads document fields")
+    return pipeline.codec
+
+
+def _ingest_items(
+    database: Database,
+    connector: str,
+    source: PagedSource,
+    pipeline: InboundPipeline,
+    keys: Sequence[str],
+    report: RunReport,
+) -> None:
+    for key in keys:
+        message = source.fetch_item(key)
+        report.counts.messages_seen += 1
+        outcome = ingest_message(database, connector, pipeline, message, run_id=report.run_id)
+        report.messages.append(outcome)
+        report.counts.add(outcome.counts)
+
+
+def run_items(
+    database: Database,
+    connector: str,
+    source: PagedSource,
+    pipeline: InboundPipeline,
+    keys: Sequence[str],
+) -> RunReport:
+    """One run that pulls objects one by one (a carrier's parcels still in transit)."""
+    run_id = start_run(database, connector)
+    report = RunReport(run_id, connector, RunCounts(), [])
+    try:
+        _ingest_items(database, connector, source, pipeline, keys, report)
+    except HubError as error:
+        report.error = error
+    finish_run(database, run_id, report.counts, error=report.error)
+    return report
+
+
+def run_paged(
+    database: Database,
+    connector: str,
+    source: PagedSource,
+    pipeline: InboundPipeline,
+    *,
+    next_field: str = "next",
+    more_field: str | None = "more",
+    resync: tuple[InboundPipeline, Callable[[], Sequence[str]]] | None = None,
+) -> RunReport:
+    """One run of a paged source: every page after the stored cursor, oldest first.
+
+    Each page's events and the cursor it hands over are committed together. A cursor
+    the partner no longer knows triggers the re-synchronisation ``resync`` describes
+    (the pipeline for single objects, and the keys of the open ones), then paging
+    starts again from the beginning: already stored events are recognised, not doubled.
+    """
+    codec = _document_codec(pipeline)
+    run_id = start_run(database, connector)
+    report = RunReport(run_id, connector, RunCounts(), [])
+    try:
+        with database.transaction() as connection:
+            cursor = read_cursor(connection, connector)
+        used: set[str | None] = {cursor}
+        resynced = False
+        for _ in range(MAX_PAGES_PER_RUN):
+            try:
+                page = source.fetch_page(cursor)
+            except CursorExpired:
+                if resync is None or resynced:
+                    raise
+                resynced = True
+                item_pipeline, open_keys = resync
+                _ingest_items(database, connector, source, item_pipeline, open_keys(), report)
+                cursor = None
+                used = {None}
+                continue
+            report.counts.messages_seen += 1
+            document = codec.document_fields(page.content, source=page.ref.name)
+            following = document.get(next_field) or cursor
+            more = more_field is not None and (document.get(more_field) or "").lower() == "true"
+            if more and following in used:
+                raise CursorLoop(
+                    f"{connector}: the partner returned cursor {following!r} again; "
+                    "stopping instead of looping"
+                )
+
+            def advance(connection: Connection, value: str | None = following) -> None:
+                if value is not None:
+                    write_cursor(connection, connector, value)
+
+            outcome = ingest_message(
+                database, connector, pipeline, page, run_id=run_id, after_store=advance
+            )
+            report.messages.append(outcome)
+            report.counts.add(outcome.counts)
+            used.add(following)
+            cursor = following
+            if not more:
+                break
+        else:
+            raise CursorLoop(f"{connector}: more than {MAX_PAGES_PER_RUN} pages in one run")
     except HubError as error:
         report.error = error
     finish_run(database, run_id, report.counts, error=report.error)

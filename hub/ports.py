@@ -72,3 +72,18 @@ class DocumentCodec(Codec, Protocol):
     document (a page's next token, the parcel every event belongs to)."""
 
     def document_fields(self, content: bytes, *, source: str) -> Mapping[str, str | None]: ...
+
+
+@runtime_checkable
+class PagedSource(Protocol):
+    """A partner API read page by page with an opaque cursor (REST pull).
+
+    I/O only: the cursor comes in, the page's raw bytes come out. Reading the next
+    cursor out of the page is the codec's job, storing it is the engine's.
+    """
+
+    def fetch_page(self, cursor: str | None) -> RawMessage: ...
+
+    def fetch_item(self, key: str) -> RawMessage:
+        """One object by its key (a repair, a parcel), for re-synchronisation."""
+        ...
