@@ -31,7 +31,9 @@ from hub.model.work import PartsOrderLine, Quote, Shipment, Visit
 from hub.ports import Record
 
 _DATES = {Target.ETA, Target.VISIT_DATE}
-_INTEGERS = {Target.PART_LINE, Target.PART_QUANTITY}
+_INTEGERS = {Target.PART_LINE}
+_LISTS = {Target.PART_SKU, Target.PART_QUANTITY}
+"""Targets a record may repeat (structured codecs join repeated values with a newline)."""
 
 
 class MissingValue(PartnerDataError):
@@ -125,6 +127,10 @@ class InboundMapping:
             return lambda text: parse_date(text, date_format)
         if target in _INTEGERS:
             return parse_int
+        if target is Target.PART_QUANTITY:
+            return lambda text: tuple(parse_int(part.strip()) for part in text.split("\n"))
+        if target is Target.PART_SKU:
+            return lambda text: tuple(part.strip() for part in text.split("\n") if part.strip())
         return str
 
     def map_record(
@@ -252,14 +258,18 @@ def _details(values: dict[Target, Any], event_type: EventType, status: str | Non
     parts: tuple[PartsOrderLine, ...] = ()
     if Target.PART_SKU in values:
         line_status = status if event_type is EventType.PARTS_ORDER_STATUS and status else "placed"
-        parts = (
+        skus: tuple[str, ...] = values[Target.PART_SKU]
+        quantities: tuple[int, ...] = values.get(Target.PART_QUANTITY, ())
+        first_line = values.get(Target.PART_LINE, 1)
+        parts = tuple(
             PartsOrderLine(
-                line_no=values.get(Target.PART_LINE, 1),
-                sku=values[Target.PART_SKU],
-                quantity=values.get(Target.PART_QUANTITY, 1),
+                line_no=first_line + index,
+                sku=sku,
+                quantity=quantities[index] if index < len(quantities) else 1,
                 status=PartsOrderStatus(line_status),
                 eta=values.get(Target.ETA),
-            ),
+            )
+            for index, sku in enumerate(skus)
         )
     return EventDetails(
         quote=quote,
