@@ -16,6 +16,9 @@ from rich.table import Table
 from commands import adapters as adapters_commands
 from commands import connectors as connectors_commands
 from commands.common import DatabaseOption, err, open_database, out, print_validation
+from hub.api.commands import register as register_api_commands
+from hub.api.openapi_export import FILE_NAME as OPENAPI_FILE
+from hub.api.openapi_export import export_openapi, generated_openapi
 from hub.config import load_network, network_file
 from hub.errors import ConfigurationError, HubError
 from hub.model import Case, Event
@@ -31,6 +34,7 @@ app.add_typer(connectors_commands.app, name="connectors")
 app.add_typer(adapters_commands.app, name="adapters")
 app.command("ingest")(connectors_commands.ingest)
 app.command("run")(connectors_commands.run)
+register_api_commands(app)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 schemas_app = typer.Typer(help="JSON Schemas generated from the code.", no_args_is_help=True)
 cases_app = typer.Typer(help="Cases and their timelines.", no_args_is_help=True)
@@ -111,13 +115,18 @@ def schemas_export(
     directory: Annotated[Path, typer.Option("--dir", help="Where to write.")] = Path("schemas"),
     check: Annotated[bool, typer.Option(help="Only report drift; exit 1 if any.")] = False,
 ) -> None:
-    """Write the JSON Schemas of the canonical model and config files into schemas/."""
+    """Write the JSON Schemas of the model and config files, and the API's OpenAPI document."""
     if check:
         differing = drift(directory)
+        openapi = directory / OPENAPI_FILE
+        if not openapi.exists() or openapi.read_text(encoding="utf-8") != generated_openapi():
+            differing.append(OPENAPI_FILE)
         for name in differing:
             err.print(f"[red]{directory / name} differs from what the code generates[/red]")
         raise typer.Exit(1 if differing else 0)
     changed = export(directory)
+    if export_openapi(directory):
+        changed.append(directory / OPENAPI_FILE)
     out.print(f"{len(changed)} schema file(s) written to {directory}/")
 
 

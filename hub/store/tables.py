@@ -191,3 +191,58 @@ parts_orders = Table(
     Column("document", JSON, nullable=False, comment="The canonical PartsOrder as JSON."),
     Column("created_at", UtcDateTime, nullable=False),
 )
+
+# --- Retailer API: tenants, their keys, and the feed (issue 6) ----------------------
+
+retailers = Table(
+    "retailers",
+    metadata,
+    Column("party_id", String(64), ForeignKey("parties.id"), primary_key=True),
+    Column("case_prefix", String(16), nullable=False, unique=True),
+    Column("cursor_key", String(64), nullable=False, comment="Signs this tenant's cursors."),
+    Column("created_at", UtcDateTime, nullable=False),
+    comment="Retailers that are tenants of the API; their case references carry the prefix.",
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(32), primary_key=True, comment="Public key id, shown in listings."),
+    Column("retailer_id", String(64), ForeignKey("retailers.party_id"), nullable=False, index=True),
+    Column("token_hash", String(64), nullable=False, comment="SHA-256 of the token, never it."),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime, nullable=True),
+    Column("last_used_at", UtcDateTime, nullable=True),
+)
+
+feed_entries = Table(
+    "feed_entries",
+    metadata,
+    Column("position", BigIntId, primary_key=True, autoincrement=True),
+    Column("retailer_id", String(64), ForeignKey("parties.id"), nullable=False),
+    Column(
+        "txid",
+        BigIntId,
+        nullable=False,
+        comment="PostgreSQL: the writing transaction's xid8; SQLite: 0 (writes are serial).",
+    ),
+    Column("event_seq", BigIntId, ForeignKey("events.seq"), nullable=False, unique=True),
+    # Copies of the (immutable) event, so a case's status history is read from here alone.
+    Column("case_id", BigIntId, ForeignKey("cases.id"), nullable=False),
+    Column("case_status", String(32), nullable=True, comment="Set for mapped case statuses."),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Index(None, "retailer_id", "txid", "position"),
+    comment="Each event of a retailer's case, in the order the feed serves it. "
+    "Filled by database triggers on events (migration 0003).",
+)
+
+Index(
+    "ix_feed_entries_case_id_txid_position_occurred_at",
+    feed_entries.c.case_id,
+    feed_entries.c.txid,
+    feed_entries.c.position,
+    feed_entries.c.occurred_at,
+    sqlite_where=feed_entries.c.case_status.is_not(None),
+    postgresql_where=feed_entries.c.case_status.is_not(None),
+)
+"""A case's status history in feed order, read without touching the rows (hub.feed)."""

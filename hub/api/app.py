@@ -1,0 +1,51 @@
+"""The retailer API application: versioned under /v1, documented by its OpenAPI file."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Depends, FastAPI
+
+from hub.api import auth, cases, feed, imports
+from hub.api.auth import known_query_only
+from hub.api.limits import IMPORT_BODY_LIMIT, BodyLimit
+from hub.api.openapi_doc import build_openapi
+from hub.api.problems import install_problem_handlers
+from hub.store.db import Database
+
+API_VERSION = "1.0.0"
+PREFIX = "/v1"
+DESCRIPTION = """\
+The after-sales hub for retailers: open cases, read them and their timelines across
+every partner, import cases from CSV, and follow every event of your cases through one
+normalised feed. Every request carries `Authorization: Bearer <key>`; every error is
+RFC 9457 problem details (`application/problem+json`). You only ever see your own
+cases: anything else answers exactly as if it did not exist.
+"""
+
+
+class RetailerApi(FastAPI):
+    """FastAPI with the hub's completed OpenAPI document (problem details everywhere)."""
+
+    def openapi(self) -> dict[str, Any]:
+        if self.openapi_schema is None:
+            self.openapi_schema = build_openapi(self)
+        return self.openapi_schema
+
+
+def create_app(database: Database) -> FastAPI:
+    """The API over ``database``; building it opens no connection."""
+    app = RetailerApi(
+        title="After-sales hub — retailer API",
+        version=API_VERSION,
+        description=DESCRIPTION,
+        openapi_url=f"{PREFIX}/openapi.json",
+        docs_url=f"{PREFIX}/docs",
+        redoc_url=None,
+    )
+    app.state.database = database
+    install_problem_handlers(app)
+    app.add_middleware(BodyLimit, overrides={f"{PREFIX}/cases/import": IMPORT_BODY_LIMIT})
+    for router in (auth.router, cases.router, imports.router, feed.router):
+        app.include_router(router, prefix=PREFIX, dependencies=[Depends(known_query_only)])
+    return app

@@ -1,0 +1,141 @@
+"""Routes for a retailer's cases: open, read, read the timeline, list with filters.
+
+They translate HTTP to hub.retailer_cases and back; the tenant rules live there.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Body, Path, Query, Response
+from pydantic import AwareDatetime
+
+from hub.api.auth import Caller, DatabaseDep
+from hub.api.models import CaseList, CaseView, Timeline
+from hub.cursors import MAX_CURSOR_LENGTH
+from hub.model.case import Case
+from hub.model.statuses import CaseStatus
+from hub.retailer_cases import (
+    DEFAULT_PAGE,
+    MAX_PAGE,
+    CaseFilters,
+    case_of,
+    create_case,
+    list_cases,
+    timeline_of,
+)
+
+router = APIRouter(tags=["cases"])
+
+EXAMPLE_CASE = {
+    "reference": "ME-000123",
+    "retailer": "maison-electro",
+    "product": {
+        "brand": "Seb",
+        "model": "Actifry Genius XL",
+        "serial_number": "SN8841XK2",
+        "purchase_date": "2026-02-11",
+    },
+    "coverage": "legal_conformity",
+    "service": "workshop_repair",
+    "fault": "Ne chauffe plus, affiche E3",
+    "customer": {"name": "Julie Martin", "phone": "+33612345678"},
+    "contract_level": "gold",
+    "opened_at": "2026-10-30T16:20:00+01:00",
+}
+"""Maison Électro's case from the partner samples; `references` may name partners."""
+
+NewCase = Annotated[
+    Case,
+    Body(
+        openapi_examples={
+            "workshop_repair": {"summary": "A workshop repair", "value": EXAMPLE_CASE}
+        }
+    ),
+]
+
+PARTY_ID = r"^[a-z0-9][a-z0-9_.-]*$"
+"""The model's party id pattern (hub.model.parties.PartyId)."""
+
+PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
+"""No control characters: none belongs in a reference, and PostgreSQL refuses NUL."""
+
+Reference = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=128,
+        pattern=PRINTABLE,
+        description="The case reference, e.g. ME-000123.",
+    ),
+]
+
+
+@router.post(
+    "/cases",
+    operation_id="openCase",
+    summary="Open a case (canonical JSON)",
+    status_code=201,
+    responses={200: {"model": CaseView, "description": "Opened before with the same content."}},
+)
+def open_case(case: NewCase, caller: Caller, db: DatabaseDep, response: Response) -> CaseView:
+    """Idempotent: the same case again answers 200; other content under its reference 409."""
+    opened = create_case(db, caller, case)
+    response.status_code = 201 if opened.created else 200
+    response.headers["Location"] = f"/v1/cases/{quote(case.reference, safe='')}"
+    return CaseView.of(opened.record)
+
+
+@router.get("/cases", operation_id="listCases", summary="List your cases")
+def list_your_cases(
+    caller: Caller,
+    db: DatabaseDep,
+    status: Annotated[CaseStatus | None, Query(description="Current status.")] = None,
+    partner: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            pattern=PARTY_ID,
+            description="A partner's party id: cases it holds or reported on.",
+        ),
+    ] = None,
+    breached: Annotated[
+        bool | None,
+        Query(
+            description="Service-level breach. Not computed yet (issue 7): no case is "
+            "breached, so `true` gives an empty list and `false` every case."
+        ),
+    ] = None,
+    updated_since: Annotated[
+        AwareDatetime | None, Query(description="Cases changed at or after this instant.")
+    ] = None,
+    after: Annotated[
+        str | None,
+        Query(max_length=MAX_CURSOR_LENGTH, description="`next_cursor` of the previous page."),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
+) -> CaseList:
+    filters = CaseFilters(
+        status=status, partner=partner, breached=breached, updated_since=updated_since
+    )
+    with db.transaction() as connection:
+        page = list_cases(connection, caller, filters, after=after, limit=limit)
+    return CaseList.of(page)
+
+
+@router.get("/cases/{reference}", operation_id="getCase", summary="Read one of your cases")
+def read_case(reference: Reference, caller: Caller, db: DatabaseDep) -> CaseView:
+    with db.transaction() as connection:
+        return CaseView.of(case_of(connection, caller, reference))
+
+
+@router.get(
+    "/cases/{reference}/timeline",
+    operation_id="getCaseTimeline",
+    summary="A case's whole timeline across every partner",
+)
+def read_timeline(reference: Reference, caller: Caller, db: DatabaseDep) -> Timeline:
+    with db.transaction() as connection:
+        state = timeline_of(connection, caller, reference)
+    return Timeline.of(reference, state)

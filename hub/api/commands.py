@@ -1,0 +1,119 @@
+"""`hub retailers …` (tenants and their API keys) and `hub serve-api`.
+
+Register both on the main command line with ``register(app)``. A key's value is printed
+once, when it is issued; afterwards only its id exists anywhere.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+from rich.table import Table
+
+from hub.api.app import create_app
+from hub.config import database_url
+from hub.errors import ConfigurationError
+from hub.store.db import Database
+from hub.store.migrate import current_revision, head_revision
+from hub.tenants import IssuedKey, add_retailer, find_retailer, issue_key, list_keys, revoke_key
+
+retailers_app = typer.Typer(help="Retailers (API tenants) and their keys.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys: listed by id, never by value.", no_args_is_help=True)
+retailers_app.add_typer(keys_app, name="keys")
+
+out = Console()
+
+DatabaseOption = Annotated[
+    str | None, typer.Option("--database", help="Database URL (default: $HUB_DATABASE_URL).")
+]
+RetailerArgument = Annotated[str, typer.Argument(help="The retailer's party id or exact name.")]
+
+
+def _database(url: str | None) -> Database:
+    return Database(url or database_url())
+
+
+def _print_key(key: IssuedKey) -> None:
+    out.print(f"API key [bold]{key.id}[/bold] for {key.retailer_id}:")
+    out.print(key.token, markup=False, highlight=False, soft_wrap=True)
+    out.print("[yellow]Store it now: the hub keeps only its hash and cannot show it again.")
+
+
+@retailers_app.command("add")
+def retailers_add(
+    name: Annotated[str, typer.Argument(help="Display name, e.g. 'Maison Électro'.")],
+    prefix: Annotated[str, typer.Option("--prefix", help="Case reference prefix, e.g. ME-.")],
+    retailer_id: Annotated[
+        str | None, typer.Option("--id", help="Party id (default: the name in lower-case-dashes).")
+    ] = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Make a retailer a tenant of the API and print its first key, once."""
+    with _database(database).transaction() as connection:
+        retailer, key = add_retailer(
+            connection, name=name, case_prefix=prefix, party_id=retailer_id
+        )
+    out.print(f"retailer {retailer.id} ({retailer.name}), case prefix {retailer.case_prefix}")
+    _print_key(key)
+
+
+@keys_app.command("create")
+def keys_create(retailer: RetailerArgument, database: DatabaseOption = None) -> None:
+    """Issue another key for a retailer (to rotate: create, switch, then revoke the old)."""
+    with _database(database).transaction() as connection:
+        key = issue_key(connection, find_retailer(connection, retailer).id)
+    _print_key(key)
+
+
+@keys_app.command("list")
+def keys_list(retailer: RetailerArgument, database: DatabaseOption = None) -> None:
+    """A retailer's keys by id, with when each was created, last used and revoked."""
+    with _database(database).transaction() as connection:
+        tenant = find_retailer(connection, retailer)
+        keys = list_keys(connection, tenant.id)
+    table = Table("key id", "created", "last used", "revoked", title=f"API keys of {tenant.id}")
+    for key in keys:
+        table.add_row(
+            key.id,
+            key.created_at.isoformat(timespec="seconds"),
+            key.last_used_at.isoformat(timespec="seconds") if key.last_used_at else "never",
+            key.revoked_at.isoformat(timespec="seconds") if key.revoked_at else "",
+        )
+    out.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key id `keys list` shows.")],
+    database: DatabaseOption = None,
+) -> None:
+    """Revoke a key: every request with it answers 401 from now on."""
+    with _database(database).transaction() as connection:
+        key = revoke_key(connection, key_id)
+    assert key.revoked_at is not None
+    when = key.revoked_at.isoformat(timespec="seconds")
+    out.print(f"key {key.id} of {key.retailer_id} revoked at {when}")
+
+
+def serve_api(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    database: DatabaseOption = None,
+) -> None:
+    """Serve the retailer API (uvicorn) on HOST:PORT; the schema must be up to date."""
+    db = _database(database)
+    current, head = current_revision(db), head_revision(db)
+    if current != head:
+        raise ConfigurationError(
+            f"database schema is at {current or 'nothing'}, not {head}: run `hub db upgrade`"
+        )
+    uvicorn.run(create_app(db), host=host, port=port, log_level="info")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `retailers` and `serve-api` to the main command line."""
+    app.add_typer(retailers_app, name="retailers")
+    app.command("serve-api")(serve_api)

@@ -1,0 +1,30 @@
+"""The CSV case import route: a file in, every row's outcome out (hub.case_import)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, UploadFile
+
+from hub.api.auth import Caller, DatabaseDep
+from hub.api.models import ImportResult
+from hub.case_import import import_cases_csv
+
+router = APIRouter(tags=["cases"])
+
+
+@router.post(
+    "/cases/import",
+    operation_id="importCases",
+    summary="Import cases from a CSV file (UTF-8, comma, header)",
+)
+def import_cases(
+    caller: Caller,
+    db: DatabaseDep,
+    file: Annotated[UploadFile, File(description="The CSV file, as multipart form data.")],
+) -> ImportResult:
+    """Each row is created, unchanged (same case already open) or rejected with its reason."""
+    content = file.file.read()
+    with db.transaction() as connection:
+        report = import_cases_csv(connection, caller, content, name=file.filename or "upload.csv")
+    return ImportResult.of(report)

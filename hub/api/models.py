@@ -1,0 +1,250 @@
+"""The retailer API's wire shapes, and their construction from the hub's own types.
+
+Requests are canonical models (a POSTed case is a ``hub.model.Case``); responses are
+these, so that what a retailer sees is documented once, in the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal, TypedDict
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hub.case_import import ImportReport, RowOutcome
+from hub.feed import FeedItem, FeedPage
+from hub.model.case import Case
+from hub.model.event import Event, EventDetails, EventType
+from hub.model.statuses import CaseStatus, Label, PartsOrderStatus, ShipmentStatus
+from hub.model.timeline import CaseState
+from hub.retailer_cases import CasePage
+from hub.store.cases import CaseRecord
+from hub.tenants import Retailer
+
+AnyStatus = CaseStatus | ShipmentStatus | PartsOrderStatus
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class LabelOut(_Out):
+    """A short label fit to show a customer."""
+
+    fr: str
+    en: str
+
+    @classmethod
+    def of(cls, label: Label | None) -> LabelOut | None:
+        return None if label is None else cls(fr=label.fr, en=label.en)
+
+
+class Me(_Out):
+    """The tenant the key belongs to."""
+
+    retailer: str = Field(description="Party id: the `retailer` of every case you open.")
+    name: str
+    case_prefix: str = Field(description="Every case reference you open starts with it.")
+
+    @classmethod
+    def of(cls, retailer: Retailer) -> Me:
+        return cls(retailer=retailer.id, name=retailer.name, case_prefix=retailer.case_prefix)
+
+
+class CaseSummary(_Out):
+    """A case in a list: its reference and where it stands."""
+
+    reference: str
+    status: CaseStatus | None
+    status_label: LabelOut | None
+    status_at: datetime | None
+    opened_at: datetime
+    updated_at: datetime
+    breached: bool = Field(description="Always false until service levels are computed (issue 7).")
+
+    @classmethod
+    def of(cls, record: CaseRecord) -> CaseSummary:
+        return cls(
+            reference=record.case.reference,
+            status=record.status,
+            status_label=LabelOut.of(record.status.label if record.status else None),
+            status_at=record.status_at,
+            opened_at=record.case.opened_at,
+            updated_at=record.updated_at,
+            breached=False,
+        )
+
+
+class CaseView(CaseSummary):
+    """A case as the retailer opened it, with its derived current status."""
+
+    case: Case
+
+    @classmethod
+    def of(cls, record: CaseRecord) -> CaseView:
+        return cls(**CaseSummary.of(record).model_dump(), case=record.case)
+
+
+class CaseList(_Out):
+    items: list[CaseSummary]
+    next_cursor: str | None = Field(
+        description="Pass as `after` for the next page; null at the end."
+    )
+
+    @classmethod
+    def of(cls, page: CasePage) -> CaseList:
+        return cls(items=[CaseSummary.of(r) for r in page.records], next_cursor=page.next_cursor)
+
+
+class EventOut(_Out):
+    """An event with its customer-facing labels and the partner's own words."""
+
+    event_id: str = Field(description="Stable id: de-duplicate on it.")
+    case_reference: str
+    type: EventType
+    status: AnyStatus | None = Field(description="Canonical status; null when unmapped.")
+    unmapped: bool = Field(description="True when no mapping knew the partner's code.")
+    occurred_at: datetime = Field(description="When it happened, with the partner's offset.")
+    recorded_at: datetime
+    reported_by: str = Field(description="Party id of who reported it.")
+    label: LabelOut | None = Field(description="Label of the canonical status.")
+    raw_code: str | None = Field(description="The partner's own code, for support.")
+    raw_label: str | None = Field(description="The partner's own label.")
+    subject: str | None = Field(description="What inside the case: a tracking number, a part.")
+    details: EventDetails | None = Field(
+        description="What came with the status (a quote, a parcel, a visit); null if nothing."
+    )
+
+    @classmethod
+    def of(cls, event: Event, case_reference: str) -> EventOut:
+        return cls(**_event_fields(event, case_reference))
+
+
+class _EventFields(TypedDict):
+    event_id: str
+    case_reference: str
+    type: EventType
+    status: AnyStatus | None
+    unmapped: bool
+    occurred_at: datetime
+    recorded_at: datetime
+    reported_by: str
+    label: LabelOut | None
+    raw_code: str | None
+    raw_label: str | None
+    subject: str | None
+    details: EventDetails | None
+
+
+def _event_fields(event: Event, case_reference: str) -> _EventFields:
+    return {
+        "event_id": event.id,
+        "case_reference": case_reference,
+        "type": event.type,
+        "status": event.status,
+        "unmapped": event.unmapped,
+        "occurred_at": event.occurred_at,
+        "recorded_at": event.recorded_at,
+        "reported_by": event.reported_by,
+        "label": LabelOut.of(event.label),
+        "raw_code": event.raw_code,
+        "raw_label": event.raw_label,
+        "subject": event.subject,
+        "details": None if event.details.is_empty() else event.details,
+    }
+
+
+class Timeline(_Out):
+    """A case's events in the order they happened, and its current status."""
+
+    reference: str
+    status: CaseStatus | None
+    status_label: LabelOut | None
+    status_at: datetime | None
+    events: list[EventOut]
+
+    @classmethod
+    def of(cls, reference: str, state: CaseState) -> Timeline:
+        return cls(
+            reference=reference,
+            status=state.status,
+            status_label=LabelOut.of(state.status.label if state.status else None),
+            status_at=state.status_at,
+            events=[EventOut.of(event, reference) for event in state.timeline],
+        )
+
+
+class FeedItemOut(EventOut):
+    """An event of the feed, with the case's status after it and where to resume."""
+
+    cursor: str = Field(description="Pass as `after` to resume after this item.")
+    case_status_after: CaseStatus | None = Field(
+        description="The case's current status once this item is applied: derived from "
+        "the case's events up to this item in the feed. A late event leaves it unchanged."
+    )
+    case_status_after_label: LabelOut | None
+
+    @classmethod
+    def from_item(cls, item: FeedItem) -> FeedItemOut:
+        status = item.case_status_after
+        return cls(
+            **_event_fields(item.event, item.case_reference),
+            cursor=item.cursor,
+            case_status_after=status,
+            case_status_after_label=LabelOut.of(status.label if status else None),
+        )
+
+
+class FeedPageOut(_Out):
+    items: list[FeedItemOut]
+    next_cursor: str | None = Field(
+        description="Resume here next time (the `after` you gave when the page is empty)."
+    )
+    has_more: bool = Field(description="True when more items can be read right now.")
+
+    @classmethod
+    def of(cls, page: FeedPage) -> FeedPageOut:
+        return cls(
+            items=[FeedItemOut.from_item(item) for item in page.items],
+            next_cursor=page.next_cursor,
+            has_more=page.has_more,
+        )
+
+
+class ImportRow(_Out):
+    line: int = Field(description="Line of the file the row starts on (the header is 1).")
+    reference: str | None
+    outcome: Literal["created", "unchanged", "rejected"]
+    field: str | None = Field(description="The column (or case field) a rejection is about.")
+    reason: str | None
+
+
+class ImportResult(_Out):
+    """Every row of the file, accepted or rejected, with its line and reason."""
+
+    file: str
+    duplicate_file: bool = Field(description="The same bytes were uploaded before.")
+    created: int
+    unchanged: int
+    rejected: int
+    rows: list[ImportRow]
+
+    @classmethod
+    def of(cls, report: ImportReport) -> ImportResult:
+        return cls(
+            file=report.source,
+            duplicate_file=report.duplicate_file,
+            created=report.count(RowOutcome.CREATED),
+            unchanged=report.count(RowOutcome.UNCHANGED),
+            rejected=report.count(RowOutcome.REJECTED),
+            rows=[
+                ImportRow(
+                    line=row.line,
+                    reference=row.reference,
+                    outcome=row.outcome.value,
+                    field=row.field,
+                    reason=row.reason,
+                )
+                for row in report.rows
+            ],
+        )

@@ -1,0 +1,69 @@
+"""The OpenAPI document, completed with the problem answers every route can give.
+
+FastAPI documents its own 422 shape; the hub answers RFC 9457 problem details for
+every error instead, so this replaces that and lists, per operation, the error statuses
+it can return, each as ``application/problem+json``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from hub.api.problems import MEDIA_TYPE, Problem
+
+COMMON = {401: "No valid API key.", 422: "A field is invalid; `errors` names each one."}
+BUSY = {503: "The database is busy; retry after `Retry-After` seconds."}
+EXTRA: dict[tuple[str, str], dict[int, str]] = {
+    ("post", "/v1/cases"): {
+        400: "The body cannot be read (not UTF-8, cut short).",
+        409: "A case with this reference exists with other content.",
+        413: "The body is too large.",
+    },
+    ("post", "/v1/cases/import"): {
+        400: "The multipart body cannot be read.",
+        409: "A concurrent request changed the same cases: retry.",
+        413: "The file is too large.",
+    },
+    ("get", "/v1/cases"): {404: "The cursor was not given to you."},
+    ("get", "/v1/cases/{reference}"): {404: "No such case of yours."},
+    ("get", "/v1/cases/{reference}/timeline"): {404: "No such case of yours."},
+    ("get", "/v1/feed"): {404: "The cursor was not given to you."},
+}
+
+
+def _problem_schemas() -> dict[str, Any]:
+    schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    definitions: dict[str, Any] = schema.pop("$defs", {})
+    return {"Problem": schema, **definitions}
+
+
+def build_openapi(app: FastAPI) -> dict[str, Any]:
+    document = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+    )
+    components = document.setdefault("components", {}).setdefault("schemas", {})
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    components.update(_problem_schemas())
+    problem = {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            responses = operation.setdefault("responses", {})
+            responses.pop("422", None)
+            errors = {**COMMON, **EXTRA.get((method, path), {}), **BUSY}
+            for status, description in sorted(errors.items()):
+                responses[str(status)] = {"description": description, "content": problem}
+            if method == "post" and path == "/v1/cases":
+                responses["201"]["headers"] = {
+                    "Location": {
+                        "description": "Where to read the case.",
+                        "schema": {"type": "string"},
+                    }
+                }
+    return document

@@ -1,0 +1,201 @@
+"""Cases as a retailer tenant sees them: only its own, as if no other tenant existed.
+
+Every read takes the tenant and answers ``NotFoundError`` with the same message for a
+case that does not exist and for one that belongs to another tenant. Creating checks
+what the store cannot know: the case's retailer is the caller, its reference carries
+the caller's prefix, and the partners it names are registered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, exists, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from hub.cursors import CursorKind, decode_cursor, encode_cursor
+from hub.errors import ConflictError, ModelError, NotFoundError
+from hub.model.case import Case
+from hub.model.statuses import CaseStatus
+from hub.model.timeline import CaseState
+from hub.store.cases import CaseRecord, OpenedCase, case_state, get_case, open_case
+from hub.store.db import Database
+from hub.store.parties import get_party
+from hub.store.tables import case_references, cases, events
+from hub.tenants import Retailer
+
+MAX_PAGE = 200
+DEFAULT_PAGE = 50
+
+
+class InvalidFieldError(ModelError):
+    """A request names a value the hub refuses; ``field`` says which (dotted path)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class CasePage:
+    records: list[CaseRecord]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class CaseFilters:
+    """The list filters; ``breached`` waits for service levels (issue 7), see list_cases."""
+
+    status: CaseStatus | None = None
+    partner: str | None = None
+    breached: bool | None = None
+    updated_since: datetime | None = None
+
+
+def not_found(reference: str) -> NotFoundError:
+    """One message for missing and foreign cases alike."""
+    return NotFoundError(f"no case {reference}")
+
+
+def _control_character_at(value: object, path: str = "") -> str | None:
+    """The dotted path of the first string holding a NUL or other C0 control character
+    (tab and newline excepted): PostgreSQL cannot store NUL, and none belongs in a case."""
+    if isinstance(value, str):
+        bad = any(ord(char) < 32 and char not in "\t\n\r" for char in value)
+        return path if bad else None
+    if isinstance(value, dict):
+        items: list[tuple[str, object]] = [(str(k), v) for k, v in value.items()]
+    elif isinstance(value, list | tuple):
+        items = [(str(index), item) for index, item in enumerate(value)]
+    else:
+        return None
+    for key, item in items:
+        found = _control_character_at(item, f"{path}.{key}" if path else key)
+        if found is not None:
+            return found
+    return None
+
+
+def check_case_for(connection: Connection, retailer: Retailer, case: Case) -> None:
+    """What the canonical model cannot check: ownership, prefix, known partners."""
+    where = _control_character_at(case.model_dump(mode="json"))
+    if where is not None:
+        raise InvalidFieldError(where, "contains a control character (NUL, ...)")
+    if case.retailer != retailer.id:
+        raise InvalidFieldError(
+            "retailer", f"must be the caller's own retailer id, {retailer.id!r}"
+        )
+    if not retailer.owns_reference(case.reference):
+        raise InvalidFieldError(
+            "reference", f"must start with the caller's prefix {retailer.case_prefix!r}"
+        )
+    for index, ref in enumerate(case.references):
+        if get_party(connection, ref.party) is None:
+            raise InvalidFieldError(
+                f"references.{index}.party", f"party {ref.party!r} is not registered"
+            )
+        owner = connection.execute(
+            select(cases.c.reference)
+            .join(case_references, case_references.c.case_id == cases.c.id)
+            .where(
+                case_references.c.party_id == ref.party,
+                case_references.c.reference == ref.reference,
+            )
+        ).scalar_one_or_none()
+        if owner is not None and owner != case.reference:
+            raise InvalidFieldError(
+                f"references.{index}.reference",
+                f"{ref.party} reference {ref.reference!r} belongs to another case",
+            )
+
+
+def open_case_for(connection: Connection, retailer: Retailer, case: Case) -> OpenedCase:
+    """Open the tenant's case: idempotent for the same content, a conflict otherwise."""
+    check_case_for(connection, retailer, case)
+    existing = get_case(connection, case.reference)
+    if existing is not None and existing.case.retailer != retailer.id:
+        # Only possible for cases opened outside the API before the tenant existed.
+        raise ConflictError(f"case {case.reference} exists with different content")
+    return open_case(connection, case)
+
+
+def create_case(database: Database, retailer: Retailer, case: Case) -> OpenedCase:
+    """``open_case_for`` in its own transaction, once more if a concurrent twin won."""
+    try:
+        with database.transaction() as connection:
+            return open_case_for(connection, retailer, case)
+    except IntegrityError:
+        # Another request inserted the same reference between our check and insert:
+        # now it exists, so the second attempt is idempotent or a conflict.
+        with database.transaction() as connection:
+            return open_case_for(connection, retailer, case)
+
+
+def case_of(connection: Connection, retailer: Retailer, reference: str) -> CaseRecord:
+    record = get_case(connection, reference) if retailer.owns_reference(reference) else None
+    if record is None or record.case.retailer != retailer.id:
+        raise not_found(reference)
+    return record
+
+
+def timeline_of(connection: Connection, retailer: Retailer, reference: str) -> CaseState:
+    case_of(connection, retailer, reference)
+    return case_state(connection, reference)
+
+
+def list_cases(
+    connection: Connection,
+    retailer: Retailer,
+    filters: CaseFilters,
+    *,
+    after: str | None = None,
+    limit: int = DEFAULT_PAGE,
+) -> CasePage:
+    """The tenant's cases matching ``filters``, oldest first, ``limit`` at a time.
+
+    ``next_cursor`` is None on the last page.
+
+    ``breached=true`` matches nothing and ``breached=false`` everything until service
+    levels exist (issue 7): no case is computed as breached yet, and none is faked.
+    ``partner`` keeps cases that partner holds a reference for or reported an event on.
+    """
+    if not 1 <= limit <= MAX_PAGE:
+        raise ValueError(f"limit must be between 1 and {MAX_PAGE}")
+    query = select(cases).where(cases.c.retailer_id == retailer.id)
+    if after is not None:
+        (last_id,) = decode_cursor(retailer.cursor_key, CursorKind.CASE_LIST, after, arity=1)
+        query = query.where(cases.c.id > last_id)
+    if filters.breached:
+        return CasePage(records=[], next_cursor=after)
+    if filters.status is not None:
+        query = query.where(cases.c.status == filters.status.value)
+    if filters.updated_since is not None:
+        query = query.where(cases.c.updated_at >= filters.updated_since)
+    if filters.partner is not None:
+        query = query.where(
+            or_(
+                exists().where(
+                    case_references.c.case_id == cases.c.id,
+                    case_references.c.party_id == filters.partner,
+                ),
+                exists().where(
+                    events.c.case_id == cases.c.id, events.c.reported_by == filters.partner
+                ),
+            )
+        )
+    rows = connection.execute(query.order_by(cases.c.id).limit(limit + 1)).all()
+    records = [
+        CaseRecord(
+            id=row.id,
+            case=Case.model_validate(row.document),
+            status=None if row.status is None else CaseStatus(row.status),
+            status_at=row.status_at,
+            updated_at=row.updated_at,
+        )
+        for row in rows[:limit]
+    ]
+    if len(rows) <= limit:
+        return CasePage(records=records, next_cursor=None)
+    last = (records[-1].id,)
+    return CasePage(records, encode_cursor(retailer.cursor_key, CursorKind.CASE_LIST, last))

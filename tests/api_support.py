@@ -1,0 +1,93 @@
+"""What the retailer API tests share: two tenants with keys, a client, a real server."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from hub.api import create_app
+from hub.model import Case
+from hub.store.db import Database
+from hub.tenants import Retailer, add_retailer
+from tests.factories import make_case, register_network
+
+
+@dataclass(frozen=True)
+class Tenant:
+    retailer: Retailer
+    key_id: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@dataclass(frozen=True)
+class Hub:
+    """The network registered, Maison Électro (ME-) and BricoMarket (BM-) as tenants."""
+
+    database: Database
+    app: FastAPI
+    client: TestClient
+    me: Tenant
+    bm: Tenant
+
+
+def make_tenant(database: Database, party_id: str, name: str, prefix: str) -> Tenant:
+    with database.transaction() as connection:
+        retailer, key = add_retailer(connection, name=name, case_prefix=prefix, party_id=party_id)
+    return Tenant(retailer, key.id, key.token)
+
+
+def make_hub(database: Database) -> Hub:
+    register_network(database)
+    me = make_tenant(database, "maison-electro", "Maison Électro", "ME-")
+    bm = make_tenant(database, "bricomarket", "BricoMarket", "BM-")
+    app = create_app(database)
+    return Hub(database, app, TestClient(app), me, bm)
+
+
+def case_json(reference: str = "ME-000123", **overrides: Any) -> dict[str, Any]:
+    """A canonical case as a retailer POSTs it."""
+    case: Case = make_case(reference, **overrides)
+    return case.model_dump(mode="json")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextmanager
+def serving(app: FastAPI) -> Iterator[str]:
+    """The app behind a real uvicorn on loopback, in a thread; yields its base URL."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()

@@ -1,0 +1,280 @@
+"""Cases over the API: open idempotently, read, timeline, list; errors as problem details."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import update
+
+from hub.store.db import Database
+from hub.store.events import append_events
+from hub.store.tables import cases
+from tests.api_support import Hub, case_json, make_hub
+from tests.factories import T0, case_event
+
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture
+def hub(database: Database) -> Hub:
+    return make_hub(database)
+
+
+def test_opening_a_case_answers_201_with_its_status_and_where_to_read_it(hub: Hub) -> None:
+    response = hub.client.post("/v1/cases", json=case_json(), headers=hub.me.headers)
+    assert response.status_code == 201
+    assert response.headers["location"] == "/v1/cases/ME-000123"
+    body = response.json()
+    assert body["reference"] == "ME-000123"
+    assert body["status"] == "created"
+    assert body["status_label"] == {"fr": "Dossier ouvert", "en": "Case opened"}
+    assert body["breached"] is False
+    assert body["case"]["product"]["serial_number"] == "SN8841XK2"
+    assert hub.client.get(response.headers["location"], headers=hub.me.headers).json() == body
+
+
+def test_the_same_case_again_is_200_and_other_content_is_409(hub: Hub) -> None:
+    first = hub.client.post("/v1/cases", json=case_json(), headers=hub.me.headers)
+    again = hub.client.post("/v1/cases", json=case_json(), headers=hub.me.headers)
+    assert again.status_code == 200
+    assert again.json() == first.json()
+    changed = hub.client.post(
+        "/v1/cases", json=case_json(fault="Fait du bruit"), headers=hub.me.headers
+    )
+    assert changed.status_code == 409
+    assert changed.headers["content-type"] == PROBLEM
+    assert changed.json() == {
+        "type": "urn:aftersales-hub:problem:conflict",
+        "title": "Conflict",
+        "status": 409,
+        "detail": "case ME-000123 exists with different content",
+        "instance": "/v1/cases",
+    }
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "location"),
+    [
+        (lambda d: d["product"].pop("brand"), "product.brand", "body"),
+        (lambda d: d.update(opened_at="2026-10-30T16:20:00"), "opened_at", "body"),
+        (lambda d: d.update(coverage="lifetime"), "coverage", "body"),
+        (lambda d: d["customer"].update(phone="call me"), "customer.phone", "body"),
+        (lambda d: d.update(colour="red"), "colour", "body"),
+        (lambda d: d.update(retailer="bricomarket"), "retailer", "body"),
+        (lambda d: d.update(reference="BM-000001"), "reference", "body"),
+        (
+            lambda d: d.update(references=[{"party": "nobody", "reference": "X1"}]),
+            "references.0.party",
+            "body",
+        ),
+    ],
+    ids=[
+        "missing-brand",
+        "naive-time",
+        "unknown-coverage",
+        "bad-phone",
+        "unknown-field",
+        "other-retailer",
+        "other-prefix",
+        "unknown-partner",
+    ],
+)
+def test_a_refused_case_is_a_422_naming_the_field(
+    hub: Hub, change: object, field: str, location: str
+) -> None:
+    document = case_json()
+    assert callable(change)
+    change(document)
+    response = hub.client.post("/v1/cases", json=document, headers=hub.me.headers)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == PROBLEM
+    body = response.json()
+    assert body["type"] == "urn:aftersales-hub:problem:validation"
+    assert body["status"] == 422
+    assert {"field": field, "location": location} in [
+        {"field": e["field"], "location": e["location"]} for e in body["errors"]
+    ]
+    assert field in body["detail"]
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"limit": 0}, "limit"),
+        ({"limit": 201}, "limit"),
+        ({"status": "lost"}, "status"),
+        ({"updated_since": "2026-11-01T10:00:00"}, "updated_since"),
+        ({"breached": "perhaps"}, "breached"),
+    ],
+)
+def test_bad_query_parameters_are_a_422_naming_them(
+    hub: Hub, params: dict[str, object], field: str
+) -> None:
+    response = hub.client.get("/v1/cases", params=params, headers=hub.me.headers)
+    assert response.status_code == 422
+    assert [(e["field"], e["location"]) for e in response.json()["errors"]] == [(field, "query")]
+
+
+def test_a_partner_reference_used_by_another_case_is_refused_by_field(hub: Hub) -> None:
+    partner = [{"party": "atelier-dupont", "reference": "AD-1"}]
+    assert (
+        hub.client.post(
+            "/v1/cases", json=case_json(references=partner), headers=hub.me.headers
+        ).status_code
+        == 201
+    )
+    response = hub.client.post(
+        "/v1/cases", json=case_json("ME-000124", references=partner), headers=hub.me.headers
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "references.0.reference"
+
+
+def test_the_timeline_shows_every_partner_in_time_order_with_labels_and_raw_codes(
+    hub: Hub,
+) -> None:
+    hub.client.post("/v1/cases", json=case_json(), headers=hub.me.headers)
+    with hub.database.transaction() as connection:
+        append_events(
+            connection,
+            [
+                case_event("diagnosing", T0 + timedelta(hours=2), code="DIA"),
+                case_event("received", T0, code="REC"),
+                case_event(None, T0 + timedelta(hours=1), code="X47"),
+            ],
+        )
+    response = hub.client.get("/v1/cases/ME-000123/timeline", headers=hub.me.headers)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "diagnosing"
+    assert body["status_label"]["en"] == "Diagnosis in progress"
+    assert [(e["status"], e["raw_code"]) for e in body["events"]] == [
+        ("created", None),
+        ("received", "REC"),
+        (None, "X47"),
+        ("diagnosing", "DIA"),
+    ]
+    assert body["events"][1]["occurred_at"] == "2026-11-03T09:00:00+01:00"
+    assert body["events"][1]["label"] == {
+        "fr": "Reçu à l'atelier",
+        "en": "Received at the workshop",
+    }
+    assert body["events"][2]["unmapped"] is True
+    assert body["events"][2]["label"] is None
+    assert body["events"][1]["reported_by"] == "atelier-dupont"
+
+
+def _open(hub: Hub, *references: str) -> None:
+    for reference in references:
+        response = hub.client.post("/v1/cases", json=case_json(reference), headers=hub.me.headers)
+        assert response.status_code == 201
+
+
+def test_listing_pages_through_the_callers_cases_only(hub: Hub) -> None:
+    _open(hub, *(f"ME-{n:06d}" for n in range(1, 8)))
+    hub.client.post("/v1/cases", json=case_json("BM-000001"), headers=hub.bm.headers)
+    seen: list[str] = []
+    after: str | None = None
+    while True:
+        params: dict[str, object] = {"limit": 3} | ({"after": after} if after else {})
+        body = hub.client.get("/v1/cases", params=params, headers=hub.me.headers).json()
+        seen += [item["reference"] for item in body["items"]]
+        after = body["next_cursor"]
+        if after is None:
+            break
+    assert seen == [f"ME-{n:06d}" for n in range(1, 8)]
+
+
+def test_listing_filters_by_status_partner_update_time_and_breach(hub: Hub) -> None:
+    _open(hub, "ME-000001", "ME-000002", "ME-000003")
+    with hub.database.transaction() as connection:
+        append_events(connection, [case_event("received", T0, case_ref="ME-000002")])
+        connection.execute(
+            update(cases)
+            .where(cases.c.reference == "ME-000003")
+            .values(updated_at=datetime(2026, 1, 1, tzinfo=UTC))
+        )
+
+    def references(**params: object) -> list[str]:
+        response = hub.client.get("/v1/cases", params=params, headers=hub.me.headers)
+        assert response.status_code == 200, response.text
+        return [item["reference"] for item in response.json()["items"]]
+
+    assert references(status="received") == ["ME-000002"]
+    assert references(status="created") == ["ME-000001", "ME-000003"]
+    assert references(partner="atelier-dupont") == ["ME-000002"]
+    assert references(partner="colis-express") == []
+    assert references(updated_since="2026-06-01T00:00:00+02:00") == ["ME-000001", "ME-000002"]
+    # Service levels come with issue 7: nothing is computed as breached, nothing faked.
+    assert references(breached="true") == []
+    assert references(breached="false") == ["ME-000001", "ME-000002", "ME-000003"]
+
+
+def test_a_body_over_the_limit_is_a_413_problem_even_without_content_length(hub: Hub) -> None:
+    big = case_json() | {"padding": "x" * 300_000}
+    response = hub.client.post("/v1/cases", json=big, headers=hub.me.headers)
+    assert response.status_code == 413
+    assert response.headers["content-type"] == PROBLEM
+    assert response.json()["type"] == "urn:aftersales-hub:problem:payload-too-large"
+
+    def chunks() -> object:
+        for _ in range(40):
+            yield b"x" * 10_000
+
+    streamed = hub.client.post(
+        "/v1/cases",
+        content=chunks(),  # type: ignore[arg-type]
+        headers=hub.me.headers | {"content-type": "application/json"},
+    )
+    assert streamed.status_code == 413
+    assert streamed.json()["status"] == 413
+
+
+def test_unknown_routes_and_methods_answer_problem_details(hub: Hub) -> None:
+    missing = hub.client.get("/v1/nothing-here", headers=hub.me.headers)
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == PROBLEM
+    wrong = hub.client.delete("/v1/feed", headers=hub.me.headers)
+    assert wrong.status_code == 405
+    assert wrong.json()["type"] == "urn:aftersales-hub:problem:method-not-allowed"
+    assert "GET" in wrong.headers["allow"]
+
+
+def test_whoami_names_the_tenant_and_its_prefix(hub: Hub) -> None:
+    assert hub.client.get("/v1/me", headers=hub.bm.headers).json() == {
+        "retailer": "bricomarket",
+        "name": "BricoMarket",
+        "case_prefix": "BM-",
+    }
+
+
+def test_control_characters_are_refused_by_field_not_a_server_error(hub: Hub) -> None:
+    """PostgreSQL cannot store NUL: each way in names the field instead of failing."""
+    body = hub.client.post(
+        "/v1/cases", json=case_json(fault="Ne chauffe\x00 plus"), headers=hub.me.headers
+    )
+    assert body.status_code == 422
+    assert body.json()["errors"][0]["field"] == "fault"
+    path = hub.client.get("/v1/cases/ME-0%001", headers=hub.me.headers)
+    assert path.status_code == 422
+    assert path.json()["errors"][0] == {
+        "field": "reference",
+        "location": "path",
+        "message": path.json()["errors"][0]["message"],
+    }
+    query = hub.client.get("/v1/cases", params={"partner": "a\x00b"}, headers=hub.me.headers)
+    assert query.status_code == 422
+    assert query.json()["errors"][0]["field"] == "partner"
+
+
+def test_unknown_query_parameters_are_refused_not_ignored(hub: Hub) -> None:
+    response = hub.client.get(
+        "/v1/cases", params={"update_since": "2026-01-01T00:00:00Z"}, headers=hub.me.headers
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {"field": "update_since", "location": "query", "message": "unknown query parameter"}
+    ]
+    anonymous = hub.client.get("/v1/cases", params={"update_since": "x"})
+    assert anonymous.status_code == 401
