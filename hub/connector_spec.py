@@ -131,6 +131,29 @@ class HttpPullTransportSpec(_Spec):
     )
 
 
+class HttpPushTransportSpec(_Spec):
+    """The partner POSTs each message to the hub, signed with a shared secret (HMAC).
+
+    Served at ``POST /partners/{connector}/events``. An unsigned, wrongly signed or
+    stale message is refused with 401 and nothing is stored.
+    """
+
+    type: Literal["http-push"]
+    secret_env: EnvName = Field(description="Variable holding the shared secret.")
+    signature_header: str = "X-Signature"
+    signature_prefix: str = Field(default="sha256=", description="Text before the hex digest.")
+    timestamp_header: str | None = Field(
+        default="X-Timestamp", description="Header with the signing time in Unix seconds."
+    )
+    signed_content: Literal["timestamp.body", "body"] = Field(
+        default="timestamp.body",
+        description="What the HMAC-SHA256 covers: the timestamp, a dot and the raw body; "
+        "or the raw body alone.",
+    )
+    tolerance: Duration = Field(default="5m", description="Oldest signing time accepted.")
+    max_bytes: int = Field(default=1_000_000, ge=1)
+
+
 class PluginTransportSpec(_Spec):
     """A transport from a third-party package, registered under ``hub.transports``."""
 
@@ -143,13 +166,14 @@ class PluginTransportSpec(_Spec):
 
 def _transport_kind(value: Any) -> str:
     kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
-    return kind if kind in ("sftp", "local-dir", "http-pull") else "plugin"
+    return kind if kind in ("sftp", "local-dir", "http-pull", "http-push") else "plugin"
 
 
 TransportSpec = Annotated[
     Annotated[SftpTransportSpec, Tag("sftp")]
     | Annotated[LocalDirTransportSpec, Tag("local-dir")]
     | Annotated[HttpPullTransportSpec, Tag("http-pull")]
+    | Annotated[HttpPushTransportSpec, Tag("http-push")]
     | Annotated[PluginTransportSpec, Tag("plugin")],
     Discriminator(_transport_kind),
 ]
@@ -177,6 +201,8 @@ class ConnectorSpec(_Spec):
         if isinstance(transport, PluginTransportSpec):
             return dict(transport.secrets)
         names: dict[str, str] = {}
+        if isinstance(transport, HttpPushTransportSpec):
+            return {"secret": transport.secret_env}
         if isinstance(transport, HttpPullTransportSpec):
             names = {f"header:{header}": env for header, env in transport.header_env.items()}
             if transport.bearer_token_env:

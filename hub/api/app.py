@@ -6,11 +6,13 @@ from typing import Any
 
 from fastapi import Depends, FastAPI
 
-from hub.api import auth, cases, feed, imports
+from hub.api import auth, cases, feed, imports, partners
 from hub.api.auth import known_query_only
 from hub.api.limits import IMPORT_BODY_LIMIT, BodyLimit
 from hub.api.openapi_doc import build_openapi
+from hub.api.partners import push_endpoints
 from hub.api.problems import install_problem_handlers
+from hub.connectors import Network
 from hub.store.db import Database
 
 API_VERSION = "1.0.0"
@@ -33,8 +35,11 @@ class RetailerApi(FastAPI):
         return self.openapi_schema
 
 
-def create_app(database: Database) -> FastAPI:
-    """The API over ``database``; building it opens no connection."""
+def create_app(database: Database, network: Network | None = None) -> FastAPI:
+    """The API over ``database``; building it opens no connection.
+
+    With a ``network``, its push connectors are served under /partners.
+    """
     app = RetailerApi(
         title="After-sales hub — retailer API",
         version=API_VERSION,
@@ -44,8 +49,10 @@ def create_app(database: Database) -> FastAPI:
         redoc_url=None,
     )
     app.state.database = database
+    app.state.push_endpoints = push_endpoints(network)
     install_problem_handlers(app)
     app.add_middleware(BodyLimit, overrides={f"{PREFIX}/cases/import": IMPORT_BODY_LIMIT})
     for router in (auth.router, cases.router, imports.router, feed.router):
         app.include_router(router, prefix=PREFIX, dependencies=[Depends(known_query_only)])
+    app.include_router(partners.router)
     return app

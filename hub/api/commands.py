@@ -6,6 +6,7 @@ once, when it is issued; afterwards only its id exists anywhere.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -14,7 +15,8 @@ from rich.console import Console
 from rich.table import Table
 
 from hub.api.app import create_app
-from hub.config import database_url
+from hub.config import database_url, network_file
+from hub.connectors import open_network
 from hub.errors import ConfigurationError
 from hub.store.db import Database
 from hub.store.migrate import current_revision, head_revision
@@ -102,15 +104,20 @@ def serve_api(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     database: DatabaseOption = None,
+    network: Annotated[
+        Path | None, typer.Option(help="The network file, for partner push endpoints.")
+    ] = None,
 ) -> None:
-    """Serve the retailer API (uvicorn) on HOST:PORT; the schema must be up to date."""
+    """Serve the retailer API and partner pushes (uvicorn) on HOST:PORT."""
     db = _database(database)
     current, head = current_revision(db), head_revision(db)
     if current != head:
         raise ConfigurationError(
             f"database schema is at {current or 'nothing'}, not {head}: run `hub db upgrade`"
         )
-    uvicorn.run(create_app(db), host=host, port=port, log_level="info")
+    network_path = network or network_file()
+    partners = open_network(network_path) if network_path.exists() else None
+    uvicorn.run(create_app(db, partners), host=host, port=port, log_level="info")
 
 
 def register(app: typer.Typer) -> None:

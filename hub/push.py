@@ -1,0 +1,119 @@
+"""Messages partners push to the hub: verified, archived at once, processed after.
+
+The carrier retries anything but a quick 2xx and then drops the event, so the answer
+must be fast: the push is checked (signature, age) and its raw bytes archived before
+the answer; mapping and storing happen afterwards, from the archive. A push whose
+processing was interrupted stays archived and is found again by `unprocessed_pushes`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from hub.connector_spec import HttpPushTransportSpec, parse_duration
+from hub.errors import HubError, NextAction
+from hub.ingest import InboundPipeline, MessageOutcome, ingest_message
+from hub.ports import MessageRef, RawMessage
+from hub.store.archive import ArchivedMessage, archive_message, message_content
+from hub.store.db import Database
+from hub.store.tables import inbound_messages, raw_messages
+
+
+class PushRefused(HubError):
+    """The push is not provably from the partner (signature, timestamp): 401, nothing kept."""
+
+    action = NextAction.REJECT_RECORD
+
+
+class PushTooLarge(PushRefused):
+    """The body is larger than the connector accepts."""
+
+
+@dataclass(frozen=True)
+class VerifiedPush:
+    message: RawMessage
+    signed_at: datetime | None
+
+
+def verify_push(
+    spec: HttpPushTransportSpec,
+    secret: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    now: datetime | None = None,
+) -> VerifiedPush:
+    """Check the signature in constant time and the signing time against the tolerance."""
+    if len(body) > spec.max_bytes:
+        raise PushTooLarge(f"the body is {len(body)} bytes; at most {spec.max_bytes} accepted")
+    lowered = {key.lower(): value for key, value in headers.items()}
+    signature = lowered.get(spec.signature_header.lower())
+    if not signature:
+        raise PushRefused(f"unsigned push: no {spec.signature_header} header")
+    signed_at: datetime | None = None
+    message = body
+    if spec.timestamp_header is not None:
+        stamp = lowered.get(spec.timestamp_header.lower(), "")
+        if not stamp.isdigit():
+            raise PushRefused(f"missing or malformed {spec.timestamp_header} header")
+        signed_at = datetime.fromtimestamp(int(stamp), UTC)
+        age = (now or datetime.now(UTC)) - signed_at
+        if abs(age) > parse_duration(spec.tolerance):
+            raise PushRefused(
+                f"push signed at {signed_at:%Y-%m-%dT%H:%M:%SZ}, outside the "
+                f"{spec.tolerance} tolerance"
+            )
+        if spec.signed_content == "timestamp.body":
+            message = stamp.encode("ascii") + b"." + body
+    expected = (
+        spec.signature_prefix
+        + hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
+    )
+    if not hmac.compare_digest(
+        expected.encode("ascii"), signature.strip().encode("ascii", "replace")
+    ):
+        raise PushRefused("the signature does not match the body")
+    digest = hashlib.sha256(body).hexdigest()
+    moment = signed_at or now or datetime.now(UTC)
+    name = f"push-{moment:%Y%m%dT%H%M%SZ}-{digest[:16]}"
+    return VerifiedPush(RawMessage(MessageRef(name, len(body), moment), body), signed_at)
+
+
+def archive_push(database: Database, connector: str, push: VerifiedPush) -> ArchivedMessage:
+    """Keep the raw bytes before answering: from here on nothing can be lost."""
+    with database.transaction() as connection:
+        return archive_message(connection, connector, push.message)
+
+
+def process_push(
+    database: Database, connector: str, pipeline: InboundPipeline, push: VerifiedPush
+) -> MessageOutcome:
+    """Map and store an archived push (after the answer was sent)."""
+    return ingest_message(database, connector, pipeline, push.message)
+
+
+def unprocessed_pushes(database: Database, connector: str) -> list[RawMessage]:
+    """Archived pushes that never reached the store (the process died in between)."""
+    with database.transaction() as connection:
+        rows = connection.execute(
+            select(raw_messages.c.id, raw_messages.c.name, raw_messages.c.received_at)
+            .where(raw_messages.c.source == connector)
+            .where(
+                ~select(inbound_messages.c.id)
+                .where(inbound_messages.c.message_id == raw_messages.c.id)
+                .exists()
+            )
+            .order_by(raw_messages.c.id)
+        ).all()
+        return [
+            RawMessage(
+                MessageRef(row.name, None, row.received_at), message_content(connection, row.id)
+            )
+            for row in rows
+        ]
