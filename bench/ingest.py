@@ -31,16 +31,16 @@ from sqlalchemy import create_engine, text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hub.config import load_network  # noqa: E402
-from hub.connectors import open_network  # noqa: E402
-from hub.ingest import ingest_message  # noqa: E402
-from hub.mapping.values import localize  # noqa: E402
-from hub.model import Case  # noqa: E402
-from hub.ports import MessageRef, RawMessage  # noqa: E402
-from hub.store.cases import open_case  # noqa: E402
-from hub.store.db import Database, normalise_url  # noqa: E402
-from hub.store.migrate import upgrade  # noqa: E402
-from hub.store.parties import save_party  # noqa: E402
+from hub.config import load_network
+from hub.connectors import open_network
+from hub.ingest import ingest_message
+from hub.mapping.values import localize
+from hub.model import Case
+from hub.ports import MessageRef, RawMessage
+from hub.store.cases import open_case
+from hub.store.db import Database, normalise_url
+from hub.store.migrate import upgrade
+from hub.store.parties import save_party
 
 HEADER = (
     "N° dossier;Réf. client;Date statut;Heure;Code statut;Libellé;Commentaire;N° série;"

@@ -1,0 +1,171 @@
+"""TechniService changes: parsed, mapped and stored per second, pages of 200.
+
+Beside it, in the same run, the raw floor: lxml parsing the same pages and nothing else.
+
+    .venv/bin/python bench/xml.py [--pages 50] [--postgres-url URL] [--skip-postgres]
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# This file is named after the issue's wording; run as a script, its folder would come
+# first on sys.path and hide the standard library's `xml` package from every import.
+sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != Path(__file__).parent]
+
+import argparse
+import os
+import secrets
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta, timezone
+from xml.sax.saxutils import escape
+
+from lxml import etree
+from sqlalchemy import create_engine, text
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from hub.config import load_network
+from hub.ingest import InboundPipeline, ingest_message
+from hub.mapping.inbound import InboundMapping
+from hub.mapping.loader import load_mapping
+from hub.model import Case
+from hub.ports import MessageRef, RawMessage
+from hub.registry import codec_factory
+from hub.store.cases import open_case
+from hub.store.db import Database, normalise_url
+from hub.store.migrate import upgrade
+from hub.store.parties import save_party
+
+PAGE = 200
+REPAIRS = 1_000
+CODES = ["10", "20", "25", "27", "30", "40", "50", "60"]
+PARIS = timezone(timedelta(hours=1))
+
+
+def pages(count: int) -> list[bytes]:
+    """Pages as TechniService sends them: quotes, parts, notes with entities, tracking."""
+    start = datetime(2026, 10, 1, 8, 0, tzinfo=PARIS)
+    documents = []
+    seq = 1
+    for page in range(count):
+        more = "true" if page < count - 1 else "false"
+        parts = [
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            f'<ts:Changes xmlns:ts="urn:techniservice:repairs:v2" next="tok{page + 1}" '
+            f'more="{more}">'
+        ]
+        for _ in range(PAGE):
+            repair = seq % REPAIRS
+            code = CODES[seq % len(CODES)]
+            at = (start + timedelta(minutes=seq)).isoformat()
+            extra = ""
+            if code == "25":
+                extra = '<ts:Quote currency="EUR" amountInclTax="212.00"/>'
+            elif code == "30":
+                extra = '<ts:Part ref="PP-77120" qty="1"/><ts:Part ref="PP-45001" qty="2"/>'
+            elif code == "60":
+                extra = f'<ts:Tracking carrier="ColisExpress" number="CE{seq:09d}FR"/>'
+            note = f"<ts:Note>{escape('Relais <K2> & carte')}</ts:Note>" if seq % 5 == 0 else ""
+            parts.append(
+                f'<ts:Change seq="{seq}"><ts:RepairId>TS-{repair:06d}</ts:RepairId>'
+                f"<ts:OrderRef>ME-{repair:06d}</ts:OrderRef>"
+                f'<ts:Status code="{code}" at="{at}"/>{extra}{note}</ts:Change>'
+            )
+            seq += 1
+        parts.append("</ts:Changes>")
+        documents.append("".join(parts).encode())
+    return documents
+
+
+def pipeline() -> InboundPipeline:
+    mapping = load_mapping(ROOT / "mappings" / "techniservice.yaml")
+    spec = mapping.inbound("changes")
+    return InboundPipeline(
+        codec_factory(spec.codec.type)(spec.codec, spec.header), InboundMapping(mapping, "changes")
+    )
+
+
+def prepare(database: Database) -> None:
+    upgrade(database)
+    template = Case.model_validate_json((ROOT / "fixtures/cases/ME-000130.json").read_bytes())
+    with database.transaction() as connection:
+        for party in load_network(ROOT / "connectors.yaml").parties:
+            save_party(connection, party)
+        for repair in range(REPAIRS):
+            open_case(
+                connection,
+                template.model_copy(update={"reference": f"ME-{repair:06d}", "references": ()}),
+            )
+
+
+def store(database: Database, documents: list[bytes]) -> float:
+    flow = pipeline()
+    start = time.perf_counter()
+    for number, document in enumerate(documents):
+        message = RawMessage(MessageRef(f"changes?since=tok{number}", len(document)), document)
+        ingest_message(database, "bench-ts", flow, message)
+    return time.perf_counter() - start
+
+
+def floor(documents: list[bytes]) -> float:
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    start = time.perf_counter()
+    for document in documents:
+        etree.fromstring(document, parser)
+    return time.perf_counter() - start
+
+
+def on_postgres(url: str, documents: list[bytes]) -> float:
+    name = f"hub_bench_{secrets.token_hex(4)}"
+    admin = create_engine(normalise_url(url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        database = Database(url.rsplit("/", 1)[0] + f"/{name}")
+        prepare(database)
+        elapsed = store(database, documents)
+        database.dispose()
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pages", type=int, default=50)
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get(
+            "HUB_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+        ),
+    )
+    parser.add_argument("--skip-postgres", action="store_true")
+    args = parser.parse_args()
+    documents = pages(args.pages)
+    changes = args.pages * PAGE
+    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} cores, {datetime.now(UTC):%Y-%m-%d}")
+    print(f"{args.pages} pages of {PAGE} changes, {sum(map(len, documents)) / 1e6:.1f} MB")
+    raw = changes / floor(documents)
+    print(f"raw floor (lxml parse only): {raw:,.0f} changes/s")
+    with tempfile.TemporaryDirectory() as scratch:
+        database = Database(f"sqlite:///{Path(scratch) / 'bench.db'}")
+        prepare(database)
+        rate = changes / store(database, documents)
+        database.dispose()
+    print(
+        f"hub on SQLite (XSD, mapping, store): {rate:,.0f} changes/s, "
+        f"{rate / raw:.3f} of the raw floor"
+    )
+    if not args.skip_postgres:
+        pg_rate = changes / on_postgres(args.postgres_url, documents)
+        print(f"hub on PostgreSQL: {pg_rate:,.0f} changes/s, {pg_rate / raw:.3f} of the raw floor")
+
+
+if __name__ == "__main__":
+    main()
