@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,8 @@ from hub.mapping.outbound import OutboundMapping
 from hub.mapping.spec import InboundSpec, MappingSpec, OutboundSpec
 from hub.model.case import Case
 from hub.model.event import Event
-from hub.model.parties import Party
+from hub.model.parties import Party, PartyRole
+from hub.model.work import PartsOrder, PartsOrderLine
 from hub.ports import Codec, MessageRef, RawMessage, Record
 from hub.registry import codec_factory
 from hub.store.db import Database
@@ -307,12 +309,46 @@ def _outbound_checks(
 
 
 def sample_contexts(cases_folder: Path, parties: list[Party]) -> list[dict[str, Any]]:
-    """Canonical contexts for outbound rendering: each fixture case with its parties."""
+    """Canonical contexts for outbound rendering, one per fixture case.
+
+    What the sync engine hands a mapping: the case and its retailer, the repairer it is
+    routed to (the first repairer of the network with an address), a pickup from the
+    customer to that repairer, and a two-line parts order shipped to that repairer.
+    """
     by_id = {party.id: party for party in parties}
+    repairer = next(
+        (p for p in parties if p.role is PartyRole.REPAIRER and p.address is not None), None
+    )
     contexts = []
     for path in sorted(cases_folder.glob("*.json")):
         case = Case.model_validate_json(path.read_bytes())
-        contexts.append({"case": case, "retailer": by_id.get(case.retailer)})
+        customer = case.customer
+        context: dict[str, Any] = {
+            "case": case,
+            "retailer": by_id.get(case.retailer),
+            "now": FIXED_NOW,
+            "sender": {"name": customer.name, "address": customer.address, "phone": customer.phone},
+            "pickup": {"delivery": "workshop", "weight_kg": Decimal("3.20")},
+        }
+        if repairer is not None:
+            context["repairer"] = context["ship_to"] = repairer
+            context["recipient"] = {
+                "name": repairer.name,
+                "address": repairer.address,
+                "phone": repairer.phone,
+            }
+            context["parts_order"] = PartsOrder(
+                id=f"PO-2026-{case.reference}",
+                case_reference=case.reference,
+                supplier="pieces-plus",
+                ship_to=repairer.id,
+                lines=(
+                    PartsOrderLine(line_no=1, sku="PP-77120", quantity=1),
+                    PartsOrderLine(line_no=2, sku="PP-45001", quantity=2),
+                ),
+                created_at=FIXED_NOW,
+            )
+        contexts.append(context)
     return contexts
 
 

@@ -7,8 +7,9 @@ the partner wants it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Any
@@ -53,16 +54,41 @@ class OutboundMapping:
 
     def render(self, context: Mapping[str, Any]) -> dict[str, str | None]:
         """One partner record from the canonical context."""
-        return {name: _render(name, column, context) for name, column in self.spec.columns.items()}
+        record = {
+            name: _render(name, column, context) for name, column in self.spec.columns.items()
+        }
+        repeat = self.spec.repeat
+        if repeat is not None:
+            items = resolve_path(context, repeat.over) or ()
+            for number, item in enumerate(items, start=1):
+                scope = {**context, repeat.item: item}
+                for name, column in repeat.columns.items():
+                    record[f"{name}.{number}"] = _render(name, column, scope)
+        return record
 
     def file_name(self, *, now: datetime, identifier: str = "") -> str:
         template = self.spec.file_name or f"{self.message}_{{now:%Y%m%d_%H%M%S}}"
         return template.format(now=now, id=identifier)
 
 
+_PLACEHOLDER = re.compile(r"{([a-z_]+(?:\.[a-z_0-9]+)*)}")
+
+
+def _fill(template: str, name: str, context: Mapping[str, Any]) -> str:
+    def value(match: re.Match[str]) -> str:
+        found = resolve_path(context, match.group(1))
+        if found is None:
+            raise OutboundRenderError(f"{match.group(1)} is empty", column=name)
+        return str(found.value if isinstance(found, Enum) else found)
+
+    return _PLACEHOLDER.sub(value, template)
+
+
 def _render(name: str, column: ColumnSpec, context: Mapping[str, Any]) -> str | None:
     if column.const is not None:
         return column.const
+    if column.template is not None:
+        return _fill(column.template, name, context)
     assert column.source is not None
     value = resolve_path(context, column.source)
     if value is None or value == "":
@@ -79,6 +105,10 @@ def _render(name: str, column: ColumnSpec, context: Mapping[str, Any]) -> str | 
             known = ", ".join(sorted(column.codes))
             raise OutboundRenderError(f"no partner code for {key!r} (known: {known})", column=name)
         return column.codes[key]
+    if isinstance(value, datetime) and column.format == "iso8601-utc":
+        if value.utcoffset() is None:
+            raise OutboundRenderError("a time without offset cannot be written in UTC", column=name)
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     if isinstance(value, datetime | date):
         return value.strftime(column.format) if column.format else value.isoformat()
     if isinstance(value, Decimal):

@@ -222,7 +222,16 @@ class ColumnSpec(_Spec):
         pattern=r"^[a-z_]+(\.[a-z_0-9]+)*$",
     )
     const: str | None = None
-    format: str | None = Field(default=None, description="strftime pattern for dates and times.")
+    template: str | None = Field(
+        default=None,
+        description="Text with {dotted.path} placeholders, e.g. "
+        "'{ship_to.name}, {ship_to.address.city}'.",
+    )
+    format: str | None = Field(
+        default=None,
+        description="strftime pattern for dates and times, or 'iso8601-utc' (converted to UTC "
+        "and written with Z: a local time is never stamped Z).",
+    )
     codes: dict[str, str] | None = Field(
         default=None, description="Canonical value -> partner code."
     )
@@ -234,9 +243,17 @@ class ColumnSpec(_Spec):
 
     @model_validator(mode="after")
     def _one_source(self) -> ColumnSpec:
-        if (self.source is None) == (self.const is None):
-            raise ValueError("give exactly one of from or const")
+        if sum(s is not None for s in (self.source, self.const, self.template)) != 1:
+            raise ValueError("give exactly one of from, const or template")
         return self
+
+
+class RepeatSpec(_Spec):
+    """Columns written once per item of a list (order lines): keys ``name.1``, ``name.2``…"""
+
+    over: str = Field(pattern=r"^[a-z_]+(\.[a-z_0-9]+)*$", description="Dotted path to the list.")
+    item: str = Field(default="item", description="Name of the current item in the paths.")
+    columns: dict[str, ColumnSpec]
 
 
 class OutboundSpec(_Spec):
@@ -250,6 +267,9 @@ class OutboundSpec(_Spec):
         description="Name of the written file; {now:%Y%m%d_%H%M%S} and {id} are filled in.",
     )
     columns: dict[str, ColumnSpec]
+    repeat: RepeatSpec | None = Field(
+        default=None, description="Columns repeated for each item of a list (XML, JSON only)."
+    )
 
 
 class MappingSpec(_Spec):

@@ -1,7 +1,7 @@
 """The canonical after-sales model. Imports nothing else of the hub."""
 
+from hub.model.address import Address
 from hub.model.case import (
-    Address,
     Case,
     ContractLevel,
     Coverage,

@@ -15,6 +15,7 @@ from pydantic import (
     model_validator,
 )
 
+from hub.model.address import Address, ShortText
 from hub.model.parties import PartyId, PartyReference, Reference
 
 LEGAL_REPAIR_DAYS = 30
@@ -24,10 +25,8 @@ LEGAL_EXTENSION_MONTHS = 6
 """C. conso. L217-13: a repair under legal warranty extends it by six months."""
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 SerialNumber = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 .()-]{6,20}$")]
-CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 
 
 class Coverage(StrEnum):
@@ -75,18 +74,6 @@ class Product(BaseModel):
         if self.purchase_date and self.delivery_date and self.delivery_date < self.purchase_date:
             raise ValueError("delivery_date is before purchase_date")
         return self
-
-
-class Address(BaseModel):
-    """A postal address: only what a carrier needs."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    line1: ShortText
-    line2: ShortText | None = None
-    postcode: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=12)]
-    city: ShortText
-    country: CountryCode = "FR"
 
 
 class CustomerContact(BaseModel):

@@ -5,7 +5,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from hub.model.address import Address
 
 PartyId = Annotated[
     str,
@@ -40,6 +42,10 @@ class Party(BaseModel):
     id: PartyId
     role: PartyRole
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    address: Address | None = Field(
+        default=None, description="Where parcels and parts for this party go."
+    )
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)] | None = None
 
 
 class PartyReference(BaseModel):
