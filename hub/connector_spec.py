@@ -131,6 +131,51 @@ class HttpPullTransportSpec(_Spec):
     )
 
 
+class HttpPostTransportSpec(_Spec):
+    """A partner REST API that takes our orders by POST (a repair order, a pickup).
+
+    Every delivery is retried through rate limits, maintenance and network faults, which
+    is safe only because each carries an Idempotency-Key and the partner recognises a
+    repeat: say how with ``conflict_is_success`` or ``idempotent_ok_status``.
+    """
+
+    type: Literal["http-post"]
+    base_url: str = Field(pattern=r"^https?://")
+    post_path: str = Field(description="Path orders are POSTed to, e.g. /repairs.")
+    content_type: str = Field(
+        pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~0-9A-Za-z-]+(\s*;[\x20-\x7e]*)?$",
+        description="Media type of the body as the partner expects it, e.g. application/xml.",
+    )
+    header_env: dict[str, EnvName] = Field(
+        default_factory=dict, description="Header -> environment variable holding its value."
+    )
+    bearer_token_env: EnvName | None = Field(
+        default=None, description="Sends Authorization: Bearer <the variable's value>."
+    )
+    requests_per_second: float = Field(default=5, gt=0, description="Stay under the limit.")
+    timeout: Duration = "30s"
+    max_attempts: int = Field(default=6, ge=1, le=20, description="Tries per delivery.")
+    max_wait: Duration = Field(
+        default="15m", description="Longest single wait (a maintenance window's Retry-After)."
+    )
+    conflict_is_success: bool = Field(
+        default=False,
+        description="409 means the partner has this order already (TechniService's same "
+        "OrderRef): count it as delivered.",
+    )
+    idempotent_ok_status: int | None = Field(
+        default=None,
+        description="The status (200, 202 or 204) by which the partner says it had the "
+        "message already, as ColisExpress answers 200 to a known reference.",
+    )
+
+    @model_validator(mode="after")
+    def _repeat_status_is_not_created(self) -> HttpPostTransportSpec:
+        if self.idempotent_ok_status not in (None, 200, 202, 204):
+            raise ValueError("idempotent_ok_status must be 200, 202 or 204 (201 means new)")
+        return self
+
+
 class HttpPushTransportSpec(_Spec):
     """The partner POSTs each message to the hub, signed with a shared secret (HMAC).
 
@@ -166,13 +211,15 @@ class PluginTransportSpec(_Spec):
 
 def _transport_kind(value: Any) -> str:
     kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
-    return kind if kind in ("sftp", "local-dir", "http-pull", "http-push") else "plugin"
+    known = ("sftp", "local-dir", "http-pull", "http-post", "http-push")
+    return kind if kind in known else "plugin"
 
 
 TransportSpec = Annotated[
     Annotated[SftpTransportSpec, Tag("sftp")]
     | Annotated[LocalDirTransportSpec, Tag("local-dir")]
     | Annotated[HttpPullTransportSpec, Tag("http-pull")]
+    | Annotated[HttpPostTransportSpec, Tag("http-post")]
     | Annotated[HttpPushTransportSpec, Tag("http-push")]
     | Annotated[PluginTransportSpec, Tag("plugin")],
     Discriminator(_transport_kind),
@@ -203,7 +250,7 @@ class ConnectorSpec(_Spec):
         names: dict[str, str] = {}
         if isinstance(transport, HttpPushTransportSpec):
             return {"secret": transport.secret_env}
-        if isinstance(transport, HttpPullTransportSpec):
+        if isinstance(transport, HttpPullTransportSpec | HttpPostTransportSpec):
             names = {f"header:{header}": env for header, env in transport.header_env.items()}
             if transport.bearer_token_env:
                 names["bearer_token"] = transport.bearer_token_env

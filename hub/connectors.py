@@ -18,7 +18,7 @@ from hub.mapping.loader import load_mapping
 from hub.mapping.outbound import OutboundMapping
 from hub.mapping.spec import InboundSpec, MappingSpec, OutboundSpec
 from hub.open_work import open_partner_references, open_tracking_numbers
-from hub.ports import Codec, PagedSource, Transport
+from hub.ports import Codec, PagedSource, Sender, Transport
 from hub.registry import codec_factory, transport_factory
 from hub.secrets import read_secrets
 from hub.store.db import Database
@@ -66,6 +66,8 @@ class Connector:
         """One run now, in the way this connector's transport works."""
         transport = self.transport()
         pipeline = self.pipeline()
+        if isinstance(transport, Sender):
+            raise ConfigurationError(f"connector {self.name!r} only sends; it has nothing to run")
         if not isinstance(transport, PagedSource):
             return run_inbound(database, self.name, transport, pipeline)
         spec = self.spec.transport
@@ -94,7 +96,7 @@ class Connector:
     def outbound_mapping(self) -> OutboundMapping:
         return OutboundMapping(self.mapping, self.spec.message)
 
-    def transport(self) -> Transport | PagedSource:
+    def transport(self) -> Transport | PagedSource | Sender:
         """Connects nothing yet; secrets are read from the environment now."""
         secrets = read_secrets(self.name, self.spec.secret_names())
         default_pattern = (

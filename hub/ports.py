@@ -87,3 +87,28 @@ class PagedSource(Protocol):
     def fetch_item(self, key: str) -> RawMessage:
         """One object by its key (a repair, a parcel), for re-synchronisation."""
         ...
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """A rendered message for a partner, with the key that makes re-sending it harmless."""
+
+    name: str
+    content: bytes
+    content_type: str
+    idempotency_key: str
+
+
+@dataclass(frozen=True)
+class DeliveryReceipt:
+    """What the partner answered to a delivered message."""
+
+    status: int
+    body: bytes
+    # The partner had it already (409 treated as success, or an idempotent 200).
+    already_known: bool
+
+
+@runtime_checkable
+class Sender(Protocol):
+    def send(self, message: OutboundMessage) -> DeliveryReceipt: ...

@@ -13,12 +13,12 @@ from importlib.metadata import entry_points
 from typing import Any, cast
 
 from hub.errors import ConfigurationError
-from hub.ports import Codec, PagedSource, Transport
+from hub.ports import Codec, PagedSource, Sender, Transport
 
 TRANSPORTS = "hub.transports"
 CODECS = "hub.codecs"
 
-TransportFactory = Callable[[Any, Mapping[str, str], str | None], Transport | PagedSource]
+TransportFactory = Callable[[Any, Mapping[str, str], str | None], Transport | PagedSource | Sender]
 CodecFactory = Callable[[Any, Sequence[str] | None], Codec]
 
 

@@ -1,4 +1,5 @@
-"""REST pull transport: a partner's API read page by page, or object by object.
+"""REST transports: a partner's API read page by page or object by object, and orders
+delivered to it by POST.
 
 Partner APIs are rate limited, go down for maintenance and sometimes just fail, so this
 module paces its own requests, waits as long as the partner asks (within reason), and
@@ -6,6 +7,10 @@ retries passing faults with backoff; but it never retries what cannot get better
 key, a request the partner calls invalid), so a broken connector stops at its first
 request instead of hammering the partner. Every outcome is one of the hub's error types,
 so the engine decides mechanically what to do next.
+
+Reading (:class:`HttpPullTransport`) and delivering (:class:`HttpPostTransport`) share
+one retrying client; they differ only in which answers count as done and what a refusal
+means.
 
 Credentials travel in headers and nowhere else: not in a repr, a log line or an error
 message, and the transport never follows a redirect, so they never reach another host.
@@ -24,13 +29,13 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC
 from types import TracebackType
-from typing import Self
+from typing import Generic, Protocol, Self, TypeVar, overload
 from urllib.parse import quote
 
 import httpx
 import tenacity
 
-from hub.connector_spec import HttpPullTransportSpec, parse_duration
+from hub.connector_spec import HttpPostTransportSpec, HttpPullTransportSpec, parse_duration
 from hub.errors import (
     ConfigurationError,
     CursorExpired,
@@ -39,13 +44,17 @@ from hub.errors import (
     PartnerDataError,
     TransientError,
 )
-from hub.ports import MessageRef, RawMessage
+from hub.ports import DeliveryReceipt, MessageRef, OutboundMessage, RawMessage
 from hub.secrets import MissingSecret
 
 __all__ = [
     "ClientRateLimiter",
     "Credential",
+    "DeliveryConflict",
+    "DeliveryRejected",
     "EndpointNotFound",
+    "HttpPostSettings",
+    "HttpPostTransport",
     "HttpPullSettings",
     "HttpPullTransport",
     "ItemNotFound",
@@ -55,6 +64,7 @@ __all__ = [
     "ResponseTooLarge",
     "RetryLater",
     "UnexpectedResponse",
+    "UnsendableMessage",
     "parse_retry_after",
     "transport_from_spec",
 ]
@@ -65,19 +75,30 @@ Clock = Callable[[], float]
 Sleep = Callable[[float], None]
 
 USER_AGENT = "aftersales-hub (http-pull)"
+POST_USER_AGENT = "aftersales-hub (http-post)"
 REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-correlation-id")
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 # RFC 9110 token (header names) and a visible-ASCII header value without line breaks:
 # a value read from the environment with a stray newline would otherwise reach the wire
 # library, whose error message might quote it.
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _HEADER_VALUE = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?")
+_MEDIA_TYPE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _SECONDS = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 _WHITESPACE = re.compile(r"\s+")
 
 # 501 and 505 say the partner will never handle this request: retrying cannot help.
 _PERMANENT_5XX = frozenset({501, 505})
 _RETRYABLE_4XX = frozenset({408, 425, 429})
+# What a partner answers when it took a delivered message; any other 2xx is a surprise.
+_DELIVERED = frozenset({200, 201, 202, 204})
+# An idempotent repeat is told apart from a first delivery by its status, so 201 (always
+# "created") cannot mean "I had it already".
+_REPEAT_STATUSES = _DELIVERED - {201}
+# The order itself is wrong (invalid data, too big): an operator must correct it.
+_REJECTED = frozenset({400, 413, 422})
+_MAX_IDEMPOTENCY_KEY = 255
 
 
 # -- errors ------------------------------------------------------------------------------
@@ -125,8 +146,35 @@ class PartnerRejectedRequest(FatalError):
         self.excerpt = excerpt
 
 
+class DeliveryRejected(PartnerRejectedRequest):
+    """400, 413 or 422 to a delivered message: the order itself is wrong (a bad postcode,
+    a field the partner's schema refuses). Never retried: it goes to the dead letters for
+    an operator, with the partner's own words in ``excerpt``."""
+
+    def __init__(self, message: str, *, status: int, excerpt: str, message_name: str) -> None:
+        super().__init__(message, status=status, excerpt=excerpt)
+        self.message_name = message_name
+
+
+class DeliveryConflict(FatalError):
+    """409 from a partner not known to mean "you sent this already" by it
+    (``conflict_is_success`` off): the order may clash with another, so an operator looks
+    rather than the hub guessing that it was delivered."""
+
+    def __init__(self, message: str, *, status: int, excerpt: str, message_name: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.excerpt = excerpt
+        self.message_name = message_name
+
+
+class UnsendableMessage(FatalError):
+    """A message that cannot go on the wire as it is (its idempotency key is no valid
+    header value): a fault of whatever built it, caught before anything is sent."""
+
+
 class EndpointNotFound(ConfigurationError):
-    """404 on the paged feed: base_url or page_path points nowhere."""
+    """404 on the paged feed or the delivery endpoint: base_url or the path points nowhere."""
 
 
 class ItemNotFound(PartnerDataError):
@@ -207,6 +255,42 @@ class Credential:
         return "token" if self.scheme else "key"
 
 
+class _ClientSettings(Protocol):
+    """What the shared retrying client reads, whichever way it talks to the partner."""
+
+    @property
+    def base_url(self) -> str: ...
+    @property
+    def credentials(self) -> tuple[Credential, ...]: ...
+    @property
+    def requests_per_second(self) -> float: ...
+    @property
+    def timeout(self) -> float: ...
+    @property
+    def max_attempts(self) -> int: ...
+    @property
+    def max_wait(self) -> float: ...
+    @property
+    def backoff_initial(self) -> float: ...
+    @property
+    def backoff_max(self) -> float: ...
+    @property
+    def max_response_bytes(self) -> int: ...
+    @property
+    def excerpt_chars(self) -> int: ...
+
+
+def _check_client_settings(settings: _ClientSettings) -> None:
+    """The checks both settings share, so a typo fails at start-up, not mid-run."""
+    if not re.match(r"^https?://[^/?#]", settings.base_url):
+        raise ConfigurationError(f"base_url {settings.base_url!r} must start with http(s)://")
+    for name in ("requests_per_second", "timeout", "max_wait", "backoff_initial"):
+        if not getattr(settings, name) > 0:
+            raise ConfigurationError(f"{name} must be positive")
+    if settings.max_attempts < 1:
+        raise ConfigurationError("max_attempts must be at least 1")
+
+
 @dataclass(frozen=True)
 class HttpPullSettings:
     """Everything an HttpPullTransport needs, already resolved (seconds, secret values)."""
@@ -226,8 +310,7 @@ class HttpPullSettings:
     excerpt_chars: int = 300
 
     def __post_init__(self) -> None:
-        if not re.match(r"^https?://[^/?#]", self.base_url):
-            raise ConfigurationError(f"base_url {self.base_url!r} must start with http(s)://")
+        _check_client_settings(self)
         if self.item_path is not None:
             try:
                 formatted = self.item_path.format(key="\0")
@@ -237,11 +320,54 @@ class HttpPullSettings:
                 ) from exc
             if "\0" not in formatted:
                 raise ConfigurationError(f"item_path {self.item_path!r} must contain {{key}}")
-        for name in ("requests_per_second", "timeout", "max_wait", "backoff_initial"):
-            if not getattr(self, name) > 0:
-                raise ConfigurationError(f"{name} must be positive")
-        if self.max_attempts < 1:
-            raise ConfigurationError("max_attempts must be at least 1")
+
+
+@dataclass(frozen=True)
+class HttpPostSettings:
+    """Everything an HttpPostTransport needs, already resolved (seconds, secret values).
+
+    ``conflict_is_success``: the partner answers 409 to an order it has already (same
+    OrderRef at TechniService), so 409 means delivered. ``idempotent_ok_status``: the
+    status by which the partner says it had the message already (ColisExpress answers 200
+    to a reference it knows, 201 to a new one).
+    """
+
+    base_url: str
+    post_path: str
+    content_type: str
+    credentials: tuple[Credential, ...] = ()
+    conflict_is_success: bool = False
+    idempotent_ok_status: int | None = None
+    idempotency_header: str = IDEMPOTENCY_HEADER
+    requests_per_second: float = 5.0
+    timeout: float = 30.0
+    max_attempts: int = 6
+    max_wait: float = 900.0
+    backoff_initial: float = 1.0
+    backoff_max: float = 60.0
+    max_response_bytes: int = 1024 * 1024  # an answer to an order is a receipt, not a feed
+    excerpt_chars: int = 300
+
+    def __post_init__(self) -> None:
+        _check_client_settings(self)
+        if not _MEDIA_TYPE.fullmatch(_media_type(self.content_type)):
+            raise ConfigurationError(
+                f"content_type {self.content_type!r} is not a media type like application/xml"
+            )
+        if not _HEADER_NAME.fullmatch(self.idempotency_header):
+            raise ConfigurationError(f"{self.idempotency_header!r} is not a valid HTTP header name")
+        repeat = self.idempotent_ok_status
+        if repeat is not None and repeat not in _REPEAT_STATUSES:
+            allowed = ", ".join(str(status) for status in sorted(_REPEAT_STATUSES))
+            raise ConfigurationError(
+                f"idempotent_ok_status {repeat} must be one of {allowed} (201 always means "
+                "a new delivery)"
+            )
+
+
+def _media_type(content_type: str) -> str:
+    """``application/xml`` out of ``application/xml; charset=utf-8``, lower-cased."""
+    return content_type.partition(";")[0].strip().lower()
 
 
 # -- pacing ------------------------------------------------------------------------------
@@ -307,16 +433,19 @@ def parse_retry_after(value: str | None, *, now: float) -> float | None:
     return max(0.0, when.timestamp() - now)
 
 
-# -- the transport -------------------------------------------------------------------------
+# -- the shared retrying client ------------------------------------------------------------
 
 
 @dataclass
 class _Request:
-    """One logical GET, across its attempts."""
+    """One logical request, across its attempts."""
 
+    method: str
     url: str
-    params: dict[str, str] | None
     ref_name: str
+    params: dict[str, str] | None = None
+    content: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
     item_key: str | None = None
     cursor: str | None = None
     attempts: int = 0
@@ -329,6 +458,11 @@ class _Request:
             return self.url
         return str(httpx.URL(self.url, params=self.params))
 
+    @property
+    def where(self) -> str:
+        """``GET https://…``: how messages and logs name the request."""
+        return f"{self.method} {self.shown}"
+
 
 @dataclass(frozen=True)
 class _Fetched:
@@ -338,8 +472,13 @@ class _Fetched:
     content: bytes
 
 
-class HttpPullTransport:
-    """Implements :class:`hub.ports.PagedSource` over HTTP with httpx.
+_SettingsT = TypeVar("_SettingsT", bound=_ClientSettings)
+
+
+class _RetryingClient(Generic[_SettingsT]):
+    """One request to a partner, paced, retried while retrying can help, and turned into
+    the hub's error types when it cannot. Subclasses say which statuses are done and what
+    a final refusal means for them.
 
     ``sleep`` serves every wait between attempts (Retry-After and backoff) and, unless a
     ``rate_limiter`` is given, the pacing too; ``clock`` paces, ``wall_clock`` reads
@@ -348,9 +487,11 @@ class HttpPullTransport:
     the caller's to close.
     """
 
+    user_agent = USER_AGENT
+
     def __init__(
         self,
-        settings: HttpPullSettings,
+        settings: _SettingsT,
         *,
         client: httpx.Client | None = None,
         sleep: Sleep = time.sleep,
@@ -370,43 +511,13 @@ class HttpPullTransport:
         # Not for secrets: jitter only spreads retries so that clients do not retry in step.
         self._jitter = jitter or random.Random().random  # noqa: S311
         self._timeout = httpx.Timeout(settings.timeout)
-        self._headers = {"User-Agent": USER_AGENT}
+        self._headers = {"User-Agent": self.user_agent}
         for credential in settings.credentials:
             self._headers[credential.header] = credential.value
         self._secrets = tuple(c.secret for c in settings.credentials)
 
-    def __repr__(self) -> str:
-        sources = ", ".join(f"{c.header} from {c.where}" for c in self.settings.credentials)
-        return (
-            f"HttpPullTransport(base_url={self.settings.base_url!r}, "
-            f"page_path={self.settings.page_path!r}, item_path={self.settings.item_path!r}, "
-            f"credentials=[{sources}])"
-        )
-
-    # -- PagedSource ---------------------------------------------------------------------
-
-    def fetch_page(self, cursor: str | None) -> RawMessage:
-        """One page of the feed: the first without a cursor, the next ones with one."""
-        path = self.settings.page_path
-        if path is None:
-            raise ConfigurationError("this connector has no page_path: it cannot page a feed")
-        param = self.settings.cursor_param
-        request = _Request(
-            url=self._url(path),
-            params=None if cursor is None else {param: cursor},
-            ref_name=path if cursor is None else f"{path}?{param}={cursor}",
-            cursor=cursor,
-        )
-        return self._message(request, self._get(request))
-
-    def fetch_item(self, key: str) -> RawMessage:
-        """One object by its key (a repair, a parcel), for re-synchronisation."""
-        template = self.settings.item_path
-        if template is None:
-            raise ConfigurationError("this connector has no item_path: it cannot fetch by key")
-        path = template.format(key=quote(key, safe=""))
-        request = _Request(url=self._url(path), params=None, ref_name=path, item_key=key)
-        return self._message(request, self._get(request))
+    def _credential_sources(self) -> str:
+        return ", ".join(f"{c.header} from {c.where}" for c in self.settings.credentials)
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -426,12 +537,25 @@ class HttpPullTransport:
     ) -> None:
         self.close()
 
-    # -- one GET, with retries -----------------------------------------------------------
+    # -- what subclasses decide ----------------------------------------------------------
+
+    def _accepts(self, status: int) -> bool:
+        """Whether this status is a result to hand back rather than a refusal."""
+        return 200 <= status < 300
+
+    def _final_refusal(
+        self, request: _Request, status: int, said: str, excerpt: str
+    ) -> Exception | None:
+        """The error for a status retrying cannot change, or None for the common rules."""
+        del request, status, said, excerpt
+        return None
+
+    # -- one request, with retries -------------------------------------------------------
 
     def _url(self, path: str) -> str:
         return self.settings.base_url.rstrip("/") + "/" + path.lstrip("/")
 
-    def _get(self, request: _Request) -> _Fetched:
+    def _exchange(self, request: _Request) -> _Fetched:
         retrying = tenacity.Retrying(
             sleep=self._sleep,
             stop=tenacity.stop_after_attempt(self.settings.max_attempts),
@@ -466,8 +590,8 @@ class HttpPullTransport:
         delay = state.next_action.sleep if state.next_action is not None else 0.0
         request = state.args[0] if state.args else None
         logger.warning(
-            "GET %s: %s (attempt %d of %d); retrying in %.1f s",
-            request.shown if isinstance(request, _Request) else "?",
+            "%s: %s (attempt %d of %d); retrying in %.1f s",
+            request.where if isinstance(request, _Request) else "?",
             failure.what if isinstance(failure, _RetryableFailure) else failure,
             state.attempt_number,
             self.settings.max_attempts,
@@ -479,13 +603,14 @@ class HttpPullTransport:
         request.attempts += 1
         try:
             with self._client.stream(
-                "GET",
+                request.method,
                 request.url,
                 params=request.params,
-                headers=self._headers,
+                content=request.content,
+                headers={**self._headers, **request.headers},
                 timeout=self._timeout,
             ) as response:
-                if response.is_success:
+                if self._accepts(response.status_code):
                     content = self._read_all(response, request)
                     return _Fetched(
                         response.status_code, str(response.url), response.headers, content
@@ -495,7 +620,7 @@ class HttpPullTransport:
             raise self._wire_failure(request, exc) from exc
         except httpx.DecodingError as exc:
             raise UnexpectedResponse(
-                f"GET {request.shown}: the partner's response could not be decoded "
+                f"{request.where}: the partner's response could not be decoded "
                 f"({type(exc).__name__}: {exc})",
                 status=None,
             ) from exc
@@ -506,7 +631,7 @@ class HttpPullTransport:
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             raise ResponseTooLarge(
-                f"GET {request.shown}: the partner announces {declared} bytes, more than "
+                f"{request.where}: the partner announces {declared} bytes, more than "
                 f"max_response_bytes ({limit})"
             )
         chunks: list[bytes] = []
@@ -515,7 +640,7 @@ class HttpPullTransport:
             size += len(chunk)
             if size > limit:
                 raise ResponseTooLarge(
-                    f"GET {request.shown}: the response (decompressed) exceeds "
+                    f"{request.where}: the response (decompressed) exceeds "
                     f"max_response_bytes ({limit}); refused"
                 )
             chunks.append(chunk)
@@ -548,16 +673,16 @@ class HttpPullTransport:
     def _wire_failure(self, request: _Request, exc: httpx.TransportError) -> Exception:
         what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         if isinstance(exc, httpx.UnsupportedProtocol):
-            return ConfigurationError(f"GET {request.shown}: {what}; check base_url")
+            return ConfigurationError(f"{request.where}: {what}; check base_url")
         if isinstance(exc, httpx.LocalProtocolError):
             # Our own request was malformed; its text may quote a header, so it stays out.
             return ConfigurationError(
-                f"GET {request.shown}: the HTTP library refused to send our request "
+                f"{request.where}: the HTTP library refused to send our request "
                 f"({type(exc).__name__}); check the configured headers"
             )
         if _certificate_refused(exc):
             return ConfigurationError(
-                f"GET {request.shown}: the partner's TLS certificate was refused ({exc}); "
+                f"{request.where}: the partner's TLS certificate was refused ({exc}); "
                 "retrying cannot help until the certificate or base_url is fixed"
             )
         return _RetryableFailure(what, status=None, retry_after=None)
@@ -565,43 +690,25 @@ class HttpPullTransport:
     def _refusal(self, request: _Request, response: httpx.Response, excerpt: str) -> Exception:
         status = response.status_code
         said = f"{status} {response.reason_phrase}".strip()
-        partner_said = f"; the partner said: {excerpt}" if excerpt else ""
-        where = f"GET {request.shown}"
         if status in _RETRYABLE_4XX or (500 <= status < 600 and status not in _PERMANENT_5XX):
             return self._retryable(request, response, said)
+        partner_said = f"; the partner said: {excerpt}" if excerpt else ""
         if status in (401, 403):
             return self._refused_credentials(request, status, said, partner_said)
-        if request.item_key is not None and status in (404, 410):
-            return ItemNotFound(
-                f"the partner knows no item {request.item_key!r} ({said})",
-                key=request.item_key,
-                status=status,
-                location=Location(request.ref_name),
-            )
-        if status == 410:
-            return CursorExpired(
-                f"{where}: the partner no longer knows the cursor {request.cursor!r} ({said}): "
-                "re-synchronise the open objects, then page again from the start"
-            )
-        if status == 404:
-            return EndpointNotFound(
-                f"{where}: the partner has no such endpoint ({said}); check base_url and "
-                f"page_path{partner_said}"
-            )
-        if status in (400, 422):
-            return PartnerRejectedRequest(
-                f"{where}: the partner rejected the request ({said}){partner_said}",
-                status=status,
-                excerpt=excerpt,
-            )
+        final = self._final_refusal(request, status, said, excerpt)
+        if final is not None:
+            return final
         if 300 <= status < 400:
             location = response.headers.get("location", "no Location")
             return UnexpectedResponse(
-                f"{where}: the partner redirects ({said}) to {location}; redirects are not "
-                "followed so that credentials never leave for another host: update base_url",
+                f"{request.where}: the partner redirects ({said}) to {location}; redirects "
+                "are not followed so that credentials never leave for another host: update "
+                "base_url",
                 status=status,
             )
-        return UnexpectedResponse(f"{where}: unexpected answer {said}{partner_said}", status=status)
+        return UnexpectedResponse(
+            f"{request.where}: unexpected answer {said}{partner_said}", status=status
+        )
 
     def _retryable(self, request: _Request, response: httpx.Response, said: str) -> Exception:
         header = response.headers.get("retry-after")
@@ -610,7 +717,7 @@ class HttpPullTransport:
             request.last_retry_after = retry_after
             if retry_after > self.settings.max_wait:
                 return RetryLater(
-                    f"GET {request.shown}: {said} with Retry-After {retry_after:g} s, longer "
+                    f"{request.where}: {said} with Retry-After {retry_after:g} s, longer "
                     f"than max_wait ({self.settings.max_wait:g} s): come back later",
                     url=request.shown,
                     attempts=request.attempts,
@@ -631,7 +738,7 @@ class HttpPullTransport:
         else:
             advice = "no credentials are configured: set header_env or bearer_token_env"
         return PartnerRefusedCredentials(
-            f"the partner refused our credentials ({said}) for GET {request.shown}: "
+            f"the partner refused our credentials ({said}) for {request.where}: "
             f"{advice}{partner_said}",
             status=status,
             variables=tuple(c.env for c in credentials if c.env),
@@ -644,13 +751,91 @@ class HttpPullTransport:
             else ""
         )
         return PartnerUnavailable(
-            f"GET {request.shown} failed {request.attempts} time(s) (last: {failure.what}"
+            f"{request.where} failed {request.attempts} time(s) (last: {failure.what}"
             f"{last}); the partner is unavailable, try again later",
             url=request.shown,
             attempts=request.attempts,
             status=failure.status,
             retry_after=request.last_retry_after,
         )
+
+
+# -- reading: the pull transport -----------------------------------------------------------
+
+
+class HttpPullTransport(_RetryingClient[HttpPullSettings]):
+    """Implements :class:`hub.ports.PagedSource` over HTTP with httpx.
+
+    ``sleep`` serves every wait between attempts (Retry-After and backoff) and, unless a
+    ``rate_limiter`` is given, the pacing too; ``clock`` paces, ``wall_clock`` reads
+    Retry-After dates, ``jitter`` draws in [0, 1). Tests inject all four to run through
+    rate limits and maintenance windows without sleeping. A ``client`` passed in stays
+    the caller's to close.
+    """
+
+    def __repr__(self) -> str:
+        return (
+            f"HttpPullTransport(base_url={self.settings.base_url!r}, "
+            f"page_path={self.settings.page_path!r}, item_path={self.settings.item_path!r}, "
+            f"credentials=[{self._credential_sources()}])"
+        )
+
+    # -- PagedSource ---------------------------------------------------------------------
+
+    def fetch_page(self, cursor: str | None) -> RawMessage:
+        """One page of the feed: the first without a cursor, the next ones with one."""
+        path = self.settings.page_path
+        if path is None:
+            raise ConfigurationError("this connector has no page_path: it cannot page a feed")
+        param = self.settings.cursor_param
+        request = _Request(
+            method="GET",
+            url=self._url(path),
+            params=None if cursor is None else {param: cursor},
+            ref_name=path if cursor is None else f"{path}?{param}={cursor}",
+            cursor=cursor,
+        )
+        return self._message(request, self._exchange(request))
+
+    def fetch_item(self, key: str) -> RawMessage:
+        """One object by its key (a repair, a parcel), for re-synchronisation."""
+        template = self.settings.item_path
+        if template is None:
+            raise ConfigurationError("this connector has no item_path: it cannot fetch by key")
+        path = template.format(key=quote(key, safe=""))
+        request = _Request(method="GET", url=self._url(path), ref_name=path, item_key=key)
+        return self._message(request, self._exchange(request))
+
+    # -- what a GET's refusal means ------------------------------------------------------
+
+    def _final_refusal(
+        self, request: _Request, status: int, said: str, excerpt: str
+    ) -> Exception | None:
+        partner_said = f"; the partner said: {excerpt}" if excerpt else ""
+        if request.item_key is not None and status in (404, 410):
+            return ItemNotFound(
+                f"the partner knows no item {request.item_key!r} ({said})",
+                key=request.item_key,
+                status=status,
+                location=Location(request.ref_name),
+            )
+        if status == 410:
+            return CursorExpired(
+                f"{request.where}: the partner no longer knows the cursor {request.cursor!r} "
+                f"({said}): re-synchronise the open objects, then page again from the start"
+            )
+        if status == 404:
+            return EndpointNotFound(
+                f"{request.where}: the partner has no such endpoint ({said}); check base_url "
+                f"and page_path{partner_said}"
+            )
+        if status in (400, 422):
+            return PartnerRejectedRequest(
+                f"{request.where}: the partner rejected the request ({said}){partner_said}",
+                status=status,
+                excerpt=excerpt,
+            )
+        return None
 
     def _message(self, request: _Request, fetched: _Fetched) -> RawMessage:
         metadata = {"url": fetched.url, "status": str(fetched.status)}
@@ -670,6 +855,126 @@ class HttpPullTransport:
         )
 
 
+# -- delivering: the post transport --------------------------------------------------------
+
+
+class HttpPostTransport(_RetryingClient[HttpPostSettings]):
+    """Implements :class:`hub.ports.Sender`: delivers one rendered order by POST.
+
+    A POST is retried (429 and 503 after their Retry-After, other 5xx, timeouts and
+    dropped connections after backoff) although the partner may already have acted on an
+    attempt whose answer we never saw. That is safe only because a repeat is harmless:
+    every attempt carries the message's idempotency key in ``Idempotency-Key``, and both
+    partners recognise a repeat on their own (TechniService answers 409 to an OrderRef it
+    has, ColisExpress 200 with the first tracking number to a reference it has). Such an
+    answer comes back as ``already_known=True``, also when the "first" delivery was our
+    own lost attempt. Do not point this at a partner that honours neither the key nor a
+    business reference: a retry there could create the order twice.
+
+    What the order itself gets wrong (400, 413, 422) is never retried: it raises
+    :class:`DeliveryRejected` for the dead letters, with the partner's error text.
+    """
+
+    user_agent = POST_USER_AGENT
+
+    def __repr__(self) -> str:
+        return (
+            f"HttpPostTransport(base_url={self.settings.base_url!r}, "
+            f"post_path={self.settings.post_path!r}, "
+            f"content_type={self.settings.content_type!r}, "
+            f"credentials=[{self._credential_sources()}])"
+        )
+
+    # -- Sender --------------------------------------------------------------------------
+
+    def send(self, message: OutboundMessage) -> DeliveryReceipt:
+        """POST one message; returns once the partner has it, or raises a hub error."""
+        request = _Request(
+            method="POST",
+            url=self._url(self.settings.post_path),
+            ref_name=message.name,
+            content=message.content,
+            headers=self._message_headers(message),
+        )
+        fetched = self._exchange(request)
+        # 409 only gets here when conflict_is_success says it means "I have it".
+        repeat_statuses = {409, self.settings.idempotent_ok_status}
+        already_known = fetched.status in repeat_statuses
+        logger.info(
+            "%s: %s delivered (%d%s, attempt %d)",
+            request.where,
+            message.name,
+            fetched.status,
+            ", the partner had it already" if already_known else "",
+            request.attempts,
+        )
+        return DeliveryReceipt(
+            status=fetched.status, body=fetched.content, already_known=already_known
+        )
+
+    def _message_headers(self, message: OutboundMessage) -> dict[str, str]:
+        """Content-Type and the idempotency key, checked before anything is sent."""
+        declared = self.settings.content_type
+        content_type = message.content_type or declared
+        if _media_type(content_type) != _media_type(declared):
+            raise ConfigurationError(
+                f"{message.name!r} is rendered as {content_type!r} but the connector sends "
+                f"{declared!r}: the mapping and the connector's content_type disagree"
+            )
+        if not _HEADER_VALUE.fullmatch(content_type):
+            raise UnsendableMessage(
+                f"{message.name!r}: its content type {content_type!r} cannot be sent as a header"
+            )
+        key = message.idempotency_key
+        if not _HEADER_VALUE.fullmatch(key) or len(key) > _MAX_IDEMPOTENCY_KEY:
+            raise UnsendableMessage(
+                f"{message.name!r}: its idempotency key is empty, longer than "
+                f"{_MAX_IDEMPOTENCY_KEY} characters or not printable ASCII; without a valid "
+                "key a retried POST is not safe, so nothing was sent"
+            )
+        return {"Content-Type": content_type, self.settings.idempotency_header: key}
+
+    # -- what a POST's answer means ------------------------------------------------------
+
+    def _accepts(self, status: int) -> bool:
+        return status in _DELIVERED or (status == 409 and self.settings.conflict_is_success)
+
+    def _final_refusal(
+        self, request: _Request, status: int, said: str, excerpt: str
+    ) -> Exception | None:
+        partner_said = f"; the partner said: {excerpt}" if excerpt else ""
+        if status in _REJECTED:
+            return DeliveryRejected(
+                f"{request.where}: the partner rejected {request.ref_name!r} ({said})"
+                f"{partner_said}; not retried: correct the order, then send it again",
+                status=status,
+                excerpt=excerpt,
+                message_name=request.ref_name,
+            )
+        if status == 409:
+            return DeliveryConflict(
+                f"{request.where}: the partner reports a conflict for {request.ref_name!r} "
+                f"({said}){partner_said}; this connector does not treat 409 as delivered "
+                "(conflict_is_success is off), so an operator must check",
+                status=status,
+                excerpt=excerpt,
+                message_name=request.ref_name,
+            )
+        if status == 404:
+            return EndpointNotFound(
+                f"{request.where}: the partner has no such endpoint ({said}); check base_url "
+                f"and post_path{partner_said}"
+            )
+        if 200 <= status < 300:
+            return UnexpectedResponse(
+                f"{request.where}: the partner answered {said} to {request.ref_name!r}, which "
+                "says neither delivered nor refused; it may have the order: check before "
+                "sending again",
+                status=status,
+            )
+        return None
+
+
 def _certificate_refused(exc: BaseException) -> bool:
     return any(isinstance(cause, ssl.SSLCertVerificationError) for cause in _causes(exc))
 
@@ -683,15 +988,12 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
         current = current.__cause__ or current.__context__
 
 
-def transport_from_spec(
-    spec: HttpPullTransportSpec, secrets: Mapping[str, str], default_pattern: str | None
-) -> HttpPullTransport:
-    """The transport a connectors.yaml entry describes (registered as ``http-pull``).
+# -- from connectors.yaml ------------------------------------------------------------------
 
-    ``secrets`` maps ``header:<Name>`` and ``bearer_token`` to values, as
-    ``ConnectorSpec.secret_names()`` names them.
-    """
-    del default_pattern  # pages and objects are addressed by path, not by file pattern
+
+def _credentials(
+    spec: HttpPullTransportSpec | HttpPostTransportSpec, secrets: Mapping[str, str]
+) -> tuple[Credential, ...]:
     credentials: list[Credential] = []
     for header, env in spec.header_env.items():
         value = secrets.get(f"header:{header}")
@@ -705,16 +1007,61 @@ def transport_from_spec(
                 f"the bearer token needs the environment variable {spec.bearer_token_env}"
             )
         credentials.append(Credential.bearer(token, spec.bearer_token_env))
+    return tuple(credentials)
+
+
+@overload
+def transport_from_spec(
+    spec: HttpPullTransportSpec, secrets: Mapping[str, str], default_pattern: str | None
+) -> HttpPullTransport: ...
+
+
+@overload
+def transport_from_spec(
+    spec: HttpPostTransportSpec, secrets: Mapping[str, str], default_pattern: str | None
+) -> HttpPostTransport: ...
+
+
+def transport_from_spec(
+    spec: HttpPullTransportSpec | HttpPostTransportSpec,
+    secrets: Mapping[str, str],
+    default_pattern: str | None,
+) -> HttpPullTransport | HttpPostTransport:
+    """The transport a connectors.yaml entry describes (registered as ``http-pull`` and
+    ``http-post``: the spec's type picks the reading or the delivering transport).
+
+    ``secrets`` maps ``header:<Name>`` and ``bearer_token`` to values, as
+    ``ConnectorSpec.secret_names()`` names them.
+    """
+    del default_pattern  # pages, objects and deliveries are addressed by path
+    credentials = _credentials(spec, secrets)
+    timeout = parse_duration(spec.timeout).total_seconds()
+    max_wait = parse_duration(spec.max_wait).total_seconds()
+    if isinstance(spec, HttpPostTransportSpec):
+        return HttpPostTransport(
+            HttpPostSettings(
+                base_url=spec.base_url,
+                post_path=spec.post_path,
+                content_type=spec.content_type,
+                credentials=credentials,
+                conflict_is_success=spec.conflict_is_success,
+                idempotent_ok_status=spec.idempotent_ok_status,
+                requests_per_second=spec.requests_per_second,
+                timeout=timeout,
+                max_attempts=spec.max_attempts,
+                max_wait=max_wait,
+            )
+        )
     return HttpPullTransport(
         HttpPullSettings(
             base_url=spec.base_url,
             page_path=spec.page_path,
             cursor_param=spec.cursor_param,
             item_path=spec.item_path,
-            credentials=tuple(credentials),
+            credentials=credentials,
             requests_per_second=spec.requests_per_second,
-            timeout=parse_duration(spec.timeout).total_seconds(),
+            timeout=timeout,
             max_attempts=spec.max_attempts,
-            max_wait=parse_duration(spec.max_wait).total_seconds(),
+            max_wait=max_wait,
         )
     )

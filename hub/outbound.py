@@ -1,0 +1,73 @@
+"""Sending to partners: canonical data rendered by the partner's mapping, then delivered.
+
+Rendering is pure (mapping, then codec, validated against the partner's XSD where it
+has one); delivery is the connector's transport: a file written then renamed on SFTP or
+in a folder, or a POST that the partner recognises when it comes twice. Each message
+carries an idempotency key, so a retry after a lost answer is harmless. When to send is
+the sync engine's decision, not this module's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from hub.connectors import Connector
+from hub.errors import ConfigurationError
+from hub.mapping.spec import OutboundSpec
+from hub.ports import DeliveryReceipt, OutboundMessage, Sender, Transport
+
+CONTENT_TYPES = {"csv": "text/csv", "xml": "application/xml", "json": "application/json"}
+
+FILE_DELIVERED = 0
+"""The receipt status of a file written to a partner's server: there is no answer."""
+
+
+def _outbound(connector: Connector) -> OutboundSpec:
+    message = connector.message
+    if not isinstance(message, OutboundSpec):
+        raise ConfigurationError(f"connector {connector.name!r} does not send messages")
+    return message
+
+
+def render(
+    connector: Connector,
+    contexts: Sequence[Mapping[str, Any]],
+    *,
+    identifier: str,
+    now: datetime | None = None,
+) -> OutboundMessage:
+    """One message from canonical contexts: one record each (a CSV file may hold many,
+    an XML or JSON document holds one)."""
+    spec = _outbound(connector)
+    if spec.codec.type != "csv" and len(contexts) != 1:
+        raise ConfigurationError(
+            f"connector {connector.name!r}: a {spec.codec.type} message holds one record"
+        )
+    mapping = connector.outbound_mapping()
+    records = [mapping.render(context) for context in contexts]
+    content = connector.codec().encode(records)
+    moment = now or datetime.now(UTC)
+    return OutboundMessage(
+        name=mapping.file_name(now=moment, identifier=identifier),
+        content=content,
+        content_type=CONTENT_TYPES.get(spec.codec.type, "application/octet-stream"),
+        idempotency_key=f"{connector.name}:{identifier}",
+    )
+
+
+def deliver(connector: Connector, message: OutboundMessage) -> DeliveryReceipt:
+    """Hand the message to the partner through the connector's transport."""
+    transport = connector.transport()
+    try:
+        if isinstance(transport, Sender):
+            return transport.send(message)
+        if isinstance(transport, Transport):
+            transport.put(message.name, message.content)
+            return DeliveryReceipt(status=FILE_DELIVERED, body=b"", already_known=False)
+        raise ConfigurationError(f"connector {connector.name!r} cannot send (it only reads)")
+    finally:
+        close = getattr(transport, "close", None)
+        if callable(close):
+            close()

@@ -1,0 +1,171 @@
+"""Rendering and delivering to every partner, over real SFTP and real HTTP on loopback."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hub.config import load_network
+from hub.conformance import sample_contexts
+from hub.connectors import open_network
+from hub.errors import ConfigurationError
+from hub.outbound import FILE_DELIVERED, deliver, render
+from simulators.colis_express import ColisExpressSimulator
+from simulators.techniservice import TechniServiceSimulator
+from tests.sftp_server import ClientKey, SftpTestServer, generate_client_key
+
+ROOT = Path(__file__).resolve().parent.parent
+PARTIES = load_network(ROOT / "connectors.yaml").parties
+CONTEXTS = {c["case"].reference: c for c in sample_contexts(ROOT / "fixtures" / "cases", PARTIES)}
+NOW = datetime(2026, 11, 5, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def client_key() -> ClientKey:
+    return generate_client_key()
+
+
+@pytest.fixture
+def sftp(tmp_path: Path, client_key: ClientKey) -> Iterator[SftpTestServer]:
+    root = tmp_path / "sftp"
+    (root / "in").mkdir(parents=True)
+    (root / "orders" / "in").mkdir(parents=True)
+    with SftpTestServer(root, client_keys=[client_key.public_openssh]) as server:
+        yield server
+
+
+@pytest.fixture
+def partners() -> Iterator[tuple[TechniServiceSimulator, ColisExpressSimulator]]:
+    with (
+        TechniServiceSimulator(api_key="ts-key", rate_limit=None) as repairer,
+        ColisExpressSimulator(token="ce-token", rate_limit=None) as carrier,
+    ):
+        yield repairer, carrier
+
+
+def network(
+    tmp_path: Path,
+    sftp: SftpTestServer,
+    repairer: TechniServiceSimulator,
+    carrier: ColisExpressSimulator,
+) -> Path:
+    mappings = ROOT / "mappings"
+    parties = "\n".join(f"  - {party.model_dump_json(exclude_none=True)}" for party in PARTIES)
+    path = tmp_path / "connectors.yaml"
+    path.write_text(
+        f"""
+version: 1
+parties:
+{parties}
+connectors:
+  - name: workshop-orders
+    partner: atelier-dupont
+    mapping: {mappings / "atelier-dupont.yaml"}
+    message: repair_order
+    transport: {{type: sftp, host: 127.0.0.1, port: {sftp.port}, username: hub,
+      host_key: "{sftp.host_key_fingerprint}", private_key_env: TEST_SFTP_KEY,
+      remote_dir: /in, outbound_dir: /in, upload_suffix: .tmp}}
+  - name: supplier-orders
+    partner: pieces-plus
+    mapping: {mappings / "pieces-plus.yaml"}
+    message: purchase_order
+    transport: {{type: sftp, host: 127.0.0.1, port: {sftp.port}, username: hub,
+      host_key: "{sftp.host_key_fingerprint}", private_key_env: TEST_SFTP_KEY,
+      remote_dir: /orders/in, outbound_dir: /orders/in, upload_suffix: .part}}
+  - name: repairer-orders
+    partner: techniservice
+    mapping: {mappings / "techniservice.yaml"}
+    message: repair_order
+    transport: {{type: http-post, base_url: "{repairer.base_url}", post_path: /repairs,
+      content_type: application/xml, header_env: {{X-Api-Key: TEST_TS_KEY}},
+      conflict_is_success: true}}
+  - name: carrier-pickups
+    partner: colis-express
+    mapping: {mappings / "colis-express.yaml"}
+    message: pickup
+    transport: {{type: http-post, base_url: "{carrier.base_url}", post_path: /v1/pickups,
+      content_type: application/json, bearer_token_env: TEST_CE_TOKEN,
+      idempotent_ok_status: 200}}
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.fixture
+def connectors(
+    tmp_path: Path,
+    sftp: SftpTestServer,
+    partners: tuple[TechniServiceSimulator, ColisExpressSimulator],
+    client_key: ClientKey,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Any:
+    monkeypatch.setenv("TEST_SFTP_KEY", client_key.private_openssh)
+    monkeypatch.setenv("TEST_TS_KEY", "ts-key")
+    monkeypatch.setenv("TEST_CE_TOKEN", "ce-token")
+    return open_network(network(tmp_path, sftp, *partners))
+
+
+def test_repair_orders_are_written_to_the_workshop_then_renamed(
+    connectors: Any, sftp: SftpTestServer
+) -> None:
+    workshop = connectors.connector("workshop-orders")
+    cases = [CONTEXTS["ME-000123"], CONTEXTS["BM-000045"]]
+    message = render(workshop, cases, identifier="batch-1", now=NOW)
+    receipt = deliver(workshop, message)
+    assert receipt.status == FILE_DELIVERED
+    assert message.name == "ORDRES_20261105_120000.csv"
+    written = sftp.path("/in") / message.name
+    assert written.read_bytes() == message.content
+    assert "Réf. client".encode("latin-1") in message.content, "the workshop reads Latin-1"
+    assert not list(sftp.path("/in").glob("*.tmp"))
+    renames = [op for op in sftp.ops if op.kind in ("rename", "posix_rename")]
+    assert renames
+    assert renames[-1].path.endswith(".tmp")
+
+
+def test_a_purchase_order_lands_as_one_file_written_with_part_first(
+    connectors: Any, sftp: SftpTestServer
+) -> None:
+    supplier = connectors.connector("supplier-orders")
+    message = render(supplier, [CONTEXTS["ME-000123"]], identifier="PO-2026-00017", now=NOW)
+    deliver(supplier, message)
+    written = sftp.path("/orders/in") / "PO_PO-2026-00017.xml"
+    assert written.read_bytes() == message.content
+    assert b'<Line no="2" sku="PP-45001" qty="2"/>' in message.content
+    assert any(op.path.endswith(".part") for op in sftp.ops)
+    with pytest.raises(ConfigurationError, match="holds one record"):
+        render(supplier, list(CONTEXTS.values()), identifier="x", now=NOW)
+
+
+def test_a_repair_order_posted_twice_is_one_order_at_the_repairer(
+    connectors: Any, partners: tuple[TechniServiceSimulator, ColisExpressSimulator]
+) -> None:
+    repairer, _ = partners
+    orders = connectors.connector("repairer-orders")
+    message = render(orders, [CONTEXTS["ME-000130"]], identifier="ME-000130", now=NOW)
+    first = deliver(orders, message)
+    again = deliver(orders, message)
+    assert (first.status, first.already_known) == (201, False)
+    assert (again.status, again.already_known) == (409, True)
+    assert len(repairer.received_orders) == 1
+    assert b"TS-" in first.body
+
+
+def test_a_pickup_ordered_twice_is_one_parcel(
+    connectors: Any, partners: tuple[TechniServiceSimulator, ColisExpressSimulator]
+) -> None:
+    _, carrier = partners
+    pickups = connectors.connector("carrier-pickups")
+    message = render(pickups, [CONTEXTS["ME-000123"]], identifier="ME-000123-in", now=NOW)
+    first = deliver(pickups, message)
+    again = deliver(pickups, message)
+    assert (first.status, again.status, again.already_known) == (201, 200, True)
+    tracking = json.loads(first.body)["tracking_number"]
+    assert json.loads(again.body)["tracking_number"] == tracking
+    assert len(carrier.received_pickups) == 1
