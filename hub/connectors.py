@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hub.config import NetworkConfig, load_network
-from hub.connector_spec import ConnectorSpec, HttpPullTransportSpec
+from hub.connector_spec import ConnectorSpec, HttpPullTransportSpec, HttpPushTransportSpec
 from hub.errors import ConfigurationError
 from hub.ingest import InboundPipeline, RunReport, run_inbound, run_items, run_paged
 from hub.mapping.inbound import InboundMapping
@@ -98,6 +98,11 @@ class Connector:
 
     def transport(self) -> Transport | PagedSource | Sender:
         """Connects nothing yet; secrets are read from the environment now."""
+        if isinstance(self.spec.transport, HttpPushTransportSpec):
+            raise ConfigurationError(
+                f"connector {self.name!r} is pushed to: the hub serves it at "
+                f"/partners/{self.name}/events"
+            )
         secrets = read_secrets(self.name, self.spec.secret_names())
         default_pattern = (
             self.message.file_pattern if isinstance(self.message, InboundSpec) else None
@@ -160,7 +165,8 @@ def check_network(path: Path, environ: dict[str, str] | None = None) -> list[Pro
         try:
             connector = build_connector(path, spec)
             connector.codec()
-            transport_factory(spec.transport.type)
+            if not isinstance(spec.transport, HttpPushTransportSpec):  # served by the hub
+                transport_factory(spec.transport.type)
         except ConfigurationError as error:
             problems.extend(Problem(line) for line in error.message.splitlines())
             continue
