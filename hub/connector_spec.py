@@ -97,26 +97,10 @@ class LocalDirTransportSpec(_Spec):
     partial_suffixes: list[str] = Field(default_factory=lambda: [".tmp", ".part"])
 
 
-class HttpPullTransportSpec(_Spec):
-    """A partner REST API read page by page (or object by object), with retries.
+class _HttpClientSpec(_Spec):
+    """What every HTTP client of a partner API needs: where, who we are, how fast."""
 
-    The transport only does HTTP; ``next_field`` and ``more_field`` name the codec's
-    document fields that carry the next cursor and whether more pages follow.
-    """
-
-    type: Literal["http-pull"]
     base_url: str = Field(pattern=r"^https?://")
-    page_path: str | None = Field(
-        default=None, description="Path of the paged feed, e.g. /repairs/changes."
-    )
-    cursor_param: str = Field(default="since", description="Query parameter of the cursor.")
-    item_path: str | None = Field(
-        default=None, description="Path of one object, with {key}: /repairs/{key}."
-    )
-    next_field: str = Field(default="next", description="Document field with the next cursor.")
-    more_field: str | None = Field(
-        default="more", description="Document field saying whether more pages follow."
-    )
     header_env: dict[str, EnvName] = Field(
         default_factory=dict, description="Header -> environment variable holding its value."
     )
@@ -131,7 +115,28 @@ class HttpPullTransportSpec(_Spec):
     )
 
 
-class HttpPostTransportSpec(_Spec):
+class HttpPullTransportSpec(_HttpClientSpec):
+    """A partner REST API read page by page (or object by object), with retries.
+
+    The transport only does HTTP; ``next_field`` and ``more_field`` name the codec's
+    document fields that carry the next cursor and whether more pages follow.
+    """
+
+    type: Literal["http-pull"]
+    page_path: str | None = Field(
+        default=None, description="Path of the paged feed, e.g. /repairs/changes."
+    )
+    cursor_param: str = Field(default="since", description="Query parameter of the cursor.")
+    item_path: str | None = Field(
+        default=None, description="Path of one object, with {key}: /repairs/{key}."
+    )
+    next_field: str = Field(default="next", description="Document field with the next cursor.")
+    more_field: str | None = Field(
+        default="more", description="Document field saying whether more pages follow."
+    )
+
+
+class HttpPostTransportSpec(_HttpClientSpec):
     """A partner REST API that takes our orders by POST (a repair order, a pickup).
 
     Every delivery is retried through rate limits, maintenance and network faults, which
@@ -140,23 +145,10 @@ class HttpPostTransportSpec(_Spec):
     """
 
     type: Literal["http-post"]
-    base_url: str = Field(pattern=r"^https?://")
     post_path: str = Field(description="Path orders are POSTed to, e.g. /repairs.")
     content_type: str = Field(
         pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~0-9A-Za-z-]+(\s*;[\x20-\x7e]*)?$",
         description="Media type of the body as the partner expects it, e.g. application/xml.",
-    )
-    header_env: dict[str, EnvName] = Field(
-        default_factory=dict, description="Header -> environment variable holding its value."
-    )
-    bearer_token_env: EnvName | None = Field(
-        default=None, description="Sends Authorization: Bearer <the variable's value>."
-    )
-    requests_per_second: float = Field(default=5, gt=0, description="Stay under the limit.")
-    timeout: Duration = "30s"
-    max_attempts: int = Field(default=6, ge=1, le=20, description="Tries per delivery.")
-    max_wait: Duration = Field(
-        default="15m", description="Longest single wait (a maintenance window's Retry-After)."
     )
     conflict_is_success: bool = Field(
         default=False,
