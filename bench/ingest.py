@@ -16,7 +16,6 @@ import io
 import os
 import random
 import resource
-import secrets
 import sqlite3
 import subprocess
 import sys
@@ -26,11 +25,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import create_engine, text
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.scratch import scratch_postgres, scratch_sqlite
 from hub.config import load_network
 from hub.connectors import open_network
 from hub.ingest import ingest_message
@@ -38,7 +36,7 @@ from hub.mapping.values import localize
 from hub.model import Case
 from hub.ports import MessageRef, RawMessage
 from hub.store.cases import open_case
-from hub.store.db import Database, normalise_url
+from hub.store.db import Database
 from hub.store.migrate import upgrade
 from hub.store.parties import save_party
 
@@ -186,29 +184,15 @@ def hub_ingest(database: Database, content: bytes) -> tuple[float, int, int]:
 
 
 def sqlite_run(content: bytes) -> tuple[float, int, int]:
-    with tempfile.TemporaryDirectory() as scratch:
-        database = Database(f"sqlite:///{Path(scratch) / 'bench.db'}")
+    with scratch_sqlite() as database:
         prepare(database)
-        result = hub_ingest(database, content)
-        database.dispose()
-    return result
+        return hub_ingest(database, content)
 
 
 def postgres_run(url: str, content: bytes) -> tuple[float, int, int]:
-    name = f"hub_bench_{secrets.token_hex(4)}"
-    admin = create_engine(normalise_url(url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        database = Database(url.rsplit("/", 1)[0] + f"/{name}")
+    with scratch_postgres(url) as database:
         prepare(database)
-        result = hub_ingest(database, content)
-        database.dispose()
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-    return result
+        return hub_ingest(database, content)
 
 
 def peak_memory_mb() -> float:

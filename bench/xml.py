@@ -16,18 +16,16 @@ sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != Pa
 
 import argparse
 import os
-import secrets
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta, timezone
 from xml.sax.saxutils import escape
 
 from lxml import etree
-from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.scratch import scratch_postgres, scratch_sqlite
 from hub.config import load_network
 from hub.ingest import InboundPipeline, ingest_message
 from hub.mapping.inbound import InboundMapping
@@ -36,7 +34,7 @@ from hub.model import Case
 from hub.ports import MessageRef, RawMessage
 from hub.registry import codec_factory
 from hub.store.cases import open_case
-from hub.store.db import Database, normalise_url
+from hub.store.db import Database
 from hub.store.migrate import upgrade
 from hub.store.parties import save_party
 
@@ -120,20 +118,9 @@ def floor(documents: list[bytes]) -> float:
 
 
 def on_postgres(url: str, documents: list[bytes]) -> float:
-    name = f"hub_bench_{secrets.token_hex(4)}"
-    admin = create_engine(normalise_url(url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        database = Database(url.rsplit("/", 1)[0] + f"/{name}")
+    with scratch_postgres(url) as database:
         prepare(database)
-        elapsed = store(database, documents)
-        database.dispose()
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-    return elapsed
+        return store(database, documents)
 
 
 def main() -> None:
@@ -153,11 +140,9 @@ def main() -> None:
     print(f"{args.pages} pages of {PAGE} changes, {sum(map(len, documents)) / 1e6:.1f} MB")
     raw = changes / floor(documents)
     print(f"raw floor (lxml parse only): {raw:,.0f} changes/s")
-    with tempfile.TemporaryDirectory() as scratch:
-        database = Database(f"sqlite:///{Path(scratch) / 'bench.db'}")
+    with scratch_sqlite() as database:
         prepare(database)
         rate = changes / store(database, documents)
-        database.dispose()
     print(
         f"hub on SQLite (XSD, mapping, store): {rate:,.0f} changes/s, "
         f"{rate / raw:.3f} of the raw floor"
