@@ -161,6 +161,7 @@ def test_naive_times_never_reach_the_database(hub_db: Database) -> None:
                 "sha256": "0" * 64,
                 "size": 0,
                 "content": b"",
+                "compression": "none",
                 "received_at": datetime(2026, 11, 3, 9, 0),
                 "meta": {},
             },
@@ -201,6 +202,22 @@ def test_the_archive_keeps_bytes_exactly_and_recognises_them(hub_db: Database) -
     assert again.id == first.id
     assert not other_source.duplicate
     assert first.sha256 == hashlib.sha256(latin1).hexdigest()
+
+
+def test_a_large_message_is_stored_compressed_and_read_back_exactly(hub_db: Database) -> None:
+    content = (
+        "AD-2026-004512;ME-000123;03/11/2026;09:12;REC;Reçu atelier\r\n".encode("latin-1") * 2_000
+    )
+    message = RawMessage(MessageRef("STATUTS_big.csv", len(content)), content)
+    with hub_db.transaction() as connection:
+        archived = archive_message(connection, "atelier-dupont-status", message)
+        stored = connection.execute(
+            select(raw_messages.c.content, raw_messages.c.compression, raw_messages.c.size)
+        ).one()
+        assert message_content(connection, archived.id) == content
+    assert stored.compression == "zlib"
+    assert stored.size == len(content)
+    assert len(stored.content) < len(content) / 10
 
 
 @settings(

@@ -7,6 +7,7 @@ are recognised however often they arrive, and any message can be replayed later.
 from __future__ import annotations
 
 import hashlib
+import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -31,8 +32,19 @@ class ArchivedMessage:
     duplicate: bool = False
 
 
+COMPRESS_ABOVE = 4096
+"""Smaller messages are kept as they are; larger ones (partner files) compress 5-10x,
+which also keeps the database's copy of a million-line file small while it is written."""
+
+
 def sha256_of(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
+
+
+def _stored_form(content: bytes) -> tuple[bytes, str]:
+    if len(content) <= COMPRESS_ABOVE:
+        return content, "none"
+    return zlib.compress(content, 1), "zlib"
 
 
 def archive_message(
@@ -44,6 +56,7 @@ def archive_message(
     statement = insert_ignoring_conflicts(connection, raw_messages, "source", "sha256").returning(
         raw_messages.c.id
     )
+    stored, compression = _stored_form(message.content)
     inserted = connection.execute(
         statement,
         {
@@ -51,7 +64,8 @@ def archive_message(
             "name": message.ref.name,
             "sha256": digest,
             "size": len(message.content),
-            "content": message.content,
+            "content": stored,
+            "compression": compression,
             "received_at": received_at,
             "meta": dict(message.metadata),
         },
@@ -89,12 +103,15 @@ def _find(connection: Connection, source: str, digest: str) -> ArchivedMessage |
 
 def message_content(connection: Connection, message_id: int) -> bytes:
     """The exact bytes that arrived, for replay or support."""
-    content = connection.execute(
-        select(raw_messages.c.content).where(raw_messages.c.id == message_id)
-    ).scalar_one_or_none()
-    if content is None:
+    row = connection.execute(
+        select(raw_messages.c.content, raw_messages.c.compression).where(
+            raw_messages.c.id == message_id
+        )
+    ).one_or_none()
+    if row is None:
         raise NotFoundError(f"no archived message with id {message_id}")
-    return bytes(content)
+    content = bytes(row.content)
+    return zlib.decompress(content) if row.compression == "zlib" else content
 
 
 def is_archived(connection: Connection, source: str, content: bytes) -> bool:

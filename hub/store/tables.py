@@ -76,6 +76,12 @@ raw_messages = Table(
     Column("sha256", String(64), nullable=False),
     Column("size", Integer, nullable=False),
     Column("content", LargeBinary, nullable=False),
+    Column(
+        "compression",
+        String(10),
+        nullable=False,
+        comment="How content is stored: none or zlib; sha256 and size are of the raw bytes.",
+    ),
     Column("received_at", UtcDateTime, nullable=False),
     Column("meta", JSON, nullable=False),
     UniqueConstraint("source", "sha256"),

@@ -41,6 +41,12 @@ def upgrade() -> None:
         sa.Column("sha256", sa.String(length=64), nullable=False),
         sa.Column("size", sa.Integer(), nullable=False),
         sa.Column("content", sa.LargeBinary(), nullable=False),
+        sa.Column(
+            "compression",
+            sa.String(length=10),
+            nullable=False,
+            comment="How content is stored: none or zlib; sha256 and size are of the raw bytes.",
+        ),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("meta", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_raw_messages")),
