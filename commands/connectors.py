@@ -18,7 +18,8 @@ from commands.common import (
     open_database,
     out,
 )
-from hub.connectors import check_network, open_network
+from hub.case_import_runs import run_case_import
+from hub.connectors import case_import_transport, check_network, open_network
 from hub.errors import ConfigurationError, PartnerDataError
 from hub.ingest import ingest_message
 from hub.model.event import Event
@@ -120,9 +121,18 @@ def run(
     network: NetworkOption = None,
     database: DatabaseOption = None,
 ) -> None:
-    """Run one inbound connector now: every complete file or page not read yet."""
-    target = open_network(network_path(network)).connector(connector)
-    report = target.run(open_database(database))
+    """Run one inbound connector (or a retailer's drop folder) now."""
+    opened = open_network(network_path(network))
+    drop_folder = opened.config.case_import(connector)
+    if drop_folder is not None:
+        report = run_case_import(
+            open_database(database),
+            connector,
+            case_import_transport(drop_folder),
+            drop_folder.retailer,
+        )
+    else:
+        report = opened.connector(connector).run(open_database(database))
     for message in report.messages:
         _print_rejects(message.rejects)
     counts = report.counts

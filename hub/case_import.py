@@ -220,11 +220,17 @@ def import_cases_csv(
     *,
     name: str,
     now: datetime | None = None,
+    source: str | None = None,
+    run_id: int | None = None,
 ) -> ImportReport:
-    """Archive the file, then open each good row's case and report every row."""
+    """Archive the file, then open each good row's case and report every row.
+
+    ``source`` names where the file came from (the API by default; a drop-folder
+    connector's name otherwise) and ``run_id`` the run its rejects belong to.
+    """
     now = now or datetime.now(UTC)
     name = _storable(name.strip()[:MAX_NAME]) or "upload.csv"
-    source = f"api:{retailer.id}:cases-import"
+    source = source or f"api:{retailer.id}:cases-import"
     archived = archive_message(
         connection, source, RawMessage(MessageRef(name, size=len(content)), content), now=now
     )
@@ -258,6 +264,7 @@ def import_cases_csv(
             [
                 {
                     "connector": source,
+                    "run_id": run_id,
                     "message_id": archived.id,
                     "source": name,
                     "line": row.line,

@@ -13,9 +13,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from hub.connector_spec import ConnectorSpec
+from hub.connector_spec import CaseImportSpec, ConnectorSpec
 from hub.errors import ConfigurationError
-from hub.model.parties import Party
+from hub.model.parties import Party, PartyRole
 from hub.yamlfile import read_yaml, validate
 
 DEFAULT_DATABASE_URL = "sqlite:///hub.db"
@@ -45,6 +45,9 @@ class NetworkConfig(BaseModel):
     parties: list[Party] = Field(description="Every company the hub talks to or for.")
     connectors: list[ConnectorSpec] = Field(
         default_factory=list, description="Every exchange with a partner."
+    )
+    case_imports: list[CaseImportSpec] = Field(
+        default_factory=list, description="Retailers' drop folders of case files."
     )
 
     @field_validator("parties")
@@ -78,7 +81,17 @@ class NetworkConfig(BaseModel):
                     f"connector {connector.name!r} names partner {connector.partner!r}, "
                     "which is not among the parties"
                 )
+        roles = {party.id: party.role for party in self.parties}
+        for drop in self.case_imports:
+            if roles.get(drop.retailer) is not PartyRole.RETAILER:
+                raise ValueError(
+                    f"case import {drop.name!r} names {drop.retailer!r}, which is not a retailer "
+                    "among the parties"
+                )
         return self
+
+    def case_import(self, name: str) -> CaseImportSpec | None:
+        return next((spec for spec in self.case_imports if spec.name == name), None)
 
     def connector(self, name: str) -> ConnectorSpec:
         for connector in self.connectors:

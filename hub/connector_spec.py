@@ -236,20 +236,41 @@ class ConnectorSpec(_Spec):
 
     def secret_names(self) -> dict[str, str]:
         """Setting -> environment variable, for every secret this connector needs."""
-        transport = self.transport
-        if isinstance(transport, PluginTransportSpec):
-            return dict(transport.secrets)
-        names: dict[str, str] = {}
-        if isinstance(transport, HttpPushTransportSpec):
-            return {"secret": transport.secret_env}
-        if isinstance(transport, HttpPullTransportSpec | HttpPostTransportSpec):
-            names = {f"header:{header}": env for header, env in transport.header_env.items()}
-            if transport.bearer_token_env:
-                names["bearer_token"] = transport.bearer_token_env
-            return names
-        if isinstance(transport, SftpTransportSpec):
-            for setting in ("private_key_env", "private_key_passphrase_env", "password_env"):
-                env = getattr(transport, setting)
-                if env is not None:
-                    names[setting.removesuffix("_env")] = env
+        return transport_secret_names(self.transport)
+
+
+def transport_secret_names(transport: Any) -> dict[str, str]:
+    """Setting -> environment variable, for every secret a transport needs."""
+    if isinstance(transport, PluginTransportSpec):
+        return dict(transport.secrets)
+    names: dict[str, str] = {}
+    if isinstance(transport, HttpPushTransportSpec):
+        return {"secret": transport.secret_env}
+    if isinstance(transport, HttpPullTransportSpec | HttpPostTransportSpec):
+        names = {f"header:{header}": env for header, env in transport.header_env.items()}
+        if transport.bearer_token_env:
+            names["bearer_token"] = transport.bearer_token_env
         return names
+    if isinstance(transport, SftpTransportSpec):
+        for setting in ("private_key_env", "private_key_passphrase_env", "password_env"):
+            env = getattr(transport, setting)
+            if env is not None:
+                names[setting.removesuffix("_env")] = env
+    return names
+
+
+class CaseImportSpec(_Spec):
+    """A drop folder (or server) where a retailer's ERP leaves its nightly case files.
+
+    The files are in the hub's own case import format (the one ``POST /v1/cases/import``
+    takes), so no mapping is needed: only where to read and for which retailer.
+    """
+
+    name: ConnectorName
+    retailer: PartyId = Field(description="The tenant the cases belong to.")
+    transport: TransportSpec
+    schedule: ScheduleSpec | None = None
+    enabled: bool = True
+
+    def secret_names(self) -> dict[str, str]:
+        return transport_secret_names(self.transport)

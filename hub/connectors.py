@@ -10,7 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hub.config import NetworkConfig, load_network
-from hub.connector_spec import ConnectorSpec, HttpPullTransportSpec, HttpPushTransportSpec
+from hub.connector_spec import (
+    CaseImportSpec,
+    ConnectorSpec,
+    HttpPullTransportSpec,
+    HttpPushTransportSpec,
+)
 from hub.errors import ConfigurationError
 from hub.ingest import InboundPipeline, RunReport, run_inbound, run_items, run_paged
 from hub.mapping.inbound import InboundMapping
@@ -174,4 +179,18 @@ def check_network(path: Path, environ: dict[str, str] | None = None) -> list[Pro
             read_secrets(spec.name, spec.secret_names(), environ)
         except ConfigurationError as error:
             problems.append(Problem(f"{path}: {error.message}", warning=True))
+    for drop in network.case_imports:
+        try:
+            transport_factory(drop.transport.type)
+        except ConfigurationError as error:
+            problems.append(Problem(f"{path}: case import {drop.name!r}: {error.message}"))
     return problems
+
+
+def case_import_transport(spec: CaseImportSpec) -> Transport:
+    """The transport of a retailer's drop folder; secrets read from the environment now."""
+    secrets = read_secrets(spec.name, spec.secret_names())
+    transport = transport_factory(spec.transport.type)(spec.transport, secrets, "*.csv")
+    if not isinstance(transport, Transport):
+        raise ConfigurationError(f"case import {spec.name!r} needs a file transport")
+    return transport

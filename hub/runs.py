@@ -6,6 +6,7 @@ shows up (as ``running`` with no end) for the operator.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -90,7 +91,7 @@ def finish_run(
 def record_rejects(
     connection: Connection,
     connector: str,
-    problems: list[PartnerDataError],
+    problems: Sequence[PartnerDataError],
     *,
     run_id: int | None,
     message_id: int | None,

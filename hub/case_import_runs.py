@@ -1,0 +1,53 @@
+"""Runs of a retailer's drop folder: each complete case file imported once, then archived.
+
+The same rules as a partner connector: a run record, every rejected row kept with its
+line and reason (the import records them), a file acknowledged (moved) only after its
+cases are committed, and a file seen again recognised instead of imported twice.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from hub.case_import import RowOutcome, import_cases_csv
+from hub.errors import HubError
+from hub.ingest import RunReport
+from hub.ports import Transport
+from hub.runs import RunCounts, finish_run, start_run
+from hub.store.db import Database
+from hub.tenants import find_retailer
+
+
+def run_case_import(
+    database: Database, name: str, transport: Transport, retailer_id: str
+) -> RunReport:
+    """Import every complete file of the drop folder, then move it to its archive folder."""
+    run_id = start_run(database, name)
+    report = RunReport(run_id, name, RunCounts(), [])
+    try:
+        for ref in transport.list():
+            report.counts.messages_seen += 1
+            message = transport.fetch(ref)
+            now = datetime.now(UTC)
+            with database.transaction() as connection:
+                retailer = find_retailer(connection, retailer_id)
+                imported = import_cases_csv(
+                    connection,
+                    retailer,
+                    message.content,
+                    name=ref.name,
+                    now=now,
+                    source=name,
+                    run_id=run_id,
+                )
+            counts = report.counts
+            counts.messages_read += 1
+            counts.records_read += len(imported.rows)
+            counts.events_stored += imported.count(RowOutcome.CREATED)
+            counts.duplicates += imported.count(RowOutcome.UNCHANGED)
+            counts.rejected += imported.count(RowOutcome.REJECTED)
+            transport.acknowledge(ref)
+    except HubError as error:
+        report.error = error
+    finish_run(database, run_id, report.counts, error=report.error)
+    return report

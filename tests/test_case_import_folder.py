@@ -1,0 +1,76 @@
+"""BricoMarket's nightly case file, dropped in a folder the hub watches."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from sqlalchemy import select
+
+from hub.case_import_runs import run_case_import
+from hub.config import load_network
+from hub.connectors import case_import_transport
+from hub.runs import RunOutcome, get_run
+from hub.store.cases import get_case
+from hub.store.db import Database
+from hub.store.tables import rejects
+from tests.api_support import make_hub
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "fixtures" / "bricomarket" / "CASES_20261103.csv"
+
+
+def network(tmp_path: Path, drop: Path) -> Path:
+    path = tmp_path / "connectors.yaml"
+    path.write_text(
+        f"""
+version: 1
+parties:
+  - {{id: bricomarket, role: retailer, name: BricoMarket}}
+case_imports:
+  - name: bricomarket-nightly
+    retailer: bricomarket
+    transport: {{type: local-dir, path: "{drop}", pattern: "CASES_*.csv",
+                 archive_dir: "{drop / "done"}"}}
+    schedule: {{cron: "30 2 * * *"}}
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_a_dropped_file_is_imported_once_with_its_bad_rows_kept(
+    database: Database, tmp_path: Path
+) -> None:
+    make_hub(database)  # the tenants, BricoMarket among them
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    shutil.copy(SAMPLE, drop / SAMPLE.name)
+    (drop / "CASES_20261104.csv.tmp").write_text("being written", encoding="utf-8")
+    spec = load_network(network(tmp_path, drop)).case_import("bricomarket-nightly")
+    assert spec is not None
+
+    report = run_case_import(database, spec.name, case_import_transport(spec), spec.retailer)
+
+    assert report.error is None
+    assert (report.counts.messages_read, report.counts.events_stored) == (1, 3)
+    assert report.counts.rejected == 4
+    assert (drop / "done" / SAMPLE.name).exists()
+    assert (drop / "CASES_20261104.csv.tmp").exists(), "a file being written is left alone"
+    with database.transaction() as connection:
+        case = get_case(connection, "BM-000051")
+        kept = connection.execute(
+            select(rejects.c.line, rejects.c.reason, rejects.c.run_id)
+            .where(rejects.c.connector == "bricomarket-nightly")
+            .order_by(rejects.c.line)
+        ).all()
+    assert case is not None
+    assert "E09" in case.case.fault
+    assert [row.line for row in kept] == [6, 7, 8, 9]
+    assert {row.run_id for row in kept} == {report.run_id}
+    assert get_run(database, report.run_id).outcome is RunOutcome.SUCCEEDED
+
+    shutil.copy(SAMPLE, drop / SAMPLE.name)  # the ERP sends the same file again
+    again = run_case_import(database, spec.name, case_import_transport(spec), spec.retailer)
+    assert again.counts.events_stored == 0
+    assert again.counts.duplicates == 3
