@@ -252,7 +252,7 @@ def test_whoami_names_the_tenant_and_its_prefix(hub: Hub) -> None:
 def test_control_characters_are_refused_by_field_not_a_server_error(hub: Hub) -> None:
     """PostgreSQL cannot store NUL: each way in names the field instead of failing."""
     body = hub.client.post(
-        "/v1/cases", json=case_json(fault="Ne chauffe\x00 plus"), headers=hub.me.headers
+        "/v1/cases", json={**case_json(), "fault": "Ne chauffe\x00 plus"}, headers=hub.me.headers
     )
     assert body.status_code == 422
     assert body.json()["errors"][0]["field"] == "fault"

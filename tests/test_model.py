@@ -175,3 +175,12 @@ def test_stable_id_is_the_same_fact_whatever_the_offset() -> None:
 def test_offsets_beyond_fourteen_hours_are_refused() -> None:
     with pytest.raises(ValidationError, match="offset"):
         _event(occurred_at=datetime(2026, 11, 3, tzinfo=timezone(timedelta(hours=15))))
+
+
+def test_text_with_a_nul_character_is_refused() -> None:
+    """PostgreSQL cannot store NUL; the model refuses it before any store sees it."""
+    with pytest.raises(ValidationError) as caught:
+        make_case(fault="Ne chauffe plus\x00")
+    assert caught.value.errors()[0]["loc"] == ("fault",)
+    with pytest.raises(ValidationError):
+        _event(raw_label="Reçu\x00atelier")

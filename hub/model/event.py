@@ -27,8 +27,8 @@ from hub.model.parties import PartyId, Reference
 from hub.model.statuses import CaseStatus, Label, PartsOrderStatus, ShipmentStatus
 from hub.model.work import PartsOrderLine, Quote, Shipment, Visit
 
-EventId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-RawText = Annotated[str, StringConstraints(max_length=2000)]
+EventId = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
+RawText = Annotated[str, StringConstraints(max_length=2000, pattern=r"^[^\x00]*$")]
 
 
 class EventType(StrEnum):

@@ -17,7 +17,10 @@ PartyId = Annotated[
 ]
 """A party's identifier in the hub, e.g. ``atelier-dupont`` (lower case, stable)."""
 
-Reference = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+Reference = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=128, pattern=r"^[^\x00]*$"),
+]
 """Somebody's own reference for an object (a case number, an order id)."""
 
 
