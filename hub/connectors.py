@@ -17,7 +17,14 @@ from hub.connector_spec import (
     HttpPushTransportSpec,
 )
 from hub.errors import ConfigurationError
-from hub.ingest import InboundPipeline, RunReport, run_inbound, run_items, run_paged
+from hub.ingest import (
+    InboundPipeline,
+    RunReport,
+    replay_unprocessed,
+    run_inbound,
+    run_items,
+    run_paged,
+)
 from hub.mapping.inbound import InboundMapping
 from hub.mapping.loader import load_mapping
 from hub.mapping.outbound import OutboundMapping
@@ -68,7 +75,13 @@ class Connector:
         return InboundPipeline(codec, InboundMapping(self.mapping, name))
 
     def run(self, database: Database) -> RunReport:
-        """One run now, in the way this connector's transport works."""
+        """One run now, in the way this connector's transport works.
+
+        For a push connector, a run stores the pushes that were archived but never
+        processed (the process stopped between its answer and the store).
+        """
+        if isinstance(self.spec.transport, HttpPushTransportSpec):
+            return replay_unprocessed(database, self.name, self.pipeline())
         transport = self.transport()
         pipeline = self.pipeline()
         if isinstance(transport, Sender):

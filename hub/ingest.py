@@ -21,11 +21,11 @@ from hub.model.event import Event
 from hub.ports import Codec, DocumentCodec, MessageRef, PagedSource, RawMessage, Record, Transport
 from hub.resolve import resolve_cases
 from hub.runs import RunCounts, finish_run, record_rejects, start_run
-from hub.store.archive import archive_message
+from hub.store.archive import archive_message, message_content
 from hub.store.connector_state import read_cursor, write_cursor
 from hub.store.db import Database
 from hub.store.events import append_events
-from hub.store.tables import inbound_messages
+from hub.store.tables import inbound_messages, raw_messages
 
 CHUNK = 5_000
 """Events resolved and appended together: bounded memory for files of any size."""
@@ -337,3 +337,40 @@ def run_paged(
         report.error = error
     finish_run(database, run_id, report.counts, error=report.error)
     return report
+
+
+def replay_unprocessed(database: Database, connector: str, pipeline: InboundPipeline) -> RunReport:
+    """Store every archived message of the connector that never reached the store."""
+    run_id = start_run(database, connector)
+    report = RunReport(run_id, connector, RunCounts(), [])
+    try:
+        for message in unprocessed_messages(database, connector):
+            report.counts.messages_seen += 1
+            outcome = ingest_message(database, connector, pipeline, message, run_id=run_id)
+            report.messages.append(outcome)
+            report.counts.add(outcome.counts)
+    except HubError as error:
+        report.error = error
+    finish_run(database, run_id, report.counts, error=report.error)
+    return report
+
+
+def unprocessed_messages(database: Database, connector: str) -> list[RawMessage]:
+    """Archived messages of the connector with no trace of being processed."""
+    with database.transaction() as connection:
+        rows = connection.execute(
+            select(raw_messages.c.id, raw_messages.c.name, raw_messages.c.received_at)
+            .where(raw_messages.c.source == connector)
+            .where(
+                ~select(inbound_messages.c.id)
+                .where(inbound_messages.c.message_id == raw_messages.c.id)
+                .exists()
+            )
+            .order_by(raw_messages.c.id)
+        ).all()
+        return [
+            RawMessage(
+                MessageRef(row.name, None, row.received_at), message_content(connection, row.id)
+            )
+            for row in rows
+        ]

@@ -3,7 +3,7 @@
 The carrier retries anything but a quick 2xx and then drops the event, so the answer
 must be fast: the push is checked (signature, age) and its raw bytes archived before
 the answer; mapping and storing happen afterwards, from the archive. A push whose
-processing was interrupted stays archived and is found again by `unprocessed_pushes`.
+processing was interrupted stays archived; a run of the push connector stores it.
 """
 
 from __future__ import annotations
@@ -14,15 +14,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
-
 from hub.connector_spec import HttpPushTransportSpec, parse_duration
 from hub.errors import HubError, NextAction
 from hub.ingest import InboundPipeline, MessageOutcome, ingest_message
 from hub.ports import MessageRef, RawMessage
-from hub.store.archive import ArchivedMessage, archive_message, message_content
+from hub.store.archive import ArchivedMessage, archive_message
 from hub.store.db import Database
-from hub.store.tables import inbound_messages, raw_messages
 
 
 class PushRefused(HubError):
@@ -96,24 +93,3 @@ def process_push(
 ) -> MessageOutcome:
     """Map and store an archived push (after the answer was sent)."""
     return ingest_message(database, connector, pipeline, push.message)
-
-
-def unprocessed_pushes(database: Database, connector: str) -> list[RawMessage]:
-    """Archived pushes that never reached the store (the process died in between)."""
-    with database.transaction() as connection:
-        rows = connection.execute(
-            select(raw_messages.c.id, raw_messages.c.name, raw_messages.c.received_at)
-            .where(raw_messages.c.source == connector)
-            .where(
-                ~select(inbound_messages.c.id)
-                .where(inbound_messages.c.message_id == raw_messages.c.id)
-                .exists()
-            )
-            .order_by(raw_messages.c.id)
-        ).all()
-        return [
-            RawMessage(
-                MessageRef(row.name, None, row.received_at), message_content(connection, row.id)
-            )
-            for row in rows
-        ]

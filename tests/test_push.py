@@ -16,7 +16,9 @@ import pytest
 from sqlalchemy import func, select
 
 from hub.api.app import create_app
+from hub.connector_spec import HttpPushTransportSpec
 from hub.connectors import open_network
+from hub.push import archive_push, verify_push
 from hub.store.cases import get_case, open_case
 from hub.store.db import Database
 from hub.store.tables import events, raw_messages
@@ -150,3 +152,29 @@ def test_unsigned_unknown_and_malformed_pushes(database: Database, hub_url: str)
         time.sleep(0.02)
     assert count(database, raw_messages) == 1, "the raw body is archived for the operator"
     assert count(database, events, events.c.reported_by == "colis-express") == 0
+
+
+def test_a_push_archived_but_never_processed_is_stored_by_a_run(
+    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The process stopped between its 200 and the store: nothing is lost."""
+    monkeypatch.setenv("TEST_CE_PUSH_SECRET", SECRET)
+    register_network(database)
+    push_connector = open_network(network(tmp_path)).connector("ce-push")
+    body = (
+        b'{"id":"ev_9","code":"LIV","at":"2026-11-03T08:52:00+01:00",'
+        b'"tracking_number":"CE123456789FR","reference":"ME-000123"}'
+    )
+    stamp = str(int(time.time()))
+    headers = {"X-CE-Timestamp": stamp, "X-CE-Signature": sign_push(SECRET, stamp, body)}
+    assert isinstance(push_connector.spec.transport, HttpPushTransportSpec)
+    archive_push(
+        database, "ce-push", verify_push(push_connector.spec.transport, SECRET, headers, body)
+    )
+    assert count(database, events, events.c.reported_by == "colis-express") == 0
+
+    report = push_connector.run(database)
+    assert report.error is None
+    assert report.counts.events_stored == 1
+    assert count(database, events, events.c.reported_by == "colis-express") == 1
+    assert push_connector.run(database).counts.messages_seen == 0
