@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from hub.connector_spec import CaseImportSpec, ConnectorSpec
 from hub.errors import ConfigurationError
 from hub.model.parties import Party, PartyRole
+from hub.sync.rules import SyncSpec
 from hub.yamlfile import read_yaml, validate
 
 DEFAULT_DATABASE_URL = "sqlite:///hub.db"
@@ -48,6 +49,9 @@ class NetworkConfig(BaseModel):
     )
     case_imports: list[CaseImportSpec] = Field(
         default_factory=list, description="Retailers' drop folders of case files."
+    )
+    sync: SyncSpec = Field(
+        default_factory=SyncSpec, description="Routing and the rules that keep parties in sync."
     )
 
     @field_validator("parties")
@@ -82,6 +86,20 @@ class NetworkConfig(BaseModel):
                     "which is not among the parties"
                 )
         roles = {party.id: party.role for party in self.parties}
+        expected = {
+            "repairer": PartyRole.REPAIRER,
+            "carrier": PartyRole.CARRIER,
+            "supplier": PartyRole.PARTS_SUPPLIER,
+            "retailer": PartyRole.RETAILER,
+        }
+        for number, route in enumerate(self.sync.routes):
+            for field, role in expected.items():
+                party = getattr(route, field)
+                if party is not None and roles.get(party) is not role:
+                    raise ValueError(
+                        f"sync route {number} names {party!r} as {field}, but it is not a "
+                        f"{role.value} among the parties"
+                    )
         for drop in self.case_imports:
             if roles.get(drop.retailer) is not PartyRole.RETAILER:
                 raise ValueError(

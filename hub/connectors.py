@@ -34,6 +34,7 @@ from hub.ports import Codec, PagedSource, Sender, Transport
 from hub.registry import codec_factory, transport_factory
 from hub.secrets import read_secrets
 from hub.store.db import Database
+from hub.sync.rules import Role
 
 
 @dataclass(frozen=True)
@@ -192,6 +193,7 @@ def check_network(path: Path, environ: dict[str, str] | None = None) -> list[Pro
             read_secrets(spec.name, spec.secret_names(), environ)
         except ConfigurationError as error:
             problems.append(Problem(f"{path}: {error.message}", warning=True))
+    problems.extend(_unaddressable_rules(path, network))
     for drop in network.case_imports:
         try:
             transport_factory(drop.transport.type)
@@ -207,3 +209,23 @@ def case_import_transport(spec: CaseImportSpec) -> Transport:
     if not isinstance(transport, Transport):
         raise ConfigurationError(f"case import {spec.name!r} needs a file transport")
     return transport
+
+
+def _unaddressable_rules(path: Path, network: NetworkConfig) -> list[Problem]:
+    """Each message a rule sends must have an outbound connector at every routed partner."""
+    outbound = {(spec.partner, spec.message) for spec in network.connectors if spec.enabled}
+    problems = []
+    for rule in network.sync.rules:
+        for send in rule.send:
+            if send.to is Role.RETAILER:
+                continue
+            for route in network.sync.routes:
+                party = getattr(route, send.to.value)
+                if party is not None and (party, send.message) not in outbound:
+                    problems.append(
+                        Problem(
+                            f"{path}: rule {rule.name!r} sends {send.message!r} to {party} "
+                            f"({send.to.value}), which has no connector for that message"
+                        )
+                    )
+    return problems

@@ -1,0 +1,145 @@
+"""The network's sync rules: what each event sets in motion, and for whom."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from hub.config import load_network
+from hub.connectors import check_network
+from hub.model import CaseStatus, Event, EventDetails, EventType
+from hub.store.cases import opening_event
+from hub.sync.rules import (
+    NotifyIntent,
+    Role,
+    SendIntent,
+    StatusIntent,
+    SyncSpec,
+    UnroutedCase,
+    evaluate,
+)
+from tests.factories import T0, case_event, make_case
+
+ROOT = Path(__file__).resolve().parent.parent
+SYNC = load_network(ROOT / "connectors.yaml").sync
+
+
+def sends(intents: list[object]) -> list[tuple[str, str, str | None]]:
+    return [(i.party, i.message, i.leg) for i in intents if isinstance(i, SendIntent)]
+
+
+def test_a_workshop_case_orders_a_pickup_and_a_repair_from_its_routed_partners() -> None:
+    maison = make_case("ME-000123")
+    brico = make_case("BM-000045")
+    assert sends(evaluate(SYNC, opening_event(maison), maison)) == [
+        ("colis-express", "pickup", "to_repairer"),
+        ("atelier-dupont", "repair_order", None),
+    ]
+    assert sends(evaluate(SYNC, opening_event(brico), brico)) == [
+        ("colis-express", "pickup", "to_repairer"),
+        ("techniservice", "repair_order", None),
+    ]
+
+
+def test_a_home_intervention_goes_to_the_home_repairer_without_a_pickup() -> None:
+    case = make_case("ME-000130", service="home_intervention")
+    assert sends(evaluate(SYNC, opening_event(case), case)) == [
+        ("techniservice", "repair_order", None)
+    ]
+
+
+def test_a_part_is_ordered_when_the_repairer_waits_for_one() -> None:
+    case = make_case("ME-000123")
+    waiting = case_event("waiting_parts", T0, by="atelier-dupont", code="ATP")
+    assert sends(evaluate(SYNC, waiting, case)) == [("pieces-plus", "purchase_order", None)]
+    not_the_repairer = case_event("waiting_parts", T0, by="maison-electro", code="X")
+    assert sends(evaluate(SYNC, not_the_repairer, case)) == []
+
+
+def test_an_obsolete_part_puts_the_case_on_hold() -> None:
+    case = make_case("ME-000123")
+    cancelled = Event(
+        id="pieces-plus:h:1",
+        case_ref=case.reference,
+        type=EventType.PARTS_ORDER_STATUS,
+        status="cancelled",
+        occurred_at=T0,
+        reported_by="pieces-plus",
+        raw_code="CANCELLED",
+        subject="PO-2026-00015/1",
+        details=EventDetails(reason="REF_OBSOLETE"),
+    )
+    intents = evaluate(SYNC, cancelled, case)
+    assert [i for i in intents if isinstance(i, StatusIntent)] == [
+        StatusIntent("part-obsolete", case.reference, CaseStatus.ON_HOLD, cancelled.id)
+    ]
+    other = cancelled.model_copy(update={"details": EventDetails(reason="client")})
+    assert not any(isinstance(i, StatusIntent) for i in evaluate(SYNC, other, case))
+
+
+@pytest.mark.parametrize("status", ["repaired", "not_repairable", "quote_declined"])
+def test_the_product_goes_back_when_the_repair_ends(status: str) -> None:
+    case = make_case("ME-000123")
+    event = case_event(status, T0 + timedelta(days=3), by="atelier-dupont")
+    assert sends(evaluate(SYNC, event, case)) == [("colis-express", "pickup", "to_customer")]
+
+
+def test_every_case_and_parcel_event_is_published_to_its_retailer_once() -> None:
+    case = make_case("BM-000045")
+    event = case_event("diagnosing", T0, case_ref="BM-000045", by="techniservice")
+    notices = [i for i in evaluate(SYNC, event, case) if isinstance(i, NotifyIntent)]
+    assert [(n.retailer, n.event_id) for n in notices] == [("bricomarket", event.id)]
+    assert notices[0].idempotency_key == f"webhook:bricomarket:{event.id}"
+
+
+def test_one_message_per_case_party_and_leg_however_often_its_cause_repeats() -> None:
+    case = make_case("ME-000123")
+    first = evaluate(SYNC, case_event("repaired", T0, by="atelier-dupont"), case)
+    again = evaluate(
+        SYNC, case_event("repaired", T0 + timedelta(hours=1), by="atelier-dupont"), case
+    )
+    keys = {i.idempotency_key for i in first + again if isinstance(i, SendIntent)}
+    assert keys == {"ME-000123:colis-express:pickup:to_customer"}
+
+
+def test_a_case_no_route_serves_is_a_clear_error() -> None:
+    rule = {
+        "name": "r",
+        "when": {"type": "case_status"},
+        "send": [{"to": "carrier", "message": "pickup"}],
+    }
+    spec = SyncSpec.model_validate({"rules": [rule]})
+    case = make_case("ME-000123")
+    with pytest.raises(UnroutedCase, match="no route names a carrier"):
+        evaluate(spec, opening_event(case), case)
+
+
+def test_rules_are_checked_when_the_network_is_loaded(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="sends nothing and changes nothing"):
+        SyncSpec.model_validate({"rules": [{"name": "idle", "when": {"type": "case_status"}}]})
+    network = tmp_path / "connectors.yaml"
+    network.write_text(
+        "version: 1\n"
+        "parties: [{id: ad, role: repairer, name: AD}, {id: ce, role: carrier, name: CE}]\n"
+        "sync:\n"
+        "  routes: [{repairer: ad, carrier: ce}]\n"
+        "  rules:\n"
+        "    - {name: r, when: {type: case_status, status: created},\n"
+        "       send: [{to: repairer, message: repair_order}]}\n",
+        encoding="utf-8",
+    )
+    problems = [p.text for p in check_network(network)]
+    assert problems == [
+        f"{network}: rule 'r' sends 'repair_order' to ad (repairer), which has no connector "
+        "for that message"
+    ]
+    network.write_text(
+        network.read_text().replace(
+            "routes: [{repairer: ad, carrier: ce}]", "routes: [{repairer: ce}]"
+        )
+    )
+    assert "not a repairer among the parties" in check_network(network)[0].text
+    assert Role.CARRIER.value == "carrier"
