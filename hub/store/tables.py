@@ -252,3 +252,53 @@ Index(
     postgresql_where=feed_entries.c.case_status.is_not(None),
 )
 """A case's status history in feed order, read without touching the rows (hub.feed)."""
+
+# --- Transactional outbox (issue 5) ---------------------------------------------------
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BigIntId, primary_key=True, autoincrement=True, comment="Also the send order."),
+    Column(
+        "target",
+        String(100),
+        nullable=False,
+        comment="Who receives it: a connector name or webhook:<retailer id>.",
+    ),
+    Column("kind", String(100), nullable=False, comment="The message's name."),
+    Column("case_ref", String(128), nullable=True),
+    Column(
+        "ordering_key",
+        String(200),
+        nullable=False,
+        comment="Messages with the same target and key go out in id order.",
+    ),
+    Column("idempotency_key", String(200), nullable=False, unique=True),
+    Column("payload", JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("state", String(16), nullable=False, comment="pending, delivered, dead, discarded"),
+    Column("attempts", Integer, nullable=False, comment="Claims so far, the current one included."),
+    Column("next_attempt_at", UtcDateTime, nullable=False),
+    Column("lease_owner", String(100), nullable=True),
+    Column("lease_until", UtcDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("delivered_at", UtcDateTime, nullable=True),
+    Column("receipt_status", Integer, nullable=True),
+    # Claiming reads due pending messages, then checks that nothing earlier blocks their
+    # queue; both indexes leave out delivered messages, which are the bulk of the table.
+    Index(
+        "ix_outbox_due",
+        "next_attempt_at",
+        sqlite_where=text("state = 'pending'"),
+        postgresql_where=text("state = 'pending'"),
+    ),
+    Index(
+        "ix_outbox_queue",
+        "target",
+        "ordering_key",
+        "id",
+        sqlite_where=text("state IN ('pending', 'dead')"),
+        postgresql_where=text("state IN ('pending', 'dead')"),
+    ),
+    comment="Messages to send, written in the transaction of the events that cause them.",
+)

@@ -1,0 +1,411 @@
+"""The transactional outbox and its dispatcher: nothing that must go out is ever lost.
+
+The sync engine writes outbound messages with ``enqueue`` in the same transaction as the
+events that cause them, so either both are stored or neither is. A ``Dispatcher`` then
+claims due messages with a database lease (``FOR UPDATE SKIP LOCKED`` on PostgreSQL),
+calls ``send`` outside any transaction, and marks each message delivered, to retry or
+dead. A process that dies between sending and marking leaves its lease to expire and the
+message is sent again: delivery is at least once, and every message carries a stable
+idempotency key so that receivers can drop the repeat.
+
+Order: messages with the same ``(target, ordering_key)`` go out in id order. A message is
+claimed only while no earlier message of its queue is pending (waiting, retrying or
+being sent) or dead: a dead letter blocks the messages behind it until an operator
+replays or discards it, because sending a later status before an earlier one would give
+the receiver a wrong picture. Id order is commit order only if writers to one queue are
+serialised; the sync engine does that by updating the case row before enqueueing.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, exists, or_, select, update
+
+from hub.errors import ConfigurationError, ConflictError, HubError, NextAction, NotFoundError
+from hub.ports import DeliveryReceipt
+from hub.store.db import Database
+from hub.store.tables import outbox
+from hub.store.upsert import insert_ignoring_conflicts
+
+log = logging.getLogger(__name__)
+
+MAX_ERROR_LENGTH = 2000
+"""Enough of an error for an operator; a partner's whole HTML error page is not."""
+
+
+class OutboxState(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    DEAD = "dead"
+    DISCARDED = "discarded"
+
+
+BLOCKING_STATES = (OutboxState.PENDING.value, OutboxState.DEAD.value)
+"""States of an earlier message that hold back the later ones of its queue."""
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def full_jitter(cap: float) -> float:
+    """A delay drawn uniformly in ``[0, cap]`` ("full jitter"), so that messages that
+    failed together (a receiver went down) do not all come back at the same second."""
+    return random.uniform(0.0, cap)  # noqa: S311 - spreading load, not a secret
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """A message to write to the outbox.
+
+    ``ordering_key`` defaults to the case reference (per case, messages to one party go
+    out in order); without either, the message is ordered with nothing but itself.
+    """
+
+    target: str
+    kind: str
+    idempotency_key: str
+    payload: Mapping[str, Any]
+    case_ref: str | None = None
+    ordering_key: str | None = None
+
+    def queue_key(self) -> str:
+        return self.ordering_key or self.case_ref or self.idempotency_key
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """A stored outbox message, as claimed by a dispatcher or listed for an operator."""
+
+    id: int
+    target: str
+    kind: str
+    case_ref: str | None
+    ordering_key: str
+    idempotency_key: str
+    payload: Any
+    created_at: datetime
+    state: OutboxState
+    attempts: int
+    next_attempt_at: datetime
+    lease_owner: str | None
+    lease_until: datetime | None
+    last_error: str | None
+    delivered_at: datetime | None
+    receipt_status: int | None
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> OutboxRow:
+        values = {field.name: row[field.name] for field in fields(cls)}
+        values["state"] = OutboxState(values["state"])
+        return cls(**values)
+
+
+def enqueue(
+    connection: Connection, items: Iterable[OutboxItem], *, now: datetime | None = None
+) -> list[int]:
+    """Write ``items`` in the caller's transaction; return the ids of the new messages.
+
+    An item whose idempotency key is already in the outbox is skipped: re-processing an
+    event (a replayed partner file) must not send its messages twice.
+    """
+    moment = now or _utcnow()
+    ids: list[int] = []
+    for item in items:
+        statement = (
+            insert_ignoring_conflicts(connection, outbox, "idempotency_key")
+            .values(
+                target=item.target,
+                kind=item.kind,
+                case_ref=item.case_ref,
+                ordering_key=item.queue_key(),
+                idempotency_key=item.idempotency_key,
+                payload=dict(item.payload),
+                created_at=moment,
+                state=OutboxState.PENDING.value,
+                attempts=0,
+                next_attempt_at=moment,
+            )
+            .returning(outbox.c.id)
+        )
+        new_id = connection.execute(statement).scalar_one_or_none()
+        if new_id is not None:
+            ids.append(int(new_id))
+    return ids
+
+
+def claim(
+    database: Database,
+    owner: str,
+    *,
+    limit: int = 50,
+    lease_seconds: float = 60.0,
+    now: datetime | None = None,
+) -> list[OutboxRow]:
+    """Lease up to ``limit`` due messages that head their queue, for ``owner``.
+
+    One statement, ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING``:
+    on PostgreSQL concurrent claimers skip each other's rows instead of waiting; on
+    SQLite the statement takes the single write lock before it reads, so two claimers
+    are serialised rather than failing on a stale snapshot. Each claim counts as an
+    attempt, so a message that crashes its dispatcher every time still ends dead.
+    """
+    moment = now or _utcnow()
+    head = outbox.alias("head")
+    earlier = outbox.alias("earlier")
+    blocked = exists().where(
+        earlier.c.target == head.c.target,
+        earlier.c.ordering_key == head.c.ordering_key,
+        earlier.c.id < head.c.id,
+        earlier.c.state.in_(BLOCKING_STATES),
+    )
+    candidates = (
+        select(head.c.id)
+        .where(
+            head.c.state == OutboxState.PENDING.value,
+            head.c.next_attempt_at <= moment,
+            or_(head.c.lease_until.is_(None), head.c.lease_until <= moment),
+            ~blocked,
+        )
+        .order_by(head.c.next_attempt_at, head.c.id)
+        .limit(limit)
+    )
+    if database.dialect == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True, of=head)
+    statement = (
+        update(outbox)
+        .where(outbox.c.id.in_(candidates))
+        .values(
+            lease_owner=owner,
+            lease_until=moment + timedelta(seconds=lease_seconds),
+            attempts=outbox.c.attempts + 1,
+        )
+        .returning(*outbox.c)
+    )
+    with database.transaction() as connection:
+        rows = connection.execute(statement).mappings().all()
+    return sorted((OutboxRow.from_row(row) for row in rows), key=lambda row: row.id)
+
+
+@dataclass
+class DispatchResult:
+    """What one or more dispatcher rounds did; ``lost`` counts messages whose lease
+    another dispatcher had taken over by the time the send finished."""
+
+    claimed: int = 0
+    delivered: int = 0
+    retried: int = 0
+    dead: int = 0
+    lost: int = 0
+
+    def add(self, other: DispatchResult) -> None:
+        for field in fields(self):
+            setattr(self, field.name, getattr(self, field.name) + getattr(other, field.name))
+
+
+Send = Callable[[OutboxRow], DeliveryReceipt]
+
+
+class Dispatcher:
+    """Claims, sends and marks outbox messages; run one per process (any number of them).
+
+    ``send`` renders and delivers one message. It raises ``TransientError`` (or another
+    error whose action is RETRY) for faults worth retrying, any other ``HubError`` for a
+    message that can never go through (dead-lettered at once). An unexpected exception
+    is retried like a transient fault, since it may be one (an unwrapped network error),
+    and ends dead after ``max_attempts`` like any other. A send must take less than
+    ``lease_seconds``, or another dispatcher may send the same message meanwhile.
+    """
+
+    def __init__(
+        self,
+        database: Database,
+        send: Send,
+        *,
+        owner: str,
+        max_attempts: int = 8,
+        base_delay: float = 2.0,
+        max_delay: float = 3600.0,
+        lease_seconds: float = 60.0,
+        batch_size: int = 50,
+        clock: Callable[[], datetime] = _utcnow,
+        jitter: Callable[[float], float] = full_jitter,
+    ) -> None:
+        if max_attempts < 1:
+            raise ConfigurationError(f"max_attempts must be at least 1, not {max_attempts}")
+        if lease_seconds <= 0 or base_delay < 0 or max_delay < base_delay:
+            raise ConfigurationError(
+                "need lease_seconds > 0 and 0 <= base_delay <= max_delay, not "
+                f"{lease_seconds}, {base_delay}, {max_delay}"
+            )
+        if batch_size < 1:
+            raise ConfigurationError(f"batch_size must be at least 1, not {batch_size}")
+        self.database = database
+        self.send = send
+        self.owner = owner
+        self.max_attempts = max_attempts
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.lease_seconds = lease_seconds
+        self.batch_size = batch_size
+        self.clock = clock
+        self.jitter = jitter
+
+    def run_once(self) -> DispatchResult:
+        """Claim one batch and settle each message of it; one transaction per message,
+        so a crash halfway keeps the marks already made."""
+        batch = claim(
+            self.database,
+            self.owner,
+            limit=self.batch_size,
+            lease_seconds=self.lease_seconds,
+            now=self.clock(),
+        )
+        result = DispatchResult(claimed=len(batch))
+        for message in batch:
+            outcome = self._dispatch(message)
+            setattr(result, outcome, getattr(result, outcome) + 1)
+        return result
+
+    def run_until_idle(self, *, max_rounds: int = 1000) -> DispatchResult:
+        """Rounds until nothing is due. A queue yields one message per round (the next
+        is claimable only once the previous is delivered), so draining needs several."""
+        total = DispatchResult()
+        for _ in range(max_rounds):
+            result = self.run_once()
+            total.add(result)
+            if result.claimed == 0:
+                break
+        return total
+
+    def backoff(self, attempts: int, retry_after: float | None = None) -> float:
+        """Seconds before the next attempt: exponential, capped, fully jittered, and
+        never sooner than the receiver asked (``Retry-After``)."""
+        cap = min(self.max_delay, self.base_delay * 2.0 ** min(max(attempts - 1, 0), 62))
+        delay = self.jitter(cap)
+        if retry_after is not None:
+            delay = max(delay, retry_after)
+        return delay
+
+    def _dispatch(self, message: OutboxRow) -> str:
+        try:
+            receipt = self.send(message)
+        except HubError as error:
+            retryable = error.action is NextAction.RETRY
+            retry_after = getattr(error, "retry_after", None)
+            return self._failed(message, error, retryable=retryable, retry_after=retry_after)
+        except Exception as error:  # a bug or an unwrapped fault: keep the message
+            log.exception("outbox message %s: unexpected error from send", message.id)
+            return self._failed(message, error, retryable=True, retry_after=None)
+        values = {
+            "state": OutboxState.DELIVERED.value,
+            "delivered_at": self.clock(),
+            "receipt_status": receipt.status,
+        }
+        return "delivered" if self._settle(message, values) else "lost"
+
+    def _failed(
+        self, message: OutboxRow, error: Exception, *, retryable: bool, retry_after: float | None
+    ) -> str:
+        text = f"{type(error).__name__}: {error}"[:MAX_ERROR_LENGTH]
+        values: dict[str, Any] = {"last_error": text}
+        if retryable and message.attempts < self.max_attempts:
+            delay = self.backoff(message.attempts, retry_after)
+            values["next_attempt_at"] = self.clock() + timedelta(seconds=delay)
+            outcome = "retried"
+        else:
+            values["state"] = OutboxState.DEAD.value
+            outcome = "dead"
+        return outcome if self._settle(message, values) else "lost"
+
+    def _settle(self, message: OutboxRow, values: dict[str, Any]) -> bool:
+        """Write the outcome and release the lease, but only if the lease is still ours:
+        owner and attempt count act as a fencing token against a dispatcher that took
+        the message over after our lease expired (it will send it, and mark it, again)."""
+        statement = (
+            update(outbox)
+            .where(
+                outbox.c.id == message.id,
+                outbox.c.state == OutboxState.PENDING.value,
+                outbox.c.lease_owner == self.owner,
+                outbox.c.attempts == message.attempts,
+            )
+            .values(lease_owner=None, lease_until=None, **values)
+        )
+        with self.database.transaction() as connection:
+            settled = connection.execute(statement).rowcount == 1
+        if not settled:
+            log.warning("outbox message %s: lease lost before its outcome was saved", message.id)
+        return settled
+
+
+def get_message(database: Database, message_id: int) -> OutboxRow:
+    with database.transaction() as connection:
+        row = connection.execute(select(outbox).where(outbox.c.id == message_id)).mappings().first()
+    if row is None:
+        raise NotFoundError(f"outbox message {message_id} does not exist")
+    return OutboxRow.from_row(row)
+
+
+def dead_letters(database: Database, target: str | None = None) -> list[OutboxRow]:
+    """Messages that gave up, oldest first, for an operator to replay or discard."""
+    statement = select(outbox).where(outbox.c.state == OutboxState.DEAD.value)
+    if target is not None:
+        statement = statement.where(outbox.c.target == target)
+    with database.transaction() as connection:
+        rows = connection.execute(statement.order_by(outbox.c.id)).mappings().all()
+    return [OutboxRow.from_row(row) for row in rows]
+
+
+def replay(database: Database, message_id: int, *, now: datetime | None = None) -> OutboxRow:
+    """Send a dead letter again, now, with a fresh set of attempts."""
+    return _transition(
+        database,
+        message_id,
+        allowed=(OutboxState.DEAD,),
+        values={
+            "state": OutboxState.PENDING.value,
+            "attempts": 0,
+            "next_attempt_at": now or _utcnow(),
+        },
+    )
+
+
+def discard(database: Database, message_id: int) -> OutboxRow:
+    """Give up on a dead or still-pending message for good; its queue moves on. A send in
+    flight at that moment may still arrive, but its outcome is not recorded."""
+    return _transition(
+        database,
+        message_id,
+        allowed=(OutboxState.DEAD, OutboxState.PENDING),
+        values={"state": OutboxState.DISCARDED.value},
+    )
+
+
+def _transition(
+    database: Database,
+    message_id: int,
+    *,
+    allowed: tuple[OutboxState, ...],
+    values: dict[str, Any],
+) -> OutboxRow:
+    statement = (
+        update(outbox)
+        .where(outbox.c.id == message_id, outbox.c.state.in_([state.value for state in allowed]))
+        .values(lease_owner=None, lease_until=None, **values)
+        .returning(*outbox.c)
+    )
+    with database.transaction() as connection:
+        row = connection.execute(statement).mappings().first()
+    if row is not None:
+        return OutboxRow.from_row(row)
+    current = get_message(database, message_id)  # raises NotFoundError
+    wanted = " or ".join(state.value for state in allowed)
+    raise ConflictError(f"outbox message {message_id} is {current.state.value}, not {wanted}")

@@ -1,0 +1,373 @@
+"""The transactional outbox and its dispatcher, on SQLite and PostgreSQL.
+
+Time is an injected clock and jitter is off (``lambda cap: cap``) wherever delays are
+checked, so nothing here sleeps except the concurrency test, which needs real overlap.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from hub.errors import ConflictError, FatalError, NotFoundError, TransientError
+from hub.ports import DeliveryReceipt
+from hub.store.db import Database
+from hub.store.tables import outbox
+from hub.sync.outbox import (
+    Dispatcher,
+    DispatchResult,
+    OutboxItem,
+    OutboxRow,
+    OutboxState,
+    claim,
+    dead_letters,
+    discard,
+    enqueue,
+    get_message,
+    replay,
+)
+
+T0 = datetime(2030, 3, 1, 9, 0, tzinfo=UTC)
+OK = DeliveryReceipt(status=200, body=b"", already_known=False)
+
+
+class Clock:
+    def __init__(self, start: datetime = T0) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+class Receiver:
+    """A scripted send: ``failures[key]`` errors are raised, in turn, before success."""
+
+    def __init__(self, failures: dict[str, list[Exception]] | None = None) -> None:
+        self.failures = {key: list(errors) for key, errors in (failures or {}).items()}
+        self.calls: list[str] = []
+
+    def __call__(self, message: OutboxRow) -> DeliveryReceipt:
+        self.calls.append(message.idempotency_key)
+        pending = self.failures.get(message.idempotency_key)
+        if pending:
+            raise pending.pop(0)
+        return OK
+
+
+def item(key: str, *, case: str | None = "C1", target: str = "repairer") -> OutboxItem:
+    return OutboxItem(
+        target=target, kind="repair_order", idempotency_key=key, payload={"k": key}, case_ref=case
+    )
+
+
+def put(database: Database, *items: OutboxItem, now: datetime = T0) -> list[int]:
+    with database.transaction() as connection:
+        return enqueue(connection, items, now=now)
+
+
+def dispatcher(
+    database: Database,
+    send: Callable[[OutboxRow], DeliveryReceipt],
+    clock: Clock,
+    *,
+    owner: str = "d1",
+    base_delay: float = 2.0,
+    max_attempts: int = 8,
+    lease_seconds: float = 60.0,
+) -> Dispatcher:
+    """A dispatcher on the test clock, without jitter: delays are exactly the caps."""
+    return Dispatcher(
+        database,
+        send,
+        owner=owner,
+        base_delay=base_delay,
+        max_attempts=max_attempts,
+        lease_seconds=lease_seconds,
+        clock=clock,
+        jitter=lambda cap: cap,
+    )
+
+
+def count(database: Database) -> int:
+    with database.transaction() as connection:
+        return int(connection.execute(select(func.count()).select_from(outbox)).scalar_one())
+
+
+def test_enqueue_skips_known_idempotency_keys(database: Database) -> None:
+    first = put(database, item("a"), item("b"), item("a"))
+    again = put(database, item("b"), item("c"))
+    assert len(first) == 2
+    assert len(again) == 1
+    assert count(database) == 3
+    stored = get_message(database, first[0])
+    assert stored.state is OutboxState.PENDING
+    assert stored.payload == {"k": "a"}
+    assert stored.ordering_key == "C1"
+    assert stored.attempts == 0
+
+
+def test_enqueue_rolls_back_with_the_events_transaction(database: Database) -> None:
+    def store_events_and_fail() -> None:
+        with database.transaction() as connection:
+            enqueue(connection, [item("a")], now=T0)
+            raise RuntimeError("the event could not be stored")
+
+    with pytest.raises(RuntimeError):
+        store_events_and_fail()
+    assert count(database) == 0
+
+
+def test_transient_errors_retry_with_growing_delays_then_deliver(database: Database) -> None:
+    clock = Clock()
+    (message_id,) = put(database, item("a"))
+    send = Receiver({"a": [TransientError("503")] * 3})
+    worker = dispatcher(database, send, clock, base_delay=2.0)
+    delays = []
+    for _ in range(3):
+        assert worker.run_once() == DispatchResult(claimed=1, retried=1)
+        stored = get_message(database, message_id)
+        assert stored.lease_owner is None
+        assert stored.last_error == "TransientError: 503"
+        delays.append((stored.next_attempt_at - clock.now).total_seconds())
+        assert worker.run_once().claimed == 0  # not due yet
+        clock.now = stored.next_attempt_at
+    assert delays == [2.0, 4.0, 8.0]
+    assert worker.run_once() == DispatchResult(claimed=1, delivered=1)
+    stored = get_message(database, message_id)
+    assert stored.state is OutboxState.DELIVERED
+    assert stored.attempts == 4
+    assert stored.receipt_status == 200
+    assert stored.delivered_at == clock.now
+    assert send.calls == ["a"] * 4
+
+
+def test_retry_after_is_respected_and_delays_are_capped(database: Database) -> None:
+    clock = Clock()
+    (slow,) = put(database, item("slow", case="C1"))
+    send = Receiver({"slow": [TransientError("429", retry_after=90.0)]})
+    dispatcher(database, send, clock).run_once()
+    assert get_message(database, slow).next_attempt_at == T0 + timedelta(seconds=90)
+    worker = Dispatcher(database, send, owner="d", max_delay=10.0, jitter=lambda cap: cap)
+    assert worker.backoff(30) == 10.0
+    assert 0.0 <= Dispatcher(database, send, owner="d").backoff(3) <= 8.0  # real jitter
+
+
+def test_order_per_target_and_key_is_kept_across_retries(database: Database) -> None:
+    clock = Clock()
+    put(
+        database,
+        item("c1-first"),
+        item("c1-second"),
+        item("c2-only", case="C2"),
+        item("c1-carrier", target="carrier"),
+    )
+    send = Receiver({"c1-first": [TransientError("down")]})
+    worker = dispatcher(database, send, clock)
+    assert worker.run_once() == DispatchResult(claimed=3, delivered=2, retried=1)
+    assert worker.run_once().claimed == 0  # c1-second waits behind the retrying c1-first
+    clock.advance(2)
+    assert worker.run_once() == DispatchResult(claimed=1, delivered=1)
+    assert worker.run_once() == DispatchResult(claimed=1, delivered=1)
+    assert send.calls == ["c1-first", "c2-only", "c1-carrier", "c1-first", "c1-second"]
+
+
+def test_a_non_retryable_error_dead_letters_at_once_and_blocks_its_queue(
+    database: Database,
+) -> None:
+    clock = Clock()
+    first, _ = put(database, item("bad"), item("next"))
+    put(database, item("other", target="carrier"))
+    send = Receiver({"bad": [FatalError("schema says no")]})
+    worker = dispatcher(database, send, clock)
+    assert worker.run_until_idle() == DispatchResult(claimed=2, delivered=1, dead=1)
+    (dead,) = dead_letters(database)
+    assert (dead.id, dead.attempts, dead.last_error) == (first, 1, "FatalError: schema says no")
+    assert dead_letters(database, target="carrier") == []
+    clock.advance(24 * 3600)
+    assert worker.run_once().claimed == 0  # "next" stays behind the dead letter
+    assert "next" not in send.calls
+
+
+def test_max_attempts_dead_letters(database: Database) -> None:
+    clock = Clock()
+    (message_id,) = put(database, item("a"))
+    send = Receiver({"a": [TransientError("down")] * 10})
+    worker = dispatcher(database, send, clock, max_attempts=3)
+    outcomes = []
+    for _ in range(3):
+        result = worker.run_once()
+        outcomes.append((result.retried, result.dead))
+        clock.advance(3600)
+    assert outcomes == [(1, 0), (1, 0), (0, 1)]
+    assert worker.run_once().claimed == 0
+    stored = get_message(database, message_id)
+    assert (stored.state, stored.attempts) == (OutboxState.DEAD, 3)
+
+
+def test_unexpected_exceptions_are_retried_not_lost(database: Database) -> None:
+    clock = Clock()
+    (message_id,) = put(database, item("a"))
+    send = Receiver({"a": [KeyError("bug")]})
+    worker = dispatcher(database, send, clock)
+    assert worker.run_once().retried == 1
+    assert get_message(database, message_id).last_error == "KeyError: 'bug'"
+    clock.advance(2)
+    assert worker.run_once().delivered == 1
+
+
+def test_replay_sends_a_dead_letter_again(database: Database) -> None:
+    clock = Clock()
+    first, second = put(database, item("a"), item("b"))
+    send = Receiver({"a": [FatalError("receiver refused")]})
+    worker = dispatcher(database, send, clock)
+    worker.run_until_idle()
+    clock.advance(60)
+    replayed = replay(database, first, now=clock.now)
+    assert (replayed.state, replayed.attempts, replayed.next_attempt_at) == (
+        OutboxState.PENDING,
+        0,
+        clock.now,
+    )
+    assert worker.run_until_idle().delivered == 2
+    assert send.calls == ["a", "a", "b"]
+    assert dead_letters(database) == []
+    with pytest.raises(ConflictError):
+        replay(database, second)
+    with pytest.raises(NotFoundError):
+        replay(database, 999_999)
+
+
+def test_discard_unblocks_the_queue(database: Database) -> None:
+    clock = Clock()
+    first, second = put(database, item("a"), item("b"))
+    send = Receiver({"a": [FatalError("gone")]})
+    worker = dispatcher(database, send, clock)
+    worker.run_until_idle()
+    assert discard(database, first).state is OutboxState.DISCARDED
+    assert worker.run_until_idle() == DispatchResult(claimed=1, delivered=1)
+    assert send.calls == ["a", "b"]
+    assert dead_letters(database) == []
+    with pytest.raises(ConflictError):
+        discard(database, second)  # delivered already
+
+
+def test_an_expired_lease_is_taken_over(database: Database) -> None:
+    clock = Clock()
+    (message_id,) = put(database, item("a"))
+    # A dispatcher claims and dies before sending or marking.
+    (claimed,) = claim(database, "crashed", limit=10, lease_seconds=30, now=clock.now)
+    assert (claimed.lease_owner, claimed.attempts) == ("crashed", 1)
+    send = Receiver()
+    survivor = dispatcher(database, send, clock, owner="survivor")
+    clock.advance(10)
+    assert survivor.run_once().claimed == 0  # the lease still holds
+    clock.advance(21)
+    assert survivor.run_once() == DispatchResult(claimed=1, delivered=1)
+    stored = get_message(database, message_id)
+    assert (stored.state, stored.attempts, stored.lease_owner) == (OutboxState.DELIVERED, 2, None)
+
+
+def test_a_late_dispatcher_does_not_overwrite_the_one_that_took_over(database: Database) -> None:
+    """A send slower than its lease: another dispatcher sends it again and marks it;
+    the slow one's outcome is dropped (at least once, never a wrong state)."""
+    clock = Clock()
+    (message_id,) = put(database, item("a"))
+    fast_send = Receiver()
+    fast = dispatcher(database, fast_send, clock, owner="fast", lease_seconds=30)
+    taken_over: list[DispatchResult] = []
+
+    def slow_send(message: OutboxRow) -> DeliveryReceipt:
+        clock.advance(31)
+        taken_over.append(fast.run_once())
+        raise TransientError("timed out, after all")
+
+    slow = dispatcher(database, slow_send, clock, owner="slow", lease_seconds=30)
+    assert slow.run_once() == DispatchResult(claimed=1, lost=1)
+    assert taken_over == [DispatchResult(claimed=1, delivered=1)]
+    stored = get_message(database, message_id)
+    assert (stored.state, stored.last_error, stored.lease_owner) == (
+        OutboxState.DELIVERED,
+        None,
+        None,
+    )
+
+
+def test_concurrent_dispatchers_deliver_each_message_exactly_once(database: Database) -> None:
+    """Four dispatchers on two engines (two per engine, as threads): no message is sent
+    twice, or by two at once, and each case's messages go out in order. Two are not
+    enough to catch a claim without its row locks on PostgreSQL; four are."""
+    items = [item(f"case{c}-{n}", case=f"C{c}") for n in range(5) for c in range(8)]
+    items += [item(f"loose-{n}", case=None) for n in range(40)]
+    put(database, *items, now=datetime.now(UTC))
+    lock = threading.Lock()
+    calls: Counter[str] = Counter()
+    in_flight: set[str] = set()
+    overlaps: list[str] = []
+    sent_per_case: defaultdict[str, list[int]] = defaultdict(list)
+
+    def send(message: OutboxRow) -> DeliveryReceipt:
+        with lock:
+            if message.idempotency_key in in_flight:
+                overlaps.append(message.idempotency_key)
+            in_flight.add(message.idempotency_key)
+            calls[message.idempotency_key] += 1
+            if message.case_ref is not None:
+                sent_per_case[message.case_ref].append(message.id)
+        time.sleep(0.001)
+        with lock:
+            in_flight.discard(message.idempotency_key)
+        return OK
+
+    second = Database(database.url)
+    errors: list[BaseException] = []
+    results: list[DispatchResult] = []
+
+    def work(db: Database, owner: str) -> None:
+        worker = Dispatcher(db, send, owner=owner, batch_size=5)
+        total = DispatchResult()
+        deadline = time.monotonic() + 15
+        try:
+            while time.monotonic() < deadline:
+                result = worker.run_once()
+                total.add(result)
+                if result.claimed == 0:
+                    with db.transaction() as connection:
+                        left = connection.execute(
+                            select(func.count())
+                            .select_from(outbox)
+                            .where(outbox.c.state == OutboxState.PENDING.value)
+                        ).scalar_one()
+                    if left == 0:
+                        break
+                    time.sleep(0.005)
+        except Exception as error:  # noqa: BLE001 - the main thread reports it
+            errors.append(error)
+        results.append(total)
+
+    threads = [
+        threading.Thread(target=work, args=(db, owner))
+        for db, owner in [(database, "a1"), (database, "a2"), (second, "b1"), (second, "b2")]
+    ]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    finally:
+        second.dispose()
+    assert errors == []
+    assert overlaps == []
+    assert calls == Counter({entry.idempotency_key: 1 for entry in items})
+    assert all(ids == sorted(ids) for ids in sent_per_case.values())
+    assert sum(result.delivered for result in results) == len(items)
+    assert len(results) == 4
+    assert sum(result.lost for result in results) == 0
