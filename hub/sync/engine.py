@@ -1,0 +1,126 @@
+"""From stored events to messages waiting in the outbox, in the events' own transaction.
+
+The rules (hub.sync.rules) say what each event sets in motion; here the intents become
+outbox items addressed to connectors, and status intents become the hub's own events
+(which may in turn notify the retailer). Everything happens on the caller's connection,
+so the events and the messages they cause commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, update
+
+from hub.config import NetworkConfig
+from hub.errors import ConfigurationError
+from hub.model.event import Event, EventType, stable_event_id
+from hub.store.cases import get_case
+from hub.store.events import append_events
+from hub.store.tables import cases
+from hub.sync.outbox import OutboxItem, enqueue
+from hub.sync.rules import NotifyIntent, SendIntent, StatusIntent, SyncSpec, evaluate
+
+HUB_PARTY = "hub"
+"""The party the hub's own events are reported by (registered with the network)."""
+
+MAX_ROUNDS = 4
+"""Hub events can cause more (on hold -> retailer notified); never an endless chain."""
+
+
+@dataclass(frozen=True)
+class Addresses:
+    """Which connector carries each (partner, message): built from connectors.yaml."""
+
+    by_partner_message: Mapping[tuple[str, str], str]
+
+    def connector(self, party: str, message: str) -> str:
+        name = self.by_partner_message.get((party, message))
+        if name is None:
+            raise ConfigurationError(f"no enabled connector sends {message!r} to {party}")
+        return name
+
+
+@dataclass
+class SyncOutcome:
+    enqueued: list[int] = field(default_factory=list)
+    hub_events: list[Event] = field(default_factory=list)
+
+
+def _item(intent: SendIntent | NotifyIntent, addresses: Addresses) -> OutboxItem:
+    if isinstance(intent, NotifyIntent):
+        return OutboxItem(
+            target=f"webhook:{intent.retailer}",
+            kind="event",
+            idempotency_key=intent.idempotency_key,
+            payload={"event_id": intent.event_id, "rule": intent.rule},
+            case_ref=intent.case_ref,
+        )
+    return OutboxItem(
+        target=addresses.connector(intent.party, intent.message),
+        kind=intent.message,
+        idempotency_key=intent.idempotency_key,
+        payload={"leg": intent.leg, "cause": intent.cause, "rule": intent.rule},
+        case_ref=intent.case_ref,
+    )
+
+
+def _hub_event(intent: StatusIntent, cause: Event) -> Event:
+    return Event(
+        id=stable_event_id(
+            reported_by=HUB_PARTY,
+            partner_event_id=f"{intent.rule}:{intent.cause}",
+            type=EventType.CASE_STATUS,
+            raw_code=None,
+            occurred_at=cause.occurred_at,
+        ),
+        case_ref=intent.case_ref,
+        type=EventType.CASE_STATUS,
+        status=intent.status,
+        occurred_at=cause.occurred_at,
+        reported_by=HUB_PARTY,
+        raw_code=intent.rule,
+        raw_label=f"set by rule {intent.rule}",
+    )
+
+
+def apply_sync(
+    connection: Connection, sync: SyncSpec, addresses: Addresses, stored: Sequence[Event]
+) -> SyncOutcome:
+    """Enqueue what the newly stored events cause; call it right after appending them."""
+    outcome = SyncOutcome()
+    pending = [event for event in stored if event.case_ref is not None]
+    for _ in range(MAX_ROUNDS):
+        if not pending:
+            break
+        items: list[OutboxItem] = []
+        caused: list[Event] = []
+        for event in pending:
+            assert event.case_ref is not None
+            record = get_case(connection, event.case_ref)
+            if record is None:
+                continue  # an orphan: its rules run when the case opens
+            for intent in evaluate(sync, event, record.case):
+                if isinstance(intent, StatusIntent):
+                    caused.append(_hub_event(intent, event))
+                else:
+                    items.append(_item(intent, addresses))
+        if items:
+            # Lock the cases first: per case, messages commit in the order they are enqueued.
+            references = sorted({item.case_ref for item in items if item.case_ref})
+            connection.execute(
+                update(cases).where(cases.c.reference.in_(references)).values(id=cases.c.id)
+            )
+            outcome.enqueued.extend(enqueue(connection, items))
+        stored_ids = set(append_events(connection, caused).stored_ids) if caused else set()
+        pending = [event for event in caused if event.id in stored_ids]
+        outcome.hub_events.extend(pending)
+    return outcome
+
+
+def addresses_of(network: NetworkConfig) -> Addresses:
+    """Every enabled connector, by the partner and message it carries."""
+    return Addresses(
+        {(spec.partner, spec.message): spec.name for spec in network.connectors if spec.enabled}
+    )

@@ -1,0 +1,98 @@
+"""Events become outbox messages in their own transaction, addressed to connectors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from hub.config import load_network
+from hub.model import CaseStatus, Event, EventDetails, EventType, Party, PartyRole
+from hub.store.cases import get_case, open_case, opening_event
+from hub.store.db import Database
+from hub.store.events import append_events
+from hub.store.parties import save_party
+from hub.store.tables import outbox
+from hub.sync.engine import addresses_of, apply_sync
+from tests.factories import T0, make_case, register_network
+
+ROOT = Path(__file__).resolve().parent.parent
+NETWORK = load_network(ROOT / "connectors.yaml")
+ADDRESSES = addresses_of(NETWORK)
+
+
+@pytest.fixture
+def hub_db(database: Database) -> Database:
+    register_network(database)
+    with database.transaction() as connection:
+        save_party(connection, Party(id="hub", role=PartyRole.HUB, name="After-sales hub"))
+    return database
+
+
+def queued(database: Database) -> list[tuple[str, str, str]]:
+    with database.transaction() as connection:
+        rows = connection.execute(
+            select(outbox.c.target, outbox.c.kind, outbox.c.idempotency_key).order_by(outbox.c.id)
+        ).all()
+    return [(row.target, row.kind, row.idempotency_key) for row in rows]
+
+
+def test_an_opened_workshop_case_queues_its_pickup_its_repair_order_and_the_news(
+    hub_db: Database,
+) -> None:
+    case = make_case("ME-000123")
+    with hub_db.transaction() as connection:
+        open_case(connection, case)
+        apply_sync(connection, NETWORK.sync, ADDRESSES, [opening_event(case)])
+    assert queued(hub_db) == [
+        ("colis-express-pickups", "pickup", "ME-000123:colis-express:pickup:to_repairer"),
+        ("atelier-dupont-orders", "repair_order", "ME-000123:atelier-dupont:repair_order:-"),
+        ("webhook:maison-electro", "event", f"webhook:maison-electro:{opening_event(case).id}"),
+    ]
+    with hub_db.transaction() as connection:  # the same facts again: nothing new
+        apply_sync(connection, NETWORK.sync, ADDRESSES, [opening_event(case)])
+    assert len(queued(hub_db)) == 3
+
+
+def test_messages_roll_back_with_the_events_that_caused_them(hub_db: Database) -> None:
+    case = make_case("BM-000045")
+
+    def failing() -> None:
+        with hub_db.transaction() as connection:
+            open_case(connection, case)
+            apply_sync(connection, NETWORK.sync, ADDRESSES, [opening_event(case)])
+            raise RuntimeError("the store failed after the rules ran")
+
+    with pytest.raises(RuntimeError):
+        failing()
+    assert queued(hub_db) == []
+
+
+def test_an_obsolete_part_puts_the_case_on_hold_and_tells_the_retailer(
+    hub_db: Database,
+) -> None:
+    case = make_case("ME-000123")
+    cancelled = Event(
+        id="pieces-plus:h:obsolete",
+        case_ref=case.reference,
+        type=EventType.PARTS_ORDER_STATUS,
+        status="cancelled",
+        occurred_at=T0,
+        reported_by="pieces-plus",
+        raw_code="CANCELLED",
+        subject="PO-2026-00015/1",
+        details=EventDetails(reason="REF_OBSOLETE"),
+    )
+    with hub_db.transaction() as connection:
+        open_case(connection, case)
+        append_events(connection, [cancelled])
+        outcome = apply_sync(connection, NETWORK.sync, ADDRESSES, [cancelled])
+        record = get_case(connection, case.reference)
+    assert [e.status for e in outcome.hub_events] == [CaseStatus.ON_HOLD]
+    assert record is not None
+    assert record.status is CaseStatus.ON_HOLD
+    hold = outcome.hub_events[0]
+    assert ("webhook:maison-electro", "event", f"webhook:maison-electro:{hold.id}") in queued(
+        hub_db
+    )
