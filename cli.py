@@ -20,6 +20,7 @@ from hub.api.commands import register as register_api_commands
 from hub.api.openapi_export import FILE_NAME as OPENAPI_FILE
 from hub.api.openapi_export import export_openapi, generated_openapi
 from hub.config import load_network, network_file
+from hub.connectors import open_network
 from hub.errors import ConfigurationError, HubError
 from hub.model import Case, Event
 from hub.overview import Overview, overview
@@ -141,8 +142,10 @@ def cases_open(
     except ValidationError as exc:
         print_validation(file, exc)
         raise typer.Exit(1) from exc
+    path = network_file()
+    hook = open_network(path).sync_hook() if path.exists() else None
     with _database(database).transaction() as connection:
-        opened = open_case(connection, case)
+        opened = open_case(connection, case, on_stored=hook)
     verb = "opened" if opened.created else "already open, unchanged"
     out.print(f"case {case.reference} {verb} (status {opened.record.status})")
 

@@ -102,7 +102,9 @@ def ingest(
         content,
         {"path": str(file.resolve())},
     )
-    outcome = ingest_message(open_database(database), connector, pipeline, message)
+    outcome = ingest_message(
+        open_database(database), connector, pipeline, message, on_stored=target.on_stored
+    )
     _print_rejects(outcome.rejects)
     if outcome.skipped:
         out.print(f"{file.name} was ingested before by {connector}: nothing new")
@@ -130,6 +132,7 @@ def run(
             connector,
             case_import_transport(drop_folder),
             drop_folder.retailer,
+            on_stored=opened.sync_hook(),
         )
     else:
         report = opened.connector(connector).run(open_database(database))

@@ -30,6 +30,7 @@ from hub.model.case import Case
 from hub.ports import MessageRef, RawMessage
 from hub.retailer_cases import InvalidFieldError, open_case_for
 from hub.store.archive import archive_message
+from hub.store.events import StoredHook
 from hub.store.tables import rejects
 from hub.tenants import Retailer
 
@@ -222,6 +223,7 @@ def import_cases_csv(
     now: datetime | None = None,
     source: str | None = None,
     run_id: int | None = None,
+    on_stored: StoredHook | None = None,
 ) -> ImportReport:
     """Archive the file, then open each good row's case and report every row.
 
@@ -243,7 +245,7 @@ def import_cases_csv(
             report.rows.append(parsed)
             continue
         try:
-            opened = open_case_for(connection, retailer, parsed)
+            opened = open_case_for(connection, retailer, parsed, on_stored=on_stored)
         except InvalidFieldError as exc:
             column = _field_of(tuple(int(p) if p.isdigit() else p for p in exc.field.split(".")))
             report.rows.append(

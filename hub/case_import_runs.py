@@ -15,11 +15,17 @@ from hub.ingest import RunReport
 from hub.ports import Transport
 from hub.runs import RunCounts, finish_run, start_run
 from hub.store.db import Database
+from hub.store.events import StoredHook
 from hub.tenants import find_retailer
 
 
 def run_case_import(
-    database: Database, name: str, transport: Transport, retailer_id: str
+    database: Database,
+    name: str,
+    transport: Transport,
+    retailer_id: str,
+    *,
+    on_stored: StoredHook | None = None,
 ) -> RunReport:
     """Import every complete file of the drop folder, then move it to its archive folder."""
     run_id = start_run(database, name)
@@ -39,6 +45,7 @@ def run_case_import(
                     now=now,
                     source=name,
                     run_id=run_id,
+                    on_stored=on_stored,
                 )
             counts = report.counts
             counts.messages_read += 1

@@ -6,7 +6,7 @@ built lazily, so checking a file never opens a connection.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from hub.config import NetworkConfig, load_network
@@ -34,6 +34,8 @@ from hub.ports import Codec, PagedSource, Sender, Transport
 from hub.registry import codec_factory, transport_factory
 from hub.secrets import read_secrets
 from hub.store.db import Database
+from hub.store.events import StoredHook
+from hub.sync.engine import sync_hook
 from hub.sync.rules import Role
 
 
@@ -44,6 +46,8 @@ class Connector:
     spec: ConnectorSpec
     mapping: MappingSpec
     mapping_path: Path
+    on_stored: StoredHook | None = None
+    """The network's sync rules, run in the transaction that stores this connector's events."""
 
     @property
     def name(self) -> str:
@@ -82,13 +86,15 @@ class Connector:
         processed (the process stopped between its answer and the store).
         """
         if isinstance(self.spec.transport, HttpPushTransportSpec):
-            return replay_unprocessed(database, self.name, self.pipeline())
+            return replay_unprocessed(
+                database, self.name, self.pipeline(), on_stored=self.on_stored
+            )
         transport = self.transport()
         pipeline = self.pipeline()
         if isinstance(transport, Sender):
             raise ConfigurationError(f"connector {self.name!r} only sends; it has nothing to run")
         if not isinstance(transport, PagedSource):
-            return run_inbound(database, self.name, transport, pipeline)
+            return run_inbound(database, self.name, transport, pipeline, on_stored=self.on_stored)
         spec = self.spec.transport
         assert isinstance(spec, HttpPullTransportSpec)
         partner = self.spec.partner
@@ -100,7 +106,9 @@ class Connector:
         if spec.page_path is None:
             with database.transaction() as connection:
                 keys = open_tracking_numbers(connection, partner)
-            return run_items(database, self.name, transport, pipeline, keys)
+            return run_items(
+                database, self.name, transport, pipeline, keys, on_stored=self.on_stored
+            )
         resync_pipeline = self.resync_pipeline()
         return run_paged(
             database,
@@ -110,6 +118,7 @@ class Connector:
             next_field=spec.next_field,
             more_field=spec.more_field,
             resync=None if resync_pipeline is None else (resync_pipeline, open_references),
+            on_stored=self.on_stored,
         )
 
     def outbound_mapping(self) -> OutboundMapping:
@@ -158,7 +167,12 @@ class Network:
     path: Path
 
     def connector(self, name: str) -> Connector:
-        return build_connector(self.path, self.config.connector(name))
+        built = build_connector(self.path, self.config.connector(name))
+        return replace(built, on_stored=self.sync_hook())
+
+    def sync_hook(self) -> StoredHook | None:
+        """The sync rules as a hook for every write path, or None when there are none."""
+        return sync_hook(self.config)
 
 
 def open_network(path: Path) -> Network:

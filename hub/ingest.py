@@ -24,7 +24,7 @@ from hub.runs import RunCounts, finish_run, record_rejects, start_run
 from hub.store.archive import archive_message, message_content
 from hub.store.connector_state import read_cursor, write_cursor
 from hub.store.db import Database
-from hub.store.events import append_events
+from hub.store.events import StoredHook, append_events
 from hub.store.tables import inbound_messages, raw_messages
 
 CHUNK = 5_000
@@ -98,6 +98,7 @@ def ingest_message(
     run_id: int | None = None,
     now: datetime | None = None,
     after_store: Callable[[Connection], None] | None = None,
+    on_stored: StoredHook | None = None,
 ) -> MessageOutcome:
     """Archive, parse, resolve and store one message; returns its counts and rejects.
 
@@ -119,9 +120,11 @@ def ingest_message(
             events = [item for item in chunk if isinstance(item, Event)]
             problems = [item for item in chunk if not isinstance(item, Event)]
             counts.records_read += sum(1 for item in chunk if not isinstance(item, MessageRejected))
-            result = append_events(
-                connection, resolve_cases(connection, events), message_id=archived.id, now=now
-            )
+            resolved = resolve_cases(connection, events)
+            result = append_events(connection, resolved, message_id=archived.id, now=now)
+            if on_stored is not None and result.stored_ids:
+                new = set(result.stored_ids)
+                on_stored(connection, [event for event in resolved if event.id in new])
             counts.events_stored += result.stored
             counts.duplicates += result.duplicates
             counts.unmapped += result.unmapped
@@ -192,6 +195,7 @@ def run_inbound(
     pipeline: InboundPipeline,
     *,
     now: datetime | None = None,
+    on_stored: StoredHook | None = None,
 ) -> RunReport:
     """One run of an inbound connector: every complete message not read yet.
 
@@ -212,7 +216,9 @@ def run_inbound(
                     _mark_acknowledged(database, connector, ref.name, datetime.now(UTC))
                 continue
             message = transport.fetch(ref)
-            outcome = ingest_message(database, connector, pipeline, message, run_id=run_id)
+            outcome = ingest_message(
+                database, connector, pipeline, message, run_id=run_id, on_stored=on_stored
+            )
             report.messages.append(outcome)
             report.counts.add(outcome.counts)
             transport.acknowledge(ref)
@@ -244,11 +250,14 @@ def _ingest_items(
     pipeline: InboundPipeline,
     keys: Sequence[str],
     report: RunReport,
+    on_stored: StoredHook | None = None,
 ) -> None:
     for key in keys:
         message = source.fetch_item(key)
         report.counts.messages_seen += 1
-        outcome = ingest_message(database, connector, pipeline, message, run_id=report.run_id)
+        outcome = ingest_message(
+            database, connector, pipeline, message, run_id=report.run_id, on_stored=on_stored
+        )
         report.messages.append(outcome)
         report.counts.add(outcome.counts)
 
@@ -259,12 +268,14 @@ def run_items(
     source: PagedSource,
     pipeline: InboundPipeline,
     keys: Sequence[str],
+    *,
+    on_stored: StoredHook | None = None,
 ) -> RunReport:
     """One run that pulls objects one by one (a carrier's parcels still in transit)."""
     run_id = start_run(database, connector)
     report = RunReport(run_id, connector, RunCounts(), [])
     try:
-        _ingest_items(database, connector, source, pipeline, keys, report)
+        _ingest_items(database, connector, source, pipeline, keys, report, on_stored)
     except HubError as error:
         report.error = error
     finish_run(database, run_id, report.counts, error=report.error)
@@ -280,6 +291,7 @@ def run_paged(
     next_field: str = "next",
     more_field: str | None = "more",
     resync: tuple[InboundPipeline, Callable[[], Sequence[str]]] | None = None,
+    on_stored: StoredHook | None = None,
 ) -> RunReport:
     """One run of a paged source: every page after the stored cursor, oldest first.
 
@@ -304,7 +316,9 @@ def run_paged(
                     raise
                 resynced = True
                 item_pipeline, open_keys = resync
-                _ingest_items(database, connector, source, item_pipeline, open_keys(), report)
+                _ingest_items(
+                    database, connector, source, item_pipeline, open_keys(), report, on_stored
+                )
                 cursor = None
                 used = {None}
                 continue
@@ -323,7 +337,13 @@ def run_paged(
                     write_cursor(connection, connector, value)
 
             outcome = ingest_message(
-                database, connector, pipeline, page, run_id=run_id, after_store=advance
+                database,
+                connector,
+                pipeline,
+                page,
+                run_id=run_id,
+                after_store=advance,
+                on_stored=on_stored,
             )
             report.messages.append(outcome)
             report.counts.add(outcome.counts)
@@ -339,14 +359,22 @@ def run_paged(
     return report
 
 
-def replay_unprocessed(database: Database, connector: str, pipeline: InboundPipeline) -> RunReport:
+def replay_unprocessed(
+    database: Database,
+    connector: str,
+    pipeline: InboundPipeline,
+    *,
+    on_stored: StoredHook | None = None,
+) -> RunReport:
     """Store every archived message of the connector that never reached the store."""
     run_id = start_run(database, connector)
     report = RunReport(run_id, connector, RunCounts(), [])
     try:
         for message in unprocessed_messages(database, connector):
             report.counts.messages_seen += 1
-            outcome = ingest_message(database, connector, pipeline, message, run_id=run_id)
+            outcome = ingest_message(
+                database, connector, pipeline, message, run_id=run_id, on_stored=on_stored
+            )
             report.messages.append(outcome)
             report.counts.add(outcome.counts)
     except HubError as error:

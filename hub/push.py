@@ -20,6 +20,7 @@ from hub.ingest import InboundPipeline, MessageOutcome, ingest_message
 from hub.ports import MessageRef, RawMessage
 from hub.store.archive import ArchivedMessage, archive_message
 from hub.store.db import Database
+from hub.store.events import StoredHook
 
 
 class PushRefused(HubError):
@@ -89,7 +90,11 @@ def archive_push(database: Database, connector: str, push: VerifiedPush) -> Arch
 
 
 def process_push(
-    database: Database, connector: str, pipeline: InboundPipeline, push: VerifiedPush
+    database: Database,
+    connector: str,
+    pipeline: InboundPipeline,
+    push: VerifiedPush,
+    on_stored: StoredHook | None = None,
 ) -> MessageOutcome:
     """Map and store an archived push (after the answer was sent)."""
-    return ingest_message(database, connector, pipeline, push.message)
+    return ingest_message(database, connector, pipeline, push.message, on_stored=on_stored)

@@ -21,6 +21,7 @@ from hub.model.statuses import CaseStatus
 from hub.model.timeline import CaseState
 from hub.store.cases import CaseRecord, OpenedCase, case_state, get_case, open_case
 from hub.store.db import Database
+from hub.store.events import StoredHook
 from hub.store.parties import get_party
 from hub.store.tables import case_references, cases, events
 from hub.tenants import Retailer
@@ -110,26 +111,38 @@ def check_case_for(connection: Connection, retailer: Retailer, case: Case) -> No
             )
 
 
-def open_case_for(connection: Connection, retailer: Retailer, case: Case) -> OpenedCase:
+def open_case_for(
+    connection: Connection,
+    retailer: Retailer,
+    case: Case,
+    *,
+    on_stored: StoredHook | None = None,
+) -> OpenedCase:
     """Open the tenant's case: idempotent for the same content, a conflict otherwise."""
     check_case_for(connection, retailer, case)
     existing = get_case(connection, case.reference)
     if existing is not None and existing.case.retailer != retailer.id:
         # Only possible for cases opened outside the API before the tenant existed.
         raise ConflictError(f"case {case.reference} exists with different content")
-    return open_case(connection, case)
+    return open_case(connection, case, on_stored=on_stored)
 
 
-def create_case(database: Database, retailer: Retailer, case: Case) -> OpenedCase:
+def create_case(
+    database: Database,
+    retailer: Retailer,
+    case: Case,
+    *,
+    on_stored: StoredHook | None = None,
+) -> OpenedCase:
     """``open_case_for`` in its own transaction, once more if a concurrent twin won."""
     try:
         with database.transaction() as connection:
-            return open_case_for(connection, retailer, case)
+            return open_case_for(connection, retailer, case, on_stored=on_stored)
     except IntegrityError:
         # Another request inserted the same reference between our check and insert:
         # now it exists, so the second attempt is idempotent or a conflict.
         with database.transaction() as connection:
-            return open_case_for(connection, retailer, case)
+            return open_case_for(connection, retailer, case, on_stored=on_stored)
 
 
 def case_of(connection: Connection, retailer: Retailer, reference: str) -> CaseRecord:

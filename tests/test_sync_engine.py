@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from hub.api.app import create_app
 from hub.config import load_network
+from hub.connectors import open_network
 from hub.model import CaseStatus, Event, EventDetails, EventType, Party, PartyRole
 from hub.store.cases import get_case, open_case, opening_event
 from hub.store.db import Database
@@ -15,6 +18,7 @@ from hub.store.events import append_events
 from hub.store.parties import save_party
 from hub.store.tables import outbox
 from hub.sync.engine import addresses_of, apply_sync
+from tests.api_support import case_json, make_tenant
 from tests.factories import T0, make_case, register_network
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,3 +100,18 @@ def test_an_obsolete_part_puts_the_case_on_hold_and_tells_the_retailer(
     assert ("webhook:maison-electro", "event", f"webhook:maison-electro:{hold.id}") in queued(
         hub_db
     )
+
+
+def test_a_case_opened_through_the_api_queues_its_messages_in_the_same_transaction(
+    hub_db: Database,
+) -> None:
+    tenant = make_tenant(hub_db, "bricomarket", "BricoMarket", "BM-")
+    app = create_app(hub_db, open_network(ROOT / "connectors.yaml"))
+    with TestClient(app) as client:
+        created = client.post("/v1/cases", json=case_json("BM-000045"), headers=tenant.headers)
+    assert created.status_code == 201
+    assert [(target, kind) for target, kind, _ in queued(hub_db)] == [
+        ("colis-express-pickups", "pickup"),
+        ("techniservice-orders", "repair_order"),
+        ("webhook:bricomarket", "event"),
+    ]

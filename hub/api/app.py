@@ -50,6 +50,7 @@ def create_app(database: Database, network: Network | None = None) -> FastAPI:
     )
     app.state.database = database
     app.state.push_endpoints = push_endpoints(network)
+    app.state.on_stored = None if network is None else network.sync_hook()
     install_problem_handlers(app)
     app.add_middleware(BodyLimit, overrides={f"{PREFIX}/cases/import": IMPORT_BODY_LIMIT})
     for router in (auth.router, cases.router, imports.router, feed.router):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Body, Path, Query, Response
+from fastapi import APIRouter, Body, Path, Query, Request, Response
 from pydantic import AwareDatetime
 
 from hub.api.auth import Caller, DatabaseDep
@@ -79,9 +79,11 @@ Reference = Annotated[
     status_code=201,
     responses={200: {"model": CaseView, "description": "Opened before with the same content."}},
 )
-def open_case(case: NewCase, caller: Caller, db: DatabaseDep, response: Response) -> CaseView:
+def open_case(
+    case: NewCase, caller: Caller, db: DatabaseDep, request: Request, response: Response
+) -> CaseView:
     """Idempotent: the same case again answers 200; other content under its reference 409."""
-    opened = create_case(db, caller, case)
+    opened = create_case(db, caller, case, on_stored=request.app.state.on_stored)
     response.status_code = 201 if opened.created else 200
     response.headers["Location"] = f"/v1/cases/{quote(case.reference, safe='')}"
     return CaseView.of(opened.record)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, UploadFile
+from fastapi import APIRouter, File, Request, UploadFile
 
 from hub.api.auth import Caller, DatabaseDep
 from hub.api.models import ImportResult
@@ -21,10 +21,17 @@ router = APIRouter(tags=["cases"])
 def import_cases(
     caller: Caller,
     db: DatabaseDep,
+    request: Request,
     file: Annotated[UploadFile, File(description="The CSV file, as multipart form data.")],
 ) -> ImportResult:
     """Each row is created, unchanged (same case already open) or rejected with its reason."""
     content = file.file.read()
     with db.transaction() as connection:
-        report = import_cases_csv(connection, caller, content, name=file.filename or "upload.csv")
+        report = import_cases_csv(
+            connection,
+            caller,
+            content,
+            name=file.filename or "upload.csv",
+            on_stored=request.app.state.on_stored,
+        )
     return ImportResult.of(report)

@@ -66,5 +66,12 @@ async def receive_push(connector: str, request: Request, background: BackgroundT
         return problem_response(request, 401, refused.message)
     database: Database = request.app.state.database
     archived = await run_in_threadpool(archive_push, database, connector, push)
-    background.add_task(process_push, database, connector, endpoint.connector.pipeline(), push)
+    background.add_task(
+        process_push,
+        database,
+        connector,
+        endpoint.connector.pipeline(),
+        push,
+        endpoint.connector.on_stored,
+    )
     return JSONResponse({"status": "accepted", "message_id": archived.id}, status_code=200)

@@ -14,7 +14,7 @@ from hub.model.case import Case
 from hub.model.event import Event, EventType, stable_event_id
 from hub.model.statuses import CaseStatus
 from hub.model.timeline import CaseState, derive_case_state
-from hub.store.events import append_events, events_of_case
+from hub.store.events import StoredHook, append_events, events_of_case
 from hub.store.parties import get_party
 from hub.store.tables import case_references, cases, events
 
@@ -65,7 +65,13 @@ def opening_event(case: Case, *, recorded_at: datetime | None = None) -> Event:
     )
 
 
-def open_case(connection: Connection, case: Case, *, now: datetime | None = None) -> OpenedCase:
+def open_case(
+    connection: Connection,
+    case: Case,
+    *,
+    now: datetime | None = None,
+    on_stored: StoredHook | None = None,
+) -> OpenedCase:
     """Store a new case, or recognise a retry of the same one.
 
     The same reference with the same content is idempotent; with other content it is a
@@ -116,7 +122,10 @@ def open_case(connection: Connection, case: Case, *, now: datetime | None = None
         .values(case_id=case_id)
     )
     append_events(connection, [opening_event(case, recorded_at=now)], now=now)
-    refresh_case(connection, case_id, now=now)
+    state = refresh_case(connection, case_id, now=now)
+    if on_stored is not None:
+        # The opening event, and the early events whose rules could not run without it.
+        on_stored(connection, state.timeline)
     record = get_case(connection, case.reference)
     assert record is not None
     return OpenedCase(record, created=True)

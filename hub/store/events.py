@@ -8,7 +8,7 @@ event replaces the cached status only if it sorts after it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, TypeVar
@@ -23,6 +23,9 @@ from hub.store.tables import cases, events
 from hub.store.types import UtcDateTime
 
 T = TypeVar("T")
+
+StoredHook = Callable[[Connection, Sequence[Event]], None]
+"""Called in the storing transaction with the events just stored (the sync rules)."""
 
 CHUNK = 5_000
 """Rows per statement: large enough to be fast, small enough for any driver's limits."""

@@ -17,7 +17,7 @@ from hub.config import NetworkConfig
 from hub.errors import ConfigurationError
 from hub.model.event import Event, EventType, stable_event_id
 from hub.store.cases import get_case
-from hub.store.events import append_events
+from hub.store.events import StoredHook, append_events
 from hub.store.tables import cases
 from hub.sync.outbox import OutboxItem, enqueue
 from hub.sync.rules import NotifyIntent, SendIntent, StatusIntent, SyncSpec, evaluate
@@ -124,3 +124,15 @@ def addresses_of(network: NetworkConfig) -> Addresses:
     return Addresses(
         {(spec.partner, spec.message): spec.name for spec in network.connectors if spec.enabled}
     )
+
+
+def sync_hook(network: NetworkConfig) -> StoredHook | None:
+    """``apply_sync`` bound to the network, for the write paths to call; None if no rules."""
+    if not network.sync.rules:
+        return None
+    addresses = addresses_of(network)
+
+    def on_stored(connection: Connection, stored: Sequence[Event]) -> None:
+        apply_sync(connection, network.sync, addresses, stored)
+
+    return on_stored
