@@ -16,7 +16,7 @@ from sqlalchemy import Connection, update
 from hub.config import NetworkConfig
 from hub.errors import ConfigurationError
 from hub.model.event import Event, EventType, stable_event_id
-from hub.store.cases import get_case
+from hub.store.cases import CaseRecord, get_case
 from hub.store.events import StoredHook, append_events
 from hub.store.tables import cases
 from hub.sync.outbox import OutboxItem, enqueue
@@ -90,6 +90,7 @@ def apply_sync(
 ) -> SyncOutcome:
     """Enqueue what the newly stored events cause; call it right after appending them."""
     outcome = SyncOutcome()
+    records: dict[str, CaseRecord | None] = {}  # a file holds many events of one case
     pending = [event for event in stored if event.case_ref is not None]
     for _ in range(MAX_ROUNDS):
         if not pending:
@@ -98,7 +99,9 @@ def apply_sync(
         caused: list[Event] = []
         for event in pending:
             assert event.case_ref is not None
-            record = get_case(connection, event.case_ref)
+            if event.case_ref not in records:
+                records[event.case_ref] = get_case(connection, event.case_ref)
+            record = records[event.case_ref]
             if record is None:
                 continue  # an orphan: its rules run when the case opens
             for intent in evaluate(sync, event, record.case):
