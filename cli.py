@@ -91,6 +91,8 @@ def _print_overview(state: Overview) -> None:
         f"{state.orphan_events} not yet linked to a case); "
         f"raw messages archived: {state.raw_messages}"
     )
+    waiting = ", ".join(f"{count} {name}" for name, count in sorted(state.outbox_by_state.items()))
+    out.print(f"Outbox: {waiting or 'empty'}")
 
 
 @db_app.command("upgrade")

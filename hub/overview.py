@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from hub.store.db import Database
 from hub.store.migrate import current_revision, head_revision
-from hub.store.tables import cases, events, parties, raw_messages
+from hub.store.tables import cases, events, outbox, parties, raw_messages
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,7 @@ class Overview:
     unmapped_events: int = 0
     orphan_events: int = 0
     raw_messages: int = 0
+    outbox_by_state: dict[str, int] = field(default_factory=dict)
 
     @property
     def schema_up_to_date(self) -> bool:
@@ -54,6 +55,12 @@ def overview(database: Database) -> Overview:
             ).select_from(events)
         ).one()
         messages = connection.execute(select(func.count()).select_from(raw_messages)).scalar_one()
+        by_state = {
+            str(state): int(count)
+            for state, count in connection.execute(
+                select(outbox.c.state, func.count()).group_by(outbox.c.state)
+            )
+        }
     return Overview(
         database=database.safe_url(),
         schema_revision=revision,
@@ -64,4 +71,5 @@ def overview(database: Database) -> Overview:
         unmapped_events=int(counts[1]),
         orphan_events=int(counts[2]),
         raw_messages=int(messages),
+        outbox_by_state=by_state,
     )
