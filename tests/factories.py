@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from hub.model import Case, Event, EventType, Party, PartyRole, stable_event_id
+from hub.model import Case, Event, EventDetails, EventType, Party, PartyRole, stable_event_id
 from hub.store.db import Database
 from hub.store.parties import save_party
 
@@ -69,4 +69,19 @@ def case_event(
         reported_by=by,
         raw_code=raw,
         recorded_at=recorded_at or datetime(2026, 11, 20, tzinfo=UTC),
+    )
+
+
+def part_cancelled(case_ref: str, reason: str = "REF_OBSOLETE") -> Event:
+    """PiècesPlus cancelling line 1 of an order (REF_OBSOLETE: the part is no longer made)."""
+    return Event(
+        id=f"pieces-plus:h:cancelled-{case_ref}-{reason}",
+        case_ref=case_ref,
+        type=EventType.PARTS_ORDER_STATUS,
+        status="cancelled",
+        occurred_at=T0,
+        reported_by="pieces-plus",
+        raw_code="CANCELLED",
+        subject="PO-2026-00015/1",
+        details=EventDetails(reason=reason),
     )

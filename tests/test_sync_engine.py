@@ -11,7 +11,7 @@ from sqlalchemy import select
 from hub.api.app import create_app
 from hub.config import load_network
 from hub.connectors import open_network
-from hub.model import CaseStatus, Event, EventDetails, EventType, Party, PartyRole
+from hub.model import CaseStatus, Party, PartyRole
 from hub.store.cases import get_case, open_case, opening_event
 from hub.store.db import Database
 from hub.store.events import append_events
@@ -19,7 +19,7 @@ from hub.store.parties import save_party
 from hub.store.tables import outbox
 from hub.sync.engine import addresses_of, apply_sync
 from tests.api_support import case_json, make_tenant
-from tests.factories import T0, make_case, register_network
+from tests.factories import make_case, part_cancelled, register_network
 
 ROOT = Path(__file__).resolve().parent.parent
 NETWORK = load_network(ROOT / "connectors.yaml")
@@ -77,17 +77,7 @@ def test_an_obsolete_part_puts_the_case_on_hold_and_tells_the_retailer(
     hub_db: Database,
 ) -> None:
     case = make_case("ME-000123")
-    cancelled = Event(
-        id="pieces-plus:h:obsolete",
-        case_ref=case.reference,
-        type=EventType.PARTS_ORDER_STATUS,
-        status="cancelled",
-        occurred_at=T0,
-        reported_by="pieces-plus",
-        raw_code="CANCELLED",
-        subject="PO-2026-00015/1",
-        details=EventDetails(reason="REF_OBSOLETE"),
-    )
+    cancelled = part_cancelled(case.reference)
     with hub_db.transaction() as connection:
         open_case(connection, case)
         append_events(connection, [cancelled])

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from hub.config import load_network
 from hub.connectors import check_network
-from hub.model import CaseStatus, Event, EventDetails, EventType
+from hub.model import CaseStatus
 from hub.store.cases import opening_event
 from hub.sync.rules import (
     NotifyIntent,
@@ -21,7 +21,7 @@ from hub.sync.rules import (
     UnroutedCase,
     evaluate,
 )
-from tests.factories import T0, case_event, make_case
+from tests.factories import T0, case_event, make_case, part_cancelled
 
 ROOT = Path(__file__).resolve().parent.parent
 SYNC = load_network(ROOT / "connectors.yaml").sync
@@ -61,22 +61,12 @@ def test_a_part_is_ordered_when_the_repairer_waits_for_one() -> None:
 
 def test_an_obsolete_part_puts_the_case_on_hold() -> None:
     case = make_case("ME-000123")
-    cancelled = Event(
-        id="pieces-plus:h:1",
-        case_ref=case.reference,
-        type=EventType.PARTS_ORDER_STATUS,
-        status="cancelled",
-        occurred_at=T0,
-        reported_by="pieces-plus",
-        raw_code="CANCELLED",
-        subject="PO-2026-00015/1",
-        details=EventDetails(reason="REF_OBSOLETE"),
-    )
+    cancelled = part_cancelled(case.reference)
     intents = evaluate(SYNC, cancelled, case)
     assert [i for i in intents if isinstance(i, StatusIntent)] == [
         StatusIntent("part-obsolete", case.reference, CaseStatus.ON_HOLD, cancelled.id)
     ]
-    other = cancelled.model_copy(update={"details": EventDetails(reason="client")})
+    other = part_cancelled(case.reference, reason="client")
     assert not any(isinstance(i, StatusIntent) for i in evaluate(SYNC, other, case))
 
 
