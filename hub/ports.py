@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 from typing import Protocol, runtime_checkable
 
 from hub.errors import PartnerDataError
@@ -91,12 +92,22 @@ class PagedSource(Protocol):
 
 @dataclass(frozen=True)
 class OutboundMessage:
-    """A rendered message for a partner, with the key that makes re-sending it harmless."""
+    """A rendered message for a partner, with the key that makes re-sending it harmless.
+
+    ``headers`` are extra headers this one message needs (a webhook's signature, which
+    covers its body and time): the transport sends them after its own and refuses any
+    that would replace one of those. They are copied into a read-only mapping so that a
+    message, once built, cannot change under a retry; they take no part in ``hash``.
+    """
 
     name: str
     content: bytes
     content_type: str
     idempotency_key: str
+    headers: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "headers", MappingProxyType(dict(self.headers)))
 
 
 @dataclass(frozen=True)

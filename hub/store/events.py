@@ -231,3 +231,8 @@ def events_of_case(connection: Connection, case_id: int) -> list[Event]:
 
 def count_events(connection: Connection) -> int:
     return int(connection.execute(select(func.count()).select_from(events)).scalar_one())
+
+
+def get_event(connection: Connection, event_id: str) -> Event | None:
+    row = connection.execute(select(events).where(events.c.event_id == event_id)).one_or_none()
+    return None if row is None else row_to_event(row)

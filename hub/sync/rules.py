@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -99,6 +100,11 @@ class SyncSpec(_Spec):
 
     routes: list[Route] = Field(default_factory=list)
     rules: list[Rule] = Field(default_factory=list)
+    parcel_weight_kg: Decimal = Field(
+        default=Decimal("5.0"),
+        gt=0,
+        description="Weight declared for a pickup when the case says none (carriers ask).",
+    )
 
     @model_validator(mode="after")
     def _unique_rule_names(self) -> SyncSpec:

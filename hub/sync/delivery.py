@@ -1,0 +1,102 @@
+"""Delivering an outbox message to a partner: the canonical context built from the store,
+rendered by the partner's mapping, handed to the connector's transport.
+
+The context is what every outbound mapping may read: the case, its retailer, the routed
+repairer (with its address), the pickup's sender and recipient for the message's leg,
+and the parts order a waiting-for-parts event calls for.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from hub.connectors import Network
+from hub.errors import ConfigurationError, FatalError
+from hub.model.case import Case
+from hub.model.parties import Party
+from hub.model.work import PartsOrder
+from hub.outbound import deliver, render
+from hub.ports import DeliveryReceipt
+from hub.store.cases import get_case
+from hub.store.db import Database
+from hub.store.events import get_event
+from hub.sync.outbox import OutboxRow
+from hub.sync.rules import Role, route_for
+
+
+class UndeliverableMessage(FatalError):
+    """The outbox message lacks what its partner needs (no case, no parts): dead-letter it."""
+
+
+def _contact(party: Party) -> dict[str, Any]:
+    return {"name": party.name, "address": party.address, "phone": party.phone}
+
+
+def _customer(case: Case) -> dict[str, Any]:
+    customer = case.customer
+    return {"name": customer.name, "address": customer.address, "phone": customer.phone}
+
+
+def order_id(row: OutboxRow) -> str:
+    """The hub's parts order ids: one per outbox message, so never reused."""
+    return f"PO-{row.id:08d}"
+
+
+def context_for(connection: Connection, network: Network, row: OutboxRow) -> dict[str, Any]:
+    """Everything an outbound mapping may read for this message."""
+    if row.case_ref is None:
+        raise UndeliverableMessage(f"outbox message {row.id} names no case")
+    record = get_case(connection, row.case_ref)
+    if record is None:
+        raise UndeliverableMessage(f"outbox message {row.id}: no case {row.case_ref}")
+    case = record.case
+    config = network.config
+    parties = {party.id: party for party in config.parties}
+    context: dict[str, Any] = {"case": case, "retailer": parties.get(case.retailer)}
+    repairer_id = route_for(config.sync.routes, case, Role.REPAIRER)
+    repairer = parties.get(repairer_id) if repairer_id else None
+    if repairer is not None:
+        context["repairer"] = context["ship_to"] = repairer
+    leg = row.payload.get("leg") if isinstance(row.payload, dict) else None
+    if leg is not None:
+        if repairer is None:
+            raise UndeliverableMessage(f"case {case.reference} has no routed repairer")
+        to_repairer = leg == "to_repairer"
+        context["sender"] = _customer(case) if to_repairer else _contact(repairer)
+        context["recipient"] = _contact(repairer) if to_repairer else _customer(case)
+        context["pickup"] = {
+            "delivery": "workshop" if to_repairer else "home",
+            "weight_kg": config.sync.parcel_weight_kg,
+        }
+    cause_id = row.payload.get("cause") if isinstance(row.payload, dict) else None
+    cause = get_event(connection, cause_id) if cause_id else None
+    if cause is not None and cause.details.parts and repairer is not None:
+        supplier = route_for(config.sync.routes, case, Role.SUPPLIER)
+        context["parts_order"] = PartsOrder(
+            id=order_id(row),
+            case_reference=case.reference,
+            supplier=supplier or "unrouted",
+            ship_to=repairer.id,
+            lines=cause.details.parts,
+            created_at=row.created_at,
+        )
+    context["now"] = datetime.now(UTC)
+    return context
+
+
+def deliver_row(database: Database, network: Network, row: OutboxRow) -> DeliveryReceipt:
+    """Render and send one message to the partner connector it is addressed to."""
+    if row.target.startswith("webhook:"):
+        raise ConfigurationError(f"{row.target} is a retailer webhook, not a partner connector")
+    connector = network.connector(row.target)
+    with database.transaction() as connection:
+        context = context_for(connection, network, row)
+    if row.kind == "purchase_order" and "parts_order" not in context:
+        raise UndeliverableMessage(
+            f"outbox message {row.id}: the event that asked for parts names none"
+        )
+    message = render(connector, [context], identifier=f"{row.id:08d}")
+    return deliver(connector, message)

@@ -1,0 +1,169 @@
+"""From a case opened to the partners' servers: outbox, context, rendering, delivery.
+
+A workshop case at Maison Électro: the rules queue a pickup for ColisExpress and a
+repair order for Atelier Dupont; the dispatcher renders each from the store and delivers
+it to the carrier's simulator (HTTP) and the workshop's SFTP server. Then the workshop
+waits for a part: the purchase order reaches PiècesPlus's server with the part's lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hub.connectors import Network, open_network
+from hub.model import CaseStatus, Event, EventDetails, EventType, PartsOrderLine, Party, PartyRole
+from hub.store.cases import open_case
+from hub.store.db import Database
+from hub.store.events import append_events
+from hub.store.parties import save_party
+from hub.sync.delivery import deliver_row
+from hub.sync.outbox import Dispatcher, dead_letters
+from simulators.colis_express import ColisExpressSimulator
+from tests.factories import T0, make_case, register_network
+from tests.sftp_server import ClientKey, SftpTestServer, generate_client_key
+from tests.test_outbound import PARTIES
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def client_key() -> ClientKey:
+    return generate_client_key()
+
+
+@pytest.fixture
+def sftp(tmp_path: Path, client_key: ClientKey) -> Iterator[SftpTestServer]:
+    root = tmp_path / "sftp"
+    (root / "in").mkdir(parents=True)
+    (root / "orders" / "in").mkdir(parents=True)
+    with SftpTestServer(root, client_keys=[client_key.public_openssh]) as server:
+        yield server
+
+
+@pytest.fixture
+def carrier() -> Iterator[ColisExpressSimulator]:
+    with ColisExpressSimulator(token="ce-token", rate_limit=None) as sim:
+        yield sim
+
+
+@pytest.fixture
+def network(
+    tmp_path: Path,
+    sftp: SftpTestServer,
+    carrier: ColisExpressSimulator,
+    client_key: ClientKey,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Network:
+    monkeypatch.setenv("TEST_SFTP_KEY", client_key.private_openssh)
+    monkeypatch.setenv("TEST_CE_TOKEN", "ce-token")
+    mappings = ROOT / "mappings"
+    sftp_common = (
+        f"type: sftp, host: 127.0.0.1, port: {sftp.port}, username: hub, "
+        f'host_key: "{sftp.host_key_fingerprint}", private_key_env: TEST_SFTP_KEY'
+    )
+    parties = "\n".join(f"  - {p.model_dump_json(exclude_none=True)}" for p in PARTIES)
+    path = tmp_path / "connectors.yaml"
+    path.write_text(
+        f"""
+version: 1
+parties:
+{parties}
+connectors:
+  - name: workshop-orders
+    partner: atelier-dupont
+    mapping: {mappings / "atelier-dupont.yaml"}
+    message: repair_order
+    transport: {{{sftp_common}, remote_dir: /in, outbound_dir: /in}}
+  - name: supplier-orders
+    partner: pieces-plus
+    mapping: {mappings / "pieces-plus.yaml"}
+    message: purchase_order
+    transport: {{{sftp_common}, remote_dir: /orders/in, outbound_dir: /orders/in,
+                 upload_suffix: .part}}
+  - name: carrier-pickups
+    partner: colis-express
+    mapping: {mappings / "colis-express.yaml"}
+    message: pickup
+    transport: {{type: http-post, base_url: "{carrier.base_url}", post_path: /v1/pickups,
+      content_type: application/json, bearer_token_env: TEST_CE_TOKEN,
+      idempotent_ok_status: 200}}
+sync:
+  routes:
+    - {{service: workshop_repair, repairer: atelier-dupont}}
+    - {{carrier: colis-express, supplier: pieces-plus}}
+  rules:
+    - name: workshop-case-opened
+      when: {{type: case_status, status: created, service: [workshop_repair]}}
+      send:
+        - {{to: carrier, message: pickup, leg: to_repairer}}
+        - {{to: repairer, message: repair_order}}
+    - name: part-needed
+      when: {{type: case_status, status: waiting_parts, reported_by_role: repairer}}
+      send: [{{to: supplier, message: purchase_order}}]
+""",
+        encoding="utf-8",
+    )
+    return open_network(path)
+
+
+@pytest.fixture
+def hub_db(database: Database) -> Database:
+    register_network(database)
+    with database.transaction() as connection:
+        save_party(connection, Party(id="hub", role=PartyRole.HUB, name="After-sales hub"))
+    return database
+
+
+def test_a_case_reaches_the_carrier_and_the_workshop_then_its_part_the_supplier(
+    hub_db: Database,
+    network: Network,
+    sftp: SftpTestServer,
+    carrier: ColisExpressSimulator,
+) -> None:
+    hook = network.sync_hook()
+    case = make_case(
+        "ME-000123",
+        customer={
+            "name": "Julie Martin",
+            "phone": "+33612345678",
+            "address": {"line1": "4 rue des Lilas", "postcode": "69003", "city": "Lyon"},
+        },
+    )
+    with hub_db.transaction() as connection:
+        open_case(connection, case, on_stored=hook)
+    dispatcher = Dispatcher(
+        hub_db, lambda row: deliver_row(hub_db, network, row), owner="test", max_attempts=2
+    )
+    first = dispatcher.run_until_idle()
+    assert (first.delivered, first.dead) == (2, 0)
+    [pickup] = carrier.received_pickups
+    assert pickup.reference == "ME-000123"
+    orders = list(sftp.path("/in").glob("ORDRES_*.csv"))
+    assert len(orders) == 1
+    assert "ME-000123;Maison Électro;Seb".encode("latin-1") in orders[0].read_bytes()
+
+    waiting = Event(
+        id="atelier-dupont:atp-1",
+        case_ref="ME-000123",
+        type=EventType.CASE_STATUS,
+        status=CaseStatus.WAITING_PARTS,
+        occurred_at=T0,
+        reported_by="atelier-dupont",
+        raw_code="ATP",
+        details=EventDetails(parts=(PartsOrderLine(line_no=1, sku="PP-77120"),)),
+    )
+    with hub_db.transaction() as connection:
+        append_events(connection, [waiting])
+        assert hook is not None
+        hook(connection, [waiting])
+    second = dispatcher.run_until_idle()
+    assert (second.delivered, second.dead) == (1, 0)
+    [order] = list(sftp.path("/orders/in").glob("PO_PO-*.xml"))
+    content = order.read_bytes()
+    assert b"<CaseRef>ME-000123</CaseRef>" in content
+    assert b'sku="PP-77120"' in content
+    assert order.name.removeprefix("PO_").removesuffix(".xml").encode() in content
+    assert dead_letters(hub_db) == []
