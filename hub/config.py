@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from hub.connector_spec import CaseImportSpec, ConnectorSpec
+from hub.connector_spec import CaseImportSpec, ConnectorSpec, WebhookSpec
 from hub.errors import ConfigurationError
 from hub.model.parties import Party, PartyRole
 from hub.sync.rules import SyncSpec
@@ -50,6 +50,9 @@ class NetworkConfig(BaseModel):
     case_imports: list[CaseImportSpec] = Field(
         default_factory=list, description="Retailers' drop folders of case files."
     )
+    webhooks: list[WebhookSpec] = Field(
+        default_factory=list, description="Retailers' signed webhook endpoints, one each."
+    )
     sync: SyncSpec = Field(
         default_factory=SyncSpec, description="Routing and the rules that keep parties in sync."
     )
@@ -75,6 +78,16 @@ class NetworkConfig(BaseModel):
         if twice:
             raise ValueError(f"connector names listed twice: {', '.join(twice)}")
         return connectors
+
+    @field_validator("webhooks")
+    @classmethod
+    def _one_webhook_per_retailer(cls, webhooks: list[WebhookSpec]) -> list[WebhookSpec]:
+        """Two URLs for one retailer would leave it unclear where its events go."""
+        retailers = [webhook.retailer for webhook in webhooks]
+        twice = sorted({retailer for retailer in retailers if retailers.count(retailer) > 1})
+        if twice:
+            raise ValueError(f"retailers with more than one webhook: {', '.join(twice)}")
+        return webhooks
 
     @model_validator(mode="after")
     def _known_partners(self) -> NetworkConfig:
@@ -106,7 +119,17 @@ class NetworkConfig(BaseModel):
                     f"case import {drop.name!r} names {drop.retailer!r}, which is not a retailer "
                     "among the parties"
                 )
+        for webhook in self.webhooks:
+            if roles.get(webhook.retailer) is not PartyRole.RETAILER:
+                raise ValueError(
+                    f"a webhook names {webhook.retailer!r}, which is not a retailer among the "
+                    "parties"
+                )
         return self
+
+    def webhook(self, retailer: str) -> WebhookSpec | None:
+        """The retailer's webhook, or None when it reads the feed instead."""
+        return next((spec for spec in self.webhooks if spec.retailer == retailer), None)
 
     def case_import(self, name: str) -> CaseImportSpec | None:
         return next((spec for spec in self.case_imports if spec.name == name), None)

@@ -274,3 +274,53 @@ class CaseImportSpec(_Spec):
 
     def secret_names(self) -> dict[str, str]:
         return transport_secret_names(self.transport)
+
+
+WEBHOOK_SIGNATURE_TOLERANCE_SECONDS = 300
+"""How old a signature receivers accept (the Standard Webhooks libraries' default)."""
+
+WEBHOOK_RETRY_WAIT = "30s"
+"""The longest wait between two attempts of one webhook delivery. Longer outages are the
+outbox's to retry, with a fresh signature: a signed request cannot wait for long."""
+
+_WEBHOOK_SIGNING_BUDGET_SECONDS = 240
+"""Every attempt of one signed request must end within this, leaving a minute of the
+tolerance for clock skew between the hub and the retailer."""
+
+
+class WebhookSpec(_Spec):
+    """A retailer's webhook: each event of its cases POSTed to ``url``, signed per the
+    Standard Webhooks specification with the secret in ``secret_env``.
+
+    The signature is the only credential, so the URL must carry none (no user:password).
+    A signature is valid for five minutes, so the retries of one request are kept short
+    (at most ``max_attempts`` tries ``WEBHOOK_RETRY_WAIT`` apart) and a receiver that is
+    down longer is retried by the outbox, with a new signature.
+    """
+
+    retailer: PartyId = Field(description="The tenant whose case events this URL receives.")
+    url: str = Field(
+        pattern=r"^https?://[^/?#@\s]+([/?][^#\s]*)?$",
+        max_length=2000,
+        description="Where events are POSTed; no credentials, no fragment.",
+    )
+    secret_env: EnvName = Field(description="Variable holding the secret, as whsec_<base64>.")
+    timeout: Duration = Field(default="10s", description="Per attempt.")
+    max_attempts: int = Field(default=3, ge=1, le=10, description="Tries per request.")
+    requests_per_second: float = Field(default=5, gt=0, description="Stay under the limit.")
+
+    @model_validator(mode="after")
+    def _retries_fit_the_signature(self) -> WebhookSpec:
+        timeout = parse_duration(self.timeout).total_seconds()
+        if timeout <= 0:
+            raise ValueError("timeout must be positive")
+        waits = (self.max_attempts - 1) * parse_duration(WEBHOOK_RETRY_WAIT).total_seconds()
+        worst = self.max_attempts * timeout + waits
+        if worst > _WEBHOOK_SIGNING_BUDGET_SECONDS:
+            raise ValueError(
+                f"{self.max_attempts} attempts of up to {self.timeout} each, "
+                f"{WEBHOOK_RETRY_WAIT} apart, can take {worst:g} s: more than "
+                f"{_WEBHOOK_SIGNING_BUDGET_SECONDS} s, so the last ones would carry a "
+                "signature receivers refuse as too old; lower max_attempts or timeout"
+            )
+        return self

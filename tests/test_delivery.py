@@ -8,10 +8,13 @@ waits for a part: the purchase order reaches PiècesPlus's server with the part'
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI, Request
+from standardwebhooks.webhooks import Webhook
 
 from hub.connectors import Network, open_network
 from hub.model import CaseStatus, Event, EventDetails, EventType, PartsOrderLine, Party, PartyRole
@@ -19,9 +22,10 @@ from hub.store.cases import open_case
 from hub.store.db import Database
 from hub.store.events import append_events
 from hub.store.parties import save_party
-from hub.sync.delivery import deliver_row
+from hub.sync.delivery import deliver_any
 from hub.sync.outbox import Dispatcher, dead_letters
 from simulators.colis_express import ColisExpressSimulator
+from tests.api_support import serving
 from tests.factories import T0, make_case, register_network
 from tests.sftp_server import ClientKey, SftpTestServer, generate_client_key
 from tests.test_outbound import PARTIES
@@ -49,9 +53,28 @@ def carrier() -> Iterator[ColisExpressSimulator]:
         yield sim
 
 
+WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"maison-electro-webhook-secret!!").decode()
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[str, list[tuple[dict[str, str], bytes]]]]:
+    """Maison Électro's endpoint: records every delivery with its headers."""
+    received: list[tuple[dict[str, str], bytes]] = []
+    app = FastAPI()
+
+    @app.post("/hooks/hub")
+    async def hook(request: Request) -> dict[str, str]:
+        received.append((dict(request.headers), await request.body()))
+        return {"ok": "yes"}
+
+    with serving(app) as url:
+        yield url, received
+
+
 @pytest.fixture
 def network(
     tmp_path: Path,
+    receiver: tuple[str, list[tuple[dict[str, str], bytes]]],
     sftp: SftpTestServer,
     carrier: ColisExpressSimulator,
     client_key: ClientKey,
@@ -59,6 +82,8 @@ def network(
 ) -> Network:
     monkeypatch.setenv("TEST_SFTP_KEY", client_key.private_openssh)
     monkeypatch.setenv("TEST_CE_TOKEN", "ce-token")
+    monkeypatch.setenv("TEST_WEBHOOK_SECRET", WEBHOOK_SECRET)
+    receiver_url = receiver[0]
     mappings = ROOT / "mappings"
     sftp_common = (
         f"type: sftp, host: 127.0.0.1, port: {sftp.port}, username: hub, "
@@ -103,6 +128,11 @@ sync:
     - name: part-needed
       when: {{type: case_status, status: waiting_parts, reported_by_role: repairer}}
       send: [{{to: supplier, message: purchase_order}}]
+    - name: news
+      when: {{type: case_status}}
+      notify_retailer: true
+webhooks:
+  - {{retailer: maison-electro, url: "{receiver_url}/hooks/hub", secret_env: TEST_WEBHOOK_SECRET}}
 """,
         encoding="utf-8",
     )
@@ -122,6 +152,7 @@ def test_a_case_reaches_the_carrier_and_the_workshop_then_its_part_the_supplier(
     network: Network,
     sftp: SftpTestServer,
     carrier: ColisExpressSimulator,
+    receiver: tuple[str, list[tuple[dict[str, str], bytes]]],
 ) -> None:
     hook = network.sync_hook()
     case = make_case(
@@ -135,10 +166,10 @@ def test_a_case_reaches_the_carrier_and_the_workshop_then_its_part_the_supplier(
     with hub_db.transaction() as connection:
         open_case(connection, case, on_stored=hook)
     dispatcher = Dispatcher(
-        hub_db, lambda row: deliver_row(hub_db, network, row), owner="test", max_attempts=2
+        hub_db, lambda row: deliver_any(hub_db, network, row), owner="test", max_attempts=2
     )
     first = dispatcher.run_until_idle()
-    assert (first.delivered, first.dead) == (2, 0)
+    assert (first.delivered, first.dead) == (3, 0)
     [pickup] = carrier.received_pickups
     assert pickup.reference == "ME-000123"
     orders = list(sftp.path("/in").glob("ORDRES_*.csv"))
@@ -160,10 +191,16 @@ def test_a_case_reaches_the_carrier_and_the_workshop_then_its_part_the_supplier(
         assert hook is not None
         hook(connection, [waiting])
     second = dispatcher.run_until_idle()
-    assert (second.delivered, second.dead) == (1, 0)
+    assert (second.delivered, second.dead) == (2, 0)
     [order] = list(sftp.path("/orders/in").glob("PO_PO-*.xml"))
     content = order.read_bytes()
     assert b"<CaseRef>ME-000123</CaseRef>" in content
     assert b'sku="PP-77120"' in content
     assert order.name.removeprefix("PO_").removesuffix(".xml").encode() in content
     assert dead_letters(hub_db) == []
+
+    deliveries = receiver[1]
+    verifier = Webhook(WEBHOOK_SECRET)
+    statuses = [verifier.verify(body, headers)["status"] for headers, body in deliveries]
+    assert statuses == ["created", "waiting_parts"], "in order, each once, signed"
+    assert len({headers["webhook-id"] for headers, _ in deliveries}) == 2

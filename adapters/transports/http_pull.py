@@ -53,6 +53,7 @@ __all__ = [
     "DeliveryConflict",
     "DeliveryRejected",
     "EndpointNotFound",
+    "HeaderConflict",
     "HttpPostSettings",
     "HttpPostTransport",
     "HttpPullSettings",
@@ -99,6 +100,9 @@ _REPEAT_STATUSES = _DELIVERED - {201}
 # The order itself is wrong (invalid data, too big): an operator must correct it.
 _REJECTED = frozenset({400, 413, 422})
 _MAX_IDEMPOTENCY_KEY = 255
+# Headers that frame the request: the HTTP library sets them from the body and the URL,
+# and a message that set its own could desynchronise or redirect the request.
+_FRAMING_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
 
 
 # -- errors ------------------------------------------------------------------------------
@@ -171,6 +175,18 @@ class DeliveryConflict(FatalError):
 class UnsendableMessage(FatalError):
     """A message that cannot go on the wire as it is (its idempotency key is no valid
     header value): a fault of whatever built it, caught before anything is sent."""
+
+
+class HeaderConflict(UnsendableMessage):
+    """A message header that would replace one the transport sets itself (a credential,
+    the idempotency key, the content type, the framing): refused before anything is sent,
+    since a message able to swap the key or the credentials could defeat de-duplication
+    or authenticate as someone else. ``header`` is the name; its value is never shown."""
+
+    def __init__(self, message: str, *, header: str, message_name: str) -> None:
+        super().__init__(message)
+        self.header = header
+        self.message_name = message_name
 
 
 class EndpointNotFound(ConfigurationError):
@@ -913,7 +929,8 @@ class HttpPostTransport(_RetryingClient[HttpPostSettings]):
         )
 
     def _message_headers(self, message: OutboundMessage) -> dict[str, str]:
-        """Content-Type and the idempotency key, checked before anything is sent."""
+        """Content-Type, the idempotency key and the message's own headers, checked
+        before anything is sent."""
         declared = self.settings.content_type
         content_type = message.content_type or declared
         if _media_type(content_type) != _media_type(declared):
@@ -932,7 +949,41 @@ class HttpPostTransport(_RetryingClient[HttpPostSettings]):
                 f"{_MAX_IDEMPOTENCY_KEY} characters or not printable ASCII; without a valid "
                 "key a retried POST is not safe, so nothing was sent"
             )
-        return {"Content-Type": content_type, self.settings.idempotency_header: key}
+        headers = {"Content-Type": content_type, self.settings.idempotency_header: key}
+        headers.update(self._extra_headers(message, reserved=[*self._headers, *headers]))
+        return headers
+
+    def _extra_headers(self, message: OutboundMessage, *, reserved: list[str]) -> dict[str, str]:
+        """The message's own headers, checked: each a valid name and value, none set twice
+        and none replacing a header the transport owns. Values are never quoted in an
+        error, since a header may carry a signature or a token."""
+        taken = {name.lower() for name in reserved} | _FRAMING_HEADERS
+        extra: dict[str, str] = {}
+        for name, value in message.headers.items():
+            if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
+                raise UnsendableMessage(
+                    f"{message.name!r}: {name!r} is not a valid HTTP header name"
+                )
+            if name.lower() in {other.lower() for other in extra}:
+                raise UnsendableMessage(
+                    f"{message.name!r}: its {name} header is given twice (names are not "
+                    "case-sensitive); nothing was sent"
+                )
+            if name.lower() in taken:
+                raise HeaderConflict(
+                    f"{message.name!r}: its {name} header would replace one the transport "
+                    "sets itself (credentials, idempotency key, content type or framing); "
+                    "nothing was sent",
+                    header=name,
+                    message_name=message.name,
+                )
+            if not isinstance(value, str) or not _HEADER_VALUE.fullmatch(value):
+                raise UnsendableMessage(
+                    f"{message.name!r}: the value of its {name} header is empty or holds "
+                    "characters a header cannot carry; nothing was sent"
+                )
+            extra[name] = value
+        return extra
 
     # -- what a POST's answer means ------------------------------------------------------
 

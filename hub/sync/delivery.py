@@ -16,15 +16,19 @@ from sqlalchemy import Connection
 from hub.connectors import Network
 from hub.errors import ConfigurationError, FatalError
 from hub.model.case import Case
+from hub.model.event import Event
 from hub.model.parties import Party
+from hub.model.statuses import CaseStatus
+from hub.model.timeline import derive_case_state, event_order_key
 from hub.model.work import PartsOrder
 from hub.outbound import deliver, render
 from hub.ports import DeliveryReceipt
-from hub.store.cases import get_case
+from hub.store.cases import case_state, get_case
 from hub.store.db import Database
 from hub.store.events import get_event
 from hub.sync.outbox import OutboxRow
 from hub.sync.rules import Role, route_for
+from hub.webhooks import event_payload, read_webhook_secret, webhook_message, webhook_sender
 
 
 class UndeliverableMessage(FatalError):
@@ -85,6 +89,49 @@ def context_for(connection: Connection, network: Network, row: OutboxRow) -> dic
         )
     context["now"] = datetime.now(UTC)
     return context
+
+
+def _status_after(connection: Connection, case_ref: str, event: Event) -> CaseStatus | None:
+    """The case's status once this event is in its timeline (a late one changes nothing)."""
+    key = event_order_key(event)
+    state = derive_case_state(
+        e for e in case_state(connection, case_ref).timeline if event_order_key(e) <= key
+    )
+    return state.status
+
+
+def deliver_webhook(database: Database, network: Network, row: OutboxRow) -> DeliveryReceipt:
+    """Publish an event to its retailer, signed per Standard Webhooks at send time."""
+    retailer = row.target.removeprefix("webhook:")
+    spec = network.config.webhook(retailer)
+    if spec is None:
+        raise ConfigurationError(f"retailer {retailer} has no webhook in connectors.yaml")
+    event_id = row.payload.get("event_id") if isinstance(row.payload, dict) else None
+    with database.transaction() as connection:
+        event = get_event(connection, event_id) if event_id else None
+        if event is None or row.case_ref is None:
+            raise UndeliverableMessage(f"outbox message {row.id}: its event is not stored")
+        after = _status_after(connection, row.case_ref, event)
+    message = webhook_message(
+        event_payload(event, row.case_ref, after),
+        message_id=row.idempotency_key,
+        secret=read_webhook_secret(spec),
+        now=datetime.now(UTC),
+    )
+    sender = webhook_sender(spec)
+    try:
+        return sender.send(message)
+    finally:
+        close = getattr(sender, "close", None)
+        if callable(close):
+            close()
+
+
+def deliver_any(database: Database, network: Network, row: OutboxRow) -> DeliveryReceipt:
+    """The dispatcher's send: a retailer's webhook or a partner's connector."""
+    if row.target.startswith("webhook:"):
+        return deliver_webhook(database, network, row)
+    return deliver_row(database, network, row)
 
 
 def deliver_row(database: Database, network: Network, row: OutboxRow) -> DeliveryReceipt:

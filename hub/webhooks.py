@@ -1,0 +1,217 @@
+"""Retailer webhooks: each case event POSTed to the retailer, signed per the Standard
+Webhooks specification (https://www.standardwebhooks.com).
+
+A retailer checks three headers before it trusts a POST: ``webhook-id`` (the message's
+id, the same on every retry, so it can drop a repeat), ``webhook-timestamp`` (Unix
+seconds, so a captured request cannot be replayed later) and ``webhook-signature``
+(``v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">``, keyed with the bytes of the
+shared ``whsec_<base64>`` secret). Receivers refuse a timestamp more than five minutes
+off, so a message is signed when it is sent, never when it is queued: the outbox keeps
+only ``{"event_id": …}`` and the dispatcher calls :func:`webhook_message` each time.
+
+The payload says what the retailer's customer may see (labels in French and English) and
+what support needs (the partner's raw code), with the instant in the offset the partner
+gave: a local time is never relabelled as UTC.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import math
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from hub.connector_spec import WEBHOOK_RETRY_WAIT, HttpPostTransportSpec, WebhookSpec
+from hub.errors import ConfigurationError, FatalError
+from hub.model.event import Event
+from hub.model.statuses import CaseStatus
+from hub.ports import OutboundMessage, Sender
+from hub.registry import transport_factory
+from hub.secrets import read_secrets
+
+__all__ = [
+    "CONTENT_TYPE",
+    "EVENT_TYPE",
+    "ID_HEADER",
+    "SIGNATURE_HEADER",
+    "TIMESTAMP_HEADER",
+    "InvalidWebhookSecret",
+    "UnsignableMessage",
+    "event_payload",
+    "read_webhook_secret",
+    "sign",
+    "webhook_message",
+    "webhook_secret",
+    "webhook_sender",
+]
+
+ID_HEADER = "webhook-id"
+TIMESTAMP_HEADER = "webhook-timestamp"
+SIGNATURE_HEADER = "webhook-signature"
+CONTENT_TYPE = "application/json"
+EVENT_TYPE = "case.event"
+
+SECRET_PREFIX = "whsec_"  # noqa: S105 - the format's prefix, not a secret
+MIN_SECRET_BYTES = 24
+"""The specification's lower bound for a secret (192 bits): a shorter key is refused."""
+
+# A message id goes in a header and in the signed text: visible ASCII without spaces
+# (a space separates signatures), as long as the transport's idempotency key may be.
+_MESSAGE_ID = re.compile(r"[\x21-\x7e]{1,255}")
+_BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
+
+
+class InvalidWebhookSecret(ConfigurationError):
+    """The secret is not ``whsec_`` followed by base64 of at least 24 bytes. The message
+    names the variable it came from, never its value."""
+
+
+class UnsignableMessage(FatalError):
+    """A message that cannot be signed as given (no usable id, a naive or pre-1970 time,
+    a payload that is not JSON): a fault of whatever built it, caught before sending."""
+
+
+def webhook_secret(secret: str) -> bytes:
+    """The HMAC key a ``whsec_<base64>`` secret stands for.
+
+    Stricter than the reference libraries (which also take bare base64): the prefix
+    tells a webhook secret from any other value put in the wrong variable.
+    """
+    if not secret.startswith(SECRET_PREFIX):
+        raise InvalidWebhookSecret(f"a webhook secret starts with {SECRET_PREFIX!r}")
+    encoded = secret.removeprefix(SECRET_PREFIX)
+    if not _BASE64.fullmatch(encoded):
+        raise InvalidWebhookSecret("a webhook secret is whsec_ followed by standard base64")
+    try:
+        key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+    except binascii.Error as exc:
+        raise InvalidWebhookSecret("a webhook secret's base64 part does not decode") from exc
+    if len(key) < MIN_SECRET_BYTES:
+        raise InvalidWebhookSecret(
+            f"a webhook secret must decode to at least {MIN_SECRET_BYTES} bytes "
+            f"(it decodes to {len(key)})"
+        )
+    return key
+
+
+def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
+    """The ``webhook-signature`` value: ``v1,<base64 HMAC-SHA256>`` over
+    ``{id}.{timestamp}.{body}``, the body exactly as sent."""
+    _check_message_id(message_id)
+    if timestamp < 0:
+        raise UnsignableMessage(f"timestamp {timestamp} is before 1970")
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    digest = hmac.new(webhook_secret(secret), signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode("ascii")
+
+
+def webhook_message(
+    event_payload: Mapping[str, Any], *, message_id: str, secret: str, now: datetime
+) -> OutboundMessage:
+    """The signed POST for one event, its timestamp ``now`` (call it at send time).
+
+    The body is compact UTF-8 JSON; the idempotency key is the message id, so the
+    ``Idempotency-Key`` and ``webhook-id`` headers agree on every retry.
+    """
+    _check_message_id(message_id)
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise UnsignableMessage("the signing time must be timezone-aware")
+    timestamp = math.floor(now.timestamp())
+    try:
+        body = json.dumps(
+            event_payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+        ).encode("utf-8")
+    except (TypeError, ValueError) as exc:
+        raise UnsignableMessage(
+            f"webhook {message_id!r}: the payload is not JSON ({type(exc).__name__}: {exc})"
+        ) from exc
+    return OutboundMessage(
+        name=f"webhook {message_id}",
+        content=body,
+        content_type=CONTENT_TYPE,
+        idempotency_key=message_id,
+        headers={
+            ID_HEADER: message_id,
+            TIMESTAMP_HEADER: str(timestamp),
+            SIGNATURE_HEADER: sign(secret, message_id, timestamp, body),
+        },
+    )
+
+
+def event_payload(
+    event: Event, case_ref: str, case_status_after: CaseStatus | None
+) -> dict[str, Any]:
+    """What the retailer receives for one event; ``case_status_after`` as the feed
+    gives it (the case's status once this event is applied, unchanged by a late one).
+
+    Field names follow the feed API's items; ``event_type`` holds the event's own type
+    because ``type`` is the webhook's (``case.event``), as the specification advises.
+    """
+    label = event.label
+    return {
+        "type": EVENT_TYPE,
+        "event_id": event.id,
+        "case_reference": case_ref,
+        "event_type": event.type.value,
+        "status": None if event.status is None else event.status.value,
+        "unmapped": event.status is None,
+        "occurred_at": event.occurred_at.isoformat(),
+        "reported_by": event.reported_by,
+        "label": None if label is None else {"fr": label.fr, "en": label.en},
+        "raw_code": event.raw_code,
+        "raw_label": event.raw_label,
+        "case_status_after": None if case_status_after is None else case_status_after.value,
+    }
+
+
+def read_webhook_secret(spec: WebhookSpec, environ: Mapping[str, str] | None = None) -> str:
+    """The retailer's secret from the variable ``secret_env`` names, checked, so that a
+    wrong value fails naming the variable rather than as a bad signature at the retailer."""
+    secrets = read_secrets(f"webhook:{spec.retailer}", {"secret": spec.secret_env}, environ)
+    value = secrets["secret"]
+    try:
+        webhook_secret(value)
+    except InvalidWebhookSecret as exc:
+        raise InvalidWebhookSecret(f"${spec.secret_env}: {exc}") from None
+    return value
+
+
+def webhook_sender(spec: WebhookSpec, environ: Mapping[str, str] | None = None) -> Sender:
+    """A POST client for the retailer's URL, with no credential of its own: each message
+    carries its signature. Its retries stay within the signature's lifetime (see
+    :class:`hub.connector_spec.WebhookSpec`); ``environ`` is unused here, since the
+    secret is read when each message is signed, and kept for symmetry with connectors.
+
+    The transport comes from the ``http-post`` entry point, so the core imports no adapter.
+    """
+    del environ
+    parts = urlsplit(spec.url)
+    path = parts.path or "/"
+    transport_spec = HttpPostTransportSpec(
+        type="http-post",
+        base_url=f"{parts.scheme}://{parts.netloc}",
+        post_path=f"{path}?{parts.query}" if parts.query else path,
+        content_type=CONTENT_TYPE,
+        requests_per_second=spec.requests_per_second,
+        timeout=spec.timeout,
+        max_attempts=spec.max_attempts,
+        max_wait=WEBHOOK_RETRY_WAIT,
+    )
+    sender = transport_factory("http-post")(transport_spec, {}, None)
+    if not isinstance(sender, Sender):
+        raise ConfigurationError("the installed http-post transport cannot send messages")
+    return sender
+
+
+def _check_message_id(message_id: str) -> None:
+    if not _MESSAGE_ID.fullmatch(message_id):
+        raise UnsignableMessage(
+            "a webhook message id is 1 to 255 visible ASCII characters without spaces"
+        )
