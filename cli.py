@@ -15,6 +15,7 @@ from rich.table import Table
 
 from commands import adapters as adapters_commands
 from commands import connectors as connectors_commands
+from commands import outbox as outbox_commands
 from commands.common import DatabaseOption, err, open_database, out, print_validation
 from hub.api.commands import register as register_api_commands
 from hub.api.openapi_export import FILE_NAME as OPENAPI_FILE
@@ -33,6 +34,7 @@ from hub.store.parties import save_party
 app = typer.Typer(help="After-sales partner hub.", no_args_is_help=True, add_completion=False)
 app.add_typer(connectors_commands.app, name="connectors")
 app.add_typer(adapters_commands.app, name="adapters")
+app.add_typer(outbox_commands.app, name="outbox")
 app.command("ingest")(connectors_commands.ingest)
 app.command("run")(connectors_commands.run)
 register_api_commands(app)

@@ -103,5 +103,4 @@ def test_a_case_opened_through_the_api_queues_its_messages_in_the_same_transacti
     assert [(target, kind) for target, kind, _ in queued(hub_db)] == [
         ("colis-express-pickups", "pickup"),
         ("techniservice-orders", "repair_order"),
-        ("webhook:bricomarket", "event"),
-    ]
+    ], "BricoMarket reads the feed: no webhook is queued for it"

@@ -34,6 +34,8 @@ class Addresses:
     """Which connector carries each (partner, message): built from connectors.yaml."""
 
     by_partner_message: Mapping[tuple[str, str], str]
+    webhook_retailers: frozenset[str] = frozenset()
+    """Retailers that receive events by webhook; the others read the feed."""
 
     def connector(self, party: str, message: str) -> str:
         name = self.by_partner_message.get((party, message))
@@ -107,6 +109,11 @@ def apply_sync(
             for intent in evaluate(sync, event, record.case):
                 if isinstance(intent, StatusIntent):
                     caused.append(_hub_event(intent, event))
+                elif (
+                    isinstance(intent, NotifyIntent)
+                    and intent.retailer not in addresses.webhook_retailers
+                ):
+                    continue  # it reads the feed, where every event already is
                 else:
                     items.append(_item(intent, addresses))
         if items:
@@ -125,7 +132,8 @@ def apply_sync(
 def addresses_of(network: NetworkConfig) -> Addresses:
     """Every enabled connector, by the partner and message it carries."""
     return Addresses(
-        {(spec.partner, spec.message): spec.name for spec in network.connectors if spec.enabled}
+        {(spec.partner, spec.message): spec.name for spec in network.connectors if spec.enabled},
+        frozenset(spec.retailer for spec in network.webhooks),
     )
 
 

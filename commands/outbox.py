@@ -1,0 +1,88 @@
+"""The outbox: send what is due now, list dead letters, replay or discard one."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from commands.common import DatabaseOption, NetworkOption, network_path, open_database, out
+from hub.connectors import open_network
+from hub.sync.delivery import deliver_any
+from hub.sync.outbox import Dispatcher, dead_letters, discard, replay
+
+app = typer.Typer(
+    help="Messages waiting to go out to partners and retailers.", no_args_is_help=True
+)
+
+
+@app.command("dispatch")
+def dispatch(
+    network: NetworkOption = None,
+    database: DatabaseOption = None,
+    owner: Annotated[str, typer.Option(help="This dispatcher's name in the leases.")] = "cli",
+) -> None:
+    """Deliver every message that is due now, retrying and dead-lettering as configured."""
+    db = open_database(database)
+    partners = open_network(network_path(network))
+    dispatcher = Dispatcher(db, lambda row: deliver_any(db, partners, row), owner=owner)
+    result = dispatcher.run_until_idle()
+    out.print(
+        f"{result.delivered} delivered, {result.retried} to retry later, "
+        f"{result.dead} dead-lettered"
+    )
+
+
+@app.command("dead-letters")
+def list_dead_letters(
+    database: DatabaseOption = None,
+    target: Annotated[str | None, typer.Option(help="Only this target.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines, for scripts.")] = False,
+) -> None:
+    """Messages that could not be delivered, with the last error; replay or discard them."""
+    rows = dead_letters(open_database(database), target)
+    if as_json:
+        for row in rows:
+            sys.stdout.write(
+                json.dumps(
+                    {
+                        "id": row.id,
+                        "target": row.target,
+                        "kind": row.kind,
+                        "case_ref": row.case_ref,
+                        "attempts": row.attempts,
+                        "last_error": row.last_error,
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
+        return
+    table = Table("id", "target", "message", "case", "attempts", "last error")
+    for row in rows:
+        table.add_row(
+            str(row.id),
+            row.target,
+            row.kind,
+            row.case_ref or "",
+            str(row.attempts),
+            row.last_error or "",
+        )
+    out.print(table)
+
+
+@app.command("replay")
+def replay_message(message_id: int, database: DatabaseOption = None) -> None:
+    """Send a dead-lettered message again (attempts reset, due now)."""
+    replay(open_database(database), message_id)
+    out.print(f"message {message_id} is due again")
+
+
+@app.command("discard")
+def discard_message(message_id: int, database: DatabaseOption = None) -> None:
+    """Give up on a message for good; later messages of its case can then go out."""
+    discard(open_database(database), message_id)
+    out.print(f"message {message_id} discarded")
