@@ -302,3 +302,14 @@ outbox = Table(
     ),
     comment="Messages to send, written in the transaction of the events that cause them.",
 )
+
+connector_leases = Table(
+    "connector_leases",
+    metadata,
+    Column("connector", String(100), primary_key=True),
+    Column("owner", String(200), nullable=True, comment="The process running it now."),
+    Column("lease_until", UtcDateTime, nullable=True),
+    Column("failures", Integer, nullable=False, comment="Failed runs in a row."),
+    Column("not_before", UtcDateTime, nullable=True, comment="Backing off until then."),
+    comment="One run of a connector at a time across every hub process; backoff state.",
+)

@@ -1,0 +1,41 @@
+"""`hub serve`: the API, the partner push endpoints, the scheduler and the dispatcher.
+
+Run one per machine, or several on the same PostgreSQL: leases share the work.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from commands.common import DatabaseOption, NetworkOption, network_path, open_database, out
+from hub.api.app import create_app
+from hub.connectors import open_network
+from hub.errors import ConfigurationError
+from hub.schedule import build_scheduler
+from hub.store.migrate import current_revision, head_revision
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    database: DatabaseOption = None,
+    network: NetworkOption = None,
+) -> None:
+    """Serve the hub: API and pushes on HOST:PORT, connectors on schedule, the outbox sent."""
+    db = open_database(database)
+    if current_revision(db) != head_revision(db):
+        raise ConfigurationError("the database schema is not up to date: run `hub db upgrade`")
+    partners = open_network(network_path(network))
+    owner = f"{socket.gethostname()}:{os.getpid()}"
+    scheduler = build_scheduler(db, partners, owner=owner)
+    scheduler.start()
+    out.print(f"hub serving on http://{host}:{port} as {owner}; {len(scheduler.get_jobs())} jobs")
+    try:
+        uvicorn.run(create_app(db, partners), host=host, port=port, log_level="info")
+    finally:
+        scheduler.shutdown(wait=True)

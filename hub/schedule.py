@@ -1,0 +1,194 @@
+"""The scheduler: every connector on its schedule, the dispatcher, never a run twice at once.
+
+APScheduler fires the jobs; a lease row per connector in the database makes sure that,
+across every hub process sharing the database, one run of a connector happens at a time
+(a process that dies loses its lease when it expires). A run that fails for a passing
+reason makes the connector back off before its next run.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import or_, update
+
+from hub.case_import_runs import run_case_import
+from hub.connector_spec import ConnectorSpec, HttpPushTransportSpec, ScheduleSpec, parse_duration
+from hub.connectors import Network, case_import_transport
+from hub.errors import HubError, NextAction, TransientError
+from hub.ingest import RunReport
+from hub.mapping.spec import InboundSpec
+from hub.store.db import Database
+from hub.store.tables import connector_leases
+from hub.store.upsert import insert_ignoring_conflicts
+from hub.sync.delivery import deliver_any
+from hub.sync.outbox import Dispatcher
+
+logger = logging.getLogger(__name__)
+
+LEASE = timedelta(hours=1)
+"""Longer than any run; a run that dies keeps its connector idle this long at most."""
+BACKOFF_BASE = timedelta(minutes=1)
+BACKOFF_MAX = timedelta(hours=1)
+
+
+def acquire_lease(
+    database: Database, connector: str, owner: str, *, now: datetime | None = None
+) -> bool:
+    """Take the connector for one run, unless another process has it or it backs off."""
+    moment = now or datetime.now(UTC)
+    with database.transaction() as connection:
+        connection.execute(
+            insert_ignoring_conflicts(connection, connector_leases, "connector"),
+            {"connector": connector, "failures": 0},
+        )
+        taken = connection.execute(
+            update(connector_leases)
+            .where(connector_leases.c.connector == connector)
+            .where(
+                or_(
+                    connector_leases.c.lease_until.is_(None),
+                    connector_leases.c.lease_until < moment,
+                )
+            )
+            .where(
+                or_(
+                    connector_leases.c.not_before.is_(None),
+                    connector_leases.c.not_before <= moment,
+                )
+            )
+            .values(owner=owner, lease_until=moment + LEASE)
+        )
+        return taken.rowcount == 1
+
+
+def backoff(failures: int, retry_after: float | None = None) -> timedelta:
+    """Doubling waits after failures in a row, never shorter than the partner asked."""
+    wait: timedelta = min(BACKOFF_BASE * (2 ** max(failures - 1, 0)), BACKOFF_MAX)
+    if retry_after is not None:
+        wait = max(wait, timedelta(seconds=retry_after))
+    return wait
+
+
+def release_lease(
+    database: Database,
+    connector: str,
+    owner: str,
+    error: HubError | None,
+    *,
+    now: datetime | None = None,
+) -> None:
+    """Give the connector back; after a passing failure it waits before running again."""
+    moment = now or datetime.now(UTC)
+    with database.transaction() as connection:
+        current = connection.execute(
+            connector_leases.select().where(connector_leases.c.connector == connector)
+        ).one()
+        failures = 0 if error is None else int(current.failures) + 1
+        not_before = None
+        if error is not None and error.action is NextAction.RETRY:
+            retry_after = error.retry_after if isinstance(error, TransientError) else None
+            not_before = moment + backoff(failures, retry_after)
+        connection.execute(
+            update(connector_leases)
+            .where(connector_leases.c.connector == connector, connector_leases.c.owner == owner)
+            .values(owner=None, lease_until=None, failures=failures, not_before=not_before)
+        )
+
+
+def run_leased(
+    database: Database, name: str, owner: str, run: Callable[[], RunReport]
+) -> RunReport | None:
+    """One run under the connector's lease; None when another process has it."""
+    if not acquire_lease(database, name, owner):
+        logger.info("%s: running elsewhere or backing off; skipped", name)
+        return None
+    report: RunReport | None = None
+    try:
+        report = run()
+        return report
+    finally:
+        release_lease(database, name, owner, None if report is None else report.error)
+
+
+def _trigger(schedule: ScheduleSpec) -> IntervalTrigger | CronTrigger:
+    jitter = int(parse_duration(schedule.jitter).total_seconds()) if schedule.jitter else None
+    if schedule.every is not None:
+        seconds = int(parse_duration(schedule.every).total_seconds())
+        return IntervalTrigger(seconds=seconds, jitter=jitter, timezone=UTC)
+    assert schedule.cron is not None
+    return CronTrigger.from_crontab(schedule.cron, timezone=UTC)
+
+
+def _reads(spec: ConnectorSpec, network: Network) -> bool:
+    if isinstance(spec.transport, HttpPushTransportSpec):
+        return False
+    return isinstance(network.connector(spec.name).message, InboundSpec)
+
+
+def build_scheduler(
+    database: Database,
+    network: Network,
+    *,
+    owner: str,
+    dispatch_every: timedelta = timedelta(seconds=5),
+) -> BackgroundScheduler:
+    """Jobs for every scheduled reading connector and drop folder, and the dispatcher.
+
+    Outbound connectors are not polled: the dispatcher sends their messages when due.
+    """
+    scheduler = BackgroundScheduler(timezone=UTC)
+    config = network.config
+    for spec in config.connectors:
+        if not spec.enabled or spec.schedule is None or not _reads(spec, network):
+            continue
+        connector = network.connector(spec.name)
+        scheduler.add_job(
+            run_leased,
+            _trigger(spec.schedule),
+            args=(database, spec.name, owner, lambda c=connector: c.run(database)),
+            id=spec.name,
+            max_instances=1,
+            coalesce=True,
+        )
+    hook = network.sync_hook()
+    for drop in config.case_imports:
+        if not drop.enabled or drop.schedule is None:
+            continue
+        scheduler.add_job(
+            run_leased,
+            _trigger(drop.schedule),
+            args=(
+                database,
+                drop.name,
+                owner,
+                lambda d=drop: run_case_import(
+                    database, d.name, case_import_transport(d), d.retailer, on_stored=hook
+                ),
+            ),
+            id=drop.name,
+            max_instances=1,
+            coalesce=True,
+        )
+    dispatcher = Dispatcher(database, lambda row: deliver_any(database, network, row), owner=owner)
+    scheduler.add_job(
+        dispatcher.run_until_idle,
+        IntervalTrigger(seconds=int(dispatch_every.total_seconds()), timezone=UTC),
+        id="dispatcher",
+        max_instances=1,
+        coalesce=True,
+    )
+    for spec in config.connectors:
+        if spec.enabled and isinstance(spec.transport, HttpPushTransportSpec):
+            connector = network.connector(spec.name)
+            scheduler.add_job(  # pushes archived but never stored by a process that died
+                run_leased,
+                args=(database, spec.name, owner, lambda c=connector: c.run(database)),
+                id=f"{spec.name}-recovery",
+            )
+    return scheduler
