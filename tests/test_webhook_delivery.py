@@ -1,0 +1,159 @@
+"""A retailer's webhook endpoint down for a while, then back; or never back.
+
+Real HTTP on loopback, signatures checked with the standardwebhooks package, the outbox
+on SQLite and PostgreSQL; the dispatcher's clock is moved by the test, never slept.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI, Request, Response
+from standardwebhooks.webhooks import Webhook
+
+from hub.connectors import Network, open_network
+from hub.model import Party, PartyRole
+from hub.store.cases import open_case
+from hub.store.db import Database
+from hub.store.events import append_events
+from hub.store.parties import save_party
+from hub.sync.delivery import deliver_any
+from hub.sync.outbox import Dispatcher, dead_letters, replay
+from tests.api_support import serving
+from tests.factories import T0, case_event, make_case, register_network
+
+SECRET = "whsec_" + base64.b64encode(b"a secret of thirty-two bytes!!!!").decode()
+
+
+@dataclass
+class Endpoint:
+    url: str = ""
+    down: bool = False
+    statuses: list[str] = field(default_factory=list)
+    refused: int = 0
+
+
+@pytest.fixture
+def endpoint() -> Iterator[Endpoint]:
+    state = Endpoint()
+    app = FastAPI()
+    verifier = Webhook(SECRET)
+
+    @app.post("/hub")
+    async def receive(request: Request) -> Response:
+        if state.down:
+            state.refused += 1
+            return Response(status_code=503)
+        body = await request.body()
+        payload = verifier.verify(body, dict(request.headers))
+        state.statuses.append(payload["status"])
+        return Response(status_code=204)
+
+    with serving(app) as url:
+        state.url = url
+        yield state
+
+
+@pytest.fixture
+def network(tmp_path: Path, endpoint: Endpoint, monkeypatch: pytest.MonkeyPatch) -> Network:
+    monkeypatch.setenv("TEST_ME_WEBHOOK", SECRET)
+    path = tmp_path / "connectors.yaml"
+    path.write_text(
+        f"""
+version: 1
+parties: [{{id: maison-electro, role: retailer, name: Maison Électro}}]
+webhooks:
+  - {{retailer: maison-electro, url: "{endpoint.url}/hub", secret_env: TEST_ME_WEBHOOK,
+      max_attempts: 1}}
+sync:
+  rules:
+    - {{name: news, when: {{type: case_status}}, notify_retailer: true}}
+""",
+        encoding="utf-8",
+    )
+    return open_network(path)
+
+
+class Clock:
+    """The dispatcher's clock; starts a moment after the messages were queued."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC) + timedelta(seconds=1)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def three_events(database: Database, network: Network) -> None:
+    register_network(database)
+    with database.transaction() as connection:
+        save_party(connection, Party(id="hub", role=PartyRole.HUB, name="After-sales hub"))
+        hook = network.sync_hook()
+        open_case(connection, make_case("ME-000123"), on_stored=hook)
+        later = [
+            case_event("received", T0, by="atelier-dupont"),
+            case_event("diagnosing", T0 + timedelta(hours=2), by="atelier-dupont"),
+        ]
+        append_events(connection, later)
+        assert hook is not None
+        hook(connection, later)
+
+
+def test_a_receiver_down_for_a_while_gets_everything_in_order_once_back(
+    database: Database, network: Network, endpoint: Endpoint
+) -> None:
+    three_events(database, network)
+    clock = Clock()
+    dispatcher = Dispatcher(
+        database,
+        lambda row: deliver_any(database, network, row),
+        owner="test",
+        clock=clock,
+        jitter=lambda delay: delay,
+    )
+    endpoint.down = True
+    for _ in range(4):  # an hour of deployment
+        dispatcher.run_until_idle()
+        clock.now += timedelta(minutes=15)
+    assert endpoint.statuses == []
+    assert endpoint.refused == 4, "one message retried; the two behind it wait their turn"
+
+    endpoint.down = False
+    clock.now += timedelta(hours=1)
+    result = dispatcher.run_until_idle()
+    assert result.delivered == 3
+    assert endpoint.statuses == ["created", "received", "diagnosing"]
+    assert dead_letters(database) == []
+
+
+def test_a_receiver_that_never_comes_back_ends_in_the_dead_letters_then_replays(
+    database: Database, network: Network, endpoint: Endpoint
+) -> None:
+    three_events(database, network)
+    clock = Clock()
+    dispatcher = Dispatcher(
+        database,
+        lambda row: deliver_any(database, network, row),
+        owner="test",
+        max_attempts=3,
+        clock=clock,
+        jitter=lambda delay: delay,
+    )
+    endpoint.down = True
+    for _ in range(5):
+        dispatcher.run_until_idle()
+        clock.now += timedelta(hours=1)
+    [dead] = dead_letters(database)
+    assert dead.attempts == 3
+    assert dead.last_error is not None
+    assert "503" in dead.last_error
+
+    endpoint.down = False
+    replay(database, dead.id, now=clock.now)
+    dispatcher.run_until_idle()
+    assert endpoint.statuses == ["created", "received", "diagnosing"]
