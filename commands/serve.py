@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import socket
+from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -25,6 +26,9 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     database: DatabaseOption = None,
     network: NetworkOption = None,
+    dispatch_every: Annotated[
+        float, typer.Option(help="Seconds between two rounds of the dispatcher.")
+    ] = 5.0,
 ) -> None:
     """Serve the hub: API and pushes on HOST:PORT, connectors on schedule, the outbox sent."""
     db = open_database(database)
@@ -32,7 +36,9 @@ def serve(
         raise ConfigurationError("the database schema is not up to date: run `hub db upgrade`")
     partners = open_network(network_path(network))
     owner = f"{socket.gethostname()}:{os.getpid()}"
-    scheduler = build_scheduler(db, partners, owner=owner)
+    scheduler = build_scheduler(
+        db, partners, owner=owner, dispatch_every=timedelta(seconds=dispatch_every)
+    )
     scheduler.start()
     out.print(f"hub serving on http://{host}:{port} as {owner}; {len(scheduler.get_jobs())} jobs")
     try:

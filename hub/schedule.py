@@ -178,7 +178,7 @@ def build_scheduler(
     dispatcher = Dispatcher(database, lambda row: deliver_any(database, network, row), owner=owner)
     scheduler.add_job(
         dispatcher.run_until_idle,
-        IntervalTrigger(seconds=int(dispatch_every.total_seconds()), timezone=UTC),
+        IntervalTrigger(seconds=max(dispatch_every.total_seconds(), 0.1), timezone=UTC),
         id="dispatcher",
         max_instances=1,
         coalesce=True,
