@@ -26,6 +26,7 @@ from hub.ports import DeliveryReceipt
 from hub.store.cases import case_state, get_case
 from hub.store.db import Database
 from hub.store.events import get_event
+from hub.store.parts_orders import record_parts_order
 from hub.sync.outbox import OutboxRow
 from hub.sync.rules import Role, route_for
 from hub.webhooks import event_payload, read_webhook_secret, webhook_message, webhook_sender
@@ -146,4 +147,9 @@ def deliver_row(database: Database, network: Network, row: OutboxRow) -> Deliver
             f"outbox message {row.id}: the event that asked for parts names none"
         )
     message = render(connector, [context], identifier=f"{row.id:08d}")
+    order = context.get("parts_order") if row.kind == "purchase_order" else None
+    if isinstance(order, PartsOrder):
+        # Recorded before sending: the supplier may answer before our next transaction.
+        with database.transaction() as connection:
+            record_parts_order(connection, order)
     return deliver(connector, message)
