@@ -328,7 +328,11 @@ def sample_contexts(cases_folder: Path, parties: list[Party]) -> list[dict[str, 
             "retailer": by_id.get(case.retailer),
             "now": FIXED_NOW,
             "sender": {"name": customer.name, "address": customer.address, "phone": customer.phone},
-            "pickup": {"delivery": "workshop", "weight_kg": Decimal("3.20")},
+            "pickup": {
+                "delivery": "workshop",
+                "weight_kg": Decimal("3.20"),
+                "reference": case.reference,
+            },
         }
         if repairer is not None:
             context["repairer"] = context["ship_to"] = repairer

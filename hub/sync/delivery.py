@@ -75,6 +75,8 @@ def context_for(connection: Connection, network: Network, row: OutboxRow) -> dic
         context["pickup"] = {
             "delivery": "workshop" if to_repairer else "home",
             "weight_kg": config.sync.parcel_weight_kg,
+            # A carrier treats one reference as one parcel: the way back needs its own.
+            "reference": case.reference if to_repairer else f"{case.reference}-R",
         }
     cause_id = row.payload.get("cause") if isinstance(row.payload, dict) else None
     cause = get_event(connection, cause_id) if cause_id else None
