@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 from hub.store.db import Database, normalise_url
 from hub.store.migrate import upgrade
 from hub.store.tables import metadata
+from tests.sftp_server import ClientKey, generate_client_key
 
 POSTGRES_VARIABLE = "HUB_TEST_POSTGRES_URL"
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
@@ -78,6 +79,12 @@ def migrated_postgres(postgres_url: str) -> Iterator[Database]:
     upgrade(database)
     yield database
     database.dispose()
+
+
+@pytest.fixture(scope="session")
+def client_key() -> ClientKey:
+    """The hub's SFTP key pair, as a connector's secret would hold it."""
+    return generate_client_key()
 
 
 def empty_tables(database: Database) -> None:

@@ -27,15 +27,10 @@ from hub.sync.outbox import Dispatcher, dead_letters
 from simulators.colis_express import ColisExpressSimulator
 from tests.api_support import serving
 from tests.factories import T0, make_case, register_network
-from tests.sftp_server import ClientKey, SftpTestServer, generate_client_key
+from tests.sftp_server import ClientKey, SftpTestServer
 from tests.test_outbound import PARTIES
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def client_key() -> ClientKey:
-    return generate_client_key()
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ from simulators.colis_express import ColisExpressSimulator
 from simulators.techniservice import Part, Quote, TechniServiceSimulator
 from tests.api_support import serving
 from tests.factories import make_case, register_network
-from tests.sftp_server import ClientKey, SftpTestServer, generate_client_key
+from tests.sftp_server import ClientKey, SftpTestServer
 from tests.test_outbound import PARTIES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,11 +62,6 @@ def retailer() -> Iterator[Retailer]:
     with serving(app) as url:
         state.url = url
         yield state
-
-
-@pytest.fixture(scope="module")
-def client_key() -> ClientKey:
-    return generate_client_key()
 
 
 @pytest.fixture

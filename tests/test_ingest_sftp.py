@@ -19,16 +19,11 @@ from hub.store.cases import open_case
 from hub.store.db import Database
 from hub.store.tables import events, inbound_messages, raw_messages, rejects
 from tests.factories import make_case, register_network
-from tests.sftp_server import ClientKey, SftpTestServer, generate_client_key
+from tests.sftp_server import ClientKey, SftpTestServer
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKSHOP = ROOT / "fixtures" / "atelier-dupont"
 SUPPLIER = ROOT / "fixtures" / "pieces-plus"
-
-
-@pytest.fixture(scope="module")
-def client_key() -> ClientKey:
-    return generate_client_key()
 
 
 @pytest.fixture

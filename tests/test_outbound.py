@@ -17,17 +17,12 @@ from hub.errors import ConfigurationError
 from hub.outbound import FILE_DELIVERED, deliver, render
 from simulators.colis_express import ColisExpressSimulator
 from simulators.techniservice import TechniServiceSimulator
-from tests.sftp_server import ClientKey, SftpTestServer, generate_client_key
+from tests.sftp_server import ClientKey, SftpTestServer
 
 ROOT = Path(__file__).resolve().parent.parent
 PARTIES = load_network(ROOT / "connectors.yaml").parties
 CONTEXTS = {c["case"].reference: c for c in sample_contexts(ROOT / "fixtures" / "cases", PARTIES)}
 NOW = datetime(2026, 11, 5, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def client_key() -> ClientKey:
-    return generate_client_key()
 
 
 @pytest.fixture

@@ -40,11 +40,6 @@ STATUS_FILE = (
 ).encode("latin-1")
 
 
-@pytest.fixture(scope="module")
-def client_key() -> ClientKey:
-    return generate_client_key()
-
-
 @pytest.fixture
 def server(tmp_path: Path, client_key: ClientKey) -> Iterator[SftpTestServer]:
     root = tmp_path / "root"

@@ -1,0 +1,304 @@
+"""Three `hub serve` processes on one PostgreSQL, one killed with SIGKILL in a busy run.
+
+A backlog of retailer webhooks is queued before the hubs start; a slow receiver in this
+process records every delivery and processes each webhook-id once, as the retailer sheet
+asks. One hub is killed while it holds leased messages; the two others take them over
+when the lease expires. Afterwards: every message delivered (none lost, none dead), each
+idempotency key processed exactly once, per case the statuses in timeline order, and no
+connector run overlapping another run of the same connector.
+
+`hub serve` has no option for the outbox lease, so the dispatcher's default (60 s) is
+waited out: the test takes a bit over a minute.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import IO
+
+import httpx
+import pytest
+from fastapi import FastAPI, Request, Response
+from sqlalchemy import func, select
+from standardwebhooks.webhooks import Webhook
+
+from hub.connectors import Network, open_network
+from hub.model import Event
+from hub.store.cases import open_case
+from hub.store.db import Database
+from hub.store.events import append_events
+from hub.store.tables import connector_runs, outbox
+from hub.sync.outbox import OutboxState
+from tests.api_support import free_port, serving
+from tests.conftest import _postgres_base, private_postgres_database
+from tests.factories import T0, case_event, make_case
+
+pytestmark = pytest.mark.postgres
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "whsec_" + base64.b64encode(b"crash-test secret, 32 bytes long").decode()
+SECRET_ENV = "TEST_CRASH_WEBHOOK_SECRET"
+CASES = 60
+LATER = ["received", "diagnosing", "in_repair", "repaired"]
+"""Statuses after `created`, one event each, in timeline order."""
+MESSAGES = CASES * (1 + len(LATER))
+RECEIVER_DELAY = 0.02
+OUTBOX_LEASE = 60.0
+"""Dispatcher's default lease_seconds; `hub serve` does not let it be changed."""
+CONNECTOR = "crash-local-status"
+
+
+@dataclass
+class Receiver:
+    """The retailer's endpoint: verifies, records every delivery, processes an id once."""
+
+    url: str = ""
+    deliveries: list[str] = field(default_factory=list)
+    processed: dict[str, str] = field(default_factory=dict)
+    timeline: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def delivered(self) -> int:
+        with self.lock:
+            return len(self.deliveries)
+
+    def settled(self) -> int:
+        with self.lock:
+            return len(self.processed)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    state = Receiver()
+    verifier = Webhook(SECRET)
+    app = FastAPI()
+
+    @app.post("/hub")
+    async def receive(request: Request) -> Response:
+        body = await request.body()
+        payload = verifier.verify(body, dict(request.headers))
+        message_id = request.headers["webhook-id"]
+        await asyncio.sleep(RECEIVER_DELAY)
+        with state.lock:
+            state.deliveries.append(message_id)
+            if message_id not in state.processed:  # a repeat is acknowledged, not processed
+                state.processed[message_id] = payload["case_reference"]
+                state.timeline[payload["case_reference"]].append(payload["status"])
+        return Response(status_code=204)
+
+    with serving(app) as url:
+        state.url = url
+        yield state
+
+
+@pytest.fixture
+def database_url() -> Iterator[str]:
+    """A private PostgreSQL database for this test, dropped afterwards (skip without one)."""
+    with private_postgres_database(_postgres_base()) as url:
+        yield url
+
+
+def write_network(tmp_path: Path, receiver_url: str) -> Path:
+    empty = tmp_path / "nothing-to-read"
+    empty.mkdir()
+    path = tmp_path / "connectors.yaml"
+    path.write_text(
+        f"""
+version: 1
+parties:
+  - {{id: hub, role: hub, name: After-sales hub}}
+  - {{id: maison-electro, role: retailer, name: Maison Électro}}
+  - {{id: atelier-dupont, role: repairer, name: Atelier Dupont Réparation}}
+connectors:
+  - name: {CONNECTOR}
+    partner: atelier-dupont
+    mapping: {ROOT / "mappings" / "atelier-dupont.yaml"}
+    message: status
+    transport: {{type: local-dir, path: "{empty}"}}
+    schedule: {{every: 1s}}
+webhooks:
+  - {{retailer: maison-electro, url: "{receiver_url}/hub", secret_env: {SECRET_ENV}}}
+sync:
+  rules:
+    - {{name: news, when: {{type: case_status}}, notify_retailer: true}}
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def queue_backlog(database: Database, network: Network) -> None:
+    """Open the cases and record their events through the store, as a connector would."""
+    hook = network.sync_hook()
+    assert hook is not None
+    for number in range(CASES):
+        reference = f"ME-{number:06d}"
+        with database.transaction() as connection:
+            open_case(connection, make_case(reference), on_stored=hook)
+            later: list[Event] = [
+                case_event(status, T0 + timedelta(hours=hour), case_ref=reference)
+                for hour, status in enumerate(LATER, start=1)
+            ]
+            append_events(connection, later)
+            hook(connection, later)
+
+
+def held_by(database: Database, pid: int) -> list[str]:
+    """Idempotency keys of pending messages a process has leased."""
+    with database.transaction() as connection:
+        keys = connection.execute(
+            select(outbox.c.idempotency_key).where(
+                outbox.c.state == OutboxState.PENDING.value,
+                outbox.c.lease_owner.like(f"%:{pid}"),
+            )
+        ).scalars()
+        return list(keys)
+
+
+def pending(database: Database) -> int:
+    with database.transaction() as connection:
+        count = connection.execute(
+            select(func.count())
+            .select_from(outbox)
+            .where(outbox.c.state == OutboxState.PENDING.value)
+        ).scalar_one()
+        return int(count)
+
+
+def wait_until_answering(servers: list[subprocess.Popen[bytes]], ports: list[int]) -> None:
+    deadline = time.monotonic() + 30
+    for server, port in zip(servers, ports, strict=True):
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/v1/openapi.json", timeout=1)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None, f"hub serve on {port} exited"
+                assert time.monotonic() < deadline, f"hub serve on {port} did not answer"
+                time.sleep(0.1)
+
+
+def overlaps(runs: list[tuple[datetime, datetime | None]]) -> list[int]:
+    """Indexes of runs that started before the previous one ended (an open run never ends)."""
+    ordered = sorted(runs, key=lambda run: run[0])
+    return [
+        index
+        for index in range(1, len(ordered))
+        if ordered[index - 1][1] is None or ordered[index][0] < ordered[index - 1][1]
+    ]
+
+
+def test_a_hub_killed_in_a_busy_run_loses_nothing(
+    tmp_path: Path,
+    database_url: str,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(SECRET_ENV, SECRET)
+    network_file = write_network(tmp_path, receiver.url)
+    env = {key: value for key, value in os.environ.items() if not key.startswith("HUB_")}
+    env |= {"HUB_DATABASE_URL": database_url, "HUB_CONNECTORS": str(network_file)}
+    cli = [sys.executable, str(ROOT / "cli.py")]
+    for command in (["db", "upgrade"], ["up", "--network", str(network_file)]):
+        subprocess.run([*cli, *command], cwd=tmp_path, env=env, check=True, capture_output=True)
+
+    database = Database(database_url)
+    servers: list[subprocess.Popen[bytes]] = []
+    logs: list[IO[bytes]] = []
+    victim: subprocess.Popen[bytes] | None = None
+    try:
+        queue_backlog(database, open_network(network_file))
+        assert pending(database) == MESSAGES
+
+        ports = [free_port() for _ in range(3)]
+        for port in ports:
+            log = (tmp_path / f"hub-{port}.log").open("wb")
+            logs.append(log)
+            servers.append(
+                subprocess.Popen(
+                    [*cli, "serve", "--port", str(port), "--dispatch-every", "0.2"],
+                    cwd=tmp_path,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+        wait_until_answering(servers, ports)
+
+        # Kill a hub in the middle of the run, while it holds leased messages.
+        deadline = time.monotonic() + 30
+        while victim is None:
+            assert time.monotonic() < deadline, "no hub was caught holding messages"
+            if receiver.delivered() >= 30:
+                victim = next((s for s in servers if held_by(database, s.pid)), None)
+            time.sleep(0.01)
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(timeout=10)
+        killed_at = time.monotonic()
+        held = held_by(database, victim.pid)
+        delivered_before = receiver.delivered()
+
+        deadline = killed_at + OUTBOX_LEASE + 25
+        while pending(database) and time.monotonic() < deadline:
+            time.sleep(0.25)
+        time.sleep(0.5)  # a repeat still on the wire is recorded before counting
+
+        with database.transaction() as connection:
+            states = Counter(connection.execute(select(outbox.c.state)).scalars().all())
+            keys = set(connection.execute(select(outbox.c.idempotency_key)).scalars().all())
+            runs = [
+                (row.started_at, row.finished_at)
+                for row in connection.execute(
+                    select(connector_runs.c.started_at, connector_runs.c.finished_at).where(
+                        connector_runs.c.connector == CONNECTOR
+                    )
+                )
+            ]
+        with receiver.lock:
+            deliveries = Counter(receiver.deliveries)
+            processed = dict(receiver.processed)
+            timeline = {case: list(statuses) for case, statuses in receiver.timeline.items()}
+
+        duplicates = sum(deliveries.values()) - len(deliveries)
+        print(
+            f"\nkilled pid {victim.pid} after {delivered_before} deliveries, holding "
+            f"{len(held)} leased messages; {sum(deliveries.values())} deliveries of "
+            f"{len(deliveries)} ids ({duplicates} repeats); {len(runs)} runs of {CONNECTOR}"
+        )
+        assert held, "the killed hub held messages when it died"
+        assert states == {OutboxState.DELIVERED.value: MESSAGES}, "none lost, none dead"
+        assert set(processed) == keys, "the receiver processed every idempotency key"
+        assert len(processed) == MESSAGES, "and each exactly once"
+        assert duplicates <= len(held), "only what the killed hub had in flight came twice"
+        expected = ["created", *LATER]
+        assert timeline == {f"ME-{n:06d}": expected for n in range(CASES)}, "per case, in order"
+        assert len(runs) >= 2, "the connector ran on its schedule"
+        assert overlaps(runs) == [], "no connector ran concurrently with itself"
+    finally:
+        survivors = [server for server in servers if server.poll() is None]
+        for server in survivors:
+            server.send_signal(signal.SIGTERM)
+        for server in survivors:
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+        for log in logs:
+            log.close()
+        database.dispose()
+    for server in servers:
+        if server is not victim:
+            assert server.returncode in (0, -signal.SIGTERM), "the survivors stop cleanly"
