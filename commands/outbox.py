@@ -11,7 +11,7 @@ from rich.table import Table
 
 from commands.common import DatabaseOption, NetworkOption, network_path, open_database, out
 from hub.connectors import open_network
-from hub.sync.delivery import deliver_any
+from hub.sync.delivery import Senders, deliver_any
 from hub.sync.outbox import Dispatcher, dead_letters, discard, replay
 
 app = typer.Typer(
@@ -28,8 +28,12 @@ def dispatch(
     """Deliver every message that is due now, retrying and dead-lettering as configured."""
     db = open_database(database)
     partners = open_network(network_path(network))
-    dispatcher = Dispatcher(db, lambda row: deliver_any(db, partners, row), owner=owner)
-    result = dispatcher.run_until_idle()
+    senders = Senders()
+    dispatcher = Dispatcher(db, lambda row: deliver_any(db, partners, row, senders), owner=owner)
+    try:
+        result = dispatcher.run_until_idle()
+    finally:
+        senders.close()
     out.print(
         f"{result.delivered} delivered, {result.retried} to retry later, "
         f"{result.dead} dead-lettered"

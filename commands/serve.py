@@ -29,6 +29,10 @@ def serve(
     dispatch_every: Annotated[
         float, typer.Option(help="Seconds between two rounds of the dispatcher.")
     ] = 5.0,
+    lease_seconds: Annotated[
+        float,
+        typer.Option(help="How long an outbox message stays claimed by this process while sent."),
+    ] = 60.0,
 ) -> None:
     """Serve the hub: API and pushes on HOST:PORT, connectors on schedule, the outbox sent."""
     db = open_database(database)
@@ -37,7 +41,11 @@ def serve(
     partners = open_network(network_path(network))
     owner = f"{socket.gethostname()}:{os.getpid()}"
     scheduler = build_scheduler(
-        db, partners, owner=owner, dispatch_every=timedelta(seconds=dispatch_every)
+        db,
+        partners,
+        owner=owner,
+        dispatch_every=timedelta(seconds=dispatch_every),
+        lease=timedelta(seconds=lease_seconds),
     )
     scheduler.start()
     out.print(f"hub serving on http://{host}:{port} as {owner}; {len(scheduler.get_jobs())} jobs")

@@ -26,7 +26,7 @@ from hub.mapping.spec import InboundSpec
 from hub.store.db import Database
 from hub.store.tables import connector_leases
 from hub.store.upsert import insert_ignoring_conflicts
-from hub.sync.delivery import deliver_any
+from hub.sync.delivery import Senders, deliver_any
 from hub.sync.outbox import Dispatcher
 
 logger = logging.getLogger(__name__)
@@ -137,6 +137,7 @@ def build_scheduler(
     *,
     owner: str,
     dispatch_every: timedelta = timedelta(seconds=5),
+    lease: timedelta = timedelta(seconds=60),
 ) -> BackgroundScheduler:
     """Jobs for every scheduled reading connector and drop folder, and the dispatcher.
 
@@ -175,7 +176,13 @@ def build_scheduler(
             max_instances=1,
             coalesce=True,
         )
-    dispatcher = Dispatcher(database, lambda row: deliver_any(database, network, row), owner=owner)
+    senders = Senders()
+    dispatcher = Dispatcher(
+        database,
+        lambda row: deliver_any(database, network, row, senders),
+        owner=owner,
+        lease_seconds=lease.total_seconds(),
+    )
     scheduler.add_job(
         dispatcher.run_until_idle,
         IntervalTrigger(seconds=max(dispatch_every.total_seconds(), 0.1), timezone=UTC),

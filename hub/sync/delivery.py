@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from hub.connector_spec import WebhookSpec
 from hub.connectors import Network
 from hub.errors import ConfigurationError, FatalError
 from hub.model.case import Case
@@ -22,7 +23,7 @@ from hub.model.statuses import CaseStatus
 from hub.model.timeline import derive_case_state, event_order_key
 from hub.model.work import PartsOrder
 from hub.outbound import deliver, render
-from hub.ports import DeliveryReceipt
+from hub.ports import DeliveryReceipt, Sender
 from hub.store.cases import case_state, get_case
 from hub.store.db import Database
 from hub.store.events import get_event
@@ -103,7 +104,33 @@ def _status_after(connection: Connection, case_ref: str, event: Event) -> CaseSt
     return state.status
 
 
-def deliver_webhook(database: Database, network: Network, row: OutboxRow) -> DeliveryReceipt:
+def _close(sender: object) -> None:
+    close = getattr(sender, "close", None)
+    if callable(close):
+        close()
+
+
+class Senders:
+    """The webhook clients of one dispatcher, kept open: building an HTTP client (its TLS
+    context) for every message cost more than sending it."""
+
+    def __init__(self) -> None:
+        self._by_spec: dict[WebhookSpec, Sender] = {}
+
+    def for_webhook(self, spec: WebhookSpec) -> Sender:
+        if spec not in self._by_spec:
+            self._by_spec[spec] = webhook_sender(spec)
+        return self._by_spec[spec]
+
+    def close(self) -> None:
+        for sender in self._by_spec.values():
+            _close(sender)
+        self._by_spec.clear()
+
+
+def deliver_webhook(
+    database: Database, network: Network, row: OutboxRow, senders: Senders | None = None
+) -> DeliveryReceipt:
     """Publish an event to its retailer, signed per Standard Webhooks at send time."""
     retailer = row.target.removeprefix("webhook:")
     spec = network.config.webhook(retailer)
@@ -121,19 +148,21 @@ def deliver_webhook(database: Database, network: Network, row: OutboxRow) -> Del
         secret=read_webhook_secret(spec),
         now=datetime.now(UTC),
     )
+    if senders is not None:
+        return senders.for_webhook(spec).send(message)
     sender = webhook_sender(spec)
     try:
         return sender.send(message)
     finally:
-        close = getattr(sender, "close", None)
-        if callable(close):
-            close()
+        _close(sender)
 
 
-def deliver_any(database: Database, network: Network, row: OutboxRow) -> DeliveryReceipt:
+def deliver_any(
+    database: Database, network: Network, row: OutboxRow, senders: Senders | None = None
+) -> DeliveryReceipt:
     """The dispatcher's send: a retailer's webhook or a partner's connector."""
     if row.target.startswith("webhook:"):
-        return deliver_webhook(database, network, row)
+        return deliver_webhook(database, network, row, senders)
     return deliver_row(database, network, row)
 
 

@@ -1,0 +1,494 @@
+"""Benchmark of the outbox dispatcher on PostgreSQL: throughput, and push-to-webhook latency.
+
+Run it from the repository root::
+
+    .venv/bin/python bench/dispatch.py [--messages N] [--pushes N] [--spacing SECONDS]
+                                       [--dispatch-every SECONDS] [--postgres-url URL]
+
+Every figure comes from real ``hub serve`` processes (``python cli.py serve``: API,
+scheduler and dispatcher, as in production) on a private ``hub_bench_<random>``
+PostgreSQL database beside the given URL, dropped at the end. The retailer's webhook
+endpoint is a plain FastAPI app under uvicorn in a thread of this process: it reads the
+``webhook-id`` header and the JSON body, notes the arrival time and answers 204.
+
+1. Throughput, with 1 and then 3 ``hub serve`` processes (each on a fresh database): the
+   hubs are started and answering first; then N messages (2,000 by default) are queued
+   in one transaction, one ``created`` webhook and four status webhooks per case through
+   ``hub.store`` and the network's sync hook, as a connector would; the clock starts at
+   the commit and stops when the receiver has seen every webhook-id. Messages per second
+   is N over that time (it includes the wait for the dispatcher's next round).
+2. Latency, with one ``hub serve``: P pushes (100 by default), one per case, each a
+   ColisExpress event signed as the carrier signs it, POSTed to
+   ``/partners/ce-push/events`` S seconds apart (0.1 by default); latency is from just
+   before the POST to the retailer webhook's arrival at the receiver. The push is
+   stored after the answer, the webhook queued in that transaction, and sent at the
+   dispatcher's next round, so ``--dispatch-every`` bounds most of it.
+
+It prints the figures and asserts nothing about time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO
+
+import httpx
+import uvicorn
+from fastapi import FastAPI, Request, Response
+from sqlalchemy import func, select
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.scratch import scratch_postgres
+from hub.connectors import open_network
+from hub.model import Case, Event, EventType, stable_event_id
+from hub.model.parties import Party, PartyRole
+from hub.store.cases import open_case
+from hub.store.db import Database
+from hub.store.events import append_events
+from hub.store.migrate import upgrade
+from hub.store.parties import save_party
+from hub.store.tables import outbox
+from simulators.colis_express import sign_push
+
+ROOT = Path(__file__).resolve().parent.parent
+POSTGRES_VARIABLE = "HUB_BENCH_POSTGRES_URL"
+DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"dispatch bench secret, 32 bytes").decode()
+PUSH_SECRET = "bench-colis-express-push-secret"
+LATER = ["received", "diagnosing", "in_repair", "repaired"]
+"""The statuses each case goes through after `created`: five webhooks a case."""
+T0 = datetime(2026, 11, 3, 8, 0, tzinfo=UTC)
+PARTIES = [
+    Party(id="hub", role=PartyRole.HUB, name="After-sales hub"),
+    Party(id="maison-electro", role=PartyRole.RETAILER, name="Maison Électro"),
+    Party(id="atelier-dupont", role=PartyRole.REPAIRER, name="Atelier Dupont Réparation"),
+    Party(id="colis-express", role=PartyRole.CARRIER, name="ColisExpress"),
+]
+
+
+@dataclass
+class Receiver:
+    """What the retailer's endpoint saw: first arrival of each id, and of each case's
+    carrier news; every delivery counted, repeats included."""
+
+    url: str = ""
+    first_arrival: dict[str, float] = field(default_factory=dict)
+    carrier_news: dict[str, float] = field(default_factory=dict)
+    deliveries: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def reset(self) -> None:
+        with self.lock:
+            self.first_arrival.clear()
+            self.carrier_news.clear()
+            self.deliveries = 0
+
+    def distinct(self) -> int:
+        with self.lock:
+            return len(self.first_arrival)
+
+
+def receiver_app(state: Receiver) -> FastAPI:
+    app = FastAPI()
+
+    @app.post("/hub")
+    async def receive(request: Request) -> Response:
+        body = json.loads(await request.body())
+        arrived = time.monotonic()
+        message_id = request.headers["webhook-id"]
+        with state.lock:
+            state.deliveries += 1
+            state.first_arrival.setdefault(message_id, arrived)
+            if body.get("reported_by") == "colis-express":
+                state.carrier_news.setdefault(body["case_reference"], arrived)
+        return Response(status_code=204)
+
+    return app
+
+
+@contextmanager
+def serving(app: FastAPI) -> Iterator[str]:
+    """The app under uvicorn on loopback, in a thread; yields its base URL."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the receiver did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def write_network(folder: Path, receiver_url: str) -> Path:
+    path = folder / "connectors.yaml"
+    path.write_text(
+        f"""
+version: 1
+parties:
+  - {{id: hub, role: hub, name: After-sales hub}}
+  - {{id: maison-electro, role: retailer, name: Maison Électro}}
+  - {{id: colis-express, role: carrier, name: ColisExpress}}
+connectors:
+  - name: ce-push
+    partner: colis-express
+    mapping: {ROOT / "mappings" / "colis-express.yaml"}
+    message: push
+    transport:
+      type: http-push
+      secret_env: BENCH_CE_PUSH_SECRET
+      signature_header: X-CE-Signature
+      signature_prefix: "sha256="
+      timestamp_header: X-CE-Timestamp
+      signed_content: timestamp.body
+      tolerance: 5m
+webhooks:
+  - {{retailer: maison-electro, url: "{receiver_url}/hub", secret_env: BENCH_WEBHOOK_SECRET}}
+sync:
+  rules:
+    - {{name: case-news, when: {{type: case_status}}, notify_retailer: true}}
+    - {{name: parcel-news, when: {{type: shipment_status}}, notify_retailer: true}}
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def make_case(reference: str) -> Case:
+    return Case.model_validate(
+        {
+            "reference": reference,
+            "retailer": "maison-electro",
+            "product": {"brand": "Seb", "model": "Actifry", "serial_number": "SN8841XK2"},
+            "coverage": "legal_conformity",
+            "service": "workshop_repair",
+            "fault": "Ne chauffe plus",
+            "customer": {"name": "Julie Martin", "phone": "+33612345678"},
+            "opened_at": T0 - timedelta(days=2),
+        }
+    )
+
+
+def status_event(reference: str, status: str, at: datetime) -> Event:
+    code = status.upper()[:3]
+    return Event(
+        id=stable_event_id(
+            reported_by="atelier-dupont",
+            case_ref=reference,
+            type=EventType.CASE_STATUS,
+            raw_code=code,
+            occurred_at=at,
+        ),
+        case_ref=reference,
+        type=EventType.CASE_STATUS,
+        status=status,
+        occurred_at=at,
+        reported_by="atelier-dupont",
+        raw_code=code,
+        recorded_at=datetime.now(UTC),
+    )
+
+
+@dataclass
+class Hubs:
+    """Running `hub serve` processes and their logs."""
+
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    logs: list[IO[bytes]] = field(default_factory=list)
+    ports: list[int] = field(default_factory=list)
+
+
+@contextmanager
+def hubs(
+    count: int, database: Database, network: Path, folder: Path, every: float
+) -> Iterator[Hubs]:
+    """``count`` `hub serve` processes on ``database``, answering; SIGTERM at the end."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("HUB_")}
+    env |= {
+        "HUB_DATABASE_URL": database.url,
+        "HUB_CONNECTORS": str(network),
+        "BENCH_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "BENCH_CE_PUSH_SECRET": PUSH_SECRET,
+    }
+    running = Hubs()
+    try:
+        for _ in range(count):
+            port = free_port()
+            log = (folder / f"hub-{port}.log").open("wb")
+            running.logs.append(log)
+            running.ports.append(port)
+            running.processes.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        str(ROOT / "cli.py"),
+                        "serve",
+                        "--port",
+                        str(port),
+                        "--dispatch-every",
+                        str(every),
+                    ],
+                    cwd=folder,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+        deadline = time.monotonic() + 60
+        for process, port in zip(running.processes, running.ports, strict=True):
+            while True:
+                try:
+                    httpx.get(f"http://127.0.0.1:{port}/v1/openapi.json", timeout=1)
+                    break
+                except httpx.TransportError as exc:
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(f"hub serve on port {port} did not start") from exc
+                    time.sleep(0.1)
+        yield running
+    finally:
+        for process in running.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in running.processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for opened in running.logs:
+            opened.close()
+
+
+def prepare(database: Database, network: Path) -> None:
+    upgrade(database)
+    with database.transaction() as connection:
+        for party in PARTIES:
+            save_party(connection, party)
+    os.environ.setdefault("BENCH_WEBHOOK_SECRET", WEBHOOK_SECRET)
+    os.environ.setdefault("BENCH_CE_PUSH_SECRET", PUSH_SECRET)
+    open_network(network)  # fails here, not in the hubs, if the file is wrong
+
+
+def queue_messages(database: Database, network: Path, messages: int) -> int:
+    """Queue ``messages`` webhooks (rounded down to whole cases) in one transaction."""
+    hook = open_network(network).sync_hook()
+    assert hook is not None
+    per_case = 1 + len(LATER)
+    with database.transaction() as connection:
+        for number in range(messages // per_case):
+            reference = f"ME-{number:06d}"
+            open_case(connection, make_case(reference), on_stored=hook)
+            later = [
+                status_event(reference, status, T0 + timedelta(hours=hour))
+                for hour, status in enumerate(LATER, start=1)
+            ]
+            append_events(connection, later)
+            hook(connection, later)
+    with database.transaction() as connection:
+        return int(connection.execute(select(func.count()).select_from(outbox)).scalar_one())
+
+
+def outbox_states(database: Database) -> dict[str, int]:
+    with database.transaction() as connection:
+        rows = connection.execute(
+            select(outbox.c.state, func.count()).group_by(outbox.c.state)
+        ).all()
+    return {str(state): int(count) for state, count in rows}
+
+
+@dataclass(frozen=True)
+class Throughput:
+    processes: int
+    messages: int
+    seconds: float
+    deliveries: int
+    states: dict[str, int]
+
+    @property
+    def per_second(self) -> float:
+        return self.messages / self.seconds
+
+
+def measure_throughput(
+    url: str, receiver: Receiver, processes: int, messages: int, every: float
+) -> Throughput:
+    with (
+        tempfile.TemporaryDirectory() as name,
+        scratch_postgres(url) as database,
+    ):
+        folder = Path(name)
+        network = write_network(folder, receiver.url)
+        prepare(database, network)
+        with hubs(processes, database, network, folder, every):
+            receiver.reset()
+            queued = queue_messages(database, network, messages)
+            started = time.monotonic()
+            deadline = started + 600
+            while receiver.distinct() < queued:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"only {receiver.distinct()} of {queued} delivered")
+                time.sleep(0.02)
+            with receiver.lock:
+                last = max(receiver.first_arrival.values())
+                deliveries = receiver.deliveries
+            time.sleep(0.5)  # let the last marks land before reading the states
+            states = outbox_states(database)
+    return Throughput(processes, queued, last - started, deliveries, states)
+
+
+@dataclass(frozen=True)
+class Latency:
+    pushes: int
+    accepted: int
+    arrived: int
+    seconds: list[float]
+
+
+def measure_latency(
+    url: str, receiver: Receiver, pushes: int, spacing: float, every: float
+) -> Latency:
+    with (
+        tempfile.TemporaryDirectory() as name,
+        scratch_postgres(url) as database,
+    ):
+        folder = Path(name)
+        network = write_network(folder, receiver.url)
+        prepare(database, network)
+        references = [f"ME-{number:06d}" for number in range(pushes)]
+        with database.transaction() as connection:
+            for reference in references:
+                open_case(connection, make_case(reference))  # no hook: no `created` webhook
+        with hubs(1, database, network, folder, every) as running:
+            receiver.reset()
+            push_url = f"http://127.0.0.1:{running.ports[0]}/partners/ce-push/events"
+            sent: dict[str, float] = {}
+            accepted = 0
+            with httpx.Client(timeout=10) as client:
+                for number, reference in enumerate(references):
+                    body = {
+                        "id": f"ev_01BENCH{number:05d}",
+                        "code": "PCH",
+                        "label": "Colis pris en charge",
+                        "at": (T0 + timedelta(minutes=number)).isoformat(),
+                        "tracking_number": f"CE{100000000 + number}FR",
+                        "reference": reference,
+                    }
+                    raw = json.dumps(body, separators=(",", ":")).encode("utf-8")
+                    timestamp = str(int(time.time()))
+                    headers = {
+                        "Content-Type": "application/json",
+                        "X-CE-Timestamp": timestamp,
+                        "X-CE-Signature": sign_push(PUSH_SECRET, timestamp, raw),
+                    }
+                    sent[reference] = time.monotonic()
+                    answer = client.post(push_url, content=raw, headers=headers)
+                    accepted += answer.is_success
+                    time.sleep(spacing)
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                with receiver.lock:
+                    arrivals = dict(receiver.carrier_news)
+                if len(arrivals) >= accepted:
+                    break
+                time.sleep(0.05)
+    seconds = sorted(arrivals[ref] - sent[ref] for ref in references if ref in arrivals)
+    return Latency(pushes, accepted, len(seconds), seconds)
+
+
+def percentile(sorted_values: Sequence[float], fraction: float) -> float:
+    """Nearest-rank percentile of already sorted values."""
+    rank = max(1, min(len(sorted_values), round(fraction * len(sorted_values) + 0.5)))
+    return sorted_values[rank - 1]
+
+
+def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--messages", type=int, default=2000, help="webhooks to deliver")
+    parser.add_argument("--pushes", type=int, default=100, help="pushes timed end to end")
+    parser.add_argument("--spacing", type=float, default=0.1, help="seconds between pushes")
+    parser.add_argument(
+        "--dispatch-every", type=float, default=0.2, help="hub serve --dispatch-every"
+    )
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get(POSTGRES_VARIABLE) or DEFAULT_POSTGRES_URL,
+        help=f"server to create temporary databases on (default: ${POSTGRES_VARIABLE} "
+        f"or {DEFAULT_POSTGRES_URL})",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_arguments(argv)
+    print(
+        f"Outbox dispatch on PostgreSQL; python {platform.python_version()}, "
+        f"{os.cpu_count()} CPUs; hub serve --dispatch-every {args.dispatch_every}; "
+        "receiver: FastAPI/uvicorn in a thread of this process"
+    )
+    receiver = Receiver()
+    with serving(receiver_app(receiver)) as receiver_url:
+        receiver.url = receiver_url
+        for processes in (1, 3):
+            figures = measure_throughput(
+                args.postgres_url, receiver, processes, args.messages, args.dispatch_every
+            )
+            print(
+                f"throughput, {figures.processes} hub serve process(es): "
+                f"{figures.messages} messages in {figures.seconds:.2f} s = "
+                f"{figures.per_second:.0f} messages/s "
+                f"({figures.deliveries} deliveries; outbox {figures.states})"
+            )
+        latency = measure_latency(
+            args.postgres_url, receiver, args.pushes, args.spacing, args.dispatch_every
+        )
+    if not latency.seconds:
+        print(f"latency: no webhook arrived for {latency.pushes} pushes")
+        return 1
+    print(
+        f"latency push -> retailer webhook, 1 hub serve, {latency.pushes} pushes "
+        f"{args.spacing} s apart ({latency.accepted} accepted, {latency.arrived} arrived): "
+        f"median {statistics.median(latency.seconds) * 1000:.0f} ms, "
+        f"p99 {percentile(latency.seconds, 0.99) * 1000:.0f} ms, "
+        f"max {latency.seconds[-1] * 1000:.0f} ms"
+    )
+    return 0 if latency.arrived == latency.pushes else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
