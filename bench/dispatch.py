@@ -179,7 +179,8 @@ connectors:
       signed_content: timestamp.body
       tolerance: 5m
 webhooks:
-  - {{retailer: maison-electro, url: "{receiver_url}/hub", secret_env: BENCH_WEBHOOK_SECRET}}
+  - {{retailer: maison-electro, url: "{receiver_url}/hub", secret_env: BENCH_WEBHOOK_SECRET,
+      requests_per_second: 1000}}
 sync:
   rules:
     - {{name: case-news, when: {{type: case_status}}, notify_retailer: true}}

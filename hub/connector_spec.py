@@ -307,7 +307,9 @@ class WebhookSpec(_Spec):
     secret_env: EnvName = Field(description="Variable holding the secret, as whsec_<base64>.")
     timeout: Duration = Field(default="10s", description="Per attempt.")
     max_attempts: int = Field(default=3, ge=1, le=10, description="Tries per request.")
-    requests_per_second: float = Field(default=5, gt=0, description="Stay under the limit.")
+    requests_per_second: float = Field(
+        default=20, gt=0, description="At most this many deliveries a second to the retailer."
+    )
 
     @model_validator(mode="after")
     def _retries_fit_the_signature(self) -> WebhookSpec:
