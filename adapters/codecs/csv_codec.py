@@ -797,7 +797,8 @@ def _rows(text: str, delimiter: str, limit: int) -> list[list[str]]:
                 if len(rows) >= limit:
                     break
     except csv.Error:
-        pass  # a truncated sample may end inside a quoted field
+        # A truncated sample may end inside a quoted field: the rows before it still count.
+        return rows
     return rows
 
 
