@@ -26,14 +26,12 @@ import os
 import platform
 import pstats
 import random
-import secrets
 import sqlite3
 import statistics
 import sys
 import tempfile
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from math import ceil
@@ -45,10 +43,13 @@ import pydantic
 import sqlalchemy
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.scratch import private_postgres
 from hub.model import (
     Case,
     CaseStatus,
@@ -65,7 +66,7 @@ from hub.model import (
     stable_event_id,
 )
 from hub.store.cases import case_state, open_case, opening_event
-from hub.store.db import Database, normalise_url
+from hub.store.db import Database
 from hub.store.events import AppendResult, append_events, count_events
 from hub.store.migrate import current_revision, upgrade
 from hub.store.parties import save_party
@@ -561,25 +562,6 @@ def run_sqlite(workload: Workload, progress: Console) -> BackendFigures:
         finally:
             database.dispose()
     return figures
-
-
-@contextmanager
-def private_postgres(base_url: str) -> Iterator[tuple[str, str]]:
-    """Create ``hub_bench_<random>`` beside ``base_url``; drop it whatever happens."""
-    name = f"hub_bench_{secrets.token_hex(6)}"
-    admin = create_engine(normalise_url(base_url), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            version = str(connection.execute(text("show server_version")).scalar_one()).split()[0]
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            url = make_url(normalise_url(base_url)).set(database=name)
-            yield url.render_as_string(hide_password=False), version
-        finally:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
 
 
 def run_postgres(base_url: str, workload: Workload, progress: Console) -> BackendFigures:

@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import secrets
 import socket
 import sqlite3
 import statistics
@@ -49,17 +48,18 @@ from typing import Any
 import httpx
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.scratch import private_postgres
 from hub.api import create_app
 from hub.cursors import CursorKind, encode_cursor
 from hub.feed import read_feed
 from hub.model import Case, CaseStatus, Party, PartyRole
 from hub.store.cases import content_hash
-from hub.store.db import Database, normalise_url
+from hub.store.db import Database
 from hub.store.migrate import upgrade
 from hub.store.parties import save_party
 from hub.store.tables import cases, feed_entries
@@ -439,25 +439,6 @@ def measure(
                 base_url, path, query, headers, total, args.clients
             )
             progress.log(f"{label}: {figures.rps[label]:,.0f} requests/s")
-
-
-@contextmanager
-def private_postgres(base_url: str) -> Iterator[tuple[str, str]]:
-    """Create ``hub_bench_feed_<random>`` beside ``base_url``; drop it whatever happens."""
-    name = f"hub_bench_feed_{secrets.token_hex(4)}"
-    admin = create_engine(normalise_url(base_url), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            version = str(connection.execute(text("show server_version")).scalar_one()).split()[0]
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            url = make_url(normalise_url(base_url)).set(database=name)
-            yield url.render_as_string(hide_password=False), version
-        finally:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
 
 
 def run_sqlite(args: argparse.Namespace, progress: Console) -> Figures:

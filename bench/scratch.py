@@ -29,18 +29,30 @@ def scratch_sqlite() -> Iterator[Database]:
 
 
 @contextmanager
-def scratch_postgres(url: str) -> Iterator[Database]:
-    name = f"hub_bench_{secrets.token_hex(4)}"
-    admin = create_engine(normalise_url(url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    database = Database(
-        make_url(normalise_url(url)).set(database=name).render_as_string(hide_password=False)
-    )
+def private_postgres(base_url: str) -> Iterator[tuple[str, str]]:
+    """Create ``hub_bench_<random>`` beside ``base_url``; yield its URL and the server's
+    version; drop it whatever happens."""
+    name = f"hub_bench_{secrets.token_hex(6)}"
+    admin = create_engine(normalise_url(base_url), isolation_level="AUTOCOMMIT")
     try:
-        yield database
-    finally:
-        database.dispose()
         with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            version = str(connection.execute(text("show server_version")).scalar_one()).split()[0]
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            url = make_url(normalise_url(base_url)).set(database=name)
+            yield url.render_as_string(hide_password=False), version
+        finally:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
         admin.dispose()
+
+
+@contextmanager
+def scratch_postgres(url: str) -> Iterator[Database]:
+    with private_postgres(url) as (private_url, _version):
+        database = Database(private_url)
+        try:
+            yield database
+        finally:
+            database.dispose()
