@@ -31,7 +31,10 @@ def serve(
     ] = 5.0,
     lease_seconds: Annotated[
         float,
-        typer.Option(help="How long an outbox message stays claimed by this process while sent."),
+        typer.Option(
+            help="How long a claim of this process lasts without news: an outbox message "
+            "while it is sent, a connector while it runs (renewed as it goes on)."
+        ),
     ] = 60.0,
 ) -> None:
     """Serve the hub: API and pushes on HOST:PORT, connectors on schedule, the outbox sent."""

@@ -9,6 +9,7 @@ reason makes the connector back off before its next run.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -16,6 +17,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import or_, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from hub.case_import_runs import run_case_import
 from hub.connector_spec import ConnectorSpec, HttpPushTransportSpec, ScheduleSpec, parse_duration
@@ -31,14 +33,23 @@ from hub.sync.outbox import Dispatcher
 
 logger = logging.getLogger(__name__)
 
-LEASE = timedelta(hours=1)
-"""Longer than any run; a run that dies keeps its connector idle this long at most."""
+LEASE = timedelta(seconds=60)
+"""How long a connector stays taken without news from its run.
+
+A running connector renews its lease every third of this (`keep_lease`), so a long run
+keeps it however long it takes, and a process that dies frees it within this time.
+"""
 BACKOFF_BASE = timedelta(minutes=1)
 BACKOFF_MAX = timedelta(hours=1)
 
 
 def acquire_lease(
-    database: Database, connector: str, owner: str, *, now: datetime | None = None
+    database: Database,
+    connector: str,
+    owner: str,
+    *,
+    now: datetime | None = None,
+    lease: timedelta = LEASE,
 ) -> bool:
     """Take the connector for one run, unless another process has it or it backs off."""
     moment = now or datetime.now(UTC)
@@ -62,9 +73,41 @@ def acquire_lease(
                     connector_leases.c.not_before <= moment,
                 )
             )
-            .values(owner=owner, lease_until=moment + LEASE)
+            .values(owner=owner, lease_until=moment + lease)
         )
         return taken.rowcount == 1
+
+
+def renew_lease(
+    database: Database,
+    connector: str,
+    owner: str,
+    *,
+    now: datetime | None = None,
+    lease: timedelta = LEASE,
+) -> bool:
+    """Push a held lease forward; False when this owner no longer holds it."""
+    moment = now or datetime.now(UTC)
+    with database.transaction() as connection:
+        renewed = connection.execute(
+            update(connector_leases)
+            .where(connector_leases.c.connector == connector, connector_leases.c.owner == owner)
+            .values(lease_until=moment + lease)
+        )
+        return renewed.rowcount == 1
+
+
+def keep_lease(
+    database: Database, connector: str, owner: str, lease: timedelta, stop: threading.Event
+) -> None:
+    """Renew the lease every third of its length until the run is over (`stop` is set)."""
+    while not stop.wait(lease.total_seconds() / 3):
+        try:
+            if not renew_lease(database, connector, owner, lease=lease):
+                logger.warning("%s: lease lost by %s while running", connector, owner)
+                return
+        except SQLAlchemyError:  # a passing database error: try again at the next beat
+            logger.exception("%s: could not renew the lease", connector)
 
 
 def backoff(failures: int, retry_after: float | None = None) -> timedelta:
@@ -102,17 +145,29 @@ def release_lease(
 
 
 def run_leased(
-    database: Database, name: str, owner: str, run: Callable[[], RunReport]
+    database: Database,
+    name: str,
+    owner: str,
+    run: Callable[[], RunReport],
+    *,
+    lease: timedelta = LEASE,
 ) -> RunReport | None:
-    """One run under the connector's lease; None when another process has it."""
-    if not acquire_lease(database, name, owner):
+    """One run under the connector's lease, kept alive while it runs; None when taken."""
+    if not acquire_lease(database, name, owner, lease=lease):
         logger.info("%s: running elsewhere or backing off; skipped", name)
         return None
+    stop = threading.Event()
+    keeper = threading.Thread(
+        target=keep_lease, args=(database, name, owner, lease, stop), daemon=True
+    )
+    keeper.start()
     report: RunReport | None = None
     try:
         report = run()
         return report
     finally:
+        stop.set()
+        keeper.join()
         release_lease(database, name, owner, None if report is None else report.error)
 
 
@@ -153,6 +208,7 @@ def build_scheduler(
             run_leased,
             _trigger(spec.schedule),
             args=(database, spec.name, owner, lambda c=connector: c.run(database)),
+            kwargs={"lease": lease},
             id=spec.name,
             max_instances=1,
             coalesce=True,
@@ -172,6 +228,7 @@ def build_scheduler(
                     database, d.name, case_import_transport(d), d.retailer, on_stored=hook
                 ),
             ),
+            kwargs={"lease": lease},
             id=drop.name,
             max_instances=1,
             coalesce=True,
@@ -196,6 +253,7 @@ def build_scheduler(
             scheduler.add_job(  # pushes archived but never stored by a process that died
                 run_leased,
                 args=(database, spec.name, owner, lambda c=connector: c.run(database)),
+                kwargs={"lease": lease},
                 id=f"{spec.name}-recovery",
             )
     return scheduler

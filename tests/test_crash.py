@@ -7,8 +7,9 @@ when the lease expires. Afterwards: every message delivered (none lost, none dea
 idempotency key processed exactly once, per case the statuses in timeline order, and no
 connector run overlapping another run of the same connector.
 
-The hubs run with a 20-second outbox lease (`--lease-seconds`; a claimed batch must be
-sent within it), so the killed hub's messages are taken over within that time.
+The hubs run with 20-second leases (`--lease-seconds`: a claimed outbox batch must be sent
+within it; a connector run renews its lease as it goes), so the killed hub's messages, and
+the connector if it died running it, are taken over within that time.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO
 
@@ -177,6 +178,16 @@ def pending(database: Database) -> int:
         return int(count)
 
 
+def runs_started_after(database: Database, moment: datetime) -> int:
+    with database.transaction() as connection:
+        count = connection.execute(
+            select(func.count())
+            .select_from(connector_runs)
+            .where(connector_runs.c.connector == CONNECTOR, connector_runs.c.started_at > moment)
+        ).scalar_one()
+        return int(count)
+
+
 def wait_until_answering(servers: list[subprocess.Popen[bytes]], ports: list[int]) -> None:
     deadline = time.monotonic() + 30
     for server, port in zip(servers, ports, strict=True):
@@ -260,8 +271,12 @@ def test_a_hub_killed_in_a_busy_run_loses_nothing(
         held = held_by(database, victim.pid)
         delivered_before = receiver.delivered()
 
+        killed_wall = datetime.now(UTC)
         deadline = killed_at + OUTBOX_LEASE + 25
         while pending(database) and time.monotonic() < deadline:
+            time.sleep(0.25)
+        # The connector's lease, had the victim held it, is free within the same time.
+        while not runs_started_after(database, killed_wall) and time.monotonic() < deadline:
             time.sleep(0.25)
         time.sleep(0.5)  # a repeat still on the wire is recorded before counting
 
@@ -295,6 +310,7 @@ def test_a_hub_killed_in_a_busy_run_loses_nothing(
         expected = ["created", *LATER]
         assert timeline == {f"ME-{n:06d}": expected for n in range(CASES)}, "per case, in order"
         assert len(runs) >= 2, "the connector ran on its schedule"
+        assert any(started > killed_wall for started, _ in runs), "and went on after the kill"
         assert overlaps(runs) == [], "no connector ran concurrently with itself"
     finally:
         survivors = [server for server in servers if server.poll() is None]

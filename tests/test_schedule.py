@@ -19,7 +19,14 @@ from hub.connectors import open_network
 from hub.errors import ConfigurationError, TransientError
 from hub.ingest import RunReport
 from hub.runs import RunCounts
-from hub.schedule import acquire_lease, backoff, build_scheduler, release_lease, run_leased
+from hub.schedule import (
+    acquire_lease,
+    backoff,
+    build_scheduler,
+    release_lease,
+    renew_lease,
+    run_leased,
+)
 from hub.store.db import Database
 from tests.api_support import free_port
 
@@ -37,8 +44,32 @@ def test_one_run_of_a_connector_at_a_time_across_processes(database: Database) -
 
 def test_a_dead_process_loses_its_lease_when_it_expires(database: Database) -> None:
     assert acquire_lease(database, "ad-status", "killed:1", now=NOW)
-    assert not acquire_lease(database, "ad-status", "alive:2", now=NOW + timedelta(minutes=30))
-    assert acquire_lease(database, "ad-status", "alive:2", now=NOW + timedelta(hours=2))
+    assert not acquire_lease(database, "ad-status", "alive:2", now=NOW + timedelta(seconds=30))
+    assert acquire_lease(database, "ad-status", "alive:2", now=NOW + timedelta(seconds=61))
+
+
+def test_a_renewed_lease_stays_with_its_owner(database: Database) -> None:
+    assert acquire_lease(database, "ad-status", "long:1", now=NOW)
+    assert renew_lease(database, "ad-status", "long:1", now=NOW + timedelta(seconds=50))
+    assert not acquire_lease(database, "ad-status", "other:2", now=NOW + timedelta(seconds=90))
+    assert not renew_lease(database, "ad-status", "other:2", now=NOW), "only its owner renews it"
+    assert acquire_lease(database, "ad-status", "other:2", now=NOW + timedelta(seconds=111))
+    assert not renew_lease(database, "ad-status", "long:1", now=NOW + timedelta(seconds=112))
+
+
+def test_a_run_longer_than_its_lease_keeps_it_to_the_end(database: Database) -> None:
+    lease = timedelta(seconds=0.3)
+    stolen: list[bool] = []
+
+    def long_run() -> RunReport:
+        for _ in range(4):  # 1.2 s in all: four lease lengths
+            time.sleep(0.3)
+            stolen.append(acquire_lease(database, "ad-status", "thief:2", lease=lease))
+        return RunReport(0, "ad-status", RunCounts(), [])
+
+    assert run_leased(database, "ad-status", "long:1", long_run, lease=lease) is not None
+    assert stolen == [False] * 4, "the lease was renewed while the run went on"
+    assert acquire_lease(database, "ad-status", "thief:2", lease=lease), "and released after it"
 
 
 def test_a_passing_failure_backs_off_and_a_config_error_does_not(database: Database) -> None:
