@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException
 
+from hub.api.operator_auth import OperatorCredentialRequired
 from hub.errors import ConflictError, HubError, ModelError, NotFoundError, TransientError
 from hub.retailer_cases import InvalidFieldError
 from hub.tenants import InvalidApiKey
@@ -118,6 +119,10 @@ async def _hub(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, InvalidApiKey):
         return problem_response(
             request, 401, exc.message, headers={"WWW-Authenticate": 'Bearer realm="hub"'}
+        )
+    if isinstance(exc, OperatorCredentialRequired):
+        return problem_response(
+            request, 401, exc.message, headers={"WWW-Authenticate": 'Bearer realm="hub-operator"'}
         )
     if isinstance(exc, NotFoundError):  # missing, foreign, or an UnknownCursor
         return problem_response(request, 404, exc.message)
