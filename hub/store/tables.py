@@ -311,5 +311,26 @@ connector_leases = Table(
     Column("lease_until", UtcDateTime, nullable=True),
     Column("failures", Integer, nullable=False, comment="Failed runs in a row."),
     Column("not_before", UtcDateTime, nullable=True, comment="Backing off until then."),
+    # Operator controls (issue 7): a paused connector is never leased, so never run.
+    Column("paused_at", UtcDateTime, nullable=True, comment="Set while the connector is paused."),
+    Column("paused_reason", Text, nullable=True, comment="Why, in a sentence."),
+    Column("paused_by", String(200), nullable=True, comment="Who: an operator or alerting."),
+    Column(
+        "failures_reset_at",
+        UtcDateTime,
+        nullable=True,
+        comment="Failed runs before this (the last resume) no longer count as in a row.",
+    ),
     comment="One run of a connector at a time across every hub process; backoff state.",
+)
+
+replays = Table(
+    "replays",
+    metadata,
+    Column("run_id", BigIntId, ForeignKey("connector_runs.id"), primary_key=True),
+    Column("message_id", BigIntId, ForeignKey("raw_messages.id"), nullable=True),
+    Column("since", UtcDateTime, nullable=True),
+    Column("requested_by", String(200), nullable=False),
+    comment="Runs that re-processed archived messages through today's mapping (hub replay); "
+    "they are not the connector's own runs for its state and alerting.",
 )
