@@ -70,6 +70,11 @@ class Receiver:
     processed: dict[str, str] = field(default_factory=dict)
     timeline: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     lock: threading.Lock = field(default_factory=threading.Lock)
+    gate: threading.Event = field(default_factory=threading.Event)
+    """Cleared, it holds every request unanswered: the senders stand still mid-batch."""
+
+    def __post_init__(self) -> None:
+        self.gate.set()
 
     def delivered(self) -> int:
         with self.lock:
@@ -92,6 +97,7 @@ def receiver() -> Iterator[Receiver]:
         payload = verifier.verify(body, dict(request.headers))
         message_id = request.headers["webhook-id"]
         await asyncio.sleep(RECEIVER_DELAY)
+        await asyncio.to_thread(state.gate.wait)
         with state.lock:
             state.deliveries.append(message_id)
             if message_id not in state.processed:  # a repeat is acknowledged, not processed
@@ -258,18 +264,25 @@ def test_a_hub_killed_in_a_busy_run_loses_nothing(
             )
         wait_until_answering(servers, ports)
 
-        # Kill a hub in the middle of the run, while it holds leased messages.
+        # Kill a hub in the middle of the run, while it holds leased messages: the
+        # receiver stops answering for a moment, so every sender stands still in its
+        # batch and the one picked cannot finish it between the pick and the kill.
         deadline = time.monotonic() + 30
         while victim is None:
             assert time.monotonic() < deadline, "no hub was caught holding messages"
             if receiver.delivered() >= 30:
+                receiver.gate.clear()
+                time.sleep(0.3)  # requests on the wire reach the gate
                 victim = next((s for s in servers if held_by(database, s.pid)), None)
+                if victim is None:  # every hub was between two batches: go on, try again
+                    receiver.gate.set()
             time.sleep(0.01)
         victim.send_signal(signal.SIGKILL)
         victim.wait(timeout=10)
         killed_at = time.monotonic()
         held = held_by(database, victim.pid)
         delivered_before = receiver.delivered()
+        receiver.gate.set()
 
         killed_wall = datetime.now(UTC)
         deadline = killed_at + OUTBOX_LEASE + 25
@@ -313,6 +326,7 @@ def test_a_hub_killed_in_a_busy_run_loses_nothing(
         assert any(started > killed_wall for started, _ in runs), "and went on after the kill"
         assert overlaps(runs) == [], "no connector ran concurrently with itself"
     finally:
+        receiver.gate.set()
         survivors = [server for server in servers if server.poll() is None]
         for server in survivors:
             server.send_signal(signal.SIGTERM)
