@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from hub.alerts import AlertingSpec
 from hub.connector_spec import CaseImportSpec, ConnectorSpec, WebhookSpec
 from hub.errors import ConfigurationError
 from hub.model.parties import Party, PartyRole
@@ -55,6 +56,10 @@ class NetworkConfig(BaseModel):
     )
     sync: SyncSpec = Field(
         default_factory=SyncSpec, description="Routing and the rules that keep parties in sync."
+    )
+    alerting: AlertingSpec = Field(
+        default_factory=AlertingSpec,
+        description="When a connector is flagged, and when it is paused, for the operator.",
     )
 
     @field_validator("parties")

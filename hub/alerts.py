@@ -1,0 +1,238 @@
+"""Alerting: a connector that keeps failing is flagged, then paused, so it stops hammering
+a partner (or filling the run records) until an operator has looked.
+
+Flags are worked out from the run records whenever someone looks (``flags_for``), so every
+hub process and every screen agrees. Pausing is the one thing alerting writes: after each
+run, ``after_run`` pauses a connector with ``pause_after_failures`` failed runs in a row,
+with the last error as the reason. ``resume_connector`` (an operator) clears the pause and
+starts the count of failures in a row again from zero.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import ColumnElement, Connection, and_, exists, func, or_, select, update
+
+from hub.errors import ConflictError
+from hub.runs import RunOutcome
+from hub.store.db import Database
+from hub.store.tables import connector_leases, connector_runs, replays
+from hub.store.upsert import insert_ignoring_conflicts
+
+logger = logging.getLogger(__name__)
+
+ALERTING = "alerting"
+"""Who paused a connector when no operator did."""
+
+MAX_REASON = 500
+"""A pause reason is a sentence and the start of the error, not a partner's HTML page."""
+
+
+class AlertingSpec(BaseModel):
+    """When a connector is flagged or paused (connectors.yaml, ``alerting:``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    flag_after_failures: int = Field(
+        default=3, ge=1, description="Flag a connector after this many failed runs in a row."
+    )
+    pause_after_failures: int | None = Field(
+        default=5,
+        ge=1,
+        description="Pause it after this many failed runs in a row (null: never pause).",
+    )
+    unmapped_codes_over: int = Field(
+        default=0,
+        ge=0,
+        description="Flag a connector whose messages carry more distinct unmapped codes.",
+    )
+    rejects_over: int = Field(
+        default=0, ge=0, description="Flag a connector whose last run rejected more rows."
+    )
+
+    @model_validator(mode="after")
+    def _flag_before_pause(self) -> AlertingSpec:
+        pause = self.pause_after_failures
+        if pause is not None and pause < self.flag_after_failures:
+            raise ValueError(
+                f"pause_after_failures ({pause}) is below flag_after_failures "
+                f"({self.flag_after_failures}): a connector would be paused before it is flagged"
+            )
+        return self
+
+
+def flags_for(
+    policy: AlertingSpec,
+    *,
+    consecutive_failures: int,
+    unmapped_codes: int,
+    last_run_rejected: int,
+) -> tuple[str, ...]:
+    """The plain sentences an operator sees beside the connector."""
+    flags: list[str] = []
+    if consecutive_failures >= policy.flag_after_failures:
+        flags.append(f"{consecutive_failures} failed runs in a row")
+    if unmapped_codes > policy.unmapped_codes_over:
+        flags.append(f"{unmapped_codes} unmapped code{'s' if unmapped_codes != 1 else ''}")
+    if last_run_rejected > policy.rejects_over:
+        plural = "s" if last_run_rejected != 1 else ""
+        flags.append(f"{last_run_rejected} rejected row{plural} in the last run")
+    return tuple(flags)
+
+
+def own_runs() -> ColumnElement[bool]:
+    """The condition for a connector's own runs: replays are not counted as its health."""
+    return ~exists().where(replays.c.run_id == connector_runs.c.id)
+
+
+def consecutive_failures(connection: Connection, connector: str) -> int:
+    """Failed runs since the last success and since the last resume, replays left out."""
+    last_success = (
+        select(func.max(connector_runs.c.started_at))
+        .where(
+            connector_runs.c.connector == connector,
+            connector_runs.c.outcome == RunOutcome.SUCCEEDED.value,
+            own_runs(),
+        )
+        .scalar_subquery()
+    )
+    reset_at = (
+        select(connector_leases.c.failures_reset_at)
+        .where(connector_leases.c.connector == connector)
+        .scalar_subquery()
+    )
+    count = connection.execute(
+        select(func.count())
+        .select_from(connector_runs)
+        .where(
+            connector_runs.c.connector == connector,
+            connector_runs.c.outcome == RunOutcome.FAILED.value,
+            own_runs(),
+            or_(last_success.is_(None), connector_runs.c.started_at > last_success),
+            or_(reset_at.is_(None), connector_runs.c.started_at >= reset_at),
+        )
+    ).scalar_one()
+    return int(count)
+
+
+@dataclass(frozen=True)
+class PauseState:
+    paused_at: datetime
+    reason: str
+    by: str
+
+
+def _ensure_row(connection: Connection, connector: str) -> None:
+    connection.execute(
+        insert_ignoring_conflicts(connection, connector_leases, "connector"),
+        {"connector": connector, "failures": 0},
+    )
+
+
+def pause_connector(
+    database: Database, connector: str, *, reason: str, by: str, now: datetime | None = None
+) -> PauseState:
+    """Pause the connector: no hub process takes it until it is resumed.
+
+    A run already going on finishes; pausing a paused connector keeps the first reason.
+    """
+    moment = now or datetime.now(UTC)
+    text = reason.strip()[:MAX_REASON] or "paused by an operator"
+    with database.transaction() as connection:
+        _ensure_row(connection, connector)
+        connection.execute(
+            update(connector_leases)
+            .where(
+                connector_leases.c.connector == connector, connector_leases.c.paused_at.is_(None)
+            )
+            .values(paused_at=moment, paused_reason=text, paused_by=by)
+        )
+        state = pause_state(connection, connector)
+    assert state is not None
+    return state
+
+
+def resume_connector(database: Database, connector: str, *, now: datetime | None = None) -> None:
+    """Clear the pause, the backoff and the failures in a row; the schedule takes over."""
+    moment = now or datetime.now(UTC)
+    with database.transaction() as connection:
+        _ensure_row(connection, connector)
+        resumed = connection.execute(
+            update(connector_leases)
+            .where(connector_leases.c.connector == connector)
+            .where(connector_leases.c.paused_at.is_not(None))
+            .values(
+                paused_at=None,
+                paused_reason=None,
+                paused_by=None,
+                failures=0,
+                not_before=None,
+                failures_reset_at=moment,
+            )
+        )
+        if resumed.rowcount != 1:
+            raise ConflictError(f"connector {connector!r} is not paused")
+
+
+def pause_state(connection: Connection, connector: str) -> PauseState | None:
+    row = connection.execute(
+        select(
+            connector_leases.c.paused_at,
+            connector_leases.c.paused_reason,
+            connector_leases.c.paused_by,
+        ).where(
+            and_(
+                connector_leases.c.connector == connector,
+                connector_leases.c.paused_at.is_not(None),
+            )
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    return PauseState(row.paused_at, row.paused_reason or "", row.paused_by or "")
+
+
+def _last_error(connection: Connection, connector: str) -> str:
+    message = connection.execute(
+        select(connector_runs.c.error_message)
+        .where(
+            connector_runs.c.connector == connector,
+            connector_runs.c.outcome == RunOutcome.FAILED.value,
+        )
+        .order_by(connector_runs.c.started_at.desc(), connector_runs.c.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    return message or "no error message recorded"
+
+
+@dataclass(frozen=True)
+class AlertOutcome:
+    """What alerting made of a connector after a run."""
+
+    consecutive_failures: int
+    flagged: bool
+    paused: PauseState | None
+
+
+def after_run(
+    database: Database, connector: str, policy: AlertingSpec, *, now: datetime | None = None
+) -> AlertOutcome:
+    """Called after each run: flag, and pause after too many failed runs in a row."""
+    with database.transaction() as connection:
+        failures = consecutive_failures(connection, connector)
+        already = pause_state(connection, connector)
+        last_error = _last_error(connection, connector) if failures else ""
+    flagged = failures >= policy.flag_after_failures
+    if flagged:
+        logger.warning("%s: %d failed runs in a row: %s", connector, failures, last_error)
+    limit = policy.pause_after_failures
+    if already is None and limit is not None and failures >= limit:
+        reason = f"paused after {failures} failed runs in a row: {last_error}"
+        paused = pause_connector(database, connector, reason=reason, by=ALERTING, now=now)
+        logger.error("%s: %s", connector, paused.reason)
+        return AlertOutcome(failures, flagged, paused)
+    return AlertOutcome(failures, flagged, already)

@@ -1,0 +1,189 @@
+"""The network's status read from the store, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import update
+
+from hub.connector_spec import ScheduleSpec
+from hub.connectors import Network, open_network
+from hub.errors import Location, NotFoundError, PartnerDataError, TransientError
+from hub.ports import MessageRef, RawMessage
+from hub.runs import RunCounts, finish_run, record_rejects, start_run
+from hub.status import (
+    ConnectorState,
+    as_json,
+    network_status,
+    next_run,
+    recent_rejects,
+    recent_runs,
+    require_known,
+    unmapped_codes,
+)
+from hub.store.archive import archive_message
+from hub.store.cases import open_case
+from hub.store.db import Database
+from hub.store.events import append_events
+from hub.store.tables import outbox
+from hub.sync.outbox import OutboxItem, enqueue
+from tests.factories import case_event, make_case, register_network
+
+ROOT = Path(__file__).resolve().parent.parent
+NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def network() -> Network:
+    return open_network(ROOT / "connectors.yaml")
+
+
+def _run(
+    database: Database,
+    connector: str,
+    started: datetime,
+    *,
+    error: str | None = None,
+    counts: RunCounts | None = None,
+) -> int:
+    run_id = start_run(database, connector, now=started)
+    finish_run(
+        database,
+        run_id,
+        counts or RunCounts(),
+        error=TransientError(error) if error else None,
+        now=started + timedelta(seconds=20),
+    )
+    return run_id
+
+
+def test_every_connector_and_drop_folder_is_listed_with_its_direction(
+    database: Database, network: Network
+) -> None:
+    status = network_status(database, network, now=NOW)
+    directions = {c.name: c.direction for c in status.connectors}
+    assert directions["atelier-dupont-status"] == "in"
+    assert directions["atelier-dupont-orders"] == "out"
+    assert directions["colis-express-push"] == "push"
+    assert directions["bricomarket-nightly"] == "import"
+    never = status.connector("atelier-dupont-status")
+    assert never.state is ConnectorState.NEVER_RUN
+    assert never.last_run is None
+    assert never.lag is None
+    assert never.next_run_at == NOW, "a scheduled connector that never ran is due now"
+    nightly = status.connector("bricomarket-nightly")
+    assert nightly.next_run_at == datetime(2026, 11, 25, 2, 30, tzinfo=UTC)
+    assert status.connector("techniservice-orders").next_run_at is None, "outbound: not polled"
+    with pytest.raises(NotFoundError, match="known: atelier-dupont-status, "):
+        status.connector("nope")
+    with pytest.raises(NotFoundError, match="bricomarket-nightly"):
+        require_known(network.config, "nope")
+
+
+def test_a_failed_run_after_a_success_is_failing_with_lag_and_next_run(
+    database: Database, network: Network
+) -> None:
+    _run(database, "atelier-dupont-status", NOW - timedelta(hours=2))
+    counts = RunCounts(messages_read=1, records_read=12, rejected=2, unmapped=3)
+    _run(database, "atelier-dupont-status", NOW - timedelta(minutes=30), counts=counts)
+    failed = _run(database, "atelier-dupont-status", NOW - timedelta(minutes=10), error="timeout")
+    status = network_status(database, network, now=NOW).connector("atelier-dupont-status")
+    assert status.state is ConnectorState.FAILING
+    assert status.consecutive_failures == 1
+    assert status.last_run is not None
+    assert status.last_run.id == failed
+    assert status.last_run.error_message == "timeout"
+    assert status.last_success_at == NOW - timedelta(minutes=30) + timedelta(seconds=20)
+    assert status.lag == timedelta(minutes=29, seconds=40)
+    assert status.next_run_at == NOW - timedelta(minutes=10) + timedelta(minutes=15)
+    assert (status.records_read, status.rejected) == (0, 0), "the last run's figures"
+    runs = recent_runs(database, "atelier-dupont-status", limit=2)
+    assert [run.id for run in runs] == [failed, failed - 1], "newest first"
+    assert runs[1].counts.records_read == 12
+
+
+def test_rejects_keep_the_raw_line_and_the_reason(database: Database) -> None:
+    run_id = start_run(database, "atelier-dupont-status", now=NOW)
+    problem = PartnerDataError(
+        "date 31/02/2026 does not exist",
+        location=Location("STATUS_20261124.csv", line=7, field="date"),
+        raw="ME-000123;REC;31/02/2026",
+    )
+    with database.transaction() as connection:
+        record_rejects(
+            connection, "atelier-dupont-status", [problem], run_id=run_id, message_id=None, now=NOW
+        )
+    [reject] = recent_rejects(database, "atelier-dupont-status")
+    assert (reject.source, reject.line, reject.field) == ("STATUS_20261124.csv", 7, "date")
+    assert reject.raw == "ME-000123;REC;31/02/2026"
+    assert reject.reason == "date 31/02/2026 does not exist"
+    assert reject.run_id == run_id
+    assert reject.created_at == NOW
+    assert recent_rejects(database, "pieces-plus-answers") == []
+
+
+def test_unmapped_codes_grouped_by_party_and_code_and_flagged_on_their_connector(
+    database: Database, network: Network
+) -> None:
+    register_network(database)
+    with database.transaction() as connection:
+        open_case(connection, make_case("ME-000123"))
+        message = archive_message(
+            connection,
+            "atelier-dupont-status",
+            RawMessage(MessageRef("STATUS_1.csv", 10, NOW), b"raw bytes"),
+            now=NOW,
+        )
+        append_events(
+            connection,
+            [
+                case_event(None, NOW - timedelta(hours=3), code="ZZ1"),
+                case_event(None, NOW - timedelta(hours=2), code="ZZ1"),
+                case_event(None, NOW - timedelta(hours=1), code="QQ9"),
+                case_event("received", NOW - timedelta(hours=1), code="REC"),
+            ],
+            message_id=message.id,
+        )
+    codes = unmapped_codes(database)
+    assert [(c.reported_by, c.raw_code, c.count) for c in codes] == [
+        ("atelier-dupont", "ZZ1", 2),
+        ("atelier-dupont", "QQ9", 1),
+    ]
+    assert codes[0].example_case_ref == "ME-000123"
+    assert codes[0].first_seen <= codes[0].last_seen
+    status = network_status(database, network, now=NOW).connector("atelier-dupont-status")
+    assert status.unmapped_codes == 2
+    assert "2 unmapped codes" in status.flags
+
+
+def test_outbox_depth_and_dead_letters_by_target(database: Database, network: Network) -> None:
+    items = [
+        OutboxItem("techniservice-orders", "repair_order", f"key-{n}", {"n": n}, f"ME-00{n}")
+        for n in range(3)
+    ]
+    with database.transaction() as connection:
+        ids = enqueue(connection, items, now=NOW - timedelta(minutes=5))
+        connection.execute(update(outbox).where(outbox.c.id == ids[0]).values(state="dead"))
+    status = network_status(database, network, now=NOW)
+    assert (status.outbox.pending, status.outbox.dead) == (2, 1)
+    assert status.outbox.oldest_pending_at == NOW - timedelta(minutes=5)
+    assert status.outbox.by_target == {"techniservice-orders": {"pending": 2, "dead": 1}}
+    orders = status.connector("techniservice-orders")
+    assert orders.state is ConnectorState.FAILING
+    assert (orders.dead_letters, orders.pending) == (1, 2)
+    assert "1 dead letter" in orders.flags
+    assert status.connector("colis-express-pickups").state is ConnectorState.OK
+    document = json.loads(json.dumps(as_json(status)))
+    assert document["outbox"]["dead"] == 1
+    assert document["generated_at"] == NOW.isoformat()
+
+
+def test_cron_and_interval_schedules_fire_after_the_last_start() -> None:
+    every = ScheduleSpec(every="15m")
+    assert next_run(every, NOW, NOW) == NOW + timedelta(minutes=15)
+    cron = ScheduleSpec(cron="30 2 * * *")
+    last = datetime(2026, 11, 24, 2, 30, tzinfo=UTC)
+    assert next_run(cron, last, NOW) == datetime(2026, 11, 25, 2, 30, tzinfo=UTC)
