@@ -19,6 +19,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import or_, update
 from sqlalchemy.exc import SQLAlchemyError
 
+from hub.alerts import AlertingSpec, after_run
 from hub.case_import_runs import run_case_import
 from hub.connector_spec import ConnectorSpec, HttpPushTransportSpec, ScheduleSpec, parse_duration
 from hub.connectors import Network, case_import_transport
@@ -51,7 +52,8 @@ def acquire_lease(
     now: datetime | None = None,
     lease: timedelta = LEASE,
 ) -> bool:
-    """Take the connector for one run, unless another process has it or it backs off."""
+    """Take the connector for one run, unless another process has it, it backs off, or an
+    operator (or alerting) paused it."""
     moment = now or datetime.now(UTC)
     with database.transaction() as connection:
         connection.execute(
@@ -73,6 +75,7 @@ def acquire_lease(
                     connector_leases.c.not_before <= moment,
                 )
             )
+            .where(connector_leases.c.paused_at.is_(None))
             .values(owner=owner, lease_until=moment + lease)
         )
         return taken.rowcount == 1
@@ -151,10 +154,15 @@ def run_leased(
     run: Callable[[], RunReport],
     *,
     lease: timedelta = LEASE,
+    alerting: AlertingSpec | None = None,
 ) -> RunReport | None:
-    """One run under the connector's lease, kept alive while it runs; None when taken."""
+    """One run under the connector's lease, kept alive while it runs; None when taken.
+
+    With an ``alerting`` policy, the connector is flagged or paused after the run as the
+    policy says (hub.alerts).
+    """
     if not acquire_lease(database, name, owner, lease=lease):
-        logger.info("%s: running elsewhere or backing off; skipped", name)
+        logger.info("%s: running elsewhere, backing off or paused; skipped", name)
         return None
     stop = threading.Event()
     keeper = threading.Thread(
@@ -169,6 +177,8 @@ def run_leased(
         stop.set()
         keeper.join()
         release_lease(database, name, owner, None if report is None else report.error)
+        if alerting is not None and report is not None:
+            after_run(database, name, alerting)
 
 
 def _trigger(schedule: ScheduleSpec) -> IntervalTrigger | CronTrigger:
@@ -208,7 +218,7 @@ def build_scheduler(
             run_leased,
             _trigger(spec.schedule),
             args=(database, spec.name, owner, lambda c=connector: c.run(database)),
-            kwargs={"lease": lease},
+            kwargs={"lease": lease, "alerting": config.alerting},
             id=spec.name,
             max_instances=1,
             coalesce=True,
@@ -228,7 +238,7 @@ def build_scheduler(
                     database, d.name, case_import_transport(d), d.retailer, on_stored=hook
                 ),
             ),
-            kwargs={"lease": lease},
+            kwargs={"lease": lease, "alerting": config.alerting},
             id=drop.name,
             max_instances=1,
             coalesce=True,
