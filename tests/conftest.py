@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from hub.store.db import Database, normalise_url
 from hub.store.migrate import upgrade
 from hub.store.tables import metadata
-from tests.sftp_server import ClientKey, generate_client_key
+from simulators.sftp import ClientKey, generate_client_key
 
 POSTGRES_VARIABLE = "HUB_TEST_POSTGRES_URL"
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]

@@ -25,20 +25,20 @@ from hub.store.parties import save_party
 from hub.sync.delivery import deliver_any
 from hub.sync.outbox import Dispatcher, dead_letters
 from simulators.colis_express import ColisExpressSimulator
+from simulators.sftp import ClientKey, SftpServer
 from tests.api_support import serving
 from tests.factories import T0, make_case, register_network
-from tests.sftp_server import ClientKey, SftpTestServer
 from tests.test_outbound import PARTIES
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def sftp(tmp_path: Path, client_key: ClientKey) -> Iterator[SftpTestServer]:
+def sftp(tmp_path: Path, client_key: ClientKey) -> Iterator[SftpServer]:
     root = tmp_path / "sftp"
     (root / "in").mkdir(parents=True)
     (root / "orders" / "in").mkdir(parents=True)
-    with SftpTestServer(root, client_keys=[client_key.public_openssh]) as server:
+    with SftpServer(root, client_keys=[client_key.public_openssh]) as server:
         yield server
 
 
@@ -70,7 +70,7 @@ def receiver() -> Iterator[tuple[str, list[tuple[dict[str, str], bytes]]]]:
 def network(
     tmp_path: Path,
     receiver: tuple[str, list[tuple[dict[str, str], bytes]]],
-    sftp: SftpTestServer,
+    sftp: SftpServer,
     carrier: ColisExpressSimulator,
     client_key: ClientKey,
     monkeypatch: pytest.MonkeyPatch,
@@ -145,7 +145,7 @@ def hub_db(database: Database) -> Database:
 def test_a_case_reaches_the_carrier_and_the_workshop_then_its_part_the_supplier(
     hub_db: Database,
     network: Network,
-    sftp: SftpTestServer,
+    sftp: SftpServer,
     carrier: ColisExpressSimulator,
     receiver: tuple[str, list[tuple[dict[str, str], bytes]]],
 ) -> None:

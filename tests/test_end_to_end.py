@@ -27,10 +27,10 @@ from hub.store.parties import save_party
 from hub.sync.delivery import deliver_any
 from hub.sync.outbox import Dispatcher, dead_letters
 from simulators.colis_express import ColisExpressSimulator
+from simulators.sftp import ClientKey, SftpServer
 from simulators.techniservice import Part, Quote, TechniServiceSimulator
 from tests.api_support import serving
 from tests.factories import make_case, register_network
-from tests.sftp_server import ClientKey, SftpTestServer
 from tests.test_outbound import PARTIES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,11 +65,11 @@ def retailer() -> Iterator[Retailer]:
 
 
 @pytest.fixture
-def supplier(tmp_path: Path, client_key: ClientKey) -> Iterator[SftpTestServer]:
+def supplier(tmp_path: Path, client_key: ClientKey) -> Iterator[SftpServer]:
     root = tmp_path / "pieces-plus"
     (root / "orders" / "in").mkdir(parents=True)
     (root / "orders" / "out").mkdir(parents=True)
-    with SftpTestServer(root, client_keys=[client_key.public_openssh]) as server:
+    with SftpServer(root, client_keys=[client_key.public_openssh]) as server:
         yield server
 
 
@@ -90,7 +90,7 @@ def network(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     client_key: ClientKey,
-    supplier: SftpTestServer,
+    supplier: SftpServer,
     repairer: TechniServiceSimulator,
     carrier: ColisExpressSimulator,
     retailer: Retailer,
@@ -162,7 +162,7 @@ sync:
 def test_one_case_from_opening_to_the_parcel_back(
     database: Database,
     network: Network,
-    supplier: SftpTestServer,
+    supplier: SftpServer,
     repairer: TechniServiceSimulator,
     carrier: ColisExpressSimulator,
     retailer: Retailer,

@@ -18,8 +18,8 @@ from hub.runs import RunOutcome, get_run
 from hub.store.cases import open_case
 from hub.store.db import Database
 from hub.store.tables import events, inbound_messages, raw_messages, rejects
+from simulators.sftp import ClientKey, SftpServer
 from tests.factories import make_case, register_network
-from tests.sftp_server import ClientKey, SftpTestServer
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKSHOP = ROOT / "fixtures" / "atelier-dupont"
@@ -27,15 +27,15 @@ SUPPLIER = ROOT / "fixtures" / "pieces-plus"
 
 
 @pytest.fixture
-def server(tmp_path: Path, client_key: ClientKey) -> Iterator[SftpTestServer]:
+def server(tmp_path: Path, client_key: ClientKey) -> Iterator[SftpServer]:
     root = tmp_path / "sftp"
     (root / "out" / "archive").mkdir(parents=True)
     (root / "orders" / "out").mkdir(parents=True)
-    with SftpTestServer(root, client_keys=[client_key.public_openssh]) as srv:
+    with SftpServer(root, client_keys=[client_key.public_openssh]) as srv:
         yield srv
 
 
-def network_file(tmp_path: Path, server: SftpTestServer, host_key: str | None = None) -> Path:
+def network_file(tmp_path: Path, server: SftpServer, host_key: str | None = None) -> Path:
     """connectors.yaml for the test server: the repository's mappings, a secret by name."""
     pin = host_key or server.host_key_fingerprint
     path = tmp_path / "connectors.yaml"
@@ -84,12 +84,12 @@ def secrets(monkeypatch: pytest.MonkeyPatch, client_key: ClientKey) -> None:
     monkeypatch.setenv("TEST_WORKSHOP_KEY", client_key.private_openssh)
 
 
-def drop(server: SftpTestServer, folder: str, *names: str, source: Path = WORKSHOP) -> None:
+def drop(server: SftpServer, folder: str, *names: str, source: Path = WORKSHOP) -> None:
     for name in names:
         (server.path(folder) / name).write_bytes((source / name).read_bytes())
 
 
-def connector(tmp_path: Path, server: SftpTestServer, name: str) -> Connector:
+def connector(tmp_path: Path, server: SftpServer, name: str) -> Connector:
     return open_network(network_file(tmp_path, server)).connector(name)
 
 
@@ -109,7 +109,7 @@ def hub_db(database: Database) -> Database:
 
 @pytest.mark.usefixtures("secrets")
 def test_a_run_reads_complete_files_archives_them_and_stores_events(
-    tmp_path: Path, server: SftpTestServer, hub_db: Database
+    tmp_path: Path, server: SftpServer, hub_db: Database
 ) -> None:
     drop(server, "/out", "STATUTS_20261103_1415.csv", "STATUTS_20261103_1415.csv.tmp")
     drop(server, "/out", "STATUTS_20261104_0900_bad.csv")
@@ -142,7 +142,7 @@ def test_a_run_reads_complete_files_archives_them_and_stores_events(
 
 @pytest.mark.usefixtures("secrets")
 def test_the_next_file_re_sends_lines_and_nothing_is_stored_twice(
-    tmp_path: Path, server: SftpTestServer, hub_db: Database
+    tmp_path: Path, server: SftpServer, hub_db: Database
 ) -> None:
     workshop = connector(tmp_path, server, "workshop-status")
     drop(server, "/out", "STATUTS_20261103_1415.csv")
@@ -160,7 +160,7 @@ def test_the_next_file_re_sends_lines_and_nothing_is_stored_twice(
 
 @pytest.mark.usefixtures("secrets")
 def test_a_dropped_connection_is_resumed_without_loss_or_duplicates(
-    tmp_path: Path, server: SftpTestServer, hub_db: Database
+    tmp_path: Path, server: SftpServer, hub_db: Database
 ) -> None:
     names = ["STATUTS_20261103_1415.csv", "STATUTS_20261103_1630.csv", "STATUTS_20250612_0900.csv"]
     drop(server, "/out", *names)
@@ -178,7 +178,7 @@ def test_a_dropped_connection_is_resumed_without_loss_or_duplicates(
 
 @pytest.mark.usefixtures("secrets")
 def test_a_crash_after_the_commit_only_finishes_the_acknowledgement(
-    tmp_path: Path, server: SftpTestServer, hub_db: Database
+    tmp_path: Path, server: SftpServer, hub_db: Database
 ) -> None:
     """The archive move failed after the events were stored: the next run moves it only."""
     drop(server, "/out", "STATUTS_20261103_1415.csv")
@@ -199,7 +199,7 @@ def test_a_crash_after_the_commit_only_finishes_the_acknowledgement(
 
 @pytest.mark.usefixtures("secrets")
 def test_supplier_answers_stay_on_the_server_and_are_read_once(
-    tmp_path: Path, server: SftpTestServer, hub_db: Database
+    tmp_path: Path, server: SftpServer, hub_db: Database
 ) -> None:
     drop(server, "/orders/out", "ANS_20261103101500_1.csv", source=SUPPLIER)
     drop(server, "/orders/out", "ANS_20261104093000_3.csv.part", source=SUPPLIER)
@@ -220,7 +220,7 @@ def test_supplier_answers_stay_on_the_server_and_are_read_once(
 
 @pytest.mark.usefixtures("secrets")
 def test_a_wrong_host_key_is_refused_and_nothing_is_read(
-    tmp_path: Path, server: SftpTestServer, hub_db: Database
+    tmp_path: Path, server: SftpServer, hub_db: Database
 ) -> None:
     drop(server, "/out", "STATUTS_20261103_1415.csv")
     stranger = "SHA256:" + "A" * 43
@@ -234,7 +234,7 @@ def test_a_wrong_host_key_is_refused_and_nothing_is_read(
 
 
 def test_a_missing_secret_names_the_variable(
-    tmp_path: Path, server: SftpTestServer, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, server: SftpServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("TEST_WORKSHOP_KEY", raising=False)
     with pytest.raises(Exception, match="TEST_WORKSHOP_KEY") as caught:
@@ -243,7 +243,7 @@ def test_a_missing_secret_names_the_variable(
 
 
 def test_a_refused_password_fails_the_run_without_showing_the_secret(
-    tmp_path: Path, server: SftpTestServer, hub_db: Database, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, server: SftpServer, hub_db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     secret = "correct-horse-battery-staple"
     path = network_file(tmp_path, server)

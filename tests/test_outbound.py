@@ -16,8 +16,8 @@ from hub.connectors import open_network
 from hub.errors import ConfigurationError
 from hub.outbound import FILE_DELIVERED, deliver, render
 from simulators.colis_express import ColisExpressSimulator
+from simulators.sftp import ClientKey, SftpServer
 from simulators.techniservice import TechniServiceSimulator
-from tests.sftp_server import ClientKey, SftpTestServer
 
 ROOT = Path(__file__).resolve().parent.parent
 PARTIES = load_network(ROOT / "connectors.yaml").parties
@@ -26,11 +26,11 @@ NOW = datetime(2026, 11, 5, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def sftp(tmp_path: Path, client_key: ClientKey) -> Iterator[SftpTestServer]:
+def sftp(tmp_path: Path, client_key: ClientKey) -> Iterator[SftpServer]:
     root = tmp_path / "sftp"
     (root / "in").mkdir(parents=True)
     (root / "orders" / "in").mkdir(parents=True)
-    with SftpTestServer(root, client_keys=[client_key.public_openssh]) as server:
+    with SftpServer(root, client_keys=[client_key.public_openssh]) as server:
         yield server
 
 
@@ -45,7 +45,7 @@ def partners() -> Iterator[tuple[TechniServiceSimulator, ColisExpressSimulator]]
 
 def network(
     tmp_path: Path,
-    sftp: SftpTestServer,
+    sftp: SftpServer,
     repairer: TechniServiceSimulator,
     carrier: ColisExpressSimulator,
 ) -> Path:
@@ -95,7 +95,7 @@ connectors:
 @pytest.fixture
 def connectors(
     tmp_path: Path,
-    sftp: SftpTestServer,
+    sftp: SftpServer,
     partners: tuple[TechniServiceSimulator, ColisExpressSimulator],
     client_key: ClientKey,
     monkeypatch: pytest.MonkeyPatch,
@@ -107,7 +107,7 @@ def connectors(
 
 
 def test_repair_orders_are_written_to_the_workshop_then_renamed(
-    connectors: Any, sftp: SftpTestServer
+    connectors: Any, sftp: SftpServer
 ) -> None:
     workshop = connectors.connector("workshop-orders")
     cases = [CONTEXTS["ME-000123"], CONTEXTS["BM-000045"]]
@@ -125,7 +125,7 @@ def test_repair_orders_are_written_to_the_workshop_then_renamed(
 
 
 def test_a_purchase_order_lands_as_one_file_written_with_part_first(
-    connectors: Any, sftp: SftpTestServer
+    connectors: Any, sftp: SftpServer
 ) -> None:
     supplier = connectors.connector("supplier-orders")
     message = render(supplier, [CONTEXTS["ME-000123"]], identifier="00000017", now=NOW)

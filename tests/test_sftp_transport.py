@@ -29,7 +29,7 @@ from adapters.transports.sftp import (
 )
 from hub.errors import ConfigurationError, FatalError, TransientError
 from hub.ports import MessageRef, RawMessage, Transport
-from tests.sftp_server import ClientKey, SftpOp, SftpTestServer, generate_client_key
+from simulators.sftp import ClientKey, SftpOp, SftpServer, generate_client_key
 
 PASSWORD = "correct-horse-7f3c9a"  # the test server's own password
 
@@ -41,15 +41,15 @@ STATUS_FILE = (
 
 
 @pytest.fixture
-def server(tmp_path: Path, client_key: ClientKey) -> Iterator[SftpTestServer]:
+def server(tmp_path: Path, client_key: ClientKey) -> Iterator[SftpServer]:
     root = tmp_path / "root"
     (root / "out" / "archive").mkdir(parents=True)
     (root / "in").mkdir()
-    with SftpTestServer(root, client_keys=[client_key.public_openssh], password=PASSWORD) as srv:
+    with SftpServer(root, client_keys=[client_key.public_openssh], password=PASSWORD) as srv:
         yield srv
 
 
-def settings_for(server: SftpTestServer, client_key: ClientKey, **overrides: Any) -> SftpSettings:
+def settings_for(server: SftpServer, client_key: ClientKey, **overrides: Any) -> SftpSettings:
     values: dict[str, Any] = {
         "host": "127.0.0.1",
         "port": server.port,
@@ -68,14 +68,12 @@ def settings_for(server: SftpTestServer, client_key: ClientKey, **overrides: Any
 
 
 @pytest.fixture
-def transport(server: SftpTestServer, client_key: ClientKey) -> Iterator[SftpTransport]:
+def transport(server: SftpServer, client_key: ClientKey) -> Iterator[SftpTransport]:
     with SftpTransport(settings_for(server, client_key)) as sftp:
         yield sftp
 
 
-def drop_file(
-    server: SftpTestServer, remote: str, content: bytes, mtime: int | None = None
-) -> Path:
+def drop_file(server: SftpServer, remote: str, content: bytes, mtime: int | None = None) -> Path:
     path = server.path(remote)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(content)
@@ -101,7 +99,7 @@ def chain_text(exc: BaseException) -> str:
     return "\n".join(parts)
 
 
-def ops_of(server: SftpTestServer, *kinds: str) -> list[SftpOp]:
+def ops_of(server: SftpServer, *kinds: str) -> list[SftpOp]:
     return [op for op in server.ops if op.kind in kinds]
 
 
@@ -112,14 +110,14 @@ def test_is_a_hub_transport(transport: SftpTransport) -> None:
     assert isinstance(transport, Transport)
 
 
-def test_connects_lazily(server: SftpTestServer, client_key: ClientKey) -> None:
+def test_connects_lazily(server: SftpServer, client_key: ClientKey) -> None:
     with SftpTransport(settings_for(server, client_key)):
         pass
     assert server.connections == 0
 
 
 def test_lists_only_complete_matching_files_sorted_by_name(
-    server: SftpTestServer, transport: SftpTransport
+    server: SftpServer, transport: SftpTransport
 ) -> None:
     drop_file(server, "/out/STATUTS_20261103_1405.csv", STATUS_FILE, mtime=1_793_714_700)
     drop_file(server, "/out/STATUTS_20261103_0900.csv", b"header\r\n", mtime=1_793_696_400)
@@ -146,7 +144,7 @@ def test_lists_only_complete_matching_files_sorted_by_name(
 
 
 def test_partial_suffixes_are_skipped_even_with_a_catch_all_pattern(
-    server: SftpTestServer, client_key: ClientKey
+    server: SftpServer, client_key: ClientKey
 ) -> None:
     drop_file(server, "/out/ANS_20261103101500_1.csv", b"order_id\n")
     drop_file(server, "/out/ANS_20261103101500_2.csv.part", b"order_")
@@ -156,7 +154,7 @@ def test_partial_suffixes_are_skipped_even_with_a_catch_all_pattern(
     assert names == ["ANS_20261103101500_1.csv"]
 
 
-def test_fetch_returns_the_bytes_exactly(server: SftpTestServer, transport: SftpTransport) -> None:
+def test_fetch_returns_the_bytes_exactly(server: SftpServer, transport: SftpTransport) -> None:
     binary = bytes(range(256)) * 4096  # 1 MiB: several SFTP reads, every byte value
     drop_file(server, "/out/STATUTS_20261103_1405.csv", STATUS_FILE, mtime=1_793_714_700)
     drop_file(server, "/out/STATUTS_20261103_1500.csv", binary)
@@ -184,7 +182,7 @@ def test_fetch_returns_the_bytes_exactly(server: SftpTestServer, transport: Sftp
 
 
 def test_missing_inbound_directory_is_a_configuration_error(
-    server: SftpTestServer, client_key: ClientKey
+    server: SftpServer, client_key: ClientKey
 ) -> None:
     settings = settings_for(server, client_key, remote_dir="/nowhere")
     with SftpTransport(settings) as sftp, pytest.raises(SftpPathError, match="/nowhere") as caught:
@@ -203,7 +201,7 @@ def test_refuses_names_outside_the_directory(transport: SftpTransport) -> None:
 
 
 def test_acknowledge_moves_the_file_into_the_archive(
-    server: SftpTestServer, transport: SftpTransport
+    server: SftpServer, transport: SftpTransport
 ) -> None:
     drop_file(server, "/out/STATUTS_20261103_1405.csv", STATUS_FILE)
     (ref,) = transport.list()
@@ -219,7 +217,7 @@ def test_acknowledge_moves_the_file_into_the_archive(
 
 
 def test_acknowledge_never_overwrites_an_archived_file_of_the_same_name(
-    server: SftpTestServer, transport: SftpTransport
+    server: SftpServer, transport: SftpTransport
 ) -> None:
     drop_file(server, "/out/archive/STATUTS_20261103_1405.csv", b"first export\r\n")
     drop_file(server, "/out/archive/STATUTS_20261103_1405.1.csv", b"second export\r\n")
@@ -248,9 +246,7 @@ def test_acknowledge_checks_for_a_clash_where_rename_would_overwrite(
     (root / "out" / "archive" / "STATUTS_20261103_1405.csv").write_bytes(b"first export\r\n")
     (root / "out" / "STATUTS_20261103_1405.csv").write_bytes(STATUS_FILE)
     with (
-        SftpTestServer(
-            root, client_keys=[client_key.public_openssh], rename_overwrites=True
-        ) as srv,
+        SftpServer(root, client_keys=[client_key.public_openssh], rename_overwrites=True) as srv,
         SftpTransport(settings_for(srv, client_key)) as sftp,
     ):
         (ref,) = sftp.list()
@@ -261,7 +257,7 @@ def test_acknowledge_checks_for_a_clash_where_rename_would_overwrite(
 
 
 def test_missing_archive_directory_is_a_configuration_error(
-    server: SftpTestServer, client_key: ClientKey
+    server: SftpServer, client_key: ClientKey
 ) -> None:
     drop_file(server, "/out/STATUTS_20261103_1405.csv", STATUS_FILE)
     with SftpTransport(settings_for(server, client_key, archive_dir="/out/old")) as sftp:
@@ -272,7 +268,7 @@ def test_missing_archive_directory_is_a_configuration_error(
 
 
 def test_without_archive_the_server_is_never_touched(
-    server: SftpTestServer, client_key: ClientKey
+    server: SftpServer, client_key: ClientKey
 ) -> None:
     """PiècesPlus: the hub must not move or delete answers; its store remembers them."""
     root = server.path("/orders/out")
@@ -307,7 +303,7 @@ def test_without_archive_the_server_is_never_touched(
 
 
 def test_put_writes_a_temporary_name_then_renames(
-    server: SftpTestServer, transport: SftpTransport
+    server: SftpServer, transport: SftpTransport
 ) -> None:
     content = "Réf. client;Enseigne\r\nME-000123;Maison Électro\r\n".encode("latin-1")
 
@@ -329,7 +325,7 @@ def test_put_writes_a_temporary_name_then_renames(
     assert not any(op.path == final for op in server.ops)
 
 
-def test_put_uses_the_partners_suffix(server: SftpTestServer, client_key: ClientKey) -> None:
+def test_put_uses_the_partners_suffix(server: SftpServer, client_key: ClientKey) -> None:
     server.path("/orders/in").mkdir(parents=True)
     settings = settings_for(
         server, client_key, outbound_dir="/orders/in", upload_suffix=".part", archive_dir=None
@@ -350,7 +346,7 @@ def test_put_falls_back_to_plain_rename_without_posix_rename(
     root = tmp_path / "root"
     (root / "in").mkdir(parents=True)
     (root / "out").mkdir()
-    with SftpTestServer(root, client_keys=[client_key.public_openssh], posix_rename=False) as srv:
+    with SftpServer(root, client_keys=[client_key.public_openssh], posix_rename=False) as srv:
         with SftpTransport(settings_for(srv, client_key)) as sftp:
             sftp.put("ORDRES_20261103_141500.csv", b"payload")
         assert [(op.kind, op.target) for op in srv.ops if op.kind.endswith("rename")] == [
@@ -362,7 +358,7 @@ def test_put_falls_back_to_plain_rename_without_posix_rename(
 
 
 def test_missing_outbound_directory_is_a_configuration_error(
-    server: SftpTestServer, client_key: ClientKey
+    server: SftpServer, client_key: ClientKey
 ) -> None:
     settings = settings_for(server, client_key, outbound_dir="/inbox")
     with SftpTransport(settings) as sftp, pytest.raises(SftpPathError, match="/inbox"):
@@ -370,7 +366,7 @@ def test_missing_outbound_directory_is_a_configuration_error(
 
 
 def test_an_upload_that_cannot_finish_never_shows_the_final_name(
-    server: SftpTestServer, transport: SftpTransport
+    server: SftpServer, transport: SftpTransport
 ) -> None:
     server.drop_on("posix_rename", "ORDRES_20261103_141500.csv.tmp")
     server.drop_on("posix_rename", "ORDRES_20261103_141500.csv.tmp")
@@ -387,7 +383,7 @@ def test_an_upload_that_cannot_finish_never_shows_the_final_name(
 
 @pytest.mark.parametrize("pin_as", ["openssh", "fingerprint"])
 def test_a_server_with_another_host_key_is_refused_before_anything_is_sent(
-    server: SftpTestServer, client_key: ClientKey, pin_as: str
+    server: SftpServer, client_key: ClientKey, pin_as: str
 ) -> None:
     drop_file(server, "/out/STATUTS_20261103_1405.csv", STATUS_FILE)
     impostor_pin = generate_client_key()  # any other ed25519 key will do
@@ -406,7 +402,7 @@ def test_a_server_with_another_host_key_is_refused_before_anything_is_sent(
     assert server.ops == []
 
 
-def test_the_pin_may_be_a_sha256_fingerprint(server: SftpTestServer, client_key: ClientKey) -> None:
+def test_the_pin_may_be_a_sha256_fingerprint(server: SftpServer, client_key: ClientKey) -> None:
     drop_file(server, "/out/STATUTS_20261103_1405.csv", STATUS_FILE)
     settings = settings_for(server, client_key, host_key=server.host_key_fingerprint)
     with SftpTransport(settings) as sftp:
@@ -418,7 +414,7 @@ def test_the_pinned_key_type_is_asked_for_when_the_server_has_several(
 ) -> None:
     root = tmp_path / "root"
     (root / "out").mkdir(parents=True)
-    with SftpTestServer(
+    with SftpServer(
         root, client_keys=[client_key.public_openssh], host_key_types=("ssh-ed25519", "ssh-rsa")
     ) as srv:
         rsa_pin = srv.host_keys_openssh["ssh-rsa"]
@@ -427,16 +423,14 @@ def test_the_pinned_key_type_is_asked_for_when_the_server_has_several(
         assert srv.authentications == 1
 
 
-def test_password_authentication(server: SftpTestServer, client_key: ClientKey) -> None:
+def test_password_authentication(server: SftpServer, client_key: ClientKey) -> None:
     drop_file(server, "/out/STATUTS_20261103_1405.csv", STATUS_FILE)
     settings = settings_for(server, client_key, private_key=None, password=PASSWORD)
     with SftpTransport(settings) as sftp:
         assert len(sftp.list()) == 1
 
 
-def test_private_key_from_a_file(
-    server: SftpTestServer, client_key: ClientKey, tmp_path: Path
-) -> None:
+def test_private_key_from_a_file(server: SftpServer, client_key: ClientKey, tmp_path: Path) -> None:
     key_file = tmp_path / "id_ed25519"
     key_file.write_text(client_key.private_openssh)
     key_file.chmod(0o600)
@@ -445,7 +439,7 @@ def test_private_key_from_a_file(
 
 
 def test_a_wrong_password_is_a_configuration_error_that_does_not_leak_it(
-    server: SftpTestServer, client_key: ClientKey
+    server: SftpServer, client_key: ClientKey
 ) -> None:
     wrong = "hunter2-wrong-9d1e"
     settings = settings_for(server, client_key, private_key=None, password=wrong)
@@ -462,7 +456,7 @@ def test_a_wrong_password_is_a_configuration_error_that_does_not_leak_it(
 
 
 def test_a_key_the_server_does_not_know_is_refused_without_leaking_it(
-    server: SftpTestServer, client_key: ClientKey
+    server: SftpServer, client_key: ClientKey
 ) -> None:
     stranger = generate_client_key()
     settings = settings_for(server, client_key, private_key=stranger.private_openssh)
@@ -480,9 +474,7 @@ def test_a_key_the_server_does_not_know_is_refused_without_leaking_it(
     assert server.ops == []
 
 
-def test_an_encrypted_key_needs_its_passphrase(
-    server: SftpTestServer, client_key: ClientKey
-) -> None:
+def test_an_encrypted_key_needs_its_passphrase(server: SftpServer, client_key: ClientKey) -> None:
     passphrase = "open-sesame-41c2"
     locked = generate_client_key(passphrase=passphrase)
     with (
@@ -503,7 +495,7 @@ def test_an_encrypted_key_needs_its_passphrase(
 
 
 def test_a_dropped_session_is_resumed_without_loss_or_duplicates(
-    server: SftpTestServer, transport: SftpTransport
+    server: SftpServer, transport: SftpTransport
 ) -> None:
     contents = {
         f"STATUTS_20261103_{hhmm}.csv": STATUS_FILE + hhmm.encode()
@@ -539,7 +531,7 @@ def test_a_dropped_session_is_resumed_without_loss_or_duplicates(
 
 
 def test_a_put_whose_reply_was_lost_is_not_uploaded_twice(
-    server: SftpTestServer, transport: SftpTransport
+    server: SftpServer, transport: SftpTransport
 ) -> None:
     server.drop_on("posix_rename", "ORDRES_20261103_141500.csv.tmp", after=True)
 
@@ -552,7 +544,7 @@ def test_a_put_whose_reply_was_lost_is_not_uploaded_twice(
 
 
 def test_a_session_that_drops_twice_gives_up_with_a_transient_error(
-    server: SftpTestServer, transport: SftpTransport
+    server: SftpServer, transport: SftpTransport
 ) -> None:
     drop_file(server, "/out/STATUTS_20261103_1405.csv", STATUS_FILE)
     (ref,) = transport.list()
@@ -611,7 +603,7 @@ def test_a_server_that_never_answers_times_out_as_a_transient_error(
 
 
 def test_sessions_per_account_never_exceed_max_sessions(
-    server: SftpTestServer, client_key: ClientKey
+    server: SftpServer, client_key: ClientKey
 ) -> None:
     drop_file(server, "/out/STATUTS_20261103_1405.csv", STATUS_FILE)
     settings = settings_for(server, client_key, max_sessions=2)
@@ -642,7 +634,7 @@ def test_sessions_per_account_never_exceed_max_sessions(
 
 
 def test_a_busy_account_is_a_transient_error_and_close_frees_the_session(
-    server: SftpTestServer, client_key: ClientKey
+    server: SftpServer, client_key: ClientKey
 ) -> None:
     settings = settings_for(server, client_key, max_sessions=1, session_wait_timeout=0.3)
     holder = SftpTransport(settings)

@@ -1,4 +1,5 @@
-"""A real SFTP server for tests: asyncssh on loopback, in its own thread and event loop.
+"""A real SFTP server (asyncssh) on loopback, in its own thread and event loop: the
+partners' SFTP servers for the tests and the demo (`hub demo`).
 
 The SFTP transport's promises (pinned host key, atomic renames, surviving dropped
 sessions, bounded sessions) are about how it behaves against a server, so its tests run
@@ -22,7 +23,7 @@ from typing import TypeVar
 
 import asyncssh
 
-__all__ = ["ClientKey", "SftpOp", "SftpTestServer", "generate_client_key"]
+__all__ = ["ClientKey", "SftpOp", "SftpServer", "generate_client_key"]
 
 _T = TypeVar("_T")
 
@@ -76,7 +77,7 @@ class _DropRule:
     after: bool
 
 
-class SftpTestServer:
+class SftpServer:
     """An SFTP server on 127.0.0.1, random port, serving `root` as "/".
 
     Accepts `username` with `password` and/or any of `client_keys` (OpenSSH public
@@ -124,13 +125,13 @@ class SftpTestServer:
 
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
-            target=self._loop.run_forever, name="sftp-test-server", daemon=True
+            target=self._loop.run_forever, name="sftp-server", daemon=True
         )
         self._acceptor: asyncssh.SSHAcceptor | None = None
 
     # -- lifecycle -------------------------------------------------------------------
 
-    def start(self) -> SftpTestServer:
+    def start(self) -> SftpServer:
         self._thread.start()
         self._acceptor = self._call(self._listen())
         self.port = self._acceptor.get_port()
@@ -145,7 +146,7 @@ class SftpTestServer:
             self._thread.join(timeout=5)
             self._loop.close()
 
-    def __enter__(self) -> SftpTestServer:
+    def __enter__(self) -> SftpServer:
         return self.start()
 
     def __exit__(
@@ -285,7 +286,7 @@ class SftpTestServer:
 class _Gate(asyncssh.SSHServer):
     """Authentication and session bookkeeping for one connection."""
 
-    def __init__(self, owner: SftpTestServer) -> None:
+    def __init__(self, owner: SftpServer) -> None:
         self._owner = owner
         self._connection: asyncssh.SSHServerConnection | None = None
         self._number = 0
@@ -319,7 +320,7 @@ class _Gate(asyncssh.SSHServer):
 class _RecordingSFTPServer(asyncssh.SFTPServer):
     """The stock chrooted SFTP server, recording each operation and dropping on demand."""
 
-    def __init__(self, chan: asyncssh.SSHServerChannel[bytes], owner: SftpTestServer) -> None:
+    def __init__(self, chan: asyncssh.SSHServerChannel[bytes], owner: SftpServer) -> None:
         super().__init__(chan, chroot=os.fsencode(owner.root))
         self._owner = owner
         self._number = owner._number_of(self.connection)
@@ -341,7 +342,7 @@ class _RecordingSFTPServer(asyncssh.SFTPServer):
     def _maybe_drop(self, kind: str, path: str, *, after: bool) -> None:
         if self._owner._take_rule(kind, path, after):
             self.connection.abort()
-            raise asyncssh.SFTPConnectionLost("dropped by the test")
+            raise asyncssh.SFTPConnectionLost("dropped on purpose")
 
     async def open(self, path: bytes, pflags: int, attrs: asyncssh.SFTPAttrs) -> object:
         name = path.decode()
