@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from hub.alerts import AlertingSpec
 from hub.connector_spec import CaseImportSpec, ConnectorSpec, WebhookSpec
 from hub.errors import ConfigurationError
-from hub.model.parties import Party, PartyRole
+from hub.model.case import ContractLevel
+from hub.model.parties import Party, PartyId, PartyRole
 from hub.sync.rules import SyncSpec
 from hub.yamlfile import read_yaml, validate
 
@@ -60,6 +61,11 @@ class NetworkConfig(BaseModel):
     alerting: AlertingSpec = Field(
         default_factory=AlertingSpec,
         description="When a connector is flagged, and when it is paused, for the operator.",
+    )
+    service_levels: dict[PartyId, ContractLevel] = Field(
+        default_factory=dict,
+        description="Each retailer's contract level (bronze, silver, gold, platinum). A "
+        "retailer not listed gets only the 30-day legal rule.",
     )
 
     @field_validator("parties")
@@ -131,6 +137,20 @@ class NetworkConfig(BaseModel):
                     "parties"
                 )
         return self
+
+    @model_validator(mode="after")
+    def _service_levels_name_retailers(self) -> NetworkConfig:
+        roles = {party.id: party.role for party in self.parties}
+        for retailer in self.service_levels:
+            if roles.get(retailer) is not PartyRole.RETAILER:
+                raise ValueError(
+                    f"service_levels names {retailer!r}, which is not a retailer among the parties"
+                )
+        return self
+
+    def contract_level(self, retailer: str) -> ContractLevel | None:
+        """The retailer's contract level, or None: then only the legal rule applies."""
+        return self.service_levels.get(retailer)
 
     def webhook(self, retailer: str) -> WebhookSpec | None:
         """The retailer's webhook, or None when it reads the feed instead."""

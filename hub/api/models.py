@@ -15,13 +15,19 @@ from hub.case_import import ImportReport, RowOutcome
 from hub.feed import FeedItem, FeedPage
 from hub.model.case import Case
 from hub.model.event import Event, EventDetails, EventType
-from hub.model.statuses import CaseStatus, Label, PartsOrderStatus, ShipmentStatus
+from hub.model.statuses import (
+    CaseStatus,
+    Label,
+    PartsOrderStatus,
+    ServiceLevelStatus,
+    ShipmentStatus,
+)
 from hub.model.timeline import CaseState
 from hub.retailer_cases import CasePage
 from hub.store.cases import CaseRecord
 from hub.tenants import Retailer
 
-AnyStatus = CaseStatus | ShipmentStatus | PartsOrderStatus
+AnyStatus = CaseStatus | ShipmentStatus | PartsOrderStatus | ServiceLevelStatus
 
 
 class _Out(BaseModel):

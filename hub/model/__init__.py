@@ -12,7 +12,13 @@ from hub.model.case import (
 from hub.model.event import Event, EventDetails, EventType, stable_event_id
 from hub.model.money import Money
 from hub.model.parties import Party, PartyReference, PartyRole
-from hub.model.statuses import CaseStatus, Label, PartsOrderStatus, ShipmentStatus
+from hub.model.statuses import (
+    CaseStatus,
+    Label,
+    PartsOrderStatus,
+    ServiceLevelStatus,
+    ShipmentStatus,
+)
 from hub.model.timeline import CaseState, derive_case_state, event_order_key, order_key
 from hub.model.work import (
     PartsOrder,
@@ -47,6 +53,7 @@ __all__ = [
     "Product",
     "Quote",
     "QuoteDecision",
+    "ServiceLevelStatus",
     "ServiceType",
     "Shipment",
     "ShipmentLeg",

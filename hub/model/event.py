@@ -24,7 +24,13 @@ from pydantic import (
 )
 
 from hub.model.parties import PartyId, Reference
-from hub.model.statuses import CaseStatus, Label, PartsOrderStatus, ShipmentStatus
+from hub.model.statuses import (
+    CaseStatus,
+    Label,
+    PartsOrderStatus,
+    ServiceLevelStatus,
+    ShipmentStatus,
+)
 from hub.model.work import PartsOrderLine, Quote, Shipment, Visit
 
 EventId = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
@@ -37,14 +43,20 @@ class EventType(StrEnum):
     CASE_STATUS = "case_status"
     SHIPMENT_STATUS = "shipment_status"
     PARTS_ORDER_STATUS = "parts_order_status"
+    SERVICE_LEVEL = "service_level"
+    """The hub's own word on a case's service level (a step past its deadline)."""
 
 
-AnyStatus = CaseStatus | ShipmentStatus | PartsOrderStatus
+AnyStatus = CaseStatus | ShipmentStatus | PartsOrderStatus | ServiceLevelStatus
 
-STATUS_SETS: dict[EventType, type[CaseStatus] | type[ShipmentStatus] | type[PartsOrderStatus]] = {
+STATUS_SETS: dict[
+    EventType,
+    type[CaseStatus] | type[ShipmentStatus] | type[PartsOrderStatus] | type[ServiceLevelStatus],
+] = {
     EventType.CASE_STATUS: CaseStatus,
     EventType.SHIPMENT_STATUS: ShipmentStatus,
     EventType.PARTS_ORDER_STATUS: PartsOrderStatus,
+    EventType.SERVICE_LEVEL: ServiceLevelStatus,
 }
 
 

@@ -100,6 +100,20 @@ class PartsOrderStatus(StrEnum):
         return _PARTS_ORDER[self]
 
 
+class ServiceLevelStatus(StrEnum):
+    """What the hub says about a case's service level: a step missed its deadline."""
+
+    BREACHED = "breached"
+
+    @property
+    def label(self) -> Label:
+        return SERVICE_LEVEL_STATUS_LABELS[self]
+
+    @property
+    def rank(self) -> int:
+        return _SERVICE_LEVEL_ORDER[self]
+
+
 CASE_STATUS_LABELS: dict[CaseStatus, Label] = {
     CaseStatus.CREATED: Label("Dossier ouvert", "Case opened"),
     CaseStatus.PICKUP_REQUESTED: Label("Enlèvement demandé", "Pickup requested"),
@@ -147,6 +161,10 @@ PARTS_ORDER_STATUS_LABELS: dict[PartsOrderStatus, Label] = {
     PartsOrderStatus.CANCELLED: Label("Commande de pièce annulée", "Part order cancelled"),
 }
 
+SERVICE_LEVEL_STATUS_LABELS: dict[ServiceLevelStatus, Label] = {
+    ServiceLevelStatus.BREACHED: Label("Délai de service dépassé", "Service deadline missed"),
+}
+
 FINAL_CASE_STATUSES: frozenset[CaseStatus] = frozenset(
     {
         CaseStatus.CLOSED,
@@ -160,3 +178,4 @@ FINAL_CASE_STATUSES: frozenset[CaseStatus] = frozenset(
 _CASE_ORDER = {status: index for index, status in enumerate(CaseStatus)}
 _SHIPMENT_ORDER = {status: index for index, status in enumerate(ShipmentStatus)}
 _PARTS_ORDER = {status: index for index, status in enumerate(PartsOrderStatus)}
+_SERVICE_LEVEL_ORDER = {status: index for index, status in enumerate(ServiceLevelStatus)}

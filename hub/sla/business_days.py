@@ -1,0 +1,73 @@
+"""French business days, counted in Paris local dates.
+
+Partners stamp events with their own offsets and the store keeps UTC, but a contract's
+"business day" is a day in France: a step that starts at 00:30 in Paris on a Tuesday
+started on Tuesday, whatever its UTC date. Weekends and French public holidays (from the
+``holidays`` package, metropolitan France) are not business days.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import holidays
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+@lru_cache(maxsize=64)
+def _public_holidays(year: int) -> frozenset[date]:
+    return frozenset(holidays.country_holidays("FR", years=year))
+
+
+def is_public_holiday(day: date) -> bool:
+    return day in _public_holidays(day.year)
+
+
+def is_business_day(day: date) -> bool:
+    """Monday to Friday, and not a French public holiday."""
+    return day.weekday() < 5 and not is_public_holiday(day)
+
+
+def paris_date(moment: datetime) -> date:
+    """The day in Paris at that instant (the offset the partner gave is converted)."""
+    return moment.astimezone(PARIS).date()
+
+
+def end_of_day(day: date) -> datetime:
+    """The instant the Paris day ends: midnight at the start of the next day, DST included."""
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=PARIS)
+
+
+def business_deadline(start: datetime, business_days: int) -> datetime:
+    """The end of the ``business_days``-th business day after the start's Paris date.
+
+    The start day itself is not counted. With 0 ("same day") the deadline is the end of
+    the start day if it is a business day, otherwise the end of the next business day.
+    """
+    if business_days < 0:
+        raise ValueError("a number of business days cannot be negative")
+    day = paris_date(start)
+    if business_days == 0:
+        while not is_business_day(day):
+            day += timedelta(days=1)
+        return end_of_day(day)
+    counted = 0
+    while counted < business_days:
+        day += timedelta(days=1)
+        if is_business_day(day):
+            counted += 1
+    return end_of_day(day)
+
+
+def calendar_deadline(start: datetime, days: int) -> datetime:
+    """The end of the ``days``-th calendar day after the start's Paris date.
+
+    As French law counts a delay in days: the day it starts is not counted and the delay
+    runs to the end of its last day.
+    """
+    if days < 0:
+        raise ValueError("a number of days cannot be negative")
+    return end_of_day(paris_date(start) + timedelta(days=days))
