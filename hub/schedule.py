@@ -26,6 +26,9 @@ from hub.connectors import Network, case_import_transport
 from hub.errors import HubError, NextAction, TransientError
 from hub.ingest import RunReport
 from hub.mapping.spec import InboundSpec
+from hub.sla.publish import EVERY as SERVICE_LEVELS_EVERY
+from hub.sla.publish import LEASE_NAME as SERVICE_LEVELS_LEASE
+from hub.sla.publish import publish_leased
 from hub.store.db import Database
 from hub.store.tables import connector_leases
 from hub.store.upsert import insert_ignoring_conflicts
@@ -266,4 +269,13 @@ def build_scheduler(
                 kwargs={"lease": lease},
                 id=f"{spec.name}-recovery",
             )
+    scheduler.add_job(  # breached steps published to their retailers, once each
+        publish_leased,
+        IntervalTrigger(seconds=SERVICE_LEVELS_EVERY.total_seconds(), timezone=UTC),
+        args=(database, network, owner),
+        kwargs={"lease": lease},
+        id=SERVICE_LEVELS_LEASE,
+        max_instances=1,
+        coalesce=True,
+    )
     return scheduler
