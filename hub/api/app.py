@@ -13,6 +13,7 @@ from hub.api.openapi_doc import build_openapi
 from hub.api.partners import push_endpoints
 from hub.api.problems import install_problem_handlers
 from hub.connectors import Network
+from hub.console import install_console
 from hub.store.db import Database
 
 API_VERSION = "1.0.0"
@@ -51,9 +52,11 @@ def create_app(database: Database, network: Network | None = None) -> FastAPI:
     app.state.database = database
     app.state.push_endpoints = push_endpoints(network)
     app.state.on_stored = None if network is None else network.sync_hook()
+    app.state.network = network
     install_problem_handlers(app)
     app.add_middleware(BodyLimit, overrides={f"{PREFIX}/cases/import": IMPORT_BODY_LIMIT})
     for router in (auth.router, cases.router, imports.router, feed.router):
         app.include_router(router, prefix=PREFIX, dependencies=[Depends(known_query_only)])
     app.include_router(partners.router)
+    install_console(app)  # /console, outside the OpenAPI document
     return app

@@ -1,0 +1,362 @@
+"""The operator console over plain HTTP: who gets in, forms that must come from it, escaping.
+
+The browser tests (test_console_browser.py) drive the same pages in Chromium; these check
+what a browser hides: status codes, cookies, headers, and what a forged request gets.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from hub.api import create_app
+from hub.api.operator_auth import SESSION_COOKIE, TOKEN_ENV
+from hub.connectors import Network, open_network
+from hub.errors import FatalError, Location, PartnerDataError, TransientError
+from hub.model import Event, EventType, stable_event_id
+from hub.runs import RunCounts, finish_run, record_rejects, start_run
+from hub.store.cases import open_case
+from hub.store.db import Database
+from hub.store.events import append_events
+from hub.store.tables import outbox
+from hub.sync.outbox import Dispatcher, OutboxItem, OutboxRow, enqueue
+from tests.api_support import Tenant, make_tenant
+from tests.factories import T0, case_event, make_case, register_network
+
+OPERATOR_TOKEN = "op-" + "7f3a9c1e5b2d4068a1c3e5f7b9d1f3a5"
+HOSTILE = '<script>alert("pwned")</script><img src=x onerror=alert(1)>'
+REPO = Path(__file__).resolve().parent.parent
+FAILING = "techniservice-changes"
+REJECTING = "atelier-dupont-status"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A small network with something to see on every page."""
+
+    database: Database
+    network: Network
+    retailer: Tenant
+    case_ref: str
+    dead_letter: int
+
+
+def seed(database: Database) -> Scenario:
+    """One case across three parties (one code unmapped, one label hostile), a connector
+    failing three runs in a row, one with a rejected line, and a dead letter."""
+    register_network(database)
+    retailer = make_tenant(database, "maison-electro", "Maison Électro", "ME-")
+    now = datetime.now(UTC)
+    with database.transaction() as connection:
+        case = make_case(
+            "ME-000123", references=[{"party": "atelier-dupont", "reference": "DUP-0042"}]
+        )
+        open_case(connection, case, now=now)
+        unknown = Event(
+            id=stable_event_id(
+                reported_by="atelier-dupont",
+                case_ref="ME-000123",
+                type=EventType.CASE_STATUS,
+                raw_code="ZZ9",
+                occurred_at=T0 + timedelta(hours=5),
+            ),
+            case_ref="ME-000123",
+            type=EventType.CASE_STATUS,
+            status=None,
+            occurred_at=T0 + timedelta(hours=5),
+            reported_by="atelier-dupont",
+            raw_code="ZZ9",
+            raw_label=HOSTILE,
+        )
+        append_events(
+            connection,
+            [
+                case_event("received", T0, by="atelier-dupont", code="REC"),
+                case_event("diagnosing", T0 + timedelta(hours=2), by="atelier-dupont", code="DIA"),
+                unknown,
+                case_event(
+                    "in_transit_to_repairer",
+                    T0 - timedelta(days=1),
+                    by="colis-express",
+                    code="PICKED_UP",
+                ),
+            ],
+            now=now,
+        )
+    for minutes in (30, 20, 10):
+        run = start_run(database, FAILING, now=now - timedelta(minutes=minutes))
+        finish_run(
+            database,
+            run,
+            RunCounts(),
+            error=TransientError("TechniService answered 503 Service Unavailable"),
+            now=now - timedelta(minutes=minutes - 1),
+        )
+    run = start_run(database, REJECTING, now=now - timedelta(minutes=5))
+    problem = PartnerDataError(
+        "date '31/02/2026' is not a day of the calendar",
+        location=Location("STATUTS_20261103.csv", line=4, field="date_statut"),
+        raw=f"DUP-0042;REC;31/02/2026;{HOSTILE}",
+    )
+    with database.transaction() as connection:
+        record_rejects(connection, REJECTING, [problem], run_id=run, message_id=None, now=now)
+    finish_run(
+        database,
+        run,
+        RunCounts(messages_seen=1, messages_read=1, records_read=3, events_stored=2, rejected=1),
+        now=now - timedelta(minutes=4),
+    )
+    with database.transaction() as connection:
+        (letter,) = enqueue(
+            connection,
+            [
+                OutboxItem(
+                    target="maison-electro",
+                    kind="webhook",
+                    idempotency_key="console-test-webhook-1",
+                    payload={"case": "ME-000123"},
+                    case_ref="ME-000123",
+                )
+            ],
+            now=now - timedelta(hours=1),
+        )
+
+    def refuse(message: OutboxRow) -> None:
+        raise FatalError("receiver answered 410 Gone")
+
+    Dispatcher(database, refuse, owner="console-test").run_until_idle()  # type: ignore[arg-type]
+    return Scenario(database, open_network(REPO / "connectors.yaml"), retailer, "ME-000123", letter)
+
+
+@pytest.fixture
+def operator_token(monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv(TOKEN_ENV, OPERATOR_TOKEN)
+    return OPERATOR_TOKEN
+
+
+@pytest.fixture
+def scenario(database: Database, operator_token: str) -> Scenario:
+    return seed(database)
+
+
+@pytest.fixture
+def client(scenario: Scenario) -> Iterator[TestClient]:
+    with TestClient(create_app(scenario.database, scenario.network)) as test_client:
+        yield test_client
+
+
+def log_in(client: TestClient) -> None:
+    answer = client.post(
+        "/console/login",
+        data={"token": OPERATOR_TOKEN, "next": "/console"},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/console"
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match is not None, "the page has no CSRF token"
+    return match.group(1)
+
+
+def message_state(database: Database, message_id: int) -> str:
+    with database.transaction() as connection:
+        return str(
+            connection.execute(select(outbox.c.state).where(outbox.c.id == message_id)).scalar_one()
+        )
+
+
+PAGES = [
+    "/console",
+    "/console/connectors/atelier-dupont-status",
+    "/console/cases",
+    "/console/cases/ME-000123",
+    "/console/unmapped",
+    "/console/dead-letters",
+]
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_without_a_credential_every_page_sends_to_the_login(client: TestClient, path: str) -> None:
+    answer = client.get(path, follow_redirects=False)
+    assert answer.status_code == 303
+    assert answer.headers["location"] == f"/console/login?next={path}"
+    assert "ME-000123" not in answer.text
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_a_retailer_key_never_opens_the_console(
+    client: TestClient, scenario: Scenario, path: str
+) -> None:
+    answer = client.get(path, headers=scenario.retailer.headers, follow_redirects=False)
+    assert answer.status_code == 403
+    assert "retailer" in answer.text
+    assert "ME-000123" not in answer.text
+
+
+def test_a_retailer_key_in_the_login_form_gets_no_session(
+    client: TestClient, scenario: Scenario
+) -> None:
+    answer = client.post(
+        "/console/login", data={"token": scenario.retailer.token}, follow_redirects=False
+    )
+    assert answer.status_code == 401
+    assert "not the operator credential" in answer.text
+    assert SESSION_COOKIE not in answer.cookies
+    assert client.get("/console", follow_redirects=False).status_code == 303
+
+
+def test_login_sets_a_strict_http_only_session_cookie_and_logout_ends_it(
+    client: TestClient,
+) -> None:
+    answer = client.post(
+        "/console/login",
+        data={"token": OPERATOR_TOKEN, "next": "/console/dead-letters"},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/console/dead-letters"
+    cookie = answer.headers["set-cookie"]
+    assert cookie.startswith(f"{SESSION_COOKIE}=")
+    assert OPERATOR_TOKEN not in cookie  # an HMAC of the token, never the token
+    assert "HttpOnly" in cookie
+    assert "SameSite=strict" in cookie or "SameSite=Strict" in cookie
+    assert "Path=/console" in cookie
+    page = client.get("/console/dead-letters")
+    assert page.status_code == 200
+    assert "Dead letters" in page.text
+
+    gone = client.post(
+        "/console/logout", data={"csrf_token": csrf_of(page.text)}, follow_redirects=False
+    )
+    assert gone.status_code == 303
+    assert client.get("/console", follow_redirects=False).status_code == 303
+
+
+def test_login_never_redirects_off_the_console(client: TestClient) -> None:
+    for target in ("https://evil.example/", "//evil.example/console", "/v1/cases"):
+        answer = client.post(
+            "/console/login",
+            data={"token": OPERATOR_TOKEN, "next": target},
+            follow_redirects=False,
+        )
+        assert answer.headers["location"] == "/console"
+
+
+def test_the_operator_token_as_a_bearer_opens_the_pages(client: TestClient) -> None:
+    answer = client.get(
+        "/console/dead-letters", headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+    )
+    assert answer.status_code == 200
+    assert "receiver answered 410 Gone" in answer.text
+
+
+def test_with_no_token_configured_the_console_is_closed(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(TOKEN_ENV)
+    login = client.get("/console/login")
+    assert "The console is closed" in login.text
+    answer = client.post("/console/login", data={"token": ""}, follow_redirects=False)
+    assert answer.status_code == 401
+    assert client.get("/console", follow_redirects=False).status_code == 303
+
+
+def test_replay_without_the_csrf_token_is_refused_and_changes_nothing(
+    client: TestClient, scenario: Scenario
+) -> None:
+    log_in(client)
+    path = f"/console/dead-letters/{scenario.dead_letter}/replay"
+    for data in ({}, {"csrf_token": "1700000000.deadbeef"}, {"csrf_token": "garbage"}):
+        answer = client.post(path, data=data, follow_redirects=False)
+        assert answer.status_code == 403
+        assert "CSRF" in answer.text
+    assert message_state(scenario.database, scenario.dead_letter) == "dead"
+
+
+def test_a_csrf_token_from_another_credential_is_refused(
+    client: TestClient, scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A token issued under an earlier operator credential dies with it."""
+    log_in(client)
+    stale = csrf_of(client.get("/console/dead-letters").text)
+    monkeypatch.setenv(TOKEN_ENV, OPERATOR_TOKEN + "-rotated")
+    client.cookies.clear()
+    client.post("/console/login", data={"token": OPERATOR_TOKEN + "-rotated"})
+    answer = client.post(
+        f"/console/dead-letters/{scenario.dead_letter}/replay",
+        data={"csrf_token": stale},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 403
+    assert message_state(scenario.database, scenario.dead_letter) == "dead"
+
+
+def test_replay_and_discard_with_the_page_token(client: TestClient, scenario: Scenario) -> None:
+    log_in(client)
+    token = csrf_of(client.get("/console/dead-letters").text)
+    answer = client.post(
+        f"/console/dead-letters/{scenario.dead_letter}/replay", data={"csrf_token": token}
+    )
+    assert answer.status_code == 200
+    assert f"Message {scenario.dead_letter} is pending again" in answer.text
+    assert message_state(scenario.database, scenario.dead_letter) == "pending"
+
+    again = client.post(
+        f"/console/dead-letters/{scenario.dead_letter}/replay", data={"csrf_token": token}
+    )
+    assert "is pending, not dead" in again.text
+
+    discarded = client.post(
+        f"/console/dead-letters/{scenario.dead_letter}/discard", data={"csrf_token": token}
+    )
+    assert f"Message {scenario.dead_letter} was discarded" in discarded.text
+    assert message_state(scenario.database, scenario.dead_letter) == "discarded"
+
+
+def test_partner_text_is_escaped_on_every_page_that_shows_it(client: TestClient) -> None:
+    log_in(client)
+    for path in ("/console/cases/ME-000123", f"/console/connectors/{REJECTING}"):
+        html = client.get(path).text
+        assert "<script>" not in html
+        assert "<img src=x" not in html
+        assert "&lt;script&gt;alert(&#34;pwned&#34;)&lt;/script&gt;" in html
+
+
+def test_pages_forbid_scripts_and_framing(client: TestClient) -> None:
+    log_in(client)
+    answer = client.get("/console")
+    policy = answer.headers["content-security-policy"]
+    assert "default-src 'none'" in policy
+    assert "script-src" not in policy  # so none runs at all
+    assert "frame-ancestors 'none'" in policy
+    assert answer.headers["cache-control"] == "no-store"
+
+
+def test_the_console_stays_out_of_the_retailer_openapi_document(client: TestClient) -> None:
+    document = client.get("/v1/openapi.json").json()
+    assert not [path for path in document["paths"] if path.startswith("/console")]
+
+
+def test_a_case_is_found_by_a_partner_reference_prefix_too(
+    client: TestClient, scenario: Scenario
+) -> None:
+    log_in(client)
+    exact = client.get("/console/cases", params={"q": "me-000123"}, follow_redirects=False)
+    assert exact.status_code == 303
+    assert exact.headers["location"] == "/console/cases/ME-000123"
+    for prefix in ("ME-0001", "dup-00"):
+        listed = client.get("/console/cases", params={"q": prefix})
+        assert 'href="/console/cases/ME-000123"' in listed.text
+    missing = client.get("/console/cases/ME-999999")
+    assert missing.status_code == 404
+    assert "No case has a reference starting with" in missing.text
