@@ -17,6 +17,7 @@ from commands import adapters as adapters_commands
 from commands import connectors as connectors_commands
 from commands import outbox as outbox_commands
 from commands import serve as serve_commands
+from commands import sla as sla_commands
 from commands.common import DatabaseOption, err, open_database, out, print_validation
 from hub.api.commands import register as register_api_commands
 from hub.api.openapi_export import FILE_NAME as OPENAPI_FILE
@@ -40,6 +41,7 @@ app.command("ingest")(connectors_commands.ingest)
 app.command("run")(connectors_commands.run)
 register_api_commands(app)
 app.command("serve")(serve_commands.serve)
+app.command("sla")(sla_commands.sla)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 schemas_app = typer.Typer(help="JSON Schemas generated from the code.", no_args_is_help=True)
 cases_app = typer.Typer(help="Cases and their timelines.", no_args_is_help=True)

@@ -1,0 +1,152 @@
+"""`hub sla`: service-level breaches of open cases, one case's steps, publishing now."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from commands.common import DatabaseOption, NetworkOption, network_path, open_database, out
+from hub.connectors import open_network
+from hub.sla.business_days import PARIS
+from hub.sla.compute import CaseServiceLevels, StepLevel, StepState
+from hub.sla.publish import publish_breaches
+from hub.sla.store import Breach, breaches, case_service_levels
+
+
+def _duration(delta: timedelta | None) -> str:
+    if delta is None:
+        return ""
+    minutes = int(delta.total_seconds() // 60)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{days}d {hours}h" if days else f"{hours}h {minutes:02d}m"
+
+
+def _when(moment: datetime | None) -> str:
+    return "" if moment is None else moment.astimezone(PARIS).strftime("%Y-%m-%d %H:%M")
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def _breach_json(breach: Breach) -> dict[str, Any]:
+    return {
+        "case_reference": breach.case_ref,
+        "retailer": breach.retailer,
+        "step": breach.step.value,
+        "basis": breach.basis,
+        "started_at": _iso(breach.started_at),
+        "deadline": _iso(breach.deadline),
+        "ended_at": _iso(breach.ended_at),
+        "late_by_seconds": int(breach.late_by.total_seconds()),
+    }
+
+
+def _step_json(step: StepLevel) -> dict[str, Any]:
+    return {
+        "step": step.step.value,
+        "basis": step.basis,
+        "allowance": str(step.allowance),
+        "started_at": _iso(step.started_at),
+        "deadline": _iso(step.deadline),
+        "ended_at": _iso(step.ended_at),
+        "state": step.state.value,
+        "late_by_seconds": None if step.late_by is None else int(step.late_by.total_seconds()),
+    }
+
+
+def _print_case(levels: CaseServiceLevels) -> None:
+    level = levels.level.value if levels.level else "none (legal rule only)"
+    out.print(f"{levels.case_ref} ({levels.retailer}, level {level}, {levels.coverage.value})")
+    table = Table("step", "basis", "allowed", "started", "due before (Paris)", "ended", "state")
+    colours = {StepState.MET: "green", StepState.RUNNING: "yellow", StepState.BREACHED: "red"}
+    for step in levels.steps:
+        state = step.state.value
+        if step.late_by is not None:
+            state += f" by {_duration(step.late_by)}"
+        table.add_row(
+            step.step.description,
+            step.basis,
+            str(step.allowance),
+            _when(step.started_at),
+            _when(step.deadline),
+            _when(step.ended_at),
+            f"[{colours[step.state]}]{state}[/]",
+        )
+    out.print(table)
+
+
+def _print_breaches(found: list[Breach]) -> None:
+    table = Table("case", "retailer", "step", "basis", "due before (Paris)", "late by", "ended")
+    for breach in found:
+        table.add_row(
+            breach.case_ref,
+            breach.retailer,
+            breach.step.description,
+            breach.basis,
+            _when(breach.deadline),
+            _duration(breach.late_by),
+            _when(breach.ended_at) or "still running",
+        )
+    out.print(table)
+    out.print(f"{len(found)} breach(es) in open cases")
+
+
+def sla(
+    case: Annotated[
+        str | None, typer.Option("--case", help="One case's steps and deadlines.")
+    ] = None,
+    retailer: Annotated[str | None, typer.Option(help="Only this retailer's cases.")] = None,
+    publish: Annotated[
+        bool, typer.Option("--publish", help="Tell retailers of new breaches now.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON, for scripts.")] = False,
+    network: NetworkOption = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Service levels: breaches of open cases (contract levels and the 30-day legal rule)."""
+    db = open_database(database)
+    partners = open_network(network_path(network))
+    now = datetime.now(UTC)
+    if case is not None:
+        levels = case_service_levels(db, partners, case, now=now)
+        if as_json:
+            document = {
+                "case_reference": levels.case_ref,
+                "retailer": levels.retailer,
+                "level": None if levels.level is None else levels.level.value,
+                "coverage": levels.coverage.value,
+                "now": now.isoformat(),
+                "steps": [_step_json(step) for step in levels.steps],
+            }
+            sys.stdout.write(json.dumps(document, ensure_ascii=False) + "\n")
+        else:
+            _print_case(levels)
+        return
+    if publish:
+        result = publish_breaches(db, partners, now=now)
+        found = result.breaches
+        if retailer is not None:
+            found = [breach for breach in found if breach.retailer == retailer]
+        published = len(result.published)
+    else:
+        found = breaches(db, partners, now=now, retailer=retailer)
+        published = None
+    if as_json:
+        listing: dict[str, Any] = {
+            "now": now.isoformat(),
+            "breaches": [_breach_json(b) for b in found],
+        }
+        if published is not None:
+            listing["published"] = published
+        sys.stdout.write(json.dumps(listing, ensure_ascii=False) + "\n")
+        return
+    _print_breaches(found)
+    if published is not None:
+        out.print(f"{published} newly published to their retailers")
