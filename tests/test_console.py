@@ -181,6 +181,7 @@ PAGES = [
     "/console/cases",
     "/console/cases/ME-000123",
     "/console/unmapped",
+    "/console/breaches",
     "/console/dead-letters",
 ]
 
@@ -360,3 +361,48 @@ def test_a_case_is_found_by_a_partner_reference_prefix_too(
     missing = client.get("/console/cases/ME-999999")
     assert missing.status_code == 404
     assert "No case has a reference starting with" in missing.text
+
+
+def test_the_health_page_flags_the_failing_connector(client: TestClient) -> None:
+    log_in(client)
+    html = client.get("/console").text
+    row = html[html.index(f'data-connector="{FAILING}"') :]
+    row = row[: row.index("</tr>")]
+    assert '<span class="state failing">failing</span>' in row
+    assert "3 failed runs in a row" in row
+    assert "TechniService answered 503 Service Unavailable" in row
+
+
+def test_pause_and_resume_need_the_csrf_token(client: TestClient, scenario: Scenario) -> None:
+    log_in(client)
+    path = f"/console/connectors/{FAILING}"
+    forged = client.post(f"{path}/pause", data={"reason": "forged"}, follow_redirects=False)
+    assert forged.status_code == 403
+    token = csrf_of(client.get(path).text)
+    paused = client.post(
+        f"{path}/pause", data={"csrf_token": token, "reason": "<b>maintenance</b>"}
+    )
+    assert "The connector is paused" in paused.text
+    assert "&lt;b&gt;maintenance&lt;/b&gt;" in paused.text
+    assert '<span class="state paused">paused</span>' in client.get("/console").text
+    resumed = client.post(f"{path}/resume", data={"csrf_token": token})
+    assert "The connector is resumed" in resumed.text
+    again = client.post(f"{path}/resume", data={"csrf_token": token})
+    assert "is not paused" in again.text
+
+
+def test_breaches_list_the_late_steps_of_open_cases(client: TestClient) -> None:
+    """The case was opened on 1 November 2026 under the legal conformity warranty: past
+    1 December it breaches the 30-day rule, whatever day the test runs after that."""
+    log_in(client)
+    html = client.get("/console/breaches").text
+    assert 'href="/console/cases/ME-000123"' in html
+    assert "legal conformity: back in conformity within 30 days" in html
+    assert "still running" in html
+    other = client.get("/console/breaches", params={"retailer": "bricomarket"}).text
+    assert "ME-000123" not in other
+    assert "No open case is past a deadline." in other
+    case = client.get("/console/cases/ME-000123").text
+    assert "received → diagnosis" in case
+    assert '<span class="state ok">met' in case
+    assert '<span class="state failing">breached' in case

@@ -226,3 +226,23 @@ def test_a_retailer_key_is_refused(
         shot(tab, scenario, "retailer-key-refused")
     finally:
         keyed.close()
+
+
+def test_service_level_breaches_lead_to_their_case(
+    page: Page, base_url: str, scenario: Scenario
+) -> None:
+    log_in(page, base_url)
+    page.get_by_role("link", name="Breaches", exact=True).click()
+    expect(page.get_by_role("heading", name="Service-level breaches")).to_be_visible()
+    legal = page.locator("table.breaches tbody tr").filter(has_text="legal conformity")
+    expect(legal).to_contain_text("ME-000123")
+    expect(legal).to_contain_text("still running")
+    shot(page, scenario, "breaches")
+    legal.get_by_role("link", name="ME-000123").click()
+    levels = page.locator("table.levels tbody tr")
+    expect(levels.filter(has_text="received → diagnosis")).to_contain_text("met")
+    expect(levels.filter(has_text="legal conformity")).to_contain_text("breached")
+    page.goto(base_url + "/console/breaches")
+    page.get_by_label("Retailer").select_option("bricomarket")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.get_by_text("No open case is past a deadline.")).to_be_visible()

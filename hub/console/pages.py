@@ -28,7 +28,10 @@ from hub.console.session import (
     safe_next,
 )
 from hub.errors import ConflictError, NotFoundError
+from hub.model.parties import PartyRole
 from hub.model.statuses import CaseStatus
+from hub.sla.compute import CaseServiceLevels
+from hub.sla.store import breaches, case_service_levels
 from hub.status import (
     ConnectorState,
     NetworkStatus,
@@ -294,6 +297,34 @@ def unmapped_page(request: Request, session: Session) -> Response:
     )
 
 
+# --- service levels -------------------------------------------------------------------
+
+
+@router.get("/breaches")
+def breaches_page(request: Request, session: Session, retailer: str = "") -> Response:
+    """Steps of open cases past their deadline, the earliest deadline first."""
+    database = database_of(request)
+    network = network_of(request)
+    now = datetime.now(UTC)
+    names = party_names(database)
+    found = None
+    retailers: list[str] = []
+    if network is not None:
+        found = breaches(database, network, now=now, retailer=retailer or None)
+        parties = network.config.parties
+        retailers = [party.id for party in parties if party.role is PartyRole.RETAILER]
+    return page(
+        request,
+        "breaches.html",
+        session=session,
+        now=now,
+        breaches=found,
+        retailer=retailer,
+        retailers=retailers,
+        names=names,
+    )
+
+
 # --- cases -----------------------------------------------------------------------------
 
 
@@ -319,6 +350,10 @@ def case_page(request: Request, session: Session, reference: str) -> Response:
             )
         state = case_state(connection, reference)
         names = {party.id: party.name for party in list_parties(connection)}
+        network = network_of(request)
+        levels: CaseServiceLevels | None = None
+        if network is not None:
+            levels = case_service_levels(connection, network, reference, now=datetime.now(UTC))
     return page(
         request,
         "case.html",
@@ -326,7 +361,7 @@ def case_page(request: Request, session: Session, reference: str) -> Response:
         record=record,
         state=state,
         names=names,
-        levels=None,
+        levels=levels,
     )
 
 
