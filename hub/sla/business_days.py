@@ -49,17 +49,22 @@ def business_deadline(start: datetime, business_days: int) -> datetime:
     """
     if business_days < 0:
         raise ValueError("a number of business days cannot be negative")
-    day = paris_date(start)
+    return end_of_day(_last_business_day(paris_date(start), business_days))
+
+
+@lru_cache(maxsize=4096)
+def _last_business_day(day: date, business_days: int) -> date:
+    """Cached: thousands of open cases start on the same few hundred days."""
     if business_days == 0:
         while not is_business_day(day):
             day += timedelta(days=1)
-        return end_of_day(day)
+        return day
     counted = 0
     while counted < business_days:
         day += timedelta(days=1)
         if is_business_day(day):
             counted += 1
-    return end_of_day(day)
+    return day
 
 
 def calendar_deadline(start: datetime, days: int) -> datetime:

@@ -92,11 +92,13 @@ class _Mark:
     event_id: str | None
 
     @classmethod
-    def of(cls, event: Event) -> _Mark:
-        return cls(event.occurred_at, event_order_key(event), event.id)
+    def of(cls, key: OrderKey, event: Event) -> _Mark:
+        return cls(event.occurred_at, key, event.id)
 
 
 Predicate = Callable[[Event], bool]
+Timeline = Sequence[tuple[OrderKey, Event]]
+"""The measured events with their timeline keys, computed once, in timeline order."""
 
 FINAL = FINAL_CASE_STATUSES
 
@@ -182,11 +184,11 @@ def _leg(event: Event) -> ShipmentLeg | None:
     return None if shipment is None else shipment.leg
 
 
-def _first(timeline: Sequence[Event], predicate: Predicate, after: _Mark | None) -> _Mark | None:
+def _first(timeline: Timeline, predicate: Predicate, after: _Mark | None) -> _Mark | None:
     """The first event matching ``predicate`` that comes after ``after`` in the timeline."""
-    for event in timeline:
-        if (after is None or event_order_key(event) > after.key) and predicate(event):
-            return _Mark.of(event)
+    for key, event in timeline:
+        if (after is None or key > after.key) and predicate(event):
+            return _Mark.of(key, event)
     return None
 
 
@@ -195,29 +197,33 @@ def _earliest(*marks: _Mark | None) -> _Mark | None:
     return min(present, key=lambda mark: mark.key) if present else None
 
 
-def _opening(case: Case, timeline: Sequence[Event]) -> _Mark:
+def _opening(case: Case, timeline: Timeline) -> _Mark:
     """The case's opening: its ``created`` event, or the case's own opening instant."""
     created = _first(timeline, _case_in({CaseStatus.CREATED}), None)
     event_id = None if created is None else created.event_id
     return _Mark(case.opened_at, order_key(case.opened_at, -1, ""), event_id)
 
 
-def _pickup(case: Case, timeline: Sequence[Event]) -> tuple[_Mark | None, _Mark | None]:
+def _pickup(case: Case, timeline: Timeline) -> tuple[_Mark | None, _Mark | None]:
     start = _first(timeline, _case_in({CaseStatus.PICKUP_REQUESTED}), None)
     if start is None and case.service is ServiceType.WORKSHOP_REPAIR:
         start = _opening(case, timeline)  # the hub orders the pickup as the case opens
     if start is None:
         return None, None
 
-    def picked_up(event: Event) -> bool:
-        if event.type is EventType.SHIPMENT_STATUS:
-            return event.status in CARRIER_HAS_IT and _leg(event) in (None, ShipmentLeg.TO_REPAIRER)
-        return _case_in(PICKED_UP | FINAL)(event)
-
-    return start, _first(timeline, picked_up, start)
+    return start, _first(timeline, _picked_up, start)
 
 
-def _diagnosis(timeline: Sequence[Event]) -> tuple[_Mark | None, _Mark | None]:
+_PICKED_UP_OR_SETTLED = _case_in(PICKED_UP | FINAL)
+
+
+def _picked_up(event: Event) -> bool:
+    if event.type is EventType.SHIPMENT_STATUS:
+        return event.status in CARRIER_HAS_IT and _leg(event) in (None, ShipmentLeg.TO_REPAIRER)
+    return _PICKED_UP_OR_SETTLED(event)
+
+
+def _diagnosis(timeline: Timeline) -> tuple[_Mark | None, _Mark | None]:
     start = _first(timeline, _case_in({CaseStatus.RECEIVED}), None)
     if start is None:
         return None, None
@@ -229,7 +235,7 @@ def _quote_accepted(event: Event) -> bool:
     return quote is not None and quote.decision is QuoteDecision.ACCEPTED
 
 
-def _repair(timeline: Sequence[Event]) -> tuple[_Mark | None, _Mark | None]:
+def _repair(timeline: Timeline) -> tuple[_Mark | None, _Mark | None]:
     """From the quote's acceptance: an event whose quote says accepted, or else (as the
     partners' mappings say it: ACC, code 27) the first ``in_repair`` after a quote."""
     start = _first(timeline, _quote_accepted, None)
@@ -242,7 +248,7 @@ def _repair(timeline: Sequence[Event]) -> tuple[_Mark | None, _Mark | None]:
     return start, _first(timeline, _case_in(REPAIR_DONE | FINAL), start)
 
 
-def _parts(timeline: Sequence[Event]) -> tuple[_Mark | None, _Mark | None]:
+def _parts(timeline: Timeline) -> tuple[_Mark | None, _Mark | None]:
     start = _earliest(
         _first(timeline, _case_in({CaseStatus.WAITING_PARTS}), None),
         _first(timeline, _parts_in(PART_ORDERED), None),
@@ -250,19 +256,25 @@ def _parts(timeline: Sequence[Event]) -> tuple[_Mark | None, _Mark | None]:
     if start is None:
         return None, None
 
-    def answered(event: Event) -> bool:
-        return _parts_in(PART_ANSWERED)(event) or _case_in(WORK_RESUMED | FINAL)(event)
-
-    return start, _first(timeline, answered, start)
+    return start, _first(timeline, _part_answered, start)
 
 
-def _total(case: Case, timeline: Sequence[Event]) -> tuple[_Mark, _Mark | None]:
+_PART_SHIPPED_OR_CANCELLED = _parts_in(PART_ANSWERED)
+_WORK_RESUMED_OR_SETTLED = _case_in(WORK_RESUMED | FINAL)
+
+
+def _part_answered(event: Event) -> bool:
+    return _PART_SHIPPED_OR_CANCELLED(event) or _WORK_RESUMED_OR_SETTLED(event)
+
+
+def _total(case: Case, timeline: Timeline) -> tuple[_Mark, _Mark | None]:
     """From opening until the product is back with the customer, or the case is settled."""
     start = _opening(case, timeline)
     resolved = set(AT_CUSTOMER | FINAL)
     if case.service is ServiceType.HOME_INTERVENTION:
         resolved |= {CaseStatus.REPAIRED, CaseStatus.NOT_REPAIRABLE}  # nothing to carry back
     sent_back = _first(timeline, _case_in(SENT_BACK), start)
+    resolved_status = _case_in(resolved)
 
     def back_with_customer(event: Event) -> bool:
         if event.type is EventType.SHIPMENT_STATUS:
@@ -272,25 +284,25 @@ def _total(case: Case, timeline: Sequence[Event]) -> tuple[_Mark, _Mark | None]:
             if leg is ShipmentLeg.TO_CUSTOMER:
                 return True
             return leg is None and sent_back is not None and event_order_key(event) > sent_back.key
-        return _case_in(resolved)(event)
+        return resolved_status(event)
 
     return start, _first(timeline, back_with_customer, start)
 
 
-def _legal(case: Case, timeline: Sequence[Event]) -> tuple[_Mark, _Mark | None]:
+def _legal(case: Case, timeline: Timeline) -> tuple[_Mark, _Mark | None]:
     """From opening until the product is back in conformity (repaired), or the case is
     settled (exchanged, refunded, credit note, closed, cancelled)."""
     start = _opening(case, timeline)
     refused = False
-    for event in timeline:
-        if event_order_key(event) <= start.key or event.type is not EventType.CASE_STATUS:
+    for key, event in timeline:
+        if key <= start.key or event.type is not EventType.CASE_STATUS:
             continue
         if event.status in REFUSED:
             refused = True
         elif event.status is CaseStatus.REPAIRED or event.status in FINAL:
-            return start, _Mark.of(event)
+            return start, _Mark.of(key, event)
         elif event.status in REPAIR_DONE and not refused:
-            return start, _Mark.of(event)  # sent back repaired without a "repaired" event
+            return start, _Mark.of(key, event)  # sent back repaired without a "repaired" event
     return start, None
 
 
@@ -323,10 +335,10 @@ def _measure(
     )
 
 
-def measurable(events: Iterable[Event]) -> list[Event]:
+def measurable(events: Iterable[Event]) -> list[tuple[OrderKey, Event]]:
     """The case's timeline for service levels: mapped events, the hub's verdicts left out."""
     kept = (e for e in events if e.status is not None and e.type is not EventType.SERVICE_LEVEL)
-    return sorted(unique_events(kept), key=event_order_key)
+    return sorted(((event_order_key(e), e) for e in unique_events(kept)), key=lambda p: p[0])
 
 
 def compute_service_levels(
