@@ -11,12 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, exists, or_, select
+from sqlalchemy import ColumnElement, Connection, exists, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from hub.cursors import CursorKind, decode_cursor, encode_cursor
 from hub.errors import ConflictError, ModelError, NotFoundError
 from hub.model.case import Case
+from hub.model.event import EventType
 from hub.model.statuses import CaseStatus
 from hub.model.timeline import CaseState
 from hub.store.cases import CaseRecord, OpenedCase, case_state, get_case, open_case
@@ -42,11 +43,13 @@ class InvalidFieldError(ModelError):
 class CasePage:
     records: list[CaseRecord]
     next_cursor: str | None
+    breached: frozenset[int] = frozenset()
+    """Ids of the records the hub has published a service-level breach for."""
 
 
 @dataclass(frozen=True)
 class CaseFilters:
-    """The list filters; ``breached`` waits for service levels (issue 7), see list_cases."""
+    """The list filters; ``breached``: a service-level breach was published (hub.sla)."""
 
     status: CaseStatus | None = None
     partner: str | None = None
@@ -145,6 +148,23 @@ def create_case(
             return open_case_for(connection, retailer, case, on_stored=on_stored)
 
 
+def _breach_published() -> ColumnElement[bool]:
+    """The case has a service-level breach event: hub.sla publishes one per late step."""
+    return exists().where(
+        events.c.case_id == cases.c.id, events.c.type == EventType.SERVICE_LEVEL.value
+    )
+
+
+def breached_case_ids(connection: Connection, case_ids: list[int]) -> frozenset[int]:
+    """Which of these cases the retailer has been told of a breach for."""
+    if not case_ids:
+        return frozenset()
+    found = connection.execute(
+        select(cases.c.id).where(cases.c.id.in_(case_ids), _breach_published())
+    ).scalars()
+    return frozenset(int(case_id) for case_id in found)
+
+
 def case_of(connection: Connection, retailer: Retailer, reference: str) -> CaseRecord:
     record = get_case(connection, reference) if retailer.owns_reference(reference) else None
     if record is None or record.case.retailer != retailer.id:
@@ -169,8 +189,8 @@ def list_cases(
 
     ``next_cursor`` is None on the last page.
 
-    ``breached=true`` matches nothing and ``breached=false`` everything until service
-    levels exist (issue 7): no case is computed as breached yet, and none is faked.
+    ``breached`` keeps the cases with (or without) a published service-level breach:
+    the retailer was told of it on its feed or webhook, so the list agrees with it.
     ``partner`` keeps cases that partner holds a reference for or reported an event on.
     """
     if not 1 <= limit <= MAX_PAGE:
@@ -179,8 +199,9 @@ def list_cases(
     if after is not None:
         (last_id,) = decode_cursor(retailer.cursor_key, CursorKind.CASE_LIST, after, arity=1)
         query = query.where(cases.c.id > last_id)
-    if filters.breached:
-        return CasePage(records=[], next_cursor=after)
+    if filters.breached is not None:
+        breach = _breach_published()
+        query = query.where(breach if filters.breached else ~breach)
     if filters.status is not None:
         query = query.where(cases.c.status == filters.status.value)
     if filters.updated_since is not None:
@@ -208,7 +229,9 @@ def list_cases(
         )
         for row in rows[:limit]
     ]
+    breached = breached_case_ids(connection, [record.id for record in records])
     if len(rows) <= limit:
-        return CasePage(records=records, next_cursor=None)
+        return CasePage(records=records, next_cursor=None, breached=breached)
     last = (records[-1].id,)
-    return CasePage(records, encode_cursor(retailer.cursor_key, CursorKind.CASE_LIST, last))
+    cursor = encode_cursor(retailer.cursor_key, CursorKind.CASE_LIST, last)
+    return CasePage(records, cursor, breached)

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import update
 
+from hub.config import load_network
+from hub.sla.publish import breach_event
+from hub.sla.store import breaches
 from hub.store.db import Database
 from hub.store.events import append_events
 from hub.store.tables import cases
 from tests.api_support import Hub, case_json, make_hub
 from tests.factories import T0, case_event
+
+NETWORK = load_network(Path(__file__).resolve().parent.parent / "connectors.yaml")
 
 PROBLEM = "application/problem+json"
 
@@ -206,9 +212,27 @@ def test_listing_filters_by_status_partner_update_time_and_breach(hub: Hub) -> N
     assert references(partner="atelier-dupont") == ["ME-000002"]
     assert references(partner="colis-express") == []
     assert references(updated_since="2026-06-01T00:00:00+02:00") == ["ME-000001", "ME-000002"]
-    # Service levels come with issue 7: nothing is computed as breached, nothing faked.
     assert references(breached="true") == []
     assert references(breached="false") == ["ME-000001", "ME-000002", "ME-000003"]
+    # A late step of ME-000002, published to the retailer as hub.sla does.
+    late = [
+        breach
+        for breach in breaches(hub.database, NETWORK, now=T0 + timedelta(days=60))
+        if breach.case_ref == "ME-000002"
+    ]
+    assert late, "the case is two months old: some step is past its deadline"
+    with hub.database.transaction() as connection:
+        append_events(connection, [breach_event(late[0], now=T0 + timedelta(days=60))])
+    assert references(breached="true") == ["ME-000002"]
+    assert references(breached="false") == ["ME-000001", "ME-000003"]
+    listed = hub.client.get("/v1/cases", headers=hub.me.headers).json()["items"]
+    assert {item["reference"]: item["breached"] for item in listed} == {
+        "ME-000001": False,
+        "ME-000002": True,
+        "ME-000003": False,
+    }
+    one = hub.client.get("/v1/cases/ME-000002", headers=hub.me.headers).json()
+    assert one["breached"] is True
 
 
 def test_a_body_over_the_limit_is_a_413_problem_even_without_content_length(hub: Hub) -> None:

@@ -20,6 +20,7 @@ from hub.retailer_cases import (
     DEFAULT_PAGE,
     MAX_PAGE,
     CaseFilters,
+    breached_case_ids,
     case_of,
     create_case,
     list_cases,
@@ -86,7 +87,11 @@ def open_case(
     opened = create_case(db, caller, case, on_stored=request.app.state.on_stored)
     response.status_code = 201 if opened.created else 200
     response.headers["Location"] = f"/v1/cases/{quote(case.reference, safe='')}"
-    return CaseView.of(opened.record)
+    if opened.created:
+        return CaseView.of(opened.record, breached=False)
+    with db.transaction() as connection:
+        breached = opened.record.id in breached_case_ids(connection, [opened.record.id])
+    return CaseView.of(opened.record, breached=breached)
 
 
 @router.get("/cases", operation_id="listCases", summary="List your cases")
@@ -105,8 +110,8 @@ def list_your_cases(
     breached: Annotated[
         bool | None,
         Query(
-            description="Service-level breach. Not computed yet (issue 7): no case is "
-            "breached, so `true` gives an empty list and `false` every case."
+            description="Cases with (true) or without (false) a published service-level "
+            "breach: a step past its contract deadline or the 30-day legal rule."
         ),
     ] = None,
     updated_since: Annotated[
@@ -129,7 +134,9 @@ def list_your_cases(
 @router.get("/cases/{reference}", operation_id="getCase", summary="Read one of your cases")
 def read_case(reference: Reference, caller: Caller, db: DatabaseDep) -> CaseView:
     with db.transaction() as connection:
-        return CaseView.of(case_of(connection, caller, reference))
+        record = case_of(connection, caller, reference)
+        breached = record.id in breached_case_ids(connection, [record.id])
+        return CaseView.of(record, breached=breached)
 
 
 @router.get(

@@ -66,10 +66,13 @@ class CaseSummary(_Out):
     status_at: datetime | None
     opened_at: datetime
     updated_at: datetime
-    breached: bool = Field(description="Always false until service levels are computed (issue 7).")
+    breached: bool = Field(
+        description="A step of this case missed its service-level deadline (contract or the "
+        "30-day legal rule); the breach was published on the feed as a `service_level` event."
+    )
 
     @classmethod
-    def of(cls, record: CaseRecord) -> CaseSummary:
+    def of(cls, record: CaseRecord, *, breached: bool) -> CaseSummary:
         return cls(
             reference=record.case.reference,
             status=record.status,
@@ -77,7 +80,7 @@ class CaseSummary(_Out):
             status_at=record.status_at,
             opened_at=record.case.opened_at,
             updated_at=record.updated_at,
-            breached=False,
+            breached=breached,
         )
 
 
@@ -87,8 +90,9 @@ class CaseView(CaseSummary):
     case: Case
 
     @classmethod
-    def of(cls, record: CaseRecord) -> CaseView:
-        return cls(**CaseSummary.of(record).model_dump(), case=record.case)
+    def of(cls, record: CaseRecord, *, breached: bool) -> CaseView:
+        summary = CaseSummary.of(record, breached=breached)
+        return cls(**summary.model_dump(), case=record.case)
 
 
 class CaseList(_Out):
@@ -99,7 +103,8 @@ class CaseList(_Out):
 
     @classmethod
     def of(cls, page: CasePage) -> CaseList:
-        return cls(items=[CaseSummary.of(r) for r in page.records], next_cursor=page.next_cursor)
+        items = [CaseSummary.of(r, breached=r.id in page.breached) for r in page.records]
+        return cls(items=items, next_cursor=page.next_cursor)
 
 
 class EventOut(_Out):
