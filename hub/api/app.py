@@ -9,6 +9,7 @@ from fastapi import Depends, FastAPI
 from hub.api import auth, cases, feed, imports, partners
 from hub.api.auth import known_query_only
 from hub.api.limits import IMPORT_BODY_LIMIT, BodyLimit
+from hub.api.metrics import include_metrics
 from hub.api.openapi_doc import build_openapi
 from hub.api.partners import push_endpoints
 from hub.api.problems import install_problem_handlers
@@ -58,5 +59,6 @@ def create_app(database: Database, network: Network | None = None) -> FastAPI:
     for router in (auth.router, cases.router, imports.router, feed.router):
         app.include_router(router, prefix=PREFIX, dependencies=[Depends(known_query_only)])
     app.include_router(partners.router)
+    include_metrics(app, database, network)
     install_console(app)  # /console, outside the OpenAPI document
     return app
