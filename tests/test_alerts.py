@@ -13,7 +13,7 @@ from hub.connectors import Network, open_network
 from hub.errors import ConflictError, FatalError
 from hub.ingest import RunReport
 from hub.runs import RunCounts, finish_run, start_run
-from hub.schedule import acquire_lease, release_lease, run_leased
+from hub.schedule import acquire_lease, build_scheduler, release_lease, run_leased
 from hub.status import ConnectorState, network_status
 from hub.store.db import Database
 
@@ -163,3 +163,14 @@ def test_the_policy_is_validated_in_connectors_yaml() -> None:
         NetworkConfig.model_validate({**document, "alerting": {"rejects_ove": 3}})
     never = NetworkConfig.model_validate({**document, "alerting": {"pause_after_failures": None}})
     assert never.alerting.pause_after_failures is None
+
+
+def test_the_scheduler_runs_connectors_and_drop_folders_under_the_policy(
+    database: Database,
+) -> None:
+    network = _network()
+    scheduler = build_scheduler(database, network, owner="test:1")
+    for name in ("atelier-dupont-status", "techniservice-changes", "bricomarket-nightly"):
+        job = scheduler.get_job(name)
+        assert job is not None
+        assert job.kwargs["alerting"] == POLICY
