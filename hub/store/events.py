@@ -55,34 +55,6 @@ def _chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
-def event_row(event: Event, *, case_id: int | None, message_id: int | None) -> dict[str, Any]:
-    offset = event.occurred_at.utcoffset()
-    assert offset is not None
-    details = (
-        None
-        if event.details.is_empty()
-        else event.details.model_dump(mode="json", exclude_defaults=True)
-    )
-    return {
-        "event_id": event.id,
-        "case_id": case_id,
-        "case_ref": event.case_ref,
-        "partner_ref": event.partner_ref,
-        "type": event.type.value,
-        "status": None if event.status is None else event.status.value,
-        "unmapped": event.status is None,
-        "occurred_at": event.occurred_at,
-        "occurred_offset_minutes": int(offset.total_seconds() // 60),
-        "recorded_at": event.recorded_at,
-        "reported_by": event.reported_by,
-        "raw_code": event.raw_code,
-        "raw_label": event.raw_label,
-        "subject": event.subject,
-        "details": details,
-        "message_id": message_id,
-    }
-
-
 def row_to_event(row: Row[Any]) -> Event:
     """Rebuild the event with the offset the partner gave, not just UTC."""
     zone = timezone(timedelta(minutes=row.occurred_offset_minutes))
@@ -142,14 +114,22 @@ def append_events(
         return result
 
     heads = _case_heads(connection, (e.case_ref for e in batch.values() if e.case_ref))
-    rows = []
-    for event in batch.values():
+    unique = list(batch.values())
+    case_ids = []
+    for event in unique:
         head = heads.get(event.case_ref) if event.case_ref else None
-        rows.append(event_row(event, case_id=head.id if head else None, message_id=message_id))
+        case_ids.append(head.id if head else None)
 
     stored_ids: list[str] = []
-    for chunk in _chunks(rows):
-        stored_ids.extend(insert_events(connection, chunk))
+    for start in range(0, len(unique), CHUNK):
+        stored_ids.extend(
+            insert_events(
+                connection,
+                unique[start : start + CHUNK],
+                case_ids[start : start + CHUNK],
+                message_id=message_id,
+            )
+        )
     result.stored = len(stored_ids)
     result.duplicates += len(batch) - result.stored
     result.stored_ids = stored_ids
