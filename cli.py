@@ -15,6 +15,7 @@ from rich.table import Table
 
 from commands import adapters as adapters_commands
 from commands import connectors as connectors_commands
+from commands import demo as demo_commands
 from commands import operator as operator_commands
 from commands import outbox as outbox_commands
 from commands import serve as serve_commands
@@ -42,6 +43,7 @@ app.command("ingest")(connectors_commands.ingest)
 app.command("run")(connectors_commands.run)
 register_api_commands(app)
 app.command("serve")(serve_commands.serve)
+app.command("demo")(demo_commands.demo)
 app.command("sla")(sla_commands.sla)
 operator_commands.register(app)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)

@@ -1,0 +1,44 @@
+"""`hub demo`: the hub and every simulated partner on this machine, with SQLite only.
+
+Live (the default), the story unfolds every few seconds under the hub's own scheduler
+and the console stays up until Ctrl-C; `--once` runs the same story to its end at full
+speed, prints the summary and exits 0 only if every party ended consistent.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from commands.common import out
+from demo.live import run_live
+from demo.run import demo_session, run_once
+
+DEFAULT_FOLDER = Path("var/demo")
+
+
+def demo(
+    once: Annotated[
+        bool,
+        typer.Option(
+            "--once", help="Run the story to its end at full speed, check, summarise, exit."
+        ),
+    ] = False,
+    folder: Annotated[
+        Path, typer.Option("--dir", help="Working folder, emptied at each start.")
+    ] = DEFAULT_FOLDER,
+    port: Annotated[
+        int, typer.Option(help="The hub's port on 127.0.0.1 (0: any free one).")
+    ] = 8000,
+    every: Annotated[
+        float, typer.Option(help="Live: seconds between two rounds of partner activity.")
+    ] = 3.0,
+) -> None:
+    """Start the hub and its simulated partners, open fifty cases and follow them."""
+    with demo_session(folder, port=0 if once else port) as session:
+        if once:
+            outcome = run_once(session, out)
+            raise typer.Exit(0 if not outcome.problems else 1)
+        run_live(session, out, every=every)

@@ -1,0 +1,65 @@
+"""The live demo: the hub's own scheduler does its work while the partners act every few
+seconds, and the console stays up until Ctrl-C, when the summary is printed."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from datetime import timedelta
+
+from rich.console import Console
+
+from demo.run import Session, observe, open_cases, summarise
+from demo.story import ROUND, START
+from demo.summary import check
+from hub.api.operator_auth import TOKEN_ENV
+from hub.schedule import build_scheduler
+
+
+def run_live(session: Session, console: Console, *, every: float) -> None:
+    """Serve until interrupted; each round the partners report what happened since."""
+    scheduler = build_scheduler(
+        session.database,
+        session.network,
+        owner=f"hub-demo:{os.getpid()}",
+        dispatch_every=timedelta(seconds=1),
+    )
+    scheduler.start()
+    console.print(f"[bold]Hub demo[/bold]: the console is at {session.console_url}")
+    console.print(f"Operator token for this session: {session.secrets.operator_token}")
+    console.print(f"(also in ${TOKEN_ENV} of this process only; Ctrl-C stops the demo)")
+    stop = threading.Event()
+    rounds = 0
+    started = time.monotonic()
+    now = next_time = START
+    try:
+        while not stop.is_set():
+            now, next_time = next_time, next_time + ROUND
+            opened = open_cases(session, rounds) if rounds < 2 else 0
+            reported = session.partners.act(now)
+            read = session.feed.poll()
+            if opened or reported or read:
+                console.print(
+                    f"{now:%a %d/%m %H:%M}: {opened} cases opened, {reported} partner "
+                    f"reports, {read} feed items read by BricoMarket"
+                )
+            rounds += 1
+            waiting = session.partners.waiting_until()
+            if not (opened or reported or read) and waiting is not None and waiting > next_time:
+                next_time = waiting  # days pass with nothing to report
+            stop.wait(every)
+    except KeyboardInterrupt:
+        console.print("stopping…")
+    finally:
+        scheduler.shutdown(wait=True)
+    observed = observe(session)
+    summarise(
+        session,
+        console,
+        observed,
+        check(observed),
+        rounds=rounds,
+        seconds=time.monotonic() - started,
+        now=now,
+    )

@@ -1,0 +1,163 @@
+"""The demo's network file: the production `connectors.yaml`, pointed at the simulators.
+
+Everything that makes the network (parties, mappings, sync routes and rules, webhooks,
+service levels) is read from the repository's `connectors.yaml`, so the demo shows the
+production configuration at work; only where each partner is (a loopback port), the
+host keys to pin and the schedules (seconds instead of minutes) are changed. Secrets are
+generated for the session and set in this process's environment, under the variable
+names the production file already gives: they are never written anywhere.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hub.api.operator_auth import TOKEN_ENV
+from hub.config import load_network
+from hub.connectors import Connector, Network
+from hub.errors import ConfigurationError
+from simulators.sftp import ClientKey, generate_client_key
+
+ROOT = Path(__file__).resolve().parent.parent
+PRODUCTION_NETWORK = ROOT / "connectors.yaml"
+LIVE_SCHEDULE = {"every": "3s"}
+"""How often each connector runs in the live demo (the partners' sheets say minutes)."""
+
+
+@dataclass(frozen=True)
+class SftpEndpoint:
+    """Where a partner's SFTP server listens, and the host key the hub must pin."""
+
+    port: int
+    host_key_fingerprint: str
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where each simulated party listens on loopback."""
+
+    atelier_dupont: SftpEndpoint
+    pieces_plus: SftpEndpoint
+    techniservice_url: str
+    colis_express_url: str
+    maison_electro_webhook_url: str
+    bricomarket_drop: Path
+
+
+@dataclass(frozen=True)
+class DemoSecrets:
+    """The session's secrets, held in memory and in the process environment only."""
+
+    sftp_key: ClientKey
+    techniservice_key: str
+    colis_express_token: str
+    colis_express_push_secret: str
+    maison_electro_webhook_secret: str
+    operator_token: str
+
+    @classmethod
+    def generate(cls) -> DemoSecrets:
+        webhook_key = base64.b64encode(secrets.token_bytes(32)).decode("ascii")
+        return cls(
+            sftp_key=generate_client_key(),
+            techniservice_key=secrets.token_urlsafe(24),
+            colis_express_token=secrets.token_urlsafe(24),
+            colis_express_push_secret=secrets.token_urlsafe(32),
+            maison_electro_webhook_secret=f"whsec_{webhook_key}",
+            operator_token=secrets.token_urlsafe(24),
+        )
+
+    def environment(self, network: dict[str, Any]) -> dict[str, str]:
+        """Each variable the network file names, with this session's value."""
+        values = {TOKEN_ENV: self.operator_token}
+        for connector in network["connectors"]:
+            transport = connector["transport"]
+            partner = connector["partner"]
+            if "private_key_env" in transport:
+                values[transport["private_key_env"]] = self.sftp_key.private_openssh
+            for name in transport.get("header_env", {}).values():
+                values[name] = self.techniservice_key
+            if "bearer_token_env" in transport:
+                values[transport["bearer_token_env"]] = self.colis_express_token
+            if "secret_env" in transport and partner == "colis-express":
+                values[transport["secret_env"]] = self.colis_express_push_secret
+        for hook in network.get("webhooks", []):
+            values[hook["secret_env"]] = self.maison_electro_webhook_secret
+        return values
+
+
+def _point_at_simulators(connector: dict[str, Any], where: Endpoints) -> None:
+    transport = connector["transport"]
+    partner = connector["partner"]
+    kind = transport["type"]
+    if kind == "sftp":
+        endpoint = {"atelier-dupont": where.atelier_dupont, "pieces-plus": where.pieces_plus}
+        server = endpoint[partner]
+        transport.update(host="127.0.0.1", port=server.port, host_key=server.host_key_fingerprint)
+    elif kind in ("http-pull", "http-post"):
+        urls = {
+            "techniservice": where.techniservice_url,
+            "colis-express": where.colis_express_url,
+        }
+        transport["base_url"] = urls[partner]
+    if "schedule" in connector:
+        connector["schedule"] = dict(LIVE_SCHEDULE)
+
+
+def demo_network(where: Endpoints, production: Path = PRODUCTION_NETWORK) -> dict[str, Any]:
+    """The production network as a document, each partner's address replaced by its
+    simulator's, each mapping path made absolute, each schedule a few seconds."""
+    document = yaml.safe_load(production.read_text(encoding="utf-8"))
+    if not isinstance(document, dict):
+        raise ConfigurationError(f"{production}: not a network file")
+    for connector in document["connectors"]:
+        connector["mapping"] = str((production.parent / connector["mapping"]).resolve())
+        _point_at_simulators(connector, where)
+    for drop in document.get("case_imports", []):
+        drop["transport"]["path"] = str(where.bricomarket_drop)
+        drop["transport"]["archive_dir"] = str(where.bricomarket_drop / "done")
+        drop["schedule"] = dict(LIVE_SCHEDULE)
+    for hook in document.get("webhooks", []):
+        hook["url"] = where.maison_electro_webhook_url
+    return document
+
+
+def write_network(folder: Path, document: dict[str, Any]) -> Path:
+    """The demo's network file, in the demo's working folder (no secret in it)."""
+    path = folder / "connectors.yaml"
+    header = "# Written by `hub demo` for this session: the simulators' loopback addresses.\n"
+    path.write_text(header + yaml.safe_dump(document, allow_unicode=True, sort_keys=False))
+    return path
+
+
+@dataclass(frozen=True)
+class SessionNetwork(Network):
+    """The network with each connector built once for the session.
+
+    The hub builds a connector (reading and checking its mapping file) at each use, so
+    that an edited mapping applies from the next run; the demo's mappings do not change
+    while it runs, and reading them again for every message would be most of its time.
+    """
+
+    built: dict[str, Connector] = field(default_factory=dict, compare=False, repr=False)
+
+    def connector(self, name: str) -> Connector:
+        if name not in self.built:
+            self.built[name] = super().connector(name)
+        return self.built[name]
+
+
+def open_session_network(path: Path) -> SessionNetwork:
+    return SessionNetwork(load_network(path), path)
+
+
+def export_secrets(values: dict[str, str]) -> None:
+    """Into this process's environment, where connectors read their secrets."""
+    os.environ.update(values)

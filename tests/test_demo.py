@@ -1,0 +1,272 @@
+"""`hub demo --once`: the whole story, run as a user runs it, and the checker behind its verdict.
+
+The demo is run once, in a subprocess, in a temporary folder (SQLite, loopback only), and
+its summary is read back. The consistency checker is tested on its own with states that
+disagree on purpose, one way at a time, so that a failure is known to be reported.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from demo.retailers import BadSignature, verify
+from demo.story import Path as StoryPath
+from demo.story import story
+from demo.summary import DeadLetter, Observed, Reject, check, message_key
+from hub.sync.outbox import OutboxRow, OutboxState
+from hub.webhooks import sign
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    code: int
+    output: str
+    folder: Path
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """`hub demo --once` as a user types it, in a fresh folder, wide enough to read back."""
+    cwd = tmp_path_factory.mktemp("demo")
+    environ = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
+    environ.pop("HUB_OPERATOR_TOKEN", None)
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "cli.py"), "demo", "--once"],
+        cwd=cwd,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    return DemoRun(completed.returncode, completed.stdout + completed.stderr, cwd / "var/demo")
+
+
+def _row_count(output: str, title_row: str) -> int:
+    match = re.search(rf"│ {re.escape(title_row)}\s+│ (\d+)", output)
+    assert match is not None, f"no row {title_row!r} in the summary:\n{output}"
+    return int(match.group(1))
+
+
+def test_the_summary_tells_the_story(demo_run: DemoRun) -> None:
+    output = demo_run.output
+    assert _row_count(output, "total") == 50, "fifty cases, every one counted once"
+    for party in ("atelier-dupont", "techniservice", "colis-express", "pieces-plus"):
+        assert _row_count(output, party) > 0, f"{party} reported or received nothing"
+    assert _row_count(output, "maison-electro") > 0
+    assert _row_count(output, "bricomarket (feed items read)") > 0
+    assert "on_hold" in output, f"the obsolete part puts its case on hold:\n{output}"
+    assert "Service-level breaches" in output
+    assert re.search(r"BM-\d+ +│ parts +│ silver", output), "the backordered part is late"
+    assert "(expected)" in output
+    assert "400 Bad Request" in output
+    rejected_lines = re.findall(r"atelier-dupont-status │ STATUTS_\S+ +│ (\d+) ", output)
+    assert len(rejected_lines) == 3, output
+
+
+def test_the_exit_code_is_the_verdict(demo_run: DemoRun) -> None:
+    consistent = "CONSISTENT:" in demo_run.output and "INCONSISTENT" not in demo_run.output
+    assert demo_run.code == (0 if consistent else 1), demo_run.output
+
+
+def test_the_working_folder_holds_no_secret(demo_run: DemoRun) -> None:
+    network = (demo_run.folder / "connectors.yaml").read_text(encoding="utf-8")
+    assert "127.0.0.1" in network
+    assert "PRIVATE KEY" not in network
+    assert "whsec_" not in network
+    assert (demo_run.folder / "hub.db").is_file(), "a fresh SQLite database in the folder"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="hub defect: Atelier Dupont's repair orders are named ORDRES_<second>.csv and the "
+    "SFTP upload renames over an existing file, so orders sent in the same second replace "
+    "each other at the workshop (the demo's check reports each lost order)",
+)
+def test_every_party_ends_consistent(demo_run: DemoRun) -> None:
+    assert demo_run.code == 0, demo_run.output
+    assert "CONSISTENT" in demo_run.output
+
+
+# -- the checker, with states that disagree on purpose ----------------------------------------
+
+
+def consistent() -> Observed:
+    """A small end state where every party agrees."""
+    return Observed(
+        hub_statuses={"ME-000201": "repaired", "BM-000301": "on_hold", "ME-000219": "created"},
+        delivered={
+            "atelier-dupont-orders": Counter({"ME-000201": 1}),
+            "colis-express-pickups": Counter({"ME-000201": 1, "ME-000201-R": 1}),
+        },
+        held={
+            "atelier-dupont-orders": Counter({"ME-000201": 1}),
+            "colis-express-pickups": Counter({"ME-000201": 1, "ME-000201-R": 1}),
+        },
+        webhook_statuses={"ME-000201": "repaired", "ME-000219": "created"},
+        webhook_cases={"ME-000201", "ME-000219"},
+        feed_statuses={"BM-000301": "on_hold"},
+        feed_cases={"BM-000301"},
+        pending=0,
+        dead=[DeadLetter("colis-express-pickups", "ME-000219", "400 Bad Request")],
+        expected_dead={("colis-express-pickups", "ME-000219")},
+        rejects=[Reject("atelier-dupont-status", "STATUTS_1.csv", 3, "expected 10 fields")],
+        expected_rejects={("STATUTS_1.csv", 3)},
+        reject_connector="atelier-dupont-status",
+    )
+
+
+def test_a_consistent_state_has_no_problem() -> None:
+    assert check(consistent()) == []
+
+
+Breakage = Callable[[Observed], Observed]
+
+BREAKAGES: dict[str, tuple[Breakage, str]] = {
+    "a partner lost a message": (
+        lambda o: replace(o, held={**o.held, "atelier-dupont-orders": Counter()}),
+        "atelier-dupont-orders: ME-000201 delivered 1 time(s) but held 0 time(s)",
+    ),
+    "a partner got one twice": (
+        lambda o: replace(
+            o, held={**o.held, "colis-express-pickups": Counter({"ME-000201": 2, "ME-000201-R": 1})}
+        ),
+        "colis-express-pickups: ME-000201 delivered 1 time(s) but held 2 time(s)",
+    ),
+    "a partner holds what the hub never sent": (
+        lambda o: replace(o, held={**o.held, "techniservice-orders": Counter({"BM-000301": 1})}),
+        "techniservice-orders: BM-000301 delivered 0 time(s) but held 1 time(s)",
+    ),
+    "a webhook status behind the hub": (
+        lambda o: replace(o, webhook_statuses={**o.webhook_statuses, "ME-000201": "in_repair"}),
+        "maison-electro (webhooks): ME-000201 shows in_repair but the hub says repaired",
+    ),
+    "a case the retailer never heard of": (
+        lambda o: replace(o, webhook_statuses={"ME-000201": "repaired"}),
+        "maison-electro (webhooks): never heard of ME-000219",
+    ),
+    "a feed reader behind the hub": (
+        lambda o: replace(o, feed_statuses={"BM-000301": "waiting_parts"}),
+        "bricomarket (feed): BM-000301 shows waiting_parts but the hub says on_hold",
+    ),
+    "messages still pending": (
+        lambda o: replace(o, pending=2),
+        "outbox: 2 message(s) still pending",
+    ),
+    "an unexpected dead letter": (
+        lambda o: replace(o, dead=[*o.dead, DeadLetter("webhook:maison-electro", "ME-000201", "")]),
+        "outbox: unexpected dead letter to webhook:maison-electro for ME-000201",
+    ),
+    "the expected dead letter missing": (
+        lambda o: replace(o, dead=[]),
+        "outbox: the expected dead letter to colis-express-pickups for ME-000219 is missing",
+    ),
+    "a good line rejected": (
+        lambda o: replace(
+            o, rejects=[*o.rejects, Reject("atelier-dupont-status", "STATUTS_1.csv", 4, "?")]
+        ),
+        "rejects: STATUTS_1.csv line 4 was rejected but is not a broken line",
+    ),
+    "a broken line let through": (
+        lambda o: replace(o, rejects=[]),
+        "rejects: STATUTS_1.csv line 3 is broken but was not rejected",
+    ),
+    "another connector rejecting": (
+        lambda o: replace(
+            o, rejects=[*o.rejects, Reject("pieces-plus-answers", "ANS_1.csv", 2, "bad date")]
+        ),
+        "rejects: unexpected pieces-plus-answers ANS_1.csv:2",
+    ),
+}
+
+
+@pytest.mark.parametrize("breakage", list(BREAKAGES))
+def test_each_disagreement_is_reported(breakage: str) -> None:
+    damage, sentence = BREAKAGES[breakage]
+    assert check(damage(consistent())) == [sentence]
+
+
+def _row(kind: str, case_ref: str, payload: dict[str, str], row_id: int = 7) -> OutboxRow:
+    now = datetime(2026, 11, 2, tzinfo=UTC)
+    return OutboxRow(
+        id=row_id,
+        target="t",
+        kind=kind,
+        case_ref=case_ref,
+        ordering_key=case_ref,
+        idempotency_key=f"k{row_id}",
+        payload=payload,
+        created_at=now,
+        state=OutboxState.DELIVERED,
+        attempts=1,
+        next_attempt_at=now,
+        lease_owner=None,
+        lease_until=None,
+        last_error=None,
+        delivered_at=now,
+        receipt_status=201,
+    )
+
+
+def test_messages_are_keyed_as_their_partner_knows_them() -> None:
+    assert message_key(_row("pickup", "ME-1", {"leg": "to_repairer"})) == "ME-1"
+    assert message_key(_row("pickup", "ME-1", {"leg": "to_customer"})) == "ME-1-R"
+    assert message_key(_row("purchase_order", "ME-1", {"cause": "e"}, row_id=42)) == "PO-00000042"
+    assert message_key(_row("repair_order", "ME-1", {})) == "ME-1"
+
+
+# -- the retailer's own signature check, against the hub's signer ------------------------------
+
+SECRET = "whsec_" + base64.b64encode(b"a demo secret of 32 bytes, exact").decode()
+
+
+def test_the_receiver_accepts_what_the_hub_signs() -> None:
+    body = b'{"case_reference":"ME-000201"}'
+    headers = {
+        "webhook-id": "msg_1",
+        "webhook-timestamp": "1793000000",
+        "webhook-signature": "v1,bm90LWl0 " + sign(SECRET, "msg_1", 1793000000, body),
+    }
+    assert verify(SECRET, headers, body, now=1793000010) == "msg_1"
+
+
+@pytest.mark.parametrize(
+    ("change", "now"),
+    [
+        ({"webhook-signature": "v1,AAAA"}, 1793000010),
+        ({"webhook-id": "msg_2"}, 1793000010),
+        ({}, 1793000000 + 301),
+        ({"webhook-timestamp": "soon"}, 1793000010),
+    ],
+)
+def test_the_receiver_refuses_anything_else(change: dict[str, str], now: int) -> None:
+    body = b'{"case_reference":"ME-000201"}'
+    headers = {
+        "webhook-id": "msg_1",
+        "webhook-timestamp": "1793000000",
+        "webhook-signature": sign(SECRET, "msg_1", 1793000000, body),
+        **change,
+    }
+    with pytest.raises(BadSignature):
+        verify(SECRET, headers, body, now=now)
+
+
+def test_the_story_has_fifty_cases_and_every_path() -> None:
+    cases = story()
+    assert len(cases) == 50
+    assert len({case.reference for case in cases}) == 50
+    assert {case.path for case in cases} == set(StoryPath)
+    assert {case.retailer for case in cases} == {"maison-electro", "bricomarket"}
