@@ -24,7 +24,14 @@ from hub.mapping.values import (
     parse_date,
     parse_int,
 )
-from hub.model.event import Event, EventDetails, EventType, stable_event_id
+from hub.model.event import (
+    STATUS_SETS,
+    AnyStatus,
+    Event,
+    EventDetails,
+    EventType,
+    stable_event_id,
+)
 from hub.model.money import Money
 from hub.model.statuses import PartsOrderStatus
 from hub.model.work import PartsOrderLine, Quote, Shipment, Visit
@@ -55,7 +62,8 @@ class _Reader:
     target: Target
     field_name: str | None
     extract: Callable[[Mapping[str, str | None]], str | None]
-    convert: Callable[[str], Any]
+    convert: Callable[[str], Any] | None
+    """None: the text is the value."""
     required: bool
 
 
@@ -77,10 +85,16 @@ def _extractor(field: FieldSpec) -> Callable[[Mapping[str, str | None]], str | N
     columns = list(field.columns or [])
 
     def joined(fields: Mapping[str, str | None]) -> str | None:
-        parts = [fields.get(name) for name in columns]
-        if any(part is None or not part.strip() for part in parts):
-            return None
-        return " ".join(part.strip() for part in parts if part is not None)
+        parts = []
+        for name in columns:
+            raw = fields.get(name)
+            if raw is None:
+                return None
+            raw = raw.strip()
+            if not raw:
+                return None
+            parts.append(raw)
+        return " ".join(parts)
 
     return joined
 
@@ -96,6 +110,11 @@ class InboundMapping:
         self.ambiguous = mapping.ambiguous_times
         self.nonexistent = mapping.nonexistent_times
         self.codes = self.spec.codes
+        status_set = STATUS_SETS[self.spec.event_type]
+        # The spec already checked every code's status against the set of its type.
+        self._statuses: dict[str, AnyStatus | None] = {
+            code: None if value is None else status_set(value) for code, value in self.codes.items()
+        }
         self._readers = [
             _Reader(
                 target,
@@ -106,12 +125,21 @@ class InboundMapping:
             )
             for target, field in self.spec.fields.items()
         ]
+        self._steps = [
+            (r.target, r.field_name, r.extract, r.convert, r.required) for r in self._readers
+        ]
+        fields = self.spec.fields
+        self._plain_details = [(t, name) for t, name in _PLAIN_DETAILS.items() if t in fields]
+        self._nested_details = any(t in fields for t in _NESTED_DETAILS)
+        self._derived_subject = self.spec.subject_template is not None or (
+            self.spec.event_type is EventType.SHIPMENT_STATUS and Target.TRACKING_NUMBER in fields
+        )
         self._require_any = [t for t in self.spec.require_any]
         self._require_names = " or ".join(
             _field_name(self.spec.fields[t]) or t.value for t in self.spec.require_any
         )
 
-    def _converter(self, target: Target, field: FieldSpec) -> Callable[[str], Any]:
+    def _converter(self, target: Target, field: FieldSpec) -> Callable[[str], Any] | None:
         if target is Target.OCCURRED_AT:
             return instant_parser(
                 field.format or "iso8601",
@@ -130,8 +158,8 @@ class InboundMapping:
         if target is Target.PART_QUANTITY:
             return lambda text: tuple(parse_int(part.strip()) for part in text.split("\n"))
         if target is Target.PART_SKU:
-            return lambda text: tuple(part.strip() for part in text.split("\n") if part.strip())
-        return str
+            return _skus
+        return None
 
     def map_record(
         self, record: Record, *, source: str, recorded_at: datetime
@@ -146,22 +174,25 @@ class InboundMapping:
     def _values(self, record: Record, source: str) -> dict[Target, Any]:
         values: dict[Target, Any] = {}
         fields = record.fields
-        for reader in self._readers:
-            text = reader.extract(fields)
+        for target, field_name, extract, convert, required in self._steps:
+            text = extract(fields)
             if text is None:
-                if reader.required:
+                if required:
                     raise MissingValue(
-                        f"{reader.target.value} is required but empty",
-                        location=Location(source, record.line, reader.field_name),
+                        f"{target.value} is required but empty",
+                        location=Location(source, record.line, field_name),
                         raw=record.raw,
                     )
                 continue
+            if convert is None:
+                values[target] = text
+                continue
             try:
-                values[reader.target] = reader.convert(text)
+                values[target] = convert(text)
             except ValueProblem as problem:
                 raise BadValue(
                     str(problem),
-                    location=Location(source, record.line, reader.field_name),
+                    location=Location(source, record.line, field_name),
                     raw=record.raw,
                 ) from problem
         if self._require_any and not any(t in values for t in self._require_any):
@@ -177,11 +208,13 @@ class InboundMapping:
     ) -> Event:
         event_type = self.spec.event_type
         raw_code: str = values[Target.RAW_CODE]
-        status = self.codes.get(raw_code)
+        status = self._statuses.get(raw_code)
         occurred_at: datetime = values[Target.OCCURRED_AT]
-        subject = values.get(Target.SUBJECT) or self._subject(values)
+        subject = values.get(Target.SUBJECT)
+        if not subject and self._derived_subject:
+            subject = self._subject(values)
         try:
-            details = _details(values, event_type, status)
+            details = self._details(values, event_type, status)
             return Event(
                 id=stable_event_id(
                     reported_by=self.partner,
@@ -212,6 +245,14 @@ class InboundMapping:
                 f"{path}: {first['msg']}", location=Location(source, record.line), raw=record.raw
             ) from exc
 
+    def _details(
+        self, values: dict[Target, Any], event_type: EventType, status: AnyStatus | None
+    ) -> EventDetails:
+        given = {name: values[target] for target, name in self._plain_details if target in values}
+        if self._nested_details:
+            given.update(_nested(values, event_type, status))
+        return EventDetails(**given) if given else _NO_DETAILS
+
     def _subject(self, values: dict[Target, Any]) -> str | None:
         if self.spec.subject_template:
             available = {t.value: v for t, v in values.items()}
@@ -225,6 +266,12 @@ class InboundMapping:
         return None
 
 
+def _skus(text: str) -> tuple[str, ...]:
+    if "\n" not in text:
+        return (text.strip(),) if text.strip() else ()
+    return tuple(part.strip() for part in text.split("\n") if part.strip())
+
+
 def _field_name(field: FieldSpec) -> str | None:
     if field.column is not None:
         return field.column
@@ -233,7 +280,25 @@ def _field_name(field: FieldSpec) -> str | None:
     return None
 
 
-def _details(values: dict[Target, Any], event_type: EventType, status: str | None) -> EventDetails:
+_PLAIN_DETAILS = {
+    Target.PARTS_ORDER_ID: "parts_order_id",
+    Target.SERIAL_NUMBER: "serial_number",
+    Target.NOTE: "note",
+    Target.REASON: "reason",
+    Target.ETA: "eta",
+}
+"""Targets copied to the event's details as they are."""
+
+_NESTED_DETAILS = (Target.QUOTE_AMOUNT, Target.TRACKING_NUMBER, Target.VISIT_DATE, Target.PART_SKU)
+"""Targets that build a quote, a parcel, a visit or parts lines."""
+
+_NO_DETAILS = EventDetails()
+"""Frozen, so every event with nothing beside its status can share it."""
+
+
+def _nested(
+    values: dict[Target, Any], event_type: EventType, status: AnyStatus | None
+) -> dict[str, Any]:
     quote = None
     if Target.QUOTE_AMOUNT in values:
         amount: Decimal = values[Target.QUOTE_AMOUNT]
@@ -271,14 +336,4 @@ def _details(values: dict[Target, Any], event_type: EventType, status: str | Non
             )
             for index, sku in enumerate(skus)
         )
-    return EventDetails(
-        quote=quote,
-        shipment=shipment,
-        visit=visit,
-        parts=parts,
-        parts_order_id=values.get(Target.PARTS_ORDER_ID),
-        serial_number=values.get(Target.SERIAL_NUMBER),
-        note=values.get(Target.NOTE),
-        reason=values.get(Target.REASON),
-        eta=values.get(Target.ETA),
-    )
+    return {"quote": quote, "shipment": shipment, "visit": visit, "parts": parts}

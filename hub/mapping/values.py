@@ -98,6 +98,29 @@ def _pattern_regex(fmt: str) -> re.Pattern[str] | None:
 
 InstantParser = Callable[[str], datetime]
 
+_HOURS_KEPT = 100_000
+"""Hours whose offset an instant parser remembers (eleven years of hours), then forgets."""
+
+
+def steady_offset(hour: datetime, zone: ZoneInfo) -> timezone | None:
+    """The zone's offset through the whole wall-clock hour starting at ``hour``, or None
+    when the offset changes within it (a daylight-saving change happens then).
+
+    Zones change offset at most once in an hour, so the same offset at both ends of
+    the hour, in both folds, holds for every minute of it.
+    """
+    last = hour.replace(minute=59, second=59, microsecond=999_999)
+    offsets = {
+        moment.replace(tzinfo=zone, fold=fold).utcoffset()
+        for moment in (hour, last)
+        for fold in (0, 1)
+    }
+    if len(offsets) != 1:
+        return None
+    (offset,) = offsets
+    assert offset is not None
+    return timezone(offset)
+
 
 def instant_parser(
     fmt: str,
@@ -108,9 +131,12 @@ def instant_parser(
 ) -> InstantParser:
     """A fast, cached parser equivalent to ``parse_instant`` with these settings.
 
-    Partner files repeat the same minute on many lines, so results are memoised.
+    Partner files repeat the same minute on many lines, so results are memoised; and
+    the zone's offset is worked out once per wall-clock hour, not once per line (hours
+    with a daylight-saving change go through ``localize``, which decides them).
     """
     compiled = None if fmt == "iso8601" else _pattern_regex(fmt)
+    hours: dict[tuple[int, int, int, int], timezone | None] = {}
 
     @lru_cache(maxsize=16_384)
     def parse(text: str) -> datetime:
@@ -121,17 +147,28 @@ def instant_parser(
             raise ValueProblem(f"{text!r} does not match the format {fmt!r}")
         fields = match.groupdict()
         try:
+            year, month, day = int(fields["year"]), int(fields["month"]), int(fields["day"])
+            hour = int(fields.get("hour") or 0)
             wall = datetime(
-                int(fields["year"]),
-                int(fields["month"]),
-                int(fields["day"]),
-                int(fields.get("hour") or 0),
+                year,
+                month,
+                day,
+                hour,
                 int(fields.get("minute") or 0),
                 int(fields.get("second") or 0),
             )
         except (KeyError, ValueError) as exc:
             raise ValueProblem(f"{text!r} does not match the format {fmt!r}") from exc
-        return localize(wall, zone, ambiguous=ambiguous, nonexistent=nonexistent)
+        key = (year, month, day, hour)
+        try:
+            offset = hours[key]
+        except KeyError:
+            if len(hours) >= _HOURS_KEPT:
+                hours.clear()
+            offset = hours[key] = steady_offset(datetime(year, month, day, hour), zone)
+        if offset is None:
+            return localize(wall, zone, ambiguous=ambiguous, nonexistent=nonexistent)
+        return wall.replace(tzinfo=offset)
 
     return parse
 
