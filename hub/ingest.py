@@ -27,7 +27,7 @@ from hub.store.db import Database
 from hub.store.events import StoredHook, append_events
 from hub.store.tables import inbound_messages, raw_messages
 
-CHUNK = 5_000
+CHUNK = 10_000
 """Events resolved and appended together: bounded memory for files of any size."""
 
 
@@ -116,11 +116,12 @@ def ingest_message(
         counts = outcome.counts
         counts.messages_read = 1
         items = pipeline.parse(message.content, source=message.ref.name, recorded_at=now)
+        learned: set[tuple[str, str, str]] = set()
         while chunk := list(islice(items, CHUNK)):
             events = [item for item in chunk if isinstance(item, Event)]
             problems = [item for item in chunk if not isinstance(item, Event)]
             counts.records_read += sum(1 for item in chunk if not isinstance(item, MessageRejected))
-            resolved = resolve_cases(connection, events)
+            resolved = resolve_cases(connection, events, learned=learned)
             result = append_events(connection, resolved, message_id=archived.id, now=now)
             if on_stored is not None and result.stored_ids:
                 new = set(result.stored_ids)

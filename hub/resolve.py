@@ -19,11 +19,20 @@ from hub.store.tables import case_references, cases, parts_orders
 from hub.store.upsert import insert_ignoring_conflicts
 
 
-def resolve_cases(connection: Connection, events: Sequence[Event]) -> list[Event]:
-    """The events with ``case_ref`` filled in wherever a link to a case is known."""
+def resolve_cases(
+    connection: Connection,
+    events: Sequence[Event],
+    *,
+    learned: set[tuple[str, str, str]] | None = None,
+) -> list[Event]:
+    """The events with ``case_ref`` filled in wherever a link to a case is known.
+
+    ``learned`` carries the (case, party, reference) links already remembered in this
+    transaction, so a message read in chunks writes each link once, not once a chunk.
+    """
     unresolved = [e for e in events if e.case_ref is None]
     if not unresolved:
-        _learn_party_references(connection, events)
+        _learn_party_references(connection, events, learned)
         return list(events)
     by_partner_ref = _cases_by_party_reference(
         connection, {(e.reported_by, e.partner_ref) for e in unresolved if e.partner_ref}
@@ -46,7 +55,7 @@ def resolve_cases(connection: Connection, events: Sequence[Event]) -> list[Event
             if reference is not None:
                 event = event.model_copy(update={"case_ref": reference})
         resolved.append(event)
-    _learn_party_references(connection, resolved)
+    _learn_party_references(connection, resolved, learned)
     return resolved
 
 
@@ -90,7 +99,11 @@ def _open_cases_by_serial(connection: Connection, serials: set[str]) -> dict[str
     return {serial: reference for serial, reference in rows}
 
 
-def _learn_party_references(connection: Connection, events: Iterable[Event]) -> None:
+def _learn_party_references(
+    connection: Connection,
+    events: Iterable[Event],
+    learned: set[tuple[str, str, str]] | None = None,
+) -> None:
     """Remember the partner's own number for a case the first time both are seen.
 
     A conflicting number (the workshop renumbered the case) is left alone: the first
@@ -99,6 +112,9 @@ def _learn_party_references(connection: Connection, events: Iterable[Event]) -> 
     pairs = {
         (e.case_ref, e.reported_by, e.partner_ref) for e in events if e.case_ref and e.partner_ref
     }
+    if learned is not None:
+        pairs -= learned
+        learned |= pairs
     if not pairs:
         return
     ids = dict(
