@@ -46,6 +46,11 @@ class TransientError(HubError):
         self.retry_after = retry_after
 
 
+class OutboundNameTaken(TransientError):
+    """A file of that name already waits at the partner. It is never overwritten: the
+    message goes out again later, under the name rendered then."""
+
+
 class FatalError(HubError):
     """Something that must stop the run and be seen by an operator."""
 

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from adapters.transports.local_dir import LocalDirTransport
 from hub.config import load_network
 from hub.conformance import sample_contexts
 from hub.connectors import open_network
-from hub.errors import ConfigurationError
+from hub.errors import ConfigurationError, OutboundNameTaken
 from hub.outbound import FILE_DELIVERED, deliver, render
 from simulators.colis_express import ColisExpressSimulator
 from simulators.sftp import ClientKey, SftpServer
@@ -23,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PARTIES = load_network(ROOT / "connectors.yaml").parties
 CONTEXTS = {c["case"].reference: c for c in sample_contexts(ROOT / "fixtures" / "cases", PARTIES)}
 NOW = datetime(2026, 11, 5, 12, 0, tzinfo=UTC)
+SECOND = timedelta(seconds=1)
 
 
 @pytest.fixture
@@ -122,6 +124,36 @@ def test_repair_orders_are_written_to_the_workshop_then_renamed(
     renames = [op for op in sftp.ops if op.kind in ("rename", "posix_rename")]
     assert renames
     assert renames[-1].path.endswith(".tmp")
+
+
+def test_two_orders_in_one_second_never_overwrite_each_other(
+    connectors: Any, sftp: SftpServer
+) -> None:
+    workshop = connectors.connector("workshop-orders")
+    first = render(workshop, [CONTEXTS["ME-000123"]], identifier="one", now=NOW)
+    second = render(workshop, [CONTEXTS["BM-000045"]], identifier="two", now=NOW)
+    assert first.name == second.name, "the sheet names order files to the second"
+    deliver(workshop, first)
+    with pytest.raises(OutboundNameTaken, match="not overwritten"):
+        deliver(workshop, second)
+    assert (sftp.path("/in") / first.name).read_bytes() == first.content
+    assert not list(sftp.path("/in").glob("*.tmp")), "the refused upload left nothing behind"
+    # The outbox retries later; rendered then, the order gets that moment's name.
+    again = render(workshop, [CONTEXTS["BM-000045"]], identifier="two", now=NOW + SECOND)
+    deliver(workshop, again)
+    assert sorted(path.name for path in sftp.path("/in").iterdir()) == sorted(
+        [first.name, again.name]
+    )
+
+
+def test_a_local_folder_never_overwrites_a_file_either(tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    folder = LocalDirTransport(tmp_path / "in", pattern="*")
+    folder.put("ORDRES_20261105_120000.csv", b"first")
+    with pytest.raises(OutboundNameTaken):
+        folder.put("ORDRES_20261105_120000.csv", b"second")
+    assert (tmp_path / "in" / "ORDRES_20261105_120000.csv").read_bytes() == b"first"
+    assert [path.name for path in (tmp_path / "in").iterdir()] == ["ORDRES_20261105_120000.csv"]
 
 
 def test_a_purchase_order_lands_as_one_file_written_with_part_first(

@@ -39,7 +39,7 @@ from adapters.transports.sftp import (
     SftpSettings,
     SftpTransport,
 )
-from hub.errors import ConfigurationError, FatalError
+from hub.errors import ConfigurationError, FatalError, OutboundNameTaken
 from hub.ports import MessageRef
 
 SSHD = Path("/usr/sbin/sshd")  # sshd re-executes itself, so it must be run by absolute path
@@ -576,20 +576,20 @@ def test_put_writes_a_temporary_name_then_renames_it(sshd: OpenSshServer, dirs: 
     with DirectoryEvents(dirs.outbound) as events, SftpTransport(settings_for(sshd, dirs)) as sftp:
         sftp.put(name, first)
         assert (dirs.outbound / name).read_bytes() == first
-        sftp.put(name, second)  # the partner has not picked the first one up yet
+        with pytest.raises(OutboundNameTaken, match="not overwritten"):
+            sftp.put(name, second)  # the partner has not picked the first one up yet
         seen = events.take()
 
-    assert (dirs.outbound / name).read_bytes() == second
+    assert (dirs.outbound / name).read_bytes() == first, "an unread order is never replaced"
     assert sorted(path.name for path in dirs.outbound.iterdir()) == [name]
     # What the partner's directory went through: the final name only ever appears
-    # by a rename of a file already complete and closed.
-    one_upload = [
+    # by a rename of a file already complete and closed; the second upload never began.
+    assert seen == [
         ("create", partial),
         ("close_write", partial),
         ("moved_from", partial),
         ("moved_to", name),
     ]
-    assert seen == one_upload * 2
 
 
 # -- trust and credentials -----------------------------------------------------------------------

@@ -13,7 +13,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 from hub.connector_spec import LocalDirTransportSpec
-from hub.errors import ConfigurationError, TransientError
+from hub.errors import ConfigurationError, OutboundNameTaken, TransientError
 from hub.ports import MessageRef, RawMessage
 
 
@@ -79,9 +79,20 @@ class LocalDirTransport:
     def put(self, name: str, content: bytes) -> None:
         folder = self.outbound_dir or self.path
         folder.mkdir(parents=True, exist_ok=True)
+        final = folder / name
+        if final.exists():
+            raise OutboundNameTaken(
+                f"{final} already waits there; it is not overwritten and the message will "
+                "be sent again under a new name"
+            )
         partial = folder / f"{name}.tmp"
         partial.write_bytes(content)
-        os.replace(partial, folder / name)
+        try:
+            os.link(partial, final)  # unlike a rename, a link never replaces a file
+        except FileExistsError as exc:
+            raise OutboundNameTaken(f"{final} was written meanwhile; sent again later") from exc
+        finally:
+            partial.unlink()
 
 
 def transport_from_spec(

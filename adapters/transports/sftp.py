@@ -31,7 +31,7 @@ from paramiko.sftp import SFTPError
 from paramiko.ssh_exception import IncompatiblePeer
 
 from hub.connector_spec import SftpTransportSpec
-from hub.errors import ConfigurationError, FatalError, TransientError
+from hub.errors import ConfigurationError, FatalError, OutboundNameTaken, TransientError
 from hub.ports import MessageRef, RawMessage
 
 __all__ = [
@@ -740,6 +740,7 @@ class SftpTransport:
             logger.info("SFTP %s: %s was uploaded before the session dropped", self._where, final)
             return
         partial = final + self.settings.upload_suffix
+        self._refuse_taken(sftp, final)
         try:
             with sftp.open(partial, "wb") as handle:
                 handle.set_pipelined(True)
@@ -750,7 +751,7 @@ class SftpTransport:
             raise SftpPathError(
                 f"the outbound directory {posixpath.dirname(final)} does not exist on {self._where}"
             ) from exc
-        except (*_WIRE_ERRORS, SftpRemoteError):
+        except (*_WIRE_ERRORS, SftpRemoteError, OutboundNameTaken):
             if _sftp_alive(sftp):
                 self._discard(sftp, partial)
             raise
@@ -764,7 +765,19 @@ class SftpTransport:
                 f"of {expected}; it was not renamed to its final name"
             )
 
+    def _refuse_taken(self, sftp: paramiko.SFTPClient, final: str) -> None:
+        """posix-rename replaces a file: one the partner has not read yet would be lost."""
+        try:
+            sftp.stat(final)
+        except FileNotFoundError:
+            return
+        raise OutboundNameTaken(
+            f"{final} already waits on {self._where}; it is not overwritten and the "
+            "message will be sent again under a new name"
+        )
+
     def _move_into_place(self, sftp: paramiko.SFTPClient, partial: str, final: str) -> None:
+        self._refuse_taken(sftp, final)  # again: another upload may have finished meanwhile
         try:
             sftp.posix_rename(partial, final)
         except (FileNotFoundError, PermissionError):
