@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import select
 
+import hub.ingest
+from hub.connectors import open_network
+from hub.ingest import ingest_message
 from hub.mapping.values import ValueProblem, instant_parser, parse_instant, steady_offset
+from hub.ports import MessageRef, RawMessage
+from hub.store.cases import open_case
+from hub.store.db import Database
+from hub.store.tables import case_references, cases
+from tests.factories import make_case, register_network
+
+ROOT = Path(__file__).resolve().parent.parent
 
 ZONES = ["Europe/Paris", "America/New_York", "Australia/Lord_Howe", "America/St_Johns", "UTC"]
 """Hour and half-hour daylight-saving changes, a 30-minute shift (Lord Howe), no change."""
@@ -73,3 +85,42 @@ def test_a_bad_date_is_still_refused_with_its_text() -> None:
     fast = instant_parser("%d/%m/%Y %H:%M", ZoneInfo("Europe/Paris"))
     with pytest.raises(ValueProblem, match="31/02/2026 10:00"):
         fast("31/02/2026 10:00")
+
+
+HEADER = (
+    "N° dossier;Réf. client;Date statut;Heure;Code statut;Libellé;Commentaire;N° série;"
+    "Montant devis TTC;Réf. pièce\r\n"
+)
+
+
+def test_a_message_read_in_many_chunks_learns_each_partner_reference_once(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chunks of two rows: a link seen in an earlier chunk is not written again, and a
+    link first seen in a later chunk is still learnt."""
+    monkeypatch.setattr(hub.ingest, "CHUNK", 2)
+    register_network(database)
+    with database.transaction() as connection:
+        open_case(connection, make_case("ME-000123"))
+        open_case(connection, make_case("ME-000124"))
+    lines = [
+        "AD-1;ME-000123;03/11/2026;09:00;REC;Reçu;;;;",
+        "AD-1;ME-000123;03/11/2026;10:00;DIA;Diagnostic;;;;",
+        "AD-1;ME-000123;03/11/2026;11:00;REP;Réparation;;;;",
+        "AD-2;ME-000124;03/11/2026;12:00;REC;Reçu;;;;",
+        "AD-2;ME-000124;03/11/2026;13:00;DIA;Diagnostic;;;;",
+    ]
+    content = (HEADER + "".join(line + "\r\n" for line in lines)).encode("latin-1")
+    pipeline = open_network(ROOT / "connectors.yaml").connector("atelier-dupont-status").pipeline()
+    message = RawMessage(MessageRef("STATUTS_20261103_1415.csv", len(content)), content)
+    outcome = ingest_message(database, "atelier-dupont-status", pipeline, message)
+    assert outcome.counts.events_stored == 5
+    assert outcome.counts.rejected == 0
+    with database.transaction() as connection:
+        links = connection.execute(
+            select(cases.c.reference, case_references.c.reference)
+            .join(cases, cases.c.id == case_references.c.case_id)
+            .where(case_references.c.party_id == "atelier-dupont")
+            .order_by(case_references.c.reference)
+        ).all()
+    assert [tuple(link) for link in links] == [("ME-000123", "AD-1"), ("ME-000124", "AD-2")]
