@@ -10,11 +10,11 @@ the sync engine's decision, not this module's.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hub.connectors import Connector
-from hub.errors import ConfigurationError
+from hub.errors import ConfigurationError, OutboundNameTaken
 from hub.mapping.spec import OutboundSpec
 from hub.ports import DeliveryReceipt, OutboundMessage, Sender, Transport
 
@@ -55,6 +55,37 @@ def render(
         content_type=CONTENT_TYPES.get(spec.codec.type, "application/octet-stream"),
         idempotency_key=f"{connector.name}:{identifier}",
     )
+
+
+NAME_ATTEMPTS = 30
+"""Seconds tried for a free name when the partner's names are to the second."""
+
+
+def render_and_deliver(
+    connector: Connector,
+    contexts: Sequence[Mapping[str, Any]],
+    *,
+    identifier: str,
+    now: datetime | None = None,
+) -> DeliveryReceipt:
+    """Render and send; a file name rendered from the time and already taken at the
+    partner (two orders in one second) moves on to the next second's name.
+
+    A name that does not change with the time is not tried again: it stays taken, and
+    the outbox retries the message later.
+    """
+    moment = now or datetime.now(UTC)
+    message = render(connector, contexts, identifier=identifier, now=moment)
+    for _ in range(NAME_ATTEMPTS - 1):
+        try:
+            return deliver(connector, message)
+        except OutboundNameTaken:
+            moment += timedelta(seconds=1)
+            later = render(connector, contexts, identifier=identifier, now=moment)
+            if later.name == message.name:
+                raise
+            message = later
+    return deliver(connector, message)
 
 
 def deliver(connector: Connector, message: OutboundMessage) -> DeliveryReceipt:

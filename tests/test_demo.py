@@ -90,12 +90,6 @@ def test_the_working_folder_holds_no_secret(demo_run: DemoRun) -> None:
     assert (demo_run.folder / "hub.db").is_file(), "a fresh SQLite database in the folder"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hub defect: Atelier Dupont's repair orders are named ORDRES_<second>.csv and the "
-    "SFTP upload renames over an existing file, so orders sent in the same second replace "
-    "each other at the workshop (the demo's check reports each lost order)",
-)
 def test_every_party_ends_consistent(demo_run: DemoRun) -> None:
     assert demo_run.code == 0, demo_run.output
     assert "CONSISTENT" in demo_run.output

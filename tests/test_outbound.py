@@ -15,7 +15,7 @@ from hub.config import load_network
 from hub.conformance import sample_contexts
 from hub.connectors import open_network
 from hub.errors import ConfigurationError, OutboundNameTaken
-from hub.outbound import FILE_DELIVERED, deliver, render
+from hub.outbound import FILE_DELIVERED, deliver, render, render_and_deliver
 from simulators.colis_express import ColisExpressSimulator
 from simulators.sftp import ClientKey, SftpServer
 from simulators.techniservice import TechniServiceSimulator
@@ -138,12 +138,24 @@ def test_two_orders_in_one_second_never_overwrite_each_other(
         deliver(workshop, second)
     assert (sftp.path("/in") / first.name).read_bytes() == first.content
     assert not list(sftp.path("/in").glob("*.tmp")), "the refused upload left nothing behind"
-    # The outbox retries later; rendered then, the order gets that moment's name.
-    again = render(workshop, [CONTEXTS["BM-000045"]], identifier="two", now=NOW + SECOND)
-    deliver(workshop, again)
-    assert sorted(path.name for path in sftp.path("/in").iterdir()) == sorted(
-        [first.name, again.name]
-    )
+    # Delivered through the outbox's path, it takes the next second's name instead.
+    render_and_deliver(workshop, [CONTEXTS["BM-000045"]], identifier="two", now=NOW)
+    render_and_deliver(workshop, [CONTEXTS["ME-000130"]], identifier="three", now=NOW)
+    assert sorted(path.name for path in sftp.path("/in").iterdir()) == [
+        "ORDRES_20261105_120000.csv",
+        "ORDRES_20261105_120001.csv",
+        "ORDRES_20261105_120002.csv",
+    ]
+    assert b"BM-000045" in (sftp.path("/in") / "ORDRES_20261105_120001.csv").read_bytes()
+
+
+def test_a_taken_name_that_does_not_move_with_time_is_left_to_the_outbox(
+    connectors: Any, sftp: SftpServer
+) -> None:
+    supplier = connectors.connector("supplier-orders")
+    render_and_deliver(supplier, [CONTEXTS["ME-000123"]], identifier="00000017", now=NOW)
+    with pytest.raises(OutboundNameTaken):
+        render_and_deliver(supplier, [CONTEXTS["ME-000130"]], identifier="00000017", now=NOW)
 
 
 def test_a_local_folder_never_overwrites_a_file_either(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from hub.model.parties import Party
 from hub.model.statuses import CaseStatus
 from hub.model.timeline import derive_case_state, event_order_key
 from hub.model.work import PartsOrder
-from hub.outbound import deliver, render
+from hub.outbound import render, render_and_deliver
 from hub.ports import DeliveryReceipt, Sender
 from hub.store.cases import case_state, get_case
 from hub.store.db import Database
@@ -177,10 +177,10 @@ def deliver_row(database: Database, network: Network, row: OutboxRow) -> Deliver
         raise UndeliverableMessage(
             f"outbox message {row.id}: the event that asked for parts names none"
         )
-    message = render(connector, [context], identifier=f"{row.id:08d}")
     order = context.get("parts_order") if row.kind == "purchase_order" else None
     if isinstance(order, PartsOrder):
+        render(connector, [context], identifier=f"{row.id:08d}")  # refuse before recording
         # Recorded before sending: the supplier may answer before our next transaction.
         with database.transaction() as connection:
             record_parts_order(connection, order)
-    return deliver(connector, message)
+    return render_and_deliver(connector, [context], identifier=f"{row.id:08d}")
