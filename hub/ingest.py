@@ -8,12 +8,14 @@ advanced: the state can never run ahead of the events it stands for.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
 
 from sqlalchemy import Connection, select, update
+from sqlalchemy.exc import IntegrityError
 
 from hub.errors import ConfigurationError, CursorExpired, FatalError, HubError, PartnerDataError
 from hub.mapping.inbound import InboundMapping
@@ -21,7 +23,7 @@ from hub.model.event import Event
 from hub.ports import Codec, DocumentCodec, MessageRef, PagedSource, RawMessage, Record, Transport
 from hub.resolve import resolve_cases
 from hub.runs import RunCounts, finish_run, record_rejects, start_run
-from hub.store.archive import archive_message, message_content
+from hub.store.archive import ArchivedMessage, archive_message, message_content
 from hub.store.connector_state import read_cursor, write_cursor
 from hub.store.db import Database
 from hub.store.events import StoredHook, append_events
@@ -63,6 +65,9 @@ class InboundPipeline:
                 yield self.mapping.map_record(item, source=source, recorded_at=recorded_at)
             else:
                 yield item
+
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -109,6 +114,41 @@ def ingest_message(
     with database.transaction() as connection:
         archived = archive_message(connection, connector, message, now=now)
     outcome = MessageOutcome(message.ref.name, archived.id)
+    try:
+        return _store_message(
+            database,
+            connector,
+            pipeline,
+            message,
+            archived,
+            outcome,
+            run_id,
+            now,
+            after_store,
+            on_stored,
+        )
+    except IntegrityError:
+        # The same message processed at the same moment elsewhere (a push sent twice at
+        # once, two processes): ours rolled back whole; theirs holds every event.
+        with database.transaction() as connection:
+            if not _already_processed(connection, connector, message.ref.name, archived.sha256):
+                raise
+        logger.info("%s: %s was stored by a concurrent ingestion", connector, message.ref.name)
+        return MessageOutcome(message.ref.name, archived.id, skipped=True)
+
+
+def _store_message(
+    database: Database,
+    connector: str,
+    pipeline: InboundPipeline,
+    message: RawMessage,
+    archived: ArchivedMessage,
+    outcome: MessageOutcome,
+    run_id: int | None,
+    now: datetime,
+    after_store: Callable[[Connection], None] | None,
+    on_stored: StoredHook | None,
+) -> MessageOutcome:
     with database.transaction() as connection:
         if _already_processed(connection, connector, message.ref.name, archived.sha256):
             outcome.skipped = True

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+import hub.ingest
 from adapters.transports.http_pull import Credential, HttpPullSettings, HttpPullTransport
 from hub.ingest import InboundPipeline, ingest_message, run_items
 from hub.mapping.inbound import InboundMapping
@@ -127,3 +128,38 @@ def test_an_unknown_parcel_is_reported_on_the_run(
         report = run_items(hub_db, "ce-parcels", parcels, pipeline("parcel_events"), ["CE000FR"])
     assert report.error is not None
     assert type(report.error).__name__ == "ItemNotFound"
+
+
+def test_a_push_processed_twice_at_once_is_stored_once_without_error(
+    hub_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two copies of one push land together: both see it unprocessed, both store; the
+    second one's record of the message clashes and it steps back quietly."""
+    body = json.dumps(
+        {
+            "id": "EVT-RACE-1",
+            "code": "PCH",
+            "label": "Colis pris en charge",
+            "at": T0.isoformat(),
+            "tracking_number": "CE123456789FR",
+            "reference": "ME-000123",
+        }
+    ).encode()
+    message = RawMessage(MessageRef("push-race", len(body)), body)
+    first = ingest_message(hub_db, "ce-push", pipeline("push"), message)
+    assert not first.skipped
+
+    real_check = hub.ingest._already_processed
+    checks: list[bool] = []
+
+    def blind_first_look(*args: object) -> bool:
+        """The second copy looked before the first one committed."""
+        answer = False if not checks else real_check(*args)  # type: ignore[arg-type]
+        checks.append(answer)
+        return answer
+
+    monkeypatch.setattr(hub.ingest, "_already_processed", blind_first_look)
+    second = ingest_message(hub_db, "ce-push", pipeline("push"), message)
+    assert checks == [False, True], "it looked, stored, clashed, then looked again"
+    assert second.skipped
+    assert carrier_events(hub_db) == 1
