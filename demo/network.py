@@ -13,15 +13,13 @@ from __future__ import annotations
 import base64
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from hub.api.operator_auth import TOKEN_ENV
-from hub.config import load_network
-from hub.connectors import Connector, Network
 from hub.errors import ConfigurationError
 from simulators.sftp import ClientKey, generate_client_key
 
@@ -135,27 +133,6 @@ def write_network(folder: Path, document: dict[str, Any]) -> Path:
     header = "# Written by `hub demo` for this session: the simulators' loopback addresses.\n"
     path.write_text(header + yaml.safe_dump(document, allow_unicode=True, sort_keys=False))
     return path
-
-
-@dataclass(frozen=True)
-class SessionNetwork(Network):
-    """The network with each connector built once for the session.
-
-    The hub builds a connector (reading and checking its mapping file) at each use, so
-    that an edited mapping applies from the next run; the demo's mappings do not change
-    while it runs, and reading them again for every message would be most of its time.
-    """
-
-    built: dict[str, Connector] = field(default_factory=dict, compare=False, repr=False)
-
-    def connector(self, name: str) -> Connector:
-        if name not in self.built:
-            self.built[name] = super().connector(name)
-        return self.built[name]
-
-
-def open_session_network(path: Path) -> SessionNetwork:
-    return SessionNetwork(load_network(path), path)
 
 
 def export_secrets(values: dict[str, str]) -> None:

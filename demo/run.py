@@ -38,7 +38,6 @@ from demo.network import (
     SftpEndpoint,
     demo_network,
     export_secrets,
-    open_session_network,
     write_network,
 )
 from demo.partners import Carrier, Partners, PartsSupplier, RepairNetwork, Workshop
@@ -60,7 +59,7 @@ from demo.summary import (
 from hub.api.app import create_app
 from hub.case_import_runs import run_case_import
 from hub.connector_spec import HttpPushTransportSpec
-from hub.connectors import Network, case_import_transport
+from hub.connectors import Network, case_import_transport, open_network
 from hub.errors import ConfigurationError
 from hub.mapping.spec import InboundSpec
 from hub.model.parties import PartyRole
@@ -238,7 +237,7 @@ def demo_session(folder: Path, *, port: int = 0) -> Iterator[Session]:
         database = Database(f"sqlite:///{(folder / 'hub.db').resolve()}")
         stack.callback(database.dispose)
         upgrade(database)
-        network = open_session_network(path)
+        network = open_network(path)
         with database.transaction() as connection:
             for party in network.config.parties:
                 save_party(connection, party)

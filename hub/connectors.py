@@ -6,7 +6,8 @@ built lazily, so checking a file never opens a connection.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import threading
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from hub.config import NetworkConfig, load_network
@@ -165,14 +166,41 @@ def build_connector(network_file: Path, spec: ConnectorSpec) -> Connector:
 class Network:
     config: NetworkConfig
     path: Path
+    _built: dict[str, tuple[tuple[int, int], Connector]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
     def connector(self, name: str) -> Connector:
-        built = build_connector(self.path, self.config.connector(name))
-        return replace(built, on_stored=self.sync_hook())
+        """The connector, its mapping read again only when the mapping file changed.
+
+        Reading and checking a mapping costs far more than sending one message, and the
+        dispatcher asks for a connector per message; an edited mapping still applies
+        from the next use, as an integrator expects.
+        """
+        spec = self.config.connector(name)
+        stamp = _file_stamp((self.path.parent / spec.mapping).resolve())
+        with self._lock:
+            cached = self._built.get(name)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        built = replace(build_connector(self.path, spec), on_stored=self.sync_hook())
+        with self._lock:
+            self._built[name] = (stamp, built)
+        return built
 
     def sync_hook(self) -> StoredHook | None:
         """The sync rules as a hook for every write path, or None when there are none."""
         return sync_hook(self.config)
+
+
+def _file_stamp(path: Path) -> tuple[int, int]:
+    """Modification time and size: what tells an edited file (or none, when missing)."""
+    try:
+        status = path.stat()
+    except OSError:
+        return (-1, -1)  # build_connector will say what is wrong with it
+    return (status.st_mtime_ns, status.st_size)
 
 
 def open_network(path: Path) -> Network:
