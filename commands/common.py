@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -12,8 +13,20 @@ from rich.console import Console
 from hub.config import database_url, network_file
 from hub.store.db import Database
 
-out = Console()
-err = Console(stderr=True)
+PIPED_WIDTH = 140
+"""Rich's 80 columns away from a terminal would fold the operator's tables into
+unreadable slivers in a log or a pipe; a terminal keeps its own width."""
+
+
+def _console(*, stderr: bool = False) -> Console:
+    console = Console(stderr=stderr)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(stderr=stderr, width=PIPED_WIDTH)
+    return console
+
+
+out = _console()
+err = _console(stderr=True)
 
 DatabaseOption = Annotated[
     str | None, typer.Option("--database", help="Database URL (default: $HUB_DATABASE_URL).")

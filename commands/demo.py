@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from commands.common import out
 from demo.live import run_live
@@ -38,9 +37,7 @@ def demo(
     ] = 3.0,
 ) -> None:
     """Start the hub and its simulated partners, open fifty cases and follow them."""
-    # Rich assumes 80 columns when the output is not a terminal: too narrow for the
-    # summary's file names and errors, so a log or a pipe gets 120.
-    console = out if out.is_terminal else Console(width=max(out.width, 120))
+    console = out  # wide enough away from a terminal (commands.common)
     with demo_session(folder, port=0 if once else port) as session:
         if once:
             outcome = run_once(session, console)

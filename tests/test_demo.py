@@ -8,6 +8,7 @@ disagree on purpose, one way at a time, so that a failure is known to be reporte
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
 import subprocess
@@ -18,14 +19,23 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import select
 
 from demo.retailers import BadSignature, verify
 from demo.story import Path as StoryPath
 from demo.story import story
 from demo.summary import DeadLetter, Observed, Reject, check, message_key
+from hub.api.app import create_app
+from hub.api.operator_auth import TOKEN_ENV
+from hub.connectors import open_network
+from hub.store.db import Database
+from hub.store.tables import connector_runs, outbox
 from hub.sync.outbox import OutboxRow, OutboxState
 from hub.webhooks import sign
+from tests.api_support import serving
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -93,6 +103,81 @@ def test_the_working_folder_holds_no_secret(demo_run: DemoRun) -> None:
 def test_every_party_ends_consistent(demo_run: DemoRun) -> None:
     assert demo_run.code == 0, demo_run.output
     assert "CONSISTENT" in demo_run.output
+
+
+def test_status_and_metrics_agree_with_the_run_records(
+    demo_run: DemoRun, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the story, what an operator reads (hub status --json, /metrics) is what the
+    run records and the outbox hold."""
+    database = Database(f"sqlite:///{demo_run.folder / 'hub.db'}")
+    network_file = demo_run.folder / "connectors.yaml"
+    environ = {
+        **os.environ,
+        "HUB_DATABASE_URL": database.url,
+        "HUB_CONNECTORS": str(network_file),
+    }
+    status = json.loads(
+        subprocess.run(
+            [sys.executable, str(ROOT / "cli.py"), "status", "--json"],
+            env=environ,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        ).stdout
+    )
+    token = "operator-token-for-the-demo-test"
+    monkeypatch.setenv(TOKEN_ENV, token)
+    try:
+        with database.transaction() as connection:
+            last_runs = {
+                row.connector: row
+                for row in connection.execute(
+                    select(connector_runs).order_by(connector_runs.c.id)
+                ).all()
+            }
+            runs = Counter(
+                (row.connector, row.outcome)
+                for row in connection.execute(
+                    select(connector_runs.c.connector, connector_runs.c.outcome)
+                ).all()
+            )
+            outbox_states = Counter(connection.execute(select(outbox.c.state)).scalars().all())
+        with serving(create_app(database, open_network(network_file))) as url:
+            exposition = httpx.get(
+                f"{url}/metrics", headers={"Authorization": f"Bearer {token}"}
+            ).text
+    finally:
+        database.dispose()
+
+    for connector in status["connectors"]:
+        record = last_runs.get(connector["name"])
+        if record is None:
+            assert connector["last_run"] is None, connector["name"]
+            continue
+        assert connector["last_run"]["id"] == record.id, connector["name"]
+        assert connector["last_run"]["outcome"] == record.outcome
+        assert connector["records_read"] == record.records_read
+        assert connector["rejected"] == record.rejected
+    assert status["outbox"]["pending"] == outbox_states[OutboxState.PENDING.value]
+    assert status["outbox"]["dead"] == outbox_states[OutboxState.DEAD.value] == 1
+    assert status["outbox"]["delivered"] == outbox_states[OutboxState.DELIVERED.value]
+
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(exposition)
+        for sample in family.samples
+    }
+    for (connector, outcome), count in runs.items():
+        key = ("hub_connector_runs_total", (("connector", connector), ("outcome", outcome)))
+        assert samples[key] == count, key
+    for state, count in outbox_states.items():
+        assert samples[("hub_outbox_messages", (("state", state),))] == count, state
+    assert (
+        sum(value for (name, _), value in samples.items() if name == "hub_dead_letters")
+        == status["outbox"]["dead"]
+    )
 
 
 # -- the checker, with states that disagree on purpose ----------------------------------------
