@@ -13,8 +13,6 @@ from typing import Annotated
 import typer
 
 from commands.common import out
-from demo.live import run_live
-from demo.run import demo_session, run_once
 
 DEFAULT_FOLDER = Path("var/demo")
 
@@ -37,6 +35,10 @@ def demo(
     ] = 3.0,
 ) -> None:
     """Start the hub and its simulated partners, open fifty cases and follow them."""
+    # Imported here: the simulators and their servers cost every other command a second.
+    from demo.live import run_live
+    from demo.run import demo_session, run_once
+
     console = out  # wide enough away from a terminal (commands.common)
     with demo_session(folder, port=0 if once else port) as session:
         if once:
