@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -177,6 +178,67 @@ def test_a_message_without_its_time_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="where occurred_at comes from") as caught:
         load_mapping(path)
     assert f"{path}:5: messages.status" in caught.value.message
+
+
+PARCELS = """version: 1
+partner: carrier-test
+messages:
+  parcel:
+    direction: inbound
+    codec: {type: csv, encoding: utf-8, delimiter: ";"}
+    event_type: shipment_status
+    fields:
+      raw_code: {column: code}
+      occurred_at: {column: at, format: iso8601}
+      tracking_number: {column: parcel}
+      case_ref: {column: ref, pattern: '^(.+?)(?:-R)?$'}
+      shipment_leg: {column: ref, pattern: '(-R)$', values: {"-R": to_customer}}
+      carrier_name: {column: carrier, values: {CE: ColisExpress}, default: another carrier}
+    codes:
+      LIV: delivered
+"""
+
+
+@pytest.mark.parametrize(
+    ("reference", "carrier", "case_ref", "leg", "carrier_name"),
+    [
+        ("ME-000123-R", "CE", "ME-000123", "to_customer", "ColisExpress"),
+        ("ME-000123", "CE", "ME-000123", None, "ColisExpress"),
+        ("ME-000123-RR", "XX", "ME-000123-RR", None, "another carrier"),
+        ("ME-000123", None, "ME-000123", None, "another carrier"),
+    ],
+)
+def test_a_pattern_narrows_a_value_and_a_value_table_translates_it(
+    tmp_path: Path,
+    reference: str,
+    carrier: str | None,
+    case_ref: str,
+    leg: str | None,
+    carrier_name: str,
+) -> None:
+    inbound = InboundMapping(load_mapping(_write(tmp_path, PARCELS)), "parcel")
+    fields = {"code": "LIV", "at": "2026-11-12T10:40:00+01:00", "parcel": "CE777000222FR"}
+    record = Record(2, fields | {"ref": reference, "carrier": carrier}, "LIV;…")
+    event = inbound.map_record(record, source="f", recorded_at=NOW)
+    assert isinstance(event, Event), event
+    assert event.case_ref == case_ref
+    assert event.details.shipment is not None
+    assert event.details.shipment.leg == leg
+    assert event.details.shipment.carrier_name == carrier_name
+
+
+@pytest.mark.parametrize(
+    ("field", "problem"),
+    [
+        ("{column: ref, pattern: '(unclosed'}", "is not a regular expression"),
+        ("{column: ref, pattern: '(a)(b)'}", "may have one group, it has 2"),
+        ("{const: ME, pattern: 'M'}", "a const takes no pattern, values or default"),
+    ],
+)
+def test_a_pattern_that_cannot_work_is_refused(tmp_path: Path, field: str, problem: str) -> None:
+    text = PARCELS.replace("{column: ref, pattern: '^(.+?)(?:-R)?$'}", field)
+    with pytest.raises(ConfigurationError, match=re.escape(problem)):
+        load_mapping(_write(tmp_path, text))
 
 
 def test_a_null_code_is_known_but_not_mapped(tmp_path: Path) -> None:

@@ -10,7 +10,8 @@ from pydantic import ValidationError
 
 from hub.config import load_network
 from hub.connectors import check_network
-from hub.model import CaseStatus
+from hub.model import CaseStatus, Event, EventDetails, EventType
+from hub.model.work import Shipment, ShipmentLeg
 from hub.store.cases import opening_event
 from hub.sync.rules import (
     NotifyIntent,
@@ -75,6 +76,40 @@ def test_the_product_goes_back_when_the_repair_ends(status: str) -> None:
     case = make_case("ME-000123")
     event = case_event(status, T0 + timedelta(days=3), by="atelier-dupont")
     assert sends(evaluate(SYNC, event, case)) == [("colis-express", "pickup", "to_customer")]
+
+
+def parcel_event(status: str, leg: ShipmentLeg | None) -> Event:
+    return Event(
+        id=f"colis-express:{status}:{leg}",
+        case_ref="ME-000123",
+        type=EventType.SHIPMENT_STATUS,
+        status=status,
+        occurred_at=T0 + timedelta(days=6),
+        reported_by="colis-express",
+        raw_code=status.upper()[:3],
+        subject="CE777000222FR",
+        details=EventDetails(
+            shipment=Shipment(carrier_name="ColisExpress", tracking_number="CE777000222FR", leg=leg)
+        ),
+        recorded_at=T0 + timedelta(days=6),
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "case_status"),
+    [("available_for_pickup", CaseStatus.READY_FOR_PICKUP), ("delivered", CaseStatus.DELIVERED)],
+)
+def test_the_parcel_back_moves_the_case_to_the_relay_point_then_to_the_customer(
+    status: str, case_status: CaseStatus
+) -> None:
+    case = make_case("ME-000123")
+    back = parcel_event(status, ShipmentLeg.TO_CUSTOMER)
+    assert [i.status for i in evaluate(SYNC, back, case) if isinstance(i, StatusIntent)] == [
+        case_status
+    ]
+    for leg in (ShipmentLeg.TO_REPAIRER, None):  # the way in, or a parcel of unknown leg
+        other = parcel_event(status, leg)
+        assert not any(isinstance(i, StatusIntent) for i in evaluate(SYNC, other, case)), leg
 
 
 def test_every_case_and_parcel_event_is_published_to_its_retailer_once() -> None:

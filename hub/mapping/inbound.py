@@ -6,6 +6,7 @@ code is not an error: the event keeps the raw code with no status and is flagged
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -68,6 +69,27 @@ class _Reader:
 
 
 def _extractor(field: FieldSpec) -> Callable[[Mapping[str, str | None]], str | None]:
+    """The field's text: read, then narrowed by its pattern and translated by its values."""
+    read = _reader(field)
+    if field.pattern is None and field.values is None and field.default is None:
+        return read
+    pattern = None if field.pattern is None else re.compile(field.pattern)
+    table = field.values
+    default = field.default
+
+    def refined(fields: Mapping[str, str | None]) -> str | None:
+        text = read(fields)
+        if text is not None and pattern is not None:
+            found = pattern.search(text)
+            text = None if found is None else (found.group(1) if pattern.groups else found[0])
+        if text is not None and table is not None:
+            text = table.get(text)
+        return text or default
+
+    return refined
+
+
+def _reader(field: FieldSpec) -> Callable[[Mapping[str, str | None]], str | None]:
     if field.const is not None:
         constant = field.const
         return lambda _fields: constant

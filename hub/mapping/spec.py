@@ -121,12 +121,41 @@ class FieldSpec(_Spec):
         default=None, description="Decimal separator of amounts."
     )
     strip: bool = Field(default=True, description="Trim surrounding whitespace.")
+    pattern: str | None = Field(
+        default=None,
+        description="A regular expression searched in the text: its group (the whole match "
+        "when it has none) is the value; text it does not match gives no value. E.g. the "
+        "case reference inside a parcel reference that carries a leg suffix.",
+    )
+    values: dict[str, str] | None = Field(
+        default=None,
+        description="Partner text to canonical text, for a value that is not a status "
+        "(e.g. a reference suffix to a shipment leg); text not listed gives `default`.",
+    )
+    default: str | None = Field(
+        default=None,
+        description="The value when the field is empty, the pattern does not match, or the "
+        "text is not in `values`.",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> FieldSpec:
         sources = [s for s in (self.column, self.columns, self.const) if s is not None]
         if len(sources) != 1:
             raise ValueError("give exactly one of column, columns or const")
+        if self.const is not None and (
+            self.pattern is not None or self.values is not None or self.default is not None
+        ):
+            raise ValueError("a const takes no pattern, values or default")
+        if self.pattern is not None:
+            try:
+                groups = re.compile(self.pattern).groups
+            except re.error as exc:
+                raise ValueError(
+                    f"pattern {self.pattern!r} is not a regular expression: {exc}"
+                ) from exc
+            if groups > 1:
+                raise ValueError(f"pattern {self.pattern!r} may have one group, it has {groups}")
         return self
 
 

@@ -21,6 +21,7 @@ from hub.model.case import Case, ServiceType
 from hub.model.event import Event, EventType
 from hub.model.parties import PartyId
 from hub.model.statuses import CaseStatus
+from hub.model.work import ShipmentLeg
 
 
 class Role(StrEnum):
@@ -68,6 +69,11 @@ class Condition(_Spec):
     service: list[ServiceType] | None = None
     reported_by_role: Role | None = Field(
         default=None, description="Only events reported by the party in this role."
+    )
+    leg: Annotated[list[ShipmentLeg], BeforeValidator(_as_list)] | None = Field(
+        default=None,
+        description="Only events about a parcel of these legs (a parcel whose leg is not "
+        "known matches none).",
     )
 
 
@@ -191,6 +197,10 @@ def _matches(condition: Condition, event: Event, case: Case, routes: Sequence[Ro
             return False
     if condition.service is not None and case.service not in condition.service:
         return False
+    if condition.leg is not None:
+        shipment = event.details.shipment
+        if shipment is None or shipment.leg not in condition.leg:
+            return False
     return condition.reported_by_role is None or (
         _role_of(routes, case, event.reported_by) is condition.reported_by_role
     )
