@@ -10,8 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, Row, select, update
 
 from hub.errors import HubError, PartnerDataError
 from hub.store.db import Database
@@ -122,6 +123,11 @@ def record_rejects(
 def get_run(database: Database, run_id: int) -> RunRecord:
     with database.transaction() as connection:
         row = connection.execute(select(connector_runs).where(connector_runs.c.id == run_id)).one()
+    return run_record(row)
+
+
+def run_record(row: Row[Any]) -> RunRecord:
+    """A ``connector_runs`` row as the record every reader shows."""
     counts = RunCounts(**{name: getattr(row, name) for name in RunCounts.__dataclass_fields__})
     return RunRecord(
         id=row.id,

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from apscheduler.triggers.cron import CronTrigger
-from sqlalchemy import Connection, Row, func, select
+from sqlalchemy import Connection, func, select
 
 from hub.alerts import AlertingSpec, consecutive_failures, flags_for, own_runs
 from hub.config import NetworkConfig
@@ -26,7 +26,7 @@ from hub.connectors import Network
 from hub.errors import ConfigurationError, NotFoundError
 from hub.mapping.loader import load_mapping
 from hub.mapping.spec import InboundSpec
-from hub.runs import RunCounts, RunOutcome, RunRecord
+from hub.runs import RunCounts, RunOutcome, RunRecord, run_record
 from hub.store.db import Database
 from hub.store.tables import connector_leases, connector_runs, events, outbox, raw_messages, rejects
 from hub.store.tables import replays as replays_table
@@ -162,20 +162,6 @@ def require_known(config: NetworkConfig, name: str) -> None:
 # --- reading runs ---------------------------------------------------------------------
 
 
-def _record(row: Row[Any]) -> RunRecord:
-    counts = RunCounts(**{name: getattr(row, name) for name in RunCounts.__dataclass_fields__})
-    return RunRecord(
-        id=row.id,
-        connector=row.connector,
-        started_at=row.started_at,
-        finished_at=row.finished_at,
-        outcome=RunOutcome(row.outcome),
-        counts=counts,
-        error_action=row.error_action,
-        error_message=row.error_message,
-    )
-
-
 def _newest_first(statement: Any) -> Any:
     return statement.order_by(connector_runs.c.started_at.desc(), connector_runs.c.id.desc())
 
@@ -188,7 +174,7 @@ def recent_runs(database: Database, connector: str, limit: int = 50) -> list[Run
                 select(connector_runs).where(connector_runs.c.connector == connector)
             ).limit(limit)
         ).all()
-    return [_record(row) for row in rows]
+    return [run_record(row) for row in rows]
 
 
 def replay_run_ids(database: Database, run_ids: list[int]) -> set[int]:
@@ -362,7 +348,7 @@ def _last_own_run(connection: Connection, connector: str) -> RunRecord | None:
             select(connector_runs).where(connector_runs.c.connector == connector, own_runs())
         ).limit(1)
     ).first()
-    return None if row is None else _record(row)
+    return None if row is None else run_record(row)
 
 
 def _last_success_at(connection: Connection, connector: str) -> datetime | None:

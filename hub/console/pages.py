@@ -7,6 +7,7 @@ so that a reload never repeats an action.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import quote, urlencode
@@ -388,6 +389,18 @@ def dead_letters_page(
     )
 
 
+def _on_letter(
+    session: ConsoleSession, csrf_token: str | None, act: Callable[[], object], done: str, id: int
+) -> Response:
+    """Replay and Discard alike: CSRF checked, refusals shown, the list shown again."""
+    check_csrf(session, csrf_token)
+    try:
+        act()
+    except (NotFoundError, ConflictError) as refused:
+        return back("/dead-letters", error=refused.message)
+    return back("/dead-letters", done=done, id=id)
+
+
 @router.post("/dead-letters/{message_id}/replay")
 def replay_letter(
     request: Request,
@@ -395,12 +408,14 @@ def replay_letter(
     message_id: int,
     csrf_token: Annotated[str | None, Form()] = None,
 ) -> Response:
-    check_csrf(session, csrf_token)
-    try:
-        replay(database_of(request), message_id, now=datetime.now(UTC))
-    except (NotFoundError, ConflictError) as refused:
-        return back("/dead-letters", error=refused.message)
-    return back("/dead-letters", done="replayed", id=message_id)
+    database = database_of(request)
+    return _on_letter(
+        session,
+        csrf_token,
+        lambda: replay(database, message_id, now=datetime.now(UTC)),
+        "replayed",
+        message_id,
+    )
 
 
 @router.post("/dead-letters/{message_id}/discard")
@@ -410,12 +425,10 @@ def discard_letter(
     message_id: int,
     csrf_token: Annotated[str | None, Form()] = None,
 ) -> Response:
-    check_csrf(session, csrf_token)
-    try:
-        discard(database_of(request), message_id)
-    except (NotFoundError, ConflictError) as refused:
-        return back("/dead-letters", error=refused.message)
-    return back("/dead-letters", done="discarded", id=message_id)
+    database = database_of(request)
+    return _on_letter(
+        session, csrf_token, lambda: discard(database, message_id), "discarded", message_id
+    )
 
 
 __all__ = ["CSRF_FIELD", "SECURITY_HEADERS", "CsrfRefused", "count_cases_by_status", "router"]
