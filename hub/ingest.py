@@ -153,28 +153,13 @@ def _store_message(
         if _already_processed(connection, connector, message.ref.name, archived.sha256):
             outcome.skipped = True
             return outcome
-        counts = outcome.counts
-        counts.messages_read = 1
+        outcome.counts.messages_read = 1
         items = pipeline.parse(message.content, source=message.ref.name, recorded_at=now)
         learned: set[tuple[str, str, str]] = set()
         while chunk := list(islice(items, CHUNK)):
-            events = [item for item in chunk if isinstance(item, Event)]
-            problems = [item for item in chunk if not isinstance(item, Event)]
-            counts.records_read += sum(1 for item in chunk if not isinstance(item, MessageRejected))
-            resolved = resolve_cases(connection, events, learned=learned)
-            result = append_events(connection, resolved, message_id=archived.id, now=now)
-            if on_stored is not None and result.stored_ids:
-                new = set(result.stored_ids)
-                on_stored(connection, [event for event in resolved if event.id in new])
-            counts.events_stored += result.stored
-            counts.duplicates += result.duplicates
-            counts.unmapped += result.unmapped
-            counts.orphans += result.orphans
-            counts.rejected += len(problems)
-            record_rejects(
-                connection, connector, problems, run_id=run_id, message_id=archived.id, now=now
+            _store_chunk(
+                connection, connector, chunk, archived.id, outcome, learned, run_id, now, on_stored
             )
-            outcome.rejects.extend(problems)
         if after_store is not None:
             after_store(connection)
         connection.execute(
@@ -191,6 +176,36 @@ def _store_message(
             },
         )
     return outcome
+
+
+def _store_chunk(
+    connection: Connection,
+    connector: str,
+    chunk: list[Event | PartnerDataError],
+    message_id: int,
+    outcome: MessageOutcome,
+    learned: set[tuple[str, str, str]],
+    run_id: int | None,
+    now: datetime,
+    on_stored: StoredHook | None,
+) -> None:
+    """One chunk's events resolved and appended, its rejects recorded, counts added."""
+    counts = outcome.counts
+    events = [item for item in chunk if isinstance(item, Event)]
+    problems = [item for item in chunk if not isinstance(item, Event)]
+    counts.records_read += sum(1 for item in chunk if not isinstance(item, MessageRejected))
+    resolved = resolve_cases(connection, events, learned=learned)
+    result = append_events(connection, resolved, message_id=message_id, now=now)
+    if on_stored is not None and result.stored_ids:
+        new = set(result.stored_ids)
+        on_stored(connection, [event for event in resolved if event.id in new])
+    counts.events_stored += result.stored
+    counts.duplicates += result.duplicates
+    counts.unmapped += result.unmapped
+    counts.orphans += result.orphans
+    counts.rejected += len(problems)
+    record_rejects(connection, connector, problems, run_id=run_id, message_id=message_id, now=now)
+    outcome.rejects.extend(problems)
 
 
 def _read_state(database: Database, connector: str, ref: MessageRef) -> tuple[int, bool] | None:
