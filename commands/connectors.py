@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -18,12 +22,14 @@ from commands.common import (
     open_database,
     out,
 )
+from hub.alerts import pause_state
 from hub.case_import_runs import run_case_import
 from hub.connectors import case_import_transport, check_network, open_network
-from hub.errors import ConfigurationError, PartnerDataError
-from hub.ingest import ingest_message
+from hub.errors import ConfigurationError, ConflictError, PartnerDataError
+from hub.ingest import RunReport, ingest_message
 from hub.model.event import Event
 from hub.ports import MessageRef, RawMessage
+from hub.schedule import run_leased
 
 app = typer.Typer(help="The partner network's connectors.", no_args_is_help=True)
 
@@ -123,19 +129,43 @@ def run(
     network: NetworkOption = None,
     database: DatabaseOption = None,
 ) -> None:
-    """Run one inbound connector (or a retailer's drop folder) now."""
+    """Run one inbound connector (or a retailer's drop folder) now.
+
+    The run takes the connector's lease like a scheduled one, so it never overlaps a run
+    of `hub serve`; a paused connector is refused until `hub resume`. The wait that
+    follows a failed run does not apply: a run by hand is meant now.
+    """
     opened = open_network(network_path(network))
+    db = open_database(database)
     drop_folder = opened.config.case_import(connector)
+    job: Callable[[], RunReport]
     if drop_folder is not None:
-        report = run_case_import(
-            open_database(database),
+        job = partial(
+            run_case_import,
+            db,
             connector,
             case_import_transport(drop_folder),
             drop_folder.retailer,
             on_stored=opened.sync_hook(),
         )
     else:
-        report = opened.connector(connector).run(open_database(database))
+        job = partial(opened.connector(connector).run, db)
+    with db.transaction() as connection:
+        paused = pause_state(connection, connector)
+    if paused is not None:
+        raise ConflictError(
+            f"connector {connector!r} is paused by {paused.by}: {paused.reason}; "
+            f"`hub resume {connector}` lets it run again"
+        )
+    owner = f"hub run:{socket.gethostname()}:{os.getpid()}"
+    report = run_leased(
+        db, connector, owner, job, alerting=opened.config.alerting, ignore_backoff=True
+    )
+    if report is None:
+        raise ConflictError(
+            f"connector {connector!r} is running in another hub process (or was paused just "
+            "now): try again when that run ends; `hub status` shows it"
+        )
     for message in report.messages:
         _print_rejects(message.rejects)
     counts = report.counts

@@ -54,31 +54,31 @@ def acquire_lease(
     *,
     now: datetime | None = None,
     lease: timedelta = LEASE,
+    ignore_backoff: bool = False,
 ) -> bool:
     """Take the connector for one run, unless another process has it, it backs off, or an
-    operator (or alerting) paused it."""
+    operator (or alerting) paused it. ``ignore_backoff``: an operator's run by hand is
+    meant now, not after the wait that follows a failure."""
     moment = now or datetime.now(UTC)
     with database.transaction() as connection:
         connection.execute(
             insert_ignoring_conflicts(connection, connector_leases, "connector"),
             {"connector": connector, "failures": 0},
         )
+        conditions = [
+            connector_leases.c.connector == connector,
+            or_(connector_leases.c.lease_until.is_(None), connector_leases.c.lease_until < moment),
+            connector_leases.c.paused_at.is_(None),
+        ]
+        if not ignore_backoff:
+            conditions.append(
+                or_(
+                    connector_leases.c.not_before.is_(None), connector_leases.c.not_before <= moment
+                )
+            )
         taken = connection.execute(
             update(connector_leases)
-            .where(connector_leases.c.connector == connector)
-            .where(
-                or_(
-                    connector_leases.c.lease_until.is_(None),
-                    connector_leases.c.lease_until < moment,
-                )
-            )
-            .where(
-                or_(
-                    connector_leases.c.not_before.is_(None),
-                    connector_leases.c.not_before <= moment,
-                )
-            )
-            .where(connector_leases.c.paused_at.is_(None))
+            .where(*conditions)
             .values(owner=owner, lease_until=moment + lease)
         )
         return taken.rowcount == 1
@@ -158,13 +158,14 @@ def run_leased(
     *,
     lease: timedelta = LEASE,
     alerting: AlertingSpec | None = None,
+    ignore_backoff: bool = False,
 ) -> RunReport | None:
     """One run under the connector's lease, kept alive while it runs; None when taken.
 
     With an ``alerting`` policy, the connector is flagged or paused after the run as the
     policy says (hub.alerts).
     """
-    if not acquire_lease(database, name, owner, lease=lease):
+    if not acquire_lease(database, name, owner, lease=lease, ignore_backoff=ignore_backoff):
         logger.info("%s: running elsewhere, backing off or paused; skipped", name)
         return None
     stop = threading.Event()

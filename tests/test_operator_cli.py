@@ -13,14 +13,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 from typer.testing import CliRunner
 
 from cli import app
 from hub.errors import ConfigurationError, FatalError, HubError, Location, PartnerDataError
 from hub.runs import RunCounts, finish_run, record_rejects, start_run
+from hub.schedule import acquire_lease
 from hub.store.db import Database
-from hub.store.tables import outbox
+from hub.store.tables import connector_runs, outbox
 from hub.sync.outbox import OutboxItem, enqueue
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -164,6 +165,24 @@ def test_pause_and_resume(database: Database) -> None:
     outbound = hub(database, "pause", "techniservice-orders", "--reason", "x")
     assert outbound.returncode == 1
     assert "only sends" in outbound.stderr
+
+
+def test_a_run_by_hand_refuses_a_paused_connector_and_one_running_elsewhere(
+    database: Database,
+) -> None:
+    assert hub(database, "pause", CONNECTOR, "--reason", "workshop moving servers").returncode == 0
+    paused = hub(database, "run", CONNECTOR)
+    assert paused.returncode == 1
+    assert "is paused by" in paused.stderr
+    assert f"hub resume {CONNECTOR}" in paused.stderr
+    assert hub(database, "resume", CONNECTOR).returncode == 0
+    assert acquire_lease(database, CONNECTOR, "serve-elsewhere:42")
+    busy = hub(database, "run", CONNECTOR)
+    assert busy.returncode == 1
+    assert "running in another hub process" in busy.stderr
+    with database.transaction() as connection:
+        runs = connection.execute(select(func.count()).select_from(connector_runs)).scalar_one()
+    assert runs == 0, "neither attempt started a run"
 
 
 def test_unknown_connector_names_list_the_known_ones(database: Database) -> None:

@@ -81,6 +81,15 @@ def test_a_passing_failure_backs_off_and_a_config_error_does_not(database: Datab
     assert acquire_lease(database, "ts-changes", "a", now=NOW + timedelta(seconds=1))
 
 
+def test_a_run_by_hand_skips_the_backoff_but_not_a_held_lease(database: Database) -> None:
+    assert acquire_lease(database, "ts-changes", "a", now=NOW)
+    release_lease(database, "ts-changes", "a", TransientError("503", retry_after=900), now=NOW)
+    later = NOW + timedelta(minutes=1)
+    assert not acquire_lease(database, "ts-changes", "serve", now=later)
+    assert acquire_lease(database, "ts-changes", "by-hand", now=later, ignore_backoff=True)
+    assert not acquire_lease(database, "ts-changes", "again", now=later, ignore_backoff=True)
+
+
 def test_backoff_doubles_up_to_an_hour() -> None:
     assert [backoff(n).total_seconds() for n in (1, 2, 3)] == [60, 120, 240]
     assert backoff(30) == timedelta(hours=1)
