@@ -19,6 +19,7 @@ from sqlalchemy import select
 from hub.api import create_app
 from hub.api.operator_auth import SESSION_COOKIE, TOKEN_ENV
 from hub.connectors import Network, open_network
+from hub.console.throttle import FAILURES_ALLOWED
 from hub.errors import FatalError, Location, PartnerDataError, TransientError
 from hub.model import Event, EventType, stable_event_id
 from hub.runs import RunCounts, finish_run, record_rejects, start_run
@@ -214,6 +215,29 @@ def test_a_retailer_key_in_the_login_form_gets_no_session(
     assert "not the operator credential" in answer.text
     assert SESSION_COOKIE not in answer.cookies
     assert client.get("/console", follow_redirects=False).status_code == 303
+
+
+def test_an_address_that_keeps_guessing_must_wait_even_with_the_right_token(
+    client: TestClient,
+) -> None:
+    for _ in range(FAILURES_ALLOWED):
+        wrong = client.post("/console/login", data={"token": "guess"}, follow_redirects=False)
+        assert wrong.status_code == 401
+    held = client.post("/console/login", data={"token": OPERATOR_TOKEN}, follow_redirects=False)
+    assert held.status_code == 429
+    assert 0 < int(held.headers["retry-after"]) <= 15 * 60
+    assert "Too many failed logins" in held.text
+    assert SESSION_COOKIE not in held.cookies
+    assert client.get("/console", follow_redirects=False).status_code == 303
+
+
+def test_a_success_forgets_the_failures_before_it(client: TestClient) -> None:
+    for _ in range(FAILURES_ALLOWED - 1):
+        client.post("/console/login", data={"token": "typo"}, follow_redirects=False)
+    log_in(client)
+    for _ in range(FAILURES_ALLOWED - 1):
+        again = client.post("/console/login", data={"token": "typo"}, follow_redirects=False)
+        assert again.status_code == 401
 
 
 def test_login_sets_a_strict_http_only_session_cookie_and_logout_ends_it(

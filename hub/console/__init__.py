@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from hub.console.pages import CsrfRefused, router
 from hub.console.render import page
 from hub.console.session import LoginRequired, WrongCredential
+from hub.console.throttle import LoginThrottle
 
 
 async def _login_required(request: Request, exc: Exception) -> Response:
@@ -46,6 +47,7 @@ async def _csrf_refused(request: Request, exc: Exception) -> Response:
 def install_console(app: FastAPI) -> None:
     """Mount the console on ``app`` (which has ``state.database``)."""
     app.include_router(router)
+    app.state.login_throttle = LoginThrottle()
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(WrongCredential, _wrong_credential)
     app.add_exception_handler(CsrfRefused, _csrf_refused)

@@ -28,6 +28,7 @@ from hub.console.session import (
     operator_session,
     safe_next,
 )
+from hub.console.throttle import LoginThrottle
 from hub.errors import ConflictError, NotFoundError
 from hub.model.parties import PartyRole
 from hub.model.statuses import CaseStatus
@@ -128,9 +129,28 @@ def login(
     token: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = CONSOLE_PATH,
 ) -> Response:
-    """The operator token for a session cookie; anything else (a retailer key) is refused."""
+    """The operator token for a session cookie; anything else (a retailer key) is refused.
+
+    An address that failed too often in a row waits (429) before it may try again.
+    """
     configured = operator_token()
+    throttle = login_throttle(request)
+    address = request.client.host if request.client is not None else "unknown"
+    wait = throttle.retry_after(address)
+    if wait is not None:
+        refused = page(
+            request,
+            "login.html",
+            session=None,
+            status_code=429,
+            next=safe_next(next),
+            error=f"Too many failed logins from your address: try again in {_minutes(wait)}.",
+            closed=configured is None,
+        )
+        refused.headers["Retry-After"] = str(wait)
+        return refused
     if configured is None or not is_operator_token(token.strip(), token=configured):
+        throttle.failed(address)
         return page(
             request,
             "login.html",
@@ -140,6 +160,7 @@ def login(
             error="That is not the operator credential.",
             closed=configured is None,
         )
+    throttle.succeeded(address)
     response = RedirectResponse(safe_next(next), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
@@ -151,6 +172,19 @@ def login(
         secure=request.url.scheme == "https",
     )
     return response
+
+
+def login_throttle(request: Request) -> LoginThrottle:
+    """The application's throttle (one per console, made by ``install_console``)."""
+    throttle = getattr(request.app.state, "login_throttle", None)
+    if not isinstance(throttle, LoginThrottle):
+        throttle = request.app.state.login_throttle = LoginThrottle()
+    return throttle
+
+
+def _minutes(seconds: int) -> str:
+    minutes = -(-seconds // 60)
+    return "1 minute" if minutes == 1 else f"{minutes} minutes"
 
 
 @router.post("/logout")
