@@ -29,13 +29,19 @@ from hub.store.events import append_events
 from hub.store.tables import outbox
 from hub.sync.outbox import Dispatcher, OutboxItem, OutboxRow, enqueue
 from tests.api_support import Tenant, make_tenant
-from tests.factories import T0, case_event, make_case, register_network
+from tests.factories import PARIS_WINTER, case_event, make_case, register_network
 
 OPERATOR_TOKEN = "op-" + "7f3a9c1e5b2d4068a1c3e5f7b9d1f3a5"
 HOSTILE = '<script>alert("pwned")</script><img src=x onerror=alert(1)>'
 REPO = Path(__file__).resolve().parent.parent
 FAILING = "techniservice-changes"
 REJECTING = "atelier-dupont-status"
+
+
+T0 = (datetime.now(PARIS_WINTER) - timedelta(days=60)).replace(
+    hour=9, minute=0, second=0, microsecond=0
+)
+"""Sixty days ago: the case is past the 30-day legal rule whatever day the tests run."""
 
 
 @dataclass(frozen=True)
@@ -57,7 +63,9 @@ def seed(database: Database) -> Scenario:
     now = datetime.now(UTC)
     with database.transaction() as connection:
         case = make_case(
-            "ME-000123", references=[{"party": "atelier-dupont", "reference": "DUP-0042"}]
+            "ME-000123",
+            references=[{"party": "atelier-dupont", "reference": "DUP-0042"}],
+            opened_at=T0 - timedelta(days=2),
         )
         open_case(connection, case, now=now)
         unknown = Event(
@@ -416,8 +424,8 @@ def test_pause_and_resume_need_the_csrf_token(client: TestClient, scenario: Scen
 
 
 def test_breaches_list_the_late_steps_of_open_cases(client: TestClient) -> None:
-    """The case was opened on 1 November 2026 under the legal conformity warranty: past
-    1 December it breaches the 30-day rule, whatever day the test runs after that."""
+    """The case was opened 62 days ago under the legal conformity warranty: it breaches
+    the 30-day rule, whatever day the test runs."""
     log_in(client)
     html = client.get("/console/breaches").text
     assert 'href="/console/cases/ME-000123"' in html
