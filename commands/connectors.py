@@ -150,21 +150,21 @@ def run(
         )
     else:
         job = partial(opened.connector(connector).run, db)
-    with db.transaction() as connection:
-        paused = pause_state(connection, connector)
-    if paused is not None:
-        raise ConflictError(
-            f"connector {connector!r} is paused by {paused.by}: {paused.reason}; "
-            f"`hub resume {connector}` lets it run again"
-        )
     owner = f"hub run:{socket.gethostname()}:{os.getpid()}"
     report = run_leased(
         db, connector, owner, job, alerting=opened.config.alerting, ignore_backoff=True
     )
     if report is None:
+        with db.transaction() as connection:
+            paused = pause_state(connection, connector)
+        if paused is not None:
+            raise ConflictError(
+                f"connector {connector!r} is paused by {paused.by}: {paused.reason}; "
+                f"`hub resume {connector}` lets it run again"
+            )
         raise ConflictError(
-            f"connector {connector!r} is running in another hub process (or was paused just "
-            "now): try again when that run ends; `hub status` shows it"
+            f"connector {connector!r} is running in another hub process: try again when "
+            "that run ends; `hub status` shows it"
         )
     for message in report.messages:
         _print_rejects(message.rejects)

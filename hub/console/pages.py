@@ -18,7 +18,7 @@ from fastapi.responses import RedirectResponse
 from hub.alerts import pause_connector, resume_connector
 from hub.api.operator_auth import SESSION_COOKIE, is_operator_token, operator_token, session_value
 from hub.connectors import Network
-from hub.console.render import CSS, SECURITY_HEADERS, page
+from hub.console.render import CSS, SECURITY_HEADERS, duration, page
 from hub.console.search import find_cases
 from hub.console.session import (
     CONSOLE_PATH,
@@ -134,7 +134,7 @@ def login(
     An address that failed too often in a row waits (429) before it may try again.
     """
     configured = operator_token()
-    throttle = login_throttle(request)
+    throttle: LoginThrottle = request.app.state.login_throttle  # made by install_console
     address = request.client.host if request.client is not None else "unknown"
     wait = throttle.retry_after(address)
     if wait is not None:
@@ -144,7 +144,7 @@ def login(
             session=None,
             status_code=429,
             next=safe_next(next),
-            error=f"Too many failed logins from your address: try again in {_minutes(wait)}.",
+            error=f"Too many failed logins from your address: try again in {duration(wait)}.",
             closed=configured is None,
         )
         refused.headers["Retry-After"] = str(wait)
@@ -172,19 +172,6 @@ def login(
         secure=request.url.scheme == "https",
     )
     return response
-
-
-def login_throttle(request: Request) -> LoginThrottle:
-    """The application's throttle (one per console, made by ``install_console``)."""
-    throttle = getattr(request.app.state, "login_throttle", None)
-    if not isinstance(throttle, LoginThrottle):
-        throttle = request.app.state.login_throttle = LoginThrottle()
-    return throttle
-
-
-def _minutes(seconds: int) -> str:
-    minutes = -(-seconds // 60)
-    return "1 minute" if minutes == 1 else f"{minutes} minutes"
 
 
 @router.post("/logout")
