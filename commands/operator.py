@@ -31,6 +31,7 @@ from hub.status import (
     require_known,
     unmapped_codes,
 )
+from hub.store.case_links import unlinked_events
 from hub.sync.outbox import dead_letters, replay
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output, for scripts.")]
@@ -227,6 +228,35 @@ def unmapped(database: DatabaseOption = None, as_json_: JsonOption = False) -> N
             code.first_seen.strftime("%Y-%m-%d %H:%M"),
             code.last_seen.strftime("%Y-%m-%d %H:%M"),
             code.example_case_ref or "",
+        )
+    out.print(table, markup=False, highlight=False)
+
+
+def unlinked(
+    party: Annotated[str | None, typer.Option(help="Only this party's events.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 200,
+    database: DatabaseOption = None,
+    as_json_: JsonOption = False,
+) -> None:
+    """Events stored without a case, and why: a case not opened yet, nothing known, or a
+    link refused (several candidate cases, a case never sent to that partner)."""
+    db = open_database(database)
+    with db.transaction() as connection:
+        found = unlinked_events(connection, party=party, limit=limit)
+    if as_json_:
+        for event in found:
+            _write_json(as_json(event))
+        return
+    table = Table("party", "type", "code", "partner ref", "case ref", "occurred", "why")
+    for event in found:
+        table.add_row(
+            event.reported_by,
+            event.type,
+            event.raw_code or "",
+            event.partner_ref or "",
+            event.case_ref or "",
+            event.occurred_at.strftime("%Y-%m-%d %H:%M"),
+            event.reason,
         )
     out.print(table, markup=False, highlight=False)
 
@@ -433,6 +463,7 @@ def register(app: typer.Typer) -> None:
     app.command("runs")(runs)
     app.command("rejects")(rejects)
     app.command("unmapped")(unmapped)
+    app.command("unlinked")(unlinked)
     app.command("pause")(pause)
     app.command("resume")(resume)
     app.command("replay")(replay_command)

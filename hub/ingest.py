@@ -21,7 +21,7 @@ from hub.errors import ConfigurationError, CursorExpired, FatalError, HubError, 
 from hub.mapping.inbound import InboundMapping
 from hub.model.event import Event
 from hub.ports import Codec, DocumentCodec, MessageRef, PagedSource, RawMessage, Record, Transport
-from hub.resolve import resolve_cases
+from hub.resolve import Learned, resolve_cases
 from hub.runs import RunCounts, finish_run, record_rejects, start_run
 from hub.store.archive import ArchivedMessage, archive_message, message_content
 from hub.store.connector_state import read_cursor, write_cursor
@@ -155,7 +155,7 @@ def _store_message(
             return outcome
         outcome.counts.messages_read = 1
         items = pipeline.parse(message.content, source=message.ref.name, recorded_at=now)
-        learned: set[tuple[str, str, str]] = set()
+        learned = Learned(references=set(), given=set())
         while chunk := list(islice(items, CHUNK)):
             _store_chunk(
                 connection, connector, chunk, archived.id, outcome, learned, run_id, now, on_stored
@@ -184,7 +184,7 @@ def _store_chunk(
     chunk: list[Event | PartnerDataError],
     message_id: int,
     outcome: MessageOutcome,
-    learned: set[tuple[str, str, str]],
+    learned: Learned,
     run_id: int | None,
     now: datetime,
     on_stored: StoredHook | None,

@@ -8,23 +8,18 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, Integer, and_, func, select
 
-from hub.model.statuses import FINAL_CASE_STATUSES, ShipmentStatus
-from hub.store.tables import case_references, cases, events
+from hub.model.statuses import ShipmentStatus
+from hub.store.case_links import trusted_partner_references
+from hub.store.tables import events
 
 FINAL_SHIPMENT_STATUSES = (ShipmentStatus.DELIVERED.value, ShipmentStatus.RETURNED_TO_SENDER.value)
 
 
 def open_partner_references(connection: Connection, party: str) -> list[str]:
-    """The party's own references of the cases that are not finished."""
-    finals = [status.value for status in FINAL_CASE_STATUSES]
-    rows = connection.execute(
-        select(case_references.c.reference)
-        .join(cases, cases.c.id == case_references.c.case_id)
-        .where(case_references.c.party_id == party)
-        .where(cases.c.status.is_(None) | cases.c.status.not_in(finals))
-        .order_by(case_references.c.reference)
-    )
-    return [reference for (reference,) in rows]
+    """The party's own references of the cases that are not finished, where the party
+    holds the case: a reference a retailer wrote on a case never sent to the party is
+    not asked about (it could be another retailer's case at that partner)."""
+    return trusted_partner_references(connection, party)
 
 
 def open_tracking_numbers(connection: Connection, carrier: str) -> list[str]:

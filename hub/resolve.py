@@ -4,77 +4,172 @@ Partners do not always quote the hub's reference: a workshop may know a case onl
 own number or by the product's serial, a supplier only by the order id. The resolution
 order is fixed and generic (no partner code): the hub's reference, then the reporting
 party's own reference, then the parts order, then the serial of an open case.
+
+A link never crosses a boundary the facts do not support. Retailers choose their cases'
+serials and may write a partner's reference on a case, so neither proves anything by
+itself: a serial, or a reference a retailer recorded, links only to a case the reporting
+partner was given (the hub sent it a message about it, or it reported an event naming
+it). A reference the partner itself reported together with the case's reference is the
+partner's word and wins over retailers' claims. When several cases remain, the event
+waits without a case and the operator is told why (``hub unlinked``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import Connection, select
 
 from hub.model.event import Event
-from hub.model.statuses import FINAL_CASE_STATUSES
+from hub.store.case_links import (
+    Candidate,
+    GivenHow,
+    RecordedBy,
+    learn_partner_references,
+    note_unlinked,
+    open_serial_candidates,
+    record_given,
+    reference_candidates,
+)
 from hub.store.cases import normalise_serial
-from hub.store.tables import case_references, cases, parts_orders
-from hub.store.upsert import insert_ignoring_conflicts
+from hub.store.tables import cases, parts_orders
+
+
+@dataclass
+class Learned:
+    """What this transaction already wrote, so a message read in chunks writes each link
+    once, not once a chunk."""
+
+    references: set[tuple[str, str, str]]
+    given: set[tuple[str, str]]
 
 
 def resolve_cases(
     connection: Connection,
     events: Sequence[Event],
     *,
-    learned: set[tuple[str, str, str]] | None = None,
+    learned: Learned | None = None,
 ) -> list[Event]:
-    """The events with ``case_ref`` filled in wherever a link to a case is known.
+    """The events with ``case_ref`` filled in wherever a link to a case is proven.
 
-    ``learned`` carries the (case, party, reference) links already remembered in this
-    transaction, so a message read in chunks writes each link once, not once a chunk.
+    Events the partner named a case on teach the hub: that partner holds the case, and
+    its own reference on the event is its number for the case. Events left without a
+    case by a doubt (several candidates, a case never given to the partner) get their
+    reason noted for the operator.
     """
+    _learn_from_named(connection, events, learned)
     unresolved = [e for e in events if e.case_ref is None]
     if not unresolved:
-        _learn_party_references(connection, events, learned)
         return list(events)
-    by_partner_ref = _cases_by_party_reference(
+    by_reference = reference_candidates(
         connection, {(e.reported_by, e.partner_ref) for e in unresolved if e.partner_ref}
     )
     by_order = _cases_by_parts_order(
         connection, {e.details.parts_order_id for e in unresolved if e.details.parts_order_id}
     )
-    by_serial = _open_cases_by_serial(
+    by_serial = open_serial_candidates(
         connection,
-        {s for e in unresolved if (s := normalise_serial(e.details.serial_number)) is not None},
+        {
+            (e.reported_by, serial)
+            for e in unresolved
+            if (serial := normalise_serial(e.details.serial_number)) is not None
+        },
     )
-    resolved = []
+    resolved: list[Event] = []
+    doubts: dict[str, str] = {}
     for event in events:
         if event.case_ref is None:
-            reference = (
-                by_partner_ref.get((event.reported_by, event.partner_ref or ""))
-                or by_order.get(event.details.parts_order_id or "")
-                or by_serial.get(normalise_serial(event.details.serial_number) or "")
-            )
+            reference, doubt = _link(event, by_reference, by_order, by_serial)
             if reference is not None:
                 event = event.model_copy(update={"case_ref": reference})
+            elif doubt is not None:
+                doubts[event.id] = doubt
         resolved.append(event)
-    _learn_party_references(connection, resolved, learned)
+    note_unlinked(connection, doubts)
     return resolved
 
 
-def _cases_by_party_reference(
-    connection: Connection, keys: set[tuple[str, str | None]]
-) -> dict[tuple[str, str], str]:
-    found: dict[tuple[str, str], str] = {}
-    for party, reference in keys:
-        row = connection.execute(
-            select(cases.c.reference)
-            .join(case_references, case_references.c.case_id == cases.c.id)
-            .where(case_references.c.party_id == party, case_references.c.reference == reference)
-        ).scalar_one_or_none()
-        if row is not None and reference is not None:
-            found[(party, reference)] = row
-    return found
+def _link(
+    event: Event,
+    by_reference: dict[tuple[str, str], list[Candidate]],
+    by_order: dict[str, str],
+    by_serial: dict[tuple[str, str], list[Candidate]],
+) -> tuple[str | None, str | None]:
+    """The case the event links to, or why it does not (None when nothing matched)."""
+    doubts: list[str] = []
+    if event.partner_ref:
+        found, doubt = _by_reference(
+            event.reported_by,
+            event.partner_ref,
+            by_reference.get((event.reported_by, event.partner_ref), []),
+        )
+        if found is not None:
+            return found, None
+        if doubt is not None:
+            doubts.append(doubt)
+    order = by_order.get(event.details.parts_order_id or "")
+    if order is not None:
+        return order, None
+    serial = normalise_serial(event.details.serial_number)
+    if serial is not None:
+        found, doubt = _by_serial(
+            event.reported_by, serial, by_serial.get((event.reported_by, serial), [])
+        )
+        if found is not None:
+            return found, None
+        if doubt is not None:
+            doubts.append(doubt)
+    return None, "; ".join(doubts) or None
+
+
+def _by_reference(
+    party: str, reference: str, candidates: list[Candidate]
+) -> tuple[str | None, str | None]:
+    if not candidates:
+        return None, None
+    confirmed = [c.case_ref for c in candidates if c.recorded_by is RecordedBy.PARTNER]
+    if len(confirmed) == 1:
+        return confirmed[0], None
+    if len(confirmed) > 1:
+        return None, (
+            f"{party} reported its reference {reference} with several cases "
+            f"({', '.join(confirmed)})"
+        )
+    claimed = [c.case_ref for c in candidates if c.given]
+    if len(claimed) == 1:
+        return claimed[0], None
+    if len(claimed) > 1:
+        return None, (
+            f"the reference {reference} of {party} is recorded by retailers on several "
+            f"cases sent to {party} ({', '.join(claimed)})"
+        )
+    return None, (
+        f"the reference {reference} of {party} is recorded only by retailers, on cases never "
+        f"sent to {party} ({', '.join(c.case_ref for c in candidates)})"
+    )
+
+
+def _by_serial(
+    party: str, serial: str, candidates: list[Candidate]
+) -> tuple[str | None, str | None]:
+    if not candidates:
+        return None, None
+    given = [c.case_ref for c in candidates if c.given]
+    if len(given) == 1:
+        return given[0], None
+    if len(given) > 1:
+        return None, (
+            f"the serial {serial} matches several open cases sent to {party} ({', '.join(given)})"
+        )
+    return None, (
+        f"the serial {serial} matches only open cases never sent to {party} "
+        f"({', '.join(c.case_ref for c in candidates)})"
+    )
 
 
 def _cases_by_parts_order(connection: Connection, order_ids: set[str]) -> dict[str, str]:
+    """The hub numbers parts orders itself, so an order id is the hub's word."""
     if not order_ids:
         return {}
     rows = connection.execute(
@@ -85,49 +180,21 @@ def _cases_by_parts_order(connection: Connection, order_ids: set[str]) -> dict[s
     return {order_id: reference for order_id, reference in rows}
 
 
-def _open_cases_by_serial(connection: Connection, serials: set[str]) -> dict[str, str]:
-    """The most recently opened unfinished case per serial; a product can come back."""
-    if not serials:
-        return {}
-    finals = [status.value for status in FINAL_CASE_STATUSES]
-    rows = connection.execute(
-        select(cases.c.serial_number, cases.c.reference)
-        .where(cases.c.serial_number.in_(sorted(serials)))
-        .where(cases.c.status.is_(None) | cases.c.status.not_in(finals))
-        .order_by(cases.c.opened_at)
-    )
-    return {serial: reference for serial, reference in rows}
-
-
-def _learn_party_references(
-    connection: Connection,
-    events: Iterable[Event],
-    learned: set[tuple[str, str, str]] | None = None,
+def _learn_from_named(
+    connection: Connection, events: Sequence[Event], learned: Learned | None
 ) -> None:
-    """Remember the partner's own number for a case the first time both are seen.
-
-    A conflicting number (the workshop renumbered the case) is left alone: the first
-    one stays, and the event still carries the new one for support.
-    """
-    pairs = {
+    """What events that name their case prove: the partner holds the case, and the
+    partner's reference on them is its own number for it."""
+    given = {(e.case_ref, e.reported_by) for e in events if e.case_ref}
+    references = {
         (e.case_ref, e.reported_by, e.partner_ref) for e in events if e.case_ref and e.partner_ref
     }
     if learned is not None:
-        pairs -= learned
-        learned |= pairs
-    if not pairs:
-        return
-    ids = dict(
-        connection.execute(
-            select(cases.c.reference, cases.c.id).where(
-                cases.c.reference.in_(sorted({case_ref for case_ref, _, _ in pairs}))
-            )
-        ).all()
-    )
-    rows = [
-        {"case_id": ids[case_ref], "party_id": party, "reference": reference}
-        for case_ref, party, reference in sorted(pairs, key=str)
-        if case_ref in ids
-    ]
-    if rows:
-        connection.execute(insert_ignoring_conflicts(connection, case_references), rows)
+        given -= learned.given
+        learned.given |= given
+        references -= learned.references
+        learned.references |= references
+    if given:
+        record_given(connection, given, GivenHow.REPORT)
+    if references:
+        learn_partner_references(connection, references)

@@ -9,7 +9,7 @@ the caller's prefix, and the partners it names are registered.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import ColumnElement, Connection, exists, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -18,6 +18,7 @@ from hub.cursors import CursorKind, decode_cursor, encode_cursor
 from hub.errors import ConflictError, ModelError, NotFoundError
 from hub.model.case import Case
 from hub.model.event import EventType
+from hub.model.parties import PartyRole
 from hub.model.statuses import CaseStatus
 from hub.model.timeline import CaseState
 from hub.store.cases import CaseRecord, OpenedCase, case_state, get_case, open_case
@@ -26,6 +27,9 @@ from hub.store.events import StoredHook
 from hub.store.parties import get_party
 from hub.store.tables import case_references, cases, events
 from hub.tenants import Retailer
+
+OPENED_AT_LEEWAY = timedelta(minutes=5)
+"""How far ahead of the hub's clock a retailer's clock may run."""
 
 MAX_PAGE = 200
 DEFAULT_PAGE = 50
@@ -81,8 +85,13 @@ def _control_character_at(value: object, path: str = "") -> str | None:
     return None
 
 
-def check_case_for(connection: Connection, retailer: Retailer, case: Case) -> None:
-    """What the canonical model cannot check: ownership, prefix, known partners."""
+def check_case_for(
+    connection: Connection, retailer: Retailer, case: Case, *, now: datetime | None = None
+) -> None:
+    """What the canonical model cannot check: ownership, prefix, known partners, a past
+    opening. A partner's reference already recorded on another case is not refused: the
+    refusal would tell this retailer about someone else's case, and a retailer's
+    reference links nothing by itself (hub.resolve)."""
     where = _control_character_at(case.model_dump(mode="json"))
     if where is not None:
         raise InvalidFieldError(where, "contains a control character (NUL, ...)")
@@ -94,23 +103,18 @@ def check_case_for(connection: Connection, retailer: Retailer, case: Case) -> No
         raise InvalidFieldError(
             "reference", f"must start with the caller's prefix {retailer.case_prefix!r}"
         )
+    if case.opened_at > (now or datetime.now(UTC)) + OPENED_AT_LEEWAY:
+        raise InvalidFieldError("opened_at", "is in the future: a case is opened when it is sent")
     for index, ref in enumerate(case.references):
-        if get_party(connection, ref.party) is None:
+        party = get_party(connection, ref.party)
+        if party is None:
             raise InvalidFieldError(
                 f"references.{index}.party", f"party {ref.party!r} is not registered"
             )
-        owner = connection.execute(
-            select(cases.c.reference)
-            .join(case_references, case_references.c.case_id == cases.c.id)
-            .where(
-                case_references.c.party_id == ref.party,
-                case_references.c.reference == ref.reference,
-            )
-        ).scalar_one_or_none()
-        if owner is not None and owner != case.reference:
+        if party.role in (PartyRole.RETAILER, PartyRole.HUB) and party.id != retailer.id:
             raise InvalidFieldError(
-                f"references.{index}.reference",
-                f"{ref.party} reference {ref.reference!r} belongs to another case",
+                f"references.{index}.party",
+                "must be a partner of the network or the caller itself, not another retailer",
             )
 
 

@@ -122,21 +122,6 @@ def test_bad_query_parameters_are_a_422_naming_them(
     assert [(e["field"], e["location"]) for e in response.json()["errors"]] == [(field, "query")]
 
 
-def test_a_partner_reference_used_by_another_case_is_refused_by_field(hub: Hub) -> None:
-    partner = [{"party": "atelier-dupont", "reference": "AD-1"}]
-    assert (
-        hub.client.post(
-            "/v1/cases", json=case_json(references=partner), headers=hub.me.headers
-        ).status_code
-        == 201
-    )
-    response = hub.client.post(
-        "/v1/cases", json=case_json("ME-000124", references=partner), headers=hub.me.headers
-    )
-    assert response.status_code == 422
-    assert response.json()["errors"][0]["field"] == "references.0.reference"
-
-
 def test_the_timeline_shows_every_partner_in_time_order_with_labels_and_raw_codes(
     hub: Hub,
 ) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from hub.store.db import Database
 from hub.store.migrate import current_revision, downgrade, head_revision, upgrade
@@ -37,3 +37,50 @@ def test_upgrade_twice_is_harmless(blank_database: Database) -> None:
     upgrade(blank_database)
     upgrade(blank_database)
     assert current_revision(blank_database) == head_revision(blank_database)
+
+
+def test_case_links_sort_existing_references_and_holders_out_of_the_events(
+    blank_database: Database,
+) -> None:
+    """0007: a reference the partner reported with the case is the partner's, any other
+    the retailer's; a partner that reported on a case holds it."""
+    upgrade(blank_database, "0006")
+    at = "2026-11-03 09:00:00+00:00"
+    with blank_database.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO parties (id, role, name) VALUES ('me', 'retailer', 'ME'), "
+                "('ad', 'repairer', 'AD'), ('ts', 'repairer', 'TS')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO cases (id, reference, retailer_id, document, content_hash, "
+                "opened_at, created_at, updated_at) "
+                "VALUES (1, 'ME-1', 'me', '{}', 'x', :at, :at, :at)"
+            ),
+            {"at": at},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO case_references (case_id, party_id, reference) "
+                "VALUES (1, 'ad', 'AD-1'), (1, 'ts', 'TS-1')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO events (event_id, case_id, case_ref, partner_ref, type, unmapped, "
+                "occurred_at, occurred_offset_minutes, recorded_at, reported_by) VALUES "
+                "('e1', 1, 'ME-1', 'AD-1', 'case_status', false, :at, 60, :at, 'ad'), "
+                "('e2', 1, 'ME-1', NULL, 'case_status', false, :at, 60, :at, 'me')"
+            ),
+            {"at": at},
+        )
+    upgrade(blank_database)
+    with blank_database.engine.connect() as connection:
+        recorded = dict(
+            connection.execute(text("SELECT party_id, recorded_by FROM case_references")).all()
+        )
+        holders = connection.execute(text("SELECT party_id, how FROM case_parties")).all()
+    assert recorded == {"ad": "partner", "ts": "retailer"}
+    assert [tuple(row) for row in holders] == [("ad", "report")]

@@ -14,10 +14,14 @@ from hub.errors import ConflictError, NotFoundError
 from hub.model import CaseStatus, Event, EventDetails, EventType, Money, Quote, derive_case_state
 from hub.ports import MessageRef, RawMessage
 from hub.store.archive import archive_message, is_archived, message_content
+from hub.store.case_links import (
+    Candidate,
+    RecordedBy,
+    learn_partner_references,
+    reference_candidates,
+)
 from hub.store.cases import (
-    add_party_reference,
     case_state,
-    find_case_by_party_reference,
     get_case,
     open_case,
     opening_event,
@@ -168,23 +172,31 @@ def test_naive_times_never_reach_the_database(hub_db: Database) -> None:
         )
 
 
-def test_party_references_find_the_case(hub_db: Database) -> None:
+def test_party_references_find_the_case_and_remember_who_recorded_them(
+    hub_db: Database,
+) -> None:
     with hub_db.transaction() as connection:
-        opened = open_case(
+        open_case(
             connection,
             make_case(references=[{"party": "techniservice", "reference": "TS-88121"}]),
         )
-        add_party_reference(connection, opened.record.id, "atelier-dupont", "AD-2026-004512")
-        add_party_reference(connection, opened.record.id, "atelier-dupont", "AD-2026-004512")
-        by_ts = find_case_by_party_reference(connection, "techniservice", "TS-88121")
-        by_ad = find_case_by_party_reference(connection, "atelier-dupont", "AD-2026-004512")
-        nobody = find_case_by_party_reference(connection, "atelier-dupont", "AD-0")
-    assert by_ts is not None
-    assert by_ad is not None
-    assert nobody is None
-    assert by_ts.case.reference == by_ad.case.reference == "ME-000123"
-    with pytest.raises(ConflictError), hub_db.transaction() as connection:
-        add_party_reference(connection, opened.record.id, "atelier-dupont", "AD-OTHER")
+        learn_partner_references(connection, {("ME-000123", "atelier-dupont", "AD-2026-004512")})
+        learn_partner_references(connection, {("ME-000123", "atelier-dupont", "AD-2026-004512")})
+        # A second number for the same case and party: the first one stays.
+        learn_partner_references(connection, {("ME-000123", "atelier-dupont", "AD-OTHER")})
+        found = reference_candidates(
+            connection,
+            {
+                ("techniservice", "TS-88121"),
+                ("atelier-dupont", "AD-2026-004512"),
+                ("atelier-dupont", "AD-OTHER"),
+                ("atelier-dupont", "AD-0"),
+            },
+        )
+    assert found == {
+        ("techniservice", "TS-88121"): [Candidate("ME-000123", RecordedBy.RETAILER, False)],
+        ("atelier-dupont", "AD-2026-004512"): [Candidate("ME-000123", RecordedBy.PARTNER, False)],
+    }
 
 
 def test_the_archive_keeps_bytes_exactly_and_recognises_them(hub_db: Database) -> None:

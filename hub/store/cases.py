@@ -14,6 +14,7 @@ from hub.model.case import Case
 from hub.model.event import Event, EventType, stable_event_id
 from hub.model.statuses import CaseStatus
 from hub.model.timeline import CaseState, derive_case_state
+from hub.store.case_links import GivenHow, RecordedBy, record_given
 from hub.store.events import StoredHook, append_events, events_of_case
 from hub.store.parties import get_party
 from hub.store.tables import case_references, cases, events
@@ -112,15 +113,24 @@ def open_case(
         connection.execute(
             case_references.insert(),
             [
-                {"case_id": case_id, "party_id": r.party, "reference": r.reference}
+                {
+                    "case_id": case_id,
+                    "party_id": r.party,
+                    "reference": r.reference,
+                    "recorded_by": RecordedBy.RETAILER.value,
+                }
                 for r in case.references
             ],
         )
-    connection.execute(
+    early = connection.execute(
         update(events)
         .where(events.c.case_ref == case.reference, events.c.case_id.is_(None))
         .values(case_id=case_id)
-    )
+        .returning(events.c.reported_by)
+    ).scalars()
+    # A partner that reported on the case before it existed holds it (hub.resolve).
+    reporters = {party for party in early if party != case.retailer}
+    record_given(connection, {(case.reference, party) for party in reporters}, GivenHow.REPORT)
     append_events(connection, [opening_event(case, recorded_at=now)], now=now)
     state = refresh_case(connection, case_id, now=now)
     if on_stored is not None:
@@ -151,34 +161,6 @@ def require_case(connection: Connection, reference: str) -> CaseRecord:
     if record is None:
         raise NotFoundError(f"no case {reference}")
     return record
-
-
-def find_case_by_party_reference(
-    connection: Connection, party: str, reference: str
-) -> CaseRecord | None:
-    """The case a partner knows by its own number (e.g. the workshop's case number)."""
-    row = connection.execute(
-        select(cases)
-        .join(case_references, case_references.c.case_id == cases.c.id)
-        .where(case_references.c.party_id == party, case_references.c.reference == reference)
-    ).one_or_none()
-    return None if row is None else _record(row)
-
-
-def add_party_reference(connection: Connection, case_id: int, party: str, reference: str) -> None:
-    """Remember a partner's own reference for a case (first one wins)."""
-    existing = connection.execute(
-        select(case_references.c.reference).where(
-            case_references.c.case_id == case_id, case_references.c.party_id == party
-        )
-    ).scalar_one_or_none()
-    if existing is None:
-        connection.execute(
-            case_references.insert(),
-            {"case_id": case_id, "party_id": party, "reference": reference},
-        )
-    elif existing != reference:
-        raise ConflictError(f"party {party} already knows this case as {existing}, not {reference}")
 
 
 def case_state(connection: Connection, reference: str) -> CaseState:

@@ -63,8 +63,48 @@ case_references = Table(
     Column("case_id", BigIntId, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False),
     Column("party_id", String(64), ForeignKey("parties.id"), nullable=False),
     Column("reference", String(128), nullable=False),
-    UniqueConstraint("party_id", "reference"),
+    Column(
+        "recorded_by",
+        String(16),
+        nullable=False,
+        comment="partner: the partner reported it with the case's own reference; "
+        "retailer: the retailer (or an operator) wrote it on the case, unproven.",
+    ),
     UniqueConstraint("case_id", "party_id"),
+    # Not unique: a reference a retailer records proves nothing, so two cases may claim it.
+    Index(None, "party_id", "reference"),
+)
+
+case_parties = Table(
+    "case_parties",
+    metadata,
+    Column(
+        "case_id",
+        BigIntId,
+        ForeignKey("cases.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("party_id", String(64), ForeignKey("parties.id"), primary_key=True),
+    Column(
+        "how",
+        String(16),
+        nullable=False,
+        comment="message: the hub sent it one; report: "
+        "the party reported an event naming the case.",
+    ),
+    Column("since", UtcDateTime, nullable=False),
+    comment="Which partners were given a case: only they may be linked to it by a serial "
+    "or by a reference a retailer recorded (hub.resolve).",
+)
+
+unlinked_reasons = Table(
+    "unlinked_reasons",
+    metadata,
+    Column("event_id", String(200), primary_key=True),
+    Column("reason", Text, nullable=False),
+    Column("noted_at", UtcDateTime, nullable=False),
+    comment="Why an event without a case was not linked (several candidates, a case the "
+    "partner was never given), for the operator.",
 )
 
 raw_messages = Table(

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, update
 from hub.config import NetworkConfig
 from hub.errors import ConfigurationError
 from hub.model.event import Event, EventType, stable_event_id
+from hub.store.case_links import GivenHow, record_given
 from hub.store.cases import CaseRecord, get_case
 from hub.store.events import StoredHook, append_events
 from hub.store.tables import cases
@@ -99,6 +100,7 @@ def apply_sync(
             break
         items: list[OutboxItem] = []
         caused: list[Event] = []
+        given: set[tuple[str, str]] = set()
         for event in pending:
             assert event.case_ref is not None
             if event.case_ref not in records:
@@ -116,6 +118,12 @@ def apply_sync(
                     continue  # it reads the feed, where every event already is
                 else:
                     items.append(_item(intent, addresses))
+                    if isinstance(intent, SendIntent):
+                        # Only a partner given the case may be linked to it by a serial
+                        # or a retailer's reference (hub.resolve).
+                        given.add((intent.case_ref, intent.party))
+        if given:
+            record_given(connection, given, GivenHow.MESSAGE)
         if items:
             # Lock the cases first: per case, messages commit in the order they are enqueued.
             references = sorted({item.case_ref for item in items if item.case_ref})

@@ -1,0 +1,267 @@
+"""What may link a partner's event to a case: the partner's own references, the cases it
+was given, and why an event was left unlinked.
+
+A link by anything weaker than the hub's own case reference must be backed by a fact the
+hub witnessed, never by what a retailer typed: a retailer chooses its cases' serials and
+may write any partner's reference on them. So the store keeps who recorded each
+reference (``partner`` when the partner reported it together with the case's reference)
+and which partners were given each case (the hub sent them a message about it, or they
+reported an event naming it). ``hub.resolve`` decides; this module only reads and writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import Connection, and_, exists, select, update
+
+from hub.model.statuses import FINAL_CASE_STATUSES
+from hub.store.tables import case_parties, case_references, cases, events, unlinked_reasons
+from hub.store.upsert import insert_ignoring_conflicts
+
+
+class RecordedBy(StrEnum):
+    """Who wrote a partner's reference on a case."""
+
+    PARTNER = "partner"
+    RETAILER = "retailer"
+
+
+class GivenHow(StrEnum):
+    """How a partner came to hold a case."""
+
+    MESSAGE = "message"
+    REPORT = "report"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A case a partner's event might belong to."""
+
+    case_ref: str
+    recorded_by: RecordedBy | None
+    """For a reference match: who recorded it; None for a serial match."""
+    given: bool
+    """The reporting partner was given this case."""
+
+
+def reference_candidates(
+    connection: Connection, keys: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], list[Candidate]]:
+    """Every case on which (party, reference) is recorded, with who recorded it and
+    whether that party was given the case."""
+    found: dict[tuple[str, str], list[Candidate]] = {}
+    for party, reference in sorted(set(keys)):
+        given = exists().where(
+            case_parties.c.case_id == cases.c.id, case_parties.c.party_id == party
+        )
+        rows = connection.execute(
+            select(cases.c.reference, case_references.c.recorded_by, given.label("given"))
+            .join(case_references, case_references.c.case_id == cases.c.id)
+            .where(case_references.c.party_id == party, case_references.c.reference == reference)
+            .order_by(cases.c.id)
+        ).all()
+        if rows:
+            found[(party, reference)] = [
+                Candidate(row.reference, RecordedBy(row.recorded_by), bool(row.given))
+                for row in rows
+            ]
+    return found
+
+
+def open_serial_candidates(
+    connection: Connection, keys: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], list[Candidate]]:
+    """Every unfinished case with this (normalised) serial, per (party, serial), and
+    whether that party was given it. A product can come back: finished cases never match."""
+    finals = [status.value for status in FINAL_CASE_STATUSES]
+    found: dict[tuple[str, str], list[Candidate]] = {}
+    for party, serial in sorted(set(keys)):
+        given = exists().where(
+            case_parties.c.case_id == cases.c.id, case_parties.c.party_id == party
+        )
+        rows = connection.execute(
+            select(cases.c.reference, given.label("given"))
+            .where(cases.c.serial_number == serial)
+            .where(cases.c.status.is_(None) | cases.c.status.not_in(finals))
+            .order_by(cases.c.id)
+        ).all()
+        if rows:
+            found[(party, serial)] = [
+                Candidate(row.reference, None, bool(row.given)) for row in rows
+            ]
+    return found
+
+
+def _case_ids(connection: Connection, references: Iterable[str]) -> dict[str, int]:
+    wanted = sorted(set(references))
+    if not wanted:
+        return {}
+    rows = connection.execute(
+        select(cases.c.reference, cases.c.id).where(cases.c.reference.in_(wanted))
+    )
+    return {reference: int(case_id) for reference, case_id in rows}
+
+
+def record_given(
+    connection: Connection,
+    pairs: Iterable[tuple[str, str]],
+    how: GivenHow,
+    *,
+    now: datetime | None = None,
+) -> None:
+    """Remember that each (case reference, party) pair was given; the first time stays."""
+    pairs = set(pairs)
+    ids = _case_ids(connection, (case_ref for case_ref, _ in pairs))
+    moment = now or datetime.now(UTC)
+    rows = [
+        {"case_id": ids[case_ref], "party_id": party, "how": how.value, "since": moment}
+        for case_ref, party in sorted(pairs)
+        if case_ref in ids
+    ]
+    if rows:
+        connection.execute(insert_ignoring_conflicts(connection, case_parties), rows)
+
+
+def learn_partner_references(
+    connection: Connection, triples: Iterable[tuple[str, str, str]]
+) -> None:
+    """Record (case reference, party, reference) as the partner's own: it reported that
+    reference together with the case's. A reference a retailer wrote on the case and the
+    partner now confirms becomes the partner's; a different one already held for the case
+    stays (the first wins; the event still carries the new one for support)."""
+    triples = set(triples)
+    ids = _case_ids(connection, (case_ref for case_ref, _, _ in triples))
+    rows = [
+        {
+            "case_id": ids[case_ref],
+            "party_id": party,
+            "reference": reference,
+            "recorded_by": RecordedBy.PARTNER.value,
+        }
+        for case_ref, party, reference in sorted(triples)
+        if case_ref in ids
+    ]
+    if not rows:
+        return
+    connection.execute(
+        insert_ignoring_conflicts(connection, case_references, "case_id", "party_id"), rows
+    )
+    for row in rows:
+        connection.execute(
+            update(case_references)
+            .where(
+                case_references.c.case_id == row["case_id"],
+                case_references.c.party_id == row["party_id"],
+                case_references.c.reference == row["reference"],
+                case_references.c.recorded_by != RecordedBy.PARTNER.value,
+            )
+            .values(recorded_by=RecordedBy.PARTNER.value)
+        )
+
+
+def note_unlinked(
+    connection: Connection, reasons: dict[str, str], *, now: datetime | None = None
+) -> None:
+    """Keep why these events (by id) were left without a case; a later reason replaces
+    none (the first explanation stays with the event)."""
+    if not reasons:
+        return
+    moment = now or datetime.now(UTC)
+    connection.execute(
+        insert_ignoring_conflicts(connection, unlinked_reasons, "event_id"),
+        [
+            {"event_id": event_id, "reason": reason, "noted_at": moment}
+            for event_id, reason in sorted(reasons.items())
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class UnlinkedEvent:
+    """An event stored without a case, for the operator."""
+
+    event_id: str
+    reported_by: str
+    type: str
+    raw_code: str | None
+    partner_ref: str | None
+    case_ref: str | None
+    subject: str | None
+    occurred_at: datetime
+    recorded_at: datetime
+    reason: str
+
+
+def unlinked_events(
+    connection: Connection, *, party: str | None = None, limit: int = 200
+) -> list[UnlinkedEvent]:
+    """Events without a case, newest first, with why: a reference to a case not opened
+    yet, or the reason resolution gave up."""
+    query = (
+        select(
+            events.c.event_id,
+            events.c.reported_by,
+            events.c.type,
+            events.c.raw_code,
+            events.c.partner_ref,
+            events.c.case_ref,
+            events.c.subject,
+            events.c.occurred_at,
+            events.c.recorded_at,
+            unlinked_reasons.c.reason,
+        )
+        .outerjoin(unlinked_reasons, unlinked_reasons.c.event_id == events.c.event_id)
+        .where(events.c.case_id.is_(None))
+        .order_by(events.c.seq.desc())
+        .limit(limit)
+    )
+    if party is not None:
+        query = query.where(events.c.reported_by == party)
+    rows = connection.execute(query).all()
+    return [
+        UnlinkedEvent(
+            event_id=row.event_id,
+            reported_by=row.reported_by,
+            type=row.type,
+            raw_code=row.raw_code,
+            partner_ref=row.partner_ref,
+            case_ref=row.case_ref,
+            subject=row.subject,
+            occurred_at=row.occurred_at,
+            recorded_at=row.recorded_at,
+            reason=row.reason or _default_reason(row.case_ref, row.partner_ref),
+        )
+        for row in rows
+    ]
+
+
+def _default_reason(case_ref: str | None, partner_ref: str | None) -> str:
+    if case_ref is not None:
+        return f"no case {case_ref} yet: it links when the case is opened"
+    if partner_ref is not None:
+        return f"no case is known by the partner's reference {partner_ref}"
+    return "the message names no case, partner reference, parts order or serial known here"
+
+
+def trusted_partner_references(connection: Connection, party: str) -> list[str]:
+    """The party's references of unfinished cases that the party itself reported, or that a
+    retailer recorded on a case the party was given: what a per-item pull may ask about."""
+    finals = [status.value for status in FINAL_CASE_STATUSES]
+    given = exists().where(case_parties.c.case_id == cases.c.id, case_parties.c.party_id == party)
+    rows = connection.execute(
+        select(case_references.c.reference)
+        .distinct()
+        .join(cases, cases.c.id == case_references.c.case_id)
+        .where(case_references.c.party_id == party)
+        .where(cases.c.status.is_(None) | cases.c.status.not_in(finals))
+        .where(
+            (case_references.c.recorded_by == RecordedBy.PARTNER.value)
+            | and_(case_references.c.recorded_by == RecordedBy.RETAILER.value, given)
+        )
+        .order_by(case_references.c.reference)
+    )
+    return [reference for (reference,) in rows]

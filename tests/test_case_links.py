@@ -1,0 +1,275 @@
+"""Case resolution never crosses a tenant boundary the facts do not support (issue 11).
+
+The attack these reproduce: a retailer opens a case with another retailer's product
+serial (and an ``opened_at`` in 2099 so that it is the newest), or records a partner's
+reference on its own case first; the workshop's next rows without a case reference then
+landed on the attacker's case, notes included. Each test runs the real pipeline (the
+workshop's CSV mapping, the sync rules that send repair orders, the retailer API) on
+SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+
+from hub.connectors import Network, open_network
+from hub.ingest import ingest_message
+from hub.model.statuses import CaseStatus
+from hub.ports import MessageRef, RawMessage
+from hub.store.case_links import unlinked_events
+from hub.store.cases import case_state, open_case
+from hub.store.db import Database
+from hub.store.tables import case_references, cases
+from tests.api_support import case_json, make_hub
+from tests.factories import make_case
+from tests.test_operator_cli import hub as hub_cli
+
+ROOT = Path(__file__).resolve().parent.parent
+
+HEADER = (
+    "N° dossier;Réf. client;Date statut;Heure;Code statut;Libellé;Commentaire;N° série;"
+    "Montant devis TTC;Réf. pièce\r\n"
+)
+
+
+def _network() -> Network:
+    return open_network(ROOT / "connectors.yaml")
+
+
+def _workshop_file(database: Database, name: str, *lines: str) -> int:
+    """Atelier Dupont's status export, through its real mapping; the events stored."""
+    content = (HEADER + "".join(line + "\r\n" for line in lines)).encode("cp1252")
+    pipeline = _network().connector("atelier-dupont-status").pipeline()
+    message = RawMessage(MessageRef(name, len(content)), content)
+    outcome = ingest_message(database, "atelier-dupont-status", pipeline, message)
+    assert outcome.counts.rejected == 0
+    return outcome.counts.events_stored
+
+
+def _open_sent_to_workshop(database: Database, reference: str, serial: str) -> None:
+    """A Maison Électro workshop repair: the sync rules send Atelier Dupont its order."""
+    with database.transaction() as connection:
+        open_case(
+            connection,
+            make_case(reference, product={"brand": "Seb", "model": "X", "serial_number": serial}),
+            on_stored=_network().sync_hook(),
+        )
+
+
+def _reporters(database: Database, reference: str) -> list[tuple[str, str | None]]:
+    with database.transaction() as connection:
+        state = case_state(connection, reference)
+    return [(event.reported_by, event.raw_code) for event in state.timeline]
+
+
+def test_a_serial_never_links_to_another_retailers_case(database: Database) -> None:
+    hub = make_hub(database)
+    _open_sent_to_workshop(database, "ME-000500", "SN-VICTIM-1")
+    attack = case_json(
+        "BM-000500",
+        retailer="bricomarket",
+        product={"brand": "Seb", "model": "X", "serial_number": "SN-VICTIM-1"},
+        opened_at="2099-01-01T00:00:00+00:00",
+    )
+    refused = hub.client.post("/v1/cases", json=attack, headers=hub.bm.headers)
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["field"] == "opened_at"
+    # Opened now, it is still the newest case with that serial.
+    attack["opened_at"] = datetime.now(UTC).isoformat()
+    accepted = hub.client.post("/v1/cases", json=attack, headers=hub.bm.headers)
+    assert accepted.status_code == 201
+
+    stored = _workshop_file(
+        database,
+        "STATUTS_20261103_1415.csv",
+        "AD-1;;03/11/2026;09:00;DIA;Diagnostic;Carte mère HS, client très mécontent;SN-VICTIM-1;;",
+    )
+
+    assert stored == 1
+    assert ("atelier-dupont", "DIA") in _reporters(database, "ME-000500")
+    assert [by for by, _ in _reporters(database, "BM-000500")] == ["bricomarket"]
+    timeline = hub.client.get("/v1/cases/BM-000500/timeline", headers=hub.bm.headers).text
+    assert "mécontent" not in timeline
+
+
+def test_a_partner_reference_a_retailer_records_first_does_not_take_the_partners_events(
+    database: Database,
+) -> None:
+    hub = make_hub(database)
+    _open_sent_to_workshop(database, "ME-000501", "SN-501")
+    attack = case_json(
+        "BM-000501",
+        retailer="bricomarket",
+        references=[{"party": "atelier-dupont", "reference": "AD-2026-009999"}],
+    )
+    assert hub.client.post("/v1/cases", json=attack, headers=hub.bm.headers).status_code == 201
+
+    _workshop_file(
+        database,
+        "STATUTS_20261103_0900.csv",
+        "AD-2026-009999;ME-000501;03/11/2026;09:00;REC;Reçu atelier;;;;",
+    )
+    stored = _workshop_file(
+        database,
+        "STATUTS_20261103_1000.csv",
+        "AD-2026-009999;;03/11/2026;10:00;DIA;Diagnostic;Devis à suivre;SN-501;;",
+    )
+
+    assert stored == 1
+    assert ("atelier-dupont", "DIA") in _reporters(database, "ME-000501")
+    assert [by for by, _ in _reporters(database, "BM-000501")] == ["bricomarket"]
+
+
+def test_no_refusal_tells_a_retailer_whose_a_partner_reference_is(database: Database) -> None:
+    hub = make_hub(database)
+    _open_sent_to_workshop(database, "ME-000502", "SN-502")
+    _workshop_file(
+        database,
+        "STATUTS_20261103_0900.csv",
+        "AD-2026-000502;ME-000502;03/11/2026;09:00;REC;Reçu atelier;;;;",
+    )
+    probe = case_json(
+        "BM-000502",
+        retailer="bricomarket",
+        references=[{"party": "atelier-dupont", "reference": "AD-2026-000502"}],
+    )
+    answer = hub.client.post("/v1/cases", json=probe, headers=hub.bm.headers)
+    assert answer.status_code == 201
+    assert "ME-000502" not in answer.text
+    # The workshop's own word still decides where its next rows go.
+    _workshop_file(
+        database,
+        "STATUTS_20261103_1000.csv",
+        "AD-2026-000502;;03/11/2026;10:00;DIA;Diagnostic;;SN-502;;",
+    )
+    assert ("atelier-dupont", "DIA") in _reporters(database, "ME-000502")
+
+
+def test_a_retailer_cannot_record_a_reference_in_another_retailers_name(
+    database: Database,
+) -> None:
+    hub = make_hub(database)
+    foreign = case_json(
+        "BM-000503",
+        retailer="bricomarket",
+        references=[{"party": "maison-electro", "reference": "ME-000001"}],
+    )
+    answer = hub.client.post("/v1/cases", json=foreign, headers=hub.bm.headers)
+    assert answer.status_code == 422
+    assert answer.json()["errors"][0]["field"] == "references.0.party"
+    own = case_json(
+        "BM-000504",
+        retailer="bricomarket",
+        references=[{"party": "bricomarket", "reference": "BM-INTERNAL-7"}],
+    )
+    assert hub.client.post("/v1/cases", json=own, headers=hub.bm.headers).status_code == 201
+
+
+def test_several_candidate_cases_leave_the_event_unlinked_with_the_reason(
+    database: Database,
+) -> None:
+    make_hub(database)
+    _open_sent_to_workshop(database, "ME-000510", "SN-TWIN")
+    _open_sent_to_workshop(database, "ME-000511", "SN-TWIN")
+
+    _workshop_file(
+        database,
+        "STATUTS_20261103_1100.csv",
+        "AD-7;;03/11/2026;11:00;DIA;Diagnostic;;SN-TWIN;;",
+    )
+
+    for reference in ("ME-000510", "ME-000511"):
+        assert [by for by, _ in _reporters(database, reference)] == ["maison-electro"]
+    with database.transaction() as connection:
+        waiting = unlinked_events(connection, party="atelier-dupont")
+    assert len(waiting) == 1
+    assert "SN-TWIN" in waiting[0].reason
+    assert "ME-000510" in waiting[0].reason
+    assert "ME-000511" in waiting[0].reason
+    listed = hub_cli(database, "unlinked", "--json")
+    assert listed.returncode == 0
+    rows = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert [row["reason"] for row in rows] == [waiting[0].reason]
+
+
+def test_a_case_never_sent_to_the_partner_is_not_linked_by_its_serial(
+    database: Database,
+) -> None:
+    make_hub(database)
+    with database.transaction() as connection:
+        open_case(
+            connection,
+            make_case("ME-000520", product={"brand": "Seb", "model": "X", "serial_number": "SN-Q"}),
+        )  # no sync rules ran: nothing was sent to the workshop
+
+    _workshop_file(
+        database, "STATUTS_20261103_1200.csv", "AD-9;;03/11/2026;12:00;DIA;Diagnostic;;SN-Q;;"
+    )
+
+    assert [by for by, _ in _reporters(database, "ME-000520")] == ["maison-electro"]
+    with database.transaction() as connection:
+        (waiting,) = unlinked_events(connection, party="atelier-dupont")
+    assert "never sent to atelier-dupont" in waiting.reason
+
+
+def test_a_partner_that_reported_before_the_case_opened_holds_it(database: Database) -> None:
+    """The workshop named the case before the retailer opened it: once open, the case is
+    the workshop's to report on by serial too."""
+    make_hub(database)
+    _workshop_file(
+        database,
+        "STATUTS_20261103_0800.csv",
+        "AD-11;ME-000530;03/11/2026;08:00;REC;Reçu atelier;;SN-EARLY;;",
+    )
+    with database.transaction() as connection:
+        open_case(
+            connection,
+            make_case(
+                "ME-000530", product={"brand": "Seb", "model": "X", "serial_number": "SN-EARLY"}
+            ),
+        )
+    _workshop_file(
+        database, "STATUTS_20261103_0900.csv", "AD-11;;03/11/2026;09:00;TER;Réparé;;SN-EARLY;;"
+    )
+    with database.transaction() as connection:
+        state = case_state(connection, "ME-000530")
+    assert state.status is CaseStatus.REPAIRED
+
+
+def test_a_reference_the_retailer_recorded_links_for_the_partner_it_was_sent_to(
+    database: Database,
+) -> None:
+    """The honest use of ``references``: the retailer knows the workshop's number, and
+    the case was sent to that workshop."""
+    make_hub(database)
+    with database.transaction() as connection:
+        open_case(
+            connection,
+            make_case("ME-000540", references=[{"party": "atelier-dupont", "reference": "AD-540"}]),
+            on_stored=_network().sync_hook(),
+        )
+    _workshop_file(
+        database,
+        "STATUTS_20261103_0900.csv",
+        "AD-540;;03/11/2026;09:00;REC;Reçu atelier;;SN-NOT-ON-ANY-CASE;;",
+    )
+    assert ("atelier-dupont", "REC") in _reporters(database, "ME-000540")
+    with database.transaction() as connection:
+        recorded = connection.execute(
+            select(case_references.c.recorded_by)
+            .join(cases, cases.c.id == case_references.c.case_id)
+            .where(cases.c.reference == "ME-000540")
+        ).scalar_one()
+    assert recorded == "retailer"
+
+
+def test_an_opening_date_a_few_minutes_ahead_is_clock_skew_not_the_future(
+    database: Database,
+) -> None:
+    hub = make_hub(database)
+    ahead = case_json("ME-000550", opened_at=(datetime.now(UTC) + timedelta(minutes=2)).isoformat())
+    assert hub.client.post("/v1/cases", json=ahead, headers=hub.me.headers).status_code == 201
