@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -29,18 +30,21 @@ ROOT = Path(__file__).resolve().parent.parent
 MAPPING = ROOT / "mappings" / "atelier-dupont.yaml"
 PARTIES = load_network(ROOT / "connectors.yaml").parties
 CONTEXTS = {c["case"].reference: c for c in sample_contexts(ROOT / "fixtures" / "cases", PARTIES)}
-CODEC_LINE = '      line_terminator: "\\r\\n"\n'
+GUARD_LINE = re.compile(r"^ +formula_guard: true\b.*\n", re.MULTILINE)
 FAULT = "Panne déclarée"
 NAME = "Nom client"
 HYPERLINK = '=HYPERLINK("http://evil.example/","x")'
 
 
-def workshop(tmp_path: Path, codec_extra: str = "") -> Connector:
-    """The workshop's order connector on a local folder, its codec given extra settings."""
+def workshop(tmp_path: Path, guard: str | None = None) -> Connector:
+    """The workshop's order connector on a local folder; `guard` replaces the codec's
+    formula_guard line of the real mapping."""
     text = MAPPING.read_text(encoding="utf-8")
-    assert CODEC_LINE in text
+    if guard is not None:
+        text, found = GUARD_LINE.subn(guard, text)
+        assert found == 1
     mapping = tmp_path / "atelier-dupont.yaml"
-    mapping.write_text(text.replace(CODEC_LINE, CODEC_LINE + codec_extra), encoding="utf-8")
+    mapping.write_text(text, encoding="utf-8")
     drop = tmp_path / "workshop"
     drop.mkdir()
     parties = "\n".join(f"  - {party.model_dump_json(exclude_none=True)}" for party in PARTIES)
@@ -142,7 +146,7 @@ def test_a_mapping_can_turn_the_guard_off_for_a_partner_needing_raw_values(
 
 
 def test_a_mapping_can_leave_chosen_columns_raw_and_guard_the_others(tmp_path: Path) -> None:
-    connector = workshop(tmp_path, f'      unguarded_columns: ["{FAULT}"]\n')
+    connector = workshop(tmp_path, f'      unguarded_columns: ["{FAULT}"]\n')  # guard on by default
     context = context_with(fault="-REF-7", name="=1+1")
     message = render(connector, [context], identifier="one")
     (row,) = cells(message.content)
