@@ -23,6 +23,7 @@ from enum import StrEnum
 from typing import Literal, get_args
 
 from hub.errors import ConfigurationError, Location, ModelError, PartnerDataError
+from hub.formula_guard import guarded
 from hub.mapping.spec import CsvCodecSpec
 from hub.ports import DecodeResult, Record
 
@@ -200,7 +201,12 @@ class CsvUnencodableCharacterError(CsvEncodeError):
 
 @dataclass(frozen=True)
 class CsvDialect:
-    """How one partner writes CSV. Quoting is always minimal, with doubled quote chars."""
+    """How one partner writes CSV. Quoting is always minimal, with doubled quote chars.
+
+    `formula_guard` (on unless a mapping says otherwise) neutralises data cells a
+    spreadsheet would run as formulas when the hub writes (hub.formula_guard), except in
+    `unguarded_columns`; reading is never affected.
+    """
 
     delimiter: str = ","
     quotechar: str = '"'
@@ -208,6 +214,8 @@ class CsvDialect:
     line_terminator: LineTerminator = "\r\n"
     header: bool = True
     expected_columns: tuple[str, ...] | None = None
+    formula_guard: bool = True
+    unguarded_columns: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         # Checked here so that a bad mapping file fails when loaded, not on the first file.
@@ -236,6 +244,8 @@ class CsvDialect:
                 )
         if not self.header and self.expected_columns is None:
             raise ConfigurationError("a CSV dialect without header needs expected_columns")
+        if self.unguarded_columns and not self.formula_guard:
+            raise ConfigurationError("CSV unguarded_columns needs formula_guard on")
 
 
 def _duplicates(names: Sequence[str]) -> tuple[str, ...]:
@@ -513,7 +523,9 @@ class CsvCodec:
         """Write header and rows in the partner's dialect; raise CsvEncodeError, write nothing.
 
         Columns come from the dialect, else from the first record. Quoting is minimal
-        but always covers CR and LF, whatever the line terminator.
+        but always covers CR and LF, whatever the line terminator. Data cells that a
+        spreadsheet would run as formulas get a leading ' unless the dialect says not to:
+        the partner's staff open these files in a spreadsheet.
         """
         dialect = self.dialect
         if dialect.expected_columns is not None:
@@ -526,6 +538,9 @@ class CsvCodec:
         delimiter = dialect.delimiter
         terminator = dialect.line_terminator
         lone = len(columns) == 1
+        guarded_columns = (
+            frozenset(columns) - dialect.unguarded_columns if dialect.formula_guard else frozenset()
+        )
 
         lines: list[str] = []
         if dialect.header:
@@ -543,7 +558,9 @@ class CsvCodec:
                 if value is None:
                     values.append("")
                 elif isinstance(value, str):
-                    values.append(self._quote(value))
+                    values.append(
+                        self._quote(guarded(value) if column in guarded_columns else value)
+                    )
                 else:
                     raise CsvEncodeError(
                         f"record {index}, column {column!r}: expected text or None, "
@@ -859,5 +876,7 @@ def codec_from_spec(spec: CsvCodecSpec, columns: Sequence[str] | None) -> CsvCod
             line_terminator=spec.line_terminator,
             header=True,
             expected_columns=tuple(columns) if columns else None,
+            formula_guard=spec.formula_guard,
+            unguarded_columns=frozenset(spec.unguarded_columns),
         )
     )

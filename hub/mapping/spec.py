@@ -36,6 +36,24 @@ class CsvCodecSpec(_Spec):
     line_terminator: Literal["\r\n", "\n"] = Field(
         default="\r\n", description="Used when the hub writes; both are accepted on read."
     )
+    formula_guard: bool = Field(
+        default=True,
+        description="When the hub writes: a cell starting with =, +, -, @, tab or CR (a "
+        "spreadsheet formula) gets a leading ' so that a spreadsheet shows it as text; plain "
+        "numbers such as -12.50 are left alone. Off only for a partner whose software needs "
+        "every value raw and never opens the file in a spreadsheet.",
+    )
+    unguarded_columns: list[str] = Field(
+        default_factory=list,
+        description="Columns the hub writes raw even with formula_guard on, for values the "
+        "partner needs exactly as rendered (e.g. codes starting with -). Outbound only.",
+    )
+
+    @model_validator(mode="after")
+    def _guard_coherent(self) -> CsvCodecSpec:
+        if self.unguarded_columns and not self.formula_guard:
+            raise ValueError("unguarded_columns needs formula_guard on (off writes all raw)")
+        return self
 
 
 class XmlCodecSpec(_Spec):
@@ -299,6 +317,17 @@ class OutboundSpec(_Spec):
     repeat: RepeatSpec | None = Field(
         default=None, description="Columns repeated for each item of a list (XML, JSON only)."
     )
+
+    @model_validator(mode="after")
+    def _unguarded_known(self) -> OutboundSpec:
+        if isinstance(self.codec, CsvCodecSpec):
+            unknown = [c for c in self.codec.unguarded_columns if c not in self.columns]
+            if unknown:
+                raise ValueError(
+                    "unguarded_columns names columns this message does not have: "
+                    + ", ".join(map(repr, unknown))
+                )
+        return self
 
 
 class MappingSpec(_Spec):
