@@ -24,12 +24,12 @@ from commands.common import DatabaseOption, err, open_database, out, print_valid
 from hub.api.commands import register as register_api_commands
 from hub.api.openapi_export import FILE_NAME as OPENAPI_FILE
 from hub.api.openapi_export import export_openapi, generated_openapi
-from hub.config import load_network, network_file
-from hub.connectors import open_network
+from hub.config.network import load_network, network_file
+from hub.config.schemas import drift, export
 from hub.errors import ConfigurationError, HubError
 from hub.model import Case, Event
-from hub.overview import Overview, overview
-from hub.schemas import drift, export
+from hub.operators.overview import Overview, overview
+from hub.partners.connectors import open_network
 from hub.store.cases import case_state, open_case
 from hub.store.events import append_events
 from hub.store.migrate import current_revision, head_revision, upgrade

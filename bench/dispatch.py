@@ -57,9 +57,9 @@ from sqlalchemy import func, select
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.scratch import scratch_postgres
-from hub.connectors import open_network
 from hub.model import Case, Event, EventType, stable_event_id
 from hub.model.parties import Party, PartyRole
+from hub.partners.connectors import open_network
 from hub.store.cases import open_case
 from hub.store.db import Database
 from hub.store.events import append_events

@@ -16,7 +16,7 @@ On SQLite (a fresh file in a temporary directory) and on PostgreSQL (a private
    30 minutes apart and each has 50 events spread over two weeks, so at any point of
    the feed a few hundred cases are in progress, as in real life;
 2. times a page of 500 items of Maison Électro's feed from the start, the middle and
-   the end, R times each (median and 99th percentile): in process (``hub.feed``) and over
+   the end, R times each (median and 99th percentile): in process (``hub.retailers.feed``) and over
    real HTTP on loopback (the API served by uvicorn in a subprocess);
 3. counts requests per second over loopback for a bare FastAPI endpoint in the same
    server, the feed with pages of 500 and the feed with pages of 100, with a bounded
@@ -55,15 +55,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.scratch import private_postgres
 from hub.api import create_app
-from hub.cursors import CursorKind, encode_cursor
-from hub.feed import read_feed
 from hub.model import Case, CaseStatus, Party, PartyRole
+from hub.retailers.cursors import CursorKind, encode_cursor
+from hub.retailers.feed import read_feed
+from hub.retailers.tenants import Retailer, add_retailer
 from hub.store.cases import content_hash
 from hub.store.db import Database
 from hub.store.migrate import upgrade
 from hub.store.parties import save_party
 from hub.store.tables import cases, feed_entries
-from hub.tenants import Retailer, add_retailer
 
 POSTGRES_VARIABLE = "HUB_BENCH_POSTGRES_URL"
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"

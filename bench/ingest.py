@@ -29,11 +29,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.scratch import scratch_postgres, scratch_sqlite
-from hub.config import load_network
-from hub.connectors import open_network
-from hub.ingest import ingest_message
+from hub.config.network import load_network
 from hub.mapping.values import localize
 from hub.model import Case
+from hub.partners.connectors import open_network
+from hub.partners.ingest import ingest_message
 from hub.ports import MessageRef, RawMessage
 from hub.store.cases import open_case
 from hub.store.db import Database

@@ -26,13 +26,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.scratch import scratch_postgres, scratch_sqlite
-from hub.config import load_network
-from hub.ingest import InboundPipeline, ingest_message
+from hub.config.network import load_network
 from hub.mapping.inbound import InboundMapping
 from hub.mapping.loader import load_mapping
 from hub.model import Case
+from hub.partners.ingest import InboundPipeline, ingest_message
+from hub.partners.registry import codec_factory
 from hub.ports import MessageRef, RawMessage
-from hub.registry import codec_factory
 from hub.store.cases import open_case
 from hub.store.db import Database
 from hub.store.migrate import upgrade

@@ -10,9 +10,9 @@ from rich.table import Table
 
 from adapters.scaffold import draft_mapping
 from commands.common import NetworkOption, err, network_path, out
-from hub.config import load_network
-from hub.conformance import run_conformance
+from hub.config.network import load_network
 from hub.errors import ConfigurationError
+from hub.partners.conformance import run_conformance
 
 app = typer.Typer(help="Partner adapters: conformance and scaffolding.", no_args_is_help=True)
 

@@ -10,7 +10,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
-from hub.config import database_url, network_file
+from hub.config.network import database_url, network_file
 from hub.store.db import Database
 
 PIPED_WIDTH = 140

@@ -22,14 +22,14 @@ from commands.common import (
     open_database,
     out,
 )
-from hub.alerts import pause_state
-from hub.case_import_runs import run_case_import
-from hub.connectors import case_import_transport, check_network, open_network
 from hub.errors import ConfigurationError, ConflictError, PartnerDataError
-from hub.ingest import RunReport, ingest_message
 from hub.model.event import Event
+from hub.partners.alerts import pause_state
+from hub.partners.connectors import case_import_transport, check_network, open_network
+from hub.partners.ingest import RunReport, ingest_message
+from hub.partners.schedule import run_leased
 from hub.ports import MessageRef, RawMessage
-from hub.schedule import run_leased
+from hub.retailers.case_import_runs import run_case_import
 
 app = typer.Typer(help="The partner network's connectors.", no_args_is_help=True)
 

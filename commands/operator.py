@@ -15,12 +15,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from commands.common import DatabaseOption, NetworkOption, err, network_path, open_database, out
-from hub.alerts import pause_connector, resume_connector
-from hub.connectors import Network, open_network
 from hub.errors import ConfigurationError, ConflictError
-from hub.replay import ReplayReport, messages_since, replay_connector, replay_message
-from hub.runs import RunOutcome, RunRecord
-from hub.status import (
+from hub.operators.status import (
     ConnectorState,
     ConnectorStatus,
     as_json,
@@ -31,6 +27,10 @@ from hub.status import (
     require_known,
     unmapped_codes,
 )
+from hub.partners.alerts import pause_connector, resume_connector
+from hub.partners.connectors import Network, open_network
+from hub.partners.replay import ReplayReport, messages_since, replay_connector, replay_message
+from hub.partners.runs import RunOutcome, RunRecord
 from hub.store.case_links import unlinked_events
 from hub.sync.outbox import dead_letters, replay
 

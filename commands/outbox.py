@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from commands.common import DatabaseOption, NetworkOption, network_path, open_database, out
-from hub.connectors import open_network
+from hub.partners.connectors import open_network
 from hub.sync.delivery import Senders, deliver_any
 from hub.sync.outbox import Dispatcher, dead_letters, discard, replay
 

@@ -15,9 +15,9 @@ import uvicorn
 
 from commands.common import DatabaseOption, NetworkOption, network_path, open_database, out
 from hub.api.app import create_app
-from hub.connectors import open_network
 from hub.errors import ConfigurationError
-from hub.schedule import build_scheduler
+from hub.partners.connectors import open_network
+from hub.partners.schedule import build_scheduler
 from hub.store.migrate import current_revision, head_revision
 
 

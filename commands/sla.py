@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from commands.common import DatabaseOption, NetworkOption, network_path, open_database, out
-from hub.connectors import open_network
+from hub.partners.connectors import open_network
 from hub.sla.business_days import PARIS
 from hub.sla.compute import CaseServiceLevels, StepLevel, StepState
 from hub.sla.publish import publish_breaches

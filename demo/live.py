@@ -14,7 +14,7 @@ from demo.run import Session, observe, open_cases, summarise
 from demo.story import ROUND, START
 from demo.summary import check
 from hub.api.operator_auth import TOKEN_ENV
-from hub.schedule import build_scheduler
+from hub.partners.schedule import build_scheduler
 
 
 def run_live(session: Session, console: Console, *, every: float) -> None:

@@ -57,12 +57,13 @@ from demo.summary import (
     stored_rejects,
 )
 from hub.api.app import create_app
-from hub.case_import_runs import run_case_import
-from hub.connector_spec import HttpPushTransportSpec
-from hub.connectors import Network, case_import_transport, open_network
+from hub.config.connector_spec import HttpPushTransportSpec
 from hub.errors import ConfigurationError
 from hub.mapping.spec import InboundSpec
 from hub.model.parties import PartyRole
+from hub.partners.connectors import Network, case_import_transport, open_network
+from hub.retailers.case_import_runs import run_case_import
+from hub.retailers.tenants import add_retailer
 from hub.sla.publish import publish_breaches
 from hub.sla.store import breaches
 from hub.store.db import Database
@@ -71,7 +72,6 @@ from hub.store.parties import save_party
 from hub.store.tables import events, outbox
 from hub.sync.delivery import Senders, deliver_any
 from hub.sync.outbox import Dispatcher, OutboxState
-from hub.tenants import add_retailer
 from simulators.colis_express import ColisExpressSimulator
 from simulators.server import Simulator
 from simulators.sftp import SftpServer

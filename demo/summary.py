@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Connection, func, select
 
-from hub.connectors import Network
+from hub.partners.connectors import Network
 from hub.store.db import Database
 from hub.store.tables import cases, events, outbox, rejects
 from hub.sync.delivery import order_id

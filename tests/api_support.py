@@ -16,8 +16,8 @@ from fastapi.testclient import TestClient
 
 from hub.api import create_app
 from hub.model import Case
+from hub.retailers.tenants import Retailer, add_retailer
 from hub.store.db import Database
-from hub.tenants import Retailer, add_retailer
 from tests.factories import make_case, register_network
 
 

@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from hub.alerts import ALERTING, AlertingSpec, flags_for, pause_connector, resume_connector
-from hub.config import NetworkConfig
-from hub.connectors import Network, open_network
+from hub.config.network import NetworkConfig
 from hub.errors import ConflictError, FatalError
-from hub.ingest import RunReport
-from hub.runs import RunCounts, finish_run, start_run
-from hub.schedule import acquire_lease, build_scheduler, release_lease, run_leased
-from hub.status import ConnectorState, network_status
+from hub.operators.status import ConnectorState, network_status
+from hub.partners.alerts import ALERTING, AlertingSpec, flags_for, pause_connector, resume_connector
+from hub.partners.connectors import Network, open_network
+from hub.partners.ingest import RunReport
+from hub.partners.runs import RunCounts, finish_run, start_run
+from hub.partners.schedule import acquire_lease, build_scheduler, release_lease, run_leased
 from hub.store.db import Database
 
 ROOT = Path(__file__).resolve().parent.parent

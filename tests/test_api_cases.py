@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from hub.config import load_network
+from hub.config.network import load_network
 from hub.sla.publish import breach_event
 from hub.sla.store import breaches
 from hub.store.db import Database

@@ -13,9 +13,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from hub.cursors import CursorKind, encode_cursor
-from hub.feed import read_feed
 from hub.model import Event, EventType, ShipmentStatus, stable_event_id
+from hub.retailers.cursors import CursorKind, encode_cursor
+from hub.retailers.feed import read_feed
 from hub.store.db import Database
 from hub.store.events import append_events
 from hub.store.tables import events

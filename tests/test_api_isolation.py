@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from hub.cursors import CursorKind, encode_cursor
+from hub.retailers.cursors import CursorKind, encode_cursor
+from hub.retailers.tenants import revoke_key
 from hub.store.db import Database
 from hub.store.events import append_events
-from hub.tenants import revoke_key
 from tests.api_support import Hub, Tenant, case_json, make_hub, make_tenant
 from tests.factories import T0, case_event
 

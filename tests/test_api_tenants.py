@@ -14,10 +14,7 @@ from typer.testing import CliRunner
 from hub.api.commands import register
 from hub.errors import ConfigurationError, ConflictError, NotFoundError
 from hub.model import PartyRole
-from hub.store.db import Database
-from hub.store.parties import get_party
-from hub.store.tables import api_keys
-from hub.tenants import (
+from hub.retailers.tenants import (
     InvalidApiKey,
     add_retailer,
     authenticate,
@@ -27,6 +24,9 @@ from hub.tenants import (
     revoke_key,
     slug,
 )
+from hub.store.db import Database
+from hub.store.parties import get_party
+from hub.store.tables import api_keys
 from tests.factories import register_network
 
 

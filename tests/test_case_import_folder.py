@@ -7,10 +7,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from hub.case_import_runs import run_case_import
-from hub.config import load_network
-from hub.connectors import case_import_transport
-from hub.runs import RunOutcome, get_run
+from hub.config.network import load_network
+from hub.partners.connectors import case_import_transport
+from hub.partners.runs import RunOutcome, get_run
+from hub.retailers.case_import_runs import run_case_import
 from hub.store.cases import get_case
 from hub.store.db import Database
 from hub.store.tables import rejects

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.config import DEFAULT_DATABASE_URL, database_url, load_network
+from hub.config.network import DEFAULT_DATABASE_URL, database_url, load_network
 from hub.errors import ConfigurationError, NextAction
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from hub.config import load_network
-from hub.conformance import run_conformance
+from hub.config.network import load_network
+from hub.partners.conformance import run_conformance
 
 ROOT = Path(__file__).resolve().parent.parent
 MAPPINGS = sorted((ROOT / "mappings").glob("*.yaml"))

@@ -18,11 +18,11 @@ from sqlalchemy import select
 
 from hub.api import create_app
 from hub.api.operator_auth import SESSION_COOKIE, TOKEN_ENV
-from hub.connectors import Network, open_network
 from hub.console.throttle import FAILURES_ALLOWED
 from hub.errors import FatalError, Location, PartnerDataError, TransientError
 from hub.model import Event, EventType, stable_event_id
-from hub.runs import RunCounts, finish_run, record_rejects, start_run
+from hub.partners.connectors import Network, open_network
+from hub.partners.runs import RunCounts, finish_run, record_rejects, start_run
 from hub.store.cases import open_case
 from hub.store.db import Database
 from hub.store.events import append_events

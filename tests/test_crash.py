@@ -35,8 +35,8 @@ from fastapi import FastAPI, Request, Response
 from sqlalchemy import func, select
 from standardwebhooks.webhooks import Webhook
 
-from hub.connectors import Network, open_network
 from hub.model import Event
+from hub.partners.connectors import Network, open_network
 from hub.store.cases import open_case
 from hub.store.db import Database
 from hub.store.events import append_events

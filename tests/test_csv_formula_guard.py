@@ -17,13 +17,13 @@ from typing import Any
 import pytest
 
 from adapters.codecs.csv_codec import CsvCodec, CsvDialect
-from hub.config import load_network
-from hub.conformance import run_conformance, sample_contexts
-from hub.connectors import Connector, open_network
+from hub.config.network import load_network
 from hub.errors import ConfigurationError
-from hub.formula_guard import guarded
 from hub.model.case import Case
-from hub.outbound import render, render_and_deliver
+from hub.partners.conformance import run_conformance, sample_contexts
+from hub.partners.connectors import Connector, open_network
+from hub.partners.formula_guard import guarded
+from hub.partners.outbound import render, render_and_deliver
 from hub.ports import DecodeResult, Record
 
 ROOT = Path(__file__).resolve().parent.parent

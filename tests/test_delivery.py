@@ -16,8 +16,8 @@ import pytest
 from fastapi import FastAPI, Request
 from standardwebhooks.webhooks import Webhook
 
-from hub.connectors import Network, open_network
 from hub.model import CaseStatus, Event, EventDetails, EventType, PartsOrderLine, Party, PartyRole
+from hub.partners.connectors import Network, open_network
 from hub.store.cases import open_case
 from hub.store.db import Database
 from hub.store.events import append_events

@@ -30,11 +30,11 @@ from demo.story import story
 from demo.summary import DeadLetter, Observed, Reject, check, message_key
 from hub.api.app import create_app
 from hub.api.operator_auth import TOKEN_ENV
-from hub.connectors import open_network
+from hub.partners.connectors import open_network
+from hub.retailers.webhooks import sign
 from hub.store.db import Database
 from hub.store.tables import connector_runs, outbox
 from hub.sync.outbox import OutboxRow, OutboxState
-from hub.webhooks import sign
 from tests.api_support import serving
 
 ROOT = Path(__file__).resolve().parent.parent

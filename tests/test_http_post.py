@@ -36,10 +36,10 @@ from adapters.transports.http_pull import (
     UnsendableMessage,
     transport_from_spec,
 )
-from hub.connector_spec import ConnectorSpec, HttpPostTransportSpec
+from hub.config.connector_spec import ConnectorSpec, HttpPostTransportSpec
+from hub.config.secrets import MissingSecret
 from hub.errors import ConfigurationError, FatalError, TransientError
 from hub.ports import OutboundMessage, Sender
-from hub.secrets import MissingSecret
 from simulators.colis_express import ColisExpressSimulator
 from simulators.server import ManualClock, RequestRecord, Simulator
 from simulators.techniservice import TechniServiceSimulator

@@ -40,7 +40,8 @@ from adapters.transports.http_pull import (
     parse_retry_after,
     transport_from_spec,
 )
-from hub.connector_spec import HttpPullTransportSpec
+from hub.config.connector_spec import HttpPullTransportSpec
+from hub.config.secrets import MissingSecret
 from hub.errors import (
     ConfigurationError,
     CursorExpired,
@@ -49,7 +50,6 @@ from hub.errors import (
     TransientError,
 )
 from hub.ports import PagedSource, RawMessage
-from hub.secrets import MissingSecret
 from simulators.colis_express import ColisExpressSimulator
 from simulators.colis_express import load_sheet_sample as load_parcel_sample
 from simulators.server import ManualClock, RequestRecord, Simulator

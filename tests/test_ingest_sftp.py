@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from hub.connectors import Connector, open_network
-from hub.ingest import run_inbound
-from hub.runs import RunOutcome, get_run
+from hub.partners.connectors import Connector, open_network
+from hub.partners.ingest import run_inbound
+from hub.partners.runs import RunOutcome, get_run
 from hub.store.cases import open_case
 from hub.store.db import Database
 from hub.store.tables import events, inbound_messages, raw_messages, rejects
@@ -268,7 +268,7 @@ def test_a_refused_password_fails_the_run_without_showing_the_secret(
 
 
 def test_a_transport_no_package_provides_is_reported(tmp_path: Path) -> None:
-    from hub.connectors import check_network
+    from hub.partners.connectors import check_network
 
     path = tmp_path / "connectors.yaml"
     path.write_text(

@@ -1,5 +1,5 @@
 """/metrics over real HTTP: the Prometheus text format, figures that agree with the run
-records and hub.status, and the operator credential only."""
+records and hub.operators.status, and the operator credential only."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select, update
 
-from hub.alerts import pause_connector
 from hub.api import create_app
 from hub.api.operator_auth import TOKEN_ENV
-from hub.connectors import Network, open_network
 from hub.errors import FatalError, Location, PartnerDataError
-from hub.runs import RunCounts, finish_run, record_rejects, start_run
-from hub.status import network_status, recent_runs
+from hub.operators.status import network_status, recent_runs
+from hub.partners.alerts import pause_connector
+from hub.partners.connectors import Network, open_network
+from hub.partners.runs import RunCounts, finish_run, record_rejects, start_run
 from hub.store.db import Database
 from hub.store.events import append_events
 from hub.store.tables import events, outbox

@@ -6,7 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
-from hub.connectors import open_network
+from hub.partners.connectors import open_network
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 
 from adapters.transports.local_dir import LocalDirTransport
-from hub.config import load_network
-from hub.conformance import sample_contexts
-from hub.connectors import open_network
+from hub.config.network import load_network
 from hub.errors import ConfigurationError, OutboundNameTaken
-from hub.outbound import FILE_DELIVERED, deliver, render, render_and_deliver
+from hub.partners.conformance import sample_contexts
+from hub.partners.connectors import open_network
+from hub.partners.outbound import FILE_DELIVERED, deliver, render, render_and_deliver
 from simulators.colis_express import ColisExpressSimulator
 from simulators.sftp import ClientKey, SftpServer
 from simulators.techniservice import TechniServiceSimulator

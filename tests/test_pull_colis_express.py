@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-import hub.ingest
+import hub.partners.ingest
 from adapters.transports.http_pull import Credential, HttpPullSettings, HttpPullTransport
-from hub.ingest import InboundPipeline, ingest_message, run_items
 from hub.mapping.inbound import InboundMapping
 from hub.mapping.loader import load_mapping
-from hub.open_work import open_tracking_numbers
+from hub.partners.ingest import InboundPipeline, ingest_message, run_items
+from hub.partners.open_work import open_tracking_numbers
+from hub.partners.registry import codec_factory
 from hub.ports import MessageRef, RawMessage
-from hub.registry import codec_factory
 from hub.store.cases import open_case
 from hub.store.db import Database
 from hub.store.tables import events
@@ -149,7 +149,7 @@ def test_a_push_processed_twice_at_once_is_stored_once_without_error(
     first = ingest_message(hub_db, "ce-push", pipeline("push"), message)
     assert not first.skipped
 
-    real_check = hub.ingest._already_processed
+    real_check = hub.partners.ingest._already_processed
     checks: list[bool] = []
 
     def blind_first_look(*args: object) -> bool:
@@ -158,7 +158,7 @@ def test_a_push_processed_twice_at_once_is_stored_once_without_error(
         checks.append(answer)
         return answer
 
-    monkeypatch.setattr(hub.ingest, "_already_processed", blind_first_look)
+    monkeypatch.setattr(hub.partners.ingest, "_already_processed", blind_first_look)
     second = ingest_message(hub_db, "ce-push", pipeline("push"), message)
     assert checks == [False, True], "it looked, stored, clashed, then looked again"
     assert second.skipped

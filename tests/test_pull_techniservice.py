@@ -21,11 +21,11 @@ from adapters.transports.http_pull import (
     HttpPullSettings,
     HttpPullTransport,
 )
-from hub.ingest import InboundPipeline, run_paged
 from hub.mapping.inbound import InboundMapping
 from hub.mapping.loader import load_mapping
-from hub.open_work import open_partner_references
-from hub.registry import codec_factory
+from hub.partners.ingest import InboundPipeline, run_paged
+from hub.partners.open_work import open_partner_references
+from hub.partners.registry import codec_factory
 from hub.store.cases import get_case, open_case
 from hub.store.connector_state import read_cursor
 from hub.store.db import Database

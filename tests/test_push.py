@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy import func, select
 
 from hub.api.app import create_app
-from hub.connector_spec import HttpPushTransportSpec
-from hub.connectors import open_network
-from hub.push import archive_push, verify_push
+from hub.config.connector_spec import HttpPushTransportSpec
+from hub.partners.connectors import open_network
+from hub.partners.push import archive_push, verify_push
 from hub.store.cases import get_case, open_case
 from hub.store.db import Database
 from hub.store.tables import events, raw_messages

@@ -8,11 +8,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Table, func, select
 
-from hub.connectors import Network, open_network
 from hub.errors import ConfigurationError, NotFoundError
-from hub.replay import replay_connector, replay_message
-from hub.runs import RunOutcome
-from hub.status import network_status, recent_rejects, recent_runs, replay_run_ids, unmapped_codes
+from hub.operators.status import (
+    network_status,
+    recent_rejects,
+    recent_runs,
+    replay_run_ids,
+    unmapped_codes,
+)
+from hub.partners.connectors import Network, open_network
+from hub.partners.replay import replay_connector, replay_message
+from hub.partners.runs import RunOutcome
 from hub.store.cases import case_state, open_case
 from hub.store.db import Database
 from hub.store.tables import events, raw_messages, rejects

@@ -15,11 +15,11 @@ import httpx
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from hub.connectors import open_network
 from hub.errors import ConfigurationError, TransientError
-from hub.ingest import RunReport
-from hub.runs import RunCounts
-from hub.schedule import (
+from hub.partners.connectors import open_network
+from hub.partners.ingest import RunReport
+from hub.partners.runs import RunCounts
+from hub.partners.schedule import (
     acquire_lease,
     backoff,
     build_scheduler,

@@ -10,8 +10,8 @@ import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 from pydantic import ValidationError
 
+from hub.config.schemas import SCHEMA_MODELS, drift, export, generated
 from hub.model import Case
-from hub.schemas import SCHEMA_MODELS, drift, export, generated
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS = ROOT / "schemas"

@@ -22,11 +22,11 @@ from sqlalchemy import event as sqlalchemy_event
 from standardwebhooks.webhooks import Webhook
 
 from hub.api import create_app
-from hub.connectors import Network, open_network
 from hub.errors import NotFoundError
 from hub.model import Event, EventDetails, EventType, Party, PartyRole, ShipmentStatus
 from hub.model.statuses import CaseStatus
-from hub.schedule import acquire_lease, build_scheduler
+from hub.partners.connectors import Network, open_network
+from hub.partners.schedule import acquire_lease, build_scheduler
 from hub.sla.compute import StepState
 from hub.sla.levels import Step
 from hub.sla.publish import LEASE_NAME, breach_event_id, publish_breaches, publish_leased

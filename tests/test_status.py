@@ -9,12 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from hub.connector_spec import ScheduleSpec
-from hub.connectors import Network, open_network
+from hub.config.connector_spec import ScheduleSpec
 from hub.errors import Location, NotFoundError, PartnerDataError, TransientError
-from hub.ports import MessageRef, RawMessage
-from hub.runs import RunCounts, finish_run, record_rejects, start_run
-from hub.status import (
+from hub.operators.status import (
     ConnectorState,
     as_json,
     network_status,
@@ -24,6 +21,9 @@ from hub.status import (
     require_known,
     unmapped_codes,
 )
+from hub.partners.connectors import Network, open_network
+from hub.partners.runs import RunCounts, finish_run, record_rejects, start_run
+from hub.ports import MessageRef, RawMessage
 from hub.store.archive import archive_message
 from hub.store.cases import open_case
 from hub.store.db import Database

@@ -9,9 +9,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from hub.api.app import create_app
-from hub.config import load_network
-from hub.connectors import open_network
+from hub.config.network import load_network
 from hub.model import CaseStatus, Party, PartyRole
+from hub.partners.connectors import open_network
 from hub.store.cases import get_case, open_case, opening_event
 from hub.store.db import Database
 from hub.store.events import append_events

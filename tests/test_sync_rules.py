@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from hub.config import load_network
-from hub.connectors import check_network
+from hub.config.network import load_network
 from hub.model import CaseStatus, Event, EventDetails, EventType
 from hub.model.work import Shipment, ShipmentLeg
+from hub.partners.connectors import check_network
 from hub.store.cases import opening_event
 from hub.sync.rules import (
     NotifyIntent,

@@ -30,14 +30,14 @@ from adapters.transports.http_pull import (
     HttpPostTransport,
     UnsendableMessage,
 )
-from hub.config import load_network
-from hub.connector_spec import WebhookSpec
+from hub.config.connector_spec import WebhookSpec
+from hub.config.network import load_network
+from hub.config.secrets import MissingSecret
 from hub.errors import ConfigurationError
 from hub.model import Event, EventType
 from hub.model.statuses import CaseStatus
 from hub.ports import DeliveryReceipt, OutboundMessage, Sender
-from hub.secrets import MissingSecret
-from hub.webhooks import (
+from hub.retailers.webhooks import (
     EVENT_TYPE,
     InvalidWebhookSecret,
     UnsignableMessage,

@@ -31,10 +31,10 @@ from adapters.codecs.xml_codec import (
     secure_parser,
 )
 from hub.errors import ConfigurationError, ModelError, NextAction, PartnerDataError
-from hub.ingest import InboundPipeline, MessageRejected
 from hub.mapping.inbound import InboundMapping
 from hub.mapping.spec import MappingSpec, XmlCodecSpec
 from hub.model.event import Event
+from hub.partners.ingest import InboundPipeline, MessageRejected
 from hub.ports import DecodeResult, DocumentCodec, Record
 
 ROOT = Path(__file__).resolve().parent.parent

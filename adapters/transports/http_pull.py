@@ -35,7 +35,8 @@ from urllib.parse import quote
 import httpx
 import tenacity
 
-from hub.connector_spec import HttpPostTransportSpec, HttpPullTransportSpec, parse_duration
+from hub.config.connector_spec import HttpPostTransportSpec, HttpPullTransportSpec, parse_duration
+from hub.config.secrets import MissingSecret
 from hub.errors import (
     ConfigurationError,
     CursorExpired,
@@ -45,7 +46,6 @@ from hub.errors import (
     TransientError,
 )
 from hub.ports import DeliveryReceipt, MessageRef, OutboundMessage, RawMessage
-from hub.secrets import MissingSecret
 
 __all__ = [
     "ClientRateLimiter",

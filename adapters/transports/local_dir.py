@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 from pathlib import Path
 
-from hub.connector_spec import LocalDirTransportSpec
+from hub.config.connector_spec import LocalDirTransportSpec
 from hub.errors import ConfigurationError, OutboundNameTaken, TransientError
 from hub.ports import MessageRef, RawMessage
 

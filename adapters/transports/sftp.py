@@ -30,7 +30,7 @@ from paramiko.pkey import UnknownKeyType
 from paramiko.sftp import SFTPError
 from paramiko.ssh_exception import IncompatiblePeer
 
-from hub.connector_spec import SftpTransportSpec
+from hub.config.connector_spec import SftpTransportSpec
 from hub.errors import ConfigurationError, FatalError, OutboundNameTaken, TransientError
 from hub.ports import MessageRef, RawMessage
 

@@ -13,8 +13,8 @@ from hub.api.metrics import include_metrics
 from hub.api.openapi_doc import build_openapi
 from hub.api.partners import push_endpoints
 from hub.api.problems import install_problem_handlers
-from hub.connectors import Network
 from hub.console import install_console
+from hub.partners.connectors import Network
 from hub.store.db import Database
 
 API_VERSION = "1.0.0"

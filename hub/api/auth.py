@@ -15,8 +15,8 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from hub.api.models import Me
+from hub.retailers.tenants import InvalidApiKey, Retailer, authenticate
 from hub.store.db import Database
-from hub.tenants import InvalidApiKey, Retailer, authenticate
 
 bearer = HTTPBearer(
     auto_error=False,

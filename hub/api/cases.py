@@ -1,6 +1,6 @@
 """Routes for a retailer's cases: open, read, read the timeline, list with filters.
 
-They translate HTTP to hub.retailer_cases and back; the tenant rules live there.
+They translate HTTP to hub.retailers.cases and back; the tenant rules live there.
 """
 
 from __future__ import annotations
@@ -13,10 +13,9 @@ from pydantic import AwareDatetime
 
 from hub.api.auth import Caller, DatabaseDep
 from hub.api.models import CaseList, CaseView, Timeline
-from hub.cursors import MAX_CURSOR_LENGTH
 from hub.model.case import Case
 from hub.model.statuses import CaseStatus
-from hub.retailer_cases import (
+from hub.retailers.cases import (
     DEFAULT_PAGE,
     MAX_PAGE,
     CaseFilters,
@@ -26,6 +25,7 @@ from hub.retailer_cases import (
     list_cases,
     timeline_of,
 )
+from hub.retailers.cursors import MAX_CURSOR_LENGTH
 
 router = APIRouter(tags=["cases"])
 

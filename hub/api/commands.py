@@ -15,12 +15,19 @@ from rich.console import Console
 from rich.table import Table
 
 from hub.api.app import create_app
-from hub.config import database_url, network_file
-from hub.connectors import open_network
+from hub.config.network import database_url, network_file
 from hub.errors import ConfigurationError
+from hub.partners.connectors import open_network
+from hub.retailers.tenants import (
+    IssuedKey,
+    add_retailer,
+    find_retailer,
+    issue_key,
+    list_keys,
+    revoke_key,
+)
 from hub.store.db import Database
 from hub.store.migrate import current_revision, head_revision
-from hub.tenants import IssuedKey, add_retailer, find_retailer, issue_key, list_keys, revoke_key
 
 retailers_app = typer.Typer(help="Retailers (API tenants) and their keys.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys: listed by id, never by value.", no_args_is_help=True)

@@ -1,4 +1,4 @@
-"""The feed route: a page of the retailer's events after a cursor (hub.feed)."""
+"""The feed route: a page of the retailer's events after a cursor (hub.retailers.feed)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from fastapi import APIRouter, Query, Response
 
 from hub.api.auth import Caller, DatabaseDep
 from hub.api.models import FeedPageOut
-from hub.cursors import MAX_CURSOR_LENGTH
-from hub.feed import DEFAULT_PAGE, MAX_PAGE, read_feed
+from hub.retailers.cursors import MAX_CURSOR_LENGTH
+from hub.retailers.feed import DEFAULT_PAGE, MAX_PAGE, read_feed
 
 router = APIRouter(tags=["feed"])
 

@@ -1,4 +1,4 @@
-"""The CSV case import route: a file in, every row's outcome out (hub.case_import)."""
+"""The CSV case import route: a file in, every row's outcome out (hub.retailers.case_import)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from fastapi import APIRouter, File, Request, UploadFile
 
 from hub.api.auth import Caller, DatabaseDep
 from hub.api.models import ImportResult
-from hub.case_import import import_cases_csv
+from hub.retailers.case_import import import_cases_csv
 
 router = APIRouter(tags=["cases"])
 

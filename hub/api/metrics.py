@@ -11,8 +11,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import CollectorRegistry
 
 from hub.api.operator_auth import OperatorOnly
-from hub.connectors import Network
-from hub.metrics import hub_registry
+from hub.operators.metrics import hub_registry
+from hub.partners.connectors import Network
 from hub.store.db import Database
 
 router = APIRouter(dependencies=[OperatorOnly])

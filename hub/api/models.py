@@ -11,8 +11,6 @@ from typing import Literal, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.case_import import ImportReport, RowOutcome
-from hub.feed import FeedItem, FeedPage
 from hub.model.case import Case
 from hub.model.event import Event, EventDetails, EventType
 from hub.model.statuses import (
@@ -23,9 +21,11 @@ from hub.model.statuses import (
     ShipmentStatus,
 )
 from hub.model.timeline import CaseState
-from hub.retailer_cases import CasePage
+from hub.retailers.case_import import ImportReport, RowOutcome
+from hub.retailers.cases import CasePage
+from hub.retailers.feed import FeedItem, FeedPage
+from hub.retailers.tenants import Retailer
 from hub.store.cases import CaseRecord
-from hub.tenants import Retailer
 
 AnyStatus = CaseStatus | ShipmentStatus | PartsOrderStatus | ServiceLevelStatus
 

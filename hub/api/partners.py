@@ -15,11 +15,11 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from hub.api.problems import problem_response
-from hub.connector_spec import HttpPushTransportSpec
-from hub.connectors import Connector, Network
+from hub.config.connector_spec import HttpPushTransportSpec
+from hub.config.secrets import read_secrets
 from hub.errors import ConfigurationError
-from hub.push import PushRefused, PushTooLarge, archive_push, process_push, verify_push
-from hub.secrets import read_secrets
+from hub.partners.connectors import Connector, Network
+from hub.partners.push import PushRefused, PushTooLarge, archive_push, process_push, verify_push
 from hub.store.db import Database
 
 router = APIRouter()

@@ -21,8 +21,8 @@ from starlette.exceptions import HTTPException
 
 from hub.api.operator_auth import OperatorCredentialRequired
 from hub.errors import ConflictError, HubError, ModelError, NotFoundError, TransientError
-from hub.retailer_cases import InvalidFieldError
-from hub.tenants import InvalidApiKey
+from hub.retailers.cases import InvalidFieldError
+from hub.retailers.tenants import InvalidApiKey
 
 MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "urn:aftersales-hub:problem:"

@@ -15,9 +15,7 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
-from hub.alerts import pause_connector, resume_connector
 from hub.api.operator_auth import SESSION_COOKIE, is_operator_token, operator_token, session_value
-from hub.connectors import Network
 from hub.console.render import CSS, SECURITY_HEADERS, duration, page
 from hub.console.search import find_cases
 from hub.console.session import (
@@ -32,9 +30,7 @@ from hub.console.throttle import LoginThrottle
 from hub.errors import ConflictError, NotFoundError
 from hub.model.parties import PartyRole
 from hub.model.statuses import CaseStatus
-from hub.sla.compute import CaseServiceLevels
-from hub.sla.store import breaches, case_service_levels
-from hub.status import (
+from hub.operators.status import (
     ConnectorState,
     NetworkStatus,
     network_status,
@@ -44,6 +40,10 @@ from hub.status import (
     require_known,
     unmapped_codes,
 )
+from hub.partners.alerts import pause_connector, resume_connector
+from hub.partners.connectors import Network
+from hub.sla.compute import CaseServiceLevels
+from hub.sla.store import breaches, case_service_levels
 from hub.store.cases import case_state, count_cases_by_status, require_case
 from hub.store.db import Database
 from hub.store.parties import list_parties

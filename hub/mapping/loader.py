@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hub.config.yamlfile import read_yaml, validate
 from hub.errors import ConfigurationError
 from hub.mapping.spec import MappingSpec, XmlCodecSpec
-from hub.yamlfile import read_yaml, validate
 
 
 def load_mapping(path: Path) -> MappingSpec:

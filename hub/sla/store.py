@@ -15,12 +15,12 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Row, or_, select
 
-from hub.config import NetworkConfig
-from hub.connectors import Network
+from hub.config.network import NetworkConfig
 from hub.errors import NotFoundError
 from hub.model.case import Case
 from hub.model.event import STATUS_SETS, Event, EventDetails, EventType
 from hub.model.statuses import FINAL_CASE_STATUSES
+from hub.partners.connectors import Network
 from hub.sla.compute import CaseServiceLevels, StepLevel, compute_service_levels
 from hub.sla.levels import Step
 from hub.store.db import Database

@@ -6,7 +6,7 @@ hub witnessed, never by what a retailer typed: a retailer chooses its cases' ser
 may write any partner's reference on them. So the store keeps who recorded each
 reference (``partner`` when the partner reported it together with the case's reference)
 and which partners were given each case (the hub sent them a message about it, or they
-reported an event naming it). ``hub.resolve`` decides; this module only reads and writes.
+reported an event naming it). ``hub.partners.resolve`` decides; this module only reads and writes.
 """
 
 from __future__ import annotations

@@ -128,7 +128,7 @@ def open_case(
         .values(case_id=case_id)
         .returning(events.c.reported_by)
     ).scalars()
-    # A partner that reported on the case before it existed holds it (hub.resolve).
+    # A partner that reported on the case before it existed holds it (hub.partners.resolve).
     reporters = {party for party in early if party != case.retailer}
     record_given(connection, {(case.reference, party) for party in reporters}, GivenHow.REPORT)
     append_events(connection, [opening_event(case, recorded_at=now)], now=now)

@@ -94,7 +94,7 @@ case_parties = Table(
     ),
     Column("since", UtcDateTime, nullable=False),
     comment="Which partners were given a case: only they may be linked to it by a serial "
-    "or by a reference a retailer recorded (hub.resolve).",
+    "or by a reference a retailer recorded (hub.partners.resolve).",
 )
 
 unlinked_reasons = Table(
@@ -291,7 +291,7 @@ Index(
     sqlite_where=feed_entries.c.case_status.is_not(None),
     postgresql_where=feed_entries.c.case_status.is_not(None),
 )
-"""A case's status history in feed order, read without touching the rows (hub.feed)."""
+"""A case's status history in feed order, read without touching the rows (hub.retailers.feed)."""
 
 # --- Transactional outbox (issue 5) ---------------------------------------------------
 

@@ -13,8 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from hub.connector_spec import WebhookSpec
-from hub.connectors import Network
+from hub.config.connector_spec import WebhookSpec
 from hub.errors import ConfigurationError, FatalError
 from hub.model.case import Case
 from hub.model.event import Event
@@ -22,15 +21,21 @@ from hub.model.parties import Party
 from hub.model.statuses import CaseStatus
 from hub.model.timeline import derive_case_state, event_order_key
 from hub.model.work import PartsOrder
-from hub.outbound import render, render_and_deliver
+from hub.partners.connectors import Network
+from hub.partners.outbound import render, render_and_deliver
 from hub.ports import DeliveryReceipt, Sender
+from hub.retailers.webhooks import (
+    event_payload,
+    read_webhook_secret,
+    webhook_message,
+    webhook_sender,
+)
 from hub.store.cases import case_state, get_case
 from hub.store.db import Database
 from hub.store.events import get_event
 from hub.store.parts_orders import record_parts_order
 from hub.sync.outbox import OutboxRow
 from hub.sync.rules import Role, route_for
-from hub.webhooks import event_payload, read_webhook_secret, webhook_message, webhook_sender
 
 
 class UndeliverableMessage(FatalError):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, update
 
-from hub.config import NetworkConfig
+from hub.config.network import NetworkConfig
 from hub.errors import ConfigurationError
 from hub.model.event import Event, EventType, stable_event_id
 from hub.store.case_links import GivenHow, record_given
@@ -120,7 +120,7 @@ def apply_sync(
                     items.append(_item(intent, addresses))
                     if isinstance(intent, SendIntent):
                         # Only a partner given the case may be linked to it by a serial
-                        # or a retailer's reference (hub.resolve).
+                        # or a retailer's reference (hub.partners.resolve).
                         given.add((intent.case_ref, intent.party))
         if given:
             record_given(connection, given, GivenHow.MESSAGE)

@@ -9,7 +9,7 @@ API, CLI, later the sync engine) feeds the retailers without knowing it: an even
 enters its retailer's feed when it is stored with a case, or when an orphan event is
 attached to its case later. On PostgreSQL each entry records the writing transaction's
 id (xid8) so the feed can be read in an order that no later commit can slip into (see
-hub/feed.py). A later migration that rebuilds ``events`` on SQLite (batch mode copies
+hub/retailers/feed.py). A later migration that rebuilds ``events`` on SQLite (batch mode copies
 and drops the table) drops these triggers with it and must create them again.
 """
 

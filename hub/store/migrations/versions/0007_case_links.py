@@ -83,7 +83,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("case_id", "party_id", name=op.f("pk_case_parties")),
         comment="Which partners were given a case: only they may be linked to it by a "
-        "serial or by a reference a retailer recorded (hub.resolve).",
+        "serial or by a reference a retailer recorded (hub.partners.resolve).",
     )
     op.execute(
         """

@@ -13,9 +13,9 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from hub.connectors import Connector
 from hub.errors import ConfigurationError, OutboundNameTaken
 from hub.mapping.spec import OutboundSpec
+from hub.partners.connectors import Connector
 from hub.ports import DeliveryReceipt, OutboundMessage, Sender, Transport
 
 CONTENT_TYPES = {"csv": "text/csv", "xml": "application/xml", "json": "application/json"}

@@ -20,9 +20,9 @@ from sqlalchemy.exc import IntegrityError
 from hub.errors import ConfigurationError, CursorExpired, FatalError, HubError, PartnerDataError
 from hub.mapping.inbound import InboundMapping
 from hub.model.event import Event
+from hub.partners.resolve import Learned, resolve_cases
+from hub.partners.runs import RunCounts, finish_run, record_rejects, start_run
 from hub.ports import Codec, DocumentCodec, MessageRef, PagedSource, RawMessage, Record, Transport
-from hub.resolve import Learned, resolve_cases
-from hub.runs import RunCounts, finish_run, record_rejects, start_run
 from hub.store.archive import ArchivedMessage, archive_message, message_content
 from hub.store.connector_state import read_cursor, write_cursor
 from hub.store.db import Database

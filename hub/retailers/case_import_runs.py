@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from hub.case_import import RowOutcome, import_cases_csv
 from hub.errors import HubError
-from hub.ingest import RunReport
+from hub.partners.ingest import RunReport
+from hub.partners.runs import RunCounts, finish_run, start_run
 from hub.ports import Transport
-from hub.runs import RunCounts, finish_run, start_run
+from hub.retailers.case_import import RowOutcome, import_cases_csv
+from hub.retailers.tenants import find_retailer
 from hub.store.db import Database
 from hub.store.events import StoredHook
-from hub.tenants import find_retailer
 
 
 def run_case_import(

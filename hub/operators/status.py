@@ -19,14 +19,14 @@ from typing import Any, Literal
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Connection, func, select
 
-from hub.alerts import AlertingSpec, consecutive_failures, flags_for, own_runs
-from hub.config import NetworkConfig
-from hub.connector_spec import HttpPushTransportSpec, ScheduleSpec, parse_duration
-from hub.connectors import Network
+from hub.config.connector_spec import HttpPushTransportSpec, ScheduleSpec, parse_duration
+from hub.config.network import NetworkConfig
 from hub.errors import ConfigurationError, NotFoundError
 from hub.mapping.loader import load_mapping
 from hub.mapping.spec import InboundSpec
-from hub.runs import RunCounts, RunOutcome, RunRecord, run_record
+from hub.partners.alerts import AlertingSpec, consecutive_failures, flags_for, own_runs
+from hub.partners.connectors import Network
+from hub.partners.runs import RunCounts, RunOutcome, RunRecord, run_record
 from hub.store.db import Database
 from hub.store.tables import connector_leases, connector_runs, events, outbox, raw_messages, rejects
 from hub.store.tables import replays as replays_table
@@ -36,7 +36,7 @@ Direction = Literal["in", "out", "push", "import"]
 
 REMAPPED_SUFFIX = "#remapped"
 """An event first stored unmapped and stored again mapped by a replay gets the first id
-with this suffix (the first is a fact too, and is never changed): see hub.replay."""
+with this suffix (the first is a fact too, and is never changed): see hub.partners.replay."""
 
 
 def remapped_id(event_id: str) -> str:

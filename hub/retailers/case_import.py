@@ -28,11 +28,11 @@ from sqlalchemy import Connection
 from hub.errors import HubError
 from hub.model.case import Case
 from hub.ports import MessageRef, RawMessage
-from hub.retailer_cases import InvalidFieldError, open_case_for
+from hub.retailers.cases import InvalidFieldError, open_case_for
+from hub.retailers.tenants import Retailer
 from hub.store.archive import archive_message
 from hub.store.events import StoredHook
 from hub.store.tables import rejects
-from hub.tenants import Retailer
 
 MAX_ROWS = 10_000
 FILE_FIELD = "file"

@@ -13,13 +13,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from hub.alerts import AlertingSpec
-from hub.connector_spec import CaseImportSpec, ConnectorSpec, WebhookSpec
+from hub.config.connector_spec import CaseImportSpec, ConnectorSpec, WebhookSpec
+from hub.config.yamlfile import read_yaml, validate
 from hub.errors import ConfigurationError
 from hub.model.case import ContractLevel
 from hub.model.parties import Party, PartyId, PartyRole
+from hub.partners.alerts import AlertingSpec
 from hub.sync.rules import SyncSpec
-from hub.yamlfile import read_yaml, validate
 
 DEFAULT_DATABASE_URL = "sqlite:///hub.db"
 """A file in the working directory: the embedded default, nothing to install."""

@@ -10,15 +10,20 @@ import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from hub.config import NetworkConfig, load_network
-from hub.connector_spec import (
+from hub.config.connector_spec import (
     CaseImportSpec,
     ConnectorSpec,
     HttpPullTransportSpec,
     HttpPushTransportSpec,
 )
+from hub.config.network import NetworkConfig, load_network
+from hub.config.secrets import read_secrets
 from hub.errors import ConfigurationError
-from hub.ingest import (
+from hub.mapping.inbound import InboundMapping
+from hub.mapping.loader import load_mapping
+from hub.mapping.outbound import OutboundMapping
+from hub.mapping.spec import InboundSpec, MappingSpec, OutboundSpec
+from hub.partners.ingest import (
     InboundPipeline,
     RunReport,
     replay_unprocessed,
@@ -26,14 +31,9 @@ from hub.ingest import (
     run_items,
     run_paged,
 )
-from hub.mapping.inbound import InboundMapping
-from hub.mapping.loader import load_mapping
-from hub.mapping.outbound import OutboundMapping
-from hub.mapping.spec import InboundSpec, MappingSpec, OutboundSpec
-from hub.open_work import open_partner_references, open_tracking_numbers
+from hub.partners.open_work import open_partner_references, open_tracking_numbers
+from hub.partners.registry import codec_factory, transport_factory
 from hub.ports import Codec, PagedSource, Sender, Transport
-from hub.registry import codec_factory, transport_factory
-from hub.secrets import read_secrets
 from hub.store.db import Database
 from hub.store.events import StoredHook
 from hub.sync.engine import sync_hook

@@ -2,7 +2,7 @@
 
 No counter lives in a process: several hub processes share one database, and each must
 report the same truth whichever is scraped, so a collector reads the store (and
-hub.status) when Prometheus asks. Counters are counts of rows the hub never deletes
+hub.operators.status) when Prometheus asks. Counters are counts of rows the hub never deletes
 (runs, events, rejects), so they only go up.
 """
 
@@ -15,9 +15,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector, CollectorRegistry
 from sqlalchemy import func, select
 
-from hub.connectors import Network
-from hub.runs import RunOutcome
-from hub.status import ConnectorState, NetworkStatus, network_status, unmapped_codes
+from hub.operators.status import ConnectorState, NetworkStatus, network_status, unmapped_codes
+from hub.partners.connectors import Network
+from hub.partners.runs import RunOutcome
 from hub.store.db import Database
 from hub.store.tables import connector_runs, events, outbox, rejects
 from hub.sync.outbox import OutboxState

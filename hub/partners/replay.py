@@ -24,13 +24,13 @@ from itertools import islice
 
 from sqlalchemy import Connection, select
 
-from hub.connectors import Network
 from hub.errors import ConfigurationError, HubError, NotFoundError, PartnerDataError
-from hub.ingest import CHUNK, InboundPipeline, MessageRejected
 from hub.model.event import Event
-from hub.resolve import resolve_cases
-from hub.runs import RunCounts, RunOutcome, finish_run, record_rejects
-from hub.status import remapped_id, require_known
+from hub.operators.status import remapped_id, require_known
+from hub.partners.connectors import Network
+from hub.partners.ingest import CHUNK, InboundPipeline, MessageRejected
+from hub.partners.resolve import resolve_cases
+from hub.partners.runs import RunCounts, RunOutcome, finish_run, record_rejects
 from hub.store.archive import message_content
 from hub.store.db import Database
 from hub.store.events import StoredHook, append_events

@@ -24,9 +24,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from hub.config.yamlfile import YamlDocument, read_yaml, validate
 from hub.errors import ConfigurationError, HubError, PartnerDataError
-from hub.formula_guard import guarded_record
-from hub.ingest import InboundPipeline, ingest_message
 from hub.mapping.inbound import InboundMapping
 from hub.mapping.loader import load_mapping
 from hub.mapping.outbound import OutboundMapping
@@ -35,12 +34,13 @@ from hub.model.case import Case
 from hub.model.event import Event
 from hub.model.parties import Party, PartyRole
 from hub.model.work import PartsOrder, PartsOrderLine
+from hub.partners.formula_guard import guarded_record
+from hub.partners.ingest import InboundPipeline, ingest_message
+from hub.partners.registry import codec_factory
 from hub.ports import Codec, MessageRef, RawMessage, Record
-from hub.registry import codec_factory
 from hub.store.db import Database
 from hub.store.migrate import upgrade
 from hub.store.parties import save_party
-from hub.yamlfile import YamlDocument, read_yaml, validate
 
 FIXED_NOW = datetime(2026, 11, 5, 12, 0, tzinfo=UTC)
 """The clock of conformance runs, so rendered file names and events are reproducible."""

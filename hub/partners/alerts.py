@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import ColumnElement, Connection, and_, exists, func, or_, select, update
 
 from hub.errors import ConflictError
-from hub.runs import RunOutcome
+from hub.partners.runs import RunOutcome
 from hub.store.db import Database
 from hub.store.tables import connector_leases, connector_runs, replays
 from hub.store.upsert import insert_ignoring_conflicts

@@ -14,19 +14,19 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import ColumnElement, Connection, exists, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from hub.cursors import CursorKind, decode_cursor, encode_cursor
 from hub.errors import ConflictError, ModelError, NotFoundError
 from hub.model.case import Case
 from hub.model.event import EventType
 from hub.model.parties import PartyRole
 from hub.model.statuses import CaseStatus
 from hub.model.timeline import CaseState
+from hub.retailers.cursors import CursorKind, decode_cursor, encode_cursor
+from hub.retailers.tenants import Retailer
 from hub.store.cases import CaseRecord, OpenedCase, case_state, get_case, open_case
 from hub.store.db import Database
 from hub.store.events import StoredHook
 from hub.store.parties import get_party
 from hub.store.tables import case_references, cases, events
-from hub.tenants import Retailer
 
 OPENED_AT_LEEWAY = timedelta(minutes=5)
 """How far ahead of the hub's clock a retailer's clock may run."""
@@ -91,7 +91,7 @@ def check_case_for(
     """What the canonical model cannot check: ownership, prefix, known partners, a past
     opening. A partner's reference already recorded on another case is not refused: the
     refusal would tell this retailer about someone else's case, and a retailer's
-    reference links nothing by itself (hub.resolve)."""
+    reference links nothing by itself (hub.partners.resolve)."""
     where = _control_character_at(case.model_dump(mode="json"))
     if where is not None:
         raise InvalidFieldError(where, "contains a control character (NUL, ...)")

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from hub.config import NetworkConfig
+from hub.config.network import NetworkConfig
 from hub.mapping.spec import MappingSpec
 from hub.model import Case, Event, PartsOrder, Party, Quote, Shipment, Visit
 

@@ -19,13 +19,18 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import or_, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from hub.alerts import AlertingSpec, after_run
-from hub.case_import_runs import run_case_import
-from hub.connector_spec import ConnectorSpec, HttpPushTransportSpec, ScheduleSpec, parse_duration
-from hub.connectors import Network, case_import_transport
+from hub.config.connector_spec import (
+    ConnectorSpec,
+    HttpPushTransportSpec,
+    ScheduleSpec,
+    parse_duration,
+)
 from hub.errors import HubError, NextAction, TransientError
-from hub.ingest import RunReport
 from hub.mapping.spec import InboundSpec
+from hub.partners.alerts import AlertingSpec, after_run
+from hub.partners.connectors import Network, case_import_transport
+from hub.partners.ingest import RunReport
+from hub.retailers.case_import_runs import run_case_import
 from hub.sla.publish import EVERY as SERVICE_LEVELS_EVERY
 from hub.sla.publish import LEASE_NAME as SERVICE_LEVELS_LEASE
 from hub.sla.publish import publish_leased
@@ -163,7 +168,7 @@ def run_leased(
     """One run under the connector's lease, kept alive while it runs; None when taken.
 
     With an ``alerting`` policy, the connector is flagged or paused after the run as the
-    policy says (hub.alerts).
+    policy says (hub.partners.alerts).
     """
     if not acquire_lease(database, name, owner, lease=lease, ignore_backoff=ignore_backoff):
         logger.info("%s: running elsewhere, backing off or paused; skipped", name)

@@ -48,12 +48,12 @@ from sqlalchemy import (
     tuple_,
 )
 
-from hub.cursors import CursorKind, decode_cursor, encode_cursor
 from hub.model.event import STATUS_SETS, Event, EventDetails, EventType
 from hub.model.statuses import CaseStatus
 from hub.model.timeline import OrderKey, order_key
+from hub.retailers.cursors import CursorKind, decode_cursor, encode_cursor
+from hub.retailers.tenants import Retailer
 from hub.store.tables import cases, events, feed_entries
-from hub.tenants import Retailer
 
 MAX_PAGE = 500
 DEFAULT_PAGE = 100

@@ -28,13 +28,13 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from hub.connector_spec import WEBHOOK_RETRY_WAIT, HttpPostTransportSpec, WebhookSpec
+from hub.config.connector_spec import WEBHOOK_RETRY_WAIT, HttpPostTransportSpec, WebhookSpec
+from hub.config.secrets import read_secrets
 from hub.errors import ConfigurationError, FatalError
 from hub.model.event import Event
 from hub.model.statuses import CaseStatus
+from hub.partners.registry import transport_factory
 from hub.ports import OutboundMessage, Sender
-from hub.registry import transport_factory
-from hub.secrets import read_secrets
 
 __all__ = [
     "CONTENT_TYPE",
@@ -186,7 +186,7 @@ def read_webhook_secret(spec: WebhookSpec, environ: Mapping[str, str] | None = N
 def webhook_sender(spec: WebhookSpec, environ: Mapping[str, str] | None = None) -> Sender:
     """A POST client for the retailer's URL, with no credential of its own: each message
     carries its signature. Its retries stay within the signature's lifetime (see
-    :class:`hub.connector_spec.WebhookSpec`); ``environ`` is unused here, since the
+    :class:`hub.config.connector_spec.WebhookSpec`); ``environ`` is unused here, since the
     secret is read when each message is signed, and kept for symmetry with connectors.
 
     The transport comes from the ``http-post`` entry point, so the core imports no adapter.
