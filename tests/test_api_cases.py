@@ -111,6 +111,10 @@ def test_a_refused_case_is_a_422_naming_the_field(
         ({"limit": 201}, "limit"),
         ({"status": "lost"}, "status"),
         ({"updated_since": "2026-11-01T10:00:00"}, "updated_since"),
+        ({"updated_since": "0.5"}, "updated_since"),
+        ({"updated_since": "1798794000"}, "updated_since"),
+        ({"updated_since": "2026-11-01"}, "updated_since"),
+        ({"updated_since": "2026-11-01 10:00:00+01:00x"}, "updated_since"),
         ({"breached": "perhaps"}, "breached"),
     ],
 )
