@@ -269,6 +269,14 @@ def test_unknown_routes_and_methods_answer_problem_details(hub: Hub) -> None:
     assert "GET" in wrong.headers["allow"]
 
 
+def test_a_wrong_method_on_the_import_advertises_only_what_the_import_allows(hub: Hub) -> None:
+    for method in ("OPTIONS", "PUT", "DELETE"):
+        answer = hub.client.request(method, "/v1/cases/import", headers=hub.me.headers)
+        assert answer.status_code == 405
+        assert answer.headers["content-type"] == PROBLEM
+        assert answer.headers["allow"] == "POST"
+
+
 def test_whoami_names_the_tenant_and_its_prefix(hub: Hub) -> None:
     assert hub.client.get("/v1/me", headers=hub.bm.headers).json() == {
         "retailer": "bricomarket",

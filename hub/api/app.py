@@ -56,7 +56,9 @@ def create_app(database: Database, network: Network | None = None) -> FastAPI:
     app.state.network = network
     install_problem_handlers(app)
     app.add_middleware(BodyLimit, overrides={f"{PREFIX}/cases/import": IMPORT_BODY_LIMIT})
-    for router in (auth.router, cases.router, imports.router, feed.router):
+    # The import before the cases: /cases/import is its own path, not a reference that
+    # /cases/{reference} would claim first (and answer a wrong method for).
+    for router in (auth.router, imports.router, cases.router, feed.router):
         app.include_router(router, prefix=PREFIX, dependencies=[Depends(known_query_only)])
     app.include_router(partners.router)
     include_metrics(app, database, network)
