@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Literal
 
@@ -173,3 +174,26 @@ def load_network(path: Path) -> NetworkConfig:
     if not isinstance(document.data, dict):
         raise ConfigurationError(f"{path}: expected a mapping with 'version' and 'parties'")
     return validate(document, NetworkConfig)
+
+
+TRUSTED_PROXIES_VARIABLE = "HUB_TRUSTED_PROXIES"
+
+ProxyNetwork = IPv4Network | IPv6Network
+
+
+def trusted_proxies(environ: Mapping[str, str] | None = None) -> tuple[ProxyNetwork, ...]:
+    """The reverse proxies whose ``X-Forwarded-For`` the hub believes (IPs or CIDRs, comma
+    separated). None by default: a header any client can write decides nothing."""
+    env = os.environ if environ is None else environ
+    networks = []
+    for item in env.get(TRUSTED_PROXIES_VARIABLE, "").split(","):
+        if not item.strip():
+            continue
+        try:
+            networks.append(ip_network(item.strip(), strict=False))
+        except ValueError:
+            raise ConfigurationError(
+                f"{TRUSTED_PROXIES_VARIABLE}: {item.strip()!r} is not an IP address or a "
+                "network like 10.0.0.0/8"
+            ) from None
+    return tuple(networks)

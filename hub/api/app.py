@@ -13,6 +13,8 @@ from hub.api.metrics import include_metrics
 from hub.api.openapi_doc import build_openapi
 from hub.api.partners import push_endpoints
 from hub.api.problems import install_problem_handlers
+from hub.api.proxies import TrustedProxies
+from hub.config import trusted_proxies
 from hub.connectors import Network
 from hub.console import install_console
 from hub.store.db import Database
@@ -56,6 +58,7 @@ def create_app(database: Database, network: Network | None = None) -> FastAPI:
     app.state.network = network
     install_problem_handlers(app)
     app.add_middleware(BodyLimit, overrides={f"{PREFIX}/cases/import": IMPORT_BODY_LIMIT})
+    app.add_middleware(TrustedProxies, proxies=trusted_proxies())  # outermost: who is asking
     # The import before the cases: /cases/import is its own path, not a reference that
     # /cases/{reference} would claim first (and answer a wrong method for).
     for router in (auth.router, imports.router, cases.router, feed.router):
