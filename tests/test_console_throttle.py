@@ -9,8 +9,8 @@ import pytest
 from hub.api import create_app
 from hub.api.operator_auth import TOKEN_ENV
 from hub.api.proxies import forwarded_client
+from hub.api.throttle import ADDRESSES_KEPT, FAILURES_ALLOWED, LoginThrottle
 from hub.config import TRUSTED_PROXIES_VARIABLE, trusted_proxies
-from hub.console.throttle import ADDRESSES_KEPT, FAILURES_ALLOWED, LoginThrottle
 from hub.errors import ConfigurationError
 from hub.store.db import Database
 from tests.api_support import serving
