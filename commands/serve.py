@@ -15,6 +15,7 @@ import uvicorn
 
 from commands.common import DatabaseOption, NetworkOption, network_path, open_database, out
 from hub.api.app import create_app
+from hub.api.proxies import server_config
 from hub.errors import ConfigurationError
 from hub.partners.connectors import open_network
 from hub.partners.schedule import build_scheduler
@@ -53,6 +54,6 @@ def serve(
     scheduler.start()
     out.print(f"hub serving on http://{host}:{port} as {owner}; {len(scheduler.get_jobs())} jobs")
     try:
-        uvicorn.run(create_app(db, partners), host=host, port=port, log_level="info")
+        uvicorn.Server(server_config(create_app(db, partners), host=host, port=port)).run()
     finally:
         scheduler.shutdown(wait=True)

@@ -111,6 +111,10 @@ def test_a_refused_case_is_a_422_naming_the_field(
         ({"limit": 201}, "limit"),
         ({"status": "lost"}, "status"),
         ({"updated_since": "2026-11-01T10:00:00"}, "updated_since"),
+        ({"updated_since": "0.5"}, "updated_since"),
+        ({"updated_since": "1798794000"}, "updated_since"),
+        ({"updated_since": "2026-11-01"}, "updated_since"),
+        ({"updated_since": "2026-11-01 10:00:00+01:00x"}, "updated_since"),
         ({"breached": "perhaps"}, "breached"),
     ],
 )
@@ -248,6 +252,14 @@ def test_unknown_routes_and_methods_answer_problem_details(hub: Hub) -> None:
     assert wrong.status_code == 405
     assert wrong.json()["type"] == "urn:aftersales-hub:problem:method-not-allowed"
     assert "GET" in wrong.headers["allow"]
+
+
+def test_a_wrong_method_on_the_import_advertises_only_what_the_import_allows(hub: Hub) -> None:
+    for method in ("OPTIONS", "PUT", "DELETE"):
+        answer = hub.client.request(method, "/v1/cases/import", headers=hub.me.headers)
+        assert answer.status_code == 405
+        assert answer.headers["content-type"] == PROBLEM
+        assert answer.headers["allow"] == "POST"
 
 
 def test_whoami_names_the_tenant_and_its_prefix(hub: Hub) -> None:

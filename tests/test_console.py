@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from hub.api import create_app
 from hub.api.operator_auth import SESSION_COOKIE, TOKEN_ENV
-from hub.console.throttle import FAILURES_ALLOWED
+from hub.api.throttle import FAILURES_ALLOWED
 from hub.errors import FatalError, Location, PartnerDataError, TransientError
 from hub.model import Event, EventType, stable_event_id
 from hub.partners.connectors import Network, open_network
@@ -26,7 +26,7 @@ from hub.partners.runs import RunCounts, finish_run, record_rejects, start_run
 from hub.store.cases import open_case
 from hub.store.db import Database
 from hub.store.events import append_events
-from hub.store.tables import outbox
+from hub.store.tables import console_sessions, outbox
 from hub.sync.outbox import Dispatcher, OutboxItem, OutboxRow, enqueue
 from tests.api_support import Tenant, make_tenant
 from tests.factories import PARIS_WINTER, case_event, make_case, register_network
@@ -438,3 +438,167 @@ def test_breaches_list_the_late_steps_of_open_cases(client: TestClient) -> None:
     assert "received → diagnosis" in case
     assert '<span class="state ok">met' in case
     assert '<span class="state failing">breached' in case
+
+
+# --- issue 11: one throttle for the header too; sessions kept server-side -----------------
+
+
+def test_wrong_bearers_on_the_console_are_throttled_like_wrong_logins(
+    client: TestClient,
+) -> None:
+    for _ in range(FAILURES_ALLOWED):
+        wrong = client.get("/console", headers={"Authorization": "Bearer guess"})
+        assert wrong.status_code == 403
+    held = client.get("/console", headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"})
+    assert held.status_code == 429
+    assert 0 < int(held.headers["retry-after"]) <= 15 * 60
+    assert "ME-000123" not in held.text
+    login = client.post("/console/login", data={"token": OPERATOR_TOKEN}, follow_redirects=False)
+    assert login.status_code == 429, "the login form shares the throttle"
+
+
+def test_every_login_gets_its_own_random_session(client: TestClient) -> None:
+    values = set()
+    for _ in range(3):
+        answer = client.post(
+            "/console/login", data={"token": OPERATOR_TOKEN}, follow_redirects=False
+        )
+        values.add(answer.cookies[SESSION_COOKIE])
+    assert len(values) == 3
+    assert all(len(value) >= 43 for value in values), "256 random bits"
+
+
+def _session_cookie(client: TestClient) -> str:
+    answer = client.post("/console/login", data={"token": OPERATOR_TOKEN}, follow_redirects=False)
+    assert answer.status_code == 303
+    client.cookies.clear()
+    return answer.cookies[SESSION_COOKIE]
+
+
+def _opens(client: TestClient, cookie: str) -> bool:
+    answer = client.get(
+        "/console", headers={"Cookie": f"{SESSION_COOKIE}={cookie}"}, follow_redirects=False
+    )
+    return answer.status_code == 200
+
+
+def test_a_cookie_replayed_after_logout_opens_nothing(client: TestClient) -> None:
+    cookie = _session_cookie(client)
+    other = _session_cookie(client)
+    page = client.get("/console/dead-letters", headers={"Cookie": f"{SESSION_COOKIE}={cookie}"})
+    gone = client.post(
+        "/console/logout",
+        data={"csrf_token": csrf_of(page.text)},
+        headers={"Cookie": f"{SESSION_COOKIE}={cookie}"},
+        follow_redirects=False,
+    )
+    assert gone.status_code == 303
+    assert not _opens(client, cookie), "revoked server-side, not only deleted in the browser"
+    assert _opens(client, other), "another session lives on"
+
+
+def test_a_csrf_token_of_one_session_is_refused_in_another(
+    client: TestClient, scenario: Scenario
+) -> None:
+    first = _session_cookie(client)
+    second = _session_cookie(client)
+    token = csrf_of(
+        client.get("/console/dead-letters", headers={"Cookie": f"{SESSION_COOKIE}={first}"}).text
+    )
+    answer = client.post(
+        f"/console/dead-letters/{scenario.dead_letter}/replay",
+        data={"csrf_token": token},
+        headers={"Cookie": f"{SESSION_COOKIE}={second}"},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 403
+    assert message_state(scenario.database, scenario.dead_letter) == "dead"
+
+
+def _age_session(database: Database, *, idle: timedelta, since_login: timedelta) -> None:
+    """Move every stored session back in time, as if the clock had run on."""
+    now = datetime.now(UTC)
+    with database.transaction() as connection:
+        connection.execute(
+            update(console_sessions).values(
+                last_seen_at=now - idle, expires_at=now + DEFAULT_LIFETIME - since_login
+            )
+        )
+
+
+DEFAULT_LIFETIME = timedelta(hours=12)
+DEFAULT_IDLE = timedelta(minutes=30)
+
+
+def test_a_session_ends_when_unused_for_the_idle_lifetime(
+    client: TestClient, scenario: Scenario
+) -> None:
+    cookie = _session_cookie(client)
+    _age_session(
+        scenario.database, idle=DEFAULT_IDLE - timedelta(minutes=1), since_login=DEFAULT_IDLE
+    )
+    assert _opens(client, cookie), "used 29 minutes ago: still alive, and seen again now"
+    assert _opens(client, cookie)
+    _age_session(
+        scenario.database, idle=DEFAULT_IDLE + timedelta(seconds=1), since_login=DEFAULT_IDLE
+    )
+    assert not _opens(client, cookie)
+
+
+def test_a_session_ends_at_its_absolute_lifetime_however_busy(
+    client: TestClient, scenario: Scenario
+) -> None:
+    cookie = _session_cookie(client)
+    _age_session(scenario.database, idle=timedelta(0), since_login=DEFAULT_LIFETIME)
+    assert not _opens(client, cookie)
+
+
+def test_the_lifetimes_come_from_the_environment(
+    scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HUB_CONSOLE_SESSION_MAX", "2h")
+    with TestClient(create_app(scenario.database, scenario.network)) as short:
+        answer = short.post(
+            "/console/login", data={"token": OPERATOR_TOKEN}, follow_redirects=False
+        )
+    assert "Max-Age=7200" in answer.headers["set-cookie"]
+    with scenario.database.transaction() as connection:
+        row = connection.execute(select(console_sessions)).one()
+    assert row.expires_at - row.created_at == timedelta(hours=2)
+
+
+def test_a_session_ends_when_the_operator_credential_changes(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cookie = _session_cookie(client)
+    monkeypatch.setenv(TOKEN_ENV, OPERATOR_TOKEN + "-rotated")
+    assert not _opens(client, cookie)
+    monkeypatch.setenv(TOKEN_ENV, OPERATOR_TOKEN)
+    assert _opens(client, cookie), "the same credential back: the session was never revoked"
+
+
+def test_two_hub_processes_on_one_database_agree_on_sessions(scenario: Scenario) -> None:
+    with (
+        TestClient(create_app(scenario.database, scenario.network)) as one,
+        TestClient(create_app(scenario.database, scenario.network)) as two,
+    ):
+        cookie = _session_cookie(one)
+        assert _opens(two, cookie)
+        page = two.get("/console/dead-letters", headers={"Cookie": f"{SESSION_COOKIE}={cookie}"})
+        two.post(
+            "/console/logout",
+            data={"csrf_token": csrf_of(page.text)},
+            headers={"Cookie": f"{SESSION_COOKIE}={cookie}"},
+        )
+        assert not _opens(one, cookie), "logged out on one process, refused on the other"
+
+
+def test_the_database_keeps_only_a_hash_of_the_session_id(
+    client: TestClient, scenario: Scenario
+) -> None:
+    cookie = _session_cookie(client)
+    with scenario.database.transaction() as connection:
+        rows = connection.execute(select(console_sessions)).all()
+    assert len(rows) == 1
+    assert cookie not in {str(value) for value in rows[0]}
+    assert OPERATOR_TOKEN not in {str(value) for value in rows[0]}

@@ -1,8 +1,19 @@
-"""The login throttle on its own, with a clock the test moves."""
+"""The login throttle on its own, with a clock the test moves; then over real HTTP, whose
+address it counts when a client writes X-Forwarded-For."""
 
 from __future__ import annotations
 
-from hub.console.throttle import ADDRESSES_KEPT, LoginThrottle
+import httpx
+import pytest
+
+from hub.api import create_app
+from hub.api.operator_auth import TOKEN_ENV
+from hub.api.proxies import forwarded_client
+from hub.api.throttle import ADDRESSES_KEPT, FAILURES_ALLOWED, LoginThrottle
+from hub.config.network import TRUSTED_PROXIES_VARIABLE, trusted_proxies
+from hub.errors import ConfigurationError
+from hub.store.db import Database
+from tests.api_support import serving
 
 
 class Clock:
@@ -44,3 +55,64 @@ def test_a_spray_from_many_addresses_keeps_memory_bounded() -> None:
     assert len(throttle._failures) == ADDRESSES_KEPT
     assert throttle.retry_after("addr-0") is None, "the stalest address was forgotten"
     assert throttle.retry_after(f"addr-{ADDRESSES_KEPT + 49}") is not None
+
+
+# --- over real HTTP: whose address is counted ------------------------------------------
+
+OPERATOR_TOKEN = "op-" + "c0ffee" * 6
+
+
+@pytest.fixture
+def operator_token(monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv(TOKEN_ENV, OPERATOR_TOKEN)
+    return OPERATOR_TOKEN
+
+
+def _login(base: str, token: str, forwarded_for: str | None = None) -> httpx.Response:
+    headers = {} if forwarded_for is None else {"X-Forwarded-For": forwarded_for}
+    return httpx.post(
+        f"{base}/console/login", data={"token": token}, headers=headers, follow_redirects=False
+    )
+
+
+def test_a_forwarded_for_header_from_an_untrusted_peer_changes_nothing(
+    database: Database, operator_token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A guesser cannot dodge the throttle by writing a new address in every request."""
+    monkeypatch.delenv(TRUSTED_PROXIES_VARIABLE, raising=False)
+    with serving(create_app(database)) as base:
+        for number in range(FAILURES_ALLOWED):
+            assert _login(base, "guess", f"198.51.100.{number}").status_code == 401
+        held = _login(base, operator_token, "198.51.100.200")
+    assert held.status_code == 429
+    assert int(held.headers["retry-after"]) > 0
+
+
+def test_behind_a_trusted_proxy_each_client_address_is_held_apart(
+    database: Database, operator_token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(TRUSTED_PROXIES_VARIABLE, "10.9.0.0/16, 127.0.0.1")
+    with serving(create_app(database)) as base:
+        for _ in range(FAILURES_ALLOWED):
+            # what the client wrote (left) is ignored; the proxy appended what it saw
+            assert _login(base, "guess", "192.0.2.77, 203.0.113.7").status_code == 401
+        held = _login(base, operator_token, "203.0.113.7")
+        through_two_proxies = _login(base, operator_token, "203.0.113.7, 10.9.0.4")
+        victim = _login(base, operator_token, "192.0.2.77")
+    assert held.status_code == 429
+    assert through_two_proxies.status_code == 429
+    assert victim.status_code == 303, "a forged entry never holds someone else's address"
+
+
+def test_forwarded_client_reads_only_what_trusted_proxies_wrote() -> None:
+    proxies = trusted_proxies({TRUSTED_PROXIES_VARIABLE: "10.0.0.0/8,::1"})
+    assert forwarded_client("203.0.113.9", "1.2.3.4", proxies) == "203.0.113.9"
+    assert forwarded_client("10.0.0.2", "1.2.3.4, 5.6.7.8", proxies) == "5.6.7.8"
+    assert forwarded_client("::1", "5.6.7.8, 10.1.1.1", proxies) == "5.6.7.8"
+    assert forwarded_client("10.0.0.2", "", proxies) == "10.0.0.2"
+    assert forwarded_client("10.0.0.2", "not-an-ip", proxies) == "not-an-ip"
+
+
+def test_a_wrong_trusted_proxy_setting_is_a_configuration_error() -> None:
+    with pytest.raises(ConfigurationError, match=TRUSTED_PROXIES_VARIABLE):
+        trusted_proxies({TRUSTED_PROXIES_VARIABLE: "10.0.0.0/8, proxy.example"})

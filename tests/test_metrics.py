@@ -12,7 +12,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select, update
 
 from hub.api import create_app
-from hub.api.operator_auth import TOKEN_ENV
+from hub.api.operator_auth import SESSION_COOKIE, TOKEN_ENV
+from hub.api.throttle import FAILURES_ALLOWED
 from hub.errors import FatalError, Location, PartnerDataError
 from hub.operators.status import network_status, recent_runs
 from hub.partners.alerts import pause_connector
@@ -176,3 +177,65 @@ def test_closed_when_no_operator_credential_is_configured(
     with serving(create_app(database, network)) as base:
         answer = httpx.get(f"{base}/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
     assert answer.status_code == 401
+
+
+def test_wrong_bearers_are_throttled_and_then_even_the_right_one_waits(
+    database: Database, network: Network
+) -> None:
+    wrong = {"Authorization": "Bearer not-the-token"}
+    right = {"Authorization": f"Bearer {TOKEN}"}
+    with serving(create_app(database, network)) as base:
+        refused = [httpx.get(f"{base}/metrics", headers=wrong) for _ in range(FAILURES_ALLOWED)]
+        held = httpx.get(f"{base}/metrics", headers=right)
+        console = httpx.get(f"{base}/console", headers=right, follow_redirects=False)
+    assert [answer.status_code for answer in refused] == [401] * FAILURES_ALLOWED
+    assert held.status_code == 429
+    assert held.headers["content-type"] == "application/problem+json"
+    assert held.json()["type"] == "urn:aftersales-hub:problem:too-many-requests"
+    assert 0 < int(held.headers["retry-after"]) <= 15 * 60
+    assert "hub_" not in held.text
+    assert console.status_code == 429, "the console's header is held by the same throttle"
+    assert "retry-after" in console.headers
+
+
+def test_the_login_form_and_the_header_count_against_one_throttle(
+    database: Database, network: Network
+) -> None:
+    with serving(create_app(database, network)) as base:
+        for _ in range(3):
+            form = httpx.post(f"{base}/console/login", data={"token": "guess"})
+            assert form.status_code == 401
+        for _ in range(FAILURES_ALLOWED - 3):
+            header = httpx.get(f"{base}/metrics", headers={"Authorization": "Bearer guess"})
+            assert header.status_code == 401
+        metrics = httpx.get(f"{base}/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+        login = httpx.post(f"{base}/console/login", data={"token": TOKEN}, follow_redirects=False)
+    assert metrics.status_code == 429
+    assert login.status_code == 429
+
+
+def test_a_right_bearer_clears_the_failures_before_it(database: Database, network: Network) -> None:
+    with serving(create_app(database, network)) as base:
+        for _ in range(FAILURES_ALLOWED - 1):
+            httpx.get(f"{base}/metrics", headers={"Authorization": "Bearer typo"})
+        assert (
+            httpx.get(f"{base}/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).status_code
+            == 200
+        )
+        again = [
+            httpx.get(f"{base}/metrics", headers={"Authorization": "Bearer typo"}).status_code
+            for _ in range(FAILURES_ALLOWED - 1)
+        ]
+    assert again == [401] * (FAILURES_ALLOWED - 1)
+
+
+def test_a_console_session_cookie_never_opens_metrics(database: Database, network: Network) -> None:
+    with serving(create_app(database, network)) as base:
+        login = httpx.post(f"{base}/console/login", data={"token": TOKEN}, follow_redirects=False)
+        assert login.status_code == 303
+        cookie = login.cookies[SESSION_COOKIE]
+        console = httpx.get(f"{base}/console", headers={"Cookie": f"{SESSION_COOKIE}={cookie}"})
+        metrics = httpx.get(f"{base}/metrics", headers={"Cookie": f"{SESSION_COOKIE}={cookie}"})
+    assert console.status_code == 200, "the session is good for the console"
+    assert metrics.status_code == 401
+    assert "hub_" not in metrics.text

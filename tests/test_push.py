@@ -6,6 +6,8 @@ real uvicorn on loopback. On SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -178,3 +180,51 @@ def test_a_push_archived_but_never_processed_is_stored_by_a_run(
     assert report.counts.events_stored == 1
     assert count(database, events, events.c.reported_by == "colis-express") == 1
     assert push_connector.run(database).counts.messages_seen == 0
+
+
+def signed_over_bytes(stamp: bytes, body: bytes) -> bytes:
+    """A signature that matches whatever the timestamp bytes are: only the stamp is at fault."""
+    digest = hmac.new(SECRET.encode(), stamp + b"." + body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}".encode()
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    [
+        b"99999999999999999999",  # past any datetime
+        b"1000000000000",  # milliseconds, not seconds: the year 33658
+        b"\xb2",  # a Latin-1 superscript two: a "digit" to str.isdigit, not to int()
+        b"17000000\xb2\xb3",
+        b"-1700000000",
+        b"",
+    ],
+)
+def test_a_malformed_or_absurd_timestamp_is_a_401_not_a_server_error(
+    database: Database, hub_url: str, stamp: bytes
+) -> None:
+    body = b'{"id":"ev_1","code":"PCH","at":"2026-11-02T17:31:00+01:00"}'
+    answer = httpx.post(
+        f"{hub_url}/partners/ce-push/events",
+        content=body,
+        headers=[
+            (b"X-CE-Timestamp", stamp),
+            (b"X-CE-Signature", signed_over_bytes(stamp, body)),
+        ],
+    )
+    assert answer.status_code == 401
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert count(database, raw_messages) == 0
+
+
+def test_a_non_ascii_signature_is_a_401_not_a_server_error(
+    database: Database, hub_url: str
+) -> None:
+    body = b'{"id":"ev_1","code":"PCH","at":"2026-11-02T17:31:00+01:00"}'
+    stamp = str(int(time.time())).encode()
+    answer = httpx.post(
+        f"{hub_url}/partners/ce-push/events",
+        content=body,
+        headers=[(b"X-CE-Timestamp", stamp), (b"X-CE-Signature", b"sha256=\xe9\xff")],
+    )
+    assert answer.status_code == 401
+    assert count(database, raw_messages) == 0

@@ -11,8 +11,11 @@ from hub.api.auth import known_query_only
 from hub.api.limits import IMPORT_BODY_LIMIT, BodyLimit
 from hub.api.metrics import include_metrics
 from hub.api.openapi_doc import build_openapi
+from hub.api.operator_auth import install_operator_auth
 from hub.api.partners import push_endpoints
 from hub.api.problems import install_problem_handlers
+from hub.api.proxies import TrustedProxies
+from hub.config.network import trusted_proxies
 from hub.console import install_console
 from hub.partners.connectors import Network
 from hub.store.db import Database
@@ -55,8 +58,12 @@ def create_app(database: Database, network: Network | None = None) -> FastAPI:
     app.state.on_stored = None if network is None else network.sync_hook()
     app.state.network = network
     install_problem_handlers(app)
+    install_operator_auth(app)  # before /metrics and /console, which share its throttle
     app.add_middleware(BodyLimit, overrides={f"{PREFIX}/cases/import": IMPORT_BODY_LIMIT})
-    for router in (auth.router, cases.router, imports.router, feed.router):
+    app.add_middleware(TrustedProxies, proxies=trusted_proxies())  # outermost: who is asking
+    # The import before the cases: /cases/import is its own path, not a reference that
+    # /cases/{reference} would claim first (and answer a wrong method for).
+    for router in (auth.router, imports.router, cases.router, feed.router):
         app.include_router(router, prefix=PREFIX, dependencies=[Depends(known_query_only)])
     app.include_router(partners.router)
     include_metrics(app, database, network)

@@ -5,11 +5,12 @@ They translate HTTP to hub.retailers.cases and back; the tenant rules live there
 
 from __future__ import annotations
 
-from typing import Annotated
+import re
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Body, Path, Query, Request, Response
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, BeforeValidator
 
 from hub.api.auth import Caller, DatabaseDep
 from hub.api.models import CaseList, CaseView, Timeline
@@ -61,6 +62,27 @@ PARTY_ID = r"^[a-z0-9][a-z0-9_.-]*$"
 
 PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
 """No control characters: none belongs in a reference, and PostgreSQL refuses NUL."""
+
+RFC3339_DATE_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}"  # full-date
+    r"[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"  # partial-time
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})",  # time-offset
+    re.ASCII,
+)
+"""RFC 3339's date-time, offset required (its section 5.6)."""
+
+
+def rfc3339_only(value: Any) -> Any:
+    """Refuse what pydantic would otherwise read as a date-time: a number of seconds since
+    1970 (``0.5``, ``1798794000``), a bare date. A retailer means an instant with an offset."""
+    if isinstance(value, str) and RFC3339_DATE_TIME.fullmatch(value) is not None:
+        return value
+    raise ValueError(
+        "must be an RFC 3339 date-time with its offset, e.g. 2026-11-01T10:00:00+01:00"
+    )
+
+
+Rfc3339DateTime = Annotated[AwareDatetime, BeforeValidator(rfc3339_only)]
 
 Reference = Annotated[
     str,
@@ -115,7 +137,11 @@ def list_your_cases(
         ),
     ] = None,
     updated_since: Annotated[
-        AwareDatetime | None, Query(description="Cases changed at or after this instant.")
+        Rfc3339DateTime | None,
+        Query(
+            description="Cases changed at or after this instant: an RFC 3339 date-time with "
+            "its offset, e.g. `2026-11-01T10:00:00+01:00`."
+        ),
     ] = None,
     after: Annotated[
         str | None,

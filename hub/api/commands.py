@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hub.api.app import create_app
+from hub.api.proxies import server_config
 from hub.config.network import database_url, network_file
 from hub.errors import ConfigurationError
 from hub.partners.connectors import open_network
@@ -124,7 +125,7 @@ def serve_api(
         )
     network_path = network or network_file()
     partners = open_network(network_path) if network_path.exists() else None
-    uvicorn.run(create_app(db, partners), host=host, port=port, log_level="info")
+    uvicorn.Server(server_config(create_app(db, partners), host=host, port=port)).run()
 
 
 def register(app: typer.Typer) -> None:

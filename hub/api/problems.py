@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException
 
-from hub.api.operator_auth import OperatorCredentialRequired
+from hub.api.operator_auth import OperatorCredentialRequired, OperatorThrottled
 from hub.errors import ConflictError, HubError, ModelError, NotFoundError, TransientError
 from hub.retailers.cases import InvalidFieldError
 from hub.retailers.tenants import InvalidApiKey
@@ -63,6 +63,7 @@ SLUGS: dict[int, str] = {
     413: "payload-too-large",
     415: "unsupported-media-type",
     422: "validation",
+    429: "too-many-requests",
     500: "internal",
     503: "unavailable",
 }
@@ -123,6 +124,10 @@ async def _hub(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, OperatorCredentialRequired):
         return problem_response(
             request, 401, exc.message, headers={"WWW-Authenticate": 'Bearer realm="hub-operator"'}
+        )
+    if isinstance(exc, OperatorThrottled):
+        return problem_response(
+            request, 429, exc.message, headers={"Retry-After": str(exc.retry_after)}
         )
     if isinstance(exc, NotFoundError):  # missing, foreign, or an UnknownCursor
         return problem_response(request, 404, exc.message)

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import timedelta
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from hub.config.connector_spec import CaseImportSpec, ConnectorSpec, WebhookSpec
+from hub.config.connector_spec import CaseImportSpec, ConnectorSpec, WebhookSpec, parse_duration
 from hub.config.yamlfile import read_yaml, validate
 from hub.errors import ConfigurationError
 from hub.model.case import ContractLevel
@@ -173,3 +175,51 @@ def load_network(path: Path) -> NetworkConfig:
     if not isinstance(document.data, dict):
         raise ConfigurationError(f"{path}: expected a mapping with 'version' and 'parties'")
     return validate(document, NetworkConfig)
+
+
+TRUSTED_PROXIES_VARIABLE = "HUB_TRUSTED_PROXIES"
+CONSOLE_SESSION_IDLE_VARIABLE = "HUB_CONSOLE_SESSION_IDLE"
+CONSOLE_SESSION_MAX_VARIABLE = "HUB_CONSOLE_SESSION_MAX"
+DEFAULT_CONSOLE_SESSION_IDLE = "30m"
+DEFAULT_CONSOLE_SESSION_MAX = "12h"
+
+ProxyNetwork = IPv4Network | IPv6Network
+
+
+def trusted_proxies(environ: Mapping[str, str] | None = None) -> tuple[ProxyNetwork, ...]:
+    """The reverse proxies whose ``X-Forwarded-For`` the hub believes (IPs or CIDRs, comma
+    separated). None by default: a header any client can write decides nothing."""
+    env = os.environ if environ is None else environ
+    networks = []
+    for item in env.get(TRUSTED_PROXIES_VARIABLE, "").split(","):
+        if not item.strip():
+            continue
+        try:
+            networks.append(ip_network(item.strip(), strict=False))
+        except ValueError:
+            raise ConfigurationError(
+                f"{TRUSTED_PROXIES_VARIABLE}: {item.strip()!r} is not an IP address or a "
+                "network like 10.0.0.0/8"
+            ) from None
+    return tuple(networks)
+
+
+def console_session_lifetimes(
+    environ: Mapping[str, str] | None = None,
+) -> tuple[timedelta, timedelta]:
+    """How long a console session lives unused (idle), and at most since its login."""
+    env = os.environ if environ is None else environ
+    lifetimes = []
+    for variable, default in (
+        (CONSOLE_SESSION_IDLE_VARIABLE, DEFAULT_CONSOLE_SESSION_IDLE),
+        (CONSOLE_SESSION_MAX_VARIABLE, DEFAULT_CONSOLE_SESSION_MAX),
+    ):
+        text = env.get(variable, "").strip() or default
+        try:
+            lifetime = parse_duration(text)
+        except ValueError as wrong:
+            raise ConfigurationError(f"{variable}: {wrong}") from None
+        if lifetime <= timedelta(0):
+            raise ConfigurationError(f"{variable}: a session must live longer than {text!r}")
+        lifetimes.append(lifetime)
+    return lifetimes[0], lifetimes[1]

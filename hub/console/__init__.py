@@ -10,9 +10,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
 from hub.console.pages import CsrfRefused, router
-from hub.console.render import page
-from hub.console.session import LoginRequired, WrongCredential
-from hub.console.throttle import LoginThrottle
+from hub.console.render import duration, page
+from hub.console.session import LoginRequired, SessionPolicy, TooManyFailures, WrongCredential
 
 
 async def _login_required(request: Request, exc: Exception) -> Response:
@@ -32,6 +31,21 @@ async def _wrong_credential(request: Request, exc: Exception) -> Response:
     )
 
 
+async def _too_many_failures(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, TooManyFailures)
+    refused = page(
+        request,
+        "refused.html",
+        session=None,
+        status_code=429,
+        title="Too many wrong credentials",
+        reason="Too many wrong operator credentials came from your address: "
+        f"try again in {duration(exc.retry_after)}.",
+    )
+    refused.headers["Retry-After"] = str(exc.retry_after)
+    return refused
+
+
 async def _csrf_refused(request: Request, exc: Exception) -> Response:
     return page(
         request,
@@ -45,11 +59,13 @@ async def _csrf_refused(request: Request, exc: Exception) -> Response:
 
 
 def install_console(app: FastAPI) -> None:
-    """Mount the console on ``app`` (which has ``state.database``)."""
+    """Mount the console on ``app`` (which has ``state.database`` and the operator throttle
+    of hub.api.operator_auth.install_operator_auth)."""
     app.include_router(router)
-    app.state.login_throttle = LoginThrottle()
+    app.state.console_session_policy = SessionPolicy.from_environment()
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(WrongCredential, _wrong_credential)
+    app.add_exception_handler(TooManyFailures, _too_many_failures)
     app.add_exception_handler(CsrfRefused, _csrf_refused)
 
 

@@ -15,18 +15,24 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
-from hub.api.operator_auth import SESSION_COOKIE, is_operator_token, operator_token, session_value
+from hub.api.operator_auth import (
+    SESSION_COOKIE,
+    OperatorThrottled,
+    check_operator_credential,
+    operator_token,
+)
 from hub.console.render import CSS, SECURITY_HEADERS, duration, page
 from hub.console.search import find_cases
 from hub.console.session import (
     CONSOLE_PATH,
     CSRF_FIELD,
-    SESSION_LIFETIME,
     ConsoleSession,
+    SessionPolicy,
+    end_session,
     operator_session,
     safe_next,
+    start_session,
 )
-from hub.console.throttle import LoginThrottle
 from hub.errors import ConflictError, NotFoundError
 from hub.model.parties import PartyRole
 from hub.model.statuses import CaseStatus
@@ -129,28 +135,28 @@ def login(
     token: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = CONSOLE_PATH,
 ) -> Response:
-    """The operator token for a session cookie; anything else (a retailer key) is refused.
+    """The operator token for a new session; anything else (a retailer key) is refused.
 
-    An address that failed too often in a row waits (429) before it may try again.
+    An address that failed too often lately (here or with a bearer header) waits (429)
+    before it may try again.
     """
     configured = operator_token()
-    throttle: LoginThrottle = request.app.state.login_throttle  # made by install_console
-    address = request.client.host if request.client is not None else "unknown"
-    wait = throttle.retry_after(address)
-    if wait is not None:
+    try:
+        accepted = check_operator_credential(request, token)
+    except OperatorThrottled as held:
         refused = page(
             request,
             "login.html",
             session=None,
             status_code=429,
             next=safe_next(next),
-            error=f"Too many failed logins from your address: try again in {duration(wait)}.",
+            error="Too many failed logins from your address: "
+            f"try again in {duration(held.retry_after)}.",
             closed=configured is None,
         )
-        refused.headers["Retry-After"] = str(wait)
+        refused.headers["Retry-After"] = str(held.retry_after)
         return refused
-    if configured is None or not is_operator_token(token.strip(), token=configured):
-        throttle.failed(address)
+    if configured is None or not accepted:
         return page(
             request,
             "login.html",
@@ -160,12 +166,12 @@ def login(
             error="That is not the operator credential.",
             closed=configured is None,
         )
-    throttle.succeeded(address)
+    policy: SessionPolicy = request.app.state.console_session_policy
     response = RedirectResponse(safe_next(next), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
-        session_value(configured),
-        max_age=int(SESSION_LIFETIME.total_seconds()),
+        start_session(request, configured),
+        max_age=int(policy.lifetime.total_seconds()),
         path=CONSOLE_PATH,
         httponly=True,
         samesite="strict",
@@ -175,8 +181,12 @@ def login(
 
 
 @router.post("/logout")
-def logout(session: Session, csrf_token: Annotated[str | None, Form()] = None) -> Response:
+def logout(
+    request: Request, session: Session, csrf_token: Annotated[str | None, Form()] = None
+) -> Response:
+    """Revokes the session server-side: its cookie, replayed, opens nothing any more."""
     check_csrf(session, csrf_token)
+    end_session(request, session)
     response = RedirectResponse(f"{CONSOLE_PATH}/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path=CONSOLE_PATH, httponly=True, samesite="strict")
     return response

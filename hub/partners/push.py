@@ -58,7 +58,9 @@ def verify_push(
     message = body
     if spec.timestamp_header is not None:
         stamp = lowered.get(spec.timestamp_header.lower(), "")
-        if not stamp.isdigit():
+        # ASCII digits only (str.isdigit also says yes to "²" and "٣"), and few enough to
+        # be seconds that a datetime holds them (11 reach the year 5138).
+        if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 11):
             raise PushRefused(f"missing or malformed {spec.timestamp_header} header")
         signed_at = datetime.fromtimestamp(int(stamp), UTC)
         age = (now or datetime.now(UTC)) - signed_at

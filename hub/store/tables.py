@@ -374,3 +374,27 @@ replays = Table(
     comment="Runs that re-processed archived messages through today's mapping (hub replay); "
     "they are not the connector's own runs for its state and alerting.",
 )
+
+# --- Operator console sessions (issue 11) ----------------------------------------------
+
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column(
+        "id_hash",
+        String(64),
+        primary_key=True,
+        comment="SHA-256 of the session id; the id itself is only in the operator's cookie.",
+    ),
+    Column(
+        "credential",
+        String(64),
+        nullable=False,
+        comment="Fingerprint of the operator credential it was opened with: a new one ends it.",
+    ),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_seen_at", UtcDateTime, nullable=False, comment="For the idle expiry."),
+    Column("expires_at", UtcDateTime, nullable=False, index=True, comment="Absolute expiry."),
+    comment="Operator console sessions, shared by every hub process on the database; "
+    "logging out deletes the row.",
+)

@@ -1,11 +1,13 @@
-"""Slowing down guesses at the operator credential on the console's login form.
+"""Slowing down guesses at the operator credential, wherever it is presented.
 
-Each client address may fail a few times in a window; after that its logins are
-answered 429 with ``Retry-After`` until the oldest failure leaves the window, whatever
-it sends (a right token too, so a guesser learns nothing). A success clears the
-address's failures. The count lives in the process: with several ``hub serve``
-processes behind a balancer each counts apart, which still bounds guessing to
-``limit`` x processes per window; the token's length does the rest.
+The console's login form and the ``Authorization: Bearer`` header (on ``/metrics`` and
+``/console``) share one throttle with one policy (hub.api.operator_auth): each client
+address may fail a few times in a window; after that it is answered 429 with
+``Retry-After`` until the oldest failure leaves the window, whatever it sends (a right
+token too, so a guesser learns nothing). A success clears the address's failures. The
+count lives in the process: with several ``hub serve`` processes behind a balancer each
+counts apart, which still bounds guessing to ``limit`` x processes per window; the
+token's length does the rest.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ ADDRESSES_KEPT = 10_000
 
 
 class LoginThrottle:
-    """Failed logins per client address, in a sliding window."""
+    """Failed operator credentials per client address, in a sliding window."""
 
     def __init__(
         self,
