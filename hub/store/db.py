@@ -12,6 +12,10 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from hub.errors import ConfigurationError
 
+__all__ = ["Connection", "Database", "normalise_url"]
+"""``Connection`` is the unit of work's handle: services take and pass it, typed from
+here, and hand it to the store's query functions; only ``hub.store`` imports SQLAlchemy."""
+
 
 def normalise_url(url: str) -> str:
     """Accept the usual ``postgresql://`` spelling and use psycopg 3 for it."""
