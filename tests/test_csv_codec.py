@@ -28,7 +28,7 @@ from adapters.codecs.csv_codec import (
     sniff_dialect,
 )
 from hub.errors import ConfigurationError, ModelError, NextAction, PartnerDataError
-from hub.partners.formula_guard import guarded_record
+from hub.mapping.formula_guard import guarded_record
 from hub.ports import Codec, DecodeResult, Record
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"

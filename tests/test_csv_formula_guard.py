@@ -19,10 +19,10 @@ import pytest
 from adapters.codecs.csv_codec import CsvCodec, CsvDialect
 from hub.config.network import load_network
 from hub.errors import ConfigurationError
+from hub.mapping.formula_guard import guarded
 from hub.model.case import Case
 from hub.partners.conformance import run_conformance, sample_contexts
 from hub.partners.connectors import Connector, open_network
-from hub.partners.formula_guard import guarded
 from hub.partners.outbound import render, render_and_deliver
 from hub.ports import DecodeResult, Record
 

@@ -23,8 +23,8 @@ from enum import StrEnum
 from typing import Literal, get_args
 
 from hub.errors import ConfigurationError, Location, ModelError, PartnerDataError
+from hub.mapping.formula_guard import guarded
 from hub.mapping.spec import CsvCodecSpec
-from hub.partners.formula_guard import guarded
 from hub.ports import DecodeResult, Record
 
 __all__ = [
@@ -204,7 +204,7 @@ class CsvDialect:
     """How one partner writes CSV. Quoting is always minimal, with doubled quote chars.
 
     `formula_guard` (on unless a mapping says otherwise) neutralises data cells a
-    spreadsheet would run as formulas when the hub writes (hub.partners.formula_guard), except in
+    spreadsheet would run as formulas when the hub writes (hub.mapping.formula_guard), except in
     `unguarded_columns`; reading is never affected.
     """
 

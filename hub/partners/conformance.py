@@ -26,6 +26,7 @@ from pydantic import ValidationError
 
 from hub.config.yamlfile import YamlDocument, read_yaml, validate
 from hub.errors import ConfigurationError, HubError, PartnerDataError
+from hub.mapping.formula_guard import guarded_record
 from hub.mapping.inbound import InboundMapping
 from hub.mapping.loader import load_mapping
 from hub.mapping.outbound import OutboundMapping
@@ -34,7 +35,6 @@ from hub.model.case import Case
 from hub.model.event import Event
 from hub.model.parties import Party, PartyRole
 from hub.model.work import PartsOrder, PartsOrderLine
-from hub.partners.formula_guard import guarded_record
 from hub.partners.ingest import InboundPipeline, ingest_message
 from hub.partners.registry import codec_factory
 from hub.ports import Codec, MessageRef, RawMessage, Record
