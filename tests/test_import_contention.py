@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import suppress
 from pathlib import Path
 
 import httpx
@@ -98,15 +99,13 @@ def start_import(base: str, tenant: Tenant) -> threading.Thread:
     """Post the file from a thread: its answer only comes once every row is done."""
 
     def post() -> None:
-        try:
+        with suppress(httpx.TransportError):  # the server is killed once measured
             httpx.post(
                 f"{base}/v1/cases/import",
                 files={"file": ("cases_big.csv", big_file(), "text/csv")},
                 headers=tenant.headers,
                 timeout=120,
             )
-        except httpx.TransportError:
-            pass  # the server is killed once the test has measured
 
     thread = threading.Thread(target=post, daemon=True)
     thread.start()
@@ -155,8 +154,10 @@ def test_a_push_and_a_read_are_answered_within_2s_while_10000_rows_import(
         read = timed(client, "GET", f"{server}/v1/cases/ME-000123", headers=hub.me.headers)
     assert importing.is_alive(), "the import finished before the push and read: not measured"
 
-    assert pushed[1] == 200 and pushed[0] < BOUND, f"push: {pushed[0]:.2f} s, HTTP {pushed[1]}"
-    assert read[1] == 200 and read[0] < BOUND, f"read: {read[0]:.2f} s, HTTP {read[1]}"
+    assert pushed[1] == 200
+    assert pushed[0] < BOUND, f"the push waited {pushed[0]:.2f} s"
+    assert read[1] == 200
+    assert read[0] < BOUND, f"the read waited {read[0]:.2f} s"
     assert count(database, raw_messages, raw_messages.c.source == "ce-push") == 1
     deadline = time.monotonic() + 10
     while not count(database, events, events.c.reported_by == "colis-express"):
