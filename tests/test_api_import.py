@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-import pytest
-from sqlalchemy import select
+from typing import Any
 
+import pytest
+from sqlalchemy import Connection, func, select
+from sqlalchemy.exc import IntegrityError
+
+from hub.model import Case
+from hub.retailers import case_import
+from hub.retailers.case_import import import_cases_csv
+from hub.retailers.cases import open_case_for
+from hub.retailers.tenants import Retailer
 from hub.store.db import Database
-from hub.store.tables import raw_messages, rejects
+from hub.store.tables import cases, raw_messages, rejects
 from tests.api_support import Hub, make_hub
 
 HEADER = (
@@ -182,3 +190,73 @@ def test_a_file_over_the_import_limit_is_a_413(hub: Hub) -> None:
     )
     assert response.status_code == 413
     assert response.json()["type"] == "urn:aftersales-hub:problem:payload-too-large"
+
+
+def test_an_import_stopped_half_way_is_finished_by_sending_the_file_again(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two rows a chunk here; the process dies in the third chunk, after two committed."""
+    good_2 = GOOD_1.replace("BM-000045", "BM-000051").replace("TS-88120", "TS-88121")
+    content = HEADER + GOOD_1 + NAIVE + MULTILINE + FRENCH_DATE + UNKNOWN_PARTNER + good_2
+    monkeypatch.setattr(case_import, "CHUNK_ROWS", 2)
+
+    def dies_at_bm_000051(connection: Connection, retailer: Retailer, case: Case, **kw: Any) -> Any:
+        if case.reference == "BM-000051":
+            raise RuntimeError("the process died here")
+        return open_case_for(connection, retailer, case, **kw)
+
+    monkeypatch.setattr(case_import, "open_case_for", dies_at_bm_000051)
+    with pytest.raises(RuntimeError):
+        import_cases_csv(hub.database, hub.bm.retailer, content.encode(), name="cases.csv")
+    with hub.database.transaction() as connection:
+        opened = connection.execute(select(cases.c.reference).order_by(cases.c.reference))
+        assert list(opened.scalars()) == ["BM-000045", "BM-000046"]
+        assert list(connection.execute(select(rejects.c.line)).scalars()) == [3, 6]
+
+    monkeypatch.setattr(case_import, "open_case_for", open_case_for)
+    body = _upload(hub, content, name="cases.csv")
+
+    assert body["duplicate_file"] is True
+    rows = body["rows"]
+    assert isinstance(rows, list)
+    assert [(r["line"], r["outcome"]) for r in rows] == [
+        (2, "unchanged"),  # committed before the stop
+        (3, "rejected"),
+        (4, "unchanged"),
+        (6, "rejected"),
+        (7, "rejected"),
+        (8, "created"),
+    ]
+    with hub.database.transaction() as connection:
+        assert connection.execute(select(func.count()).select_from(cases)).scalar_one() == 3
+        assert connection.execute(select(func.count()).select_from(raw_messages)).scalar_one() == 1
+        kept = connection.execute(select(rejects.c.line).order_by(rejects.c.line)).scalars()
+        assert list(kept) == [3, 6, 7], "each rejected line kept once"
+
+
+def test_a_chunk_that_lost_a_race_for_a_reference_is_done_again_whole(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A case opened elsewhere between a row's check and its insert: the chunk rolls back
+    and is imported once more, each row reported once."""
+    raced: list[str] = []
+
+    def loses_a_race_once(connection: Connection, retailer: Retailer, case: Case, **kw: Any) -> Any:
+        if case.reference == "BM-000046" and not raced:
+            raced.append(case.reference)
+            raise IntegrityError("INSERT INTO cases", {}, Exception("unique reference"))
+        return open_case_for(connection, retailer, case, **kw)
+
+    monkeypatch.setattr(case_import, "open_case_for", loses_a_race_once)
+    body = _upload(hub, HEADER + GOOD_1 + NAIVE + MULTILINE)
+
+    assert raced == ["BM-000046"]
+    rows = body["rows"]
+    assert isinstance(rows, list)
+    assert [(r["line"], r["outcome"]) for r in rows] == [
+        (2, "created"),
+        (3, "rejected"),
+        (4, "created"),
+    ]
+    with hub.database.transaction() as connection:
+        assert list(connection.execute(select(rejects.c.line)).scalars()) == [3]

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import Connection, select
 
 from hub.config.network import load_network
+from hub.model import Case
 from hub.partners.connectors import case_import_transport
 from hub.partners.runs import RunOutcome, get_run
+from hub.retailers import case_import
 from hub.retailers.case_import_runs import run_case_import
+from hub.retailers.cases import open_case_for
+from hub.retailers.tenants import Retailer
 from hub.store.cases import get_case
 from hub.store.db import Database
-from hub.store.tables import rejects
+from hub.store.tables import connector_runs, rejects
 from tests.api_support import make_hub
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,3 +80,45 @@ def test_a_dropped_file_is_imported_once_with_its_bad_rows_kept(
     again = run_case_import(database, spec.name, case_import_transport(spec), spec.retailer)
     assert again.counts.events_stored == 0
     assert again.counts.duplicates == 3
+
+
+def test_a_run_stopped_half_way_through_a_file_is_finished_by_the_next_run(
+    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The import commits two rows at a time here; the process dies in the second chunk."""
+    make_hub(database)
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    shutil.copy(SAMPLE, drop / SAMPLE.name)
+    spec = load_network(network(tmp_path, drop)).case_import("bricomarket-nightly")
+    assert spec is not None
+    monkeypatch.setattr(case_import, "CHUNK_ROWS", 2)
+
+    def dies_at_bm_000052(connection: Connection, retailer: Retailer, case: Case, **kw: Any) -> Any:
+        if case.reference == "BM-000052":
+            raise RuntimeError("the process died here")
+        return open_case_for(connection, retailer, case, **kw)
+
+    monkeypatch.setattr(case_import, "open_case_for", dies_at_bm_000052)
+    with pytest.raises(RuntimeError):
+        run_case_import(database, spec.name, case_import_transport(spec), spec.retailer)
+    with database.transaction() as connection:
+        committed = [get_case(connection, f"BM-0000{n}") is not None for n in (45, 51, 52)]
+        stopped = connection.execute(select(connector_runs)).one()
+    assert committed == [True, True, False], "the first chunk is committed, the second is not"
+    assert stopped.outcome == RunOutcome.RUNNING.value, "a crashed run shows with no end"
+    assert (drop / SAMPLE.name).exists(), "a file is only moved once wholly imported"
+
+    monkeypatch.setattr(case_import, "open_case_for", open_case_for)
+    report = run_case_import(database, spec.name, case_import_transport(spec), spec.retailer)
+
+    assert report.error is None
+    counts = report.counts
+    assert (counts.records_read, counts.events_stored, counts.duplicates) == (7, 1, 2)
+    assert counts.rejected == 4
+    assert get_run(database, report.run_id).outcome is RunOutcome.SUCCEEDED
+    assert (drop / "done" / SAMPLE.name).exists()
+    with database.transaction() as connection:
+        assert get_case(connection, "BM-000052") is not None
+        kept = connection.execute(select(rejects.c.line).order_by(rejects.c.line)).scalars()
+        assert list(kept) == [6, 7, 8, 9]

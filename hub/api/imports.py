@@ -25,13 +25,14 @@ def import_cases(
     file: Annotated[UploadFile, File(description="The CSV file, as multipart form data.")],
 ) -> ImportResult:
     """Each row is created, unchanged (same case already open) or rejected with its reason."""
+    # A plain function: FastAPI runs it in its thread pool, off the event loop, and the
+    # import commits chunk by chunk, so other requests are answered while it runs.
     content = file.file.read()
-    with db.transaction() as connection:
-        report = import_cases_csv(
-            connection,
-            caller,
-            content,
-            name=file.filename or "upload.csv",
-            on_stored=request.app.state.on_stored,
-        )
+    report = import_cases_csv(
+        db,
+        caller,
+        content,
+        name=file.filename or "upload.csv",
+        on_stored=request.app.state.on_stored,
+    )
     return ImportResult.of(report)

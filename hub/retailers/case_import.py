@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,19 +25,24 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
 
 from hub.errors import HubError
 from hub.model.case import Case
 from hub.ports import MessageRef, RawMessage
 from hub.retailers.cases import InvalidFieldError, open_case_for
 from hub.retailers.tenants import Retailer
-from hub.store.archive import archive_message
+from hub.store.archive import ArchivedMessage, archive_message
+from hub.store.db import Database
 from hub.store.events import StoredHook
-from hub.store.tables import rejects
+from hub.store.rejects import NewReject, RejectKey, keep_rejects, kept_reject_keys
 
 MAX_ROWS = 10_000
 FILE_FIELD = "file"
 MAX_NAME = 200
+CHUNK_ROWS = 500
+CHUNK_SECONDS = 0.5
+"""A chunk ends at whichever comes first: the longest any other writer waits for it."""
 
 COLUMNS: dict[str, tuple[str | int, ...]] = {
     "reference": ("reference",),
@@ -215,7 +221,7 @@ def _case_or_reason(row: _Row, retailer: Retailer) -> Case | RowResult:
 
 
 def import_cases_csv(
-    connection: Connection,
+    database: Database,
     retailer: Retailer,
     content: bytes,
     *,
@@ -225,57 +231,101 @@ def import_cases_csv(
     run_id: int | None = None,
     on_stored: StoredHook | None = None,
 ) -> ImportReport:
-    """Archive the file, then open each good row's case and report every row.
+    """Archive the file, then open its good rows' cases chunk by chunk; report every row.
 
     ``source`` names where the file came from (the API by default; a drop-folder
     connector's name otherwise) and ``run_id`` the run its rejects belong to.
+
+    Each chunk is a short transaction of its own and the import steps aside between
+    chunks, so pushes and API calls never wait for the whole file (SQLite has one writer
+    at a time). A file is read whole before anything is kept, so a file refused as a
+    whole keeps nothing. An import stopped half-way is finished by importing the file
+    again: the rows it committed come back ``unchanged`` and their rejects are not kept
+    twice, so the store ends as if the first import had finished.
     """
     now = now or datetime.now(UTC)
     name = _storable(name.strip()[:MAX_NAME]) or "upload.csv"
     source = source or f"api:{retailer.id}:cases-import"
-    archived = archive_message(
-        connection, source, RawMessage(MessageRef(name, size=len(content)), content), now=now
-    )
+    rows = list(_rows(content))
+    with database.transaction() as connection:
+        archived = archive_message(
+            connection, source, RawMessage(MessageRef(name, size=len(content)), content), now=now
+        )
+        kept = kept_reject_keys(connection, archived.id) if archived.duplicate else set()
+    job = _Job(database, retailer, archived, name, run_id, now, on_stored, kept)
     report = ImportReport(source=name, duplicate_file=archived.duplicate)
-    raws: dict[int, str] = {}
-    for row in _rows(content):
-        raws[row.line] = row.raw
-        parsed = _case_or_reason(row, retailer)
-        if isinstance(parsed, RowResult):
-            report.rows.append(parsed)
-            continue
+    done = 0
+    while done < len(rows):
+        if done:
+            database.let_writers_in()
+        results = job.chunk(rows[done : done + CHUNK_ROWS])
+        report.rows.extend(results)
+        done += len(results)
+    return report
+
+
+@dataclass
+class _Job:
+    """One file's import: what every chunk needs, and the rejects already kept."""
+
+    database: Database
+    retailer: Retailer
+    archived: ArchivedMessage
+    name: str
+    run_id: int | None
+    now: datetime
+    on_stored: StoredHook | None
+    kept: set[RejectKey]
+
+    def chunk(self, rows: list[_Row]) -> list[RowResult]:
+        """The rows from the first, one transaction, until CHUNK_ROWS or CHUNK_SECONDS.
+
+        A case opened elsewhere between a row's check and its insert rolls the chunk
+        back whole; once more, that row is unchanged or a conflict like any other.
+        """
         try:
-            opened = open_case_for(connection, retailer, parsed, on_stored=on_stored)
+            return self._store(rows)
+        except IntegrityError:
+            return self._store(rows)
+
+    def _store(self, rows: list[_Row]) -> list[RowResult]:
+        deadline = time.monotonic() + CHUNK_SECONDS
+        results: list[RowResult] = []
+        fresh: list[NewReject] = []
+        with self.database.transaction() as connection:
+            for row in rows:
+                result = self._row(connection, row)
+                results.append(result)
+                if result.outcome is RowOutcome.REJECTED:
+                    reject = NewReject(
+                        row.line, result.field, result.reason or "rejected", _storable(row.raw)
+                    )
+                    if reject.key not in self.kept:
+                        fresh.append(reject)
+                if time.monotonic() >= deadline:
+                    break
+            keep_rejects(
+                connection,
+                fresh,
+                connector=self.archived.source,
+                source=self.name,
+                message_id=self.archived.id,
+                run_id=self.run_id,
+                now=self.now,
+            )
+        self.kept.update(reject.key for reject in fresh)
+        return results
+
+    def _row(self, connection: Connection, row: _Row) -> RowResult:
+        parsed = _case_or_reason(row, self.retailer)
+        if isinstance(parsed, RowResult):
+            return parsed
+        try:
+            opened = open_case_for(connection, self.retailer, parsed, on_stored=self.on_stored)
         except InvalidFieldError as exc:
             column = _field_of(tuple(int(p) if p.isdigit() else p for p in exc.field.split(".")))
-            report.rows.append(
-                RowResult(row.line, parsed.reference, RowOutcome.REJECTED, column, exc.message)
-            )
-            continue
+            return RowResult(row.line, parsed.reference, RowOutcome.REJECTED, column, exc.message)
         except HubError as exc:  # a conflict: the reference exists with other content
-            report.rows.append(
-                RowResult(row.line, parsed.reference, RowOutcome.REJECTED, None, exc.message)
-            )
-            continue
+            return RowResult(row.line, parsed.reference, RowOutcome.REJECTED, None, exc.message)
         outcome = RowOutcome.CREATED if opened.created else RowOutcome.UNCHANGED
-        report.rows.append(RowResult(row.line, parsed.reference, outcome))
-    rejected = [row for row in report.rows if row.outcome is RowOutcome.REJECTED]
-    if rejected:
-        connection.execute(
-            rejects.insert(),
-            [
-                {
-                    "connector": source,
-                    "run_id": run_id,
-                    "message_id": archived.id,
-                    "source": name,
-                    "line": row.line,
-                    "field": row.field,
-                    "reason": row.reason or "rejected",
-                    "raw": _storable(raws.get(row.line, "")),
-                    "created_at": now,
-                }
-                for row in rejected
-            ],
-        )
-    return report
+        return RowResult(row.line, parsed.reference, outcome)

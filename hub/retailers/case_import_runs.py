@@ -2,7 +2,9 @@
 
 The same rules as a partner connector: a run record, every rejected row kept with its
 line and reason (the import records them), a file acknowledged (moved) only after its
-cases are committed, and a file seen again recognised instead of imported twice.
+cases are committed, and a file seen again recognised instead of imported twice. The
+import commits chunk by chunk: a run stopped in the middle of a file leaves it in the
+folder, and the next run finishes it (rows already committed count as duplicates).
 """
 
 from __future__ import annotations
@@ -34,19 +36,18 @@ def run_case_import(
         for ref in transport.list():
             report.counts.messages_seen += 1
             message = transport.fetch(ref)
-            now = datetime.now(UTC)
             with database.transaction() as connection:
                 retailer = find_retailer(connection, retailer_id)
-                imported = import_cases_csv(
-                    connection,
-                    retailer,
-                    message.content,
-                    name=ref.name,
-                    now=now,
-                    source=name,
-                    run_id=run_id,
-                    on_stored=on_stored,
-                )
+            imported = import_cases_csv(
+                database,
+                retailer,
+                message.content,
+                name=ref.name,
+                now=datetime.now(UTC),
+                source=name,
+                run_id=run_id,
+                on_stored=on_stored,
+            )
             counts = report.counts
             counts.messages_read += 1
             counts.records_read += len(imported.rows)

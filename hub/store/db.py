@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -15,6 +16,12 @@ from hub.errors import ConfigurationError
 __all__ = ["Connection", "Database", "normalise_url"]
 """``Connection`` is the unit of work's handle: services take and pass it, typed from
 here, and hand it to the store's query functions; only ``hub.store`` imports SQLAlchemy."""
+
+SQLITE_WRITER_PAUSE = 0.12
+"""Seconds a long job steps aside between two of its transactions on SQLite. A writer
+that finds the file locked is retried by SQLite's busy handler at most 100 ms apart, and
+no queue says who is next: a job that began its next transaction at once would take the
+lock again before the waiter woke, and keep it from the waiter for the whole job."""
 
 
 def normalise_url(url: str) -> str:
@@ -60,6 +67,15 @@ class Database:
         """Commit everything done inside, or nothing."""
         with self.engine.begin() as connection:
             yield connection
+
+    def let_writers_in(self) -> None:
+        """Between two chunks of a long job, give waiting writers their turn.
+
+        SQLite has one writer at a time: pause past the busy handler's retry interval.
+        PostgreSQL writers only wait for the rows they share, which a commit releases.
+        """
+        if self.dialect == "sqlite":
+            time.sleep(SQLITE_WRITER_PAUSE)
 
     def dispose(self) -> None:
         self.engine.dispose()
