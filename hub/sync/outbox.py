@@ -6,7 +6,9 @@ claims due messages with a database lease (``FOR UPDATE SKIP LOCKED`` on Postgre
 calls ``send`` outside any transaction, and marks each message delivered, to retry or
 dead. A process that dies between sending and marking leaves its lease to expire and the
 message is sent again: delivery is at least once, and every message carries a stable
-idempotency key so that receivers can drop the repeat.
+idempotency key so that receivers can drop the repeat. Where a partner takes several
+records per file, the messages claimed for it go out as one file and are marked in one
+transaction (``SendTogether``); a crash before the mark sends them again, as for one.
 
 Order: messages with the same ``(target, ordering_key)`` go out in id order. A message is
 claimed only while no earlier message of its queue is pending (waiting, retrying or
