@@ -11,7 +11,7 @@ from rich.table import Table
 
 from commands.common import DatabaseOption, NetworkOption, network_path, open_database, out
 from hub.partners.connectors import open_network
-from hub.sync.delivery import Senders, deliver_any
+from hub.sync.delivery import ConnectorBatches, Senders, deliver_any
 from hub.sync.outbox import Dispatcher, dead_letters, discard, replay
 
 app = typer.Typer(
@@ -29,7 +29,12 @@ def dispatch(
     db = open_database(database)
     partners = open_network(network_path(network))
     senders = Senders()
-    dispatcher = Dispatcher(db, lambda row: deliver_any(db, partners, row, senders), owner=owner)
+    dispatcher = Dispatcher(
+        db,
+        lambda row: deliver_any(db, partners, row, senders),
+        owner=owner,
+        together=ConnectorBatches(db, partners),
+    )
     try:
         result = dispatcher.run_until_idle()
     finally:

@@ -70,7 +70,7 @@ from hub.store.db import Database
 from hub.store.migrate import upgrade
 from hub.store.parties import save_party
 from hub.store.tables import events, outbox
-from hub.sync.delivery import Senders, deliver_any
+from hub.sync.delivery import ConnectorBatches, Senders, deliver_any
 from hub.sync.outbox import Dispatcher, OutboxState
 from simulators.colis_express import ColisExpressSimulator
 from simulators.server import Simulator
@@ -398,6 +398,7 @@ def _dispatcher(session: Session, senders: Senders) -> Dispatcher:
         max_attempts=4,
         base_delay=0.2,
         max_delay=2.0,
+        together=ConnectorBatches(database, network),
     )
 
 

@@ -273,3 +273,45 @@ def test_a_repair_order_missing_what_the_workshop_needs_is_not_rendered() -> Non
     orders = OutboundMapping(load_mapping(WORKSHOP), "repair_order")
     with pytest.raises(OutboundRenderError, match=r"'Enseigne': retailer\.name is empty"):
         orders.render({"case": make_case(), "retailer": None})
+
+
+OUTBOUND = """version: 1
+partner: workshop-test
+messages:
+  order:
+    direction: outbound
+    file_name: "{name}"
+    codec: {codec}
+    {batch}
+    columns:
+      ref: {{from: case.reference}}
+"""
+CSV = "{type: csv, encoding: utf-8}"
+XML = "{type: xml, record: Order, fields: {ref: Ref}}"
+
+
+def _outbound(tmp_path: Path, *, name: str, codec: str = CSV, batch: str = "") -> Path:
+    return _write(tmp_path, OUTBOUND.format(name=name, codec=codec, batch=batch))
+
+
+def test_a_file_name_may_use_the_time_and_the_message_id(tmp_path: Path) -> None:
+    path = _outbound(tmp_path, name="ORDER_{now:%Y%m%d}_{id}.csv", batch="batch: {max_records: 5}")
+    spec = load_mapping(path)
+    mapping = OutboundMapping(spec, "order")
+    assert mapping.file_name(now=NOW, identifier="00000042") == "ORDER_20261105_00000042.csv"
+    assert mapping.spec.batch is not None
+    assert mapping.spec.batch.max_records == 5
+
+
+@pytest.mark.parametrize("name", ["ORDER_{message_id}.csv", "ORDER_{}.csv", "ORDER_{now.x}{"])
+def test_a_file_name_with_an_unknown_placeholder_is_refused_at_load(
+    tmp_path: Path, name: str
+) -> None:
+    with pytest.raises(ConfigurationError, match="file_name"):
+        load_mapping(_outbound(tmp_path, name=name))
+
+
+def test_only_a_csv_message_can_be_sent_in_batches(tmp_path: Path) -> None:
+    path = _outbound(tmp_path, name="o_{id}.xml", codec=XML, batch="batch: {max_records: 5}")
+    with pytest.raises(ConfigurationError, match="batch needs a csv codec"):
+        load_mapping(path)

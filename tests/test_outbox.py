@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -371,3 +371,122 @@ def test_concurrent_dispatchers_deliver_each_message_exactly_once(database: Data
     assert sum(result.delivered for result in results) == len(items)
     assert len(results) == 4
     assert sum(result.lost for result in results) == 0
+
+
+class Files:
+    """A scripted ``SendTogether``: messages to ``repairer`` share files of ``limit``
+    lines; ``bad`` keys cannot be prepared; ``failures`` are raised by sends, in turn."""
+
+    def __init__(
+        self, limit: int, *, bad: set[str] | None = None, failures: list[Exception] | None = None
+    ) -> None:
+        self.max_lines = limit
+        self.bad = bad or set()
+        self.failures = list(failures or [])
+        self.files: list[list[str]] = []
+
+    def limit(self, message: OutboxRow) -> int:
+        return self.max_lines if message.target == "repairer" else 1
+
+    def prepare(self, message: OutboxRow) -> str:
+        if message.idempotency_key in self.bad:
+            raise FatalError(f"{message.idempotency_key} lacks what the partner needs")
+        return message.idempotency_key
+
+    def send(self, messages: Sequence[OutboxRow], prepared: Sequence[str]) -> DeliveryReceipt:
+        assert [m.idempotency_key for m in messages] == list(prepared)
+        if self.failures:
+            raise self.failures.pop(0)
+        self.files.append(list(prepared))
+        return OK
+
+
+def together(
+    database: Database, files: Files, clock: Clock, *, batch_size: int = 50, lease: float = 60.0
+) -> Dispatcher:
+    """A dispatcher that sends ``files`` together, on the test clock, without jitter."""
+    return Dispatcher(
+        database,
+        Receiver(),
+        owner="d1",
+        clock=clock,
+        jitter=lambda cap: cap,
+        together=files,
+        batch_size=batch_size,
+        lease_seconds=lease,
+    )
+
+
+def test_messages_due_together_to_one_target_go_out_as_one_file(database: Database) -> None:
+    put(database, *[item(f"o{n}", case=f"C{n}") for n in range(5)])
+    put(database, item("elsewhere", case="C9", target="carrier"))
+    files = Files(limit=3)
+    clock = Clock()
+    worker = together(database, files, clock)
+    result = worker.run_once()
+    assert (result.claimed, result.delivered) == (6, 6)
+    assert files.files == [["o0", "o1", "o2"], ["o3", "o4"]]
+    assert worker.send.calls == ["elsewhere"]  # type: ignore[attr-defined]
+    delivered = [get_message(database, n) for n in range(1, 7)]
+    assert {row.state for row in delivered} == {OutboxState.DELIVERED}
+
+
+def test_a_full_claim_is_topped_up_with_the_targets_due_messages(database: Database) -> None:
+    put(database, *[item(f"o{n}", case=f"C{n}") for n in range(7)])
+    files = Files(limit=10)
+    result = together(database, files, Clock(), batch_size=2).run_once()
+    assert (result.claimed, result.delivered) == (7, 7)
+    assert files.files == [[f"o{n}" for n in range(7)]], "one file, not one per claim"
+
+
+def test_one_file_holds_one_message_per_case_and_keeps_each_cases_order(
+    database: Database,
+) -> None:
+    put(database, item("a1", case="A"), item("b1", case="B"), item("a2", case="A"))
+    files = Files(limit=10)
+    worker = together(database, files, Clock())
+    assert worker.run_until_idle().delivered == 3
+    assert files.files == [["a1", "b1"], ["a2"]]
+
+
+def test_a_message_that_cannot_be_prepared_fails_alone(database: Database) -> None:
+    put(database, *[item(f"o{n}", case=f"C{n}") for n in range(3)])
+    files = Files(limit=10, bad={"o1"})
+    result = together(database, files, Clock()).run_once()
+    assert (result.delivered, result.dead) == (2, 1)
+    assert files.files == [["o0", "o2"]]
+    assert [row.idempotency_key for row in dead_letters(database)] == ["o1"]
+
+
+def test_a_failed_file_is_retried_whole_and_sent_once(database: Database) -> None:
+    put(database, *[item(f"o{n}", case=f"C{n}") for n in range(3)])
+    files = Files(limit=10, failures=[TransientError("connection reset")])
+    clock = Clock()
+    worker = together(database, files, clock)
+    assert worker.run_once().retried == 3
+    waiting = [get_message(database, n) for n in range(1, 4)]
+    assert len({row.next_attempt_at for row in waiting}) == 1, "due again together"
+    assert {row.last_error for row in waiting} == {"TransientError: connection reset"}
+    assert worker.run_once().claimed == 0
+    clock.advance(2.0)
+    assert worker.run_once().delivered == 3
+    assert files.files == [["o0", "o1", "o2"]]
+
+
+def test_a_file_whose_leases_were_taken_over_is_not_marked_by_the_late_dispatcher(
+    database: Database,
+) -> None:
+    put(database, *[item(f"o{n}", case=f"C{n}") for n in range(2)])
+    clock = Clock()
+    files = Files(limit=10)
+    late = together(database, files, clock, lease=10)
+    original = files.send
+
+    def slow(messages: Sequence[OutboxRow], prepared: Sequence[str]) -> DeliveryReceipt:
+        clock.advance(11)  # the lease expires while the file is written
+        assert len(claim(database, "d2", now=clock())) == 2
+        return original(messages, prepared)
+
+    files.send = slow  # type: ignore[method-assign]
+    assert late.run_once().lost == 2
+    assert {get_message(database, n).lease_owner for n in (1, 2)} == {"d2"}

@@ -9,6 +9,7 @@ canonical objects out to partner records.
 from __future__ import annotations
 
 import re
+import string
 from enum import StrEnum
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -303,6 +304,27 @@ class RepeatSpec(_Spec):
     columns: dict[str, ColumnSpec]
 
 
+class BatchSpec(_Spec):
+    """Messages due together to one connector sent as one file, one record each: the way
+    to send more than one a second to a partner whose file names are to the second."""
+
+    max_records: int = Field(
+        ge=1, le=10_000, description="At most this many records (messages) in one file."
+    )
+
+
+FILE_NAME_PLACEHOLDERS = frozenset({"now", "id"})
+"""What a file name template may use: the time of sending and the outbox message id."""
+
+
+def _file_name_placeholders(template: str) -> set[str]:
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise ValueError(f"file_name {template!r}: {exc}") from exc
+    return {re.split(r"[.\[]", name)[0] for _, name, _, _ in parsed if name is not None}
+
+
 class OutboundSpec(_Spec):
     """Canonical objects out, one partner record each."""
 
@@ -311,7 +333,17 @@ class OutboundSpec(_Spec):
     codec: CodecSpec = Field(description="How records become the message's bytes.")
     file_name: str | None = Field(
         default=None,
-        description="Name of the written file; {now:%Y%m%d_%H%M%S} and {id} are filled in.",
+        description="Name of the written file. {now:<strftime>} is the time of sending (UTC), "
+        "e.g. {now:%Y%m%d_%H%M%S}; {id} is the hub's outbox message id, 8 digits, unique by "
+        "construction (in a batch, the first message's). A name that is already taken at "
+        "the partner is never overwritten: a name with {now} moves on to the next second, "
+        "one without waits for a retry. Default: <message>_{now:%Y%m%d_%H%M%S}.",
+    )
+    batch: BatchSpec | None = Field(
+        default=None,
+        description="CSV only: send the messages due together to the connector as one file "
+        "of up to max_records lines, delivered (or retried) together. For a partner whose "
+        "sheet allows several records per file; without it, one message is one file.",
     )
     columns: dict[str, ColumnSpec]
     repeat: RepeatSpec | None = Field(
@@ -319,7 +351,7 @@ class OutboundSpec(_Spec):
     )
 
     @model_validator(mode="after")
-    def _unguarded_known(self) -> OutboundSpec:
+    def _coherent(self) -> OutboundSpec:
         if isinstance(self.codec, CsvCodecSpec):
             unknown = [c for c in self.codec.unguarded_columns if c not in self.columns]
             if unknown:
@@ -327,6 +359,14 @@ class OutboundSpec(_Spec):
                     "unguarded_columns names columns this message does not have: "
                     + ", ".join(map(repr, unknown))
                 )
+        if self.file_name is not None:
+            unknown = sorted(_file_name_placeholders(self.file_name) - FILE_NAME_PLACEHOLDERS)
+            if unknown:
+                raise ValueError(
+                    f"file_name uses unknown placeholders {unknown}: only {{now:...}} and {{id}}"
+                )
+        if self.batch is not None and self.codec.type != "csv":
+            raise ValueError(f"batch needs a csv codec: a {self.codec.type} file holds one record")
         return self
 
 

@@ -31,6 +31,35 @@ def _outbound(connector: Connector) -> OutboundSpec:
     return message
 
 
+def render_record(connector: Connector, context: Mapping[str, Any]) -> dict[str, str | None]:
+    """One partner record from one canonical context; raises when the context lacks what
+    the partner's format needs, so a bad case can be refused before anything is sent."""
+    _outbound(connector)
+    return connector.outbound_mapping().render(context)
+
+
+def compose(
+    connector: Connector,
+    records: Sequence[Mapping[str, str | None]],
+    *,
+    identifier: str,
+    now: datetime,
+) -> OutboundMessage:
+    """One message from rendered records (a CSV file may hold many, an XML or JSON
+    document holds one), named for ``now`` and ``identifier``."""
+    spec = _outbound(connector)
+    if spec.codec.type != "csv" and len(records) != 1:
+        raise ConfigurationError(
+            f"connector {connector.name!r}: a {spec.codec.type} message holds one record"
+        )
+    return OutboundMessage(
+        name=connector.outbound_mapping().file_name(now=now, identifier=identifier),
+        content=connector.codec().encode([dict(record) for record in records]),
+        content_type=CONTENT_TYPES.get(spec.codec.type, "application/octet-stream"),
+        idempotency_key=f"{connector.name}:{identifier}",
+    )
+
+
 def render(
     connector: Connector,
     contexts: Sequence[Mapping[str, Any]],
@@ -38,23 +67,9 @@ def render(
     identifier: str,
     now: datetime | None = None,
 ) -> OutboundMessage:
-    """One message from canonical contexts: one record each (a CSV file may hold many,
-    an XML or JSON document holds one)."""
-    spec = _outbound(connector)
-    if spec.codec.type != "csv" and len(contexts) != 1:
-        raise ConfigurationError(
-            f"connector {connector.name!r}: a {spec.codec.type} message holds one record"
-        )
-    mapping = connector.outbound_mapping()
-    records = [mapping.render(context) for context in contexts]
-    content = connector.codec().encode(records)
-    moment = now or datetime.now(UTC)
-    return OutboundMessage(
-        name=mapping.file_name(now=moment, identifier=identifier),
-        content=content,
-        content_type=CONTENT_TYPES.get(spec.codec.type, "application/octet-stream"),
-        idempotency_key=f"{connector.name}:{identifier}",
-    )
+    """One message from canonical contexts: one record each."""
+    records = [render_record(connector, context) for context in contexts]
+    return compose(connector, records, identifier=identifier, now=now or datetime.now(UTC))
 
 
 NAME_ATTEMPTS = 30
@@ -68,37 +83,67 @@ def render_and_deliver(
     identifier: str,
     now: datetime | None = None,
 ) -> DeliveryReceipt:
-    """Render and send; a file name rendered from the time and already taken at the
-    partner (two orders in one second) moves on to the next second's name.
+    """Render and send; see ``deliver_records``."""
+    records = [render_record(connector, context) for context in contexts]
+    return deliver_records(connector, records, identifier=identifier, now=now)
+
+
+def deliver_records(
+    connector: Connector,
+    records: Sequence[Mapping[str, str | None]],
+    *,
+    identifier: str,
+    now: datetime | None = None,
+) -> DeliveryReceipt:
+    """Send rendered records as one message; a file name rendered from the time and
+    already taken at the partner moves on to the next second's name, over one connection.
 
     A name that does not change with the time is not tried again: it stays taken, and
     the outbox retries the message later.
     """
     moment = now or datetime.now(UTC)
-    message = render(connector, contexts, identifier=identifier, now=moment)
-    for _ in range(NAME_ATTEMPTS - 1):
-        try:
-            return deliver(connector, message)
-        except OutboundNameTaken:
-            moment += timedelta(seconds=1)
-            later = render(connector, contexts, identifier=identifier, now=moment)
-            if later.name == message.name:
-                raise
-            message = later
-    return deliver(connector, message)
+    message = compose(connector, records, identifier=identifier, now=moment)
+    transport = _open(connector)
+    try:
+        for _ in range(NAME_ATTEMPTS - 1):
+            try:
+                return _send(transport, message)
+            except OutboundNameTaken:
+                moment += timedelta(seconds=1)
+                later = compose(connector, records, identifier=identifier, now=moment)
+                if later.name == message.name:
+                    raise
+                message = later
+        return _send(transport, message)
+    finally:
+        _close(transport)
 
 
 def deliver(connector: Connector, message: OutboundMessage) -> DeliveryReceipt:
     """Hand the message to the partner through the connector's transport."""
-    transport = connector.transport()
+    transport = _open(connector)
     try:
-        if isinstance(transport, Sender):
-            return transport.send(message)
-        if isinstance(transport, Transport):
-            transport.put(message.name, message.content)
-            return DeliveryReceipt(status=FILE_DELIVERED, body=b"", already_known=False)
-        raise ConfigurationError(f"connector {connector.name!r} cannot send (it only reads)")
+        return _send(transport, message)
     finally:
-        close = getattr(transport, "close", None)
-        if callable(close):
-            close()
+        _close(transport)
+
+
+def _open(connector: Connector) -> Sender | Transport:
+    transport = connector.transport()
+    if isinstance(transport, Sender | Transport):
+        return transport
+    _close(transport)
+    raise ConfigurationError(f"connector {connector.name!r} cannot send (it only reads)")
+
+
+def _send(transport: Sender | Transport, message: OutboundMessage) -> DeliveryReceipt:
+    if isinstance(transport, Sender):
+        return transport.send(message)
+    transport.put(message.name, message.content)
+    return DeliveryReceipt(status=FILE_DELIVERED, body=b"", already_known=False)
+
+
+def _close(transport: object) -> None:
+    close = getattr(transport, "close", None)
+    if callable(close):
+        close()

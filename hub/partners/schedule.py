@@ -37,7 +37,7 @@ from hub.sla.publish import publish_leased
 from hub.store.db import Database
 from hub.store.tables import connector_leases
 from hub.store.upsert import insert_ignoring_conflicts
-from hub.sync.delivery import Senders, deliver_any
+from hub.sync.delivery import ConnectorBatches, Senders, deliver_any
 from hub.sync.outbox import Dispatcher
 
 logger = logging.getLogger(__name__)
@@ -258,6 +258,7 @@ def build_scheduler(
         lambda row: deliver_any(database, network, row, senders),
         owner=owner,
         lease_seconds=lease.total_seconds(),
+        together=ConnectorBatches(database, network),
     )
     scheduler.add_job(
         dispatcher.run_until_idle,

@@ -8,13 +8,15 @@ and the parts order a waiting-for-parts event calls for.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection
 
 from hub.config.connector_spec import WebhookSpec
-from hub.errors import ConfigurationError, FatalError
+from hub.errors import ConfigurationError, FatalError, HubError
+from hub.mapping.spec import OutboundSpec
 from hub.model.case import Case
 from hub.model.event import Event
 from hub.model.parties import Party
@@ -22,7 +24,7 @@ from hub.model.statuses import CaseStatus
 from hub.model.timeline import derive_case_state, event_order_key
 from hub.model.work import PartsOrder
 from hub.partners.connectors import Network
-from hub.partners.outbound import render, render_and_deliver
+from hub.partners.outbound import deliver_records, render_record
 from hub.ports import DeliveryReceipt, Sender
 from hub.retailers.webhooks import (
     event_payload,
@@ -173,6 +175,14 @@ def deliver_any(
 
 def deliver_row(database: Database, network: Network, row: OutboxRow) -> DeliveryReceipt:
     """Render and send one message to the partner connector it is addressed to."""
+    record = prepare_row(database, network, row)
+    connector = network.connector(row.target)
+    return deliver_records(connector, [record], identifier=f"{row.id:08d}")
+
+
+def prepare_row(database: Database, network: Network, row: OutboxRow) -> dict[str, str | None]:
+    """The partner record of one message, rendered from the store. A parts order is
+    recorded now, before sending: the supplier may answer before our next transaction."""
     if row.target.startswith("webhook:"):
         raise ConfigurationError(f"{row.target} is a retailer webhook, not a partner connector")
     connector = network.connector(row.target)
@@ -182,10 +192,39 @@ def deliver_row(database: Database, network: Network, row: OutboxRow) -> Deliver
         raise UndeliverableMessage(
             f"outbox message {row.id}: the event that asked for parts names none"
         )
+    record = render_record(connector, context)  # refuses before anything is recorded
     order = context.get("parts_order") if row.kind == "purchase_order" else None
     if isinstance(order, PartsOrder):
-        render(connector, [context], identifier=f"{row.id:08d}")  # refuse before recording
-        # Recorded before sending: the supplier may answer before our next transaction.
         with database.transaction() as connection:
             record_parts_order(connection, order)
-    return render_and_deliver(connector, [context], identifier=f"{row.id:08d}")
+    return record
+
+
+class ConnectorBatches:
+    """The dispatcher's ``together``: messages due to a connector whose outbound mapping
+    has a ``batch`` go out as one file, one record each (``SendTogether``)."""
+
+    def __init__(self, database: Database, network: Network) -> None:
+        self.database = database
+        self.network = network
+
+    def limit(self, message: OutboxRow) -> int:
+        if message.target.startswith("webhook:"):
+            return 1
+        try:
+            spec = self.network.connector(message.target).message
+        except HubError:  # an unknown connector: sent alone, and refused there
+            return 1
+        if isinstance(spec, OutboundSpec) and spec.batch is not None:
+            return spec.batch.max_records
+        return 1
+
+    def prepare(self, message: OutboxRow) -> dict[str, str | None]:
+        return prepare_row(self.database, self.network, message)
+
+    def send(
+        self, messages: Sequence[OutboxRow], prepared: Sequence[dict[str, str | None]]
+    ) -> DeliveryReceipt:
+        """One file for all; named, where the name has {id}, by the first message."""
+        connector = self.network.connector(messages[0].target)
+        return deliver_records(connector, prepared, identifier=f"{messages[0].id:08d}")

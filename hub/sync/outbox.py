@@ -6,7 +6,9 @@ claims due messages with a database lease (``FOR UPDATE SKIP LOCKED`` on Postgre
 calls ``send`` outside any transaction, and marks each message delivered, to retry or
 dead. A process that dies between sending and marking leaves its lease to expire and the
 message is sent again: delivery is at least once, and every message carries a stable
-idempotency key so that receivers can drop the repeat.
+idempotency key so that receivers can drop the repeat. Where a partner takes several
+records per file, the messages claimed for it go out as one file and are marked in one
+transaction (``SendTogether``); a crash before the mark sends them again, as for one.
 
 Order: messages with the same ``(target, ordering_key)`` go out in id order. A message is
 claimed only while no earlier message of its queue is pending (waiting, retrying or
@@ -20,11 +22,11 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, RowMapping, exists, or_, select, update
 
@@ -148,8 +150,11 @@ def claim(
     limit: int = 50,
     lease_seconds: float = 60.0,
     now: datetime | None = None,
+    target: str | None = None,
+    kind: str | None = None,
 ) -> list[OutboxRow]:
-    """Lease up to ``limit`` due messages that head their queue, for ``owner``.
+    """Lease up to ``limit`` due messages that head their queue, for ``owner``; only those
+    of ``target`` and ``kind`` when given (more lines for a file already being filled).
 
     One statement, ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING``:
     on PostgreSQL concurrent claimers skip each other's rows instead of waiting; on
@@ -177,6 +182,10 @@ def claim(
         .order_by(head.c.next_attempt_at, head.c.id)
         .limit(limit)
     )
+    if target is not None:
+        candidates = candidates.where(head.c.target == target)
+    if kind is not None:
+        candidates = candidates.where(head.c.kind == kind)
     if database.dialect == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True, of=head)
     statement = (
@@ -213,6 +222,36 @@ class DispatchResult:
 Send = Callable[[OutboxRow], DeliveryReceipt]
 
 
+class SendTogether(Protocol):
+    """Messages of one target and kind sent as one delivery: the lines of one file."""
+
+    def limit(self, message: OutboxRow) -> int:
+        """How many messages like this one may share a delivery; 1 sends it alone."""
+        ...
+
+    def prepare(self, message: OutboxRow) -> Any:
+        """What the delivery needs of this message (its record). Raises as a send would,
+        so that a message that cannot go out fails alone, not its whole delivery."""
+        ...
+
+    def send(self, messages: Sequence[OutboxRow], prepared: Sequence[Any]) -> DeliveryReceipt:
+        """Deliver the prepared messages as one; an error fails all of them."""
+        ...
+
+
+@dataclass
+class _Group:
+    """Claimed messages of one target and kind, to be sent together by ``limit``."""
+
+    limit: int
+    rows: list[OutboxRow]
+
+    def deliveries(self) -> list[list[OutboxRow]]:
+        return [
+            self.rows[start : start + self.limit] for start in range(0, len(self.rows), self.limit)
+        ]
+
+
 class Dispatcher:
     """Claims, sends and marks outbox messages; run one per process (any number of them).
 
@@ -222,6 +261,11 @@ class Dispatcher:
     is retried like a transient fault, since it may be one (an unwrapped network error),
     and ends dead after ``max_attempts`` like any other. A send must take less than
     ``lease_seconds``, or another dispatcher may send the same message meanwhile.
+
+    With ``together``, the claimed messages whose target allows it go out as one
+    delivery per target and kind (one file of many lines), are marked in one transaction
+    and, if the delivery fails, retried together. A claim holds only the head of each
+    queue, so a delivery never holds two messages of one case and order is kept.
     """
 
     def __init__(
@@ -237,6 +281,7 @@ class Dispatcher:
         batch_size: int = 50,
         clock: Callable[[], datetime] = _utcnow,
         jitter: Callable[[float], float] = full_jitter,
+        together: SendTogether | None = None,
     ) -> None:
         if max_attempts < 1:
             raise ConfigurationError(f"max_attempts must be at least 1, not {max_attempts}")
@@ -257,21 +302,26 @@ class Dispatcher:
         self.batch_size = batch_size
         self.clock = clock
         self.jitter = jitter
+        self.together = together
 
     def run_once(self) -> DispatchResult:
-        """Claim one batch and settle each message of it; one transaction per message,
-        so a crash halfway keeps the marks already made."""
-        batch = claim(
-            self.database,
-            self.owner,
-            limit=self.batch_size,
-            lease_seconds=self.lease_seconds,
-            now=self.clock(),
-        )
+        """Claim one batch and settle each message (or delivery) of it; one transaction
+        per message or delivery, so a crash halfway keeps the marks already made."""
+        batch = self._claim(limit=self.batch_size)
         result = DispatchResult(claimed=len(batch))
-        for message in batch:
-            outcome = self._dispatch(message)
-            setattr(result, outcome, getattr(result, outcome) + 1)
+        alone, groups = self._group(batch)
+        if len(batch) == self.batch_size:  # more may be due: fill the shared deliveries
+            for (target, kind), group in groups.items():
+                room = max(group.limit - len(group.rows), 0)
+                more = self._claim(limit=room, target=target, kind=kind) if room else []
+                group.rows.extend(more)
+                result.claimed += len(more)
+        units = [([row], False) for row in alone]
+        units += [(rows, True) for group in groups.values() for rows in group.deliveries()]
+        for rows, shared in sorted(units, key=lambda unit: unit[0][0].id):
+            outcomes = self._dispatch_together(rows) if shared else [self._dispatch(rows[0])]
+            for outcome in outcomes:
+                setattr(result, outcome, getattr(result, outcome) + 1)
         return result
 
     def run_until_idle(self, *, max_rounds: int = 1000) -> DispatchResult:
@@ -294,55 +344,123 @@ class Dispatcher:
             delay = max(delay, retry_after)
         return delay
 
+    def _claim(
+        self, *, limit: int, target: str | None = None, kind: str | None = None
+    ) -> list[OutboxRow]:
+        return claim(
+            self.database,
+            self.owner,
+            limit=limit,
+            lease_seconds=self.lease_seconds,
+            now=self.clock(),
+            target=target,
+            kind=kind,
+        )
+
+    def _group(
+        self, batch: list[OutboxRow]
+    ) -> tuple[list[OutboxRow], dict[tuple[str, str], _Group]]:
+        """The messages sent alone, and those that share deliveries by target and kind."""
+        alone: list[OutboxRow] = []
+        groups: dict[tuple[str, str], _Group] = {}
+        for row in batch:
+            limit = self.together.limit(row) if self.together is not None else 1
+            if limit <= 1:
+                alone.append(row)
+            else:
+                groups.setdefault((row.target, row.kind), _Group(limit, [])).rows.append(row)
+        return alone, groups
+
     def _dispatch(self, message: OutboxRow) -> str:
         try:
             receipt = self.send(message)
-        except HubError as error:
-            retryable = error.action is NextAction.RETRY
-            retry_after = getattr(error, "retry_after", None)
-            return self._failed(message, error, retryable=retryable, retry_after=retry_after)
-        except Exception as error:  # a bug or an unwrapped fault: keep the message
-            log.exception("outbox message %s: unexpected error from send", message.id)
-            return self._failed(message, error, retryable=True, retry_after=None)
+        except Exception as error:  # noqa: BLE001 - classified, then kept or dead-lettered
+            return self._failed([message], error)[0]
+        return self._delivered([message], receipt)[0]
+
+    def _dispatch_together(self, messages: list[OutboxRow]) -> list[str]:
+        """Prepare each message (one that cannot be fails alone), then deliver the rest
+        as one and mark them together."""
+        assert self.together is not None
+        outcomes: list[str] = []
+        ready: list[OutboxRow] = []
+        prepared: list[Any] = []
+        for message in messages:
+            try:
+                prepared.append(self.together.prepare(message))
+            except Exception as error:  # noqa: BLE001 - classified, then kept or dead-lettered
+                outcomes += self._failed([message], error)
+            else:
+                ready.append(message)
+        if not ready:
+            return outcomes
+        try:
+            receipt = self.together.send(ready, prepared)
+        except Exception as error:  # noqa: BLE001 - classified, then kept or dead-lettered
+            return outcomes + self._failed(ready, error)
+        return outcomes + self._delivered(ready, receipt)
+
+    def _delivered(self, messages: list[OutboxRow], receipt: DeliveryReceipt) -> list[str]:
         values = {
             "state": OutboxState.DELIVERED.value,
             "delivered_at": self.clock(),
             "receipt_status": receipt.status,
         }
-        return "delivered" if self._settle(message, values) else "lost"
+        settled = self._settle([(message, values) for message in messages])
+        return ["delivered" if ok else "lost" for ok in settled]
 
-    def _failed(
-        self, message: OutboxRow, error: Exception, *, retryable: bool, retry_after: float | None
-    ) -> str:
-        text = f"{type(error).__name__}: {error}"[:MAX_ERROR_LENGTH]
-        values: dict[str, Any] = {"last_error": text}
-        if retryable and message.attempts < self.max_attempts:
-            delay = self.backoff(message.attempts, retry_after)
-            values["next_attempt_at"] = self.clock() + timedelta(seconds=delay)
-            outcome = "retried"
-        else:
-            values["state"] = OutboxState.DEAD.value
-            outcome = "dead"
-        return outcome if self._settle(message, values) else "lost"
-
-    def _settle(self, message: OutboxRow, values: dict[str, Any]) -> bool:
-        """Write the outcome and release the lease, but only if the lease is still ours:
-        owner and attempt count act as a fencing token against a dispatcher that took
-        the message over after our lease expired (it will send it, and mark it, again)."""
-        statement = (
-            update(outbox)
-            .where(
-                outbox.c.id == message.id,
-                outbox.c.state == OutboxState.PENDING.value,
-                outbox.c.lease_owner == self.owner,
-                outbox.c.attempts == message.attempts,
+    def _failed(self, messages: list[OutboxRow], error: Exception) -> list[str]:
+        """Retry or dead-letter messages that failed together; retried ones come back at
+        the same moment, so that they are claimed, and sent, together again."""
+        if isinstance(error, HubError):
+            retryable = error.action is NextAction.RETRY
+            retry_after = getattr(error, "retry_after", None)
+        else:  # a bug or an unwrapped fault: keep the messages
+            log.error(
+                "outbox messages %s: unexpected error from send",
+                ", ".join(str(message.id) for message in messages),
+                exc_info=error,
             )
-            .values(lease_owner=None, lease_until=None, **values)
-        )
+            retryable, retry_after = True, None
+        text = f"{type(error).__name__}: {error}"[:MAX_ERROR_LENGTH]
+        delay = self.backoff(max(message.attempts for message in messages), retry_after)
+        again = self.clock() + timedelta(seconds=delay)
+        changes: list[tuple[OutboxRow, dict[str, Any]]] = []
+        outcomes: list[str] = []
+        for message in messages:
+            if retryable and message.attempts < self.max_attempts:
+                changes.append((message, {"last_error": text, "next_attempt_at": again}))
+                outcomes.append("retried")
+            else:
+                changes.append((message, {"last_error": text, "state": OutboxState.DEAD.value}))
+                outcomes.append("dead")
+        settled = self._settle(changes)
+        return [outcome if ok else "lost" for outcome, ok in zip(outcomes, settled, strict=True)]
+
+    def _settle(self, changes: list[tuple[OutboxRow, dict[str, Any]]]) -> list[bool]:
+        """Write the outcomes in one transaction and release the leases, but only those
+        still ours: owner and attempt count act as a fencing token against a dispatcher
+        that took a message over after our lease expired (it will send it, and mark it,
+        again)."""
+        settled: list[bool] = []
         with self.database.transaction() as connection:
-            settled = connection.execute(statement).rowcount == 1
-        if not settled:
-            log.warning("outbox message %s: lease lost before its outcome was saved", message.id)
+            for message, values in changes:
+                statement = (
+                    update(outbox)
+                    .where(
+                        outbox.c.id == message.id,
+                        outbox.c.state == OutboxState.PENDING.value,
+                        outbox.c.lease_owner == self.owner,
+                        outbox.c.attempts == message.attempts,
+                    )
+                    .values(lease_owner=None, lease_until=None, **values)
+                )
+                settled.append(connection.execute(statement).rowcount == 1)
+        for (message, _), ok in zip(changes, settled, strict=True):
+            if not ok:
+                log.warning(
+                    "outbox message %s: lease lost before its outcome was saved", message.id
+                )
         return settled
 
 
