@@ -1,4 +1,5 @@
-"""Three `hub serve` processes on one PostgreSQL, one killed with SIGKILL in a busy run.
+"""`hub serve` killed with SIGKILL in a busy run: one of three on PostgreSQL, and the only
+one on SQLite (then started again).
 
 A backlog of retailer webhooks is queued before the hubs start; a slow receiver in this
 process records every delivery and processes each webhook-id once, as the retailer sheet
@@ -45,8 +46,6 @@ from hub.sync.outbox import OutboxState
 from tests.api_support import free_port, serving
 from tests.conftest import _postgres_base, private_postgres_database
 from tests.factories import T0, case_event, make_case
-
-pytestmark = pytest.mark.postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "whsec_" + base64.b64encode(b"crash-test secret, 32 bytes long").decode()
@@ -194,6 +193,23 @@ def runs_started_after(database: Database, moment: datetime) -> int:
         return int(count)
 
 
+def start_hub(
+    cli: list[str], tmp_path: Path, env: dict[str, str], lease: float
+) -> tuple[subprocess.Popen[bytes], int, IO[bytes]]:
+    """One `hub serve` in its own process, on a free port, logging to a file."""
+    port = free_port()
+    log = (tmp_path / f"hub-{port}.log").open("wb")
+    options = ["--port", str(port), "--dispatch-every", "0.2", "--lease-seconds", str(lease)]
+    server = subprocess.Popen(
+        [*cli, "serve", *options],
+        cwd=tmp_path,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    return server, port, log
+
+
 def wait_until_answering(servers: list[subprocess.Popen[bytes]], ports: list[int]) -> None:
     deadline = time.monotonic() + 30
     for server, port in zip(servers, ports, strict=True):
@@ -218,6 +234,7 @@ def overlaps(runs: list[tuple[datetime, datetime | None]]) -> list[int]:
     return found
 
 
+@pytest.mark.postgres
 def test_a_hub_killed_in_a_busy_run_loses_nothing(
     tmp_path: Path,
     database_url: str,
@@ -240,28 +257,12 @@ def test_a_hub_killed_in_a_busy_run_loses_nothing(
         queue_backlog(database, open_network(network_file))
         assert pending(database) == MESSAGES
 
-        ports = [free_port() for _ in range(3)]
-        for port in ports:
-            log = (tmp_path / f"hub-{port}.log").open("wb")
+        ports = []
+        for _ in range(3):
+            server, port, log = start_hub(cli, tmp_path, env, OUTBOX_LEASE)
+            servers.append(server)
+            ports.append(port)
             logs.append(log)
-            servers.append(
-                subprocess.Popen(
-                    [
-                        *cli,
-                        "serve",
-                        "--port",
-                        str(port),
-                        "--dispatch-every",
-                        "0.2",
-                        "--lease-seconds",
-                        str(OUTBOX_LEASE),
-                    ],
-                    cwd=tmp_path,
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
-            )
         wait_until_answering(servers, ports)
 
         # Kill a hub in the middle of the run, while it holds leased messages: the
@@ -342,3 +343,82 @@ def test_a_hub_killed_in_a_busy_run_loses_nothing(
     for server in servers:
         if server is not victim:
             assert server.returncode in (0, -signal.SIGTERM), "the survivors stop cleanly"
+
+
+SQLITE_LEASE = 5.0
+
+
+def test_the_only_hub_on_sqlite_killed_in_a_busy_run_loses_nothing_when_started_again(
+    tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The embedded default: one process on a SQLite file, killed while it holds leased
+    messages, then started again as an operator would. Its own leases expire and the
+    new process delivers the rest: none lost, each processed once, per case in order."""
+    monkeypatch.setenv(SECRET_ENV, SECRET)
+    network_file = write_network(tmp_path, receiver.url)
+    database_url = f"sqlite:///{tmp_path / 'hub.db'}"
+    env = {key: value for key, value in os.environ.items() if not key.startswith("HUB_")}
+    env |= {"HUB_DATABASE_URL": database_url, "HUB_CONNECTORS": str(network_file)}
+    cli = [sys.executable, str(ROOT / "cli.py")]
+    for command in (["db", "upgrade"], ["up", "--network", str(network_file)]):
+        subprocess.run([*cli, *command], cwd=tmp_path, env=env, check=True, capture_output=True)
+    database = Database(database_url)
+    logs: list[IO[bytes]] = []
+    servers: list[subprocess.Popen[bytes]] = []
+    try:
+        queue_backlog(database, open_network(network_file))
+        victim, port, log = start_hub(cli, tmp_path, env, SQLITE_LEASE)
+        servers.append(victim)
+        logs.append(log)
+        wait_until_answering([victim], [port])
+        deadline = time.monotonic() + 60
+        held: list[str] = []
+        while not held:
+            assert time.monotonic() < deadline, "the hub was never caught holding messages"
+            if receiver.delivered() >= 30:
+                receiver.gate.clear()
+                time.sleep(0.3)
+                held = held_by(database, victim.pid)
+                if not held:
+                    receiver.gate.set()
+            time.sleep(0.01)
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(timeout=10)
+        receiver.gate.set()
+
+        again, port, log = start_hub(cli, tmp_path, env, SQLITE_LEASE)
+        servers.append(again)
+        logs.append(log)
+        wait_until_answering([again], [port])
+        deadline = time.monotonic() + SQLITE_LEASE + 60
+        while pending(database) and time.monotonic() < deadline:
+            time.sleep(0.25)
+        time.sleep(0.5)
+
+        with database.transaction() as connection:
+            states = Counter(connection.execute(select(outbox.c.state)).scalars().all())
+            keys = set(connection.execute(select(outbox.c.idempotency_key)).scalars().all())
+        with receiver.lock:
+            deliveries = Counter(receiver.deliveries)
+            processed = dict(receiver.processed)
+            timeline = {case: list(statuses) for case, statuses in receiver.timeline.items()}
+        duplicates = sum(deliveries.values()) - len(deliveries)
+        assert states == {OutboxState.DELIVERED.value: MESSAGES}, "none lost, none dead"
+        assert set(processed) == keys, "the receiver processed every idempotency key"
+        assert len(processed) == MESSAGES, "and each exactly once"
+        assert duplicates <= len(held), "only what the killed hub had in flight came twice"
+        expected = ["created", *LATER]
+        assert timeline == {f"ME-{n:06d}": expected for n in range(CASES)}, "per case, in order"
+    finally:
+        receiver.gate.set()
+        for server in servers:
+            if server.poll() is None:
+                server.send_signal(signal.SIGTERM)
+                try:
+                    server.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    server.kill()
+                    server.wait()
+        for opened in logs:
+            opened.close()
+        database.dispose()
