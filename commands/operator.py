@@ -410,6 +410,11 @@ def list_dead_letters(
     """Messages that could not be delivered, with their last error."""
     if ctx.invoked_subcommand is not None:
         return
+    show_dead_letters(target, database, as_json_)
+
+
+def show_dead_letters(target: str | None, database: str | None, as_json_: bool) -> None:
+    """The one listing of dead letters (`hub dead-letters` and `hub outbox dead-letters`)."""
     rows = dead_letters(open_database(database), target)
     if as_json_:
         for row in rows:

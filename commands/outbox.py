@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from commands.common import DatabaseOption, NetworkOption, network_path, open_database, out
+from commands.operator import show_dead_letters
 from hub.partners.connectors import open_network
 from hub.sync.delivery import ConnectorBatches, Senders, deliver_any
-from hub.sync.outbox import Dispatcher, dead_letters, discard, replay
+from hub.sync.outbox import Dispatcher, discard, replay
 
 app = typer.Typer(
     help="Messages waiting to go out to partners and retailers.", no_args_is_help=True
@@ -52,35 +50,7 @@ def list_dead_letters(
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines, for scripts.")] = False,
 ) -> None:
     """Messages that could not be delivered, with the last error; replay or discard them."""
-    rows = dead_letters(open_database(database), target)
-    if as_json:
-        for row in rows:
-            sys.stdout.write(
-                json.dumps(
-                    {
-                        "id": row.id,
-                        "target": row.target,
-                        "kind": row.kind,
-                        "case_ref": row.case_ref,
-                        "attempts": row.attempts,
-                        "last_error": row.last_error,
-                    },
-                    ensure_ascii=False,
-                )
-                + "\n"
-            )
-        return
-    table = Table("id", "target", "message", "case", "attempts", "last error")
-    for row in rows:
-        table.add_row(
-            str(row.id),
-            row.target,
-            row.kind,
-            row.case_ref or "",
-            str(row.attempts),
-            row.last_error or "",
-        )
-    out.print(table)
+    show_dead_letters(target, database, as_json)
 
 
 @app.command("replay")
