@@ -35,7 +35,6 @@ import json
 import os
 import platform
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -50,7 +49,6 @@ from pathlib import Path
 from typing import IO
 
 import httpx
-import uvicorn
 from fastapi import FastAPI, Request, Response
 from sqlalchemy import func, select
 
@@ -67,6 +65,7 @@ from hub.store.migrate import upgrade
 from hub.store.parties import save_party
 from hub.store.tables import outbox
 from simulators.colis_express import sign_push
+from simulators.server import free_port, serving
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_VARIABLE = "HUB_BENCH_POSTGRES_URL"
@@ -122,38 +121,6 @@ def receiver_app(state: Receiver) -> FastAPI:
         return Response(status_code=204)
 
     return app
-
-
-@contextmanager
-def serving(app: FastAPI) -> Iterator[str]:
-    """The app under uvicorn on loopback, in a thread; yields its base URL."""
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the receiver did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def write_network(folder: Path, receiver_url: str) -> Path:
@@ -463,7 +430,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "receiver: FastAPI/uvicorn in a thread of this process"
     )
     receiver = Receiver()
-    with serving(receiver_app(receiver)) as receiver_url:
+    with serving(receiver_app(receiver), name="the receiver") as receiver_url:
         receiver.url = receiver_url
         for processes in (1, 3):
             figures = measure_throughput(

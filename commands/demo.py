@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from commands.common import out
+from commands.common import err, out
 
 DEFAULT_FOLDER = Path("var/demo")
 
@@ -36,8 +36,19 @@ def demo(
 ) -> None:
     """Start the hub and its simulated partners, open fifty cases and follow them."""
     # Imported here: the simulators and their servers cost every other command a second.
-    from demo.live import run_live
-    from demo.run import demo_session, run_once
+    try:
+        from demo.live import run_live
+        from demo.run import demo_session, run_once
+    except ModuleNotFoundError as missing:
+        if missing.name != "asyncssh":
+            raise
+        err.print(
+            "hub demo needs the 'demo' extra (asyncssh, for the simulated SFTP servers): "
+            "pip install 'aftersales-hub[demo]', or from a clone: pip install -e '.[demo]'",
+            markup=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(2) from None
 
     console = out  # wide enough away from a terminal (commands.common)
     with demo_session(folder, port=0 if once else port) as session:

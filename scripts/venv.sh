@@ -25,7 +25,7 @@ stamp="$venv/.installed-$(sha256sum "$root/pyproject.toml" | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   echo "Installing the hub and its tools into $venv ..." >&2
   "$venv/bin/python" -m pip install --quiet --upgrade pip >&2
-  "$venv/bin/python" -m pip install --quiet -e "$root[dev]" >&2
+  "$venv/bin/python" -m pip install --quiet -e "$root[dev,demo]" >&2
   rm -f "$venv"/.installed-*
   touch "$stamp"
 fi

@@ -1,6 +1,6 @@
 """ColisExpress simulator: the carrier's JSON API and its signed, best-effort push.
 
-It follows ``shared/partners/colis-express.md``: ``Authorization: Bearer`` on every call,
+It follows ``docs/partners/colis-express.md``: ``Authorization: Bearer`` on every call,
 idempotent pickups (same reference, same tracking number), a parcel's history on pull with
 10 requests/second at most, and one signed POST per event to the hub's push URL, retried
 3 times and then dropped. The push faults the sheet warns about (late, twice, out of order,

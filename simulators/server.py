@@ -1,6 +1,9 @@
 """What both simulators share: a uvicorn server on a background thread, a clock that tests
 can move by hand, a rate limiter, a maintenance switch and a log of every request.
 
+:func:`serving` is the same background server for any ASGI app (the hub's own API in the
+tests, a benchmark's receiver), so there is one way to run uvicorn in a thread.
+
 The clock is injected everywhere time matters (rate limits, maintenance spans, token age,
 push timestamps) so that tests can cross a one-second window or a seven-day expiry without
 sleeping.
@@ -14,11 +17,12 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -150,6 +154,69 @@ class Maintenance:
             return self._requests_left > 0 or self._until is not None
 
 
+def bind_loopback(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
+    """A listening TCP socket (a free port unless given), handed to uvicorn as is."""
+    # IPPROTO_TCP, not the default 0: asyncio only turns Nagle off (TCP_NODELAY) on
+    # sockets that say they are TCP, and with Nagle on every keep-alive answer waits
+    # ~40 ms for the client's delayed ACK between its headers and its body.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    return sock
+
+
+def free_port() -> int:
+    """A port free on loopback now, for a server started in another process."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def start_in_thread(server: uvicorn.Server, sock: socket.socket, name: str) -> threading.Thread:
+    """Run ``server`` on ``sock`` in a daemon thread; return once it accepts connections,
+    so a caller never races the first request against the start."""
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=name, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            thread.join(timeout=STARTUP_TIMEOUT)
+            raise RuntimeError(f"{name} did not start")
+        time.sleep(0.005)
+    return thread
+
+
+@contextmanager
+def serving(
+    app: ASGIApp,
+    *,
+    config: Callable[..., uvicorn.Config] = uvicorn.Config,
+    name: str = "uvicorn",
+) -> Iterator[str]:
+    """``app`` behind a real uvicorn on loopback, in a thread; yields its base URL.
+
+    ``config`` builds the server's settings from uvicorn's keyword arguments, for an app
+    whose settings are its own (e.g. which proxies it believes).
+    """
+    options: dict[str, Any] = {"log_level": "warning", "lifespan": "off", "access_log": False}
+    server = uvicorn.Server(config(app, **options))
+    sock = bind_loopback()
+    try:
+        thread = start_in_thread(server, sock, name)
+    except BaseException:
+        sock.close()
+        raise
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=STARTUP_TIMEOUT)
+        sock.close()
+
+
 @dataclass(frozen=True)
 class RequestRecord:
     """One request the simulator answered: tests count these (e.g. no retry storm after 401)."""
@@ -225,14 +292,7 @@ class Simulator(ABC):
     # -- lifecycle ---------------------------------------------------------------------
 
     def _bind(self) -> socket.socket:
-        # IPPROTO_TCP, not the default 0: asyncio only turns Nagle off (TCP_NODELAY) on
-        # sockets that say they are TCP, and with Nagle on every keep-alive answer waits
-        # ~40 ms for the client's delayed ACK between its headers and its body.
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self._wanted_port))
-        sock.listen(128)
-        return sock
+        return bind_loopback(self.host, self._wanted_port)
 
     def _make_server(self) -> uvicorn.Server:
         app = _RequestLogger(self.build_app(), self._note_request, self.clock)
@@ -251,19 +311,13 @@ class Simulator(ABC):
             raise RuntimeError("simulator already started")
         self._socket = self._bind()
         self._server = self._make_server()
-        self._thread = threading.Thread(
-            target=self._server.run,
-            kwargs={"sockets": [self._socket]},
-            name=f"{type(self).__name__}:{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"{type(self).__name__} did not start")
-            time.sleep(0.005)
+        try:
+            self._thread = start_in_thread(
+                self._server, self._socket, f"{type(self).__name__}:{self.port}"
+            )
+        except RuntimeError:
+            self.stop()
+            raise
         self._serving()
         return self
 

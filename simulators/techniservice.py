@@ -1,6 +1,6 @@
 """TechniService simulator: the repairer's XML-over-REST API, faults included.
 
-It follows ``shared/partners/techniservice.md``: ``X-Api-Key`` on every call, a change feed
+It follows ``docs/partners/techniservice.md``: ``X-Api-Key`` on every call, a change feed
 paged by an opaque token that expires after seven days, repair orders validated against the
 sheet's XSD, a 5 requests/second rate limit and maintenance windows. Tests drive its state
 with :meth:`TechniServiceSimulator.add_change` and switch its faults on one by one.

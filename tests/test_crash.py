@@ -43,7 +43,8 @@ from hub.store.db import Database
 from hub.store.events import append_events
 from hub.store.tables import connector_runs, outbox
 from hub.sync.outbox import OutboxState
-from tests.api_support import free_port, serving
+from simulators.server import free_port
+from tests.api_support import serving
 from tests.conftest import _postgres_base, private_postgres_database
 from tests.factories import T0, case_event, make_case
 

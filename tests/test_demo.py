@@ -349,3 +349,26 @@ def test_the_story_has_fifty_cases_and_every_path() -> None:
     assert len({case.reference for case in cases}) == 50
     assert {case.path for case in cases} == set(StoryPath)
     assert {case.retailer for case in cases} == {"maison-electro", "bricomarket"}
+
+
+def test_without_the_demo_extra_hub_demo_says_which_to_install(tmp_path: Path) -> None:
+    """asyncssh (the simulated SFTP servers) is the 'demo' extra: without it, one line
+    says what to install, and nothing is started or written."""
+    folder = tmp_path / "demo"
+    script = (
+        "import sys; sys.modules['asyncssh'] = None; "
+        f"sys.argv = ['hub', 'demo', '--once', '--dir', {str(folder)!r}]; "
+        "import cli; cli.main()"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().count("\n") == 0
+    assert "pip install -e '.[demo]'" in result.stderr
+    assert not folder.exists()

@@ -28,7 +28,7 @@ from hub.partners.schedule import (
     run_leased,
 )
 from hub.store.db import Database
-from tests.api_support import free_port
+from simulators.server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)

@@ -5,9 +5,12 @@ A retailer checks three headers before it trusts a POST: ``webhook-id`` (the mes
 id, the same on every retry, so it can drop a repeat), ``webhook-timestamp`` (Unix
 seconds, so a captured request cannot be replayed later) and ``webhook-signature``
 (``v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">``, keyed with the bytes of the
-shared ``whsec_<base64>`` secret). Receivers refuse a timestamp more than five minutes
-off, so a message is signed when it is sent, never when it is queued: the outbox keeps
-only ``{"event_id": …}`` and the dispatcher calls :func:`webhook_message` each time.
+shared ``whsec_<base64>`` secret). The reference ``standardwebhooks`` library computes
+the signature, so we send exactly what every receiver's library checks; this module adds
+stricter checks of the secret, the id and the time before signing. Receivers refuse a
+timestamp more than five minutes off, so a message is signed when it is sent, never when
+it is queued: the outbox keeps only ``{"event_id": …}`` and the dispatcher calls
+:func:`webhook_message` each time.
 
 The payload says what the retailer's customer may see (labels in French and English) and
 what support needs (the partner's raw code), with the instant in the offset the partner
@@ -18,15 +21,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import hmac
 import json
 import math
 import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
+
+from standardwebhooks.webhooks import Webhook
 
 from hub.config.connector_spec import WEBHOOK_RETRY_WAIT, HttpPostTransportSpec, WebhookSpec
 from hub.config.secrets import read_secrets
@@ -103,13 +106,19 @@ def webhook_secret(secret: str) -> bytes:
 
 def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
     """The ``webhook-signature`` value: ``v1,<base64 HMAC-SHA256>`` over
-    ``{id}.{timestamp}.{body}``, the body exactly as sent."""
+    ``{id}.{timestamp}.{body}``, the body exactly as sent.
+
+    The reference library signs; the secret goes to it as the key bytes
+    :func:`webhook_secret` checked, since the library would take a bare or short one.
+    """
     _check_message_id(message_id)
     if timestamp < 0:
         raise UnsignableMessage(f"timestamp {timestamp} is before 1970")
-    signed = f"{message_id}.{timestamp}.".encode() + body
-    digest = hmac.new(webhook_secret(secret), signed, hashlib.sha256).digest()
-    return "v1," + base64.b64encode(digest).decode("ascii")
+    try:
+        at = datetime.fromtimestamp(timestamp, UTC)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise UnsignableMessage(f"timestamp {timestamp} is out of range") from exc
+    return Webhook(webhook_secret(secret)).sign(message_id, at, body)
 
 
 def webhook_message(
