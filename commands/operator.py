@@ -16,17 +16,15 @@ from rich.table import Table
 
 from commands.common import DatabaseOption, NetworkOption, err, network_path, open_database, out
 from hub.errors import ConfigurationError, ConflictError
-from hub.operators.status import (
-    ConnectorState,
-    ConnectorStatus,
-    as_json,
-    network_status,
+from hub.operators.jsonable import as_json
+from hub.operators.listings import (
     recent_rejects,
     recent_runs,
     replay_run_ids,
     require_known,
     unmapped_codes,
 )
+from hub.operators.status import ConnectorState, ConnectorStatus, network_status
 from hub.partners.alerts import pause_connector, resume_connector
 from hub.partners.connectors import Network, open_network
 from hub.partners.replay import ReplayReport, messages_since, replay_connector, replay_message

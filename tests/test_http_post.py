@@ -21,21 +21,20 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from adapters.transports.http_pull import (
-    ClientRateLimiter,
-    Credential,
+from adapters.transports.http.errors import (
     DeliveryConflict,
     DeliveryRejected,
     EndpointNotFound,
-    HttpPostSettings,
-    HttpPostTransport,
     PartnerRefusedCredentials,
     PartnerRejectedRequest,
     PartnerUnavailable,
     UnexpectedResponse,
     UnsendableMessage,
-    transport_from_spec,
 )
+from adapters.transports.http.from_spec import transport_from_spec
+from adapters.transports.http.pacing import ClientRateLimiter
+from adapters.transports.http.post import HttpPostTransport
+from adapters.transports.http.settings import Credential, HttpPostSettings
 from hub.config.connector_spec import ConnectorSpec, HttpPostTransportSpec
 from hub.config.secrets import MissingSecret
 from hub.errors import ConfigurationError, FatalError, TransientError

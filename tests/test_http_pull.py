@@ -24,12 +24,8 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from adapters.transports.http_pull import (
-    ClientRateLimiter,
-    Credential,
+from adapters.transports.http.errors import (
     EndpointNotFound,
-    HttpPullSettings,
-    HttpPullTransport,
     ItemNotFound,
     PartnerRefusedCredentials,
     PartnerRejectedRequest,
@@ -37,9 +33,11 @@ from adapters.transports.http_pull import (
     ResponseTooLarge,
     RetryLater,
     UnexpectedResponse,
-    parse_retry_after,
-    transport_from_spec,
 )
+from adapters.transports.http.from_spec import transport_from_spec
+from adapters.transports.http.pacing import ClientRateLimiter, parse_retry_after
+from adapters.transports.http.pull import HttpPullTransport
+from adapters.transports.http.settings import Credential, HttpPullSettings
 from hub.config.connector_spec import HttpPullTransportSpec
 from hub.config.secrets import MissingSecret
 from hub.errors import (

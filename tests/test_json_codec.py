@@ -11,16 +11,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from adapters.codecs.errors import (
+    DocumentError,
+    DocumentMalformed,
+    DocumentTooDeep,
+    DocumentTooLarge,
+    EncodeError,
+)
 from adapters.codecs.json_codec import (
     MAX_DEPTH,
     JsonCodec,
-    JsonDocumentError,
-    JsonEncodeError,
-    JsonMalformed,
     JsonRecordError,
     JsonShapeError,
-    JsonTooDeep,
-    JsonTooLarge,
     codec_from_spec,
     parse_path,
 )
@@ -237,10 +239,10 @@ def test_a_push_pulled_later_reads_the_same() -> None:
 def test_malformed_json_is_refused_whole_with_its_line_and_column(
     name: str, line: int, column: int, detail: str
 ) -> None:
-    with pytest.raises(JsonMalformed) as caught:
+    with pytest.raises(DocumentMalformed) as caught:
         decode(push_codec(), name)
     error = caught.value
-    assert isinstance(error, JsonDocumentError)
+    assert isinstance(error, DocumentError)
     assert isinstance(error, PartnerDataError)
     assert (error.line, error.column) == (line, column)
     assert error.location.line == line
@@ -257,7 +259,7 @@ def test_malformed_json_is_refused_whole_with_its_line_and_column(
     ],
 )
 def test_what_is_not_json_is_malformed(content: bytes, detail: str) -> None:
-    with pytest.raises(JsonMalformed) as caught:
+    with pytest.raises(DocumentMalformed) as caught:
         list(push_codec().decode(content, source="bad.json"))
     assert detail in caught.value.reason
 
@@ -278,7 +280,7 @@ def test_a_document_over_the_size_limit_is_refused_before_parsing(
 
     monkeypatch.setattr(json, "loads", forbidden)
     content = (FIXTURES / "parcel_events_CE123456789FR.json").read_bytes()
-    with pytest.raises(JsonTooLarge) as caught:
+    with pytest.raises(DocumentTooLarge) as caught:
         list(pull_codec(max_bytes=len(content) - 1).decode(content, source="big.json"))
     assert (caught.value.size, caught.value.limit) == (len(content), len(content) - 1)
     assert "refused unparsed" in caught.value.reason
@@ -286,15 +288,15 @@ def test_a_document_over_the_size_limit_is_refused_before_parsing(
 
 def test_the_default_size_limit_refuses_100_mb() -> None:
     content = b'{"events": [' + b" " * 100_000_000 + b"]}"
-    with pytest.raises(JsonTooLarge):
+    with pytest.raises(DocumentTooLarge):
         list(pull_codec().decode(content, source="huge.json"))
 
 
 def test_absurd_nesting_is_refused() -> None:
-    with pytest.raises(JsonTooDeep):
+    with pytest.raises(DocumentTooDeep):
         list(push_codec().decode(b"[" * 100_000 + b"]" * 100_000, source="deep.json"))
     deep = b'{"events": [' + b'{"a":' * (MAX_DEPTH + 1) + b"1" + b"}" * (MAX_DEPTH + 1) + b"]}"
-    with pytest.raises(JsonTooDeep):  # parsed, but deeper than any record should be
+    with pytest.raises(DocumentTooDeep):  # parsed, but deeper than any record should be
         list(pull_codec().decode(deep, source="deep.json"))
     fine = b'{"events": [' + b'{"a":' * MAX_DEPTH + b"1" + b"}" * MAX_DEPTH + b"]}"
     assert len(list(pull_codec().decode(fine, source="deep.json"))) == 1
@@ -511,7 +513,7 @@ def test_what_cannot_be_written_is_an_encode_error(
     fields: dict[str, str], record: dict[str, Any], message: str
 ) -> None:
     codec = JsonCodec(JsonCodecSpec(type="json", fields=fields))
-    with pytest.raises(JsonEncodeError) as caught:
+    with pytest.raises(EncodeError) as caught:
         codec.encode([record])
     assert isinstance(caught.value, ModelError)
     assert message in caught.value.message
@@ -519,7 +521,7 @@ def test_what_cannot_be_written_is_an_encode_error(
 
 def test_one_document_holds_one_record() -> None:
     for many in ([], [ME_000123_PICKUP, ME_000123_PICKUP]):
-        with pytest.raises(JsonEncodeError):
+        with pytest.raises(EncodeError):
             pickup_codec().encode(many)
 
 

@@ -15,7 +15,8 @@ from hub.api import create_app
 from hub.api.operator_auth import SESSION_COOKIE, TOKEN_ENV
 from hub.api.throttle import FAILURES_ALLOWED
 from hub.errors import FatalError, Location, PartnerDataError
-from hub.operators.status import network_status, recent_runs
+from hub.operators.listings import recent_runs
+from hub.operators.status import network_status
 from hub.partners.alerts import pause_connector
 from hub.partners.connectors import Network, open_network
 from hub.partners.runs import RunCounts, finish_run, record_rejects, start_run

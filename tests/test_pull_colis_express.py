@@ -16,7 +16,8 @@ import pytest
 from sqlalchemy import func, select
 
 import hub.partners.ingest
-from adapters.transports.http_pull import Credential, HttpPullSettings, HttpPullTransport
+from adapters.transports.http.pull import HttpPullTransport
+from adapters.transports.http.settings import Credential, HttpPullSettings
 from hub.mapping.inbound import InboundMapping
 from hub.mapping.loader import load_mapping
 from hub.partners.ingest import InboundPipeline, ingest_message, run_items

@@ -15,12 +15,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from adapters.transports.http_pull import (
-    ClientRateLimiter,
-    Credential,
-    HttpPullSettings,
-    HttpPullTransport,
-)
+from adapters.transports.http.pacing import ClientRateLimiter
+from adapters.transports.http.pull import HttpPullTransport
+from adapters.transports.http.settings import Credential, HttpPullSettings
 from hub.mapping.inbound import InboundMapping
 from hub.mapping.loader import load_mapping
 from hub.partners.ingest import InboundPipeline, run_paged

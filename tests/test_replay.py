@@ -9,13 +9,8 @@ import pytest
 from sqlalchemy import Table, func, select
 
 from hub.errors import ConfigurationError, NotFoundError
-from hub.operators.status import (
-    network_status,
-    recent_rejects,
-    recent_runs,
-    replay_run_ids,
-    unmapped_codes,
-)
+from hub.operators.listings import recent_rejects, recent_runs, replay_run_ids, unmapped_codes
+from hub.operators.status import network_status
 from hub.partners.connectors import Network, open_network
 from hub.partners.replay import replay_connector, replay_message
 from hub.partners.runs import RunOutcome

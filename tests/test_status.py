@@ -11,16 +11,10 @@ from sqlalchemy import update
 
 from hub.config.connector_spec import ScheduleSpec
 from hub.errors import Location, NotFoundError, PartnerDataError, TransientError
-from hub.operators.status import (
-    ConnectorState,
-    as_json,
-    network_status,
-    next_run,
-    recent_rejects,
-    recent_runs,
-    require_known,
-    unmapped_codes,
-)
+from hub.operators.jsonable import as_json
+from hub.operators.listings import recent_rejects, recent_runs, require_known, unmapped_codes
+from hub.operators.schedules import next_run
+from hub.operators.status import ConnectorState, network_status
 from hub.partners.connectors import Network, open_network
 from hub.partners.runs import RunCounts, finish_run, record_rejects, start_run
 from hub.ports import MessageRef, RawMessage

@@ -23,13 +23,9 @@ import pytest
 from pydantic import ValidationError
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from adapters.transports.http_pull import (
-    Credential,
-    HeaderConflict,
-    HttpPostSettings,
-    HttpPostTransport,
-    UnsendableMessage,
-)
+from adapters.transports.http.errors import HeaderConflict, UnsendableMessage
+from adapters.transports.http.post import HttpPostTransport
+from adapters.transports.http.settings import Credential, HttpPostSettings
 from hub.config.connector_spec import WebhookSpec
 from hub.config.network import load_network
 from hub.config.secrets import MissingSecret

@@ -13,25 +13,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from adapters.codecs.xml_codec import (
-    XmlCodec,
-    XmlDocumentError,
-    XmlDtdRefused,
-    XmlEncodeError,
-    XmlEntityRefused,
-    XmlMalformed,
-    XmlRecordSchemaError,
-    XmlRefused,
-    XmlRenderError,
-    XmlSchemaError,
-    XmlTooDeep,
-    XmlTooLarge,
-    codec_from_spec,
-    parse_xml,
-    secure_parser,
+from adapters.codecs.errors import (
+    DocumentError,
+    DocumentMalformed,
+    DocumentRefused,
+    DocumentTooDeep,
+    DocumentTooLarge,
+    EncodeError,
 )
+from adapters.codecs.xml.codec import XmlCodec, codec_from_spec
+from adapters.codecs.xml.guard import XmlDtdRefused, XmlEntityRefused, parse_xml, secure_parser
+from adapters.codecs.xml.schema import XmlRecordSchemaError, XmlRenderError, XmlSchemaError
 from hub.errors import ConfigurationError, ModelError, NextAction, PartnerDataError
 from hub.mapping.inbound import InboundMapping
+from hub.mapping.loader import load_mapping
 from hub.mapping.spec import MappingSpec, XmlCodecSpec
 from hub.model.event import Event
 from hub.partners.ingest import InboundPipeline, MessageRejected
@@ -125,6 +120,13 @@ PO_2026_00017 = {
 KNOWN_CODES = {"10", "12", "14", "20", "25", "27", "28", "30", "40", "50", "55", "60", "70", "90"}
 
 
+def loaded(spec: XmlCodecSpec) -> XmlCodecSpec:
+    """The spec as the mapping loader hands it to the codec: with its XSD's content."""
+    if spec.xsd is None or not Path(spec.xsd).is_file():
+        return spec
+    return spec.model_copy(update={"xsd_document": Path(spec.xsd).read_bytes()})
+
+
 def changes_spec(*, with_xsd: bool = True, **changes: Any) -> XmlCodecSpec:
     values: dict[str, Any] = {
         "type": "xml",
@@ -135,17 +137,19 @@ def changes_spec(*, with_xsd: bool = True, **changes: Any) -> XmlCodecSpec:
         "xsd": str(XSD) if with_xsd else None,
     }
     values.update(changes)
-    return XmlCodecSpec(**values)
+    return loaded(XmlCodecSpec(**values))
 
 
 def repair_order_codec(*, xsd: bool = True) -> XmlCodec:
     return XmlCodec(
-        XmlCodecSpec(
-            type="xml",
-            namespaces=TS,
-            record="ts:RepairOrder",
-            fields=REPAIR_ORDER_FIELDS,
-            xsd=str(XSD) if xsd else None,
+        loaded(
+            XmlCodecSpec(
+                type="xml",
+                namespaces=TS,
+                record="ts:RepairOrder",
+                fields=REPAIR_ORDER_FIELDS,
+                xsd=str(XSD) if xsd else None,
+            )
         )
     )
 
@@ -344,7 +348,7 @@ def test_a_page_whose_own_attributes_break_the_xsd_is_rejected_whole() -> None:
     with pytest.raises(XmlSchemaError) as caught:
         decode_fixture("changes_bad_page.xml")
     error = caught.value
-    assert isinstance(error, XmlDocumentError)
+    assert isinstance(error, DocumentError)
     assert isinstance(error, PartnerDataError)
     assert error.location.line == 2
     assert "'more'" in error.reason
@@ -362,7 +366,7 @@ def test_schema_errors_find_their_record_on_a_one_line_page() -> None:
 
 
 def test_a_page_cut_short_is_malformed_with_its_line_and_column() -> None:
-    with pytest.raises(XmlMalformed) as caught:
+    with pytest.raises(DocumentMalformed) as caught:
         decode_fixture("changes_malformed.xml")
     error = caught.value
     assert (error.line, error.column) == (12, 1)
@@ -374,7 +378,7 @@ def test_malformed_reports_the_parser_error_even_after_a_failed_validation() -> 
     codec = XmlCodec(changes_spec())
     with pytest.raises(XmlSchemaError):
         list(codec.decode((FIXTURES / "changes_bad_page.xml").read_bytes(), source="a"))
-    with pytest.raises(XmlMalformed) as caught:
+    with pytest.raises(DocumentMalformed) as caught:
         list(codec.decode(b"<ts:Changes xmlns:ts='x'>\n<a></b>", source="b"))
     assert "xs:boolean" not in caught.value.reason
     assert caught.value.line == 2
@@ -382,12 +386,14 @@ def test_malformed_reports_the_parser_error_even_after_a_failed_validation() -> 
 
 def test_the_partner_answers_read_with_the_same_xsd() -> None:
     created = XmlCodec(
-        XmlCodecSpec(
-            type="xml",
-            namespaces=TS,
-            record="ts:Created",
-            fields={"repair_id": "ts:RepairId"},
-            xsd=str(XSD),
+        loaded(
+            XmlCodecSpec(
+                type="xml",
+                namespaces=TS,
+                record="ts:Created",
+                fields={"repair_id": "ts:RepairId"},
+                xsd=str(XSD),
+            )
         )
     )
     for name in ("created_201.xml", "conflict_409.xml"):
@@ -395,12 +401,14 @@ def test_the_partner_answers_read_with_the_same_xsd() -> None:
         assert isinstance(answer, Record)
         assert answer.fields == {"repair_id": "TS-88121"}
     error = XmlCodec(
-        XmlCodecSpec(
-            type="xml",
-            namespaces=TS,
-            record="ts:Error",
-            fields={"field": "@field", "message": "."},
-            xsd=str(XSD),
+        loaded(
+            XmlCodecSpec(
+                type="xml",
+                namespaces=TS,
+                record="ts:Error",
+                fields={"field": "@field", "message": "."},
+                xsd=str(XSD),
+            )
         )
     )
     (unprocessable,) = decode_fixture("error_422.xml", error)
@@ -448,6 +456,39 @@ def test_a_broken_spec_is_a_configuration_error(changes: dict[str, Any], message
     with pytest.raises(ConfigurationError) as caught:
         XmlCodec(changes_spec(**changes))
     assert message in caught.value.message
+
+
+def test_the_loader_hands_the_xsd_to_the_codec_as_bytes() -> None:
+    mapping = load_mapping(ROOT / "mappings" / "techniservice.yaml")
+    spec = mapping.messages["changes"].codec
+    assert isinstance(spec, XmlCodecSpec)
+    assert spec.xsd == str(XSD)
+    assert spec.xsd_document == XSD.read_bytes()
+    assert "xsd_document" not in spec.model_dump()
+    results = decode_fixture("changes_bad_records.xml", codec_from_spec(spec, None))
+    assert any(isinstance(result, XmlRecordSchemaError) for result in results)
+
+
+def test_a_mapping_cannot_write_the_xsd_content_itself() -> None:
+    with pytest.raises(ValueError, match="read from the xsd file"):
+        changes_spec(with_xsd=False, xsd_document=b"<xs:schema/>")
+
+
+def test_the_xsd_loads_nothing_from_outside(tmp_path: Path) -> None:
+    """The codec does no I/O: an XSD including another file is refused, not followed."""
+    included = tmp_path / "types.xsd"
+    included.write_text(
+        '<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema">'
+        '<xs:element name="r" type="xs:string"/></xs:schema>',
+        encoding="utf-8",
+    )
+    xsd = (
+        '<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema">'
+        f'<xs:include schemaLocation="{included.as_uri()}"/></xs:schema>'
+    ).encode()
+    spec = changes_spec(with_xsd=False).model_copy(update={"xsd": "main.xsd", "xsd_document": xsd})
+    with pytest.raises(ConfigurationError, match=r"XSD main\.xsd"):
+        XmlCodec(spec)
 
 
 # --------------------------------------------------------------------------- hostile input
@@ -506,7 +547,7 @@ def test_an_external_entity_on_a_local_file_is_refused_unread(
     with pytest.raises(XmlEntityRefused) as caught:
         decode_all(content)
     error = caught.value
-    assert isinstance(error, XmlRefused)
+    assert isinstance(error, DocumentRefused)
     assert error.location.line == 2
     assert "entities" in error.reason
     assert "XXE" in error.reason
@@ -540,7 +581,7 @@ def test_the_parser_alone_reads_no_external_entity(tmp_path: Path) -> None:
     ids=["system", "public", "parameter-entity"],
 )
 def test_an_external_dtd_is_refused_without_any_connection(
-    listener: tuple[int, socket.socket], doctype: str, refusal: type[XmlRefused]
+    listener: tuple[int, socket.socket], doctype: str, refusal: type[DocumentRefused]
 ) -> None:
     port, server = listener
     content = (
@@ -577,7 +618,7 @@ def test_billion_laughs_is_refused_before_parsing(no_lxml_parsing: None) -> None
 
 def test_a_100_mb_document_is_refused_by_size_before_parsing(no_lxml_parsing: None) -> None:
     content = b"<ts:Changes>" + b" " * 100_000_000 + b"</ts:Changes>"
-    with pytest.raises(XmlTooLarge) as caught:
+    with pytest.raises(DocumentTooLarge) as caught:
         decode_all(content)
     error = caught.value
     assert (error.size, error.limit) == (len(content), 10_000_000)
@@ -587,14 +628,14 @@ def test_a_100_mb_document_is_refused_by_size_before_parsing(no_lxml_parsing: No
 
 def test_the_size_limit_is_the_mappings() -> None:
     content = (FIXTURES / "changes_sheet_sample.xml").read_bytes()
-    with pytest.raises(XmlTooLarge):
+    with pytest.raises(DocumentTooLarge):
         decode_all(content, changes_spec(max_bytes=len(content) - 1))
     assert len(decode_all(content, changes_spec(max_bytes=len(content)))) == 2
 
 
 def test_ten_thousand_nested_elements_are_refused_by_depth() -> None:
     content = b"<a>" * 10_000 + b"</a>" * 10_000
-    with pytest.raises(XmlTooDeep) as caught:
+    with pytest.raises(DocumentTooDeep) as caught:
         decode_all(content)
     assert "nested more than" in caught.value.reason
 
@@ -604,7 +645,7 @@ def test_the_depth_limit_is_the_mappings(depth: int, refused: bool) -> None:
     content = b"<a>" * depth + b"</a>" * depth
     spec = XmlCodecSpec(type="xml", record="/a", fields={})
     if refused:
-        with pytest.raises(XmlTooDeep) as caught:
+        with pytest.raises(DocumentTooDeep) as caught:
             decode_all(content, spec)
         assert caught.value.limit == 64
     else:
@@ -639,14 +680,14 @@ def test_refusals_are_raised_not_yielded() -> None:
     results = XmlCodec(changes_spec()).decode(b"<a>" * 10_000, source="deep.xml")
     with pytest.raises(PartnerDataError) as caught:
         next(results)
-    assert isinstance(caught.value, XmlTooDeep)
+    assert isinstance(caught.value, DocumentTooDeep)
     assert caught.value.action is NextAction.REJECT_RECORD  # the engine rejects the message
 
 
 def test_parse_xml_serves_any_partner_body() -> None:
     tree = parse_xml((FIXTURES / "error_422.xml").read_bytes(), source="422")
     assert tree.getroot().get("field") == "Customer/@postcode"
-    with pytest.raises(XmlTooLarge):
+    with pytest.raises(DocumentTooLarge):
         parse_xml(b"<a/>", source="x", max_bytes=3)
 
 
@@ -687,7 +728,7 @@ def test_a_missing_required_attribute_raises_a_render_error() -> None:
         repair_order_codec().encode([{**ME_000130, "model": None}])
     error = caught.value
     assert isinstance(error, ModelError)
-    assert isinstance(error, XmlEncodeError)
+    assert isinstance(error, EncodeError)
     assert "ts:RepairOrder" in error.message
     assert "'model' is required but missing" in error.message
     assert error.problems[0].line == 5
@@ -737,7 +778,7 @@ def test_characters_are_escaped_when_written() -> None:
 def test_what_cannot_be_one_document_is_an_encode_error(
     records_: list[dict[str, Any]], message: str
 ) -> None:
-    with pytest.raises(XmlEncodeError) as caught:
+    with pytest.raises(EncodeError) as caught:
         repair_order_codec(xsd=False).encode(records_)
     assert message in caught.value.message
 

@@ -22,7 +22,8 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Literal, get_args
 
-from hub.errors import ConfigurationError, Location, ModelError, PartnerDataError
+from adapters.codecs.errors import EncodeError
+from hub.errors import ConfigurationError, Location, PartnerDataError
 from hub.mapping.formula_guard import guarded
 from hub.mapping.spec import CsvCodecSpec
 from hub.ports import DecodeResult, Record
@@ -149,7 +150,7 @@ class CsvHeaderError(PartnerDataError):
         self.duplicated = duplicated
 
 
-class CsvEncodeError(ModelError):
+class CsvEncodeError(EncodeError):
     """A record cannot be written in the partner's CSV format; nothing is written."""
 
     def __init__(self, message: str, *, record_index: int, column: str | None) -> None:

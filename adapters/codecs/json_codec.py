@@ -32,29 +32,31 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
-from hub.errors import ConfigurationError, Location, ModelError, PartnerDataError
+from adapters.codecs.errors import (
+    DocumentError,
+    DocumentMalformed,
+    DocumentTooDeep,
+    DocumentTooLarge,
+    EncodeError,
+)
+from hub.errors import ConfigurationError, Location, PartnerDataError
 from hub.mapping.spec import JsonCodecSpec
 from hub.ports import DecodeResult, Record
 
 __all__ = [
     "MAX_DEPTH",
+    "EncodeError",
     "JsonCodec",
-    "JsonDocumentError",
-    "JsonEncodeError",
-    "JsonMalformed",
     "JsonPath",
     "JsonRecordError",
-    "JsonRefused",
     "JsonShapeError",
-    "JsonTooDeep",
-    "JsonTooLarge",
     "TypeHint",
     "codec_from_spec",
     "parse_path",
 ]
 
 MAX_DEPTH = 100
-"""Records and values nested deeper are refused (JsonTooDeep): no partner format is."""
+"""Records and values nested deeper are refused (DocumentTooDeep): no partner format is."""
 
 TypeHint = Literal["string", "number", "boolean", "json"]
 _HINTS: tuple[TypeHint, ...] = ("string", "number", "boolean", "json")
@@ -71,58 +73,13 @@ _REPEATED_KEY = re.compile(r"(?P<name>.+)\.(?P<n>[1-9][0-9]*)")
 # --------------------------------------------------------------------------- errors
 
 
-class JsonDocumentError(PartnerDataError):
-    """The whole document is unusable: raised (never yielded), no record of it is read."""
-
-
-class JsonRefused(JsonDocumentError):
-    """Refused for size or nesting before its records are read."""
-
-
-class JsonTooLarge(JsonRefused):
-    """Larger than the mapping's ``max_bytes``: refused before parsing."""
-
-    def __init__(self, *, size: int, limit: int, location: Location) -> None:
-        super().__init__(
-            f"document size {size} bytes exceeds the limit of {limit} bytes: refused unparsed",
-            location=location,
-        )
-        self.size = size
-        self.limit = limit
-
-
-class JsonTooDeep(JsonRefused):
-    """A record nested deeper than MAX_DEPTH, or a document deeper than the parser can go."""
-
-    def __init__(self, *, location: Location) -> None:
-        super().__init__(
-            f"the document is nested too deeply (over {MAX_DEPTH} levels in a record): refused",
-            location=location,
-        )
-
-
-class JsonMalformed(JsonDocumentError):
-    """Not JSON (often a body cut short), or not UTF-8/16/32: its records cannot be trusted."""
-
-    def __init__(self, *, detail: str, line: int | None, column: int | None, source: str) -> None:
-        where = f" at line {line}, column {column}" if line is not None else ""
-        super().__init__(f"malformed JSON{where}: {detail}", location=Location(source, line))
-        self.detail = detail
-        self.line = line
-        self.column = column
-
-
-class JsonShapeError(JsonDocumentError):
+class JsonShapeError(DocumentError):
     """The record path meets the wrong kind of value (a list expected, an object found):
     the partner changed its format, so no record can be found safely."""
 
 
 class JsonRecordError(PartnerDataError):
     """One record is not a JSON object: rejected alone, the others go through."""
-
-
-class JsonEncodeError(ModelError):
-    """A record cannot be written as the partner's JSON document; nothing is sent."""
 
 
 # --------------------------------------------------------------------------- paths
@@ -343,6 +300,10 @@ def _readers(paths: Mapping[str, str], what: str) -> list[_Reader]:
 # --------------------------------------------------------------------------- codec
 
 
+def _too_deep(source: str) -> DocumentTooDeep:
+    return DocumentTooDeep(limit=MAX_DEPTH, location=Location(source), within=" in a record")
+
+
 class JsonCodec:
     """Reads records out of partner JSON by path and writes one document per call."""
 
@@ -367,7 +328,7 @@ class JsonCodec:
     def decode(self, content: bytes, *, source: str) -> Iterator[DecodeResult]:
         """Each record's fields; a record that is not an object is yielded as an error.
 
-        Raises JsonDocumentError (too large, malformed, record path on the wrong kind of
+        Raises DocumentError (too large, malformed, record path on the wrong kind of
         value) on the first ``next``: nothing of such a document is read.
         """
         document = self._load(content, source)
@@ -395,7 +356,9 @@ class JsonCodec:
                 fields.update(shared)
                 results.append(Record(line=ordinal, fields=fields, raw=raw))
         except RecursionError:
-            raise JsonTooDeep(location=Location(source)) from None
+            raise DocumentTooDeep(
+                limit=MAX_DEPTH, location=Location(source), within=" in a record"
+            ) from None
         yield from results
 
     def document_fields(self, content: bytes, *, source: str) -> dict[str, str | None]:
@@ -404,18 +367,21 @@ class JsonCodec:
         try:
             return self._read(document, self._document)
         except RecursionError:
-            raise JsonTooDeep(location=Location(source)) from None
+            raise DocumentTooDeep(
+                limit=MAX_DEPTH, location=Location(source), within=" in a record"
+            ) from None
 
     def _load(self, content: bytes, source: str) -> Any:
         if len(content) > self.spec.max_bytes:
-            raise JsonTooLarge(
+            raise DocumentTooLarge(
                 size=len(content), limit=self.spec.max_bytes, location=Location(source)
             )
         encoding = json.detect_encoding(content)
         try:
             text = content.decode(encoding)
         except UnicodeDecodeError as exc:
-            raise JsonMalformed(
+            raise DocumentMalformed(
+                syntax="JSON",
                 detail=f"byte {exc.start} is not valid {encoding}",
                 line=None,
                 column=None,
@@ -424,13 +390,17 @@ class JsonCodec:
         try:
             return _loads(text)
         except json.JSONDecodeError as exc:
-            raise JsonMalformed(
-                detail=exc.msg, line=exc.lineno, column=exc.colno, source=source
+            raise DocumentMalformed(
+                syntax="JSON", detail=exc.msg, line=exc.lineno, column=exc.colno, source=source
             ) from None
         except _NotJson as exc:
-            raise JsonMalformed(detail=str(exc), line=None, column=None, source=source) from None
+            raise DocumentMalformed(
+                syntax="JSON", detail=str(exc), line=None, column=None, source=source
+            ) from None
         except RecursionError:
-            raise JsonTooDeep(location=Location(source)) from None
+            raise DocumentTooDeep(
+                limit=MAX_DEPTH, location=Location(source), within=" in a record"
+            ) from None
 
     @staticmethod
     def _read(node: Any, readers: Sequence[_Reader]) -> dict[str, str | None]:
@@ -444,7 +414,7 @@ class JsonCodec:
     def encode(self, records: Sequence[Mapping[str, str | None]]) -> bytes:
         """One compact UTF-8 JSON document from one record (record path ``$``).
 
-        Raises JsonEncodeError for anything but one record, an unknown field, a value
+        Raises EncodeError for anything but one record, an unknown field, a value
         its type suffix refuses (``3,2`` for ``:number``) or two paths that collide.
         """
         if self._record.steps:
@@ -453,7 +423,7 @@ class JsonCodec:
                 "can be written"
             )
         if len(records) != 1:
-            raise JsonEncodeError(
+            raise EncodeError(
                 f"a JSON document holds one record, got {len(records)}: encode each alone"
             )
         record = records[0]
@@ -477,7 +447,7 @@ class JsonCodec:
         try:
             return _dump(document).encode("utf-8")
         except UnicodeEncodeError as exc:
-            raise JsonEncodeError(f"a value holds {exc.object[exc.start]!r}, not UTF-8") from None
+            raise EncodeError(f"a value holds {exc.object[exc.start]!r}, not UTF-8") from None
 
     def _check_record(self, record: Mapping[str, str | None]) -> None:
         """Every key a field of the mapping (``name.N`` for a ``[{n}]`` field), every value text."""
@@ -496,11 +466,11 @@ class JsonCodec:
             )
         for key, value in record.items():
             if value is not None and not isinstance(value, str):
-                raise JsonEncodeError(
+                raise EncodeError(
                     f"field {key!r}: expected text or None, got {type(value).__name__}"
                 )
             if not _writes(paths, key) and key not in self.spec.document_fields:
-                raise JsonEncodeError(f"field {key!r} is not in the mapping")
+                raise EncodeError(f"field {key!r} is not in the mapping")
 
     def _put(self, holder: list[Any], path: JsonPath, key: str, text: str, n: int | None) -> None:
         """Set one value, creating the objects and lists on its path."""
@@ -526,14 +496,12 @@ class JsonCodec:
                 slot = index
             container = current
         if container[slot] is not None:
-            raise JsonEncodeError(f"field {key!r}: path {path.text} is written twice")
+            raise EncodeError(f"field {key!r}: path {path.text} is written twice")
         container[slot] = value
 
 
-def _crossing(key: str, path: JsonPath) -> JsonEncodeError:
-    return JsonEncodeError(
-        f"field {key!r}: path {path.text} goes through a value another field wrote"
-    )
+def _crossing(key: str, path: JsonPath) -> EncodeError:
+    return EncodeError(f"field {key!r}: path {path.text} goes through a value another field wrote")
 
 
 def _writes(paths: Mapping[str, JsonPath], key: str) -> bool:
@@ -556,17 +524,17 @@ def _typed(key: str, path: JsonPath, text: str) -> Any:
     """The JSON value a field's text stands for, as its path's type suffix says."""
     if path.hint == "number":
         if not _NUMBER.fullmatch(text):
-            raise JsonEncodeError(f"field {key!r}: {text!r} is not a JSON number ({path.text})")
+            raise EncodeError(f"field {key!r}: {text!r} is not a JSON number ({path.text})")
         return _Number(text)
     if path.hint == "boolean":
         if text not in ("true", "false"):
-            raise JsonEncodeError(f"field {key!r}: {text!r} is not true or false ({path.text})")
+            raise EncodeError(f"field {key!r}: {text!r} is not true or false ({path.text})")
         return text == "true"
     if path.hint == "json":
         try:
             return _loads(text)
         except (ValueError, RecursionError) as exc:
-            raise JsonEncodeError(f"field {key!r}: not JSON ({path.text}): {exc}") from None
+            raise EncodeError(f"field {key!r}: not JSON ({path.text}): {exc}") from None
     return text
 
 

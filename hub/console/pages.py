@@ -36,16 +36,14 @@ from hub.console.session import (
 from hub.errors import ConflictError, NotFoundError
 from hub.model.parties import PartyRole
 from hub.model.statuses import CaseStatus
-from hub.operators.status import (
-    ConnectorState,
-    NetworkStatus,
-    network_status,
+from hub.operators.listings import (
     recent_rejects,
     recent_runs,
     replay_run_ids,
     require_known,
     unmapped_codes,
 )
+from hub.operators.status import ConnectorState, NetworkStatus, network_status
 from hub.partners.alerts import pause_connector, resume_connector
 from hub.partners.connectors import Network
 from hub.sla.compute import CaseServiceLevels

@@ -19,7 +19,8 @@ def load_mapping(path: Path) -> MappingSpec:
 
 
 def _with_absolute_schemas(mapping: MappingSpec, folder: Path) -> MappingSpec:
-    """XSD paths are written relative to the mapping file; codecs get them absolute."""
+    """XSD paths are written relative to the mapping file; codecs get them absolute, with
+    the XSD's content, since a codec reads no file."""
     messages = {}
     for name, message in mapping.messages.items():
         codec = message.codec
@@ -27,8 +28,14 @@ def _with_absolute_schemas(mapping: MappingSpec, folder: Path) -> MappingSpec:
             xsd = (folder / codec.xsd).resolve()
             if not xsd.is_file():
                 raise ConfigurationError(f"message {name!r}: XSD file {xsd} does not exist")
+            try:
+                content = xsd.read_bytes()
+            except OSError as exc:
+                raise ConfigurationError(f"message {name!r}: XSD file {xsd}: {exc}") from exc
             message = message.model_copy(
-                update={"codec": codec.model_copy(update={"xsd": str(xsd)})}
+                update={
+                    "codec": codec.model_copy(update={"xsd": str(xsd), "xsd_document": content})
+                }
             )
         messages[name] = message
     return mapping.model_copy(update={"messages": messages})

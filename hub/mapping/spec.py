@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from hub.model.event import STATUS_SETS, EventType
 
@@ -84,8 +85,18 @@ class XmlCodecSpec(_Spec):
     xsd: str | None = Field(
         default=None, description="XSD file (relative to the mapping) that documents must match."
     )
+    xsd_document: SkipJsonSchema[bytes | None] = Field(default=None, exclude=True, repr=False)
+    """The content of ``xsd``, read by the mapping loader: codecs do no I/O, so the XSD
+    reaches the codec as bytes. Never written in a mapping file."""
     max_bytes: int = Field(default=10_000_000, ge=1, description="Larger documents are refused.")
     max_depth: int = Field(default=64, ge=2, description="Deeper nesting is refused.")
+
+    @field_validator("xsd_document")
+    @classmethod
+    def _xsd_read_by_the_loader(cls, value: bytes | None) -> bytes | None:
+        if value is not None:
+            raise ValueError("xsd_document is read from the xsd file, not written in a mapping")
+        return value
 
 
 class JsonCodecSpec(_Spec):

@@ -15,7 +15,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector, CollectorRegistry
 from sqlalchemy import func, select
 
-from hub.operators.status import ConnectorState, NetworkStatus, network_status, unmapped_codes
+from hub.operators.listings import unmapped_codes
+from hub.operators.status import ConnectorState, NetworkStatus, network_status
 from hub.partners.connectors import Network
 from hub.partners.runs import RunOutcome
 from hub.store.db import Database

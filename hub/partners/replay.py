@@ -26,7 +26,7 @@ from sqlalchemy import Connection, select
 
 from hub.errors import ConfigurationError, HubError, NotFoundError, PartnerDataError
 from hub.model.event import Event
-from hub.operators.status import remapped_id, require_known
+from hub.operators.listings import remapped_id, require_known
 from hub.partners.connectors import Network
 from hub.partners.ingest import CHUNK, InboundPipeline, MessageRejected
 from hub.partners.resolve import resolve_cases

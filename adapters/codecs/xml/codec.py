@@ -1,0 +1,125 @@
+"""The XML codec: partner XML documents <-> records, by the mapping's paths.
+
+It only composes its parts: :mod:`.guard` refuses hostile input before parsing,
+:mod:`.reader` reads each record's fields, :mod:`.schema` checks documents against the
+partner's XSD (handed over as bytes: the codec does no I/O), :mod:`.writer` builds the
+documents the hub sends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+
+from lxml import etree
+
+from adapters.codecs.errors import EncodeError
+from adapters.codecs.xml.guard import parse_xml, secure_parser
+from adapters.codecs.xml.reader import FieldsReader, compile_xpath, elements
+from adapters.codecs.xml.schema import PartnerSchema, XmlRecordSchemaError, XmlRenderError
+from adapters.codecs.xml.writer import DocumentWriter
+from hub.errors import ConfigurationError, Location
+from hub.mapping.spec import XmlCodecSpec
+from hub.ports import DecodeResult, Record
+
+__all__ = ["XmlCodec", "codec_from_spec"]
+
+
+class XmlCodec:
+    """Reads records out of partner XML by XPath and writes one document per record.
+
+    The XSD comes as bytes in ``spec.xsd_document``, read by the mapping loader from the
+    file ``spec.xsd`` names; a spec naming an XSD without its content is refused, so that
+    no document goes unchecked by mistake.
+    """
+
+    def __init__(self, spec: XmlCodecSpec) -> None:
+        self.spec = spec
+        self._namespaces = {p: uri for p, uri in spec.namespaces.items() if p}
+        clash = sorted(set(spec.fields) & set(spec.document_fields))
+        if clash:
+            raise ConfigurationError(
+                f"names used both as fields and document fields: {', '.join(clash)}"
+            )
+        record = spec.record if spec.record.startswith(("/", "(")) else "/" + spec.record
+        self._records = compile_xpath(record, self._namespaces, "record")
+        self._fields = FieldsReader(spec.fields, self._namespaces, "field")
+        self._document = FieldsReader(spec.document_fields, self._namespaces, "document field")
+        xsd = spec.xsd_document
+        if spec.xsd is not None and xsd is None:
+            raise ConfigurationError(
+                f"XSD {spec.xsd}: the mapping names it but its content was not handed to the "
+                "codec (mappings are read with hub.mapping.loader.load_mapping)"
+            )
+        self._schema = (
+            None
+            if xsd is None
+            else PartnerSchema(xsd, name=spec.xsd or "given", namespaces=self._namespaces)
+        )
+        self._writer = DocumentWriter(spec, self._namespaces)
+
+    # ------------------------------------------------------------------ decode
+
+    def decode(self, content: bytes, *, source: str) -> Iterator[DecodeResult]:
+        """Each record element's fields, or its XSD errors; a bad document raises.
+
+        Raises DocumentError (refused, malformed, XSD errors outside records) on the
+        first ``next``: nothing of such a document is read.
+        """
+        tree = self._parse(content, source)
+        document = self._document.read(tree.getroot())
+        found = self._records(tree)
+        records = elements(found)
+        if not isinstance(found, list) or len(records) != len(found):
+            raise ConfigurationError(
+                f"record path {self.spec.record!r} must select elements, not text or values"
+            )
+        rejected = {} if self._schema is None else self._schema.rejects(tree, records, source)
+        for element in records:
+            raw = etree.tostring(element, encoding="unicode", with_tail=False)
+            line = element.sourceline or 0
+            problems = rejected.get(element)
+            if problems:
+                yield XmlRecordSchemaError(problems, location=Location(source, line), raw=raw)
+                continue
+            fields = self._fields.read(element)
+            fields.update(document)
+            yield Record(line=line, fields=fields, raw=raw)
+
+    def document_fields(self, content: bytes, *, source: str) -> dict[str, str | None]:
+        """The values read once per document (a page's next token and whether more follow)."""
+        return self._document.read(self._parse(content, source).getroot())
+
+    def _parse(self, content: bytes, source: str) -> etree._ElementTree:
+        return parse_xml(
+            content, source=source, max_bytes=self.spec.max_bytes, max_depth=self.spec.max_depth
+        )
+
+    # ------------------------------------------------------------------ encode
+
+    def encode(self, records: Sequence[Mapping[str, str | None]]) -> bytes:
+        """One UTF-8 document for one record (outbound documents hold one order each).
+
+        Raises EncodeError for anything but exactly one record, an unknown field or a
+        value XML cannot carry, and XmlRenderError when the result breaks the XSD.
+        """
+        if len(records) != 1:
+            raise EncodeError(
+                f"an XML document holds one record, got {len(records)}: encode each document alone"
+            )
+        root_tag, content = self._writer.document(records[0])
+        if self._schema is not None:
+            tree = etree.fromstring(content, secure_parser()).getroottree()
+            problems = self._schema.problems(tree)
+            if problems:
+                raise XmlRenderError(problems, root=self._schema.pretty(root_tag))
+        return content
+
+
+def codec_from_spec(spec: XmlCodecSpec, columns: Sequence[str] | None) -> XmlCodec:
+    """The codec a mapping message describes (registered as the ``xml`` codec).
+
+    ``columns`` is for delimited formats; XML fields are named by the spec's paths. The
+    XSD's content comes with the spec, read by the mapping loader.
+    """
+    del columns
+    return XmlCodec(spec)

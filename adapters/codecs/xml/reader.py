@@ -1,0 +1,191 @@
+"""Reading an XML record's fields by the mapping's paths.
+
+A field is an XPath relative to the record element; the usual shapes (a child's text, a
+child's attribute, the record's own attribute) are walked directly, several times faster
+than XPath on a page of 200 changes, with the same answer. ``[{n}]`` on one step reads a
+repeated child into numbered keys (``line_sku.1``, ``line_sku.2``...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from lxml import etree
+
+from adapters.codecs.xml.paths import REPEAT, write_plan
+from hub.errors import ConfigurationError
+
+__all__ = ["FieldsReader", "compile_xpath", "elements"]
+
+
+def _text_of(item: Any) -> str | None:
+    if isinstance(item, etree._Element):
+        return "".join(item.itertext())
+    if isinstance(item, bool):
+        return "true" if item else "false"
+    if isinstance(item, float):
+        return str(int(item)) if item.is_integer() else repr(item)
+    if isinstance(item, tuple):  # a namespace node: (prefix, uri)
+        return str(item[1])
+    if item is None:
+        return None
+    return str(item)
+
+
+def _value_of(result: Any) -> str | None:
+    """One field's value from an XPath result: several nodes are joined with a line feed."""
+    if isinstance(result, list):
+        texts = [text for text in map(_text_of, result) if text is not None]
+        return "\n".join(texts) if texts else None
+    return _text_of(result)
+
+
+def elements(result: Any) -> list[etree._Element]:
+    """The elements of an XPath result (a record path may not select text or numbers)."""
+    return [i for i in result if isinstance(i, etree._Element)] if isinstance(result, list) else []
+
+
+@dataclass(frozen=True)
+class _ChildPath:
+    """The usual shapes (``ts:A``, ``ts:A/ts:B``, ``ts:A/@x``, ``@x``, ``.``) walked directly.
+
+    Same answer as the XPath, several times faster: a page of 200 changes with a dozen
+    fields is thousands of evaluations.
+    """
+
+    steps: tuple[str, ...]
+    attribute: str | None
+
+    def __call__(self, context: etree._Element) -> list[Any]:
+        nodes = [context]
+        for tag in self.steps:
+            nodes = [child for node in nodes for child in node.iterchildren(tag)]
+        if self.attribute is None:
+            return nodes
+        found = (node.get(self.attribute) for node in nodes)
+        return [value for value in found if value is not None]
+
+
+_Select = Callable[[etree._Element], Any]
+
+
+@dataclass(frozen=True)
+class _Reader:
+    """One field's compiled path; a repeated field has its list path and its item path."""
+
+    name: str
+    select: _Select
+    each: _Select | None
+
+    def read(self, context: etree._Element, into: dict[str, str | None]) -> None:
+        if self.each is None:
+            into[self.name] = _value_of(self.select(context))
+            return
+        for position, item in enumerate(elements(self.select(context)), start=1):
+            into[f"{self.name}.{position}"] = _value_of(self.each(item))
+
+
+def compile_xpath(path: str, namespaces: Mapping[str, str], what: str) -> etree.XPath:
+    """The path compiled, or a ConfigurationError naming it (and its undefined prefixes)."""
+    try:
+        xpath = etree.XPath(path, namespaces=dict(namespaces), smart_strings=False)
+        xpath(etree.Element("probe"))  # undefined prefixes only show when evaluated
+    except etree.XPathError as exc:
+        raise ConfigurationError(f"{what}: {path!r} is not a usable XPath: {exc}") from exc
+    return xpath
+
+
+def _compile(path: str, namespaces: Mapping[str, str], what: str) -> _Select:
+    """The path's XPath, or the same path walked directly when it has a usual shape."""
+    xpath = compile_xpath(path, namespaces, what)
+    try:
+        plan = write_plan(what, path, namespaces)
+    except ValueError:
+        return xpath
+    if any(step.index or step.repeat for step in plan.steps):
+        return xpath
+    return _ChildPath(tuple(step.tag for step in plan.steps), plan.attribute)
+
+
+def _reader(name: str, path: str, namespaces: Mapping[str, str], what: str) -> _Reader:
+    if path.count(REPEAT) > 1:
+        raise ConfigurationError(f"{what}: {path!r} has more than one {REPEAT}")
+    if REPEAT not in path:
+        return _Reader(name, _compile(path, namespaces, what), None)
+    head, tail = path.split(REPEAT)
+    item = "." if not tail else "." + tail if tail.startswith("/") else tail
+    return _Reader(name, _compile(head, namespaces, what), _compile(item, namespaces, what))
+
+
+def _leaf_text(element: etree._Element) -> str:
+    if len(element):
+        return "".join(element.itertext())
+    return element.text or ""
+
+
+class FieldsReader:
+    """All fields of a record, read in one pass over its children where paths allow.
+
+    The record's children are indexed by tag once; a field that is one child's text or
+    attribute, or the record's own attribute, is then a lookup. Other paths run their
+    XPath. Every field of the mapping is in the result, None when absent.
+    """
+
+    def __init__(self, paths: Mapping[str, str], namespaces: Mapping[str, str], what: str):
+        self._names = tuple(name for name in paths if REPEAT not in paths[name])
+        own: list[tuple[str, str]] = []
+        texts: list[tuple[str, str]] = []
+        attributes: list[tuple[str, str, str]] = []
+        others: list[_Reader] = []
+        for name, path in paths.items():
+            reader = _reader(name, path, namespaces, f"{what} {name!r}")
+            simple = reader.select if reader.each is None else None
+            if isinstance(simple, _ChildPath) and len(simple.steps) <= 1:
+                if not simple.steps and simple.attribute is not None:
+                    own.append((name, simple.attribute))
+                    continue
+                if len(simple.steps) == 1 and simple.attribute is None:
+                    texts.append((name, simple.steps[0]))
+                    continue
+                if len(simple.steps) == 1 and simple.attribute is not None:
+                    attributes.append((name, simple.steps[0], simple.attribute))
+                    continue
+            others.append(reader)
+        self._own = tuple(own)
+        self._texts = tuple(texts)
+        self._attributes = tuple(attributes)
+        self._others = tuple(others)
+        self._indexed = bool(texts or attributes)
+
+    def read(self, context: etree._Element) -> dict[str, str | None]:
+        values: dict[str, str | None] = dict.fromkeys(self._names)
+        for name, attribute in self._own:
+            values[name] = context.get(attribute)
+        if self._indexed:
+            children: dict[Any, list[etree._Element]] = {}
+            for child in context:
+                if child.tag in children:
+                    children[child.tag].append(child)
+                else:
+                    children[child.tag] = [child]
+            for name, tag in self._texts:
+                found = children.get(tag)
+                if found:
+                    values[name] = (
+                        _leaf_text(found[0])
+                        if len(found) == 1
+                        else "\n".join(map(_leaf_text, found))
+                    )
+            for name, tag, attribute in self._attributes:
+                found = children.get(tag)
+                if found:
+                    values[name] = (
+                        found[0].get(attribute)
+                        if len(found) == 1
+                        else _value_of([c.get(attribute) for c in found])
+                    )
+        for reader in self._others:
+            reader.read(context, values)
+        return values

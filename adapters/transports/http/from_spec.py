@@ -1,0 +1,111 @@
+"""The HTTP transport a connectors.yaml entry describes: the ``http-pull`` and
+``http-post`` entry points, where the file's settings meet the resolved secrets.
+
+The client's shared settings are mapped in one place, whichever transport is built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar, overload
+
+from adapters.transports.http.post import HttpPostTransport
+from adapters.transports.http.pull import HttpPullTransport
+from adapters.transports.http.settings import (
+    Credential,
+    HttpClientSettings,
+    HttpPostSettings,
+    HttpPullSettings,
+)
+from hub.config.connector_spec import HttpPostTransportSpec, HttpPullTransportSpec, parse_duration
+from hub.config.secrets import MissingSecret
+
+__all__ = ["transport_from_spec"]
+
+_SettingsT = TypeVar("_SettingsT", bound=HttpClientSettings)
+
+
+def _credentials(
+    spec: HttpPullTransportSpec | HttpPostTransportSpec, secrets: Mapping[str, str]
+) -> tuple[Credential, ...]:
+    credentials: list[Credential] = []
+    for header, env in spec.header_env.items():
+        value = secrets.get(f"header:{header}")
+        if not value:
+            raise MissingSecret(f"the {header} header needs the environment variable {env}")
+        credentials.append(Credential(header, value, env))
+    if spec.bearer_token_env is not None:
+        token = secrets.get("bearer_token")
+        if not token:
+            raise MissingSecret(
+                f"the bearer token needs the environment variable {spec.bearer_token_env}"
+            )
+        credentials.append(Credential.bearer(token, spec.bearer_token_env))
+    return tuple(credentials)
+
+
+@overload
+def transport_from_spec(
+    spec: HttpPullTransportSpec, secrets: Mapping[str, str], default_pattern: str | None
+) -> HttpPullTransport: ...
+
+
+@overload
+def transport_from_spec(
+    spec: HttpPostTransportSpec, secrets: Mapping[str, str], default_pattern: str | None
+) -> HttpPostTransport: ...
+
+
+def transport_from_spec(
+    spec: HttpPullTransportSpec | HttpPostTransportSpec,
+    secrets: Mapping[str, str],
+    default_pattern: str | None,
+) -> HttpPullTransport | HttpPostTransport:
+    """The transport a connectors.yaml entry describes (registered as ``http-pull`` and
+    ``http-post``: the spec's type picks the reading or the delivering transport).
+
+    ``secrets`` maps ``header:<Name>`` and ``bearer_token`` to values, as
+    ``ConnectorSpec.secret_names()`` names them.
+    """
+    del default_pattern  # pages, objects and deliveries are addressed by path
+    if isinstance(spec, HttpPostTransportSpec):
+        return HttpPostTransport(
+            _settings(
+                HttpPostSettings,
+                spec,
+                secrets,
+                post_path=spec.post_path,
+                content_type=spec.content_type,
+                conflict_is_success=spec.conflict_is_success,
+                idempotent_ok_status=spec.idempotent_ok_status,
+            )
+        )
+    return HttpPullTransport(
+        _settings(
+            HttpPullSettings,
+            spec,
+            secrets,
+            page_path=spec.page_path,
+            cursor_param=spec.cursor_param,
+            item_path=spec.item_path,
+        )
+    )
+
+
+def _settings(
+    kind: type[_SettingsT],
+    spec: HttpPullTransportSpec | HttpPostTransportSpec,
+    secrets: Mapping[str, str],
+    **own: Any,
+) -> _SettingsT:
+    """The client's settings as the file gives them (durations in seconds, secrets
+    resolved), with the transport's ``own`` fields added."""
+    return kind(
+        base_url=spec.base_url,
+        credentials=_credentials(spec, secrets),
+        requests_per_second=spec.requests_per_second,
+        timeout=parse_duration(spec.timeout).total_seconds(),
+        max_attempts=spec.max_attempts,
+        max_wait=parse_duration(spec.max_wait).total_seconds(),
+        **own,
+    )

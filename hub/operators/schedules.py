@@ -1,0 +1,38 @@
+"""Schedule maths for the status: when a connector's schedule next fires, how it is
+shown, and when a run that has not started counts as late.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.triggers.cron import CronTrigger
+
+from hub.config.connector_spec import ScheduleSpec, parse_duration
+
+__all__ = ["LATE_AFTER", "describe_schedule", "next_run"]
+
+
+def describe_schedule(schedule: ScheduleSpec | None) -> str | None:
+    """``every 15m`` or ``cron 30 2 * * *``, as the status shows it."""
+    if schedule is None:
+        return None
+    return f"every {schedule.every}" if schedule.every else f"cron {schedule.cron}"
+
+
+def next_run(schedule: ScheduleSpec, last_start: datetime | None, now: datetime) -> datetime:
+    """When the schedule next fires after the last run's start (now, if it never ran)."""
+    if schedule.every is not None:
+        if last_start is None:
+            return now
+        return last_start + parse_duration(schedule.every)
+    assert schedule.cron is not None
+    trigger = CronTrigger.from_crontab(schedule.cron, timezone=UTC)
+    after = (last_start + timedelta(seconds=1)) if last_start is not None else now
+    fire: datetime | None = trigger.get_next_fire_time(None, after)
+    assert fire is not None, "a five-field cron line always fires again"
+    return fire.astimezone(UTC)
+
+
+LATE_AFTER = timedelta(minutes=5)
+"""A scheduled run this much past its time (beyond the jitter) is flagged as late."""
