@@ -40,3 +40,19 @@ def test_an_edited_mapping_applies_from_the_next_use(tmp_path: Path) -> None:
     after = network.connector("atelier-dupont-orders")
     assert after is not before
     assert after.mapping.messages["repair_order"].file_name == "ORDRES_V2_{now:%Y%m%d_%H%M%S}.csv"
+
+
+def test_an_edited_xsd_applies_from_the_next_use(tmp_path: Path) -> None:
+    """The codec gets the XSD's bytes when the connector is built, so the XSD is one of
+    the files whose change rebuilds it."""
+    network = open_network(copy_of_the_network(tmp_path))
+    before = network.connector("techniservice-changes")
+    xsd = tmp_path / "mappings" / "techniservice" / "repairs-v2.xsd"
+    assert network.connector("techniservice-changes") is before
+    xsd.write_bytes(xsd.read_bytes() + b"\n")
+    stat = xsd.stat()
+    os.utime(xsd, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+
+    after = network.connector("techniservice-changes")
+    assert after is not before
+    assert str(xsd.resolve()) in {str(path) for path in after.source_files()}

@@ -7,6 +7,7 @@ built lazily, so checking a file never opens a connection.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from hub.errors import ConfigurationError
 from hub.mapping.inbound import InboundMapping
 from hub.mapping.loader import load_mapping
 from hub.mapping.outbound import OutboundMapping
-from hub.mapping.spec import InboundSpec, MappingSpec, OutboundSpec
+from hub.mapping.spec import InboundSpec, MappingSpec, OutboundSpec, XmlCodecSpec
 from hub.partners.ingest import (
     InboundPipeline,
     RunReport,
@@ -53,6 +54,15 @@ class Connector:
     @property
     def name(self) -> str:
         return self.spec.name
+
+    def source_files(self) -> list[Path]:
+        """The files this connector was built from: its mapping and the XSDs it names."""
+        files = [self.mapping_path.resolve()]
+        for message in self.mapping.messages.values():
+            codec = message.codec
+            if isinstance(codec, XmlCodecSpec) and codec.xsd is not None:
+                files.append(Path(codec.xsd))
+        return files
 
     @property
     def message(self) -> InboundSpec | OutboundSpec:
@@ -166,32 +176,36 @@ def build_connector(network_file: Path, spec: ConnectorSpec) -> Connector:
 class Network:
     config: NetworkConfig
     path: Path
-    _built: dict[str, tuple[tuple[int, int], Connector]] = field(
+    _built: dict[str, tuple[tuple[tuple[int, int], ...], Connector]] = field(
         default_factory=dict, compare=False, repr=False
     )
     _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
     def connector(self, name: str) -> Connector:
-        """The connector, its mapping read again only when the mapping file changed.
+        """The connector, its mapping read again only when the mapping file (or a file it
+        names, such as an XSD) changed.
 
         Reading and checking a mapping costs far more than sending one message, and the
         dispatcher asks for a connector per message; an edited mapping still applies
         from the next use, as an integrator expects.
         """
         spec = self.config.connector(name)
-        stamp = _file_stamp((self.path.parent / spec.mapping).resolve())
         with self._lock:
             cached = self._built.get(name)
-        if cached is not None and cached[0] == stamp:
+        if cached is not None and cached[0] == _stamps(cached[1].source_files()):
             return cached[1]
         built = replace(build_connector(self.path, spec), on_stored=self.sync_hook())
         with self._lock:
-            self._built[name] = (stamp, built)
+            self._built[name] = (_stamps(built.source_files()), built)
         return built
 
     def sync_hook(self) -> StoredHook | None:
         """The sync rules as a hook for every write path, or None when there are none."""
         return sync_hook(self.config)
+
+
+def _stamps(paths: Sequence[Path]) -> tuple[tuple[int, int], ...]:
+    return tuple(_file_stamp(path) for path in paths)
 
 
 def _file_stamp(path: Path) -> tuple[int, int]:
