@@ -20,13 +20,13 @@ from hub.retailers.tenants import (
     authenticate,
     find_retailer,
     issue_key,
-    list_keys,
     revoke_key,
     slug,
 )
 from hub.store.db import Database
 from hub.store.parties import get_party
 from hub.store.tables import api_keys
+from hub.store.tenants import list_keys
 from tests.factories import register_network
 
 

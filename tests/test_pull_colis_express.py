@@ -21,11 +21,11 @@ from adapters.transports.http.settings import Credential, HttpPullSettings
 from hub.mapping.inbound import InboundMapping
 from hub.mapping.loader import load_mapping
 from hub.partners.ingest import InboundPipeline, ingest_message, run_items
-from hub.partners.open_work import open_tracking_numbers
 from hub.partners.registry import codec_factory
 from hub.ports import MessageRef, RawMessage
 from hub.store.cases import open_case
 from hub.store.db import Database
+from hub.store.shipments import open_tracking_numbers
 from hub.store.tables import events
 from simulators.colis_express import ColisExpressSimulator
 from tests.factories import make_case, register_network

@@ -21,8 +21,8 @@ from adapters.transports.http.settings import Credential, HttpPullSettings
 from hub.mapping.inbound import InboundMapping
 from hub.mapping.loader import load_mapping
 from hub.partners.ingest import InboundPipeline, run_paged
-from hub.partners.open_work import open_partner_references
 from hub.partners.registry import codec_factory
+from hub.store.case_links import trusted_partner_references
 from hub.store.cases import get_case, open_case
 from hub.store.connector_state import read_cursor
 from hub.store.db import Database
@@ -160,7 +160,7 @@ def test_an_expired_cursor_is_recovered_by_reading_each_open_repair(
 
     def open_references() -> list[str]:
         with hub_db.transaction() as connection:
-            return open_partner_references(connection, "techniservice")
+            return trusted_partner_references(connection, "techniservice")
 
     with transport(simulator, clock, rps=5) as source:
         second = run_paged(

@@ -20,13 +20,13 @@ from hub.retailers.cases import (
     DEFAULT_PAGE,
     MAX_PAGE,
     CaseFilters,
-    breached_case_ids,
     case_of,
     create_case,
     list_cases,
     timeline_of,
 )
 from hub.retailers.cursors import MAX_CURSOR_LENGTH
+from hub.store.case_lists import breached_case_ids
 
 router = APIRouter(tags=["cases"])
 

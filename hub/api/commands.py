@@ -24,11 +24,11 @@ from hub.retailers.tenants import (
     add_retailer,
     find_retailer,
     issue_key,
-    list_keys,
     revoke_key,
 )
 from hub.store.db import Database
 from hub.store.migrate import current_revision, head_revision
+from hub.store.tenants import list_keys
 
 retailers_app = typer.Typer(help="Retailers (API tenants) and their keys.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys: listed by id, never by value.", no_args_is_help=True)

@@ -22,7 +22,6 @@ from hub.api.operator_auth import (
     operator_token,
 )
 from hub.console.render import CSS, SECURITY_HEADERS, duration, page
-from hub.console.search import find_cases
 from hub.console.session import (
     CONSOLE_PATH,
     CSRF_FIELD,
@@ -48,6 +47,7 @@ from hub.partners.alerts import pause_connector, resume_connector
 from hub.partners.connectors import Network
 from hub.sla.compute import CaseServiceLevels
 from hub.sla.store import breaches, case_service_levels
+from hub.store.case_search import find_cases
 from hub.store.cases import case_state, count_cases_by_status, require_case
 from hub.store.db import Database
 from hub.store.parties import list_parties

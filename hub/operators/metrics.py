@@ -13,14 +13,19 @@ from dataclasses import dataclass, field
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
-from sqlalchemy import func, select
 
 from hub.operators.listings import unmapped_codes
 from hub.operators.status import ConnectorState, NetworkStatus, network_status
 from hub.partners.connectors import Network
 from hub.partners.runs import RunOutcome
 from hub.store.db import Database
-from hub.store.tables import connector_runs, events, outbox, rejects
+from hub.store.figures import (
+    event_counts,
+    outbox_by_state,
+    outbox_by_target,
+    rejects_by_connector,
+    runs_by_outcome,
+)
 from hub.sync.outbox import OutboxState
 
 
@@ -39,38 +44,12 @@ class StoreTotals:
 
 def store_totals(database: Database) -> StoreTotals:
     with database.transaction() as connection:
-        runs = {
-            (str(connector), str(outcome)): int(count)
-            for connector, outcome, count in connection.execute(
-                select(connector_runs.c.connector, connector_runs.c.outcome, func.count()).group_by(
-                    connector_runs.c.connector, connector_runs.c.outcome
-                )
-            )
-        }
-        stored, unmapped = connection.execute(
-            select(func.count(), func.count().filter(events.c.unmapped)).select_from(events)
-        ).one()
-        rejected = {
-            str(connector): int(count)
-            for connector, count in connection.execute(
-                select(rejects.c.connector, func.count()).group_by(rejects.c.connector)
-            )
-        }
-        by_state = {
-            str(state): int(count)
-            for state, count in connection.execute(
-                select(outbox.c.state, func.count()).group_by(outbox.c.state)
-            )
-        }
-        dead = {
-            str(target): int(count)
-            for target, count in connection.execute(
-                select(outbox.c.target, func.count())
-                .where(outbox.c.state == OutboxState.DEAD.value)
-                .group_by(outbox.c.target)
-            )
-        }
-    return StoreTotals(runs, int(stored), int(unmapped), rejected, by_state, dead)
+        runs = runs_by_outcome(connection)
+        counts = event_counts(connection)
+        rejected = rejects_by_connector(connection)
+        by_state = outbox_by_state(connection)
+        dead = outbox_by_target(connection, OutboxState.DEAD.value)
+    return StoreTotals(runs, counts.stored, counts.unmapped, rejected, by_state, dead)
 
 
 class HubCollector(Collector):

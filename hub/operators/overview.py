@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
-
 from hub.store.db import Database
+from hub.store.figures import (
+    cases_by_status,
+    event_counts,
+    outbox_by_state,
+    parties_by_role,
+    raw_message_count,
+)
 from hub.store.migrate import current_revision, head_revision
-from hub.store.tables import cases, events, outbox, parties, raw_messages
 
 
 @dataclass(frozen=True)
@@ -35,41 +39,22 @@ def overview(database: Database) -> Overview:
     if revision is None:
         return Overview(database.safe_url(), None, head)
     with database.transaction() as connection:
-        by_role = {
-            str(role): int(count)
-            for role, count in connection.execute(
-                select(parties.c.role, func.count()).group_by(parties.c.role)
-            )
-        }
+        by_role = parties_by_role(connection)
         by_status = {
-            str(status or "none"): int(count)
-            for status, count in connection.execute(
-                select(cases.c.status, func.count()).group_by(cases.c.status)
-            )
+            status or "none": count for status, count in cases_by_status(connection).items()
         }
-        counts = connection.execute(
-            select(
-                func.count(),
-                func.count().filter(events.c.unmapped.is_(True)),
-                func.count().filter(events.c.case_id.is_(None)),
-            ).select_from(events)
-        ).one()
-        messages = connection.execute(select(func.count()).select_from(raw_messages)).scalar_one()
-        by_state = {
-            str(state): int(count)
-            for state, count in connection.execute(
-                select(outbox.c.state, func.count()).group_by(outbox.c.state)
-            )
-        }
+        counts = event_counts(connection)
+        messages = raw_message_count(connection)
+        by_state = outbox_by_state(connection)
     return Overview(
         database=database.safe_url(),
         schema_revision=revision,
         schema_head=head,
         parties_by_role=by_role,
         cases_by_status=by_status,
-        events=int(counts[0]),
-        unmapped_events=int(counts[1]),
-        orphan_events=int(counts[2]),
-        raw_messages=int(messages),
+        events=counts.stored,
+        unmapped_events=counts.unmapped,
+        orphan_events=counts.orphans,
+        raw_messages=messages,
         outbox_by_state=by_state,
     )

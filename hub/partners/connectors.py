@@ -32,11 +32,12 @@ from hub.partners.ingest import (
     run_items,
     run_paged,
 )
-from hub.partners.open_work import open_partner_references, open_tracking_numbers
 from hub.partners.registry import codec_factory, transport_factory
 from hub.ports import Codec, PagedSource, Sender, Transport
+from hub.store.case_links import trusted_partner_references
 from hub.store.db import Database
 from hub.store.events import StoredHook
+from hub.store.shipments import open_tracking_numbers
 from hub.sync.engine import sync_hook
 from hub.sync.rules import Role
 
@@ -112,7 +113,7 @@ class Connector:
 
         def open_references() -> list[str]:
             with database.transaction() as connection:
-                return open_partner_references(connection, partner)
+                return trusted_partner_references(connection, partner)
 
         if spec.page_path is None:
             with database.transaction() as connection:

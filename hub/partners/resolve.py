@@ -19,8 +19,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, select
-
 from hub.model.event import Event
 from hub.store.case_links import (
     Candidate,
@@ -33,7 +31,8 @@ from hub.store.case_links import (
     reference_candidates,
 )
 from hub.store.cases import normalise_serial
-from hub.store.tables import cases, parts_orders
+from hub.store.db import Connection
+from hub.store.parts_orders import cases_by_parts_order
 
 
 @dataclass
@@ -65,7 +64,8 @@ def resolve_cases(
     by_reference = reference_candidates(
         connection, {(e.reported_by, e.partner_ref) for e in unresolved if e.partner_ref}
     )
-    by_order = _cases_by_parts_order(
+    # The hub numbers parts orders itself, so an order id is the hub's word.
+    by_order = cases_by_parts_order(
         connection, {e.details.parts_order_id for e in unresolved if e.details.parts_order_id}
     )
     by_serial = open_serial_candidates(
@@ -166,18 +166,6 @@ def _by_serial(
         f"the serial {serial} matches only open cases never sent to {party} "
         f"({', '.join(c.case_ref for c in candidates)})"
     )
-
-
-def _cases_by_parts_order(connection: Connection, order_ids: set[str]) -> dict[str, str]:
-    """The hub numbers parts orders itself, so an order id is the hub's word."""
-    if not order_ids:
-        return {}
-    rows = connection.execute(
-        select(parts_orders.c.id, cases.c.reference)
-        .join(cases, cases.c.id == parts_orders.c.case_id)
-        .where(parts_orders.c.id.in_(sorted(order_ids)))
-    )
-    return {order_id: reference for order_id, reference in rows}
 
 
 def _learn_from_named(

@@ -11,22 +11,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import ColumnElement, Connection, exists, or_, select
-from sqlalchemy.exc import IntegrityError
-
 from hub.errors import ConflictError, ModelError, NotFoundError
 from hub.model.case import Case
-from hub.model.event import EventType
 from hub.model.parties import PartyRole
 from hub.model.statuses import CaseStatus
 from hub.model.timeline import CaseState
 from hub.retailers.cursors import CursorKind, decode_cursor, encode_cursor
 from hub.retailers.tenants import Retailer
-from hub.store.cases import CaseRecord, OpenedCase, case_state, get_case, open_case
-from hub.store.db import Database
+from hub.store.case_lists import breached_case_ids, retailer_cases
+from hub.store.cases import (
+    CaseRecord,
+    OpenedCase,
+    case_state,
+    get_case,
+    open_case,
+    retry_if_opened_concurrently,
+)
+from hub.store.db import Connection, Database
 from hub.store.events import StoredHook
 from hub.store.parties import get_party
-from hub.store.tables import case_references, cases, events
 
 OPENED_AT_LEEWAY = timedelta(minutes=5)
 """How far ahead of the hub's clock a retailer's clock may run."""
@@ -142,31 +145,9 @@ def create_case(
     on_stored: StoredHook | None = None,
 ) -> OpenedCase:
     """``open_case_for`` in its own transaction, once more if a concurrent twin won."""
-    try:
-        with database.transaction() as connection:
-            return open_case_for(connection, retailer, case, on_stored=on_stored)
-    except IntegrityError:
-        # Another request inserted the same reference between our check and insert:
-        # now it exists, so the second attempt is idempotent or a conflict.
-        with database.transaction() as connection:
-            return open_case_for(connection, retailer, case, on_stored=on_stored)
-
-
-def _breach_published() -> ColumnElement[bool]:
-    """The case has a service-level breach event: hub.sla publishes one per late step."""
-    return exists().where(
-        events.c.case_id == cases.c.id, events.c.type == EventType.SERVICE_LEVEL.value
+    return retry_if_opened_concurrently(
+        database, lambda connection: open_case_for(connection, retailer, case, on_stored=on_stored)
     )
-
-
-def breached_case_ids(connection: Connection, case_ids: list[int]) -> frozenset[int]:
-    """Which of these cases the retailer has been told of a breach for."""
-    if not case_ids:
-        return frozenset()
-    found = connection.execute(
-        select(cases.c.id).where(cases.c.id.in_(case_ids), _breach_published())
-    ).scalars()
-    return frozenset(int(case_id) for case_id in found)
 
 
 def case_of(connection: Connection, retailer: Retailer, reference: str) -> CaseRecord:
@@ -199,42 +180,22 @@ def list_cases(
     """
     if not 1 <= limit <= MAX_PAGE:
         raise ValueError(f"limit must be between 1 and {MAX_PAGE}")
-    query = select(cases).where(cases.c.retailer_id == retailer.id)
+    last_id: int | None = None
     if after is not None:
         (last_id,) = decode_cursor(retailer.cursor_key, CursorKind.CASE_LIST, after, arity=1)
-        query = query.where(cases.c.id > last_id)
-    if filters.breached is not None:
-        breach = _breach_published()
-        query = query.where(breach if filters.breached else ~breach)
-    if filters.status is not None:
-        query = query.where(cases.c.status == filters.status.value)
-    if filters.updated_since is not None:
-        query = query.where(cases.c.updated_at >= filters.updated_since)
-    if filters.partner is not None:
-        query = query.where(
-            or_(
-                exists().where(
-                    case_references.c.case_id == cases.c.id,
-                    case_references.c.party_id == filters.partner,
-                ),
-                exists().where(
-                    events.c.case_id == cases.c.id, events.c.reported_by == filters.partner
-                ),
-            )
-        )
-    rows = connection.execute(query.order_by(cases.c.id).limit(limit + 1)).all()
-    records = [
-        CaseRecord(
-            id=row.id,
-            case=Case.model_validate(row.document),
-            status=None if row.status is None else CaseStatus(row.status),
-            status_at=row.status_at,
-            updated_at=row.updated_at,
-        )
-        for row in rows[:limit]
-    ]
+    found = retailer_cases(
+        connection,
+        retailer.id,
+        after_id=last_id,
+        count=limit + 1,
+        status=filters.status,
+        partner=filters.partner,
+        breached=filters.breached,
+        updated_since=filters.updated_since,
+    )
+    records = found[:limit]
     breached = breached_case_ids(connection, [record.id for record in records])
-    if len(rows) <= limit:
+    if len(found) <= limit:
         return CasePage(records=records, next_cursor=None, breached=breached)
     last = (records[-1].id,)
     cursor = encode_cursor(retailer.cursor_key, CursorKind.CASE_LIST, last)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Row, func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from hub.errors import ConflictError, NotFoundError
 from hub.model.case import Case
@@ -15,9 +17,12 @@ from hub.model.event import Event, EventType, stable_event_id
 from hub.model.statuses import CaseStatus
 from hub.model.timeline import CaseState, derive_case_state
 from hub.store.case_links import GivenHow, RecordedBy, record_given
+from hub.store.db import Database
 from hub.store.events import StoredHook, append_events, events_of_case
 from hub.store.parties import get_party
 from hub.store.tables import case_references, cases, events
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -141,7 +146,8 @@ def open_case(
     return OpenedCase(record, created=True)
 
 
-def _record(row: Row[Any]) -> CaseRecord:
+def case_record(row: Row[Any]) -> CaseRecord:
+    """The record of a row of ``cases`` (every column selected)."""
     return CaseRecord(
         id=row.id,
         case=Case.model_validate(row.document),
@@ -153,7 +159,7 @@ def _record(row: Row[Any]) -> CaseRecord:
 
 def get_case(connection: Connection, reference: str) -> CaseRecord | None:
     row = connection.execute(select(cases).where(cases.c.reference == reference)).one_or_none()
-    return None if row is None else _record(row)
+    return None if row is None else case_record(row)
 
 
 def require_case(connection: Connection, reference: str) -> CaseRecord:
@@ -188,3 +194,26 @@ def refresh_case(connection: Connection, case_id: int, *, now: datetime | None =
 def count_cases_by_status(connection: Connection) -> dict[str, int]:
     rows = connection.execute(select(cases.c.status, func.count()).group_by(cases.c.status))
     return {str(status): int(count) for status, count in rows}
+
+
+def retry_if_opened_concurrently(database: Database, work: Callable[[Connection], T]) -> T:
+    """``work`` in its own transaction, once more if a concurrent twin won.
+
+    Another request may insert the same case reference between ``work``'s check and its
+    insert; in a second transaction the case exists, so ``work`` sees it (and is
+    idempotent, or refuses a conflict) instead of failing on the unique reference.
+    """
+    try:
+        with database.transaction() as connection:
+            return work(connection)
+    except IntegrityError:
+        with database.transaction() as connection:
+            return work(connection)
+
+
+def lock_cases(connection: Connection, references: Sequence[str]) -> None:
+    """Take the cases' row locks until the transaction ends (a no-op update), so work on
+    one case from concurrent transactions commits in the order it locked them."""
+    wanted = sorted(set(references))
+    if wanted:
+        connection.execute(update(cases).where(cases.c.reference.in_(wanted)).values(id=cases.c.id))

@@ -33,3 +33,16 @@ def record_parts_order(
             "created_at": now or datetime.now(UTC),
         },
     )
+
+
+def cases_by_parts_order(connection: Connection, order_ids: set[str]) -> dict[str, str]:
+    """The case reference of each known order id (the hub numbers parts orders itself,
+    so an order id is the hub's word)."""
+    if not order_ids:
+        return {}
+    rows = connection.execute(
+        select(parts_orders.c.id, cases.c.reference)
+        .join(cases, cases.c.id == parts_orders.c.case_id)
+        .where(parts_orders.c.id.in_(sorted(order_ids)))
+    )
+    return {order_id: reference for order_id, reference in rows}

@@ -11,15 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, update
-
 from hub.config.network import NetworkConfig
 from hub.errors import ConfigurationError
 from hub.model.event import Event, EventType, stable_event_id
 from hub.store.case_links import GivenHow, record_given
-from hub.store.cases import CaseRecord, get_case
+from hub.store.cases import CaseRecord, get_case, lock_cases
+from hub.store.db import Connection
 from hub.store.events import StoredHook, append_events
-from hub.store.tables import cases
 from hub.sync.outbox import OutboxItem, enqueue
 from hub.sync.rules import NotifyIntent, SendIntent, StatusIntent, SyncSpec, evaluate
 
@@ -126,10 +124,7 @@ def apply_sync(
             record_given(connection, given, GivenHow.MESSAGE)
         if items:
             # Lock the cases first: per case, messages commit in the order they are enqueued.
-            references = sorted({item.case_ref for item in items if item.case_ref})
-            connection.execute(
-                update(cases).where(cases.c.reference.in_(references)).values(id=cases.c.id)
-            )
+            lock_cases(connection, [item.case_ref for item in items if item.case_ref])
             outcome.enqueued.extend(enqueue(connection, items))
         stored_ids = set(append_events(connection, caused).stored_ids) if caused else set()
         pending = [event for event in caused if event.id in stored_ids]

@@ -1,4 +1,5 @@
-"""Finding a case from what an operator has in hand: the hub's reference or a partner's."""
+"""Cases found from what an operator has in hand (the console's search): by the hub's
+reference or any party's reference for them."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ SEARCH_LIMIT = 50
 
 @dataclass(frozen=True)
 class CaseHit:
+    """A found case, with what the search results show of it."""
+
     reference: str
     retailer: str
     status: str | None

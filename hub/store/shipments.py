@@ -1,29 +1,19 @@
-"""What is still open at a partner: the objects a pull must ask about one by one.
-
-A repairer's repairs for cases not finished, a carrier's parcels not delivered: the keys
-a re-synchronisation or an object-by-object pull needs.
-"""
+"""Shipments as carriers report them: the shipment-status events of each parcel, by its
+tracking number (the event's subject)."""
 
 from __future__ import annotations
 
 from sqlalchemy import Connection, Integer, and_, func, select
 
 from hub.model.statuses import ShipmentStatus
-from hub.store.case_links import trusted_partner_references
 from hub.store.tables import events
 
 FINAL_SHIPMENT_STATUSES = (ShipmentStatus.DELIVERED.value, ShipmentStatus.RETURNED_TO_SENDER.value)
 
 
-def open_partner_references(connection: Connection, party: str) -> list[str]:
-    """The party's own references of the cases that are not finished, where the party
-    holds the case: a reference a retailer wrote on a case never sent to the party is
-    not asked about (it could be another retailer's case at that partner)."""
-    return trusted_partner_references(connection, party)
-
-
 def open_tracking_numbers(connection: Connection, carrier: str) -> list[str]:
-    """Parcels the carrier reported on whose latest status is not final.
+    """Parcels the carrier reported on whose latest status is not final: what an
+    object-by-object pull must still ask about.
 
     "Latest" is by when it happened, like every derived status in the hub.
     """

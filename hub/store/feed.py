@@ -1,0 +1,205 @@
+"""The feed entries: each retailer's events in an order that holds, read page by page.
+
+``events.seq`` is handed out at insert, but transactions commit in another order, so a
+reader paging by ``seq > cursor`` can pass a seq whose event commits afterwards and never
+see it. The feed therefore reads ``feed_entries`` (filled by triggers, see migration
+0003) in the order ``(txid, position)``:
+
+- On PostgreSQL ``txid`` is the writing transaction's xid8, and the feed serves only
+  entries below a horizon: the oldest transaction still in progress in the reading
+  statement's snapshot (the snapshot's xmax if none). Every transaction below it has
+  ended, and every transaction still to commit is at or above it, so nothing can ever
+  appear before a position already served. Transactions that the server says run in
+  another database are left out of the horizon, since they cannot write our tables (a
+  transaction whose database cannot be told counts as ours, so the horizon can only be
+  too low, never too high). The price: an event waits until every older writing
+  transaction of this database has ended, so a long ingestion transaction delays the
+  feed, never breaks it.
+- On SQLite writes are serialised: a transaction holds the write lock from its first
+  insert to its commit, so ``position`` order is commit order; ``txid`` is 0.
+
+An event enters the feed when it is stored with its case, or, for an event that came
+before its case existed, when the case is opened and the event attached to it.
+hub.retailers.feed signs the positions into cursors and adds each item's status.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    and_,
+    func,
+    literal_column,
+    select,
+    tuple_,
+)
+
+from hub.model.event import STATUS_SETS, Event, EventDetails, EventType
+from hub.store.tables import cases, events, feed_entries
+
+FeedKey = tuple[int, int]
+"""(txid, position): the feed's total order."""
+
+_POSTGRES_HORIZON: ColumnElement[int] = literal_column(
+    """(
+    SELECT least(
+        pg_snapshot_xmax(s.snap)::text::bigint,
+        (SELECT min(x::text::bigint) FROM pg_snapshot_xip(s.snap) AS x
+         WHERE (x::text::bigint & 4294967295) NOT IN (
+            SELECT a.backend_xid::text::bigint FROM pg_stat_activity AS a
+            WHERE a.datname IS DISTINCT FROM current_database()
+              AND a.backend_xid IS NOT NULL)))
+    FROM (SELECT pg_current_snapshot() AS snap) AS s
+    )"""
+)
+"""The oldest xid8 still running in this database as of the statement's snapshot.
+
+``backend_xid`` is a 32-bit xid, so it is matched against the low 32 bits of the xid8s
+in progress (they are all within 2^31 of each other, so the match is exact)."""
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    """One entry of a retailer's feed: where it sits, its case and its event."""
+
+    key: FeedKey
+    case_id: int
+    case_reference: str
+    event: Event
+
+
+@dataclass(frozen=True)
+class StatusMark:
+    """A case-status entry of a case, as the feed holds it (the status's value)."""
+
+    case_id: int
+    case_status: str
+    occurred_at: datetime
+    event_id: str
+
+
+_NO_DETAILS = EventDetails()
+
+
+def _event(row: Row[Any]) -> Event:
+    """The stored event, rebuilt without validating again what was validated on the way in
+    (a page is hundreds of events); its offset is the one the partner gave."""
+    zone = timezone(timedelta(minutes=row.occurred_offset_minutes))
+    event_type = EventType(row.type)
+    status = None if row.status is None else STATUS_SETS[event_type](row.status)
+    details = _NO_DETAILS if not row.details else EventDetails.model_validate(row.details)
+    return Event.model_construct(
+        id=row.event_id,
+        case_ref=row.case_ref,
+        partner_ref=row.partner_ref,
+        type=event_type,
+        status=status,
+        occurred_at=row.occurred_at.astimezone(zone),
+        recorded_at=row.recorded_at,
+        reported_by=row.reported_by,
+        raw_code=row.raw_code,
+        raw_label=row.raw_label,
+        subject=row.subject,
+        details=details,
+    )
+
+
+def _beyond(connection: Connection, key: FeedKey, *, after: bool) -> ColumnElement[bool]:
+    """Entries after (or before) ``key``, in a form each database's index can seek to.
+
+    PostgreSQL seeks on the row comparison ``(txid, position) > (a, b)``. SQLite only
+    seeks on a row comparison's first column, which would scan the whole feed before the
+    key; but on SQLite every ``txid`` is 0, so equality on it and a range on ``position``
+    say the same and seek straight to the key.
+    """
+    txid, position = key
+    if connection.dialect.name == "postgresql":
+        entry = tuple_(feed_entries.c.txid, feed_entries.c.position)
+        return entry > tuple_(txid, position) if after else entry < tuple_(txid, position)
+    side = feed_entries.c.position > position if after else feed_entries.c.position < position
+    return and_(feed_entries.c.txid == txid, side)
+
+
+def feed_entries_after(
+    connection: Connection, retailer_id: str, start: FeedKey | None, count: int
+) -> list[FeedEntry]:
+    """At most ``count`` of the retailer's entries after ``start`` (from the first if
+    None), in feed order, none beyond the horizon on PostgreSQL."""
+    query = (
+        select(
+            feed_entries.c.txid,
+            feed_entries.c.position,
+            cases.c.reference.label("case_reference"),
+            events,
+        )
+        .select_from(
+            feed_entries.join(events, events.c.seq == feed_entries.c.event_seq).join(
+                cases, cases.c.id == events.c.case_id
+            )
+        )
+        .where(feed_entries.c.retailer_id == retailer_id)
+        .order_by(feed_entries.c.txid, feed_entries.c.position)
+        .limit(count)
+    )
+    if start is not None:
+        query = query.where(_beyond(connection, start, after=True))
+    if connection.dialect.name == "postgresql":
+        query = query.where(feed_entries.c.txid < _POSTGRES_HORIZON)
+    return [
+        FeedEntry(
+            key=(int(row.txid), int(row.position)),
+            case_id=int(row.case_id),
+            case_reference=row.case_reference,
+            event=_event(row),
+        )
+        for row in connection.execute(query)
+    ]
+
+
+def latest_statuses_before(
+    connection: Connection, case_ids: list[int], first: FeedKey
+) -> list[StatusMark]:
+    """Per case, its case-status entries at the latest instant before ``first``: the
+    database finds the instant, the caller breaks the ties (by rank and id)."""
+    before = _beyond(connection, first, after=False)
+    latest = (
+        select(feed_entries.c.case_id, func.max(feed_entries.c.occurred_at).label("at"))
+        .where(
+            feed_entries.c.case_id.in_(case_ids),
+            feed_entries.c.case_status.is_not(None),
+            before,
+        )
+        .group_by(feed_entries.c.case_id)
+        .subquery()
+    )
+    query = (
+        select(
+            feed_entries.c.case_id,
+            feed_entries.c.case_status,
+            feed_entries.c.occurred_at,
+            events.c.event_id,
+        )
+        .join(
+            latest,
+            and_(
+                feed_entries.c.case_id == latest.c.case_id,
+                feed_entries.c.occurred_at == latest.c.at,
+            ),
+        )
+        .join(events, events.c.seq == feed_entries.c.event_seq)
+        .where(
+            feed_entries.c.case_id.in_(case_ids),  # so the planner starts from the index
+            feed_entries.c.case_status.is_not(None),
+            before,
+        )
+    )
+    return [
+        StatusMark(int(row.case_id), row.case_status, row.occurred_at, row.event_id)
+        for row in connection.execute(query)
+    ]
