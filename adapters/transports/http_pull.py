@@ -35,6 +35,7 @@ from urllib.parse import quote
 import httpx
 import tenacity
 
+from hub.backoff import Backoff
 from hub.config.connector_spec import HttpPostTransportSpec, HttpPullTransportSpec, parse_duration
 from hub.config.secrets import MissingSecret
 from hub.errors import (
@@ -594,12 +595,8 @@ class _RetryingClient(Generic[_SettingsT]):
         if isinstance(failure, _RetryableFailure) and failure.retry_after is not None:
             return failure.retry_after
         settings = self.settings
-        step = min(
-            settings.backoff_max,
-            settings.max_wait,
-            settings.backoff_initial * 2.0 ** (state.attempt_number - 1),
-        )
-        return step / 2 + self._jitter() * step / 2
+        policy = Backoff(settings.backoff_initial, min(settings.backoff_max, settings.max_wait))
+        return policy.wait(state.attempt_number, draw=self._jitter)
 
     def _log_retry(self, state: tenacity.RetryCallState) -> None:
         failure = state.outcome.exception() if state.outcome is not None else None
