@@ -14,17 +14,13 @@ from demo.run import Session, observe, open_cases, summarise
 from demo.story import ROUND, START
 from demo.summary import check
 from hub.api.operator_auth import TOKEN_ENV
-from hub.partners.schedule import build_scheduler
+from hub.bootstrap import Hub
 
 
 def run_live(session: Session, console: Console, *, every: float) -> None:
     """Serve until interrupted; each round the partners report what happened since."""
-    scheduler = build_scheduler(
-        session.database,
-        session.network,
-        owner=f"hub-demo:{os.getpid()}",
-        dispatch_every=timedelta(seconds=1),
-    )
+    hub = Hub(session.database, session.network, owner=f"hub-demo:{os.getpid()}")
+    scheduler = hub.scheduler(dispatch_every=timedelta(seconds=1))
     scheduler.start()
     console.print(f"[bold]Hub demo[/bold]: the console is at {session.console_url}")
     console.print(f"Operator token for this session: {session.secrets.operator_token}")
@@ -53,6 +49,7 @@ def run_live(session: Session, console: Console, *, every: float) -> None:
         console.print("stopping…")
     finally:
         scheduler.shutdown(wait=True)
+        hub.close()
     observed = observe(session)
     summarise(
         session,
