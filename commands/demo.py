@@ -37,7 +37,8 @@ def demo(
     """Start the hub and its simulated partners, open fifty cases and follow them."""
     # Imported here: the simulators and their servers cost every other command a second.
     from demo.live import run_live
-    from demo.run import demo_session, run_once
+    from demo.run import run_once
+    from demo.session import demo_session
 
     console = out  # wide enough away from a terminal (commands.common)
     with demo_session(folder, port=0 if once else port) as session:
