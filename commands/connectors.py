@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -22,14 +18,13 @@ from commands.common import (
     open_database,
     out,
 )
+from hub.bootstrap import open_hub, process_owner
 from hub.errors import ConfigurationError, ConflictError, PartnerDataError
 from hub.model.event import Event
 from hub.partners.alerts import pause_state
-from hub.partners.connectors import case_import_transport, check_network, open_network
-from hub.partners.ingest import RunReport, ingest_message
-from hub.partners.schedule import run_leased
+from hub.partners.connectors import check_network, open_network
+from hub.partners.ingest import ingest_message
 from hub.ports import MessageRef, RawMessage
-from hub.retailers.case_import_runs import run_case_import
 
 app = typer.Typer(help="The partner network's connectors.", no_args_is_help=True)
 
@@ -135,27 +130,10 @@ def run(
     of `hub serve`; a paused connector is refused until `hub resume`. The wait that
     follows a failed run does not apply: a run by hand is meant now.
     """
-    opened = open_network(network_path(network))
-    db = open_database(database)
-    drop_folder = opened.config.case_import(connector)
-    job: Callable[[], RunReport]
-    if drop_folder is not None:
-        job = partial(
-            run_case_import,
-            db,
-            connector,
-            case_import_transport(drop_folder),
-            drop_folder.retailer,
-            on_stored=opened.sync_hook(),
-        )
-    else:
-        job = partial(opened.connector(connector).run, db)
-    owner = f"hub run:{socket.gethostname()}:{os.getpid()}"
-    report = run_leased(
-        db, connector, owner, job, alerting=opened.config.alerting, ignore_backoff=True
-    )
+    with open_hub(database=database, network=network, owner=process_owner("hub run:")) as hub:
+        report = hub.run_now(connector)
     if report is None:
-        with db.transaction() as connection:
+        with hub.database.transaction() as connection:
             paused = pause_state(connection, connector)
         if paused is not None:
             raise ConflictError(

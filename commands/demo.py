@@ -38,7 +38,8 @@ def demo(
     # Imported here: the simulators and their servers cost every other command a second.
     try:
         from demo.live import run_live
-        from demo.run import demo_session, run_once
+        from demo.run import run_once
+        from demo.session import demo_session
     except ModuleNotFoundError as missing:
         if missing.name != "asyncssh":
             raise

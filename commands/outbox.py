@@ -6,11 +6,10 @@ from typing import Annotated
 
 import typer
 
-from commands.common import DatabaseOption, NetworkOption, network_path, open_database, out
+from commands.common import DatabaseOption, NetworkOption, open_database, out
 from commands.operator import show_dead_letters
-from hub.partners.connectors import open_network
-from hub.sync.delivery import ConnectorBatches, Senders, deliver_any
-from hub.sync.outbox import Dispatcher, discard, replay
+from hub.bootstrap import open_hub
+from hub.sync.outbox import discard, replay
 
 app = typer.Typer(
     help="Messages waiting to go out to partners and retailers.", no_args_is_help=True
@@ -24,19 +23,8 @@ def dispatch(
     owner: Annotated[str, typer.Option(help="This dispatcher's name in the leases.")] = "cli",
 ) -> None:
     """Deliver every message that is due now, retrying and dead-lettering as configured."""
-    db = open_database(database)
-    partners = open_network(network_path(network))
-    senders = Senders()
-    dispatcher = Dispatcher(
-        db,
-        lambda row: deliver_any(db, partners, row, senders),
-        owner=owner,
-        together=ConnectorBatches(db, partners),
-    )
-    try:
-        result = dispatcher.run_until_idle()
-    finally:
-        senders.close()
+    with open_hub(database=database, network=network, owner=owner) as hub:
+        result = hub.jobs.dispatch()
     out.print(
         f"{result.delivered} delivered, {result.retried} to retry later, "
         f"{result.dead} dead-lettered"

@@ -5,21 +5,15 @@ Run one per machine, or several on the same PostgreSQL: leases share the work.
 
 from __future__ import annotations
 
-import os
-import socket
 from datetime import timedelta
 from typing import Annotated
 
 import typer
 import uvicorn
 
-from commands.common import DatabaseOption, NetworkOption, network_path, open_database, out
-from hub.api.app import create_app
+from commands.common import DatabaseOption, NetworkOption, out
 from hub.api.proxies import server_config
-from hub.errors import ConfigurationError
-from hub.partners.connectors import open_network
-from hub.partners.schedule import build_scheduler
-from hub.store.migrate import current_revision, head_revision
+from hub.bootstrap import open_hub, process_owner
 
 
 def serve(
@@ -39,21 +33,18 @@ def serve(
     ] = 60.0,
 ) -> None:
     """Serve the hub: API and pushes on HOST:PORT, connectors on schedule, the outbox sent."""
-    db = open_database(database)
-    if current_revision(db) != head_revision(db):
-        raise ConfigurationError("the database schema is not up to date: run `hub db upgrade`")
-    partners = open_network(network_path(network))
-    owner = f"{socket.gethostname()}:{os.getpid()}"
-    scheduler = build_scheduler(
-        db,
-        partners,
-        owner=owner,
-        dispatch_every=timedelta(seconds=dispatch_every),
+    with open_hub(
+        database=database,
+        network=network,
+        owner=process_owner(),
+        serving=True,
         lease=timedelta(seconds=lease_seconds),
-    )
-    scheduler.start()
-    out.print(f"hub serving on http://{host}:{port} as {owner}; {len(scheduler.get_jobs())} jobs")
-    try:
-        uvicorn.Server(server_config(create_app(db, partners), host=host, port=port)).run()
-    finally:
-        scheduler.shutdown(wait=True)
+    ) as hub:
+        scheduler = hub.scheduler(dispatch_every=timedelta(seconds=dispatch_every))
+        scheduler.start()
+        jobs = len(scheduler.get_jobs())
+        out.print(f"hub serving on http://{host}:{port} as {hub.owner}; {jobs} jobs")
+        try:
+            uvicorn.Server(server_config(hub.app(), host=host, port=port)).run()
+        finally:
+            scheduler.shutdown(wait=True)

@@ -1,30 +1,25 @@
-"""The live demo: the hub's own scheduler does its work while the partners act every few
-seconds, and the console stays up until Ctrl-C, when the summary is printed."""
+"""The live demo: the hub's own scheduler (built by hub.bootstrap) does its work while the
+partners act every few seconds, and the console stays up until Ctrl-C, when the summary is
+printed."""
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from datetime import timedelta
 
 from rich.console import Console
 
-from demo.run import Session, observe, open_cases, summarise
+from demo.run import observe, open_cases, summarise
+from demo.session import Session
 from demo.story import ROUND, START
 from demo.summary import check
 from hub.api.operator_auth import TOKEN_ENV
-from hub.partners.schedule import build_scheduler
 
 
 def run_live(session: Session, console: Console, *, every: float) -> None:
     """Serve until interrupted; each round the partners report what happened since."""
-    scheduler = build_scheduler(
-        session.database,
-        session.network,
-        owner=f"hub-demo:{os.getpid()}",
-        dispatch_every=timedelta(seconds=1),
-    )
+    scheduler = session.core.scheduler(dispatch_every=timedelta(seconds=1))
     scheduler.start()
     console.print(f"[bold]Hub demo[/bold]: the console is at {session.console_url}")
     console.print(f"Operator token for this session: {session.secrets.operator_token}")

@@ -7,14 +7,16 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from hub.bootstrap import Hub
 from hub.config.network import NetworkConfig
 from hub.errors import ConflictError, FatalError
 from hub.operators.status import ConnectorState, network_status
 from hub.partners.alerts import ALERTING, AlertingSpec, flags_for, pause_connector, resume_connector
 from hub.partners.connectors import Network, open_network
 from hub.partners.ingest import RunReport
+from hub.partners.leases import acquire_lease, release_lease
 from hub.partners.runs import RunCounts, finish_run, start_run
-from hub.partners.schedule import acquire_lease, build_scheduler, release_lease, run_leased
+from hub.partners.supervisor import run_leased
 from hub.store.db import Database
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -169,8 +171,10 @@ def test_the_scheduler_runs_connectors_and_drop_folders_under_the_policy(
     database: Database,
 ) -> None:
     network = _network()
-    scheduler = build_scheduler(database, network, owner="test:1")
+    hub = Hub(database, network, owner="test:1")
+    assert hub.supervisor.alerting == POLICY
+    scheduler = hub.scheduler()
     for name in ("atelier-dupont-status", "techniservice-changes", "bricomarket-nightly"):
         job = scheduler.get_job(name)
         assert job is not None
-        assert job.kwargs["alerting"] == POLICY
+        assert (job.func, job.args) == (hub.jobs.run, (name,)), "a supervised run"

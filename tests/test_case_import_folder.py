@@ -100,13 +100,14 @@ def test_a_run_stopped_half_way_through_a_file_is_finished_by_the_next_run(
         return open_case_for(connection, retailer, case, **kw)
 
     monkeypatch.setattr(case_import, "open_case_for", dies_at_bm_000052)
-    with pytest.raises(RuntimeError):
-        run_case_import(database, spec.name, case_import_transport(spec), spec.retailer)
+    crashed = run_case_import(database, spec.name, case_import_transport(spec), spec.retailer)
     with database.transaction() as connection:
         committed = [get_case(connection, f"BM-0000{n}") is not None for n in (45, 51, 52)]
         stopped = connection.execute(select(connector_runs)).one()
     assert committed == [True, True, False], "the first chunk is committed, the second is not"
-    assert stopped.outcome == RunOutcome.RUNNING.value, "a crashed run shows with no end"
+    assert crashed.error is not None
+    assert "the process died here" in crashed.error.message
+    assert stopped.outcome == RunOutcome.FAILED.value, "the supervisor records the crash"
     assert (drop / SAMPLE.name).exists(), "a file is only moved once wholly imported"
 
     monkeypatch.setattr(case_import, "open_case_for", open_case_for)

@@ -31,7 +31,8 @@ from hub.store.cases import open_case
 from hub.store.db import Database
 from hub.store.tables import cases, events, raw_messages
 from simulators.colis_express import sign_push
-from tests.api_support import Tenant, free_port, make_hub
+from simulators.server import free_port
+from tests.api_support import Tenant, make_hub
 from tests.factories import make_case
 from tests.test_push import SECRET, network
 

@@ -1,7 +1,7 @@
 """The transactional outbox and its dispatcher, on SQLite and PostgreSQL.
 
-Time is an injected clock and jitter is off (``lambda cap: cap``) wherever delays are
-checked, so nothing here sleeps except the concurrency test, which needs real overlap.
+Time is an injected clock and jitter is off (``lambda: 1.0``: each wait a full step) wherever
+delays are checked, so nothing here sleeps except the concurrency test, which needs real overlap.
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def dispatcher(
         max_attempts=max_attempts,
         lease_seconds=lease_seconds,
         clock=clock,
-        jitter=lambda cap: cap,
+        jitter=lambda: 1.0,
     )
 
 
@@ -156,7 +156,7 @@ def test_retry_after_is_respected_and_delays_are_capped(database: Database) -> N
     send = Receiver({"slow": [TransientError("429", retry_after=90.0)]})
     dispatcher(database, send, clock).run_once()
     assert get_message(database, slow).next_attempt_at == T0 + timedelta(seconds=90)
-    worker = Dispatcher(database, send, owner="d", max_delay=10.0, jitter=lambda cap: cap)
+    worker = Dispatcher(database, send, owner="d", max_delay=10.0, jitter=lambda: 1.0)
     assert worker.backoff(30) == 10.0
     assert 0.0 <= Dispatcher(database, send, owner="d").backoff(3) <= 8.0  # real jitter
 
@@ -410,7 +410,7 @@ def together(
         Receiver(),
         owner="d1",
         clock=clock,
-        jitter=lambda cap: cap,
+        jitter=lambda: 1.0,
         together=files,
         batch_size=batch_size,
         lease_seconds=lease,

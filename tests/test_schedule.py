@@ -15,18 +15,13 @@ import httpx
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from hub.bootstrap import Hub
 from hub.errors import ConfigurationError, TransientError
 from hub.partners.connectors import open_network
 from hub.partners.ingest import RunReport
+from hub.partners.leases import RUN_BACKOFF, acquire_lease, release_lease, renew_lease
 from hub.partners.runs import RunCounts
-from hub.partners.schedule import (
-    acquire_lease,
-    backoff,
-    build_scheduler,
-    release_lease,
-    renew_lease,
-    run_leased,
-)
+from hub.partners.supervisor import run_leased
 from hub.store.db import Database
 from simulators.server import free_port
 
@@ -91,9 +86,10 @@ def test_a_run_by_hand_skips_the_backoff_but_not_a_held_lease(database: Database
 
 
 def test_backoff_doubles_up_to_an_hour() -> None:
-    assert [backoff(n).total_seconds() for n in (1, 2, 3)] == [60, 120, 240]
-    assert backoff(30) == timedelta(hours=1)
-    assert backoff(1, retry_after=1800) == timedelta(minutes=30)
+    assert [RUN_BACKOFF.step(n) for n in (1, 2, 3)] == [60, 120, 240]
+    assert RUN_BACKOFF.step(30) == timedelta(hours=1).total_seconds()
+    assert RUN_BACKOFF.wait(1, retry_after=1800) == timedelta(minutes=30).total_seconds()
+    assert [RUN_BACKOFF.wait(3, draw=lambda d=d: d) for d in (0.0, 1.0)] == [120, 240]
 
 
 def test_two_schedulers_never_run_a_connector_together(database: Database) -> None:
@@ -126,7 +122,7 @@ def test_two_schedulers_never_run_a_connector_together(database: Database) -> No
 
 def test_the_network_s_schedules_become_jobs(database: Database) -> None:
     network = open_network(ROOT / "connectors.yaml")
-    scheduler = build_scheduler(database, network, owner="test")
+    scheduler = Hub(database, network, owner="test").scheduler()
     jobs = {job.id: job for job in scheduler.get_jobs()}
     assert isinstance(jobs["atelier-dupont-status"].trigger, IntervalTrigger)
     assert jobs["atelier-dupont-status"].trigger.interval == timedelta(minutes=15)

@@ -22,11 +22,12 @@ from sqlalchemy import event as sqlalchemy_event
 from standardwebhooks.webhooks import Webhook
 
 from hub.api import create_app
+from hub.bootstrap import Hub
 from hub.errors import NotFoundError
 from hub.model import Event, EventDetails, EventType, Party, PartyRole, ShipmentStatus
 from hub.model.statuses import CaseStatus
 from hub.partners.connectors import Network, open_network
-from hub.partners.schedule import acquire_lease, build_scheduler
+from hub.partners.leases import acquire_lease
 from hub.sla.compute import StepState
 from hub.sla.levels import Step
 from hub.sla.publish import LEASE_NAME, breach_event_id, publish_breaches, publish_leased
@@ -266,7 +267,7 @@ def test_the_scheduled_check_runs_under_its_lease(database: Database, network: N
     assert len(result.published) == 2
     assert publish_leased(database, network, "this-process", now=later) is not None, "released"
 
-    job = {job.id: job for job in build_scheduler(database, network, owner="x").get_jobs()}[
+    job = {job.id: job for job in Hub(database, network, owner="x").scheduler().get_jobs()}[
         LEASE_NAME
     ]
     assert isinstance(job.trigger, IntervalTrigger)

@@ -14,11 +14,9 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 
-from hub.api.app import create_app
 from hub.api.proxies import server_config
-from hub.config.network import database_url, network_file
-from hub.errors import ConfigurationError
-from hub.partners.connectors import open_network
+from hub.bootstrap import open_hub, process_owner
+from hub.config.network import database_url
 from hub.retailers.tenants import (
     IssuedKey,
     add_retailer,
@@ -27,7 +25,6 @@ from hub.retailers.tenants import (
     revoke_key,
 )
 from hub.store.db import Database
-from hub.store.migrate import current_revision, head_revision
 from hub.store.tenants import list_keys
 
 retailers_app = typer.Typer(help="Retailers (API tenants) and their keys.", no_args_is_help=True)
@@ -117,15 +114,14 @@ def serve_api(
     ] = None,
 ) -> None:
     """Serve the retailer API and partner pushes (uvicorn) on HOST:PORT."""
-    db = _database(database)
-    current, head = current_revision(db), head_revision(db)
-    if current != head:
-        raise ConfigurationError(
-            f"database schema is at {current or 'nothing'}, not {head}: run `hub db upgrade`"
-        )
-    network_path = network or network_file()
-    partners = open_network(network_path) if network_path.exists() else None
-    uvicorn.Server(server_config(create_app(db, partners), host=host, port=port)).run()
+    with open_hub(
+        database=database,
+        network=network,
+        owner=process_owner(),
+        network_required=False,
+        serving=True,
+    ) as hub:
+        uvicorn.Server(server_config(hub.app(), host=host, port=port)).run()
 
 
 def register(app: typer.Typer) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 from hub.config.connector_spec import (
@@ -27,10 +28,11 @@ from hub.mapping.spec import InboundSpec, MappingSpec, OutboundSpec, XmlCodecSpe
 from hub.partners.ingest import (
     InboundPipeline,
     RunReport,
-    replay_unprocessed,
-    run_inbound,
-    run_items,
-    run_paged,
+    read_inbound,
+    read_items,
+    read_pages,
+    read_unprocessed,
+    recorded_run,
 )
 from hub.partners.registry import codec_factory, transport_factory
 from hub.ports import Codec, PagedSource, Sender, Transport
@@ -92,21 +94,26 @@ class Connector:
         return InboundPipeline(codec, InboundMapping(self.mapping, name))
 
     def run(self, database: Database) -> RunReport:
-        """One run now, in the way this connector's transport works.
+        """One recorded run now, without the lease (the hub's jobs take it: HubJobs)."""
+        return recorded_run(database, self.name, partial(self.read, database))
+
+    def read(self, database: Database, report: RunReport) -> None:
+        """The work of one run, in the way this connector's transport works; whatever
+        stops it (a secret not set included) is the run's error, recorded by its caller.
 
         For a push connector, a run stores the pushes that were archived but never
         processed (the process stopped between its answer and the store).
         """
         if isinstance(self.spec.transport, HttpPushTransportSpec):
-            return replay_unprocessed(
-                database, self.name, self.pipeline(), on_stored=self.on_stored
-            )
+            read_unprocessed(database, self.pipeline(), report, on_stored=self.on_stored)
+            return
         transport = self.transport()
         pipeline = self.pipeline()
         if isinstance(transport, Sender):
             raise ConfigurationError(f"connector {self.name!r} only sends; it has nothing to run")
         if not isinstance(transport, PagedSource):
-            return run_inbound(database, self.name, transport, pipeline, on_stored=self.on_stored)
+            read_inbound(database, transport, pipeline, report, on_stored=self.on_stored)
+            return
         spec = self.spec.transport
         assert isinstance(spec, HttpPullTransportSpec)
         partner = self.spec.partner
@@ -118,15 +125,14 @@ class Connector:
         if spec.page_path is None:
             with database.transaction() as connection:
                 keys = open_tracking_numbers(connection, partner)
-            return run_items(
-                database, self.name, transport, pipeline, keys, on_stored=self.on_stored
-            )
+            read_items(database, transport, pipeline, keys, report, on_stored=self.on_stored)
+            return
         resync_pipeline = self.resync_pipeline()
-        return run_paged(
+        read_pages(
             database,
-            self.name,
             transport,
             pipeline,
+            report,
             next_field=spec.next_field,
             more_field=spec.more_field,
             resync=None if resync_pipeline is None else (resync_pipeline, open_references),

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from itertools import islice
 
 from sqlalchemy import Connection, select, update
@@ -21,7 +22,8 @@ from hub.errors import ConfigurationError, CursorExpired, FatalError, HubError, 
 from hub.mapping.inbound import InboundMapping
 from hub.model.event import Event
 from hub.partners.resolve import Learned, resolve_cases
-from hub.partners.runs import RunCounts, finish_run, record_rejects, start_run
+from hub.partners.runs import RunCounts, record_rejects
+from hub.partners.supervisor import recorded
 from hub.ports import Codec, DocumentCodec, MessageRef, PagedSource, RawMessage, Record, Transport
 from hub.store.archive import ArchivedMessage, archive_message, message_content
 from hub.store.connector_state import read_cursor, write_cursor
@@ -237,11 +239,24 @@ def _mark_acknowledged(database: Database, connector: str, name: str, now: datet
 
 @dataclass
 class RunReport:
+    """What one run read and stored, and the error that stopped it (hub.partners.supervisor)."""
+
     run_id: int
     connector: str
-    counts: RunCounts
-    messages: list[MessageOutcome]
+    counts: RunCounts = field(default_factory=RunCounts)
+    messages: list[MessageOutcome] = field(default_factory=list)
     error: HubError | None = None
+
+
+def recorded_run(
+    database: Database,
+    connector: str,
+    work: Callable[[RunReport], object],
+    *,
+    now: datetime | None = None,
+) -> RunReport:
+    """``work`` as a recorded run of the connector, without its lease (tests, tools)."""
+    return recorded(database, connector, partial(RunReport, connector=connector), work, now=now)
 
 
 def run_inbound(
@@ -253,36 +268,46 @@ def run_inbound(
     now: datetime | None = None,
     on_stored: StoredHook | None = None,
 ) -> RunReport:
-    """One run of an inbound connector: every complete message not read yet.
+    """One run of an inbound connector: every complete message not read yet."""
+    return recorded_run(
+        database,
+        connector,
+        lambda report: read_inbound(database, transport, pipeline, report, on_stored=on_stored),
+        now=now,
+    )
+
+
+def read_inbound(
+    database: Database,
+    transport: Transport,
+    pipeline: InboundPipeline,
+    report: RunReport,
+    *,
+    on_stored: StoredHook | None = None,
+) -> None:
+    """The work of an inbound connector's run: every complete message not read yet.
 
     A message is acknowledged (moved to the archive folder, where the partner wants
     that) only after its events are committed; a crash in between leaves it listed,
     and the next run recognises it and only finishes the acknowledgement.
     """
-    started = now or datetime.now(UTC)
-    run_id = start_run(database, connector, now=started)
-    report = RunReport(run_id, connector, RunCounts(), [])
-    try:
-        for ref in transport.list():
-            report.counts.messages_seen += 1
-            state = _read_state(database, connector, ref)
-            if state is not None:
-                if not state[1]:
-                    transport.acknowledge(ref)
-                    _mark_acknowledged(database, connector, ref.name, datetime.now(UTC))
-                continue
-            message = transport.fetch(ref)
-            outcome = ingest_message(
-                database, connector, pipeline, message, run_id=run_id, on_stored=on_stored
-            )
-            report.messages.append(outcome)
-            report.counts.add(outcome.counts)
-            transport.acknowledge(ref)
-            _mark_acknowledged(database, connector, ref.name, datetime.now(UTC))
-    except HubError as error:
-        report.error = error
-    finish_run(database, run_id, report.counts, error=report.error)
-    return report
+    connector = report.connector
+    for ref in transport.list():
+        report.counts.messages_seen += 1
+        state = _read_state(database, connector, ref)
+        if state is not None:
+            if not state[1]:
+                transport.acknowledge(ref)
+                _mark_acknowledged(database, connector, ref.name, datetime.now(UTC))
+            continue
+        message = transport.fetch(ref)
+        outcome = ingest_message(
+            database, connector, pipeline, message, run_id=report.run_id, on_stored=on_stored
+        )
+        report.messages.append(outcome)
+        report.counts.add(outcome.counts)
+        transport.acknowledge(ref)
+        _mark_acknowledged(database, connector, ref.name, datetime.now(UTC))
 
 
 MAX_PAGES_PER_RUN = 10_000
@@ -299,15 +324,17 @@ def _document_codec(pipeline: InboundPipeline) -> DocumentCodec:
     return pipeline.codec
 
 
-def _ingest_items(
+def read_items(
     database: Database,
-    connector: str,
     source: PagedSource,
     pipeline: InboundPipeline,
     keys: Sequence[str],
     report: RunReport,
+    *,
     on_stored: StoredHook | None = None,
 ) -> None:
+    """The work of a run that pulls objects one by one, by their keys."""
+    connector = report.connector
     for key in keys:
         message = source.fetch_item(key)
         report.counts.messages_seen += 1
@@ -328,14 +355,11 @@ def run_items(
     on_stored: StoredHook | None = None,
 ) -> RunReport:
     """One run that pulls objects one by one (a carrier's parcels still in transit)."""
-    run_id = start_run(database, connector)
-    report = RunReport(run_id, connector, RunCounts(), [])
-    try:
-        _ingest_items(database, connector, source, pipeline, keys, report, on_stored)
-    except HubError as error:
-        report.error = error
-    finish_run(database, run_id, report.counts, error=report.error)
-    return report
+    return recorded_run(
+        database,
+        connector,
+        lambda report: read_items(database, source, pipeline, keys, report, on_stored=on_stored),
+    )
 
 
 def run_paged(
@@ -349,70 +373,90 @@ def run_paged(
     resync: tuple[InboundPipeline, Callable[[], Sequence[str]]] | None = None,
     on_stored: StoredHook | None = None,
 ) -> RunReport:
-    """One run of a paged source: every page after the stored cursor, oldest first.
+    """One run of a paged source: every page after the stored cursor, oldest first."""
+    return recorded_run(
+        database,
+        connector,
+        lambda report: read_pages(
+            database,
+            source,
+            pipeline,
+            report,
+            next_field=next_field,
+            more_field=more_field,
+            resync=resync,
+            on_stored=on_stored,
+        ),
+    )
+
+
+def read_pages(
+    database: Database,
+    source: PagedSource,
+    pipeline: InboundPipeline,
+    report: RunReport,
+    *,
+    next_field: str = "next",
+    more_field: str | None = "more",
+    resync: tuple[InboundPipeline, Callable[[], Sequence[str]]] | None = None,
+    on_stored: StoredHook | None = None,
+) -> None:
+    """The work of a paged source's run: every page after the stored cursor, oldest first.
 
     Each page's events and the cursor it hands over are committed together. A cursor
     the partner no longer knows triggers the re-synchronisation ``resync`` describes
     (the pipeline for single objects, and the keys of the open ones), then paging
     starts again from the beginning: already stored events are recognised, not doubled.
     """
+    connector, run_id = report.connector, report.run_id
     codec = _document_codec(pipeline)
-    run_id = start_run(database, connector)
-    report = RunReport(run_id, connector, RunCounts(), [])
-    try:
-        with database.transaction() as connection:
-            cursor = read_cursor(connection, connector)
-        used: set[str | None] = {cursor}
-        resynced = False
-        for _ in range(MAX_PAGES_PER_RUN):
-            try:
-                page = source.fetch_page(cursor)
-            except CursorExpired:
-                if resync is None or resynced:
-                    raise
-                resynced = True
-                item_pipeline, open_keys = resync
-                _ingest_items(
-                    database, connector, source, item_pipeline, open_keys(), report, on_stored
-                )
-                cursor = None
-                used = {None}
-                continue
-            report.counts.messages_seen += 1
-            document = codec.document_fields(page.content, source=page.ref.name)
-            following = document.get(next_field) or cursor
-            more = more_field is not None and (document.get(more_field) or "").lower() == "true"
-            if more and following in used:
-                raise CursorLoop(
-                    f"{connector}: the partner returned cursor {following!r} again; "
-                    "stopping instead of looping"
-                )
-
-            def advance(connection: Connection, value: str | None = following) -> None:
-                if value is not None:
-                    write_cursor(connection, connector, value)
-
-            outcome = ingest_message(
-                database,
-                connector,
-                pipeline,
-                page,
-                run_id=run_id,
-                after_store=advance,
-                on_stored=on_stored,
+    with database.transaction() as connection:
+        cursor = read_cursor(connection, connector)
+    used: set[str | None] = {cursor}
+    resynced = False
+    for _ in range(MAX_PAGES_PER_RUN):
+        try:
+            page = source.fetch_page(cursor)
+        except CursorExpired:
+            if resync is None or resynced:
+                raise
+            resynced = True
+            item_pipeline, open_keys = resync
+            read_items(database, source, item_pipeline, open_keys(), report, on_stored=on_stored)
+            cursor = None
+            used = {None}
+            continue
+        report.counts.messages_seen += 1
+        document = codec.document_fields(page.content, source=page.ref.name)
+        following = document.get(next_field) or cursor
+        more = more_field is not None and (document.get(more_field) or "").lower() == "true"
+        if more and following in used:
+            raise CursorLoop(
+                f"{connector}: the partner returned cursor {following!r} again; "
+                "stopping instead of looping"
             )
-            report.messages.append(outcome)
-            report.counts.add(outcome.counts)
-            used.add(following)
-            cursor = following
-            if not more:
-                break
-        else:
-            raise CursorLoop(f"{connector}: more than {MAX_PAGES_PER_RUN} pages in one run")
-    except HubError as error:
-        report.error = error
-    finish_run(database, run_id, report.counts, error=report.error)
-    return report
+
+        def advance(connection: Connection, value: str | None = following) -> None:
+            if value is not None:
+                write_cursor(connection, connector, value)
+
+        outcome = ingest_message(
+            database,
+            connector,
+            pipeline,
+            page,
+            run_id=run_id,
+            after_store=advance,
+            on_stored=on_stored,
+        )
+        report.messages.append(outcome)
+        report.counts.add(outcome.counts)
+        used.add(following)
+        cursor = following
+        if not more:
+            break
+    else:
+        raise CursorLoop(f"{connector}: more than {MAX_PAGES_PER_RUN} pages in one run")
 
 
 def replay_unprocessed(
@@ -423,20 +467,29 @@ def replay_unprocessed(
     on_stored: StoredHook | None = None,
 ) -> RunReport:
     """Store every archived message of the connector that never reached the store."""
-    run_id = start_run(database, connector)
-    report = RunReport(run_id, connector, RunCounts(), [])
-    try:
-        for message in unprocessed_messages(database, connector):
-            report.counts.messages_seen += 1
-            outcome = ingest_message(
-                database, connector, pipeline, message, run_id=run_id, on_stored=on_stored
-            )
-            report.messages.append(outcome)
-            report.counts.add(outcome.counts)
-    except HubError as error:
-        report.error = error
-    finish_run(database, run_id, report.counts, error=report.error)
-    return report
+    return recorded_run(
+        database,
+        connector,
+        lambda report: read_unprocessed(database, pipeline, report, on_stored=on_stored),
+    )
+
+
+def read_unprocessed(
+    database: Database,
+    pipeline: InboundPipeline,
+    report: RunReport,
+    *,
+    on_stored: StoredHook | None = None,
+) -> None:
+    """The work of a push connector's run: the pushes archived but never stored."""
+    connector = report.connector
+    for message in unprocessed_messages(database, connector):
+        report.counts.messages_seen += 1
+        outcome = ingest_message(
+            database, connector, pipeline, message, run_id=report.run_id, on_stored=on_stored
+        )
+        report.messages.append(outcome)
+        report.counts.add(outcome.counts)
 
 
 def unprocessed_messages(database: Database, connector: str) -> list[RawMessage]:

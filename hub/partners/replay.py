@@ -20,6 +20,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from itertools import islice
 
 from sqlalchemy import Connection, select
@@ -30,11 +31,12 @@ from hub.operators.listings import remapped_id, require_known
 from hub.partners.connectors import Network
 from hub.partners.ingest import CHUNK, InboundPipeline, MessageRejected
 from hub.partners.resolve import resolve_cases
-from hub.partners.runs import RunCounts, RunOutcome, finish_run, record_rejects
+from hub.partners.runs import ReplayMark, RunCounts, record_rejects
+from hub.partners.supervisor import recorded
 from hub.store.archive import message_content
 from hub.store.db import Database
 from hub.store.events import StoredHook, append_events
-from hub.store.tables import connector_runs, events, raw_messages, rejects, replays
+from hub.store.tables import events, raw_messages, rejects
 
 logger = logging.getLogger(__name__)
 
@@ -90,35 +92,6 @@ def _pipeline(network: Network, connector: str) -> tuple[InboundPipeline, Stored
     return built.pipeline(), built.on_stored
 
 
-def _start(
-    database: Database,
-    connector: str,
-    *,
-    message_id: int | None,
-    since: datetime | None,
-    requested_by: str,
-    now: datetime,
-) -> int:
-    """The run and its replay mark in one transaction: never a replay taken for a run."""
-    with database.transaction() as connection:
-        run_id = int(
-            connection.execute(
-                connector_runs.insert().returning(connector_runs.c.id),
-                {"connector": connector, "started_at": now, "outcome": RunOutcome.RUNNING.value},
-            ).scalar_one()
-        )
-        connection.execute(
-            replays.insert(),
-            {
-                "run_id": run_id,
-                "message_id": message_id,
-                "since": since,
-                "requested_by": requested_by,
-            },
-        )
-    return run_id
-
-
 def replay_message(
     database: Database, network: Network, message_id: int, *, requested_by: str = "operator"
 ) -> ReplayReport:
@@ -156,25 +129,21 @@ def _replay(
 ) -> ReplayReport:
     pipeline, hook = _pipeline(network, connector)
     single = message_ids[0] if since is None and len(message_ids) == 1 else None
-    run_id = _start(
-        database,
-        connector,
-        message_id=single,
-        since=since,
-        requested_by=requested_by,
-        now=datetime.now(UTC),
-    )
-    report = ReplayReport(run_id, connector)
-    try:
+
+    def work(report: ReplayReport) -> None:
         for message_id in message_ids:
             _replay_one(database, connector, pipeline, hook, message_id, report)
             report.message_ids.append(message_id)
             if on_message is not None:
                 on_message(message_id)
-    except HubError as error:
-        report.error = error
-    finish_run(database, run_id, report.counts, error=report.error)
-    return report
+
+    return recorded(
+        database,
+        connector,
+        partial(ReplayReport, connector=connector),
+        work,
+        replay=ReplayMark(message_id=single, since=since, requested_by=requested_by),
+    )
 
 
 def _replay_one(

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Row, select, update
 
 from hub.errors import HubError, PartnerDataError
 from hub.store.db import Database
-from hub.store.tables import connector_runs, rejects
+from hub.store.tables import connector_runs, rejects, replays
 
 
 class RunOutcome(StrEnum):
@@ -55,7 +55,24 @@ class RunRecord:
     error_message: str | None = None
 
 
-def start_run(database: Database, connector: str, *, now: datetime | None = None) -> int:
+@dataclass(frozen=True)
+class ReplayMark:
+    """What marks a run as a replay: which message or since when, and who asked."""
+
+    message_id: int | None
+    since: datetime | None
+    requested_by: str
+
+
+def start_run(
+    database: Database,
+    connector: str,
+    *,
+    now: datetime | None = None,
+    replay: ReplayMark | None = None,
+) -> int:
+    """Open a run record; a replay's mark goes in the same transaction, so a replay is
+    never taken for one of the connector's own runs."""
     with database.transaction() as connection:
         run_id: int = connection.execute(
             connector_runs.insert().returning(connector_runs.c.id),
@@ -65,6 +82,16 @@ def start_run(database: Database, connector: str, *, now: datetime | None = None
                 "outcome": RunOutcome.RUNNING.value,
             },
         ).scalar_one()
+        if replay is not None:
+            connection.execute(
+                replays.insert(),
+                {
+                    "run_id": run_id,
+                    "message_id": replay.message_id,
+                    "since": replay.since,
+                    "requested_by": replay.requested_by,
+                },
+            )
     return run_id
 
 

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from hub.errors import HubError
-from hub.partners.ingest import RunReport
-from hub.partners.runs import RunCounts, finish_run, start_run
+from hub.partners.ingest import RunReport, recorded_run
 from hub.ports import Transport
 from hub.retailers.case_import import RowOutcome, import_cases_csv
 from hub.retailers.tenants import find_retailer
@@ -30,32 +28,44 @@ def run_case_import(
     on_stored: StoredHook | None = None,
 ) -> RunReport:
     """Import every complete file of the drop folder, then move it to its archive folder."""
-    run_id = start_run(database, name)
-    report = RunReport(run_id, name, RunCounts(), [])
-    try:
-        for ref in transport.list():
-            report.counts.messages_seen += 1
-            message = transport.fetch(ref)
-            with database.transaction() as connection:
-                retailer = find_retailer(connection, retailer_id)
-            imported = import_cases_csv(
-                database,
-                retailer,
-                message.content,
-                name=ref.name,
-                now=datetime.now(UTC),
-                source=name,
-                run_id=run_id,
-                on_stored=on_stored,
-            )
-            counts = report.counts
-            counts.messages_read += 1
-            counts.records_read += len(imported.rows)
-            counts.events_stored += imported.count(RowOutcome.CREATED)
-            counts.duplicates += imported.count(RowOutcome.UNCHANGED)
-            counts.rejected += imported.count(RowOutcome.REJECTED)
-            transport.acknowledge(ref)
-    except HubError as error:
-        report.error = error
-    finish_run(database, run_id, report.counts, error=report.error)
-    return report
+    return recorded_run(
+        database,
+        name,
+        lambda report: import_drop_folder(
+            database, transport, retailer_id, report, on_stored=on_stored
+        ),
+    )
+
+
+def import_drop_folder(
+    database: Database,
+    transport: Transport,
+    retailer_id: str,
+    report: RunReport,
+    *,
+    on_stored: StoredHook | None = None,
+) -> None:
+    """The work of a drop folder's run (hub.partners.supervisor records it)."""
+    name, run_id = report.connector, report.run_id
+    for ref in transport.list():
+        report.counts.messages_seen += 1
+        message = transport.fetch(ref)
+        with database.transaction() as connection:
+            retailer = find_retailer(connection, retailer_id)
+        imported = import_cases_csv(
+            database,
+            retailer,
+            message.content,
+            name=ref.name,
+            now=datetime.now(UTC),
+            source=name,
+            run_id=run_id,
+            on_stored=on_stored,
+        )
+        counts = report.counts
+        counts.messages_read += 1
+        counts.records_read += len(imported.rows)
+        counts.events_stored += imported.count(RowOutcome.CREATED)
+        counts.duplicates += imported.count(RowOutcome.UNCHANGED)
+        counts.rejected += imported.count(RowOutcome.REJECTED)
+        transport.acknowledge(ref)

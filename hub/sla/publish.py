@@ -17,6 +17,7 @@ from hub.errors import HubError
 from hub.model.event import Event, EventDetails, EventType, stable_event_id
 from hub.model.statuses import ServiceLevelStatus
 from hub.partners.connectors import Network
+from hub.partners.leases import acquire_lease, release_lease
 from hub.sla.business_days import PARIS
 from hub.sla.store import Breach, breaches_of
 from hub.store.db import Database
@@ -105,9 +106,6 @@ def publish_leased(
     """The scheduled check, under the "service-levels" lease; None when another process
     holds it. The event ids already make a second publication harmless; the lease saves
     the work."""
-    # Imported here: hub.partners.schedule imports this module to schedule the check.
-    from hub.partners.schedule import acquire_lease, release_lease
-
     if not acquire_lease(database, LEASE_NAME, owner, lease=lease, now=now):
         logger.info("%s: checked elsewhere; skipped", LEASE_NAME)
         return None

@@ -21,7 +21,6 @@ serialised; the sync engine does that by updating the case row before enqueueing
 from __future__ import annotations
 
 import logging
-import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
@@ -30,6 +29,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, RowMapping, exists, or_, select, update
 
+from hub.backoff import Backoff, Draw, random_draw
 from hub.errors import ConfigurationError, ConflictError, HubError, NextAction, NotFoundError
 from hub.ports import DeliveryReceipt
 from hub.store.db import Database
@@ -55,12 +55,6 @@ BLOCKING_STATES = (OutboxState.PENDING.value, OutboxState.DEAD.value)
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def full_jitter(cap: float) -> float:
-    """A delay drawn uniformly in ``[0, cap]`` ("full jitter"), so that messages that
-    failed together (a receiver went down) do not all come back at the same second."""
-    return random.uniform(0.0, cap)  # noqa: S311 - spreading load, not a secret
 
 
 @dataclass(frozen=True)
@@ -280,7 +274,7 @@ class Dispatcher:
         lease_seconds: float = 60.0,
         batch_size: int = 50,
         clock: Callable[[], datetime] = _utcnow,
-        jitter: Callable[[float], float] = full_jitter,
+        jitter: Draw = random_draw,
         together: SendTogether | None = None,
     ) -> None:
         if max_attempts < 1:
@@ -336,13 +330,10 @@ class Dispatcher:
         return total
 
     def backoff(self, attempts: int, retry_after: float | None = None) -> float:
-        """Seconds before the next attempt: exponential, capped, fully jittered, and
+        """Seconds before the next attempt, as the hub's one backoff policy says, and
         never sooner than the receiver asked (``Retry-After``)."""
-        cap = min(self.max_delay, self.base_delay * 2.0 ** min(max(attempts - 1, 0), 62))
-        delay = self.jitter(cap)
-        if retry_after is not None:
-            delay = max(delay, retry_after)
-        return delay
+        policy = Backoff(self.base_delay, self.max_delay)
+        return policy.wait(attempts, retry_after=retry_after, draw=self.jitter)
 
     def _claim(
         self, *, limit: int, target: str | None = None, kind: str | None = None

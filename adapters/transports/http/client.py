@@ -30,6 +30,7 @@ from adapters.transports.http.errors import (
 )
 from adapters.transports.http.pacing import ClientRateLimiter, Clock, Sleep, parse_retry_after
 from adapters.transports.http.settings import HttpClientSettings
+from hub.backoff import Backoff
 from hub.errors import ConfigurationError
 
 __all__ = ["USER_AGENT", "Fetched", "Request", "RetryingClient"]
@@ -182,18 +183,14 @@ class RetryingClient(Generic[_SettingsT]):
             raise self._unavailable(request, failure) from failure
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
-        """The partner's Retry-After when it gave one, else exponential backoff with
-        "equal jitter": half the step fixed, half random, so waits grow but never align."""
+        """The partner's Retry-After when it gave one, else the hub's one backoff policy
+        (hub.backoff: doubling, capped, equal jitter)."""
         failure = state.outcome.exception() if state.outcome is not None else None
         if isinstance(failure, RetryableFailure) and failure.retry_after is not None:
             return failure.retry_after
         settings = self.settings
-        step = min(
-            settings.backoff_max,
-            settings.max_wait,
-            settings.backoff_initial * 2.0 ** (state.attempt_number - 1),
-        )
-        return step / 2 + self._jitter() * step / 2
+        policy = Backoff(settings.backoff_initial, min(settings.backoff_max, settings.max_wait))
+        return policy.wait(state.attempt_number, draw=self._jitter)
 
     def _log_retry(self, state: tenacity.RetryCallState) -> None:
         failure = state.outcome.exception() if state.outcome is not None else None

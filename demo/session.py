@@ -1,0 +1,251 @@
+"""Starting the demo network: every party on loopback, and the hub over a fresh database.
+
+A session starts the partners' SFTP servers (asyncssh) and HTTP simulators, Maison
+Électro's webhook endpoint, and the hub itself, built by the composition root
+(hub.bootstrap) as `hub serve` builds it: its API, partner pushes and console served by
+uvicorn, its jobs ready to be driven, over a fresh SQLite database in the working folder.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp
+
+from demo.network import (
+    DemoSecrets,
+    Endpoints,
+    SftpEndpoint,
+    demo_network,
+    export_secrets,
+    write_network,
+)
+from demo.partners import Carrier, Partners, PartsSupplier, RepairNetwork, Workshop
+from demo.retailers import FeedReader, WebhookReceiver
+from demo.story import DemoCase, story
+from hub.bootstrap import Hub, Retries
+from hub.config.connector_spec import HttpPushTransportSpec
+from hub.errors import ConfigurationError
+from hub.partners.connectors import Network, open_network
+from hub.retailers.tenants import add_retailer
+from hub.store.db import Database
+from hub.store.migrate import upgrade
+from hub.store.parties import save_party
+from simulators.colis_express import ColisExpressSimulator
+from simulators.server import Simulator
+from simulators.sftp import SftpServer
+from simulators.techniservice import TechniServiceSimulator
+
+MARKER = ".hub-demo"
+"""Marks a folder as the demo's, so starting again may empty it (and nothing else)."""
+RETRIES = Retries(max_attempts=4, base_delay=0.2, max_delay=2.0)
+"""The story runs in minutes: a message that cannot go through is dead within seconds."""
+
+
+class HubServer(Simulator):
+    """The hub's application on a loopback port, in a background thread."""
+
+    def __init__(self, app: FastAPI, port: int) -> None:
+        super().__init__(port=port)
+        self._app = app
+
+    def build_app(self) -> ASGIApp:
+        return self._app
+
+
+@dataclass
+class Session:
+    """Every party of a running demo."""
+
+    folder: Path
+    database: Database
+    network: Network
+    core: Hub
+    """The hub as the composition root built it: its jobs, supervisor and senders."""
+    secrets: DemoSecrets
+    hub: HubServer
+    partners: Partners
+    webhooks: WebhookReceiver
+    feed: FeedReader
+    me_key: str
+    bm_key: str
+    cases: list[DemoCase]
+    drop: Path
+    errors: ErrorCount
+
+    @property
+    def console_url(self) -> str:
+        return f"{self.hub.base_url}/console"
+
+
+def fresh_folder(folder: Path) -> None:
+    """Empty the demo's working folder for a new session; refuse any other folder."""
+    if folder.exists() and any(folder.iterdir()) and not (folder / MARKER).exists():
+        raise ConfigurationError(
+            f"{folder} is not empty and was not made by `hub demo`: give another --dir"
+        )
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    (folder / MARKER).write_text("Working folder of `hub demo`; emptied at each start.\n")
+
+
+class ErrorCount(logging.Handler):
+    """Counts the errors logged during the session, for the summary to mention."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += 1
+
+
+QUIET_LOGGERS = {"asyncssh": logging.WARNING, "paramiko": logging.WARNING}
+"""Each SSH session's every step is logged at INFO by both libraries."""
+SILENCED_LOGGERS = ("paramiko.transport",)
+"""Paramiko reports a session the loopback server closed first as an error ("Connection
+reset by peer") although nothing failed: the next session opens as usual."""
+
+
+def _log_to(path: Path) -> ErrorCount:
+    """The hub's and the partners' logs go to a file (uvicorn's too): the terminal shows
+    the story. Returns the counter of errors logged from now on."""
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    errors = ErrorCount()
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, logging.FileHandler | ErrorCount)]:
+        root.removeHandler(old)
+        old.close()
+    root.addHandler(handler)
+    root.addHandler(errors)
+    root.setLevel(logging.INFO)
+    for name, level in QUIET_LOGGERS.items():
+        logging.getLogger(name).setLevel(level)
+    for name in SILENCED_LOGGERS:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    return errors
+
+
+def _uvicorn_logs_to_root() -> None:
+    """uvicorn gives its loggers their own terminal handlers; send them to the file."""
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
+
+
+def _sftp_root(folder: Path, *dirs: str) -> Path:
+    for name in dirs:
+        (folder / name).mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@contextmanager
+def demo_session(folder: Path, *, port: int = 0) -> Iterator[Session]:
+    """Start every party; stop them all on the way out."""
+    fresh_folder(folder)
+    errors = _log_to(folder / "hub.log")
+    secrets = DemoSecrets.generate()
+    client_keys = [secrets.sftp_key.public_openssh]
+    cases = story()
+    by_reference = {case.reference: case for case in cases}
+    with ExitStack() as stack:
+        workshop_server = stack.enter_context(
+            SftpServer(
+                _sftp_root(folder / "atelier-dupont", "in", "out/archive"),
+                username="hub-me",
+                client_keys=client_keys,
+            )
+        )
+        supplier_server = stack.enter_context(
+            SftpServer(
+                _sftp_root(folder / "pieces-plus", "orders/in", "orders/out"),
+                username="hub",
+                client_keys=client_keys,
+            )
+        )
+        techniservice = stack.enter_context(
+            TechniServiceSimulator(api_key=secrets.techniservice_key)
+        )
+        colis_express = stack.enter_context(
+            ColisExpressSimulator(
+                token=secrets.colis_express_token,
+                push_secret=secrets.colis_express_push_secret,
+                enr_on_pickup=False,  # the carrier scans on the story's clock (Carrier.act)
+            )
+        )
+        webhooks = stack.enter_context(WebhookReceiver(secrets.maison_electro_webhook_secret))
+        drop = folder / "drop" / "bricomarket"
+        (drop / "done").mkdir(parents=True)
+        endpoints = Endpoints(
+            atelier_dupont=SftpEndpoint(workshop_server.port, workshop_server.host_key_fingerprint),
+            pieces_plus=SftpEndpoint(supplier_server.port, supplier_server.host_key_fingerprint),
+            techniservice_url=techniservice.base_url,
+            colis_express_url=colis_express.base_url,
+            maison_electro_webhook_url=webhooks.url,
+            bricomarket_drop=drop.resolve(),
+        )
+        document = demo_network(endpoints)
+        path = write_network(folder, document)
+        export_secrets(secrets.environment(document))
+        database = Database(f"sqlite:///{(folder / 'hub.db').resolve()}")
+        stack.callback(database.dispose)
+        upgrade(database)
+        network = open_network(path)
+        with database.transaction() as connection:
+            for party in network.config.parties:
+                save_party(connection, party)
+            _, me_key = add_retailer(
+                connection, name="Maison Électro", case_prefix="ME-", party_id="maison-electro"
+            )
+            _, bm_key = add_retailer(
+                connection, name="BricoMarket", case_prefix="BM-", party_id="bricomarket"
+            )
+        core = stack.enter_context(
+            Hub(database, network, owner=f"hub-demo:{os.getpid()}", retries=RETRIES)
+        )
+        hub = stack.enter_context(HubServer(core.app(), port))
+        _uvicorn_logs_to_root()
+        colis_express.push_url = f"{hub.base_url}/partners/{_push_connector(network)}/events"
+        feed = FeedReader(hub.base_url, bm_key.token)
+        stack.callback(feed.close)
+        carrier = Carrier(colis_express, by_reference)
+        supplier = PartsSupplier(supplier_server, by_reference)
+        partners = Partners(
+            carrier=carrier,
+            supplier=supplier,
+            workshop=Workshop(workshop_server, by_reference, carrier, supplier),
+            repair_network=RepairNetwork(techniservice, by_reference, carrier, supplier),
+        )
+        yield Session(
+            folder=folder,
+            database=database,
+            network=network,
+            core=core,
+            secrets=secrets,
+            hub=hub,
+            partners=partners,
+            webhooks=webhooks,
+            feed=feed,
+            me_key=me_key.token,
+            bm_key=bm_key.token,
+            cases=cases,
+            drop=drop,
+            errors=errors,
+        )
+
+
+def _push_connector(network: Network) -> str:
+    for spec in network.config.connectors:
+        if isinstance(spec.transport, HttpPushTransportSpec) and spec.partner == "colis-express":
+            return spec.name
+    raise ConfigurationError("the network has no push connector for colis-express")

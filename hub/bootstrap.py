@@ -1,0 +1,151 @@
+"""The composition root: the hub of one process, built once, the same way whichever
+command runs it.
+
+`hub serve`, `hub run`, `hub serve-api` and `hub demo` all build a `Hub` here: the
+database, the network (connectors.yaml), the senders that keep connections to
+retailers' webhooks, the run supervisor (leases, run records, alerting), the jobs and
+their scheduler, and the API app with its console. Nothing connects until used.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from fastapi import FastAPI
+
+from hub.api.app import create_app
+from hub.config.network import database_url, network_file
+from hub.errors import ConfigurationError
+from hub.partners.connectors import Network, open_network
+from hub.partners.ingest import RunReport
+from hub.partners.leases import LEASE
+from hub.partners.schedule import HubJobs, build_scheduler
+from hub.partners.supervisor import RunSupervisor
+from hub.store.db import Database
+from hub.store.migrate import current_revision, head_revision
+from hub.sync.delivery import ConnectorBatches, Senders, deliver_any
+from hub.sync.outbox import Dispatcher
+
+
+@dataclass(frozen=True)
+class Retries:
+    """How the outbox retries a message that could not be sent (the demo's story runs in
+    minutes, so it retries in seconds where `hub serve` waits up to an hour)."""
+
+    max_attempts: int = 8
+    base_delay: float = 2.0
+    max_delay: float = 3600.0
+
+
+def process_owner(prefix: str = "") -> str:
+    """This process's name on leases and outbox claims: host and pid."""
+    return f"{prefix}{socket.gethostname()}:{os.getpid()}"
+
+
+class Hub:
+    """The hub of one process. Close it (or use it as a context manager) to close the
+    senders' connections."""
+
+    def __init__(
+        self,
+        database: Database,
+        network: Network | None,
+        *,
+        owner: str,
+        lease: timedelta = LEASE,
+        retries: Retries = Retries(),
+    ) -> None:
+        self.database = database
+        self.network = network
+        self.senders = Senders()
+        alerting = None if network is None else network.config.alerting
+        self.supervisor = RunSupervisor(database, owner, alerting=alerting, lease=lease)
+        self._jobs: HubJobs | None = None
+        if network is not None:
+            dispatcher = Dispatcher(
+                database,
+                lambda row: deliver_any(database, network, row, self.senders),
+                owner=owner,
+                max_attempts=retries.max_attempts,
+                base_delay=retries.base_delay,
+                max_delay=retries.max_delay,
+                lease_seconds=lease.total_seconds(),
+                together=ConnectorBatches(database, network),
+            )
+            self._jobs = HubJobs(network, self.supervisor, dispatcher)
+
+    @property
+    def owner(self) -> str:
+        return self.supervisor.owner
+
+    @property
+    def jobs(self) -> HubJobs:
+        """The jobs; only a hub with a network has any."""
+        if self._jobs is None:
+            raise ConfigurationError("no network file: the hub has no connectors to run")
+        return self._jobs
+
+    def app(self) -> FastAPI:
+        """The retailer API, the partners' push endpoints and the operator console."""
+        return create_app(self.database, self.network)
+
+    def scheduler(self, *, dispatch_every: timedelta = timedelta(seconds=5)) -> BackgroundScheduler:
+        """Every job on its schedule (not started yet)."""
+        return build_scheduler(self.jobs, dispatch_every=dispatch_every)
+
+    def run_now(self, name: str) -> RunReport | None:
+        """An operator's run of a connector or drop folder: leased like a scheduled one,
+        but not kept waiting by the backoff that follows a failure."""
+        self.jobs.check_runnable(name)
+        return self.jobs.run(name, ignore_backoff=True)
+
+    def close(self) -> None:
+        self.senders.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def require_current_schema(database: Database) -> None:
+    """Serving an old schema would fail at the first query: say what to do instead."""
+    current, head = current_revision(database), head_revision(database)
+    if current != head:
+        raise ConfigurationError(
+            f"database schema is at {current or 'nothing'}, not {head}: run `hub db upgrade`"
+        )
+
+
+def open_hub(
+    *,
+    database: str | None,
+    network: Path | None,
+    owner: str,
+    network_required: bool = True,
+    serving: bool = False,
+    lease: timedelta = LEASE,
+) -> Hub:
+    """The hub from the settings: the database URL (default $HUB_DATABASE_URL) and the
+    network file (default $HUB_CONNECTORS or connectors.yaml). ``serving``: refuse a
+    database whose schema is behind the code. Without ``network_required``, a missing
+    network file leaves the hub without connectors (the API alone)."""
+    db = Database(database or database_url())
+    if serving:
+        require_current_schema(db)
+    path = network or network_file()
+    partners = open_network(path) if network_required or path.exists() else None
+    return Hub(db, partners, owner=owner, lease=lease)
