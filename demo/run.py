@@ -19,7 +19,6 @@ from datetime import datetime, timedelta
 
 import httpx
 from rich.console import Console
-from sqlalchemy import func, select
 
 from demo.partners import Carrier
 from demo.session import Session
@@ -41,7 +40,8 @@ from hub.model.parties import PartyRole
 from hub.partners.schedule import HubJobs
 from hub.sla.store import breaches
 from hub.store.db import Database
-from hub.store.tables import events, outbox
+from hub.store.events import count_events
+from hub.store.figures import outbox_by_state
 from hub.sync.outbox import OutboxState
 
 MAX_ROUNDS = 80
@@ -148,13 +148,9 @@ class HubRound:
 def _counts(database: Database) -> tuple[int, int]:
     """Events stored and outbox messages pending, now."""
     with database.transaction() as connection:
-        stored = connection.execute(select(func.count()).select_from(events)).scalar_one()
-        pending = connection.execute(
-            select(func.count())
-            .select_from(outbox)
-            .where(outbox.c.state == OutboxState.PENDING.value)
-        ).scalar_one()
-    return int(stored), int(pending)
+        stored = count_events(connection)
+        pending = outbox_by_state(connection).get(OutboxState.PENDING.value, 0)
+    return stored, pending
 
 
 @dataclass

@@ -16,13 +16,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException
 
 from hub.api.operator_auth import OperatorCredentialRequired, OperatorThrottled
 from hub.errors import ConflictError, HubError, ModelError, NotFoundError, TransientError
 from hub.retailers.cases import InvalidFieldError
 from hub.retailers.tenants import InvalidApiKey
+from hub.store.db import StoreBusy, StoreConflict, UnstorableValue
 
 MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "urn:aftersales-hub:problem:"
@@ -174,7 +174,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(HTTPException, _http)
     app.add_exception_handler(HubError, _hub)
-    app.add_exception_handler(IntegrityError, _integrity)
-    app.add_exception_handler(DataError, _unstorable)
-    app.add_exception_handler(OperationalError, _busy)
+    app.add_exception_handler(StoreConflict, _integrity)
+    app.add_exception_handler(UnstorableValue, _unstorable)
+    app.add_exception_handler(StoreBusy, _busy)
     app.add_exception_handler(Exception, _unexpected)

@@ -24,8 +24,6 @@ from itertools import pairwise
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Connection
-from sqlalchemy.exc import IntegrityError
 
 from hub.errors import HubError
 from hub.model.case import Case
@@ -33,7 +31,8 @@ from hub.ports import MessageRef, RawMessage
 from hub.retailers.cases import InvalidFieldError, open_case_for
 from hub.retailers.tenants import Retailer
 from hub.store.archive import ArchivedMessage, archive_message
-from hub.store.db import Database
+from hub.store.cases import retry_if_opened_concurrently
+from hub.store.db import Connection, Database
 from hub.store.events import StoredHook
 from hub.store.rejects import NewReject, RejectKey, keep_rejects, kept_reject_keys
 
@@ -283,37 +282,41 @@ class _Job:
         A case opened elsewhere between a row's check and its insert rolls the chunk
         back whole; once more, that row is unchanged or a conflict like any other.
         """
-        try:
-            return self._store(rows)
-        except IntegrityError:
-            return self._store(rows)
+        fresh: list[NewReject] = []
 
-    def _store(self, rows: list[_Row]) -> list[RowResult]:
+        def store(connection: Connection) -> list[RowResult]:
+            fresh.clear()
+            return self._store(connection, rows, fresh)
+
+        results = retry_if_opened_concurrently(self.database, store)
+        self.kept.update(reject.key for reject in fresh)
+        return results
+
+    def _store(
+        self, connection: Connection, rows: list[_Row], fresh: list[NewReject]
+    ) -> list[RowResult]:
         deadline = time.monotonic() + CHUNK_SECONDS
         results: list[RowResult] = []
-        fresh: list[NewReject] = []
-        with self.database.transaction() as connection:
-            for row in rows:
-                result = self._row(connection, row)
-                results.append(result)
-                if result.outcome is RowOutcome.REJECTED:
-                    reject = NewReject(
-                        row.line, result.field, result.reason or "rejected", _storable(row.raw)
-                    )
-                    if reject.key not in self.kept:
-                        fresh.append(reject)
-                if time.monotonic() >= deadline:
-                    break
-            keep_rejects(
-                connection,
-                fresh,
-                connector=self.archived.source,
-                source=self.name,
-                message_id=self.archived.id,
-                run_id=self.run_id,
-                now=self.now,
-            )
-        self.kept.update(reject.key for reject in fresh)
+        for row in rows:
+            result = self._row(connection, row)
+            results.append(result)
+            if result.outcome is RowOutcome.REJECTED:
+                reject = NewReject(
+                    row.line, result.field, result.reason or "rejected", _storable(row.raw)
+                )
+                if reject.key not in self.kept:
+                    fresh.append(reject)
+            if time.monotonic() >= deadline:
+                break
+        keep_rejects(
+            connection,
+            fresh,
+            connector=self.archived.source,
+            source=self.name,
+            message_id=self.archived.id,
+            run_id=self.run_id,
+            now=self.now,
+        )
         return results
 
     def _row(self, connection: Connection, row: _Row) -> RowResult:

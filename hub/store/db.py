@@ -9,13 +9,28 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from hub.errors import ConfigurationError
 
-__all__ = ["Connection", "Database", "normalise_url"]
+__all__ = [
+    "Connection",
+    "Database",
+    "StoreBusy",
+    "StoreConflict",
+    "UnstorableValue",
+    "normalise_url",
+]
 """``Connection`` is the unit of work's handle: services take and pass it, typed from
 here, and hand it to the store's query functions; only ``hub.store`` imports SQLAlchemy."""
+
+StoreConflict = IntegrityError
+"""A write broke a uniqueness or foreign-key rule (a concurrent twin won, most often)."""
+UnstorableValue = DataError
+"""A value the database cannot hold (out of range, bad encoding)."""
+StoreBusy = OperationalError
+"""The database could not do the work now (locked, unreachable): worth a retry later."""
 
 SQLITE_WRITER_PAUSE = 0.12
 """Seconds a long job steps aside between two of its transactions on SQLite. A writer

@@ -12,8 +12,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection
-
 from hub.config.connector_spec import WebhookSpec
 from hub.errors import ConfigurationError, FatalError, HubError
 from hub.mapping.spec import OutboundSpec
@@ -33,7 +31,7 @@ from hub.retailers.webhooks import (
     webhook_sender,
 )
 from hub.store.cases import case_state, get_case
-from hub.store.db import Database
+from hub.store.db import Connection, Database
 from hub.store.events import get_event
 from hub.store.parts_orders import record_parts_order
 from hub.sync.outbox import OutboxRow
