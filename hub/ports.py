@@ -1,16 +1,23 @@
-"""The ports adapters plug into: transports move bytes, codecs turn bytes into records.
+"""The ports adapters plug into: transports move bytes, codecs turn bytes into records,
+receivers answer partners' pushes.
 
-The core depends on these shapes only; `adapters/` implements them. Keeping them here
-lets the ingestion engine run any partner without importing it.
+The core depends on these shapes only; `adapters/` implements them, and a third-party
+package can too. Every adapter describes itself with an ``AdapterInfo`` registered under
+an entry point (``hub.codecs``, ``hub.transports``, ``hub.receivers``): its settings
+model, its factory and its capabilities. The core validates settings against the model
+and dispatches on capabilities, never on an adapter's classes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from types import MappingProxyType
 from typing import Protocol, runtime_checkable
+
+from pydantic import BaseModel
 
 from hub.errors import PartnerDataError
 
@@ -123,3 +130,61 @@ class DeliveryReceipt:
 @runtime_checkable
 class Sender(Protocol):
     def send(self, message: OutboundMessage) -> DeliveryReceipt: ...
+
+
+class AdapterKind(StrEnum):
+    """What an adapter is, and the entry-point group it registers under."""
+
+    CODEC = "codec"
+    TRANSPORT = "transport"
+    RECEIVER = "receiver"
+
+    @property
+    def group(self) -> str:
+        return f"hub.{self.value}s"
+
+
+class Capability(StrEnum):
+    """What an adapter can do: the core chooses how to run a connector from these."""
+
+    LIST = "list"
+    """Transport: list, fetch and acknowledge messages (files in a folder, an inbox)."""
+    PUT = "put"
+    """Transport: write a message where the partner reads it (a file)."""
+    SEND = "send"
+    """Transport: deliver a message and get the partner's answer (an HTTP POST)."""
+    PAGED = "paged"
+    """Transport: read a partner's changes page by page from a cursor the hub keeps."""
+    PER_ITEM = "per_item"
+    """Transport: fetch one object by its key (an open parcel, a repair)."""
+    DECODE = "decode"
+    """Codec: bytes to records."""
+    ENCODE = "encode"
+    """Codec: records to bytes."""
+    DOCUMENT = "document"
+    """Codec: also values about the whole document (a page's next cursor)."""
+    MANY_RECORDS = "many_records"
+    """Codec: one encoded message may hold several records (a file of lines)."""
+    RECEIVE = "receive"
+    """Receiver: authenticate a partner's push and answer it."""
+
+
+@dataclass(frozen=True)
+class AdapterInfo:
+    """An adapter as it registers itself: what the core needs to check and build it.
+
+    ``settings`` is the pydantic model of its options in ``connectors.yaml`` or in a
+    mapping (its JSON Schema is exported to ``schemas/``); ``factory`` builds the adapter
+    from validated settings; fields of the settings whose names end in ``_env`` name the
+    environment variables that hold its secrets.
+    """
+
+    kind: AdapterKind
+    name: str
+    summary: str
+    settings: type[BaseModel]
+    factory: Callable[..., object]
+    capabilities: frozenset[Capability]
+
+    def can(self, capability: Capability) -> bool:
+        return capability in self.capabilities
