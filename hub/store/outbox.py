@@ -1,7 +1,8 @@
 """The outbox aggregate: messages waiting to go out, their leases and their outcomes.
 
-Every statement that reads or writes the ``outbox`` table is here; what a dispatcher
-does with a claimed message (send it, retry it, give up) is decided in hub.sync.outbox.
+The statements of the sync engine, the dispatchers and the operators on the ``outbox``
+table are here; what a dispatcher does with a claimed message (send it, retry it, give
+up, and when) is decided in hub.sync.outbox.
 The claim is one statement whose guarantees the dispatchers rely on: a message is
 claimed only at the head of its queue (same target and ordering key, id order), only
 while its lease is free, and on PostgreSQL with ``FOR UPDATE SKIP LOCKED`` so that
