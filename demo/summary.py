@@ -20,11 +20,13 @@ from datetime import datetime
 
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Connection, func, select
 
 from hub.partners.connectors import Network
-from hub.store.db import Database
-from hub.store.tables import cases, events, outbox, rejects
+from hub.store.cases import case_statuses, count_cases_by_status
+from hub.store.db import Connection, Database
+from hub.store.events import count_events_by_reporter
+from hub.store.outbox import all_messages
+from hub.store.rejects import all_rejects
 from hub.sync.delivery import order_id
 from hub.sync.outbox import OutboxRow, OutboxState
 
@@ -145,13 +147,11 @@ def check(observed: Observed) -> list[str]:
 
 
 def hub_statuses(connection: Connection) -> dict[str, str | None]:
-    rows = connection.execute(select(cases.c.reference, cases.c.status))
-    return {reference: status for reference, status in rows}
+    return case_statuses(connection)
 
 
 def outbox_rows(connection: Connection) -> list[OutboxRow]:
-    rows = connection.execute(select(outbox).order_by(outbox.c.id)).mappings().all()
-    return [OutboxRow.from_row(row) for row in rows]
+    return all_messages(connection)
 
 
 def delivered_by_connector(rows: list[OutboxRow]) -> PartnerHoldings:
@@ -163,12 +163,10 @@ def delivered_by_connector(rows: list[OutboxRow]) -> PartnerHoldings:
 
 
 def stored_rejects(connection: Connection) -> list[Reject]:
-    rows = connection.execute(
-        select(rejects.c.connector, rejects.c.source, rejects.c.line, rejects.c.reason).order_by(
-            rejects.c.id
-        )
-    )
-    return [Reject(connector, source, line, reason) for connector, source, line, reason in rows]
+    return [
+        Reject(reject.connector, reject.source, reject.line, reject.reason)
+        for reject in all_rejects(connection)
+    ]
 
 
 def dead_letters_of(rows: list[OutboxRow]) -> list[DeadLetter]:
@@ -201,22 +199,8 @@ def figures_of(
 ) -> tuple[Counter[str], Counter[str], Counter[str]]:
     """Cases per status, events per reporting party, messages delivered per party."""
     with database.transaction() as connection:
-        statuses = Counter(
-            {
-                str(status): int(count)
-                for status, count in connection.execute(
-                    select(cases.c.status, func.count()).group_by(cases.c.status)
-                )
-            }
-        )
-        reporters = Counter(
-            {
-                str(party): int(count)
-                for party, count in connection.execute(
-                    select(events.c.reported_by, func.count()).group_by(events.c.reported_by)
-                )
-            }
-        )
+        statuses = Counter(count_cases_by_status(connection))
+        reporters = Counter(count_events_by_reporter(connection))
     partners = {spec.name: spec.partner for spec in network.config.connectors}
     delivered: Counter[str] = Counter()
     for row in rows:

@@ -14,18 +14,17 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 
-from sqlalchemy import Connection, func, select
-
 from hub.config.connector_spec import HttpPushTransportSpec, ScheduleSpec, parse_duration
 from hub.errors import ConfigurationError, NotFoundError
-from hub.operators.listings import aware, newest_first, still_unmapped
 from hub.operators.schedules import LATE_AFTER, describe_schedule, next_run
-from hub.partners.alerts import AlertingSpec, consecutive_failures, flags_for, own_runs
+from hub.partners.alerts import AlertingSpec, consecutive_failures, flags_for
 from hub.partners.connectors import Network
 from hub.partners.runs import RunCounts, RunOutcome, RunRecord, run_record
-from hub.store.db import Database
-from hub.store.tables import connector_leases, connector_runs, events, outbox, raw_messages
-from hub.sync.outbox import OutboxState
+from hub.store import outbox, run_history
+from hub.store.connector_health import LeaseState, last_received_at, lease_states
+from hub.store.db import Connection, Database
+from hub.store.outbox import OutboxState
+from hub.store.unmapped import unmapped_codes_by_source
 
 __all__ = [
     "ConnectorState",
@@ -122,58 +121,14 @@ def _direction(network: Network, name: str) -> Direction:
     return "in" if network.connector(name).inbound else "out"
 
 
-@dataclass(frozen=True)
-class _Lease:
-    owner: str | None
-    lease_until: datetime | None
-    not_before: datetime | None
-    paused_at: datetime | None
-    paused_reason: str | None
-    paused_by: str | None
-
-
-def _leases(connection: Connection) -> dict[str, _Lease]:
-    rows = connection.execute(select(connector_leases)).all()
-    return {
-        row.connector: _Lease(
-            row.owner,
-            row.lease_until,
-            row.not_before,
-            row.paused_at,
-            row.paused_reason,
-            row.paused_by,
-        )
-        for row in rows
-    }
-
-
 def _last_own_run(connection: Connection, connector: str) -> RunRecord | None:
-    row = connection.execute(
-        newest_first(
-            select(connector_runs).where(connector_runs.c.connector == connector, own_runs())
-        ).limit(1)
-    ).first()
+    row = run_history.last_own_run(connection, connector)
     return None if row is None else run_record(row)
 
 
 def _last_success_at(connection: Connection, connector: str) -> datetime | None:
-    value: datetime | None = connection.execute(
-        newest_first(
-            select(connector_runs.c.finished_at).where(
-                connector_runs.c.connector == connector,
-                connector_runs.c.outcome == RunOutcome.SUCCEEDED.value,
-                own_runs(),
-            )
-        ).limit(1)
-    ).scalar_one_or_none()
-    return value
-
-
-def _last_received(connection: Connection, source: str) -> datetime | None:
-    value = connection.execute(
-        select(func.max(raw_messages.c.received_at)).where(raw_messages.c.source == source)
-    ).scalar_one_or_none()
-    return None if value is None else aware(value)
+    row = run_history.last_own_run(connection, connector, outcome=RunOutcome.SUCCEEDED.value)
+    return None if row is None else run_record(row).finished_at
 
 
 def _latest(*moments: datetime | None) -> datetime | None:
@@ -181,34 +136,17 @@ def _latest(*moments: datetime | None) -> datetime | None:
     return max(known) if known else None
 
 
-def _unmapped_codes_by_source(connection: Connection) -> dict[str, int]:
-    rows = connection.execute(
-        select(raw_messages.c.source, func.count(func.distinct(events.c.raw_code)))
-        .select_from(events.join(raw_messages, raw_messages.c.id == events.c.message_id))
-        .where(still_unmapped())
-        .group_by(raw_messages.c.source)
-    ).all()
-    return {str(source): int(count) for source, count in rows}
-
-
 def _outbox(connection: Connection) -> OutboxStatus:
-    by_target: dict[str, dict[str, int]] = {}
+    by_target = outbox.counts_by_target(connection)
     totals: dict[str, int] = {}
-    for target, state, count in connection.execute(
-        select(outbox.c.target, outbox.c.state, func.count()).group_by(
-            outbox.c.target, outbox.c.state
-        )
-    ):
-        by_target.setdefault(str(target), {})[str(state)] = int(count)
-        totals[str(state)] = totals.get(str(state), 0) + int(count)
-    oldest = connection.execute(
-        select(func.min(outbox.c.created_at)).where(outbox.c.state == OutboxState.PENDING.value)
-    ).scalar_one_or_none()
+    for states in by_target.values():
+        for state, count in states.items():
+            totals[state] = totals.get(state, 0) + count
     return OutboxStatus(
         pending=totals.get(OutboxState.PENDING.value, 0),
         dead=totals.get(OutboxState.DEAD.value, 0),
         delivered=totals.get(OutboxState.DELIVERED.value, 0),
-        oldest_pending_at=None if oldest is None else aware(oldest),
+        oldest_pending_at=outbox.oldest_pending_at(connection),
         by_target=by_target,
     )
 
@@ -247,8 +185,8 @@ def network_status(
     entries = _entries(network)
     statuses: list[ConnectorStatus] = []
     with database.transaction() as connection:
-        leases = _leases(connection)
-        codes = _unmapped_codes_by_source(connection)
+        leases = lease_states(connection)
+        codes = unmapped_codes_by_source(connection)
         box = _outbox(connection)
         for entry in entries:
             lease = leases.get(entry.name)
@@ -256,7 +194,7 @@ def network_status(
             failures = 0 if last is None else consecutive_failures(connection, entry.name)
             success_at = None if last is None else _last_success_at(connection, entry.name)
             if entry.direction == "push":  # a push received is the push connector working
-                success_at = _latest(success_at, _last_received(connection, entry.name))
+                success_at = _latest(success_at, last_received_at(connection, entry.name))
             statuses.append(
                 _connector_status(
                     policy, entry, lease, last, failures, success_at, codes, box, moment
@@ -268,7 +206,7 @@ def network_status(
 def _connector_status(
     policy: AlertingSpec,
     entry: _Entry,
-    lease: _Lease | None,
+    lease: LeaseState | None,
     last: RunRecord | None,
     failures: int,
     success_at: datetime | None,

@@ -175,6 +175,12 @@ def case_state(connection: Connection, reference: str) -> CaseState:
     return derive_case_state(events_of_case(connection, record.id))
 
 
+def case_statuses(connection: Connection) -> dict[str, str | None]:
+    """Every case's cached status by reference (None: no status yet)."""
+    rows = connection.execute(select(cases.c.reference, cases.c.status))
+    return {reference: status for reference, status in rows}
+
+
 def refresh_case(connection: Connection, case_id: int, *, now: datetime | None = None) -> CaseState:
     """Recompute the cached status from every event (after attaching late orphans)."""
     state = derive_case_state(events_of_case(connection, case_id))

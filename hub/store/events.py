@@ -213,6 +213,14 @@ def count_events(connection: Connection) -> int:
     return int(connection.execute(select(func.count()).select_from(events)).scalar_one())
 
 
+def count_events_by_reporter(connection: Connection) -> dict[str, int]:
+    """Events stored per reporting party."""
+    rows = connection.execute(
+        select(events.c.reported_by, func.count()).group_by(events.c.reported_by)
+    )
+    return {str(party): int(count) for party, count in rows}
+
+
 def get_event(connection: Connection, event_id: str) -> Event | None:
     row = connection.execute(select(events).where(events.c.event_id == event_id)).one_or_none()
     return None if row is None else row_to_event(row)

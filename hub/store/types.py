@@ -37,3 +37,12 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def aware(value: Any) -> datetime:
+    """Aggregates (``max``, ``min``) bypass the column type on SQLite: give their text and
+    naive values back in UTC, as the column would."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    assert isinstance(value, datetime)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

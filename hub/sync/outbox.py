@@ -21,20 +21,44 @@ serialised; the sync engine does that by updating the case row before enqueueing
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from typing import Any, Protocol
-
-from sqlalchemy import Connection, RowMapping, exists, or_, select, update
 
 from hub.backoff import Backoff, Draw, random_draw
 from hub.errors import ConfigurationError, ConflictError, HubError, NextAction, NotFoundError
 from hub.ports import DeliveryReceipt
+from hub.store import outbox as store
 from hub.store.db import Database
-from hub.store.tables import outbox
-from hub.store.upsert import insert_ignoring_conflicts
+from hub.store.outbox import (
+    BLOCKING_STATES,
+    Dead,
+    Delivered,
+    OutboxItem,
+    OutboxRow,
+    OutboxState,
+    Outcome,
+    Retry,
+    enqueue,
+)
+
+__all__ = [
+    "BLOCKING_STATES",
+    "DispatchResult",
+    "Dispatcher",
+    "OutboxItem",
+    "OutboxRow",
+    "OutboxState",
+    "Send",
+    "SendTogether",
+    "claim",
+    "dead_letters",
+    "discard",
+    "enqueue",
+    "get_message",
+    "replay",
+]
 
 log = logging.getLogger(__name__)
 
@@ -42,99 +66,8 @@ MAX_ERROR_LENGTH = 2000
 """Enough of an error for an operator; a partner's whole HTML error page is not."""
 
 
-class OutboxState(StrEnum):
-    PENDING = "pending"
-    DELIVERED = "delivered"
-    DEAD = "dead"
-    DISCARDED = "discarded"
-
-
-BLOCKING_STATES = (OutboxState.PENDING.value, OutboxState.DEAD.value)
-"""States of an earlier message that hold back the later ones of its queue."""
-
-
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class OutboxItem:
-    """A message to write to the outbox.
-
-    ``ordering_key`` defaults to the case reference (per case, messages to one party go
-    out in order); without either, the message is ordered with nothing but itself.
-    """
-
-    target: str
-    kind: str
-    idempotency_key: str
-    payload: Mapping[str, Any]
-    case_ref: str | None = None
-    ordering_key: str | None = None
-
-    def queue_key(self) -> str:
-        return self.ordering_key or self.case_ref or self.idempotency_key
-
-
-@dataclass(frozen=True)
-class OutboxRow:
-    """A stored outbox message, as claimed by a dispatcher or listed for an operator."""
-
-    id: int
-    target: str
-    kind: str
-    case_ref: str | None
-    ordering_key: str
-    idempotency_key: str
-    payload: Any
-    created_at: datetime
-    state: OutboxState
-    attempts: int
-    next_attempt_at: datetime
-    lease_owner: str | None
-    lease_until: datetime | None
-    last_error: str | None
-    delivered_at: datetime | None
-    receipt_status: int | None
-
-    @classmethod
-    def from_row(cls, row: RowMapping) -> OutboxRow:
-        values = {field.name: row[field.name] for field in fields(cls)}
-        values["state"] = OutboxState(values["state"])
-        return cls(**values)
-
-
-def enqueue(
-    connection: Connection, items: Iterable[OutboxItem], *, now: datetime | None = None
-) -> list[int]:
-    """Write ``items`` in the caller's transaction; return the ids of the new messages.
-
-    An item whose idempotency key is already in the outbox is skipped: re-processing an
-    event (a replayed partner file) must not send its messages twice.
-    """
-    moment = now or _utcnow()
-    ids: list[int] = []
-    for item in items:
-        statement = (
-            insert_ignoring_conflicts(connection, outbox, "idempotency_key")
-            .values(
-                target=item.target,
-                kind=item.kind,
-                case_ref=item.case_ref,
-                ordering_key=item.queue_key(),
-                idempotency_key=item.idempotency_key,
-                payload=dict(item.payload),
-                created_at=moment,
-                state=OutboxState.PENDING.value,
-                attempts=0,
-                next_attempt_at=moment,
-            )
-            .returning(outbox.c.id)
-        )
-        new_id = connection.execute(statement).scalar_one_or_none()
-        if new_id is not None:
-            ids.append(int(new_id))
-    return ids
 
 
 def claim(
@@ -150,51 +83,19 @@ def claim(
     """Lease up to ``limit`` due messages that head their queue, for ``owner``; only those
     of ``target`` and ``kind`` when given (more lines for a file already being filled).
 
-    One statement, ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING``:
-    on PostgreSQL concurrent claimers skip each other's rows instead of waiting; on
-    SQLite the statement takes the single write lock before it reads, so two claimers
-    are serialised rather than failing on a stale snapshot. Each claim counts as an
-    attempt, so a message that crashes its dispatcher every time still ends dead.
+    A transaction of its own, one statement (hub.store.outbox.claim): concurrent
+    claimers skip each other's rows on PostgreSQL and are serialised on SQLite.
     """
-    moment = now or _utcnow()
-    head = outbox.alias("head")
-    earlier = outbox.alias("earlier")
-    blocked = exists().where(
-        earlier.c.target == head.c.target,
-        earlier.c.ordering_key == head.c.ordering_key,
-        earlier.c.id < head.c.id,
-        earlier.c.state.in_(BLOCKING_STATES),
-    )
-    candidates = (
-        select(head.c.id)
-        .where(
-            head.c.state == OutboxState.PENDING.value,
-            head.c.next_attempt_at <= moment,
-            or_(head.c.lease_until.is_(None), head.c.lease_until <= moment),
-            ~blocked,
-        )
-        .order_by(head.c.next_attempt_at, head.c.id)
-        .limit(limit)
-    )
-    if target is not None:
-        candidates = candidates.where(head.c.target == target)
-    if kind is not None:
-        candidates = candidates.where(head.c.kind == kind)
-    if database.dialect == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True, of=head)
-    statement = (
-        update(outbox)
-        .where(outbox.c.id.in_(candidates))
-        .values(
-            lease_owner=owner,
-            lease_until=moment + timedelta(seconds=lease_seconds),
-            attempts=outbox.c.attempts + 1,
-        )
-        .returning(*outbox.c)
-    )
     with database.transaction() as connection:
-        rows = connection.execute(statement).mappings().all()
-    return sorted((OutboxRow.from_row(row) for row in rows), key=lambda row: row.id)
+        return store.claim(
+            connection,
+            owner,
+            limit=limit,
+            lease_seconds=lease_seconds,
+            now=now or _utcnow(),
+            target=target,
+            kind=kind,
+        )
 
 
 @dataclass
@@ -392,12 +293,8 @@ class Dispatcher:
         return outcomes + self._delivered(ready, receipt)
 
     def _delivered(self, messages: list[OutboxRow], receipt: DeliveryReceipt) -> list[str]:
-        values = {
-            "state": OutboxState.DELIVERED.value,
-            "delivered_at": self.clock(),
-            "receipt_status": receipt.status,
-        }
-        settled = self._settle([(message, values) for message in messages])
+        outcome = Delivered(at=self.clock(), receipt_status=receipt.status)
+        settled = self._settle([(message, outcome) for message in messages])
         return ["delivered" if ok else "lost" for ok in settled]
 
     def _failed(self, messages: list[OutboxRow], error: Exception) -> list[str]:
@@ -416,37 +313,28 @@ class Dispatcher:
         text = f"{type(error).__name__}: {error}"[:MAX_ERROR_LENGTH]
         delay = self.backoff(max(message.attempts for message in messages), retry_after)
         again = self.clock() + timedelta(seconds=delay)
-        changes: list[tuple[OutboxRow, dict[str, Any]]] = []
+        changes: list[tuple[OutboxRow, Outcome]] = []
         outcomes: list[str] = []
         for message in messages:
             if retryable and message.attempts < self.max_attempts:
-                changes.append((message, {"last_error": text, "next_attempt_at": again}))
+                changes.append((message, Retry(error=text, at=again)))
                 outcomes.append("retried")
             else:
-                changes.append((message, {"last_error": text, "state": OutboxState.DEAD.value}))
+                changes.append((message, Dead(error=text)))
                 outcomes.append("dead")
         settled = self._settle(changes)
         return [outcome if ok else "lost" for outcome, ok in zip(outcomes, settled, strict=True)]
 
-    def _settle(self, changes: list[tuple[OutboxRow, dict[str, Any]]]) -> list[bool]:
+    def _settle(self, changes: list[tuple[OutboxRow, Outcome]]) -> list[bool]:
         """Write the outcomes in one transaction and release the leases, but only those
         still ours: owner and attempt count act as a fencing token against a dispatcher
         that took a message over after our lease expired (it will send it, and mark it,
         again)."""
-        settled: list[bool] = []
         with self.database.transaction() as connection:
-            for message, values in changes:
-                statement = (
-                    update(outbox)
-                    .where(
-                        outbox.c.id == message.id,
-                        outbox.c.state == OutboxState.PENDING.value,
-                        outbox.c.lease_owner == self.owner,
-                        outbox.c.attempts == message.attempts,
-                    )
-                    .values(lease_owner=None, lease_until=None, **values)
-                )
-                settled.append(connection.execute(statement).rowcount == 1)
+            settled = [
+                store.settle(connection, message, self.owner, outcome)
+                for message, outcome in changes
+            ]
         for (message, _), ok in zip(changes, settled, strict=True):
             if not ok:
                 log.warning(
@@ -457,64 +345,38 @@ class Dispatcher:
 
 def get_message(database: Database, message_id: int) -> OutboxRow:
     with database.transaction() as connection:
-        row = connection.execute(select(outbox).where(outbox.c.id == message_id)).mappings().first()
-    if row is None:
+        message = store.get_message(connection, message_id)
+    if message is None:
         raise NotFoundError(f"outbox message {message_id} does not exist")
-    return OutboxRow.from_row(row)
+    return message
 
 
 def dead_letters(database: Database, target: str | None = None) -> list[OutboxRow]:
     """Messages that gave up, oldest first, for an operator to replay or discard."""
-    statement = select(outbox).where(outbox.c.state == OutboxState.DEAD.value)
-    if target is not None:
-        statement = statement.where(outbox.c.target == target)
     with database.transaction() as connection:
-        rows = connection.execute(statement.order_by(outbox.c.id)).mappings().all()
-    return [OutboxRow.from_row(row) for row in rows]
+        return store.dead_letters(connection, target)
 
 
 def replay(database: Database, message_id: int, *, now: datetime | None = None) -> OutboxRow:
     """Send a dead letter again, now, with a fresh set of attempts."""
-    return _transition(
-        database,
-        message_id,
-        allowed=(OutboxState.DEAD,),
-        values={
-            "state": OutboxState.PENDING.value,
-            "attempts": 0,
-            "next_attempt_at": now or _utcnow(),
-        },
-    )
+    allowed = (OutboxState.DEAD,)
+    with database.transaction() as connection:
+        message = store.requeue(connection, message_id, states=allowed, now=now or _utcnow())
+    return message or _refused(database, message_id, allowed)
 
 
 def discard(database: Database, message_id: int) -> OutboxRow:
     """Give up on a dead or still-pending message for good; its queue moves on. A send in
     flight at that moment may still arrive, but its outcome is not recorded."""
-    return _transition(
-        database,
-        message_id,
-        allowed=(OutboxState.DEAD, OutboxState.PENDING),
-        values={"state": OutboxState.DISCARDED.value},
-    )
-
-
-def _transition(
-    database: Database,
-    message_id: int,
-    *,
-    allowed: tuple[OutboxState, ...],
-    values: dict[str, Any],
-) -> OutboxRow:
-    statement = (
-        update(outbox)
-        .where(outbox.c.id == message_id, outbox.c.state.in_([state.value for state in allowed]))
-        .values(lease_owner=None, lease_until=None, **values)
-        .returning(*outbox.c)
-    )
+    allowed = (OutboxState.DEAD, OutboxState.PENDING)
     with database.transaction() as connection:
-        row = connection.execute(statement).mappings().first()
-    if row is not None:
-        return OutboxRow.from_row(row)
+        message = store.discard(connection, message_id, states=allowed)
+    return message or _refused(database, message_id, allowed)
+
+
+def _refused(database: Database, message_id: int, allowed: tuple[OutboxState, ...]) -> OutboxRow:
+    """Why a replay or discard changed nothing: no such message, or not in a state that
+    allows it."""
     current = get_message(database, message_id)  # raises NotFoundError
     wanted = " or ".join(state.value for state in allowed)
     raise ConflictError(f"outbox message {message_id} is {current.state.value}, not {wanted}")

@@ -1,0 +1,341 @@
+"""The outbox aggregate: messages waiting to go out, their leases and their outcomes.
+
+The statements of the sync engine, the dispatchers and the operators on the ``outbox``
+table are here; what a dispatcher does with a claimed message (send it, retry it, give
+up, and when) is decided in hub.sync.outbox.
+The claim is one statement whose guarantees the dispatchers rely on: a message is
+claimed only at the head of its queue (same target and ordering key, id order), only
+while its lease is free, and on PostgreSQL with ``FOR UPDATE SKIP LOCKED`` so that
+concurrent claimers pass each other's rows instead of waiting for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, exists, func, or_, select, update
+
+from hub.store.tables import outbox
+from hub.store.types import aware
+from hub.store.upsert import insert_ignoring_conflicts
+
+__all__ = [
+    "BLOCKING_STATES",
+    "Dead",
+    "Delivered",
+    "OutboxItem",
+    "OutboxRow",
+    "OutboxState",
+    "Outcome",
+    "Retry",
+    "all_messages",
+    "claim",
+    "counts_by_target",
+    "dead_letters",
+    "discard",
+    "enqueue",
+    "get_message",
+    "oldest_pending_at",
+    "requeue",
+    "settle",
+]
+
+
+class OutboxState(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    DEAD = "dead"
+    DISCARDED = "discarded"
+
+
+BLOCKING_STATES = (OutboxState.PENDING.value, OutboxState.DEAD.value)
+"""States of an earlier message that hold back the later ones of its queue."""
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """A message to write to the outbox.
+
+    ``ordering_key`` defaults to the case reference (per case, messages to one party go
+    out in order); without either, the message is ordered with nothing but itself.
+    """
+
+    target: str
+    kind: str
+    idempotency_key: str
+    payload: Mapping[str, Any]
+    case_ref: str | None = None
+    ordering_key: str | None = None
+
+    def queue_key(self) -> str:
+        return self.ordering_key or self.case_ref or self.idempotency_key
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """A stored outbox message, as claimed by a dispatcher or listed for an operator."""
+
+    id: int
+    target: str
+    kind: str
+    case_ref: str | None
+    ordering_key: str
+    idempotency_key: str
+    payload: Any
+    created_at: datetime
+    state: OutboxState
+    attempts: int
+    next_attempt_at: datetime
+    lease_owner: str | None
+    lease_until: datetime | None
+    last_error: str | None
+    delivered_at: datetime | None
+    receipt_status: int | None
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> OutboxRow:
+        values = {field.name: row[field.name] for field in fields(cls)}
+        values["state"] = OutboxState(values["state"])
+        return cls(**values)
+
+
+# --- writing and claiming -------------------------------------------------------------
+
+
+def enqueue(
+    connection: Connection, items: Iterable[OutboxItem], *, now: datetime | None = None
+) -> list[int]:
+    """Write ``items`` in the caller's transaction; return the ids of the new messages.
+
+    An item whose idempotency key is already in the outbox is skipped: re-processing an
+    event (a replayed partner file) must not send its messages twice.
+    """
+    moment = now or datetime.now(UTC)
+    ids: list[int] = []
+    for item in items:
+        statement = (
+            insert_ignoring_conflicts(connection, outbox, "idempotency_key")
+            .values(
+                target=item.target,
+                kind=item.kind,
+                case_ref=item.case_ref,
+                ordering_key=item.queue_key(),
+                idempotency_key=item.idempotency_key,
+                payload=dict(item.payload),
+                created_at=moment,
+                state=OutboxState.PENDING.value,
+                attempts=0,
+                next_attempt_at=moment,
+            )
+            .returning(outbox.c.id)
+        )
+        new_id = connection.execute(statement).scalar_one_or_none()
+        if new_id is not None:
+            ids.append(int(new_id))
+    return ids
+
+
+def claim(
+    connection: Connection,
+    owner: str,
+    *,
+    limit: int,
+    lease_seconds: float,
+    now: datetime,
+    target: str | None = None,
+    kind: str | None = None,
+) -> list[OutboxRow]:
+    """Lease up to ``limit`` due messages that head their queue, for ``owner``, in id
+    order; only those of ``target`` and ``kind`` when given.
+
+    One statement, ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING``:
+    on PostgreSQL concurrent claimers skip each other's rows instead of waiting; on
+    SQLite the statement takes the single write lock before it reads, so two claimers
+    are serialised rather than failing on a stale snapshot. Each claim counts as an
+    attempt, so a message that crashes its dispatcher every time still ends dead.
+    """
+    head = outbox.alias("head")
+    earlier = outbox.alias("earlier")
+    blocked = exists().where(
+        earlier.c.target == head.c.target,
+        earlier.c.ordering_key == head.c.ordering_key,
+        earlier.c.id < head.c.id,
+        earlier.c.state.in_(BLOCKING_STATES),
+    )
+    candidates = (
+        select(head.c.id)
+        .where(
+            head.c.state == OutboxState.PENDING.value,
+            head.c.next_attempt_at <= now,
+            or_(head.c.lease_until.is_(None), head.c.lease_until <= now),
+            ~blocked,
+        )
+        .order_by(head.c.next_attempt_at, head.c.id)
+        .limit(limit)
+    )
+    if target is not None:
+        candidates = candidates.where(head.c.target == target)
+    if kind is not None:
+        candidates = candidates.where(head.c.kind == kind)
+    if connection.dialect.name == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True, of=head)
+    statement = (
+        update(outbox)
+        .where(outbox.c.id.in_(candidates))
+        .values(
+            lease_owner=owner,
+            lease_until=now + timedelta(seconds=lease_seconds),
+            attempts=outbox.c.attempts + 1,
+        )
+        .returning(*outbox.c)
+    )
+    rows = connection.execute(statement).mappings().all()
+    return sorted((OutboxRow.from_row(row) for row in rows), key=lambda row: row.id)
+
+
+# --- settling a claimed message ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """The receiver took the message."""
+
+    at: datetime
+    receipt_status: int | None
+
+
+@dataclass(frozen=True)
+class Retry:
+    """The send failed for now: try again at ``at``."""
+
+    error: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Dead:
+    """The send failed for good: the message waits for an operator."""
+
+    error: str
+
+
+Outcome = Delivered | Retry | Dead
+
+
+def _outcome_values(outcome: Outcome) -> dict[str, Any]:
+    """The columns an outcome sets; a retry keeps the message pending, a delivery keeps
+    the last error of the attempts before it."""
+    if isinstance(outcome, Delivered):
+        return {
+            "state": OutboxState.DELIVERED.value,
+            "delivered_at": outcome.at,
+            "receipt_status": outcome.receipt_status,
+        }
+    if isinstance(outcome, Retry):
+        return {"last_error": outcome.error, "next_attempt_at": outcome.at}
+    return {"last_error": outcome.error, "state": OutboxState.DEAD.value}
+
+
+def settle(connection: Connection, message: OutboxRow, owner: str, outcome: Outcome) -> bool:
+    """Write a claimed message's outcome and release its lease, only if the lease is
+    still ``owner``'s: owner and attempt count act as a fencing token against a
+    dispatcher that took the message over after the lease expired. False when it had."""
+    statement = (
+        update(outbox)
+        .where(
+            outbox.c.id == message.id,
+            outbox.c.state == OutboxState.PENDING.value,
+            outbox.c.lease_owner == owner,
+            outbox.c.attempts == message.attempts,
+        )
+        .values(lease_owner=None, lease_until=None, **_outcome_values(outcome))
+    )
+    return connection.execute(statement).rowcount == 1
+
+
+# --- operators: reading, replaying, discarding ------------------------------------------
+
+
+def get_message(connection: Connection, message_id: int) -> OutboxRow | None:
+    row = connection.execute(select(outbox).where(outbox.c.id == message_id)).mappings().first()
+    return None if row is None else OutboxRow.from_row(row)
+
+
+def dead_letters(connection: Connection, target: str | None = None) -> list[OutboxRow]:
+    """Messages that gave up, oldest first."""
+    statement = select(outbox).where(outbox.c.state == OutboxState.DEAD.value)
+    if target is not None:
+        statement = statement.where(outbox.c.target == target)
+    rows = connection.execute(statement.order_by(outbox.c.id)).mappings().all()
+    return [OutboxRow.from_row(row) for row in rows]
+
+
+def all_messages(connection: Connection) -> list[OutboxRow]:
+    """Every message in id order, whatever its state (the demo's final check)."""
+    rows = connection.execute(select(outbox).order_by(outbox.c.id)).mappings().all()
+    return [OutboxRow.from_row(row) for row in rows]
+
+
+def requeue(
+    connection: Connection, message_id: int, *, states: Collection[OutboxState], now: datetime
+) -> OutboxRow | None:
+    """Make a message in one of ``states`` pending again, due ``now``, with a fresh set
+    of attempts; None when it is in another state (or does not exist)."""
+    return _move(
+        connection,
+        message_id,
+        states,
+        {"state": OutboxState.PENDING.value, "attempts": 0, "next_attempt_at": now},
+    )
+
+
+def discard(
+    connection: Connection, message_id: int, *, states: Collection[OutboxState]
+) -> OutboxRow | None:
+    """Mark a message in one of ``states`` discarded; None when it is in another state
+    (or does not exist)."""
+    return _move(connection, message_id, states, {"state": OutboxState.DISCARDED.value})
+
+
+def _move(
+    connection: Connection,
+    message_id: int,
+    states: Collection[OutboxState],
+    values: dict[str, Any],
+) -> OutboxRow | None:
+    statement = (
+        update(outbox)
+        .where(outbox.c.id == message_id, outbox.c.state.in_([state.value for state in states]))
+        .values(lease_owner=None, lease_until=None, **values)
+        .returning(*outbox.c)
+    )
+    row = connection.execute(statement).mappings().first()
+    return None if row is None else OutboxRow.from_row(row)
+
+
+# --- figures for the network's status ---------------------------------------------------
+
+
+def counts_by_target(connection: Connection) -> dict[str, dict[str, int]]:
+    """target -> state -> messages."""
+    counts: dict[str, dict[str, int]] = {}
+    rows = connection.execute(
+        select(outbox.c.target, outbox.c.state, func.count()).group_by(
+            outbox.c.target, outbox.c.state
+        )
+    )
+    for target, state, count in rows:
+        counts.setdefault(str(target), {})[str(state)] = int(count)
+    return counts
+
+
+def oldest_pending_at(connection: Connection) -> datetime | None:
+    """When the oldest message still waiting to go was written."""
+    oldest = connection.execute(
+        select(func.min(outbox.c.created_at)).where(outbox.c.state == OutboxState.PENDING.value)
+    ).scalar_one_or_none()
+    return None if oldest is None else aware(oldest)
