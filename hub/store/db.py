@@ -9,13 +9,16 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from hub.errors import ConfigurationError
 
-__all__ = ["Connection", "Database", "normalise_url"]
+__all__ = ["Connection", "Database", "IntegrityError", "SQLAlchemyError", "normalise_url"]
 """``Connection`` is the unit of work's handle: services take and pass it, typed from
-here, and hand it to the store's query functions; only ``hub.store`` imports SQLAlchemy."""
+here, and hand it to the store's query functions; only ``hub.store`` imports SQLAlchemy.
+The errors are the ones a service tells apart: a unique key taken by a concurrent
+writer (``IntegrityError``), and any database error at all (``SQLAlchemyError``)."""
 
 SQLITE_WRITER_PAUSE = 0.12
 """Seconds a long job steps aside between two of its transactions on SQLite. A writer
