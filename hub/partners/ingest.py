@@ -22,13 +22,14 @@ from hub.errors import ConfigurationError, CursorExpired, FatalError, HubError, 
 from hub.mapping.inbound import InboundMapping
 from hub.model.event import Event
 from hub.partners.resolve import Learned, resolve_cases
-from hub.partners.runs import RunCounts, record_rejects
+from hub.partners.runs import RunCounts
 from hub.partners.supervisor import recorded
 from hub.ports import Codec, DocumentCodec, MessageRef, PagedSource, RawMessage, Record, Transport
 from hub.store.archive import ArchivedMessage, archive_message, message_content
 from hub.store.connector_state import read_cursor, write_cursor
 from hub.store.db import Database
 from hub.store.events import StoredHook, append_events
+from hub.store.runs import record_rejects
 from hub.store.tables import inbound_messages, raw_messages
 
 CHUNK = 10_000

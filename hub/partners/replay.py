@@ -31,11 +31,12 @@ from hub.operators.listings import remapped_id, require_known
 from hub.partners.connectors import Network
 from hub.partners.ingest import CHUNK, InboundPipeline, MessageRejected
 from hub.partners.resolve import resolve_cases
-from hub.partners.runs import ReplayMark, RunCounts, record_rejects
+from hub.partners.runs import ReplayMark, RunCounts
 from hub.partners.supervisor import recorded
 from hub.store.archive import message_content
 from hub.store.db import Database
 from hub.store.events import StoredHook, append_events
+from hub.store.runs import record_rejects
 from hub.store.tables import events, raw_messages, rejects
 
 logger = logging.getLogger(__name__)
