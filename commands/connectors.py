@@ -21,10 +21,10 @@ from commands.common import (
 from hub.bootstrap import open_hub, process_owner
 from hub.errors import ConfigurationError, ConflictError, PartnerDataError
 from hub.model.event import Event
-from hub.partners.alerts import pause_state
 from hub.partners.connectors import check_network, open_network
 from hub.partners.ingest import ingest_message
 from hub.ports import MessageRef, RawMessage
+from hub.store.leases import pause_state
 
 app = typer.Typer(help="The partner network's connectors.", no_args_is_help=True)
 

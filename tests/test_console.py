@@ -22,10 +22,11 @@ from hub.api.throttle import FAILURES_ALLOWED
 from hub.errors import FatalError, Location, PartnerDataError, TransientError
 from hub.model import Event, EventType, stable_event_id
 from hub.partners.connectors import Network, open_network
-from hub.partners.runs import RunCounts, finish_run, record_rejects, start_run
+from hub.partners.runs import RunCounts, finish_run, start_run
 from hub.store.cases import open_case
 from hub.store.db import Database
 from hub.store.events import append_events
+from hub.store.runs import record_rejects
 from hub.store.tables import console_sessions, outbox
 from hub.sync.outbox import Dispatcher, OutboxItem, OutboxRow, enqueue
 from tests.api_support import Tenant, make_tenant

@@ -19,9 +19,10 @@ from hub.operators.listings import recent_runs
 from hub.operators.status import network_status
 from hub.partners.alerts import pause_connector
 from hub.partners.connectors import Network, open_network
-from hub.partners.runs import RunCounts, finish_run, record_rejects, start_run
+from hub.partners.runs import RunCounts, finish_run, start_run
 from hub.store.db import Database
 from hub.store.events import append_events
+from hub.store.runs import record_rejects
 from hub.store.tables import events, outbox
 from hub.sync.outbox import OutboxItem, enqueue
 from tests.api_support import make_tenant, serving

@@ -19,8 +19,9 @@ from typer.testing import CliRunner
 from cli import app
 from hub.errors import ConfigurationError, FatalError, HubError, Location, PartnerDataError
 from hub.partners.leases import acquire_lease
-from hub.partners.runs import RunCounts, finish_run, record_rejects, start_run
+from hub.partners.runs import RunCounts, finish_run, start_run
 from hub.store.db import Database
+from hub.store.runs import record_rejects
 from hub.store.tables import connector_runs, outbox
 from hub.sync.outbox import OutboxItem, enqueue
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-import hub.partners.ingest
+import hub.store.inbound
 from adapters.transports.http.pull import HttpPullTransport
 from adapters.transports.http.settings import Credential, HttpPullSettings
 from hub.mapping.inbound import InboundMapping
@@ -150,7 +150,7 @@ def test_a_push_processed_twice_at_once_is_stored_once_without_error(
     first = ingest_message(hub_db, "ce-push", pipeline("push"), message)
     assert not first.skipped
 
-    real_check = hub.partners.ingest._already_processed
+    real_check = hub.store.inbound.already_processed
     checks: list[bool] = []
 
     def blind_first_look(*args: object) -> bool:
@@ -159,7 +159,7 @@ def test_a_push_processed_twice_at_once_is_stored_once_without_error(
         checks.append(answer)
         return answer
 
-    monkeypatch.setattr(hub.partners.ingest, "_already_processed", blind_first_look)
+    monkeypatch.setattr(hub.store.inbound, "already_processed", blind_first_look)
     second = ingest_message(hub_db, "ce-push", pipeline("push"), message)
     assert checks == [False, True], "it looked, stored, clashed, then looked again"
     assert second.skipped

@@ -16,12 +16,13 @@ from hub.operators.listings import recent_rejects, recent_runs, require_known, u
 from hub.operators.schedules import next_run
 from hub.operators.status import ConnectorState, network_status
 from hub.partners.connectors import Network, open_network
-from hub.partners.runs import RunCounts, finish_run, record_rejects, start_run
+from hub.partners.runs import RunCounts, finish_run, start_run
 from hub.ports import MessageRef, RawMessage
 from hub.store.archive import archive_message
 from hub.store.cases import open_case
 from hub.store.db import Database
 from hub.store.events import append_events
+from hub.store.runs import record_rejects
 from hub.store.tables import outbox
 from hub.sync.outbox import OutboxItem, enqueue
 from tests.factories import case_event, make_case, register_network

@@ -15,13 +15,27 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import ColumnElement, Connection, and_, exists, func, or_, select, update
 
 from hub.errors import ConflictError
-from hub.partners.runs import RunOutcome
+from hub.store import leases, runs
 from hub.store.db import Database
-from hub.store.tables import connector_leases, connector_runs, replays
-from hub.store.upsert import insert_ignoring_conflicts
+from hub.store.leases import PauseState
+from hub.store.runs import consecutive_failures, own_runs
+
+__all__ = [
+    "ALERTING",
+    "AlertOutcome",
+    "AlertingSpec",
+    "PauseState",
+    "after_run",
+    "consecutive_failures",
+    "flags_for",
+    "own_runs",
+    "pause_connector",
+    "resume_connector",
+]
+"""``consecutive_failures`` and ``own_runs`` are hub.store.runs' own, re-exported for
+hub.operators.status until it reads runs through the store itself."""
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +44,8 @@ ALERTING = "alerting"
 
 MAX_REASON = 500
 """A pause reason is a sentence and the start of the error, not a partner's HTML page."""
+
+NO_ERROR_MESSAGE = "no error message recorded"
 
 
 class AlertingSpec(BaseModel):
@@ -84,55 +100,6 @@ def flags_for(
     return tuple(flags)
 
 
-def own_runs() -> ColumnElement[bool]:
-    """The condition for a connector's own runs: replays are not counted as its health."""
-    return ~exists().where(replays.c.run_id == connector_runs.c.id)
-
-
-def consecutive_failures(connection: Connection, connector: str) -> int:
-    """Failed runs since the last success and since the last resume, replays left out."""
-    last_success = (
-        select(func.max(connector_runs.c.started_at))
-        .where(
-            connector_runs.c.connector == connector,
-            connector_runs.c.outcome == RunOutcome.SUCCEEDED.value,
-            own_runs(),
-        )
-        .scalar_subquery()
-    )
-    reset_at = (
-        select(connector_leases.c.failures_reset_at)
-        .where(connector_leases.c.connector == connector)
-        .scalar_subquery()
-    )
-    count = connection.execute(
-        select(func.count())
-        .select_from(connector_runs)
-        .where(
-            connector_runs.c.connector == connector,
-            connector_runs.c.outcome == RunOutcome.FAILED.value,
-            own_runs(),
-            or_(last_success.is_(None), connector_runs.c.started_at > last_success),
-            or_(reset_at.is_(None), connector_runs.c.started_at >= reset_at),
-        )
-    ).scalar_one()
-    return int(count)
-
-
-@dataclass(frozen=True)
-class PauseState:
-    paused_at: datetime
-    reason: str
-    by: str
-
-
-def _ensure_row(connection: Connection, connector: str) -> None:
-    connection.execute(
-        insert_ignoring_conflicts(connection, connector_leases, "connector"),
-        {"connector": connector, "failures": 0},
-    )
-
-
 def pause_connector(
     database: Database, connector: str, *, reason: str, by: str, now: datetime | None = None
 ) -> PauseState:
@@ -143,15 +110,8 @@ def pause_connector(
     moment = now or datetime.now(UTC)
     text = reason.strip()[:MAX_REASON] or "paused by an operator"
     with database.transaction() as connection:
-        _ensure_row(connection, connector)
-        connection.execute(
-            update(connector_leases)
-            .where(
-                connector_leases.c.connector == connector, connector_leases.c.paused_at.is_(None)
-            )
-            .values(paused_at=moment, paused_reason=text, paused_by=by)
-        )
-        state = pause_state(connection, connector)
+        leases.pause(connection, connector, reason=text, by=by, at=moment)
+        state = leases.pause_state(connection, connector)
     assert state is not None
     return state
 
@@ -160,53 +120,8 @@ def resume_connector(database: Database, connector: str, *, now: datetime | None
     """Clear the pause, the backoff and the failures in a row; the schedule takes over."""
     moment = now or datetime.now(UTC)
     with database.transaction() as connection:
-        _ensure_row(connection, connector)
-        resumed = connection.execute(
-            update(connector_leases)
-            .where(connector_leases.c.connector == connector)
-            .where(connector_leases.c.paused_at.is_not(None))
-            .values(
-                paused_at=None,
-                paused_reason=None,
-                paused_by=None,
-                failures=0,
-                not_before=None,
-                failures_reset_at=moment,
-            )
-        )
-        if resumed.rowcount != 1:
+        if not leases.resume(connection, connector, at=moment):
             raise ConflictError(f"connector {connector!r} is not paused")
-
-
-def pause_state(connection: Connection, connector: str) -> PauseState | None:
-    row = connection.execute(
-        select(
-            connector_leases.c.paused_at,
-            connector_leases.c.paused_reason,
-            connector_leases.c.paused_by,
-        ).where(
-            and_(
-                connector_leases.c.connector == connector,
-                connector_leases.c.paused_at.is_not(None),
-            )
-        )
-    ).one_or_none()
-    if row is None:
-        return None
-    return PauseState(row.paused_at, row.paused_reason or "", row.paused_by or "")
-
-
-def _last_error(connection: Connection, connector: str) -> str:
-    message = connection.execute(
-        select(connector_runs.c.error_message)
-        .where(
-            connector_runs.c.connector == connector,
-            connector_runs.c.outcome == RunOutcome.FAILED.value,
-        )
-        .order_by(connector_runs.c.started_at.desc(), connector_runs.c.id.desc())
-        .limit(1)
-    ).scalar_one_or_none()
-    return message or "no error message recorded"
 
 
 @dataclass(frozen=True)
@@ -223,9 +138,11 @@ def after_run(
 ) -> AlertOutcome:
     """Called after each run: flag, and pause after too many failed runs in a row."""
     with database.transaction() as connection:
-        failures = consecutive_failures(connection, connector)
-        already = pause_state(connection, connector)
-        last_error = _last_error(connection, connector) if failures else ""
+        failures = runs.consecutive_failures(connection, connector)
+        already = leases.pause_state(connection, connector)
+        last_error = ""
+        if failures:
+            last_error = runs.last_error_message(connection, connector) or NO_ERROR_MESSAGE
     flagged = failures >= policy.flag_after_failures
     if flagged:
         logger.warning("%s: %d failed runs in a row: %s", connector, failures, last_error)

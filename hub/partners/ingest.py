@@ -15,21 +15,19 @@ from datetime import UTC, datetime
 from functools import partial
 from itertools import islice
 
-from sqlalchemy import Connection, select, update
-from sqlalchemy.exc import IntegrityError
-
 from hub.errors import ConfigurationError, CursorExpired, FatalError, HubError, PartnerDataError
 from hub.mapping.inbound import InboundMapping
 from hub.model.event import Event
 from hub.partners.resolve import Learned, resolve_cases
-from hub.partners.runs import RunCounts, record_rejects
+from hub.partners.runs import RunCounts
 from hub.partners.supervisor import recorded
 from hub.ports import Codec, DocumentCodec, MessageRef, PagedSource, RawMessage, Record, Transport
+from hub.store import inbound
 from hub.store.archive import ArchivedMessage, archive_message, message_content
 from hub.store.connector_state import read_cursor, write_cursor
-from hub.store.db import Database
+from hub.store.db import Connection, Database, StoreConflict
 from hub.store.events import StoredHook, append_events
-from hub.store.tables import inbound_messages, raw_messages
+from hub.store.runs import record_rejects
 
 CHUNK = 10_000
 """Events resolved and appended together: bounded memory for files of any size."""
@@ -83,19 +81,6 @@ class MessageOutcome:
     rejects: list[PartnerDataError] = field(default_factory=list)
 
 
-def _already_processed(connection: Connection, connector: str, name: str, sha256: str) -> bool:
-    return (
-        connection.execute(
-            select(inbound_messages.c.id).where(
-                inbound_messages.c.connector == connector,
-                inbound_messages.c.name == name,
-                inbound_messages.c.sha256 == sha256,
-            )
-        ).first()
-        is not None
-    )
-
-
 def ingest_message(
     database: Database,
     connector: str,
@@ -129,11 +114,13 @@ def ingest_message(
             after_store,
             on_stored,
         )
-    except IntegrityError:
+    except StoreConflict:
         # The same message processed at the same moment elsewhere (a push sent twice at
         # once, two processes): ours rolled back whole; theirs holds every event.
         with database.transaction() as connection:
-            if not _already_processed(connection, connector, message.ref.name, archived.sha256):
+            if not inbound.already_processed(
+                connection, connector, message.ref.name, archived.sha256
+            ):
                 raise
         logger.info("%s: %s was stored by a concurrent ingestion", connector, message.ref.name)
         return MessageOutcome(message.ref.name, archived.id, skipped=True)
@@ -152,7 +139,7 @@ def _store_message(
     on_stored: StoredHook | None,
 ) -> MessageOutcome:
     with database.transaction() as connection:
-        if _already_processed(connection, connector, message.ref.name, archived.sha256):
+        if inbound.already_processed(connection, connector, message.ref.name, archived.sha256):
             outcome.skipped = True
             return outcome
         outcome.counts.messages_read = 1
@@ -164,18 +151,16 @@ def _store_message(
             )
         if after_store is not None:
             after_store(connection)
-        connection.execute(
-            inbound_messages.insert(),
-            {
-                "connector": connector,
-                "name": message.ref.name,
-                "size": len(message.content),
-                "modified_at": message.ref.modified_at,
-                "sha256": archived.sha256,
-                "message_id": archived.id,
-                "run_id": run_id,
-                "read_at": now,
-            },
+        inbound.mark_read(
+            connection,
+            connector,
+            name=message.ref.name,
+            size=len(message.content),
+            modified_at=message.ref.modified_at,
+            sha256=archived.sha256,
+            message_id=archived.id,
+            run_id=run_id,
+            read_at=now,
         )
     return outcome
 
@@ -210,31 +195,15 @@ def _store_chunk(
     outcome.rejects.extend(problems)
 
 
-def _read_state(database: Database, connector: str, ref: MessageRef) -> tuple[int, bool] | None:
+def _read_state(database: Database, connector: str, ref: MessageRef) -> inbound.ReadState | None:
     """Whether this listed file was read already (by name, size and time), and acknowledged."""
     with database.transaction() as connection:
-        row = connection.execute(
-            select(inbound_messages.c.id, inbound_messages.c.acknowledged_at).where(
-                inbound_messages.c.connector == connector,
-                inbound_messages.c.name == ref.name,
-                inbound_messages.c.size == ref.size,
-                inbound_messages.c.modified_at == ref.modified_at,
-            )
-        ).first()
-    return None if row is None else (row.id, row.acknowledged_at is not None)
+        return inbound.read_state(connection, connector, ref.name, ref.size, ref.modified_at)
 
 
 def _mark_acknowledged(database: Database, connector: str, name: str, now: datetime) -> None:
     with database.transaction() as connection:
-        connection.execute(
-            update(inbound_messages)
-            .where(
-                inbound_messages.c.connector == connector,
-                inbound_messages.c.name == name,
-                inbound_messages.c.acknowledged_at.is_(None),
-            )
-            .values(acknowledged_at=now)
-        )
+        inbound.mark_acknowledged(connection, connector, name, now)
 
 
 @dataclass
@@ -296,7 +265,7 @@ def read_inbound(
         report.counts.messages_seen += 1
         state = _read_state(database, connector, ref)
         if state is not None:
-            if not state[1]:
+            if not state.acknowledged:
                 transport.acknowledge(ref)
                 _mark_acknowledged(database, connector, ref.name, datetime.now(UTC))
             continue
@@ -495,19 +464,9 @@ def read_unprocessed(
 def unprocessed_messages(database: Database, connector: str) -> list[RawMessage]:
     """Archived messages of the connector with no trace of being processed."""
     with database.transaction() as connection:
-        rows = connection.execute(
-            select(raw_messages.c.id, raw_messages.c.name, raw_messages.c.received_at)
-            .where(raw_messages.c.source == connector)
-            .where(
-                ~select(inbound_messages.c.id)
-                .where(inbound_messages.c.message_id == raw_messages.c.id)
-                .exists()
-            )
-            .order_by(raw_messages.c.id)
-        ).all()
         return [
             RawMessage(
-                MessageRef(row.name, None, row.received_at), message_content(connection, row.id)
+                MessageRef(ref.name, None, ref.received_at), message_content(connection, ref.id)
             )
-            for row in rows
+            for ref in inbound.unprocessed(connection, connector)
         ]

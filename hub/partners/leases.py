@@ -3,7 +3,8 @@ connector at a time, and a wait before running again after a passing failure.
 
 A lease row per connector (and one per hub-wide job, such as publishing service-level
 breaches) says who holds it and until when; a process that dies loses its lease when
-it expires. The same row carries the operator's (or alerting's) pause.
+it expires. The same row carries the operator's (or alerting's) pause. The row's
+reads and writes are in hub.store.leases; the lease's length and the backoff are here.
 """
 
 from __future__ import annotations
@@ -12,14 +13,10 @@ import logging
 import threading
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import or_, update
-from sqlalchemy.exc import SQLAlchemyError
-
 from hub.backoff import Backoff, Draw, random_draw
 from hub.errors import HubError, NextAction, TransientError
-from hub.store.db import Database
-from hub.store.tables import connector_leases
-from hub.store.upsert import insert_ignoring_conflicts
+from hub.store import leases
+from hub.store.db import Database, StoreError
 
 logger = logging.getLogger(__name__)
 
@@ -50,27 +47,14 @@ def acquire_lease(
     meant now, not after the wait that follows a failure."""
     moment = now or datetime.now(UTC)
     with database.transaction() as connection:
-        connection.execute(
-            insert_ignoring_conflicts(connection, connector_leases, "connector"),
-            {"connector": connector, "failures": 0},
+        return leases.claim(
+            connection,
+            connector,
+            owner,
+            now=moment,
+            until=moment + lease,
+            ignore_backoff=ignore_backoff,
         )
-        conditions = [
-            connector_leases.c.connector == connector,
-            or_(connector_leases.c.lease_until.is_(None), connector_leases.c.lease_until < moment),
-            connector_leases.c.paused_at.is_(None),
-        ]
-        if not ignore_backoff:
-            conditions.append(
-                or_(
-                    connector_leases.c.not_before.is_(None), connector_leases.c.not_before <= moment
-                )
-            )
-        taken = connection.execute(
-            update(connector_leases)
-            .where(*conditions)
-            .values(owner=owner, lease_until=moment + lease)
-        )
-        return taken.rowcount == 1
 
 
 def renew_lease(
@@ -84,12 +68,7 @@ def renew_lease(
     """Push a held lease forward; False when this owner no longer holds it."""
     moment = now or datetime.now(UTC)
     with database.transaction() as connection:
-        renewed = connection.execute(
-            update(connector_leases)
-            .where(connector_leases.c.connector == connector, connector_leases.c.owner == owner)
-            .values(lease_until=moment + lease)
-        )
-        return renewed.rowcount == 1
+        return leases.renew(connection, connector, owner, until=moment + lease)
 
 
 def keep_lease(
@@ -101,7 +80,7 @@ def keep_lease(
             if not renew_lease(database, connector, owner, lease=lease):
                 logger.warning("%s: lease lost by %s while running", connector, owner)
                 return
-        except SQLAlchemyError:  # a passing database error: try again at the next beat
+        except StoreError:  # a passing database error: try again at the next beat
             logger.exception("%s: could not renew the lease", connector)
 
 
@@ -118,17 +97,11 @@ def release_lease(
     (`RUN_BACKOFF`, never shorter than the partner asked)."""
     moment = now or datetime.now(UTC)
     with database.transaction() as connection:
-        current = connection.execute(
-            connector_leases.select().where(connector_leases.c.connector == connector)
-        ).one()
-        failures = 0 if error is None else int(current.failures) + 1
+        counted = leases.failures_in_a_row(connection, connector)
+        failures = 0 if error is None else counted + 1
         not_before = None
         if error is not None and error.action is NextAction.RETRY:
             retry_after = error.retry_after if isinstance(error, TransientError) else None
             wait = RUN_BACKOFF.wait(failures, retry_after=retry_after, draw=draw)
             not_before = moment + timedelta(seconds=wait)
-        connection.execute(
-            update(connector_leases)
-            .where(connector_leases.c.connector == connector, connector_leases.c.owner == owner)
-            .values(owner=None, lease_until=None, failures=failures, not_before=not_before)
-        )
+        leases.release(connection, connector, owner, failures=failures, not_before=not_before)

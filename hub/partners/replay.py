@@ -23,20 +23,20 @@ from datetime import UTC, datetime
 from functools import partial
 from itertools import islice
 
-from sqlalchemy import Connection, select
-
 from hub.errors import ConfigurationError, HubError, NotFoundError, PartnerDataError
 from hub.model.event import Event
 from hub.operators.listings import remapped_id, require_known
 from hub.partners.connectors import Network
 from hub.partners.ingest import CHUNK, InboundPipeline, MessageRejected
 from hub.partners.resolve import resolve_cases
-from hub.partners.runs import ReplayMark, RunCounts, record_rejects
+from hub.partners.runs import ReplayMark, RunCounts
 from hub.partners.supervisor import recorded
+from hub.store import replays
 from hub.store.archive import message_content
-from hub.store.db import Database
+from hub.store.db import Connection, Database
 from hub.store.events import StoredHook, append_events
-from hub.store.tables import events, raw_messages, rejects
+from hub.store.rejects import RejectKey, kept_reject_keys
+from hub.store.runs import record_rejects
 
 logger = logging.getLogger(__name__)
 
@@ -60,23 +60,16 @@ class ReplayReport:
 def messages_since(database: Database, connector: str, since: datetime) -> list[int]:
     """Ids of the connector's archived messages received at or after ``since``, oldest first."""
     with database.transaction() as connection:
-        ids = connection.execute(
-            select(raw_messages.c.id)
-            .where(raw_messages.c.source == connector, raw_messages.c.received_at >= since)
-            .order_by(raw_messages.c.id)
-        ).scalars()
-        return [int(message_id) for message_id in ids]
+        return replays.message_ids_since(connection, connector, since)
 
 
 def message_source(database: Database, message_id: int) -> str:
     """The connector an archived message came from."""
     with database.transaction() as connection:
-        source = connection.execute(
-            select(raw_messages.c.source).where(raw_messages.c.id == message_id)
-        ).scalar_one_or_none()
-    if source is None:
+        archived = replays.archived_name(connection, message_id)
+    if archived is None:
         raise NotFoundError(f"no archived message with id {message_id}")
-    return str(source)
+    return archived.source
 
 
 def _pipeline(network: Network, connector: str) -> tuple[InboundPipeline, StoredHook | None]:
@@ -157,14 +150,14 @@ def _replay_one(
     now = datetime.now(UTC)
     counts = report.counts
     with database.transaction() as connection:
-        row = connection.execute(
-            select(raw_messages.c.name).where(raw_messages.c.id == message_id)
-        ).one()
+        archived = replays.archived_name(connection, message_id)
+        if archived is None:
+            raise NotFoundError(f"no archived message with id {message_id}")
         content = message_content(connection, message_id)
         counts.messages_seen += 1
         counts.messages_read += 1
-        known_rejects = _recorded_rejects(connection, message_id)
-        items = pipeline.parse(content, source=row.name, recorded_at=now)
+        known_rejects = kept_reject_keys(connection, message_id)
+        items = pipeline.parse(content, source=archived.name, recorded_at=now)
         while chunk := list(islice(items, CHUNK)):
             parsed = [item for item in chunk if isinstance(item, Event)]
             problems = [item for item in chunk if not isinstance(item, Event)]
@@ -195,13 +188,7 @@ def _remap(connection: Connection, parsed: list[Event]) -> tuple[list[Event], se
     mapped = [event for event in parsed if event.status is not None]
     if not mapped:
         return parsed, set()
-    stored_unmapped = set(
-        connection.execute(
-            select(events.c.event_id).where(
-                events.c.event_id.in_([event.id for event in mapped]), events.c.unmapped
-            )
-        ).scalars()
-    )
+    stored_unmapped = replays.stored_unmapped(connection, [event.id for event in mapped])
     renamed: list[Event] = []
     remapped: set[str] = set()
     for event in parsed:
@@ -217,17 +204,5 @@ def _remap(connection: Connection, parsed: list[Event]) -> tuple[list[Event], se
     return renamed, remapped
 
 
-RejectKey = tuple[int | None, str | None, str]
-
-
 def _reject_key(problem: PartnerDataError) -> RejectKey:
     return (problem.location.line, problem.location.field, problem.reason)
-
-
-def _recorded_rejects(connection: Connection, message_id: int) -> set[RejectKey]:
-    rows = connection.execute(
-        select(rejects.c.line, rejects.c.field, rejects.c.reason).where(
-            rejects.c.message_id == message_id
-        )
-    ).all()
-    return {(row.line, row.field, row.reason) for row in rows}

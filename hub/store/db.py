@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from hub.errors import ConfigurationError
@@ -19,11 +19,14 @@ __all__ = [
     "Database",
     "StoreBusy",
     "StoreConflict",
+    "StoreError",
     "UnstorableValue",
     "normalise_url",
 ]
 """``Connection`` is the unit of work's handle: services take and pass it, typed from
-here, and hand it to the store's query functions; only ``hub.store`` imports SQLAlchemy."""
+here, and hand it to the store's query functions; only ``hub.store`` imports SQLAlchemy.
+The errors are the ones a service tells apart: a unique key taken by a concurrent
+writer (``IntegrityError``), and any database error at all (``SQLAlchemyError``)."""
 
 StoreConflict = IntegrityError
 """A write broke a uniqueness or foreign-key rule (a concurrent twin won, most often)."""
@@ -31,6 +34,8 @@ UnstorableValue = DataError
 """A value the database cannot hold (out of range, bad encoding)."""
 StoreBusy = OperationalError
 """The database could not do the work now (locked, unreachable): worth a retry later."""
+StoreError = SQLAlchemyError
+"""Any failure of the database or its driver (the others are kinds of it)."""
 
 SQLITE_WRITER_PAUSE = 0.12
 """Seconds a long job steps aside between two of its transactions on SQLite. A writer

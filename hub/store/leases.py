@@ -1,0 +1,154 @@
+"""The connector lease aggregate: one ``connector_leases`` row per connector (and per
+hub-wide job) saying who runs it and until when, how long it backs off and after how
+many failures in a row, and whether (and why, and by whom) it is paused.
+
+Claims are compare-and-set: one conditional ``UPDATE`` that only one process can win,
+whatever the database's isolation. hub.partners.leases decides the lease's length and
+the backoff, hub.partners.alerts when to pause; this module only reads and writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, Connection, or_, select, update
+
+from hub.store.tables import connector_leases
+from hub.store.upsert import insert_ignoring_conflicts
+
+__all__ = [
+    "PauseState",
+    "claim",
+    "ensure_row",
+    "failures_in_a_row",
+    "pause",
+    "pause_state",
+    "release",
+    "renew",
+    "resume",
+]
+
+
+@dataclass(frozen=True)
+class PauseState:
+    paused_at: datetime
+    reason: str
+    by: str
+
+
+def ensure_row(connection: Connection, connector: str) -> None:
+    """The connector's row, free and with no failures, unless it exists already."""
+    connection.execute(
+        insert_ignoring_conflicts(connection, connector_leases, "connector"),
+        {"connector": connector, "failures": 0},
+    )
+
+
+def claim(
+    connection: Connection,
+    connector: str,
+    owner: str,
+    *,
+    now: datetime,
+    until: datetime,
+    ignore_backoff: bool,
+) -> bool:
+    """Take the row for ``owner`` unless it is held, paused or (unless ignored) backing
+    off at ``now``; True when this call won it (the first claim creates the row)."""
+    ensure_row(connection, connector)
+    conditions: list[ColumnElement[bool]] = [
+        connector_leases.c.connector == connector,
+        or_(connector_leases.c.lease_until.is_(None), connector_leases.c.lease_until < now),
+        connector_leases.c.paused_at.is_(None),
+    ]
+    if not ignore_backoff:
+        conditions.append(
+            or_(connector_leases.c.not_before.is_(None), connector_leases.c.not_before <= now)
+        )
+    taken = connection.execute(
+        update(connector_leases).where(*conditions).values(owner=owner, lease_until=until)
+    )
+    return taken.rowcount == 1
+
+
+def renew(connection: Connection, connector: str, owner: str, *, until: datetime) -> bool:
+    """Push the lease to ``until``; False when ``owner`` no longer holds it."""
+    renewed = connection.execute(
+        update(connector_leases)
+        .where(connector_leases.c.connector == connector, connector_leases.c.owner == owner)
+        .values(lease_until=until)
+    )
+    return renewed.rowcount == 1
+
+
+def failures_in_a_row(connection: Connection, connector: str) -> int:
+    """The failures counted on the row; the row must exist (a lease was taken)."""
+    return int(
+        connection.execute(
+            select(connector_leases.c.failures).where(connector_leases.c.connector == connector)
+        ).scalar_one()
+    )
+
+
+def release(
+    connection: Connection,
+    connector: str,
+    owner: str,
+    *,
+    failures: int,
+    not_before: datetime | None,
+) -> None:
+    """Free the row if ``owner`` holds it, with its failures in a row and backoff."""
+    connection.execute(
+        update(connector_leases)
+        .where(connector_leases.c.connector == connector, connector_leases.c.owner == owner)
+        .values(owner=None, lease_until=None, failures=failures, not_before=not_before)
+    )
+
+
+def pause(connection: Connection, connector: str, *, reason: str, by: str, at: datetime) -> None:
+    """Pause the connector unless it is paused already (the first reason stays)."""
+    ensure_row(connection, connector)
+    connection.execute(
+        update(connector_leases)
+        .where(connector_leases.c.connector == connector, connector_leases.c.paused_at.is_(None))
+        .values(paused_at=at, paused_reason=reason, paused_by=by)
+    )
+
+
+def resume(connection: Connection, connector: str, *, at: datetime) -> bool:
+    """Clear the pause, the backoff and the failures in a row, and count failures in a
+    row again from ``at``; False when the connector was not paused."""
+    ensure_row(connection, connector)
+    resumed = connection.execute(
+        update(connector_leases)
+        .where(connector_leases.c.connector == connector)
+        .where(connector_leases.c.paused_at.is_not(None))
+        .values(
+            paused_at=None,
+            paused_reason=None,
+            paused_by=None,
+            failures=0,
+            not_before=None,
+            failures_reset_at=at,
+        )
+    )
+    return resumed.rowcount == 1
+
+
+def pause_state(connection: Connection, connector: str) -> PauseState | None:
+    """Why and since when the connector is paused, or None when it is not."""
+    row = connection.execute(
+        select(
+            connector_leases.c.paused_at,
+            connector_leases.c.paused_reason,
+            connector_leases.c.paused_by,
+        ).where(
+            connector_leases.c.connector == connector,
+            connector_leases.c.paused_at.is_not(None),
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    return PauseState(row.paused_at, row.paused_reason or "", row.paused_by or "")

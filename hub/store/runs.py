@@ -1,0 +1,225 @@
+"""The connector runs aggregate: a run record per run of a connector, the replay mark
+that tells a replay from the connector's own runs, and the rejects each run kept.
+
+hub.partners.runs opens and closes runs (each in its own transaction, so a run that
+crashes still shows up); hub.partners.alerts counts failures in a row from here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Row, exists, func, or_, select, update
+
+from hub.errors import PartnerDataError
+from hub.store.tables import connector_leases, connector_runs, rejects, replays
+
+__all__ = [
+    "ReplayMark",
+    "RunCounts",
+    "RunOutcome",
+    "RunRecord",
+    "close_run",
+    "consecutive_failures",
+    "last_error_message",
+    "open_run",
+    "own_runs",
+    "record_rejects",
+    "run_by_id",
+    "run_record",
+]
+
+
+class RunOutcome(StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+@dataclass
+class RunCounts:
+    """What a run did; added up message by message."""
+
+    messages_seen: int = 0
+    messages_read: int = 0
+    records_read: int = 0
+    events_stored: int = 0
+    duplicates: int = 0
+    unmapped: int = 0
+    orphans: int = 0
+    rejected: int = 0
+
+    def add(self, other: RunCounts) -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass
+class RunRecord:
+    id: int
+    connector: str
+    started_at: datetime
+    finished_at: datetime | None
+    outcome: RunOutcome
+    counts: RunCounts = field(default_factory=RunCounts)
+    error_action: str | None = None
+    error_message: str | None = None
+
+
+@dataclass(frozen=True)
+class ReplayMark:
+    """What marks a run as a replay: which message or since when, and who asked."""
+
+    message_id: int | None
+    since: datetime | None
+    requested_by: str
+
+
+def open_run(
+    connection: Connection, connector: str, started_at: datetime, replay: ReplayMark | None
+) -> int:
+    """A new ``running`` record, with the replay's mark in the same transaction, so a
+    replay is never taken for one of the connector's own runs."""
+    run_id: int = connection.execute(
+        connector_runs.insert().returning(connector_runs.c.id),
+        {"connector": connector, "started_at": started_at, "outcome": RunOutcome.RUNNING.value},
+    ).scalar_one()
+    if replay is not None:
+        connection.execute(
+            replays.insert(),
+            {
+                "run_id": run_id,
+                "message_id": replay.message_id,
+                "since": replay.since,
+                "requested_by": replay.requested_by,
+            },
+        )
+    return run_id
+
+
+def close_run(
+    connection: Connection,
+    run_id: int,
+    counts: RunCounts,
+    *,
+    outcome: RunOutcome,
+    error_action: str | None,
+    error_message: str | None,
+    finished_at: datetime,
+) -> None:
+    """Write how the run ended and what it counted."""
+    connection.execute(
+        update(connector_runs)
+        .where(connector_runs.c.id == run_id)
+        .values(
+            finished_at=finished_at,
+            outcome=outcome.value,
+            error_action=error_action,
+            error_message=error_message,
+            **vars(counts),
+        )
+    )
+
+
+def run_record(row: Row[Any]) -> RunRecord:
+    """A ``connector_runs`` row as the record every reader shows."""
+    counts = RunCounts(**{name: getattr(row, name) for name in RunCounts.__dataclass_fields__})
+    return RunRecord(
+        id=row.id,
+        connector=row.connector,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        outcome=RunOutcome(row.outcome),
+        counts=counts,
+        error_action=row.error_action,
+        error_message=row.error_message,
+    )
+
+
+def run_by_id(connection: Connection, run_id: int) -> RunRecord:
+    row = connection.execute(select(connector_runs).where(connector_runs.c.id == run_id)).one()
+    return run_record(row)
+
+
+def record_rejects(
+    connection: Connection,
+    connector: str,
+    problems: Sequence[PartnerDataError],
+    *,
+    run_id: int | None,
+    message_id: int | None,
+    now: datetime,
+) -> None:
+    """Keep each rejected record with where, why and its raw text, for the operator."""
+    if not problems:
+        return
+    connection.execute(
+        rejects.insert(),
+        [
+            {
+                "run_id": run_id,
+                "connector": connector,
+                "message_id": message_id,
+                "source": problem.location.source,
+                "line": problem.location.line,
+                "field": problem.location.field,
+                "reason": problem.reason,
+                "raw": problem.raw,
+                "created_at": now,
+            }
+            for problem in problems
+        ],
+    )
+
+
+def own_runs() -> ColumnElement[bool]:
+    """The condition for a connector's own runs: replays are not counted as its health."""
+    return ~exists().where(replays.c.run_id == connector_runs.c.id)
+
+
+def consecutive_failures(connection: Connection, connector: str) -> int:
+    """Failed runs since the last success and since the last resume, replays left out."""
+    last_success = (
+        select(func.max(connector_runs.c.started_at))
+        .where(
+            connector_runs.c.connector == connector,
+            connector_runs.c.outcome == RunOutcome.SUCCEEDED.value,
+            own_runs(),
+        )
+        .scalar_subquery()
+    )
+    reset_at = (
+        select(connector_leases.c.failures_reset_at)
+        .where(connector_leases.c.connector == connector)
+        .scalar_subquery()
+    )
+    count = connection.execute(
+        select(func.count())
+        .select_from(connector_runs)
+        .where(
+            connector_runs.c.connector == connector,
+            connector_runs.c.outcome == RunOutcome.FAILED.value,
+            own_runs(),
+            or_(last_success.is_(None), connector_runs.c.started_at > last_success),
+            or_(reset_at.is_(None), connector_runs.c.started_at >= reset_at),
+        )
+    ).scalar_one()
+    return int(count)
+
+
+def last_error_message(connection: Connection, connector: str) -> str | None:
+    """The error of the connector's latest failed run, replays included."""
+    message: str | None = connection.execute(
+        select(connector_runs.c.error_message)
+        .where(
+            connector_runs.c.connector == connector,
+            connector_runs.c.outcome == RunOutcome.FAILED.value,
+        )
+        .order_by(connector_runs.c.started_at.desc(), connector_runs.c.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    return message
