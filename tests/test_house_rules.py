@@ -17,6 +17,7 @@ VIOLATIONS = {
     "hub/model/_probe.py": "import hub.store.db",
     "hub/partners/_probe.py": "import adapters.codecs.csv_codec",
     "hub/api/_probe.py": "import hub.store.tables",
+    "hub/sla/_probe.py": "import sqlalchemy",
     "adapters/codecs/_probe.py": "import httpx",
     "adapters/transports/_probe.py": "import hub.model.statuses",
     "hub/console/_probe.py": "import adapters.transports.sftp",

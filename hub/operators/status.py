@@ -17,13 +17,14 @@ from typing import Literal
 from hub.config.connector_spec import HttpPushTransportSpec, ScheduleSpec, parse_duration
 from hub.errors import ConfigurationError, NotFoundError
 from hub.operators.schedules import LATE_AFTER, describe_schedule, next_run
-from hub.partners.alerts import AlertingSpec, consecutive_failures, flags_for
+from hub.partners.alerts import AlertingSpec, flags_for
 from hub.partners.connectors import Network
 from hub.partners.runs import RunCounts, RunOutcome, RunRecord, run_record
 from hub.store import outbox, run_history
 from hub.store.connector_health import LeaseState, last_received_at, lease_states
 from hub.store.db import Connection, Database
 from hub.store.outbox import OutboxState
+from hub.store.runs import consecutive_failures
 from hub.store.unmapped import unmapped_codes_by_source
 
 __all__ = [

@@ -20,7 +20,6 @@ from hub.errors import ConflictError
 from hub.store import leases, runs
 from hub.store.db import Database
 from hub.store.leases import PauseState
-from hub.store.runs import consecutive_failures, own_runs
 
 __all__ = [
     "ALERTING",
@@ -28,14 +27,10 @@ __all__ = [
     "AlertingSpec",
     "PauseState",
     "after_run",
-    "consecutive_failures",
     "flags_for",
-    "own_runs",
     "pause_connector",
     "resume_connector",
 ]
-"""``consecutive_failures`` and ``own_runs`` are hub.store.runs' own, re-exported for
-hub.operators.status until it reads runs through the store itself."""
 
 logger = logging.getLogger(__name__)
 

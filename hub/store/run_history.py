@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, Select, exists, select
+from sqlalchemy import Connection, Row, Select, select
 
+from hub.store.runs import own_runs
 from hub.store.tables import connector_runs, replays
 
 __all__ = ["last_own_run", "replay_run_ids", "runs_of"]
@@ -22,12 +23,6 @@ __all__ = ["last_own_run", "replay_run_ids", "runs_of"]
 def _newest_first(statement: Select[Any]) -> Select[Any]:
     """Runs in the order operators read them: the latest first."""
     return statement.order_by(connector_runs.c.started_at.desc(), connector_runs.c.id.desc())
-
-
-def _own_runs() -> ColumnElement[bool]:
-    """The connector's own runs: replays are not counted as its health (the same
-    condition as hub.partners.alerts.own_runs, which should come here with its SQL)."""
-    return ~exists().where(replays.c.run_id == connector_runs.c.id)
 
 
 def runs_of(connection: Connection, connector: str, *, limit: int) -> Sequence[Row[Any]]:
@@ -40,7 +35,7 @@ def last_own_run(
     connection: Connection, connector: str, *, outcome: str | None = None
 ) -> Row[Any] | None:
     """The connector's latest own run, or its latest own run that ended so."""
-    statement = select(connector_runs).where(connector_runs.c.connector == connector, _own_runs())
+    statement = select(connector_runs).where(connector_runs.c.connector == connector, own_runs())
     if outcome is not None:
         statement = statement.where(connector_runs.c.outcome == outcome)
     return connection.execute(_newest_first(statement).limit(1)).first()
