@@ -291,7 +291,7 @@ Index(
     sqlite_where=feed_entries.c.case_status.is_not(None),
     postgresql_where=feed_entries.c.case_status.is_not(None),
 )
-"""A case's status history in feed order, read without touching the rows (hub.retailers.feed)."""
+"""A case's status history in feed order, read without touching the rows (hub.store.feed)."""
 
 # --- Transactional outbox (issue 5) ---------------------------------------------------
 
