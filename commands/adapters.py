@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from adapters.scaffold import draft_mapping
@@ -36,6 +37,9 @@ def conformance(
         raise ConfigurationError(f"no mapping file {path}")
     parties = load_network(network_path(network)).parties
     report = run_conformance(path, fixtures, parties, update=update)
+    if report.skipped is not None:
+        out.print(f"[yellow]{partner}: skipped[/yellow]: {escape(report.skipped)}", soft_wrap=True)
+        return
     table = Table("check", "result", title=f"Conformance of {partner}")
     for check in report.checks:
         table.add_row(check.name, "[green]pass[/green]" if check.passed else "[red]FAIL[/red]")

@@ -33,6 +33,14 @@ def demo(
     every: Annotated[
         float, typer.Option(help="Live: seconds between two rounds of partner activity.")
     ] = 3.0,
+    network: Annotated[
+        Path | None,
+        typer.Option(
+            "--network",
+            help="The production network file whose simulated partners the demo plays "
+            "(default: the repository's connectors.yaml).",
+        ),
+    ] = None,
 ) -> None:
     """Start the hub and its simulated partners, open fifty cases and follow them."""
     # Imported here: the simulators and their servers cost every other command a second.
@@ -52,7 +60,7 @@ def demo(
         raise typer.Exit(2) from None
 
     console = out  # wide enough away from a terminal (commands.common)
-    with demo_session(folder, port=0 if once else port) as session:
+    with demo_session(folder, port=0 if once else port, production=network) as session:
         if once:
             outcome = run_once(session, console)
             raise typer.Exit(0 if not outcome.problems else 1)

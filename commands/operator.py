@@ -41,6 +41,7 @@ STATE_STYLE = {
     ConnectorState.BACKING_OFF: "yellow",
     ConnectorState.NEVER_RUN: "dim",
     ConnectorState.DISABLED: "dim",
+    ConnectorState.NOT_CONFIGURED: "yellow",
 }
 
 

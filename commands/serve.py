@@ -44,6 +44,8 @@ def serve(
         scheduler.start()
         jobs = len(scheduler.get_jobs())
         out.print(f"hub serving on http://{host}:{port} as {hub.owner}; {jobs} jobs")
+        for name, variables in hub.jobs.not_configured().items():
+            out.print(f"{name}: not configured ({', '.join(variables)} not set)", markup=False)
         try:
             uvicorn.Server(server_config(hub.app(), host=host, port=port)).run()
         finally:

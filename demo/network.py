@@ -1,11 +1,13 @@
 """The demo's network file: the production `connectors.yaml`, pointed at the simulators.
 
-Everything that makes the network (parties, mappings, sync routes and rules, webhooks,
-service levels) is read from the repository's `connectors.yaml`, so the demo shows the
-production configuration at work; only where each partner is (a loopback port), the
-host keys to pin and the schedules (seconds instead of minutes) are changed. Secrets are
-generated for the session and set in this process's environment, under the variable
-names the production file already gives: they are never written anywhere.
+The parties the demo simulates, and their connectors, are read from the repository's
+`connectors.yaml` (with their mappings, the sync rules, webhooks and service levels), so
+the demo shows the production configuration at work; only where each partner is (a
+loopback port), the host keys to pin and the schedules (seconds instead of minutes) are
+changed. Anything else in the file (a partner being connected, a new retailer) is left
+out: the demo has no simulator for it, and adding a partner must not break the demo.
+Secrets are generated for the session and set in this process's environment, under the
+variable names the production file already gives: they are never written anywhere.
 """
 
 from __future__ import annotations
@@ -27,6 +29,21 @@ ROOT = Path(__file__).resolve().parent.parent
 PRODUCTION_NETWORK = ROOT / "connectors.yaml"
 LIVE_SCHEDULE = {"every": "3s"}
 """How often each connector runs in the live demo (the partners' sheets say minutes)."""
+
+SIMULATED_CONNECTORS: dict[str, tuple[str, ...]] = {
+    "atelier-dupont": ("atelier-dupont-status", "atelier-dupont-orders"),
+    "pieces-plus": ("pieces-plus-answers", "pieces-plus-orders"),
+    "techniservice": ("techniservice-changes", "techniservice-orders"),
+    "colis-express": ("colis-express-push", "colis-express-parcels", "colis-express-pickups"),
+}
+"""Each partner the demo simulates (demo.partners), and the connectors its simulator
+answers: the demo's network holds these and no other."""
+SIMULATED_RETAILERS = ("maison-electro", "bricomarket")
+"""The retailers the story opens cases for (demo.story, demo.retailers)."""
+SIMULATED_DROPS = ("bricomarket-nightly",)
+"""The drop folders the story fills."""
+SIMULATED_WEBHOOKS = ("maison-electro",)
+"""The retailers whose webhook endpoint the demo runs (demo.retailers.WebhookReceiver)."""
 
 
 @dataclass(frozen=True)
@@ -109,12 +126,57 @@ def _point_at_simulators(connector: dict[str, Any], where: Endpoints) -> None:
         connector["schedule"] = dict(LIVE_SCHEDULE)
 
 
+def simulated_only(document: dict[str, Any], production: Path) -> dict[str, Any]:
+    """The network file's parts the demo simulates, in the file's order; the rest left out
+    (sync routes naming a party left out go too, as the next route then applies).
+
+    A simulated connector missing from the file is an error: the story would wait for
+    messages that no connector carries."""
+    names = {name for names in SIMULATED_CONNECTORS.values() for name in names}
+    parties = {*SIMULATED_CONNECTORS, *SIMULATED_RETAILERS}
+    connectors = [c for c in document.get("connectors", []) if c.get("name") in names]
+    drops = [d for d in document.get("case_imports", []) if d.get("name") in SIMULATED_DROPS]
+    missing = sorted(names - {c["name"] for c in connectors}) + sorted(
+        set(SIMULATED_DROPS) - {d["name"] for d in drops}
+    )
+    if missing:
+        raise ConfigurationError(
+            f"{production}: the demo simulates {', '.join(missing)}, which the file lacks"
+        )
+    kept = dict(document)
+    kept["parties"] = [
+        p for p in document.get("parties", []) if p.get("role") == "hub" or p.get("id") in parties
+    ]
+    kept["connectors"] = [c for c in connectors if c.get("partner") in parties]
+    kept["case_imports"] = drops
+    kept["webhooks"] = [
+        hook for hook in document.get("webhooks", []) if hook.get("retailer") in SIMULATED_WEBHOOKS
+    ]
+    if "service_levels" in document:
+        kept["service_levels"] = {
+            retailer: level
+            for retailer, level in document["service_levels"].items()
+            if retailer in SIMULATED_RETAILERS
+        }
+    if "sync" in document:
+        sync = dict(document["sync"])
+        sync["routes"] = [
+            route
+            for route in sync.get("routes", [])
+            if all(party in parties for key, party in route.items() if key != "service")
+        ]
+        kept["sync"] = sync
+    return kept
+
+
 def demo_network(where: Endpoints, production: Path = PRODUCTION_NETWORK) -> dict[str, Any]:
-    """The production network as a document, each partner's address replaced by its
-    simulator's, each mapping path made absolute, each schedule a few seconds."""
+    """The production network's simulated parties as a document, each partner's address
+    replaced by its simulator's, each mapping path made absolute, each schedule a few
+    seconds."""
     document = yaml.safe_load(production.read_text(encoding="utf-8"))
     if not isinstance(document, dict):
         raise ConfigurationError(f"{production}: not a network file")
+    document = simulated_only(document, production)
     for connector in document["connectors"]:
         connector["mapping"] = str((production.parent / connector["mapping"]).resolve())
         _point_at_simulators(connector, where)

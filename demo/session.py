@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from demo.network import (
+    PRODUCTION_NETWORK,
     DemoSecrets,
     Endpoints,
     SftpEndpoint,
@@ -150,8 +151,11 @@ def _sftp_root(folder: Path, *dirs: str) -> Path:
 
 
 @contextmanager
-def demo_session(folder: Path, *, port: int = 0) -> Iterator[Session]:
-    """Start every party; stop them all on the way out."""
+def demo_session(
+    folder: Path, *, port: int = 0, production: Path | None = None
+) -> Iterator[Session]:
+    """Start every party; stop them all on the way out. ``production``: the network file
+    whose simulated parties the demo plays (default: the repository's)."""
     fresh_folder(folder)
     errors = _log_to(folder / "hub.log")
     secrets = DemoSecrets.generate()
@@ -194,7 +198,7 @@ def demo_session(folder: Path, *, port: int = 0) -> Iterator[Session]:
             maison_electro_webhook_url=webhooks.url,
             bricomarket_drop=drop.resolve(),
         )
-        document = demo_network(endpoints)
+        document = demo_network(endpoints, production or PRODUCTION_NETWORK)
         path = write_network(folder, document)
         export_secrets(secrets.environment(document))
         database = Database(f"sqlite:///{(folder / 'hub.db').resolve()}")

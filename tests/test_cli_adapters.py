@@ -117,3 +117,19 @@ def test_a_new_partner_from_a_sample_to_a_green_conformance_run(tmp_path: Path) 
     )
     assert again.returncode == 2
     assert "use --force" in again.stderr
+
+
+def test_adapters_test_skips_a_partner_whose_codec_is_not_installed(tmp_path: Path) -> None:
+    mappings = tmp_path / "mappings"
+    mappings.mkdir()
+    text = (ROOT / "mappings" / "pieces-plus.yaml").read_text(encoding="utf-8")
+    plugin = text.replace("type: csv", "type: x-not-installed\n      package: hub-codec-x")
+    (mappings / "pieces-plus.yaml").write_text(plugin, encoding="utf-8")
+    result = run(
+        *("adapters", "test", "pieces-plus", "--mappings", str(mappings)),
+        *("--fixtures", str(ROOT / "fixtures"), "--network", str(ROOT / "connectors.yaml")),
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "pieces-plus: skipped" in result.stdout
+    assert "codec 'x-not-installed' is not installed: install hub-codec-x" in result.stdout

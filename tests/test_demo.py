@@ -21,15 +21,18 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
+from demo.network import PRODUCTION_NETWORK, Endpoints, SftpEndpoint, demo_network
 from demo.retailers import BadSignature, verify
 from demo.story import Path as StoryPath
 from demo.story import story
 from demo.summary import DeadLetter, Observed, Reject, check, message_key
 from hub.api.app import create_app
 from hub.api.operator_auth import TOKEN_ENV
+from hub.errors import ConfigurationError
 from hub.partners.connectors import open_network
 from hub.retailers.webhooks import sign
 from hub.store.db import Database
@@ -38,6 +41,71 @@ from hub.sync.outbox import OutboxRow, OutboxState
 from tests.api_support import serving
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+EXTRA_SECRET = "ATELIER_MARTIN_SFTP_KEY"
+
+
+def with_a_partner_added(folder: Path) -> Path:
+    """A copy of the production network with one more partner, as an integrator adds one:
+    a repairer (SFTP, its secret not set here; a pull API) first in the routes, a second
+    repairer's mapping, and a retailer of its own with a webhook and a drop folder."""
+    document = yaml.safe_load(PRODUCTION_NETWORK.read_text(encoding="utf-8"))
+    for connector in document["connectors"]:
+        connector["mapping"] = str(ROOT / connector["mapping"])
+    mapping = folder / "atelier-martin.yaml"
+    text = (ROOT / "mappings" / "atelier-dupont.yaml").read_text(encoding="utf-8")
+    mapping.write_text(text.replace("partner: atelier-dupont", "partner: atelier-martin"))
+    document["parties"] += [
+        {"id": "atelier-martin", "role": "repairer", "name": "Atelier Martin"},
+        {"id": "electro-depot", "role": "retailer", "name": "Électro Dépôt"},
+    ]
+    sftp = {
+        "type": "sftp",
+        "host": "sftp.atelier-martin.example",
+        "username": "hub",
+        "host_key": "SHA256:3q2+7w3lVYkbYYZbz8aXUb3dFvS2iXmrRHNUczJ3P0o",
+        "private_key_env": EXTRA_SECRET,
+    }
+    document["connectors"] += [
+        {
+            "name": "atelier-martin-status",
+            "partner": "atelier-martin",
+            "mapping": str(mapping),
+            "message": "status",
+            "transport": {**sftp, "remote_dir": "/out"},
+            "schedule": {"every": "15m"},
+        },
+        {
+            "name": "atelier-martin-orders",
+            "partner": "atelier-martin",
+            "mapping": str(mapping),
+            "message": "repair_order",
+            "transport": {**sftp, "remote_dir": "/in", "outbound_dir": "/in"},
+        },
+    ]
+    document["case_imports"].append(
+        {
+            "name": "electro-depot-nightly",
+            "retailer": "electro-depot",
+            "transport": {"type": "local-dir", "path": "var/drop/electro-depot"},
+            "schedule": {"every": "1h"},
+        }
+    )
+    document["webhooks"].append(
+        {
+            "retailer": "electro-depot",
+            "url": "https://hooks.electro-depot.example/hub",
+            "secret_env": "ELECTRO_DEPOT_WEBHOOK_SECRET",
+        }
+    )
+    document["service_levels"]["electro-depot"] = "gold"
+    document["sync"]["routes"].insert(
+        0, {"service": "workshop_repair", "repairer": "atelier-martin"}
+    )
+    path = folder / "connectors.yaml"
+    path.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False))
+    return path
 
 
 @dataclass(frozen=True)
@@ -49,12 +117,16 @@ class DemoRun:
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
-    """`hub demo --once` as a user types it, in a fresh folder, wide enough to read back."""
+    """`hub demo --once` as a user types it, in a fresh folder, wide enough to read back,
+    with a partner added to the network file that the demo does not simulate (issue 13):
+    every test of the demo's run is also a test that adding a partner breaks nothing."""
     cwd = tmp_path_factory.mktemp("demo")
+    network = with_a_partner_added(tmp_path_factory.mktemp("network"))
     environ = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
     environ.pop("HUB_OPERATOR_TOKEN", None)
+    environ.pop(EXTRA_SECRET, None)
     completed = subprocess.run(
-        [sys.executable, str(ROOT / "cli.py"), "demo", "--once"],
+        [sys.executable, str(ROOT / "cli.py"), "demo", "--once", "--network", str(network)],
         cwd=cwd,
         env=environ,
         capture_output=True,
@@ -98,6 +170,41 @@ def test_the_working_folder_holds_no_secret(demo_run: DemoRun) -> None:
     assert "PRIVATE KEY" not in network
     assert "whsec_" not in network
     assert (demo_run.folder / "hub.db").is_file(), "a fresh SQLite database in the folder"
+
+
+def test_the_demo_network_holds_only_the_simulated_parties(demo_run: DemoRun) -> None:
+    network = (demo_run.folder / "connectors.yaml").read_text(encoding="utf-8")
+    assert "atelier-dupont-status" in network
+    assert "atelier-martin" not in network
+    assert "electro-depot" not in network
+
+
+ANYWHERE = Endpoints(
+    atelier_dupont=SftpEndpoint(2201, "SHA256:dupont"),
+    pieces_plus=SftpEndpoint(2202, "SHA256:pieces"),
+    techniservice_url="http://127.0.0.1:8101",
+    colis_express_url="http://127.0.0.1:8102",
+    maison_electro_webhook_url="http://127.0.0.1:8103/hooks",
+    bricomarket_drop=Path("/tmp/drop/bricomarket"),
+)
+
+
+def test_adding_a_partner_changes_nothing_in_the_demo_network(tmp_path: Path) -> None:
+    """The demo plays the partners it simulates: another partner, retailer, webhook,
+    service level or route in connectors.yaml leaves its network as it was."""
+    added = with_a_partner_added(tmp_path)
+    assert demo_network(ANYWHERE, added) == demo_network(ANYWHERE, PRODUCTION_NETWORK)
+
+
+def test_a_simulated_connector_missing_from_the_network_is_named(tmp_path: Path) -> None:
+    document = yaml.safe_load(PRODUCTION_NETWORK.read_text(encoding="utf-8"))
+    document["connectors"] = [
+        c for c in document["connectors"] if c["name"] != "pieces-plus-answers"
+    ]
+    path = tmp_path / "connectors.yaml"
+    path.write_text(yaml.safe_dump(document, allow_unicode=True))
+    with pytest.raises(ConfigurationError, match="the demo simulates pieces-plus-answers"):
+        demo_network(ANYWHERE, path)
 
 
 def test_every_party_ends_consistent(demo_run: DemoRun) -> None:

@@ -9,13 +9,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
+from hub.bootstrap import Hub
 from hub.config.connector_spec import ScheduleSpec
+from hub.config.secrets import MissingSecret
 from hub.errors import Location, NotFoundError, PartnerDataError, TransientError
 from hub.operators.jsonable import as_json
 from hub.operators.listings import recent_rejects, recent_runs, require_known, unmapped_codes
 from hub.operators.schedules import next_run
 from hub.operators.status import ConnectorState, network_status
-from hub.partners.connectors import Network, open_network
+from hub.partners.connectors import Network, check_network, open_network
 from hub.partners.runs import RunCounts, finish_run, start_run
 from hub.ports import MessageRef, RawMessage
 from hub.store.archive import archive_message
@@ -26,6 +28,7 @@ from hub.store.runs import record_rejects
 from hub.store.tables import outbox
 from hub.sync.outbox import OutboxItem, enqueue
 from tests.factories import case_event, make_case, register_network
+from tests.test_demo import EXTRA_SECRET, with_a_partner_added
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
@@ -182,3 +185,32 @@ def test_cron_and_interval_schedules_fire_after_the_last_start() -> None:
     cron = ScheduleSpec(cron="30 2 * * *")
     last = datetime(2026, 11, 24, 2, 30, tzinfo=UTC)
     assert next_run(cron, last, NOW) == datetime(2026, 11, 25, 2, 30, tzinfo=UTC)
+
+
+def test_a_partner_added_without_its_secret_is_not_configured(
+    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 13: a partner in connectors.yaml before its secret is set. The check warns,
+    naming the variable; the hub builds and schedules it as any other; each of its runs
+    records why it failed, and the operator reads it as not configured, not failing."""
+    monkeypatch.delenv(EXTRA_SECRET, raising=False)
+    path = with_a_partner_added(tmp_path)
+    warnings = [p.text for p in check_network(path) if p.warning and "atelier-martin" in p.text]
+    assert len(warnings) == 2, warnings
+    assert all("is not configured" in text and EXTRA_SECRET in text for text in warnings)
+
+    network = open_network(path)
+    hub = Hub(database, network, owner="test:1")
+    assert hub.jobs.not_configured()["atelier-martin-status"] == [EXTRA_SECRET]
+    job = hub.scheduler().get_job("atelier-martin-status")
+    assert job is not None, "scheduled, so that its failure is recorded where all can see"
+    report = job.func(*job.args, **job.kwargs)
+    assert isinstance(report.error, MissingSecret)
+
+    status = network_status(database, network)
+    added = status.connector("atelier-martin-status")
+    assert added.state is ConnectorState.NOT_CONFIGURED
+    assert added.last_run is not None
+    assert EXTRA_SECRET in (added.last_run.error_message or "")
+    assert added.next_run_at is not None, "it runs again, and works once the secret is set"
+    assert status.connector("atelier-dupont-status").state is ConnectorState.NEVER_RUN

@@ -54,7 +54,7 @@ def test_a_scheduled_run_whose_secret_is_unset_is_a_recorded_failure(
     assert runs == [(RunOutcome.FAILED.value, NextAction.FIX_CONFIGURATION.value)] * 3
     assert failures == 3
     status = network_status(database, network).connector(CONNECTOR)
-    assert status.state is ConnectorState.FAILING, "not never_run"
+    assert status.state is ConnectorState.NOT_CONFIGURED, "not never_run (issue 13: nor failing)"
     assert status.consecutive_failures == 3
     assert "3 failed runs in a row" in status.flags
     assert status.last_run is not None

@@ -85,9 +85,10 @@ SEVERITY = {
     ConnectorState.FAILING: 0,
     ConnectorState.BACKING_OFF: 1,
     ConnectorState.PAUSED: 2,
-    ConnectorState.NEVER_RUN: 3,
-    ConnectorState.OK: 4,
-    ConnectorState.DISABLED: 5,
+    ConnectorState.NOT_CONFIGURED: 3,
+    ConnectorState.NEVER_RUN: 4,
+    ConnectorState.OK: 5,
+    ConnectorState.DISABLED: 6,
 }
 """The health table lists what needs a look first; connectors.yaml order within a state."""
 

@@ -158,7 +158,11 @@ def _connector_metrics(status: NetworkStatus) -> Iterator[Metric]:
         if connector.lag is not None:
             lag.add_metric(values, connector.lag.total_seconds())
         paused.add_metric(values, int(connector.state is ConnectorState.PAUSED))
-        failing_now = connector.state in (ConnectorState.FAILING, ConnectorState.BACKING_OFF)
+        failing_now = connector.state in (
+            ConnectorState.FAILING,
+            ConnectorState.BACKING_OFF,
+            ConnectorState.NOT_CONFIGURED,
+        )
         failing.add_metric(values, int(failing_now))
         in_a_row.add_metric(values, connector.consecutive_failures)
         unmapped.add_metric(values, connector.unmapped_codes)

@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Literal
 
 from hub.config.connector_spec import HttpPushTransportSpec, ScheduleSpec, parse_duration
+from hub.config.secrets import is_missing_secret
 from hub.errors import ConfigurationError, NotFoundError
 from hub.operators.schedules import LATE_AFTER, describe_schedule, next_run
 from hub.partners.alerts import AlertingSpec, flags_for
@@ -46,6 +47,8 @@ class ConnectorState(StrEnum):
     BACKING_OFF = "backing_off"
     NEVER_RUN = "never_run"
     DISABLED = "disabled"
+    NOT_CONFIGURED = "not_configured"
+    """Failing because its secrets are not set where it ran (its last run says which)."""
 
 
 @dataclass(frozen=True)
@@ -236,6 +239,8 @@ def _connector_status(
         state = ConnectorState.BACKING_OFF
     elif last is None:
         state = ConnectorState.OK if entry.direction == "push" else ConnectorState.NEVER_RUN
+    elif failures > 0 and is_missing_secret(last.error_message if last else None):
+        state = ConnectorState.NOT_CONFIGURED
     elif failures > 0:
         state = ConnectorState.FAILING
     else:

@@ -8,6 +8,7 @@ classification, alerting: hub.partners.supervisor). APScheduler only decides whe
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -16,7 +17,14 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from hub.config.connector_spec import HttpPushTransportSpec, ScheduleSpec, parse_duration
+from hub.config.connector_spec import (
+    CaseImportSpec,
+    ConnectorSpec,
+    HttpPushTransportSpec,
+    ScheduleSpec,
+    parse_duration,
+)
+from hub.config.secrets import missing_secrets
 from hub.errors import ConfigurationError
 from hub.mapping.spec import InboundSpec
 from hub.partners.connectors import Network, case_import_transport
@@ -27,6 +35,8 @@ from hub.sla.publish import EVERY as SERVICE_LEVELS_EVERY
 from hub.sla.publish import LEASE_NAME as SERVICE_LEVELS_LEASE
 from hub.sla.publish import PublishResult, publish_leased
 from hub.sync.outbox import Dispatcher, DispatchResult
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -88,6 +98,14 @@ class HubJobs:
             and isinstance(self.network.connector(spec.name).message, InboundSpec)
         ]
 
+    def not_configured(self) -> dict[str, list[str]]:
+        """Each connector and drop folder whose secrets this process lacks -> the
+        environment variables to set (a partner added before its credentials came)."""
+        config = self.network.config
+        specs: list[ConnectorSpec | CaseImportSpec] = [*config.connectors, *config.case_imports]
+        missing = {s.name: missing_secrets(s.secret_names()) for s in specs if s.enabled}
+        return {name: variables for name, variables in missing.items() if variables}
+
 
 def _trigger(schedule: ScheduleSpec) -> IntervalTrigger | CronTrigger:
     jitter = int(parse_duration(schedule.jitter).total_seconds()) if schedule.jitter else None
@@ -104,9 +122,15 @@ def build_scheduler(
     """Jobs for every scheduled reading connector and drop folder, and the dispatcher.
 
     Outbound connectors are not polled: the dispatcher sends their messages when due.
+    One whose secrets are not set here is still scheduled, and said so in the log: each
+    run records its failure, naming the variables, so that every hub process sharing the
+    database shows it not configured (`hub status`), and alerting flags, then pauses it
+    with that reason, as for any connector that cannot do its work.
     """
     scheduler = BackgroundScheduler(timezone=UTC)
     config = jobs.network.config
+    for name, variables in jobs.not_configured().items():
+        logger.warning("%s is not configured: %s not set", name, ", ".join(variables))
     every = {spec.name: spec.schedule for spec in config.connectors if spec.schedule}
     for name in jobs.reading():
         schedule = every.get(name)
