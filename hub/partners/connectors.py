@@ -280,7 +280,7 @@ def check_network(path: Path, environ: dict[str, str] | None = None) -> list[Pro
     document = read_yaml(path)
     problems: list[Problem] = []
     for index, spec in enumerate(network.connectors):
-        where = f"{path}:{document.line_of(('connectors', index, 'transport'))}"
+        where = f"{path}:{document.line_of(('connectors', index, 'transport', 'type'))}"
         try:
             if isinstance(spec.transport, TransportRef):  # http-push is served by the hub
                 _ = spec.transport.settings
@@ -298,7 +298,7 @@ def check_network(path: Path, environ: dict[str, str] | None = None) -> list[Pro
         except AdapterNotInstalled as error:
             mapping = read_yaml(connector.mapping_path)
             name = spec.message if error.name == connector.message.codec.type else None
-            line = mapping.line_of(("messages", name or spec.resync_message or "", "codec"))
+            line = mapping.line_of(("messages", name or spec.resync_message or "", "codec", "type"))
             where = f"{connector.mapping_path}:{line}: connector {spec.name!r}"
             problems.append(Problem(f"{where}: {error.message}"))
             continue
@@ -314,7 +314,7 @@ def check_network(path: Path, environ: dict[str, str] | None = None) -> list[Pro
         try:
             _ = drop.transport.settings
         except ConfigurationError as error:
-            line = document.line_of(("case_imports", index, "transport"))
+            line = document.line_of(("case_imports", index, "transport", "type"))
             problems.append(Problem(f"{path}:{line}: case import {drop.name!r}: {error.message}"))
     return problems
 
