@@ -6,7 +6,7 @@ from pathlib import Path
 
 from hub.config.registry import attached_files
 from hub.config.yamlfile import YamlDocument, read_yaml, validate
-from hub.errors import ConfigurationError
+from hub.errors import ConfigurationError, HubError
 from hub.mapping.spec import InboundSpec, MappingSpec, OutboundSpec
 from hub.ports import Capability, Codec
 
@@ -73,8 +73,13 @@ def _codec_problems(
         )
     try:
         found.info.factory(ref.settings, message_columns(message), message.direction)
-    except ConfigurationError as error:
+    except HubError as error:
         problems.append(f"{where}: messages.{name}.codec: {error.message}")
+    except Exception as exc:  # noqa: BLE001 - a plugin's bug must read as a sentence
+        problems.append(
+            f"{where}: messages.{name}.codec: the {ref.type} codec ({found.package}) failed "
+            f"to build: {type(exc).__name__}: {exc}"
+        )
     return problems
 
 
