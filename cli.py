@@ -25,11 +25,11 @@ from hub.api.commands import register as register_api_commands
 from hub.api.openapi_export import FILE_NAME as OPENAPI_FILE
 from hub.api.openapi_export import export_openapi, generated_openapi
 from hub.config.network import load_network, network_file
-from hub.config.schemas import drift, export
 from hub.errors import ConfigurationError, HubError
 from hub.model import Case, Event
 from hub.operators.overview import Overview, overview
 from hub.partners.connectors import open_network
+from hub.partners.schemas import drift, export
 from hub.store.cases import case_state, open_case
 from hub.store.events import append_events
 from hub.store.migrate import current_revision, head_revision, upgrade

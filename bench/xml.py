@@ -28,10 +28,9 @@ sys.path.insert(0, str(ROOT))
 from bench.scratch import scratch_postgres, scratch_sqlite
 from hub.config.network import load_network
 from hub.mapping.inbound import InboundMapping
-from hub.mapping.loader import load_mapping
+from hub.mapping.loader import build_codec, load_mapping
 from hub.model import Case
 from hub.partners.ingest import InboundPipeline, ingest_message
-from hub.partners.registry import codec_factory
 from hub.ports import MessageRef, RawMessage
 from hub.store.cases import open_case
 from hub.store.db import Database
@@ -82,9 +81,7 @@ def pages(count: int) -> list[bytes]:
 def pipeline() -> InboundPipeline:
     mapping = load_mapping(ROOT / "mappings" / "techniservice.yaml")
     spec = mapping.inbound("changes")
-    return InboundPipeline(
-        codec_factory(spec.codec.type)(spec.codec, spec.header), InboundMapping(mapping, "changes")
-    )
+    return InboundPipeline(build_codec(spec), InboundMapping(mapping, "changes"))
 
 
 def prepare(database: Database) -> None:

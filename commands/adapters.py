@@ -1,7 +1,10 @@
-"""Adapters: conformance runs against golden files, and drafting a new partner's mapping."""
+"""Adapters: what is installed, conformance runs against golden files, and drafting a new
+partner's mapping."""
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -12,13 +15,57 @@ from rich.table import Table
 from adapters.scaffold import draft_mapping
 from commands.common import NetworkOption, err, network_path, out
 from hub.config.network import load_network
+from hub.config.registry import broken, describe, installed
 from hub.errors import ConfigurationError
 from hub.partners.conformance import run_conformance
+from hub.ports import AdapterKind
 
-app = typer.Typer(help="Partner adapters: conformance and scaffolding.", no_args_is_help=True)
+app = typer.Typer(
+    help="Partner adapters: what is installed, conformance and scaffolding.", no_args_is_help=True
+)
 
 MappingsOption = Annotated[Path, typer.Option("--mappings", help="The mappings folder.")]
 FixturesOption = Annotated[Path, typer.Option("--fixtures", help="The fixtures folder.")]
+
+
+@app.command("list")
+def list_adapters(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Everything, settings schemas included, as JSON.")
+    ] = False,
+) -> None:
+    """Every installed codec, transport and receiver: its package, capabilities and settings."""
+    adapters = [
+        describe(found) for kind in AdapterKind for _, found in sorted(installed(kind).items())
+    ]
+    failed = [failure for kind in AdapterKind for failure in broken(kind).values()]
+    if as_json:
+        document = {
+            "adapters": adapters,
+            "broken": [
+                {"kind": f.kind.value, "name": f.name, "package": f.package, "problem": f.problem}
+                for f in failed
+            ],
+        }
+        sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+        return
+    table = Table("kind", "name", "package", "capabilities", "settings", "summary")
+    for adapter in adapters:
+        table.add_row(
+            adapter["kind"],
+            adapter["name"],
+            f"{adapter['package']} {adapter['version']}".strip(),
+            ", ".join(adapter["capabilities"]),
+            ", ".join(adapter["settings"].get("properties", {})),
+            adapter["summary"],
+        )
+    out.print(table)
+    for failure in failed:
+        err.print(
+            f"[red]cannot load[/red] the {failure.kind.value} {failure.name!r} of "
+            f"{failure.package}: {failure.problem}",
+            highlight=False,
+        )
 
 
 @app.command("test")

@@ -17,7 +17,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Protocol, runtime_checkable
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from hub.errors import PartnerDataError
 
@@ -170,13 +170,51 @@ class Capability(StrEnum):
 
 
 @dataclass(frozen=True)
+class AttachedFile:
+    """Marks a settings field naming a file next to the mapping (an XSD, a layout).
+
+    Codecs do no I/O, so the mapping loader reads the file, writes its absolute path back
+    into the field and hands its bytes to the codec in the field named ``content_field``
+    (which the settings exclude from their schema). Use it as
+    ``Annotated[str | None, AttachedFile("xsd_document")]``.
+    """
+
+    content_field: str
+
+
+class CursorSettings(BaseModel):
+    """What a transport with ``Capability.PAGED`` says about its pages: which document
+    fields of the codec carry the next cursor and whether more pages follow.
+
+    A paged transport's settings model inherits these; the engine reads and stores the
+    cursor, so the transport itself stays I/O only.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    next_field: str = Field(default="next", description="Document field with the next cursor.")
+    more_field: str | None = Field(
+        default="more", description="Document field saying whether more pages follow."
+    )
+
+
+@dataclass(frozen=True)
 class AdapterInfo:
     """An adapter as it registers itself: what the core needs to check and build it.
 
     ``settings`` is the pydantic model of its options in ``connectors.yaml`` or in a
-    mapping (its JSON Schema is exported to ``schemas/``); ``factory`` builds the adapter
-    from validated settings; fields of the settings whose names end in ``_env`` name the
+    mapping, every key beside ``type`` and ``package`` (its JSON Schema is exported to
+    ``schemas/``); fields of the settings whose names end in ``_env`` name the
     environment variables that hold its secrets.
+
+    ``factory`` builds the adapter from validated settings: a codec's as
+    ``factory(settings, columns, direction)`` (the message's header or columns, or None;
+    ``"inbound"`` to read, ``"outbound"`` to write), a
+    transport's as ``factory(settings, secrets, default_pattern)`` (secrets keyed by the
+    ``_env`` field's name without the suffix, ``name:key`` for a mapping of variables).
+
+    ``capabilities`` is what the adapter can do at all; ``configured`` optionally narrows
+    it to what given settings enable (a pull with only an item path cannot page).
     """
 
     kind: AdapterKind
@@ -185,6 +223,13 @@ class AdapterInfo:
     settings: type[BaseModel]
     factory: Callable[..., object]
     capabilities: frozenset[Capability]
+    configured: Callable[[BaseModel], frozenset[Capability]] | None = None
 
     def can(self, capability: Capability) -> bool:
         return capability in self.capabilities
+
+    def enabled(self, settings: BaseModel) -> frozenset[Capability]:
+        """The capabilities these settings make use of (never more than declared)."""
+        if self.configured is None:
+            return self.capabilities
+        return self.configured(settings) & self.capabilities

@@ -1,5 +1,8 @@
 # Sourced by scripts/run and scripts/test: make .venv and install the hub on first use,
-# and again whenever pyproject.toml changes. Needs only Python 3.11+ on the machine.
+# and again whenever pyproject.toml (or the example adapters' pyproject.toml) changes.
+# The example plugin (examples/hub-example-adapters) is installed with the hub, as a
+# separate package, so the tests prove a third-party adapter works. Needs only
+# Python 3.11+ on the machine.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$root/.venv"
@@ -21,11 +24,12 @@ if [ ! -x "$venv/bin/python" ]; then
   echo "Creating $venv with $python ..." >&2
   "$python" -m venv "$venv"
 fi
-stamp="$venv/.installed-$(sha256sum "$root/pyproject.toml" | cut -c1-16)"
+example="$root/examples/hub-example-adapters"
+stamp="$venv/.installed-$(cat "$root/pyproject.toml" "$example/pyproject.toml" | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   echo "Installing the hub and its tools into $venv ..." >&2
   "$venv/bin/python" -m pip install --quiet --upgrade pip >&2
-  "$venv/bin/python" -m pip install --quiet -e "$root[dev,demo]" >&2
+  "$venv/bin/python" -m pip install --quiet -e "$root[dev,demo]" -e "$example" >&2
   rm -f "$venv"/.installed-*
   touch "$stamp"
 fi

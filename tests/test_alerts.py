@@ -8,10 +8,11 @@ import pytest
 from pydantic import ValidationError
 
 from hub.bootstrap import Hub
+from hub.config.alerting import AlertingSpec
 from hub.config.network import NetworkConfig
 from hub.errors import ConflictError, FatalError
 from hub.operators.status import ConnectorState, network_status
-from hub.partners.alerts import ALERTING, AlertingSpec, flags_for, pause_connector, resume_connector
+from hub.partners.alerts import ALERTING, flags_for, pause_connector, resume_connector
 from hub.partners.connectors import Network, open_network
 from hub.partners.ingest import RunReport
 from hub.partners.leases import acquire_lease, release_lease

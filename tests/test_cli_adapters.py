@@ -38,7 +38,7 @@ def test_connectors_check_names_file_line_and_problem(tmp_path: Path) -> None:
     )
     result = run("connectors", "check", "--network", str(network), cwd=tmp_path)
     assert result.returncode == 1
-    assert f"{network}:9: connectors.0.transport.sftp.password: Extra inputs" in result.stderr
+    assert f"{network}:10: connectors.0.transport.password: Extra inputs" in result.stderr
     assert "hunter2" not in result.stderr.replace("password: hunter2", "")
     network.write_text(network.read_text().replace("password: hunter2", "password_env: X"))
     again = run("connectors", "check", "--network", str(network), cwd=tmp_path)

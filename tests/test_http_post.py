@@ -35,7 +35,8 @@ from adapters.transports.http.from_spec import transport_from_spec
 from adapters.transports.http.pacing import ClientRateLimiter
 from adapters.transports.http.post import HttpPostTransport
 from adapters.transports.http.settings import Credential, HttpPostSettings
-from hub.config.connector_spec import ConnectorSpec, HttpPostTransportSpec
+from adapters.transports.http.spec import HttpPostTransportSpec
+from hub.config.connector_spec import ConnectorSpec
 from hub.config.secrets import MissingSecret
 from hub.errors import ConfigurationError, FatalError, TransientError
 from hub.ports import OutboundMessage, Sender
@@ -559,8 +560,9 @@ def test_spec_reads_an_http_post_connector() -> None:
             "conflict_is_success": True,
         }
     )
-    assert isinstance(spec.transport, HttpPostTransportSpec)
-    assert spec.transport.idempotent_ok_status is None
+    settings = spec.transport.settings
+    assert isinstance(settings, HttpPostTransportSpec)
+    assert settings.idempotent_ok_status is None
     assert spec.secret_names() == {"header:X-Api-Key": "TS_API_KEY"}
     bearer = connector(
         {
@@ -584,7 +586,6 @@ def test_spec_reads_an_http_post_connector() -> None:
 
 def test_transport_from_spec_builds_a_sender(ts: TechniServiceSimulator) -> None:
     spec = HttpPostTransportSpec(
-        type="http-post",
         base_url=ts.base_url,
         post_path="/repairs",
         content_type="application/xml",

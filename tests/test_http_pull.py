@@ -38,7 +38,7 @@ from adapters.transports.http.from_spec import transport_from_spec
 from adapters.transports.http.pacing import ClientRateLimiter, parse_retry_after
 from adapters.transports.http.pull import HttpPullTransport
 from adapters.transports.http.settings import Credential, HttpPullSettings
-from hub.config.connector_spec import HttpPullTransportSpec
+from adapters.transports.http.spec import HttpPullTransportSpec
 from hub.config.secrets import MissingSecret
 from hub.errors import (
     ConfigurationError,
@@ -589,7 +589,6 @@ def test_bad_credential_value_is_refused_without_showing_it() -> None:
 def test_transport_from_spec(ts: TechniServiceSimulator) -> None:
     ts.add_change("TS-1", "ME-1", 10, "2026-11-03T10:00:00+01:00")
     spec = HttpPullTransportSpec(
-        type="http-pull",
         base_url=ts.base_url,
         page_path="/repairs/changes",
         item_path="/repairs/{key}",
@@ -603,9 +602,7 @@ def test_transport_from_spec(ts: TechniServiceSimulator) -> None:
         assert b"<ts:RepairId>TS-1</ts:RepairId>" in transport.fetch_item("TS-1").content
     with pytest.raises(MissingSecret, match="TS_API_KEY"):
         transport_from_spec(spec, {}, None)
-    bearer = HttpPullTransportSpec(
-        type="http-pull", base_url=ts.base_url, bearer_token_env="CE_TOKEN"
-    )
+    bearer = HttpPullTransportSpec(base_url=ts.base_url, bearer_token_env="CE_TOKEN")
     with transport_from_spec(bearer, {"bearer_token": CE_TOKEN}, None) as transport:
         assert transport.settings.credentials == (Credential.bearer(CE_TOKEN, "CE_TOKEN"),)
         assert CE_TOKEN not in repr(transport)

@@ -284,5 +284,8 @@ def test_a_transport_no_package_provides_is_reported(tmp_path: Path) -> None:
     )
     problems = [p.text for p in check_network(path)]
     assert len(problems) == 1
-    assert problems[0].startswith("no transport named 'x-as2' is installed (known: ")
+    assert problems[0].startswith(
+        f"{path}:8: connector 'as2': no installed package provides a transport named 'x-as2' "
+        "(installed transports: "
+    )
     assert "sftp" in problems[0]

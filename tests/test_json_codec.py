@@ -21,13 +21,13 @@ from adapters.codecs.errors import (
 from adapters.codecs.json_codec import (
     MAX_DEPTH,
     JsonCodec,
+    JsonCodecSpec,
     JsonRecordError,
     JsonShapeError,
     codec_from_spec,
     parse_path,
 )
 from hub.errors import ConfigurationError, ModelError, NextAction, PartnerDataError
-from hub.mapping.spec import JsonCodecSpec
 from hub.ports import DecodeResult, DocumentCodec, Record
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "colis-express"
@@ -82,7 +82,6 @@ ALL_CODES = {"ENR", "PCH", "TRI", "LIV_PREP", "AVI", "DIS", "LIV", "RET", "ANO"}
 
 def pull_codec(**changes: Any) -> JsonCodec:
     values: dict[str, Any] = {
-        "type": "json",
         "record": "$.events[*]",
         "fields": EVENT_FIELDS,
         "document_fields": PARCEL,
@@ -92,11 +91,11 @@ def pull_codec(**changes: Any) -> JsonCodec:
 
 
 def push_codec() -> JsonCodec:
-    return JsonCodec(JsonCodecSpec(type="json", record="$", fields={**EVENT_FIELDS, **PARCEL}))
+    return JsonCodec(JsonCodecSpec(record="$", fields={**EVENT_FIELDS, **PARCEL}))
 
 
 def pickup_codec() -> JsonCodec:
-    return JsonCodec(JsonCodecSpec(type="json", record="$", fields=PICKUP_FIELDS))
+    return JsonCodec(JsonCodecSpec(record="$", fields=PICKUP_FIELDS))
 
 
 def decode(codec: JsonCodec, name: str) -> list[DecodeResult]:
@@ -314,7 +313,6 @@ def test_a_record_path_on_the_wrong_kind_of_value_rejects_the_document() -> None
 def test_values_are_text_as_the_partner_wrote_them() -> None:
     codec = JsonCodec(
         JsonCodecSpec(
-            type="json",
             record="$.items[*]",
             fields={
                 "amount": "$.amount",
@@ -361,7 +359,6 @@ def test_values_are_text_as_the_partner_wrote_them() -> None:
 def test_repeated_items_are_numbered_both_ways() -> None:
     codec = JsonCodec(
         JsonCodecSpec(
-            type="json",
             record="$",
             fields={
                 "order": "$.order",
@@ -387,7 +384,7 @@ def test_repeated_items_are_numbered_both_ways() -> None:
 
 
 def test_the_codec_is_a_document_codec_built_from_its_spec() -> None:
-    codec = codec_from_spec(JsonCodecSpec(type="json", fields=EVENT_FIELDS), None)
+    codec = codec_from_spec(JsonCodecSpec(fields=EVENT_FIELDS), None)
     assert isinstance(codec, JsonCodec)
     assert isinstance(codec, DocumentCodec)
 
@@ -420,7 +417,7 @@ def test_paths_parse(text: str, steps: int, hint: str) -> None:
 )
 def test_a_broken_spec_is_a_configuration_error(spec: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigurationError) as caught:
-        JsonCodec(JsonCodecSpec(type="json", **spec))
+        JsonCodec(JsonCodecSpec(**spec))
     assert message in caught.value.message
 
 
@@ -458,21 +455,19 @@ def test_the_pickup_request_reads_back_the_same() -> None:
 
 def test_the_pickup_answers_read_by_path() -> None:
     created = JsonCodec(
-        JsonCodecSpec(type="json", fields={"tracking": "$.tracking_number", "label": "$.label_url"})
+        JsonCodecSpec(fields={"tracking": "$.tracking_number", "label": "$.label_url"})
     )
     (answer,) = decode(created, "pickup_created_201.json")
     assert isinstance(answer, Record)
     assert answer.fields["tracking"] == "CE123456789FR"
-    error = JsonCodec(
-        JsonCodecSpec(type="json", fields={"code": "$.error.code", "message": "$.error.message"})
-    )
+    error = JsonCodec(JsonCodecSpec(fields={"code": "$.error.code", "message": "$.error.message"}))
     (refusal,) = decode(error, "pickup_error_400.json")
     assert isinstance(refusal, Record)
     assert refusal.fields["code"] == "INVALID_POSTCODE"
 
 
 def test_numbers_are_written_exactly_as_given() -> None:
-    codec = JsonCodec(JsonCodecSpec(type="json", fields={"w": "$.w:number"}))
+    codec = JsonCodec(JsonCodecSpec(fields={"w": "$.w:number"}))
     for text in ("3.2", "3.20", "-0.5", "1e-3", "12345678901234567890"):
         assert codec.encode([{"w": text}]) == f'{{"w":{text}}}'.encode()
 
@@ -491,7 +486,7 @@ def test_numbers_are_written_exactly_as_given() -> None:
 def test_type_suffixes_and_paths_shape_what_is_written(
     path: str, value: str, written: bytes
 ) -> None:
-    codec = JsonCodec(JsonCodecSpec(type="json", fields={"f": path}))
+    codec = JsonCodec(JsonCodecSpec(fields={"f": path}))
     assert codec.encode([{"f": value}]) == written
 
 
@@ -512,7 +507,7 @@ def test_type_suffixes_and_paths_shape_what_is_written(
 def test_what_cannot_be_written_is_an_encode_error(
     fields: dict[str, str], record: dict[str, Any], message: str
 ) -> None:
-    codec = JsonCodec(JsonCodecSpec(type="json", fields=fields))
+    codec = JsonCodec(JsonCodecSpec(fields=fields))
     with pytest.raises(EncodeError) as caught:
         codec.encode([record])
     assert isinstance(caught.value, ModelError)
@@ -532,13 +527,13 @@ def test_one_document_holds_one_record() -> None:
 def test_paths_that_cannot_be_written_are_a_configuration_error(
     record: str, fields: dict[str, str]
 ) -> None:
-    codec = JsonCodec(JsonCodecSpec(type="json", record=record, fields=fields))
+    codec = JsonCodec(JsonCodecSpec(record=record, fields=fields))
     with pytest.raises(ConfigurationError):
         codec.encode([{"a": "x"}])
 
 
 def test_document_fields_in_a_record_are_not_written() -> None:
-    codec = JsonCodec(JsonCodecSpec(type="json", fields={"a": "$.a"}, document_fields={"d": "$.d"}))
+    codec = JsonCodec(JsonCodecSpec(fields={"a": "$.a"}, document_fields={"d": "$.d"}))
     assert codec.encode([{"a": "x", "d": "from the document"}]) == b'{"a":"x"}'
 
 
@@ -575,7 +570,7 @@ PROPERTY_FIELDS = {
 def test_encode_then_decode_gives_the_values_back(
     strings: dict[str, str | None], number: str | None, flag: str | None, items: list[str]
 ) -> None:
-    codec = JsonCodec(JsonCodecSpec(type="json", fields=PROPERTY_FIELDS))
+    codec = JsonCodec(JsonCodecSpec(fields=PROPERTY_FIELDS))
     record: dict[str, str | None] = {**strings, "number": number, "flag": flag}
     record |= {f"item.{n}": name for n, name in enumerate(items, start=1)}
     content = codec.encode([record])

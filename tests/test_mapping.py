@@ -311,7 +311,7 @@ def test_a_file_name_with_an_unknown_placeholder_is_refused_at_load(
         load_mapping(_outbound(tmp_path, name=name))
 
 
-def test_only_a_csv_message_can_be_sent_in_batches(tmp_path: Path) -> None:
+def test_only_a_codec_holding_many_records_can_send_batches(tmp_path: Path) -> None:
     path = _outbound(tmp_path, name="o_{id}.xml", codec=XML, batch="batch: {max_records: 5}")
-    with pytest.raises(ConfigurationError, match="batch needs a csv codec"):
+    with pytest.raises(ConfigurationError, match=r"messages\.order\.batch: batch needs a codec"):
         load_mapping(path)

@@ -19,9 +19,8 @@ import hub.store.inbound
 from adapters.transports.http.pull import HttpPullTransport
 from adapters.transports.http.settings import Credential, HttpPullSettings
 from hub.mapping.inbound import InboundMapping
-from hub.mapping.loader import load_mapping
+from hub.mapping.loader import build_codec, load_mapping
 from hub.partners.ingest import InboundPipeline, ingest_message, run_items
-from hub.partners.registry import codec_factory
 from hub.ports import MessageRef, RawMessage
 from hub.store.cases import open_case
 from hub.store.db import Database
@@ -39,7 +38,7 @@ T0 = datetime(2026, 11, 2, 17, 31, tzinfo=PARIS)
 
 def pipeline(message: str) -> InboundPipeline:
     spec = MAPPING.inbound(message)
-    codec = codec_factory(spec.codec.type)(spec.codec, spec.header)
+    codec = build_codec(spec)
     return InboundPipeline(codec, InboundMapping(MAPPING, message))
 
 

@@ -19,9 +19,8 @@ from adapters.transports.http.pacing import ClientRateLimiter
 from adapters.transports.http.pull import HttpPullTransport
 from adapters.transports.http.settings import Credential, HttpPullSettings
 from hub.mapping.inbound import InboundMapping
-from hub.mapping.loader import load_mapping
+from hub.mapping.loader import build_codec, load_mapping
 from hub.partners.ingest import InboundPipeline, run_paged
-from hub.partners.registry import codec_factory
 from hub.store.case_links import trusted_partner_references
 from hub.store.cases import get_case, open_case
 from hub.store.connector_state import read_cursor
@@ -40,7 +39,7 @@ ORDERS = ["BM-000045", "ME-000130", "ME-000131", "BM-000051"]
 
 def pipeline(message: str) -> InboundPipeline:
     spec = MAPPING.inbound(message)
-    codec = codec_factory(spec.codec.type)(spec.codec, spec.header)
+    codec = build_codec(spec)
     return InboundPipeline(codec, InboundMapping(MAPPING, message))
 
 

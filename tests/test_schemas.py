@@ -10,8 +10,8 @@ import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 from pydantic import ValidationError
 
-from hub.config.schemas import SCHEMA_MODELS, drift, export, generated
 from hub.model import Case
+from hub.partners.schemas import SCHEMA_MODELS, drift, export, generated
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS = ROOT / "schemas"
@@ -29,9 +29,11 @@ def test_checked_in_schemas_match_the_code() -> None:
 
 def test_export_reproduces_the_directory_exactly(tmp_path: Path) -> None:
     export(tmp_path)
-    for path in tmp_path.iterdir():
-        assert path.read_bytes() == (SCHEMAS / path.name).read_bytes()
-    assert {p.name for p in tmp_path.iterdir()} == {p.name for p in SCHEMAS.glob("*.schema.json")}
+    written = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.schema.json")}
+    for name in written:
+        assert (tmp_path / name).read_bytes() == (SCHEMAS / name).read_bytes()
+    assert written == {p.relative_to(SCHEMAS).as_posix() for p in SCHEMAS.rglob("*.schema.json")}
+    assert {"adapters/transport/sftp.schema.json", "adapters/codec/csv.schema.json"} <= written
 
 
 def test_drift_names_changed_missing_and_stale_files(tmp_path: Path) -> None:

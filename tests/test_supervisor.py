@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from hub.bootstrap import Hub
+from hub.config.alerting import AlertingSpec
 from hub.errors import NextAction
 from hub.operators.status import ConnectorState, network_status
-from hub.partners.alerts import AlertingSpec
 from hub.partners.connectors import Network, open_network
 from hub.partners.ingest import RunReport, recorded_run
 from hub.partners.runs import RunOutcome, get_run

@@ -9,16 +9,15 @@ import pytest
 from pydantic import ValidationError
 
 from hub.config.network import load_network
+from hub.config.sync import Role, SyncSpec
 from hub.model import CaseStatus, Event, EventDetails, EventType
 from hub.model.work import Shipment, ShipmentLeg
 from hub.partners.connectors import check_network
 from hub.store.cases import opening_event
 from hub.sync.rules import (
     NotifyIntent,
-    Role,
     SendIntent,
     StatusIntent,
-    SyncSpec,
     UnroutedCase,
     evaluate,
 )

@@ -24,10 +24,11 @@ from adapters.codecs.errors import (
 from adapters.codecs.xml.codec import XmlCodec, codec_from_spec
 from adapters.codecs.xml.guard import XmlDtdRefused, XmlEntityRefused, parse_xml, secure_parser
 from adapters.codecs.xml.schema import XmlRecordSchemaError, XmlRenderError, XmlSchemaError
+from adapters.codecs.xml.spec import XmlCodecSpec
 from hub.errors import ConfigurationError, ModelError, NextAction, PartnerDataError
 from hub.mapping.inbound import InboundMapping
 from hub.mapping.loader import load_mapping
-from hub.mapping.spec import MappingSpec, XmlCodecSpec
+from hub.mapping.spec import MappingSpec
 from hub.model.event import Event
 from hub.partners.ingest import InboundPipeline, MessageRejected
 from hub.ports import DecodeResult, DocumentCodec, Record
@@ -129,7 +130,6 @@ def loaded(spec: XmlCodecSpec) -> XmlCodecSpec:
 
 def changes_spec(*, with_xsd: bool = True, **changes: Any) -> XmlCodecSpec:
     values: dict[str, Any] = {
-        "type": "xml",
         "namespaces": TS,
         "record": "/ts:Changes/ts:Change",
         "fields": CHANGE_FIELDS,
@@ -144,7 +144,6 @@ def repair_order_codec(*, xsd: bool = True) -> XmlCodec:
     return XmlCodec(
         loaded(
             XmlCodecSpec(
-                type="xml",
                 namespaces=TS,
                 record="ts:RepairOrder",
                 fields=REPAIR_ORDER_FIELDS,
@@ -157,7 +156,6 @@ def repair_order_codec(*, xsd: bool = True) -> XmlCodec:
 def purchase_order_codec() -> XmlCodec:
     return XmlCodec(
         XmlCodecSpec(
-            type="xml",
             namespaces={"pp": PP_URI, "": PP_URI},
             record="pp:PurchaseOrder",
             fields=PURCHASE_ORDER_FIELDS,
@@ -262,7 +260,7 @@ def test_escaped_characters_come_back_as_text_and_whitespace_is_kept() -> None:
         r for r in records(decode_fixture("changes_page1.xml")) if r.fields["seq"] == "4417"
     )
     assert quote.fields["note"] == "Carte & relais <K2> à changer, \"urgent\" d'après l'atelier"
-    codec = XmlCodec(XmlCodecSpec(type="xml", record="/r/x", fields={"text": ".", "cdata": "c"}))
+    codec = XmlCodec(XmlCodecSpec(record="/r/x", fields={"text": ".", "cdata": "c"}))
     (record,) = codec.decode(b"<r><x>  a <c><![CDATA[<b> & ]]></c></x></r>", source="s")
     assert isinstance(record, Record)
     assert record.fields["text"] == "  a <b> & "  # the element's whole text content, unstripped
@@ -388,7 +386,6 @@ def test_the_partner_answers_read_with_the_same_xsd() -> None:
     created = XmlCodec(
         loaded(
             XmlCodecSpec(
-                type="xml",
                 namespaces=TS,
                 record="ts:Created",
                 fields={"repair_id": "ts:RepairId"},
@@ -403,7 +400,6 @@ def test_the_partner_answers_read_with_the_same_xsd() -> None:
     error = XmlCodec(
         loaded(
             XmlCodecSpec(
-                type="xml",
                 namespaces=TS,
                 record="ts:Error",
                 fields={"field": "@field", "message": "."},
@@ -460,7 +456,7 @@ def test_a_broken_spec_is_a_configuration_error(changes: dict[str, Any], message
 
 def test_the_loader_hands_the_xsd_to_the_codec_as_bytes() -> None:
     mapping = load_mapping(ROOT / "mappings" / "techniservice.yaml")
-    spec = mapping.messages["changes"].codec
+    spec = mapping.messages["changes"].codec.settings
     assert isinstance(spec, XmlCodecSpec)
     assert spec.xsd == str(XSD)
     assert spec.xsd_document == XSD.read_bytes()
@@ -643,7 +639,7 @@ def test_ten_thousand_nested_elements_are_refused_by_depth() -> None:
 @pytest.mark.parametrize(("depth", "refused"), [(64, False), (65, True), (200, True)])
 def test_the_depth_limit_is_the_mappings(depth: int, refused: bool) -> None:
     content = b"<a>" * depth + b"</a>" * depth
-    spec = XmlCodecSpec(type="xml", record="/a", fields={})
+    spec = XmlCodecSpec(record="/a", fields={})
     if refused:
         with pytest.raises(DocumentTooDeep) as caught:
             decode_all(content, spec)
@@ -790,9 +786,7 @@ def test_what_cannot_be_one_document_is_an_encode_error(
 def test_paths_that_cannot_be_written_are_a_configuration_error(
     record: str, field_path: str
 ) -> None:
-    codec = XmlCodec(
-        XmlCodecSpec(type="xml", namespaces=TS, record=record, fields={"a": field_path})
-    )
+    codec = XmlCodec(XmlCodecSpec(namespaces=TS, record=record, fields={"a": field_path}))
     with pytest.raises(ConfigurationError):
         codec.encode([{"a": "x"}])
 
@@ -839,7 +833,6 @@ def test_a_line_written_without_the_one_before_keeps_its_position() -> None:
 def test_the_default_namespace_is_optional() -> None:
     codec = XmlCodec(
         XmlCodecSpec(
-            type="xml",
             namespaces={"pp": PP_URI},
             record="pp:PurchaseOrder",
             fields=PURCHASE_ORDER_FIELDS,
@@ -883,9 +876,7 @@ PROPERTY_FIELDS = {
 def test_encode_then_decode_gives_the_values_back(
     values: dict[str, str | None], parts: list[tuple[str, str | None]]
 ) -> None:
-    codec = XmlCodec(
-        XmlCodecSpec(type="xml", namespaces=TS, record="ts:Doc", fields=PROPERTY_FIELDS)
-    )
+    codec = XmlCodec(XmlCodecSpec(namespaces=TS, record="ts:Doc", fields=PROPERTY_FIELDS))
     record: dict[str, str | None] = dict(values)
     for n, (ref, text) in enumerate(parts, start=1):
         record[f"part_ref.{n}"] = ref
@@ -912,7 +903,7 @@ def test_the_codec_feeds_the_mapping_engine_and_a_bad_change_is_rejected_alone()
             "messages": {
                 "changes": {
                     "direction": "inbound",
-                    "codec": changes_spec().model_dump(),
+                    "codec": {"type": "xml", **changes_spec().model_dump()},
                     "event_type": "case_status",
                     "fields": {
                         "partner_event_id": {"column": "seq"},

@@ -20,17 +20,20 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from adapters.codecs.errors import EncodeError
 from hub.errors import ConfigurationError, Location, PartnerDataError
 from hub.mapping.formula_guard import guarded
-from hub.mapping.spec import CsvCodecSpec
-from hub.ports import DecodeResult, Record
+from hub.ports import AdapterInfo, AdapterKind, Capability, DecodeResult, Record
 
 __all__ = [
+    "CSV",
     "ColumnProfile",
     "CsvCodec",
+    "CsvCodecSpec",
     "CsvColumnsMismatchError",
     "CsvDialect",
     "CsvEncodeError",
@@ -867,8 +870,52 @@ def sniff_dialect(sample: bytes) -> SniffedCsv:
     )
 
 
-def codec_from_spec(spec: CsvCodecSpec, columns: Sequence[str] | None) -> CsvCodec:
-    """The codec a mapping message describes (registered as the ``csv`` codec)."""
+class CsvCodecSpec(BaseModel):
+    """How the partner writes its CSV files."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="csv codec")
+
+    encoding: Literal["latin-1", "iso-8859-1", "utf-8", "utf-8-sig", "auto-latin1-utf8"] = Field(
+        description="auto-latin1-utf8: Latin-1, but a BOM or valid UTF-8 switches to UTF-8."
+    )
+    delimiter: Annotated[str, Field(min_length=1, max_length=1)] = ","
+    quotechar: Annotated[str, Field(min_length=1, max_length=1)] = '"'
+    line_terminator: Literal["\r\n", "\n"] = Field(
+        default="\r\n", description="Used when the hub writes; both are accepted on read."
+    )
+    formula_guard: bool = Field(
+        default=True,
+        description="When the hub writes: a cell starting with =, +, -, @, tab or CR (a "
+        "spreadsheet formula) gets a leading ' so that a spreadsheet shows it as text; plain "
+        "numbers such as -12.50 are left alone. Off only for a partner whose software needs "
+        "every value raw and never opens the file in a spreadsheet.",
+    )
+    unguarded_columns: list[str] = Field(
+        default_factory=list,
+        description="Columns the hub writes raw even with formula_guard on, for values the "
+        "partner needs exactly as rendered (e.g. codes starting with -). Outbound only.",
+    )
+
+    @model_validator(mode="after")
+    def _guard_coherent(self) -> CsvCodecSpec:
+        if self.unguarded_columns and not self.formula_guard:
+            raise ValueError("unguarded_columns needs formula_guard on (off writes all raw)")
+        return self
+
+
+def codec_from_spec(
+    spec: CsvCodecSpec, columns: Sequence[str] | None, direction: str = "inbound"
+) -> CsvCodec:
+    """The codec a mapping message describes (registered as the ``csv`` codec).
+
+    Writing, every column left unguarded must be one the message writes.
+    """
+    unknown = [column for column in spec.unguarded_columns if column not in (columns or ())]
+    if direction == "outbound" and unknown:
+        raise ConfigurationError(
+            "unguarded_columns names columns this message does not have: "
+            + ", ".join(map(repr, unknown))
+        )
     return CsvCodec(
         CsvDialect(
             delimiter=spec.delimiter,
@@ -881,3 +928,14 @@ def codec_from_spec(spec: CsvCodecSpec, columns: Sequence[str] | None) -> CsvCod
             unguarded_columns=frozenset(spec.unguarded_columns),
         )
     )
+
+
+CSV = AdapterInfo(
+    kind=AdapterKind.CODEC,
+    name="csv",
+    summary="Delimited text files, one record a line, with a strict header check.",
+    settings=CsvCodecSpec,
+    factory=codec_from_spec,
+    capabilities=frozenset({Capability.DECODE, Capability.ENCODE, Capability.MANY_RECORDS}),
+)
+"""The ``csv`` entry point of ``hub.codecs``."""

@@ -32,6 +32,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from adapters.codecs.errors import (
     DocumentError,
     DocumentMalformed,
@@ -40,13 +42,14 @@ from adapters.codecs.errors import (
     EncodeError,
 )
 from hub.errors import ConfigurationError, Location, PartnerDataError
-from hub.mapping.spec import JsonCodecSpec
-from hub.ports import DecodeResult, Record
+from hub.ports import AdapterInfo, AdapterKind, Capability, DecodeResult, Record
 
 __all__ = [
+    "JSON",
     "MAX_DEPTH",
     "EncodeError",
     "JsonCodec",
+    "JsonCodecSpec",
     "JsonPath",
     "JsonRecordError",
     "JsonShapeError",
@@ -54,6 +57,27 @@ __all__ = [
     "codec_from_spec",
     "parse_path",
 ]
+
+
+class JsonCodecSpec(BaseModel):
+    """Where records and their fields sit in the partner's JSON documents."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="json codec")
+
+    record: str = Field(
+        default="$",
+        description="Path to the records: '$' (the document is one record) or e.g. '$.events[*]'.",
+    )
+    fields: dict[str, str] = Field(
+        description="Field name -> path relative to the record, e.g. $.code, $.location.city."
+    )
+    document_fields: dict[str, str] = Field(
+        default_factory=dict,
+        description="Field name -> path from the document root, copied to every record "
+        "(e.g. $.tracking_number for the events of one parcel).",
+    )
+    max_bytes: int = Field(default=10_000_000, ge=1)
+
 
 MAX_DEPTH = 100
 """Records and values nested deeper are refused (DocumentTooDeep): no partner format is."""
@@ -538,9 +562,24 @@ def _typed(key: str, path: JsonPath, text: str) -> Any:
     return text
 
 
-def codec_from_spec(spec: JsonCodecSpec, columns: Sequence[str] | None) -> JsonCodec:
+def codec_from_spec(
+    spec: JsonCodecSpec, columns: Sequence[str] | None, direction: str = "inbound"
+) -> JsonCodec:
     """The codec a mapping message describes (registered as the ``json`` codec).
 
-    ``columns`` is for delimited formats; JSON fields are named by the spec's paths.
+    ``columns`` is for delimited formats; JSON fields are named by the spec's paths, the
+    same both ways.
     """
+    del columns, direction
     return JsonCodec(spec)
+
+
+JSON = AdapterInfo(
+    kind=AdapterKind.CODEC,
+    name="json",
+    summary="JSON documents, records and fields found by paths.",
+    settings=JsonCodecSpec,
+    factory=codec_from_spec,
+    capabilities=frozenset({Capability.DECODE, Capability.ENCODE, Capability.DOCUMENT}),
+)
+"""The ``json`` entry point of ``hub.codecs``."""

@@ -12,9 +12,10 @@ from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 from pathlib import Path
 
-from hub.config.connector_spec import LocalDirTransportSpec
+from pydantic import BaseModel, ConfigDict, Field
+
 from hub.errors import ConfigurationError, OutboundNameTaken, TransientError
-from hub.ports import MessageRef, RawMessage
+from hub.ports import AdapterInfo, AdapterKind, Capability, MessageRef, RawMessage
 
 
 class LocalFileVanished(TransientError):
@@ -95,6 +96,18 @@ class LocalDirTransport:
             partial.unlink()
 
 
+class LocalDirTransportSpec(BaseModel):
+    """A folder on the hub's machine (a drop folder, or a partner's share mounted here)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="local-dir transport")
+
+    path: str
+    pattern: str | None = None
+    archive_dir: str | None = None
+    outbound_dir: str | None = None
+    partial_suffixes: list[str] = Field(default_factory=lambda: [".tmp", ".part"])
+
+
 def transport_from_spec(
     spec: LocalDirTransportSpec, secrets: Mapping[str, str], default_pattern: str | None
 ) -> LocalDirTransport:
@@ -107,3 +120,14 @@ def transport_from_spec(
         outbound_dir=Path(spec.outbound_dir) if spec.outbound_dir else None,
         partial_suffixes=tuple(spec.partial_suffixes),
     )
+
+
+LOCAL_DIR = AdapterInfo(
+    kind=AdapterKind.TRANSPORT,
+    name="local-dir",
+    summary="A folder on the hub's machine: files listed, read, archived and written.",
+    settings=LocalDirTransportSpec,
+    factory=transport_from_spec,
+    capabilities=frozenset({Capability.LIST, Capability.PUT}),
+)
+"""The ``local-dir`` entry point of ``hub.transports``."""

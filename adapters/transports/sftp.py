@@ -29,12 +29,14 @@ import paramiko
 from paramiko.pkey import UnknownKeyType
 from paramiko.sftp import SFTPError
 from paramiko.ssh_exception import IncompatiblePeer
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from hub.config.connector_spec import SftpTransportSpec
+from hub.config.connector_spec import EnvName
 from hub.errors import ConfigurationError, FatalError, OutboundNameTaken, TransientError
-from hub.ports import MessageRef, RawMessage
+from hub.ports import AdapterInfo, AdapterKind, Capability, MessageRef, RawMessage
 
 __all__ = [
+    "SFTP",
     "HostKeyMismatch",
     "SftpAuthenticationError",
     "SftpConnectionLost",
@@ -44,6 +46,7 @@ __all__ = [
     "SftpSessionsBusy",
     "SftpSettings",
     "SftpTransport",
+    "SftpTransportSpec",
 ]
 
 logger = logging.getLogger(__name__)
@@ -815,6 +818,42 @@ def _allowed(exc: paramiko.AuthenticationException) -> str:
     return ""
 
 
+class SftpTransportSpec(BaseModel):
+    """A partner's SFTP server. The host key is pinned: an unknown key is refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="sftp transport")
+
+    host: str
+    port: int = Field(default=22, ge=1, le=65535)
+    username: str
+    host_key: str = Field(
+        description="The server's public key ('ssh-ed25519 AAAA…') or its 'SHA256:…' "
+        "fingerprint, as the partner sent it."
+    )
+    private_key_env: EnvName | None = None
+    private_key_passphrase_env: EnvName | None = None
+    password_env: EnvName | None = None
+    remote_dir: str = Field(description="Where the partner writes files for the hub.")
+    pattern: str | None = Field(
+        default=None, description="Files to read; defaults to the mapping message's pattern."
+    )
+    archive_dir: str | None = Field(
+        default=None,
+        description="Move read files here. Without it the server is left untouched and the "
+        "hub remembers what it read.",
+    )
+    outbound_dir: str | None = Field(default=None, description="Where the hub writes files.")
+    partial_suffixes: list[str] = Field(default_factory=lambda: [".tmp", ".part"])
+    upload_suffix: str = Field(default=".tmp", description="Written first, then renamed.")
+    max_sessions: int = Field(default=2, ge=1, le=16)
+
+    @model_validator(mode="after")
+    def _some_credential(self) -> SftpTransportSpec:
+        if self.private_key_env is None and self.password_env is None:
+            raise ValueError("name the environment variable of a private key or a password")
+        return self
+
+
 def transport_from_spec(
     spec: SftpTransportSpec, secrets: Mapping[str, str], default_pattern: str | None
 ) -> SftpTransport:
@@ -837,3 +876,15 @@ def transport_from_spec(
             max_sessions=spec.max_sessions,
         )
     )
+
+
+SFTP = AdapterInfo(
+    kind=AdapterKind.TRANSPORT,
+    name="sftp",
+    summary="A partner's SFTP server with a pinned host key: files listed, read, archived "
+    "and written.",
+    settings=SftpTransportSpec,
+    factory=transport_from_spec,
+    capabilities=frozenset({Capability.LIST, Capability.PUT}),
+)
+"""The ``sftp`` entry point of ``hub.transports``."""

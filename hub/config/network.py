@@ -15,13 +15,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from hub.config.alerting import AlertingSpec
 from hub.config.connector_spec import CaseImportSpec, ConnectorSpec, WebhookSpec, parse_duration
+from hub.config.sync import SyncSpec
 from hub.config.yamlfile import read_yaml, validate
 from hub.errors import ConfigurationError
 from hub.model.case import ContractLevel
 from hub.model.parties import Party, PartyId, PartyRole
-from hub.partners.alerts import AlertingSpec
-from hub.sync.rules import SyncSpec
 
 DEFAULT_DATABASE_URL = "sqlite:///hub.db"
 """A file in the working directory: the embedded default, nothing to install."""

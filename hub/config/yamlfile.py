@@ -48,7 +48,11 @@ class YamlDocument:
     root: yaml.Node | None
 
     def line_of(self, location: Sequence[int | str]) -> int:
-        """The 1-based line of the deepest node along ``location`` that exists."""
+        """The 1-based line of the deepest node along ``location`` that exists.
+
+        A part found nowhere (a union's tag pydantic adds, such as ``inbound``) is
+        skipped, so that the keys after it still lead to their line.
+        """
         node = self.root
         if node is None:
             return 1
@@ -60,7 +64,7 @@ class YamlDocument:
             elif isinstance(node, yaml.SequenceNode) and isinstance(key, int):
                 match = node.value[key] if key < len(node.value) else None
             if match is None:
-                break
+                continue
             node = match
             line = node.start_mark.line + 1
         return line

@@ -11,13 +11,14 @@ from __future__ import annotations
 import re
 import string
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic.json_schema import SkipJsonSchema
 
+from hub.config.registry import AdapterRef
 from hub.model.event import STATUS_SETS, EventType
+from hub.ports import AdapterKind
 
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$", max_length=64)]
 
@@ -26,99 +27,11 @@ class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class CsvCodecSpec(_Spec):
-    """How the partner writes its CSV files."""
+class CodecRef(AdapterRef):
+    """A message's codec: an installed codec adapter (`type`, optionally its `package`)
+    and its options, checked against the codec's own settings model."""
 
-    type: Literal["csv"]
-    encoding: Literal["latin-1", "iso-8859-1", "utf-8", "utf-8-sig", "auto-latin1-utf8"] = Field(
-        description="auto-latin1-utf8: Latin-1, but a BOM or valid UTF-8 switches to UTF-8."
-    )
-    delimiter: Annotated[str, Field(min_length=1, max_length=1)] = ","
-    quotechar: Annotated[str, Field(min_length=1, max_length=1)] = '"'
-    line_terminator: Literal["\r\n", "\n"] = Field(
-        default="\r\n", description="Used when the hub writes; both are accepted on read."
-    )
-    formula_guard: bool = Field(
-        default=True,
-        description="When the hub writes: a cell starting with =, +, -, @, tab or CR (a "
-        "spreadsheet formula) gets a leading ' so that a spreadsheet shows it as text; plain "
-        "numbers such as -12.50 are left alone. Off only for a partner whose software needs "
-        "every value raw and never opens the file in a spreadsheet.",
-    )
-    unguarded_columns: list[str] = Field(
-        default_factory=list,
-        description="Columns the hub writes raw even with formula_guard on, for values the "
-        "partner needs exactly as rendered (e.g. codes starting with -). Outbound only.",
-    )
-
-    @model_validator(mode="after")
-    def _guard_coherent(self) -> CsvCodecSpec:
-        if self.unguarded_columns and not self.formula_guard:
-            raise ValueError("unguarded_columns needs formula_guard on (off writes all raw)")
-        return self
-
-
-class XmlCodecSpec(_Spec):
-    """Where records and their fields sit in the partner's XML documents.
-
-    The same paths serve both ways: reading picks values out, writing builds the
-    elements and attributes they name, in the order given.
-    """
-
-    type: Literal["xml"]
-    namespaces: dict[str, str] = Field(
-        default_factory=dict, description="Prefix -> namespace URI used in the paths."
-    )
-    record: str = Field(
-        description="XPath from the document to each record element, e.g. "
-        "/ts:Changes/ts:Change; when writing, the root element, e.g. ts:RepairOrder."
-    )
-    fields: dict[str, str] = Field(
-        description="Field name -> XPath relative to the record: an element (its text) or "
-        "an attribute, e.g. ts:RepairId, ts:Status/@code, ts:Product/@brand."
-    )
-    document_fields: dict[str, str] = Field(
-        default_factory=dict,
-        description="Field name -> XPath from the document root, read once per document "
-        "(e.g. a page's next token: /ts:Changes/@next).",
-    )
-    xsd: str | None = Field(
-        default=None, description="XSD file (relative to the mapping) that documents must match."
-    )
-    xsd_document: SkipJsonSchema[bytes | None] = Field(default=None, exclude=True, repr=False)
-    """The content of ``xsd``, read by the mapping loader: codecs do no I/O, so the XSD
-    reaches the codec as bytes. Never written in a mapping file."""
-    max_bytes: int = Field(default=10_000_000, ge=1, description="Larger documents are refused.")
-    max_depth: int = Field(default=64, ge=2, description="Deeper nesting is refused.")
-
-    @field_validator("xsd_document")
-    @classmethod
-    def _xsd_read_by_the_loader(cls, value: bytes | None) -> bytes | None:
-        if value is not None:
-            raise ValueError("xsd_document is read from the xsd file, not written in a mapping")
-        return value
-
-
-class JsonCodecSpec(_Spec):
-    """Where records and their fields sit in the partner's JSON documents."""
-
-    type: Literal["json"]
-    record: str = Field(
-        default="$",
-        description="Path to the records: '$' (the document is one record) or e.g. '$.events[*]'.",
-    )
-    fields: dict[str, str] = Field(
-        description="Field name -> path relative to the record, e.g. $.code, $.location.city."
-    )
-    document_fields: dict[str, str] = Field(
-        default_factory=dict,
-        description="Field name -> path from the document root, copied to every record "
-        "(e.g. $.tracking_number for the events of one parcel).",
-    )
-    max_bytes: int = Field(default=10_000_000, ge=1)
-
-
-CodecSpec = Annotated[CsvCodecSpec | XmlCodecSpec | JsonCodecSpec, Field(discriminator="type")]
+    kind: ClassVar[AdapterKind] = AdapterKind.CODEC
 
 
 class DateFormat(StrEnum):
@@ -222,7 +135,7 @@ class InboundSpec(_Spec):
 
     direction: Literal["inbound"]
     description: str | None = None
-    codec: CodecSpec = Field(description="How the message's bytes become records.")
+    codec: CodecRef = Field(description="How the message's bytes become records.")
     file_pattern: str | None = Field(
         default=None, description="Which files carry this message, e.g. STATUTS_*.csv."
     )
@@ -341,7 +254,7 @@ class OutboundSpec(_Spec):
 
     direction: Literal["outbound"]
     description: str | None = None
-    codec: CodecSpec = Field(description="How records become the message's bytes.")
+    codec: CodecRef = Field(description="How records become the message's bytes.")
     file_name: str | None = Field(
         default=None,
         description="Name of the written file. {now:<strftime>} is the time of sending (UTC), "
@@ -352,7 +265,8 @@ class OutboundSpec(_Spec):
     )
     batch: BatchSpec | None = Field(
         default=None,
-        description="CSV only: send the messages due together to the connector as one file "
+        description="For a codec that writes several records in one message (CSV): send "
+        "the messages due together to the connector as one file "
         "of up to max_records lines, delivered (or retried) together. For a partner whose "
         "sheet allows several records per file; without it, one message is one file.",
     )
@@ -363,21 +277,12 @@ class OutboundSpec(_Spec):
 
     @model_validator(mode="after")
     def _coherent(self) -> OutboundSpec:
-        if isinstance(self.codec, CsvCodecSpec):
-            unknown = [c for c in self.codec.unguarded_columns if c not in self.columns]
-            if unknown:
-                raise ValueError(
-                    "unguarded_columns names columns this message does not have: "
-                    + ", ".join(map(repr, unknown))
-                )
         if self.file_name is not None:
             unknown = sorted(_file_name_placeholders(self.file_name) - FILE_NAME_PLACEHOLDERS)
             if unknown:
                 raise ValueError(
                     f"file_name uses unknown placeholders {unknown}: only {{now:...}} and {{id}}"
                 )
-        if self.batch is not None and self.codec.type != "csv":
-            raise ValueError(f"batch needs a csv codec: a {self.codec.type} file holds one record")
         return self
 
 

@@ -14,11 +14,12 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 
+from hub.config.alerting import AlertingSpec
 from hub.config.connector_spec import HttpPushTransportSpec, ScheduleSpec, parse_duration
 from hub.config.secrets import is_missing_secret
 from hub.errors import ConfigurationError, NotFoundError
 from hub.operators.schedules import LATE_AFTER, describe_schedule, next_run
-from hub.partners.alerts import AlertingSpec, flags_for
+from hub.partners.alerts import flags_for
 from hub.partners.connectors import Network
 from hub.partners.runs import RunCounts, RunOutcome, RunRecord, run_record
 from hub.store import outbox, run_history

@@ -27,20 +27,20 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from hub.config.registry import installed
 from hub.config.yamlfile import YamlDocument, read_yaml, validate
 from hub.errors import ConfigurationError, HubError, PartnerDataError
 from hub.mapping.formula_guard import guarded_record
 from hub.mapping.inbound import InboundMapping
-from hub.mapping.loader import load_mapping
+from hub.mapping.loader import build_codec, load_mapping
 from hub.mapping.outbound import OutboundMapping
-from hub.mapping.spec import CsvCodecSpec, InboundSpec, MappingSpec, OutboundSpec
+from hub.mapping.spec import InboundSpec, MappingSpec, OutboundSpec
 from hub.model.case import Case
 from hub.model.event import Event
 from hub.model.parties import Party, PartyRole
 from hub.model.work import PartsOrder, PartsOrderLine
 from hub.partners.ingest import InboundPipeline, ingest_message
-from hub.partners.registry import CODECS, codec_factory, names
-from hub.ports import Codec, MessageRef, RawMessage, Record
+from hub.ports import AdapterKind, Capability, MessageRef, RawMessage, Record
 from hub.store.db import Database
 from hub.store.migrate import upgrade
 from hub.store.parties import save_party
@@ -80,12 +80,12 @@ def uninstalled_codecs(document: YamlDocument) -> list[str]:
     cannot be checked without the adapter."""
     data = document.data if isinstance(document.data, dict) else {}
     messages = data.get("messages")
-    installed = set(names(CODECS))
+    known = set(installed(AdapterKind.CODEC))
     missing: list[str] = []
     for message in messages.values() if isinstance(messages, dict) else []:
         codec = message.get("codec") if isinstance(message, dict) else None
         kind = codec.get("type") if isinstance(codec, dict) else None
-        if not isinstance(kind, str) or kind in installed:
+        if not isinstance(kind, str) or kind in known:
             continue
         package = codec.get("package") if isinstance(codec, dict) else None
         text = (
@@ -96,11 +96,6 @@ def uninstalled_codecs(document: YamlDocument) -> list[str]:
         if text not in missing:
             missing.append(text)
     return missing
-
-
-def build_codec(message: InboundSpec | OutboundSpec) -> Codec:
-    columns = message.header if isinstance(message, InboundSpec) else list(message.columns)
-    return codec_factory(message.codec.type)(message.codec, columns)
 
 
 def golden_lines(items: Iterable[Event | PartnerDataError]) -> list[str]:
@@ -311,7 +306,7 @@ def _outbound_checks(
         records = [outbound.render(context) for context in contexts]
     except HubError as error:
         return [Check(f"{name}: render", False, error.message)]
-    if spec.codec.type == "csv":
+    if spec.codec.adapter().info.can(Capability.MANY_RECORDS):
         batches = [("", records)]
     else:
         batches = [
@@ -346,10 +341,11 @@ def _as_written(
 ) -> list[dict[str, str | None]]:
     """Records as the codec writes them: a CSV cell guarded against spreadsheet formulas
     reads back with its leading quote, which is what the partner receives."""
-    codec = spec.codec
-    if not isinstance(codec, CsvCodecSpec) or not codec.formula_guard:
+    settings = spec.codec.settings
+    if not getattr(settings, "formula_guard", False):
         return records
-    return [guarded_record(record, unguarded=codec.unguarded_columns) for record in records]
+    unguarded = getattr(settings, "unguarded_columns", ())
+    return [guarded_record(record, unguarded=unguarded) for record in records]
 
 
 def sample_contexts(cases_folder: Path, parties: list[Party]) -> list[dict[str, Any]]:

@@ -12,19 +12,17 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
-from hub.config.connector_spec import (
-    CaseImportSpec,
-    ConnectorSpec,
-    HttpPullTransportSpec,
-    HttpPushTransportSpec,
-)
+from hub.config.connector_spec import CaseImportSpec, ConnectorSpec, TransportRef
 from hub.config.network import NetworkConfig, load_network
+from hub.config.registry import AdapterNotInstalled, attached_files
 from hub.config.secrets import read_secrets
+from hub.config.sync import Role
+from hub.config.yamlfile import read_yaml
 from hub.errors import ConfigurationError
 from hub.mapping.inbound import InboundMapping
-from hub.mapping.loader import load_mapping
+from hub.mapping.loader import build_codec, load_mapping
 from hub.mapping.outbound import OutboundMapping
-from hub.mapping.spec import InboundSpec, MappingSpec, OutboundSpec, XmlCodecSpec
+from hub.mapping.spec import InboundSpec, MappingSpec, OutboundSpec
 from hub.partners.ingest import (
     InboundPipeline,
     RunReport,
@@ -34,14 +32,12 @@ from hub.partners.ingest import (
     read_unprocessed,
     recorded_run,
 )
-from hub.partners.registry import codec_factory, transport_factory
-from hub.ports import Codec, PagedSource, Sender, Transport
+from hub.ports import Capability, Codec, CursorSettings, PagedSource, Sender, Transport
 from hub.store.case_links import trusted_partner_references
 from hub.store.db import Database
 from hub.store.events import StoredHook
 from hub.store.shipments import open_tracking_numbers
 from hub.sync.engine import sync_hook
-from hub.sync.rules import Role
 
 
 @dataclass(frozen=True)
@@ -59,12 +55,18 @@ class Connector:
         return self.spec.name
 
     def source_files(self) -> list[Path]:
-        """The files this connector was built from: its mapping and the XSDs it names."""
+        """The files this connector was built from: its mapping and the files its codecs'
+        settings name (an XSD)."""
         files = [self.mapping_path.resolve()]
         for message in self.mapping.messages.values():
-            codec = message.codec
-            if isinstance(codec, XmlCodecSpec) and codec.xsd is not None:
-                files.append(Path(codec.xsd))
+            try:
+                settings = message.codec.settings
+            except ConfigurationError:
+                continue  # not installed: nothing read
+            for name in attached_files(settings):
+                value = getattr(settings, name)
+                if value is not None:
+                    files.append(Path(str(value)))
         return files
 
     @property
@@ -76,9 +78,7 @@ class Connector:
         return isinstance(self.message, InboundSpec)
 
     def codec(self) -> Codec:
-        message = self.message
-        columns = message.header if isinstance(message, InboundSpec) else list(message.columns)
-        return codec_factory(message.codec.type)(message.codec, columns)
+        return build_codec(self.message)
 
     def pipeline(self) -> InboundPipeline:
         if not isinstance(self.message, InboundSpec):
@@ -90,8 +90,7 @@ class Connector:
         if name is None:
             return None
         message = self.mapping.inbound(name)
-        codec = codec_factory(message.codec.type)(message.codec, message.header)
-        return InboundPipeline(codec, InboundMapping(self.mapping, name))
+        return InboundPipeline(build_codec(message), InboundMapping(self.mapping, name))
 
     def run(self, database: Database) -> RunReport:
         """One recorded run now, without the lease (the hub's jobs take it: HubJobs)."""
@@ -104,57 +103,93 @@ class Connector:
         For a push connector, a run stores the pushes that were archived but never
         processed (the process stopped between its answer and the store).
         """
-        if isinstance(self.spec.transport, HttpPushTransportSpec):
+        if self.spec.pushed:
             read_unprocessed(database, self.pipeline(), report, on_stored=self.on_stored)
             return
-        transport = self.transport()
+        transport_ref = self.adapter_transport()
+        modes = transport_ref.adapter().info.enabled(transport_ref.settings)
         pipeline = self.pipeline()
-        if isinstance(transport, Sender):
-            raise ConfigurationError(f"connector {self.name!r} only sends; it has nothing to run")
-        if not isinstance(transport, PagedSource):
-            read_inbound(database, transport, pipeline, report, on_stored=self.on_stored)
-            return
-        spec = self.spec.transport
-        assert isinstance(spec, HttpPullTransportSpec)
+        transport = self.transport()
         partner = self.spec.partner
+        if Capability.PAGED in modes or Capability.PER_ITEM in modes:
+            source = _paged_source(self.name, transport)
+        if Capability.PAGED in modes:
+            cursor = transport_ref.settings
+            if not isinstance(cursor, CursorSettings):
+                cursor = CursorSettings()
 
-        def open_references() -> list[str]:
-            with database.transaction() as connection:
-                return trusted_partner_references(connection, partner)
+            def open_references() -> list[str]:
+                with database.transaction() as connection:
+                    return trusted_partner_references(connection, partner)
 
-        if spec.page_path is None:
+            resync_pipeline = self.resync_pipeline()
+            read_pages(
+                database,
+                source,
+                pipeline,
+                report,
+                next_field=cursor.next_field,
+                more_field=cursor.more_field,
+                resync=None if resync_pipeline is None else (resync_pipeline, open_references),
+                on_stored=self.on_stored,
+            )
+            return
+        if Capability.PER_ITEM in modes:
+            # Object by object: the partner's open parcels, polled by tracking number.
             with database.transaction() as connection:
                 keys = open_tracking_numbers(connection, partner)
-            read_items(database, transport, pipeline, keys, report, on_stored=self.on_stored)
+            read_items(database, source, pipeline, keys, report, on_stored=self.on_stored)
             return
-        resync_pipeline = self.resync_pipeline()
-        read_pages(
-            database,
-            transport,
-            pipeline,
-            report,
-            next_field=spec.next_field,
-            more_field=spec.more_field,
-            resync=None if resync_pipeline is None else (resync_pipeline, open_references),
-            on_stored=self.on_stored,
+        if Capability.LIST in modes and isinstance(transport, Transport):
+            read_inbound(database, transport, pipeline, report, on_stored=self.on_stored)
+            return
+        raise ConfigurationError(
+            f"connector {self.name!r}: its {transport_ref.type} transport cannot read "
+            "(it can: " + ", ".join(sorted(modes)) + "); it has nothing to run"
         )
 
     def outbound_mapping(self) -> OutboundMapping:
         return OutboundMapping(self.mapping, self.spec.message)
 
-    def transport(self) -> Transport | PagedSource | Sender:
-        """Connects nothing yet; secrets are read from the environment now."""
-        if isinstance(self.spec.transport, HttpPushTransportSpec):
+    def adapter_transport(self) -> TransportRef:
+        """The transport adapter's reference (a pushed connector has none)."""
+        if not isinstance(self.spec.transport, TransportRef):
             raise ConfigurationError(
                 f"connector {self.name!r} is pushed to: the hub serves it at "
                 f"/partners/{self.name}/events"
             )
+        return self.spec.transport
+
+    def transport(self) -> Transport | PagedSource | Sender:
+        """Connects nothing yet; secrets are read from the environment now."""
+        ref = self.adapter_transport()
         secrets = read_secrets(self.name, self.spec.secret_names())
         default_pattern = (
             self.message.file_pattern if isinstance(self.message, InboundSpec) else None
         )
-        factory = transport_factory(self.spec.transport.type)
-        return factory(self.spec.transport, secrets, default_pattern)
+        return build_transport(self.name, ref, secrets, default_pattern)
+
+
+def build_transport(
+    owner: str, ref: TransportRef, secrets: dict[str, str], default_pattern: str | None
+) -> Transport | PagedSource | Sender:
+    """A transport built by its adapter; one that builds none of the ports is refused."""
+    built = ref.adapter().info.factory(ref.settings, secrets, default_pattern)
+    if not isinstance(built, Transport | PagedSource | Sender):
+        raise ConfigurationError(
+            f"{owner!r}: the {ref.type} transport's factory built a {type(built).__name__}, "
+            "which is no transport"
+        )
+    return built
+
+
+def _paged_source(owner: str, transport: object) -> PagedSource:
+    if not isinstance(transport, PagedSource):
+        raise ConfigurationError(
+            f"connector {owner!r}: its transport says it pages or fetches by key but "
+            "builds no paged source"
+        )
+    return transport
 
 
 def build_connector(network_file: Path, spec: ConnectorSpec) -> Connector:
@@ -242,13 +277,31 @@ def check_network(path: Path, environ: dict[str, str] | None = None) -> list[Pro
         network = load_network(path)
     except ConfigurationError as error:
         return [Problem(line) for line in error.message.splitlines()]
+    document = read_yaml(path)
     problems: list[Problem] = []
-    for spec in network.connectors:
+    for index, spec in enumerate(network.connectors):
+        where = f"{path}:{document.line_of(('connectors', index, 'transport', 'type'))}"
+        try:
+            if isinstance(spec.transport, TransportRef):  # http-push is served by the hub
+                _ = spec.transport.settings
+        except ConfigurationError as error:
+            problems.append(Problem(f"{where}: connector {spec.name!r}: {error.message}"))
+            continue
         try:
             connector = build_connector(path, spec)
+        except ConfigurationError as error:
+            problems.extend(Problem(line) for line in error.message.splitlines())
+            continue
+        try:
             connector.codec()
-            if not isinstance(spec.transport, HttpPushTransportSpec):  # served by the hub
-                transport_factory(spec.transport.type)
+            connector.resync_pipeline()
+        except AdapterNotInstalled as error:
+            mapping = read_yaml(connector.mapping_path)
+            name = spec.message if error.name == connector.message.codec.type else None
+            line = mapping.line_of(("messages", name or spec.resync_message or "", "codec", "type"))
+            where = f"{connector.mapping_path}:{line}: connector {spec.name!r}"
+            problems.append(Problem(f"{where}: {error.message}"))
+            continue
         except ConfigurationError as error:
             problems.extend(Problem(line) for line in error.message.splitlines())
             continue
@@ -257,18 +310,19 @@ def check_network(path: Path, environ: dict[str, str] | None = None) -> list[Pro
         except ConfigurationError as error:
             problems.append(Problem(f"{path}: {error.message}", warning=True))
     problems.extend(_unaddressable_rules(path, network))
-    for drop in network.case_imports:
+    for index, drop in enumerate(network.case_imports):
         try:
-            transport_factory(drop.transport.type)
+            _ = drop.transport.settings
         except ConfigurationError as error:
-            problems.append(Problem(f"{path}: case import {drop.name!r}: {error.message}"))
+            line = document.line_of(("case_imports", index, "transport", "type"))
+            problems.append(Problem(f"{path}:{line}: case import {drop.name!r}: {error.message}"))
     return problems
 
 
 def case_import_transport(spec: CaseImportSpec) -> Transport:
     """The transport of a retailer's drop folder; secrets read from the environment now."""
     secrets = read_secrets(spec.name, spec.secret_names())
-    transport = transport_factory(spec.transport.type)(spec.transport, secrets, "*.csv")
+    transport = build_transport(spec.name, spec.transport, secrets, "*.csv")
     if not isinstance(transport, Transport):
         raise ConfigurationError(f"case import {spec.name!r} needs a file transport")
     return transport

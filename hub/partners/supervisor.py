@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
+from hub.config.alerting import AlertingSpec
 from hub.errors import FatalError, HubError
-from hub.partners.alerts import AlertingSpec, after_run
+from hub.partners.alerts import after_run
 from hub.partners.leases import LEASE, acquire_lease, keep_lease, release_lease
 from hub.partners.runs import ReplayMark, RunCounts, finish_run, start_run
 from hub.store.db import Database

@@ -29,15 +29,16 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from pydantic import ValidationError
 from standardwebhooks.webhooks import Webhook
 
-from hub.config.connector_spec import WEBHOOK_RETRY_WAIT, HttpPostTransportSpec, WebhookSpec
+from hub.config.connector_spec import WEBHOOK_RETRY_WAIT, WebhookSpec
+from hub.config.registry import adapter
 from hub.config.secrets import read_secrets
 from hub.errors import ConfigurationError, FatalError
 from hub.model.event import Event
 from hub.model.statuses import CaseStatus
-from hub.partners.registry import transport_factory
-from hub.ports import OutboundMessage, Sender
+from hub.ports import AdapterKind, OutboundMessage, Sender
 
 __all__ = [
     "CONTENT_TYPE",
@@ -203,17 +204,24 @@ def webhook_sender(spec: WebhookSpec, environ: Mapping[str, str] | None = None) 
     del environ
     parts = urlsplit(spec.url)
     path = parts.path or "/"
-    transport_spec = HttpPostTransportSpec(
-        type="http-post",
-        base_url=f"{parts.scheme}://{parts.netloc}",
-        post_path=f"{path}?{parts.query}" if parts.query else path,
-        content_type=CONTENT_TYPE,
-        requests_per_second=spec.requests_per_second,
-        timeout=spec.timeout,
-        max_attempts=spec.max_attempts,
-        max_wait=WEBHOOK_RETRY_WAIT,
-    )
-    sender = transport_factory("http-post")(transport_spec, {}, None)
+    post = adapter(AdapterKind.TRANSPORT, "http-post")
+    try:
+        settings = post.info.settings.model_validate(
+            {
+                "base_url": f"{parts.scheme}://{parts.netloc}",
+                "post_path": f"{path}?{parts.query}" if parts.query else path,
+                "content_type": CONTENT_TYPE,
+                "requests_per_second": spec.requests_per_second,
+                "timeout": spec.timeout,
+                "max_attempts": spec.max_attempts,
+                "max_wait": WEBHOOK_RETRY_WAIT,
+            }
+        )
+    except ValidationError as exc:
+        raise ConfigurationError(
+            f"the installed http-post transport refuses a webhook's settings: {exc}"
+        ) from exc
+    sender = post.info.factory(settings, {}, None)
     if not isinstance(sender, Sender):
         raise ConfigurationError("the installed http-post transport cannot send messages")
     return sender

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hub.config.connector_spec import WebhookSpec
+from hub.config.sync import Role
 from hub.errors import ConfigurationError, FatalError, HubError
 from hub.mapping.spec import OutboundSpec
 from hub.model.case import Case
@@ -35,7 +36,7 @@ from hub.store.db import Connection, Database
 from hub.store.events import get_event
 from hub.store.parts_orders import record_parts_order
 from hub.sync.outbox import OutboxRow
-from hub.sync.rules import Role, route_for
+from hub.sync.rules import route_for
 
 
 class UndeliverableMessage(FatalError):

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from hub.config.network import NetworkConfig
+from hub.config.sync import SyncSpec
 from hub.errors import ConfigurationError
 from hub.model.event import Event, EventType, stable_event_id
 from hub.store.case_links import GivenHow, record_given
@@ -19,7 +20,7 @@ from hub.store.cases import CaseRecord, get_case, lock_cases
 from hub.store.db import Connection
 from hub.store.events import StoredHook, append_events
 from hub.sync.outbox import OutboxItem, enqueue
-from hub.sync.rules import NotifyIntent, SendIntent, StatusIntent, SyncSpec, evaluate
+from hub.sync.rules import NotifyIntent, SendIntent, StatusIntent, evaluate
 
 HUB_PARTY = "hub"
 """The party the hub's own events are reported by (registered with the network)."""

@@ -16,12 +16,12 @@ from adapters.codecs.errors import EncodeError
 from adapters.codecs.xml.guard import parse_xml, secure_parser
 from adapters.codecs.xml.reader import FieldsReader, compile_xpath, elements
 from adapters.codecs.xml.schema import PartnerSchema, XmlRecordSchemaError, XmlRenderError
+from adapters.codecs.xml.spec import XmlCodecSpec
 from adapters.codecs.xml.writer import DocumentWriter
 from hub.errors import ConfigurationError, Location
-from hub.mapping.spec import XmlCodecSpec
-from hub.ports import DecodeResult, Record
+from hub.ports import AdapterInfo, AdapterKind, Capability, DecodeResult, Record
 
-__all__ = ["XmlCodec", "codec_from_spec"]
+__all__ = ["XML", "XmlCodec", "XmlCodecSpec", "codec_from_spec"]
 
 
 class XmlCodec:
@@ -115,11 +115,24 @@ class XmlCodec:
         return content
 
 
-def codec_from_spec(spec: XmlCodecSpec, columns: Sequence[str] | None) -> XmlCodec:
+def codec_from_spec(
+    spec: XmlCodecSpec, columns: Sequence[str] | None, direction: str = "inbound"
+) -> XmlCodec:
     """The codec a mapping message describes (registered as the ``xml`` codec).
 
     ``columns`` is for delimited formats; XML fields are named by the spec's paths. The
     XSD's content comes with the spec, read by the mapping loader.
     """
-    del columns
+    del columns, direction
     return XmlCodec(spec)
+
+
+XML = AdapterInfo(
+    kind=AdapterKind.CODEC,
+    name="xml",
+    summary="XML documents, records and fields found by XPath, optionally checked by an XSD.",
+    settings=XmlCodecSpec,
+    factory=codec_from_spec,
+    capabilities=frozenset({Capability.DECODE, Capability.ENCODE, Capability.DOCUMENT}),
+)
+"""The ``xml`` entry point of ``hub.codecs``."""

@@ -15,8 +15,8 @@ from lxml import etree
 
 from adapters.codecs.errors import EncodeError
 from adapters.codecs.xml.paths import WRITE_STEP, WritePlan, qualified, write_plan
+from adapters.codecs.xml.spec import XmlCodecSpec
 from hub.errors import ConfigurationError
-from hub.mapping.spec import XmlCodecSpec
 
 __all__ = ["DECLARATION", "DocumentWriter"]
 

@@ -17,10 +17,12 @@ from adapters.transports.http.settings import (
     HttpPostSettings,
     HttpPullSettings,
 )
-from hub.config.connector_spec import HttpPostTransportSpec, HttpPullTransportSpec, parse_duration
+from adapters.transports.http.spec import HttpPostTransportSpec, HttpPullTransportSpec
+from hub.config.connector_spec import parse_duration
 from hub.config.secrets import MissingSecret
+from hub.ports import AdapterInfo, AdapterKind, Capability
 
-__all__ = ["transport_from_spec"]
+__all__ = ["HTTP_POST", "HTTP_PULL", "transport_from_spec"]
 
 _SettingsT = TypeVar("_SettingsT", bound=HttpClientSettings)
 
@@ -109,3 +111,35 @@ def _settings(
         max_wait=parse_duration(spec.max_wait).total_seconds(),
         **own,
     )
+
+
+def _pull_modes(settings: object) -> frozenset[Capability]:
+    """A feed with a page path is paged; an item path alone fetches object by object."""
+    assert isinstance(settings, HttpPullTransportSpec)
+    if settings.page_path is not None:
+        return frozenset({Capability.PAGED, Capability.PER_ITEM})
+    if settings.item_path is not None:
+        return frozenset({Capability.PER_ITEM})
+    return frozenset()
+
+
+HTTP_PULL = AdapterInfo(
+    kind=AdapterKind.TRANSPORT,
+    name="http-pull",
+    summary="A partner's REST API read page by page from a cursor, or object by object.",
+    settings=HttpPullTransportSpec,
+    factory=transport_from_spec,
+    capabilities=frozenset({Capability.PAGED, Capability.PER_ITEM}),
+    configured=_pull_modes,
+)
+"""The ``http-pull`` entry point of ``hub.transports``."""
+
+HTTP_POST = AdapterInfo(
+    kind=AdapterKind.TRANSPORT,
+    name="http-post",
+    summary="A partner's REST API taking our messages by POST, idempotently retried.",
+    settings=HttpPostTransportSpec,
+    factory=transport_from_spec,
+    capabilities=frozenset({Capability.SEND}),
+)
+"""The ``http-post`` entry point of ``hub.transports``."""

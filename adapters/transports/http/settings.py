@@ -2,7 +2,7 @@
 
 What every client of a partner API needs (where, who we are, how fast, how patient) is
 declared once, in :class:`HttpClientSettings`; reading and delivering add only their own
-fields. Its defaults are those of connectors.yaml (``HttpPullTransportSpec``), so a
+fields. Its defaults are those of connectors.yaml (``HttpClientSpec``), so a
 transport built in code and one built from the file behave alike.
 """
 
@@ -12,7 +12,8 @@ import re
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
-from hub.config.connector_spec import HttpPullTransportSpec, parse_duration
+from adapters.transports.http.spec import HttpClientSpec
+from hub.config.connector_spec import parse_duration
 from hub.errors import ConfigurationError
 
 __all__ = [
@@ -46,7 +47,7 @@ REPEAT_STATUSES = DELIVERED - {201}
 
 def _file_default(name: str) -> Any:
     """The default connectors.yaml gives a client field, so that it is written once."""
-    return HttpPullTransportSpec.model_fields[name].default
+    return HttpClientSpec.model_fields[name].default
 
 
 def _file_seconds(name: str) -> float:

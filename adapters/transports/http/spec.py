@@ -1,0 +1,84 @@
+"""What connectors.yaml says of a partner's REST API: the ``http-pull`` and ``http-post``
+transports' settings, as written in the file (durations as text, secrets by variable)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from hub.config.connector_spec import Duration, EnvName
+from hub.ports import CursorSettings
+
+__all__ = ["HttpClientSpec", "HttpPostTransportSpec", "HttpPullTransportSpec"]
+
+
+class HttpClientSpec(BaseModel):
+    """What every HTTP client of a partner API needs: where, who we are, how fast."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base_url: str = Field(pattern=r"^https?://")
+    header_env: dict[str, EnvName] = Field(
+        default_factory=dict, description="Header -> environment variable holding its value."
+    )
+    bearer_token_env: EnvName | None = Field(
+        default=None, description="Sends Authorization: Bearer <the variable's value>."
+    )
+    requests_per_second: float = Field(default=5, gt=0, description="Stay under the limit.")
+    timeout: Duration = "30s"
+    max_attempts: int = Field(default=6, ge=1, le=20, description="Tries per request.")
+    max_wait: Duration = Field(
+        default="15m", description="Longest single wait (a maintenance window's Retry-After)."
+    )
+
+
+class HttpPullTransportSpec(HttpClientSpec, CursorSettings):
+    """A partner REST API read page by page (or object by object), with retries.
+
+    The transport only does HTTP; ``next_field`` and ``more_field`` name the codec's
+    document fields that carry the next cursor and whether more pages follow. With a
+    ``page_path`` the connector pages the feed; with only an ``item_path`` it fetches
+    each open object by its key.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="http-pull transport")
+
+    page_path: str | None = Field(
+        default=None, description="Path of the paged feed, e.g. /repairs/changes."
+    )
+    cursor_param: str = Field(default="since", description="Query parameter of the cursor.")
+    item_path: str | None = Field(
+        default=None, description="Path of one object, with {key}: /repairs/{key}."
+    )
+
+
+class HttpPostTransportSpec(HttpClientSpec):
+    """A partner REST API that takes our orders by POST (a repair order, a pickup).
+
+    Every delivery is retried through rate limits, maintenance and network faults, which
+    is safe only because each carries an Idempotency-Key and the partner recognises a
+    repeat: say how with ``conflict_is_success`` or ``idempotent_ok_status``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="http-post transport")
+
+    post_path: str = Field(description="Path orders are POSTed to, e.g. /repairs.")
+    content_type: str = Field(
+        pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~0-9A-Za-z-]+(\s*;[\x20-\x7e]*)?$",
+        description="Media type of the body as the partner expects it, e.g. application/xml.",
+    )
+    conflict_is_success: bool = Field(
+        default=False,
+        description="409 means the partner has this order already (the same order "
+        "reference): count it as delivered.",
+    )
+    idempotent_ok_status: int | None = Field(
+        default=None,
+        description="The status (200, 202 or 204) by which the partner says it had the "
+        "message already, as some carriers answer 200 to a known reference.",
+    )
+
+    @model_validator(mode="after")
+    def _repeat_status_is_not_created(self) -> HttpPostTransportSpec:
+        if self.idempotent_ok_status not in (None, 200, 202, 204):
+            raise ValueError("idempotent_ok_status must be 200, 202 or 204 (201 means new)")
+        return self
