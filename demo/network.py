@@ -22,7 +22,9 @@ from typing import Any
 import yaml
 
 from hub.api.operator_auth import TOKEN_ENV
+from hub.config.registry import find
 from hub.errors import ConfigurationError
+from hub.ports import AdapterKind
 from simulators.sftp import ClientKey, generate_client_key
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,6 +44,9 @@ SIMULATED_RETAILERS = ("maison-electro", "bricomarket")
 """The retailers the story opens cases for (demo.story, demo.retailers)."""
 SIMULATED_DROPS = ("bricomarket-nightly",)
 """The drop folders the story fills."""
+EXAMPLE_PLUGIN = ROOT / "examples" / "hub-example-adapters"
+"""A package that is not the hub's, registering a transport and a codec; its workshop is
+a party of the demo wherever the package is installed (demo.partners.plugin_workshop)."""
 SIMULATED_WEBHOOKS = ("maison-electro",)
 """The retailers whose webhook endpoint the demo runs (demo.retailers.WebhookReceiver)."""
 
@@ -64,6 +69,8 @@ class Endpoints:
     colis_express_url: str
     maison_electro_webhook_url: str
     bricomarket_drop: Path
+    plugin_spool: Path | None = None
+    """The example plugin's spool folder, when its package is installed."""
 
 
 @dataclass(frozen=True)
@@ -186,7 +193,29 @@ def demo_network(where: Endpoints, production: Path = PRODUCTION_NETWORK) -> dic
         drop["schedule"] = dict(LIVE_SCHEDULE)
     for hook in document.get("webhooks", []):
         hook["url"] = where.maison_electro_webhook_url
+    if where.plugin_spool is not None:
+        _add_plugin_workshop(document, where.plugin_spool)
     return document
+
+
+def plugin_installed() -> bool:
+    """The example plugin's adapters are installed (a development install has them)."""
+    return (
+        find(AdapterKind.TRANSPORT, "jsonl-spool") is not None
+        and find(AdapterKind.CODEC, "keyvalue") is not None
+    )
+
+
+def _add_plugin_workshop(document: dict[str, Any], spool: Path) -> None:
+    """The example plugin's party and connector, as its own network file declares them,
+    reading the demo's spool folder on the demo's schedule."""
+    example = yaml.safe_load((EXAMPLE_PLUGIN / "connectors.yaml").read_text(encoding="utf-8"))
+    document["parties"] = [*document.get("parties", []), *example["parties"]]
+    for connector in example["connectors"]:
+        connector["mapping"] = str((EXAMPLE_PLUGIN / connector["mapping"]).resolve())
+        connector["transport"]["folder"] = str(spool)
+        connector["schedule"] = dict(LIVE_SCHEDULE)
+        document["connectors"].append(connector)
 
 
 def write_network(folder: Path, document: dict[str, Any]) -> Path:

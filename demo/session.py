@@ -26,9 +26,11 @@ from demo.network import (
     SftpEndpoint,
     demo_network,
     export_secrets,
+    plugin_installed,
     write_network,
 )
 from demo.partners import Carrier, Partners, PartsSupplier, RepairNetwork, Workshop
+from demo.partners.plugin_workshop import spool_acknowledgement
 from demo.retailers import FeedReader, WebhookReceiver
 from demo.story import DemoCase, story
 from hub.bootstrap import Hub, Retries
@@ -190,6 +192,10 @@ def demo_session(
         webhooks = stack.enter_context(WebhookReceiver(secrets.maison_electro_webhook_secret))
         drop = folder / "drop" / "bricomarket"
         (drop / "done").mkdir(parents=True)
+        plugin_spool = None
+        if plugin_installed():
+            plugin_spool = (folder / "spool" / "plugin-workshop").resolve()
+            spool_acknowledgement(plugin_spool, cases[0])
         endpoints = Endpoints(
             atelier_dupont=SftpEndpoint(workshop_server.port, workshop_server.host_key_fingerprint),
             pieces_plus=SftpEndpoint(supplier_server.port, supplier_server.host_key_fingerprint),
@@ -197,6 +203,7 @@ def demo_session(
             colis_express_url=colis_express.base_url,
             maison_electro_webhook_url=webhooks.url,
             bricomarket_drop=drop.resolve(),
+            plugin_spool=plugin_spool,
         )
         document = demo_network(endpoints, production or PRODUCTION_NETWORK)
         path = write_network(folder, document)

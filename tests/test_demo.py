@@ -25,7 +25,13 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
-from demo.network import PRODUCTION_NETWORK, Endpoints, SftpEndpoint, demo_network
+from demo.network import (
+    PRODUCTION_NETWORK,
+    Endpoints,
+    SftpEndpoint,
+    demo_network,
+    plugin_installed,
+)
 from demo.retailers import BadSignature, verify
 from demo.story import Path as StoryPath
 from demo.story import story
@@ -157,6 +163,17 @@ def test_the_summary_tells_the_story(demo_run: DemoRun) -> None:
     assert "400 Bad Request" in output
     rejected_lines = re.findall(r"atelier-dupont-status │ STATUTS_\S+ +│ (\d+) ", output)
     assert len(rejected_lines) == 3, output
+
+
+def test_a_partner_connected_by_a_plugin_that_is_not_ours_plays_in_the_demo(
+    demo_run: DemoRun,
+) -> None:
+    """The example package's workshop (its own transport and codec) is read like any
+    partner: its connector is in the demo's network and its acknowledgement is stored."""
+    assert plugin_installed(), "the development install includes the example package"
+    network = (demo_run.folder / "connectors.yaml").read_text(encoding="utf-8")
+    assert "type: jsonl-spool" in network
+    assert _row_count(demo_run.output, "atelier-exemple") == 1, demo_run.output
 
 
 def test_the_exit_code_is_the_verdict(demo_run: DemoRun) -> None:
