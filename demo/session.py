@@ -32,7 +32,6 @@ from demo.partners import Carrier, Partners, PartsSupplier, RepairNetwork, Works
 from demo.retailers import FeedReader, WebhookReceiver
 from demo.story import DemoCase, story
 from hub.bootstrap import Hub, Retries
-from hub.config.connector_spec import HttpPushTransportSpec
 from hub.errors import ConfigurationError
 from hub.partners.connectors import Network, open_network
 from hub.retailers.tenants import add_retailer
@@ -250,6 +249,6 @@ def demo_session(
 
 def _push_connector(network: Network) -> str:
     for spec in network.config.connectors:
-        if isinstance(spec.transport, HttpPushTransportSpec) and spec.partner == "colis-express":
+        if spec.pushed and spec.partner == "colis-express":
             return spec.name
     raise ConfigurationError("the network has no push connector for colis-express")
