@@ -137,14 +137,16 @@ connectors:
     partner: colis-express
     mapping: {ROOT / "mappings" / "colis-express.yaml"}
     message: push
-    transport:
+    receiver:
       type: http-push
-      secret_env: BENCH_CE_PUSH_SECRET
-      signature_header: X-CE-Signature
-      signature_prefix: "sha256="
-      timestamp_header: X-CE-Timestamp
-      signed_content: timestamp.body
-      tolerance: 5m
+      auth:
+        scheme: hmac
+        secret_env: BENCH_CE_PUSH_SECRET
+        signature_header: X-CE-Signature
+        prefix: "sha256="
+        timestamp_header: X-CE-Timestamp
+        signed_content: timestamp.body
+        tolerance: 5m
 webhooks:
   - {{retailer: maison-electro, url: "{receiver_url}/hub", secret_env: BENCH_WEBHOOK_SECRET,
       requests_per_second: 1000}}

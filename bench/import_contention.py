@@ -75,12 +75,14 @@ connectors:
     partner: colis-express
     mapping: {ROOT / "mappings" / "colis-express.yaml"}
     message: push
-    transport:
+    receiver:
       type: http-push
-      secret_env: BENCH_CE_PUSH_SECRET
-      signature_header: X-CE-Signature
-      timestamp_header: X-CE-Timestamp
-      tolerance: 5m
+      auth:
+        scheme: hmac
+        secret_env: BENCH_CE_PUSH_SECRET
+        signature_header: X-CE-Signature
+        timestamp_header: X-CE-Timestamp
+        tolerance: 5m
 """,
         encoding="utf-8",
     )

@@ -55,7 +55,7 @@ def list_connectors(network: NetworkOption = None) -> None:
             spec.name,
             spec.partner,
             f"{spec.mapping} :: {spec.message}",
-            spec.transport.type,
+            spec.adapter.type,
             str(schedule),
             "yes" if spec.enabled else "paused",
         )

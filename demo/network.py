@@ -100,7 +100,8 @@ class DemoSecrets:
         """Each variable the network file names, with this session's value."""
         values = {TOKEN_ENV: self.operator_token}
         for connector in network["connectors"]:
-            transport = connector["transport"]
+            # A receiver's secrets are under its auth (a transport's at its top level).
+            transport = connector.get("transport") or connector["receiver"].get("auth", {})
             partner = connector["partner"]
             if "private_key_env" in transport:
                 values[transport["private_key_env"]] = self.sftp_key.private_openssh
@@ -116,9 +117,9 @@ class DemoSecrets:
 
 
 def _point_at_simulators(connector: dict[str, Any], where: Endpoints) -> None:
-    transport = connector["transport"]
+    transport = connector.get("transport", {})
     partner = connector["partner"]
-    kind = transport["type"]
+    kind = transport.get("type")
     if kind == "sftp":
         endpoint = {"atelier-dupont": where.atelier_dupont, "pieces-plus": where.pieces_plus}
         server = endpoint[partner]

@@ -208,7 +208,10 @@ def run_once(session: Session, console: Console) -> Outcome:
 def _pulls_parcels(jobs: HubJobs, name: str) -> bool:
     """The carrier's pull connector: each parcel on its way, one request each."""
     spec = jobs.network.config.connector(name)
-    return spec.partner == "colis-express" and spec.transport.type == "http-pull"
+    transport = spec.transport
+    return (
+        spec.partner == "colis-express" and transport is not None and transport.type == "http-pull"
+    )
 
 
 def expected_dead(session: Session) -> set[tuple[str, str]]:

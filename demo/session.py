@@ -34,7 +34,6 @@ from demo.partners.plugin_workshop import spool_acknowledgement
 from demo.retailers import FeedReader, WebhookReceiver
 from demo.story import DemoCase, story
 from hub.bootstrap import Hub, Retries
-from hub.config.connector_spec import HttpPushTransportSpec
 from hub.errors import ConfigurationError
 from hub.partners.connectors import Network, open_network
 from hub.retailers.tenants import add_retailer
@@ -257,6 +256,6 @@ def demo_session(
 
 def _push_connector(network: Network) -> str:
     for spec in network.config.connectors:
-        if isinstance(spec.transport, HttpPushTransportSpec) and spec.partner == "colis-express":
+        if spec.pushed and spec.partner == "colis-express":
             return spec.name
     raise ConfigurationError("the network has no push connector for colis-express")

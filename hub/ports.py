@@ -132,6 +132,80 @@ class Sender(Protocol):
     def send(self, message: OutboundMessage) -> DeliveryReceipt: ...
 
 
+@dataclass(frozen=True)
+class PushRequest:
+    """A partner's push as the hub received it, before anything is trusted.
+
+    ``headers`` keys are lower-case (HTTP header names are case-insensitive);
+    ``received_at`` is the clock a receiver checks signing times against.
+    """
+
+    headers: Mapping[str, str]
+    body: bytes
+    query: Mapping[str, str]
+    client: str | None
+    received_at: datetime
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+
+@dataclass(frozen=True)
+class AcceptedPush:
+    """A push the receiver authenticated: the message to archive, and the values of the
+    request its answer needs (read now, so that the answer never touches the body)."""
+
+    message: RawMessage
+    values: Mapping[str, str] = field(default_factory=dict)
+
+
+class RefusalKind(StrEnum):
+    """Why a push is refused; the receiver chooses the status for each."""
+
+    UNAUTHENTICATED = "unauthenticated"
+    """Not provably from the partner (credentials, signature, signing time)."""
+    TOO_LARGE = "too_large"
+    """Larger than the receiver accepts: it could never be stored."""
+    MALFORMED = "malformed"
+    """The receiver cannot read what its answer needs from the body (not XML, not JSON)."""
+
+
+@dataclass(frozen=True)
+class PushRefusal:
+    """A push the hub will not keep, and the reason given to the partner."""
+
+    kind: RefusalKind
+    reason: str
+    values: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PushAnswer:
+    """The HTTP answer a receiver renders for a partner."""
+
+    status: int
+    content_type: str
+    body: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Receiver(Protocol):
+    """Inbound HTTP for one connector: who may push, and what the partner is answered.
+
+    Pure: no I/O and no storage. The hub archives an accepted push in its own short
+    transaction and only then asks for the answer, so a 2xx always means "kept".
+    """
+
+    def authenticate(self, request: PushRequest) -> AcceptedPush | PushRefusal: ...
+
+    def answer(self, push: AcceptedPush, message_id: int) -> PushAnswer:
+        """The answer for a push archived under ``message_id``."""
+        ...
+
+    def refuse(self, refusal: PushRefusal) -> PushAnswer: ...
+
+
 class AdapterKind(StrEnum):
     """What an adapter is, and the entry-point group it registers under."""
 
@@ -211,7 +285,8 @@ class AdapterInfo:
     ``factory(settings, columns, direction)`` (the message's header or columns, or None;
     ``"inbound"`` to read, ``"outbound"`` to write), a
     transport's as ``factory(settings, secrets, default_pattern)`` (secrets keyed by the
-    ``_env`` field's name without the suffix, ``name:key`` for a mapping of variables).
+    ``_env`` field's name without the suffix, ``name:key`` for a mapping of variables),
+    a receiver's as ``factory(settings, secrets)`` returning a :class:`Receiver`.
 
     ``capabilities`` is what the adapter can do at all; ``configured`` optionally narrows
     it to what given settings enable (a pull with only an item path cannot page).

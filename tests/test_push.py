@@ -18,9 +18,9 @@ import pytest
 from sqlalchemy import func, select
 
 from hub.api.app import create_app
-from hub.config.connector_spec import HttpPushTransportSpec
 from hub.partners.connectors import open_network
-from hub.partners.push import archive_push, verify_push
+from hub.partners.push import archive_push, build_receiver, push_request
+from hub.ports import AcceptedPush
 from hub.store.cases import get_case, open_case
 from hub.store.db import Database
 from hub.store.tables import events, raw_messages
@@ -45,12 +45,14 @@ connectors:
     partner: colis-express
     mapping: {ROOT / "mappings" / "colis-express.yaml"}
     message: push
-    transport:
+    receiver:
       type: http-push
-      secret_env: TEST_CE_PUSH_SECRET
-      signature_header: X-CE-Signature
-      timestamp_header: X-CE-Timestamp
-      tolerance: 5m
+      auth:
+        scheme: hmac
+        secret_env: TEST_CE_PUSH_SECRET
+        signature_header: X-CE-Signature
+        timestamp_header: X-CE-Timestamp
+        tolerance: 5m
 """,
         encoding="utf-8",
     )
@@ -169,10 +171,11 @@ def test_a_push_archived_but_never_processed_is_stored_by_a_run(
     )
     stamp = str(int(time.time()))
     headers = {"X-CE-Timestamp": stamp, "X-CE-Signature": sign_push(SECRET, stamp, body)}
-    assert isinstance(push_connector.spec.transport, HttpPushTransportSpec)
-    archive_push(
-        database, "ce-push", verify_push(push_connector.spec.transport, SECRET, headers, body)
-    )
+    assert push_connector.spec.receiver is not None
+    receiver = build_receiver("ce-push", push_connector.spec.receiver)
+    accepted = receiver.authenticate(push_request(headers, body, {}, "127.0.0.1"))
+    assert isinstance(accepted, AcceptedPush)
+    archive_push(database, "ce-push", accepted)
     assert count(database, events, events.c.reported_by == "colis-express") == 0
 
     report = push_connector.run(database)

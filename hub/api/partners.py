@@ -1,50 +1,43 @@
 """Where partners push their messages: ``POST /partners/{connector}/events``.
 
-Not part of the retailer API's document: partners authenticate by signature, not by
-key. The route only verifies, archives and answers; the message is mapped and stored
-after the answer has left, so the partner gets its 200 in milliseconds.
+Not part of the retailer API's document: each connector's receiver (an adapter found
+through the registry, never imported here) says how its partner authenticates and what
+it is answered. The route only authenticates, archives and answers, in that order: an
+accepted push is answered after its raw bytes are archived, a refused one with the
+receiver's refusal and nothing kept; the message is mapped and stored after the answer
+has left, so the partner gets its answer in milliseconds.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import lru_cache
-
 from fastapi import APIRouter, BackgroundTasks, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from hub.api.problems import problem_response
-from hub.config.connector_spec import HttpPushTransportSpec
-from hub.config.secrets import read_secrets
 from hub.errors import ConfigurationError
-from hub.partners.connectors import Connector, Network
-from hub.partners.push import PushRefused, PushTooLarge, archive_push, process_push, verify_push
+from hub.partners.push import (
+    PushEndpoint,
+    archive_push,
+    process_push,
+    push_endpoints,
+    push_request,
+)
+from hub.ports import PushAnswer, PushRefusal
 from hub.store.db import Database
+
+__all__ = ["push_endpoints", "router"]
 
 router = APIRouter()
 
 
-@dataclass(frozen=True)
-class PushEndpoint:
-    connector: Connector
-    spec: HttpPushTransportSpec
-
-
-def push_endpoints(network: Network | None) -> dict[str, PushEndpoint]:
-    """Every push connector of the network, loaded once when the app starts."""
-    if network is None:
-        return {}
-    endpoints = {}
-    for spec in network.config.connectors:
-        if isinstance(spec.transport, HttpPushTransportSpec) and spec.enabled:
-            endpoints[spec.name] = PushEndpoint(network.connector(spec.name), spec.transport)
-    return endpoints
-
-
-@lru_cache(maxsize=64)
-def _secret(connector: str, variable: str) -> str:
-    return read_secrets(connector, {"secret": variable})["secret"]
+def _response(answer: PushAnswer) -> Response:
+    return Response(
+        answer.body,
+        status_code=answer.status,
+        media_type=answer.content_type,
+        headers=dict(answer.headers),
+    )
 
 
 @router.post("/partners/{connector}/events", include_in_schema=False)
@@ -53,25 +46,25 @@ async def receive_push(connector: str, request: Request, background: BackgroundT
     endpoint = endpoints.get(connector)
     if endpoint is None:
         return problem_response(request, 404, "no push connector of that name")
-    body = await request.body()
     try:
-        secret = _secret(connector, endpoint.spec.secret_env)
+        receiver = endpoint.receiver()
     except ConfigurationError:
         return problem_response(request, 503, "this connector is not configured to receive")
-    try:
-        push = verify_push(endpoint.spec, secret, request.headers, body)
-    except PushTooLarge as refused:
-        return problem_response(request, 413, refused.message)
-    except PushRefused as refused:
-        return problem_response(request, 401, refused.message)
+    body = await request.body()
+    client = request.client.host if request.client is not None else None
+    pushed = receiver.authenticate(
+        push_request(request.headers, body, request.query_params, client)
+    )
+    if isinstance(pushed, PushRefusal):
+        return _response(receiver.refuse(pushed))
     database: Database = request.app.state.database
-    archived = await run_in_threadpool(archive_push, database, connector, push)
+    archived = await run_in_threadpool(archive_push, database, connector, pushed)
     background.add_task(
         process_push,
         database,
         connector,
         endpoint.connector.pipeline(),
-        push,
+        pushed,
         endpoint.connector.on_stored,
     )
-    return JSONResponse({"status": "accepted", "message_id": archived.id}, status_code=200)
+    return _response(receiver.answer(pushed, archived.id))

@@ -9,16 +9,9 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidatorFunctionWrapHandler,
-    WrapValidator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hub.config.registry import AdapterRef, secret_names
 from hub.model.parties import PartyId
@@ -60,52 +53,17 @@ class ScheduleSpec(_Spec):
         return self
 
 
-class HttpPushTransportSpec(_Spec):
-    """The partner POSTs each message to the hub, signed with a shared secret (HMAC).
-
-    TEMPORARY: the one transport the core still knows by its class, because the hub's
-    API serves it; it becomes a receiver adapter (``hub.receivers``) in a later step.
-
-    Served at ``POST /partners/{connector}/events``. An unsigned, wrongly signed or
-    stale message is refused with 401 and nothing is stored.
-    """
-
-    type: Literal["http-push"]
-    secret_env: EnvName = Field(description="Variable holding the shared secret.")
-    signature_header: str = "X-Signature"
-    signature_prefix: str = Field(default="sha256=", description="Text before the hex digest.")
-    timestamp_header: str | None = Field(
-        default="X-Timestamp", description="Header with the signing time in Unix seconds."
-    )
-    signed_content: Literal["timestamp.body", "body"] = Field(
-        default="timestamp.body",
-        description="What the HMAC-SHA256 covers: the timestamp, a dot and the raw body; "
-        "or the raw body alone.",
-    )
-    tolerance: Duration = Field(default="5m", description="Oldest signing time accepted.")
-    max_bytes: int = Field(default=1_000_000, ge=1)
-
-
 class TransportRef(AdapterRef):
     """A connector's transport: an installed transport adapter and its options."""
 
     kind: ClassVar[AdapterKind] = AdapterKind.TRANSPORT
 
 
-PUSH_TYPE = "http-push"
+class ReceiverRef(AdapterRef):
+    """A connector's receiver: how the partner pushes to the hub (an installed receiver
+    adapter, such as the built-in ``http-push``, and its options)."""
 
-
-def _transport(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
-    """``http-push`` is read as the core's own spec, any other type as an adapter's."""
-    if isinstance(value, dict):
-        model = HttpPushTransportSpec if value.get("type") == PUSH_TYPE else TransportRef
-        return model.model_validate(value)
-    return handler(value)
-
-
-AnyTransport = Annotated[TransportRef | HttpPushTransportSpec, WrapValidator(_transport)]
-"""Temporary: the push transport is still known to the core (it is served by the hub's
-API, not built from an adapter) until it becomes a receiver adapter (hub.receivers)."""
+    kind: ClassVar[AdapterKind] = AdapterKind.RECEIVER
 
 
 class ConnectorSpec(_Spec):
@@ -120,29 +78,51 @@ class ConnectorSpec(_Spec):
         description="Paged pulls: the mapping message for one object, read when the partner "
         "no longer knows our cursor and every open object is fetched again.",
     )
-    transport: AnyTransport = Field(
+    transport: TransportRef | None = Field(
+        default=None,
         description="The transport adapter (`type`, optionally its `package`) and its "
-        "options, or the hub's own http-push."
+        "options: how the hub reaches the partner.",
+    )
+    receiver: ReceiverRef | None = Field(
+        default=None,
+        description="The receiver adapter (`type`, optionally its `package`) and its "
+        "options: how the partner pushes to the hub, at /partners/{name}/events.",
     )
     schedule: ScheduleSpec | None = None
     enabled: bool = True
 
+    @model_validator(mode="before")
+    @classmethod
+    def _push_is_a_receiver(cls, data: Any) -> Any:
+        transport = data.get("transport") if isinstance(data, dict) else None
+        if isinstance(transport, dict) and transport.get("type") == "http-push":
+            raise ValueError(
+                "http-push is a receiver: write it under `receiver:`, its authentication "
+                "under `auth:` (docs/adapters.md, Receivers)"
+            )
+        return data
+
+    @model_validator(mode="after")
+    def _one_way_in(self) -> ConnectorSpec:
+        if (self.transport is None) == (self.receiver is None):
+            raise ValueError("give exactly one of transport or receiver")
+        return self
+
     @property
     def pushed(self) -> bool:
-        """The partner pushes to the hub (served by its API, no transport to build)."""
-        return isinstance(self.transport, HttpPushTransportSpec)
+        """The partner pushes to the hub (a receiver served by its API, no transport)."""
+        return self.receiver is not None
+
+    @property
+    def adapter(self) -> TransportRef | ReceiverRef:
+        """The way messages come and go: the receiver of a push, else the transport."""
+        adapter = self.receiver if self.receiver is not None else self.transport
+        assert adapter is not None, "checked when read"
+        return adapter
 
     def secret_names(self) -> dict[str, str]:
         """Setting -> environment variable, for every secret this connector needs."""
-        return transport_secret_names(self.transport)
-
-
-def transport_secret_names(transport: TransportRef | HttpPushTransportSpec) -> dict[str, str]:
-    """Setting -> environment variable, for every secret a transport needs (its settings'
-    fields ending in ``_env``)."""
-    if isinstance(transport, HttpPushTransportSpec):
-        return secret_names(transport)
-    return secret_names(transport.settings)
+        return secret_names(self.adapter.settings)
 
 
 class CaseImportSpec(_Spec):
@@ -159,7 +139,7 @@ class CaseImportSpec(_Spec):
     enabled: bool = True
 
     def secret_names(self) -> dict[str, str]:
-        return transport_secret_names(self.transport)
+        return secret_names(self.transport.settings)
 
 
 WEBHOOK_SIGNATURE_TOLERANCE_SECONDS = 300

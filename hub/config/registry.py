@@ -146,13 +146,17 @@ def secret_names(settings: BaseModel) -> dict[str, str]:
     """Setting -> environment variable, for every secret these settings name.
 
     A field ``x_env`` holding a variable's name is the secret ``x``; one holding a
-    mapping (a header -> variable) gives ``x:<key>`` for each entry.
+    mapping (a header -> variable) gives ``x:<key>`` for each entry. Nested settings (a
+    receiver's ``auth``) are searched too, their secrets named the same way.
     """
     names: dict[str, str] = {}
     for field in type(settings).model_fields:
+        value = getattr(settings, field)
+        if isinstance(value, BaseModel):
+            names.update(secret_names(value))
+            continue
         if not field.endswith(SECRET_SUFFIX):
             continue
-        value = getattr(settings, field)
         base = field.removesuffix(SECRET_SUFFIX)
         if isinstance(value, str):
             names[base] = value

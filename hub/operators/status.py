@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Literal
 
 from hub.config.alerting import AlertingSpec
-from hub.config.connector_spec import HttpPushTransportSpec, ScheduleSpec, parse_duration
+from hub.config.connector_spec import ScheduleSpec, parse_duration
 from hub.config.secrets import is_missing_secret
 from hub.errors import ConfigurationError, NotFoundError
 from hub.operators.schedules import LATE_AFTER, describe_schedule, next_run
@@ -121,7 +121,7 @@ def _direction(network: Network, name: str) -> Direction:
     """In, out or push; the mapping comes from the network's connector cache, which reads
     it again only when its file changed."""
     spec = network.config.connector(name)
-    if isinstance(spec.transport, HttpPushTransportSpec):
+    if spec.pushed:
         return "push"
     return "in" if network.connector(name).inbound else "out"
 

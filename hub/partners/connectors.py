@@ -153,7 +153,7 @@ class Connector:
 
     def adapter_transport(self) -> TransportRef:
         """The transport adapter's reference (a pushed connector has none)."""
-        if not isinstance(self.spec.transport, TransportRef):
+        if self.spec.transport is None:
             raise ConfigurationError(
                 f"connector {self.name!r} is pushed to: the hub serves it at "
                 f"/partners/{self.name}/events"
@@ -280,10 +280,10 @@ def check_network(path: Path, environ: dict[str, str] | None = None) -> list[Pro
     document = read_yaml(path)
     problems: list[Problem] = []
     for index, spec in enumerate(network.connectors):
-        where = f"{path}:{document.line_of(('connectors', index, 'transport', 'type'))}"
+        way_in = "receiver" if spec.receiver is not None else "transport"
+        where = f"{path}:{document.line_of(('connectors', index, way_in, 'type'))}"
         try:
-            if isinstance(spec.transport, TransportRef):  # http-push is served by the hub
-                _ = spec.transport.settings
+            _ = spec.adapter.settings
         except ConfigurationError as error:
             problems.append(Problem(f"{where}: connector {spec.name!r}: {error.message}"))
             continue

@@ -20,7 +20,6 @@ from apscheduler.triggers.interval import IntervalTrigger
 from hub.config.connector_spec import (
     CaseImportSpec,
     ConnectorSpec,
-    HttpPushTransportSpec,
     ScheduleSpec,
     parse_duration,
 )
@@ -94,7 +93,7 @@ class HubJobs:
             spec.name
             for spec in self.network.config.connectors
             if spec.enabled
-            and not isinstance(spec.transport, HttpPushTransportSpec)
+            and not spec.pushed
             and isinstance(self.network.connector(spec.name).message, InboundSpec)
         ]
 
@@ -156,7 +155,7 @@ def build_scheduler(
         coalesce=True,
     )
     for spec in config.connectors:
-        if spec.enabled and isinstance(spec.transport, HttpPushTransportSpec):
+        if spec.enabled and spec.pushed:
             # pushes archived but never stored by a process that died: once, at the start
             scheduler.add_job(jobs.run, args=(spec.name,), id=f"{spec.name}-recovery")
     scheduler.add_job(  # breached steps published to their retailers, once each
