@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.codecs.csv_codec import (
+from adapters.codecs.csv.reader import (
     CsvCodec,
     CsvColumnsMismatchError,
     CsvDialect,

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from adapters.codecs.csv_codec import CsvCodec, CsvDialect
+from adapters.codecs.csv.reader import CsvCodec, CsvDialect
 from hub.config.network import load_network
 from hub.errors import ConfigurationError
 from hub.mapping.formula_guard import guarded

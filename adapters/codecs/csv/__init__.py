@@ -1,0 +1,1 @@
+"""The CSV codec: partner CSV bytes <-> records (split by job in the next change)."""
