@@ -18,7 +18,7 @@ from adapters.codecs.errors import (
     DocumentTooLarge,
     EncodeError,
 )
-from adapters.codecs.json_codec import (
+from adapters.codecs.json.codec import (
     MAX_DEPTH,
     JsonCodec,
     JsonCodecSpec,
