@@ -33,7 +33,7 @@ from typing import Any
 
 import pytest
 
-from adapters.transports.sftp import (
+from adapters.transports.sftp.transport import (
     HostKeyMismatch,
     SftpAuthenticationError,
     SftpSettings,
