@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import yaml
 
-from adapters.codecs.csv_codec import CsvCodec, SniffedCsv, ValueFormat, sniff_dialect
+from adapters.codecs.csv.codec import CsvCodec
+from adapters.codecs.csv.sniff import SniffedCsv, ValueFormat, sniff_dialect
 from hub.ports import Record
 
 _CODE_SHAPE = re.compile(r"^[A-Z0-9_]{1,12}$")

@@ -11,10 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.codecs.csv_codec import (
-    CsvCodec,
+from adapters.codecs.csv.codec import CsvCodec
+from adapters.codecs.csv.dialect import CsvDialect
+from adapters.codecs.csv.encoding import detect_encoding
+from adapters.codecs.csv.errors import (
     CsvColumnsMismatchError,
-    CsvDialect,
     CsvEncodeError,
     CsvFieldCountError,
     CsvHeaderError,
@@ -23,10 +24,8 @@ from adapters.codecs.csv_codec import (
     CsvUndecodableByteError,
     CsvUnencodableCharacterError,
     CsvUnterminatedQuoteError,
-    ValueFormat,
-    detect_encoding,
-    sniff_dialect,
 )
+from adapters.codecs.csv.sniff import ValueFormat, sniff_dialect
 from hub.errors import ConfigurationError, ModelError, NextAction, PartnerDataError
 from hub.mapping.formula_guard import guarded_record
 from hub.ports import Codec, DecodeResult, Record

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from adapters.codecs.csv_codec import CsvCodec, CsvDialect
+from adapters.codecs.csv.codec import CsvCodec
+from adapters.codecs.csv.dialect import CsvDialect
 from hub.config.network import load_network
 from hub.errors import ConfigurationError
 from hub.mapping.formula_guard import guarded

@@ -18,15 +18,15 @@ from adapters.codecs.errors import (
     DocumentTooLarge,
     EncodeError,
 )
-from adapters.codecs.json_codec import (
-    MAX_DEPTH,
+from adapters.codecs.json.codec import (
     JsonCodec,
-    JsonCodecSpec,
     JsonRecordError,
     JsonShapeError,
     codec_from_spec,
-    parse_path,
 )
+from adapters.codecs.json.paths import parse_path
+from adapters.codecs.json.spec import JsonCodecSpec
+from adapters.codecs.json.values import MAX_DEPTH
 from hub.errors import ConfigurationError, ModelError, NextAction, PartnerDataError
 from hub.ports import DecodeResult, DocumentCodec, Record
 

@@ -33,12 +33,9 @@ from typing import Any
 
 import pytest
 
-from adapters.transports.sftp import (
-    HostKeyMismatch,
-    SftpAuthenticationError,
-    SftpSettings,
-    SftpTransport,
-)
+from adapters.transports.sftp.errors import HostKeyMismatch, SftpAuthenticationError
+from adapters.transports.sftp.settings import SftpSettings
+from adapters.transports.sftp.transport import SftpTransport
 from hub.errors import ConfigurationError, FatalError, OutboundNameTaken
 from hub.ports import MessageRef
 

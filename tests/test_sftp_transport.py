@@ -18,15 +18,15 @@ from typing import Any
 
 import pytest
 
-from adapters.transports.sftp import (
+from adapters.transports.sftp.errors import (
     HostKeyMismatch,
     SftpAuthenticationError,
     SftpConnectionLost,
     SftpPathError,
     SftpSessionsBusy,
-    SftpSettings,
-    SftpTransport,
 )
+from adapters.transports.sftp.settings import SftpSettings
+from adapters.transports.sftp.transport import SftpTransport
 from hub.errors import ConfigurationError, FatalError, TransientError
 from hub.ports import MessageRef, RawMessage, Transport
 from simulators.sftp import ClientKey, SftpOp, SftpServer, generate_client_key

@@ -1,0 +1,42 @@
+"""What a mapping says of the partner's CSV files: the ``csv`` codec's settings."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = ["CsvCodecSpec"]
+
+
+class CsvCodecSpec(BaseModel):
+    """How the partner writes its CSV files."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="csv codec")
+
+    encoding: Literal["latin-1", "iso-8859-1", "utf-8", "utf-8-sig", "auto-latin1-utf8"] = Field(
+        description="auto-latin1-utf8: Latin-1, but a BOM or valid UTF-8 switches to UTF-8."
+    )
+    delimiter: Annotated[str, Field(min_length=1, max_length=1)] = ","
+    quotechar: Annotated[str, Field(min_length=1, max_length=1)] = '"'
+    line_terminator: Literal["\r\n", "\n"] = Field(
+        default="\r\n", description="Used when the hub writes; both are accepted on read."
+    )
+    formula_guard: bool = Field(
+        default=True,
+        description="When the hub writes: a cell starting with =, +, -, @, tab or CR (a "
+        "spreadsheet formula) gets a leading ' so that a spreadsheet shows it as text; plain "
+        "numbers such as -12.50 are left alone. Off only for a partner whose software needs "
+        "every value raw and never opens the file in a spreadsheet.",
+    )
+    unguarded_columns: list[str] = Field(
+        default_factory=list,
+        description="Columns the hub writes raw even with formula_guard on, for values the "
+        "partner needs exactly as rendered (e.g. codes starting with -). Outbound only.",
+    )
+
+    @model_validator(mode="after")
+    def _guard_coherent(self) -> CsvCodecSpec:
+        if self.unguarded_columns and not self.formula_guard:
+            raise ValueError("unguarded_columns needs formula_guard on (off writes all raw)")
+        return self

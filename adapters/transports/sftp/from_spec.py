@@ -1,0 +1,48 @@
+"""The transport a connectors.yaml entry describes, and the ``sftp`` entry point."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from adapters.transports.sftp.settings import SftpSettings
+from adapters.transports.sftp.spec import SftpTransportSpec
+from adapters.transports.sftp.transport import SftpTransport
+from hub.ports import AdapterInfo, AdapterKind, Capability
+
+__all__ = ["SFTP", "transport_from_spec"]
+
+
+def transport_from_spec(
+    spec: SftpTransportSpec, secrets: Mapping[str, str], default_pattern: str | None
+) -> SftpTransport:
+    """The transport a connectors.yaml entry describes (registered as ``sftp``)."""
+    return SftpTransport(
+        SftpSettings(
+            host=spec.host,
+            port=spec.port,
+            username=spec.username,
+            host_key=spec.host_key,
+            remote_dir=spec.remote_dir,
+            outbound_dir=spec.outbound_dir,
+            archive_dir=spec.archive_dir,
+            pattern=spec.pattern or default_pattern or "*",
+            partial_suffixes=tuple(spec.partial_suffixes),
+            upload_suffix=spec.upload_suffix,
+            private_key=secrets.get("private_key"),
+            private_key_passphrase=secrets.get("private_key_passphrase"),
+            password=secrets.get("password"),
+            max_sessions=spec.max_sessions,
+        )
+    )
+
+
+SFTP = AdapterInfo(
+    kind=AdapterKind.TRANSPORT,
+    name="sftp",
+    summary="A partner's SFTP server with a pinned host key: files listed, read, archived "
+    "and written.",
+    settings=SftpTransportSpec,
+    factory=transport_from_spec,
+    capabilities=frozenset({Capability.LIST, Capability.PUT}),
+)
+"""The ``sftp`` entry point of ``hub.transports``."""
