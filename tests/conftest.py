@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from adapters.transports.sftp import session as sftp_session
 from hub.store.db import Database, normalise_url
 from hub.store.migrate import upgrade
 from hub.store.tables import metadata
@@ -113,3 +114,13 @@ def database(
     upgrade(sqlite)
     yield sqlite
     sqlite.dispose()
+
+
+@pytest.fixture(autouse=True)
+def fresh_sftp_session_slots(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with no SFTP account's session limit known to the process.
+
+    The limit is process-wide per (host, port, user) and the first one set wins; a
+    loopback port reused by a later test's server must not inherit an earlier limit
+    (a test of a one-session account once ran with a two-session limit and flaked)."""
+    monkeypatch.setattr(sftp_session, "_slots", {})
