@@ -23,7 +23,7 @@ from hub.mapping.inbound import InboundMapping
 from hub.mapping.loader import build_codec, load_mapping
 from hub.mapping.outbound import OutboundMapping
 from hub.mapping.spec import InboundSpec, MappingSpec, OutboundSpec
-from hub.partners.ingest import (
+from hub.partners.ingest.message import (
     InboundPipeline,
     RunReport,
     read_inbound,

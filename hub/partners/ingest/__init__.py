@@ -1,0 +1,1 @@
+"""Ingestion (split by job in the next commit)."""
