@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 
 from hub.config.connector_spec import HttpPushTransportSpec, parse_duration
 from hub.errors import HubError, NextAction
-from hub.partners.ingest.message import InboundPipeline, MessageOutcome, ingest_message
+from hub.partners.ingest.message import MessageOutcome, ingest_message
+from hub.partners.ingest.pipeline import InboundPipeline
 from hub.ports import MessageRef, RawMessage
 from hub.store.archive import ArchivedMessage, archive_message
 from hub.store.db import Database
