@@ -1,0 +1,1 @@
+"""Operator commands (split by command group in the next commit)."""
