@@ -1,0 +1,1 @@
+"""The console's routes (split by page group in the next commit)."""
