@@ -16,7 +16,7 @@ from rich.table import Table
 from commands import adapters as adapters_commands
 from commands import connectors as connectors_commands
 from commands import demo as demo_commands
-from commands.operator import listings as operator_commands
+from commands import operator as operator_commands
 from commands import outbox as outbox_commands
 from commands import serve as serve_commands
 from commands import sla as sla_commands
