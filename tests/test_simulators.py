@@ -26,10 +26,10 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from simulators import colis_express as ce_module
-from simulators import techniservice as ts_module
+from simulators.techniservice import app as ts_module
 from simulators.colis_express import ColisExpressSimulator
 from simulators.server import ManualClock, Simulator
-from simulators.techniservice import Part, Quote, TechniServiceSimulator, Tracking, Visit
+from simulators.techniservice.app import Part, Quote, TechniServiceSimulator, Tracking, Visit
 
 TS = "{urn:techniservice:repairs:v2}"
 KEY = {"X-Api-Key": "ts-key"}

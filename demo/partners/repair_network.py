@@ -14,7 +14,7 @@ from demo.partners.common import (
 from demo.partners.repairer import Repairer
 from demo.partners.supplier import PartsSupplier
 from demo.story import PARIS, DemoCase, Step
-from simulators.techniservice import (
+from simulators.techniservice.app import (
     Part,
     Quote,
     TechniServiceSimulator,

@@ -16,7 +16,7 @@ from demo.partners.common import (
 )
 from demo.story import PARIS, DemoCase, PartAnswer
 from simulators.sftp import SftpServer
-from simulators.techniservice import (
+from simulators.techniservice.app import (
     parse_xml,
 )
 

@@ -1,0 +1,1 @@
+"""TechniService simulator (split by job in the next commit)."""
