@@ -28,7 +28,8 @@ from hub.store.connector_state import read_cursor
 from hub.store.db import Database
 from hub.store.tables import events
 from simulators.server import ManualClock
-from simulators.techniservice.app import Part, Quote, TechniServiceSimulator
+from simulators.techniservice.app import TechniServiceSimulator
+from simulators.techniservice.repairs import Part, Quote
 from tests.factories import make_case, register_network
 
 ROOT = Path(__file__).resolve().parent.parent
