@@ -33,7 +33,7 @@ from hub.config.network import load_network
 from hub.mapping.values import localize
 from hub.model import Case
 from hub.partners.connectors import open_network
-from hub.partners.ingest import ingest_message
+from hub.partners.ingest.message import ingest_message
 from hub.ports import MessageRef, RawMessage
 from hub.store.cases import open_case
 from hub.store.db import Database

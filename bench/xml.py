@@ -30,7 +30,8 @@ from hub.config.network import load_network
 from hub.mapping.inbound import InboundMapping
 from hub.mapping.loader import build_codec, load_mapping
 from hub.model import Case
-from hub.partners.ingest import InboundPipeline, ingest_message
+from hub.partners.ingest.message import ingest_message
+from hub.partners.ingest.pipeline import InboundPipeline
 from hub.ports import MessageRef, RawMessage
 from hub.store.cases import open_case
 from hub.store.db import Database

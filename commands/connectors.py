@@ -22,7 +22,7 @@ from hub.bootstrap import open_hub, process_owner
 from hub.errors import ConfigurationError, ConflictError, PartnerDataError
 from hub.model.event import Event
 from hub.partners.connectors import check_network, open_network
-from hub.partners.ingest import ingest_message
+from hub.partners.ingest.message import ingest_message
 from hub.ports import MessageRef, RawMessage
 from hub.store.leases import pause_state
 

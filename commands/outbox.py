@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from commands.common import DatabaseOption, NetworkOption, open_database, out
-from commands.operator import show_dead_letters
+from commands.operator.dead_letters import show_dead_letters
 from hub.bootstrap import open_hub
 from hub.sync.outbox import discard, replay
 

@@ -43,7 +43,7 @@ from hub.store.parties import save_party
 from simulators.colis_express import ColisExpressSimulator
 from simulators.server import Simulator
 from simulators.sftp import SftpServer
-from simulators.techniservice import TechniServiceSimulator
+from simulators.techniservice.app import TechniServiceSimulator
 
 MARKER = ".hub-demo"
 """Marks a folder as the demo's, so starting again may empty it (and nothing else)."""

@@ -24,7 +24,7 @@ from hub.api.app import create_app
 from hub.config.network import database_url, network_file
 from hub.errors import ConfigurationError
 from hub.partners.connectors import Network, open_network
-from hub.partners.ingest import RunReport
+from hub.partners.ingest.report import RunReport
 from hub.partners.leases import LEASE
 from hub.partners.schedule import HubJobs, build_scheduler
 from hub.partners.supervisor import RunSupervisor

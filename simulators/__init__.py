@@ -5,7 +5,7 @@ sheet warns about (rate limits, maintenance windows, duplicate pages, expired to
 doubled or missing pushes, bad signatures) can be switched on at will and reproduced with a
 seed. Each simulator runs uvicorn in a background thread on a free loopback port::
 
-    from simulators.techniservice import TechniServiceSimulator
+    from simulators.techniservice.app import TechniServiceSimulator
 
     with TechniServiceSimulator(api_key="k") as ts:
         ts.add_change("TS-88120", "BM-000045", 25, "2026-11-03T10:41:00+01:00")

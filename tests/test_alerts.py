@@ -14,7 +14,7 @@ from hub.errors import ConflictError, FatalError
 from hub.operators.status import ConnectorState, network_status
 from hub.partners.alerts import ALERTING, flags_for, pause_connector, resume_connector
 from hub.partners.connectors import Network, open_network
-from hub.partners.ingest import RunReport
+from hub.partners.ingest.report import RunReport
 from hub.partners.leases import acquire_lease, release_lease
 from hub.partners.runs import RunCounts, finish_run, start_run
 from hub.partners.supervisor import run_leased

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from hub.model.statuses import CaseStatus
 from hub.partners.connectors import Network, open_network
-from hub.partners.ingest import ingest_message
+from hub.partners.ingest.message import ingest_message
 from hub.ports import MessageRef, RawMessage
 from hub.store.case_links import unlinked_events
 from hub.store.cases import case_state, open_case

@@ -28,7 +28,8 @@ from hub.sync.delivery import deliver_any
 from hub.sync.outbox import Dispatcher, dead_letters
 from simulators.colis_express import ColisExpressSimulator
 from simulators.sftp import ClientKey, SftpServer
-from simulators.techniservice import Part, Quote, TechniServiceSimulator
+from simulators.techniservice.app import TechniServiceSimulator
+from simulators.techniservice.repairs import Part, Quote
 from tests.api_support import serving
 from tests.factories import make_case, register_network
 from tests.test_outbound import PARTIES

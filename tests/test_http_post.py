@@ -42,7 +42,7 @@ from hub.errors import ConfigurationError, FatalError, TransientError
 from hub.ports import OutboundMessage, Sender
 from simulators.colis_express import ColisExpressSimulator
 from simulators.server import ManualClock, RequestRecord, Simulator
-from simulators.techniservice import TechniServiceSimulator
+from simulators.techniservice.app import TechniServiceSimulator
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 REPAIR_ORDER_130 = (FIXTURES / "techniservice" / "repair_order.ME-000130.expected.xml").read_bytes()

@@ -51,7 +51,9 @@ from hub.ports import PagedSource, RawMessage
 from simulators.colis_express import ColisExpressSimulator
 from simulators.colis_express import load_sheet_sample as load_parcel_sample
 from simulators.server import ManualClock, RequestRecord, Simulator
-from simulators.techniservice import SEVEN_DAYS, TechniServiceSimulator, encode_token
+from simulators.techniservice.app import TechniServiceSimulator
+from simulators.techniservice.faults import SEVEN_DAYS
+from simulators.techniservice.repairs import encode_token
 
 TS_KEY = "ts-secret-key-0f9a7c"
 CE_TOKEN = "ce-secret-token-51be"

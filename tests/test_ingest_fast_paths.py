@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-import hub.partners.ingest
+import hub.partners.ingest.message
 from hub.mapping.values import ValueProblem, instant_parser, parse_instant, steady_offset
 from hub.partners.connectors import open_network
-from hub.partners.ingest import ingest_message
+from hub.partners.ingest.message import ingest_message
 from hub.ports import MessageRef, RawMessage
 from hub.store.cases import open_case
 from hub.store.db import Database
@@ -98,7 +98,7 @@ def test_a_message_read_in_many_chunks_learns_each_partner_reference_once(
 ) -> None:
     """Chunks of two rows: a link seen in an earlier chunk is not written again, and a
     link first seen in a later chunk is still learnt."""
-    monkeypatch.setattr(hub.partners.ingest, "CHUNK", 2)
+    monkeypatch.setattr(hub.partners.ingest.message, "CHUNK", 2)
     register_network(database)
     with database.transaction() as connection:
         open_case(connection, make_case("ME-000123"))

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from hub.partners.connectors import Connector, open_network
-from hub.partners.ingest import run_inbound
+from hub.partners.ingest.listed import run_inbound
 from hub.partners.runs import RunOutcome, get_run
 from hub.store.cases import open_case
 from hub.store.db import Database

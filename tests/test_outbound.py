@@ -18,7 +18,7 @@ from hub.partners.connectors import open_network
 from hub.partners.outbound import FILE_DELIVERED, deliver, render, render_and_deliver
 from simulators.colis_express import ColisExpressSimulator
 from simulators.sftp import ClientKey, SftpServer
-from simulators.techniservice import TechniServiceSimulator
+from simulators.techniservice.app import TechniServiceSimulator
 
 ROOT = Path(__file__).resolve().parent.parent
 PARTIES = load_network(ROOT / "connectors.yaml").parties

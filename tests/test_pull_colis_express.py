@@ -20,7 +20,9 @@ from adapters.transports.http.pull import HttpPullTransport
 from adapters.transports.http.settings import Credential, HttpPullSettings
 from hub.mapping.inbound import InboundMapping
 from hub.mapping.loader import build_codec, load_mapping
-from hub.partners.ingest import InboundPipeline, ingest_message, run_items
+from hub.partners.ingest.items import run_items
+from hub.partners.ingest.message import ingest_message
+from hub.partners.ingest.pipeline import InboundPipeline
 from hub.ports import MessageRef, RawMessage
 from hub.store.cases import open_case
 from hub.store.db import Database

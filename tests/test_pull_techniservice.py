@@ -20,14 +20,16 @@ from adapters.transports.http.pull import HttpPullTransport
 from adapters.transports.http.settings import Credential, HttpPullSettings
 from hub.mapping.inbound import InboundMapping
 from hub.mapping.loader import build_codec, load_mapping
-from hub.partners.ingest import InboundPipeline, run_paged
+from hub.partners.ingest.paged import run_paged
+from hub.partners.ingest.pipeline import InboundPipeline
 from hub.store.case_links import trusted_partner_references
 from hub.store.cases import get_case, open_case
 from hub.store.connector_state import read_cursor
 from hub.store.db import Database
 from hub.store.tables import events
 from simulators.server import ManualClock
-from simulators.techniservice import Part, Quote, TechniServiceSimulator
+from simulators.techniservice.app import TechniServiceSimulator
+from simulators.techniservice.repairs import Part, Quote
 from tests.factories import make_case, register_network
 
 ROOT = Path(__file__).resolve().parent.parent

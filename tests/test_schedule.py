@@ -18,7 +18,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from hub.bootstrap import Hub
 from hub.errors import ConfigurationError, TransientError
 from hub.partners.connectors import open_network
-from hub.partners.ingest import RunReport
+from hub.partners.ingest.report import RunReport
 from hub.partners.leases import RUN_BACKOFF, acquire_lease, release_lease, renew_lease
 from hub.partners.runs import RunCounts
 from hub.partners.supervisor import run_leased

@@ -26,10 +26,12 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from simulators import colis_express as ce_module
-from simulators import techniservice as ts_module
 from simulators.colis_express import ColisExpressSimulator
 from simulators.server import ManualClock, Simulator
-from simulators.techniservice import Part, Quote, TechniServiceSimulator, Tracking, Visit
+from simulators.techniservice import app as ts_app
+from simulators.techniservice import repairs as ts_repairs
+from simulators.techniservice.app import TechniServiceSimulator
+from simulators.techniservice.repairs import Part, Quote, Tracking, Visit
 
 TS = "{urn:techniservice:repairs:v2}"
 KEY = {"X-Api-Key": "ts-key"}
@@ -129,7 +131,7 @@ def add_changes(ts: TechniServiceSimulator, count: int) -> None:
 
 
 def test_changes_look_like_the_sheet_sample(ts: TechniServiceSimulator, http: httpx.Client) -> None:
-    ts_module.load_sheet_sample(ts)
+    ts_app.load_sheet_sample(ts)
     response = changes(http, ts, None)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/xml")
@@ -223,8 +225,8 @@ def test_the_token_is_base64_of_the_position_like_the_sample(
 ) -> None:
     first = ET.fromstring(changes(http, ts, None).content)
     assert first.get("more") == "false"
-    assert ts_module.decode_token(first.get("next", "")) == 0
-    assert ts_module.encode_token(4412) == "c2VxPTQ0MTI="
+    assert ts_repairs.decode_token(first.get("next", "")) == 0
+    assert ts_repairs.encode_token(4412) == "c2VxPTQ0MTI="
 
 
 def test_default_page_is_200(ts: TechniServiceSimulator, http: httpx.Client) -> None:

@@ -13,7 +13,7 @@ from hub.config.alerting import AlertingSpec
 from hub.errors import NextAction
 from hub.operators.status import ConnectorState, network_status
 from hub.partners.connectors import Network, open_network
-from hub.partners.ingest import RunReport, recorded_run
+from hub.partners.ingest.report import RunReport, recorded_run
 from hub.partners.runs import RunOutcome, get_run
 from hub.partners.supervisor import RunCrashed
 from hub.store.db import Database

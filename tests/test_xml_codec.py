@@ -30,7 +30,7 @@ from hub.mapping.inbound import InboundMapping
 from hub.mapping.loader import load_mapping
 from hub.mapping.spec import MappingSpec
 from hub.model.event import Event
-from hub.partners.ingest import InboundPipeline, MessageRejected
+from hub.partners.ingest.pipeline import InboundPipeline, MessageRejected
 from hub.ports import DecodeResult, DocumentCodec, Record
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -14,13 +14,8 @@ from demo.partners.common import (
 from demo.partners.repairer import Repairer
 from demo.partners.supplier import PartsSupplier
 from demo.story import PARIS, DemoCase, Step
-from simulators.techniservice import (
-    Part,
-    Quote,
-    TechniServiceSimulator,
-    Tracking,
-    Visit,
-)
+from simulators.techniservice.app import TechniServiceSimulator
+from simulators.techniservice.repairs import Part, Quote, Tracking, Visit
 
 _TECHNISERVICE_CODES = {
     Step.RECEIVED: "10",

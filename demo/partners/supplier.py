@@ -16,9 +16,7 @@ from demo.partners.common import (
 )
 from demo.story import PARIS, DemoCase, PartAnswer
 from simulators.sftp import SftpServer
-from simulators.techniservice import (
-    parse_xml,
-)
+from simulators.techniservice.documents import parse_xml
 
 _PP_NS = "http://schemas.piecesplus.example/po/1"
 

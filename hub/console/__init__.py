@@ -9,7 +9,8 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
-from hub.console.pages import CsrfRefused, router
+from hub.console.pages import router
+from hub.console.pages.shared import CsrfRefused
 from hub.console.render import duration, page
 from hub.console.session import LoginRequired, SessionPolicy, TooManyFailures, WrongCredential
 

@@ -39,7 +39,8 @@ from hub.model.case import Case
 from hub.model.event import Event
 from hub.model.parties import Party, PartyRole
 from hub.model.work import PartsOrder, PartsOrderLine
-from hub.partners.ingest import InboundPipeline, ingest_message
+from hub.partners.ingest.message import ingest_message
+from hub.partners.ingest.pipeline import InboundPipeline
 from hub.ports import AdapterKind, Capability, MessageRef, RawMessage, Record
 from hub.store.db import Database
 from hub.store.migrate import upgrade

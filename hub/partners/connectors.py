@@ -23,15 +23,12 @@ from hub.mapping.inbound import InboundMapping
 from hub.mapping.loader import build_codec, load_mapping
 from hub.mapping.outbound import OutboundMapping
 from hub.mapping.spec import InboundSpec, MappingSpec, OutboundSpec
-from hub.partners.ingest import (
-    InboundPipeline,
-    RunReport,
-    read_inbound,
-    read_items,
-    read_pages,
-    read_unprocessed,
-    recorded_run,
-)
+from hub.partners.ingest.items import read_items
+from hub.partners.ingest.listed import read_inbound
+from hub.partners.ingest.paged import read_pages
+from hub.partners.ingest.pipeline import InboundPipeline
+from hub.partners.ingest.report import RunReport, recorded_run
+from hub.partners.ingest.unprocessed import read_unprocessed
 from hub.ports import Capability, Codec, CursorSettings, PagedSource, Sender, Transport
 from hub.store.case_links import trusted_partner_references
 from hub.store.db import Database

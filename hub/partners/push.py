@@ -18,7 +18,8 @@ from hub.config.registry import secret_names
 from hub.config.secrets import read_secrets
 from hub.errors import ConfigurationError
 from hub.partners.connectors import Connector, Network
-from hub.partners.ingest import InboundPipeline, MessageOutcome, ingest_message
+from hub.partners.ingest.message import MessageOutcome, ingest_message
+from hub.partners.ingest.pipeline import InboundPipeline
 from hub.ports import AcceptedPush, PushRequest, Receiver
 from hub.store.archive import ArchivedMessage, archive_message
 from hub.store.db import Database

@@ -27,7 +27,8 @@ from hub.errors import ConfigurationError, HubError, NotFoundError, PartnerDataE
 from hub.model.event import Event
 from hub.operators.listings import remapped_id, require_known
 from hub.partners.connectors import Network
-from hub.partners.ingest import CHUNK, InboundPipeline, MessageRejected
+from hub.partners.ingest.message import CHUNK
+from hub.partners.ingest.pipeline import InboundPipeline, MessageRejected
 from hub.partners.resolve import resolve_cases
 from hub.partners.runs import ReplayMark, RunCounts
 from hub.partners.supervisor import recorded

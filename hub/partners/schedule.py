@@ -27,7 +27,7 @@ from hub.config.secrets import missing_secrets
 from hub.errors import ConfigurationError
 from hub.mapping.spec import InboundSpec
 from hub.partners.connectors import Network, case_import_transport
-from hub.partners.ingest import RunReport
+from hub.partners.ingest.report import RunReport
 from hub.partners.supervisor import RunSupervisor
 from hub.retailers.case_import_runs import import_drop_folder
 from hub.sla.publish import EVERY as SERVICE_LEVELS_EVERY

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from hub.partners.ingest import RunReport, recorded_run
+from hub.partners.ingest.report import RunReport, recorded_run
 from hub.ports import Transport
 from hub.retailers.case_import import RowOutcome, import_cases_csv
 from hub.retailers.tenants import find_retailer

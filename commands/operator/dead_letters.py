@@ -1,0 +1,82 @@
+"""``hub dead-letters``: outbox messages that gave up, listed, or sent again."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from commands.common import DatabaseOption, open_database, out
+from commands.operator.shared import JsonOption, write_json
+from hub.errors import ConfigurationError
+from hub.operators.jsonable import as_json
+from hub.sync.outbox import dead_letters, replay
+
+dead_letters_app = typer.Typer(
+    help="Outbox messages that gave up: list them, or retry them.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+
+
+@dead_letters_app.callback()
+def list_dead_letters(
+    ctx: typer.Context,
+    target: Annotated[str | None, typer.Option(help="Only this target.")] = None,
+    database: DatabaseOption = None,
+    as_json_: JsonOption = False,
+) -> None:
+    """Messages that could not be delivered, with their last error."""
+    if ctx.invoked_subcommand is not None:
+        return
+    show_dead_letters(target, database, as_json_)
+
+
+def show_dead_letters(target: str | None, database: str | None, as_json_: bool) -> None:
+    """The one listing of dead letters (`hub dead-letters` and `hub outbox dead-letters`)."""
+    rows = dead_letters(open_database(database), target)
+    if as_json_:
+        for row in rows:
+            write_json(
+                {
+                    "id": row.id,
+                    "target": row.target,
+                    "kind": row.kind,
+                    "case_ref": row.case_ref,
+                    "attempts": row.attempts,
+                    "created_at": as_json(row.created_at),
+                    "last_error": row.last_error,
+                }
+            )
+        return
+    table = Table("id", "target", "message", "case", "attempts", "created", "last error")
+    for row in rows:
+        table.add_row(
+            str(row.id),
+            row.target,
+            row.kind,
+            row.case_ref or "",
+            str(row.attempts),
+            row.created_at.strftime("%Y-%m-%d %H:%M"),
+            row.last_error or "",
+        )
+    out.print(table, markup=False, highlight=False)
+    out.print(f"{len(rows)} dead letter(s); `hub dead-letters retry ID` or `--all` sends again")
+
+
+@dead_letters_app.command("retry")
+def retry_dead_letters(
+    message_id: Annotated[int | None, typer.Argument(help="The dead letter's id.")] = None,
+    retry_all: Annotated[bool, typer.Option("--all", help="Every dead letter.")] = False,
+    database: DatabaseOption = None,
+) -> None:
+    """Send dead letters again, now, with fresh attempts (the dispatcher sends them)."""
+    db = open_database(database)
+    if (message_id is None) == (not retry_all):
+        raise ConfigurationError("give a dead letter's ID, or --all")
+    ids = [row.id for row in dead_letters(db)] if retry_all else [message_id]
+    for one in ids:
+        assert one is not None
+        replay(db, one)
+    out.print(f"{len(ids)} message(s) due again")

@@ -1,0 +1,222 @@
+"""The reading commands: ``status`` (every connector and the outbox), ``runs``,
+``rejects``, ``unmapped`` and ``unlinked``. Each takes ``--json`` for scripts (one
+document for ``status``, JSON lines for the others)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from commands.common import DatabaseOption, NetworkOption, open_database, out
+from commands.operator.shared import JsonOption, ago, network_of, span, write_json
+from hub.operators.jsonable import as_json
+from hub.operators.listings import (
+    recent_rejects,
+    recent_runs,
+    replay_run_ids,
+    require_known,
+    unmapped_codes,
+)
+from hub.operators.status import ConnectorState, ConnectorStatus, network_status
+from hub.partners.runs import RunOutcome, RunRecord
+from hub.store.case_links import unlinked_events
+
+STATE_STYLE = {
+    ConnectorState.OK: "green",
+    ConnectorState.FAILING: "red",
+    ConnectorState.PAUSED: "magenta",
+    ConnectorState.BACKING_OFF: "yellow",
+    ConnectorState.NEVER_RUN: "dim",
+    ConnectorState.DISABLED: "dim",
+    ConnectorState.NOT_CONFIGURED: "yellow",
+}
+
+
+def status(
+    network: NetworkOption = None, database: DatabaseOption = None, as_json_: JsonOption = False
+) -> None:
+    """Every connector: state, last run, lag since last success, rows, next run; the outbox."""
+    current = network_status(open_database(database), network_of(network))
+    if as_json_:
+        write_json(as_json(current))
+        return
+    now = current.generated_at
+    table = Table(title="Connectors")
+    table.add_column("connector", no_wrap=True)
+    for heading in ("dir", "state", "last run", "lag", "read", "rejected", "unmapped"):
+        table.add_column(heading)
+    table.add_column("next run")
+    table.add_column("flags", ratio=1)
+    for connector in current.connectors:
+        table.add_row(
+            connector.name,
+            connector.direction,
+            f"[{STATE_STYLE[connector.state]}]{connector.state.value}[/]",
+            _last_run_text(connector, now),
+            span(connector.lag),
+            str(connector.records_read),
+            str(connector.rejected),
+            str(connector.unmapped),
+            ago(connector.next_run_at, now) if connector.next_run_at else "-",
+            _flags_text(connector),
+        )
+    out.print(table)
+    box = current.outbox
+    oldest = f", oldest pending {ago(box.oldest_pending_at, now)}" if box.oldest_pending_at else ""
+    dead_style = "red" if box.dead else "green"
+    out.print(
+        f"Outbox: {box.pending} pending{oldest}, [{dead_style}]{box.dead} dead letter(s)[/], "
+        f"{box.delivered} delivered"
+    )
+
+
+def _last_run_text(connector: ConnectorStatus, now: datetime) -> str:
+    run = connector.last_run
+    if run is None:
+        return "-"
+    style = {RunOutcome.SUCCEEDED: "green", RunOutcome.FAILED: "red"}.get(run.outcome, "yellow")
+    return f"[{style}]{run.outcome.value}[/] {ago(run.started_at, now)}"
+
+
+def _flags_text(connector: ConnectorStatus) -> str:
+    parts = list(connector.flags)
+    if connector.paused_reason:
+        parts.insert(0, connector.paused_reason)
+    return "; ".join(parts)
+
+
+def runs(
+    connector: Annotated[str, typer.Argument(help="The connector's name.")],
+    limit: Annotated[int, typer.Option(help="How many, newest first.", min=1)] = 20,
+    network: NetworkOption = None,
+    database: DatabaseOption = None,
+    as_json_: JsonOption = False,
+) -> None:
+    """A connector's runs, newest first: when, outcome, what it read, stored and rejected."""
+    require_known(network_of(network).config, connector)
+    db = open_database(database)
+    records = recent_runs(db, connector, limit)
+    replays = replay_run_ids(db, [record.id for record in records])
+    if as_json_:
+        for record in records:
+            write_json({**as_json(record), "replay": record.id in replays})
+        return
+    table = Table(
+        "run",
+        "started",
+        "took",
+        "outcome",
+        "messages",
+        "records",
+        "stored",
+        "dup.",
+        "unmapped",
+        "rejected",
+        "error",
+        title=f"Runs of {connector}",
+    )
+    for record in records:
+        table.add_row(*_run_row(record, record.id in replays))
+    out.print(table)
+
+
+def _run_row(record: RunRecord, is_replay: bool) -> list[str]:
+    counts = record.counts
+    took = "-" if record.finished_at is None else span(record.finished_at - record.started_at)
+    outcome = record.outcome.value + (" (replay)" if is_replay else "")
+    return [
+        str(record.id),
+        record.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+        took,
+        outcome,
+        f"{counts.messages_read}/{counts.messages_seen}",
+        str(counts.records_read),
+        str(counts.events_stored),
+        str(counts.duplicates),
+        str(counts.unmapped),
+        str(counts.rejected),
+        record.error_message or "",
+    ]
+
+
+def rejects(
+    connector: Annotated[str, typer.Argument(help="The connector's name.")],
+    limit: Annotated[int, typer.Option(help="How many, newest first.", min=1)] = 100,
+    network: NetworkOption = None,
+    database: DatabaseOption = None,
+    as_json_: JsonOption = False,
+) -> None:
+    """The records a connector rejected: where, why, and the raw line as it came."""
+    require_known(network_of(network).config, connector)
+    found = recent_rejects(open_database(database), connector, limit=limit)
+    if as_json_:
+        for reject in found:
+            write_json(as_json(reject))
+        return
+    table = Table(
+        "run", "source", "line", "field", "reason", "raw", title=f"Rejects of {connector}"
+    )
+    for reject in found:
+        table.add_row(
+            str(reject.run_id or "-"),
+            reject.source,
+            str(reject.line or "-"),
+            reject.field or "",
+            reject.reason,
+            reject.raw or "",
+        )
+    out.print(table, markup=False, highlight=False)
+
+
+def unmapped(database: DatabaseOption = None, as_json_: JsonOption = False) -> None:
+    """Partner codes no mapping knows yet, by party and code: add them, then `hub replay`."""
+    codes = unmapped_codes(open_database(database))
+    if as_json_:
+        for code in codes:
+            write_json(as_json(code))
+        return
+    table = Table("party", "type", "code", "label", "events", "first seen", "last seen", "e.g.")
+    for code in codes:
+        table.add_row(
+            code.reported_by,
+            code.event_type,
+            code.raw_code or "",
+            code.raw_label or "",
+            str(code.count),
+            code.first_seen.strftime("%Y-%m-%d %H:%M"),
+            code.last_seen.strftime("%Y-%m-%d %H:%M"),
+            code.example_case_ref or "",
+        )
+    out.print(table, markup=False, highlight=False)
+
+
+def unlinked(
+    party: Annotated[str | None, typer.Option(help="Only this party's events.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 200,
+    database: DatabaseOption = None,
+    as_json_: JsonOption = False,
+) -> None:
+    """Events stored without a case, and why: a case not opened yet, nothing known, or a
+    link refused (several candidate cases, a case never sent to that partner)."""
+    db = open_database(database)
+    with db.transaction() as connection:
+        found = unlinked_events(connection, party=party, limit=limit)
+    if as_json_:
+        for event in found:
+            write_json(as_json(event))
+        return
+    table = Table("party", "type", "code", "partner ref", "case ref", "occurred", "why")
+    for event in found:
+        table.add_row(
+            event.reported_by,
+            event.type,
+            event.raw_code or "",
+            event.partner_ref or "",
+            event.case_ref or "",
+            event.occurred_at.strftime("%Y-%m-%d %H:%M"),
+            event.reason,
+        )
+    out.print(table, markup=False, highlight=False)

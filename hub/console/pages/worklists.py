@@ -1,0 +1,132 @@
+"""The pages of what waits for an operator: partner codes no mapping knows, service-level
+breaches, and dead letters with their Replay and Discard buttons."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request, Response
+
+from hub.console.pages.shared import (
+    Session,
+    back,
+    check_csrf,
+    database_of,
+    network_of,
+    party_names,
+)
+from hub.console.render import page
+from hub.console.session import CONSOLE_PATH, ConsoleSession
+from hub.errors import ConflictError, NotFoundError
+from hub.model.parties import PartyRole
+from hub.operators.listings import unmapped_codes
+from hub.sla.store import breaches
+from hub.sync.outbox import dead_letters, discard, replay
+
+router = APIRouter(prefix=CONSOLE_PATH, include_in_schema=False)
+
+
+@router.get("/unmapped")
+def unmapped_page(request: Request, session: Session) -> Response:
+    database = database_of(request)
+    codes = unmapped_codes(database)
+    parties: dict[str, list[object]] = {}
+    for code in codes:
+        parties.setdefault(code.reported_by, []).append(code)
+    return page(
+        request,
+        "unmapped.html",
+        session=session,
+        parties=parties,
+        total=sum(code.count for code in codes),
+        names=party_names(database),
+    )
+
+
+@router.get("/breaches")
+def breaches_page(request: Request, session: Session, retailer: str = "") -> Response:
+    """Steps of open cases past their deadline, the earliest deadline first."""
+    database = database_of(request)
+    network = network_of(request)
+    now = datetime.now(UTC)
+    names = party_names(database)
+    found = None
+    retailers: list[str] = []
+    if network is not None:
+        found = breaches(database, network, now=now, retailer=retailer or None)
+        parties = network.config.parties
+        retailers = [party.id for party in parties if party.role is PartyRole.RETAILER]
+    return page(
+        request,
+        "breaches.html",
+        session=session,
+        now=now,
+        breaches=found,
+        retailer=retailer,
+        retailers=retailers,
+        names=names,
+    )
+
+
+@router.get("/dead-letters")
+def dead_letters_page(
+    request: Request,
+    session: Session,
+    done: str | None = None,
+    id: int | None = None,
+    error: str | None = None,
+) -> Response:
+    letters = dead_letters(database_of(request))
+    return page(
+        request,
+        "dead_letters.html",
+        session=session,
+        letters=letters,
+        done=done,
+        done_id=id,
+        error=error,
+    )
+
+
+def _on_letter(
+    session: ConsoleSession, csrf_token: str | None, act: Callable[[], object], done: str, id: int
+) -> Response:
+    """Replay and Discard alike: CSRF checked, refusals shown, the list shown again."""
+    check_csrf(session, csrf_token)
+    try:
+        act()
+    except (NotFoundError, ConflictError) as refused:
+        return back("/dead-letters", error=refused.message)
+    return back("/dead-letters", done=done, id=id)
+
+
+@router.post("/dead-letters/{message_id}/replay")
+def replay_letter(
+    request: Request,
+    session: Session,
+    message_id: int,
+    csrf_token: Annotated[str | None, Form()] = None,
+) -> Response:
+    database = database_of(request)
+    return _on_letter(
+        session,
+        csrf_token,
+        lambda: replay(database, message_id, now=datetime.now(UTC)),
+        "replayed",
+        message_id,
+    )
+
+
+@router.post("/dead-letters/{message_id}/discard")
+def discard_letter(
+    request: Request,
+    session: Session,
+    message_id: int,
+    csrf_token: Annotated[str | None, Form()] = None,
+) -> Response:
+    database = database_of(request)
+    return _on_letter(
+        session, csrf_token, lambda: discard(database, message_id), "discarded", message_id
+    )

@@ -1,0 +1,76 @@
+"""A transport's run: list the messages, fetch each one not read yet, store it, then
+acknowledge it (a file moved to the archive folder, where the partner wants that)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from hub.partners.ingest.message import ingest_message
+from hub.partners.ingest.pipeline import InboundPipeline
+from hub.partners.ingest.report import RunReport, recorded_run
+from hub.ports import MessageRef, Transport
+from hub.store import inbound
+from hub.store.db import Database
+from hub.store.events import StoredHook
+
+
+def _read_state(database: Database, connector: str, ref: MessageRef) -> inbound.ReadState | None:
+    """Whether this listed file was read already (by name, size and time), and acknowledged."""
+    with database.transaction() as connection:
+        return inbound.read_state(connection, connector, ref.name, ref.size, ref.modified_at)
+
+
+def _mark_acknowledged(database: Database, connector: str, name: str, now: datetime) -> None:
+    with database.transaction() as connection:
+        inbound.mark_acknowledged(connection, connector, name, now)
+
+
+def run_inbound(
+    database: Database,
+    connector: str,
+    transport: Transport,
+    pipeline: InboundPipeline,
+    *,
+    now: datetime | None = None,
+    on_stored: StoredHook | None = None,
+) -> RunReport:
+    """One run of an inbound connector: every complete message not read yet."""
+    return recorded_run(
+        database,
+        connector,
+        lambda report: read_inbound(database, transport, pipeline, report, on_stored=on_stored),
+        now=now,
+    )
+
+
+def read_inbound(
+    database: Database,
+    transport: Transport,
+    pipeline: InboundPipeline,
+    report: RunReport,
+    *,
+    on_stored: StoredHook | None = None,
+) -> None:
+    """The work of an inbound connector's run: every complete message not read yet.
+
+    A message is acknowledged (moved to the archive folder, where the partner wants
+    that) only after its events are committed; a crash in between leaves it listed,
+    and the next run recognises it and only finishes the acknowledgement.
+    """
+    connector = report.connector
+    for ref in transport.list():
+        report.counts.messages_seen += 1
+        state = _read_state(database, connector, ref)
+        if state is not None:
+            if not state.acknowledged:
+                transport.acknowledge(ref)
+                _mark_acknowledged(database, connector, ref.name, datetime.now(UTC))
+            continue
+        message = transport.fetch(ref)
+        report.add(
+            ingest_message(
+                database, connector, pipeline, message, run_id=report.run_id, on_stored=on_stored
+            )
+        )
+        transport.acknowledge(ref)
+        _mark_acknowledged(database, connector, ref.name, datetime.now(UTC))

@@ -1,0 +1,157 @@
+"""Storing one message: archive its bytes, parse them, resolve cases, append the events.
+
+The raw bytes are archived in their own transaction before anything parses them, so a
+message is never lost even if its processing fails. Then, in one transaction, its
+events are appended, its rejects recorded and the connector's "already read" state
+advanced: the state can never run ahead of the events it stands for.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from itertools import islice
+
+from hub.errors import PartnerDataError
+from hub.model.event import Event
+from hub.partners.ingest.pipeline import InboundPipeline, MessageRejected
+from hub.partners.resolve import Learned, resolve_cases
+from hub.partners.runs import RunCounts
+from hub.ports import RawMessage
+from hub.store import inbound
+from hub.store.archive import ArchivedMessage, archive_message
+from hub.store.db import Connection, Database, StoreConflict
+from hub.store.events import StoredHook, append_events
+from hub.store.runs import record_rejects
+
+CHUNK = 10_000
+"""Events resolved and appended together: bounded memory for files of any size."""
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class MessageOutcome:
+    """What one message gave; ``skipped`` means it had been processed before."""
+
+    name: str
+    message_id: int
+    skipped: bool = False
+    counts: RunCounts = field(default_factory=RunCounts)
+    rejects: list[PartnerDataError] = field(default_factory=list)
+
+
+def ingest_message(
+    database: Database,
+    connector: str,
+    pipeline: InboundPipeline,
+    message: RawMessage,
+    *,
+    run_id: int | None = None,
+    now: datetime | None = None,
+    after_store: Callable[[Connection], None] | None = None,
+    on_stored: StoredHook | None = None,
+) -> MessageOutcome:
+    """Archive, parse, resolve and store one message; returns its counts and rejects.
+
+    ``after_store`` runs in the transaction that stores the events: where a paged
+    source's cursor is advanced, so it never runs ahead of what it stands for.
+    """
+    now = now or datetime.now(UTC)
+    with database.transaction() as connection:
+        archived = archive_message(connection, connector, message, now=now)
+    outcome = MessageOutcome(message.ref.name, archived.id)
+    try:
+        return _store_message(
+            database,
+            connector,
+            pipeline,
+            message,
+            archived,
+            outcome,
+            run_id,
+            now,
+            after_store,
+            on_stored,
+        )
+    except StoreConflict:
+        # The same message processed at the same moment elsewhere (a push sent twice at
+        # once, two processes): ours rolled back whole; theirs holds every event.
+        with database.transaction() as connection:
+            if not inbound.already_processed(
+                connection, connector, message.ref.name, archived.sha256
+            ):
+                raise
+        logger.info("%s: %s was stored by a concurrent ingestion", connector, message.ref.name)
+        return MessageOutcome(message.ref.name, archived.id, skipped=True)
+
+
+def _store_message(
+    database: Database,
+    connector: str,
+    pipeline: InboundPipeline,
+    message: RawMessage,
+    archived: ArchivedMessage,
+    outcome: MessageOutcome,
+    run_id: int | None,
+    now: datetime,
+    after_store: Callable[[Connection], None] | None,
+    on_stored: StoredHook | None,
+) -> MessageOutcome:
+    with database.transaction() as connection:
+        if inbound.already_processed(connection, connector, message.ref.name, archived.sha256):
+            outcome.skipped = True
+            return outcome
+        outcome.counts.messages_read = 1
+        items = pipeline.parse(message.content, source=message.ref.name, recorded_at=now)
+        learned = Learned(references=set(), given=set())
+        while chunk := list(islice(items, CHUNK)):
+            _store_chunk(
+                connection, connector, chunk, archived.id, outcome, learned, run_id, now, on_stored
+            )
+        if after_store is not None:
+            after_store(connection)
+        inbound.mark_read(
+            connection,
+            connector,
+            name=message.ref.name,
+            size=len(message.content),
+            modified_at=message.ref.modified_at,
+            sha256=archived.sha256,
+            message_id=archived.id,
+            run_id=run_id,
+            read_at=now,
+        )
+    return outcome
+
+
+def _store_chunk(
+    connection: Connection,
+    connector: str,
+    chunk: list[Event | PartnerDataError],
+    message_id: int,
+    outcome: MessageOutcome,
+    learned: Learned,
+    run_id: int | None,
+    now: datetime,
+    on_stored: StoredHook | None,
+) -> None:
+    """One chunk's events resolved and appended, its rejects recorded, counts added."""
+    counts = outcome.counts
+    events = [item for item in chunk if isinstance(item, Event)]
+    problems = [item for item in chunk if not isinstance(item, Event)]
+    counts.records_read += sum(1 for item in chunk if not isinstance(item, MessageRejected))
+    resolved = resolve_cases(connection, events, learned=learned)
+    result = append_events(connection, resolved, message_id=message_id, now=now)
+    if on_stored is not None and result.stored_ids:
+        new = set(result.stored_ids)
+        on_stored(connection, [event for event in resolved if event.id in new])
+    counts.events_stored += result.stored
+    counts.duplicates += result.duplicates
+    counts.unmapped += result.unmapped
+    counts.orphans += result.orphans
+    counts.rejected += len(problems)
+    record_rejects(connection, connector, problems, run_id=run_id, message_id=message_id, now=now)
+    outcome.rejects.extend(problems)

@@ -1,0 +1,126 @@
+"""A paged source's run: every page after the stored cursor, oldest first, each page's
+events committed with the cursor it hands over; an expired cursor re-synchronises."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from hub.errors import ConfigurationError, CursorExpired, FatalError
+from hub.partners.ingest.items import read_items
+from hub.partners.ingest.message import ingest_message
+from hub.partners.ingest.pipeline import InboundPipeline
+from hub.partners.ingest.report import RunReport, recorded_run
+from hub.ports import DocumentCodec, PagedSource
+from hub.store.connector_state import read_cursor, write_cursor
+from hub.store.db import Connection, Database
+from hub.store.events import StoredHook
+
+MAX_PAGES_PER_RUN = 10_000
+"""A runaway guard: a partner that always says "more" cannot keep a run alive forever."""
+
+
+class CursorLoop(FatalError):
+    """The partner handed back a cursor already used in this run: paging would loop."""
+
+
+def _document_codec(pipeline: InboundPipeline) -> DocumentCodec:
+    if not isinstance(pipeline.codec, DocumentCodec):
+        raise ConfigurationError("a paged connector needs a codec that reads document fields")
+    return pipeline.codec
+
+
+def run_paged(
+    database: Database,
+    connector: str,
+    source: PagedSource,
+    pipeline: InboundPipeline,
+    *,
+    next_field: str = "next",
+    more_field: str | None = "more",
+    resync: tuple[InboundPipeline, Callable[[], Sequence[str]]] | None = None,
+    on_stored: StoredHook | None = None,
+) -> RunReport:
+    """One run of a paged source: every page after the stored cursor, oldest first."""
+    return recorded_run(
+        database,
+        connector,
+        lambda report: read_pages(
+            database,
+            source,
+            pipeline,
+            report,
+            next_field=next_field,
+            more_field=more_field,
+            resync=resync,
+            on_stored=on_stored,
+        ),
+    )
+
+
+def read_pages(
+    database: Database,
+    source: PagedSource,
+    pipeline: InboundPipeline,
+    report: RunReport,
+    *,
+    next_field: str = "next",
+    more_field: str | None = "more",
+    resync: tuple[InboundPipeline, Callable[[], Sequence[str]]] | None = None,
+    on_stored: StoredHook | None = None,
+) -> None:
+    """The work of a paged source's run: every page after the stored cursor, oldest first.
+
+    Each page's events and the cursor it hands over are committed together. A cursor
+    the partner no longer knows triggers the re-synchronisation ``resync`` describes
+    (the pipeline for single objects, and the keys of the open ones), then paging
+    starts again from the beginning: already stored events are recognised, not doubled.
+    """
+    connector, run_id = report.connector, report.run_id
+    codec = _document_codec(pipeline)
+    with database.transaction() as connection:
+        cursor = read_cursor(connection, connector)
+    used: set[str | None] = {cursor}
+    resynced = False
+    for _ in range(MAX_PAGES_PER_RUN):
+        try:
+            page = source.fetch_page(cursor)
+        except CursorExpired:
+            if resync is None or resynced:
+                raise
+            resynced = True
+            item_pipeline, open_keys = resync
+            read_items(database, source, item_pipeline, open_keys(), report, on_stored=on_stored)
+            cursor = None
+            used = {None}
+            continue
+        report.counts.messages_seen += 1
+        document = codec.document_fields(page.content, source=page.ref.name)
+        following = document.get(next_field) or cursor
+        more = more_field is not None and (document.get(more_field) or "").lower() == "true"
+        if more and following in used:
+            raise CursorLoop(
+                f"{connector}: the partner returned cursor {following!r} again; "
+                "stopping instead of looping"
+            )
+
+        def advance(connection: Connection, value: str | None = following) -> None:
+            if value is not None:
+                write_cursor(connection, connector, value)
+
+        report.add(
+            ingest_message(
+                database,
+                connector,
+                pipeline,
+                page,
+                run_id=run_id,
+                after_store=advance,
+                on_stored=on_stored,
+            )
+        )
+        used.add(following)
+        cursor = following
+        if not more:
+            break
+    else:
+        raise CursorLoop(f"{connector}: more than {MAX_PAGES_PER_RUN} pages in one run")
