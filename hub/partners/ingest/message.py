@@ -102,6 +102,10 @@ def _store_message(
 ) -> MessageOutcome:
     with database.transaction() as connection:
         if inbound.already_processed(connection, connector, message.ref.name, archived.sha256):
+            # Its events are committed already, so what stands for them (a page's cursor)
+            # may move on: a run resumed after a crash does not read the page again.
+            if after_store is not None:
+                after_store(connection)
             outcome.skipped = True
             return outcome
         outcome.counts.messages_read = 1
