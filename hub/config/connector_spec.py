@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -66,6 +66,10 @@ class ReceiverRef(AdapterRef):
     kind: ClassVar[AdapterKind] = AdapterKind.RECEIVER
 
 
+OpenItems = Literal["parcels", "references"]
+"""What a pull object by object asks about (``ConnectorSpec.open_items``)."""
+
+
 class ConnectorSpec(_Spec):
     """One partner exchange: a mapping message carried by a transport on a schedule."""
 
@@ -87,6 +91,14 @@ class ConnectorSpec(_Spec):
         default=None,
         description="The receiver adapter (`type`, optionally its `package`) and its "
         "options: how the partner pushes to the hub, at /partners/{name}/events.",
+    )
+    open_items: OpenItems | None = Field(
+        default=None,
+        description="What a pull object by object asks the partner about (a per-item "
+        "transport, or a paged one re-synchronising after the partner forgot the cursor): "
+        "'parcels', the tracking numbers of its parcels not yet delivered or returned; "
+        "'references', its own references of the unfinished cases it holds. Default: "
+        "parcels for a per-item pull, references for a re-synchronisation.",
     )
     schedule: ScheduleSpec | None = None
     enabled: bool = True

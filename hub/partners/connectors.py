@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
-from hub.config.connector_spec import CaseImportSpec, ConnectorSpec, TransportRef
+from hub.config.connector_spec import CaseImportSpec, ConnectorSpec, OpenItems, TransportRef
 from hub.config.network import NetworkConfig, load_network
 from hub.config.registry import AdapterNotInstalled, attached_files
 from hub.config.secrets import read_secrets
@@ -107,7 +107,6 @@ class Connector:
         modes = transport_ref.adapter().info.enabled(transport_ref.settings)
         pipeline = self.pipeline()
         transport = self.transport()
-        partner = self.spec.partner
         if Capability.PAGED in modes or Capability.PER_ITEM in modes:
             source = _paged_source(self.name, transport)
         if Capability.PAGED in modes:
@@ -116,8 +115,7 @@ class Connector:
                 cursor = CursorSettings()
 
             def open_references() -> list[str]:
-                with database.transaction() as connection:
-                    return trusted_partner_references(connection, partner)
+                return self.open_keys(database, default="references")
 
             resync_pipeline = self.resync_pipeline()
             read_pages(
@@ -132,9 +130,7 @@ class Connector:
             )
             return
         if Capability.PER_ITEM in modes:
-            # Object by object: the partner's open parcels, polled by tracking number.
-            with database.transaction() as connection:
-                keys = open_tracking_numbers(connection, partner)
+            keys = self.open_keys(database, default="parcels")
             read_items(database, source, pipeline, keys, report, on_stored=self.on_stored)
             return
         if Capability.LIST in modes and isinstance(transport, Transport):
@@ -144,6 +140,15 @@ class Connector:
             f"connector {self.name!r}: its {transport_ref.type} transport cannot read "
             "(it can: " + ", ".join(sorted(modes)) + "); it has nothing to run"
         )
+
+    def open_keys(self, database: Database, *, default: OpenItems) -> list[str]:
+        """The keys of what is still open at the partner, to ask about one by one: the
+        connector's ``open_items`` says which, else ``default``."""
+        kind = self.spec.open_items or default
+        with database.transaction() as connection:
+            if kind == "parcels":
+                return open_tracking_numbers(connection, self.spec.partner)
+            return trusted_partner_references(connection, self.spec.partner)
 
     def outbound_mapping(self) -> OutboundMapping:
         return OutboundMapping(self.mapping, self.spec.message)
