@@ -14,8 +14,6 @@ import socket
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from fastapi import FastAPI
@@ -28,6 +26,7 @@ from hub.partners.ingest.report import RunReport
 from hub.partners.leases import LEASE
 from hub.partners.schedule import HubJobs, build_scheduler
 from hub.partners.supervisor import RunSupervisor
+from hub.ports import Closing
 from hub.store.db import Database
 from hub.store.migrate import current_revision, head_revision
 from hub.sync.delivery import ConnectorBatches, Senders, deliver_any
@@ -49,7 +48,7 @@ def process_owner(prefix: str = "") -> str:
     return f"{prefix}{socket.gethostname()}:{os.getpid()}"
 
 
-class Hub:
+class Hub(Closing):
     """The hub of one process. Close it (or use it as a context manager) to close the
     senders' connections."""
 
@@ -108,17 +107,6 @@ class Hub:
 
     def close(self) -> None:
         self.senders.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def require_current_schema(database: Database) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Protocol, runtime_checkable
+from typing import Protocol, Self, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -308,3 +308,18 @@ class AdapterInfo:
         if self.configured is None:
             return self.capabilities
         return self.configured(settings) & self.capabilities
+
+
+class Closing:
+    """A resource held open for a while (a connection pool, an SFTP session, the hub's
+    senders): used in a ``with`` block, it is closed at the block's end whatever
+    happens. Subclasses say what closing means."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -14,8 +14,7 @@ import ssl
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Generic, Self, TypeVar
+from typing import Generic, TypeVar
 
 import httpx
 import tenacity
@@ -32,6 +31,7 @@ from adapters.transports.http.pacing import ClientRateLimiter, Clock, Sleep, par
 from adapters.transports.http.settings import HttpClientSettings
 from hub.backoff import Backoff
 from hub.errors import ConfigurationError
+from hub.ports import Closing
 
 __all__ = ["USER_AGENT", "Fetched", "Request", "RetryingClient"]
 
@@ -86,7 +86,7 @@ class Fetched:
 _SettingsT = TypeVar("_SettingsT", bound=HttpClientSettings)
 
 
-class RetryingClient(Generic[_SettingsT]):
+class RetryingClient(Closing, Generic[_SettingsT]):
     """One request to a partner, paced, retried while retrying can help, and turned into
     the hub's error types when it cannot. Subclasses say which statuses are done and what
     a final refusal means for them.
@@ -136,17 +136,6 @@ class RetryingClient(Generic[_SettingsT]):
         """Close the connection pool (only if this transport opened it)."""
         if self._owns_client:
             self._client.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- what subclasses decide ----------------------------------------------------------
 

@@ -14,7 +14,6 @@ import posixpath
 import threading
 import weakref
 from collections.abc import Callable
-from types import TracebackType
 from typing import TypeVar
 
 import paramiko
@@ -33,7 +32,7 @@ from adapters.transports.sftp.outbound import Outbox
 from adapters.transports.sftp.session import Session, SessionHolder
 from adapters.transports.sftp.settings import SftpSettings
 from hub.errors import ConfigurationError
-from hub.ports import MessageRef, RawMessage
+from hub.ports import Closing, MessageRef, RawMessage
 
 __all__ = ["SftpTransport"]
 
@@ -42,7 +41,7 @@ logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 
-class SftpTransport:
+class SftpTransport(Closing):
     """The `hub.ports.Transport` for a partner's SFTP server.
 
     Connects on first use and keeps the session for the next calls; one instance holds
@@ -62,17 +61,6 @@ class SftpTransport:
 
     def __repr__(self) -> str:
         return f"SftpTransport({self.settings.username}@{self._where})"
-
-    def __enter__(self) -> SftpTransport:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         """End the session now; a later call would open a new one."""
