@@ -176,11 +176,11 @@ def test_check_names_the_missing_package_of_a_transport_and_of_a_codec(tmp_path:
     again.mkdir()
     network = _network(again, SPOOL)
     mapping = again / "mappings" / "atelier-exemple.yaml"
-    text = mapping.read_text().replace("type: keyvalue", "type: edifact")
-    mapping.write_text(text.replace("hub-example-adapters", "hub-edifact-adapters"))
+    text = mapping.read_text().replace("type: keyvalue", "type: x12")
+    mapping.write_text(text.replace("hub-example-adapters", "hub-x12-adapters"))
     stderr = _check(network)
     assert f"{mapping}:" in stderr
-    assert "needs the package hub-edifact-adapters" in stderr
+    assert "needs the package hub-x12-adapters" in stderr
 
 
 def test_check_network_returns_problems_not_exceptions(tmp_path: Path) -> None:
