@@ -27,6 +27,7 @@ from adapters.transports.http.errors import (
     RetryLater,
     UnexpectedResponse,
 )
+from adapters.transports.http.oauth import ClientCredentialsAuth
 from adapters.transports.http.pacing import ClientRateLimiter, Clock, Sleep, parse_retry_after
 from adapters.transports.http.settings import HttpClientSettings
 from hub.backoff import Backoff
@@ -126,6 +127,11 @@ class RetryingClient(Closing, Generic[_SettingsT]):
         for credential in settings.credentials:
             self._headers[credential.header] = credential.value
         self._secrets = tuple(c.secret for c in settings.credentials)
+        self._auth = (
+            None
+            if settings.oauth is None
+            else ClientCredentialsAuth(settings.oauth, clock=wall_clock)
+        )
 
     def _credential_sources(self) -> str:
         return ", ".join(f"{c.header} from {c.where}" for c in self.settings.credentials)
@@ -205,6 +211,7 @@ class RetryingClient(Closing, Generic[_SettingsT]):
                 content=request.content,
                 headers={**self._headers, **request.headers},
                 timeout=self._timeout,
+                auth=self._auth if self._auth is not None else httpx.USE_CLIENT_DEFAULT,
             ) as response:
                 if self._accepts(response.status_code):
                     content = self._read_all(response, request)
@@ -259,7 +266,8 @@ class RetryingClient(Closing, Generic[_SettingsT]):
         partner echoing a refused key back would otherwise put it in our logs)."""
         text = content.decode(response.charset_encoding or "utf-8", errors="replace")
         text = _WHITESPACE.sub(" ", text).strip()
-        for secret in self._secrets:
+        oauth_secrets = self._auth.secrets() if self._auth is not None else ()
+        for secret in self._secrets + oauth_secrets:
             text = text.replace(secret, "***")
         limit = self.settings.excerpt_chars
         return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -329,7 +337,15 @@ class RetryingClient(Closing, Generic[_SettingsT]):
         self, request: Request, status: int, said: str, partner_said: str
     ) -> PartnerRefusedCredentials:
         credentials = self.settings.credentials
-        if credentials:
+        oauth = self.settings.oauth
+        oauth_variables: tuple[str, ...] = ()
+        if oauth is not None:
+            oauth_variables = tuple(e for e in (oauth.client_id_env, oauth.client_secret_env) if e)
+            advice = (
+                f"a new token was refused too: check the client in {oauth.where} and its "
+                "rights at the partner"
+            )
+        elif credentials:
             advice = "check " + " and ".join(f"the {c.kind} in {c.where}" for c in credentials)
         else:
             advice = "no credentials are configured: set header_env or bearer_token_env"
@@ -337,7 +353,7 @@ class RetryingClient(Closing, Generic[_SettingsT]):
             f"the partner refused our credentials ({said}) for {request.where}: "
             f"{advice}{partner_said}",
             status=status,
-            variables=tuple(c.env for c in credentials if c.env),
+            variables=tuple(c.env for c in credentials if c.env) + oauth_variables,
         )
 
     def _unavailable(self, request: Request, failure: RetryableFailure) -> PartnerUnavailable:

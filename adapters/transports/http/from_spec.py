@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, TypeVar, overload
 
+from adapters.transports.http.oauth import ClientCredentials
 from adapters.transports.http.post import HttpPostTransport
 from adapters.transports.http.pull import HttpPullTransport
 from adapters.transports.http.settings import (
@@ -17,7 +18,13 @@ from adapters.transports.http.settings import (
     HttpPostSettings,
     HttpPullSettings,
 )
-from adapters.transports.http.spec import HttpPostTransportSpec, HttpPullTransportSpec
+from adapters.transports.http.spec import (
+    ApiKeyAuthSpec,
+    BasicAuthSpec,
+    HttpPostTransportSpec,
+    HttpPullTransportSpec,
+    OAuth2ClientCredentialsSpec,
+)
 from hub.config.connector_spec import parse_duration
 from hub.config.secrets import MissingSecret
 from hub.ports import AdapterInfo, AdapterKind, Capability
@@ -43,7 +50,41 @@ def _credentials(
                 f"the bearer token needs the environment variable {spec.bearer_token_env}"
             )
         credentials.append(Credential.bearer(token, spec.bearer_token_env))
+    auth = spec.auth
+    if isinstance(auth, BasicAuthSpec):
+        username, password = (
+            _secret(secrets, "username", auth.username_env),
+            _secret(secrets, "password", auth.password_env),
+        )
+        credentials.append(Credential.basic(username, password, auth.password_env))
+    elif isinstance(auth, ApiKeyAuthSpec):
+        key = _secret(secrets, "api_key", auth.api_key_env)
+        credentials.append(Credential(auth.header, key, auth.api_key_env))
     return tuple(credentials)
+
+
+def _oauth(
+    spec: HttpPullTransportSpec | HttpPostTransportSpec, secrets: Mapping[str, str]
+) -> ClientCredentials | None:
+    auth = spec.auth
+    if not isinstance(auth, OAuth2ClientCredentialsSpec):
+        return None
+    return ClientCredentials(
+        token_url=auth.token_url,
+        client_id=_secret(secrets, "client_id", auth.client_id_env),
+        client_secret=_secret(secrets, "client_secret", auth.client_secret_env),
+        scope=auth.scope,
+        client_id_env=auth.client_id_env,
+        client_secret_env=auth.client_secret_env,
+        timeout=parse_duration(spec.timeout).total_seconds(),
+    )
+
+
+def _secret(secrets: Mapping[str, str], name: str, env: str) -> str:
+    value = secrets.get(name)
+    if not value:
+        raise MissingSecret(f"the {name.replace('_', ' ')} needs the environment variable {env}")
+    return value
 
 
 @overload
@@ -105,6 +146,7 @@ def _settings(
     return kind(
         base_url=spec.base_url,
         credentials=_credentials(spec, secrets),
+        oauth=_oauth(spec, secrets),
         requests_per_second=spec.requests_per_second,
         timeout=parse_duration(spec.timeout).total_seconds(),
         max_attempts=spec.max_attempts,

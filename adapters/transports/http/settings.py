@@ -8,10 +8,12 @@ transport built in code and one built from the file behave alike.
 
 from __future__ import annotations
 
+import base64
 import re
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
+from adapters.transports.http.oauth import ClientCredentials
 from adapters.transports.http.spec import HttpClientSpec
 from hub.config.connector_spec import parse_duration
 from hub.errors import ConfigurationError
@@ -82,6 +84,12 @@ class Credential:
         """``Authorization: Bearer <token>``."""
         return cls("Authorization", token, env, "Bearer")
 
+    @classmethod
+    def basic(cls, username: str, password: str, env: str | None = None) -> Credential:
+        """``Authorization: Basic <base64 of user:password>`` (RFC 7617)."""
+        pair = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+        return cls("Authorization", pair, env, "Basic")
+
     @property
     def value(self) -> str:
         """The header's value as sent."""
@@ -108,6 +116,7 @@ class HttpClientSettings:
     base_url: str
     _: KW_ONLY
     credentials: tuple[Credential, ...] = ()
+    oauth: ClientCredentials | None = None
     requests_per_second: float = float(_file_default("requests_per_second"))
     timeout: float = _file_seconds("timeout")
     max_attempts: int = _file_default("max_attempts")

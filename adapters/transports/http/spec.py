@@ -3,12 +3,59 @@ transports' settings, as written in the file (durations as text, secrets by vari
 
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hub.config.connector_spec import Duration, EnvName
 from hub.ports import CursorSettings
 
-__all__ = ["HttpClientSpec", "HttpPostTransportSpec", "HttpPullTransportSpec"]
+__all__ = [
+    "ApiKeyAuthSpec",
+    "BasicAuthSpec",
+    "HttpClientSpec",
+    "HttpPostTransportSpec",
+    "HttpPullTransportSpec",
+    "OAuth2ClientCredentialsSpec",
+]
+
+
+class OAuth2ClientCredentialsSpec(BaseModel):
+    """OAuth 2.0 client credentials: a token from ``token_url`` (asked with HTTP Basic
+    client authentication), reused until it expires, renewed once on a 401."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="oauth2-client-credentials")
+
+    scheme: Literal["oauth2-client-credentials"]
+    token_url: str = Field(pattern=r"^https?://[^/?#@\s]+")
+    client_id_env: EnvName
+    client_secret_env: EnvName
+    scope: str | None = Field(default=None, description="Space-separated scopes, if any.")
+
+
+class BasicAuthSpec(BaseModel):
+    """HTTP Basic authentication (RFC 7617) on every call."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="basic")
+
+    scheme: Literal["basic"]
+    username_env: EnvName
+    password_env: EnvName
+
+
+class ApiKeyAuthSpec(BaseModel):
+    """An API key sent in a header on every call."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="api-key")
+
+    scheme: Literal["api-key"]
+    header: str = Field(default="X-Api-Key", pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+    api_key_env: EnvName
+
+
+AuthSpec = Annotated[
+    OAuth2ClientCredentialsSpec | BasicAuthSpec | ApiKeyAuthSpec, Field(discriminator="scheme")
+]
 
 
 class HttpClientSpec(BaseModel):
@@ -22,6 +69,11 @@ class HttpClientSpec(BaseModel):
     )
     bearer_token_env: EnvName | None = Field(
         default=None, description="Sends Authorization: Bearer <the variable's value>."
+    )
+    auth: AuthSpec | None = Field(
+        default=None,
+        description="How we authenticate (oauth2-client-credentials, basic, api-key); "
+        "header_env and bearer_token_env still work alongside.",
     )
     requests_per_second: float = Field(default=5, gt=0, description="Stay under the limit.")
     timeout: Duration = "30s"

@@ -28,6 +28,8 @@ def transport_from_spec(
             pattern=spec.pattern or default_pattern or "*",
             partial_suffixes=tuple(spec.partial_suffixes),
             upload_suffix=spec.upload_suffix,
+            complete_when=spec.complete_when,
+            delete_acknowledged=spec.delete_acknowledged,
             private_key=secrets.get("private_key"),
             private_key_passphrase=secrets.get("private_key_passphrase"),
             password=secrets.get("password"),

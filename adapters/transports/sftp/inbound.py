@@ -11,6 +11,7 @@ from fnmatch import fnmatchcase
 
 import paramiko
 
+from adapters.transports.completion import CompletionWatch, ListedFile, Listing
 from adapters.transports.sftp.errors import SftpFileVanished, SftpPathError, SftpRemoteError
 from adapters.transports.sftp.names import archive_names, plain_name, utc
 from adapters.transports.sftp.session import exists, sftp_alive
@@ -28,6 +29,7 @@ class Inbox:
     def __init__(self, settings: SftpSettings) -> None:
         self.settings = settings
         self._where = f"{settings.host}:{settings.port}"
+        self._watch = CompletionWatch(settings.complete_when, settings.partial_suffixes)
 
     def path(self, name: str) -> str:
         """The full remote path of a listed file."""
@@ -35,6 +37,13 @@ class Inbox:
 
     def list_files(self, sftp: paramiko.SFTPClient, _retried: bool) -> list[MessageRef]:
         """The complete files waiting for us, by name (run inside a session)."""
+        complete = self._watch.complete(lambda: self._listing(sftp))
+        return [
+            MessageRef(name=file.name, size=file.size, modified_at=utc(file.mtime))
+            for file in complete
+        ]
+
+    def _listing(self, sftp: paramiko.SFTPClient) -> Listing:
         settings = self.settings
         try:
             entries = sftp.listdir_attr(settings.remote_dir)
@@ -42,12 +51,10 @@ class Inbox:
             raise SftpPathError(
                 f"the inbound directory {settings.remote_dir} does not exist on {self._where}"
             ) from exc
-        refs: list[MessageRef] = []
+        files: list[ListedFile] = []
         for entry in entries:
             name = entry.filename
             if not fnmatchcase(name, settings.pattern):
-                continue
-            if name.endswith(settings.partial_suffixes):
                 continue
             attrs = entry
             if attrs.st_mode is not None and stat.S_ISLNK(attrs.st_mode):
@@ -57,9 +64,14 @@ class Inbox:
                     continue
             if attrs.st_mode is not None and not stat.S_ISREG(attrs.st_mode):
                 continue
-            refs.append(MessageRef(name=name, size=attrs.st_size, modified_at=utc(attrs.st_mtime)))
-        refs.sort(key=lambda ref: ref.name)
-        return refs
+            mtime = None if attrs.st_mtime is None else float(attrs.st_mtime)
+            files.append(ListedFile(name=name, size=attrs.st_size, mtime=mtime))
+        return Listing(files=files, names=frozenset(entry.filename for entry in entries))
+
+    def marker_path(self, name: str) -> str | None:
+        """The full path of the marker that completed a listed file, if markers are used."""
+        marker = self._watch.marker_for(plain_name(name))
+        return None if marker is None else posixpath.join(self.settings.remote_dir, marker)
 
     def fetch(self, sftp: paramiko.SFTPClient, ref: MessageRef, path: str) -> RawMessage:
         """The whole file and where it came from."""
@@ -114,6 +126,29 @@ class Inbox:
         raise SftpRemoteError(
             f"no free name left in {archive_dir} on {self._where} to archive {path}"
         )
+
+    def archive_marker(self, sftp: paramiko.SFTPClient, path: str, archive_dir: str) -> None:
+        """Move a file's marker after the file: gone already means moved by an earlier try.
+
+        The file goes first: a marker left behind completes nothing, whereas a file whose
+        marker went first would never be listed again.
+        """
+        if not exists(sftp, path):
+            logger.info("SFTP %s: marker %s already gone", self._where, path)
+            return
+        self.archive(sftp, path, archive_dir, retried=True)
+
+    def delete(self, sftp: paramiko.SFTPClient, path: str, retried: bool, *, marker: bool) -> None:
+        """Delete a stored file (or its marker); a retry or a marker may find it gone."""
+        try:
+            sftp.remove(path)
+        except FileNotFoundError as exc:
+            if marker or retried:
+                logger.info("SFTP %s: %s was already deleted", self._where, path)
+                return
+            raise SftpFileVanished(
+                f"{path} is no longer on {self._where}; nothing to delete"
+            ) from exc
 
     def _explain_missing(
         self, sftp: paramiko.SFTPClient, path: str, archive_dir: str, retried: bool

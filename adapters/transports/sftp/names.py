@@ -15,7 +15,7 @@ __all__ = ["archive_names", "plain_name", "utc"]
 _ARCHIVE_NAME_ATTEMPTS = 1000
 
 
-def utc(timestamp: int | None) -> datetime | None:
+def utc(timestamp: float | None) -> datetime | None:
     """A server's Unix time as an aware UTC datetime."""
     return None if timestamp is None else datetime.fromtimestamp(timestamp, tz=UTC)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from adapters.transports.completion import CompleteWhen
 from adapters.transports.sftp.hostkey import parse_pin
 from hub.errors import ConfigurationError
 
@@ -18,7 +19,9 @@ class SftpSettings:
     Secret values are excluded from the repr so that logging the settings is safe.
     `host_key` is either an OpenSSH public key line or a "SHA256:..." fingerprint, as the
     partner sent it. With `archive_dir` set, acknowledged files are moved there; without
-    it the server is left untouched and the engine's store remembers what was read.
+    it the server is left untouched and the engine's store remembers what was read, unless
+    `delete_acknowledged` asks to delete them. `complete_when` tells when a file (and its
+    marker, moved or deleted with it) is complete.
     """
 
     host: str
@@ -31,6 +34,8 @@ class SftpSettings:
     pattern: str = "*"
     partial_suffixes: tuple[str, ...] = (".tmp", ".part")
     upload_suffix: str = ".tmp"
+    complete_when: CompleteWhen | None = None
+    delete_acknowledged: bool = False
     private_key: str | None = field(default=None, repr=False)
     private_key_passphrase: str | None = field(default=None, repr=False)
     password: str | None = field(default=None, repr=False)
@@ -58,6 +63,8 @@ class SftpSettings:
             problems.append(
                 "partial_suffixes contains an empty suffix, which would hide every file"
             )
+        if self.delete_acknowledged and self.archive_dir is not None:
+            problems.append("delete_acknowledged and archive_dir: choose one")
         if self.private_key is None and self.password is None:
             problems.append("neither a private key nor a password was given")
         if self.max_sessions < 1:

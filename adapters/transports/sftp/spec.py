@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from adapters.transports.completion import CompleteWhen
 from hub.config.connector_spec import EnvName
 
 __all__ = ["SftpTransportSpec"]
@@ -36,6 +37,15 @@ class SftpTransportSpec(BaseModel):
     )
     outbound_dir: str | None = Field(default=None, description="Where the hub writes files.")
     partial_suffixes: list[str] = Field(default_factory=lambda: [".tmp", ".part"])
+    complete_when: CompleteWhen | None = Field(
+        default=None,
+        description="What tells that a file is complete, beyond partial_suffixes: a "
+        "marker file, a temporary suffix, or a size that stopped changing.",
+    )
+    delete_acknowledged: bool = Field(
+        default=False,
+        description="Delete read files (and their markers) instead of archiving them.",
+    )
     upload_suffix: str = Field(default=".tmp", description="Written first, then renamed.")
     max_sessions: int = Field(default=2, ge=1, le=16)
 
@@ -43,4 +53,6 @@ class SftpTransportSpec(BaseModel):
     def _some_credential(self) -> SftpTransportSpec:
         if self.private_key_env is None and self.password_env is None:
             raise ValueError("name the environment variable of a private key or a password")
+        if self.delete_acknowledged and self.archive_dir is not None:
+            raise ValueError("delete_acknowledged and archive_dir: choose one")
         return self

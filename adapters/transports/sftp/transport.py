@@ -81,15 +81,33 @@ class SftpTransport(Closing):
         )
 
     def acknowledge(self, ref: MessageRef) -> None:
-        """Archive the file if the partner wants that; otherwise the server is not touched."""
+        """Archive (or delete) the file and then its marker, if the partner wants that;
+        otherwise the server is not touched."""
         path = self._inbox.path(ref.name)
+        marker = self._inbox.marker_path(ref.name)
         archive_dir = self.settings.archive_dir
+        if self.settings.delete_acknowledged:
+            self._run(
+                f"deleting {path}",
+                lambda sftp, retried: self._inbox.delete(sftp, path, retried, marker=False),
+            )
+            if marker is not None:
+                self._run(
+                    f"deleting {marker}",
+                    lambda sftp, retried: self._inbox.delete(sftp, marker, retried, marker=True),
+                )
+            return
         if archive_dir is None:
             return
         self._run(
             f"archiving {path}",
             lambda sftp, retried: self._inbox.archive(sftp, path, archive_dir, retried),
         )
+        if marker is not None:
+            self._run(
+                f"archiving {marker}",
+                lambda sftp, _retried: self._inbox.archive_marker(sftp, marker, archive_dir),
+            )
 
     def put(self, name: str, content: bytes) -> None:
         """Upload under a temporary name, then rename: the partner never sees half a file."""
