@@ -82,12 +82,22 @@ class DocumentCodec(Codec, Protocol):
     def document_fields(self, content: bytes, *, source: str) -> Mapping[str, str | None]: ...
 
 
+NEXT_CURSOR = "next_cursor"
+"""Metadata key of a page: the cursor of the page after it, when not in the document."""
+MORE_PAGES = "more"
+"""Metadata key of a page: ``"true"`` or ``"false"``, whether another page follows."""
+
+
 @runtime_checkable
 class PagedSource(Protocol):
     """A partner API read page by page with an opaque cursor (REST pull).
 
     I/O only: the cursor comes in, the page's raw bytes come out. Reading the next
-    cursor out of the page is the codec's job, storing it is the engine's.
+    cursor out of the page is the codec's job, storing it is the engine's; unless the
+    transport learned it from outside the document (an HTTP ``Link`` header, a page
+    number): then the page's metadata carries it as :data:`NEXT_CURSOR`, with
+    :data:`MORE_PAGES` ``"true"``/``"false"`` when the transport knows whether more
+    follow (without it, the document's ``more`` field, else "the page had records").
     """
 
     def fetch_page(self, cursor: str | None) -> RawMessage: ...

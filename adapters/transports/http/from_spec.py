@@ -131,6 +131,7 @@ def transport_from_spec(
             page_path=spec.page_path,
             cursor_param=spec.cursor_param,
             item_path=spec.item_path,
+            pagination=spec.pagination,
         )
     )
 

@@ -7,13 +7,22 @@ cursor the partner forgot, an object it does not know, an endpoint that is not t
 
 from __future__ import annotations
 
+from dataclasses import replace
 from urllib.parse import quote
 
+import httpx
+
 from adapters.transports.http.client import Fetched, Request, RetryingClient
-from adapters.transports.http.errors import EndpointNotFound, ItemNotFound, PartnerRejectedRequest
+from adapters.transports.http.errors import (
+    EndpointNotFound,
+    ItemNotFound,
+    PartnerRejectedRequest,
+    UnexpectedResponse,
+)
+from adapters.transports.http.links import MalformedLinkHeader, parse_links
 from adapters.transports.http.settings import HttpPullSettings
 from hub.errors import ConfigurationError, CursorExpired, Location
-from hub.ports import MessageRef, RawMessage
+from hub.ports import MORE_PAGES, NEXT_CURSOR, MessageRef, RawMessage
 
 __all__ = ["REQUEST_ID_HEADERS", "HttpPullTransport"]
 
@@ -44,15 +53,28 @@ class HttpPullTransport(RetryingClient[HttpPullSettings]):
         path = self.settings.page_path
         if path is None:
             raise ConfigurationError("this connector has no page_path: it cannot page a feed")
-        param = self.settings.cursor_param
-        request = Request(
-            method="GET",
-            url=self._url(path),
-            params=None if cursor is None else {param: cursor},
-            ref_name=path if cursor is None else f"{path}?{param}={cursor}",
-            cursor=cursor,
-        )
-        return self._message(request, self._exchange(request))
+        style = self.settings.pagination.style
+        if style == "link_header":
+            request = self._link_request(path, cursor)
+        elif style == "page_number":
+            request = self._numbered_request(path, cursor)
+        else:
+            param = self.settings.cursor_param
+            request = Request(
+                method="GET",
+                url=self._url(path),
+                params=self._sized(None if cursor is None else {param: cursor}),
+                ref_name=path if cursor is None else f"{path}?{param}={cursor}",
+                cursor=cursor,
+            )
+        fetched = self._exchange(request)
+        message = self._message(request, fetched)
+        if style == "link_header":
+            return replace(message, metadata={**message.metadata, **self._next_link(fetched)})
+        if style == "page_number":
+            number = self._page_number(cursor) + 1
+            return replace(message, metadata={**message.metadata, NEXT_CURSOR: str(number)})
+        return message
 
     def fetch_item(self, key: str) -> RawMessage:
         """One object by its key (a repair, a parcel), for re-synchronisation."""
@@ -62,6 +84,75 @@ class HttpPullTransport(RetryingClient[HttpPullSettings]):
         path = template.format(key=quote(key, safe=""))
         request = Request(method="GET", url=self._url(path), ref_name=path, item_key=key)
         return self._message(request, self._exchange(request))
+
+    # -- pagination ----------------------------------------------------------------------
+
+    def _sized(self, params: dict[str, str] | None) -> dict[str, str] | None:
+        """The page size, when the connector asks for one, added to a page's query."""
+        pagination = self.settings.pagination
+        if pagination.size_param is None or pagination.size is None:
+            return params
+        return {**(params or {}), pagination.size_param: str(pagination.size)}
+
+    def _numbered_request(self, path: str, cursor: str | None) -> Request:
+        number = self._page_number(cursor)
+        param = self.settings.pagination.page_param
+        return Request(
+            method="GET",
+            url=self._url(path),
+            params=self._sized({param: str(number)}),
+            ref_name=f"{path}?{param}={number}",
+            cursor=cursor,
+        )
+
+    def _page_number(self, cursor: str | None) -> int:
+        if cursor is None:
+            return self.settings.pagination.first_page
+        if not cursor.isdigit():
+            raise ConfigurationError(
+                f"the stored cursor {cursor!r} is no page number: was the connector's "
+                "pagination style changed? Clear its cursor to read from the first page"
+            )
+        return int(cursor)
+
+    def _link_request(self, path: str, cursor: str | None) -> Request:
+        """The first page at page_path; the next ones at the path and query their
+        predecessor's ``rel="next"`` link gave, always on base_url's origin."""
+        if cursor is None:
+            return Request(
+                method="GET", url=self._url(path), params=self._sized(None), ref_name=path
+            )
+        url = httpx.URL(self.settings.base_url).join(cursor)
+        self._same_origin(url, f"the stored cursor {cursor!r}")
+        return Request(method="GET", url=str(url), ref_name=cursor, cursor=cursor)
+
+    def _next_link(self, fetched: Fetched) -> dict[str, str]:
+        """The cursor of the page after this one, from its ``Link`` header: the path and
+        query of its ``rel="next"`` target, resolved against the request's URL."""
+        try:
+            links = parse_links(fetched.headers.get_list("link"))
+        except MalformedLinkHeader as exc:
+            raise UnexpectedResponse(
+                f"GET {fetched.url}: the Link header is malformed ({exc}); the next page "
+                "cannot be known",
+                status=fetched.status,
+            ) from exc
+        following = next((link for link in links if "next" in link.rels), None)
+        if following is None:
+            return {MORE_PAGES: "false"}
+        url = httpx.URL(fetched.url).join(following.target)
+        self._same_origin(url, f"the next page's link from GET {fetched.url}")
+        return {NEXT_CURSOR: url.raw_path.decode("ascii"), MORE_PAGES: "true"}
+
+    def _same_origin(self, url: httpx.URL, what: str) -> None:
+        """Our credentials go to base_url's scheme, host and port, and nowhere else."""
+        base = httpx.URL(self.settings.base_url)
+        if _origin(url) != _origin(base):
+            raise ConfigurationError(
+                f"{what} points to {_shown_origin(url)}, not to base_url's "
+                f"{_shown_origin(base)}: refused, so that our credentials stay with the "
+                "partner. If the partner moved its API there, update base_url"
+            )
 
     # -- what a GET's refusal means ------------------------------------------------------
 
@@ -110,3 +201,15 @@ class HttpPullTransport(RetryingClient[HttpPullSettings]):
             content=fetched.content,
             metadata=metadata,
         )
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return url.scheme, url.host, url.port or _DEFAULT_PORTS.get(url.scheme)
+
+
+def _shown_origin(url: httpx.URL) -> str:
+    scheme, host, port = _origin(url)
+    return f"{scheme}://{host}:{port}"

@@ -14,7 +14,7 @@ from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 from adapters.transports.http.oauth import ClientCredentials
-from adapters.transports.http.spec import HttpClientSpec
+from adapters.transports.http.spec import HttpClientSpec, PaginationSpec
 from hub.config.connector_spec import parse_duration
 from hub.errors import ConfigurationError
 
@@ -145,6 +145,7 @@ class HttpPullSettings(HttpClientSettings):
     page_path: str | None = None
     cursor_param: str = "since"
     item_path: str | None = None
+    pagination: PaginationSpec = field(default_factory=PaginationSpec)
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -17,6 +17,7 @@ __all__ = [
     "HttpPostTransportSpec",
     "HttpPullTransportSpec",
     "OAuth2ClientCredentialsSpec",
+    "PaginationSpec",
 ]
 
 
@@ -83,6 +84,28 @@ class HttpClientSpec(BaseModel):
     )
 
 
+class PaginationSpec(BaseModel):
+    """How the next page is found: a cursor in the document (``cursor_field``), the
+    answer's RFC 8288 ``Link: <...>; rel="next"`` header (``link_header``), or a page
+    number counted up while pages have records (``page_number``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    style: Literal["cursor_field", "link_header", "page_number"] = "cursor_field"
+    page_param: str = Field(default="page", description="Query parameter of the page number.")
+    size_param: str | None = Field(
+        default=None, description="Query parameter of the page size (per_page), if any."
+    )
+    size: int | None = Field(default=None, ge=1, description="Page size asked for.")
+    first_page: int = Field(default=1, ge=0, description="Number of the first page.")
+
+    @model_validator(mode="after")
+    def _size_needs_its_param(self) -> PaginationSpec:
+        if (self.size is None) != (self.size_param is None):
+            raise ValueError("size and size_param go together")
+        return self
+
+
 class HttpPullTransportSpec(HttpClientSpec, CursorSettings):
     """A partner REST API read page by page (or object by object), with retries.
 
@@ -98,6 +121,10 @@ class HttpPullTransportSpec(HttpClientSpec, CursorSettings):
         default=None, description="Path of the paged feed, e.g. /repairs/changes."
     )
     cursor_param: str = Field(default="since", description="Query parameter of the cursor.")
+    pagination: PaginationSpec = Field(
+        default_factory=PaginationSpec,
+        description="How the next page is found: cursor_field, link_header or page_number.",
+    )
     item_path: str | None = Field(
         default=None, description="Path of one object, with {key}: /repairs/{key}."
     )

@@ -3,14 +3,14 @@ events committed with the cursor it hands over; an expired cursor re-synchronise
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from hub.errors import ConfigurationError, CursorExpired, FatalError
 from hub.partners.ingest.items import read_items
 from hub.partners.ingest.message import ingest_message
 from hub.partners.ingest.pipeline import InboundPipeline
 from hub.partners.ingest.report import RunReport, recorded_run
-from hub.ports import DocumentCodec, PagedSource
+from hub.ports import MORE_PAGES, NEXT_CURSOR, DocumentCodec, PagedSource, RawMessage
 from hub.store.connector_state import read_cursor, write_cursor
 from hub.store.db import Connection, Database
 from hub.store.events import StoredHook
@@ -27,6 +27,23 @@ def _document_codec(pipeline: InboundPipeline) -> DocumentCodec:
     if not isinstance(pipeline.codec, DocumentCodec):
         raise ConfigurationError("a paged connector needs a codec that reads document fields")
     return pipeline.codec
+
+
+def _more_pages(
+    page: RawMessage,
+    document: Mapping[str, str | None],
+    codec: DocumentCodec,
+    more_field: str | None,
+) -> bool:
+    """Whether a page whose next cursor the transport gave is followed by another: as the
+    transport says, else as the document's ``more`` field says, else while pages have
+    records (page numbers run on until the first empty page)."""
+    said = page.metadata.get(MORE_PAGES)
+    if said is None and more_field is not None:
+        said = document.get(more_field)
+    if said is not None:
+        return said.lower() == "true"
+    return next(iter(codec.decode(page.content, source=page.ref.name)), None) is not None
 
 
 def run_paged(
@@ -95,8 +112,12 @@ def read_pages(
             continue
         report.counts.messages_seen += 1
         document = codec.document_fields(page.content, source=page.ref.name)
-        following = document.get(next_field) or cursor
-        more = more_field is not None and (document.get(more_field) or "").lower() == "true"
+        if NEXT_CURSOR in page.metadata or MORE_PAGES in page.metadata:
+            more = _more_pages(page, document, codec, more_field)
+            following = (page.metadata.get(NEXT_CURSOR) if more else None) or cursor
+        else:
+            following = document.get(next_field) or cursor
+            more = more_field is not None and (document.get(more_field) or "").lower() == "true"
         if more and following in used:
             raise CursorLoop(
                 f"{connector}: the partner returned cursor {following!r} again; "
