@@ -10,6 +10,7 @@ and dispatches on capabilities, never on an adapter's classes.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -320,13 +321,14 @@ class AdapterInfo:
         return self.configured(settings) & self.capabilities
 
 
-class Closing:
+class Closing(ABC):
     """A resource held open for a while (a connection pool, an SFTP session, the hub's
     senders): used in a ``with`` block, it is closed at the block's end whatever
     happens. Subclasses say what closing means."""
 
+    @abstractmethod
     def close(self) -> None:
-        raise NotImplementedError
+        """Release what the resource holds."""
 
     def __enter__(self) -> Self:
         return self

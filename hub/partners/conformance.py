@@ -354,12 +354,14 @@ def sample_contexts(cases_folder: Path, parties: list[Party]) -> list[dict[str, 
 
     What the sync engine hands a mapping: the case and its retailer, the repairer it is
     routed to (the first repairer of the network with an address), a pickup from the
-    customer to that repairer, and a two-line parts order shipped to that repairer.
+    customer to that repairer, and a two-line parts order from the network's first parts
+    supplier shipped to that repairer.
     """
     by_id = {party.id: party for party in parties}
     repairer = next(
         (p for p in parties if p.role is PartyRole.REPAIRER and p.address is not None), None
     )
+    supplier = next((p.id for p in parties if p.role is PartyRole.PARTS_SUPPLIER), "supplier")
     contexts = []
     for path in sorted(cases_folder.glob("*.json")):
         case = Case.model_validate_json(path.read_bytes())
@@ -385,7 +387,7 @@ def sample_contexts(cases_folder: Path, parties: list[Party]) -> list[dict[str, 
             context["parts_order"] = PartsOrder(
                 id=f"PO-2026-{case.reference}",
                 case_reference=case.reference,
-                supplier="pieces-plus",
+                supplier=supplier,
                 ship_to=repairer.id,
                 lines=(
                     PartsOrderLine(line_no=1, sku="PP-77120", quantity=1),
