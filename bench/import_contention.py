@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,7 +36,8 @@ from hub.store.cases import open_case
 from hub.store.db import Database
 from hub.store.migrate import upgrade
 from hub.store.parties import save_party
-from simulators.colis_express import sign_push
+from simulators.colis_express import push_network, sign_push
+from simulators.server import free_port
 
 SECRET = "bench-push-secret"
 READ_CASE = {
@@ -64,29 +64,7 @@ def csv_file(rows: int) -> bytes:
 
 
 def network_file(folder: Path) -> Path:
-    path = folder / "connectors.yaml"
-    path.write_text(
-        f"""
-version: 1
-parties:
-  - {{id: colis-express, role: carrier, name: ColisExpress}}
-connectors:
-  - name: ce-push
-    partner: colis-express
-    mapping: {ROOT / "mappings" / "colis-express.yaml"}
-    message: push
-    receiver:
-      type: http-push
-      auth:
-        scheme: hmac
-        secret_env: BENCH_CE_PUSH_SECRET
-        signature_header: X-CE-Signature
-        timestamp_header: X-CE-Timestamp
-        tolerance: 5m
-""",
-        encoding="utf-8",
-    )
-    return path
+    return push_network(folder, ROOT / "mappings" / "colis-express.yaml", "BENCH_CE_PUSH_SECRET")
 
 
 @dataclass
@@ -138,13 +116,6 @@ def reads(base: str, token: str, done: threading.Event, found: Probe) -> None:
         while not done.is_set():
             found.reads.append(timed(client, "GET", f"{base}/v1/cases/ME-000001"))
             done.wait(0.5)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def run(url: str, rows: int, folder: Path) -> None:

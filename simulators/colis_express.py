@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -36,6 +37,36 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from simulators.server import Clock, RateLimiter, Simulator, format_at
+
+
+def push_network(folder: Path, mapping: Path, secret_env: str) -> Path:
+    """A hub network file taking this simulator's signed pushes (connector ``ce-push``),
+    for the tests and benchmarks that serve a hub beside it; the secret's value is the
+    caller's to put in ``secret_env``."""
+    path = folder / "connectors.yaml"
+    path.write_text(
+        f"""
+version: 1
+parties:
+  - {{id: colis-express, role: carrier, name: ColisExpress}}
+connectors:
+  - name: ce-push
+    partner: colis-express
+    mapping: {mapping}
+    message: push
+    receiver:
+      type: http-push
+      auth:
+        scheme: hmac
+        secret_env: {secret_env}
+        signature_header: X-CE-Signature
+        timestamp_header: X-CE-Timestamp
+        tolerance: 5m
+""",
+        encoding="utf-8",
+    )
+    return path
+
 
 Event = dict[str, Any]
 """An event as JSON: ``id``, ``code``, ``label``, ``at``, maybe ``location``, ``signed_by``."""

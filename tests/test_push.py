@@ -24,7 +24,7 @@ from hub.ports import AcceptedPush
 from hub.store.cases import get_case, open_case
 from hub.store.db import Database
 from hub.store.tables import events, raw_messages
-from simulators.colis_express import ColisExpressSimulator, sign_push
+from simulators.colis_express import ColisExpressSimulator, push_network, sign_push
 from tests.api_support import serving
 from tests.factories import make_case, register_network
 
@@ -34,29 +34,7 @@ PARIS = timezone(timedelta(hours=1))
 
 
 def network(tmp_path: Path) -> Path:
-    path = tmp_path / "connectors.yaml"
-    path.write_text(
-        f"""
-version: 1
-parties:
-  - {{id: colis-express, role: carrier, name: ColisExpress}}
-connectors:
-  - name: ce-push
-    partner: colis-express
-    mapping: {ROOT / "mappings" / "colis-express.yaml"}
-    message: push
-    receiver:
-      type: http-push
-      auth:
-        scheme: hmac
-        secret_env: TEST_CE_PUSH_SECRET
-        signature_header: X-CE-Signature
-        timestamp_header: X-CE-Timestamp
-        tolerance: 5m
-""",
-        encoding="utf-8",
-    )
-    return path
+    return push_network(tmp_path, ROOT / "mappings" / "colis-express.yaml", "TEST_CE_PUSH_SECRET")
 
 
 @pytest.fixture
