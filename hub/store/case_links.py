@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import Connection, and_, exists, select, update
+from sqlalchemy import ColumnElement, Connection, and_, exists, select, update
 
 from hub.model.statuses import FINAL_CASE_STATUSES
 from hub.store.tables import case_parties, case_references, cases, events, unlinked_reasons
@@ -48,27 +48,54 @@ class Candidate:
     """The reporting partner was given this case."""
 
 
+IN_CHUNK = 1000
+"""Values per IN list: one query per reporting party and chunk, never one per value."""
+
+
+def _values_by_party(keys: Iterable[tuple[str, str]]) -> dict[str, list[list[str]]]:
+    """The keys' values grouped by party, in chunks an IN list takes."""
+    grouped: dict[str, set[str]] = {}
+    for party, value in keys:
+        grouped.setdefault(party, set()).add(value)
+    return {
+        party: [
+            sorted(values)[start : start + IN_CHUNK] for start in range(0, len(values), IN_CHUNK)
+        ]
+        for party, values in sorted(grouped.items())
+    }
+
+
+def _given_to(party: str) -> ColumnElement[bool]:
+    """The case was given to ``party`` (the condition, correlated with ``cases``)."""
+    return exists().where(case_parties.c.case_id == cases.c.id, case_parties.c.party_id == party)
+
+
 def reference_candidates(
     connection: Connection, keys: Iterable[tuple[str, str]]
 ) -> dict[tuple[str, str], list[Candidate]]:
     """Every case on which (party, reference) is recorded, with who recorded it and
     whether that party was given the case."""
     found: dict[tuple[str, str], list[Candidate]] = {}
-    for party, reference in sorted(set(keys)):
-        given = exists().where(
-            case_parties.c.case_id == cases.c.id, case_parties.c.party_id == party
-        )
-        rows = connection.execute(
-            select(cases.c.reference, case_references.c.recorded_by, given.label("given"))
-            .join(case_references, case_references.c.case_id == cases.c.id)
-            .where(case_references.c.party_id == party, case_references.c.reference == reference)
-            .order_by(cases.c.id)
-        ).all()
-        if rows:
-            found[(party, reference)] = [
-                Candidate(row.reference, RecordedBy(row.recorded_by), bool(row.given))
-                for row in rows
-            ]
+    for party, chunks in _values_by_party(keys).items():
+        for chunk in chunks:
+            rows = connection.execute(
+                select(
+                    case_references.c.reference.label("partner_reference"),
+                    cases.c.reference,
+                    case_references.c.recorded_by,
+                    _given_to(party).label("given"),
+                )
+                .join(case_references, case_references.c.case_id == cases.c.id)
+                .where(
+                    case_references.c.party_id == party,
+                    case_references.c.reference.in_(chunk),
+                )
+                .order_by(cases.c.id)
+            ).all()
+            for row in rows:
+                found.setdefault((party, row.partner_reference), []).append(
+                    Candidate(row.reference, RecordedBy(row.recorded_by), bool(row.given))
+                )
     return found
 
 
@@ -79,20 +106,18 @@ def open_serial_candidates(
     whether that party was given it. A product can come back: finished cases never match."""
     finals = [status.value for status in FINAL_CASE_STATUSES]
     found: dict[tuple[str, str], list[Candidate]] = {}
-    for party, serial in sorted(set(keys)):
-        given = exists().where(
-            case_parties.c.case_id == cases.c.id, case_parties.c.party_id == party
-        )
-        rows = connection.execute(
-            select(cases.c.reference, given.label("given"))
-            .where(cases.c.serial_number == serial)
-            .where(cases.c.status.is_(None) | cases.c.status.not_in(finals))
-            .order_by(cases.c.id)
-        ).all()
-        if rows:
-            found[(party, serial)] = [
-                Candidate(row.reference, None, bool(row.given)) for row in rows
-            ]
+    for party, chunks in _values_by_party(keys).items():
+        for chunk in chunks:
+            rows = connection.execute(
+                select(cases.c.serial_number, cases.c.reference, _given_to(party).label("given"))
+                .where(cases.c.serial_number.in_(chunk))
+                .where(cases.c.status.is_(None) | cases.c.status.not_in(finals))
+                .order_by(cases.c.id)
+            ).all()
+            for row in rows:
+                found.setdefault((party, row.serial_number), []).append(
+                    Candidate(row.reference, None, bool(row.given))
+                )
     return found
 
 
@@ -251,7 +276,7 @@ def trusted_partner_references(connection: Connection, party: str) -> list[str]:
     """The party's references of unfinished cases that the party itself reported, or that a
     retailer recorded on a case the party was given: what a per-item pull may ask about."""
     finals = [status.value for status in FINAL_CASE_STATUSES]
-    given = exists().where(case_parties.c.case_id == cases.c.id, case_parties.c.party_id == party)
+    given = _given_to(party)
     rows = connection.execute(
         select(case_references.c.reference)
         .distinct()
