@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, Connection, and_, exists, select, update
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, exists, select, update
 
 from hub.model.statuses import FINAL_CASE_STATUSES
 from hub.store.tables import case_parties, case_references, cases, events, unlinked_reasons
@@ -175,17 +175,25 @@ def learn_partner_references(
     connection.execute(
         insert_ignoring_conflicts(connection, case_references, "case_id", "party_id"), rows
     )
-    for row in rows:
-        connection.execute(
-            update(case_references)
-            .where(
-                case_references.c.case_id == row["case_id"],
-                case_references.c.party_id == row["party_id"],
-                case_references.c.reference == row["reference"],
-                case_references.c.recorded_by != RecordedBy.PARTNER.value,
-            )
-            .values(recorded_by=RecordedBy.PARTNER.value)
+    # One statement for every row (executemany), not a round trip per reference.
+    connection.execute(
+        update(case_references)
+        .where(
+            case_references.c.case_id == bindparam("confirmed_case"),
+            case_references.c.party_id == bindparam("confirmed_party"),
+            case_references.c.reference == bindparam("confirmed_reference"),
+            case_references.c.recorded_by != RecordedBy.PARTNER.value,
         )
+        .values(recorded_by=RecordedBy.PARTNER.value),
+        [
+            {
+                "confirmed_case": row["case_id"],
+                "confirmed_party": row["party_id"],
+                "confirmed_reference": row["reference"],
+            }
+            for row in rows
+        ],
+    )
 
 
 def note_unlinked(
