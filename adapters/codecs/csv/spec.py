@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from adapters.codecs.csv.dialect import AUTO_LATIN1_UTF8
+from adapters.codecs.text import checked_encoding
 
 __all__ = ["CsvCodecSpec"]
 
@@ -14,8 +17,11 @@ class CsvCodecSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, title="csv codec")
 
-    encoding: Literal["latin-1", "iso-8859-1", "utf-8", "utf-8-sig", "auto-latin1-utf8"] = Field(
-        description="auto-latin1-utf8: Latin-1, but a BOM or valid UTF-8 switches to UTF-8."
+    encoding: str = Field(
+        description="Any text encoding Python knows (utf-8, utf-8-sig, latin-1, cp1252, "
+        "iso-8859-15, utf-16, ...), read strictly: a byte it does not define rejects its row. "
+        "auto-latin1-utf8: Latin-1, but a BOM or valid UTF-8 switches to UTF-8.",
+        examples=["utf-8", "cp1252", "auto-latin1-utf8"],
     )
     delimiter: Annotated[str, Field(min_length=1, max_length=1)] = ","
     quotechar: Annotated[str, Field(min_length=1, max_length=1)] = '"'
@@ -34,6 +40,13 @@ class CsvCodecSpec(BaseModel):
         description="Columns the hub writes raw even with formula_guard on, for values the "
         "partner needs exactly as rendered (e.g. codes starting with -). Outbound only.",
     )
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, name: str) -> str:
+        if name != AUTO_LATIN1_UTF8:
+            checked_encoding(name)  # ValueError names the typo when the mapping is loaded
+        return name
 
     @model_validator(mode="after")
     def _guard_coherent(self) -> CsvCodecSpec:
