@@ -66,7 +66,8 @@ def test_a_late_file_does_not_become_the_last_one() -> None:
 def test_without_restart_a_new_year_is_no_reset() -> None:
     plain = SequenceSpec(field="header.seq")
     verdict = judge(plain, mark(8760, date(2026, 12, 31)), mark(1, date(2027, 1, 1)))
-    assert verdict is not None and verdict.kind is WarningKind.SEQUENCE_OLDER
+    assert verdict is not None
+    assert verdict.kind is WarningKind.SEQUENCE_OLDER
 
 
 @pytest.mark.parametrize(
@@ -172,9 +173,11 @@ def test_files_between_runs_gap_repeat_restart_and_refused_files(
     assert ingest(database, pipeline, "S_0019.txt", fixed_file("20261104", 19, count=7)) == []
     assert ingest(database, pipeline, "S_0020.txt", fixed_file("20261104", 20)) == []
     gap = ingest(database, pipeline, "S_0022.txt", fixed_file("20261104", 22, jobs=2))
-    assert len(gap) == 1 and "1 file (21) lost" in gap[0]
+    assert len(gap) == 1
+    assert "1 file (21) lost" in gap[0]
     again = ingest(database, pipeline, "S_0022b.txt", fixed_file("20261104", 22, jobs=3))
-    assert len(again) == 1 and "sequence repeated" in again[0]
+    assert len(again) == 1
+    assert "sequence repeated" in again[0]
     assert ingest(database, pipeline, "S_0001.txt", fixed_file("20270101", 1)) == []
     with database.transaction() as connection:
         kept = file_warnings.all_warnings(connection)
@@ -185,7 +188,8 @@ def test_files_between_runs_gap_repeat_restart_and_refused_files(
         ("S_0022b.txt", "sequence_repeated"),
     ]
     assert all(w.message_id is not None for w in kept)
-    assert last is not None and SequenceMark.load(last).on == date(2027, 1, 1)
+    assert last is not None
+    assert SequenceMark.load(last).on == date(2027, 1, 1)
     assert counts == {"numbered-status": 2}
     with database.transaction() as connection:
         assert (
@@ -210,7 +214,8 @@ def test_the_last_number_is_kept_with_the_files_events(database: Database, tmp_p
     with database.transaction() as connection:
         last = file_warnings.last_sequence(connection, "numbered-status")
         assert file_warnings.all_warnings(connection) == []
-    assert last is not None and SequenceMark.load(last).number == 17
+    assert last is not None
+    assert SequenceMark.load(last).number == 17
 
 
 def test_any_codec_by_the_file_name(database: Database, tmp_path: Path) -> None:
@@ -228,7 +233,8 @@ def test_any_codec_by_the_file_name(database: Database, tmp_path: Path) -> None:
     content = header.encode("latin-1")
     assert ingest(database, pipeline, "STATUTS_20261104_0001.csv", content) == []
     gap = ingest(database, pipeline, "STATUTS_20261104_0003.csv", content + b"\r\n")
-    assert len(gap) == 1 and "1 file (2) lost" in gap[0]
+    assert len(gap) == 1
+    assert "1 file (2) lost" in gap[0]
     assert ingest(database, pipeline, "STATUTS_20261105_0001.csv", content + b"\r\n\r\n") == []
 
 
