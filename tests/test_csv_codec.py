@@ -755,7 +755,7 @@ def test_utf16_files_are_read_and_a_broken_one_refused_whole() -> None:
     assert [r.fields for r in records(list(codec.decode(content, source="h")))] == [
         {"ref": "C1", "label": "Écran"}
     ]
-    with pytest.raises(CsvHeaderError, match="not valid utf-16 .*the whole file is rejected"):
+    with pytest.raises(CsvHeaderError, match=r"not valid utf-16 .*the whole file is rejected"):
         list(codec.decode(content + b"\x00", source="h"))
 
 

@@ -37,6 +37,9 @@ class CsvDialect:
     expected_columns: tuple[str, ...] | None = None
     formula_guard: bool = True
     unguarded_columns: frozenset[str] = frozenset()
+    trailer_first_cell: str | None = None
+    """A line whose first cell is this is the file's trailer, not a data row."""
+    trailer_columns: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # Checked here so that a bad mapping file fails when loaded, not on the first file.

@@ -35,6 +35,7 @@ from adapters.codecs.csv.errors import (
     CsvUndecodableByteError,
     CsvUnterminatedQuoteError,
 )
+from adapters.codecs.csv.trailer import CsvTrailerRecord
 from adapters.codecs.text import ascii_compatible
 from hub.errors import Location
 from hub.ports import DecodeResult, Record
@@ -97,6 +98,7 @@ class CsvReader:
             strict=True,
         )
 
+        marker, trailer_columns = dialect.trailer_first_cell, dialect.trailer_columns
         columns: tuple[str, ...] | None = None if dialect.header else dialect.expected_columns
         width = len(columns) if columns is not None else 0
         consumed = 0  # physical lines read so far
@@ -127,6 +129,10 @@ class CsvReader:
                         elif raw.endswith("\r"):
                             raw = raw[:-1]
 
+                        if marker is not None and row and row[0] == marker and columns:
+                            named = dict(zip(trailer_columns, row, strict=False))
+                            yield CsvTrailerRecord(start, named, raw, cells=len(row))
+                            continue
                         if len(row) != width or columns is None:
                             if not row:
                                 continue  # blank line: no data, not an error

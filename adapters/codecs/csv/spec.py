@@ -6,7 +6,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from adapters.codecs.controls import FileControls
 from adapters.codecs.csv.dialect import AUTO_LATIN1_UTF8
+from adapters.codecs.csv.trailer import ROW, TRAILER, CsvTrailer
 from adapters.codecs.text import checked_encoding
 
 __all__ = ["CsvCodecSpec"]
@@ -41,12 +43,37 @@ class CsvCodecSpec(BaseModel):
         "partner needs exactly as rendered (e.g. codes starting with -). Outbound only.",
     )
 
+    trailer: CsvTrailer | None = Field(
+        default=None,
+        description="Reading: the file's last line is a trailer, not a data row (told "
+        "apart by its first cell); its cells are given to every row as trailer.<name>.",
+    )
+    controls: FileControls = Field(
+        default_factory=FileControls,
+        description="Reading: file controls on the record types row (each data row) and "
+        "trailer; a failed control refuses the whole file with the reason.",
+    )
+
     @field_validator("encoding")
     @classmethod
     def _known_encoding(cls, name: str) -> str:
         if name != AUTO_LATIN1_UTF8:
             checked_encoding(name)  # ValueError names the typo when the mapping is loaded
         return name
+
+    @model_validator(mode="after")
+    def _controls_coherent(self) -> CsvCodecSpec:
+        if self.controls.header == "required":
+            raise ValueError("controls.header: a CSV file's column header is always required")
+        known = {ROW, TRAILER} if self.trailer is not None else {ROW}
+        unknown = sorted(self.controls.record_types() - known)
+        if unknown or (self.controls.trailer == "required" and self.trailer is None):
+            raise ValueError(
+                "controls name record types this CSV file does not have: "
+                + ", ".join(unknown or [TRAILER])
+                + f" (it has {', '.join(sorted(known))}; a trailer needs `trailer:`)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _guard_coherent(self) -> CsvCodecSpec:
