@@ -37,6 +37,7 @@ SIMULATED_CONNECTORS: dict[str, tuple[str, ...]] = {
     "pieces-plus": ("pieces-plus-answers", "pieces-plus-orders"),
     "techniservice": ("techniservice-changes", "techniservice-orders"),
     "colis-express": ("colis-express-push", "colis-express-parcels", "colis-express-pickups"),
+    "repar-ouest": ("repar-ouest-status", "repar-ouest-orders"),
 }
 """Each partner the demo simulates (demo.partners), and the connectors its simulator
 answers: the demo's network holds these and no other."""
@@ -71,6 +72,7 @@ class Endpoints:
     bricomarket_drop: Path
     plugin_spool: Path | None = None
     """The example plugin's spool folder, when its package is installed."""
+    repar_ouest: SftpEndpoint | None = None
 
 
 @dataclass(frozen=True)
@@ -121,8 +123,14 @@ def _point_at_simulators(connector: dict[str, Any], where: Endpoints) -> None:
     partner = connector["partner"]
     kind = transport.get("type")
     if kind == "sftp":
-        endpoint = {"atelier-dupont": where.atelier_dupont, "pieces-plus": where.pieces_plus}
+        endpoint = {
+            "atelier-dupont": where.atelier_dupont,
+            "pieces-plus": where.pieces_plus,
+            "repar-ouest": where.repar_ouest,
+        }
         server = endpoint[partner]
+        if server is None:
+            raise ConfigurationError(f"the demo has no SFTP server for {partner}")
         transport.update(host="127.0.0.1", port=server.port, host_key=server.host_key_fingerprint)
     elif kind in ("http-pull", "http-post"):
         urls = {
@@ -132,6 +140,10 @@ def _point_at_simulators(connector: dict[str, Any], where: Endpoints) -> None:
         transport["base_url"] = urls[partner]
     if "schedule" in connector:
         connector["schedule"] = dict(LIVE_SCHEDULE)
+
+
+_ROUTE_PARTIES = ("retailer", "repairer", "carrier", "supplier")
+"""A route's keys naming parties (the others filter cases: service, category)."""
 
 
 def simulated_only(document: dict[str, Any], production: Path) -> dict[str, Any]:
@@ -171,7 +183,7 @@ def simulated_only(document: dict[str, Any], production: Path) -> dict[str, Any]
         sync["routes"] = [
             route
             for route in sync.get("routes", [])
-            if all(party in parties for key, party in route.items() if key != "service")
+            if all(party in parties for key, party in route.items() if key in _ROUTE_PARTIES)
         ]
         kept["sync"] = sync
     return kept

@@ -31,6 +31,7 @@ from demo.network import (
 )
 from demo.partners import Carrier, Partners, PartsSupplier, RepairNetwork, Workshop
 from demo.partners.plugin_workshop import spool_acknowledgement
+from demo.partners.repar_ouest import ReparOuest
 from demo.partners.world import World
 from demo.retailers import FeedReader, WebhookReceiver
 from demo.story import DemoCase, story
@@ -179,6 +180,13 @@ def demo_session(
                 client_keys=client_keys,
             )
         )
+        repar_ouest_server = stack.enter_context(
+            SftpServer(
+                _sftp_root(folder / "repar-ouest", "sortie/lu", "entree"),
+                username="hub",
+                client_keys=client_keys,
+            )
+        )
         techniservice = stack.enter_context(
             TechniServiceSimulator(api_key=secrets.techniservice_key)
         )
@@ -204,6 +212,9 @@ def demo_session(
             maison_electro_webhook_url=webhooks.url,
             bricomarket_drop=drop.resolve(),
             plugin_spool=plugin_spool,
+            repar_ouest=SftpEndpoint(
+                repar_ouest_server.port, repar_ouest_server.host_key_fingerprint
+            ),
         )
         document = demo_network(endpoints, production or PRODUCTION_NETWORK)
         path = write_network(folder, document)
@@ -234,13 +245,15 @@ def demo_session(
         world = World(carriers=[carrier], suppliers=[supplier])
         workshop = Workshop(workshop_server, by_reference, world)
         repair_network = RepairNetwork(techniservice, by_reference, world)
+        repar_ouest = ReparOuest(repar_ouest_server, by_reference, world)
         partners = Partners(
             carrier=carrier,
             supplier=supplier,
             workshop=workshop,
             repair_network=repair_network,
             world=world,
-            repairers=[workshop, repair_network],
+            repairers=[workshop, repair_network, repar_ouest],
+            repar_ouest=repar_ouest,
         )
         yield Session(
             folder=folder,
