@@ -158,9 +158,7 @@ def check(observed: Observed) -> list[str]:
     others = [r for r in observed.rejects if r.connector != observed.reject_connector]
     for reject in others:
         if reject.connector not in more:
-            problems.append(
-                f"rejects: unexpected {reject.connector} {reject.source}:{reject.line}"
-            )
+            problems.append(f"rejects: unexpected {reject.connector} {reject.source}:{reject.line}")
     for connector, wanted in sorted(more.items()):
         got = Counter((r.source, r.line or 0) for r in others if r.connector == connector)
         for source, line in sorted(got - Counter(wanted)):
