@@ -4,18 +4,25 @@ is a file warning of its own, flagged until acknowledged; the file itself goes i
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 import yaml
+from fastapi.testclient import TestClient
 from pydantic import ValidationError
+from typer.testing import CliRunner
 
+from cli import app
+from hub.api import create_app
+from hub.api.operator_auth import TOKEN_ENV
 from hub.config.alerting import AlertingSpec
 from hub.mapping.inbound import InboundMapping
 from hub.mapping.loader import build_codec, load_mapping
 from hub.mapping.spec import SequenceSpec
 from hub.partners.alerts import flags_for
+from hub.partners.connectors import open_network
 from hub.partners.ingest.message import ingest_message
 from hub.partners.ingest.pipeline import InboundPipeline
 from hub.partners.ingest.sequence import SequenceMark, WarningKind, advances, judge
@@ -23,6 +30,7 @@ from hub.ports import MessageRef, RawMessage
 from hub.store import file_warnings
 from hub.store.db import Database
 
+ROOT = Path(__file__).resolve().parent.parent
 YEARLY = SequenceSpec(field="header.seq", date_field="header.day", restart="yearly")
 
 
@@ -219,9 +227,7 @@ def test_the_last_number_is_kept_with_the_files_events(database: Database, tmp_p
 
 
 def test_any_codec_by_the_file_name(database: Database, tmp_path: Path) -> None:
-    mapping = yaml.safe_load(
-        (Path(__file__).parent.parent / "mappings" / "atelier-dupont.yaml").read_text("utf-8")
-    )
+    mapping = yaml.safe_load((ROOT / "mappings" / "atelier-dupont.yaml").read_text("utf-8"))
     status = mapping["messages"]["status"]
     status["sequence"] = {
         "name_pattern": r"_(?P<date>\d{8})_(?P<seq>\d{4})\.csv$",
@@ -245,3 +251,64 @@ def test_unacknowledged_warnings_are_flagged() -> None:
     )
     assert flags == ("1 file warning (sequence) to acknowledge",)
     assert flags_for(policy, consecutive_failures=0, unmapped_codes=0, last_run_rejected=0) == ()
+
+
+def _warned(database: Database) -> None:
+    with database.transaction() as connection:
+        file_warnings.record_warning(
+            connection,
+            "repar-ouest-status",
+            kind="sequence_gap",
+            reason="sequence gap: RO_STAT_20261104_0019.txt is number 0019 after 0017",
+            source="RO_STAT_20261104_0019.txt",
+            message_id=None,
+            run_id=None,
+            now=datetime.now(UTC),
+        )
+
+
+def test_the_operator_lists_acknowledges_and_sees_the_flag(database: Database) -> None:
+    """`hub warnings` lists them (and as JSON), `hub status` flags the connector until
+    `hub warnings --ack`."""
+    _warned(database)
+    env = {"HUB_CONNECTORS": str(ROOT / "connectors.yaml"), "HUB_DATABASE_URL": database.url}
+    runner = CliRunner()
+
+    def flags() -> list[str]:
+        status = runner.invoke(app, ["status", "--json"], env=env)
+        document = json.loads(status.stdout)
+        mine = next(c for c in document["connectors"] if c["name"] == "repar-ouest-status")
+        return list(mine["flags"])
+
+    shown = runner.invoke(app, ["warnings", "repar-ouest-status"], env=env, terminal_width=250)
+    assert shown.exit_code == 0, shown.output
+    assert "RO_STAT_20261104_0019.txt" in shown.stdout
+    assert "sequence_gap" in shown.stdout
+    listed = runner.invoke(app, ["warnings", "repar-ouest-status", "--json"], env=env)
+    [line] = [json.loads(text) for text in listed.stdout.splitlines()]
+    assert (line["kind"], line["acknowledged_at"]) == ("sequence_gap", None)
+    assert "1 file warning (sequence) to acknowledge" in flags()
+
+    acked = runner.invoke(app, ["warnings", "repar-ouest-status", "--ack"], env=env)
+    assert "1 warning of repar-ouest-status acknowledged" in acked.stdout
+    assert not any("file warning" in flag for flag in flags())
+    again = runner.invoke(app, ["warnings", "repar-ouest-status", "--json"], env=env)
+    assert json.loads(again.stdout)["acknowledged_at"] is not None
+
+
+def test_the_console_shows_them_beside_the_rejects(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = "op-" + "5e1d9c3b7a2f4e6081c3a5e7f9b1d3c5"
+    monkeypatch.setenv(TOKEN_ENV, token)
+    _warned(database)
+    network = open_network(ROOT / "connectors.yaml")
+    with TestClient(create_app(database, network)) as client:
+        page = client.get(
+            "/console/connectors/repar-ouest-status",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    assert page.status_code == 200
+    assert 'id="warnings"' in page.text
+    assert "RO_STAT_20261104_0019.txt" in page.text
+    assert "1 file warning (sequence) to acknowledge" in page.text
