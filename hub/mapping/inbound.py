@@ -25,6 +25,7 @@ from hub.mapping.values import (
     parse_date,
     parse_int,
 )
+from hub.model.address import Place
 from hub.model.event import (
     STATUS_SETS,
     AnyStatus,
@@ -308,11 +309,27 @@ _PLAIN_DETAILS = {
     Target.NOTE: "note",
     Target.REASON: "reason",
     Target.ETA: "eta",
+    Target.SIGNED_BY: "signed_by",
 }
 """Targets copied to the event's details as they are."""
 
-_NESTED_DETAILS = (Target.QUOTE_AMOUNT, Target.TRACKING_NUMBER, Target.VISIT_DATE, Target.PART_SKU)
-"""Targets that build a quote, a parcel, a visit or parts lines."""
+_LOCATION = {
+    Target.LOCATION_ID: "id",
+    Target.LOCATION_NAME: "name",
+    Target.LOCATION_POSTCODE: "postcode",
+    Target.LOCATION_CITY: "city",
+    Target.LOCATION_COUNTRY: "country",
+}
+"""Targets that say where it happened, by the part of the place each fills."""
+
+_NESTED_DETAILS = (
+    Target.QUOTE_AMOUNT,
+    Target.TRACKING_NUMBER,
+    Target.VISIT_DATE,
+    Target.PART_SKU,
+    *_LOCATION,
+)
+"""Targets that build a quote, a parcel, a visit, parts lines or a place."""
 
 _NO_DETAILS = EventDetails()
 """Frozen, so every event with nothing beside its status can share it."""
@@ -331,6 +348,7 @@ def _nested(
         shipment = Shipment.model_validate(
             {
                 "tracking_number": values[Target.TRACKING_NUMBER],
+                "carrier": values.get(Target.CARRIER),
                 "carrier_name": values.get(Target.CARRIER_NAME),
                 "leg": values.get(Target.SHIPMENT_LEG),
             }
@@ -358,4 +376,12 @@ def _nested(
             )
             for index, sku in enumerate(skus)
         )
-    return {"quote": quote, "shipment": shipment, "visit": visit, "parts": parts}
+    place = {part: values[target] for target, part in _LOCATION.items() if values.get(target)}
+    location = Place.model_validate(place) if place else None
+    return {
+        "quote": quote,
+        "shipment": shipment,
+        "visit": visit,
+        "parts": parts,
+        "location": location,
+    }
