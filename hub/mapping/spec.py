@@ -135,6 +135,7 @@ class Target(StrEnum):
     LOCATION_CITY = "location_city"
     LOCATION_COUNTRY = "location_country"
     SIGNED_BY = "signed_by"
+    TIME_ZONE = "time_zone"
 
 
 class InboundSpec(_Spec):
