@@ -18,6 +18,7 @@ from cli import app
 from hub.api import create_app
 from hub.api.operator_auth import TOKEN_ENV
 from hub.config.alerting import AlertingSpec
+from hub.errors import ConfigurationError
 from hub.mapping.inbound import InboundMapping
 from hub.mapping.loader import build_codec, load_mapping
 from hub.mapping.spec import SequenceSpec
@@ -312,3 +313,10 @@ def test_the_console_shows_them_beside_the_rejects(
     assert 'id="warnings"' in page.text
     assert "RO_STAT_20261104_0019.txt" in page.text
     assert "1 file warning (sequence) to acknowledge" in page.text
+
+
+def test_a_codec_without_document_fields_is_told_to_use_the_file_name(tmp_path: Path) -> None:
+    mapping = yaml.safe_load((ROOT / "mappings" / "atelier-dupont.yaml").read_text("utf-8"))
+    mapping["messages"]["status"]["sequence"] = {"field": "header.seq"}
+    with pytest.raises(ConfigurationError, match=r"gives no document fields.*use name_pattern"):
+        pipeline_of(tmp_path, mapping)
