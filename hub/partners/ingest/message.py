@@ -17,7 +17,7 @@ from itertools import islice
 from hub.errors import PartnerDataError
 from hub.model.event import Event
 from hub.partners.ingest.pipeline import InboundPipeline, MessageRejected
-from hub.partners.ingest.sequence import SequenceMark, advances, judge
+from hub.partners.ingest.sequence import SequenceMark, WarningKind, advances, judge
 from hub.partners.resolve import Learned, link_waiting, resolve_cases
 from hub.partners.runs import RunCounts
 from hub.ports import RawMessage
@@ -155,7 +155,8 @@ def _check_sequence(
     last = None if kept is None else SequenceMark.load(kept)
     verdict = judge(spec, last, mark)
     if verdict is not None:
-        logger.warning("%s: %s", connector, verdict.reason)
+        gap = verdict.kind is WarningKind.SEQUENCE_GAP  # a lost file: the loudest
+        logger.log(logging.WARNING if gap else logging.INFO, "%s: %s", connector, verdict.reason)
         file_warnings.record_warning(
             connection,
             connector,
