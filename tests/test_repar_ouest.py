@@ -248,7 +248,24 @@ def test_orders_out_statuses_in_with_every_fault_of_the_sheet(
     flags = network_status(database, network).connector("ro-status").flags
     assert "1 file warning (sequence) to acknowledge" in flags
 
-    assert stored_events(database)[2:] == [
+    # The first file of a new year starts again at 0001: no gap.
+    new_year = partner.publish(
+        [
+            StatusLine(
+                "RO-0045001",
+                "ME-000201",
+                "SN-WM-0201",
+                datetime(2027, 1, 1, 9, tzinfo=PARIS),
+                "REPA",
+            )
+        ],
+        on=date(2027, 1, 1),
+    )
+    assert new_year == "RO_STAT_20270101_0001.txt"
+    assert status.run(database).counts.events_stored == 1
+    assert len(recent_file_warnings(database, "ro-status")) == 1
+
+    assert stored_events(database)[2:-1] == [
         ("ME-000201", "DEVI"),
         ("BM-000202", "NETT"),
         ("ME-000201", "DVOK"),
