@@ -130,18 +130,12 @@ def acknowledgements_of(connection: Connection, connector: str) -> list[OwedAckn
     return _rows(connection, acknowledgements.c.connector == connector)
 
 
-def record_sent(
-    connection: Connection, acknowledgement_id: int, *, now: datetime, note: str | None = None
-) -> None:
-    """Put: no longer owed (``note`` says why, when it went another way)."""
+def record_sent(connection: Connection, acknowledgement_id: int, *, now: datetime) -> None:
+    """Put: no longer owed."""
     connection.execute(
         update(acknowledgements)
         .where(acknowledgements.c.id == acknowledgement_id)
-        .values(
-            sent_at=now,
-            attempts=acknowledgements.c.attempts + 1,
-            last_error=note,
-        )
+        .values(sent_at=now, attempts=acknowledgements.c.attempts + 1, last_error=None)
     )
 
 

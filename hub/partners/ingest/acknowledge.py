@@ -14,8 +14,8 @@ Two halves, so that a crash or a failed put is made good honestly:
 
 A message the partner sends again (its answer was lost) is recognised and not stored
 twice, and gets a new acknowledgement with a new control reference, unless one is still
-owed. A file of the same name still waiting at the partner is taken as delivered: it
-answers the same message, and the transport never overwrites a file.
+owed. The transport never overwrites a file: while an earlier answer of the same name
+still waits for the partner to take it, the new one stays owed (retried each run).
 """
 
 from __future__ import annotations
@@ -112,16 +112,21 @@ class Acknowledger:
 
     def put_owed(self, database: Database, transport: Transport) -> int:
         """Put every owed acknowledgement, oldest first; how many went. A failed put is
-        recorded on it and raised: it stays owed for the next run."""
+        recorded on it and raised: it stays owed for the next run. One whose name is still
+        taken at the partner stays owed too, and the others go on."""
         with database.transaction() as connection:
             pending = acknowledgements.owed(connection, self.connector)
+        went = 0
         for owed in pending:
-            note = None
             try:
                 transport.put(owed.name, owed.content)
-            except OutboundNameTaken:
-                note = "a file of that name still waited at the partner, answering the same message"
-                logger.info("%s: %s %s", self.connector, owed.name, note)
+            except OutboundNameTaken as exc:
+                # An earlier answer of that name still waits for the partner to take it
+                # (never overwritten): this one stays owed until then.
+                with database.transaction() as connection:
+                    acknowledgements.record_failure(connection, owed.id, exc.message)
+                logger.info("%s: %s waits: %s", self.connector, owed.name, exc.message)
+                continue
             except Exception as exc:
                 with database.transaction() as connection:
                     acknowledgements.record_failure(
@@ -129,5 +134,6 @@ class Acknowledger:
                     )
                 raise
             with database.transaction() as connection:
-                acknowledgements.record_sent(connection, owed.id, now=datetime.now(UTC), note=note)
-        return len(pending)
+                acknowledgements.record_sent(connection, owed.id, now=datetime.now(UTC))
+            went += 1
+        return went
