@@ -16,6 +16,7 @@ half-written under ``.tmp`` (:meth:`AlpesFretSimulator.drop_half_written`).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -168,8 +169,11 @@ class AlpesFretSimulator:
         return partial
 
     def _write(self, sent: Sent) -> None:
+        """Written whole under ``.tmp``, dated by the carrier's clock, then renamed."""
         partial = self.out_dir / f"{sent.name}.tmp"
         partial.write_bytes(sent.content)
+        stamp = sent.sent_at.timestamp()
+        os.utime(partial, (stamp, stamp))
         partial.replace(self.out_dir / sent.name)
 
     # -- CONTRLs and resends -----------------------------------------------------------
