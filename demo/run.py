@@ -299,6 +299,14 @@ def summarise(
             "Errors logged": f"{session.errors.count} (see {session.folder / 'hub.log'})",
         },
     )
+    alpes_fret = session.partners.alpes_fret
+    if alpes_fret is not None:
+        answers = alpes_fret.simulator.contrls
+        figures.extra["Alpes Fret interchanges"] = (
+            f"{len(alpes_fret.simulator.sent)} sent, {len(answers)} CONTRL received "
+            f"({sum(1 for a in answers if a.accepted)} accepted), "
+            f"{len(alpes_fret.simulator.resent)} sent again"
+        )
     print_summary(console, figures, observed, problems, now=now)
 
 

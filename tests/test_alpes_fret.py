@@ -114,7 +114,7 @@ def carrier(server: SftpServer) -> AlpesFretSimulator:
 
 def _carrier_events(connection: Connection) -> list[dict[str, object]]:
     rows = connection.execute(
-        select(events.c.case_ref, events.c.raw_code, events.c.partner_ref)
+        select(events.c.case_ref, events.c.raw_code, events.c.subject)
         .where(events.c.reported_by == "alpes-fret")
         .order_by(events.c.occurred_at)
     ).mappings()
@@ -155,9 +155,9 @@ def test_statuses_are_stored_linked_and_answered_with_an_accepting_contrl(
             select(raw_messages.c.name).where(raw_messages.c.source == CONNECTOR)
         ).scalar_one()
     assert stored == [
-        {"case_ref": "ME-000123", "raw_code": "21", "partner_ref": "AF7700112233"},
-        {"case_ref": "ME-000123", "raw_code": "22", "partner_ref": "AF7700112233"},
-        {"case_ref": "ME-000130", "raw_code": "80", "partner_ref": "AF7700112244"},
+        {"case_ref": "ME-000123", "raw_code": "21", "subject": "AF7700112233"},
+        {"case_ref": "ME-000123", "raw_code": "22", "subject": "AF7700112233"},
+        {"case_ref": "ME-000130", "raw_code": "80", "subject": "AF7700112244"},
     ]
     assert archived == sent.name
     assert (server.root / "out" / "archive" / sent.name).read_bytes() == sent.content
@@ -252,3 +252,24 @@ def test_over_openssh(sshd: OpenSshServer, tmp_path: Path, database: Database) -
         good.name,
         bad.name,
     ]
+
+
+def test_a_scan_before_its_parcel_is_known_waits_and_is_attached(
+    store: Database, network: Network, carrier: AlpesFretSimulator
+) -> None:
+    """The depot scanned the parcel back before the collection's scan (with the case's
+    reference) reached the hub: it waits without a case, then joins it."""
+    early = Scan("AF7700112255", "22", NOW - timedelta(hours=1), city="VALENCE")
+    carrier.drop([[early]], now=NOW)
+    network.connector(CONNECTOR).run(store)
+    with store.transaction() as connection:
+        assert [row["case_ref"] for row in _carrier_events(connection)] == [None]
+    collected = Scan("AF7700112255", "21", NOW - timedelta(hours=3), reference="ME-000130-R")
+    carrier.drop([[collected]], now=NOW + timedelta(minutes=15))
+    assert network.connector(CONNECTOR).run(store).error is None
+    with store.transaction() as connection:
+        assert [row["case_ref"] for row in _carrier_events(connection)] == [
+            "ME-000130",
+            "ME-000130",
+        ]
+    assert [answer.accepted for answer in carrier.read_contrls()] == [True, True]

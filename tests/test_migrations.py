@@ -90,7 +90,7 @@ def test_case_links_sort_existing_references_and_holders_out_of_the_events(
 def test_acknowledgements_keep_one_control_reference_per_connector(
     blank_database: Database,
 ) -> None:
-    """0009: two acknowledgements of a connector never share a control reference; another
+    """0010: two acknowledgements of a connector never share a control reference; another
     connector counts on its own."""
     upgrade(blank_database, "0008")
     upgrade(blank_database)

@@ -48,10 +48,6 @@ class Parcel:
     signer: str
     scans: int = 0
 
-    @property
-    def back_to_customer(self) -> bool:
-        return self.reference.endswith("-R")
-
     def done(self, code: str) -> bool:
         return code in self.codes[: self.scans]
 
@@ -125,8 +121,8 @@ class AlpesFret:
         parcel.scans += 1
         depot, city = _DEPOTS.get(parcel.postcode[:2], ("LYS", "LYON"))
         # At the depot the driver's scanner keys the tracking number only: the hub links
-        # that scan by the tracking number it learnt with the collection.
-        reference = None if code == "22" and not parcel.back_to_customer else parcel.reference
+        # that scan by the parcel's number, learnt with the collection's scan.
+        reference = None if code == "22" else parcel.reference
         return Scan(
             parcel.tracking_number,
             code,
