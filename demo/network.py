@@ -38,6 +38,7 @@ SIMULATED_CONNECTORS: dict[str, tuple[str, ...]] = {
     "techniservice": ("techniservice-changes", "techniservice-orders"),
     "colis-express": ("colis-express-push", "colis-express-parcels", "colis-express-pickups"),
     "repar-ouest": ("repar-ouest-status", "repar-ouest-orders"),
+    "alpes-fret": ("alpes-fret-status", "alpes-fret-bookings"),
 }
 """Each partner the demo simulates (demo.partners), and the connectors its simulator
 answers: the demo's network holds these and no other."""
@@ -72,6 +73,9 @@ class Endpoints:
     bricomarket_drop: Path
     plugin_spool: Path | None = None
     """The example plugin's spool folder, when its package is installed."""
+    alpes_fret: SftpEndpoint | None = None
+    alpes_fret_bookings: Path | None = None
+    """The folder the operator books Alpes Fret's collections from (by phone)."""
     repar_ouest: SftpEndpoint | None = None
 
 
@@ -126,12 +130,16 @@ def _point_at_simulators(connector: dict[str, Any], where: Endpoints) -> None:
         endpoint = {
             "atelier-dupont": where.atelier_dupont,
             "pieces-plus": where.pieces_plus,
+            "alpes-fret": where.alpes_fret,
             "repar-ouest": where.repar_ouest,
         }
         server = endpoint[partner]
         if server is None:
             raise ConfigurationError(f"the demo has no SFTP server for {partner}")
         transport.update(host="127.0.0.1", port=server.port, host_key=server.host_key_fingerprint)
+    elif kind == "local-dir" and partner == "alpes-fret" and where.alpes_fret_bookings:
+        folder = str(where.alpes_fret_bookings)
+        transport.update(path=folder, outbound_dir=folder)
     elif kind in ("http-pull", "http-post"):
         urls = {
             "techniservice": where.techniservice_url,

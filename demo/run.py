@@ -197,7 +197,7 @@ def run_once(session: Session, console: Console) -> Outcome:
                 break
     seconds = time.monotonic() - started
     observed = observe(session)
-    problems = check(observed) + work.errors
+    problems = check(observed) + work.errors + _carrier_complaints(session)
     if not finished:
         problems.append(f"the story did not settle within {MAX_ROUNDS} rounds")
     summarise(
@@ -238,6 +238,8 @@ def observe(session: Session) -> Observed:
         "pieces-plus-orders": partners.supplier.held(),
         "colis-express-pickups": _pickups(partners.carrier),
     }
+    if partners.alpes_fret is not None:
+        held["alpes-fret-bookings"] = partners.alpes_fret.held()
     more_rejects: dict[str, set[tuple[str, int]]] = {}
     expected_warnings: set[tuple[str, str, str]] = set()
     if partners.repar_ouest is not None:
@@ -267,6 +269,12 @@ def observe(session: Session) -> Observed:
         warnings=warned,
         expected_warnings=expected_warnings,
     )
+
+
+def _carrier_complaints(session: Session) -> list[str]:
+    """Interchanges Alpes Fret got no CONTRL for (its operator would phone ours)."""
+    alpes_fret = session.partners.alpes_fret
+    return [] if alpes_fret is None else alpes_fret.problems()
 
 
 def _pickups(carrier: Carrier) -> Counter[str]:
@@ -307,6 +315,14 @@ def summarise(
             "Errors logged": f"{session.errors.count} (see {session.folder / 'hub.log'})",
         },
     )
+    alpes_fret = session.partners.alpes_fret
+    if alpes_fret is not None:
+        answers = alpes_fret.simulator.contrls
+        figures.extra["Alpes Fret interchanges"] = (
+            f"{len(alpes_fret.simulator.sent)} sent, {len(answers)} CONTRL received "
+            f"({sum(1 for a in answers if a.accepted)} accepted), "
+            f"{len(alpes_fret.simulator.resent)} sent again"
+        )
     print_summary(console, figures, observed, problems, now=now)
 
 

@@ -30,6 +30,7 @@ from demo.network import (
     write_network,
 )
 from demo.partners import Carrier, Partners, PartsSupplier, RepairNetwork, Workshop
+from demo.partners.alpes_fret import AlpesFret
 from demo.partners.plugin_workshop import spool_acknowledgement
 from demo.partners.repar_ouest import ReparOuest
 from demo.partners.world import World
@@ -42,6 +43,7 @@ from hub.retailers.tenants import add_retailer
 from hub.store.db import Database
 from hub.store.migrate import upgrade
 from hub.store.parties import save_party
+from simulators.alpes_fret import AlpesFretSimulator
 from simulators.colis_express import ColisExpressSimulator
 from simulators.server import Simulator
 from simulators.sftp import SftpServer
@@ -197,6 +199,15 @@ def demo_session(
                 enr_on_pickup=False,  # the carrier scans on the story's clock (Carrier.act)
             )
         )
+        alpes_fret_server = stack.enter_context(
+            SftpServer(
+                _sftp_root(folder / "alpes-fret", "in", "out/archive"),
+                username="hubsav",
+                client_keys=client_keys,
+            )
+        )
+        phone_bookings = (folder / "phone-bookings" / "alpes-fret").resolve()
+        phone_bookings.mkdir(parents=True)
         webhooks = stack.enter_context(WebhookReceiver(secrets.maison_electro_webhook_secret))
         drop = folder / "drop" / "bricomarket"
         (drop / "done").mkdir(parents=True)
@@ -212,6 +223,8 @@ def demo_session(
             maison_electro_webhook_url=webhooks.url,
             bricomarket_drop=drop.resolve(),
             plugin_spool=plugin_spool,
+            alpes_fret=SftpEndpoint(alpes_fret_server.port, alpes_fret_server.host_key_fingerprint),
+            alpes_fret_bookings=phone_bookings,
             repar_ouest=SftpEndpoint(
                 repar_ouest_server.port, repar_ouest_server.host_key_fingerprint
             ),
@@ -242,7 +255,12 @@ def demo_session(
         stack.callback(feed.close)
         carrier = Carrier(colis_express, by_reference)
         supplier = PartsSupplier(supplier_server, by_reference)
-        world = World(carriers=[carrier], suppliers=[supplier])
+        alpes_fret = AlpesFret(
+            AlpesFretSimulator(alpes_fret_server.root / "out", alpes_fret_server.root / "in"),
+            phone_bookings,
+            by_reference,
+        )
+        world = World(carriers=[carrier, alpes_fret], suppliers=[supplier])
         workshop = Workshop(workshop_server, by_reference, world)
         repair_network = RepairNetwork(techniservice, by_reference, world)
         repar_ouest = ReparOuest(repar_ouest_server, by_reference, world)
@@ -253,6 +271,7 @@ def demo_session(
             repair_network=repair_network,
             world=world,
             repairers=[workshop, repair_network, repar_ouest],
+            alpes_fret=alpes_fret,
             repar_ouest=repar_ouest,
         )
         yield Session(

@@ -54,6 +54,12 @@ class FieldSpec(_Spec):
         default=None, description="Several fields joined by a space (e.g. a date and a time)."
     )
     const: str | None = Field(default=None, description="A constant instead of a field.")
+    separator: str = Field(default=" ", description="What joins `columns`.")
+    skip_empty: bool = Field(
+        default=False,
+        description="`columns`: leave out the empty ones (a place, then who signed when "
+        "someone did); without it, one empty column gives no value (a date without its time).",
+    )
     required: bool = Field(default=False, description="Reject the record when it is empty.")
     format: str | None = Field(
         default=None,
@@ -209,7 +215,14 @@ class InboundSpec(_Spec):
     )
     codes: dict[str, str | None] = Field(
         description="Partner code -> canonical status of event_type. One code, one value; "
-        "null records a code seen but not mapped yet (its events stay flagged unmapped).",
+        "null records a code seen but not mapped yet (its events stay flagged unmapped). A "
+        "code with * or ? is a pattern (D* for every code starting with D), tried in order "
+        "after the exact codes.",
+    )
+    identity: list[Target] = Field(
+        default_factory=list,
+        description="Targets that also tell two facts apart when the partner gives no event "
+        "id (e.g. location_city: two scans at the same second in two places are two events).",
     )
     subject_template: str | None = Field(
         default=None,
@@ -233,9 +246,11 @@ class InboundSpec(_Spec):
                 f"codes map to {', '.join(unknown)}, which are not {self.event_type.value} "
                 f"statuses ({', '.join(sorted(allowed))})"
             )
-        missing = [t.value for t in self.require_any if t not in self.fields]
+        missing = [t.value for t in (*self.require_any, *self.identity) if t not in self.fields]
         if missing:
-            raise ValueError(f"require_any names targets with no field: {', '.join(missing)}")
+            raise ValueError(
+                f"require_any or identity names targets with no field: {', '.join(missing)}"
+            )
         if self.subject_template:
             names = set(re.findall(r"{(\w+)}", self.subject_template))
             undefined = sorted(n for n in names if n not in {t.value for t in self.fields})

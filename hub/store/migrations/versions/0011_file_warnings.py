@@ -2,8 +2,8 @@
 that skips between two files, one seen again, an older one), kept for the operator
 until acknowledged.
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-05 07:00:00.000000
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 
 BIGINT_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
-revision = "0010"
-down_revision = "0009"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
