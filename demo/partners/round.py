@@ -10,6 +10,7 @@ from datetime import datetime
 from demo.partners.alpes_fret import AlpesFret
 from demo.partners.carrier import Carrier
 from demo.partners.repair_network import RepairNetwork
+from demo.partners.repar_ouest import ReparOuest
 from demo.partners.supplier import PartsSupplier
 from demo.partners.workshop import Workshop
 from demo.partners.world import Acting, World
@@ -31,6 +32,7 @@ class Partners:
     repairers: list[Acting]
     alpes_fret: AlpesFret | None = None
     activity: list[int] = field(default_factory=list)
+    repar_ouest: ReparOuest | None = None
 
     def waiting_until(self) -> datetime | None:
         """The story's next date, when nothing else can happen before it."""
