@@ -100,6 +100,12 @@ class ConnectorSpec(_Spec):
         "'references', its own references of the unfinished cases it holds. Default: "
         "parcels for a per-item pull, references for a re-synchronisation.",
     )
+    min_interval_per_item: Duration | None = Field(
+        default=None,
+        description="A pull object by object asks about each item at most once in this "
+        "interval (e.g. 2h), whichever process runs it: the time each was last asked is "
+        "kept in the store.",
+    )
     schedule: ScheduleSpec | None = None
     enabled: bool = True
 
