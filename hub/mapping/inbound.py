@@ -105,18 +105,17 @@ def _reader(field: FieldSpec) -> Callable[[Mapping[str, str | None]], str | None
 
         return one
     columns = list(field.columns or [])
+    every = field.join == "all"
 
     def joined(fields: Mapping[str, str | None]) -> str | None:
         parts = []
         for name in columns:
-            raw = fields.get(name)
-            if raw is None:
+            raw = (fields.get(name) or "").strip()
+            if raw:
+                parts.append(raw)
+            elif every:
                 return None
-            raw = raw.strip()
-            if not raw:
-                return None
-            parts.append(raw)
-        return " ".join(parts)
+        return " ".join(parts) or None
 
     return joined
 

@@ -53,6 +53,12 @@ class FieldSpec(_Spec):
     columns: list[str] | None = Field(
         default=None, description="Several fields joined by a space (e.g. a date and a time)."
     )
+    join: Literal["all", "present"] = Field(
+        default="all",
+        description="With columns: 'all' gives no value when one of them is empty (a date "
+        "without its time); 'present' joins the ones that have a value (a place's name, "
+        "postcode and city, some missing).",
+    )
     const: str | None = Field(default=None, description="A constant instead of a field.")
     required: bool = Field(default=False, description="Reject the record when it is empty.")
     format: str | None = Field(
@@ -86,6 +92,8 @@ class FieldSpec(_Spec):
         sources = [s for s in (self.column, self.columns, self.const) if s is not None]
         if len(sources) != 1:
             raise ValueError("give exactly one of column, columns or const")
+        if self.join != "all" and self.columns is None:
+            raise ValueError("join is for columns")
         if self.const is not None and (
             self.pattern is not None or self.values is not None or self.default is not None
         ):
