@@ -6,13 +6,15 @@ from __future__ import annotations
 from sqlalchemy import Connection, Integer, and_, func, select
 
 from hub.model.statuses import ShipmentStatus
+from hub.store.parcels import carried_parcels
 from hub.store.tables import events
 
 FINAL_SHIPMENT_STATUSES = (ShipmentStatus.DELIVERED.value, ShipmentStatus.RETURNED_TO_SENDER.value)
 
 
 def open_tracking_numbers(connection: Connection, carrier: str) -> list[str]:
-    """Parcels the carrier reported on whose latest status is not final: what an
+    """Parcels of this carrier whose latest status it reported is not final, and parcels
+    the hub was told it carries that it has not reported on yet: what an
     object-by-object pull must still ask about.
 
     "Latest" is by when it happened, like every derived status in the hub.
@@ -25,14 +27,17 @@ def open_tracking_numbers(connection: Connection, carrier: str) -> list[str]:
         .subquery()
     )
     rows = connection.execute(
-        select(latest.c.subject)
+        select(
+            latest.c.subject,
+            func.sum(events.c.status.in_(FINAL_SHIPMENT_STATUSES).cast(Integer)).label("final"),
+        )
         .join(
             events,
             and_(events.c.subject == latest.c.subject, events.c.occurred_at == latest.c.at),
         )
         .where(events.c.reported_by == carrier, events.c.type == "shipment_status")
         .group_by(latest.c.subject)
-        .having(func.sum(events.c.status.in_(FINAL_SHIPMENT_STATUSES).cast(Integer)) == 0)
-        .order_by(latest.c.subject)
     )
-    return [subject for (subject,) in rows]
+    reported = {subject: bool(final) for subject, final in rows}
+    told = carried_parcels(connection, carrier) - reported.keys()
+    return sorted({subject for subject, final in reported.items() if not final} | told)
