@@ -145,8 +145,8 @@ def test_a_batch_is_acknowledged_ok_with_its_lot_once_stored(world: World) -> No
             .order_by(events.c.occurred_at)
         ).all()
     assert [tuple(row) for row in rows] == [
-        ("ME-000123", "RD00458712", "PEC", "in_transit"),
-        (None, "RD00458790", "PEC", "in_transit"),  # a counter drop-off: no RefClient
+        ("ME-000123", "RD00458712", "PEC", "picked_up"),
+        (None, "RD00458790", "PEC", "picked_up"),  # a counter drop-off: no RefClient
         ("ME-000123", "RD00458712", "TRA", "in_transit"),
     ]
 
