@@ -37,6 +37,7 @@ SIMULATED_CONNECTORS: dict[str, tuple[str, ...]] = {
     "pieces-plus": ("pieces-plus-answers", "pieces-plus-orders"),
     "techniservice": ("techniservice-changes", "techniservice-orders"),
     "colis-express": ("colis-express-push", "colis-express-parcels", "colis-express-pickups"),
+    "relais-direct": ("relais-direct-push", "relais-direct-tracking"),
 }
 """Each partner the demo simulates (demo.partners), and the connectors its simulator
 answers: the demo's network holds these and no other."""
@@ -71,6 +72,8 @@ class Endpoints:
     bricomarket_drop: Path
     plugin_spool: Path | None = None
     """The example plugin's spool folder, when its package is installed."""
+    relais_direct_url: str = "http://127.0.0.1:9"
+    """Relais Direct's SOAP tracking service."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,8 @@ class DemoSecrets:
     colis_express_push_secret: str
     maison_electro_webhook_secret: str
     operator_token: str
+    relais_direct_push_key: str = ""
+    relais_direct_soap_key: str = ""
 
     @classmethod
     def generate(cls) -> DemoSecrets:
@@ -94,6 +99,8 @@ class DemoSecrets:
             colis_express_push_secret=secrets.token_urlsafe(32),
             maison_electro_webhook_secret=f"whsec_{webhook_key}",
             operator_token=secrets.token_urlsafe(24),
+            relais_direct_push_key=secrets.token_urlsafe(24),
+            relais_direct_soap_key=secrets.token_urlsafe(24),
         )
 
     def environment(self, network: dict[str, Any]) -> dict[str, str]:
@@ -111,6 +118,10 @@ class DemoSecrets:
                 values[transport["bearer_token_env"]] = self.colis_express_token
             if "secret_env" in transport and partner == "colis-express":
                 values[transport["secret_env"]] = self.colis_express_push_secret
+            if "key_env" in transport and partner == "relais-direct":
+                values[transport["key_env"]] = self.relais_direct_push_key
+            for name in transport.get("item_request", {}).get("body_env", {}).values():
+                values[name] = self.relais_direct_soap_key
         for hook in network.get("webhooks", []):
             values[hook["secret_env"]] = self.maison_electro_webhook_secret
         return values
@@ -128,10 +139,17 @@ def _point_at_simulators(connector: dict[str, Any], where: Endpoints) -> None:
         urls = {
             "techniservice": where.techniservice_url,
             "colis-express": where.colis_express_url,
+            "relais-direct": where.relais_direct_url,
         }
         transport["base_url"] = urls[partner]
+    # A story round is two hours: every pull of the story may ask each parcel again.
+    connector.pop("min_interval_per_item", None)
     if "schedule" in connector:
         connector["schedule"] = dict(LIVE_SCHEDULE)
+
+
+_ROUTE_PARTIES = ("retailer", "repairer", "carrier", "supplier")
+"""A route's keys that name parties (the others, service and category, filter cases)."""
 
 
 def simulated_only(document: dict[str, Any], production: Path) -> dict[str, Any]:
@@ -171,7 +189,7 @@ def simulated_only(document: dict[str, Any], production: Path) -> dict[str, Any]
         sync["routes"] = [
             route
             for route in sync.get("routes", [])
-            if all(party in parties for key, party in route.items() if key != "service")
+            if all(party in parties for key, party in route.items() if key in _ROUTE_PARTIES)
         ]
         kept["sync"] = sync
     return kept
