@@ -578,3 +578,52 @@ def test_encode_then_decode_gives_the_values_back(
     (back,) = codec.decode(content, source="round-trip")
     assert isinstance(back, Record)
     assert back.fields == record
+
+
+MULTI_PARCEL_ANSWER = {
+    "account": "HUB-1",
+    "shipments": [
+        {
+            "number": "1Z0000000000000001",
+            "service": {"name": "Express"},
+            "events": [{"code": "PU", "at": "09:00"}, {"code": "DEL", "at": "17:00"}],
+        },
+        {"number": "1Z0000000000000002", "events": [{"code": "PU", "at": "10:00"}]},
+        {"number": "1Z0000000000000003", "events": []},
+    ],
+}
+
+
+def test_a_record_reads_the_objects_enclosing_it() -> None:
+    """Events nested in parcels read their own parcel's number (``^``) and the answer's
+    account (``^^``): no event takes the first parcel's number."""
+    codec = JsonCodec(
+        JsonCodecSpec(
+            record="$.shipments[*].events[*]",
+            fields={
+                "code": "$.code",
+                "number": "^.number",
+                "service": "^.service.name",
+                "account": "^^.account",
+                "beyond": "^^^.account",
+            },
+        )
+    )
+    records = list(codec.decode(json.dumps(MULTI_PARCEL_ANSWER).encode(), source="answer.json"))
+    assert [
+        (r.fields["code"], r.fields["number"], r.fields["service"], r.fields["account"])
+        for r in records
+        if isinstance(r, Record)
+    ] == [
+        ("PU", "1Z0000000000000001", "Express", "HUB-1"),
+        ("DEL", "1Z0000000000000001", "Express", "HUB-1"),
+        ("PU", "1Z0000000000000002", None, "HUB-1"),
+    ]
+    assert all(isinstance(r, Record) and r.fields["beyond"] is None for r in records)
+
+
+def test_a_document_field_cannot_read_an_enclosing_object() -> None:
+    with pytest.raises(ConfigurationError, match="only a record's fields have an enclosing"):
+        JsonCodec(JsonCodecSpec(record="$.events[*]", fields={}, document_fields={"n": "^.x"}))
+    with pytest.raises(ConfigurationError, match="or with \\^ to read the object"):
+        JsonCodec(JsonCodecSpec(record="$.events[*]", fields={"n": "number"}))

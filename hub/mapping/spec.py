@@ -126,6 +126,7 @@ class Target(StrEnum):
     QUOTE_AMOUNT = "quote_amount"
     QUOTE_CURRENCY = "quote_currency"
     TRACKING_NUMBER = "tracking_number"
+    CARRIER = "carrier"
     CARRIER_NAME = "carrier_name"
     SHIPMENT_LEG = "shipment_leg"
     PARTS_ORDER_ID = "parts_order_id"
@@ -136,6 +137,13 @@ class Target(StrEnum):
     VISIT_DATE = "visit_date"
     VISIT_SLOT = "visit_slot"
     VISIT_TECHNICIAN = "visit_technician"
+    LOCATION_ID = "location_id"
+    LOCATION_NAME = "location_name"
+    LOCATION_POSTCODE = "location_postcode"
+    LOCATION_CITY = "location_city"
+    LOCATION_COUNTRY = "location_country"
+    SIGNED_BY = "signed_by"
+    TIME_ZONE = "time_zone"
 
 
 class InboundSpec(_Spec):

@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from hub.model.address import Place
 from hub.model.parties import PartyId, Reference
 from hub.model.statuses import (
     CaseStatus,
@@ -76,6 +77,12 @@ class EventDetails(BaseModel):
     note: RawText | None = None
     reason: RawText | None = Field(default=None, description="A partner's reason code or text.")
     eta: dt.date | None = Field(default=None, description="When a part or parcel is expected.")
+    location: Place | None = Field(
+        default=None, description="Where it happened: a depot, a relay point, a sorting centre."
+    )
+    signed_by: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = (
+        Field(default=None, description="Who signed for a delivery (proof of delivery).")
+    )
 
     def is_empty(self) -> bool:
         """Nothing came with the status (checked field by field: model equality is slow)."""

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 
 from adapters.codecs.errors import DocumentError, EncodeError
 from adapters.codecs.json.document import load, too_deep
-from adapters.codecs.json.paths import WrongKind, parse_path, select
+from adapters.codecs.json.paths import WrongKind, parse_path, select_records
 from adapters.codecs.json.reader import field_readers, read_fields
 from adapters.codecs.json.spec import JsonCodecSpec
 from adapters.codecs.json.values import dump, kind
@@ -71,13 +71,13 @@ class JsonCodec:
         try:
             shared = read_fields(document, self._document)
             try:
-                nodes = select(document, self._record.steps, strict=True)
+                nodes = select_records(document, self._record.steps)
             except WrongKind as exc:
                 raise JsonShapeError(
                     f"record path {self.spec.record}: {exc}", location=Location(source)
                 ) from None
             results: list[DecodeResult] = []
-            for ordinal, node in enumerate(nodes, start=1):
+            for ordinal, (node, enclosing) in enumerate(nodes, start=1):
                 raw = dump(node)
                 if not isinstance(node, dict):
                     results.append(
@@ -88,7 +88,7 @@ class JsonCodec:
                         )
                     )
                     continue
-                fields = read_fields(node, self._fields)
+                fields = read_fields(node, self._fields, enclosing)
                 fields.update(shared)
                 results.append(Record(line=ordinal, fields=fields, raw=raw))
         except RecursionError:
