@@ -38,6 +38,7 @@ SIMULATED_CONNECTORS: dict[str, tuple[str, ...]] = {
     "techniservice": ("techniservice-changes", "techniservice-orders"),
     "colis-express": ("colis-express-push", "colis-express-parcels", "colis-express-pickups"),
     "relais-direct": ("relais-direct-push", "relais-direct-tracking"),
+    "alpes-fret": ("alpes-fret-status", "alpes-fret-bookings"),
 }
 """Each partner the demo simulates (demo.partners), and the connectors its simulator
 answers: the demo's network holds these and no other."""
@@ -74,6 +75,9 @@ class Endpoints:
     """The example plugin's spool folder, when its package is installed."""
     relais_direct_url: str = "http://127.0.0.1:9"
     """Relais Direct's SOAP tracking service."""
+    alpes_fret: SftpEndpoint | None = None
+    alpes_fret_bookings: Path | None = None
+    """The folder the operator books Alpes Fret's collections from (by phone)."""
 
 
 @dataclass(frozen=True)
@@ -132,9 +136,17 @@ def _point_at_simulators(connector: dict[str, Any], where: Endpoints) -> None:
     partner = connector["partner"]
     kind = transport.get("type")
     if kind == "sftp":
-        endpoint = {"atelier-dupont": where.atelier_dupont, "pieces-plus": where.pieces_plus}
+        endpoint = {
+            "atelier-dupont": where.atelier_dupont,
+            "pieces-plus": where.pieces_plus,
+            "alpes-fret": where.alpes_fret,
+        }
         server = endpoint[partner]
+        assert server is not None, f"no SFTP server for {partner}"
         transport.update(host="127.0.0.1", port=server.port, host_key=server.host_key_fingerprint)
+    elif kind == "local-dir" and partner == "alpes-fret" and where.alpes_fret_bookings:
+        folder = str(where.alpes_fret_bookings)
+        transport.update(path=folder, outbound_dir=folder)
     elif kind in ("http-pull", "http-post"):
         urls = {
             "techniservice": where.techniservice_url,
@@ -146,10 +158,6 @@ def _point_at_simulators(connector: dict[str, Any], where: Endpoints) -> None:
     connector.pop("min_interval_per_item", None)
     if "schedule" in connector:
         connector["schedule"] = dict(LIVE_SCHEDULE)
-
-
-_ROUTE_PARTIES = ("retailer", "repairer", "carrier", "supplier")
-"""A route's keys that name parties (the others, service and category, filter cases)."""
 
 
 def simulated_only(document: dict[str, Any], production: Path) -> dict[str, Any]:
@@ -189,7 +197,11 @@ def simulated_only(document: dict[str, Any], production: Path) -> dict[str, Any]
         sync["routes"] = [
             route
             for route in sync.get("routes", [])
-            if all(party in parties for key, party in route.items() if key in _ROUTE_PARTIES)
+            if all(
+                party in parties
+                for key, party in route.items()
+                if key not in ("service", "category")
+            )
         ]
         kept["sync"] = sync
     return kept

@@ -30,6 +30,7 @@ from demo.network import (
     write_network,
 )
 from demo.partners import Carrier, Partners, PartsSupplier, RepairNetwork, Workshop
+from demo.partners.alpes_fret import AlpesFret
 from demo.partners.plugin_workshop import spool_acknowledgement
 from demo.partners.relais_direct import RelaisDirect, counter_drop_off
 from demo.partners.world import World
@@ -45,6 +46,7 @@ from hub.store.db import Database
 from hub.store.migrate import upgrade
 from hub.store.parties import save_party
 from hub.sync.rules import route_for
+from simulators.alpes_fret import AlpesFretSimulator
 from simulators.colis_express import ColisExpressSimulator
 from simulators.relais_direct import RelaisDirectSimulator
 from simulators.server import Simulator
@@ -199,6 +201,15 @@ def demo_session(
                 key=secrets.relais_direct_soap_key, push_key=secrets.relais_direct_push_key
             )
         )
+        alpes_fret_server = stack.enter_context(
+            SftpServer(
+                _sftp_root(folder / "alpes-fret", "in", "out/archive"),
+                username="hubsav",
+                client_keys=client_keys,
+            )
+        )
+        phone_bookings = (folder / "phone-bookings" / "alpes-fret").resolve()
+        phone_bookings.mkdir(parents=True)
         webhooks = stack.enter_context(WebhookReceiver(secrets.maison_electro_webhook_secret))
         drop = folder / "drop" / "bricomarket"
         (drop / "done").mkdir(parents=True)
@@ -215,6 +226,8 @@ def demo_session(
             bricomarket_drop=drop.resolve(),
             plugin_spool=plugin_spool,
             relais_direct_url=relais_direct.base_url,
+            alpes_fret=SftpEndpoint(alpes_fret_server.port, alpes_fret_server.host_key_fingerprint),
+            alpes_fret_bookings=phone_bookings,
         )
         document = demo_network(endpoints, production or PRODUCTION_NETWORK)
         path = write_network(folder, document)
@@ -246,7 +259,12 @@ def demo_session(
         relay = _relay_carrier(relais_direct, network, cases, by_reference)
         carrier = Carrier(colis_express, by_reference)
         supplier = PartsSupplier(supplier_server, by_reference)
-        world = World(carriers=[carrier, relay], suppliers=[supplier])
+        alpes_fret = AlpesFret(
+            AlpesFretSimulator(alpes_fret_server.root / "out", alpes_fret_server.root / "in"),
+            phone_bookings,
+            by_reference,
+        )
+        world = World(carriers=[carrier, alpes_fret, relay], suppliers=[supplier])
         workshop = Workshop(workshop_server, by_reference, world)
         repair_network = RepairNetwork(techniservice, by_reference, world)
         relay.repairers = [workshop, repair_network]
@@ -258,6 +276,7 @@ def demo_session(
             world=world,
             repairers=[workshop, repair_network],
             relay_carrier=relay,
+            alpes_fret=alpes_fret,
         )
         yield Session(
             folder=folder,

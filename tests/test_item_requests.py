@@ -28,7 +28,6 @@ from adapters.transports.http.item_request import ItemRequestSpec, render_item_b
 from adapters.transports.http.spec import HttpPullTransportSpec
 from hub.config.sync import SyncSpec
 from hub.errors import ConfigurationError
-from hub.mapping.spec import FieldSpec
 from hub.partners.ingest.items import run_items
 from hub.partners.push import push_request
 from hub.ports import AcceptedPush, PushRefusal
@@ -246,12 +245,6 @@ def test_a_push_receiver_requires_its_batch_and_answers_what_can_never_be_stored
                 "unstorable": {"body": "{message_id}"},
             }
         )
-
-
-def test_columns_joined_when_present() -> None:
-    with pytest.raises(ValidationError, match="join is for columns"):
-        FieldSpec(column="a", join="present")
-    assert FieldSpec(columns=["a", "b"], join="present").join == "present"
 
 
 def test_a_message_taken_outside_the_hub_gives_the_partner_the_case(

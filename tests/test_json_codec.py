@@ -305,9 +305,16 @@ def test_a_record_path_on_the_wrong_kind_of_value_rejects_the_document() -> None
     with pytest.raises(JsonShapeError) as caught:
         list(pull_codec().decode(b'{"events": {"id": "ev_1"}}', source="shape.json"))
     assert "expected a list, found an object" in caught.value.reason
-    # Missing or null is no record, like an empty list.
+    # An empty document, null or an empty list is no record.
     for content in (b"{}", b'{"events": null}', b'{"events": []}'):
         assert list(pull_codec().decode(content, source="none.json")) == []
+    # A path that reaches nothing in a document with content is never silence.
+    with pytest.raises(JsonShapeError) as missed:
+        list(pull_codec().decode(b'{"evts": [{"id": "ev_1"}]}', source="renamed.json"))
+    assert missed.value.reason == (
+        "record path $.events[*] reaches nothing in this document (it holds: evts): the "
+        "partner's format changed, or this is not the message the mapping reads"
+    )
 
 
 def test_values_are_text_as_the_partner_wrote_them() -> None:

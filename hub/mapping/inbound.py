@@ -6,6 +6,7 @@ code is not an error: the event keeps the raw code with no status and is flagged
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -110,17 +111,18 @@ def _reader(field: FieldSpec) -> Callable[[Mapping[str, str | None]], str | None
 
         return one
     columns = list(field.columns or [])
-    every = field.join == "all"
+    separator, skip_empty = field.separator, field.skip_empty
 
     def joined(fields: Mapping[str, str | None]) -> str | None:
         parts = []
         for name in columns:
             raw = (fields.get(name) or "").strip()
-            if raw:
-                parts.append(raw)
-            elif every:
+            if not raw:
+                if skip_empty:
+                    continue
                 return None
-        return " ".join(parts) or None
+            parts.append(raw)
+        return separator.join(parts) or None
 
     return joined
 
@@ -141,6 +143,11 @@ class InboundMapping:
         self._statuses: dict[str, AnyStatus | None] = {
             code: None if value is None else status_set(value) for code, value in self.codes.items()
         }
+        self._patterns = [
+            (re.compile(fnmatch.translate(code)), status)
+            for code, status in self._statuses.items()
+            if "*" in code or "?" in code
+        ]
         self._readers = [
             _Reader(
                 target,
@@ -239,6 +246,17 @@ class InboundMapping:
             )
         return values
 
+    def _by_pattern(self, raw_code: str) -> AnyStatus | None:
+        for pattern, status in self._patterns:
+            if pattern.match(raw_code):
+                return status
+        return None
+
+    def _identity(self, values: dict[Target, Any]) -> str | None:
+        if not self.spec.identity:
+            return None
+        return "\x1e".join(str(values.get(target) or "") for target in self.spec.identity)
+
     def _instants(self, zone: Zone) -> InstantParser:
         occurred_at = self.spec.fields[Target.OCCURRED_AT]
         return instant_parser(
@@ -271,6 +289,8 @@ class InboundMapping:
         event_type = self.spec.event_type
         raw_code: str = values[Target.RAW_CODE]
         status = self._statuses.get(raw_code)
+        if status is None and self._patterns and raw_code not in self._statuses:
+            status = self._by_pattern(raw_code)
         occurred_at: datetime = values[Target.OCCURRED_AT]
         subject = values.get(Target.SUBJECT)
         if not subject and self._derived_subject:
@@ -287,6 +307,7 @@ class InboundMapping:
                     raw_code=raw_code,
                     occurred_at=occurred_at,
                     subject=subject,
+                    extra=self._identity(values),
                 ),
                 case_ref=values.get(Target.CASE_REF),
                 partner_ref=values.get(Target.PARTNER_REF),

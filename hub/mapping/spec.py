@@ -53,13 +53,13 @@ class FieldSpec(_Spec):
     columns: list[str] | None = Field(
         default=None, description="Several fields joined by a space (e.g. a date and a time)."
     )
-    join: Literal["all", "present"] = Field(
-        default="all",
-        description="With columns: 'all' gives no value when one of them is empty (a date "
-        "without its time); 'present' joins the ones that have a value (a place's name, "
-        "postcode and city, some missing).",
-    )
     const: str | None = Field(default=None, description="A constant instead of a field.")
+    separator: str = Field(default=" ", description="What joins `columns`.")
+    skip_empty: bool = Field(
+        default=False,
+        description="`columns`: leave out the empty ones (a place, then who signed when "
+        "someone did); without it, one empty column gives no value (a date without its time).",
+    )
     required: bool = Field(default=False, description="Reject the record when it is empty.")
     format: str | None = Field(
         default=None,
@@ -92,8 +92,6 @@ class FieldSpec(_Spec):
         sources = [s for s in (self.column, self.columns, self.const) if s is not None]
         if len(sources) != 1:
             raise ValueError("give exactly one of column, columns or const")
-        if self.join != "all" and self.columns is None:
-            raise ValueError("join is for columns")
         if self.const is not None and (
             self.pattern is not None or self.values is not None or self.default is not None
         ):
@@ -170,7 +168,14 @@ class InboundSpec(_Spec):
     )
     codes: dict[str, str | None] = Field(
         description="Partner code -> canonical status of event_type. One code, one value; "
-        "null records a code seen but not mapped yet (its events stay flagged unmapped).",
+        "null records a code seen but not mapped yet (its events stay flagged unmapped). A "
+        "code with * or ? is a pattern (D* for every code starting with D), tried in order "
+        "after the exact codes.",
+    )
+    identity: list[Target] = Field(
+        default_factory=list,
+        description="Targets that also tell two facts apart when the partner gives no event "
+        "id (e.g. location_city: two scans at the same second in two places are two events).",
     )
     subject_template: str | None = Field(
         default=None,
@@ -189,9 +194,11 @@ class InboundSpec(_Spec):
                 f"codes map to {', '.join(unknown)}, which are not {self.event_type.value} "
                 f"statuses ({', '.join(sorted(allowed))})"
             )
-        missing = [t.value for t in self.require_any if t not in self.fields]
+        missing = [t.value for t in (*self.require_any, *self.identity) if t not in self.fields]
         if missing:
-            raise ValueError(f"require_any names targets with no field: {', '.join(missing)}")
+            raise ValueError(
+                f"require_any or identity names targets with no field: {', '.join(missing)}"
+            )
         if self.subject_template:
             names = set(re.findall(r"{(\w+)}", self.subject_template))
             undefined = sorted(n for n in names if n not in {t.value for t in self.fields})

@@ -181,6 +181,7 @@ def stable_event_id(
     status: str | None = None,
     occurred_at: datetime,
     subject: str | None = None,
+    extra: str | None = None,
 ) -> str:
     """The id that makes the same fact the same event, however often it arrives.
 
@@ -189,7 +190,7 @@ def stable_event_id(
     """
     if partner_event_id:
         return f"{reported_by}:{partner_event_id}"
-    parts = (
+    parts: tuple[str | None, ...] = (
         reported_by,
         case_ref,
         partner_ref,
@@ -198,6 +199,8 @@ def stable_event_id(
         occurred_at.astimezone(UTC).isoformat(),
         subject,
     )
+    if extra is not None:  # only then: the ids of mappings without it never change
+        parts = (*parts, extra)
     identity = "\x1f".join("\x00" if part is None else part for part in parts)
     digest = hashlib.sha256(identity.encode()).hexdigest()
     return f"{reported_by}:h:{digest[:40]}"
