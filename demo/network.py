@@ -38,6 +38,7 @@ SIMULATED_CONNECTORS: dict[str, tuple[str, ...]] = {
     "techniservice": ("techniservice-changes", "techniservice-orders"),
     "colis-express": ("colis-express-push", "colis-express-parcels", "colis-express-pickups"),
     "repar-ouest": ("repar-ouest-status", "repar-ouest-orders"),
+    "relais-direct": ("relais-direct-push", "relais-direct-tracking"),
     "alpes-fret": ("alpes-fret-status", "alpes-fret-bookings"),
 }
 """Each partner the demo simulates (demo.partners), and the connectors its simulator
@@ -73,6 +74,8 @@ class Endpoints:
     bricomarket_drop: Path
     plugin_spool: Path | None = None
     """The example plugin's spool folder, when its package is installed."""
+    relais_direct_url: str = "http://127.0.0.1:9"
+    """Relais Direct's SOAP tracking service."""
     alpes_fret: SftpEndpoint | None = None
     alpes_fret_bookings: Path | None = None
     """The folder the operator books Alpes Fret's collections from (by phone)."""
@@ -89,6 +92,8 @@ class DemoSecrets:
     colis_express_push_secret: str
     maison_electro_webhook_secret: str
     operator_token: str
+    relais_direct_push_key: str = ""
+    relais_direct_soap_key: str = ""
 
     @classmethod
     def generate(cls) -> DemoSecrets:
@@ -100,6 +105,8 @@ class DemoSecrets:
             colis_express_push_secret=secrets.token_urlsafe(32),
             maison_electro_webhook_secret=f"whsec_{webhook_key}",
             operator_token=secrets.token_urlsafe(24),
+            relais_direct_push_key=secrets.token_urlsafe(24),
+            relais_direct_soap_key=secrets.token_urlsafe(24),
         )
 
     def environment(self, network: dict[str, Any]) -> dict[str, str]:
@@ -117,6 +124,10 @@ class DemoSecrets:
                 values[transport["bearer_token_env"]] = self.colis_express_token
             if "secret_env" in transport and partner == "colis-express":
                 values[transport["secret_env"]] = self.colis_express_push_secret
+            if "key_env" in transport and partner == "relais-direct":
+                values[transport["key_env"]] = self.relais_direct_push_key
+            for name in transport.get("item_request", {}).get("body_env", {}).values():
+                values[name] = self.relais_direct_soap_key
         for hook in network.get("webhooks", []):
             values[hook["secret_env"]] = self.maison_electro_webhook_secret
         return values
@@ -144,8 +155,11 @@ def _point_at_simulators(connector: dict[str, Any], where: Endpoints) -> None:
         urls = {
             "techniservice": where.techniservice_url,
             "colis-express": where.colis_express_url,
+            "relais-direct": where.relais_direct_url,
         }
         transport["base_url"] = urls[partner]
+    # A story round is two hours: every pull of the story may ask each parcel again.
+    connector.pop("min_interval_per_item", None)
     if "schedule" in connector:
         connector["schedule"] = dict(LIVE_SCHEDULE)
 
