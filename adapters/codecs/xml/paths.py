@@ -11,7 +11,18 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ["REPEAT", "WRITE_STEP", "Step", "WritePlan", "qualified", "write_plan"]
+from lxml import etree
+
+__all__ = [
+    "REPEAT",
+    "WRITE_STEP",
+    "Step",
+    "WritePlan",
+    "outline",
+    "parent_path",
+    "qualified",
+    "write_plan",
+]
 
 REPEAT = "[{n}]"
 """The placeholder of a repeated step in a field path, e.g. ``pp:Line[{n}]/@sku``."""
@@ -84,3 +95,55 @@ def write_plan(name: str, path: str, namespaces: Mapping[str, str]) -> WritePlan
     if sum(step.repeat for step in steps) > 1:
         raise ValueError(f"only one step may be repeated with {REPEAT}")
     return WritePlan(name, tuple(steps), attribute)
+
+
+def parent_path(path: str) -> str | None:
+    """The record path without its last step (``/a/b/c`` -> ``/a/b``, ``//b/c`` -> ``//b``):
+    where the records would be. ``""`` when it is the document itself (``/a``: the root
+    is not ``a``); None when no parent can be told: ``//c`` (anywhere), or not a plain
+    location path (a union, a function)."""
+    depth, quote, cut = 0, "", -1
+    for index, char in enumerate(path):
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char in "[(":
+            depth += 1
+        elif char in "])":
+            depth -= 1
+        elif char in "|" and depth == 0:
+            return None
+        elif char == "/" and depth == 0:
+            cut = index
+    if path.startswith("(") or cut < 0 or path.startswith("//") and cut <= 1:
+        return None
+    return path[:cut].rstrip("/")
+
+
+_OUTLINE_NAMES = 8
+"""Names an outline of a document shows, at most."""
+
+
+def outline(root: etree._Element) -> str:
+    """What a document holds, for an error: the root and its only children down to the
+    first element with several (or none), then those children's names, as the document
+    writes them (``soap:Envelope > soap:Body > soap:Fault (faultcode, faultstring)``)."""
+    chain = [root]
+    while True:
+        children = [child for child in chain[-1] if isinstance(child.tag, str)]
+        if len(children) != 1:
+            break
+        chain.append(children[0])
+    text = " > ".join(_written(element) for element in chain)
+    names = list(dict.fromkeys(_written(child) for child in children))
+    if names:
+        shown = names[:_OUTLINE_NAMES] + (["..."] if len(names) > _OUTLINE_NAMES else [])
+        text += f" ({', '.join(shown)})"
+    return text
+
+
+def _written(element: etree._Element) -> str:
+    """An element's name with the prefix its document gives it."""
+    local = etree.QName(element).localname
+    return f"{element.prefix}:{local}" if element.prefix else local
