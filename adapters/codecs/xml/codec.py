@@ -14,7 +14,7 @@ from lxml import etree
 
 from adapters.codecs.errors import DocumentError, EncodeError
 from adapters.codecs.xml.guard import parse_xml, secure_parser
-from adapters.codecs.xml.paths import outline, parent_path
+from adapters.codecs.xml.paths import ancestor_paths, outline
 from adapters.codecs.xml.reader import FieldsReader, compile_xpath, elements
 from adapters.codecs.xml.schema import PartnerSchema, XmlRecordSchemaError, XmlRenderError
 from adapters.codecs.xml.spec import XmlCodecSpec
@@ -48,11 +48,14 @@ class XmlCodec:
             )
         record = spec.record if spec.record.startswith(("/", "(")) else "/" + spec.record
         self._records = compile_xpath(record, self._namespaces, "record")
-        parent = parent_path(record)
-        self._container = (
-            parent if not parent else compile_xpath(parent, self._namespaces, "record")
+        ancestors = ancestor_paths(record)
+        self._ancestors = (
+            None
+            if ancestors is None
+            else [compile_xpath(path, self._namespaces, "record") for path in ancestors]
         )
-        """Where the records would be: None when it cannot be told, "" for the document."""
+        """Where the records would be and what encloses it, deepest first; None when it
+        cannot be told (``//Evt``: anywhere)."""
         self._fields = FieldsReader(spec.fields, self._namespaces, "field")
         self._document = FieldsReader(spec.document_fields, self._namespaces, "document field")
         xsd = spec.xsd_document
@@ -99,16 +102,19 @@ class XmlCodec:
             yield Record(line=line, fields=fields, raw=raw)
 
     def _check_reachable(self, tree: etree._ElementTree, source: str) -> None:
-        """No record: fine when the record's parent is there (a parcel without events
-        yet) or the document is an empty root; a path reaching nothing at all in a
-        document with content is refused, saying what the document holds."""
+        """No record: fine when the records' parent is there (a parcel without events
+        yet), or the path stops at an empty element (an answer without parcels), or the
+        document is an empty root. A path reaching nothing in a document with content is
+        refused, saying what the document holds: never silence."""
         root = tree.getroot()
-        if len(root) == 0 and not (root.text or "").strip():
+        if _empty(root) or self._ancestors is None:
             return
-        if self._container is None:
-            return
-        if self._container != "" and elements(self._container(tree)):
-            return
+        for depth, ancestor in enumerate(self._ancestors):
+            found = elements(ancestor(tree))
+            if found:
+                if depth == 0 or all(map(_empty, found)):
+                    return
+                break
         raise XmlShapeError(
             f"record path {self.spec.record} reaches nothing in this document (it holds: "
             f"{outline(root)}): the partner's format changed, or this is not the message "
@@ -144,6 +150,11 @@ class XmlCodec:
             if problems:
                 raise XmlRenderError(problems, root=self._schema.pretty(root_tag))
         return content
+
+
+def _empty(element: etree._Element) -> bool:
+    """No child element and no text: a container with nothing in it yet."""
+    return len(element) == 0 and not (element.text or "").strip()
 
 
 def codec_from_spec(

@@ -18,8 +18,8 @@ __all__ = [
     "WRITE_STEP",
     "Step",
     "WritePlan",
+    "ancestor_paths",
     "outline",
-    "parent_path",
     "qualified",
     "write_plan",
 ]
@@ -97,12 +97,12 @@ def write_plan(name: str, path: str, namespaces: Mapping[str, str]) -> WritePlan
     return WritePlan(name, tuple(steps), attribute)
 
 
-def parent_path(path: str) -> str | None:
-    """The record path without its last step (``/a/b/c`` -> ``/a/b``, ``//b/c`` -> ``//b``):
-    where the records would be. ``""`` when it is the document itself (``/a``: the root
-    is not ``a``); None when no parent can be told: ``//c`` (anywhere), or not a plain
-    location path (a union, a function)."""
-    depth, quote, cut = 0, "", -1
+def ancestor_paths(path: str) -> list[str] | None:
+    """The record path's ancestors, deepest first (``/a/b/c`` -> ``/a/b``, ``/a``;
+    ``//b/c`` -> ``//b``): where the records would be, and what encloses it. Empty for
+    ``/a`` (the root itself would be the record); None when they cannot be told: ``//c``
+    (anywhere), or not a plain location path (a union, a function)."""
+    depth, quote, cuts = 0, "", []
     for index, char in enumerate(path):
         if quote:
             quote = "" if char == quote else quote
@@ -112,13 +112,16 @@ def parent_path(path: str) -> str | None:
             depth += 1
         elif char in "])":
             depth -= 1
-        elif char in "|" and depth == 0:
+        elif char == "|" and depth == 0:
             return None
-        elif char == "/" and depth == 0:
-            cut = index
-    if path.startswith("(") or cut < 0 or path.startswith("//") and cut <= 1:
+        elif char == "/" and depth == 0 and index > 0 and path[index - 1] != "/":
+            cuts.append(index)
+    if path.startswith("(") or not path.startswith("/"):
         return None
-    return path[:cut].rstrip("/")
+    ancestors = [path[:cut].rstrip("/") for cut in reversed(cuts)]
+    if path.startswith("//") and not ancestors:
+        return None
+    return [ancestor for ancestor in ancestors if ancestor]
 
 
 _OUTLINE_NAMES = 8
