@@ -67,8 +67,10 @@ class InboundPipeline:
     def _error_answer(self, content: bytes, source: str) -> ErrorAnswer | None:
         """The rejection of a document the mapping's ``error_answer`` recognises. A
         document whose fields cannot be read is left to ``decode``, which says why."""
+        if not isinstance(self.codec, DocumentCodec) or self.mapping is None:
+            return None  # no document fields; or a codec's own tests, refusing files whole
         spec = self.mapping.spec.error_answer
-        if spec is None or not isinstance(self.codec, DocumentCodec):
+        if spec is None:
             return None
         try:
             document = self.codec.document_fields(content, source=source)
