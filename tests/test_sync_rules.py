@@ -233,3 +233,28 @@ def test_a_message_the_partner_takes_outside_the_hub_is_not_sent(tmp_path: Path)
     assert "sync.not_sent names 'nobody', which is not among the parties" in (
         check_network(network)[0].text
     )
+
+
+def test_two_connectors_carrying_one_message_for_one_partner_are_named(tmp_path: Path) -> None:
+    production = (ROOT / "connectors.yaml").read_text(encoding="utf-8")
+    twin = (
+        "  - name: atelier-dupont-orders-twin\n"
+        "    partner: atelier-dupont\n"
+        f"    mapping: {ROOT / 'mappings' / 'atelier-dupont.yaml'}\n"
+        "    message: repair_order\n"
+        "    transport: {type: local-dir, path: /tmp/orders-twin}\n"
+    )
+    network = tmp_path / "connectors.yaml"
+    network.write_text(production.replace("\nconnectors:\n", "\nconnectors:\n" + twin, 1))
+    shared = [p.text for p in check_network(network) if "both carry" in p.text]
+    assert shared == [
+        f"{network}:{_line_of(network, 'name: atelier-dupont-orders')}: connectors "
+        "'atelier-dupont-orders-twin' and 'atelier-dupont-orders' both carry 'repair_order' for "
+        "atelier-dupont: messages the rules send would all go to one of them; disable one "
+        "(enabled: false) or name another message"
+    ]
+
+
+def _line_of(path: Path, text: str) -> int:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return next(n for n, line in enumerate(lines, start=1) if line.strip().endswith(text))

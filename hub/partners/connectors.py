@@ -24,7 +24,7 @@ from hub.config.network import NetworkConfig, load_network
 from hub.config.registry import AdapterNotInstalled, attached_files
 from hub.config.secrets import read_secrets
 from hub.config.sync import Role
-from hub.config.yamlfile import read_yaml
+from hub.config.yamlfile import YamlDocument, read_yaml
 from hub.errors import ConfigurationError
 from hub.mapping.inbound import InboundMapping
 from hub.mapping.loader import build_codec, load_mapping
@@ -384,6 +384,7 @@ def check_network(path: Path, environ: dict[str, str] | None = None) -> list[Pro
         except ConfigurationError as error:
             problems.append(Problem(f"{path}: {error.message}", warning=True))
     problems.extend(_unaddressable_rules(path, network))
+    problems.extend(_shared_addresses(path, document, network))
     for index, drop in enumerate(network.case_imports):
         try:
             _ = drop.transport.settings
@@ -400,6 +401,29 @@ def case_import_transport(spec: CaseImportSpec) -> Transport:
     if not isinstance(transport, Transport):
         raise ConfigurationError(f"case import {spec.name!r} needs a file transport")
     return transport
+
+
+def _shared_addresses(path: Path, document: YamlDocument, network: NetworkConfig) -> list[Problem]:
+    """Two enabled connectors carrying one message for one partner: the sync rules would
+    address every such message to only one of them, silently."""
+    first: dict[tuple[str, str], str] = {}
+    problems = []
+    for index, spec in enumerate(network.connectors):
+        if not spec.enabled:
+            continue
+        key = (spec.partner, spec.message)
+        if key in first:
+            line = document.line_of(("connectors", index, "name"))
+            problems.append(
+                Problem(
+                    f"{path}:{line}: connectors {first[key]!r} and {spec.name!r} both carry "
+                    f"{spec.message!r} for {spec.partner}: messages the rules send would all "
+                    "go to one of them; disable one (enabled: false) or name another message"
+                )
+            )
+        else:
+            first[key] = spec.name
+    return problems
 
 
 def _unaddressable_rules(path: Path, network: NetworkConfig) -> list[Problem]:
