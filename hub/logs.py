@@ -1,7 +1,7 @@
 """The hub's logs: one JSON object a line for a log collector, human lines on a terminal.
 
 Every line written while a run, a message or a delivery is handled carries its ids
-(``run``, ``message``, ``case``, ``connector``, ``partner``), set once by the code that
+(``run_id``, ``message_id``, ``case_ref``, ``connector``, ``partner``), set once by the code that
 starts the work with ``log_context`` and read from a context variable, so that code deep
 down (a transport, a codec) logs without knowing them. Levels come from the environment:
 ``HUB_LOG_LEVEL=info,hub.sync=debug`` (the root level, then one level per logger).
@@ -37,7 +37,7 @@ LEVEL_VARIABLE = "HUB_LOG_LEVEL"
 FORMAT_VARIABLE = "HUB_LOG_FORMAT"
 """``json`` or ``text`` to force a format; by default JSON unless stderr is a terminal."""
 
-IDS = ("run", "message", "case", "connector", "partner")
+IDS = ("run_id", "message_id", "case_ref", "connector", "partner")
 """The ids a line of a run, a message or a delivery carries, in this order."""
 
 _context: ContextVar[Mapping[str, str]] = ContextVar("hub_log_context", default={})  # noqa: B039 - never mutated
@@ -57,7 +57,11 @@ revision read by /readyz): warnings only, unless HUB_LOG_LEVEL names them."""
 @contextmanager
 def log_context(**ids: object) -> Iterator[None]:
     """Every line logged inside carries these ids (None values are left out), on top of
-    those already set by an enclosing context."""
+    those already set by an enclosing context. Only the names of ``IDS``: a line's own
+    fields (time, level, message) must not be overwritten."""
+    unknown = set(ids) - set(IDS)
+    if unknown:
+        raise ValueError(f"not a log id: {', '.join(sorted(unknown))}")
     added = {key: str(value) for key, value in ids.items() if value is not None}
     token = _context.set({**_context.get(), **added})
     try:

@@ -74,7 +74,7 @@ def recorded(
     raise anything. An interruption (Ctrl-C) closes the record as failed, then goes on.
     """
     run_id = start_run(database, name, now=now, replay=replay)
-    with log_context(run=run_id, connector=name):
+    with log_context(run_id=run_id, connector=name):
         logger.info("%s: run %d started", name, run_id)
         tally = make(run_id)
         try:

@@ -285,7 +285,9 @@ class Dispatcher:
         return given
 
     def _dispatch(self, message: OutboxRow) -> str:
-        with log_context(message=message.id, case=message.case_ref, connector=message.target):
+        with log_context(
+            message_id=message.id, case_ref=message.case_ref, connector=message.target
+        ):
             try:
                 receipt = self.send(message)
             except Exception as error:  # noqa: BLE001 - classified, then kept or dead-lettered
@@ -312,7 +314,7 @@ class Dispatcher:
         if not ready:
             return outcomes
         ids = ",".join(str(message.id) for message in ready)
-        with log_context(message=ids, connector=ready[0].target):
+        with log_context(message_id=ids, connector=ready[0].target):
             try:
                 receipt = self.together.send(ready, prepared)
             except Exception as error:  # noqa: BLE001 - classified, then kept or dead-lettered
