@@ -109,7 +109,8 @@ def serve(
             hub.app(),
             host=host,
             port=port,
-            log_config=None,  # uvicorn's lines go through the hub's own (hub.logs)
+            log_config=None,  # uvicorn's lines go through the hub's own (hub.logs),
+            log_level=None,  # at the levels HUB_LOG_LEVEL gives
             timeout_graceful_shutdown=max(math.ceil(grace_seconds), 1),
         )
         server = GracefulServer(config, hub.stopping)

@@ -314,7 +314,9 @@ class Dispatcher:
         if not ready:
             return outcomes
         ids = ",".join(str(message.id) for message in ready)
-        with log_context(message_id=ids, connector=ready[0].target):
+        cases = {message.case_ref for message in ready}
+        case = cases.pop() if len(cases) == 1 else None
+        with log_context(message_id=ids, case_ref=case, connector=ready[0].target):
             try:
                 receipt = self.together.send(ready, prepared)
             except Exception as error:  # noqa: BLE001 - classified, then kept or dead-lettered
