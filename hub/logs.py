@@ -1,7 +1,8 @@
 """The hub's logs: one JSON object a line for a log collector, human lines on a terminal.
 
 Every line written while a run, a message or a delivery is handled carries its ids
-(``run_id``, ``message_id``, ``case_ref``, ``connector``, ``partner``), set once by the code that
+(``run_id``, ``message_id`` for an outbox message, ``raw_id`` for a partner's message
+as archived, ``case_ref``, ``connector``, ``partner``), set once by the code that
 starts the work with ``log_context`` and read from a context variable, so that code deep
 down (a transport, a codec) logs without knowing them. Levels come from the environment:
 ``HUB_LOG_LEVEL=info,hub.sync=debug`` (the root level, then one level per logger).
@@ -37,7 +38,7 @@ LEVEL_VARIABLE = "HUB_LOG_LEVEL"
 FORMAT_VARIABLE = "HUB_LOG_FORMAT"
 """``json`` or ``text`` to force a format; by default JSON unless stderr is a terminal."""
 
-IDS = ("run_id", "message_id", "case_ref", "connector", "partner")
+IDS = ("run_id", "message_id", "raw_id", "case_ref", "connector", "partner")
 """The ids a line of a run, a message or a delivery carries, in this order."""
 
 _context: ContextVar[Mapping[str, str]] = ContextVar("hub_log_context", default={})  # noqa: B039 - never mutated
@@ -147,6 +148,17 @@ class TextFormatter(logging.Formatter):
         return masker.mask(line)
 
 
+HANDLER_NAME = "hub-stderr"
+
+
+def detach_logging() -> None:
+    """Take the hub's stderr handler off again: for a command whose terminal tells a
+    story of its own and whose logs go to a file (`hub demo`)."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if h.get_name() == HANDLER_NAME]:
+        root.removeHandler(handler)
+
+
 def parse_levels(spec: str) -> tuple[int, dict[str, int]]:
     """``info,hub.sync=debug`` -> (INFO, {"hub.sync": DEBUG}); a bad level is refused."""
     root = logging.INFO
@@ -182,9 +194,9 @@ def configure_logging(
     handler = logging.StreamHandler(target)
     handler.setFormatter(JsonFormatter() if as_json else TextFormatter())
     handler.addFilter(_ContextFilter())
+    handler.set_name(HANDLER_NAME)
+    detach_logging()
     root = logging.getLogger()
-    for old in list(root.handlers):
-        root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(root_level)
     for name, level in (QUIET | levels).items():

@@ -260,6 +260,9 @@ def test_the_logs_of_a_served_hub_hold_no_secret_and_no_personal_data(
     runs = [line for line in lines if line["logger"] == "hub.partners.supervisor"]
     assert runs
     assert all({"run_id", "connector", "partner"} <= set(line) for line in runs)
+    read = [line for line in lines if line["logger"] == "hub.partners.ingest.message"]
+    assert [line["connector"] for line in read] == ["logs-status"], "the status file, once"
+    assert {"run_id", "raw_id", "partner"} <= set(read[0]), "a partner's message names its run"
     messages = [line for line in lines if line["message"].startswith("outbox ")]
     assert {line["connector"] for line in messages} == {"webhook:maison-electro", "logs-orders"}
     assert all({"message_id", "case_ref"} <= set(line) for line in messages)
