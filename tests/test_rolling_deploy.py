@@ -63,8 +63,8 @@ GRACE = 20
 NEW_CASES = 40
 """Cases opened while the deploy goes on, one every TRAFFIC_PAUSE seconds."""
 TRAFFIC_PAUSE = 0.1
-BURST = 20
-"""Cases opened at once just before each stop, so that the processes hold full batches."""
+BURST = 10
+"""Cases opened at once before each stop, until the process to stop holds a batch."""
 
 
 def queue_case(database: Database, network: Network, reference: str) -> None:
@@ -143,6 +143,7 @@ def test_a_rolling_deploy_loses_nothing_sends_nothing_twice_and_leaves_no_lease(
     logs: list[IO[bytes]] = []
     stopped: list[tuple[subprocess.Popen[bytes], list[str], int | None]] = []
     traffic_done = threading.Event()
+    burst: list[int] = []
 
     def traffic() -> None:
         for number in range(NEW_CASES):
@@ -162,21 +163,23 @@ def test_a_rolling_deploy_loses_nothing_sends_nothing_twice_and_leaves_no_lease(
         old = [start() for _ in range(3)]
         sender = threading.Thread(target=traffic, daemon=True)
         sender.start()
-        for generation, victim in enumerate(old):
+        for victim in old:
             start()  # the new process first, then the old one goes
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + 60
             held: list[str] = []
-            receiver.gate.clear()
-            for number in range(BURST):
-                queue_case(database, network, f"ME-{200000 + generation * BURST + number:06d}")
-            while True:  # stop it while it holds claimed messages, a delivery in flight
+            while True:  # stop it holding a delivery in flight and more claimed behind it
+                for _ in range(BURST):  # a burst of cases, claimed by the first idle process
+                    queue_case(database, network, f"ME-{200000 + len(burst):06d}")
+                    burst.append(len(burst))
+                time.sleep(0.05)
                 receiver.gate.clear()
                 time.sleep(0.5)
                 held = held_by(database, victim.pid)
-                if held or time.monotonic() > deadline:
+                assert time.monotonic() < deadline, "the process never held a batch"
+                if len(held) >= 2:
                     break
                 receiver.gate.set()
-                time.sleep(0.2)
+                time.sleep(0.3)
             victim.send_signal(signal.SIGTERM)
             time.sleep(0.5)  # the stop is seen while the receiver still holds its answer
             receiver.gate.set()
@@ -188,7 +191,7 @@ def test_a_rolling_deploy_loses_nothing_sends_nothing_twice_and_leaves_no_lease(
         sender.join(timeout=60)
         assert traffic_done.is_set()
 
-        total = (CASES + NEW_CASES + len(old) * BURST) * (1 + len(LATER))
+        total = (CASES + NEW_CASES + len(burst)) * (1 + len(LATER))
         deadline = time.monotonic() + 60
         while pending(database) and time.monotonic() < deadline:
             time.sleep(0.25)
@@ -229,9 +232,9 @@ def test_a_rolling_deploy_loses_nothing_sends_nothing_twice_and_leaves_no_lease(
         expected = ["created", *LATER]
         references = [f"ME-{n:06d}" for n in range(CASES)]
         references += [f"ME-{100000 + n:06d}" for n in range(NEW_CASES)]
-        references += [f"ME-{200000 + n:06d}" for n in range(len(old) * BURST)]
+        references += [f"ME-{200000 + n:06d}" for n in burst]
         assert timeline == dict.fromkeys(references, expected), "per case, in order"
-        assert any(held for _, held, _ in stopped), "a process was stopped holding messages"
+        assert all(len(held) >= 2 for _, held, _ in stopped), "each stopped holding a batch"
         assert given_back > 0, "and handed back what it had not sent"
         assert overlaps(runs) == [], "no connector ran concurrently with itself"
         assert codes == [0, 0, 0]
