@@ -121,6 +121,10 @@ def db_upgrade(
 def db_current(database: DatabaseOption = None) -> None:
     """Show the database's schema revision and the latest one the code knows."""
     db = _database(database, schema_required=False)
+    file = db.sqlite_file()
+    if file is not None and not file.exists():  # connecting would create it
+        out.print(f"current (none: no database at {file}), head {head_revision(db)}")
+        return
     out.print(f"current {current_revision(db) or '(none)'}, head {head_revision(db)}")
 
 

@@ -30,7 +30,7 @@ from hub.partners.schedule import HubJobs, build_scheduler
 from hub.partners.supervisor import RunSupervisor
 from hub.ports import Closing
 from hub.store.db import Database, StoreError
-from hub.store.migrate import current_revision, head_revision
+from hub.store.migrate import current_revision, head_revision, known_revision
 from hub.sync.delivery import ConnectorBatches, Senders, deliver_any
 from hub.sync.outbox import Dispatcher
 
@@ -145,6 +145,11 @@ def require_current_schema(database: Database) -> None:
     """Serving an old schema would fail at the first query: say what to do instead."""
     require_schema(database)
     current, head = _revision(database), head_revision(database)
+    if current is not None and current != head and not known_revision(database, current):
+        raise ConfigurationError(
+            f"database schema is at {current}, which this release does not know: a newer "
+            "release migrated it; deploy that release (never serve an older one on it)"
+        )
     if current != head:
         raise ConfigurationError(
             f"database schema is at {current or 'nothing'}, not {head}: {MIGRATE_HINT}"

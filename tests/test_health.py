@@ -40,7 +40,17 @@ def hub(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProce
 
 
 @pytest.mark.parametrize(
-    "args", [["cases", "show", "ME-1"], ["overview"], ["outbox", "dead-letters"], ["serve"]]
+    "args",
+    [
+        ["cases", "show", "ME-1"],
+        ["overview"],
+        ["outbox", "dead-letters"],
+        ["status"],
+        ["run", "atelier-dupont-status"],
+        ["retailers", "add", "Shop", "--prefix", "SH-"],
+        ["serve-api"],
+        ["serve"],
+    ],
 )
 def test_a_command_on_a_missing_database_says_run_hub_up_and_creates_nothing(
     tmp_path: Path, args: list[str]
@@ -53,6 +63,14 @@ def test_a_command_on_a_missing_database_says_run_hub_up_and_creates_nothing(
     ]
     assert not target.exists()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_db_current_on_a_missing_database_creates_nothing(tmp_path: Path) -> None:
+    target = tmp_path / "hub.db"
+    result = hub("db", "current", cwd=tmp_path, env=hub_env(f"sqlite:///{target}"))
+    assert result.returncode == 0
+    assert f"current (none: no database at {target})" in result.stdout
+    assert not target.exists()
 
 
 def test_a_command_on_a_database_without_the_schema_says_run_hub_up(tmp_path: Path) -> None:
@@ -79,6 +97,20 @@ def test_hub_serve_refuses_a_schema_that_is_behind_in_one_line(tmp_path: Path) -
         f"configuration error: database schema is at 0010, not {head_revision(database)}: "
         "run `hub up` (or `hub db upgrade`) to migrate it"
     ]
+
+
+def test_hub_serve_refuses_a_schema_from_a_newer_release(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    database = Database(url)
+    upgrade(database)
+    with database.transaction() as connection:
+        connection.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
+    database.dispose()
+    result = hub("serve", "--port", str(free_port()), cwd=tmp_path, env=hub_env(url))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "at 9999, which this release does not know" in lines[0]
 
 
 def test_an_unreachable_database_is_one_line_too(tmp_path: Path) -> None:
