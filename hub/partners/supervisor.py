@@ -92,8 +92,10 @@ def recorded(
         if tally.error is None:
             logger.info("%s: run %d finished: %s", name, run_id, tally.counts)
         else:
-            kind = type(tally.error).__name__
-            logger.warning("%s: run %d failed (%s): %s", name, run_id, kind, tally.error.message)
+            # Its kind and what to do, not its text: a partner's error may quote a record
+            # (a name, a phone); the text is kept in the run record (`hub runs NAME`).
+            kind, action = type(tally.error).__name__, tally.error.action.value
+            logger.warning("%s: run %d failed (%s, %s)", name, run_id, kind, action)
     return tally
 
 
