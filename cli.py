@@ -26,6 +26,7 @@ from hub.api.openapi_export import FILE_NAME as OPENAPI_FILE
 from hub.api.openapi_export import export_openapi, generated_openapi
 from hub.config.network import load_network, network_file
 from hub.errors import ConfigurationError, HubError
+from hub.logs import configure_logging
 from hub.model import Case, Event
 from hub.operators.overview import Overview, overview
 from hub.partners.connectors import open_network
@@ -64,7 +65,7 @@ def up(
     network: Annotated[Path | None, typer.Option(help="The network file.")] = None,
 ) -> None:
     """Bring the hub up: migrate the database, register the network's parties, show state."""
-    db = _database(database)
+    db = _database(database, schema_required=False)
     upgrade(db)
     config = load_network(network or network_file())
     with db.transaction() as connection:
@@ -82,7 +83,7 @@ def show_overview(database: DatabaseOption = None) -> None:
 def _print_overview(state: Overview) -> None:
     out.print(f"[bold]After-sales hub[/bold] on {state.database}")
     if state.schema_revision is None:
-        out.print("[yellow]The database has no schema yet: run `hub db upgrade`.[/yellow]")
+        out.print("[yellow]The database has no schema yet: run `hub up`.[/yellow]")
         return
     flag = "up to date" if state.schema_up_to_date else f"behind (head {state.schema_head})"
     out.print(f"Schema revision {state.schema_revision}, {flag}")
@@ -111,7 +112,7 @@ def db_upgrade(
     revision: Annotated[str, typer.Option(help="Target revision.")] = "head",
 ) -> None:
     """Apply the database migrations (Alembic) up to the latest revision."""
-    db = _database(database)
+    db = _database(database, schema_required=False)
     upgrade(db, revision)
     out.print(f"{db.safe_url()}: schema at revision {current_revision(db)}")
 
@@ -119,7 +120,11 @@ def db_upgrade(
 @db_app.command("current")
 def db_current(database: DatabaseOption = None) -> None:
     """Show the database's schema revision and the latest one the code knows."""
-    db = _database(database)
+    db = _database(database, schema_required=False)
+    file = db.sqlite_file()
+    if file is not None and not file.exists():  # connecting would create it
+        out.print(f"current (none: no database at {file}), head {head_revision(db)}")
+        return
     out.print(f"current {current_revision(db) or '(none)'}, head {head_revision(db)}")
 
 
@@ -220,12 +225,13 @@ def events_append(
 def main() -> None:
     """Entry point: hub errors become one clear line and an exit code, not a traceback."""
     try:
+        configure_logging()
         app(prog_name="hub")
     except ConfigurationError as exc:
-        err.print(f"[red]configuration error:[/red] {exc.message}")
+        err.print(f"[red]configuration error:[/red] {exc.message}", soft_wrap=True)
         sys.exit(2)
     except HubError as exc:
-        err.print(f"[red]error:[/red] {exc.message}")
+        err.print(f"[red]error:[/red] {exc.message}", soft_wrap=True)
         sys.exit(1)
 
 

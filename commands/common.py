@@ -10,7 +10,8 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
-from hub.config.network import database_url, network_file
+from hub.bootstrap import open_database as open_checked
+from hub.config.network import network_file
 from hub.store.db import Database
 
 PIPED_WIDTH = 140
@@ -36,8 +37,10 @@ NetworkOption = Annotated[
 ]
 
 
-def open_database(url: str | None) -> Database:
-    return Database(url or database_url())
+def open_database(url: str | None, *, schema_required: bool = True) -> Database:
+    """The database, refused in one line (creating nothing) when it has no hub schema,
+    unless the command is one that creates or inspects the schema."""
+    return open_checked(url, schema_required=schema_required)
 
 
 def network_path(path: Path | None) -> Path:

@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from commands.common import err, out
+from hub.logs import detach_logging
 
 DEFAULT_FOLDER = Path("var/demo")
 
@@ -43,6 +44,7 @@ def demo(
     ] = None,
 ) -> None:
     """Start the hub and its simulated partners, open fifty cases and follow them."""
+    detach_logging()  # the terminal shows the story; the session logs to its folder
     # Imported here: the simulators and their servers cost every other command a second.
     try:
         from demo.live import run_live

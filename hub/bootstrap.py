@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -20,15 +21,16 @@ from fastapi import FastAPI
 
 from hub.api.app import create_app
 from hub.config.network import database_url, network_file
-from hub.errors import ConfigurationError
+from hub.errors import ConfigurationError, TransientError
+from hub.logs import masker
 from hub.partners.connectors import Network, open_network
 from hub.partners.ingest.report import RunReport
 from hub.partners.leases import LEASE
 from hub.partners.schedule import HubJobs, build_scheduler
 from hub.partners.supervisor import RunSupervisor
 from hub.ports import Closing
-from hub.store.db import Database
-from hub.store.migrate import current_revision, head_revision
+from hub.store.db import Database, StoreError
+from hub.store.migrate import current_revision, head_revision, known_revision
 from hub.sync.delivery import ConnectorBatches, Senders, deliver_any
 from hub.sync.outbox import Dispatcher
 
@@ -63,11 +65,17 @@ class Hub(Closing):
     ) -> None:
         self.database = database
         self.network = network
+        self.stopping = threading.Event()
+        """Set when the process is asked to stop (SIGTERM): no new run, no new claim,
+        and /readyz answers 503 so that the load balancer stops sending work."""
         self.senders = Senders()
         alerting = None if network is None else network.config.alerting
-        self.supervisor = RunSupervisor(database, owner, alerting=alerting, lease=lease)
+        self.supervisor = RunSupervisor(
+            database, owner, alerting=alerting, lease=lease, stopping=self.stopping
+        )
         self._jobs: HubJobs | None = None
         if network is not None:
+            masker.add_variables(secret_variables_of(network))
             dispatcher = Dispatcher(
                 database,
                 lambda row: deliver_any(database, network, row, self.senders),
@@ -77,6 +85,7 @@ class Hub(Closing):
                 max_delay=retries.max_delay,
                 lease_seconds=lease.total_seconds(),
                 together=ConnectorBatches(database, network),
+                stopping=self.stopping,
             )
             self._jobs = HubJobs(network, self.supervisor, dispatcher)
 
@@ -93,7 +102,7 @@ class Hub(Closing):
 
     def app(self) -> FastAPI:
         """The retailer API, the partners' push endpoints and the operator console."""
-        return create_app(self.database, self.network)
+        return create_app(self.database, self.network, stopping=self.stopping)
 
     def scheduler(self, *, dispatch_every: timedelta = timedelta(seconds=5)) -> BackgroundScheduler:
         """Every job on its schedule (not started yet)."""
@@ -109,13 +118,60 @@ class Hub(Closing):
         self.senders.close()
 
 
+def secret_variables_of(network: Network) -> list[str]:
+    """Every environment variable the network names for a secret: their values are
+    masked in the logs, whatever logs them."""
+    config = network.config
+    names = [name for spec in config.connectors for name in spec.secret_names().values()]
+    names += [name for drop in config.case_imports for name in drop.secret_names().values()]
+    return names + [webhook.secret_env for webhook in config.webhooks]
+
+
+MIGRATE_HINT = "run `hub up` (or `hub db upgrade`) to migrate it"
+
+
+def require_schema(database: Database) -> None:
+    """A command on a database without the hub's schema would fail at its first query
+    with a traceback, after creating an empty SQLite file: refuse it in one line instead,
+    creating nothing."""
+    file = database.sqlite_file()
+    if file is not None and not file.exists():
+        raise ConfigurationError(f"no database at {file}: run `hub up` to create it")
+    if _revision(database) is None:
+        raise ConfigurationError(f"{database.safe_url()} has no hub schema: run `hub up`")
+
+
 def require_current_schema(database: Database) -> None:
     """Serving an old schema would fail at the first query: say what to do instead."""
-    current, head = current_revision(database), head_revision(database)
+    require_schema(database)
+    current, head = _revision(database), head_revision(database)
+    if current is not None and current != head and not known_revision(database, current):
+        raise ConfigurationError(
+            f"database schema is at {current}, which this release does not know: a newer "
+            "release migrated it; deploy that release (never serve an older one on it)"
+        )
     if current != head:
         raise ConfigurationError(
-            f"database schema is at {current or 'nothing'}, not {head}: run `hub db upgrade`"
+            f"database schema is at {current or 'nothing'}, not {head}: {MIGRATE_HINT}"
         )
+
+
+def _revision(database: Database) -> str | None:
+    """The schema's revision; an unreachable database is a passing fault, said in a line."""
+    try:
+        return current_revision(database)
+    except StoreError as error:
+        reason = (str(getattr(error, "orig", None) or error).strip().splitlines() or ["?"])[0]
+        raise TransientError(f"cannot reach {database.safe_url()}: {reason}") from error
+
+
+def open_database(url: str | None = None, *, schema_required: bool = True) -> Database:
+    """The database from its URL (default $HUB_DATABASE_URL), refused unless it holds the
+    hub's schema; ``schema_required=False`` for the commands that create or inspect it."""
+    database = Database(url or database_url())
+    if schema_required:
+        require_schema(database)
+    return database
 
 
 def open_hub(
@@ -131,7 +187,7 @@ def open_hub(
     network file (default $HUB_CONNECTORS or connectors.yaml). ``serving``: refuse a
     database whose schema is behind the code. Without ``network_required``, a missing
     network file leaves the hub without connectors (the API alone)."""
-    db = Database(database or database_url())
+    db = open_database(database)
     if serving:
         require_current_schema(db)
     path = network or network_file()

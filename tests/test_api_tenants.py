@@ -175,4 +175,4 @@ def test_serve_api_refuses_a_schema_that_is_behind(blank_database: Database) -> 
     result = CliRunner().invoke(_cli(), ["serve-api", "--database", blank_database.url])
     assert result.exit_code != 0
     assert isinstance(result.exception, ConfigurationError)
-    assert "hub db upgrade" in result.exception.message
+    assert "run `hub up`" in result.exception.message

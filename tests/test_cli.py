@@ -105,7 +105,7 @@ def test_schemas_check_passes_on_the_checked_in_schemas() -> None:
     assert result.returncode == 0, result.stderr
 
 
-@pytest.mark.parametrize("args", [["db", "upgrade"], ["overview"]])
+@pytest.mark.parametrize("args", [["db", "upgrade"]])
 def test_database_url_comes_from_the_environment(tmp_path: Path, args: list[str]) -> None:
     target = tmp_path / "elsewhere.db"
     env_run = subprocess.run(

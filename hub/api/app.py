@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from fastapi import Depends, FastAPI
 
 from hub.api import auth, cases, feed, imports, partners
 from hub.api.auth import known_query_only
+from hub.api.health import include_health
 from hub.api.limits import IMPORT_BODY_LIMIT, BodyLimit
 from hub.api.metrics import include_metrics
 from hub.api.openapi_doc import build_openapi
@@ -40,10 +42,13 @@ class RetailerApi(FastAPI):
         return self.openapi_schema
 
 
-def create_app(database: Database, network: Network | None = None) -> FastAPI:
+def create_app(
+    database: Database, network: Network | None = None, *, stopping: threading.Event | None = None
+) -> FastAPI:
     """The API over ``database``; building it opens no connection.
 
-    With a ``network``, its push connectors are served under /partners.
+    With a ``network``, its push connectors are served under /partners. ``stopping``,
+    once set, makes /readyz answer 503 (the process is shutting down).
     """
     app = RetailerApi(
         title="After-sales hub — retailer API",
@@ -67,5 +72,6 @@ def create_app(database: Database, network: Network | None = None) -> FastAPI:
         app.include_router(router, prefix=PREFIX, dependencies=[Depends(known_query_only)])
     app.include_router(partners.router)
     include_metrics(app, database, network)
+    include_health(app, database, network, stopping)  # unauthenticated, for balancers
     install_console(app)  # /console, outside the OpenAPI document
     return app

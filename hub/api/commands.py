@@ -15,8 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hub.api.proxies import server_config
-from hub.bootstrap import open_hub, process_owner
-from hub.config.network import database_url
+from hub.bootstrap import open_database, open_hub, process_owner
 from hub.retailers.tenants import (
     IssuedKey,
     add_retailer,
@@ -40,7 +39,7 @@ RetailerArgument = Annotated[str, typer.Argument(help="The retailer's party id o
 
 
 def _database(url: str | None) -> Database:
-    return Database(url or database_url())
+    return open_database(url)
 
 
 def _print_key(key: IssuedKey) -> None:

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from hub.api.problems import problem_response
 from hub.errors import ConfigurationError
+from hub.logs import log_context
 from hub.partners.push import (
     PushEndpoint,
     archive_push,
@@ -59,12 +60,13 @@ async def receive_push(connector: str, request: Request, background: BackgroundT
         return _response(receiver.refuse(pushed))
     database: Database = request.app.state.database
     archived = await run_in_threadpool(archive_push, database, connector, pushed)
-    background.add_task(
-        process_push,
-        database,
-        connector,
-        endpoint.connector.pipeline(),
-        pushed,
-        endpoint.connector.on_stored,
-    )
+    pipeline, on_stored = endpoint.connector.pipeline(), endpoint.connector.on_stored
+    partner = endpoint.connector.spec.partner
+
+    def process() -> None:
+        """After the answer: the push stored, its log lines naming it."""
+        with log_context(connector=connector, partner=partner, raw_id=archived.id):
+            process_push(database, connector, pipeline, pushed, on_stored)
+
+    background.add_task(process)
     return _response(receiver.answer(pushed, archived.id))

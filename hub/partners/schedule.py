@@ -25,6 +25,7 @@ from hub.config.connector_spec import (
 )
 from hub.config.secrets import missing_secrets
 from hub.errors import ConfigurationError
+from hub.logs import log_context
 from hub.mapping.spec import InboundSpec
 from hub.partners.connectors import Network, case_import_transport
 from hub.partners.ingest.report import RunReport
@@ -61,6 +62,7 @@ class HubJobs:
         database = self.supervisor.database
         drop = self.network.config.case_import(name)
         if drop is not None:
+            partner = drop.retailer
 
             def work(report: RunReport) -> None:
                 transport = case_import_transport(drop)
@@ -68,21 +70,26 @@ class HubJobs:
                 import_drop_folder(database, transport, drop.retailer, report, on_stored=hook)
 
         else:
+            partner = self.network.connector(name).spec.partner
 
             def work(report: RunReport) -> None:
                 self.network.connector(name).read(database, report)
 
-        return self.supervisor.run(
-            name, partial(RunReport, connector=name), work, ignore_backoff=ignore_backoff
-        )
+        with log_context(connector=name, partner=partner):
+            return self.supervisor.run(
+                name, partial(RunReport, connector=name), work, ignore_backoff=ignore_backoff
+            )
 
     def dispatch(self) -> DispatchResult:
         """Send every outbox message due, until none is."""
         return self.dispatcher.run_until_idle()
 
     def publish_breaches(self, *, now: datetime | None = None) -> PublishResult | None:
-        """Publish the service-level breaches not published yet, under their lease."""
+        """Publish the service-level breaches not published yet, under their lease (not
+        once the process is stopping)."""
         supervisor = self.supervisor
+        if supervisor.stopping is not None and supervisor.stopping.is_set():
+            return None
         return publish_leased(
             supervisor.database, self.network, supervisor.owner, lease=supervisor.lease, now=now
         )

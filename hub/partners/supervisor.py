@@ -23,6 +23,7 @@ from typing import Protocol, TypeVar
 
 from hub.config.alerting import AlertingSpec
 from hub.errors import FatalError, HubError
+from hub.logs import log_context
 from hub.partners.alerts import after_run
 from hub.partners.leases import LEASE, acquire_lease, keep_lease, release_lease
 from hub.partners.runs import ReplayMark, RunCounts, finish_run, start_run
@@ -73,17 +74,28 @@ def recorded(
     raise anything. An interruption (Ctrl-C) closes the record as failed, then goes on.
     """
     run_id = start_run(database, name, now=now, replay=replay)
-    tally = make(run_id)
-    try:
-        work(tally)
-    except Exception as error:
-        tally.error = classify(error)
-        if not isinstance(error, HubError):
-            logger.exception("%s: run %d stopped by an unexpected error", name, run_id)
-    except BaseException:
-        finish_run(database, run_id, tally.counts, error=RunCrashed("the run was interrupted"))
-        raise
-    finish_run(database, run_id, tally.counts, error=tally.error)
+    with log_context(run_id=run_id, connector=name):
+        logger.info("%s: run %d started", name, run_id)
+        tally = make(run_id)
+        try:
+            work(tally)
+        except Exception as error:
+            tally.error = classify(error)
+            if not isinstance(error, HubError):
+                logger.exception("%s: run %d stopped by an unexpected error", name, run_id)
+        except BaseException:
+            stopped = RunCrashed("the run was interrupted")
+            finish_run(database, run_id, tally.counts, error=stopped)
+            logger.warning("%s: run %d interrupted", name, run_id)
+            raise
+        finish_run(database, run_id, tally.counts, error=tally.error)
+        if tally.error is None:
+            logger.info("%s: run %d finished: %s", name, run_id, tally.counts)
+        else:
+            # Its kind and what to do, not its text: a partner's error may quote a record
+            # (a name, a phone); the text is kept in the run record (`hub runs NAME`).
+            kind, action = type(tally.error).__name__, tally.error.action.value
+            logger.warning("%s: run %d failed (%s, %s)", name, run_id, kind, action)
     return tally
 
 
@@ -96,6 +108,7 @@ def run_leased(
     lease: timedelta = LEASE,
     alerting: AlertingSpec | None = None,
     ignore_backoff: bool = False,
+    stopping: threading.Event | None = None,
 ) -> T | None:
     """``run`` (a recorded run) under the connector's lease, kept alive while it runs;
     None when another process holds it, it backs off, or it is paused.
@@ -104,7 +117,11 @@ def run_leased(
     makes the connector wait; with an ``alerting`` policy, the connector is then flagged
     or paused as the policy says (hub.partners.alerts). Should ``run`` itself raise (the
     database went away), the failure is still counted before the error goes on.
+    Once ``stopping`` is set (SIGTERM), no run starts: the process is going away.
     """
+    if stopping is not None and stopping.is_set():
+        logger.info("%s: not started, the process is stopping", name)
+        return None
     if not acquire_lease(database, name, owner, lease=lease, ignore_backoff=ignore_backoff):
         logger.info("%s: running elsewhere, backing off or paused; skipped", name)
         return None
@@ -139,6 +156,8 @@ class RunSupervisor:
     owner: str
     alerting: AlertingSpec | None = None
     lease: timedelta = LEASE
+    stopping: threading.Event | None = None
+    """Set when the process stops: runs not started yet are not started."""
 
     def run(
         self,
@@ -158,4 +177,5 @@ class RunSupervisor:
             lease=self.lease,
             alerting=self.alerting,
             ignore_backoff=ignore_backoff,
+            stopping=self.stopping,
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -99,6 +100,16 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+    def sqlite_file(self) -> Path | None:
+        """The file of a SQLite database (None for PostgreSQL or an in-memory one): a
+        command must not create it by merely connecting."""
+        if self.dialect != "sqlite":
+            return None
+        name = make_url(self.url).database
+        if not name or name == ":memory:" or name.startswith("file:"):
+            return None
+        return Path(name)
 
     def safe_url(self) -> str:
         """The URL with any password masked, fit for logs and screens."""

@@ -38,3 +38,9 @@ def current_revision(database: Database) -> str | None:
 
 def head_revision(database: Database) -> str | None:
     return ScriptDirectory.from_config(alembic_config(database)).get_current_head()
+
+
+def known_revision(database: Database, revision: str) -> bool:
+    """Whether this code's migrations know ``revision`` (a newer release's do not)."""
+    script = ScriptDirectory.from_config(alembic_config(database))
+    return any(step.revision == revision for step in script.walk_revisions())

@@ -257,6 +257,23 @@ def settle(connection: Connection, message: OutboxRow, owner: str, outcome: Outc
     return connection.execute(statement).rowcount == 1
 
 
+def hand_back(connection: Connection, message: OutboxRow, owner: str) -> bool:
+    """Give a claimed message back unsent (the process is stopping): free its lease now,
+    not when it expires, and take back the attempt its claim counted. Fenced like
+    ``settle``; False when the lease was no longer ``owner``'s."""
+    statement = (
+        update(outbox)
+        .where(
+            outbox.c.id == message.id,
+            outbox.c.state == OutboxState.PENDING.value,
+            outbox.c.lease_owner == owner,
+            outbox.c.attempts == message.attempts,
+        )
+        .values(lease_owner=None, lease_until=None, attempts=message.attempts - 1)
+    )
+    return connection.execute(statement).rowcount == 1
+
+
 # --- operators: reading, replaying, discarding ------------------------------------------
 
 

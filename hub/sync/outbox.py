@@ -21,6 +21,7 @@ serialised; the sync engine does that by updating the case row before enqueueing
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
@@ -28,6 +29,7 @@ from typing import Any, Protocol
 
 from hub.backoff import Backoff, Draw, random_draw
 from hub.errors import ConfigurationError, ConflictError, HubError, NextAction, NotFoundError
+from hub.logs import log_context
 from hub.ports import DeliveryReceipt
 from hub.store import outbox as store
 from hub.store.db import Database
@@ -108,6 +110,7 @@ class DispatchResult:
     retried: int = 0
     dead: int = 0
     lost: int = 0
+    handed_back: int = 0
 
     def add(self, other: DispatchResult) -> None:
         for field in fields(self):
@@ -161,6 +164,10 @@ class Dispatcher:
     delivery per target and kind (one file of many lines), are marked in one transaction
     and, if the delivery fails, retried together. A claim holds only the head of each
     queue, so a delivery never holds two messages of one case and order is kept.
+
+    Once ``stopping`` is set (the process received SIGTERM), the delivery in flight is
+    finished and marked, and every message claimed but not sent yet is handed back at
+    once (its lease freed, its attempt not counted) for another process to send.
     """
 
     def __init__(
@@ -177,6 +184,7 @@ class Dispatcher:
         clock: Callable[[], datetime] = _utcnow,
         jitter: Draw = random_draw,
         together: SendTogether | None = None,
+        stopping: threading.Event | None = None,
     ) -> None:
         if max_attempts < 1:
             raise ConfigurationError(f"max_attempts must be at least 1, not {max_attempts}")
@@ -198,10 +206,13 @@ class Dispatcher:
         self.clock = clock
         self.jitter = jitter
         self.together = together
+        self.stopping = stopping or threading.Event()
 
     def run_once(self) -> DispatchResult:
         """Claim one batch and settle each message (or delivery) of it; one transaction
         per message or delivery, so a crash halfway keeps the marks already made."""
+        if self.stopping.is_set():
+            return DispatchResult()
         batch = self._claim(limit=self.batch_size)
         result = DispatchResult(claimed=len(batch))
         alone, groups = self._group(batch)
@@ -214,6 +225,9 @@ class Dispatcher:
         units = [([row], False) for row in alone]
         units += [(rows, True) for group in groups.values() for rows in group.deliveries()]
         for rows, shared in sorted(units, key=lambda unit: unit[0][0].id):
+            if self.stopping.is_set():
+                result.handed_back += self._hand_back(rows)
+                continue
             outcomes = self._dispatch_together(rows) if shared else [self._dispatch(rows[0])]
             for outcome in outcomes:
                 setattr(result, outcome, getattr(result, outcome) + 1)
@@ -226,7 +240,7 @@ class Dispatcher:
         for _ in range(max_rounds):
             result = self.run_once()
             total.add(result)
-            if result.claimed == 0:
+            if result.claimed == 0 or self.stopping.is_set():
                 break
         return total
 
@@ -263,12 +277,25 @@ class Dispatcher:
                 groups.setdefault((row.target, row.kind), _Group(limit, [])).rows.append(row)
         return alone, groups
 
+    def _hand_back(self, messages: list[OutboxRow]) -> int:
+        """Free claimed messages unsent, so that another process sends them now."""
+        with self.database.transaction() as connection:
+            given = sum(store.hand_back(connection, row, self.owner) for row in messages)
+        log.info("outbox: %d claimed message(s) handed back unsent", given)
+        return given
+
     def _dispatch(self, message: OutboxRow) -> str:
-        try:
-            receipt = self.send(message)
-        except Exception as error:  # noqa: BLE001 - classified, then kept or dead-lettered
-            return self._failed([message], error)[0]
-        return self._delivered([message], receipt)[0]
+        with log_context(
+            message_id=message.id, case_ref=message.case_ref, connector=message.target
+        ):
+            try:
+                receipt = self.send(message)
+            except Exception as error:  # noqa: BLE001 - classified, then kept or dead-lettered
+                outcome = self._failed([message], error)[0]
+            else:
+                outcome = self._delivered([message], receipt)[0]
+            log.info("outbox message %d (%s, attempt %d): %s", *_line(message), outcome)
+            return outcome
 
     def _dispatch_together(self, messages: list[OutboxRow]) -> list[str]:
         """Prepare each message (one that cannot be fails alone), then deliver the rest
@@ -286,11 +313,18 @@ class Dispatcher:
                 ready.append(message)
         if not ready:
             return outcomes
-        try:
-            receipt = self.together.send(ready, prepared)
-        except Exception as error:  # noqa: BLE001 - classified, then kept or dead-lettered
-            return outcomes + self._failed(ready, error)
-        return outcomes + self._delivered(ready, receipt)
+        ids = ",".join(str(message.id) for message in ready)
+        cases = {message.case_ref for message in ready}
+        case = cases.pop() if len(cases) == 1 else None
+        with log_context(message_id=ids, case_ref=case, connector=ready[0].target):
+            try:
+                receipt = self.together.send(ready, prepared)
+            except Exception as error:  # noqa: BLE001 - classified, then kept or dead-lettered
+                settled = self._failed(ready, error)
+            else:
+                settled = self._delivered(ready, receipt)
+            log.info("outbox delivery of %d message(s): %s", len(ready), ", ".join(settled))
+        return outcomes + settled
 
     def _delivered(self, messages: list[OutboxRow], receipt: DeliveryReceipt) -> list[str]:
         outcome = Delivered(at=self.clock(), receipt_status=receipt.status)
@@ -341,6 +375,11 @@ class Dispatcher:
                     "outbox message %s: lease lost before its outcome was saved", message.id
                 )
         return settled
+
+
+def _line(message: OutboxRow) -> tuple[int, str, int]:
+    """What a log line says of a message: its id, kind and attempt, never its payload."""
+    return message.id, message.kind, message.attempts
 
 
 def get_message(database: Database, message_id: int) -> OutboxRow:

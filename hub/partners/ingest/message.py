@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from itertools import islice
 
 from hub.errors import PartnerDataError
+from hub.logs import log_context
 from hub.model.event import Event
 from hub.partners.ingest.pipeline import InboundPipeline, MessageRejected
 from hub.partners.ingest.sequence import SequenceMark, WarningKind, advances, judge
@@ -73,19 +74,23 @@ def ingest_message(
         archived = archive_message(connection, connector, message, now=now)
     outcome = MessageOutcome(message.ref.name, archived.id)
     try:
-        return _store_message(
-            database,
-            connector,
-            pipeline,
-            message,
-            archived,
-            outcome,
-            run_id,
-            now,
-            after_store,
-            on_stored,
-            on_read,
-        )
+        with log_context(raw_id=archived.id):
+            stored = _store_message(
+                database,
+                connector,
+                pipeline,
+                message,
+                archived,
+                outcome,
+                run_id,
+                now,
+                after_store,
+                on_stored,
+                on_read,
+            )
+            done = "seen before, skipped" if stored.skipped else f"stored ({stored.counts})"
+            logger.info("%s: message %s %s", connector, message.ref.name, done)
+            return stored
     except StoreConflict:
         # The same message processed at the same moment elsewhere (a push sent twice at
         # once, two processes): ours rolled back whole; theirs holds every event.

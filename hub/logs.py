@@ -1,0 +1,204 @@
+"""The hub's logs: one JSON object a line for a log collector, human lines on a terminal.
+
+Every line written while a run, a message or a delivery is handled carries its ids
+(``run_id``, ``message_id`` for an outbox message, ``raw_id`` for a partner's message
+as archived, ``case_ref``, ``connector``, ``partner``), set once by the code that
+starts the work with ``log_context`` and read from a context variable, so that code deep
+down (a transport, a codec) logs without knowing them. Levels come from the environment:
+``HUB_LOG_LEVEL=info,hub.sync=debug`` (the root level, then one level per logger).
+
+What the hub logs never holds a secret or a customer's personal data: log lines name
+records by their ids, never by their content; as a safety net the formatter masks the
+values of the secrets this process knows (every environment variable the network names
+for a secret, and any variable whose name says it is one) and the input values that
+validation errors quote.
+
+The standard logging module with a small formatter is enough here: structlog or
+python-json-logger would add a dependency for the same dozen lines, and the libraries
+the hub uses (uvicorn, httpx, paramiko, APScheduler) log through the standard module
+anyway, so their lines go through the same formatter and the same masking.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import sys
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import IO, Any
+
+from hub.errors import ConfigurationError
+
+LEVEL_VARIABLE = "HUB_LOG_LEVEL"
+FORMAT_VARIABLE = "HUB_LOG_FORMAT"
+"""``json`` or ``text`` to force a format; by default JSON unless stderr is a terminal."""
+
+IDS = ("run_id", "message_id", "raw_id", "case_ref", "connector", "partner")
+"""The ids a line of a run, a message or a delivery carries, in this order."""
+
+_context: ContextVar[Mapping[str, str]] = ContextVar("hub_log_context", default={})  # noqa: B039 - never mutated
+
+SECRET_NAME = re.compile(r"SECRET|TOKEN|PASSWORD|PASSPHRASE|API_KEY|PRIVATE_KEY|CREDENTIAL", re.I)
+"""Environment variables whose names say they hold a secret."""
+MIN_SECRET = 6
+"""Shorter values would mask ordinary words and numbers; no real secret is that short."""
+QUOTED_INPUT = re.compile(r"input_value=('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|\S+)")
+"""Pydantic quotes the value it refused in its error text: a name, a phone number."""
+MASK = "***"
+QUIET = {"alembic": logging.WARNING, "apscheduler": logging.WARNING}
+"""Libraries that say at info what the hub does every second (a job fired, a schema
+revision read by /readyz): warnings only, unless HUB_LOG_LEVEL names them."""
+
+
+@contextmanager
+def log_context(**ids: object) -> Iterator[None]:
+    """Every line logged inside carries these ids (None values are left out), on top of
+    those already set by an enclosing context. Only the names of ``IDS``: a line's own
+    fields (time, level, message) must not be overwritten."""
+    unknown = set(ids) - set(IDS)
+    if unknown:
+        raise ValueError(f"not a log id: {', '.join(sorted(unknown))}")
+    added = {key: str(value) for key, value in ids.items() if value is not None}
+    token = _context.set({**_context.get(), **added})
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+def current_context() -> Mapping[str, str]:
+    return _context.get()
+
+
+class Masker:
+    """Replaces known secret values and quoted input values in a finished line."""
+
+    def __init__(self) -> None:
+        self._secrets: set[str] = set()
+
+    def add(self, values: Iterable[str | None]) -> None:
+        self._secrets.update(v for v in values if v is not None and len(v) >= MIN_SECRET)
+
+    def add_variables(self, names: Iterable[str], environ: Mapping[str, str] | None = None) -> None:
+        env = os.environ if environ is None else environ
+        self.add(env.get(name) for name in names)
+
+    def mask(self, text: str) -> str:
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            if secret in text:
+                text = text.replace(secret, MASK)
+        return QUOTED_INPUT.sub(f"input_value={MASK}", text)
+
+
+masker = Masker()
+"""The process's one masker: bootstrap registers the network's secrets with it."""
+
+
+def secret_variables(environ: Mapping[str, str] | None = None) -> list[str]:
+    env = os.environ if environ is None else environ
+    return [name for name in env if SECRET_NAME.search(name)]
+
+
+class _ContextFilter(logging.Filter):
+    """Copies the current ids onto the record (``record.hub_ids``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.hub_ids = dict(_context.get())
+        return True
+
+
+def _ids(record: logging.LogRecord) -> Mapping[str, str]:
+    found: Mapping[str, str] = getattr(record, "hub_ids", {})
+    return found
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: time, level, logger, message, the ids, the exception."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": masker.mask(record.getMessage()),
+        }
+        entry.update(_ids(record))
+        if record.exc_info:
+            entry["exception"] = masker.mask(self.formatException(record.exc_info))
+        return json.dumps(entry, ensure_ascii=False)
+
+
+class TextFormatter(logging.Formatter):
+    """A line for a person at a terminal: time, level, logger, ids, message."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
+
+    def format(self, record: logging.LogRecord) -> str:
+        ids = " ".join(f"{key}={value}" for key, value in _ids(record).items())
+        line = super().format(record)
+        if ids:
+            head, _, message = line.partition(": ")
+            line = f"{head} [{ids}]: {message}"
+        return masker.mask(line)
+
+
+HANDLER_NAME = "hub-stderr"
+
+
+def detach_logging() -> None:
+    """Take the hub's stderr handler off again: for a command whose terminal tells a
+    story of its own and whose logs go to a file (`hub demo`)."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if h.get_name() == HANDLER_NAME]:
+        root.removeHandler(handler)
+
+
+def parse_levels(spec: str) -> tuple[int, dict[str, int]]:
+    """``info,hub.sync=debug`` -> (INFO, {"hub.sync": DEBUG}); a bad level is refused."""
+    root = logging.INFO
+    levels: dict[str, int] = {}
+    for part in (piece.strip() for piece in spec.split(",")):
+        if not part:
+            continue
+        name, _, level = part.rpartition("=")
+        number = logging.getLevelName(level.strip().upper())
+        if not isinstance(number, int):
+            raise ConfigurationError(f"{LEVEL_VARIABLE}: {level.strip()!r} is not a log level")
+        if name.strip():
+            levels[name.strip()] = number
+        else:
+            root = number
+    return root, levels
+
+
+def configure_logging(
+    stream: IO[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    default: str = "warning",
+) -> None:
+    """Send every logger's lines to ``stream`` (stderr) in the format its reader wants,
+    at the levels the environment asks for (else ``default``: a one-shot command says
+    only what went wrong, `hub serve` what it does). Called again, it starts over."""
+    env = os.environ if environ is None else environ
+    target = stream if stream is not None else sys.stderr
+    root_level, levels = parse_levels(env.get(LEVEL_VARIABLE) or default)
+    wanted = env.get(FORMAT_VARIABLE, "").lower()
+    as_json = wanted == "json" or (wanted != "text" and not target.isatty())
+    handler = logging.StreamHandler(target)
+    handler.setFormatter(JsonFormatter() if as_json else TextFormatter())
+    handler.addFilter(_ContextFilter())
+    handler.set_name(HANDLER_NAME)
+    detach_logging()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(root_level)
+    for name, level in (QUIET | levels).items():
+        logging.getLogger(name).setLevel(level)
+    masker.add_variables(secret_variables(env), env)

@@ -1,0 +1,250 @@
+"""A rolling deploy of three `hub serve` on PostgreSQL under traffic: each in turn, a new
+process starts, then an old one gets SIGTERM (as an orchestrator does).
+
+A backlog of retailer webhooks is queued and more cases keep coming while the deploy
+goes on; a retailer endpoint in this process records every delivery. Each old process is
+stopped while it holds claimed messages (the receiver holds its answers for a moment, so
+a delivery is in flight): it must finish that delivery, hand the rest back at once and
+exit 0 within its grace period, holding nothing. Afterwards: every message delivered,
+none twice, per case in order, no connector run overlapping another, and no lease (of a
+connector or of an outbox message) left to expire.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+from typing import IO
+
+import pytest
+from sqlalchemy import func, select
+
+from hub.model import Event
+from hub.partners.connectors import Network, open_network
+from hub.store.cases import open_case
+from hub.store.db import Database
+from hub.store.events import append_events
+from hub.store.tables import connector_leases, connector_runs, outbox
+from hub.sync.outbox import OutboxState
+from tests.factories import T0, case_event, make_case
+from tests.test_crash import (
+    CASES,
+    CONNECTOR,
+    LATER,
+    SECRET,
+    SECRET_ENV,
+    Receiver,
+    database_url,
+    held_by,
+    overlaps,
+    pending,
+    queue_backlog,
+    receiver,
+    start_hub,
+    wait_until_answering,
+    write_network,
+)
+
+__all__ = ["database_url", "receiver"]  # the fixtures this test shares with test_crash
+
+ROOT = Path(__file__).resolve().parent.parent
+LEASE = 20.0
+"""Long enough that nothing in this test is ever taken over by a lease expiring: what a
+stopped process held must have been handed back, not left to expire."""
+GRACE = 20
+NEW_CASES = 40
+"""Cases opened while the deploy goes on, one every TRAFFIC_PAUSE seconds."""
+TRAFFIC_PAUSE = 0.1
+BURST = 10
+"""Cases opened at once before each stop, until the process to stop holds a batch."""
+
+
+def queue_case(database: Database, network: Network, reference: str) -> None:
+    hook = network.sync_hook()
+    assert hook is not None
+    with database.transaction() as connection:
+        open_case(connection, make_case(reference), on_stored=hook)
+        later: list[Event] = [
+            case_event(status, T0 + timedelta(hours=hour), case_ref=reference)
+            for hour, status in enumerate(LATER, start=1)
+        ]
+        append_events(connection, later)
+        hook(connection, later)
+
+
+def leases_of(database: Database, pid: int) -> list[str]:
+    """Connectors whose lease names this process."""
+    with database.transaction() as connection:
+        rows = connection.execute(
+            select(connector_leases.c.connector).where(connector_leases.c.owner.like(f"%:{pid}"))
+        ).scalars()
+        return list(rows)
+
+
+def leases_left(database: Database) -> int:
+    """Leases of connectors and outbox messages still held by anyone."""
+    with database.transaction() as connection:
+        connectors = connection.execute(
+            select(func.count())
+            .select_from(connector_leases)
+            .where(connector_leases.c.owner.is_not(None))
+        ).scalar_one()
+        messages = connection.execute(
+            select(func.count()).select_from(outbox).where(outbox.c.lease_owner.is_not(None))
+        ).scalar_one()
+    return int(connectors) + int(messages)
+
+
+def handed_back(log: Path) -> int:
+    """Messages a stopped process handed back, from its JSON log lines."""
+    total = 0
+    for line in log.read_text(encoding="utf-8").splitlines():
+        if line.startswith("{"):
+            entry = json.loads(line)
+            if "handed back unsent" in entry["message"]:
+                total += int(entry["message"].split()[1])
+    return total
+
+
+@pytest.mark.postgres
+def test_a_rolling_deploy_loses_nothing_sends_nothing_twice_and_leaves_no_lease(
+    tmp_path: Path,
+    database_url: str,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(SECRET_ENV, SECRET)
+    network_file = write_network(tmp_path, receiver.url)
+    env = {key: value for key, value in os.environ.items() if not key.startswith("HUB_")}
+    env |= {
+        "HUB_DATABASE_URL": database_url,
+        "HUB_CONNECTORS": str(network_file),
+        "HUB_SHUTDOWN_GRACE": str(GRACE),
+    }
+    cli = [sys.executable, str(ROOT / "cli.py")]
+    subprocess.run(
+        [*cli, "up", "--network", str(network_file)],
+        cwd=tmp_path,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    database = Database(database_url)
+    network = open_network(network_file)
+    servers: list[subprocess.Popen[bytes]] = []
+    logs: list[IO[bytes]] = []
+    stopped: list[tuple[subprocess.Popen[bytes], list[str], int | None]] = []
+    traffic_done = threading.Event()
+    burst: list[int] = []
+
+    def traffic() -> None:
+        for number in range(NEW_CASES):
+            queue_case(database, network, f"ME-{100000 + number:06d}")
+            time.sleep(TRAFFIC_PAUSE)
+        traffic_done.set()
+
+    def start() -> subprocess.Popen[bytes]:
+        server, port, log = start_hub(cli, tmp_path, env, LEASE)
+        servers.append(server)
+        logs.append(log)
+        wait_until_answering([server], [port])
+        return server
+
+    try:
+        queue_backlog(database, network)
+        old = [start() for _ in range(3)]
+        sender = threading.Thread(target=traffic, daemon=True)
+        sender.start()
+        for victim in old:
+            start()  # the new process first, then the old one goes
+            deadline = time.monotonic() + 60
+            held: list[str] = []
+            while True:  # stop it holding a delivery in flight and more claimed behind it
+                for _ in range(BURST):  # a burst of cases, claimed by the first idle process
+                    queue_case(database, network, f"ME-{200000 + len(burst):06d}")
+                    burst.append(len(burst))
+                time.sleep(0.05)
+                receiver.gate.clear()
+                time.sleep(0.5)
+                held = held_by(database, victim.pid)
+                assert time.monotonic() < deadline, "the process never held a batch"
+                if len(held) >= 2:
+                    break
+                receiver.gate.set()
+                time.sleep(0.3)
+            victim.send_signal(signal.SIGTERM)
+            time.sleep(0.5)  # the stop is seen while the receiver still holds its answer
+            receiver.gate.set()
+            code = victim.wait(timeout=GRACE + 15)
+            stopped.append((victim, held, code))
+            assert code == 0, "stopped cleanly within the grace period"
+            assert held_by(database, victim.pid) == [], "no outbox message left claimed"
+            assert leases_of(database, victim.pid) == [], "no connector lease left"
+        sender.join(timeout=60)
+        assert traffic_done.is_set()
+
+        total = (CASES + NEW_CASES + len(burst)) * (1 + len(LATER))
+        deadline = time.monotonic() + 60
+        while pending(database) and time.monotonic() < deadline:
+            time.sleep(0.25)
+        time.sleep(0.5)  # a repeat still on the wire is recorded before counting
+
+        with database.transaction() as connection:
+            states = Counter(connection.execute(select(outbox.c.state)).scalars().all())
+            keys = set(connection.execute(select(outbox.c.idempotency_key)).scalars().all())
+            runs = [
+                (row.started_at, row.finished_at)
+                for row in connection.execute(
+                    select(connector_runs.c.started_at, connector_runs.c.finished_at).where(
+                        connector_runs.c.connector == CONNECTOR
+                    )
+                )
+            ]
+        with receiver.lock:
+            deliveries = Counter(receiver.deliveries)
+            processed = dict(receiver.processed)
+            timeline = {case: list(statuses) for case, statuses in receiver.timeline.items()}
+        duplicates = sum(deliveries.values()) - len(deliveries)
+
+        for server in servers[3:]:  # the new generation stops too, at the end
+            server.send_signal(signal.SIGTERM)
+        codes = [server.wait(timeout=GRACE + 15) for server in servers[3:]]
+        left = leases_left(database)
+        given_back = sum(handed_back(Path(log.name)) for log in logs)
+        print(
+            f"\nrolling deploy: {total} messages, {sum(deliveries.values())} deliveries of "
+            f"{len(deliveries)} ids ({duplicates} duplicates); held at SIGTERM: "
+            f"{[len(held) for _, held, _ in stopped]}, {given_back} handed back unsent; "
+            f"{len(runs)} runs of {CONNECTOR}; {left} leases left"
+        )
+        assert states == {OutboxState.DELIVERED.value: total}, "none lost, none dead"
+        assert set(processed) == keys, "the receiver processed every idempotency key"
+        assert len(processed) == total, "and each exactly once"
+        assert duplicates == 0, "nothing sent twice"
+        expected = ["created", *LATER]
+        references = [f"ME-{n:06d}" for n in range(CASES)]
+        references += [f"ME-{100000 + n:06d}" for n in range(NEW_CASES)]
+        references += [f"ME-{200000 + n:06d}" for n in burst]
+        assert timeline == dict.fromkeys(references, expected), "per case, in order"
+        assert all(len(held) >= 2 for _, held, _ in stopped), "each stopped holding a batch"
+        assert given_back > 0, "and handed back what it had not sent"
+        assert overlaps(runs) == [], "no connector ran concurrently with itself"
+        assert codes == [0, 0, 0]
+        assert left == 0, "no lease left to expire"
+    finally:
+        receiver.gate.set()
+        for server in servers:
+            if server.poll() is None:
+                server.kill()
+                server.wait()
+        for opened in logs:
+            opened.close()
+        database.dispose()
