@@ -19,6 +19,8 @@ __all__ = ["fixed_width_layout"]
 
 def _decode(sample: bytes) -> tuple[str, str]:
     try:
+        if sample.startswith(b"\xef\xbb\xbf"):
+            return sample.decode("utf-8-sig"), "utf-8-sig"
         return sample.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         return sample.decode("iso-8859-15"), "iso-8859-15"
@@ -85,6 +87,9 @@ def fixed_width_layout(sample: bytes, sample_name: str) -> Layout:
     if len(counts) > 1 and counts[last] == 1 and last not in roles:
         roles[last] = "trailer"
     others = [p for p in counts if p not in roles]
+    if not others:  # two lines of two types: no header and trailer without a detail
+        roles.clear()
+        others = list(counts)
     detail = max(others, key=lambda p: (counts[p], -lines.index(by_prefix[p][0])))
     records: dict[str, Any] = {}
     for prefix in by_prefix:

@@ -14,6 +14,7 @@ from adapters.codecs.xml.codec import XmlCodec
 from adapters.codecs.xml.guard import parse_xml
 from adapters.codecs.xml.spec import XmlCodecSpec
 from adapters.scaffold.layout import Layout, field_name, records_of, settings_of
+from hub.errors import ConfigurationError
 
 __all__ = ["xml_layout"]
 
@@ -70,6 +71,7 @@ def xml_layout(sample: bytes, sample_name: str) -> Layout:
         for e in root.iter()
         if isinstance(e.tag, str) and (not _leaf(e) or e.attrib)
     )
+    paths = paths or Counter({_element_path(root, prefixes): 1})  # <Error>text</Error>
     repeated = [path for path, count in paths.items() if count > 1] or list(paths)
     record = max(repeated, key=lambda p: (paths[p], -p.count("/")))  # the outer of equals
     elements = [
@@ -78,6 +80,8 @@ def xml_layout(sample: bytes, sample_name: str) -> Layout:
     own: dict[str, str] = {}  # XPath -> the name it suggests
     above: dict[str, str] = {}
     record_tag = elements[0].tag
+    if elements[0] is root and _leaf(root):
+        own["."] = etree.QName(root).localname
     for element in elements:
         for key in element.attrib:
             own.setdefault(_attribute(key, prefixes), etree.QName(key).localname)
@@ -117,6 +121,8 @@ def xml_layout(sample: bytes, sample_name: str) -> Layout:
     if prefixes:
         codec["namespaces"] = {prefix: uri for uri, prefix in prefixes.items()}
     codec |= {"record": record, "fields": fields}
+    if not fields:
+        raise ConfigurationError(f"{sample_name}: the records ({record}) hold no value to map")
     records, rejects = records_of(
         XmlCodec(XmlCodecSpec.model_validate(settings_of(codec))).decode(sample, source=sample_name)
     )
