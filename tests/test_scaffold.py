@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from adapters.scaffold import SampleFormat, detect_format
+from adapters.scaffold import SampleFormat, detect_format, draft_mapping
 from adapters.scaffold.layout import file_pattern
 from tests.test_cli import run
 
@@ -358,3 +358,24 @@ def test_the_format_is_told_from_the_bytes(name: str, content: bytes, expected: 
 )
 def test_the_file_pattern_matches_its_own_sample(name: str, pattern: str) -> None:
     assert file_pattern(name) == pattern
+
+
+def test_the_record_s_own_time_beats_its_batch_s_and_bad_rows_do_not_hide_a_field() -> None:
+    """A batch stamped when it was sent: the events' own Date and Heure are the time,
+    even with one malformed date among them (it becomes a reject, shown by the test);
+    the batch's values are never the status code."""
+    batch = (
+        '<Lots emis="2026-11-04T10:00:00+01:00" etat="OK">'
+        '<Evt><Code>PEC</Code><Date>03/11/2026</Date><Heure>09:12</Heure></Evt>'
+        '<Evt><Code>TRA</Code><Date>03/11/2026</Date><Heure>18:40</Heure></Evt>'
+        '<Evt><Code>DEP</Code><Date>31/11/2026</Date><Heure>08:05</Heure></Evt>'
+        '<Evt><Code>REM</Code><Date>04/11/2026</Date><Heure>09:30</Heure></Evt>'
+        "</Lots>"
+    )  # fmt: skip
+    draft = draft_mapping("relay", batch.encode(), "lot_0042.xml")
+    fields = yaml.safe_load(draft.yaml_text)["messages"]["status"]["fields"]
+    assert fields["occurred_at"] == {
+        "columns": ["Date", "Heure"], "format": "%d/%m/%Y %H:%M", "required": True,
+    }  # fmt: skip
+    assert fields["raw_code"] == {"column": "Code", "required": True}
+    assert draft.codes_seen == {"PEC": 1, "TRA": 1, "DEP": 1, "REM": 1}

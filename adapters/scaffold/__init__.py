@@ -109,7 +109,7 @@ def draft_mapping(
             f"{sample_name}: read as {kind.value}, the sample gives no record ({reasons}); "
             "give --format if the format was mistaken"
         )
-    guesses = guess_targets(layout.records, layout.order, layout.hints)
+    guesses = guess_targets(layout.records, layout.order, layout.hints, layout.inherited)
     text, to_do = render(
         partner, sample_name, kind.value, file_pattern(sample_name), layout, guesses
     )

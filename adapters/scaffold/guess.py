@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -16,6 +17,8 @@ __all__ = ["Guesses", "TimeGuess", "guess_targets"]
 
 Records = list[dict[str, str | None]]
 
+_MOST = 0.6
+"""The share of a field's values that must fit a format for the draft to guess it."""
 _CODE_SHAPE = re.compile(r"^[A-Za-z0-9_\-]{1,12}$")
 
 _INSTANTS = (
@@ -77,35 +80,44 @@ def _values(records: Records, name: str) -> list[str]:
     return [v.strip() for r in records if (v := r.get(name)) and v.strip()]
 
 
-def _fits(values: list[str], fmt: str) -> bool:
-    """Every value parses with ``fmt`` to a plausible year; digit-only formats need every
-    value at their exact width (20261104 is a date, 2026114 is not)."""
+def _share(values: list[str], fits: Callable[[str], bool]) -> float:
+    return sum(1 for value in values if fits(value)) / len(values) if values else 0.0
+
+
+def _fits_one(value: str, fmt: str) -> bool:
+    """The value parses with ``fmt`` to a plausible year; digit-only formats need the
+    exact width (20261104 is a date, 2026114 is not)."""
     compact = not any(c in fmt for c in "/.:- ")
-    width = len(datetime(2026, 11, 4, 10, 15, 30).strftime(fmt))
-    for value in values:
-        if compact and len(value) != width:
-            return False
-        try:
-            parsed = datetime.strptime(value, fmt)
-        except ValueError:
-            return False
-        if "%Y" in fmt and not 1990 <= parsed.year <= 2100:
-            return False
-    return bool(values)
+    if compact and len(value) != len(datetime(2026, 11, 4, 10, 15, 30).strftime(fmt)):
+        return False
+    try:
+        parsed = datetime.strptime(value, fmt)
+    except ValueError:
+        return False
+    return "%Y" not in fmt or 1990 <= parsed.year <= 2100
+
+
+def _fits(values: list[str], fmt: str) -> bool:
+    """Most values fit (a sample may hold the bad rows the partner sends: they become
+    rejects, which `hub adapters test` shows)."""
+    return _share(values, lambda v: _fits_one(v, fmt)) >= _MOST
+
+
+def _iso_one(value: str) -> datetime | None:
+    if len(value) < 16 or value[4:5] != "-" or value[10:11] not in "T ":
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
 
 
 def _iso(values: list[str]) -> bool | None:
-    """None: not ISO 8601 instants; else whether every one carries its offset."""
-    offsets = True
-    for value in values:
-        if len(value) < 16 or value[4:5] != "-" or value[10:11] not in "T ":
-            return None
-        try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        offsets = offsets and parsed.tzinfo is not None
-    return offsets if values else None
+    """None: not ISO 8601 instants; else whether they carry their offset."""
+    parsed = [p for v in values if (p := _iso_one(v)) is not None]
+    if not values or len(parsed) < _MOST * len(values):
+        return None
+    return all(p.tzinfo is not None for p in parsed)
 
 
 def _named(name: str, words: tuple[str, ...]) -> bool:
@@ -116,11 +128,27 @@ def _named(name: str, words: tuple[str, ...]) -> bool:
     return any(word in pieces if len(word) <= 3 else word in spaced for word in words)
 
 
-def _time(records: Records, order: list[str], hinted: str | None) -> TimeGuess | None:
-    def rank(name: str) -> tuple[bool, bool]:
-        return (name == hinted, _named(name, _TIME_WORDS))
+def _time(
+    records: Records, order: list[str], hinted: str | None, inherited: set[str]
+) -> TimeGuess | None:
+    """The record's own fields first (an event's Date and Heure before the batch's time of
+    sending), a whole instant before a date and a time, named fields first."""
+    for group in ([n for n in order if n not in inherited], [n for n in order if n in inherited]):
+        found = _time_in(records, group, hinted)
+        if found is not None:
+            return found
+    return None
 
-    candidates = sorted(order, key=rank, reverse=True)
+
+def _time_in(records: Records, order: list[str], hinted: str | None) -> TimeGuess | None:
+    def rank(name: str) -> tuple[bool, bool, int]:
+        return (name == hinted, _named(name, _TIME_WORDS), len(_values(records, name)))
+
+    candidates = [
+        name
+        for name in sorted(order, key=rank, reverse=True)
+        if len(_values(records, name)) >= 0.5 * len(records)  # on most records
+    ]
     for name in candidates:
         values = _values(records, name)
         offsets = _iso(values)
@@ -151,7 +179,7 @@ def _code(records: Records, order: list[str], hinted: str | None, skip: set[str]
             continue
         values = _values(records, name)
         distinct = set(values)
-        if not values or len(values) < 0.8 * len(records) or len(distinct) > 40:
+        if not values or len(values) < 0.5 * len(records) or len(distinct) > 40:
             continue
         if not all(_CODE_SHAPE.match(v) for v in distinct):
             continue
@@ -170,16 +198,22 @@ def _code(records: Records, order: list[str], hinted: str | None, skip: set[str]
     return best[1] if best else None
 
 
-def guess_targets(records: Records, order: list[str], hints: dict[str, str]) -> Guesses:
+def guess_targets(
+    records: Records,
+    order: list[str],
+    hints: dict[str, str],
+    inherited: frozenset[str] = frozenset(),
+) -> Guesses:
     """The time, the code and the other targets the sample's fields and names suggest.
 
-    ``order`` holds the record's own fields: a fixed-width header's, trailer's or child's
-    (``header.x``, ``part.x``) are left out by its reader."""
+    ``order`` holds the record's fields (a fixed-width header's, trailer's or child's,
+    ``header.x``, ``part.x``, are left out by its reader); ``inherited`` those read from
+    the enclosing object: never the code, the time only when the record has none."""
     own = order
     by_target = {target: name for name, target in hints.items()}
     guesses = Guesses()
-    guesses.time = _time(records, own, by_target.get("occurred_at"))
-    skip = set(guesses.time.fields) if guesses.time else set()
+    guesses.time = _time(records, own, by_target.get("occurred_at"), set(inherited))
+    skip = (set(guesses.time.fields) if guesses.time else set()) | inherited
     guesses.code = _code(records, own, by_target.get("raw_code"), skip)
     if guesses.code:
         guesses.codes = Counter(_values(records, guesses.code))

@@ -84,8 +84,11 @@ def json_layout(sample: bytes, sample_name: str) -> Layout:
     fields: dict[str, str] = {}
     for path, key in own.items():
         fields[field_name(key, taken)] = path
+    inherited: set[str] = set()
     for path, key in above.items():
-        fields[field_name(key if key not in taken else f"parent_{key}", taken)] = path
+        unique = field_name(key if key not in taken else f"parent_{key}", taken)
+        fields[unique] = path
+        inherited.add(unique)
     if above:
         about.append(
             "Fields read with ^ come from the object enclosing each record "
@@ -99,4 +102,11 @@ def json_layout(sample: bytes, sample_name: str) -> Layout:
             f"{sample_name}: the drafted json codec is refused: {exc}"
         ) from exc
     records, rejects = records_of(codec_instance.decode(sample, source=sample_name))
-    return Layout(codec=codec, records=records, order=list(fields), rejects=rejects, about=about)
+    return Layout(
+        codec=codec,
+        records=records,
+        order=list(fields),
+        rejects=rejects,
+        about=about,
+        inherited=frozenset(inherited),
+    )

@@ -31,6 +31,8 @@ class Layout:
     order: list[str]
     """The record's field names in the order the sample shows them."""
     header: list[str] | None = None
+    inherited: frozenset[str] = frozenset()
+    """Fields read from the object enclosing each record (JSON ``^``, XML ``../``)."""
     hints: dict[str, str] = field(default_factory=dict)
     """Field -> target, for what the format itself says (EDIFACT's CNI/2 is a consignment)."""
     about: list[str] = field(default_factory=list)

@@ -81,7 +81,7 @@ def _field_lines(guesses: Guesses, layout: Layout, event_type: EventType) -> lis
         zone = "" if time.has_offset else ", read in the mapping's timezone"
         lines.append(
             f"      occurred_at: {{{source}, format: {format_text}, required: true}}"
-            f"   # guess: every value fits{zone}"
+            f"   # guess: the values fit{zone}"
         )
     if guesses.code is None:
         lines.append(

@@ -115,8 +115,11 @@ def xml_layout(sample: bytes, sample_name: str) -> Layout:
     fields: dict[str, str] = {}
     for path, name in own.items():
         fields[field_name(name, taken)] = path
+    inherited: set[str] = set()
     for path, name in above.items():
-        fields[field_name(name if name not in taken else f"parent_{name}", taken)] = path
+        unique = field_name(name if name not in taken else f"parent_{name}", taken)
+        fields[unique] = path
+        inherited.add(unique)
     codec: dict[str, Any] = {"type": "xml"}
     if prefixes:
         codec["namespaces"] = {prefix: uri for uri, prefix in prefixes.items()}
@@ -132,4 +135,11 @@ def xml_layout(sample: bytes, sample_name: str) -> Layout:
             "Fields read with ../ come from the element enclosing each record "
             f"({', '.join(above)})."
         )
-    return Layout(codec=codec, records=records, order=list(fields), rejects=rejects, about=about)
+    return Layout(
+        codec=codec,
+        records=records,
+        order=list(fields),
+        rejects=rejects,
+        about=about,
+        inherited=frozenset(inherited),
+    )
