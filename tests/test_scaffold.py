@@ -379,3 +379,19 @@ def test_the_record_s_own_time_beats_its_batch_s_and_bad_rows_do_not_hide_a_fiel
     }  # fmt: skip
     assert fields["raw_code"] == {"column": "Code", "required": True}
     assert draft.codes_seen == {"PEC": 1, "TRA": 1, "DEP": 1, "REM": 1}
+
+
+def test_a_default_namespace_gets_a_prefix_and_xml_lang_is_no_field() -> None:
+    """XPath 1.0 has no default namespace: the draft names it ns and uses it."""
+    answer = (
+        '<r:Answer xmlns:r="urn:example:a" xmlns="urn:example:default" xml:lang="fr">'
+        '<Item xml:lang="fr" code="A"><When>2026-11-04T10:00:00Z</When></Item>'
+        '<Item code="B"><When>2026-11-04T11:00:00Z</When></Item>'
+        "</r:Answer>"
+    )
+    codec = yaml.safe_load(draft_mapping("p", answer.encode(), "a.xml").yaml_text)["messages"][
+        "status"
+    ]["codec"]
+    assert codec["namespaces"] == {"r": "urn:example:a", "ns": "urn:example:default"}
+    assert codec["record"] == "/r:Answer/ns:Item"
+    assert codec["fields"] == {"code": "@code", "When": "ns:When"}

@@ -48,7 +48,8 @@ def _block(data: dict[str, object], indent: int) -> list[str]:
     pad = " " * indent
     for key, value in data.items():
         if isinstance(value, dict) and value:
-            if len(value) <= 3 and all(not isinstance(v, dict | list) for v in value.values()):
+            small = len(value) <= 3 and key not in ("fields", "document_fields")
+            if small and all(not isinstance(v, dict | list) for v in value.values()):
                 lines.append(f"{pad}{_key(key)}: {_flow(value)}")
             else:
                 lines.append(f"{pad}{_key(key)}:")

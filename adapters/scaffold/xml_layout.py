@@ -18,6 +18,9 @@ from hub.errors import ConfigurationError
 
 __all__ = ["xml_layout"]
 
+_XML_NS = "http://www.w3.org/XML/1998/namespace"
+"""xml:lang and xml:space: bound in every XPath, never declared; not a field either."""
+
 Element = Any  # lxml's _Element: its stubs type it loosely
 
 
@@ -33,10 +36,14 @@ def _prefixes(root: Element) -> dict[str, str]:
     for element in root.iter():
         if not isinstance(element.tag, str):
             continue
-        uri = etree.QName(element).namespace
-        if uri and uri not in chosen:
-            n += 1
-            chosen[uri] = "ns" if n == 1 else f"ns{n}"
+        names = [
+            etree.QName(element).namespace,
+            *(etree.QName(k).namespace for k in element.attrib),
+        ]
+        for uri in names:
+            if uri and uri not in chosen and uri != _XML_NS:
+                n += 1
+                chosen[uri] = "ns" if n == 1 else f"ns{n}"
     return chosen
 
 
@@ -48,6 +55,10 @@ def _name(node: Element, prefixes: dict[str, str]) -> str:
 def _attribute(key: str, prefixes: dict[str, str]) -> str:
     qname = etree.QName(key)
     return f"@{prefixes[qname.namespace]}:{qname.localname}" if qname.namespace else f"@{key}"
+
+
+def _attributes(node: Element) -> list[str]:
+    return [key for key in node.attrib if etree.QName(key).namespace != _XML_NS]
 
 
 def _leaf(node: Element) -> bool:
@@ -83,14 +94,14 @@ def xml_layout(sample: bytes, sample_name: str) -> Layout:
     if elements[0] is root and _leaf(root):
         own["."] = etree.QName(root).localname
     for element in elements:
-        for key in element.attrib:
+        for key in _attributes(element):
             own.setdefault(_attribute(key, prefixes), etree.QName(key).localname)
         for child in element:
             if not isinstance(child.tag, str):
                 continue
             step = _name(child, prefixes)
             local = etree.QName(child).localname
-            for key in child.attrib:
+            for key in _attributes(child):
                 own.setdefault(
                     f"{step}/{_attribute(key, prefixes)}", f"{local}_{etree.QName(key).localname}"
                 )
@@ -106,7 +117,7 @@ def xml_layout(sample: bytes, sample_name: str) -> Layout:
         parent = element.getparent()
         if parent is None:
             continue
-        for key in parent.attrib:
+        for key in _attributes(parent):
             above.setdefault(f"../{_attribute(key, prefixes)}", etree.QName(key).localname)
         for sibling in parent:
             if _leaf(sibling) and sibling.tag != record_tag:
