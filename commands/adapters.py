@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from adapters.scaffold import draft_mapping
+from adapters.scaffold import SampleFormat, draft_mapping
 from commands.common import NetworkOption, err, network_path, out
 from hub.config.network import load_network
 from hub.config.registry import broken, describe, installed
@@ -93,8 +93,10 @@ def conformance(
     out.print(table)
     for check in report.checks:
         if not check.passed:
-            err.print(f"[red]{check.name}[/red]")
-            err.print(check.detail, markup=False, highlight=False)
+            err.print(f"[red]{escape(check.name)}[/red]")
+            err.print(check.detail, markup=False, highlight=False, soft_wrap=True)
+    for note in report.notes:
+        out.print(f"[yellow]note[/yellow]: {escape(note)}", highlight=False, soft_wrap=True)
     if not report.passed:
         raise typer.Exit(1)
 
@@ -106,22 +108,29 @@ def new(
     mappings: MappingsOption = Path("mappings"),
     fixtures: FixturesOption = Path("fixtures"),
     force: Annotated[bool, typer.Option(help="Overwrite an existing mapping file.")] = False,
+    sample_format: Annotated[
+        SampleFormat | None,
+        typer.Option("--format", help="The sample's format, when telling it from the bytes fails."),
+    ] = None,
 ) -> None:
-    """Draft a mapping from a sample, and start the partner's fixture folder with it."""
+    """Draft a mapping from a sample (CSV, JSON, XML, fixed-width or EDIFACT), and start
+    the partner's fixture folder with it."""
     target = mappings / f"{partner}.yaml"
     if target.exists() and not force:
         raise ConfigurationError(f"{target} exists; use --force to overwrite it")
+    if not sample.is_file():
+        raise ConfigurationError(f"no sample file {sample}")
     content = sample.read_bytes()
-    draft = draft_mapping(partner, content, sample.name)
+    draft = draft_mapping(partner, content, sample.name, sample_format=sample_format)
     mappings.mkdir(parents=True, exist_ok=True)
     target.write_text(draft.yaml_text, encoding="utf-8")
     folder = fixtures / partner
     folder.mkdir(parents=True, exist_ok=True)
     (folder / sample.name).write_bytes(content)
-    out.print(f"wrote {target} and {folder / sample.name}")
+    out.print(f"wrote {target} ({draft.format.value}) and {folder / sample.name}", highlight=False)
     out.print("Still to do:")
     for step in draft.to_do:
-        out.print(f"  - {step}")
+        out.print(f"  - {escape(step)}", highlight=False, soft_wrap=True)
     out.print(
         f"Then: `hub adapters test {partner} --update` writes the golden file; read it, "
         f"and `hub adapters test {partner}` keeps it true."

@@ -281,7 +281,11 @@ class InboundSpec(_Spec):
     def _coherent(self) -> InboundSpec:
         for needed in (Target.OCCURRED_AT, Target.RAW_CODE):
             if needed not in self.fields:
-                raise ValueError(f"fields must say where {needed.value} comes from")
+                raise ValueError(
+                    f"fields must say where {needed.value} comes from: add a line "
+                    f"`{needed.value}: {{column: <a field of the record>, required: true}}`"
+                    + (" with its format" if needed is Target.OCCURRED_AT else "")
+                )
         allowed = {status.value for status in STATUS_SETS[self.event_type]}
         unknown = sorted({v for v in self.codes.values() if v is not None and v not in allowed})
         if unknown:
