@@ -1,5 +1,6 @@
 """Shipments as carriers report them: the shipment-status events of each parcel, by its
-tracking number (the event's subject)."""
+tracking number (the event's subject); and the parcels other parties handed to a carrier
+(a supplier's shipped event naming the carrier), which that carrier has still to report."""
 
 from __future__ import annotations
 
@@ -12,11 +13,39 @@ FINAL_SHIPMENT_STATUSES = (ShipmentStatus.DELIVERED.value, ShipmentStatus.RETURN
 
 
 def open_tracking_numbers(connection: Connection, carrier: str) -> list[str]:
-    """Parcels the carrier reported on whose latest status is not final: what an
-    object-by-object pull must still ask about.
+    """Parcels the carrier reported on whose latest status is not final, and parcels
+    another party's event handed to it (``details.shipment.carrier``) that it has not
+    reported on yet: what an object-by-object pull must still ask about.
 
     "Latest" is by when it happened, like every derived status in the hub.
     """
+    reported = _reported_open(connection, carrier)
+    known = set(
+        connection.execute(
+            select(events.c.subject)
+            .distinct()
+            .where(events.c.type == "shipment_status", events.c.reported_by == carrier)
+            .where(events.c.subject.is_not(None))
+        ).scalars()
+    )
+    handed = set(_handed_to(connection, carrier)) - known
+    return sorted(set(reported) | handed)
+
+
+def _handed_to(connection: Connection, carrier: str) -> list[str]:
+    """Tracking numbers that other parties' events say they gave to ``carrier``."""
+    shipment_carrier = events.c.details[("shipment", "carrier")].as_string()
+    tracking = events.c.details[("shipment", "tracking_number")].as_string()
+    rows = connection.execute(
+        select(tracking)
+        .distinct()
+        .where(events.c.reported_by != carrier, events.c.type != "shipment_status")
+        .where(shipment_carrier == carrier)
+    ).scalars()
+    return [number for number in rows if number]
+
+
+def _reported_open(connection: Connection, carrier: str) -> list[str]:
     latest = (
         select(events.c.subject, func.max(events.c.occurred_at).label("at"))
         .where(events.c.type == "shipment_status", events.c.reported_by == carrier)

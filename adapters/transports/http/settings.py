@@ -146,6 +146,7 @@ class HttpPullSettings(HttpClientSettings):
     cursor_param: str = "since"
     item_path: str | None = None
     pagination: PaginationSpec = field(default_factory=PaginationSpec)
+    since_param: str | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
