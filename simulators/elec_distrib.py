@@ -141,8 +141,12 @@ class ElecDistribSimulator(Simulator):
         self.wall_clock: Clock = wall_clock or self.clock
         self.on_order = on_order
         self.unknown_skus: set[str] = set()
+        self.on_call: Callable[[str, dict[str, str]], None] | None = None
+        """Called as each API call starts (path, query): a test's way to expire or revoke
+        tokens, or to make a fault, in the middle of a run."""
         self._tokens: dict[str, float] = {}
         self._throttled = 0
+        self._failing: tuple[int, int] = (0, 500)
         self._orders: dict[str, Order] = {}
         self._by_key: dict[str, tuple[Order, float]] = {}
         self._events: list[OrderEvent] = []
@@ -158,6 +162,11 @@ class ElecDistribSimulator(Simulator):
             revoked = len(self._tokens)
             self._tokens.clear()
             return revoked
+
+    def fail_next(self, count: int, status: int = 500) -> None:
+        """The next ``count`` API calls answer ``status`` (a partner fault)."""
+        with self._lock:
+            self._failing = (count, status)
 
     def throttle_next(self, count: int) -> None:
         """The next ``count`` API calls answer 429 with a ``Retry-After`` HTTP date."""
@@ -203,6 +212,19 @@ class ElecDistribSimulator(Simulator):
 
     # -- HTTP --------------------------------------------------------------------------
 
+    def _refused(self, request: Request) -> Response | None:
+        """What answers a call before its endpoint does: a fault switched on, the rate
+        limit, a token that is missing, expired or revoked."""
+        if self.on_call is not None:
+            self.on_call(request.url.path, dict(request.query_params))
+        with self._lock:
+            failing, status = self._failing
+            if failing > 0:
+                self._failing = (failing - 1, status)
+        if failing > 0:
+            return _error(status, "FAULT", "A fault switched on in the simulator")
+        return self._limited() or self._unauthorised(request)
+
     def _limited(self) -> Response | None:
         """429 with an HTTP date when throttled by hand or over the rate."""
         now = self.clock()
@@ -224,9 +246,8 @@ class ElecDistribSimulator(Simulator):
             expires = self._tokens.get(token) if scheme.lower() == "bearer" else None
         if expires is not None and self.clock() < expires:
             return None
-        return _error(
-            401, "invalid_token", "Missing, expired or revoked token", {"WWW-Authenticate": "Bearer"}
-        )
+        challenge = {"WWW-Authenticate": "Bearer"}
+        return _error(401, "invalid_token", "Missing, expired or revoked token", challenge)
 
     def _client_authenticated(self, request: Request) -> bool:
         scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
@@ -258,7 +279,7 @@ class ElecDistribSimulator(Simulator):
         return JSONResponse(body, 200, headers={"Cache-Control": "no-store"})
 
     async def _orders_endpoint(self, request: Request) -> Response:
-        refused = self._limited() or self._unauthorised(request)
+        refused = self._refused(request)
         if refused is not None:
             return refused
         key = request.headers.get("idempotency-key", "").strip()
@@ -312,7 +333,7 @@ class ElecDistribSimulator(Simulator):
         return errors
 
     async def _events_endpoint(self, request: Request) -> Response:
-        refused = self._limited() or self._unauthorised(request)
+        refused = self._refused(request)
         if refused is not None:
             return refused
         query = request.query_params
