@@ -31,6 +31,7 @@ from demo.network import (
 )
 from demo.partners import Carrier, Partners, PartsSupplier, RepairNetwork, Workshop
 from demo.partners.plugin_workshop import spool_acknowledgement
+from demo.partners.world import World
 from demo.retailers import FeedReader, WebhookReceiver
 from demo.story import DemoCase, story
 from hub.bootstrap import Hub, Retries
@@ -230,11 +231,16 @@ def demo_session(
         stack.callback(feed.close)
         carrier = Carrier(colis_express, by_reference)
         supplier = PartsSupplier(supplier_server, by_reference)
+        world = World(carriers=[carrier], suppliers=[supplier])
+        workshop = Workshop(workshop_server, by_reference, world)
+        repair_network = RepairNetwork(techniservice, by_reference, world)
         partners = Partners(
             carrier=carrier,
             supplier=supplier,
-            workshop=Workshop(workshop_server, by_reference, carrier, supplier),
-            repair_network=RepairNetwork(techniservice, by_reference, carrier, supplier),
+            workshop=workshop,
+            repair_network=repair_network,
+            world=world,
+            repairers=[workshop, repair_network],
         )
         yield Session(
             folder=folder,

@@ -590,8 +590,10 @@ def test_dialect_is_checked_when_built() -> None:
         CsvDialect(delimiter=";;")
     with pytest.raises(ConfigurationError):
         CsvDialect(delimiter=";", quotechar=";")
-    with pytest.raises(ConfigurationError):
-        CsvDialect(encoding="cp1252")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="'klingon' is not an encoding Python knows"):
+        CsvDialect(encoding="klingon")
+    with pytest.raises(ConfigurationError, match="not a text encoding"):
+        CsvDialect(encoding="base64")
     with pytest.raises(ConfigurationError):
         CsvDialect(line_terminator="\r")  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError):
@@ -719,3 +721,48 @@ def test_any_rows_round_trip(table: tuple[CsvDialect, list[dict[str, str | None]
     written = [guarded_record(row) for row in rows] if dialect.formula_guard else rows
     expected = [{c: (v or None) for c, v in row.items()} for row in written]
     assert [dict(r.fields) for r in records(decoded)] == expected
+
+
+CP1252 = CsvDialect(delimiter=";", encoding="cp1252", expected_columns=("ref", "label"))
+
+
+def test_any_encoding_python_knows_is_read_strictly() -> None:
+    """cp1252's euro sign and curly quotes come through; 0x81, which cp1252 leaves
+    undefined, rejects its row alone and says which byte and where."""
+    content = "ref;label\r\nA1;Réparé 12 €\r\n".encode("cp1252")
+    content += b"A2;Pi\x81ce\r\n" + "A3;“OK”\r\n".encode("cp1252")
+    results = list(CsvCodec(CP1252).decode(content, source="f.csv"))
+    assert [r.fields for r in records(results)] == [
+        {"ref": "A1", "label": "Réparé 12 €"},
+        {"ref": "A3", "label": "“OK”"},
+    ]
+    [error] = [r for r in results if isinstance(r, CsvUndecodableByteError)]
+    assert str(error) == (
+        "f.csv, line 3, field 'label': byte 0x81 at byte offset 32 (line 3) is not valid cp1252"
+    )
+    assert (error.location.line, error.location.field) == (3, "label")
+    sixteen = CsvDialect(delimiter=";", encoding="iso-8859-15", expected_columns=("ref", "label"))
+    latin9 = "ref;label\nB1;Œuvre 5 €\n".encode("iso-8859-15")
+    assert [r.fields for r in records(list(CsvCodec(sixteen).decode(latin9, source="g")))] == [
+        {"ref": "B1", "label": "Œuvre 5 €"}
+    ]
+
+
+def test_utf16_files_are_read_and_a_broken_one_refused_whole() -> None:
+    dialect = CsvDialect(delimiter="\t", encoding="utf-16", expected_columns=("ref", "label"))
+    codec = CsvCodec(dialect)
+    content = "ref\tlabel\r\nC1\tÉcran\r\n".encode("utf-16")
+    assert [r.fields for r in records(list(codec.decode(content, source="h")))] == [
+        {"ref": "C1", "label": "Écran"}
+    ]
+    with pytest.raises(CsvHeaderError, match=r"not valid utf-16 .*the whole file is rejected"):
+        list(codec.decode(content + b"\x00", source="h"))
+
+
+def test_the_hub_writes_in_the_partners_encoding_or_says_which_character_it_cannot() -> None:
+    codec = CsvCodec(CP1252)
+    assert codec.encode([{"ref": "A1", "label": "12 € — réparé"}]) == (
+        "ref;label\r\nA1;12 € — réparé\r\n".encode("cp1252")
+    )
+    with pytest.raises(CsvUnencodableCharacterError, match="cp1252"):
+        codec.encode([{"ref": "A1", "label": "Łódź"}])

@@ -167,3 +167,69 @@ def test_rules_are_checked_when_the_network_is_loaded(tmp_path: Path) -> None:
     )
     assert "not a repairer among the parties" in check_network(network)[0].text
     assert Role.CARRIER.value == "carrier"
+
+
+def test_a_route_can_serve_only_some_product_categories() -> None:
+    spec = SyncSpec.model_validate(
+        {
+            "routes": [
+                {"category": ["large_appliance", "tv"], "carrier": "bulky-carrier"},
+                {"carrier": "colis-express"},
+            ],
+            "rules": [
+                {
+                    "name": "opened",
+                    "when": {"type": "case_status", "status": "created"},
+                    "send": [{"to": "carrier", "message": "pickup", "leg": "to_repairer"}],
+                }
+            ],
+        }
+    )
+    fridge = make_case(product={"brand": "Liebherr", "model": "CNd", "category": "large_appliance"})
+    fryer = make_case(product={"brand": "Seb", "model": "Actifry", "category": "small_appliance"})
+    unsorted = make_case()  # no category: only a route without the filter serves it
+    assert [sends(evaluate(spec, opening_event(c), c)) for c in (fridge, fryer, unsorted)] == [
+        [("bulky-carrier", "pickup", "to_repairer")],
+        [("colis-express", "pickup", "to_repairer")],
+        [("colis-express", "pickup", "to_repairer")],
+    ]
+
+
+def test_a_message_the_partner_takes_outside_the_hub_is_not_sent(tmp_path: Path) -> None:
+    rules = [
+        {
+            "name": "opened",
+            "when": {"type": "case_status", "status": "created"},
+            "send": [
+                {"to": "carrier", "message": "pickup", "leg": "to_repairer"},
+                {"to": "repairer", "message": "repair_order"},
+            ],
+        }
+    ]
+    routes = [{"carrier": "relay", "repairer": "ad"}]
+    spec = SyncSpec.model_validate(
+        {"routes": routes, "rules": rules, "not_sent": {"relay": "pickup"}}
+    )
+    case = make_case()
+    assert sends(evaluate(spec, opening_event(case), case)) == [("ad", "repair_order", None)]
+    # The network check knows the relay takes no pickup, and still wants the repair order.
+    network = tmp_path / "connectors.yaml"
+    network.write_text(
+        "version: 1\n"
+        "parties: [{id: ad, role: repairer, name: AD}, {id: relay, role: carrier, name: R}]\n"
+        "sync:\n"
+        "  routes: [{repairer: ad, carrier: relay}]\n"
+        "  not_sent: {relay: [pickup]}\n"
+        "  rules:\n"
+        "    - {name: r, when: {type: case_status, status: created},\n"
+        "       send: [{to: carrier, message: pickup}, {to: repairer, message: repair_order}]}\n",
+        encoding="utf-8",
+    )
+    assert [p.text for p in check_network(network)] == [
+        f"{network}: rule 'r' sends 'repair_order' to ad (repairer), which has no connector "
+        "for that message"
+    ]
+    network.write_text(network.read_text().replace("not_sent: {relay:", "not_sent: {nobody:"))
+    assert "sync.not_sent names 'nobody', which is not among the parties" in (
+        check_network(network)[0].text
+    )

@@ -11,6 +11,8 @@ part the supplier has not delivered.
 
 - :mod:`.carrier` ColisExpress; :mod:`.supplier` PiècesPlus; :mod:`.workshop` Atelier
   Dupont; :mod:`.repair_network` TechniService; :mod:`.repairer` what both repairers share.
+- :mod:`.world` what repairers ask of every carrier and supplier (the product arrived,
+  the part came, the parcel back was collected), whoever the routing chose.
 - :mod:`.common` their pace within a round and how they write files.
 - :mod:`.round` all of them together, in a round's order.
 """

@@ -59,5 +59,15 @@ class Carrier:
         done = self._scans.get(reference, 0)
         return code in codes[:done]
 
+    def delivered_to_repairer(self, reference: str) -> bool:
+        return self.scanned(reference, "LIV")
+
+    def collected_back(self, reference: str) -> bool:
+        return self.scanned(f"{reference}-R", "PCH")
+
+    def return_parcel(self, reference: str) -> tuple[str, str] | None:
+        number = self.tracking_number(f"{reference}-R")
+        return ("ColisExpress", number) if number else None
+
     def tracking_number(self, reference: str) -> str | None:
         return self.simulator.tracking_number_for(reference)

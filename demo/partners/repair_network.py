@@ -7,12 +7,11 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, timedelta
 
-from demo.partners.carrier import Carrier
 from demo.partners.common import (
     REPAIRER_OFFSET,
 )
 from demo.partners.repairer import Repairer
-from demo.partners.supplier import PartsSupplier
+from demo.partners.world import World
 from demo.story import PARIS, DemoCase, Step
 from simulators.techniservice.app import TechniServiceSimulator
 from simulators.techniservice.repairs import Part, Quote, Tracking, Visit
@@ -41,10 +40,9 @@ class RepairNetwork(Repairer):
         self,
         simulator: TechniServiceSimulator,
         cases: dict[str, DemoCase],
-        carrier: Carrier,
-        supplier: PartsSupplier,
+        world: World,
     ) -> None:
-        super().__init__(cases, carrier, supplier)
+        super().__init__(cases, world)
         self.simulator = simulator
 
     def orders(self) -> list[str]:
@@ -61,8 +59,8 @@ class RepairNetwork(Repairer):
             assert repair_id is not None, "a repair this simulator was given has an id"
             tracking = None
             if step is Step.SHIPPED_BACK:
-                number = self.carrier.tracking_number(f"{case.reference}-R")
-                tracking = Tracking("ColisExpress", number) if number else None
+                parcel = self.world.return_parcel(case.reference)
+                tracking = Tracking(*parcel) if parcel else None
             self.simulator.add_change(
                 repair_id,
                 None,

@@ -7,8 +7,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections import Counter
 
-from demo.partners.carrier import Carrier
-from demo.partners.supplier import PartsSupplier
+from demo.partners.world import World
 from demo.story import DemoCase, Step
 
 
@@ -20,12 +19,9 @@ class Repairer(ABC):
     picked up (before reporting it shipped).
     """
 
-    def __init__(
-        self, cases: dict[str, DemoCase], carrier: Carrier, supplier: PartsSupplier
-    ) -> None:
+    def __init__(self, cases: dict[str, DemoCase], world: World) -> None:
         self.cases = cases
-        self.carrier = carrier
-        self.supplier = supplier
+        self.world = world
         self._done: dict[str, int] = {}
 
     @abstractmethod
@@ -38,11 +34,11 @@ class Repairer(ABC):
 
     def _ready(self, case: DemoCase, step: Step, previous: Step | None) -> bool:
         if previous is None and case.service == "workshop_repair":
-            return self.carrier.scanned(case.reference, "LIV")
+            return self.world.delivered_to_repairer(case.reference)
         if previous is Step.WAITING_PARTS:
-            return self.supplier.delivered(case.reference)
+            return self.world.part_delivered(case.reference)
         if step is Step.SHIPPED_BACK:
-            return self.carrier.scanned(f"{case.reference}-R", "PCH")
+            return self.world.collected_back(case.reference)
         return True
 
     def next_steps(self) -> list[tuple[DemoCase, Step]]:

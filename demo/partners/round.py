@@ -1,4 +1,4 @@
-"""Every simulated partner together, acting in a round's order: carrier, supplier,
+"""Every simulated partner together, acting in a round's order: carriers, suppliers,
 repairers.
 """
 
@@ -11,27 +11,32 @@ from demo.partners.carrier import Carrier
 from demo.partners.repair_network import RepairNetwork
 from demo.partners.supplier import PartsSupplier
 from demo.partners.workshop import Workshop
+from demo.partners.world import Acting, World
 
 
 @dataclass
 class Partners:
-    """Every simulated partner, in the order they act within a round."""
+    """Every simulated partner, in the order they act within a round.
+
+    The named ones are what the demo observes at the end (what each holds); ``world``
+    lists every carrier and supplier (the repairers ask it), ``repairers`` every repairer.
+    """
 
     carrier: Carrier
     supplier: PartsSupplier
     workshop: Workshop
     repair_network: RepairNetwork
+    world: World
+    repairers: list[Acting]
     activity: list[int] = field(default_factory=list)
 
     def waiting_until(self) -> datetime | None:
         """The story's next date, when nothing else can happen before it."""
-        return self.supplier.waiting_until()
+        return self.world.waiting_until()
 
     def act(self, now: datetime) -> int:
         """One round of the partners' work; how many things they reported."""
-        done = self.carrier.act(now)
-        done += self.supplier.act(now)
-        done += self.workshop.act(now)
-        done += self.repair_network.act(now)
+        acting: list[Acting] = [*self.world.carriers, *self.world.suppliers, *self.repairers]
+        done = sum(party.act(now) for party in acting)
         self.activity.append(done)
         return done

@@ -114,7 +114,7 @@ class PartsSupplier:
         ]
         return min(dates) if dates else None
 
-    def delivered(self, case_ref: str) -> bool:
+    def part_delivered(self, case_ref: str) -> bool:
         """Whether a part ordered for the case has reached the repairer."""
         return any(
             order.case_ref == case_ref and self._last_answer(order) == "DELIVERED"

@@ -9,14 +9,13 @@ import io
 from collections import Counter
 from datetime import datetime
 
-from demo.partners.carrier import Carrier
 from demo.partners.common import (
     REPAIRER_OFFSET,
     BadRow,
     write_then_rename,
 )
 from demo.partners.repairer import Repairer
-from demo.partners.supplier import PartsSupplier
+from demo.partners.world import World
 from demo.story import PARIS, DemoCase, Step
 from simulators.sftp import SftpServer
 
@@ -59,10 +58,9 @@ class Workshop(Repairer):
         self,
         server: SftpServer,
         cases: dict[str, DemoCase],
-        carrier: Carrier,
-        supplier: PartsSupplier,
+        world: World,
     ) -> None:
-        super().__init__(cases, carrier, supplier)
+        super().__init__(cases, world)
         self.server = server
         self.received: list[str] = []
         self._files_read: set[str] = set()

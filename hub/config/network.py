@@ -126,6 +126,9 @@ class NetworkConfig(BaseModel):
                         f"sync route {number} names {party!r} as {field}, but it is not a "
                         f"{role.value} among the parties"
                     )
+        for party in self.sync.not_sent:
+            if party not in roles:
+                raise ValueError(f"sync.not_sent names {party!r}, which is not among the parties")
         for drop in self.case_imports:
             if roles.get(drop.retailer) is not PartyRole.RETAILER:
                 raise ValueError(

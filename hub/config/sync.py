@@ -43,13 +43,20 @@ class Route(_Spec):
 
     retailer: PartyId | None = None
     service: ServiceType | None = None
+    category: StrList | None = Field(
+        default=None,
+        description="The product's category, one or a list (bulky goods to their own "
+        "carrier); a case whose product has no category matches none.",
+    )
     repairer: PartyId | None = None
     carrier: PartyId | None = None
     supplier: PartyId | None = None
 
     def matches(self, case: Case) -> bool:
-        return (self.retailer is None or self.retailer == case.retailer) and (
-            self.service is None or self.service is case.service
+        return (
+            (self.retailer is None or self.retailer == case.retailer)
+            and (self.service is None or self.service is case.service)
+            and (self.category is None or case.product.category in self.category)
         )
 
 
@@ -100,6 +107,12 @@ class SyncSpec(_Spec):
 
     routes: list[Route] = Field(default_factory=list)
     rules: list[Rule] = Field(default_factory=list)
+    not_sent: dict[PartyId, StrList] = Field(
+        default_factory=dict,
+        description="Messages a partner takes outside the hub (a relay carrier's customers "
+        "drop their parcel at the counter): a rule that would send one to that partner "
+        "sends nothing, rather than failing for want of a connector.",
+    )
     parcel_weight_kg: Decimal = Field(
         default=Decimal("5.0"),
         gt=0,

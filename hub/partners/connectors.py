@@ -341,7 +341,12 @@ def _unaddressable_rules(path: Path, network: NetworkConfig) -> list[Problem]:
                 continue
             for route in network.sync.routes:
                 party = getattr(route, send.to.value)
-                if party is not None and (party, send.message) not in outbound:
+                taken_outside = send.message in network.sync.not_sent.get(party, ())
+                if (
+                    party is not None
+                    and not taken_outside
+                    and (party, send.message) not in outbound
+                ):
                     problems.append(
                         Problem(
                             f"{path}: rule {rule.name!r} sends {send.message!r} to {party} "

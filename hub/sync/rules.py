@@ -116,6 +116,8 @@ def evaluate(sync: SyncSpec, event: Event, case: Case) -> list[Intent]:
                     f"rule {rule.name!r}: no route names a {send.to.value} for case "
                     f"{case.reference} ({case.retailer}, {case.service.value})"
                 )
+            if send.message in sync.not_sent.get(party, ()):
+                continue  # the partner takes it outside the hub (its counter, a phone call)
             intents.append(
                 SendIntent(
                     rule.name, send.to, party, send.message, case.reference, send.leg, event.id

@@ -6,6 +6,8 @@
   that cannot be written.
 - :mod:`.reader` rows as records with their line and raw text, the strict header check.
 - :mod:`.writer` records as a file in the partner's dialect, through the formula guard.
+- :mod:`.trailer` a trailer line told apart from data rows, and the file controls it
+  vouches for (run over the whole file before any row goes out).
 - :mod:`.sniff` a dialect and value formats guessed from a sample, for new adapters.
 - :mod:`.spec` the ``csv`` codec's settings in a mapping.
 - :mod:`.codec` the codec composing them, and the ``csv`` entry point.

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 
+from adapters.codecs.controls import FileControls
 from adapters.codecs.csv.dialect import CsvDialect
 from adapters.codecs.csv.reader import CsvReader
 from adapters.codecs.csv.spec import CsvCodecSpec
+from adapters.codecs.csv.trailer import CsvTrailer, controlled_rows
 from adapters.codecs.csv.writer import CsvWriter
 from hub.errors import ConfigurationError
 from hub.ports import AdapterInfo, AdapterKind, Capability, DecodeResult
@@ -22,18 +24,29 @@ __all__ = ["CSV", "CsvCodec", "codec_from_spec"]
 class CsvCodec:
     """The Codec for delimited text files; one instance per partner dialect."""
 
-    def __init__(self, dialect: CsvDialect) -> None:
+    def __init__(
+        self,
+        dialect: CsvDialect,
+        *,
+        trailer: CsvTrailer | None = None,
+        controls: FileControls | None = None,
+    ) -> None:
         self.dialect = dialect
         self._reader = CsvReader(dialect)
         self._writer = CsvWriter(dialect)
+        self._trailer = trailer
+        self._controls = controls if controls is not None and controls != FileControls() else None
 
     def decode(self, content: bytes, *, source: str) -> Iterator[DecodeResult]:
         """Each data row as a Record, or as a CsvRowError if it cannot be read.
 
-        Lazy: a bad header raises CsvHeaderError on the first ``next``. See
-        :meth:`.CsvReader.decode`.
+        Lazy: a bad header raises CsvHeaderError on the first ``next``, a failed file
+        control FileControlError. See :meth:`.CsvReader.decode`.
         """
-        return self._reader.decode(content, source=source)
+        rows = self._reader.decode(content, source=source)
+        if self._trailer is None and self._controls is None:
+            return rows  # streamed: a million-row file is never held whole
+        return controlled_rows(rows, self._trailer, self._controls or FileControls(), source=source)
 
     def encode(self, records: Sequence[Mapping[str, str | None]]) -> bytes:
         """Header and rows in the partner's dialect; CsvEncodeError writes nothing.
@@ -66,7 +79,11 @@ def codec_from_spec(
             expected_columns=tuple(columns) if columns else None,
             formula_guard=spec.formula_guard,
             unguarded_columns=frozenset(spec.unguarded_columns),
-        )
+            trailer_first_cell=spec.trailer.first_cell if spec.trailer else None,
+            trailer_columns=tuple(spec.trailer.columns) if spec.trailer else (),
+        ),
+        trailer=spec.trailer,
+        controls=spec.controls,
     )
 
 

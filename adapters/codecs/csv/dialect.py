@@ -7,12 +7,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, get_args
 
+from adapters.codecs.text import checked_encoding
 from hub.errors import ConfigurationError
 
-__all__ = ["CsvDialect", "CsvEncoding", "LineTerminator", "duplicates"]
+__all__ = ["AUTO_LATIN1_UTF8", "CsvDialect", "CsvEncoding", "LineTerminator", "duplicates"]
 
-CsvEncoding = Literal["latin-1", "iso-8859-1", "utf-8", "utf-8-sig", "auto-latin1-utf8"]
-"""Declared encodings. `auto-latin1-utf8` reads a Latin-1 partner that sometimes sends UTF-8."""
+CsvEncoding = str
+"""A declared encoding: any text encoding Python knows (`cp1252`, `iso-8859-15`, ...), or
+`auto-latin1-utf8` for a Latin-1 partner that sometimes sends UTF-8."""
+AUTO_LATIN1_UTF8 = "auto-latin1-utf8"
 
 LineTerminator = Literal["\r\n", "\n"]
 
@@ -34,6 +37,9 @@ class CsvDialect:
     expected_columns: tuple[str, ...] | None = None
     formula_guard: bool = True
     unguarded_columns: frozenset[str] = frozenset()
+    trailer_first_cell: str | None = None
+    """A line whose first cell is this is the file's trailer, not a data row."""
+    trailer_columns: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # Checked here so that a bad mapping file fails when loaded, not on the first file.
@@ -44,10 +50,11 @@ class CsvDialect:
                 f"CSV quote char must be one character other than the delimiter, "
                 f"not {self.quotechar!r}"
             )
-        if self.encoding not in get_args(CsvEncoding):
-            raise ConfigurationError(
-                f"CSV encoding {self.encoding!r} is not one of {', '.join(get_args(CsvEncoding))}"
-            )
+        if self.encoding != AUTO_LATIN1_UTF8:
+            try:
+                checked_encoding(self.encoding)
+            except ValueError as exc:
+                raise ConfigurationError(f"CSV encoding: {exc}") from None
         if self.line_terminator not in get_args(LineTerminator):
             raise ConfigurationError(
                 f"CSV line terminator must be CRLF or LF, not {self.line_terminator!r}"

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import codecs
 import re
-from typing import Literal
 
-from adapters.codecs.csv.dialect import CsvEncoding
+from adapters.codecs.csv.dialect import AUTO_LATIN1_UTF8, CsvEncoding
+from adapters.codecs.csv.errors import CsvHeaderError
+from hub.errors import Location
 
 __all__ = [
     "BOM",
@@ -17,10 +18,13 @@ __all__ = [
     "LineOffsets",
     "detect_encoding",
     "shown",
+    "transcoded",
     "without_eol",
 ]
 
-DetectedEncoding = Literal["latin-1", "utf-8"]
+DetectedEncoding = str
+"""The codec a file is read with: "utf-8", "latin-1", or the canonical name of another
+encoding Python knows (``codecs.lookup(name).name``, e.g. "cp1252", "iso8859-15")."""
 
 BOM = b"\xef\xbb\xbf"
 _CHUNK = 1 << 20
@@ -30,17 +34,16 @@ EOL_TEXT = re.compile(r"\r\n|\r|\n")
 ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
 
 
-def detect_encoding(content: bytes, declared: CsvEncoding = "auto-latin1-utf8") -> DetectedEncoding:
+def detect_encoding(content: bytes, declared: CsvEncoding = AUTO_LATIN1_UTF8) -> DetectedEncoding:
     """The encoding a file is actually read with, given what the partner declared.
 
     `auto-latin1-utf8`: a BOM means UTF-8; else bytes that are valid UTF-8 and not plain
     ASCII mean UTF-8 (Latin-1 accents almost never form valid UTF-8 sequences); else
-    Latin-1, the partner's declared encoding.
+    Latin-1, the partner's declared encoding. Any other name is read as declared.
     """
-    if declared in ("latin-1", "iso-8859-1"):
-        return "latin-1"
-    if declared in ("utf-8", "utf-8-sig"):
-        return "utf-8"
+    if declared != AUTO_LATIN1_UTF8:
+        name = codecs.lookup(declared).name
+        return {"iso8859-1": "latin-1", "utf-8-sig": "utf-8"}.get(name, name)
     if content.startswith(BOM):
         return "utf-8"
     if content.isascii():
@@ -59,6 +62,20 @@ def _is_utf8(content: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return True
+
+
+def transcoded(content: bytes, encoding: str, source: str) -> bytes:
+    """A file in an encoding whose line breaks are not single bytes (UTF-16, UTF-32), as
+    UTF-8; a sequence the encoding does not define refuses the file, with its offset."""
+    try:
+        return content.decode(encoding).encode("utf-8", "surrogatepass")
+    except UnicodeDecodeError as exc:
+        raise CsvHeaderError(
+            f"bytes {content[exc.start : exc.end].hex(' ')} at byte offset {exc.start} are "
+            f"not valid {encoding} ({exc.reason}); the whole file is rejected",
+            location=Location(source),
+            raw="",
+        ) from None
 
 
 def shown(raw: str) -> str:

@@ -15,8 +15,9 @@ import io
 import itertools
 import unicodedata
 from collections.abc import Iterator
+from typing import NamedTuple
 
-from adapters.codecs.csv.dialect import CsvDialect, duplicates
+from adapters.codecs.csv.dialect import AUTO_LATIN1_UTF8, CsvDialect, duplicates
 from adapters.codecs.csv.encoding import (
     BOM,
     EOL_TEXT,
@@ -24,6 +25,7 @@ from adapters.codecs.csv.encoding import (
     LineOffsets,
     detect_encoding,
     shown,
+    transcoded,
     without_eol,
 )
 from adapters.codecs.csv.errors import (
@@ -33,10 +35,20 @@ from adapters.codecs.csv.errors import (
     CsvUndecodableByteError,
     CsvUnterminatedQuoteError,
 )
+from adapters.codecs.csv.trailer import CsvTrailerRecord
+from adapters.codecs.text import ascii_compatible
 from hub.errors import Location
 from hub.ports import DecodeResult, Record
 
 __all__ = ["CsvReader"]
+
+
+class _FileAt(NamedTuple):
+    """The file being read, for error messages: its name, line offsets and encoding."""
+
+    source: str
+    offsets: LineOffsets
+    encoding: str
 
 
 class CsvReader:
@@ -55,16 +67,22 @@ class CsvReader:
         """
         dialect = self.dialect
         encoding = detect_encoding(content, dialect.encoding)
+        if not ascii_compatible(encoding):
+            # UTF-16 and UTF-32: lines are split on bytes below, so read them as UTF-8.
+            content, encoding = transcoded(content, encoding, source), "utf-8"
         utf8 = encoding == "utf-8"
-        # Only a UTF-8 file not already proven valid (auto mode without BOM tried it) can
-        # hold undecodable bytes; Latin-1 decodes every byte. Such bytes become lone
-        # surrogates, turned into row errors below.
-        check_bytes = utf8 and (dialect.encoding != "auto-latin1-utf8" or content.startswith(BOM))
-        offsets = LineOffsets(content, 3 if content.startswith(BOM) else 0)
+        # Latin-1 decodes every byte, and auto mode has already proven a UTF-8 file valid;
+        # in any other encoding a byte may be undefined (0x81 in cp1252): such bytes
+        # become lone surrogates, turned into row errors below, never into characters.
+        check_bytes = encoding != "latin-1" and (
+            dialect.encoding != AUTO_LATIN1_UTF8 or content.startswith(BOM)
+        )
+        offsets = LineOffsets(content, 3 if utf8 and content.startswith(BOM) else 0)
+        where = _FileAt(source, offsets, encoding)
 
         stream = io.TextIOWrapper(
             io.BytesIO(content),
-            encoding="utf-8-sig" if utf8 else "latin-1",
+            encoding="utf-8-sig" if utf8 else encoding,
             errors="surrogateescape" if check_bytes else "strict",
             newline="",
         )
@@ -80,6 +98,7 @@ class CsvReader:
             strict=True,
         )
 
+        marker, trailer_columns = dialect.trailer_first_cell, dialect.trailer_columns
         columns: tuple[str, ...] | None = None if dialect.header else dialect.expected_columns
         width = len(columns) if columns is not None else 0
         consumed = 0  # physical lines read so far
@@ -110,11 +129,15 @@ class CsvReader:
                         elif raw.endswith("\r"):
                             raw = raw[:-1]
 
+                        if marker is not None and row and row[0] == marker and columns:
+                            named = dict(zip(trailer_columns, row, strict=False))
+                            yield CsvTrailerRecord(start, named, raw, cells=len(row))
+                            continue
                         if len(row) != width or columns is None:
                             if not row:
                                 continue  # blank line: no data, not an error
                             if columns is None:
-                                columns = self._check_header(row, raw, start, source, offsets)
+                                columns = self._check_header(row, raw, start, where)
                                 width = len(columns)
                                 continue
                             yield CsvFieldCountError(
@@ -125,7 +148,7 @@ class CsvReader:
                             )
                             continue
                         if check_bytes and not raw.isascii() and ESCAPED_BYTE.search(raw):
-                            yield self._undecodable(row, columns, raw, start, source, offsets)
+                            yield self._undecodable(row, columns, raw, start, where)
                             continue
                         # Positional arguments and a non-strict zip (the width is checked
                         # above) are measurably faster on million-row files.
@@ -152,17 +175,22 @@ class CsvReader:
                     return
 
     def _check_header(
-        self, row: list[str], raw: str, line: int, source: str, offsets: LineOffsets
+        self,
+        row: list[str],
+        raw: str,
+        line: int,
+        where: _FileAt,
     ) -> tuple[str, ...]:
+        source, offsets, encoding = where
         location = Location(source, line)
         escaped = ESCAPED_BYTE.search(raw)
         if escaped is not None:
             byte = ord(escaped.group()) - 0xDC00
             offset = offsets.start_of(line) + len(
-                raw[: escaped.start()].encode("utf-8", "surrogateescape")
+                raw[: escaped.start()].encode(encoding, "surrogateescape")
             )
             raise CsvHeaderError(
-                f"header has byte 0x{byte:02X} at byte offset {offset}, not valid utf-8",
+                f"header has byte 0x{byte:02X} at byte offset {offset}, not valid {encoding}",
                 location=location,
                 raw=shown(raw),
             )
@@ -207,19 +235,19 @@ class CsvReader:
         columns: tuple[str, ...],
         raw: str,
         line: int,
-        source: str,
-        offsets: LineOffsets,
+        where: _FileAt,
     ) -> CsvUndecodableByteError:
+        source, offsets, encoding = where
         escaped = ESCAPED_BYTE.search(raw)
         assert escaped is not None
         before = raw[: escaped.start()]
-        offset = offsets.start_of(line) + len(before.encode("utf-8", "surrogateescape"))
+        offset = offsets.start_of(line) + len(before.encode(encoding, "surrogateescape"))
         field = next((c for c, v in zip(columns, row, strict=True) if ESCAPED_BYTE.search(v)), None)
         return CsvUndecodableByteError(
             byte=ord(escaped.group()) - 0xDC00,
             byte_offset=offset,
             line=line + len(EOL_TEXT.findall(before)),
-            encoding="utf-8",
+            encoding=encoding,
             location=Location(source, line, field),
             raw=shown(raw),
         )

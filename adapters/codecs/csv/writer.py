@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from adapters.codecs.csv.dialect import CsvDialect
+from adapters.codecs.csv.dialect import AUTO_LATIN1_UTF8, CsvDialect
 from adapters.codecs.csv.encoding import BOM
 from adapters.codecs.csv.errors import (
     CsvColumnsMismatchError,
@@ -79,11 +79,10 @@ class CsvWriter:
             lines.append(delimiter.join(values) + terminator)
         text = "".join(lines)
 
-        codec = (
-            "latin-1"
-            if dialect.encoding in ("latin-1", "iso-8859-1", "auto-latin1-utf8")
-            else "utf-8"
-        )
+        # auto-latin1-utf8 names a Latin-1 partner: the hub writes Latin-1 to it.
+        codec = "latin-1" if dialect.encoding == AUTO_LATIN1_UTF8 else dialect.encoding
+        if codec == "utf-8-sig":
+            codec = "utf-8"  # the BOM is added below, once
         try:
             data = text.encode(codec)
         except UnicodeEncodeError:
