@@ -15,9 +15,10 @@ from __future__ import annotations
 import base64
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -37,6 +38,7 @@ SIMULATED_CONNECTORS: dict[str, tuple[str, ...]] = {
     "pieces-plus": ("pieces-plus-answers", "pieces-plus-orders"),
     "techniservice": ("techniservice-changes", "techniservice-orders"),
     "colis-express": ("colis-express-push", "colis-express-parcels", "colis-express-pickups"),
+    "elec-distrib": ("elec-distrib-events", "elec-distrib-orders"),
 }
 """Each partner the demo simulates (demo.partners), and the connectors its simulator
 answers: the demo's network holds these and no other."""
@@ -71,6 +73,7 @@ class Endpoints:
     bricomarket_drop: Path
     plugin_spool: Path | None = None
     """The example plugin's spool folder, when its package is installed."""
+    elec_distrib_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,10 @@ class DemoSecrets:
     colis_express_push_secret: str
     maison_electro_webhook_secret: str
     operator_token: str
+    elec_distrib_client: tuple[str, str] = field(
+        default_factory=lambda: ("hub-demo", secrets.token_urlsafe(24))
+    )
+    """Élec Distrib's OAuth 2.0 client id and secret."""
 
     @classmethod
     def generate(cls) -> DemoSecrets:
@@ -111,6 +118,11 @@ class DemoSecrets:
                 values[transport["bearer_token_env"]] = self.colis_express_token
             if "secret_env" in transport and partner == "colis-express":
                 values[transport["secret_env"]] = self.colis_express_push_secret
+            auth = transport.get("auth", {})
+            if auth.get("scheme") == "oauth2-client-credentials" and partner == "elec-distrib":
+                values[auth["client_id_env"]], values[auth["client_secret_env"]] = (
+                    self.elec_distrib_client
+                )
         for hook in network.get("webhooks", []):
             values[hook["secret_env"]] = self.maison_electro_webhook_secret
         return values
@@ -128,8 +140,14 @@ def _point_at_simulators(connector: dict[str, Any], where: Endpoints) -> None:
         urls = {
             "techniservice": where.techniservice_url,
             "colis-express": where.colis_express_url,
+            "elec-distrib": where.elec_distrib_url,
         }
         transport["base_url"] = urls[partner]
+        auth = transport.get("auth")
+        if isinstance(auth, dict) and "token_url" in auth:
+            # The token endpoint moves with the API (a copy: YAML anchors share the dict).
+            path = urlsplit(auth["token_url"]).path
+            transport["auth"] = {**auth, "token_url": f"{urls[partner]}{path}"}
     if "schedule" in connector:
         connector["schedule"] = dict(LIVE_SCHEDULE)
 

@@ -236,6 +236,8 @@ def observe(session: Session) -> Observed:
         "pieces-plus-orders": partners.supplier.held(),
         "colis-express-pickups": _pickups(partners.carrier),
     }
+    if partners.elec_distrib is not None:
+        held["elec-distrib-orders"] = partners.elec_distrib.held()
     return Observed(
         hub_statuses=statuses,
         delivered=delivered_by_connector(rows),

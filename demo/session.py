@@ -30,6 +30,7 @@ from demo.network import (
     write_network,
 )
 from demo.partners import Carrier, Partners, PartsSupplier, RepairNetwork, Workshop
+from demo.partners.elec_distrib import ElecDistrib
 from demo.partners.plugin_workshop import spool_acknowledgement
 from demo.partners.world import World
 from demo.retailers import FeedReader, WebhookReceiver
@@ -42,12 +43,16 @@ from hub.store.db import Database
 from hub.store.migrate import upgrade
 from hub.store.parties import save_party
 from simulators.colis_express import ColisExpressSimulator
+from simulators.elec_distrib import ElecDistribSimulator
 from simulators.server import Simulator
 from simulators.sftp import SftpServer
 from simulators.techniservice.app import TechniServiceSimulator
 
 MARKER = ".hub-demo"
 """Marks a folder as the demo's, so starting again may empty it (and nothing else)."""
+ED_TOKEN_LIFETIME = 30
+"""Élec Distrib's tokens last 15 minutes; the demo's a few seconds' worth of rounds, so
+that the hub renews them during the story."""
 RETRIES = Retries(max_attempts=4, base_delay=0.2, max_delay=2.0)
 """The story runs in minutes: a message that cannot go through is dead within seconds."""
 
@@ -189,6 +194,12 @@ def demo_session(
                 enr_on_pickup=False,  # the carrier scans on the story's clock (Carrier.act)
             )
         )
+        client_id, client_secret = secrets.elec_distrib_client
+        elec_distrib = stack.enter_context(
+            ElecDistribSimulator(
+                client_id=client_id, client_secret=client_secret, token_lifetime=ED_TOKEN_LIFETIME
+            )
+        )
         webhooks = stack.enter_context(WebhookReceiver(secrets.maison_electro_webhook_secret))
         drop = folder / "drop" / "bricomarket"
         (drop / "done").mkdir(parents=True)
@@ -204,6 +215,7 @@ def demo_session(
             maison_electro_webhook_url=webhooks.url,
             bricomarket_drop=drop.resolve(),
             plugin_spool=plugin_spool,
+            elec_distrib_url=elec_distrib.base_url,
         )
         document = demo_network(endpoints, production or PRODUCTION_NETWORK)
         path = write_network(folder, document)
@@ -231,7 +243,8 @@ def demo_session(
         stack.callback(feed.close)
         carrier = Carrier(colis_express, by_reference)
         supplier = PartsSupplier(supplier_server, by_reference)
-        world = World(carriers=[carrier], suppliers=[supplier])
+        distributor = ElecDistrib(elec_distrib, colis_express, by_reference)
+        world = World(carriers=[carrier], suppliers=[supplier, distributor])
         workshop = Workshop(workshop_server, by_reference, world)
         repair_network = RepairNetwork(techniservice, by_reference, world)
         partners = Partners(
@@ -241,6 +254,7 @@ def demo_session(
             repair_network=repair_network,
             world=world,
             repairers=[workshop, repair_network],
+            elec_distrib=distributor,
         )
         yield Session(
             folder=folder,

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from demo.partners.carrier import Carrier
+from demo.partners.elec_distrib import ElecDistrib
 from demo.partners.repair_network import RepairNetwork
 from demo.partners.supplier import PartsSupplier
 from demo.partners.workshop import Workshop
@@ -29,6 +30,7 @@ class Partners:
     world: World
     repairers: list[Acting]
     activity: list[int] = field(default_factory=list)
+    elec_distrib: ElecDistrib | None = None
 
     def waiting_until(self) -> datetime | None:
         """The story's next date, when nothing else can happen before it."""
