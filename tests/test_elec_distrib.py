@@ -7,31 +7,41 @@ answer's order_id is kept and shown on the case, and a 422 that dead-letters the
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 from typer.testing import CliRunner
 
+from adapters.transports.http.from_spec import HTTP_PULL
+from adapters.transports.http.pull import rfc3339
+from adapters.transports.http.spec import HttpPullTransportSpec
 from cli import app
 from hub.api.operator_auth import TOKEN_ENV
 from hub.bootstrap import Hub, Retries
+from hub.errors import ConfigurationError
+from hub.mapping.loader import build_answer_codec, load_mapping
+from hub.mapping.outbound import UnreadableAnswer, answer_values
+from hub.mapping.spec import AnswerSpec, AnswerTarget
 from hub.model import Event, EventDetails, EventType, stable_event_id
 from hub.model.work import PartsOrderLine
 from hub.partners.connectors import Network, open_network
 from hub.partners.ingest.paged import since_cursor
+from hub.ports import Capability, DeliveryReceipt
 from hub.store.case_links import RecordedBy, references_of_case
 from hub.store.cases import case_state, open_case
-from hub.store.connector_state import read_cursor
+from hub.store.connector_state import read_cursor, write_cursor
 from hub.store.db import Database
 from hub.store.events import append_events, count_events_by_reporter
 from hub.store.outbox import all_messages
 from hub.store.parties import save_party
-from hub.sync.delivery import deliver_row
+from hub.sync.delivery import deliver_row, keep_answer
 from hub.sync.outbox import dead_letters
 from simulators.colis_express import ColisExpressSimulator
 from simulators.elec_distrib import EVENTS_PATH, ElecDistribSimulator
@@ -400,3 +410,87 @@ def test_an_unknown_sku_is_a_dead_letter_naming_the_field_and_code(world: World)
     assert "items[0].sku" in letter.last_error
     assert "UNKNOWN_SKU" in letter.last_error
     assert world.statuses("/api/v2/orders") == [422]  # final: never retried
+
+
+# -- the generic features on their own -------------------------------------------------------
+
+
+def test_since_param_needs_a_feed_whose_pages_carry_it() -> None:
+    base = {"base_url": "https://api.example", "since_param": "since"}
+    with pytest.raises(ValidationError, match="page_path"):
+        HttpPullTransportSpec.model_validate(base)
+    paged = {**base, "page_path": "/events"}
+    with pytest.raises(ValidationError, match="link_header or cursor_field"):
+        HttpPullTransportSpec.model_validate({**paged, "pagination": {"style": "page_number"}})
+    spec = HttpPullTransportSpec.model_validate(paged)
+    assert Capability.SINCE in HTTP_PULL.enabled(spec)
+    without = HttpPullTransportSpec.model_validate({**paged, "since_param": None})
+    assert Capability.SINCE not in HTTP_PULL.enabled(without)
+
+
+def test_the_instant_asked_from_is_utc_and_never_rounded_up() -> None:
+    at = datetime(2026, 11, 5, 14, 12, 9, 250999, tzinfo=timezone(PARIS))
+    assert rfc3339(at) == "2026-11-05T13:12:09.250Z"
+    assert since_cursor(at) == "2026-11-05T13:12:09.250999+00:00"
+
+
+def test_a_stored_cursor_that_is_no_instant_stops_the_run_saying_so(world: World) -> None:
+    _events(world, T0)
+    with world.database.transaction() as connection:
+        write_cursor(connection, EVENTS, "/api/v2/order-events?page=2")
+    with Hub(world.database, world.network, owner="ed-test") as hub:
+        report = hub.run_now(EVENTS)
+    assert report is not None
+    assert report.error is not None
+    assert "is no instant" in str(report.error)
+    assert world.stored() == 0
+    assert world.distributor.requests == []
+
+
+def _answer_spec() -> AnswerSpec:
+    answer = load_mapping(ROOT / "mappings" / "elec-distrib.yaml").outbound("purchase_order")
+    assert answer.answer is not None
+    return answer.answer
+
+
+def test_answer_values_are_read_by_the_mapping_and_refused_with_the_reason() -> None:
+    spec = _answer_spec()
+    codec = build_answer_codec(spec)
+    body = b'{"order_id": "ED-778812", "status": "received"}'
+    assert answer_values(codec, spec.keep, body, source="answer") == {
+        AnswerTarget.PARTNER_REF: "ED-778812"
+    }
+    with pytest.raises(UnreadableAnswer, match="no order_id"):
+        answer_values(codec, spec.keep, b'{"status": "received"}', source="answer")
+    with pytest.raises(UnreadableAnswer, match="cannot be read"):
+        answer_values(codec, spec.keep, b"<html>busy</html>", source="answer")
+
+
+def test_an_unreadable_answer_is_logged_and_the_delivery_stands(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    _needs_a_part(world, "BM-000048", "BSH-00641231")
+    with world.database.transaction() as connection:
+        [row] = [r for r in all_messages(connection) if r.target == ORDERS]
+    receipt = DeliveryReceipt(status=201, body=b'{"status": "received"}', already_known=False)
+    with caplog.at_level(logging.WARNING, logger="hub.sync.delivery"):
+        keep_answer(world.database, world.network.connector(ORDERS), row, receipt)
+    assert "partner_ref is required but the answer has no order_id" in caplog.text
+    with world.database.transaction() as connection:
+        assert references_of_case(connection, "BM-000048") == []
+
+
+def test_a_mapping_whose_answer_codec_cannot_work_is_refused_with_its_line(
+    tmp_path: Path,
+) -> None:
+    text = (ROOT / "mappings" / "elec-distrib.yaml").read_text(encoding="utf-8")
+    broken = text.replace(
+        'record: "$"\n        fields: {order_id', 'record: "$[{n}]"\n        fields: {order_id'
+    )
+    assert broken != text
+    path = tmp_path / "elec-distrib.yaml"
+    path.write_text(broken, encoding="utf-8")
+    with pytest.raises(
+        ConfigurationError, match=r"elec-distrib.yaml:\d+: messages.purchase_order.answer"
+    ):
+        load_mapping(path)

@@ -51,7 +51,10 @@ def answer_values(
 ) -> dict[AnswerTarget, str]:
     """The values ``keep`` names, read from the answer's first record; raises
     :class:`UnreadableAnswer` saying which is missing or why the answer cannot be read."""
-    first = next(iter(codec.decode(body, source=source)), None)
+    try:
+        first = next(iter(codec.decode(body, source=source)), None)
+    except PartnerDataError as problem:  # the whole answer refused (not JSON, too large)
+        first = problem
     if first is None or isinstance(first, PartnerDataError):
         why = "it holds no record" if first is None else str(first)
         raise UnreadableAnswer(f"the answer cannot be read: {why}", location=Location(source))
