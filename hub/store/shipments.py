@@ -4,7 +4,7 @@ tracking number (the event's subject); and the parcels other parties handed to a
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, Integer, and_, func, select
+from sqlalchemy import Connection, Integer, and_, exists, func, select
 
 from hub.model.statuses import ShipmentStatus
 from hub.store.tables import events
@@ -19,28 +19,28 @@ def open_tracking_numbers(connection: Connection, carrier: str) -> list[str]:
 
     "Latest" is by when it happened, like every derived status in the hub.
     """
-    reported = _reported_open(connection, carrier)
-    known = set(
-        connection.execute(
-            select(events.c.subject)
-            .distinct()
-            .where(events.c.type == "shipment_status", events.c.reported_by == carrier)
-            .where(events.c.subject.is_not(None))
-        ).scalars()
-    )
-    handed = set(_handed_to(connection, carrier)) - known
-    return sorted(set(reported) | handed)
+    handed = set(_handed_to(connection, carrier))
+    return sorted(set(_reported_open(connection, carrier)) | handed)
 
 
 def _handed_to(connection: Connection, carrier: str) -> list[str]:
-    """Tracking numbers that other parties' events say they gave to ``carrier``."""
+    """Tracking numbers that other parties' events say they gave to ``carrier``, which
+    the carrier has not reported on yet (from then on, its own events say if it is open)."""
     shipment_carrier = events.c.details[("shipment", "carrier")].as_string()
     tracking = events.c.details[("shipment", "tracking_number")].as_string()
+    reported = events.alias("reported")
     rows = connection.execute(
         select(tracking)
         .distinct()
         .where(events.c.reported_by != carrier, events.c.type != "shipment_status")
-        .where(shipment_carrier == carrier)
+        .where(events.c.details.is_not(None), shipment_carrier == carrier)
+        .where(
+            ~exists().where(
+                reported.c.reported_by == carrier,
+                reported.c.type == "shipment_status",
+                reported.c.subject == tracking,
+            )
+        )
     ).scalars()
     return [number for number in rows if number]
 
