@@ -23,6 +23,7 @@ from hub.errors import ConfigurationError, ConflictError, PartnerDataError
 from hub.model.event import Event
 from hub.partners.connectors import check_network, open_network
 from hub.partners.ingest.message import ingest_message
+from hub.partners.ingest.pipeline import MessageRejected
 from hub.ports import MessageRef, RawMessage
 from hub.store.leases import pause_state
 
@@ -69,6 +70,14 @@ def _print_rejects(rejects: list[PartnerDataError]) -> None:
             err.print(f"    raw: {reject.raw!r}", markup=False, highlight=False)
 
 
+def _fail_if_rejected_whole(rejects: list[PartnerDataError], name: str) -> None:
+    """A message refused whole (its header, a control, its shape) is a failure for a
+    script, not a run that found nothing: exit 1."""
+    if any(isinstance(reject, MessageRejected) for reject in rejects):
+        err.print(f"{name} was rejected whole: nothing of it can be stored")
+        raise typer.Exit(1)
+
+
 @app.command("ingest")
 def ingest(
     connector: Annotated[str, typer.Option("--connector", help="The connector's name.")],
@@ -96,6 +105,7 @@ def ingest(
                 rejects.append(item)
         _print_rejects(rejects)
         err.print(f"{events} event(s), {len(rejects)} reject(s); nothing stored (dry run)")
+        _fail_if_rejected_whole(rejects, file.name)
         return
     stat = file.stat()
     message = RawMessage(
@@ -116,6 +126,7 @@ def ingest(
         f"{counts.duplicates} duplicate(s), {counts.unmapped} unmapped, "
         f"{counts.orphans} without a known case, {counts.rejected} rejected"
     )
+    _fail_if_rejected_whole(outcome.rejects, file.name)
 
 
 @app.command("run")

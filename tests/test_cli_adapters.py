@@ -68,6 +68,20 @@ def test_dry_run_prints_events_and_rejects_and_stores_nothing(tmp_path: Path) ->
     assert not (tmp_path / "hub.db").exists()
 
 
+def test_a_message_rejected_whole_fails_the_dry_run(tmp_path: Path) -> None:
+    """A document the record path reaches nothing in (the carrier renamed its list) is
+    not "0 events": it is rejected, and the command says so with exit 1."""
+    renamed = tmp_path / "parcel_events_CE1.json"
+    renamed.write_text('{"tracking_number": "CE1", "evts": [{"id": "e1"}]}', encoding="utf-8")
+    result = run(
+        "ingest", "--connector", "colis-express-parcels", "--file", str(renamed), "--dry-run",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "record path $.events[*] reaches nothing in this document" in result.stderr
+    assert "parcel_events_CE1.json was rejected whole" in result.stderr
+
+
 def test_ingest_stores_once_and_recognises_the_file(tmp_path: Path) -> None:
     assert run("up", cwd=tmp_path).returncode == 0
     assert (

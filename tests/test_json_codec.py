@@ -305,9 +305,16 @@ def test_a_record_path_on_the_wrong_kind_of_value_rejects_the_document() -> None
     with pytest.raises(JsonShapeError) as caught:
         list(pull_codec().decode(b'{"events": {"id": "ev_1"}}', source="shape.json"))
     assert "expected a list, found an object" in caught.value.reason
-    # Missing or null is no record, like an empty list.
+    # An empty document, null or an empty list is no record.
     for content in (b"{}", b'{"events": null}', b'{"events": []}'):
         assert list(pull_codec().decode(content, source="none.json")) == []
+    # A path that reaches nothing in a document with content is never silence.
+    with pytest.raises(JsonShapeError) as missed:
+        list(pull_codec().decode(b'{"evts": [{"id": "ev_1"}]}', source="renamed.json"))
+    assert missed.value.reason == (
+        "record path $.events[*] reaches nothing in this document (it holds: evts): the "
+        "partner's format changed, or this is not the message the mapping reads"
+    )
 
 
 def test_values_are_text_as_the_partner_wrote_them() -> None:
@@ -578,3 +585,52 @@ def test_encode_then_decode_gives_the_values_back(
     (back,) = codec.decode(content, source="round-trip")
     assert isinstance(back, Record)
     assert back.fields == record
+
+
+MULTI_PARCEL_ANSWER = {
+    "account": "HUB-1",
+    "shipments": [
+        {
+            "number": "1Z0000000000000001",
+            "service": {"name": "Express"},
+            "events": [{"code": "PU", "at": "09:00"}, {"code": "DEL", "at": "17:00"}],
+        },
+        {"number": "1Z0000000000000002", "events": [{"code": "PU", "at": "10:00"}]},
+        {"number": "1Z0000000000000003", "events": []},
+    ],
+}
+
+
+def test_a_record_reads_the_objects_enclosing_it() -> None:
+    """Events nested in parcels read their own parcel's number (``^``) and the answer's
+    account (``^^``): no event takes the first parcel's number."""
+    codec = JsonCodec(
+        JsonCodecSpec(
+            record="$.shipments[*].events[*]",
+            fields={
+                "code": "$.code",
+                "number": "^.number",
+                "service": "^.service.name",
+                "account": "^^.account",
+                "beyond": "^^^.account",
+            },
+        )
+    )
+    records = list(codec.decode(json.dumps(MULTI_PARCEL_ANSWER).encode(), source="answer.json"))
+    assert [
+        (r.fields["code"], r.fields["number"], r.fields["service"], r.fields["account"])
+        for r in records
+        if isinstance(r, Record)
+    ] == [
+        ("PU", "1Z0000000000000001", "Express", "HUB-1"),
+        ("DEL", "1Z0000000000000001", "Express", "HUB-1"),
+        ("PU", "1Z0000000000000002", None, "HUB-1"),
+    ]
+    assert all(isinstance(r, Record) and r.fields["beyond"] is None for r in records)
+
+
+def test_a_document_field_cannot_read_an_enclosing_object() -> None:
+    with pytest.raises(ConfigurationError, match="only a record's fields have an enclosing"):
+        JsonCodec(JsonCodecSpec(record="$.events[*]", fields={}, document_fields={"n": "^.x"}))
+    with pytest.raises(ConfigurationError, match="or with \\^ to read the object"):
+        JsonCodec(JsonCodecSpec(record="$.events[*]", fields={"n": "number"}))

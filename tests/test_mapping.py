@@ -315,3 +315,54 @@ def test_only_a_codec_holding_many_records_can_send_batches(tmp_path: Path) -> N
     path = _outbound(tmp_path, name="o_{id}.xml", codec=XML, batch="batch: {max_records: 5}")
     with pytest.raises(ConfigurationError, match=r"messages\.order\.batch: batch needs a codec"):
         load_mapping(path)
+
+
+def test_codes_by_pattern_come_after_the_exact_ones(tmp_path: Path) -> None:
+    text = MINIMAL.replace(
+        "      REC: received\n", '      REC: received\n      "R*": repaired\n      DX: null\n'
+    )
+    inbound = InboundMapping(load_mapping(_write(tmp_path, text)), "status")
+
+    def status_of(code: str) -> str | None:
+        record = Record(2, {"code": code, "at": "2026-11-03T10:00:00+01:00"}, code)
+        event = inbound.map_record(record, source="f", recorded_at=NOW)
+        assert isinstance(event, Event), event
+        return None if event.status is None else event.status.value
+
+    assert [status_of(code) for code in ("REC", "REP", "R12", "DX", "QQ")] == [
+        "received",
+        "repaired",
+        "repaired",
+        None,  # known, not mapped: a pattern does not override it
+        None,
+    ]
+
+
+def test_identity_targets_tell_same_second_facts_in_two_places_apart(tmp_path: Path) -> None:
+    places = MINIMAL.replace(
+        "      occurred_at: {column: at, format: iso8601}\n",
+        "      occurred_at: {column: at, format: iso8601}\n"
+        "      case_ref: {column: ref}\n"
+        "      location_city: {column: city}\n",
+    )
+    at = "2026-11-03T10:00:00+01:00"
+
+    def ids(text: str) -> set[str]:
+        inbound = InboundMapping(load_mapping(_write(tmp_path, text)), "status")
+        events = [
+            inbound.map_record(
+                Record(n, {"code": "REC", "at": at, "ref": "ME-1", "city": city}, city),
+                source="f",
+                recorded_at=NOW,
+            )
+            for n, city in enumerate(("Lyon", "Grenoble"), start=2)
+        ]
+        return {event.id for event in events if isinstance(event, Event)}
+
+    assert len(ids(places)) == 1  # by default, the same fact: merged
+    with_identity = places.replace("    codes:\n", "    identity: [location_city]\n    codes:\n")
+    assert len(ids(with_identity)) == 2
+    with pytest.raises(ConfigurationError, match="identity names targets with no field: note"):
+        load_mapping(
+            _write(tmp_path, places.replace("    codes:\n", "    identity: [note]\n    codes:\n"))
+        )

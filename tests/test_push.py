@@ -95,7 +95,7 @@ def test_signed_pushes_late_and_twice_are_stored_once_in_time_order(
             .all()
         )
         case = get_case(connection, "ME-000123")
-    assert statuses == ["in_transit", "in_transit", "out_for_delivery", "delivered"]
+    assert statuses == ["picked_up", "in_transit", "out_for_delivery", "delivered"]
     assert case is not None
 
 

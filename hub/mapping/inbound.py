@@ -6,6 +6,7 @@ code is not an error: the event keeps the raw code with no status and is flagged
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -19,12 +20,17 @@ from pydantic import ValidationError
 from hub.errors import Location, PartnerDataError
 from hub.mapping.spec import FieldSpec, InboundSpec, MappingSpec, Target
 from hub.mapping.values import (
+    InstantParser,
     ValueProblem,
+    Zone,
     instant_parser,
     parse_amount,
     parse_date,
     parse_int,
+    parse_zone,
+    zone_name,
 )
+from hub.model.address import Place
 from hub.model.event import (
     STATUS_SETS,
     AnyStatus,
@@ -143,6 +149,11 @@ class InboundMapping:
         self._statuses: dict[str, AnyStatus | None] = {
             code: None if value is None else status_set(value) for code, value in self.codes.items()
         }
+        self._patterns = [
+            (re.compile(fnmatch.translate(code)), status)
+            for code, status in self._statuses.items()
+            if "*" in code or "?" in code
+        ]
         self._readers = [
             _Reader(
                 target,
@@ -153,8 +164,19 @@ class InboundMapping:
             )
             for target, field in self.spec.fields.items()
         ]
+        # A zone given with each event (a checkpoint's local time): occurred_at is read
+        # after it, in that zone, falling back to the mapping's when it is empty.
+        self._event_zone = Target.TIME_ZONE in self.spec.fields
+        self._zoned: dict[str, InstantParser] = {}
         self._steps = [
-            (r.target, r.field_name, r.extract, r.convert, r.required) for r in self._readers
+            (
+                r.target,
+                r.field_name,
+                r.extract,
+                None if self._event_zone and r.target is Target.OCCURRED_AT else r.convert,
+                r.required,
+            )
+            for r in self._readers
         ]
         fields = self.spec.fields
         self._plain_details = [(t, name) for t, name in _PLAIN_DETAILS.items() if t in fields]
@@ -169,12 +191,9 @@ class InboundMapping:
 
     def _converter(self, target: Target, field: FieldSpec) -> Callable[[str], Any] | None:
         if target is Target.OCCURRED_AT:
-            return instant_parser(
-                field.format or "iso8601",
-                self.zone,
-                ambiguous=self.ambiguous,
-                nonexistent=self.nonexistent,
-            )
+            return self._instants(self.zone)
+        if target is Target.TIME_ZONE:
+            return parse_zone
         if target is Target.QUOTE_AMOUNT:
             separator = field.decimal.value if field.decimal else "."
             return lambda text: parse_amount(text, separator)
@@ -223,6 +242,8 @@ class InboundMapping:
                     location=Location(source, record.line, field_name),
                     raw=record.raw,
                 ) from problem
+        if self._event_zone and Target.OCCURRED_AT in values:
+            self._read_in_event_zone(values, record, source)
         if self._require_any and not any(t in values for t in self._require_any):
             raise MissingValue(
                 f"the record needs {self._require_names} to find its case",
@@ -231,12 +252,51 @@ class InboundMapping:
             )
         return values
 
+    def _by_pattern(self, raw_code: str) -> AnyStatus | None:
+        for pattern, status in self._patterns:
+            if pattern.match(raw_code):
+                return status
+        return None
+
+    def _identity(self, values: dict[Target, Any]) -> str | None:
+        if not self.spec.identity:
+            return None
+        return "\x1e".join(str(values.get(target) or "") for target in self.spec.identity)
+
+    def _instants(self, zone: Zone) -> InstantParser:
+        occurred_at = self.spec.fields[Target.OCCURRED_AT]
+        return instant_parser(
+            occurred_at.format or "iso8601",
+            zone,
+            ambiguous=self.ambiguous,
+            nonexistent=self.nonexistent,
+        )
+
+    def _read_in_event_zone(self, values: dict[Target, Any], record: Record, source: str) -> None:
+        """occurred_at, read in the zone the record gave (or the mapping's)."""
+        zone: Zone = values.pop(Target.TIME_ZONE, self.zone)
+        key = zone_name(zone)
+        parse = self._zoned.get(key)
+        if parse is None:
+            if len(self._zoned) > _ZONES_KEPT:
+                self._zoned.clear()
+            parse = self._zoned[key] = self._instants(zone)
+        try:
+            values[Target.OCCURRED_AT] = parse(values[Target.OCCURRED_AT])
+        except ValueProblem as problem:
+            field = _field_name(self.spec.fields[Target.OCCURRED_AT])
+            raise BadValue(
+                str(problem), location=Location(source, record.line, field), raw=record.raw
+            ) from problem
+
     def _event(
         self, values: dict[Target, Any], record: Record, source: str, recorded_at: datetime
     ) -> Event:
         event_type = self.spec.event_type
         raw_code: str = values[Target.RAW_CODE]
         status = self._statuses.get(raw_code)
+        if status is None and self._patterns and raw_code not in self._statuses:
+            status = self._by_pattern(raw_code)
         occurred_at: datetime = values[Target.OCCURRED_AT]
         subject = values.get(Target.SUBJECT)
         if not subject and self._derived_subject:
@@ -253,6 +313,7 @@ class InboundMapping:
                     raw_code=raw_code,
                     occurred_at=occurred_at,
                     subject=subject,
+                    extra=self._identity(values),
                 ),
                 case_ref=values.get(Target.CASE_REF),
                 partner_ref=values.get(Target.PARTNER_REF),
@@ -308,17 +369,36 @@ def _field_name(field: FieldSpec) -> str | None:
     return None
 
 
+_ZONES_KEPT = 1_000
+"""Parsers an inbound mapping keeps, one per zone its partner gave (then it forgets)."""
+
 _PLAIN_DETAILS = {
     Target.PARTS_ORDER_ID: "parts_order_id",
     Target.SERIAL_NUMBER: "serial_number",
     Target.NOTE: "note",
     Target.REASON: "reason",
     Target.ETA: "eta",
+    Target.SIGNED_BY: "signed_by",
 }
 """Targets copied to the event's details as they are."""
 
-_NESTED_DETAILS = (Target.QUOTE_AMOUNT, Target.TRACKING_NUMBER, Target.VISIT_DATE, Target.PART_SKU)
-"""Targets that build a quote, a parcel, a visit or parts lines."""
+_LOCATION = {
+    Target.LOCATION_ID: "id",
+    Target.LOCATION_NAME: "name",
+    Target.LOCATION_POSTCODE: "postcode",
+    Target.LOCATION_CITY: "city",
+    Target.LOCATION_COUNTRY: "country",
+}
+"""Targets that say where it happened, by the part of the place each fills."""
+
+_NESTED_DETAILS = (
+    Target.QUOTE_AMOUNT,
+    Target.TRACKING_NUMBER,
+    Target.VISIT_DATE,
+    Target.PART_SKU,
+    *_LOCATION,
+)
+"""Targets that build a quote, a parcel, a visit, parts lines or a place."""
 
 _NO_DETAILS = EventDetails()
 """Frozen, so every event with nothing beside its status can share it."""
@@ -337,8 +417,8 @@ def _nested(
         shipment = Shipment.model_validate(
             {
                 "tracking_number": values[Target.TRACKING_NUMBER],
-                "carrier_name": values.get(Target.CARRIER_NAME),
                 "carrier": values.get(Target.CARRIER),
+                "carrier_name": values.get(Target.CARRIER_NAME),
                 "leg": values.get(Target.SHIPMENT_LEG),
             }
         )
@@ -365,4 +445,12 @@ def _nested(
             )
             for index, sku in enumerate(skus)
         )
-    return {"quote": quote, "shipment": shipment, "visit": visit, "parts": parts}
+    place = {part: values[target] for target, part in _LOCATION.items() if values.get(target)}
+    location = Place.model_validate(place) if place else None
+    return {
+        "quote": quote,
+        "shipment": shipment,
+        "visit": visit,
+        "parts": parts,
+        "location": location,
+    }

@@ -118,10 +118,8 @@ class Target(StrEnum):
     QUOTE_AMOUNT = "quote_amount"
     QUOTE_CURRENCY = "quote_currency"
     TRACKING_NUMBER = "tracking_number"
-    CARRIER_NAME = "carrier_name"
     CARRIER = "carrier"
-    """The carrier's party id (a partner's carrier code through ``values``): that
-    carrier's per-item pull then asks about the parcel."""
+    CARRIER_NAME = "carrier_name"
     SHIPMENT_LEG = "shipment_leg"
     PARTS_ORDER_ID = "parts_order_id"
     PART_LINE = "part_line"
@@ -131,6 +129,13 @@ class Target(StrEnum):
     VISIT_DATE = "visit_date"
     VISIT_SLOT = "visit_slot"
     VISIT_TECHNICIAN = "visit_technician"
+    LOCATION_ID = "location_id"
+    LOCATION_NAME = "location_name"
+    LOCATION_POSTCODE = "location_postcode"
+    LOCATION_CITY = "location_city"
+    LOCATION_COUNTRY = "location_country"
+    SIGNED_BY = "signed_by"
+    TIME_ZONE = "time_zone"
 
 
 class InboundSpec(_Spec):
@@ -157,7 +162,14 @@ class InboundSpec(_Spec):
     )
     codes: dict[str, str | None] = Field(
         description="Partner code -> canonical status of event_type. One code, one value; "
-        "null records a code seen but not mapped yet (its events stay flagged unmapped).",
+        "null records a code seen but not mapped yet (its events stay flagged unmapped). A "
+        "code with * or ? is a pattern (D* for every code starting with D), tried in order "
+        "after the exact codes.",
+    )
+    identity: list[Target] = Field(
+        default_factory=list,
+        description="Targets that also tell two facts apart when the partner gives no event "
+        "id (e.g. location_city: two scans at the same second in two places are two events).",
     )
     subject_template: str | None = Field(
         default=None,
@@ -176,9 +188,11 @@ class InboundSpec(_Spec):
                 f"codes map to {', '.join(unknown)}, which are not {self.event_type.value} "
                 f"statuses ({', '.join(sorted(allowed))})"
             )
-        missing = [t.value for t in self.require_any if t not in self.fields]
+        missing = [t.value for t in (*self.require_any, *self.identity) if t not in self.fields]
         if missing:
-            raise ValueError(f"require_any names targets with no field: {', '.join(missing)}")
+            raise ValueError(
+                f"require_any or identity names targets with no field: {', '.join(missing)}"
+            )
         if self.subject_template:
             names = set(re.findall(r"{(\w+)}", self.subject_template))
             undefined = sorted(n for n in names if n not in {t.value for t in self.fields})

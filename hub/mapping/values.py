@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Literal
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 class ValueProblem(ValueError):
@@ -47,7 +47,7 @@ def parse_date(text: str, fmt: str | None) -> date:
 def parse_instant(
     text: str,
     fmt: str,
-    zone: ZoneInfo,
+    zone: Zone,
     *,
     ambiguous: Literal["earlier", "later", "reject"] = "earlier",
     nonexistent: Literal["shift_forward", "reject"] = "shift_forward",
@@ -98,11 +98,41 @@ def _pattern_regex(fmt: str) -> re.Pattern[str] | None:
 
 InstantParser = Callable[[str], datetime]
 
+Zone = ZoneInfo | timezone
+"""Where wall-clock times are read: a named zone (with its daylight-saving changes) or a
+fixed offset a partner gave with the event."""
+
+_OFFSET = re.compile(r"^(?:UTC|GMT)?([+-])(\d{1,2})(?::?(\d{2}))?$")
+
+
+def zone_name(zone: Zone) -> str:
+    return zone.key if isinstance(zone, ZoneInfo) else str(zone)
+
+
+def parse_zone(text: str) -> Zone:
+    """A zone a partner gives with an event: a UTC offset (``+02:00``, ``-0500``, ``Z``,
+    ``UTC+1``) or a time zone name (``Europe/Paris``, ``America/New_York``)."""
+    cleaned = text.strip()
+    if cleaned.upper() in ("Z", "UTC", "GMT"):
+        return UTC
+    offset = _OFFSET.match(cleaned.upper().replace(" ", ""))
+    if offset is not None:
+        sign, hours, minutes = offset.groups()
+        delta = timedelta(hours=int(hours), minutes=int(minutes or 0))
+        if delta > timedelta(hours=14):
+            raise ValueProblem(f"{text!r} is not a UTC offset (more than 14 hours)")
+        return timezone(-delta if sign == "-" else delta)
+    try:
+        return ZoneInfo(cleaned)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueProblem(f"{text!r} is neither a UTC offset nor a time zone name") from None
+
+
 _HOURS_KEPT = 100_000
 """Hours whose offset an instant parser remembers (eleven years of hours), then forgets."""
 
 
-def steady_offset(hour: datetime, zone: ZoneInfo) -> timezone | None:
+def steady_offset(hour: datetime, zone: Zone) -> timezone | None:
     """The zone's offset through the whole wall-clock hour starting at ``hour``, or None
     when the offset changes within it (a daylight-saving change happens then).
 
@@ -124,7 +154,7 @@ def steady_offset(hour: datetime, zone: ZoneInfo) -> timezone | None:
 
 def instant_parser(
     fmt: str,
-    zone: ZoneInfo,
+    zone: Zone,
     *,
     ambiguous: Literal["earlier", "later", "reject"] = "earlier",
     nonexistent: Literal["shift_forward", "reject"] = "shift_forward",
@@ -175,7 +205,7 @@ def instant_parser(
 
 def localize(
     wall: datetime,
-    zone: ZoneInfo,
+    zone: Zone,
     *,
     ambiguous: Literal["earlier", "later", "reject"] = "earlier",
     nonexistent: Literal["shift_forward", "reject"] = "shift_forward",
@@ -192,12 +222,12 @@ def localize(
         if round_trip != wall:
             if nonexistent == "reject":
                 raise ValueProblem(
-                    f"{wall:%d/%m/%Y %H:%M} does not exist in {zone.key} (clocks go forward)"
+                    f"{wall:%d/%m/%Y %H:%M} does not exist in {zone_name(zone)} (clocks go forward)"
                 )
             return fixed_offset(first.astimezone(UTC).astimezone(zone))
         if ambiguous == "reject":
             raise ValueProblem(
-                f"{wall:%d/%m/%Y %H:%M} happens twice in {zone.key} (clocks go back)"
+                f"{wall:%d/%m/%Y %H:%M} happens twice in {zone_name(zone)} (clocks go back)"
             )
         return fixed_offset(first if ambiguous == "earlier" else second)
     return fixed_offset(first)

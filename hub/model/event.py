@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from hub.model.address import Place
 from hub.model.parties import PartyId, Reference
 from hub.model.statuses import (
     CaseStatus,
@@ -76,6 +77,12 @@ class EventDetails(BaseModel):
     note: RawText | None = None
     reason: RawText | None = Field(default=None, description="A partner's reason code or text.")
     eta: dt.date | None = Field(default=None, description="When a part or parcel is expected.")
+    location: Place | None = Field(
+        default=None, description="Where it happened: a depot, a relay point, a sorting centre."
+    )
+    signed_by: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = (
+        Field(default=None, description="Who signed for a delivery (proof of delivery).")
+    )
 
     def is_empty(self) -> bool:
         """Nothing came with the status (checked field by field: model equality is slow)."""
@@ -174,6 +181,7 @@ def stable_event_id(
     status: str | None = None,
     occurred_at: datetime,
     subject: str | None = None,
+    extra: str | None = None,
 ) -> str:
     """The id that makes the same fact the same event, however often it arrives.
 
@@ -182,7 +190,7 @@ def stable_event_id(
     """
     if partner_event_id:
         return f"{reported_by}:{partner_event_id}"
-    parts = (
+    parts: tuple[str | None, ...] = (
         reported_by,
         case_ref,
         partner_ref,
@@ -191,6 +199,8 @@ def stable_event_id(
         occurred_at.astimezone(UTC).isoformat(),
         subject,
     )
+    if extra is not None:  # only then: the ids of mappings without it never change
+        parts = (*parts, extra)
     identity = "\x1f".join("\x00" if part is None else part for part in parts)
     digest = hashlib.sha256(identity.encode()).hexdigest()
     return f"{reported_by}:h:{digest[:40]}"

@@ -64,12 +64,14 @@ class ShipmentStatus(StrEnum):
     """A parcel's tracking status, in the carriers' common set."""
 
     INFO_RECEIVED = "info_received"
+    PICKED_UP = "picked_up"
     IN_TRANSIT = "in_transit"
     OUT_FOR_DELIVERY = "out_for_delivery"
     FAILED_ATTEMPT = "failed_attempt"
     AVAILABLE_FOR_PICKUP = "available_for_pickup"
     DELIVERED = "delivered"
     EXCEPTION = "exception"
+    EXPIRED = "expired"
     RETURNED_TO_SENDER = "returned_to_sender"
 
     @property
@@ -143,12 +145,16 @@ CASE_STATUS_LABELS: dict[CaseStatus, Label] = {
 
 SHIPMENT_STATUS_LABELS: dict[ShipmentStatus, Label] = {
     ShipmentStatus.INFO_RECEIVED: Label("Étiquette créée", "Label created"),
+    ShipmentStatus.PICKED_UP: Label("Colis pris en charge", "Picked up"),
     ShipmentStatus.IN_TRANSIT: Label("En cours d'acheminement", "In transit"),
     ShipmentStatus.OUT_FOR_DELIVERY: Label("En cours de livraison", "Out for delivery"),
     ShipmentStatus.FAILED_ATTEMPT: Label("Destinataire absent, avisé", "Delivery attempted"),
     ShipmentStatus.AVAILABLE_FOR_PICKUP: Label("Disponible en point relais", "At the relay point"),
     ShipmentStatus.DELIVERED: Label("Livré", "Delivered"),
     ShipmentStatus.EXCEPTION: Label("Incident de livraison", "Delivery problem"),
+    ShipmentStatus.EXPIRED: Label(
+        "Délai de retrait dépassé, retour en cours", "Not collected in time, going back"
+    ),
     ShipmentStatus.RETURNED_TO_SENDER: Label("Retourné à l'expéditeur", "Returned to sender"),
 }
 

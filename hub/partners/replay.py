@@ -29,7 +29,7 @@ from hub.operators.listings import remapped_id, require_known
 from hub.partners.connectors import Network
 from hub.partners.ingest.message import CHUNK
 from hub.partners.ingest.pipeline import InboundPipeline, MessageRejected
-from hub.partners.resolve import resolve_cases
+from hub.partners.resolve import link_waiting, resolve_cases
 from hub.partners.runs import ReplayMark, RunCounts
 from hub.partners.supervisor import recorded
 from hub.store import replays
@@ -166,9 +166,12 @@ def _replay_one(
             renamed, remapped = _remap(connection, parsed)
             resolved = resolve_cases(connection, renamed)
             result = append_events(connection, resolved, message_id=message_id, now=now)
-            if hook is not None and result.stored_ids:
+            if result.stored_ids:
                 new = set(result.stored_ids)
-                hook(connection, [event for event in resolved if event.id in new])
+                appended = [event for event in resolved if event.id in new]
+                if hook is not None:
+                    hook(connection, appended)
+                link_waiting(connection, appended, hook)
             stored = set(result.stored_ids)
             report.remapped += sum(1 for event_id in remapped if event_id in stored)
             counts.events_stored += result.stored

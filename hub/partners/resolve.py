@@ -3,7 +3,8 @@
 Partners do not always quote the hub's reference: a workshop may know a case only by its
 own number or by the product's serial, a supplier only by the order id. The resolution
 order is fixed and generic (no partner code): the hub's reference, then the reporting
-party's own reference, then the parts order, then the serial of an open case.
+party's own reference, then the parts order, then the parcel's tracking number, then the serial
+of an open case.
 
 A link never crosses a boundary the facts do not support. Retailers choose their cases'
 serials and may write a partner's reference on a case, so neither proves anything by
@@ -12,6 +13,14 @@ partner was given (the hub sent it a message about it, or it reported an event n
 it). A reference the partner itself reported together with the case's reference is the
 partner's word and wins over retailers' claims. When several cases remain, the event
 waits without a case and the operator is told why (``hub unlinked``).
+
+Tracking numbers are learned, never typed: any event that names its case and carries a
+shipment (the carrier's event with the case reference, the supplier's shipped event, the
+repairer's return label) teaches the hub that parcel's number for the case. A carrier's
+event naming only the parcel then links through it (to the carrier the number was given
+with, when the message named one); one whose number is not known yet waits, and is
+attached, its sync rules run, as soon as another message teaches the number
+(:func:`learn_parcels_from`).
 """
 
 from __future__ import annotations
@@ -19,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from hub.model.event import Event
+from hub.model.event import Event, EventType
 from hub.store.case_links import (
     Candidate,
     GivenHow,
@@ -30,8 +39,10 @@ from hub.store.case_links import (
     record_given,
     reference_candidates,
 )
-from hub.store.cases import normalise_serial
+from hub.store.cases import normalise_serial, refresh_case, require_case
 from hub.store.db import Connection
+from hub.store.events import StoredHook
+from hub.store.parcels import KnownParcel, attach_waiting, learn_parcels, parcel_candidates
 from hub.store.parts_orders import cases_by_parts_order
 
 
@@ -68,6 +79,9 @@ def resolve_cases(
     by_order = cases_by_parts_order(
         connection, {e.details.parts_order_id for e in unresolved if e.details.parts_order_id}
     )
+    by_parcel = parcel_candidates(
+        connection, {number for e in unresolved if (number := _carrier_parcel(e)) is not None}
+    )
     by_serial = open_serial_candidates(
         connection,
         {
@@ -80,7 +94,7 @@ def resolve_cases(
     doubts: dict[str, str] = {}
     for event in events:
         if event.case_ref is None:
-            reference, doubt = _link(event, by_reference, by_order, by_serial)
+            reference, doubt = _link(event, by_reference, by_order, by_parcel, by_serial)
             if reference is not None:
                 event = event.model_copy(update={"case_ref": reference})
             elif doubt is not None:
@@ -94,6 +108,7 @@ def _link(
     event: Event,
     by_reference: dict[tuple[str, str], list[Candidate]],
     by_order: dict[str, str],
+    by_parcel: dict[str, list[KnownParcel]],
     by_serial: dict[tuple[str, str], list[Candidate]],
 ) -> tuple[str | None, str | None]:
     """The case the event links to, or why it does not (None when nothing matched)."""
@@ -111,6 +126,12 @@ def _link(
     order = by_order.get(event.details.parts_order_id or "")
     if order is not None:
         return order, None
+    number = _carrier_parcel(event)
+    if number is not None:
+        found, doubt = _by_parcel(event.reported_by, number, by_parcel.get(number, []))
+        if found is not None:
+            return found, None
+        doubts.append(doubt)
     serial = normalise_serial(event.details.serial_number)
     if serial is not None:
         found, doubt = _by_serial(
@@ -148,6 +169,77 @@ def _by_reference(
         f"the reference {reference} of {party} is recorded only by retailers, on cases never "
         f"sent to {party} ({', '.join(c.case_ref for c in candidates)})"
     )
+
+
+def _carrier_parcel(event: Event) -> str | None:
+    """The tracking number a carrier's event is about, if it is one."""
+    if event.type is not EventType.SHIPMENT_STATUS:
+        return None
+    shipment = event.details.shipment
+    return shipment.tracking_number if shipment is not None else event.subject
+
+
+def _tracking_number(event: Event) -> str | None:
+    """The parcel an event speaks of: its shipment's, or a carrier event's subject."""
+    shipment = event.details.shipment
+    return shipment.tracking_number if shipment is not None else _carrier_parcel(event)
+
+
+def _by_parcel(party: str, number: str, candidates: list[KnownParcel]) -> tuple[str | None, str]:
+    cases = sorted({p.case_ref for p in candidates if p.carrier in (None, party)})
+    if len(cases) == 1:
+        return cases[0], ""
+    if cases:
+        return None, f"the parcel {number} is known on several cases ({', '.join(cases)})"
+    if candidates:
+        return None, (
+            f"the parcel {number} is known only as another carrier's "
+            f"({', '.join(sorted({p.carrier or '' for p in candidates}))})"
+        )
+    return None, f"the parcel {number} is not known on any case yet: it waits for its number"
+
+
+def link_waiting(
+    connection: Connection, stored: Sequence[Event], on_stored: StoredHook | None
+) -> int:
+    """After events are appended: the parcels they teach, and the events that waited for
+    those numbers attached to their cases, the cases' statuses refreshed and the sync
+    rules run on them (``on_stored``) as if they had just arrived. How many attached."""
+    attached = learn_parcels_from(connection, stored)
+    if not attached:
+        return 0
+    for reference in sorted({event.case_ref for event in attached if event.case_ref}):
+        refresh_case(connection, require_case(connection, reference).id)
+    if on_stored is not None:
+        on_stored(connection, attached)
+    return len(attached)
+
+
+def learn_parcels_from(connection: Connection, stored: Sequence[Event]) -> list[Event]:
+    """Learn the parcels that stored events name with their case; the events that waited
+    for those numbers, now attached to their cases (for the caller to refresh the cases
+    and run the sync rules on them)."""
+    known = [
+        KnownParcel(
+            number,
+            event.case_ref,
+            _parcel_carrier(event),
+            None if shipment is None or shipment.leg is None else shipment.leg.value,
+            event.id,
+        )
+        for event in stored
+        if event.case_ref is not None and (number := _tracking_number(event)) is not None
+        for shipment in [event.details.shipment]
+    ]
+    learned = learn_parcels(connection, known)
+    return attach_waiting(connection, learned) if learned else []
+
+
+def _parcel_carrier(event: Event) -> str | None:
+    shipment = event.details.shipment
+    if shipment is not None and shipment.carrier is not None:
+        return shipment.carrier
+    return event.reported_by if event.type is EventType.SHIPMENT_STATUS else None
 
 
 def _by_serial(

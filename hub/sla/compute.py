@@ -122,6 +122,7 @@ PICKED_UP = frozenset(
 
 CARRIER_HAS_IT = frozenset(
     {
+        ShipmentStatus.PICKED_UP,
         ShipmentStatus.IN_TRANSIT,
         ShipmentStatus.OUT_FOR_DELIVERY,
         ShipmentStatus.FAILED_ATTEMPT,

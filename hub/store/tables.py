@@ -157,11 +157,40 @@ events = Table(
         postgresql_where=text("case_id IS NULL"),
     ),
     Index(
+        "ix_events_orphan_subject",
+        "subject",
+        sqlite_where=text("case_id IS NULL"),
+        postgresql_where=text("case_id IS NULL"),
+    ),
+    Index(
         "ix_events_unmapped_reported_by",
         "reported_by",
         sqlite_where=text("unmapped"),
         postgresql_where=text("unmapped"),
     ),
+)
+
+parcels = Table(
+    "parcels",
+    metadata,
+    Column("tracking_number", String(64), primary_key=True),
+    Column("case_id", BigIntId, ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "carrier",
+        String(64),
+        nullable=True,
+        comment="The carrier's party id, when the message that taught the number named it.",
+    ),
+    Column("leg", String(32), nullable=True),
+    Column(
+        "learned_from",
+        String(200),
+        nullable=False,
+        comment="The event that taught the hub this parcel's number for the case.",
+    ),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    comment="Parcels the hub knows the tracking numbers of, by case: a carrier's event "
+    "with only a tracking number links through them.",
 )
 
 connector_runs = Table(

@@ -9,10 +9,11 @@ builds the documents the hub sends.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 from adapters.codecs.errors import DocumentError, EncodeError
 from adapters.codecs.json.document import load, too_deep
-from adapters.codecs.json.paths import WrongKind, parse_path, select
+from adapters.codecs.json.paths import Each, WrongKind, parse_path, select, select_records
 from adapters.codecs.json.reader import field_readers, read_fields
 from adapters.codecs.json.spec import JsonCodecSpec
 from adapters.codecs.json.values import dump, kind
@@ -71,13 +72,15 @@ class JsonCodec:
         try:
             shared = read_fields(document, self._document)
             try:
-                nodes = select(document, self._record.steps, strict=True)
+                nodes = select_records(document, self._record.steps)
             except WrongKind as exc:
                 raise JsonShapeError(
                     f"record path {self.spec.record}: {exc}", location=Location(source)
                 ) from None
+            if not nodes:
+                self._check_reachable(document, source)
             results: list[DecodeResult] = []
-            for ordinal, node in enumerate(nodes, start=1):
+            for ordinal, (node, enclosing) in enumerate(nodes, start=1):
                 raw = dump(node)
                 if not isinstance(node, dict):
                     results.append(
@@ -88,12 +91,28 @@ class JsonCodec:
                         )
                     )
                     continue
-                fields = read_fields(node, self._fields)
+                fields = read_fields(node, self._fields, enclosing)
                 fields.update(shared)
                 results.append(Record(line=ordinal, fields=fields, raw=raw))
         except RecursionError:
             raise too_deep(source) from None
         yield from results
+
+    def _check_reachable(self, document: Any, source: str) -> None:
+        """No record: fine when the path reaches an empty list (a parcel without events
+        yet); a path that reaches nothing at all is a format change, never silence."""
+        steps = self._record.steps
+        last_each = max((i for i, step in enumerate(steps) if isinstance(step, Each)), default=-1)
+        container = steps[:last_each] if last_each >= 0 else steps
+        if not document or select(document, container):
+            return  # an empty document, or a list (or null) with nothing in it yet
+        top = ", ".join(sorted(document)) if isinstance(document, dict) else kind(document)
+        raise JsonShapeError(
+            f"record path {self.spec.record} reaches nothing in this document (it holds: "
+            f"{top or 'nothing'}): the partner's format changed, or this is not the message "
+            "the mapping reads",
+            location=Location(source),
+        )
 
     def document_fields(self, content: bytes, *, source: str) -> dict[str, str | None]:
         """The values read once per document (the parcel's tracking number and reference)."""

@@ -23,6 +23,7 @@ __all__ = [
     "WrongKind",
     "parse_path",
     "select",
+    "select_records",
 ]
 
 TypeHint = Literal["string", "number", "boolean", "json"]
@@ -69,6 +70,8 @@ class JsonPath:
     text: str
     steps: tuple[Step, ...]
     hint: TypeHint = "string"
+    up: int = 0
+    """``^.number``: read from the object enclosing the record (``^^`` the one above it)."""
 
     def split_repeat(self) -> tuple[tuple[Step, ...], tuple[Step, ...]] | None:
         """The steps before and after ``[{n}]``, or None when the path has none."""
@@ -79,10 +82,15 @@ class JsonPath:
 
 
 def parse_path(text: str) -> JsonPath:
-    """Parse ``$.a.b[0]["c d"][*]:number``; ValueError says what is wrong."""
-    if not text.startswith("$"):
-        raise ValueError("a path starts with $ (e.g. $.code, $.events[*])")
-    position = 1
+    """Parse ``$.a.b[0]["c d"][*]:number``, or ``^.number`` from the object enclosing a
+    record (``^^`` two up); ValueError says what is wrong."""
+    up = len(text) - len(text.lstrip("^"))
+    if not text.startswith("$") and not up:
+        raise ValueError(
+            "a path starts with $ (e.g. $.code, $.events[*]), or with ^ to read the object "
+            "enclosing the record (^.number)"
+        )
+    position = up or 1
     steps: list[Step] = []
     while position < len(text):
         found = _STEP.match(text, position)
@@ -112,7 +120,7 @@ def parse_path(text: str) -> JsonPath:
         hint = cast(TypeHint, suffix["hint"])
     if sum(isinstance(step, Repeat) for step in steps) > 1:
         raise ValueError("only one step may be [{n}]")
-    return JsonPath(text, tuple(steps), hint)
+    return JsonPath(text, tuple(steps), hint, up)
 
 
 class WrongKind(Exception):
@@ -121,6 +129,20 @@ class WrongKind(Exception):
     def __init__(self, step: Step, value: Any) -> None:
         wanted = "an object" if isinstance(step, Key) else "a list"
         super().__init__(f"expected {wanted}, found {kind(value)}")
+
+
+def select_records(start: Any, steps: Sequence[Step]) -> list[tuple[Any, tuple[Any, ...]]]:
+    """Every value the record path reaches, each with the objects enclosing it, nearest
+    first (lists skipped): what ``^`` paths read. Raises WrongKind like a strict select."""
+    nodes: list[tuple[Any, tuple[Any, ...]]] = [(start, ())]
+    for step in steps:
+        reached: list[tuple[Any, tuple[Any, ...]]] = []
+        for node, enclosing in nodes:
+            inner = (node, *enclosing) if isinstance(node, dict) else enclosing
+            for value in select(node, (step,), strict=True):
+                reached.append((value, inner))
+        nodes = reached
+    return nodes
 
 
 def select(start: Any, steps: Sequence[Step], *, strict: bool = False) -> list[Any]:

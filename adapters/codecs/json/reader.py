@@ -22,8 +22,11 @@ class FieldReader:
     name: str
     path: JsonPath
 
-    def read(self, node: Any, into: dict[str, str | None]) -> None:
-        """Put the field's value (or its numbered values) found under ``node`` into ``into``."""
+    def read(self, node: Any, into: dict[str, str | None], enclosing: Sequence[Any] = ()) -> None:
+        """Put the field's value (or its numbered values) found under ``node`` into ``into``;
+        a ``^`` path reads from the object ``enclosing`` the record instead."""
+        if self.path.up:
+            node = enclosing[self.path.up - 1] if len(enclosing) >= self.path.up else None
         split = self.path.split_repeat()
         if split is None:
             into[self.name] = joined(select(node, self.path.steps))
@@ -39,15 +42,23 @@ def field_readers(paths: Mapping[str, str], what: str) -> list[FieldReader]:
     readers = []
     for name, text in paths.items():
         try:
-            readers.append(FieldReader(name, parse_path(text)))
+            path = parse_path(text)
         except ValueError as exc:
             raise ConfigurationError(f"{what} {name!r}: path {text!r}: {exc}") from exc
+        if path.up and what != "field":
+            raise ConfigurationError(
+                f"{what} {name!r}: path {text!r}: only a record's fields have an enclosing "
+                "object (^); a document field starts with $"
+            )
+        readers.append(FieldReader(name, path))
     return readers
 
 
-def read_fields(node: Any, readers: Sequence[FieldReader]) -> dict[str, str | None]:
+def read_fields(
+    node: Any, readers: Sequence[FieldReader], enclosing: Sequence[Any] = ()
+) -> dict[str, str | None]:
     """Every field the readers find under ``node``, in the mapping's order."""
     values: dict[str, str | None] = {}
     for reader in readers:
-        reader.read(node, values)
+        reader.read(node, values, enclosing)
     return values

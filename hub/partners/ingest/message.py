@@ -17,7 +17,7 @@ from itertools import islice
 from hub.errors import PartnerDataError
 from hub.model.event import Event
 from hub.partners.ingest.pipeline import InboundPipeline, MessageRejected
-from hub.partners.resolve import Learned, resolve_cases
+from hub.partners.resolve import Learned, link_waiting, resolve_cases
 from hub.partners.runs import RunCounts
 from hub.ports import RawMessage
 from hub.store import inbound
@@ -157,9 +157,12 @@ def _store_chunk(
     counts.records_read += sum(1 for item in chunk if not isinstance(item, MessageRejected))
     resolved = resolve_cases(connection, events, learned=learned)
     result = append_events(connection, resolved, message_id=message_id, now=now)
-    if on_stored is not None and result.stored_ids:
+    if result.stored_ids:
         new = set(result.stored_ids)
-        on_stored(connection, [event for event in resolved if event.id in new])
+        stored = [event for event in resolved if event.id in new]
+        if on_stored is not None:
+            on_stored(connection, stored)
+        link_waiting(connection, stored, on_stored)
     counts.events_stored += result.stored
     counts.duplicates += result.duplicates
     counts.unmapped += result.unmapped
