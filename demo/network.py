@@ -39,6 +39,7 @@ SIMULATED_CONNECTORS: dict[str, tuple[str, ...]] = {
     "techniservice": ("techniservice-changes", "techniservice-orders"),
     "colis-express": ("colis-express-push", "colis-express-parcels", "colis-express-pickups"),
     "elec-distrib": ("elec-distrib-events", "elec-distrib-orders"),
+    "alpes-fret": ("alpes-fret-status", "alpes-fret-bookings"),
 }
 """Each partner the demo simulates (demo.partners), and the connectors its simulator
 answers: the demo's network holds these and no other."""
@@ -74,6 +75,9 @@ class Endpoints:
     plugin_spool: Path | None = None
     """The example plugin's spool folder, when its package is installed."""
     elec_distrib_url: str | None = None
+    alpes_fret: SftpEndpoint | None = None
+    alpes_fret_bookings: Path | None = None
+    """The folder the operator books Alpes Fret's collections from (by phone)."""
 
 
 @dataclass(frozen=True)
@@ -133,9 +137,17 @@ def _point_at_simulators(connector: dict[str, Any], where: Endpoints) -> None:
     partner = connector["partner"]
     kind = transport.get("type")
     if kind == "sftp":
-        endpoint = {"atelier-dupont": where.atelier_dupont, "pieces-plus": where.pieces_plus}
+        endpoint = {
+            "atelier-dupont": where.atelier_dupont,
+            "pieces-plus": where.pieces_plus,
+            "alpes-fret": where.alpes_fret,
+        }
         server = endpoint[partner]
+        assert server is not None, f"no SFTP server for {partner}"
         transport.update(host="127.0.0.1", port=server.port, host_key=server.host_key_fingerprint)
+    elif kind == "local-dir" and partner == "alpes-fret" and where.alpes_fret_bookings:
+        folder = str(where.alpes_fret_bookings)
+        transport.update(path=folder, outbound_dir=folder)
     elif kind in ("http-pull", "http-post"):
         urls = {
             "techniservice": where.techniservice_url,
@@ -189,7 +201,11 @@ def simulated_only(document: dict[str, Any], production: Path) -> dict[str, Any]
         sync["routes"] = [
             route
             for route in sync.get("routes", [])
-            if all(party in parties for key, party in route.items() if key != "service")
+            if all(
+                party in parties
+                for key, party in route.items()
+                if key not in ("service", "category")
+            )
         ]
         kept["sync"] = sync
     return kept

@@ -196,7 +196,7 @@ def run_once(session: Session, console: Console) -> Outcome:
                 break
     seconds = time.monotonic() - started
     observed = observe(session)
-    problems = check(observed) + work.errors
+    problems = check(observed) + work.errors + _carrier_complaints(session)
     if not finished:
         problems.append(f"the story did not settle within {MAX_ROUNDS} rounds")
     summarise(
@@ -238,6 +238,8 @@ def observe(session: Session) -> Observed:
     }
     if partners.elec_distrib is not None:
         held["elec-distrib-orders"] = partners.elec_distrib.held()
+    if partners.alpes_fret is not None:
+        held["alpes-fret-bookings"] = partners.alpes_fret.held()
     return Observed(
         hub_statuses=statuses,
         delivered=delivered_by_connector(rows),
@@ -253,6 +255,12 @@ def observe(session: Session) -> Observed:
         expected_rejects={(bad.file, bad.line) for bad in partners.workshop.bad_rows},
         reject_connector="atelier-dupont-status",
     )
+
+
+def _carrier_complaints(session: Session) -> list[str]:
+    """Interchanges Alpes Fret got no CONTRL for (its operator would phone ours)."""
+    alpes_fret = session.partners.alpes_fret
+    return [] if alpes_fret is None else alpes_fret.problems()
 
 
 def _pickups(carrier: Carrier) -> Counter[str]:
@@ -293,6 +301,14 @@ def summarise(
             "Errors logged": f"{session.errors.count} (see {session.folder / 'hub.log'})",
         },
     )
+    alpes_fret = session.partners.alpes_fret
+    if alpes_fret is not None:
+        answers = alpes_fret.simulator.contrls
+        figures.extra["Alpes Fret interchanges"] = (
+            f"{len(alpes_fret.simulator.sent)} sent, {len(answers)} CONTRL received "
+            f"({sum(1 for a in answers if a.accepted)} accepted), "
+            f"{len(alpes_fret.simulator.resent)} sent again"
+        )
     print_summary(console, figures, observed, problems, now=now)
 
 

@@ -30,6 +30,7 @@ from demo.network import (
     write_network,
 )
 from demo.partners import Carrier, Partners, PartsSupplier, RepairNetwork, Workshop
+from demo.partners.alpes_fret import AlpesFret
 from demo.partners.elec_distrib import ElecDistrib
 from demo.partners.plugin_workshop import spool_acknowledgement
 from demo.partners.world import World
@@ -42,6 +43,7 @@ from hub.retailers.tenants import add_retailer
 from hub.store.db import Database
 from hub.store.migrate import upgrade
 from hub.store.parties import save_party
+from simulators.alpes_fret import AlpesFretSimulator
 from simulators.colis_express import ColisExpressSimulator
 from simulators.elec_distrib import ElecDistribSimulator
 from simulators.server import Simulator
@@ -200,6 +202,15 @@ def demo_session(
                 client_id=client_id, client_secret=client_secret, token_lifetime=ED_TOKEN_LIFETIME
             )
         )
+        alpes_fret_server = stack.enter_context(
+            SftpServer(
+                _sftp_root(folder / "alpes-fret", "in", "out/archive"),
+                username="hubsav",
+                client_keys=client_keys,
+            )
+        )
+        phone_bookings = (folder / "phone-bookings" / "alpes-fret").resolve()
+        phone_bookings.mkdir(parents=True)
         webhooks = stack.enter_context(WebhookReceiver(secrets.maison_electro_webhook_secret))
         drop = folder / "drop" / "bricomarket"
         (drop / "done").mkdir(parents=True)
@@ -216,6 +227,8 @@ def demo_session(
             bricomarket_drop=drop.resolve(),
             plugin_spool=plugin_spool,
             elec_distrib_url=elec_distrib.base_url,
+            alpes_fret=SftpEndpoint(alpes_fret_server.port, alpes_fret_server.host_key_fingerprint),
+            alpes_fret_bookings=phone_bookings,
         )
         document = demo_network(endpoints, production or PRODUCTION_NETWORK)
         path = write_network(folder, document)
@@ -244,7 +257,12 @@ def demo_session(
         carrier = Carrier(colis_express, by_reference)
         supplier = PartsSupplier(supplier_server, by_reference)
         distributor = ElecDistrib(elec_distrib, colis_express, by_reference)
-        world = World(carriers=[carrier], suppliers=[supplier, distributor])
+        alpes_fret = AlpesFret(
+            AlpesFretSimulator(alpes_fret_server.root / "out", alpes_fret_server.root / "in"),
+            phone_bookings,
+            by_reference,
+        )
+        world = World(carriers=[carrier, alpes_fret], suppliers=[supplier, distributor])
         workshop = Workshop(workshop_server, by_reference, world)
         repair_network = RepairNetwork(techniservice, by_reference, world)
         partners = Partners(
@@ -255,6 +273,7 @@ def demo_session(
             world=world,
             repairers=[workshop, repair_network],
             elec_distrib=distributor,
+            alpes_fret=alpes_fret,
         )
         yield Session(
             folder=folder,

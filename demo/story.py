@@ -153,6 +153,8 @@ _PRODUCTS = (
     ("Liebherr", "CNd 5203", "large_appliance"),
     ("Philips", "EP2231", "small_appliance"),
 )
+_BAD_ADDRESS_PRODUCT = ("HP", "15s-fq5000", "laptop")
+"""The product of the case whose address the parcel carrier refuses (not bulky)."""
 _CUSTOMERS = (
     ("Julie Martin", "4 rue des Lilas", "69003", "Lyon"),
     ("Karim Benali", "12 impasse des Tilleuls", "38300", "Bourgoin-Jallieu"),
@@ -220,6 +222,9 @@ class DemoCase:
         name, line1, postcode, city = _CUSTOMERS[self.index % len(_CUSTOMERS)]
         if self.path is Path.BAD_ADDRESS:
             postcode = "6900"  # a digit short: the carrier refuses it, as its sheet says
+            # A laptop: the parcel carrier checks addresses when the pickup is ordered;
+            # bulky goods go with Alpes Fret, booked by phone, where nothing refuses it.
+            brand, model, category = _BAD_ADDRESS_PRODUCT
         return {
             "reference": self.reference,
             "retailer": self.retailer,

@@ -83,6 +83,33 @@ class DocumentCodec(Codec, Protocol):
     def document_fields(self, content: bytes, *, source: str) -> Mapping[str, str | None]: ...
 
 
+@dataclass(frozen=True)
+class Acknowledgement:
+    """The answer a partner expects for one message it sent, built by the codec.
+
+    ``values`` are what its file name may use (the acknowledged interchange's reference,
+    its sender); ``accepted`` says whether it accepts the message or refuses it.
+    """
+
+    content: bytes
+    accepted: bool
+    values: Mapping[str, str] = field(default_factory=dict)
+
+
+@runtime_checkable
+class AcknowledgingCodec(Codec, Protocol):
+    """A codec whose partner expects an acknowledgement of every message it sends.
+
+    Pure, like every codec: the received bytes, the control reference the hub keeps and
+    the time in; the acknowledgement out. Raises a ``PartnerDataError`` when the message
+    cannot be acknowledged at all (no envelope to answer).
+    """
+
+    def acknowledgement(
+        self, content: bytes, *, control_reference: str, prepared_at: datetime, source: str
+    ) -> Acknowledgement: ...
+
+
 NEXT_CURSOR = "next_cursor"
 """Metadata key of a page: the cursor of the page after it, when not in the document."""
 MORE_PAGES = "more"
@@ -268,6 +295,9 @@ class Capability(StrEnum):
     """Codec: also values about the whole document (a page's next cursor)."""
     MANY_RECORDS = "many_records"
     """Codec: one encoded message may hold several records (a file of lines)."""
+    ACKNOWLEDGE = "acknowledge"
+    """Codec: builds the acknowledgement the partner expects for each message it sent
+    (an EDIFACT CONTRL): the core stores it and puts it through the connector's transport."""
     RECEIVE = "receive"
     """Receiver: authenticate a partner's push and answer it."""
 

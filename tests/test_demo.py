@@ -203,6 +203,8 @@ ANYWHERE = Endpoints(
     colis_express_url="http://127.0.0.1:8102",
     maison_electro_webhook_url="http://127.0.0.1:8103/hooks",
     bricomarket_drop=Path("/tmp/drop/bricomarket"),
+    alpes_fret=SftpEndpoint(2203, "SHA256:alpes"),
+    alpes_fret_bookings=Path("/tmp/phone-bookings/alpes-fret"),
 )
 
 

@@ -366,3 +366,44 @@ def test_identity_targets_tell_same_second_facts_in_two_places_apart(tmp_path: P
         load_mapping(
             _write(tmp_path, places.replace("    codes:\n", "    identity: [note]\n    codes:\n"))
         )
+
+
+def test_columns_can_leave_their_empty_parts_out(tmp_path: Path) -> None:
+    """``skip_empty`` joins what is there with ``separator``; without it, one empty column
+    gives no value (a date without its time is no date)."""
+    path = _write(
+        tmp_path,
+        """
+version: 1
+partner: carrier-one
+timezone: Europe/Paris
+messages:
+  status:
+    direction: inbound
+    codec: {type: csv, encoding: utf-8}
+    event_type: shipment_status
+    fields:
+      tracking_number: {column: parcel, required: true}
+      raw_code: {column: code, required: true}
+      occurred_at: {column: at, format: iso8601, required: true}
+      note: {columns: [city, signer], skip_empty: true, separator: " / "}
+      reason: {columns: [city, signer]}
+    codes: {"80": delivered}
+""",
+    )
+    mapping = InboundMapping(load_mapping(path), "status")
+
+    def read(city: str | None, signer: str | None) -> Event:
+        fields = {"parcel": "AF7700112233", "code": "80", "at": "2026-11-04T17:42:00+01:00"}
+        record = Record(line=2, fields={**fields, "city": city, "signer": signer}, raw="…")
+        event = mapping.map_record(record, source="s", recorded_at=NOW)
+        assert isinstance(event, Event)
+        return event
+
+    both = read("VALENCE", "M. RENÉ FAURE")
+    assert both.details.note == "VALENCE / M. RENÉ FAURE"
+    assert both.details.reason == "VALENCE M. RENÉ FAURE"
+    city_only = read("LYON", " ")
+    assert city_only.details.note == "LYON"
+    assert city_only.details.reason is None
+    assert read(None, None).details.note is None

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from hub.store.db import Database
+from hub.store.db import Database, StoreConflict
 from hub.store.migrate import current_revision, downgrade, head_revision, upgrade
 from hub.store.tables import metadata
 
@@ -84,3 +85,33 @@ def test_case_links_sort_existing_references_and_holders_out_of_the_events(
         holders = connection.execute(text("SELECT party_id, how FROM case_parties")).all()
     assert recorded == {"ad": "partner", "ts": "retailer"}
     assert [tuple(row) for row in holders] == [("ad", "report")]
+
+
+def test_acknowledgements_keep_one_control_reference_per_connector(
+    blank_database: Database,
+) -> None:
+    """0010: two acknowledgements of a connector never share a control reference; another
+    connector counts on its own."""
+    upgrade(blank_database, "0008")
+    upgrade(blank_database)
+    at = "2026-11-04 09:00:00+00:00"
+    row = (
+        "INSERT INTO acknowledgements (connector, control_reference, message_id, name, "
+        "content, accepted, created_at) VALUES (:connector, :reference, 1, 'A.edi', "
+        ":content, true, :at)"
+    )
+    with blank_database.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO raw_messages (id, source, name, sha256, size, content, "
+                "compression, received_at, meta) VALUES (1, 'c', 'IFTSTA.edi', 'x', 1, "
+                ":content, 'none', :at, '{}')"
+            ),
+            {"content": b"x", "at": at},
+        )
+        for connector in ("c", "d"):
+            connection.execute(
+                text(row), {"connector": connector, "reference": 1, "content": b"U", "at": at}
+            )
+    with pytest.raises(StoreConflict), blank_database.engine.begin() as connection:
+        connection.execute(text(row), {"connector": "c", "reference": 1, "content": b"U", "at": at})

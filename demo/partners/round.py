@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from demo.partners.alpes_fret import AlpesFret
 from demo.partners.carrier import Carrier
 from demo.partners.elec_distrib import ElecDistrib
 from demo.partners.repair_network import RepairNetwork
@@ -29,6 +30,7 @@ class Partners:
     repair_network: RepairNetwork
     world: World
     repairers: list[Acting]
+    alpes_fret: AlpesFret | None = None
     activity: list[int] = field(default_factory=list)
     elec_distrib: ElecDistrib | None = None
 

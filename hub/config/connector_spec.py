@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from string import Formatter
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -66,6 +67,40 @@ class ReceiverRef(AdapterRef):
     kind: ClassVar[AdapterKind] = AdapterKind.RECEIVER
 
 
+class AcknowledgementSpec(_Spec):
+    """The acknowledgement a partner expects for each message it sends (an EDIFACT
+    CONTRL): built by the connector's codec (``Capability.ACKNOWLEDGE``), kept in the
+    store with its own control reference, and put through the connector's transport."""
+
+    file_name: str = Field(
+        min_length=1,
+        max_length=255,
+        description="The acknowledgement's file name; placeholders are the codec's values "
+        "(edifact: {interchange}, {sender}, {recipient}), {reference} (the hub's control "
+        "reference), {name} and {stem} (the received file's name, without its extension).",
+    )
+    reference_width: int = Field(
+        default=8,
+        ge=1,
+        le=14,
+        description="Digits of the control reference (a counter per connector), zero-padded.",
+    )
+
+    @model_validator(mode="after")
+    def _template_parses(self) -> AcknowledgementSpec:
+        try:
+            fields = [field for _, field, _, _ in Formatter().parse(self.file_name) if field]
+        except ValueError as exc:
+            raise ValueError(f"file_name {self.file_name!r}: {exc}") from exc
+        bad = [field for field in fields if not re.fullmatch(r"[a-z_]+", field)]
+        if bad:
+            raise ValueError(
+                f"file_name {self.file_name!r}: placeholders are plain names such as "
+                f"{{interchange}}, not {', '.join(bad)}"
+            )
+        return self
+
+
 OpenItems = Literal["parcels", "references"]
 """What a pull object by object asks about (``ConnectorSpec.open_items``)."""
 
@@ -99,6 +134,11 @@ class ConnectorSpec(_Spec):
         "'parcels', the tracking numbers of its parcels not yet delivered or returned; "
         "'references', its own references of the unfinished cases it holds. Default: "
         "parcels for a per-item pull, references for a re-synchronisation.",
+    )
+    acknowledgement: AcknowledgementSpec | None = Field(
+        default=None,
+        description="Answer each message read with the acknowledgement the codec builds "
+        "(its codec must acknowledge, its transport put), under this file name.",
     )
     schedule: ScheduleSpec | None = None
     enabled: bool = True

@@ -117,18 +117,18 @@ def _reader(field: FieldSpec) -> Callable[[Mapping[str, str | None]], str | None
 
         return one
     columns = list(field.columns or [])
+    separator, skip_empty = field.separator, field.skip_empty
 
     def joined(fields: Mapping[str, str | None]) -> str | None:
         parts = []
         for name in columns:
-            raw = fields.get(name)
-            if raw is None:
-                return None
-            raw = raw.strip()
+            raw = (fields.get(name) or "").strip()
             if not raw:
+                if skip_empty:
+                    continue
                 return None
             parts.append(raw)
-        return " ".join(parts)
+        return separator.join(parts) or None
 
     return joined
 

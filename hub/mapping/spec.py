@@ -54,6 +54,12 @@ class FieldSpec(_Spec):
         default=None, description="Several fields joined by a space (e.g. a date and a time)."
     )
     const: str | None = Field(default=None, description="A constant instead of a field.")
+    separator: str = Field(default=" ", description="What joins `columns`.")
+    skip_empty: bool = Field(
+        default=False,
+        description="`columns`: leave out the empty ones (a place, then who signed when "
+        "someone did); without it, one empty column gives no value (a date without its time).",
+    )
     required: bool = Field(default=False, description="Reject the record when it is empty.")
     format: str | None = Field(
         default=None,

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from hub.config.connector_spec import CaseImportSpec, ConnectorSpec, OpenItems, TransportRef
 from hub.config.network import NetworkConfig, load_network
@@ -23,13 +24,22 @@ from hub.mapping.inbound import InboundMapping
 from hub.mapping.loader import build_codec, load_mapping
 from hub.mapping.outbound import OutboundMapping
 from hub.mapping.spec import InboundSpec, MappingSpec, OutboundSpec
+from hub.partners.ingest.acknowledge import Acknowledger
 from hub.partners.ingest.items import read_items
 from hub.partners.ingest.listed import read_inbound
 from hub.partners.ingest.paged import read_pages
 from hub.partners.ingest.pipeline import InboundPipeline
 from hub.partners.ingest.report import RunReport, recorded_run
 from hub.partners.ingest.unprocessed import read_unprocessed
-from hub.ports import Capability, Codec, CursorSettings, PagedSource, Sender, Transport
+from hub.ports import (
+    AcknowledgingCodec,
+    Capability,
+    Codec,
+    CursorSettings,
+    PagedSource,
+    Sender,
+    Transport,
+)
 from hub.store.case_links import trusted_partner_references
 from hub.store.db import Database
 from hub.store.events import StoredHook
@@ -135,12 +145,31 @@ class Connector:
             read_items(database, source, pipeline, keys, report, on_stored=self.on_stored)
             return
         if Capability.LIST in modes and isinstance(transport, Transport):
-            read_inbound(database, transport, pipeline, report, on_stored=self.on_stored)
+            read_inbound(
+                database,
+                transport,
+                pipeline,
+                report,
+                on_stored=self.on_stored,
+                acknowledger=self.acknowledger(pipeline.codec),
+            )
             return
         raise ConfigurationError(
             f"connector {self.name!r}: its {transport_ref.type} transport cannot read "
             "(it can: " + ", ".join(sorted(modes)) + "); it has nothing to run"
         )
+
+    def acknowledger(self, codec: Codec) -> Acknowledger | None:
+        """What answers each message read, when the connector asks for acknowledgements."""
+        spec = self.spec.acknowledgement
+        if spec is None:
+            return None
+        if not isinstance(codec, AcknowledgingCodec):
+            raise ConfigurationError(
+                f"connector {self.name!r}: its {self.message.codec.type} codec builds no "
+                "acknowledgement"
+            )
+        return Acknowledger(self.name, codec, spec, ZoneInfo(self.mapping.timezone))
 
     def open_keys(self, database: Database, *, default: OpenItems) -> list[str]:
         """The keys of what is still open at the partner, to ask about one by one: the
@@ -214,7 +243,35 @@ def build_connector(network_file: Path, spec: ConnectorSpec) -> Connector:
         mapping.messages[spec.resync_message], InboundSpec
     ):
         raise ConfigurationError(f"{where}: resync_message must name an inbound message")
+    if spec.acknowledgement is not None:
+        _check_acknowledgement(where, spec, mapping.messages[spec.message])
     return Connector(spec, mapping, path)
+
+
+def _check_acknowledgement(
+    where: str, spec: ConnectorSpec, message: InboundSpec | OutboundSpec
+) -> None:
+    """An acknowledgement needs a message read from a file transport that can put, and a
+    codec that builds one: said when the file is read, not at the first message."""
+    if not isinstance(message, InboundSpec) or spec.transport is None:
+        raise ConfigurationError(
+            f"{where}: acknowledgement answers messages read by a transport; "
+            f"{spec.message!r} is not one"
+        )
+    try:
+        codec = message.codec.adapter().info
+        transport = spec.transport.adapter().info
+    except ConfigurationError:
+        return  # not installed: said where the adapter is named
+    if not codec.can(Capability.ACKNOWLEDGE):
+        raise ConfigurationError(
+            f"{where}: acknowledgement: the {codec.name} codec builds no acknowledgement"
+        )
+    if Capability.PUT not in transport.enabled(spec.transport.settings):
+        raise ConfigurationError(
+            f"{where}: acknowledgement: the {transport.name} transport cannot put files "
+            "(give it an outbound folder)"
+        )
 
 
 @dataclass(frozen=True)

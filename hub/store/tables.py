@@ -427,3 +427,35 @@ console_sessions = Table(
     comment="Operator console sessions, shared by every hub process on the database; "
     "logging out deletes the row.",
 )
+
+# --- Acknowledgements the hub owes partners (issue 14) ---------------------------------
+
+acknowledgements = Table(
+    "acknowledgements",
+    metadata,
+    Column("id", BigIntId, primary_key=True, autoincrement=True),
+    Column("connector", String(100), nullable=False),
+    Column(
+        "control_reference",
+        BigIntId,
+        nullable=False,
+        comment="The hub's counter per connector: each acknowledgement sent has its own.",
+    ),
+    Column(
+        "message_id",
+        BigIntId,
+        ForeignKey("raw_messages.id"),
+        nullable=False,
+        index=True,
+        comment="The archived message it acknowledges.",
+    ),
+    Column("name", String(500), nullable=False, comment="File name it is put under."),
+    Column("content", LargeBinary, nullable=False, comment="Exactly the bytes put."),
+    Column("accepted", Boolean, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("sent_at", UtcDateTime, nullable=True, comment="None: still owed to the partner."),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("last_error", Text, nullable=True),
+    UniqueConstraint("connector", "control_reference"),
+    comment="Acknowledgements owed to partners (a CONTRL per interchange), kept until put.",
+)

@@ -14,13 +14,20 @@ from datetime import datetime
 from pydifact.segments import Segment
 from pydifact.serializer import Serializer
 
-from adapters.codecs.edifact.contrl import contrl
+from adapters.codecs.edifact.contrl import contrl, encode_contrl
 from adapters.codecs.edifact.interchange import Interchange, Message, read_interchange
 from adapters.codecs.edifact.paths import SegmentPath, parse_path, values
 from adapters.codecs.edifact.spec import EdifactCodecSpec
 from adapters.codecs.errors import DocumentError
 from hub.errors import ConfigurationError, Location
-from hub.ports import AdapterInfo, AdapterKind, Capability, DecodeResult, Record
+from hub.ports import (
+    Acknowledgement,
+    AdapterInfo,
+    AdapterKind,
+    Capability,
+    DecodeResult,
+    Record,
+)
 
 __all__ = ["EDIFACT", "EdifactCodec", "EdifactCodecSpec", "EdifactSyntaxError", "codec_from_spec"]
 
@@ -131,6 +138,33 @@ class EdifactCodec:
             prepared_at=prepared_at,
             source=source,
             max_bytes=self.spec.max_bytes,
+            uci_parties=self.spec.contrl_uci_parties,
+        )
+
+    def acknowledgement(
+        self, content: bytes, *, control_reference: str, prepared_at: datetime, source: str
+    ) -> Acknowledgement:
+        """The CONTRL as the core sends it (``Capability.ACKNOWLEDGE``), with what its file
+        name may use: ``interchange`` (the acknowledged interchange's reference),
+        ``sender`` and ``recipient`` (its UNB parties) and ``reference`` (ours)."""
+        interchange = read_interchange(
+            content, source=source, max_bytes=self.spec.max_bytes, expected=self.spec.encoding
+        )
+        encoded = encode_contrl(
+            interchange,
+            control_reference=control_reference,
+            prepared_at=prepared_at,
+            uci_parties=self.spec.contrl_uci_parties,
+        )
+        return Acknowledgement(
+            content=encoded,
+            accepted=not interchange.faults,
+            values={
+                "interchange": interchange.control_reference,
+                "sender": interchange.party(2)[0],
+                "recipient": interchange.party(3)[0],
+                "reference": control_reference,
+            },
         )
 
 
@@ -148,6 +182,6 @@ EDIFACT = AdapterInfo(
     summary="UN/EDIFACT interchanges, one record per segment group, with CONTRL answers.",
     settings=EdifactCodecSpec,
     factory=codec_from_spec,
-    capabilities=frozenset({Capability.DECODE, Capability.DOCUMENT}),
+    capabilities=frozenset({Capability.DECODE, Capability.DOCUMENT, Capability.ACKNOWLEDGE}),
 )
 """The ``edifact`` entry point of ``hub.codecs``."""

@@ -4,7 +4,8 @@ message and a UCS/UCD for each faulty segment and element.
 
 Pure: the received bytes, our control reference and the time in, the CONTRL bytes out.
 It is written with pydifact's serializer, in the received interchange's syntax and with
-standard separators; the parties are swapped (we answer the sender).
+standard separators; UNB's parties are swapped (we answer the sender), UCI's
+name the acknowledged interchange's sender and recipient unless told otherwise.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from adapters.codecs.edifact.interchange import (
     Interchange,
     read_interchange,
 )
+from adapters.codecs.edifact.spec import UciParties
 
-__all__ = ["ACCEPTED", "REJECTED", "acknowledgement", "contrl"]
+__all__ = ["ACCEPTED", "REJECTED", "acknowledgement", "contrl", "encode_contrl"]
 
 ACCEPTED = "7"
 """UCI/UCM action 7: acknowledged, this level and all lower levels accepted."""
@@ -36,18 +38,27 @@ def _segment(tag: str, *elements: str | list[str]) -> Segment:
 
 
 def acknowledgement(
-    interchange: Interchange, *, control_reference: str, prepared_at: datetime
+    interchange: Interchange,
+    *,
+    control_reference: str,
+    prepared_at: datetime,
+    uci_parties: UciParties = "acknowledged",
 ) -> list[Segment]:
-    """The segments of the CONTRL interchange that answers ``interchange``."""
+    """The segments of the CONTRL interchange that answers ``interchange``.
+
+    The UCI names the acknowledged interchange's sender then recipient (ISO 9735), or
+    with ``uci_parties="swapped"`` the CONTRL's own sender first.
+    """
     sender, recipient = interchange.party(2), interchange.party(3)
+    first, second = (sender, recipient) if uci_parties == "acknowledged" else (recipient, sender)
     syntax = interchange.header.elements[0]
     syntax_id = [syntax] if isinstance(syntax, str) else [str(part) for part in syntax]
     faults = interchange.faults
     envelope_faults = [fault for fault in faults if fault.message is None]
     uci: list[str | list[str]] = [
         interchange.control_reference,
-        sender,
-        recipient,
+        first,
+        second,
         REJECTED if faults else ACCEPTED,
     ]
     if envelope_faults:
@@ -88,6 +99,7 @@ def contrl(
     prepared_at: datetime,
     source: str = "interchange",
     max_bytes: int = 10_000_000,
+    uci_parties: UciParties = "acknowledged",
 ) -> bytes:
     """The CONTRL interchange acknowledging the interchange ``content``, encoded.
 
@@ -96,8 +108,27 @@ def contrl(
     received bytes have no readable UNB: there is nothing to acknowledge then.
     """
     interchange = read_interchange(content, source=source, max_bytes=max_bytes)
+    return encode_contrl(
+        interchange,
+        control_reference=control_reference,
+        prepared_at=prepared_at,
+        uci_parties=uci_parties,
+    )
+
+
+def encode_contrl(
+    interchange: Interchange,
+    *,
+    control_reference: str,
+    prepared_at: datetime,
+    uci_parties: UciParties = "acknowledged",
+) -> bytes:
+    """The CONTRL answering an interchange already read, encoded in its syntax."""
     segments = acknowledgement(
-        interchange, control_reference=control_reference, prepared_at=prepared_at
+        interchange,
+        control_reference=control_reference,
+        prepared_at=prepared_at,
+        uci_parties=uci_parties,
     )
     text = Serializer(Characters.from_str(STANDARD)).serialize(segments, with_una_header=True)
     syntax = interchange.header.elements[0]

@@ -7,7 +7,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["EdifactCodecSpec", "SyntaxIdentifier"]
+__all__ = ["EdifactCodecSpec", "SyntaxIdentifier", "UciParties"]
+
+UciParties = Literal["acknowledged", "swapped"]
+"""The order of the parties in a CONTRL's UCI segment (``EdifactCodecSpec``)."""
 
 SyntaxIdentifier = Literal[
     "UNOA", "UNOB", "UNOC", "UNOD", "UNOE", "UNOF", "UNOG", "UNOH", "UNOI", "UNOJ", "UNOK", "UNOW"
@@ -41,3 +44,9 @@ class EdifactCodecSpec(BaseModel):
         "8859-1); the text is decoded strictly with it. None: trust the UNB.",
     )
     max_bytes: int = Field(default=10_000_000, ge=1, description="Larger files are refused.")
+    contrl_uci_parties: UciParties = Field(
+        default="acknowledged",
+        description="Who the CONTRL's UCI names: 'acknowledged', the sender then the "
+        "recipient of the interchange acknowledged (ISO 9735); 'swapped', the CONTRL's "
+        "own sender (the hub) first, as some partners' specifications show.",
+    )

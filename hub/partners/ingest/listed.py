@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from hub.partners.ingest.acknowledge import Acknowledger
 from hub.partners.ingest.message import ingest_message
 from hub.partners.ingest.pipeline import InboundPipeline
 from hub.partners.ingest.report import RunReport, recorded_run
@@ -33,12 +34,15 @@ def run_inbound(
     *,
     now: datetime | None = None,
     on_stored: StoredHook | None = None,
+    acknowledger: Acknowledger | None = None,
 ) -> RunReport:
     """One run of an inbound connector: every complete message not read yet."""
     return recorded_run(
         database,
         connector,
-        lambda report: read_inbound(database, transport, pipeline, report, on_stored=on_stored),
+        lambda report: read_inbound(
+            database, transport, pipeline, report, on_stored=on_stored, acknowledger=acknowledger
+        ),
         now=now,
     )
 
@@ -50,14 +54,21 @@ def read_inbound(
     report: RunReport,
     *,
     on_stored: StoredHook | None = None,
+    acknowledger: Acknowledger | None = None,
 ) -> None:
     """The work of an inbound connector's run: every complete message not read yet.
 
     A message is acknowledged (moved to the archive folder, where the partner wants
     that) only after its events are committed; a crash in between leaves it listed,
     and the next run recognises it and only finishes the acknowledgement.
+
+    With an ``acknowledger``, the answer the partner expects is recorded as owed with
+    each message and put after it; what an earlier run could not put goes first.
     """
     connector = report.connector
+    on_read = None if acknowledger is None else acknowledger.record
+    if acknowledger is not None:
+        acknowledger.put_owed(database, transport)
     for ref in transport.list():
         report.counts.messages_seen += 1
         state = _read_state(database, connector, ref)
@@ -69,8 +80,16 @@ def read_inbound(
         message = transport.fetch(ref)
         report.add(
             ingest_message(
-                database, connector, pipeline, message, run_id=report.run_id, on_stored=on_stored
+                database,
+                connector,
+                pipeline,
+                message,
+                run_id=report.run_id,
+                on_stored=on_stored,
+                on_read=on_read,
             )
         )
         transport.acknowledge(ref)
         _mark_acknowledged(database, connector, ref.name, datetime.now(UTC))
+        if acknowledger is not None:
+            acknowledger.put_owed(database, transport)

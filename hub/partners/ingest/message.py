@@ -31,6 +31,10 @@ CHUNK = 10_000
 
 logger = logging.getLogger(__name__)
 
+ReadHook = Callable[[Connection, RawMessage, ArchivedMessage, bool], None]
+"""Called in the transaction that stores a message: the message, its archive row, and
+whether it had been stored before (the same bytes under the same name)."""
+
 
 @dataclass
 class MessageOutcome:
@@ -56,12 +60,14 @@ def ingest_message(
     now: datetime | None = None,
     after_store: Callable[[Connection, MessageOutcome], None] | None = None,
     on_stored: StoredHook | None = None,
+    on_read: ReadHook | None = None,
 ) -> MessageOutcome:
     """Archive, parse, resolve and store one message; returns its counts and rejects.
 
     ``after_store`` runs in the transaction that stores the events, with what they gave
     so far: where a paged source's cursor is advanced, so it never runs ahead of what it
-    stands for.
+    stands for. ``on_read`` runs there too, told the archived message and whether it had
+    been stored before: where the acknowledgement the partner expects is recorded as owed.
     """
     now = now or datetime.now(UTC)
     with database.transaction() as connection:
@@ -79,6 +85,7 @@ def ingest_message(
             now,
             after_store,
             on_stored,
+            on_read,
         )
     except StoreConflict:
         # The same message processed at the same moment elsewhere (a push sent twice at
@@ -103,11 +110,14 @@ def _store_message(
     now: datetime,
     after_store: Callable[[Connection, MessageOutcome], None] | None,
     on_stored: StoredHook | None,
+    on_read: ReadHook | None,
 ) -> MessageOutcome:
     with database.transaction() as connection:
         if inbound.already_processed(connection, connector, message.ref.name, archived.sha256):
             # Its events are committed already, so what stands for them (a page's cursor)
             # may move on: a run resumed after a crash does not read the page again.
+            if on_read is not None:
+                on_read(connection, message, archived, True)
             outcome.skipped = True
             if after_store is not None:
                 after_store(connection, outcome)
@@ -121,6 +131,8 @@ def _store_message(
             )
         if after_store is not None:
             after_store(connection, outcome)
+        if on_read is not None:
+            on_read(connection, message, archived, False)
         inbound.mark_read(
             connection,
             connector,
