@@ -39,6 +39,7 @@ SIMULATED_CONNECTORS: dict[str, tuple[str, ...]] = {
     "techniservice": ("techniservice-changes", "techniservice-orders"),
     "colis-express": ("colis-express-push", "colis-express-parcels", "colis-express-pickups"),
     "elec-distrib": ("elec-distrib-events", "elec-distrib-orders"),
+    "repar-ouest": ("repar-ouest-status", "repar-ouest-orders"),
     "alpes-fret": ("alpes-fret-status", "alpes-fret-bookings"),
 }
 """Each partner the demo simulates (demo.partners), and the connectors its simulator
@@ -78,6 +79,7 @@ class Endpoints:
     alpes_fret: SftpEndpoint | None = None
     alpes_fret_bookings: Path | None = None
     """The folder the operator books Alpes Fret's collections from (by phone)."""
+    repar_ouest: SftpEndpoint | None = None
 
 
 @dataclass(frozen=True)
@@ -141,9 +143,11 @@ def _point_at_simulators(connector: dict[str, Any], where: Endpoints) -> None:
             "atelier-dupont": where.atelier_dupont,
             "pieces-plus": where.pieces_plus,
             "alpes-fret": where.alpes_fret,
+            "repar-ouest": where.repar_ouest,
         }
         server = endpoint[partner]
-        assert server is not None, f"no SFTP server for {partner}"
+        if server is None:
+            raise ConfigurationError(f"the demo has no SFTP server for {partner}")
         transport.update(host="127.0.0.1", port=server.port, host_key=server.host_key_fingerprint)
     elif kind == "local-dir" and partner == "alpes-fret" and where.alpes_fret_bookings:
         folder = str(where.alpes_fret_bookings)
@@ -162,6 +166,10 @@ def _point_at_simulators(connector: dict[str, Any], where: Endpoints) -> None:
             transport["auth"] = {**auth, "token_url": f"{urls[partner]}{path}"}
     if "schedule" in connector:
         connector["schedule"] = dict(LIVE_SCHEDULE)
+
+
+_ROUTE_PARTIES = ("retailer", "repairer", "carrier", "supplier")
+"""A route's keys naming parties (the others filter cases: service, category)."""
 
 
 def simulated_only(document: dict[str, Any], production: Path) -> dict[str, Any]:
@@ -201,11 +209,7 @@ def simulated_only(document: dict[str, Any], production: Path) -> dict[str, Any]
         sync["routes"] = [
             route
             for route in sync.get("routes", [])
-            if all(
-                party in parties
-                for key, party in route.items()
-                if key not in ("service", "category")
-            )
+            if all(party in parties for key, party in route.items() if key in _ROUTE_PARTIES)
         ]
         kept["sync"] = sync
     return kept

@@ -35,6 +35,7 @@ from demo.summary import (
     outbox_rows,
     print_summary,
     stored_rejects,
+    stored_warnings,
 )
 from hub.model.parties import PartyRole
 from hub.partners.schedule import HubJobs
@@ -230,6 +231,7 @@ def observe(session: Session) -> Observed:
         statuses = hub_statuses(connection)
         rows = outbox_rows(connection)
         rejected = stored_rejects(connection)
+        warned = stored_warnings(connection)
     held = {
         "atelier-dupont-orders": partners.workshop.held(),
         "techniservice-orders": partners.repair_network.held(),
@@ -240,6 +242,17 @@ def observe(session: Session) -> Observed:
         held["elec-distrib-orders"] = partners.elec_distrib.held()
     if partners.alpes_fret is not None:
         held["alpes-fret-bookings"] = partners.alpes_fret.held()
+    more_rejects: dict[str, set[tuple[str, int]]] = {}
+    expected_warnings: set[tuple[str, str, str]] = set()
+    if partners.repar_ouest is not None:
+        held["repar-ouest-orders"] = partners.repar_ouest.held()
+        more_rejects["repar-ouest-status"] = {
+            (bad.file, bad.line) for bad in partners.repar_ouest.bad_files
+        }
+        expected_warnings |= {
+            ("repar-ouest-status", warning.file, warning.kind)
+            for warning in partners.repar_ouest.warnings
+        }
     return Observed(
         hub_statuses=statuses,
         delivered=delivered_by_connector(rows),
@@ -254,6 +267,9 @@ def observe(session: Session) -> Observed:
         rejects=rejected,
         expected_rejects={(bad.file, bad.line) for bad in partners.workshop.bad_rows},
         reject_connector="atelier-dupont-status",
+        more_expected_rejects=more_rejects,
+        warnings=warned,
+        expected_warnings=expected_warnings,
     )
 
 

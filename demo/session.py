@@ -33,6 +33,7 @@ from demo.partners import Carrier, Partners, PartsSupplier, RepairNetwork, Works
 from demo.partners.alpes_fret import AlpesFret
 from demo.partners.elec_distrib import ElecDistrib
 from demo.partners.plugin_workshop import spool_acknowledgement
+from demo.partners.repar_ouest import ReparOuest
 from demo.partners.world import World
 from demo.retailers import FeedReader, WebhookReceiver
 from demo.story import DemoCase, story
@@ -186,6 +187,13 @@ def demo_session(
                 client_keys=client_keys,
             )
         )
+        repar_ouest_server = stack.enter_context(
+            SftpServer(
+                _sftp_root(folder / "repar-ouest", "sortie/lu", "entree"),
+                username="hub",
+                client_keys=client_keys,
+            )
+        )
         techniservice = stack.enter_context(
             TechniServiceSimulator(api_key=secrets.techniservice_key)
         )
@@ -229,6 +237,9 @@ def demo_session(
             elec_distrib_url=elec_distrib.base_url,
             alpes_fret=SftpEndpoint(alpes_fret_server.port, alpes_fret_server.host_key_fingerprint),
             alpes_fret_bookings=phone_bookings,
+            repar_ouest=SftpEndpoint(
+                repar_ouest_server.port, repar_ouest_server.host_key_fingerprint
+            ),
         )
         document = demo_network(endpoints, production or PRODUCTION_NETWORK)
         path = write_network(folder, document)
@@ -265,15 +276,17 @@ def demo_session(
         world = World(carriers=[carrier, alpes_fret], suppliers=[supplier, distributor])
         workshop = Workshop(workshop_server, by_reference, world)
         repair_network = RepairNetwork(techniservice, by_reference, world)
+        repar_ouest = ReparOuest(repar_ouest_server, by_reference, world)
         partners = Partners(
             carrier=carrier,
             supplier=supplier,
             workshop=workshop,
             repair_network=repair_network,
             world=world,
-            repairers=[workshop, repair_network],
+            repairers=[workshop, repair_network, repar_ouest],
             elec_distrib=distributor,
             alpes_fret=alpes_fret,
+            repar_ouest=repar_ouest,
         )
         yield Session(
             folder=folder,

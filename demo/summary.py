@@ -9,7 +9,10 @@ Consistency, concretely (``check``):
 - each BricoMarket case's last status read in the feed is the hub's status;
 - nothing is left pending in the outbox, and the only dead letters are those the story
   expects (a pickup to an address the carrier refuses);
-- the rejects are exactly the broken lines of the workshop's bad export.
+- the rejects are exactly the broken lines of the workshop's bad export (and the files
+  other partners broke on purpose, refused whole);
+- the file warnings are exactly the sequence gaps the story made (a file lost at the
+  partner's end).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from hub.partners.connectors import Network
 from hub.store.cases import case_statuses, count_cases_by_status
 from hub.store.db import Connection, Database
 from hub.store.events import count_events_by_reporter
+from hub.store.file_warnings import all_warnings
 from hub.store.outbox import all_messages
 from hub.store.rejects import all_rejects
 from hub.sync.delivery import order_id
@@ -39,6 +43,14 @@ class Reject:
     connector: str
     source: str
     line: int | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class Warning:
+    connector: str
+    source: str
+    kind: str
     reason: str
 
 
@@ -66,6 +78,11 @@ class Observed:
     rejects: list[Reject]
     expected_rejects: set[tuple[str, int]]
     reject_connector: str
+    more_expected_rejects: dict[str, set[tuple[str, int]]] = field(default_factory=dict)
+    """Other connectors' expected rejects, by connector: (file, line)."""
+    warnings: list[Warning] = field(default_factory=list)
+    expected_warnings: set[tuple[str, str, str]] = field(default_factory=set)
+    """(connector, file, kind) of each file warning the story provokes."""
 
 
 def message_key(row: OutboxRow) -> str:
@@ -137,9 +154,22 @@ def check(observed: Observed) -> list[str]:
         problems.append(f"rejects: {source} line {line} was rejected but is not a broken line")
     for source, line in sorted(expected - found):
         problems.append(f"rejects: {source} line {line} is broken but was not rejected")
+    more = observed.more_expected_rejects
     others = [r for r in observed.rejects if r.connector != observed.reject_connector]
     for reject in others:
-        problems.append(f"rejects: unexpected {reject.connector} {reject.source}:{reject.line}")
+        if reject.connector not in more:
+            problems.append(f"rejects: unexpected {reject.connector} {reject.source}:{reject.line}")
+    for connector, wanted in sorted(more.items()):
+        got = Counter((r.source, r.line or 0) for r in others if r.connector == connector)
+        for source, line in sorted(got - Counter(wanted)):
+            problems.append(f"rejects: {connector} {source} line {line} rejected unexpectedly")
+        for source, line in sorted(Counter(wanted) - got):
+            problems.append(f"rejects: {connector} {source} line {line} was not rejected")
+    seen = Counter((w.connector, w.source, w.kind) for w in observed.warnings)
+    for connector, source, kind in sorted(seen - Counter(observed.expected_warnings)):
+        problems.append(f"file warnings: unexpected {kind} on {connector} {source}")
+    for connector, source, kind in sorted(Counter(observed.expected_warnings) - seen):
+        problems.append(f"file warnings: expected {kind} on {connector} {source} is missing")
     return problems
 
 
@@ -166,6 +196,13 @@ def stored_rejects(connection: Connection) -> list[Reject]:
     return [
         Reject(reject.connector, reject.source, reject.line, reject.reason)
         for reject in all_rejects(connection)
+    ]
+
+
+def stored_warnings(connection: Connection) -> list[Warning]:
+    return [
+        Warning(warning.connector, warning.source, warning.kind, warning.reason)
+        for warning in all_warnings(connection)
     ]
 
 
@@ -239,6 +276,11 @@ def print_summary(
     for reject in observed.rejects:
         rejected.add_row(reject.connector, reject.source, str(reject.line), reject.reason[:70])
     console.print(rejected)
+    if observed.warnings:
+        warned = Table("connector", "file", "kind", "reason", title="File warnings")
+        for warning in observed.warnings:
+            warned.add_row(warning.connector, warning.source, warning.kind, warning.reason[:70])
+        console.print(warned)
     if figures.breaches is None:
         console.print("Service levels: not available in this build")
     else:

@@ -165,6 +165,18 @@ def test_the_summary_tells_the_story(demo_run: DemoRun) -> None:
     assert len(rejected_lines) == 3, output
 
 
+def test_repar_ouest_plays_its_faults(demo_run: DemoRun) -> None:
+    """Bulky goods go to Répar'Ouest: its status files are read once their marker is
+    there (a half-written one included), its bad trailer is the one file refused whole,
+    and its lost file the one sequence gap flagged."""
+    output = demo_run.output
+    assert _row_count(output, "repar-ouest") > 0, output
+    refused = re.findall(r"repar-ouest-status +│ (RO_STAT_\S+) +│ \d+ +│ the whole message", output)
+    assert len(refused) == 1, output
+    gaps = re.findall(r"repar-ouest-status +│ (RO_STAT_\S+) +│ sequence_gap", output)
+    assert len(gaps) == 1, output
+
+
 def test_a_partner_connected_by_a_plugin_that_is_not_ours_plays_in_the_demo(
     demo_run: DemoRun,
 ) -> None:
@@ -205,6 +217,7 @@ ANYWHERE = Endpoints(
     bricomarket_drop=Path("/tmp/drop/bricomarket"),
     alpes_fret=SftpEndpoint(2203, "SHA256:alpes"),
     alpes_fret_bookings=Path("/tmp/phone-bookings/alpes-fret"),
+    repar_ouest=SftpEndpoint(2204, "SHA256:reparouest"),
 )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import typer
 
 from commands.operator.dead_letters import dead_letters_app
-from commands.operator.listings import rejects, runs, status, unlinked, unmapped
+from commands.operator.listings import rejects, runs, status, unlinked, unmapped, warnings
 from commands.operator.pausing import pause, resume
 from commands.operator.replay import replay_command
 
@@ -16,6 +16,7 @@ def register(app: typer.Typer) -> None:
     app.command("status")(status)
     app.command("runs")(runs)
     app.command("rejects")(rejects)
+    app.command("warnings")(warnings)
     app.command("unmapped")(unmapped)
     app.command("unlinked")(unlinked)
     app.command("pause")(pause)

@@ -1,10 +1,10 @@
 """The reading commands: ``status`` (every connector and the outbox), ``runs``,
-``rejects``, ``unmapped`` and ``unlinked``. Each takes ``--json`` for scripts (one
+``rejects``, ``warnings``, ``unmapped`` and ``unlinked``. Each takes ``--json`` for scripts (one
 document for ``status``, JSON lines for the others)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -14,6 +14,8 @@ from commands.common import DatabaseOption, NetworkOption, open_database, out
 from commands.operator.shared import JsonOption, ago, network_of, span, write_json
 from hub.operators.jsonable import as_json
 from hub.operators.listings import (
+    acknowledge_file_warnings,
+    recent_file_warnings,
     recent_rejects,
     recent_runs,
     replay_run_ids,
@@ -167,6 +169,41 @@ def rejects(
             reject.field or "",
             reject.reason,
             reject.raw or "",
+        )
+    out.print(table, markup=False, highlight=False)
+
+
+def warnings(
+    connector: Annotated[str, typer.Argument(help="The connector's name.")],
+    ack: Annotated[
+        bool, typer.Option("--ack", help="Mark its warnings as seen: no longer flagged.")
+    ] = False,
+    limit: Annotated[int, typer.Option(help="How many, newest first.", min=1)] = 100,
+    network: NetworkOption = None,
+    database: DatabaseOption = None,
+    as_json_: JsonOption = False,
+) -> None:
+    """Warnings about files that still went in: a sequence number that skips between two
+    files (one lost at the partner's end), one seen again, an older one."""
+    require_known(network_of(network).config, connector)
+    opened = open_database(database)
+    if ack:
+        done = acknowledge_file_warnings(opened, connector, now=datetime.now(UTC))
+        out.print(f"{done} warning{'s' if done != 1 else ''} of {connector} acknowledged")
+        return
+    found = recent_file_warnings(opened, connector, limit=limit)
+    if as_json_:
+        for warning in found:
+            write_json(as_json(warning))
+        return
+    table = Table("when", "file", "kind", "reason", "seen", title=f"File warnings of {connector}")
+    for warning in found:
+        table.add_row(
+            warning.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            warning.source,
+            warning.kind,
+            warning.reason,
+            "yes" if warning.acknowledged_at else "no",
         )
     out.print(table, markup=False, highlight=False)
 

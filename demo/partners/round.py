@@ -11,6 +11,7 @@ from demo.partners.alpes_fret import AlpesFret
 from demo.partners.carrier import Carrier
 from demo.partners.elec_distrib import ElecDistrib
 from demo.partners.repair_network import RepairNetwork
+from demo.partners.repar_ouest import ReparOuest
 from demo.partners.supplier import PartsSupplier
 from demo.partners.workshop import Workshop
 from demo.partners.world import Acting, World
@@ -33,6 +34,7 @@ class Partners:
     alpes_fret: AlpesFret | None = None
     activity: list[int] = field(default_factory=list)
     elec_distrib: ElecDistrib | None = None
+    repar_ouest: ReparOuest | None = None
 
     def waiting_until(self) -> datetime | None:
         """The story's next date, when nothing else can happen before it."""

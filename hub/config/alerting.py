@@ -28,6 +28,12 @@ class AlertingSpec(BaseModel):
     rejects_over: int = Field(
         default=0, ge=0, description="Flag a connector whose last run rejected more rows."
     )
+    file_warnings_over: int = Field(
+        default=0,
+        ge=0,
+        description="Flag a connector with more file warnings (a sequence gap between "
+        "files) no operator acknowledged yet.",
+    )
 
     @model_validator(mode="after")
     def _flag_before_pause(self) -> AlertingSpec:

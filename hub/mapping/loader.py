@@ -87,6 +87,18 @@ def _codec_problems(
             f"{document.path}:{line}: messages.{name}.batch: batch needs a codec that holds "
             f"several records in one message (such as csv); a {ref.type} message holds one"
         )
+    if (
+        isinstance(message, InboundSpec)
+        and message.sequence is not None
+        and message.sequence.field is not None
+        and not found.info.enabled(ref.settings) & {Capability.DOCUMENT}
+    ):
+        line = document.line_of(("messages", name, "sequence"))
+        problems.append(
+            f"{document.path}:{line}: messages.{name}.sequence.field: the {ref.type} codec "
+            "gives no document fields to read a sequence number from; use name_pattern "
+            "(the number in the file name)"
+        )
     try:
         found.info.factory(ref.settings, message_columns(message), message.direction)
     except HubError as error:

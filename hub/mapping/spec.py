@@ -144,6 +144,53 @@ class Target(StrEnum):
     TIME_ZONE = "time_zone"
 
 
+class SequenceSpec(_Spec):
+    """A number the partner puts on each file, +1 per file: the hub keeps the last one
+    per connector, so a gap between two files (one lost at the partner's end), a file
+    sent again or an older one is told to the operator. The file itself still goes in."""
+
+    field: str | None = Field(
+        default=None,
+        description="The codec's document field holding the number, e.g. header.seq "
+        "(a fixed-width header's field); or give name_pattern.",
+    )
+    date_field: str | None = Field(
+        default=None, description="The document field with the file's date, e.g. header.file_date."
+    )
+    name_pattern: str | None = Field(
+        default=None,
+        description="A regular expression on the file name with a group named seq (and "
+        "one named date), for any codec: e.g. '_(?P<date>\\d{8})_(?P<seq>\\d{4})\\.txt$'.",
+    )
+    date_format: str = Field(default="%Y%m%d", description="strptime format of the date.")
+    restart: Literal["never", "yearly", "monthly", "daily"] = Field(
+        default="never",
+        description="When the partner starts again at start (by the file's date): yearly "
+        "means the first file dated in a new year may carry start without a gap.",
+    )
+    start: int = Field(default=1, ge=0, description="The first number of a series.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SequenceSpec:
+        if (self.field is None) == (self.name_pattern is None):
+            raise ValueError("give either field (a document field) or name_pattern")
+        if self.name_pattern is not None:
+            try:
+                groups = re.compile(self.name_pattern).groupindex
+            except re.error as exc:
+                raise ValueError(f"name_pattern is not a regular expression: {exc}") from None
+            if "seq" not in groups:
+                raise ValueError("name_pattern needs a group named seq: (?P<seq>...)")
+            if self.date_field is not None:
+                raise ValueError("with name_pattern, the date is its group named date")
+        has_date = self.date_field is not None or (
+            self.name_pattern is not None and "date" in re.compile(self.name_pattern).groupindex
+        )
+        if self.restart != "never" and not has_date:
+            raise ValueError(f"restart: {self.restart} needs the file's date (date_field)")
+        return self
+
+
 class InboundSpec(_Spec):
     """Records of one message kind in, canonical events out."""
 
@@ -180,6 +227,11 @@ class InboundSpec(_Spec):
     subject_template: str | None = Field(
         default=None,
         description="Builds the subject from other targets, e.g. '{parts_order_id}/{part_line}'.",
+    )
+    sequence: SequenceSpec | None = Field(
+        default=None,
+        description="Files numbered +1 each: a gap, a repeat or an older number between "
+        "two files is flagged to the operator (the file still goes in).",
     )
 
     @model_validator(mode="after")

@@ -4,19 +4,25 @@ partner codes no mapping knows yet. Each call reads in one transaction.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from hub.config.network import NetworkConfig
 from hub.errors import NotFoundError
 from hub.partners.runs import RunRecord, run_record
-from hub.store import rejects, run_history, unmapped
+from hub.store import file_warnings, rejects, run_history, unmapped
 from hub.store.db import Database
+from hub.store.file_warnings import FileWarning
 from hub.store.rejects import Reject
 from hub.store.unmapped import REMAPPED_SUFFIX, UnmappedCode, remapped_id
 
 __all__ = [
     "REMAPPED_SUFFIX",
+    "FileWarning",
     "Reject",
     "UnmappedCode",
+    "acknowledge_file_warnings",
     "known_names",
+    "recent_file_warnings",
     "recent_rejects",
     "recent_runs",
     "remapped_id",
@@ -63,6 +69,20 @@ def recent_rejects(database: Database, connector: str, *, limit: int = 100) -> l
     """The connector's rejected records, newest first."""
     with database.transaction() as connection:
         return rejects.recent_rejects(connection, connector, limit=limit)
+
+
+def recent_file_warnings(
+    database: Database, connector: str, *, limit: int = 100
+) -> list[FileWarning]:
+    """The connector's file warnings (a sequence gap between files), newest first."""
+    with database.transaction() as connection:
+        return file_warnings.recent_warnings(connection, connector, limit=limit)
+
+
+def acknowledge_file_warnings(database: Database, connector: str, *, now: datetime) -> int:
+    """An operator saw the connector's warnings (and asked the partner): no longer flagged."""
+    with database.transaction() as connection:
+        return file_warnings.acknowledge_warnings(connection, connector, now=now)
 
 
 def unmapped_codes(database: Database) -> list[UnmappedCode]:

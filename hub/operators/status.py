@@ -25,6 +25,7 @@ from hub.partners.runs import RunCounts, RunOutcome, RunRecord, run_record
 from hub.store import outbox, run_history
 from hub.store.connector_health import LeaseState, last_received_at, lease_states
 from hub.store.db import Connection, Database
+from hub.store.file_warnings import open_warning_counts
 from hub.store.outbox import OutboxState
 from hub.store.runs import consecutive_failures
 from hub.store.unmapped import unmapped_codes_by_source
@@ -81,6 +82,8 @@ class ConnectorStatus:
     backing_off_until: datetime | None = None
     unmapped_codes: int = 0
     """Distinct raw codes of its messages still unmapped (not fixed by a replay)."""
+    file_warnings: int = 0
+    """Warnings about its files not acknowledged yet (a sequence gap between files)."""
     dead_letters: int = 0
     """Outbound connectors: messages to it that gave up."""
     pending: int = 0
@@ -192,6 +195,7 @@ def network_status(
     with database.transaction() as connection:
         leases = lease_states(connection)
         codes = unmapped_codes_by_source(connection)
+        warned = open_warning_counts(connection)
         box = _outbox(connection)
         for entry in entries:
             lease = leases.get(entry.name)
@@ -202,7 +206,16 @@ def network_status(
                 success_at = _latest(success_at, last_received_at(connection, entry.name))
             statuses.append(
                 _connector_status(
-                    policy, entry, lease, last, failures, success_at, codes, box, moment
+                    policy,
+                    entry,
+                    lease,
+                    last,
+                    failures,
+                    success_at,
+                    codes,
+                    box,
+                    moment,
+                    warned.get(entry.name, 0),
                 )
             )
     return NetworkStatus(statuses, box, moment)
@@ -218,6 +231,7 @@ def _connector_status(
     codes: dict[str, int],
     box: OutboxStatus,
     now: datetime,
+    warnings: int = 0,
 ) -> ConnectorStatus:
     paused_at = lease.paused_at if lease else None
     not_before = lease.not_before if lease else None
@@ -259,6 +273,7 @@ def _connector_status(
             consecutive_failures=failures,
             unmapped_codes=unmapped,
             last_run_rejected=counts.rejected,
+            file_warnings=warnings,
         )
     )
     if entry.problem:
@@ -293,6 +308,7 @@ def _connector_status(
         running_on=running_on,
         backing_off_until=not_before if not_before is not None and not_before > now else None,
         unmapped_codes=unmapped,
+        file_warnings=warnings,
         dead_letters=dead,
         pending=pending,
     )

@@ -47,8 +47,14 @@ def flags_for(
     consecutive_failures: int,
     unmapped_codes: int,
     last_run_rejected: int,
+    file_warnings: int = 0,
 ) -> tuple[str, ...]:
-    """The plain sentences an operator sees beside the connector."""
+    """The plain sentences an operator sees beside the connector.
+
+    ``file_warnings`` (a sequence gap between two files: one lost at the partner's end)
+    stay flagged until an operator acknowledges them (``hub warnings --ack``), since
+    only a person can ask the partner for the lost file.
+    """
     flags: list[str] = []
     if consecutive_failures >= policy.flag_after_failures:
         flags.append(f"{consecutive_failures} failed runs in a row")
@@ -57,6 +63,9 @@ def flags_for(
     if last_run_rejected > policy.rejects_over:
         plural = "s" if last_run_rejected != 1 else ""
         flags.append(f"{last_run_rejected} rejected row{plural} in the last run")
+    if file_warnings > policy.file_warnings_over:
+        plural = "s" if file_warnings != 1 else ""
+        flags.append(f"{file_warnings} file warning{plural} (sequence) to acknowledge")
     return tuple(flags)
 
 

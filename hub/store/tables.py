@@ -230,6 +230,32 @@ rejects = Table(
     Index(None, "connector", "created_at"),
 )
 
+file_warnings = Table(
+    "file_warnings",
+    metadata,
+    Column("id", BigIntId, primary_key=True, autoincrement=True),
+    Column("connector", String(100), nullable=False),
+    Column("run_id", BigIntId, ForeignKey("connector_runs.id"), nullable=True),
+    Column("message_id", BigIntId, ForeignKey("raw_messages.id"), nullable=True),
+    Column("source", String(500), nullable=False, comment="File or message name."),
+    Column(
+        "kind",
+        String(40),
+        nullable=False,
+        comment="sequence_gap, sequence_repeated, sequence_older.",
+    ),
+    Column("reason", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column(
+        "acknowledged_at",
+        UtcDateTime,
+        nullable=True,
+        comment="When an operator saw it; until then the connector is flagged.",
+    ),
+    Index(None, "connector", "created_at"),
+    comment="What is wrong around a file that still went in (a sequence gap between files).",
+)
+
 inbound_messages = Table(
     "inbound_messages",
     metadata,

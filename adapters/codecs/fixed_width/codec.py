@@ -30,6 +30,11 @@ class FixedWidthCodec:
         control raises on the first ``next``. See :meth:`.FixedWidthReader.decode`."""
         return self._reader.decode(content, source=source)
 
+    def document_fields(self, content: bytes, *, source: str) -> dict[str, str | None]:
+        """Header and trailer fields as ``type.field``, e.g. ``header.seq`` for a
+        mapping's ``sequence``. See :meth:`.FixedWidthReader.document_fields`."""
+        return self._reader.document_fields(content, source=source)
+
     def encode(self, records: Sequence[Mapping[str, str | None]]) -> bytes:
         """The file in the partner's layout. See :meth:`.FixedWidthWriter.encode`."""
         return self._writer.encode(records)
@@ -52,6 +57,8 @@ FIXED_WIDTH = AdapterInfo(
     summary="Fixed-width text files: record types by prefix, fields by position, file controls.",
     settings=FixedWidthCodecSpec,
     factory=codec_from_spec,
-    capabilities=frozenset({Capability.DECODE, Capability.ENCODE, Capability.MANY_RECORDS}),
+    capabilities=frozenset(
+        {Capability.DECODE, Capability.ENCODE, Capability.MANY_RECORDS, Capability.DOCUMENT}
+    ),
 )
 """The ``fixed_width`` entry point of ``hub.codecs``."""

@@ -146,6 +146,27 @@ class FixedWidthReader:
             yield self._record(item, shared) if isinstance(item, _Group) else item
         yield from outcome.flags
 
+    def document_fields(self, content: bytes, *, source: str) -> dict[str, str | None]:
+        """The header's and trailer's fields as ``type.field`` (a file's sequence number
+        and date), read even when the file fails its controls: a refused file was still
+        received. A value that cannot be read is None."""
+        values: dict[str, str | None] = {}
+        length = self.spec.line_length or 0
+        for _, decoded in self._lines(content, source):
+            if isinstance(decoded, UndecodableByteError):
+                continue
+            found = self._kind(decoded)
+            if found is None or found[1].role not in ("header", "trailer"):
+                continue
+            name, record = found
+            padded = decoded.ljust(max([length, *(f.last for f in record.fields.values())]))
+            for field_name, field_spec in record.fields.items():
+                try:
+                    values[f"{name}.{field_name}"] = read_field(field_spec, padded)
+                except FieldValueError:
+                    values[f"{name}.{field_name}"] = None
+        return values
+
     def _record(self, group: _Group, shared: dict[str, str | None]) -> Record:
         fields = dict(group.fields)
         fields.update(shared)

@@ -19,7 +19,13 @@ from hub.console.pages.shared import (
 from hub.console.render import page
 from hub.console.session import CONSOLE_PATH
 from hub.errors import ConflictError, NotFoundError
-from hub.operators.listings import recent_rejects, recent_runs, replay_run_ids, require_known
+from hub.operators.listings import (
+    recent_file_warnings,
+    recent_rejects,
+    recent_runs,
+    replay_run_ids,
+    require_known,
+)
 from hub.operators.status import network_status
 from hub.partners.alerts import pause_connector, resume_connector
 
@@ -57,6 +63,7 @@ def connector_page(
         runs=runs,
         replays=replay_run_ids(database, [run.id for run in runs]),
         rejects=recent_rejects(database, name, limit=100),
+        warnings=recent_file_warnings(database, name, limit=100),
         names=party_names(database),
         done=done,
         error=error,

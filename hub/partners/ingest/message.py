@@ -17,10 +17,11 @@ from itertools import islice
 from hub.errors import PartnerDataError
 from hub.model.event import Event
 from hub.partners.ingest.pipeline import InboundPipeline, MessageRejected
+from hub.partners.ingest.sequence import SequenceMark, WarningKind, advances, judge
 from hub.partners.resolve import Learned, link_waiting, resolve_cases
 from hub.partners.runs import RunCounts
 from hub.ports import RawMessage
-from hub.store import inbound
+from hub.store import file_warnings, inbound
 from hub.store.archive import ArchivedMessage, archive_message
 from hub.store.db import Connection, Database, StoreConflict
 from hub.store.events import StoredHook, append_events
@@ -48,6 +49,7 @@ class MessageOutcome:
     newest_at: datetime | None = None
     """The latest ``occurred_at`` of the message's events, new or already stored: where an
     incremental feed (``modified_since``) asks from next."""
+    warnings: list[str] = field(default_factory=list)
 
 
 def ingest_message(
@@ -129,6 +131,7 @@ def _store_message(
             _store_chunk(
                 connection, connector, chunk, archived.id, outcome, learned, run_id, now, on_stored
             )
+        _check_sequence(connection, connector, pipeline, message, archived.id, outcome, run_id, now)
         if after_store is not None:
             after_store(connection, outcome)
         if on_read is not None:
@@ -145,6 +148,44 @@ def _store_message(
             read_at=now,
         )
     return outcome
+
+
+def _check_sequence(
+    connection: Connection,
+    connector: str,
+    pipeline: InboundPipeline,
+    message: RawMessage,
+    message_id: int,
+    outcome: MessageOutcome,
+    run_id: int | None,
+    now: datetime,
+) -> None:
+    """Judge the file's number against the last one kept, in the transaction storing the
+    file. A file refused whole still counts as received: the partner re-sends it
+    corrected under the next number, which is then no gap."""
+    spec = pipeline.mapping.spec.sequence
+    mark = pipeline.sequence_mark(message.content, source=message.ref.name)
+    if spec is None or mark is None:
+        return
+    kept = file_warnings.last_sequence(connection, connector)
+    last = None if kept is None else SequenceMark.load(kept)
+    verdict = judge(spec, last, mark)
+    if verdict is not None:
+        gap = verdict.kind is WarningKind.SEQUENCE_GAP  # a lost file: the loudest
+        logger.log(logging.WARNING if gap else logging.INFO, "%s: %s", connector, verdict.reason)
+        file_warnings.record_warning(
+            connection,
+            connector,
+            kind=verdict.kind.value,
+            reason=verdict.reason,
+            source=message.ref.name,
+            message_id=message_id,
+            run_id=run_id,
+            now=now,
+        )
+        outcome.warnings.append(verdict.reason)
+    if advances(spec, last, mark):
+        file_warnings.keep_sequence(connection, connector, mark.dump(), now=now)
 
 
 def _store_chunk(

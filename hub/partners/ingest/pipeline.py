@@ -13,6 +13,7 @@ from datetime import datetime
 from hub.errors import PartnerDataError
 from hub.mapping.inbound import InboundMapping
 from hub.model.event import Event
+from hub.partners.ingest.sequence import SequenceMark, read_mark
 from hub.ports import Codec, Record
 
 
@@ -48,3 +49,10 @@ class InboundPipeline:
                 yield self.mapping.map_record(item, source=source, recorded_at=recorded_at)
             else:
                 yield item
+
+    def sequence_mark(self, content: bytes, *, source: str) -> SequenceMark | None:
+        """The file's sequence number and date, when the mapping numbers its files."""
+        spec = self.mapping.spec.sequence
+        if spec is None:
+            return None
+        return read_mark(spec, self.codec, content, source=source)

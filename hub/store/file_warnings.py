@@ -1,0 +1,120 @@
+"""File warnings kept for the operator: what is wrong around a file that still went in
+(a sequence gap between two files), and the connector's last sequence number.
+
+The last number is a cursor of the connector (``connector_cursors``, name ``sequence``),
+written in the transaction that stores the file's events, like a page's cursor: it never
+runs ahead of the files it stands for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, func, select, update
+
+from hub.store.connector_state import read_cursor, write_cursor
+from hub.store.tables import file_warnings
+
+SEQUENCE_CURSOR = "sequence"
+"""The name of the connector cursor holding the last sequence number seen."""
+
+
+@dataclass(frozen=True)
+class FileWarning:
+    """A kept warning: which file, what kind, why; acknowledged or not yet."""
+
+    id: int
+    connector: str
+    run_id: int | None
+    message_id: int | None
+    source: str
+    kind: str
+    reason: str
+    created_at: datetime
+    acknowledged_at: datetime | None
+
+
+def _warning(row: Row[Any]) -> FileWarning:
+    return FileWarning(
+        id=row.id,
+        connector=row.connector,
+        run_id=row.run_id,
+        message_id=row.message_id,
+        source=row.source,
+        kind=row.kind,
+        reason=row.reason,
+        created_at=row.created_at,
+        acknowledged_at=row.acknowledged_at,
+    )
+
+
+def last_sequence(connection: Connection, connector: str) -> str | None:
+    return read_cursor(connection, connector, SEQUENCE_CURSOR)
+
+
+def keep_sequence(connection: Connection, connector: str, value: str, *, now: datetime) -> None:
+    """Call it in the transaction that stores the file's events."""
+    write_cursor(connection, connector, value, name=SEQUENCE_CURSOR, now=now)
+
+
+def record_warning(
+    connection: Connection,
+    connector: str,
+    *,
+    kind: str,
+    reason: str,
+    source: str,
+    message_id: int | None,
+    run_id: int | None,
+    now: datetime,
+) -> None:
+    connection.execute(
+        file_warnings.insert().values(
+            connector=connector,
+            kind=kind,
+            reason=reason,
+            source=source,
+            message_id=message_id,
+            run_id=run_id,
+            created_at=now,
+        )
+    )
+
+
+def recent_warnings(connection: Connection, connector: str, *, limit: int) -> list[FileWarning]:
+    """The connector's warnings, newest first."""
+    rows = connection.execute(
+        select(file_warnings)
+        .where(file_warnings.c.connector == connector)
+        .order_by(file_warnings.c.created_at.desc(), file_warnings.c.id.desc())
+        .limit(limit)
+    ).all()
+    return [_warning(row) for row in rows]
+
+
+def all_warnings(connection: Connection) -> list[FileWarning]:
+    """Every warning, in the order they were kept."""
+    rows = connection.execute(select(file_warnings).order_by(file_warnings.c.id)).all()
+    return [_warning(row) for row in rows]
+
+
+def open_warning_counts(connection: Connection) -> dict[str, int]:
+    """Warnings no operator acknowledged yet, by connector."""
+    rows = connection.execute(
+        select(file_warnings.c.connector, func.count())
+        .where(file_warnings.c.acknowledged_at.is_(None))
+        .group_by(file_warnings.c.connector)
+    ).all()
+    return {row[0]: int(row[1]) for row in rows}
+
+
+def acknowledge_warnings(connection: Connection, connector: str, *, now: datetime) -> int:
+    """Mark the connector's open warnings as seen; how many there were."""
+    result = connection.execute(
+        update(file_warnings)
+        .where(file_warnings.c.connector == connector, file_warnings.c.acknowledged_at.is_(None))
+        .values(acknowledged_at=now)
+    )
+    return int(result.rowcount or 0)
