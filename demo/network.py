@@ -40,6 +40,7 @@ SIMULATED_CONNECTORS: dict[str, tuple[str, ...]] = {
     "colis-express": ("colis-express-push", "colis-express-parcels", "colis-express-pickups"),
     "elec-distrib": ("elec-distrib-events", "elec-distrib-orders"),
     "repar-ouest": ("repar-ouest-status", "repar-ouest-orders"),
+    "relais-direct": ("relais-direct-push", "relais-direct-tracking"),
     "alpes-fret": ("alpes-fret-status", "alpes-fret-bookings"),
 }
 """Each partner the demo simulates (demo.partners), and the connectors its simulator
@@ -76,6 +77,8 @@ class Endpoints:
     plugin_spool: Path | None = None
     """The example plugin's spool folder, when its package is installed."""
     elec_distrib_url: str | None = None
+    relais_direct_url: str = "http://127.0.0.1:9"
+    """Relais Direct's SOAP tracking service."""
     alpes_fret: SftpEndpoint | None = None
     alpes_fret_bookings: Path | None = None
     """The folder the operator books Alpes Fret's collections from (by phone)."""
@@ -96,6 +99,8 @@ class DemoSecrets:
         default_factory=lambda: ("hub-demo", secrets.token_urlsafe(24))
     )
     """Élec Distrib's OAuth 2.0 client id and secret."""
+    relais_direct_push_key: str = ""
+    relais_direct_soap_key: str = ""
 
     @classmethod
     def generate(cls) -> DemoSecrets:
@@ -107,6 +112,8 @@ class DemoSecrets:
             colis_express_push_secret=secrets.token_urlsafe(32),
             maison_electro_webhook_secret=f"whsec_{webhook_key}",
             operator_token=secrets.token_urlsafe(24),
+            relais_direct_push_key=secrets.token_urlsafe(24),
+            relais_direct_soap_key=secrets.token_urlsafe(24),
         )
 
     def environment(self, network: dict[str, Any]) -> dict[str, str]:
@@ -129,6 +136,10 @@ class DemoSecrets:
                 values[auth["client_id_env"]], values[auth["client_secret_env"]] = (
                     self.elec_distrib_client
                 )
+            if "key_env" in transport and partner == "relais-direct":
+                values[transport["key_env"]] = self.relais_direct_push_key
+            for name in transport.get("item_request", {}).get("body_env", {}).values():
+                values[name] = self.relais_direct_soap_key
         for hook in network.get("webhooks", []):
             values[hook["secret_env"]] = self.maison_electro_webhook_secret
         return values
@@ -157,6 +168,7 @@ def _point_at_simulators(connector: dict[str, Any], where: Endpoints) -> None:
             "techniservice": where.techniservice_url,
             "colis-express": where.colis_express_url,
             "elec-distrib": where.elec_distrib_url,
+            "relais-direct": where.relais_direct_url,
         }
         transport["base_url"] = urls[partner]
         auth = transport.get("auth")
@@ -164,6 +176,8 @@ def _point_at_simulators(connector: dict[str, Any], where: Endpoints) -> None:
             # The token endpoint moves with the API (a copy: YAML anchors share the dict).
             path = urlsplit(auth["token_url"]).path
             transport["auth"] = {**auth, "token_url": f"{urls[partner]}{path}"}
+    # A story round is two hours: every pull of the story may ask each parcel again.
+    connector.pop("min_interval_per_item", None)
     if "schedule" in connector:
         connector["schedule"] = dict(LIVE_SCHEDULE)
 

@@ -43,6 +43,7 @@ from hub.sla.store import breaches
 from hub.store.db import Database
 from hub.store.events import count_events
 from hub.store.figures import outbox_by_state
+from hub.store.shipments import latest_codes
 from hub.sync.outbox import OutboxState
 
 MAX_ROUNDS = 80
@@ -198,6 +199,7 @@ def run_once(session: Session, console: Console) -> Outcome:
     seconds = time.monotonic() - started
     observed = observe(session)
     problems = check(observed) + work.errors + _carrier_complaints(session)
+    problems += relay_problems(session)
     if not finished:
         problems.append(f"the story did not settle within {MAX_ROUNDS} rounds")
     summarise(
@@ -211,8 +213,28 @@ def _pulls_parcels(jobs: HubJobs, name: str) -> bool:
     spec = jobs.network.config.connector(name)
     transport = spec.transport
     return (
-        spec.partner == "colis-express" and transport is not None and transport.type == "http-pull"
+        spec.partner in PULLED_CARRIERS and transport is not None and transport.type == "http-pull"
     )
+
+
+PULLED_CARRIERS = ("colis-express", "relais-direct")
+"""Carriers whose parcels are pushed and also pulled, one request each, as a safety net."""
+
+
+def relay_problems(session: Session) -> list[str]:
+    """Each Relais Direct parcel's latest event at the carrier is the hub's latest for
+    it: the batches lost on the way were found by the SOAP pull."""
+    relay = session.partners.relay_carrier
+    if relay is None:
+        return []
+    with session.database.transaction() as connection:
+        latest = latest_codes(connection, "relais-direct")
+    return [
+        f"Relais Direct parcel {number}: the carrier's latest event is {code}, the hub's "
+        f"{latest.get(number)}"
+        for number, code in sorted(relay.latest().items())
+        if latest.get(number) != code
+    ]
 
 
 def expected_dead(session: Session) -> set[tuple[str, str]]:
@@ -312,6 +334,7 @@ def summarise(
         extra={
             "Carrier pushes": f"{len(carrier.delivered_pushes)} delivered, "
             f"{len(carrier.skipped_pushes)} never sent (found by pulling)",
+            **_relay_figures(session),
             "Maison Électro webhooks": f"{inbox.received} accepted, {inbox.repeats} repeats "
             f"dropped, {inbox.refused} refused",
             "Errors logged": f"{session.errors.count} (see {session.folder / 'hub.log'})",
@@ -326,6 +349,17 @@ def summarise(
             f"{len(alpes_fret.simulator.resent)} sent again"
         )
     print_summary(console, figures, observed, problems, now=now)
+
+
+def _relay_figures(session: Session) -> dict[str, str]:
+    relay = session.partners.relay_carrier
+    if relay is None:
+        return {}
+    acknowledged, lost = relay.batches()
+    return {
+        "Relais Direct batches": f"{acknowledged} acknowledged, {lost} lost (found by the "
+        f"SOAP pull), {len(relay.simulator.tickets)} answered KO"
+    }
 
 
 def _duration(late: timedelta) -> str:

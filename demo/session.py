@@ -13,7 +13,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -33,20 +33,25 @@ from demo.partners import Carrier, Partners, PartsSupplier, RepairNetwork, Works
 from demo.partners.alpes_fret import AlpesFret
 from demo.partners.elec_distrib import ElecDistrib
 from demo.partners.plugin_workshop import spool_acknowledgement
+from demo.partners.relais_direct import RelaisDirect, counter_drop_off
 from demo.partners.repar_ouest import ReparOuest
 from demo.partners.world import World
 from demo.retailers import FeedReader, WebhookReceiver
 from demo.story import DemoCase, story
 from hub.bootstrap import Hub, Retries
+from hub.config.sync import Role
 from hub.errors import ConfigurationError
+from hub.model.case import Case
 from hub.partners.connectors import Network, open_network
 from hub.retailers.tenants import add_retailer
 from hub.store.db import Database
 from hub.store.migrate import upgrade
 from hub.store.parties import save_party
+from hub.sync.rules import route_for
 from simulators.alpes_fret import AlpesFretSimulator
 from simulators.colis_express import ColisExpressSimulator
 from simulators.elec_distrib import ElecDistribSimulator
+from simulators.relais_direct import RelaisDirectSimulator
 from simulators.server import Simulator
 from simulators.sftp import SftpServer
 from simulators.techniservice.app import TechniServiceSimulator
@@ -210,6 +215,11 @@ def demo_session(
                 client_id=client_id, client_secret=client_secret, token_lifetime=ED_TOKEN_LIFETIME
             )
         )
+        relais_direct = stack.enter_context(
+            RelaisDirectSimulator(
+                key=secrets.relais_direct_soap_key, push_key=secrets.relais_direct_push_key
+            )
+        )
         alpes_fret_server = stack.enter_context(
             SftpServer(
                 _sftp_root(folder / "alpes-fret", "in", "out/archive"),
@@ -235,6 +245,7 @@ def demo_session(
             bricomarket_drop=drop.resolve(),
             plugin_spool=plugin_spool,
             elec_distrib_url=elec_distrib.base_url,
+            relais_direct_url=relais_direct.base_url,
             alpes_fret=SftpEndpoint(alpes_fret_server.port, alpes_fret_server.host_key_fingerprint),
             alpes_fret_bookings=phone_bookings,
             repar_ouest=SftpEndpoint(
@@ -263,8 +274,12 @@ def demo_session(
         hub = stack.enter_context(HubServer(core.app(), port))
         _uvicorn_logs_to_root()
         colis_express.push_url = f"{hub.base_url}/partners/{_push_connector(network)}/events"
+        relais_direct.push_url = (
+            f"{hub.base_url}/partners/{_push_connector(network, 'relais-direct')}/events"
+        )
         feed = FeedReader(hub.base_url, bm_key.token)
         stack.callback(feed.close)
+        relay = _relay_carrier(relais_direct, network, cases, by_reference)
         carrier = Carrier(colis_express, by_reference)
         supplier = PartsSupplier(supplier_server, by_reference)
         distributor = ElecDistrib(elec_distrib, colis_express, by_reference)
@@ -273,10 +288,11 @@ def demo_session(
             phone_bookings,
             by_reference,
         )
-        world = World(carriers=[carrier, alpes_fret], suppliers=[supplier, distributor])
+        world = World(carriers=[carrier, alpes_fret, relay], suppliers=[supplier, distributor])
         workshop = Workshop(workshop_server, by_reference, world)
         repair_network = RepairNetwork(techniservice, by_reference, world)
         repar_ouest = ReparOuest(repar_ouest_server, by_reference, world)
+        relay.repairers = [workshop, repair_network, repar_ouest]
         partners = Partners(
             carrier=carrier,
             supplier=supplier,
@@ -285,6 +301,7 @@ def demo_session(
             world=world,
             repairers=[workshop, repair_network, repar_ouest],
             elec_distrib=distributor,
+            relay_carrier=relay,
             alpes_fret=alpes_fret,
             repar_ouest=repar_ouest,
         )
@@ -306,8 +323,36 @@ def demo_session(
         )
 
 
-def _push_connector(network: Network) -> str:
+def _push_connector(network: Network, partner: str = "colis-express") -> str:
     for spec in network.config.connectors:
-        if spec.pushed and spec.partner == "colis-express":
+        if spec.pushed and spec.partner == partner:
             return spec.name
-    raise ConfigurationError("the network has no push connector for colis-express")
+    raise ConfigurationError(f"the network has no push connector for {partner}")
+
+
+def _relay_carrier(
+    simulator: RelaisDirectSimulator,
+    network: Network,
+    cases: list[DemoCase],
+    by_reference: dict[str, DemoCase],
+) -> RelaisDirect:
+    """Relais Direct's party, carrying the workshop cases the routing gives it; the
+    counter drop-off's receipt number recorded on its case, as the retailer does."""
+    routes = network.config.sync.routes
+
+    def carried(case: DemoCase) -> bool:
+        canonical = Case.model_validate(case.document())
+        return (
+            case.service == "workshop_repair"
+            and route_for(routes, canonical, Role.CARRIER) == simulator_party
+        )
+
+    simulator_party = "relais-direct"
+    counter = counter_drop_off(cases, carried)
+    relay = RelaisDirect(simulator, cases, carried, counter=counter)
+    number = relay.counter_number()
+    for position, case in enumerate(cases):
+        if case.reference == counter and number is not None:
+            recorded = replace(case, references=((simulator_party, number),))
+            cases[position] = by_reference[case.reference] = recorded
+    return relay

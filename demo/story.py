@@ -183,6 +183,9 @@ class DemoCase:
     retailer: str
     path: Path
     index: int
+    references: tuple[tuple[str, str], ...] = ()
+    """Partners' references the retailer records when it opens the case (a relay's
+    counter receipt), as (party, reference)."""
 
     @property
     def service(self) -> str:
@@ -245,7 +248,11 @@ class DemoCase:
             },
             "contract_level": "gold" if self.retailer == "maison-electro" else "silver",
             "opened_at": self.opened_at.isoformat(),
-        }
+        } | (
+            {"references": [{"party": p, "reference": r} for p, r in self.references]}
+            if self.references
+            else {}
+        )
 
 
 _MAISON_ELECTRO = (

@@ -27,7 +27,7 @@ from hub.ports import MessageRef, RawMessage
 from hub.store.cases import open_case
 from hub.store.db import Database
 from hub.store.shipments import open_tracking_numbers
-from hub.store.tables import events
+from hub.store.tables import events, rejects
 from simulators.colis_express import ColisExpressSimulator
 from tests.factories import make_case, register_network
 
@@ -126,10 +126,19 @@ def test_the_pull_finds_a_missed_push_and_stores_nothing_twice(
 def test_an_unknown_parcel_is_reported_on_the_run(
     hub_db: Database, carrier: ColisExpressSimulator
 ) -> None:
+    """A parcel the carrier does not know is a rejected item (noted for the operator with
+    the carrier's answer), not a failed run: the other parcels are still asked about."""
+    known = carrier.add_parcel("ME-000123", "CE123456789FR")
     with source(carrier) as parcels:
-        report = run_items(hub_db, "ce-parcels", parcels, pipeline("parcel_events"), ["CE000FR"])
-    assert report.error is not None
-    assert type(report.error).__name__ == "ItemNotFound"
+        report = run_items(
+            hub_db, "ce-parcels", parcels, pipeline("parcel_events"), ["CE000FR", known]
+        )
+    assert report.error is None
+    assert report.counts.rejected == 1
+    assert report.counts.messages_seen == 1
+    with hub_db.transaction() as connection:
+        reasons = connection.execute(select(rejects.c.reason)).scalars().all()
+    assert reasons == ["the partner knows no item 'CE000FR' (404 Not Found)"]
 
 
 def test_a_push_processed_twice_at_once_is_stored_once_without_error(

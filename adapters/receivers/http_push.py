@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Literal, Self
 
+from lxml import etree
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from adapters.receivers.templates import (
@@ -24,6 +25,8 @@ from adapters.receivers.templates import (
     Template,
     parse_template,
     read_values,
+    read_xml,
+    xpath_holds,
 )
 from hub.config.connector_spec import Duration, EnvName, parse_duration
 from hub.config.secrets import MissingSecret
@@ -40,7 +43,13 @@ from hub.ports import (
     RefusalKind,
 )
 
-__all__ = ["HTTP_PUSH", "HttpPushReceiver", "HttpPushSettings"]
+__all__ = [
+    "HTTP_PUSH",
+    "BodyRequirement",
+    "HttpPushReceiver",
+    "HttpPushSettings",
+    "UnstorableSettings",
+]
 
 
 class _Settings(BaseModel):
@@ -138,6 +147,44 @@ class RefusalSettings(_Settings):
         return body
 
 
+class BodyRequirement(_Settings):
+    """Something an authenticated push's body must hold to be storable at all: an XPath
+    that selects a node or a non-empty value (``/Evenements/@lot``), or is true."""
+
+    xml: str = Field(description="XPath on the body; nothing selected, empty or false fails.")
+    reason: str | None = Field(
+        default=None, description="What the partner is told when it fails (default: the XPath)."
+    )
+
+    @field_validator("xml")
+    @classmethod
+    def _xpath(cls, xml: str) -> str:
+        try:
+            etree.XPath(xml)
+        except etree.XPathSyntaxError as exc:
+            raise ValueError(f"{xml!r} is not an XPath expression ({exc})") from None
+        return xml
+
+
+class UnstorableSettings(_Settings):
+    """What an authenticated push that can never be stored is answered: its body is not
+    what the answer reads (not XML, not JSON) or fails a ``require``. Some partners want
+    a business refusal here (``200`` with ``statut="KO"``) rather than an HTTP error, so
+    that they stop retrying. The body is a template; it may read the body's values (empty
+    when the body is unreadable) and ``{reason}``."""
+
+    status: int = Field(default=400, ge=200, le=499)
+    content_type: str = "application/problem+json"
+    body: str = Field(default=DEFAULT_REFUSAL, description="Template (docs/adapters.md).")
+
+    @field_validator("body")
+    @classmethod
+    def _template(cls, body: str) -> str:
+        if "message_id" in parse_template(body).kinds():
+            raise ValueError("an unstorable push is not archived: it has no {message_id}")
+        return body
+
+
 class HttpPushSettings(_Settings):
     """Partners POST each message to ``/partners/{connector}/events``."""
 
@@ -145,6 +192,16 @@ class HttpPushSettings(_Settings):
     max_bytes: int = Field(default=1_000_000, ge=1)
     answer: AnswerSettings = AnswerSettings()
     refusal: RefusalSettings = RefusalSettings()
+    require: tuple[BodyRequirement, ...] = Field(
+        default=(),
+        description="What the body must hold to be storable (XPaths); a push failing one "
+        "is answered as unstorable and nothing is kept.",
+    )
+    unstorable: UnstorableSettings | None = Field(
+        default=None,
+        description="The answer to an authenticated push that can never be stored (body "
+        "unreadable, a `require` failed); default: a 400 from the refusal template.",
+    )
 
 
 _REFUSAL_STATUS = {RefusalKind.TOO_LARGE: 413, RefusalKind.MALFORMED: 400}
@@ -181,6 +238,9 @@ class HttpPushReceiver:
         }
         self._answer = parse_template(settings.answer.body)
         self._refusal = parse_template(settings.refusal.body)
+        self._unstorable_template = parse_template(
+            settings.unstorable.body if settings.unstorable is not None else ""
+        )
 
     def authenticate(self, request: PushRequest) -> AcceptedPush | PushRefusal:
         body = request.body
@@ -196,8 +256,11 @@ class HttpPushReceiver:
             return PushRefusal(RefusalKind.UNAUTHENTICATED, checked, refusal_values)
         try:
             values = self._values(self._answer, request, body=body)
+            unmet = self._unmet_requirement(body)
         except BodyUnreadable as error:
-            return PushRefusal(RefusalKind.MALFORMED, error.message, refusal_values)
+            return self._unstorable(error.message, request, refusal_values)
+        if unmet is not None:
+            return self._unstorable(unmet, request, refusal_values)
         digest = hashlib.sha256(body).hexdigest()
         name = f"push-{checked:%Y%m%dT%H%M%SZ}-{digest[:16]}"
         return AcceptedPush(RawMessage(MessageRef(name, len(body), checked), body), values)
@@ -209,6 +272,11 @@ class HttpPushReceiver:
         return PushAnswer(status, content_type, self._answer.render(values, content_type))
 
     def refuse(self, refusal: PushRefusal) -> PushAnswer:
+        unstorable = self.settings.unstorable
+        if refusal.kind is RefusalKind.MALFORMED and unstorable is not None:
+            values = {**refusal.values, "reason": refusal.reason, "status": str(unstorable.status)}
+            body = self._unstorable_template.render(values, unstorable.content_type)
+            return PushAnswer(unstorable.status, unstorable.content_type, body)
         status = _REFUSAL_STATUS.get(refusal.kind, self.settings.refusal.status)
         values = {**refusal.values, "reason": refusal.reason, "status": str(status)}
         content_type = self.settings.refusal.content_type
@@ -218,6 +286,35 @@ class HttpPushReceiver:
         ):
             headers["WWW-Authenticate"] = f'Basic realm="{self.settings.auth.realm}"'
         return PushAnswer(status, content_type, self._refusal.render(values, content_type), headers)
+
+    def _unmet_requirement(self, body: bytes) -> str | None:
+        """Why the body can never be stored (a ``require`` it fails), or None. Raises
+        BodyUnreadable for a body that is not XML."""
+        if not self.settings.require:
+            return None
+        tree = read_xml(body, max_bytes=self.settings.max_bytes)
+        for requirement in self.settings.require:
+            if not xpath_holds(tree, requirement.xml):
+                return requirement.reason or f"the body has nothing at {requirement.xml}"
+        return None
+
+    def _unstorable(
+        self, reason: str, request: PushRequest, refusal_values: dict[str, str]
+    ) -> PushRefusal:
+        """A refusal of an authenticated body that can never be stored; its answer may
+        echo what of the body is readable (nothing, when it is not XML or JSON)."""
+        values = refusal_values
+        if self.settings.unstorable is not None:
+            values = read_values(
+                self._unstorable_template.placeholders,
+                headers=request.headers,
+                query=request.query,
+                client=request.client,
+                body=request.body,
+                max_bytes=self.settings.max_bytes,
+                lenient=True,
+            )
+        return PushRefusal(RefusalKind.MALFORMED, reason, values)
 
     def _values(self, template: Template, request: PushRequest, *, body: bytes) -> dict[str, str]:
         return read_values(

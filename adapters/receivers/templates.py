@@ -31,7 +31,16 @@ from adapters.codecs.errors import DocumentError
 from adapters.codecs.xml.guard import parse_xml
 from hub.errors import ConfigurationError
 
-__all__ = ["BodyUnreadable", "Placeholder", "Template", "escape_for", "parse_template"]
+__all__ = [
+    "BodyUnreadable",
+    "Placeholder",
+    "Template",
+    "escape_for",
+    "parse_template",
+    "read_values",
+    "read_xml",
+    "xpath_holds",
+]
 
 SIMPLE = frozenset({"message_id", "status", "reason", "client"})
 """Placeholders without an argument."""
@@ -134,10 +143,30 @@ def read_values(
     client: str | None,
     body: bytes,
     max_bytes: int,
+    lenient: bool = False,
 ) -> dict[str, str]:
     """Every request value the placeholders name; the body is parsed at most once per
-    format, and only when a placeholder reads it. Raises BodyUnreadable."""
-    values: dict[str, str] = {}
+    format, and only when a placeholder reads it. Raises BodyUnreadable, unless
+    ``lenient``: then what the body cannot give is empty (an answer to an unreadable
+    push)."""
+    if lenient:
+        values = {}
+        for placeholder in placeholders:
+            try:
+                values.update(
+                    read_values(
+                        [placeholder],
+                        headers=headers,
+                        query=query,
+                        client=client,
+                        body=body,
+                        max_bytes=max_bytes,
+                    )
+                )
+            except BodyUnreadable:
+                values[placeholder.key] = ""
+        return values
+    values = {}
     tree: Any = None
     document: Any = None
     for placeholder in placeholders:
@@ -150,10 +179,7 @@ def read_values(
             values[placeholder.key] = client or ""
         elif kind == "xml":
             if tree is None:
-                try:
-                    tree = parse_xml(body, source="push", max_bytes=max_bytes)
-                except DocumentError as error:
-                    raise BodyUnreadable(f"the body is not readable XML: {error.message}") from None
+                tree = read_xml(body, max_bytes=max_bytes)
             values[placeholder.key] = _xpath_text(tree.xpath(argument))
         elif kind == "json":
             if document is None:
@@ -163,6 +189,25 @@ def read_values(
                     raise BodyUnreadable(f"the body is not JSON: {error}") from None
             values[placeholder.key] = _json_text(document, argument)
     return values
+
+
+def read_xml(body: bytes, *, max_bytes: int) -> Any:
+    """The body as XML (the hub's hardened parser; the prolog's encoding, such as
+    ISO-8859-1, is honoured), or BodyUnreadable."""
+    try:
+        return parse_xml(body, source="push", max_bytes=max_bytes)
+    except DocumentError as error:
+        raise BodyUnreadable(f"the body is not readable XML: {error.message}") from None
+
+
+def xpath_holds(tree: Any, xpath: str) -> bool:
+    """Whether the XPath selects something non-empty, or is true, on the tree."""
+    result = tree.xpath(xpath)
+    if isinstance(result, list):
+        return any(_xpath_text(item).strip() or isinstance(item, etree._Element) for item in result)
+    if isinstance(result, bool):
+        return result
+    return bool(_xpath_text(result).strip())
 
 
 def _xpath_text(result: object) -> str:

@@ -41,6 +41,17 @@ class Repairer(ABC):
             return self.world.collected_back(case.reference)
         return True
 
+    def awaiting_collection(self, reference: str) -> bool:
+        """The case's work is done here and its parcel back waits for the carrier (a
+        carrier booked outside the hub, at a relay counter, comes for it)."""
+        case = self.cases.get(reference)
+        done = self._done.get(reference, 0)
+        return (
+            case is not None
+            and 0 < done < len(case.steps)
+            and (case.steps[done] is Step.SHIPPED_BACK)
+        )
+
     def next_steps(self) -> list[tuple[DemoCase, Step]]:
         """The step each case can take now, marked as taken."""
         due = []

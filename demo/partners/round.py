@@ -10,6 +10,7 @@ from datetime import datetime
 from demo.partners.alpes_fret import AlpesFret
 from demo.partners.carrier import Carrier
 from demo.partners.elec_distrib import ElecDistrib
+from demo.partners.relais_direct import RelaisDirect
 from demo.partners.repair_network import RepairNetwork
 from demo.partners.repar_ouest import ReparOuest
 from demo.partners.supplier import PartsSupplier
@@ -35,6 +36,8 @@ class Partners:
     activity: list[int] = field(default_factory=list)
     elec_distrib: ElecDistrib | None = None
     repar_ouest: ReparOuest | None = None
+    relay_carrier: RelaisDirect | None = None
+    """Relais Direct (also among ``world.carriers``), observed at the end."""
 
     def waiting_until(self) -> datetime | None:
         """The story's next date, when nothing else can happen before it."""

@@ -135,6 +135,12 @@ class ConnectorSpec(_Spec):
         "'references', its own references of the unfinished cases it holds. Default: "
         "parcels for a per-item pull, references for a re-synchronisation.",
     )
+    min_interval_per_item: Duration | None = Field(
+        default=None,
+        description="A pull object by object asks about each item at most once in this "
+        "interval (e.g. 2h), whichever process runs it: the time each was last asked is "
+        "kept in the store.",
+    )
     acknowledgement: AcknowledgementSpec | None = Field(
         default=None,
         description="Answer each message read with the acknowledgement the codec builds "

@@ -13,7 +13,13 @@ from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from hub.config.connector_spec import CaseImportSpec, ConnectorSpec, OpenItems, TransportRef
+from hub.config.connector_spec import (
+    CaseImportSpec,
+    ConnectorSpec,
+    OpenItems,
+    TransportRef,
+    parse_duration,
+)
 from hub.config.network import NetworkConfig, load_network
 from hub.config.registry import AdapterNotInstalled, attached_files
 from hub.config.secrets import read_secrets
@@ -142,7 +148,16 @@ class Connector:
             return
         if Capability.PER_ITEM in modes:
             keys = self.open_keys(database, default="parcels")
-            read_items(database, source, pipeline, keys, report, on_stored=self.on_stored)
+            interval = self.spec.min_interval_per_item
+            read_items(
+                database,
+                source,
+                pipeline,
+                keys,
+                report,
+                on_stored=self.on_stored,
+                min_interval=None if interval is None else parse_duration(interval),
+            )
             return
         if Capability.LIST in modes and isinstance(transport, Transport):
             read_inbound(

@@ -41,3 +41,15 @@ def open_tracking_numbers(connection: Connection, carrier: str) -> list[str]:
     reported = {subject: bool(final) for subject, final in rows}
     told = carried_parcels(connection, carrier) - reported.keys()
     return sorted({subject for subject, final in reported.items() if not final} | told)
+
+
+def latest_codes(connection: Connection, carrier: str) -> dict[str, str]:
+    """Each parcel's latest event code as this carrier reported it, by tracking number
+    (what the demo compares with the carrier's own view)."""
+    rows = connection.execute(
+        select(events.c.subject, events.c.raw_code, events.c.occurred_at)
+        .where(events.c.type == "shipment_status", events.c.reported_by == carrier)
+        .where(events.c.subject.is_not(None), events.c.raw_code.is_not(None))
+        .order_by(events.c.subject, events.c.occurred_at)
+    )
+    return {subject: code for subject, code, _ in rows}

@@ -20,7 +20,7 @@ from hub.store.cases import CaseRecord, get_case, lock_cases
 from hub.store.db import Connection
 from hub.store.events import StoredHook, append_events
 from hub.sync.outbox import OutboxItem, enqueue
-from hub.sync.rules import NotifyIntent, SendIntent, StatusIntent, evaluate
+from hub.sync.rules import NotifyIntent, SendIntent, StatusIntent, TakenOutsideIntent, evaluate
 
 HUB_PARTY = "hub"
 """The party the hub's own events are reported by (registered with the network)."""
@@ -110,6 +110,8 @@ def apply_sync(
             for intent in evaluate(sync, event, record.case):
                 if isinstance(intent, StatusIntent):
                     caused.append(_hub_event(intent, event))
+                elif isinstance(intent, TakenOutsideIntent):
+                    given.add((intent.case_ref, intent.party))
                 elif (
                     isinstance(intent, NotifyIntent)
                     and intent.retailer not in addresses.webhook_retailers

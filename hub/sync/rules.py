@@ -56,7 +56,19 @@ class NotifyIntent:
         return f"webhook:{self.retailer}:{self.event_id}"
 
 
-Intent = SendIntent | StatusIntent | NotifyIntent
+@dataclass(frozen=True)
+class TakenOutsideIntent:
+    """A message the routed partner takes outside the hub (``sync.not_sent``: a relay's
+    counter): nothing is sent, but the partner now holds the case as surely as if it had
+    been, so a reference the retailer records for it may link its events."""
+
+    rule: str
+    party: str
+    message: str
+    case_ref: str
+
+
+Intent = SendIntent | StatusIntent | NotifyIntent | TakenOutsideIntent
 
 
 class UnroutedCase(ValueError):
@@ -117,7 +129,9 @@ def evaluate(sync: SyncSpec, event: Event, case: Case) -> list[Intent]:
                     f"{case.reference} ({case.retailer}, {case.service.value})"
                 )
             if send.message in sync.not_sent.get(party, ()):
-                continue  # the partner takes it outside the hub (its counter, a phone call)
+                # The partner takes it outside the hub (its counter, a phone call).
+                intents.append(TakenOutsideIntent(rule.name, party, send.message, case.reference))
+                continue
             intents.append(
                 SendIntent(
                     rule.name, send.to, party, send.message, case.reference, send.leg, event.id

@@ -24,3 +24,12 @@ Path grammar (``fields`` and ``document_fields`` of a mapping)::
 - :mod:`.spec` the settings; :mod:`.paths` the path grammar; :mod:`.interchange` reading
   and the envelope checks; :mod:`.contrl` the acknowledgement; :mod:`.codec` the codec.
 """
+
+import warnings
+
+from pydifact.exceptions import MissingImplementationWarning
+
+# pydifact warns, once per segment tag, that it ships no directory to validate segments
+# against; the codec checks the envelope itself and reads only what the mapping names, so
+# the warning says nothing an operator can act on (it filled the demo's terminal).
+warnings.filterwarnings("ignore", category=MissingImplementationWarning, module="pydifact")

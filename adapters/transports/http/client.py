@@ -156,6 +156,16 @@ class RetryingClient(Closing, Generic[_SettingsT]):
         del request, status, said, excerpt
         return None
 
+    def _reads_whole(self, status: int) -> bool:
+        """Whether an answer with this status is read whole (bounded), not just enough of
+        it for an error's excerpt: every accepted one, and any a fault rule looks at."""
+        return self._accepts(status)
+
+    def _fault(self, request: Request, status: int, content: bytes) -> Exception | None:
+        """A fault the partner says in the body, as the error to act on, or None."""
+        del request, status, content
+        return None
+
     # -- one request, with retries -------------------------------------------------------
 
     def _url(self, path: str) -> str:
@@ -213,12 +223,17 @@ class RetryingClient(Closing, Generic[_SettingsT]):
                 timeout=self._timeout,
                 auth=self._auth if self._auth is not None else httpx.USE_CLIENT_DEFAULT,
             ) as response:
-                if self._accepts(response.status_code):
+                status = response.status_code
+                if self._reads_whole(status):
                     content = self._read_all(response, request)
-                    return Fetched(
-                        response.status_code, str(response.url), response.headers, content
-                    )
-                excerpt = self._excerpt(self._read_some(response), response)
+                    fault = self._fault(request, status, content)
+                    if fault is not None:
+                        raise fault
+                    if self._accepts(status):
+                        return Fetched(status, str(response.url), response.headers, content)
+                else:
+                    content = self._read_some(response)
+                excerpt = self._excerpt(content, response)
         except httpx.TransportError as exc:
             raise self._wire_failure(request, exc) from exc
         except httpx.DecodingError as exc:

@@ -133,8 +133,21 @@ def transport_from_spec(
             item_path=spec.item_path,
             pagination=spec.pagination,
             since_param=spec.since_param,
+            item_request=spec.item_request,
+            item_secrets=_item_secrets(spec, secrets),
+            faults=spec.faults,
         )
     )
+
+
+def _item_secrets(spec: HttpPullTransportSpec, secrets: Mapping[str, str]) -> dict[str, str]:
+    """The item request's ``{secret:NAME}`` values (``secrets["body:NAME"]``)."""
+    if spec.item_request is None:
+        return {}
+    return {
+        name: _secret(secrets, f"body:{name}", env)
+        for name, env in spec.item_request.body_env.items()
+    }
 
 
 def _settings(

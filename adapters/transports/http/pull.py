@@ -18,8 +18,11 @@ from adapters.transports.http.errors import (
     EndpointNotFound,
     ItemNotFound,
     PartnerRejectedRequest,
+    RetryableFailure,
     UnexpectedResponse,
 )
+from adapters.transports.http.faults import ItemSkipped, PartnerFault, match_fault
+from adapters.transports.http.item_request import render_item_body
 from adapters.transports.http.links import MalformedLinkHeader, parse_links
 from adapters.transports.http.settings import HttpPullSettings
 from hub.errors import ConfigurationError, CursorExpired, Location
@@ -101,13 +104,49 @@ class HttpPullTransport(RetryingClient[HttpPullSettings]):
         return message
 
     def fetch_item(self, key: str) -> RawMessage:
-        """One object by its key (a repair, a parcel), for re-synchronisation."""
+        """One object by its key (a repair, a parcel): a GET of item_path, or the
+        connector's item_request (a SOAP POST naming the key in its body)."""
         template = self.settings.item_path
         if template is None:
             raise ConfigurationError("this connector has no item_path: it cannot fetch by key")
-        path = template.format(key=quote(key, safe=""))
-        request = Request(method="GET", url=self._url(path), ref_name=path, item_key=key)
+        path = template.replace("{key}", quote(key, safe=""))
+        asked = self.settings.item_request
+        if asked is None:
+            request = Request(method="GET", url=self._url(path), ref_name=path, item_key=key)
+        else:
+            request = Request(
+                method=asked.method,
+                url=self._url(path),
+                # The path is the same for every item: the name tells them apart.
+                ref_name=f"{path}#{quote(key, safe='')}",
+                content=render_item_body(asked, key, self.settings.item_secrets),
+                headers=dict(asked.headers),
+                item_key=key,
+            )
         return self._message(request, self._exchange(request))
+
+    # -- faults said in the body -----------------------------------------------------------
+
+    def _reads_whole(self, status: int) -> bool:
+        return bool(self.settings.faults) or super()._reads_whole(status)
+
+    def _fault(self, request: Request, status: int, content: bytes) -> Exception | None:
+        """What a fault rule makes of this answer: wait, skip the item, or fail."""
+        found = match_fault(self.settings.faults, status, content)
+        if found is None:
+            return None
+        rule, said = found.rule, found.text
+        if rule.then == "wait":
+            return RetryableFailure(
+                f"fault {said!r}, waiting {rule.wait}", status=status, retry_after=rule.wait_seconds
+            )
+        if rule.then == "skip" and request.item_key is not None:
+            return ItemSkipped(
+                f"the partner answered a fault for {request.item_key!r}, skipped: {said}",
+                key=request.item_key,
+                location=Location(request.ref_name),
+            )
+        return PartnerFault(f"{request.where}: the partner answered a fault: {said}")
 
     # -- pagination ----------------------------------------------------------------------
 

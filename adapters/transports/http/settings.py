@@ -13,6 +13,8 @@ import re
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
+from adapters.transports.http.faults import FaultRuleSpec
+from adapters.transports.http.item_request import ItemRequestSpec
 from adapters.transports.http.oauth import ClientCredentials
 from adapters.transports.http.spec import HttpClientSpec, PaginationSpec
 from hub.config.connector_spec import parse_duration
@@ -147,10 +149,23 @@ class HttpPullSettings(HttpClientSettings):
     item_path: str | None = None
     pagination: PaginationSpec = field(default_factory=PaginationSpec)
     since_param: str | None = None
+    item_request: ItemRequestSpec | None = None
+    item_secrets: dict[str, str] = field(default_factory=dict, repr=False)
+    """``{secret:NAME}`` values of the item request's body, by NAME."""
+    faults: tuple[FaultRuleSpec, ...] = ()
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.item_path is not None:
+        if self.item_request is not None:
+            if self.item_path is None:
+                raise ConfigurationError("an item_request needs the item_path it is sent to")
+            missing = sorted(set(self.item_request.body_env) - set(self.item_secrets))
+            if missing:
+                raise ConfigurationError(
+                    "the item request's body needs the environment variable(s) "
+                    + ", ".join(self.item_request.body_env[name] for name in missing)
+                )
+        elif self.item_path is not None:
             try:
                 formatted = self.item_path.format(key="\0")
             except (KeyError, IndexError, ValueError) as exc:

@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from adapters.transports.http.faults import FaultRuleSpec
+from adapters.transports.http.item_request import ItemRequestSpec
 from hub.config.connector_spec import Duration, EnvName
 from hub.ports import CursorSettings
 
@@ -134,7 +136,19 @@ class HttpPullTransportSpec(HttpClientSpec, CursorSettings):
         "that instant come again and are told apart by their ids.",
     )
     item_path: str | None = Field(
-        default=None, description="Path of one object, with {key}: /repairs/{key}."
+        default=None,
+        description="Path of one object, with {key}: /repairs/{key} (with an item_request, "
+        "the path it is sent to, {key} optional: /ws/SuiviColis).",
+    )
+    item_request: ItemRequestSpec | None = Field(
+        default=None,
+        description="Each item asked by a request rendered from a template (a SOAP POST) "
+        "instead of a GET of item_path.",
+    )
+    faults: tuple[FaultRuleSpec, ...] = Field(
+        default=(),
+        description="Faults the partner says in an answer's body (a SOAP Fault), first "
+        "match wins: wait and ask again, skip the item (noted), or fail the run.",
     )
 
     @model_validator(mode="after")
