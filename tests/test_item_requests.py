@@ -28,7 +28,10 @@ from adapters.transports.http.item_request import ItemRequestSpec, render_item_b
 from adapters.transports.http.spec import HttpPullTransportSpec
 from hub.config.sync import SyncSpec
 from hub.errors import ConfigurationError
+from hub.mapping.inbound import InboundMapping
+from hub.mapping.loader import build_codec, load_mapping
 from hub.partners.ingest.items import run_items
+from hub.partners.ingest.pipeline import InboundPipeline
 from hub.partners.push import push_request
 from hub.ports import AcceptedPush, PushRefusal
 from hub.store.case_links import RecordedBy, reference_candidates
@@ -171,19 +174,35 @@ def test_a_post_per_item_waits_out_busy_skips_unknown_and_fails_on_the_rest(
         pull.fetch_item("K")  # type: ignore[attr-defined]
 
 
+ASKED_MAPPING = """version: 1
+partner: colis-express
+messages:
+  answer:
+    direction: inbound
+    codec: {type: xml, record: /Answer/Ask, fields: {id: Id}}
+    event_type: case_status
+    fields:
+      partner_ref: {column: id, required: true}
+      raw_code: {const: ASKED}
+      occurred_at: {const: "2026-11-03T09:00:00+01:00"}
+    codes: {ASKED: received}
+"""
+"""The partner's answer echoes the request: one event per item asked, so that the run
+really stores what it fetched."""
+
+
 def test_a_per_item_run_notes_skipped_items_and_asks_each_once_per_interval(
-    database: Database, partner: tuple[Partner, str]
+    database: Database, partner: tuple[Partner, str], tmp_path: Path
 ) -> None:
     service, url = partner
     pull = transport(url)
 
-    class Echo:
-        """A pipeline that reads nothing: this test is about asking, not mapping."""
-
-        def parse(self, content: bytes, *, source: str, recorded_at: datetime) -> Iterator[object]:
-            return iter(())
-
-    pipeline = Echo()
+    mapping_file = tmp_path / "asked.yaml"
+    mapping_file.write_text(ASKED_MAPPING, encoding="utf-8")
+    mapping = load_mapping(mapping_file)
+    pipeline = InboundPipeline(
+        build_codec(mapping.inbound("answer")), InboundMapping(mapping, "answer")
+    )
     now = datetime(2026, 11, 3, 9, 0, tzinfo=UTC)
 
     def run(at: datetime) -> object:
@@ -200,6 +219,7 @@ def test_a_per_item_run_notes_skipped_items_and_asks_each_once_per_interval(
     first = run(now)
     assert first.error is None  # type: ignore[attr-defined]
     assert first.counts.rejected == 1  # type: ignore[attr-defined]
+    assert first.counts.events_stored == 2  # type: ignore[attr-defined]
     assert first.counts.messages_seen == 2  # type: ignore[attr-defined]
     asked = len(service.calls)
     assert run(now + timedelta(hours=1)).counts.messages_seen == 0  # type: ignore[attr-defined]

@@ -18,7 +18,14 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 
 from hub.errors import Location, PartnerDataError
-from hub.mapping.spec import FieldSpec, InboundSpec, MappingSpec, Target
+from hub.mapping.spec import (
+    TEMPLATE_FIELD,
+    ErrorAnswerSpec,
+    FieldSpec,
+    InboundSpec,
+    MappingSpec,
+    Target,
+)
 from hub.mapping.values import (
     InstantParser,
     ValueProblem,
@@ -208,6 +215,22 @@ class InboundMapping:
             return _skus
         return None
 
+    def error_answer(self, document: Mapping[str, str | None]) -> str | None:
+        """What the partner's error answer says, quoted, when the document's fields show
+        it is one (the mapping's ``error_answer``); None for any other document."""
+        spec = self.spec.error_answer
+        if spec is None:
+            return None
+        signal = _squeezed(document.get(spec.when))
+        if not signal or not _is_error(spec, signal):
+            return None
+        code = _squeezed(document.get(spec.code)) if spec.code else None
+        message = _error_message(spec, document) or (None if code else signal)
+        said = ": ".join(part for part in (code, message) if part)
+        if len(said) > _QUOTED_CHARS:
+            said = said[: _QUOTED_CHARS - 1] + "…"
+        return f"the partner answered an error, not a {self.message} message: {said}"
+
     def map_record(
         self, record: Record, *, source: str, recorded_at: datetime
     ) -> Event | PartnerDataError:
@@ -353,6 +376,32 @@ class InboundMapping:
         if self.spec.event_type is EventType.SHIPMENT_STATUS and tracking:
             return str(tracking).upper()
         return None
+
+
+def _squeezed(text: str | None) -> str | None:
+    """A document field's text with its whitespace runs made one space, or None."""
+    if not text:
+        return None
+    return " ".join(text.split()) or None
+
+
+def _is_error(spec: ErrorAnswerSpec, value: str) -> bool:
+    if spec.values is None:
+        return True
+    return any(fnmatch.fnmatchcase(value, pattern) for pattern in spec.values)
+
+
+def _error_message(spec: ErrorAnswerSpec, document: Mapping[str, str | None]) -> str | None:
+    if spec.message is None:
+        return None
+    if TEMPLATE_FIELD.search(spec.message) is None:
+        return _squeezed(document.get(spec.message))
+    filled = TEMPLATE_FIELD.sub(lambda found: document.get(found[1]) or "", spec.message)
+    return _squeezed(filled)
+
+
+_QUOTED_CHARS = 300
+"""At most this much of the partner's words in a reject's reason (the answer is archived)."""
 
 
 def _skus(text: str) -> tuple[str, ...]:

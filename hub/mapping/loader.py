@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from hub.config.registry import attached_files
 from hub.config.yamlfile import YamlDocument, read_yaml, validate
 from hub.errors import ConfigurationError, HubError
-from hub.mapping.spec import AnswerSpec, InboundSpec, MappingSpec, OutboundSpec
-from hub.ports import Capability, Codec
+from hub.mapping.spec import AnswerSpec, ErrorAnswerSpec, InboundSpec, MappingSpec, OutboundSpec
+from hub.ports import AdapterInfo, Capability, Codec
 
 
 def load_mapping(path: Path) -> MappingSpec:
@@ -99,6 +100,10 @@ def _codec_problems(
             "gives no document fields to read a sequence number from; use name_pattern "
             "(the number in the file name)"
         )
+    if isinstance(message, InboundSpec) and message.error_answer is not None:
+        problems.extend(
+            _error_answer_problems(document, name, message, message.error_answer, found.info)
+        )
     try:
         found.info.factory(ref.settings, message_columns(message), message.direction)
     except HubError as error:
@@ -109,6 +114,36 @@ def _codec_problems(
             f"to build: {type(exc).__name__}: {exc}"
         )
     return problems
+
+
+def _error_answer_problems(
+    document: YamlDocument,
+    name: str,
+    message: InboundSpec,
+    answer: ErrorAnswerSpec,
+    info: AdapterInfo,
+) -> list[str]:
+    """An error answer is told by document fields: the codec must give them, and every
+    name it uses must be one the codec's ``document_fields`` declares (when its settings
+    list them by name, as json, xml and edifact do)."""
+    line = document.line_of(("messages", name, "error_answer"))
+    where = f"{document.path}:{line}: messages.{name}.error_answer"
+    settings = message.codec.settings
+    if not info.enabled(settings) & {Capability.DOCUMENT}:
+        return [
+            f"{where}: the {message.codec.type} codec gives no document fields to tell "
+            "an error answer by"
+        ]
+    declared = getattr(settings, "document_fields", None)
+    if not isinstance(declared, Mapping):
+        return []
+    unknown = [n for n in answer.fields_named() if n not in declared]
+    if not unknown:
+        return []
+    return [
+        f"{where}: {', '.join(sorted(set(unknown)))} not among the codec's document_fields "
+        f"({', '.join(declared) or 'none declared'}): declare each with its path"
+    ]
 
 
 def _with_attached_files(mapping: MappingSpec, folder: Path) -> MappingSpec:

@@ -191,6 +191,44 @@ class SequenceSpec(_Spec):
         return self
 
 
+class ErrorAnswerSpec(_Spec):
+    """What the partner's error answer looks like ("no shipment found", an error object,
+    a SOAP Fault): a document that is one is rejected whole, quoting the partner's code
+    and message, instead of giving no event and no reject. Read from the codec's
+    ``document_fields``, so any codec that has them can say it."""
+
+    when: str = Field(
+        description="The document field that tells an error answer: the answer is one when "
+        "it has a value (or one of `values`), e.g. error_code read from $.error.code."
+    )
+    values: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        description="Only these values of `when` mean an error (* and ? as in codes, e.g. "
+        "[NOT_FOUND, 'E*']); default: any value. For a status such as OK/ERROR.",
+    )
+    code: str | None = Field(
+        default=None, description="The document field with the partner's error code, quoted."
+    )
+    message: str | None = Field(
+        default=None,
+        description="The document field with the partner's message, or a template of "
+        "document fields, e.g. '{fault_code}: {fault_text}'. Default: the `when` value.",
+    )
+
+    def fields_named(self) -> list[str]:
+        """Every document field it reads: checked against the codec's when loaded."""
+        names = [self.when, *([self.code] if self.code else [])]
+        if self.message is not None:
+            placeholders = TEMPLATE_FIELD.findall(self.message)
+            names.extend(placeholders or [self.message])
+        return names
+
+
+TEMPLATE_FIELD = re.compile(r"{([^{}]+)}")
+"""A document field in an error answer's message template: ``{name}`` (dots allowed)."""
+
+
 class InboundSpec(_Spec):
     """Records of one message kind in, canonical events out."""
 
@@ -232,6 +270,11 @@ class InboundSpec(_Spec):
         default=None,
         description="Files numbered +1 each: a gap, a repeat or an older number between "
         "two files is flagged to the operator (the file still goes in).",
+    )
+    error_answer: ErrorAnswerSpec | None = Field(
+        default=None,
+        description="What the partner's error answer looks like (by document fields): "
+        "such a message is rejected whole with the partner's code and message.",
     )
 
     @model_validator(mode="after")

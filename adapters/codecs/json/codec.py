@@ -99,13 +99,20 @@ class JsonCodec:
         yield from results
 
     def _check_reachable(self, document: Any, source: str) -> None:
-        """No record: fine when the path reaches an empty list (a parcel without events
-        yet); a path that reaches nothing at all is a format change, never silence."""
+        """No record: fine when the path stops at an empty list (a parcel without events
+        yet, an answer with no parcel at all); a path that reaches nothing at all is a
+        format change, never silence. Each list of the path is looked at in turn: a
+        level whose lists are all empty (or null) ends the path there, fine; a level
+        that is missing, or keys after the last list that are, refuse the document."""
+        if not document:
+            return  # an empty document
         steps = self._record.steps
-        last_each = max((i for i, step in enumerate(steps) if isinstance(step, Each)), default=-1)
-        container = steps[:last_each] if last_each >= 0 else steps
-        if not document or select(document, container):
-            return  # an empty document, or a list (or null) with nothing in it yet
+        for end in [i for i, step in enumerate(steps) if isinstance(step, Each)] or [len(steps)]:
+            containers = select(document, steps[:end])
+            if not containers:
+                break
+            if not any(isinstance(found, list) and found for found in containers):
+                return  # lists (or nulls) with nothing in them yet
         top = ", ".join(sorted(document)) if isinstance(document, dict) else kind(document)
         raise JsonShapeError(
             f"record path {self.spec.record} reaches nothing in this document (it holds: "

@@ -12,8 +12,9 @@ from collections.abc import Iterator, Mapping, Sequence
 
 from lxml import etree
 
-from adapters.codecs.errors import EncodeError
+from adapters.codecs.errors import DocumentError, EncodeError
 from adapters.codecs.xml.guard import parse_xml, secure_parser
+from adapters.codecs.xml.paths import ancestor_paths, outline
 from adapters.codecs.xml.reader import FieldsReader, compile_xpath, elements
 from adapters.codecs.xml.schema import PartnerSchema, XmlRecordSchemaError, XmlRenderError
 from adapters.codecs.xml.spec import XmlCodecSpec
@@ -21,7 +22,12 @@ from adapters.codecs.xml.writer import DocumentWriter
 from hub.errors import ConfigurationError, Location
 from hub.ports import AdapterInfo, AdapterKind, Capability, DecodeResult, Record
 
-__all__ = ["XML", "XmlCodec", "XmlCodecSpec", "codec_from_spec"]
+__all__ = ["XML", "XmlCodec", "XmlCodecSpec", "XmlShapeError", "codec_from_spec"]
+
+
+class XmlShapeError(DocumentError):
+    """The record path reaches nothing in a document that has content: the partner
+    changed its format, or sent another message (an error answer): never silence."""
 
 
 class XmlCodec:
@@ -42,6 +48,14 @@ class XmlCodec:
             )
         record = spec.record if spec.record.startswith(("/", "(")) else "/" + spec.record
         self._records = compile_xpath(record, self._namespaces, "record")
+        ancestors = ancestor_paths(record)
+        self._ancestors = (
+            None
+            if ancestors is None
+            else [compile_xpath(path, self._namespaces, "record") for path in ancestors]
+        )
+        """Where the records would be and what encloses it, deepest first; None when it
+        cannot be told (``//Evt``: anywhere)."""
         self._fields = FieldsReader(spec.fields, self._namespaces, "field")
         self._document = FieldsReader(spec.document_fields, self._namespaces, "document field")
         xsd = spec.xsd_document
@@ -73,6 +87,8 @@ class XmlCodec:
             raise ConfigurationError(
                 f"record path {self.spec.record!r} must select elements, not text or values"
             )
+        if not records:
+            self._check_reachable(tree, source)
         rejected = {} if self._schema is None else self._schema.rejects(tree, records, source)
         for element in records:
             raw = etree.tostring(element, encoding="unicode", with_tail=False)
@@ -84,6 +100,27 @@ class XmlCodec:
             fields = self._fields.read(element)
             fields.update(document)
             yield Record(line=line, fields=fields, raw=raw)
+
+    def _check_reachable(self, tree: etree._ElementTree, source: str) -> None:
+        """No record: fine when the records' parent is there (a parcel without events
+        yet), or the path stops at an empty element (an answer without parcels), or the
+        document is an empty root. A path reaching nothing in a document with content is
+        refused, saying what the document holds: never silence."""
+        root = tree.getroot()
+        if _empty(root) or self._ancestors is None:
+            return
+        for depth, ancestor in enumerate(self._ancestors):
+            found = elements(ancestor(tree))
+            if found:
+                if depth == 0 or all(map(_empty, found)):
+                    return
+                break
+        raise XmlShapeError(
+            f"record path {self.spec.record} reaches nothing in this document (it holds: "
+            f"{outline(root)}): the partner's format changed, or this is not the message "
+            "the mapping reads",
+            location=Location(source, root.sourceline),
+        )
 
     def document_fields(self, content: bytes, *, source: str) -> dict[str, str | None]:
         """The values read once per document (a page's next token and whether more follow)."""
@@ -113,6 +150,11 @@ class XmlCodec:
             if problems:
                 raise XmlRenderError(problems, root=self._schema.pretty(root_tag))
         return content
+
+
+def _empty(element: etree._Element) -> bool:
+    """No child element and no text: a container with nothing in it yet."""
+    return len(element) == 0 and not (element.text or "").strip()
 
 
 def codec_from_spec(

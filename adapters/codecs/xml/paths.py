@@ -11,7 +11,18 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ["REPEAT", "WRITE_STEP", "Step", "WritePlan", "qualified", "write_plan"]
+from lxml import etree
+
+__all__ = [
+    "REPEAT",
+    "WRITE_STEP",
+    "Step",
+    "WritePlan",
+    "ancestor_paths",
+    "outline",
+    "qualified",
+    "write_plan",
+]
 
 REPEAT = "[{n}]"
 """The placeholder of a repeated step in a field path, e.g. ``pp:Line[{n}]/@sku``."""
@@ -84,3 +95,58 @@ def write_plan(name: str, path: str, namespaces: Mapping[str, str]) -> WritePlan
     if sum(step.repeat for step in steps) > 1:
         raise ValueError(f"only one step may be repeated with {REPEAT}")
     return WritePlan(name, tuple(steps), attribute)
+
+
+def ancestor_paths(path: str) -> list[str] | None:
+    """The record path's ancestors, deepest first (``/a/b/c`` -> ``/a/b``, ``/a``;
+    ``//b/c`` -> ``//b``): where the records would be, and what encloses it. Empty for
+    ``/a`` (the root itself would be the record); None when they cannot be told: ``//c``
+    (anywhere), or not a plain location path (a union, a function)."""
+    depth, quote, cuts = 0, "", []
+    for index, char in enumerate(path):
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char in "[(":
+            depth += 1
+        elif char in "])":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            return None
+        elif char == "/" and depth == 0 and index > 0 and path[index - 1] != "/":
+            cuts.append(index)
+    if path.startswith("(") or not path.startswith("/"):
+        return None
+    ancestors = [path[:cut].rstrip("/") for cut in reversed(cuts)]
+    if path.startswith("//") and not ancestors:
+        return None
+    return [ancestor for ancestor in ancestors if ancestor]
+
+
+_OUTLINE_NAMES = 8
+"""Names an outline of a document shows, at most."""
+
+
+def outline(root: etree._Element) -> str:
+    """What a document holds, for an error: the root and its only children down to the
+    first element with several (or none), then those children's names, as the document
+    writes them (``soap:Envelope > soap:Body > soap:Fault (faultcode, faultstring)``)."""
+    chain = [root]
+    while True:
+        children = [child for child in chain[-1] if isinstance(child.tag, str)]
+        if len(children) != 1:
+            break
+        chain.append(children[0])
+    text = " > ".join(_written(element) for element in chain)
+    names = list(dict.fromkeys(_written(child) for child in children))
+    if names:
+        shown = names[:_OUTLINE_NAMES] + (["..."] if len(names) > _OUTLINE_NAMES else [])
+        text += f" ({', '.join(shown)})"
+    return text
+
+
+def _written(element: etree._Element) -> str:
+    """An element's name with the prefix its document gives it."""
+    local = etree.QName(element).localname
+    return f"{element.prefix}:{local}" if element.prefix else local

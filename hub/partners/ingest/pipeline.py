@@ -10,15 +10,25 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from hub.errors import PartnerDataError
+from hub.errors import Location, PartnerDataError
 from hub.mapping.inbound import InboundMapping
 from hub.model.event import Event
 from hub.partners.ingest.sequence import SequenceMark, read_mark
-from hub.ports import Codec, Record
+from hub.ports import Codec, DocumentCodec, Record
 
 
 class MessageRejected(PartnerDataError):
     """The whole message is unusable (its header changed, it is not CSV...)."""
+
+
+class ErrorAnswer(MessageRejected):
+    """The partner answered an error ("no shipment found", a SOAP Fault) where the
+    message was expected, as the mapping's ``error_answer`` describes: rejected whole,
+    quoting the partner's code and message, never "0 events, 0 rejects"."""
+
+
+_RAW_CHARS = 2_000
+"""The start of an error answer kept with its reject (the whole answer is archived)."""
 
 
 @dataclass(frozen=True)
@@ -32,6 +42,10 @@ class InboundPipeline:
         self, content: bytes, *, source: str, recorded_at: datetime
     ) -> Iterator[Event | PartnerDataError]:
         """Every record's event or rejection, in file order; never raises for bad data."""
+        answered = self._error_answer(content, source)
+        if answered is not None:
+            yield answered
+            return
         records = self.codec.decode(content, source=source)
         while True:
             try:
@@ -49,6 +63,27 @@ class InboundPipeline:
                 yield self.mapping.map_record(item, source=source, recorded_at=recorded_at)
             else:
                 yield item
+
+    def _error_answer(self, content: bytes, source: str) -> ErrorAnswer | None:
+        """The rejection of a document the mapping's ``error_answer`` recognises. A
+        document whose fields cannot be read is left to ``decode``, which says why."""
+        if not isinstance(self.codec, DocumentCodec) or self.mapping is None:
+            return None  # no document fields; or a codec's own tests, refusing files whole
+        spec = self.mapping.spec.error_answer
+        if spec is None:
+            return None
+        try:
+            document = self.codec.document_fields(content, source=source)
+        except PartnerDataError:
+            return None
+        said = self.mapping.error_answer(document)
+        if said is None:
+            return None
+        return ErrorAnswer(
+            f"the whole message is rejected: {said}",
+            location=Location(source, None, spec.when),
+            raw=content[:_RAW_CHARS].decode("utf-8", errors="replace"),
+        )
 
     def sequence_mark(self, content: bytes, *, source: str) -> SequenceMark | None:
         """The file's sequence number and date, when the mapping numbers its files."""
