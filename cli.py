@@ -31,6 +31,7 @@ from hub.model import Case, Event
 from hub.operators.overview import Overview, overview
 from hub.partners.connectors import open_network
 from hub.partners.schemas import drift, export
+from hub.store.case_links import references_of_case
 from hub.store.cases import case_state, open_case
 from hub.store.events import append_events
 from hub.store.migrate import current_revision, head_revision, upgrade
@@ -176,11 +177,19 @@ def cases_show(
     """Show a case's current status and its timeline across every party."""
     with _database(database).transaction() as connection:
         state = case_state(connection, reference)
+        references = references_of_case(connection, reference)
     if as_json:
         for event in state.timeline:
             sys.stdout.write(event.model_dump_json() + "\n")
         return
     out.print(f"[bold]{reference}[/bold]: {state.status} since {state.status_at}")
+    if references:
+        shown = ", ".join(
+            f"{kept.party} {kept.reference}"
+            + (" (retailer's)" if kept.recorded_by.value == "retailer" else "")
+            for kept in references
+        )
+        out.print(f"partners' references: {shown}")
     table = Table("occurred at", "by", "type", "status", "code", "label")
     for event in state.timeline:
         status = event.status.value if event.status else "[red]unmapped[/red]"

@@ -15,9 +15,10 @@ from __future__ import annotations
 import base64
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -37,6 +38,7 @@ SIMULATED_CONNECTORS: dict[str, tuple[str, ...]] = {
     "pieces-plus": ("pieces-plus-answers", "pieces-plus-orders"),
     "techniservice": ("techniservice-changes", "techniservice-orders"),
     "colis-express": ("colis-express-push", "colis-express-parcels", "colis-express-pickups"),
+    "elec-distrib": ("elec-distrib-events", "elec-distrib-orders"),
     "repar-ouest": ("repar-ouest-status", "repar-ouest-orders"),
     "relais-direct": ("relais-direct-push", "relais-direct-tracking"),
     "alpes-fret": ("alpes-fret-status", "alpes-fret-bookings"),
@@ -74,6 +76,7 @@ class Endpoints:
     bricomarket_drop: Path
     plugin_spool: Path | None = None
     """The example plugin's spool folder, when its package is installed."""
+    elec_distrib_url: str | None = None
     relais_direct_url: str = "http://127.0.0.1:9"
     """Relais Direct's SOAP tracking service."""
     alpes_fret: SftpEndpoint | None = None
@@ -92,6 +95,10 @@ class DemoSecrets:
     colis_express_push_secret: str
     maison_electro_webhook_secret: str
     operator_token: str
+    elec_distrib_client: tuple[str, str] = field(
+        default_factory=lambda: ("hub-demo", secrets.token_urlsafe(24))
+    )
+    """Élec Distrib's OAuth 2.0 client id and secret."""
     relais_direct_push_key: str = ""
     relais_direct_soap_key: str = ""
 
@@ -124,6 +131,11 @@ class DemoSecrets:
                 values[transport["bearer_token_env"]] = self.colis_express_token
             if "secret_env" in transport and partner == "colis-express":
                 values[transport["secret_env"]] = self.colis_express_push_secret
+            auth = transport.get("auth", {})
+            if auth.get("scheme") == "oauth2-client-credentials" and partner == "elec-distrib":
+                values[auth["client_id_env"]], values[auth["client_secret_env"]] = (
+                    self.elec_distrib_client
+                )
             if "key_env" in transport and partner == "relais-direct":
                 values[transport["key_env"]] = self.relais_direct_push_key
             for name in transport.get("item_request", {}).get("body_env", {}).values():
@@ -155,9 +167,15 @@ def _point_at_simulators(connector: dict[str, Any], where: Endpoints) -> None:
         urls = {
             "techniservice": where.techniservice_url,
             "colis-express": where.colis_express_url,
+            "elec-distrib": where.elec_distrib_url,
             "relais-direct": where.relais_direct_url,
         }
         transport["base_url"] = urls[partner]
+        auth = transport.get("auth")
+        if isinstance(auth, dict) and "token_url" in auth:
+            # The token endpoint moves with the API (a copy: YAML anchors share the dict).
+            path = urlsplit(auth["token_url"]).path
+            transport["auth"] = {**auth, "token_url": f"{urls[partner]}{path}"}
     # A story round is two hours: every pull of the story may ask each parcel again.
     connector.pop("min_interval_per_item", None)
     if "schedule" in connector:

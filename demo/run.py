@@ -260,6 +260,8 @@ def observe(session: Session) -> Observed:
         "pieces-plus-orders": partners.supplier.held(),
         "colis-express-pickups": _pickups(partners.carrier),
     }
+    if partners.elec_distrib is not None:
+        held["elec-distrib-orders"] = partners.elec_distrib.held()
     if partners.alpes_fret is not None:
         held["alpes-fret-bookings"] = partners.alpes_fret.held()
     more_rejects: dict[str, set[tuple[str, int]]] = {}

@@ -31,6 +31,7 @@ from demo.network import (
 )
 from demo.partners import Carrier, Partners, PartsSupplier, RepairNetwork, Workshop
 from demo.partners.alpes_fret import AlpesFret
+from demo.partners.elec_distrib import ElecDistrib
 from demo.partners.plugin_workshop import spool_acknowledgement
 from demo.partners.relais_direct import RelaisDirect, counter_drop_off
 from demo.partners.repar_ouest import ReparOuest
@@ -49,6 +50,7 @@ from hub.store.parties import save_party
 from hub.sync.rules import route_for
 from simulators.alpes_fret import AlpesFretSimulator
 from simulators.colis_express import ColisExpressSimulator
+from simulators.elec_distrib import ElecDistribSimulator
 from simulators.relais_direct import RelaisDirectSimulator
 from simulators.server import Simulator
 from simulators.sftp import SftpServer
@@ -56,6 +58,9 @@ from simulators.techniservice.app import TechniServiceSimulator
 
 MARKER = ".hub-demo"
 """Marks a folder as the demo's, so starting again may empty it (and nothing else)."""
+ED_TOKEN_LIFETIME = 30
+"""Élec Distrib's tokens last 15 minutes; the demo's a few seconds' worth of rounds, so
+that the hub renews them during the story."""
 RETRIES = Retries(max_attempts=4, base_delay=0.2, max_delay=2.0)
 """The story runs in minutes: a message that cannot go through is dead within seconds."""
 
@@ -204,6 +209,12 @@ def demo_session(
                 enr_on_pickup=False,  # the carrier scans on the story's clock (Carrier.act)
             )
         )
+        client_id, client_secret = secrets.elec_distrib_client
+        elec_distrib = stack.enter_context(
+            ElecDistribSimulator(
+                client_id=client_id, client_secret=client_secret, token_lifetime=ED_TOKEN_LIFETIME
+            )
+        )
         relais_direct = stack.enter_context(
             RelaisDirectSimulator(
                 key=secrets.relais_direct_soap_key, push_key=secrets.relais_direct_push_key
@@ -233,6 +244,7 @@ def demo_session(
             maison_electro_webhook_url=webhooks.url,
             bricomarket_drop=drop.resolve(),
             plugin_spool=plugin_spool,
+            elec_distrib_url=elec_distrib.base_url,
             relais_direct_url=relais_direct.base_url,
             alpes_fret=SftpEndpoint(alpes_fret_server.port, alpes_fret_server.host_key_fingerprint),
             alpes_fret_bookings=phone_bookings,
@@ -270,12 +282,13 @@ def demo_session(
         relay = _relay_carrier(relais_direct, network, cases, by_reference)
         carrier = Carrier(colis_express, by_reference)
         supplier = PartsSupplier(supplier_server, by_reference)
+        distributor = ElecDistrib(elec_distrib, colis_express, by_reference)
         alpes_fret = AlpesFret(
             AlpesFretSimulator(alpes_fret_server.root / "out", alpes_fret_server.root / "in"),
             phone_bookings,
             by_reference,
         )
-        world = World(carriers=[carrier, alpes_fret, relay], suppliers=[supplier])
+        world = World(carriers=[carrier, alpes_fret, relay], suppliers=[supplier, distributor])
         workshop = Workshop(workshop_server, by_reference, world)
         repair_network = RepairNetwork(techniservice, by_reference, world)
         repar_ouest = ReparOuest(repar_ouest_server, by_reference, world)
@@ -287,6 +300,7 @@ def demo_session(
             repair_network=repair_network,
             world=world,
             repairers=[workshop, repair_network, repar_ouest],
+            elec_distrib=distributor,
             relay_carrier=relay,
             alpes_fret=alpes_fret,
             repar_ouest=repar_ouest,

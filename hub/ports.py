@@ -135,6 +135,21 @@ class PagedSource(Protocol):
         ...
 
 
+@runtime_checkable
+class SinceSource(PagedSource, Protocol):
+    """A paged feed asked from a point in time (``?modified_since=<RFC 3339>``).
+
+    The hub keeps the newest ``occurred_at`` of the events it stored from the feed and
+    asks each run's first page from it; the pages after it are followed as any paged
+    source's (``fetch_page`` with the next cursor). The partner answers the events at
+    that same instant again: the hub tells them apart by their event ids.
+    """
+
+    def fetch_since(self, since: datetime | None) -> RawMessage:
+        """The first page of the changes at or after ``since`` (None: from the start)."""
+        ...
+
+
 @dataclass(frozen=True)
 class OutboundMessage:
     """A rendered message for a partner, with the key that makes re-sending it harmless.
@@ -269,6 +284,9 @@ class Capability(StrEnum):
     """Transport: read a partner's changes page by page from a cursor the hub keeps."""
     PER_ITEM = "per_item"
     """Transport: fetch one object by its key (an open parcel, a repair)."""
+    SINCE = "since"
+    """Transport: a paged feed whose first page is asked from a time the hub keeps (the
+    newest event stored), e.g. ``modified_since``: builds a :class:`SinceSource`."""
     DECODE = "decode"
     """Codec: bytes to records."""
     ENCODE = "encode"

@@ -213,7 +213,7 @@ def test_the_last_number_is_kept_with_the_files_events(database: Database, tmp_p
     pipeline = pipeline_of(tmp_path, FIXED)
     ingest(database, pipeline, "S_0017.txt", fixed_file("20261104", 17))
 
-    def boom(connection: object) -> None:
+    def boom(connection: object, outcome: object) -> None:
         raise RuntimeError("the database went away")
 
     content = fixed_file("20261104", 19)

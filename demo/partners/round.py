@@ -9,6 +9,7 @@ from datetime import datetime
 
 from demo.partners.alpes_fret import AlpesFret
 from demo.partners.carrier import Carrier
+from demo.partners.elec_distrib import ElecDistrib
 from demo.partners.relais_direct import RelaisDirect
 from demo.partners.repair_network import RepairNetwork
 from demo.partners.repar_ouest import ReparOuest
@@ -33,6 +34,7 @@ class Partners:
     repairers: list[Acting]
     alpes_fret: AlpesFret | None = None
     activity: list[int] = field(default_factory=list)
+    elec_distrib: ElecDistrib | None = None
     repar_ouest: ReparOuest | None = None
     relay_carrier: RelaisDirect | None = None
     """Relais Direct (also among ``world.carriers``), observed at the end."""

@@ -26,6 +26,7 @@ from hub.retailers.cases import (
     timeline_of,
 )
 from hub.retailers.cursors import MAX_CURSOR_LENGTH
+from hub.store.case_links import references_of_case
 from hub.store.case_lists import breached_case_ids
 
 router = APIRouter(tags=["cases"])
@@ -162,7 +163,8 @@ def read_case(reference: Reference, caller: Caller, db: DatabaseDep) -> CaseView
     with db.transaction() as connection:
         record = case_of(connection, caller, reference)
         breached = record.id in breached_case_ids(connection, [record.id])
-        return CaseView.of(record, breached=breached)
+        references = references_of_case(connection, record.case.reference)
+        return CaseView.of(record, breached=breached, references=references)
 
 
 @router.get(

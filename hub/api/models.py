@@ -25,6 +25,7 @@ from hub.retailers.case_import import ImportReport, RowOutcome
 from hub.retailers.cases import CasePage
 from hub.retailers.feed import FeedItem, FeedPage
 from hub.retailers.tenants import Retailer
+from hub.store.case_links import KeptReference
 from hub.store.cases import CaseRecord
 
 AnyStatus = CaseStatus | ShipmentStatus | PartsOrderStatus | ServiceLevelStatus
@@ -84,15 +85,38 @@ class CaseSummary(_Out):
         )
 
 
+class PartnerReferenceOut(_Out):
+    """A partner's own reference for the case: what its support asks for."""
+
+    party: str = Field(description="The partner's party id.")
+    reference: str
+    recorded_by: Literal["partner", "retailer"] = Field(
+        description="partner: the partner itself gave it (an event, or its answer to our "
+        "order); retailer: written on the case when it was opened."
+    )
+
+    @classmethod
+    def of(cls, kept: KeptReference) -> PartnerReferenceOut:
+        return cls(party=kept.party, reference=kept.reference, recorded_by=kept.recorded_by.value)
+
+
 class CaseView(CaseSummary):
     """A case as the retailer opened it, with its derived current status."""
 
     case: Case
+    partner_references: list[PartnerReferenceOut] = Field(
+        default_factory=list,
+        description="Each partner's own reference for the case (a supplier's order id "
+        "kept from its answer, a repairer's job number).",
+    )
 
     @classmethod
-    def of(cls, record: CaseRecord, *, breached: bool) -> CaseView:
+    def of(
+        cls, record: CaseRecord, *, breached: bool, references: list[KeptReference] | None = None
+    ) -> CaseView:
         summary = CaseSummary.of(record, breached=breached)
-        return cls(**summary.model_dump(), case=record.case)
+        kept = [PartnerReferenceOut.of(reference) for reference in references or []]
+        return cls(**summary.model_dump(), case=record.case, partner_references=kept)
 
 
 class CaseList(_Out):

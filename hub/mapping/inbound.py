@@ -81,6 +81,12 @@ class _Reader:
     required: bool
 
 
+def field_text(field: FieldSpec) -> Callable[[Mapping[str, str | None]], str | None]:
+    """The field's text in a record: read, then narrowed by its pattern and translated by
+    its values (what an inbound mapping and an answer's ``keep`` both use)."""
+    return _extractor(field)
+
+
 def _extractor(field: FieldSpec) -> Callable[[Mapping[str, str | None]], str | None]:
     """The field's text: read, then narrowed by its pattern and translated by its values."""
     read = _reader(field)

@@ -8,7 +8,7 @@ from pathlib import Path
 from hub.config.registry import attached_files
 from hub.config.yamlfile import YamlDocument, read_yaml, validate
 from hub.errors import ConfigurationError, HubError
-from hub.mapping.spec import ErrorAnswerSpec, InboundSpec, MappingSpec, OutboundSpec
+from hub.mapping.spec import AnswerSpec, ErrorAnswerSpec, InboundSpec, MappingSpec, OutboundSpec
 from hub.ports import AdapterInfo, Capability, Codec
 
 
@@ -30,6 +30,13 @@ def load_mapping(path: Path) -> MappingSpec:
         for name, message in mapping.messages.items()
         for problem in _codec_problems(document, name, message)
     ]
+    for name, message in mapping.messages.items():
+        if isinstance(message, OutboundSpec) and message.answer is not None:
+            try:
+                build_answer_codec(message.answer)
+            except HubError as error:
+                line = document.line_of(("messages", name, "answer", "codec"))
+                problems.append(f"{path}:{line}: messages.{name}.answer.codec: {error.message}")
     if problems:
         raise ConfigurationError("\n".join(problems))
     return mapping
@@ -44,6 +51,15 @@ def build_codec(message: InboundSpec | OutboundSpec) -> Codec:
     """The message's codec, built by its adapter from its checked settings."""
     ref = message.codec
     codec = ref.adapter().info.factory(ref.settings, message_columns(message), message.direction)
+    if not isinstance(codec, Codec):
+        raise ConfigurationError(f"the {ref.type} codec's factory built no codec")
+    return codec
+
+
+def build_answer_codec(answer: AnswerSpec) -> Codec:
+    """The codec that reads a partner's answer, as an inbound message's is built."""
+    ref = answer.codec
+    codec = ref.adapter().info.factory(ref.settings, None, "inbound")
     if not isinstance(codec, Codec):
         raise ConfigurationError(f"the {ref.type} codec's factory built no codec")
     return codec

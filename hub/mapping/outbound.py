@@ -16,9 +16,11 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from hub.errors import ModelError
-from hub.mapping.spec import ColumnSpec, MappingSpec, OutboundSpec
+from hub.errors import Location, ModelError, PartnerDataError
+from hub.mapping.inbound import field_text
+from hub.mapping.spec import AnswerTarget, ColumnSpec, MappingSpec, OutboundSpec
 from hub.mapping.values import format_amount
+from hub.ports import Codec
 
 
 class OutboundRenderError(ModelError):
@@ -38,6 +40,37 @@ def resolve_path(context: Mapping[str, Any], path: str) -> Any:
             return None
         value = value.get(step) if isinstance(value, Mapping) else getattr(value, step, None)
     return value
+
+
+class UnreadableAnswer(PartnerDataError):
+    """The partner's answer lacks a value the mapping keeps, or cannot be read."""
+
+
+def answer_values(
+    codec: Codec, keep: Mapping[AnswerTarget, Any], body: bytes, *, source: str
+) -> dict[AnswerTarget, str]:
+    """The values ``keep`` names, read from the answer's first record; raises
+    :class:`UnreadableAnswer` saying which is missing or why the answer cannot be read."""
+    try:
+        first = next(iter(codec.decode(body, source=source)), None)
+    except PartnerDataError as problem:  # the whole answer refused (not JSON, too large)
+        first = problem
+    if first is None or isinstance(first, PartnerDataError):
+        why = "it holds no record" if first is None else str(first)
+        raise UnreadableAnswer(f"the answer cannot be read: {why}", location=Location(source))
+    values: dict[AnswerTarget, str] = {}
+    for target, field in keep.items():
+        text = field_text(field)(first.fields)
+        if text is None:
+            if field.required:
+                raise UnreadableAnswer(
+                    f"{target.value} is required but the answer has no {field.column}",
+                    location=Location(source, first.line, field.column),
+                    raw=first.raw,
+                )
+            continue
+        values[target] = text
+    return values
 
 
 class OutboundMapping:

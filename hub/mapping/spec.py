@@ -359,6 +359,27 @@ class BatchSpec(_Spec):
     )
 
 
+class AnswerTarget(StrEnum):
+    """Where a value read from a partner's answer is kept."""
+
+    PARTNER_REF = "partner_ref"
+    """The partner's own reference for the case (its order or job number): recorded as
+    reported by the partner, shown on the case, and what links the partner's later
+    events naming it to the case."""
+
+
+class AnswerSpec(_Spec):
+    """What the hub keeps of the partner's answer to a delivered message (the body of a
+    2xx, an idempotent replay's included): read by a codec, kept by target."""
+
+    codec: CodecRef = Field(description="How the answer's bytes become one record.")
+    keep: dict[AnswerTarget, FieldSpec] = Field(
+        min_length=1,
+        description="Where each value goes -> which field of the answer holds it, e.g. "
+        "partner_ref: {column: order_id, required: true}.",
+    )
+
+
 FILE_NAME_PLACEHOLDERS = frozenset({"now", "id"})
 """What a file name template may use: the time of sending and the outbox message id."""
 
@@ -395,6 +416,11 @@ class OutboundSpec(_Spec):
     columns: dict[str, ColumnSpec]
     repeat: RepeatSpec | None = Field(
         default=None, description="Columns repeated for each item of a list (XML, JSON only)."
+    )
+    answer: AnswerSpec | None = Field(
+        default=None,
+        description="Values kept from the partner's answer (a POST's 201, or the 200 of an "
+        "idempotent replay), e.g. the supplier's order id as its reference for the case.",
     )
 
     @model_validator(mode="after")

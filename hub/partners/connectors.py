@@ -143,6 +143,7 @@ class Connector:
                 more_field=cursor.more_field,
                 resync=None if resync_pipeline is None else (resync_pipeline, open_references),
                 on_stored=self.on_stored,
+                since=Capability.SINCE in modes,
             )
             return
         if Capability.PER_ITEM in modes:

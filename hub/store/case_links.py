@@ -196,6 +196,32 @@ def learn_partner_references(
     )
 
 
+@dataclass(frozen=True)
+class KeptReference:
+    """A partner's own reference for a case, and who recorded it."""
+
+    party: str
+    reference: str
+    recorded_by: RecordedBy
+
+
+def references_of_case(connection: Connection, case_ref: str) -> list[KeptReference]:
+    """Every partner's reference recorded on the case (by the partner itself, from its
+    events or its answers, or by the retailer), by party."""
+    rows = connection.execute(
+        select(
+            case_references.c.party_id, case_references.c.reference, case_references.c.recorded_by
+        )
+        .join(cases, cases.c.id == case_references.c.case_id)
+        .where(cases.c.reference == case_ref)
+        .order_by(case_references.c.party_id)
+    )
+    return [
+        KeptReference(party, reference, RecordedBy(recorded_by))
+        for party, reference, recorded_by in rows
+    ]
+
+
 def note_unlinked(
     connection: Connection, reasons: dict[str, str], *, now: datetime | None = None
 ) -> None:

@@ -8,6 +8,7 @@ and the parts order a waiting-for-parts event calls for.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -15,14 +16,16 @@ from typing import Any
 from hub.config.connector_spec import WebhookSpec
 from hub.config.sync import Role
 from hub.errors import ConfigurationError, FatalError, HubError
-from hub.mapping.spec import OutboundSpec
+from hub.mapping.loader import build_answer_codec
+from hub.mapping.outbound import UnreadableAnswer, answer_values
+from hub.mapping.spec import AnswerTarget, OutboundSpec
 from hub.model.case import Case
 from hub.model.event import Event
 from hub.model.parties import Party
 from hub.model.statuses import CaseStatus
 from hub.model.timeline import derive_case_state, event_order_key
 from hub.model.work import PartsOrder
-from hub.partners.connectors import Network
+from hub.partners.connectors import Connector, Network
 from hub.partners.outbound import deliver_records, render_record
 from hub.ports import DeliveryReceipt, Sender
 from hub.retailers.webhooks import (
@@ -31,12 +34,15 @@ from hub.retailers.webhooks import (
     webhook_message,
     webhook_sender,
 )
+from hub.store.case_links import learn_partner_references
 from hub.store.cases import case_state, get_case
 from hub.store.db import Connection, Database
 from hub.store.events import get_event
 from hub.store.parts_orders import record_parts_order
 from hub.sync.outbox import OutboxRow
 from hub.sync.rules import route_for
+
+logger = logging.getLogger(__name__)
 
 
 class UndeliverableMessage(FatalError):
@@ -176,7 +182,38 @@ def deliver_row(database: Database, network: Network, row: OutboxRow) -> Deliver
     """Render and send one message to the partner connector it is addressed to."""
     record = prepare_row(database, network, row)
     connector = network.connector(row.target)
-    return deliver_records(connector, [record], identifier=f"{row.id:08d}")
+    receipt = deliver_records(connector, [record], identifier=f"{row.id:08d}")
+    keep_answer(database, connector, row, receipt)
+    return receipt
+
+
+def keep_answer(
+    database: Database, connector: Connector, row: OutboxRow, receipt: DeliveryReceipt
+) -> None:
+    """Keep what the outbound mapping's ``answer`` names of the partner's answer: its
+    reference for the case, recorded as the partner's own (a replay's 200 carries the
+    same first answer, and the first reference kept stays).
+
+    The partner has the message by now, so an answer that lacks the value does not make
+    the delivery fail (a retry would change nothing): it is logged for the operator, and
+    the partner's events still link to the case by our order id.
+    """
+    spec = connector.message
+    if not isinstance(spec, OutboundSpec) or spec.answer is None or row.case_ref is None:
+        return
+    source = f"{connector.name}: answer to outbox message {row.id}"
+    try:
+        values = answer_values(
+            build_answer_codec(spec.answer), spec.answer.keep, receipt.body, source=source
+        )
+    except UnreadableAnswer as problem:
+        logger.warning("%s; nothing kept of it", problem)
+        return
+    reference = values.get(AnswerTarget.PARTNER_REF)
+    if reference is None:
+        return
+    with database.transaction() as connection:
+        learn_partner_references(connection, [(row.case_ref, connector.spec.partner, reference)])
 
 
 def prepare_row(database: Database, network: Network, row: OutboxRow) -> dict[str, str | None]:

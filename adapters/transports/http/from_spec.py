@@ -132,6 +132,7 @@ def transport_from_spec(
             cursor_param=spec.cursor_param,
             item_path=spec.item_path,
             pagination=spec.pagination,
+            since_param=spec.since_param,
             item_request=spec.item_request,
             item_secrets=_item_secrets(spec, secrets),
             faults=spec.faults,
@@ -173,7 +174,8 @@ def _pull_modes(settings: object) -> frozenset[Capability]:
     """A feed with a page path is paged; an item path alone fetches object by object."""
     assert isinstance(settings, HttpPullTransportSpec)
     if settings.page_path is not None:
-        return frozenset({Capability.PAGED, Capability.PER_ITEM})
+        since = {Capability.SINCE} if settings.since_param is not None else set()
+        return frozenset({Capability.PAGED, Capability.PER_ITEM, *since})
     if settings.item_path is not None:
         return frozenset({Capability.PER_ITEM})
     return frozenset()
@@ -185,7 +187,7 @@ HTTP_PULL = AdapterInfo(
     summary="A partner's REST API read page by page from a cursor, or object by object.",
     settings=HttpPullTransportSpec,
     factory=transport_from_spec,
-    capabilities=frozenset({Capability.PAGED, Capability.PER_ITEM}),
+    capabilities=frozenset({Capability.PAGED, Capability.PER_ITEM, Capability.SINCE}),
     configured=_pull_modes,
 )
 """The ``http-pull`` entry point of ``hub.transports``."""

@@ -148,6 +148,7 @@ class HttpPullSettings(HttpClientSettings):
     cursor_param: str = "since"
     item_path: str | None = None
     pagination: PaginationSpec = field(default_factory=PaginationSpec)
+    since_param: str | None = None
     item_request: ItemRequestSpec | None = None
     item_secrets: dict[str, str] = field(default_factory=dict, repr=False)
     """``{secret:NAME}`` values of the item request's body, by NAME."""

@@ -127,6 +127,14 @@ class HttpPullTransportSpec(HttpClientSpec, CursorSettings):
         default_factory=PaginationSpec,
         description="How the next page is found: cursor_field, link_header or page_number.",
     )
+    since_param: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_.\-\[\]]+$",
+        description="An incremental feed: the query parameter (e.g. modified_since) that "
+        "asks each run's first page from the newest occurred_at the hub stored, in RFC "
+        "3339 UTC; the pages after it are followed by the pagination style. Events at "
+        "that instant come again and are told apart by their ids.",
+    )
     item_path: str | None = Field(
         default=None,
         description="Path of one object, with {key}: /repairs/{key} (with an item_request, "
@@ -142,6 +150,17 @@ class HttpPullTransportSpec(HttpClientSpec, CursorSettings):
         description="Faults the partner says in an answer's body (a SOAP Fault), first "
         "match wins: wait and ask again, skip the item (noted), or fail the run.",
     )
+
+    @model_validator(mode="after")
+    def _since_pages_carry_it(self) -> HttpPullTransportSpec:
+        if self.since_param is not None and self.pagination.style == "page_number":
+            raise ValueError(
+                "since_param needs pages that carry it (link_header or cursor_field): a "
+                "page number alone would lose the time asked from"
+            )
+        if self.since_param is not None and self.page_path is None:
+            raise ValueError("since_param needs a page_path (the feed it asks from)")
+        return self
 
 
 class HttpPostTransportSpec(HttpClientSpec):

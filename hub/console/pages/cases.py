@@ -14,6 +14,7 @@ from hub.console.session import CONSOLE_PATH
 from hub.errors import NotFoundError
 from hub.sla.compute import CaseServiceLevels
 from hub.sla.store import case_service_levels
+from hub.store.case_links import references_of_case
 from hub.store.case_search import find_cases
 from hub.store.cases import case_state, require_case
 from hub.store.parties import list_parties
@@ -42,6 +43,7 @@ def case_page(request: Request, session: Session, reference: str) -> Response:
                 request, "cases.html", session=session, status_code=404, q=reference, hits=[]
             )
         state = case_state(connection, reference)
+        references = references_of_case(connection, record.case.reference)
         names = {party.id: party.name for party in list_parties(connection)}
         network = network_of(request)
         levels: CaseServiceLevels | None = None
@@ -55,4 +57,5 @@ def case_page(request: Request, session: Session, reference: str) -> Response:
         state=state,
         names=names,
         levels=levels,
+        references=references,
     )

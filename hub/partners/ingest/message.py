@@ -47,6 +47,9 @@ class MessageOutcome:
     skipped: bool = False
     counts: RunCounts = field(default_factory=RunCounts)
     rejects: list[PartnerDataError] = field(default_factory=list)
+    newest_at: datetime | None = None
+    """The latest ``occurred_at`` of the message's events, new or already stored: where an
+    incremental feed (``modified_since``) asks from next."""
     warnings: list[str] = field(default_factory=list)
 
 
@@ -58,16 +61,16 @@ def ingest_message(
     *,
     run_id: int | None = None,
     now: datetime | None = None,
-    after_store: Callable[[Connection], None] | None = None,
+    after_store: Callable[[Connection, MessageOutcome], None] | None = None,
     on_stored: StoredHook | None = None,
     on_read: ReadHook | None = None,
 ) -> MessageOutcome:
     """Archive, parse, resolve and store one message; returns its counts and rejects.
 
-    ``after_store`` runs in the transaction that stores the events: where a paged
-    source's cursor is advanced, so it never runs ahead of what it stands for.
-    ``on_read`` runs there too, told the archived message and whether it had been
-    stored before: where the acknowledgement the partner expects is recorded as owed.
+    ``after_store`` runs in the transaction that stores the events, with what they gave
+    so far: where a paged source's cursor is advanced, so it never runs ahead of what it
+    stands for. ``on_read`` runs there too, told the archived message and whether it had
+    been stored before: where the acknowledgement the partner expects is recorded as owed.
     """
     now = now or datetime.now(UTC)
     with database.transaction() as connection:
@@ -112,7 +115,7 @@ def _store_message(
     outcome: MessageOutcome,
     run_id: int | None,
     now: datetime,
-    after_store: Callable[[Connection], None] | None,
+    after_store: Callable[[Connection, MessageOutcome], None] | None,
     on_stored: StoredHook | None,
     on_read: ReadHook | None,
 ) -> MessageOutcome:
@@ -120,11 +123,11 @@ def _store_message(
         if inbound.already_processed(connection, connector, message.ref.name, archived.sha256):
             # Its events are committed already, so what stands for them (a page's cursor)
             # may move on: a run resumed after a crash does not read the page again.
-            if after_store is not None:
-                after_store(connection)
             if on_read is not None:
                 on_read(connection, message, archived, True)
             outcome.skipped = True
+            if after_store is not None:
+                after_store(connection, outcome)
             return outcome
         outcome.counts.messages_read = 1
         items = pipeline.parse(message.content, source=message.ref.name, recorded_at=now)
@@ -135,7 +138,7 @@ def _store_message(
             )
         _check_sequence(connection, connector, pipeline, message, archived.id, outcome, run_id, now)
         if after_store is not None:
-            after_store(connection)
+            after_store(connection, outcome)
         if on_read is not None:
             on_read(connection, message, archived, False)
         inbound.mark_read(
@@ -205,6 +208,10 @@ def _store_chunk(
     counts = outcome.counts
     events = [item for item in chunk if isinstance(item, Event)]
     problems = [item for item in chunk if not isinstance(item, Event)]
+    if events:
+        newest = max(event.occurred_at for event in events)
+        if outcome.newest_at is None or newest > outcome.newest_at:
+            outcome.newest_at = newest
     counts.records_read += sum(1 for item in chunk if not isinstance(item, MessageRejected))
     resolved = resolve_cases(connection, events, learned=learned)
     result = append_events(connection, resolved, message_id=message_id, now=now)
