@@ -31,9 +31,17 @@ class HubError(Exception):
 
 
 class ConfigurationError(HubError):
-    """The configuration is wrong: retrying cannot help until someone fixes it."""
+    """The configuration is wrong: retrying cannot help until someone fixes it.
+
+    ``setting`` is where the wrong value sits inside the settings being checked (a
+    codec's ``("fields", "code")``), so that the caller can name the file's line.
+    """
 
     action = NextAction.FIX_CONFIGURATION
+
+    def __init__(self, message: str, *, setting: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.setting = setting
 
 
 class TransientError(HubError):

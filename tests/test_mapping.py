@@ -407,3 +407,27 @@ messages:
     assert city_only.details.note == "LYON"
     assert city_only.details.reason is None
     assert read(None, None).details.note is None
+
+
+@pytest.mark.parametrize(
+    ("codec", "where"),
+    [
+        (
+            '{type: xml, namespaces: {rd: "urn:rd"}, record: //rd:Evt,\n'
+            "             fields: {code: zz:Code, at: rd:At}}",
+            "messages.status.codec.fields.code: field 'code': 'zz:Code' is not a usable XPath",
+        ),
+        (
+            '{type: json, record: "$.events[*]",\n             fields: {code: code, at: $.at}}',
+            "messages.status.codec.fields.code: field 'code': path 'code': a path starts with $",
+        ),
+    ],
+)
+def test_a_bad_field_path_names_the_mapping_file_and_the_fields_line(
+    tmp_path: Path, codec: str, where: str
+) -> None:
+    text = MINIMAL.replace('{type: csv, encoding: utf-8, delimiter: ";"}', codec)
+    path = _write(tmp_path, text)
+    with pytest.raises(ConfigurationError) as refused:
+        load_mapping(path)
+    assert refused.value.message.startswith(f"{path}:7: {where}")

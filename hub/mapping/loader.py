@@ -107,7 +107,15 @@ def _codec_problems(
     try:
         found.info.factory(ref.settings, message_columns(message), message.direction)
     except HubError as error:
-        problems.append(f"{where}: messages.{name}.codec: {error.message}")
+        setting = error.setting if isinstance(error, ConfigurationError) else ()
+        if setting:
+            line = document.line_of(("messages", name, "codec", *setting))
+            problems.append(
+                f"{document.path}:{line}: messages.{name}.codec.{'.'.join(setting)}: "
+                f"{error.message}"
+            )
+        else:
+            problems.append(f"{where}: messages.{name}.codec: {error.message}")
     except Exception as exc:  # noqa: BLE001 - a plugin's bug must read as a sentence
         problems.append(
             f"{where}: messages.{name}.codec: the {ref.type} codec ({found.package}) failed "

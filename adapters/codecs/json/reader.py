@@ -44,14 +44,22 @@ def field_readers(paths: Mapping[str, str], what: str) -> list[FieldReader]:
         try:
             path = parse_path(text)
         except ValueError as exc:
-            raise ConfigurationError(f"{what} {name!r}: path {text!r}: {exc}") from exc
+            raise ConfigurationError(
+                f"{what} {name!r}: path {text!r}: {exc}", setting=(_key(what), name)
+            ) from exc
         if path.up and what != "field":
             raise ConfigurationError(
                 f"{what} {name!r}: path {text!r}: only a record's fields have an enclosing "
-                "object (^); a document field starts with $"
+                "object (^); a document field starts with $",
+                setting=(_key(what), name),
             )
         readers.append(FieldReader(name, path))
     return readers
+
+
+def _key(what: str) -> str:
+    """The mapping key a kind of field is written under."""
+    return "fields" if what == "field" else "document_fields"
 
 
 def read_fields(

@@ -47,7 +47,7 @@ class XmlCodec:
                 f"names used both as fields and document fields: {', '.join(clash)}"
             )
         record = spec.record if spec.record.startswith(("/", "(")) else "/" + spec.record
-        self._records = compile_xpath(record, self._namespaces, "record")
+        self._records = compile_xpath(record, self._namespaces, "record", ("record",))
         ancestors = ancestor_paths(record)
         self._ancestors = (
             None

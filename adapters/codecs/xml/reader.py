@@ -87,13 +87,17 @@ class _Reader:
             into[f"{self.name}.{position}"] = _value_of(self.each(item))
 
 
-def compile_xpath(path: str, namespaces: Mapping[str, str], what: str) -> etree.XPath:
+def compile_xpath(
+    path: str, namespaces: Mapping[str, str], what: str, setting: tuple[str, ...] = ()
+) -> etree.XPath:
     """The path compiled, or a ConfigurationError naming it (and its undefined prefixes)."""
     try:
         xpath = etree.XPath(path, namespaces=dict(namespaces), smart_strings=False)
         xpath(etree.Element("probe"))  # undefined prefixes only show when evaluated
     except etree.XPathError as exc:
-        raise ConfigurationError(f"{what}: {path!r} is not a usable XPath: {exc}") from exc
+        raise ConfigurationError(
+            f"{what}: {path!r} is not a usable XPath: {exc}", setting=setting
+        ) from exc
     return xpath
 
 
@@ -139,8 +143,12 @@ class FieldsReader:
         texts: list[tuple[str, str]] = []
         attributes: list[tuple[str, str, str]] = []
         others: list[_Reader] = []
+        key = "fields" if what == "field" else "document_fields"
         for name, path in paths.items():
-            reader = _reader(name, path, namespaces, f"{what} {name!r}")
+            try:
+                reader = _reader(name, path, namespaces, f"{what} {name!r}")
+            except ConfigurationError as error:  # named where it is written, for its line
+                raise ConfigurationError(error.message, setting=(key, name)) from error
             simple = reader.select if reader.each is None else None
             if isinstance(simple, _ChildPath) and len(simple.steps) <= 1:
                 if not simple.steps and simple.attribute is not None:
