@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import httpx
 import pytest
@@ -224,6 +224,37 @@ def wait_until_answering(servers: list[subprocess.Popen[bytes]], ports: list[int
                 time.sleep(0.1)
 
 
+@dataclass
+class Outcome:
+    """What the outbox, the connector's runs and the receiver hold at the end of a test."""
+
+    states: Counter[str]
+    keys: set[str]
+    runs: list[tuple[datetime, datetime | None]]
+    deliveries: Counter[str]
+    processed: dict[str, Any]
+    timeline: dict[str, list[str]]
+
+    @classmethod
+    def of(cls, database: Database, receiver: Receiver) -> Outcome:
+        with database.transaction() as connection:
+            states = Counter(connection.execute(select(outbox.c.state)).scalars().all())
+            keys = set(connection.execute(select(outbox.c.idempotency_key)).scalars().all())
+            runs = [
+                (row.started_at, row.finished_at)
+                for row in connection.execute(
+                    select(connector_runs.c.started_at, connector_runs.c.finished_at).where(
+                        connector_runs.c.connector == CONNECTOR
+                    )
+                )
+            ]
+        with receiver.lock:
+            deliveries = Counter(receiver.deliveries)
+            processed = dict(receiver.processed)
+            timeline = {case: list(statuses) for case, statuses in receiver.timeline.items()}
+        return cls(states, keys, runs, deliveries, processed, timeline)
+
+
 def overlaps(runs: list[tuple[datetime, datetime | None]]) -> list[int]:
     """Indexes of runs that started before the previous one ended (an open run never ends)."""
     ordered = sorted(runs, key=lambda run: run[0])
@@ -295,21 +326,9 @@ def test_a_hub_killed_in_a_busy_run_loses_nothing(
             time.sleep(0.25)
         time.sleep(0.5)  # a repeat still on the wire is recorded before counting
 
-        with database.transaction() as connection:
-            states = Counter(connection.execute(select(outbox.c.state)).scalars().all())
-            keys = set(connection.execute(select(outbox.c.idempotency_key)).scalars().all())
-            runs = [
-                (row.started_at, row.finished_at)
-                for row in connection.execute(
-                    select(connector_runs.c.started_at, connector_runs.c.finished_at).where(
-                        connector_runs.c.connector == CONNECTOR
-                    )
-                )
-            ]
-        with receiver.lock:
-            deliveries = Counter(receiver.deliveries)
-            processed = dict(receiver.processed)
-            timeline = {case: list(statuses) for case, statuses in receiver.timeline.items()}
+        seen = Outcome.of(database, receiver)
+        states, keys, runs = seen.states, seen.keys, seen.runs
+        deliveries, processed, timeline = seen.deliveries, seen.processed, seen.timeline
 
         duplicates = sum(deliveries.values()) - len(deliveries)
         print(

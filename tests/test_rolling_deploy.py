@@ -19,7 +19,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 from typing import IO
@@ -32,7 +31,7 @@ from hub.partners.connectors import Network, open_network
 from hub.store.cases import open_case
 from hub.store.db import Database
 from hub.store.events import append_events
-from hub.store.tables import connector_leases, connector_runs, outbox
+from hub.store.tables import connector_leases, outbox
 from hub.sync.outbox import OutboxState
 from tests.factories import T0, case_event, make_case
 from tests.test_crash import (
@@ -41,6 +40,7 @@ from tests.test_crash import (
     LATER,
     SECRET,
     SECRET_ENV,
+    Outcome,
     Receiver,
     database_url,
     held_by,
@@ -197,21 +197,9 @@ def test_a_rolling_deploy_loses_nothing_sends_nothing_twice_and_leaves_no_lease(
             time.sleep(0.25)
         time.sleep(0.5)  # a repeat still on the wire is recorded before counting
 
-        with database.transaction() as connection:
-            states = Counter(connection.execute(select(outbox.c.state)).scalars().all())
-            keys = set(connection.execute(select(outbox.c.idempotency_key)).scalars().all())
-            runs = [
-                (row.started_at, row.finished_at)
-                for row in connection.execute(
-                    select(connector_runs.c.started_at, connector_runs.c.finished_at).where(
-                        connector_runs.c.connector == CONNECTOR
-                    )
-                )
-            ]
-        with receiver.lock:
-            deliveries = Counter(receiver.deliveries)
-            processed = dict(receiver.processed)
-            timeline = {case: list(statuses) for case, statuses in receiver.timeline.items()}
+        seen = Outcome.of(database, receiver)
+        states, keys, runs = seen.states, seen.keys, seen.runs
+        deliveries, processed, timeline = seen.deliveries, seen.processed, seen.timeline
         duplicates = sum(deliveries.values()) - len(deliveries)
 
         for server in servers[3:]:  # the new generation stops too, at the end
