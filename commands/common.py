@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import errno
+import json
 import os
 import socket
+import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.table import Table
 
 from hub.bootstrap import open_database as open_checked
 from hub.config.network import network_file
 from hub.errors import ConfigurationError
+from hub.store.case_search import stored_reference
 from hub.store.db import Database
 
 PIPED_WIDTH = 140
@@ -38,6 +42,18 @@ DatabaseOption = Annotated[
 NetworkOption = Annotated[
     Path | None, typer.Option("--network", help="The network file (default: connectors.yaml).")
 ]
+
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="JSON lines for scripts: one object a line (README).")
+]
+"""Every command's ``--json``, one rule: JSON lines on stdout, one compact object a line;
+a listing writes one line per item (nothing when there is none), a command about one
+thing (``status``, ``sla --case``, ``replay``) that one line. Messages go to stderr."""
+
+
+def write_json(document: Any) -> None:
+    """One JSON document on its own line (the ``--json`` rule: JSON lines)."""
+    sys.stdout.write(json.dumps(document, ensure_ascii=False) + "\n")
 
 
 def open_database(url: str | None, *, schema_required: bool = True) -> Database:
@@ -73,3 +89,20 @@ def require_free_port(host: str, port: int) -> None:
                 f"port {port} on {host} is already in use (another hub, or another "
                 f"program): give another with --port, e.g. --port {port + 1}"
             ) from None
+
+
+def case_reference(database: Database, text: str) -> str:
+    """A case reference as typed (``me-000123``) made the stored one (``ME-000123``),
+    as the console's search does; one no case has is left as typed, for the command's
+    own "no case" error."""
+    with database.transaction() as connection:
+        return stored_reference(connection, text) or text.strip()
+
+
+def unbroken(table: Table, *headings: str) -> Table:
+    """Keep the named columns' cells on one line: a narrow terminal folds a reference
+    at its hyphen (``ME-`` over ``000219``), which no one can copy or search."""
+    for column in table.columns:
+        if column.header in headings:
+            column.no_wrap = True
+    return table
