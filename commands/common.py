@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import errno
 import json
 import os
-import socket
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,7 +15,6 @@ from rich.table import Table
 
 from hub.bootstrap import open_database as open_checked
 from hub.config.network import network_file
-from hub.errors import ConfigurationError
 from hub.store.case_search import stored_reference
 from hub.store.db import Database
 
@@ -71,24 +68,6 @@ def print_validation(file: Path, exc: ValidationError, *, line: int | None = Non
     for error in exc.errors():
         field = ".".join(str(part) for part in error["loc"]) or "(document)"
         err.print(f"{where}: {field}: {error['msg']}", markup=False, highlight=False)
-
-
-def require_free_port(host: str, port: int) -> None:
-    """Refuse in one line a port something already listens on, before anything starts
-    (raises ConfigurationError naming the port); port 0 (any free one) always passes."""
-    if port == 0:
-        return
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
-        try:
-            probe.bind((host, port))
-        except OSError as error:
-            if error.errno != errno.EADDRINUSE:
-                raise
-            raise ConfigurationError(
-                f"port {port} on {host} is already in use (another hub, or another "
-                f"program): give another with --port, e.g. --port {port + 1}"
-            ) from None
 
 
 def case_reference(database: Database, text: str) -> str:

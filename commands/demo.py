@@ -12,7 +12,8 @@ from typing import Annotated
 
 import typer
 
-from commands.common import err, out, require_free_port
+from commands.common import err, out
+from hub.api.listen import require_free_port
 from hub.logs import detach_logging
 
 DEFAULT_FOLDER = Path("var/demo")

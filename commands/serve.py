@@ -27,7 +27,8 @@ import typer
 import uvicorn
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from commands.common import DatabaseOption, NetworkOption, out, require_free_port
+from commands.common import DatabaseOption, NetworkOption, out
+from hub.api.listen import require_free_port
 from hub.api.proxies import server_config
 from hub.bootstrap import open_hub, process_owner
 from hub.logs import configure_logging

@@ -45,7 +45,7 @@ def _lines(stdout: str) -> list[dict[str, object]]:
     return documents
 
 
-@pytest.mark.parametrize("command", [("serve",), ("demo",)])
+@pytest.mark.parametrize("command", [("serve",), ("serve-api",), ("demo",)])
 def test_a_busy_port_is_named_in_one_line_with_the_option_to_change_it(
     tmp_path: Path, busy_port: int, command: tuple[str, ...]
 ) -> None:
