@@ -1,6 +1,7 @@
 """The reading commands: ``status`` (every connector and the outbox), ``runs``,
-``rejects``, ``warnings``, ``unmapped`` and ``unlinked``. Each takes ``--json`` for scripts (one
-document for ``status``, JSON lines for the others)."""
+``rejects``, ``warnings``, ``unmapped`` and ``unlinked``. Each takes ``--json`` for scripts,
+by the one rule (commands.common.JsonOption): JSON lines, one item a line, and
+``status``'s one document on one line. An empty listing says so in a sentence."""
 
 from __future__ import annotations
 
