@@ -20,7 +20,15 @@ from commands import operator as operator_commands
 from commands import outbox as outbox_commands
 from commands import serve as serve_commands
 from commands import sla as sla_commands
-from commands.common import DatabaseOption, err, open_database, out, print_validation
+from commands.common import (
+    DatabaseOption,
+    JsonOption,
+    case_reference,
+    err,
+    open_database,
+    out,
+    print_validation,
+)
 from hub.api.commands import register as register_api_commands
 from hub.api.openapi_export import FILE_NAME as OPENAPI_FILE
 from hub.api.openapi_export import export_openapi, generated_openapi
@@ -172,10 +180,12 @@ def cases_open(
 def cases_show(
     reference: str,
     database: DatabaseOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="JSON lines, for scripts.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Show a case's current status and its timeline across every party."""
-    with _database(database).transaction() as connection:
+    db = _database(database)
+    reference = case_reference(db, reference)
+    with db.transaction() as connection:
         state = case_state(connection, reference)
         references = references_of_case(connection, reference)
     if as_json:

@@ -3,8 +3,6 @@ partner's mapping."""
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -13,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from adapters.scaffold import SampleFormat, draft_mapping
-from commands.common import NetworkOption, err, network_path, out
+from commands.common import JsonOption, NetworkOption, err, network_path, out, write_json
 from hub.config.network import load_network
 from hub.config.registry import broken, describe, installed
 from hub.errors import ConfigurationError
@@ -30,24 +28,26 @@ FixturesOption = Annotated[Path, typer.Option("--fixtures", help="The fixtures f
 
 @app.command("list")
 def list_adapters(
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Everything, settings schemas included, as JSON.")
-    ] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Every installed codec, transport and receiver: its package, capabilities and settings."""
     adapters = [
         describe(found) for kind in AdapterKind for _, found in sorted(installed(kind).items())
     ]
     failed = [failure for kind in AdapterKind for failure in broken(kind).values()]
-    if as_json:
-        document = {
-            "adapters": adapters,
-            "broken": [
-                {"kind": f.kind.value, "name": f.name, "package": f.package, "problem": f.problem}
-                for f in failed
-            ],
-        }
-        sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    if as_json:  # JSON lines: one adapter a line, those that cannot load too (README)
+        for adapter in adapters:
+            write_json({**adapter, "loaded": True})
+        for f in failed:
+            write_json(
+                {
+                    "kind": f.kind.value,
+                    "name": f.name,
+                    "package": f.package,
+                    "loaded": False,
+                    "problem": f.problem,
+                }
+            )
         return
     table = Table("kind", "name", "package", "capabilities", "settings", "summary")
     for adapter in adapters:

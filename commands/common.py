@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.table import Table
 
 from hub.bootstrap import open_database as open_checked
 from hub.config.network import network_file
+from hub.store.case_search import stored_reference
 from hub.store.db import Database
 
 PIPED_WIDTH = 140
@@ -36,6 +40,18 @@ NetworkOption = Annotated[
     Path | None, typer.Option("--network", help="The network file (default: connectors.yaml).")
 ]
 
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="JSON lines for scripts: one object a line (README).")
+]
+"""Every command's ``--json``, one rule: JSON lines on stdout, one compact object a line;
+a listing writes one line per item (nothing when there is none), a command about one
+thing (``status``, ``sla --case``, ``replay``) that one line. Messages go to stderr."""
+
+
+def write_json(document: Any) -> None:
+    """One JSON document on its own line (the ``--json`` rule: JSON lines)."""
+    sys.stdout.write(json.dumps(document, ensure_ascii=False) + "\n")
+
 
 def open_database(url: str | None, *, schema_required: bool = True) -> Database:
     """The database, refused in one line (creating nothing) when it has no hub schema,
@@ -52,3 +68,20 @@ def print_validation(file: Path, exc: ValidationError, *, line: int | None = Non
     for error in exc.errors():
         field = ".".join(str(part) for part in error["loc"]) or "(document)"
         err.print(f"{where}: {field}: {error['msg']}", markup=False, highlight=False)
+
+
+def case_reference(database: Database, text: str) -> str:
+    """A case reference as typed (``me-000123``) made the stored one (``ME-000123``),
+    as the console's search does; one no case has is left as typed, for the command's
+    own "no case" error."""
+    with database.transaction() as connection:
+        return stored_reference(connection, text) or text.strip()
+
+
+def unbroken(table: Table, *headings: str) -> Table:
+    """Keep the named columns' cells on one line: a narrow terminal folds a reference
+    at its hyphen (``ME-`` over ``000219``), which no one can copy or search."""
+    for column in table.columns:
+        if column.header in headings:
+            column.no_wrap = True
+    return table

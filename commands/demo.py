@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from commands.common import err, out
+from hub.api.listen import require_free_port
 from hub.logs import detach_logging
 
 DEFAULT_FOLDER = Path("var/demo")
@@ -61,6 +62,8 @@ def demo(
         )
         raise typer.Exit(2) from None
 
+    if not once:
+        require_free_port("127.0.0.1", port)
     console = out  # wide enough away from a terminal (commands.common)
     with demo_session(folder, port=0 if once else port, production=network) as session:
         if once:

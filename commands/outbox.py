@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from commands.common import DatabaseOption, NetworkOption, open_database, out
+from commands.common import DatabaseOption, JsonOption, NetworkOption, open_database, out
 from commands.operator.dead_letters import show_dead_letters
 from hub.bootstrap import open_hub
 from hub.sync.outbox import discard, replay
@@ -35,7 +35,7 @@ def dispatch(
 def list_dead_letters(
     database: DatabaseOption = None,
     target: Annotated[str | None, typer.Option(help="Only this target.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="JSON lines, for scripts.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Messages that could not be delivered, with the last error; replay or discard them."""
     show_dead_letters(target, database, as_json)

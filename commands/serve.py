@@ -28,6 +28,7 @@ import uvicorn
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from commands.common import DatabaseOption, NetworkOption, out
+from hub.api.listen import require_free_port
 from hub.api.proxies import server_config
 from hub.bootstrap import open_hub, process_owner
 from hub.logs import configure_logging
@@ -89,6 +90,7 @@ def serve(
 ) -> None:
     """Serve the hub: API and pushes on HOST:PORT, connectors on schedule, the outbox sent."""
     configure_logging(default="info")
+    require_free_port(host, port)
     with open_hub(
         database=database,
         network=network,

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from commands.common import DatabaseOption, NetworkOption, network_path, open_database, out
+from commands.common import (
+    DatabaseOption,
+    JsonOption,
+    NetworkOption,
+    case_reference,
+    network_path,
+    open_database,
+    out,
+    unbroken,
+    write_json,
+)
 from hub.partners.connectors import open_network
 from hub.sla.business_days import PARIS
 from hub.sla.compute import CaseServiceLevels, StepLevel, StepState
@@ -83,7 +91,13 @@ def _print_case(levels: CaseServiceLevels) -> None:
 
 
 def _print_breaches(found: list[Breach]) -> None:
-    table = Table("case", "retailer", "step", "basis", "due before (Paris)", "late by", "ended")
+    if not found:
+        out.print("No breach in open cases.")
+        return
+    table = unbroken(
+        Table("case", "retailer", "step", "basis", "due before (Paris)", "late by", "ended"),
+        "case",
+    )
     for breach in found:
         table.add_row(
             breach.case_ref,
@@ -106,7 +120,7 @@ def sla(
     publish: Annotated[
         bool, typer.Option("--publish", help="Tell retailers of new breaches now.")
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="JSON, for scripts.")] = False,
+    as_json: JsonOption = False,
     network: NetworkOption = None,
     database: DatabaseOption = None,
 ) -> None:
@@ -115,7 +129,7 @@ def sla(
     partners = open_network(network_path(network))
     now = datetime.now(UTC)
     if case is not None:
-        levels = case_service_levels(db, partners, case, now=now)
+        levels = case_service_levels(db, partners, case_reference(db, case), now=now)
         if as_json:
             document = {
                 "case_reference": levels.case_ref,
@@ -125,7 +139,7 @@ def sla(
                 "now": now.isoformat(),
                 "steps": [_step_json(step) for step in levels.steps],
             }
-            sys.stdout.write(json.dumps(document, ensure_ascii=False) + "\n")
+            write_json(document)
         else:
             _print_case(levels)
         return
@@ -134,19 +148,18 @@ def sla(
         found = result.breaches
         if retailer is not None:
             found = [breach for breach in found if breach.retailer == retailer]
-        published = len(result.published)
+        published_events = result.published
     else:
         found = breaches(db, partners, now=now, retailer=retailer)
-        published = None
-    if as_json:
-        listing: dict[str, Any] = {
-            "now": now.isoformat(),
-            "breaches": [_breach_json(b) for b in found],
-        }
-        if published is not None:
-            listing["published"] = published
-        sys.stdout.write(json.dumps(listing, ensure_ascii=False) + "\n")
+        published_events = []
+    if as_json:  # JSON lines: one breach a line (README, "--json")
+        newly = {(event.case_ref, event.subject) for event in published_events}
+        for breach in found:
+            line = _breach_json(breach)
+            if publish:
+                line["published"] = (breach.case_ref, breach.step.value) in newly
+            write_json(line)
         return
     _print_breaches(found)
-    if published is not None:
-        out.print(f"{published} newly published to their retailers")
+    if publish:
+        out.print(f"{len(published_events)} newly published to their retailers")

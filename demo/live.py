@@ -36,8 +36,9 @@ def run_live(session: Session, console: Console, *, every: float) -> None:
             read = session.feed.poll()
             if opened or reported or read:
                 console.print(
-                    f"{now:%a %d/%m %H:%M}: {opened} cases opened, {reported} partner "
-                    f"reports, {read} feed items read by BricoMarket"
+                    f"{now:%a %d/%m %H:%M}: {_counted(opened, 'case')} opened, "
+                    f"{_counted(reported, 'partner report')}, "
+                    f"{_counted(read, 'feed item')} read by BricoMarket"
                 )
             rounds += 1
             waiting = session.partners.waiting_until()
@@ -58,3 +59,8 @@ def run_live(session: Session, console: Console, *, every: float) -> None:
         seconds=time.monotonic() - started,
         now=now,
     )
+
+
+def _counted(count: int, noun: str) -> str:
+    """A count with its noun agreeing (1 case, 2 cases): the live log reads as prose."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"

@@ -8,13 +8,16 @@ uvicorn, its jobs ready to be driven, over a fresh SQLite database in the workin
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import shutil
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp
@@ -40,7 +43,7 @@ from demo.retailers import FeedReader, WebhookReceiver
 from demo.story import DemoCase, story
 from hub.bootstrap import Hub, Retries
 from hub.config.sync import Role
-from hub.errors import ConfigurationError
+from hub.errors import ConfigurationError, ConflictError
 from hub.model.case import Case
 from hub.partners.connectors import Network, open_network
 from hub.retailers.tenants import add_retailer
@@ -61,6 +64,8 @@ MARKER = ".hub-demo"
 ED_TOKEN_LIFETIME = 30
 """Élec Distrib's tokens last 15 minutes; the demo's a few seconds' worth of rounds, so
 that the hub renews them during the story."""
+LOCK = ".hub-demo.lock"
+"""Held by the running demo (FolderLock): names its process; emptying the folder keeps it."""
 RETRIES = Retries(max_attempts=4, base_delay=0.2, max_delay=2.0)
 """The story runs in minutes: a message that cannot go through is dead within seconds."""
 
@@ -101,16 +106,66 @@ class Session:
         return f"{self.hub.base_url}/console"
 
 
-def fresh_folder(folder: Path) -> None:
-    """Empty the demo's working folder for a new session; refuse any other folder."""
+class FolderLock:
+    """The demo's hold on its working folder, for as long as its session runs.
+
+    A lock file in the folder names the process (pid, when it started) and is held with
+    an exclusive ``flock``: a second `hub demo` on the same folder is refused, naming
+    that process, before it empties anything. The kernel lets go of the ``flock`` when
+    its process dies however it dies, so a lock file left by a killed demo is stale and
+    the next demo takes it over.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / LOCK
+        self._file: IO[str] | None = None
+
+    def acquire(self) -> None:
+        """Hold the folder, or raise ConflictError naming the process that holds it."""
+        handle = self.path.open("a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise ConflictError(
+                f"{self.path.parent} is in use by the demo of {holder}: stop that one "
+                "(Ctrl-C in its terminal), or give this one another --dir"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"process {os.getpid()} (started {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC)\n")
+        handle.flush()
+        self._file = handle
+
+    def release(self) -> None:
+        """Let go of the folder: the next demo may empty it."""
+        if self._file is not None:
+            self._file.truncate(0)
+            self._file.close()  # closing releases the flock
+            self._file = None
+
+
+def fresh_folder(folder: Path) -> FolderLock:
+    """Hold the demo's working folder and empty it for a new session (its lock file
+    kept); refuse any other folder, and one another demo holds (ConflictError)."""
     if folder.exists() and any(folder.iterdir()) and not (folder / MARKER).exists():
         raise ConfigurationError(
             f"{folder} is not empty and was not made by `hub demo`: give another --dir"
         )
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = FolderLock(folder)
+    lock.acquire()
+    for entry in folder.iterdir():
+        if entry.name == LOCK:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
     (folder / MARKER).write_text("Working folder of `hub demo`; emptied at each start.\n")
+    return lock
 
 
 class ErrorCount(logging.Handler):
@@ -171,7 +226,17 @@ def demo_session(
 ) -> Iterator[Session]:
     """Start every party; stop them all on the way out. ``production``: the network file
     whose simulated parties the demo plays (default: the repository's)."""
-    fresh_folder(folder)
+    lock = fresh_folder(folder)
+    try:
+        with _session(folder, port=port, production=production) as session:
+            yield session
+    finally:
+        lock.release()
+
+
+@contextmanager
+def _session(folder: Path, *, port: int, production: Path | None) -> Iterator[Session]:
+    """Every party started in the (held, emptied) folder; stopped on the way out."""
     errors = _log_to(folder / "hub.log")
     secrets = DemoSecrets.generate()
     client_keys = [secrets.sftp_key.public_openssh]

@@ -197,7 +197,8 @@ def test_check_network_returns_problems_not_exceptions(tmp_path: Path) -> None:
 def test_adapters_list_json_shows_kind_package_capabilities_and_schema(tmp_path: Path) -> None:
     result = run("adapters", "list", "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    listed = {(a["kind"], a["name"]): a for a in json.loads(result.stdout)["adapters"]}
+    lines = [json.loads(line) for line in result.stdout.splitlines()]  # JSON lines
+    listed = {(a["kind"], a["name"]): a for a in lines if a["loaded"]}
     spool = listed[("transport", "jsonl-spool")]
     assert spool["package"] == "hub-example-adapters"
     assert spool["capabilities"] == ["list", "put"]

@@ -603,3 +603,103 @@ def test_the_database_keeps_only_a_hash_of_the_session_id(
     assert len(rows) == 1
     assert cookie not in {str(value) for value in rows[0]}
     assert OPERATOR_TOKEN not in {str(value) for value in rows[0]}
+
+
+# ------------------------------------------------------------------ rough edges (#16)
+
+
+def test_counts_agree_with_their_nouns(client: TestClient) -> None:
+    log_in(client)
+    unmapped = client.get("/console/unmapped").text
+    assert '<span class="count">1 event</span>' in unmapped, "one unmapped event, not 1 events"
+    case = client.get("/console/cases/ME-000123").text
+    assert '<span class="count">5 events</span>' in case, "its creation and four reports"
+    health = client.get("/console").text
+    assert '<div class="caption">dead letter →</div>' in health, "one dead letter"
+    assert '<div class="caption">case open →</div>' in health, "one case open"
+    assert '<div class="caption">unmapped code to fix →</div>' in health
+
+
+def test_the_health_page_speaks_english_with_the_french_label_named_so(
+    client: TestClient,
+) -> None:
+    log_in(client)
+    health = client.get("/console").text
+    assert "Libellé" not in health
+    assert "<th>French label</th>" in health
+
+
+def test_references_never_fold_at_their_hyphen(client: TestClient) -> None:
+    log_in(client)
+    assert ".ref { white-space: nowrap; }" in client.get("/console/static/console.css").text
+    assert 'class="ref">ME-000123<' in client.get("/console/cases", params={"q": "ME-0001"}).text
+    assert '<span class="ref">ME-000123</span>' in client.get("/console/cases/ME-000123").text
+    assert 'class="ref">ME-000123<' in client.get("/console/dead-letters").text
+    assert '<span class="mono ref">DUP-0042</span>' in client.get("/console/cases/ME-000123").text
+
+
+def test_a_reference_in_lower_case_opens_its_case_as_the_cli_reads_it(
+    client: TestClient,
+) -> None:
+    log_in(client)
+    lower = client.get("/console/cases/me-000123", follow_redirects=False)
+    assert lower.status_code == 303
+    assert lower.headers["location"] == "/console/cases/ME-000123"
+    assert client.get("/console/cases/me-404").status_code == 404
+
+
+def test_a_failed_login_keeps_the_page_asked_for(client: TestClient) -> None:
+    asked = "/console/cases?q=ME-0001"
+    sent = client.get(asked, follow_redirects=False)
+    assert sent.status_code == 303
+    form = client.get(sent.headers["location"]).text
+    action = re.search(r'<form method="post" action="([^"]+)"', form)
+    assert action is not None
+    wrong = client.post(
+        action.group(1).replace("&amp;", "&"), data={"token": "typo"}, follow_redirects=False
+    )
+    assert wrong.status_code == 401
+    assert f'name="next" value="{asked}"' in wrong.text, "the failed login still knows it"
+    # Without the hidden field (a form re-sent by hand), the address still carries it.
+    again = client.post(
+        action.group(1).replace("&amp;", "&"),
+        data={"token": OPERATOR_TOKEN},
+        follow_redirects=False,
+    )
+    assert again.status_code == 303
+    assert again.headers["location"] == asked
+
+
+def test_a_form_posted_after_the_session_ended_leads_back_to_its_page(
+    client: TestClient,
+) -> None:
+    page = f"/console/connectors/{FAILING}"
+    posted = client.post(
+        f"{page}/pause",
+        data={"reason": "maintenance"},
+        headers={"referer": f"http://testserver{page}"},
+        follow_redirects=False,
+    )
+    assert posted.status_code == 303
+    assert posted.headers["location"] == f"/console/login?next={page}"
+    elsewhere = client.post(
+        f"{page}/pause",
+        data={"reason": "maintenance"},
+        headers={"referer": "https://evil.example/console/x"},
+        follow_redirects=False,
+    )
+    assert elsewhere.headers["location"] == "/console/login?next=/console"
+
+
+def test_a_pause_needs_a_reason_in_the_console_as_in_the_cli(
+    client: TestClient, scenario: Scenario
+) -> None:
+    log_in(client)
+    path = f"/console/connectors/{FAILING}"
+    form = client.get(path).text
+    assert 'aria-label="Reason" maxlength="300" required>' in form
+    refused = client.post(f"{path}/pause", data={"csrf_token": csrf_of(form), "reason": "   "})
+    assert refused.status_code == 200
+    assert "needs a reason" in refused.text
+    assert "The connector is paused" not in refused.text
+    assert '<span class="state paused">paused</span>' not in client.get("/console").text

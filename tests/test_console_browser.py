@@ -111,7 +111,7 @@ def test_login_then_network_health_flags_the_failing_connector(
     rejecting = page.locator(f'tr[data-connector="{REJECTING}"]')
     expect(rejecting.locator(".state").first).to_have_text("ok")
     expect(rejecting).to_contain_text("1 rejected row in the last run")
-    expect(page.locator(".tile").filter(has_text="dead letters")).to_contain_text("1")
+    expect(page.locator(".tile").filter(has_text="dead letter →")).to_contain_text("1")
     expect(page.get_by_text(CaseStatus.DIAGNOSING.label.fr)).to_be_visible()
     shot(page, scenario, "network-health")
 

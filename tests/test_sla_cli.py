@@ -28,7 +28,7 @@ def test_hub_sla_lists_breaches_shows_a_case_and_publishes_once(tmp_path: Path) 
 
     listed = run("sla", "--json", cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr
-    [breach] = json.loads(listed.stdout)["breaches"]
+    [breach] = [json.loads(line) for line in listed.stdout.splitlines()]  # JSON lines
     assert breach["case_reference"] == "ME-000777"
     assert breach["retailer"] == "maison-electro"
     assert (breach["step"], breach["basis"], breach["ended_at"]) == ("pickup", "gold", None)
@@ -49,9 +49,11 @@ def test_hub_sla_lists_breaches_shows_a_case_and_publishes_once(tmp_path: Path) 
 
     first = run("sla", "--publish", "--json", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
-    assert json.loads(first.stdout)["published"] == 1
+    [published] = [json.loads(line) for line in first.stdout.splitlines()]
+    assert (published["case_reference"], published["published"]) == ("ME-000777", True)
     second = run("sla", "--publish", "--json", cwd=tmp_path)
-    assert json.loads(second.stdout)["published"] == 0
+    [again] = [json.loads(line) for line in second.stdout.splitlines()]
+    assert again["published"] is False, "published once only"
 
     timeline = run("cases", "show", "ME-000777", "--json", cwd=tmp_path)
     events = [json.loads(line) for line in timeline.stdout.splitlines()]

@@ -7,8 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from commands.common import DatabaseOption, open_database, out
-from commands.operator.shared import JsonOption, write_json
+from commands.common import DatabaseOption, JsonOption, open_database, out, unbroken, write_json
 from hub.errors import ConfigurationError
 from hub.operators.jsonable import as_json
 from hub.sync.outbox import dead_letters, replay
@@ -50,7 +49,12 @@ def show_dead_letters(target: str | None, database: str | None, as_json_: bool) 
                 }
             )
         return
-    table = Table("id", "target", "message", "case", "attempts", "created", "last error")
+    if not rows:
+        out.print("No dead letter: every message went out or waits its turn.")
+        return
+    table = unbroken(
+        Table("id", "target", "message", "case", "attempts", "created", "last error"), "case"
+    )
     for row in rows:
         table.add_row(
             str(row.id),

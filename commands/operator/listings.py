@@ -1,6 +1,7 @@
 """The reading commands: ``status`` (every connector and the outbox), ``runs``,
-``rejects``, ``warnings``, ``unmapped`` and ``unlinked``. Each takes ``--json`` for scripts (one
-document for ``status``, JSON lines for the others)."""
+``rejects``, ``warnings``, ``unmapped`` and ``unlinked``. Each takes ``--json`` for scripts,
+by the one rule (commands.common.JsonOption): JSON lines, one item a line, and
+``status``'s one document on one line. An empty listing says so in a sentence."""
 
 from __future__ import annotations
 
@@ -10,8 +11,16 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from commands.common import DatabaseOption, NetworkOption, open_database, out
-from commands.operator.shared import JsonOption, ago, network_of, span, write_json
+from commands.common import (
+    DatabaseOption,
+    JsonOption,
+    NetworkOption,
+    open_database,
+    out,
+    unbroken,
+    write_json,
+)
+from commands.operator.shared import ago, network_of, span
 from hub.operators.jsonable import as_json
 from hub.operators.listings import (
     acknowledge_file_warnings,
@@ -106,6 +115,9 @@ def runs(
         for record in records:
             write_json({**as_json(record), "replay": record.id in replays})
         return
+    if not records:
+        out.print(f"No run of {connector} yet.", markup=False, highlight=False)
+        return
     table = Table(
         "run",
         "started",
@@ -158,6 +170,9 @@ def rejects(
         for reject in found:
             write_json(as_json(reject))
         return
+    if not found:
+        out.print(f"No rejected record for {connector}.", markup=False, highlight=False)
+        return
     table = Table(
         "run", "source", "line", "field", "reason", "raw", title=f"Rejects of {connector}"
     )
@@ -196,6 +211,9 @@ def warnings(
         for warning in found:
             write_json(as_json(warning))
         return
+    if not found:
+        out.print(f"No file warning for {connector}.", markup=False, highlight=False)
+        return
     table = Table("when", "file", "kind", "reason", "seen", title=f"File warnings of {connector}")
     for warning in found:
         table.add_row(
@@ -215,7 +233,13 @@ def unmapped(database: DatabaseOption = None, as_json_: JsonOption = False) -> N
         for code in codes:
             write_json(as_json(code))
         return
-    table = Table("party", "type", "code", "label", "events", "first seen", "last seen", "e.g.")
+    if not codes:
+        out.print("No unmapped code: every partner code received has a mapping.")
+        return
+    table = unbroken(
+        Table("party", "type", "code", "label", "events", "first seen", "last seen", "e.g."),
+        "e.g.",
+    )
     for code in codes:
         table.add_row(
             code.reported_by,
@@ -245,7 +269,14 @@ def unlinked(
         for event in found:
             write_json(as_json(event))
         return
-    table = Table("party", "type", "code", "partner ref", "case ref", "occurred", "why")
+    if not found:
+        out.print("No event waits for its case.")
+        return
+    table = unbroken(
+        Table("party", "type", "code", "partner ref", "case ref", "occurred", "why"),
+        "partner ref",
+        "case ref",
+    )
     for event in found:
         table.add_row(
             event.reported_by,

@@ -9,8 +9,16 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from commands.common import DatabaseOption, NetworkOption, err, open_database, out
-from commands.operator.shared import JsonOption, network_of, operator_name, write_json
+from commands.common import (
+    DatabaseOption,
+    JsonOption,
+    NetworkOption,
+    err,
+    open_database,
+    out,
+    write_json,
+)
+from commands.operator.shared import network_of, operator_name
 from hub.errors import ConfigurationError
 from hub.operators.jsonable import as_json
 from hub.operators.listings import require_known

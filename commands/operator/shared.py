@@ -1,25 +1,13 @@
-"""What the operator commands share: the ``--json`` option and its writer, the way
-times and spans read in a table, the network and the operator's name."""
+"""What the operator commands share: the way times and spans read in a table, the
+network and the operator's name (``--json`` and its writer: commands.common)."""
 
 from __future__ import annotations
 
 import getpass
-import json
-import sys
 from datetime import datetime, timedelta
-from typing import Annotated, Any
-
-import typer
 
 from commands.common import NetworkOption, network_path
 from hub.partners.connectors import Network, open_network
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output, for scripts.")]
-
-
-def write_json(document: Any) -> None:
-    """One JSON document on its own line: a listing's ``--json`` reads as JSON lines."""
-    sys.stdout.write(json.dumps(document, ensure_ascii=False) + "\n")
 
 
 def ago(moment: datetime | None, now: datetime) -> str:

@@ -14,6 +14,7 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 
+from hub.api.listen import require_free_port
 from hub.api.proxies import server_config
 from hub.bootstrap import open_database, open_hub, process_owner
 from hub.retailers.tenants import (
@@ -113,6 +114,7 @@ def serve_api(
     ] = None,
 ) -> None:
     """Serve the retailer API and partner pushes (uvicorn) on HOST:PORT."""
+    require_free_port(host, port)
     with open_hub(
         database=database,
         network=network,

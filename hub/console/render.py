@@ -87,6 +87,16 @@ def words(value: object) -> str:
     return str(text).replace("_", " ")
 
 
+def noun(count: int, singular: str, plural: str | None = None) -> str:
+    """The noun that agrees with ``count``, for a figure shown apart from its caption."""
+    return singular if count == 1 else (plural or singular + "s")
+
+
+def counted(count: int, singular: str, plural: str | None = None) -> str:
+    """A count and its noun agreeing: "1 event", "2 events" (never "1 events")."""
+    return f"{count} {noun(count, singular, plural)}"
+
+
 environment = Environment(
     loader=FileSystemLoader(HERE / "templates"),
     autoescape=True,
@@ -94,7 +104,9 @@ environment = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-environment.filters.update(when=when, local=local, duration=duration, words=words)
+environment.filters.update(
+    when=when, local=local, duration=duration, words=words, counted=counted, noun=noun
+)
 
 
 def page(

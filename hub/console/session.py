@@ -21,7 +21,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import Request
 from itsdangerous import BadSignature, TimestampSigner
@@ -200,8 +200,19 @@ def operator_session(request: Request) -> ConsoleSession:
     session = None if token is None else _cookie_session(request, token)
     if session is not None:
         return session
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    raise LoginRequired(target)
+    raise LoginRequired(_page_asked_for(request))
+
+
+def _page_asked_for(request: Request) -> str:
+    """Where the login should lead back to: the page itself, or for a form posted once
+    the session had ended, the page the form was on (its action answers POST only)."""
+    if request.method in ("GET", "HEAD"):
+        return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    referer = urlsplit(request.headers.get("referer", ""))
+    same_site = not referer.netloc or referer.netloc == request.url.netloc
+    if same_site and referer.path.startswith(CONSOLE_PATH):
+        return safe_next(referer.path + (f"?{referer.query}" if referer.query else ""))
+    return CONSOLE_PATH
 
 
 def _bearer_key(token: str) -> str:

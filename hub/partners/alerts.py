@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from hub.config.alerting import AlertingSpec
-from hub.errors import ConflictError
+from hub.errors import ConfigurationError, ConflictError
 from hub.store import leases, runs
 from hub.store.db import Database
 from hub.store.leases import PauseState
@@ -75,9 +75,15 @@ def pause_connector(
     """Pause the connector: no hub process takes it until it is resumed.
 
     A run already going on finishes; pausing a paused connector keeps the first reason.
+    A blank reason is refused (ConfigurationError), from the console as from the CLI:
+    whoever finds the connector paused needs to know why.
     """
     moment = now or datetime.now(UTC)
-    text = reason.strip()[:MAX_REASON] or "paused by an operator"
+    text = reason.strip()[:MAX_REASON]
+    if not text:
+        raise ConfigurationError(
+            f"pausing {connector!r} needs a reason: say why, for whoever looks next"
+        )
     with database.transaction() as connection:
         leases.pause(connection, connector, reason=text, by=by, at=moment)
         state = leases.pause_state(connection, connector)

@@ -44,3 +44,22 @@ def find_cases(connection: Connection, text: str, *, limit: int = SEARCH_LIMIT) 
         .limit(limit)
     )
     return [CaseHit(row[0], row[1], row[2], row[3]) for row in rows]
+
+
+def stored_reference(connection: Connection, text: str) -> str | None:
+    """The reference of the case ``text`` names, as stored, whatever its letter case
+    (``me-000123`` → ``ME-000123``): the console and the CLI accept the same spellings.
+    None when no case, or more than one differing only by letter case, has it."""
+    wanted = text.strip()
+    if not wanted:
+        return None
+    exact = connection.execute(
+        select(cases.c.reference).where(cases.c.reference == wanted)
+    ).scalar_one_or_none()
+    if exact is not None:
+        return str(exact)
+    found = connection.execute(
+        select(cases.c.reference).where(func.upper(cases.c.reference) == wanted.upper()).limit(2)
+    ).scalars()
+    matches = list(found)
+    return str(matches[0]) if len(matches) == 1 else None

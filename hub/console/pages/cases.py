@@ -15,7 +15,7 @@ from hub.errors import NotFoundError
 from hub.sla.compute import CaseServiceLevels
 from hub.sla.store import case_service_levels
 from hub.store.case_links import references_of_case
-from hub.store.case_search import find_cases
+from hub.store.case_search import find_cases, stored_reference
 from hub.store.cases import case_state, require_case
 from hub.store.parties import list_parties
 
@@ -36,6 +36,9 @@ def cases_search(request: Request, session: Session, q: str = "") -> Response:
 def case_page(request: Request, session: Session, reference: str) -> Response:
     database = database_of(request)
     with database.transaction() as connection:
+        stored = stored_reference(connection, reference)
+        if stored is not None and stored != reference:  # me-000123: the case's own page
+            return RedirectResponse(f"{CONSOLE_PATH}/cases/{quote(stored)}", 303)
         try:
             record = require_case(connection, reference)
         except NotFoundError:

@@ -18,7 +18,7 @@ from hub.console.pages.shared import (
 )
 from hub.console.render import page
 from hub.console.session import CONSOLE_PATH
-from hub.errors import ConflictError, NotFoundError
+from hub.errors import ConfigurationError, ConflictError, NotFoundError
 from hub.operators.listings import (
     recent_file_warnings,
     recent_rejects,
@@ -80,7 +80,10 @@ def pause(
 ) -> Response:
     check_csrf(session, csrf_token)
     known(request, name)
-    pause_connector(database_of(request), name, reason=reason, by="console")
+    try:
+        pause_connector(database_of(request), name, reason=reason, by="console")
+    except ConfigurationError as refused:  # a blank reason, refused as by `hub pause`
+        return back(f"/connectors/{quote(name)}", error=refused.message)
     return back(f"/connectors/{quote(name)}", done="paused")
 
 

@@ -47,13 +47,15 @@ def login_form(request: Request, next: str | None = None) -> Response:
 def login(
     request: Request,
     token: Annotated[str, Form()] = "",
-    next: Annotated[str, Form()] = CONSOLE_PATH,
+    next: Annotated[str | None, Form()] = None,
 ) -> Response:
     """The operator token for a new session; anything else (a retailer key) is refused.
 
     An address that failed too often lately (here or with a bearer header) waits (429)
-    before it may try again.
+    before it may try again. The page asked for (the form's ``next``, else the address's)
+    is kept through every failure, so the login that succeeds still leads to it.
     """
+    next = next or request.query_params.get("next")
     configured = operator_token()
     try:
         accepted = check_operator_credential(request, token)
