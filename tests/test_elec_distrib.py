@@ -352,7 +352,7 @@ def test_the_order_id_answered_is_kept_shown_and_links_the_parcel(
         console.post("/console/login", data={"token": OPERATOR_TOKEN, "next": "/console"})
         page = console.get("/console/cases/BM-000045")
     assert page.status_code == 200
-    assert f'<span class="mono">{order.order_id}</span>' in page.text
+    assert f'<span class="mono ref">{order.order_id}</span>' in page.text
     shown = CliRunner().invoke(
         app, ["cases", "show", "BM-000045", "--database", world.database.url]
     )
