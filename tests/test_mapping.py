@@ -431,3 +431,20 @@ def test_a_bad_field_path_names_the_mapping_file_and_the_fields_line(
     with pytest.raises(ConfigurationError) as refused:
         load_mapping(path)
     assert refused.value.message.startswith(f"{path}:7: {where}")
+
+
+def test_spaces_inside_a_value_are_normalised_when_the_mapping_asks(tmp_path: Path) -> None:
+    """A JSON label wrapped over lines reads as XPath's normalize-space() would give it."""
+    text = MINIMAL.replace(
+        "      occurred_at: {column: at, format: iso8601}\n",
+        "      occurred_at: {column: at, format: iso8601}\n"
+        "      raw_label: {column: label, normalize_space: true}\n"
+        "      note: {column: label}\n",
+    )
+    inbound = InboundMapping(load_mapping(_write(tmp_path, text)), "status")
+    label = "  Colis \n  pris\ten   charge "
+    record = Record(2, {"code": "REC", "at": "2026-11-03T10:00:00+01:00", "label": label}, "…")
+    event = inbound.map_record(record, source="f", recorded_at=NOW)
+    assert isinstance(event, Event), event
+    assert event.raw_label == "Colis pris en charge"
+    assert event.details.note == "Colis \n  pris\ten   charge"  # by default: only trimmed

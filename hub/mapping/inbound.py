@@ -109,6 +109,18 @@ def _extractor(field: FieldSpec) -> Callable[[Mapping[str, str | None]], str | N
 
 
 def _reader(field: FieldSpec) -> Callable[[Mapping[str, str | None]], str | None]:
+    read = _raw_reader(field)
+    if not field.normalize_space:
+        return read
+
+    def normalized(fields: Mapping[str, str | None]) -> str | None:
+        text = read(fields)
+        return None if text is None else " ".join(text.split()) or None
+
+    return normalized
+
+
+def _raw_reader(field: FieldSpec) -> Callable[[Mapping[str, str | None]], str | None]:
     if field.const is not None:
         constant = field.const
         return lambda _fields: constant

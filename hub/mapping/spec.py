@@ -70,6 +70,11 @@ class FieldSpec(_Spec):
         default=None, description="Decimal separator of amounts."
     )
     strip: bool = Field(default=True, description="Trim surrounding whitespace.")
+    normalize_space: bool = Field(
+        default=False,
+        description="Runs of spaces, tabs and line breaks inside the value become one space "
+        "(as XPath's normalize-space(), for any codec: a JSON label wrapped over lines).",
+    )
     pattern: str | None = Field(
         default=None,
         description="A regular expression searched in the text: its group (the whole match "
