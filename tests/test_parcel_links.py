@@ -149,3 +149,31 @@ def test_a_carriers_pull_asks_about_parcels_others_said_it_carries(database: Dat
     assert _carrier_codes(database, "ME-000603") == ["LIV"]
     with database.transaction() as connection:
         assert open_tracking_numbers(connection, "colis-express") == []
+
+
+def test_a_waiting_event_whose_number_two_cases_claim_goes_on_waiting(database: Database) -> None:
+    """A number learned on two cases is a doubt: the carrier's event naming only that
+    number links to neither."""
+    _open(database, "ME-000604")
+    _open(database, "ME-000605")
+    _push(database, 1, "TRI", "CE604000001FR")  # waits: nobody said whose it is yet
+    taught = [  # two suppliers' shipped events, naming no carrier: any carrier's scan would do
+        Event(
+            id=f"sup-{reference}",
+            case_ref=reference,
+            type=EventType.PARTS_ORDER_STATUS,
+            status=None,
+            occurred_at=AT,
+            reported_by="pieces-plus",
+            raw_code="SHIPPED",
+            details=EventDetails(shipment=Shipment(tracking_number="CE604000001FR")),
+        )
+        for reference in ("ME-000604", "ME-000605")
+    ]
+    with database.transaction() as connection:
+        append_events(connection, taught)
+        assert link_waiting(connection, taught, None) == 0
+        [waiting] = unlinked_events(connection, party="colis-express")
+    assert waiting.subject == "CE604000001FR"
+    assert _carrier_codes(database, "ME-000604") == []
+    assert _carrier_codes(database, "ME-000605") == []

@@ -111,15 +111,39 @@ def parcel_candidates(
 
 def attach_waiting(connection: Connection, learned: Sequence[KnownParcel]) -> list[Event]:
     """The stored shipment events that waited without a case for one of these parcels,
-    now attached to it (by their carrier, when the parcel's carrier is known): each
-    number known on one case only, so a doubt leaves them waiting."""
+    now attached to it (by their carrier, when the parcel's carrier is known). A number
+    known on several cases is a doubt: its events go on waiting.
+
+    Most new numbers have nothing waiting: one query per chunk of numbers finds those
+    that do, and only they are updated.
+    """
+    waiting_for: set[str] = set()
+    for chunk in _chunks(p.tracking_number for p in learned):
+        waiting_for.update(
+            connection.execute(
+                select(events.c.subject)
+                .where(
+                    events.c.case_id.is_(None),
+                    events.c.case_ref.is_(None),
+                    events.c.type == "shipment_status",
+                    events.c.subject.in_(chunk),
+                )
+                .distinct()
+            ).scalars()
+        )
+    if not waiting_for:
+        return []
+    cases_of = parcel_candidates(connection, waiting_for)
     attached: list[Event] = []
     for parcel in learned:
+        number = parcel.tracking_number
+        if number not in waiting_for or len({p.case_ref for p in cases_of.get(number, [])}) != 1:
+            continue
         carrier = events.c.reported_by == parcel.carrier if parcel.carrier else None
         waiting = and_(
             events.c.case_id.is_(None),
             events.c.case_ref.is_(None),
-            events.c.subject == parcel.tracking_number,
+            events.c.subject == number,
             events.c.type == "shipment_status",
             *([carrier] if carrier is not None else []),
         )
