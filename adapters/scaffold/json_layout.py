@@ -11,7 +11,7 @@ from typing import Any
 
 from adapters.codecs.json.codec import JsonCodec
 from adapters.codecs.json.spec import JsonCodecSpec
-from adapters.scaffold.layout import Layout, field_name, records_of, settings_of
+from adapters.scaffold.layout import Layout, named_fields, records_of, settings_of
 from hub.errors import ConfigurationError
 
 __all__ = ["json_layout"]
@@ -80,15 +80,7 @@ def json_layout(sample: bytes, sample_name: str) -> Layout:
         for key, value in parent.items():
             if not isinstance(value, dict | list):
                 above.setdefault(f"^{_step(key)}", key)
-    taken: set[str] = set()
-    fields: dict[str, str] = {}
-    for path, key in own.items():
-        fields[field_name(key, taken)] = path
-    inherited: set[str] = set()
-    for path, key in above.items():
-        unique = field_name(key if key not in taken else f"parent_{key}", taken)
-        fields[unique] = path
-        inherited.add(unique)
+    fields, inherited = named_fields(own, above)
     if above:
         about.append(
             "Fields read with ^ come from the object enclosing each record "
@@ -108,5 +100,5 @@ def json_layout(sample: bytes, sample_name: str) -> Layout:
         order=list(fields),
         rejects=rejects,
         about=about,
-        inherited=frozenset(inherited),
+        inherited=inherited,
     )

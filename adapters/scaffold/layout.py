@@ -69,6 +69,22 @@ def field_name(text: str, taken: set[str]) -> str:
     return unique
 
 
+def named_fields(
+    own: dict[str, str], above: dict[str, str]
+) -> tuple[dict[str, str], frozenset[str]]:
+    """Field name -> path for a record's own values (path -> key) and those it reads from
+    what encloses it, these named ``parent_<key>`` when the record has its own; and the
+    names read from above."""
+    taken: set[str] = set()
+    fields = {field_name(key, taken): path for path, key in own.items()}
+    inherited: set[str] = set()
+    for path, key in above.items():
+        unique = field_name(key if key not in taken else f"parent_{key}", taken)
+        fields[unique] = path
+        inherited.add(unique)
+    return fields, frozenset(inherited)
+
+
 def file_pattern(sample_name: str) -> str:
     """The sample's name with its varying part starred, so that the pattern matches it:
     parcel_events_CE123.json -> parcel_events_*.json, STATUTS_20261103_1415.csv ->

@@ -13,7 +13,7 @@ from lxml import etree
 from adapters.codecs.xml.codec import XmlCodec
 from adapters.codecs.xml.guard import parse_xml
 from adapters.codecs.xml.spec import XmlCodecSpec
-from adapters.scaffold.layout import Layout, field_name, records_of, settings_of
+from adapters.scaffold.layout import Layout, named_fields, records_of, settings_of
 from hub.errors import ConfigurationError
 
 __all__ = ["xml_layout"]
@@ -122,15 +122,7 @@ def xml_layout(sample: bytes, sample_name: str) -> Layout:
         for sibling in parent:
             if _leaf(sibling) and sibling.tag != record_tag:
                 above.setdefault(f"../{_name(sibling, prefixes)}", etree.QName(sibling).localname)
-    taken: set[str] = set()
-    fields: dict[str, str] = {}
-    for path, name in own.items():
-        fields[field_name(name, taken)] = path
-    inherited: set[str] = set()
-    for path, name in above.items():
-        unique = field_name(name if name not in taken else f"parent_{name}", taken)
-        fields[unique] = path
-        inherited.add(unique)
+    fields, inherited = named_fields(own, above)
     codec: dict[str, Any] = {"type": "xml"}
     if prefixes:
         codec["namespaces"] = {prefix: uri for uri, prefix in prefixes.items()}
@@ -152,5 +144,5 @@ def xml_layout(sample: bytes, sample_name: str) -> Layout:
         order=list(fields),
         rejects=rejects,
         about=about,
-        inherited=frozenset(inherited),
+        inherited=inherited,
     )
