@@ -148,18 +148,22 @@ sync:
 
 def queue_backlog(database: Database, network: Network) -> None:
     """Open the cases and record their events through the store, as a connector would."""
+    for number in range(CASES):
+        queue_case(database, network, f"ME-{number:06d}")
+
+
+def queue_case(database: Database, network: Network, reference: str) -> None:
+    """One case opened and its later events recorded, the sync rules run on each."""
     hook = network.sync_hook()
     assert hook is not None
-    for number in range(CASES):
-        reference = f"ME-{number:06d}"
-        with database.transaction() as connection:
-            open_case(connection, make_case(reference), on_stored=hook)
-            later: list[Event] = [
-                case_event(status, T0 + timedelta(hours=hour), case_ref=reference)
-                for hour, status in enumerate(LATER, start=1)
-            ]
-            append_events(connection, later)
-            hook(connection, later)
+    with database.transaction() as connection:
+        open_case(connection, make_case(reference), on_stored=hook)
+        later: list[Event] = [
+            case_event(status, T0 + timedelta(hours=hour), case_ref=reference)
+            for hour, status in enumerate(LATER, start=1)
+        ]
+        append_events(connection, later)
+        hook(connection, later)
 
 
 def held_by(database: Database, pid: int) -> list[str]:

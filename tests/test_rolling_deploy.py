@@ -19,21 +19,16 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import timedelta
 from pathlib import Path
 from typing import IO
 
 import pytest
 from sqlalchemy import func, select
 
-from hub.model import Event
-from hub.partners.connectors import Network, open_network
-from hub.store.cases import open_case
+from hub.partners.connectors import open_network
 from hub.store.db import Database
-from hub.store.events import append_events
 from hub.store.tables import connector_leases, outbox
 from hub.sync.outbox import OutboxState
-from tests.factories import T0, case_event, make_case
 from tests.test_crash import (
     CASES,
     CONNECTOR,
@@ -47,6 +42,7 @@ from tests.test_crash import (
     overlaps,
     pending,
     queue_backlog,
+    queue_case,
     receiver,
     start_hub,
     wait_until_answering,
@@ -65,19 +61,6 @@ NEW_CASES = 40
 TRAFFIC_PAUSE = 0.1
 BURST = 10
 """Cases opened at once before each stop, until the process to stop holds a batch."""
-
-
-def queue_case(database: Database, network: Network, reference: str) -> None:
-    hook = network.sync_hook()
-    assert hook is not None
-    with database.transaction() as connection:
-        open_case(connection, make_case(reference), on_stored=hook)
-        later: list[Event] = [
-            case_event(status, T0 + timedelta(hours=hour), case_ref=reference)
-            for hour, status in enumerate(LATER, start=1)
-        ]
-        append_events(connection, later)
-        hook(connection, later)
 
 
 def leases_of(database: Database, pid: int) -> list[str]:
