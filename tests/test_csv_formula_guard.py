@@ -18,7 +18,6 @@ import pytest
 
 from adapters.codecs.csv.codec import CsvCodec
 from adapters.codecs.csv.dialect import CsvDialect
-from hub.config.network import load_network
 from hub.errors import ConfigurationError
 from hub.mapping.formula_guard import guarded
 from hub.model.case import Case
@@ -26,10 +25,9 @@ from hub.partners.conformance import run_conformance, sample_contexts
 from hub.partners.connectors import Connector, open_network
 from hub.partners.outbound import render, render_and_deliver
 from hub.ports import DecodeResult, Record
+from tests.network_files import PARTIES, ROOT, network_head
 
-ROOT = Path(__file__).resolve().parent.parent
 MAPPING = ROOT / "mappings" / "atelier-dupont.yaml"
-PARTIES = load_network(ROOT / "connectors.yaml").parties
 CONTEXTS = {c["case"].reference: c for c in sample_contexts(ROOT / "fixtures" / "cases", PARTIES)}
 GUARD_LINE = re.compile(r"^ +formula_guard: true\b.*\n", re.MULTILINE)
 FAULT = "Panne déclarée"
@@ -48,14 +46,10 @@ def workshop(tmp_path: Path, guard: str | None = None) -> Connector:
     mapping.write_text(text, encoding="utf-8")
     drop = tmp_path / "workshop"
     drop.mkdir()
-    parties = "\n".join(f"  - {party.model_dump_json(exclude_none=True)}" for party in PARTIES)
     network = tmp_path / "connectors.yaml"
     network.write_text(
         f"""
-version: 1
-parties:
-{parties}
-connectors:
+{network_head()}connectors:
   - name: workshop-orders
     partner: atelier-dupont
     mapping: {mapping}

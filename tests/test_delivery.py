@@ -28,9 +28,7 @@ from simulators.colis_express import ColisExpressSimulator
 from simulators.sftp import ClientKey, SftpServer
 from tests.api_support import serving
 from tests.factories import T0, make_case, register_network
-from tests.test_outbound import PARTIES
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.network_files import ROOT, network_head, sftp_options
 
 
 @pytest.fixture
@@ -80,18 +78,11 @@ def network(
     monkeypatch.setenv("TEST_WEBHOOK_SECRET", WEBHOOK_SECRET)
     receiver_url = receiver[0]
     mappings = ROOT / "mappings"
-    sftp_common = (
-        f"type: sftp, host: 127.0.0.1, port: {sftp.port}, username: hub, "
-        f'host_key: "{sftp.host_key_fingerprint}", private_key_env: TEST_SFTP_KEY'
-    )
-    parties = "\n".join(f"  - {p.model_dump_json(exclude_none=True)}" for p in PARTIES)
+    sftp_common = sftp_options(sftp.port, sftp.host_key_fingerprint, "TEST_SFTP_KEY")
     path = tmp_path / "connectors.yaml"
     path.write_text(
         f"""
-version: 1
-parties:
-{parties}
-connectors:
+{network_head()}connectors:
   - name: workshop-orders
     partner: atelier-dupont
     mapping: {mappings / "atelier-dupont.yaml"}

@@ -32,9 +32,8 @@ from simulators.techniservice.app import TechniServiceSimulator
 from simulators.techniservice.repairs import Part, Quote
 from tests.api_support import serving
 from tests.factories import make_case, register_network
-from tests.test_outbound import PARTIES
+from tests.network_files import ROOT, network_head, sftp_options
 
-ROOT = Path(__file__).resolve().parent.parent
 PARIS = timezone(timedelta(hours=1))
 SECRET = "whsec_" + base64.b64encode(b"maison-electro's webhook secret!").decode()
 
@@ -104,18 +103,11 @@ def network(
     }.items():
         monkeypatch.setenv(name, value)
     mappings = ROOT / "mappings"
-    sftp = (
-        f"type: sftp, host: 127.0.0.1, port: {supplier.port}, username: hub, "
-        f'host_key: "{supplier.host_key_fingerprint}", private_key_env: E2E_SFTP_KEY'
-    )
-    parties = "\n".join(f"  - {p.model_dump_json(exclude_none=True)}" for p in PARTIES)
+    sftp = sftp_options(supplier.port, supplier.host_key_fingerprint, "E2E_SFTP_KEY")
     path = tmp_path / "connectors.yaml"
     path.write_text(
         f"""
-version: 1
-parties:
-{parties}
-connectors:
+{network_head()}connectors:
   - {{name: ts-changes, partner: techniservice, mapping: {mappings / "techniservice.yaml"},
       message: changes, transport: {{type: http-pull, base_url: "{repairer.base_url}",
       page_path: /repairs/changes, item_path: "/repairs/{{key}}",

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from adapters.transports.local_dir import LocalDirTransport
-from hub.config.network import load_network
 from hub.errors import ConfigurationError, OutboundNameTaken
 from hub.partners.conformance import sample_contexts
 from hub.partners.connectors import open_network
@@ -19,9 +18,8 @@ from hub.partners.outbound import FILE_DELIVERED, deliver, render, render_and_de
 from simulators.colis_express import ColisExpressSimulator
 from simulators.sftp import ClientKey, SftpServer
 from simulators.techniservice.app import TechniServiceSimulator
+from tests.network_files import PARTIES, ROOT, network_head, sftp_options
 
-ROOT = Path(__file__).resolve().parent.parent
-PARTIES = load_network(ROOT / "connectors.yaml").parties
 CONTEXTS = {c["case"].reference: c for c in sample_contexts(ROOT / "fixtures" / "cases", PARTIES)}
 NOW = datetime(2026, 11, 5, 12, 0, tzinfo=UTC)
 SECOND = timedelta(seconds=1)
@@ -52,27 +50,21 @@ def network(
     carrier: ColisExpressSimulator,
 ) -> Path:
     mappings = ROOT / "mappings"
-    parties = "\n".join(f"  - {party.model_dump_json(exclude_none=True)}" for party in PARTIES)
     path = tmp_path / "connectors.yaml"
     path.write_text(
         f"""
-version: 1
-parties:
-{parties}
-connectors:
+{network_head()}connectors:
   - name: workshop-orders
     partner: atelier-dupont
     mapping: {mappings / "atelier-dupont.yaml"}
     message: repair_order
-    transport: {{type: sftp, host: 127.0.0.1, port: {sftp.port}, username: hub,
-      host_key: "{sftp.host_key_fingerprint}", private_key_env: TEST_SFTP_KEY,
+    transport: {{{sftp_options(sftp.port, sftp.host_key_fingerprint, "TEST_SFTP_KEY")},
       remote_dir: /in, outbound_dir: /in, upload_suffix: .tmp}}
   - name: supplier-orders
     partner: pieces-plus
     mapping: {mappings / "pieces-plus.yaml"}
     message: purchase_order
-    transport: {{type: sftp, host: 127.0.0.1, port: {sftp.port}, username: hub,
-      host_key: "{sftp.host_key_fingerprint}", private_key_env: TEST_SFTP_KEY,
+    transport: {{{sftp_options(sftp.port, sftp.host_key_fingerprint, "TEST_SFTP_KEY")},
       remote_dir: /orders/in, outbound_dir: /orders/in, upload_suffix: .part}}
   - name: repairer-orders
     partner: techniservice

@@ -25,9 +25,8 @@ from hub.sync.delivery import ConnectorBatches, deliver_any
 from hub.sync.outbox import Dispatcher, OutboxState, dead_letters
 from simulators.sftp import ClientKey, SftpServer
 from tests.factories import make_case, register_network
-from tests.test_outbound import PARTIES
+from tests.network_files import ROOT, network_head, sftp_options
 
-ROOT = Path(__file__).resolve().parent.parent
 ORDERS = 500
 
 
@@ -44,20 +43,15 @@ def network(
     tmp_path: Path, workshop: SftpServer, client_key: ClientKey, monkeypatch: pytest.MonkeyPatch
 ) -> Network:
     monkeypatch.setenv("BURST_SFTP_KEY", client_key.private_openssh)
-    parties = "\n".join(f"  - {p.model_dump_json(exclude_none=True)}" for p in PARTIES)
     path = tmp_path / "connectors.yaml"
     path.write_text(
         f"""
-version: 1
-parties:
-{parties}
-connectors:
+{network_head()}connectors:
   - name: workshop-orders
     partner: atelier-dupont
     mapping: {ROOT / "mappings" / "atelier-dupont.yaml"}
     message: repair_order
-    transport: {{type: sftp, host: 127.0.0.1, port: {workshop.port}, username: hub,
-      host_key: "{workshop.host_key_fingerprint}", private_key_env: BURST_SFTP_KEY,
+    transport: {{{sftp_options(workshop.port, workshop.host_key_fingerprint, "BURST_SFTP_KEY")},
       remote_dir: /in, outbound_dir: /in, upload_suffix: .tmp}}
 sync:
   routes:

@@ -32,12 +32,11 @@ from hub.sync.outbox import Dispatcher
 from simulators.repar_ouest import PARIS, PartUsed, ReparOuestSimulator, StatusLine
 from simulators.sftp import ClientKey, SftpServer
 from tests.factories import make_case
-from tests.test_outbound import PARTIES
+from tests.network_files import PARTIES, ROOT, network_head, sftp_options
 from tests.test_sftp_openssh import USER, OpenSshServer, sshd
 
 __all__ = ["sshd"]  # the module-scoped OpenSSH server fixture, shared
 
-ROOT = Path(__file__).resolve().parent.parent
 DAY = date(2026, 11, 4)
 
 
@@ -91,20 +90,13 @@ def partner(endpoint: Endpoint) -> ReparOuestSimulator:
 @pytest.fixture
 def network(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, endpoint: Endpoint) -> Network:
     monkeypatch.setenv("TEST_REPAR_OUEST_KEY", endpoint.private_key)
-    sftp = (
-        f'type: sftp, host: 127.0.0.1, port: {endpoint.port}, username: "{endpoint.username}", '
-        f'host_key: "{endpoint.host_key}", private_key_env: TEST_REPAR_OUEST_KEY'
-    )
+    sftp = sftp_options(endpoint.port, endpoint.host_key, "TEST_REPAR_OUEST_KEY", endpoint.username)
     at = endpoint.remote_root
-    parties = "\n".join(f"  - {p.model_dump_json(exclude_none=True)}" for p in PARTIES)
     mapping = ROOT / "mappings" / "repar-ouest.yaml"
     path = tmp_path / "connectors.yaml"
     path.write_text(
         f"""
-version: 1
-parties:
-{parties}
-connectors:
+{network_head()}connectors:
   - {{name: ro-status, partner: repar-ouest, mapping: {mapping}, message: status,
       transport: {{{sftp}, remote_dir: "{at}/sortie", archive_dir: "{at}/sortie/lu",
                    complete_when: {{marker: "{{name}}.done"}}}}}}
