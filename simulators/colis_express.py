@@ -15,7 +15,6 @@ Manual run: ``python -m simulators.colis_express --port 8082 --push-url URL --pu
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import hmac
 import json
@@ -36,7 +35,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from simulators.server import Clock, RateLimiter, Simulator, format_at
+from simulators.server import (
+    Clock,
+    RateLimiter,
+    Simulator,
+    foreground_parser,
+    format_at,
+    listen_options,
+)
 
 
 def push_network(folder: Path, mapping: Path, secret_env: str) -> Path:
@@ -665,26 +671,20 @@ def load_sheet_sample(simulator: ColisExpressSimulator) -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """``python -m simulators.colis_express``: serve in the foreground for manual runs."""
-    parser = argparse.ArgumentParser(description="ColisExpress simulator")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8082)
+    parser = foreground_parser("ColisExpress", port=8082, rate_limit=10)
     parser.add_argument("--token", default="ce-demo-token")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--rate-limit", type=int, default=10, help="pulls/second; 0 for none")
     parser.add_argument("--push-url", help="the hub's push endpoint")
     parser.add_argument("--push-secret", help="the shared HMAC secret")
     parser.add_argument("--push-interval", type=float, default=2.0, help="seconds between pushes")
-    parser.add_argument("--empty", action="store_true", help="start without the sheet's sample")
     arguments = parser.parse_args(argv)
     simulator = ColisExpressSimulator(
         token=arguments.token,
         push_url=arguments.push_url,
         push_secret=arguments.push_secret,
         seed=arguments.seed,
-        rate_limit=arguments.rate_limit or None,
         auto_push_interval=arguments.push_interval if arguments.push_url else None,
-        host=arguments.host,
-        port=arguments.port,
+        **listen_options(arguments),
     )
     if not arguments.empty:
         load_sheet_sample(simulator)

@@ -18,7 +18,6 @@ Manual run: ``python -m simulators.elec_distrib --port 8084``.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import binascii
 import hmac
@@ -38,7 +37,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from simulators.server import Clock, RateLimiter, Simulator
+from simulators.server import (
+    Clock,
+    RateLimiter,
+    Simulator,
+    foreground_parser,
+    listen_options,
+)
 
 EVENTS_PATH = "/api/v2/order-events"
 ORDERS_PATH = "/api/v2/orders"
@@ -398,22 +403,16 @@ def load_sheet_sample(simulator: ElecDistribSimulator) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """``python -m simulators.elec_distrib``: serve in the foreground for manual runs."""
-    parser = argparse.ArgumentParser(description="Élec Distrib simulator")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8084)
+    parser = foreground_parser("Élec Distrib", port=8084, rate_limit=20)
     parser.add_argument("--client-id", default="hub-client")
     parser.add_argument("--client-secret", default="ed-demo-secret")
     parser.add_argument("--token-lifetime", type=int, default=900)
-    parser.add_argument("--rate-limit", type=int, default=20, help="calls/second; 0 for none")
-    parser.add_argument("--empty", action="store_true", help="start without the sheet's sample")
     arguments = parser.parse_args(argv)
     simulator = ElecDistribSimulator(
         client_id=arguments.client_id,
         client_secret=arguments.client_secret,
         token_lifetime=arguments.token_lifetime,
-        rate_limit=arguments.rate_limit or None,
-        host=arguments.host,
-        port=arguments.port,
+        **listen_options(arguments),
     )
     if not arguments.empty:
         load_sheet_sample(simulator)

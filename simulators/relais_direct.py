@@ -19,7 +19,6 @@ Manual run: ``python -m simulators.relais_direct --port 8086 --push-url URL --ke
 
 from __future__ import annotations
 
-import argparse
 import hmac
 import random
 import threading
@@ -38,7 +37,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from simulators.server import Clock, RateLimiter, Simulator
+from simulators.server import (
+    Clock,
+    RateLimiter,
+    Simulator,
+    foreground_parser,
+    listen_options,
+)
 
 PARIS = ZoneInfo("Europe/Paris")
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -416,23 +421,17 @@ class RelaisDirectSimulator(Simulator):
 
 def main(argv: Sequence[str] | None = None) -> None:
     """``python -m simulators.relais_direct``: serve the tracking service in the foreground."""
-    parser = argparse.ArgumentParser(description="Relais Direct simulator")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8086)
+    parser = foreground_parser("Relais Direct", port=8086, rate_limit=5)
     parser.add_argument("--key", default="rd-demo-key")
-    parser.add_argument("--rate-limit", type=int, default=5, help="calls/second; 0 for none")
     arguments = parser.parse_args(argv)
-    simulator = RelaisDirectSimulator(
-        key=arguments.key,
-        rate_limit=arguments.rate_limit or None,
-        host=arguments.host,
-        port=arguments.port,
-    )
-    number = simulator.add_parcel("ME-000123", "RD00458712")
-    relay = Relay("R0452", "Tabac de la Gare", "69003", "LYON")
-    simulator.add_event(number, "PEC", datetime(2026, 11, 3, 10, 12, tzinfo=PARIS), relay=relay)
-    simulator.add_event(number, "TRA", datetime(2026, 11, 3, 21, 30, tzinfo=PARIS))
-    simulator.add_event(number, "DEP", datetime(2026, 11, 4, 18, 2, tzinfo=PARIS), relay=relay)
+    simulator = RelaisDirectSimulator(key=arguments.key, **listen_options(arguments))
+    if not arguments.empty:
+        number = simulator.add_parcel("ME-000123", "RD00458712")
+        relay = Relay("R0452", "Tabac de la Gare", "69003", "LYON")
+        at = datetime(2026, 11, 3, 10, 12, tzinfo=PARIS)
+        simulator.add_event(number, "PEC", at, relay=relay)
+        simulator.add_event(number, "TRA", datetime(2026, 11, 3, 21, 30, tzinfo=PARIS))
+        simulator.add_event(number, "DEP", datetime(2026, 11, 4, 18, 2, tzinfo=PARIS), relay=relay)
     simulator.serve_forever()
 
 

@@ -11,6 +11,7 @@ sleeping.
 
 from __future__ import annotations
 
+import argparse
 import math
 import socket
 import threading
@@ -383,3 +384,25 @@ class Simulator(ABC):
         """Forget the request log, e.g. before the part of a test that counts calls."""
         with self._lock:
             self._requests.clear()
+
+
+def foreground_parser(name: str, port: int, rate_limit: int) -> argparse.ArgumentParser:
+    """The options every simulator's ``python -m`` entry point takes (where to listen, its
+    rate limit, whether to start without the sheet's sample); each adds its own after."""
+    parser = argparse.ArgumentParser(description=f"{name} simulator")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=port)
+    parser.add_argument(
+        "--rate-limit", type=int, default=rate_limit, help="calls/second; 0 for none"
+    )
+    parser.add_argument("--empty", action="store_true", help="start without the sheet's sample")
+    return parser
+
+
+def listen_options(arguments: argparse.Namespace) -> dict[str, Any]:
+    """What :func:`foreground_parser`'s shared options give every simulator's constructor."""
+    return {
+        "host": arguments.host,
+        "port": arguments.port,
+        "rate_limit": arguments.rate_limit or None,
+    }
