@@ -8,7 +8,7 @@ import base64
 import json
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
@@ -169,6 +169,30 @@ def test_a_token_is_asked_once_and_reused_until_it_expires(partner: Partner) -> 
     assert first["authorization"] == f"Basic {basic}"
     assert first["grant_type"] == "client_credentials"
     assert first["scope"] == "orders"
+
+
+def test_a_token_outlives_the_run_that_asked_for_it(partner: Partner) -> None:
+    """Each run builds its transport anew; the token is asked once per lifetime, not per
+    run, and a token asked with another secret is not reused."""
+    clock = WallClock()
+    for _ in range(3):  # three runs, a minute apart
+        with puller(partner, clock) as pull:
+            pull.fetch_page(None)
+        clock.now += 60
+    assert len(partner.token_requests) == 1
+    clock.now += 900
+    with puller(partner, clock) as pull:
+        pull.fetch_page(None)
+    assert len(partner.token_requests) == 2
+    rotated = HttpPullSettings(
+        partner.url,
+        oauth=replace(oauth(partner), client_secret="rotated-secret"),
+        page_path="/api/v2/order-events",
+        max_attempts=1,
+    )
+    with HttpPullTransport(rotated, wall_clock=clock, sleep=lambda _: None) as pull:
+        pull.fetch_page(None)
+    assert len(partner.token_requests) == 3
 
 
 def test_a_token_revoked_mid_run_is_renewed_once_and_the_call_retried(partner: Partner) -> None:

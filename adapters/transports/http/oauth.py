@@ -4,10 +4,15 @@ Authlib asks the token endpoint; this module decides when. A token is reused unt
 expires (a token request per call would hit the partner's limits), and a 401 on a call
 means it was revoked early: one new token, then the call once more. A second 401 is the
 partner's refusal, for the client to report.
+
+A transport is built anew for every run, so its tokens are kept by the process
+(:data:`PROCESS_TOKENS`), keyed by who asks where: a connector polled every minute asks
+for a token once per token lifetime, as partners' sheets require, not once per run.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 import warnings
@@ -27,7 +32,7 @@ with warnings.catch_warnings():
 from adapters.transports.http.errors import PartnerRefusedCredentials, RetryableFailure
 from adapters.transports.http.pacing import Clock
 
-__all__ = ["ClientCredentials", "ClientCredentialsAuth"]
+__all__ = ["PROCESS_TOKENS", "ClientCredentials", "ClientCredentialsAuth", "TokenCache"]
 
 # Renew this long before the announced expiry, so a token does not lapse in flight; a
 # short-lived token keeps at least half of its life.
@@ -53,6 +58,41 @@ class ClientCredentials:
         return " and ".join(names) or "the configured client id and secret"
 
 
+@dataclass(frozen=True)
+class _Token:
+    value: str
+    renew_at: float
+
+
+class TokenCache:
+    """Tokens outliving the transports that asked for them, one per client and endpoint.
+
+    The key holds a digest of the client secret, never the secret: a rotated secret asks
+    for a new token instead of reusing one issued to the old.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tokens: dict[tuple[str, ...], _Token] = {}
+
+    @staticmethod
+    def key(credentials: ClientCredentials) -> tuple[str, ...]:
+        secret = hashlib.sha256(credentials.client_secret.encode()).hexdigest()
+        return (credentials.token_url, credentials.client_id, credentials.scope or "", secret)
+
+    def get(self, key: tuple[str, ...]) -> _Token | None:
+        with self._lock:
+            return self._tokens.get(key)
+
+    def put(self, key: tuple[str, ...], token: _Token) -> None:
+        with self._lock:
+            self._tokens[key] = token
+
+
+PROCESS_TOKENS = TokenCache()
+"""The tokens of this process's transports (see the module's docstring)."""
+
+
 class ClientCredentialsAuth(httpx.Auth):
     """Adds ``Authorization: Bearer`` with a cached token; renews once on a 401.
 
@@ -60,12 +100,21 @@ class ClientCredentialsAuth(httpx.Auth):
     and a renewal already made by another call is reused rather than repeated.
     """
 
-    def __init__(self, credentials: ClientCredentials, *, clock: Clock = time.time) -> None:
+    def __init__(
+        self,
+        credentials: ClientCredentials,
+        *,
+        clock: Clock = time.time,
+        tokens: TokenCache = PROCESS_TOKENS,
+    ) -> None:
         self.credentials = credentials
         self._clock = clock
         self._lock = threading.Lock()
-        self._token: str | None = None
-        self._renew_at = 0.0
+        self._tokens = tokens
+        self._key = tokens.key(credentials)
+        kept = tokens.get(self._key)
+        self._token: str | None = None if kept is None else kept.value
+        self._renew_at = 0.0 if kept is None else kept.renew_at
         self.token_requests = 0
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
@@ -138,3 +187,4 @@ class ClientCredentialsAuth(httpx.Auth):
         lifetime = float(token.get("expires_in") or 3600)
         self._token = access
         self._renew_at = self._clock() + lifetime - min(_EARLY_RENEWAL, lifetime / 2)
+        self._tokens.put(self._key, _Token(access, self._renew_at))
