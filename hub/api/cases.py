@@ -201,7 +201,6 @@ def read_case(reference: Reference, caller: Caller, db: DatabaseDep, request: Re
     "/cases/{reference}",
     operation_id="correctCase",
     summary="Correct the customer's contact or address",
-    responses={404: {"description": "No such case of yours."}},
 )
 def correct_your_case(
     reference: Reference,
