@@ -5,10 +5,8 @@ pickup reaches the carrier's simulator.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Page, expect
 
 from hub.store.db import Database
 from simulators.colis_express import ColisExpressSimulator
@@ -40,8 +38,9 @@ def operator(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def console(operator: None, hub: Hub) -> Iterator[str]:
-    yield str(hub.client.base_url).rstrip("/")
+def console(operator: None, hub: Hub) -> str:
+    """The console's base URL: the hub's app serves the API and the console alike."""
+    return str(hub.client.base_url).rstrip("/")
 
 
 def test_a_dead_letter_shows_on_the_case_page_and_goes_once_the_case_is_corrected(
