@@ -28,9 +28,11 @@ from hub.store.parties import save_party
 from hub.sync.delivery import deliver_any
 from hub.sync.failures import tell_retailer_of_failures
 from hub.sync.outbox import Dispatcher
+from hub.sync.requirements import profile_needs
 from simulators.colis_express import ColisExpressSimulator
 from tests.api_support import Tenant, case_json, make_tenant, serving
 from tests.factories import register_network
+from tests.test_cli import run
 from tests.test_outbound import PARTIES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,22 +73,16 @@ def carrier() -> Iterator[ColisExpressSimulator]:
         yield sim
 
 
-@pytest.fixture
-def network(
-    tmp_path: Path,
-    receiver: Receiver,
-    carrier: ColisExpressSimulator,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Network:
-    monkeypatch.setenv("TEST_CE_TOKEN", "ce-token")
-    monkeypatch.setenv("TEST_WEBHOOK_SECRET", SECRET)
-    parties = "\n".join(f"  - {p.model_dump_json(exclude_none=True)}" for p in PARTIES)
-    path = tmp_path / "connectors.yaml"
+def write_network(
+    path: Path, receiver: Receiver, carrier: ColisExpressSimulator, parties: list[Party]
+) -> Path:
+    """Pickups to ColisExpress for workshop repairs at Atelier Dupont; news by webhook."""
+    declared = "\n".join(f"  - {p.model_dump_json(exclude_none=True)}" for p in parties)
     path.write_text(
         f"""
 version: 1
 parties:
-{parties}
+{declared}
 connectors:
   - name: carrier-pickups
     partner: colis-express
@@ -111,6 +107,19 @@ webhooks:
 """,
         encoding="utf-8",
     )
+    return path
+
+
+@pytest.fixture
+def network(
+    tmp_path: Path,
+    receiver: Receiver,
+    carrier: ColisExpressSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Network:
+    monkeypatch.setenv("TEST_CE_TOKEN", "ce-token")
+    monkeypatch.setenv("TEST_WEBHOOK_SECRET", SECRET)
+    path = write_network(tmp_path / "connectors.yaml", receiver, carrier, list(PARTIES))
     return open_network(path)
 
 
@@ -282,3 +291,34 @@ def test_a_correction_is_the_tenants_own_only_its_contact_and_checked_like_a_new
     timeline = hub.client.get("/v1/cases/ME-000123/timeline", headers=hub.me.headers).json()
     [event] = [e for e in timeline["events"] if e["type"] == "case_record"]
     assert event["raw_label"] == "changed: customer.phone, customer.email"
+
+
+def test_a_partner_profile_without_an_address_is_found_by_the_check_and_named_in_the_422(
+    tmp_path: Path, hub: Hub, receiver: Receiver, carrier: ColisExpressSimulator
+) -> None:
+    """The workshop's address is where the carrier delivers: only the operator can add it,
+    and the retailer is told so rather than to fix its case."""
+    parties = [
+        party.model_copy(update={"address": None}) if party.id == "atelier-dupont" else party
+        for party in PARTIES
+    ]
+    path = write_network(tmp_path / "homeless.yaml", receiver, carrier, parties)
+    expected = (
+        "partner atelier-dupont's profile has no address.line1: colis-express needs it for its "
+        "pickup message (carrier-pickups); add it to the party"
+    )
+    assert expected in profile_needs(open_network(path))
+    checked = run("connectors", "check", "--network", str(path), cwd=tmp_path)
+    assert checked.returncode == 1
+    assert expected in " ".join(checked.stderr.split())
+
+    with serving(create_app(hub.database, open_network(path))) as url:
+        answer = httpx.post(
+            f"{url}/v1/cases",
+            json=case_json("ME-000500", customer={"name": "J M", "address": ADDRESS}),
+            headers=hub.me.headers,
+        )
+    assert answer.status_code == 422
+    [first, *_] = answer.json()["errors"]
+    assert (first["field"], first["needed_by"]) == ("partner", "colis-express")
+    assert "the hub's operator must add it" in first["message"]

@@ -52,7 +52,7 @@ class UndeliverableMessage(FatalError):
     """The outbox message lacks what its partner needs (no case, no parts): dead-letter it."""
 
 
-def _contact(party: Party) -> dict[str, Any]:
+def contact_of(party: Party) -> dict[str, Any]:
     return {"name": party.name, "address": party.address, "phone": party.phone}
 
 
@@ -117,8 +117,8 @@ def case_context(
             raise UndeliverableMessage(f"case {case.reference} has no routed repairer")
         to_repairer = leg == "to_repairer"
         customer, workshop = Holder("case", "customer"), Holder("partner", party=repairer.id)
-        values["sender"] = _customer(case) if to_repairer else _contact(repairer)
-        values["recipient"] = _contact(repairer) if to_repairer else _customer(case)
+        values["sender"] = _customer(case) if to_repairer else contact_of(repairer)
+        values["recipient"] = contact_of(repairer) if to_repairer else _customer(case)
         holders["sender"] = customer if to_repairer else workshop
         holders["recipient"] = workshop if to_repairer else customer
         values["pickup"] = {
