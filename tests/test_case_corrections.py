@@ -21,14 +21,14 @@ from standardwebhooks.webhooks import Webhook
 
 from hub.api import create_app
 from hub.api.cases import EXAMPLE_CASE
-from hub.model import Party, PartyRole
+from hub.model import Case, Party, PartyRole
 from hub.partners.connectors import Network, open_network
 from hub.store.db import Database
 from hub.store.parties import save_party
 from hub.sync.delivery import deliver_any
 from hub.sync.failures import tell_retailer_of_failures
 from hub.sync.outbox import Dispatcher
-from hub.sync.requirements import profile_needs
+from hub.sync.requirements import profile_needs, route_needs
 from simulators.colis_express import ColisExpressSimulator
 from tests.api_support import Tenant, case_json, make_tenant, serving
 from tests.factories import register_network
@@ -322,3 +322,21 @@ def test_a_partner_profile_without_an_address_is_found_by_the_check_and_named_in
     [first, *_] = answer.json()["errors"]
     assert (first["field"], first["needed_by"]) == ("partner", "colis-express")
     assert "the hub's operator must add it" in first["message"]
+
+
+def test_the_openapi_example_is_a_case_the_shipped_network_can_work(database: Database) -> None:
+    """Against connectors.yaml as shipped: the example needs nothing more, and the same
+    case without the customer's address lacks what the carrier needs."""
+    register_network(database)
+    shipped = open_network(ROOT / "connectors.yaml")
+    example = Case.model_validate(EXAMPLE_CASE)
+    without_address = example.model_copy(
+        update={"customer": example.customer.model_copy(update={"address": None})}
+    )
+    with database.transaction() as connection:
+        assert route_needs(connection, shipped, example) == []
+        missing = route_needs(connection, shipped, without_address)
+    assert {(item.field, item.needed_by) for item in missing} >= {
+        ("customer.address.line1", "colis-express")
+    }
+    assert {item.holder for item in missing} == {"case"}
