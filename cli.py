@@ -44,7 +44,7 @@ from hub.store.cases import case_state, get_case, open_case
 from hub.store.events import append_events
 from hub.store.migrate import current_revision, head_revision, upgrade
 from hub.store.parties import save_party
-from hub.sync.requirements import route_needs
+from hub.sync.requirements import profile_needs, route_needs
 
 app = typer.Typer(help="After-sales partner hub.", no_args_is_help=True, add_completion=False)
 app.add_typer(connectors_commands.app, name="connectors")
@@ -77,11 +77,15 @@ def up(
     """Bring the hub up: migrate the database, register the network's parties, show state."""
     db = _database(database, schema_required=False)
     upgrade(db)
-    config = load_network(network or network_file())
+    path = network or network_file()
+    config = load_network(path)
     with db.transaction() as connection:
         for party in config.parties:
             save_party(connection, party)
     _print_overview(overview(db))
+    # Said at startup, not first as a dead letter: only the operator can add these.
+    for text in profile_needs(open_network(path)):
+        err.print(f"warning: {path}: {text}", markup=False, highlight=False)
 
 
 @app.command("overview")

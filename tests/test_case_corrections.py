@@ -311,6 +311,9 @@ def test_a_partner_profile_without_an_address_is_found_by_the_check_and_named_in
     checked = run("connectors", "check", "--network", str(path), cwd=tmp_path)
     assert checked.returncode == 1
     assert expected in " ".join(checked.stderr.split())
+    started = run("up", "--network", str(path), cwd=tmp_path)
+    assert started.returncode == 0, "a warning at startup, not a refusal"
+    assert expected in " ".join(started.stderr.split())
 
     with serving(create_app(hub.database, open_network(path))) as url:
         answer = httpx.post(
