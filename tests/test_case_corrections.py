@@ -21,10 +21,12 @@ from standardwebhooks.webhooks import Webhook
 
 from hub.api import create_app
 from hub.api.cases import EXAMPLE_CASE
+from hub.bootstrap import Hub as BootstrapHub
 from hub.model import Case, Party, PartyRole
 from hub.partners.connectors import Network, open_network
 from hub.store.db import Database
 from hub.store.parties import save_party
+from hub.store.rejects import recent_rejects
 from hub.sync.delivery import deliver_any
 from hub.sync.failures import tell_retailer_of_failures
 from hub.sync.outbox import Dispatcher
@@ -343,3 +345,41 @@ def test_the_openapi_example_is_a_case_the_shipped_network_can_work(database: Da
         ("customer.address.line1", "colis-express")
     }
     assert {item.holder for item in missing} == {"case"}
+
+
+def test_the_drop_folder_rejects_a_row_its_partners_could_not_work(
+    tmp_path: Path, hub: Hub, receiver: Receiver, carrier: ColisExpressSimulator
+) -> None:
+    """The scheduled import checks each row's route like the API: a row without the
+    customer's address is rejected with the sentence, the next row opens its case."""
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    path = write_network(tmp_path / "dropping.yaml", receiver, carrier, list(PARTIES))
+    with path.open("a", encoding="utf-8") as file:
+        file.write(
+            f"""case_imports:
+  - name: me-nightly
+    retailer: maison-electro
+    transport: {{type: local-dir, path: "{drop}", pattern: "CASES_*.csv",
+                 archive_dir: "{drop / "done"}"}}
+"""
+        )
+    header = "reference,brand,model,coverage,service,fault,customer_name,opened_at,"
+    header += "address_line1,postcode,city"
+    common = "Seb,Actifry,legal_conformity,workshop_repair,Ne chauffe plus,J M"
+    opened = "2026-11-01T10:00:00+01:00"
+    (drop / "CASES_20261104.csv").write_text(
+        f"{header}\nME-000301,{common},{opened},,,\n"
+        f"ME-000302,{common},{opened},4 rue des Lilas,69003,Lyon\n",
+        encoding="utf-8",
+    )
+    with BootstrapHub(hub.database, open_network(path), owner="test") as process:
+        report = process.jobs.run("me-nightly")
+    assert report is not None
+    assert report.error is None
+    assert (report.counts.rejected, report.counts.events_stored) == (1, 1)
+    assert hub.get("ME-000301").status_code == 404
+    assert hub.get("ME-000302").status_code == 200
+    with hub.database.transaction() as connection:
+        [kept] = recent_rejects(connection, "me-nightly", limit=10)
+    assert "customer.address.line1 is required: colis-express needs it" in kept.reason
