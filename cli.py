@@ -40,10 +40,11 @@ from hub.operators.overview import Overview, overview
 from hub.partners.connectors import open_network
 from hub.partners.schemas import drift, export
 from hub.store.case_links import references_of_case
-from hub.store.cases import case_state, open_case
+from hub.store.cases import case_state, get_case, open_case
 from hub.store.events import append_events
 from hub.store.migrate import current_revision, head_revision, upgrade
 from hub.store.parties import save_party
+from hub.sync.requirements import profile_needs, route_needs
 
 app = typer.Typer(help="After-sales partner hub.", no_args_is_help=True, add_completion=False)
 app.add_typer(connectors_commands.app, name="connectors")
@@ -76,11 +77,15 @@ def up(
     """Bring the hub up: migrate the database, register the network's parties, show state."""
     db = _database(database, schema_required=False)
     upgrade(db)
-    config = load_network(network or network_file())
+    path = network or network_file()
+    config = load_network(path)
     with db.transaction() as connection:
         for party in config.parties:
             save_party(connection, party)
     _print_overview(overview(db))
+    # Said at startup, not first as a dead letter: only the operator can add these.
+    for text in profile_needs(open_network(path)):
+        err.print(f"warning: {path}: {text}", markup=False, highlight=False)
 
 
 @app.command("overview")
@@ -169,8 +174,14 @@ def cases_open(
         print_validation(file, exc)
         raise typer.Exit(1) from exc
     path = network_file()
-    hook = open_network(path).sync_hook() if path.exists() else None
+    network = open_network(path) if path.exists() else None
+    hook = network.sync_hook() if network is not None else None
     with _database(database).transaction() as connection:
+        missing = [] if network is None else route_needs(connection, network, case)
+        if missing and get_case(connection, case.reference) is None:
+            for item in missing:  # a case its partners could not work: say what it lacks
+                err.print(f"{file}: {item.problem_field} {item.sentence()}", markup=False)
+            raise typer.Exit(1)
         opened = open_case(connection, case, on_stored=hook)
     verb = "opened" if opened.created else "already open, unchanged"
     out.print(f"case {case.reference} {verb} (status {opened.record.status})")

@@ -21,11 +21,12 @@ from commands.common import (
 from hub.bootstrap import open_hub, process_owner
 from hub.errors import ConfigurationError, ConflictError, PartnerDataError
 from hub.model.event import Event
-from hub.partners.connectors import check_network, open_network
+from hub.partners.connectors import Problem, check_network, open_network
 from hub.partners.ingest.message import ingest_message
 from hub.partners.ingest.pipeline import MessageRejected
 from hub.ports import MessageRef, RawMessage
 from hub.store.leases import pause_state
+from hub.sync.requirements import profile_needs
 
 app = typer.Typer(help="The partner network's connectors.", no_args_is_help=True)
 
@@ -35,6 +36,10 @@ def check(network: NetworkOption = None) -> None:
     """Validate connectors.yaml and every mapping it names; each problem with file and line."""
     path = network_path(network)
     problems = check_network(path)
+    if not any(not problem.warning for problem in problems):
+        # What every case routed this way would lack: only the operator can add it.
+        needs = profile_needs(open_network(path))
+        problems += [Problem(f"{path}: {text}") for text in needs]
     errors = [p for p in problems if not p.warning]
     for problem in problems:
         label = "[yellow]warning[/yellow]" if problem.warning else "[red]error[/red]"

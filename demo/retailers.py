@@ -79,6 +79,8 @@ class Inbox:
     received: int = 0
     repeats: int = 0
     refused: int = 0
+    failed_messages: list[str] = field(default_factory=list)
+    """Cases the hub said a message of gave up (``case.message_failed``)."""
 
 
 class WebhookReceiver(Simulator):
@@ -117,6 +119,10 @@ class WebhookReceiver(Simulator):
             return
         inbox.ids.add(message_id)
         inbox.received += 1
+        if payload.get("type") == "case.message_failed":
+            # Maison Électro's support would call the customer; no status changes.
+            inbox.failed_messages.append(str(payload["case_reference"]))
+            return
         view = inbox.cases.setdefault(str(payload["case_reference"]), CaseView())
         view.events += 1
         view.status_after = payload.get("case_status_after")

@@ -32,6 +32,7 @@ from hub.ports import Closing
 from hub.store.db import Database, StoreError
 from hub.store.migrate import current_revision, head_revision, known_revision
 from hub.sync.delivery import ConnectorBatches, Senders, deliver_any
+from hub.sync.failures import tell_retailer_of_failures
 from hub.sync.outbox import Dispatcher
 
 
@@ -86,6 +87,7 @@ class Hub(Closing):
                 lease_seconds=lease.total_seconds(),
                 together=ConnectorBatches(database, network),
                 stopping=self.stopping,
+                on_dead=tell_retailer_of_failures(network.config),
             )
             self._jobs = HubJobs(network, self.supervisor, dispatcher)
 

@@ -75,6 +75,15 @@ PROBES: dict[tuple[str, str], list[Request]] = {
     ("get", "/v1/cases/{reference}"): [
         lambda c, h, s: _answer(c.get(f"/v1/cases/{ME_REF}", headers=h)),
     ],
+    ("patch", "/v1/cases/{reference}"): [
+        lambda c, h, s: _answer(
+            c.patch(
+                f"/v1/cases/{ME_REF}",
+                json={"customer": {"phone": "+33600000000"}},
+                headers={**h, "Content-Type": "application/merge-patch+json"},
+            )
+        ),
+    ],
     ("get", "/v1/cases/{reference}/timeline"): [
         lambda c, h, s: _answer(c.get(f"/v1/cases/{ME_REF}/timeline", headers=h)),
     ],
@@ -155,6 +164,7 @@ def test_every_route_answers_another_tenant_as_if_the_object_did_not_exist(hub: 
     # And what "not existing" looks like, so the comparison above is not vacuous.
     assert before[("get", "/v1/cases/{reference}")][0][0] == 404
     assert before[("get", "/v1/cases/{reference}/timeline")][0][0] == 404
+    assert before[("patch", "/v1/cases/{reference}")][0][0] == 404
     assert before[("get", "/v1/cases")][2][0] == 404
     assert before[("get", "/v1/feed")][1][0] == 404
     assert before[("post", "/v1/cases")][0][0] == 422

@@ -47,6 +47,22 @@ def test_up_migrates_registers_the_network_and_prints_state(tmp_path: Path) -> N
     assert "Events: 0" in result.stdout
 
 
+def test_cases_open_refuses_a_case_its_partners_could_not_work(tmp_path: Path) -> None:
+    assert run("up", cwd=tmp_path).returncode == 0
+    case = json.loads((ROOT / "fixtures/cases/ME-000123.json").read_text(encoding="utf-8"))
+    case["product"].pop("category")  # no relay point: ColisExpress collects it from home
+    case["customer"].pop("address")
+    path = tmp_path / "case.json"
+    path.write_text(json.dumps(case), encoding="utf-8")
+    refused = run("cases", "open", str(path), cwd=tmp_path)
+    assert refused.returncode == 1
+    assert (
+        "customer.address.line1 is required: colis-express needs it for its pickup message "
+        "(colis-express-pickups)" in refused.stderr
+    )
+    assert run("cases", "show", "ME-000123", cwd=tmp_path).returncode != 0, "nothing stored"
+
+
 def test_open_a_case_append_events_and_read_the_timeline(tmp_path: Path) -> None:
     assert run("up", cwd=tmp_path).returncode == 0
     opened = run("cases", "open", str(ROOT / "fixtures/cases/ME-000123.json"), cwd=tmp_path)

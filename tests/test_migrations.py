@@ -115,3 +115,39 @@ def test_acknowledgements_keep_one_control_reference_per_connector(
             )
     with pytest.raises(StoreConflict), blank_database.engine.begin() as connection:
         connection.execute(text(row), {"connector": "c", "reference": 1, "content": b"U", "at": at})
+
+
+def test_dead_letters_already_there_get_their_failure_kept(blank_database: Database) -> None:
+    """0012: a message already dead when the hub is upgraded gets its failure, with its
+    error and attempts, dated by its last attempt; others get none."""
+    upgrade(blank_database, "0011")
+    row = (
+        "INSERT INTO outbox (id, target, kind, case_ref, ordering_key, idempotency_key, "
+        "payload, created_at, state, attempts, next_attempt_at, last_error) VALUES "
+        "(:id, 'carrier-pickups', 'pickup', 'ME-000123', 'ME-000123', :key, '{}', :at, "
+        ":state, :attempts, :last, :error)"
+    )
+    created, last = "2026-11-04 09:00:00+00:00", "2026-11-04 10:00:00+00:00"
+    with blank_database.engine.begin() as connection:
+        for id_, state, attempts, error in (
+            (1, "dead", 8, "400 Bad Request"),
+            (2, "delivered", 1, None),
+        ):
+            connection.execute(
+                text(row),
+                {
+                    "id": id_,
+                    "key": f"k{id_}",
+                    "at": created,
+                    "state": state,
+                    "attempts": attempts,
+                    "last": last,
+                    "error": error,
+                },
+            )
+    upgrade(blank_database)
+    with blank_database.engine.connect() as connection:
+        kept = connection.execute(
+            text("SELECT message_id, case_ref, error, attempts, resent_at FROM outbox_failures")
+        ).all()
+    assert [tuple(found) for found in kept] == [(1, "ME-000123", "400 Bad Request", 8, None)]

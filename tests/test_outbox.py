@@ -18,7 +18,9 @@ from sqlalchemy import func, select
 from hub.errors import ConflictError, FatalError, NotFoundError, TransientError
 from hub.ports import DeliveryReceipt
 from hub.store.db import Database
+from hub.store.outbox import ResentBy
 from hub.store.tables import outbox
+from hub.sync.failures import FailureState, case_failures
 from hub.sync.outbox import (
     Dispatcher,
     DispatchResult,
@@ -244,6 +246,33 @@ def test_replay_sends_a_dead_letter_again(database: Database) -> None:
         replay(database, second)
     with pytest.raises(NotFoundError):
         replay(database, 999_999)
+
+
+def test_each_death_is_kept_with_what_became_of_its_message(database: Database) -> None:
+    """A message dies, is replayed, dies again, is replayed and delivered: two failures
+    kept, the first failed again, the second fixed by the operator's replay."""
+    clock = Clock()
+    (message_id,) = put(database, item("a"))
+    send = Receiver({"a": [FatalError("refused"), FatalError("refused again")]})
+    worker = dispatcher(database, send, clock)
+    assert worker.run_until_idle().dead == 1
+    with database.transaction() as connection:
+        [only] = case_failures(connection, "C1", None)
+    assert (only.message_id, only.state, only.error) == (
+        message_id,
+        FailureState.DEAD,
+        "FatalError: refused",
+    )
+    assert (only.attempts, only.failed_at, only.partner) == (1, clock.now, "repairer")
+    for _ in range(2):
+        clock.advance(60)
+        replay(database, message_id, now=clock.now)
+        worker.run_until_idle()
+    with database.transaction() as connection:
+        first, second = case_failures(connection, "C1", None)
+    assert (first.state, first.resent_by) == (FailureState.FAILED_AGAIN, ResentBy.REPLAY)
+    assert (second.state, second.error) == (FailureState.FIXED, "FatalError: refused again")
+    assert second.fixed_at == clock.now
 
 
 def test_discard_unblocks_the_queue(database: Database) -> None:

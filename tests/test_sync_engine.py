@@ -98,7 +98,13 @@ def test_a_case_opened_through_the_api_queues_its_messages_in_the_same_transacti
     tenant = make_tenant(hub_db, "bricomarket", "BricoMarket", "BM-")
     app = create_app(hub_db, open_network(ROOT / "connectors.yaml"))
     with TestClient(app) as client:
-        created = client.post("/v1/cases", json=case_json("BM-000045"), headers=tenant.headers)
+        # With the address the carrier's pickup needs: without it the case is refused.
+        customer = {
+            "name": "Julie Martin",
+            "address": {"line1": "4 rue des Lilas", "postcode": "69003", "city": "Lyon"},
+        }
+        document = case_json("BM-000045", customer=customer)
+        created = client.post("/v1/cases", json=document, headers=tenant.headers)
     assert created.status_code == 201
     assert [(target, kind) for target, kind, _ in queued(hub_db)] == [
         ("colis-express-pickups", "pickup"),

@@ -21,6 +21,7 @@ from hub.config.network import trusted_proxies
 from hub.console import install_console
 from hub.partners.connectors import Network
 from hub.store.db import Database
+from hub.sync.requirements import route_check
 
 API_VERSION = "1.0.0"
 PREFIX = "/v1"
@@ -62,6 +63,7 @@ def create_app(
     app.state.push_endpoints = push_endpoints(network)
     app.state.on_stored = None if network is None else network.sync_hook()
     app.state.network = network
+    app.state.route_check = None if network is None else route_check(network)
     install_problem_handlers(app)
     install_operator_auth(app)  # before /metrics and /console, which share its throttle
     app.add_middleware(BodyLimit, overrides={f"{PREFIX}/cases/import": IMPORT_BODY_LIMIT})

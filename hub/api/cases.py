@@ -25,9 +25,13 @@ from hub.retailers.cases import (
     list_cases,
     timeline_of,
 )
+from hub.retailers.corrections import CasePatch, correct_case
 from hub.retailers.cursors import MAX_CURSOR_LENGTH
 from hub.store.case_links import references_of_case
 from hub.store.case_lists import breached_case_ids
+from hub.store.cases import CaseRecord
+from hub.store.db import Connection
+from hub.sync.failures import case_failures
 
 router = APIRouter(tags=["cases"])
 
@@ -43,11 +47,19 @@ EXAMPLE_CASE = {
     "coverage": "legal_conformity",
     "service": "workshop_repair",
     "fault": "Ne chauffe plus, affiche E3",
-    "customer": {"name": "Julie Martin", "phone": "+33612345678"},
+    "customer": {
+        "name": "Julie Martin",
+        "phone": "+33612345678",
+        "email": "julie.martin@example.org",
+        "address": {"line1": "12 rue des Lilas", "postcode": "69003", "city": "Lyon"},
+    },
     "contract_level": "gold",
     "opened_at": "2026-10-30T16:20:00+01:00",
 }
-"""Maison Électro's case from the partner samples; `references` may name partners."""
+"""Maison Électro's case from the partner samples; `references` may name partners. It
+carries the customer's address: the carrier that collects the product needs it."""
+
+EXAMPLE_CORRECTION = {"customer": {"address": {"line1": "14 rue des Lilas", "line2": "Bâtiment B"}}}
 
 NewCase = Annotated[
     Case,
@@ -106,8 +118,17 @@ Reference = Annotated[
 def open_case(
     case: NewCase, caller: Caller, db: DatabaseDep, request: Request, response: Response
 ) -> CaseView:
-    """Idempotent: the same case again answers 200; other content under its reference 409."""
-    opened = create_case(db, caller, case, on_stored=request.app.state.on_stored)
+    """Idempotent: the same case again answers 200; other content under its reference 409.
+    A case its partners could not work (the carrier's pickup needs the customer's address,
+    a repairer's order the retailer's name) is refused with 422, each missing field named
+    with the partner that needs it (`needed_by`)."""
+    opened = create_case(
+        db,
+        caller,
+        case,
+        on_stored=request.app.state.on_stored,
+        route_check=request.app.state.route_check,
+    )
     response.status_code = 201 if opened.created else 200
     response.headers["Location"] = f"/v1/cases/{quote(case.reference, safe='')}"
     if opened.created:
@@ -158,13 +179,56 @@ def list_your_cases(
     return CaseList.of(page)
 
 
+def _view(connection: Connection, record: CaseRecord, request: Request) -> CaseView:
+    """The case with its breach, partners' references and dead letters."""
+    network = request.app.state.network
+    reference = record.case.reference
+    return CaseView.of(
+        record,
+        breached=record.id in breached_case_ids(connection, [record.id]),
+        references=references_of_case(connection, reference),
+        failures=case_failures(connection, reference, network.config if network else None),
+    )
+
+
 @router.get("/cases/{reference}", operation_id="getCase", summary="Read one of your cases")
-def read_case(reference: Reference, caller: Caller, db: DatabaseDep) -> CaseView:
+def read_case(reference: Reference, caller: Caller, db: DatabaseDep, request: Request) -> CaseView:
     with db.transaction() as connection:
-        record = case_of(connection, caller, reference)
-        breached = record.id in breached_case_ids(connection, [record.id])
-        references = references_of_case(connection, record.case.reference)
-        return CaseView.of(record, breached=breached, references=references)
+        return _view(connection, case_of(connection, caller, reference), request)
+
+
+@router.patch(
+    "/cases/{reference}",
+    operation_id="correctCase",
+    summary="Correct the customer's contact or address",
+)
+def correct_your_case(
+    reference: Reference,
+    patch: Annotated[
+        CasePatch,
+        Body(
+            media_type="application/merge-patch+json",
+            openapi_examples={
+                "address": {"summary": "A corrected address", "value": EXAMPLE_CORRECTION}
+            },
+        ),
+    ],
+    caller: Caller,
+    db: DatabaseDep,
+    request: Request,
+) -> CaseView:
+    """A JSON merge patch (RFC 7396; `application/json` is read the same): only
+    `customer.name`, `phone`, `email` and `address` may change; `null` removes one. The
+    corrected case is checked like a new one (its partners' needs included) and recorded
+    as a `case_record` `corrected` event naming the fields changed. Messages of the case
+    that had failed (see `dead_letters`) are sent again, rebuilt from the corrected case.
+    The same correction again changes nothing."""
+    state = request.app.state
+    corrected = correct_case(
+        db, caller, reference, patch, route_check=state.route_check, on_stored=state.on_stored
+    )
+    with db.transaction() as connection:
+        return _view(connection, corrected.record, request)
 
 
 @router.get(

@@ -34,5 +34,6 @@ def import_cases(
         content,
         name=file.filename or "upload.csv",
         on_stored=request.app.state.on_stored,
+        route_check=request.app.state.route_check,
     )
     return ImportResult.of(report)

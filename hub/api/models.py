@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from hub.model.case import Case
 from hub.model.event import Event, EventDetails, EventType
 from hub.model.statuses import (
+    CaseRecordStatus,
     CaseStatus,
     Label,
     PartsOrderStatus,
@@ -27,8 +28,10 @@ from hub.retailers.feed import FeedItem, FeedPage
 from hub.retailers.tenants import Retailer
 from hub.store.case_links import KeptReference
 from hub.store.cases import CaseRecord
+from hub.store.outbox import ResentBy
+from hub.sync.failures import CaseFailure, FailureState
 
-AnyStatus = CaseStatus | ShipmentStatus | PartsOrderStatus | ServiceLevelStatus
+AnyStatus = CaseStatus | ShipmentStatus | PartsOrderStatus | ServiceLevelStatus | CaseRecordStatus
 
 
 class _Out(BaseModel):
@@ -100,6 +103,42 @@ class PartnerReferenceOut(_Out):
         return cls(party=kept.party, reference=kept.reference, recorded_by=kept.recorded_by.value)
 
 
+class DeadLetterOut(_Out):
+    """A message of the case that gave up (a dead letter), and what became of it."""
+
+    id: int = Field(description="The failure's id, as in the `case.message_failed` webhook.")
+    partner: str = Field(description="The party the message was for.")
+    message: str = Field(description="The message, e.g. `pickup`, `repair_order`.")
+    error: str = Field(description="Why it gave up, in the partner's or the hub's words.")
+    attempts: int
+    failed_at: datetime
+    state: FailureState = Field(
+        description="dead: waiting (correct the case to send it again); resent: queued "
+        "again; fixed: delivered after being sent again; failed_again: a later entry says "
+        "why; discarded: an operator gave up on it."
+    )
+    resent_at: datetime | None
+    resent_by: ResentBy | None = Field(
+        description="correction: your correction of the case; replay: the hub's operator."
+    )
+    fixed_at: datetime | None
+
+    @classmethod
+    def of(cls, failure: CaseFailure) -> DeadLetterOut:
+        return cls(
+            id=failure.id,
+            partner=failure.partner,
+            message=failure.message,
+            error=failure.error,
+            attempts=failure.attempts,
+            failed_at=failure.failed_at,
+            state=failure.state,
+            resent_at=failure.resent_at,
+            resent_by=failure.resent_by,
+            fixed_at=failure.fixed_at,
+        )
+
+
 class CaseView(CaseSummary):
     """A case as the retailer opened it, with its derived current status."""
 
@@ -109,14 +148,28 @@ class CaseView(CaseSummary):
         description="Each partner's own reference for the case (a supplier's order id "
         "kept from its answer, a repairer's job number).",
     )
+    dead_letters: list[DeadLetterOut] = Field(
+        default_factory=list,
+        description="Messages of the case that could not be delivered, oldest first, "
+        "kept after a re-send fixed them. Correct the case (PATCH) to send the failed "
+        "ones again.",
+    )
 
     @classmethod
     def of(
-        cls, record: CaseRecord, *, breached: bool, references: list[KeptReference] | None = None
+        cls,
+        record: CaseRecord,
+        *,
+        breached: bool,
+        references: list[KeptReference] | None = None,
+        failures: list[CaseFailure] | None = None,
     ) -> CaseView:
         summary = CaseSummary.of(record, breached=breached)
         kept = [PartnerReferenceOut.of(reference) for reference in references or []]
-        return cls(**summary.model_dump(), case=record.case, partner_references=kept)
+        dead = [DeadLetterOut.of(failure) for failure in failures or []]
+        return cls(
+            **summary.model_dump(), case=record.case, partner_references=kept, dead_letters=dead
+        )
 
 
 class CaseList(_Out):

@@ -30,6 +30,11 @@ EXTRA: dict[tuple[str, str], dict[int, str]] = {
     ("get", "/v1/cases"): {404: "The cursor was not given to you."},
     ("get", "/v1/cases/{reference}"): {404: "No such case of yours."},
     ("get", "/v1/cases/{reference}/timeline"): {404: "No such case of yours."},
+    ("patch", "/v1/cases/{reference}"): {
+        400: "The body cannot be read (not UTF-8, cut short).",
+        404: "No such case of yours.",
+        413: "The body is too large.",
+    },
     ("get", "/v1/feed"): {404: "The cursor was not given to you."},
 }
 

@@ -23,6 +23,7 @@ from hub.errors import ConflictError, HubError, ModelError, NotFoundError, Trans
 from hub.retailers.cases import InvalidFieldError
 from hub.retailers.tenants import InvalidApiKey
 from hub.store.db import StoreBusy, StoreConflict, UnstorableValue
+from hub.sync.requirements import CaseNotWorkable
 
 MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "urn:aftersales-hub:problem:"
@@ -39,6 +40,11 @@ class FieldProblem(BaseModel):
     field: str = Field(description="Dotted path of the field, e.g. `product.brand`.")
     location: Location
     message: str
+    needed_by: str | None = Field(
+        default=None,
+        description="The partner whose messages need the field, when the case's route "
+        "(not its own shape) requires it.",
+    )
 
 
 class Problem(BaseModel):
@@ -137,6 +143,17 @@ async def _hub(request: Request, exc: Exception) -> JSONResponse:
         location: Location = "file" if exc.field == "file" else "body"
         errors = [FieldProblem(field=exc.field, location=location, message=exc.message)]
         return problem_response(request, 422, f"invalid {exc.field}: {exc.message}", errors=errors)
+    if isinstance(exc, CaseNotWorkable):
+        errors = [
+            FieldProblem(
+                field=item.problem_field,
+                location="body",
+                message=item.sentence(),
+                needed_by=item.needed_by,
+            )
+            for item in exc.missing
+        ]
+        return problem_response(request, 422, exc.message, errors=errors)
     if isinstance(exc, ModelError):
         return problem_response(request, 422, exc.message)
     if isinstance(exc, TransientError):

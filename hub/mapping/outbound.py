@@ -104,6 +104,19 @@ class OutboundMapping:
         return template.format(now=now, id=identifier)
 
 
+def required_paths(spec: OutboundSpec) -> list[tuple[str, str]]:
+    """Every ``(column, context path)`` a record cannot be written without: a required
+    ``from:`` with no default, and each placeholder of a template. Repeated columns are
+    left out: their items (parts order lines) exist only once an event asks for them."""
+    needed: list[tuple[str, str]] = []
+    for name, column in spec.columns.items():
+        if column.template is not None:
+            needed += [(name, match.group(1)) for match in _PLACEHOLDER.finditer(column.template)]
+        elif column.source is not None and column.required and column.default is None:
+            needed.append((name, column.source))
+    return needed
+
+
 _PLACEHOLDER = re.compile(r"{([a-z_]+(?:\.[a-z_0-9]+)*)}")
 
 

@@ -13,6 +13,7 @@ from hub.model.event import Event, EventDetails, EventType, stable_event_id
 from hub.model.money import Money
 from hub.model.parties import Party, PartyReference, PartyRole
 from hub.model.statuses import (
+    CaseRecordStatus,
     CaseStatus,
     Label,
     PartsOrderStatus,
@@ -34,6 +35,7 @@ from hub.model.work import (
 __all__ = [
     "Address",
     "Case",
+    "CaseRecordStatus",
     "CaseState",
     "CaseStatus",
     "ContractLevel",

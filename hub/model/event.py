@@ -26,6 +26,7 @@ from pydantic import (
 from hub.model.address import Place
 from hub.model.parties import PartyId, Reference
 from hub.model.statuses import (
+    CaseRecordStatus,
     CaseStatus,
     Label,
     PartsOrderStatus,
@@ -46,18 +47,25 @@ class EventType(StrEnum):
     PARTS_ORDER_STATUS = "parts_order_status"
     SERVICE_LEVEL = "service_level"
     """The hub's own word on a case's service level (a step past its deadline)."""
+    CASE_RECORD = "case_record"
+    """The case's own record changed (the retailer corrected the customer's contact)."""
 
 
-AnyStatus = CaseStatus | ShipmentStatus | PartsOrderStatus | ServiceLevelStatus
+AnyStatus = CaseStatus | ShipmentStatus | PartsOrderStatus | ServiceLevelStatus | CaseRecordStatus
 
 STATUS_SETS: dict[
     EventType,
-    type[CaseStatus] | type[ShipmentStatus] | type[PartsOrderStatus] | type[ServiceLevelStatus],
+    type[CaseStatus]
+    | type[ShipmentStatus]
+    | type[PartsOrderStatus]
+    | type[ServiceLevelStatus]
+    | type[CaseRecordStatus],
 ] = {
     EventType.CASE_STATUS: CaseStatus,
     EventType.SHIPMENT_STATUS: ShipmentStatus,
     EventType.PARTS_ORDER_STATUS: PartsOrderStatus,
     EventType.SERVICE_LEVEL: ServiceLevelStatus,
+    EventType.CASE_RECORD: CaseRecordStatus,
 }
 
 

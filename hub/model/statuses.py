@@ -116,6 +116,21 @@ class ServiceLevelStatus(StrEnum):
         return _SERVICE_LEVEL_ORDER[self]
 
 
+class CaseRecordStatus(StrEnum):
+    """What happened to the case's own record (not to the product): the retailer
+    corrected it. Kept on the timeline so that who changed what, and when, is known."""
+
+    CORRECTED = "corrected"
+
+    @property
+    def label(self) -> Label:
+        return CASE_RECORD_STATUS_LABELS[self]
+
+    @property
+    def rank(self) -> int:
+        return _CASE_RECORD_ORDER[self]
+
+
 CASE_STATUS_LABELS: dict[CaseStatus, Label] = {
     CaseStatus.CREATED: Label("Dossier ouvert", "Case opened"),
     CaseStatus.PICKUP_REQUESTED: Label("Enlèvement demandé", "Pickup requested"),
@@ -171,6 +186,10 @@ SERVICE_LEVEL_STATUS_LABELS: dict[ServiceLevelStatus, Label] = {
     ServiceLevelStatus.BREACHED: Label("Délai de service dépassé", "Service deadline missed"),
 }
 
+CASE_RECORD_STATUS_LABELS: dict[CaseRecordStatus, Label] = {
+    CaseRecordStatus.CORRECTED: Label("Dossier corrigé", "Case corrected"),
+}
+
 FINAL_CASE_STATUSES: frozenset[CaseStatus] = frozenset(
     {
         CaseStatus.CLOSED,
@@ -185,3 +204,4 @@ _CASE_ORDER = {status: index for index, status in enumerate(CaseStatus)}
 _SHIPMENT_ORDER = {status: index for index, status in enumerate(ShipmentStatus)}
 _PARTS_ORDER = {status: index for index, status in enumerate(PartsOrderStatus)}
 _SERVICE_LEVEL_ORDER = {status: index for index, status in enumerate(ServiceLevelStatus)}
+_CASE_RECORD_ORDER = {status: index for index, status in enumerate(CaseRecordStatus)}

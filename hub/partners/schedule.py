@@ -35,6 +35,7 @@ from hub.sla.publish import EVERY as SERVICE_LEVELS_EVERY
 from hub.sla.publish import LEASE_NAME as SERVICE_LEVELS_LEASE
 from hub.sla.publish import PublishResult, publish_leased
 from hub.sync.outbox import Dispatcher, DispatchResult
+from hub.sync.requirements import route_check
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +68,10 @@ class HubJobs:
             def work(report: RunReport) -> None:
                 transport = case_import_transport(drop)
                 hook = self.network.sync_hook()
-                import_drop_folder(database, transport, drop.retailer, report, on_stored=hook)
+                check = route_check(self.network)
+                import_drop_folder(
+                    database, transport, drop.retailer, report, on_stored=hook, route_check=check
+                )
 
         else:
             partner = self.network.connector(name).spec.partner

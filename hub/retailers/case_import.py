@@ -35,6 +35,7 @@ from hub.store.cases import retry_if_opened_concurrently
 from hub.store.db import Connection, Database
 from hub.store.events import StoredHook
 from hub.store.rejects import NewReject, RejectKey, keep_rejects, kept_reject_keys
+from hub.sync.requirements import CaseNotWorkable, RouteCheck
 
 MAX_ROWS = 10_000
 FILE_FIELD = "file"
@@ -229,6 +230,7 @@ def import_cases_csv(
     source: str | None = None,
     run_id: int | None = None,
     on_stored: StoredHook | None = None,
+    route_check: RouteCheck | None = None,
 ) -> ImportReport:
     """Archive the file, then open its good rows' cases chunk by chunk; report every row.
 
@@ -251,7 +253,7 @@ def import_cases_csv(
             connection, source, RawMessage(MessageRef(name, size=len(content)), content), now=now
         )
         kept = kept_reject_keys(connection, archived.id) if archived.duplicate else set()
-    job = _Job(database, retailer, archived, name, run_id, now, on_stored, kept)
+    job = _Job(database, retailer, archived, name, run_id, now, on_stored, kept, route_check)
     report = ImportReport(source=name, duplicate_file=archived.duplicate)
     done = 0
     while done < len(rows):
@@ -275,6 +277,7 @@ class _Job:
     now: datetime
     on_stored: StoredHook | None
     kept: set[RejectKey]
+    route_check: RouteCheck | None = None
 
     def chunk(self, rows: list[_Row]) -> list[RowResult]:
         """The rows from the first, one transaction, until CHUNK_ROWS or CHUNK_SECONDS.
@@ -324,7 +327,18 @@ class _Job:
         if isinstance(parsed, RowResult):
             return parsed
         try:
-            opened = open_case_for(connection, self.retailer, parsed, on_stored=self.on_stored)
+            opened = open_case_for(
+                connection,
+                self.retailer,
+                parsed,
+                on_stored=self.on_stored,
+                route_check=self.route_check,
+            )
+        except CaseNotWorkable as exc:
+            first = exc.missing[0]
+            column = _field_of(tuple(first.problem_field.split(".")))
+            reason = "; ".join(f"{m.problem_field} {m.sentence()}" for m in exc.missing)
+            return RowResult(row.line, parsed.reference, RowOutcome.REJECTED, column, reason)
         except InvalidFieldError as exc:
             column = _field_of(tuple(int(p) if p.isdigit() else p for p in exc.field.split(".")))
             return RowResult(row.line, parsed.reference, RowOutcome.REJECTED, column, exc.message)

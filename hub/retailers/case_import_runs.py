@@ -17,6 +17,7 @@ from hub.retailers.case_import import RowOutcome, import_cases_csv
 from hub.retailers.tenants import find_retailer
 from hub.store.db import Database
 from hub.store.events import StoredHook
+from hub.sync.requirements import RouteCheck
 
 
 def run_case_import(
@@ -44,6 +45,7 @@ def import_drop_folder(
     report: RunReport,
     *,
     on_stored: StoredHook | None = None,
+    route_check: RouteCheck | None = None,
 ) -> None:
     """The work of a drop folder's run (hub.partners.supervisor records it)."""
     name, run_id = report.connector, report.run_id
@@ -61,6 +63,7 @@ def import_drop_folder(
             source=name,
             run_id=run_id,
             on_stored=on_stored,
+            route_check=route_check,
         )
         counts = report.counts
         counts.messages_read += 1

@@ -30,6 +30,7 @@ from hub.store.cases import (
 from hub.store.db import Connection, Database
 from hub.store.events import StoredHook
 from hub.store.parties import get_party
+from hub.sync.requirements import RouteCheck
 
 OPENED_AT_LEEWAY = timedelta(minutes=5)
 """How far ahead of the hub's clock a retailer's clock may run."""
@@ -127,13 +128,18 @@ def open_case_for(
     case: Case,
     *,
     on_stored: StoredHook | None = None,
+    route_check: RouteCheck | None = None,
 ) -> OpenedCase:
-    """Open the tenant's case: idempotent for the same content, a conflict otherwise."""
+    """Open the tenant's case: idempotent for the same content, a conflict otherwise.
+    ``route_check`` refuses a new case its partners could not work (hub.sync.requirements);
+    a case already open is answered as it is."""
     check_case_for(connection, retailer, case)
     existing = get_case(connection, case.reference)
     if existing is not None and existing.case.retailer != retailer.id:
         # Only possible for cases opened outside the API before the tenant existed.
         raise ConflictError(f"case {case.reference} exists with different content")
+    if existing is None and route_check is not None:
+        route_check(connection, case)
     return open_case(connection, case, on_stored=on_stored)
 
 
@@ -143,10 +149,14 @@ def create_case(
     case: Case,
     *,
     on_stored: StoredHook | None = None,
+    route_check: RouteCheck | None = None,
 ) -> OpenedCase:
     """``open_case_for`` in its own transaction, once more if a concurrent twin won."""
     return retry_if_opened_concurrently(
-        database, lambda connection: open_case_for(connection, retailer, case, on_stored=on_stored)
+        database,
+        lambda connection: open_case_for(
+            connection, retailer, case, on_stored=on_stored, route_check=route_check
+        ),
     )
 
 

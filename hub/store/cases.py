@@ -146,6 +146,23 @@ def open_case(
     return OpenedCase(record, created=True)
 
 
+def replace_case(
+    connection: Connection, case_id: int, case: Case, *, now: datetime | None = None
+) -> None:
+    """Store a corrected version of a case under the same id and reference. Its content
+    hash follows, so that posting the corrected case again is recognised as a retry."""
+    connection.execute(
+        update(cases)
+        .where(cases.c.id == case_id)
+        .values(
+            document=case.model_dump(mode="json"),
+            content_hash=content_hash(case),
+            serial_number=normalise_serial(case.product.serial_number),
+            updated_at=now or datetime.now(UTC),
+        )
+    )
+
+
 def case_record(row: Row[Any]) -> CaseRecord:
     """The record of a row of ``cases`` (every column selected)."""
     return CaseRecord(

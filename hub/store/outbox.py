@@ -11,7 +11,7 @@ concurrent claimers pass each other's rows instead of waiting for them.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping, exists, func, or_, select, update
 
-from hub.store.tables import outbox
+from hub.store.tables import outbox, outbox_failures
 from hub.store.types import aware
 from hub.store.upsert import insert_ignoring_conflicts
 
@@ -38,9 +38,13 @@ __all__ = [
     "dead_letters",
     "discard",
     "enqueue",
+    "failures_of_case",
+    "get_failure",
     "get_message",
     "oldest_pending_at",
+    "record_failure",
     "requeue",
+    "resend_dead_of_case",
     "settle",
 ]
 
@@ -218,9 +222,12 @@ class Retry:
 
 @dataclass(frozen=True)
 class Dead:
-    """The send failed for good: the message waits for an operator."""
+    """The send failed for good: the message waits for an operator, or for a correction
+    of its case."""
 
     error: str
+    at: datetime | None = None
+    """When it gave up; now when not given."""
 
 
 Outcome = Delivered | Retry | Dead
@@ -301,13 +308,17 @@ def requeue(
     connection: Connection, message_id: int, *, states: Collection[OutboxState], now: datetime
 ) -> OutboxRow | None:
     """Make a message in one of ``states`` pending again, due ``now``, with a fresh set
-    of attempts; None when it is in another state (or does not exist)."""
-    return _move(
+    of attempts; None when it is in another state (or does not exist). Its failure is
+    marked re-sent by an operator's replay."""
+    moved = _move(
         connection,
         message_id,
         states,
         {"state": OutboxState.PENDING.value, "attempts": 0, "next_attempt_at": now},
     )
+    if moved is not None:
+        _mark_resent(connection, [moved.id], now, ResentBy.REPLAY)
+    return moved
 
 
 def discard(
@@ -332,6 +343,142 @@ def _move(
     )
     row = connection.execute(statement).mappings().first()
     return None if row is None else OutboxRow.from_row(row)
+
+
+# --- failures: each time a message gave up, kept after it is re-sent ---------------------
+
+
+class ResentBy(StrEnum):
+    CORRECTION = "correction"
+    """The retailer corrected the case; its dead letters were queued again."""
+    REPLAY = "replay"
+    """An operator replayed the message."""
+
+
+@dataclass(frozen=True)
+class FailureRow:
+    """One time a message became a dead letter, with what its message became since."""
+
+    id: int
+    message_id: int
+    case_ref: str | None
+    target: str
+    kind: str
+    error: str
+    attempts: int
+    failed_at: datetime
+    resent_at: datetime | None
+    resent_by: ResentBy | None
+    message_state: OutboxState
+    delivered_at: datetime | None
+
+
+def record_failure(connection: Connection, message: OutboxRow, error: str, at: datetime) -> int:
+    """Keep that ``message`` gave up now (its attempts so far, the error); the id."""
+    return int(
+        connection.execute(
+            outbox_failures.insert().returning(outbox_failures.c.id),
+            {
+                "message_id": message.id,
+                "case_ref": message.case_ref,
+                "error": error,
+                "attempts": message.attempts,
+                "failed_at": at,
+            },
+        ).scalar_one()
+    )
+
+
+def _failure_query() -> Any:
+    return select(
+        outbox_failures,
+        outbox.c.target,
+        outbox.c.kind,
+        outbox.c.state.label("message_state"),
+        outbox.c.delivered_at,
+    ).join(outbox, outbox.c.id == outbox_failures.c.message_id)
+
+
+def _failure(row: RowMapping) -> FailureRow:
+    return FailureRow(
+        id=row["id"],
+        message_id=row["message_id"],
+        case_ref=row["case_ref"],
+        target=row["target"],
+        kind=row["kind"],
+        error=row["error"],
+        attempts=row["attempts"],
+        failed_at=aware(row["failed_at"]),
+        resent_at=None if row["resent_at"] is None else aware(row["resent_at"]),
+        resent_by=None if row["resent_by"] is None else ResentBy(row["resent_by"]),
+        message_state=OutboxState(row["message_state"]),
+        delivered_at=None if row["delivered_at"] is None else aware(row["delivered_at"]),
+    )
+
+
+def get_failure(connection: Connection, failure_id: int) -> FailureRow | None:
+    row = (
+        connection.execute(_failure_query().where(outbox_failures.c.id == failure_id))
+        .mappings()
+        .first()
+    )
+    return None if row is None else _failure(row)
+
+
+def failures_of_case(connection: Connection, case_ref: str) -> list[FailureRow]:
+    """Every time a message of the case gave up, oldest first."""
+    rows = connection.execute(
+        _failure_query()
+        .where(outbox_failures.c.case_ref == case_ref)
+        .order_by(outbox_failures.c.id)
+    ).mappings()
+    return [_failure(row) for row in rows]
+
+
+def resend_dead_of_case(
+    connection: Connection, case_ref: str, *, now: datetime, exclude_prefix: str = "webhook:"
+) -> list[OutboxRow]:
+    """Queue every dead letter of the case again, due now with fresh attempts, and mark
+    their failures re-sent by a correction. Each keeps its id, so its place in its queue:
+    the messages behind it still follow it, and its idempotency key is unchanged, so the
+    partner can still drop a repeat. Targets starting with ``exclude_prefix`` (the
+    retailer's own webhook) are left to an operator: correcting a case fixes none."""
+    statement = (
+        update(outbox)
+        .where(
+            outbox.c.case_ref == case_ref,
+            outbox.c.state == OutboxState.DEAD.value,
+            ~outbox.c.target.startswith(exclude_prefix, autoescape=True),
+        )
+        .values(
+            state=OutboxState.PENDING.value,
+            attempts=0,
+            next_attempt_at=now,
+            lease_owner=None,
+            lease_until=None,
+        )
+        .returning(*outbox.c)
+    )
+    rows = sorted(
+        (OutboxRow.from_row(row) for row in connection.execute(statement).mappings()),
+        key=lambda row: row.id,
+    )
+    _mark_resent(connection, [row.id for row in rows], now, ResentBy.CORRECTION)
+    return rows
+
+
+def _mark_resent(
+    connection: Connection, message_ids: Sequence[int], now: datetime, by: ResentBy
+) -> None:
+    if message_ids:
+        connection.execute(
+            update(outbox_failures)
+            .where(
+                outbox_failures.c.message_id.in_(message_ids),
+                outbox_failures.c.resent_at.is_(None),
+            )
+            .values(resent_at=now, resent_by=by.value)
+        )
 
 
 # --- figures for the network's status ---------------------------------------------------

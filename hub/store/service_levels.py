@@ -68,8 +68,11 @@ def _event(row: Row[*tuple[Any, ...]]) -> Event:
 
 
 def _measured_events() -> ColumnElement[bool]:
-    """Mapped events only, and not the hub's own service-level verdicts."""
-    return events.c.status.is_not(None) & (events.c.type != EventType.SERVICE_LEVEL.value)
+    """Mapped events only, and not the hub's own service-level verdicts nor corrections
+    of the case's record (they say nothing of the work)."""
+    return events.c.status.is_not(None) & events.c.type.not_in(
+        (EventType.SERVICE_LEVEL.value, EventType.CASE_RECORD.value)
+    )
 
 
 def measured_case(connection: Connection, case_ref: str) -> MeasuredCase | None:

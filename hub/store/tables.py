@@ -398,6 +398,27 @@ outbox = Table(
     comment="Messages to send, written in the transaction of the events that cause them.",
 )
 
+outbox_failures = Table(
+    "outbox_failures",
+    metadata,
+    Column("id", BigIntId, primary_key=True, autoincrement=True),
+    Column("message_id", BigIntId, ForeignKey("outbox.id"), nullable=False),
+    Column("case_ref", String(128), nullable=True),
+    Column("error", Text, nullable=False),
+    Column("attempts", Integer, nullable=False, comment="Attempts made before it gave up."),
+    Column("failed_at", UtcDateTime, nullable=False),
+    Column(
+        "resent_at",
+        UtcDateTime,
+        nullable=True,
+        comment="When it was queued again; the message's own state says how that went.",
+    ),
+    Column("resent_by", String(16), nullable=True, comment="correction or replay."),
+    Index(None, "case_ref"),
+    Index(None, "message_id"),
+    comment="Each time an outbox message became a dead letter: kept after it is re-sent.",
+)
+
 connector_leases = Table(
     "connector_leases",
     metadata,

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from hub.config.connector_spec import WebhookSpec
 from hub.config.sync import Role
@@ -38,7 +39,9 @@ from hub.store.case_links import learn_partner_references
 from hub.store.cases import case_state, get_case
 from hub.store.db import Connection, Database
 from hub.store.events import get_event
+from hub.store.parties import get_party
 from hub.store.parts_orders import record_parts_order
+from hub.sync.failures import FAILED_KIND, failure_of, failure_payload
 from hub.sync.outbox import OutboxRow
 from hub.sync.rules import route_for
 
@@ -49,7 +52,7 @@ class UndeliverableMessage(FatalError):
     """The outbox message lacks what its partner needs (no case, no parts): dead-letter it."""
 
 
-def _contact(party: Party) -> dict[str, Any]:
+def contact_of(party: Party) -> dict[str, Any]:
     return {"name": party.name, "address": party.address, "phone": party.phone}
 
 
@@ -63,6 +66,70 @@ def order_id(row: OutboxRow) -> str:
     return f"PO-{row.id:08d}"
 
 
+HolderKind = Literal["case", "retailer", "partner"]
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Whose data a name of the context reads, and so who can fix it when it is missing:
+    the case's (the retailer, through the API), the retailer's or a partner's profile
+    (an operator, in connectors.yaml). ``prefix`` is the name's path in the holder's own
+    terms: the sender of a pickup to the workshop is the case's ``customer``."""
+
+    kind: HolderKind
+    prefix: str = ""
+    party: str | None = None
+
+    def field(self, rest: str) -> str:
+        return ".".join(part for part in (self.prefix, rest) if part)
+
+
+@dataclass(frozen=True)
+class CaseContext:
+    """What every outbound mapping may read of a case, and whose data each name is."""
+
+    values: dict[str, Any]
+    holders: dict[str, Holder]
+
+
+def _party(connection: Connection, network: Network, party_id: str) -> Party | None:
+    """The party as connectors.yaml declares it, else as registered (a retailer created
+    with ``hub retailers add`` only): its name is known either way."""
+    declared = {party.id: party for party in network.config.parties}.get(party_id)
+    return declared if declared is not None else get_party(connection, party_id)
+
+
+def case_context(
+    connection: Connection, network: Network, case: Case, leg: str | None
+) -> CaseContext:
+    """The names an outbound mapping reads for a case and a pickup leg (none: not a
+    pickup): the case, its retailer, the routed repairer, a pickup's sender and recipient."""
+    config = network.config
+    values: dict[str, Any] = {"case": case, "retailer": _party(connection, network, case.retailer)}
+    holders = {"case": Holder("case"), "retailer": Holder("retailer", party=case.retailer)}
+    repairer_id = route_for(config.sync.routes, case, Role.REPAIRER)
+    repairer = _party(connection, network, repairer_id) if repairer_id else None
+    if repairer is not None:
+        values["repairer"] = values["ship_to"] = repairer
+        holders["repairer"] = holders["ship_to"] = Holder("partner", party=repairer.id)
+    if leg is not None:
+        if repairer is None:
+            raise UndeliverableMessage(f"case {case.reference} has no routed repairer")
+        to_repairer = leg == "to_repairer"
+        customer, workshop = Holder("case", "customer"), Holder("partner", party=repairer.id)
+        values["sender"] = _customer(case) if to_repairer else contact_of(repairer)
+        values["recipient"] = contact_of(repairer) if to_repairer else _customer(case)
+        holders["sender"] = customer if to_repairer else workshop
+        holders["recipient"] = workshop if to_repairer else customer
+        values["pickup"] = {
+            "delivery": "workshop" if to_repairer else "home",
+            "weight_kg": config.sync.parcel_weight_kg,
+            # A carrier treats one reference as one parcel: the way back needs its own.
+            "reference": case.reference if to_repairer else f"{case.reference}-R",
+        }
+    return CaseContext(values, holders)
+
+
 def context_for(connection: Connection, network: Network, row: OutboxRow) -> dict[str, Any]:
     """Everything an outbound mapping may read for this message."""
     if row.case_ref is None:
@@ -71,30 +138,13 @@ def context_for(connection: Connection, network: Network, row: OutboxRow) -> dic
     if record is None:
         raise UndeliverableMessage(f"outbox message {row.id}: no case {row.case_ref}")
     case = record.case
-    config = network.config
-    parties = {party.id: party for party in config.parties}
-    context: dict[str, Any] = {"case": case, "retailer": parties.get(case.retailer)}
-    repairer_id = route_for(config.sync.routes, case, Role.REPAIRER)
-    repairer = parties.get(repairer_id) if repairer_id else None
-    if repairer is not None:
-        context["repairer"] = context["ship_to"] = repairer
     leg = row.payload.get("leg") if isinstance(row.payload, dict) else None
-    if leg is not None:
-        if repairer is None:
-            raise UndeliverableMessage(f"case {case.reference} has no routed repairer")
-        to_repairer = leg == "to_repairer"
-        context["sender"] = _customer(case) if to_repairer else _contact(repairer)
-        context["recipient"] = _contact(repairer) if to_repairer else _customer(case)
-        context["pickup"] = {
-            "delivery": "workshop" if to_repairer else "home",
-            "weight_kg": config.sync.parcel_weight_kg,
-            # A carrier treats one reference as one parcel: the way back needs its own.
-            "reference": case.reference if to_repairer else f"{case.reference}-R",
-        }
+    context = case_context(connection, network, case, leg).values
+    repairer = context.get("repairer")
     cause_id = row.payload.get("cause") if isinstance(row.payload, dict) else None
     cause = get_event(connection, cause_id) if cause_id else None
-    if cause is not None and cause.details.parts and repairer is not None:
-        supplier = route_for(config.sync.routes, case, Role.SUPPLIER)
+    if cause is not None and cause.details.parts and isinstance(repairer, Party):
+        supplier = route_for(network.config.sync.routes, case, Role.SUPPLIER)
         context["parts_order"] = PartsOrder(
             id=order_id(row),
             case_reference=case.reference,
@@ -148,14 +198,12 @@ def deliver_webhook(
     spec = network.config.webhook(retailer)
     if spec is None:
         raise ConfigurationError(f"retailer {retailer} has no webhook in connectors.yaml")
-    event_id = row.payload.get("event_id") if isinstance(row.payload, dict) else None
-    with database.transaction() as connection:
-        event = get_event(connection, event_id) if event_id else None
-        if event is None or row.case_ref is None:
-            raise UndeliverableMessage(f"outbox message {row.id}: its event is not stored")
-        after = _status_after(connection, row.case_ref, event)
+    if row.kind == FAILED_KIND:
+        payload = _failure_payload(database, network, row)
+    else:
+        payload = _event_payload(database, row)
     message = webhook_message(
-        event_payload(event, row.case_ref, after),
+        payload,
         message_id=row.idempotency_key,
         secret=read_webhook_secret(spec),
         now=datetime.now(UTC),
@@ -167,6 +215,27 @@ def deliver_webhook(
         return sender.send(message)
     finally:
         _close(sender)
+
+
+def _failure_payload(database: Database, network: Network, row: OutboxRow) -> dict[str, Any]:
+    """``case.message_failed``: read from the failure when sent, like an event's."""
+    failure_id = row.payload.get("failure_id") if isinstance(row.payload, dict) else None
+    with database.transaction() as connection:
+        found = failure_of(connection, int(failure_id), network.config) if failure_id else None
+    if found is None:
+        raise UndeliverableMessage(f"outbox message {row.id}: its failure is not stored")
+    case_ref, failure = found
+    return failure_payload(failure, case_ref)
+
+
+def _event_payload(database: Database, row: OutboxRow) -> dict[str, Any]:
+    event_id = row.payload.get("event_id") if isinstance(row.payload, dict) else None
+    with database.transaction() as connection:
+        event = get_event(connection, event_id) if event_id else None
+        if event is None or row.case_ref is None:
+            raise UndeliverableMessage(f"outbox message {row.id}: its event is not stored")
+        after = _status_after(connection, row.case_ref, event)
+    return event_payload(event, row.case_ref, after)
 
 
 def deliver_any(

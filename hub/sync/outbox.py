@@ -32,7 +32,7 @@ from hub.errors import ConfigurationError, ConflictError, HubError, NextAction, 
 from hub.logs import log_context
 from hub.ports import DeliveryReceipt
 from hub.store import outbox as store
-from hub.store.db import Database
+from hub.store.db import Connection, Database
 from hub.store.outbox import (
     BLOCKING_STATES,
     Dead,
@@ -47,6 +47,7 @@ from hub.store.outbox import (
 
 __all__ = [
     "BLOCKING_STATES",
+    "DeadHook",
     "DispatchResult",
     "Dispatcher",
     "OutboxItem",
@@ -119,6 +120,10 @@ class DispatchResult:
 
 Send = Callable[[OutboxRow], DeliveryReceipt]
 
+DeadHook = Callable[[Connection, OutboxRow, int], None]
+"""Called in the transaction that makes a message a dead letter, with its failure's id:
+tell the case's retailer (hub.sync.failures)."""
+
 
 class SendTogether(Protocol):
     """Messages of one target and kind sent as one delivery: the lines of one file."""
@@ -185,6 +190,7 @@ class Dispatcher:
         jitter: Draw = random_draw,
         together: SendTogether | None = None,
         stopping: threading.Event | None = None,
+        on_dead: DeadHook | None = None,
     ) -> None:
         if max_attempts < 1:
             raise ConfigurationError(f"max_attempts must be at least 1, not {max_attempts}")
@@ -207,6 +213,7 @@ class Dispatcher:
         self.jitter = jitter
         self.together = together
         self.stopping = stopping or threading.Event()
+        self.on_dead = on_dead
 
     def run_once(self) -> DispatchResult:
         """Claim one batch and settle each message (or delivery) of it; one transaction
@@ -354,7 +361,7 @@ class Dispatcher:
                 changes.append((message, Retry(error=text, at=again)))
                 outcomes.append("retried")
             else:
-                changes.append((message, Dead(error=text)))
+                changes.append((message, Dead(error=text, at=self.clock())))
                 outcomes.append("dead")
         settled = self._settle(changes)
         return [outcome if ok else "lost" for outcome, ok in zip(outcomes, settled, strict=True)]
@@ -369,6 +376,14 @@ class Dispatcher:
                 store.settle(connection, message, self.owner, outcome)
                 for message, outcome in changes
             ]
+            for (message, outcome), ok in zip(changes, settled, strict=True):
+                if ok and isinstance(outcome, Dead):
+                    # Kept apart from the message, so that a later re-send keeps it.
+                    failure = store.record_failure(
+                        connection, message, outcome.error, outcome.at or self.clock()
+                    )
+                    if self.on_dead is not None:
+                        self.on_dead(connection, message, failure)
         for (message, _), ok in zip(changes, settled, strict=True):
             if not ok:
                 log.warning(

@@ -18,6 +18,7 @@ from hub.store.case_links import references_of_case
 from hub.store.case_search import find_cases, stored_reference
 from hub.store.cases import case_state, require_case
 from hub.store.parties import list_parties
+from hub.sync.failures import case_failures
 
 router = APIRouter(prefix=CONSOLE_PATH, include_in_schema=False)
 
@@ -49,6 +50,9 @@ def case_page(request: Request, session: Session, reference: str) -> Response:
         references = references_of_case(connection, record.case.reference)
         names = {party.id: party.name for party in list_parties(connection)}
         network = network_of(request)
+        failures = case_failures(
+            connection, record.case.reference, network.config if network else None
+        )
         levels: CaseServiceLevels | None = None
         if network is not None:
             levels = case_service_levels(connection, network, reference, now=datetime.now(UTC))
@@ -61,4 +65,5 @@ def case_page(request: Request, session: Session, reference: str) -> Response:
         names=names,
         levels=levels,
         references=references,
+        failures=failures,
     )
