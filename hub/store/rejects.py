@@ -341,7 +341,7 @@ def cases_named_in(
     words = {
         word.upper()
         for line in raw_lines
-        for word in _words(line)
+        for word in words_of(line)
         if 4 <= len(word) <= 128 and any(char.isdigit() for char in word)
     }
     if not words:
@@ -367,7 +367,7 @@ def cases_named_in(
     return found
 
 
-def _words(line: str) -> list[str]:
+def words_of(line: str) -> list[str]:
     """The words of a raw line: runs of letters, digits, dashes, dots and slashes."""
     word: list[str] = []
     words: list[str] = []
