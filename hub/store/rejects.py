@@ -5,9 +5,11 @@ A message imported again (a file re-sent after an import stopped half-way) must 
 list the same rejected line twice: the rejects already kept for it are looked up by
 line, field and reason, as a replay does.
 
-A reject is marked fixed when the same record is read again without being refused: a
-replay of its message, or a later file of the connector under the same name (the
-partner sending that file again) with no reject at that line.
+A reject is marked fixed when the record is read again without being refused: a replay
+of its message, a later file of the connector under the same name (the partner sending
+that file again) with no reject at that line, or a later file that brought an event with
+the line's code for the case the line names (the partner's next export sending its
+broken lines again, corrected).
 """
 
 from __future__ import annotations
@@ -20,7 +22,15 @@ from typing import Any
 from sqlalchemy import Connection, Row, and_, func, or_, select, update
 
 from hub.errors import PartnerDataError
-from hub.store.tables import case_references, cases, connector_runs, raw_messages, rejects, replays
+from hub.store.tables import (
+    case_references,
+    cases,
+    connector_runs,
+    events,
+    raw_messages,
+    rejects,
+    replays,
+)
 
 RejectKey = tuple[int | None, str | None, str]
 """Line, field and reason: what tells two rejects of one message apart."""
@@ -182,6 +192,57 @@ def mark_fixed_by_resend(
         run_id=run_id,
         now=now,
     )
+
+
+OPEN_REJECTS_CHECKED = 200
+"""The most recent open rejects of a connector each new file is checked against: a
+connector with more has a problem no re-send fixes line by line."""
+
+
+def mark_fixed_by_later_report(
+    connection: Connection,
+    connector: str,
+    message_id: int,
+    *,
+    run_id: int | None,
+    now: datetime,
+) -> int:
+    """A later file of the connector brought what an open reject's line meant: an event
+    stored from it with the line's code for the case (or partner reference) the line
+    names, as when a partner's next export sends its broken lines again corrected. How
+    many were marked."""
+    candidates = connection.execute(
+        select(rejects.c.id, rejects.c.raw)
+        .where(
+            rejects.c.connector == connector,
+            rejects.c.fixed_at.is_(None),
+            rejects.c.raw.is_not(None),
+            or_(rejects.c.message_id.is_(None), rejects.c.message_id < message_id),
+        )
+        .order_by(rejects.c.id.desc())
+        .limit(OPEN_REJECTS_CHECKED)
+    ).all()
+    fixed: list[int] = []
+    for reject_id, raw in candidates:
+        words = sorted(set(words_of(str(raw))))
+        if not words:
+            continue
+        found = connection.execute(
+            select(events.c.seq)
+            .where(
+                events.c.message_id == message_id,
+                events.c.raw_code.in_(words),
+                or_(events.c.case_ref.in_(words), events.c.partner_ref.in_(words)),
+            )
+            .limit(1)
+        ).first()
+        if found is not None:
+            fixed.append(int(reject_id))
+    if fixed:
+        connection.execute(
+            update(rejects).where(rejects.c.id.in_(fixed)).values(fixed_at=now, fixed_by_run=run_id)
+        )
+    return len(fixed)
 
 
 def _mark(

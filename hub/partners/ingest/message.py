@@ -148,6 +148,10 @@ def _store_message(
                 run_id=run_id,
                 now=now,
             )
+            if outcome.counts.events_stored:
+                rejects.mark_fixed_by_later_report(
+                    connection, connector, archived.id, run_id=run_id, now=now
+                )
         if after_store is not None:
             after_store(connection, outcome)
         if on_read is not None:
