@@ -12,6 +12,7 @@ from datetime import datetime
 
 from hub.config.network import NetworkConfig
 from hub.errors import NotFoundError
+from hub.partners.ingest.pipeline import WHOLE_MESSAGE_REJECTED
 from hub.partners.runs import RunOutcome, RunRecord, run_record
 from hub.store import file_warnings, rejects, run_history, unmapped
 from hub.store.db import Database
@@ -143,6 +144,11 @@ def outcome_tone(run: RunRecord) -> str:
 
 def describe_reject(reject: Reject) -> str:
     """Where a record was refused and why, as a sentence."""
+    if reject.reason.startswith(WHOLE_MESSAGE_REJECTED):
+        at = f" (at line {reject.line})" if reject.line is not None else ""
+        return (
+            f"{reject.source} was refused whole{at}: {reject.reason[len(WHOLE_MESSAGE_REJECTED) :]}"
+        )
     if reject.line is None and reject.field is None:
         return f"{reject.source} was refused whole: {reject.reason}"
     where = f"Line {reject.line} of {reject.source}" if reject.line is not None else reject.source
