@@ -239,3 +239,16 @@ def test_the_lists_are_closed_without_a_session(browser: Browser, base_url: str)
             expect(tab.get_by_role("heading", name="Operator login")).to_be_visible()
     finally:
         context.close()
+
+
+def test_a_replayed_dead_letter_stays_followed_on_its_cases_messages(
+    page: Page, base_url: str, scenario: Scenario
+) -> None:
+    log_in(page, base_url, start="/console/dead-letters")
+    page.locator(f"#message-{scenario.dead_letter}").get_by_role("button", name="Replay").click()
+    expect(page.get_by_role("status")).to_contain_text("is pending again")
+    page.locator("#follow").get_by_role("link", name="ME-000123").click()
+    replayed = page.locator(f"#message-{scenario.dead_letter}")
+    expect(replayed.locator(".state")).to_have_text("pending")
+    expect(replayed).to_contain_text("due")
+    expect(replayed).to_contain_text("receiver answered 410 Gone")  # the last error stays
