@@ -7,7 +7,7 @@ tests.test_console, with thirty more cases and a real workshop export on top.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -85,17 +85,24 @@ def base_url(scenario: Scenario) -> Iterator[str]:
         yield url
 
 
+def go(page: Page, act: Callable[[], None]) -> None:
+    """Click or submit, and wait for the page it leads to before reading it."""
+    with page.expect_navigation():
+        act()
+
+
 def rows(page: Page) -> list[str]:
-    return page.locator("table.caselist tbody tr").evaluate_all(
+    found = page.locator("table.caselist tbody tr").evaluate_all(
         "rows => rows.map(row => row.dataset.case)"
     )
+    return [str(reference) for reference in found]
 
 
 def test_open_cases_from_the_health_page_page_by_page(
     page: Page, base_url: str, scenario: Scenario
 ) -> None:
     log_in(page, base_url)
-    page.locator(".tile").filter(has_text="cases open").click()
+    go(page, page.locator(".tile").filter(has_text="cases open").click)
     assert page.url == base_url + "/console/cases?status=open"
     expect(page.get_by_role("heading", name="Cases")).to_be_visible()
     expect(page.locator("#total")).to_have_text("31 cases kept by the filters")
@@ -104,13 +111,13 @@ def test_open_cases_from_the_health_page_page_by_page(
     assert len(first) == 25
     assert first[0] == "BM-000529"  # the newest opened first
     shot(page, scenario, "cases-open")
-    page.get_by_role("link", name="Older ›").click()
+    go(page, page.get_by_role("link", name="Older ›").click)
     second = rows(page)
     assert len(second) == 6
     assert not set(first) & set(second)
     assert "ME-000123" in second
     expect(page.get_by_label("Status")).to_have_value("open")  # the filter kept
-    page.get_by_role("link", name="‹ Newer").click()
+    go(page, page.get_by_role("link", name="‹ Newer").click)
     assert rows(page) == first
 
 
@@ -119,32 +126,32 @@ def test_filters_narrow_the_list_and_stay_in_the_address(
 ) -> None:
     log_in(page, base_url, start="/console/cases")
     page.get_by_label("Retailer").select_option("bricomarket")
-    page.get_by_role("button", name="Show").click()
+    go(page, page.get_by_role("button", name="Show").click)
     assert "retailer=bricomarket" in page.url
     kept = rows(page)
     assert len(kept) == 15
     assert all(reference.startswith("BM-") for reference in kept)
     page.get_by_label("Retailer").select_option("")
     page.get_by_label("Partner").select_option("techniservice")
-    page.get_by_role("button", name="Show").click()
+    go(page, page.get_by_role("button", name="Show").click)
     assert rows(page) == ["BM-000507"]
     page.goto(base_url + "/console/cases")
     page.get_by_label("Dead letter").check()
-    page.get_by_role("button", name="Show").click()
+    go(page, page.get_by_role("button", name="Show").click)
     assert "dead=1" in page.url
     assert rows(page) == ["ME-000123"]
     expect(page.locator('tr[data-case="ME-000123"]')).to_contain_text("1 dead letter")
     page.get_by_label("Dead letter").uncheck()
     page.get_by_label("Breached").check()
-    page.get_by_role("button", name="Show").click()
+    go(page, page.get_by_role("button", name="Show").click)
     assert rows(page) == ["ME-000123"]  # sixty days old: past the 30-day legal rule
     page.get_by_label("Status").select_option("diagnosing")
-    page.get_by_role("button", name="Show").click()
+    go(page, page.get_by_role("button", name="Show").click)
     assert rows(page) == ["ME-000123"]
     assert "breached=1" in page.url
     assert "status=diagnosing" in page.url
     page.get_by_label("Status").select_option("repaired")
-    page.get_by_role("button", name="Show").click()
+    go(page, page.get_by_role("button", name="Show").click)
     expect(page.get_by_text("No case matches these filters.")).to_be_visible()
     shot(page, scenario, "cases-filtered")
 
@@ -165,7 +172,7 @@ def test_one_box_searches_every_kind_of_reference(
 ) -> None:
     log_in(page, base_url, start="/console/cases")
     page.get_by_label("Search cases").fill(typed)
-    page.get_by_label("Search cases").press("Enter")
+    go(page, lambda: page.get_by_label("Search cases").press("Enter"))
     assert rows(page) == expected
     expect(page.locator("table.caselist tbody tr").first).to_contain_text(found_by)
 

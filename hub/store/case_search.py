@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Connection, exists, func, or_, select
+from sqlalchemy import ColumnElement, Connection, func, or_, select
 
 from hub.store.tables import case_references, cases, parcels
 
@@ -52,7 +52,9 @@ def search_condition(text: str) -> ColumnElement[bool] | None:
     condition.
 
     A serial is compared as stored (upper case, no inner spaces, as workshops retype
-    it); a name matches anywhere in it, so "dupont" finds "Mme Claire Dupont".
+    it); a name matches anywhere in it, so "dupont" finds "Mme Claire Dupont". Text with
+    a digit is a reference of some kind, never a name: the names, read out of every
+    case's document, are then left alone (bench/case_list.py: the costliest branch).
     """
     wanted = text.strip()
     if not wanted:
@@ -60,19 +62,24 @@ def search_condition(text: str) -> ColumnElement[bool] | None:
     upper = _prefix(wanted.upper())
     serial = _prefix("".join(wanted.split()).upper())
     name = "%" + _prefix(wanted.lower())
-    return or_(
+    kinds = [
         func.upper(cases.c.reference).like(upper, escape="\\"),
         cases.c.serial_number.like(serial, escape="\\"),
-        exists().where(
-            case_references.c.case_id == cases.c.id,
-            func.upper(case_references.c.reference).like(upper, escape="\\"),
+        # Uncorrelated: each list of matching cases is read once, not once per case.
+        cases.c.id.in_(
+            select(case_references.c.case_id).where(
+                func.upper(case_references.c.reference).like(upper, escape="\\")
+            )
         ),
-        exists().where(
-            parcels.c.case_id == cases.c.id,
-            func.upper(parcels.c.tracking_number).like(upper, escape="\\"),
+        cases.c.id.in_(
+            select(parcels.c.case_id).where(
+                func.upper(parcels.c.tracking_number).like(upper, escape="\\")
+            )
         ),
-        func.lower(customer_name()).like(name, escape="\\"),
-    )
+    ]
+    if not any(char.isdigit() for char in wanted):
+        kinds.append(func.lower(customer_name()).like(name, escape="\\"))
+    return or_(*kinds)
 
 
 @dataclass(frozen=True)
@@ -125,7 +132,8 @@ def search_matches(connection: Connection, text: str, case_ids: list[int]) -> di
     ).all()
     for case_id, tracking, carrier in tracked:
         found.setdefault(case_id, Match("tracking number", str(tracking), carrier))
+    named = not any(char.isdigit() for char in wanted)
     for case_id, _, _, name in rows:
-        if name is not None and wanted.lower() in str(name).lower():
+        if named and name is not None and wanted.lower() in str(name).lower():
             found.setdefault(case_id, Match("customer", str(name)))
     return found
