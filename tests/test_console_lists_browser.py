@@ -203,6 +203,9 @@ def test_runs_leave_empty_polls_out_and_say_a_run_kept_rejects(
     page.get_by_role("link", name="Every run", exact=True).click()
     expect(page.locator("table.runs tbody tr")).to_have_count(30)  # a page
     expect(page.get_by_role("link", name="Older ›")).to_be_visible()
+    page.goto(f"{base_url}/console/connectors/{REJECTING}")  # its own page: the same rule
+    expect(page.locator("#empty-polls")).to_contain_text("30 empty polls")
+    expect(page.locator("table.runs tbody tr")).to_have_count(2)
     page.goto(base_url + "/console/runs?show=failed")
     expect(page.locator("table.runs tbody tr.row-bad")).to_have_count(3)
     expect(page.locator("table.runs tbody tr").first).to_contain_text("TechniService answered 503")
