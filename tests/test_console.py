@@ -393,7 +393,7 @@ def test_a_case_is_found_by_a_partner_reference_prefix_too(
         assert 'href="/console/cases/ME-000123"' in listed.text
     missing = client.get("/console/cases/ME-999999")
     assert missing.status_code == 404
-    assert "No case has a reference starting with" in missing.text
+    assert "No case has the reference ME-999999." in missing.text
 
 
 def test_the_health_page_flags_the_failing_connector(client: TestClient) -> None:

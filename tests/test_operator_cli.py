@@ -138,6 +138,8 @@ def test_status_runs_and_rejects_as_json(database: Database) -> None:
     table = hub_process(database, "status")
     assert table.returncode == 0, table.stderr
     assert CONNECTOR in table.stdout
+    listed = hub_process(database, "runs", CONNECTOR)
+    assert "succeeded with 1 reject" in listed.stdout  # never a bare "succeeded"
     assert "failing" in table.stdout
     readable = hub_process(database, "rejects", CONNECTOR)
     assert "2026-13-45" in readable.stdout

@@ -24,6 +24,7 @@ from commands.operator.shared import ago, network_of, span
 from hub.operators.jsonable import as_json
 from hub.operators.listings import (
     acknowledge_file_warnings,
+    outcome_text,
     recent_file_warnings,
     recent_rejects,
     recent_runs,
@@ -140,7 +141,7 @@ def runs(
 def _run_row(record: RunRecord, is_replay: bool) -> list[str]:
     counts = record.counts
     took = "-" if record.finished_at is None else span(record.finished_at - record.started_at)
-    outcome = record.outcome.value + (" (replay)" if is_replay else "")
+    outcome = outcome_text(record) + (" (replay)" if is_replay else "")
     return [
         str(record.id),
         record.started_at.strftime("%Y-%m-%d %H:%M:%S"),

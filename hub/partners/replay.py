@@ -36,7 +36,7 @@ from hub.store import replays
 from hub.store.archive import message_content
 from hub.store.db import Connection, Database
 from hub.store.events import StoredHook, append_events
-from hub.store.rejects import RejectKey, kept_reject_keys
+from hub.store.rejects import RejectKey, kept_reject_keys, key_of, mark_fixed_by_replay
 from hub.store.runs import record_rejects
 
 logger = logging.getLogger(__name__)
@@ -53,6 +53,8 @@ class ReplayReport:
     counts: RunCounts = field(default_factory=RunCounts)
     remapped: int = 0
     """Events stored mapped that had been stored unmapped."""
+    fixed: int = 0
+    """Rejects kept for these messages that today's mapping reads without refusing."""
     message_ids: list[int] = field(default_factory=list)
     rejects: list[PartnerDataError] = field(default_factory=list)
     error: HubError | None = None
@@ -158,6 +160,8 @@ def _replay_one(
         counts.messages_seen += 1
         counts.messages_read += 1
         known_rejects = kept_reject_keys(connection, message_id)
+        refused_again: set[RejectKey] = set()
+        refused_whole = False
         items = pipeline.parse(content, source=archived.name, recorded_at=now)
         while chunk := list(islice(items, CHUNK)):
             parsed = [item for item in chunk if isinstance(item, Event)]
@@ -179,12 +183,18 @@ def _replay_one(
             counts.unmapped += result.unmapped
             counts.orphans += result.orphans
             counts.rejected += len(problems)
-            fresh = [p for p in problems if _reject_key(p) not in known_rejects]
-            known_rejects.update(_reject_key(p) for p in fresh)
+            fresh = [p for p in problems if key_of(p) not in known_rejects]
+            known_rejects.update(key_of(p) for p in fresh)
+            refused_again.update(key_of(p) for p in problems)
+            refused_whole = refused_whole or any(isinstance(p, MessageRejected) for p in problems)
             record_rejects(
                 connection, connector, fresh, run_id=report.run_id, message_id=message_id, now=now
             )
             report.rejects.extend(problems)
+        if not refused_whole:
+            report.fixed += mark_fixed_by_replay(
+                connection, message_id, refused_again, run_id=report.run_id, now=now
+            )
 
 
 def _remap(connection: Connection, parsed: list[Event]) -> tuple[list[Event], set[str]]:
@@ -206,7 +216,3 @@ def _remap(connection: Connection, parsed: list[Event]) -> tuple[list[Event], se
             remapped.add(new_id)
         renamed.append(event)
     return renamed, remapped
-
-
-def _reject_key(problem: PartnerDataError) -> RejectKey:
-    return (problem.location.line, problem.location.field, problem.reason)

@@ -1,20 +1,26 @@
-"""A retailer's list of cases: its cases page by page under filters, and which of them
-the hub has published a service-level breach for (hub.sla publishes one per late step).
+"""Lists of cases: a retailer's cases page by page under filters, and which of them the
+hub has published a service-level breach for (hub.sla publishes one per late step); the
+operator's list of every case under the console's filters, newest first, by keyset; and
+what a case page lists beside its timeline (its parcels and outbox messages).
 
-Only the tenant's own cases are ever read here; cursors and limits are
+A retailer's list reads only the tenant's own cases; cursors and limits are
 hub.retailers.cases' business.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Connection, exists, or_, select
+from sqlalchemy import ColumnElement, Connection, exists, func, or_, select
 
 from hub.model.event import EventType
-from hub.model.statuses import CaseStatus
+from hub.model.statuses import FINAL_CASE_STATUSES, CaseStatus
+from hub.store.case_search import search_condition
 from hub.store.cases import CaseRecord, case_record
-from hub.store.tables import case_references, cases, events
+from hub.store.outbox import OutboxRow, OutboxState
+from hub.store.tables import case_parties, case_references, cases, events, outbox, parcels
 
 
 def _breach_published() -> ColumnElement[bool]:
@@ -61,14 +67,197 @@ def retailer_cases(
     if updated_since is not None:
         query = query.where(cases.c.updated_at >= updated_since)
     if partner is not None:
-        query = query.where(
-            or_(
-                exists().where(
-                    case_references.c.case_id == cases.c.id,
-                    case_references.c.party_id == partner,
-                ),
-                exists().where(events.c.case_id == cases.c.id, events.c.reported_by == partner),
-            )
-        )
+        query = query.where(_involves(partner))
     rows = connection.execute(query.order_by(cases.c.id).limit(count)).all()
     return [case_record(row) for row in rows]
+
+
+def _involves(partner: str) -> ColumnElement[bool]:
+    """The partner holds a reference for the case or reported an event on it."""
+    return or_(
+        exists().where(
+            case_references.c.case_id == cases.c.id,
+            case_references.c.party_id == partner,
+        ),
+        exists().where(events.c.case_id == cases.c.id, events.c.reported_by == partner),
+    )
+
+
+# --- the operator's list of every case ----------------------------------------------------
+
+OPEN = "open"
+CLOSED = "closed"
+FINAL = sorted(status.value for status in FINAL_CASE_STATUSES)
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    """What the console's cases list is narrowed to; every field left empty keeps all."""
+
+    text: str = ""
+    """Search text: reference, serial, partner reference, tracking number, customer name."""
+    status: str | None = None
+    """A stored status, or ``open`` (not final, or no status yet) or ``closed``."""
+    retailer: str | None = None
+    partner: str | None = None
+    """Given the case (sent a message), holding a reference for it, or reporting on it."""
+    only: Collection[str] | None = None
+    """Only these references (the breached cases, which hub.sla computes)."""
+    quiet_since: datetime | None = None
+    """Stale: open cases nothing was recorded on since then."""
+    dead_letters: bool = False
+    """Only cases with an outbox message that gave up."""
+
+
+def _has_dead_letter() -> ColumnElement[bool]:
+    return exists().where(
+        outbox.c.case_ref == cases.c.reference, outbox.c.state == OutboxState.DEAD.value
+    )
+
+
+def _open() -> ColumnElement[bool]:
+    return or_(cases.c.status.is_(None), cases.c.status.not_in(FINAL))
+
+
+def _conditions(where: CaseFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    searched = search_condition(where.text)
+    if searched is not None:
+        conditions.append(searched)
+    if where.status == OPEN:
+        conditions.append(_open())
+    elif where.status == CLOSED:
+        conditions.append(cases.c.status.in_(FINAL))
+    elif where.status:
+        conditions.append(cases.c.status == where.status)
+    if where.retailer:
+        conditions.append(cases.c.retailer_id == where.retailer)
+    if where.partner:
+        given = exists().where(
+            case_parties.c.case_id == cases.c.id, case_parties.c.party_id == where.partner
+        )
+        conditions.append(or_(given, _involves(where.partner)))
+    if where.only is not None:
+        conditions.append(cases.c.reference.in_(sorted(where.only)))
+    if where.quiet_since is not None:
+        conditions.append(_open())
+        conditions.append(cases.c.updated_at < where.quiet_since)
+    if where.dead_letters:
+        conditions.append(_has_dead_letter())
+    return conditions
+
+
+@dataclass(frozen=True)
+class CasePage:
+    """One page of the operator's list, newest case first, and where the pages around
+    it start: ``newer`` and ``older`` are keys for the previous and next page (None when
+    there is none)."""
+
+    records: list[CaseRecord]
+    newer: int | None
+    older: int | None
+
+
+def operator_cases(
+    connection: Connection,
+    where: CaseFilter,
+    *,
+    count: int,
+    before: int | None = None,
+    after: int | None = None,
+) -> CasePage:
+    """A page of the cases ``where`` keeps, newest opened first (by id, which never
+    changes: a case updated while the operator pages neither moves nor repeats).
+
+    ``before``: the page after the case with that id; ``after``: the page before it.
+    """
+    conditions = _conditions(where)
+    query = select(cases).where(*conditions)
+    if after is not None:
+        rows = connection.execute(
+            query.where(cases.c.id > after).order_by(cases.c.id).limit(count + 1)
+        ).all()
+        more_newer = len(rows) > count
+        rows = list(reversed(rows[:count]))
+        more_older = True
+    else:
+        if before is not None:
+            query = query.where(cases.c.id < before)
+        rows = list(connection.execute(query.order_by(cases.c.id.desc()).limit(count + 1)).all())
+        more_older = len(rows) > count
+        rows = rows[:count]
+        more_newer = before is not None and bool(
+            connection.execute(
+                select(cases.c.id).where(*conditions, cases.c.id >= before).limit(1)
+            ).first()
+        )
+    records = [case_record(row) for row in rows]
+    return CasePage(
+        records,
+        newer=records[0].id if records and more_newer else None,
+        older=records[-1].id if records and more_older else None,
+    )
+
+
+def count_operator_cases(connection: Connection, where: CaseFilter) -> int:
+    """How many cases ``where`` keeps, on every page."""
+    total = connection.execute(
+        select(func.count()).select_from(cases).where(*_conditions(where))
+    ).scalar_one()
+    return int(total)
+
+
+def dead_letter_counts(connection: Connection, references: list[str]) -> dict[str, int]:
+    """Outbox messages that gave up, by case, for these cases."""
+    if not references:
+        return {}
+    rows = connection.execute(
+        select(outbox.c.case_ref, func.count())
+        .where(outbox.c.case_ref.in_(references), outbox.c.state == OutboxState.DEAD.value)
+        .group_by(outbox.c.case_ref)
+    ).all()
+    return {str(reference): int(total) for reference, total in rows}
+
+
+# --- what a case page lists beside its timeline ------------------------------------------
+
+
+@dataclass(frozen=True)
+class CaseParcel:
+    """A parcel the hub knows the tracking number of for the case, and how it learned it."""
+
+    tracking_number: str
+    carrier: str | None
+    leg: str | None
+    learned_from: str
+    recorded_at: datetime
+
+
+def case_parcels(connection: Connection, case_id: int) -> list[CaseParcel]:
+    """The case's parcels, in the order the hub learned them."""
+    rows = connection.execute(
+        select(parcels)
+        .where(parcels.c.case_id == case_id)
+        .order_by(parcels.c.recorded_at, parcels.c.tracking_number)
+    ).all()
+    return [
+        CaseParcel(row.tracking_number, row.carrier, row.leg, row.learned_from, row.recorded_at)
+        for row in rows
+    ]
+
+
+def case_messages(connection: Connection, reference: str) -> list[OutboxRow]:
+    """Every outbox message written for the case, whatever its state, in send order."""
+    rows = connection.execute(
+        select(outbox).where(outbox.c.case_ref == reference).order_by(outbox.c.id)
+    ).mappings()
+    return [OutboxRow.from_row(row) for row in rows]
+
+
+def case_party_ids(connection: Connection, case_id: int) -> set[str]:
+    """Every party the case involves: given it, holding a reference, or reporting on it."""
+    given = select(case_parties.c.party_id).where(case_parties.c.case_id == case_id)
+    held = select(case_references.c.party_id).where(case_references.c.case_id == case_id)
+    reported = select(events.c.reported_by).where(events.c.case_id == case_id)
+    found = connection.execute(given.union(held, reported)).scalars()
+    return {str(party) for party in found}

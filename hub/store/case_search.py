@@ -1,49 +1,15 @@
-"""Cases found from what an operator has in hand (the console's search): by the hub's
-reference or any party's reference for them."""
+"""Cases found from what an operator has in hand: the case a reference names whatever its
+letter case, and the condition of the console's one search box (the hub's reference, a
+serial number, a partner's reference, a parcel's tracking number or the customer's
+name)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
-from sqlalchemy import Connection, func, or_, select
+from sqlalchemy import ColumnElement, Connection, func, or_, select
 
-from hub.store.tables import case_references, cases
-
-SEARCH_LIMIT = 50
-
-
-@dataclass(frozen=True)
-class CaseHit:
-    """A found case, with what the search results show of it."""
-
-    reference: str
-    retailer: str
-    status: str | None
-    updated_at: datetime
-
-
-def find_cases(connection: Connection, text: str, *, limit: int = SEARCH_LIMIT) -> list[CaseHit]:
-    """Cases whose reference, or any party's reference for them, starts with ``text``.
-
-    Case is ignored (a workshop number typed in lower case still finds its case).
-    """
-    wanted = text.strip().upper()
-    if not wanted:
-        return []
-    pattern = wanted.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    by_party = select(case_references.c.case_id).where(
-        func.upper(case_references.c.reference).like(pattern, escape="\\")
-    )
-    rows = connection.execute(
-        select(cases.c.reference, cases.c.retailer_id, cases.c.status, cases.c.updated_at)
-        .where(
-            or_(func.upper(cases.c.reference).like(pattern, escape="\\"), cases.c.id.in_(by_party))
-        )
-        .order_by(cases.c.reference)
-        .limit(limit)
-    )
-    return [CaseHit(row[0], row[1], row[2], row[3]) for row in rows]
+from hub.store.tables import case_references, cases, parcels
 
 
 def stored_reference(connection: Connection, text: str) -> str | None:
@@ -63,3 +29,111 @@ def stored_reference(connection: Connection, text: str) -> str | None:
     ).scalars()
     matches = list(found)
     return str(matches[0]) if len(matches) == 1 else None
+
+
+# --- the cases list's search: what an operator has in hand, of any kind ------------------
+
+
+def _prefix(text: str) -> str:
+    """A LIKE pattern for values starting with ``text``, its wildcards taken literally."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def customer_name() -> ColumnElement[str]:
+    """The customer's name inside the stored case document (JSON on both databases)."""
+    name: ColumnElement[str] = cases.c.document[("customer", "name")].as_string()
+    return name
+
+
+def search_condition(text: str) -> ColumnElement[bool] | None:
+    """Cases an operator's search text names, whatever it is: the hub's reference, a
+    serial number, a partner's reference, a parcel's tracking number (each by its
+    start, letter case ignored), or part of the customer's name. None: no text, no
+    condition.
+
+    A serial is compared as stored (upper case, no inner spaces, as workshops retype
+    it); a name matches anywhere in it, so "dupont" finds "Mme Claire Dupont". Text with
+    a digit is a reference of some kind, never a name: the names, read out of every
+    case's document, are then left alone (bench/case_list.py: the costliest branch).
+    """
+    wanted = text.strip()
+    if not wanted:
+        return None
+    upper = _prefix(wanted.upper())
+    serial = _prefix("".join(wanted.split()).upper())
+    name = "%" + _prefix(wanted.lower())
+    kinds = [
+        func.upper(cases.c.reference).like(upper, escape="\\"),
+        cases.c.serial_number.like(serial, escape="\\"),
+        # Uncorrelated: each list of matching cases is read once, not once per case.
+        cases.c.id.in_(
+            select(case_references.c.case_id).where(
+                func.upper(case_references.c.reference).like(upper, escape="\\")
+            )
+        ),
+        cases.c.id.in_(
+            select(parcels.c.case_id).where(
+                func.upper(parcels.c.tracking_number).like(upper, escape="\\")
+            )
+        ),
+    ]
+    if not any(char.isdigit() for char in wanted):
+        kinds.append(func.lower(customer_name()).like(name, escape="\\"))
+    return or_(*kinds)
+
+
+@dataclass(frozen=True)
+class Match:
+    """Why a case came up in a search: which of its values starts with (or, for a
+    customer's name, holds) the text, so the operator sees why it is listed."""
+
+    kind: str
+    """reference, serial number, partner reference, tracking number or customer."""
+    value: str
+    party: str | None = None
+
+
+def search_matches(connection: Connection, text: str, case_ids: list[int]) -> dict[int, Match]:
+    """For each of these found cases, the first reason it matches ``text``."""
+    wanted = text.strip()
+    if not wanted or not case_ids:
+        return {}
+    upper = wanted.upper()
+    serial = "".join(wanted.split()).upper()
+    found: dict[int, Match] = {}
+    rows = connection.execute(
+        select(cases.c.id, cases.c.reference, cases.c.serial_number, customer_name()).where(
+            cases.c.id.in_(case_ids)
+        )
+    ).all()
+    for case_id, reference, serial_number, _ in rows:
+        if str(reference).upper().startswith(upper):
+            found[case_id] = Match("reference", str(reference))
+        elif serial_number and str(serial_number).startswith(serial):
+            found[case_id] = Match("serial number", str(serial_number))
+    pattern = _prefix(upper)
+    partner_refs = connection.execute(
+        select(case_references.c.case_id, case_references.c.reference, case_references.c.party_id)
+        .where(
+            case_references.c.case_id.in_(case_ids),
+            func.upper(case_references.c.reference).like(pattern, escape="\\"),
+        )
+        .order_by(case_references.c.id)
+    ).all()
+    for case_id, reference, party in partner_refs:
+        found.setdefault(case_id, Match("partner reference", str(reference), str(party)))
+    tracked = connection.execute(
+        select(parcels.c.case_id, parcels.c.tracking_number, parcels.c.carrier)
+        .where(
+            parcels.c.case_id.in_(case_ids),
+            func.upper(parcels.c.tracking_number).like(pattern, escape="\\"),
+        )
+        .order_by(parcels.c.tracking_number)
+    ).all()
+    for case_id, tracking, carrier in tracked:
+        found.setdefault(case_id, Match("tracking number", str(tracking), carrier))
+    named = not any(char.isdigit() for char in wanted)
+    for case_id, _, _, name in rows:
+        if named and name is not None and wanted.lower() in str(name).lower():
+            found.setdefault(case_id, Match("customer", str(name)))
+    return found

@@ -10,14 +10,26 @@ row.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, select
+from sqlalchemy import ColumnElement, Connection, Row, Select, and_, case, exists, func, select
 
-from hub.store.runs import own_runs
+from hub.store.runs import RunOutcome, own_runs
 from hub.store.tables import connector_runs, replays
 
-__all__ = ["last_own_run", "replay_run_ids", "runs_of"]
+__all__ = [
+    "RunPage",
+    "RunsShown",
+    "empty_polls",
+    "last_own_run",
+    "replay_run_ids",
+    "run_page",
+    "run_totals_since",
+    "runs_of",
+]
 
 
 def _newest_first(statement: Select[Any]) -> Select[Any]:
@@ -49,3 +61,142 @@ def replay_run_ids(connection: Connection, run_ids: Sequence[int]) -> set[int]:
         select(replays.c.run_id).where(replays.c.run_id.in_(run_ids))
     ).scalars()
     return {int(run_id) for run_id in found}
+
+
+# --- the console's runs list ------------------------------------------------------------
+
+
+class RunsShown(StrEnum):
+    """Which runs a list shows: by default every run but the empty polls, which would
+    bury the one that mattered."""
+
+    WORK = "work"
+    """Runs that read something, rejected something or failed."""
+    ALL = "all"
+    REJECTS = "rejects"
+    """Runs that rejected records (whatever their outcome)."""
+    FAILED = "failed"
+    REPLAYS = "replays"
+
+
+def empty_poll() -> ColumnElement[bool]:
+    """A run that succeeded and found nothing new: no message read, nothing stored or
+    rejected."""
+    return and_(
+        connector_runs.c.outcome == RunOutcome.SUCCEEDED.value,
+        connector_runs.c.messages_read == 0,
+        connector_runs.c.events_stored == 0,
+        connector_runs.c.rejected == 0,
+    )
+
+
+def _shown(shown: RunsShown) -> ColumnElement[bool] | None:
+    if shown is RunsShown.WORK:
+        return ~empty_poll()
+    if shown is RunsShown.REJECTS:
+        return connector_runs.c.rejected > 0
+    if shown is RunsShown.FAILED:
+        return connector_runs.c.outcome == RunOutcome.FAILED.value
+    if shown is RunsShown.REPLAYS:
+        return exists().where(replays.c.run_id == connector_runs.c.id)
+    return None
+
+
+def _run_conditions(connector: str | None, shown: RunsShown) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if connector:
+        conditions.append(connector_runs.c.connector == connector)
+    kept = _shown(shown)
+    if kept is not None:
+        conditions.append(kept)
+    return conditions
+
+
+@dataclass(frozen=True)
+class RunPage:
+    """A page of runs, newest first, with the keys of the pages around it (None: none)."""
+
+    rows: Sequence[Row[Any]]
+    newer: int | None
+    older: int | None
+
+
+def run_page(
+    connection: Connection,
+    *,
+    connector: str | None,
+    shown: RunsShown,
+    count: int,
+    before: int | None = None,
+    after: int | None = None,
+) -> RunPage:
+    """Runs newest first by id (the order they were opened in, which never changes), the
+    page after run ``before`` or before run ``after``."""
+    conditions = _run_conditions(connector, shown)
+    query = select(connector_runs).where(*conditions)
+    if after is not None:
+        found = connection.execute(
+            query.where(connector_runs.c.id > after).order_by(connector_runs.c.id).limit(count + 1)
+        ).all()
+        more_newer, more_older = len(found) > count, True
+        rows = list(reversed(found[:count]))
+    else:
+        if before is not None:
+            query = query.where(connector_runs.c.id < before)
+        found = connection.execute(
+            query.order_by(connector_runs.c.id.desc()).limit(count + 1)
+        ).all()
+        more_older = len(found) > count
+        rows = list(found[:count])
+        more_newer = before is not None and bool(
+            connection.execute(
+                select(connector_runs.c.id)
+                .where(*conditions, connector_runs.c.id >= before)
+                .limit(1)
+            ).first()
+        )
+    return RunPage(
+        rows,
+        newer=rows[0].id if rows and more_newer else None,
+        older=rows[-1].id if rows and more_older else None,
+    )
+
+
+def empty_polls(connection: Connection, connector: str | None) -> int:
+    """How many runs found nothing new (what the default list leaves out)."""
+    statement = select(func.count()).select_from(connector_runs).where(empty_poll())
+    if connector:
+        statement = statement.where(connector_runs.c.connector == connector)
+    return int(connection.execute(statement).scalar_one())
+
+
+@dataclass(frozen=True)
+class RunTotals:
+    """What a connector's own runs added up to over a window."""
+
+    runs: int = 0
+    failed: int = 0
+    records_read: int = 0
+    events_stored: int = 0
+    rejected: int = 0
+    unmapped: int = 0
+
+
+def run_totals_since(connection: Connection, since: datetime) -> dict[str, RunTotals]:
+    """Each connector's own runs started at or after ``since``, added up (replays left
+    out: they read again what a run already counted)."""
+    failed = func.sum(case((connector_runs.c.outcome == RunOutcome.FAILED.value, 1), else_=0))
+    rows = connection.execute(
+        select(
+            connector_runs.c.connector,
+            func.count(),
+            failed,
+            func.sum(connector_runs.c.records_read),
+            func.sum(connector_runs.c.events_stored),
+            func.sum(connector_runs.c.rejected),
+            func.sum(connector_runs.c.unmapped),
+        )
+        .where(connector_runs.c.started_at >= since, own_runs())
+        .group_by(connector_runs.c.connector)
+    ).all()
+    return {str(row[0]): RunTotals(*(int(value or 0) for value in row[1:])) for row in rows}

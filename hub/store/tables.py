@@ -227,7 +227,21 @@ rejects = Table(
     Column("reason", Text, nullable=False),
     Column("raw", Text, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
+    Column(
+        "fixed_at",
+        UtcDateTime,
+        nullable=True,
+        comment="When a later re-send or replay read this record without refusing it.",
+    ),
+    Column(
+        "fixed_by_run",
+        BigIntId,
+        ForeignKey("connector_runs.id"),
+        nullable=True,
+        comment="The run (a re-send's or a replay's) that read the record again.",
+    ),
     Index(None, "connector", "created_at"),
+    Index(None, "connector", "source"),
 )
 
 file_warnings = Table(
@@ -387,6 +401,7 @@ outbox = Table(
         sqlite_where=text("state = 'pending'"),
         postgresql_where=text("state = 'pending'"),
     ),
+    Index(None, "case_ref"),
     Index(
         "ix_outbox_queue",
         "target",

@@ -20,11 +20,11 @@ from hub.console.render import page
 from hub.console.session import CONSOLE_PATH
 from hub.errors import ConfigurationError, ConflictError, NotFoundError
 from hub.operators.listings import (
+    RunsShown,
     recent_file_warnings,
     recent_rejects,
-    recent_runs,
-    replay_run_ids,
     require_known,
+    runs_page,
 )
 from hub.operators.status import network_status
 from hub.partners.alerts import pause_connector, resume_connector
@@ -52,7 +52,7 @@ def connector_page(
                 request, "missing.html", session=session, status_code=404, what=unknown.message
             )
         status = network_status(database, network, now=now).connector(name)
-    runs = recent_runs(database, name, limit=30)
+    runs = runs_page(database, connector=name, shown=RunsShown.WORK, count=30)
     return page(
         request,
         "connector.html",
@@ -61,7 +61,6 @@ def connector_page(
         name=name,
         status=status,
         runs=runs,
-        replays=replay_run_ids(database, [run.id for run in runs]),
         rejects=recent_rejects(database, name, limit=100),
         warnings=recent_file_warnings(database, name, limit=100),
         names=party_names(database),

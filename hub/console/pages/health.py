@@ -3,7 +3,7 @@ outbox and the cases by status."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, Request, Response
 
@@ -11,9 +11,10 @@ from hub.console.pages.shared import Session, database_of, network_of, party_nam
 from hub.console.render import page
 from hub.console.session import CONSOLE_PATH
 from hub.model.statuses import CaseStatus
-from hub.operators.listings import unmapped_codes
+from hub.operators.listings import outcome_text, outcome_tone, unmapped_codes
 from hub.operators.status import ConnectorState, NetworkStatus, network_status
 from hub.store.cases import count_cases_by_status
+from hub.store.run_history import run_totals_since
 
 router = APIRouter(prefix=CONSOLE_PATH, include_in_schema=False)
 
@@ -27,6 +28,11 @@ SEVERITY = {
     ConnectorState.DISABLED: 6,
 }
 """The health table lists what needs a look first; connectors.yaml order within a state."""
+
+WINDOW = timedelta(hours=24)
+"""What the health table's read, rejected and unmapped figures add up: every own run
+started in the last 24 hours, not only the last run (one empty poll would hide the
+rejects of the run before it)."""
 
 
 def known_status(name: str) -> CaseStatus | None:
@@ -48,6 +54,7 @@ def health(request: Request, session: Session) -> Response:
         status = network_status(database, network, now=now)
     with database.transaction() as connection:
         by_status = count_cases_by_status(connection)
+        totals = run_totals_since(connection, now - WINDOW)
     connectors = (
         []
         if status is None
@@ -72,5 +79,9 @@ def health(request: Request, session: Session) -> Response:
         cases=cases,
         open_cases=sum(count for status_, _, count in cases if not (status_ and status_.is_final)),
         unmapped=len(unmapped_codes(database)),
+        totals=totals,
+        window="last 24 h",
+        outcome_text=outcome_text,
+        outcome_tone=outcome_tone,
         names=party_names(database),
     )

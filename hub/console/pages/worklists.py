@@ -23,7 +23,7 @@ from hub.errors import ConflictError, NotFoundError
 from hub.model.parties import PartyRole
 from hub.operators.listings import unmapped_codes
 from hub.sla.store import breaches
-from hub.sync.outbox import dead_letters, discard, replay
+from hub.sync.outbox import dead_letters, discard, get_message, replay
 
 router = APIRouter(prefix=CONSOLE_PATH, include_in_schema=False)
 
@@ -79,6 +79,12 @@ def dead_letters_page(
     error: str | None = None,
 ) -> Response:
     letters = dead_letters(database_of(request))
+    followed = None  # a replayed message's case, where its attempts and outcome stay shown
+    if done == "replayed" and id is not None:
+        try:
+            followed = get_message(database_of(request), id).case_ref
+        except NotFoundError:
+            followed = None
     return page(
         request,
         "dead_letters.html",
@@ -86,6 +92,7 @@ def dead_letters_page(
         letters=letters,
         done=done,
         done_id=id,
+        followed_case=followed,
         error=error,
     )
 

@@ -22,7 +22,7 @@ from hub.partners.ingest.sequence import SequenceMark, WarningKind, advances, ju
 from hub.partners.resolve import Learned, link_waiting, resolve_cases
 from hub.partners.runs import RunCounts
 from hub.ports import RawMessage
-from hub.store import file_warnings, inbound
+from hub.store import file_warnings, inbound, rejects
 from hub.store.archive import ArchivedMessage, archive_message
 from hub.store.db import Connection, Database, StoreConflict
 from hub.store.events import StoredHook, append_events
@@ -137,6 +137,21 @@ def _store_message(
                 connection, connector, chunk, archived.id, outcome, learned, run_id, now, on_stored
             )
         _check_sequence(connection, connector, pipeline, message, archived.id, outcome, run_id, now)
+        if not any(isinstance(problem, MessageRejected) for problem in outcome.rejects):
+            # A file read whole under a name seen before: the partner sent it again.
+            rejects.mark_fixed_by_resend(
+                connection,
+                connector,
+                message.ref.name,
+                archived.id,
+                {rejects.key_of(problem) for problem in outcome.rejects},
+                run_id=run_id,
+                now=now,
+            )
+            if outcome.counts.events_stored:
+                rejects.mark_fixed_by_later_report(
+                    connection, connector, archived.id, run_id=run_id, now=now
+                )
         if after_store is not None:
             after_store(connection, outcome)
         if on_read is not None:

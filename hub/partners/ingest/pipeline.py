@@ -27,6 +27,9 @@ class ErrorAnswer(MessageRejected):
     quoting the partner's code and message, never "0 events, 0 rejects"."""
 
 
+WHOLE_MESSAGE_REJECTED = "the whole message is rejected: "
+"""How a whole message's rejection starts its reason (the operator's lists say it so)."""
+
 _RAW_CHARS = 2_000
 """The start of an error answer kept with its reject (the whole answer is archived)."""
 
@@ -54,7 +57,7 @@ class InboundPipeline:
                 return
             except PartnerDataError as whole:
                 yield MessageRejected(
-                    f"the whole message is rejected: {whole.reason}",
+                    WHOLE_MESSAGE_REJECTED + whole.reason,
                     location=whole.location,
                     raw=whole.raw,
                 )
@@ -80,7 +83,7 @@ class InboundPipeline:
         if said is None:
             return None
         return ErrorAnswer(
-            f"the whole message is rejected: {said}",
+            WHOLE_MESSAGE_REJECTED + said,
             location=Location(source, None, spec.when),
             raw=content[:_RAW_CHARS].decode("utf-8", errors="replace"),
         )
