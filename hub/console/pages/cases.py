@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
-from hub.console.pages.shared import Session, database_of, network_of
+from hub.console.pages.shared import Session, clock_of, database_of, network_of
 from hub.console.render import page
 from hub.console.session import CONSOLE_PATH
 from hub.errors import NotFoundError
@@ -51,7 +50,7 @@ def case_page(request: Request, session: Session, reference: str) -> Response:
         network = network_of(request)
         levels: CaseServiceLevels | None = None
         if network is not None:
-            levels = case_service_levels(connection, network, reference, now=datetime.now(UTC))
+            levels = case_service_levels(connection, network, reference, now=clock_of(request)())
     return page(
         request,
         "case.html",

@@ -13,6 +13,7 @@ from hub.console.pages.shared import (
     Session,
     back,
     check_csrf,
+    clock_of,
     database_of,
     network_of,
     party_names,
@@ -55,7 +56,7 @@ def breaches_page(request: Request, session: Session, retailer: str = "") -> Res
     found = None
     retailers: list[str] = []
     if network is not None:
-        found = breaches(database, network, now=now, retailer=retailer or None)
+        found = breaches(database, network, now=clock_of(request)(), retailer=retailer or None)
         parties = network.config.parties
         retailers = [party.id for party in parties if party.role is PartyRole.RETAILER]
     return page(
