@@ -22,9 +22,11 @@ HERE = Path(__file__).parent
 CSS = (HERE / "static" / "console.css").read_bytes()
 
 SECURITY_HEADERS = {
-    # No script at all, styles only from the console itself, forms only back to it.
+    # Scripts and styles only from the console itself (the charts' plotly.js is served
+    # by the hub, never a CDN; no inline script runs), forms only back to it.
     "Content-Security-Policy": (
-        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+        "form-action 'self'; "
         "frame-ancestors 'none'; base-uri 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
