@@ -271,4 +271,22 @@ def test_the_scheduled_check_runs_under_its_lease(database: Database, network: N
         LEASE_NAME
     ]
     assert isinstance(job.trigger, IntervalTrigger)
-    assert job.trigger.interval == timedelta(minutes=15)
+    assert job.trigger.interval == timedelta(minutes=1), "published within a minute"
+
+
+def test_the_hubs_jobs_look_for_breaches_by_the_hubs_clock(
+    database: Database, network: Network
+) -> None:
+    """The demo's hub runs on its story's clock: before the deadlines nothing is late,
+    whatever the machine's date; at NOW the breaches are published, dated by that clock."""
+    store_cases(database)
+    story: list[datetime] = [NOW - timedelta(days=30)]
+    hub = Hub(database, network, owner="story", clock=lambda: story[0])
+    early = hub.jobs.publish_breaches(now=None)
+    assert early is not None
+    assert early.published == [], "nothing is late a month before"
+    story[0] = NOW
+    result = hub.jobs.publish_breaches(now=None)
+    assert result is not None
+    assert len(result.published) == 2
+    assert {event.recorded_at for event in result.published} == {NOW}
