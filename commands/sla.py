@@ -73,7 +73,7 @@ def _step_json(step: StepLevel) -> dict[str, Any]:
 def _print_case(levels: CaseServiceLevels) -> None:
     level = levels.level.value if levels.level else "none (legal rule only)"
     out.print(f"{levels.case_ref} ({levels.retailer}, level {level}, {levels.coverage.value})")
-    table = Table("step", "basis", "allowed", "started", "due before (Paris)", "ended", "state")
+    table = Table("step", "basis", "allowed", "started", "due before", "ended", "state")
     colours = {StepState.MET: "green", StepState.RUNNING: "yellow", StepState.BREACHED: "red"}
     for step in levels.steps:
         state = step.state.value
@@ -96,7 +96,7 @@ def _print_breaches(found: list[Breach]) -> None:
         out.print("No breach in open cases.")
         return
     table = unbroken(
-        Table("case", "retailer", "step", "basis", "due before (Paris)", "late by", "ended"),
+        Table("case", "retailer", "step", "basis", "due before", "late by", "ended"),
         "case",
     )
     for breach in found:
