@@ -310,3 +310,4 @@ def test_the_console_measures_breaches_by_the_hubs_clock(
     assert f"<strong>{duration(expected['ME-000123'])}</strong>" in page
     assert f"<strong>{duration(expected['BM-000045'])}</strong>" in page
     assert f"{duration(expected['ME-000123'])} late" in case_page
+    assert "2026-11-05 12:00:00 CET</span> by the hub's clock" in page
