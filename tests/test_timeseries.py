@@ -19,6 +19,7 @@ from hub.store.timeseries import (
     last_successes_before,
     outbox_depth,
     run_buckets,
+    run_connectors,
 )
 
 START = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
@@ -58,7 +59,8 @@ def test_runs_are_counted_per_connector_and_bucket(database: Database) -> None:
 
     with database.transaction() as connection:
         buckets = run_buckets(connection, WINDOW)
-        before = last_successes_before(connection, START)
+        before = last_successes_before(connection, START, ["workshop", "carrier", "idle"])
+        names = run_connectors(connection)
 
     found = {(b.connector, b.bucket): b for b in buckets}
     assert sorted(found) == [("carrier", 3), ("workshop", 0), ("workshop", 2)]
@@ -69,6 +71,7 @@ def test_runs_are_counted_per_connector_and_bucket(database: Database) -> None:
     assert (failed.runs, failed.failed, failed.last_success) == (1, 1, None)
     assert found["carrier", 3].events_stored == 7
     assert before == {"workshop": START - timedelta(minutes=19, seconds=30)}
+    assert sorted(names) == ["carrier", "workshop"]
 
 
 def test_outbox_depth_is_what_waited_at_each_buckets_end(database: Database) -> None:

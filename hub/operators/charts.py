@@ -9,6 +9,7 @@ the lag carried from one bucket to the next until a run succeeds again.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -20,6 +21,7 @@ from hub.store.timeseries import (
     last_successes_before,
     outbox_depth,
     run_buckets,
+    run_connectors,
 )
 
 SPANS = {"6h": timedelta(hours=6), "24h": timedelta(hours=24), "7d": timedelta(days=7)}
@@ -52,15 +54,23 @@ class Chart:
 
 
 def network_charts(
-    database: Database, *, now: datetime, hub_now: datetime, span: str = DEFAULT_SPAN
+    database: Database,
+    *,
+    now: datetime,
+    hub_now: datetime,
+    span: str = DEFAULT_SPAN,
+    connectors: Sequence[str] | None = None,
 ) -> list[Chart]:
     """The charts over ``span`` ending ``now``; breaches (dated by their deadline, on the
-    hub's clock, which is a demo's story time) over the same span ending ``hub_now``."""
+    hub's clock, which is a demo's story time) over the same span ending ``hub_now``.
+    ``connectors``: the network's, so that one that stopped running still has its lag
+    drawn (default: every connector with a run record)."""
     window = Window.ending(now, span=SPANS[span], width=WIDTHS[span])
     deadlines = Window.ending(hub_now, span=SPANS[span], width=WIDTHS[span])
     with database.transaction() as connection:
         runs = run_buckets(connection, window)
-        carried = last_successes_before(connection, window.start)
+        known = run_connectors(connection) if connectors is None else list(connectors)
+        carried = last_successes_before(connection, window.start, known)
         depth = outbox_depth(connection, window)
         breaches = breach_buckets(connection, deadlines)
     times = [min(window.bucket_start(index + 1), now) for index in range(window.buckets)]

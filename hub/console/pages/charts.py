@@ -15,7 +15,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from hub.console.pages.shared import Session, clock_of, database_of
+from hub.console.pages.shared import Session, clock_of, database_of, network_of
 from hub.console.render import HERE, page
 from hub.console.session import CONSOLE_PATH
 from hub.operators.charts import DEFAULT_SPAN, SPANS, Chart, network_charts
@@ -54,7 +54,11 @@ def charts_page(
     refresh = refresh if refresh in REFRESH_CHOICES else 0
     now = datetime.now(UTC)
     zone = request.app.state.time_zone
-    charts = network_charts(database_of(request), now=now, hub_now=clock_of(request)(), span=span)
+    network = network_of(request)
+    names = None if network is None else [spec.name for spec in network.config.connectors]
+    charts = network_charts(
+        database_of(request), now=now, hub_now=clock_of(request)(), span=span, connectors=names
+    )
     document = {"zone": str(zone), "charts": [_figure(chart, zone) for chart in charts]}
     return page(
         request,
