@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -23,6 +24,7 @@ from commands import sla as sla_commands
 from commands.common import (
     DatabaseOption,
     JsonOption,
+    at,
     case_reference,
     err,
     open_database,
@@ -32,6 +34,7 @@ from commands.common import (
 from hub.api.commands import register as register_api_commands
 from hub.api.openapi_export import FILE_NAME as OPENAPI_FILE
 from hub.api.openapi_export import export_openapi, generated_openapi
+from hub.config.home import apply_home, find_home, load_home
 from hub.config.network import load_network, network_file
 from hub.errors import ConfigurationError, HubError
 from hub.logs import configure_logging
@@ -67,6 +70,23 @@ app.add_typer(cases_app, name="cases")
 app.add_typer(events_app, name="events")
 
 _database = open_database
+
+
+@app.callback()
+def hub_home(
+    home: Annotated[
+        Path | None,
+        typer.Option(
+            "--home",
+            help="The hub's home folder, whose hub.yaml gives the database, network, time "
+            "zone and clock (default: $HUB_HOME, else ./hub.yaml if present).",
+        ),
+    ] = None,
+) -> None:
+    """After-sales partner hub."""
+    chosen = find_home(home)
+    if chosen is not None:
+        apply_home(load_home(chosen), os.environ)  # every command reads its settings here
 
 
 @app.command("up")
@@ -203,7 +223,7 @@ def cases_show(
         for event in state.timeline:
             sys.stdout.write(event.model_dump_json() + "\n")
         return
-    out.print(f"[bold]{reference}[/bold]: {state.status} since {state.status_at}")
+    out.print(f"[bold]{reference}[/bold]: {state.status} since {at(state.status_at)}")
     if references:
         shown = ", ".join(
             f"{kept.party} {kept.reference}"
@@ -215,7 +235,7 @@ def cases_show(
     for event in state.timeline:
         status = event.status.value if event.status else "[red]unmapped[/red]"
         table.add_row(
-            event.occurred_at.isoformat(),
+            at(event.occurred_at),
             event.reported_by,
             event.type.value,
             status,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,7 +15,9 @@ from rich.console import Console
 from rich.table import Table
 
 from hub.bootstrap import open_database as open_checked
+from hub.config.home import time_zone
 from hub.config.network import network_file
+from hub.operators.times import shown
 from hub.store.case_search import stored_reference
 from hub.store.db import Database
 
@@ -57,6 +60,12 @@ def open_database(url: str | None, *, schema_required: bool = True) -> Database:
     """The database, refused in one line (creating nothing) when it has no hub schema,
     unless the command is one that creates or inspects the schema."""
     return open_checked(url, schema_required=schema_required)
+
+
+def at(moment: datetime | None, *, seconds: bool = True) -> str:
+    """An instant in an operator's table: the one formatter (hub.operators.times), in the
+    operators' zone of the settings (the home's or $HUB_TIME_ZONE), zone shown."""
+    return shown(moment, time_zone(), seconds=seconds)
 
 
 def network_path(path: Path | None) -> Path:

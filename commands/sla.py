@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import typer
@@ -12,6 +12,7 @@ from commands.common import (
     DatabaseOption,
     JsonOption,
     NetworkOption,
+    at,
     case_reference,
     network_path,
     open_database,
@@ -19,8 +20,8 @@ from commands.common import (
     unbroken,
     write_json,
 )
+from hub.config.home import hub_clock
 from hub.partners.connectors import open_network
-from hub.sla.business_days import PARIS
 from hub.sla.compute import CaseServiceLevels, StepLevel, StepState
 from hub.sla.publish import publish_breaches
 from hub.sla.store import Breach, breaches, case_service_levels
@@ -36,7 +37,7 @@ def _duration(delta: timedelta | None) -> str:
 
 
 def _when(moment: datetime | None) -> str:
-    return "" if moment is None else moment.astimezone(PARIS).strftime("%Y-%m-%d %H:%M")
+    return "" if moment is None else at(moment, seconds=False)
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -72,7 +73,7 @@ def _step_json(step: StepLevel) -> dict[str, Any]:
 def _print_case(levels: CaseServiceLevels) -> None:
     level = levels.level.value if levels.level else "none (legal rule only)"
     out.print(f"{levels.case_ref} ({levels.retailer}, level {level}, {levels.coverage.value})")
-    table = Table("step", "basis", "allowed", "started", "due before (Paris)", "ended", "state")
+    table = Table("step", "basis", "allowed", "started", "due before", "ended", "state")
     colours = {StepState.MET: "green", StepState.RUNNING: "yellow", StepState.BREACHED: "red"}
     for step in levels.steps:
         state = step.state.value
@@ -95,7 +96,7 @@ def _print_breaches(found: list[Breach]) -> None:
         out.print("No breach in open cases.")
         return
     table = unbroken(
-        Table("case", "retailer", "step", "basis", "due before (Paris)", "late by", "ended"),
+        Table("case", "retailer", "step", "basis", "due before", "late by", "ended"),
         "case",
     )
     for breach in found:
@@ -127,7 +128,7 @@ def sla(
     """Service levels: breaches of open cases (contract levels and the 30-day legal rule)."""
     db = open_database(database)
     partners = open_network(network_path(network))
-    now = datetime.now(UTC)
+    now = hub_clock()()  # the hub's one clock: a demo's story time in its home
     if case is not None:
         levels = case_service_levels(db, partners, case_reference(db, case), now=now)
         if as_json:

@@ -24,6 +24,7 @@ def run_live(session: Session, console: Console, *, every: float) -> None:
     console.print(f"[bold]Hub demo[/bold]: the console is at {session.console_url}")
     console.print(f"Operator token for this session: {session.secrets.operator_token}")
     console.print(f"(also in ${TOKEN_ENV} of this process only; Ctrl-C stops the demo)")
+    console.print(f"In another terminal: hub --home {session.folder} status")
     stop = threading.Event()
     rounds = 0
     started = time.monotonic()
@@ -31,8 +32,10 @@ def run_live(session: Session, console: Console, *, every: float) -> None:
     try:
         while not stop.is_set():
             now, next_time = next_time, next_time + ROUND
+            session.clock.set(now)  # the hub's clock: the console and API measure by it
             opened = open_cases(session, rounds) if rounds < 2 else 0
             reported = session.partners.act(now)
+            session.core.jobs.publish_breaches()  # told when detected, not 15 min later
             read = session.feed.poll()
             if opened or reported or read:
                 console.print(

@@ -176,6 +176,7 @@ def run_once(session: Session, console: Console) -> Outcome:
         next_time = START
         for round_number in range(MAX_ROUNDS):
             now, next_time = next_time, next_time + ROUND
+            session.clock.set(now)
             opened = open_cases(session, round_number) if round_number < 2 else 0
             before, _ = _counts(session.database)
             reported = session.partners.act(now)

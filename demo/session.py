@@ -40,8 +40,10 @@ from demo.partners.relais_direct import RelaisDirect, counter_drop_off
 from demo.partners.repar_ouest import ReparOuest
 from demo.partners.world import World
 from demo.retailers import FeedReader, WebhookReceiver
-from demo.story import DemoCase, story
+from demo.story import START, DemoCase, story
 from hub.bootstrap import Hub, Retries
+from hub.clock import SharedClock
+from hub.config.home import HomeSettings, write_home
 from hub.config.sync import Role
 from hub.errors import ConfigurationError, ConflictError
 from hub.model.case import Case
@@ -66,6 +68,8 @@ ED_TOKEN_LIFETIME = 30
 that the hub renews them during the story."""
 LOCK = ".hub-demo.lock"
 """Held by the running demo (FolderLock): names its process; emptying the folder keeps it."""
+CLOCK_FILE = "clock"
+"""The story's current instant, for the CLI run against this folder (hub.yaml names it)."""
 RETRIES = Retries(max_attempts=4, base_delay=0.2, max_delay=2.0)
 """The story runs in minutes: a message that cannot go through is dead within seconds."""
 
@@ -90,6 +94,8 @@ class Session:
     network: Network
     core: Hub
     """The hub as the composition root built it: its jobs, supervisor and senders."""
+    clock: SharedClock
+    """The story's time: moved each round, the hub's one clock (and its home's)."""
     secrets: DemoSecrets
     hub: HubServer
     partners: Partners
@@ -333,8 +339,19 @@ def _session(folder: Path, *, port: int, production: Path | None) -> Iterator[Se
             _, bm_key = add_retailer(
                 connection, name="BricoMarket", case_prefix="BM-", party_id="bricomarket"
             )
+        # The story's clock, shared: the hub measures service levels by it, and the CLI
+        # pointed at this folder (its hub.yaml) reads the same instant from its file.
+        clock = SharedClock(folder / CLOCK_FILE, START)
+        write_home(
+            folder,
+            HomeSettings(
+                database_url="sqlite:///hub.db",
+                connectors=Path(path.name),
+                clock_file=Path(CLOCK_FILE),
+            ),
+        )
         core = stack.enter_context(
-            Hub(database, network, owner=f"hub-demo:{os.getpid()}", retries=RETRIES)
+            Hub(database, network, owner=f"hub-demo:{os.getpid()}", retries=RETRIES, clock=clock)
         )
         hub = stack.enter_context(HubServer(core.app(), port))
         _uvicorn_logs_to_root()
@@ -375,6 +392,7 @@ def _session(folder: Path, *, port: int, production: Path | None) -> Iterator[Se
             database=database,
             network=network,
             core=core,
+            clock=clock,
             secrets=secrets,
             hub=hub,
             partners=partners,

@@ -20,6 +20,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from fastapi import FastAPI
 
 from hub.api.app import create_app
+from hub.clock import Clock, system_clock
+from hub.config.home import hub_clock
 from hub.config.network import database_url, network_file
 from hub.errors import ConfigurationError, TransientError
 from hub.logs import masker
@@ -63,8 +65,11 @@ class Hub(Closing):
         owner: str,
         lease: timedelta = LEASE,
         retries: Retries = Retries(),
+        clock: Clock = system_clock,
     ) -> None:
         self.database = database
+        self.clock = clock
+        """The hub's one clock, handed to service levels, the console and the API."""
         self.network = network
         self.stopping = threading.Event()
         """Set when the process is asked to stop (SIGTERM): no new run, no new claim,
@@ -89,7 +94,7 @@ class Hub(Closing):
                 stopping=self.stopping,
                 on_dead=tell_retailer_of_failures(network.config),
             )
-            self._jobs = HubJobs(network, self.supervisor, dispatcher)
+            self._jobs = HubJobs(network, self.supervisor, dispatcher, clock=clock)
 
     @property
     def owner(self) -> str:
@@ -104,7 +109,7 @@ class Hub(Closing):
 
     def app(self) -> FastAPI:
         """The retailer API, the partners' push endpoints and the operator console."""
-        return create_app(self.database, self.network, stopping=self.stopping)
+        return create_app(self.database, self.network, stopping=self.stopping, clock=self.clock)
 
     def scheduler(self, *, dispatch_every: timedelta = timedelta(seconds=5)) -> BackgroundScheduler:
         """Every job on its schedule (not started yet)."""
@@ -194,4 +199,4 @@ def open_hub(
         require_current_schema(db)
     path = network or network_file()
     partners = open_network(path) if network_required or path.exists() else None
-    return Hub(db, partners, owner=owner, lease=lease)
+    return Hub(db, partners, owner=owner, lease=lease, clock=hub_clock())

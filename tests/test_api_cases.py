@@ -150,7 +150,8 @@ def test_the_timeline_shows_every_partner_in_time_order_with_labels_and_raw_code
         (None, "X47"),
         ("diagnosing", "DIA"),
     ]
-    assert body["events"][1]["occurred_at"] == "2026-11-03T09:00:00+01:00"
+    # 09:00 in Paris, written as every instant of the API is: UTC, with Z.
+    assert body["events"][1]["occurred_at"] == "2026-11-03T08:00:00Z"
     assert body["events"][1]["label"] == {
         "fr": "Reçu à l'atelier",
         "en": "Received at the workshop",

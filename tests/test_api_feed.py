@@ -95,7 +95,7 @@ def test_each_item_carries_what_a_retailer_shows_and_the_status_after_it(hub: Hu
     received = items[1]
     assert received["case_reference"] == "ME-000123"
     assert received["type"] == "case_status"
-    assert received["occurred_at"] == "2026-11-03T09:00:00+01:00"
+    assert received["occurred_at"] == "2026-11-03T08:00:00Z"  # 09:00 Paris, in UTC
     assert received["reported_by"] == "atelier-dupont"
     assert received["raw_code"] == "REC"
     assert received["label"] == {"fr": "Reçu à l'atelier", "en": "Received at the workshop"}

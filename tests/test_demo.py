@@ -16,7 +16,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -237,6 +237,35 @@ def test_a_simulated_connector_missing_from_the_network_is_named(tmp_path: Path)
     path.write_text(yaml.safe_dump(document, allow_unicode=True))
     with pytest.raises(ConfigurationError, match="the demo simulates pieces-plus-answers"):
         demo_network(ANYWHERE, path)
+
+
+def test_the_cli_reads_the_demo_through_its_home_on_the_storys_clock(
+    demo_run: DemoRun, tmp_path: Path
+) -> None:
+    """`hub --home var/demo ...` from any folder reads the demo's database and network,
+    and measures service levels by the story's clock (November), as the demo did: the
+    summary's breaches, not thirty days more against the machine's date."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    story_now = datetime.fromisoformat((demo_run.folder / "clock").read_text().strip())
+    assert story_now.month == 11, "the story's time, not the machine's"
+    listed = subprocess.run(
+        [sys.executable, str(ROOT / "cli.py"), "--home", str(demo_run.folder), "sla", "--json"],
+        cwd=tmp_path,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert listed.returncode == 0, listed.stderr
+    breaches = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert any(b["step"] == "parts" and b["basis"] == "silver" for b in breaches), breaches
+    for breach in breaches:
+        if breach["ended_at"] is None:
+            deadline = datetime.fromisoformat(breach["deadline"])
+            late = timedelta(seconds=breach["late_by_seconds"])
+            assert abs(deadline + late - story_now) < timedelta(seconds=1), breach
+    assert not (tmp_path / "hub.db").exists(), "nothing created where the command ran"
 
 
 def test_every_party_ends_consistent(demo_run: DemoRun) -> None:

@@ -23,6 +23,7 @@ from standardwebhooks.webhooks import Webhook
 
 from hub.api import create_app
 from hub.bootstrap import Hub
+from hub.console.render import duration
 from hub.errors import NotFoundError
 from hub.model import Event, EventDetails, EventType, Party, PartyRole, ShipmentStatus
 from hub.model.statuses import CaseStatus
@@ -41,6 +42,7 @@ from hub.sync.outbox import Dispatcher
 from tests.api_support import make_tenant, serving
 from tests.factories import PARIS_WINTER as WINTER
 from tests.factories import case_event, make_case, register_network
+from tests.test_console import OPERATOR_TOKEN, log_in
 
 SECRET = "whsec_" + base64.b64encode(b"a secret of thirty-two bytes!!!!").decode()
 MONDAY = datetime(2026, 11, 2, 10, 0, tzinfo=WINTER)
@@ -271,4 +273,41 @@ def test_the_scheduled_check_runs_under_its_lease(database: Database, network: N
         LEASE_NAME
     ]
     assert isinstance(job.trigger, IntervalTrigger)
-    assert job.trigger.interval == timedelta(minutes=15)
+    assert job.trigger.interval == timedelta(minutes=1), "published within a minute"
+
+
+def test_the_hubs_jobs_look_for_breaches_by_the_hubs_clock(
+    database: Database, network: Network
+) -> None:
+    """The demo's hub runs on its story's clock: before the deadlines nothing is late,
+    whatever the machine's date; at NOW the breaches are published, dated by that clock."""
+    store_cases(database)
+    story: list[datetime] = [NOW - timedelta(days=30)]
+    hub = Hub(database, network, owner="story", clock=lambda: story[0])
+    early = hub.jobs.publish_breaches(now=None)
+    assert early is not None
+    assert early.published == [], "nothing is late a month before"
+    story[0] = NOW
+    result = hub.jobs.publish_breaches(now=None)
+    assert result is not None
+    assert len(result.published) == 2
+    assert {event.recorded_at for event in result.published} == {NOW}
+
+
+def test_the_console_measures_breaches_by_the_hubs_clock(
+    database: Database, network: Network, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The console's breaches and case pages ask the clock the hub was built with (the
+    demo's story time), never the machine's date: "31 d late" was the machine's."""
+    store_cases(database)
+    monkeypatch.setenv("HUB_OPERATOR_TOKEN", OPERATOR_TOKEN)
+    expected = {b.case_ref: b.late_by for b in breaches(database, network, now=NOW)}
+    app = create_app(database, network, clock=lambda: NOW)
+    with TestClient(app) as client:
+        log_in(client)
+        page = client.get("/console/breaches").text
+        case_page = client.get("/console/cases/ME-000123").text
+    assert f"<strong>{duration(expected['ME-000123'])}</strong>" in page
+    assert f"<strong>{duration(expected['BM-000045'])}</strong>" in page
+    assert f"{duration(expected['ME-000123'])} late" in case_page
+    assert "2026-11-05 12:00:00 CET</span> by the hub's clock" in page

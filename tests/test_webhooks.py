@@ -170,7 +170,7 @@ def test_the_payload_of_a_mapped_event() -> None:
         "event_type": "case_status",
         "status": "repaired",
         "unmapped": False,
-        "occurred_at": "2026-11-03T09:00:00+01:00",
+        "occurred_at": "2026-11-03T08:00:00Z",
         "reported_by": "atelier-dupont",
         "label": {"fr": "Réparé", "en": "Repaired"},
         "raw_code": "REP",
@@ -180,12 +180,11 @@ def test_the_payload_of_a_mapped_event() -> None:
     assert json.loads(json.dumps(payload)) == payload
 
 
-def test_the_offset_is_kept_and_never_relabelled_as_utc() -> None:
+def test_the_instant_is_kept_and_written_in_utc_like_the_api() -> None:
     at = datetime(2026, 7, 1, 18, 30, tzinfo=PARIS_WINTER)
     occurred = event_payload(case_event("received", at), "ME-000123", None)["occurred_at"]
-    assert occurred == "2026-07-01T18:30:00+01:00"
+    assert occurred == "2026-07-01T17:30:00Z", "converted, never relabelled"
     assert datetime.fromisoformat(occurred) == at
-    assert not occurred.endswith("Z")
 
 
 def test_an_unmapped_event_has_no_status_and_keeps_its_raw_code() -> None:

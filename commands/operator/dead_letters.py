@@ -7,7 +7,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from commands.common import DatabaseOption, JsonOption, open_database, out, unbroken, write_json
+from commands.common import (
+    DatabaseOption,
+    JsonOption,
+    at,
+    open_database,
+    out,
+    unbroken,
+    write_json,
+)
 from hub.errors import ConfigurationError
 from hub.operators.jsonable import as_json
 from hub.sync.outbox import dead_letters, replay
@@ -62,7 +70,7 @@ def show_dead_letters(target: str | None, database: str | None, as_json_: bool) 
             row.kind,
             row.case_ref or "",
             str(row.attempts),
-            row.created_at.strftime("%Y-%m-%d %H:%M"),
+            at(row.created_at, seconds=False),
             row.last_error or "",
         )
     out.print(table, markup=False, highlight=False)

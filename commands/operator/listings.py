@@ -15,6 +15,7 @@ from commands.common import (
     DatabaseOption,
     JsonOption,
     NetworkOption,
+    at,
     open_database,
     out,
     unbroken,
@@ -144,7 +145,7 @@ def _run_row(record: RunRecord, is_replay: bool) -> list[str]:
     outcome = outcome_text(record) + (" (replay)" if is_replay else "")
     return [
         str(record.id),
-        record.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+        at(record.started_at),
         took,
         outcome,
         f"{counts.messages_read}/{counts.messages_seen}",
@@ -218,7 +219,7 @@ def warnings(
     table = Table("when", "file", "kind", "reason", "seen", title=f"File warnings of {connector}")
     for warning in found:
         table.add_row(
-            warning.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            at(warning.created_at),
             warning.source,
             warning.kind,
             warning.reason,
@@ -248,8 +249,8 @@ def unmapped(database: DatabaseOption = None, as_json_: JsonOption = False) -> N
             code.raw_code or "",
             code.raw_label or "",
             str(code.count),
-            code.first_seen.strftime("%Y-%m-%d %H:%M"),
-            code.last_seen.strftime("%Y-%m-%d %H:%M"),
+            at(code.first_seen, seconds=False),
+            at(code.last_seen, seconds=False),
             code.example_case_ref or "",
         )
     out.print(table, markup=False, highlight=False)
@@ -285,7 +286,7 @@ def unlinked(
             event.raw_code or "",
             event.partner_ref or "",
             event.case_ref or "",
-            event.occurred_at.strftime("%Y-%m-%d %H:%M"),
+            at(event.occurred_at, seconds=False),
             event.reason,
         )
     out.print(table, markup=False, highlight=False)

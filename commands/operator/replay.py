@@ -3,7 +3,7 @@ or a connector's since a date, with a progress bar and a one-line summary."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated
 
 import typer
@@ -19,6 +19,7 @@ from commands.common import (
     write_json,
 )
 from commands.operator.shared import network_of, operator_name
+from hub.config.home import time_zone
 from hub.errors import ConfigurationError
 from hub.operators.jsonable import as_json
 from hub.operators.listings import require_known
@@ -26,11 +27,12 @@ from hub.partners.replay import ReplayReport, messages_since, replay_connector, 
 
 
 def _since(text: str) -> datetime:
-    """A date (midnight UTC) or a time with its offset; a time without one is ambiguous."""
+    """A date (its midnight in the operators' zone, the one every table shows times in)
+    or a time with its offset; a time without one is ambiguous."""
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)
-            return datetime(day.year, day.month, day.day, tzinfo=UTC)
+            return datetime(day.year, day.month, day.day, tzinfo=time_zone())
         moment = datetime.fromisoformat(text)
     except ValueError as error:
         raise ConfigurationError(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import tzinfo
 from typing import Any
 
 from fastapi import Depends, FastAPI
@@ -17,6 +18,8 @@ from hub.api.operator_auth import install_operator_auth
 from hub.api.partners import push_endpoints
 from hub.api.problems import install_problem_handlers
 from hub.api.proxies import TrustedProxies
+from hub.clock import Clock, system_clock
+from hub.config.home import time_zone
 from hub.config.network import trusted_proxies
 from hub.console import install_console
 from hub.partners.connectors import Network
@@ -30,7 +33,9 @@ The after-sales hub for retailers: open cases, read them and their timelines acr
 every partner, import cases from CSV, and follow every event of your cases through one
 normalised feed. Every request carries `Authorization: Bearer <key>`; every error is
 RFC 9457 problem details (`application/problem+json`). You only ever see your own
-cases: anything else answers exactly as if it did not exist.
+cases: anything else answers exactly as if it did not exist. Every time is RFC 3339 in
+UTC, written with `Z` (`2026-11-03T15:05:00Z`), in responses, the feed and webhooks alike:
+compare them as they are; show them in your customer's zone.
 """
 
 
@@ -44,9 +49,17 @@ class RetailerApi(FastAPI):
 
 
 def create_app(
-    database: Database, network: Network | None = None, *, stopping: threading.Event | None = None
+    database: Database,
+    network: Network | None = None,
+    *,
+    stopping: threading.Event | None = None,
+    clock: Clock = system_clock,
+    zone: tzinfo | None = None,
 ) -> FastAPI:
     """The API over ``database``; building it opens no connection.
+
+    ``clock`` is the hub's one clock (service levels are measured against it); ``zone``
+    the operators' time zone the console shows times in (default: the settings').
 
     With a ``network``, its push connectors are served under /partners. ``stopping``,
     once set, makes /readyz answer 503 (the process is shutting down).
@@ -64,6 +77,8 @@ def create_app(
     app.state.on_stored = None if network is None else network.sync_hook()
     app.state.network = network
     app.state.route_check = None if network is None else route_check(network)
+    app.state.clock = clock
+    app.state.time_zone = zone or time_zone()
     install_problem_handlers(app)
     install_operator_auth(app)  # before /metrics and /console, which share its throttle
     app.add_middleware(BodyLimit, overrides={f"{PREFIX}/cases/import": IMPORT_BODY_LIMIT})

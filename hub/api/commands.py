@@ -17,6 +17,8 @@ from rich.table import Table
 from hub.api.listen import require_free_port
 from hub.api.proxies import server_config
 from hub.bootstrap import open_database, open_hub, process_owner
+from hub.config.home import time_zone
+from hub.operators.times import shown
 from hub.retailers.tenants import (
     IssuedKey,
     add_retailer,
@@ -82,12 +84,13 @@ def keys_list(retailer: RetailerArgument, database: DatabaseOption = None) -> No
         tenant = find_retailer(connection, retailer)
         keys = list_keys(connection, tenant.id)
     table = Table("key id", "created", "last used", "revoked", title=f"API keys of {tenant.id}")
+    zone = time_zone()
     for key in keys:
         table.add_row(
             key.id,
-            key.created_at.isoformat(timespec="seconds"),
-            key.last_used_at.isoformat(timespec="seconds") if key.last_used_at else "never",
-            key.revoked_at.isoformat(timespec="seconds") if key.revoked_at else "",
+            shown(key.created_at, zone),
+            shown(key.last_used_at, zone) if key.last_used_at else "never",
+            shown(key.revoked_at, zone) if key.revoked_at else "",
         )
     out.print(table)
 
@@ -101,7 +104,7 @@ def keys_revoke(
     with _database(database).transaction() as connection:
         key = revoke_key(connection, key_id)
     assert key.revoked_at is not None
-    when = key.revoked_at.isoformat(timespec="seconds")
+    when = shown(key.revoked_at, time_zone())
     out.print(f"key {key.id} of {key.retailer_id} revoked at {when}")
 
 

@@ -6,10 +6,10 @@ these, so that what a retailer sees is documented once, in the OpenAPI document.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal, TypedDict
+from datetime import UTC, datetime
+from typing import Annotated, Literal, TypedDict
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from hub.model.case import Case
 from hub.model.event import Event, EventDetails, EventType
@@ -32,6 +32,15 @@ from hub.store.outbox import ResentBy
 from hub.sync.failures import CaseFailure, FailureState
 
 AnyStatus = CaseStatus | ShipmentStatus | PartsOrderStatus | ServiceLevelStatus | CaseRecordStatus
+
+
+def _in_utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)
+
+
+Instant = Annotated[datetime, AfterValidator(_in_utc)]
+"""Every instant the API writes, in UTC (RFC 3339 with ``Z``): a case's ``status_at`` in
+``Z`` beside its timeline in ``+01:00`` read as two different times to a retailer's code."""
 
 
 class _Out(BaseModel):
@@ -67,9 +76,9 @@ class CaseSummary(_Out):
     reference: str
     status: CaseStatus | None
     status_label: LabelOut | None
-    status_at: datetime | None
-    opened_at: datetime
-    updated_at: datetime
+    status_at: Instant | None
+    opened_at: Instant
+    updated_at: Instant
     breached: bool = Field(
         description="A step of this case missed its service-level deadline (contract or the "
         "30-day legal rule); the breach was published on the feed as a `service_level` event."
@@ -192,8 +201,11 @@ class EventOut(_Out):
     type: EventType
     status: AnyStatus | None = Field(description="Canonical status; null when unmapped.")
     unmapped: bool = Field(description="True when no mapping knew the partner's code.")
-    occurred_at: datetime = Field(description="When it happened, with the partner's offset.")
-    recorded_at: datetime
+    occurred_at: Instant = Field(
+        description="When it happened, in UTC like every instant of the API (the partner's "
+        "own offset is not kept on the wire: one rule for every time)."
+    )
+    recorded_at: Instant
     reported_by: str = Field(description="Party id of who reported it.")
     label: LabelOut | None = Field(description="Label of the canonical status.")
     raw_code: str | None = Field(description="The partner's own code, for support.")
@@ -248,7 +260,7 @@ class Timeline(_Out):
     reference: str
     status: CaseStatus | None
     status_label: LabelOut | None
-    status_at: datetime | None
+    status_at: Instant | None
     events: list[EventOut]
 
     @classmethod

@@ -6,23 +6,27 @@ states the same way.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
+from jinja2.runtime import Context
 
 from hub.console.session import CSRF_FIELD, ConsoleSession
+from hub.operators.times import shown
 
 HERE = Path(__file__).parent
 CSS = (HERE / "static" / "console.css").read_bytes()
 
 SECURITY_HEADERS = {
-    # No script at all, styles only from the console itself, forms only back to it.
+    # Scripts and styles only from the console itself (the charts' plotly.js is served
+    # by the hub, never a CDN; no inline script runs), forms only back to it.
     "Content-Security-Policy": (
-        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+        "form-action 'self'; "
         "frame-ancestors 'none'; base-uri 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
@@ -31,18 +35,12 @@ SECURITY_HEADERS = {
 }
 
 
-def when(moment: datetime | None) -> str:
-    """An instant in UTC, to the second: the operator compares across partners' zones."""
-    if moment is None:
-        return "—"
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def local(moment: datetime | None) -> str:
-    """An instant as the partner stated it, with its offset."""
-    if moment is None:
-        return "—"
-    return moment.isoformat(sep=" ", timespec="minutes")
+@pass_context
+def when(context: Context, moment: datetime | None) -> str:
+    """An instant in the operators' zone, to the second, zone shown: the one formatter
+    (hub.operators.times) the CLI's tables use too, so two screens never disagree."""
+    zone: tzinfo = context["zone"]
+    return shown(moment, zone)
 
 
 def duration(span: timedelta | float | None) -> str:
@@ -104,9 +102,7 @@ environment = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-environment.filters.update(
-    when=when, local=local, duration=duration, words=words, counted=counted, noun=noun
-)
+environment.filters.update(when=when, duration=duration, words=words, counted=counted, noun=noun)
 
 
 def page(
@@ -125,6 +121,7 @@ def page(
         csrf_field=CSRF_FIELD,
         csrf_token=None if session is None else session.csrf_token(now=now),
         now=now,
+        zone=request.app.state.time_zone,
         ago=lambda moment: ago(moment, now),
         due=lambda moment: due(moment, now),
         **context,

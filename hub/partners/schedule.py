@@ -17,6 +17,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from hub.clock import Clock, system_clock
 from hub.config.connector_spec import (
     CaseImportSpec,
     ConnectorSpec,
@@ -47,6 +48,8 @@ class HubJobs:
     network: Network
     supervisor: RunSupervisor
     dispatcher: Dispatcher
+    clock: Clock = system_clock
+    """The hub's one clock: breaches are looked for as of its "now"."""
 
     def check_runnable(self, name: str) -> None:
         """Refuse, before any lease or record, a name that is no drop folder and no
@@ -95,7 +98,11 @@ class HubJobs:
         if supervisor.stopping is not None and supervisor.stopping.is_set():
             return None
         return publish_leased(
-            supervisor.database, self.network, supervisor.owner, lease=supervisor.lease, now=now
+            supervisor.database,
+            self.network,
+            supervisor.owner,
+            lease=supervisor.lease,
+            now=now or self.clock(),
         )
 
     def reading(self) -> list[str]:

@@ -172,13 +172,19 @@ def event_payload(
         "event_type": event.type.value,
         "status": None if event.status is None else event.status.value,
         "unmapped": event.status is None,
-        "occurred_at": event.occurred_at.isoformat(),
+        "occurred_at": rfc3339(event.occurred_at),
         "reported_by": event.reported_by,
         "label": None if label is None else {"fr": label.fr, "en": label.en},
         "raw_code": event.raw_code,
         "raw_label": event.raw_label,
         "case_status_after": None if case_status_after is None else case_status_after.value,
     }
+
+
+def rfc3339(moment: datetime) -> str:
+    """An instant as the API writes every one: UTC, with ``Z`` (the API's models do the same
+    through pydantic; a webhook body is built by hand, so it says it here)."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def read_webhook_secret(spec: WebhookSpec, environ: Mapping[str, str] | None = None) -> str:

@@ -168,6 +168,13 @@ events = Table(
         sqlite_where=text("unmapped"),
         postgresql_where=text("unmapped"),
     ),
+    # The charts count breaches by deadline: a few rows among millions of events.
+    Index(
+        "ix_events_service_level_occurred_at",
+        "occurred_at",
+        sqlite_where=text("type = 'service_level'"),
+        postgresql_where=text("type = 'service_level'"),
+    ),
 )
 
 parcels = Table(
@@ -212,6 +219,7 @@ connector_runs = Table(
     Column("error_action", String(32), nullable=True, comment="What to do next (NextAction)."),
     Column("error_message", Text, nullable=True),
     Index(None, "connector", "started_at"),
+    Index(None, "started_at"),  # the charts: every connector's runs of a period
 )
 
 rejects = Table(
@@ -410,6 +418,9 @@ outbox = Table(
         sqlite_where=text("state IN ('pending', 'dead')"),
         postgresql_where=text("state IN ('pending', 'dead')"),
     ),
+    # The charts' outbox depth: messages written, and delivered, within a period.
+    Index(None, "created_at"),
+    Index(None, "delivered_at"),
     comment="Messages to send, written in the transaction of the events that cause them.",
 )
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from hub.console.pages import cases, connectors, health, login, runs, worklists
+from hub.console.pages import cases, charts, connectors, health, login, runs, worklists
 
 router = APIRouter()
-for group in (login, health, connectors, runs, worklists, cases):
+for group in (login, health, connectors, runs, worklists, cases, charts):
     router.include_router(group.router)

@@ -10,7 +10,7 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
-from hub.console.pages.shared import Session, database_of, network_of, party_names
+from hub.console.pages.shared import Session, clock_of, database_of, network_of, party_names
 from hub.console.render import page
 from hub.console.session import CONSOLE_PATH
 from hub.errors import NotFoundError
@@ -65,10 +65,10 @@ def cases_list(
     names one case by its reference opens that case."""
     database = database_of(request)
     network = network_of(request)
-    now = datetime.now(UTC)
+    now = datetime.now(UTC)  # when rows were updated: the machine's time, like updated_at
     only: set[str] | None = None
-    if _flag(breached):
-        found = [] if network is None else breaches(database, network, now=now)
+    if _flag(breached):  # by the hub's clock, as the breaches page measures them
+        found = [] if network is None else breaches(database, network, now=clock_of(request)())
         only = {breach.case_ref for breach in found}
     where = CaseFilter(
         text=q,
@@ -203,7 +203,7 @@ def case_page(request: Request, session: Session, reference: str) -> Response:
         )
         levels: CaseServiceLevels | None = None
         if network is not None:
-            levels = case_service_levels(connection, network, reference, now=datetime.now(UTC))
+            levels = case_service_levels(connection, network, reference, now=clock_of(request)())
     return page(
         request,
         "case.html",

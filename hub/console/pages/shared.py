@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse
 
+from hub.clock import Clock
 from hub.console.session import CONSOLE_PATH, ConsoleSession, operator_session
 from hub.partners.connectors import Network
 from hub.store.db import Database
@@ -27,6 +28,12 @@ def network_of(request: Request) -> Network | None:
     """The loaded network, or None when the console runs without connectors.yaml."""
     network: Network | None = request.app.state.network
     return network
+
+
+def clock_of(request: Request) -> Clock:
+    """The hub's one clock (a demo's story time): service levels are measured by it."""
+    clock: Clock = request.app.state.clock
+    return clock
 
 
 def party_names(database: Database) -> dict[str, str]:

@@ -13,6 +13,7 @@ from hub.console.pages.shared import (
     Session,
     back,
     check_csrf,
+    clock_of,
     database_of,
     network_of,
     party_names,
@@ -54,8 +55,9 @@ def breaches_page(request: Request, session: Session, retailer: str = "") -> Res
     names = party_names(database)
     found = None
     retailers: list[str] = []
+    measured_at = clock_of(request)()  # the hub's clock: a demo's story time
     if network is not None:
-        found = breaches(database, network, now=now, retailer=retailer or None)
+        found = breaches(database, network, now=measured_at, retailer=retailer or None)
         parties = network.config.parties
         retailers = [party.id for party in parties if party.role is PartyRole.RETAILER]
     return page(
@@ -64,6 +66,7 @@ def breaches_page(request: Request, session: Session, retailer: str = "") -> Res
         session=session,
         now=now,
         breaches=found,
+        measured_at=measured_at,
         retailer=retailer,
         retailers=retailers,
         names=names,
