@@ -28,6 +28,14 @@ def register_network(database: Database) -> None:
             save_party(connection, party)
 
 
+CUSTOMER_WITH_ADDRESS = {
+    "name": "Julie Martin",
+    "phone": "+33612345678",
+    "address": {"line1": "4 rue des Lilas", "postcode": "69003", "city": "Lyon"},
+}
+"""A customer the shipped network's carriers can collect from (a pickup needs the address)."""
+
+
 def make_case(reference: str = "ME-000123", **overrides: Any) -> Case:
     data: dict[str, Any] = {
         "reference": reference,

@@ -17,7 +17,7 @@ from hub.clock import FileClock, SharedClock
 from hub.config.home import HomeSettings, load_home, time_zone, write_home
 from hub.errors import ConfigurationError
 from hub.operators.times import shown
-from tests.factories import make_case
+from tests.factories import CUSTOMER_WITH_ADDRESS, make_case
 
 ROOT = Path(__file__).resolve().parent.parent
 NETWORK = ROOT / "connectors.yaml"
@@ -121,7 +121,9 @@ def test_the_cli_measures_service_levels_by_the_homes_clock(
     home = make_home(tmp_path / "demo", clock_file="clock", time_zone="UTC")
     SharedClock(home / "clock", story_now)
     assert hub("--home", str(home), "up", cwd=elsewhere).returncode == 0
-    case = make_case("ME-000777", opened_at=story_now - timedelta(days=10))
+    case = make_case(
+        "ME-000777", opened_at=story_now - timedelta(days=10), customer=CUSTOMER_WITH_ADDRESS
+    )
     file = tmp_path / "case.json"
     file.write_text(case.model_dump_json(), encoding="utf-8")
     opened = hub("--home", str(home), "cases", "open", str(file), cwd=elsewhere)
@@ -146,7 +148,8 @@ def test_cli_tables_show_every_time_in_the_operators_zone_with_the_zone(
     assert hub("--home", str(home), "up", cwd=elsewhere).returncode == 0
     opened_at = datetime(2026, 11, 3, 9, 0, tzinfo=UTC)
     file = tmp_path / "case.json"
-    file.write_text(make_case("ME-000778", opened_at=opened_at).model_dump_json())
+    case = make_case("ME-000778", opened_at=opened_at, customer=CUSTOMER_WITH_ADDRESS)
+    file.write_text(case.model_dump_json())
     assert hub("--home", str(home), "cases", "open", str(file), cwd=elsewhere).returncode == 0
 
     shown_case = hub("--home", str(home), "cases", "show", "ME-000778", cwd=elsewhere)
