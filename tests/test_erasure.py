@@ -277,3 +277,30 @@ def test_the_eraser_reads_the_values_as_partners_write_them() -> None:
         assert len(masked) == len(quoted), "a fixed-width line keeps its columns"
     assert eraser.text("06 71 23 45 99 and 69001 Lyon") == "06 71 23 45 99 and 69001 Lyon"
     assert eraser.bytes(NAME.encode("latin-1")) == b"*" * len(NAME)
+
+
+def test_an_operator_erases_from_the_command_line_and_cases_show_says_so(
+    database: Database,
+) -> None:
+    from typer.testing import CliRunner
+
+    from cli import app
+    from hub.store.cases import open_case
+    from tests.factories import make_case
+
+    register_network(database)
+    with database.transaction() as connection:
+        open_case(connection, make_case(REFERENCE, customer={"name": NAME, "phone": PHONE}))
+    options = ["--database", database.url]
+    lower = REFERENCE.lower()  # read whatever its letter case
+    erased = CliRunner().invoke(app, ["cases", "erase", lower, "--by", "ticket-42", *options])
+    assert erased.exit_code == 0, erased.output
+    assert f"case {REFERENCE}: personal data erased" in erased.stdout
+    again = CliRunner().invoke(app, ["cases", "erase", REFERENCE, "--by", "ticket-43", *options])
+    assert "already erased" in again.stdout
+    assert "operator:ticket-42" in again.stdout, "the first request is the one recorded"
+    shown = CliRunner().invoke(app, ["cases", "show", REFERENCE, *options])
+    assert shown.exit_code == 0, shown.output
+    assert "personal data erased" in shown.stdout
+    assert "by operator:ticket-42" in shown.stdout
+    assert traces(database) == []
