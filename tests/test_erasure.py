@@ -23,6 +23,7 @@ import httpx
 import pytest
 from sqlalchemy import JSON, LargeBinary, String, Text, select
 
+from hub.api.operator_auth import TOKEN_ENV
 from hub.bootstrap import Hub
 from hub.model.personal_data import ERASED, Eraser
 from hub.partners.connectors import Network, open_network
@@ -41,6 +42,7 @@ NAME = "Zéphyrine Quillebaüf"
 PHONE = "+33 6 71 23 45 98"
 STREET = "17 impasse des Hérons"
 EMAIL = "zephyrine.q@example.org"
+OPERATOR_TOKEN = "op-erasure-test-0123456789abcdef0123456789"
 
 NEEDLES = [
     re.compile(pattern, re.IGNORECASE)
@@ -176,8 +178,13 @@ def open_second_case(base: str, tenant: Tenant) -> None:
 
 
 def test_an_erased_case_leaves_no_trace_in_any_table_or_archive(
-    tmp_path: Path, database: Database, tenant: Tenant, hub: Hub
+    tmp_path: Path,
+    database: Database,
+    tenant: Tenant,
+    hub: Hub,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv(TOKEN_ENV, OPERATOR_TOKEN)
     with serving(hub.app()) as base:
         open_cases(base, tenant)
         sent = hub.jobs.dispatch()
@@ -217,6 +224,13 @@ def test_an_erased_case_leaves_no_trace_in_any_table_or_archive(
         assert case.json()["status"] == "received", case.text
         witness = httpx.get(f"{base}/v1/cases/{WITNESS}/erasure", headers=tenant.headers)
         assert witness.status_code == 404, "the other case's data is whole"
+        operator = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+        console = httpx.get(f"{base}/console/cases/{REFERENCE}", headers=operator)
+        assert console.status_code == 200
+        assert "Personal data erased" in console.text
+        assert "retailer:maison-electro" in console.text
+        untouched = httpx.get(f"{base}/console/cases/{WITNESS}", headers=operator)
+        assert "Personal data" not in untouched.text
 
     assert case_state_of(database, REFERENCE) == before, "statuses and dates stay"
     with database.transaction() as connection:

@@ -17,6 +17,7 @@ from hub.sla.store import case_service_levels
 from hub.store.case_links import references_of_case
 from hub.store.case_search import find_cases, stored_reference
 from hub.store.cases import case_state, require_case
+from hub.store.erasure import erasure_of
 from hub.store.parties import list_parties
 
 router = APIRouter(prefix=CONSOLE_PATH, include_in_schema=False)
@@ -46,6 +47,7 @@ def case_page(request: Request, session: Session, reference: str) -> Response:
                 request, "cases.html", session=session, status_code=404, q=reference, hits=[]
             )
         state = case_state(connection, reference)
+        erasure = erasure_of(connection, record.id)
         references = references_of_case(connection, record.case.reference)
         names = {party.id: party.name for party in list_parties(connection)}
         network = network_of(request)
@@ -61,4 +63,5 @@ def case_page(request: Request, session: Session, reference: str) -> Response:
         names=names,
         levels=levels,
         references=references,
+        erasure=erasure,
     )
