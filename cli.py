@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from rich.table import Table
 
 from commands import adapters as adapters_commands
+from commands import backup as backup_commands
 from commands import connectors as connectors_commands
 from commands import demo as demo_commands
 from commands import operator as operator_commands
@@ -59,6 +60,7 @@ app.command("demo")(demo_commands.demo)
 app.command("sla")(sla_commands.sla)
 operator_commands.register(app)
 app.command("retention")(retention_commands.retention)
+app.command("backup")(backup_commands.backup)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 schemas_app = typer.Typer(help="JSON Schemas generated from the code.", no_args_is_help=True)
 cases_app = typer.Typer(help="Cases and their timelines.", no_args_is_help=True)
