@@ -30,6 +30,10 @@ EXTRA: dict[tuple[str, str], dict[int, str]] = {
     ("get", "/v1/cases"): {404: "The cursor was not given to you."},
     ("get", "/v1/cases/{reference}"): {404: "No such case of yours."},
     ("get", "/v1/cases/{reference}/timeline"): {404: "No such case of yours."},
+    ("post", "/v1/cases/{reference}/erasure"): {404: "No such case of yours."},
+    ("get", "/v1/cases/{reference}/erasure"): {
+        404: "No such case of yours, or its personal data was not erased."
+    },
     ("get", "/v1/feed"): {404: "The cursor was not given to you."},
 }
 
