@@ -224,6 +224,11 @@ def test_an_erased_case_leaves_no_trace_in_any_table_or_archive(
         assert case.json()["status"] == "received", case.text
         witness = httpx.get(f"{base}/v1/cases/{WITNESS}/erasure", headers=tenant.headers)
         assert witness.status_code == 404, "the other case's data is whole"
+        timeline = httpx.get(f"{base}/v1/cases/{REFERENCE}/timeline", headers=tenant.headers)
+        assert timeline.status_code == 200
+        erased_events = [e for e in timeline.json()["events"] if e["type"] == "personal_data"]
+        assert len(erased_events) == 1, timeline.text
+        assert erased_events[0]["status"] == "erased"
         operator = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
         console = httpx.get(f"{base}/console/cases/{REFERENCE}", headers=operator)
         assert console.status_code == 200
@@ -232,7 +237,10 @@ def test_an_erased_case_leaves_no_trace_in_any_table_or_archive(
         untouched = httpx.get(f"{base}/console/cases/{WITNESS}", headers=operator)
         assert "Personal data" not in untouched.text
 
-    assert case_state_of(database, REFERENCE) == before, "statuses and dates stay"
+    after = case_state_of(database, REFERENCE)
+    erased = [entry for entry in after if entry[1] == "erased"]
+    assert len(erased) == 1, "the erasure is on the timeline, once"
+    assert [entry for entry in after if entry not in erased] == before, "the facts stay"
     with database.transaction() as connection:
         record = get_case(connection, REFERENCE)
         other = get_case(connection, WITNESS)
@@ -259,7 +267,9 @@ def test_an_erased_case_leaves_no_trace_in_any_table_or_archive(
 def case_state_of(database: Database, reference: str) -> list[tuple[str, str | None, Any]]:
     with database.transaction() as connection:
         state = case_state(connection, reference)
-    return [(e.id, e.status, e.occurred_at) for e in state.timeline]
+    assert state.status is not None
+    current = ("current status", state.status.value, state.status_at)
+    return [current, *((e.id, e.status, e.occurred_at) for e in state.timeline)]
 
 
 def test_the_eraser_reads_the_values_as_partners_write_them() -> None:

@@ -17,6 +17,7 @@ from hub.model.statuses import (
     CaseStatus,
     Label,
     PartsOrderStatus,
+    PersonalDataStatus,
     ServiceLevelStatus,
     ShipmentStatus,
 )
@@ -28,7 +29,7 @@ from hub.retailers.tenants import Retailer
 from hub.store.case_links import KeptReference
 from hub.store.cases import CaseRecord
 
-AnyStatus = CaseStatus | ShipmentStatus | PartsOrderStatus | ServiceLevelStatus
+AnyStatus = CaseStatus | ShipmentStatus | PartsOrderStatus | ServiceLevelStatus | PersonalDataStatus
 
 
 class _Out(BaseModel):

@@ -16,6 +16,7 @@ from hub.model.statuses import (
     CaseStatus,
     Label,
     PartsOrderStatus,
+    PersonalDataStatus,
     ServiceLevelStatus,
     ShipmentStatus,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "Party",
     "PartyReference",
     "PartyRole",
+    "PersonalDataStatus",
     "Product",
     "Quote",
     "QuoteDecision",

@@ -29,6 +29,7 @@ from hub.model.statuses import (
     CaseStatus,
     Label,
     PartsOrderStatus,
+    PersonalDataStatus,
     ServiceLevelStatus,
     ShipmentStatus,
 )
@@ -46,18 +47,25 @@ class EventType(StrEnum):
     PARTS_ORDER_STATUS = "parts_order_status"
     SERVICE_LEVEL = "service_level"
     """The hub's own word on a case's service level (a step past its deadline)."""
+    PERSONAL_DATA = "personal_data"
+    """The hub's own record that the customer's personal data was erased (GDPR)."""
 
 
-AnyStatus = CaseStatus | ShipmentStatus | PartsOrderStatus | ServiceLevelStatus
+AnyStatus = CaseStatus | ShipmentStatus | PartsOrderStatus | ServiceLevelStatus | PersonalDataStatus
 
 STATUS_SETS: dict[
     EventType,
-    type[CaseStatus] | type[ShipmentStatus] | type[PartsOrderStatus] | type[ServiceLevelStatus],
+    type[CaseStatus]
+    | type[ShipmentStatus]
+    | type[PartsOrderStatus]
+    | type[ServiceLevelStatus]
+    | type[PersonalDataStatus],
 ] = {
     EventType.CASE_STATUS: CaseStatus,
     EventType.SHIPMENT_STATUS: ShipmentStatus,
     EventType.PARTS_ORDER_STATUS: PartsOrderStatus,
     EventType.SERVICE_LEVEL: ServiceLevelStatus,
+    EventType.PERSONAL_DATA: PersonalDataStatus,
 }
 
 

@@ -116,6 +116,20 @@ class ServiceLevelStatus(StrEnum):
         return _SERVICE_LEVEL_ORDER[self]
 
 
+class PersonalDataStatus(StrEnum):
+    """What the hub did with a case's personal data (GDPR): the customer's were erased."""
+
+    ERASED = "erased"
+
+    @property
+    def label(self) -> Label:
+        return PERSONAL_DATA_STATUS_LABELS[self]
+
+    @property
+    def rank(self) -> int:
+        return _PERSONAL_DATA_ORDER[self]
+
+
 CASE_STATUS_LABELS: dict[CaseStatus, Label] = {
     CaseStatus.CREATED: Label("Dossier ouvert", "Case opened"),
     CaseStatus.PICKUP_REQUESTED: Label("Enlèvement demandé", "Pickup requested"),
@@ -171,6 +185,12 @@ SERVICE_LEVEL_STATUS_LABELS: dict[ServiceLevelStatus, Label] = {
     ServiceLevelStatus.BREACHED: Label("Délai de service dépassé", "Service deadline missed"),
 }
 
+PERSONAL_DATA_STATUS_LABELS: dict[PersonalDataStatus, Label] = {
+    PersonalDataStatus.ERASED: Label(
+        "Données personnelles effacées", "Customer's personal data erased"
+    ),
+}
+
 FINAL_CASE_STATUSES: frozenset[CaseStatus] = frozenset(
     {
         CaseStatus.CLOSED,
@@ -185,3 +205,4 @@ _CASE_ORDER = {status: index for index, status in enumerate(CaseStatus)}
 _SHIPMENT_ORDER = {status: index for index, status in enumerate(ShipmentStatus)}
 _PARTS_ORDER = {status: index for index, status in enumerate(PartsOrderStatus)}
 _SERVICE_LEVEL_ORDER = {status: index for index, status in enumerate(ServiceLevelStatus)}
+_PERSONAL_DATA_ORDER = {status: index for index, status in enumerate(PersonalDataStatus)}

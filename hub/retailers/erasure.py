@@ -8,7 +8,9 @@ The order matters, because the values are kept nowhere but in the case until the
    own short transaction (SQLite's one writer is never held long): the raw archive,
    rejected lines, run errors, events, outbox messages... (hub.store.erasure);
 3. last, in one transaction, the case's document loses the customer's name, phone,
-   email and address (its free text masked), and the erasure is marked complete.
+   email and address (its free text masked), the erasure is marked complete, and an
+   event of type ``personal_data`` (status ``erased``, reported by the hub, with who
+   asked) goes on the case's timeline and the retailer's feed.
 
 A process stopping between 2 and 3 leaves the case as it was, with the erasure
 unfinished: the retention job finishes it (``finish_unfinished``). Messages not sent yet
@@ -23,10 +25,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from hub.errors import NotFoundError
+from hub.model.event import Event, EventDetails, EventType, stable_event_id
 from hub.model.personal_data import Eraser, erased_case
+from hub.model.statuses import PersonalDataStatus
 from hub.store import erasure as store
 from hub.store.cases import get_case
 from hub.store.db import Database
+from hub.store.events import append_events
+from hub.sync.engine import HUB_PARTY
 
 logger = logging.getLogger(__name__)
 
@@ -104,8 +110,31 @@ def erase_case(
     with database.transaction() as connection:
         store.replace_case_document(connection, record.id, erased_case(case, eraser))
         store.mark_completed(connection, record.id, at=moment)
+        append_events(connection, [erasure_event(reference, by=request.requested_by, at=moment)])
     logger.info("case %s: personal data erased (%d rows masked)", reference, masked)
     return ErasureResult(reference, request.requested_at, request.requested_by, moment, masked)
+
+
+def erasure_event(reference: str, *, by: str, at: datetime) -> Event:
+    """The erasure on the case's timeline (and the retailer's feed): when, at whose request.
+    One per case, whatever the number of requests."""
+    return Event(
+        id=stable_event_id(
+            reported_by=HUB_PARTY,
+            partner_event_id=f"personal-data-erased:{reference}",
+            type=EventType.PERSONAL_DATA,
+            raw_code=PersonalDataStatus.ERASED.value,
+            occurred_at=at,
+        ),
+        case_ref=reference,
+        type=EventType.PERSONAL_DATA,
+        status=PersonalDataStatus.ERASED,
+        occurred_at=at,
+        recorded_at=at,
+        reported_by=HUB_PARTY,
+        raw_code=PersonalDataStatus.ERASED.value,
+        details=EventDetails(note=f"asked by {by}"),
+    )
 
 
 def finish_unfinished(database: Database) -> list[str]:

@@ -68,8 +68,9 @@ def _event(row: Row[*tuple[Any, ...]]) -> Event:
 
 
 def _measured_events() -> ColumnElement[bool]:
-    """Mapped events only, and not the hub's own service-level verdicts."""
-    return events.c.status.is_not(None) & (events.c.type != EventType.SERVICE_LEVEL.value)
+    """Mapped events only, and not the hub's own words (service-level verdicts, erasures)."""
+    own = (EventType.SERVICE_LEVEL.value, EventType.PERSONAL_DATA.value)
+    return events.c.status.is_not(None) & events.c.type.not_in(own)
 
 
 def measured_case(connection: Connection, case_ref: str) -> MeasuredCase | None:
