@@ -508,3 +508,8 @@ erasures = Table(
     comment="Cases whose customer's personal data was erased (GDPR), and by whom; the "
     "values themselves are kept nowhere.",
 )
+
+# Retention asks, per archived message, whether anything still refers to it.
+Index("ix_events_message_id", events.c.message_id)
+Index("ix_rejects_message_id", rejects.c.message_id)
+Index("ix_inbound_messages_message_id", inbound_messages.c.message_id)

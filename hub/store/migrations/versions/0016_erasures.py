@@ -1,4 +1,6 @@
-"""Erasures: the cases whose customer's personal data was erased, when and by whom.
+"""Erasures: the cases whose customer's personal data was erased, when and by whom; and
+the indexes retention needs to ask, per archived message, whether anything still refers
+to it (events, rejects, inbound files).
 
 Revision ID: 0016
 Revises: 0011
@@ -46,6 +48,11 @@ def upgrade() -> None:
         "values themselves are kept nowhere.",
     )
 
+    for table in ("events", "rejects", "inbound_messages"):
+        op.create_index(f"ix_{table}_message_id", table, ["message_id"])
+
 
 def downgrade() -> None:
+    for table in ("events", "rejects", "inbound_messages"):
+        op.drop_index(f"ix_{table}_message_id", table_name=table)
     op.drop_table("erasures")
