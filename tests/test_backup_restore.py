@@ -216,3 +216,33 @@ def test_a_backup_taken_under_traffic_restores_to_a_consistent_outbox_that_resum
             database.dispose()
             if restored is not None:
                 restored.dispose()
+
+
+def test_hub_backup_refuses_an_existing_file_and_names_pg_dump_for_postgresql(
+    database: Database, tmp_path: Path
+) -> None:
+    def hub_backup(target: Path) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, str(ROOT / "cli.py"), "backup", str(target)]
+        return subprocess.run(
+            [*command, "--database", database.url], capture_output=True, text=True, check=False
+        )
+
+    target = tmp_path / "already-there.db"
+    target.write_bytes(b"an earlier backup")
+    answer = hub_backup(target)
+    assert answer.returncode != 0
+    if database.dialect == "postgresql":
+        assert "back it up with pg_dump --format=custom" in answer.stderr
+        return
+    assert "already exists: give the backup a new file name" in answer.stderr
+    assert target.read_bytes() == b"an earlier backup", "left as it was"
+    fresh = tmp_path / "fresh.db"
+    made = hub_backup(fresh)
+    assert made.returncode == 0, made.stderr
+    assert "integrity checked" in made.stdout
+    copy = Database(f"sqlite:///{fresh}")
+    try:
+        with copy.transaction() as connection:
+            assert connection.execute(select(outbox.c.id)).first() is None
+    finally:
+        copy.dispose()
