@@ -25,7 +25,15 @@ from hub.store.archive import archive_message, message_content
 from hub.store.cases import get_case, open_case
 from hub.store.db import Database
 from hub.store.events import append_events
-from hub.store.tables import connector_runs, events, outbox, raw_messages, rejects
+from hub.store.tables import (
+    connector_runs,
+    events,
+    feed_entries,
+    outbox,
+    raw_messages,
+    rejects,
+)
+from tests.api_support import make_tenant
 from tests.factories import case_event, make_case, register_network
 
 NOW = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
@@ -118,6 +126,7 @@ def _count(database: Database, table: object, *where: object) -> int:
 @pytest.fixture
 def populated(database: Database) -> Database:
     register_network(database)
+    make_tenant(database, "maison-electro", "Maison Électro", "ME-")  # events feed it
     # raw archive: two old and free, one old with a rejected line, one recent
     for name in ("old-1", "old-2"):
         _message(database, name, OLD)
@@ -200,6 +209,7 @@ def test_retention_removes_what_is_due_in_batches_and_keeps_what_the_hub_needs(
         assert closed.status is not None
         assert closed.status.value == "closed", "the case still reads closed"
     assert _count(populated, events, events.c.case_ref == "ME-000002") == 1
+    assert _count(populated, feed_entries) == 4 + 2 + 1, "their feed entries went with them"
     assert _count(populated, events, events.c.case_ref == "ME-000001") == 4, "message pending"
     assert _count(populated, events, events.c.case_ref == "ME-000003") == 2, "case open"
     again = {plan.kind: plan.due for plan in retention_plan(populated, SPEC, now=NOW)}
