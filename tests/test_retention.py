@@ -265,3 +265,35 @@ def test_a_bad_retention_section_names_file_line_and_field(tmp_path: Path) -> No
     message = str(error.value)
     assert f"{network}:4: retention.raw_archive:" in message
     assert f"{network}:5: retention.runs: Extra inputs are not permitted" in message
+
+
+def test_the_job_runs_on_its_schedule_under_a_lease_one_process_at_a_time(
+    populated: Database, tmp_path: Path
+) -> None:
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    from hub.bootstrap import Hub
+    from hub.operators.retention import LEASE_NAME, retention_leased
+    from hub.partners.connectors import open_network
+    from hub.partners.leases import acquire_lease, release_lease
+
+    network_file = tmp_path / "connectors.yaml"
+    network_file.write_text(
+        "version: 1\nparties: []\nretention: {every: 30m, raw_archive: 180d}\n",
+        encoding="utf-8",
+    )
+    with Hub(populated, open_network(network_file), owner="this-process:1") as hub:
+        job = {job.id: job for job in hub.scheduler().get_jobs()}[LEASE_NAME]
+        assert isinstance(job.trigger, IntervalTrigger)
+        assert job.trigger.interval == timedelta(minutes=30)
+
+        assert acquire_lease(populated, LEASE_NAME, "other-process:2")
+        assert hub.jobs.apply_retention() is None, "another process holds it"
+        assert _count(populated, raw_messages, raw_messages.c.compression == "purged") == 0
+        release_lease(populated, LEASE_NAME, "other-process:2", None)
+        result = hub.jobs.apply_retention()
+        assert result is not None
+        assert result.removed["raw_archive"] == 2
+    assert retention_leased(populated, SPEC, "x:3", lease=timedelta(seconds=60)) is not None, (
+        "the lease was released after the run"
+    )
