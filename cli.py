@@ -15,10 +15,12 @@ from pydantic import ValidationError
 from rich.table import Table
 
 from commands import adapters as adapters_commands
+from commands import backup as backup_commands
 from commands import connectors as connectors_commands
 from commands import demo as demo_commands
 from commands import operator as operator_commands
 from commands import outbox as outbox_commands
+from commands import retention as retention_commands
 from commands import serve as serve_commands
 from commands import sla as sla_commands
 from commands.common import (
@@ -42,6 +44,7 @@ from hub.model import Case, Event
 from hub.operators.overview import Overview, overview
 from hub.partners.connectors import open_network
 from hub.partners.schemas import drift, export
+from hub.retailers.erasure import erasure_status
 from hub.store.case_links import references_of_case
 from hub.store.cases import case_state, get_case, open_case
 from hub.store.events import append_events
@@ -60,6 +63,8 @@ app.command("serve")(serve_commands.serve)
 app.command("demo")(demo_commands.demo)
 app.command("sla")(sla_commands.sla)
 operator_commands.register(app)
+app.command("retention")(retention_commands.retention)
+app.command("backup")(backup_commands.backup)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 schemas_app = typer.Typer(help="JSON Schemas generated from the code.", no_args_is_help=True)
 cases_app = typer.Typer(help="Cases and their timelines.", no_args_is_help=True)
@@ -67,6 +72,7 @@ events_app = typer.Typer(help="Canonical events.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(cases_app, name="cases")
+cases_app.command("erase")(retention_commands.erase)
 app.add_typer(events_app, name="events")
 
 _database = open_database
@@ -224,6 +230,13 @@ def cases_show(
             sys.stdout.write(event.model_dump_json() + "\n")
         return
     out.print(f"[bold]{reference}[/bold]: {state.status} since {at(state.status_at)}")
+    erased = erasure_status(db, reference)
+    if erased is not None:
+        done = "erased" if erased.completed_at else "erasure under way"
+        out.print(
+            f"personal data {done}: asked {at(erased.requested_at)} by {erased.requested_by}",
+            markup=False,
+        )
     if references:
         shown = ", ".join(
             f"{kept.party} {kept.reference}"

@@ -20,39 +20,18 @@ import signal
 import threading
 import time
 from datetime import timedelta
-from types import FrameType
 from typing import Annotated
 
 import typer
-import uvicorn
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from commands.common import DatabaseOption, NetworkOption, out
-from hub.api.listen import require_free_port
+from hub.api.listen import GRACE_VARIABLE, GracefulServer, require_free_port
 from hub.api.proxies import server_config
 from hub.bootstrap import open_hub, process_owner
 from hub.logs import configure_logging
 
 logger = logging.getLogger("hub.serve")
-
-GRACE_VARIABLE = "HUB_SHUTDOWN_GRACE"
-
-
-class GracefulServer(uvicorn.Server):
-    """uvicorn's server, which also tells the rest of the process the moment a stop is
-    asked, so that the scheduler's work stops while HTTP requests are still answered."""
-
-    def __init__(self, config: uvicorn.Config, stopping: threading.Event) -> None:
-        super().__init__(config)
-        self.stopping = stopping
-        self.asked_at: float | None = None
-
-    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        if self.asked_at is None:
-            self.asked_at = time.monotonic()
-            logger.info("signal %s: stopping (no new work; what is held is given back)", sig)
-        self.stopping.set()
-        super().handle_exit(sig, frame)
 
 
 def stop_jobs(scheduler: BackgroundScheduler, seconds: float) -> bool:

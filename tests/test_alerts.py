@@ -179,3 +179,18 @@ def test_the_scheduler_runs_connectors_and_drop_folders_under_the_policy(
         job = scheduler.get_job(name)
         assert job is not None
         assert (job.func, job.args) == (hub.jobs.run, (name,)), "a supervised run"
+
+
+def test_alerting_logs_the_class_of_the_error_never_its_text(
+    database: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An error's text may quote a partner's record (a customer's name in a refused line):
+    it stays in the run record and the pause reason, and the log names its class only."""
+    runner = Runner(database)
+    with caplog.at_level("INFO", logger="hub.partners.alerts"):
+        for _ in range(3):
+            _leased(database, runner)
+    lines = [r.getMessage() for r in caplog.records if r.name == "hub.partners.alerts"]
+    assert lines, "alerting logged the flag and the pause"
+    assert any("3 failed runs in a row (last error: stop_run)" in line for line in lines), lines
+    assert not any("permission denied" in line for line in lines), lines

@@ -87,6 +87,12 @@ PROBES: dict[tuple[str, str], list[Request]] = {
     ("get", "/v1/cases/{reference}/timeline"): [
         lambda c, h, s: _answer(c.get(f"/v1/cases/{ME_REF}/timeline", headers=h)),
     ],
+    ("post", "/v1/cases/{reference}/erasure"): [
+        lambda c, h, s: _answer(c.post(f"/v1/cases/{ME_REF}/erasure", headers=h)),
+    ],
+    ("get", "/v1/cases/{reference}/erasure"): [
+        lambda c, h, s: _answer(c.get(f"/v1/cases/{ME_REF}/erasure", headers=h)),
+    ],
     ("post", "/v1/cases/import"): [
         lambda c, h, s: _answer(
             c.post(
@@ -168,6 +174,10 @@ def test_every_route_answers_another_tenant_as_if_the_object_did_not_exist(hub: 
     assert before[("get", "/v1/cases")][2][0] == 404
     assert before[("get", "/v1/feed")][1][0] == 404
     assert before[("post", "/v1/cases")][0][0] == 422
+    assert before[("post", "/v1/cases/{reference}/erasure")][0][0] == 404
+    assert before[("get", "/v1/cases/{reference}/erasure")][0][0] == 404
+    me_erasure = hub.client.get(f"/v1/cases/{ME_REF}/erasure", headers=hub.me.headers)
+    assert me_erasure.status_code == 404, "BricoMarket's request erased nothing"
     import_result = after[("post", "/v1/cases/import")][0][1]
     assert import_result["duplicate_file"] is False  # uploads are archived per tenant
     import_rows = import_result["rows"]

@@ -253,3 +253,20 @@ def test_service_level_breaches_lead_to_their_case(
     page.get_by_label("Retailer").select_option("bricomarket")
     page.get_by_role("button", name="Filter").click()
     expect(page.get_by_text("No open case is past a deadline.")).to_be_visible()
+
+
+def test_an_erased_case_says_so_and_shows_the_erasure_on_its_timeline(
+    page: Page, base_url: str, scenario: Scenario
+) -> None:
+    from hub.retailers.erasure import erase_case
+
+    erase_case(scenario.database, "ME-000123", by="operator:ticket-7")
+    log_in(page, base_url, start="/console/cases/ME-000123")
+    expect(page.get_by_role("heading", name="Case ME-000123")).to_be_visible()
+    notice = page.locator("p.notice.erasure")
+    expect(notice).to_contain_text("Personal data erased")
+    expect(notice).to_contain_text("operator:ticket-7")
+    rows = page.locator("table.timeline tbody tr")
+    expect(rows).to_have_count(6)  # the five of the scenario and the erasure
+    expect(rows.nth(5)).to_contain_text("Customer's personal data erased")
+    shot(page, scenario, "case-erased")

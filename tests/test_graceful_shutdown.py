@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -180,3 +181,78 @@ def test_past_the_grace_period_the_process_exits_1_and_the_lease_is_left_to_expi
             server.kill()
             server.wait()
         database.dispose()
+
+
+def _serve_api(tmp_path: Path, grace: float) -> tuple[subprocess.Popen[bytes], int]:
+    """`hub serve-api` alone (no network file) on a fresh SQLite database."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("HUB_")}
+    env |= {
+        "HUB_DATABASE_URL": f"sqlite:///{tmp_path / 'hub.db'}",
+        "HUB_CONNECTORS": str(tmp_path / "none.yaml"),
+        "HUB_SHUTDOWN_GRACE": str(grace),
+    }
+    cli = [sys.executable, str(ROOT / "cli.py")]
+    subprocess.run([*cli, "db", "upgrade"], cwd=tmp_path, env=env, check=True, capture_output=True)
+    port = free_port()
+    server = subprocess.Popen(
+        [*cli, "serve-api", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_until_answering([server], [port])
+    return server, port
+
+
+def _half_sent_request(port: int) -> socket.socket:
+    """A request whose headers have arrived and whose body has not: in flight."""
+    client = socket.create_connection(("127.0.0.1", port), timeout=30)
+    body_length = len(HALF_BODY) * 2
+    client.sendall(
+        f"POST /v1/cases HTTP/1.1\r\nHost: hub\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {body_length}\r\n\r\n".encode()
+        + HALF_BODY
+    )
+    return client
+
+
+HALF_BODY = b'{"reference": "ME-1"}   '
+
+
+def test_serve_api_answers_the_requests_in_flight_on_sigterm_then_exits_0(
+    tmp_path: Path,
+) -> None:
+    server, port = _serve_api(tmp_path, grace=30)
+    try:
+        client = _half_sent_request(port)
+        time.sleep(0.5)  # the server has read the headers
+        server.send_signal(signal.SIGTERM)
+        time.sleep(1.0)
+        assert server.poll() is None, "the request in flight holds the process"
+        client.sendall(HALF_BODY)
+        answer = client.recv(4096).decode("latin-1")
+        client.close()
+        # answered, not cut: refused, since the two halves make no case and carry no key
+        assert answer.startswith("HTTP/1.1 4"), answer
+        assert server.wait(timeout=30) == 0
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+
+
+def test_serve_api_stops_waiting_at_the_end_of_its_grace_period(tmp_path: Path) -> None:
+    server, port = _serve_api(tmp_path, grace=1)
+    try:
+        client = _half_sent_request(port)
+        time.sleep(0.5)
+        began = time.monotonic()
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+        assert time.monotonic() - began < 10, "a request never finished does not hold it"
+        client.close()
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI
 
-from hub.api import auth, cases, feed, imports, partners
+from hub.api import auth, cases, erasure, feed, imports, partners
 from hub.api.auth import known_query_only
 from hub.api.health import include_health
 from hub.api.limits import IMPORT_BODY_LIMIT, BodyLimit
@@ -85,7 +85,7 @@ def create_app(
     app.add_middleware(TrustedProxies, proxies=trusted_proxies())  # outermost: who is asking
     # The import before the cases: /cases/import is its own path, not a reference that
     # /cases/{reference} would claim first (and answer a wrong method for).
-    for router in (auth.router, imports.router, cases.router, feed.router):
+    for router in (auth.router, imports.router, cases.router, erasure.router, feed.router):
         app.include_router(router, prefix=PREFIX, dependencies=[Depends(known_query_only)])
     app.include_router(partners.router)
     include_metrics(app, database, network)

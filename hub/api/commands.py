@@ -6,15 +6,16 @@ once, when it is issued; afterwards only its id exists anywhere.
 
 from __future__ import annotations
 
+import math
+import signal
 from pathlib import Path
 from typing import Annotated
 
 import typer
-import uvicorn
 from rich.console import Console
 from rich.table import Table
 
-from hub.api.listen import require_free_port
+from hub.api.listen import GRACE_VARIABLE, GracefulServer, require_free_port
 from hub.api.proxies import server_config
 from hub.bootstrap import open_database, open_hub, process_owner
 from hub.config.home import time_zone
@@ -115,8 +116,18 @@ def serve_api(
     network: Annotated[
         Path | None, typer.Option(help="The network file, for partner push endpoints.")
     ] = None,
+    grace_seconds: Annotated[
+        float,
+        typer.Option(
+            envvar=GRACE_VARIABLE,
+            help="On SIGTERM, how long to finish the requests in flight before exiting anyway.",
+        ),
+    ] = 30.0,
 ) -> None:
-    """Serve the retailer API and partner pushes (uvicorn) on HOST:PORT."""
+    """Serve the retailer API and partner pushes (uvicorn) on HOST:PORT.
+
+    On SIGTERM, as `hub serve`: /readyz answers 503, the socket closes, and the requests
+    in flight are answered within the grace period."""
     require_free_port(host, port)
     with open_hub(
         database=database,
@@ -125,7 +136,16 @@ def serve_api(
         network_required=False,
         serving=True,
     ) as hub:
-        uvicorn.Server(server_config(hub.app(), host=host, port=port)).run()
+        config = server_config(
+            hub.app(),
+            host=host,
+            port=port,
+            timeout_graceful_shutdown=max(math.ceil(grace_seconds), 1),
+        )
+        # uvicorn restores this handler after its own and raises the signal it caught
+        # again: the process then exits 0 once its requests are answered, not by SIGTERM.
+        signal.signal(signal.SIGTERM, lambda _sig, _frame: hub.stopping.set())
+        GracefulServer(config, hub.stopping).run()
 
 
 def register(app: typer.Typer) -> None:

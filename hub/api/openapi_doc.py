@@ -35,6 +35,10 @@ EXTRA: dict[tuple[str, str], dict[int, str]] = {
         404: "No such case of yours.",
         413: "The body is too large.",
     },
+    ("post", "/v1/cases/{reference}/erasure"): {404: "No such case of yours."},
+    ("get", "/v1/cases/{reference}/erasure"): {
+        404: "No such case of yours, or its personal data was not erased."
+    },
     ("get", "/v1/feed"): {404: "The cursor was not given to you."},
 }
 

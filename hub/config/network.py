@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from hub.config.alerting import AlertingSpec
 from hub.config.connector_spec import CaseImportSpec, ConnectorSpec, WebhookSpec, parse_duration
+from hub.config.retention import RetentionSpec
 from hub.config.sync import SyncSpec
 from hub.config.yamlfile import read_yaml, validate
 from hub.errors import ConfigurationError
@@ -63,6 +64,12 @@ class NetworkConfig(BaseModel):
     alerting: AlertingSpec = Field(
         default_factory=AlertingSpec,
         description="When a connector is flagged, and when it is paused, for the operator.",
+    )
+    retention: RetentionSpec = Field(
+        default_factory=RetentionSpec,
+        description="How long raw messages, events of closed cases, delivered outbox "
+        "messages, run records, rejects and acknowledgements are kept, and when closed "
+        "cases are anonymised.",
     )
     service_levels: dict[PartyId, ContractLevel] = Field(
         default_factory=dict,

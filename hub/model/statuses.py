@@ -118,9 +118,12 @@ class ServiceLevelStatus(StrEnum):
 
 class CaseRecordStatus(StrEnum):
     """What happened to the case's own record (not to the product): the retailer
-    corrected it. Kept on the timeline so that who changed what, and when, is known."""
+    corrected it, or the customer's personal data was erased. Kept on the timeline so
+    that who changed what, and when, is known."""
 
     CORRECTED = "corrected"
+    PERSONAL_DATA_ERASED = "personal_data_erased"
+    """The customer's personal data was erased (GDPR); the case's facts stay."""
 
     @property
     def label(self) -> Label:
@@ -188,6 +191,9 @@ SERVICE_LEVEL_STATUS_LABELS: dict[ServiceLevelStatus, Label] = {
 
 CASE_RECORD_STATUS_LABELS: dict[CaseRecordStatus, Label] = {
     CaseRecordStatus.CORRECTED: Label("Dossier corrigé", "Case corrected"),
+    CaseRecordStatus.PERSONAL_DATA_ERASED: Label(
+        "Données personnelles effacées", "Customer's personal data erased"
+    ),
 }
 
 FINAL_CASE_STATUSES: frozenset[CaseStatus] = frozenset(

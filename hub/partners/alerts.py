@@ -116,15 +116,26 @@ def after_run(
         failures = runs.consecutive_failures(connection, connector)
         already = leases.pause_state(connection, connector)
         last_error = ""
+        last_action = ""
         if failures:
             last_error = runs.last_error_message(connection, connector) or NO_ERROR_MESSAGE
+            last_action = runs.last_error_action(connection, connector) or "unknown"
+    # The logs name the error's class only: its text may quote a partner's record (a
+    # customer's name in a rejected line), which belongs in the database, not the logs.
     flagged = failures >= policy.flag_after_failures
     if flagged:
-        logger.warning("%s: %d failed runs in a row: %s", connector, failures, last_error)
+        logger.warning(
+            "%s: %d failed runs in a row (last error: %s)", connector, failures, last_action
+        )
     limit = policy.pause_after_failures
     if already is None and limit is not None and failures >= limit:
         reason = f"paused after {failures} failed runs in a row: {last_error}"
         paused = pause_connector(database, connector, reason=reason, by=ALERTING, now=now)
-        logger.error("%s: %s", connector, paused.reason)
+        logger.error(
+            "%s: paused after %d failed runs in a row (last error: %s)",
+            connector,
+            failures,
+            last_action,
+        )
         return AlertOutcome(failures, flagged, paused)
     return AlertOutcome(failures, flagged, already)

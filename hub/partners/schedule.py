@@ -1,5 +1,5 @@
 """The hub's jobs and the scheduler that fires them: every reading connector and drop
-folder on its schedule, the dispatcher, the service-level check.
+folder on its schedule, the dispatcher, the service-level check, retention.
 
 `HubJobs` is each job callable on its own, so the demo drives the very same work on its
 own clock; every run goes through the run supervisor (lease, run record, error
@@ -28,6 +28,8 @@ from hub.config.secrets import missing_secrets
 from hub.errors import ConfigurationError
 from hub.logs import log_context
 from hub.mapping.spec import InboundSpec
+from hub.operators.retention import LEASE_NAME as RETENTION_LEASE
+from hub.operators.retention import RetentionResult, retention_leased
 from hub.partners.connectors import Network, case_import_transport
 from hub.partners.ingest.report import RunReport
 from hub.partners.supervisor import RunSupervisor
@@ -105,6 +107,18 @@ class HubJobs:
             now=now or self.clock(),
         )
 
+    def apply_retention(self) -> RetentionResult | None:
+        """Remove what is past its retention period, under the "retention" lease (not once
+        the process is stopping); a batch per transaction, within half the lease."""
+        supervisor = self.supervisor
+        return retention_leased(
+            supervisor.database,
+            self.network.config.retention,
+            supervisor.owner,
+            lease=supervisor.lease,
+            stopping=supervisor.stopping,
+        )
+
     def reading(self) -> list[str]:
         """The connectors polled on their schedule: those that read, pushes excepted."""
         return [
@@ -180,6 +194,14 @@ def build_scheduler(
         jobs.publish_breaches,
         IntervalTrigger(seconds=SERVICE_LEVELS_EVERY.total_seconds(), timezone=UTC),
         id=SERVICE_LEVELS_LEASE,
+        max_instances=1,
+        coalesce=True,
+    )
+    retention_every = parse_duration(config.retention.every).total_seconds()
+    scheduler.add_job(  # old data removed, closed cases anonymised, a batch at a time
+        jobs.apply_retention,
+        IntervalTrigger(seconds=retention_every, timezone=UTC),
+        id=RETENTION_LEASE,
         max_instances=1,
         coalesce=True,
     )

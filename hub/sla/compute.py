@@ -337,8 +337,10 @@ def _measure(
 
 
 def measurable(events: Iterable[Event]) -> list[tuple[OrderKey, Event]]:
-    """The case's timeline for service levels: mapped events, the hub's verdicts left out."""
-    kept = (e for e in events if e.status is not None and e.type is not EventType.SERVICE_LEVEL)
+    """The case's timeline for service levels: mapped events, the hub's own words (its
+    verdicts, corrections and erasures of the case's record) left out."""
+    own = (EventType.SERVICE_LEVEL, EventType.CASE_RECORD)
+    kept = (e for e in events if e.status is not None and e.type not in own)
     return sorted(((event_order_key(e), e) for e in unique_events(kept)), key=lambda p: p[0])
 
 

@@ -32,6 +32,9 @@ class ArchivedMessage:
     duplicate: bool = False
 
 
+PURGED = "purged"
+"""``compression`` of a message whose bytes retention removed (hub.store.retention)."""
+
 COMPRESS_ABOVE = 4096
 """Smaller messages are kept as they are; larger ones (partner files) compress 5-10x,
 which also keeps the database's copy of a million-line file small while it is written."""
@@ -110,6 +113,11 @@ def message_content(connection: Connection, message_id: int) -> bytes:
     ).one_or_none()
     if row is None:
         raise NotFoundError(f"no archived message with id {message_id}")
+    if row.compression == PURGED:
+        raise NotFoundError(
+            f"archived message {message_id} is past its retention (retention.raw_archive): "
+            "only its name and hash are kept"
+        )
     content = bytes(row.content)
     return zlib.decompress(content) if row.compression == "zlib" else content
 

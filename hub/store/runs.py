@@ -25,6 +25,7 @@ __all__ = [
     "RunRecord",
     "close_run",
     "consecutive_failures",
+    "last_error_action",
     "last_error_message",
     "open_run",
     "own_runs",
@@ -223,3 +224,18 @@ def last_error_message(connection: Connection, connector: str) -> str | None:
         .limit(1)
     ).scalar_one_or_none()
     return message
+
+
+def last_error_action(connection: Connection, connector: str) -> str | None:
+    """What to do next about the connector's latest failed run (its error's class, as
+    NextAction): what alerting logs, since the error text may quote a partner's data."""
+    action: str | None = connection.execute(
+        select(connector_runs.c.error_action)
+        .where(
+            connector_runs.c.connector == connector,
+            connector_runs.c.outcome == RunOutcome.FAILED.value,
+        )
+        .order_by(connector_runs.c.started_at.desc(), connector_runs.c.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    return action

@@ -532,3 +532,31 @@ acknowledgements = Table(
     UniqueConstraint("connector", "control_reference"),
     comment="Acknowledgements owed to partners (a CONTRL per interchange), kept until put.",
 )
+
+# --- Erasure of a customer's personal data (issue 18) ----------------------------------
+
+erasures = Table(
+    "erasures",
+    metadata,
+    Column("case_id", BigIntId, ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True),
+    Column("requested_at", UtcDateTime, nullable=False),
+    Column(
+        "requested_by",
+        String(200),
+        nullable=False,
+        comment="Who asked: a retailer's API key id, an operator, or retention.",
+    ),
+    Column(
+        "completed_at",
+        UtcDateTime,
+        nullable=True,
+        comment="None while the archive and the other tables are still being masked.",
+    ),
+    comment="Cases whose customer's personal data was erased (GDPR), and by whom; the "
+    "values themselves are kept nowhere.",
+)
+
+# Retention asks, per archived message, whether anything still refers to it.
+Index("ix_events_message_id", events.c.message_id)
+Index("ix_rejects_message_id", rejects.c.message_id)
+Index("ix_inbound_messages_message_id", inbound_messages.c.message_id)

@@ -33,6 +33,7 @@ from hub.store.case_lists import (
 )
 from hub.store.case_search import search_matches, stored_reference
 from hub.store.cases import case_state, require_case
+from hub.store.erasure import erasure_of
 from hub.store.parties import list_parties
 from hub.sync.failures import case_failures
 
@@ -191,6 +192,7 @@ def case_page(request: Request, session: Session, reference: str) -> Response:
                 what=f"No case has the reference {reference}.",
             )
         state = case_state(connection, reference)
+        erasure = erasure_of(connection, record.id)
         references = references_of_case(connection, record.case.reference)
         related = (
             len(case_parcels(connection, record.id)),
@@ -215,4 +217,5 @@ def case_page(request: Request, session: Session, reference: str) -> Response:
         references=references,
         failures=failures,
         related=related,
+        erasure=erasure,
     )

@@ -1,0 +1,245 @@
+"""Retention: what of each kind of accumulated data is old enough to go, and removing it
+a batch at a time (each batch the caller's own short transaction).
+
+Each kind says which rows are due (older than the cutoff) and which the hub still needs
+whatever their age; ``tests/test_retention.py`` checks the second list on both databases.
+
+- ``raw_archive``: the bytes of a message go (its row stays: name, SHA-256, size, so
+  the same file sent again is recognised, and every reference to it holds); kept while
+  it has rejected lines, unmapped events or events waiting for their case (a replay
+  needs the bytes), a file not moved yet at the partner's, or an acknowledgement owed.
+- ``closed_case_events``: events of cases closed before the cutoff, but the event that
+  gives the case its status (so the case still reads closed), and none of a case with a
+  message pending or dead (its replay reads its event).
+- ``delivered_outbox``: delivered or discarded messages; never pending or dead ones.
+- ``run_records``: finished runs, but each connector's last run and last successful run.
+- ``rejects``: rejected lines.
+- ``acknowledgements``: those put to the partner, but each connector's last one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    delete,
+    exists,
+    func,
+    not_,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.sql import CompoundSelect
+
+from hub.model.statuses import FINAL_CASE_STATUSES
+from hub.store.archive import PURGED
+from hub.store.tables import (
+    acknowledgements,
+    cases,
+    connector_runs,
+    events,
+    feed_entries,
+    file_warnings,
+    inbound_messages,
+    outbox,
+    raw_messages,
+    rejects,
+    replays,
+    unlinked_reasons,
+)
+
+KINDS = (
+    "raw_archive",
+    "closed_case_events",
+    "delivered_outbox",
+    "run_records",
+    "rejects",
+    "acknowledgements",
+)
+
+
+@dataclass(frozen=True)
+class KindFigures:
+    """What retention would remove of one kind now, and the oldest row it keeps."""
+
+    kind: str
+    due: int
+    oldest_kept: datetime | None
+
+
+def _raw_due(cutoff: datetime) -> ColumnElement[bool]:
+    message = raw_messages.c.id
+    return and_(
+        raw_messages.c.received_at < cutoff,
+        raw_messages.c.compression != PURGED,
+        not_(exists().where(rejects.c.message_id == message)),
+        not_(
+            exists().where(
+                events.c.message_id == message,
+                or_(events.c.unmapped.is_(True), events.c.case_id.is_(None)),
+            )
+        ),
+        not_(
+            exists().where(
+                inbound_messages.c.message_id == message,
+                inbound_messages.c.acknowledged_at.is_(None),
+            )
+        ),
+        not_(
+            exists().where(
+                acknowledgements.c.message_id == message, acknowledgements.c.sent_at.is_(None)
+            )
+        ),
+    )
+
+
+def _closed_event_due(cutoff: datetime) -> ColumnElement[bool]:
+    closed = [status.value for status in FINAL_CASE_STATUSES]
+    case = cases.c
+    return exists().where(
+        case.id == events.c.case_id,
+        case.status.in_(closed),
+        case.status_at < cutoff,
+        or_(case.status_event_id.is_(None), case.status_event_id != events.c.event_id),
+        not_(
+            exists().where(
+                outbox.c.case_ref == case.reference, outbox.c.state.in_(("pending", "dead"))
+            )
+        ),
+    )
+
+
+def _outbox_due(cutoff: datetime) -> ColumnElement[bool]:
+    return and_(
+        outbox.c.state.in_(("delivered", "discarded")),
+        func.coalesce(outbox.c.delivered_at, outbox.c.created_at) < cutoff,
+    )
+
+
+def _runs_kept() -> CompoundSelect[Any]:
+    """Each connector's last run and last successful run."""
+    last = select(func.max(connector_runs.c.id)).group_by(connector_runs.c.connector)
+    succeeded = (
+        select(func.max(connector_runs.c.id))
+        .where(connector_runs.c.outcome == "succeeded")
+        .group_by(connector_runs.c.connector)
+    )
+    return last.union(succeeded)
+
+
+def _runs_due(cutoff: datetime) -> ColumnElement[bool]:
+    return and_(
+        connector_runs.c.started_at < cutoff,
+        connector_runs.c.outcome != "running",
+        connector_runs.c.id.not_in(_runs_kept()),
+    )
+
+
+def _acknowledgements_due(cutoff: datetime) -> ColumnElement[bool]:
+    last = select(func.max(acknowledgements.c.id)).group_by(acknowledgements.c.connector)
+    return and_(
+        acknowledgements.c.sent_at.is_not(None),
+        acknowledgements.c.sent_at < cutoff,
+        acknowledgements.c.id.not_in(last),
+    )
+
+
+@dataclass(frozen=True)
+class _Kind:
+    table: Any
+    key: Any
+    time: Any
+    due: Any
+    among: ColumnElement[bool] | None = None
+    """Rows of the table the kind is about at all (the oldest kept is among them)."""
+
+
+def _kind(kind: str) -> _Kind:
+    if kind == "raw_archive":
+        return _Kind(
+            raw_messages,
+            raw_messages.c.id,
+            raw_messages.c.received_at,
+            _raw_due,
+            raw_messages.c.compression != PURGED,
+        )
+    if kind == "closed_case_events":
+        return _Kind(
+            events,
+            events.c.seq,
+            events.c.recorded_at,
+            _closed_event_due,
+            events.c.case_id.is_not(None),
+        )
+    if kind == "delivered_outbox":
+        return _Kind(outbox, outbox.c.id, outbox.c.created_at, _outbox_due)
+    if kind == "run_records":
+        return _Kind(connector_runs, connector_runs.c.id, connector_runs.c.started_at, _runs_due)
+    if kind == "rejects":
+        return _Kind(
+            rejects,
+            rejects.c.id,
+            rejects.c.created_at,
+            lambda cutoff: rejects.c.created_at < cutoff,
+        )
+    if kind == "acknowledgements":
+        return _Kind(
+            acknowledgements,
+            acknowledgements.c.id,
+            acknowledgements.c.created_at,
+            _acknowledgements_due,
+        )
+    raise ValueError(f"no retention kind {kind!r}")
+
+
+def figures(connection: Connection, kind: str, cutoff: datetime) -> KindFigures:
+    """How many rows of the kind are due, and the oldest the hub keeps."""
+    spec = _kind(kind)
+    due = spec.due(cutoff)
+    count = connection.execute(select(func.count()).select_from(spec.table).where(due)).scalar_one()
+    kept = select(func.min(spec.time)).where(not_(due))
+    if spec.among is not None:
+        kept = kept.where(spec.among)
+    oldest = connection.execute(kept).scalar_one_or_none()
+    return KindFigures(kind, int(count), oldest)
+
+
+def remove_batch(connection: Connection, kind: str, cutoff: datetime, limit: int) -> int:
+    """Remove up to ``limit`` due rows of the kind; how many went (0: none is due)."""
+    spec = _kind(kind)
+    ids: Sequence[Any] = (
+        connection.execute(select(spec.key).where(spec.due(cutoff)).order_by(spec.key).limit(limit))
+        .scalars()
+        .all()
+    )
+    if not ids:
+        return 0
+    if kind == "raw_archive":
+        connection.execute(
+            update(raw_messages)
+            .where(raw_messages.c.id.in_(ids))
+            .values(content=b"", compression=PURGED)
+        )
+        return len(ids)
+    if kind == "closed_case_events":
+        connection.execute(delete(feed_entries).where(feed_entries.c.event_seq.in_(ids)))
+        connection.execute(
+            delete(unlinked_reasons).where(
+                unlinked_reasons.c.event_id.in_(
+                    select(events.c.event_id).where(events.c.seq.in_(ids))
+                )
+            )
+        )
+    if kind == "run_records":
+        for table in (rejects, file_warnings, inbound_messages):
+            connection.execute(update(table).where(table.c.run_id.in_(ids)).values(run_id=None))
+        connection.execute(delete(replays).where(replays.c.run_id.in_(ids)))
+    connection.execute(delete(spec.table).where(spec.key.in_(ids)))
+    return len(ids)
