@@ -9,6 +9,7 @@ from fastapi import Depends, FastAPI
 
 from hub.api import auth, cases, feed, imports, partners
 from hub.api.auth import known_query_only
+from hub.api.docs import include_docs
 from hub.api.health import include_health
 from hub.api.limits import IMPORT_BODY_LIMIT, BodyLimit
 from hub.api.metrics import include_metrics
@@ -55,7 +56,7 @@ def create_app(
         version=API_VERSION,
         description=DESCRIPTION,
         openapi_url=f"{PREFIX}/openapi.json",
-        docs_url=f"{PREFIX}/docs",
+        docs_url=None,  # served with the hub's own files by include_docs
         redoc_url=None,
     )
     app.state.database = database
@@ -73,5 +74,6 @@ def create_app(
     app.include_router(partners.router)
     include_metrics(app, database, network)
     include_health(app, database, network, stopping)  # unauthenticated, for balancers
+    include_docs(app, PREFIX)  # /v1/docs and /v1/redoc, no CDN
     install_console(app)  # /console, outside the OpenAPI document
     return app
