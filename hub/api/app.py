@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI
 
-from hub.api import auth, cases, feed, imports, partners
+from hub.api import auth, cases, feed, imports, partners, webhook_endpoints
 from hub.api.auth import known_query_only
 from hub.api.docs import include_docs
 from hub.api.health import include_health
@@ -69,7 +69,8 @@ def create_app(
     app.add_middleware(TrustedProxies, proxies=trusted_proxies())  # outermost: who is asking
     # The import before the cases: /cases/import is its own path, not a reference that
     # /cases/{reference} would claim first (and answer a wrong method for).
-    for router in (auth.router, imports.router, cases.router, feed.router):
+    routers = (auth.router, imports.router, cases.router, feed.router, webhook_endpoints.router)
+    for router in routers:
         app.include_router(router, prefix=PREFIX, dependencies=[Depends(known_query_only)])
     app.include_router(partners.router)
     include_metrics(app, database, network)

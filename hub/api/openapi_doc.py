@@ -31,6 +31,16 @@ EXTRA: dict[tuple[str, str], dict[int, str]] = {
     ("get", "/v1/cases/{reference}"): {404: "No such case of yours."},
     ("get", "/v1/cases/{reference}/timeline"): {404: "No such case of yours."},
     ("get", "/v1/feed"): {404: "The cursor was not given to you."},
+    ("post", "/v1/webhook-endpoints"): {
+        503: "Webhook endpoints are not set up on this hub, or the database is busy.",
+    },
+    ("get", "/v1/webhook-endpoints/{endpoint_id}"): {404: "No such endpoint of yours."},
+    ("patch", "/v1/webhook-endpoints/{endpoint_id}"): {404: "No such endpoint of yours."},
+    ("delete", "/v1/webhook-endpoints/{endpoint_id}"): {404: "No such endpoint of yours."},
+    ("post", "/v1/webhook-endpoints/{endpoint_id}/test"): {404: "No such endpoint of yours."},
+    ("post", "/v1/webhook-endpoints/{endpoint_id}/rotate-secret"): {
+        404: "No such endpoint of yours.",
+    },
 }
 
 
@@ -56,7 +66,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
             responses.pop("422", None)
-            errors = {**COMMON, **EXTRA.get((method, path), {}), **BUSY}
+            errors = {**COMMON, **BUSY, **EXTRA.get((method, path), {})}
             for status, description in sorted(errors.items()):
                 responses[str(status)] = {"description": description, "content": problem}
             if method == "post" and path == "/v1/cases":
