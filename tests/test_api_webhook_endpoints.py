@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from hub.api import create_app
+from hub.api.webhook_docs import CaseEventPayload, TestEventPayload
 from hub.model import Party, PartyRole
 from hub.partners.connectors import Network, open_network
 from hub.store.db import Database
@@ -128,7 +129,7 @@ def test_a_test_event_reaches_the_endpoint_signed_with_the_secret_shown_once(
     assert answer["delivered"] is True
     assert answer["status"] == 204
     payload = receiver.verified(created["secret"])
-    assert payload["type"] == "webhook.test"
+    assert TestEventPayload.model_validate(payload).type == "webhook.test"  # as documented
     assert payload["endpoint_id"] == created["id"]
     assert receiver.received[-1][0]["webhook-id"] == answer["message_id"]
 
@@ -171,7 +172,7 @@ def test_case_events_reach_every_endpoint_in_order_once_each(hub: Hub, receiver:
                 payload = receiver.verified(secret, index)
             except WebhookVerificationError:
                 continue
-            assert payload["type"] == "case.event"
+            assert CaseEventPayload.model_validate(payload).type == "case.event"  # as documented
             assert payload["case_reference"] == "ME-000123"
             statuses.append(payload["status"])
     assert by_secret[first["secret"]] == ["created", "received", "diagnosing"]
@@ -335,3 +336,17 @@ def test_secrets_are_stored_encrypted(hub: Hub, receiver: Receiver) -> None:
         stored = connection.exec_driver_sql("SELECT secret FROM webhook_endpoints").scalar_one()
     assert created["secret"] not in stored
     assert created["secret"].removeprefix("whsec_") not in stored
+
+
+def test_the_openapi_document_lists_each_webhook_with_its_payload_and_signature_headers(
+    hub: Hub,
+) -> None:
+    document = hub.client.get("/v1/openapi.json").json()
+    assert document["openapi"].startswith("3.1")
+    for name, schema in (("case.event", "CaseEventPayload"), ("webhook.test", "TestEventPayload")):
+        operation = document["webhooks"][name]["post"]
+        headers = {p["name"] for p in operation["parameters"] if p["in"] == "header"}
+        assert headers == {"webhook-id", "webhook-timestamp", "webhook-signature"}
+        body = operation["requestBody"]["content"]["application/json"]["schema"]
+        assert body == {"$ref": f"#/components/schemas/{schema}"}
+        assert "422" not in operation["responses"]

@@ -18,6 +18,7 @@ from hub.api.operator_auth import install_operator_auth
 from hub.api.partners import push_endpoints
 from hub.api.problems import install_problem_handlers
 from hub.api.proxies import TrustedProxies
+from hub.api.webhook_docs import document_webhooks
 from hub.config.network import trusted_proxies
 from hub.console import install_console
 from hub.partners.connectors import Network
@@ -75,6 +76,7 @@ def create_app(
     app.include_router(partners.router)
     include_metrics(app, database, network)
     include_health(app, database, network, stopping)  # unauthenticated, for balancers
-    include_docs(app, PREFIX)  # /v1/docs and /v1/redoc, no CDN
+    document_webhooks(app)  # the OpenAPI document's `webhooks`, never served
+    include_docs(app, PREFIX)  # /v1/docs, no CDN
     install_console(app)  # /console, outside the OpenAPI document
     return app

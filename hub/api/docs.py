@@ -2,8 +2,8 @@
 
 FastAPI's default page loads Swagger UI from a CDN, so a retailer behind a proxy, or an
 integrator on a train, saw a blank page. The files come from the ``fastapi-offline``
-package (Swagger UI and ReDoc as released, unmodified) and are served under
-``/v1/docs/assets``; the pages are FastAPI's own, pointed at them.
+package (Swagger UI as released, unmodified) and are served under ``/v1/docs/assets``;
+the page is FastAPI's own, pointed at them.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -24,7 +24,8 @@ def _assets_directory() -> Path:
 
 
 def include_docs(app: FastAPI, prefix: str) -> None:
-    """``{prefix}/docs`` (Swagger UI) and ``{prefix}/redoc`` (ReDoc), with their files."""
+    """``{prefix}/docs`` (Swagger UI), with its files. ReDoc is left out: its page loads
+    its maker's logo from the internet."""
     assets = f"{prefix}{ASSETS}"
     app.mount(assets, StaticFiles(directory=_assets_directory()), name="docs-assets")
     openapi_url = app.openapi_url or f"{prefix}/openapi.json"
@@ -39,15 +40,4 @@ def include_docs(app: FastAPI, prefix: str) -> None:
             swagger_js_url=f"{root}{assets}/swagger-ui-bundle.js",
             swagger_css_url=f"{root}{assets}/swagger-ui.css",
             swagger_favicon_url=f"{root}{assets}/favicon.png",
-        )
-
-    @app.get(f"{prefix}/redoc", include_in_schema=False)
-    def redoc(request: Request) -> HTMLResponse:
-        root = request.scope.get("root_path", "")
-        return get_redoc_html(
-            openapi_url=f"{root}{openapi_url}",
-            title=f"{title} — ReDoc",
-            redoc_js_url=f"{root}{assets}/redoc.standalone.js",
-            redoc_favicon_url=f"{root}{assets}/favicon.png",
-            with_google_fonts=False,
         )

@@ -56,6 +56,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         version=app.version,
         description=app.description,
         routes=app.routes,
+        webhooks=app.webhooks.routes,
     )
     components = document.setdefault("components", {}).setdefault("schemas", {})
     components.pop("HTTPValidationError", None)
@@ -66,7 +67,10 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
             responses.pop("422", None)
-            errors = {**COMMON, **BUSY, **EXTRA.get((method, path), {})}
+            errors = {**COMMON, **BUSY}
+            if "requestBody" in operation:
+                errors[400] = "The body cannot be read (not UTF-8, not JSON, cut short)."
+            errors.update(EXTRA.get((method, path), {}))
             for status, description in sorted(errors.items()):
                 responses[str(status)] = {"description": description, "content": problem}
             if method == "post" and path == "/v1/cases":
@@ -76,4 +80,12 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                         "schema": {"type": "string"},
                     }
                 }
+    for operations in document.get("webhooks", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            responses.pop("422", None)
+            responses["204"] = {"description": "Received (any 2xx will do)."}
+            responses["default"] = {
+                "description": "Anything else, or no answer within 10 seconds: sent again."
+            }
     return document
