@@ -11,6 +11,7 @@ from hub.api import auth, cases, feed, imports, partners, webhook_endpoints
 from hub.api.auth import known_query_only
 from hub.api.docs import include_docs
 from hub.api.health import include_health
+from hub.api.idempotency import IdempotencyKeys
 from hub.api.limits import IMPORT_BODY_LIMIT, BodyLimit
 from hub.api.metrics import include_metrics
 from hub.api.openapi_doc import build_openapi
@@ -66,6 +67,7 @@ def create_app(
     app.state.network = network
     install_problem_handlers(app)
     install_operator_auth(app)  # before /metrics and /console, which share its throttle
+    app.add_middleware(IdempotencyKeys, prefix=f"{PREFIX}/")  # inside BodyLimit: bodies bounded
     app.add_middleware(BodyLimit, overrides={f"{PREFIX}/cases/import": IMPORT_BODY_LIMIT})
     app.add_middleware(TrustedProxies, proxies=trusted_proxies())  # outermost: who is asking
     # The import before the cases: /cases/import is its own path, not a reference that

@@ -13,8 +13,7 @@ from fastapi import APIRouter, Body, Path, Query, Request, Response
 from pydantic import AwareDatetime, BeforeValidator
 
 from hub.api.auth import Caller, DatabaseDep
-from hub.api.models import CaseList, CaseView, Timeline
-from hub.model.case import Case
+from hub.api.models import CaseList, CaseRequest, CaseView, Timeline
 from hub.model.statuses import CaseStatus
 from hub.retailers.cases import (
     DEFAULT_PAGE,
@@ -50,7 +49,7 @@ EXAMPLE_CASE = {
 """Maison Électro's case from the partner samples; `references` may name partners."""
 
 NewCase = Annotated[
-    Case,
+    CaseRequest,
     Body(
         openapi_examples={
             "workshop_repair": {"summary": "A workshop repair", "value": EXAMPLE_CASE}
@@ -104,9 +103,10 @@ Reference = Annotated[
     responses={200: {"model": CaseView, "description": "Opened before with the same content."}},
 )
 def open_case(
-    case: NewCase, caller: Caller, db: DatabaseDep, request: Request, response: Response
+    body: NewCase, caller: Caller, db: DatabaseDep, request: Request, response: Response
 ) -> CaseView:
     """Idempotent: the same case again answers 200; other content under its reference 409."""
+    case = body.for_retailer(caller)
     opened = create_case(db, caller, case, on_stored=request.app.state.on_stored)
     response.status_code = 201 if opened.created else 200
     response.headers["Location"] = f"/v1/cases/{quote(case.reference, safe='')}"

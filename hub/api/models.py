@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hub.model.case import Case
 from hub.model.event import Event, EventDetails, EventType
+from hub.model.parties import PartyId
 from hub.model.statuses import (
     CaseStatus,
     Label,
@@ -57,6 +58,22 @@ class Me(_Out):
     @classmethod
     def of(cls, retailer: Retailer) -> Me:
         return cls(retailer=retailer.id, name=retailer.name, case_prefix=retailer.case_prefix)
+
+
+class CaseRequest(Case):
+    """A case as a retailer POSTs it: ``retailer`` may be left out, the key says who."""
+
+    retailer: PartyId | None = Field(  # type: ignore[assignment]
+        default=None,
+        description="Your party id (`GET /v1/me`); optional, and refused if it is another.",
+    )
+
+    def for_retailer(self, retailer: Retailer) -> Case:
+        """The canonical case, its retailer the caller's unless the body named one (a
+        different one is refused by the tenant rule, as before)."""
+        return Case.model_validate(
+            {**dict(self), "retailer": self.retailer if self.retailer else retailer.id}
+        )
 
 
 class CaseSummary(_Out):
@@ -125,11 +142,12 @@ class CaseList(_Out):
     next_cursor: str | None = Field(
         description="Pass as `after` for the next page; null at the end."
     )
+    has_more: bool = Field(description="True when another page follows this one.")
 
     @classmethod
     def of(cls, page: CasePage) -> CaseList:
         items = [CaseSummary.of(r, breached=r.id in page.breached) for r in page.records]
-        return cls(items=items, next_cursor=page.next_cursor)
+        return cls(items=items, next_cursor=page.next_cursor, has_more=page.next_cursor is not None)
 
 
 class EventOut(_Out):

@@ -44,6 +44,18 @@ EXTRA: dict[tuple[str, str], dict[int, str]] = {
 }
 
 
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Any unique string of yours (a UUID): sent again with the same body "
+    "within 24 hours, it answers the first request's answer (with `Idempotent-Replayed: "
+    "true`) instead of doing it twice; with another body, 422. Keys are yours alone.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+}
+IN_PROGRESS = "The first request with this Idempotency-Key is still running: retry."
+
+
 def _problem_schemas() -> dict[str, Any]:
     schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
     definitions: dict[str, Any] = schema.pop("$defs", {})
@@ -71,6 +83,10 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
             if "requestBody" in operation:
                 errors[400] = "The body cannot be read (not UTF-8, not JSON, cut short)."
             errors.update(EXTRA.get((method, path), {}))
+            if method == "post":
+                operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY)
+                taken = errors.get(409)
+                errors[409] = f"{taken} Or: {IN_PROGRESS}" if taken else IN_PROGRESS
             for status, description in sorted(errors.items()):
                 responses[str(status)] = {"description": description, "content": problem}
             if method == "post" and path == "/v1/cases":
