@@ -5,6 +5,7 @@ signature with the standardwebhooks package; SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -18,7 +19,7 @@ from fastapi.testclient import TestClient
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from hub.api import create_app
-from hub.api.webhook_docs import CaseEventPayload, TestEventPayload
+from hub.api.webhook_docs import CaseEventPayload, WebhookTestPayload
 from hub.model import Party, PartyRole
 from hub.partners.connectors import Network, open_network
 from hub.store.db import Database
@@ -129,7 +130,7 @@ def test_a_test_event_reaches_the_endpoint_signed_with_the_secret_shown_once(
     assert answer["delivered"] is True
     assert answer["status"] == 204
     payload = receiver.verified(created["secret"])
-    assert TestEventPayload.model_validate(payload).type == "webhook.test"  # as documented
+    assert WebhookTestPayload.model_validate(payload).type == "webhook.test"  # as documented
     assert payload["endpoint_id"] == created["id"]
     assert receiver.received[-1][0]["webhook-id"] == answer["message_id"]
 
@@ -343,10 +344,60 @@ def test_the_openapi_document_lists_each_webhook_with_its_payload_and_signature_
 ) -> None:
     document = hub.client.get("/v1/openapi.json").json()
     assert document["openapi"].startswith("3.1")
-    for name, schema in (("case.event", "CaseEventPayload"), ("webhook.test", "TestEventPayload")):
+    for name, schema in (
+        ("case.event", "CaseEventPayload"),
+        ("webhook.test", "WebhookTestPayload"),
+    ):
         operation = document["webhooks"][name]["post"]
         headers = {p["name"] for p in operation["parameters"] if p["in"] == "header"}
         assert headers == {"webhook-id", "webhook-timestamp", "webhook-signature"}
         body = operation["requestBody"]["content"]["application/json"]["schema"]
         assert body == {"$ref": f"#/components/schemas/{schema}"}
         assert "422" not in operation["responses"]
+
+
+def test_the_operators_webhook_keeps_working_beside_the_retailers_own(
+    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, receiver: Receiver
+) -> None:
+    """connectors.yaml's webhook and an endpoint registered through the API both get
+    every event, each signed with its own secret."""
+    operator_secret = "whsec_" + base64.b64encode(b"the operator's secret, 32 bytes").decode()
+    monkeypatch.setenv("ME_WEBHOOK_SECRET", operator_secret)
+    monkeypatch.setenv("HUB_WEBHOOK_SECRETS_KEYS", Fernet.generate_key().decode())
+    monkeypatch.setenv("HUB_WEBHOOK_ALLOWED_NETWORKS", "127.0.0.0/8")
+    path = tmp_path / "connectors.yaml"
+    path.write_text(
+        f"""
+version: 1
+parties: [{{id: maison-electro, role: retailer, name: Maison Électro}}]
+webhooks:
+  - {{retailer: maison-electro, url: "{receiver.url}/hooks?from=operator",
+      secret_env: ME_WEBHOOK_SECRET, max_attempts: 1}}
+sync:
+  rules:
+    - {{name: news, when: {{type: case_status}}, notify_retailer: true}}
+""",
+        encoding="utf-8",
+    )
+    network = open_network(path)
+    register_network(database)
+    with database.transaction() as connection:
+        save_party(connection, Party(id="hub", role=PartyRole.HUB, name="After-sales hub"))
+    me = make_tenant(database, "maison-electro", "Maison Électro", "ME-")
+    hub = Hub(database, network, TestClient(create_app(database, network)), me, me)
+    own = hub.register(f"{receiver.url}/hooks?from=retailer")
+    hub.client.post("/v1/cases", json=case_json("ME-000123"), headers=me.headers)
+
+    hub.dispatch()
+
+    assert len(receiver.received) == 2
+    senders = set()
+    for index in range(2):
+        for secret, who in ((operator_secret, "operator"), (own["secret"], "retailer")):
+            try:
+                payload = receiver.verified(secret, index)
+            except WebhookVerificationError:
+                continue
+            assert payload["case_reference"] == "ME-000123"
+            senders.add(who)
+    assert senders == {"operator", "retailer"}

@@ -58,7 +58,7 @@ class CaseEventPayload(_Payload):
     )
 
 
-class TestEventPayload(_Payload):
+class WebhookTestPayload(_Payload):
     """Sent when you ask for it (`POST /v1/webhook-endpoints/{id}/test`); about no case."""
 
     type: Literal["webhook.test"]
@@ -117,7 +117,7 @@ def document_webhooks(app: FastAPI) -> None:
         status_code=204,
     )
     def test_event(
-        body: TestEventPayload,
+        body: WebhookTestPayload,
         webhook_id: WebhookId,
         webhook_timestamp: WebhookTimestamp,
         webhook_signature: WebhookSignature,
