@@ -40,6 +40,17 @@ def test_opening_a_case_answers_201_with_its_status_and_where_to_read_it(hub: Hu
     assert hub.client.get(response.headers["location"], headers=hub.me.headers).json() == body
 
 
+def test_the_retailer_may_be_left_out_of_the_body_since_the_key_says_who(hub: Hub) -> None:
+    document = case_json()
+    del document["retailer"]
+    response = hub.client.post("/v1/cases", json=document, headers=hub.me.headers)
+    assert response.status_code == 201
+    assert response.json()["case"]["retailer"] == "maison-electro"
+    # The same case written out in full is the same content: 200, not a conflict.
+    again = hub.client.post("/v1/cases", json=case_json(), headers=hub.me.headers)
+    assert again.status_code == 200
+
+
 def test_the_same_case_again_is_200_and_other_content_is_409(hub: Hub) -> None:
     first = hub.client.post("/v1/cases", json=case_json(), headers=hub.me.headers)
     again = hub.client.post("/v1/cases", json=case_json(), headers=hub.me.headers)
@@ -171,15 +182,18 @@ def test_listing_pages_through_the_callers_cases_only(hub: Hub) -> None:
     _open(hub, *(f"ME-{n:06d}" for n in range(1, 8)))
     hub.client.post("/v1/cases", json=case_json("BM-000001"), headers=hub.bm.headers)
     seen: list[str] = []
+    more: list[bool] = []
     after: str | None = None
     while True:
         params: dict[str, object] = {"limit": 3} | ({"after": after} if after else {})
         body = hub.client.get("/v1/cases", params=params, headers=hub.me.headers).json()
         seen += [item["reference"] for item in body["items"]]
+        more.append(body["has_more"])
         after = body["next_cursor"]
         if after is None:
             break
     assert seen == [f"ME-{n:06d}" for n in range(1, 8)]
+    assert more == [True, True, False]
 
 
 def test_listing_filters_by_status_partner_update_time_and_breach(hub: Hub) -> None:

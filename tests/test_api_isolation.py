@@ -11,11 +11,13 @@ without a probe fails the test, so new routes cannot skip isolation.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
 
 from hub.retailers.cursors import CursorKind, encode_cursor
@@ -43,11 +45,33 @@ class Secrets:
     feed_cursor: str
     list_cursor: str
     csv: bytes
+    endpoint_id: str = "we_" + "0" * 20
 
 
 def _answer(response: Any) -> Answer:
     body = response.json() if response.content else None
     return response.status_code, body
+
+
+def _without_id(response: Any, endpoint_id: str) -> Answer:
+    """The answer with the endpoint id asked for written as a placeholder: the id exists
+    only once Maison Électro made it, so the answers before and after differ by it alone
+    when nothing else is told."""
+    status, body = _answer(response)
+    text = json.dumps(body).replace(endpoint_id, "{endpoint_id}")
+    return status, json.loads(text)
+
+
+def _on_endpoint(
+    client: TestClient,
+    headers: dict[str, str],
+    secrets: Secrets,
+    method: str,
+    suffix: str,
+    body: dict[str, Any] | None = None,
+) -> Answer:
+    url = f"/v1/webhook-endpoints/{secrets.endpoint_id}{suffix}"
+    return _without_id(client.request(method, url, json=body, headers=headers), secrets.endpoint_id)
 
 
 def _case_for_bm_with_me_reference() -> dict[str, Any]:
@@ -106,11 +130,36 @@ PROBES: dict[tuple[str, str], list[Request]] = {
         lambda c, h, s: _answer(c.get("/v1/feed", headers=h)),
         lambda c, h, s: _answer(c.get("/v1/feed", params={"after": s.feed_cursor}, headers=h)),
     ],
+    ("post", "/v1/webhook-endpoints"): [
+        lambda c, h, s: _answer(
+            c.post("/v1/webhook-endpoints", json={"url": "https://10.0.0.1/"}, headers=h)
+        ),
+    ],
+    ("get", "/v1/webhook-endpoints"): [
+        lambda c, h, s: _answer(c.get("/v1/webhook-endpoints", headers=h)),
+        lambda c, h, s: _answer(c.get("/v1/webhook-endpoints", params={"after": "we_"}, headers=h)),
+    ],
+    ("get", "/v1/webhook-endpoints/{endpoint_id}"): [
+        lambda c, h, s: _on_endpoint(c, h, s, "GET", ""),
+    ],
+    ("patch", "/v1/webhook-endpoints/{endpoint_id}"): [
+        lambda c, h, s: _on_endpoint(c, h, s, "PATCH", "", {"enabled": False}),
+    ],
+    ("delete", "/v1/webhook-endpoints/{endpoint_id}"): [
+        lambda c, h, s: _on_endpoint(c, h, s, "DELETE", ""),
+    ],
+    ("post", "/v1/webhook-endpoints/{endpoint_id}/test"): [
+        lambda c, h, s: _on_endpoint(c, h, s, "POST", "/test"),
+    ],
+    ("post", "/v1/webhook-endpoints/{endpoint_id}/rotate-secret"): [
+        lambda c, h, s: _on_endpoint(c, h, s, "POST", "/rotate-secret"),
+    ],
 }
 
 
 @pytest.fixture
-def hub(database: Database) -> Hub:
+def hub(database: Database, monkeypatch: pytest.MonkeyPatch) -> Hub:
+    monkeypatch.setenv("HUB_WEBHOOK_SECRETS_KEYS", Fernet.generate_key().decode())
     hub = make_hub(database)
     # BricoMarket has a life of its own: a case with events in its feed.
     response = hub.client.post("/v1/cases", json=case_json("BM-000045"), headers=hub.bm.headers)
@@ -144,7 +193,16 @@ def _me_creates_its_objects(hub: Hub) -> Secrets:
         "/v1/cases/import", files={"file": ("me.csv", ME_CSV, "text/csv")}, headers=me
     ).json()
     assert (imported["created"], imported["duplicate_file"]) == (1, False)
-    return Secrets(feed_cursor=feed["next_cursor"], list_cursor=cases["next_cursor"], csv=ME_CSV)
+    endpoint = hub.client.post(
+        "/v1/webhook-endpoints", json={"url": "https://93.184.216.34/hooks"}, headers=me
+    )
+    assert endpoint.status_code == 201
+    return Secrets(
+        feed_cursor=feed["next_cursor"],
+        list_cursor=cases["next_cursor"],
+        csv=ME_CSV,
+        endpoint_id=endpoint.json()["id"],
+    )
 
 
 def test_every_route_answers_another_tenant_as_if_the_object_did_not_exist(hub: Hub) -> None:
@@ -178,6 +236,8 @@ def test_every_route_answers_another_tenant_as_if_the_object_did_not_exist(hub: 
     assert before[("get", "/v1/cases/{reference}/erasure")][0][0] == 404
     me_erasure = hub.client.get(f"/v1/cases/{ME_REF}/erasure", headers=hub.me.headers)
     assert me_erasure.status_code == 404, "BricoMarket's request erased nothing"
+    assert before[("get", "/v1/webhook-endpoints/{endpoint_id}")][0][0] == 404
+    assert before[("post", "/v1/webhook-endpoints/{endpoint_id}/rotate-secret")][0][0] == 404
     import_result = after[("post", "/v1/cases/import")][0][1]
     assert import_result["duplicate_file"] is False  # uploads are archived per tenant
     import_rows = import_result["rows"]
@@ -191,7 +251,7 @@ def test_every_route_answers_another_tenant_as_if_the_object_did_not_exist(hub: 
 
 
 def _call(client: TestClient, method: str, path: str, headers: dict[str, str]) -> Any:
-    url = path.replace("{reference}", ME_REF)
+    url = path.replace("{reference}", ME_REF).replace("{endpoint_id}", "we_" + "0" * 20)
     if path == "/v1/cases/import":
         return client.post(url, files={"file": ("me.csv", ME_CSV)}, headers=headers)
     if method == "post":

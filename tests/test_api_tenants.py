@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import typer
+from cryptography.fernet import Fernet
 from sqlalchemy import select
 from typer.testing import CliRunner
 
@@ -23,6 +24,7 @@ from hub.retailers.tenants import (
     revoke_key,
     slug,
 )
+from hub.retailers.webhook_endpoints import register_endpoint, secret_box
 from hub.store.db import Database
 from hub.store.parties import get_party
 from hub.store.tables import api_keys
@@ -169,6 +171,29 @@ def test_the_command_line_prints_a_key_once_then_lists_and_revokes_by_id(
     assert "revoked" in revoked.output
     with database.transaction() as connection, pytest.raises(InvalidApiKey):
         authenticate(connection, token)
+
+
+def test_the_command_line_lists_a_retailers_own_webhook_endpoints_without_secrets(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HUB_WEBHOOK_SECRETS_KEYS", Fernet.generate_key().decode())
+    url = database.url
+    app, runner = _cli(), CliRunner()
+    runner.invoke(app, ["retailers", "add", "Maison Électro", "--prefix", "ME-", "--database", url])
+    none = runner.invoke(app, ["retailers", "endpoints", "maison-electro", "--database", url])
+    assert none.exit_code == 0
+    assert "no webhook endpoint" in none.output
+    with database.transaction() as connection:
+        retailer = find_retailer(connection, "maison-electro")
+        endpoint, secret = register_endpoint(
+            connection, retailer, url="https://93.184.216.34/hooks", box=secret_box()
+        )
+    listed = runner.invoke(app, ["retailers", "endpoints", "maison-electro", "--database", url])
+    assert listed.exit_code == 0, listed.output
+    assert endpoint.id in listed.output
+    assert "93.184.216.34" in listed.output
+    assert secret not in listed.output
+    assert "whsec_" not in listed.output
 
 
 def test_serve_api_refuses_a_schema_that_is_behind(blank_database: Database) -> None:

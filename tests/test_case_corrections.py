@@ -21,6 +21,7 @@ from standardwebhooks.webhooks import Webhook
 
 from hub.api import create_app
 from hub.api.cases import EXAMPLE_CASE
+from hub.api.webhook_docs import MessageFailedPayload
 from hub.bootstrap import Hub as BootstrapHub
 from hub.model import Case, Party, PartyRole
 from hub.partners.connectors import Network, open_network
@@ -214,7 +215,7 @@ def test_a_refused_address_is_told_to_the_retailer_corrected_resent_and_fixed(
     assert carrier.received_pickups == []
 
     [told] = receiver.of_type("case.message_failed")
-    assert told["case_reference"] == "ME-000123"
+    assert MessageFailedPayload.model_validate(told).case_reference == "ME-000123"  # documented
     assert (told["partner"], told["message"]) == ("colis-express", "pickup")
     assert "400" in told["error"]
     view = hub.get("ME-000123").json()

@@ -8,9 +8,11 @@ from typing import Any
 
 from fastapi import Depends, FastAPI
 
-from hub.api import auth, cases, erasure, feed, imports, partners
+from hub.api import auth, cases, erasure, feed, imports, partners, webhook_endpoints
 from hub.api.auth import known_query_only
+from hub.api.docs import include_docs
 from hub.api.health import include_health
+from hub.api.idempotency import IdempotencyKeys
 from hub.api.limits import IMPORT_BODY_LIMIT, BodyLimit
 from hub.api.metrics import include_metrics
 from hub.api.openapi_doc import build_openapi
@@ -18,6 +20,7 @@ from hub.api.operator_auth import install_operator_auth
 from hub.api.partners import push_endpoints
 from hub.api.problems import install_problem_handlers
 from hub.api.proxies import TrustedProxies
+from hub.api.webhook_docs import document_webhooks
 from hub.clock import Clock, system_clock
 from hub.config.home import time_zone
 from hub.config.network import trusted_proxies
@@ -69,7 +72,7 @@ def create_app(
         version=API_VERSION,
         description=DESCRIPTION,
         openapi_url=f"{PREFIX}/openapi.json",
-        docs_url=f"{PREFIX}/docs",
+        docs_url=None,  # served with the hub's own files by include_docs
         redoc_url=None,
     )
     app.state.database = database
@@ -81,14 +84,25 @@ def create_app(
     app.state.time_zone = zone or time_zone()
     install_problem_handlers(app)
     install_operator_auth(app)  # before /metrics and /console, which share its throttle
+    app.add_middleware(IdempotencyKeys, prefix=f"{PREFIX}/")  # inside BodyLimit: bodies bounded
     app.add_middleware(BodyLimit, overrides={f"{PREFIX}/cases/import": IMPORT_BODY_LIMIT})
     app.add_middleware(TrustedProxies, proxies=trusted_proxies())  # outermost: who is asking
     # The import before the cases: /cases/import is its own path, not a reference that
     # /cases/{reference} would claim first (and answer a wrong method for).
-    for router in (auth.router, imports.router, cases.router, erasure.router, feed.router):
+    routers = (
+        auth.router,
+        imports.router,
+        cases.router,
+        erasure.router,
+        feed.router,
+        webhook_endpoints.router,
+    )
+    for router in routers:
         app.include_router(router, prefix=PREFIX, dependencies=[Depends(known_query_only)])
     app.include_router(partners.router)
     include_metrics(app, database, network)
     include_health(app, database, network, stopping)  # unauthenticated, for balancers
+    document_webhooks(app)  # the OpenAPI document's `webhooks`, never served
+    include_docs(app, PREFIX)  # /v1/docs, no CDN
     install_console(app)  # /console, outside the OpenAPI document
     return app

@@ -13,8 +13,7 @@ from fastapi import APIRouter, Body, Path, Query, Request, Response
 from pydantic import AwareDatetime, BeforeValidator
 
 from hub.api.auth import Caller, DatabaseDep
-from hub.api.models import CaseList, CaseView, Timeline
-from hub.model.case import Case
+from hub.api.models import CaseList, CaseRequest, CaseView, Timeline
 from hub.model.statuses import CaseStatus
 from hub.retailers.cases import (
     DEFAULT_PAGE,
@@ -62,7 +61,7 @@ carries the customer's address: the carrier that collects the product needs it."
 EXAMPLE_CORRECTION = {"customer": {"address": {"line1": "14 rue des Lilas", "line2": "Bâtiment B"}}}
 
 NewCase = Annotated[
-    Case,
+    CaseRequest,
     Body(
         openapi_examples={
             "workshop_repair": {"summary": "A workshop repair", "value": EXAMPLE_CASE}
@@ -116,12 +115,13 @@ Reference = Annotated[
     responses={200: {"model": CaseView, "description": "Opened before with the same content."}},
 )
 def open_case(
-    case: NewCase, caller: Caller, db: DatabaseDep, request: Request, response: Response
+    body: NewCase, caller: Caller, db: DatabaseDep, request: Request, response: Response
 ) -> CaseView:
     """Idempotent: the same case again answers 200; other content under its reference 409.
     A case its partners could not work (the carrier's pickup needs the customer's address,
     a repairer's order the retailer's name) is refused with 422, each missing field named
     with the partner that needs it (`needed_by`)."""
+    case = body.for_retailer(caller)
     opened = create_case(
         db,
         caller,

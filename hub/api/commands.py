@@ -27,6 +27,7 @@ from hub.retailers.tenants import (
     issue_key,
     revoke_key,
 )
+from hub.retailers.webhook_endpoints import list_endpoints
 from hub.store.db import Database
 from hub.store.tenants import list_keys
 
@@ -107,6 +108,42 @@ def keys_revoke(
     assert key.revoked_at is not None
     when = shown(key.revoked_at, time_zone())
     out.print(f"key {key.id} of {key.retailer_id} revoked at {when}")
+
+
+@retailers_app.command("endpoints")
+def retailers_endpoints(retailer: RetailerArgument, database: DatabaseOption = None) -> None:
+    """The webhook endpoints a retailer registered through the API (never their secrets):
+    where the hub POSTs its events, beside connectors.yaml's webhook."""
+    with _database(database).transaction() as connection:
+        tenant = find_retailer(connection, retailer)
+        endpoints = []
+        after: str | None = None
+        while True:
+            page = list_endpoints(connection, tenant, after=after, limit=100)
+            endpoints += page.items
+            if page.next_cursor is None:
+                break
+            after = page.next_cursor
+    if not endpoints:
+        out.print(f"{tenant.id} has registered no webhook endpoint through the API.")
+        return
+    table = Table(title=f"Webhook endpoints of {tenant.id}")
+    table.add_column("id", no_wrap=True)  # copied whole into other commands
+    table.add_column("url", no_wrap=True)
+    for heading in ("events", "enabled", "created", "previous secret until"):
+        table.add_column(heading)
+    for endpoint in endpoints:
+        until = endpoint.previous_secret_expires_at
+        table.add_row(
+            endpoint.id,
+            endpoint.url,
+            ", ".join(endpoint.event_types),
+            "yes" if endpoint.enabled else "no",
+            endpoint.created_at.isoformat(timespec="seconds"),
+            until.isoformat(timespec="seconds") if until else "",
+            style=None if endpoint.enabled else "dim",
+        )
+    out.print(table)
 
 
 def serve_api(

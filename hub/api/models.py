@@ -13,6 +13,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from hub.model.case import Case
 from hub.model.event import Event, EventDetails, EventType
+from hub.model.parties import PartyId
 from hub.model.statuses import (
     CaseRecordStatus,
     CaseStatus,
@@ -26,6 +27,7 @@ from hub.retailers.case_import import ImportReport, RowOutcome
 from hub.retailers.cases import CasePage
 from hub.retailers.feed import FeedItem, FeedPage
 from hub.retailers.tenants import Retailer
+from hub.retailers.webhook_endpoints import Endpoint, EndpointPage, TestDelivery
 from hub.store.case_links import KeptReference
 from hub.store.cases import CaseRecord
 from hub.store.outbox import ResentBy
@@ -68,6 +70,22 @@ class Me(_Out):
     @classmethod
     def of(cls, retailer: Retailer) -> Me:
         return cls(retailer=retailer.id, name=retailer.name, case_prefix=retailer.case_prefix)
+
+
+class CaseRequest(Case):
+    """A case as a retailer POSTs it: ``retailer`` may be left out, the key says who."""
+
+    retailer: PartyId | None = Field(  # type: ignore[assignment]
+        default=None,
+        description="Your party id (`GET /v1/me`); optional, and refused if it is another.",
+    )
+
+    def for_retailer(self, retailer: Retailer) -> Case:
+        """The canonical case, its retailer the caller's unless the body named one (a
+        different one is refused by the tenant rule, as before)."""
+        return Case.model_validate(
+            {**dict(self), "retailer": self.retailer if self.retailer else retailer.id}
+        )
 
 
 class CaseSummary(_Out):
@@ -186,11 +204,12 @@ class CaseList(_Out):
     next_cursor: str | None = Field(
         description="Pass as `after` for the next page; null at the end."
     )
+    has_more: bool = Field(description="True when another page follows this one.")
 
     @classmethod
     def of(cls, page: CasePage) -> CaseList:
         items = [CaseSummary.of(r, breached=r.id in page.breached) for r in page.records]
-        return cls(items=items, next_cursor=page.next_cursor)
+        return cls(items=items, next_cursor=page.next_cursor, has_more=page.next_cursor is not None)
 
 
 class EventOut(_Out):
@@ -347,4 +366,78 @@ class ImportResult(_Out):
                 )
                 for row in report.rows
             ],
+        )
+
+
+class WebhookEndpointOut(_Out):
+    """A webhook endpoint you registered; its secret is shown only when it is made."""
+
+    id: str = Field(description="The endpoint's id, `we_…`.")
+    url: str
+    description: str | None
+    event_types: list[str] = Field(description="The webhook event types it receives.")
+    enabled: bool = Field(description="A disabled endpoint receives nothing.")
+    created_at: datetime
+    updated_at: datetime
+    previous_secret_expires_at: datetime | None = Field(
+        description="After a rotation: until then messages carry a signature with the "
+        "previous secret too; null when only the current secret signs."
+    )
+
+    @classmethod
+    def of(cls, endpoint: Endpoint) -> WebhookEndpointOut:
+        return cls(
+            id=endpoint.id,
+            url=endpoint.url,
+            description=endpoint.description,
+            event_types=list(endpoint.event_types),
+            enabled=endpoint.enabled,
+            created_at=endpoint.created_at,
+            updated_at=endpoint.updated_at,
+            previous_secret_expires_at=endpoint.previous_secret_expires_at,
+        )
+
+
+class WebhookEndpointWithSecret(WebhookEndpointOut):
+    """A new endpoint, or one whose secret was just rotated, with its secret: store it
+    now, the hub never shows it again."""
+
+    secret: str = Field(description="`whsec_…`: verify each message's signature with it.")
+
+    @classmethod
+    def with_secret(cls, endpoint: Endpoint, secret: str) -> WebhookEndpointWithSecret:
+        return cls(**WebhookEndpointOut.of(endpoint).model_dump(), secret=secret)
+
+
+class WebhookEndpointList(_Out):
+    items: list[WebhookEndpointOut]
+    next_cursor: str | None = Field(
+        description="Pass as `after` for the next page; null at the end."
+    )
+    has_more: bool = Field(description="True when another page follows this one.")
+
+    @classmethod
+    def of(cls, page: EndpointPage) -> WebhookEndpointList:
+        return cls(
+            items=[WebhookEndpointOut.of(item) for item in page.items],
+            next_cursor=page.next_cursor,
+            has_more=page.has_more,
+        )
+
+
+class TestDeliveryOut(_Out):
+    """What your endpoint answered the test event."""
+
+    message_id: str = Field(description="The test message's `webhook-id`.")
+    delivered: bool = Field(description="True when the endpoint answered 2xx.")
+    status: int | None = Field(description="The endpoint's HTTP status, if it answered.")
+    error: str | None = Field(description="Why it was not delivered.")
+
+    @classmethod
+    def of(cls, delivery: TestDelivery) -> TestDeliveryOut:
+        return cls(
+            message_id=delivery.message_id,
+            delivered=delivery.delivered,
+            status=delivery.status,
+            error=delivery.error,
         )

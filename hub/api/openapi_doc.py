@@ -40,7 +40,29 @@ EXTRA: dict[tuple[str, str], dict[int, str]] = {
         404: "No such case of yours, or its personal data was not erased."
     },
     ("get", "/v1/feed"): {404: "The cursor was not given to you."},
+    ("post", "/v1/webhook-endpoints"): {
+        503: "Webhook endpoints are not set up on this hub, or the database is busy.",
+    },
+    ("get", "/v1/webhook-endpoints/{endpoint_id}"): {404: "No such endpoint of yours."},
+    ("patch", "/v1/webhook-endpoints/{endpoint_id}"): {404: "No such endpoint of yours."},
+    ("delete", "/v1/webhook-endpoints/{endpoint_id}"): {404: "No such endpoint of yours."},
+    ("post", "/v1/webhook-endpoints/{endpoint_id}/test"): {404: "No such endpoint of yours."},
+    ("post", "/v1/webhook-endpoints/{endpoint_id}/rotate-secret"): {
+        404: "No such endpoint of yours.",
+    },
 }
+
+
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Any unique string of yours (a UUID): sent again with the same body "
+    "within 24 hours, it answers the first request's answer (with `Idempotent-Replayed: "
+    "true`) instead of doing it twice; with another body, 422. Keys are yours alone.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+}
+IN_PROGRESS = "The first request with this Idempotency-Key is still running: retry."
 
 
 def _problem_schemas() -> dict[str, Any]:
@@ -55,6 +77,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         version=app.version,
         description=app.description,
         routes=app.routes,
+        webhooks=app.webhooks.routes,
     )
     components = document.setdefault("components", {}).setdefault("schemas", {})
     components.pop("HTTPValidationError", None)
@@ -65,7 +88,14 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
             responses.pop("422", None)
-            errors = {**COMMON, **EXTRA.get((method, path), {}), **BUSY}
+            errors = {**COMMON, **BUSY}
+            if "requestBody" in operation:
+                errors[400] = "The body cannot be read (not UTF-8, not JSON, cut short)."
+            errors.update(EXTRA.get((method, path), {}))
+            if method == "post":
+                operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY)
+                taken = errors.get(409)
+                errors[409] = f"{taken} Or: {IN_PROGRESS}" if taken else IN_PROGRESS
             for status, description in sorted(errors.items()):
                 responses[str(status)] = {"description": description, "content": problem}
             if method == "post" and path == "/v1/cases":
@@ -75,4 +105,12 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                         "schema": {"type": "string"},
                     }
                 }
+    for operations in document.get("webhooks", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            responses.pop("422", None)
+            responses["204"] = {"description": "Received (any 2xx will do)."}
+            responses["default"] = {
+                "description": "Anything else, or no answer within 10 seconds: sent again."
+            }
     return document

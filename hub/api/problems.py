@@ -8,6 +8,7 @@ object give the same body.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any, Literal
@@ -22,8 +23,11 @@ from hub.api.operator_auth import OperatorCredentialRequired, OperatorThrottled
 from hub.errors import ConflictError, HubError, ModelError, NotFoundError, TransientError
 from hub.retailers.cases import InvalidFieldError
 from hub.retailers.tenants import InvalidApiKey
+from hub.retailers.webhook_endpoints import SecretsKeyMissing
 from hub.store.db import StoreBusy, StoreConflict, UnstorableValue
 from hub.sync.requirements import CaseNotWorkable
+
+log = logging.getLogger(__name__)
 
 MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "urn:aftersales-hub:problem:"
@@ -156,6 +160,12 @@ async def _hub(request: Request, exc: Exception) -> JSONResponse:
         return problem_response(request, 422, exc.message, errors=errors)
     if isinstance(exc, ModelError):
         return problem_response(request, 422, exc.message)
+    if isinstance(exc, SecretsKeyMissing):
+        # The operator's to fix; the retailer learns only that it is unavailable here.
+        log.error("webhook endpoints unavailable: %s", exc.message)
+        return problem_response(
+            request, 503, "webhook endpoints are not available on this hub yet: ask its operator"
+        )
     if isinstance(exc, TransientError):
         retry = str(int(exc.retry_after or RETRY_AFTER_SECONDS))
         return problem_response(request, 503, exc.message, headers={"Retry-After": retry})

@@ -199,17 +199,41 @@ ProxyNetwork = IPv4Network | IPv6Network
 def trusted_proxies(environ: Mapping[str, str] | None = None) -> tuple[ProxyNetwork, ...]:
     """The reverse proxies whose ``X-Forwarded-For`` the hub believes (IPs or CIDRs, comma
     separated). None by default: a header any client can write decides nothing."""
+    return _networks(TRUSTED_PROXIES_VARIABLE, environ)
+
+
+WEBHOOK_NETWORKS_VARIABLE = "HUB_WEBHOOK_ALLOWED_NETWORKS"
+WEBHOOK_KEYS_VARIABLE = "HUB_WEBHOOK_SECRETS_KEYS"
+
+
+def webhook_allowed_networks(
+    environ: Mapping[str, str] | None = None,
+) -> tuple[ProxyNetwork, ...]:
+    """Private, loopback or link-local networks that retailers' own webhook endpoints may
+    point at all the same (IPs or CIDRs, comma separated). None by default: a retailer
+    must not make the hub call into its own network (SSRF)."""
+    return _networks(WEBHOOK_NETWORKS_VARIABLE, environ)
+
+
+def webhook_secrets_keys(environ: Mapping[str, str] | None = None) -> list[str]:
+    """The keys that encrypt retailers' webhook secrets at rest (Fernet keys, comma
+    separated): the first encrypts, every one decrypts, so a key is rotated by putting
+    the new one first. Empty when unset: the API then refuses to manage endpoints."""
+    env = os.environ if environ is None else environ
+    return [item.strip() for item in env.get(WEBHOOK_KEYS_VARIABLE, "").split(",") if item.strip()]
+
+
+def _networks(variable: str, environ: Mapping[str, str] | None) -> tuple[ProxyNetwork, ...]:
     env = os.environ if environ is None else environ
     networks = []
-    for item in env.get(TRUSTED_PROXIES_VARIABLE, "").split(","):
+    for item in env.get(variable, "").split(","):
         if not item.strip():
             continue
         try:
             networks.append(ip_network(item.strip(), strict=False))
         except ValueError:
             raise ConfigurationError(
-                f"{TRUSTED_PROXIES_VARIABLE}: {item.strip()!r} is not an IP address or a "
-                "network like 10.0.0.0/8"
+                f"{variable}: {item.strip()!r} is not an IP address or a network like 10.0.0.0/8"
             ) from None
     return tuple(networks)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from hub.errors import ConflictError, ModelError, NotFoundError
 from hub.model.case import Case
@@ -30,7 +31,9 @@ from hub.store.cases import (
 from hub.store.db import Connection, Database
 from hub.store.events import StoredHook
 from hub.store.parties import get_party
-from hub.sync.requirements import RouteCheck
+
+if TYPE_CHECKING:  # the route check's module needs the network, which needs this one
+    from hub.sync.requirements import RouteCheck
 
 OPENED_AT_LEEWAY = timedelta(minutes=5)
 """How far ahead of the hub's clock a retailer's clock may run."""

@@ -24,7 +24,7 @@ import binascii
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -45,13 +45,16 @@ __all__ = [
     "EVENT_TYPE",
     "ID_HEADER",
     "SIGNATURE_HEADER",
+    "TEST_EVENT_TYPE",
     "TIMESTAMP_HEADER",
     "InvalidWebhookSecret",
     "UnsignableMessage",
     "event_payload",
     "read_webhook_secret",
     "sign",
+    "test_payload",
     "webhook_message",
+    "webhook_post_sender",
     "webhook_secret",
     "webhook_sender",
 ]
@@ -61,6 +64,9 @@ TIMESTAMP_HEADER = "webhook-timestamp"
 SIGNATURE_HEADER = "webhook-signature"
 CONTENT_TYPE = "application/json"
 EVENT_TYPE = "case.event"
+FAILED_EVENT_TYPE = "case.message_failed"
+"""A message of the retailer's case gave up (a dead letter): correct the case to re-send it."""
+TEST_EVENT_TYPE = "webhook.test"
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the format's prefix, not a secret
 MIN_SECRET_BYTES = 24
@@ -123,13 +129,22 @@ def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
 
 
 def webhook_message(
-    event_payload: Mapping[str, Any], *, message_id: str, secret: str, now: datetime
+    event_payload: Mapping[str, Any],
+    *,
+    message_id: str,
+    secret: str | Sequence[str],
+    now: datetime,
 ) -> OutboundMessage:
     """The signed POST for one event, its timestamp ``now`` (call it at send time).
 
     The body is compact UTF-8 JSON; the idempotency key is the message id, so the
-    ``Idempotency-Key`` and ``webhook-id`` headers agree on every retry.
+    ``Idempotency-Key`` and ``webhook-id`` headers agree on every retry. Several secrets
+    (the new and the previous one while a rotation's grace lasts) give one signature
+    each, separated by spaces: a receiver accepts the message if any of them verifies.
     """
+    secrets = [secret] if isinstance(secret, str) else list(secret)
+    if not secrets:
+        raise UnsignableMessage(f"webhook {message_id!r}: no secret to sign it with")
     _check_message_id(message_id)
     if now.tzinfo is None or now.utcoffset() is None:
         raise UnsignableMessage("the signing time must be timezone-aware")
@@ -150,7 +165,7 @@ def webhook_message(
         headers={
             ID_HEADER: message_id,
             TIMESTAMP_HEADER: str(timestamp),
-            SIGNATURE_HEADER: sign(secret, message_id, timestamp, body),
+            SIGNATURE_HEADER: " ".join(sign(each, message_id, timestamp, body) for each in secrets),
         },
     )
 
@@ -187,6 +202,17 @@ def rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+def test_payload(*, endpoint_id: str, retailer: str, sent_at: datetime) -> dict[str, Any]:
+    """What a retailer receives when it asks for a test event: enough to see that its
+    endpoint and its signature check work, nothing about any case."""
+    return {
+        "type": TEST_EVENT_TYPE,
+        "endpoint_id": endpoint_id,
+        "retailer": retailer,
+        "sent_at": rfc3339(sent_at),
+    }
+
+
 def read_webhook_secret(spec: WebhookSpec, environ: Mapping[str, str] | None = None) -> str:
     """The retailer's secret from the variable ``secret_env`` names, checked, so that a
     wrong value fails naming the variable rather than as a bad signature at the retailer."""
@@ -204,11 +230,28 @@ def webhook_sender(spec: WebhookSpec, environ: Mapping[str, str] | None = None) 
     carries its signature. Its retries stay within the signature's lifetime (see
     :class:`hub.config.connector_spec.WebhookSpec`); ``environ`` is unused here, since the
     secret is read when each message is signed, and kept for symmetry with connectors.
+    """
+    del environ
+    return webhook_post_sender(
+        spec.url,
+        timeout=spec.timeout,
+        max_attempts=spec.max_attempts,
+        requests_per_second=spec.requests_per_second,
+    )
+
+
+def webhook_post_sender(
+    url: str,
+    *,
+    timeout: str = "10s",
+    max_attempts: int = 3,
+    requests_per_second: float = 20,
+) -> Sender:
+    """A POST client for a webhook URL (the defaults are a configured webhook's).
 
     The transport comes from the ``http-post`` entry point, so the core imports no adapter.
     """
-    del environ
-    parts = urlsplit(spec.url)
+    parts = urlsplit(url)
     path = parts.path or "/"
     post = adapter(AdapterKind.TRANSPORT, "http-post")
     try:
@@ -217,9 +260,9 @@ def webhook_sender(spec: WebhookSpec, environ: Mapping[str, str] | None = None) 
                 "base_url": f"{parts.scheme}://{parts.netloc}",
                 "post_path": f"{path}?{parts.query}" if parts.query else path,
                 "content_type": CONTENT_TYPE,
-                "requests_per_second": spec.requests_per_second,
-                "timeout": spec.timeout,
-                "max_attempts": spec.max_attempts,
+                "requests_per_second": requests_per_second,
+                "timeout": timeout,
+                "max_attempts": max_attempts,
                 "max_wait": WEBHOOK_RETRY_WAIT,
             }
         )

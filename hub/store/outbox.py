@@ -37,6 +37,7 @@ __all__ = [
     "counts_by_target",
     "dead_letters",
     "discard",
+    "discard_target",
     "enqueue",
     "failures_of_case",
     "get_failure",
@@ -327,6 +328,18 @@ def discard(
     """Mark a message in one of ``states`` discarded; None when it is in another state
     (or does not exist)."""
     return _move(connection, message_id, states, {"state": OutboxState.DISCARDED.value})
+
+
+def discard_target(connection: Connection, target: str) -> int:
+    """Give up on every undelivered message (pending or dead) to ``target``: its receiver
+    is gone or switched off by its owner. A send in flight may still arrive; its outcome
+    is not recorded. Returns how many were discarded."""
+    result = connection.execute(
+        update(outbox)
+        .where(outbox.c.target == target, outbox.c.state.in_(BLOCKING_STATES))
+        .values(state=OutboxState.DISCARDED.value, lease_owner=None, lease_until=None)
+    )
+    return int(result.rowcount)
 
 
 def _move(

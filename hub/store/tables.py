@@ -560,3 +560,52 @@ erasures = Table(
 Index("ix_events_message_id", events.c.message_id)
 Index("ix_rejects_message_id", rejects.c.message_id)
 Index("ix_inbound_messages_message_id", inbound_messages.c.message_id)
+
+# --- Retailer API: webhook endpoints and idempotency keys (issue 16) -------------------
+
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", String(32), primary_key=True, comment="Public id, we_…, shown to the retailer."),
+    Column("retailer_id", String(64), ForeignKey("retailers.party_id"), nullable=False, index=True),
+    Column("url", String(2000), nullable=False),
+    Column("description", String(200), nullable=True),
+    Column("event_types", JSON, nullable=False, comment="The webhook event types it receives."),
+    Column("enabled", Boolean, nullable=False),
+    Column(
+        "secret",
+        Text,
+        nullable=False,
+        comment="The signing secret, encrypted with a key from the environment (Fernet).",
+    ),
+    Column(
+        "previous_secret",
+        Text,
+        nullable=True,
+        comment="The secret before the last rotation, encrypted; signs too until its end.",
+    ),
+    Column("previous_secret_until", UtcDateTime, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    comment="Webhook endpoints a retailer manages through the API (beside connectors.yaml's).",
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("retailer_id", String(64), ForeignKey("retailers.party_id"), primary_key=True),
+    Column("key", String(255), primary_key=True, comment="The Idempotency-Key header."),
+    Column("operation", String(300), nullable=False, comment="Method and path it was sent to."),
+    Column("request_hash", String(64), nullable=False, comment="SHA-256 of the request body."),
+    Column("status", Integer, nullable=True, comment="Null while the first request runs."),
+    Column("response_headers", JSON, nullable=True),
+    Column(
+        "response_body",
+        LargeBinary,
+        nullable=True,
+        comment="The first answer's body (encrypted when it shows a secret).",
+    ),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False, index=True),
+    comment="The first answer to each POST sent with an Idempotency-Key, replayed on a retry.",
+)

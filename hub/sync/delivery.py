@@ -29,10 +29,13 @@ from hub.model.work import PartsOrder
 from hub.partners.connectors import Connector, Network
 from hub.partners.outbound import deliver_records, render_record
 from hub.ports import DeliveryReceipt, Sender
+from hub.retailers.cases import InvalidFieldError
+from hub.retailers.webhook_endpoints import check_url, secret_box, signing_secrets
 from hub.retailers.webhooks import (
     event_payload,
     read_webhook_secret,
     webhook_message,
+    webhook_post_sender,
     webhook_sender,
 )
 from hub.store.case_links import learn_partner_references
@@ -41,6 +44,7 @@ from hub.store.db import Connection, Database
 from hub.store.events import get_event
 from hub.store.parties import get_party
 from hub.store.parts_orders import record_parts_order
+from hub.store.webhook_endpoints import get_endpoint
 from hub.sync.failures import FAILED_KIND, failure_of, failure_payload
 from hub.sync.outbox import OutboxRow
 from hub.sync.rules import route_for
@@ -177,12 +181,18 @@ class Senders:
     context) for every message cost more than sending it."""
 
     def __init__(self) -> None:
-        self._by_spec: dict[WebhookSpec, Sender] = {}
+        self._by_spec: dict[WebhookSpec | str, Sender] = {}
 
     def for_webhook(self, spec: WebhookSpec) -> Sender:
         if spec not in self._by_spec:
             self._by_spec[spec] = webhook_sender(spec)
         return self._by_spec[spec]
+
+    def for_url(self, url: str) -> Sender:
+        """A retailer-managed endpoint's client, with a configured webhook's defaults."""
+        if url not in self._by_spec:
+            self._by_spec[url] = webhook_post_sender(url)
+        return self._by_spec[url]
 
     def close(self) -> None:
         for sender in self._by_spec.values():
@@ -190,20 +200,30 @@ class Senders:
         self._by_spec.clear()
 
 
+def _event_and_status(
+    connection: Connection, row: OutboxRow
+) -> tuple[Event, str, CaseStatus | None]:
+    event_id = row.payload.get("event_id") if isinstance(row.payload, dict) else None
+    event = get_event(connection, event_id) if event_id else None
+    if event is None or row.case_ref is None:
+        raise UndeliverableMessage(f"outbox message {row.id}: its event is not stored")
+    return event, row.case_ref, _status_after(connection, row.case_ref, event)
+
+
 def deliver_webhook(
     database: Database, network: Network, row: OutboxRow, senders: Senders | None = None
 ) -> DeliveryReceipt:
-    """Publish an event to its retailer, signed per Standard Webhooks at send time."""
-    retailer = row.target.removeprefix("webhook:")
+    """Publish an event to its retailer, signed per Standard Webhooks at send time: to
+    the webhook of connectors.yaml (``webhook:<retailer>``) or to one the retailer
+    registered (``webhook:<retailer>/<endpoint id>``)."""
+    retailer, _, endpoint_id = row.target.removeprefix("webhook:").partition("/")
+    if endpoint_id:
+        return _deliver_to_endpoint(database, network, row, retailer, endpoint_id, senders)
     spec = network.config.webhook(retailer)
     if spec is None:
         raise ConfigurationError(f"retailer {retailer} has no webhook in connectors.yaml")
-    if row.kind == FAILED_KIND:
-        payload = _failure_payload(database, network, row)
-    else:
-        payload = _event_payload(database, row)
     message = webhook_message(
-        payload,
+        _webhook_payload(database, network, row),
         message_id=row.idempotency_key,
         secret=read_webhook_secret(spec),
         now=datetime.now(UTC),
@@ -217,6 +237,16 @@ def deliver_webhook(
         _close(sender)
 
 
+def _webhook_payload(database: Database, network: Network, row: OutboxRow) -> dict[str, Any]:
+    """What a webhook message says, read when it is sent: a case's event, or one of its
+    messages that failed (``case.message_failed``)."""
+    if row.kind == FAILED_KIND:
+        return _failure_payload(database, network, row)
+    with database.transaction() as connection:
+        event, case_ref, after = _event_and_status(connection, row)
+    return event_payload(event, case_ref, after)
+
+
 def _failure_payload(database: Database, network: Network, row: OutboxRow) -> dict[str, Any]:
     """``case.message_failed``: read from the failure when sent, like an event's."""
     failure_id = row.payload.get("failure_id") if isinstance(row.payload, dict) else None
@@ -228,14 +258,40 @@ def _failure_payload(database: Database, network: Network, row: OutboxRow) -> di
     return failure_payload(failure, case_ref)
 
 
-def _event_payload(database: Database, row: OutboxRow) -> dict[str, Any]:
-    event_id = row.payload.get("event_id") if isinstance(row.payload, dict) else None
+def _deliver_to_endpoint(
+    database: Database,
+    network: Network,
+    row: OutboxRow,
+    retailer: str,
+    endpoint_id: str,
+    senders: Senders | None,
+) -> DeliveryReceipt:
+    """A retailer-managed endpoint: its URL checked again (a name may now resolve to a
+    private address), signed with its current secret and, during a rotation's grace,
+    the previous one too."""
     with database.transaction() as connection:
-        event = get_event(connection, event_id) if event_id else None
-        if event is None or row.case_ref is None:
-            raise UndeliverableMessage(f"outbox message {row.id}: its event is not stored")
-        after = _status_after(connection, row.case_ref, event)
-    return event_payload(event, row.case_ref, after)
+        endpoint = get_endpoint(connection, retailer, endpoint_id)
+        if endpoint is None or not endpoint.enabled:
+            state = "deleted" if endpoint is None else "disabled"
+            raise UndeliverableMessage(f"webhook endpoint {endpoint_id} of {retailer} is {state}")
+    try:
+        check_url(endpoint.url)
+    except InvalidFieldError as refused:
+        raise UndeliverableMessage(f"webhook endpoint {endpoint_id}: {refused}") from None
+    now = datetime.now(UTC)
+    message = webhook_message(
+        _webhook_payload(database, network, row),
+        message_id=row.idempotency_key,
+        secret=signing_secrets(endpoint, secret_box(), now),
+        now=now,
+    )
+    if senders is not None:
+        return senders.for_url(endpoint.url).send(message)
+    sender = webhook_post_sender(endpoint.url)
+    try:
+        return sender.send(message)
+    finally:
+        _close(sender)
 
 
 def deliver_any(

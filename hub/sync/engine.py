@@ -15,10 +15,13 @@ from hub.config.network import NetworkConfig
 from hub.config.sync import SyncSpec
 from hub.errors import ConfigurationError
 from hub.model.event import Event, EventType, stable_event_id
+from hub.retailers.webhook_endpoints import endpoint_target
+from hub.retailers.webhooks import EVENT_TYPE
 from hub.store.case_links import GivenHow, record_given
 from hub.store.cases import CaseRecord, get_case, lock_cases
 from hub.store.db import Connection
 from hub.store.events import StoredHook, append_events
+from hub.store.webhook_endpoints import StoredEndpoint, receiving_endpoints
 from hub.sync.outbox import OutboxItem, enqueue
 from hub.sync.rules import NotifyIntent, SendIntent, StatusIntent, TakenOutsideIntent, evaluate
 
@@ -68,6 +71,34 @@ def _item(intent: SendIntent | NotifyIntent, addresses: Addresses) -> OutboxItem
     )
 
 
+def _notifications(
+    connection: Connection,
+    intent: NotifyIntent,
+    addresses: Addresses,
+    endpoints: dict[str, list[StoredEndpoint]],
+) -> list[OutboxItem]:
+    """One message for the retailer's configured webhook, if it has one, and one for each
+    of its own endpoints that asked for case events: each endpoint its own queue."""
+    items = []
+    if intent.retailer in addresses.webhook_retailers:
+        items.append(_item(intent, addresses))
+    if intent.retailer not in endpoints:
+        endpoints[intent.retailer] = receiving_endpoints(connection, [intent.retailer])
+    for endpoint in endpoints[intent.retailer]:
+        if EVENT_TYPE not in endpoint.event_types:
+            continue
+        items.append(
+            OutboxItem(
+                target=endpoint_target(intent.retailer, endpoint.id),
+                kind="event",
+                idempotency_key=f"{intent.idempotency_key}/{endpoint.id}",
+                payload={"event_id": intent.event_id, "rule": intent.rule},
+                case_ref=intent.case_ref,
+            )
+        )
+    return items
+
+
 def _hub_event(intent: StatusIntent, cause: Event) -> Event:
     return Event(
         id=stable_event_id(
@@ -93,6 +124,7 @@ def apply_sync(
     """Enqueue what the newly stored events cause; call it right after appending them."""
     outcome = SyncOutcome()
     records: dict[str, CaseRecord | None] = {}  # a file holds many events of one case
+    endpoints: dict[str, list[StoredEndpoint]] = {}  # by retailer, read once per call
     pending = [event for event in stored if event.case_ref is not None]
     for _ in range(MAX_ROUNDS):
         if not pending:
@@ -112,11 +144,10 @@ def apply_sync(
                     caused.append(_hub_event(intent, event))
                 elif isinstance(intent, TakenOutsideIntent):
                     given.add((intent.case_ref, intent.party))
-                elif (
-                    isinstance(intent, NotifyIntent)
-                    and intent.retailer not in addresses.webhook_retailers
-                ):
-                    continue  # it reads the feed, where every event already is
+                elif isinstance(intent, NotifyIntent):
+                    # Configured and retailer-managed endpoints alike; none: it reads
+                    # the feed, where every event already is.
+                    items += _notifications(connection, intent, addresses, endpoints)
                 else:
                     items.append(_item(intent, addresses))
                     if isinstance(intent, SendIntent):

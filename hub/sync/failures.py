@@ -17,6 +17,8 @@ from typing import Any
 
 from hub.config.network import NetworkConfig
 from hub.errors import ConfigurationError
+from hub.retailers.webhook_endpoints import endpoint_target
+from hub.retailers.webhooks import FAILED_EVENT_TYPE, rfc3339
 from hub.store.cases import get_case
 from hub.store.db import Connection
 from hub.store.outbox import (
@@ -29,10 +31,8 @@ from hub.store.outbox import (
     failures_of_case,
     get_failure,
 )
+from hub.store.webhook_endpoints import receiving_endpoints
 from hub.sync.outbox import DeadHook
-
-FAILED_EVENT_TYPE = "case.message_failed"
-"""The webhook's ``type`` for a message of the case that gave up."""
 
 FAILED_KIND = "message_failed"
 """The outbox kind of that webhook, beside ``event``."""
@@ -134,7 +134,7 @@ def failure_payload(failure: CaseFailure, case_ref: str) -> dict[str, Any]:
         "message": failure.message,
         "error": failure.error,
         "attempts": failure.attempts,
-        "failed_at": failure.failed_at.isoformat(),
+        "failed_at": rfc3339(failure.failed_at),
     }
 
 
@@ -151,24 +151,35 @@ def failure_of(
 
 def tell_retailer_of_failures(config: NetworkConfig) -> DeadHook:
     """The dispatcher's ``on_dead``: a message of a case gave up, so the case's retailer
-    (if it takes webhooks) gets ``case.message_failed``, queued in the same transaction.
-    A failed webhook is not told by webhook: the operator sees it."""
+    gets ``case.message_failed`` at its configured webhook and at each endpoint of its own
+    that asked for it, queued in the same transaction. A failed webhook is not told by
+    webhook: the operator sees it."""
     webhooks = frozenset(spec.retailer for spec in config.webhooks)
 
     def on_dead(connection: Connection, message: OutboxRow, failure_id: int) -> None:
         if message.case_ref is None or message.target.startswith(WEBHOOK_PREFIX):
             return
         record = get_case(connection, message.case_ref)
-        if record is None or record.case.retailer not in webhooks:
+        if record is None:
             return
         retailer = record.case.retailer
-        item = OutboxItem(
-            target=f"{WEBHOOK_PREFIX}{retailer}",
-            kind=FAILED_KIND,
-            idempotency_key=f"{WEBHOOK_PREFIX}{retailer}:failure:{failure_id}",
-            payload={"failure_id": failure_id},
-            case_ref=message.case_ref,
-        )
-        enqueue(connection, [item])
+        targets = [f"{WEBHOOK_PREFIX}{retailer}"] if retailer in webhooks else []
+        targets += [
+            endpoint_target(retailer, endpoint.id)
+            for endpoint in receiving_endpoints(connection, [retailer])
+            if FAILED_EVENT_TYPE in endpoint.event_types
+        ]
+        items = [
+            OutboxItem(
+                target=target,
+                kind=FAILED_KIND,
+                idempotency_key=f"{target}:failure:{failure_id}",
+                payload={"failure_id": failure_id},
+                case_ref=message.case_ref,
+            )
+            for target in targets
+        ]
+        if items:
+            enqueue(connection, items)
 
     return on_dead
