@@ -119,7 +119,7 @@ def test_a_test_event_reaches_the_endpoint_signed_with_the_secret_shown_once(
 ) -> None:
     created = hub.register(f"{receiver.url}/hooks", description="after-sales desk")
     assert created["secret"].startswith("whsec_")
-    assert created["event_types"] == ["case.event"]
+    assert created["event_types"] == ["case.event", "case.message_failed"]  # all, unless asked
     read = hub.client.get(f"/v1/webhook-endpoints/{created['id']}", headers=hub.me.headers)
     assert "secret" not in read.json()
 
