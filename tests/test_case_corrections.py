@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 from fastapi import FastAPI, Request
 from standardwebhooks.webhooks import Webhook
 
@@ -46,10 +47,12 @@ PROBLEM = "application/problem+json"
 
 @dataclass
 class Receiver:
-    """Maison Électro's webhook endpoint: every payload, its signature checked."""
+    """Maison Électro's webhook endpoint: every payload, its signature checked; and an
+    endpoint of its own (registered through the API), whose messages are kept as sent."""
 
     url: str
     payloads: list[dict[str, Any]]
+    own: list[tuple[bytes, dict[str, str]]]
 
     def of_type(self, kind: str) -> list[dict[str, Any]]:
         return [payload for payload in self.payloads if payload["type"] == kind]
@@ -66,8 +69,15 @@ def receiver() -> Iterator[Receiver]:
         payloads.append(verifier.verify(await request.body(), dict(request.headers)))
         return {"ok": "yes"}
 
+    own: list[tuple[bytes, dict[str, str]]] = []
+
+    @app.post("/hooks/own")
+    async def own_hook(request: Request) -> dict[str, str]:
+        own.append((await request.body(), dict(request.headers)))
+        return {"ok": "yes"}
+
     with serving(app) as url:
-        yield Receiver(url, payloads)
+        yield Receiver(url, payloads, own)
 
 
 @pytest.fixture
@@ -384,3 +394,29 @@ def test_the_drop_folder_rejects_a_row_its_partners_could_not_work(
     with hub.database.transaction() as connection:
         [kept] = recent_rejects(connection, "me-nightly", limit=10)
     assert "customer.address.line1 is required: colis-express needs it" in kept.reason
+
+
+def test_a_retailers_own_endpoint_that_asked_for_failures_is_told_of_them(
+    hub: Hub, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An endpoint registered through the API for `case.message_failed` only gets the
+    failure, signed with its own secret, and none of the case's events."""
+    monkeypatch.setenv("HUB_WEBHOOK_SECRETS_KEYS", Fernet.generate_key().decode())
+    monkeypatch.setenv("HUB_WEBHOOK_ALLOWED_NETWORKS", "127.0.0.0/8")
+    created = hub.client.post(
+        "/v1/webhook-endpoints",
+        json={"url": f"{receiver.url}/hooks/own", "event_types": ["case.message_failed"]},
+        headers=hub.me.headers,
+    )
+    assert created.status_code == 201, created.text
+    typo = {**ADDRESS, "postcode": "6903"}
+    opened = hub.post(case_json("ME-000123", customer={"name": "Julie Martin", "address": typo}))
+    assert opened.status_code == 201, opened.text
+    assert hub.dispatcher.run_until_idle().dead == 1
+    hub.dispatcher.run_until_idle()  # the failure's webhooks, queued when it went dead
+
+    verifier = Webhook(created.json()["secret"])
+    told = [verifier.verify(body, headers) for body, headers in receiver.own]
+    assert [payload["type"] for payload in told] == ["case.message_failed"]
+    assert MessageFailedPayload.model_validate(told[0]).partner == "colis-express"
+    assert receiver.of_type("case.message_failed"), "the configured webhook is told too"
