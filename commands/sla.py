@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
 from commands.common import (
     DatabaseOption,
@@ -19,11 +18,12 @@ from commands.common import (
     unbroken,
     write_json,
 )
-from hub.partners.connectors import open_network
-from hub.sla.business_days import PARIS
-from hub.sla.compute import CaseServiceLevels, StepLevel, StepState
-from hub.sla.publish import publish_breaches
-from hub.sla.store import Breach, breaches, case_service_levels
+
+if TYPE_CHECKING:
+    from hub.sla.compute import CaseServiceLevels, StepLevel
+    from hub.sla.store import Breach
+
+# What the command uses is imported in its body, so that `hub --help` starts fast.
 
 
 def _duration(delta: timedelta | None) -> str:
@@ -36,6 +36,8 @@ def _duration(delta: timedelta | None) -> str:
 
 
 def _when(moment: datetime | None) -> str:
+    from hub.sla.business_days import PARIS
+
     return "" if moment is None else moment.astimezone(PARIS).strftime("%Y-%m-%d %H:%M")
 
 
@@ -70,6 +72,10 @@ def _step_json(step: StepLevel) -> dict[str, Any]:
 
 
 def _print_case(levels: CaseServiceLevels) -> None:
+    from rich.table import Table
+
+    from hub.sla.compute import StepState
+
     level = levels.level.value if levels.level else "none (legal rule only)"
     out.print(f"{levels.case_ref} ({levels.retailer}, level {level}, {levels.coverage.value})")
     table = Table("step", "basis", "allowed", "started", "due before (Paris)", "ended", "state")
@@ -91,6 +97,8 @@ def _print_case(levels: CaseServiceLevels) -> None:
 
 
 def _print_breaches(found: list[Breach]) -> None:
+    from rich.table import Table
+
     if not found:
         out.print("No breach in open cases.")
         return
@@ -125,6 +133,10 @@ def sla(
     database: DatabaseOption = None,
 ) -> None:
     """Service levels: breaches of open cases (contract levels and the 30-day legal rule)."""
+    from hub.partners.connectors import open_network
+    from hub.sla.publish import publish_breaches
+    from hub.sla.store import breaches, case_service_levels
+
     db = open_database(database)
     partners = open_network(network_path(network))
     now = datetime.now(UTC)
