@@ -8,11 +8,9 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import ValidationError
-from rich.table import Table
 
 from commands import adapters as adapters_commands
 from commands import backup as backup_commands
@@ -34,23 +32,15 @@ from commands.common import (
     print_validation,
 )
 from hub.api.commands import register as register_api_commands
-from hub.api.openapi_export import FILE_NAME as OPENAPI_FILE
-from hub.api.openapi_export import export_openapi, generated_openapi
 from hub.config.home import apply_home, find_home, load_home
-from hub.config.network import load_network, network_file
 from hub.errors import ConfigurationError, HubError
 from hub.logs import configure_logging
-from hub.model import Case, Event
-from hub.operators.overview import Overview, overview
-from hub.partners.connectors import open_network
-from hub.partners.schemas import drift, export
-from hub.retailers.erasure import erasure_status
-from hub.store.case_links import references_of_case
-from hub.store.cases import case_state, get_case, open_case
-from hub.store.events import append_events
-from hub.store.migrate import current_revision, head_revision, upgrade
-from hub.store.parties import save_party
-from hub.sync.requirements import profile_needs, route_needs
+
+if TYPE_CHECKING:
+    from hub.operators.overview import Overview
+
+# Each command imports what it uses inside its body: `hub --help` and the commands that
+# serve no HTTP start without FastAPI, Alembic or the adapters (issue 17, bench/start.py).
 
 app = typer.Typer(help="After-sales partner hub.", no_args_is_help=True, add_completion=False)
 app.add_typer(connectors_commands.app, name="connectors")
@@ -101,6 +91,13 @@ def up(
     network: Annotated[Path | None, typer.Option(help="The network file.")] = None,
 ) -> None:
     """Bring the hub up: migrate the database, register the network's parties, show state."""
+    from hub.config.network import load_network, network_file
+    from hub.operators.overview import overview
+    from hub.partners.connectors import open_network
+    from hub.store.migrate import upgrade
+    from hub.store.parties import save_party
+    from hub.sync.requirements import profile_needs
+
     db = _database(database, schema_required=False)
     upgrade(db)
     path = network or network_file()
@@ -117,10 +114,14 @@ def up(
 @app.command("overview")
 def show_overview(database: DatabaseOption = None) -> None:
     """Print the hub's state: schema, parties, cases by status, events, archive."""
+    from hub.operators.overview import overview
+
     _print_overview(overview(_database(database)))
 
 
 def _print_overview(state: Overview) -> None:
+    from rich.table import Table
+
     out.print(f"[bold]After-sales hub[/bold] on {state.database}")
     if state.schema_revision is None:
         out.print("[yellow]The database has no schema yet: run `hub up`.[/yellow]")
@@ -152,6 +153,8 @@ def db_upgrade(
     revision: Annotated[str, typer.Option(help="Target revision.")] = "head",
 ) -> None:
     """Apply the database migrations (Alembic) up to the latest revision."""
+    from hub.store.migrate import current_revision, upgrade
+
     db = _database(database, schema_required=False)
     upgrade(db, revision)
     out.print(f"{db.safe_url()}: schema at revision {current_revision(db)}")
@@ -160,6 +163,8 @@ def db_upgrade(
 @db_app.command("current")
 def db_current(database: DatabaseOption = None) -> None:
     """Show the database's schema revision and the latest one the code knows."""
+    from hub.store.migrate import current_revision, head_revision
+
     db = _database(database, schema_required=False)
     file = db.sqlite_file()
     if file is not None and not file.exists():  # connecting would create it
@@ -174,6 +179,10 @@ def schemas_export(
     check: Annotated[bool, typer.Option(help="Only report drift; exit 1 if any.")] = False,
 ) -> None:
     """Write the JSON Schemas of the model and config files, and the API's OpenAPI document."""
+    from hub.api.openapi_export import FILE_NAME as OPENAPI_FILE
+    from hub.api.openapi_export import export_openapi, generated_openapi
+    from hub.partners.schemas import drift, export
+
     if check:
         differing = drift(directory)
         openapi = directory / OPENAPI_FILE
@@ -194,6 +203,14 @@ def cases_open(
     database: DatabaseOption = None,
 ) -> None:
     """Open a case from a canonical JSON file (idempotent for the same content)."""
+    from pydantic import ValidationError
+
+    from hub.config.network import network_file
+    from hub.model import Case
+    from hub.partners.connectors import open_network
+    from hub.store.cases import get_case, open_case
+    from hub.sync.requirements import route_needs
+
     try:
         case = Case.model_validate_json(file.read_bytes())
     except ValidationError as exc:
@@ -220,6 +237,12 @@ def cases_show(
     as_json: JsonOption = False,
 ) -> None:
     """Show a case's current status and its timeline across every party."""
+    from rich.table import Table
+
+    from hub.retailers.erasure import erasure_status
+    from hub.store.case_links import references_of_case
+    from hub.store.cases import case_state
+
     db = _database(database)
     reference = case_reference(db, reference)
     with db.transaction() as connection:
@@ -264,6 +287,11 @@ def events_append(
     database: DatabaseOption = None,
 ) -> None:
     """Append canonical events; bad lines are reported with their number, the rest stored."""
+    from pydantic import ValidationError
+
+    from hub.model import Event
+    from hub.store.events import append_events
+
     good: list[Event] = []
     bad = 0
     with file.open(encoding="utf-8") as lines:

@@ -1,11 +1,16 @@
 """Ingestion throughput: a generated Atelier Dupont status file through the whole pipeline.
 
 Prints rows per second for the hub (codec -> mapping -> case resolution -> store, in one
-transaction, with the raw archive) beside a raw floor measured in the same run: the same
-file through csv.reader, the same date parsing, and one SQLite executemany. Then streams
-a 1,000,000-row file in a child process and prints its peak memory.
+transaction, with the raw archive), the cases of the file opened first as in production,
+beside floors measured in the same run: the raw floor (the same file through csv.reader,
+the same date parsing, and one SQLite executemany) and the store floors (the same rows
+into the hub's own events table: one executemany on SQLite, one COPY on PostgreSQL).
+Then the dry run (`hub ingest --dry-run`: parse, map, write JSON lines; nothing stored)
+against the raw floor, the overhead of 1,000 small files of 10 rows beyond their rows,
+and a 1,000,000-row file streamed in a child process with its peak memory.
 
     .venv/bin/python bench/ingest.py [--rows 200000] [--postgres-url URL] [--skip-postgres]
+                                     [--small-files 1000]
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 from bench.scratch import scratch_postgres, scratch_sqlite
 from hub.config.network import load_network
 from hub.mapping.values import localize
-from hub.model import Case
+from hub.model import Case, Event
 from hub.partners.connectors import open_network
 from hub.partners.ingest.message import ingest_message
 from hub.ports import MessageRef, RawMessage
@@ -55,6 +60,7 @@ CODES = [
     ("EXP", "Expédié"),
 ]
 CASES = 2_000
+NOW = datetime(2026, 11, 3, 14, 15, tzinfo=UTC)
 PARIS = ZoneInfo("Europe/Paris")
 
 
@@ -153,6 +159,62 @@ def store_floor(content: bytes) -> float:
         return time.perf_counter() - start
 
 
+def postgres_store_floor(url: str, content: bytes) -> float:
+    """The store floor on PostgreSQL: the same rows into the hub's events table with one
+    COPY (the fastest way in), each with its case's id, in one transaction."""
+    with scratch_postgres(url) as database:
+        prepare(database)
+        start = time.perf_counter()
+        rows = _floor_rows(content)
+        recorded = datetime.now(UTC).isoformat()
+        with database.transaction() as connection:
+            driver = connection.connection.driver_connection
+            assert driver is not None
+            cursor = driver.cursor()
+            case_ids = dict(cursor.execute("SELECT reference, id FROM cases").fetchall())
+            columns = (
+                "event_id, case_id, case_ref, partner_ref, type, status, unmapped, occurred_at, "
+                "occurred_offset_minutes, recorded_at, reported_by, raw_code, raw_label"
+            )
+            with cursor.copy(f"COPY events ({columns}) FROM STDIN") as copy:
+                for n, r in enumerate(rows):
+                    case_id = case_ids.get(r[1])
+                    row = (f"{r[0]}:{n}", case_id, r[1], r[0], "case_status", r[2], False)
+                    copy.write_row((*row, r[3], 60, recorded, "atelier-dupont", r[2], r[4]))
+        return time.perf_counter() - start
+
+
+def dry_run(content: bytes) -> tuple[float, int]:
+    """`hub ingest --dry-run`: parse and map every row, write each event as a JSON line
+    (to memory here, not a terminal); store nothing."""
+    connector = open_network(ROOT / "connectors.yaml").connector("atelier-dupont-status")
+    start = time.perf_counter()
+    sink = io.StringIO()
+    events = 0
+    for item in connector.pipeline().parse(content, source="bench.csv", recorded_at=NOW):
+        if isinstance(item, Event):
+            events += 1
+            sink.write(item.model_dump_json(exclude={"recorded_at"}) + "\n")
+    return time.perf_counter() - start, events
+
+
+def small_files(files: int, rows_each: int) -> tuple[float, int]:
+    """Many small files one after the other, each its own message (archived, parsed,
+    stored in its transactions), on SQLite with the cases opened: the whole time."""
+    contents = [generate(rows_each, seed=seed) for seed in range(files)]
+    with scratch_sqlite() as database:
+        prepare(database)
+        connector = open_network(ROOT / "connectors.yaml").connector("atelier-dupont-status")
+        pipeline = connector.pipeline()
+        stored = 0
+        start = time.perf_counter()
+        for number, content in enumerate(contents):
+            name = f"STATUTS_20261103_{number:05d}.csv"
+            message = RawMessage(MessageRef(name, len(content)), content)
+            stored += ingest_message(database, "bench", pipeline, message).counts.events_stored
+        return time.perf_counter() - start, stored
+
+
 def prepare(database: Database) -> None:
     """Migrate, register the network and open the cases the file talks about."""
     upgrade(database)
@@ -231,6 +293,7 @@ def main() -> None:
         ),
     )
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--small-files", type=int, default=1_000, help="0: skip that part.")
     parser.add_argument("--memory-only", action="store_true", help="Only the streaming run.")
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -264,11 +327,32 @@ def throughput(args: argparse.Namespace) -> None:
         f"to the store floor: {rate / store_rate:.2f}"
     )
     if not args.skip_postgres:
+        pg_floor_rate = args.rows / postgres_store_floor(args.postgres_url, content)
+        print(
+            f"PostgreSQL store floor (the same rows into its events table with one COPY): "
+            f"{pg_floor_rate:,.0f} rows/s"
+        )
         elapsed, stored, rejected = postgres_run(args.postgres_url, content)
         pg_rate = args.rows / elapsed
         print(
             f"hub on PostgreSQL: {pg_rate:,.0f} rows/s ({elapsed:.1f} s; {stored} events); "
-            f"ratio to the SQLite floor: {pg_rate / floor_rate:.2f}"
+            f"ratio to the PostgreSQL store floor: {pg_rate / pg_floor_rate:.2f} (target >= 0.8)"
+            f", to the SQLite raw floor: {pg_rate / floor_rate:.2f}"
+        )
+    seconds, events = dry_run(content)
+    dry_rate = args.rows / seconds
+    print(
+        f"dry run (parse, map, JSON lines; nothing stored): {dry_rate:,.0f} rows/s ({events} "
+        f"events); ratio to the raw floor: {dry_rate / floor_rate:.2f} (target >= 0.5)"
+    )
+    if args.small_files:
+        each = 10
+        seconds, stored = small_files(args.small_files, each)
+        beyond = (seconds - args.small_files * each / rate) / args.small_files
+        print(
+            f"{args.small_files} files of {each} rows on SQLite: {seconds:.1f} s "
+            f"({stored} events); beyond their rows at the big file's rate: "
+            f"{beyond * 1000:.1f} ms a file (target <= 2 ms)"
         )
 
 

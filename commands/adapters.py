@@ -7,16 +7,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
-from adapters.scaffold import SampleFormat, draft_mapping
+from adapters.sample_format import SampleFormat
 from commands.common import JsonOption, NetworkOption, err, network_path, out, write_json
-from hub.config.network import load_network
-from hub.config.registry import broken, describe, installed
 from hub.errors import ConfigurationError
-from hub.partners.conformance import run_conformance
-from hub.ports import AdapterKind
+
+# What a command uses is imported in its body, so that `hub --help` starts fast.
 
 app = typer.Typer(
     help="Partner adapters: what is installed, conformance and scaffolding.", no_args_is_help=True
@@ -31,6 +27,11 @@ def list_adapters(
     as_json: JsonOption = False,
 ) -> None:
     """Every installed codec, transport and receiver: its package, capabilities and settings."""
+    from rich.table import Table
+
+    from hub.config.registry import broken, describe, installed
+    from hub.ports import AdapterKind
+
     adapters = [
         describe(found) for kind in AdapterKind for _, found in sorted(installed(kind).items())
     ]
@@ -79,6 +80,12 @@ def conformance(
     network: NetworkOption = None,
 ) -> None:
     """Run a partner's conformance checks; show a diff for each golden file that differs."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from hub.config.network import load_network
+    from hub.partners.conformance import run_conformance
+
     path = mappings / f"{partner}.yaml"
     if not path.exists():
         raise ConfigurationError(f"no mapping file {path}")
@@ -115,6 +122,10 @@ def new(
 ) -> None:
     """Draft a mapping from a sample (CSV, JSON, XML, fixed-width or EDIFACT), and start
     the partner's fixture folder with it."""
+    from rich.markup import escape
+
+    from adapters.scaffold import draft_mapping
+
     target = mappings / f"{partner}.yaml"
     if target.exists() and not force:
         raise ConfigurationError(f"{target} exists; use --force to overwrite it")

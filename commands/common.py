@@ -7,19 +7,19 @@ import os
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
-from rich.table import Table
 
-from hub.bootstrap import open_database as open_checked
 from hub.config.home import time_zone
-from hub.config.network import network_file
 from hub.operators.times import shown
-from hub.store.case_search import stored_reference
-from hub.store.db import Database
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+    from rich.table import Table
+
+    from hub.store.db import Database
 
 PIPED_WIDTH = 140
 """Rich's 80 columns away from a terminal would fold the operator's tables into
@@ -59,6 +59,8 @@ def write_json(document: Any) -> None:
 def open_database(url: str | None, *, schema_required: bool = True) -> Database:
     """The database, refused in one line (creating nothing) when it has no hub schema,
     unless the command is one that creates or inspects the schema."""
+    from hub.bootstrap import open_database as open_checked
+
     return open_checked(url, schema_required=schema_required)
 
 
@@ -69,6 +71,8 @@ def at(moment: datetime | None, *, seconds: bool = True) -> str:
 
 
 def network_path(path: Path | None) -> Path:
+    from hub.config.network import network_file
+
     return path or network_file()
 
 
@@ -83,6 +87,8 @@ def case_reference(database: Database, text: str) -> str:
     """A case reference as typed (``me-000123``) made the stored one (``ME-000123``),
     as the console's search does; one no case has is left as typed, for the command's
     own "no case" error."""
+    from hub.store.case_search import stored_reference
+
     with database.transaction() as connection:
         return stored_reference(connection, text) or text.strip()
 

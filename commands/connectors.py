@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from commands.common import (
     DatabaseOption,
@@ -18,15 +17,9 @@ from commands.common import (
     open_database,
     out,
 )
-from hub.bootstrap import open_hub, process_owner
 from hub.errors import ConfigurationError, ConflictError, PartnerDataError
-from hub.model.event import Event
-from hub.partners.connectors import Problem, check_network, open_network
-from hub.partners.ingest.message import ingest_message
-from hub.partners.ingest.pipeline import MessageRejected
-from hub.ports import MessageRef, RawMessage
-from hub.store.leases import pause_state
-from hub.sync.requirements import profile_needs
+
+# What a command uses is imported in its body, so that `hub --help` starts fast.
 
 app = typer.Typer(help="The partner network's connectors.", no_args_is_help=True)
 
@@ -34,6 +27,9 @@ app = typer.Typer(help="The partner network's connectors.", no_args_is_help=True
 @app.command("check")
 def check(network: NetworkOption = None) -> None:
     """Validate connectors.yaml and every mapping it names; each problem with file and line."""
+    from hub.partners.connectors import Problem, check_network, open_network
+    from hub.sync.requirements import profile_needs
+
     path = network_path(network)
     problems = check_network(path)
     if not any(not problem.warning for problem in problems):
@@ -53,6 +49,10 @@ def check(network: NetworkOption = None) -> None:
 @app.command("list")
 def list_connectors(network: NetworkOption = None) -> None:
     """Every connector: partner, mapping message, transport and schedule."""
+    from rich.table import Table
+
+    from hub.partners.connectors import open_network
+
     config = open_network(network_path(network)).config
     table = Table("connector", "partner", "message", "transport", "schedule", "enabled")
     for spec in config.connectors:
@@ -78,6 +78,8 @@ def _print_rejects(rejects: list[PartnerDataError]) -> None:
 def _fail_if_rejected_whole(rejects: list[PartnerDataError], name: str) -> None:
     """A message refused whole (its header, a control, its shape) is a failure for a
     script, not a run that found nothing: exit 1."""
+    from hub.partners.ingest.pipeline import MessageRejected
+
     if any(isinstance(reject, MessageRejected) for reject in rejects):
         err.print(f"{name} was rejected whole: nothing of it can be stored")
         raise typer.Exit(1)
@@ -94,6 +96,11 @@ def ingest(
     database: DatabaseOption = None,
 ) -> None:
     """What a partner file becomes: events on stdout (dry run) or stored; rejects on stderr."""
+    from hub.model.event import Event
+    from hub.partners.connectors import open_network
+    from hub.partners.ingest.message import ingest_message
+    from hub.ports import MessageRef, RawMessage
+
     target = open_network(network_path(network)).connector(connector)
     if not target.inbound:
         raise ConfigurationError(f"connector {connector!r} does not read messages")
@@ -146,6 +153,9 @@ def run(
     of `hub serve`; a paused connector is refused until `hub resume`. The wait that
     follows a failed run does not apply: a run by hand is meant now.
     """
+    from hub.bootstrap import open_hub, process_owner
+    from hub.store.leases import pause_state
+
     with open_hub(database=database, network=network, owner=process_owner("hub run:")) as hub:
         report = hub.run_now(connector)
     if report is None:

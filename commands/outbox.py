@@ -8,8 +8,8 @@ import typer
 
 from commands.common import DatabaseOption, JsonOption, NetworkOption, open_database, out
 from commands.operator.dead_letters import show_dead_letters
-from hub.bootstrap import open_hub
-from hub.sync.outbox import discard, replay
+
+# What a command uses is imported in its body, so that `hub --help` starts fast.
 
 app = typer.Typer(
     help="Messages waiting to go out to partners and retailers.", no_args_is_help=True
@@ -23,6 +23,8 @@ def dispatch(
     owner: Annotated[str, typer.Option(help="This dispatcher's name in the leases.")] = "cli",
 ) -> None:
     """Deliver every message that is due now, retrying and dead-lettering as configured."""
+    from hub.bootstrap import open_hub
+
     with open_hub(database=database, network=network, owner=owner) as hub:
         result = hub.jobs.dispatch()
     out.print(
@@ -44,6 +46,8 @@ def list_dead_letters(
 @app.command("replay")
 def replay_message(message_id: int, database: DatabaseOption = None) -> None:
     """Send a dead-lettered message again (attempts reset, due now)."""
+    from hub.sync.outbox import replay
+
     replay(open_database(database), message_id)
     out.print(f"message {message_id} is due again")
 
@@ -51,5 +55,7 @@ def replay_message(message_id: int, database: DatabaseOption = None) -> None:
 @app.command("discard")
 def discard_message(message_id: int, database: DatabaseOption = None) -> None:
     """Give up on a message for good; later messages of its case can then go out."""
+    from hub.sync.outbox import discard
+
     discard(open_database(database), message_id)
     out.print(f"message {message_id} discarded")

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
 from commands.common import (
     DatabaseOption,
@@ -20,11 +19,12 @@ from commands.common import (
     unbroken,
     write_json,
 )
-from hub.config.home import hub_clock
-from hub.partners.connectors import open_network
-from hub.sla.compute import CaseServiceLevels, StepLevel, StepState
-from hub.sla.publish import publish_breaches
-from hub.sla.store import Breach, breaches, case_service_levels
+
+if TYPE_CHECKING:
+    from hub.sla.compute import CaseServiceLevels, StepLevel
+    from hub.sla.store import Breach
+
+# What the command uses is imported in its body, so that `hub --help` starts fast.
 
 
 def _duration(delta: timedelta | None) -> str:
@@ -71,6 +71,10 @@ def _step_json(step: StepLevel) -> dict[str, Any]:
 
 
 def _print_case(levels: CaseServiceLevels) -> None:
+    from rich.table import Table
+
+    from hub.sla.compute import StepState
+
     level = levels.level.value if levels.level else "none (legal rule only)"
     out.print(f"{levels.case_ref} ({levels.retailer}, level {level}, {levels.coverage.value})")
     table = Table("step", "basis", "allowed", "started", "due before", "ended", "state")
@@ -92,6 +96,8 @@ def _print_case(levels: CaseServiceLevels) -> None:
 
 
 def _print_breaches(found: list[Breach]) -> None:
+    from rich.table import Table
+
     if not found:
         out.print("No breach in open cases.")
         return
@@ -126,6 +132,11 @@ def sla(
     database: DatabaseOption = None,
 ) -> None:
     """Service levels: breaches of open cases (contract levels and the 30-day legal rule)."""
+    from hub.config.home import hub_clock
+    from hub.partners.connectors import open_network
+    from hub.sla.publish import publish_breaches
+    from hub.sla.store import breaches, case_service_levels
+
     db = open_database(database)
     partners = open_network(network_path(network))
     now = hub_clock()()  # the hub's one clock: a demo's story time in its home

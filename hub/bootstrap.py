@@ -15,27 +15,28 @@ import threading
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from apscheduler.schedulers.background import BackgroundScheduler
-from fastapi import FastAPI
-
-from hub.api.app import create_app
 from hub.clock import Clock, system_clock
 from hub.config.home import hub_clock
 from hub.config.network import database_url, network_file
 from hub.errors import ConfigurationError, TransientError
 from hub.logs import masker
 from hub.partners.connectors import Network, open_network
-from hub.partners.ingest.report import RunReport
 from hub.partners.leases import LEASE
-from hub.partners.schedule import HubJobs, build_scheduler
-from hub.partners.supervisor import RunSupervisor
 from hub.ports import Closing
 from hub.store.db import Database, StoreError
 from hub.store.migrate import current_revision, head_revision, known_revision
-from hub.sync.delivery import ConnectorBatches, Senders, deliver_any
-from hub.sync.failures import tell_retailer_of_failures
-from hub.sync.outbox import Dispatcher
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.background import BackgroundScheduler
+    from fastapi import FastAPI
+
+    from hub.partners.ingest.report import RunReport
+    from hub.partners.schedule import HubJobs
+
+# The jobs, the outbox and the API are imported where a Hub builds them: the commands
+# that only open the database (`hub status`, listings) start without them (issue 17).
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,12 @@ class Hub(Closing):
         retries: Retries = Retries(),
         clock: Clock = system_clock,
     ) -> None:
+        from hub.partners.schedule import HubJobs
+        from hub.partners.supervisor import RunSupervisor
+        from hub.sync.delivery import ConnectorBatches, Senders, deliver_any
+        from hub.sync.failures import tell_retailer_of_failures
+        from hub.sync.outbox import Dispatcher
+
         self.database = database
         self.clock = clock
         """The hub's one clock, handed to service levels, the console and the API."""
@@ -109,10 +116,14 @@ class Hub(Closing):
 
     def app(self) -> FastAPI:
         """The retailer API, the partners' push endpoints and the operator console."""
+        from hub.api.app import create_app  # FastAPI only for the commands that serve
+
         return create_app(self.database, self.network, stopping=self.stopping, clock=self.clock)
 
     def scheduler(self, *, dispatch_every: timedelta = timedelta(seconds=5)) -> BackgroundScheduler:
         """Every job on its schedule (not started yet)."""
+        from hub.partners.schedule import build_scheduler
+
         return build_scheduler(self.jobs, dispatch_every=dispatch_every)
 
     def run_now(self, name: str) -> RunReport | None:

@@ -14,9 +14,9 @@ import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import PurePath
 
+from adapters.sample_format import SampleFormat
 from adapters.scaffold.csv_layout import csv_layout
 from adapters.scaffold.edifact_layout import edifact_layout
 from adapters.scaffold.fixed_width_layout import fixed_width_layout
@@ -28,14 +28,6 @@ from adapters.scaffold.xml_layout import xml_layout
 from hub.errors import ConfigurationError
 
 __all__ = ["Draft", "SampleFormat", "detect_format", "draft_mapping"]
-
-
-class SampleFormat(StrEnum):
-    CSV = "csv"
-    JSON = "json"
-    XML = "xml"
-    EDIFACT = "edifact"
-    FIXED_WIDTH = "fixed_width"
 
 
 _READERS: dict[SampleFormat, Callable[[bytes, str], Layout]] = {

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from commands.common import (
     DatabaseOption,
@@ -18,7 +17,8 @@ from commands.common import (
 )
 from hub.errors import ConfigurationError
 from hub.operators.jsonable import as_json
-from hub.sync.outbox import dead_letters, replay
+
+# What a command uses is imported in its body, so that `hub --help` starts fast.
 
 dead_letters_app = typer.Typer(
     help="Outbox messages that gave up: list them, or retry them.",
@@ -42,6 +42,10 @@ def list_dead_letters(
 
 def show_dead_letters(target: str | None, database: str | None, as_json_: bool) -> None:
     """The one listing of dead letters (`hub dead-letters` and `hub outbox dead-letters`)."""
+    from rich.table import Table
+
+    from hub.sync.outbox import dead_letters
+
     rows = dead_letters(open_database(database), target)
     if as_json_:
         for row in rows:
@@ -84,6 +88,8 @@ def retry_dead_letters(
     database: DatabaseOption = None,
 ) -> None:
     """Send dead letters again, now, with fresh attempts (the dispatcher sends them)."""
+    from hub.sync.outbox import dead_letters, replay
+
     db = open_database(database)
     if (message_id is None) == (not retry_all):
         raise ConfigurationError("give a dead letter's ID, or --all")

@@ -6,10 +6,9 @@ by the one rule (commands.common.JsonOption): JSON lines, one item a line, and
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from commands.common import (
     DatabaseOption,
@@ -23,35 +22,32 @@ from commands.common import (
 )
 from commands.operator.shared import ago, network_of, span
 from hub.operators.jsonable import as_json
-from hub.operators.listings import (
-    acknowledge_file_warnings,
-    outcome_text,
-    recent_file_warnings,
-    recent_rejects,
-    recent_runs,
-    replay_run_ids,
-    require_known,
-    unmapped_codes,
-)
-from hub.operators.status import ConnectorState, ConnectorStatus, network_status
-from hub.partners.runs import RunOutcome, RunRecord
-from hub.store.case_links import unlinked_events
 
-STATE_STYLE = {
-    ConnectorState.OK: "green",
-    ConnectorState.FAILING: "red",
-    ConnectorState.PAUSED: "magenta",
-    ConnectorState.BACKING_OFF: "yellow",
-    ConnectorState.NEVER_RUN: "dim",
-    ConnectorState.DISABLED: "dim",
-    ConnectorState.NOT_CONFIGURED: "yellow",
-}
+if TYPE_CHECKING:
+    from hub.operators.status import ConnectorStatus
+    from hub.partners.runs import RunRecord
+
+# What a command uses is imported in its body, so that `hub --help` starts fast.
 
 
 def status(
     network: NetworkOption = None, database: DatabaseOption = None, as_json_: JsonOption = False
 ) -> None:
     """Every connector: state, last run, lag since last success, rows, next run; the outbox."""
+    from rich.table import Table
+
+    from hub.operators.status import ConnectorState, network_status
+
+    state_style = {
+        ConnectorState.OK: "green",
+        ConnectorState.FAILING: "red",
+        ConnectorState.PAUSED: "magenta",
+        ConnectorState.BACKING_OFF: "yellow",
+        ConnectorState.NEVER_RUN: "dim",
+        ConnectorState.DISABLED: "dim",
+        ConnectorState.NOT_CONFIGURED: "yellow",
+    }
+
     current = network_status(open_database(database), network_of(network))
     if as_json_:
         write_json(as_json(current))
@@ -67,7 +63,7 @@ def status(
         table.add_row(
             connector.name,
             connector.direction,
-            f"[{STATE_STYLE[connector.state]}]{connector.state.value}[/]",
+            f"[{state_style[connector.state]}]{connector.state.value}[/]",
             _last_run_text(connector, now),
             span(connector.lag),
             str(connector.records_read),
@@ -87,6 +83,8 @@ def status(
 
 
 def _last_run_text(connector: ConnectorStatus, now: datetime) -> str:
+    from hub.partners.runs import RunOutcome
+
     run = connector.last_run
     if run is None:
         return "-"
@@ -109,6 +107,10 @@ def runs(
     as_json_: JsonOption = False,
 ) -> None:
     """A connector's runs, newest first: when, outcome, what it read, stored and rejected."""
+    from rich.table import Table
+
+    from hub.operators.listings import recent_runs, replay_run_ids, require_known
+
     require_known(network_of(network).config, connector)
     db = open_database(database)
     records = recent_runs(db, connector, limit)
@@ -140,6 +142,8 @@ def runs(
 
 
 def _run_row(record: RunRecord, is_replay: bool) -> list[str]:
+    from hub.operators.listings import outcome_text
+
     counts = record.counts
     took = "-" if record.finished_at is None else span(record.finished_at - record.started_at)
     outcome = outcome_text(record) + (" (replay)" if is_replay else "")
@@ -166,6 +170,10 @@ def rejects(
     as_json_: JsonOption = False,
 ) -> None:
     """The records a connector rejected: where, why, and the raw line as it came."""
+    from rich.table import Table
+
+    from hub.operators.listings import recent_rejects, require_known
+
     require_known(network_of(network).config, connector)
     found = recent_rejects(open_database(database), connector, limit=limit)
     if as_json_:
@@ -202,6 +210,14 @@ def warnings(
 ) -> None:
     """Warnings about files that still went in: a sequence number that skips between two
     files (one lost at the partner's end), one seen again, an older one."""
+    from rich.table import Table
+
+    from hub.operators.listings import (
+        acknowledge_file_warnings,
+        recent_file_warnings,
+        require_known,
+    )
+
     require_known(network_of(network).config, connector)
     opened = open_database(database)
     if ack:
@@ -230,6 +246,10 @@ def warnings(
 
 def unmapped(database: DatabaseOption = None, as_json_: JsonOption = False) -> None:
     """Partner codes no mapping knows yet, by party and code: add them, then `hub replay`."""
+    from rich.table import Table
+
+    from hub.operators.listings import unmapped_codes
+
     codes = unmapped_codes(open_database(database))
     if as_json_:
         for code in codes:
@@ -264,6 +284,10 @@ def unlinked(
 ) -> None:
     """Events stored without a case, and why: a case not opened yet, nothing known, or a
     link refused (several candidate cases, a case never sent to that partner)."""
+    from rich.table import Table
+
+    from hub.store.case_links import unlinked_events
+
     db = open_database(database)
     with db.transaction() as connection:
         found = unlinked_events(connection, party=party, limit=limit)

@@ -10,9 +10,8 @@ import typer
 from commands.common import DatabaseOption, NetworkOption, open_database, out
 from commands.operator.shared import network_of, operator_name
 from hub.errors import ConflictError
-from hub.operators.listings import require_known
-from hub.operators.status import network_status
-from hub.partners.alerts import pause_connector, resume_connector
+
+# What a command uses is imported in its body, so that `hub --help` starts fast.
 
 
 def pause(
@@ -23,6 +22,10 @@ def pause(
     database: DatabaseOption = None,
 ) -> None:
     """Stop running a connector on any hub process until `hub resume`."""
+    from hub.operators.listings import require_known
+    from hub.operators.status import network_status
+    from hub.partners.alerts import pause_connector
+
     opened = network_of(network)
     require_known(opened.config, connector)
     current = network_status(open_database(database), opened).connector(connector)
@@ -43,6 +46,9 @@ def resume(
     database: DatabaseOption = None,
 ) -> None:
     """Let a paused connector run again; its failures in a row start again from zero."""
+    from hub.operators.listings import require_known
+    from hub.partners.alerts import resume_connector
+
     require_known(network_of(network).config, connector)
     resume_connector(open_database(database), connector)
     out.print(f"{connector} resumed")

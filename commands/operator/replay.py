@@ -4,10 +4,9 @@ or a connector's since a date, with a progress bar and a one-line summary."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from commands.common import (
     DatabaseOption,
@@ -22,8 +21,11 @@ from commands.operator.shared import network_of, operator_name
 from hub.config.home import time_zone
 from hub.errors import ConfigurationError
 from hub.operators.jsonable import as_json
-from hub.operators.listings import require_known
-from hub.partners.replay import ReplayReport, messages_since, replay_connector, replay_message
+
+if TYPE_CHECKING:
+    from hub.partners.replay import ReplayReport
+
+# What the command uses is imported in its body, so that `hub --help` starts fast.
 
 
 def _since(text: str) -> datetime:
@@ -61,6 +63,17 @@ def replay_command(
     as_json_: JsonOption = False,
 ) -> None:
     """Process archived messages again through today's mapping; only what is new is stored."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from hub.operators.listings import require_known
+    from hub.partners.replay import messages_since, replay_connector, replay_message
+
     opened = network_of(network)
     db = open_database(database)
     requested_by = operator_name()

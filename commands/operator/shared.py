@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import getpass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from commands.common import NetworkOption, network_path
-from hub.partners.connectors import Network, open_network
+
+if TYPE_CHECKING:
+    from hub.partners.connectors import Network
 
 
 def ago(moment: datetime | None, now: datetime) -> str:
@@ -34,6 +37,8 @@ def span(delta: timedelta | None) -> str:
 
 def network_of(network: NetworkOption) -> Network:
     """The network of ``--network`` (or the default), loaded for the command."""
+    from hub.partners.connectors import open_network
+
     return open_network(network_path(network))
 
 

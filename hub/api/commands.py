@@ -9,27 +9,19 @@ from __future__ import annotations
 import math
 import signal
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
-from hub.api.listen import GRACE_VARIABLE, GracefulServer, require_free_port
-from hub.api.proxies import server_config
-from hub.bootstrap import open_database, open_hub, process_owner
-from hub.config.home import time_zone
-from hub.operators.times import shown
-from hub.retailers.tenants import (
-    IssuedKey,
-    add_retailer,
-    find_retailer,
-    issue_key,
-    revoke_key,
-)
-from hub.retailers.webhook_endpoints import list_endpoints
-from hub.store.db import Database
-from hub.store.tenants import list_keys
+from hub.api.listen import GRACE_VARIABLE
+
+if TYPE_CHECKING:
+    from hub.retailers.tenants import IssuedKey
+    from hub.store.db import Database
+
+# What a command uses is imported in its body, so that `hub --help` and the commands that
+# serve nothing start without FastAPI and uvicorn (issue 17).
 
 retailers_app = typer.Typer(help="Retailers (API tenants) and their keys.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys: listed by id, never by value.", no_args_is_help=True)
@@ -44,6 +36,8 @@ RetailerArgument = Annotated[str, typer.Argument(help="The retailer's party id o
 
 
 def _database(url: str | None) -> Database:
+    from hub.bootstrap import open_database
+
     return open_database(url)
 
 
@@ -63,6 +57,8 @@ def retailers_add(
     database: DatabaseOption = None,
 ) -> None:
     """Make a retailer a tenant of the API and print its first key, once."""
+    from hub.retailers.tenants import add_retailer
+
     with _database(database).transaction() as connection:
         retailer, key = add_retailer(
             connection, name=name, case_prefix=prefix, party_id=retailer_id
@@ -74,6 +70,8 @@ def retailers_add(
 @keys_app.command("create")
 def keys_create(retailer: RetailerArgument, database: DatabaseOption = None) -> None:
     """Issue another key for a retailer (to rotate: create, switch, then revoke the old)."""
+    from hub.retailers.tenants import find_retailer, issue_key
+
     with _database(database).transaction() as connection:
         key = issue_key(connection, find_retailer(connection, retailer).id)
     _print_key(key)
@@ -82,6 +80,13 @@ def keys_create(retailer: RetailerArgument, database: DatabaseOption = None) -> 
 @keys_app.command("list")
 def keys_list(retailer: RetailerArgument, database: DatabaseOption = None) -> None:
     """A retailer's keys by id, with when each was created, last used and revoked."""
+    from rich.table import Table
+
+    from hub.config.home import time_zone
+    from hub.operators.times import shown
+    from hub.retailers.tenants import find_retailer
+    from hub.store.tenants import list_keys
+
     with _database(database).transaction() as connection:
         tenant = find_retailer(connection, retailer)
         keys = list_keys(connection, tenant.id)
@@ -103,6 +108,10 @@ def keys_revoke(
     database: DatabaseOption = None,
 ) -> None:
     """Revoke a key: every request with it answers 401 from now on."""
+    from hub.config.home import time_zone
+    from hub.operators.times import shown
+    from hub.retailers.tenants import revoke_key
+
     with _database(database).transaction() as connection:
         key = revoke_key(connection, key_id)
     assert key.revoked_at is not None
@@ -114,6 +123,11 @@ def keys_revoke(
 def retailers_endpoints(retailer: RetailerArgument, database: DatabaseOption = None) -> None:
     """The webhook endpoints a retailer registered through the API (never their secrets):
     where the hub POSTs its events, beside connectors.yaml's webhook."""
+    from rich.table import Table
+
+    from hub.retailers.tenants import find_retailer
+    from hub.retailers.webhook_endpoints import list_endpoints
+
     with _database(database).transaction() as connection:
         tenant = find_retailer(connection, retailer)
         endpoints = []
@@ -165,6 +179,11 @@ def serve_api(
 
     On SIGTERM, as `hub serve`: /readyz answers 503, the socket closes, and the requests
     in flight are answered within the grace period."""
+    from hub.api.graceful import GracefulServer
+    from hub.api.listen import require_free_port
+    from hub.api.proxies import server_config
+    from hub.bootstrap import open_hub, process_owner
+
     require_free_port(host, port)
     with open_hub(
         database=database,

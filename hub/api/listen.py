@@ -5,17 +5,9 @@ hub has started (or a demo's traceback)."""
 from __future__ import annotations
 
 import errno
-import logging
 import socket
-import threading
-import time
-from types import FrameType
-
-import uvicorn
 
 from hub.errors import ConfigurationError
-
-logger = logging.getLogger("hub.serve")
 
 GRACE_VARIABLE = "HUB_SHUTDOWN_GRACE"
 """Seconds a stopping process has to finish its work (`--grace-seconds`)."""
@@ -38,21 +30,3 @@ def require_free_port(host: str, port: int) -> None:
                 f"port {port} on {host} is already in use (another hub, or another "
                 f"program): give another with --port, e.g. --port {port + 1}"
             ) from None
-
-
-class GracefulServer(uvicorn.Server):
-    """uvicorn's server, which also tells the rest of the process the moment a stop is
-    asked, so that /readyz answers 503 and the scheduler's work stops while HTTP requests
-    are still answered (`hub serve` and `hub serve-api` alike)."""
-
-    def __init__(self, config: uvicorn.Config, stopping: threading.Event) -> None:
-        super().__init__(config)
-        self.stopping = stopping
-        self.asked_at: float | None = None
-
-    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        if self.asked_at is None:
-            self.asked_at = time.monotonic()
-            logger.info("signal %s: stopping (no new work; what is held is given back)", sig)
-        self.stopping.set()
-        super().handle_exit(sig, frame)

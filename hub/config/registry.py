@@ -68,21 +68,39 @@ def _distribution(entry: EntryPoint) -> tuple[str, str]:
 
 
 @cache
+def _entry_points(kind: AdapterKind) -> dict[str, EntryPoint]:
+    """Name -> entry point of that kind, none loaded yet (the last one wins a name)."""
+    return {entry.name: entry for entry in entry_points(group=kind.group)}
+
+
+@cache
+def _load(kind: AdapterKind, name: str) -> InstalledAdapter | BrokenAdapter | None:
+    """One adapter, loaded on first use only: a command that reads a network of CSV over
+    SFTP must not import every other installed adapter (HTTP, OAuth, XML) to start."""
+    entry = _entry_points(kind).get(name)
+    if entry is None:
+        return None
+    package, version = _distribution(entry)
+    try:
+        info = entry.load()
+    except Exception as exc:  # noqa: BLE001 - a broken plugin must not stop the hub
+        return BrokenAdapter(kind, entry.name, package, f"{exc!r}")
+    problem = _misregistered(info, kind, entry.name)
+    if problem is not None:
+        return BrokenAdapter(kind, entry.name, package, problem)
+    return InstalledAdapter(info, package, version, entry.value)
+
+
 def _scan(kind: AdapterKind) -> tuple[dict[str, InstalledAdapter], dict[str, BrokenAdapter]]:
+    """Every adapter of that kind, loaded (for listings and the errors that name them)."""
     adapters: dict[str, InstalledAdapter] = {}
     broken: dict[str, BrokenAdapter] = {}
-    for entry in entry_points(group=kind.group):
-        package, version = _distribution(entry)
-        try:
-            info = entry.load()
-        except Exception as exc:  # noqa: BLE001 - a broken plugin must not stop the hub
-            broken[entry.name] = BrokenAdapter(kind, entry.name, package, f"{exc!r}")
-            continue
-        problem = _misregistered(info, kind, entry.name)
-        if problem is not None:
-            broken[entry.name] = BrokenAdapter(kind, entry.name, package, problem)
-            continue
-        adapters[entry.name] = InstalledAdapter(info, package, version, entry.value)
+    for name in _entry_points(kind):
+        found = _load(kind, name)
+        if isinstance(found, InstalledAdapter):
+            adapters[name] = found
+        elif found is not None:
+            broken[name] = found
     return adapters, broken
 
 
@@ -106,11 +124,13 @@ def broken(kind: AdapterKind) -> dict[str, BrokenAdapter]:
 
 def forget() -> None:
     """Scan the entry points again on next use (after installing a package in-process)."""
-    _scan.cache_clear()
+    _entry_points.cache_clear()
+    _load.cache_clear()
 
 
 def find(kind: AdapterKind, name: str) -> InstalledAdapter | None:
-    return _scan(kind)[0].get(name)
+    found = _load(kind, name)
+    return found if isinstance(found, InstalledAdapter) else None
 
 
 def adapter(kind: AdapterKind, name: str, *, package: str | None = None) -> InstalledAdapter:
@@ -118,8 +138,8 @@ def adapter(kind: AdapterKind, name: str, *, package: str | None = None) -> Inst
     found = find(kind, name)
     if found is not None:
         return found
-    failed = _scan(kind)[1].get(name)
-    if failed is not None:
+    failed = _load(kind, name)
+    if isinstance(failed, BrokenAdapter):
         raise AdapterNotInstalled(
             f"the {kind.value} {name!r} of package {failed.package} cannot be loaded: "
             f"{failed.problem}; reinstall or fix that package",

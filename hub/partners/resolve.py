@@ -31,12 +31,10 @@ from dataclasses import dataclass
 from hub.model.event import Event, EventType
 from hub.store.case_links import (
     Candidate,
-    GivenHow,
     RecordedBy,
-    learn_partner_references,
+    learn_from_reports,
     note_unlinked,
     open_serial_candidates,
-    record_given,
     reference_candidates,
 )
 from hub.store.cases import normalise_serial, refresh_case, require_case
@@ -274,7 +272,5 @@ def _learn_from_named(
         learned.given |= given
         references -= learned.references
         learned.references |= references
-    if given:
-        record_given(connection, given, GivenHow.REPORT)
-    if references:
-        learn_partner_references(connection, references)
+    if given or references:
+        learn_from_reports(connection, given, references)

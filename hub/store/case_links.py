@@ -11,7 +11,7 @@ reported an event naming it). ``hub.partners.resolve`` decides; this module only
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -141,6 +141,16 @@ def record_given(
     """Remember that each (case reference, party) pair was given; the first time stays."""
     pairs = set(pairs)
     ids = _case_ids(connection, (case_ref for case_ref, _ in pairs))
+    _record_given(connection, pairs, how, ids, now)
+
+
+def _record_given(
+    connection: Connection,
+    pairs: set[tuple[str, str]],
+    how: GivenHow,
+    ids: Mapping[str, int],
+    now: datetime | None,
+) -> None:
     moment = now or datetime.now(UTC)
     rows = [
         {"case_id": ids[case_ref], "party_id": party, "how": how.value, "since": moment}
@@ -160,6 +170,31 @@ def learn_partner_references(
     stays (the first wins; the event still carries the new one for support)."""
     triples = set(triples)
     ids = _case_ids(connection, (case_ref for case_ref, _, _ in triples))
+    _learn_partner_references(connection, triples, ids)
+
+
+def learn_from_reports(
+    connection: Connection,
+    given: set[tuple[str, str]],
+    references: set[tuple[str, str, str]],
+) -> None:
+    """What partners' events that name their case prove, their cases' ids read once: the
+    partner holds the case (given, as reported), and the partner's reference on them is
+    its own. ``record_given`` then ``learn_partner_references`` read the same ids twice,
+    which was a good part of a small file's cost (issue 17)."""
+    ids = _case_ids(
+        connection,
+        {case_ref for case_ref, _ in given} | {case_ref for case_ref, _, _ in references},
+    )
+    if given:
+        _record_given(connection, given, GivenHow.REPORT, ids, None)
+    if references:
+        _learn_partner_references(connection, references, ids)
+
+
+def _learn_partner_references(
+    connection: Connection, triples: set[tuple[str, str, str]], ids: Mapping[str, int]
+) -> None:
     rows = [
         {
             "case_id": ids[case_ref],

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
+from sqlalchemy import column, inspect, select, table
 
 from hub.store.db import Database
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# Alembic is imported where it is used: every command checks the schema's revision, and
+# loading Alembic's migration machinery for that cost each one a tenth of a second.
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
 def alembic_config(database: Database) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("path_separator", "os")
@@ -24,23 +30,48 @@ def alembic_config(database: Database) -> Config:
 
 def upgrade(database: Database, revision: str = "head") -> None:
     """Bring the schema to ``revision`` (the latest by default)."""
+    from alembic import command
+
     command.upgrade(alembic_config(database), revision)
 
 
 def downgrade(database: Database, revision: str) -> None:
+    from alembic import command
+
     command.downgrade(alembic_config(database), revision)
 
 
+VERSION_TABLE = "alembic_version"
+
+
 def current_revision(database: Database) -> str | None:
+    """The revision Alembic recorded, read from its table: every command asks, and
+    Alembic's migration context costs a start a tenth of a second to load. Several rows
+    (branches, which the hub never has) go to Alembic, whose error says so."""
     with database.engine.connect() as connection:
+        if not inspect(connection).has_table(VERSION_TABLE):
+            return None
+        versions: list[str] = list(
+            connection.execute(
+                select(column("version_num")).select_from(table(VERSION_TABLE))
+            ).scalars()
+        )
+        if len(versions) <= 1:
+            return versions[0] if versions else None
+        from alembic.runtime.migration import MigrationContext
+
         return MigrationContext.configure(connection).get_current_revision()
 
 
 def head_revision(database: Database) -> str | None:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config(database)).get_current_head()
 
 
 def known_revision(database: Database, revision: str) -> bool:
     """Whether this code's migrations know ``revision`` (a newer release's do not)."""
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory.from_config(alembic_config(database))
     return any(step.revision == revision for step in script.walk_revisions())

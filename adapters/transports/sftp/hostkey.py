@@ -9,8 +9,10 @@ import hashlib
 import itertools
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import paramiko
+if TYPE_CHECKING:  # an annotation only: validating a pin must not load paramiko (issue 17)
+    import paramiko
 
 from adapters.transports.sftp.errors import HostKeyMismatch
 from hub.errors import ConfigurationError

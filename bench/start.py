@@ -1,0 +1,91 @@
+"""Benchmark of the command line's start: how long an operator waits for `hub`.
+
+Run it from the repository root::
+
+    .venv/bin/python bench/start.py [--runs N]
+
+Each figure is a whole process, started and waited for, the median of N runs (7 by
+default), the commands interleaved so that a busy moment of a shared machine falls on
+all of them alike:
+
+- the floors: ``python -c pass`` (the interpreter) and ``python -c "import typer"`` (the
+  least any Typer command line pays);
+- ``hub --help``;
+- ``hub status`` on a fresh SQLite database (migrated before the clock starts) with the
+  repository's connectors.yaml: the network read and checked, every connector's state.
+
+It prints each median, its ratio to the Typer floor (floor / command: 1.0 would be a
+command that costs nothing beyond importing Typer) and the issue's target (0.4 s for
+every command that serves no HTTP). Absolute seconds depend on the machine's load;
+compare the ratios. This prints figures and asserts nothing about time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from time import perf_counter
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET_SECONDS = 0.4
+"""The issue's target for a command that serves no HTTP."""
+
+
+def _hub() -> list[str]:
+    """`hub` as its entry point runs it (cli.main), from this checkout's cli.py: the
+    figures are this tree's, whichever `hub` the environment installed."""
+    return [sys.executable, str(ROOT / "cli.py")]
+
+
+def _time(command: list[str], environ: dict[str, str]) -> float:
+    began = perf_counter()
+    subprocess.run(command, cwd=ROOT, env=environ, check=True, stdout=subprocess.DEVNULL)
+    return perf_counter() - began
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7, help="Runs of each command (median).")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        environ = {
+            **os.environ,
+            "HUB_DATABASE_URL": f"sqlite:///{Path(scratch) / 'hub.db'}",
+            "COLUMNS": "140",
+        }
+        hub = _hub()
+        subprocess.run([*hub, "up"], cwd=ROOT, env=environ, check=True, stdout=subprocess.DEVNULL)
+        commands = {
+            "python -c pass": [sys.executable, "-c", "pass"],
+            'python -c "import typer"': [sys.executable, "-c", "import typer"],
+            "hub --help": [*hub, "--help"],
+            "hub status": [*hub, "status"],
+        }
+        for command in commands.values():  # warm the file cache and the bytecode
+            _time(command, environ)
+        times: dict[str, list[float]] = {name: [] for name in commands}
+        for _ in range(args.runs):
+            for name, command in commands.items():
+                times[name].append(_time(command, environ))
+    medians = {name: statistics.median(runs) for name, runs in times.items()}
+    floor = medians['python -c "import typer"']
+    print(f"start of whole processes, median of {args.runs} runs each, in the same run:")
+    for name, median in medians.items():
+        spread = f"{min(times[name]):.3f}-{max(times[name]):.3f}"
+        line = f"  {name:<26} {median:6.3f} s  (runs {spread} s)"
+        if name.startswith("hub"):
+            verdict = "met" if median <= TARGET_SECONDS else "not met"
+            line += (
+                f"  ratio to the Typer floor {floor / median:.2f}; "
+                f"target <= {TARGET_SECONDS} s: {verdict}"
+            )
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
