@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from commands.common import DatabaseOption, open_database, out
-from hub.store.backup import backup_sqlite
 
 
 def backup(
@@ -17,6 +16,8 @@ def backup(
 ) -> None:
     """Copy the SQLite database to FILE, consistent as of one moment, without stopping the
     hub; restore by putting the file in place while no hub runs. PostgreSQL: pg_dump."""
+    from hub.store.backup import backup_sqlite
+
     db = open_database(database)
     size = backup_sqlite(db, target)
     out.print(f"backup written to {target} ({size} bytes), integrity checked", markup=False)

@@ -7,25 +7,20 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from commands.common import (
     DatabaseOption,
     JsonOption,
     NetworkOption,
+    at,
     case_reference,
     network_path,
     open_database,
     out,
     write_json,
 )
-from hub.config.network import load_network
-from hub.operators.retention import apply_retention, retention_plan
-from hub.retailers.erasure import erase_case
 
-
-def _when(value: object) -> str:
-    return "" if value is None else str(value)
+# What a command uses is imported in its body, so that `hub --help` starts fast.
 
 
 def retention(
@@ -38,6 +33,11 @@ def retention(
 ) -> None:
     """Apply the retention periods now (the scheduled job does it every hour), or say
     with --dry-run what would go: counts per kind and the oldest row kept."""
+    from rich.table import Table
+
+    from hub.config.network import load_network
+    from hub.operators.retention import apply_retention, retention_plan
+
     db = open_database(database)
     spec = load_network(network_path(network)).retention
     plans = retention_plan(db, spec)
@@ -58,7 +58,7 @@ def retention(
         table = Table("kind", "kept for", "would go", "oldest kept")
         for plan in plans:
             period = "forever" if plan.period is None else f"{plan.period.days} days"
-            table.add_row(plan.kind, period, str(plan.due), _when(plan.oldest_kept))
+            table.add_row(plan.kind, period, str(plan.due), at(plan.oldest_kept))
         out.print(table)
         return
     result = apply_retention(db, spec)
@@ -88,12 +88,14 @@ def erase(
 ) -> None:
     """Erase the customer's personal data from a case (idempotent), as
     POST /v1/cases/{ref}/erasure does for a retailer."""
+    from hub.retailers.erasure import erase_case
+
     db = open_database(database)
     reference = case_reference(db, reference)
     result = erase_case(db, reference, by=f"operator:{by}")
     if result.already:
         out.print(
-            f"case {reference}: personal data already erased on {_when(result.completed_at)} "
+            f"case {reference}: personal data already erased on {at(result.completed_at)} "
             f"(asked by {result.requested_by})",
             markup=False,
         )
