@@ -10,13 +10,17 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tests.factories import make_case
+from tests.factories import CUSTOMER_WITH_ADDRESS, make_case
 from tests.test_cli import run
 
 
 def _open_case(tmp_path: Path) -> None:
     assert run("up", cwd=tmp_path).returncode == 0
-    case = make_case("ME-000777", opened_at=datetime.now(UTC) - timedelta(days=10))
+    case = make_case(
+        "ME-000777",
+        opened_at=datetime.now(UTC) - timedelta(days=10),
+        customer=CUSTOMER_WITH_ADDRESS,
+    )
     file = tmp_path / "case.json"
     file.write_text(case.model_dump_json(), encoding="utf-8")
     opened = run("cases", "open", str(file), cwd=tmp_path)
