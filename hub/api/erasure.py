@@ -8,13 +8,12 @@ however often it is asked.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from hub.api.auth import Caller, DatabaseDep
 from hub.api.cases import Reference
+from hub.api.models import Instant
 from hub.errors import NotFoundError
 from hub.retailers.cases import case_of
 from hub.retailers.erasure import ErasureResult, erase_case, erasure_status
@@ -26,9 +25,9 @@ class ErasureView(BaseModel):
     """The erasure of a case's personal data."""
 
     reference: str = Field(description="The case reference.")
-    requested_at: datetime = Field(description="When the erasure was first asked.")
+    requested_at: Instant = Field(description="When the erasure was first asked.")
     requested_by: str = Field(description="Who asked it: retailer:<id>, an operator, retention.")
-    completed_at: datetime | None = Field(
+    completed_at: Instant | None = Field(
         description="When it was complete: the customer's name, phone, email and address "
         "are gone from the case, its events, messages not sent yet and the raw archive."
     )

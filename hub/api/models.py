@@ -138,17 +138,17 @@ class DeadLetterOut(_Out):
     message: str = Field(description="The message, e.g. `pickup`, `repair_order`.")
     error: str = Field(description="Why it gave up, in the partner's or the hub's words.")
     attempts: int
-    failed_at: datetime
+    failed_at: Instant
     state: FailureState = Field(
         description="dead: waiting (correct the case to send it again); resent: queued "
         "again; fixed: delivered after being sent again; failed_again: a later entry says "
         "why; discarded: an operator gave up on it."
     )
-    resent_at: datetime | None
+    resent_at: Instant | None
     resent_by: ResentBy | None = Field(
         description="correction: your correction of the case; replay: the hub's operator."
     )
-    fixed_at: datetime | None
+    fixed_at: Instant | None
 
     @classmethod
     def of(cls, failure: CaseFailure) -> DeadLetterOut:
@@ -377,9 +377,9 @@ class WebhookEndpointOut(_Out):
     description: str | None
     event_types: list[str] = Field(description="The webhook event types it receives.")
     enabled: bool = Field(description="A disabled endpoint receives nothing.")
-    created_at: datetime
-    updated_at: datetime
-    previous_secret_expires_at: datetime | None = Field(
+    created_at: Instant
+    updated_at: Instant
+    previous_secret_expires_at: Instant | None = Field(
         description="After a rotation: until then messages carry a signature with the "
         "previous secret too; null when only the current secret signs."
     )

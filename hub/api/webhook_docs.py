@@ -49,7 +49,7 @@ class CaseEventPayload(_Payload):
     event_type: EventType = Field(description="What the event is about.")
     status: AnyStatus | None = Field(description="Canonical status; null when unmapped.")
     unmapped: bool = Field(description="True when no mapping knew the partner's code.")
-    occurred_at: datetime = Field(description="When it happened, with the partner's offset.")
+    occurred_at: datetime = Field(description="When it happened, in UTC (`Z`).")
     reported_by: str = Field(description="Party id of who reported it.")
     label: LabelOut | None = Field(description="Label of the canonical status.")
     raw_code: str | None = Field(description="The partner's own code, for support.")

@@ -115,11 +115,9 @@ def after_run(
     with database.transaction() as connection:
         failures = runs.consecutive_failures(connection, connector)
         already = leases.pause_state(connection, connector)
-        last_error = ""
-        last_action = ""
-        if failures:
-            last_error = runs.last_error_message(connection, connector) or NO_ERROR_MESSAGE
-            last_action = runs.last_error_action(connection, connector) or "unknown"
+        message, action = runs.last_failure(connection, connector) if failures else ("", "")
+        last_error = message or NO_ERROR_MESSAGE
+        last_action = action or "unknown"
     # The logs name the error's class only: its text may quote a partner's record (a
     # customer's name in a rejected line), which belongs in the database, not the logs.
     flagged = failures >= policy.flag_after_failures

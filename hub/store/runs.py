@@ -25,8 +25,7 @@ __all__ = [
     "RunRecord",
     "close_run",
     "consecutive_failures",
-    "last_error_action",
-    "last_error_message",
+    "last_failure",
     "open_run",
     "own_runs",
     "record_rejects",
@@ -212,30 +211,17 @@ def consecutive_failures(connection: Connection, connector: str) -> int:
     return int(count)
 
 
-def last_error_message(connection: Connection, connector: str) -> str | None:
-    """The error of the connector's latest failed run, replays included."""
-    message: str | None = connection.execute(
-        select(connector_runs.c.error_message)
+def last_failure(connection: Connection, connector: str) -> tuple[str | None, str | None]:
+    """The error text and what to do next (its class, as NextAction) of the connector's
+    latest failed run, replays included: the text for the pause reason an operator reads,
+    the class for the logs, since the text may quote a partner's data."""
+    row = connection.execute(
+        select(connector_runs.c.error_message, connector_runs.c.error_action)
         .where(
             connector_runs.c.connector == connector,
             connector_runs.c.outcome == RunOutcome.FAILED.value,
         )
         .order_by(connector_runs.c.started_at.desc(), connector_runs.c.id.desc())
         .limit(1)
-    ).scalar_one_or_none()
-    return message
-
-
-def last_error_action(connection: Connection, connector: str) -> str | None:
-    """What to do next about the connector's latest failed run (its error's class, as
-    NextAction): what alerting logs, since the error text may quote a partner's data."""
-    action: str | None = connection.execute(
-        select(connector_runs.c.error_action)
-        .where(
-            connector_runs.c.connector == connector,
-            connector_runs.c.outcome == RunOutcome.FAILED.value,
-        )
-        .order_by(connector_runs.c.started_at.desc(), connector_runs.c.id.desc())
-        .limit(1)
-    ).scalar_one_or_none()
-    return action
+    ).one_or_none()
+    return (None, None) if row is None else (row.error_message, row.error_action)
