@@ -19,9 +19,13 @@ On SQLite (a fresh file in a temporary directory) and on PostgreSQL (a private
    the end, R times each (median and 99th percentile): in process (``hub.retailers.feed``) and over
    real HTTP on loopback (the API served by uvicorn in a subprocess);
 3. counts requests per second over loopback for a bare FastAPI endpoint in the same
-   server, the feed with pages of 500 and the feed with pages of 100, with a bounded
-   number of requests from a few client threads.
+   server returning the very bytes of the middle page of 500 (the floor: no database,
+   no serialisation, the same body on the wire), the feed with pages of 500 and the
+   feed with pages of 100, with a bounded number of requests from a few client threads;
+4. prints the feed's ratio to that floor, and how flat the page time is: the end's
+   median page time over the start's (1.0 is perfectly flat).
 
+Steps 2 to 4 run ``--runs`` times on the same stored events (the store is filled once).
 It prints figures and asserts nothing about time.
 """
 
@@ -74,6 +78,8 @@ PAGE = 500
 CASE_GAP = timedelta(minutes=30)
 STEP_GAP = timedelta(hours=7)
 FIRST_OPENING = datetime(2025, 1, 6, 8, 0, tzinfo=UTC)
+BARE_LOAD = "bare FastAPI, same bytes"
+FEED_LOAD = f"feed, pages of {PAGE}"
 
 ME = Party(id="maison-electro", role=PartyRole.RETAILER, name="Maison Électro")
 BM = Party(id="bricomarket", role=PartyRole.RETAILER, name="BricoMarket")
@@ -294,6 +300,16 @@ class Figures:
     in_process: dict[str, Timing] = field(default_factory=dict)
     over_http: dict[str, Timing] = field(default_factory=dict)
     rps: dict[str, float] = field(default_factory=dict)
+    run: int = 1
+
+    @property
+    def ratio(self) -> float:
+        """Pages of 500 per second over the bare endpoint's, serving the same bytes."""
+        return self.rps[FEED_LOAD] / self.rps[BARE_LOAD]
+
+    def flatness(self, where: dict[str, Timing]) -> float:
+        """The end's median page time over the start's."""
+        return where["end"].median_ms / where["start"].median_ms
 
 
 def time_calls(call: Callable[[], int], repeats: int) -> Timing:
@@ -346,17 +362,27 @@ def free_port() -> int:
 
 
 @contextmanager
-def api_server(url: str) -> Iterator[str]:
-    """The API and a bare endpoint, served by uvicorn in a subprocess on loopback."""
+def api_server(url: str, body_file: Path) -> Iterator[str]:
+    """The API and a bare endpoint, served by uvicorn in a subprocess on loopback. The
+    bare endpoint answers the bytes found in ``body_file`` at its first request."""
     port = free_port()
-    command = [sys.executable, __file__, "--serve", url, "--port", str(port)]
+    command = [
+        sys.executable,
+        __file__,
+        "--serve",
+        url,
+        "--port",
+        str(port),
+        "--bare-body",
+        str(body_file),
+    ]
     process = subprocess.Popen(command)
     base_url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
         while True:
             try:
-                if httpx.get(f"{base_url}/bare", timeout=1).status_code == 200:
+                if httpx.get(f"{base_url}/readyz", timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
@@ -369,31 +395,54 @@ def api_server(url: str) -> Iterator[str]:
         process.wait(timeout=30)
 
 
-def serve(url: str, port: int) -> None:
-    """The subprocess side: the hub's API plus ``GET /bare``, the same FastAPI app."""
+def serve(url: str, port: int, body_file: Path) -> None:
+    """The subprocess side: the hub's API plus ``GET /bare``, the same FastAPI app, which
+    answers the bytes of a feed page stored beforehand (read once)."""
     import uvicorn
+    from fastapi import Response
 
     app = create_app(Database(url))
+    body: list[bytes] = []
 
     @app.get("/bare", include_in_schema=False)
-    def bare() -> dict[str, bool]:
-        return {"ok": True}
+    def bare() -> Response:
+        if not body:
+            body.append(body_file.read_bytes())
+        return Response(body[0], media_type="application/json")
 
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
-def measure(
-    database: Database, figures: Figures, args: argparse.Namespace, progress: Console
-) -> None:
+def measure_runs(
+    database: Database, backend: str, version: str, args: argparse.Namespace, progress: Console
+) -> list[Figures]:
+    """Fill the store once, then measure ``args.runs`` times."""
     started = time.perf_counter()
     retailer, token, rate = populate(database, args.events, args.cases)
-    figures.events, figures.insert_rate = min(args.events, args.cases * EVENTS_PER_CASE), rate
-    figures.feed_items = feed_length(database, retailer)
+    events = min(args.events, args.cases * EVENTS_PER_CASE)
+    items = feed_length(database, retailer)
     progress.log(
-        f"{figures.events:,} events stored in {time.perf_counter() - started:.0f} s "
+        f"{events:,} events stored in {time.perf_counter() - started:.0f} s "
         f"({rate:,.0f} events/s with the feed triggers); "
-        f"Maison Électro's feed holds {figures.feed_items:,}"
+        f"Maison Électro's feed holds {items:,}"
     )
+    runs = []
+    for run in range(1, args.runs + 1):
+        figures = Figures(backend, version, events, items, rate, run=run)
+        measure(database, retailer, token, figures, args, progress)
+        runs.append(figures)
+    return runs
+
+
+def measure(
+    database: Database,
+    retailer: Retailer,
+    token: str,
+    figures: Figures,
+    args: argparse.Namespace,
+    progress: Console,
+) -> None:
+    progress.log(f"{figures.backend}, run {figures.run} of {args.runs}")
     positions = {
         "start": None,
         "middle": feed_key_at(database, retailer, figures.feed_items // 2),
@@ -413,8 +462,9 @@ def measure(
         progress.log(f"in process, page of {PAGE} at the {name}: {figures.in_process[name]}")
 
     headers = {"Authorization": f"Bearer {token}"}
+    body_file = Path(tempfile.mkdtemp(prefix="hub-bench-feed-body-")) / "page.json"
     with (
-        api_server(database.url) as base_url,
+        api_server(database.url, body_file) as base_url,
         httpx.Client(base_url=base_url, headers=headers, timeout=60) as http,
     ):
         for name, cursor in cursors.items():
@@ -429,9 +479,14 @@ def measure(
             progress.log(f"over HTTP, page of {PAGE} at the {name}: {figures.over_http[name]}")
         middle = cursors["middle"]
         assert middle is not None
+        page = http.get("/v1/feed", params={"after": middle, "limit": PAGE})
+        page.raise_for_status()
+        body_file.write_bytes(page.content)
+        bare = http.get("/bare")
+        assert bare.content == page.content, "the bare endpoint must answer the same bytes"
         loads = {
-            "bare FastAPI endpoint": ("/bare", {}, args.requests * 5),
-            f"feed, pages of {PAGE}": ("/v1/feed", {"after": middle, "limit": PAGE}, args.requests),
+            BARE_LOAD: ("/bare", {}, args.requests * 2),
+            FEED_LOAD: ("/v1/feed", {"after": middle, "limit": PAGE}, args.requests),
             "feed, pages of 100": ("/v1/feed", {"after": middle, "limit": 100}, args.requests),
         }
         for label, (path, query, total) in loads.items():
@@ -439,30 +494,32 @@ def measure(
                 base_url, path, query, headers, total, args.clients
             )
             progress.log(f"{label}: {figures.rps[label]:,.0f} requests/s")
+    body_file.unlink()
+    body_file.parent.rmdir()
+    progress.log(
+        f"{figures.backend} run {figures.run}: ratio to the floor {figures.ratio:.2f}, "
+        f"page {len(page.content):,} bytes"
+    )
 
 
-def run_sqlite(args: argparse.Namespace, progress: Console) -> Figures:
-    figures = Figures("SQLite", sqlite3.sqlite_version)
+def run_sqlite(args: argparse.Namespace, progress: Console) -> list[Figures]:
     with tempfile.TemporaryDirectory(prefix="hub-bench-feed-") as directory:
         database = Database(f"sqlite:///{Path(directory) / 'hub.db'}")
-        progress.log(f"SQLite {figures.version}: {directory}/hub.db")
+        progress.log(f"SQLite {sqlite3.sqlite_version}: {directory}/hub.db")
         try:
-            measure(database, figures, args, progress)
+            return measure_runs(database, "SQLite", sqlite3.sqlite_version, args, progress)
         finally:
             database.dispose()
-    return figures
 
 
-def run_postgres(args: argparse.Namespace, progress: Console) -> Figures:
+def run_postgres(args: argparse.Namespace, progress: Console) -> list[Figures]:
     with private_postgres(args.postgres_url) as (url, version):
-        figures = Figures("PostgreSQL", version)
         database = Database(url)
         progress.log(f"PostgreSQL {version}: private database {make_url(url).database}")
         try:
-            measure(database, figures, args, progress)
+            return measure_runs(database, "PostgreSQL", version, args, progress)
         finally:
             database.dispose()
-    return figures
 
 
 def report(all_figures: list[Figures], args: argparse.Namespace, out: Console) -> None:
@@ -473,6 +530,7 @@ def report(all_figures: list[Figures], args: argparse.Namespace, out: Console) -
     )
     pages = Table(
         "database",
+        "run",
         "position",
         "in process median",
         "in process p99",
@@ -485,6 +543,7 @@ def report(all_figures: list[Figures], args: argparse.Namespace, out: Console) -
             local, remote = figures.in_process[name], figures.over_http[name]
             pages.add_row(
                 f"{figures.backend} {figures.version}",
+                str(figures.run),
                 name,
                 f"{local.median_ms:.1f}",
                 f"{local.p99_ms:.1f}",
@@ -493,14 +552,28 @@ def report(all_figures: list[Figures], args: argparse.Namespace, out: Console) -
             )
     out.print(pages)
     rates = Table(
-        "database", *all_figures[0].rps, title=f"Requests per second, {args.clients} clients"
+        "database",
+        "run",
+        *all_figures[0].rps,
+        f"ratio to floor, pages of {PAGE}",
+        "end/start, in process",
+        "end/start, HTTP",
+        title=f"Requests per second, {args.clients} clients; flatness: end's median page "
+        "time over the start's",
     )
     for figures in all_figures:
         rates.add_row(
-            f"{figures.backend} {figures.version}", *(f"{v:,.0f}" for v in figures.rps.values())
+            f"{figures.backend} {figures.version}",
+            str(figures.run),
+            *(f"{v:,.0f}" for v in figures.rps.values()),
+            f"{figures.ratio:.2f}",
+            f"{figures.flatness(figures.in_process):.2f}",
+            f"{figures.flatness(figures.over_http):.2f}",
         )
     out.print(rates)
     for figures in all_figures:
+        if figures.run != 1:
+            continue
         out.print(
             f"{figures.backend}: {figures.events:,} events stored at "
             f"{figures.insert_rate:,.0f}/s; Maison Électro's feed: {figures.feed_items:,} items"
@@ -520,18 +593,22 @@ def main() -> None:
         help=f"server for the private database (default ${POSTGRES_VARIABLE} or local)",
     )
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument(
+        "--runs", type=int, default=3, help="measurements on the same stored events"
+    )
     parser.add_argument("--serve", metavar="DATABASE_URL", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--bare-body", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve, args.port)
+        serve(args.serve, args.port, args.bare_body)
         return
     args.cases = args.cases or max(1, args.events // EVENTS_PER_CASE)
     progress = Console(stderr=True)
-    results = [run_sqlite(args, progress)]
+    results = run_sqlite(args, progress)
     if not args.skip_postgres:
-        results.append(run_postgres(args, progress))
-    report(results, args, Console())
+        results.extend(run_postgres(args, progress))
+    report(results, args, Console(width=150))
 
 
 if __name__ == "__main__":

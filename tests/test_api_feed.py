@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from datetime import timedelta
+from datetime import timedelta, timezone
 from itertools import pairwise
 from typing import Any
 
@@ -13,6 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from hub.api.models import FeedPageOut
 from hub.model import Event, EventType, ShipmentStatus, stable_event_id
 from hub.retailers.cursors import CursorKind, encode_cursor
 from hub.retailers.feed import read_feed
@@ -388,3 +389,43 @@ def test_what_came_with_an_event_is_in_its_details_and_nothing_is_null(hub: Hub)
     }
     timeline = hub.client.get("/v1/cases/ME-000123/timeline", headers=hub.me.headers).json()
     assert timeline["events"][-1]["details"] == items[-1]["details"]
+
+
+def test_a_page_built_without_validation_is_what_validating_it_gives(hub: Hub) -> None:
+    """The route builds its items without validating them again (hub.api.models): its
+    bytes must be those of the validated model, details, labels, offsets and all."""
+    _open(hub, "ME-000123")
+    with hub.database.transaction() as connection:
+        append_events(connection, [_parcel(T0, ShipmentStatus.IN_TRANSIT)])
+    quoted = Event(
+        id="atelier-dupont:DEV-2",
+        case_ref="ME-000123",
+        type=EventType.CASE_STATUS,
+        status="quote_pending",
+        occurred_at=(T0 + timedelta(hours=2)).astimezone(timezone(timedelta(hours=-5))),
+        reported_by="atelier-dupont",
+        raw_code="DEV",
+        details={"quote": {"amount_incl_tax": {"amount": "89.90", "currency": "EUR"}}},
+    )
+    unmapped = Event(
+        id="atelier-dupont:X47",
+        case_ref="ME-000123",
+        type=EventType.CASE_STATUS,
+        status=None,
+        occurred_at=T0 + timedelta(hours=3),
+        reported_by="atelier-dupont",
+        raw_code="X47",
+        raw_label="Relance client",
+    )
+    with hub.database.transaction() as connection:
+        append_events(connection, [quoted, unmapped])
+    response = hub.client.get("/v1/feed", headers=hub.me.headers)
+    assert response.status_code == 200, response.text
+    validated = FeedPageOut.model_validate_json(response.content)
+    assert response.content == validated.model_dump_json().encode()
+    items = response.json()["items"]
+    assert [item["unmapped"] for item in items] == [False, False, False, True]
+    assert items[2]["occurred_at"].endswith("Z")
+    assert items[2]["label"] is not None
+    assert items[3]["label"] is None
+    assert items[3]["case_status_after"] == "quote_pending"

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -86,12 +87,32 @@ class StatusMark:
 
 _NO_DETAILS = EventDetails()
 
+_EVENT_COLUMNS = [
+    events.c[name]
+    for name in (
+        "case_id",
+        "event_id",
+        "case_ref",
+        "partner_ref",
+        "type",
+        "status",
+        "occurred_at",
+        "occurred_offset_minutes",
+        "recorded_at",
+        "reported_by",
+        "raw_code",
+        "raw_label",
+        "subject",
+        "details",
+    )
+]
+"""What ``_event`` reads, and only that (not the sequence, the message, the flag)."""
+
 
 def _event(row: Row[Any]) -> Event:
     """The stored event, rebuilt without validating again what was validated on the way in
     (a page is hundreds of events); its offset is the one the partner gave."""
-    zone = timezone(timedelta(minutes=row.occurred_offset_minutes))
-    event_type = EventType(row.type)
+    event_type = _EVENT_TYPES[row.type]
     status = None if row.status is None else STATUS_SETS[event_type](row.status)
     details = _NO_DETAILS if not row.details else EventDetails.model_validate(row.details)
     return Event.model_construct(
@@ -100,7 +121,7 @@ def _event(row: Row[Any]) -> Event:
         partner_ref=row.partner_ref,
         type=event_type,
         status=status,
-        occurred_at=row.occurred_at.astimezone(zone),
+        occurred_at=row.occurred_at.astimezone(_zone(row.occurred_offset_minutes)),
         recorded_at=row.recorded_at,
         reported_by=row.reported_by,
         raw_code=row.raw_code,
@@ -108,6 +129,15 @@ def _event(row: Row[Any]) -> Event:
         subject=row.subject,
         details=details,
     )
+
+
+_EVENT_TYPES = {event_type.value: event_type for event_type in EventType}
+
+
+@lru_cache(maxsize=256)
+def _zone(offset_minutes: int) -> timezone:
+    """The fixed offset a partner gave, one object per offset."""
+    return timezone(timedelta(minutes=offset_minutes))
 
 
 def _beyond(connection: Connection, key: FeedKey, *, after: bool) -> ColumnElement[bool]:
@@ -136,7 +166,7 @@ def feed_entries_after(
             feed_entries.c.txid,
             feed_entries.c.position,
             cases.c.reference.label("case_reference"),
-            events,
+            *_EVENT_COLUMNS,
         )
         .select_from(
             feed_entries.join(events, events.c.seq == feed_entries.c.event_seq).join(
