@@ -14,7 +14,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from hub.model.statuses import CaseStatus
 from hub.partners.connectors import Network, open_network
@@ -273,3 +273,74 @@ def test_an_opening_date_a_few_minutes_ahead_is_clock_skew_not_the_future(
     hub = make_hub(database)
     ahead = case_json("ME-000550", opened_at=(datetime.now(UTC) + timedelta(minutes=2)).isoformat())
     assert hub.client.post("/v1/cases", json=ahead, headers=hub.me.headers).status_code == 201
+
+
+def test_reports_repeated_page_after_page_write_only_what_they_change(
+    database: Database,
+) -> None:
+    """A partner names the same cases on every page: what is known is read, not written
+    again, and the rules stay (a retailer's reference confirmed becomes the partner's,
+    a different one kept stays, a case the hub sent stays held "by message")."""
+    from hub.store.case_links import GivenHow, learn_from_reports, record_given
+    from hub.store.tables import case_parties
+
+    make_hub(database)
+    with database.transaction() as connection:
+        open_case(
+            connection,
+            make_case("ME-000560", references=[{"party": "atelier-dupont", "reference": "AD-560"}]),
+        )
+        open_case(connection, make_case("ME-000561"))
+        record_given(connection, [("ME-000561", "atelier-dupont")], GivenHow.MESSAGE)
+
+    def links() -> tuple[set[tuple[str, str, str]], set[tuple[str, str, str, str]]]:
+        with database.transaction() as connection:
+            given = connection.execute(
+                select(cases.c.reference, case_parties.c.party_id, case_parties.c.how).join(
+                    cases, cases.c.id == case_parties.c.case_id
+                )
+            )
+            kept = connection.execute(
+                select(
+                    cases.c.reference,
+                    case_references.c.party_id,
+                    case_references.c.reference,
+                    case_references.c.recorded_by,
+                ).join(cases, cases.c.id == case_references.c.case_id)
+            )
+            return {tuple(row) for row in given}, {tuple(row) for row in kept}
+
+    page = (
+        {("ME-000560", "atelier-dupont"), ("ME-000561", "atelier-dupont")},
+        {("ME-000560", "atelier-dupont", "AD-560"), ("ME-000561", "atelier-dupont", "AD-561")},
+    )
+    statements: list[str] = []
+
+    def seen(*args: object) -> None:
+        statements.append(str(args[2]).split()[0].upper())
+
+    for number in range(2):  # the second page names the same cases: nothing is written
+        statements.clear()
+        event.listen(database.engine, "before_cursor_execute", seen)
+        try:
+            with database.transaction() as connection:
+                learn_from_reports(connection, *page)
+        finally:
+            event.remove(database.engine, "before_cursor_execute", seen)
+        writes = [s for s in statements if s in {"INSERT", "UPDATE"}]
+        assert writes if number == 0 else not writes
+        assert links() == (
+            {("ME-000560", "atelier-dupont", "report"), ("ME-000561", "atelier-dupont", "message")},
+            {
+                ("ME-000560", "atelier-dupont", "AD-560", "partner"),
+                ("ME-000561", "atelier-dupont", "AD-561", "partner"),
+            },
+        )
+    with database.transaction() as connection:
+        learn_from_reports(
+            connection,
+            {("ME-000560", "atelier-dupont")},
+            {("ME-000560", "atelier-dupont", "AD-999"), ("ME-404040", "atelier-dupont", "AD-4")},
+        )
+    assert ("ME-000560", "atelier-dupont", "AD-560", "partner") in links()[1]
+    assert len(links()[1]) == 2

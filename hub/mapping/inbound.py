@@ -468,14 +468,16 @@ _NO_DETAILS = EventDetails()
 def _nested(
     values: dict[Target, Any], event_type: EventType, status: AnyStatus | None
 ) -> dict[str, Any]:
-    quote = None
+    """The quote, parcel, visit, parts lines and place the record carries, and only
+    those: most records carry none, and the details' defaults need no validating (they
+    are stored as what differs from the defaults, so leaving them out changes nothing)."""
+    nested: dict[str, Any] = {}
     if Target.QUOTE_AMOUNT in values:
         amount: Decimal = values[Target.QUOTE_AMOUNT]
         currency = values.get(Target.QUOTE_CURRENCY, "EUR")
-        quote = Quote(amount_incl_tax=Money(amount=amount, currency=currency))
-    shipment = None
+        nested["quote"] = Quote(amount_incl_tax=Money(amount=amount, currency=currency))
     if Target.TRACKING_NUMBER in values:
-        shipment = Shipment.model_validate(
+        nested["shipment"] = Shipment.model_validate(
             {
                 "tracking_number": values[Target.TRACKING_NUMBER],
                 "carrier": values.get(Target.CARRIER),
@@ -483,20 +485,18 @@ def _nested(
                 "leg": values.get(Target.SHIPMENT_LEG),
             }
         )
-    visit = None
     if Target.VISIT_DATE in values:
         visit_date: date = values[Target.VISIT_DATE]
         slot = str(values.get(Target.VISIT_SLOT, "all_day")).lower()
-        visit = Visit.model_validate(
+        nested["visit"] = Visit.model_validate(
             {"date": visit_date, "slot": slot, "technician": values.get(Target.VISIT_TECHNICIAN)}
         )
-    parts: tuple[PartsOrderLine, ...] = ()
     if Target.PART_SKU in values:
         line_status = status if event_type is EventType.PARTS_ORDER_STATUS and status else "placed"
         skus: tuple[str, ...] = values[Target.PART_SKU]
         quantities: tuple[int, ...] = values.get(Target.PART_QUANTITY, ())
         first_line = values.get(Target.PART_LINE, 1)
-        parts = tuple(
+        nested["parts"] = tuple(
             PartsOrderLine(
                 line_no=first_line + index,
                 sku=sku,
@@ -507,11 +507,6 @@ def _nested(
             for index, sku in enumerate(skus)
         )
     place = {part: values[target] for target, part in _LOCATION.items() if values.get(target)}
-    location = Place.model_validate(place) if place else None
-    return {
-        "quote": quote,
-        "shipment": shipment,
-        "visit": visit,
-        "parts": parts,
-        "location": location,
-    }
+    if place:
+        nested["location"] = Place.model_validate(place)
+    return nested

@@ -186,10 +186,61 @@ def learn_from_reports(
         connection,
         {case_ref for case_ref, _ in given} | {case_ref for case_ref, _, _ in references},
     )
+    if not ids:
+        return
+    # Partners report the same cases page after page: what is known already is read (two
+    # reads) rather than written again (two inserts skipping every row and an update
+    # matching none). The writes still skip conflicts, for a concurrent ingestion.
+    held, kept = _known_links(connection, ids.values())
+    given = {
+        (case_ref, party) for case_ref, party in given if (ids.get(case_ref), party) not in held
+    }
+    references = {
+        (case_ref, party, reference)
+        for case_ref, party, reference in references
+        if case_ref in ids and _to_write(kept.get((ids[case_ref], party)), reference)
+    }
     if given:
         _record_given(connection, given, GivenHow.REPORT, ids, None)
     if references:
         _learn_partner_references(connection, references, ids)
+
+
+def _known_links(
+    connection: Connection, case_ids: Iterable[int]
+) -> tuple[set[tuple[int, str]], dict[tuple[int, str], tuple[str, str]]]:
+    """The (case id, party) pairs given already, and each pair's kept reference with who
+    recorded it."""
+    wanted = sorted(set(case_ids))
+    held = {
+        (int(case_id), party)
+        for case_id, party in connection.execute(
+            select(case_parties.c.case_id, case_parties.c.party_id).where(
+                case_parties.c.case_id.in_(wanted)
+            )
+        )
+    }
+    kept = {
+        (int(case_id), party): (reference, recorded_by)
+        for case_id, party, reference, recorded_by in connection.execute(
+            select(
+                case_references.c.case_id,
+                case_references.c.party_id,
+                case_references.c.reference,
+                case_references.c.recorded_by,
+            ).where(case_references.c.case_id.in_(wanted))
+        )
+    }
+    return held, kept
+
+
+def _to_write(kept: tuple[str, str] | None, reference: str) -> bool:
+    """Whether a partner's reference changes anything: none kept yet for the pair (it is
+    inserted), or the same one kept unproven (it becomes the partner's). A different one
+    kept stays, the first wins: writing it would change nothing."""
+    if kept is None:
+        return True
+    return kept[0] == reference and kept[1] != RecordedBy.PARTNER.value
 
 
 def _learn_partner_references(
