@@ -174,7 +174,7 @@ def test_a_case_timeline_across_all_parties(page: Page, base_url: str, scenario:
 
 def test_unmapped_codes_grouped_by_party(page: Page, base_url: str, scenario: Scenario) -> None:
     log_in(page, base_url)
-    page.get_by_role("link", name="Unmapped codes", exact=True).click()
+    page.get_by_role("link", name="Unmapped", exact=True).click()
     expect(page.get_by_role("heading", name="Atelier Dupont Réparation")).to_be_visible()
     row = page.locator("table tbody tr").filter(has_text="ZZ9")
     expect(row.locator("td.num")).to_have_text("1")
