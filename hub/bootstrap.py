@@ -22,8 +22,8 @@ from hub.config.home import hub_clock
 from hub.config.network import database_url, network_file
 from hub.errors import ConfigurationError, TransientError
 from hub.logs import masker
-from hub.partners.connectors import Network, open_network
 from hub.partners.leases import LEASE
+from hub.partners.network import Network, open_network
 from hub.ports import Closing
 from hub.store.db import Database, StoreError
 from hub.store.migrate import current_revision, head_revision, known_revision
