@@ -12,7 +12,10 @@ all of them alike:
   least any Typer command line pays);
 - ``hub --help``;
 - ``hub status`` on a fresh SQLite database (migrated before the clock starts) with the
-  repository's connectors.yaml: the network read and checked, every connector's state.
+  repository's connectors.yaml: the network read and checked, every connector's state;
+- ``hub runs atelier-dupont-status`` (the network read, one connector's runs),
+  ``hub sla`` (the network and the service levels of open cases) and ``hub unmapped``
+  (the store alone), on the same database.
 
 It prints each median, its ratio to the Typer floor (floor / command: 1.0 would be a
 command that costs nothing beyond importing Typer) and the issue's target (0.4 s for
@@ -65,6 +68,9 @@ def main() -> None:
             'python -c "import typer"': [sys.executable, "-c", "import typer"],
             "hub --help": [*hub, "--help"],
             "hub status": [*hub, "status"],
+            "hub runs <connector>": [*hub, "runs", "atelier-dupont-status"],
+            "hub sla": [*hub, "sla"],
+            "hub unmapped": [*hub, "unmapped"],
         }
         for command in commands.values():  # warm the file cache and the bytecode
             _time(command, environ)
