@@ -71,7 +71,7 @@ def at(moment: datetime | None, *, seconds: bool = True) -> str:
 
 
 def network_path(path: Path | None) -> Path:
-    from hub.config.network import network_file
+    from hub.config.variables import network_file
 
     return path or network_file()
 

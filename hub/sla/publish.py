@@ -22,7 +22,7 @@ from hub.sla.business_days import PARIS
 from hub.sla.store import Breach, breaches_of
 from hub.store.db import Database
 from hub.store.events import append_events
-from hub.sync.engine import HUB_PARTY
+from hub.sync import HUB_PARTY
 
 logger = logging.getLogger(__name__)
 
