@@ -32,7 +32,6 @@ from commands.common import (
     print_validation,
 )
 from hub.api.commands import register as register_api_commands
-from hub.config.home import apply_home, find_home, load_home
 from hub.errors import ConfigurationError, HubError
 from hub.logs import configure_logging
 
@@ -80,6 +79,8 @@ def hub_home(
     ] = None,
 ) -> None:
     """After-sales partner hub."""
+    from hub.config.home import apply_home, find_home, load_home  # not for `hub --help`
+
     chosen = find_home(home)
     if chosen is not None:
         apply_home(load_home(chosen), os.environ)  # every command reads its settings here

@@ -12,9 +12,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
-from hub.config.home import time_zone
-from hub.operators.times import shown
-
 if TYPE_CHECKING:
     from pydantic import ValidationError
     from rich.table import Table
@@ -67,11 +64,14 @@ def open_database(url: str | None, *, schema_required: bool = True) -> Database:
 def at(moment: datetime | None, *, seconds: bool = True) -> str:
     """An instant in an operator's table: the one formatter (hub.operators.times), in the
     operators' zone of the settings (the home's or $HUB_TIME_ZONE), zone shown."""
+    from hub.config.home import time_zone  # reads hub.yaml: pydantic, not for `hub --help`
+    from hub.operators.times import shown
+
     return shown(moment, time_zone(), seconds=seconds)
 
 
 def network_path(path: Path | None) -> Path:
-    from hub.config.network import network_file
+    from hub.config.variables import network_file
 
     return path or network_file()
 

@@ -133,7 +133,7 @@ def sla(
 ) -> None:
     """Service levels: breaches of open cases (contract levels and the 30-day legal rule)."""
     from hub.config.home import hub_clock
-    from hub.partners.connectors import open_network
+    from hub.partners.network import open_network
     from hub.sla.publish import publish_breaches
     from hub.sla.store import breaches, case_service_levels
 

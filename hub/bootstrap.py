@@ -19,10 +19,9 @@ from typing import TYPE_CHECKING
 
 from hub.clock import Clock, system_clock
 from hub.config.home import hub_clock
-from hub.config.network import database_url, network_file
+from hub.config.variables import database_url, network_file
 from hub.errors import ConfigurationError, TransientError
 from hub.logs import masker
-from hub.partners.connectors import Network, open_network
 from hub.partners.leases import LEASE
 from hub.ports import Closing
 from hub.store.db import Database, StoreError
@@ -33,6 +32,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from hub.partners.ingest.report import RunReport
+    from hub.partners.network import Network
     from hub.partners.schedule import HubJobs
 
 # The jobs, the outbox and the API are imported where a Hub builds them: the commands
@@ -209,5 +209,7 @@ def open_hub(
     if serving:
         require_current_schema(db)
     path = network or network_file()
+    from hub.partners.network import open_network  # the commands that read the store alone
+
     partners = open_network(path) if network_required or path.exists() else None
     return Hub(db, partners, owner=owner, lease=lease, clock=hub_clock())

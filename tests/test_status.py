@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,6 +26,7 @@ from hub.store.archive import archive_message
 from hub.store.cases import open_case
 from hub.store.db import Database
 from hub.store.events import append_events
+from hub.store.migrate import upgrade
 from hub.store.runs import record_rejects
 from hub.store.tables import outbox
 from hub.sync.outbox import OutboxItem, enqueue
@@ -214,3 +217,55 @@ def test_a_partner_added_without_its_secret_is_not_configured(
     assert EXTRA_SECRET in (added.last_run.error_message or "")
     assert added.next_run_at is not None, "it runs again, and works once the secret is set"
     assert status.connector("atelier-dupont-status").state is ConnectorState.NEVER_RUN
+
+
+def test_a_mapping_that_does_not_fit_its_connector_is_flagged_until_it_is_fixed(
+    database: Database, tmp_path: Path
+) -> None:
+    """Issue 17: the direction is read from the mapping's YAML, not by building the
+    connector; a mapping for another partner, or without the message, is still said on
+    the connector's line, and an edited file is read again."""
+    path = with_a_partner_added(tmp_path)
+    mapping = tmp_path / "atelier-martin.yaml"
+    good = mapping.read_text(encoding="utf-8")
+    network = open_network(path)
+    assert network_status(database, network).connector("atelier-martin-status").direction == "in"
+
+    mapping.write_text(good.replace("partner: atelier-martin", "partner: atelier-nobody"))
+    flagged = network_status(database, network).connector("atelier-martin-status")
+    assert flagged.flags[0].startswith("configuration problem: ")
+    assert "is for 'atelier-nobody', not 'atelier-martin'" in flagged.flags[0]
+
+    mapping.write_text(good.replace("  status:\n", "  state:\n", 1))
+    missing = network_status(database, network).connector("atelier-martin-status")
+    assert "has no message 'status'" in missing.flags[0], missing.flags
+
+    mapping.write_text(good + "\n")  # another size: read again
+    fixed = network_status(database, network).connector("atelier-martin-status")
+    assert fixed.direction == "in"
+    assert not any(flag.startswith("configuration problem") for flag in fixed.flags)
+
+
+def test_the_status_of_the_network_imports_no_client_nor_mapping_engine(tmp_path: Path) -> None:
+    """Issue 17: `hub status` reads connectors.yaml (every connector's options checked)
+    and the store, and nothing that builds a connector: no HTTP or SFTP client, no
+    mapping engine, no sync rules. Checked in a fresh interpreter, as `hub` starts."""
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    upgrade(Database(url))
+    probe = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from hub.operators.status import network_status\n"
+        "from hub.partners.network import open_network\n"
+        "from hub.store.db import Database\n"
+        f"network = open_network(Path({str(ROOT / 'connectors.yaml')!r}))\n"
+        f"status = network_status(Database({url!r}), network)\n"
+        "assert {c.direction for c in status.connectors} == {'in', 'out', 'push', 'import'}\n"
+        "heavy = ('httpx', 'authlib', 'paramiko', 'hub.mapping.inbound', 'hub.sync.engine',\n"
+        "         'hub.partners.connectors', 'adapters.codecs.csv.codec')\n"
+        "print(','.join(name for name in heavy if name in sys.modules))\n"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert found.stdout.strip() == "", f"imported to read the status: {found.stdout}"

@@ -18,7 +18,6 @@ from commands.common import (
     write_json,
 )
 from commands.operator.shared import network_of, operator_name
-from hub.config.home import time_zone
 from hub.errors import ConfigurationError
 from hub.operators.jsonable import as_json
 
@@ -34,6 +33,8 @@ def _since(text: str) -> datetime:
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)
+            from hub.config.home import time_zone
+
             return datetime(day.year, day.month, day.day, tzinfo=time_zone())
         moment = datetime.fromisoformat(text)
     except ValueError as error:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from commands.common import NetworkOption, network_path
 
 if TYPE_CHECKING:
-    from hub.partners.connectors import Network
+    from hub.partners.network import Network
 
 
 def ago(moment: datetime | None, now: datetime) -> str:
@@ -37,7 +37,7 @@ def span(delta: timedelta | None) -> str:
 
 def network_of(network: NetworkOption) -> Network:
     """The network of ``--network`` (or the default), loaded for the command."""
-    from hub.partners.connectors import open_network
+    from hub.partners.network import open_network
 
     return open_network(network_path(network))
 

@@ -23,7 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hub.clock import Clock, FileClock, system_clock
-from hub.config.network import DATABASE_URL_VARIABLE, NETWORK_FILE_VARIABLE
+from hub.config.variables import DATABASE_URL_VARIABLE, NETWORK_FILE_VARIABLE
 from hub.config.yamlfile import read_yaml, validate
 from hub.errors import ConfigurationError
 

@@ -19,27 +19,16 @@ from hub.config.alerting import AlertingSpec
 from hub.config.connector_spec import CaseImportSpec, ConnectorSpec, WebhookSpec, parse_duration
 from hub.config.retention import RetentionSpec
 from hub.config.sync import SyncSpec
+from hub.config.variables import DATABASE_URL_VARIABLE as DATABASE_URL_VARIABLE
+from hub.config.variables import DEFAULT_DATABASE_URL as DEFAULT_DATABASE_URL
+from hub.config.variables import DEFAULT_NETWORK_FILE as DEFAULT_NETWORK_FILE
+from hub.config.variables import NETWORK_FILE_VARIABLE as NETWORK_FILE_VARIABLE
+from hub.config.variables import database_url as database_url
+from hub.config.variables import network_file as network_file
 from hub.config.yamlfile import read_yaml, validate
 from hub.errors import ConfigurationError
 from hub.model.case import ContractLevel
 from hub.model.parties import Party, PartyId, PartyRole
-
-DEFAULT_DATABASE_URL = "sqlite:///hub.db"
-"""A file in the working directory: the embedded default, nothing to install."""
-
-DATABASE_URL_VARIABLE = "HUB_DATABASE_URL"
-NETWORK_FILE_VARIABLE = "HUB_CONNECTORS"
-DEFAULT_NETWORK_FILE = "connectors.yaml"
-
-
-def database_url(environ: Mapping[str, str] | None = None) -> str:
-    env = os.environ if environ is None else environ
-    return env.get(DATABASE_URL_VARIABLE) or DEFAULT_DATABASE_URL
-
-
-def network_file(environ: Mapping[str, str] | None = None) -> Path:
-    env = os.environ if environ is None else environ
-    return Path(env.get(NETWORK_FILE_VARIABLE) or DEFAULT_NETWORK_FILE)
 
 
 class NetworkConfig(BaseModel):

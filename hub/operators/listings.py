@@ -9,17 +9,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from hub.config.network import NetworkConfig
 from hub.errors import NotFoundError
-from hub.partners.ingest.pipeline import WHOLE_MESSAGE_REJECTED
-from hub.partners.runs import RunOutcome, RunRecord, run_record
+from hub.partners.runs import WHOLE_MESSAGE_REJECTED, RunOutcome, RunRecord, run_record
 from hub.store import file_warnings, rejects, run_history, unmapped
 from hub.store.db import Database
 from hub.store.file_warnings import FileWarning
 from hub.store.rejects import Reject, ReplayTries
 from hub.store.run_history import RunsShown
 from hub.store.unmapped import REMAPPED_SUFFIX, UnmappedCode, remapped_id
+
+if TYPE_CHECKING:
+    from hub.config.network import NetworkConfig
 
 __all__ = [
     "REMAPPED_SUFFIX",

@@ -16,7 +16,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from hub.operators.listings import unmapped_codes
 from hub.operators.status import ConnectorState, NetworkStatus, network_status
-from hub.partners.connectors import Network
+from hub.partners.network import Network
 from hub.partners.runs import RunOutcome
 from hub.store.db import Database
 from hub.store.figures import (

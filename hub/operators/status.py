@@ -20,7 +20,7 @@ from hub.config.secrets import is_missing_secret
 from hub.errors import ConfigurationError, NotFoundError
 from hub.operators.schedules import LATE_AFTER, describe_schedule, next_run
 from hub.partners.alerts import flags_for
-from hub.partners.connectors import Network
+from hub.partners.network import Network
 from hub.partners.runs import RunCounts, RunOutcome, RunRecord, run_record
 from hub.store import outbox, run_history
 from hub.store.connector_health import LeaseState, last_received_at, lease_states
@@ -121,12 +121,13 @@ def _known_text(status: NetworkStatus) -> str:
 
 
 def _direction(network: Network, name: str) -> Direction:
-    """In, out or push; the mapping comes from the network's connector cache, which reads
-    it again only when its file changed."""
+    """In, out or push: the message's direction read from its mapping file, without
+    building the connector (its codec, its checks), so that `hub status` starts fast;
+    `hub connectors check` checks the rest of the mapping."""
     spec = network.config.connector(name)
     if spec.pushed:
         return "push"
-    return "in" if network.connector(name).inbound else "out"
+    return "in" if network.direction(name) == "inbound" else "out"
 
 
 def _last_own_run(connection: Connection, connector: str) -> RunRecord | None:

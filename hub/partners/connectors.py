@@ -6,9 +6,7 @@ built lazily, so checking a file never opens a connection.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -37,6 +35,9 @@ from hub.partners.ingest.paged import read_pages
 from hub.partners.ingest.pipeline import InboundPipeline
 from hub.partners.ingest.report import RunReport, recorded_run
 from hub.partners.ingest.unprocessed import read_unprocessed
+from hub.partners.network import Network as Network  # the network's home: network.py
+from hub.partners.network import mapping_path
+from hub.partners.network import open_network as open_network
 from hub.ports import (
     AcknowledgingCodec,
     Capability,
@@ -50,7 +51,6 @@ from hub.store.case_links import trusted_partner_references
 from hub.store.db import Database
 from hub.store.events import StoredHook
 from hub.store.shipments import open_tracking_numbers
-from hub.sync.engine import sync_hook
 
 
 @dataclass(frozen=True)
@@ -241,7 +241,7 @@ def _paged_source(owner: str, transport: object) -> PagedSource:
 
 def build_connector(network_file: Path, spec: ConnectorSpec) -> Connector:
     """Load the connector's mapping and check that it fits the connector."""
-    path = (network_file.parent / spec.mapping).resolve()
+    path = mapping_path(network_file, spec)
     mapping = load_mapping(path)
     where = f"{network_file}: connector {spec.name!r}"
     if mapping.partner != spec.partner:
@@ -287,55 +287,6 @@ def _check_acknowledgement(
             f"{where}: acknowledgement: the {transport.name} transport cannot put files "
             "(give it an outbound folder)"
         )
-
-
-@dataclass(frozen=True)
-class Network:
-    config: NetworkConfig
-    path: Path
-    _built: dict[str, tuple[tuple[tuple[int, int], ...], Connector]] = field(
-        default_factory=dict, compare=False, repr=False
-    )
-    _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
-
-    def connector(self, name: str) -> Connector:
-        """The connector, its mapping read again only when the mapping file (or a file it
-        names, such as an XSD) changed.
-
-        Reading and checking a mapping costs far more than sending one message, and the
-        dispatcher asks for a connector per message; an edited mapping still applies
-        from the next use, as an integrator expects.
-        """
-        spec = self.config.connector(name)
-        with self._lock:
-            cached = self._built.get(name)
-        if cached is not None and cached[0] == _stamps(cached[1].source_files()):
-            return cached[1]
-        built = replace(build_connector(self.path, spec), on_stored=self.sync_hook())
-        with self._lock:
-            self._built[name] = (_stamps(built.source_files()), built)
-        return built
-
-    def sync_hook(self) -> StoredHook | None:
-        """The sync rules as a hook for every write path, or None when there are none."""
-        return sync_hook(self.config)
-
-
-def _stamps(paths: Sequence[Path]) -> tuple[tuple[int, int], ...]:
-    return tuple(_file_stamp(path) for path in paths)
-
-
-def _file_stamp(path: Path) -> tuple[int, int]:
-    """Modification time and size: what tells an edited file (or none, when missing)."""
-    try:
-        status = path.stat()
-    except OSError:
-        return (-1, -1)  # build_connector will say what is wrong with it
-    return (status.st_mtime_ns, status.st_size)
-
-
-def open_network(path: Path) -> Network:
-    return Network(load_network(path), path)
 
 
 @dataclass(frozen=True)

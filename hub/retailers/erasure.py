@@ -32,7 +32,7 @@ from hub.store import erasure as store
 from hub.store.cases import get_case
 from hub.store.db import Database
 from hub.store.events import append_events
-from hub.sync.engine import HUB_PARTY
+from hub.sync import HUB_PARTY
 
 logger = logging.getLogger(__name__)
 

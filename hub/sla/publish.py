@@ -16,13 +16,13 @@ from datetime import UTC, datetime, timedelta
 from hub.errors import HubError
 from hub.model.event import Event, EventDetails, EventType, stable_event_id
 from hub.model.statuses import ServiceLevelStatus
-from hub.partners.connectors import Network
 from hub.partners.leases import acquire_lease, release_lease
+from hub.partners.network import Network
 from hub.sla.business_days import PARIS
 from hub.sla.store import Breach, breaches_of
 from hub.store.db import Database
 from hub.store.events import append_events
-from hub.sync.engine import HUB_PARTY
+from hub.sync import HUB_PARTY
 
 logger = logging.getLogger(__name__)
 

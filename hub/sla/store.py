@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from hub.config.network import NetworkConfig
 from hub.errors import NotFoundError
-from hub.partners.connectors import Network
+from hub.partners.network import Network
 from hub.sla.compute import CaseServiceLevels, StepLevel, compute_service_levels
 from hub.sla.levels import Step
 from hub.store.db import Connection, Database

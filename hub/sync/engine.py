@@ -22,11 +22,9 @@ from hub.store.cases import CaseRecord, get_case, lock_cases
 from hub.store.db import Connection
 from hub.store.events import StoredHook, append_events
 from hub.store.webhook_endpoints import StoredEndpoint, receiving_endpoints
+from hub.sync import HUB_PARTY as HUB_PARTY
 from hub.sync.outbox import OutboxItem, enqueue
 from hub.sync.rules import NotifyIntent, SendIntent, StatusIntent, TakenOutsideIntent, evaluate
-
-HUB_PARTY = "hub"
-"""The party the hub's own events are reported by (registered with the network)."""
 
 MAX_ROUNDS = 4
 """Hub events can cause more (on hold -> retailer notified); never an endless chain."""

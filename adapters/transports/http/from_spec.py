@@ -1,90 +1,24 @@
 """The HTTP transport a connectors.yaml entry describes: the ``http-pull`` and
 ``http-post`` entry points, where the file's settings meet the resolved secrets.
 
-The client's shared settings are mapped in one place, whichever transport is built.
+The entry points are loaded to validate a connector's options, which every command
+reading the network does: so this module imports the settings models only, and the
+client (httpx, authlib: :mod:`.build`) when a transport is built.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, overload
 
-from adapters.transports.http.oauth import ClientCredentials
-from adapters.transports.http.post import HttpPostTransport
-from adapters.transports.http.pull import HttpPullTransport
-from adapters.transports.http.settings import (
-    Credential,
-    HttpClientSettings,
-    HttpPostSettings,
-    HttpPullSettings,
-)
-from adapters.transports.http.spec import (
-    ApiKeyAuthSpec,
-    BasicAuthSpec,
-    HttpPostTransportSpec,
-    HttpPullTransportSpec,
-    OAuth2ClientCredentialsSpec,
-)
-from hub.config.connector_spec import parse_duration
-from hub.config.secrets import MissingSecret
+from adapters.transports.http.spec import HttpPostTransportSpec, HttpPullTransportSpec
 from hub.ports import AdapterInfo, AdapterKind, Capability
 
+if TYPE_CHECKING:
+    from adapters.transports.http.post import HttpPostTransport
+    from adapters.transports.http.pull import HttpPullTransport
+
 __all__ = ["HTTP_POST", "HTTP_PULL", "transport_from_spec"]
-
-_SettingsT = TypeVar("_SettingsT", bound=HttpClientSettings)
-
-
-def _credentials(
-    spec: HttpPullTransportSpec | HttpPostTransportSpec, secrets: Mapping[str, str]
-) -> tuple[Credential, ...]:
-    credentials: list[Credential] = []
-    for header, env in spec.header_env.items():
-        value = secrets.get(f"header:{header}")
-        if not value:
-            raise MissingSecret(f"the {header} header needs the environment variable {env}")
-        credentials.append(Credential(header, value, env))
-    if spec.bearer_token_env is not None:
-        token = secrets.get("bearer_token")
-        if not token:
-            raise MissingSecret(
-                f"the bearer token needs the environment variable {spec.bearer_token_env}"
-            )
-        credentials.append(Credential.bearer(token, spec.bearer_token_env))
-    auth = spec.auth
-    if isinstance(auth, BasicAuthSpec):
-        username, password = (
-            _secret(secrets, "username", auth.username_env),
-            _secret(secrets, "password", auth.password_env),
-        )
-        credentials.append(Credential.basic(username, password, auth.password_env))
-    elif isinstance(auth, ApiKeyAuthSpec):
-        key = _secret(secrets, "api_key", auth.api_key_env)
-        credentials.append(Credential(auth.header, key, auth.api_key_env))
-    return tuple(credentials)
-
-
-def _oauth(
-    spec: HttpPullTransportSpec | HttpPostTransportSpec, secrets: Mapping[str, str]
-) -> ClientCredentials | None:
-    auth = spec.auth
-    if not isinstance(auth, OAuth2ClientCredentialsSpec):
-        return None
-    return ClientCredentials(
-        token_url=auth.token_url,
-        client_id=_secret(secrets, "client_id", auth.client_id_env),
-        client_secret=_secret(secrets, "client_secret", auth.client_secret_env),
-        scope=auth.scope,
-        client_id_env=auth.client_id_env,
-        client_secret_env=auth.client_secret_env,
-        timeout=parse_duration(spec.timeout).total_seconds(),
-    )
-
-
-def _secret(secrets: Mapping[str, str], name: str, env: str) -> str:
-    value = secrets.get(name)
-    if not value:
-        raise MissingSecret(f"the {name.replace('_', ' ')} needs the environment variable {env}")
-    return value
 
 
 @overload
@@ -110,64 +44,9 @@ def transport_from_spec(
     ``secrets`` maps ``header:<Name>`` and ``bearer_token`` to values, as
     ``ConnectorSpec.secret_names()`` names them.
     """
-    del default_pattern  # pages, objects and deliveries are addressed by path
-    if isinstance(spec, HttpPostTransportSpec):
-        return HttpPostTransport(
-            _settings(
-                HttpPostSettings,
-                spec,
-                secrets,
-                post_path=spec.post_path,
-                content_type=spec.content_type,
-                conflict_is_success=spec.conflict_is_success,
-                idempotent_ok_status=spec.idempotent_ok_status,
-            )
-        )
-    return HttpPullTransport(
-        _settings(
-            HttpPullSettings,
-            spec,
-            secrets,
-            page_path=spec.page_path,
-            cursor_param=spec.cursor_param,
-            item_path=spec.item_path,
-            pagination=spec.pagination,
-            since_param=spec.since_param,
-            item_request=spec.item_request,
-            item_secrets=_item_secrets(spec, secrets),
-            faults=spec.faults,
-        )
-    )
+    from adapters.transports.http.build import build_transport
 
-
-def _item_secrets(spec: HttpPullTransportSpec, secrets: Mapping[str, str]) -> dict[str, str]:
-    """The item request's ``{secret:NAME}`` values (``secrets["body:NAME"]``)."""
-    if spec.item_request is None:
-        return {}
-    return {
-        name: _secret(secrets, f"body:{name}", env)
-        for name, env in spec.item_request.body_env.items()
-    }
-
-
-def _settings(
-    kind: type[_SettingsT],
-    spec: HttpPullTransportSpec | HttpPostTransportSpec,
-    secrets: Mapping[str, str],
-    **own: Any,
-) -> _SettingsT:
-    """The client's settings as the file gives them (durations in seconds, secrets
-    resolved), with the transport's ``own`` fields added."""
-    return kind(
-        base_url=spec.base_url,
-        credentials=_credentials(spec, secrets),
-        oauth=_oauth(spec, secrets),
-        requests_per_second=spec.requests_per_second,
-        timeout=parse_duration(spec.timeout).total_seconds(),
-        max_attempts=spec.max_attempts,
-        max_wait=parse_duration(spec.max_wait).total_seconds(),
-        **own,
-    )
+    return build_transport(spec, secrets, default_pattern)
 
 
 def _pull_modes(settings: object) -> frozenset[Capability]:

@@ -13,7 +13,7 @@ import re
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
-from adapters.transports.http.faults import FaultRuleSpec
+from adapters.transports.http.fault_rules import FaultRuleSpec
 from adapters.transports.http.item_request import ItemRequestSpec
 from adapters.transports.http.oauth import ClientCredentials
 from adapters.transports.http.spec import HttpClientSpec, PaginationSpec

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from adapters.transports.http.faults import FaultRuleSpec
+from adapters.transports.http.fault_rules import FaultRuleSpec
 from adapters.transports.http.item_request import ItemRequestSpec
 from hub.config.connector_spec import Duration, EnvName
 from hub.ports import CursorSettings

@@ -1,13 +1,20 @@
-"""The transport a connectors.yaml entry describes, and the ``sftp`` entry point."""
+"""The transport a connectors.yaml entry describes, and the ``sftp`` entry point.
+
+The entry point is loaded to validate a connector's options, which every command reading
+the network does: so this module imports the settings model only, and the transport
+(paramiko) when one is built.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from adapters.transports.sftp.settings import SftpSettings
 from adapters.transports.sftp.spec import SftpTransportSpec
-from adapters.transports.sftp.transport import SftpTransport
 from hub.ports import AdapterInfo, AdapterKind, Capability
+
+if TYPE_CHECKING:
+    from adapters.transports.sftp.transport import SftpTransport
 
 __all__ = ["SFTP", "transport_from_spec"]
 
@@ -16,6 +23,9 @@ def transport_from_spec(
     spec: SftpTransportSpec, secrets: Mapping[str, str], default_pattern: str | None
 ) -> SftpTransport:
     """The transport a connectors.yaml entry describes (registered as ``sftp``)."""
+    from adapters.transports.sftp.settings import SftpSettings
+    from adapters.transports.sftp.transport import SftpTransport
+
     return SftpTransport(
         SftpSettings(
             host=spec.host,

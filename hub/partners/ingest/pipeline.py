@@ -14,6 +14,7 @@ from hub.errors import Location, PartnerDataError
 from hub.mapping.inbound import InboundMapping
 from hub.model.event import Event
 from hub.partners.ingest.sequence import SequenceMark, read_mark
+from hub.partners.runs import WHOLE_MESSAGE_REJECTED
 from hub.ports import Codec, DocumentCodec, Record
 
 
@@ -26,9 +27,6 @@ class ErrorAnswer(MessageRejected):
     message was expected, as the mapping's ``error_answer`` describes: rejected whole,
     quoting the partner's code and message, never "0 events, 0 rejects"."""
 
-
-WHOLE_MESSAGE_REJECTED = "the whole message is rejected: "
-"""How a whole message's rejection starts its reason (the operator's lists say it so)."""
 
 _RAW_CHARS = 2_000
 """The start of an error answer kept with its reject (the whole answer is archived)."""

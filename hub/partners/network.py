@@ -1,0 +1,140 @@
+"""The network as a command reads it: connectors.yaml validated, each connector built
+(its mapping read and checked) only when it is used.
+
+Apart from :mod:`hub.partners.connectors`, which imports the whole ingestion (mapping
+engine, codecs, case resolution, sync rules), because most commands only read the
+network's names, schedules and directions (`hub status`, `hub runs`, `hub sla`): they
+start without importing any of it (issue 17, docs/performance.md).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from hub.config.connector_spec import ConnectorSpec
+from hub.config.network import NetworkConfig, load_network
+from hub.config.yamlfile import read_yaml
+from hub.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from hub.partners.connectors import Connector
+    from hub.store.events import StoredHook
+
+__all__ = ["MessageDirection", "Network", "message_direction", "open_network"]
+
+MessageDirection = Literal["inbound", "outbound"]
+
+
+@dataclass(frozen=True)
+class Network:
+    config: NetworkConfig
+    path: Path
+    _built: dict[str, tuple[tuple[tuple[int, int], ...], Connector]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    _directions: dict[str, tuple[tuple[int, int], MessageDirection]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
+
+    def connector(self, name: str) -> Connector:
+        """The connector, its mapping read again only when the mapping file (or a file it
+        names, such as an XSD) changed.
+
+        Reading and checking a mapping costs far more than sending one message, and the
+        dispatcher asks for a connector per message; an edited mapping still applies
+        from the next use, as an integrator expects.
+        """
+        from hub.partners.connectors import build_connector
+
+        spec = self.config.connector(name)
+        with self._lock:
+            cached = self._built.get(name)
+        if cached is not None and cached[0] == _stamps(cached[1].source_files()):
+            return cached[1]
+        built = replace(build_connector(self.path, spec), on_stored=self.sync_hook())
+        with self._lock:
+            self._built[name] = (_stamps(built.source_files()), built)
+        return built
+
+    def direction(self, name: str) -> MessageDirection:
+        """Whether the connector reads (inbound) or writes (outbound) its message, read
+        from its mapping file without building the connector (see
+        :func:`message_direction`); read again only when that file changed."""
+        spec = self.config.connector(name)
+        path = mapping_path(self.path, spec)
+        stamp = _file_stamp(path)
+        with self._lock:
+            cached = self._directions.get(name)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        direction = message_direction(self.path, spec)
+        with self._lock:
+            self._directions[name] = (stamp, direction)
+        return direction
+
+    def sync_hook(self) -> StoredHook | None:
+        """The sync rules as a hook for every write path, or None when there are none."""
+        from hub.sync.engine import sync_hook
+
+        return sync_hook(self.config)
+
+
+def mapping_path(network_file: Path, spec: ConnectorSpec) -> Path:
+    """The connector's mapping file, as connectors.yaml names it (relative to itself)."""
+    return (network_file.parent / spec.mapping).resolve()
+
+
+def message_direction(network_file: Path, spec: ConnectorSpec) -> MessageDirection:
+    """The ``direction`` of the connector's message in its mapping, read from the YAML
+    alone: whether it is for the connector's partner and has that message is checked,
+    the rest of the mapping (and its codec) only when the connector is built or
+    checked (`hub connectors check`). Raises a ConfigurationError saying where."""
+    path = mapping_path(network_file, spec)
+    where = f"{network_file}: connector {spec.name!r}"
+    document = read_yaml(path)
+    data = document.data
+    if not isinstance(data, dict):
+        raise ConfigurationError(f"{path}: a mapping file is a YAML mapping with 'version'")
+    if data.get("partner") != spec.partner:
+        raise ConfigurationError(
+            f"{where}: mapping {spec.mapping} is for {data.get('partner')!r}, not {spec.partner!r}"
+        )
+    messages = data.get("messages")
+    message = messages.get(spec.message) if isinstance(messages, dict) else None
+    if not isinstance(message, dict):
+        known = ", ".join(map(str, messages)) if isinstance(messages, dict) else "none"
+        raise ConfigurationError(
+            f"{where}: mapping {spec.mapping} has no message {spec.message!r} (it has {known})"
+        )
+    direction = message.get("direction")
+    if direction == "inbound":
+        return "inbound"
+    if direction == "outbound":
+        return "outbound"
+    line = document.line_of(("messages", spec.message, "direction"))
+    raise ConfigurationError(
+        f"{path}:{line}: messages.{spec.message}.direction: {direction!r} is neither "
+        "inbound nor outbound"
+    )
+
+
+def _stamps(paths: Sequence[Path]) -> tuple[tuple[int, int], ...]:
+    return tuple(_file_stamp(path) for path in paths)
+
+
+def _file_stamp(path: Path) -> tuple[int, int]:
+    """Modification time and size: what tells an edited file (or none, when missing)."""
+    try:
+        status = path.stat()
+    except OSError:
+        return (-1, -1)  # building or reading it will say what is wrong with it
+    return (status.st_mtime_ns, status.st_size)
+
+
+def open_network(path: Path) -> Network:
+    return Network(load_network(path), path)
