@@ -19,6 +19,7 @@ from hub.model.event import EventType
 from hub.model.statuses import FINAL_CASE_STATUSES, CaseStatus
 from hub.store.case_search import search_condition
 from hub.store.cases import CaseRecord, case_record
+from hub.store.id_pages import id_page
 from hub.store.outbox import OutboxRow, OutboxState
 from hub.store.tables import case_parties, case_references, cases, events, outbox, parcels
 
@@ -172,31 +173,10 @@ def operator_cases(
     ``before``: the page after the case with that id; ``after``: the page before it.
     """
     conditions = _conditions(where)
-    query = select(cases).where(*conditions)
-    if after is not None:
-        rows = connection.execute(
-            query.where(cases.c.id > after).order_by(cases.c.id).limit(count + 1)
-        ).all()
-        more_newer = len(rows) > count
-        rows = list(reversed(rows[:count]))
-        more_older = True
-    else:
-        if before is not None:
-            query = query.where(cases.c.id < before)
-        rows = list(connection.execute(query.order_by(cases.c.id.desc()).limit(count + 1)).all())
-        more_older = len(rows) > count
-        rows = rows[:count]
-        more_newer = before is not None and bool(
-            connection.execute(
-                select(cases.c.id).where(*conditions, cases.c.id >= before).limit(1)
-            ).first()
-        )
-    records = [case_record(row) for row in rows]
-    return CasePage(
-        records,
-        newer=records[0].id if records and more_newer else None,
-        older=records[-1].id if records and more_older else None,
-    )
+    page = id_page(connection, cases, conditions, count, before=before, after=after)
+    records = [case_record(row) for row in page.rows]
+    ids = [record.id for record in records]
+    return CasePage(records, newer=page.newer(ids), older=page.older(ids))
 
 
 def count_operator_cases(connection: Connection, where: CaseFilter) -> int:

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, and_, func, or_, select, update
 
 from hub.errors import PartnerDataError
+from hub.store.id_pages import id_page
 from hub.store.tables import (
     case_references,
     cases,
@@ -300,30 +301,10 @@ def reject_page(
         conditions.append(rejects.c.fixed_at.is_(None))
     elif state == FIXED:
         conditions.append(rejects.c.fixed_at.is_not(None))
-    query = select(rejects).where(*conditions)
-    if after is not None:
-        found = connection.execute(
-            query.where(rejects.c.id > after).order_by(rejects.c.id).limit(count + 1)
-        ).all()
-        more_newer, more_older = len(found) > count, True
-        rows = list(reversed(found[:count]))
-    else:
-        if before is not None:
-            query = query.where(rejects.c.id < before)
-        found = connection.execute(query.order_by(rejects.c.id.desc()).limit(count + 1)).all()
-        more_older = len(found) > count
-        rows = list(found[:count])
-        more_newer = before is not None and bool(
-            connection.execute(
-                select(rejects.c.id).where(*conditions, rejects.c.id >= before).limit(1)
-            ).first()
-        )
-    kept = [_reject(row) for row in rows]
-    return RejectPage(
-        kept,
-        newer=kept[0].id if kept and more_newer else None,
-        older=kept[-1].id if kept and more_older else None,
-    )
+    page = id_page(connection, rejects, conditions, count, before=before, after=after)
+    kept = [_reject(row) for row in page.rows]
+    ids = [reject.id for reject in kept]
+    return RejectPage(kept, newer=page.newer(ids), older=page.older(ids))
 
 
 def count_rejects(connection: Connection, connector: str | None) -> dict[str, int]:

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Row, Select, and_, case, exists, func, select
 
+from hub.store.id_pages import id_page
 from hub.store.runs import RunOutcome, own_runs
 from hub.store.tables import connector_runs, replays
 
@@ -133,33 +134,9 @@ def run_page(
     """Runs newest first by id (the order they were opened in, which never changes), the
     page after run ``before`` or before run ``after``."""
     conditions = _run_conditions(connector, shown)
-    query = select(connector_runs).where(*conditions)
-    if after is not None:
-        found = connection.execute(
-            query.where(connector_runs.c.id > after).order_by(connector_runs.c.id).limit(count + 1)
-        ).all()
-        more_newer, more_older = len(found) > count, True
-        rows = list(reversed(found[:count]))
-    else:
-        if before is not None:
-            query = query.where(connector_runs.c.id < before)
-        found = connection.execute(
-            query.order_by(connector_runs.c.id.desc()).limit(count + 1)
-        ).all()
-        more_older = len(found) > count
-        rows = list(found[:count])
-        more_newer = before is not None and bool(
-            connection.execute(
-                select(connector_runs.c.id)
-                .where(*conditions, connector_runs.c.id >= before)
-                .limit(1)
-            ).first()
-        )
-    return RunPage(
-        rows,
-        newer=rows[0].id if rows and more_newer else None,
-        older=rows[-1].id if rows and more_older else None,
-    )
+    page = id_page(connection, connector_runs, conditions, count, before=before, after=after)
+    ids = [row.id for row in page.rows]
+    return RunPage(page.rows, newer=page.newer(ids), older=page.older(ids))
 
 
 def empty_polls(connection: Connection, connector: str | None) -> int:
