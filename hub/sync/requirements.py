@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from hub.config.sync import Role
-from hub.errors import ConfigurationError, HubError, ModelError
+from hub.errors import HubError, ModelError
 from hub.mapping.outbound import required_paths, resolve_path
 from hub.mapping.spec import OutboundSpec
 from hub.model.case import Case
 from hub.model.parties import Party, PartyRole
 from hub.partners.connectors import Network
 from hub.store.db import Connection
-from hub.sync.delivery import HolderKind, UndeliverableMessage, case_context, contact_of
+from hub.sync.delivery import HolderKind, case_context, contact_of
 from hub.sync.engine import addresses_of
 from hub.sync.rules import route_for
 
@@ -101,7 +101,7 @@ def route_needs(connection: Connection, network: Network, case: Case) -> list[Mi
                 name = addresses.connector(party, send.message)
                 spec = network.connector(name).message
                 context = case_context(connection, network, case, send.leg)
-            except (ConfigurationError, UndeliverableMessage, HubError):
+            except HubError:  # no connector, a broken mapping, no context: `connectors check` says
                 continue
             if not isinstance(spec, OutboundSpec):
                 continue
