@@ -44,6 +44,8 @@ from hub.model.event import (
     Event,
     EventDetails,
     EventType,
+    mapped_details,
+    mapped_event,
     stable_event_id,
 )
 from hub.model.money import Money
@@ -338,7 +340,7 @@ class InboundMapping:
             subject = self._subject(values)
         try:
             details = self._details(values, event_type, status)
-            return Event(
+            return mapped_event(
                 id=stable_event_id(
                     reported_by=self.partner,
                     partner_event_id=values.get(Target.PARTNER_EVENT_ID),
@@ -375,7 +377,7 @@ class InboundMapping:
         given = {name: values[target] for target, name in self._plain_details if target in values}
         if self._nested_details:
             given.update(_nested(values, event_type, status))
-        return EventDetails(**given) if given else _NO_DETAILS
+        return mapped_details(given) if given else _NO_DETAILS
 
     def _subject(self, values: dict[Target, Any]) -> str | None:
         if self.spec.subject_template:

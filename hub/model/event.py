@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Self, TypeVar
 
 from pydantic import (
     AwareDatetime,
@@ -176,6 +178,176 @@ class Event(BaseModel):
     @property
     def label(self) -> Label | None:
         return None if self.status is None else self.status.label
+
+
+_UNSAFE_TEXT = re.compile("[\x00\ud800-\udfff]")
+"""What the model's text types refuse (NUL) or cannot hold (a lone surrogate)."""
+
+_PARTY_ID = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
+
+_MAX_OFFSET = timedelta(hours=14)
+
+
+def _text(value: object, max_length: int) -> bool:
+    """True when ``value`` is text the model keeps as it is (``RawText``, ``EventId``)."""
+    return type(value) is str and len(value) <= max_length and _UNSAFE_TEXT.search(value) is None
+
+
+def _stripped(value: object, max_length: int) -> bool:
+    """True when ``value`` is non-empty text a stripping text type keeps unchanged."""
+    return (
+        type(value) is str
+        and 0 < len(value) <= max_length
+        and value.strip() == value
+        and _UNSAFE_TEXT.search(value) is None
+    )
+
+
+def _optional_reference(value: object) -> bool:
+    return value is None or _stripped(value, 128)
+
+
+def _instant(value: object) -> bool:
+    if type(value) is not datetime:
+        return False
+    offset = value.utcoffset()
+    return offset is not None and -_MAX_OFFSET <= offset <= _MAX_OFFSET
+
+
+def _kept_as_given(fields: dict[str, Any]) -> bool:
+    """True when validating ``fields`` as an Event would keep every value as it is.
+
+    A sufficient condition only, and cheap: each value already has the exact type the
+    model wants and obviously meets its constraints. Anything else (a string to strip,
+    a NUL, a subclass) answers False and goes through full validation.
+    """
+    event_type = fields["type"]
+    status = fields["status"]
+    raw_code = fields["raw_code"]
+    raw_label = fields["raw_label"]
+    details = fields["details"]
+    return (
+        _text(fields["id"], 200)
+        and len(fields["id"]) > 0
+        and _optional_reference(fields["case_ref"])
+        and _optional_reference(fields["partner_ref"])
+        and _optional_reference(fields["subject"])
+        and type(event_type) is EventType
+        and (status is None or type(status) is STATUS_SETS[event_type])
+        and (raw_code is None or _text(raw_code, 2000))
+        and (status is not None or raw_code is not None)
+        and (raw_label is None or _text(raw_label, 2000))
+        and _instant(fields["occurred_at"])
+        and _instant(fields["recorded_at"])
+        and type(fields["reported_by"]) is str
+        and _PARTY_ID.fullmatch(fields["reported_by"]) is not None
+        and type(details) is EventDetails
+    )
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def _trusted(model: type[_Model], fields: dict[str, Any], fields_set: set[str]) -> _Model:
+    """An instance holding ``fields`` (every field, in the model's order) as given, as
+    pydantic's ``model_construct`` makes one but without its per-field loop."""
+    instance = model.__new__(model)
+    object.__setattr__(instance, "__dict__", fields)
+    object.__setattr__(instance, "__pydantic_fields_set__", fields_set)
+    object.__setattr__(instance, "__pydantic_extra__", None)
+    object.__setattr__(instance, "__pydantic_private__", None)
+    return instance
+
+
+def mapped_event(
+    *,
+    id: str,
+    case_ref: str | None,
+    partner_ref: str | None,
+    type: EventType,
+    status: AnyStatus | None,
+    occurred_at: datetime,
+    recorded_at: datetime,
+    reported_by: str,
+    raw_code: str | None,
+    raw_label: str | None,
+    subject: str | None,
+    details: EventDetails,
+) -> Event:
+    """The event these values make: the same as ``Event(...)`` with every field given.
+
+    An inbound mapping has already typed its values (statuses from its codes, instants
+    with their offsets), so most events need no second look: when every value is kept
+    as given, the event is built without pydantic's validation, several times faster.
+    Any doubt goes through ``Event(...)``, which then decides, and says why it refuses.
+    """
+    fields: dict[str, Any] = {
+        "id": id,
+        "case_ref": case_ref,
+        "partner_ref": partner_ref,
+        "type": type,
+        "status": status,
+        "occurred_at": occurred_at,
+        "recorded_at": recorded_at,
+        "reported_by": reported_by,
+        "raw_code": raw_code,
+        "raw_label": raw_label,
+        "subject": subject,
+        "details": details,
+    }
+    if _kept_as_given(fields):
+        return _trusted(Event, fields, set(fields))
+    return Event(**fields)
+
+
+_PLAIN_DETAIL_CHECKS: dict[str, Callable[[object], bool]] = {
+    "parts_order_id": _optional_reference,
+    "serial_number": lambda value: _stripped(value, 64),
+    "note": lambda value: _text(value, 2000),
+    "reason": lambda value: _text(value, 2000),
+    "eta": lambda value: type(value) is dt.date,
+    "signed_by": lambda value: _stripped(value, 200),
+}
+"""Per plain detail: True when validation would keep the value as it is."""
+
+_NESTED_DETAIL_TYPES: dict[str, type[Any]] = {
+    "quote": Quote,
+    "shipment": Shipment,
+    "visit": Visit,
+    "location": Place,
+}
+
+
+_DETAIL_DEFAULTS: dict[str, Any] = {
+    name: field.get_default(call_default_factory=True)
+    for name, field in EventDetails.model_fields.items()
+}
+
+
+def _details_kept(given: dict[str, Any]) -> bool:
+    for name, value in given.items():
+        check = _PLAIN_DETAIL_CHECKS.get(name)
+        if check is not None:
+            if not check(value):
+                return False
+        elif name == "parts":
+            if type(value) is not tuple or any(type(line) is not PartsOrderLine for line in value):
+                return False
+        elif _NESTED_DETAIL_TYPES.get(name) is not type(value):
+            return False
+    return True
+
+
+def mapped_details(given: dict[str, Any]) -> EventDetails:
+    """The details these values make: the same as ``EventDetails(**given)``.
+
+    Plain values already typed by the mapping, and quotes, parcels, visits, parts and
+    places already validated as themselves, are kept as given; any doubt goes through
+    full validation.
+    """
+    if _details_kept(given):
+        return _trusted(EventDetails, dict(_DETAIL_DEFAULTS, **given), fields_set=set(given))
+    return EventDetails(**given)
 
 
 def stable_event_id(
