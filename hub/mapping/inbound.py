@@ -196,12 +196,17 @@ class InboundMapping:
                 r.extract,
                 None if self._event_zone and r.target is Target.OCCURRED_AT else r.convert,
                 r.required,
+                _plain_column(self.spec.fields[r.target]),
+                self.spec.fields[r.target].strip,
             )
             for r in self._readers
         ]
+        """Per target: how to read it; a plain column is read right in the loop, without
+        a call (most fields of most mappings are)."""
         fields = self.spec.fields
         self._plain_details = [(t, name) for t, name in _PLAIN_DETAILS.items() if t in fields]
         self._nested_details = any(t in fields for t in _NESTED_DETAILS)
+        self._location = tuple((t, part) for t, part in _LOCATION.items() if t in fields)
         self._derived_subject = self.spec.subject_template is not None or (
             self.spec.event_type is EventType.SHIPMENT_STATUS and Target.TRACKING_NUMBER in fields
         )
@@ -258,8 +263,12 @@ class InboundMapping:
     def _values(self, record: Record, source: str) -> dict[Target, Any]:
         values: dict[Target, Any] = {}
         fields = record.fields
-        for target, field_name, extract, convert, required in self._steps:
-            text = extract(fields)
+        for target, field_name, extract, convert, required, column, strip in self._steps:
+            if column is not None:  # what _raw_reader's column reader does, inlined
+                raw = fields.get(column)
+                text = None if raw is None else (raw.strip() if strip else raw) or None
+            else:
+                text = extract(fields)
             if text is None:
                 if required:
                     raise MissingValue(
@@ -376,7 +385,7 @@ class InboundMapping:
     ) -> EventDetails:
         given = {name: values[target] for target, name in self._plain_details if target in values}
         if self._nested_details:
-            given.update(_nested(values, event_type, status))
+            given.update(_nested(values, event_type, status, self._location))
         return mapped_details(given) if given else _NO_DETAILS
 
     def _subject(self, values: dict[Target, Any]) -> str | None:
@@ -424,6 +433,20 @@ def _skus(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split("\n") if part.strip())
 
 
+def _plain_column(field: FieldSpec) -> str | None:
+    """The column a field reads as it is (maybe stripped), or None when its extractor
+    does more (columns joined, a constant, a pattern, values, a default, spaces)."""
+    if (
+        field.column is None
+        or field.normalize_space
+        or field.pattern is not None
+        or field.values is not None
+        or field.default is not None
+    ):
+        return None
+    return field.column
+
+
 def _field_name(field: FieldSpec) -> str | None:
     if field.column is not None:
         return field.column
@@ -468,7 +491,10 @@ _NO_DETAILS = EventDetails()
 
 
 def _nested(
-    values: dict[Target, Any], event_type: EventType, status: AnyStatus | None
+    values: dict[Target, Any],
+    event_type: EventType,
+    status: AnyStatus | None,
+    location: tuple[tuple[Target, str], ...],
 ) -> dict[str, Any]:
     """The quote, parcel, visit, parts lines and place the record carries, and only
     those: most records carry none, and the details' defaults need no validating (they
@@ -508,7 +534,7 @@ def _nested(
             )
             for index, sku in enumerate(skus)
         )
-    place = {part: values[target] for target, part in _LOCATION.items() if values.get(target)}
+    place = {part: values[target] for target, part in location if values.get(target)}
     if place:
         nested["location"] = Place.model_validate(place)
     return nested
