@@ -293,3 +293,22 @@ _maybe = st.one_of(st.none(), st.text(max_size=6), st.just(""))
 )
 def test_stable_ids_are_the_ids_they_were(**values: Any) -> None:
     assert stable_event_id(**values) == _id_as_it_was(**values)
+
+
+def test_shared_quotes_and_parts_lines_are_what_validation_makes() -> None:
+    from decimal import Decimal
+
+    from hub.mapping.inbound import _part_line, _quote
+    from hub.model.money import Money
+    from hub.model.statuses import PartsOrderStatus
+
+    written = [_quote(str(Decimal(text)), "EUR") for text in ("212.00", "212.0", "212.00")]
+    assert [str(q.amount_incl_tax.amount) for q in written] == ["212.00", "212.0", "212.00"]
+    assert written[0] is written[2]
+    assert written[0] == Quote(amount_incl_tax=Money(amount=Decimal("212.00"), currency="EUR"))
+    with pytest.raises(ValidationError):
+        _quote("1.005", "EUR")  # three decimals: refused every time, never kept
+    line = _part_line(1, "PP-1", 2, "placed", None)
+    assert line == PartsOrderLine(line_no=1, sku="PP-1", quantity=2)
+    assert _part_line(1, "PP-1", 2, PartsOrderStatus.PLACED, None) is line
+    assert _part_line(1, "PP-1", 2, "placed", date(2026, 1, 2)).eta == date(2026, 1, 2)

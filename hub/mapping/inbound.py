@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -503,7 +504,7 @@ def _nested(
     if Target.QUOTE_AMOUNT in values:
         amount: Decimal = values[Target.QUOTE_AMOUNT]
         currency = values.get(Target.QUOTE_CURRENCY, "EUR")
-        nested["quote"] = Quote(amount_incl_tax=Money(amount=amount, currency=currency))
+        nested["quote"] = _quote(str(amount), currency)
     if Target.TRACKING_NUMBER in values:
         nested["shipment"] = Shipment.model_validate(
             {
@@ -524,13 +525,14 @@ def _nested(
         skus: tuple[str, ...] = values[Target.PART_SKU]
         quantities: tuple[int, ...] = values.get(Target.PART_QUANTITY, ())
         first_line = values.get(Target.PART_LINE, 1)
+        eta = values.get(Target.ETA)
         nested["parts"] = tuple(
-            PartsOrderLine(
-                line_no=first_line + index,
-                sku=sku,
-                quantity=quantities[index] if index < len(quantities) else 1,
-                status=PartsOrderStatus(line_status),
-                eta=values.get(Target.ETA),
+            _part_line(
+                first_line + index,
+                sku,
+                quantities[index] if index < len(quantities) else 1,
+                line_status,
+                eta,
             )
             for index, sku in enumerate(skus)
         )
@@ -538,3 +540,21 @@ def _nested(
     if place:
         nested["location"] = Place.model_validate(place)
     return nested
+
+
+@lru_cache(maxsize=4_096)
+def _quote(amount: str, currency: str) -> Quote:
+    """A quote, validated once per amount and currency: partners quote the same prices
+    again and again, and a frozen quote can be shared. The amount comes as its text so
+    that 212.00 and 212.0 (equal decimals, written differently) stay apart."""
+    return Quote(amount_incl_tax=Money(amount=Decimal(amount), currency=currency))
+
+
+@lru_cache(maxsize=4_096)
+def _part_line(
+    line_no: int, sku: str, quantity: int, status: str, eta: date | None
+) -> PartsOrderLine:
+    """A parts line, validated once per value (the same parts are ordered every day)."""
+    return PartsOrderLine(
+        line_no=line_no, sku=sku, quantity=quantity, status=PartsOrderStatus(status), eta=eta
+    )

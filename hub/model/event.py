@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from enum import StrEnum
 from typing import Annotated, Any, Self, TypeVar
@@ -188,25 +187,6 @@ _PARTY_ID = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 _MAX_OFFSET = timedelta(hours=14)
 
 
-def _text(value: object, max_length: int) -> bool:
-    """True when ``value`` is text the model keeps as it is (``RawText``, ``EventId``)."""
-    return type(value) is str and len(value) <= max_length and _safe(value)
-
-
-def _stripped(value: object, max_length: int) -> bool:
-    """True when ``value`` is non-empty text a stripping text type keeps unchanged."""
-    return (
-        type(value) is str
-        and 0 < len(value) <= max_length
-        and value.strip() == value
-        and _safe(value)
-    )
-
-
-def _optional_reference(value: object) -> bool:
-    return value is None or _stripped(value, 128)
-
-
 _PARTIES_SEEN: set[str] = set()
 """Party ids found valid, so each partner's is checked once (there are a few dozen)."""
 
@@ -353,22 +333,22 @@ def mapped_event(
     return Event(**fields)
 
 
-_PLAIN_DETAIL_CHECKS: dict[str, Callable[[object], bool]] = {
-    "parts_order_id": _optional_reference,
-    "serial_number": lambda value: _stripped(value, 64),
-    "note": lambda value: _text(value, 2000),
-    "reason": lambda value: _text(value, 2000),
-    "eta": lambda value: type(value) is dt.date,
-    "signed_by": lambda value: _stripped(value, 200),
+_DETAIL_TEXTS: dict[str, tuple[int, bool]] = {
+    "parts_order_id": (128, True),
+    "serial_number": (64, True),
+    "note": (2000, False),
+    "reason": (2000, False),
+    "signed_by": (200, True),
 }
-"""Per plain detail: True when validation would keep the value as it is."""
+"""Details that are text: the longest kept, and whether the model strips it."""
 
-_NESTED_DETAIL_TYPES: dict[str, type[Any]] = {
+_DETAIL_MODELS: dict[str, type[Any]] = {
     "quote": Quote,
     "shipment": Shipment,
     "visit": Visit,
     "location": Place,
 }
+"""Details that are models, validated as themselves before they are given."""
 
 
 _DETAIL_DEFAULTS: dict[str, Any] = {
@@ -378,15 +358,26 @@ _DETAIL_DEFAULTS: dict[str, Any] = {
 
 
 def _details_kept(given: dict[str, Any]) -> bool:
+    """True when validating ``given`` as EventDetails would keep every value as it is
+    (a sufficient condition, as ``_kept_as_given`` for events)."""
     for name, value in given.items():
-        check = _PLAIN_DETAIL_CHECKS.get(name)
-        if check is not None:
-            if not check(value):
+        text = _DETAIL_TEXTS.get(name)
+        if text is not None:
+            max_length, stripped = text
+            if (
+                type(value) is not str
+                or not 0 < len(value) <= max_length
+                or (stripped and value.strip() != value)
+                or not _safe(value)
+            ):
+                return False
+        elif name == "eta":
+            if type(value) is not dt.date:
                 return False
         elif name == "parts":
             if type(value) is not tuple or any(type(line) is not PartsOrderLine for line in value):
                 return False
-        elif _NESTED_DETAIL_TYPES.get(name) is not type(value):
+        elif _DETAIL_MODELS.get(name) is not type(value):
             return False
     return True
 
