@@ -228,7 +228,7 @@ class InboundMapping:
         # after it, in that zone, falling back to the mapping's when it is empty.
         self._event_zone = _T.TIME_ZONE in self.spec.fields
         self._zoned: dict[str, InstantParser] = {}
-        self._steps = [
+        steps = [
             (
                 r.target,
                 r.field_name,
@@ -240,8 +240,15 @@ class InboundMapping:
             )
             for r in self._readers
         ]
-        """Per target: how to read it; a plain column is read right in the loop, without
-        a call (most fields of most mappings are)."""
+        self._texts = tuple(
+            (target, column, strip)
+            for target, _, _, convert, required, column, strip in steps
+            if column is not None and convert is None and not required
+        )
+        """Targets that are a column's text, maybe empty: read in a loop of their own,
+        without a call (most fields of most mappings are; they can reject nothing)."""
+        self._steps = [step for step in steps if (step[0], step[5], step[6]) not in self._texts]
+        """The other targets, in the mapping's order: they may reject the record."""
         fields = self.spec.fields
         self._plain_details = [(t, name) for t, name in _PLAIN_DETAILS.items() if t in fields]
         self._nested_details = any(t in fields for t in _NESTED_DETAILS)
@@ -302,6 +309,12 @@ class InboundMapping:
     def _values(self, record: Record, source: str) -> dict[Target, Any]:
         values: dict[Target, Any] = {}
         fields = record.fields
+        for target, name, stripped in self._texts:
+            raw = fields.get(name)
+            if raw:
+                kept = raw.strip() if stripped else raw
+                if kept:
+                    values[target] = kept
         for target, field_name, extract, convert, required, column, strip in self._steps:
             if column is not None:  # what _raw_reader's column reader does, inlined
                 raw = fields.get(column)
