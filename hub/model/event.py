@@ -38,6 +38,17 @@ from hub.model.work import PartsOrderLine, Quote, Shipment, Visit
 
 EventId = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
 RawText = Annotated[str, StringConstraints(max_length=2000, pattern=r"^[^\x00]*$")]
+SerialNumber = Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)]
+SignedBy = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+
+
+def _longest(text_type: Any) -> int:
+    """The longest text a constrained string type keeps, read from its constraints so
+    that the fast path below and the model can never disagree."""
+    for constraint in text_type.__metadata__:
+        if isinstance(constraint, StringConstraints) and constraint.max_length is not None:
+            return int(constraint.max_length)
+    raise TypeError(f"{text_type} sets no max_length")
 
 
 class EventType(StrEnum):
@@ -80,17 +91,15 @@ class EventDetails(BaseModel):
     visit: Visit | None = None
     parts: tuple[PartsOrderLine, ...] = ()
     parts_order_id: Reference | None = None
-    serial_number: (
-        Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] | None
-    ) = None
+    serial_number: SerialNumber | None = None
     note: RawText | None = None
     reason: RawText | None = Field(default=None, description="A partner's reason code or text.")
     eta: dt.date | None = Field(default=None, description="When a part or parcel is expected.")
     location: Place | None = Field(
         default=None, description="Where it happened: a depot, a relay point, a sorting centre."
     )
-    signed_by: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = (
-        Field(default=None, description="Who signed for a delivery (proof of delivery).")
+    signed_by: SignedBy | None = Field(
+        default=None, description="Who signed for a delivery (proof of delivery)."
     )
 
     def is_empty(self) -> bool:
@@ -182,6 +191,9 @@ class Event(BaseModel):
 _PARTY_ID = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 
 _MAX_OFFSET = timedelta(hours=14)
+_EVENT_ID_MAX = _longest(EventId)
+_REFERENCE_MAX = _longest(Reference)
+_RAW_TEXT_MAX = _longest(RawText)
 
 
 _PARTIES_SEEN: set[str] = set()
@@ -214,25 +226,33 @@ def _kept_as_given(fields: dict[str, Any]) -> bool:
     occurred_at, recorded_at = fields["occurred_at"], fields["recorded_at"]
     if not (
         type(event_id) is str
-        and 0 < len(event_id) <= 200
+        and 0 < len(event_id) <= _EVENT_ID_MAX
         and (
             case_ref is None
-            or (type(case_ref) is str and 0 < len(case_ref) <= 128 and case_ref.strip() == case_ref)
+            or (
+                type(case_ref) is str
+                and 0 < len(case_ref) <= _REFERENCE_MAX
+                and case_ref.strip() == case_ref
+            )
         )
         and (
             partner_ref is None
             or (
                 type(partner_ref) is str
-                and 0 < len(partner_ref) <= 128
+                and 0 < len(partner_ref) <= _REFERENCE_MAX
                 and partner_ref.strip() == partner_ref
             )
         )
         and (
             subject is None
-            or (type(subject) is str and 0 < len(subject) <= 128 and subject.strip() == subject)
+            or (
+                type(subject) is str
+                and 0 < len(subject) <= _REFERENCE_MAX
+                and subject.strip() == subject
+            )
         )
-        and (raw_code is None or (type(raw_code) is str and len(raw_code) <= 2000))
-        and (raw_label is None or (type(raw_label) is str and len(raw_label) <= 2000))
+        and (raw_code is None or (type(raw_code) is str and len(raw_code) <= _RAW_TEXT_MAX))
+        and (raw_label is None or (type(raw_label) is str and len(raw_label) <= _RAW_TEXT_MAX))
         and (status is not None or raw_code is not None)
         and type(event_type) is EventType
         and (status is None or type(status) is STATUS_SETS[event_type])
@@ -338,11 +358,11 @@ def mapped_event(
 
 
 _DETAIL_TEXTS: dict[str, tuple[int, bool]] = {
-    "parts_order_id": (128, True),
-    "serial_number": (64, True),
-    "note": (2000, False),
-    "reason": (2000, False),
-    "signed_by": (200, True),
+    "parts_order_id": (_REFERENCE_MAX, True),
+    "serial_number": (_longest(SerialNumber), True),
+    "note": (_RAW_TEXT_MAX, False),
+    "reason": (_RAW_TEXT_MAX, False),
+    "signed_by": (_longest(SignedBy), True),
 }
 """Details that are text: the longest kept, and whether the model strips it."""
 
