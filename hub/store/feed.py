@@ -25,16 +25,21 @@ hub.retailers.feed signs the positions into cursors and adds each item's status.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
+    ARRAY,
+    BigInteger,
     ColumnElement,
     Connection,
-    Row,
+    Select,
+    String,
     and_,
+    bindparam,
     func,
     literal_column,
     select,
@@ -66,16 +71,6 @@ in progress (they are all within 2^31 of each other, so the match is exact)."""
 
 
 @dataclass(frozen=True)
-class FeedEntry:
-    """One entry of a retailer's feed: where it sits, its case and its event."""
-
-    key: FeedKey
-    case_id: int
-    case_reference: str
-    event: Event
-
-
-@dataclass(frozen=True)
 class StatusMark:
     """A case-status entry of a case, as the feed holds it (the status's value)."""
 
@@ -85,31 +80,50 @@ class StatusMark:
     event_id: str
 
 
+class FeedRow(NamedTuple):
+    """One entry of a retailer's feed as plain values: what a page's JSON is written from
+    (hub.api.feed), without an event model per entry. Instants are aware, in UTC."""
+
+    txid: int
+    position: int
+    case_id: int
+    case_reference: str
+    event_id: str
+    case_ref: str
+    partner_ref: str | None
+    type: str
+    status: str | None
+    occurred_at: datetime
+    occurred_offset_minutes: int
+    recorded_at: datetime
+    reported_by: str
+    raw_code: str | None
+    raw_label: str | None
+    subject: str | None
+    details: dict[str, Any] | None
+
+    @property
+    def key(self) -> FeedKey:
+        return (self.txid, self.position)
+
+
 _NO_DETAILS = EventDetails()
 
-_EVENT_COLUMNS = [
-    events.c[name]
-    for name in (
-        "case_id",
-        "event_id",
-        "case_ref",
-        "partner_ref",
-        "type",
-        "status",
-        "occurred_at",
-        "occurred_offset_minutes",
-        "recorded_at",
-        "reported_by",
-        "raw_code",
-        "raw_label",
-        "subject",
-        "details",
-    )
+_ROW_COLUMNS = [
+    feed_entries.c.txid,
+    feed_entries.c.position,
+    events.c.case_id,
+    cases.c.reference.label("case_reference"),
+    *(
+        events.c[name]
+        for name in FeedRow._fields
+        if name not in ("txid", "position", "case_id", "case_reference")
+    ),
 ]
-"""What ``_event`` reads, and only that (not the sequence, the message, the flag)."""
+"""What a ``FeedRow`` holds, in its order, and only that (not the sequence, the message)."""
 
 
-def _event(row: Row[Any]) -> Event:
+def event_of(row: FeedRow) -> Event:
     """The stored event, rebuilt without validating again what was validated on the way in
     (a page is hundreds of events); its offset is the one the partner gave."""
     event_type = _EVENT_TYPES[row.type]
@@ -156,18 +170,13 @@ def _beyond(connection: Connection, key: FeedKey, *, after: bool) -> ColumnEleme
     return and_(feed_entries.c.txid == txid, side)
 
 
-def feed_entries_after(
+def feed_rows_after(
     connection: Connection, retailer_id: str, start: FeedKey | None, count: int
-) -> list[FeedEntry]:
+) -> list[FeedRow]:
     """At most ``count`` of the retailer's entries after ``start`` (from the first if
     None), in feed order, none beyond the horizon on PostgreSQL."""
     query = (
-        select(
-            feed_entries.c.txid,
-            feed_entries.c.position,
-            cases.c.reference.label("case_reference"),
-            *_EVENT_COLUMNS,
-        )
+        select(*_ROW_COLUMNS)
         .select_from(
             feed_entries.join(events, events.c.seq == feed_entries.c.event_seq).join(
                 cases, cases.c.id == events.c.case_id
@@ -181,15 +190,21 @@ def feed_entries_after(
         query = query.where(_beyond(connection, start, after=True))
     if connection.dialect.name == "postgresql":
         query = query.where(feed_entries.c.txid < _POSTGRES_HORIZON)
-    return [
-        FeedEntry(
-            key=(int(row.txid), int(row.position)),
-            case_id=int(row.case_id),
-            case_reference=row.case_reference,
-            event=_event(row),
+    return [FeedRow._make(row) for row in connection.execute(query)]
+
+
+def _among(connection: Connection, case_ids: list[int]) -> ColumnElement[bool]:
+    """Entries of these cases, the ids bound as one value (an array on PostgreSQL, a JSON
+    list on SQLite): a page's few hundred ids as as many parameters made SQLAlchemy
+    render the statement anew for each page and bind each id on its own."""
+    if connection.dialect.name == "postgresql":
+        return feed_entries.c.case_id == func.any(
+            bindparam("case_ids", case_ids, type_=ARRAY(BigInteger))
         )
-        for row in connection.execute(query)
-    ]
+    listed: Select[Any] = select(literal_column("value")).select_from(
+        func.json_each(bindparam("case_ids", json.dumps(case_ids), type_=String))
+    )
+    return feed_entries.c.case_id.in_(listed.scalar_subquery())
 
 
 def latest_statuses_before(
@@ -198,10 +213,11 @@ def latest_statuses_before(
     """Per case, its case-status entries at the latest instant before ``first``: the
     database finds the instant, the caller breaks the ties (by rank and id)."""
     before = _beyond(connection, first, after=False)
+    in_cases = _among(connection, case_ids)
     latest = (
         select(feed_entries.c.case_id, func.max(feed_entries.c.occurred_at).label("at"))
         .where(
-            feed_entries.c.case_id.in_(case_ids),
+            in_cases,
             feed_entries.c.case_status.is_not(None),
             before,
         )
@@ -224,7 +240,7 @@ def latest_statuses_before(
         )
         .join(events, events.c.seq == feed_entries.c.event_seq)
         .where(
-            feed_entries.c.case_id.in_(case_ids),  # so the planner starts from the index
+            in_cases,  # so the planner starts from the index
             feed_entries.c.case_status.is_not(None),
             before,
         )
