@@ -43,8 +43,10 @@ from sqlalchemy import (
     func,
     literal_column,
     select,
+    true,
     tuple_,
 )
+from sqlalchemy.sql import FromClause
 
 from hub.model.event import STATUS_SETS, Event, EventDetails, EventType
 from hub.store.tables import cases, events, feed_entries
@@ -154,7 +156,9 @@ def _zone(offset_minutes: int) -> timezone:
     return timezone(timedelta(minutes=offset_minutes))
 
 
-def _beyond(connection: Connection, key: FeedKey, *, after: bool) -> ColumnElement[bool]:
+def _beyond(
+    connection: Connection, key: FeedKey, *, after: bool, entries: FromClause = feed_entries
+) -> ColumnElement[bool]:
     """Entries after (or before) ``key``, in a form each database's index can seek to.
 
     PostgreSQL seeks on the row comparison ``(txid, position) > (a, b)``. SQLite only
@@ -164,10 +168,10 @@ def _beyond(connection: Connection, key: FeedKey, *, after: bool) -> ColumnEleme
     """
     txid, position = key
     if connection.dialect.name == "postgresql":
-        entry = tuple_(feed_entries.c.txid, feed_entries.c.position)
+        entry = tuple_(entries.c.txid, entries.c.position)
         return entry > tuple_(txid, position) if after else entry < tuple_(txid, position)
-    side = feed_entries.c.position > position if after else feed_entries.c.position < position
-    return and_(feed_entries.c.txid == txid, side)
+    side = entries.c.position > position if after else entries.c.position < position
+    return and_(entries.c.txid == txid, side)
 
 
 def feed_rows_after(
@@ -224,27 +228,51 @@ def latest_statuses_before(
         .group_by(feed_entries.c.case_id)
         .subquery()
     )
-    query = (
-        select(
-            feed_entries.c.case_id,
-            feed_entries.c.case_status,
-            feed_entries.c.occurred_at,
-            events.c.event_id,
+    if connection.dialect.name == "postgresql":
+        # Each case's entries at its instant, probed by the index case by case: joined
+        # as a set, the planner fetched every status row of the cases from the heap (or
+        # scanned the table). OFFSET 0 keeps it from flattening the lateral subquery.
+        at_latest = feed_entries.alias("at_latest")
+        entries = (
+            select(at_latest.c.case_status, at_latest.c.occurred_at, at_latest.c.event_seq)
+            .where(
+                at_latest.c.case_id == latest.c.case_id,
+                at_latest.c.occurred_at == latest.c.at,
+                at_latest.c.case_status.is_not(None),
+                _beyond(connection, first, after=False, entries=at_latest),
+            )
+            .offset(literal_column("0"))
+            .lateral()
         )
-        .join(
-            latest,
-            and_(
-                feed_entries.c.case_id == latest.c.case_id,
-                feed_entries.c.occurred_at == latest.c.at,
-            ),
+        query = (
+            select(
+                latest.c.case_id, entries.c.case_status, entries.c.occurred_at, events.c.event_id
+            )
+            .select_from(latest.join(entries, true()))
+            .join(events, events.c.seq == entries.c.event_seq)
         )
-        .join(events, events.c.seq == feed_entries.c.event_seq)
-        .where(
-            in_cases,  # so the planner starts from the index
-            feed_entries.c.case_status.is_not(None),
-            before,
+    else:
+        query = (
+            select(
+                feed_entries.c.case_id,
+                feed_entries.c.case_status,
+                feed_entries.c.occurred_at,
+                events.c.event_id,
+            )
+            .join(
+                latest,
+                and_(
+                    feed_entries.c.case_id == latest.c.case_id,
+                    feed_entries.c.occurred_at == latest.c.at,
+                ),
+            )
+            .join(events, events.c.seq == feed_entries.c.event_seq)
+            .where(
+                in_cases,  # so the planner starts from the index
+                feed_entries.c.case_status.is_not(None),
+                before,
+            )
         )
-    )
     return [
         StatusMark(int(row.case_id), row.case_status, row.occurred_at, row.event_id)
         for row in connection.execute(query)
