@@ -24,9 +24,11 @@ unreadable slivers in a log or a pipe; a terminal keeps its own width."""
 
 
 def _console(*, stderr: bool = False) -> Console:
-    console = Console(stderr=stderr)
+    # Errors are never folded: a path with its line number stays whole on its line, for
+    # an editor to jump to and a script to grep; tables still fit the width.
+    console = Console(stderr=stderr, soft_wrap=stderr)
     if not console.is_terminal and "COLUMNS" not in os.environ:
-        console = Console(stderr=stderr, width=PIPED_WIDTH)
+        console = Console(stderr=stderr, soft_wrap=stderr, width=PIPED_WIDTH)
     return console
 
 

@@ -37,9 +37,12 @@ def check(network: NetworkOption = None) -> None:
         needs = profile_needs(open_network(path))
         problems += [Problem(f"{path}: {text}") for text in needs]
     errors = [p for p in problems if not p.warning]
+    from rich.text import Text
+
     for problem in problems:
-        label = "[yellow]warning[/yellow]" if problem.warning else "[red]error[/red]"
-        err.print(f"{label} {problem.text}", highlight=False)
+        label = ("warning", "yellow") if problem.warning else ("error", "red")
+        # The text as written: a "[x]" in a problem is no markup.
+        err.print(Text.assemble(label, " ", problem.text), highlight=False)
     if errors:
         err.print(f"{len(errors)} error(s) in {path}")
         raise typer.Exit(1)
