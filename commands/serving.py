@@ -43,6 +43,7 @@ def run_serving(
     dispatch_every: float,
     lease_seconds: float,
     grace_seconds: float,
+    deliveries_per_receiver: int,
 ) -> None:
     """Serve until stopped, then give back what is held within the grace period."""
     configure_logging(default="info")
@@ -53,6 +54,7 @@ def run_serving(
         owner=process_owner(),
         serving=True,
         lease=timedelta(seconds=lease_seconds),
+        deliveries_per_receiver=deliveries_per_receiver,
     ) as hub:
         scheduler = hub.scheduler(dispatch_every=timedelta(seconds=dispatch_every))
         # uvicorn restores this handler after its own, and raises the signal it caught

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from hub.partners.ingest.report import RunReport
     from hub.partners.network import Network
     from hub.partners.schedule import HubJobs
+    from hub.sync.outbox import Dispatcher
 
 # The jobs, the outbox and the API are imported where a Hub builds them: the commands
 # that only open the database (`hub status`, listings) start without them (issue 17).
@@ -47,6 +48,16 @@ class Retries:
     max_attempts: int = 8
     base_delay: float = 2.0
     max_delay: float = 3600.0
+
+
+DELIVERIES_PER_RECEIVER = 8
+"""Outbox deliveries in flight at once to one receiver, per process (`hub serve
+--deliveries-per-receiver`): enough to hide a receiver's round trip, few enough for a
+retailer's endpoint sized for a handful of clients. 1 sends one message at a time."""
+
+OUTBOX_BATCH = 100
+"""Messages a dispatcher claims at once (and tops up as they go): all of them must be
+sent within the lease, at ``DELIVERIES_PER_RECEIVER`` at a time."""
 
 
 def process_owner(prefix: str = "") -> str:
@@ -67,6 +78,7 @@ class Hub(Closing):
         lease: timedelta = LEASE,
         retries: Retries = Retries(),
         clock: Clock = system_clock,
+        deliveries_per_receiver: int = DELIVERIES_PER_RECEIVER,
     ) -> None:
         from hub.partners.schedule import HubJobs
         from hub.partners.supervisor import RunSupervisor
@@ -87,6 +99,7 @@ class Hub(Closing):
             database, owner, alerting=alerting, lease=lease, stopping=self.stopping
         )
         self._jobs: HubJobs | None = None
+        self._dispatcher: Dispatcher | None = None
         if network is not None:
             masker.add_variables(secret_variables_of(network))
             dispatcher = Dispatcher(
@@ -100,7 +113,10 @@ class Hub(Closing):
                 together=ConnectorBatches(database, network),
                 stopping=self.stopping,
                 on_dead=tell_retailer_of_failures(network.config),
+                concurrency=deliveries_per_receiver,
+                batch_size=OUTBOX_BATCH,
             )
+            self._dispatcher = dispatcher
             self._jobs = HubJobs(network, self.supervisor, dispatcher, clock=clock)
 
     @property
@@ -133,6 +149,8 @@ class Hub(Closing):
         return self.jobs.run(name, ignore_backoff=True)
 
     def close(self) -> None:
+        if self._dispatcher is not None:
+            self._dispatcher.close()
         self.senders.close()
 
 
@@ -200,6 +218,7 @@ def open_hub(
     network_required: bool = True,
     serving: bool = False,
     lease: timedelta = LEASE,
+    deliveries_per_receiver: int = DELIVERIES_PER_RECEIVER,
 ) -> Hub:
     """The hub from the settings: the database URL (default $HUB_DATABASE_URL) and the
     network file (default $HUB_CONNECTORS or connectors.yaml). ``serving``: refuse a
@@ -212,4 +231,11 @@ def open_hub(
     from hub.partners.network import open_network  # the commands that read the store alone
 
     partners = open_network(path) if network_required or path.exists() else None
-    return Hub(db, partners, owner=owner, lease=lease, clock=hub_clock())
+    return Hub(
+        db,
+        partners,
+        owner=owner,
+        lease=lease,
+        clock=hub_clock(),
+        deliveries_per_receiver=deliveries_per_receiver,
+    )

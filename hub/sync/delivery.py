@@ -9,6 +9,7 @@ and the parts order a waiting-for-parts event calls for.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -178,26 +179,32 @@ def _close(sender: object) -> None:
 
 class Senders:
     """The webhook clients of one dispatcher, kept open: building an HTTP client (its TLS
-    context) for every message cost more than sending it."""
+    context) for every message cost more than sending it. One client per receiver,
+    shared by the dispatcher's worker threads (an httpx client is thread-safe, and its
+    pool keeps their connections alive)."""
 
     def __init__(self) -> None:
         self._by_spec: dict[WebhookSpec | str, Sender] = {}
+        self._lock = threading.Lock()
 
     def for_webhook(self, spec: WebhookSpec) -> Sender:
-        if spec not in self._by_spec:
-            self._by_spec[spec] = webhook_sender(spec)
-        return self._by_spec[spec]
+        with self._lock:
+            if spec not in self._by_spec:
+                self._by_spec[spec] = webhook_sender(spec)
+            return self._by_spec[spec]
 
     def for_url(self, url: str) -> Sender:
         """A retailer-managed endpoint's client, with a configured webhook's defaults."""
-        if url not in self._by_spec:
-            self._by_spec[url] = webhook_post_sender(url)
-        return self._by_spec[url]
+        with self._lock:
+            if url not in self._by_spec:
+                self._by_spec[url] = webhook_post_sender(url)
+            return self._by_spec[url]
 
     def close(self) -> None:
-        for sender in self._by_spec.values():
-            _close(sender)
-        self._by_spec.clear()
+        with self._lock:
+            for sender in self._by_spec.values():
+                _close(sender)
+            self._by_spec.clear()
 
 
 def _event_and_status(
