@@ -82,7 +82,7 @@ class Hub(Closing):
     ) -> None:
         from hub.partners.schedule import HubJobs
         from hub.partners.supervisor import RunSupervisor
-        from hub.sync.delivery import ConnectorBatches, Senders, deliver_any
+        from hub.sync.delivery import ConnectorBatches, Deliveries, Senders
         from hub.sync.failures import tell_retailer_of_failures
         from hub.sync.outbox import Dispatcher
 
@@ -102,9 +102,10 @@ class Hub(Closing):
         self._dispatcher: Dispatcher | None = None
         if network is not None:
             masker.add_variables(secret_variables_of(network))
+            deliveries = Deliveries(database, network, self.senders)
             dispatcher = Dispatcher(
                 database,
-                lambda row: deliver_any(database, network, row, self.senders),
+                deliveries,
                 owner=owner,
                 max_attempts=retries.max_attempts,
                 base_delay=retries.base_delay,
@@ -115,6 +116,7 @@ class Hub(Closing):
                 on_dead=tell_retailer_of_failures(network.config),
                 concurrency=deliveries_per_receiver,
                 batch_size=OUTBOX_BATCH,
+                prefetch=deliveries.prefetch,
             )
             self._dispatcher = dispatcher
             self._jobs = HubJobs(network, self.supervisor, dispatcher, clock=clock)

@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from hub.backoff import Backoff, Draw, random_draw
 from hub.errors import ConfigurationError, ConflictError, HubError, NextAction, NotFoundError
@@ -56,6 +56,7 @@ __all__ = [
     "OutboxItem",
     "OutboxRow",
     "OutboxState",
+    "Prefetch",
     "Send",
     "SendTogether",
     "claim",
@@ -123,6 +124,9 @@ class DispatchResult:
 
 Send = Callable[[OutboxRow], DeliveryReceipt]
 
+Prefetch = Callable[[Sequence[OutboxRow]], None]
+"""Told of each claimed batch before its sends start: read at once what they need."""
+
 DeadHook = Callable[[Connection, OutboxRow, int], None]
 """Called in the transaction that makes a message a dead letter, with its failure's id:
 tell the case's retailer (hub.sync.failures)."""
@@ -169,6 +173,8 @@ class _Unit:
     def target(self) -> str:
         return self.rows[0].target
 
+
+_T = TypeVar("_T")
 
 _Verdict = tuple[OutboxRow, Outcome, str]
 """A message sent (or not), what to write of it, and the result's name for it."""
@@ -227,6 +233,7 @@ class Dispatcher:
     in the calling thread, one after the other. Outcomes are marked in batches (one
     transaction per ``mark_batch`` outcomes or fewer), and while a round drains, the
     dispatcher claims more, so that the receivers never wait for the slowest send.
+    ``prefetch`` is given each claimed batch first, to read what its sends need at once.
 
     With ``together``, the claimed messages whose target allows it go out as one
     delivery per target and kind (one file of many lines), are marked in one transaction
@@ -257,6 +264,7 @@ class Dispatcher:
         concurrency: int = 1,
         workers: int | None = None,
         mark_batch: int = 100,
+        prefetch: Prefetch | None = None,
     ) -> None:
         if max_attempts < 1:
             raise ConfigurationError(f"max_attempts must be at least 1, not {max_attempts}")
@@ -288,6 +296,7 @@ class Dispatcher:
         self.concurrency = concurrency
         self.workers = workers if workers is not None else min(4 * concurrency, 64)
         self.mark_batch = mark_batch
+        self.prefetch = prefetch
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
 
@@ -344,17 +353,25 @@ class Dispatcher:
 
     def _round(self, *, top_up: bool) -> DispatchResult:
         """Claim, send up to ``concurrency`` per target at once, mark in batches; with
-        ``top_up``, claim more whenever half the batch is done."""
+        ``top_up``, claim more as the batch drains.
+
+        Marks and claims are written by one bookkeeping task at a time, beside the sends
+        (a claim scans the queues: it must not leave the receivers waiting). A claim
+        follows the marks it comes with, since the next message of a case is claimable
+        only once the previous one is marked; so a new claim waits for a quarter of a
+        batch of new outcomes, or for the round to run dry (then one that finds nothing
+        ends the round: nothing came back since the last claim and nothing is held)."""
         result = DispatchResult()
         if self.stopping.is_set():
             return result
         capacity = 1 if self.concurrency == 1 else self.workers
-        waiting: list[_Unit] = []  # in id order
+        waiting: list[_Unit] = self._book([], self.batch_size, result)  # in id order
         running: dict[Future[list[_Verdict]], str] = {}
+        book: Future[list[_Unit]] | None = None
         in_flight: Counter[str] = Counter()
         marks: list[_Verdict] = []
-        self._claim_units(result, waiting, self.batch_size)
-        while waiting or running:
+        since_claim = 0
+        while waiting or running or book is not None:
             if self.stopping.is_set() and waiting:
                 rows = [row for unit in waiting for row in unit.rows]
                 waiting = []
@@ -362,33 +379,58 @@ class Dispatcher:
             kept: list[_Unit] = []
             for unit in waiting:
                 if len(running) < capacity and in_flight[unit.target] < self.concurrency:
-                    running[self._start(unit)] = unit.target
+                    running[self._start(self._deliver, unit)] = unit.target
                     in_flight[unit.target] += 1
                 else:
                     kept.append(unit)
             waiting = kept
-            if not running:
+            busy: set[Future[Any]] = set(running)
+            if book is not None:
+                busy.add(book)
+            if not busy:
                 break
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            done, _ = wait(busy, return_when=FIRST_COMPLETED)
             for future in done:
-                in_flight[running.pop(future)] -= 1
-                marks += future.result()
-            if len(marks) >= self.mark_batch:
-                self._mark(marks, result)
+                if future is book:
+                    waiting += book.result()
+                    book = None
+                else:
+                    in_flight[running.pop(future)] -= 1
+                    verdicts = future.result()
+                    marks += verdicts
+                    since_claim += len(verdicts)
+            if book is not None:
+                continue
             held = len(waiting) + len(running)
-            if top_up and not self.stopping.is_set() and held <= self.batch_size // 2:
-                self._mark(marks, result)  # the next message of a case is due once marked
-                self._claim_units(result, waiting, self.batch_size - held)
-        self._mark(marks, result)
+            claiming = (
+                top_up
+                and not self.stopping.is_set()
+                and held <= self.batch_size // 2
+                and since_claim >= (1 if held == 0 else max(self.batch_size // 4, 1))
+            )
+            if claiming or len(marks) >= self.mark_batch or (held == 0 and marks):
+                limit = self.batch_size - held if claiming else 0
+                book = self._start(self._book, marks, limit, result)
+                marks = []
+                if claiming:
+                    since_claim = 0
+        self._book(marks, 0, result)
         return result
 
-    def _claim_units(self, result: DispatchResult, waiting: list[_Unit], limit: int) -> None:
-        """Claim up to ``limit`` messages onto ``waiting`` (in id order), the shared
-        deliveries filled up when the claim was full."""
+    def _book(self, marks: list[_Verdict], limit: int, result: DispatchResult) -> list[_Unit]:
+        """Write ``marks`` in one transaction, then claim up to ``limit`` messages; the
+        units to send, in id order, the shared deliveries filled up when the claim was
+        full."""
+        self._mark(marks, result)
         if limit < 1:
-            return
+            return []
         batch = self._claim(limit=limit)
         result.claimed += len(batch)
+        if batch and self.prefetch is not None:
+            try:
+                self.prefetch(batch)
+            except Exception:  # the sends read it themselves, and fail as they must
+                log.exception("outbox: reading a claimed batch ahead failed")
         alone, groups = self._group(batch)
         if len(batch) == limit:  # more may be due: fill the shared deliveries
             for (target, kind), group in groups.items():
@@ -398,18 +440,19 @@ class Dispatcher:
                 result.claimed += len(more)
         units = [_Unit([row], False) for row in alone]
         units += [_Unit(rows, True) for group in groups.values() for rows in group.deliveries()]
-        waiting += sorted(units, key=lambda unit: unit.rows[0].id)
+        return sorted(units, key=lambda unit: unit.rows[0].id)
 
-    def _start(self, unit: _Unit) -> Future[list[_Verdict]]:
-        """Send a unit on the pool, or at once in this thread when one at a time."""
+    def _start(self, work: Callable[..., _T], *args: Any) -> Future[_T]:
+        """Run ``work`` on the pool, or at once in this thread when one at a time."""
         if self.concurrency == 1:
-            future: Future[list[_Verdict]] = Future()
-            future.set_result(self._deliver(unit))  # an error raises here, as it always did
+            future: Future[_T] = Future()
+            future.set_result(work(*args))  # an error raises here, as it always did
             return future
         with self._pool_lock:
             if self._pool is None:
-                self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="outbox")
-            return self._pool.submit(self._deliver, unit)
+                # one more thread than sends: the bookkeeping never waits for a slot
+                self._pool = ThreadPoolExecutor(self.workers + 1, thread_name_prefix="outbox")
+            return self._pool.submit(work, *args)
 
     def _deliver(self, unit: _Unit) -> list[_Verdict]:
         if unit.shared:
