@@ -17,7 +17,9 @@ endpoint is a plain FastAPI app under uvicorn in a thread of this process: it re
    httpx loop in another process (``--floor``), with the hubs' concurrency (one shared
    keep-alive client, ``--deliveries-per-receiver`` threads), N POSTs of a webhook's
    size and headers, nothing read from a database, nothing signed or marked: what the
-   receiver takes from one process. For three processes, three such loops at once.
+   receiver takes from one process, timed from the loop's first request (not its
+   interpreter's start). For three processes, three such loops at once, timed from the
+   first one's first request.
 2. Throughput, with 1 and then 3 ``hub serve`` processes (each on a fresh database): the
    hubs are started and answering first; then N messages (2,000 by default) are queued
    in one transaction, one ``created`` webhook and four status webhooks per case through
@@ -458,6 +460,9 @@ def floor_loop(url: str, messages: int, concurrency: int, tag: str) -> None:
 
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     with httpx.Client(timeout=10, limits=limits) as client:
+        # When it starts sending (CLOCK_MONOTONIC is the machine's, on Linux): the
+        # interpreter's start and imports are not the floor's.
+        print(time.monotonic(), flush=True)
         threads = [threading.Thread(target=work, args=(client,)) for _ in range(concurrency)]
         for thread in threads:
             thread.start()
@@ -469,7 +474,6 @@ def measure_floor(receiver: Receiver, processes: int, messages: int, concurrency
     """Messages per second the receiver took from ``processes`` plain httpx loops."""
     receiver.reset()
     each = messages // processes
-    started = time.monotonic()
     loops = [
         subprocess.Popen(
             [
@@ -480,13 +484,18 @@ def measure_floor(receiver: Receiver, processes: int, messages: int, concurrency
                 str(each),
                 str(concurrency),
                 f"floor{number}",
-            ]
+            ],
+            stdout=subprocess.PIPE,
         )
         for number in range(processes)
     ]
+    starts = []
     for loop in loops:
-        if loop.wait() != 0:
+        output, _ = loop.communicate()
+        if loop.returncode != 0:
             raise RuntimeError("a floor loop failed")
+        starts.append(float(output.split()[0]))
+    started = min(starts)
     with receiver.lock:
         last = max(receiver.first_arrival.values())
         seen = len(receiver.first_arrival)

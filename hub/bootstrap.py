@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from hub.partners.ingest.report import RunReport
     from hub.partners.network import Network
     from hub.partners.schedule import HubJobs
+    from hub.sync.delivery import Deliveries
     from hub.sync.outbox import Dispatcher
 
 # The jobs, the outbox and the API are imported where a Hub builds them: the commands
@@ -100,6 +101,7 @@ class Hub(Closing):
         )
         self._jobs: HubJobs | None = None
         self._dispatcher: Dispatcher | None = None
+        self._deliveries: Deliveries | None = None
         if network is not None:
             masker.add_variables(secret_variables_of(network))
             deliveries = Deliveries(database, network, self.senders)
@@ -119,6 +121,7 @@ class Hub(Closing):
                 prefetch=deliveries.prefetch,
             )
             self._dispatcher = dispatcher
+            self._deliveries = deliveries
             self._jobs = HubJobs(network, self.supervisor, dispatcher, clock=clock)
 
     @property
@@ -139,8 +142,11 @@ class Hub(Closing):
         return create_app(self.database, self.network, stopping=self.stopping, clock=self.clock)
 
     def scheduler(self, *, dispatch_every: timedelta = timedelta(seconds=5)) -> BackgroundScheduler:
-        """Every job on its schedule (not started yet)."""
+        """Every job on its schedule (not started yet); the webhooks' clients built."""
         from hub.partners.schedule import build_scheduler
+
+        if self._deliveries is not None:
+            self._deliveries.warm()
 
         return build_scheduler(self.jobs, dispatch_every=dispatch_every)
 

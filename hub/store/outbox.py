@@ -21,7 +21,6 @@ from sqlalchemy import (
     Connection,
     RowMapping,
     case,
-    exists,
     func,
     literal,
     or_,
@@ -177,11 +176,20 @@ def claim(
     """
     head = outbox.alias("head")
     earlier = outbox.alias("earlier")
-    blocked = exists().where(
-        earlier.c.target == head.c.target,
-        earlier.c.ordering_key == head.c.ordering_key,
-        earlier.c.id < head.c.id,
-        earlier.c.state.in_(BLOCKING_STATES),
+    # The queue's first message still pending or dead, read by ix_outbox_queue in its
+    # order and stopped at one: a message heads its queue when that is itself. Said as
+    # NOT EXISTS, it let PostgreSQL, misled by a table not analysed yet (a burst just
+    # queued), read every pending row for every candidate.
+    first_of_queue = (
+        select(earlier.c.id)
+        .where(
+            earlier.c.target == head.c.target,
+            earlier.c.ordering_key == head.c.ordering_key,
+            earlier.c.state.in_(BLOCKING_STATES),
+        )
+        .order_by(earlier.c.id)
+        .limit(1)
+        .scalar_subquery()
     )
     candidates = (
         select(head.c.id)
@@ -189,7 +197,7 @@ def claim(
             head.c.state == OutboxState.PENDING.value,
             head.c.next_attempt_at <= now,
             or_(head.c.lease_until.is_(None), head.c.lease_until <= now),
-            ~blocked,
+            head.c.id == first_of_queue,
         )
         .order_by(head.c.next_attempt_at, head.c.id)
         .limit(limit)

@@ -367,6 +367,12 @@ class Deliveries:
         self._payloads: dict[int, dict[str, Any]] = {}
         self._lock = threading.Lock()
 
+    def warm(self) -> None:
+        """Build the configured webhooks' clients now (their adapter loaded, their
+        settings checked), so that the first push's webhook does not wait for it."""
+        for spec in self.network.config.webhooks:
+            self.senders.for_webhook(spec)
+
     def prefetch(self, rows: Sequence[OutboxRow]) -> None:
         payloads = webhook_payloads(self.database, rows)
         with self._lock:
