@@ -228,7 +228,9 @@ def start_hub(
 
 
 def wait_until_answering(servers: list[subprocess.Popen[bytes]], ports: list[int]) -> None:
-    deadline = time.monotonic() + 30
+    """Until each answers; the first ones send the backlog meanwhile, with several
+    deliveries in flight, so on a busy machine the last one may take a minute to start."""
+    deadline = time.monotonic() + 90
     for server, port in zip(servers, ports, strict=True):
         while True:
             try:
