@@ -53,8 +53,9 @@ def serve(
         typer.Option(
             envvar="HUB_DELIVERIES_PER_RECEIVER",
             min=1,
-            help="Outbox deliveries in flight at once to one receiver (webhook or partner), "
-            "per process; 1 sends one message at a time.",
+            help="Outbox deliveries in flight at once to one retailer's webhook, per "
+            "process; 1 sends one message at a time (a partner's connector always gets one "
+            "at a time).",
         ),
     ] = 8,
 ) -> None:

@@ -52,9 +52,10 @@ class Retries:
 
 
 DELIVERIES_PER_RECEIVER = 8
-"""Outbox deliveries in flight at once to one receiver, per process (`hub serve
---deliveries-per-receiver`): enough to hide a receiver's round trip, few enough for a
-retailer's endpoint sized for a handful of clients. 1 sends one message at a time."""
+"""Outbox deliveries in flight at once to one retailer's webhook, per process (`hub
+serve --deliveries-per-receiver`): enough to hide a receiver's round trip, few enough
+for an endpoint sized for a handful of clients. 1 sends one message at a time. A
+partner's connector still gets one at a time (``Deliveries.overlaps``)."""
 
 OUTBOX_BATCH = 100
 """Messages a dispatcher claims at once (and tops up as they go): all of them must be
@@ -119,6 +120,7 @@ class Hub(Closing):
                 concurrency=deliveries_per_receiver,
                 batch_size=OUTBOX_BATCH,
                 prefetch=deliveries.prefetch,
+                overlaps=deliveries.overlaps,
             )
             self._dispatcher = dispatcher
             self._deliveries = deliveries

@@ -675,3 +675,33 @@ def test_a_serving_dispatcher_is_woken_by_a_message_queued_in_its_process(
         stop.set()
         loop.join(30)
     assert not loop.is_alive(), "it stops once asked"
+
+
+def test_a_target_that_takes_no_overlap_gets_one_delivery_at_a_time(database: Database) -> None:
+    """A partner's connector (two files named from the same second must not race) gets
+    one delivery at a time while a webhook beside it gets several."""
+    items = [item(f"{t}-{c}", case=f"C{c}", target=t) for c in range(6) for t in ("web", "sftp")]
+    put(database, *items, now=datetime.now(UTC))
+    lock = threading.Lock()
+    busy: Counter[str] = Counter()
+    most: Counter[str] = Counter()
+
+    def send(message: OutboxRow) -> DeliveryReceipt:
+        with lock:
+            busy[message.target] += 1
+            most[message.target] = max(most[message.target], busy[message.target])
+        time.sleep(0.02)
+        with lock:
+            busy[message.target] -= 1
+        return OK
+
+    worker = Dispatcher(
+        database, send, owner="d", concurrency=4, overlaps=lambda target: target == "web"
+    )
+    try:
+        result = worker.run_until_idle()
+    finally:
+        worker.close()
+    assert result.delivered == len(items)
+    assert most["sftp"] == 1
+    assert 1 < most["web"] <= 4

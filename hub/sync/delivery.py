@@ -367,6 +367,14 @@ class Deliveries:
         self._payloads: dict[int, dict[str, Any]] = {}
         self._lock = threading.Lock()
 
+    @staticmethod
+    def overlaps(target: str) -> bool:
+        """Whether deliveries to ``target`` may be in flight together: a retailer's
+        webhook (one POST each, the idempotency key in it). A partner's connector gets
+        one at a time, as before: two files named from the same second must not race
+        for the name at its SFTP server or folder."""
+        return target.startswith(WEBHOOK_PREFIX)
+
     def warm(self) -> None:
         """Build the configured webhooks' clients now (their adapter loaded, their
         settings checked), so that the first push's webhook does not wait for it."""

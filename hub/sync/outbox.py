@@ -234,6 +234,8 @@ class Dispatcher:
     transaction per ``mark_batch`` outcomes or fewer), and while a round drains, the
     dispatcher claims more, so that the receivers never wait for the slowest send.
     ``prefetch`` is given each claimed batch first, to read what its sends need at once.
+    ``overlaps`` says which targets take concurrent deliveries (the others get one at a
+    time); all do when it is not given.
 
     With ``together``, the claimed messages whose target allows it go out as one
     delivery per target and kind (one file of many lines), are marked in one transaction
@@ -265,6 +267,7 @@ class Dispatcher:
         workers: int | None = None,
         mark_batch: int = 100,
         prefetch: Prefetch | None = None,
+        overlaps: Callable[[str], bool] | None = None,
     ) -> None:
         if max_attempts < 1:
             raise ConfigurationError(f"max_attempts must be at least 1, not {max_attempts}")
@@ -297,6 +300,7 @@ class Dispatcher:
         self.workers = workers if workers is not None else min(4 * concurrency, 64)
         self.mark_batch = mark_batch
         self.prefetch = prefetch
+        self.overlaps = overlaps
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
 
@@ -378,7 +382,7 @@ class Dispatcher:
                 result.handed_back += self._hand_back(rows)
             kept: list[_Unit] = []
             for unit in waiting:
-                if len(running) < capacity and in_flight[unit.target] < self.concurrency:
+                if len(running) < capacity and in_flight[unit.target] < self._room(unit.target):
                     running[self._start(self._deliver, unit)] = unit.target
                     in_flight[unit.target] += 1
                 else:
@@ -416,6 +420,12 @@ class Dispatcher:
                     since_claim = 0
         self._book(marks, 0, result)
         return result
+
+    def _room(self, target: str) -> int:
+        """Deliveries to ``target`` that may be in flight at once."""
+        if self.overlaps is not None and not self.overlaps(target):
+            return 1
+        return self.concurrency
 
     def _book(self, marks: list[_Verdict], limit: int, result: DispatchResult) -> list[_Unit]:
         """Write ``marks`` in one transaction, then claim up to ``limit`` messages; the
