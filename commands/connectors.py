@@ -51,7 +51,7 @@ def list_connectors(network: NetworkOption = None) -> None:
     """Every connector: partner, mapping message, transport and schedule."""
     from rich.table import Table
 
-    from hub.partners.connectors import open_network
+    from hub.partners.network import open_network  # lists specs: builds no connector
 
     config = open_network(network_path(network)).config
     table = Table("connector", "partner", "message", "transport", "schedule", "enabled")

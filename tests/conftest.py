@@ -24,6 +24,12 @@ from hub.store.migrate import upgrade
 from hub.store.tables import metadata
 from simulators.sftp import ClientKey, generate_client_key
 
+# Rich wraps a command's output at the terminal's width, 80 columns when there is none:
+# tests that read what a command printed would depend on the length of their temporary
+# paths (longer under pytest-xdist's workers). A wide terminal for every command started
+# here; a test about wrapping sets its own width.
+os.environ["COLUMNS"] = "400"
+
 POSTGRES_VARIABLE = "HUB_TEST_POSTGRES_URL"
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 

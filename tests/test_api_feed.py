@@ -429,3 +429,84 @@ def test_a_page_built_without_validation_is_what_validating_it_gives(hub: Hub) -
     assert items[2]["label"] is not None
     assert items[3]["label"] is None
     assert items[3]["case_status_after"] == "quote_pending"
+
+
+def _every_kind(reference: str) -> list[Event]:
+    """An event of each type, mapped and not, with each kind of detail, odd offsets,
+    microseconds, and text a serializer could write differently (accents, quotes,
+    control characters, a line separator, an emoji)."""
+    base = T0.astimezone(timezone(timedelta(hours=5, minutes=30)))
+    details: list[dict[str, Any]] = [
+        {"quote": {"amount_incl_tax": {"amount": "89.90", "currency": "EUR"}}},
+        {"shipment": {"tracking_number": "6A12345678901", "carrier": "colis-express"}},
+        {"visit": {"date": "2026-12-01", "slot": "am", "technician": "Zoé"}},
+        {"parts": [{"line_no": 1, "sku": "SEB-123", "eta": "2026-12-03"}]},
+        {"parts_order_id": "PO-1", "serial_number": "SN-9", "note": 'dit "urgent" \\ ok'},
+        {"reason": "Client absent\u2028deux fois", "eta": "2026-12-04"},
+        {"location": {"name": "Dépôt Lyon", "postcode": "69007", "city": "Lyon"}},
+        {"signed_by": "J. Müller 🙂"},
+        {},
+    ]
+    kinds: list[tuple[EventType, str | None]] = [
+        (EventType.CASE_STATUS, "received"),
+        (EventType.SHIPMENT_STATUS, "in_transit"),
+        (EventType.PARTS_ORDER_STATUS, "shipped"),
+        (EventType.SERVICE_LEVEL, "breached"),
+        (EventType.CASE_RECORD, "corrected"),
+        (EventType.CASE_STATUS, None),
+        (EventType.SHIPMENT_STATUS, None),
+        (EventType.CASE_STATUS, "diagnosing"),
+        (EventType.CASE_STATUS, "quote_pending"),
+    ]
+    made = []
+    for index, ((event_type, status), detail) in enumerate(zip(kinds, details, strict=True)):
+        made.append(
+            Event(
+                id=f"atelier-dupont:{reference}:{index}",
+                case_ref=reference,
+                type=event_type,
+                status=status,
+                occurred_at=base + timedelta(hours=index, microseconds=index * 1001),
+                recorded_at=T0 + timedelta(days=1, microseconds=index),
+                reported_by="atelier-dupont",
+                raw_code=f"C{index}" if index % 2 or status is None else None,
+                raw_label='Réparé\t"vite"\x01' if index % 3 == 0 else None,
+                subject="6A12345678901" if event_type is EventType.SHIPMENT_STATUS else None,
+                details=detail,
+            )
+        )
+    return made
+
+
+def test_the_pages_json_written_from_rows_is_the_models_byte_for_byte(hub: Hub) -> None:
+    """The route writes a page's JSON from the store's rows (hub.api.feed.page_json); its
+    bytes must be those of the pydantic path (FeedPageOut over read_feed) for every kind
+    of event and details, in every page and on its last, empty one."""
+    for reference in ("ME-000123", "ME-000124"):
+        _open(hub, reference)
+    with hub.database.transaction() as connection:
+        append_events(connection, _every_kind("ME-000123"))
+    with hub.database.transaction() as connection:
+        append_events(connection, _every_kind("ME-000124")[::-1])
+    after: str | None = None
+    pages = 0
+    while True:
+        params: dict[str, Any] = {"limit": 5} | ({"after": after} if after else {})
+        response = hub.client.get("/v1/feed", params=params, headers=hub.me.headers)
+        assert response.status_code == 200, response.text
+        with hub.database.transaction() as connection:
+            page = read_feed(connection, hub.me.retailer, after=after, limit=5)
+        assert response.content == FeedPageOut.of(page).model_dump_json().encode()
+        validated = FeedPageOut.model_validate_json(response.content)
+        assert response.content == validated.model_dump_json().encode()
+        pages += 1
+        body = response.json()
+        if not body["items"]:
+            break
+        after = body["next_cursor"]
+    items = _page(hub, limit=500)["items"]
+    assert len(items) >= 18
+    assert pages == len(items) // 5 + 1 + (len(items) % 5 > 0), "then the empty page"
+    assert {item["type"] for item in items} == {t.value for t in EventType}
+    assert sum(item["details"] is not None for item in items) == 16
+    assert any("🙂" in ((item["details"] or {}).get("signed_by") or "") for item in items)

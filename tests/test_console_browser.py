@@ -120,6 +120,20 @@ def test_login_then_network_health_flags_the_failing_connector(
     shot(page, scenario, "network-health")
 
 
+def test_the_health_page_refreshes_itself_on_a_wall_screen(
+    page: Page, base_url: str, scenario: Scenario
+) -> None:
+    log_in(page, base_url)
+    assert page.locator('meta[http-equiv="refresh"]').count() == 0, "off by default"
+    page.get_by_label("Auto-refresh").select_option("60")
+    page.get_by_role("button", name="Set").click()
+    expect(page.locator('meta[http-equiv="refresh"]')).to_have_attribute("content", "60")
+    expect(page.get_by_label("Auto-refresh")).to_have_value("60")
+    assert page.url == base_url + "/console?refresh=60"
+    page.goto(base_url + "/console?refresh=5")
+    assert page.locator('meta[http-equiv="refresh"]').count() == 0, "only the offered choices"
+
+
 def test_a_connectors_page_shows_its_runs_and_rejects_with_the_raw_line(
     page: Page, base_url: str, scenario: Scenario
 ) -> None:

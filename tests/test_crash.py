@@ -229,8 +229,10 @@ def start_hub(
 
 def wait_until_answering(servers: list[subprocess.Popen[bytes]], ports: list[int]) -> None:
     """Until each answers; the first ones send the backlog meanwhile, with several
-    deliveries in flight, so on a busy machine the last one may take a minute to start."""
-    deadline = time.monotonic() + 90
+    deliveries in flight, which slows the start of the others."""
+    # A liveness bound, not a speed check: three hubs starting beside a test worker on a
+    # loaded two-core machine have been seen to need more than 30 s.
+    deadline = time.monotonic() + 120
     for server, port in zip(servers, ports, strict=True):
         while True:
             try:

@@ -3,12 +3,21 @@ the very text the serializer gives, so cursors retailers hold stay valid."""
 
 from __future__ import annotations
 
+import json
+import zlib
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from itsdangerous import URLSafeSerializer
 
-from hub.retailers.cursors import CursorKind, UnknownCursor, decode_cursor, encode_cursor
+from hub.retailers.cursors import (
+    CursorKind,
+    UnknownCursor,
+    _never_compressed,
+    decode_cursor,
+    encode_cursor,
+)
 
 KEY = bytes(range(32))
 
@@ -46,3 +55,45 @@ def test_a_cursor_of_another_key_or_list_is_unknown() -> None:
     for key, kind in ((bytes(32), CursorKind.FEED), (KEY, CursorKind.CASE_LIST)):
         with pytest.raises(UnknownCursor):
             decode_cursor(key, kind, text, arity=2)
+
+
+def _runs() -> list[tuple[int, int]]:
+    """Pairs of every length up to 19 digits each, as repetitive as digits get (one
+    digit repeated, two alternating) and as plain (a count), where zlib does best."""
+    shapes = []
+    for first_digits in range(1, 20):
+        for second_digits in range(1, 20):
+            for a, b in (("1", "1"), ("12", "12"), ("9", "0"), ("123", "4567")):
+                first = int(("1" + a * 20)[:first_digits]) if first_digits > 1 else int(a[0])
+                second = int(("1" + b * 20)[:second_digits]) if second_digits > 1 else 0
+                shapes.append((first, second))
+                shapes.append((int(str(first)[::-1]), int(str(second)[::-1])))
+    return shapes
+
+
+def test_the_skipped_zlib_check_never_skips_a_payload_zlib_would_shorten() -> None:
+    """encode_cursor skips zlib where a bound says it cannot win: zlib must agree."""
+    skipped = 0
+    for values in _runs():
+        payload = json.dumps(list(values), separators=(",", ":")).encode("ascii")
+        if _never_compressed(*values):
+            skipped += 1
+            assert len(zlib.compress(payload)) >= len(payload) - 1, values
+        assert encode_cursor(KEY, CursorKind.FEED, values) == _serializer_text(
+            CursorKind.FEED, values
+        )
+    assert 0 < skipped < len(_runs())
+
+
+@given(values=positions)
+def test_the_bound_holds_for_any_position(values: tuple[int, int]) -> None:
+    payload = json.dumps(list(values), separators=(",", ":")).encode("ascii")
+    if _never_compressed(*values):
+        assert len(zlib.compress(payload)) >= len(payload) - 1
+
+
+def test_the_bound_skips_the_payloads_a_feed_holds() -> None:
+    """SQLite's (0, position) and PostgreSQL's six-digit transaction ids: no zlib call."""
+    assert _never_compressed(0, 9_999_999_999)
+    assert _never_compressed(999_999, 9_999_999)
+    assert not _never_compressed(1111111111111111111, 1111111111111111111)

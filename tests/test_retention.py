@@ -29,6 +29,7 @@ from hub.store.tables import (
     connector_runs,
     events,
     feed_entries,
+    file_warnings,
     outbox,
     raw_messages,
     rejects,
@@ -45,6 +46,7 @@ SPEC = RetentionSpec(
     delivered_outbox="30d",
     run_records="90d",
     rejects="180d",
+    file_warnings="180d",
     acknowledgements="90d",
     anonymise_closed_cases_after=None,
     batch_size=2,
@@ -101,6 +103,20 @@ def _reject(database: Database, message_id: int | None, at: datetime) -> None:
         )
 
 
+def _warning(database: Database, at: datetime, *, acknowledged: bool) -> None:
+    with database.transaction() as connection:
+        connection.execute(
+            insert(file_warnings).values(
+                connector="x",
+                source="f.csv",
+                kind="sequence_gap",
+                reason="file 7 expected, 9 read",
+                created_at=at,
+                acknowledged_at=at if acknowledged else None,
+            )
+        )
+
+
 def _closed_case(database: Database, reference: str, *, at: datetime) -> None:
     """A case opened, worked and closed on the given day."""
     with database.transaction() as connection:
@@ -146,6 +162,10 @@ def populated(database: Database) -> Database:
     _run(database, "b", "succeeded", RECENT)
     # rejects: one old without a message
     _reject(database, None, OLD)
+    # file warnings: an old one acknowledged goes; an old one unseen and a recent one stay
+    _warning(database, OLD, acknowledged=True)
+    _warning(database, OLD, acknowledged=False)
+    _warning(database, RECENT, acknowledged=True)
     # cases: closed long ago, closed long ago with a message still pending, still open
     _closed_case(database, "ME-000001", at=OLD)  # has pending and dead messages
     _closed_case(database, "ME-000002", at=OLD)
@@ -162,6 +182,8 @@ def test_dry_run_counts_what_would_go_and_the_oldest_kept(populated: Database) -
     assert plans["delivered_outbox"].due == 3
     assert plans["run_records"].due == 2, "a's first failure, b's old success"
     assert plans["rejects"].due == 1
+    assert plans["file_warnings"].due == 1
+    assert plans["file_warnings"].oldest_kept == OLD, "the warning not yet acknowledged"
     assert plans["closed_case_events"].due == 3, "ME-000002's opening, received, repaired"
     assert plans["acknowledgements"].due == 0
     assert plans["anonymise_closed_cases_after"].period is None
@@ -178,6 +200,7 @@ def test_retention_removes_what_is_due_in_batches_and_keeps_what_the_hub_needs(
         "delivered_outbox": 3,
         "run_records": 2,
         "rejects": 1,
+        "file_warnings": 1,
         "acknowledgements": 0,
     }
     with populated.transaction() as connection:
@@ -209,6 +232,8 @@ def test_retention_removes_what_is_due_in_batches_and_keeps_what_the_hub_needs(
         assert closed.status is not None
         assert closed.status.value == "closed", "the case still reads closed"
     assert _count(populated, events, events.c.case_ref == "ME-000002") == 1
+    assert _count(populated, file_warnings, file_warnings.c.acknowledged_at.is_(None)) == 1
+    assert _count(populated, file_warnings) == 2
     assert _count(populated, feed_entries) == 4 + 2 + 1, "their feed entries went with them"
     assert _count(populated, events, events.c.case_ref == "ME-000001") == 4, "message pending"
     assert _count(populated, events, events.c.case_ref == "ME-000003") == 2, "case open"

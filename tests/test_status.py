@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -269,3 +270,111 @@ def test_the_status_of_the_network_imports_no_client_nor_mapping_engine(tmp_path
         [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert found.stdout.strip() == "", f"imported to read the status: {found.stdout}"
+
+
+_MODULES_AT_EXIT = (
+    "import atexit, runpy, sys\n"
+    "out, sys.argv = sys.argv[1], ['hub', *sys.argv[2:]]\n"
+    "atexit.register(lambda: open(out, 'w').write('\\n'.join(sorted(sys.modules))))\n"
+    "runpy.run_path('cli.py', run_name='__main__')\n"
+)
+"""Runs `hub` (cli.py) with the given arguments and writes, as it exits, every module it
+imported: what an operator's command really loads, in a fresh interpreter."""
+
+_SERVING = ("fastapi", "uvicorn", "apscheduler.schedulers", "httpx", "paramiko", "authlib")
+_BUILDING = ("hub.partners.connectors", "hub.mapping.inbound", "hub.sync.engine")
+_NETWORK = ("hub.config.network", "hub.config.connector_spec", "adapters.transports", "lxml")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "unused"),
+    [
+        (["--help"], ("pydantic", "sqlalchemy", "yaml", "hub.model")),
+        (["status"], (*_SERVING, *_BUILDING, "alembic")),
+        (["runs", "atelier-dupont-status"], (*_SERVING, *_BUILDING, "alembic")),
+        (["rejects", "atelier-dupont-status"], (*_SERVING, *_BUILDING, "alembic")),
+        (["unmapped"], (*_SERVING, *_NETWORK, "alembic", "hub.model.case", "hub.model.event")),
+        (["unlinked"], (*_SERVING, *_NETWORK, "alembic", "hub.model.case")),
+        (["outbox", "dead-letters"], (*_SERVING, *_NETWORK, "alembic", "hub.model.case")),
+        (["overview"], (*_SERVING, *_NETWORK, "alembic")),
+        (["db", "current"], (*_SERVING, *_NETWORK, "alembic")),
+        (["connectors", "list"], (*_SERVING, *_BUILDING, "sqlalchemy", "hub.partners.ingest")),
+    ],
+    ids=lambda value: " ".join(value) if isinstance(value, list) else None,
+)
+def test_a_command_that_serves_no_http_imports_only_what_it_uses(
+    tmp_path: Path, arguments: list[str], unused: tuple[str, ...]
+) -> None:
+    """Issue 17: each module is a start cost the operator waits for. A command that reads
+    the store alone loads no network model, `hub overview` and `hub db current` no Alembic
+    (the head is read from the migration files), `hub connectors list` no store and no
+    connector, none of them the serving machinery or a partner client."""
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    upgrade(Database(url))
+    modules = tmp_path / "modules.txt"
+    environ = {**os.environ, "HUB_DATABASE_URL": url, "COLUMNS": "200"}
+    environ.pop("HUB_HOME", None)
+    subprocess.run(
+        [sys.executable, "-c", _MODULES_AT_EXIT, str(modules), *arguments],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    loaded = set(modules.read_text().split())
+    assert "commands.common" in loaded  # the list is the command's own
+    found = sorted(
+        name
+        for name in loaded
+        for prefix in unused
+        if name == prefix or name.startswith(f"{prefix}.")
+    )
+    assert found == [], f"hub {' '.join(arguments)} imported {found}"
+
+
+def test_the_model_loads_a_module_only_when_one_of_its_names_is_used() -> None:
+    """`hub.model`'s names come from their modules on first use: importing a party's id
+    builds no case or event class, and `from hub.model import Case` still gives the Case."""
+    probe = (
+        "import sys\n"
+        "from hub.model.parties import PartyId\n"
+        "before = sorted(m for m in sys.modules if m.startswith('hub.model.'))\n"
+        "from hub.model import Case, derive_case_state\n"
+        "from hub.model.case import Case as Defined\n"
+        "assert Case is Defined, Case\n"
+        "assert derive_case_state.__module__ == 'hub.model.timeline'\n"
+        "print(','.join(before))\n"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert found.stdout.strip() == "hub.model.address,hub.model.parties"
+
+
+def test_the_schema_head_read_from_the_migration_files_is_alembics(tmp_path: Path) -> None:
+    """`head_revision` reads the migration files' revision lines instead of loading
+    Alembic; it must name the head Alembic names, and leave a branch to Alembic."""
+    from alembic.script import ScriptDirectory
+
+    from hub.store.migrate import MIGRATIONS, _single_head, alembic_config, head_revision
+
+    database = Database(f"sqlite:///{tmp_path / 'hub.db'}")
+    alembic_head = ScriptDirectory.from_config(alembic_config(database)).get_current_head()
+    assert _single_head(MIGRATIONS / "versions") == alembic_head
+    assert head_revision(database) == alembic_head
+    branched = tmp_path / "versions"
+    branched.mkdir()
+    for revision, down in [("0001", None), ("0002", "0001"), ("0003", "0001")]:
+        (branched / f"{revision}_step.py").write_text(
+            f"revision = {revision!r}\ndown_revision = {down!r}\n", encoding="utf-8"
+        )
+    assert _single_head(branched) is None  # two heads: Alembic says what to do
+    (branched / "0003_step.py").write_text(
+        'revision = "0003"\ndown_revision = ("0001", "0002")\n', encoding="utf-8"
+    )
+    assert _single_head(branched) is None  # a merge: Alembic's to read
+    (branched / "0003_step.py").write_text(
+        'revision = "0003"\ndown_revision = "0002"\n', encoding="utf-8"
+    )
+    assert _single_head(branched) == "0003"

@@ -41,7 +41,7 @@ SQLITE_PREFIX = "sqlite:///"
 class HomeSettings(BaseModel):
     """``hub.yaml``: the settings of one hub, every key optional."""
 
-    model_config = ConfigDict(extra="forbid", title="hub.yaml")
+    model_config = ConfigDict(extra="forbid", title="hub.yaml", defer_build=True)
 
     database_url: str | None = Field(
         default=None, description="The database; a relative SQLite file is in the home."

@@ -42,6 +42,11 @@ class RetentionSpec(BaseModel):
         "successful run (its status and lag are read from them).",
     )
     rejects: Duration | None = Field(default="180d", description="Rejected lines.")
+    file_warnings: Duration | None = Field(
+        default="180d",
+        description="Warnings about files that still went in (a sequence gap) that an "
+        "operator has acknowledged; one not yet acknowledged stays, as it flags its connector.",
+    )
     acknowledgements: Duration | None = Field(
         default="90d",
         description="Acknowledgements put to partners this long ago (those still owed stay), "

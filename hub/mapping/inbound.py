@@ -12,7 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from functools import lru_cache
+from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
@@ -44,6 +45,8 @@ from hub.model.event import (
     Event,
     EventDetails,
     EventType,
+    mapped_details,
+    mapped_event,
     stable_event_id,
 )
 from hub.model.money import Money
@@ -51,9 +54,47 @@ from hub.model.statuses import PartsOrderStatus
 from hub.model.work import PartsOrderLine, Quote, Shipment, Visit
 from hub.ports import Record
 
-_DATES = {Target.ETA, Target.VISIT_DATE}
-_INTEGERS = {Target.PART_LINE}
-_LISTS = {Target.PART_SKU, Target.PART_QUANTITY}
+
+class _T:
+    """The targets this module reads, as plain class attributes: reading an enum's
+    member goes through its metaclass, several times slower, dozens of times a record."""
+
+    CARRIER: Final = Target.CARRIER
+    CARRIER_NAME: Final = Target.CARRIER_NAME
+    CASE_REF: Final = Target.CASE_REF
+    ETA: Final = Target.ETA
+    LOCATION_CITY: Final = Target.LOCATION_CITY
+    LOCATION_COUNTRY: Final = Target.LOCATION_COUNTRY
+    LOCATION_ID: Final = Target.LOCATION_ID
+    LOCATION_NAME: Final = Target.LOCATION_NAME
+    LOCATION_POSTCODE: Final = Target.LOCATION_POSTCODE
+    NOTE: Final = Target.NOTE
+    OCCURRED_AT: Final = Target.OCCURRED_AT
+    PARTNER_EVENT_ID: Final = Target.PARTNER_EVENT_ID
+    PARTNER_REF: Final = Target.PARTNER_REF
+    PARTS_ORDER_ID: Final = Target.PARTS_ORDER_ID
+    PART_LINE: Final = Target.PART_LINE
+    PART_QUANTITY: Final = Target.PART_QUANTITY
+    PART_SKU: Final = Target.PART_SKU
+    QUOTE_AMOUNT: Final = Target.QUOTE_AMOUNT
+    QUOTE_CURRENCY: Final = Target.QUOTE_CURRENCY
+    RAW_CODE: Final = Target.RAW_CODE
+    RAW_LABEL: Final = Target.RAW_LABEL
+    REASON: Final = Target.REASON
+    SERIAL_NUMBER: Final = Target.SERIAL_NUMBER
+    SHIPMENT_LEG: Final = Target.SHIPMENT_LEG
+    SIGNED_BY: Final = Target.SIGNED_BY
+    SUBJECT: Final = Target.SUBJECT
+    TIME_ZONE: Final = Target.TIME_ZONE
+    TRACKING_NUMBER: Final = Target.TRACKING_NUMBER
+    VISIT_DATE: Final = Target.VISIT_DATE
+    VISIT_SLOT: Final = Target.VISIT_SLOT
+    VISIT_TECHNICIAN: Final = Target.VISIT_TECHNICIAN
+
+
+_DATES = {_T.ETA, _T.VISIT_DATE}
+_INTEGERS = {_T.PART_LINE}
+_LISTS = {_T.PART_SKU, _T.PART_QUANTITY}
 """Targets a record may repeat (structured codecs join repeated values with a newline)."""
 
 
@@ -185,23 +226,35 @@ class InboundMapping:
         ]
         # A zone given with each event (a checkpoint's local time): occurred_at is read
         # after it, in that zone, falling back to the mapping's when it is empty.
-        self._event_zone = Target.TIME_ZONE in self.spec.fields
+        self._event_zone = _T.TIME_ZONE in self.spec.fields
         self._zoned: dict[str, InstantParser] = {}
-        self._steps = [
+        steps = [
             (
                 r.target,
                 r.field_name,
                 r.extract,
-                None if self._event_zone and r.target is Target.OCCURRED_AT else r.convert,
+                None if self._event_zone and r.target is _T.OCCURRED_AT else r.convert,
                 r.required,
+                _plain_column(self.spec.fields[r.target]),
+                self.spec.fields[r.target].strip,
             )
             for r in self._readers
         ]
+        self._texts = tuple(
+            (target, column, strip)
+            for target, _, _, convert, required, column, strip in steps
+            if column is not None and convert is None and not required
+        )
+        """Targets that are a column's text, maybe empty: read in a loop of their own,
+        without a call (most fields of most mappings are; they can reject nothing)."""
+        self._steps = [step for step in steps if (step[0], step[5], step[6]) not in self._texts]
+        """The other targets, in the mapping's order: they may reject the record."""
         fields = self.spec.fields
         self._plain_details = [(t, name) for t, name in _PLAIN_DETAILS.items() if t in fields]
         self._nested_details = any(t in fields for t in _NESTED_DETAILS)
+        self._location = tuple((t, part) for t, part in _LOCATION.items() if t in fields)
         self._derived_subject = self.spec.subject_template is not None or (
-            self.spec.event_type is EventType.SHIPMENT_STATUS and Target.TRACKING_NUMBER in fields
+            self.spec.event_type is EventType.SHIPMENT_STATUS and _T.TRACKING_NUMBER in fields
         )
         self._require_any = [t for t in self.spec.require_any]
         self._require_names = " or ".join(
@@ -209,11 +262,11 @@ class InboundMapping:
         )
 
     def _converter(self, target: Target, field: FieldSpec) -> Callable[[str], Any] | None:
-        if target is Target.OCCURRED_AT:
+        if target is _T.OCCURRED_AT:
             return self._instants(self.zone)
-        if target is Target.TIME_ZONE:
+        if target is _T.TIME_ZONE:
             return parse_zone
-        if target is Target.QUOTE_AMOUNT:
+        if target is _T.QUOTE_AMOUNT:
             separator = field.decimal.value if field.decimal else "."
             return lambda text: parse_amount(text, separator)
         if target in _DATES:
@@ -221,9 +274,9 @@ class InboundMapping:
             return lambda text: parse_date(text, date_format)
         if target in _INTEGERS:
             return parse_int
-        if target is Target.PART_QUANTITY:
+        if target is _T.PART_QUANTITY:
             return lambda text: tuple(parse_int(part.strip()) for part in text.split("\n"))
-        if target is Target.PART_SKU:
+        if target is _T.PART_SKU:
             return _skus
         return None
 
@@ -256,8 +309,18 @@ class InboundMapping:
     def _values(self, record: Record, source: str) -> dict[Target, Any]:
         values: dict[Target, Any] = {}
         fields = record.fields
-        for target, field_name, extract, convert, required in self._steps:
-            text = extract(fields)
+        for target, name, stripped in self._texts:
+            raw = fields.get(name)
+            if raw:
+                kept = raw.strip() if stripped else raw
+                if kept:
+                    values[target] = kept
+        for target, field_name, extract, convert, required, column, strip in self._steps:
+            if column is not None:  # what _raw_reader's column reader does, inlined
+                raw = fields.get(column)
+                text = None if raw is None else (raw.strip() if strip else raw) or None
+            else:
+                text = extract(fields)
             if text is None:
                 if required:
                     raise MissingValue(
@@ -277,7 +340,7 @@ class InboundMapping:
                     location=Location(source, record.line, field_name),
                     raw=record.raw,
                 ) from problem
-        if self._event_zone and Target.OCCURRED_AT in values:
+        if self._event_zone and _T.OCCURRED_AT in values:
             self._read_in_event_zone(values, record, source)
         if self._require_any and not any(t in values for t in self._require_any):
             raise MissingValue(
@@ -299,7 +362,7 @@ class InboundMapping:
         return "\x1e".join(str(values.get(target) or "") for target in self.spec.identity)
 
     def _instants(self, zone: Zone) -> InstantParser:
-        occurred_at = self.spec.fields[Target.OCCURRED_AT]
+        occurred_at = self.spec.fields[_T.OCCURRED_AT]
         return instant_parser(
             occurred_at.format or "iso8601",
             zone,
@@ -309,7 +372,7 @@ class InboundMapping:
 
     def _read_in_event_zone(self, values: dict[Target, Any], record: Record, source: str) -> None:
         """occurred_at, read in the zone the record gave (or the mapping's)."""
-        zone: Zone = values.pop(Target.TIME_ZONE, self.zone)
+        zone: Zone = values.pop(_T.TIME_ZONE, self.zone)
         key = zone_name(zone)
         parse = self._zoned.get(key)
         if parse is None:
@@ -317,9 +380,9 @@ class InboundMapping:
                 self._zoned.clear()
             parse = self._zoned[key] = self._instants(zone)
         try:
-            values[Target.OCCURRED_AT] = parse(values[Target.OCCURRED_AT])
+            values[_T.OCCURRED_AT] = parse(values[_T.OCCURRED_AT])
         except ValueProblem as problem:
-            field = _field_name(self.spec.fields[Target.OCCURRED_AT])
+            field = _field_name(self.spec.fields[_T.OCCURRED_AT])
             raise BadValue(
                 str(problem), location=Location(source, record.line, field), raw=record.raw
             ) from problem
@@ -328,37 +391,37 @@ class InboundMapping:
         self, values: dict[Target, Any], record: Record, source: str, recorded_at: datetime
     ) -> Event:
         event_type = self.spec.event_type
-        raw_code: str = values[Target.RAW_CODE]
+        raw_code: str = values[_T.RAW_CODE]
         status = self._statuses.get(raw_code)
         if status is None and self._patterns and raw_code not in self._statuses:
             status = self._by_pattern(raw_code)
-        occurred_at: datetime = values[Target.OCCURRED_AT]
-        subject = values.get(Target.SUBJECT)
+        occurred_at: datetime = values[_T.OCCURRED_AT]
+        subject = values.get(_T.SUBJECT)
         if not subject and self._derived_subject:
             subject = self._subject(values)
         try:
             details = self._details(values, event_type, status)
-            return Event(
+            return mapped_event(
                 id=stable_event_id(
                     reported_by=self.partner,
-                    partner_event_id=values.get(Target.PARTNER_EVENT_ID),
-                    case_ref=values.get(Target.CASE_REF),
-                    partner_ref=values.get(Target.PARTNER_REF),
+                    partner_event_id=values.get(_T.PARTNER_EVENT_ID),
+                    case_ref=values.get(_T.CASE_REF),
+                    partner_ref=values.get(_T.PARTNER_REF),
                     type=event_type,
                     raw_code=raw_code,
                     occurred_at=occurred_at,
                     subject=subject,
                     extra=self._identity(values),
                 ),
-                case_ref=values.get(Target.CASE_REF),
-                partner_ref=values.get(Target.PARTNER_REF),
+                case_ref=values.get(_T.CASE_REF),
+                partner_ref=values.get(_T.PARTNER_REF),
                 type=event_type,
                 status=status,
                 occurred_at=occurred_at,
                 recorded_at=recorded_at,
                 reported_by=self.partner,
                 raw_code=raw_code,
-                raw_label=values.get(Target.RAW_LABEL),
+                raw_label=values.get(_T.RAW_LABEL),
                 subject=subject,
                 details=details,
             )
@@ -374,8 +437,8 @@ class InboundMapping:
     ) -> EventDetails:
         given = {name: values[target] for target, name in self._plain_details if target in values}
         if self._nested_details:
-            given.update(_nested(values, event_type, status))
-        return EventDetails(**given) if given else _NO_DETAILS
+            given.update(_nested(values, event_type, status, self._location))
+        return mapped_details(given) if given else _NO_DETAILS
 
     def _subject(self, values: dict[Target, Any]) -> str | None:
         if self.spec.subject_template:
@@ -384,7 +447,7 @@ class InboundMapping:
                 return self.spec.subject_template.format(**available)
             except KeyError:
                 return None
-        tracking = values.get(Target.TRACKING_NUMBER)
+        tracking = values.get(_T.TRACKING_NUMBER)
         if self.spec.event_type is EventType.SHIPMENT_STATUS and tracking:
             return str(tracking).upper()
         return None
@@ -422,6 +485,20 @@ def _skus(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split("\n") if part.strip())
 
 
+def _plain_column(field: FieldSpec) -> str | None:
+    """The column a field reads as it is (maybe stripped), or None when its extractor
+    does more (columns joined, a constant, a pattern, values, a default, spaces)."""
+    if (
+        field.column is None
+        or field.normalize_space
+        or field.pattern is not None
+        or field.values is not None
+        or field.default is not None
+    ):
+        return None
+    return field.column
+
+
 def _field_name(field: FieldSpec) -> str | None:
     if field.column is not None:
         return field.column
@@ -434,29 +511,29 @@ _ZONES_KEPT = 1_000
 """Parsers an inbound mapping keeps, one per zone its partner gave (then it forgets)."""
 
 _PLAIN_DETAILS = {
-    Target.PARTS_ORDER_ID: "parts_order_id",
-    Target.SERIAL_NUMBER: "serial_number",
-    Target.NOTE: "note",
-    Target.REASON: "reason",
-    Target.ETA: "eta",
-    Target.SIGNED_BY: "signed_by",
+    _T.PARTS_ORDER_ID: "parts_order_id",
+    _T.SERIAL_NUMBER: "serial_number",
+    _T.NOTE: "note",
+    _T.REASON: "reason",
+    _T.ETA: "eta",
+    _T.SIGNED_BY: "signed_by",
 }
 """Targets copied to the event's details as they are."""
 
 _LOCATION = {
-    Target.LOCATION_ID: "id",
-    Target.LOCATION_NAME: "name",
-    Target.LOCATION_POSTCODE: "postcode",
-    Target.LOCATION_CITY: "city",
-    Target.LOCATION_COUNTRY: "country",
+    _T.LOCATION_ID: "id",
+    _T.LOCATION_NAME: "name",
+    _T.LOCATION_POSTCODE: "postcode",
+    _T.LOCATION_CITY: "city",
+    _T.LOCATION_COUNTRY: "country",
 }
 """Targets that say where it happened, by the part of the place each fills."""
 
 _NESTED_DETAILS = (
-    Target.QUOTE_AMOUNT,
-    Target.TRACKING_NUMBER,
-    Target.VISIT_DATE,
-    Target.PART_SKU,
+    _T.QUOTE_AMOUNT,
+    _T.TRACKING_NUMBER,
+    _T.VISIT_DATE,
+    _T.PART_SKU,
     *_LOCATION,
 )
 """Targets that build a quote, a parcel, a visit, parts lines or a place."""
@@ -466,47 +543,69 @@ _NO_DETAILS = EventDetails()
 
 
 def _nested(
-    values: dict[Target, Any], event_type: EventType, status: AnyStatus | None
+    values: dict[Target, Any],
+    event_type: EventType,
+    status: AnyStatus | None,
+    location: tuple[tuple[Target, str], ...],
 ) -> dict[str, Any]:
     """The quote, parcel, visit, parts lines and place the record carries, and only
     those: most records carry none, and the details' defaults need no validating (they
     are stored as what differs from the defaults, so leaving them out changes nothing)."""
     nested: dict[str, Any] = {}
-    if Target.QUOTE_AMOUNT in values:
-        amount: Decimal = values[Target.QUOTE_AMOUNT]
-        currency = values.get(Target.QUOTE_CURRENCY, "EUR")
-        nested["quote"] = Quote(amount_incl_tax=Money(amount=amount, currency=currency))
-    if Target.TRACKING_NUMBER in values:
+    if _T.QUOTE_AMOUNT in values:
+        amount: Decimal = values[_T.QUOTE_AMOUNT]
+        currency = values.get(_T.QUOTE_CURRENCY, "EUR")
+        nested["quote"] = _quote(str(amount), currency)
+    if _T.TRACKING_NUMBER in values:
         nested["shipment"] = Shipment.model_validate(
             {
-                "tracking_number": values[Target.TRACKING_NUMBER],
-                "carrier": values.get(Target.CARRIER),
-                "carrier_name": values.get(Target.CARRIER_NAME),
-                "leg": values.get(Target.SHIPMENT_LEG),
+                "tracking_number": values[_T.TRACKING_NUMBER],
+                "carrier": values.get(_T.CARRIER),
+                "carrier_name": values.get(_T.CARRIER_NAME),
+                "leg": values.get(_T.SHIPMENT_LEG),
             }
         )
-    if Target.VISIT_DATE in values:
-        visit_date: date = values[Target.VISIT_DATE]
-        slot = str(values.get(Target.VISIT_SLOT, "all_day")).lower()
+    if _T.VISIT_DATE in values:
+        visit_date: date = values[_T.VISIT_DATE]
+        slot = str(values.get(_T.VISIT_SLOT, "all_day")).lower()
         nested["visit"] = Visit.model_validate(
-            {"date": visit_date, "slot": slot, "technician": values.get(Target.VISIT_TECHNICIAN)}
+            {"date": visit_date, "slot": slot, "technician": values.get(_T.VISIT_TECHNICIAN)}
         )
-    if Target.PART_SKU in values:
+    if _T.PART_SKU in values:
         line_status = status if event_type is EventType.PARTS_ORDER_STATUS and status else "placed"
-        skus: tuple[str, ...] = values[Target.PART_SKU]
-        quantities: tuple[int, ...] = values.get(Target.PART_QUANTITY, ())
-        first_line = values.get(Target.PART_LINE, 1)
+        skus: tuple[str, ...] = values[_T.PART_SKU]
+        quantities: tuple[int, ...] = values.get(_T.PART_QUANTITY, ())
+        first_line = values.get(_T.PART_LINE, 1)
+        eta = values.get(_T.ETA)
         nested["parts"] = tuple(
-            PartsOrderLine(
-                line_no=first_line + index,
-                sku=sku,
-                quantity=quantities[index] if index < len(quantities) else 1,
-                status=PartsOrderStatus(line_status),
-                eta=values.get(Target.ETA),
+            _part_line(
+                first_line + index,
+                sku,
+                quantities[index] if index < len(quantities) else 1,
+                line_status,
+                eta,
             )
             for index, sku in enumerate(skus)
         )
-    place = {part: values[target] for target, part in _LOCATION.items() if values.get(target)}
+    place = {part: values[target] for target, part in location if values.get(target)}
     if place:
         nested["location"] = Place.model_validate(place)
     return nested
+
+
+@lru_cache(maxsize=4_096)
+def _quote(amount: str, currency: str) -> Quote:
+    """A quote, validated once per amount and currency: partners quote the same prices
+    again and again, and a frozen quote can be shared. The amount comes as its text so
+    that 212.00 and 212.0 (equal decimals, written differently) stay apart."""
+    return Quote(amount_incl_tax=Money(amount=Decimal(amount), currency=currency))
+
+
+@lru_cache(maxsize=4_096)
+def _part_line(
+    line_no: int, sku: str, quantity: int, status: str, eta: date | None
+) -> PartsOrderLine:
+    """A parts line, validated once per value (the same parts are ordered every day)."""
+    return PartsOrderLine(
+        line_no=line_no, sku=sku, quantity=quantity, status=PartsOrderStatus(status), eta=eta
+    )

@@ -1,36 +1,93 @@
-"""The canonical after-sales model. Imports nothing else of the hub."""
+"""The canonical after-sales model. Imports nothing else of the hub.
 
-from hub.model.address import Address
-from hub.model.case import (
-    Case,
-    ContractLevel,
-    Coverage,
-    CustomerContact,
-    Product,
-    ServiceType,
-)
-from hub.model.event import Event, EventDetails, EventType, stable_event_id
-from hub.model.money import Money
-from hub.model.parties import Party, PartyReference, PartyRole
-from hub.model.statuses import (
-    CaseRecordStatus,
-    CaseStatus,
-    Label,
-    PartsOrderStatus,
-    ServiceLevelStatus,
-    ShipmentStatus,
-)
-from hub.model.timeline import CaseState, derive_case_state, event_order_key, order_key
-from hub.model.work import (
-    PartsOrder,
-    PartsOrderLine,
-    Quote,
-    QuoteDecision,
-    Shipment,
-    ShipmentLeg,
-    Visit,
-    VisitSlot,
-)
+Each name is loaded from its module on first use, so that importing one module of the
+model (``hub.model.parties`` for a party's id) does not build every model's pydantic
+classes: a command that reads the store starts without them (issue 17).
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hub.model.address import Address
+    from hub.model.case import (
+        Case,
+        ContractLevel,
+        Coverage,
+        CustomerContact,
+        Product,
+        ServiceType,
+    )
+    from hub.model.event import Event, EventDetails, EventType, stable_event_id
+    from hub.model.money import Money
+    from hub.model.parties import Party, PartyReference, PartyRole
+    from hub.model.statuses import (
+        CaseRecordStatus,
+        CaseStatus,
+        Label,
+        PartsOrderStatus,
+        ServiceLevelStatus,
+        ShipmentStatus,
+    )
+    from hub.model.timeline import CaseState, derive_case_state, event_order_key, order_key
+    from hub.model.work import (
+        PartsOrder,
+        PartsOrderLine,
+        Quote,
+        QuoteDecision,
+        Shipment,
+        ShipmentLeg,
+        Visit,
+        VisitSlot,
+    )
+else:
+    _MODULE_OF = {
+        "Address": "address",
+        "Case": "case",
+        "CaseRecordStatus": "statuses",
+        "CaseState": "timeline",
+        "CaseStatus": "statuses",
+        "ContractLevel": "case",
+        "Coverage": "case",
+        "CustomerContact": "case",
+        "Event": "event",
+        "EventDetails": "event",
+        "EventType": "event",
+        "Label": "statuses",
+        "Money": "money",
+        "PartsOrder": "work",
+        "PartsOrderLine": "work",
+        "PartsOrderStatus": "statuses",
+        "Party": "parties",
+        "PartyReference": "parties",
+        "PartyRole": "parties",
+        "Product": "case",
+        "Quote": "work",
+        "QuoteDecision": "work",
+        "ServiceLevelStatus": "statuses",
+        "ServiceType": "case",
+        "Shipment": "work",
+        "ShipmentLeg": "work",
+        "ShipmentStatus": "statuses",
+        "Visit": "work",
+        "VisitSlot": "work",
+        "derive_case_state": "timeline",
+        "event_order_key": "timeline",
+        "order_key": "timeline",
+        "stable_event_id": "event",
+    }
+
+    def __getattr__(name: str) -> Any:
+        """A model name, imported from its module on first use (then kept here)."""
+        module = _MODULE_OF.get(name)
+        if module is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(import_module(f"hub.model.{module}"), name)
+        globals()[name] = value
+        return value
+
 
 __all__ = [
     "Address",

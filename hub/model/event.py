@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from datetime import UTC, datetime, timedelta
+import re
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from enum import StrEnum
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Self, TypeVar
 
 from pydantic import (
     AwareDatetime,
@@ -37,6 +38,17 @@ from hub.model.work import PartsOrderLine, Quote, Shipment, Visit
 
 EventId = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
 RawText = Annotated[str, StringConstraints(max_length=2000, pattern=r"^[^\x00]*$")]
+SerialNumber = Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)]
+SignedBy = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+
+
+def _longest(text_type: Any) -> int:
+    """The longest text a constrained string type keeps, read from its constraints so
+    that the fast path below and the model can never disagree."""
+    for constraint in text_type.__metadata__:
+        if isinstance(constraint, StringConstraints) and constraint.max_length is not None:
+            return int(constraint.max_length)
+    raise TypeError(f"{text_type} sets no max_length")
 
 
 class EventType(StrEnum):
@@ -79,17 +91,15 @@ class EventDetails(BaseModel):
     visit: Visit | None = None
     parts: tuple[PartsOrderLine, ...] = ()
     parts_order_id: Reference | None = None
-    serial_number: (
-        Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] | None
-    ) = None
+    serial_number: SerialNumber | None = None
     note: RawText | None = None
     reason: RawText | None = Field(default=None, description="A partner's reason code or text.")
     eta: dt.date | None = Field(default=None, description="When a part or parcel is expected.")
     location: Place | None = Field(
         default=None, description="Where it happened: a depot, a relay point, a sorting centre."
     )
-    signed_by: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = (
-        Field(default=None, description="Who signed for a delivery (proof of delivery).")
+    signed_by: SignedBy | None = Field(
+        default=None, description="Who signed for a delivery (proof of delivery)."
     )
 
     def is_empty(self) -> bool:
@@ -178,6 +188,236 @@ class Event(BaseModel):
         return None if self.status is None else self.status.label
 
 
+_PARTY_ID = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
+
+_MAX_OFFSET = timedelta(hours=14)
+_EVENT_ID_MAX = _longest(EventId)
+_REFERENCE_MAX = _longest(Reference)
+_RAW_TEXT_MAX = _longest(RawText)
+
+
+_PARTIES_SEEN: set[str] = set()
+"""Party ids found valid, so each partner's is checked once (there are a few dozen)."""
+
+
+def _party_id(value: object) -> bool:
+    if type(value) is not str:
+        return False
+    if value in _PARTIES_SEEN:
+        return True
+    if _PARTY_ID.fullmatch(value) is not None:
+        if len(_PARTIES_SEEN) < 10_000:
+            _PARTIES_SEEN.add(value)
+        return True
+    return False
+
+
+def _kept_as_given(fields: dict[str, Any]) -> bool:
+    """True when validating ``fields`` as an Event would keep every value as it is.
+
+    A sufficient condition only, and cheap (written out, not in helpers: it runs for
+    every event a partner sends): each value already has the exact type the model wants
+    and obviously meets its constraints. Anything else (a string to strip, a NUL, a
+    subclass, an offset past 14 hours) answers False and goes through full validation.
+    """
+    event_id, case_ref, partner_ref = fields["id"], fields["case_ref"], fields["partner_ref"]
+    event_type, status, raw_code = fields["type"], fields["status"], fields["raw_code"]
+    raw_label, subject = fields["raw_label"], fields["subject"]
+    occurred_at, recorded_at = fields["occurred_at"], fields["recorded_at"]
+    if not (
+        type(event_id) is str
+        and 0 < len(event_id) <= _EVENT_ID_MAX
+        and (
+            case_ref is None
+            or (
+                type(case_ref) is str
+                and 0 < len(case_ref) <= _REFERENCE_MAX
+                and case_ref.strip() == case_ref
+            )
+        )
+        and (
+            partner_ref is None
+            or (
+                type(partner_ref) is str
+                and 0 < len(partner_ref) <= _REFERENCE_MAX
+                and partner_ref.strip() == partner_ref
+            )
+        )
+        and (
+            subject is None
+            or (
+                type(subject) is str
+                and 0 < len(subject) <= _REFERENCE_MAX
+                and subject.strip() == subject
+            )
+        )
+        and (raw_code is None or (type(raw_code) is str and len(raw_code) <= _RAW_TEXT_MAX))
+        and (raw_label is None or (type(raw_label) is str and len(raw_label) <= _RAW_TEXT_MAX))
+        and (status is not None or raw_code is not None)
+        and type(event_type) is EventType
+        and (status is None or type(status) is STATUS_SETS[event_type])
+        and type(occurred_at) is datetime
+        and type(recorded_at) is datetime
+        and type(fields["details"]) is EventDetails
+        and _party_id(fields["reported_by"])
+    ):
+        return False
+    texts = (event_id, case_ref or "", partner_ref or "", subject or "", raw_code or "")
+    return (
+        _safe("".join((*texts, raw_label or "")))
+        and _sane_offset(occurred_at)
+        and _sane_offset(recorded_at)
+    )
+
+
+def _safe(text: str) -> bool:
+    """No NUL and no lone surrogate; said without a regex (which walks every character
+    in Python's engine): ASCII is known at once, other text is encoded (in C), which
+    only a lone surrogate makes fail."""
+    if "\x00" in text:
+        return False
+    if text.isascii():
+        return True
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+_FIXED_ZONES_SEEN: set[tzinfo] = set()
+"""Fixed offsets found within 14 hours (an instant parser makes a handful)."""
+
+
+def _sane_offset(value: datetime) -> bool:
+    """An aware instant whose offset is within 14 hours (what ``_sane_offset`` wants)."""
+    zone = value.tzinfo
+    if zone in _FIXED_ZONES_SEEN:
+        return True
+    offset = value.utcoffset()
+    if offset is None or not -_MAX_OFFSET <= offset <= _MAX_OFFSET:
+        return False
+    if type(zone) is timezone and len(_FIXED_ZONES_SEEN) < 1_000:
+        _FIXED_ZONES_SEEN.add(zone)
+    return True
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def _trusted(model: type[_Model], fields: dict[str, Any], fields_set: set[str]) -> _Model:
+    """An instance holding ``fields`` (every field, in the model's order) as given, as
+    pydantic's ``model_construct`` makes one but without its per-field loop."""
+    instance = model.__new__(model)
+    object.__setattr__(instance, "__dict__", fields)
+    object.__setattr__(instance, "__pydantic_fields_set__", fields_set)
+    object.__setattr__(instance, "__pydantic_extra__", None)
+    object.__setattr__(instance, "__pydantic_private__", None)
+    return instance
+
+
+def mapped_event(
+    *,
+    id: str,
+    case_ref: str | None,
+    partner_ref: str | None,
+    type: EventType,
+    status: AnyStatus | None,
+    occurred_at: datetime,
+    recorded_at: datetime,
+    reported_by: str,
+    raw_code: str | None,
+    raw_label: str | None,
+    subject: str | None,
+    details: EventDetails,
+) -> Event:
+    """The event these values make: the same as ``Event(...)`` with every field given.
+
+    An inbound mapping has already typed its values (statuses from its codes, instants
+    with their offsets), so most events need no second look: when every value is kept
+    as given, the event is built without pydantic's validation, several times faster.
+    Any doubt goes through ``Event(...)``, which then decides, and says why it refuses.
+    """
+    fields: dict[str, Any] = {
+        "id": id,
+        "case_ref": case_ref,
+        "partner_ref": partner_ref,
+        "type": type,
+        "status": status,
+        "occurred_at": occurred_at,
+        "recorded_at": recorded_at,
+        "reported_by": reported_by,
+        "raw_code": raw_code,
+        "raw_label": raw_label,
+        "subject": subject,
+        "details": details,
+    }
+    if _kept_as_given(fields):
+        return _trusted(Event, fields, set(fields))
+    return Event(**fields)
+
+
+_DETAIL_TEXTS: dict[str, tuple[int, bool]] = {
+    "parts_order_id": (_REFERENCE_MAX, True),
+    "serial_number": (_longest(SerialNumber), True),
+    "note": (_RAW_TEXT_MAX, False),
+    "reason": (_RAW_TEXT_MAX, False),
+    "signed_by": (_longest(SignedBy), True),
+}
+"""Details that are text: the longest kept, and whether the model strips it."""
+
+_DETAIL_MODELS: dict[str, type[Any]] = {
+    "quote": Quote,
+    "shipment": Shipment,
+    "visit": Visit,
+    "location": Place,
+}
+"""Details that are models, validated as themselves before they are given."""
+
+
+_DETAIL_DEFAULTS: dict[str, Any] = {
+    name: field.get_default(call_default_factory=True)
+    for name, field in EventDetails.model_fields.items()
+}
+
+
+def _details_kept(given: dict[str, Any]) -> bool:
+    """True when validating ``given`` as EventDetails would keep every value as it is
+    (a sufficient condition, as ``_kept_as_given`` for events)."""
+    for name, value in given.items():
+        text = _DETAIL_TEXTS.get(name)
+        if text is not None:
+            max_length, stripped = text
+            if (
+                type(value) is not str
+                or not 0 < len(value) <= max_length
+                or (stripped and value.strip() != value)
+                or not _safe(value)
+            ):
+                return False
+        elif name == "eta":
+            if type(value) is not dt.date:
+                return False
+        elif name == "parts":
+            if type(value) is not tuple or any(type(line) is not PartsOrderLine for line in value):
+                return False
+        elif _DETAIL_MODELS.get(name) is not type(value):
+            return False
+    return True
+
+
+def mapped_details(given: dict[str, Any]) -> EventDetails:
+    """The details these values make: the same as ``EventDetails(**given)``.
+
+    Plain values already typed by the mapping, and quotes, parcels, visits, parts and
+    places already validated as themselves, are kept as given; any doubt goes through
+    full validation.
+    """
+    if _details_kept(given):
+        return _trusted(EventDetails, dict(_DETAIL_DEFAULTS, **given), fields_set=set(given))
+    return EventDetails(**given)
+
+
 def stable_event_id(
     *,
     reported_by: str,
@@ -198,17 +438,20 @@ def stable_event_id(
     """
     if partner_event_id:
         return f"{reported_by}:{partner_event_id}"
-    parts: tuple[str | None, ...] = (
-        reported_by,
-        case_ref,
-        partner_ref,
-        type.value,
-        raw_code if raw_code is not None else status,
-        occurred_at.astimezone(UTC).isoformat(),
-        subject,
+    code = raw_code if raw_code is not None else status
+    # Joined in one go (a StrEnum joins as its value); None is written as a NUL.
+    identity = "\x1f".join(
+        (
+            reported_by,
+            "\x00" if case_ref is None else case_ref,
+            "\x00" if partner_ref is None else partner_ref,
+            type,
+            "\x00" if code is None else code,
+            occurred_at.astimezone(UTC).isoformat(),
+            "\x00" if subject is None else subject,
+        )
     )
     if extra is not None:  # only then: the ids of mappings without it never change
-        parts = (*parts, extra)
-    identity = "\x1f".join("\x00" if part is None else part for part in parts)
+        identity = f"{identity}\x1f{extra}"
     digest = hashlib.sha256(identity.encode()).hexdigest()
     return f"{reported_by}:h:{digest[:40]}"

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from apscheduler.triggers.cron import CronTrigger
-
 from hub.config.connector_spec import ScheduleSpec, parse_duration
 
 __all__ = ["LATE_AFTER", "describe_schedule", "next_run"]
@@ -27,6 +25,9 @@ def next_run(schedule: ScheduleSpec, last_start: datetime | None, now: datetime)
             return now
         return last_start + parse_duration(schedule.every)
     assert schedule.cron is not None
+    # APScheduler (and asyncio with it) only for a network with a cron schedule.
+    from apscheduler.triggers.cron import CronTrigger
+
     trigger = CronTrigger.from_crontab(schedule.cron, timezone=UTC)
     after = (last_start + timedelta(seconds=1)) if last_start is not None else now
     fire: datetime | None = trigger.get_next_fire_time(None, after)

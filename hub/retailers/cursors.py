@@ -8,6 +8,8 @@ like a made-up one: both are an ``UnknownCursor``, which the API answers as not 
 
 from __future__ import annotations
 
+import binascii
+import hmac
 import json
 import zlib
 from enum import IntEnum
@@ -81,16 +83,65 @@ def _serializer(key: bytes, kind: CursorKind) -> URLSafeSerializer:
     )
 
 
+@lru_cache(maxsize=1024)
+def _signing_key(key: bytes, kind: CursorKind) -> bytes:
+    """The HMAC key itsdangerous derives from the tenant's key and the list's salt."""
+    return _serializer(key, kind).make_signer().derive_key()
+
+
+_URL_SAFE = bytes.maketrans(b"+/", b"-_")
+
+
+def _base64(data: bytes) -> bytes:
+    """itsdangerous's ``base64_encode`` (URL-safe, unpadded) in two C calls."""
+    return binascii.b2a_base64(data, newline=False).translate(_URL_SAFE).rstrip(b"=")
+
+
+def _fixed_code_bits(run: int) -> int:
+    """Fewest bits deflate's fixed code spends on a run of digits that cannot reach
+    past a unique byte: 8 a literal, or one match (12 bits at least) for 3 or more."""
+    return 8 * run if run < 3 else 12
+
+
+def _never_compressed(first: int, second: int) -> bool:
+    """Whether zlib surely cannot shorten the payload ``[first,second]`` by two bytes, the
+    serializer's reason to compress it: then the zlib call (a large allocation per
+    cursor, most of a cursor's time) can be skipped.
+
+    zlib adds 6 bytes to the deflate data. '[', ',' and ']' occur once and the first digit
+    follows '[' only, so these four bytes are literals (8 bits each in the fixed code),
+    and a match covers digits of one number only. With the block header (3 bits) and its
+    end (7), the fixed code spends at least ``42 + run bits`` (``_fixed_code_bits``). A
+    dynamic code spends at least 70 bits: 29 of header, 29 to describe the code lengths
+    (zeros before ',' and after ']', five used groups), 12 for five distinct symbols. A
+    stored block is longer than the payload. ``tests/test_cursors.py`` checks the bound
+    against zlib itself.
+    """
+    length = len(str(first)) + len(str(second)) + 3
+    fixed = 42 + _fixed_code_bits(len(str(first)) - 1) + _fixed_code_bits(len(str(second)))
+    least = 6 + (min(fixed, 70) + 7) // 8
+    return least >= length - 1
+
+
 def encode_cursor(key: bytes, kind: CursorKind, values: tuple[int, ...]) -> str:
     """Sign ``values`` for the tenant whose cursor key is ``key``.
 
     The text is exactly itsdangerous's ``URLSafeSerializer.dumps``, so cursors handed out
     before stay valid (a test checks it), but a feed page signs 500 of them and the
-    serializer's generic path costs three times the signature: here the payload (the
-    compact JSON, base64) is written directly and signed by the kept signer. When the
-    serializer would compress the JSON (never for a few integers, but it decides by
-    length), the serializer writes the cursor itself.
+    serializer's generic path costs several times the signature. For two non-negative
+    integers that zlib cannot shorten (``_never_compressed``), the payload (compact
+    JSON, base64) is written directly and signed with the derived key by ``hmac`` (in
+    C). Otherwise the payload is tried with zlib as the serializer does, and when it
+    would compress, the serializer writes the cursor itself.
     """
+    if (
+        len(values) == 2
+        and all(type(value) is int and value >= 0 for value in values)
+        and _never_compressed(*values)
+    ):
+        body = _base64(f"[{values[0]},{values[1]}]".encode("ascii"))
+        signature = hmac.digest(_signing_key(key, kind), body, "sha1")
+        return (body + b"." + _base64(signature)).decode("ascii")
     serializer = _serializer(key, kind)
     payload = json.dumps(list(values), separators=(",", ":")).encode("ascii")
     if len(zlib.compress(payload)) < len(payload) - 1:

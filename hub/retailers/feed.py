@@ -23,7 +23,7 @@ from hub.model.timeline import OrderKey, order_key
 from hub.retailers.cursors import CursorKind, decode_cursor, encode_cursor
 from hub.retailers.tenants import Retailer
 from hub.store.db import Connection
-from hub.store.feed import FeedEntry, FeedKey, feed_entries_after, latest_statuses_before
+from hub.store.feed import FeedKey, FeedRow, event_of, feed_rows_after, latest_statuses_before
 
 MAX_PAGE = 500
 DEFAULT_PAGE = 100
@@ -48,13 +48,25 @@ class FeedPage:
     has_more: bool
 
 
+@dataclass(frozen=True)
+class FeedRows:
+    """A page of the feed as plain values, what its JSON is written from: each row with
+    its cursor and the case's status after it (a ``CaseStatus`` value)."""
+
+    rows: list[FeedRow]
+    cursors: list[str]
+    statuses_after: list[str | None]
+    next_cursor: str | None
+    has_more: bool
+
+
 def feed_cursor(retailer: Retailer, key: FeedKey) -> str:
     return encode_cursor(retailer.cursor_key, CursorKind.FEED, key)
 
 
-def read_feed(
+def read_feed_rows(
     connection: Connection, retailer: Retailer, *, after: str | None, limit: int = DEFAULT_PAGE
-) -> FeedPage:
+) -> FeedRows:
     """The retailer's events after ``after`` (from the start if None), at most ``limit``."""
     if not 1 <= limit <= MAX_PAGE:
         raise ValueError(f"limit must be between 1 and {MAX_PAGE}")
@@ -62,53 +74,71 @@ def read_feed(
     if after is not None:
         txid, position = decode_cursor(retailer.cursor_key, CursorKind.FEED, after, arity=2)
         start = (txid, position)
-    entries = feed_entries_after(connection, retailer.id, start, limit + 1)
-    has_more = len(entries) > limit
-    entries = entries[:limit]
-    if not entries:
-        return FeedPage(items=[], next_cursor=after, has_more=False)
-    after_statuses = _statuses_after(connection, entries)
+    rows = feed_rows_after(connection, retailer.id, start, limit + 1)
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    if not rows:
+        return FeedRows(rows=[], cursors=[], statuses_after=[], next_cursor=after, has_more=False)
+    cursors = [feed_cursor(retailer, row.key) for row in rows]
+    return FeedRows(
+        rows=rows,
+        cursors=cursors,
+        statuses_after=_statuses_after(connection, rows),
+        next_cursor=cursors[-1],
+        has_more=has_more,
+    )
+
+
+def read_feed(
+    connection: Connection, retailer: Retailer, *, after: str | None, limit: int = DEFAULT_PAGE
+) -> FeedPage:
+    """``read_feed_rows`` with each event rebuilt as the model (for code, not the wire)."""
+    page = read_feed_rows(connection, retailer, after=after, limit=limit)
     items = [
         FeedItem(
-            cursor=feed_cursor(retailer, entry.key),
-            event=entry.event,
-            case_reference=entry.case_reference,
-            case_status_after=status,
+            cursor=cursor,
+            event=event_of(row),
+            case_reference=row.case_reference,
+            case_status_after=None if status is None else CaseStatus(status),
         )
-        for entry, status in zip(entries, after_statuses, strict=True)
+        for row, cursor, status in zip(page.rows, page.cursors, page.statuses_after, strict=True)
     ]
-    return FeedPage(items=items, next_cursor=items[-1].cursor, has_more=has_more)
+    return FeedPage(items=items, next_cursor=page.next_cursor, has_more=page.has_more)
 
 
-def _statuses_after(connection: Connection, entries: list[FeedEntry]) -> list[CaseStatus | None]:
-    """Each entry's case status as of its feed position (see the module docstring).
+_CASE_STATUS = EventType.CASE_STATUS.value
+_RANKS = {status.value: status.rank for status in CaseStatus}
+
+
+def _statuses_after(connection: Connection, rows: list[FeedRow]) -> list[str | None]:
+    """Each row's case status as of its feed position (see the module docstring).
 
     The status before the page is, per case, the latest case status among its entries
     before the page: the database finds the latest instant, and only the entries at
     that instant (ties are broken by rank and id, here) come back. Then the page itself
     moves each case's status forward, item by item.
     """
-    best: dict[int, tuple[OrderKey, CaseStatus]] = {}
-    case_ids = sorted({entry.case_id for entry in entries})
-    for mark in latest_statuses_before(connection, case_ids, entries[0].key):
+    best: dict[int, tuple[OrderKey, str]] = {}
+    case_ids = sorted({row.case_id for row in rows})
+    for mark in latest_statuses_before(connection, case_ids, rows[0].key):
         _keep_latest(best, mark.case_id, mark.case_status, mark.occurred_at, mark.event_id)
-    result: list[CaseStatus | None] = []
-    for entry in entries:
-        event = entry.event
-        if event.type is EventType.CASE_STATUS and event.status is not None:
-            _keep_latest(best, entry.case_id, event.status.value, event.occurred_at, event.id)
-        result.append(best[entry.case_id][1] if entry.case_id in best else None)
+    result: list[str | None] = []
+    for row in rows:
+        if row.type == _CASE_STATUS and row.status is not None:
+            _keep_latest(best, row.case_id, row.status, row.occurred_at, row.event_id)
+        found = best.get(row.case_id)
+        result.append(None if found is None else found[1])
     return result
 
 
 def _keep_latest(
-    best: dict[int, tuple[OrderKey, CaseStatus]],
+    best: dict[int, tuple[OrderKey, str]],
     case_id: int,
-    status_value: str,
+    status: str,
     occurred_at: datetime,
     event_id: str,
 ) -> None:
-    status = CaseStatus(status_value)
-    candidate = order_key(occurred_at, status.rank, event_id)
-    if case_id not in best or candidate > best[case_id][0]:
+    candidate = order_key(occurred_at, _RANKS[status], event_id)
+    found = best.get(case_id)
+    if found is None or candidate > found[0]:
         best[case_id] = (candidate, status)

@@ -25,21 +25,28 @@ hub.retailers.feed signs the positions into cursors and adds each item's status.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
+    ARRAY,
+    BigInteger,
     ColumnElement,
     Connection,
-    Row,
+    Select,
+    String,
     and_,
+    bindparam,
     func,
     literal_column,
     select,
+    true,
     tuple_,
 )
+from sqlalchemy.sql import FromClause
 
 from hub.model.event import STATUS_SETS, Event, EventDetails, EventType
 from hub.store.tables import cases, events, feed_entries
@@ -66,16 +73,6 @@ in progress (they are all within 2^31 of each other, so the match is exact)."""
 
 
 @dataclass(frozen=True)
-class FeedEntry:
-    """One entry of a retailer's feed: where it sits, its case and its event."""
-
-    key: FeedKey
-    case_id: int
-    case_reference: str
-    event: Event
-
-
-@dataclass(frozen=True)
 class StatusMark:
     """A case-status entry of a case, as the feed holds it (the status's value)."""
 
@@ -85,31 +82,50 @@ class StatusMark:
     event_id: str
 
 
+class FeedRow(NamedTuple):
+    """One entry of a retailer's feed as plain values: what a page's JSON is written from
+    (hub.api.feed), without an event model per entry. Instants are aware, in UTC."""
+
+    txid: int
+    position: int
+    case_id: int
+    case_reference: str
+    event_id: str
+    case_ref: str
+    partner_ref: str | None
+    type: str
+    status: str | None
+    occurred_at: datetime
+    occurred_offset_minutes: int
+    recorded_at: datetime
+    reported_by: str
+    raw_code: str | None
+    raw_label: str | None
+    subject: str | None
+    details: dict[str, Any] | None
+
+    @property
+    def key(self) -> FeedKey:
+        return (self.txid, self.position)
+
+
 _NO_DETAILS = EventDetails()
 
-_EVENT_COLUMNS = [
-    events.c[name]
-    for name in (
-        "case_id",
-        "event_id",
-        "case_ref",
-        "partner_ref",
-        "type",
-        "status",
-        "occurred_at",
-        "occurred_offset_minutes",
-        "recorded_at",
-        "reported_by",
-        "raw_code",
-        "raw_label",
-        "subject",
-        "details",
-    )
+_ROW_COLUMNS = [
+    feed_entries.c.txid,
+    feed_entries.c.position,
+    events.c.case_id,
+    cases.c.reference.label("case_reference"),
+    *(
+        events.c[name]
+        for name in FeedRow._fields
+        if name not in ("txid", "position", "case_id", "case_reference")
+    ),
 ]
-"""What ``_event`` reads, and only that (not the sequence, the message, the flag)."""
+"""What a ``FeedRow`` holds, in its order, and only that (not the sequence, the message)."""
 
 
-def _event(row: Row[Any]) -> Event:
+def event_of(row: FeedRow) -> Event:
     """The stored event, rebuilt without validating again what was validated on the way in
     (a page is hundreds of events); its offset is the one the partner gave."""
     event_type = _EVENT_TYPES[row.type]
@@ -140,7 +156,9 @@ def _zone(offset_minutes: int) -> timezone:
     return timezone(timedelta(minutes=offset_minutes))
 
 
-def _beyond(connection: Connection, key: FeedKey, *, after: bool) -> ColumnElement[bool]:
+def _beyond(
+    connection: Connection, key: FeedKey, *, after: bool, entries: FromClause = feed_entries
+) -> ColumnElement[bool]:
     """Entries after (or before) ``key``, in a form each database's index can seek to.
 
     PostgreSQL seeks on the row comparison ``(txid, position) > (a, b)``. SQLite only
@@ -150,24 +168,19 @@ def _beyond(connection: Connection, key: FeedKey, *, after: bool) -> ColumnEleme
     """
     txid, position = key
     if connection.dialect.name == "postgresql":
-        entry = tuple_(feed_entries.c.txid, feed_entries.c.position)
+        entry = tuple_(entries.c.txid, entries.c.position)
         return entry > tuple_(txid, position) if after else entry < tuple_(txid, position)
-    side = feed_entries.c.position > position if after else feed_entries.c.position < position
-    return and_(feed_entries.c.txid == txid, side)
+    side = entries.c.position > position if after else entries.c.position < position
+    return and_(entries.c.txid == txid, side)
 
 
-def feed_entries_after(
+def feed_rows_after(
     connection: Connection, retailer_id: str, start: FeedKey | None, count: int
-) -> list[FeedEntry]:
+) -> list[FeedRow]:
     """At most ``count`` of the retailer's entries after ``start`` (from the first if
     None), in feed order, none beyond the horizon on PostgreSQL."""
     query = (
-        select(
-            feed_entries.c.txid,
-            feed_entries.c.position,
-            cases.c.reference.label("case_reference"),
-            *_EVENT_COLUMNS,
-        )
+        select(*_ROW_COLUMNS)
         .select_from(
             feed_entries.join(events, events.c.seq == feed_entries.c.event_seq).join(
                 cases, cases.c.id == events.c.case_id
@@ -181,15 +194,21 @@ def feed_entries_after(
         query = query.where(_beyond(connection, start, after=True))
     if connection.dialect.name == "postgresql":
         query = query.where(feed_entries.c.txid < _POSTGRES_HORIZON)
-    return [
-        FeedEntry(
-            key=(int(row.txid), int(row.position)),
-            case_id=int(row.case_id),
-            case_reference=row.case_reference,
-            event=_event(row),
+    return [FeedRow._make(row) for row in connection.execute(query)]
+
+
+def _among(connection: Connection, case_ids: list[int]) -> ColumnElement[bool]:
+    """Entries of these cases, the ids bound as one value (an array on PostgreSQL, a JSON
+    list on SQLite): a page's few hundred ids as as many parameters made SQLAlchemy
+    render the statement anew for each page and bind each id on its own."""
+    if connection.dialect.name == "postgresql":
+        return feed_entries.c.case_id == func.any(
+            bindparam("case_ids", case_ids, type_=ARRAY(BigInteger))
         )
-        for row in connection.execute(query)
-    ]
+    listed: Select[Any] = select(literal_column("value")).select_from(
+        func.json_each(bindparam("case_ids", json.dumps(case_ids), type_=String))
+    )
+    return feed_entries.c.case_id.in_(listed.scalar_subquery())
 
 
 def latest_statuses_before(
@@ -198,37 +217,62 @@ def latest_statuses_before(
     """Per case, its case-status entries at the latest instant before ``first``: the
     database finds the instant, the caller breaks the ties (by rank and id)."""
     before = _beyond(connection, first, after=False)
+    in_cases = _among(connection, case_ids)
     latest = (
         select(feed_entries.c.case_id, func.max(feed_entries.c.occurred_at).label("at"))
         .where(
-            feed_entries.c.case_id.in_(case_ids),
+            in_cases,
             feed_entries.c.case_status.is_not(None),
             before,
         )
         .group_by(feed_entries.c.case_id)
         .subquery()
     )
-    query = (
-        select(
-            feed_entries.c.case_id,
-            feed_entries.c.case_status,
-            feed_entries.c.occurred_at,
-            events.c.event_id,
+    if connection.dialect.name == "postgresql":
+        # Each case's entries at its instant, probed by the index case by case: joined
+        # as a set, the planner fetched every status row of the cases from the heap (or
+        # scanned the table). OFFSET 0 keeps it from flattening the lateral subquery.
+        at_latest = feed_entries.alias("at_latest")
+        entries = (
+            select(at_latest.c.case_status, at_latest.c.occurred_at, at_latest.c.event_seq)
+            .where(
+                at_latest.c.case_id == latest.c.case_id,
+                at_latest.c.occurred_at == latest.c.at,
+                at_latest.c.case_status.is_not(None),
+                _beyond(connection, first, after=False, entries=at_latest),
+            )
+            .offset(literal_column("0"))
+            .lateral()
         )
-        .join(
-            latest,
-            and_(
-                feed_entries.c.case_id == latest.c.case_id,
-                feed_entries.c.occurred_at == latest.c.at,
-            ),
+        query = (
+            select(
+                latest.c.case_id, entries.c.case_status, entries.c.occurred_at, events.c.event_id
+            )
+            .select_from(latest.join(entries, true()))
+            .join(events, events.c.seq == entries.c.event_seq)
         )
-        .join(events, events.c.seq == feed_entries.c.event_seq)
-        .where(
-            feed_entries.c.case_id.in_(case_ids),  # so the planner starts from the index
-            feed_entries.c.case_status.is_not(None),
-            before,
+    else:
+        query = (
+            select(
+                feed_entries.c.case_id,
+                feed_entries.c.case_status,
+                feed_entries.c.occurred_at,
+                events.c.event_id,
+            )
+            .join(
+                latest,
+                and_(
+                    feed_entries.c.case_id == latest.c.case_id,
+                    feed_entries.c.occurred_at == latest.c.at,
+                ),
+            )
+            .join(events, events.c.seq == feed_entries.c.event_seq)
+            .where(
+                in_cases,  # so the planner starts from the index
+                feed_entries.c.case_status.is_not(None),
+                before,
+            )
         )
-    )
     return [
         StatusMark(int(row.case_id), row.case_status, row.occurred_at, row.event_id)
         for row in connection.execute(query)

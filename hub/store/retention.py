@@ -14,6 +14,7 @@ whatever their age; ``tests/test_retention.py`` checks the second list on both d
 - ``delivered_outbox``: delivered or discarded messages; never pending or dead ones.
 - ``run_records``: finished runs, but each connector's last run and last successful run.
 - ``rejects``: rejected lines.
+- ``file_warnings``: warnings an operator acknowledged; never one still unseen.
 - ``acknowledgements``: those put to the partner, but each connector's last one.
 """
 
@@ -61,6 +62,7 @@ KINDS = (
     "delivered_outbox",
     "run_records",
     "rejects",
+    "file_warnings",
     "acknowledgements",
 )
 
@@ -188,6 +190,15 @@ def _kind(kind: str) -> _Kind:
             rejects.c.id,
             rejects.c.created_at,
             lambda cutoff: rejects.c.created_at < cutoff,
+        )
+    if kind == "file_warnings":
+        return _Kind(
+            file_warnings,
+            file_warnings.c.id,
+            file_warnings.c.created_at,
+            lambda cutoff: and_(
+                file_warnings.c.created_at < cutoff, file_warnings.c.acknowledged_at.is_not(None)
+            ),
         )
     if kind == "acknowledgements":
         return _Kind(

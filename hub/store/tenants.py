@@ -49,9 +49,10 @@ class ApiKeyInfo:
 
 @dataclass(frozen=True)
 class StoredKey:
-    """What checking a presented key needs: its owner, hash and state."""
+    """What checking a presented key needs: its hash and state, and its tenant (read with
+    it, so a request's key costs one query)."""
 
-    retailer_id: str
+    retailer: Retailer
     token_hash: str
     revoked_at: datetime | None
     last_used_at: datetime | None
@@ -165,16 +166,14 @@ def mark_key_revoked(connection: Connection, key_id: str, now: datetime) -> ApiK
 
 def stored_key(connection: Connection, key_id: str) -> StoredKey | None:
     row = connection.execute(
-        select(
-            api_keys.c.retailer_id,
-            api_keys.c.token_hash,
-            api_keys.c.revoked_at,
-            api_keys.c.last_used_at,
-        ).where(api_keys.c.id == key_id)
+        _tenants()
+        .add_columns(api_keys.c.token_hash, api_keys.c.revoked_at, api_keys.c.last_used_at)
+        .join(api_keys, api_keys.c.retailer_id == retailers.c.party_id)
+        .where(api_keys.c.id == key_id)
     ).one_or_none()
     if row is None:
         return None
-    return StoredKey(row.retailer_id, row.token_hash, row.revoked_at, row.last_used_at)
+    return StoredKey(_retailer(row), row.token_hash, row.revoked_at, row.last_used_at)
 
 
 def mark_key_used(

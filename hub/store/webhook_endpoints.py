@@ -18,6 +18,7 @@ from hub.store.tables import webhook_endpoints
 
 __all__ = [
     "StoredEndpoint",
+    "all_endpoints",
     "delete_endpoint",
     "endpoints_of",
     "get_endpoint",
@@ -102,6 +103,14 @@ def endpoints_of(
     if after is not None:
         query = query.where(webhook_endpoints.c.id > after)
     rows = connection.execute(query.order_by(webhook_endpoints.c.id).limit(limit)).all()
+    return [_endpoint(row) for row in rows]
+
+
+def all_endpoints(connection: Connection) -> list[StoredEndpoint]:
+    """Every retailer's endpoints, by retailer then id: the operator's overview."""
+    rows = connection.execute(
+        select(webhook_endpoints).order_by(webhook_endpoints.c.retailer_id, webhook_endpoints.c.id)
+    ).all()
     return [_endpoint(row) for row in rows]
 
 

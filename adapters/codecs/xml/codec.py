@@ -90,16 +90,19 @@ class XmlCodec:
         if not records:
             self._check_reachable(tree, source)
         rejected = {} if self._schema is None else self._schema.rejects(tree, records, source)
+        read = self._fields.read
+        tostring = etree.tostring
         for element in records:
-            raw = etree.tostring(element, encoding="unicode", with_tail=False)
+            raw = tostring(element, encoding="unicode", with_tail=False)
             line = element.sourceline or 0
-            problems = rejected.get(element)
+            problems = rejected.get(element) if rejected else None
             if problems:
                 yield XmlRecordSchemaError(problems, location=Location(source, line), raw=raw)
                 continue
-            fields = self._fields.read(element)
-            fields.update(document)
-            yield Record(line=line, fields=fields, raw=raw)
+            fields = read(element)
+            if document:
+                fields.update(document)
+            yield Record(line, fields, raw)
 
     def _check_reachable(self, tree: etree._ElementTree, source: str) -> None:
         """No record: fine when the records' parent is there (a parcel without events

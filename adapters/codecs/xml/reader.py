@@ -123,12 +123,6 @@ def _reader(name: str, path: str, namespaces: Mapping[str, str], what: str) -> _
     return _Reader(name, _compile(head, namespaces, what), _compile(item, namespaces, what))
 
 
-def _leaf_text(element: etree._Element) -> str:
-    if len(element):
-        return "".join(element.itertext())
-    return element.text or ""
-
-
 class FieldsReader:
     """All fields of a record, read in one pass over its children where paths allow.
 
@@ -162,38 +156,53 @@ class FieldsReader:
                     continue
             others.append(reader)
         self._own = tuple(own)
-        self._texts = tuple(texts)
-        self._attributes = tuple(attributes)
+        by_tag: dict[str, list[tuple[str, str | None]]] = {}
+        for name, tag in texts:
+            by_tag.setdefault(tag, []).append((name, None))
+        for name, tag, attribute in attributes:
+            by_tag.setdefault(tag, []).append((name, attribute))
+        self._by_tag = {tag: tuple(readers) for tag, readers in by_tag.items()}
+        """Per child tag, the fields it gives: (name, None) its text, (name, attribute)."""
         self._others = tuple(others)
-        self._indexed = bool(texts or attributes)
 
     def read(self, context: etree._Element) -> dict[str, str | None]:
         values: dict[str, str | None] = dict.fromkeys(self._names)
         for name, attribute in self._own:
             values[name] = context.get(attribute)
-        if self._indexed:
-            children: dict[Any, list[etree._Element]] = {}
-            for child in context:
-                if child.tag in children:
-                    children[child.tag].append(child)
-                else:
-                    children[child.tag] = [child]
-            for name, tag in self._texts:
-                found = children.get(tag)
-                if found:
-                    values[name] = (
-                        _leaf_text(found[0])
-                        if len(found) == 1
-                        else "\n".join(map(_leaf_text, found))
-                    )
-            for name, tag, attribute in self._attributes:
-                found = children.get(tag)
-                if found:
-                    values[name] = (
-                        found[0].get(attribute)
-                        if len(found) == 1
-                        else _value_of([c.get(attribute) for c in found])
-                    )
+        if self._by_tag:
+            self._read_children(context, values)
         for reader in self._others:
             reader.read(context, values)
         return values
+
+    def _read_children(self, context: etree._Element, values: dict[str, str | None]) -> None:
+        """One pass over the record's children, each giving the fields its tag feeds. A
+        tag found again joins its values with a line feed (texts all, attributes those
+        present), as XPath's node set would."""
+        by_tag = self._by_tag
+        seen: set[str] = set()
+        several: dict[str, list[str | None]] | None = None
+        for child in context:
+            readers = by_tag.get(child.tag)  # type: ignore[arg-type]
+            if readers is None:
+                continue
+            for name, attribute in readers:
+                value: str | None
+                if attribute is None:
+                    value = "".join(child.itertext()) if len(child) else (child.text or "")
+                else:
+                    value = child.get(attribute)
+                if name not in seen:
+                    seen.add(name)
+                    values[name] = value
+                    continue
+                if several is None:
+                    several = {}
+                if name in several:
+                    several[name].append(value)
+                else:
+                    several[name] = [values[name], value]
+        if several is not None:
+            for name, found in several.items():
+                present = [text for text in found if text is not None]
+                values[name] = "\n".join(present) if present else None

@@ -15,7 +15,14 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from hub.console.pages.shared import Session, clock_of, database_of, network_of
+from hub.console.pages.shared import (
+    REFRESH_CHOICES,
+    Session,
+    clock_of,
+    database_of,
+    network_of,
+    refresh_seconds,
+)
 from hub.console.render import HERE, page
 from hub.console.session import CONSOLE_PATH
 from hub.operators.charts import DEFAULT_SPAN, SPANS, Chart, network_charts
@@ -23,8 +30,6 @@ from hub.operators.times import chart_time
 
 router = APIRouter(prefix=CONSOLE_PATH, include_in_schema=False)
 
-REFRESH_CHOICES = (0, 30, 60)
-"""Auto-refresh, in seconds (0: off): a wall screen keeps the charts current."""
 STATIC_CACHE = {"Cache-Control": "max-age=86400"}
 
 
@@ -51,7 +56,7 @@ def charts_page(
 ) -> Response:
     """Throughput, rejects, lag, outbox depth and breaches over the chosen span."""
     span = span if span in SPANS else DEFAULT_SPAN
-    refresh = refresh if refresh in REFRESH_CHOICES else 0
+    refresh = refresh_seconds(refresh)
     now = datetime.now(UTC)
     zone = request.app.state.time_zone
     network = network_of(request)

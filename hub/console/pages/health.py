@@ -7,7 +7,14 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, Request, Response
 
-from hub.console.pages.shared import Session, database_of, network_of, party_names
+from hub.console.pages.shared import (
+    REFRESH_CHOICES,
+    Session,
+    database_of,
+    network_of,
+    party_names,
+    refresh_seconds,
+)
 from hub.console.render import page
 from hub.console.session import CONSOLE_PATH
 from hub.model.statuses import CaseStatus
@@ -44,8 +51,9 @@ def known_status(name: str) -> CaseStatus | None:
 
 
 @router.get("")
-def health(request: Request, session: Session) -> Response:
-    """Every connector with its state, the outbox, and the cases by status, at a glance."""
+def health(request: Request, session: Session, refresh: int = 0) -> Response:
+    """Every connector with its state, the outbox, and the cases by status, at a glance;
+    ``refresh`` (30 or 60 s) keeps it current on a wall screen."""
     database = database_of(request)
     network = network_of(request)
     now = datetime.now(UTC)
@@ -72,6 +80,8 @@ def health(request: Request, session: Session) -> Response:
         "health.html",
         session=session,
         now=now,
+        refresh=refresh_seconds(refresh),
+        refresh_choices=REFRESH_CHOICES,
         status=status,
         ConnectorState=ConnectorState,
         connectors=connectors,

@@ -18,6 +18,15 @@ from hub.store.parties import list_parties
 Session = Annotated[ConsoleSession, Depends(operator_session)]
 
 
+REFRESH_CHOICES = (0, 30, 60)
+"""Auto-refresh, in seconds (0: off), of the pages a wall screen shows (health, charts)."""
+
+
+def refresh_seconds(asked: int) -> int:
+    """The auto-refresh asked for in the address, if it is one of the choices; else off."""
+    return asked if asked in REFRESH_CHOICES else 0
+
+
 def database_of(request: Request) -> Database:
     """The hub's database, as the application was built with it."""
     database: Database = request.app.state.database

@@ -1,5 +1,6 @@
 """The pages of what waits for an operator: partner codes no mapping knows, service-level
-breaches, and dead letters with their Replay and Discard buttons."""
+breaches, dead letters with their Replay and Discard buttons, and the retailers' own
+webhook endpoints with their queues."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from hub.console.session import CONSOLE_PATH, ConsoleSession
 from hub.errors import ConflictError, NotFoundError
 from hub.model.parties import PartyRole
 from hub.operators.listings import unmapped_codes
+from hub.operators.webhook_endpoints import webhook_endpoint_overview
 from hub.sla.store import breaches
 from hub.sync.outbox import dead_letters, discard, get_message, replay
 
@@ -139,4 +141,19 @@ def discard_letter(
     database = database_of(request)
     return _on_letter(
         session, csrf_token, lambda: discard(database, message_id), "discarded", message_id
+    )
+
+
+@router.get("/webhooks")
+def webhooks_page(request: Request, session: Session) -> Response:
+    """The endpoints retailers manage through the API, and whether their receivers keep up."""
+    database = database_of(request)
+    now = datetime.now(UTC)
+    return page(
+        request,
+        "webhooks.html",
+        session=session,
+        now=now,
+        endpoints=webhook_endpoint_overview(database, now=now),
+        names=party_names(database),
     )

@@ -1,0 +1,314 @@
+"""The mapping's fast path builds exactly the events full validation builds.
+
+An inbound mapping builds events and their details without pydantic's validation when
+every value is already kept as given (hub.model.event.mapped_event). These tests prove
+it changes nothing: over every mapping and fixture the repository ships, and over
+generated values, the fast path and full validation give equal events (same JSON, same
+fields set), and the same rejects.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from datetime import UTC, date, datetime, timedelta, timezone
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Annotated, Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import StringConstraints, TypeAdapter, ValidationError
+
+import hub.model.event as event_module
+from hub.errors import PartnerDataError
+from hub.mapping.inbound import InboundMapping
+from hub.mapping.loader import build_codec, load_mapping
+from hub.mapping.spec import InboundSpec
+from hub.model.event import (
+    Event,
+    EventDetails,
+    EventType,
+    mapped_details,
+    mapped_event,
+    stable_event_id,
+)
+from hub.model.statuses import CaseStatus, ShipmentStatus
+from hub.model.work import PartsOrderLine, Quote
+from hub.partners.ingest.pipeline import InboundPipeline
+
+ROOT = Path(__file__).resolve().parent.parent
+RECORDED_AT = datetime(2026, 11, 3, 14, 15, tzinfo=UTC)
+
+
+def _samples() -> list[tuple[Path, str, Path]]:
+    """(mapping, inbound message, sample) for every fixture a shipped mapping reads."""
+    found = []
+    for path in sorted((ROOT / "mappings").glob("*.yaml")):
+        mapping = load_mapping(path)
+        folder = ROOT / "fixtures" / mapping.partner
+        for name, spec in mapping.messages.items():
+            if not isinstance(spec, InboundSpec) or not folder.is_dir():
+                continue
+            for sample in sorted(folder.iterdir()):
+                if (
+                    sample.is_file()
+                    and ".expected" not in sample.name
+                    and not sample.name.endswith((".tmp", ".part"))
+                    and fnmatchcase(sample.name, spec.file_pattern or "*")
+                ):
+                    found.append((path, name, sample))
+    return found
+
+
+SAMPLES = _samples()
+
+
+def _parse(mapping_path: Path, message: str, sample: Path) -> list[Event | PartnerDataError]:
+    mapping = load_mapping(mapping_path)
+    pipeline = InboundPipeline(
+        build_codec(mapping.inbound(message)), InboundMapping(mapping, message)
+    )
+    return list(pipeline.parse(sample.read_bytes(), source=sample.name, recorded_at=RECORDED_AT))
+
+
+def _same(fast: Event | PartnerDataError, full: Event | PartnerDataError) -> None:
+    assert type(fast) is type(full)
+    if isinstance(fast, Event):
+        assert isinstance(full, Event)
+        assert fast == full
+        assert fast.model_dump_json() == full.model_dump_json()
+        assert fast.model_dump(exclude_unset=True) == full.model_dump(exclude_unset=True)
+        assert fast.model_fields_set == full.model_fields_set
+        assert fast.details.model_fields_set == full.details.model_fields_set
+        assert hash(fast) == hash(full)
+        assert fast.details.is_empty() == full.details.is_empty()
+    else:
+        assert isinstance(full, PartnerDataError)
+        assert (fast.reason, fast.location, fast.raw) == (full.reason, full.location, full.raw)
+
+
+def test_every_shipped_mapping_has_samples_here() -> None:
+    partners = {load_mapping(path).partner for path, _, _ in SAMPLES}
+    assert len(SAMPLES) >= 20
+    assert {"atelier-dupont", "techniservice", "colis-express"} <= partners
+
+
+@pytest.mark.parametrize(
+    ("mapping", "message", "sample"),
+    SAMPLES,
+    ids=[f"{m.stem}-{n}-{s.name}" for m, n, s in SAMPLES],
+)
+def test_fast_path_builds_what_validation_builds(
+    mapping: Path, message: str, sample: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    taken = {"events": 0}
+    trusted = event_module._trusted
+
+    def counting(model: Any, fields: dict[str, Any], fields_set: set[str]) -> Any:
+        taken["events"] += model is Event
+        return trusted(model, fields, fields_set)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(event_module, "_trusted", counting)
+        fast = _parse(mapping, message, sample)
+    with monkeypatch.context() as patched:
+        patched.setattr(event_module, "_kept_as_given", lambda fields: False)
+        patched.setattr(event_module, "_details_kept", lambda given: False)
+        full = _parse(mapping, message, sample)
+    assert len(fast) == len(full)
+    for one, other in zip(fast, full, strict=True):
+        _same(one, other)
+    events = sum(isinstance(item, Event) for item in fast)
+    assert taken["events"] == events, "every event of a shipped sample takes the fast path"
+
+
+PARIS = timezone(timedelta(hours=1))
+_texts = st.one_of(
+    st.none(),
+    st.text(max_size=12),
+    st.sampled_from(["", " ME-1", "ME-1 ", "ME\x001", "\udcff", "x" * 129, "x" * 2001, "\u3000a"]),
+)
+_instants = st.one_of(
+    st.datetimes(timezones=st.sampled_from([UTC, PARIS, timezone(timedelta(hours=-14))])),
+    st.sampled_from(
+        [
+            datetime(2026, 1, 1, 12),
+            datetime(2026, 1, 1, 12, tzinfo=timezone(timedelta(hours=14, minutes=30))),
+        ]
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    id=st.one_of(st.text(max_size=5), st.sampled_from(["x" * 201, "a:b", "a\x00"])),
+    case_ref=_texts,
+    partner_ref=_texts,
+    subject=_texts,
+    raw_code=_texts,
+    raw_label=_texts,
+    status=st.sampled_from([None, CaseStatus.RECEIVED, ShipmentStatus.DELIVERED]),
+    occurred_at=_instants,
+    reported_by=st.sampled_from(["atelier-dupont", " atelier-dupont", "Atelier", "", "a" * 65]),
+)
+def test_mapped_event_is_event_or_its_error(**values: Any) -> None:
+    """Generated values, good and bad: the same event, or the same validation error."""
+    fields = dict(values, type=EventType.CASE_STATUS, recorded_at=RECORDED_AT)
+    fields["details"] = EventDetails()
+    try:
+        expected: Event | str = Event(**fields)
+    except ValidationError as error:
+        expected = str(error)
+    try:
+        actual: Event | str = mapped_event(**fields)
+    except ValidationError as error:
+        actual = str(error)
+    if isinstance(expected, Event):
+        assert isinstance(actual, Event)
+        _same(actual, expected)
+    else:
+        assert actual == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    note=_texts,
+    serial_number=_texts,
+    parts_order_id=_texts,
+    signed_by=_texts,
+    eta=st.one_of(st.none(), st.dates(), st.just(datetime(2026, 1, 1))),
+    parts=st.sampled_from([None, (PartsOrderLine(line_no=1, sku="P-1"),), ("P-1",)]),
+    quote=st.sampled_from([None, {"amount_incl_tax": {"amount": "1", "currency": "EUR"}}]),
+)
+def test_mapped_details_are_details_or_their_error(**values: Any) -> None:
+    given_values = {name: value for name, value in values.items() if value is not None}
+    if values["quote"] is not None:
+        given_values["quote"] = Quote.model_validate(values["quote"])
+    try:
+        expected: EventDetails | str = EventDetails(**given_values)
+    except ValidationError as error:
+        expected = str(error)
+    try:
+        actual: EventDetails | str = mapped_details(dict(given_values))
+    except ValidationError as error:
+        actual = str(error)
+    if isinstance(expected, EventDetails):
+        assert isinstance(actual, EventDetails)
+        assert actual == expected
+        assert actual.model_dump_json() == expected.model_dump_json()
+        assert actual.model_fields_set == expected.model_fields_set
+    else:
+        assert actual == expected
+
+
+def test_whitespace_pydantic_strips_is_whitespace_python_strips() -> None:
+    """The fast path keeps text unchanged by str.strip(); that must mean pydantic's
+    stripping keeps it too, for every character that could end a reference."""
+    stripping: TypeAdapter[str] = TypeAdapter(
+        Annotated[str, StringConstraints(strip_whitespace=True)]
+    )
+    for code in range(sys.maxunicode + 1):
+        if 0xD800 <= code <= 0xDFFF:
+            continue
+        char = chr(code)
+        if char.isspace():
+            continue
+        if code > 0x3100 and not (0xFE00 <= code <= 0xFEFF):
+            continue  # no whitespace of any kind lives past U+3000 but the BOM's block
+        assert stripping.validate_python(f"a{char}") == f"a{char}", hex(code)
+
+
+def test_an_event_of_the_fast_path_is_a_usual_event() -> None:
+    at = datetime(2026, 11, 3, 9, 12, tzinfo=PARIS)
+    event = mapped_event(
+        id="atelier-dupont:h:1",
+        case_ref="ME-000123",
+        partner_ref=None,
+        type=EventType.CASE_STATUS,
+        status=CaseStatus.RECEIVED,
+        occurred_at=at,
+        recorded_at=RECORDED_AT,
+        reported_by="atelier-dupont",
+        raw_code="REC",
+        raw_label="Reçu atelier",
+        subject=None,
+        details=mapped_details({"eta": date(2026, 11, 5), "note": "ok"}),
+    )
+    assert Event.model_validate_json(event.model_dump_json()) == event
+    assert event.model_copy(update={"case_ref": "ME-1"}).case_ref == "ME-1"
+    with pytest.raises(ValidationError):
+        event.__setattr__("case_ref", "ME-2")  # frozen as ever
+    assert event.details.eta == date(2026, 11, 5)
+    assert event.occurred_at_utc == at.astimezone(UTC)
+
+
+def _id_as_it_was(
+    *,
+    reported_by: str,
+    partner_event_id: str | None = None,
+    case_ref: str | None = None,
+    partner_ref: str | None = None,
+    type: EventType,
+    raw_code: str | None,
+    status: str | None = None,
+    occurred_at: datetime,
+    subject: str | None = None,
+    extra: str | None = None,
+) -> str:
+    """stable_event_id as it was written before it was made faster: ids never change."""
+    if partner_event_id:
+        return f"{reported_by}:{partner_event_id}"
+    parts: tuple[str | None, ...] = (
+        reported_by,
+        case_ref,
+        partner_ref,
+        type.value,
+        raw_code if raw_code is not None else status,
+        occurred_at.astimezone(UTC).isoformat(),
+        subject,
+    )
+    if extra is not None:
+        parts = (*parts, extra)
+    identity = "\x1f".join("\x00" if part is None else part for part in parts)
+    return f"{reported_by}:h:{hashlib.sha256(identity.encode()).hexdigest()[:40]}"
+
+
+_maybe = st.one_of(st.none(), st.text(max_size=6), st.just(""))
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    reported_by=st.sampled_from(["atelier-dupont", "techniservice"]),
+    partner_event_id=_maybe,
+    case_ref=_maybe,
+    partner_ref=_maybe,
+    type=st.sampled_from(list(EventType)),
+    raw_code=_maybe,
+    status=st.one_of(st.none(), st.sampled_from([CaseStatus.RECEIVED, "received"])),
+    occurred_at=_instants.filter(lambda at: at.tzinfo is not None),
+    subject=_maybe,
+    extra=_maybe,
+)
+def test_stable_ids_are_the_ids_they_were(**values: Any) -> None:
+    assert stable_event_id(**values) == _id_as_it_was(**values)
+
+
+def test_shared_quotes_and_parts_lines_are_what_validation_makes() -> None:
+    from decimal import Decimal
+
+    from hub.mapping.inbound import _part_line, _quote
+    from hub.model.money import Money
+    from hub.model.statuses import PartsOrderStatus
+
+    written = [_quote(str(Decimal(text)), "EUR") for text in ("212.00", "212.0", "212.00")]
+    assert [str(q.amount_incl_tax.amount) for q in written] == ["212.00", "212.0", "212.00"]
+    assert written[0] is written[2]
+    assert written[0] == Quote(amount_incl_tax=Money(amount=Decimal("212.00"), currency="EUR"))
+    with pytest.raises(ValidationError):
+        _quote("1.005", "EUR")  # three decimals: refused every time, never kept
+    line = _part_line(1, "PP-1", 2, "placed", None)
+    assert line == PartsOrderLine(line_no=1, sku="PP-1", quantity=2)
+    assert _part_line(1, "PP-1", 2, PartsOrderStatus.PLACED, None) is line
+    assert _part_line(1, "PP-1", 2, "placed", date(2026, 1, 2)).eta == date(2026, 1, 2)
