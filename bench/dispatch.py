@@ -1,9 +1,11 @@
-"""Benchmark of the outbox dispatcher on PostgreSQL: throughput, and push-to-webhook latency.
+"""Benchmark of the outbox dispatcher on PostgreSQL: throughput against a floor, and
+push-to-webhook latency.
 
 Run it from the repository root::
 
     .venv/bin/python bench/dispatch.py [--messages N] [--pushes N] [--spacing SECONDS]
-                                       [--dispatch-every SECONDS] [--postgres-url URL]
+                                       [--dispatch-every SECONDS] [--deliveries-per-receiver N]
+                                       [--latency-dispatch-every SECONDS] [--postgres-url URL]
 
 Every figure comes from real ``hub serve`` processes (``python cli.py serve``: API,
 scheduler and dispatcher, as in production) on a private ``hub_bench_<random>``
@@ -11,18 +13,27 @@ PostgreSQL database beside the given URL, dropped at the end. The retailer's web
 endpoint is a plain FastAPI app under uvicorn in a thread of this process: it reads the
 ``webhook-id`` header and the JSON body, notes the arrival time and answers 204.
 
-1. Throughput, with 1 and then 3 ``hub serve`` processes (each on a fresh database): the
+1. Floor, measured in the same run, before the hubs: the same receiver hit by a plain
+   httpx loop in another process (``--floor``), with the hubs' concurrency (one shared
+   keep-alive client, ``--deliveries-per-receiver`` threads), N POSTs of a webhook's
+   size and headers, nothing read from a database, nothing signed or marked: what the
+   receiver takes from one process, timed from the loop's first request (not its
+   interpreter's start). For three processes, three such loops at once, timed from the
+   first one's first request.
+2. Throughput, with 1 and then 3 ``hub serve`` processes (each on a fresh database): the
    hubs are started and answering first; then N messages (2,000 by default) are queued
    in one transaction, one ``created`` webhook and four status webhooks per case through
    ``hub.store`` and the network's sync hook, as a connector would; the clock starts at
    the commit and stops when the receiver has seen every webhook-id. Messages per second
-   is N over that time (it includes the wait for the dispatcher's next round).
-2. Latency, with one ``hub serve``: P pushes (100 by default), one per case, each a
-   ColisExpress event signed as the carrier signs it, POSTed to
-   ``/partners/ce-push/events`` S seconds apart (0.1 by default); latency is from just
-   before the POST to the retailer webhook's arrival at the receiver. The push is
-   stored after the answer, the webhook queued in that transaction, and sent at the
-   dispatcher's next round, so ``--dispatch-every`` bounds most of it.
+   is N over that time (it includes the wait for the dispatcher's next round: the hubs
+   did not queue these messages, so nothing wakes them), printed with its ratio to the
+   floor of as many processes.
+3. Latency, with one ``hub serve`` at ``--latency-dispatch-every`` (5 s, the default of
+   `hub serve`: the dispatcher is woken by the push's webhook being queued, not by its
+   schedule): P pushes (100 by default), one per case, each a ColisExpress event signed
+   as the carrier signs it, POSTed to ``/partners/ce-push/events`` S seconds apart (0.1
+   by default); latency is from just before the POST to the retailer webhook's arrival
+   at the receiver.
 
 It prints the figures and asserts nothing about time.
 """
@@ -35,7 +46,6 @@ import json
 import os
 import platform
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -206,7 +216,12 @@ class Hubs:
 
 @contextmanager
 def hubs(
-    count: int, database: Database, network: Path, folder: Path, every: float
+    count: int,
+    database: Database,
+    network: Path,
+    folder: Path,
+    every: float,
+    concurrency: int,
 ) -> Iterator[Hubs]:
     """``count`` `hub serve` processes on ``database``, answering; SIGTERM at the end."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("HUB_")}
@@ -233,6 +248,8 @@ def hubs(
                         str(port),
                         "--dispatch-every",
                         str(every),
+                        "--deliveries-per-receiver",
+                        str(concurrency),
                     ],
                     cwd=folder,
                     env=env,
@@ -316,7 +333,7 @@ class Throughput:
 
 
 def measure_throughput(
-    url: str, receiver: Receiver, processes: int, messages: int, every: float
+    url: str, receiver: Receiver, processes: int, messages: int, every: float, concurrency: int
 ) -> Throughput:
     with (
         tempfile.TemporaryDirectory() as name,
@@ -325,7 +342,7 @@ def measure_throughput(
         folder = Path(name)
         network = write_network(folder, receiver.url)
         prepare(database, network)
-        with hubs(processes, database, network, folder, every):
+        with hubs(processes, database, network, folder, every, concurrency):
             receiver.reset()
             queued = queue_messages(database, network, messages)
             started = time.monotonic()
@@ -351,7 +368,7 @@ class Latency:
 
 
 def measure_latency(
-    url: str, receiver: Receiver, pushes: int, spacing: float, every: float
+    url: str, receiver: Receiver, pushes: int, spacing: float, every: float, concurrency: int
 ) -> Latency:
     with (
         tempfile.TemporaryDirectory() as name,
@@ -364,7 +381,7 @@ def measure_latency(
         with database.transaction() as connection:
             for reference in references:
                 open_case(connection, make_case(reference))  # no hook: no `created` webhook
-        with hubs(1, database, network, folder, every) as running:
+        with hubs(1, database, network, folder, every, concurrency) as running:
             receiver.reset()
             push_url = f"http://127.0.0.1:{running.ports[0]}/partners/ce-push/events"
             sent: dict[str, float] = {}
@@ -401,6 +418,90 @@ def measure_latency(
     return Latency(pushes, accepted, len(seconds), seconds)
 
 
+FLOOR_BODY = json.dumps(
+    {
+        "type": "case.event",
+        "event_id": "0" * 64,
+        "case_reference": "ME-000000",
+        "event_type": "case_status",
+        "status": "in_repair",
+        "unmapped": False,
+        "occurred_at": "2026-11-03T09:00:00Z",
+        "reported_by": "atelier-dupont",
+        "label": {"fr": "En réparation", "en": "In repair"},
+        "raw_code": "IN_",
+        "raw_label": None,
+        "case_status_after": "in_repair",
+    }
+).encode("utf-8")
+
+
+def floor_loop(url: str, messages: int, concurrency: int, tag: str) -> None:
+    """The floor's sender (run in its own process): ``messages`` POSTs of a webhook's
+    size to ``url`` from ``concurrency`` threads sharing one keep-alive client."""
+    headers = {
+        "Content-Type": "application/json",
+        "webhook-timestamp": str(int(time.time())),
+        "webhook-signature": "v1," + base64.b64encode(b"s" * 32).decode(),
+    }
+    numbers = iter(range(messages))
+    lock = threading.Lock()
+
+    def work(client: httpx.Client) -> None:
+        while True:
+            with lock:
+                number = next(numbers, None)
+            if number is None:
+                return
+            answer = client.post(
+                url, content=FLOOR_BODY, headers=headers | {"webhook-id": f"{tag}-{number}"}
+            )
+            answer.raise_for_status()
+
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    with httpx.Client(timeout=10, limits=limits) as client:
+        # When it starts sending (CLOCK_MONOTONIC is the machine's, on Linux): the
+        # interpreter's start and imports are not the floor's.
+        print(time.monotonic(), flush=True)
+        threads = [threading.Thread(target=work, args=(client,)) for _ in range(concurrency)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+
+def measure_floor(receiver: Receiver, processes: int, messages: int, concurrency: int) -> float:
+    """Messages per second the receiver took from ``processes`` plain httpx loops."""
+    receiver.reset()
+    each = messages // processes
+    loops = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                "--floor",
+                f"{receiver.url}/hub",
+                str(each),
+                str(concurrency),
+                f"floor{number}",
+            ],
+            stdout=subprocess.PIPE,
+        )
+        for number in range(processes)
+    ]
+    starts = []
+    for loop in loops:
+        output, _ = loop.communicate()
+        if loop.returncode != 0:
+            raise RuntimeError("a floor loop failed")
+        starts.append(float(output.split()[0]))
+    started = min(starts)
+    with receiver.lock:
+        last = max(receiver.first_arrival.values())
+        seen = len(receiver.first_arrival)
+    return seen / (last - started)
+
+
 def percentile(sorted_values: Sequence[float], fraction: float) -> float:
     """Nearest-rank percentile of already sorted values."""
     rank = max(1, min(len(sorted_values), round(fraction * len(sorted_values) + 0.5)))
@@ -413,7 +514,22 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--pushes", type=int, default=100, help="pushes timed end to end")
     parser.add_argument("--spacing", type=float, default=0.1, help="seconds between pushes")
     parser.add_argument(
-        "--dispatch-every", type=float, default=0.2, help="hub serve --dispatch-every"
+        "--dispatch-every",
+        type=float,
+        default=0.2,
+        help="hub serve --dispatch-every, for the throughput",
+    )
+    parser.add_argument(
+        "--latency-dispatch-every",
+        type=float,
+        default=5.0,
+        help="hub serve --dispatch-every, for the latency (woken by the push, not this)",
+    )
+    parser.add_argument(
+        "--deliveries-per-receiver",
+        type=int,
+        default=8,
+        help="hub serve --deliveries-per-receiver, and the floor's threads",
     )
     parser.add_argument(
         "--postgres-url",
@@ -426,34 +542,56 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_arguments(argv)
+    concurrency = args.deliveries_per_receiver
     print(
         f"Outbox dispatch on PostgreSQL; python {platform.python_version()}, "
-        f"{os.cpu_count()} CPUs; hub serve --dispatch-every {args.dispatch_every}; "
-        "receiver: FastAPI/uvicorn in a thread of this process"
+        f"{os.cpu_count()} CPUs; hub serve --dispatch-every {args.dispatch_every} "
+        f"--deliveries-per-receiver {concurrency}; receiver: FastAPI/uvicorn in a thread "
+        "of this process"
     )
     receiver = Receiver()
+    rates: dict[int, float] = {}
     with serving(receiver_app(receiver), name="the receiver") as receiver_url:
         receiver.url = receiver_url
+        floors = {n: measure_floor(receiver, n, args.messages, concurrency) for n in (1, 3)}
+        for processes, floor in floors.items():
+            print(
+                f"floor, {processes} plain httpx loop(s) of {concurrency} threads: "
+                f"{floor:.0f} messages/s"
+            )
         for processes in (1, 3):
             figures = measure_throughput(
-                args.postgres_url, receiver, processes, args.messages, args.dispatch_every
+                args.postgres_url,
+                receiver,
+                processes,
+                args.messages,
+                args.dispatch_every,
+                concurrency,
             )
+            rates[processes] = figures.per_second
             print(
                 f"throughput, {figures.processes} hub serve process(es): "
                 f"{figures.messages} messages in {figures.seconds:.2f} s = "
-                f"{figures.per_second:.0f} messages/s "
-                f"({figures.deliveries} deliveries; outbox {figures.states})"
+                f"{figures.per_second:.0f} messages/s, {figures.per_second / floors[processes]:.2f}"
+                f" of the floor ({figures.deliveries} deliveries; outbox {figures.states})"
             )
+        print(f"3 processes over 1: {rates[3] / rates[1]:.2f}")
         latency = measure_latency(
-            args.postgres_url, receiver, args.pushes, args.spacing, args.dispatch_every
+            args.postgres_url,
+            receiver,
+            args.pushes,
+            args.spacing,
+            args.latency_dispatch_every,
+            concurrency,
         )
     if not latency.seconds:
         print(f"latency: no webhook arrived for {latency.pushes} pushes")
         return 1
     print(
-        f"latency push -> retailer webhook, 1 hub serve, {latency.pushes} pushes "
+        f"latency push -> retailer webhook, 1 hub serve --dispatch-every "
+        f"{args.latency_dispatch_every}, {latency.pushes} pushes "
         f"{args.spacing} s apart ({latency.accepted} accepted, {latency.arrived} arrived): "
-        f"median {statistics.median(latency.seconds) * 1000:.0f} ms, "
+        f"p50 {percentile(latency.seconds, 0.5) * 1000:.0f} ms, "
         f"p99 {percentile(latency.seconds, 0.99) * 1000:.0f} ms, "
         f"max {latency.seconds[-1] * 1000:.0f} ms"
     )
@@ -461,4 +599,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--floor"]:
+        floor_loop(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
+        sys.exit(0)
     sys.exit(main())

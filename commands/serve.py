@@ -27,7 +27,11 @@ def serve(
     database: DatabaseOption = None,
     network: NetworkOption = None,
     dispatch_every: Annotated[
-        float, typer.Option(help="Seconds between two rounds of the dispatcher.")
+        float,
+        typer.Option(
+            help="Seconds between two rounds of the dispatcher at most: a message queued "
+            "by this process (a push's webhook) wakes it at once."
+        ),
     ] = 5.0,
     lease_seconds: Annotated[
         float,
@@ -44,6 +48,16 @@ def serve(
             "before exiting anyway.",
         ),
     ] = 30.0,
+    deliveries_per_receiver: Annotated[
+        int,
+        typer.Option(
+            envvar="HUB_DELIVERIES_PER_RECEIVER",
+            min=1,
+            help="Outbox deliveries in flight at once to one retailer's webhook, per "
+            "process; 1 sends one message at a time (a partner's connector always gets one "
+            "at a time).",
+        ),
+    ] = 8,
 ) -> None:
     """Serve the hub: API and pushes on HOST:PORT, connectors on schedule, the outbox sent."""
     from commands.serving import run_serving  # uvicorn, APScheduler, FastAPI: here only
@@ -56,4 +70,5 @@ def serve(
         dispatch_every=dispatch_every,
         lease_seconds=lease_seconds,
         grace_seconds=grace_seconds,
+        deliveries_per_receiver=deliveries_per_receiver,
     )

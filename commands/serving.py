@@ -43,6 +43,7 @@ def run_serving(
     dispatch_every: float,
     lease_seconds: float,
     grace_seconds: float,
+    deliveries_per_receiver: int,
 ) -> None:
     """Serve until stopped, then give back what is held within the grace period."""
     configure_logging(default="info")
@@ -53,7 +54,11 @@ def run_serving(
         owner=process_owner(),
         serving=True,
         lease=timedelta(seconds=lease_seconds),
+        deliveries_per_receiver=deliveries_per_receiver,
     ) as hub:
+        # The app first: its imports take seconds on a busy machine, and the dispatcher's
+        # threads, started with the scheduler, would slow them down further.
+        app = hub.app()
         scheduler = hub.scheduler(dispatch_every=timedelta(seconds=dispatch_every))
         # uvicorn restores this handler after its own, and raises the signal it caught
         # again: a second stop request changes nothing, it does not kill the process.
@@ -64,7 +69,7 @@ def run_serving(
         for name, variables in hub.jobs.not_configured().items():
             out.print(f"{name}: not configured ({', '.join(variables)} not set)", markup=False)
         config = server_config(
-            hub.app(),
+            app,
             host=host,
             port=port,
             log_config=None,  # uvicorn's lines go through the hub's own (hub.logs),

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from hub.partners.ingest.report import RunReport
     from hub.partners.network import Network
     from hub.partners.schedule import HubJobs
+    from hub.sync.delivery import Deliveries
+    from hub.sync.outbox import Dispatcher
 
 # The jobs, the outbox and the API are imported where a Hub builds them: the commands
 # that only open the database (`hub status`, listings) start without them (issue 17).
@@ -47,6 +49,17 @@ class Retries:
     max_attempts: int = 8
     base_delay: float = 2.0
     max_delay: float = 3600.0
+
+
+DELIVERIES_PER_RECEIVER = 8
+"""Outbox deliveries in flight at once to one retailer's webhook, per process (`hub
+serve --deliveries-per-receiver`): enough to hide a receiver's round trip, few enough
+for an endpoint sized for a handful of clients. 1 sends one message at a time. A
+partner's connector still gets one at a time (``Deliveries.overlaps``)."""
+
+OUTBOX_BATCH = 100
+"""Messages a dispatcher claims at once (and tops up as they go): all of them must be
+sent within the lease, at ``DELIVERIES_PER_RECEIVER`` at a time."""
 
 
 def process_owner(prefix: str = "") -> str:
@@ -67,10 +80,11 @@ class Hub(Closing):
         lease: timedelta = LEASE,
         retries: Retries = Retries(),
         clock: Clock = system_clock,
+        deliveries_per_receiver: int = DELIVERIES_PER_RECEIVER,
     ) -> None:
         from hub.partners.schedule import HubJobs
         from hub.partners.supervisor import RunSupervisor
-        from hub.sync.delivery import ConnectorBatches, Senders, deliver_any
+        from hub.sync.delivery import ConnectorBatches, Deliveries, Senders
         from hub.sync.failures import tell_retailer_of_failures
         from hub.sync.outbox import Dispatcher
 
@@ -87,11 +101,14 @@ class Hub(Closing):
             database, owner, alerting=alerting, lease=lease, stopping=self.stopping
         )
         self._jobs: HubJobs | None = None
+        self._dispatcher: Dispatcher | None = None
+        self._deliveries: Deliveries | None = None
         if network is not None:
             masker.add_variables(secret_variables_of(network))
+            deliveries = Deliveries(database, network, self.senders)
             dispatcher = Dispatcher(
                 database,
-                lambda row: deliver_any(database, network, row, self.senders),
+                deliveries,
                 owner=owner,
                 max_attempts=retries.max_attempts,
                 base_delay=retries.base_delay,
@@ -100,7 +117,13 @@ class Hub(Closing):
                 together=ConnectorBatches(database, network),
                 stopping=self.stopping,
                 on_dead=tell_retailer_of_failures(network.config),
+                concurrency=deliveries_per_receiver,
+                batch_size=OUTBOX_BATCH,
+                prefetch=deliveries.prefetch,
+                overlaps=deliveries.overlaps,
             )
+            self._dispatcher = dispatcher
+            self._deliveries = deliveries
             self._jobs = HubJobs(network, self.supervisor, dispatcher, clock=clock)
 
     @property
@@ -121,8 +144,11 @@ class Hub(Closing):
         return create_app(self.database, self.network, stopping=self.stopping, clock=self.clock)
 
     def scheduler(self, *, dispatch_every: timedelta = timedelta(seconds=5)) -> BackgroundScheduler:
-        """Every job on its schedule (not started yet)."""
+        """Every job on its schedule (not started yet); the webhooks' clients built."""
         from hub.partners.schedule import build_scheduler
+
+        if self._deliveries is not None:
+            self._deliveries.warm()
 
         return build_scheduler(self.jobs, dispatch_every=dispatch_every)
 
@@ -133,6 +159,8 @@ class Hub(Closing):
         return self.jobs.run(name, ignore_backoff=True)
 
     def close(self) -> None:
+        if self._dispatcher is not None:
+            self._dispatcher.close()
         self.senders.close()
 
 
@@ -200,6 +228,7 @@ def open_hub(
     network_required: bool = True,
     serving: bool = False,
     lease: timedelta = LEASE,
+    deliveries_per_receiver: int = DELIVERIES_PER_RECEIVER,
 ) -> Hub:
     """The hub from the settings: the database URL (default $HUB_DATABASE_URL) and the
     network file (default $HUB_CONNECTORS or connectors.yaml). ``serving``: refuse a
@@ -212,4 +241,11 @@ def open_hub(
     from hub.partners.network import open_network  # the commands that read the store alone
 
     partners = open_network(path) if network_required or path.exists() else None
-    return Hub(db, partners, owner=owner, lease=lease, clock=hub_clock())
+    return Hub(
+        db,
+        partners,
+        owner=owner,
+        lease=lease,
+        clock=hub_clock(),
+        deliveries_per_receiver=deliveries_per_receiver,
+    )

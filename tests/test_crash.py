@@ -8,6 +8,10 @@ when the lease expires. Afterwards: every message delivered (none lost, none dea
 idempotency key processed exactly once, per case the statuses in timeline order, and no
 connector run overlapping another run of the same connector.
 
+Each hub sends up to four deliveries at once (`--deliveries-per-receiver 4`, batched
+claims and marks), and the receiver notes how many it had in flight at most: the
+guarantees above must hold with concurrent deliveries, not only one at a time.
+
 The hubs run with 20-second leases (`--lease-seconds`: a claimed outbox batch must be sent
 within it; a connector run renews its lease as it goes), so the killed hub's messages, and
 the connector if it died running it, are taken over within that time.
@@ -56,6 +60,7 @@ LATER = ["received", "diagnosing", "in_repair", "repaired"]
 """Statuses after `created`, one event each, in timeline order."""
 MESSAGES = CASES * (1 + len(LATER))
 RECEIVER_DELAY = 0.02
+DELIVERIES_PER_RECEIVER = 4
 OUTBOX_LEASE = 20.0
 """`hub serve --lease-seconds`: how long a killed hub's claimed messages stay its own."""
 CONNECTOR = "crash-local-status"
@@ -72,6 +77,8 @@ class Receiver:
     lock: threading.Lock = field(default_factory=threading.Lock)
     gate: threading.Event = field(default_factory=threading.Event)
     """Cleared, it holds every request unanswered: the senders stand still mid-batch."""
+    in_flight: int = 0
+    most_in_flight: int = 0
 
     def __post_init__(self) -> None:
         self.gate.set()
@@ -96,9 +103,13 @@ def receiver() -> Iterator[Receiver]:
         body = await request.body()
         payload = verifier.verify(body, dict(request.headers))
         message_id = request.headers["webhook-id"]
+        with state.lock:
+            state.in_flight += 1
+            state.most_in_flight = max(state.most_in_flight, state.in_flight)
         await asyncio.sleep(RECEIVER_DELAY)
         await asyncio.to_thread(state.gate.wait)
         with state.lock:
+            state.in_flight -= 1
             state.deliveries.append(message_id)
             if message_id not in state.processed:  # a repeat is acknowledged, not processed
                 state.processed[message_id] = payload["case_reference"]
@@ -205,6 +216,7 @@ def start_hub(
     port = free_port()
     log = (tmp_path / f"hub-{port}.log").open("wb")
     options = ["--port", str(port), "--dispatch-every", "0.2", "--lease-seconds", str(lease)]
+    options += ["--deliveries-per-receiver", str(DELIVERIES_PER_RECEIVER)]
     server = subprocess.Popen(
         [*cli, "serve", *options],
         cwd=tmp_path,
@@ -216,6 +228,8 @@ def start_hub(
 
 
 def wait_until_answering(servers: list[subprocess.Popen[bytes]], ports: list[int]) -> None:
+    """Until each answers; the first ones send the backlog meanwhile, with several
+    deliveries in flight, which slows the start of the others."""
     # A liveness bound, not a speed check: three hubs starting beside a test worker on a
     # loaded two-core machine have been seen to need more than 30 s.
     deadline = time.monotonic() + 120
@@ -343,6 +357,7 @@ def test_a_hub_killed_in_a_busy_run_loses_nothing(
             f"{len(deliveries)} ids ({duplicates} repeats); {len(runs)} runs of {CONNECTOR}"
         )
         assert held, "the killed hub held messages when it died"
+        assert receiver.most_in_flight > 1, "deliveries were in flight together"
         assert states == {OutboxState.DELIVERED.value: MESSAGES}, "none lost, none dead"
         assert set(processed) == keys, "the receiver processed every idempotency key"
         assert len(processed) == MESSAGES, "and each exactly once"
@@ -429,6 +444,7 @@ def test_the_only_hub_on_sqlite_killed_in_a_busy_run_loses_nothing_when_started_
             processed = dict(receiver.processed)
             timeline = {case: list(statuses) for case, statuses in receiver.timeline.items()}
         duplicates = sum(deliveries.values()) - len(deliveries)
+        assert receiver.most_in_flight > 1, "one hub had deliveries in flight together"
         assert states == {OutboxState.DELIVERED.value: MESSAGES}, "none lost, none dead"
         assert set(processed) == keys, "the receiver processed every idempotency key"
         assert len(processed) == MESSAGES, "and each exactly once"

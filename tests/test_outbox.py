@@ -22,6 +22,8 @@ from hub.store.outbox import ResentBy
 from hub.store.tables import outbox
 from hub.sync.failures import FailureState, case_failures
 from hub.sync.outbox import (
+    QUEUED,
+    Bell,
     Dispatcher,
     DispatchResult,
     OutboxItem,
@@ -519,3 +521,187 @@ def test_a_file_whose_leases_were_taken_over_is_not_marked_by_the_late_dispatche
     files.send = slow  # type: ignore[method-assign]
     assert late.run_once().lost == 2
     assert {get_message(database, n).lease_owner for n in (1, 2)} == {"d2"}
+
+
+def test_concurrent_deliveries_keep_each_cases_order_and_stay_within_the_bound(
+    database: Database,
+) -> None:
+    """Sends in flight at once, up to ``concurrency`` per target, never two of one case
+    together, each case in id order, each message once; two such dispatchers at once."""
+    items = [
+        item(f"c{c}-{n}", case=f"C{c}", target=f"t{c % 2}") for n in range(4) for c in range(12)
+    ]
+    put(database, *items, now=datetime.now(UTC))
+    lock = threading.Lock()
+    calls: Counter[str] = Counter()
+    busy_cases: set[str] = set()
+    busy_targets: Counter[str] = Counter()
+    most: Counter[str] = Counter()
+    overlaps: list[str] = []
+    sent_per_case: defaultdict[str, list[int]] = defaultdict(list)
+
+    def send(message: OutboxRow) -> DeliveryReceipt:
+        assert message.case_ref is not None
+        with lock:
+            if message.case_ref in busy_cases:
+                overlaps.append(message.idempotency_key)
+            busy_cases.add(message.case_ref)
+            busy_targets[message.target] += 1
+            most[message.target] = max(most[message.target], busy_targets[message.target])
+            calls[message.idempotency_key] += 1
+            sent_per_case[message.case_ref].append(message.id)
+        time.sleep(0.01)  # long enough for the other sends of the round to start
+        with lock:
+            busy_cases.discard(message.case_ref)
+            busy_targets[message.target] -= 1
+        return OK
+
+    second = Database(database.url)
+    workers = [
+        Dispatcher(db, send, owner=owner, concurrency=3, batch_size=8)
+        for db, owner in [(database, "a"), (second, "b")]
+    ]
+    results: list[DispatchResult] = []
+    try:
+        threads = [
+            threading.Thread(target=lambda w=w: results.append(w.run_until_idle())) for w in workers
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        results.append(workers[0].run_until_idle())  # whatever the other still held
+    finally:
+        for worker in workers:
+            worker.close()
+        second.dispose()
+    assert overlaps == [], "never two messages of one case in flight together"
+    assert calls == Counter({entry.idempotency_key: 1 for entry in items})
+    assert all(ids == sorted(ids) for ids in sent_per_case.values())
+    assert sum(result.delivered for result in results) == len(items)
+    # Each dispatcher allows 3 per target: two of them, 6 at most, and more than one.
+    assert 1 < max(most.values()) <= 6
+    assert all(get_message(database, i).state is OutboxState.DELIVERED for i in range(1, 49))
+
+
+def test_a_delivery_marked_in_a_batch_is_fenced_like_one_marked_alone(
+    database: Database,
+) -> None:
+    """Outcomes written together: each keeps its own time and receipt, and one whose
+    lease another dispatcher took over is not written (counted lost)."""
+    clock = Clock()
+    put(database, item("a", case="A"), item("b", case="B"), item("c", case="C", target="late"))
+    statuses = {"a": 200, "b": 202, "c": 204}
+
+    def send(message: OutboxRow) -> DeliveryReceipt:
+        clock.advance(1)
+        if message.idempotency_key == "c":  # too slow: another dispatcher takes it over
+            clock.advance(60)
+            (taken,) = claim(
+                database, "other", limit=10, lease_seconds=60, now=clock.now, target="late"
+            )
+            assert taken.idempotency_key == "c"
+        return DeliveryReceipt(
+            status=statuses[message.idempotency_key], body=b"", already_known=False
+        )
+
+    worker = dispatcher(database, send, clock, lease_seconds=30)
+    assert worker.run_once() == DispatchResult(claimed=3, delivered=2, lost=1)
+    a, b, c = (get_message(database, i) for i in (1, 2, 3))
+    assert (a.state, a.receipt_status, a.delivered_at) == (
+        OutboxState.DELIVERED,
+        200,
+        T0 + timedelta(seconds=1),
+    )
+    assert (b.state, b.receipt_status, b.delivered_at) == (
+        OutboxState.DELIVERED,
+        202,
+        T0 + timedelta(seconds=2),
+    )
+    assert (c.state, c.lease_owner, c.delivered_at) == (OutboxState.PENDING, "other", None)
+
+
+def test_queueing_rings_the_bell_once_committed_and_not_on_rollback(database: Database) -> None:
+    bell = Bell()
+    rung: list[bool] = []
+    original = QUEUED.ring
+    try:
+        QUEUED.ring = lambda: (rung.append(True), bell.ring())[-1]  # type: ignore[method-assign]
+        with database.transaction() as connection:
+            enqueue(connection, [item("a")])
+            assert rung == [], "not before the commit: a dispatcher would find nothing"
+        assert rung == [True]
+
+        def failing() -> None:
+            with database.transaction() as connection:
+                enqueue(connection, [item("b")])
+                raise RuntimeError("the events' transaction fails")
+
+        with pytest.raises(RuntimeError):
+            failing()
+        with database.transaction() as connection:
+            assert enqueue(connection, [item("a")]) == [], "a known key is no new message"
+        assert rung == [True]
+    finally:
+        QUEUED.ring = original  # type: ignore[method-assign]
+    assert bell.wait(0) is True
+    assert bell.wait(0) is False, "a wait clears it"
+
+
+def test_a_serving_dispatcher_is_woken_by_a_message_queued_in_its_process(
+    database: Database,
+) -> None:
+    """`hub serve`'s loop waits an hour between rounds here: only the bell can bring the
+    message out while the test waits."""
+    bell = Bell()
+    sent = threading.Event()
+
+    def send(message: OutboxRow) -> DeliveryReceipt:
+        sent.set()
+        return OK
+
+    stop = threading.Event()
+    worker = Dispatcher(database, send, owner="d", stopping=stop)
+    loop = threading.Thread(target=worker.serve, args=(3600.0,), kwargs={"bell": bell})
+    loop.start()
+    try:
+        time.sleep(0.3)  # its first round found nothing; it waits
+        assert not sent.is_set()
+        with database.transaction() as connection:
+            enqueue(connection, [item("a")], now=datetime.now(UTC) - timedelta(seconds=1))
+        bell.ring()
+        assert sent.wait(30), "woken by the bell, not by its hourly round"
+    finally:
+        stop.set()
+        loop.join(30)
+    assert not loop.is_alive(), "it stops once asked"
+
+
+def test_a_target_that_takes_no_overlap_gets_one_delivery_at_a_time(database: Database) -> None:
+    """A partner's connector (two files named from the same second must not race) gets
+    one delivery at a time while a webhook beside it gets several."""
+    items = [item(f"{t}-{c}", case=f"C{c}", target=t) for c in range(6) for t in ("web", "sftp")]
+    put(database, *items, now=datetime.now(UTC))
+    lock = threading.Lock()
+    busy: Counter[str] = Counter()
+    most: Counter[str] = Counter()
+
+    def send(message: OutboxRow) -> DeliveryReceipt:
+        with lock:
+            busy[message.target] += 1
+            most[message.target] = max(most[message.target], busy[message.target])
+        time.sleep(0.02)
+        with lock:
+            busy[message.target] -= 1
+        return OK
+
+    worker = Dispatcher(
+        database, send, owner="d", concurrency=4, overlaps=lambda target: target == "web"
+    )
+    try:
+        result = worker.run_until_idle()
+    finally:
+        worker.close()
+    assert result.delivered == len(items)
+    assert most["sftp"] == 1
+    assert 1 < most["web"] <= 4

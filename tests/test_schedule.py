@@ -133,6 +133,27 @@ def test_the_network_s_schedules_become_jobs(database: Database) -> None:
     assert "colis-express-push" not in jobs, "pushes are received, not polled"
 
 
+def test_the_dispatchers_loop_ends_when_its_scheduler_shuts_down(database: Database) -> None:
+    """The dispatcher runs as one long job (woken by queued messages, else every
+    ``dispatch_every``): shutting the scheduler down ends it, even with the process not
+    stopping (the live demo), instead of waiting for it forever."""
+    network = open_network(ROOT / "connectors.yaml")
+    with Hub(database, network, owner="test") as hub:
+        scheduler = hub.scheduler(dispatch_every=timedelta(hours=1))
+        scheduler.start()
+        done = threading.Event()
+
+        def stop() -> None:
+            scheduler.shutdown(wait=True)
+            done.set()
+
+        stopper = threading.Thread(target=stop, daemon=True)
+        time.sleep(0.5)  # the loop has started and waits on its bell
+        stopper.start()
+        assert done.wait(60), "the scheduler's shutdown waited for the dispatcher for ever"
+        assert not hub.stopping.is_set()
+
+
 def test_hub_serve_answers_and_stops_cleanly(tmp_path: Path) -> None:
     """The whole process: API up, scheduler running, a clean stop on SIGTERM."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}

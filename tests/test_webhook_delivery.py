@@ -21,8 +21,15 @@ from hub.partners.connectors import Network, open_network
 from hub.store.cases import open_case
 from hub.store.db import Database
 from hub.store.events import append_events
+from hub.store.outbox import all_messages
 from hub.store.parties import save_party
-from hub.sync.delivery import deliver_any
+from hub.sync.delivery import (
+    Deliveries,
+    Senders,
+    _webhook_payload,
+    deliver_any,
+    webhook_payloads,
+)
 from hub.sync.outbox import Dispatcher, dead_letters, replay
 from tests.api_support import serving
 from tests.factories import T0, case_event, make_case, register_network
@@ -156,4 +163,32 @@ def test_a_receiver_that_never_comes_back_ends_in_the_dead_letters_then_replays(
     endpoint.down = False
     replay(database, dead.id, now=clock.now)
     dispatcher.run_until_idle()
+    assert endpoint.statuses == ["created", "received", "diagnosing"]
+
+
+def test_bodies_read_with_the_claim_are_those_read_at_send_time(
+    database: Database, network: Network, endpoint: Endpoint
+) -> None:
+    """The dispatcher of `hub serve` reads a claimed batch's webhook bodies in one
+    transaction: the very bodies a send would read alone; sent with several in flight,
+    the case's statuses still arrive in order."""
+    three_events(database, network)
+    with database.transaction() as connection:
+        rows = all_messages(connection)
+    assert len(rows) == 3
+    ahead = webhook_payloads(database, rows)
+    assert ahead == {row.id: _webhook_payload(database, network, row) for row in rows}
+    assert [body["status"] for body in ahead.values()] == ["created", "received", "diagnosing"]
+
+    senders = Senders()
+    deliveries = Deliveries(database, network, senders)
+    dispatcher = Dispatcher(
+        database, deliveries, owner="test", concurrency=4, prefetch=deliveries.prefetch
+    )
+    try:
+        result = dispatcher.run_until_idle()
+    finally:
+        dispatcher.close()
+        senders.close()
+    assert result.delivered == 3
     assert endpoint.statuses == ["created", "received", "diagnosing"]

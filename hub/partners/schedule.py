@@ -9,6 +9,8 @@ classification, alerting: hub.partners.supervisor). APScheduler only decides whe
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -93,6 +95,12 @@ class HubJobs:
         """Send every outbox message due, until none is."""
         return self.dispatcher.run_until_idle()
 
+    def serve_outbox(self, every: float, halt: threading.Event) -> None:
+        """The dispatcher's loop, for as long as the scheduler runs: a round whenever a
+        message is queued in this process, and every ``every`` seconds anyway (messages
+        queued by other processes, retries coming due)."""
+        self.dispatcher.serve(every, halt=halt)
+
     def publish_breaches(self, *, now: datetime | None = None) -> PublishResult | None:
         """Publish the service-level breaches not published yet, under their lease (not
         once the process is stopping)."""
@@ -147,18 +155,33 @@ def _trigger(schedule: ScheduleSpec) -> IntervalTrigger | CronTrigger:
     return CronTrigger.from_crontab(schedule.cron, timezone=UTC)
 
 
+class HubScheduler(BackgroundScheduler):  # type: ignore[misc]  # APScheduler is untyped
+    """A scheduler that tells its long-running job (the dispatcher's loop) to end before
+    it shuts down and waits for its jobs."""
+
+    def __init__(self, *, before_shutdown: Callable[[], None], **options: object) -> None:
+        super().__init__(**options)
+        self._before_shutdown = before_shutdown
+
+    def shutdown(self, wait: bool = True) -> None:
+        self._before_shutdown()
+        super().shutdown(wait=wait)
+
+
 def build_scheduler(
     jobs: HubJobs, *, dispatch_every: timedelta = timedelta(seconds=5)
 ) -> BackgroundScheduler:
     """Jobs for every scheduled reading connector and drop folder, and the dispatcher.
 
-    Outbound connectors are not polled: the dispatcher sends their messages when due.
+    Outbound connectors are not polled: the dispatcher sends their messages when due,
+    woken by each message queued in this process and every ``dispatch_every`` anyway.
     One whose secrets are not set here is still scheduled, and said so in the log: each
     run records its failure, naming the variables, so that every hub process sharing the
     database shows it not configured (`hub status`), and alerting flags, then pauses it
     with that reason, as for any connector that cannot do its work.
     """
-    scheduler = BackgroundScheduler(timezone=UTC)
+    halt = threading.Event()
+    scheduler = HubScheduler(before_shutdown=halt.set, timezone=UTC)
     config = jobs.network.config
     for name, variables in jobs.not_configured().items():
         logger.warning("%s is not configured: %s not set", name, ", ".join(variables))
@@ -179,12 +202,11 @@ def build_scheduler(
                 max_instances=1,
                 coalesce=True,
             )
-    scheduler.add_job(
-        jobs.dispatch,
-        IntervalTrigger(seconds=max(dispatch_every.total_seconds(), 0.1), timezone=UTC),
+    scheduler.add_job(  # started once, it runs until the scheduler shuts down
+        jobs.serve_outbox,
+        args=(max(dispatch_every.total_seconds(), 0.1), halt),
         id="dispatcher",
-        max_instances=1,
-        coalesce=True,
+        misfire_grace_time=None,
     )
     for spec in config.connectors:
         if spec.enabled and spec.pushed:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ __all__ = [
     "StoreConflict",
     "StoreError",
     "UnstorableValue",
+    "after_commit",
     "normalise_url",
 ]
 """``Connection`` is the unit of work's handle: services take and pass it, typed from
@@ -43,6 +44,20 @@ SQLITE_WRITER_PAUSE = 0.12
 that finds the file locked is retried by SQLite's busy handler at most 100 ms apart, and
 no queue says who is next: a job that began its next transaction at once would take the
 lock again before the waiter woke, and keep it from the waiter for the whole job."""
+
+
+_AFTER_COMMIT = "hub.after_commit"
+"""Where a transaction of ``Database.transaction`` keeps its hooks, in the connection's
+info (cleared when the transaction ends: the pool reuses the connection)."""
+
+
+def after_commit(connection: Connection, hook: Callable[[], None]) -> None:
+    """Run ``hook`` once this transaction has committed (another process can see what it
+    wrote by then): how the outbox wakes its dispatcher when a message is queued. Nothing
+    happens on a connection that no ``Database.transaction`` opened."""
+    hooks = connection.info.get(_AFTER_COMMIT)
+    if isinstance(hooks, list):
+        hooks.append(hook)
 
 
 def normalise_url(url: str) -> str:
@@ -85,9 +100,17 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """Commit everything done inside, or nothing."""
+        """Commit everything done inside, or nothing; then run what ``after_commit``
+        asked for (none of it when the transaction rolled back)."""
+        hooks: list[Callable[[], None]] = []
         with self.engine.begin() as connection:
-            yield connection
+            connection.info[_AFTER_COMMIT] = hooks
+            try:
+                yield connection
+            finally:
+                connection.info.pop(_AFTER_COMMIT, None)
+        for hook in hooks:
+            hook()
 
     def let_writers_in(self) -> None:
         """Between two chunks of a long job, give waiting writers their turn.

@@ -8,7 +8,7 @@ event replaces the cached status only if it sorts after it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, TypeVar
@@ -219,6 +219,33 @@ def count_events_by_reporter(connection: Connection) -> dict[str, int]:
         select(events.c.reported_by, func.count()).group_by(events.c.reported_by)
     )
     return {str(party): int(count) for party, count in rows}
+
+
+def events_by_id(connection: Connection, event_ids: Collection[str]) -> dict[str, Event]:
+    """The stored events among ``event_ids``, by id (a chunk of ids per query)."""
+    found: dict[str, Event] = {}
+    for chunk in _chunks(sorted(set(event_ids))):
+        rows = connection.execute(select(events).where(events.c.event_id.in_(chunk)))
+        found.update((row.event_id, row_to_event(row)) for row in rows)
+    return found
+
+
+def timelines_of_cases(
+    connection: Connection, references: Collection[str]
+) -> dict[str, list[Event]]:
+    """Each case's events in stored order, by reference, as ``events_of_case`` reads one
+    case's (a case without events is missing, as is an unknown reference)."""
+    found: dict[str, list[Event]] = {}
+    for chunk in _chunks(sorted(set(references))):
+        rows = connection.execute(
+            select(events, cases.c.reference.label("of_case"))
+            .join(cases, cases.c.id == events.c.case_id)
+            .where(cases.c.reference.in_(chunk))
+            .order_by(events.c.seq)
+        )
+        for row in rows:
+            found.setdefault(row.of_case, []).append(row_to_event(row))
+    return found
 
 
 def get_event(connection: Connection, event_id: str) -> Event | None:

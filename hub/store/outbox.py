@@ -17,7 +17,17 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, exists, func, or_, select, update
+from sqlalchemy import (
+    Connection,
+    RowMapping,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 
 from hub.store.tables import outbox, outbox_failures
 from hub.store.types import aware
@@ -47,6 +57,7 @@ __all__ = [
     "requeue",
     "resend_dead_of_case",
     "settle",
+    "settle_many",
 ]
 
 
@@ -165,11 +176,20 @@ def claim(
     """
     head = outbox.alias("head")
     earlier = outbox.alias("earlier")
-    blocked = exists().where(
-        earlier.c.target == head.c.target,
-        earlier.c.ordering_key == head.c.ordering_key,
-        earlier.c.id < head.c.id,
-        earlier.c.state.in_(BLOCKING_STATES),
+    # The queue's first message still pending or dead, read by ix_outbox_queue in its
+    # order and stopped at one: a message heads its queue when that is itself. Said as
+    # NOT EXISTS, it let PostgreSQL, misled by a table not analysed yet (a burst just
+    # queued), read every pending row for every candidate.
+    first_of_queue = (
+        select(earlier.c.id)
+        .where(
+            earlier.c.target == head.c.target,
+            earlier.c.ordering_key == head.c.ordering_key,
+            earlier.c.state.in_(BLOCKING_STATES),
+        )
+        .order_by(earlier.c.id)
+        .limit(1)
+        .scalar_subquery()
     )
     candidates = (
         select(head.c.id)
@@ -177,7 +197,7 @@ def claim(
             head.c.state == OutboxState.PENDING.value,
             head.c.next_attempt_at <= now,
             or_(head.c.lease_until.is_(None), head.c.lease_until <= now),
-            ~blocked,
+            head.c.id == first_of_queue,
         )
         .order_by(head.c.next_attempt_at, head.c.id)
         .limit(limit)
@@ -263,6 +283,52 @@ def settle(connection: Connection, message: OutboxRow, owner: str, outcome: Outc
         .values(lease_owner=None, lease_until=None, **_outcome_values(outcome))
     )
     return connection.execute(statement).rowcount == 1
+
+
+def settle_many(
+    connection: Connection, changes: Sequence[tuple[OutboxRow, Outcome]], owner: str
+) -> list[bool]:
+    """``settle`` for many messages in the caller's transaction, fenced the same way;
+    one boolean per change, in order. Deliveries (nearly all of a busy round) are
+    written by one statement, each message keeping its own time and receipt; retries
+    and dead letters, rare, one statement each."""
+    delivered = [(row, outcome) for row, outcome in changes if isinstance(outcome, Delivered)]
+    done: set[int] = set()
+    if delivered:
+        at = outbox.c.delivered_at.type
+        status = outbox.c.receipt_status.type
+        statement = (
+            update(outbox)
+            .where(
+                tuple_(outbox.c.id, outbox.c.attempts).in_(
+                    [(row.id, row.attempts) for row, _ in delivered]
+                ),
+                outbox.c.state == OutboxState.PENDING.value,
+                outbox.c.lease_owner == owner,
+            )
+            .values(
+                state=OutboxState.DELIVERED.value,
+                lease_owner=None,
+                lease_until=None,
+                delivered_at=case(
+                    {row.id: literal(outcome.at, at) for row, outcome in delivered},
+                    value=outbox.c.id,
+                ),
+                receipt_status=case(
+                    {row.id: literal(outcome.receipt_status, status) for row, outcome in delivered},
+                    value=outbox.c.id,
+                ),
+            )
+            .returning(outbox.c.id)
+        )
+        done.update(int(found) for found in connection.execute(statement).scalars())
+    settled: list[bool] = []
+    for row, outcome in changes:
+        if isinstance(outcome, Delivered):
+            settled.append(row.id in done)
+        else:
+            settled.append(settle(connection, row, owner, outcome))
+    return settled
 
 
 def hand_back(connection: Connection, message: OutboxRow, owner: str) -> bool:

@@ -401,11 +401,13 @@ outbox = Table(
     Column("last_error", Text, nullable=True),
     Column("delivered_at", UtcDateTime, nullable=True),
     Column("receipt_status", Integer, nullable=True),
-    # Claiming reads due pending messages, then checks that nothing earlier blocks their
-    # queue; both indexes leave out delivered messages, which are the bulk of the table.
+    # Claiming reads due pending messages in claim order, (next_attempt_at, id), and
+    # stops at its batch; then checks that nothing earlier blocks their queue. Both
+    # indexes leave out delivered messages, which are the bulk of the table.
     Index(
         "ix_outbox_due",
         "next_attempt_at",
+        "id",
         sqlite_where=text("state = 'pending'"),
         postgresql_where=text("state = 'pending'"),
     ),

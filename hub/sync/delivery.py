@@ -9,7 +9,8 @@ and the parts order a waiting-for-parts event calls for.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -41,11 +42,11 @@ from hub.retailers.webhooks import (
 from hub.store.case_links import learn_partner_references
 from hub.store.cases import case_state, get_case
 from hub.store.db import Connection, Database
-from hub.store.events import get_event
+from hub.store.events import events_by_id, get_event, timelines_of_cases
 from hub.store.parties import get_party
 from hub.store.parts_orders import record_parts_order
 from hub.store.webhook_endpoints import get_endpoint
-from hub.sync.failures import FAILED_KIND, failure_of, failure_payload
+from hub.sync.failures import FAILED_KIND, WEBHOOK_PREFIX, failure_of, failure_payload
 from hub.sync.outbox import OutboxRow
 from hub.sync.rules import route_for
 
@@ -163,11 +164,12 @@ def context_for(connection: Connection, network: Network, row: OutboxRow) -> dic
 
 def _status_after(connection: Connection, case_ref: str, event: Event) -> CaseStatus | None:
     """The case's status once this event is in its timeline (a late one changes nothing)."""
+    return _status_in(case_state(connection, case_ref).timeline, event)
+
+
+def _status_in(timeline: Iterable[Event], event: Event) -> CaseStatus | None:
     key = event_order_key(event)
-    state = derive_case_state(
-        e for e in case_state(connection, case_ref).timeline if event_order_key(e) <= key
-    )
-    return state.status
+    return derive_case_state(e for e in timeline if event_order_key(e) <= key).status
 
 
 def _close(sender: object) -> None:
@@ -178,26 +180,32 @@ def _close(sender: object) -> None:
 
 class Senders:
     """The webhook clients of one dispatcher, kept open: building an HTTP client (its TLS
-    context) for every message cost more than sending it."""
+    context) for every message cost more than sending it. One client per receiver,
+    shared by the dispatcher's worker threads (an httpx client is thread-safe, and its
+    pool keeps their connections alive)."""
 
     def __init__(self) -> None:
         self._by_spec: dict[WebhookSpec | str, Sender] = {}
+        self._lock = threading.Lock()
 
     def for_webhook(self, spec: WebhookSpec) -> Sender:
-        if spec not in self._by_spec:
-            self._by_spec[spec] = webhook_sender(spec)
-        return self._by_spec[spec]
+        with self._lock:
+            if spec not in self._by_spec:
+                self._by_spec[spec] = webhook_sender(spec)
+            return self._by_spec[spec]
 
     def for_url(self, url: str) -> Sender:
         """A retailer-managed endpoint's client, with a configured webhook's defaults."""
-        if url not in self._by_spec:
-            self._by_spec[url] = webhook_post_sender(url)
-        return self._by_spec[url]
+        with self._lock:
+            if url not in self._by_spec:
+                self._by_spec[url] = webhook_post_sender(url)
+            return self._by_spec[url]
 
     def close(self) -> None:
-        for sender in self._by_spec.values():
-            _close(sender)
-        self._by_spec.clear()
+        with self._lock:
+            for sender in self._by_spec.values():
+                _close(sender)
+            self._by_spec.clear()
 
 
 def _event_and_status(
@@ -211,19 +219,25 @@ def _event_and_status(
 
 
 def deliver_webhook(
-    database: Database, network: Network, row: OutboxRow, senders: Senders | None = None
+    database: Database,
+    network: Network,
+    row: OutboxRow,
+    senders: Senders | None = None,
+    *,
+    payload: dict[str, Any] | None = None,
 ) -> DeliveryReceipt:
     """Publish an event to its retailer, signed per Standard Webhooks at send time: to
     the webhook of connectors.yaml (``webhook:<retailer>``) or to one the retailer
-    registered (``webhook:<retailer>/<endpoint id>``)."""
+    registered (``webhook:<retailer>/<endpoint id>``). ``payload``: the message's body
+    when already read (``webhook_payloads``), else read now."""
     retailer, _, endpoint_id = row.target.removeprefix("webhook:").partition("/")
     if endpoint_id:
-        return _deliver_to_endpoint(database, network, row, retailer, endpoint_id, senders)
+        return _deliver_to_endpoint(database, network, row, retailer, endpoint_id, senders, payload)
     spec = network.config.webhook(retailer)
     if spec is None:
         raise ConfigurationError(f"retailer {retailer} has no webhook in connectors.yaml")
     message = webhook_message(
-        _webhook_payload(database, network, row),
+        payload if payload is not None else _webhook_payload(database, network, row),
         message_id=row.idempotency_key,
         secret=read_webhook_secret(spec),
         now=datetime.now(UTC),
@@ -258,6 +272,36 @@ def _failure_payload(database: Database, network: Network, row: OutboxRow) -> di
     return failure_payload(failure, case_ref)
 
 
+def webhook_payloads(database: Database, rows: Sequence[OutboxRow]) -> dict[int, dict[str, Any]]:
+    """The bodies of the event webhooks among ``rows``, by message id, read in one
+    transaction of three queries (the events, the cases' timelines) instead of three a
+    message. A message whose event or case is not found is left out: its send reads it
+    again and says what is missing."""
+    wanted: dict[int, tuple[str, str]] = {}
+    for row in rows:
+        event_id = row.payload.get("event_id") if isinstance(row.payload, dict) else None
+        if (
+            row.target.startswith(WEBHOOK_PREFIX)
+            and row.kind != FAILED_KIND
+            and row.case_ref is not None
+            and isinstance(event_id, str)
+        ):
+            wanted[row.id] = (event_id, row.case_ref)
+    if not wanted:
+        return {}
+    with database.transaction() as connection:
+        found = events_by_id(connection, [event_id for event_id, _ in wanted.values()])
+        lines = timelines_of_cases(connection, [case_ref for _, case_ref in wanted.values()])
+    payloads: dict[int, dict[str, Any]] = {}
+    for message_id, (event_id, case_ref) in wanted.items():
+        event = found.get(event_id)
+        if event is not None and case_ref in lines:
+            payloads[message_id] = event_payload(
+                event, case_ref, _status_in(lines[case_ref], event)
+            )
+    return payloads
+
+
 def _deliver_to_endpoint(
     database: Database,
     network: Network,
@@ -265,6 +309,7 @@ def _deliver_to_endpoint(
     retailer: str,
     endpoint_id: str,
     senders: Senders | None,
+    payload: dict[str, Any] | None,
 ) -> DeliveryReceipt:
     """A retailer-managed endpoint: its URL checked again (a name may now resolve to a
     private address), signed with its current secret and, during a rotation's grace,
@@ -280,7 +325,7 @@ def _deliver_to_endpoint(
         raise UndeliverableMessage(f"webhook endpoint {endpoint_id}: {refused}") from None
     now = datetime.now(UTC)
     message = webhook_message(
-        _webhook_payload(database, network, row),
+        payload if payload is not None else _webhook_payload(database, network, row),
         message_id=row.idempotency_key,
         secret=signing_secrets(endpoint, secret_box(), now),
         now=now,
@@ -301,6 +346,54 @@ def deliver_any(
     if row.target.startswith("webhook:"):
         return deliver_webhook(database, network, row, senders)
     return deliver_row(database, network, row)
+
+
+class Deliveries:
+    """The dispatcher's send and its ``prefetch``: the webhooks of a claimed batch have
+    their bodies read at once when claimed (``webhook_payloads``), and each send takes
+    its own; anything else is read at send time, as is a body not found then.
+
+    A body is read moments before it is sent, never stale by more than a round: the
+    event is immutable and its status-after is fixed by the events before it."""
+
+    MAX_KEPT = 10_000
+    """Bodies kept at most: those of messages claimed and never sent (handed back, their
+    lease lost) are dropped with the rest past this, and read again if claimed again."""
+
+    def __init__(self, database: Database, network: Network, senders: Senders) -> None:
+        self.database = database
+        self.network = network
+        self.senders = senders
+        self._payloads: dict[int, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def overlaps(target: str) -> bool:
+        """Whether deliveries to ``target`` may be in flight together: a retailer's
+        webhook (one POST each, the idempotency key in it). A partner's connector gets
+        one at a time, as before: two files named from the same second must not race
+        for the name at its SFTP server or folder."""
+        return target.startswith(WEBHOOK_PREFIX)
+
+    def warm(self) -> None:
+        """Build the configured webhooks' clients now (their adapter loaded, their
+        settings checked), so that the first push's webhook does not wait for it."""
+        for spec in self.network.config.webhooks:
+            self.senders.for_webhook(spec)
+
+    def prefetch(self, rows: Sequence[OutboxRow]) -> None:
+        payloads = webhook_payloads(self.database, rows)
+        with self._lock:
+            if len(self._payloads) + len(payloads) > self.MAX_KEPT:
+                self._payloads.clear()
+            self._payloads.update(payloads)
+
+    def __call__(self, row: OutboxRow) -> DeliveryReceipt:
+        with self._lock:
+            payload = self._payloads.pop(row.id, None)
+        if row.target.startswith(WEBHOOK_PREFIX):
+            return deliver_webhook(self.database, self.network, row, self.senders, payload=payload)
+        return deliver_row(self.database, self.network, row)
 
 
 def deliver_row(database: Database, network: Network, row: OutboxRow) -> DeliveryReceipt:

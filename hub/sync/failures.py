@@ -27,12 +27,11 @@ from hub.store.outbox import (
     OutboxRow,
     OutboxState,
     ResentBy,
-    enqueue,
     failures_of_case,
     get_failure,
 )
 from hub.store.webhook_endpoints import receiving_endpoints
-from hub.sync.outbox import DeadHook
+from hub.sync.outbox import DeadHook, enqueue
 
 FAILED_KIND = "message_failed"
 """The outbox kind of that webhook, beside ``event``."""

@@ -22,17 +22,19 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from hub.backoff import Backoff, Draw, random_draw
 from hub.errors import ConfigurationError, ConflictError, HubError, NextAction, NotFoundError
 from hub.logs import log_context
 from hub.ports import DeliveryReceipt
 from hub.store import outbox as store
-from hub.store.db import Connection, Database
+from hub.store.db import Connection, Database, after_commit
 from hub.store.outbox import (
     BLOCKING_STATES,
     Dead,
@@ -42,17 +44,19 @@ from hub.store.outbox import (
     OutboxState,
     Outcome,
     Retry,
-    enqueue,
 )
 
 __all__ = [
     "BLOCKING_STATES",
+    "QUEUED",
+    "Bell",
     "DeadHook",
     "DispatchResult",
     "Dispatcher",
     "OutboxItem",
     "OutboxRow",
     "OutboxState",
+    "Prefetch",
     "Send",
     "SendTogether",
     "claim",
@@ -120,6 +124,9 @@ class DispatchResult:
 
 Send = Callable[[OutboxRow], DeliveryReceipt]
 
+Prefetch = Callable[[Sequence[OutboxRow]], None]
+"""Told of each claimed batch before its sends start: read at once what they need."""
+
 DeadHook = Callable[[Connection, OutboxRow, int], None]
 """Called in the transaction that makes a message a dead letter, with its failure's id:
 tell the case's retailer (hub.sync.failures)."""
@@ -155,6 +162,59 @@ class _Group:
         ]
 
 
+@dataclass(frozen=True)
+class _Unit:
+    """What goes out as one delivery: a message alone, or the lines of one file."""
+
+    rows: list[OutboxRow]
+    shared: bool
+
+    @property
+    def target(self) -> str:
+        return self.rows[0].target
+
+
+_T = TypeVar("_T")
+
+_Verdict = tuple[OutboxRow, Outcome, str]
+"""A message sent (or not), what to write of it, and the result's name for it."""
+
+
+class Bell:
+    """Rung when a message is queued, once its transaction has committed: the process's
+    dispatcher wakes at once instead of at its next round (push -> webhook latency)."""
+
+    def __init__(self) -> None:
+        self._rung = threading.Event()
+
+    def ring(self) -> None:
+        self._rung.set()
+
+    def wait(self, timeout: float) -> bool:
+        """Wait until rung or ``timeout``; True when rung. Clears it, so that a ring
+        during the round that follows wakes the next wait."""
+        rung = self._rung.wait(timeout)
+        self._rung.clear()
+        return rung
+
+
+QUEUED = Bell()
+"""The bell of this process: ``enqueue`` rings it after commit, the dispatcher's loop
+(``Dispatcher.serve``) waits on it. A ring with no dispatcher in the process (the API
+alone, a command) wakes nobody: another process's next round sends the message."""
+
+
+def enqueue(
+    connection: Connection, items: Sequence[OutboxItem], *, now: datetime | None = None
+) -> list[int]:
+    """Write ``items`` in the caller's transaction (hub.store.outbox.enqueue) and ring
+    ``QUEUED`` once it commits, when any was new."""
+    ids = store.enqueue(connection, items, now=now)
+    if ids:
+        after_commit(connection, QUEUED.ring)
+    return ids
+
+
 class Dispatcher:
     """Claims, sends and marks outbox messages; run one per process (any number of them).
 
@@ -165,12 +225,24 @@ class Dispatcher:
     and ends dead after ``max_attempts`` like any other. A send must take less than
     ``lease_seconds``, or another dispatcher may send the same message meanwhile.
 
+    Up to ``concurrency`` deliveries to one target are in flight at once, on a pool of
+    ``workers`` threads kept by the dispatcher (``send`` must be thread-safe then; the
+    webhook senders share one keep-alive client per receiver). Order holds because a
+    claim holds only the head of each queue: two messages of one case are never claimed,
+    so never in flight, together. With ``concurrency=1`` (the default) every send runs
+    in the calling thread, one after the other. Outcomes are marked in batches (one
+    transaction per ``mark_batch`` outcomes or fewer), and while a round drains, the
+    dispatcher claims more, so that the receivers never wait for the slowest send.
+    ``prefetch`` is given each claimed batch first, to read what its sends need at once.
+    ``overlaps`` says which targets take concurrent deliveries (the others get one at a
+    time); all do when it is not given.
+
     With ``together``, the claimed messages whose target allows it go out as one
     delivery per target and kind (one file of many lines), are marked in one transaction
     and, if the delivery fails, retried together. A claim holds only the head of each
     queue, so a delivery never holds two messages of one case and order is kept.
 
-    Once ``stopping`` is set (the process received SIGTERM), the delivery in flight is
+    Once ``stopping`` is set (the process received SIGTERM), the deliveries in flight are
     finished and marked, and every message claimed but not sent yet is handed back at
     once (its lease freed, its attempt not counted) for another process to send.
     """
@@ -191,6 +263,11 @@ class Dispatcher:
         together: SendTogether | None = None,
         stopping: threading.Event | None = None,
         on_dead: DeadHook | None = None,
+        concurrency: int = 1,
+        workers: int | None = None,
+        mark_batch: int = 100,
+        prefetch: Prefetch | None = None,
+        overlaps: Callable[[str], bool] | None = None,
     ) -> None:
         if max_attempts < 1:
             raise ConfigurationError(f"max_attempts must be at least 1, not {max_attempts}")
@@ -201,6 +278,11 @@ class Dispatcher:
             )
         if batch_size < 1:
             raise ConfigurationError(f"batch_size must be at least 1, not {batch_size}")
+        if concurrency < 1 or mark_batch < 1 or (workers is not None and workers < 1):
+            raise ConfigurationError(
+                "need concurrency, workers and mark_batch of at least 1, not "
+                f"{concurrency}, {workers}, {mark_batch}"
+            )
         self.database = database
         self.send = send
         self.owner = owner
@@ -214,48 +296,188 @@ class Dispatcher:
         self.together = together
         self.stopping = stopping or threading.Event()
         self.on_dead = on_dead
+        self.concurrency = concurrency
+        self.workers = workers if workers is not None else min(4 * concurrency, 64)
+        self.mark_batch = mark_batch
+        self.prefetch = prefetch
+        self.overlaps = overlaps
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
 
     def run_once(self) -> DispatchResult:
-        """Claim one batch and settle each message (or delivery) of it; one transaction
-        per message or delivery, so a crash halfway keeps the marks already made."""
-        if self.stopping.is_set():
-            return DispatchResult()
-        batch = self._claim(limit=self.batch_size)
-        result = DispatchResult(claimed=len(batch))
-        alone, groups = self._group(batch)
-        if len(batch) == self.batch_size:  # more may be due: fill the shared deliveries
-            for (target, kind), group in groups.items():
-                room = max(group.limit - len(group.rows), 0)
-                more = self._claim(limit=room, target=target, kind=kind) if room else []
-                group.rows.extend(more)
-                result.claimed += len(more)
-        units = [([row], False) for row in alone]
-        units += [(rows, True) for group in groups.values() for rows in group.deliveries()]
-        for rows, shared in sorted(units, key=lambda unit: unit[0][0].id):
-            if self.stopping.is_set():
-                result.handed_back += self._hand_back(rows)
-                continue
-            outcomes = self._dispatch_together(rows) if shared else [self._dispatch(rows[0])]
-            for outcome in outcomes:
-                setattr(result, outcome, getattr(result, outcome) + 1)
-        return result
+        """Claim one batch and settle each message (or delivery) of it; the outcomes are
+        marked in batches, so a crash halfway keeps the marks already made."""
+        return self._round(top_up=False)
 
     def run_until_idle(self, *, max_rounds: int = 1000) -> DispatchResult:
-        """Rounds until nothing is due. A queue yields one message per round (the next
-        is claimable only once the previous is delivered), so draining needs several."""
+        """Rounds until nothing is due. A round claims more as it drains (the next
+        message of a case is claimable once the previous one is marked delivered), and
+        ends when a claim finds nothing and nothing is in flight."""
         total = DispatchResult()
         for _ in range(max_rounds):
-            result = self.run_once()
+            result = self._round(top_up=True)
             total.add(result)
             if result.claimed == 0 or self.stopping.is_set():
                 break
         return total
+
+    def serve(
+        self, every: float, *, halt: threading.Event | None = None, bell: Bell = QUEUED
+    ) -> None:
+        """The dispatcher of `hub serve`: rounds until ``stopping`` (or ``halt``), each
+        started by a message queued in this process (``bell``) or after ``every``
+        seconds, whichever comes first; a failed round is logged and the next one tried."""
+        halt = halt or threading.Event()
+        while not (self.stopping.is_set() or halt.is_set()):
+            try:
+                self.run_until_idle()
+            except Exception:  # the dispatcher must outlive a bad round
+                log.exception("outbox: a dispatcher round failed; trying again")
+            waited = 0.0
+            while waited < every and not (self.stopping.is_set() or halt.is_set()):
+                step = min(every - waited, 0.25)
+                if bell.wait(step):
+                    break
+                waited += step
+
+    def close(self) -> None:
+        """Stop the worker threads (after the deliveries in flight)."""
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
 
     def backoff(self, attempts: int, retry_after: float | None = None) -> float:
         """Seconds before the next attempt, as the hub's one backoff policy says, and
         never sooner than the receiver asked (``Retry-After``)."""
         policy = Backoff(self.base_delay, self.max_delay)
         return policy.wait(attempts, retry_after=retry_after, draw=self.jitter)
+
+    # --- a round ----------------------------------------------------------------------
+
+    def _round(self, *, top_up: bool) -> DispatchResult:
+        """Claim, send up to ``concurrency`` per target at once, mark in batches; with
+        ``top_up``, claim more as the batch drains.
+
+        Marks and claims are written by one bookkeeping task at a time, beside the sends
+        (a claim scans the queues: it must not leave the receivers waiting). A claim
+        follows the marks it comes with, since the next message of a case is claimable
+        only once the previous one is marked; so a new claim waits for a quarter of a
+        batch of new outcomes, or for the round to run dry (then one that finds nothing
+        ends the round: nothing came back since the last claim and nothing is held)."""
+        result = DispatchResult()
+        if self.stopping.is_set():
+            return result
+        capacity = 1 if self.concurrency == 1 else self.workers
+        waiting: list[_Unit] = self._book([], self.batch_size, result)  # in id order
+        running: dict[Future[list[_Verdict]], str] = {}
+        book: Future[list[_Unit]] | None = None
+        in_flight: Counter[str] = Counter()
+        marks: list[_Verdict] = []
+        since_claim = 0
+        while waiting or running or book is not None:
+            if self.stopping.is_set() and waiting:
+                rows = [row for unit in waiting for row in unit.rows]
+                waiting = []
+                result.handed_back += self._hand_back(rows)
+            kept: list[_Unit] = []
+            for unit in waiting:
+                if len(running) < capacity and in_flight[unit.target] < self._room(unit.target):
+                    running[self._start(self._deliver, unit)] = unit.target
+                    in_flight[unit.target] += 1
+                else:
+                    kept.append(unit)
+            waiting = kept
+            busy: set[Future[Any]] = set(running)
+            if book is not None:
+                busy.add(book)
+            if not busy:
+                break
+            done, _ = wait(busy, return_when=FIRST_COMPLETED)
+            for future in done:
+                if future is book:
+                    waiting += book.result()
+                    book = None
+                else:
+                    in_flight[running.pop(future)] -= 1
+                    verdicts = future.result()
+                    marks += verdicts
+                    since_claim += len(verdicts)
+            if book is not None:
+                continue
+            held = len(waiting) + len(running)
+            claiming = (
+                top_up
+                and not self.stopping.is_set()
+                and held <= self.batch_size // 2
+                and since_claim >= (1 if held == 0 else max(self.batch_size // 4, 1))
+            )
+            if claiming or len(marks) >= self.mark_batch or (held == 0 and marks):
+                limit = self.batch_size - held if claiming else 0
+                book = self._start(self._book, marks, limit, result)
+                marks = []
+                if claiming:
+                    since_claim = 0
+        self._book(marks, 0, result)
+        return result
+
+    def _room(self, target: str) -> int:
+        """Deliveries to ``target`` that may be in flight at once."""
+        if self.overlaps is not None and not self.overlaps(target):
+            return 1
+        return self.concurrency
+
+    def _book(self, marks: list[_Verdict], limit: int, result: DispatchResult) -> list[_Unit]:
+        """Write ``marks`` in one transaction, then claim up to ``limit`` messages; the
+        units to send, in id order, the shared deliveries filled up when the claim was
+        full."""
+        self._mark(marks, result)
+        if limit < 1:
+            return []
+        batch = self._claim(limit=limit)
+        result.claimed += len(batch)
+        if batch and self.prefetch is not None:
+            try:
+                self.prefetch(batch)
+            except Exception:  # the sends read it themselves, and fail as they must
+                log.exception("outbox: reading a claimed batch ahead failed")
+        alone, groups = self._group(batch)
+        if len(batch) == limit:  # more may be due: fill the shared deliveries
+            for (target, kind), group in groups.items():
+                room = max(group.limit - len(group.rows), 0)
+                more = self._claim(limit=room, target=target, kind=kind) if room else []
+                group.rows.extend(more)
+                result.claimed += len(more)
+        units = [_Unit([row], False) for row in alone]
+        units += [_Unit(rows, True) for group in groups.values() for rows in group.deliveries()]
+        return sorted(units, key=lambda unit: unit.rows[0].id)
+
+    def _start(self, work: Callable[..., _T], *args: Any) -> Future[_T]:
+        """Run ``work`` on the pool, or at once in this thread when one at a time."""
+        if self.concurrency == 1:
+            future: Future[_T] = Future()
+            future.set_result(work(*args))  # an error raises here, as it always did
+            return future
+        with self._pool_lock:
+            if self._pool is None:
+                # one more thread than sends: the bookkeeping never waits for a slot
+                self._pool = ThreadPoolExecutor(self.workers + 1, thread_name_prefix="outbox")
+            return self._pool.submit(work, *args)
+
+    def _deliver(self, unit: _Unit) -> list[_Verdict]:
+        if unit.shared:
+            return self._dispatch_together(unit.rows)
+        return [self._dispatch(unit.rows[0])]
+
+    def _mark(self, marks: list[_Verdict], result: DispatchResult) -> None:
+        """Write the outcomes gathered so far, in one transaction, and count them."""
+        if not marks:
+            return
+        settled = self._settle([(row, outcome) for row, outcome, _ in marks])
+        for (_, _, name), ok in zip(marks, settled, strict=True):
+            name = name if ok else "lost"
+            setattr(result, name, getattr(result, name) + 1)
+        marks.clear()
 
     def _claim(
         self, *, limit: int, target: str | None = None, kind: str | None = None
@@ -291,35 +513,35 @@ class Dispatcher:
         log.info("outbox: %d claimed message(s) handed back unsent", given)
         return given
 
-    def _dispatch(self, message: OutboxRow) -> str:
+    def _dispatch(self, message: OutboxRow) -> _Verdict:
         with log_context(
             message_id=message.id, case_ref=message.case_ref, connector=message.target
         ):
             try:
                 receipt = self.send(message)
             except Exception as error:  # noqa: BLE001 - classified, then kept or dead-lettered
-                outcome = self._failed([message], error)[0]
+                verdict = self._failed([message], error)[0]
             else:
-                outcome = self._delivered([message], receipt)[0]
-            log.info("outbox message %d (%s, attempt %d): %s", *_line(message), outcome)
-            return outcome
+                verdict = self._delivered([message], receipt)[0]
+            log.info("outbox message %d (%s, attempt %d): %s", *_line(message), verdict[2])
+            return verdict
 
-    def _dispatch_together(self, messages: list[OutboxRow]) -> list[str]:
+    def _dispatch_together(self, messages: list[OutboxRow]) -> list[_Verdict]:
         """Prepare each message (one that cannot be fails alone), then deliver the rest
-        as one and mark them together."""
+        as one; they are marked together."""
         assert self.together is not None
-        outcomes: list[str] = []
+        verdicts: list[_Verdict] = []
         ready: list[OutboxRow] = []
         prepared: list[Any] = []
         for message in messages:
             try:
                 prepared.append(self.together.prepare(message))
             except Exception as error:  # noqa: BLE001 - classified, then kept or dead-lettered
-                outcomes += self._failed([message], error)
+                verdicts += self._failed([message], error)
             else:
                 ready.append(message)
         if not ready:
-            return outcomes
+            return verdicts
         ids = ",".join(str(message.id) for message in ready)
         cases = {message.case_ref for message in ready}
         case = cases.pop() if len(cases) == 1 else None
@@ -330,15 +552,15 @@ class Dispatcher:
                 settled = self._failed(ready, error)
             else:
                 settled = self._delivered(ready, receipt)
-            log.info("outbox delivery of %d message(s): %s", len(ready), ", ".join(settled))
-        return outcomes + settled
+            names = ", ".join(name for _, _, name in settled)
+            log.info("outbox delivery of %d message(s): %s", len(ready), names)
+        return verdicts + settled
 
-    def _delivered(self, messages: list[OutboxRow], receipt: DeliveryReceipt) -> list[str]:
+    def _delivered(self, messages: list[OutboxRow], receipt: DeliveryReceipt) -> list[_Verdict]:
         outcome = Delivered(at=self.clock(), receipt_status=receipt.status)
-        settled = self._settle([(message, outcome) for message in messages])
-        return ["delivered" if ok else "lost" for ok in settled]
+        return [(message, outcome, "delivered") for message in messages]
 
-    def _failed(self, messages: list[OutboxRow], error: Exception) -> list[str]:
+    def _failed(self, messages: list[OutboxRow], error: Exception) -> list[_Verdict]:
         """Retry or dead-letter messages that failed together; retried ones come back at
         the same moment, so that they are claimed, and sent, together again."""
         if isinstance(error, HubError):
@@ -354,17 +576,13 @@ class Dispatcher:
         text = f"{type(error).__name__}: {error}"[:MAX_ERROR_LENGTH]
         delay = self.backoff(max(message.attempts for message in messages), retry_after)
         again = self.clock() + timedelta(seconds=delay)
-        changes: list[tuple[OutboxRow, Outcome]] = []
-        outcomes: list[str] = []
+        verdicts: list[_Verdict] = []
         for message in messages:
             if retryable and message.attempts < self.max_attempts:
-                changes.append((message, Retry(error=text, at=again)))
-                outcomes.append("retried")
+                verdicts.append((message, Retry(error=text, at=again), "retried"))
             else:
-                changes.append((message, Dead(error=text, at=self.clock())))
-                outcomes.append("dead")
-        settled = self._settle(changes)
-        return [outcome if ok else "lost" for outcome, ok in zip(outcomes, settled, strict=True)]
+                verdicts.append((message, Dead(error=text, at=self.clock()), "dead"))
+        return verdicts
 
     def _settle(self, changes: list[tuple[OutboxRow, Outcome]]) -> list[bool]:
         """Write the outcomes in one transaction and release the leases, but only those
@@ -372,10 +590,7 @@ class Dispatcher:
         that took a message over after our lease expired (it will send it, and mark it,
         again)."""
         with self.database.transaction() as connection:
-            settled = [
-                store.settle(connection, message, self.owner, outcome)
-                for message, outcome in changes
-            ]
+            settled = store.settle_many(connection, changes, self.owner)
             for (message, outcome), ok in zip(changes, settled, strict=True):
                 if ok and isinstance(outcome, Dead):
                     # Kept apart from the message, so that a later re-send keeps it.
