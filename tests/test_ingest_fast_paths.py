@@ -11,13 +11,15 @@ import pytest
 from sqlalchemy import select
 
 import hub.partners.ingest.message
+import hub.store.bulk
 from hub.mapping.values import ValueProblem, instant_parser, parse_instant, steady_offset
 from hub.partners.connectors import open_network
 from hub.partners.ingest.message import ingest_message
+from hub.partners.runs import RunCounts
 from hub.ports import MessageRef, RawMessage
 from hub.store.cases import open_case
 from hub.store.db import Database
-from hub.store.tables import case_references, cases
+from hub.store.tables import case_references, cases, events, feed_entries
 from tests.factories import make_case, register_network
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -124,3 +126,51 @@ def test_a_message_read_in_many_chunks_learns_each_partner_reference_once(
             .order_by(case_references.c.reference)
         ).all()
     assert [tuple(link) for link in links] == [("ME-000123", "AD-1"), ("ME-000124", "AD-2")]
+
+
+@pytest.mark.parametrize("copy_from", [1, 1_000_000], ids=["copy", "unnest"])
+def test_a_large_chunk_is_stored_in_file_order_once_whichever_way_it_goes_in(
+    database: Database, monkeypatch: pytest.MonkeyPatch, copy_from: int
+) -> None:
+    """PostgreSQL's COPY path (from ``PG_COPY_FROM`` rows) and its ``unnest`` path store
+    the same events: file order in ``events`` and in the feed, known ids skipped,
+    details, offsets and orphans kept. On SQLite both runs take the one path."""
+    monkeypatch.setattr(hub.store.bulk, "PG_COPY_FROM", copy_from)
+    register_network(database)
+    with database.transaction() as connection:
+        for number in range(3):
+            open_case(connection, make_case(f"ME-00012{number}"))
+    lines = [
+        f"AD-{n % 4};ME-00012{n % 4};{1 + n // 60:02d}/11/2026;{(n // 4) % 24:02d}:{n % 60:02d};"
+        f"{'DEV' if n % 5 == 0 else 'REC'};Libellé {n};Note {n};;{'12,50' if n % 5 == 0 else ''};"
+        for n in range(240)
+    ]
+    pipeline = open_network(ROOT / "connectors.yaml").connector("atelier-dupont-status").pipeline()
+
+    def ingest(name: str, chosen: list[str]) -> RunCounts:
+        content = (HEADER + "".join(line + "\r\n" for line in chosen)).encode("latin-1")
+        message = RawMessage(MessageRef(name, len(content)), content)
+        return ingest_message(database, "atelier-dupont-status", pipeline, message).counts
+
+    first = ingest("STATUTS_20261103_0900.csv", lines[::3])
+    assert (first.events_stored, first.duplicates) == (80, 0)
+    second = ingest("STATUTS_20261103_1415.csv", lines)
+    assert (second.events_stored, second.duplicates, second.rejected) == (160, 80, 0)
+    with database.transaction() as connection:
+        stored = connection.execute(
+            select(events.c.seq, events.c.raw_label, events.c.case_id, events.c.details)
+            .where(events.c.message_id.is_not(None))
+            .order_by(events.c.seq)
+        ).all()
+        fed = connection.execute(
+            select(feed_entries.c.event_seq).order_by(feed_entries.c.position)
+        ).scalars()
+        fed_seqs = [seq for seq in fed if seq in {row.seq for row in stored}]
+    expected = [n for n in range(0, 240, 3)] + [n for n in range(240) if n % 3]
+    assert [row.raw_label for row in stored] == [f"Libellé {n}" for n in expected]
+    assert fed_seqs == [row.seq for row in stored if row.case_id is not None]
+    orphans = {row.raw_label for row in stored if row.case_id is None}
+    assert orphans == {f"Libellé {n}" for n in range(240) if n % 4 == 3}
+    quoted = [row.details for row in stored if row.raw_label == "Libellé 5"]
+    assert len(quoted) == 1
+    assert "12.5" in str(quoted[0]), quoted

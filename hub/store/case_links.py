@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from sqlalchemy import ColumnElement, Connection, and_, bindparam, exists, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from hub.model.statuses import FINAL_CASE_STATUSES
 from hub.store.tables import case_parties, case_references, cases, events, unlinked_reasons
@@ -258,10 +259,26 @@ def _learn_partner_references(
     ]
     if not rows:
         return
+    if len({(row["case_id"], row["party_id"]) for row in rows}) == len(rows):
+        # One statement: a new pair is inserted; a pair holding the same reference
+        # unproven (a retailer's) becomes the partner's; a different one stays.
+        dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+        statement = dialect.insert(case_references)
+        connection.execute(
+            statement.on_conflict_do_update(
+                index_elements=["case_id", "party_id"],
+                set_={"recorded_by": statement.excluded.recorded_by},
+                where=(case_references.c.reference == statement.excluded.reference)
+                & (case_references.c.recorded_by != RecordedBy.PARTNER.value),
+            ),
+            rows,
+        )
+        return
+    # Several references for one pair (PostgreSQL refuses to update a row twice in one
+    # statement): the first is inserted, then the one kept is confirmed if it is among them.
     connection.execute(
         insert_ignoring_conflicts(connection, case_references, "case_id", "party_id"), rows
     )
-    # One statement for every row (executemany), not a round trip per reference.
     connection.execute(
         update(case_references)
         .where(
