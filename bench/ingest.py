@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.scratch import scratch_postgres, scratch_sqlite
+from bench.scratch import prepared_sqlite_file, scratch_postgres, scratch_sqlite
 from hub.config.network import load_network
 from hub.mapping.values import localize
 from hub.model import Case, Event
@@ -133,11 +133,7 @@ def store_floor(content: bytes) -> float:
     """The same rows into the hub's own events table, each with its case's id: what any
     implementation on this schema pays at the least (its indexes, its foreign keys, the
     feed trigger that gives every retailer's event its place in the feed)."""
-    with tempfile.TemporaryDirectory() as scratch:
-        path = Path(scratch) / "floor.db"
-        database = Database(f"sqlite:///{path}")
-        prepare(database)
-        database.dispose()
+    with prepared_sqlite_file(prepare) as path:
         start = time.perf_counter()
         rows = _floor_rows(content)
         connection = sqlite3.connect(path)

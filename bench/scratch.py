@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -26,6 +26,20 @@ def scratch_sqlite() -> Iterator[Database]:
             yield database
         finally:
             database.dispose()
+
+
+@contextmanager
+def prepared_sqlite_file(prepare: Callable[[Database], None]) -> Iterator[Path]:
+    """A SQLite file with what ``prepare`` writes (the hub's schema, the cases), closed:
+    a floor then writes to it with the bare driver."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "floor.db"
+        database = Database(f"sqlite:///{path}")
+        try:
+            prepare(database)
+        finally:
+            database.dispose()
+        yield path
 
 
 @contextmanager

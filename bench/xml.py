@@ -24,7 +24,6 @@ import argparse
 import os
 import sqlite3
 import statistics
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta, timezone
 from xml.sax.saxutils import escape
@@ -34,7 +33,7 @@ from lxml import etree
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.scratch import scratch_postgres, scratch_sqlite
+from bench.scratch import prepared_sqlite_file, scratch_postgres, scratch_sqlite
 from hub.config.network import load_network
 from hub.mapping.inbound import InboundMapping
 from hub.mapping.loader import build_codec, load_mapping
@@ -154,11 +153,7 @@ def store_floor(documents: list[bytes]) -> float:
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
     codes = load_mapping(ROOT / "mappings" / "techniservice.yaml").inbound("changes").codes
     ns = {"ts": "urn:techniservice:repairs:v2"}
-    with tempfile.TemporaryDirectory() as scratch:
-        path = Path(scratch) / "floor.db"
-        database = Database(f"sqlite:///{path}")
-        prepare(database)
-        database.dispose()
+    with prepared_sqlite_file(prepare) as path:
         start = time.perf_counter()
         connection = sqlite3.connect(path)
         connection.execute("PRAGMA foreign_keys=ON")

@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+from sqlalchemy import insert
+
 from hub.model import Case, Event, EventDetails, EventType, Party, PartyRole, stable_event_id
 from hub.store.db import Database
 from hub.store.parties import save_party
+from hub.store.tables import outbox
 
 PARIS_WINTER = timezone(timedelta(hours=1))
 T0 = datetime(2026, 11, 3, 9, 0, tzinfo=PARIS_WINTER)
@@ -93,3 +96,33 @@ def part_cancelled(case_ref: str, reason: str = "REF_OBSOLETE") -> Event:
         subject="PO-2026-00015/1",
         details=EventDetails(reason=reason),
     )
+
+
+def stored_message(
+    database: Database,
+    *,
+    target: str,
+    key: str,
+    state: str,
+    at: datetime,
+    case_ref: str,
+    kind: str = "repair_order",
+) -> None:
+    """An outbox row in the given state, written as it would stand after its sends
+    (delivered ones delivered at ``at``): for what reads the outbox, not what fills it."""
+    with database.transaction() as connection:
+        connection.execute(
+            insert(outbox).values(
+                target=target,
+                kind=kind,
+                case_ref=case_ref,
+                ordering_key=case_ref,
+                idempotency_key=key,
+                payload={},
+                created_at=at,
+                state=state,
+                attempts=1,
+                next_attempt_at=at,
+                delivered_at=at if state == "delivered" else None,
+            )
+        )

@@ -12,12 +12,11 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 from playwright.sync_api import Page, expect
-from sqlalchemy import insert
 
 from hub.api import create_app
 from hub.store.db import Database
-from hub.store.tables import outbox
 from tests.api_support import serving
+from tests.factories import stored_message
 from tests.test_console import OPERATOR_TOKEN, Scenario, seed
 from tests.test_console_browser import CHROMIUM, browser, context, log_in, page
 
@@ -41,23 +40,9 @@ def base_url(scenario: Scenario) -> Iterator[str]:
 
 
 def _queue(database: Database, target: str, states: list[str], at: datetime) -> None:
-    with database.transaction() as connection:
-        for number, state in enumerate(states):
-            connection.execute(
-                insert(outbox).values(
-                    target=target,
-                    kind="case.event",
-                    case_ref="ME-000123",
-                    ordering_key=f"{target}:ME-000123",
-                    idempotency_key=f"{target}:{number}",
-                    payload={},
-                    created_at=at,
-                    state=state,
-                    attempts=1,
-                    next_attempt_at=at,
-                    delivered_at=at if state == "delivered" else None,
-                )
-            )
+    for number, state in enumerate(states):
+        key = f"{target}:{number}"
+        stored_message(database, target=target, key=key, state=state, at=at, case_ref="ME-000123")
 
 
 def test_an_operator_sees_the_retailers_endpoints_and_their_queues(

@@ -35,7 +35,7 @@ from hub.store.tables import (
     rejects,
 )
 from tests.api_support import make_tenant
-from tests.factories import case_event, make_case, register_network
+from tests.factories import case_event, make_case, register_network, stored_message
 
 NOW = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
 OLD = NOW - timedelta(days=400)
@@ -60,22 +60,7 @@ def _message(database: Database, name: str, at: datetime) -> int:
 
 
 def _outbox(database: Database, key: str, state: str, at: datetime, case_ref: str) -> None:
-    with database.transaction() as connection:
-        connection.execute(
-            insert(outbox).values(
-                target="somewhere",
-                kind="repair_order",
-                case_ref=case_ref,
-                ordering_key=case_ref,
-                idempotency_key=key,
-                payload={},
-                created_at=at,
-                state=state,
-                attempts=1,
-                next_attempt_at=at,
-                delivered_at=at if state == "delivered" else None,
-            )
-        )
+    stored_message(database, target="somewhere", key=key, state=state, at=at, case_ref=case_ref)
 
 
 def _run(database: Database, connector: str, outcome: str, at: datetime) -> int:

@@ -212,45 +212,33 @@ def _party_id(value: object) -> bool:
     return False
 
 
+def _text_kept(value: object, longest: int, *, stripped: bool = True) -> bool:
+    """A non-empty ``str`` (not a subclass) within its length, with nothing the model
+    would strip (when it strips)."""
+    return (
+        type(value) is str
+        and 0 < len(value) <= longest
+        and (not stripped or value.strip() == value)
+    )
+
+
 def _kept_as_given(fields: dict[str, Any]) -> bool:
     """True when validating ``fields`` as an Event would keep every value as it is.
 
-    A sufficient condition only, and cheap (written out, not in helpers: it runs for
-    every event a partner sends): each value already has the exact type the model wants
-    and obviously meets its constraints. Anything else (a string to strip, a NUL, a
-    subclass, an offset past 14 hours) answers False and goes through full validation.
+    A sufficient condition only, and cheap (it runs for every event a partner sends):
+    each value already has the exact type the model wants and obviously meets its
+    constraints. Anything else (a string to strip, a NUL, a subclass, an offset past
+    14 hours) answers False and goes through full validation.
     """
     event_id, case_ref, partner_ref = fields["id"], fields["case_ref"], fields["partner_ref"]
     event_type, status, raw_code = fields["type"], fields["status"], fields["raw_code"]
     raw_label, subject = fields["raw_label"], fields["subject"]
     occurred_at, recorded_at = fields["occurred_at"], fields["recorded_at"]
     if not (
-        type(event_id) is str
-        and 0 < len(event_id) <= _EVENT_ID_MAX
-        and (
-            case_ref is None
-            or (
-                type(case_ref) is str
-                and 0 < len(case_ref) <= _REFERENCE_MAX
-                and case_ref.strip() == case_ref
-            )
-        )
-        and (
-            partner_ref is None
-            or (
-                type(partner_ref) is str
-                and 0 < len(partner_ref) <= _REFERENCE_MAX
-                and partner_ref.strip() == partner_ref
-            )
-        )
-        and (
-            subject is None
-            or (
-                type(subject) is str
-                and 0 < len(subject) <= _REFERENCE_MAX
-                and subject.strip() == subject
-            )
-        )
+        _text_kept(event_id, _EVENT_ID_MAX, stripped=False)
+        and (case_ref is None or _text_kept(case_ref, _REFERENCE_MAX))
+        and (partner_ref is None or _text_kept(partner_ref, _REFERENCE_MAX))
+        and (subject is None or _text_kept(subject, _REFERENCE_MAX))
         and (raw_code is None or (type(raw_code) is str and len(raw_code) <= _RAW_TEXT_MAX))
         and (raw_label is None or (type(raw_label) is str and len(raw_label) <= _RAW_TEXT_MAX))
         and (status is not None or raw_code is not None)
@@ -387,13 +375,8 @@ def _details_kept(given: dict[str, Any]) -> bool:
     for name, value in given.items():
         text = _DETAIL_TEXTS.get(name)
         if text is not None:
-            max_length, stripped = text
-            if (
-                type(value) is not str
-                or not 0 < len(value) <= max_length
-                or (stripped and value.strip() != value)
-                or not _safe(value)
-            ):
+            longest, stripped = text
+            if not (_text_kept(value, longest, stripped=stripped) and _safe(value)):
                 return False
         elif name == "eta":
             if type(value) is not dt.date:

@@ -13,7 +13,7 @@ which events it stored, even when another process writes the same ids at the sam
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -55,6 +55,9 @@ SQLITE_ROWS_PER_STATEMENT = 500
 
 _SQLITE_PLACEHOLDERS = "(" + ", ".join("?" for _ in COLUMNS) + ")"
 
+_PG_SELECT = ", ".join(f"{column}::json" if column == "details" else column for column in COLUMNS)
+"""What PostgreSQL selects into ``events`` from text and arrays: details become JSON."""
+
 
 def _sqlite_time(moment: datetime) -> str:
     """The text form SQLAlchemy's SQLite DateTime writes (naive UTC, always with
@@ -78,33 +81,32 @@ def _offset_minutes(moment: datetime) -> int:
     return int(offset.total_seconds() // 60)
 
 
-def _insert_sqlite(
-    connection: Connection,
+def _as_is(moment: datetime) -> datetime:
+    return moment
+
+
+def _rows(
     events: Sequence[Event],
     case_ids: Sequence[int | None],
     message_id: int | None,
-) -> list[str]:
-    stored: list[str] = []
-    recorded: dict[datetime, str] = {}
-    values: list[Any] = []
+    instant: Callable[[datetime], Any] = _as_is,
+) -> Iterator[tuple[Any, ...]]:
+    """Each event as a row in ``COLUMNS`` order, its instants written by ``instant``
+    (as they are for psycopg, as SQLite's text for SQLite): one place says what a row is."""
     for event, case_id in zip(events, case_ids, strict=True):
-        occurred = event.occurred_at
         status = event.status
-        recorded_at = event.recorded_at
-        recorded_text = recorded.get(recorded_at)
-        if recorded_text is None:
-            recorded_text = recorded[recorded_at] = _sqlite_time(recorded_at)
-        values += (
+        occurred = event.occurred_at
+        yield (
             event.id,
             case_id,
             event.case_ref,
             event.partner_ref,
             event.type.value,
             None if status is None else status.value,
-            1 if status is None else 0,
-            _sqlite_time(occurred),
+            status is None,
+            instant(occurred),
             _offset_minutes(occurred),
-            recorded_text,
+            instant(event.recorded_at),
             event.reported_by,
             event.raw_code,
             event.raw_label,
@@ -112,6 +114,26 @@ def _insert_sqlite(
             details_json(event.details),
             message_id,
         )
+
+
+def _insert_sqlite(
+    connection: Connection,
+    events: Sequence[Event],
+    case_ids: Sequence[int | None],
+    message_id: int | None,
+) -> list[str]:
+    stored: list[str] = []
+    times: dict[datetime, str] = {}  # a file's events share their recorded_at
+
+    def instant(moment: datetime) -> str:
+        text = times.get(moment)
+        if text is None:
+            text = times[moment] = _sqlite_time(moment)
+        return text
+
+    values: list[Any] = []
+    for row in _rows(events, case_ids, message_id, instant):
+        values += row
     width = len(COLUMNS)
     step = SQLITE_ROWS_PER_STATEMENT * width
     for start in range(0, len(values), step):
@@ -155,38 +177,13 @@ def _copy_postgresql(
         driver.cursor() as cursor,
         cursor.copy(f"COPY {_STAGE} (input_order, {', '.join(COLUMNS)}) FROM STDIN") as copy,
     ):
-        for position, (event, case_id) in enumerate(zip(events, case_ids, strict=True)):
-            status = event.status
-            occurred = event.occurred_at
-            copy.write_row(
-                (
-                    position,
-                    event.id,
-                    case_id,
-                    event.case_ref,
-                    event.partner_ref,
-                    event.type.value,
-                    None if status is None else status.value,
-                    status is None,
-                    occurred,
-                    _offset_minutes(occurred),
-                    event.recorded_at,
-                    event.reported_by,
-                    event.raw_code,
-                    event.raw_label,
-                    event.subject,
-                    details_json(event.details),
-                    message_id,
-                )
-            )
-    select_list = ", ".join(
-        f"{column}::json" if column == "details" else column for column in COLUMNS
-    )
+        for position, row in enumerate(_rows(events, case_ids, message_id)):
+            copy.write_row((position, *row))
     stored = [
         r[0]
         for r in connection.exec_driver_sql(
             f"INSERT INTO events ({', '.join(COLUMNS)}) "  # noqa: S608 - constant names
-            f"SELECT {select_list} FROM {_STAGE} ORDER BY input_order "
+            f"SELECT {_PG_SELECT} FROM {_STAGE} ORDER BY input_order "
             "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
         )
     ]
@@ -200,32 +197,11 @@ def _insert_postgresql(
     case_ids: Sequence[int | None],
     message_id: int | None,
 ) -> list[str]:
-    statuses = [event.status for event in events]
-    arrays: list[list[Any]] = [
-        [event.id for event in events],
-        list(case_ids),
-        [event.case_ref for event in events],
-        [event.partner_ref for event in events],
-        [event.type.value for event in events],
-        [None if status is None else status.value for status in statuses],
-        [status is None for status in statuses],
-        [event.occurred_at for event in events],
-        [_offset_minutes(event.occurred_at) for event in events],
-        [event.recorded_at for event in events],
-        [event.reported_by for event in events],
-        [event.raw_code for event in events],
-        [event.raw_label for event in events],
-        [event.subject for event in events],
-        [details_json(event.details) for event in events],
-        [message_id] * len(events),
-    ]
+    arrays = [list(column) for column in zip(*_rows(events, case_ids, message_id), strict=True)]
     casts = ", ".join(f"%s::{_PG_TYPES.get(column, 'text')}[]" for column in COLUMNS)
-    select_list = ", ".join(
-        f"{column}::json" if column == "details" else column for column in COLUMNS
-    )
     sql = (
         f"INSERT INTO events ({', '.join(COLUMNS)}) "  # noqa: S608 - constant names
-        f"SELECT {select_list} FROM unnest({casts}) AS t({', '.join(COLUMNS)}) "
+        f"SELECT {_PG_SELECT} FROM unnest({casts}) AS t({', '.join(COLUMNS)}) "
         "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
     )
     return [r[0] for r in connection.exec_driver_sql(sql, tuple(arrays))]
