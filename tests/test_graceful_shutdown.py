@@ -256,3 +256,21 @@ def test_serve_api_stops_waiting_at_the_end_of_its_grace_period(tmp_path: Path) 
         if server.poll() is None:
             server.kill()
             server.wait()
+
+
+def test_a_stop_asked_before_the_server_listens_still_stops_it() -> None:
+    """A SIGTERM between `hub serve`'s own handler and uvicorn's sets only ``stopping``:
+    the server must not serve on with its scheduler stopped."""
+    import uvicorn
+
+    from hub.api.graceful import GracefulServer
+
+    stopping = threading.Event()
+    stopping.set()
+    config = uvicorn.Config(FastAPI(), host="127.0.0.1", port=0, log_config=None)
+    server = GracefulServer(config, stopping)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    thread.join(timeout=30)  # a liveness bound: it stops within a tick or two
+    assert not thread.is_alive(), "the server served on after the stop was asked"
+    assert server.asked_at is not None

@@ -29,3 +29,14 @@ class GracefulServer(uvicorn.Server):
             logger.info("signal %s: stopping (no new work; what is held is given back)", sig)
         self.stopping.set()
         super().handle_exit(sig, frame)
+
+    async def on_tick(self, counter: int) -> bool:
+        """Also stop when the stop was asked before uvicorn listened for it: a SIGTERM
+        between `hub serve`'s own handler and uvicorn's only set ``stopping``, and the
+        server would otherwise serve on with its scheduler stopped."""
+        if self.stopping.is_set() and not self.should_exit:
+            if self.asked_at is None:
+                self.asked_at = time.monotonic()
+                logger.info("stopping: asked before the server listened")
+            self.should_exit = True
+        return await super().on_tick(counter)
