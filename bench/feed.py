@@ -16,7 +16,8 @@ On SQLite (a fresh file in a temporary directory) and on PostgreSQL (a private
    30 minutes apart and each has 50 events spread over two weeks, so at any point of
    the feed a few hundred cases are in progress, as in real life;
 2. times a page of 500 items of Maison Électro's feed from the start, the middle and
-   the end, R times each (median and 99th percentile): in process (``hub.retailers.feed``) and over
+   the end, R times each (median and 99th percentile): in process (the route's work
+   without HTTP: ``read_feed_rows`` and ``page_json``) and over
    real HTTP on loopback (the API served by uvicorn in a subprocess);
 3. counts requests per second over loopback for a bare FastAPI endpoint in the same
    server returning the very bytes of the middle page of 500 (the floor: no database,
@@ -59,9 +60,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.scratch import private_postgres
 from hub.api import create_app
+from hub.api.feed import page_json
 from hub.model import Case, CaseStatus, Party, PartyRole
 from hub.retailers.cursors import CursorKind, encode_cursor
-from hub.retailers.feed import read_feed
+from hub.retailers.feed import read_feed_rows
 from hub.retailers.tenants import Retailer, add_retailer
 from hub.store.cases import content_hash
 from hub.store.db import Database
@@ -455,8 +457,11 @@ def measure(
     for name, cursor in cursors.items():
 
         def in_process(cursor: str | None = cursor) -> int:
+            # what the route does, without HTTP: the rows, then the page's JSON
             with database.transaction() as connection:
-                return len(read_feed(connection, retailer, after=cursor, limit=PAGE).items)
+                page = read_feed_rows(connection, retailer, after=cursor, limit=PAGE)
+            page_json(page)
+            return len(page.rows)
 
         figures.in_process[name] = time_calls(in_process, args.repeats)
         progress.log(f"in process, page of {PAGE} at the {name}: {figures.in_process[name]}")

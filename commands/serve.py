@@ -19,6 +19,7 @@ import typer
 
 from commands.common import DatabaseOption, NetworkOption
 from hub.api.listen import GRACE_VARIABLE
+from hub.sync import DELIVERIES_PER_RECEIVER, DELIVERIES_PER_RECEIVER_VARIABLE
 
 
 def serve(
@@ -51,13 +52,13 @@ def serve(
     deliveries_per_receiver: Annotated[
         int,
         typer.Option(
-            envvar="HUB_DELIVERIES_PER_RECEIVER",
+            envvar=DELIVERIES_PER_RECEIVER_VARIABLE,
             min=1,
             help="Outbox deliveries in flight at once to one retailer's webhook, per "
             "process; 1 sends one message at a time (a partner's connector always gets one "
             "at a time).",
         ),
-    ] = 8,
+    ] = DELIVERIES_PER_RECEIVER,
 ) -> None:
     """Serve the hub: API and pushes on HOST:PORT, connectors on schedule, the outbox sent."""
     from commands.serving import run_serving  # uvicorn, APScheduler, FastAPI: here only

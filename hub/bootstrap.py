@@ -26,6 +26,7 @@ from hub.partners.leases import LEASE
 from hub.ports import Closing
 from hub.store.db import Database, StoreError
 from hub.store.migrate import current_revision, head_revision, known_revision
+from hub.sync import DELIVERIES_PER_RECEIVER
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.background import BackgroundScheduler
@@ -50,12 +51,6 @@ class Retries:
     base_delay: float = 2.0
     max_delay: float = 3600.0
 
-
-DELIVERIES_PER_RECEIVER = 8
-"""Outbox deliveries in flight at once to one retailer's webhook, per process (`hub
-serve --deliveries-per-receiver`): enough to hide a receiver's round trip, few enough
-for an endpoint sized for a handful of clients. 1 sends one message at a time. A
-partner's connector still gets one at a time (``Deliveries.overlaps``)."""
 
 OUTBOX_BATCH = 100
 """Messages a dispatcher claims at once (and tops up as they go): all of them must be
