@@ -16,18 +16,32 @@ import pytest
 from fastapi import FastAPI, Request
 from standardwebhooks.webhooks import Webhook
 
-from hub.model import CaseStatus, Event, EventDetails, EventType, PartsOrderLine, Party, PartyRole
+from hub.model import (
+    Case,
+    CaseStatus,
+    Event,
+    EventDetails,
+    EventType,
+    PartsOrderLine,
+    Party,
+    PartyRole,
+    Shipment,
+    ShipmentStatus,
+)
 from hub.partners.connectors import Network, open_network
+from hub.partners.resolve import resolve_cases
+from hub.ports import DeliveryReceipt
+from hub.store.case_lists import case_messages, case_parcels
 from hub.store.cases import open_case
 from hub.store.db import Database
 from hub.store.events import append_events
 from hub.store.parties import save_party
-from hub.sync.delivery import deliver_any
+from hub.sync.delivery import deliver_any, keep_answer
 from hub.sync.outbox import Dispatcher, dead_letters
 from simulators.colis_express import ColisExpressSimulator
 from simulators.sftp import ClientKey, SftpServer
 from tests.api_support import serving
-from tests.factories import T0, make_case, register_network
+from tests.factories import CUSTOMER_WITH_ADDRESS, T0, make_case, register_network
 from tests.network_files import ROOT, network_head, sftp_options
 
 
@@ -190,3 +204,79 @@ def test_a_case_reaches_the_carrier_and_the_workshop_then_its_part_the_supplier(
     statuses = [verifier.verify(body, headers)["status"] for headers, body in deliveries]
     assert statuses == ["created", "waiting_parts"], "in order, each once, signed"
     assert len({headers["webhook-id"] for headers, _ in deliveries}) == 2
+
+
+def _workshop_case() -> Case:
+    return make_case("ME-000123", customer=CUSTOMER_WITH_ADDRESS)
+
+
+def test_the_pickup_answers_number_is_the_cases_parcel_and_the_repair_order_carries_it(
+    hub_db: Database, network: Network, sftp: SftpServer, carrier: ColisExpressSimulator
+) -> None:
+    """The carrier's 201 names the parcel it booked: kept on the case (its carrier, the
+    message's leg), linking the carrier's events that name only the number, and read by
+    the workshop's order as ``shipment`` once the pickup has gone."""
+    hook = network.sync_hook()
+    with hub_db.transaction() as connection:
+        opened = open_case(
+            connection, make_case("ME-000123", customer=CUSTOMER_WITH_ADDRESS), on_stored=hook
+        )
+    dispatcher = Dispatcher(
+        hub_db, lambda row: deliver_any(hub_db, network, row), owner="test", max_attempts=2
+    )
+    assert dispatcher.run_until_idle().delivered == 3
+    [pickup] = carrier.received_pickups
+    with hub_db.transaction() as connection:
+        parcels = case_parcels(connection, opened.record.id)
+    assert [(p.tracking_number, p.carrier, p.leg) for p in parcels] == [
+        (pickup.tracking_number, "colis-express", "to_repairer")
+    ]
+    assert parcels[0].learned_from.startswith("answer to outbox message ")
+    [order] = sftp.path("/in").glob("ORDRES_*.csv")
+    line = order.read_bytes().decode("latin-1").splitlines()[1]
+    assert line.startswith("ME-000123;")
+    assert line.endswith(f";{pickup.tracking_number}")
+
+    # The carrier's event naming only the number now links to the case at once.
+    only_the_number = Event(
+        id="colis-express:evt-1",
+        case_ref=None,
+        subject=pickup.tracking_number,
+        type=EventType.SHIPMENT_STATUS,
+        status=ShipmentStatus.PICKED_UP,
+        occurred_at=T0,
+        reported_by="colis-express",
+        raw_code="PCH",
+        details=EventDetails(shipment=Shipment(tracking_number=pickup.tracking_number)),
+    )
+    with hub_db.transaction() as connection:
+        [resolved] = resolve_cases(connection, [only_the_number])
+    assert resolved.case_ref == "ME-000123"
+
+
+def test_a_booking_answered_again_keeps_one_parcel_and_a_bad_number_is_logged(
+    hub_db: Database,
+    network: Network,
+    carrier: ColisExpressSimulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    hook = network.sync_hook()
+    with hub_db.transaction() as connection:
+        opened = open_case(
+            connection, make_case("ME-000123", customer=CUSTOMER_WITH_ADDRESS), on_stored=hook
+        )
+    with hub_db.transaction() as connection:
+        [row] = [m for m in case_messages(connection, "ME-000123") if m.kind == "pickup"]
+    connector = network.connector(row.target)
+    deliver_any(hub_db, network, row)
+    deliver_any(hub_db, network, row)  # a lost answer: the 200 replay names the same number
+    keep_answer(
+        hub_db,
+        connector,
+        row,
+        DeliveryReceipt(200, b'{"tracking_number": "X"}', already_known=True),
+    )
+    with hub_db.transaction() as connection:
+        parcels = case_parcels(connection, opened.record.id)
+    assert [p.tracking_number for p in parcels] == [carrier.received_pickups[0].tracking_number]
+    assert "the answer's tracking number 'X' is not one" in caplog.text

@@ -372,6 +372,12 @@ class AnswerTarget(StrEnum):
     reported by the partner, shown on the case, and what links the partner's later
     events naming it to the case."""
 
+    TRACKING_NUMBER = "tracking_number"
+    """The tracking number of the parcel the message booked (a carrier's pickup):
+    recorded as the case's parcel, carried by the connector's partner on the message's
+    leg, so the carrier's events naming only the number link to the case at once and a
+    later outbound message reads it as ``shipment`` or ``return_shipment``."""
+
 
 class AnswerSpec(_Spec):
     """What the hub keeps of the partner's answer to a delivered message (the body of a

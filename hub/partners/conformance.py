@@ -38,7 +38,7 @@ from hub.mapping.spec import InboundSpec, MappingSpec, OutboundSpec
 from hub.model.case import Case
 from hub.model.event import Event
 from hub.model.parties import Party, PartyRole
-from hub.model.work import PartsOrder, PartsOrderLine
+from hub.model.work import PartsOrder, PartsOrderLine, Shipment, ShipmentLeg
 from hub.partners.ingest.message import ingest_message
 from hub.partners.ingest.pipeline import InboundPipeline
 from hub.ports import AdapterKind, Capability, MessageRef, RawMessage, Record
@@ -415,20 +415,25 @@ def _as_written(
     return [guarded_record(record, unguarded=unguarded) for record in records]
 
 
+_SAMPLE_PARCEL_PREFIX = "SP"
+"""Sample tracking numbers: SP, nine digits, FR (no carrier's real format)."""
+
+
 def sample_contexts(cases_folder: Path, parties: list[Party]) -> list[dict[str, Any]]:
     """Canonical contexts for outbound rendering, one per fixture case.
 
     What the sync engine hands a mapping: the case and its retailer, the repairer it is
     routed to (the first repairer of the network with an address), a pickup from the
-    customer to that repairer, and a two-line parts order from the network's first parts
-    supplier shipped to that repairer.
+    customer to that repairer and the parcel it booked (``shipment``), and a two-line
+    parts order from the network's first parts supplier shipped to that repairer.
     """
     by_id = {party.id: party for party in parties}
     repairer = next(
         (p for p in parties if p.role is PartyRole.REPAIRER and p.address is not None), None
     )
     supplier = next((p.id for p in parties if p.role is PartyRole.PARTS_SUPPLIER), "supplier")
-    contexts = []
+    carrier = next((p.id for p in parties if p.role is PartyRole.CARRIER), None)
+    contexts: list[dict[str, Any]] = []
     for path in sorted(cases_folder.glob("*.json")):
         case = Case.model_validate_json(path.read_bytes())
         customer = case.customer
@@ -444,6 +449,11 @@ def sample_contexts(cases_folder: Path, parties: list[Party]) -> list[dict[str, 
             },
         }
         if repairer is not None:
+            context["shipment"] = Shipment(
+                carrier=carrier,
+                tracking_number=f"{_SAMPLE_PARCEL_PREFIX}{len(contexts) + 1:09d}FR",
+                leg=ShipmentLeg.TO_REPAIRER,
+            )
             context["repairer"] = context["ship_to"] = repairer
             context["recipient"] = {
                 "name": repairer.name,

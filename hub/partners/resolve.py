@@ -16,11 +16,12 @@ waits without a case and the operator is told why (``hub unlinked``).
 
 Tracking numbers are learned, never typed: any event that names its case and carries a
 shipment (the carrier's event with the case reference, the supplier's shipped event, the
-repairer's return label) teaches the hub that parcel's number for the case. A carrier's
+repairer's return label), and a carrier's answer to a booking the hub sent, teaches the
+hub that parcel's number for the case. A carrier's
 event naming only the parcel then links through it (to the carrier the number was given
 with, when the message named one); one whose number is not known yet waits, and is
 attached, its sync rules run, as soon as another message teaches the number
-(:func:`learn_parcels_from`).
+(:func:`link_parcels`).
 """
 
 from __future__ import annotations
@@ -203,7 +204,17 @@ def link_waiting(
     """After events are appended: the parcels they teach, and the events that waited for
     those numbers attached to their cases, the cases' statuses refreshed and the sync
     rules run on them (``on_stored``) as if they had just arrived. How many attached."""
-    attached = learn_parcels_from(connection, stored)
+    return link_parcels(connection, parcels_taught(stored), on_stored)
+
+
+def link_parcels(
+    connection: Connection, known: Sequence[KnownParcel], on_stored: StoredHook | None
+) -> int:
+    """Learn these parcels for their cases (an event naming both, or a carrier's answer
+    to a booking); the events that waited for their numbers attached, their cases
+    refreshed and the sync rules run on them. How many attached."""
+    learned = learn_parcels(connection, known)
+    attached = attach_waiting(connection, learned) if learned else []
     if not attached:
         return 0
     for reference in sorted({event.case_ref for event in attached if event.case_ref}):
@@ -213,11 +224,9 @@ def link_waiting(
     return len(attached)
 
 
-def learn_parcels_from(connection: Connection, stored: Sequence[Event]) -> list[Event]:
-    """Learn the parcels that stored events name with their case; the events that waited
-    for those numbers, now attached to their cases (for the caller to refresh the cases
-    and run the sync rules on them)."""
-    known = [
+def parcels_taught(stored: Sequence[Event]) -> list[KnownParcel]:
+    """The parcels stored events name with their case."""
+    return [
         KnownParcel(
             number,
             event.case_ref,
@@ -229,8 +238,6 @@ def learn_parcels_from(connection: Connection, stored: Sequence[Event]) -> list[
         if event.case_ref is not None and (number := _tracking_number(event)) is not None
         for shipment in [event.details.shipment]
     ]
-    learned = learn_parcels(connection, known)
-    return attach_waiting(connection, learned) if learned else []
 
 
 def _parcel_carrier(event: Event) -> str | None:

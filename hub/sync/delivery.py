@@ -3,7 +3,8 @@ rendered by the partner's mapping, handed to the connector's transport.
 
 The context is what every outbound mapping may read: the case, its retailer, the routed
 repairer (with its address), the pickup's sender and recipient for the message's leg,
-and the parts order a waiting-for-parts event calls for.
+the parcels whose numbers the hub knows, and the parts order a waiting-for-parts event
+calls for.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from pydantic import ValidationError
+
 from hub.config.connector_spec import WebhookSpec
 from hub.config.sync import Role
-from hub.errors import ConfigurationError, FatalError, HubError
+from hub.errors import ConfigurationError, FatalError, HubError, Location
 from hub.mapping.loader import build_answer_codec
 from hub.mapping.outbound import UnreadableAnswer, answer_values
 from hub.mapping.spec import AnswerTarget, OutboundSpec
@@ -26,9 +29,10 @@ from hub.model.event import Event
 from hub.model.parties import Party
 from hub.model.statuses import CaseStatus
 from hub.model.timeline import derive_case_state, event_order_key
-from hub.model.work import PartsOrder
+from hub.model.work import PartsOrder, Shipment, ShipmentLeg
 from hub.partners.connectors import Connector, Network
 from hub.partners.outbound import deliver_records, render_record
+from hub.partners.resolve import link_parcels
 from hub.ports import DeliveryReceipt, Sender
 from hub.retailers.cases import InvalidFieldError
 from hub.retailers.webhook_endpoints import check_url, secret_box, signing_secrets
@@ -40,9 +44,11 @@ from hub.retailers.webhooks import (
     webhook_sender,
 )
 from hub.store.case_links import learn_partner_references
+from hub.store.case_lists import case_parcels
 from hub.store.cases import case_state, get_case
 from hub.store.db import Connection, Database
 from hub.store.events import events_by_id, get_event, timelines_of_cases
+from hub.store.parcels import KnownParcel
 from hub.store.parties import get_party
 from hub.store.parts_orders import record_parts_order
 from hub.store.webhook_endpoints import get_endpoint
@@ -158,8 +164,26 @@ def context_for(connection: Connection, network: Network, row: OutboxRow) -> dic
             lines=cause.details.parts,
             created_at=row.created_at,
         )
+    context.update(_shipments(connection, record.id))
     context["now"] = datetime.now(UTC)
     return context
+
+
+_SHIPMENT_NAMES = {ShipmentLeg.TO_REPAIRER: "shipment", ShipmentLeg.TO_CUSTOMER: "return_shipment"}
+
+
+def _shipments(connection: Connection, case_id: int) -> dict[str, Shipment]:
+    """The case's parcels the hub knows the number of, by leg: ``shipment`` carries the
+    product to the repairer, ``return_shipment`` back to the customer (the latest learned
+    of each; a parcel whose leg nobody said is neither)."""
+    found: dict[str, Shipment] = {}
+    for parcel in case_parcels(connection, case_id):
+        for leg, name in _SHIPMENT_NAMES.items():
+            if parcel.leg == leg.value:
+                found[name] = Shipment(
+                    carrier=parcel.carrier, tracking_number=parcel.tracking_number, leg=leg
+                )
+    return found
 
 
 def _status_after(connection: Connection, case_ref: str, event: Event) -> CaseStatus | None:
@@ -410,7 +434,8 @@ def keep_answer(
 ) -> None:
     """Keep what the outbound mapping's ``answer`` names of the partner's answer: its
     reference for the case, recorded as the partner's own (a replay's 200 carries the
-    same first answer, and the first reference kept stays).
+    same first answer, and the first reference kept stays), and the tracking number of
+    the parcel a booking made, recorded as the case's parcel on the message's leg.
 
     The partner has the message by now, so an answer that lacks the value does not make
     the delivery fail (a retry would change nothing): it is logged for the operator, and
@@ -424,14 +449,40 @@ def keep_answer(
         values = answer_values(
             build_answer_codec(spec.answer), spec.answer.keep, receipt.body, source=source
         )
+        parcel = _parcel_booked(connector, row, values.get(AnswerTarget.TRACKING_NUMBER))
     except UnreadableAnswer as problem:
         logger.warning("%s; nothing kept of it", problem)
         return
     reference = values.get(AnswerTarget.PARTNER_REF)
-    if reference is None:
+    if reference is None and parcel is None:
         return
+    partner = connector.spec.partner
     with database.transaction() as connection:
-        learn_partner_references(connection, [(row.case_ref, connector.spec.partner, reference)])
+        if reference is not None:
+            learn_partner_references(connection, [(row.case_ref, partner, reference)])
+        if parcel is not None:
+            link_parcels(connection, [parcel], connector.on_stored)
+
+
+def _parcel_booked(connector: Connector, row: OutboxRow, number: str | None) -> KnownParcel | None:
+    """The parcel a carrier's answer names, as the model writes tracking numbers."""
+    if number is None or row.case_ref is None:
+        return None
+    try:
+        written = Shipment(tracking_number=number).tracking_number
+    except ValidationError as invalid:
+        raise UnreadableAnswer(
+            f"the answer's tracking number {number!r} is not one: {invalid.errors()[0]['msg']}",
+            location=Location(f"{connector.name}: answer to outbox message {row.id}"),
+        ) from invalid
+    leg = row.payload.get("leg") if isinstance(row.payload, dict) else None
+    return KnownParcel(
+        written,
+        row.case_ref,
+        connector.spec.partner,
+        leg if isinstance(leg, str) else None,
+        f"answer to outbox message {row.id}",
+    )
 
 
 def prepare_row(database: Database, network: Network, row: OutboxRow) -> dict[str, str | None]:
