@@ -93,3 +93,28 @@ def test_a_mapping_whose_codec_is_not_installed_is_skipped(tmp_path: Path) -> No
     ran = {stem: report for stem, report in reports.items() if not stem.startswith("edi-parts")}
     assert set(ran) == {path.stem for path in MAPPINGS}
     assert all(report.skipped is None and report.passed for report in ran.values())
+
+
+def test_what_an_answer_keeps_is_pinned_and_a_missing_sample_fails(tmp_path: Path) -> None:
+    fixtures = tmp_path / "fixtures"
+    shutil.copytree(ROOT / "fixtures", fixtures)
+    mapping = ROOT / "mappings" / "colis-express.yaml"
+    sample = fixtures / "colis-express" / "pickup.answer.201.json"
+    sample.write_text('{"tracking_number": "CE000000042FR"}', encoding="utf-8")
+    changed = run_conformance(mapping, fixtures, PARTIES)
+    failed = {c.name: c.detail for c in changed.checks if not c.passed}
+    assert list(failed) == ["pickup: answer pickup.answer.201.json"]
+    assert (
+        '+  "tracking_number": "CE000000042FR"' in failed["pickup: answer pickup.answer.201.json"]
+    )
+
+    sample.write_text('{"label_url": "https://labels.example/1.pdf"}', encoding="utf-8")
+    unreadable = run_conformance(mapping, fixtures, PARTIES)
+    [detail] = [c.detail for c in unreadable.checks if not c.passed]
+    assert "tracking_number is required but the answer has no tracking_number" in detail
+
+    sample.unlink()
+    missing = run_conformance(mapping, fixtures, PARTIES)
+    [detail] = [c.detail for c in missing.checks if not c.passed]
+    assert "holds no sample answer" in detail
+    assert "pickup.answer.<label>.<ext>" in detail

@@ -464,7 +464,7 @@ def test_the_pickup_answers_read_by_path() -> None:
     created = JsonCodec(
         JsonCodecSpec(fields={"tracking": "$.tracking_number", "label": "$.label_url"})
     )
-    (answer,) = decode(created, "pickup_created_201.json")
+    (answer,) = decode(created, "pickup.answer.201.json")
     assert isinstance(answer, Record)
     assert answer.fields["tracking"] == "CE123456789FR"
     error = JsonCodec(JsonCodecSpec(fields={"code": "$.error.code", "message": "$.error.message"}))

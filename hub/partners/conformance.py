@@ -32,9 +32,9 @@ from hub.config.yamlfile import YamlDocument, read_yaml, validate
 from hub.errors import ConfigurationError, HubError, PartnerDataError
 from hub.mapping.formula_guard import guarded_record
 from hub.mapping.inbound import InboundMapping
-from hub.mapping.loader import build_codec, load_mapping
-from hub.mapping.outbound import OutboundMapping
-from hub.mapping.spec import InboundSpec, MappingSpec, OutboundSpec
+from hub.mapping.loader import build_answer_codec, build_codec, load_mapping
+from hub.mapping.outbound import OutboundMapping, UnreadableAnswer, answer_values
+from hub.mapping.spec import AnswerSpec, InboundSpec, MappingSpec, OutboundSpec
 from hub.model.case import Case
 from hub.model.event import Event
 from hub.model.parties import Party, PartyRole
@@ -400,6 +400,42 @@ def _outbound_checks(
                 "" if same else f"wrote {written!r}, read back {back!r}",
             )
         )
+    if spec.answer is not None:
+        checks.extend(_answer_checks(name, spec.answer, folder, update))
+    return checks
+
+
+ANSWER_SAMPLE = "{message}.answer.*"
+"""A partner's answer to an outbound message, beside the message's golden files: e.g.
+``pickup.answer.201.json``; what the mapping keeps of it is its ``.expected.json``."""
+
+
+def _answer_checks(name: str, spec: AnswerSpec, folder: Path, update: bool) -> list[Check]:
+    """What the mapping's ``answer`` keeps of each sample answer, against its golden file:
+    an integrator sees the kept values before the first real delivery."""
+    samples = _samples(folder, ANSWER_SAMPLE.format(message=name))
+    if not samples:
+        wanted = ANSWER_SAMPLE.format(message=name).replace("*", "<label>.<ext>")
+        return [
+            Check(
+                f"{name}: answer",
+                False,
+                f"the mapping keeps values of the answer but {folder} holds no sample answer: "
+                f"put the partner's answer (a 2xx body) there as {wanted}",
+            )
+        ]
+    codec = build_answer_codec(spec)
+    checks = []
+    for sample in samples:
+        check = f"{name}: answer {sample.name}"
+        try:
+            kept = answer_values(codec, spec.keep, sample.read_bytes(), source=sample.name)
+        except UnreadableAnswer as problem:
+            checks.append(Check(check, False, str(problem)))
+            continue
+        text = json.dumps({target.value: value for target, value in kept.items()}, indent=2)
+        golden = sample.with_name(sample.name + ".expected.json")
+        checks.append(_compare(check, golden, text.splitlines(), update))
     return checks
 
 
