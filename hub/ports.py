@@ -321,9 +321,13 @@ class CursorSettings(BaseModel):
 
     A paged transport's settings model inherits these; the engine reads and stores the
     cursor, so the transport itself stays I/O only.
+
+    Built on first use (``defer_build``): every command imports this module, and the
+    first pydantic model built in a process also pays for pydantic's plugin lookup; the
+    commands that read the store alone need neither (issue 17).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     next_field: str = Field(default="next", description="Document field with the next cursor.")
     more_field: str | None = Field(

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -184,3 +187,31 @@ def test_text_with_a_nul_character_is_refused() -> None:
     assert caught.value.errors()[0]["loc"] == ("fault",)
     with pytest.raises(ValidationError):
         _event(raw_label="Reçu\x00atelier")
+
+
+def test_the_deferred_models_build_once_when_threads_first_use_them_together() -> None:
+    """The canonical models are built on first use (issue 17: a command that imports an
+    enum builds no class). `hub serve`'s threads may meet a model's first use together:
+    in a fresh interpreter, eight threads validate a case and an event at once, and each
+    gets the model, not a half-built class's error."""
+    root = Path(__file__).resolve().parent.parent
+    probe = (
+        "import json\n"
+        "from concurrent.futures import ThreadPoolExecutor\n"
+        "from pathlib import Path\n"
+        "from hub.model.case import Case\n"
+        "from hub.model.event import Event\n"
+        "assert not Case.__pydantic_complete__ and not Event.__pydantic_complete__\n"
+        "case = Path('fixtures/cases/BM-000045.json').read_text()\n"
+        "event = {'id': 'e1', 'case_ref': 'BM-000045', 'type': 'case_status',\n"
+        "         'status': 'received', 'occurred_at': '2026-01-05T10:00:00+01:00',\n"
+        "         'reported_by': 'atelier-dupont', 'raw_code': 'REC'}\n"
+        "def use(_: int) -> str:\n"
+        "    return Case.model_validate_json(case).reference + Event(**event).id\n"
+        "with ThreadPoolExecutor(8) as pool:\n"
+        "    print(sorted(set(pool.map(use, range(64)))))\n"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, check=True
+    )
+    assert found.stdout.strip() == "['BM-000045e1']", found.stderr

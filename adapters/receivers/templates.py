@@ -23,7 +23,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from xml.sax.saxutils import escape
 
 from lxml import etree
 
@@ -129,6 +128,10 @@ def escape_for(content_type: str, value: str) -> str:
     """The value made inert for the answer's content type."""
     media = content_type.split(";")[0].strip().lower()
     if "xml" in media or "html" in media:
+        # Imported here: xml.sax.saxutils imports urllib.request (http.client, email),
+        # which a command reading the network must not pay to check a template.
+        from xml.sax.saxutils import escape
+
         return escape(value, {'"': "&quot;", "'": "&apos;"})
     if "json" in media:
         return json.dumps(value, ensure_ascii=False)[1:-1]

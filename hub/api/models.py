@@ -84,6 +84,10 @@ class Me(_Out):
 class CaseRequest(Case):
     """A case as a retailer POSTs it: ``retailer`` may be left out, the key says who."""
 
+    # Built when defined, unlike the canonical models (deferred for the command line's
+    # start): FastAPI's adapter of a deferred request body warns of its own alias.
+    model_config = Case.model_config | ConfigDict(defer_build=False)
+
     retailer: PartyId | None = Field(  # type: ignore[assignment]
         default=None,
         description="Your party id (`GET /v1/me`); optional, and refused if it is another.",

@@ -19,13 +19,14 @@ from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hub.clock import Clock, FileClock, system_clock
 from hub.config.variables import DATABASE_URL_VARIABLE, NETWORK_FILE_VARIABLE
-from hub.config.yamlfile import read_yaml, validate
 from hub.errors import ConfigurationError
+
+# YAML is imported where a hub.yaml is read or written: every command asks for the home
+# and the operators' zone, and the commands that read the store alone parse no YAML.
 
 HOME_VARIABLE = "HUB_HOME"
 SETTINGS_FILE = "hub.yaml"
@@ -95,6 +96,8 @@ def load_home(home: Path) -> HomeSettings:
     if not path.is_file():
         problem = "no such folder" if not home.is_dir() else f"it has no {SETTINGS_FILE}"
         raise ConfigurationError(f"{home} is not a hub home: {problem}")
+    from hub.config.yamlfile import read_yaml, validate
+
     settings = validate(read_yaml(path), HomeSettings)
     base = home.resolve()
     url = settings.database_url
@@ -127,6 +130,8 @@ def apply_home(settings: HomeSettings, environ: MutableMapping[str, str]) -> Non
 
 def write_home(home: Path, settings: HomeSettings) -> Path:
     """Write a home's hub.yaml (`hub demo` does, for the CLI to find it)."""
+    import yaml
+
     document = settings.model_dump(mode="json", exclude_none=True)
     path = home / SETTINGS_FILE
     header = "# Settings of the hub in this folder: `hub --home DIR ...` reads them.\n"

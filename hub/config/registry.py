@@ -8,9 +8,10 @@ factories and capabilities from here and never imports an adapter.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, ClassVar, Self
 
@@ -42,12 +43,31 @@ class AdapterNotInstalled(ConfigurationError):
 
 @dataclass(frozen=True)
 class InstalledAdapter:
-    """An adapter as installed: what it says of itself and which package provides it."""
+    """An adapter as installed: what it says of itself and which package provides it.
+
+    The package's name and version are read from its metadata only when asked (a
+    listing, an error): checking a network's options needs neither, and parsing every
+    adapter package's metadata file would be paid by every command's start (issue 17).
+    """
 
     info: AdapterInfo
-    package: str
-    version: str
-    entry_point: str
+    entry: EntryPoint = dataclasses.field(compare=False, repr=False)
+
+    @property
+    def entry_point(self) -> str:
+        return self.entry.value
+
+    @property
+    def package(self) -> str:
+        return self._distribution[0]
+
+    @property
+    def version(self) -> str:
+        return self._distribution[1]
+
+    @cached_property
+    def _distribution(self) -> tuple[str, str]:
+        return _distribution(self.entry)
 
 
 @dataclass(frozen=True)
@@ -68,9 +88,19 @@ def _distribution(entry: EntryPoint) -> tuple[str, str]:
 
 
 @cache
+def _entry_points_by_group() -> dict[str, dict[str, EntryPoint]]:
+    """Group -> name -> entry point, none loaded yet (the last one wins a name): read
+    once, since each read visits every installed distribution and a command asks for
+    transports, then receivers, then codecs."""
+    installed = entry_points()
+    return {
+        kind.group: {entry.name: entry for entry in installed.select(group=kind.group)}
+        for kind in AdapterKind
+    }
+
+
 def _entry_points(kind: AdapterKind) -> dict[str, EntryPoint]:
-    """Name -> entry point of that kind, none loaded yet (the last one wins a name)."""
-    return {entry.name: entry for entry in entry_points(group=kind.group)}
+    return _entry_points_by_group()[kind.group]
 
 
 @cache
@@ -80,15 +110,14 @@ def _load(kind: AdapterKind, name: str) -> InstalledAdapter | BrokenAdapter | No
     entry = _entry_points(kind).get(name)
     if entry is None:
         return None
-    package, version = _distribution(entry)
     try:
         info = entry.load()
     except Exception as exc:  # noqa: BLE001 - a broken plugin must not stop the hub
-        return BrokenAdapter(kind, entry.name, package, f"{exc!r}")
+        return BrokenAdapter(kind, entry.name, _distribution(entry)[0], f"{exc!r}")
     problem = _misregistered(info, kind, entry.name)
     if problem is not None:
-        return BrokenAdapter(kind, entry.name, package, problem)
-    return InstalledAdapter(info, package, version, entry.value)
+        return BrokenAdapter(kind, entry.name, _distribution(entry)[0], problem)
+    return InstalledAdapter(info, entry)
 
 
 def _scan(kind: AdapterKind) -> tuple[dict[str, InstalledAdapter], dict[str, BrokenAdapter]]:
@@ -124,7 +153,7 @@ def broken(kind: AdapterKind) -> dict[str, BrokenAdapter]:
 
 def forget() -> None:
     """Scan the entry points again on next use (after installing a package in-process)."""
-    _entry_points.cache_clear()
+    _entry_points_by_group.cache_clear()
     _load.cache_clear()
 
 

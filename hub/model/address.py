@@ -20,7 +20,7 @@ class Place(BaseModel):
     (a carrier may write ``FRANCE`` as well as ``FR``).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     id: ShortText | None = None
     name: ShortText | None = None
@@ -37,7 +37,7 @@ class Place(BaseModel):
 class Address(BaseModel):
     """A postal address: only what a carrier needs."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     line1: ShortText
     line2: ShortText | None = None

@@ -66,7 +66,7 @@ class ContractLevel(StrEnum):
 class Product(BaseModel):
     """The product under repair, as sold."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     brand: ShortText
     model: ShortText
@@ -85,7 +85,7 @@ class Product(BaseModel):
 class CustomerContact(BaseModel):
     """The end customer. Personal data: keep only what the work needs."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     name: ShortText
     phone: Phone | None = None
@@ -104,7 +104,7 @@ class Case(BaseModel):
     Its status is not stored here: it is derived from the case's events.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     reference: Reference = Field(description="The hub's case reference, e.g. ME-000123.")
     retailer: PartyId

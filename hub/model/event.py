@@ -84,7 +84,7 @@ STATUS_SETS: dict[
 class EventDetails(BaseModel):
     """What came with the status: a quote, a parcel, a visit, parts, a comment."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     quote: Quote | None = None
     shipment: Shipment | None = None
@@ -117,7 +117,7 @@ class Event(BaseModel):
     kept with its raw code and flagged ``unmapped`` instead of being dropped.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     id: EventId = Field(description="Stable id used to de-duplicate the same fact.")
     case_ref: Reference | None = Field(

@@ -13,7 +13,7 @@ CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 class Money(BaseModel):
     """An amount with its ISO 4217 currency; amounts keep cents exactly."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     amount: Annotated[Decimal, Field(max_digits=12, decimal_places=2)]
     currency: CurrencyCode

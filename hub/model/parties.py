@@ -40,7 +40,7 @@ class PartyRole(StrEnum):
 class Party(BaseModel):
     """A company in the network. Partners are shared by every retailer."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     id: PartyId
     role: PartyRole
@@ -54,7 +54,7 @@ class Party(BaseModel):
 class PartyReference(BaseModel):
     """One party's own reference for a case (the workshop's case number, ...)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     party: PartyId
     reference: Reference

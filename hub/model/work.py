@@ -29,7 +29,7 @@ class ShipmentLeg(StrEnum):
 class Shipment(BaseModel):
     """A parcel of a case, with its own tracking status."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     carrier: PartyId | None = Field(default=None, description="The carrier's party id if known.")
     carrier_name: (
@@ -49,7 +49,7 @@ class QuoteDecision(StrEnum):
 class Quote(BaseModel):
     """A repairer's quote for an out-of-warranty repair, amount including VAT."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     amount_incl_tax: Money
     description: (
@@ -61,7 +61,7 @@ class Quote(BaseModel):
 class PartsOrderLine(BaseModel):
     """One part on an order: the supplier's SKU and how many."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     line_no: Annotated[int, Field(ge=1)]
     sku: Sku
@@ -73,7 +73,7 @@ class PartsOrderLine(BaseModel):
 class PartsOrder(BaseModel):
     """Parts ordered from a supplier for a case, shipped to the repairer."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     id: Reference = Field(description="The hub's order id; never reused.")
     case_reference: Reference
@@ -92,7 +92,7 @@ class VisitSlot(StrEnum):
 class Visit(BaseModel):
     """A home intervention: when, and by whom."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     date: dt.date
     slot: VisitSlot = VisitSlot.ALL_DAY

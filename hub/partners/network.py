@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Literal
 
 from hub.config.connector_spec import ConnectorSpec
 from hub.config.network import NetworkConfig, load_network
-from hub.config.yamlfile import read_yaml
+from hub.config.yamlfile import YamlDocument, read_yaml
 from hub.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -37,6 +37,9 @@ class Network:
         default_factory=dict, compare=False, repr=False
     )
     _directions: dict[str, tuple[tuple[int, int], MessageDirection]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    _mappings: dict[Path, tuple[tuple[int, int], YamlDocument]] = field(
         default_factory=dict, compare=False, repr=False
     )
     _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
@@ -72,7 +75,15 @@ class Network:
             cached = self._directions.get(name)
         if cached is not None and cached[0] == stamp:
             return cached[1]
-        direction = message_direction(self.path, spec)
+        with self._lock:
+            kept = self._mappings.get(path)
+        if kept is not None and kept[0] == stamp:
+            document = kept[1]
+        else:  # several connectors share a partner's mapping: it is parsed once
+            document = read_yaml(path)
+            with self._lock:
+                self._mappings[path] = (stamp, document)
+        direction = message_direction(self.path, spec, document)
         with self._lock:
             self._directions[name] = (stamp, direction)
         return direction
@@ -89,14 +100,18 @@ def mapping_path(network_file: Path, spec: ConnectorSpec) -> Path:
     return (network_file.parent / spec.mapping).resolve()
 
 
-def message_direction(network_file: Path, spec: ConnectorSpec) -> MessageDirection:
+def message_direction(
+    network_file: Path, spec: ConnectorSpec, document: YamlDocument | None = None
+) -> MessageDirection:
     """The ``direction`` of the connector's message in its mapping, read from the YAML
     alone: whether it is for the connector's partner and has that message is checked,
     the rest of the mapping (and its codec) only when the connector is built or
-    checked (`hub connectors check`). Raises a ConfigurationError saying where."""
+    checked (`hub connectors check`). Raises a ConfigurationError saying where.
+    ``document`` is the mapping file already read, if it was."""
     path = mapping_path(network_file, spec)
     where = f"{network_file}: connector {spec.name!r}"
-    document = read_yaml(path)
+    if document is None:
+        document = read_yaml(path)
     data = document.data
     if not isinstance(data, dict):
         raise ConfigurationError(f"{path}: a mapping file is a YAML mapping with 'version'")

@@ -15,13 +15,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from sqlalchemy import ColumnElement, Connection, and_, bindparam, exists, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import ColumnElement, Connection, Table, and_, bindparam, exists, select, update
 
 from hub.model.statuses import FINAL_CASE_STATUSES
 from hub.store.tables import case_parties, case_references, cases, events, unlinked_reasons
 from hub.store.upsert import insert_ignoring_conflicts
+
+if TYPE_CHECKING:
+    from sqlalchemy.dialects.postgresql import Insert as PostgresqlInsert
+    from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 
 
 class RecordedBy(StrEnum):
@@ -262,8 +266,7 @@ def _learn_partner_references(
     if len({(row["case_id"], row["party_id"]) for row in rows}) == len(rows):
         # One statement: a new pair is inserted; a pair holding the same reference
         # unproven (a retailer's) becomes the partner's; a different one stays.
-        dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-        statement = dialect.insert(case_references)
+        statement = _insert(connection, case_references)
         connection.execute(
             statement.on_conflict_do_update(
                 index_elements=["case_id", "party_id"],
@@ -427,3 +430,15 @@ def trusted_partner_references(connection: Connection, party: str) -> list[str]:
         .order_by(case_references.c.reference)
     )
     return [reference for (reference,) in rows]
+
+
+def _insert(connection: Connection, table: Table) -> PostgresqlInsert | SqliteInsert:
+    """The dialect's ``INSERT … ON CONFLICT``, its module imported where the engine has
+    loaded it already (see hub.store.upsert)."""
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table)
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert(table)

@@ -6,6 +6,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
+    ColumnElement,
     ForeignKey,
     Index,
     Integer,
@@ -14,11 +15,43 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    TextClause,
     UniqueConstraint,
     text,
 )
 
 from hub.store.types import BigIntId, UtcDateTime
+
+_PARTIAL_INDEXES: list[tuple[Index, ColumnElement[bool] | TextClause]] = []
+
+
+def _partial_index(
+    name: str, *columns: str | Column[object], where: ColumnElement[bool] | TextClause
+) -> Index:
+    """An index of the rows where ``where`` holds, on both databases.
+
+    SQLite's predicate is given here; PostgreSQL's (the same) is added by
+    :func:`add_postgresql_predicates` when a PostgreSQL database is migrated. A
+    ``postgresql_where`` given here would make SQLAlchemy import its PostgreSQL dialect
+    with this module, which every command of a SQLite hub would pay at its start
+    (issue 17); a PostgreSQL hub's engine imports that dialect anyway.
+    """
+    index = Index(name, *columns, sqlite_where=where)
+    _PARTIAL_INDEXES.append((index, where))
+    return index
+
+
+def partial_indexes() -> tuple[Index, ...]:
+    """Every partial index, as declared."""
+    return tuple(index for index, _ in _PARTIAL_INDEXES)
+
+
+def add_postgresql_predicates() -> None:
+    """Give each partial index its PostgreSQL predicate too (idempotent): before DDL or
+    a comparison of the metadata with a PostgreSQL database."""
+    for index, where in _PARTIAL_INDEXES:
+        index.dialect_options["postgresql"]["where"] = where
+
 
 metadata = MetaData(
     naming_convention={
@@ -150,30 +183,26 @@ events = Table(
     Index(None, "case_id", "occurred_at"),
     # Partial indexes: only orphans need finding by reference, and only unmapped events
     # by reporter, so the common event pays for neither on the hot insert path.
-    Index(
+    _partial_index(
         "ix_events_orphan_case_ref",
         "case_ref",
-        sqlite_where=text("case_id IS NULL"),
-        postgresql_where=text("case_id IS NULL"),
+        where=text("case_id IS NULL"),
     ),
-    Index(
+    _partial_index(
         "ix_events_orphan_subject",
         "subject",
-        sqlite_where=text("case_id IS NULL"),
-        postgresql_where=text("case_id IS NULL"),
+        where=text("case_id IS NULL"),
     ),
-    Index(
+    _partial_index(
         "ix_events_unmapped_reported_by",
         "reported_by",
-        sqlite_where=text("unmapped"),
-        postgresql_where=text("unmapped"),
+        where=text("unmapped"),
     ),
     # The charts count breaches by deadline: a few rows among millions of events.
-    Index(
+    _partial_index(
         "ix_events_service_level_occurred_at",
         "occurred_at",
-        sqlite_where=text("type = 'service_level'"),
-        postgresql_where=text("type = 'service_level'"),
+        where=text("type = 'service_level'"),
     ),
 )
 
@@ -359,14 +388,13 @@ feed_entries = Table(
     "Filled by database triggers on events (migration 0003).",
 )
 
-Index(
+_partial_index(
     "ix_feed_entries_case_id_txid_position_occurred_at",
     feed_entries.c.case_id,
     feed_entries.c.txid,
     feed_entries.c.position,
     feed_entries.c.occurred_at,
-    sqlite_where=feed_entries.c.case_status.is_not(None),
-    postgresql_where=feed_entries.c.case_status.is_not(None),
+    where=feed_entries.c.case_status.is_not(None),
 )
 """A case's status history in feed order, read without touching the rows (hub.store.feed)."""
 
@@ -404,21 +432,19 @@ outbox = Table(
     # Claiming reads due pending messages in claim order, (next_attempt_at, id), and
     # stops at its batch; then checks that nothing earlier blocks their queue. Both
     # indexes leave out delivered messages, which are the bulk of the table.
-    Index(
+    _partial_index(
         "ix_outbox_due",
         "next_attempt_at",
         "id",
-        sqlite_where=text("state = 'pending'"),
-        postgresql_where=text("state = 'pending'"),
+        where=text("state = 'pending'"),
     ),
     Index(None, "case_ref"),
-    Index(
+    _partial_index(
         "ix_outbox_queue",
         "target",
         "ordering_key",
         "id",
-        sqlite_where=text("state IN ('pending', 'dead')"),
-        postgresql_where=text("state IN ('pending', 'dead')"),
+        where=text("state IN ('pending', 'dead')"),
     ),
     # The charts' outbox depth: messages written, and delivered, within a period.
     Index(None, "created_at"),

@@ -14,7 +14,6 @@ import json
 import re
 from collections.abc import Mapping
 from typing import Literal
-from xml.sax.saxutils import escape
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -103,6 +102,10 @@ def render_item_body(spec: ItemRequestSpec, key: str, secrets: Mapping[str, str]
 
     def escaped(value: str) -> str:
         if escaping == "xml":
+            # Imported here: xml.sax.saxutils imports urllib.request (http.client,
+            # email), which reading the network's settings must not pay.
+            from xml.sax.saxutils import escape
+
             return escape(value, {'"': "&quot;", "'": "&apos;"})
         if escaping == "json":
             return json.dumps(value, ensure_ascii=False)[1:-1]

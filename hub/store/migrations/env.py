@@ -6,13 +6,15 @@ from alembic import context
 
 from hub.errors import ConfigurationError
 from hub.store.db import Database
-from hub.store.tables import metadata
+from hub.store.tables import add_postgresql_predicates, metadata
 
 database = context.config.attributes.get("database")
 if not isinstance(database, Database):
     raise ConfigurationError("run migrations through `hub db upgrade`, not the alembic command")
 
 with database.engine.begin() as connection:
+    if connection.dialect.name == "postgresql":
+        add_postgresql_predicates()
     context.configure(
         connection=connection,
         target_metadata=metadata,
