@@ -22,7 +22,8 @@ from sqlalchemy import (
 
 from hub.store.types import BigIntId, UtcDateTime
 
-_PARTIAL_INDEXES: list[tuple[Index, ColumnElement[bool] | TextClause]] = []
+_WHERE = "where"
+"""The key of a partial index's predicate in its ``info``, read for PostgreSQL."""
 
 
 def _partial_index(
@@ -30,27 +31,30 @@ def _partial_index(
 ) -> Index:
     """An index of the rows where ``where`` holds, on both databases.
 
-    SQLite's predicate is given here; PostgreSQL's (the same) is added by
-    :func:`add_postgresql_predicates` when a PostgreSQL database is migrated. A
-    ``postgresql_where`` given here would make SQLAlchemy import its PostgreSQL dialect
-    with this module, which every command of a SQLite hub would pay at its start
-    (issue 17); a PostgreSQL hub's engine imports that dialect anyway.
+    SQLite's predicate is given here; PostgreSQL's (the same, kept in the index's
+    ``info``) is added by :func:`add_postgresql_predicates` when a PostgreSQL database is
+    migrated. A ``postgresql_where`` given here would make SQLAlchemy import its
+    PostgreSQL dialect with this module, which every command of a SQLite hub would pay
+    at its start (issue 17); a PostgreSQL hub's engine imports that dialect anyway.
     """
-    index = Index(name, *columns, sqlite_where=where)
-    _PARTIAL_INDEXES.append((index, where))
-    return index
+    return Index(name, *columns, sqlite_where=where, info={_WHERE: where})
 
 
 def partial_indexes() -> tuple[Index, ...]:
-    """Every partial index, as declared."""
-    return tuple(index for index, _ in _PARTIAL_INDEXES)
+    """Every partial index of the tables."""
+    return tuple(
+        index
+        for table in metadata.tables.values()
+        for index in sorted(table.indexes, key=lambda found: str(found.name))
+        if _WHERE in index.info
+    )
 
 
 def add_postgresql_predicates() -> None:
     """Give each partial index its PostgreSQL predicate too (idempotent): before DDL or
     a comparison of the metadata with a PostgreSQL database."""
-    for index, where in _PARTIAL_INDEXES:
-        index.dialect_options["postgresql"]["where"] = where
+    for index in partial_indexes():
+        index.dialect_options["postgresql"]["where"] = index.info[_WHERE]
 
 
 metadata = MetaData(
