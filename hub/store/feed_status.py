@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import ARRAY, BigInteger, Connection, String, bindparam, func, select, update
 
 from hub.model.event import EventType
 from hub.model.statuses import CaseStatus
@@ -178,16 +178,40 @@ def fill_statuses_after(connection: Connection, limit: int = FILL_BATCH) -> int:
     if not entries:
         return 0
     statuses = statuses_after(connection, entries, contiguous=False)
-    connection.execute(
-        update(feed_entries)
-        .where(
-            feed_entries.c.position == bindparam("entry"),
-            feed_entries.c.status_after.is_(None),
-        )
-        .values(status_after=bindparam("status")),
-        [
-            {"entry": entry.position, "status": NO_STATUS if status is None else status}
-            for entry, status in zip(entries, statuses, strict=True)
-        ],
+    _store(
+        connection,
+        [entry.position for entry in entries],
+        [NO_STATUS if status is None else status for status in statuses],
     )
     return len(entries)
+
+
+def _store(connection: Connection, positions: list[int], statuses: list[str]) -> None:
+    """The values, on entries still unfilled. PostgreSQL takes them as two arrays in one
+    statement (an update per entry, even pipelined, was most of the fill's time); SQLite,
+    in process, runs the update per entry."""
+    unfilled = feed_entries.c.status_after.is_(None)
+    if connection.dialect.name == "postgresql":
+        given = (
+            func.unnest(
+                bindparam("positions", positions, type_=ARRAY(BigInteger)),
+                bindparam("statuses", statuses, type_=ARRAY(String)),
+            )
+            .table_valued("entry", "status")
+            .render_derived()
+        )
+        connection.execute(
+            update(feed_entries)
+            .where(feed_entries.c.position == given.c.entry, unfilled)
+            .values(status_after=given.c.status)
+        )
+        return
+    connection.execute(
+        update(feed_entries)
+        .where(feed_entries.c.position == bindparam("entry"), unfilled)
+        .values(status_after=bindparam("status")),
+        [
+            {"entry": position, "status": status}
+            for position, status in zip(positions, statuses, strict=True)
+        ],
+    )
