@@ -6,19 +6,25 @@ from __future__ import annotations
 
 import random
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import func, select
 
+from hub.bootstrap import Hub as HubProcess
 from hub.model import Event, EventType, ShipmentStatus
 from hub.model.statuses import CaseStatus
 from hub.model.timeline import derive_case_state
+from hub.partners.connectors import open_network
+from hub.partners.schedule import FEED_STATUSES_EVERY
 from hub.retailers.feed import fill_feed_statuses, read_feed
 from hub.store.bulk import insert_events
 from hub.store.db import Database
 from hub.store.events import append_events
 from hub.store.feed_status import NO_STATUS, fill_statuses_after
+from hub.store.migrate import downgrade, upgrade
 from hub.store.tables import cases, events, feed_entries
 from tests.api_support import Hub, Tenant, case_json, make_hub
 from tests.conftest import empty_tables
@@ -26,6 +32,7 @@ from tests.factories import T0, case_event
 
 REFERENCES = ["ME-000001", "ME-000002", "ME-000003", "ME-000004", "BM-000001", "BM-000002"]
 CASE_STATUSES = [status.value for status in CaseStatus]
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -258,3 +265,51 @@ def _opening_id(hub: Hub) -> str:
             select(events.c.event_id).where(events.c.status == "created")
         ).scalar_one()
     return str(found)
+
+
+def test_hub_serve_s_scheduler_fills_them_every_few_seconds(hub: Hub) -> None:
+    """The job the scheduler runs: it stores every value it can, and nothing once the
+    process is stopping."""
+    network = open_network(ROOT / "connectors.yaml")
+    served = HubProcess(hub.database, network, owner="test")
+    job = {job.id: job for job in served.scheduler().get_jobs()}["feed-statuses"]
+    assert isinstance(job.trigger, IntervalTrigger)
+    assert job.trigger.interval == FEED_STATUSES_EVERY
+    _open(hub, "ME-000001")
+    with hub.database.transaction() as connection:
+        append_events(connection, [case_event("received", T0, case_ref="ME-000001")])
+    served.stopping.set()
+    assert served.jobs.fill_feed_statuses() is None
+    assert _unfilled(hub.database) == 2
+    served.stopping.clear()
+    assert served.jobs.fill_feed_statuses() == 2
+    assert _unfilled(hub.database) == 0
+
+
+def test_entries_there_before_migration_0018_are_computed_then_filled(hub: Hub) -> None:
+    """Down to 0017 and up again: every entry is unfilled, as after the upgrade of a store
+    with history; pages serve the same bytes before and after the fill, and the triggers
+    still feed new events (dropping the column did not rebuild the tables)."""
+    _open(hub, "ME-000001")
+    with hub.database.transaction() as connection:
+        append_events(
+            connection,
+            [
+                case_event("received", T0, case_ref="ME-000001"),
+                case_event("pickup_requested", T0 - timedelta(days=1), case_ref="ME-000001"),
+            ],
+        )
+    fill_feed_statuses(hub.database, pause=False)
+    before = hub.client.get("/v1/feed", headers=hub.me.headers).content
+    downgrade(hub.database, "0017")
+    upgrade(hub.database)
+    assert _unfilled(hub.database) == 3
+    assert hub.client.get("/v1/feed", headers=hub.me.headers).content == before
+    assert fill_feed_statuses(hub.database, pause=False) == 3
+    assert hub.client.get("/v1/feed", headers=hub.me.headers).content == before
+    with hub.database.transaction() as connection:
+        append_events(connection, [case_event("diagnosing", T0, case_ref="ME-000001")])
+    assert _feed(hub, hub.me, 500)[-1] == (
+        case_event("diagnosing", T0, case_ref="ME-000001").id,
+        "diagnosing",
+    )
