@@ -23,7 +23,7 @@ from hub.retailers.feed import fill_feed_statuses, read_feed
 from hub.store.bulk import insert_events
 from hub.store.db import Database
 from hub.store.events import append_events
-from hub.store.feed_status import NO_STATUS, fill_statuses_after
+from hub.store.feed_status import NO_STATUS, StatusEntry, fill_statuses_after, statuses_after
 from hub.store.migrate import downgrade, upgrade
 from hub.store.tables import cases, events, feed_entries
 from tests.api_support import Hub, Tenant, case_json, make_hub
@@ -171,6 +171,30 @@ def test_stored_statuses_after_are_the_timelines_on_random_histories(hub: Hub, s
         assert [(event_id, _served(stored[event_id])) for event_id, _ in expected] == expected
         for limit in (1, 4, 500):
             assert _feed(hub, tenant, limit) == expected
+    # entries with others between them (the fill never leaves such gaps, but may meet them)
+    entries = _entries(hub.database)
+    some = sorted(rng.sample(range(len(entries)), len(entries) // 3))
+    with hub.database.transaction() as connection:
+        computed = statuses_after(connection, [entries[i] for i in some], contiguous=False)
+    assert computed == [_served(stored[entries[i].event_id]) for i in some]
+
+
+def _entries(database: Database) -> list[StatusEntry]:
+    """Every entry of the feed, in feed order, as the fill reads them."""
+    with database.transaction() as connection:
+        rows = connection.execute(
+            select(
+                feed_entries.c.txid,
+                feed_entries.c.position,
+                feed_entries.c.case_id,
+                feed_entries.c.case_status,
+                feed_entries.c.occurred_at,
+                events.c.event_id,
+            )
+            .join(events, events.c.seq == feed_entries.c.event_seq)
+            .order_by(feed_entries.c.txid, feed_entries.c.position)
+        ).all()
+    return [StatusEntry._make(row) for row in rows]
 
 
 def test_a_page_computes_the_status_of_entries_not_filled_yet(hub: Hub) -> None:

@@ -86,17 +86,16 @@ def statuses_after(
     first, last = entries[0].key, entries[-1].key
     for mark in latest_statuses_before(connection, case_ids, first):
         _keep_latest(best, mark.case_id, mark.case_status, mark.occurred_at, mark.event_id)
-    between: list[StatusEntry] = []
+    wanted = {entry.position for entry in entries}
+    steps: Sequence[StatusEntry] = entries
     if not contiguous:
-        given = {entry.position for entry in entries}
         between = [
             mark
             for mark in _statuses_between(connection, case_ids, first, last)
-            if mark.position not in given
+            if mark.position not in wanted
         ]
-    # entries and the statuses between them, in feed order (each key is unique)
-    steps = sorted([*entries, *between], key=lambda entry: entry.key)
-    wanted = {entry.position for entry in entries}
+        # the entries and the statuses between them, in feed order (keys are unique)
+        steps = sorted([*entries, *between], key=lambda entry: entry.key)
     result: list[str | None] = []
     for step in steps:
         if step.case_status is not None:
