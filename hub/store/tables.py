@@ -409,12 +409,11 @@ _partial_index(
 )
 """A case's status history in feed order, read without touching the rows (hub.store.feed)."""
 
-Index(
+_partial_index(
     "ix_feed_entries_unfilled",
     feed_entries.c.txid,
     feed_entries.c.position,
-    sqlite_where=feed_entries.c.status_after.is_(None),
-    postgresql_where=feed_entries.c.status_after.is_(None),
+    where=feed_entries.c.status_after.is_(None),
 )
 """The entries whose status-after is still to be stored, in feed order (hub.store.feed_status)."""
 
