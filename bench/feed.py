@@ -12,7 +12,9 @@ On SQLite (a fresh file in a temporary directory) and on PostgreSQL (a private
    Électro's, the rest BricoMarket's, straight into the tables with driver-level
    executemany in chunks of 10,000 rows (one transaction per chunk), the way a busy
    ingestion would; the triggers of migration 0003 fill the feed as they go; then it
-   gathers planner statistics (VACUUM ANALYZE, as autovacuum would). Cases open
+   stores each entry's status-after the way the scheduled job does (a batch per
+   transaction, timed: entries per second), and gathers planner statistics (VACUUM
+   ANALYZE, as autovacuum would). Cases open
    30 minutes apart and each has 50 events spread over two weeks, so at any point of
    the feed a few hundred cases are in progress, as in real life;
 2. times a page of 500 items of Maison Électro's feed from the start, the middle and
@@ -63,7 +65,7 @@ from hub.api import create_app
 from hub.api.feed import page_json
 from hub.model import Case, CaseStatus, Party, PartyRole
 from hub.retailers.cursors import CursorKind, encode_cursor
-from hub.retailers.feed import read_feed_rows
+from hub.retailers.feed import fill_feed_statuses, read_feed_rows
 from hub.retailers.tenants import Retailer, add_retailer
 from hub.store.cases import content_hash
 from hub.store.db import Database
@@ -77,6 +79,7 @@ DEFAULT_EVENTS = 1_000_000
 EVENTS_PER_CASE = 50
 CHUNK = 10_000
 PAGE = 500
+FILL_BATCH = 5_000
 CASE_GAP = timedelta(minutes=30)
 STEP_GAP = timedelta(hours=7)
 FIRST_OPENING = datetime(2025, 1, 6, 8, 0, tzinfo=UTC)
@@ -241,6 +244,16 @@ def populate(database: Database, n_events: int, n_cases: int) -> tuple[Retailer,
     return retailer, key.token, rate
 
 
+def fill_statuses(database: Database) -> float:
+    """Each entry's status-after stored, as the scheduled job does (without its pause
+    between batches: nothing else writes here); entries per second."""
+    started = time.perf_counter()
+    filled = fill_feed_statuses(database, batch=FILL_BATCH, pause=False)
+    rate = filled / (time.perf_counter() - started)
+    analyse(database)
+    return rate
+
+
 def analyse(database: Database) -> None:
     """Planner statistics, as autovacuum would gather them after such a load (it is off on
     some servers, this one included: without statistics PostgreSQL may sort the whole
@@ -299,6 +312,7 @@ class Figures:
     events: int = 0
     feed_items: int = 0
     insert_rate: float = 0.0
+    fill_rate: float = 0.0
     in_process: dict[str, Timing] = field(default_factory=dict)
     over_http: dict[str, Timing] = field(default_factory=dict)
     rps: dict[str, float] = field(default_factory=dict)
@@ -428,9 +442,11 @@ def measure_runs(
         f"({rate:,.0f} events/s with the feed triggers); "
         f"Maison Électro's feed holds {items:,}"
     )
+    fill_rate = fill_statuses(database)
+    progress.log(f"statuses after stored at {fill_rate:,.0f} entries/s")
     runs = []
     for run in range(1, args.runs + 1):
-        figures = Figures(backend, version, events, items, rate, run=run)
+        figures = Figures(backend, version, events, items, rate, fill_rate, run=run)
         measure(database, retailer, token, figures, args, progress)
         runs.append(figures)
     return runs
@@ -581,7 +597,9 @@ def report(all_figures: list[Figures], args: argparse.Namespace, out: Console) -
             continue
         out.print(
             f"{figures.backend}: {figures.events:,} events stored at "
-            f"{figures.insert_rate:,.0f}/s; Maison Électro's feed: {figures.feed_items:,} items"
+            f"{figures.insert_rate:,.0f}/s; statuses after stored at "
+            f"{figures.fill_rate:,.0f} entries/s; "
+            f"Maison Électro's feed: {figures.feed_items:,} items"
         )
 
 

@@ -34,7 +34,7 @@ def test_a_partial_index_has_one_predicate_on_both_databases(blank_database: Dat
     add_postgresql_predicates()
     add_postgresql_predicates()  # idempotent
     indexes = partial_indexes()
-    assert len(indexes) == 7
+    assert len(indexes) == 8
     for index in indexes:
         on_postgresql = str(CreateIndex(index).compile(dialect=postgresql.dialect()))
         on_sqlite = str(CreateIndex(index).compile(dialect=sqlite.dialect()))

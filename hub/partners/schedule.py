@@ -1,5 +1,6 @@
 """The hub's jobs and the scheduler that fires them: every reading connector and drop
-folder on its schedule, the dispatcher, the service-level check, retention.
+folder on its schedule, the dispatcher, the service-level check, retention, the feed's
+stored statuses.
 
 `HubJobs` is each job callable on its own, so the demo drives the very same work on its
 own clock; every run goes through the run supervisor (lease, run record, error
@@ -36,6 +37,7 @@ from hub.partners.connectors import Network, case_import_transport
 from hub.partners.ingest.report import RunReport
 from hub.partners.supervisor import RunSupervisor
 from hub.retailers.case_import_runs import import_drop_folder
+from hub.retailers.feed import fill_feed_statuses
 from hub.sla.publish import EVERY as SERVICE_LEVELS_EVERY
 from hub.sla.publish import LEASE_NAME as SERVICE_LEVELS_LEASE
 from hub.sla.publish import PublishResult, publish_leased
@@ -43,6 +45,10 @@ from hub.sync.outbox import Dispatcher, DispatchResult
 from hub.sync.requirements import route_check
 
 logger = logging.getLogger(__name__)
+
+FEED_STATUSES_EVERY = timedelta(seconds=5)
+"""How often the feed's new entries get their status-after stored; a page computes it for
+those not stored yet, so this only bounds how many a page may have to compute."""
 
 
 @dataclass(frozen=True)
@@ -114,6 +120,14 @@ class HubJobs:
             lease=supervisor.lease,
             now=now or self.clock(),
         )
+
+    def fill_feed_statuses(self) -> int | None:
+        """Store the status-after of the feed's entries that can have it now (not once
+        the process is stopping). No lease: two processes at once store the same values."""
+        supervisor = self.supervisor
+        if supervisor.stopping is not None and supervisor.stopping.is_set():
+            return None
+        return fill_feed_statuses(supervisor.database, stopping=supervisor.stopping)
 
     def apply_retention(self) -> RetentionResult | None:
         """Remove what is past its retention period, under the "retention" lease (not once
@@ -216,6 +230,13 @@ def build_scheduler(
         jobs.publish_breaches,
         IntervalTrigger(seconds=SERVICE_LEVELS_EVERY.total_seconds(), timezone=UTC),
         id=SERVICE_LEVELS_LEASE,
+        max_instances=1,
+        coalesce=True,
+    )
+    scheduler.add_job(  # each feed entry's status-after stored once it is final
+        jobs.fill_feed_statuses,
+        IntervalTrigger(seconds=FEED_STATUSES_EVERY.total_seconds(), timezone=UTC),
+        id="feed-statuses",
         max_instances=1,
         coalesce=True,
     )

@@ -9,21 +9,30 @@ events at or before this item in the feed. It is what the retailer's view of the
 becomes once it has applied the item; it never changes afterwards (no entry can join
 that prefix later), and a late event, sorting before the current status in the
 timeline, leaves it unchanged instead of dragging it back. It is None when no case
-status precedes the item (an unmapped or shipment event of a case opened later).
+status precedes the item (an unmapped or shipment event of a case opened later). Being
+final, it is stored with the entry once every entry before it has committed
+(hub.store.feed_status, filled on a schedule); a page computes it for the newest
+entries, not stored yet.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
-from datetime import datetime
 
-from hub.model.event import Event, EventType
+from hub.model.event import Event
 from hub.model.statuses import CaseStatus
-from hub.model.timeline import OrderKey, order_key
 from hub.retailers.cursors import CursorKind, decode_cursor, encode_cursor
 from hub.retailers.tenants import Retailer
-from hub.store.db import Connection
-from hub.store.feed import FeedKey, FeedRow, event_of, feed_rows_after, latest_statuses_before
+from hub.store.db import Connection, Database
+from hub.store.feed import FeedKey, FeedRow, event_of, feed_rows_after
+from hub.store.feed_status import (
+    FILL_BATCH,
+    StatusEntry,
+    case_status_of,
+    fill_statuses_after,
+    statuses_after,
+)
 
 MAX_PAGE = 500
 DEFAULT_PAGE = 100
@@ -106,39 +115,46 @@ def read_feed(
     return FeedPage(items=items, next_cursor=page.next_cursor, has_more=page.has_more)
 
 
-_CASE_STATUS = EventType.CASE_STATUS.value
-_RANKS = {status.value: status.rank for status in CaseStatus}
-
-
 def _statuses_after(connection: Connection, rows: list[FeedRow]) -> list[str | None]:
-    """Each row's case status as of its feed position (see the module docstring).
+    """Each row's case status as of its feed position (see the module docstring): as
+    stored with the entry; computed from the first row not filled yet on (the newest
+    entries, until the fill reaches them: hub.store.feed_status)."""
+    stored = [row.status_after for row in rows]
+    unfilled = next((index for index, status in enumerate(stored) if status is None), None)
+    if unfilled is None:
+        return [status or None for status in stored]
+    entries = [
+        StatusEntry(
+            row.txid,
+            row.position,
+            row.case_id,
+            case_status_of(row.type, row.status),
+            row.occurred_at,
+            row.event_id,
+        )
+        for row in rows[unfilled:]
+    ]
+    computed = statuses_after(connection, entries, contiguous=True)
+    return [status or None for status in stored[:unfilled]] + computed
 
-    The status before the page is, per case, the latest case status among its entries
-    before the page: the database finds the latest instant, and only the entries at
-    that instant (ties are broken by rank and id, here) come back. Then the page itself
-    moves each case's status forward, item by item.
-    """
-    best: dict[int, tuple[OrderKey, str]] = {}
-    case_ids = sorted({row.case_id for row in rows})
-    for mark in latest_statuses_before(connection, case_ids, rows[0].key):
-        _keep_latest(best, mark.case_id, mark.case_status, mark.occurred_at, mark.event_id)
-    result: list[str | None] = []
-    for row in rows:
-        if row.type == _CASE_STATUS and row.status is not None:
-            _keep_latest(best, row.case_id, row.status, row.occurred_at, row.event_id)
-        found = best.get(row.case_id)
-        result.append(None if found is None else found[1])
-    return result
 
-
-def _keep_latest(
-    best: dict[int, tuple[OrderKey, str]],
-    case_id: int,
-    status: str,
-    occurred_at: datetime,
-    event_id: str,
-) -> None:
-    candidate = order_key(occurred_at, _RANKS[status], event_id)
-    found = best.get(case_id)
-    if found is None or candidate > found[0]:
-        best[case_id] = (candidate, status)
+def fill_feed_statuses(
+    database: Database,
+    *,
+    batch: int = FILL_BATCH,
+    pause: bool = True,
+    stopping: threading.Event | None = None,
+) -> int:
+    """Store the status-after of every entry that can have it now, a batch per
+    transaction (with a pause between batches for the other writers, unless told not
+    to; none after ``stopping`` is set); how many were stored. Run on a schedule, so
+    that pages seldom compute one."""
+    total = 0
+    while True:
+        with database.transaction() as connection:
+            stored = fill_statuses_after(connection, batch)
+        total += stored
+        if stored < batch or (stopping is not None and stopping.is_set()):
+            return total
+        if pause:
+            database.let_writers_in()

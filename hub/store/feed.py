@@ -20,7 +20,8 @@ see it. The feed therefore reads ``feed_entries`` (filled by triggers, see migra
 
 An event enters the feed when it is stored with its case, or, for an event that came
 before its case existed, when the case is opened and the event attached to it.
-hub.retailers.feed signs the positions into cursors and adds each item's status.
+hub.retailers.feed signs the positions into cursors; each entry's status-after is stored
+with it once every entry before it has committed (hub.store.feed_status).
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ from hub.store.tables import cases, events, feed_entries
 FeedKey = tuple[int, int]
 """(txid, position): the feed's total order."""
 
-_POSTGRES_HORIZON: ColumnElement[int] = literal_column(
+POSTGRES_HORIZON: ColumnElement[int] = literal_column(
     """(
     SELECT least(
         pg_snapshot_xmax(s.snap)::text::bigint,
@@ -103,6 +104,8 @@ class FeedRow(NamedTuple):
     raw_label: str | None
     subject: str | None
     details: dict[str, Any] | None
+    status_after: str | None
+    """As stored (hub.store.feed_status): ``''`` for none, None while not filled."""
 
     @property
     def key(self) -> FeedKey:
@@ -119,8 +122,9 @@ _ROW_COLUMNS = [
     *(
         events.c[name]
         for name in FeedRow._fields
-        if name not in ("txid", "position", "case_id", "case_reference")
+        if name not in ("txid", "position", "case_id", "case_reference", "status_after")
     ),
+    feed_entries.c.status_after,
 ]
 """What a ``FeedRow`` holds, in its order, and only that (not the sequence, the message)."""
 
@@ -156,7 +160,7 @@ def _zone(offset_minutes: int) -> timezone:
     return timezone(timedelta(minutes=offset_minutes))
 
 
-def _beyond(
+def beyond(
     connection: Connection, key: FeedKey, *, after: bool, entries: FromClause = feed_entries
 ) -> ColumnElement[bool]:
     """Entries after (or before) ``key``, in a form each database's index can seek to.
@@ -191,13 +195,13 @@ def feed_rows_after(
         .limit(count)
     )
     if start is not None:
-        query = query.where(_beyond(connection, start, after=True))
+        query = query.where(beyond(connection, start, after=True))
     if connection.dialect.name == "postgresql":
-        query = query.where(feed_entries.c.txid < _POSTGRES_HORIZON)
+        query = query.where(feed_entries.c.txid < POSTGRES_HORIZON)
     return [FeedRow._make(row) for row in connection.execute(query)]
 
 
-def _among(connection: Connection, case_ids: list[int]) -> ColumnElement[bool]:
+def among_cases(connection: Connection, case_ids: list[int]) -> ColumnElement[bool]:
     """Entries of these cases, the ids bound as one value (an array on PostgreSQL, a JSON
     list on SQLite): a page's few hundred ids as as many parameters made SQLAlchemy
     render the statement anew for each page and bind each id on its own."""
@@ -216,8 +220,8 @@ def latest_statuses_before(
 ) -> list[StatusMark]:
     """Per case, its case-status entries at the latest instant before ``first``: the
     database finds the instant, the caller breaks the ties (by rank and id)."""
-    before = _beyond(connection, first, after=False)
-    in_cases = _among(connection, case_ids)
+    before = beyond(connection, first, after=False)
+    in_cases = among_cases(connection, case_ids)
     latest = (
         select(feed_entries.c.case_id, func.max(feed_entries.c.occurred_at).label("at"))
         .where(
@@ -239,7 +243,7 @@ def latest_statuses_before(
                 at_latest.c.case_id == latest.c.case_id,
                 at_latest.c.occurred_at == latest.c.at,
                 at_latest.c.case_status.is_not(None),
-                _beyond(connection, first, after=False, entries=at_latest),
+                beyond(connection, first, after=False, entries=at_latest),
             )
             .offset(literal_column("0"))
             .lateral()

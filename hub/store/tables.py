@@ -387,6 +387,13 @@ feed_entries = Table(
     Column("case_id", BigIntId, ForeignKey("cases.id"), nullable=False),
     Column("case_status", String(32), nullable=True, comment="Set for mapped case statuses."),
     Column("occurred_at", UtcDateTime, nullable=False),
+    Column(
+        "status_after",
+        String(32),
+        nullable=True,
+        comment="The case's status once this entry is applied ('' for none yet); "
+        "NULL until filled below the feed's horizon (hub.store.feed_status).",
+    ),
     Index(None, "retailer_id", "txid", "position"),
     comment="Each event of a retailer's case, in the order the feed serves it. "
     "Filled by database triggers on events (migration 0003).",
@@ -401,6 +408,14 @@ _partial_index(
     where=feed_entries.c.case_status.is_not(None),
 )
 """A case's status history in feed order, read without touching the rows (hub.store.feed)."""
+
+_partial_index(
+    "ix_feed_entries_unfilled",
+    feed_entries.c.txid,
+    feed_entries.c.position,
+    where=feed_entries.c.status_after.is_(None),
+)
+"""The entries whose status-after is still to be stored, in feed order (hub.store.feed_status)."""
 
 # --- Transactional outbox (issue 5) ---------------------------------------------------
 
