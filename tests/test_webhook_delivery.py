@@ -10,7 +10,7 @@ import base64
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -182,6 +182,9 @@ def test_bodies_read_with_the_claim_are_those_read_at_send_time(
     ahead = webhook_payloads(database, rows)
     assert ahead == {row.id: _webhook_payload(database, network, row) for row in rows}
     assert [body["status"] for body in ahead.values()] == ["created", "received", "diagnosing"]
+    unknown = replace(rows[0], payload={"event_id": "not-stored"})
+    elsewhere = replace(rows[1], case_ref="ME-000999")
+    assert webhook_payloads(database, [unknown, elsewhere]) == {}, "left to the send to say"
 
     senders = Senders()
     deliveries = Deliveries(database, network, senders)
