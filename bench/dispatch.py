@@ -10,8 +10,14 @@ Run it from the repository root::
 Every figure comes from real ``hub serve`` processes (``python cli.py serve``: API,
 scheduler and dispatcher, as in production) on a private ``hub_bench_<random>``
 PostgreSQL database beside the given URL, dropped at the end. The retailer's webhook
-endpoint is a plain FastAPI app under uvicorn in a thread of this process: it reads the
-``webhook-id`` header and the JSON body, notes the arrival time and answers 204.
+endpoint is a plain FastAPI app under uvicorn in a process of its own (``--receiver``):
+it reads the ``webhook-id`` header and the JSON body, notes the arrival time and answers
+204; the benchmark asks it what it saw over HTTP. (In a thread of the benchmark's
+process, as before, it shared one interpreter with the benchmark's polling, and its
+figures, floors included, were the receiver's limits more than the senders'.) Its
+webhook's ``requests_per_second`` is set far above what is measured, so that the
+client-side pacing (1 % under the limit) is not what the figures show: the floor has
+none.
 
 1. Floor, measured in the same run, before the hubs: the same receiver hit by a plain
    httpx loop in another process (``--floor``), with the hubs' concurrency (one shared
@@ -53,12 +59,13 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import httpx
+import uvicorn
 from fastapi import FastAPI, Request, Response
 from sqlalchemy import func, select
 
@@ -75,7 +82,7 @@ from hub.store.migrate import upgrade
 from hub.store.parties import save_party
 from hub.store.tables import outbox
 from simulators.colis_express import sign_push
-from simulators.server import free_port, serving
+from simulators.server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_VARIABLE = "HUB_BENCH_POSTGRES_URL"
@@ -94,28 +101,19 @@ PARTIES = [
 
 
 @dataclass
-class Receiver:
-    """What the retailer's endpoint saw: first arrival of each id, and of each case's
-    carrier news; every delivery counted, repeats included."""
+class Arrivals:
+    """What the retailer's endpoint saw, in its own process: first arrival of each id, and
+    of each case's carrier news (CLOCK_MONOTONIC, the machine's on Linux, so comparable
+    with this process's); every delivery counted, repeats included."""
 
-    url: str = ""
     first_arrival: dict[str, float] = field(default_factory=dict)
     carrier_news: dict[str, float] = field(default_factory=dict)
     deliveries: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def reset(self) -> None:
-        with self.lock:
-            self.first_arrival.clear()
-            self.carrier_news.clear()
-            self.deliveries = 0
-
-    def distinct(self) -> int:
-        with self.lock:
-            return len(self.first_arrival)
 
 
-def receiver_app(state: Receiver) -> FastAPI:
+def receiver_app(state: Arrivals) -> FastAPI:
+    """The retailer's endpoint (``POST /hub``), and what the benchmark asks of it: how
+    many ids it saw, when, and a reset between measures. One event loop: no lock."""
     app = FastAPI()
 
     @app.post("/hub")
@@ -123,14 +121,89 @@ def receiver_app(state: Receiver) -> FastAPI:
         body = json.loads(await request.body())
         arrived = time.monotonic()
         message_id = request.headers["webhook-id"]
-        with state.lock:
-            state.deliveries += 1
-            state.first_arrival.setdefault(message_id, arrived)
-            if body.get("reported_by") == "colis-express":
-                state.carrier_news.setdefault(body["case_reference"], arrived)
+        state.deliveries += 1
+        state.first_arrival.setdefault(message_id, arrived)
+        if body.get("reported_by") == "colis-express":
+            state.carrier_news.setdefault(body["case_reference"], arrived)
         return Response(status_code=204)
 
+    @app.get("/distinct")
+    async def distinct() -> int:
+        return len(state.first_arrival)
+
+    @app.get("/arrivals")
+    async def arrivals() -> dict[str, Any]:
+        return asdict(state)
+
+    @app.post("/reset")
+    async def reset() -> None:
+        state.first_arrival.clear()
+        state.carrier_news.clear()
+        state.deliveries = 0
+
     return app
+
+
+def serve_receiver(port: int) -> None:
+    """The receiver's process (``--receiver PORT``): uvicorn, as a retailer would run it."""
+    uvicorn.run(
+        receiver_app(Arrivals()),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+    )
+
+
+@dataclass
+class Receiver:
+    """The receiver's process, seen from the benchmark."""
+
+    url: str
+    client: httpx.Client
+
+    def reset(self) -> None:
+        self.client.post(f"{self.url}/reset").raise_for_status()
+
+    def distinct(self) -> int:
+        answer = self.client.get(f"{self.url}/distinct")
+        answer.raise_for_status()
+        return int(answer.json())
+
+    def arrivals(self) -> Arrivals:
+        answer = self.client.get(f"{self.url}/arrivals")
+        answer.raise_for_status()
+        return Arrivals(**answer.json())
+
+
+@contextmanager
+def receiver_process() -> Iterator[Receiver]:
+    """The retailer's endpoint in a process of its own, answering; stopped at the end.
+    In a thread of this process it shared the interpreter (and its lock) with the
+    benchmark's polling, and measured less than either side could do."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, __file__, "--receiver", str(port)])
+    url = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client(timeout=30) as client:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    client.get(f"{url}/distinct").raise_for_status()
+                    break
+                except httpx.TransportError as exc:
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError("the receiver did not start") from exc
+                    time.sleep(0.1)
+            yield Receiver(url, client)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def write_network(folder: Path, receiver_url: str) -> Path:
@@ -159,7 +232,7 @@ connectors:
         tolerance: 5m
 webhooks:
   - {{retailer: maison-electro, url: "{receiver_url}/hub", secret_env: BENCH_WEBHOOK_SECRET,
-      requests_per_second: 1000}}
+      requests_per_second: 100000}}
 sync:
   rules:
     - {{name: case-news, when: {{type: case_status}}, notify_retailer: true}}
@@ -350,10 +423,10 @@ def measure_throughput(
             while receiver.distinct() < queued:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"only {receiver.distinct()} of {queued} delivered")
-                time.sleep(0.02)
-            with receiver.lock:
-                last = max(receiver.first_arrival.values())
-                deliveries = receiver.deliveries
+                time.sleep(0.05)
+            seen = receiver.arrivals()
+            last = max(seen.first_arrival.values())
+            deliveries = seen.deliveries
             time.sleep(0.5)  # let the last marks land before reading the states
             states = outbox_states(database)
     return Throughput(processes, queued, last - started, deliveries, states)
@@ -409,8 +482,7 @@ def measure_latency(
                     time.sleep(spacing)
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
-                with receiver.lock:
-                    arrivals = dict(receiver.carrier_news)
+                arrivals = receiver.arrivals().carrier_news
                 if len(arrivals) >= accepted:
                     break
                 time.sleep(0.05)
@@ -496,10 +568,8 @@ def measure_floor(receiver: Receiver, processes: int, messages: int, concurrency
             raise RuntimeError("a floor loop failed")
         starts.append(float(output.split()[0]))
     started = min(starts)
-    with receiver.lock:
-        last = max(receiver.first_arrival.values())
-        seen = len(receiver.first_arrival)
-    return seen / (last - started)
+    arrivals = receiver.arrivals().first_arrival
+    return len(arrivals) / (max(arrivals.values()) - started)
 
 
 def percentile(sorted_values: Sequence[float], fraction: float) -> float:
@@ -546,13 +616,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"Outbox dispatch on PostgreSQL; python {platform.python_version()}, "
         f"{os.cpu_count()} CPUs; hub serve --dispatch-every {args.dispatch_every} "
-        f"--deliveries-per-receiver {concurrency}; receiver: FastAPI/uvicorn in a thread "
-        "of this process"
+        f"--deliveries-per-receiver {concurrency}; receiver: FastAPI/uvicorn in a process "
+        "of its own"
     )
-    receiver = Receiver()
     rates: dict[int, float] = {}
-    with serving(receiver_app(receiver), name="the receiver") as receiver_url:
-        receiver.url = receiver_url
+    with receiver_process() as receiver:
         floors = {n: measure_floor(receiver, n, args.messages, concurrency) for n in (1, 3)}
         for processes, floor in floors.items():
             print(
@@ -601,5 +669,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--floor"]:
         floor_loop(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
+        sys.exit(0)
+    if sys.argv[1:2] == ["--receiver"]:
+        serve_receiver(int(sys.argv[2]))
         sys.exit(0)
     sys.exit(main())

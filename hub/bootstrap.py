@@ -81,8 +81,14 @@ class Hub(Closing):
         from hub.partners.supervisor import RunSupervisor
         from hub.sync.delivery import ConnectorBatches, Deliveries, Senders
         from hub.sync.failures import tell_retailer_of_failures
-        from hub.sync.outbox import Dispatcher
+        from hub.sync.outbox import Bell, Dispatcher
 
+        queued = Bell()
+        self.queued = queued
+        """This process's bell: every write path of the network rings it once a message
+        it queued has committed, and the dispatcher's loop wakes on it."""
+        if network is not None:
+            network = network.ringing(queued.ring)
         self.database = database
         self.clock = clock
         """The hub's one clock, handed to service levels, the console and the API."""
@@ -111,11 +117,12 @@ class Hub(Closing):
                 lease_seconds=lease.total_seconds(),
                 together=ConnectorBatches(database, network),
                 stopping=self.stopping,
-                on_dead=tell_retailer_of_failures(network.config),
+                on_dead=tell_retailer_of_failures(network.config, queued.ring),
                 concurrency=deliveries_per_receiver,
                 batch_size=OUTBOX_BATCH,
                 prefetch=deliveries.prefetch,
                 overlaps=deliveries.overlaps,
+                bell=queued,
             )
             self._dispatcher = dispatcher
             self._deliveries = deliveries

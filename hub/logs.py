@@ -53,6 +53,11 @@ MASK = "***"
 QUIET = {"alembic": logging.WARNING, "apscheduler": logging.WARNING}
 """Libraries that say at info what the hub does every second (a job fired, a schema
 revision read by /readyz): warnings only, unless HUB_LOG_LEVEL names them."""
+PER_REQUEST = {"httpx": logging.WARNING}
+"""Libraries that log every request at info: the hub says each delivery itself, with its
+ids (hub.sync.outbox), and a line more per webhook cost a busy dispatcher a tenth of its
+time (docs/performance.md). Warnings only at info; every line at debug, or when
+HUB_LOG_LEVEL names them."""
 
 
 @contextmanager
@@ -80,16 +85,19 @@ class Masker:
 
     def __init__(self) -> None:
         self._secrets: set[str] = set()
+        self._longest_first: tuple[str, ...] = ()
 
     def add(self, values: Iterable[str | None]) -> None:
         self._secrets.update(v for v in values if v is not None and len(v) >= MIN_SECRET)
+        # Sorted once, not for every line: a busy dispatcher writes hundreds a second.
+        self._longest_first = tuple(sorted(self._secrets, key=len, reverse=True))
 
     def add_variables(self, names: Iterable[str], environ: Mapping[str, str] | None = None) -> None:
         env = os.environ if environ is None else environ
         self.add(env.get(name) for name in names)
 
     def mask(self, text: str) -> str:
-        for secret in sorted(self._secrets, key=len, reverse=True):
+        for secret in self._longest_first:
             if secret in text:
                 text = text.replace(secret, MASK)
         return QUOTED_INPUT.sub(f"input_value={MASK}", text)
@@ -199,6 +207,9 @@ def configure_logging(
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(root_level)
-    for name, level in (QUIET | levels).items():
+    quiet = QUIET | (PER_REQUEST if root_level > logging.DEBUG else {})
+    for name in PER_REQUEST:
+        logging.getLogger(name).setLevel(logging.NOTSET)  # as the root says, unless quiet
+    for name, level in (quiet | levels).items():
         logging.getLogger(name).setLevel(level)
     masker.add_variables(secret_variables(env), env)

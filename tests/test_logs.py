@@ -59,8 +59,24 @@ def restore_logging() -> Iterator[None]:
     for handler in handlers:
         root.addHandler(handler)
     root.setLevel(level)
-    for name in ("hub.sync", "hub.partners", "alembic", "apscheduler"):
+    for name in ("hub.sync", "hub.partners", "alembic", "apscheduler", "httpx"):
         logging.getLogger(name).setLevel(logging.NOTSET)
+
+
+def test_a_library_s_line_per_request_shows_at_debug_not_at_info(restore_logging: None) -> None:
+    """httpx says every request at info; the dispatcher already says every delivery."""
+    for level, shown in (
+        ("info", ["refused"]),
+        ("debug", ["POST", "refused"]),
+        ("info,httpx=info", ["POST", "refused"]),
+        ("info", ["refused"]),  # configured again, it starts over
+    ):
+        stream = io.StringIO()
+        configure_logging(stream, {"HUB_LOG_LEVEL": level})
+        logging.getLogger("httpx").info("POST")
+        logging.getLogger("httpx").warning("refused")
+        lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+        assert [line["message"] for line in lines] == shown, level
 
 
 def test_levels_come_from_one_variable() -> None:

@@ -22,7 +22,6 @@ from hub.store.outbox import ResentBy
 from hub.store.tables import outbox
 from hub.sync.failures import FailureState, case_failures
 from hub.sync.outbox import (
-    QUEUED,
     Bell,
     Dispatcher,
     DispatchResult,
@@ -624,26 +623,28 @@ def test_a_delivery_marked_in_a_batch_is_fenced_like_one_marked_alone(
 def test_queueing_rings_the_bell_once_committed_and_not_on_rollback(database: Database) -> None:
     bell = Bell()
     rung: list[bool] = []
-    original = QUEUED.ring
-    try:
-        QUEUED.ring = lambda: (rung.append(True), bell.ring())[-1]  # type: ignore[method-assign]
-        with database.transaction() as connection:
-            enqueue(connection, [item("a")])
-            assert rung == [], "not before the commit: a dispatcher would find nothing"
-        assert rung == [True]
 
-        def failing() -> None:
-            with database.transaction() as connection:
-                enqueue(connection, [item("b")])
-                raise RuntimeError("the events' transaction fails")
+    def ring() -> None:
+        rung.append(True)
+        bell.ring()
 
-        with pytest.raises(RuntimeError):
-            failing()
+    with database.transaction() as connection:
+        enqueue(connection, [item("a")], on_queued=ring)
+        assert rung == [], "not before the commit: a dispatcher would find nothing"
+    assert rung == [True]
+
+    def failing() -> None:
         with database.transaction() as connection:
-            assert enqueue(connection, [item("a")]) == [], "a known key is no new message"
-        assert rung == [True]
-    finally:
-        QUEUED.ring = original  # type: ignore[method-assign]
+            enqueue(connection, [item("b")], on_queued=ring)
+            raise RuntimeError("the events' transaction fails")
+
+    with pytest.raises(RuntimeError):
+        failing()
+    with database.transaction() as connection:
+        assert enqueue(connection, [item("a")], on_queued=ring) == [], (
+            "a known key is no new message"
+        )
+    assert rung == [True]
     assert bell.wait(0) is True
     assert bell.wait(0) is False, "a wait clears it"
 
@@ -661,15 +662,15 @@ def test_a_serving_dispatcher_is_woken_by_a_message_queued_in_its_process(
         return OK
 
     stop = threading.Event()
-    worker = Dispatcher(database, send, owner="d", stopping=stop)
-    loop = threading.Thread(target=worker.serve, args=(3600.0,), kwargs={"bell": bell})
+    worker = Dispatcher(database, send, owner="d", stopping=stop, bell=bell)
+    loop = threading.Thread(target=worker.serve, args=(3600.0,))
     loop.start()
     try:
         time.sleep(0.3)  # its first round found nothing; it waits
         assert not sent.is_set()
         with database.transaction() as connection:
-            enqueue(connection, [item("a")], now=datetime.now(UTC) - timedelta(seconds=1))
-        bell.ring()
+            due = datetime.now(UTC) - timedelta(seconds=1)
+            enqueue(connection, [item("a")], now=due, on_queued=bell.ring)
         assert sent.wait(30), "woken by the bell, not by its hourly round"
     finally:
         stop.set()

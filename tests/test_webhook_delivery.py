@@ -7,8 +7,10 @@ on SQLite and PostgreSQL; the dispatcher's clock is moved by the test, never sle
 from __future__ import annotations
 
 import base64
+import threading
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import pytest
 from fastapi import FastAPI, Request, Response
 from standardwebhooks.webhooks import Webhook
 
+from hub.bootstrap import Hub
 from hub.model import Party, PartyRole
 from hub.partners.connectors import Network, open_network
 from hub.store.cases import open_case
@@ -179,6 +182,9 @@ def test_bodies_read_with_the_claim_are_those_read_at_send_time(
     ahead = webhook_payloads(database, rows)
     assert ahead == {row.id: _webhook_payload(database, network, row) for row in rows}
     assert [body["status"] for body in ahead.values()] == ["created", "received", "diagnosing"]
+    unknown = replace(rows[0], payload={"event_id": "not-stored"})
+    elsewhere = replace(rows[1], case_ref="ME-000999")
+    assert webhook_payloads(database, [unknown, elsewhere]) == {}, "left to the send to say"
 
     senders = Senders()
     deliveries = Deliveries(database, network, senders)
@@ -192,3 +198,45 @@ def test_bodies_read_with_the_claim_are_those_read_at_send_time(
         senders.close()
     assert result.delivered == 3
     assert endpoint.statuses == ["created", "received", "diagnosing"]
+
+
+def test_a_message_queued_through_the_hub_s_network_wakes_its_dispatcher(
+    database: Database, network: Network, endpoint: Endpoint
+) -> None:
+    """The composition root hands one bell to the write paths and to the dispatcher:
+    events stored through the hub's network wake its loop, which waits an hour here."""
+    with Hub(database, network, owner="test") as hub:
+        assert hub.network is not None
+        halt = threading.Event()
+        loop = threading.Thread(target=hub.jobs.serve_outbox, args=(3600.0, halt))
+        loop.start()
+        try:
+            time.sleep(0.3)  # its first round found nothing; it waits
+            three_events(database, hub.network)
+            deadline = time.monotonic() + 30
+            while len(endpoint.statuses) < 3 and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            halt.set()
+            loop.join(30)
+    assert endpoint.statuses == ["created", "received", "diagnosing"]
+    assert not loop.is_alive()
+
+
+def test_a_network_not_given_the_bell_queues_without_ringing(
+    database: Database, network: Network
+) -> None:
+    """A command's network (no dispatcher in its process) rings nothing; the hub's rings
+    its own bell, once the events' transaction has committed."""
+    with Hub(database, network, owner="test") as hub:
+        three_events(database, network)
+        assert hub.queued.wait(0) is False, "another network's writes are not this hub's"
+        assert hub.network is not None
+        with database.transaction() as connection:
+            hook = hub.network.sync_hook()
+            assert hook is not None
+            in_repair = [case_event("in_repair", T0 + timedelta(hours=3))]
+            append_events(connection, in_repair)
+            hook(connection, in_repair)
+            assert hub.queued.wait(0) is False, "not before the commit"
+        assert hub.queued.wait(0) is True

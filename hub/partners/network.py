@@ -10,7 +10,7 @@ start without importing any of it (issue 17, docs/performance.md).
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -43,6 +43,14 @@ class Network:
         default_factory=dict, compare=False, repr=False
     )
     _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
+    on_queued: Callable[[], None] | None = field(default=None, compare=False, repr=False)
+    """Rung once a write path's transaction has queued outbox messages: the process's
+    dispatcher bell, given by the composition root (``ringing``); None rings nothing."""
+
+    def ringing(self, on_queued: Callable[[], None]) -> Network:
+        """The same network whose write paths ring ``on_queued`` (hub.bootstrap gives its
+        dispatcher's bell); its connectors built again, since each holds its hook."""
+        return Network(self.config, self.path, on_queued=on_queued)
 
     def connector(self, name: str) -> Connector:
         """The connector, its mapping read again only when the mapping file (or a file it
@@ -92,7 +100,7 @@ class Network:
         """The sync rules as a hook for every write path, or None when there are none."""
         from hub.sync.engine import sync_hook
 
-        return sync_hook(self.config)
+        return sync_hook(self.config, self.on_queued)
 
 
 def mapping_path(network_file: Path, spec: ConnectorSpec) -> Path:

@@ -47,7 +47,7 @@ from hub.store.case_links import learn_partner_references
 from hub.store.case_lists import case_parcels
 from hub.store.cases import case_state, get_case
 from hub.store.db import Connection, Database
-from hub.store.events import events_by_id, get_event, timelines_of_cases
+from hub.store.events import get_event, timelines_of_cases
 from hub.store.parcels import KnownParcel
 from hub.store.parties import get_party
 from hub.store.parts_orders import record_parts_order
@@ -298,9 +298,11 @@ def _failure_payload(database: Database, network: Network, row: OutboxRow) -> di
 
 def webhook_payloads(database: Database, rows: Sequence[OutboxRow]) -> dict[int, dict[str, Any]]:
     """The bodies of the event webhooks among ``rows``, by message id, read in one
-    transaction of three queries (the events, the cases' timelines) instead of three a
-    message. A message whose event or case is not found is left out: its send reads it
-    again and says what is missing."""
+    transaction with the cases' timelines (a query a chunk of cases) instead of three
+    queries a message. Each event is taken from its case's timeline, which holds it: read
+    apart as well, it cost a query and a sixth of the events rebuilt. A message whose
+    event is not in its case's timeline (or whose case is not found) is left out: its
+    send reads it again and says what is missing."""
     wanted: dict[int, tuple[str, str]] = {}
     for row in rows:
         event_id = row.payload.get("event_id") if isinstance(row.payload, dict) else None
@@ -314,12 +316,12 @@ def webhook_payloads(database: Database, rows: Sequence[OutboxRow]) -> dict[int,
     if not wanted:
         return {}
     with database.transaction() as connection:
-        found = events_by_id(connection, [event_id for event_id, _ in wanted.values()])
         lines = timelines_of_cases(connection, [case_ref for _, case_ref in wanted.values()])
+    by_id = {event.id: event for timeline in lines.values() for event in timeline}
     payloads: dict[int, dict[str, Any]] = {}
     for message_id, (event_id, case_ref) in wanted.items():
-        event = found.get(event_id)
-        if event is not None and case_ref in lines:
+        event = by_id.get(event_id)
+        if event is not None and event.case_ref == case_ref:
             payloads[message_id] = event_payload(
                 event, case_ref, _status_in(lines[case_ref], event)
             )

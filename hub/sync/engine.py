@@ -23,7 +23,7 @@ from hub.store.db import Connection
 from hub.store.events import StoredHook, append_events
 from hub.store.webhook_endpoints import StoredEndpoint, receiving_endpoints
 from hub.sync import HUB_PARTY as HUB_PARTY
-from hub.sync.outbox import OutboxItem, enqueue
+from hub.sync.outbox import OutboxItem, Ring, enqueue
 from hub.sync.rules import NotifyIntent, SendIntent, StatusIntent, TakenOutsideIntent, evaluate
 
 MAX_ROUNDS = 4
@@ -117,9 +117,15 @@ def _hub_event(intent: StatusIntent, cause: Event) -> Event:
 
 
 def apply_sync(
-    connection: Connection, sync: SyncSpec, addresses: Addresses, stored: Sequence[Event]
+    connection: Connection,
+    sync: SyncSpec,
+    addresses: Addresses,
+    stored: Sequence[Event],
+    *,
+    on_queued: Ring | None = None,
 ) -> SyncOutcome:
-    """Enqueue what the newly stored events cause; call it right after appending them."""
+    """Enqueue what the newly stored events cause; call it right after appending them.
+    ``on_queued``: rung once the transaction commits when it queued a message."""
     outcome = SyncOutcome()
     records: dict[str, CaseRecord | None] = {}  # a file holds many events of one case
     endpoints: dict[str, list[StoredEndpoint]] = {}  # by retailer, read once per call
@@ -157,7 +163,7 @@ def apply_sync(
         if items:
             # Lock the cases first: per case, messages commit in the order they are enqueued.
             lock_cases(connection, [item.case_ref for item in items if item.case_ref])
-            outcome.enqueued.extend(enqueue(connection, items))
+            outcome.enqueued.extend(enqueue(connection, items, on_queued=on_queued))
         stored_ids = set(append_events(connection, caused).stored_ids) if caused else set()
         pending = [event for event in caused if event.id in stored_ids]
         outcome.hub_events.extend(pending)
@@ -172,13 +178,14 @@ def addresses_of(network: NetworkConfig) -> Addresses:
     )
 
 
-def sync_hook(network: NetworkConfig) -> StoredHook | None:
-    """``apply_sync`` bound to the network, for the write paths to call; None if no rules."""
+def sync_hook(network: NetworkConfig, on_queued: Ring | None = None) -> StoredHook | None:
+    """``apply_sync`` bound to the network, for the write paths to call; None if no rules.
+    ``on_queued``: the process's bell (hub.bootstrap), rung when a message is queued."""
     if not network.sync.rules:
         return None
     addresses = addresses_of(network)
 
     def on_stored(connection: Connection, stored: Sequence[Event]) -> None:
-        apply_sync(connection, network.sync, addresses, stored)
+        apply_sync(connection, network.sync, addresses, stored, on_queued=on_queued)
 
     return on_stored

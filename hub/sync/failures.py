@@ -31,7 +31,7 @@ from hub.store.outbox import (
     get_failure,
 )
 from hub.store.webhook_endpoints import receiving_endpoints
-from hub.sync.outbox import DeadHook, enqueue
+from hub.sync.outbox import DeadHook, Ring, enqueue
 
 FAILED_KIND = "message_failed"
 """The outbox kind of that webhook, beside ``event``."""
@@ -148,11 +148,11 @@ def failure_of(
     return (row.case_ref, found[0]) if found else None
 
 
-def tell_retailer_of_failures(config: NetworkConfig) -> DeadHook:
+def tell_retailer_of_failures(config: NetworkConfig, on_queued: Ring | None = None) -> DeadHook:
     """The dispatcher's ``on_dead``: a message of a case gave up, so the case's retailer
     gets ``case.message_failed`` at its configured webhook and at each endpoint of its own
-    that asked for it, queued in the same transaction. A failed webhook is not told by
-    webhook: the operator sees it."""
+    that asked for it, queued in the same transaction (``on_queued`` rung once it
+    commits). A failed webhook is not told by webhook: the operator sees it."""
     webhooks = frozenset(spec.retailer for spec in config.webhooks)
 
     def on_dead(connection: Connection, message: OutboxRow, failure_id: int) -> None:
@@ -179,6 +179,6 @@ def tell_retailer_of_failures(config: NetworkConfig) -> DeadHook:
             for target in targets
         ]
         if items:
-            enqueue(connection, items)
+            enqueue(connection, items, on_queued=on_queued)
 
     return on_dead

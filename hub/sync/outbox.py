@@ -48,7 +48,6 @@ from hub.store.outbox import (
 
 __all__ = [
     "BLOCKING_STATES",
-    "QUEUED",
     "Bell",
     "DeadHook",
     "DispatchResult",
@@ -57,6 +56,7 @@ __all__ = [
     "OutboxRow",
     "OutboxState",
     "Prefetch",
+    "Ring",
     "Send",
     "SendTogether",
     "claim",
@@ -182,7 +182,12 @@ _Verdict = tuple[OutboxRow, Outcome, str]
 
 class Bell:
     """Rung when a message is queued, once its transaction has committed: the process's
-    dispatcher wakes at once instead of at its next round (push -> webhook latency)."""
+    dispatcher wakes at once instead of at its next round (push -> webhook latency).
+
+    One per process, made by the composition root (hub.bootstrap), which hands its
+    ``ring`` to the write paths (``enqueue``'s ``on_queued``) and the bell itself to the
+    dispatcher. A ring with no dispatcher in the process (the API alone, a command)
+    wakes nobody: another process's next round sends the message."""
 
     def __init__(self) -> None:
         self._rung = threading.Event()
@@ -198,20 +203,22 @@ class Bell:
         return rung
 
 
-QUEUED = Bell()
-"""The bell of this process: ``enqueue`` rings it after commit, the dispatcher's loop
-(``Dispatcher.serve``) waits on it. A ring with no dispatcher in the process (the API
-alone, a command) wakes nobody: another process's next round sends the message."""
+Ring = Callable[[], None]
+"""What a write path calls once a transaction that queued messages has committed."""
 
 
 def enqueue(
-    connection: Connection, items: Sequence[OutboxItem], *, now: datetime | None = None
+    connection: Connection,
+    items: Sequence[OutboxItem],
+    *,
+    now: datetime | None = None,
+    on_queued: Ring | None = None,
 ) -> list[int]:
-    """Write ``items`` in the caller's transaction (hub.store.outbox.enqueue) and ring
-    ``QUEUED`` once it commits, when any was new."""
+    """Write ``items`` in the caller's transaction (hub.store.outbox.enqueue) and call
+    ``on_queued`` (the process's ``Bell.ring``) once it commits, when any was new."""
     ids = store.enqueue(connection, items, now=now)
-    if ids:
-        after_commit(connection, QUEUED.ring)
+    if ids and on_queued is not None:
+        after_commit(connection, on_queued)
     return ids
 
 
@@ -235,7 +242,8 @@ class Dispatcher:
     dispatcher claims more, so that the receivers never wait for the slowest send.
     ``prefetch`` is given each claimed batch first, to read what its sends need at once.
     ``overlaps`` says which targets take concurrent deliveries (the others get one at a
-    time); all do when it is not given.
+    time); all do when it is not given. ``bell``: the process's, rung when a message is
+    queued here, so that ``serve`` starts a round at once (a bell of its own otherwise).
 
     With ``together``, the claimed messages whose target allows it go out as one
     delivery per target and kind (one file of many lines), are marked in one transaction
@@ -268,6 +276,7 @@ class Dispatcher:
         mark_batch: int = 100,
         prefetch: Prefetch | None = None,
         overlaps: Callable[[str], bool] | None = None,
+        bell: Bell | None = None,
     ) -> None:
         if max_attempts < 1:
             raise ConfigurationError(f"max_attempts must be at least 1, not {max_attempts}")
@@ -301,6 +310,7 @@ class Dispatcher:
         self.mark_batch = mark_batch
         self.prefetch = prefetch
         self.overlaps = overlaps
+        self.bell = bell if bell is not None else Bell()
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
 
@@ -321,12 +331,11 @@ class Dispatcher:
                 break
         return total
 
-    def serve(
-        self, every: float, *, halt: threading.Event | None = None, bell: Bell = QUEUED
-    ) -> None:
+    def serve(self, every: float, *, halt: threading.Event | None = None) -> None:
         """The dispatcher of `hub serve`: rounds until ``stopping`` (or ``halt``), each
-        started by a message queued in this process (``bell``) or after ``every``
+        started by a message queued in this process (its ``bell``) or after ``every``
         seconds, whichever comes first; a failed round is logged and the next one tried."""
+        bell = self.bell
         halt = halt or threading.Event()
         while not (self.stopping.is_set() or halt.is_set()):
             try:

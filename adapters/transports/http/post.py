@@ -83,7 +83,11 @@ class HttpPostTransport(RetryingClient[HttpPostSettings]):
         # 409 only gets here when conflict_is_success says it means "I have it".
         repeat_statuses = {409, self.settings.idempotent_ok_status}
         already_known = fetched.status in repeat_statuses
-        logger.info(
+        # The dispatcher logs every delivery with its ids; this line adds what it does
+        # not know at info only (a repeat, a retry), and at debug for the ordinary case.
+        ordinary = request.attempts == 1 and not already_known
+        logger.log(
+            logging.DEBUG if ordinary else logging.INFO,
             "%s: %s delivered (%d%s, attempt %d)",
             request.where,
             message.name,
