@@ -33,6 +33,7 @@ from demo.summary import (
     figures_of,
     hub_statuses,
     outbox_rows,
+    pending_of,
     print_summary,
     stored_rejects,
     stored_warnings,
@@ -42,7 +43,7 @@ from hub.partners.schedule import HubJobs
 from hub.sla.store import breaches
 from hub.store.db import Database
 from hub.store.events import count_events
-from hub.store.figures import outbox_by_state
+from hub.store.figures import held_by_dead_letters, outbox_by_state
 from hub.store.shipments import latest_codes
 from hub.sync.outbox import OutboxState
 
@@ -148,10 +149,12 @@ class HubRound:
 
 
 def _counts(database: Database) -> tuple[int, int]:
-    """Events stored and outbox messages pending, now."""
+    """Events stored and outbox messages pending, now (those a dead letter holds back
+    left out: they wait for an operator, not for a round)."""
     with database.transaction() as connection:
         stored = count_events(connection)
         pending = outbox_by_state(connection).get(OutboxState.PENDING.value, 0)
+        pending -= held_by_dead_letters(connection)
     return stored, pending
 
 
@@ -284,7 +287,7 @@ def observe(session: Session) -> Observed:
         webhook_cases={c.reference for c in session.cases if c.retailer == "maison-electro"},
         feed_statuses=dict(session.feed.cases),
         feed_cases={c.reference for c in session.cases if c.retailer == "bricomarket"},
-        pending=sum(1 for row in rows if row.state is OutboxState.PENDING),
+        pending=pending_of(rows),
         dead=dead_letters_of(rows),
         expected_dead=expected_dead(session),
         rejects=rejected,

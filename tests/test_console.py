@@ -704,3 +704,27 @@ def test_a_pause_needs_a_reason_in_the_console_as_in_the_cli(
     assert "needs a reason" in refused.text
     assert "The connector is paused" not in refused.text
     assert '<span class="state paused">paused</span>' not in client.get("/console").text
+
+
+def test_a_message_waiting_for_a_dead_letter_says_so_on_its_cases_messages(
+    client: TestClient, scenario: Scenario
+) -> None:
+    with scenario.database.transaction() as connection:
+        (waiting,) = enqueue(
+            connection,
+            [
+                OutboxItem(
+                    target="atelier-dupont-orders",
+                    kind="repair_order",
+                    idempotency_key="console-test-order-1",
+                    payload={},
+                    case_ref="ME-000123",
+                    after="console-test-webhook-1",
+                )
+            ],
+        )
+    log_in(client)
+    page = client.get("/console/cases/ME-000123/messages").text
+    row = page[page.index(f'id="message-{waiting}"') :].split("</tr>")[0]
+    assert f'once <a href="#message-{scenario.dead_letter}">#{scenario.dead_letter}</a>' in row
+    assert "is delivered" in row

@@ -124,7 +124,7 @@ sync:
       when: {{type: case_status, status: created, service: [workshop_repair]}}
       send:
         - {{to: carrier, message: pickup, leg: to_repairer}}
-        - {{to: repairer, message: repair_order}}
+        - {{to: repairer, message: repair_order, after: pickup}}
     - name: part-needed
       when: {{type: case_status, status: waiting_parts, reported_by_role: repairer}}
       send: [{{to: supplier, message: purchase_order}}]

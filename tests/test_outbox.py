@@ -706,3 +706,60 @@ def test_a_target_that_takes_no_overlap_gets_one_delivery_at_a_time(database: Da
     assert result.delivered == len(items)
     assert most["sftp"] == 1
     assert 1 < most["web"] <= 4
+
+
+def test_a_message_after_another_waits_for_it_across_targets(database: Database) -> None:
+    """A rule's ``after``: the repair order waits for the pickup (another target, so
+    another queue) while it is pending or dead; it goes once that one is delivered, or
+    discarded by an operator; a message waited for that retention removed holds nothing."""
+    clock = Clock()
+    pickup = item("pickup", target="carrier")
+    order = OutboxItem(
+        target="repairer",
+        kind="repair_order",
+        idempotency_key="order",
+        payload={},
+        case_ref="C1",
+        after="pickup",
+    )
+    pickup_id, order_id = put(database, pickup, order)
+    assert get_message(database, order_id).after_id == pickup_id
+
+    send = Receiver({"pickup": [TransientError("busy"), FatalError("refused")]})
+    worker = dispatcher(database, send, clock)
+    worker.run_until_idle()
+    assert send.calls == ["pickup"], "the order waits while the pickup is due again"
+    clock.advance(60)
+    worker.run_until_idle()
+    assert send.calls == ["pickup", "pickup"]
+    assert get_message(database, pickup_id).state is OutboxState.DEAD
+    clock.advance(3600)
+    worker.run_until_idle()
+    assert send.calls == ["pickup", "pickup"], "a dead letter holds it back too"
+
+    discard(database, pickup_id)
+    assert worker.run_until_idle() == DispatchResult(claimed=1, delivered=1)
+    assert send.calls[-1] == "order"
+
+    # Waited for and delivered, in one round: the later message follows in the next claim.
+    again = Receiver()
+    later_pickup, _ = put(
+        database,
+        item("pickup-2", case="C2", target="carrier"),
+        OutboxItem("repairer", "repair_order", "order-2", {}, case_ref="C2", after="pickup-2"),
+    )
+    dispatcher(database, again, clock).run_until_idle()
+    assert again.calls == ["pickup-2", "order-2"]
+
+    # The awaited message already queued earlier (a cause processed again), or gone.
+    [known] = put(
+        database, OutboxItem("repairer", "note", "note-1", {}, case_ref="C3", after="pickup-2")
+    )
+    assert get_message(database, known).after_id == later_pickup
+    with database.transaction() as connection:
+        connection.execute(outbox.delete().where(outbox.c.id == later_pickup))
+        connection.execute(
+            outbox.update().where(outbox.c.id == known).values(after_id=later_pickup)
+        )
+    dispatcher(database, again, clock).run_until_idle()
+    assert again.calls[-1] == "note-1"

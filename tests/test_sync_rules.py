@@ -258,3 +258,47 @@ def test_two_connectors_carrying_one_message_for_one_partner_are_named(tmp_path:
 def _line_of(path: Path, text: str) -> int:
     lines = path.read_text(encoding="utf-8").splitlines()
     return next(n for n, line in enumerate(lines, start=1) if line.strip().endswith(text))
+
+
+def test_a_send_after_another_waits_for_that_message_of_its_case() -> None:
+    maison = make_case("ME-000123")
+    pickup, order = [
+        i for i in evaluate(SYNC, opening_event(maison), maison) if isinstance(i, SendIntent)
+    ]
+    assert pickup.after is None
+    assert order.after == pickup.idempotency_key == "ME-000123:colis-express:pickup:to_repairer"
+    # A relay-point case: the customer drops the parcel, nothing is booked, nothing waited for.
+    relay = make_case(
+        "ME-000124", product={"brand": "Seb", "model": "Actifry", "category": "small_appliance"}
+    )
+    [order] = [i for i in evaluate(SYNC, opening_event(relay), relay) if isinstance(i, SendIntent)]
+    assert (order.message, order.after) == ("repair_order", None)
+
+
+@pytest.mark.parametrize(
+    ("send", "why"),
+    [
+        ([{"to": "repairer", "message": "repair_order", "after": "pickup"}], "no earlier send"),
+        (
+            [
+                {"to": "repairer", "message": "repair_order", "after": "pickup"},
+                {"to": "carrier", "message": "pickup", "leg": "to_repairer"},
+            ],
+            "no earlier send",
+        ),
+        (
+            [
+                {"to": "carrier", "message": "pickup", "leg": "to_repairer"},
+                {"to": "carrier", "message": "pickup", "leg": "to_customer"},
+                {"to": "repairer", "message": "repair_order", "after": "pickup"},
+            ],
+            "more than one earlier send",
+        ),
+    ],
+)
+def test_after_names_exactly_one_earlier_send_of_the_rule(
+    send: list[dict[str, str]], why: str
+) -> None:
+    rule = {"name": "opened", "when": {"type": "case_status", "status": "created"}, "send": send}
+    with pytest.raises(ValidationError, match=f"repair_order waits for 'pickup', but {why}"):
+        SyncSpec.model_validate({"rules": [rule]})

@@ -84,6 +84,13 @@ class Send(_Spec):
     to: Role
     message: str = Field(description="The outbound message of the partner's mapping.")
     leg: Literal["to_repairer", "to_customer", "part_to_repairer"] | None = None
+    after: str | None = Field(
+        default=None,
+        description="The message of an earlier send of this rule that this one waits for: "
+        "sent once that one is delivered (or discarded by an operator), so that it can "
+        "read what the answer taught (a pickup's tracking number as shipment). A message "
+        "the partner takes outside the hub (not_sent) is waited for by nothing.",
+    )
 
 
 class Rule(_Spec):
@@ -99,6 +106,20 @@ class Rule(_Spec):
     def _does_something(self) -> Rule:
         if not self.send and self.set_status is None and not self.notify_retailer:
             raise ValueError(f"rule {self.name!r} sends nothing and changes nothing")
+        return self
+
+    @model_validator(mode="after")
+    def _waits_for_an_earlier_send(self) -> Rule:
+        for index, send in enumerate(self.send):
+            if send.after is None:
+                continue
+            earlier = [e for e in self.send[:index] if e.message == send.after]
+            if len(earlier) != 1:
+                why = "no" if not earlier else "more than one"
+                raise ValueError(
+                    f"rule {self.name!r}: {send.message} waits for {send.after!r}, but "
+                    f"{why} earlier send of the rule is that message"
+                )
         return self
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Connection,
     RowMapping,
     case,
+    exists,
     func,
     literal,
     or_,
@@ -86,6 +87,9 @@ class OutboxItem:
     payload: Mapping[str, Any]
     case_ref: str | None = None
     ordering_key: str | None = None
+    after: str | None = None
+    """The idempotency key of a message this one waits for (queued before it): claimed
+    only once that one is delivered or discarded."""
 
     def queue_key(self) -> str:
         return self.ordering_key or self.case_ref or self.idempotency_key
@@ -111,6 +115,7 @@ class OutboxRow:
     last_error: str | None
     delivered_at: datetime | None
     receipt_status: int | None
+    after_id: int | None = None
 
     @classmethod
     def from_row(cls, row: RowMapping) -> OutboxRow:
@@ -132,6 +137,7 @@ def enqueue(
     """
     moment = now or datetime.now(UTC)
     ids: list[int] = []
+    queued: dict[str, int] = {}
     for item in items:
         statement = (
             insert_ignoring_conflicts(connection, outbox, "idempotency_key")
@@ -146,13 +152,28 @@ def enqueue(
                 state=OutboxState.PENDING.value,
                 attempts=0,
                 next_attempt_at=moment,
+                after_id=_awaited(connection, item.after, queued),
             )
             .returning(outbox.c.id)
         )
         new_id = connection.execute(statement).scalar_one_or_none()
         if new_id is not None:
             ids.append(int(new_id))
+            queued[item.idempotency_key] = int(new_id)
     return ids
+
+
+def _awaited(connection: Connection, key: str | None, queued: dict[str, int]) -> int | None:
+    """The id of the message an item waits for: queued just before it, or earlier (a
+    cause processed again); none found, it waits for nothing."""
+    if key is None:
+        return None
+    if key in queued:
+        return queued[key]
+    found = connection.execute(
+        select(outbox.c.id).where(outbox.c.idempotency_key == key)
+    ).scalar_one_or_none()
+    return None if found is None else int(found)
 
 
 def claim(
@@ -165,8 +186,9 @@ def claim(
     target: str | None = None,
     kind: str | None = None,
 ) -> list[OutboxRow]:
-    """Lease up to ``limit`` due messages that head their queue, for ``owner``, in id
-    order; only those of ``target`` and ``kind`` when given.
+    """Lease up to ``limit`` due messages that head their queue and wait for no message
+    still to send, for ``owner``, in id order; only those of ``target`` and ``kind`` when
+    given.
 
     One statement, ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING``:
     on PostgreSQL concurrent claimers skip each other's rows instead of waiting; on
@@ -191,6 +213,14 @@ def claim(
         .limit(1)
         .scalar_subquery()
     )
+    # A message that waits for another (a rule's ``after``) while that one is pending or
+    # dead: looked up by primary key, only for the few messages that wait at all.
+    awaited = outbox.alias("awaited")
+    waiting = exists(
+        select(awaited.c.id).where(
+            awaited.c.id == head.c.after_id, awaited.c.state.in_(BLOCKING_STATES)
+        )
+    )
     candidates = (
         select(head.c.id)
         .where(
@@ -198,6 +228,7 @@ def claim(
             head.c.next_attempt_at <= now,
             or_(head.c.lease_until.is_(None), head.c.lease_until <= now),
             head.c.id == first_of_queue,
+            or_(head.c.after_id.is_(None), ~waiting),
         )
         .order_by(head.c.next_attempt_at, head.c.id)
         .limit(limit)

@@ -448,6 +448,13 @@ outbox = Table(
     Column("last_error", Text, nullable=True),
     Column("delivered_at", UtcDateTime, nullable=True),
     Column("receipt_status", Integer, nullable=True),
+    Column(
+        "after_id",
+        BigIntId,
+        nullable=True,
+        comment="The message this one waits for: claimed only once that one is "
+        "delivered or discarded.",
+    ),
     # Claiming reads due pending messages in claim order, (next_attempt_at, id), and
     # stops at its batch; then checks that nothing earlier blocks their queue. Both
     # indexes leave out delivered messages, which are the bulk of the table.

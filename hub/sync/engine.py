@@ -66,6 +66,7 @@ def _item(intent: SendIntent | NotifyIntent, addresses: Addresses) -> OutboxItem
         idempotency_key=intent.idempotency_key,
         payload={"leg": intent.leg, "cause": intent.cause, "rule": intent.rule},
         case_ref=intent.case_ref,
+        after=intent.after,
     )
 
 

@@ -29,6 +29,8 @@ class SendIntent:
     case_ref: str
     leg: str | None
     cause: str
+    after: str | None = None
+    """The idempotency key of the earlier intent this message waits for."""
 
     @property
     def idempotency_key(self) -> str:
@@ -121,6 +123,7 @@ def evaluate(sync: SyncSpec, event: Event, case: Case) -> list[Intent]:
     for rule in sync.rules:
         if not _matches(rule.when, event, case, sync.routes):
             continue
+        sent: dict[str, str] = {}  # message -> idempotency key, for a later send's ``after``
         for send in rule.send:
             party = route_for(sync.routes, case, send.to)
             if party is None:
@@ -132,11 +135,18 @@ def evaluate(sync: SyncSpec, event: Event, case: Case) -> list[Intent]:
                 # The partner takes it outside the hub (its counter, a phone call).
                 intents.append(TakenOutsideIntent(rule.name, party, send.message, case.reference))
                 continue
-            intents.append(
-                SendIntent(
-                    rule.name, send.to, party, send.message, case.reference, send.leg, event.id
-                )
+            intent = SendIntent(
+                rule.name,
+                send.to,
+                party,
+                send.message,
+                case.reference,
+                send.leg,
+                event.id,
+                after=None if send.after is None else sent.get(send.after),
             )
+            sent[send.message] = intent.idempotency_key
+            intents.append(intent)
         if rule.set_status is not None:
             intents.append(StatusIntent(rule.name, case.reference, rule.set_status, event.id))
         if rule.notify_retailer:
