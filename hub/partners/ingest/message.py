@@ -12,11 +12,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import islice
 
 from hub.errors import PartnerDataError
 from hub.logs import log_context
 from hub.model.event import Event
+from hub.partners.ingest.ahead import ChunksAhead
 from hub.partners.ingest.pipeline import InboundPipeline, MessageRejected
 from hub.partners.ingest.sequence import SequenceMark, WarningKind, advances, judge
 from hub.partners.resolve import Learned, link_waiting, resolve_cases
@@ -132,10 +132,19 @@ def _store_message(
         outcome.counts.messages_read = 1
         items = pipeline.parse(message.content, source=message.ref.name, recorded_at=now)
         learned = Learned(references=set(), given=set())
-        while chunk := list(islice(items, CHUNK)):
-            _store_chunk(
-                connection, connector, chunk, archived.id, outcome, learned, run_id, now, on_stored
-            )
+        with ChunksAhead(items, CHUNK, ahead=database.works_apart) as chunks:
+            for chunk in chunks:
+                _store_chunk(
+                    connection,
+                    connector,
+                    chunk,
+                    archived.id,
+                    outcome,
+                    learned,
+                    run_id,
+                    now,
+                    on_stored,
+                )
         _check_sequence(connection, connector, pipeline, message, archived.id, outcome, run_id, now)
         if not any(isinstance(problem, MessageRejected) for problem in outcome.rejects):
             # A file read whole under a name seen before: the partner sent it again.
