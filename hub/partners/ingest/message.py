@@ -120,7 +120,11 @@ def _store_message(
     on_read: ReadHook | None,
 ) -> MessageOutcome:
     with database.transaction() as connection:
-        if inbound.already_processed(connection, connector, message.ref.name, archived.sha256):
+        # Bytes the archive had not seen cannot have been read before (it keeps every
+        # message's row, and a read mark names its archived message): no query for them.
+        if archived.duplicate and inbound.already_processed(
+            connection, connector, message.ref.name, archived.sha256
+        ):
             # Its events are committed already, so what stands for them (a page's cursor)
             # may move on: a run resumed after a crash does not read the page again.
             if on_read is not None:
