@@ -151,20 +151,18 @@ def _store_message(
                 )
         _check_sequence(connection, connector, pipeline, message, archived.id, outcome, run_id, now)
         if not any(isinstance(problem, MessageRejected) for problem in outcome.rejects):
-            # A file read whole under a name seen before: the partner sent it again.
-            rejects.mark_fixed_by_resend(
+            # Read whole: what it re-sent under a name seen before, or brought again
+            # corrected, is fixed.
+            rejects.mark_fixed_by_later_file(
                 connection,
                 connector,
                 message.ref.name,
                 archived.id,
                 {rejects.key_of(problem) for problem in outcome.rejects},
+                reports=outcome.counts.events_stored > 0,
                 run_id=run_id,
                 now=now,
             )
-            if outcome.counts.events_stored:
-                rejects.mark_fixed_by_later_report(
-                    connection, connector, archived.id, run_id=run_id, now=now
-                )
         if after_store is not None:
             after_store(connection, outcome)
         if on_read is not None:
