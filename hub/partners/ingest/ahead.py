@@ -70,18 +70,19 @@ class ChunksAhead(Generic[T]):
         if len(first) < self._size:
             yield first  # the whole message: nothing to overlap
             return
+        if self._ahead:
+            # Copied context: the worker's log lines carry the message's (raw_id...).
+            context = contextvars.copy_context()
+            self._thread = threading.Thread(
+                target=context.run, args=(self._produce,), name="hub-parse-ahead", daemon=True
+            )
+            self._thread.start()
+        yield first
+        del first  # not kept alive while the next chunks are stored
         if not self._ahead:
-            yield first
             while chunk := list(islice(self._items, self._size)):
                 yield chunk
             return
-        # Copied context: the worker's log lines carry the message's (raw_id...).
-        context = contextvars.copy_context()
-        self._thread = threading.Thread(
-            target=context.run, args=(self._produce,), name="hub-parse-ahead", daemon=True
-        )
-        self._thread.start()
-        yield first
         while True:
             got = self._queue.get()
             if got is _END:
