@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextvars
 import queue
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import islice
@@ -30,6 +31,9 @@ class _Failed:
 
     error: BaseException
 
+
+YIELD_EVERY = 32
+"""Items the worker parses between two offers of the GIL (about a third of a millisecond)."""
 
 _END = object()
 """Put by the worker after the last chunk."""
@@ -94,7 +98,7 @@ class ChunksAhead(Generic[T]):
     def _produce(self) -> None:
         try:
             while not self._stopping.is_set():
-                chunk = list(islice(self._items, self._size))
+                chunk = self._read_chunk()
                 if not chunk:
                     break
                 self._put(chunk)
@@ -102,6 +106,19 @@ class ChunksAhead(Generic[T]):
             self._put(_Failed(error))
             return
         self._put(_END)
+
+    def _read_chunk(self) -> list[T]:
+        """The next chunk, the GIL offered to the storing thread every few items: back
+        from a call that released it (a write to the server), that thread would otherwise
+        wait for the interpreter's switch interval (5 ms) each time."""
+        chunk: list[T] = []
+        while len(chunk) < self._size:
+            part = list(islice(self._items, min(YIELD_EVERY, self._size - len(chunk))))
+            if not part:
+                break
+            chunk += part
+            time.sleep(0)
+        return chunk
 
     def _put(self, item: object) -> None:
         """Wait for room, unless the consumer has left (then drop the item)."""
