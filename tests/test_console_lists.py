@@ -352,6 +352,27 @@ def test_the_same_file_sent_again_fixes_the_lines_it_no_longer_refuses(
     assert _rejects(listed, FIXED) == [("STATUTS_9.csv", 3, True)]
 
 
+def test_a_file_sent_again_still_refusing_a_line_but_bringing_it_elsewhere_fixes_it_once(
+    listed: Database, network: Network
+) -> None:
+    """Re-send and later report read together: the earlier file's line, refused again
+    at its place, is fixed by the corrected line the new file also brings; the new
+    file's own refusal stays open, and a line it no longer refuses is fixed by re-send."""
+    _export(listed, network, "STATUTS_7.csv", GOOD, SHORT, BROKEN)
+    assert _rejects(listed, OPEN_REJECTS) == [
+        ("STATUTS_7.csv", 4, False),
+        ("STATUTS_7.csv", 3, False),
+    ]
+    fixed_line = "AD-3;ME-000104;03/11/2026;09:05;REC;Reçu atelier;;;;"
+    outcome = _export(listed, network, "STATUTS_7.csv", GOOD, SHORT, CORRECTED, fixed_line)
+    assert outcome.counts.rejected == 1
+    assert sorted(_rejects(listed, None)) == [
+        ("STATUTS_7.csv", 3, False),  # the new file's own refusal
+        ("STATUTS_7.csv", 3, True),  # refused again, but its REC came on line 5
+        ("STATUTS_7.csv", 4, True),  # no longer refused at its place: the re-send
+    ]
+
+
 def test_a_replay_counts_its_attempts_and_leaves_a_line_still_refused_open(
     listed: Database, network: Network
 ) -> None:

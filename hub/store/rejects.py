@@ -19,7 +19,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, func, or_, select, update
+from sqlalchemy import (
+    CompoundSelect,
+    Connection,
+    Integer,
+    Row,
+    Select,
+    and_,
+    func,
+    literal_column,
+    or_,
+    select,
+    true,
+    union_all,
+    update,
+)
 
 from hub.errors import PartnerDataError
 from hub.store.id_pages import id_page
@@ -169,60 +183,93 @@ def mark_fixed_by_replay(
     )
 
 
-def mark_fixed_by_resend(
+OPEN_REJECTS_CHECKED = 200
+"""The most recent open rejects of a connector each new file is checked against: a
+connector with more has a problem no re-send fixes line by line."""
+
+
+def mark_fixed_by_later_file(
     connection: Connection,
     connector: str,
     source: str,
     message_id: int,
     still_rejected: set[RejectKey],
     *,
+    reports: bool,
     run_id: int | None,
     now: datetime,
 ) -> int:
-    """A later file of the connector under the same name was read: the rejects of the
-    earlier files of that name that it did not refuse again (same line, field and
-    reason) are fixed. How many were marked."""
-    return _mark(
-        connection,
-        [
-            rejects.c.connector == connector,
-            rejects.c.source == source,
-            or_(rejects.c.message_id.is_(None), rejects.c.message_id != message_id),
-        ],
-        still_rejected,
-        run_id=run_id,
-        now=now,
+    """A later file of the connector was read whole: what it fixed is marked. How many.
+
+    - By re-send: the open rejects of the earlier files under the same name that it did
+      not refuse again (same line, field and reason).
+    - By later report (when ``reports``: it stored events): of the connector's most recent
+      open rejects, each whose line's meaning it brought, an event stored from it with the
+      line's code for the case (or partner reference) the line names, as when a partner's
+      next export sends its broken lines again corrected.
+
+    Both kinds of candidates are read in one statement (a small file's two, issue 17):
+    the same name's open rejects, whole, and the newest others; those a re-send fixes
+    are no report's candidates.
+    """
+    columns = (rejects.c.id, rejects.c.line, rejects.c.field, rejects.c.reason, rejects.c.raw)
+    earlier = or_(rejects.c.message_id.is_(None), rejects.c.message_id < message_id)
+    same_name = select(
+        literal_column("1", Integer).label("same_name"), *columns, earlier.label("earlier")
+    ).where(
+        rejects.c.connector == connector,
+        rejects.c.source == source,
+        or_(rejects.c.message_id.is_(None), rejects.c.message_id != message_id),
+        rejects.c.fixed_at.is_(None),
     )
-
-
-OPEN_REJECTS_CHECKED = 200
-"""The most recent open rejects of a connector each new file is checked against: a
-connector with more has a problem no re-send fixes line by line."""
-
-
-def mark_fixed_by_later_report(
-    connection: Connection,
-    connector: str,
-    message_id: int,
-    *,
-    run_id: int | None,
-    now: datetime,
-) -> int:
-    """A later file of the connector brought what an open reject's line meant: an event
-    stored from it with the line's code for the case (or partner reference) the line
-    names, as when a partner's next export sends its broken lines again corrected. How
-    many were marked."""
-    candidates = connection.execute(
-        select(rejects.c.id, rejects.c.raw)
-        .where(
-            rejects.c.connector == connector,
-            rejects.c.fixed_at.is_(None),
-            rejects.c.raw.is_not(None),
-            or_(rejects.c.message_id.is_(None), rejects.c.message_id < message_id),
+    statement: Select[Any] | CompoundSelect[Any] = same_name
+    if reports:
+        others = (
+            select(literal_column("0", Integer).label("same_name"), *columns)
+            .where(
+                rejects.c.connector == connector,
+                rejects.c.source != source,
+                rejects.c.fixed_at.is_(None),
+                rejects.c.raw.is_not(None),
+                earlier,
+            )
+            .order_by(rejects.c.id.desc())
+            .limit(OPEN_REJECTS_CHECKED)
+            .subquery()
         )
-        .order_by(rejects.c.id.desc())
-        .limit(OPEN_REJECTS_CHECKED)
-    ).all()
+        statement = union_all(same_name, select(*others.c, true()))
+    rows = connection.execute(statement).all()
+    fixed = [
+        row.id
+        for row in rows
+        if row.same_name and (row.line, row.field, row.reason) not in still_rejected
+    ]
+    if reports:
+        resent = set(fixed)
+        candidates = sorted(
+            (
+                (row.id, row.raw)
+                for row in rows
+                if row.raw is not None
+                and row.id not in resent
+                and (not row.same_name or row.earlier)
+            ),
+            reverse=True,
+        )[:OPEN_REJECTS_CHECKED]
+        fixed += _brought_by(connection, message_id, candidates)
+    if fixed:
+        connection.execute(
+            update(rejects).where(rejects.c.id.in_(fixed)).values(fixed_at=now, fixed_by_run=run_id)
+        )
+    return len(fixed)
+
+
+def _brought_by(
+    connection: Connection, message_id: int, candidates: list[tuple[int, str]]
+) -> list[int]:
+    """The rejects among ``candidates`` (id and raw line) whose meaning the message
+    brought: an event stored from it with one of the line's words as its code and another
+    as its case or partner reference."""
     fixed: list[int] = []
     for reject_id, raw in candidates:
         words = sorted(set(words_of(str(raw))))
@@ -239,11 +286,7 @@ def mark_fixed_by_later_report(
         ).first()
         if found is not None:
             fixed.append(int(reject_id))
-    if fixed:
-        connection.execute(
-            update(rejects).where(rejects.c.id.in_(fixed)).values(fixed_at=now, fixed_by_run=run_id)
-        )
-    return len(fixed)
+    return fixed
 
 
 def _mark(

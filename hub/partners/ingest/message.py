@@ -12,11 +12,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import islice
 
 from hub.errors import PartnerDataError
 from hub.logs import log_context
 from hub.model.event import Event
+from hub.partners.ingest.ahead import ChunksAhead
 from hub.partners.ingest.pipeline import InboundPipeline, MessageRejected
 from hub.partners.ingest.sequence import SequenceMark, WarningKind, advances, judge
 from hub.partners.resolve import Learned, link_waiting, resolve_cases
@@ -120,7 +120,11 @@ def _store_message(
     on_read: ReadHook | None,
 ) -> MessageOutcome:
     with database.transaction() as connection:
-        if inbound.already_processed(connection, connector, message.ref.name, archived.sha256):
+        # Bytes the archive had not seen cannot have been read before (it keeps every
+        # message's row, and a read mark names its archived message): no query for them.
+        if archived.duplicate and inbound.already_processed(
+            connection, connector, message.ref.name, archived.sha256
+        ):
             # Its events are committed already, so what stands for them (a page's cursor)
             # may move on: a run resumed after a crash does not read the page again.
             if on_read is not None:
@@ -132,26 +136,33 @@ def _store_message(
         outcome.counts.messages_read = 1
         items = pipeline.parse(message.content, source=message.ref.name, recorded_at=now)
         learned = Learned(references=set(), given=set())
-        while chunk := list(islice(items, CHUNK)):
-            _store_chunk(
-                connection, connector, chunk, archived.id, outcome, learned, run_id, now, on_stored
-            )
+        with ChunksAhead(items, CHUNK, ahead=database.works_apart) as chunks:
+            for chunk in chunks:
+                _store_chunk(
+                    connection,
+                    connector,
+                    chunk,
+                    archived.id,
+                    outcome,
+                    learned,
+                    run_id,
+                    now,
+                    on_stored,
+                )
         _check_sequence(connection, connector, pipeline, message, archived.id, outcome, run_id, now)
         if not any(isinstance(problem, MessageRejected) for problem in outcome.rejects):
-            # A file read whole under a name seen before: the partner sent it again.
-            rejects.mark_fixed_by_resend(
+            # Read whole: what it re-sent under a name seen before, or brought again
+            # corrected, is fixed.
+            rejects.mark_fixed_by_later_file(
                 connection,
                 connector,
                 message.ref.name,
                 archived.id,
                 {rejects.key_of(problem) for problem in outcome.rejects},
+                reports=outcome.counts.events_stored > 0,
                 run_id=run_id,
                 now=now,
             )
-            if outcome.counts.events_stored:
-                rejects.mark_fixed_by_later_report(
-                    connection, connector, archived.id, run_id=run_id, now=now
-                )
         if after_store is not None:
             after_store(connection, outcome)
         if on_read is not None:
