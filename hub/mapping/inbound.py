@@ -276,6 +276,8 @@ class InboundMapping:
                 self._converted.append((target, column, strip, convert, required))
             else:
                 self._extracted.append((target, extract, convert, required))
+        self._event_type = self.spec.event_type
+        self._identity_targets = tuple(self.spec.identity or ())
         fields = self.spec.fields
         self._plain_details = [(t, name) for t, name in _PLAIN_DETAILS.items() if t in fields]
         self._nested_details = any(t in fields for t in _NESTED_DETAILS)
@@ -430,9 +432,9 @@ class InboundMapping:
         return None
 
     def _identity(self, values: dict[Target, Any]) -> str | None:
-        if not self.spec.identity:
+        if not self._identity_targets:
             return None
-        return "\x1e".join(str(values.get(target) or "") for target in self.spec.identity)
+        return "\x1e".join(str(values.get(target) or "") for target in self._identity_targets)
 
     def _instants(self, zone: Zone) -> InstantParser:
         occurred_at = self.spec.fields[_T.OCCURRED_AT]
@@ -463,13 +465,15 @@ class InboundMapping:
     def _event(
         self, values: dict[Target, Any], record: Record, source: str, recorded_at: datetime
     ) -> Event:
-        event_type = self.spec.event_type
+        event_type = self._event_type
+        get = values.get
         raw_code: str = values[_T.RAW_CODE]
         status = self._statuses.get(raw_code)
         if status is None and self._patterns and raw_code not in self._statuses:
             status = self._by_pattern(raw_code)
         occurred_at: datetime = values[_T.OCCURRED_AT]
-        subject = values.get(_T.SUBJECT)
+        case_ref, partner_ref = get(_T.CASE_REF), get(_T.PARTNER_REF)
+        subject = get(_T.SUBJECT)
         if not subject and self._derived_subject:
             subject = self._subject(values)
         try:
@@ -477,24 +481,24 @@ class InboundMapping:
             return mapped_event(
                 id=stable_event_id(
                     reported_by=self.partner,
-                    partner_event_id=values.get(_T.PARTNER_EVENT_ID),
-                    case_ref=values.get(_T.CASE_REF),
-                    partner_ref=values.get(_T.PARTNER_REF),
+                    partner_event_id=get(_T.PARTNER_EVENT_ID),
+                    case_ref=case_ref,
+                    partner_ref=partner_ref,
                     type=event_type,
                     raw_code=raw_code,
                     occurred_at=occurred_at,
                     subject=subject,
-                    extra=self._identity(values),
+                    extra=self._identity(values) if self._identity_targets else None,
                 ),
-                case_ref=values.get(_T.CASE_REF),
-                partner_ref=values.get(_T.PARTNER_REF),
+                case_ref=case_ref,
+                partner_ref=partner_ref,
                 type=event_type,
                 status=status,
                 occurred_at=occurred_at,
                 recorded_at=recorded_at,
                 reported_by=self.partner,
                 raw_code=raw_code,
-                raw_label=values.get(_T.RAW_LABEL),
+                raw_label=get(_T.RAW_LABEL),
                 subject=subject,
                 details=details,
             )
