@@ -74,9 +74,7 @@ class Record:
         the codec would have given at once: it may depend on nothing that changes later.
         """
         record = cls.__new__(cls)
-        object.__setattr__(record, "line", line)
-        object.__setattr__(record, "fields", fields)
-        object.__setattr__(record, "_write_raw", write_raw)
+        record.__dict__.update(line=line, fields=fields, _write_raw=write_raw)
         return record
 
     if not TYPE_CHECKING:  # hidden from type checkers: ``raw`` is a str for them
