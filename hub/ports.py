@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Protocol, Self, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, Self, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -61,6 +61,33 @@ class Record:
     line: int
     fields: Mapping[str, str | None]
     raw: str
+
+    @classmethod
+    def deferred(
+        cls, line: int, fields: Mapping[str, str | None], write_raw: Callable[[], str]
+    ) -> Self:
+        """A record whose raw text is written when first read, then kept.
+
+        The raw text is read only when the record is rejected; a codec whose raw text
+        costs a serialisation (an XML element written back as text) defers it so that
+        the records a mapping accepts never pay for it. ``write_raw`` must give the text
+        the codec would have given at once: it may depend on nothing that changes later.
+        """
+        record = cls.__new__(cls)
+        record.__dict__.update(line=line, fields=fields, _write_raw=write_raw)
+        return record
+
+    if not TYPE_CHECKING:  # hidden from type checkers: ``raw`` is a str for them
+
+        def __getattr__(self, name: str) -> str:
+            """Reached only for what the instance lacks: a deferred record's raw text,
+            the first time it is read."""
+            write_raw = self.__dict__.get("_write_raw") if name == "raw" else None
+            if write_raw is None:
+                raise AttributeError(name)
+            raw = write_raw()
+            object.__setattr__(self, "raw", raw)
+            return raw
 
 
 DecodeResult = Record | PartnerDataError

@@ -249,6 +249,35 @@ class InboundMapping:
         without a call (most fields of most mappings are; they can reject nothing)."""
         self._steps = [step for step in steps if (step[0], step[5], step[6]) not in self._texts]
         """The other targets, in the mapping's order: they may reject the record."""
+        self._constants: dict[Target, Any] = {}
+        """Targets whose value is the same in every record (a ``const``), worked out once."""
+        self._required: list[tuple[Target, str, bool]] = []
+        """Targets that are a column's text, required."""
+        self._converted: list[tuple[Target, str, bool, Callable[[str], Any], bool]] = []
+        """Targets that are a column's text, converted (a date, an amount...)."""
+        self._extracted: list[
+            tuple[Target, Callable[[Mapping[str, str | None]], str | None], Any, bool]
+        ] = []
+        """The other targets, read by their extractor (columns joined, a pattern...)."""
+        for target, _, extract, convert, required, column, strip in self._steps:
+            if self.spec.fields[target].const is not None:
+                text = extract({})
+                if text is None and not required:
+                    continue  # never given
+                if text is not None:
+                    try:
+                        self._constants[target] = text if convert is None else convert(text)
+                        continue
+                    except ValueProblem:
+                        pass  # rejects every record: left to the steps, which say so
+            if column is not None and convert is None and required:
+                self._required.append((target, column, strip))
+            elif column is not None and convert is not None:
+                self._converted.append((target, column, strip, convert, required))
+            else:
+                self._extracted.append((target, extract, convert, required))
+        self._event_type = self.spec.event_type
+        self._identity_targets = tuple(self.spec.identity or ())
         fields = self.spec.fields
         self._plain_details = [(t, name) for t, name in _PLAIN_DETAILS.items() if t in fields]
         self._nested_details = any(t in fields for t in _NESTED_DETAILS)
@@ -307,6 +336,47 @@ class InboundMapping:
             return problem
 
     def _values(self, record: Record, source: str) -> dict[Target, Any]:
+        """The record's typed values, or the first problem in the mapping's order.
+
+        Read target by kind, each kind in a loop of its own (no per-target branching);
+        a record with a problem is read again in the mapping's order, which finds the
+        problem the mapping's order meets first (rejects are rare).
+        """
+        values = self._constants.copy()
+        fields = record.fields
+        for target, name, stripped in self._texts:
+            raw = fields.get(name)
+            if raw:
+                kept = raw.strip() if stripped else raw
+                if kept:
+                    values[target] = kept
+        for target, column, strip in self._required:
+            raw = fields.get(column)
+            text = None if raw is None else (raw.strip() if strip else raw) or None
+            if text is None:
+                return self._values_in_order(record, source)
+            values[target] = text
+        try:
+            for target, column, strip, convert, required in self._converted:
+                raw = fields.get(column)
+                text = None if raw is None else (raw.strip() if strip else raw) or None
+                if text is not None:
+                    values[target] = convert(text)
+                elif required:
+                    return self._values_in_order(record, source)
+            for target, extract, converts, required in self._extracted:
+                text = extract(fields)
+                if text is not None:
+                    values[target] = text if converts is None else converts(text)
+                elif required:
+                    return self._values_in_order(record, source)
+        except ValueProblem:
+            return self._values_in_order(record, source)
+        return self._checked(values, record, source)
+
+    def _values_in_order(self, record: Record, source: str) -> dict[Target, Any]:
+        """The record's values read target after target in the mapping's order: the
+        first problem met is the one the reject names."""
         values: dict[Target, Any] = {}
         fields = record.fields
         for target, name, stripped in self._texts:
@@ -340,6 +410,11 @@ class InboundMapping:
                     location=Location(source, record.line, field_name),
                     raw=record.raw,
                 ) from problem
+        return self._checked(values, record, source)
+
+    def _checked(self, values: dict[Target, Any], record: Record, source: str) -> dict[Target, Any]:
+        """The values once occurred_at is read in the record's zone and the record is
+        known to name its case somehow."""
         if self._event_zone and _T.OCCURRED_AT in values:
             self._read_in_event_zone(values, record, source)
         if self._require_any and not any(t in values for t in self._require_any):
@@ -357,9 +432,9 @@ class InboundMapping:
         return None
 
     def _identity(self, values: dict[Target, Any]) -> str | None:
-        if not self.spec.identity:
+        if not self._identity_targets:
             return None
-        return "\x1e".join(str(values.get(target) or "") for target in self.spec.identity)
+        return "\x1e".join(str(values.get(target) or "") for target in self._identity_targets)
 
     def _instants(self, zone: Zone) -> InstantParser:
         occurred_at = self.spec.fields[_T.OCCURRED_AT]
@@ -390,13 +465,15 @@ class InboundMapping:
     def _event(
         self, values: dict[Target, Any], record: Record, source: str, recorded_at: datetime
     ) -> Event:
-        event_type = self.spec.event_type
+        event_type = self._event_type
+        get = values.get
         raw_code: str = values[_T.RAW_CODE]
         status = self._statuses.get(raw_code)
         if status is None and self._patterns and raw_code not in self._statuses:
             status = self._by_pattern(raw_code)
         occurred_at: datetime = values[_T.OCCURRED_AT]
-        subject = values.get(_T.SUBJECT)
+        case_ref, partner_ref = get(_T.CASE_REF), get(_T.PARTNER_REF)
+        subject = get(_T.SUBJECT)
         if not subject and self._derived_subject:
             subject = self._subject(values)
         try:
@@ -404,24 +481,24 @@ class InboundMapping:
             return mapped_event(
                 id=stable_event_id(
                     reported_by=self.partner,
-                    partner_event_id=values.get(_T.PARTNER_EVENT_ID),
-                    case_ref=values.get(_T.CASE_REF),
-                    partner_ref=values.get(_T.PARTNER_REF),
+                    partner_event_id=get(_T.PARTNER_EVENT_ID),
+                    case_ref=case_ref,
+                    partner_ref=partner_ref,
                     type=event_type,
                     raw_code=raw_code,
                     occurred_at=occurred_at,
                     subject=subject,
-                    extra=self._identity(values),
+                    extra=self._identity(values) if self._identity_targets else None,
                 ),
-                case_ref=values.get(_T.CASE_REF),
-                partner_ref=values.get(_T.PARTNER_REF),
+                case_ref=case_ref,
+                partner_ref=partner_ref,
                 type=event_type,
                 status=status,
                 occurred_at=occurred_at,
                 recorded_at=recorded_at,
                 reported_by=self.partner,
                 raw_code=raw_code,
-                raw_label=values.get(_T.RAW_LABEL),
+                raw_label=get(_T.RAW_LABEL),
                 subject=subject,
                 details=details,
             )
@@ -435,9 +512,12 @@ class InboundMapping:
     def _details(
         self, values: dict[Target, Any], event_type: EventType, status: AnyStatus | None
     ) -> EventDetails:
-        given = {name: values[target] for target, name in self._plain_details if target in values}
+        given: dict[str, Any] = {}
+        for target, name in self._plain_details:
+            if target in values:
+                given[name] = values[target]
         if self._nested_details:
-            given.update(_nested(values, event_type, status, self._location))
+            _nested(values, event_type, status, self._location, given)
         return mapped_details(given) if given else _NO_DETAILS
 
     def _subject(self, values: dict[Target, Any]) -> str | None:
@@ -547,11 +627,12 @@ def _nested(
     event_type: EventType,
     status: AnyStatus | None,
     location: tuple[tuple[Target, str], ...],
-) -> dict[str, Any]:
+    nested: dict[str, Any],
+) -> None:
     """The quote, parcel, visit, parts lines and place the record carries, and only
-    those: most records carry none, and the details' defaults need no validating (they
-    are stored as what differs from the defaults, so leaving them out changes nothing)."""
-    nested: dict[str, Any] = {}
+    those, added to ``nested``: most records carry none, and the details' defaults need
+    no validating (they are stored as what differs from the defaults, so leaving them
+    out changes nothing)."""
     if _T.QUOTE_AMOUNT in values:
         amount: Decimal = values[_T.QUOTE_AMOUNT]
         currency = values.get(_T.QUOTE_CURRENCY, "EUR")
@@ -587,10 +668,10 @@ def _nested(
             )
             for index, sku in enumerate(skus)
         )
-    place = {part: values[target] for target, part in location if values.get(target)}
-    if place:
-        nested["location"] = Place.model_validate(place)
-    return nested
+    if location:
+        place = {part: values[target] for target, part in location if values.get(target)}
+        if place:
+            nested["location"] = Place.model_validate(place)
 
 
 @lru_cache(maxsize=4_096)

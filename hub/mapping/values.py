@@ -167,6 +167,22 @@ def instant_parser(
     """
     compiled = None if fmt == "iso8601" else _pattern_regex(fmt)
     hours: dict[tuple[int, int, int, int], timezone | None] = {}
+    # The fields the format reads, when they are the leading ones of a datetime's (year,
+    # month, day, hour, then maybe minute and second): read in one call, in that order.
+    names = () if compiled is None else tuple(compiled.groupindex)
+    ordered = _DATETIME_FIELDS[: len(names)]
+    fast = compiled is not None and len(names) >= 4 and set(names) == set(ordered)
+    padding = (0,) * (len(_DATETIME_FIELDS) - len(ordered))
+
+    def offset_of(key: tuple[int, int, int, int]) -> timezone | None:
+        """The zone's offset through the hour ``key`` names, worked out once an hour."""
+        try:
+            return hours[key]
+        except KeyError:
+            if len(hours) >= _HOURS_KEPT:
+                hours.clear()
+            offset = hours[key] = steady_offset(datetime(*key), zone)
+            return offset
 
     @lru_cache(maxsize=16_384)
     def parse(text: str) -> datetime:
@@ -175,32 +191,45 @@ def instant_parser(
         match = compiled.match(text)
         if match is None:
             raise ValueProblem(f"{text!r} does not match the format {fmt!r}")
-        fields = match.groupdict()
-        try:
-            year, month, day = int(fields["year"]), int(fields["month"]), int(fields["day"])
-            hour = int(fields.get("hour") or 0)
-            wall = datetime(
-                year,
-                month,
-                day,
-                hour,
-                int(fields.get("minute") or 0),
-                int(fields.get("second") or 0),
-            )
-        except (KeyError, ValueError) as exc:
-            raise ValueProblem(f"{text!r} does not match the format {fmt!r}") from exc
-        key = (year, month, day, hour)
-        try:
-            offset = hours[key]
-        except KeyError:
-            if len(hours) >= _HOURS_KEPT:
-                hours.clear()
-            offset = hours[key] = steady_offset(datetime(year, month, day, hour), zone)
+        if fast:
+            numbers = (*map(int, match.group(*ordered)), *padding)
+            year, month, day, hour, minute, second = numbers
+            key = (year, month, day, hour)
+            try:  # a day or an hour that does not exist raises ValueError here
+                try:
+                    offset = hours[key]
+                except KeyError:
+                    offset = offset_of(key)
+                if offset is not None:
+                    return datetime(year, month, day, hour, minute, second, tzinfo=offset)
+                wall = datetime(year, month, day, hour, minute, second)
+            except ValueError as exc:
+                raise ValueProblem(f"{text!r} does not match the format {fmt!r}") from exc
+        else:
+            fields = match.groupdict()
+            try:
+                year, month, day = int(fields["year"]), int(fields["month"]), int(fields["day"])
+                hour = int(fields.get("hour") or 0)
+                wall = datetime(
+                    year,
+                    month,
+                    day,
+                    hour,
+                    int(fields.get("minute") or 0),
+                    int(fields.get("second") or 0),
+                )
+            except (KeyError, ValueError) as exc:
+                raise ValueProblem(f"{text!r} does not match the format {fmt!r}") from exc
+            offset = offset_of((year, month, day, hour))
         if offset is None:
             return localize(wall, zone, ambiguous=ambiguous, nonexistent=nonexistent)
         return wall.replace(tzinfo=offset)
 
     return parse
+
+
+_DATETIME_FIELDS = ("year", "month", "day", "hour", "minute", "second")
+"""A datetime's fields in the order its constructor takes them."""
 
 
 def localize(

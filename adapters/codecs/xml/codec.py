@@ -9,6 +9,7 @@ documents the hub sends.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from functools import partial
 
 from lxml import etree
 
@@ -91,18 +92,20 @@ class XmlCodec:
             self._check_reachable(tree, source)
         rejected = {} if self._schema is None else self._schema.rejects(tree, records, source)
         read = self._fields.read
-        tostring = etree.tostring
         for element in records:
-            raw = tostring(element, encoding="unicode", with_tail=False)
             line = element.sourceline or 0
             problems = rejected.get(element) if rejected else None
             if problems:
-                yield XmlRecordSchemaError(problems, location=Location(source, line), raw=raw)
+                yield XmlRecordSchemaError(
+                    problems, location=Location(source, line), raw=_raw(element)
+                )
                 continue
             fields = read(element)
             if document:
                 fields.update(document)
-            yield Record(line, fields, raw)
+            # The element's text is written only if the mapping rejects the record: the
+            # tree is read-only from here, so it is the text it would have been now.
+            yield Record.deferred(line, fields, partial(_raw, element))
 
     def _check_reachable(self, tree: etree._ElementTree, source: str) -> None:
         """No record: fine when the records' parent is there (a parcel without events
@@ -153,6 +156,11 @@ class XmlCodec:
             if problems:
                 raise XmlRenderError(problems, root=self._schema.pretty(root_tag))
         return content
+
+
+def _raw(element: etree._Element) -> str:
+    """A record's raw text: its element as the partner wrote it (its tail left out)."""
+    return etree.tostring(element, encoding="unicode", with_tail=False)
 
 
 def _empty(element: etree._Element) -> bool:

@@ -183,21 +183,28 @@ class FieldsReader:
         seen: set[str] = set()
         several: dict[str, list[str | None]] | None = None
         for child in context:
-            readers = by_tag.get(child.tag)  # type: ignore[arg-type]
+            tag = child.tag
+            readers = by_tag.get(tag)  # type: ignore[arg-type]
             if readers is None:
                 continue
+            if tag not in seen:  # a field is fed by one tag: its first child sets it
+                seen.add(tag)  # type: ignore[arg-type]
+                for name, attribute in readers:
+                    if attribute is None:
+                        values[name] = (
+                            "".join(child.itertext()) if len(child) else (child.text or "")
+                        )
+                    else:
+                        values[name] = child.get(attribute)
+                continue
+            if several is None:
+                several = {}
             for name, attribute in readers:
                 value: str | None
                 if attribute is None:
                     value = "".join(child.itertext()) if len(child) else (child.text or "")
                 else:
                     value = child.get(attribute)
-                if name not in seen:
-                    seen.add(name)
-                    values[name] = value
-                    continue
-                if several is None:
-                    several = {}
                 if name in several:
                     several[name].append(value)
                 else:
