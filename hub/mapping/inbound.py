@@ -344,12 +344,7 @@ class InboundMapping:
         """
         values = self._constants.copy()
         fields = record.fields
-        for target, name, stripped in self._texts:
-            raw = fields.get(name)
-            if raw:
-                kept = raw.strip() if stripped else raw
-                if kept:
-                    values[target] = kept
+        self._read_texts(fields, values)
         for target, column, strip in self._required:
             raw = fields.get(column)
             text = None if raw is None else (raw.strip() if strip else raw) or None
@@ -374,17 +369,22 @@ class InboundMapping:
             return self._values_in_order(record, source)
         return self._checked(values, record, source)
 
-    def _values_in_order(self, record: Record, source: str) -> dict[Target, Any]:
-        """The record's values read target after target in the mapping's order: the
-        first problem met is the one the reject names."""
-        values: dict[Target, Any] = {}
-        fields = record.fields
+    def _read_texts(self, fields: Mapping[str, str | None], values: dict[Target, Any]) -> None:
+        """The plain texts (a column kept as given, stripped or not): none can fail, so
+        both readings take them first."""
         for target, name, stripped in self._texts:
             raw = fields.get(name)
             if raw:
                 kept = raw.strip() if stripped else raw
                 if kept:
                     values[target] = kept
+
+    def _values_in_order(self, record: Record, source: str) -> dict[Target, Any]:
+        """The record's values read target after target in the mapping's order: the
+        first problem met is the one the reject names."""
+        values: dict[Target, Any] = {}
+        fields = record.fields
+        self._read_texts(fields, values)
         for target, field_name, extract, convert, required, column, strip in self._steps:
             if column is not None:  # what _raw_reader's column reader does, inlined
                 raw = fields.get(column)
