@@ -13,6 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from hub.api import feed as feed_route
 from hub.api.models import FeedPageOut
 from hub.model import Event, EventType, ShipmentStatus, stable_event_id
 from hub.retailers.cursors import CursorKind, encode_cursor
@@ -510,3 +511,47 @@ def test_the_pages_json_written_from_rows_is_the_models_byte_for_byte(hub: Hub) 
     assert {item["type"] for item in items} == {t.value for t in EventType}
     assert sum(item["details"] is not None for item in items) == 16
     assert any("🙂" in ((item["details"] or {}).get("signed_by") or "") for item in items)
+
+
+def test_sqlite_builds_one_page_at_a_time_and_postgresql_several(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On SQLite, pages built side by side in threads mostly wait for the GIL its C
+    code hands back at every row: a process builds one at a time (other routes keep the
+    default pool). On PostgreSQL a page also waits on the server: several at once."""
+    _open(hub, "ME-000123")
+    building, most = 0, 0
+    lock = threading.Lock()
+    build = feed_route._page_body
+
+    def counted(*args: Any) -> bytes:
+        nonlocal building, most
+        with lock:
+            building += 1
+            most = max(most, building)
+        try:
+            time.sleep(0.2)  # long enough for the other requests to arrive meanwhile
+            return build(*args)
+        finally:
+            with lock:
+                building -= 1
+
+    monkeypatch.setattr(feed_route, "_page_body", counted)
+    with serving(hub.app) as url:
+        pages: list[int] = []
+
+        def read() -> None:
+            answer = httpx.get(f"{url}/v1/feed", headers=hub.me.headers, timeout=30)
+            pages.append(len(answer.json()["items"]))
+
+        threads = [threading.Thread(target=read) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert pages == [1, 1, 1, 1], "each page whole: the case's creation"
+    assert building == 0
+    if hub.database.dialect == "sqlite":
+        assert most == 1
+    else:
+        assert most > 1

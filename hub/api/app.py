@@ -76,6 +76,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.database = database
+    app.state.feed_pages = feed.feed_pages_at_once(database)
     app.state.push_endpoints = push_endpoints(network)
     app.state.on_stored = None if network is None else network.sync_hook()
     app.state.network = network
