@@ -215,14 +215,14 @@ def dead_letters_of(rows: list[OutboxRow]) -> list[DeadLetter]:
             row.target,
             row.case_ref,
             (row.last_error or "")[:120],
-            tuple(f"{held.kind} to {held.target}" for held in held_back_by(rows, row.id)),
+            tuple(f"{held.kind} to {held.target}" for held in waiting_for(rows, row.id)),
         )
         for row in rows
         if row.state is OutboxState.DEAD
     ]
 
 
-def held_back_by(rows: list[OutboxRow], dead_id: int) -> list[OutboxRow]:
+def waiting_for(rows: list[OutboxRow], dead_id: int) -> list[OutboxRow]:
     """The pending messages that wait for this dead letter: they go once it is re-sent
     or discarded, so the story expects them pending beside it."""
     return [row for row in rows if row.state is OutboxState.PENDING and row.after_id == dead_id]

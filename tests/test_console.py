@@ -706,7 +706,7 @@ def test_a_pause_needs_a_reason_in_the_console_as_in_the_cli(
     assert '<span class="state paused">paused</span>' not in client.get("/console").text
 
 
-def test_a_message_waiting_for_a_dead_letter_says_so_on_its_cases_messages(
+def test_a_message_waiting_for_a_dead_letter_says_so_there_and_on_its_cases_messages(
     client: TestClient, scenario: Scenario
 ) -> None:
     with scenario.database.transaction() as connection:
@@ -728,3 +728,6 @@ def test_a_message_waiting_for_a_dead_letter_says_so_on_its_cases_messages(
     row = page[page.index(f'id="message-{waiting}"') :].split("</tr>")[0]
     assert f'once <a href="#message-{scenario.dead_letter}">#{scenario.dead_letter}</a>' in row
     assert "is delivered" in row
+    letters = client.get("/console/dead-letters").text
+    dead = letters[letters.index(f'id="message-{scenario.dead_letter}"') :].split("</tr>")[0]
+    assert f"holds back #{waiting} repair_order to atelier-dupont-orders" in dead

@@ -246,3 +246,25 @@ def test_replay_needs_a_message_or_a_connector_and_a_date(database: Database) ->
     assert report["messages"] == []
     runs = json_lines(hub(database, "runs", CONNECTOR, "--json").stdout)
     assert [(run["id"], run["replay"]) for run in runs] == [(report["run_id"], True)]
+
+
+def test_a_dead_letter_says_which_messages_wait_for_it(database: Database) -> None:
+    """A rule's ``after``: the repair order waits for its pickup; the operator deciding
+    on the dead pickup sees it, in the table and in JSON."""
+    with database.transaction() as connection:
+        pickup, order = enqueue(
+            connection,
+            [
+                OutboxItem("colis-express-pickups", "pickup", "p-1", {}, "ME-000123"),
+                OutboxItem(
+                    "atelier-dupont-orders", "repair_order", "o-1", {}, "ME-000123", after="p-1"
+                ),
+            ],
+        )
+        connection.execute(
+            update(outbox).where(outbox.c.id == pickup).values(state="dead", last_error="400")
+        )
+    [listed] = json_lines(hub(database, "dead-letters", "--json").stdout)
+    assert (listed["id"], listed["holds_back"]) == (pickup, [order])
+    table = hub(database, "dead-letters").stdout
+    assert f"#{order} repair_order to atelier-dupont-orders" in table

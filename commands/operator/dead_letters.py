@@ -44,9 +44,11 @@ def show_dead_letters(target: str | None, database: str | None, as_json_: bool) 
     """The one listing of dead letters (`hub dead-letters` and `hub outbox dead-letters`)."""
     from rich.table import Table
 
-    from hub.sync.outbox import dead_letters
+    from hub.sync.outbox import dead_letters, held_back_by
 
-    rows = dead_letters(open_database(database), target)
+    db = open_database(database)
+    rows = dead_letters(db, target)
+    waiting = held_back_by(db, rows)
     if as_json_:
         for row in rows:
             write_json(
@@ -58,6 +60,7 @@ def show_dead_letters(target: str | None, database: str | None, as_json_: bool) 
                     "attempts": row.attempts,
                     "created_at": as_json(row.created_at),
                     "last_error": row.last_error,
+                    "holds_back": [message.id for message in waiting.get(row.id, [])],
                 }
             )
         return
@@ -65,7 +68,8 @@ def show_dead_letters(target: str | None, database: str | None, as_json_: bool) 
         out.print("No dead letter: every message went out or waits its turn.")
         return
     table = unbroken(
-        Table("id", "target", "message", "case", "attempts", "created", "last error"), "case"
+        Table("id", "target", "message", "case", "attempts", "created", "last error", "holds back"),
+        "case",
     )
     for row in rows:
         table.add_row(
@@ -76,6 +80,7 @@ def show_dead_letters(target: str | None, database: str | None, as_json_: bool) 
             str(row.attempts),
             at(row.created_at, seconds=False),
             row.last_error or "",
+            ", ".join(f"#{m.id} {m.kind} to {m.target}" for m in waiting.get(row.id, [])),
         )
     out.print(table, markup=False, highlight=False)
     out.print(f"{len(rows)} dead letter(s); `hub dead-letters retry ID` or `--all` sends again")

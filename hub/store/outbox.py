@@ -53,6 +53,7 @@ __all__ = [
     "failures_of_case",
     "get_failure",
     "get_message",
+    "held_back",
     "oldest_pending_at",
     "record_failure",
     "requeue",
@@ -428,6 +429,23 @@ def dead_letters(connection: Connection, target: str | None = None) -> list[Outb
         statement = statement.where(outbox.c.target == target)
     rows = connection.execute(statement.order_by(outbox.c.id)).mappings().all()
     return [OutboxRow.from_row(row) for row in rows]
+
+
+def held_back(connection: Connection, awaited: Collection[int]) -> dict[int, list[OutboxRow]]:
+    """By awaited message, the pending messages that wait for it (a rule's ``after``)."""
+    if not awaited:
+        return {}
+    rows = connection.execute(
+        select(outbox)
+        .where(outbox.c.after_id.in_(sorted(awaited)), outbox.c.state == OutboxState.PENDING.value)
+        .order_by(outbox.c.id)
+    ).mappings()
+    found: dict[int, list[OutboxRow]] = {}
+    for row in rows:
+        message = OutboxRow.from_row(row)
+        assert message.after_id is not None
+        found.setdefault(message.after_id, []).append(message)
+    return found
 
 
 def all_messages(connection: Connection) -> list[OutboxRow]:

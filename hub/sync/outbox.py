@@ -64,6 +64,7 @@ __all__ = [
     "discard",
     "enqueue",
     "get_message",
+    "held_back_by",
     "replay",
 ]
 
@@ -633,6 +634,13 @@ def dead_letters(database: Database, target: str | None = None) -> list[OutboxRo
     """Messages that gave up, oldest first, for an operator to replay or discard."""
     with database.transaction() as connection:
         return store.dead_letters(connection, target)
+
+
+def held_back_by(database: Database, letters: Sequence[OutboxRow]) -> dict[int, list[OutboxRow]]:
+    """By dead letter, the messages that wait for it (a rule's ``after``): they go once it
+    is replayed and delivered, or discarded; an operator deciding should know."""
+    with database.transaction() as connection:
+        return store.held_back(connection, [letter.id for letter in letters])
 
 
 def replay(database: Database, message_id: int, *, now: datetime | None = None) -> OutboxRow:

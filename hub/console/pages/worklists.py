@@ -26,7 +26,7 @@ from hub.model.parties import PartyRole
 from hub.operators.listings import unmapped_codes
 from hub.operators.webhook_endpoints import webhook_endpoint_overview
 from hub.sla.store import breaches
-from hub.sync.outbox import dead_letters, discard, get_message, replay
+from hub.sync.outbox import dead_letters, discard, get_message, held_back_by, replay
 
 router = APIRouter(prefix=CONSOLE_PATH, include_in_schema=False)
 
@@ -95,6 +95,7 @@ def dead_letters_page(
         "dead_letters.html",
         session=session,
         letters=letters,
+        held_back=held_back_by(database_of(request), letters),
         done=done,
         done_id=id,
         followed_case=followed,
