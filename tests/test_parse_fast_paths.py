@@ -204,3 +204,29 @@ def test_xml_raw_texts_are_each_records_element_as_before(
             assert record.raw in expected[record.line]
             checked += 1
     assert checked > 0
+
+
+def test_a_const_its_converter_refuses_rejects_each_record_saying_why(tmp_path: Path) -> None:
+    """Not kept as a constant: read with each record's values, by kind and in order
+    alike, so every record is rejected with the converter's reason."""
+    text = (ROOT / "mappings" / "pieces-plus.yaml").read_text(encoding="utf-8")
+    broken = tmp_path / "pieces-plus.yaml"
+    broken.write_text(
+        text.replace(
+            "occurred_at: {column: event_time, format: iso8601, required: true}",
+            'occurred_at: {const: "not a time", format: iso8601}',
+        ),
+        encoding="utf-8",
+    )
+    mapping = InboundMapping(load_mapping(broken), "answers")
+    assert all(target.value != "occurred_at" for target in mapping._constants)
+    sample = sorted((ROOT / "fixtures" / "pieces-plus").glob("*.csv"))[0]
+    record = next(
+        r
+        for r in build_codec(mapping.spec).decode(sample.read_bytes(), source=sample.name)
+        if isinstance(r, Record)
+    )
+    by_kind = _outcome(lambda: mapping._values(record, "f.csv"))
+    assert by_kind == _outcome(lambda: mapping._values_in_order(record, "f.csv"))
+    assert isinstance(by_kind, tuple)
+    assert "not a time" in by_kind[1]

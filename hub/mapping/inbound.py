@@ -9,6 +9,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -265,11 +266,12 @@ class InboundMapping:
                 if text is None and not required:
                     continue  # never given
                 if text is not None:
-                    try:
+                    # A const its converter refuses is not kept here: it is read with
+                    # the record's other values, so each record's reject says why.
+                    with suppress(ValueProblem):
                         self._constants[target] = text if convert is None else convert(text)
-                        continue
-                    except ValueProblem:
-                        pass  # rejects every record: left to the steps, which say so
+                if target in self._constants:
+                    continue
             if column is not None and convert is None and required:
                 self._required.append((target, column, strip))
             elif column is not None and convert is not None:
