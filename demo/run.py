@@ -31,6 +31,7 @@ from demo.summary import (
     dead_letters_of,
     delivered_by_connector,
     figures_of,
+    held_by_dead_letters,
     hub_statuses,
     outbox_rows,
     pending_of,
@@ -43,7 +44,7 @@ from hub.partners.schedule import HubJobs
 from hub.sla.store import breaches
 from hub.store.db import Database
 from hub.store.events import count_events
-from hub.store.figures import held_by_dead_letters, outbox_by_state
+from hub.store.figures import outbox_by_state
 from hub.store.shipments import latest_codes
 from hub.sync.outbox import OutboxState
 
@@ -154,7 +155,7 @@ def _counts(database: Database) -> tuple[int, int]:
     with database.transaction() as connection:
         stored = count_events(connection)
         pending = outbox_by_state(connection).get(OutboxState.PENDING.value, 0)
-        pending -= held_by_dead_letters(connection)
+        pending -= sum(len(waiting) for waiting in held_by_dead_letters(connection).values())
     return stored, pending
 
 
@@ -256,6 +257,7 @@ def observe(session: Session) -> Observed:
     with session.database.transaction() as connection:
         statuses = hub_statuses(connection)
         rows = outbox_rows(connection)
+        waiting = held_by_dead_letters(connection)
         rejected = stored_rejects(connection)
         warned = stored_warnings(connection)
     held = {
@@ -287,8 +289,8 @@ def observe(session: Session) -> Observed:
         webhook_cases={c.reference for c in session.cases if c.retailer == "maison-electro"},
         feed_statuses=dict(session.feed.cases),
         feed_cases={c.reference for c in session.cases if c.retailer == "bricomarket"},
-        pending=pending_of(rows),
-        dead=dead_letters_of(rows),
+        pending=pending_of(rows, waiting),
+        dead=dead_letters_of(rows, waiting),
         expected_dead=expected_dead(session),
         rejects=rejected,
         expected_rejects={(bad.file, bad.line) for bad in partners.workshop.bad_rows},

@@ -30,7 +30,7 @@ from hub.store.cases import case_statuses, count_cases_by_status
 from hub.store.db import Connection, Database
 from hub.store.events import count_events_by_reporter
 from hub.store.file_warnings import all_warnings
-from hub.store.outbox import all_messages
+from hub.store.outbox import all_messages, dead_letters, held_back
 from hub.store.rejects import all_rejects
 from hub.sync.delivery import order_id
 from hub.sync.outbox import OutboxRow, OutboxState
@@ -187,6 +187,11 @@ def outbox_rows(connection: Connection) -> list[OutboxRow]:
     return all_messages(connection)
 
 
+def held_by_dead_letters(connection: Connection) -> dict[int, list[OutboxRow]]:
+    """By dead letter, the pending messages that wait for it (a rule's ``after``)."""
+    return held_back(connection, [letter.id for letter in dead_letters(connection)])
+
+
 def delivered_by_connector(rows: list[OutboxRow]) -> PartnerHoldings:
     holdings: PartnerHoldings = {}
     for row in rows:
@@ -209,29 +214,25 @@ def stored_warnings(connection: Connection) -> list[Warning]:
     ]
 
 
-def dead_letters_of(rows: list[OutboxRow]) -> list[DeadLetter]:
+def dead_letters_of(rows: list[OutboxRow], held: dict[int, list[OutboxRow]]) -> list[DeadLetter]:
+    """``held``: by dead letter, the messages that wait for it (hub.store.outbox.held_back)."""
     return [
         DeadLetter(
             row.target,
             row.case_ref,
             (row.last_error or "")[:120],
-            tuple(f"{held.kind} to {held.target}" for held in waiting_for(rows, row.id)),
+            tuple(f"{waiting.kind} to {waiting.target}" for waiting in held.get(row.id, [])),
         )
         for row in rows
         if row.state is OutboxState.DEAD
     ]
 
 
-def waiting_for(rows: list[OutboxRow], dead_id: int) -> list[OutboxRow]:
-    """The pending messages that wait for this dead letter: they go once it is re-sent
-    or discarded, so the story expects them pending beside it."""
-    return [row for row in rows if row.state is OutboxState.PENDING and row.after_id == dead_id]
-
-
-def pending_of(rows: list[OutboxRow]) -> int:
-    """Messages still to send, those a dead letter holds back left out."""
-    dead = {row.id for row in rows if row.state is OutboxState.DEAD}
-    return sum(1 for row in rows if row.state is OutboxState.PENDING and row.after_id not in dead)
+def pending_of(rows: list[OutboxRow], held: dict[int, list[OutboxRow]]) -> int:
+    """Messages still to send, those a dead letter holds back left out: they wait for an
+    operator, so the story expects them pending beside it."""
+    pending = sum(1 for row in rows if row.state is OutboxState.PENDING)
+    return pending - sum(len(waiting) for waiting in held.values())
 
 
 # -- the summary ----------------------------------------------------------------------------

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, func, select
 
-from hub.store.outbox import OutboxState
 from hub.store.tables import cases, connector_runs, events, outbox, parties, raw_messages, rejects
 
 
@@ -53,23 +52,6 @@ def raw_message_count(connection: Connection) -> int:
 def outbox_by_state(connection: Connection) -> dict[str, int]:
     rows = connection.execute(select(outbox.c.state, func.count()).group_by(outbox.c.state))
     return {str(state): int(count) for state, count in rows}
-
-
-def held_by_dead_letters(connection: Connection) -> int:
-    """Pending messages that wait for a dead letter (a rule's ``after``): they go once an
-    operator re-sends or discards it, not by themselves."""
-    awaited = outbox.alias("awaited")
-    return int(
-        connection.execute(
-            select(func.count())
-            .select_from(outbox)
-            .join(awaited, awaited.c.id == outbox.c.after_id)
-            .where(
-                outbox.c.state == OutboxState.PENDING.value,
-                awaited.c.state == OutboxState.DEAD.value,
-            )
-        ).scalar_one()
-    )
 
 
 def outbox_by_target(connection: Connection, state: str) -> dict[str, int]:

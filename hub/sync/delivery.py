@@ -451,7 +451,7 @@ def keep_answer(
         values = answer_values(
             build_answer_codec(spec.answer), spec.answer.keep, receipt.body, source=source
         )
-        parcel = _parcel_booked(connector, row, values.get(AnswerTarget.TRACKING_NUMBER))
+        parcel = _parcel_booked(connector, row, values.get(AnswerTarget.TRACKING_NUMBER), source)
     except UnreadableAnswer as problem:
         logger.warning("%s; nothing kept of it", problem)
         return
@@ -466,7 +466,9 @@ def keep_answer(
             link_parcels(connection, [parcel], connector.on_stored)
 
 
-def _parcel_booked(connector: Connector, row: OutboxRow, number: str | None) -> KnownParcel | None:
+def _parcel_booked(
+    connector: Connector, row: OutboxRow, number: str | None, source: str
+) -> KnownParcel | None:
     """The parcel a carrier's answer names, as the model writes tracking numbers."""
     if number is None or row.case_ref is None:
         return None
@@ -475,7 +477,7 @@ def _parcel_booked(connector: Connector, row: OutboxRow, number: str | None) -> 
     except ValidationError as invalid:
         raise UnreadableAnswer(
             f"the answer's tracking number {number!r} is not one: {invalid.errors()[0]['msg']}",
-            location=Location(f"{connector.name}: answer to outbox message {row.id}"),
+            location=Location(source),
         ) from invalid
     leg = row.payload.get("leg") if isinstance(row.payload, dict) else None
     return KnownParcel(
