@@ -22,11 +22,12 @@ from hub.api.throttle import FAILURES_ALLOWED
 from hub.errors import FatalError, Location, PartnerDataError, TransientError
 from hub.model import Event, EventType, stable_event_id
 from hub.partners.connectors import Network, open_network
+from hub.partners.push import push_window
 from hub.partners.runs import RunCounts, finish_run, start_run
 from hub.store.cases import open_case
 from hub.store.db import Database
 from hub.store.events import append_events
-from hub.store.runs import record_rejects
+from hub.store.runs import push_window_run, record_rejects
 from hub.store.tables import console_sessions, outbox
 from hub.sync.outbox import Dispatcher, OutboxItem, OutboxRow, enqueue
 from tests.api_support import Tenant, make_tenant
@@ -731,3 +732,15 @@ def test_a_message_waiting_for_a_dead_letter_says_so_there_and_on_its_cases_mess
     letters = client.get("/console/dead-letters").text
     dead = letters[letters.index(f'id="message-{scenario.dead_letter}"') :].split("</tr>")[0]
     assert f"holds back #{waiting} repair_order to atelier-dupont-orders" in dead
+
+
+def test_the_runs_page_flags_an_hour_of_pushes(client: TestClient, scenario: Scenario) -> None:
+    now = datetime.now(UTC)
+    with scenario.database.transaction() as connection:
+        window = push_window_run(connection, "colis-express-push", push_window(now), now)
+    log_in(client)
+    page = client.get("/console/runs?connector=colis-express-push&show=all")
+    assert page.status_code == 200
+    row = re.search(rf'<tr data-run="{window}".*?</tr>', page.text, re.S)
+    assert row is not None, "the hour's record is listed"
+    assert '<span class="flag" title="the pushes of the hour from' in row.group(0)

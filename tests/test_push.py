@@ -8,22 +8,29 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
+import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import func, select
+from typer.testing import CliRunner
 
+from cli import app
 from hub.api.app import create_app
-from hub.partners.connectors import open_network
-from hub.partners.push import archive_push, build_receiver, push_request
-from hub.ports import AcceptedPush
+from hub.operators.listings import outcome_text, recent_runs
+from hub.partners.connectors import Connector, open_network
+from hub.partners.push import archive_push, build_receiver, process_push, push_request
+from hub.partners.runs import RunCounts, RunOutcome
+from hub.ports import AcceptedPush, Receiver
 from hub.store.cases import get_case, open_case
 from hub.store.db import Database
-from hub.store.tables import events, raw_messages
+from hub.store.tables import events, raw_messages, rejects
 from simulators.colis_express import ColisExpressSimulator, push_network, sign_push
 from tests.api_support import serving
 from tests.factories import make_case, register_network
@@ -209,3 +216,138 @@ def test_a_non_ascii_signature_is_a_401_not_a_server_error(
     )
     assert answer.status_code == 401
     assert count(database, raw_messages) == 0
+
+
+# --- pushes leave run records: one per connector and hour -----------------------------
+
+
+def accepted_push(receiver: Receiver, body: bytes) -> AcceptedPush:
+    stamp = str(int(time.time()))
+    headers = {"X-CE-Timestamp": stamp, "X-CE-Signature": sign_push(SECRET, stamp, body)}
+    accepted = receiver.authenticate(push_request(headers, body, {}, "127.0.0.1"))
+    assert isinstance(accepted, AcceptedPush)
+    return accepted
+
+
+def ce_push(database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Connector:
+    monkeypatch.setenv("TEST_CE_PUSH_SECRET", SECRET)
+    register_network(database)
+    with database.transaction() as connection:
+        open_case(connection, make_case("ME-000123"))
+    return open_network(network(tmp_path)).connector("ce-push")
+
+
+def push_event(event_id: str, code: str, at: str) -> bytes:
+    return (
+        f'{{"id":"{event_id}","code":"{code}","at":"{at}",'
+        '"tracking_number":"CE123456789FR","reference":"ME-000123"}'
+    ).encode()
+
+
+def test_an_hours_pushes_are_one_run_record_and_its_rejects_name_it(
+    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connector = ce_push(database, tmp_path, monkeypatch)
+    assert connector.spec.receiver is not None
+    receiver = build_receiver("ce-push", connector.spec.receiver)
+    pipeline = connector.pipeline()
+    ten = datetime(2026, 11, 3, 10, tzinfo=UTC)
+    pushes = [
+        (ten + timedelta(minutes=5), push_event("ev_1", "PCH", "2026-11-03T10:04:00+01:00")),
+        (ten + timedelta(minutes=20), push_event("ev_1", "PCH", "2026-11-03T10:04:00+01:00")),
+        (ten + timedelta(minutes=59, seconds=59), b'{"id":"ev_2","code":"TRI","at":'),
+        (ten + timedelta(hours=1), push_event("ev_3", "LIV", "2026-11-03T11:58:00+01:00")),
+    ]
+    outcomes = []
+    for now, body in pushes:
+        accepted = accepted_push(receiver, body)
+        archived = archive_push(database, "ce-push", accepted, now=now)
+        outcomes.append(
+            (
+                archived,
+                process_push(database, "ce-push", pipeline, accepted, archived.run_id, now=now),
+            )
+        )
+
+    first, second = outcomes[0][0].run_id, outcomes[3][0].run_id
+    assert {archived.run_id for archived, _ in outcomes[:3]} == {first}
+    assert second != first
+    assert outcomes[1][1].skipped, "the same bytes twice: stored once"
+    records = {record.id: record for record in recent_runs(database, "ce-push", 10)}
+    assert set(records) == {first, second}
+    hour = records[first]
+    assert hour.push_window == ten
+    assert (hour.started_at, hour.finished_at) == (pushes[0][0], pushes[2][0])
+    assert hour.outcome is RunOutcome.SUCCEEDED
+    assert hour.counts == RunCounts(
+        messages_seen=3, messages_read=2, records_read=1, events_stored=1, rejected=1
+    )
+    assert records[second].push_window == ten + timedelta(hours=1)
+    assert records[second].counts.events_stored == 1
+    assert outcome_text(hour) == "succeeded with 1 reject"
+
+    with database.transaction() as connection:
+        reject_runs = connection.execute(select(rejects.c.run_id)).scalars().all()
+    assert reject_runs == [first], "the malformed push's reject names its hour's record"
+
+
+def test_pushes_processed_at_once_count_in_one_record(
+    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes' pushes of the same hour, archived at the same moment: the unique
+    index makes the second find the first's record (PostgreSQL waits for its commit)."""
+    connector = ce_push(database, tmp_path, monkeypatch)
+    assert connector.spec.receiver is not None
+    receiver = build_receiver("ce-push", connector.spec.receiver)
+    now = datetime(2026, 11, 3, 10, 30, tzinfo=UTC)
+    bodies = [push_event(f"ev_{n}", "TRI", "2026-11-03T10:04:00+01:00") for n in range(8)]
+    start = threading.Barrier(len(bodies))
+
+    def archive(body: bytes) -> int:
+        accepted = accepted_push(receiver, body)
+        start.wait()
+        return archive_push(database, "ce-push", accepted, now=now).run_id
+
+    with ThreadPoolExecutor(len(bodies)) as pool:
+        run_ids = set(pool.map(archive, bodies))
+    assert len(run_ids) == 1
+    [record] = recent_runs(database, "ce-push", 10)
+    assert record.counts.messages_seen == len(bodies)
+
+
+def test_hub_runs_shows_a_push_connectors_hours(
+    database: Database, hub_url: str, tmp_path: Path
+) -> None:
+    """Over real HTTP: what the carrier pushed (twice each) shows in `hub runs`."""
+    with carrier(hub_url, duplicate_rate=1.0) as sim:
+        parcel = sim.add_parcel("ME-000123", "CE123456789FR")
+        at = datetime(2026, 11, 2, 17, 31, tzinfo=PARIS)
+        for hours, code in enumerate(["PCH", "TRI", "LIV"]):
+            sim.add_event(parcel, code, at + timedelta(hours=hours))
+        run = sim.push_pending()
+    answered = sum(1 for attempt in run.attempts if attempt.status == 200)
+    assert answered >= 6, "every event was delivered twice"
+    assert wait_for(database, 3) == 3
+
+    records = recent_runs(database, "ce-push", 10)
+    totals = RunCounts()
+    for record in records:
+        totals.add(record.counts)
+    assert totals.messages_seen == answered, "each push is counted when it is archived"
+    assert totals.events_stored == 3
+    # A copy processed while its first was still being stored is read again (its event
+    # then a duplicate, never stored twice); a copy processed after it is skipped.
+    assert 3 <= totals.messages_read <= answered
+    assert totals.records_read == totals.messages_read
+    assert totals.duplicates == totals.records_read - 3
+    assert all(record.push_window is not None for record in records)
+    # an hour's boundary may fall between two pushes: then two records, never more
+    assert 1 <= len(records) <= 2
+
+    env = {"HUB_CONNECTORS": str(network(tmp_path)), "HUB_DATABASE_URL": database.url}
+    shown = CliRunner().invoke(app, ["runs", "ce-push"], env=env, terminal_width=250)
+    assert shown.exit_code == 0, shown.output
+    assert "succeeded (pushes of the hour)" in shown.output
+    as_json = CliRunner().invoke(app, ["runs", "ce-push", "--json"], env=env)
+    lines = [json.loads(line) for line in as_json.output.splitlines()]
+    assert [line["push_window"] is not None for line in lines] == [True] * len(records)

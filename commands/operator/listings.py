@@ -147,6 +147,8 @@ def _run_row(record: RunRecord, is_replay: bool) -> list[str]:
     counts = record.counts
     took = "-" if record.finished_at is None else span(record.finished_at - record.started_at)
     outcome = outcome_text(record) + (" (replay)" if is_replay else "")
+    if record.push_window is not None:
+        outcome += " (pushes of the hour)"
     return [
         str(record.id),
         at(record.started_at),

@@ -11,9 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from functools import cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Row, exists, func, or_, select, update
+from sqlalchemy.sql.dml import ReturningInsert
 
 from hub.errors import PartnerDataError
 from hub.store.tables import connector_leases, connector_runs, rejects, replays
@@ -23,11 +25,13 @@ __all__ = [
     "RunCounts",
     "RunOutcome",
     "RunRecord",
+    "add_to_run",
     "close_run",
     "consecutive_failures",
     "last_failure",
     "open_run",
     "own_runs",
+    "push_window_run",
     "record_rejects",
     "run_by_id",
     "run_record",
@@ -68,6 +72,9 @@ class RunRecord:
     counts: RunCounts = field(default_factory=RunCounts)
     error_action: str | None = None
     error_message: str | None = None
+    push_window: datetime | None = None
+    """Set for the record that adds up a push connector's pushes of one hour: the hour's
+    start (its ``started_at`` is the first push's, its ``finished_at`` the latest's)."""
 
 
 @dataclass(frozen=True)
@@ -125,6 +132,66 @@ def close_run(
     )
 
 
+def push_window_run(connection: Connection, connector: str, window: datetime, now: datetime) -> int:
+    """The record of the connector's pushes of the hour that starts at ``window``, with
+    this push counted as seen: opened by the hour's first push, found by the others, in
+    one statement (the unique index on connector and window makes two pushes of the same
+    hour processed at once find one record, never open two)."""
+    statement = _window_upsert(connection.dialect.name)
+    run_id: int = connection.execute(
+        statement,
+        {
+            "connector": connector,
+            "push_window": window,
+            "started_at": now,
+            "finished_at": now,
+            "outcome": RunOutcome.SUCCEEDED.value,
+            "messages_seen": 1,
+        },
+    ).scalar_one()
+    return run_id
+
+
+@cache
+def _window_upsert(dialect: str) -> ReturningInsert[Any]:
+    """Insert the window's record, or count one more push in it; built once per database
+    kind. The dialect's module is imported here, where its engine has loaded it already."""
+    keys = [connector_runs.c.connector, connector_runs.c.push_window]
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        on_postgresql = postgresql.insert(connector_runs)
+        return on_postgresql.on_conflict_do_update(
+            index_elements=keys, set_=_one_more_push(on_postgresql.excluded.finished_at)
+        ).returning(connector_runs.c.id)
+    from sqlalchemy.dialects import sqlite
+
+    on_sqlite = sqlite.insert(connector_runs)
+    return on_sqlite.on_conflict_do_update(
+        index_elements=keys, set_=_one_more_push(on_sqlite.excluded.finished_at)
+    ).returning(connector_runs.c.id)
+
+
+def _one_more_push(finished_at: ColumnElement[Any]) -> dict[str, ColumnElement[Any]]:
+    return {"messages_seen": connector_runs.c.messages_seen + 1, "finished_at": finished_at}
+
+
+def add_to_run(
+    connection: Connection, run_id: int, counts: RunCounts, finished_at: datetime
+) -> None:
+    """Add what one more message gave to a record that sums many (an hour of pushes), in
+    the transaction that stored it: the record never counts what was rolled back."""
+    columns = connector_runs.c
+    connection.execute(
+        update(connector_runs)
+        .where(columns.id == run_id)
+        .values(
+            finished_at=finished_at,
+            **{name: columns[name] + value for name, value in vars(counts).items() if value},
+        )
+    )
+
+
 def run_record(row: Row[Any]) -> RunRecord:
     """A ``connector_runs`` row as the record every reader shows."""
     counts = RunCounts(**{name: getattr(row, name) for name in RunCounts.__dataclass_fields__})
@@ -137,6 +204,7 @@ def run_record(row: Row[Any]) -> RunRecord:
         counts=counts,
         error_action=row.error_action,
         error_message=row.error_message,
+        push_window=row.push_window,
     )
 
 

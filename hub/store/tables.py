@@ -251,7 +251,15 @@ connector_runs = Table(
     Column("rejected", Integer, nullable=False, default=0),
     Column("error_action", String(32), nullable=True, comment="What to do next (NextAction)."),
     Column("error_message", Text, nullable=True),
+    Column(
+        "push_window",
+        UtcDateTime,
+        nullable=True,
+        comment="The start of the hour of pushes this record adds up; NULL for every other run.",
+    ),
     Index(None, "connector", "started_at"),
+    # Two pushes of one hour processed at once find the same record (hub.store.runs).
+    Index(None, "connector", "push_window", unique=True),
     Index(None, "started_at"),  # the charts: every connector's runs of a period
 )
 
