@@ -265,7 +265,7 @@ def test_an_hours_pushes_are_one_run_record_and_its_rejects_name_it(
         outcomes.append(
             (
                 archived,
-                process_push(database, "ce-push", pipeline, accepted, archived.run_id, now=now),
+                process_push(database, "ce-push", pipeline, accepted, archived, now=now),
             )
         )
 

@@ -66,7 +66,7 @@ async def receive_push(connector: str, request: Request, background: BackgroundT
     def process() -> None:
         """After the answer: the push stored, its log lines naming it."""
         with log_context(connector=connector, partner=partner, raw_id=archived.message.id):
-            process_push(database, connector, pipeline, pushed, archived.run_id, on_stored)
+            process_push(database, connector, pipeline, pushed, archived, on_stored)
 
     background.add_task(process)
     return _response(receiver.answer(pushed, archived.message.id))

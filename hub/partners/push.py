@@ -131,7 +131,7 @@ def process_push(
     connector: str,
     pipeline: InboundPipeline,
     push: AcceptedPush,
-    run_id: int,
+    archived: ArchivedPush,
     on_stored: StoredHook | None = None,
     now: datetime | None = None,
 ) -> MessageOutcome:
@@ -140,17 +140,18 @@ def process_push(
     now = now or datetime.now(UTC)
 
     def count(connection: Connection, outcome: MessageOutcome) -> None:
-        runs.add_to_run(connection, run_id, _stored_counts(outcome.counts), now)
+        runs.add_to_run(connection, archived.run_id, _stored_counts(outcome.counts), now)
 
     return ingest_message(
         database,
         connector,
         pipeline,
         push.message,
-        run_id=run_id,
+        run_id=archived.run_id,
         now=now,
         after_store=count,
         on_stored=on_stored,
+        archived=archived.message,
     )
 
 

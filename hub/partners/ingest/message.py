@@ -64,6 +64,7 @@ def ingest_message(
     after_store: Callable[[Connection, MessageOutcome], None] | None = None,
     on_stored: StoredHook | None = None,
     on_read: ReadHook | None = None,
+    archived: ArchivedMessage | None = None,
 ) -> MessageOutcome:
     """Archive, parse, resolve and store one message; returns its counts and rejects.
 
@@ -71,10 +72,13 @@ def ingest_message(
     so far: where a paged source's cursor is advanced, so it never runs ahead of what it
     stands for. ``on_read`` runs there too, told the archived message and whether it had
     been stored before: where the acknowledgement the partner expects is recorded as owed.
+    ``archived``: the message's archive row when the caller kept it already (a push,
+    archived before its answer), so that it is not archived twice.
     """
     now = now or datetime.now(UTC)
-    with database.transaction() as connection:
-        archived = archive_message(connection, connector, message, now=now)
+    if archived is None:
+        with database.transaction() as connection:
+            archived = archive_message(connection, connector, message, now=now)
     outcome = MessageOutcome(message.ref.name, archived.id)
     try:
         with log_context(raw_id=archived.id):
