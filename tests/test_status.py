@@ -287,6 +287,15 @@ _NETWORK = ("hub.config.network", "hub.config.connector_spec", "adapters.transpo
 _SQLITE = ("alembic", "sqlalchemy.dialects.postgresql")
 """On a SQLite database: no migration machinery, and not SQLAlchemy's PostgreSQL dialect
 (the partial indexes get their PostgreSQL predicates where PostgreSQL is migrated)."""
+_RUNNING = (
+    "hub.partners.ingest.listed",
+    "hub.partners.ingest.paged",
+    "hub.partners.ingest.acknowledge",
+    "hub.partners.supervisor",
+    "hub.store.inbound",
+)
+"""What runs a connector: `hub connectors check` builds and checks every connector, and
+runs none."""
 _STORE_ALONE = (*_SERVING, *_NETWORK, *_SQLITE, "yaml")
 """A command that reads the store alone parses no YAML (no hub.yaml here either)."""
 
@@ -304,6 +313,8 @@ _STORE_ALONE = (*_SERVING, *_NETWORK, *_SQLITE, "yaml")
         (["overview"], _STORE_ALONE),
         (["db", "current"], _STORE_ALONE),
         (["connectors", "list"], (*_SERVING, *_BUILDING, "sqlalchemy", "hub.partners.ingest")),
+        (["sla"], (*_SERVING, *_BUILDING, *_SQLITE, "holidays")),
+        (["connectors", "check"], (*_SERVING, *_RUNNING)),
     ],
     ids=lambda value: " ".join(value) if isinstance(value, list) else None,
 )
@@ -313,7 +324,8 @@ def test_a_command_that_serves_no_http_imports_only_what_it_uses(
     """Issue 17: each module is a start cost the operator waits for. A command that reads
     the store alone loads no network model, `hub overview` and `hub db current` no Alembic
     (the head is read from the migration files), `hub connectors list` no store and no
-    connector, none of them the serving machinery or a partner client."""
+    connector, `hub sla` not every country's holidays, `hub connectors check` nothing that
+    runs a connector, none of them the serving machinery or a partner client."""
     url = f"sqlite:///{tmp_path / 'hub.db'}"
     upgrade(Database(url))
     modules = tmp_path / "modules.txt"
