@@ -134,7 +134,6 @@ def sla(
     """Service levels: breaches of open cases (contract levels and the 30-day legal rule)."""
     from hub.config.home import hub_clock
     from hub.partners.network import open_network
-    from hub.sla.publish import publish_breaches
     from hub.sla.store import breaches, case_service_levels
 
     db = open_database(database)
@@ -156,6 +155,8 @@ def sla(
             _print_case(levels)
         return
     if publish:
+        from hub.sla.publish import publish_breaches  # its lease and events: only to publish
+
         result = publish_breaches(db, partners, now=now)
         found = result.breaches
         if retailer is not None:

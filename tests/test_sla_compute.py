@@ -13,10 +13,14 @@ from hub.model.case import ContractLevel
 from hub.model.money import Money
 from hub.model.work import QuoteDecision, Shipment, ShipmentLeg
 from hub.sla.business_days import (
+    COUNTED_YEARS,
     PARIS,
     business_deadline,
     calendar_deadline,
+    counted_public_holidays,
+    easter_sunday,
     is_business_day,
+    is_public_holiday,
     paris_date,
 )
 from hub.sla.compute import CaseServiceLevels, StepState, compute_service_levels
@@ -101,6 +105,30 @@ def test_business_days_are_weekdays_that_are_not_french_public_holidays(
     day: date, business: bool
 ) -> None:
     assert is_business_day(day) is business
+
+
+def test_the_counted_holidays_are_the_holidays_packages_year_by_year() -> None:
+    """The years counted from Easter (no import of every country's calendar at start)
+    hold exactly the days the ``holidays`` package gives metropolitan France."""
+    import holidays
+
+    for year in COUNTED_YEARS:
+        expected = frozenset(holidays.country_holidays("FR", years=year))
+        assert counted_public_holidays(year) == expected, year
+
+
+def test_easter_is_the_gregorian_one() -> None:
+    from dateutil.easter import easter
+
+    assert easter_sunday(2026) == date(2026, 4, 5)
+    assert all(easter_sunday(year) == easter(year) for year in range(1583, 3000))
+
+
+def test_a_year_outside_the_counted_ones_is_asked_of_the_package() -> None:
+    assert 1980 not in COUNTED_YEARS
+    assert is_public_holiday(date(1980, 5, 8)) is False  # a working day that year
+    assert is_public_holiday(date(1980, 7, 14)) is True
+    assert is_public_holiday(date(2006, 6, 5)) is False  # Whit Monday, worked 2005-2007
 
 
 def test_a_weekend_is_skipped() -> None:

@@ -287,6 +287,15 @@ _NETWORK = ("hub.config.network", "hub.config.connector_spec", "adapters.transpo
 _SQLITE = ("alembic", "sqlalchemy.dialects.postgresql")
 """On a SQLite database: no migration machinery, and not SQLAlchemy's PostgreSQL dialect
 (the partial indexes get their PostgreSQL predicates where PostgreSQL is migrated)."""
+_RUNNING = (
+    "hub.partners.ingest.listed",
+    "hub.partners.ingest.paged",
+    "hub.partners.ingest.acknowledge",
+    "hub.partners.supervisor",
+    "hub.store.inbound",
+)
+"""What runs a connector: `hub connectors check` builds and checks every connector, and
+runs none."""
 _STORE_ALONE = (*_SERVING, *_NETWORK, *_SQLITE, "yaml")
 """A command that reads the store alone parses no YAML (no hub.yaml here either)."""
 
@@ -304,6 +313,8 @@ _STORE_ALONE = (*_SERVING, *_NETWORK, *_SQLITE, "yaml")
         (["overview"], _STORE_ALONE),
         (["db", "current"], _STORE_ALONE),
         (["connectors", "list"], (*_SERVING, *_BUILDING, "sqlalchemy", "hub.partners.ingest")),
+        (["sla"], (*_SERVING, *_BUILDING, *_SQLITE, "holidays")),
+        (["connectors", "check"], (*_SERVING, *_RUNNING)),
     ],
     ids=lambda value: " ".join(value) if isinstance(value, list) else None,
 )
@@ -313,7 +324,8 @@ def test_a_command_that_serves_no_http_imports_only_what_it_uses(
     """Issue 17: each module is a start cost the operator waits for. A command that reads
     the store alone loads no network model, `hub overview` and `hub db current` no Alembic
     (the head is read from the migration files), `hub connectors list` no store and no
-    connector, none of them the serving machinery or a partner client."""
+    connector, `hub sla` not every country's holidays, `hub connectors check` nothing that
+    runs a connector, none of them the serving machinery or a partner client."""
     url = f"sqlite:///{tmp_path / 'hub.db'}"
     upgrade(Database(url))
     modules = tmp_path / "modules.txt"
@@ -383,3 +395,50 @@ def test_the_schema_head_read_from_the_migration_files_is_alembics(tmp_path: Pat
         'revision = "0003"\ndown_revision = "0002"\n', encoding="utf-8"
     )
     assert _single_head(branched) == "0003"
+
+
+def test_the_check_reads_a_shared_mapping_once_and_says_its_error_for_each_connector(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two connectors of one partner share its mapping: `hub connectors check` reads and
+    checks the file once (issue 17), and a broken one is still said for each of them."""
+    import hub.partners.connectors as connectors
+
+    mapping = (ROOT / "mappings" / "atelier-dupont.yaml").read_text(encoding="utf-8")
+    broken = mapping.replace("messages:\n", "messages:\n  no_direction: {codec: {type: csv}}\n", 1)
+    assert broken != mapping
+    (tmp_path / "atelier-dupont.yaml").write_text(broken, encoding="utf-8")
+    sftp = (
+        "{type: sftp, host: sftp.example, username: hub, private_key_env: AD_KEY, "
+        "host_key: 'SHA256:3q2+7w3lVYkbYYZbz8aXUb3dFvS2iXmrRHNUczJ3P0o', remote_dir: /out}"
+    )
+    path = tmp_path / "connectors.yaml"
+    path.write_text(
+        "version: 1\n"
+        "parties: [{id: atelier-dupont, role: repairer, name: AD}]\n"
+        "connectors:\n"
+        "  - {name: ad-status, partner: atelier-dupont, mapping: atelier-dupont.yaml,\n"
+        f"     message: status, transport: {sftp}}}\n"
+        "  - {name: ad-orders, partner: atelier-dupont, mapping: atelier-dupont.yaml,\n"
+        f"     message: repair_order, transport: {sftp}}}\n",
+        encoding="utf-8",
+    )
+    reads: list[Path] = []
+
+    def counted(mapping_file: Path) -> object:
+        reads.append(mapping_file)
+        return load_mapping(mapping_file)
+
+    load_mapping = connectors.load_mapping
+    monkeypatch.setattr(connectors, "load_mapping", counted)
+    problems = [p.text for p in check_network(path)]
+    assert reads == [tmp_path / "atelier-dupont.yaml"]
+    assert len(problems) >= 2
+    assert problems[: len(problems) // 2] == problems[len(problems) // 2 :]
+    assert all(str(tmp_path / "atelier-dupont.yaml") in text for text in problems)
+
+    (tmp_path / "atelier-dupont.yaml").write_text(mapping, encoding="utf-8")
+    reads.clear()
+    problems = [p.text for p in check_network(path) if not p.warning]
+    assert problems == []
+    assert reads == [tmp_path / "atelier-dupont.yaml"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from hub.config.connector_spec import (
@@ -28,13 +29,7 @@ from hub.mapping.inbound import InboundMapping
 from hub.mapping.loader import build_codec, load_mapping
 from hub.mapping.outbound import OutboundMapping
 from hub.mapping.spec import InboundSpec, MappingSpec, OutboundSpec
-from hub.partners.ingest.acknowledge import Acknowledger
-from hub.partners.ingest.items import read_items
-from hub.partners.ingest.listed import read_inbound
-from hub.partners.ingest.paged import read_pages
 from hub.partners.ingest.pipeline import InboundPipeline
-from hub.partners.ingest.report import RunReport, recorded_run
-from hub.partners.ingest.unprocessed import read_unprocessed
 from hub.partners.network import Network as Network  # the network's home: network.py
 from hub.partners.network import mapping_path
 from hub.partners.network import open_network as open_network
@@ -47,10 +42,16 @@ from hub.ports import (
     Sender,
     Transport,
 )
-from hub.store.case_links import trusted_partner_references
-from hub.store.db import Database
-from hub.store.events import StoredHook
-from hub.store.shipments import open_tracking_numbers
+
+if TYPE_CHECKING:
+    from hub.partners.ingest.acknowledge import Acknowledger
+    from hub.partners.ingest.report import RunReport
+    from hub.store.db import Database
+    from hub.store.events import StoredHook
+
+# The ways of running a connector (and the store they write to) are imported where a
+# connector runs: `hub connectors check` builds and checks every connector without
+# SQLAlchemy (issue 17).
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,8 @@ class Connector:
 
     def run(self, database: Database) -> RunReport:
         """One recorded run now, without the lease (the hub's jobs take it: HubJobs)."""
+        from hub.partners.ingest.report import recorded_run
+
         return recorded_run(database, self.name, partial(self.read, database))
 
     def read(self, database: Database, report: RunReport) -> None:
@@ -116,6 +119,11 @@ class Connector:
         For a push connector, a run stores the pushes that were archived but never
         processed (the process stopped between its answer and the store).
         """
+        from hub.partners.ingest.items import read_items
+        from hub.partners.ingest.listed import read_inbound
+        from hub.partners.ingest.paged import read_pages
+        from hub.partners.ingest.unprocessed import read_unprocessed
+
         if self.spec.pushed:
             read_unprocessed(database, self.pipeline(), report, on_stored=self.on_stored)
             return
@@ -176,6 +184,8 @@ class Connector:
 
     def acknowledger(self, codec: Codec) -> Acknowledger | None:
         """What answers each message read, when the connector asks for acknowledgements."""
+        from hub.partners.ingest.acknowledge import Acknowledger
+
         spec = self.spec.acknowledgement
         if spec is None:
             return None
@@ -189,6 +199,9 @@ class Connector:
     def open_keys(self, database: Database, *, default: OpenItems) -> list[str]:
         """The keys of what is still open at the partner, to ask about one by one: the
         connector's ``open_items`` says which, else ``default``."""
+        from hub.store.case_links import trusted_partner_references
+        from hub.store.shipments import open_tracking_numbers
+
         kind = self.spec.open_items or default
         with database.transaction() as connection:
             if kind == "parcels":
@@ -239,10 +252,14 @@ def _paged_source(owner: str, transport: object) -> PagedSource:
     return transport
 
 
-def build_connector(network_file: Path, spec: ConnectorSpec) -> Connector:
-    """Load the connector's mapping and check that it fits the connector."""
+def build_connector(
+    network_file: Path, spec: ConnectorSpec, mapping: MappingSpec | None = None
+) -> Connector:
+    """Load the connector's mapping (unless given, read already) and check that it fits
+    the connector."""
     path = mapping_path(network_file, spec)
-    mapping = load_mapping(path)
+    if mapping is None:
+        mapping = load_mapping(path)
     where = f"{network_file}: connector {spec.name!r}"
     if mapping.partner != spec.partner:
         raise ConfigurationError(
@@ -305,6 +322,7 @@ def check_network(path: Path, environ: dict[str, str] | None = None) -> list[Pro
         return [Problem(line) for line in error.message.splitlines()]
     document = read_yaml(path)
     problems: list[Problem] = []
+    loaded: dict[Path, MappingSpec | ConfigurationError] = {}
     for index, spec in enumerate(network.connectors):
         way_in = "receiver" if spec.receiver is not None else "transport"
         where = f"{path}:{document.line_of(('connectors', index, way_in, 'type'))}"
@@ -314,7 +332,8 @@ def check_network(path: Path, environ: dict[str, str] | None = None) -> list[Pro
             problems.append(Problem(f"{where}: connector {spec.name!r}: {error.message}"))
             continue
         try:
-            connector = build_connector(path, spec)
+            mapping_spec = _read_once(loaded, mapping_path(path, spec))
+            connector = build_connector(path, spec, mapping_spec)
         except ConfigurationError as error:
             problems.extend(Problem(line) for line in error.message.splitlines())
             continue
@@ -344,6 +363,20 @@ def check_network(path: Path, environ: dict[str, str] | None = None) -> list[Pro
             line = document.line_of(("case_imports", index, "transport", "type"))
             problems.append(Problem(f"{path}:{line}: case import {drop.name!r}: {error.message}"))
     return problems
+
+
+def _read_once(loaded: dict[Path, MappingSpec | ConfigurationError], path: Path) -> MappingSpec:
+    """A partner's mapping, read and checked once for all the connectors that share it
+    (the repository's 17 connectors name 8 files); a broken one is said for each."""
+    if path not in loaded:
+        try:
+            loaded[path] = load_mapping(path)
+        except ConfigurationError as error:
+            loaded[path] = error
+    found = loaded[path]
+    if isinstance(found, ConfigurationError):
+        raise found
+    return found
 
 
 def case_import_transport(spec: CaseImportSpec) -> Transport:
