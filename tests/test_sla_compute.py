@@ -18,7 +18,6 @@ from hub.sla.business_days import (
     business_deadline,
     calendar_deadline,
     counted_public_holidays,
-    easter_sunday,
     is_business_day,
     is_public_holiday,
     paris_date,
@@ -115,13 +114,6 @@ def test_the_counted_holidays_are_the_holidays_packages_year_by_year() -> None:
     for year in COUNTED_YEARS:
         expected = frozenset(holidays.country_holidays("FR", years=year))
         assert counted_public_holidays(year) == expected, year
-
-
-def test_easter_is_the_gregorian_one() -> None:
-    from dateutil.easter import easter
-
-    assert easter_sunday(2026) == date(2026, 4, 5)
-    assert all(easter_sunday(year) == easter(year) for year in range(1583, 3000))
 
 
 def test_a_year_outside_the_counted_ones_is_asked_of_the_package() -> None:

@@ -6,8 +6,9 @@ started on Tuesday, whatever its UTC date. Weekends and French public holidays
 (metropolitan France) are not business days.
 
 The holidays of the years from 1982 (when 8 May came back) to 2100 are the eleven of the
-Code du travail, counted here from Easter; tests/test_sla.py checks them day by day
-against the ``holidays`` package, which answers for any other year. Importing that
+Code du travail, counted here from Easter (python-dateutil's, which the ``holidays``
+package is built on); tests/test_sla_compute.py checks them day by day against the
+``holidays`` package, which answers for any other year. Importing that
 package loads every country's calendar (about 0.1 s), which `hub sla` paid at every start
 for the one country it needs (issue 17).
 """
@@ -17,6 +18,8 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
+
+from dateutil.easter import easter as gregorian_easter
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -34,26 +37,12 @@ def _public_holidays(year: int) -> frozenset[date]:
     return frozenset(holidays.country_holidays("FR", years=year))
 
 
-def easter_sunday(year: int) -> date:
-    """Gregorian Easter Sunday (the anonymous Gregorian computus)."""
-    golden = year % 19
-    century, of_century = divmod(year, 100)
-    leap_centuries, century_rest = divmod(century, 4)
-    moon = (century - (century + 8) // 25 + 1) // 3
-    epact = (19 * golden + century - leap_centuries - moon + 15) % 30
-    leap_years, year_rest = divmod(of_century, 4)
-    weekday = (32 + 2 * century_rest + 2 * leap_years - epact - year_rest) % 7
-    correction = (golden + 11 * epact + 22 * weekday) // 451
-    month, day = divmod(epact + weekday - 7 * correction + 114, 31)
-    return date(year, month, day + 1)
-
-
 def counted_public_holidays(year: int) -> frozenset[date]:
     """Metropolitan France's public holidays of a year of COUNTED_YEARS.
 
     Whit Monday was a working day ("journée de solidarité") from 2005 to 2007.
     """
-    easter = easter_sunday(year)
+    easter = gregorian_easter(year)
     fixed = ((1, 1), (5, 1), (5, 8), (7, 14), (8, 15), (11, 1), (11, 11), (12, 25))
     days = {date(year, month, day) for month, day in fixed}
     days.add(easter + timedelta(days=1))  # Easter Monday
