@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 
 from hub.model.event import Event, EventDetails
 
@@ -176,20 +177,25 @@ def _copy_postgresql(
     the chunk goes the conflict-skipping way instead, which reports exactly the new ids.
     No lookup of known ids first: PostgreSQL plans one for thousands of ids as a scan of
     the table."""
-    from psycopg.errors import UniqueViolation  # PostgreSQL only: imported when used
+    import psycopg  # PostgreSQL only: imported when used
 
+    statement = f"COPY events ({', '.join(COLUMNS)}) FROM STDIN"
     driver = connection.connection.driver_connection
     assert driver is not None, "a live connection"
     try:
         with (
             connection.begin_nested(),
             driver.cursor() as cursor,
-            cursor.copy(f"COPY events ({', '.join(COLUMNS)}) FROM STDIN") as copy,
+            cursor.copy(statement) as copy,
         ):
             for row in _rows(events, case_ids, message_id):
                 copy.write_row(row)
-    except UniqueViolation:
+    except psycopg.errors.UniqueViolation:
         return _copy_staged(connection, events, case_ids, message_id)
+    except psycopg.Error as error:
+        # As SQLAlchemy raises it for a statement: the store's callers tell a conflict
+        # (a foreign key) or an unstorable value apart by SQLAlchemy's classes.
+        raise DBAPIError.instance(statement, None, error, psycopg.Error) from error
     return [event.id for event in events]
 
 
