@@ -18,9 +18,9 @@ from hub.partners.ingest.message import ingest_message
 from hub.partners.runs import RunCounts
 from hub.ports import MessageRef, RawMessage
 from hub.store.cases import open_case
-from hub.store.db import Database
+from hub.store.db import Database, StoreConflict
 from hub.store.tables import case_references, cases, events, feed_entries
-from tests.factories import make_case, register_network
+from tests.factories import case_event, make_case, register_network
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -174,3 +174,53 @@ def test_a_large_chunk_is_stored_in_file_order_once_whichever_way_it_goes_in(
     quoted = [row.details for row in stored if row.raw_label == "Libellé 5"]
     assert len(quoted) == 1
     assert "12.5" in str(quoted[0]), quoted
+
+
+def test_a_copy_meeting_a_stored_id_leaves_the_transaction_whole(database: Database) -> None:
+    """A large chunk goes into ``events`` by one COPY in a savepoint (on PostgreSQL).
+    When some of its ids are stored already, that COPY fails whole, the savepoint keeps
+    what the transaction wrote before it, and the chunk's new events alone are stored,
+    once each, reported in file order; the transaction goes on and commits them all.
+    SQLite takes its one path, with the same outcome."""
+    register_network(database)
+    with database.transaction() as connection:
+        open_case(connection, make_case("ME-000123"))
+    start = datetime(2026, 11, 1, tzinfo=ZoneInfo("Europe/Paris"))
+    made = [
+        case_event("received", start + timedelta(minutes=n), code=f"C{n}")
+        for n in range(2 * hub.store.bulk.PG_COPY_FROM)
+    ]
+    half = len(made) // 2
+    with database.transaction() as connection:
+        (case_id,) = connection.execute(
+            select(cases.c.id).where(cases.c.reference == "ME-000123")
+        ).one()
+        first = hub.store.bulk.insert_events(
+            connection, made[:half], [case_id] * half, message_id=None
+        )
+        second = hub.store.bulk.insert_events(
+            connection, made, [case_id] * len(made), message_id=None
+        )
+        counted = connection.execute(select(events.c.event_id).order_by(events.c.seq)).all()
+    assert first == [event.id for event in made[:half]]
+    assert second == [event.id for event in made[half:]]
+    stored = [row.event_id for row in counted if row.event_id in {e.id for e in made}]
+    assert stored == [event.id for event in made]
+
+
+def test_a_large_chunk_naming_a_missing_case_is_a_store_conflict(database: Database) -> None:
+    """A foreign key a chunk breaks is raised as the store's conflict on both databases,
+    COPY or not, so that callers telling errors apart (the API, a concurrent twin) still
+    can; nothing of the chunk stays."""
+    start = datetime(2026, 11, 1, tzinfo=ZoneInfo("Europe/Paris"))
+    made = [
+        case_event("received", start + timedelta(minutes=n), code=f"C{n}")
+        for n in range(hub.store.bulk.PG_COPY_FROM)
+    ]
+    with pytest.raises(StoreConflict), database.transaction() as connection:
+        hub.store.bulk.insert_events(connection, made, [987654] * len(made), message_id=None)
+    with database.transaction() as connection:
+        left = connection.execute(
+            select(events.c.event_id).where(events.c.event_id.in_([e.id for e in made]))
+        ).all()
+    assert left == []

@@ -3,12 +3,13 @@
 Appending is the hub's hot path (a 200,000-line partner file is 200,000 events).
 SQLAlchemy's per-row parameter processing costs more than the database work, so rows
 are built here straight from the events, once, in plain Python, and sent as one
-statement per chunk: multi-row ``VALUES`` on SQLite; on PostgreSQL, ``COPY`` into a
-session's temporary table then one ``INSERT ... SELECT`` from it in file order (psycopg
-dumps array parameters in Python, which cost more than the database's work; its COPY
-is written in C), or for a few rows ``unnest`` of typed arrays (one round trip instead
-of four). All use ``ON CONFLICT DO NOTHING RETURNING`` so the caller learns exactly
-which events it stored, even when another process writes the same ids at the same moment.
+statement per chunk: multi-row ``VALUES`` on SQLite; on PostgreSQL, ``COPY`` straight
+into ``events`` in a savepoint (psycopg dumps array parameters in Python, which cost more
+than the database's work; its COPY is written in C), or for a few rows ``unnest`` of
+typed arrays (one round trip). SQLite, ``unnest``, and a COPY that met a stored id (then
+through a session's temporary table) use ``ON CONFLICT DO NOTHING RETURNING``, and a
+COPY that went in whole stored every row: the caller learns exactly which events it
+stored, even when another process writes the same ids at the same moment.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 
 from hub.model.event import Event, EventDetails
 
@@ -168,8 +170,44 @@ def _copy_postgresql(
     case_ids: Sequence[int | None],
     message_id: int | None,
 ) -> list[str]:
+    """COPY the events straight into ``events``, in file order (the feed trigger
+    numbers them as they come), as the store floor does: no temporary table, no second
+    insert (issue 17). The COPY runs in a savepoint: when an id is stored already (a
+    file sent again, or a concurrent ingestion of the same events), it fails whole and
+    the chunk goes the conflict-skipping way instead, which reports exactly the new ids.
+    No lookup of known ids first: PostgreSQL plans one for thousands of ids as a scan of
+    the table."""
+    import psycopg  # PostgreSQL only: imported when used
+
+    statement = f"COPY events ({', '.join(COLUMNS)}) FROM STDIN"
+    driver = connection.connection.driver_connection
+    assert driver is not None, "a live connection"
+    try:
+        with (
+            connection.begin_nested(),
+            driver.cursor() as cursor,
+            cursor.copy(statement) as copy,
+        ):
+            for row in _rows(events, case_ids, message_id):
+                copy.write_row(row)
+    except psycopg.errors.UniqueViolation:
+        return _copy_staged(connection, events, case_ids, message_id)
+    except psycopg.Error as error:
+        # As SQLAlchemy raises it for a statement: the store's callers tell a conflict
+        # (a foreign key) or an unstorable value apart by SQLAlchemy's classes.
+        raise DBAPIError.instance(statement, None, error, psycopg.Error) from error
+    return [event.id for event in events]
+
+
+def _copy_staged(
+    connection: Connection,
+    events: Sequence[Event],
+    case_ids: Sequence[int | None],
+    message_id: int | None,
+) -> list[str]:
     """COPY the rows into the temporary table, then insert them into ``events`` in
-    their order (the feed trigger numbers them as they come), skipping known ids."""
+    their order, skipping ids stored meanwhile: the way of a chunk whose direct COPY met
+    an id a concurrent ingestion had just stored."""
     connection.exec_driver_sql(_STAGE_DDL)
     driver = connection.connection.driver_connection
     assert driver is not None, "a live connection"

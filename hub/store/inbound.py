@@ -56,6 +56,10 @@ def already_processed(connection: Connection, connector: str, name: str, sha256:
     return found is not None
 
 
+_MARK_READ = inbound_messages.insert()
+"""Built once: every message runs it (issue 17)."""
+
+
 def mark_read(
     connection: Connection,
     connector: str,
@@ -70,7 +74,7 @@ def mark_read(
 ) -> None:
     """Record the message as read; call it in the transaction that stores its events."""
     connection.execute(
-        inbound_messages.insert(),
+        _MARK_READ,
         {
             "connector": connector,
             "name": name,

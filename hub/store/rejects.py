@@ -26,6 +26,7 @@ from sqlalchemy import (
     Row,
     Select,
     and_,
+    bindparam,
     func,
     literal_column,
     or_,
@@ -188,6 +189,40 @@ OPEN_REJECTS_CHECKED = 200
 connector with more has a problem no re-send fixes line by line."""
 
 
+def _later_file_candidates() -> tuple[Select[Any], CompoundSelect[Any]]:
+    """The statements reading a later file's candidates, built once (building them cost
+    a small file more than running them, issue 17): the same name's open rejects, and
+    those with the connector's newest others."""
+    columns = (rejects.c.id, rejects.c.line, rejects.c.field, rejects.c.reason, rejects.c.raw)
+    message_id = bindparam("message_id", type_=Integer)
+    earlier = or_(rejects.c.message_id.is_(None), rejects.c.message_id < message_id)
+    same_name = select(
+        literal_column("1", Integer).label("same_name"), *columns, earlier.label("earlier")
+    ).where(
+        rejects.c.connector == bindparam("connector"),
+        rejects.c.source == bindparam("source"),
+        or_(rejects.c.message_id.is_(None), rejects.c.message_id != message_id),
+        rejects.c.fixed_at.is_(None),
+    )
+    others = (
+        select(literal_column("0", Integer).label("same_name"), *columns)
+        .where(
+            rejects.c.connector == bindparam("connector"),
+            rejects.c.source != bindparam("source"),
+            rejects.c.fixed_at.is_(None),
+            rejects.c.raw.is_not(None),
+            earlier,
+        )
+        .order_by(rejects.c.id.desc())
+        .limit(OPEN_REJECTS_CHECKED)
+        .subquery()
+    )
+    return same_name, union_all(same_name, select(*others.c, true()))
+
+
+_CANDIDATES, _CANDIDATES_AND_REPORTS = _later_file_candidates()
+
+
 def mark_fixed_by_later_file(
     connection: Connection,
     connector: str,
@@ -212,33 +247,10 @@ def mark_fixed_by_later_file(
     the same name's open rejects, whole, and the newest others; those a re-send fixes
     are no report's candidates.
     """
-    columns = (rejects.c.id, rejects.c.line, rejects.c.field, rejects.c.reason, rejects.c.raw)
-    earlier = or_(rejects.c.message_id.is_(None), rejects.c.message_id < message_id)
-    same_name = select(
-        literal_column("1", Integer).label("same_name"), *columns, earlier.label("earlier")
-    ).where(
-        rejects.c.connector == connector,
-        rejects.c.source == source,
-        or_(rejects.c.message_id.is_(None), rejects.c.message_id != message_id),
-        rejects.c.fixed_at.is_(None),
-    )
-    statement: Select[Any] | CompoundSelect[Any] = same_name
-    if reports:
-        others = (
-            select(literal_column("0", Integer).label("same_name"), *columns)
-            .where(
-                rejects.c.connector == connector,
-                rejects.c.source != source,
-                rejects.c.fixed_at.is_(None),
-                rejects.c.raw.is_not(None),
-                earlier,
-            )
-            .order_by(rejects.c.id.desc())
-            .limit(OPEN_REJECTS_CHECKED)
-            .subquery()
-        )
-        statement = union_all(same_name, select(*others.c, true()))
-    rows = connection.execute(statement).all()
+    statement = _CANDIDATES_AND_REPORTS if reports else _CANDIDATES
+    rows = connection.execute(
+        statement, {"connector": connector, "source": source, "message_id": message_id}
+    ).all()
     fixed = [
         row.id
         for row in rows
