@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -20,7 +20,9 @@ from standardwebhooks.webhooks import Webhook
 
 from hub.bootstrap import Hub
 from hub.model import Party, PartyRole
+from hub.model.event import Event, EventType
 from hub.partners.connectors import Network, open_network
+from hub.retailers.webhooks import webhook_message
 from hub.store.cases import open_case
 from hub.store.db import Database
 from hub.store.events import append_events
@@ -240,3 +242,72 @@ def test_a_network_not_given_the_bell_queues_without_ringing(
             hook(connection, in_repair)
             assert hub.queued.wait(0) is False, "not before the commit"
         assert hub.queued.wait(0) is True
+
+
+def test_bodies_read_ahead_from_stored_rows_are_byte_for_byte_those_of_the_model(
+    database: Database, network: Network
+) -> None:
+    """The dispatcher builds a batch's bodies from the timelines' stored rows, not from
+    events rebuilt as models: for every kind of event (unmapped, late, another offset,
+    a parcel's status at a case status's instant, ties broken by rank and id, French
+    text) the very bytes the model's body gives, its status-after included."""
+    three_events(database, network)
+    paris = T0.tzinfo
+    reunion = timezone(timedelta(hours=4))
+    diagnosing = T0 + timedelta(hours=2)
+    extra = [
+        case_event(None, T0 + timedelta(hours=1), code="XYZ"),  # unmapped
+        # Late: reported after diagnosing, it happened before it, and changes nothing.
+        case_event("received", T0 + timedelta(minutes=90), code="REC2"),
+        # The same instant as diagnosing, another offset: the rank orders them.
+        case_event("in_repair", diagnosing.astimezone(reunion), code="REP"),
+        case_event("quote_pending", diagnosing, code="QUO", by="maison-electro"),
+        Event(
+            id="parcel-1",
+            case_ref="ME-000123",
+            type=EventType.SHIPMENT_STATUS,
+            status="in_transit",
+            occurred_at=diagnosing.astimezone(reunion),
+            reported_by="colis-express",
+            raw_code="TRA",
+            raw_label="En transit vers l'atelier — dépôt Lyon",
+            subject="CX123456789FR",
+        ),
+        Event(
+            id="parcel-0",
+            case_ref="ME-000123",
+            type=EventType.SHIPMENT_STATUS,
+            status="delivered",
+            occurred_at=T0.replace(tzinfo=paris) - timedelta(days=1),
+            reported_by="colis-express",
+            raw_code="LIV",
+        ),
+    ]
+    with database.transaction() as connection:
+        append_events(connection, extra)
+        [template, *_] = all_messages(connection)
+    stored = [event.id for event in extra] + [template.payload["event_id"]]
+    rows = [
+        replace(template, id=1000 + n, payload={"event_id": event_id})
+        for n, event_id in enumerate(stored)
+    ]
+    ahead = webhook_payloads(database, rows)
+    assert ahead.keys() == {row.id for row in rows}
+    for row in rows:
+        alone = _webhook_payload(database, network, row)
+        assert webhook_message(ahead[row.id], message_id="m", secret=SECRET, now=T0).content == (
+            webhook_message(alone, message_id="m", secret=SECRET, now=T0).content
+        )
+    afters = [ahead[row.id]["case_status_after"] for row in rows]
+    # The unmapped and the late event change nothing; at the instant of diagnosing the
+    # rank orders (diagnosing, quote_pending, in_repair), and a parcel's status ranks 2,
+    # before them all; the day before, the case was only created.
+    assert afters == [
+        "received",
+        "received",
+        "in_repair",
+        "quote_pending",
+        "received",
+        "created",
+        "created",
+    ]

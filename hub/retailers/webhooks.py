@@ -36,8 +36,8 @@ from hub.config.connector_spec import WEBHOOK_RETRY_WAIT, WebhookSpec
 from hub.config.registry import adapter
 from hub.config.secrets import read_secrets
 from hub.errors import ConfigurationError, FatalError
-from hub.model.event import Event
-from hub.model.statuses import CaseStatus
+from hub.model.event import AnyStatus, Event, EventType
+from hub.model.statuses import CaseStatus, Label
 from hub.ports import AdapterKind, OutboundMessage, Sender
 
 __all__ = [
@@ -52,6 +52,7 @@ __all__ = [
     "event_payload",
     "read_webhook_secret",
     "sign",
+    "stored_event_payload",
     "test_payload",
     "webhook_message",
     "webhook_post_sender",
@@ -179,21 +180,52 @@ def event_payload(
     Field names follow the feed API's items; ``event_type`` holds the event's own type
     because ``type`` is the webhook's (``case.event``), as the specification advises.
     """
-    label = event.label
+    return stored_event_payload(
+        event_id=event.id,
+        case_ref=case_ref,
+        event_type=event.type,
+        status=event.status,
+        occurred_at=event.occurred_at,
+        reported_by=event.reported_by,
+        raw_code=event.raw_code,
+        raw_label=event.raw_label,
+        case_status_after=case_status_after,
+    )
+
+
+def stored_event_payload(
+    *,
+    event_id: str,
+    case_ref: str,
+    event_type: EventType,
+    status: AnyStatus | None,
+    occurred_at: datetime,
+    reported_by: str,
+    raw_code: str | None,
+    raw_label: str | None,
+    case_status_after: CaseStatus | None,
+) -> dict[str, Any]:
+    """:func:`event_payload` from an event's stored values, for the dispatcher, which
+    reads a batch's bodies without rebuilding each event of their timelines as a model
+    (issue 17): one body, whichever way it is built."""
     return {
         "type": EVENT_TYPE,
-        "event_id": event.id,
+        "event_id": event_id,
         "case_reference": case_ref,
-        "event_type": event.type.value,
-        "status": None if event.status is None else event.status.value,
-        "unmapped": event.status is None,
-        "occurred_at": rfc3339(event.occurred_at),
-        "reported_by": event.reported_by,
-        "label": None if label is None else {"fr": label.fr, "en": label.en},
-        "raw_code": event.raw_code,
-        "raw_label": event.raw_label,
+        "event_type": event_type.value,
+        "status": None if status is None else status.value,
+        "unmapped": status is None,
+        "occurred_at": rfc3339(occurred_at),
+        "reported_by": reported_by,
+        "label": None if status is None else _label(status.label),
+        "raw_code": raw_code,
+        "raw_label": raw_label,
         "case_status_after": None if case_status_after is None else case_status_after.value,
     }
+
+
+def _label(label: Label) -> dict[str, str]:
+    return {"fr": label.fr, "en": label.en}
 
 
 def rfc3339(moment: datetime) -> str:

@@ -15,11 +15,13 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Connection,
+    Integer,
     RowMapping,
+    bindparam,
     case,
     exists,
     func,
@@ -30,12 +32,13 @@ from sqlalchemy import (
     update,
 )
 
-from hub.store.tables import outbox, outbox_failures
-from hub.store.types import aware
+from hub.store.tables import cases, events, outbox, outbox_failures
+from hub.store.types import UtcDateTime, aware
 from hub.store.upsert import insert_ignoring_conflicts
 
 __all__ = [
     "BLOCKING_STATES",
+    "Claims",
     "Dead",
     "Delivered",
     "OutboxItem",
@@ -43,6 +46,7 @@ __all__ = [
     "OutboxState",
     "Outcome",
     "Retry",
+    "WebhookEntry",
     "all_messages",
     "claim",
     "counts_by_target",
@@ -60,6 +64,7 @@ __all__ = [
     "resend_dead_of_case",
     "settle",
     "settle_many",
+    "webhook_timelines",
 ]
 
 
@@ -123,6 +128,60 @@ class OutboxRow:
         values = {field.name: row[field.name] for field in fields(cls)}
         values["state"] = OutboxState(values["state"])
         return cls(**values)
+
+
+class WebhookEntry(NamedTuple):
+    """What a webhook's body says of one event of a case's timeline, as stored: the
+    columns the body shows and what orders the event in its timeline, nothing else (its
+    details are no part of a body)."""
+
+    event_id: str
+    case_ref: str | None
+    type: str
+    status: str | None
+    occurred_at: datetime
+    reported_by: str
+    raw_code: str | None
+    raw_label: str | None
+
+
+_TIMELINES_CHUNK = 1_000
+
+_WEBHOOK_TIMELINES = (
+    select(
+        events.c.event_id,
+        events.c.case_ref,
+        events.c.type,
+        events.c.status,
+        events.c.occurred_at,
+        events.c.reported_by,
+        events.c.raw_code,
+        events.c.raw_label,
+        cases.c.reference,
+    )
+    .join(cases, cases.c.id == events.c.case_id)
+    .where(cases.c.reference.in_(bindparam("references", expanding=True)))
+    .order_by(events.c.seq)
+)
+"""Built once (a statement built per batch costs more than its rows' processing)."""
+
+
+def webhook_timelines(
+    connection: Connection, references: Collection[str]
+) -> dict[str, list[WebhookEntry]]:
+    """Each case's events, in stored order, by case reference, as the bodies of its
+    webhooks read them (a case without events is missing, as is an unknown reference).
+
+    The dispatcher reads a claimed batch's cases with this instead of rebuilding every
+    event of their timelines as a model: the rows were validated when stored, and a body
+    needs eight of their columns (issue 17)."""
+    found: dict[str, list[WebhookEntry]] = {}
+    wanted = sorted(set(references))
+    for start in range(0, len(wanted), _TIMELINES_CHUNK):
+        chunk = wanted[start : start + _TIMELINES_CHUNK]
+        for *entry, reference in connection.execute(_WEBHOOK_TIMELINES, {"references": chunk}):
+            found.setdefault(reference, []).append(WebhookEntry(*entry))
+    return found
 
 
 # --- writing and claiming -------------------------------------------------------------
@@ -189,16 +248,75 @@ def claim(
 ) -> list[OutboxRow]:
     """Lease up to ``limit`` due messages that head their queue and wait for no message
     still to send, for ``owner``, in id order; only those of ``target`` and ``kind`` when
-    given.
+    given. A dispatcher claims through a :class:`Claims` it keeps, whose statements are
+    built once; this builds them for one claim."""
+    return Claims()(
+        connection,
+        owner,
+        limit=limit,
+        lease_seconds=lease_seconds,
+        now=now,
+        target=target,
+        kind=kind,
+    )
+
+
+class Claims:
+    """The claim, its statements built on first use and kept, by whether a target and a
+    kind narrow it: building one (three aliases of the outbox, each column proxied) and
+    its cache key cost more CPU than the claim's rows, once per claim of a dozen messages
+    or so (issue 17). A dispatcher keeps one; its values are bound at each claim.
 
     One statement, ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING``:
     on PostgreSQL concurrent claimers skip each other's rows instead of waiting; on
-    SQLite the statement takes the single write lock before it reads, so two claimers
-    are serialised rather than failing on a stale snapshot. Each claim counts as an
-    attempt, so a message that crashes its dispatcher every time still ends dead.
+    SQLite (which has no ``FOR UPDATE``: its compiler leaves the clause out) the
+    statement takes the single write lock before it reads, so two claimers are
+    serialised rather than failing on a stale snapshot. Each claim counts as an attempt,
+    so a message that crashes its dispatcher every time still ends dead.
     """
+
+    def __init__(self) -> None:
+        self._statements: dict[tuple[bool, bool], Any] = {}
+
+    def __call__(
+        self,
+        connection: Connection,
+        owner: str,
+        *,
+        limit: int,
+        lease_seconds: float,
+        now: datetime,
+        target: str | None = None,
+        kind: str | None = None,
+    ) -> list[OutboxRow]:
+        """Lease up to ``limit`` due messages that head their queue and wait for no
+        message still to send, for ``owner``, in id order; only those of ``target`` and
+        ``kind`` when given."""
+        shape = (target is not None, kind is not None)
+        statement = self._statements.get(shape)
+        if statement is None:
+            statement = self._statements[shape] = _claim_statement(*shape)
+        values: dict[str, Any] = {
+            "claim_now": now,
+            "claim_limit": limit,
+            "claim_owner": owner,
+            "claim_lease_until": now + timedelta(seconds=lease_seconds),
+        }
+        if target is not None:
+            values["claim_target"] = target
+        if kind is not None:
+            values["claim_kind"] = kind
+        rows = connection.execute(statement, values).mappings().all()
+        return sorted((OutboxRow.from_row(row) for row in rows), key=lambda row: row.id)
+
+
+def _claim_statement(by_target: bool, by_kind: bool) -> Any:
+    """The claim's statement, its values bound at each claim (``claim_now``,
+    ``claim_limit``, ``claim_owner``, ``claim_lease_until``, and ``claim_target`` and
+    ``claim_kind`` when they narrow it: a bound name may not be a column's)."""
     head = outbox.alias("head")
     earlier = outbox.alias("earlier")
+    now = bindparam("claim_now", type_=UtcDateTime)
     # The queue's first message still pending or dead, read by ix_outbox_queue in its
     # order and stopped at one: a message heads its queue when that is itself. Said as
     # NOT EXISTS, it let PostgreSQL, misled by a table not analysed yet (a burst just
@@ -232,26 +350,23 @@ def claim(
             or_(head.c.after_id.is_(None), ~waiting),
         )
         .order_by(head.c.next_attempt_at, head.c.id)
-        .limit(limit)
+        .limit(bindparam("claim_limit", type_=Integer))
+        .with_for_update(skip_locked=True, of=head)
     )
-    if target is not None:
-        candidates = candidates.where(head.c.target == target)
-    if kind is not None:
-        candidates = candidates.where(head.c.kind == kind)
-    if connection.dialect.name == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True, of=head)
-    statement = (
+    if by_target:
+        candidates = candidates.where(head.c.target == bindparam("claim_target"))
+    if by_kind:
+        candidates = candidates.where(head.c.kind == bindparam("claim_kind"))
+    return (
         update(outbox)
         .where(outbox.c.id.in_(candidates))
         .values(
-            lease_owner=owner,
-            lease_until=now + timedelta(seconds=lease_seconds),
+            lease_owner=bindparam("claim_owner"),
+            lease_until=bindparam("claim_lease_until", type_=UtcDateTime),
             attempts=outbox.c.attempts + 1,
         )
         .returning(*outbox.c)
     )
-    rows = connection.execute(statement).mappings().all()
-    return sorted((OutboxRow.from_row(row) for row in rows), key=lambda row: row.id)
 
 
 # --- settling a claimed message ---------------------------------------------------------

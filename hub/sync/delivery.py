@@ -25,10 +25,10 @@ from hub.mapping.loader import build_answer_codec
 from hub.mapping.outbound import UnreadableAnswer, answer_values
 from hub.mapping.spec import AnswerTarget, OutboundSpec
 from hub.model.case import Case
-from hub.model.event import Event
+from hub.model.event import STATUS_SETS, AnyStatus, Event, EventType
 from hub.model.parties import Party
 from hub.model.statuses import CaseStatus
-from hub.model.timeline import derive_case_state, event_order_key
+from hub.model.timeline import derive_case_state, event_order_key, order_key
 from hub.model.work import PartsOrder, Shipment, ShipmentLeg
 from hub.partners.connectors import Connector, Network
 from hub.partners.outbound import deliver_records, render_record
@@ -39,6 +39,7 @@ from hub.retailers.webhook_endpoints import check_url, secret_box, signing_secre
 from hub.retailers.webhooks import (
     event_payload,
     read_webhook_secret,
+    stored_event_payload,
     webhook_message,
     webhook_post_sender,
     webhook_sender,
@@ -47,7 +48,8 @@ from hub.store.case_links import learn_partner_references
 from hub.store.case_lists import case_parcels
 from hub.store.cases import case_state, get_case
 from hub.store.db import Connection, Database
-from hub.store.events import get_event, timelines_of_cases
+from hub.store.events import get_event
+from hub.store.outbox import WebhookEntry, webhook_timelines
 from hub.store.parcels import KnownParcel
 from hub.store.parties import get_party
 from hub.store.parts_orders import record_parts_order
@@ -299,10 +301,13 @@ def _failure_payload(database: Database, network: Network, row: OutboxRow) -> di
 def webhook_payloads(database: Database, rows: Sequence[OutboxRow]) -> dict[int, dict[str, Any]]:
     """The bodies of the event webhooks among ``rows``, by message id, read in one
     transaction with the cases' timelines (a query a chunk of cases) instead of three
-    queries a message. Each event is taken from its case's timeline, which holds it: read
-    apart as well, it cost a query and a sixth of the events rebuilt. A message whose
-    event is not in its case's timeline (or whose case is not found) is left out: its
-    send reads it again and says what is missing."""
+    queries a message. A timeline is read as stored rows (``webhook_timelines``), not
+    rebuilt event by event as models: that rebuilding (every event of a case validated
+    again for each of its messages) was half the hub's own work per delivery (issue 17).
+    The body is the one a send reads alone (``stored_event_payload``). A message whose
+    event is not in its case's timeline (or whose case is not found, or whose stored
+    values the model would not take) is left out: its send reads it again and says what
+    is wrong."""
     wanted: dict[int, tuple[str, str]] = {}
     for row in rows:
         event_id = row.payload.get("event_id") if isinstance(row.payload, dict) else None
@@ -316,16 +321,75 @@ def webhook_payloads(database: Database, rows: Sequence[OutboxRow]) -> dict[int,
     if not wanted:
         return {}
     with database.transaction() as connection:
-        lines = timelines_of_cases(connection, [case_ref for _, case_ref in wanted.values()])
-    by_id = {event.id: event for timeline in lines.values() for event in timeline}
+        lines = webhook_timelines(connection, [case_ref for _, case_ref in wanted.values()])
+    timelines: dict[str, _Timeline | None] = {}
     payloads: dict[int, dict[str, Any]] = {}
     for message_id, (event_id, case_ref) in wanted.items():
-        event = by_id.get(event_id)
-        if event is not None and event.case_ref == case_ref:
-            payloads[message_id] = event_payload(
-                event, case_ref, _status_in(lines[case_ref], event)
-            )
+        if case_ref not in timelines:
+            timelines[case_ref] = _Timeline.of(lines.get(case_ref, ()))
+        timeline = timelines[case_ref]
+        body = None if timeline is None else timeline.payload(event_id, case_ref)
+        if body is not None:
+            payloads[message_id] = body
     return payloads
+
+
+class _Timeline:
+    """One case's stored events as its webhooks' bodies read them: each with its status
+    in the set its type names and its place in the case's order (hub.model.timeline)."""
+
+    def __init__(self, entries: dict[str, tuple[WebhookEntry, EventType, AnyStatus | None]]):
+        self._entries = entries
+        self._keys = {
+            event_id: order_key(entry.occurred_at, -1 if status is None else status.rank, event_id)
+            for event_id, (entry, _, status) in entries.items()
+        }
+        self._case_statuses = sorted(
+            (self._keys[event_id], status)
+            for event_id, (_, _, status) in entries.items()
+            if isinstance(status, CaseStatus)
+        )
+
+    @classmethod
+    def of(cls, entries: Iterable[WebhookEntry]) -> _Timeline | None:
+        """None when a stored value is not one the model takes (left to the send)."""
+        typed: dict[str, tuple[WebhookEntry, EventType, AnyStatus | None]] = {}
+        try:
+            for entry in entries:
+                kind = EventType(entry.type)
+                status = None if entry.status is None else STATUS_SETS[kind](entry.status)
+                typed[entry.event_id] = (entry, kind, status)
+        except ValueError:
+            return None
+        return cls(typed)
+
+    def status_after(self, event_id: str) -> CaseStatus | None:
+        """The latest case status at or before the event in the case's order, as
+        ``derive_case_state`` finds it among those events (a late one changes nothing)."""
+        key = self._keys[event_id]
+        found: CaseStatus | None = None
+        for status_key, status in self._case_statuses:
+            if status_key > key:
+                break
+            found = status
+        return found
+
+    def payload(self, event_id: str, case_ref: str) -> dict[str, Any] | None:
+        found = self._entries.get(event_id)
+        if found is None or found[0].case_ref != case_ref:
+            return None
+        entry, kind, status = found
+        return stored_event_payload(
+            event_id=entry.event_id,
+            case_ref=case_ref,
+            event_type=kind,
+            status=status,
+            occurred_at=entry.occurred_at,
+            reported_by=entry.reported_by,
+            raw_code=entry.raw_code,
+            raw_label=entry.raw_label,
+            case_status_after=self.status_after(event_id),
+        )
 
 
 def _deliver_to_endpoint(
