@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 import httpx
+import tenacity
 
 from adapters.transports.http.errors import (
     PartnerRefusedCredentials,
@@ -171,41 +172,60 @@ class RetryingClient(Closing, Generic[_SettingsT]):
         return self.settings.base_url.rstrip("/") + "/" + path.lstrip("/")
 
     def _exchange(self, request: Request) -> Fetched:
-        """Attempts until one is accepted or refused for good, or ``max_attempts`` have
-        failed in a way retrying can help (``RetryableFailure``), the waits between them
-        by :meth:`_wait`. A loop of its own, not tenacity's: its machinery cost a webhook
-        delivery about as much CPU as signing it, for the one attempt nearly every request
-        makes (issue 17)."""
-        attempts = self.settings.max_attempts
-        attempt = 1
-        while True:
-            try:
-                return self._attempt(request)
-            except RetryableFailure as failure:
-                if attempt >= attempts:
-                    raise self._unavailable(request, failure) from failure
-                delay = self._wait(failure, attempt)
-                self._log_retry(request, failure, attempt, delay)
-                self._sleep(delay)
-                attempt += 1
+        """The one attempt nearly every request makes, outside tenacity (whose machinery
+        cost a webhook delivery 70-90 us of CPU, about as much as signing it: issue 17);
+        when it fails in a way retrying can help (``RetryableFailure``), tenacity takes
+        over from there."""
+        try:
+            return self._attempt(request)
+        except RetryableFailure as failure:
+            return self._retried(request, failure)
 
-    def _wait(self, failure: RetryableFailure, attempt: int) -> float:
+    def _retried(self, request: Request, first: RetryableFailure) -> Fetched:
+        """Attempts until one is accepted or refused for good, or ``max_attempts`` have
+        failed, the first one's failure counted as tenacity's first attempt, the waits
+        between them by :meth:`_wait`."""
+        failures = [first]
+
+        def attempt(request: Request) -> Fetched:
+            if failures:
+                raise failures.pop()
+            return self._attempt(request)
+
+        retrying = tenacity.Retrying(
+            sleep=self._sleep,
+            stop=tenacity.stop_after_attempt(self.settings.max_attempts),
+            wait=self._wait,
+            retry=tenacity.retry_if_exception_type(RetryableFailure),
+            before_sleep=self._log_retry,
+        )
+        try:
+            return retrying(attempt, request)
+        except tenacity.RetryError as exhausted:
+            failure = exhausted.last_attempt.exception()
+            if not isinstance(failure, RetryableFailure):  # pragma: no cover - by construction
+                raise
+            raise self._unavailable(request, failure) from failure
+
+    def _wait(self, state: tenacity.RetryCallState) -> float:
         """The partner's Retry-After when it gave one, else the hub's one backoff policy
         (hub.backoff: doubling, capped, equal jitter)."""
-        if failure.retry_after is not None:
+        failure = state.outcome.exception() if state.outcome is not None else None
+        if isinstance(failure, RetryableFailure) and failure.retry_after is not None:
             return failure.retry_after
         settings = self.settings
         policy = Backoff(settings.backoff_initial, min(settings.backoff_max, settings.max_wait))
-        return policy.wait(attempt, draw=self._jitter)
+        return policy.wait(state.attempt_number, draw=self._jitter)
 
-    def _log_retry(
-        self, request: Request, failure: RetryableFailure, attempt: int, delay: float
-    ) -> None:
+    def _log_retry(self, state: tenacity.RetryCallState) -> None:
+        failure = state.outcome.exception() if state.outcome is not None else None
+        delay = state.next_action.sleep if state.next_action is not None else 0.0
+        request = state.args[0] if state.args else None
         logger.warning(
             "%s: %s (attempt %d of %d); retrying in %.1f s",
-            request.where,
-            failure.what,
-            attempt,
+            request.where if isinstance(request, Request) else "?",
+            failure.what if isinstance(failure, RetryableFailure) else failure,
+            state.attempt_number,
             self.settings.max_attempts,
             delay,
         )
