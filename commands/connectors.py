@@ -116,14 +116,14 @@ def ingest(
         # The lines as bytes, UTF-8 whatever the terminal's encoding: a JSON line is
         # UTF-8 (and text would be decoded, then encoded again, for every event).
         sys.stdout.flush()
-        out = sys.stdout.buffer
+        lines = sys.stdout.buffer
         for item in pipeline.parse(content, source=file.name, recorded_at=datetime.now(UTC)):
             if isinstance(item, Event):
                 events += 1
-                out.write(dry_run_line(item))
+                lines.write(dry_run_line(item))
             else:
                 rejects.append(item)
-        out.flush()
+        lines.flush()
         _print_rejects(rejects)
         err.print(f"{events} event(s), {len(rejects)} reject(s); nothing stored (dry run)")
         _fail_if_rejected_whole(rejects, file.name)
