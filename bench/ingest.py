@@ -39,6 +39,7 @@ from hub.mapping.values import localize
 from hub.model import Case, Event
 from hub.partners.connectors import open_network
 from hub.partners.ingest.message import ingest_message
+from hub.partners.ingest.pipeline import dry_run_line
 from hub.ports import MessageRef, RawMessage
 from hub.store.cases import open_case
 from hub.store.db import Database
@@ -182,15 +183,15 @@ def postgres_store_floor(url: str, content: bytes) -> float:
 
 def dry_run(content: bytes) -> tuple[float, int]:
     """`hub ingest --dry-run`: parse and map every row, write each event as a JSON line
-    (to memory here, not a terminal); store nothing."""
+    (to memory here, not a terminal, as the command writes them: bytes); store nothing."""
     connector = open_network(ROOT / "connectors.yaml").connector("atelier-dupont-status")
     start = time.perf_counter()
-    sink = io.StringIO()
+    sink = io.BytesIO()
     events = 0
     for item in connector.pipeline().parse(content, source="bench.csv", recorded_at=NOW):
         if isinstance(item, Event):
             events += 1
-            sink.write(item.model_dump_json(exclude={"recorded_at"}) + "\n")
+            sink.write(dry_run_line(item))
     return time.perf_counter() - start, events
 
 

@@ -102,6 +102,7 @@ def ingest(
     from hub.model.event import Event
     from hub.partners.connectors import open_network
     from hub.partners.ingest.message import ingest_message
+    from hub.partners.ingest.pipeline import dry_run_line
     from hub.ports import MessageRef, RawMessage
 
     target = open_network(network_path(network)).connector(connector)
@@ -112,12 +113,17 @@ def ingest(
     if dry_run:
         rejects: list[PartnerDataError] = []
         events = 0
+        # The lines as bytes, UTF-8 whatever the terminal's encoding: a JSON line is
+        # UTF-8 (and text would be decoded, then encoded again, for every event).
+        sys.stdout.flush()
+        lines = sys.stdout.buffer
         for item in pipeline.parse(content, source=file.name, recorded_at=datetime.now(UTC)):
             if isinstance(item, Event):
                 events += 1
-                sys.stdout.write(item.model_dump_json(exclude={"recorded_at"}) + "\n")
+                lines.write(dry_run_line(item))
             else:
                 rejects.append(item)
+        lines.flush()
         _print_rejects(rejects)
         err.print(f"{events} event(s), {len(rejects)} reject(s); nothing stored (dry run)")
         _fail_if_rejected_whole(rejects, file.name)

@@ -36,7 +36,7 @@ from hub.model.event import (
 )
 from hub.model.statuses import CaseStatus, ShipmentStatus
 from hub.model.work import PartsOrderLine, Quote
-from hub.partners.ingest.pipeline import InboundPipeline
+from hub.partners.ingest.pipeline import InboundPipeline, dry_run_line
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORDED_AT = datetime(2026, 11, 3, 14, 15, tzinfo=UTC)
@@ -122,6 +122,21 @@ def test_fast_path_builds_what_validation_builds(
         _same(one, other)
     events = sum(isinstance(item, Event) for item in fast)
     assert taken["events"] == events, "every event of a shipped sample takes the fast path"
+
+
+@pytest.mark.parametrize(
+    ("mapping", "message", "sample"),
+    SAMPLES,
+    ids=[f"{m.stem}-{n}-{s.name}" for m, n, s in SAMPLES],
+)
+def test_a_dry_run_line_is_what_model_dump_json_wrote(
+    mapping: Path, message: str, sample: Path
+) -> None:
+    """The dry run's bytes are the JSON it printed before, as UTF-8, one line each."""
+    events = [item for item in _parse(mapping, message, sample) if isinstance(item, Event)]
+    for event in events:
+        line = event.model_dump_json(exclude={"recorded_at"}) + "\n"
+        assert dry_run_line(event) == line.encode()
 
 
 PARIS = timezone(timedelta(hours=1))
