@@ -23,6 +23,7 @@ from hub.store.db import Database
 from hub.store.events import append_events
 from hub.store.feed import FeedRow
 from hub.store.tables import cases, events, feed_entries
+from hub.store.types import aware
 from tests.api_support import Hub, case_json, make_hub, serving
 from tests.factories import T0, case_event
 
@@ -604,3 +605,20 @@ def _typed_rows(hub: Hub) -> Select[Any]:
         .where(feed_entries.c.retailer_id == hub.me.retailer.id)
         .order_by(feed_entries.c.txid, feed_entries.c.position)
     )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-11-30 09:15:00.000001",
+        "2026-11-30 09:15:00",
+        "2026-11-30T09:15:00+05:30",
+        "2026-11-30T09:15:00Z",
+    ],
+)
+def test_an_instants_text_reads_as_the_column_type_reads_it(text: str) -> None:
+    """SQLite's text read by the store (offset-less, the form the column writes, or any
+    other) is the aware UTC instant ``UtcDateTime`` gives for it."""
+    read = store_feed._utc_from_text(text)
+    assert read == aware(text)
+    assert read.tzinfo is UTC
