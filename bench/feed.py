@@ -24,9 +24,12 @@ On SQLite (a fresh file in a temporary directory) and on PostgreSQL (a private
 3. counts requests per second over loopback for a bare FastAPI endpoint in the same
    server returning the very bytes of the middle page of 500 (the floor: no database,
    no serialisation, the same body on the wire), the feed with pages of 500 and the
-   feed with pages of 100, with a bounded number of requests from a few client threads;
-4. prints the feed's ratio to that floor, and how flat the page time is: the end's
-   median page time over the start's (1.0 is perfectly flat).
+   feed with pages of 100, with a bounded number of requests from a few client threads,
+   and the server process's CPU time per request of each (read from /proc);
+4. prints the feed's ratio to that floor, in requests per second and in the server's
+   CPU per request (the bare endpoint's over a page's: steadier on a busy machine, and
+   on PostgreSQL without the database server's work), and how flat the page time is:
+   the end's median page time over the start's (1.0 is perfectly flat).
 
 Steps 2 to 4 run ``--runs`` times on the same stored events (the store is filled once).
 It prints figures and asserts nothing about time.
@@ -316,12 +319,22 @@ class Figures:
     in_process: dict[str, Timing] = field(default_factory=dict)
     over_http: dict[str, Timing] = field(default_factory=dict)
     rps: dict[str, float] = field(default_factory=dict)
+    cpu_ms: dict[str, float] = field(default_factory=dict)
+    """The API server process's CPU time per request of each load (ms)."""
     run: int = 1
 
     @property
     def ratio(self) -> float:
         """Pages of 500 per second over the bare endpoint's, serving the same bytes."""
         return self.rps[FEED_LOAD] / self.rps[BARE_LOAD]
+
+    @property
+    def cpu_ratio(self) -> float:
+        """The bare endpoint's server CPU per request over a page of 500's: the ratio
+        as the server's own work gives it, steadier than requests per second on a busy
+        machine (clients and neighbours take no part in it; PostgreSQL's server does
+        not either, so there it leaves the database's work out)."""
+        return self.cpu_ms[BARE_LOAD] / self.cpu_ms[FEED_LOAD]
 
     def flatness(self, where: dict[str, Timing]) -> float:
         """The end's median page time over the start's."""
@@ -377,10 +390,17 @@ def free_port() -> int:
         return port
 
 
+def cpu_seconds(pid: int) -> float:
+    """A process's CPU time so far (user and system), from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def api_server(url: str, body_file: Path) -> Iterator[str]:
-    """The API and a bare endpoint, served by uvicorn in a subprocess on loopback. The
-    bare endpoint answers the bytes found in ``body_file`` at its first request."""
+def api_server(url: str, body_file: Path) -> Iterator[tuple[str, int]]:
+    """The API and a bare endpoint, served by uvicorn in a subprocess on loopback (its
+    URL and process id). The bare endpoint answers the bytes found in ``body_file`` at
+    its first request."""
     port = free_port()
     command = [
         sys.executable,
@@ -405,7 +425,7 @@ def api_server(url: str, body_file: Path) -> Iterator[str]:
             if time.monotonic() > deadline or process.poll() is not None:
                 raise RuntimeError("the API server did not start")
             time.sleep(0.1)
-        yield base_url
+        yield base_url, process.pid
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -485,7 +505,7 @@ def measure(
     headers = {"Authorization": f"Bearer {token}"}
     body_file = Path(tempfile.mkdtemp(prefix="hub-bench-feed-body-")) / "page.json"
     with (
-        api_server(database.url, body_file) as base_url,
+        api_server(database.url, body_file) as (base_url, server_pid),
         httpx.Client(base_url=base_url, headers=headers, timeout=60) as http,
     ):
         for name, cursor in cursors.items():
@@ -511,15 +531,21 @@ def measure(
             "feed, pages of 100": ("/v1/feed", {"after": middle, "limit": 100}, args.requests),
         }
         for label, (path, query, total) in loads.items():
+            cpu_before = cpu_seconds(server_pid)
             figures.rps[label] = requests_per_second(
                 base_url, path, query, headers, total, args.clients
             )
-            progress.log(f"{label}: {figures.rps[label]:,.0f} requests/s")
+            served = total // args.clients * args.clients
+            figures.cpu_ms[label] = (cpu_seconds(server_pid) - cpu_before) * 1000 / served
+            progress.log(
+                f"{label}: {figures.rps[label]:,.0f} requests/s, "
+                f"server CPU {figures.cpu_ms[label]:.2f} ms a request"
+            )
     body_file.unlink()
     body_file.parent.rmdir()
     progress.log(
-        f"{figures.backend} run {figures.run}: ratio to the floor {figures.ratio:.2f}, "
-        f"page {len(page.content):,} bytes"
+        f"{figures.backend} run {figures.run}: ratio to the floor {figures.ratio:.2f} "
+        f"(server CPU {figures.cpu_ratio:.2f}), page {len(page.content):,} bytes"
     )
 
 
@@ -577,6 +603,8 @@ def report(all_figures: list[Figures], args: argparse.Namespace, out: Console) -
         "run",
         *all_figures[0].rps,
         f"ratio to floor, pages of {PAGE}",
+        "server CPU ms a request (bare, 500, 100)",
+        "ratio, server CPU",
         "end/start, in process",
         "end/start, HTTP",
         title=f"Requests per second, {args.clients} clients; flatness: end's median page "
@@ -588,6 +616,8 @@ def report(all_figures: list[Figures], args: argparse.Namespace, out: Console) -
             str(figures.run),
             *(f"{v:,.0f}" for v in figures.rps.values()),
             f"{figures.ratio:.2f}",
+            ", ".join(f"{v:.2f}" for v in figures.cpu_ms.values()),
+            f"{figures.cpu_ratio:.2f}",
             f"{figures.flatness(figures.in_process):.2f}",
             f"{figures.flatness(figures.over_http):.2f}",
         )

@@ -5,22 +5,25 @@ from __future__ import annotations
 import random
 import threading
 import time
-from datetime import timedelta, timezone
+from datetime import UTC, timedelta, timezone
 from itertools import pairwise
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from hub.api import feed as feed_route
 from hub.api.models import FeedPageOut
 from hub.model import Event, EventType, ShipmentStatus, stable_event_id
 from hub.retailers.cursors import CursorKind, encode_cursor
-from hub.retailers.feed import read_feed
+from hub.retailers.feed import fill_feed_statuses, read_feed
+from hub.store import feed as store_feed
 from hub.store.db import Database
 from hub.store.events import append_events
-from hub.store.tables import events
+from hub.store.feed import FeedRow
+from hub.store.tables import cases, events, feed_entries
+from hub.store.types import aware
 from tests.api_support import Hub, case_json, make_hub, serving
 from tests.factories import T0, case_event
 
@@ -555,3 +558,67 @@ def test_sqlite_builds_one_page_at_a_time_and_postgresql_several(
         assert most == 1
     else:
         assert most > 1
+
+
+def test_the_stores_rows_are_the_values_sqlalchemys_column_types_give(hub: Hub) -> None:
+    """hub.store.feed reads a page's rows on the driver's cursor and converts only
+    instants and details itself: every value, and its type and zone, must be the one
+    SQLAlchemy's column types give for the same query, from the start and after a key,
+    before the statuses after are stored and once they are."""
+    for reference in ("ME-000123", "ME-000124"):
+        _open(hub, reference)
+    with hub.database.transaction() as connection:
+        append_events(connection, _every_kind("ME-000123"))
+        append_events(connection, _every_kind("ME-000124")[::-1])
+    for filled in (False, True):
+        if filled:
+            assert fill_feed_statuses(hub.database, pause=False) > 0
+        with hub.database.transaction() as connection:
+            reference = [FeedRow._make(row) for row in connection.execute(_typed_rows(hub))]
+            assert len(reference) == 20
+            assert sum(row.details is not None for row in reference) == 16
+            assert all((row.status_after is not None) is filled for row in reference)
+            keys = [row.key for row in reference]
+            for start, count in ((None, 500), (None, 3), (keys[6], 5), (keys[-1], 5)):
+                rows = store_feed.feed_rows_after(connection, hub.me.retailer.id, start, count)
+                skipped = 0 if start is None else keys.index(start) + 1
+                expected = reference[skipped : skipped + count]
+                assert rows == expected
+                for row, want in zip(rows, expected, strict=True):
+                    assert type(row) is FeedRow
+                    assert [type(value) for value in row] == [type(value) for value in want]
+                    assert row.occurred_at.tzinfo is UTC
+                    assert row.recorded_at.tzinfo is UTC
+            assert store_feed.feed_rows_after(connection, "nobody", None, 5) == []
+
+
+def _typed_rows(hub: Hub) -> Select[Any]:
+    """The retailer's whole feed through SQLAlchemy's column types (no horizon: nothing
+    else is writing)."""
+    return (
+        select(*store_feed._ROW_COLUMNS)
+        .select_from(
+            feed_entries.join(events, events.c.seq == feed_entries.c.event_seq).join(
+                cases, cases.c.id == events.c.case_id
+            )
+        )
+        .where(feed_entries.c.retailer_id == hub.me.retailer.id)
+        .order_by(feed_entries.c.txid, feed_entries.c.position)
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-11-30 09:15:00.000001",
+        "2026-11-30 09:15:00",
+        "2026-11-30T09:15:00+05:30",
+        "2026-11-30T09:15:00Z",
+    ],
+)
+def test_an_instants_text_reads_as_the_column_type_reads_it(text: str) -> None:
+    """SQLite's text read by the store (offset-less, the form the column writes, or any
+    other) is the aware UTC instant ``UtcDateTime`` gives for it."""
+    read = store_feed._utc_from_text(text)
+    assert read == aware(text)
+    assert read.tzinfo is UTC

@@ -3,6 +3,7 @@ the very text the serializer gives, so cursors retailers hold stay valid."""
 
 from __future__ import annotations
 
+import hmac
 import json
 import zlib
 
@@ -10,13 +11,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from itsdangerous import URLSafeSerializer
+from itsdangerous.encoding import base64_decode
 
 from hub.retailers.cursors import (
     CursorKind,
     UnknownCursor,
+    _HmacSha1,
     _never_compressed,
     decode_cursor,
     encode_cursor,
+    encode_cursors,
 )
 
 KEY = bytes(range(32))
@@ -97,3 +101,51 @@ def test_the_bound_skips_the_payloads_a_feed_holds() -> None:
     assert _never_compressed(0, 9_999_999_999)
     assert _never_compressed(999_999, 9_999_999)
     assert not _never_compressed(1111111111111111111, 1111111111111111111)
+
+
+@given(
+    values=st.lists(positions | repetitive | st.tuples(st.integers(0, 999), st.integers(-5, 5))),
+    kind=st.sampled_from(CursorKind),
+)
+def test_a_pages_cursors_are_each_positions_own(
+    values: list[tuple[int, int]], kind: CursorKind
+) -> None:
+    """encode_cursors signs a page's positions at once: the texts ``encode_cursor`` (the
+    serializer's) gives one by one, negative and compressible positions included."""
+    assert encode_cursors(KEY, kind, values) == [encode_cursor(KEY, kind, v) for v in values]
+    for value, text in zip(values, encode_cursors(KEY, kind, values), strict=True):
+        if min(value) >= 0:
+            assert text == _serializer_text(kind, value)
+
+
+@pytest.mark.parametrize("length", [0, 1, 20, 63, 64, 65, 200])
+def test_the_kept_hmac_states_sign_as_hmac_does(length: int) -> None:
+    key = bytes(range(256))[:length] * (1 + length // 256)
+    signer = _HmacSha1(key[:length])
+    for message in (b"", b"WzAsNDJd", bytes(range(256)) * 3):
+        assert signer.digest(message) == hmac.digest(key[:length], message, "sha1")
+
+
+def test_a_tampered_cursor_of_a_page_is_unknown() -> None:
+    """Each character of a page's cursor changed, or the body of another position put
+    before its signature: the signature check refuses it, unless the change is in the
+    unused low bits of the signature's last base64 character (the same signature)."""
+    first, second = encode_cursors(KEY, CursorKind.FEED, [(0, 41), (0, 42)])
+    assert decode_cursor(KEY, CursorKind.FEED, first, arity=2) == (0, 41)
+    signature = base64_decode(first.split(".")[1])
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    refused = 0
+    for index, char in enumerate(first):
+        for other in alphabet.replace(char, "") if char != "." else "-_A":
+            changed = first[:index] + other + first[index + 1 :]
+            body, _, signed = changed.partition(".")
+            if body == first.split(".")[0] and base64_decode(signed) == signature:
+                assert decode_cursor(KEY, CursorKind.FEED, changed, arity=2) == (0, 41)
+                continue
+            with pytest.raises(UnknownCursor):
+                decode_cursor(KEY, CursorKind.FEED, changed, arity=2)
+            refused += 1
+    assert refused > 60 * len(first)
+    swapped = second.split(".")[0] + "." + first.split(".")[1]
+    with pytest.raises(UnknownCursor):
+        decode_cursor(KEY, CursorKind.FEED, swapped, arity=2)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from hub.model.event import Event
 from hub.model.statuses import CaseStatus
-from hub.retailers.cursors import CursorKind, decode_cursor, encode_cursor
+from hub.retailers.cursors import CursorKind, decode_cursor, encode_cursors
 from hub.retailers.tenants import Retailer
 from hub.store.db import Connection, Database
 from hub.store.feed import FeedKey, FeedRow, event_of, feed_rows_after
@@ -69,10 +69,6 @@ class FeedRows:
     has_more: bool
 
 
-def feed_cursor(retailer: Retailer, key: FeedKey) -> str:
-    return encode_cursor(retailer.cursor_key, CursorKind.FEED, key)
-
-
 def read_feed_rows(
     connection: Connection, retailer: Retailer, *, after: str | None, limit: int = DEFAULT_PAGE
 ) -> FeedRows:
@@ -88,7 +84,9 @@ def read_feed_rows(
     rows = rows[:limit]
     if not rows:
         return FeedRows(rows=[], cursors=[], statuses_after=[], next_cursor=after, has_more=False)
-    cursors = [feed_cursor(retailer, row.key) for row in rows]
+    cursors = encode_cursors(
+        retailer.cursor_key, CursorKind.FEED, [(row.txid, row.position) for row in rows]
+    )
     return FeedRows(
         rows=rows,
         cursors=cursors,

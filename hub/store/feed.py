@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any, NamedTuple
 
@@ -37,6 +37,7 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Connection,
+    Dialect,
     Select,
     String,
     and_,
@@ -182,7 +183,65 @@ def feed_rows_after(
     connection: Connection, retailer_id: str, start: FeedKey | None, count: int
 ) -> list[FeedRow]:
     """At most ``count`` of the retailer's entries after ``start`` (from the first if
-    None), in feed order, none beyond the horizon on PostgreSQL."""
+    None), in feed order, none beyond the horizon on PostgreSQL.
+
+    The statement is compiled once per database and run on the driver's own cursor, and
+    only the columns that need it are converted (each instant, the details' JSON on
+    SQLite), into the very values SQLAlchemy's column types give (a test compares them):
+    its row processing, a call per column and row, was half of a page's time.
+    """
+    statement = _rows_statement(connection.dialect, start is not None)
+    values: dict[str, Any] = {"retailer_id": retailer_id, "count": count}
+    if start is not None:
+        values["txid"], values["position"] = start
+    raw = _driver_rows(connection, statement, values)
+    make = FeedRow._make
+    if connection.dialect.name == "postgresql":
+        # psycopg gives each instant in the session's zone and the details parsed.
+        return [
+            make(
+                (
+                    *row[:9],
+                    row[9].astimezone(UTC),
+                    row[10],
+                    row[11].astimezone(UTC),
+                    *row[12:],
+                )
+            )
+            for row in raw
+        ]
+    # SQLite gives the text SQLAlchemy wrote: instants in UTC, details as JSON.
+    loads = json.loads
+    return [
+        make(
+            (
+                *row[:9],
+                _utc_from_text(row[9]),
+                row[10],
+                _utc_from_text(row[11]),
+                *row[12:16],
+                None if row[16] is None else loads(row[16]),
+                row[17],
+            )
+        )
+        for row in raw
+    ]
+
+
+class _Statement(NamedTuple):
+    """A statement compiled for one database: its SQL, for a driver taking positional
+    parameters the order of their names (None when it takes them by name), and the
+    values SQLAlchemy set itself (SQLite's ``OFFSET 0``)."""
+
+    sql: str
+    positional: tuple[str, ...] | None
+    fixed: tuple[tuple[str, Any], ...]
+
+
+@lru_cache(maxsize=16)
+def _rows_statement(dialect: Dialect, from_key: bool) -> _Statement:
+    """``feed_rows_after``'s query, compiled once per database (and whether it starts
+    after a key): the retailer, the key and the count are parameters."""
     query = (
         select(*_ROW_COLUMNS)
         .select_from(
@@ -190,15 +249,57 @@ def feed_rows_after(
                 cases, cases.c.id == events.c.case_id
             )
         )
-        .where(feed_entries.c.retailer_id == retailer_id)
+        .where(feed_entries.c.retailer_id == bindparam("retailer_id", type_=String))
         .order_by(feed_entries.c.txid, feed_entries.c.position)
-        .limit(count)
+        .limit(bindparam("count", type_=BigInteger))
     )
-    if start is not None:
-        query = query.where(beyond(connection, start, after=True))
-    if connection.dialect.name == "postgresql":
+    if from_key:
+        txid = bindparam("txid", type_=BigInteger)
+        position = bindparam("position", type_=BigInteger)
+        if dialect.name == "postgresql":  # as ``beyond`` seeks on each database
+            query = query.where(
+                tuple_(feed_entries.c.txid, feed_entries.c.position) > tuple_(txid, position)
+            )
+        else:
+            query = query.where(feed_entries.c.txid == txid, feed_entries.c.position > position)
+    if dialect.name == "postgresql":
         query = query.where(feed_entries.c.txid < POSTGRES_HORIZON)
-    return [FeedRow._make(row) for row in connection.execute(query)]
+    compiled = query.compile(dialect=dialect)
+    order = compiled.positiontup
+    ours = {"retailer_id", "count", "txid", "position"}
+    fixed = tuple((name, value) for name, value in compiled.params.items() if name not in ours)
+    return _Statement(compiled.string, None if order is None else tuple(order), fixed)
+
+
+def _driver_rows(
+    connection: Connection, statement: _Statement, values: dict[str, Any]
+) -> list[tuple[Any, ...]]:
+    """The statement's rows as the driver gives them, in the connection's transaction."""
+    values = dict(statement.fixed, **values)
+    parameters: Any = (
+        values
+        if statement.positional is None
+        else tuple(values[name] for name in statement.positional)
+    )
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(statement.sql, parameters)
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
+    finally:
+        cursor.close()
+    return rows
+
+
+def _utc_from_text(text: str) -> datetime:
+    """An instant as SQLite holds it (the text ``UtcDateTime`` wrote), aware in UTC.
+    That text has no offset: read with UTC's, it comes back aware in one call (five
+    times cheaper than a ``replace`` after it); any other text is read as it says."""
+    try:
+        return datetime.fromisoformat(text + "+00:00")
+    except ValueError:
+        pass
+    value = datetime.fromisoformat(text)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def among_cases(connection: Connection, case_ids: list[int]) -> ColumnElement[bool]:
