@@ -296,9 +296,8 @@ def _utc_from_text(text: str) -> datetime:
     times cheaper than a ``replace`` after it); any other text is read as it says."""
     try:
         return datetime.fromisoformat(text + "+00:00")
-    except ValueError:
-        pass
-    value = datetime.fromisoformat(text)
+    except ValueError:  # a text with an offset of its own
+        value = datetime.fromisoformat(text)
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
