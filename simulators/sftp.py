@@ -15,13 +15,21 @@ import hmac
 import itertools
 import os
 import threading
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import TypeVar
 
-import asyncssh
+from cryptography.utils import CryptographyDeprecationWarning
+
+with warnings.catch_warnings():
+    # asyncssh 2.24 names DSA's key types as it is imported, which cryptography 51
+    # deprecates: five lines about the simulators' library on every `hub demo` start.
+    # Only that warning, only from asyncssh, only while it is imported.
+    warnings.filterwarnings("ignore", category=CryptographyDeprecationWarning, module=r"asyncssh\.")
+    import asyncssh
 
 __all__ = ["ClientKey", "SftpOp", "SftpServer", "generate_client_key"]
 
