@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from hub.errors import ConflictError, FatalError, NotFoundError, TransientError
 from hub.ports import DeliveryReceipt
 from hub.store.db import Database
-from hub.store.outbox import Claims, ResentBy
+from hub.store.outbox import ResentBy
 from hub.store.tables import outbox
 from hub.sync.failures import FailureState, case_failures
 from hub.sync.outbox import (
@@ -765,8 +765,8 @@ def test_a_message_after_another_waits_for_it_across_targets(database: Database)
     assert again.calls[-1] == "note-1"
 
 
-def test_claims_kept_by_a_dispatcher_bind_each_claims_own_values(database: Database) -> None:
-    """A dispatcher's claim statements are built once and kept: each claim still leases
+def test_claim_statements_built_once_bind_each_claims_own_values(database: Database) -> None:
+    """The claim statements are built once per shape and kept: each claim still leases
     for its own owner, time and lease, takes its own limit, and a claim narrowed by
     target and kind takes only those, wherever the unnarrowed one was built first."""
     put(
@@ -776,8 +776,7 @@ def test_claims_kept_by_a_dispatcher_bind_each_claims_own_values(database: Datab
         item("c", case="C3", target="carrier"),
         item("d", case="C4", target="carrier"),
     )
-    claims = Claims()
-    first = claim(database, "one", limit=1, now=T0, lease_seconds=60, claims=claims)
+    first = claim(database, "one", limit=1, now=T0, lease_seconds=60)
     assert [row.idempotency_key for row in first] == ["a"]
     assert (first[0].lease_owner, first[0].lease_until) == ("one", T0 + timedelta(seconds=60))
     later = T0 + timedelta(seconds=5)
@@ -789,12 +788,11 @@ def test_claims_kept_by_a_dispatcher_bind_each_claims_own_values(database: Datab
         lease_seconds=30,
         target="carrier",
         kind="repair_order",
-        claims=claims,
     )
     assert [row.idempotency_key for row in narrowed] == ["c", "d"]
     assert {(row.lease_owner, row.lease_until) for row in narrowed} == {
         ("two", later + timedelta(seconds=30))
     }
-    rest = claim(database, "three", limit=5, now=later, claims=claims)
+    rest = claim(database, "three", limit=5, now=later)
     assert [(row.idempotency_key, row.lease_owner) for row in rest] == [("b", "three")]
-    assert claim(database, "four", limit=5, now=later, claims=claims) == []
+    assert claim(database, "four", limit=5, now=later) == []

@@ -15,7 +15,7 @@ stored and rejected, and its rejects name that record like any run's.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from hub.config.connector_spec import ReceiverRef
@@ -157,4 +157,4 @@ def process_push(
 
 def _stored_counts(counts: RunCounts) -> RunCounts:
     """What storing the push adds: it was counted as seen when it was archived."""
-    return RunCounts(**{**vars(counts), "messages_seen": 0})
+    return replace(counts, messages_seen=0)

@@ -15,6 +15,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import cache
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
@@ -38,7 +39,6 @@ from hub.store.upsert import insert_ignoring_conflicts
 
 __all__ = [
     "BLOCKING_STATES",
-    "Claims",
     "Dead",
     "Delivered",
     "OutboxItem",
@@ -248,24 +248,7 @@ def claim(
 ) -> list[OutboxRow]:
     """Lease up to ``limit`` due messages that head their queue and wait for no message
     still to send, for ``owner``, in id order; only those of ``target`` and ``kind`` when
-    given. A dispatcher claims through a :class:`Claims` it keeps, whose statements are
-    built once; this builds them for one claim."""
-    return Claims()(
-        connection,
-        owner,
-        limit=limit,
-        lease_seconds=lease_seconds,
-        now=now,
-        target=target,
-        kind=kind,
-    )
-
-
-class Claims:
-    """The claim, its statements built on first use and kept, by whether a target and a
-    kind narrow it: building one (three aliases of the outbox, each column proxied) and
-    its cache key cost more CPU than the claim's rows, once per claim of a dozen messages
-    or so (issue 17). A dispatcher keeps one; its values are bound at each claim.
+    given.
 
     One statement, ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING``:
     on PostgreSQL concurrent claimers skip each other's rows instead of waiting; on
@@ -274,44 +257,27 @@ class Claims:
     serialised rather than failing on a stale snapshot. Each claim counts as an attempt,
     so a message that crashes its dispatcher every time still ends dead.
     """
-
-    def __init__(self) -> None:
-        self._statements: dict[tuple[bool, bool], Any] = {}
-
-    def __call__(
-        self,
-        connection: Connection,
-        owner: str,
-        *,
-        limit: int,
-        lease_seconds: float,
-        now: datetime,
-        target: str | None = None,
-        kind: str | None = None,
-    ) -> list[OutboxRow]:
-        """Lease up to ``limit`` due messages that head their queue and wait for no
-        message still to send, for ``owner``, in id order; only those of ``target`` and
-        ``kind`` when given."""
-        shape = (target is not None, kind is not None)
-        statement = self._statements.get(shape)
-        if statement is None:
-            statement = self._statements[shape] = _claim_statement(*shape)
-        values: dict[str, Any] = {
-            "claim_now": now,
-            "claim_limit": limit,
-            "claim_owner": owner,
-            "claim_lease_until": now + timedelta(seconds=lease_seconds),
-        }
-        if target is not None:
-            values["claim_target"] = target
-        if kind is not None:
-            values["claim_kind"] = kind
-        rows = connection.execute(statement, values).mappings().all()
-        return sorted((OutboxRow.from_row(row) for row in rows), key=lambda row: row.id)
+    statement = _claim_statement(target is not None, kind is not None)
+    values: dict[str, Any] = {
+        "claim_now": now,
+        "claim_limit": limit,
+        "claim_owner": owner,
+        "claim_lease_until": now + timedelta(seconds=lease_seconds),
+    }
+    if target is not None:
+        values["claim_target"] = target
+    if kind is not None:
+        values["claim_kind"] = kind
+    rows = connection.execute(statement, values).mappings().all()
+    return sorted((OutboxRow.from_row(row) for row in rows), key=lambda row: row.id)
 
 
+@cache
 def _claim_statement(by_target: bool, by_kind: bool) -> Any:
-    """The claim's statement, its values bound at each claim (``claim_now``,
+    """The claim's statement, built once per shape (by whether a target and a kind narrow
+    it): building it (three aliases of the outbox, each column proxied) and its cache key
+    cost more CPU than the claim's rows, once per claim of a dozen messages or so (issue
+    17). Its values are bound at each claim (``claim_now``,
     ``claim_limit``, ``claim_owner``, ``claim_lease_until``, and ``claim_target`` and
     ``claim_kind`` when they narrow it: a bound name may not be a column's)."""
     head = outbox.alias("head")

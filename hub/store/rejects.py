@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -189,9 +190,10 @@ OPEN_REJECTS_CHECKED = 200
 connector with more has a problem no re-send fixes line by line."""
 
 
+@cache
 def _later_file_candidates() -> tuple[Select[Any], CompoundSelect[Any]]:
-    """The statements reading a later file's candidates, built once (building them cost
-    a small file more than running them, issue 17): the same name's open rejects, and
+    """The statements reading a later file's candidates, built once, on first use (building
+    them cost a small file more than running them, issue 17): the same name's open rejects, and
     those with the connector's newest others."""
     columns = (rejects.c.id, rejects.c.line, rejects.c.field, rejects.c.reason, rejects.c.raw)
     message_id = bindparam("message_id", type_=Integer)
@@ -220,9 +222,6 @@ def _later_file_candidates() -> tuple[Select[Any], CompoundSelect[Any]]:
     return same_name, union_all(same_name, select(*others.c, true()))
 
 
-_CANDIDATES, _CANDIDATES_AND_REPORTS = _later_file_candidates()
-
-
 def mark_fixed_by_later_file(
     connection: Connection,
     connector: str,
@@ -247,7 +246,8 @@ def mark_fixed_by_later_file(
     the same name's open rejects, whole, and the newest others; those a re-send fixes
     are no report's candidates.
     """
-    statement = _CANDIDATES_AND_REPORTS if reports else _CANDIDATES
+    same_name, with_reports = _later_file_candidates()
+    statement = with_reports if reports else same_name
     rows = connection.execute(
         statement, {"connector": connector, "source": source, "message_id": message_id}
     ).all()

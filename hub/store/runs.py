@@ -19,6 +19,7 @@ from sqlalchemy.sql.dml import ReturningInsert
 
 from hub.errors import PartnerDataError
 from hub.store.tables import connector_leases, connector_runs, rejects, replays
+from hub.store.upsert import dialect_insert
 
 __all__ = [
     "ReplayMark",
@@ -155,25 +156,15 @@ def push_window_run(connection: Connection, connector: str, window: datetime, no
 @cache
 def _window_upsert(dialect: str) -> ReturningInsert[Any]:
     """Insert the window's record, or count one more push in it; built once per database
-    kind. The dialect's module is imported here, where its engine has loaded it already."""
-    keys = [connector_runs.c.connector, connector_runs.c.push_window]
-    if dialect == "postgresql":
-        from sqlalchemy.dialects import postgresql
-
-        on_postgresql = postgresql.insert(connector_runs)
-        return on_postgresql.on_conflict_do_update(
-            index_elements=keys, set_=_one_more_push(on_postgresql.excluded.finished_at)
-        ).returning(connector_runs.c.id)
-    from sqlalchemy.dialects import sqlite
-
-    on_sqlite = sqlite.insert(connector_runs)
-    return on_sqlite.on_conflict_do_update(
-        index_elements=keys, set_=_one_more_push(on_sqlite.excluded.finished_at)
+    kind."""
+    statement = dialect_insert(dialect, connector_runs)
+    return statement.on_conflict_do_update(
+        index_elements=[connector_runs.c.connector, connector_runs.c.push_window],
+        set_={
+            "messages_seen": connector_runs.c.messages_seen + 1,
+            "finished_at": statement.excluded.finished_at,
+        },
     ).returning(connector_runs.c.id)
-
-
-def _one_more_push(finished_at: ColumnElement[Any]) -> dict[str, ColumnElement[Any]]:
-    return {"messages_seen": connector_runs.c.messages_seen + 1, "finished_at": finished_at}
 
 
 def add_to_run(

@@ -87,18 +87,15 @@ def claim(
     now: datetime | None = None,
     target: str | None = None,
     kind: str | None = None,
-    claims: store.Claims | None = None,
 ) -> list[OutboxRow]:
     """Lease up to ``limit`` due messages that head their queue, for ``owner``; only those
     of ``target`` and ``kind`` when given (more lines for a file already being filled).
 
-    A transaction of its own, one statement (hub.store.outbox.Claims): concurrent
+    A transaction of its own, one statement (hub.store.outbox.claim): concurrent
     claimers skip each other's rows on PostgreSQL and are serialised on SQLite.
-    ``claims``: the statements a dispatcher keeps, else built for this claim.
     """
-    claiming = claims if claims is not None else store.Claims()
     with database.transaction() as connection:
-        return claiming(
+        return store.claim(
             connection,
             owner,
             limit=limit,
@@ -317,7 +314,6 @@ class Dispatcher:
         self.bell = bell if bell is not None else Bell()
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
-        self._claims = store.Claims()
 
     def run_once(self) -> DispatchResult:
         """Claim one batch and settle each message (or delivery) of it; the outcomes are
@@ -504,7 +500,6 @@ class Dispatcher:
             now=self.clock(),
             target=target,
             kind=kind,
-            claims=self._claims,
         )
 
     def _group(
