@@ -79,6 +79,8 @@ class Receiver:
     """Cleared, it holds every request unanswered: the senders stand still mid-batch."""
     in_flight: int = 0
     most_in_flight: int = 0
+    arrived: set[str] = field(default_factory=set)
+    """Ids of every request that reached the endpoint, answered or held at the gate."""
 
     def __post_init__(self) -> None:
         self.gate.set()
@@ -90,6 +92,11 @@ class Receiver:
     def settled(self) -> int:
         with self.lock:
             return len(self.processed)
+
+    def never_sent(self, keys: list[str]) -> list[str]:
+        """Those of ``keys`` that never reached the endpoint."""
+        with self.lock:
+            return [key for key in keys if key not in self.arrived]
 
 
 @pytest.fixture
@@ -104,6 +111,7 @@ def receiver() -> Iterator[Receiver]:
         payload = verifier.verify(body, dict(request.headers))
         message_id = request.headers["webhook-id"]
         with state.lock:
+            state.arrived.add(message_id)
             state.in_flight += 1
             state.most_in_flight = max(state.most_in_flight, state.in_flight)
         await asyncio.sleep(RECEIVER_DELAY)

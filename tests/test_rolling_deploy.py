@@ -149,7 +149,7 @@ def test_a_rolling_deploy_loses_nothing_sends_nothing_twice_and_leaves_no_lease(
         for victim in old:
             start()  # the new process first, then the old one goes
             deadline = time.monotonic() + 60
-            held: list[str] = []
+            waiting: list[str] = []
             while True:  # stop it holding a delivery in flight and more claimed behind it
                 for _ in range(BURST):  # a burst of cases, claimed by the first idle process
                     queue_case(database, network, f"ME-{200000 + len(burst):06d}")
@@ -157,9 +157,12 @@ def test_a_rolling_deploy_loses_nothing_sends_nothing_twice_and_leaves_no_lease(
                 time.sleep(0.05)
                 receiver.gate.clear()
                 time.sleep(0.5)
-                held = held_by(database, victim.pid)
+                waiting = receiver.never_sent(held_by(database, victim.pid))
                 assert time.monotonic() < deadline, "the process never held a batch"
-                if len(held) >= 2:
+                # Claimed and never sent while its senders stand at the gate: waiting
+                # behind them, so the stop must hand it back. (Counting the claimed ones
+                # is not enough: some may be answered and not yet marked.)
+                if waiting:
                     break
                 receiver.gate.set()
                 time.sleep(0.3)
@@ -167,7 +170,7 @@ def test_a_rolling_deploy_loses_nothing_sends_nothing_twice_and_leaves_no_lease(
             time.sleep(0.5)  # the stop is seen while the receiver still holds its answer
             receiver.gate.set()
             code = victim.wait(timeout=GRACE + 15)
-            stopped.append((victim, held, code))
+            stopped.append((victim, waiting, code))
             assert code == 0, "stopped cleanly within the grace period"
             assert held_by(database, victim.pid) == [], "no outbox message left claimed"
             assert leases_of(database, victim.pid) == [], "no connector lease left"
@@ -192,8 +195,8 @@ def test_a_rolling_deploy_loses_nothing_sends_nothing_twice_and_leaves_no_lease(
         given_back = sum(handed_back(Path(log.name)) for log in logs)
         print(
             f"\nrolling deploy: {total} messages, {sum(deliveries.values())} deliveries of "
-            f"{len(deliveries)} ids ({duplicates} duplicates); held at SIGTERM: "
-            f"{[len(held) for _, held, _ in stopped]}, {given_back} handed back unsent; "
+            f"{len(deliveries)} ids ({duplicates} duplicates); claimed and unsent at SIGTERM: "
+            f"{[len(waiting) for _, waiting, _ in stopped]}, {given_back} handed back unsent; "
             f"{len(runs)} runs of {CONNECTOR}; {left} leases left"
         )
         assert states == {OutboxState.DELIVERED.value: total}, "none lost, none dead"
@@ -205,8 +208,9 @@ def test_a_rolling_deploy_loses_nothing_sends_nothing_twice_and_leaves_no_lease(
         references += [f"ME-{100000 + n:06d}" for n in range(NEW_CASES)]
         references += [f"ME-{200000 + n:06d}" for n in burst]
         assert timeline == dict.fromkeys(references, expected), "per case, in order"
-        assert all(len(held) >= 2 for _, held, _ in stopped), "each stopped holding a batch"
-        assert given_back > 0, "and handed back what it had not sent"
+        assert all(waiting for _, waiting, _ in stopped), "each stopped with some unsent"
+        unsent = sum(len(waiting) for _, waiting, _ in stopped)
+        assert given_back >= unsent > 0, "and handed back what it had not sent"
         assert overlaps(runs) == [], "no connector ran concurrently with itself"
         assert codes == [0, 0, 0]
         assert left == 0, "no lease left to expire"
