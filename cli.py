@@ -97,7 +97,7 @@ def up(
     from hub.partners.connectors import open_network
     from hub.store.migrate import upgrade
     from hub.store.parties import save_party
-    from hub.sync.requirements import profile_needs
+    from hub.sync.profiles import profile_needs
 
     db = _database(database, schema_required=False)
     upgrade(db)

@@ -314,7 +314,7 @@ _STORE_ALONE = (*_SERVING, *_NETWORK, *_SQLITE, "yaml")
         (["db", "current"], _STORE_ALONE),
         (["connectors", "list"], (*_SERVING, *_BUILDING, "sqlalchemy", "hub.partners.ingest")),
         (["sla"], (*_SERVING, *_BUILDING, *_SQLITE, "holidays")),
-        (["connectors", "check"], (*_SERVING, *_RUNNING)),
+        (["connectors", "check"], (*_SERVING, *_RUNNING, "sqlalchemy", "hub.store")),
     ],
     ids=lambda value: " ".join(value) if isinstance(value, list) else None,
 )
@@ -325,7 +325,8 @@ def test_a_command_that_serves_no_http_imports_only_what_it_uses(
     the store alone loads no network model, `hub overview` and `hub db current` no Alembic
     (the head is read from the migration files), `hub connectors list` no store and no
     connector, `hub sla` not every country's holidays, `hub connectors check` nothing that
-    runs a connector, none of them the serving machinery or a partner client."""
+    runs a connector and no store (it reads files only), none of them the serving
+    machinery or a partner client."""
     url = f"sqlite:///{tmp_path / 'hub.db'}"
     upgrade(Database(url))
     modules = tmp_path / "modules.txt"
