@@ -3,8 +3,6 @@
 `hub` (the installed entry point) and `python cli.py` run this same code.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 from pathlib import Path
@@ -120,7 +118,7 @@ def show_overview(database: DatabaseOption = None) -> None:
     _print_overview(overview(_database(database)))
 
 
-def _print_overview(state: Overview) -> None:
+def _print_overview(state: "Overview") -> None:
     from rich.table import Table
 
     out.print(f"[bold]After-sales hub[/bold] on {state.database}")

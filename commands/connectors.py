@@ -1,7 +1,5 @@
 """Connectors: check the network file, list connectors, run one, ingest a local file."""
 
-from __future__ import annotations
-
 import sys
 from datetime import UTC, datetime
 from pathlib import Path

@@ -6,10 +6,13 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+import typer
 from sqlalchemy import update
 
 from hub.bootstrap import Hub
@@ -349,6 +352,33 @@ def test_a_command_that_serves_no_http_imports_only_what_it_uses(
         if name == prefix or name.startswith(f"{prefix}.")
     )
     assert found == [], f"hub {' '.join(arguments)} imported {found}"
+
+
+def test_every_command_s_parameters_are_annotated_with_objects_not_strings() -> None:
+    """Issue 17: Typer reads the parameters of every command at each start (to build the
+    whole tree, even for one command). A postponed annotation is a string it compiles and
+    evaluates then, each time: the modules that define commands do not postpone theirs
+    (`from __future__ import annotations`), so it finds the objects made at import."""
+    from cli import app
+
+    def callbacks(typer_app: typer.Typer) -> list[Callable[..., Any]]:
+        found = [command.callback for command in typer_app.registered_commands]
+        if typer_app.registered_callback is not None:
+            found.append(typer_app.registered_callback.callback)
+        for group in typer_app.registered_groups:
+            assert group.typer_instance is not None
+            found += callbacks(group.typer_instance)
+        return [callback for callback in found if callback is not None]
+
+    every = callbacks(app)
+    assert len(every) > 40  # every command of `hub`, the groups' own included
+    postponed = [
+        f"{callback.__module__}.{callback.__name__}: {name}"
+        for callback in every
+        for name, annotation in callback.__annotations__.items()
+        if isinstance(annotation, str)
+    ]
+    assert postponed == []
 
 
 def test_the_model_loads_a_module_only_when_one_of_its_names_is_used() -> None:
