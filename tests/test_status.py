@@ -299,8 +299,9 @@ _RUNNING = (
 )
 """What runs a connector: `hub connectors check` builds and checks every connector, and
 runs none."""
-_STORE_ALONE = (*_SERVING, *_NETWORK, *_SQLITE, "yaml")
-"""A command that reads the store alone parses no YAML (no hub.yaml here either)."""
+_STORE_ALONE = (*_SERVING, *_NETWORK, *_SQLITE, "yaml", "hub.ports")
+"""A command that reads the store alone parses no YAML (no hub.yaml here either), nor
+imports the adapters' ports (their protocols and settings model)."""
 
 
 @pytest.mark.parametrize(
