@@ -27,7 +27,7 @@ from hub.partners.connectors import Network, check_network, open_network
 from hub.partners.runs import RunCounts, finish_run, start_run
 from hub.ports import MessageRef, RawMessage
 from hub.store.archive import archive_message
-from hub.store.cases import open_case
+from hub.store.cases import case_id_of, case_state, get_case, open_case
 from hub.store.db import Database
 from hub.store.events import append_events
 from hub.store.migrate import upgrade
@@ -380,6 +380,40 @@ def test_every_command_s_parameters_are_annotated_with_objects_not_strings() -> 
         if isinstance(annotation, str)
     ]
     assert postponed == []
+
+
+def test_a_case_s_timeline_and_erasure_read_its_id_and_validate_no_case(
+    database: Database,
+) -> None:
+    """Issue 17: `hub cases show` reads a case's events and its erasure by the case's id;
+    its stored document is not made a ``Case`` (the case model's validator is built on
+    first use), on both databases. An unknown reference is still said."""
+    register_network(database)
+    with database.transaction() as connection:
+        open_case(connection, make_case("ME-000321"))
+        record = get_case(connection, "ME-000321")
+        assert record is not None
+        assert case_id_of(connection, "ME-000321") == record.id
+        assert case_id_of(connection, "ME-000999") is None
+        with pytest.raises(NotFoundError, match="no case ME-000999"):
+            case_state(connection, "ME-000999")
+    url = database.engine.url.render_as_string(hide_password=False)
+    probe = (
+        "import sys\n"
+        "from hub.retailers.erasure import erasure_status\n"
+        "from hub.store.cases import case_state\n"
+        "from hub.store.db import Database\n"
+        f"database = Database({url!r})\n"
+        "with database.transaction() as connection:\n"
+        "    state = case_state(connection, 'ME-000321')\n"
+        "assert [event.status for event in state.timeline] == ['created'], state\n"
+        "assert erasure_status(database, 'ME-000321') is None\n"
+        "print(sys.modules['hub.model.case'].Case.__pydantic_complete__)\n"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert found.stdout.strip() == "False"
 
 
 def test_the_model_loads_a_module_only_when_one_of_its_names_is_used() -> None:
