@@ -3,8 +3,6 @@
 `hub` (the installed entry point) and `python cli.py` run this same code.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 from pathlib import Path
@@ -97,7 +95,7 @@ def up(
     from hub.partners.connectors import open_network
     from hub.store.migrate import upgrade
     from hub.store.parties import save_party
-    from hub.sync.requirements import profile_needs
+    from hub.sync.profiles import profile_needs
 
     db = _database(database, schema_required=False)
     upgrade(db)
@@ -120,7 +118,7 @@ def show_overview(database: DatabaseOption = None) -> None:
     _print_overview(overview(_database(database)))
 
 
-def _print_overview(state: Overview) -> None:
+def _print_overview(state: "Overview") -> None:
     from rich.table import Table
 
     out.print(f"[bold]After-sales hub[/bold] on {state.database}")

@@ -1,8 +1,6 @@
 """Adapters: what is installed, conformance runs against golden files, and drafting a new
 partner's mapping."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 

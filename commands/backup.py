@@ -1,7 +1,5 @@
 """`hub backup FILE`: an online copy of the SQLite database, taken while the hub serves."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 

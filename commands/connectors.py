@@ -1,7 +1,5 @@
 """Connectors: check the network file, list connectors, run one, ingest a local file."""
 
-from __future__ import annotations
-
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +26,7 @@ app = typer.Typer(help="The partner network's connectors.", no_args_is_help=True
 def check(network: NetworkOption = None) -> None:
     """Validate connectors.yaml and every mapping it names; each problem with file and line."""
     from hub.partners.connectors import Problem, check_network, open_network
-    from hub.sync.requirements import profile_needs
+    from hub.sync.profiles import profile_needs
 
     path = network_path(network)
     problems = check_network(path)

@@ -5,8 +5,6 @@ and the console stays up until Ctrl-C; `--once` runs the same story to its end a
 speed, prints the summary and exits 0 only if every party ended consistent.
 """
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 

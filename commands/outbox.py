@@ -1,7 +1,5 @@
 """The outbox: send what is due now, list dead letters, replay or discard one."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

@@ -2,8 +2,6 @@
 (``retention:`` in connectors.yaml) and removing it now; `hub cases erase REF`: erase a
 case's personal data as the retailer API does, for a request that came another way."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

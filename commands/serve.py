@@ -11,8 +11,6 @@ All of it within the grace period (``--grace-seconds``, $HUB_SHUTDOWN_GRACE), th
 0; past it, the process exits 1 and what it still holds waits for its lease to expire.
 """
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

@@ -1,7 +1,5 @@
 """`hub sla`: service-level breaches of open cases, one case's steps, publishing now."""
 
-from __future__ import annotations
-
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -44,7 +42,7 @@ def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
 
 
-def _breach_json(breach: Breach) -> dict[str, Any]:
+def _breach_json(breach: "Breach") -> dict[str, Any]:
     return {
         "case_reference": breach.case_ref,
         "retailer": breach.retailer,
@@ -57,7 +55,7 @@ def _breach_json(breach: Breach) -> dict[str, Any]:
     }
 
 
-def _step_json(step: StepLevel) -> dict[str, Any]:
+def _step_json(step: "StepLevel") -> dict[str, Any]:
     return {
         "step": step.step.value,
         "basis": step.basis,
@@ -70,7 +68,7 @@ def _step_json(step: StepLevel) -> dict[str, Any]:
     }
 
 
-def _print_case(levels: CaseServiceLevels) -> None:
+def _print_case(levels: "CaseServiceLevels") -> None:
     from rich.table import Table
 
     from hub.sla.compute import StepState
@@ -95,7 +93,7 @@ def _print_case(levels: CaseServiceLevels) -> None:
     out.print(table)
 
 
-def _print_breaches(found: list[Breach]) -> None:
+def _print_breaches(found: "list[Breach]") -> None:
     from rich.table import Table
 
     if not found:

@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hub.clock import Clock, system_clock
+from hub.closing import Closing
 from hub.config.home import hub_clock
 from hub.config.variables import database_url, network_file
 from hub.errors import ConfigurationError, TransientError
 from hub.logs import masker
 from hub.partners.leases import LEASE
-from hub.ports import Closing
 from hub.store.db import Database, StoreError
 from hub.store.migrate import current_revision, head_revision, known_revision
 from hub.sync import DELIVERIES_PER_RECEIVER

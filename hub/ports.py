@@ -10,7 +10,6 @@ and dispatches on capabilities, never on an adapter's classes.
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Protocol, Self, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from hub.closing import Closing as Closing
 from hub.errors import PartnerDataError
 
 
@@ -398,19 +398,3 @@ class AdapterInfo:
         if self.configured is None:
             return self.capabilities
         return self.configured(settings) & self.capabilities
-
-
-class Closing(ABC):
-    """A resource held open for a while (a connection pool, an SFTP session, the hub's
-    senders): used in a ``with`` block, it is closed at the block's end whatever
-    happens. Subclasses say what closing means."""
-
-    @abstractmethod
-    def close(self) -> None:
-        """Release what the resource holds."""
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()

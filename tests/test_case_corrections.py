@@ -32,7 +32,8 @@ from hub.store.rejects import recent_rejects
 from hub.sync.delivery import deliver_any
 from hub.sync.failures import tell_retailer_of_failures
 from hub.sync.outbox import Dispatcher
-from hub.sync.requirements import profile_needs, route_needs
+from hub.sync.profiles import profile_needs
+from hub.sync.requirements import route_needs
 from simulators.colis_express import ColisExpressSimulator
 from tests.api_support import Tenant, case_json, make_tenant, serving
 from tests.factories import register_network

@@ -37,7 +37,8 @@ from hub.ports import AcceptedPush, PushRefusal
 from hub.store.case_links import RecordedBy, reference_candidates
 from hub.store.cases import open_case
 from hub.store.db import Database
-from hub.sync.engine import Addresses, apply_sync
+from hub.sync.addresses import Addresses
+from hub.sync.engine import apply_sync
 from hub.sync.rules import TakenOutsideIntent, evaluate
 from simulators.server import serving
 from tests.factories import T0, case_event, make_case, register_network

@@ -6,10 +6,13 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+import typer
 from sqlalchemy import update
 
 from hub.bootstrap import Hub
@@ -24,7 +27,7 @@ from hub.partners.connectors import Network, check_network, open_network
 from hub.partners.runs import RunCounts, finish_run, start_run
 from hub.ports import MessageRef, RawMessage
 from hub.store.archive import archive_message
-from hub.store.cases import open_case
+from hub.store.cases import case_id_of, case_state, get_case, open_case
 from hub.store.db import Database
 from hub.store.events import append_events
 from hub.store.migrate import upgrade
@@ -296,8 +299,9 @@ _RUNNING = (
 )
 """What runs a connector: `hub connectors check` builds and checks every connector, and
 runs none."""
-_STORE_ALONE = (*_SERVING, *_NETWORK, *_SQLITE, "yaml")
-"""A command that reads the store alone parses no YAML (no hub.yaml here either)."""
+_STORE_ALONE = (*_SERVING, *_NETWORK, *_SQLITE, "yaml", "hub.ports")
+"""A command that reads the store alone parses no YAML (no hub.yaml here either), nor
+imports the adapters' ports (their protocols and settings model)."""
 
 
 @pytest.mark.parametrize(
@@ -314,7 +318,7 @@ _STORE_ALONE = (*_SERVING, *_NETWORK, *_SQLITE, "yaml")
         (["db", "current"], _STORE_ALONE),
         (["connectors", "list"], (*_SERVING, *_BUILDING, "sqlalchemy", "hub.partners.ingest")),
         (["sla"], (*_SERVING, *_BUILDING, *_SQLITE, "holidays")),
-        (["connectors", "check"], (*_SERVING, *_RUNNING)),
+        (["connectors", "check"], (*_SERVING, *_RUNNING, "sqlalchemy", "hub.store")),
     ],
     ids=lambda value: " ".join(value) if isinstance(value, list) else None,
 )
@@ -325,7 +329,8 @@ def test_a_command_that_serves_no_http_imports_only_what_it_uses(
     the store alone loads no network model, `hub overview` and `hub db current` no Alembic
     (the head is read from the migration files), `hub connectors list` no store and no
     connector, `hub sla` not every country's holidays, `hub connectors check` nothing that
-    runs a connector, none of them the serving machinery or a partner client."""
+    runs a connector and no store (it reads files only), none of them the serving
+    machinery or a partner client."""
     url = f"sqlite:///{tmp_path / 'hub.db'}"
     upgrade(Database(url))
     modules = tmp_path / "modules.txt"
@@ -348,6 +353,67 @@ def test_a_command_that_serves_no_http_imports_only_what_it_uses(
         if name == prefix or name.startswith(f"{prefix}.")
     )
     assert found == [], f"hub {' '.join(arguments)} imported {found}"
+
+
+def test_every_command_s_parameters_are_annotated_with_objects_not_strings() -> None:
+    """Issue 17: Typer reads the parameters of every command at each start (to build the
+    whole tree, even for one command). A postponed annotation is a string it compiles and
+    evaluates then, each time: the modules that define commands do not postpone theirs
+    (`from __future__ import annotations`), so it finds the objects made at import."""
+    from cli import app
+
+    def callbacks(typer_app: typer.Typer) -> list[Callable[..., Any]]:
+        found = [command.callback for command in typer_app.registered_commands]
+        if typer_app.registered_callback is not None:
+            found.append(typer_app.registered_callback.callback)
+        for group in typer_app.registered_groups:
+            assert group.typer_instance is not None
+            found += callbacks(group.typer_instance)
+        return [callback for callback in found if callback is not None]
+
+    every = callbacks(app)
+    assert len(every) > 40  # every command of `hub`, the groups' own included
+    postponed = [
+        f"{callback.__module__}.{callback.__name__}: {name}"
+        for callback in every
+        for name, annotation in callback.__annotations__.items()
+        if isinstance(annotation, str)
+    ]
+    assert postponed == []
+
+
+def test_a_case_s_timeline_and_erasure_read_its_id_and_validate_no_case(
+    database: Database,
+) -> None:
+    """Issue 17: `hub cases show` reads a case's events and its erasure by the case's id;
+    its stored document is not made a ``Case`` (the case model's validator is built on
+    first use), on both databases. An unknown reference is still said."""
+    register_network(database)
+    with database.transaction() as connection:
+        open_case(connection, make_case("ME-000321"))
+        record = get_case(connection, "ME-000321")
+        assert record is not None
+        assert case_id_of(connection, "ME-000321") == record.id
+        assert case_id_of(connection, "ME-000999") is None
+        with pytest.raises(NotFoundError, match="no case ME-000999"):
+            case_state(connection, "ME-000999")
+    url = database.engine.url.render_as_string(hide_password=False)
+    probe = (
+        "import sys\n"
+        "from hub.retailers.erasure import erasure_status\n"
+        "from hub.store.cases import case_state\n"
+        "from hub.store.db import Database\n"
+        f"database = Database({url!r})\n"
+        "with database.transaction() as connection:\n"
+        "    state = case_state(connection, 'ME-000321')\n"
+        "assert [event.status for event in state.timeline] == ['created'], state\n"
+        "assert erasure_status(database, 'ME-000321') is None\n"
+        "print(sys.modules['hub.model.case'].Case.__pydantic_complete__)\n"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert found.stdout.strip() == "False"
 
 
 def test_the_model_loads_a_module_only_when_one_of_its_names_is_used() -> None:

@@ -17,7 +17,8 @@ from hub.store.db import Database
 from hub.store.events import append_events
 from hub.store.parties import save_party
 from hub.store.tables import outbox
-from hub.sync.engine import addresses_of, apply_sync
+from hub.sync.addresses import addresses_of
+from hub.sync.engine import apply_sync
 from tests.api_support import case_json, make_tenant
 from tests.factories import make_case, part_cancelled, register_network
 

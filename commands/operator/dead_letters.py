@@ -1,7 +1,5 @@
 """``hub dead-letters``: outbox messages that gave up, listed, or sent again."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

@@ -3,8 +3,6 @@
 by the one rule (commands.common.JsonOption): JSON lines, one item a line, and
 ``status``'s one document on one line. An empty listing says so in a sentence."""
 
-from __future__ import annotations
-
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -82,7 +80,7 @@ def status(
     )
 
 
-def _last_run_text(connector: ConnectorStatus, now: datetime) -> str:
+def _last_run_text(connector: "ConnectorStatus", now: datetime) -> str:
     from hub.partners.runs import RunOutcome
 
     run = connector.last_run
@@ -92,7 +90,7 @@ def _last_run_text(connector: ConnectorStatus, now: datetime) -> str:
     return f"[{style}]{run.outcome.value}[/] {ago(run.started_at, now)}"
 
 
-def _flags_text(connector: ConnectorStatus) -> str:
+def _flags_text(connector: "ConnectorStatus") -> str:
     parts = list(connector.flags)
     if connector.paused_reason:
         parts.insert(0, connector.paused_reason)
@@ -141,7 +139,7 @@ def runs(
     out.print(table)
 
 
-def _run_row(record: RunRecord, is_replay: bool) -> list[str]:
+def _run_row(record: "RunRecord", is_replay: bool) -> list[str]:
     from hub.operators.listings import outcome_text
 
     counts = record.counts

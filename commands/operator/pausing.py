@@ -1,8 +1,6 @@
 """``hub pause`` and ``hub resume``: stop a connector on every hub process, and let it
 run again."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

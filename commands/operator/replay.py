@@ -1,8 +1,6 @@
 """``hub replay``: archived messages processed again through today's mapping, one message
 or a connector's since a date, with a progress bar and a one-line summary."""
 
-from __future__ import annotations
-
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -108,7 +106,7 @@ def replay_command(
     _print_replay(report, as_json_)
 
 
-def _print_replay(report: ReplayReport, as_json_: bool) -> None:
+def _print_replay(report: "ReplayReport", as_json_: bool) -> None:
     counts = report.counts
     if as_json_:
         write_json(

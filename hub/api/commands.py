@@ -4,8 +4,6 @@ Register both on the main command line with ``register(app)``. A key's value is 
 once, when it is issued; afterwards only its id exists anywhere.
 """
 
-from __future__ import annotations
-
 import math
 import signal
 from pathlib import Path
@@ -35,13 +33,13 @@ DatabaseOption = Annotated[
 RetailerArgument = Annotated[str, typer.Argument(help="The retailer's party id or exact name.")]
 
 
-def _database(url: str | None) -> Database:
+def _database(url: str | None) -> "Database":
     from hub.bootstrap import open_database
 
     return open_database(url)
 
 
-def _print_key(key: IssuedKey) -> None:
+def _print_key(key: "IssuedKey") -> None:
     out.print(f"API key [bold]{key.id}[/bold] for {key.retailer_id}:")
     out.print(key.token, markup=False, highlight=False, soft_wrap=True)
     out.print("[yellow]Store it now: the hub keeps only its hash and cannot show it again.")

@@ -12,7 +12,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from hub.errors import NotFoundError
-from hub.partners.runs import WHOLE_MESSAGE_REJECTED, RunOutcome, RunRecord, run_record
+from hub.partners.rejection import WHOLE_MESSAGE_REJECTED
+from hub.partners.runs import RunOutcome, RunRecord, run_record
 from hub.store import file_warnings, rejects, run_history, unmapped
 from hub.store.db import Database
 from hub.store.file_warnings import FileWarning

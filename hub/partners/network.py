@@ -19,9 +19,12 @@ from hub.config.connector_spec import ConnectorSpec
 from hub.config.network import NetworkConfig, load_network
 from hub.config.yamlfile import YamlDocument, read_yaml
 from hub.errors import ConfigurationError
+from hub.sync.addresses import addresses_of
 
 if TYPE_CHECKING:
+    from hub.model.event import Event
     from hub.partners.connectors import Connector
+    from hub.store.db import Connection
     from hub.store.events import StoredHook
 
 __all__ = ["MessageDirection", "Network", "message_direction", "open_network"]
@@ -97,10 +100,20 @@ class Network:
         return direction
 
     def sync_hook(self) -> StoredHook | None:
-        """The sync rules as a hook for every write path, or None when there are none."""
-        from hub.sync.engine import sync_hook
+        """The sync rules as a hook for every write path, or None when there are none.
+        The engine, which writes to the store, is imported when events are first stored:
+        a connector built to be checked (`hub connectors check`) imports no SQLAlchemy."""
+        config, on_queued = self.config, self.on_queued
+        if not config.sync.rules:
+            return None
+        addresses = addresses_of(config)
 
-        return sync_hook(self.config, self.on_queued)
+        def on_stored(connection: Connection, stored: Sequence[Event]) -> None:
+            from hub.sync.engine import apply_sync
+
+            apply_sync(connection, config.sync, addresses, stored, on_queued=on_queued)
+
+        return on_stored
 
 
 def mapping_path(network_file: Path, spec: ConnectorSpec) -> Path:

@@ -14,11 +14,6 @@ from hub.store import runs
 from hub.store.db import Database
 from hub.store.runs import ReplayMark, RunCounts, RunOutcome, RunRecord, run_record
 
-WHOLE_MESSAGE_REJECTED = "the whole message is rejected: "
-"""How a whole message's rejection starts its reason (the operator's lists say it so).
-Here with the runs, not in the pipeline that writes it, so that the lists read it
-without importing the mapping engine (issue 17)."""
-
 __all__ = [
     "ReplayMark",
     "RunCounts",

@@ -29,7 +29,7 @@ from hub.model.event import Event, EventDetails, EventType, stable_event_id
 from hub.model.personal_data import Eraser, erased_case
 from hub.model.statuses import CaseRecordStatus
 from hub.store import erasure as store
-from hub.store.cases import get_case
+from hub.store.cases import case_id_of, get_case
 from hub.store.db import Database
 from hub.store.events import append_events
 from hub.sync import HUB_PARTY
@@ -62,10 +62,10 @@ class ErasureResult:
 def erasure_status(database: Database, reference: str) -> ErasureResult | None:
     """The case's erasure, if any (None: its personal data is whole)."""
     with database.transaction() as connection:
-        record = get_case(connection, reference)
-        if record is None:
+        case_id = case_id_of(connection, reference)
+        if case_id is None:
             raise NotFoundError(f"no case {reference}")
-        erased = store.erasure_of(connection, record.id)
+        erased = store.erasure_of(connection, case_id)
     if erased is None:
         return None
     return ErasureResult(reference, erased.requested_at, erased.requested_by, erased.completed_at)

@@ -186,10 +186,21 @@ def require_case(connection: Connection, reference: str) -> CaseRecord:
     return record
 
 
+def case_id_of(connection: Connection, reference: str) -> int | None:
+    """The case's id alone, for a reader that needs no ``Case``: validating the stored
+    document builds the case model's validator (`hub cases show`, issue 17)."""
+    found: int | None = connection.execute(
+        select(cases.c.id).where(cases.c.reference == reference)
+    ).scalar_one_or_none()
+    return found
+
+
 def case_state(connection: Connection, reference: str) -> CaseState:
     """The case's timeline and statuses, derived afresh from its events."""
-    record = require_case(connection, reference)
-    return derive_case_state(events_of_case(connection, record.id))
+    case_id = case_id_of(connection, reference)
+    if case_id is None:
+        raise NotFoundError(f"no case {reference}")
+    return derive_case_state(events_of_case(connection, case_id))
 
 
 def case_statuses(connection: Connection) -> dict[str, str | None]:

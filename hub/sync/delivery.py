@@ -54,6 +54,7 @@ from hub.store.parcels import KnownParcel
 from hub.store.parties import get_party
 from hub.store.parts_orders import record_parts_order
 from hub.store.webhook_endpoints import get_endpoint
+from hub.sync.addresses import contact_of
 from hub.sync.failures import FAILED_KIND, WEBHOOK_PREFIX, failure_of, failure_payload
 from hub.sync.outbox import OutboxRow
 from hub.sync.rules import route_for
@@ -63,10 +64,6 @@ logger = logging.getLogger(__name__)
 
 class UndeliverableMessage(FatalError):
     """The outbox message lacks what its partner needs (no case, no parts): dead-letter it."""
-
-
-def contact_of(party: Party) -> dict[str, Any]:
-    return {"name": party.name, "address": party.address, "phone": party.phone}
 
 
 def _customer(case: Case) -> dict[str, Any]:

@@ -8,41 +8,25 @@ so the events and the messages they cause commit together or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from hub.config.network import NetworkConfig
 from hub.config.sync import SyncSpec
-from hub.errors import ConfigurationError
 from hub.model.event import Event, EventType, stable_event_id
 from hub.retailers.webhook_endpoints import endpoint_target
 from hub.retailers.webhooks import EVENT_TYPE
 from hub.store.case_links import GivenHow, record_given
 from hub.store.cases import CaseRecord, get_case, lock_cases
 from hub.store.db import Connection
-from hub.store.events import StoredHook, append_events
+from hub.store.events import append_events
 from hub.store.webhook_endpoints import StoredEndpoint, receiving_endpoints
 from hub.sync import HUB_PARTY as HUB_PARTY
+from hub.sync.addresses import Addresses
 from hub.sync.outbox import OutboxItem, Ring, enqueue
 from hub.sync.rules import NotifyIntent, SendIntent, StatusIntent, TakenOutsideIntent, evaluate
 
 MAX_ROUNDS = 4
 """Hub events can cause more (on hold -> retailer notified); never an endless chain."""
-
-
-@dataclass(frozen=True)
-class Addresses:
-    """Which connector carries each (partner, message): built from connectors.yaml."""
-
-    by_partner_message: Mapping[tuple[str, str], str]
-    webhook_retailers: frozenset[str] = frozenset()
-    """Retailers that receive events by webhook; the others read the feed."""
-
-    def connector(self, party: str, message: str) -> str:
-        name = self.by_partner_message.get((party, message))
-        if name is None:
-            raise ConfigurationError(f"no enabled connector sends {message!r} to {party}")
-        return name
 
 
 @dataclass
@@ -169,24 +153,3 @@ def apply_sync(
         pending = [event for event in caused if event.id in stored_ids]
         outcome.hub_events.extend(pending)
     return outcome
-
-
-def addresses_of(network: NetworkConfig) -> Addresses:
-    """Every enabled connector, by the partner and message it carries."""
-    return Addresses(
-        {(spec.partner, spec.message): spec.name for spec in network.connectors if spec.enabled},
-        frozenset(spec.retailer for spec in network.webhooks),
-    )
-
-
-def sync_hook(network: NetworkConfig, on_queued: Ring | None = None) -> StoredHook | None:
-    """``apply_sync`` bound to the network, for the write paths to call; None if no rules.
-    ``on_queued``: the process's bell (hub.bootstrap), rung when a message is queued."""
-    if not network.sync.rules:
-        return None
-    addresses = addresses_of(network)
-
-    def on_stored(connection: Connection, stored: Sequence[Event]) -> None:
-        apply_sync(connection, network.sync, addresses, stored, on_queued=on_queued)
-
-    return on_stored

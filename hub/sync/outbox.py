@@ -27,12 +27,11 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from hub.backoff import Backoff, Draw, random_draw
 from hub.errors import ConfigurationError, ConflictError, HubError, NextAction, NotFoundError
 from hub.logs import log_context
-from hub.ports import DeliveryReceipt
 from hub.store import outbox as store
 from hub.store.db import Connection, Database, after_commit
 from hub.store.outbox import (
@@ -45,6 +44,9 @@ from hub.store.outbox import (
     Outcome,
     Retry,
 )
+
+if TYPE_CHECKING:  # `hub outbox dead-letters` reads rows and sends none: no ports
+    from hub.ports import DeliveryReceipt
 
 __all__ = [
     "BLOCKING_STATES",
@@ -123,7 +125,7 @@ class DispatchResult:
             setattr(self, field.name, getattr(self, field.name) + getattr(other, field.name))
 
 
-Send = Callable[[OutboxRow], DeliveryReceipt]
+Send = Callable[[OutboxRow], "DeliveryReceipt"]
 
 Prefetch = Callable[[Sequence[OutboxRow]], None]
 """Told of each claimed batch before its sends start: read at once what they need."""

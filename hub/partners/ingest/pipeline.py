@@ -14,7 +14,7 @@ from hub.errors import Location, PartnerDataError
 from hub.mapping.inbound import InboundMapping
 from hub.model.event import Event
 from hub.partners.ingest.sequence import SequenceMark, read_mark
-from hub.partners.runs import WHOLE_MESSAGE_REJECTED
+from hub.partners.rejection import WHOLE_MESSAGE_REJECTED
 from hub.ports import Codec, DocumentCodec, Record
 
 
