@@ -314,3 +314,43 @@ def test_unknown_query_parameters_are_refused_not_ignored(hub: Hub) -> None:
     ]
     anonymous = hub.client.get("/v1/cases", params={"update_since": "x"})
     assert anonymous.status_code == 401
+
+
+def test_each_route_refuses_the_query_parameters_it_does_not_read_after_the_key(
+    hub: Hub,
+) -> None:
+    # The names a route reads are gathered once per route: each keeps its own, at every
+    # request, and a key is still checked before anything about the query is said.
+    for _ in range(2):
+        feed = hub.client.get("/v1/feed", params={"limit": 5}, headers=hub.me.headers)
+        assert feed.status_code == 200
+        me = hub.client.get("/v1/me", params={"limit": 5}, headers=hub.me.headers)
+        assert me.status_code == 422
+        assert me.json()["errors"] == [
+            {"field": "limit", "location": "query", "message": "unknown query parameter"}
+        ]
+        partner = {"partner": "atelier-dupont"}
+        cases = hub.client.get("/v1/cases", params=partner, headers=hub.me.headers)
+        assert cases.status_code == 200
+        feed = hub.client.get("/v1/feed", params=partner, headers=hub.me.headers)
+        assert feed.json()["errors"] == [
+            {"field": "partner", "location": "query", "message": "unknown query parameter"}
+        ]
+    anonymous = hub.client.get("/v1/feed", params={"limit": 0, "update_since": "x"})
+    assert anonymous.status_code == 401
+    wrong_key = hub.client.get(
+        "/v1/feed",
+        params={"limit": 0, "update_since": "x"},
+        headers={"Authorization": f"Bearer {hub.me.token[:-1]}x"},
+    )
+    assert wrong_key.status_code == 401
+    assert wrong_key.content == anonymous.content
+
+
+def test_each_key_is_its_own_tenant_at_every_request(hub: Hub) -> None:
+    # The key check's statement is built once and bound to each request's key.
+    for _ in range(2):
+        for tenant in (hub.me, hub.bm):
+            who = hub.client.get("/v1/me", headers=tenant.headers)
+            assert who.status_code == 200
+            assert who.json()["retailer"] == tenant.retailer.id

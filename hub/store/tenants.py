@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, or_, select, update
+from sqlalchemy import Connection, Row, Select, String, bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hub.errors import ConflictError
@@ -165,15 +166,25 @@ def mark_key_revoked(connection: Connection, key_id: str, now: datetime) -> ApiK
 
 
 def stored_key(connection: Connection, key_id: str) -> StoredKey | None:
-    row = connection.execute(
-        _tenants()
-        .add_columns(api_keys.c.token_hash, api_keys.c.revoked_at, api_keys.c.last_used_at)
-        .join(api_keys, api_keys.c.retailer_id == retailers.c.party_id)
-        .where(api_keys.c.id == key_id)
-    ).one_or_none()
+    """The key with this public id, its tenant with it; None when there is none."""
+    row = connection.execute(_stored_key_query(), {"key_id": key_id}).one_or_none()
     if row is None:
         return None
     return StoredKey(_retailer(row), row.token_hash, row.revoked_at, row.last_used_at)
+
+
+@cache
+def _stored_key_query() -> Select[Any]:
+    """``stored_key``'s query, built once, on first use, the key id bound at each call:
+    every request's key check ran it, and building it (a join, its columns coerced one
+    by one) cost five times what running it does: 140 against 24 us a call on SQLite
+    (issue 17)."""
+    return (
+        _tenants()
+        .add_columns(api_keys.c.token_hash, api_keys.c.revoked_at, api_keys.c.last_used_at)
+        .join(api_keys, api_keys.c.retailer_id == retailers.c.party_id)
+        .where(api_keys.c.id == bindparam("key_id", type_=String))
+    )
 
 
 def mark_key_used(
