@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import Depends, FastAPI
 
 from hub.api import auth, cases, erasure, feed, imports, partners, webhook_endpoints
-from hub.api.auth import known_query_only
+from hub.api.auth import known_query_names, known_query_only
 from hub.api.docs import include_docs
 from hub.api.health import include_health
 from hub.api.idempotency import IdempotencyKeys
@@ -100,6 +100,7 @@ def create_app(
     )
     for router in routers:
         app.include_router(router, prefix=PREFIX, dependencies=[Depends(known_query_only)])
+    app.state.query_names = known_query_names(app.routes)
     app.include_router(partners.router)
     include_metrics(app, database, network)
     include_health(app, database, network, stopping)  # unauthenticated, for balancers

@@ -6,6 +6,7 @@ keys get the same answer, so probing tells nothing about which keys exist.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Security
@@ -13,6 +14,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.routing import BaseRoute
 
 from hub.api.models import Me
 from hub.retailers.tenants import InvalidApiKey, Retailer, authenticate
@@ -74,7 +76,7 @@ async def known_query_only(request: Request, caller: Caller) -> None:
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
         return
-    unknown = sorted(set(request.query_params) - _known_names(route))
+    unknown = sorted(set(request.query_params) - _known_names(request, route))
     if unknown:
         raise RequestValidationError(
             [
@@ -89,18 +91,23 @@ async def known_query_only(request: Request, caller: Caller) -> None:
         )
 
 
-_KNOWN_NAMES: dict[int, tuple[APIRoute, frozenset[str]]] = {}
-"""Each route's query parameters, by the route's identity (a route compares by value and
-cannot be a key); the route is kept with them, so that an id is never reused."""
+def known_query_names(routes: Iterable[BaseRoute]) -> dict[int, frozenset[str]]:
+    """The query parameters each API route reads, by the route's identity (a route
+    compares by value, so it cannot be a key): gathered once when the app is made, for
+    ``known_query_only``, instead of at every request (issue 17)."""
+    return {
+        id(route): frozenset(_query_names(route.dependant))
+        for route in routes
+        if isinstance(route, APIRoute)
+    }
 
 
-def _known_names(route: APIRoute) -> frozenset[str]:
-    """The query parameters a route reads, gathered once per route, not per request
-    (the routes are the routers', built at import)."""
-    kept = _KNOWN_NAMES.get(id(route))
-    if kept is None or kept[0] is not route:
-        kept = _KNOWN_NAMES[id(route)] = (route, frozenset(_query_names(route.dependant)))
-    return kept[1]
+def _known_names(request: Request, route: APIRoute) -> frozenset[str]:
+    """What ``known_query_names`` gathered for the app, or gathered now for a route
+    added after it."""
+    gathered: dict[int, frozenset[str]] = getattr(request.app.state, "query_names", {})
+    names = gathered.get(id(route))
+    return frozenset(_query_names(route.dependant)) if names is None else names
 
 
 def _query_names(dependant: Dependant) -> list[str]:
