@@ -4,19 +4,25 @@ Events arrive late, twice and out of order, so nothing here may depend on arriva
 The timeline is the events without duplicates, sorted by when they happened; the
 current status is the last case status in that order. Because "last" is a maximum
 over a set, a late event slots into the past and cannot drag the status backwards,
-and the store can keep the maximum incrementally.
+and the store can keep the maximum incrementally. The status *after* an event (what a
+webhook says beside it) is the same rule at that event's place: ``status_as_of``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from bisect import bisect_right
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import itemgetter
+from typing import TypeVar
 
 from hub.model.event import Event, EventType
 from hub.model.statuses import CaseStatus, PartsOrderStatus, ShipmentStatus
 
 OrderKey = tuple[datetime, int, str]
+
+Mark = TypeVar("Mark")
 
 
 def order_key(occurred_at: datetime, status_rank: int, event_id: str) -> OrderKey:
@@ -31,6 +37,33 @@ def order_key(occurred_at: datetime, status_rank: int, event_id: str) -> OrderKe
 def event_order_key(event: Event) -> OrderKey:
     rank = -1 if event.status is None else event.status.rank
     return order_key(event.occurred_at, rank, event.id)
+
+
+def status_as_of(
+    status_keys: Sequence[OrderKey], statuses: Sequence[Mark], key: OrderKey | None = None
+) -> Mark | None:
+    """The case's status once the event at ``key`` is in its timeline: the latest of its
+    case statuses at or before ``key`` in the case's order (the current one when ``key``
+    is None). The one statement of the rule, over plain values so that a caller holding
+    stored rows needs no models: ``status_keys`` are the order keys of the case's
+    case-status events, sorted, ``statuses`` what each one set (a status, or the event),
+    in the same order. A late event slots into the past, so what it reports changes
+    nothing after it; an unmapped one sets nothing.
+    """
+    found = len(status_keys) if key is None else bisect_right(status_keys, key)
+    return statuses[found - 1] if found else None
+
+
+def status_after(timeline: Iterable[Event], event: Event) -> CaseStatus | None:
+    """The case's status once ``event`` is in its ``timeline`` (sorted, as
+    ``derive_case_state`` gives it): what a webhook says beside the event."""
+    keys: list[OrderKey] = []
+    statuses: list[CaseStatus] = []
+    for kept in timeline:
+        if isinstance(kept.status, CaseStatus):
+            keys.append(event_order_key(kept))
+            statuses.append(kept.status)
+    return status_as_of(keys, statuses, event_order_key(event))
 
 
 @dataclass(frozen=True)
@@ -62,29 +95,30 @@ def _copy_key(event: Event) -> tuple[datetime, str]:
 
 def derive_case_state(events: Iterable[Event]) -> CaseState:
     """The case's timeline and current statuses, whatever order the events came in."""
-    timeline = tuple(sorted(unique_events(events), key=event_order_key))
-    status: CaseStatus | None = None
-    status_at: datetime | None = None
-    status_event_id: str | None = None
+    keyed = sorted(((event_order_key(e), e) for e in unique_events(events)), key=itemgetter(0))
+    status_keys: list[OrderKey] = []
+    status_marks: list[tuple[CaseStatus, Event]] = []
     shipments: dict[str, ShipmentStatus] = {}
     parts: dict[str, PartsOrderStatus] = {}
     unmapped = 0
-    for event in timeline:
+    for key, event in keyed:
         if event.status is None:
             unmapped += 1
         elif isinstance(event.status, CaseStatus):
-            status, status_at, status_event_id = event.status, event.occurred_at, event.id
+            status_keys.append(key)
+            status_marks.append((event.status, event))
         elif event.type is EventType.SHIPMENT_STATUS and event.subject:
             assert isinstance(event.status, ShipmentStatus)
             shipments[event.subject] = event.status
         elif event.type is EventType.PARTS_ORDER_STATUS and event.subject:
             assert isinstance(event.status, PartsOrderStatus)
             parts[event.subject] = event.status
+    current = status_as_of(status_keys, status_marks)
     return CaseState(
-        status=status,
-        status_at=status_at,
-        status_event_id=status_event_id,
-        timeline=timeline,
+        status=None if current is None else current[0],
+        status_at=None if current is None else current[1].occurred_at,
+        status_event_id=None if current is None else current[1].id,
+        timeline=tuple(event for _, event in keyed),
         shipments=shipments,
         parts=parts,
         unmapped=unmapped,

@@ -28,7 +28,7 @@ from hub.model.case import Case
 from hub.model.event import STATUS_SETS, AnyStatus, Event, EventType
 from hub.model.parties import Party
 from hub.model.statuses import CaseStatus
-from hub.model.timeline import derive_case_state, event_order_key, order_key
+from hub.model.timeline import OrderKey, order_key, status_after, status_as_of
 from hub.model.work import PartsOrder, Shipment, ShipmentLeg
 from hub.partners.connectors import Connector, Network
 from hub.partners.outbound import deliver_records, render_record
@@ -187,12 +187,7 @@ def _shipments(connection: Connection, case_id: int) -> dict[str, Shipment]:
 
 def _status_after(connection: Connection, case_ref: str, event: Event) -> CaseStatus | None:
     """The case's status once this event is in its timeline (a late one changes nothing)."""
-    return _status_in(case_state(connection, case_ref).timeline, event)
-
-
-def _status_in(timeline: Iterable[Event], event: Event) -> CaseStatus | None:
-    key = event_order_key(event)
-    return derive_case_state(e for e in timeline if event_order_key(e) <= key).status
+    return status_after(case_state(connection, case_ref).timeline, event)
 
 
 def _close(sender: object) -> None:
@@ -341,11 +336,13 @@ class _Timeline:
             event_id: order_key(entry.occurred_at, -1 if status is None else status.rank, event_id)
             for event_id, (entry, _, status) in entries.items()
         }
-        self._case_statuses = sorted(
+        marks = sorted(
             (self._keys[event_id], status)
             for event_id, (_, _, status) in entries.items()
             if isinstance(status, CaseStatus)
         )
+        self._status_keys: list[OrderKey] = [key for key, _ in marks]
+        self._statuses: list[CaseStatus] = [status for _, status in marks]
 
     @classmethod
     def of(cls, entries: Iterable[WebhookEntry]) -> _Timeline | None:
@@ -361,15 +358,9 @@ class _Timeline:
         return cls(typed)
 
     def status_after(self, event_id: str) -> CaseStatus | None:
-        """The latest case status at or before the event in the case's order, as
-        ``derive_case_state`` finds it among those events (a late one changes nothing)."""
-        key = self._keys[event_id]
-        found: CaseStatus | None = None
-        for status_key, status in self._case_statuses:
-            if status_key > key:
-                break
-            found = status
-        return found
+        """The case's status once the event is in its timeline, by the model's rule
+        (``status_as_of``) over the stored keys and statuses."""
+        return status_as_of(self._status_keys, self._statuses, self._keys[event_id])
 
     def payload(self, event_id: str, case_ref: str) -> dict[str, Any] | None:
         found = self._entries.get(event_id)
