@@ -269,10 +269,17 @@ def test_the_status_of_the_network_imports_no_client_nor_mapping_engine(tmp_path
         "         'hub.partners.connectors', 'adapters.codecs.csv.codec')\n"
         "print(','.join(name for name in heavy if name in sys.modules))\n"
     )
+    printed = _printed_by(probe)
+    assert printed == "", f"imported to read the status: {printed}"
+
+
+def _printed_by(probe: str) -> str:
+    """What ``probe`` prints, run in a fresh interpreter from the repository's root, as
+    `hub` starts: what a module imports shows only in a process of its own."""
     found = subprocess.run(
         [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
     )
-    assert found.stdout.strip() == "", f"imported to read the status: {found.stdout}"
+    return found.stdout.strip()
 
 
 _MODULES_AT_EXIT = (
@@ -410,10 +417,7 @@ def test_a_case_s_timeline_and_erasure_read_its_id_and_validate_no_case(
         "assert erasure_status(database, 'ME-000321') is None\n"
         "print(sys.modules['hub.model.case'].Case.__pydantic_complete__)\n"
     )
-    found = subprocess.run(
-        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    assert found.stdout.strip() == "False"
+    assert _printed_by(probe) == "False"
 
 
 def test_the_model_loads_a_module_only_when_one_of_its_names_is_used() -> None:
@@ -429,10 +433,7 @@ def test_the_model_loads_a_module_only_when_one_of_its_names_is_used() -> None:
         "assert derive_case_state.__module__ == 'hub.model.timeline'\n"
         "print(','.join(before))\n"
     )
-    found = subprocess.run(
-        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    assert found.stdout.strip() == "hub.model.address,hub.model.parties"
+    assert _printed_by(probe) == "hub.model.address,hub.model.parties"
 
 
 def test_the_schema_head_read_from_the_migration_files_is_alembics(tmp_path: Path) -> None:
