@@ -24,9 +24,10 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
+from queue import SimpleQueue
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from hub.backoff import Backoff, Draw, random_draw
@@ -387,25 +388,21 @@ class Dispatcher:
         in_flight: Counter[str] = Counter()
         marks: list[_Verdict] = []
         since_claim = 0
+        # Finished work comes back on one queue, all of it taken at each wake: a wait on
+        # every running future (``concurrent.futures.wait``) hooked a waiter onto each of
+        # them at every wake, and one wake per delivery was the common case (issue 17).
+        finished: SimpleQueue[Future[Any]] = SimpleQueue()
         while waiting or running or book is not None:
             if self.stopping.is_set() and waiting:
                 rows = [row for unit in waiting for row in unit.rows]
                 waiting = []
                 result.handed_back += self._hand_back(rows)
-            kept: list[_Unit] = []
-            for unit in waiting:
-                if len(running) < capacity and in_flight[unit.target] < self._room(unit.target):
-                    running[self._start(self._deliver, unit)] = unit.target
-                    in_flight[unit.target] += 1
-                else:
-                    kept.append(unit)
-            waiting = kept
-            busy: set[Future[Any]] = set(running)
-            if book is not None:
-                busy.add(book)
-            if not busy:
+            waiting = self._start_deliveries(waiting, running, in_flight, capacity, finished)
+            if not running and book is None:
                 break
-            done, _ = wait(busy, return_when=FIRST_COMPLETED)
+            done = [finished.get()]
+            while not finished.empty():
+                done.append(finished.get())
             for future in done:
                 if future is book:
                     waiting += book.result()
@@ -427,11 +424,41 @@ class Dispatcher:
             if claiming or len(marks) >= self.mark_batch or (held == 0 and marks):
                 limit = self.batch_size - held if claiming else 0
                 book = self._start(self._book, marks, limit, result)
+                book.add_done_callback(finished.put)
                 marks = []
                 if claiming:
                     since_claim = 0
         self._book(marks, 0, result)
         return result
+
+    def _start_deliveries(
+        self,
+        waiting: list[_Unit],
+        running: dict[Future[list[_Verdict]], str],
+        in_flight: Counter[str],
+        capacity: int,
+        finished: SimpleQueue[Future[Any]],
+    ) -> list[_Unit]:
+        """Start the waiting units there is room for, in id order; those left waiting.
+
+        A target found full is not asked again in this pass, and nothing more is looked
+        at once the pool is: this runs at every wake, over up to a batch of units."""
+        kept: list[_Unit] = []
+        full: set[str] = set()
+        for index, unit in enumerate(waiting):
+            if len(running) >= capacity:
+                kept += waiting[index:]
+                break
+            target = unit.target
+            if target not in full and in_flight[target] < self._room(target):
+                future = self._start(self._deliver, unit)
+                future.add_done_callback(finished.put)
+                running[future] = target
+                in_flight[target] += 1
+            else:
+                full.add(target)
+                kept.append(unit)
+        return kept
 
     def _room(self, target: str) -> int:
         """Deliveries to ``target`` that may be in flight at once."""
