@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, fields
@@ -176,6 +176,45 @@ class _Unit:
     @property
     def target(self) -> str:
         return self.rows[0].target
+
+
+class _Waiting:
+    """The units claimed and not started yet, by target, each target's in id order (the
+    order they were claimed in)."""
+
+    def __init__(self, units: Sequence[_Unit]) -> None:
+        self._by_target: dict[str, deque[_Unit]] = {}
+        self._count = 0
+        self.add(units)
+
+    def __len__(self) -> int:
+        return self._count
+
+    def add(self, units: Sequence[_Unit]) -> None:
+        for unit in units:
+            self._by_target.setdefault(unit.target, deque()).append(unit)
+        self._count += len(units)
+
+    def targets(self) -> list[str]:
+        return list(self._by_target)
+
+    def take(self, target: str, most: int) -> list[_Unit]:
+        """Up to ``most`` units of ``target``, first claimed first."""
+        queue = self._by_target[target]
+        taken = [queue.popleft() for _ in range(min(most, len(queue)))]
+        if not queue:
+            del self._by_target[target]
+        self._count -= len(taken)
+        return taken
+
+    def take_all(self) -> list[_Unit]:
+        units = sorted(
+            (unit for queue in self._by_target.values() for unit in queue),
+            key=lambda unit: unit.rows[0].id,
+        )
+        self._by_target.clear()
+        self._count = 0
+        return units
 
 
 _T = TypeVar("_T")
@@ -382,7 +421,7 @@ class Dispatcher:
         if self.stopping.is_set():
             return result
         capacity = 1 if self.concurrency == 1 else self.workers
-        waiting: list[_Unit] = self._book([], self.batch_size, result)  # in id order
+        waiting = _Waiting(self._book([], self.batch_size, result))
         running: dict[Future[list[_Verdict]], str] = {}
         book: Future[list[_Unit]] | None = None
         in_flight: Counter[str] = Counter()
@@ -394,10 +433,9 @@ class Dispatcher:
         finished: SimpleQueue[Future[Any]] = SimpleQueue()
         while waiting or running or book is not None:
             if self.stopping.is_set() and waiting:
-                rows = [row for unit in waiting for row in unit.rows]
-                waiting = []
+                rows = [row for unit in waiting.take_all() for row in unit.rows]
                 result.handed_back += self._hand_back(rows)
-            waiting = self._start_deliveries(waiting, running, in_flight, capacity, finished)
+            self._start_deliveries(waiting, running, in_flight, capacity, finished)
             if not running and book is None:
                 break
             done = [finished.get()]
@@ -405,7 +443,7 @@ class Dispatcher:
                 done.append(finished.get())
             for future in done:
                 if future is book:
-                    waiting += book.result()
+                    waiting.add(book.result())
                     book = None
                 else:
                     in_flight[running.pop(future)] -= 1
@@ -433,32 +471,23 @@ class Dispatcher:
 
     def _start_deliveries(
         self,
-        waiting: list[_Unit],
+        waiting: _Waiting,
         running: dict[Future[list[_Verdict]], str],
         in_flight: Counter[str],
         capacity: int,
         finished: SimpleQueue[Future[Any]],
-    ) -> list[_Unit]:
-        """Start the waiting units there is room for, in id order; those left waiting.
+    ) -> None:
+        """Start the waiting units there is room for, each target's in id order.
 
-        A target found full is not asked again in this pass, and nothing more is looked
-        at once the pool is: this runs at every wake, over up to a batch of units."""
-        kept: list[_Unit] = []
-        full: set[str] = set()
-        for index, unit in enumerate(waiting):
-            if len(running) >= capacity:
-                kept += waiting[index:]
-                break
-            target = unit.target
-            if target not in full and in_flight[target] < self._room(target):
+        This runs at every wake (about once a delivery): it looks at each target once,
+        not at every unit of the batch (issue 17)."""
+        for target in waiting.targets():
+            room = min(self._room(target) - in_flight[target], capacity - len(running))
+            for unit in waiting.take(target, room):
                 future = self._start(self._deliver, unit)
                 future.add_done_callback(finished.put)
                 running[future] = target
                 in_flight[target] += 1
-            else:
-                full.add(target)
-                kept.append(unit)
-        return kept
 
     def _room(self, target: str) -> int:
         """Deliveries to ``target`` that may be in flight at once."""
