@@ -58,16 +58,20 @@ class WebhookTransport(HttpPostTransport):
         self._sent_headers = httpx.Headers(client.headers)
         self._sent_headers.update(self._headers)
         self._extensions = {"timeout": self._timeout.as_dict()}
+        # Every attempt goes to one URL: parsed once, not at every request.
+        self._post_url = self._url(settings.post_path)
+        self._parsed_post_url = httpx.URL(self._post_url)
 
     def __repr__(self) -> str:
-        return f"WebhookTransport(url={self._url(self.settings.post_path)!r})"
+        return f"WebhookTransport(url={self._post_url!r})"
 
     def _open(self, request: Request) -> _Exchange:
         headers = self._sent_headers.copy()
         headers.update(request.headers)
+        url = self._parsed_post_url if request.url == self._post_url else request.url
         sent = httpx.Request(
             request.method,
-            request.url,
+            url,
             params=request.params,
             content=request.content,
             headers=headers,
