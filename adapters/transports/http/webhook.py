@@ -51,8 +51,10 @@ class WebhookTransport(HttpPostTransport):
                 "a webhook carries its own signature: the webhook sender sends no "
                 "credentials and takes no OAuth"
             )
-        self._pool = httpx.HTTPTransport()
-        client = httpx.Client(transport=self._pool, follow_redirects=False)
+        self._pool = httpx.HTTPTransport()  # TLS as a client verifies it, by default
+        # The client only holds the pool (closing one closes the other) and the default
+        # headers: no proxy of the environment is looked up for it, none is used.
+        client = httpx.Client(transport=self._pool, follow_redirects=False, trust_env=False)
         super().__init__(settings, client=client, **options)
         self._owns_client = True  # closing the client closes the pool
         self._sent_headers = httpx.Headers(client.headers)
