@@ -281,11 +281,13 @@ def webhook_post_sender(
 ) -> Sender:
     """A POST client for a webhook URL (the defaults are a configured webhook's).
 
-    The transport comes from the ``http-post`` entry point, so the core imports no adapter.
+    The transport comes from the ``http-webhook`` entry point, so the core imports no
+    adapter: the http-post transport's rules over httpx's connection pool alone, with no
+    credentials, cookies or proxy, by design (a webhook carries its signature; issue 17).
     """
     parts = urlsplit(url)
     path = parts.path or "/"
-    post = adapter(AdapterKind.TRANSPORT, "http-post")
+    post = adapter(AdapterKind.TRANSPORT, "http-webhook")
     try:
         settings = post.info.settings.model_validate(
             {
@@ -300,11 +302,11 @@ def webhook_post_sender(
         )
     except ValidationError as exc:
         raise ConfigurationError(
-            f"the installed http-post transport refuses a webhook's settings: {exc}"
+            f"the installed http-webhook transport refuses a webhook's settings: {exc}"
         ) from exc
     sender = post.info.factory(settings, {}, None)
     if not isinstance(sender, Sender):
-        raise ConfigurationError("the installed http-post transport cannot send messages")
+        raise ConfigurationError("the installed http-webhook transport cannot send messages")
     return sender
 
 

@@ -198,9 +198,9 @@ def _close(sender: object) -> None:
 
 class Senders:
     """The webhook clients of one dispatcher, kept open: building an HTTP client (its TLS
-    context) for every message cost more than sending it. One client per receiver,
-    shared by the dispatcher's worker threads (an httpx client is thread-safe, and its
-    pool keeps their connections alive)."""
+    context) for every message cost more than sending it. One sender per receiver,
+    shared by the dispatcher's worker threads (its httpx connection pool is thread-safe
+    and keeps their connections alive)."""
 
     def __init__(self) -> None:
         self._by_spec: dict[WebhookSpec | str, Sender] = {}

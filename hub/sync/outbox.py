@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
+from queue import SimpleQueue
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from hub.backoff import Backoff, Draw, random_draw
@@ -175,6 +176,45 @@ class _Unit:
     @property
     def target(self) -> str:
         return self.rows[0].target
+
+
+class _Waiting:
+    """The units claimed and not started yet, by target, each target's in id order (the
+    order they were claimed in)."""
+
+    def __init__(self, units: Sequence[_Unit]) -> None:
+        self._by_target: dict[str, deque[_Unit]] = {}
+        self._count = 0
+        self.add(units)
+
+    def __len__(self) -> int:
+        return self._count
+
+    def add(self, units: Sequence[_Unit]) -> None:
+        for unit in units:
+            self._by_target.setdefault(unit.target, deque()).append(unit)
+        self._count += len(units)
+
+    def targets(self) -> list[str]:
+        return list(self._by_target)
+
+    def take(self, target: str, most: int) -> list[_Unit]:
+        """Up to ``most`` units of ``target``, first claimed first."""
+        queue = self._by_target[target]
+        taken = [queue.popleft() for _ in range(min(most, len(queue)))]
+        if not queue:
+            del self._by_target[target]
+        self._count -= len(taken)
+        return taken
+
+    def take_all(self) -> list[_Unit]:
+        units = sorted(
+            (unit for queue in self._by_target.values() for unit in queue),
+            key=lambda unit: unit.rows[0].id,
+        )
+        self._by_target.clear()
+        self._count = 0
+        return units
 
 
 _T = TypeVar("_T")
@@ -381,34 +421,29 @@ class Dispatcher:
         if self.stopping.is_set():
             return result
         capacity = 1 if self.concurrency == 1 else self.workers
-        waiting: list[_Unit] = self._book([], self.batch_size, result)  # in id order
+        waiting = _Waiting(self._book([], self.batch_size, result))
         running: dict[Future[list[_Verdict]], str] = {}
         book: Future[list[_Unit]] | None = None
         in_flight: Counter[str] = Counter()
         marks: list[_Verdict] = []
         since_claim = 0
+        # Finished work comes back on one queue, all of it taken at each wake: a wait on
+        # every running future (``concurrent.futures.wait``) hooked a waiter onto each of
+        # them at every wake, and one wake per delivery was the common case (issue 17).
+        finished: SimpleQueue[Future[Any]] = SimpleQueue()
         while waiting or running or book is not None:
             if self.stopping.is_set() and waiting:
-                rows = [row for unit in waiting for row in unit.rows]
-                waiting = []
+                rows = [row for unit in waiting.take_all() for row in unit.rows]
                 result.handed_back += self._hand_back(rows)
-            kept: list[_Unit] = []
-            for unit in waiting:
-                if len(running) < capacity and in_flight[unit.target] < self._room(unit.target):
-                    running[self._start(self._deliver, unit)] = unit.target
-                    in_flight[unit.target] += 1
-                else:
-                    kept.append(unit)
-            waiting = kept
-            busy: set[Future[Any]] = set(running)
-            if book is not None:
-                busy.add(book)
-            if not busy:
+            self._start_deliveries(waiting, running, in_flight, capacity, finished)
+            if not running and book is None:
                 break
-            done, _ = wait(busy, return_when=FIRST_COMPLETED)
+            done = [finished.get()]
+            while not finished.empty():
+                done.append(finished.get())
             for future in done:
                 if future is book:
-                    waiting += book.result()
+                    waiting.add(book.result())
                     book = None
                 else:
                     in_flight[running.pop(future)] -= 1
@@ -427,11 +462,32 @@ class Dispatcher:
             if claiming or len(marks) >= self.mark_batch or (held == 0 and marks):
                 limit = self.batch_size - held if claiming else 0
                 book = self._start(self._book, marks, limit, result)
+                book.add_done_callback(finished.put)
                 marks = []
                 if claiming:
                     since_claim = 0
         self._book(marks, 0, result)
         return result
+
+    def _start_deliveries(
+        self,
+        waiting: _Waiting,
+        running: dict[Future[list[_Verdict]], str],
+        in_flight: Counter[str],
+        capacity: int,
+        finished: SimpleQueue[Future[Any]],
+    ) -> None:
+        """Start the waiting units there is room for, each target's in id order.
+
+        This runs at every wake (about once a delivery): it looks at each target once,
+        not at every unit of the batch (issue 17)."""
+        for target in waiting.targets():
+            room = min(self._room(target) - in_flight[target], capacity - len(running))
+            for unit in waiting.take(target, room):
+                future = self._start(self._deliver, unit)
+                future.add_done_callback(finished.put)
+                running[future] = target
+                in_flight[target] += 1
 
     def _room(self, target: str) -> int:
         """Deliveries to ``target`` that may be in flight at once."""

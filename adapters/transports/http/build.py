@@ -25,11 +25,13 @@ from adapters.transports.http.spec import (
     HttpPostTransportSpec,
     HttpPullTransportSpec,
     OAuth2ClientCredentialsSpec,
+    WebhookTransportSpec,
 )
+from adapters.transports.http.webhook import WebhookTransport
 from hub.config.connector_spec import parse_duration
 from hub.config.secrets import MissingSecret
 
-__all__ = ["build_transport"]
+__all__ = ["build_transport", "build_webhook_transport"]
 
 _SettingsT = TypeVar("_SettingsT", bound=HttpClientSettings)
 
@@ -117,6 +119,24 @@ def _settings(
     )
 
 
+def _post_settings(spec: HttpPostTransportSpec, secrets: Mapping[str, str]) -> HttpPostSettings:
+    return _settings(
+        HttpPostSettings,
+        spec,
+        secrets,
+        post_path=spec.post_path,
+        content_type=spec.content_type,
+        conflict_is_success=spec.conflict_is_success,
+        idempotent_ok_status=spec.idempotent_ok_status,
+    )
+
+
+def build_webhook_transport(spec: WebhookTransportSpec) -> WebhookTransport:
+    """The webhook sender the spec describes (``webhook_from_spec``): no secrets, since
+    the message carries its signature."""
+    return WebhookTransport(_post_settings(spec, {}))
+
+
 def build_transport(
     spec: HttpPullTransportSpec | HttpPostTransportSpec,
     secrets: Mapping[str, str],
@@ -125,17 +145,7 @@ def build_transport(
     """The transport the spec describes, its secrets resolved (``transport_from_spec``)."""
     del default_pattern  # pages, objects and deliveries are addressed by path
     if isinstance(spec, HttpPostTransportSpec):
-        return HttpPostTransport(
-            _settings(
-                HttpPostSettings,
-                spec,
-                secrets,
-                post_path=spec.post_path,
-                content_type=spec.content_type,
-                conflict_is_success=spec.conflict_is_success,
-                idempotent_ok_status=spec.idempotent_ok_status,
-            )
-        )
+        return HttpPostTransport(_post_settings(spec, secrets))
     return HttpPullTransport(
         _settings(
             HttpPullSettings,

@@ -13,6 +13,7 @@ import re
 import ssl
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -234,15 +235,7 @@ class RetryingClient(Closing, Generic[_SettingsT]):
         self._limiter.wait()
         request.attempts += 1
         try:
-            with self._client.stream(
-                request.method,
-                request.url,
-                params=request.params,
-                content=request.content,
-                headers={**self._headers, **request.headers},
-                timeout=self._timeout,
-                auth=self._auth if self._auth is not None else httpx.USE_CLIENT_DEFAULT,
-            ) as response:
+            with self._open(request) as response:
                 status = response.status_code
                 if self._reads_whole(status):
                     content = self._read_all(response, request)
@@ -263,6 +256,19 @@ class RetryingClient(Closing, Generic[_SettingsT]):
                 status=None,
             ) from exc
         raise self._refusal(request, response, excerpt)
+
+    def _open(self, request: Request) -> AbstractContextManager[httpx.Response]:
+        """One attempt's response, streamed, closed on leaving: through the httpx client,
+        with its auth flow (OAuth), cookie jar, proxies and request log line."""
+        return self._client.stream(
+            request.method,
+            request.url,
+            params=request.params,
+            content=request.content,
+            headers={**self._headers, **request.headers},
+            timeout=self._timeout,
+            auth=self._auth if self._auth is not None else httpx.USE_CLIENT_DEFAULT,
+        )
 
     def _read_all(self, response: httpx.Response, request: Request) -> bytes:
         limit = self.settings.max_response_bytes

@@ -11,14 +11,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, overload
 
-from adapters.transports.http.spec import HttpPostTransportSpec, HttpPullTransportSpec
+from adapters.transports.http.spec import (
+    HttpPostTransportSpec,
+    HttpPullTransportSpec,
+    WebhookTransportSpec,
+)
 from hub.ports import AdapterInfo, AdapterKind, Capability
 
 if TYPE_CHECKING:
     from adapters.transports.http.post import HttpPostTransport
     from adapters.transports.http.pull import HttpPullTransport
+    from adapters.transports.http.webhook import WebhookTransport
 
-__all__ = ["HTTP_POST", "HTTP_PULL", "transport_from_spec"]
+__all__ = ["HTTP_POST", "HTTP_PULL", "HTTP_WEBHOOK", "transport_from_spec", "webhook_from_spec"]
 
 
 @overload
@@ -47,6 +52,16 @@ def transport_from_spec(
     from adapters.transports.http.build import build_transport
 
     return build_transport(spec, secrets, default_pattern)
+
+
+def webhook_from_spec(
+    spec: WebhookTransportSpec, secrets: Mapping[str, str], default_pattern: str | None
+) -> WebhookTransport:
+    """The sender of a retailer's webhooks (registered as ``http-webhook``)."""
+    del secrets, default_pattern  # none: the message is signed; addressed by path
+    from adapters.transports.http.build import build_webhook_transport
+
+    return build_webhook_transport(spec)
 
 
 def _pull_modes(settings: object) -> frozenset[Capability]:
@@ -80,3 +95,15 @@ HTTP_POST = AdapterInfo(
     capabilities=frozenset({Capability.SEND}),
 )
 """The ``http-post`` entry point of ``hub.transports``."""
+
+HTTP_WEBHOOK = AdapterInfo(
+    kind=AdapterKind.TRANSPORT,
+    name="http-webhook",
+    summary="A retailer's webhook URL taking signed POSTs: http-post's rules over httpx's "
+    "connection pool, without credentials, cookies or proxies.",
+    settings=WebhookTransportSpec,
+    factory=webhook_from_spec,
+    capabilities=frozenset({Capability.SEND}),
+)
+"""The ``http-webhook`` entry point of ``hub.transports``: what the hub's retailer
+webhooks are sent with (hub.retailers.webhooks)."""

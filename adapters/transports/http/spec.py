@@ -20,6 +20,7 @@ __all__ = [
     "HttpPullTransportSpec",
     "OAuth2ClientCredentialsSpec",
     "PaginationSpec",
+    "WebhookTransportSpec",
 ]
 
 
@@ -193,4 +194,21 @@ class HttpPostTransportSpec(HttpClientSpec):
     def _repeat_status_is_not_created(self) -> HttpPostTransportSpec:
         if self.idempotent_ok_status not in (None, 200, 202, 204):
             raise ValueError("idempotent_ok_status must be 200, 202 or 204 (201 means new)")
+        return self
+
+
+class WebhookTransportSpec(HttpPostTransportSpec):
+    """A retailer's webhook URL, POSTed signed messages (Standard Webhooks): the
+    http-post transport's options without credentials, since the signature is the
+    message's own. Sent through httpx's connection pool alone: no cookies, no proxy, no
+    OAuth, by design (``adapters.transports.http.webhook``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="http-webhook transport")
+
+    @model_validator(mode="after")
+    def _no_credentials(self) -> WebhookTransportSpec:
+        if self.header_env or self.bearer_token_env is not None or self.auth is not None:
+            raise ValueError(
+                "a webhook carries its own signature: no header_env, bearer_token_env or auth"
+            )
         return self
