@@ -13,7 +13,7 @@ import datetime as dt
 import socket
 import ssl
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -278,43 +278,45 @@ def self_signed(folder: Path) -> tuple[Path, Path]:
 
 
 @contextmanager
-def tls_server(folder: Path) -> Iterator[Callable[[], int]]:
-    """A TLS listener with a certificate no authority signed; counts handshakes tried."""
+def tls_server(folder: Path) -> Iterator[tuple[int, list[BaseException]]]:
+    """A TLS listener with a certificate no authority signed, and the handshakes it saw
+    fail (a client that verifies breaks each one off)."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(*self_signed(folder))
     listener = bind_loopback()
-    tried = 0
+    failed: list[BaseException] = []
 
     def serve() -> None:
-        nonlocal tried
         while True:
             try:
                 connection, _ = listener.accept()
             except OSError:
                 return
-            tried += 1
             try:
                 with context.wrap_socket(connection, server_side=True):
-                    pass
-            except (ssl.SSLError, OSError):
-                pass  # the client refused our certificate, as it must
+                    failed.append(AssertionError("the handshake went through"))
+            except (ssl.SSLError, OSError) as refused:
+                failed.append(refused)
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     try:
-        yield lambda: listener.getsockname()[1]
+        yield listener.getsockname()[1], failed
     finally:
         listener.close()
+        thread.join(timeout=5)
 
 
 def test_tls_certificates_are_verified(tmp_path: Path) -> None:
-    with tls_server(tmp_path) as port:
-        sender = WebhookTransport(settings(f"https://localhost:{port()}"))
+    with tls_server(tmp_path) as (port, failed):
+        sender = WebhookTransport(settings(f"https://localhost:{port}"))
         try:
             with pytest.raises(ConfigurationError, match="TLS certificate was refused"):
                 sender.send(a_webhook())
         finally:
             sender.close()
+    assert failed, "the sender reached the server and broke the handshake off"
+    assert not any(isinstance(error, AssertionError) for error in failed), failed
 
 
 def test_a_webhook_takes_no_credentials() -> None:

@@ -115,7 +115,7 @@ class RetryingClient(Closing, Generic[_SettingsT]):
     ) -> None:
         self.settings = settings
         self._owns_client = client is None
-        self._client = client if client is not None else httpx.Client(follow_redirects=False)
+        self._client = client if client is not None else self._own_client()
         self._sleep = sleep
         self._wall_clock = wall_clock
         self._limiter = rate_limiter or ClientRateLimiter(
@@ -133,6 +133,11 @@ class RetryingClient(Closing, Generic[_SettingsT]):
             if settings.oauth is None
             else ClientCredentialsAuth(settings.oauth, clock=wall_clock)
         )
+
+    def _own_client(self) -> httpx.Client:
+        """The client this transport opens (and closes) when none is given: redirects
+        are answers to judge, never followed."""
+        return httpx.Client(follow_redirects=False)
 
     def _credential_sources(self) -> str:
         return ", ".join(f"{c.header} from {c.where}" for c in self.settings.credentials)

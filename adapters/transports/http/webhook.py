@@ -52,17 +52,18 @@ class WebhookTransport(HttpPostTransport):
                 "credentials and takes no OAuth"
             )
         self._pool = httpx.HTTPTransport()  # TLS as a client verifies it, by default
-        # The client only holds the pool (closing one closes the other) and the default
-        # headers: no proxy of the environment is looked up for it, none is used.
-        client = httpx.Client(transport=self._pool, follow_redirects=False, trust_env=False)
-        super().__init__(settings, client=client, **options)
-        self._owns_client = True  # closing the client closes the pool
-        self._sent_headers = httpx.Headers(client.headers)
+        super().__init__(settings, **options)
+        self._sent_headers = httpx.Headers(self._client.headers)
         self._sent_headers.update(self._headers)
         self._extensions = {"timeout": self._timeout.as_dict()}
         # Every attempt goes to one URL: parsed once, not at every request.
         self._post_url = self._url(settings.post_path)
         self._parsed_post_url = httpx.URL(self._post_url)
+
+    def _own_client(self) -> httpx.Client:
+        """The client only holds the pool (closing one closes the other) and the default
+        headers: no proxy of the environment is looked up for it, none is used."""
+        return httpx.Client(transport=self._pool, follow_redirects=False, trust_env=False)
 
     def __repr__(self) -> str:
         return f"WebhookTransport(url={self._post_url!r})"
