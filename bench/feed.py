@@ -4,6 +4,7 @@ Run it from the repository root::
 
     .venv/bin/python bench/feed.py [--events N] [--cases N] [--repeats N] [--requests N]
                                    [--clients N] [--postgres-url URL | --skip-postgres]
+                                   [--http auto|httptools|h11]
 
 On SQLite (a fresh file in a temporary directory) and on PostgreSQL (a private
 ``hub_bench_feed_<random>`` database beside the given URL, dropped at the end) it:
@@ -397,10 +398,11 @@ def cpu_seconds(pid: int) -> float:
 
 
 @contextmanager
-def api_server(url: str, body_file: Path) -> Iterator[tuple[str, int]]:
+def api_server(url: str, body_file: Path, http: str) -> Iterator[tuple[str, int]]:
     """The API and a bare endpoint, served by uvicorn in a subprocess on loopback (its
-    URL and process id). The bare endpoint answers the bytes found in ``body_file`` at
-    its first request."""
+    URL and process id), parsing HTTP with ``http`` (uvicorn's ``auto``, ``httptools``
+    or ``h11``). The bare endpoint answers the bytes found in ``body_file`` at its first
+    request."""
     port = free_port()
     command = [
         sys.executable,
@@ -411,6 +413,8 @@ def api_server(url: str, body_file: Path) -> Iterator[tuple[str, int]]:
         str(port),
         "--bare-body",
         str(body_file),
+        "--http",
+        http,
     ]
     process = subprocess.Popen(command)
     base_url = f"http://127.0.0.1:{port}"
@@ -431,7 +435,7 @@ def api_server(url: str, body_file: Path) -> Iterator[tuple[str, int]]:
         process.wait(timeout=30)
 
 
-def serve(url: str, port: int, body_file: Path) -> None:
+def serve(url: str, port: int, body_file: Path, http: str) -> None:
     """The subprocess side: the hub's API plus ``GET /bare``, the same FastAPI app, which
     answers the bytes of a feed page stored beforehand (read once)."""
     import uvicorn
@@ -446,7 +450,7 @@ def serve(url: str, port: int, body_file: Path) -> None:
             body.append(body_file.read_bytes())
         return Response(body[0], media_type="application/json")
 
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, http=http)
 
 
 def measure_runs(
@@ -505,7 +509,7 @@ def measure(
     headers = {"Authorization": f"Bearer {token}"}
     body_file = Path(tempfile.mkdtemp(prefix="hub-bench-feed-body-")) / "page.json"
     with (
-        api_server(database.url, body_file) as (base_url, server_pid),
+        api_server(database.url, body_file, args.http) as (base_url, server_pid),
         httpx.Client(base_url=base_url, headers=headers, timeout=60) as http,
     ):
         for name, cursor in cursors.items():
@@ -573,7 +577,8 @@ def report(all_figures: list[Figures], args: argparse.Namespace, out: Console) -
     out.print(
         f"\n[bold]Feed benchmark[/bold]: {args.events:,} events, {args.cases:,} cases, "
         f"pages of {PAGE}, {args.repeats} requests per position; Python "
-        f"{platform.python_version()}, {os.cpu_count()} CPUs"
+        f"{platform.python_version()}, {os.cpu_count()} CPUs; uvicorn's HTTP parser: "
+        f"{args.http}"
     )
     pages = Table(
         "database",
@@ -649,12 +654,18 @@ def main() -> None:
     parser.add_argument(
         "--runs", type=int, default=3, help="measurements on the same stored events"
     )
+    parser.add_argument(
+        "--http",
+        choices=("auto", "httptools", "h11"),
+        default="auto",
+        help="uvicorn's HTTP parser for the API and the bare endpoint (auto: httptools)",
+    )
     parser.add_argument("--serve", metavar="DATABASE_URL", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--bare-body", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve, args.port, args.bare_body)
+        serve(args.serve, args.port, args.bare_body, args.http)
         return
     args.cases = args.cases or max(1, args.events // EVENTS_PER_CASE)
     progress = Console(stderr=True)
