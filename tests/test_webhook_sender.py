@@ -163,6 +163,35 @@ def test_the_bytes_on_the_wire_are_those_the_http_post_transport_sends() -> None
     assert b"user-agent: aftersales-hub (http-post)" in [line.lower() for line in head]
 
 
+def test_a_message_header_named_as_a_default_one_replaces_it() -> None:
+    """A message's header that the client also sends by default (``Accept``) replaces
+    it, among the message's headers, as httpx's client merges them: the same bytes."""
+    signed = a_webhook()
+    message = OutboundMessage(
+        name=signed.name,
+        content=signed.content,
+        content_type=signed.content_type,
+        idempotency_key=signed.idempotency_key,
+        headers={**signed.headers, "accept": "application/json"},
+    )
+    with recording() as wire:
+        spec = HttpPostTransportSpec(base_url=wire.url, post_path="/hub", content_type=CONTENT_TYPE)
+        through_client = transport_from_spec(spec, {}, None)
+        direct = sender_for(f"{wire.url}/hub")
+        try:
+            assert through_client.send(message).status == 204
+            assert direct.send(message).status == 204
+        finally:
+            through_client.close()
+            direct.close()
+    first, second = wire.requests
+    assert first == second
+    head = first.split(b"\r\n\r\n")[0].split(b"\r\n")
+    assert [line for line in head if line.lower().startswith(b"accept:")] == [
+        b"accept: application/json"
+    ]
+
+
 def test_an_answer_is_read_as_the_http_post_transport_reads_it() -> None:
     """An answer whose header is not ASCII (Latin-1 on the wire), whose body is gzipped
     and sent in chunks: delivered by both transports, with the same body."""
