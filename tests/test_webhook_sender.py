@@ -1,5 +1,5 @@
 """The retailer webhooks' sender (``http-webhook``): the http-post transport's rules
-over httpx's connection pool alone, with no credentials, cookies or proxy by design.
+over urllib3's connection pool, with no credentials, cookies or proxy by design.
 
 Real HTTP on loopback throughout: a raw socket that records the very bytes a request
 puts on the wire, a FastAPI receiver for answers and cookies, a TLS server whose
