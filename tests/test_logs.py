@@ -282,7 +282,7 @@ def test_the_logs_of_a_served_hub_hold_no_secret_and_no_personal_data(
     messages = [line for line in lines if line["message"].startswith("outbox ")]
     assert {line["connector"] for line in messages} == {"webhook:maison-electro", "logs-orders"}
     assert all({"message_id", "case_ref"} <= set(line) for line in messages)
-    # A webhook goes through httpx's connection pool, not its client (the http-webhook
+    # A webhook goes through urllib3's connection pool, not httpx (the http-webhook
     # transport): its request line is the transport's own, at debug unless it was a
     # retry or a repeat, never httpx's.
     requests = [line for line in lines if line["logger"].startswith("adapters.transports.http")]

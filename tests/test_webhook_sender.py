@@ -1,5 +1,5 @@
 """The retailer webhooks' sender (``http-webhook``): the http-post transport's rules
-over httpx's connection pool alone, with no credentials, cookies or proxy by design.
+over urllib3's connection pool, with no credentials, cookies or proxy by design.
 
 Real HTTP on loopback throughout: a raw socket that records the very bytes a request
 puts on the wire, a FastAPI receiver for answers and cookies, a TLS server whose
@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import gzip
 import socket
 import ssl
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -58,11 +59,14 @@ def settings(url: str, **options: object) -> HttpPostSettings:
 
 class Recorder:
     """A bare HTTP/1.1 server on a socket: each request's bytes as received, answered
-    204 on a kept-alive connection (or not at all, when ``silent``)."""
+    on a kept-alive connection with the next of ``answers`` (the last one repeated; 204
+    by default), or not at all, when ``silent``."""
 
-    def __init__(self, *, silent: bool = False) -> None:
+    def __init__(self, *, silent: bool = False, answers: Sequence[bytes] = (ANSWER,)) -> None:
         self.requests: list[bytes] = []
+        self.connections = 0
         self.silent = silent
+        self._answers = list(answers)
         self._listener = bind_loopback()
         self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
         self._thread = threading.Thread(target=self._serve, daemon=True)
@@ -74,10 +78,11 @@ class Recorder:
                 connection, _ = self._listener.accept()
             except OSError:  # closed: the test is over
                 return
+            self.connections += 1
             threading.Thread(target=self._talk, args=(connection,), daemon=True).start()
 
     def _talk(self, connection: socket.socket) -> None:
-        with connection:
+        with connection, suppress(ConnectionError):  # a client may close mid-answer
             pending = b""
             while True:
                 while b"\r\n\r\n" not in pending:
@@ -98,15 +103,17 @@ class Recorder:
                 if self.silent:
                     connection.recv(1)  # until the client gives up and closes
                     return
-                connection.sendall(ANSWER)
+                connection.sendall(
+                    self._answers.pop(0) if len(self._answers) > 1 else self._answers[0]
+                )
 
     def close(self) -> None:
         self._listener.close()
 
 
 @contextmanager
-def recording(*, silent: bool = False) -> Iterator[Recorder]:
-    recorder = Recorder(silent=silent)
+def recording(*, silent: bool = False, answers: Sequence[bytes] = (ANSWER,)) -> Iterator[Recorder]:
+    recorder = Recorder(silent=silent, answers=answers)
     try:
         yield recorder
     finally:
@@ -154,6 +161,84 @@ def test_the_bytes_on_the_wire_are_those_the_http_post_transport_sends() -> None
         names
     )
     assert b"user-agent: aftersales-hub (http-post)" in [line.lower() for line in head]
+
+
+def test_a_message_header_named_as_a_default_one_replaces_it() -> None:
+    """A message's header that the client also sends by default (``Accept``) replaces
+    it, among the message's headers, as httpx's client merges them: the same bytes."""
+    signed = a_webhook()
+    message = OutboundMessage(
+        name=signed.name,
+        content=signed.content,
+        content_type=signed.content_type,
+        idempotency_key=signed.idempotency_key,
+        headers={**signed.headers, "accept": "application/json"},
+    )
+    with recording() as wire:
+        spec = HttpPostTransportSpec(base_url=wire.url, post_path="/hub", content_type=CONTENT_TYPE)
+        through_client = transport_from_spec(spec, {}, None)
+        direct = sender_for(f"{wire.url}/hub")
+        try:
+            assert through_client.send(message).status == 204
+            assert direct.send(message).status == 204
+        finally:
+            through_client.close()
+            direct.close()
+    first, second = wire.requests
+    assert first == second
+    head = first.split(b"\r\n\r\n")[0].split(b"\r\n")
+    assert [line for line in head if line.lower().startswith(b"accept:")] == [
+        b"accept: application/json"
+    ]
+
+
+def test_an_answer_is_read_as_the_http_post_transport_reads_it() -> None:
+    """An answer whose header is not ASCII (Latin-1 on the wire), whose body is gzipped
+    and sent in chunks: delivered by both transports, with the same body."""
+    answer = (
+        b"HTTP/1.1 200 OK\r\nx-note: caf\xe9\r\ncontent-encoding: gzip\r\n"
+        b"transfer-encoding: chunked\r\n\r\n"
+    )
+    body = gzip.compress(b'{"received": true}')
+    answer += b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    with recording(answers=[answer]) as wire:
+        spec = HttpPostTransportSpec(base_url=wire.url, post_path="/hub", content_type=CONTENT_TYPE)
+        through_client = transport_from_spec(spec, {}, None)
+        direct = sender_for(f"{wire.url}/hub")
+        try:
+            receipts = [
+                transport.send(a_webhook(f"msg_{number}"))
+                for number, transport in enumerate((through_client, direct, direct))
+            ]
+        finally:
+            through_client.close()
+            direct.close()
+    assert [receipt.status for receipt in receipts] == [200, 200, 200]
+    assert {receipt.body for receipt in receipts} == {b'{"received": true}'}
+    assert len(wire.requests) == 3
+    assert wire.connections == 2  # one a transport: the answer read whole, kept alive
+
+
+def test_a_connection_left_unread_is_not_used_again(caplog: pytest.LogCaptureFixture) -> None:
+    """A refusal's long body is read only as far as its excerpt: its connection is
+    closed, and the retry goes out on a new one (the old one's unread bytes are never
+    taken for the next answer). The retry's line quotes the receiver's own reason."""
+    refusal = (
+        b"HTTP/1.1 503 Down For Maintenance\r\nretry-after: 0\r\n"
+        b"content-length: 200000\r\n\r\n" + b"x" * 200_000
+    )
+    waits: list[float] = []
+    with recording(answers=[refusal, ANSWER]) as wire:
+        sender = WebhookTransport(settings(wire.url), sleep=waits.append)
+        try:
+            receipt = sender.send(a_webhook())
+        finally:
+            sender.close()
+    assert receipt.status == 204
+    assert waits[0] == 0.0
+    assert len(wire.requests) == 2
+    assert wire.connections == 2
+    assert "503 Down For Maintenance, Retry-After 0 s (attempt 1 of 3)" in caplog.text
 
 
 @pytest.fixture

@@ -282,7 +282,7 @@ def webhook_post_sender(
     """A POST client for a webhook URL (the defaults are a configured webhook's).
 
     The transport comes from the ``http-webhook`` entry point, so the core imports no
-    adapter: the http-post transport's rules over httpx's connection pool alone, with no
+    adapter: the http-post transport's rules over urllib3's connection pool, with no
     credentials, cookies or proxy, by design (a webhook carries its signature; issue 17).
     """
     parts = urlsplit(url)

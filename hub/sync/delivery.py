@@ -199,7 +199,7 @@ def _close(sender: object) -> None:
 class Senders:
     """The webhook clients of one dispatcher, kept open: building an HTTP client (its TLS
     context) for every message cost more than sending it. One sender per receiver,
-    shared by the dispatcher's worker threads (its httpx connection pool is thread-safe
+    shared by the dispatcher's worker threads (its connection pool is thread-safe
     and keeps their connections alive)."""
 
     def __init__(self) -> None:

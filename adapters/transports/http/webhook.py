@@ -1,12 +1,11 @@
 """The sender of retailer webhooks: the http-post transport's rules, each attempt sent
-straight to httpx's connection pool instead of through ``httpx.Client.send``.
+through urllib3's connection pool instead of httpx's.
 
-A webhook is a signed POST to a URL the hub knows: no credentials (it carries its
+A webhook is a signed POST to one URL the hub knows: no credentials (it carries its
 signature), no OAuth, no redirect followed (the http-post transport follows none
-either). Around the pool, ``Client.send`` runs an auth flow, the redirect loop, event
-hooks, a timer, the cookie jar and its own log line, and ``Client.build_request`` merges
-the client's headers and cookies into a new request: a third of httpx's cost a POST
-(issue 17, docs/performance.md, Outbox), none of it of use to a webhook. So, **by
+either). httpx's client runs an auth flow, the redirect loop, event hooks, the cookie
+jar and its own log line around its pool, and its pool (httpcore and h11) costs more
+CPU a request than urllib3's (issue 17, docs/performance.md, Outbox). So, **by
 design**, this sender:
 
 - sends no credentials and takes no OAuth: its settings refuse them;
@@ -18,19 +17,25 @@ design**, this sender:
 
 Everything else is the http-post transport's, unchanged: the headers checked, the pacing,
 the first attempt and tenacity's retries (Retry-After, else the hub's backoff), what each
-answer means, the errors. The bytes on the wire are those the client would send: the
-client's default headers (taken from an ``httpx.Client``, which also owns the pool and
-closes it), then the transport's, then the message's, in that order. TLS is verified as
-the client verifies it (the pool is ``httpx.HTTPTransport``'s, with its defaults), and
-the timeouts are the transport's, as for any request.
+answer means, the errors. The bytes on the wire are those httpx's client sends: ``Host``
+as httpx writes it, the client's default headers (taken from an ``httpx.Client``), then
+the transport's, then the message's, then ``Content-Length``, in that order and case.
+TLS is verified with the context httpx makes (``httpx.create_ssl_context``: certifi's
+authorities), and the timeouts are the transport's. The answer comes back as an
+``httpx.Response`` over urllib3's undecoded body, and urllib3's errors as httpx's, so
+that the retrying client reads, decodes and judges it as it reads any other.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
 
 import httpx
+import urllib3
+from urllib3 import exceptions as wire
 
 from adapters.transports.http.client import Request
 from adapters.transports.http.post import HttpPostTransport
@@ -39,11 +44,17 @@ from hub.errors import ConfigurationError
 
 __all__ = ["WebhookTransport"]
 
+# Connections kept alive per receiver: as many as httpx's pool keeps by default. The
+# dispatcher sends at most DELIVERIES_PER_RECEIVER (8) at once to one receiver; more at
+# once would open more connections, and urllib3 would close (with a warning) those it
+# cannot keep.
+_KEPT_ALIVE = 20
+
 
 class WebhookTransport(HttpPostTransport):
     """Implements :class:`hub.ports.Sender` for a retailer's webhook URL: the http-post
-    transport over httpx's connection pool alone (see the module: no credentials,
-    cookies, proxies or httpx log line, by design)."""
+    transport over urllib3's connection pool (see the module: no credentials, cookies,
+    proxies or httpx log line, by design)."""
 
     def __init__(self, settings: HttpPostSettings, **options: Any) -> None:
         if settings.credentials or settings.oauth is not None:
@@ -51,52 +62,109 @@ class WebhookTransport(HttpPostTransport):
                 "a webhook carries its own signature: the webhook sender sends no "
                 "credentials and takes no OAuth"
             )
-        self._pool = httpx.HTTPTransport()  # TLS as a client verifies it, by default
+        # TLS as httpx's client verifies it: its context, made once for both.
+        self._tls = httpx.create_ssl_context()
         super().__init__(settings, **options)
-        self._sent_headers = httpx.Headers(self._client.headers)
-        self._sent_headers.update(self._headers)
-        self._extensions = {"timeout": self._timeout.as_dict()}
-        # Every attempt goes to one URL: parsed once, not at every request.
         self._post_url = self._url(settings.post_path)
-        self._parsed_post_url = httpx.URL(self._post_url)
+        target = httpx.URL(self._post_url)
+        self._target = target.raw_path.decode("ascii")
+        timeout = urllib3.Timeout(connect=self._timeout.connect, read=self._timeout.read)
+        pool_options: dict[str, Any] = {
+            "port": target.port,
+            "timeout": timeout,
+            "maxsize": _KEPT_ALIVE,
+            "retries": False,
+        }
+        if target.scheme == "https":
+            pool_options["ssl_context"] = self._tls
+            self._pool: urllib3.HTTPConnectionPool = urllib3.HTTPSConnectionPool(
+                target.raw_host.decode("ascii"), **pool_options
+            )
+        else:
+            self._pool = urllib3.HTTPConnectionPool(target.raw_host.decode("ascii"), **pool_options)
+        # The headers every attempt starts with, in httpx's order and case: Host, then
+        # the client's defaults with the transport's merged over them.
+        defaults = httpx.Headers(self._client.headers)
+        defaults.update(self._headers)
+        self._sent_headers = {"Host": target.netloc.decode("ascii")}
+        self._sent_headers.update((k.decode(), v.decode()) for k, v in defaults.raw)
+        self._sent_names = {name.lower() for name in self._sent_headers}
+        # What the answer's ``url`` and ``request`` say: the one URL every attempt goes to.
+        self._answered = httpx.Request("POST", target)
 
     def _own_client(self) -> httpx.Client:
-        """The client only holds the pool (closing one closes the other) and the default
-        headers: no proxy of the environment is looked up for it, none is used."""
-        return httpx.Client(transport=self._pool, follow_redirects=False, trust_env=False)
+        """The client only holds the default headers every attempt sends (no request
+        goes through it); no proxy of the environment is looked up for it."""
+        return httpx.Client(verify=self._tls, follow_redirects=False, trust_env=False)
+
+    def close(self) -> None:
+        """Close the connection pool and the client beside it."""
+        self._pool.close()
+        super().close()
 
     def __repr__(self) -> str:
         return f"WebhookTransport(url={self._post_url!r})"
 
     def _open(self, request: Request) -> _Exchange:
-        headers = self._sent_headers.copy()
-        headers.update(request.headers)
-        url = self._parsed_post_url if request.url == self._post_url else request.url
-        sent = httpx.Request(
-            request.method,
-            url,
-            params=request.params,
-            content=request.content,
-            headers=headers,
-            extensions=self._extensions,
-        )
-        return _Exchange(self._pool, sent)
+        if request.url != self._post_url or request.params:  # pragma: no cover - by design
+            raise ConfigurationError(f"{request.where}: a webhook sender posts to its URL only")
+        if self._sent_names.isdisjoint(name.lower() for name in request.headers):
+            headers = self._sent_headers | request.headers
+        else:  # a message's header replaces a default one, merged as httpx's client does
+            merged = httpx.Headers(self._sent_headers)
+            merged.update(request.headers)
+            headers = {k.decode(): v.decode() for k, v in merged.raw}
+        content = request.content or b""
+        headers["Content-Length"] = str(len(content))
+        return _Exchange(self._pool, request.method, self._target, content, headers, self._answered)
 
 
 class _Exchange:
-    """One request through the pool, its response closed on leaving (as the client's
-    ``stream`` does)."""
+    """One request through the pool, its answer an ``httpx.Response`` whose body is read
+    from the connection as the client reads it; closed on leaving (as the client's
+    ``stream`` does): a connection whose answer was read whole goes back to the pool,
+    one left unread is closed."""
 
-    def __init__(self, pool: httpx.HTTPTransport, request: httpx.Request) -> None:
+    def __init__(
+        self,
+        pool: urllib3.HTTPConnectionPool,
+        method: str,
+        target: str,
+        content: bytes,
+        headers: dict[str, str],
+        answered: httpx.Request,
+    ) -> None:
         self._pool = pool
-        self._request = request
+        self._method = method
+        self._target = target
+        self._content = content
+        self._headers = headers
+        self._answered = answered
         self._response: httpx.Response | None = None
 
     def __enter__(self) -> httpx.Response:
-        response = self._pool.handle_request(self._request)
-        response.request = self._request
-        self._response = response
-        return response
+        with _as_httpx_errors():
+            answer = self._pool.urlopen(
+                self._method,
+                self._target,
+                body=self._content,
+                headers=self._headers,
+                retries=False,
+                redirect=False,
+                preload_content=False,
+                decode_content=False,
+            )
+        # http.client reads the status line and headers as Latin-1: the same bytes go to
+        # httpx (which takes str only as ASCII), the receiver's reason phrase with them.
+        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in answer.headers.items()]
+        self._response = httpx.Response(
+            answer.status,
+            headers=headers,
+            stream=_Body(answer),
+            request=self._answered,
+            extensions={"reason_phrase": (answer.reason or "").encode("latin-1")},
+        )
+        return self._response
 
     def __exit__(
         self,
@@ -106,3 +174,40 @@ class _Exchange:
     ) -> None:
         if self._response is not None:
             self._response.close()
+
+
+class _Body(httpx.SyncByteStream):
+    """An answer's body as urllib3 reads it off the connection (undecoded: httpx's
+    response decodes it, as it decodes any)."""
+
+    def __init__(self, answer: urllib3.BaseHTTPResponse) -> None:
+        self._answer = answer
+
+    def __iter__(self) -> Iterator[bytes]:
+        with _as_httpx_errors():
+            yield from self._answer.stream(65536, decode_content=False)
+
+    def close(self) -> None:
+        if not self._answer.closed:  # left unread: the connection cannot be reused
+            self._answer.close()
+        self._answer.release_conn()
+
+
+@contextmanager
+def _as_httpx_errors() -> Iterator[None]:
+    """urllib3's errors as the httpx errors the retrying client judges (the original
+    kept as the cause, where a refused certificate is looked for)."""
+    try:
+        yield
+    except wire.NewConnectionError as exc:  # before its base, ConnectTimeoutError
+        raise httpx.ConnectError(str(exc)) from exc
+    except wire.ConnectTimeoutError as exc:
+        raise httpx.ConnectTimeout(str(exc)) from exc
+    except wire.ReadTimeoutError as exc:
+        raise httpx.ReadTimeout(str(exc)) from exc
+    except wire.SSLError as exc:
+        raise httpx.ConnectError(str(exc)) from exc
+    except wire.ProtocolError as exc:
+        raise httpx.RemoteProtocolError(str(exc)) from exc
+    except wire.HTTPError as exc:
+        raise httpx.TransportError(str(exc)) from exc
