@@ -102,11 +102,13 @@ def _case_heads(connection: Connection, references: Iterable[str]) -> dict[str, 
     wanted = sorted(set(references))
     for chunk in _chunks(wanted):
         rows = connection.execute(_HEADS, {"references": list(chunk)})
-        for row in rows:
+        # By position: a row's values by name go through an AttributeError each in
+        # SQLAlchemy's rows, half of reading a large file's heads (issue 17).
+        for case_id, reference, status, status_at, status_event_id in rows:
             key = None
-            if row.status is not None:
-                key = order_key(row.status_at, CaseStatus(row.status).rank, row.status_event_id)
-            heads[row.reference] = _CaseHead(row.id, row.reference, key)
+            if status is not None:
+                key = order_key(status_at, CaseStatus(status).rank, status_event_id)
+            heads[reference] = _CaseHead(case_id, reference, key)
     return heads
 
 

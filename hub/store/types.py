@@ -17,6 +17,10 @@ class UtcDateTime(TypeDecorator[datetime]):
 
     SQLite has no time zones, so it gets naive UTC text in one fixed format (which also
     sorts correctly); PostgreSQL gets ``timestamptz``. Both give back aware UTC.
+
+    Both are handed the instant in UTC: SQLite's ``DateTime`` writes its text from the
+    fields alone, so the zone needs no ``replace(tzinfo=None)``, which parses its
+    keywords at every call (a third of a bound instant's cost, issue 17).
     """
 
     impl = DateTime(timezone=True)
@@ -27,16 +31,22 @@ class UtcDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError(f"naive datetime {value!r} cannot be stored: give its offset")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+        return value.astimezone(UTC)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         assert isinstance(value, datetime)
         if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
+            return _in_utc(value)
         return value.astimezone(UTC)
+
+
+def _in_utc(naive: datetime) -> datetime:
+    """The naive UTC instant SQLite gives back, made aware: its date and time combined
+    with UTC, a quarter of ``replace(tzinfo=UTC)``'s cost (which parses its keywords at
+    every call; every instant read from SQLite pays it, issue 17)."""
+    return datetime.combine(naive.date(), naive.time(), UTC)
 
 
 def aware(value: Any) -> datetime:
@@ -45,4 +55,4 @@ def aware(value: Any) -> datetime:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     assert isinstance(value, datetime)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return _in_utc(value) if value.tzinfo is None else value.astimezone(UTC)
