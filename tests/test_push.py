@@ -221,8 +221,9 @@ def test_a_non_ascii_signature_is_a_401_not_a_server_error(
 # --- pushes leave run records: one per connector and hour -----------------------------
 
 
-def accepted_push(receiver: Receiver, body: bytes) -> AcceptedPush:
-    stamp = str(int(time.time()))
+def accepted_push(receiver: Receiver, body: bytes, stamp: str | None = None) -> AcceptedPush:
+    """The push as the receiver accepts it, signed at ``stamp`` (now if None)."""
+    stamp = stamp or str(int(time.time()))
     headers = {"X-CE-Timestamp": stamp, "X-CE-Signature": sign_push(SECRET, stamp, body)}
     accepted = receiver.authenticate(push_request(headers, body, {}, "127.0.0.1"))
     assert isinstance(accepted, AcceptedPush)
@@ -259,8 +260,9 @@ def test_an_hours_pushes_are_one_run_record_and_its_rejects_name_it(
         (ten + timedelta(hours=1), push_event("ev_3", "LIV", "2026-11-03T11:58:00+01:00")),
     ]
     outcomes = []
+    signed = str(int(time.time()))  # one signing second: the same bytes, the same push
     for now, body in pushes:
-        accepted = accepted_push(receiver, body)
+        accepted = accepted_push(receiver, body, signed)
         archived = archive_push(database, "ce-push", accepted, now=now)
         outcomes.append(
             (
