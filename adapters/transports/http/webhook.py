@@ -68,20 +68,15 @@ class WebhookTransport(HttpPostTransport):
         self._post_url = self._url(settings.post_path)
         target = httpx.URL(self._post_url)
         self._target = target.raw_path.decode("ascii")
-        timeout = urllib3.Timeout(connect=self._timeout.connect, read=self._timeout.read)
-        pool_options: dict[str, Any] = {
-            "port": target.port,
-            "timeout": timeout,
-            "maxsize": _KEPT_ALIVE,
-            "retries": False,
-        }
-        if target.scheme == "https":
-            pool_options["ssl_context"] = self._tls
-            self._pool: urllib3.HTTPConnectionPool = urllib3.HTTPSConnectionPool(
-                target.raw_host.decode("ascii"), **pool_options
-            )
-        else:
-            self._pool = urllib3.HTTPConnectionPool(target.raw_host.decode("ascii"), **pool_options)
+        # The pool for the URL's scheme, host and port, as urllib3 picks it.
+        tls: dict[str, Any] = {"ssl_context": self._tls} if target.scheme == "https" else {}
+        self._pool = urllib3.connection_from_url(
+            self._post_url,
+            timeout=urllib3.Timeout(connect=self._timeout.connect, read=self._timeout.read),
+            maxsize=_KEPT_ALIVE,
+            retries=False,
+            **tls,
+        )
         # The headers every attempt starts with, in httpx's order and case: Host, then
         # the client's defaults with the transport's merged over them.
         defaults = httpx.Headers(self._client.headers)
