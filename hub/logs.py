@@ -26,9 +26,9 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager
+from contextvars import ContextVar, Token
 from datetime import UTC, datetime
 from typing import IO, Any
 
@@ -60,20 +60,37 @@ time (docs/performance.md). Warnings only at info; every line at debug, or when
 HUB_LOG_LEVEL names them."""
 
 
-@contextmanager
-def log_context(**ids: object) -> Iterator[None]:
+def log_context(**ids: object) -> AbstractContextManager[None]:
     """Every line logged inside carries these ids (None values are left out), on top of
     those already set by an enclosing context. Only the names of ``IDS``: a line's own
     fields (time, level, message) must not be overwritten."""
-    unknown = set(ids) - set(IDS)
-    if unknown:
+    if not _KNOWN_IDS.issuperset(ids):
+        unknown = set(ids) - _KNOWN_IDS
         raise ValueError(f"not a log id: {', '.join(sorted(unknown))}")
-    added = {key: str(value) for key, value in ids.items() if value is not None}
-    token = _context.set({**_context.get(), **added})
-    try:
-        yield
-    finally:
-        _context.reset(token)
+    return _LogContext({key: str(value) for key, value in ids.items() if value is not None})
+
+
+_KNOWN_IDS = frozenset(IDS)
+
+
+class _LogContext(AbstractContextManager[None]):
+    """The ids of ``log_context`` set while inside. A class, not a generator: the
+    dispatcher enters one per delivery, and a generator's context manager cost about as
+    much as the rest of its line's bookkeeping (issue 17)."""
+
+    __slots__ = ("_added", "_token")
+
+    def __init__(self, added: dict[str, str]) -> None:
+        self._added = added
+        self._token: Token[Mapping[str, str]] | None = None
+
+    def __enter__(self) -> None:
+        self._token = _context.set({**_context.get(), **self._added})
+
+    def __exit__(self, *exc: object) -> None:
+        if self._token is not None:
+            _context.reset(self._token)
+            self._token = None
 
 
 def current_context() -> Mapping[str, str]:
@@ -125,6 +142,11 @@ def _ids(record: logging.LogRecord) -> Mapping[str, str]:
     return found
 
 
+_LINE = json.JSONEncoder(ensure_ascii=False)
+"""A JSON line's encoder, built once: ``json.dumps`` with an option builds one for every
+line (issue 17)."""
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object a line: time, level, logger, message, the ids, the exception."""
 
@@ -138,7 +160,7 @@ class JsonFormatter(logging.Formatter):
         entry.update(_ids(record))
         if record.exc_info:
             entry["exception"] = masker.mask(self.formatException(record.exc_info))
-        return json.dumps(entry, ensure_ascii=False)
+        return _LINE.encode(entry)
 
 
 class TextFormatter(logging.Formatter):

@@ -26,6 +26,7 @@ from hub.logs import (
     MASK,
     JsonFormatter,
     configure_logging,
+    current_context,
     log_context,
     parse_levels,
 )
@@ -117,6 +118,22 @@ def test_json_lines_away_from_a_terminal_with_the_ids_of_the_work(
     assert "message_id" not in lines[1], "the inner context ended with its block"
     assert lines[1]["connector"] == "orders"
     assert set(lines[2]) == {"time", "level", "logger", "message"}
+
+
+def test_a_context_ends_with_its_block_even_when_it_raises() -> None:
+    seen: list[dict[str, str]] = []
+
+    def failing_send() -> None:
+        with log_context(message_id=42, case_ref=None):
+            seen.append(dict(current_context()))
+            raise RuntimeError("the send failed")
+
+    with log_context(connector="orders"):
+        with pytest.raises(RuntimeError):
+            failing_send()
+        assert current_context() == {"connector": "orders"}
+    assert current_context() == {}
+    assert seen == [{"connector": "orders", "message_id": "42"}]
 
 
 def test_human_lines_on_a_terminal(restore_logging: None) -> None:

@@ -97,6 +97,30 @@ def test_the_signature_agrees_with_the_reference_signer() -> None:
     assert message.headers["webhook-signature"] == reference
 
 
+def test_each_secret_signs_with_its_own_key_and_a_refused_one_is_refused_every_time() -> None:
+    """The signer is kept per secret (issue 17): after a rotation, a message is signed
+    with the new key, the old one still signs while its grace lasts, and a bad secret
+    is not remembered as good after its first refusal."""
+    other = "whsec_" + base64.b64encode(bytes(range(100, 132))).decode()
+    now = datetime(2026, 11, 3, 8, 0, tzinfo=UTC)
+    first = signed(now)
+    rotated = webhook_message(payload_for(), message_id=MESSAGE_ID, secret=other, now=now)
+    both = webhook_message(payload_for(), message_id=MESSAGE_ID, secret=[other, SECRET], now=now)
+    assert rotated.content == first.content
+    assert rotated.headers["webhook-signature"] != first.headers["webhook-signature"]
+    assert rotated.headers["webhook-signature"] == Webhook(other).sign(
+        MESSAGE_ID, now, first.content
+    )
+    assert both.headers["webhook-signature"] == " ".join(
+        (rotated.headers["webhook-signature"], first.headers["webhook-signature"])
+    )
+    for _ in range(2):
+        with pytest.raises(InvalidWebhookSecret):
+            webhook_message(payload_for(), message_id=MESSAGE_ID, secret="whsec_c2hvcnQ=", now=now)
+    with pytest.raises(UnsignableMessage, match="no secret"):
+        webhook_message(payload_for(), message_id=MESSAGE_ID, secret=[], now=now)
+
+
 def test_a_tampered_body_fails_verification() -> None:
     message = signed()
     tampered = message.content.replace(b'"repaired"', b'"delivered"', 1)
@@ -465,6 +489,8 @@ def test_the_secret_is_read_by_its_variables_name_and_never_shown() -> None:
     spec = WebhookSpec(retailer="maison-electro", url="https://a.example/h", secret_env="ME_S")
     with pytest.raises(MissingSecret, match="ME_S"):
         read_webhook_secret(spec, {})
+    with pytest.raises(MissingSecret, match="ME_S"):
+        read_webhook_secret(spec, {"ME_S": ""})  # set but empty: as good as unset
     with pytest.raises(InvalidWebhookSecret, match=r"\$ME_S") as caught:
         read_webhook_secret(spec, {"ME_S": "plain-text-password"})
     assert "plain-text-password" not in str(caught.value)

@@ -23,9 +23,11 @@ import base64
 import binascii
 import json
 import math
+import os
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -78,6 +80,14 @@ MIN_SECRET_BYTES = 24
 _MESSAGE_ID = re.compile(r"[\x21-\x7e]{1,255}")
 _BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 
+_BODY = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+"""A webhook body's encoder, built once: ``json.dumps`` with these options builds one
+for every body (issue 17). Compact UTF-8 JSON, NaN and infinities refused."""
+
+_SIGNERS = 256
+"""Secrets whose signer is kept: every configured webhook's and the registered
+endpoints' (two each during a rotation), with room to spare."""
+
 
 class InvalidWebhookSecret(ConfigurationError):
     """The secret is not ``whsec_`` followed by base64 of at least 24 bytes. The message
@@ -120,13 +130,29 @@ def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
     :func:`webhook_secret` checked, since the library would take a bare or short one.
     """
     _check_message_id(message_id)
+    return _signer(secret).sign(message_id, _signing_time(timestamp), body)
+
+
+@lru_cache(maxsize=_SIGNERS)
+def _signer(secret: str) -> Webhook:
+    """The reference library's signer for ``secret``, checked (:func:`webhook_secret`)
+    and built once: the same for every message of a receiver, and decoding the key
+    twice (our check, then the library) cost a delivery more than its HMAC (issue 17).
+
+    Kept by the secret's value, which this process holds anyway: a variable or an
+    endpoint's secret that changes gets a signer of its own. A refused secret raises
+    every time (an error is not kept)."""
+    return Webhook(webhook_secret(secret))
+
+
+def _signing_time(timestamp: int) -> datetime:
+    """The instant the library signs, from the ``webhook-timestamp`` it goes with."""
     if timestamp < 0:
         raise UnsignableMessage(f"timestamp {timestamp} is before 1970")
     try:
-        at = datetime.fromtimestamp(timestamp, UTC)
+        return datetime.fromtimestamp(timestamp, UTC)
     except (OverflowError, OSError, ValueError) as exc:
         raise UnsignableMessage(f"timestamp {timestamp} is out of range") from exc
-    return Webhook(webhook_secret(secret)).sign(message_id, at, body)
 
 
 def webhook_message(
@@ -151,13 +177,13 @@ def webhook_message(
         raise UnsignableMessage("the signing time must be timezone-aware")
     timestamp = math.floor(now.timestamp())
     try:
-        body = json.dumps(
-            event_payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False
-        ).encode("utf-8")
+        body = _BODY.encode(event_payload).encode("utf-8")
     except (TypeError, ValueError) as exc:
         raise UnsignableMessage(
             f"webhook {message_id!r}: the payload is not JSON ({type(exc).__name__}: {exc})"
         ) from exc
+    at = _signing_time(timestamp)
+    signature = " ".join(_signer(each).sign(message_id, at, body) for each in secrets)
     return OutboundMessage(
         name=f"webhook {message_id}",
         content=body,
@@ -166,7 +192,7 @@ def webhook_message(
         headers={
             ID_HEADER: message_id,
             TIMESTAMP_HEADER: str(timestamp),
-            SIGNATURE_HEADER: " ".join(sign(each, message_id, timestamp, body) for each in secrets),
+            SIGNATURE_HEADER: signature,
         },
     )
 
@@ -248,10 +274,12 @@ def test_payload(*, endpoint_id: str, retailer: str, sent_at: datetime) -> dict[
 def read_webhook_secret(spec: WebhookSpec, environ: Mapping[str, str] | None = None) -> str:
     """The retailer's secret from the variable ``secret_env`` names, checked, so that a
     wrong value fails naming the variable rather than as a bad signature at the retailer."""
-    secrets = read_secrets(f"webhook:{spec.retailer}", {"secret": spec.secret_env}, environ)
-    value = secrets["secret"]
+    env = os.environ if environ is None else environ
+    value = env.get(spec.secret_env)
+    if not value:  # unset or empty: refused as any connector's missing secret is
+        value = read_secrets(f"webhook:{spec.retailer}", {"secret": spec.secret_env}, env)["secret"]
     try:
-        webhook_secret(value)
+        _signer(value)
     except InvalidWebhookSecret as exc:
         raise InvalidWebhookSecret(f"${spec.secret_env}: {exc}") from None
     return value
