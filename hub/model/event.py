@@ -595,7 +595,7 @@ def mapped_details(given: dict[str, Any]) -> EventDetails:
     full validation.
     """
     if _details_kept(given):
-        return _trusted(EventDetails, dict(_DETAIL_DEFAULTS, **given), fields_set=set(given))
+        return _trusted(EventDetails, {**_DETAIL_DEFAULTS, **given}, set(given))
     return EventDetails(**given)
 
 
