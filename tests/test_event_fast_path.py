@@ -20,6 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import StringConstraints, TypeAdapter, ValidationError
+from pydantic_core import to_json
 
 import hub.model.event as event_module
 from hub.errors import PartnerDataError
@@ -30,6 +31,7 @@ from hub.model.event import (
     Event,
     EventDetails,
     EventType,
+    MappedEvents,
     mapped_details,
     mapped_event,
     stable_event_id,
@@ -115,6 +117,7 @@ def test_fast_path_builds_what_validation_builds(
         fast = _parse(mapping, message, sample)
     with monkeypatch.context() as patched:
         patched.setattr(event_module, "_kept_as_given", lambda fields: False)
+        patched.setattr(event_module.MappedEvents, "_steady_parts_kept", lambda self: False)
         patched.setattr(event_module, "_details_kept", lambda given: False)
         full = _parse(mapping, message, sample)
     assert len(fast) == len(full)
@@ -132,11 +135,17 @@ def test_fast_path_builds_what_validation_builds(
 def test_a_dry_run_line_is_what_model_dump_json_wrote(
     mapping: Path, message: str, sample: Path
 ) -> None:
-    """The dry run's bytes are the JSON it printed before, as UTF-8, one line each."""
+    """The dry run's bytes are the JSON it printed before, as UTF-8, one line each; and
+    the type and status, written as text, are what pydantic writes of an enum member
+    (its value), while ``model_dump`` still gives the members."""
     events = [item for item in _parse(mapping, message, sample) if isinstance(item, Event)]
     for event in events:
         line = event.model_dump_json(exclude={"recorded_at"}) + "\n"
         assert dry_run_line(event) == line.encode()
+        dumped = event.model_dump(exclude={"recorded_at"})
+        assert type(dumped["type"]) is EventType
+        assert dumped["status"] is event.status
+        assert to_json(dumped) + b"\n" == dry_run_line(event)
 
 
 PARIS = timezone(timedelta(hours=1))
@@ -185,6 +194,76 @@ def test_mapped_event_is_event_or_its_error(**values: Any) -> None:
         _same(actual, expected)
     else:
         assert actual == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    partner_event_id=st.one_of(st.none(), st.just(""), st.text(max_size=5), st.just("x" * 190)),
+    case_ref=_texts,
+    partner_ref=_texts,
+    subject=_texts,
+    raw_code=_texts,
+    raw_label=_texts,
+    status=st.sampled_from([None, CaseStatus.RECEIVED, ShipmentStatus.DELIVERED]),
+    occurred_at=_instants,
+    recorded_at=st.sampled_from(
+        [RECORDED_AT, datetime(2026, 1, 1), datetime(2026, 1, 1, tzinfo=PARIS)]
+    ),
+    extra=st.one_of(st.none(), st.text(max_size=4)),
+    reported_by=st.sampled_from(["atelier-dupont", " atelier-dupont", "Atelier", "a" * 65]),
+    event_type=st.sampled_from([EventType.CASE_STATUS, EventType.SHIPMENT_STATUS]),
+)
+def test_a_message_s_events_are_mapped_event_s(
+    partner_event_id: str | None, extra: str | None, event_type: EventType, **values: Any
+) -> None:
+    """MappedEvents gives the event ``mapped_event(id=stable_event_id(...))`` gives, or
+    the same validation error, whatever the values, the type and the partner's id."""
+    events = MappedEvents(event_type, values["reported_by"])
+    fields = dict(values, type=event_type, details=EventDetails())
+    raw_code, status = values["raw_code"], values["status"]
+    if isinstance(values["occurred_at"], datetime) and values["occurred_at"].tzinfo is None:
+        return  # an id needs an aware instant (the mapping's instants always are)
+    identity = {
+        name: fields[name]
+        for name in ("reported_by", "case_ref", "partner_ref", "type", "raw_code", "subject")
+    }
+    try:
+        event_id = stable_event_id(
+            **identity,
+            partner_event_id=partner_event_id,
+            occurred_at=values["occurred_at"],
+            extra=extra,
+        )
+        expected: Event | str = mapped_event(id=event_id, **fields)
+    except ValidationError as error:
+        expected = str(error)
+    except UnicodeEncodeError as error:  # a lone surrogate has no UTF-8 to hash
+        expected = repr(error)
+    for _ in range(2):  # the second time with the message's recorded_at already seen
+        try:
+            actual: Event | str = events.event(
+                partner_event_id,
+                values["case_ref"],
+                values["partner_ref"],
+                raw_code,
+                status,
+                values["occurred_at"],
+                values["recorded_at"],
+                values["raw_label"],
+                values["subject"],
+                extra,
+                fields["details"],
+            )
+        except ValidationError as error:
+            actual = str(error)
+        except UnicodeEncodeError as error:
+            actual = repr(error)
+        if isinstance(expected, Event):
+            assert isinstance(actual, Event)
+            _same(actual, expected)
+            assert actual.id == event_id
+        else:
+            assert actual == expected
 
 
 @settings(max_examples=200, deadline=None)

@@ -46,9 +46,8 @@ from hub.model.event import (
     Event,
     EventDetails,
     EventType,
+    MappedEvents,
     mapped_details,
-    mapped_event,
-    stable_event_id,
 )
 from hub.model.money import Money
 from hub.model.statuses import PartsOrderStatus
@@ -279,6 +278,8 @@ class InboundMapping:
             else:
                 self._extracted.append((target, extract, convert, required))
         self._event_type = self.spec.event_type
+        self._events = MappedEvents(self._event_type, self.partner)
+        """The message's events, built with what every one of them shares checked once."""
         self._identity_targets = tuple(self.spec.identity or ())
         fields = self.spec.fields
         self._plain_details = [(t, name) for t, name in _PLAIN_DETAILS.items() if t in fields]
@@ -467,42 +468,27 @@ class InboundMapping:
     def _event(
         self, values: dict[Target, Any], record: Record, source: str, recorded_at: datetime
     ) -> Event:
-        event_type = self._event_type
         get = values.get
         raw_code: str = values[_T.RAW_CODE]
         status = self._statuses.get(raw_code)
         if status is None and self._patterns and raw_code not in self._statuses:
             status = self._by_pattern(raw_code)
-        occurred_at: datetime = values[_T.OCCURRED_AT]
-        case_ref, partner_ref = get(_T.CASE_REF), get(_T.PARTNER_REF)
         subject = get(_T.SUBJECT)
         if not subject and self._derived_subject:
             subject = self._subject(values)
         try:
-            details = self._details(values, event_type, status)
-            return mapped_event(
-                id=stable_event_id(
-                    reported_by=self.partner,
-                    partner_event_id=get(_T.PARTNER_EVENT_ID),
-                    case_ref=case_ref,
-                    partner_ref=partner_ref,
-                    type=event_type,
-                    raw_code=raw_code,
-                    occurred_at=occurred_at,
-                    subject=subject,
-                    extra=self._identity(values) if self._identity_targets else None,
-                ),
-                case_ref=case_ref,
-                partner_ref=partner_ref,
-                type=event_type,
-                status=status,
-                occurred_at=occurred_at,
-                recorded_at=recorded_at,
-                reported_by=self.partner,
-                raw_code=raw_code,
-                raw_label=get(_T.RAW_LABEL),
-                subject=subject,
-                details=details,
+            return self._events.event(
+                get(_T.PARTNER_EVENT_ID),
+                get(_T.CASE_REF),
+                get(_T.PARTNER_REF),
+                raw_code,
+                status,
+                values[_T.OCCURRED_AT],
+                recorded_at,
+                get(_T.RAW_LABEL),
+                subject,
+                self._identity(values) if self._identity_targets else None,
+                self._details(values, self._event_type, status),
             )
         except ValidationError as exc:
             first = exc.errors()[0]

@@ -12,17 +12,19 @@ import hashlib
 import re
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from enum import StrEnum
-from typing import Annotated, Any, Self, TypeVar
+from typing import Annotated, Any, Self, TypeVar, cast
 
 from pydantic import (
     AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
     StringConstraints,
     field_validator,
     model_validator,
 )
+from pydantic_core import CoreSchema, core_schema
 
 from hub.model.address import Place
 from hub.model.parties import PartyId, Reference
@@ -64,6 +66,22 @@ class EventType(StrEnum):
 
 
 AnyStatus = CaseStatus | ShipmentStatus | PartsOrderStatus | ServiceLevelStatus | CaseRecordStatus
+
+
+class _WrittenAsText:
+    """A text enum written as the text it is: its value, the same bytes. pydantic-core
+    writes an enum by reading ``.value``, which in Python 3.11 is Python code (enum's
+    property), twice an event; as a ``str`` it copies the text in Rust. Validation and
+    ``model_dump`` (the members themselves) are as they were."""
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        schema = handler(source)
+        # Every schema an enum's handler returns takes a serialization (mypy sees the
+        # union of all core schemas, a few of which do not).
+        cast(dict[str, Any], schema)["serialization"] = core_schema.simple_ser_schema("str")
+        return schema
+
 
 STATUS_SETS: dict[
     EventType,
@@ -126,8 +144,8 @@ class Event(BaseModel):
     partner_ref: Reference | None = Field(
         default=None, description="The reporting party's own reference for the case."
     )
-    type: EventType
-    status: AnyStatus | None
+    type: Annotated[EventType, _WrittenAsText]
+    status: Annotated[AnyStatus, _WrittenAsText] | None
     occurred_at: AwareDatetime = Field(description="When it happened, with the partner's offset.")
     recorded_at: AwareDatetime = Field(default_factory=lambda: datetime.now(UTC))
     reported_by: PartyId
@@ -380,6 +398,145 @@ _EVERY_EVENT_FIELD = set(Event.model_fields)
 """What ``mapped_event`` gives, every field: copied (cheaper than a set built anew)."""
 
 
+class MappedEvents:
+    """The events one inbound message makes (one type, one reporting partner), built as
+    ``mapped_event`` builds them, id included, with what is the same for every event of
+    the message checked once: its type, the partner's id, the instant it is recorded.
+
+    A mapping makes an event per record, so this is its per-row cost: each event's own
+    values are checked inline, and any doubt goes through ``Event(...)`` as ever.
+    """
+
+    def __init__(self, event_type: EventType, reported_by: str) -> None:
+        self.type = event_type
+        self.reported_by = reported_by
+        self._statuses = STATUS_SETS.get(event_type)
+        self._steady = self._steady_parts_kept()
+        """The type and the partner's id are kept as given (else: full validation)."""
+        self._recorded: datetime | None = None
+        """The last ``recorded_at`` found kept as given (a message has one)."""
+
+    def _steady_parts_kept(self) -> bool:
+        return (
+            type(self.type) is EventType
+            and self._statuses is not None
+            and type(self.reported_by) is str
+            and _party_id(self.reported_by)
+        )
+
+    def _recorded_kept(self, recorded_at: datetime) -> bool:
+        if type(recorded_at) is not datetime:
+            return False
+        if recorded_at.tzinfo in _FIXED_ZONES_SEEN or _sane_offset(recorded_at):
+            self._recorded = recorded_at
+            return True
+        return False
+
+    def event(
+        self,
+        partner_event_id: str | None,
+        case_ref: str | None,
+        partner_ref: str | None,
+        raw_code: str | None,
+        status: AnyStatus | None,
+        occurred_at: datetime,
+        recorded_at: datetime,
+        raw_label: str | None,
+        subject: str | None,
+        extra: str | None,
+        details: EventDetails,
+    ) -> Event:
+        """``mapped_event(id=stable_event_id(...), ...)`` for this message's type and
+        partner (``stable_event_id`` given the raw code, no status)."""
+        reported_by = self.reported_by
+        event_type = self.type
+        if partner_event_id:
+            event_id = f"{reported_by}:{partner_event_id}"
+            given_id = event_id
+        else:
+            # What stable_event_id hashes, in the same order (tests compare both).
+            identity = "\x1f".join(
+                (
+                    reported_by,
+                    "\x00" if case_ref is None else case_ref,
+                    "\x00" if partner_ref is None else partner_ref,
+                    event_type,
+                    "\x00" if raw_code is None else raw_code,
+                    occurred_at.astimezone(UTC).isoformat(),
+                    "\x00" if subject is None else subject,
+                )
+            )
+            if extra is not None:
+                identity = f"{identity}\x1f{extra}"
+            digest = hashlib.sha256(identity.encode()).hexdigest()
+            event_id = f"{reported_by}:h:{digest[:40]}"
+            given_id = ""  # a party id, ":h:" and hex digits: ASCII, within 200
+        fields: dict[str, Any] = {
+            "id": event_id,
+            "case_ref": case_ref,
+            "partner_ref": partner_ref,
+            "type": event_type,
+            "status": status,
+            "occurred_at": occurred_at,
+            "recorded_at": recorded_at,
+            "reported_by": reported_by,
+            "raw_code": raw_code,
+            "raw_label": raw_label,
+            "subject": subject,
+            "details": details,
+        }
+        # _kept_as_given's checks of what differs from event to event, inlined.
+        if (
+            self._steady
+            and (
+                case_ref is None
+                or (
+                    type(case_ref) is str
+                    and 0 < len(case_ref) <= _REFERENCE_MAX
+                    and case_ref.strip() == case_ref
+                )
+            )
+            and (
+                partner_ref is None
+                or (
+                    type(partner_ref) is str
+                    and 0 < len(partner_ref) <= _REFERENCE_MAX
+                    and partner_ref.strip() == partner_ref
+                )
+            )
+            and (
+                subject is None
+                or (
+                    type(subject) is str
+                    and 0 < len(subject) <= _REFERENCE_MAX
+                    and subject.strip() == subject
+                )
+            )
+            and (raw_code is None or (type(raw_code) is str and len(raw_code) <= _RAW_TEXT_MAX))
+            and (raw_label is None or (type(raw_label) is str and len(raw_label) <= _RAW_TEXT_MAX))
+            and (raw_code is not None if status is None else type(status) is self._statuses)
+            and type(occurred_at) is datetime
+            and (occurred_at.tzinfo in _FIXED_ZONES_SEEN or _sane_offset(occurred_at))
+            and (recorded_at is self._recorded or self._recorded_kept(recorded_at))
+            and type(details) is EventDetails
+            and len(event_id) <= _EVENT_ID_MAX
+            and _safe(
+                "".join(
+                    (
+                        given_id,
+                        case_ref or "",
+                        partner_ref or "",
+                        subject or "",
+                        raw_code or "",
+                        raw_label or "",
+                    )
+                )
+            )
+        ):
+            return _trusted(Event, fields, _EVERY_EVENT_FIELD.copy())
+        return Event(**fields)
+
+
 _DETAIL_TEXTS: dict[str, tuple[int, bool]] = {
     "parts_order_id": (_REFERENCE_MAX, True),
     "serial_number": (_longest(SerialNumber), True),
@@ -438,7 +595,7 @@ def mapped_details(given: dict[str, Any]) -> EventDetails:
     full validation.
     """
     if _details_kept(given):
-        return _trusted(EventDetails, dict(_DETAIL_DEFAULTS, **given), fields_set=set(given))
+        return _trusted(EventDetails, {**_DETAIL_DEFAULTS, **given}, set(given))
     return EventDetails(**given)
 
 
