@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import hub.partners.network as network_module
+import hub.partners.network_cache as network_cache
 from hub.errors import ConfigurationError
 from hub.partners.network import Network, open_network
 from hub.partners.network_cache import CACHE_DIR_VARIABLE, cache_directory, read_network
@@ -212,3 +213,17 @@ def test_a_reading_command_with_a_kept_network_parses_no_yaml_and_loads_no_adapt
         if name == prefix or name.startswith(f"{prefix}.")
     )
     assert found == [], f"hub {' '.join(arguments)} imported {found}"
+
+
+def test_a_kept_file_of_another_shape_is_read_as_none(
+    tmp_path: Path, cache: Path, checks: list[Path]
+) -> None:
+    """Another release may keep other fields under the same name: never an error."""
+    path = _copy_of_the_network(tmp_path)
+    older = object.__new__(network_cache._Kept)
+    older.__dict__["format"] = 1  # a release that kept less
+    kept_at = cache / f"network-{network_cache._digest(str(path.resolve()))}.pickle"
+    network_cache._store(kept_at, older)
+    assert kept_at.exists()
+    assert read_network(path).config.model_dump() == open_network(path).config.model_dump()
+    assert checks == [path]

@@ -131,11 +131,15 @@ def _environment_stamps() -> tuple[tuple[str, Stamp], ...]:
 
 
 def _fresh(kept: _Kept, resolved: Path) -> bool:
-    if kept.format != _FORMAT or kept.python != sys.version:
+    """Whether nothing changed; a file of another shape (another release's) never is."""
+    try:
+        if kept.format != _FORMAT or kept.python != sys.version:
+            return False
+        if _content_digest(resolved) != kept.digest:
+            return False
+        return all(_stamp(where) == stamp for where, stamp in kept.stamps)
+    except (AttributeError, TypeError, ValueError):
         return False
-    if _content_digest(resolved) != kept.digest:
-        return False
-    return all(_stamp(where) == stamp for where, stamp in kept.stamps)
 
 
 def _load(kept_at: Path) -> _Kept | None:
