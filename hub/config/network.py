@@ -33,7 +33,7 @@ from hub.model.parties import Party, PartyId, PartyRole
 class NetworkConfig(BaseModel):
     """The partner network: who the parties are (connectors come with the adapters)."""
 
-    model_config = ConfigDict(extra="forbid", title="connectors.yaml")
+    model_config = ConfigDict(extra="forbid", title="connectors.yaml", defer_build=True)
 
     version: Literal[1] = Field(description="Format version of this file.")
     parties: list[Party] = Field(description="Every company the hub talks to or for.")
