@@ -127,8 +127,10 @@ def database(
 def network_cache_of_the_session(tmp_path_factory: pytest.TempPathFactory) -> None:
     """The checked networks the reading commands keep (hub.partners.network_cache) go to
     a directory of this test process, inherited by the commands it starts: not the
-    user's cache, and not shared with another xdist worker."""
-    os.environ[CACHE_DIR_VARIABLE] = str(tmp_path_factory.mktemp("network-cache"))
+    user's cache, and not shared with another xdist worker. Set as the user's cache
+    folder, since some tests start commands without any ``HUB_`` variable."""
+    os.environ.pop(CACHE_DIR_VARIABLE, None)
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("user-cache"))
 
 
 @pytest.fixture(autouse=True)
