@@ -33,11 +33,12 @@ def retention(
     with --dry-run what would go: counts per kind and the oldest row kept."""
     from rich.table import Table
 
-    from hub.config.network import load_network
     from hub.operators.retention import apply_retention, retention_plan
 
     db = open_database(database)
-    spec = load_network(network_path(network)).retention
+    from hub.partners.network_cache import read_network
+
+    spec = read_network(network_path(network)).config.retention
     plans = retention_plan(db, spec)
     if dry_run:
         if as_json:

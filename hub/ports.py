@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Protocol, Self, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from hub.adapter_kind import AdapterKind as AdapterKind
 from hub.closing import Closing as Closing
 from hub.errors import PartnerDataError
 
@@ -284,18 +285,6 @@ class Receiver(Protocol):
         ...
 
     def refuse(self, refusal: PushRefusal) -> PushAnswer: ...
-
-
-class AdapterKind(StrEnum):
-    """What an adapter is, and the entry-point group it registers under."""
-
-    CODEC = "codec"
-    TRANSPORT = "transport"
-    RECEIVER = "receiver"
-
-    @property
-    def group(self) -> str:
-        return f"hub.{self.value}s"
 
 
 class Capability(StrEnum):

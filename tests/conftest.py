@@ -19,6 +19,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from adapters.transports.sftp import session as sftp_session
+from hub.partners.network_cache import CACHE_DIR_VARIABLE
 from hub.store.db import Database, normalise_url
 from hub.store.migrate import upgrade
 from hub.store.tables import metadata
@@ -120,6 +121,16 @@ def database(
     upgrade(sqlite)
     yield sqlite
     sqlite.dispose()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def network_cache_of_the_session(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The checked networks the reading commands keep (hub.partners.network_cache) go to
+    a directory of this test process, inherited by the commands it starts: not the
+    user's cache, and not shared with another xdist worker. Set as the user's cache
+    folder, since some tests start commands without any ``HUB_`` variable."""
+    os.environ.pop(CACHE_DIR_VARIABLE, None)
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("user-cache"))
 
 
 @pytest.fixture(autouse=True)

@@ -18,7 +18,7 @@ from commands.common import (
     unbroken,
     write_json,
 )
-from commands.operator.shared import ago, network_of, span
+from commands.operator.shared import ago, network_to_read, span
 from hub.operators.jsonable import as_json
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ def status(
         ConnectorState.NOT_CONFIGURED: "yellow",
     }
 
-    current = network_status(open_database(database), network_of(network))
+    current = network_status(open_database(database), network_to_read(network))
     if as_json_:
         write_json(as_json(current))
         return
@@ -109,7 +109,7 @@ def runs(
 
     from hub.operators.listings import recent_runs, replay_run_ids, require_known
 
-    require_known(network_of(network).config, connector)
+    require_known(network_to_read(network).config, connector)
     db = open_database(database)
     records = recent_runs(db, connector, limit)
     replays = replay_run_ids(db, [record.id for record in records])
@@ -174,7 +174,7 @@ def rejects(
 
     from hub.operators.listings import recent_rejects, require_known
 
-    require_known(network_of(network).config, connector)
+    require_known(network_to_read(network).config, connector)
     found = recent_rejects(open_database(database), connector, limit=limit)
     if as_json_:
         for reject in found:
@@ -218,7 +218,7 @@ def warnings(
         require_known,
     )
 
-    require_known(network_of(network).config, connector)
+    require_known(network_to_read(network).config, connector)
     opened = open_database(database)
     if ack:
         done = acknowledge_file_warnings(opened, connector, now=datetime.now(UTC))

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 class AlertingSpec(BaseModel):
     """When a connector is flagged or paused (connectors.yaml, ``alerting:``)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     flag_after_failures: int = Field(
         default=3, ge=1, description="Flag a connector after this many failed runs in a row."

@@ -14,9 +14,9 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from hub.adapter_kind import AdapterKind
 from hub.config.registry import AdapterRef, secret_names
 from hub.model.parties import PartyId
-from hub.ports import AdapterKind
 
 ConnectorName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$", max_length=100)]
 EnvName = Annotated[
@@ -35,7 +35,7 @@ def parse_duration(text: str) -> timedelta:
 
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class ScheduleSpec(_Spec):

@@ -25,7 +25,6 @@ from hub.config.variables import DEFAULT_NETWORK_FILE as DEFAULT_NETWORK_FILE
 from hub.config.variables import NETWORK_FILE_VARIABLE as NETWORK_FILE_VARIABLE
 from hub.config.variables import database_url as database_url
 from hub.config.variables import network_file as network_file
-from hub.config.yamlfile import read_yaml, validate
 from hub.errors import ConfigurationError
 from hub.model.case import ContractLevel
 from hub.model.parties import Party, PartyId, PartyRole
@@ -34,7 +33,7 @@ from hub.model.parties import Party, PartyId, PartyRole
 class NetworkConfig(BaseModel):
     """The partner network: who the parties are (connectors come with the adapters)."""
 
-    model_config = ConfigDict(extra="forbid", title="connectors.yaml")
+    model_config = ConfigDict(extra="forbid", title="connectors.yaml", defer_build=True)
 
     version: Literal[1] = Field(description="Format version of this file.")
     parties: list[Party] = Field(description="Every company the hub talks to or for.")
@@ -170,6 +169,8 @@ class NetworkConfig(BaseModel):
 
 def load_network(path: Path) -> NetworkConfig:
     """Read and validate connectors.yaml; a problem names its file, line and field."""
+    from hub.config.yamlfile import read_yaml, validate  # PyYAML: not for a kept network
+
     document = read_yaml(path)
     if not isinstance(document.data, dict):
         raise ConfigurationError(f"{path}: expected a mapping with 'version' and 'parties'")

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache, cached_property
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from pydantic import (
     BaseModel,
@@ -24,8 +24,11 @@ from pydantic import (
     model_validator,
 )
 
+from hub.adapter_kind import AdapterKind
 from hub.errors import ConfigurationError
-from hub.ports import AdapterInfo, AdapterKind, AttachedFile
+
+if TYPE_CHECKING:  # the ports are imported where an adapter is loaded or read
+    from hub.ports import AdapterInfo, AttachedFile
 
 SECRET_SUFFIX = "_env"  # noqa: S105 - a field-name suffix, not a secret
 
@@ -134,6 +137,8 @@ def _scan(kind: AdapterKind) -> tuple[dict[str, InstalledAdapter], dict[str, Bro
 
 
 def _misregistered(info: object, kind: AdapterKind, name: str) -> str | None:
+    from hub.ports import AdapterInfo
+
     if not isinstance(info, AdapterInfo):
         return f"the entry point gives a {type(info).__name__}, not an AdapterInfo"
     if info.kind is not kind or info.name != name:
@@ -216,6 +221,8 @@ def secret_names(settings: BaseModel) -> dict[str, str]:
 
 def attached_files(settings: BaseModel) -> dict[str, AttachedFile]:
     """Field -> marker, for every settings field that names a file next to the mapping."""
+    from hub.ports import AttachedFile
+
     marked: dict[str, AttachedFile] = {}
     for name, info in type(settings).model_fields.items():
         for item in info.metadata:
@@ -249,7 +256,7 @@ class AdapterRef(BaseModel):
     `hub connectors check`), so one missing plugin does not stop the whole network.
     """
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
 
     kind: ClassVar[AdapterKind]
 

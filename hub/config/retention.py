@@ -17,7 +17,7 @@ from hub.config.connector_spec import Duration, parse_duration
 class RetentionSpec(BaseModel):
     """How long the hub keeps what it accumulates (connectors.yaml, ``retention:``)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     raw_archive: Duration | None = Field(
         default="180d",

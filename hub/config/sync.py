@@ -35,7 +35,7 @@ StrList = Annotated[list[str], BeforeValidator(_as_list)]
 
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class Route(_Spec):

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Literal
 
 from hub.config.connector_spec import ConnectorSpec
 from hub.config.network import NetworkConfig, load_network
-from hub.config.yamlfile import YamlDocument, read_yaml
 from hub.errors import ConfigurationError
 from hub.sync.addresses import addresses_of
 
 if TYPE_CHECKING:
+    from hub.config.yamlfile import YamlDocument
     from hub.model.event import Event
     from hub.partners.connectors import Connector
     from hub.store.db import Connection
@@ -91,6 +91,8 @@ class Network:
         if kept is not None and kept[0] == stamp:
             document = kept[1]
         else:  # several connectors share a partner's mapping: it is parsed once
+            from hub.config.yamlfile import read_yaml  # PyYAML: not when the direction is kept
+
             document = read_yaml(path)
             with self._lock:
                 self._mappings[path] = (stamp, document)
@@ -132,6 +134,8 @@ def message_direction(
     path = mapping_path(network_file, spec)
     where = f"{network_file}: connector {spec.name!r}"
     if document is None:
+        from hub.config.yamlfile import read_yaml
+
         document = read_yaml(path)
     data = document.data
     if not isinstance(data, dict):

@@ -1,0 +1,199 @@
+"""The checked network kept on disk, for the commands that only read it.
+
+Reading connectors.yaml costs a reading command (`hub status`, `hub runs`, `hub sla`)
+more than its own queries: PyYAML, the adapters' settings modules, the validation of
+every connector's options and the directions read from each mapping (issue 17,
+docs/performance.md). Kept once checked, the next command loads the result instead,
+as long as nothing it was checked with changed: connectors.yaml (its bytes), every directory of
+the import path (an adapter or library installed, upgraded or removed changes its
+listing) and every module's file the checking process had loaded (the hub's own, the
+adapters', pydantic's). A directory or file that changed, appeared or went away makes
+the network read and checked again; so does another Python.
+
+What is kept is what connectors.yaml says, checked: environment variables' names,
+never their values (the adapters' validated settings are dropped, and made again from
+the options on first use). The directions are kept with their mapping's stamp, which
+:meth:`Network.direction` compares as it always does.
+
+The file is a pickle: it is read only from a directory of the user's own that no one
+else may write (``HUB_CACHE_DIR``, else ``$XDG_CACHE_HOME/aftersales-hub``, else
+``~/.cache/aftersales-hub``), and any file that cannot be trusted or read is ignored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import stat
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from hub.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from hub.config.network import NetworkConfig
+    from hub.partners.network import MessageDirection, Network
+
+__all__ = ["CACHE_DIR_VARIABLE", "cache_directory", "read_network"]
+
+CACHE_DIR_VARIABLE = "HUB_CACHE_DIR"
+_FORMAT = 1
+"""Raised when what is kept changes shape: an older file is then read as no file."""
+
+Stamp = tuple[int, int]
+"""Modification time (ns) and size; (-1, -1) for a path that does not exist."""
+
+
+@dataclass(frozen=True)
+class _Kept:
+    format: int
+    python: str
+    digest: str
+    """connectors.yaml's own SHA-256: an edit that keeps its size within the file
+    system's tick of time still shows."""
+    stamps: tuple[tuple[str, Stamp], ...]
+    config: NetworkConfig
+    directions: dict[str, tuple[Stamp, MessageDirection]]
+
+
+def cache_directory() -> Path:
+    """Where the checked networks are kept: ``HUB_CACHE_DIR``, else the user's cache."""
+    chosen = os.environ.get(CACHE_DIR_VARIABLE, "").strip()
+    if chosen:
+        return Path(chosen)
+    base = os.environ.get("XDG_CACHE_HOME", "").strip()
+    return (Path(base) if base else Path.home() / ".cache") / "aftersales-hub"
+
+
+def read_network(path: Path) -> Network:
+    """The network of ``path``, as :func:`~hub.partners.network.open_network` reads it,
+    from what was kept when nothing it was checked with has changed since; otherwise
+    read, checked and kept for the next command. A network that does not load is never
+    kept: its error is said again each time."""
+    from hub.partners.network import Network
+
+    resolved = path.resolve()
+    kept_at = cache_directory() / f"network-{_digest(str(resolved))}.pickle"
+    kept = _load(kept_at)
+    if kept is not None and _fresh(kept, resolved):
+        network = Network(kept.config, path)
+        network._directions.update(kept.directions)
+        return network
+    return _check_and_keep(path, resolved, kept_at)
+
+
+def _check_and_keep(path: Path, resolved: Path, kept_at: Path) -> Network:
+    from hub.partners.network import open_network
+
+    before = _content_digest(resolved)
+    network = open_network(path)
+    for spec in network.config.connectors:
+        try:  # what `hub status` reads; a broken mapping is said when it is used
+            network.direction(spec.name)
+        except ConfigurationError:
+            continue
+    if before is None or _content_digest(resolved) != before:
+        return network  # edited while it was read: keep nothing, it is read again next
+    _store(kept_at, _kept(resolved, before, network))
+    return network
+
+
+def _kept(resolved: Path, digest: str, network: Network) -> _Kept:
+    config = network.config.model_copy(deep=True)
+    for ref in [spec.transport or spec.receiver for spec in config.connectors] + [
+        drop.transport for drop in config.case_imports
+    ]:
+        if ref is not None and ref.__pydantic_private__ is not None:
+            ref.__pydantic_private__["_settings"] = None  # validated again on first use
+    return _Kept(
+        format=_FORMAT,
+        python=sys.version,
+        digest=digest,
+        stamps=_environment_stamps(),
+        config=config,
+        directions=dict(network._directions),
+    )
+
+
+def _environment_stamps() -> tuple[tuple[str, Stamp], ...]:
+    """The import path's directories and every loaded module's file: what the checking
+    code and the installed packages were."""
+    paths = {entry for entry in sys.path if entry}
+    for module in list(sys.modules.values()):
+        where = getattr(module, "__file__", None)
+        if isinstance(where, str):
+            paths.add(where)
+    return tuple((where, _stamp(where)) for where in sorted(paths))
+
+
+def _fresh(kept: _Kept, resolved: Path) -> bool:
+    """Whether nothing changed; a file of another shape (another release's) never is."""
+    try:
+        if kept.format != _FORMAT or kept.python != sys.version:
+            return False
+        if _content_digest(resolved) != kept.digest:
+            return False
+        return all(_stamp(where) == stamp for where, stamp in kept.stamps)
+    except (AttributeError, TypeError, ValueError):
+        return False
+
+
+def _load(kept_at: Path) -> _Kept | None:
+    """What was kept, or None: no file, another user's or a writable-by-others one, or
+    one that does not unpickle into what this module writes."""
+    try:
+        with kept_at.open("rb") as file:
+            status = os.fstat(file.fileno())
+            if not _trusted(status) or not _trusted(kept_at.parent.stat()):
+                return None
+            kept = pickle.load(file)  # noqa: S301 - the user's own file, checked above
+    except Exception:  # noqa: BLE001 - a file that cannot be read is no file
+        return None
+    return kept if isinstance(kept, _Kept) else None
+
+
+def _trusted(status: os.stat_result) -> bool:
+    own = not hasattr(os, "getuid") or status.st_uid == os.getuid()
+    return own and not status.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def _store(kept_at: Path, kept: _Kept) -> None:
+    """Written whole under another name, then renamed: a command reading at the same
+    time finds the old file or the new one. A directory that cannot be written to
+    keeps nothing, and the command goes on."""
+    try:
+        kept_at.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=kept_at.parent, suffix=".tmp")
+        try:
+            with os.fdopen(handle, "wb") as file:
+                pickle.dump(kept, file, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(temporary, kept_at)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+    except OSError:
+        return
+
+
+def _stamp(path: str) -> Stamp:
+    """os.stat on the text: a kept network stamps some 500 files at each start."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return (-1, -1)
+    return (status.st_mtime_ns, status.st_size)
+
+
+def _content_digest(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
