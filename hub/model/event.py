@@ -240,68 +240,6 @@ def _text_kept(value: object, longest: int, *, stripped: bool = True) -> bool:
     )
 
 
-def _kept_as_given(fields: dict[str, Any]) -> bool:
-    """True when validating ``fields`` as an Event would keep every value as it is.
-
-    A sufficient condition only, and cheap (it runs for every event a partner sends):
-    each value already has the exact type the model wants and obviously meets its
-    constraints. Anything else (a string to strip, a NUL, a subclass, an offset past
-    14 hours) answers False and goes through full validation.
-    """
-    event_id, case_ref, partner_ref = fields["id"], fields["case_ref"], fields["partner_ref"]
-    event_type, status, raw_code = fields["type"], fields["status"], fields["raw_code"]
-    raw_label, subject = fields["raw_label"], fields["subject"]
-    occurred_at, recorded_at = fields["occurred_at"], fields["recorded_at"]
-    reported_by = fields["reported_by"]
-    # What _text_kept, _party_id and _sane_offset say, inlined for the common case:
-    # this runs for every event a partner sends, and a call costs as much as a check.
-    if not (
-        type(event_id) is str
-        and 0 < len(event_id) <= _EVENT_ID_MAX
-        and (
-            case_ref is None
-            or (
-                type(case_ref) is str
-                and 0 < len(case_ref) <= _REFERENCE_MAX
-                and case_ref.strip() == case_ref
-            )
-        )
-        and (
-            partner_ref is None
-            or (
-                type(partner_ref) is str
-                and 0 < len(partner_ref) <= _REFERENCE_MAX
-                and partner_ref.strip() == partner_ref
-            )
-        )
-        and (
-            subject is None
-            or (
-                type(subject) is str
-                and 0 < len(subject) <= _REFERENCE_MAX
-                and subject.strip() == subject
-            )
-        )
-        and (raw_code is None or (type(raw_code) is str and len(raw_code) <= _RAW_TEXT_MAX))
-        and (raw_label is None or (type(raw_label) is str and len(raw_label) <= _RAW_TEXT_MAX))
-        and (status is not None or raw_code is not None)
-        and type(event_type) is EventType
-        and (status is None or type(status) is STATUS_SETS[event_type])
-        and type(occurred_at) is datetime
-        and type(recorded_at) is datetime
-        and type(fields["details"]) is EventDetails
-        and type(reported_by) is str
-        and (reported_by in _PARTIES_SEEN or _party_id(reported_by))
-    ):
-        return False
-    texts = (event_id, case_ref or "", partner_ref or "", subject or "", raw_code or "")
-    return (
-        _safe("".join((*texts, raw_label or "")))
-        and (occurred_at.tzinfo in _FIXED_ZONES_SEEN or _sane_offset(occurred_at))
-        and (recorded_at.tzinfo in _FIXED_ZONES_SEEN or _sane_offset(recorded_at))
-    )
-
-
 def _safe(text: str) -> bool:
     """No NUL and no lone surrogate; said without a regex (which walks every character
     in Python's engine): ASCII is known at once, other text is encoded (in C), which
@@ -353,56 +291,18 @@ _SET_ATTRIBUTE = object.__setattr__
 """Past a frozen model's own ``__setattr__``, as pydantic's ``model_construct`` goes."""
 
 
-def mapped_event(
-    *,
-    id: str,
-    case_ref: str | None,
-    partner_ref: str | None,
-    type: EventType,
-    status: AnyStatus | None,
-    occurred_at: datetime,
-    recorded_at: datetime,
-    reported_by: str,
-    raw_code: str | None,
-    raw_label: str | None,
-    subject: str | None,
-    details: EventDetails,
-) -> Event:
-    """The event these values make: the same as ``Event(...)`` with every field given.
+_EVERY_EVENT_FIELD = set(Event.model_fields)
+"""What a mapped event gives, every field: copied (cheaper than a set built anew)."""
+
+
+class MappedEvents:
+    """The events one inbound message makes (one type, one reporting partner), with
+    what is the same for every event of the message checked once: its type, the
+    partner's id, the instant it is recorded.
 
     An inbound mapping has already typed its values (statuses from its codes, instants
     with their offsets), so most events need no second look: when every value is kept
     as given, the event is built without pydantic's validation, several times faster.
-    Any doubt goes through ``Event(...)``, which then decides, and says why it refuses.
-    """
-    fields: dict[str, Any] = {
-        "id": id,
-        "case_ref": case_ref,
-        "partner_ref": partner_ref,
-        "type": type,
-        "status": status,
-        "occurred_at": occurred_at,
-        "recorded_at": recorded_at,
-        "reported_by": reported_by,
-        "raw_code": raw_code,
-        "raw_label": raw_label,
-        "subject": subject,
-        "details": details,
-    }
-    if _kept_as_given(fields):
-        return _trusted(Event, fields, _EVERY_EVENT_FIELD.copy())
-    return Event(**fields)
-
-
-_EVERY_EVENT_FIELD = set(Event.model_fields)
-"""What ``mapped_event`` gives, every field: copied (cheaper than a set built anew)."""
-
-
-class MappedEvents:
-    """The events one inbound message makes (one type, one reporting partner), built as
-    ``mapped_event`` builds them, id included, with what is the same for every event of
-    the message checked once: its type, the partner's id, the instant it is recorded.
-
     A mapping makes an event per record, so this is its per-row cost: each event's own
     values are checked inline, and any doubt goes through ``Event(...)`` as ever.
     """
@@ -446,30 +346,26 @@ class MappedEvents:
         extra: str | None,
         details: EventDetails,
     ) -> Event:
-        """``mapped_event(id=stable_event_id(...), ...)`` for this message's type and
-        partner (``stable_event_id`` given the raw code, no status)."""
+        """The event these values make, the same as ``Event(...)`` with every field
+        given and its id by ``stable_event_id`` (given the raw code, no status): built
+        without pydantic's validation when every value is kept as given, else by
+        ``Event(...)``, which then decides and says why it refuses."""
         reported_by = self.reported_by
         event_type = self.type
         if partner_event_id:
             event_id = f"{reported_by}:{partner_event_id}"
             given_id = event_id
         else:
-            # What stable_event_id hashes, in the same order (tests compare both).
-            identity = "\x1f".join(
-                (
-                    reported_by,
-                    "\x00" if case_ref is None else case_ref,
-                    "\x00" if partner_ref is None else partner_ref,
-                    event_type,
-                    "\x00" if raw_code is None else raw_code,
-                    occurred_at.astimezone(UTC).isoformat(),
-                    "\x00" if subject is None else subject,
-                )
+            event_id = _hashed_id(
+                reported_by,
+                case_ref,
+                partner_ref,
+                event_type,
+                raw_code,
+                occurred_at,
+                subject,
+                extra,
             )
-            if extra is not None:
-                identity = f"{identity}\x1f{extra}"
-            digest = hashlib.sha256(identity.encode()).hexdigest()
-            event_id = f"{reported_by}:h:{digest[:40]}"
             given_id = ""  # a party id, ":h:" and hex digits: ASCII, within 200
         fields: dict[str, Any] = {
             "id": event_id,
@@ -485,7 +381,8 @@ class MappedEvents:
             "subject": subject,
             "details": details,
         }
-        # _kept_as_given's checks of what differs from event to event, inlined.
+        # What differs from event to event, checked inline (what _text_kept, _party_id
+        # and _sane_offset say): a call costs as much as a check, for every event.
         if (
             self._steady
             and (
@@ -620,6 +517,21 @@ def stable_event_id(
     if partner_event_id:
         return f"{reported_by}:{partner_event_id}"
     code = raw_code if raw_code is not None else status
+    return _hashed_id(reported_by, case_ref, partner_ref, type, code, occurred_at, subject, extra)
+
+
+def _hashed_id(
+    reported_by: str,
+    case_ref: str | None,
+    partner_ref: str | None,
+    type: EventType,
+    code: str | None,
+    occurred_at: datetime,
+    subject: str | None,
+    extra: str | None,
+) -> str:
+    """The hashed id of ``stable_event_id``, its one definition (``MappedEvents`` calls
+    it per event, positionally): the ids stored must never change."""
     # Joined in one go (a StrEnum joins as its value); None is written as a NUL.
     identity = "\x1f".join(
         (
