@@ -5,7 +5,6 @@ changed, never holding a secret's value."""
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from hub.partners.network_cache import CACHE_DIR_VARIABLE, cache_directory, read
 from hub.store.db import Database
 from hub.store.migrate import upgrade
 from tests.test_demo import EXTRA_SECRET, with_a_partner_added
-from tests.test_status import _MODULES_AT_EXIT
+from tests.test_status import modules_loaded_by
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -206,15 +205,7 @@ def test_a_reading_command_with_a_kept_network_parses_no_yaml_and_loads_no_adapt
     loaded = []
     for turn in ("first", "second"):
         modules = tmp_path / f"{turn}.txt"
-        subprocess.run(
-            [sys.executable, "-c", _MODULES_AT_EXIT, str(modules), *arguments],
-            cwd=ROOT,
-            env=environ,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        loaded.append(set(modules.read_text().split()))
+        loaded.append(modules_loaded_by(arguments, environ, modules))
     checking = ("yaml", "adapters.transports", "adapters.receivers", "lxml", *also)
     assert {"yaml", "adapters.transports.sftp"} <= loaded[0], "the first one checks it"
     found = sorted(

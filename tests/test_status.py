@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -291,6 +291,21 @@ _MODULES_AT_EXIT = (
 """Runs `hub` (cli.py) with the given arguments and writes, as it exits, every module it
 imported: what an operator's command really loads, in a fresh interpreter."""
 
+
+def modules_loaded_by(arguments: Sequence[str], environ: dict[str, str], out: Path) -> set[str]:
+    """Every module `hub <arguments>` imported, run in a fresh interpreter from the
+    repository's root with ``environ`` (its list written to ``out``)."""
+    subprocess.run(
+        [sys.executable, "-c", _MODULES_AT_EXIT, str(out), *arguments],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return set(out.read_text().split())
+
+
 _SERVING = ("fastapi", "uvicorn", "apscheduler.schedulers", "httpx", "paramiko", "authlib")
 _BUILDING = ("hub.partners.connectors", "hub.mapping.inbound", "hub.sync.engine")
 _NETWORK = ("hub.config.network", "hub.config.connector_spec", "adapters.transports", "lxml")
@@ -343,15 +358,7 @@ def test_a_command_that_serves_no_http_imports_only_what_it_uses(
     modules = tmp_path / "modules.txt"
     environ = {**os.environ, "HUB_DATABASE_URL": url, "COLUMNS": "200"}
     environ.pop("HUB_HOME", None)
-    subprocess.run(
-        [sys.executable, "-c", _MODULES_AT_EXIT, str(modules), *arguments],
-        cwd=ROOT,
-        env=environ,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    loaded = set(modules.read_text().split())
+    loaded = modules_loaded_by(arguments, environ, modules)
     assert "commands.common" in loaded  # the list is the command's own
     found = sorted(
         name
