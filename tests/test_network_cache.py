@@ -20,8 +20,6 @@ from hub.store.migrate import upgrade
 from tests.test_demo import EXTRA_SECRET, with_a_partner_added
 from tests.test_status import modules_loaded_by
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 @pytest.fixture
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
