@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from pydantic import ValidationError
     from rich.table import Table
 
+    from hub.partners.network import Network
     from hub.store.db import Database
 
 PIPED_WIDTH = 140
@@ -76,6 +77,14 @@ def network_path(path: Path | None) -> Path:
     from hub.config.variables import network_file
 
     return path or network_file()
+
+
+def network_to_read(path: Path | None) -> Network:
+    """The network for a command that only reads it: what was kept once checked, when
+    nothing it was checked with changed since (hub.partners.network_cache)."""
+    from hub.partners.network_cache import read_network
+
+    return read_network(network_path(path))
 
 
 def print_validation(file: Path, exc: ValidationError, *, line: int | None = None) -> None:

@@ -12,7 +12,7 @@ from commands.common import (
     NetworkOption,
     at,
     case_reference,
-    network_path,
+    network_to_read,
     open_database,
     out,
     write_json,
@@ -36,9 +36,7 @@ def retention(
     from hub.operators.retention import apply_retention, retention_plan
 
     db = open_database(database)
-    from hub.partners.network_cache import read_network
-
-    spec = read_network(network_path(network)).config.retention
+    spec = network_to_read(network).config.retention
     plans = retention_plan(db, spec)
     if dry_run:
         if as_json:

@@ -11,7 +11,7 @@ from commands.common import (
     NetworkOption,
     at,
     case_reference,
-    network_path,
+    network_to_read,
     open_database,
     out,
     unbroken,
@@ -131,11 +131,10 @@ def sla(
 ) -> None:
     """Service levels: breaches of open cases (contract levels and the 30-day legal rule)."""
     from hub.config.home import hub_clock
-    from hub.partners.network_cache import read_network
     from hub.sla.store import breaches, case_service_levels
 
     db = open_database(database)
-    partners = read_network(network_path(network))
+    partners = network_to_read(network)
     now = hub_clock()()  # the hub's one clock: a demo's story time in its home
     if case is not None:
         levels = case_service_levels(db, partners, case_reference(db, case), now=now)

@@ -13,12 +13,13 @@ from commands.common import (
     JsonOption,
     NetworkOption,
     at,
+    network_to_read,
     open_database,
     out,
     unbroken,
     write_json,
 )
-from commands.operator.shared import ago, network_to_read, span
+from commands.operator.shared import ago, span
 from hub.operators.jsonable import as_json
 
 if TYPE_CHECKING:

@@ -42,14 +42,6 @@ def network_of(network: NetworkOption) -> Network:
     return open_network(network_path(network))
 
 
-def network_to_read(network: NetworkOption) -> Network:
-    """The network for a command that only reads it: what was kept once checked, when
-    nothing it was checked with changed since (hub.partners.network_cache)."""
-    from hub.partners.network_cache import read_network
-
-    return read_network(network_path(network))
-
-
 def operator_name() -> str:
     """Who acts, for the record: the login, or "operator" where there is none."""
     try:
