@@ -20,7 +20,7 @@ from hub.model.statuses import FINAL_CASE_STATUSES, CaseStatus
 from hub.store.case_search import search_condition
 from hub.store.cases import CaseRecord, case_record
 from hub.store.id_pages import id_page
-from hub.store.outbox import OutboxRow, OutboxState
+from hub.store.outbox import ROW_COLUMNS, OutboxRow, OutboxState
 from hub.store.tables import case_parties, case_references, cases, events, outbox, parcels
 
 
@@ -229,8 +229,8 @@ def case_parcels(connection: Connection, case_id: int) -> list[CaseParcel]:
 def case_messages(connection: Connection, reference: str) -> list[OutboxRow]:
     """Every outbox message written for the case, whatever its state, in send order."""
     rows = connection.execute(
-        select(outbox).where(outbox.c.case_ref == reference).order_by(outbox.c.id)
-    ).mappings()
+        select(*ROW_COLUMNS).where(outbox.c.case_ref == reference).order_by(outbox.c.id)
+    )
     return [OutboxRow.from_row(row) for row in rows]
 
 
