@@ -169,11 +169,12 @@ def instant_parser(
     compiled = None if fmt == "iso8601" else _pattern_regex(fmt)
     hours: dict[tuple[int, int, int, int], timezone | None] = {}
     # The fields the format reads, when they are the leading ones of a datetime's (year,
-    # month, day, hour, then maybe minute and second): read in one call, in that order.
+    # month, day, hour, then maybe minute and second): read from the match's groups.
     names = () if compiled is None else tuple(compiled.groupindex)
     ordered = _DATETIME_FIELDS[: len(names)]
     fast = compiled is not None and len(names) >= 4 and set(names) == set(ordered)
-    # Where each field's text is among the match's groups (the format's order).
+    # Where each field's text is among the match's groups (the format's order); read
+    # only when the format is of that kind.
     at = (
         {}
         if compiled is None
