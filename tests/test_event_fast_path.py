@@ -375,3 +375,23 @@ def test_shared_quotes_and_parts_lines_are_what_validation_makes() -> None:
     assert line == PartsOrderLine(line_no=1, sku="PP-1", quantity=2)
     assert _part_line(1, "PP-1", 2, PartsOrderStatus.PLACED, None) is line
     assert _part_line(1, "PP-1", 2, "placed", date(2026, 1, 2)).eta == date(2026, 1, 2)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    at=_instants.filter(lambda at: at.tzinfo is not None),
+    later=st.tuples(st.integers(0, 59), st.integers(0, 59), st.integers(0, 1)),
+)
+def test_an_id_s_instant_is_its_utc_isoformat(at: datetime, later: tuple[int, int, int]) -> None:
+    """The instant's text in an id is ``isoformat`` in UTC: the first time of its hour,
+    again, and at another minute and second of the same hour (its hour's text kept)."""
+    minute, second, microsecond = later
+    again = at.replace(minute=minute, second=second, microsecond=microsecond)
+    for instant in (at, at, again):
+        try:
+            expected = instant.astimezone(UTC).isoformat()
+        except OverflowError:  # past year 9999 in UTC: no id either way
+            with pytest.raises(OverflowError):
+                event_module._utc_text(instant)
+            continue
+        assert event_module._utc_text(instant) == expected

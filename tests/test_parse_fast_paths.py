@@ -49,32 +49,30 @@ alone (the last ones take the general path)."""
         st.integers(0, 61),
     ),
     ambiguous=st.sampled_from(["earlier", "later", "reject"]),
+    later=st.tuples(st.integers(0, 61), st.integers(0, 61)),
 )
 def test_the_instant_parser_reads_as_strptime_does(
-    fmt: str, zone: str, numbers: tuple[int, ...], ambiguous: str
+    fmt: str, zone: str, numbers: tuple[int, ...], ambiguous: str, later: tuple[int, int]
 ) -> None:
-    year, month, day, hour, minute, second = numbers
-    text = (
-        fmt.replace("%Y", f"{year:04d}")
-        .replace("%m", f"{month:02d}")
-        .replace("%d", f"{day:02d}")
-        .replace("%H", f"{hour:02d}")
-        .replace("%M", f"{minute:02d}")
-        .replace("%S", f"{second:02d}")
-    )
+    """Each text read as strptime reads it; then the same text again (the parser's
+    memory), and another minute and second of the same hour (the hour read once)."""
     where = ZoneInfo(zone)
     fast = instant_parser(fmt, where, ambiguous=ambiguous, nonexistent="reject")  # type: ignore[arg-type]
-    try:
-        expected: datetime | str = parse_instant(
-            text,
-            fmt,
-            where,
-            ambiguous=ambiguous,
-            nonexistent="reject",  # type: ignore[arg-type]
-        )
-    except ValueProblem as problem:
-        expected = str(problem)
-    for _ in range(2):  # the second time from the parser's memory
+    for text in (
+        _written(fmt, numbers),
+        _written(fmt, numbers),
+        _written(fmt, (*numbers[:4], *later)),
+    ):
+        try:
+            expected: datetime | str = parse_instant(
+                text,
+                fmt,
+                where,
+                ambiguous=ambiguous,
+                nonexistent="reject",  # type: ignore[arg-type]
+            )
+        except ValueProblem as problem:
+            expected = str(problem)
         try:
             got: datetime | str = fast(text)
         except ValueProblem as problem:
@@ -82,6 +80,30 @@ def test_the_instant_parser_reads_as_strptime_does(
         assert got == expected, text
         if isinstance(got, datetime) and isinstance(expected, datetime):
             assert got.isoformat() == expected.isoformat(), text
+
+
+def _written(fmt: str, numbers: tuple[int, ...]) -> str:
+    year, month, day, hour, minute, second = numbers
+    return (
+        fmt.replace("%Y", f"{year:04d}")
+        .replace("%m", f"{month:02d}")
+        .replace("%d", f"{day:02d}")
+        .replace("%H", f"{hour:02d}")
+        .replace("%M", f"{minute:02d}")
+        .replace("%S", f"{second:02d}")
+    )
+
+
+def test_the_instant_parser_reads_digits_int_reads() -> None:
+    """One-digit fields, and digits of other scripts (which a regex's \\d takes and int()
+    reads), read as strptime reads them; a minute of 60 is refused with its text."""
+    fast = instant_parser("%d/%m/%Y %H:%M:%S", ZoneInfo("Europe/Paris"))
+    paris = ZoneInfo("Europe/Paris")
+    assert fast("3/1/2026 9:05:07") == datetime(2026, 1, 3, 9, 5, 7, tzinfo=paris)
+    assert fast("03/01/2026 09:\u0660\u0665:00") == datetime(2026, 1, 3, 9, 5, tzinfo=paris)
+    assert fast("03/01/2026 09:00:00") == datetime(2026, 1, 3, 9, tzinfo=paris)
+    with pytest.raises(ValueProblem, match="03/01/2026 09:60:00"):
+        fast("03/01/2026 09:60:00")
 
 
 def _inbound_mappings() -> list[InboundMapping]:

@@ -247,6 +247,13 @@ class InboundMapping:
         )
         """Targets that are a column's text, maybe empty: read in a loop of their own,
         without a call (most fields of most mappings are; they can reject nothing)."""
+        self._stripped_texts = tuple(
+            (target, column) for target, column, strip in self._texts if strip
+        )
+        self._kept_texts = tuple(
+            (target, column) for target, column, strip in self._texts if not strip
+        )
+        """The same, by whether the mapping strips them (a branch less a target)."""
         self._steps = [step for step in steps if (step[0], step[5], step[6]) not in self._texts]
         """The other targets, in the mapping's order: they may reject the record."""
         self._constants: dict[Target, Any] = {}
@@ -288,7 +295,7 @@ class InboundMapping:
         self._derived_subject = self.spec.subject_template is not None or (
             self.spec.event_type is EventType.SHIPMENT_STATUS and _T.TRACKING_NUMBER in fields
         )
-        self._require_any = [t for t in self.spec.require_any]
+        self._require_any = frozenset(self.spec.require_any)
         self._require_names = " or ".join(
             _field_name(self.spec.fields[t]) or t.value for t in self.spec.require_any
         )
@@ -375,12 +382,16 @@ class InboundMapping:
     def _read_texts(self, fields: Mapping[str, str | None], values: dict[Target, Any]) -> None:
         """The plain texts (a column kept as given, stripped or not): none can fail, so
         both readings take them first."""
-        for target, name, stripped in self._texts:
+        for target, name in self._stripped_texts:
             raw = fields.get(name)
             if raw:
-                kept = raw.strip() if stripped else raw
+                kept = raw.strip()
                 if kept:
                     values[target] = kept
+        for target, name in self._kept_texts:
+            raw = fields.get(name)
+            if raw:
+                values[target] = raw
 
     def _values_in_order(self, record: Record, source: str) -> dict[Target, Any]:
         """The record's values read target after target in the mapping's order: the
@@ -420,7 +431,7 @@ class InboundMapping:
         known to name its case somehow."""
         if self._event_zone and _T.OCCURRED_AT in values:
             self._read_in_event_zone(values, record, source)
-        if self._require_any and not any(t in values for t in self._require_any):
+        if self._require_any and self._require_any.isdisjoint(values):
             raise MissingValue(
                 f"the record needs {self._require_names} to find its case",
                 location=Location(source, record.line),

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
+from operator import itemgetter
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -168,11 +169,22 @@ def instant_parser(
     compiled = None if fmt == "iso8601" else _pattern_regex(fmt)
     hours: dict[tuple[int, int, int, int], timezone | None] = {}
     # The fields the format reads, when they are the leading ones of a datetime's (year,
-    # month, day, hour, then maybe minute and second): read in one call, in that order.
+    # month, day, hour, then maybe minute and second): read from the match's groups.
     names = () if compiled is None else tuple(compiled.groupindex)
     ordered = _DATETIME_FIELDS[: len(names)]
     fast = compiled is not None and len(names) >= 4 and set(names) == set(ordered)
-    padding = (0,) * (len(_DATETIME_FIELDS) - len(ordered))
+    # Where each field's text is among the match's groups (the format's order); read
+    # only when the format is of that kind.
+    at = (
+        {}
+        if compiled is None
+        else {name: number - 1 for name, number in compiled.groupindex.items()}
+    )
+    hour_texts = itemgetter(*(at.get(name, 0) for name in _DATETIME_FIELDS[:4]))
+    minute_at, second_at = at.get("minute"), at.get("second")
+    by_text: dict[tuple[str, ...], tuple[int, int, int, int, timezone | None]] = {}
+    """An hour's fields and the zone's offset through it, by the hour's texts: int() of a
+    text costs ten dict lookups, and a file's lines share their hours."""
 
     def offset_of(key: tuple[int, int, int, int]) -> timezone | None:
         """The zone's offset through the hour ``key`` names, worked out once an hour."""
@@ -184,6 +196,16 @@ def instant_parser(
             offset = hours[key] = steady_offset(datetime(*key), zone)
             return offset
 
+    def hour_of(texts: tuple[str, ...]) -> tuple[int, int, int, int, timezone | None]:
+        """The hour these texts name, read once (a day or an hour that does not exist
+        raises ValueError, and is not kept)."""
+        year, month, day, hour = map(int, texts)
+        read = (year, month, day, hour, offset_of((year, month, day, hour)))
+        if len(by_text) >= _HOURS_KEPT:
+            by_text.clear()
+        by_text[texts] = read
+        return read
+
     @lru_cache(maxsize=16_384)
     def parse(text: str) -> datetime:
         if compiled is None:
@@ -192,16 +214,18 @@ def instant_parser(
         if match is None:
             raise ValueProblem(f"{text!r} does not match the format {fmt!r}")
         if fast:
-            numbers = (*map(int, match.group(*ordered)), *padding)
-            year, month, day, hour, minute, second = numbers
-            key = (year, month, day, hour)
-            try:  # a day or an hour that does not exist raises ValueError here
-                try:
-                    offset = hours[key]
-                except KeyError:
-                    offset = offset_of(key)
+            texts = match.groups()
+            minute = second = 0
+            try:  # a day, an hour or a minute that does not exist raises ValueError here
+                key = hour_texts(texts)
+                known = by_text.get(key)
+                year, month, day, hour, offset = hour_of(key) if known is None else known
+                if minute_at is not None:
+                    minute = _SIXTY.get(texts[minute_at]) or int(texts[minute_at])
+                    if second_at is not None:
+                        second = _SIXTY.get(texts[second_at]) or int(texts[second_at])
                 if offset is not None:
-                    return datetime(year, month, day, hour, minute, second, tzinfo=offset)
+                    return datetime(year, month, day, hour, minute, second, 0, offset)
                 wall = datetime(year, month, day, hour, minute, second)
             except ValueError as exc:
                 raise ValueProblem(f"{text!r} does not match the format {fmt!r}") from exc
@@ -230,6 +254,10 @@ def instant_parser(
 
 _DATETIME_FIELDS = ("year", "month", "day", "hour", "minute", "second")
 """A datetime's fields in the order its constructor takes them."""
+
+_SIXTY = {f"{number:02d}": number for number in range(60)}
+"""Minutes' and seconds' two-digit texts and their numbers, looked up rather than read
+by int() (a tenth of its cost); any other text, and 00, are read by int()."""
 
 
 def localize(
