@@ -344,3 +344,35 @@ def test_reports_repeated_page_after_page_write_only_what_they_change(
         )
     assert ("ME-000560", "atelier-dupont", "AD-560", "partner") in links()[1]
     assert len(links()[1]) == 2
+
+
+def test_the_named_cases_heads_read_with_their_links_are_those_appending_reads(
+    database: Database,
+) -> None:
+    """The links' read hands the named cases' heads on to appending (one read of the cases
+    a file names, issue 17): the same heads as appending's own read, a case with a status
+    or without, and none for a case that does not exist."""
+    from hub.store.case_links import learn_from_reports
+    from hub.store.events import _case_heads
+
+    make_hub(database)
+    with database.transaction() as connection:
+        open_case(connection, make_case("ME-000570"))
+        open_case(connection, make_case("ME-000571"))
+        connection.execute(
+            cases.update().where(cases.c.reference == "ME-000571").values(status=None)
+        )
+    assert _workshop_file(
+        database, "STATUTS_1.csv", "AD-570;ME-000570;02/03/2026;10:00;DIA;Diagnostic;;;;"
+    )
+    named = {"ME-000570", "ME-000571", "ME-999999"}
+    with database.transaction() as connection:
+        heads = learn_from_reports(
+            connection,
+            {(reference, "atelier-dupont") for reference in named},
+            {(reference, "atelier-dupont", f"AD-{reference[-3:]}") for reference in named},
+        )
+        assert heads == _case_heads(connection, named, {})
+    assert set(heads) == {"ME-000570", "ME-000571"}
+    assert heads["ME-000570"].key is not None
+    assert heads["ME-000571"].key is None

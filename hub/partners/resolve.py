@@ -40,7 +40,7 @@ from hub.store.case_links import (
 )
 from hub.store.cases import normalise_serial, refresh_case, require_case
 from hub.store.db import Connection
-from hub.store.events import StoredHook
+from hub.store.events import CaseHead, StoredHook
 from hub.store.parcels import KnownParcel, attach_waiting, learn_parcels, parcel_candidates
 from hub.store.parts_orders import cases_by_parts_order
 
@@ -59,6 +59,7 @@ def resolve_cases(
     events: Sequence[Event],
     *,
     learned: Learned | None = None,
+    heads: dict[str, CaseHead] | None = None,
 ) -> list[Event]:
     """The events with ``case_ref`` filled in wherever a link to a case is proven.
 
@@ -66,8 +67,13 @@ def resolve_cases(
     its own reference on the event is its number for the case. Events left without a
     case by a doubt (several candidates, a case never given to the partner) get their
     reason noted for the operator.
+
+    ``heads``, when given, is filled with the heads of the named cases this read with
+    their links, for ``append_events`` next in the same transaction (issue 17).
     """
-    _learn_from_named(connection, events, learned)
+    named = _learn_from_named(connection, events, learned)
+    if heads is not None:
+        heads.update(named)
     unresolved = [e for e in events if e.case_ref is None]
     if not unresolved:
         return list(events)
@@ -267,9 +273,10 @@ def _by_serial(
 
 def _learn_from_named(
     connection: Connection, events: Sequence[Event], learned: Learned | None
-) -> None:
+) -> dict[str, CaseHead]:
     """What events that name their case prove: the partner holds the case, and the
-    partner's reference on them is its own number for it."""
+    partner's reference on them is its own number for it. Returns the heads of the cases
+    read for it (none when everything was learned already)."""
     given = {(e.case_ref, e.reported_by) for e in events if e.case_ref}
     references = {
         (e.case_ref, e.reported_by, e.partner_ref) for e in events if e.case_ref and e.partner_ref
@@ -279,5 +286,6 @@ def _learn_from_named(
         learned.given |= given
         references -= learned.references
         learned.references |= references
-    if given or references:
-        learn_from_reports(connection, given, references)
+    if not given and not references:
+        return {}
+    return learn_from_reports(connection, given, references)

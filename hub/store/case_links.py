@@ -38,6 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import BindParameter
 
 from hub.model.statuses import FINAL_CASE_STATUSES
+from hub.store.events import HEAD_COLUMNS, CaseHead, case_head
 from hub.store.tables import case_parties, case_references, cases, events, unlinked_reasons
 from hub.store.upsert import insert_ignoring_conflicts
 
@@ -200,18 +201,23 @@ def learn_from_reports(
     connection: Connection,
     given: set[tuple[str, str]],
     references: set[tuple[str, str, str]],
-) -> None:
+) -> dict[str, CaseHead]:
     """What partners' events that name their case prove, their cases and links read in
     one statement: the partner holds the case (given, as reported), and the partner's
     reference on them is its own. The cases' ids, then the parties given them, then the
     references kept, read one after the other, were three statements of a small file's
-    dozen (issue 17)."""
-    ids, held, kept = _known_links(
+    dozen (issue 17).
+
+    Returns the named cases' heads, read in the same statement: appending the events
+    next needs them, and a second read of the same cases was a small file's largest
+    statement after the insert (issue 17)."""
+    heads, held, kept = _known_links(
         connection,
         {case_ref for case_ref, _ in given} | {case_ref for case_ref, _, _ in references},
     )
-    if not ids:
-        return
+    if not heads:
+        return heads
+    ids = {reference: head.id for reference, head in heads.items()}
     # Partners report the same cases page after page: what is known already is read
     # rather than written again (two inserts skipping every row and an update matching
     # none). The writes still skip conflicts, for a concurrent ingestion.
@@ -227,6 +233,7 @@ def learn_from_reports(
         _record_given(connection, given, GivenHow.REPORT, ids, None)
     if references:
         _learn_partner_references(connection, references, ids)
+    return heads
 
 
 _CASE_ROW, _GIVEN_ROW, _REFERENCE_ROW = 0, 1, 2
@@ -234,36 +241,38 @@ _CASE_ROW, _GIVEN_ROW, _REFERENCE_ROW = 0, 1, 2
 
 @cache
 def _known_links_query() -> CompoundSelect[Any]:
-    """The cases named (their ids), the parties given them, and the references kept on
+    """The cases named (their heads), the parties given them, and the references kept on
     them, as rows of one shape told apart by ``kind``: built once, run for every chunk."""
     wanted: BindParameter[str] = bindparam("references", expanding=True)
     nothing = cast(null(), String)
+    no_head = [cast(null(), column.type) for column in HEAD_COLUMNS[2:]]
     return union_all(
         select(
             literal_column(str(_CASE_ROW), Integer).label("kind"),
-            cases.c.id,
-            cases.c.reference,
             nothing.label("party"),
             nothing.label("partner_reference"),
             nothing.label("recorded_by"),
+            *HEAD_COLUMNS,
         ).where(cases.c.reference.in_(wanted)),
         select(
             literal_column(str(_GIVEN_ROW), Integer),
-            cases.c.id,
-            cases.c.reference,
             case_parties.c.party_id,
             nothing,
             nothing,
+            cases.c.id,
+            cases.c.reference,
+            *no_head,
         )
         .join(case_parties, case_parties.c.case_id == cases.c.id)
         .where(cases.c.reference.in_(wanted)),
         select(
             literal_column(str(_REFERENCE_ROW), Integer),
-            cases.c.id,
-            cases.c.reference,
             case_references.c.party_id,
             case_references.c.reference,
             case_references.c.recorded_by,
+            cases.c.id,
+            cases.c.reference,
+            *no_head,
         )
         .join(case_references, case_references.c.case_id == cases.c.id)
         .where(cases.c.reference.in_(wanted)),
@@ -272,10 +281,10 @@ def _known_links_query() -> CompoundSelect[Any]:
 
 def _known_links(
     connection: Connection, references: Iterable[str]
-) -> tuple[dict[str, int], set[tuple[int, str]], dict[tuple[int, str], tuple[str, str]]]:
-    """The named cases' ids by reference, the (case id, party) pairs given already, and
-    each pair's kept reference with who recorded it."""
-    ids: dict[str, int] = {}
+) -> tuple[dict[str, CaseHead], set[tuple[int, str]], dict[tuple[int, str], tuple[str, str]]]:
+    """The named cases' heads by reference, the (case id, party) pairs given already,
+    and each pair's kept reference with who recorded it."""
+    heads: dict[str, CaseHead] = {}
     held: set[tuple[int, str]] = set()
     kept: dict[tuple[int, str], tuple[str, str]] = {}
     wanted = sorted(set(references))
@@ -283,14 +292,15 @@ def _known_links(
         rows = connection.execute(
             _known_links_query(), {"references": wanted[start : start + IN_CHUNK]}
         )
-        for kind, case_id, case_ref, party, reference, recorded_by in rows:
+        for kind, party, reference, recorded_by, *head in rows:
             if kind == _CASE_ROW:
-                ids[case_ref] = int(case_id)
+                case = case_head(*head)
+                heads[case.reference] = case
             elif kind == _GIVEN_ROW:
-                held.add((int(case_id), party))
+                held.add((int(head[0]), party))
             else:
-                kept[(int(case_id), party)] = (reference, recorded_by)
-    return ids, held, kept
+                kept[(int(head[0]), party)] = (reference, recorded_by)
+    return heads, held, kept
 
 
 def _to_write(kept: tuple[str, str] | None, reference: str) -> bool:

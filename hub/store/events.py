@@ -8,7 +8,7 @@ event replaces the cached status only if it sorts after it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, TypeVar
@@ -44,10 +44,40 @@ class AppendResult:
 
 
 @dataclass(frozen=True)
-class _CaseHead:
+class CaseHead:
+    """What appending needs of a case: its id and the order key of its current status."""
+
     id: int
     reference: str
     key: OrderKey | None
+
+
+HEAD_COLUMNS = (
+    cases.c.id,
+    cases.c.reference,
+    cases.c.status,
+    cases.c.status_at,
+    cases.c.status_event_id,
+)
+"""A case's head as ``case_head`` reads it: selected by ``append_events`` and by the read
+of the named cases' links, which hands them on (one read of the cases a file names)."""
+
+
+def case_head(
+    case_id: int,
+    reference: str,
+    status: str | None,
+    status_at: datetime | None,
+    status_event_id: str | None,
+) -> CaseHead:
+    """The head from ``HEAD_COLUMNS``' values: a case without a status has no key."""
+    if status is None:
+        return CaseHead(case_id, reference, None)
+    assert status_at is not None, "written with the status"
+    assert status_event_id is not None, "written with the status"
+    return CaseHead(
+        case_id, reference, order_key(status_at, CaseStatus(status).rank, status_event_id)
+    )
 
 
 def _chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
@@ -74,13 +104,7 @@ def row_to_event(row: Row[Any]) -> Event:
     )
 
 
-_HEADS = select(
-    cases.c.id,
-    cases.c.reference,
-    cases.c.status,
-    cases.c.status_at,
-    cases.c.status_event_id,
-).where(cases.c.reference.in_(bindparam("references", expanding=True)))
+_HEADS = select(*HEAD_COLUMNS).where(cases.c.reference.in_(bindparam("references", expanding=True)))
 """Built once: building a statement costs more than a small file's query (issue 17)."""
 
 _MOVE = (
@@ -97,18 +121,19 @@ _MOVE = (
 statement for both, a round trip fewer when a file does both (issue 17)."""
 
 
-def _case_heads(connection: Connection, references: Iterable[str]) -> dict[str, _CaseHead]:
-    heads: dict[str, _CaseHead] = {}
-    wanted = sorted(set(references))
+def _case_heads(
+    connection: Connection, references: set[str], read: Mapping[str, CaseHead]
+) -> dict[str, CaseHead]:
+    """The cases' heads by reference: those ``read`` already, the others read now."""
+    heads = {reference: read[reference] for reference in references & read.keys()}
+    wanted = sorted(references - heads.keys())
     for chunk in _chunks(wanted):
         rows = connection.execute(_HEADS, {"references": list(chunk)})
         # By position: a row's values by name go through an AttributeError each in
         # SQLAlchemy's rows, half of reading a large file's heads (issue 17).
-        for case_id, reference, status, status_at, status_event_id in rows:
-            key = None
-            if status is not None:
-                key = order_key(status_at, CaseStatus(status).rank, status_event_id)
-            heads[reference] = _CaseHead(case_id, reference, key)
+        for row in rows:
+            head = case_head(*row)
+            heads[head.reference] = head
     return heads
 
 
@@ -118,8 +143,13 @@ def append_events(
     *,
     message_id: int | None = None,
     now: datetime | None = None,
+    heads_read: Mapping[str, CaseHead] | None = None,
 ) -> AppendResult:
-    """Store the events that are not stored yet and move case statuses forward."""
+    """Store the events that are not stored yet and move case statuses forward.
+
+    ``heads_read``: cases' heads read already in this transaction, nothing appended since
+    (the named cases, read with their links by the resolution): not read again.
+    """
     result = AppendResult()
     batch: dict[str, Event] = {}
     for event in new_events:
@@ -130,7 +160,9 @@ def append_events(
     if not batch:
         return result
 
-    heads = _case_heads(connection, (e.case_ref for e in batch.values() if e.case_ref))
+    heads = _case_heads(
+        connection, {e.case_ref for e in batch.values() if e.case_ref}, heads_read or {}
+    )
     unique = list(batch.values())
     case_ids = []
     for event in unique:
@@ -172,7 +204,7 @@ def append_events(
 
 def _move_cases_forward(
     connection: Connection,
-    heads: dict[str, _CaseHead],
+    heads: dict[str, CaseHead],
     best: dict[str, OrderKey],
     touched: set[str],
     batch: dict[str, Event],

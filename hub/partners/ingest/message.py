@@ -25,7 +25,7 @@ from hub.ports import RawMessage
 from hub.store import file_warnings, inbound, rejects
 from hub.store.archive import ArchivedMessage, archive_message
 from hub.store.db import Connection, Database, StoreConflict
-from hub.store.events import StoredHook, append_events
+from hub.store.events import CaseHead, StoredHook, append_events
 from hub.store.runs import record_rejects
 
 CHUNK = 10_000
@@ -243,8 +243,9 @@ def _store_chunk(
         if outcome.newest_at is None or newest > outcome.newest_at:
             outcome.newest_at = newest
     counts.records_read += sum(1 for item in chunk if not isinstance(item, MessageRejected))
-    resolved = resolve_cases(connection, events, learned=learned)
-    result = append_events(connection, resolved, message_id=message_id, now=now)
+    heads: dict[str, CaseHead] = {}
+    resolved = resolve_cases(connection, events, learned=learned, heads=heads)
+    result = append_events(connection, resolved, message_id=message_id, now=now, heads_read=heads)
     if result.stored_ids:
         new = set(result.stored_ids)
         stored = [event for event in resolved if event.id in new]
