@@ -77,10 +77,12 @@ def hub_home(
     ] = None,
 ) -> None:
     """After-sales partner hub."""
-    from hub.config.home import apply_home, find_home, load_home  # not for `hub --help`
+    from hub.config.home import apply_home, find_home  # not for `hub --help`
 
     chosen = find_home(home)
     if chosen is not None:
+        from hub.config.home_file import load_home  # pydantic and YAML: only with a home
+
         apply_home(load_home(chosen), os.environ)  # every command reads its settings here
 
 

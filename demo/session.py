@@ -43,7 +43,7 @@ from demo.retailers import FeedReader, WebhookReceiver
 from demo.story import START, DemoCase, story
 from hub.bootstrap import Hub, Retries
 from hub.clock import SharedClock
-from hub.config.home import HomeSettings, write_home
+from hub.config.home_file import HomeSettings, write_home
 from hub.config.sync import Role
 from hub.errors import ConfigurationError, ConflictError
 from hub.model.case import Case

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from hub.clock import FileClock, SharedClock
-from hub.config.home import HomeSettings, load_home, time_zone, write_home
+from hub.config.home import time_zone
+from hub.config.home_file import HomeSettings, load_home, write_home
 from hub.errors import ConfigurationError
 from hub.operators.times import shown
 from tests.factories import CUSTOMER_WITH_ADDRESS, make_case

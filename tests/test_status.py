@@ -321,9 +321,10 @@ _RUNNING = (
 )
 """What runs a connector: `hub connectors check` builds and checks every connector, and
 runs none."""
-_STORE_ALONE = (*_SERVING, *_NETWORK, *_SQLITE, "yaml", "hub.ports")
-"""A command that reads the store alone parses no YAML (no hub.yaml here either), nor
-imports the adapters' ports (their protocols and settings model)."""
+_STORE_ALONE = (*_SERVING, *_NETWORK, *_SQLITE, "yaml", "pydantic", "hub.ports")
+"""A command that reads the store alone parses no YAML and validates nothing with pydantic
+(no hub.yaml here either: a home's file is read with both), nor imports the adapters'
+ports (their protocols and settings model)."""
 
 
 @pytest.mark.parametrize(

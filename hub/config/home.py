@@ -17,16 +17,20 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, MutableMapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hub.clock import Clock, FileClock, system_clock
 from hub.config.variables import DATABASE_URL_VARIABLE, NETWORK_FILE_VARIABLE
 from hub.errors import ConfigurationError
 
-# YAML is imported where a hub.yaml is read or written: every command asks for the home
-# and the operators' zone, and the commands that read the store alone parse no YAML.
+if TYPE_CHECKING:
+    from hub.config.home_file import HomeSettings
+
+# hub.yaml's model, its reading and its writing are in hub.config.home_file, imported
+# only where a home is found: every command asks for the home and the operators' zone,
+# and the commands that read the store alone, without a home, load neither pydantic nor
+# YAML (pydantic alone is about a fifth of such a command's instructions).
 
 HOME_VARIABLE = "HUB_HOME"
 SETTINGS_FILE = "hub.yaml"
@@ -37,37 +41,6 @@ CLOCK_FILE_VARIABLE = "HUB_CLOCK_FILE"
 """A file holding the hub's current instant (a demo's story time); unset: the system's."""
 
 SQLITE_PREFIX = "sqlite:///"
-
-
-class HomeSettings(BaseModel):
-    """``hub.yaml``: the settings of one hub, every key optional."""
-
-    model_config = ConfigDict(extra="forbid", title="hub.yaml", defer_build=True)
-
-    database_url: str | None = Field(
-        default=None, description="The database; a relative SQLite file is in the home."
-    )
-    connectors: Path | None = Field(
-        default=None, description="The network file; relative to the home."
-    )
-    time_zone: str | None = Field(
-        default=None, description=f"The operators' time zone (default {DEFAULT_TIME_ZONE})."
-    )
-    clock_file: Path | None = Field(
-        default=None,
-        description="A file holding the hub's current instant, kept by a demo; relative "
-        "to the home. Without it the hub runs on the system clock.",
-    )
-
-    @field_validator("time_zone")
-    @classmethod
-    def _known_zone(cls, name: str | None) -> str | None:
-        if name is not None:
-            try:
-                zone_named(name)
-            except ConfigurationError as exc:  # a ValueError, for the file's line
-                raise ValueError(exc.message) from None
-        return name
 
 
 def zone_named(name: str) -> ZoneInfo:
@@ -90,30 +63,6 @@ def find_home(flag: Path | None, environ: Mapping[str, str] | None = None) -> Pa
     return Path(".") if Path(SETTINGS_FILE).is_file() else None
 
 
-def load_home(home: Path) -> HomeSettings:
-    """A home's settings, its relative paths made absolute against the home."""
-    path = home / SETTINGS_FILE
-    if not path.is_file():
-        problem = "no such folder" if not home.is_dir() else f"it has no {SETTINGS_FILE}"
-        raise ConfigurationError(f"{home} is not a hub home: {problem}")
-    from hub.config.yamlfile import read_yaml, validate
-
-    settings = validate(read_yaml(path), HomeSettings)
-    base = home.resolve()
-    url = settings.database_url
-    if url is not None and url.startswith(SQLITE_PREFIX):
-        file = Path(url.removeprefix(SQLITE_PREFIX))
-        if not file.is_absolute():
-            url = SQLITE_PREFIX + str(base / file)
-    return settings.model_copy(
-        update={
-            "database_url": url,
-            "connectors": None if settings.connectors is None else base / settings.connectors,
-            "clock_file": None if settings.clock_file is None else base / settings.clock_file,
-        }
-    )
-
-
 def apply_home(settings: HomeSettings, environ: MutableMapping[str, str]) -> None:
     """Put the home's settings where every command reads its settings from: the
     environment (its child processes see the same hub)."""
@@ -126,17 +75,6 @@ def apply_home(settings: HomeSettings, environ: MutableMapping[str, str]) -> Non
     for name, value in values.items():
         if value is not None:
             environ[name] = value
-
-
-def write_home(home: Path, settings: HomeSettings) -> Path:
-    """Write a home's hub.yaml (`hub demo` does, for the CLI to find it)."""
-    import yaml
-
-    document = settings.model_dump(mode="json", exclude_none=True)
-    path = home / SETTINGS_FILE
-    header = "# Settings of the hub in this folder: `hub --home DIR ...` reads them.\n"
-    path.write_text(header + yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
-    return path
 
 
 def time_zone(environ: Mapping[str, str] | None = None) -> ZoneInfo:
