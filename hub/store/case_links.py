@@ -38,13 +38,17 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import BindParameter
 
 from hub.model.statuses import FINAL_CASE_STATUSES
-from hub.store.events import HEAD_COLUMNS, CaseHead, case_head
 from hub.store.tables import case_parties, case_references, cases, events, unlinked_reasons
 from hub.store.upsert import insert_ignoring_conflicts
 
+# hub.store.events (the cases' heads) is imported where the heads are read: it brings
+# the events' model and pydantic, which `hub unlinked`, reading this module's reasons
+# alone, does not load (tests/test_status.py).
 if TYPE_CHECKING:
     from sqlalchemy.dialects.postgresql import Insert as PostgresqlInsert
     from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
+
+    from hub.store.events import CaseHead
 
 
 class RecordedBy(StrEnum):
@@ -243,6 +247,8 @@ _CASE_ROW, _GIVEN_ROW, _REFERENCE_ROW = 0, 1, 2
 def _known_links_query() -> CompoundSelect[Any]:
     """The cases named (their heads), the parties given them, and the references kept on
     them, as rows of one shape told apart by ``kind``: built once, run for every chunk."""
+    from hub.store.events import HEAD_COLUMNS
+
     wanted: BindParameter[str] = bindparam("references", expanding=True)
     nothing = cast(null(), String)
     no_head = [cast(null(), column.type) for column in HEAD_COLUMNS[2:]]
@@ -284,6 +290,8 @@ def _known_links(
 ) -> tuple[dict[str, CaseHead], set[tuple[int, str]], dict[tuple[int, str], tuple[str, str]]]:
     """The named cases' heads by reference, the (case id, party) pairs given already,
     and each pair's kept reference with who recorded it."""
+    from hub.store.events import case_head
+
     heads: dict[str, CaseHead] = {}
     held: set[tuple[int, str]] = set()
     kept: dict[tuple[int, str], tuple[str, str]] = {}
