@@ -13,6 +13,12 @@ therefore stays the latest for every entry kept.
 
 A stored ``''`` says that no case status precedes the entry; NULL that it is not filled
 yet, and a page computes the value for such entries as it reads them (``statuses_after``).
+
+The same fill stores each entry's item, the JSON a page writes for it less its cursor and
+status after (``item_json``, written by the service's function it is given), so that a
+page joins stored bytes; NULL until then, and a page builds such entries' items from
+their rows. An erasure clears its case's items (``fill_statuses_after`` says how the two
+never leave masked text behind).
 """
 
 from __future__ import annotations
