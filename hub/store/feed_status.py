@@ -18,7 +18,7 @@ The same fill stores each entry's item, the JSON a page writes for it less its c
 status after (``item_json``, written by the service's function it is given), so that a
 page joins stored bytes; NULL until then, and a page builds such entries' items from
 their rows. An erasure clears its case's items (``fill_statuses_after`` says how the two
-never leave masked text behind).
+never leave unmasked text behind).
 """
 
 from __future__ import annotations
