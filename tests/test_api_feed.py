@@ -484,7 +484,7 @@ def _every_kind(reference: str) -> list[Event]:
 
 
 def test_the_pages_json_written_from_rows_is_the_models_byte_for_byte(hub: Hub) -> None:
-    """The route writes a page's JSON from the store's rows (hub.api.feed.page_json); its
+    """The route writes a page's JSON from the store's rows (hub.retailers.feed.page_json); its
     bytes must be those of the pydantic path (FeedPageOut over read_feed) for every kind
     of event and details, in every page and on its last, empty one."""
     for reference in ("ME-000123", "ME-000124"):
