@@ -256,10 +256,12 @@ def clear_feed_items(connection: Connection, case_id: int) -> None:
     events as they were before the masking. Run as the erasure completes; the fill
     writes them again from the masked events, and stores none for the case while its
     erasure is under way."""
+    # Every entry of the case, not only those with an item: on PostgreSQL an update skips
+    # a row whose committed version does not match, so a fill that wrote an unmasked item
+    # and has not committed yet would keep it; matching by case alone, this waits for
+    # that fill and clears what it wrote.
     connection.execute(
-        update(feed_entries)
-        .where(feed_entries.c.case_id == case_id, feed_entries.c.item_json.is_not(None))
-        .values(item_json=None)
+        update(feed_entries).where(feed_entries.c.case_id == case_id).values(item_json=None)
     )
 
 
