@@ -20,7 +20,7 @@ On SQLite (a fresh file in a temporary directory) and on PostgreSQL (a private
    the feed a few hundred cases are in progress, as in real life;
 2. times a page of 500 items of Maison Électro's feed from the start, the middle and
    the end, R times each (median and 99th percentile): in process (the route's work
-   without HTTP: ``read_feed_rows`` and ``page_json``) and over
+   without HTTP: ``read_feed_items`` and ``page_json``) and over
    real HTTP on loopback (the API served by uvicorn in a subprocess);
 3. counts requests per second over loopback for a bare FastAPI endpoint in the same
    server returning the very bytes of the middle page of 500 (the floor: no database,
@@ -66,10 +66,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.scratch import private_postgres
 from hub.api import create_app
-from hub.api.feed import page_json
 from hub.model import Case, CaseStatus, Party, PartyRole
 from hub.retailers.cursors import CursorKind, encode_cursor
-from hub.retailers.feed import fill_feed_statuses, read_feed_rows
+from hub.retailers.feed import fill_feed_statuses, page_json, read_feed_items
 from hub.retailers.tenants import Retailer, add_retailer
 from hub.store.cases import content_hash
 from hub.store.db import Database
@@ -249,7 +248,7 @@ def populate(database: Database, n_events: int, n_cases: int) -> tuple[Retailer,
 
 
 def fill_statuses(database: Database) -> float:
-    """Each entry's status-after stored, as the scheduled job does (without its pause
+    """Each entry's status-after and item stored, as the scheduled job does (without its pause
     between batches: nothing else writes here); entries per second."""
     started = time.perf_counter()
     filled = fill_feed_statuses(database, batch=FILL_BATCH, pause=False)
@@ -499,9 +498,9 @@ def measure(
         def in_process(cursor: str | None = cursor) -> int:
             # what the route does, without HTTP: the rows, then the page's JSON
             with database.transaction() as connection:
-                page = read_feed_rows(connection, retailer, after=cursor, limit=PAGE)
+                page = read_feed_items(connection, retailer, after=cursor, limit=PAGE)
             page_json(page)
-            return len(page.rows)
+            return len(page.items)
 
         figures.in_process[name] = time_calls(in_process, args.repeats)
         progress.log(f"in process, page of {PAGE} at the {name}: {figures.in_process[name]}")

@@ -11,17 +11,18 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, update
 
 from hub.api import feed as feed_route
 from hub.api.models import FeedPageOut
 from hub.model import Event, EventType, ShipmentStatus, stable_event_id
 from hub.retailers.cursors import CursorKind, encode_cursor
-from hub.retailers.feed import fill_feed_statuses, read_feed
+from hub.retailers.feed import fill_feed_statuses, item_json, read_feed
 from hub.store import feed as store_feed
 from hub.store.db import Database
 from hub.store.events import append_events
 from hub.store.feed import FeedRow
+from hub.store.feed_status import fill_statuses_after
 from hub.store.tables import cases, events, feed_entries
 from hub.store.types import aware
 from tests.api_support import Hub, case_json, make_hub, serving
@@ -483,7 +484,7 @@ def _every_kind(reference: str) -> list[Event]:
 
 
 def test_the_pages_json_written_from_rows_is_the_models_byte_for_byte(hub: Hub) -> None:
-    """The route writes a page's JSON from the store's rows (hub.api.feed.page_json); its
+    """The route writes a page's JSON from the store's rows (hub.retailers.feed.page_json); its
     bytes must be those of the pydantic path (FeedPageOut over read_feed) for every kind
     of event and details, in every page and on its last, empty one."""
     for reference in ("ME-000123", "ME-000124"):
@@ -514,6 +515,61 @@ def test_the_pages_json_written_from_rows_is_the_models_byte_for_byte(hub: Hub) 
     assert {item["type"] for item in items} == {t.value for t in EventType}
     assert sum(item["details"] is not None for item in items) == 16
     assert any("🙂" in ((item["details"] or {}).get("signed_by") or "") for item in items)
+
+
+def test_a_page_of_stored_items_is_the_same_bytes_as_one_built_from_the_rows(hub: Hub) -> None:
+    """A page joins the items the fill stored (hub.store.feed_status) and builds the
+    others from their rows: entries stored, entries the fill has not reached (the end),
+    and entries whose item was cleared (as an erasure does) between stored ones, mixed in
+    one page; each page's bytes are the pydantic path's (FeedPageOut over read_feed,
+    built from the events), whatever the page size, and the same once all are stored."""
+    for reference in ("ME-000123", "ME-000124"):
+        _open(hub, reference)
+    with hub.database.transaction() as connection:
+        append_events(connection, _every_kind("ME-000123"))
+    with hub.database.transaction() as connection:
+        fill_statuses_after(connection, item_json, 14)
+    with hub.database.transaction() as connection:
+        stored = connection.execute(
+            select(feed_entries.c.position)
+            .where(feed_entries.c.item_json.is_not(None))
+            .order_by(feed_entries.c.position)
+        ).scalars()
+        cleared = list(stored)[3:9:2]
+        connection.execute(
+            update(feed_entries).where(feed_entries.c.position.in_(cleared)).values(item_json=None)
+        )
+    with hub.database.transaction() as connection:
+        append_events(connection, _every_kind("ME-000124")[::-1])
+    with hub.database.transaction() as connection:
+        items = connection.execute(
+            select(feed_entries.c.item_json).order_by(feed_entries.c.position)
+        ).scalars()
+        written = [item is not None for item in items]
+    assert written[0], written
+    assert True in written[written.index(False) :], "a stored item after one not stored"
+    assert not written[-1], "the end not reached by the fill"
+
+    def pages(limit: int) -> list[bytes]:
+        bodies: list[bytes] = []
+        after: str | None = None
+        while True:
+            params: dict[str, Any] = {"limit": limit} | ({"after": after} if after else {})
+            response = hub.client.get("/v1/feed", params=params, headers=hub.me.headers)
+            assert response.status_code == 200, response.text
+            with hub.database.transaction() as connection:
+                page = read_feed(connection, hub.me.retailer, after=after, limit=limit)
+            assert response.content == FeedPageOut.of(page).model_dump_json().encode()
+            bodies.append(response.content)
+            if not response.json()["has_more"]:
+                return bodies
+            after = response.json()["next_cursor"]
+
+    mixed = {limit: pages(limit) for limit in (1, 2, 5, 7, 500)}
+    assert len(mixed[500]) == 1
+    assert len(mixed[1]) == len(written), "a page per item"
+    assert fill_feed_statuses(hub.database, pause=False) == written.count(False)
+    assert {limit: pages(limit) for limit in mixed} == mixed
 
 
 def test_sqlite_builds_one_page_at_a_time_and_postgresql_several(

@@ -5,9 +5,10 @@ network: opened by the retailer over the API, a repair order sent to the worksho
 her name and phone, a status file from the workshop quoting her (a stored line, a line
 with an unknown code, a line the mapping refuses), a second repair order still waiting
 in the outbox. The retailer asks for the erasure over HTTP; then every text, JSON and
-binary column of every table (the raw archive decompressed) is searched for her name,
-phone and street: nothing. The case's facts stay; the message sent afterwards carries
-`[erased]`; asking again answers the same record. Both databases.
+binary column of every table (the raw archive decompressed, the feed's stored items) is
+searched for her name, phone and street: nothing, nor in a feed page. The case's facts
+stay; the message sent afterwards carries `[erased]`; asking again answers the same
+record. Both databases.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from hub.api.operator_auth import TOKEN_ENV
 from hub.bootstrap import Hub
 from hub.model.personal_data import ERASED, Eraser
 from hub.partners.connectors import Network, open_network
+from hub.retailers.feed import fill_feed_statuses
 from hub.store.cases import case_state, get_case
 from hub.store.db import Database
 from hub.store.tables import metadata
@@ -154,6 +156,14 @@ def traces(database: Database) -> list[str]:
     return found
 
 
+def feed_text(base: str, tenant: Tenant) -> str:
+    """The retailer's whole feed, as served."""
+    answer = httpx.get(f"{base}/v1/feed", params={"limit": 500}, headers=tenant.headers)
+    assert answer.status_code == 200, answer.text
+    assert not answer.json()["has_more"]
+    return answer.text
+
+
 def open_cases(base: str, tenant: Tenant) -> None:
     customer = {
         "name": NAME,
@@ -202,6 +212,11 @@ def test_an_erased_case_leaves_no_trace_in_any_table_or_archive(
         assert report.counts.rejected == 1, report.counts
         assert report.counts.unmapped == 1, report.counts
         open_second_case(base, tenant)
+        assert fill_feed_statuses(database, pause=False) > 0
+        assert "feed_entries.item_json" in " ".join(traces(database)), (
+            "the feed's stored items quote her"
+        )
+        assert any(needle.search(feed_text(base, tenant)) for needle in NEEDLES)
         assert traces(database), "before the erasure her data is all over the hub"
         before = case_state_of(database, REFERENCE)
 
@@ -214,6 +229,11 @@ def test_an_erased_case_leaves_no_trace_in_any_table_or_archive(
         assert erasure["completed_at"] is not None
 
         assert traces(database) == []
+        page = feed_text(base, tenant)
+        assert not any(needle.search(page) for needle in NEEDLES), page
+        assert fill_feed_statuses(database, pause=False) > 0, "written again, masked"
+        assert traces(database) == []
+        assert feed_text(base, tenant) == page, "the same bytes, from the stored items"
 
         again = httpx.post(f"{base}/v1/cases/{REFERENCE}/erasure", headers=tenant.headers)
         assert again.json() == erasure, "idempotent: the same record"

@@ -19,10 +19,12 @@ from hub.model.statuses import CaseStatus
 from hub.model.timeline import derive_case_state
 from hub.partners.connectors import open_network
 from hub.partners.schedule import FEED_STATUSES_EVERY
-from hub.retailers.feed import fill_feed_statuses, read_feed
+from hub.retailers.feed import fill_feed_statuses, item_json, read_feed
+from hub.store import erasure as erasure_store
 from hub.store.bulk import insert_events
 from hub.store.db import Database
 from hub.store.events import append_events
+from hub.store.feed import FeedRow
 from hub.store.feed_status import NO_STATUS, StatusEntry, fill_statuses_after, statuses_after
 from hub.store.migrate import downgrade, upgrade
 from hub.store.tables import cases, events, feed_entries
@@ -154,7 +156,7 @@ def test_stored_statuses_after_are_the_timelines_on_random_histories(hub: Hub, s
             append_events(connection, batch)
         if rng.random() < 0.4:
             with hub.database.transaction() as connection:
-                fill_statuses_after(connection, rng.randrange(1, 8))
+                fill_statuses_after(connection, item_json, rng.randrange(1, 8))
     for reference in sorted(set(REFERENCES) - opened):
         _open(hub, reference)  # their early events enter the feed now, at its end
     assert _unfilled(hub.database) > 0, "the pages below meet entries not filled yet"
@@ -204,7 +206,7 @@ def test_a_page_computes_the_status_of_entries_not_filled_yet(hub: Hub) -> None:
     with hub.database.transaction() as connection:
         append_events(connection, [case_event("received", T0, case_ref="ME-000001")])
     with hub.database.transaction() as connection:
-        fill_statuses_after(connection, 10)
+        fill_statuses_after(connection, item_json, 10)
     with hub.database.transaction() as connection:  # late: before "received" in the timeline
         append_events(
             connection,
@@ -337,3 +339,66 @@ def test_entries_there_before_migration_0018_are_computed_then_filled(hub: Hub) 
         case_event("diagnosing", T0, case_ref="ME-000001").id,
         "diagnosing",
     )
+
+
+def _unwritten(database: Database) -> dict[str, bool]:
+    """event id -> whether its entry's item is still to be stored."""
+    with database.transaction() as connection:
+        rows = connection.execute(
+            select(events.c.event_id, feed_entries.c.item_json).join(
+                feed_entries, feed_entries.c.event_seq == events.c.seq
+            )
+        ).all()
+    return {row.event_id: row.item_json is None for row in rows}
+
+
+def test_entries_there_before_migration_0021_are_built_then_written(hub: Hub) -> None:
+    """Down to 0020 and up again: every item is unstored, the statuses stay; pages serve
+    the same bytes before and after the fill writes the items."""
+    _open(hub, "ME-000001")
+    with hub.database.transaction() as connection:
+        append_events(connection, [case_event("received", T0, case_ref="ME-000001")])
+    fill_feed_statuses(hub.database, pause=False)
+    before = hub.client.get("/v1/feed", headers=hub.me.headers).content
+    statuses = _stored(hub.database)
+    downgrade(hub.database, "0020")
+    upgrade(hub.database)
+    assert set(_unwritten(hub.database).values()) == {True}
+    assert _stored(hub.database) == statuses
+    assert hub.client.get("/v1/feed", headers=hub.me.headers).content == before
+    assert fill_feed_statuses(hub.database, pause=False) == 2
+    assert set(_unwritten(hub.database).values()) == {False}
+    assert _stored(hub.database) == statuses
+    assert hub.client.get("/v1/feed", headers=hub.me.headers).content == before
+
+
+def test_an_item_read_before_an_erasure_began_is_not_stored(hub: Hub) -> None:
+    """The fill reads an entry, then its case's erasure is recorded before the fill
+    writes: the status is stored, the item (read before the masking) is not, nor while
+    the erasure is under way; once it has completed the fill stores it."""
+    for reference in ("ME-000001", "ME-000002"):
+        _open(hub, reference)
+    with hub.database.transaction() as connection:
+        case_id = connection.execute(
+            select(cases.c.id).where(cases.c.reference == "ME-000001")
+        ).scalar_one()
+    erasing: list[int] = []
+
+    def erasure_begins_meanwhile(row: FeedRow) -> bytes:
+        if not erasing:
+            with hub.database.transaction() as other:
+                erasure_store.record_request(other, case_id, by="test", at=T0)
+            erasing.append(case_id)
+        return item_json(row)
+
+    with hub.database.transaction() as connection:
+        assert fill_statuses_after(connection, erasure_begins_meanwhile) == 2
+    assert set(_stored(hub.database).values()) == {"created"}
+    unwritten = _unwritten(hub.database)
+    erased_case = {event_id for event_id, left in unwritten.items() if left}
+    assert len(erased_case) == 1, "the erased case's entry only"
+    assert fill_feed_statuses(hub.database, pause=False) == 0, "not while under way"
+    with hub.database.transaction() as connection:
+        erasure_store.mark_completed(connection, case_id, at=T0)
+    assert fill_feed_statuses(hub.database, pause=False) == 1
+    assert not any(_unwritten(hub.database).values())

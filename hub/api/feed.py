@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from functools import lru_cache, partial
-from typing import Annotated, Any
+from functools import partial
+from typing import Annotated
 
 from anyio import CapacityLimiter, to_thread
 from fastapi import APIRouter, Query, Request, Response
-from pydantic_core import to_json
 
 from hub.api.auth import Caller, database_of
 from hub.api.models import FeedPageOut
-from hub.model.event import STATUS_SETS, EventDetails, EventType
 from hub.retailers.cursors import MAX_CURSOR_LENGTH
-from hub.retailers.feed import DEFAULT_PAGE, MAX_PAGE, FeedRows, read_feed_rows
+from hub.retailers.feed import DEFAULT_PAGE, MAX_PAGE, page_json, read_feed_items
 from hub.retailers.tenants import Retailer
 from hub.store.db import Database
 
@@ -51,7 +49,7 @@ async def read_your_feed(
 
 def _page_body(db: Database, caller: Retailer, after: str | None, limit: int) -> bytes:
     with db.transaction() as connection:
-        page = read_feed_rows(connection, caller, after=after, limit=limit)
+        page = read_feed_items(connection, caller, after=after, limit=limit)
     return page_json(page)
 
 
@@ -63,49 +61,3 @@ def feed_pages_at_once(database: Database) -> CapacityLimiter | None:
     a time, 78 side by side). Other routes keep the default pool: a page never waits
     behind an import."""
     return CapacityLimiter(1) if database.dialect == "sqlite" else None
-
-
-def page_json(page: FeedRows) -> bytes:
-    """The page's JSON, written from the store's rows: the very bytes ``FeedPageOut``
-    writes (a test compares them), without an event model and an output model per item
-    (a page is up to 500 of each, most of its time). One serializer, pydantic's own, so
-    instants, strings and details are written exactly as the model writes them.
-    """
-    items = [
-        {
-            "event_id": row.event_id,
-            "case_reference": row.case_reference,
-            "type": row.type,
-            "status": row.status,
-            "unmapped": row.status is None,
-            "occurred_at": row.occurred_at,
-            "recorded_at": row.recorded_at,
-            "reported_by": row.reported_by,
-            "label": None if row.status is None else _label(row.type, row.status),
-            "raw_code": row.raw_code,
-            "raw_label": row.raw_label,
-            "subject": row.subject,
-            "details": None if not row.details else _details(row.details),
-            "cursor": cursor,
-            "case_status_after": status,
-            "case_status_after_label": None if status is None else _label(_CASE, status),
-        }
-        for row, cursor, status in zip(page.rows, page.cursors, page.statuses_after, strict=True)
-    ]
-    return to_json({"items": items, "next_cursor": page.next_cursor, "has_more": page.has_more})
-
-
-_CASE = EventType.CASE_STATUS.value
-
-
-@lru_cache(maxsize=256)
-def _label(event_type: str, status: str) -> dict[str, str]:
-    """A status's label as ``LabelOut`` writes it; a few dozen, each built once."""
-    label = STATUS_SETS[EventType(event_type)](status).label
-    return {"fr": label.fr, "en": label.en}
-
-
-def _details(stored: dict[str, Any]) -> EventDetails | None:
-    """What came with the event, as the model writes it; None when nothing did."""
-    details = EventDetails.model_validate(stored)
-    return None if details.is_empty() else details

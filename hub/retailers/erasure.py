@@ -8,7 +8,8 @@ The order matters, because the values are kept nowhere but in the case until the
    own short transaction (SQLite's one writer is never held long): the raw archive,
    rejected lines, run errors, events, outbox messages... (hub.store.erasure);
 3. last, in one transaction, the case's document loses the customer's name, phone,
-   email and address (its free text masked), the erasure is marked complete, and an
+   email and address (its free text masked), the feed's stored items of the case are
+   cleared (written again from the masked events), the erasure is marked complete, and an
    event of type ``case_record`` (status ``personal_data_erased``, reported by the hub, with who
    asked) goes on the case's timeline and the retailer's feed.
 
@@ -109,6 +110,7 @@ def erase_case(
                 database.let_writers_in()
     with database.transaction() as connection:
         store.replace_case_document(connection, record.id, erased_case(case, eraser))
+        store.clear_feed_items(connection, record.id)
         store.mark_completed(connection, record.id, at=moment)
         append_events(connection, [erasure_event(reference, by=request.requested_by, at=moment)])
     logger.info("case %s: personal data erased (%d rows masked)", reference, masked)

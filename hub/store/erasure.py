@@ -5,8 +5,10 @@ Where personal data can be, and how each place is found (``SCRUB_TARGETS``): the
 own rows (its document, events, parts orders, outbox messages), then everything written
 since the case began that may quote it without naming it: the raw archive, rejected
 lines, run errors, file warnings, acknowledgements, the reasons an event was not linked,
-events stored without a case. ``tests/test_erasure.py`` greps every table for what is
-left, so a new table holding text must be listed here.
+events stored without a case. The feed's stored items, written from the case's events,
+are cleared as the erasure completes (``clear_feed_items``) and written again from the
+masked events. ``tests/test_erasure.py`` greps every table for what is left, so a new
+table holding text must be listed here.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from hub.store.tables import (
     connector_runs,
     erasures,
     events,
+    feed_entries,
     file_warnings,
     inbound_messages,
     outbox,
@@ -246,6 +249,20 @@ def scrub_batch(
         changed += 1
     last = getattr(rows[-1], target.key) if len(rows) == limit else None
     return last, changed
+
+
+def clear_feed_items(connection: Connection, case_id: int) -> None:
+    """Forget the case's feed items as stored (hub.store.feed_status): they quote its
+    events as they were before the masking. Run as the erasure completes; the fill
+    writes them again from the masked events, and stores none for the case while its
+    erasure is under way."""
+    # Every entry of the case, not only those with an item: on PostgreSQL an update skips
+    # a row whose committed version does not match, so a fill that wrote an unmasked item
+    # and has not committed yet would keep it; matching by case alone, this waits for
+    # that fill and clears what it wrote.
+    connection.execute(
+        update(feed_entries).where(feed_entries.c.case_id == case_id).values(item_json=None)
+    )
 
 
 def scrub_targets() -> Sequence[ScrubTarget]:

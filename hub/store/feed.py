@@ -130,6 +130,16 @@ _ROW_COLUMNS = [
 """What a ``FeedRow`` holds, in its order, and only that (not the sequence, the message)."""
 
 
+def rows_select(*more: ColumnElement[Any]) -> Select[Any]:
+    """The entries with what a ``FeedRow`` holds (its event's, its case's reference), in
+    its order, then ``more``."""
+    return select(*_ROW_COLUMNS, *more).select_from(
+        feed_entries.join(events, events.c.seq == feed_entries.c.event_seq).join(
+            cases, cases.c.id == events.c.case_id
+        )
+    )
+
+
 def event_of(row: FeedRow) -> Event:
     """The stored event, rebuilt without validating again what was validated on the way in
     (a page is hundreds of events); its offset is the one the partner gave."""
@@ -179,6 +189,39 @@ def beyond(
     return and_(entries.c.txid == txid, side)
 
 
+class StoredItem(NamedTuple):
+    """An entry of a retailer's feed as a page reads it first: where it is, its stored
+    status-after, and its item's stored JSON (hub.store.feed_status; None: not written)."""
+
+    txid: int
+    position: int
+    status_after: str | None
+    item_json: bytes | None
+
+
+_STORED_COLUMNS = [
+    feed_entries.c.txid,
+    feed_entries.c.position,
+    feed_entries.c.status_after,
+    feed_entries.c.item_json,
+]
+
+
+def stored_items_after(
+    connection: Connection, retailer_id: str, start: FeedKey | None, count: int
+) -> list[StoredItem]:
+    """At most ``count`` of the retailer's entries after ``start``, in feed order (as
+    ``feed_rows_after``), each with its stored item: the entry alone, no event or case
+    joined and nothing converted. The entries whose item is not written yet are read
+    again by ``feed_rows_after``."""
+    statement = _rows_statement(connection.dialect, start is not None, stored=True)
+    values: dict[str, Any] = {"retailer_id": retailer_id, "count": count}
+    if start is not None:
+        values["txid"], values["position"] = start
+    make = StoredItem._make
+    return [make(row) for row in _driver_rows(connection, statement, values)]
+
+
 def feed_rows_after(
     connection: Connection, retailer_id: str, start: FeedKey | None, count: int
 ) -> list[FeedRow]:
@@ -190,7 +233,7 @@ def feed_rows_after(
     SQLite), into the very values SQLAlchemy's column types give (a test compares them):
     its row processing, a call per column and row, was half of a page's time.
     """
-    statement = _rows_statement(connection.dialect, start is not None)
+    statement = _rows_statement(connection.dialect, start is not None, stored=False)
     values: dict[str, Any] = {"retailer_id": retailer_id, "count": count}
     if start is not None:
         values["txid"], values["position"] = start
@@ -239,17 +282,13 @@ class _Statement(NamedTuple):
 
 
 @lru_cache(maxsize=16)
-def _rows_statement(dialect: Dialect, from_key: bool) -> _Statement:
-    """``feed_rows_after``'s query, compiled once per database (and whether it starts
-    after a key): the retailer, the key and the count are parameters."""
+def _rows_statement(dialect: Dialect, from_key: bool, *, stored: bool) -> _Statement:
+    """``feed_rows_after``'s query (or, ``stored``, ``stored_items_after``'s), compiled
+    once per database (and whether it starts after a key): the retailer, the key and the
+    count are parameters."""
+    query = select(*_STORED_COLUMNS) if stored else rows_select()
     query = (
-        select(*_ROW_COLUMNS)
-        .select_from(
-            feed_entries.join(events, events.c.seq == feed_entries.c.event_seq).join(
-                cases, cases.c.id == events.c.case_id
-            )
-        )
-        .where(feed_entries.c.retailer_id == bindparam("retailer_id", type_=String))
+        query.where(feed_entries.c.retailer_id == bindparam("retailer_id", type_=String))
         .order_by(feed_entries.c.txid, feed_entries.c.position)
         .limit(bindparam("count", type_=BigInteger))
     )

@@ -13,15 +13,39 @@ therefore stays the latest for every entry kept.
 
 A stored ``''`` says that no case status precedes the entry; NULL that it is not filled
 yet, and a page computes the value for such entries as it reads them (``statuses_after``).
+
+The same fill stores each entry's item, the JSON a page writes for it less its cursor and
+status after (``item_json``, written by the service's function it is given), so that a
+page joins stored bytes; NULL until then, and a page builds such entries' items from
+their rows. An erasure clears its case's items (``fill_statuses_after`` says how the two
+never leave unmasked text behind).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import ARRAY, BigInteger, Connection, String, bindparam, func, select, update
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Boolean,
+    ColumnElement,
+    Connection,
+    LargeBinary,
+    String,
+    Update,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    null,
+    or_,
+    select,
+    update,
+)
 
 from hub.model.event import EventType
 from hub.model.statuses import CaseStatus
@@ -29,11 +53,13 @@ from hub.model.timeline import OrderKey, order_key
 from hub.store.feed import (
     POSTGRES_HORIZON,
     FeedKey,
+    FeedRow,
     among_cases,
     beyond,
     latest_statuses_before,
+    rows_select,
 )
-from hub.store.tables import events, feed_entries
+from hub.store.tables import erasures, events, feed_entries
 
 NO_STATUS = ""
 """What is stored for an entry no case status precedes (NULL means not filled yet)."""
@@ -156,61 +182,136 @@ def _just_after(key: FeedKey) -> FeedKey:
     return (key[0], key[1] + 1)
 
 
-def fill_statuses_after(connection: Connection, limit: int = FILL_BATCH) -> int:
-    """Store the status-after of up to ``limit`` unfilled entries below the horizon, the
-    first in feed order; how many were stored (0: none is left to fill now).
+ItemWriter = Callable[[FeedRow], bytes]
+"""Writes an entry's item as a page does (hub.retailers.feed): the store keeps the bytes."""
+
+
+def fill_statuses_after(
+    connection: Connection, write_item: ItemWriter, limit: int = FILL_BATCH
+) -> int:
+    """Store the status-after and the item of up to ``limit`` entries below the horizon
+    whose item is not stored, the first in feed order; how many were looked at (0: none
+    is left to do now).
+
+    The item is the event's, final like it, but an erasure masks the event's text: it
+    records its request first, masks, then clears the stored items of the case as it
+    completes (hub.store.erasure). So an item is stored only when the case had no
+    erasure recorded when its row was read and still has none when it is written, or
+    when its erasure had completed before the read (the event masked); an entry whose
+    erasure is under way has its status stored and its item left for a later fill.
 
     On SQLite the first write of the transaction is the update, which waits for the
     single write lock; what was read before it stays right, since entries are ordered
     as they commit. On PostgreSQL two fills at once store the same values.
     """
+    erased_at_read = erasures.c.completed_at.is_not(None).label("erased")
+    under_way = and_(erasures.c.case_id.is_not(None), erasures.c.completed_at.is_(None))
     query = (
-        select(*_ENTRY_COLUMNS)
-        .join(events, events.c.seq == feed_entries.c.event_seq)
-        .where(feed_entries.c.status_after.is_(None))
+        rows_select(erasures.c.case_id.is_not(None).label("erasing"), erased_at_read)
+        .outerjoin(erasures, erasures.c.case_id == feed_entries.c.case_id)
+        .where(
+            feed_entries.c.item_json.is_(None),
+            or_(feed_entries.c.status_after.is_(None), ~under_way),
+        )
         .order_by(feed_entries.c.txid, feed_entries.c.position)
         .limit(limit)
     )
     if connection.dialect.name == "postgresql":
         query = query.where(feed_entries.c.txid < POSTGRES_HORIZON)
-    entries = [StatusEntry._make(row) for row in connection.execute(query)]
-    if not entries:
+    found = connection.execute(query).all()
+    if not found:
         return 0
-    statuses = statuses_after(connection, entries, contiguous=False)
+    rows = [FeedRow._make(row[:-2]) for row in found]
+    to_compute = [row for row in rows if row.status_after is None]
+    computed = iter(
+        statuses_after(
+            connection,
+            [
+                StatusEntry(
+                    row.txid,
+                    row.position,
+                    row.case_id,
+                    case_status_of(row.type, row.status),
+                    row.occurred_at,
+                    row.event_id,
+                )
+                for row in to_compute
+            ],
+            contiguous=False,
+        )
+    )
+    statuses = [
+        row.status_after if row.status_after is not None else next(computed) or NO_STATUS
+        for row in rows
+    ]
+    items = [
+        None if erasing and not erased else write_item(row)
+        for row, (*_, erasing, erased) in zip(rows, found, strict=True)
+    ]
     _store(
         connection,
-        [entry.position for entry in entries],
-        [NO_STATUS if status is None else status for status in statuses],
+        [row.position for row in rows],
+        statuses,
+        items,
+        [bool(erased) for *_, erased in found],
     )
-    return len(entries)
+    return len(rows)
 
 
-def _store(connection: Connection, positions: list[int], statuses: list[str]) -> None:
-    """The values, on entries still unfilled. PostgreSQL takes them as two arrays in one
-    statement (an update per entry, even pipelined, was most of the fill's time); SQLite,
-    in process, runs the update per entry."""
-    unfilled = feed_entries.c.status_after.is_(None)
+def _store(
+    connection: Connection,
+    positions: list[int],
+    statuses: list[str],
+    items: list[bytes | None],
+    erased: list[bool],
+) -> None:
+    """The values, on entries whose item is still unstored (a status already stored is
+    kept: it is final). PostgreSQL takes them as arrays in one statement (an update per
+    entry, even pipelined, was most of the fill's time); SQLite, in process, runs the
+    update per entry."""
     if connection.dialect.name == "postgresql":
         given = (
             func.unnest(
                 bindparam("positions", positions, type_=ARRAY(BigInteger)),
                 bindparam("statuses", statuses, type_=ARRAY(String)),
+                bindparam("items", items, type_=ARRAY(LargeBinary)),
+                bindparam("erased", erased, type_=ARRAY(Boolean)),
             )
-            .table_valued("entry", "status")
+            .table_valued("entry", "status", "item", "erased")
             .render_derived()
         )
-        connection.execute(
-            update(feed_entries)
-            .where(feed_entries.c.position == given.c.entry, unfilled)
-            .values(status_after=given.c.status)
-        )
+        connection.execute(_storing(given.c.entry, given.c.status, given.c.item, given.c.erased))
         return
     connection.execute(
-        update(feed_entries)
-        .where(feed_entries.c.position == bindparam("entry"), unfilled)
-        .values(status_after=bindparam("status")),
+        _storing(
+            bindparam("entry"),
+            bindparam("status"),
+            bindparam("item", type_=LargeBinary),
+            bindparam("erased", type_=Boolean),
+        ),
         [
-            {"entry": position, "status": status}
-            for position, status in zip(positions, statuses, strict=True)
+            {"entry": position, "status": status, "item": item, "erased": was_erased}
+            for position, status, item, was_erased in zip(
+                positions, statuses, items, erased, strict=True
+            )
         ],
+    )
+
+
+def _storing(
+    entry: ColumnElement[Any],
+    status: ColumnElement[Any],
+    item: ColumnElement[Any],
+    erased: ColumnElement[Any],
+) -> Update:
+    """The fill's update of one entry: its status unless one is stored, its item unless
+    the case has an erasure recorded now that had not completed when the row was read."""
+    no_erasure = ~exists().where(erasures.c.case_id == feed_entries.c.case_id)
+    return (
+        update(feed_entries)
+        .where(feed_entries.c.position == entry, feed_entries.c.item_json.is_(None))
+        .values(
+            status_after=func.coalesce(feed_entries.c.status_after, status),
+            item_json=case((or_(erased, no_erasure), item), else_=null()),
+        )
     )

@@ -402,6 +402,14 @@ feed_entries = Table(
         comment="The case's status once this entry is applied ('' for none yet); "
         "NULL until filled below the feed's horizon (hub.store.feed_status).",
     ),
+    Column(
+        "item_json",
+        LargeBinary,
+        nullable=True,
+        comment="The item's JSON as a feed page writes it, less its cursor and status "
+        "after; NULL until written by the fill, or cleared by an erasure "
+        "(hub.store.feed_status).",
+    ),
     Index(None, "retailer_id", "txid", "position"),
     comment="Each event of a retailer's case, in the order the feed serves it. "
     "Filled by database triggers on events (migration 0003).",
@@ -418,12 +426,13 @@ _partial_index(
 """A case's status history in feed order, read without touching the rows (hub.store.feed)."""
 
 _partial_index(
-    "ix_feed_entries_unfilled",
+    "ix_feed_entries_unwritten",
     feed_entries.c.txid,
     feed_entries.c.position,
-    where=feed_entries.c.status_after.is_(None),
+    where=feed_entries.c.item_json.is_(None),
 )
-"""The entries whose status-after is still to be stored, in feed order (hub.store.feed_status)."""
+"""The entries whose item (and with it, at first, their status-after) is still to be
+stored, in feed order (hub.store.feed_status)."""
 
 # --- Transactional outbox (issue 5) ---------------------------------------------------
 
