@@ -32,9 +32,8 @@ from hub.store.db import Connection, Database
 from hub.store.feed import FeedKey, FeedRow, event_of, feed_rows_after, stored_items_after
 from hub.store.feed_status import (
     FILL_BATCH,
-    StatusEntry,
-    case_status_of,
     fill_statuses_after,
+    status_entry,
     statuses_after,
 )
 
@@ -232,17 +231,7 @@ def _statuses_after(connection: Connection, rows: list[FeedRow]) -> list[str | N
     unfilled = next((index for index, status in enumerate(stored) if status is None), None)
     if unfilled is None:
         return [status or None for status in stored]
-    entries = [
-        StatusEntry(
-            row.txid,
-            row.position,
-            row.case_id,
-            case_status_of(row.type, row.status),
-            row.occurred_at,
-            row.event_id,
-        )
-        for row in rows[unfilled:]
-    ]
+    entries = [status_entry(row) for row in rows[unfilled:]]
     computed = statuses_after(connection, entries, contiguous=True)
     return [status or None for status in stored[:unfilled]] + computed
 

@@ -92,6 +92,19 @@ def case_status_of(event_type: str, status: str | None) -> str | None:
     return status if event_type == _CASE_STATUS else None
 
 
+def status_entry(row: FeedRow) -> StatusEntry:
+    """What a feed row's status-after is computed from (a page's rows the fill has not
+    reached, and the fill's own)."""
+    return StatusEntry(
+        row.txid,
+        row.position,
+        row.case_id,
+        case_status_of(row.type, row.status),
+        row.occurred_at,
+        row.event_id,
+    )
+
+
 def statuses_after(
     connection: Connection, entries: Sequence[StatusEntry], *, contiguous: bool
 ) -> list[str | None]:
@@ -226,17 +239,7 @@ def fill_statuses_after(
     computed = iter(
         statuses_after(
             connection,
-            [
-                StatusEntry(
-                    row.txid,
-                    row.position,
-                    row.case_id,
-                    case_status_of(row.type, row.status),
-                    row.occurred_at,
-                    row.event_id,
-                )
-                for row in to_compute
-            ],
+            [status_entry(row) for row in to_compute],
             contiguous=False,
         )
     )
