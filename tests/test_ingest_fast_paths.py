@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -238,13 +238,20 @@ def test_every_value_of_a_row_is_stored_the_same_whichever_way_it_goes_in(
 ) -> None:
     """PostgreSQL's COPY goes in binary, each column's type said; its ``unnest`` path (and
     SQLite's one path) sends the values themselves. Both store the same values: texts with
-    tabs, newlines, backslashes and accents, instants in three offsets with and without
-    microseconds, details as JSON, no status (unmapped), no case, the message's id."""
+    tabs, newlines, backslashes and accents, instants in zones and fixed offsets with and
+    without microseconds, details as JSON, no status (unmapped), no case, the message's id."""
     monkeypatch.setattr(hub.store.bulk, "PG_COPY_FROM", copy_from)
     register_network(database)
     with database.transaction() as connection:
         open_case(connection, make_case("ME-000123"))
-    zones = [ZoneInfo("Europe/Paris"), ZoneInfo("America/St_Johns"), UTC]
+    # Zones and fixed offsets (as the parse gives), each for three events in a row.
+    zones = [
+        ZoneInfo("Europe/Paris"),
+        timezone(timedelta(hours=2)),
+        ZoneInfo("America/St_Johns"),
+        UTC,
+        timezone(-timedelta(hours=3, minutes=30)),
+    ]
     made = [
         case_event(
             None if n % 7 == 0 else "received", datetime(2026, 3, 28, tzinfo=UTC), code=f"C{n}"
@@ -260,7 +267,7 @@ def test_every_value_of_a_row_is_stored_the_same_whichever_way_it_goes_in(
                 "occurred_at": (
                     datetime(2026, 3, 28, 22, tzinfo=UTC)
                     + timedelta(minutes=37 * n, microseconds=n % 4 * 250_001)
-                ).astimezone(zones[n % 3]),
+                ).astimezone(zones[n // 3 % len(zones)]),
             }
         )
         for n in range(60)
