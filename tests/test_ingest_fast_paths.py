@@ -8,6 +8,8 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Row, select
 
 import hub.partners.ingest.message
@@ -322,3 +324,45 @@ def test_every_value_of_a_row_is_stored_the_same_whichever_way_it_goes_in(
             event.raw_label,
         )
         assert (row.details or {}) == event.details.model_dump(mode="json", exclude_defaults=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    at=st.datetimes(
+        min_value=datetime(2, 1, 1),
+        max_value=datetime(9998, 12, 31),
+        timezones=st.sampled_from(
+            [
+                UTC,
+                ZoneInfo("Europe/Paris"),
+                ZoneInfo("Australia/Lord_Howe"),
+                timezone(-timedelta(hours=14)),
+            ]
+        ),
+    ),
+    later=st.tuples(st.integers(0, 59), st.integers(0, 59), st.sampled_from([0, 0, 1, 999_999])),
+)
+def test_an_instant_s_sqlite_text_is_its_utc_isoformat(
+    at: datetime, later: tuple[int, int, int]
+) -> None:
+    """The text an instant is stored as on SQLite is the UTC ``isoformat`` SQLAlchemy's
+    form was written from: the first time of its hour, again, and at another minute,
+    second and microsecond of that hour (its hour's text kept)."""
+    minute, second, microsecond = later
+    again = at.replace(minute=minute, second=second, microsecond=microsecond)
+    for instant in (at, at, again):
+        expected = instant.astimezone(UTC).isoformat(" ", "microseconds")[:-6]
+        assert hub.store.bulk._sqlite_time(instant) == expected
+
+
+def test_the_sqlite_hours_kept_are_forgotten_past_their_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(hub.store.bulk, "_SQLITE_HOURS_KEPT", 3)
+    monkeypatch.setattr(hub.store.bulk, "_SQLITE_HOURS", {})
+    start = datetime(2026, 11, 3, 9, 15, tzinfo=ZoneInfo("Europe/Paris"))
+    for hours in range(10):
+        instant = start + timedelta(hours=hours)
+        expected = instant.astimezone(UTC).isoformat(" ", "microseconds")[:-6]
+        assert hub.store.bulk._sqlite_time(instant) == expected
+        assert len(hub.store.bulk._SQLITE_HOURS) <= 3

@@ -71,8 +71,33 @@ def _sqlite_time(moment: datetime) -> str:
     """The text form SQLAlchemy's SQLite DateTime writes (naive UTC, always with
     microseconds, year zero-padded), so reads and sorting agree: the UTC instant's ISO
     form without its "+00:00" (``replace(tzinfo=None)`` parses its keywords at every
-    call and cost a third of the conversion, issue 17)."""
-    return moment.astimezone(UTC).isoformat(" ", "microseconds")[:-6]
+    call and cost a third of the conversion, issue 17).
+
+    That form's hour (``2026-11-03 09:``) is written by ``isoformat`` once an hour and
+    kept: ``isoformat`` formats each number on its own, and a file's instants share
+    their hours; the minute and second come from a table, as the ids' instants do in
+    the parse (issue 17, tenth pass). An instant with microseconds keeps ``isoformat``
+    whole."""
+    utc = moment.astimezone(UTC)
+    if utc.microsecond:
+        return utc.isoformat(" ", "microseconds")[:-6]
+    key = (utc.year, utc.month, utc.day, utc.hour)
+    hour = _SQLITE_HOURS.get(key)
+    if hour is None:
+        if len(_SQLITE_HOURS) >= _SQLITE_HOURS_KEPT:
+            _SQLITE_HOURS.clear()
+        hour = _SQLITE_HOURS[key] = utc.isoformat(" ", "microseconds")[:14]
+    return f"{hour}{_TWO_DIGITS[utc.minute]}:{_TWO_DIGITS[utc.second]}.000000"
+
+
+_SQLITE_HOURS: dict[tuple[int, int, int, int], str] = {}
+"""Hours' texts in UTC as SQLite keeps them (``2026-11-03 09:``), by the hour."""
+
+_SQLITE_HOURS_KEPT = 100_000
+"""Hours' texts kept (eleven years of hours), then forgotten."""
+
+_TWO_DIGITS = tuple(f"{number:02d}" for number in range(60))
+"""Minutes' and seconds' texts."""
 
 
 def details_json(details: EventDetails) -> str | None:
