@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Row, select
 
 import hub.partners.ingest.message
 import hub.store.bulk
 from hub.mapping.values import ValueProblem, instant_parser, parse_instant, steady_offset
+from hub.model.event import EventDetails
 from hub.partners.connectors import open_network
 from hub.partners.ingest.message import ingest_message
 from hub.partners.runs import RunCounts
 from hub.ports import MessageRef, RawMessage
+from hub.store.archive import archive_message
 from hub.store.cases import open_case
 from hub.store.db import Database, StoreConflict
 from hub.store.tables import case_references, cases, events, feed_entries
@@ -224,3 +228,141 @@ def test_a_large_chunk_naming_a_missing_case_is_a_store_conflict(database: Datab
             select(events.c.event_id).where(events.c.event_id.in_([e.id for e in made]))
         ).all()
     assert left == []
+
+
+class _Undone(Exception):
+    """Raised to roll a transaction back once its rows are read."""
+
+
+@pytest.mark.parametrize("copy_from", [1, 1_000_000], ids=["copy", "unnest"])
+def test_every_value_of_a_row_is_stored_the_same_whichever_way_it_goes_in(
+    database: Database, monkeypatch: pytest.MonkeyPatch, copy_from: int
+) -> None:
+    """PostgreSQL's COPY goes in binary, each column's type said; its ``unnest`` path (and
+    SQLite's one path) sends the values themselves. Both store the same values: texts with
+    tabs, newlines, backslashes and accents, instants in zones and fixed offsets with and
+    without microseconds, details as JSON, no status (unmapped), no case, the message's id."""
+    monkeypatch.setattr(hub.store.bulk, "PG_COPY_FROM", copy_from)
+    register_network(database)
+    with database.transaction() as connection:
+        open_case(connection, make_case("ME-000123"))
+    # Zones and fixed offsets (as the parse gives), each for three events in a row.
+    zones = [
+        ZoneInfo("Europe/Paris"),
+        timezone(timedelta(hours=2)),
+        ZoneInfo("America/St_Johns"),
+        UTC,
+        timezone(-timedelta(hours=3, minutes=30)),
+    ]
+    made = [
+        case_event(
+            None if n % 7 == 0 else "received", datetime(2026, 3, 28, tzinfo=UTC), code=f"C{n}"
+        ).model_copy(
+            update={
+                "partner_ref": None if n % 5 == 0 else f"AD-{n}",
+                "raw_label": f"Libellé {n}\tcolonne\nligne \\N € «{n}»",
+                "subject": None if n % 2 else f"PP-{n}",
+                "details": EventDetails(note=f"note\r\n{n}", serial_number=f"SN{n:08d}")
+                if n % 3
+                else EventDetails(),
+                # Across Paris's change to summer time, each instant in its zone.
+                "occurred_at": (
+                    datetime(2026, 3, 28, 22, tzinfo=UTC)
+                    + timedelta(minutes=37 * n, microseconds=n % 4 * 250_001)
+                ).astimezone(zones[n // 3 % len(zones)]),
+            }
+        )
+        for n in range(60)
+    ]
+    stored: list[str] = []
+    rows: list[Row[Any]] = []
+    case_ids: list[int | None] = []
+    message_ids: list[int] = []
+
+    def store_and_read() -> None:
+        with database.transaction() as connection:
+            message = RawMessage(MessageRef("F.csv", 7), b"fichier")
+            message_ids.append(archive_message(connection, "atelier-dupont-status", message).id)
+            (case_id,) = connection.execute(
+                select(cases.c.id).where(cases.c.reference == "ME-000123")
+            ).one()
+            case_ids.extend(None if n % 4 == 3 else case_id for n in range(len(made)))
+            stored.extend(
+                hub.store.bulk.insert_events(connection, made, case_ids, message_id=message_ids[0])
+            )
+            rows.extend(
+                connection.execute(
+                    select(events)
+                    .where(events.c.message_id == message_ids[0])
+                    .order_by(events.c.seq)
+                )
+            )
+            raise _Undone  # nothing stays
+
+    with pytest.raises(_Undone):
+        store_and_read()
+    assert stored == [event.id for event in made]
+    assert len(rows) == len(made)
+    for row, event, case_id in zip(rows, made, case_ids, strict=True):
+        assert (row.event_id, row.case_id, row.message_id) == (event.id, case_id, message_ids[0])
+        assert (row.case_ref, row.partner_ref, row.subject) == (
+            event.case_ref,
+            event.partner_ref,
+            event.subject,
+        )
+        status = None if event.status is None else event.status.value
+        assert (row.type, row.status, row.unmapped) == ("case_status", status, status is None)
+        assert row.occurred_at == event.occurred_at
+        assert row.occurred_at.microsecond == event.occurred_at.microsecond
+        offset = event.occurred_at.utcoffset()
+        assert offset is not None
+        assert row.occurred_offset_minutes == offset.total_seconds() // 60
+        assert row.recorded_at == event.recorded_at
+        assert (row.reported_by, row.raw_code, row.raw_label) == (
+            event.reported_by,
+            event.raw_code,
+            event.raw_label,
+        )
+        assert (row.details or {}) == event.details.model_dump(mode="json", exclude_defaults=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    at=st.datetimes(
+        min_value=datetime(2, 1, 1),
+        max_value=datetime(9998, 12, 31),
+        timezones=st.sampled_from(
+            [
+                UTC,
+                ZoneInfo("Europe/Paris"),
+                ZoneInfo("Australia/Lord_Howe"),
+                timezone(-timedelta(hours=14)),
+            ]
+        ),
+    ),
+    later=st.tuples(st.integers(0, 59), st.integers(0, 59), st.sampled_from([0, 0, 1, 999_999])),
+)
+def test_an_instant_s_sqlite_text_is_its_utc_isoformat(
+    at: datetime, later: tuple[int, int, int]
+) -> None:
+    """The text an instant is stored as on SQLite is the UTC ``isoformat`` SQLAlchemy's
+    form was written from: the first time of its hour, again, and at another minute,
+    second and microsecond of that hour (its hour's text kept)."""
+    minute, second, microsecond = later
+    again = at.replace(minute=minute, second=second, microsecond=microsecond)
+    for instant in (at, at, again):
+        expected = instant.astimezone(UTC).isoformat(" ", "microseconds")[:-6]
+        assert hub.store.bulk._sqlite_time(instant) == expected
+
+
+def test_the_sqlite_hours_kept_are_forgotten_past_their_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(hub.store.bulk, "_SQLITE_HOURS_KEPT", 3)
+    monkeypatch.setattr(hub.store.bulk, "_SQLITE_HOURS", {})
+    start = datetime(2026, 11, 3, 9, 15, tzinfo=ZoneInfo("Europe/Paris"))
+    for hours in range(10):
+        instant = start + timedelta(hours=hours)
+        expected = instant.astimezone(UTC).isoformat(" ", "microseconds")[:-6]
+        assert hub.store.bulk._sqlite_time(instant) == expected
+        assert len(hub.store.bulk._SQLITE_HOURS) <= 3

@@ -4,18 +4,19 @@ Appending is the hub's hot path (a 200,000-line partner file is 200,000 events).
 SQLAlchemy's per-row parameter processing costs more than the database work, so rows
 are built here straight from the events, once, in plain Python, and sent as one
 statement per chunk: multi-row ``VALUES`` on SQLite; on PostgreSQL, ``COPY`` straight
-into ``events`` in a savepoint (psycopg dumps array parameters in Python, which cost more
-than the database's work; its COPY is written in C), or for a few rows ``unnest`` of
-typed arrays (one round trip). SQLite, ``unnest``, and a COPY that met a stored id (then
-through a session's temporary table) use ``ON CONFLICT DO NOTHING RETURNING``, and a
-COPY that went in whole stored every row: the caller learns exactly which events it
-stored, even when another process writes the same ids at the same moment.
+into ``events`` in a savepoint, in binary with each column's type said (psycopg dumps
+array parameters in Python, which cost more than the database's work; its COPY is
+written in C), or for a few rows ``unnest`` of typed arrays (one round trip). SQLite,
+``unnest``, and a COPY that met a stored id (then through a session's temporary table)
+use ``ON CONFLICT DO NOTHING RETURNING``, and a COPY that went in whole stored every row:
+the caller learns exactly which events it stored, even when another process writes the
+same ids at the same moment.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timezone, tzinfo
 from typing import Any
 
 from sqlalchemy import Connection
@@ -57,6 +58,11 @@ SQLITE_ROWS_PER_STATEMENT = 500
 
 _SQLITE_PLACEHOLDERS = "(" + ", ".join("?" for _ in COLUMNS) + ")"
 
+_PG_COPY_TYPES = tuple(_PG_TYPES.get(column, "text") for column in COLUMNS)
+"""Each column's type for a binary COPY, in ``COLUMNS`` order. Texts go as ``text``, whose
+binary form is its bytes, as are ``varchar``'s and ``json``'s: the server still applies
+each column's length and checks the details' JSON (issue 17)."""
+
 _PG_SELECT = ", ".join(f"{column}::json" if column == "details" else column for column in COLUMNS)
 """What PostgreSQL selects into ``events`` from text and arrays: details become JSON."""
 
@@ -65,8 +71,33 @@ def _sqlite_time(moment: datetime) -> str:
     """The text form SQLAlchemy's SQLite DateTime writes (naive UTC, always with
     microseconds, year zero-padded), so reads and sorting agree: the UTC instant's ISO
     form without its "+00:00" (``replace(tzinfo=None)`` parses its keywords at every
-    call and cost a third of the conversion, issue 17)."""
-    return moment.astimezone(UTC).isoformat(" ", "microseconds")[:-6]
+    call and cost a third of the conversion, issue 17).
+
+    That form's hour (``2026-11-03 09:``) is written by ``isoformat`` once an hour and
+    kept: ``isoformat`` formats each number on its own, and a file's instants share
+    their hours; the minute and second come from a table, as the ids' instants do in
+    the parse (issue 17, tenth pass). An instant with microseconds keeps ``isoformat``
+    whole."""
+    utc = moment.astimezone(UTC)
+    if utc.microsecond:
+        return utc.isoformat(" ", "microseconds")[:-6]
+    key = (utc.year, utc.month, utc.day, utc.hour)
+    hour = _SQLITE_HOURS.get(key)
+    if hour is None:
+        if len(_SQLITE_HOURS) >= _SQLITE_HOURS_KEPT:
+            _SQLITE_HOURS.clear()
+        hour = _SQLITE_HOURS[key] = utc.isoformat(" ", "microseconds")[:14]
+    return f"{hour}{_TWO_DIGITS[utc.minute]}:{_TWO_DIGITS[utc.second]}.000000"
+
+
+_SQLITE_HOURS: dict[tuple[int, int, int, int], str] = {}
+"""Hours' texts in UTC as SQLite keeps them (``2026-11-03 09:``), by the hour."""
+
+_SQLITE_HOURS_KEPT = 100_000
+"""Hours' texts kept (eleven years of hours), then forgotten."""
+
+_TWO_DIGITS = tuple(f"{number:02d}" for number in range(60))
+"""Minutes' and seconds' texts."""
 
 
 def details_json(details: EventDetails) -> str | None:
@@ -102,25 +133,37 @@ def _rows(
 
     A file's events share their ``recorded_at``, the one object: written once, not per
     event. Not a dict of instants either: hashing an aware datetime asks its zone for
-    its offset, and each ``occurred_at`` comes once (issue 17)."""
+    its offset, and each ``occurred_at`` comes once (issue 17).
+
+    Likewise a fixed offset (a ``timezone``, which the parse gives its instants) is
+    worked out once for the events that share it, and an enum's text is read as its
+    ``_value_``: ``utcoffset`` with its ``timedelta`` arithmetic, and ``.value`` (Python
+    code in ``enum``), cost about 7,500 instructions a row here (issue 17, tenth pass).
+    A zone's offset (``ZoneInfo``) depends on the instant: asked every time."""
     recorded_from: datetime | None = None
     recorded: Any = None
+    fixed: tzinfo | None = None
+    minutes = 0
     for event, case_id in zip(events, case_ids, strict=True):
         status = event.status
         occurred = event.occurred_at
         if event.recorded_at is not recorded_from:
             recorded_from = event.recorded_at
             recorded = instant(recorded_from)
+        zone = occurred.tzinfo
+        if zone is not fixed or zone is None:
+            minutes = _offset_minutes(occurred)
+            fixed = zone if type(zone) is timezone else None
         yield (
             event.id,
             case_id,
             event.case_ref,
             event.partner_ref,
-            event.type.value,
-            None if status is None else status.value,
+            event.type._value_,
+            None if status is None else status._value_,
             status is None,
             instant(occurred),
-            _offset_minutes(occurred),
+            minutes,
             recorded,
             event.reported_by,
             event.raw_code,
@@ -177,14 +220,18 @@ def _copy_postgresql(
 ) -> list[str]:
     """COPY the events straight into ``events``, in file order (the feed trigger
     numbers them as they come), as the store floor does: no temporary table, no second
-    insert (issue 17). The COPY runs in a savepoint: when an id is stored already (a
-    file sent again, or a concurrent ingestion of the same events), it fails whole and
-    the chunk goes the conflict-skipping way instead, which reports exactly the new ids.
+    insert (issue 17). In binary, each column's type said: psycopg writes an instant
+    from its numbers, not from its text (``str`` of an aware datetime, about 11,000
+    instructions, twice a row), and escapes no text (issue 17, tenth pass).
+
+    The COPY runs in a savepoint: when an id is stored already (a file sent again, or a
+    concurrent ingestion of the same events), it fails whole and the chunk goes the
+    conflict-skipping way instead, which reports exactly the new ids.
     No lookup of known ids first: PostgreSQL plans one for thousands of ids as a scan of
     the table."""
     import psycopg  # PostgreSQL only: imported when used
 
-    statement = f"COPY events ({', '.join(COLUMNS)}) FROM STDIN"
+    statement = f"COPY events ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)"
     driver = connection.connection.driver_connection
     assert driver is not None, "a live connection"
     try:
@@ -193,6 +240,7 @@ def _copy_postgresql(
             driver.cursor() as cursor,
             cursor.copy(statement) as copy,
         ):
+            copy.set_types(_PG_COPY_TYPES)
             for row in _rows(events, case_ids, message_id):
                 copy.write_row(row)
     except psycopg.errors.UniqueViolation:
@@ -218,8 +266,11 @@ def _copy_staged(
     assert driver is not None, "a live connection"
     with (
         driver.cursor() as cursor,
-        cursor.copy(f"COPY {_STAGE} (input_order, {', '.join(COLUMNS)}) FROM STDIN") as copy,
+        cursor.copy(
+            f"COPY {_STAGE} (input_order, {', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+        ) as copy,
     ):
+        copy.set_types(("integer", *_PG_COPY_TYPES))
         for position, row in enumerate(_rows(events, case_ids, message_id)):
             copy.write_row((position, *row))
     stored = [
