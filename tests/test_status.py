@@ -449,7 +449,9 @@ def test_the_schema_head_read_from_the_migration_files_is_alembics(tmp_path: Pat
     Alembic; it must name the head Alembic names, and leave a branch to Alembic."""
     from alembic.script import ScriptDirectory
 
-    from hub.store.migrate import MIGRATIONS, _single_head, alembic_config, head_revision
+    from hub.store.migrate import alembic_config, head_revision
+    from hub.store.revisions import MIGRATIONS
+    from hub.store.revisions import single_head as _single_head
 
     database = Database(f"sqlite:///{tmp_path / 'hub.db'}")
     alembic_head = ScriptDirectory.from_config(alembic_config(database)).get_current_head()
