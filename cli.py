@@ -26,6 +26,7 @@ from commands.common import (
     case_reference,
     err,
     open_database,
+    open_plain,
     out,
     print_validation,
 )
@@ -115,9 +116,10 @@ def up(
 @app.command("overview")
 def show_overview(database: DatabaseOption = None) -> None:
     """Print the hub's state: schema, parties, cases by status, events, archive."""
-    from hub.operators.overview import overview
+    from hub.operators.overview import plain_overview
 
-    _print_overview(overview(_database(database)))
+    with open_plain(database) as db:  # no SQLAlchemy (issue 17)
+        _print_overview(plain_overview(db))
 
 
 def _print_overview(state: "Overview") -> None:
@@ -164,14 +166,14 @@ def db_upgrade(
 @db_app.command("current")
 def db_current(database: DatabaseOption = None) -> None:
     """Show the database's schema revision and the latest one the code knows."""
-    from hub.store.migrate import current_revision, head_revision
+    from hub.store.plain_reads import checked_revision, head_revision
 
-    db = _database(database, schema_required=False)
-    file = db.sqlite_file()
-    if file is not None and not file.exists():  # connecting would create it
-        out.print(f"current (none: no database at {file}), head {head_revision(db)}")
-        return
-    out.print(f"current {current_revision(db) or '(none)'}, head {head_revision(db)}")
+    with open_plain(database, schema_required=False) as db:  # no SQLAlchemy (issue 17)
+        file = db.sqlite_file()
+        if file is not None and not file.exists():  # connecting would create it
+            out.print(f"current (none: no database at {file}), head {head_revision(db)}")
+            return
+        out.print(f"current {checked_revision(db) or '(none)'}, head {head_revision(db)}")
 
 
 @schemas_app.command("export")

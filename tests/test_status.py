@@ -325,6 +325,8 @@ _STORE_ALONE = (*_SERVING, *_NETWORK, *_SQLITE, "yaml", "pydantic", "hub.ports")
 """A command that reads the store alone parses no YAML and validates nothing with pydantic
 (no hub.yaml here either: a home's file is read with both), nor imports the adapters'
 ports (their protocols and settings model)."""
+_PLAIN = (*_STORE_ALONE, "sqlalchemy", "hub.store.db", "hub.store.tables")
+"""A store-only command that reads through hub.store.plain: no SQLAlchemy (issue 17)."""
 
 
 @pytest.mark.parametrize(
@@ -334,11 +336,11 @@ ports (their protocols and settings model)."""
         (["status"], (*_SERVING, *_BUILDING, *_SQLITE, "urllib.request", "xml.sax")),
         (["runs", "atelier-dupont-status"], (*_SERVING, *_BUILDING, *_SQLITE)),
         (["rejects", "atelier-dupont-status"], (*_SERVING, *_BUILDING, *_SQLITE)),
-        (["unmapped"], (*_STORE_ALONE, "hub.model.case", "hub.model.event")),
-        (["unlinked"], (*_STORE_ALONE, "hub.model.case")),
-        (["outbox", "dead-letters"], (*_STORE_ALONE, "hub.model.case")),
-        (["overview"], _STORE_ALONE),
-        (["db", "current"], _STORE_ALONE),
+        (["unmapped"], (*_PLAIN, "hub.model.case", "hub.model.event")),
+        (["unlinked"], (*_PLAIN, "hub.model.case")),
+        (["outbox", "dead-letters"], (*_PLAIN, "hub.model.case")),
+        (["overview"], _PLAIN),
+        (["db", "current"], _PLAIN),
         (["connectors", "list"], (*_SERVING, *_BUILDING, "sqlalchemy", "hub.partners.ingest")),
         (["sla"], (*_SERVING, *_BUILDING, *_SQLITE, "holidays")),
         (["connectors", "check"], (*_SERVING, *_RUNNING, "sqlalchemy", "hub.store")),
