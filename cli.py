@@ -23,7 +23,6 @@ from commands.common import (
     DatabaseOption,
     JsonOption,
     at,
-    case_reference,
     err,
     open_database,
     open_plain,
@@ -242,21 +241,17 @@ def cases_show(
     """Show a case's current status and its timeline across every party."""
     from rich.table import Table
 
-    from hub.retailers.erasure import erasure_status
-    from hub.store.case_links import references_of_case
-    from hub.store.cases import case_state
+    from hub.store.plain_reads import case_view, stored_reference
 
-    db = _database(database)
-    reference = case_reference(db, reference)
-    with db.transaction() as connection:
-        state = case_state(connection, reference)
-        references = references_of_case(connection, reference)
+    with open_plain(database) as db:  # no SQLAlchemy (issue 17)
+        reference = stored_reference(db, reference) or reference.strip()
+        view = case_view(db, reference)
+    state, references, erased = view.state, view.references, view.erasure
     if as_json:
         for event in state.timeline:
             sys.stdout.write(event.model_dump_json() + "\n")
         return
     out.print(f"[bold]{reference}[/bold]: {state.status} since {at(state.status_at)}")
-    erased = erasure_status(db, reference)
     if erased is not None:
         done = "erased" if erased.completed_at else "erasure under way"
         out.print(

@@ -4,28 +4,31 @@ the store's own read gives, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlalchemy.engine import make_url
 
 from hub.bootstrap import require_schema
-from hub.errors import ConfigurationError, TransientError
+from hub.errors import ConfigurationError, NotFoundError, TransientError
 from hub.operators.overview import overview, plain_overview
 from hub.ports import MessageRef, RawMessage
-from hub.store import case_links, migrate, plain_reads, unmapped, urls
+from hub.retailers.erasure import erase_case
+from hub.store import case_links, case_search, erasure, migrate, plain_reads, unmapped, urls
 from hub.store.archive import archive_message
-from hub.store.cases import open_case
+from hub.store.cases import case_id_of, case_state, open_case
 from hub.store.db import Database
 from hub.store.events import append_events
 from hub.store.plain import PlainStore
 from hub.store.plain_statements import GENERATED, generated_module
-from hub.store.tables import outbox
+from hub.store.tables import case_references, outbox
 from hub.sync import outbox as sync_outbox
 from hub.sync.outbox import OutboxItem, enqueue
 from tests.factories import case_event, make_case, register_network
+from tests.test_status import modules_loaded_by
 
 
 def test_the_generated_sql_is_what_the_store_s_statements_compile_to() -> None:
@@ -273,3 +276,58 @@ def test_an_overview_of_a_database_without_the_schema_says_so_both_ways(
     with PlainStore(_url(blank_database)) as store:
         assert plain_overview(store) == overview(blank_database)
         assert plain_overview(store).schema_revision is None
+
+
+def test_a_case_is_shown_the_same_both_ways(database: Database) -> None:
+    """`hub cases show`'s reads: the stored spelling of a reference, the timeline, the
+    partners' references and the erasure, on the same data both ways."""
+    _events_of_every_kind(database)
+    with database.transaction() as connection:
+        case_id = case_id_of(connection, "ME-000123")
+        assert case_id is not None
+        connection.execute(
+            insert(case_references).values(
+                case_id=case_id, party_id="atelier-dupont", reference="AD-7", recorded_by="partner"
+            )
+        )
+    with PlainStore(_url(database)) as store:
+        for typed in ("ME-000123", "me-000123 ", "", "ME-000999"):
+            with database.transaction() as connection:
+                expected = case_search.stored_reference(connection, typed)
+            assert plain_reads.stored_reference(store, typed) == expected
+        view = plain_reads.case_view(store, "ME-000123")
+        with database.transaction() as connection:
+            assert view.state == case_state(connection, "ME-000123")
+            assert view.references == case_links.references_of_case(connection, "ME-000123")
+        assert view.erasure is None
+        erase_case(database, "ME-000123", by="ticket-1", now=NOW)
+        view = plain_reads.case_view(store, "ME-000123")
+        with database.transaction() as connection:
+            stored = case_state(connection, "ME-000123")
+            assert view.state == stored
+            assert view.erasure == erasure.erasure_of(connection, case_id)
+        with pytest.raises(NotFoundError, match="no case ME-000999"):
+            plain_reads.case_view(store, "ME-000999")
+    assert [kept.reference for kept in view.references] == ["AD-7"]
+    assert view.erasure is not None
+    assert view.erasure.requested_at == NOW
+    offsets = [event.occurred_at.utcoffset() for event in view.state.timeline]
+    assert offsets == [event.occurred_at.utcoffset() for event in stored.timeline]
+    assert timedelta(hours=1) in offsets  # the partner's offset, kept: not UTC's
+
+
+def test_cases_show_imports_no_sqlalchemy(tmp_path: Path) -> None:
+    """Issue 17: `hub cases show` reads through hub.store.plain (it still validates the
+    events, so pydantic is loaded)."""
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    database = Database(url)
+    migrate.upgrade(database)
+    register_network(database)
+    with database.transaction() as connection:
+        open_case(connection, make_case("ME-000123"))
+    environ = {**os.environ, "HUB_DATABASE_URL": url, "COLUMNS": "200"}
+    environ.pop("HUB_HOME", None)
+    loaded = modules_loaded_by(["cases", "show", "me-000123"], environ, tmp_path / "m.txt")
+    assert "hub.store.plain" in loaded
+    unused = ("sqlalchemy", "hub.store.db", "hub.store.tables", "alembic")
+    assert sorted(name for name in loaded if name.split(".")[0] in unused or name in unused) == []

@@ -38,6 +38,9 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import BindParameter
 
 from hub.model.statuses import FINAL_CASE_STATUSES
+from hub.store.case_rows import KeptReference as KeptReference
+from hub.store.case_rows import RecordedBy as RecordedBy
+from hub.store.case_rows import kept_references
 from hub.store.tables import case_parties, case_references, cases, events, unlinked_reasons
 from hub.store.unlinked_rows import UnlinkedEvent, unlinked_rows
 from hub.store.upsert import insert_ignoring_conflicts
@@ -50,13 +53,6 @@ if TYPE_CHECKING:
     from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 
     from hub.store.events import CaseHead
-
-
-class RecordedBy(StrEnum):
-    """Who wrote a partner's reference on a case."""
-
-    PARTNER = "partner"
-    RETAILER = "retailer"
 
 
 class GivenHow(StrEnum):
@@ -378,30 +374,19 @@ def _learn_partner_references(
     )
 
 
-@dataclass(frozen=True)
-class KeptReference:
-    """A partner's own reference for a case, and who recorded it."""
-
-    party: str
-    reference: str
-    recorded_by: RecordedBy
+REFERENCES_OF_CASE = (
+    select(case_references.c.party_id, case_references.c.reference, case_references.c.recorded_by)
+    .join(cases, cases.c.id == case_references.c.case_id)
+    .where(cases.c.reference == bindparam("case_ref"))
+    .order_by(case_references.c.party_id)
+)
+"""Every partner's reference kept on a case (the plain reads run it too)."""
 
 
 def references_of_case(connection: Connection, case_ref: str) -> list[KeptReference]:
     """Every partner's reference recorded on the case (by the partner itself, from its
     events or its answers, or by the retailer), by party."""
-    rows = connection.execute(
-        select(
-            case_references.c.party_id, case_references.c.reference, case_references.c.recorded_by
-        )
-        .join(cases, cases.c.id == case_references.c.case_id)
-        .where(cases.c.reference == case_ref)
-        .order_by(case_references.c.party_id)
-    )
-    return [
-        KeptReference(party, reference, RecordedBy(recorded_by))
-        for party, reference, recorded_by in rows
-    ]
+    return kept_references(connection.execute(REFERENCES_OF_CASE, {"case_ref": case_ref}))
 
 
 def note_unlinked(

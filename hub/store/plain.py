@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from collections import namedtuple
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -158,6 +159,17 @@ class Reader:
         self._postgresql = dialect == "postgresql"
 
     def rows(self, query: Query, **values: Any) -> list[Row]:
+        """The statement's rows, each value as its column type gives it."""
+        return self._run(query, values)[1]
+
+    def records(self, query: Query, **values: Any) -> list[Any]:
+        """The rows with their columns by name as well, for a conversion that reads them
+        so (as SQLAlchemy's rows allow)."""
+        names, rows = self._run(query, values)
+        record = namedtuple("record", names)  # type: ignore[misc]
+        return [record(*row) for row in rows]
+
+    def _run(self, query: Query, values: dict[str, Any]) -> tuple[list[str], list[Row]]:
         sql = query.postgresql if self._postgresql else query.sqlite
         params = {**query.params, **values}
         for name in query.expanding:
@@ -165,13 +177,14 @@ class Reader:
         cursor = self._connection.cursor()
         try:
             cursor.execute(sql, params)
+            names = [column[0] for column in cursor.description]
             found = cursor.fetchall()
         finally:
             cursor.close()
         converters = [_CONVERT.get(kind) for kind in query.kinds.split()]
         if not any(converters):
-            return [tuple(row) for row in found]
-        return [
+            return names, [tuple(row) for row in found]
+        return names, [
             tuple(
                 value if convert is None else convert(value)
                 for convert, value in zip(converters, row, strict=True)

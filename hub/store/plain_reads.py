@@ -6,15 +6,20 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from hub.errors import ConfigurationError
+from hub.errors import ConfigurationError, NotFoundError
 from hub.store import plain_sql
+from hub.store.case_rows import ErasureRecord, KeptReference, chosen_reference, kept_references
 from hub.store.figure_rows import EventCounts, counts_by_name, counts_by_status, event_counts_of
 from hub.store.outbox_rows import OutboxRow, held_back_rows
 from hub.store.plain import PlainStore
 from hub.store.revisions import MIGRATIONS, VERSION_TABLE, single_head
 from hub.store.unlinked_rows import UnlinkedEvent, unlinked_rows
 from hub.store.unmapped_rows import UnmappedCode, unmapped_rows
+
+if TYPE_CHECKING:
+    from hub.model.timeline import CaseState
 
 
 def current_revision(store: PlainStore) -> str | None:
@@ -128,3 +133,50 @@ def overview_figures(store: PlainStore) -> Figures:
             raw_messages=int(messages),
             outbox_by_state=counts_by_name(reader.rows(plain_sql.OUTBOX_BY_STATE)),
         )
+
+
+def stored_reference(store: PlainStore, text: str) -> str | None:
+    """As hub.store.case_search.stored_reference: the stored spelling of a typed one."""
+    wanted = text.strip()
+    if not wanted:
+        return None
+    with store.reading() as reader:
+        exact = reader.rows(plain_sql.REFERENCE_EXACT, wanted=wanted)
+        if exact:
+            return chosen_reference(exact[0], [])
+        return chosen_reference(
+            None, reader.rows(plain_sql.REFERENCE_BY_LETTERS, upper=wanted.upper())
+        )
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """What `hub cases show` shows of a case, read in one transaction."""
+
+    state: CaseState
+    references: list[KeptReference]
+    erasure: ErasureRecord | None
+
+
+def case_view(store: PlainStore, reference: str) -> CaseView:
+    """As hub.store.cases.case_state, case_links.references_of_case and erasure.erasure_of:
+    the timeline (validated events: the model is imported here, for this read alone),
+    the partners' references and the erasure, if any."""
+    from hub.model.timeline import derive_case_state
+    from hub.store.event_rows import row_to_event
+
+    with store.reading() as reader:
+        found = reader.rows(plain_sql.CASE_ID_OF, reference=reference)
+        if not found:
+            raise NotFoundError(f"no case {reference}")
+        case_id = found[0][0]
+        events = [
+            row_to_event(row) for row in reader.records(plain_sql.EVENTS_OF_CASE, case_id=case_id)
+        ]
+        references = kept_references(reader.rows(plain_sql.REFERENCES_OF_CASE, case_ref=reference))
+        erased = reader.rows(plain_sql.ERASURE_OF, case_id=case_id)
+    return CaseView(
+        state=derive_case_state(events),
+        references=references,
+        erasure=ErasureRecord(*erased[0]) if erased else None,
+    )

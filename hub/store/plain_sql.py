@@ -88,3 +88,45 @@ OUTBOX_BY_STATE = Query(
     params={},
     kinds="- -",
 )
+
+REFERENCE_EXACT = Query(
+    sqlite="SELECT cases.reference FROM cases WHERE cases.reference = :wanted",
+    postgresql="SELECT cases.reference FROM cases WHERE cases.reference = %(wanted)s::VARCHAR",
+    params={"wanted": None},
+    kinds="-",
+)
+
+REFERENCE_BY_LETTERS = Query(
+    sqlite="SELECT cases.reference FROM cases WHERE upper(cases.reference) = :upper  LIMIT :param_1 OFFSET :param_2",  # noqa: E501
+    postgresql="SELECT cases.reference FROM cases WHERE upper(cases.reference) = %(upper)s  LIMIT %(param_1)s::INTEGER",  # noqa: E501
+    params={"upper": None, "param_1": 2, "param_2": 0},
+    kinds="-",
+)
+
+CASE_ID_OF = Query(
+    sqlite="SELECT cases.id FROM cases WHERE cases.reference = :reference",
+    postgresql="SELECT cases.id FROM cases WHERE cases.reference = %(reference)s::VARCHAR",
+    params={"reference": None},
+    kinds="-",
+)
+
+EVENTS_OF_CASE = Query(
+    sqlite="SELECT events.seq, events.event_id, events.case_id, events.case_ref, events.partner_ref, events.type, events.status, events.unmapped, events.occurred_at, events.occurred_offset_minutes, events.recorded_at, events.reported_by, events.raw_code, events.raw_label, events.subject, events.details, events.message_id FROM events WHERE events.case_id = :case_id ORDER BY events.seq",  # noqa: E501
+    postgresql="SELECT events.seq, events.event_id, events.case_id, events.case_ref, events.partner_ref, events.type, events.status, events.unmapped, events.occurred_at, events.occurred_offset_minutes, events.recorded_at, events.reported_by, events.raw_code, events.raw_label, events.subject, events.details, events.message_id FROM events WHERE events.case_id = %(case_id)s::BIGINT ORDER BY events.seq",  # noqa: E501
+    params={"case_id": None},
+    kinds="- - - - - - - bool instant - instant - - - - json -",
+)
+
+REFERENCES_OF_CASE = Query(
+    sqlite="SELECT case_references.party_id, case_references.reference, case_references.recorded_by FROM case_references JOIN cases ON cases.id = case_references.case_id WHERE cases.reference = :case_ref ORDER BY case_references.party_id",  # noqa: E501
+    postgresql="SELECT case_references.party_id, case_references.reference, case_references.recorded_by FROM case_references JOIN cases ON cases.id = case_references.case_id WHERE cases.reference = %(case_ref)s::VARCHAR ORDER BY case_references.party_id",  # noqa: E501
+    params={"case_ref": None},
+    kinds="- - -",
+)
+
+ERASURE_OF = Query(
+    sqlite="SELECT erasures.case_id, erasures.requested_at, erasures.requested_by, erasures.completed_at FROM erasures WHERE erasures.case_id = :case_id",  # noqa: E501
+    postgresql="SELECT erasures.case_id, erasures.requested_at, erasures.requested_by, erasures.completed_at FROM erasures WHERE erasures.case_id = %(case_id)s::BIGINT",  # noqa: E501
+    params={"case_id": None},
+    kinds="- instant - instant",
+)

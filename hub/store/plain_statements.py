@@ -25,7 +25,17 @@ GENERATED = Path(__file__).with_name("plain_sql.py")
 
 def _statements() -> dict[str, Select[Any]]:
     """Each plain read's statement, by the name hub.store.plain_sql gives it."""
-    from hub.store import case_links, figures, migrate, outbox, unmapped
+    from hub.store import (
+        case_links,
+        case_search,
+        cases,
+        erasure,
+        events,
+        figures,
+        migrate,
+        outbox,
+        unmapped,
+    )
 
     return {
         "REVISION_READ": migrate.REVISION_READ,
@@ -40,6 +50,12 @@ def _statements() -> dict[str, Select[Any]]:
         "EVENT_COUNTS": figures.EVENT_COUNTS,
         "RAW_MESSAGE_COUNT": figures.RAW_MESSAGE_COUNT,
         "OUTBOX_BY_STATE": figures.OUTBOX_BY_STATE,
+        "REFERENCE_EXACT": case_search.REFERENCE_EXACT,
+        "REFERENCE_BY_LETTERS": case_search.REFERENCE_BY_LETTERS,
+        "CASE_ID_OF": cases.CASE_ID_OF,
+        "EVENTS_OF_CASE": events.EVENTS_OF_CASE,
+        "REFERENCES_OF_CASE": case_links.REFERENCES_OF_CASE,
+        "ERASURE_OF": erasure.ERASURE_OF,
     }
 
 
