@@ -8,9 +8,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["ErasureRecord", "KeptReference", "RecordedBy", "chosen_reference", "kept_references"]
+if TYPE_CHECKING:
+    from hub.model.timeline import CaseState
+
+__all__ = [
+    "CaseView",
+    "ErasureRecord",
+    "KeptReference",
+    "RecordedBy",
+    "chosen_reference",
+    "kept_references",
+]
 
 
 class RecordedBy(StrEnum):
@@ -55,3 +65,12 @@ def chosen_reference(
     if exact is not None:
         return str(exact[0])
     return str(by_letters[0][0]) if len(by_letters) == 1 else None
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """What `hub cases show` shows of a case, read in one transaction (hub.store.plain_reads)."""
+
+    state: CaseState
+    references: list[KeptReference]
+    erasure: ErasureRecord | None

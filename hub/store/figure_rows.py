@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["EventCounts", "counts_by_name", "counts_by_status", "event_counts_of"]
+__all__ = ["EventCounts", "Figures", "counts_by_name", "counts_by_status", "event_counts_of"]
 
 
 @dataclass(frozen=True)
@@ -17,6 +17,18 @@ class EventCounts:
     """Stored with a code no mapping knew at the time."""
     orphans: int
     """Without a case."""
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The overview's counts, read in one transaction so that they agree (the plain
+    reads' overview, hub.store.plain_reads)."""
+
+    parties_by_role: dict[str, int]
+    cases_by_status: dict[str | None, int]
+    events: EventCounts
+    raw_messages: int
+    outbox_by_state: dict[str, int]
 
 
 def counts_by_name(rows: Iterable[Sequence[Any]]) -> dict[str, int]:

@@ -5,21 +5,22 @@ to the store's own conversion, so that both paths say the same (issue 17, tenth 
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from hub.errors import ConfigurationError, NotFoundError
 from hub.store import plain_sql
-from hub.store.case_rows import ErasureRecord, KeptReference, chosen_reference, kept_references
-from hub.store.figure_rows import EventCounts, counts_by_name, counts_by_status, event_counts_of
-from hub.store.outbox_rows import OutboxRow, held_back_rows
 from hub.store.plain import PlainStore
 from hub.store.revisions import MIGRATIONS, VERSION_TABLE, single_head
-from hub.store.unlinked_rows import UnlinkedEvent, unlinked_rows
-from hub.store.unmapped_rows import UnmappedCode, unmapped_rows
 
 if TYPE_CHECKING:
-    from hub.model.timeline import CaseState
+    from hub.store.case_rows import CaseView
+    from hub.store.figure_rows import Figures
+    from hub.store.outbox_rows import OutboxRow
+    from hub.store.unlinked_rows import UnlinkedEvent
+    from hub.store.unmapped_rows import UnmappedCode
+
+# Each read imports its rows' module itself: a dataclass costs a command's start about
+# 3 M instructions to make, and each command runs one of these reads (issue 17).
 
 
 def current_revision(store: PlainStore) -> str | None:
@@ -82,6 +83,8 @@ def dead_letters(
 ) -> tuple[list[OutboxRow], dict[int, list[OutboxRow]]]:
     """As hub.sync.outbox's ``dead_letters`` and ``held_back_by``: the messages that gave
     up, oldest first, and by each of them the pending messages that wait for it."""
+    from hub.store.outbox_rows import OutboxRow, held_back_rows
+
     with store.reading() as reader:
         if target is None:
             rows = reader.rows(plain_sql.DEAD_LETTERS)
@@ -98,6 +101,8 @@ def unlinked_events(
     store: PlainStore, *, party: str | None = None, limit: int = 200
 ) -> list[UnlinkedEvent]:
     """As hub.store.case_links.unlinked_events: events without a case, newest first."""
+    from hub.store.unlinked_rows import unlinked_rows
+
     with store.reading() as reader:
         if party is None:
             return unlinked_rows(reader.rows(plain_sql.UNLINKED, limit=limit))
@@ -106,23 +111,16 @@ def unlinked_events(
 
 def unmapped_codes(store: PlainStore) -> list[UnmappedCode]:
     """As hub.store.unmapped.unmapped_codes: codes to add to a mapping, most frequent first."""
+    from hub.store.unmapped_rows import unmapped_rows
+
     with store.reading() as reader:
         return unmapped_rows(reader.rows(plain_sql.UNMAPPED_CODES))
 
 
-@dataclass(frozen=True)
-class Figures:
-    """The overview's counts, read in one transaction so that they agree."""
-
-    parties_by_role: dict[str, int]
-    cases_by_status: dict[str | None, int]
-    events: EventCounts
-    raw_messages: int
-    outbox_by_state: dict[str, int]
-
-
 def overview_figures(store: PlainStore) -> Figures:
     """As hub.store.figures' functions that the overview reads, in one transaction."""
+    from hub.store.figure_rows import Figures, counts_by_name, counts_by_status, event_counts_of
+
     with store.reading() as reader:
         [events] = reader.rows(plain_sql.EVENT_COUNTS)
         [(messages,)] = reader.rows(plain_sql.RAW_MESSAGE_COUNT)
@@ -137,6 +135,8 @@ def overview_figures(store: PlainStore) -> Figures:
 
 def stored_reference(store: PlainStore, text: str) -> str | None:
     """As hub.store.case_search.stored_reference: the stored spelling of a typed one."""
+    from hub.store.case_rows import chosen_reference  # `hub cases show` alone
+
     wanted = text.strip()
     if not wanted:
         return None
@@ -149,20 +149,12 @@ def stored_reference(store: PlainStore, text: str) -> str | None:
         )
 
 
-@dataclass(frozen=True)
-class CaseView:
-    """What `hub cases show` shows of a case, read in one transaction."""
-
-    state: CaseState
-    references: list[KeptReference]
-    erasure: ErasureRecord | None
-
-
 def case_view(store: PlainStore, reference: str) -> CaseView:
     """As hub.store.cases.case_state, case_links.references_of_case and erasure.erasure_of:
     the timeline (validated events: the model is imported here, for this read alone),
     the partners' references and the erasure, if any."""
     from hub.model.timeline import derive_case_state
+    from hub.store.case_rows import CaseView, ErasureRecord, kept_references
     from hub.store.event_rows import row_to_event
 
     with store.reading() as reader:
