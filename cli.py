@@ -23,9 +23,9 @@ from commands.common import (
     DatabaseOption,
     JsonOption,
     at,
-    case_reference,
     err,
     open_database,
+    open_plain,
     out,
     print_validation,
 )
@@ -115,9 +115,10 @@ def up(
 @app.command("overview")
 def show_overview(database: DatabaseOption = None) -> None:
     """Print the hub's state: schema, parties, cases by status, events, archive."""
-    from hub.operators.overview import overview
+    from hub.operators.overview import plain_overview
 
-    _print_overview(overview(_database(database)))
+    with open_plain(database) as db:  # no SQLAlchemy (issue 17)
+        _print_overview(plain_overview(db))
 
 
 def _print_overview(state: "Overview") -> None:
@@ -164,14 +165,14 @@ def db_upgrade(
 @db_app.command("current")
 def db_current(database: DatabaseOption = None) -> None:
     """Show the database's schema revision and the latest one the code knows."""
-    from hub.store.migrate import current_revision, head_revision
+    from hub.store.plain_reads import checked_revision, head_revision
 
-    db = _database(database, schema_required=False)
-    file = db.sqlite_file()
-    if file is not None and not file.exists():  # connecting would create it
-        out.print(f"current (none: no database at {file}), head {head_revision(db)}")
-        return
-    out.print(f"current {current_revision(db) or '(none)'}, head {head_revision(db)}")
+    with open_plain(database, schema_required=False) as db:  # no SQLAlchemy (issue 17)
+        file = db.sqlite_file()
+        if file is not None and not file.exists():  # connecting would create it
+            out.print(f"current (none: no database at {file}), head {head_revision(db)}")
+            return
+        out.print(f"current {checked_revision(db) or '(none)'}, head {head_revision(db)}")
 
 
 @schemas_app.command("export")
@@ -240,21 +241,17 @@ def cases_show(
     """Show a case's current status and its timeline across every party."""
     from rich.table import Table
 
-    from hub.retailers.erasure import erasure_status
-    from hub.store.case_links import references_of_case
-    from hub.store.cases import case_state
+    from hub.store.plain_reads import case_view, stored_reference
 
-    db = _database(database)
-    reference = case_reference(db, reference)
-    with db.transaction() as connection:
-        state = case_state(connection, reference)
-        references = references_of_case(connection, reference)
+    with open_plain(database) as db:  # no SQLAlchemy (issue 17)
+        reference = stored_reference(db, reference) or reference.strip()
+        view = case_view(db, reference)
+    state, references, erased = view.state, view.references, view.erasure
     if as_json:
         for event in state.timeline:
             sys.stdout.write(event.model_dump_json() + "\n")
         return
     out.print(f"[bold]{reference}[/bold]: {state.status} since {at(state.status_at)}")
-    erased = erasure_status(db, reference)
     if erased is not None:
         done = "erased" if erased.completed_at else "erasure under way"
         out.print(

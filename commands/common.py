@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from hub.partners.network import Network
     from hub.store.db import Database
+    from hub.store.plain import PlainStore
 
 PIPED_WIDTH = 140
 """Rich's 80 columns away from a terminal would fold the operator's tables into
@@ -62,6 +63,19 @@ def open_database(url: str | None, *, schema_required: bool = True) -> Database:
     from hub.bootstrap import open_database as open_checked
 
     return open_checked(url, schema_required=schema_required)
+
+
+def open_plain(url: str | None, *, schema_required: bool = True) -> PlainStore:
+    """The database for a command that only reads it, without SQLAlchemy
+    (hub.store.plain): the same URLs, the same refusals as `open_database`."""
+    from hub.config.variables import database_url
+    from hub.store.plain import PlainStore
+    from hub.store.plain_reads import require_schema
+
+    store = PlainStore(url or database_url())
+    if schema_required:
+        require_schema(store)
+    return store
 
 
 def at(moment: datetime | None, *, seconds: bool = True) -> str:

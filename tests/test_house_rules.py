@@ -22,8 +22,10 @@ VIOLATIONS = {
     "adapters/codecs/_probe.py": "import httpx",
     "adapters/transports/_probe.py": "import hub.model.statuses",
     "hub/console/_probe.py": "import adapters.transports.sftp",
+    "hub/store/instants.py": "import sqlalchemy",
 }
-"""One forbidden import per contract, in a module of its own."""
+"""One forbidden import per contract, in a module of its own (the plain reads' contract
+names its modules: one of them is replaced by the import)."""
 
 
 def _lint(tree: Path) -> subprocess.CompletedProcess[str]:
@@ -61,6 +63,7 @@ def test_every_contract_fails_when_its_rule_is_broken(tmp_path: Path) -> None:
         "The canonical model imports nothing of the hub",
         "Nothing in hub/ imports adapters/, demo/ or simulators/",
         "Only hub.store touches the tables and SQL",
+        "The plain store reads import no SQLAlchemy",
         "Codecs and the mapping engine do no I/O",
         "Transports know no canonical statuses",
         "The API and console never call a transport",

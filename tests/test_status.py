@@ -325,6 +325,8 @@ _STORE_ALONE = (*_SERVING, *_NETWORK, *_SQLITE, "yaml", "pydantic", "hub.ports")
 """A command that reads the store alone parses no YAML and validates nothing with pydantic
 (no hub.yaml here either: a home's file is read with both), nor imports the adapters'
 ports (their protocols and settings model)."""
+_PLAIN = (*_STORE_ALONE, "sqlalchemy", "hub.store.db", "hub.store.tables")
+"""A store-only command that reads through hub.store.plain: no SQLAlchemy (issue 17)."""
 
 
 @pytest.mark.parametrize(
@@ -334,11 +336,11 @@ ports (their protocols and settings model)."""
         (["status"], (*_SERVING, *_BUILDING, *_SQLITE, "urllib.request", "xml.sax")),
         (["runs", "atelier-dupont-status"], (*_SERVING, *_BUILDING, *_SQLITE)),
         (["rejects", "atelier-dupont-status"], (*_SERVING, *_BUILDING, *_SQLITE)),
-        (["unmapped"], (*_STORE_ALONE, "hub.model.case", "hub.model.event")),
-        (["unlinked"], (*_STORE_ALONE, "hub.model.case")),
-        (["outbox", "dead-letters"], (*_STORE_ALONE, "hub.model.case")),
-        (["overview"], _STORE_ALONE),
-        (["db", "current"], _STORE_ALONE),
+        (["unmapped"], (*_PLAIN, "hub.model.case", "hub.model.event")),
+        (["unlinked"], (*_PLAIN, "hub.model.case")),
+        (["outbox", "dead-letters"], (*_PLAIN, "hub.model.case")),
+        (["overview"], _PLAIN),
+        (["db", "current"], _PLAIN),
         (["connectors", "list"], (*_SERVING, *_BUILDING, "sqlalchemy", "hub.partners.ingest")),
         (["sla"], (*_SERVING, *_BUILDING, *_SQLITE, "holidays")),
         (["connectors", "check"], (*_SERVING, *_RUNNING, "sqlalchemy", "hub.store")),
@@ -449,7 +451,9 @@ def test_the_schema_head_read_from_the_migration_files_is_alembics(tmp_path: Pat
     Alembic; it must name the head Alembic names, and leave a branch to Alembic."""
     from alembic.script import ScriptDirectory
 
-    from hub.store.migrate import MIGRATIONS, _single_head, alembic_config, head_revision
+    from hub.store.migrate import alembic_config, head_revision
+    from hub.store.revisions import MIGRATIONS
+    from hub.store.revisions import single_head as _single_head
 
     database = Database(f"sqlite:///{tmp_path / 'hub.db'}")
     alembic_head = ScriptDirectory.from_config(alembic_config(database)).get_current_head()

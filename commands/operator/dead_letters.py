@@ -9,6 +9,7 @@ from commands.common import (
     JsonOption,
     at,
     open_database,
+    open_plain,
     out,
     unbroken,
     write_json,
@@ -42,11 +43,10 @@ def show_dead_letters(target: str | None, database: str | None, as_json_: bool) 
     """The one listing of dead letters (`hub dead-letters` and `hub outbox dead-letters`)."""
     from rich.table import Table
 
-    from hub.sync.outbox import dead_letters, held_back_by
+    from hub.store.plain_reads import dead_letters  # no SQLAlchemy (issue 17)
 
-    db = open_database(database)
-    rows = dead_letters(db, target)
-    waiting = held_back_by(db, rows)
+    with open_plain(database) as db:
+        rows, waiting = dead_letters(db, target)
     if as_json_:
         for row in rows:
             write_json(

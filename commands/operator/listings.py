@@ -15,6 +15,7 @@ from commands.common import (
     at,
     network_to_read,
     open_database,
+    open_plain,
     out,
     unbroken,
     write_json,
@@ -249,9 +250,10 @@ def unmapped(database: DatabaseOption = None, as_json_: JsonOption = False) -> N
     """Partner codes no mapping knows yet, by party and code: add them, then `hub replay`."""
     from rich.table import Table
 
-    from hub.operators.listings import unmapped_codes
+    from hub.store.plain_reads import unmapped_codes  # no SQLAlchemy (issue 17)
 
-    codes = unmapped_codes(open_database(database))
+    with open_plain(database) as db:
+        codes = unmapped_codes(db)
     if as_json_:
         for code in codes:
             write_json(as_json(code))
@@ -287,11 +289,10 @@ def unlinked(
     link refused (several candidate cases, a case never sent to that partner)."""
     from rich.table import Table
 
-    from hub.store.case_links import unlinked_events
+    from hub.store.plain_reads import unlinked_events  # no SQLAlchemy (issue 17)
 
-    db = open_database(database)
-    with db.transaction() as connection:
-        found = unlinked_events(connection, party=party, limit=limit)
+    with open_plain(database) as db:
+        found = unlinked_events(db, party=party, limit=limit)
     if as_json_:
         for event in found:
             write_json(as_json(event))

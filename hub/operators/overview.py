@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from hub.store.db import Database
-from hub.store.figures import (
-    cases_by_status,
-    event_counts,
-    outbox_by_state,
-    parties_by_role,
-    raw_message_count,
-)
-from hub.store.migrate import current_revision, head_revision
+if TYPE_CHECKING:
+    from hub.store.db import Database
+    from hub.store.figure_rows import EventCounts
+    from hub.store.plain import PlainStore
+
+# The store is imported where it is read: `hub overview` reads through hub.store.plain,
+# without SQLAlchemy (issue 17), `hub up` through the `Database` it has just migrated.
 
 
 @dataclass(frozen=True)
@@ -35,23 +34,65 @@ class Overview:
 
 def overview(database: Database) -> Overview:
     """Counts read in one transaction, so they agree with each other."""
+    from hub.store.figures import (
+        cases_by_status,
+        event_counts,
+        outbox_by_state,
+        parties_by_role,
+        raw_message_count,
+    )
+    from hub.store.migrate import current_revision, head_revision
+
     revision, head = current_revision(database), head_revision(database)
     if revision is None:
         return Overview(database.safe_url(), None, head)
     with database.transaction() as connection:
         by_role = parties_by_role(connection)
-        by_status = {
-            status or "none": count for status, count in cases_by_status(connection).items()
-        }
+        by_status = cases_by_status(connection)
         counts = event_counts(connection)
         messages = raw_message_count(connection)
         by_state = outbox_by_state(connection)
+    return _overview(
+        database.safe_url(), revision, head, by_role, by_status, counts, messages, by_state
+    )
+
+
+def plain_overview(store: PlainStore) -> Overview:
+    """`overview` read without SQLAlchemy (hub.store.plain_reads): the same figures."""
+    from hub.store.plain_reads import current_revision, head_revision, overview_figures
+
+    revision, head = current_revision(store), head_revision(store)
+    if revision is None:
+        return Overview(store.safe_url(), None, head)
+    figures = overview_figures(store)
+    return _overview(
+        store.safe_url(),
+        revision,
+        head,
+        figures.parties_by_role,
+        figures.cases_by_status,
+        figures.events,
+        figures.raw_messages,
+        figures.outbox_by_state,
+    )
+
+
+def _overview(
+    database: str,
+    revision: str,
+    head: str | None,
+    by_role: dict[str, int],
+    by_status: dict[str | None, int],
+    counts: EventCounts,
+    messages: int,
+    by_state: dict[str, int],
+) -> Overview:
     return Overview(
-        database=database.safe_url(),
+        database=database,
         schema_revision=revision,
         schema_head=head,
         parties_by_role=by_role,
-        cases_by_status=by_status,
+        cases_by_status={status or "none": count for status, count in by_status.items()},
         events=counts.stored,
         unmapped_events=counts.unmapped,
         orphan_events=counts.orphans,

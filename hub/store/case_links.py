@@ -38,7 +38,11 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import BindParameter
 
 from hub.model.statuses import FINAL_CASE_STATUSES
+from hub.store.case_rows import KeptReference as KeptReference
+from hub.store.case_rows import RecordedBy as RecordedBy
+from hub.store.case_rows import kept_references
 from hub.store.tables import case_parties, case_references, cases, events, unlinked_reasons
+from hub.store.unlinked_rows import UnlinkedEvent, unlinked_rows
 from hub.store.upsert import insert_ignoring_conflicts
 
 # hub.store.events (the cases' heads) is imported where the heads are read: it brings
@@ -49,13 +53,6 @@ if TYPE_CHECKING:
     from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 
     from hub.store.events import CaseHead
-
-
-class RecordedBy(StrEnum):
-    """Who wrote a partner's reference on a case."""
-
-    PARTNER = "partner"
-    RETAILER = "retailer"
 
 
 class GivenHow(StrEnum):
@@ -377,30 +374,19 @@ def _learn_partner_references(
     )
 
 
-@dataclass(frozen=True)
-class KeptReference:
-    """A partner's own reference for a case, and who recorded it."""
-
-    party: str
-    reference: str
-    recorded_by: RecordedBy
+REFERENCES_OF_CASE = (
+    select(case_references.c.party_id, case_references.c.reference, case_references.c.recorded_by)
+    .join(cases, cases.c.id == case_references.c.case_id)
+    .where(cases.c.reference == bindparam("case_ref"))
+    .order_by(case_references.c.party_id)
+)
+"""Every partner's reference kept on a case (the plain reads run it too)."""
 
 
 def references_of_case(connection: Connection, case_ref: str) -> list[KeptReference]:
     """Every partner's reference recorded on the case (by the partner itself, from its
     events or its answers, or by the retailer), by party."""
-    rows = connection.execute(
-        select(
-            case_references.c.party_id, case_references.c.reference, case_references.c.recorded_by
-        )
-        .join(cases, cases.c.id == case_references.c.case_id)
-        .where(cases.c.reference == case_ref)
-        .order_by(case_references.c.party_id)
-    )
-    return [
-        KeptReference(party, reference, RecordedBy(recorded_by))
-        for party, reference, recorded_by in rows
-    ]
+    return kept_references(connection.execute(REFERENCES_OF_CASE, {"case_ref": case_ref}))
 
 
 def note_unlinked(
@@ -420,20 +406,28 @@ def note_unlinked(
     )
 
 
-@dataclass(frozen=True)
-class UnlinkedEvent:
-    """An event stored without a case, for the operator."""
-
-    event_id: str
-    reported_by: str
-    type: str
-    raw_code: str | None
-    partner_ref: str | None
-    case_ref: str | None
-    subject: str | None
-    occurred_at: datetime
-    recorded_at: datetime
-    reason: str
+UNLINKED = (
+    select(
+        events.c.event_id,
+        events.c.reported_by,
+        events.c.type,
+        events.c.raw_code,
+        events.c.partner_ref,
+        events.c.case_ref,
+        events.c.subject,
+        events.c.occurred_at,
+        events.c.recorded_at,
+        unlinked_reasons.c.reason,
+    )
+    .outerjoin(unlinked_reasons, unlinked_reasons.c.event_id == events.c.event_id)
+    .where(events.c.case_id.is_(None))
+    .order_by(events.c.seq.desc())
+    .limit(bindparam("limit", type_=Integer))
+)
+"""Events without a case, newest first, in ``UnlinkedEvent``'s order (the plain reads
+run it too: hub.store.plain_sql)."""
+UNLINKED_OF_PARTY = UNLINKED.where(events.c.reported_by == bindparam("party"))
+"""``UNLINKED`` of one reporting party."""
 
 
 def unlinked_events(
@@ -441,50 +435,11 @@ def unlinked_events(
 ) -> list[UnlinkedEvent]:
     """Events without a case, newest first, with why: a reference to a case not opened
     yet, or the reason resolution gave up."""
-    query = (
-        select(
-            events.c.event_id,
-            events.c.reported_by,
-            events.c.type,
-            events.c.raw_code,
-            events.c.partner_ref,
-            events.c.case_ref,
-            events.c.subject,
-            events.c.occurred_at,
-            events.c.recorded_at,
-            unlinked_reasons.c.reason,
-        )
-        .outerjoin(unlinked_reasons, unlinked_reasons.c.event_id == events.c.event_id)
-        .where(events.c.case_id.is_(None))
-        .order_by(events.c.seq.desc())
-        .limit(limit)
-    )
-    if party is not None:
-        query = query.where(events.c.reported_by == party)
-    rows = connection.execute(query).all()
-    return [
-        UnlinkedEvent(
-            event_id=row.event_id,
-            reported_by=row.reported_by,
-            type=row.type,
-            raw_code=row.raw_code,
-            partner_ref=row.partner_ref,
-            case_ref=row.case_ref,
-            subject=row.subject,
-            occurred_at=row.occurred_at,
-            recorded_at=row.recorded_at,
-            reason=row.reason or _default_reason(row.case_ref, row.partner_ref),
-        )
-        for row in rows
-    ]
-
-
-def _default_reason(case_ref: str | None, partner_ref: str | None) -> str:
-    if case_ref is not None:
-        return f"no case {case_ref} yet: it links when the case is opened"
-    if partner_ref is not None:
-        return f"no case is known by the partner's reference {partner_ref}"
-    return "the message names no case, partner reference, parts order or serial known here"
+    if party is None:
+        rows = connection.execute(UNLINKED, {"limit": limit}).all()
+    else:
+        rows = connection.execute(UNLINKED_OF_PARTY, {"limit": limit, "party": party}).all()
+    return unlinked_rows(rows)
 
 
 def trusted_partner_references(connection: Connection, party: str) -> list[str]:

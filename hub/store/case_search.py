@@ -7,9 +7,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Connection, func, or_, select
+from sqlalchemy import ColumnElement, Connection, bindparam, func, or_, select
 
+from hub.store.case_rows import chosen_reference
 from hub.store.tables import case_references, cases, parcels
+
+REFERENCE_EXACT = select(cases.c.reference).where(cases.c.reference == bindparam("wanted"))
+REFERENCE_BY_LETTERS = (
+    select(cases.c.reference).where(func.upper(cases.c.reference) == bindparam("upper")).limit(2)
+)
+"""A case's stored reference, as typed, then whatever its letter case (the plain reads
+run them too)."""
 
 
 def stored_reference(connection: Connection, text: str) -> str | None:
@@ -19,16 +27,11 @@ def stored_reference(connection: Connection, text: str) -> str | None:
     wanted = text.strip()
     if not wanted:
         return None
-    exact = connection.execute(
-        select(cases.c.reference).where(cases.c.reference == wanted)
-    ).scalar_one_or_none()
+    exact = connection.execute(REFERENCE_EXACT, {"wanted": wanted}).one_or_none()
     if exact is not None:
-        return str(exact)
-    found = connection.execute(
-        select(cases.c.reference).where(func.upper(cases.c.reference) == wanted.upper()).limit(2)
-    ).scalars()
-    matches = list(found)
-    return str(matches[0]) if len(matches) == 1 else None
+        return chosen_reference(exact, [])
+    found = connection.execute(REFERENCE_BY_LETTERS, {"upper": wanted.upper()}).all()
+    return chosen_reference(None, found)
 
 
 # --- the cases list's search: what an operator has in hand, of any kind ------------------

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Row, func, select, update
+from sqlalchemy import Connection, Row, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hub.errors import ConflictError, NotFoundError
@@ -186,11 +186,15 @@ def require_case(connection: Connection, reference: str) -> CaseRecord:
     return record
 
 
+CASE_ID_OF = select(cases.c.id).where(cases.c.reference == bindparam("reference"))
+"""A case's id by its reference (the plain reads run it too)."""
+
+
 def case_id_of(connection: Connection, reference: str) -> int | None:
     """The case's id alone, for a reader that needs no ``Case``: validating the stored
     document builds the case model's validator (`hub cases show`, issue 17)."""
     found: int | None = connection.execute(
-        select(cases.c.id).where(cases.c.reference == reference)
+        CASE_ID_OF, {"reference": reference}
     ).scalar_one_or_none()
     return found
 

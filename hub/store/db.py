@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from hub.errors import ConfigurationError
+from hub.store import urls
+from hub.store.urls import normalise_url
 
 __all__ = [
     "Connection",
@@ -60,22 +61,9 @@ def after_commit(connection: Connection, hook: Callable[[], None]) -> None:
         hooks.append(hook)
 
 
-def normalise_url(url: str) -> str:
-    """Accept the usual ``postgresql://`` spelling and use psycopg 3 for it."""
-    parsed = make_url(url)
-    if parsed.drivername in {"postgresql", "postgres"}:
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    return parsed.render_as_string(hide_password=False)
-
-
 def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
-    """WAL lets readers work beside the writer; foreign keys are off unless asked."""
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
+    """The settings of every SQLite connection, the plain reads' as well (hub.store.urls)."""
+    urls.sqlite_pragmas(dbapi_connection)
 
 
 class Database:
@@ -135,13 +123,8 @@ class Database:
     def sqlite_file(self) -> Path | None:
         """The file of a SQLite database (None for PostgreSQL or an in-memory one): a
         command must not create it by merely connecting."""
-        if self.dialect != "sqlite":
-            return None
-        name = make_url(self.url).database
-        if not name or name == ":memory:" or name.startswith("file:"):
-            return None
-        return Path(name)
+        return urls.sqlite_file(self.url)
 
     def safe_url(self) -> str:
         """The URL with any password masked, fit for logs and screens."""
-        return make_url(self.url).render_as_string(hide_password=True)
+        return urls.safe_url(self.url)

@@ -27,6 +27,7 @@ from sqlalchemy import (
     LargeBinary,
     Table,
     and_,
+    bindparam,
     false,
     or_,
     select,
@@ -36,6 +37,7 @@ from sqlalchemy import (
 from hub.model.case import Case
 from hub.model.personal_data import Eraser
 from hub.model.statuses import FINAL_CASE_STATUSES
+from hub.store.case_rows import ErasureRecord
 from hub.store.tables import (
     acknowledgements,
     cases,
@@ -54,16 +56,6 @@ from hub.store.tables import (
 from hub.store.upsert import insert_ignoring_conflicts
 
 
-@dataclass(frozen=True)
-class ErasureRecord:
-    """That a case's personal data was erased (or is being), when and at whose request."""
-
-    case_id: int
-    requested_at: datetime
-    requested_by: str
-    completed_at: datetime | None
-
-
 def record_request(connection: Connection, case_id: int, *, by: str, at: datetime) -> ErasureRecord:
     """Record the request once; asking again returns the first record (idempotent)."""
     connection.execute(
@@ -75,8 +67,12 @@ def record_request(connection: Connection, case_id: int, *, by: str, at: datetim
     return record
 
 
+ERASURE_OF = select(erasures).where(erasures.c.case_id == bindparam("case_id"))
+"""A case's erasure, if any (the plain reads run it too)."""
+
+
 def erasure_of(connection: Connection, case_id: int) -> ErasureRecord | None:
-    row = connection.execute(select(erasures).where(erasures.c.case_id == case_id)).one_or_none()
+    row = connection.execute(ERASURE_OF, {"case_id": case_id}).one_or_none()
     return None if row is None else ErasureRecord(*row)
 
 

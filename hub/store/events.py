@@ -10,15 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Row, bindparam, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
-from hub.model.event import Event, EventDetails, EventType
+from hub.model.event import Event
 from hub.model.statuses import CaseStatus
 from hub.model.timeline import OrderKey, order_key
 from hub.store.bulk import insert_events
+from hub.store.event_rows import row_to_event as row_to_event
 from hub.store.tables import cases, events
 from hub.store.types import UtcDateTime
 
@@ -83,25 +84,6 @@ def case_head(
 def _chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def row_to_event(row: Row[Any]) -> Event:
-    """Rebuild the event with the offset the partner gave, not just UTC."""
-    zone = timezone(timedelta(minutes=row.occurred_offset_minutes))
-    return Event(
-        id=row.event_id,
-        case_ref=row.case_ref,
-        partner_ref=row.partner_ref,
-        type=EventType(row.type),
-        status=row.status,
-        occurred_at=row.occurred_at.astimezone(zone),
-        recorded_at=row.recorded_at,
-        reported_by=row.reported_by,
-        raw_code=row.raw_code,
-        raw_label=row.raw_label,
-        subject=row.subject,
-        details=EventDetails.model_validate(row.details or {}),
-    )
 
 
 _HEADS = select(*HEAD_COLUMNS).where(cases.c.reference.in_(bindparam("references", expanding=True)))
@@ -241,10 +223,14 @@ def _move_cases_forward(
         connection.execute(_MOVE, rows)
 
 
+EVENTS_OF_CASE = (
+    select(events).where(events.c.case_id == bindparam("case_id")).order_by(events.c.seq)
+)
+"""A case's events in stored order (the plain reads run it too)."""
+
+
 def events_of_case(connection: Connection, case_id: int) -> list[Event]:
-    rows = connection.execute(
-        select(events).where(events.c.case_id == case_id).order_by(events.c.seq)
-    ).all()
+    rows = connection.execute(EVENTS_OF_CASE, {"case_id": case_id}).all()
     return [row_to_event(row) for row in rows]
 
 

@@ -7,51 +7,43 @@ figures agree with each other.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy import Connection, func, select
 
+from hub.store.figure_rows import EventCounts, counts_by_name, counts_by_status, event_counts_of
 from hub.store.tables import cases, connector_runs, events, outbox, parties, raw_messages, rejects
 
-
-@dataclass(frozen=True)
-class EventCounts:
-    stored: int
-    unmapped: int
-    """Stored with a code no mapping knew at the time."""
-    orphans: int
-    """Without a case."""
+PARTIES_BY_ROLE = select(parties.c.role, func.count()).group_by(parties.c.role)
+CASES_BY_STATUS = select(cases.c.status, func.count()).group_by(cases.c.status)
+EVENT_COUNTS = select(
+    func.count(),
+    func.count().filter(events.c.unmapped.is_(True)),
+    func.count().filter(events.c.case_id.is_(None)),
+).select_from(events)
+RAW_MESSAGE_COUNT = select(func.count()).select_from(raw_messages)
+OUTBOX_BY_STATE = select(outbox.c.state, func.count()).group_by(outbox.c.state)
+"""The overview's statements (the plain reads run them too: hub.store.plain_sql); their
+rows are read by hub.store.figure_rows."""
 
 
 def parties_by_role(connection: Connection) -> dict[str, int]:
-    rows = connection.execute(select(parties.c.role, func.count()).group_by(parties.c.role))
-    return {str(role): int(count) for role, count in rows}
+    return counts_by_name(connection.execute(PARTIES_BY_ROLE))
 
 
 def cases_by_status(connection: Connection) -> dict[str | None, int]:
     """None counts the cases with no status yet."""
-    rows = connection.execute(select(cases.c.status, func.count()).group_by(cases.c.status))
-    return {status: int(count) for status, count in rows}
+    return counts_by_status(connection.execute(CASES_BY_STATUS))
 
 
 def event_counts(connection: Connection) -> EventCounts:
-    stored, unmapped, orphans = connection.execute(
-        select(
-            func.count(),
-            func.count().filter(events.c.unmapped.is_(True)),
-            func.count().filter(events.c.case_id.is_(None)),
-        ).select_from(events)
-    ).one()
-    return EventCounts(int(stored), int(unmapped), int(orphans))
+    return event_counts_of(connection.execute(EVENT_COUNTS).one())
 
 
 def raw_message_count(connection: Connection) -> int:
-    return int(connection.execute(select(func.count()).select_from(raw_messages)).scalar_one())
+    return int(connection.execute(RAW_MESSAGE_COUNT).scalar_one())
 
 
 def outbox_by_state(connection: Connection) -> dict[str, int]:
-    rows = connection.execute(select(outbox.c.state, func.count()).group_by(outbox.c.state))
-    return {str(state): int(count) for state, count in rows}
+    return counts_by_name(connection.execute(OUTBOX_BY_STATE))
 
 
 def outbox_by_target(connection: Connection, state: str) -> dict[str, int]:

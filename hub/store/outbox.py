@@ -33,6 +33,7 @@ from sqlalchemy import (
     update,
 )
 
+from hub.store.outbox_rows import OutboxRow, OutboxState, held_back_rows
 from hub.store.tables import cases, events, outbox, outbox_failures
 from hub.store.types import UtcDateTime, aware
 from hub.store.upsert import insert_ignoring_conflicts
@@ -69,13 +70,6 @@ __all__ = [
 ]
 
 
-class OutboxState(StrEnum):
-    PENDING = "pending"
-    DELIVERED = "delivered"
-    DEAD = "dead"
-    DISCARDED = "discarded"
-
-
 BLOCKING_STATES = (OutboxState.PENDING.value, OutboxState.DEAD.value)
 """States of an earlier message that hold back the later ones of its queue."""
 
@@ -101,41 +95,6 @@ class OutboxItem:
     def queue_key(self) -> str:
         return self.ordering_key or self.case_ref or self.idempotency_key
 
-
-@dataclass(frozen=True)
-class OutboxRow:
-    """A stored outbox message, as claimed by a dispatcher or listed for an operator."""
-
-    id: int
-    target: str
-    kind: str
-    case_ref: str | None
-    ordering_key: str
-    idempotency_key: str
-    payload: Any
-    created_at: datetime
-    state: OutboxState
-    attempts: int
-    next_attempt_at: datetime
-    lease_owner: str | None
-    lease_until: datetime | None
-    last_error: str | None
-    delivered_at: datetime | None
-    receipt_status: int | None
-    after_id: int | None = None
-
-    @classmethod
-    def from_row(cls, row: Sequence[Any]) -> OutboxRow:
-        """A row of ``ROW_COLUMNS``, read by position: by name (a mapping of each row,
-        the dataclass's fields listed again for each) it cost a claim about as much as
-        the row's own processing (issue 17)."""
-        values = list(row)
-        values[_STATE_AT] = _STATES[values[_STATE_AT]]
-        return cls(*values)
-
-
-_STATES = {state.value: state for state in OutboxState}
-_STATE_AT = [field.name for field in fields(OutboxRow)].index("state")
 
 ROW_COLUMNS = tuple(outbox.c[field.name] for field in fields(OutboxRow))
 """The outbox's columns in ``OutboxRow``'s order: what every statement that reads
@@ -521,12 +480,33 @@ def get_message(connection: Connection, message_id: int) -> OutboxRow | None:
     return None if row is None else OutboxRow.from_row(row)
 
 
+DEAD_LETTERS = (
+    select(*ROW_COLUMNS).where(outbox.c.state == OutboxState.DEAD.value).order_by(outbox.c.id)
+)
+"""Messages that gave up, oldest first (the plain reads run it too: hub.store.plain_sql)."""
+DEAD_LETTERS_TO = (
+    select(*ROW_COLUMNS)
+    .where(outbox.c.state == OutboxState.DEAD.value, outbox.c.target == bindparam("target"))
+    .order_by(outbox.c.id)
+)
+"""``DEAD_LETTERS`` of one target."""
+HELD_BACK = (
+    select(*ROW_COLUMNS)
+    .where(
+        outbox.c.after_id.in_(bindparam("awaited", expanding=True)),
+        outbox.c.state == OutboxState.PENDING.value,
+    )
+    .order_by(outbox.c.id)
+)
+"""The pending messages that wait for one of the ``awaited`` (a rule's ``after``)."""
+
+
 def dead_letters(connection: Connection, target: str | None = None) -> list[OutboxRow]:
     """Messages that gave up, oldest first."""
-    statement = select(*ROW_COLUMNS).where(outbox.c.state == OutboxState.DEAD.value)
-    if target is not None:
-        statement = statement.where(outbox.c.target == target)
-    rows = connection.execute(statement.order_by(outbox.c.id)).all()
+    if target is None:
+        rows = connection.execute(DEAD_LETTERS).all()
+    else:
+        rows = connection.execute(DEAD_LETTERS_TO, {"target": target}).all()
     return [OutboxRow.from_row(row) for row in rows]
 
 
@@ -534,17 +514,7 @@ def held_back(connection: Connection, awaited: Collection[int]) -> dict[int, lis
     """By awaited message, the pending messages that wait for it (a rule's ``after``)."""
     if not awaited:
         return {}
-    rows = connection.execute(
-        select(*ROW_COLUMNS)
-        .where(outbox.c.after_id.in_(sorted(awaited)), outbox.c.state == OutboxState.PENDING.value)
-        .order_by(outbox.c.id)
-    )
-    found: dict[int, list[OutboxRow]] = {}
-    for row in rows:
-        message = OutboxRow.from_row(row)
-        assert message.after_id is not None
-        found.setdefault(message.after_id, []).append(message)
-    return found
+    return held_back_rows(connection.execute(HELD_BACK, {"awaited": sorted(awaited)}))
 
 
 def all_messages(connection: Connection) -> list[OutboxRow]:

@@ -8,6 +8,9 @@ from typing import Any
 from sqlalchemy import BigInteger, DateTime, Dialect, Integer
 from sqlalchemy.types import TypeDecorator
 
+from hub.store.instants import aware as aware
+from hub.store.instants import in_utc
+
 BigIntId = BigInteger().with_variant(Integer(), "sqlite")
 """A 64-bit key; SQLite only auto-increments a plain INTEGER PRIMARY KEY."""
 
@@ -38,21 +41,5 @@ class UtcDateTime(TypeDecorator[datetime]):
             return None
         assert isinstance(value, datetime)
         if value.tzinfo is None:
-            return _in_utc(value)
+            return in_utc(value)
         return value.astimezone(UTC)
-
-
-def _in_utc(naive: datetime) -> datetime:
-    """The naive UTC instant SQLite gives back, made aware: its date and time combined
-    with UTC, a quarter of ``replace(tzinfo=UTC)``'s cost (which parses its keywords at
-    every call; every instant read from SQLite pays it, issue 17)."""
-    return datetime.combine(naive.date(), naive.time(), UTC)
-
-
-def aware(value: Any) -> datetime:
-    """Aggregates (``max``, ``min``) bypass the column type on SQLite: give their text and
-    naive values back in UTC, as the column would."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    assert isinstance(value, datetime)
-    return _in_utc(value) if value.tzinfo is None else value.astimezone(UTC)

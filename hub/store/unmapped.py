@@ -8,13 +8,10 @@ longer counts. Operators read these codes to know what to add to a mapping.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-
 from sqlalchemy import ColumnElement, Connection, func, select
 
 from hub.store.tables import events, raw_messages
-from hub.store.types import aware
+from hub.store.unmapped_rows import UnmappedCode, unmapped_rows
 
 __all__ = [
     "REMAPPED_SUFFIX",
@@ -33,20 +30,6 @@ def remapped_id(event_id: str) -> str:
     return event_id + REMAPPED_SUFFIX
 
 
-@dataclass(frozen=True)
-class UnmappedCode:
-    """A partner code no mapping table knows (yet), as the events carry it."""
-
-    reported_by: str
-    event_type: str
-    raw_code: str | None
-    raw_label: str | None
-    count: int
-    first_seen: datetime
-    last_seen: datetime
-    example_case_ref: str | None
-
-
 def _still_unmapped() -> ColumnElement[bool]:
     """Unmapped events no replay has stored again mapped."""
     later = events.alias("remapped")
@@ -56,36 +39,28 @@ def _still_unmapped() -> ColumnElement[bool]:
     return events.c.unmapped & ~fixed
 
 
+UNMAPPED_CODES = (
+    select(
+        events.c.reported_by,
+        events.c.type,
+        events.c.raw_code,
+        func.max(events.c.raw_label).label("raw_label"),
+        func.count().label("occurrences"),
+        func.min(events.c.recorded_at).label("first_seen"),
+        func.max(events.c.recorded_at).label("last_seen"),
+        func.max(func.coalesce(events.c.case_ref, events.c.partner_ref)).label("example"),
+    )
+    .where(_still_unmapped())
+    .group_by(events.c.reported_by, events.c.type, events.c.raw_code)
+    .order_by(func.count().desc(), events.c.reported_by, events.c.raw_code)
+)
+"""Codes to add to a mapping, in ``UnmappedCode``'s order (the plain reads run it too:
+hub.store.plain_sql)."""
+
+
 def unmapped_codes(connection: Connection) -> list[UnmappedCode]:
     """Codes to add to a mapping, by reporting party and raw code, most frequent first."""
-    statement = (
-        select(
-            events.c.reported_by,
-            events.c.type,
-            events.c.raw_code,
-            func.max(events.c.raw_label).label("raw_label"),
-            func.count().label("occurrences"),
-            func.min(events.c.recorded_at).label("first_seen"),
-            func.max(events.c.recorded_at).label("last_seen"),
-            func.max(func.coalesce(events.c.case_ref, events.c.partner_ref)).label("example"),
-        )
-        .where(_still_unmapped())
-        .group_by(events.c.reported_by, events.c.type, events.c.raw_code)
-        .order_by(func.count().desc(), events.c.reported_by, events.c.raw_code)
-    )
-    return [
-        UnmappedCode(
-            reported_by=row.reported_by,
-            event_type=row.type,
-            raw_code=row.raw_code,
-            raw_label=row.raw_label,
-            count=int(row.occurrences),
-            first_seen=aware(row.first_seen),
-            last_seen=aware(row.last_seen),
-            example_case_ref=row.example,
-        )
-        for row in connection.execute(statement).all()
-    ]
+    return unmapped_rows(connection.execute(UNMAPPED_CODES).all())
 
 
 def unmapped_codes_by_source(connection: Connection) -> dict[str, int]:

@@ -1,0 +1,333 @@
+"""The store read without SQLAlchemy (hub.store.plain, issue 17 tenth pass): its SQL is the
+store's statements compiled again, its URLs are the `Database`'s, and each read gives what
+the store's own read gives, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import insert, update
+from sqlalchemy.engine import make_url
+
+from hub.bootstrap import require_schema
+from hub.errors import ConfigurationError, NotFoundError, TransientError
+from hub.operators.overview import overview, plain_overview
+from hub.ports import MessageRef, RawMessage
+from hub.retailers.erasure import erase_case
+from hub.store import case_links, case_search, erasure, migrate, plain_reads, unmapped, urls
+from hub.store.archive import archive_message
+from hub.store.cases import case_id_of, case_state, open_case
+from hub.store.db import Database
+from hub.store.events import append_events
+from hub.store.plain import PlainStore
+from hub.store.plain_statements import GENERATED, generated_module
+from hub.store.tables import case_references, outbox
+from hub.sync import outbox as sync_outbox
+from hub.sync.outbox import OutboxItem, enqueue
+from tests.factories import case_event, make_case, register_network
+from tests.test_status import modules_loaded_by
+
+
+def test_the_generated_sql_is_what_the_store_s_statements_compile_to() -> None:
+    """One source for each statement: the store's. A changed statement fails here until
+    the module is generated again."""
+    assert GENERATED.read_text(encoding="utf-8") == generated_module(), (
+        "hub/store/plain_sql.py differs from the store's statements: "
+        "run `python -m hub.store.plain_statements` and commit it"
+    )
+
+
+URLS = [
+    "sqlite:///hub.db",
+    "sqlite:////var/lib/hub/hub.db",
+    "sqlite://",
+    "sqlite:///:memory:",
+    "sqlite:///file:hub.db?mode=ro&uri=true",
+    "sqlite+pysqlite:///a%20b.db",
+    "sqlite:///hub.db?timeout=5",
+    "postgresql://hub:s3cr%40t@db.example:5432/hub",
+    "postgres://hub@db/hub",
+    "postgresql+psycopg://hub:pw@[::1]:5433/hub?sslmode=require&application_name=x",
+    "postgresql://hub:p%2Fw@/hub?host=/run/postgresql",
+    "postgresql://u@h/d?a=1&a=2&b=",
+    "postgresql://h:/d",
+    "mysql://x@y/z",
+    "nonsense",
+    "postgresql://h:port/d",
+    "",
+]
+
+
+def _engine_reading(url: str) -> tuple[str, str, str | None] | str:
+    """What SQLAlchemy's URL reading made of ``url`` (the `Database` before this pass)."""
+    try:
+        parsed = make_url(url)
+        if parsed.drivername in {"postgresql", "postgres"}:
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        normal = parsed.render_as_string(hide_password=False)
+        again = make_url(normal)
+    except Exception as error:  # noqa: BLE001 - the refusal's words are compared
+        return str(error)
+    name = again.database
+    plain = again.get_backend_name() == "sqlite" and name and name != ":memory:"
+    file = name if plain and name and not name.startswith("file:") else None
+    return normal, again.render_as_string(hide_password=True), file
+
+
+def _hub_reading(url: str) -> tuple[str, str, str | None] | str:
+    try:
+        normal = urls.normalise_url(url)
+    except ValueError as error:
+        return str(error)
+    file = urls.sqlite_file(normal)
+    return normal, urls.safe_url(normal), None if file is None else str(file)
+
+
+@pytest.mark.parametrize("url", URLS)
+def test_a_url_is_read_as_the_engine_reads_it(url: str) -> None:
+    assert _hub_reading(url) == _engine_reading(url)
+
+
+def test_a_url_the_plain_reads_do_not_open_is_refused_as_the_database_refuses_it() -> None:
+    for url in ("mysql://x@y/z", "nonsense"):
+        with pytest.raises(ConfigurationError) as database_said:
+            Database(url)
+        with pytest.raises(ConfigurationError) as plain_said:
+            PlainStore(url)
+        assert plain_said.value.message == database_said.value.message
+
+
+def _url(database: Database) -> str:
+    return database.engine.url.render_as_string(hide_password=False)
+
+
+def test_the_revision_is_read_the_same_both_ways(database: Database) -> None:
+    with PlainStore(_url(database)) as store:
+        assert store.dialect == database.dialect
+        assert store.safe_url() == database.safe_url()
+        assert store.sqlite_file() == database.sqlite_file()
+        assert plain_reads.current_revision(store) == migrate.current_revision(database)
+        assert plain_reads.head_revision(store) == migrate.head_revision(database)
+        assert plain_reads.current_revision(store) is not None
+        plain_reads.require_schema(store)
+
+
+def test_a_database_without_the_schema_is_refused_the_same_both_ways(
+    blank_database: Database,
+) -> None:
+    with pytest.raises(ConfigurationError) as database_said:
+        require_schema(blank_database)
+    with PlainStore(_url(blank_database)) as store:
+        with pytest.raises(ConfigurationError) as plain_said:
+            plain_reads.require_schema(store)
+        assert plain_said.value.message == database_said.value.message
+        assert plain_reads.current_revision(store) is None
+        assert migrate.current_revision(blank_database) is None
+        with pytest.raises(ConfigurationError) as plain_said:  # the file is there now
+            plain_reads.require_schema(store)
+    with pytest.raises(ConfigurationError) as database_said:
+        require_schema(blank_database)
+    assert plain_said.value.message == database_said.value.message
+    assert "has no hub schema" in plain_said.value.message
+
+
+def test_a_missing_file_and_an_unreachable_server_are_said_the_same_both_ways(
+    tmp_path: Path,
+) -> None:
+    missing = f"sqlite:///{tmp_path / 'nowhere.db'}"
+    with pytest.raises(ConfigurationError) as database_said:
+        require_schema(Database(missing))
+    with pytest.raises(ConfigurationError) as plain_said:
+        plain_reads.require_schema(PlainStore(missing))
+    assert plain_said.value.message == database_said.value.message
+    assert not (tmp_path / "nowhere.db").exists()
+    closed = "postgresql://hub:secret@127.0.0.1:9/hub?connect_timeout=2"
+    with pytest.raises(TransientError) as database_said:
+        require_schema(Database(closed))
+    with pytest.raises(TransientError) as plain_said:
+        plain_reads.require_schema(PlainStore(closed))
+    assert plain_said.value.message == database_said.value.message
+    assert "secret" not in plain_said.value.message
+
+
+def test_a_url_with_driver_options_is_read_through_the_database_s_connection(
+    tmp_path: Path,
+) -> None:
+    """An in-memory database, or SQLite options in the URL: the engine opens it (its
+    settings, its refusals) and the same statements run on its driver connection."""
+    path = tmp_path / "hub.db"
+    migrate.upgrade(Database(f"sqlite:///{path}"))
+    with PlainStore(f"sqlite:///{path}?timeout=5") as store:
+        assert plain_reads.current_revision(store) == plain_reads.head_revision(store)
+    with PlainStore("sqlite://") as store:
+        assert store.sqlite_file() is None
+        assert plain_reads.current_revision(store) is None
+
+
+NOW = datetime(2026, 11, 24, 10, 0, 0, 123456, tzinfo=UTC)
+
+
+def test_dead_letters_and_what_they_hold_back_are_read_the_same_both_ways(
+    database: Database,
+) -> None:
+    items = [
+        OutboxItem("techniservice-orders", "repair_order", "k-1", {"n": 1, "é": [True]}, "ME-1"),
+        OutboxItem("techniservice-orders", "repair_order", "k-2", {"n": 2}, "ME-2"),
+        OutboxItem("webhook:bm", "case_changed", "k-3", {"n": 3}),
+        OutboxItem("techniservice-orders", "repair_order", "k-4", {"n": 4}, "ME-1", after="k-1"),
+        OutboxItem("webhook:bm", "case_changed", "k-5", {}, "ME-3", after="k-3"),
+    ]
+    with database.transaction() as connection:
+        ids = enqueue(connection, items, now=NOW)
+        connection.execute(
+            update(outbox)
+            .where(outbox.c.id.in_([ids[0], ids[2]]))
+            .values(state="dead", attempts=8, last_error="HTTP 503", lease_until=NOW)
+        )
+    with PlainStore(_url(database)) as store:
+        for target in (None, "techniservice-orders", "webhook:bm", "nobody"):
+            letters = sync_outbox.dead_letters(database, target)
+            held = sync_outbox.held_back_by(database, letters)
+            assert plain_reads.dead_letters(store, target) == (letters, held)
+        letters, held = plain_reads.dead_letters(store)
+    assert [letter.id for letter in letters] == [ids[0], ids[2]]
+    assert letters[0].payload == {"n": 1, "é": [True]}
+    assert letters[0].created_at == NOW
+    assert letters[0].created_at.tzinfo is UTC
+    assert letters[0].lease_until == NOW
+    assert [message.id for message in held[ids[0]]] == [ids[3]]
+
+
+def _events_of_every_kind(database: Database) -> None:
+    """Linked and unlinked events, mapped and not, by two parties, one replayed."""
+    register_network(database)
+    with database.transaction() as connection:
+        open_case(connection, make_case("ME-000123"))
+        message = archive_message(
+            connection,
+            "atelier-dupont-status",
+            RawMessage(MessageRef("STATUS_1.csv", 10, NOW), b"raw bytes"),
+            now=NOW,
+        )
+        hour = timedelta(hours=1)
+        append_events(
+            connection,
+            [
+                case_event("received", NOW - 3 * hour, code="REC"),
+                case_event(None, NOW - 3 * hour, code="ZZ1"),
+                case_event(None, NOW - 2 * hour, code="ZZ1", recorded_at=NOW),
+                case_event(None, NOW - hour, code="QQ9", case_ref="ME-000777"),
+                case_event("received", NOW - hour, case_ref="ME-000778", by="techniservice"),
+                case_event(None, NOW, case_ref="ME-000779", by="techniservice", code="X"),
+            ],
+            message_id=message.id,
+        )
+
+
+def test_unlinked_events_are_read_the_same_both_ways(database: Database) -> None:
+    _events_of_every_kind(database)
+    with PlainStore(_url(database)) as store:
+        for party, limit in ((None, 200), ("techniservice", 200), ("atelier-dupont", 1), ("x", 5)):
+            with database.transaction() as connection:
+                expected = case_links.unlinked_events(connection, party=party, limit=limit)
+            assert plain_reads.unlinked_events(store, party=party, limit=limit) == expected
+        found = plain_reads.unlinked_events(store)
+    assert [event.case_ref for event in found] == ["ME-000779", "ME-000778", "ME-000777"]
+    assert found[0].occurred_at == NOW
+    assert found[0].occurred_at.tzinfo is UTC
+    assert found[0].reason == "no case ME-000779 yet: it links when the case is opened"
+
+
+def test_unmapped_codes_are_read_the_same_both_ways(database: Database) -> None:
+    _events_of_every_kind(database)
+    with database.transaction() as connection:
+        expected = unmapped.unmapped_codes(connection)
+    with PlainStore(_url(database)) as store:
+        found = plain_reads.unmapped_codes(store)
+    assert found == expected
+    assert [(code.reported_by, code.raw_code, code.count) for code in found] == [
+        ("atelier-dupont", "ZZ1", 2),
+        ("atelier-dupont", "QQ9", 1),
+        ("techniservice", "X", 1),
+    ]
+    assert found[0].last_seen == NOW
+    assert found[0].first_seen.tzinfo is UTC
+
+
+def test_the_overview_is_read_the_same_both_ways(database: Database) -> None:
+    with PlainStore(_url(database)) as store:
+        assert plain_overview(store) == overview(database)  # nothing stored yet
+        _events_of_every_kind(database)
+        with database.transaction() as connection:
+            enqueue(connection, [OutboxItem("techniservice-orders", "o", "k", {})], now=NOW)
+        found = plain_overview(store)
+    assert found == overview(database)
+    assert (found.events, found.unmapped_events, found.orphan_events) == (7, 4, 3)
+    assert found.outbox_by_state == {"pending": 1}
+    assert found.schema_up_to_date
+
+
+def test_an_overview_of_a_database_without_the_schema_says_so_both_ways(
+    blank_database: Database,
+) -> None:
+    with PlainStore(_url(blank_database)) as store:
+        assert plain_overview(store) == overview(blank_database)
+        assert plain_overview(store).schema_revision is None
+
+
+def test_a_case_is_shown_the_same_both_ways(database: Database) -> None:
+    """`hub cases show`'s reads: the stored spelling of a reference, the timeline, the
+    partners' references and the erasure, on the same data both ways."""
+    _events_of_every_kind(database)
+    with database.transaction() as connection:
+        case_id = case_id_of(connection, "ME-000123")
+        assert case_id is not None
+        connection.execute(
+            insert(case_references).values(
+                case_id=case_id, party_id="atelier-dupont", reference="AD-7", recorded_by="partner"
+            )
+        )
+    with PlainStore(_url(database)) as store:
+        for typed in ("ME-000123", "me-000123 ", "", "ME-000999"):
+            with database.transaction() as connection:
+                expected = case_search.stored_reference(connection, typed)
+            assert plain_reads.stored_reference(store, typed) == expected
+        view = plain_reads.case_view(store, "ME-000123")
+        with database.transaction() as connection:
+            assert view.state == case_state(connection, "ME-000123")
+            assert view.references == case_links.references_of_case(connection, "ME-000123")
+        assert view.erasure is None
+        erase_case(database, "ME-000123", by="ticket-1", now=NOW)
+        view = plain_reads.case_view(store, "ME-000123")
+        with database.transaction() as connection:
+            stored = case_state(connection, "ME-000123")
+            assert view.state == stored
+            assert view.erasure == erasure.erasure_of(connection, case_id)
+        with pytest.raises(NotFoundError, match="no case ME-000999"):
+            plain_reads.case_view(store, "ME-000999")
+    assert [kept.reference for kept in view.references] == ["AD-7"]
+    assert view.erasure is not None
+    assert view.erasure.requested_at == NOW
+    offsets = [event.occurred_at.utcoffset() for event in view.state.timeline]
+    assert offsets == [event.occurred_at.utcoffset() for event in stored.timeline]
+    assert timedelta(hours=1) in offsets  # the partner's offset, kept: not UTC's
+
+
+def test_cases_show_imports_no_sqlalchemy(tmp_path: Path) -> None:
+    """Issue 17: `hub cases show` reads through hub.store.plain (it still validates the
+    events, so pydantic is loaded)."""
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    database = Database(url)
+    migrate.upgrade(database)
+    register_network(database)
+    with database.transaction() as connection:
+        open_case(connection, make_case("ME-000123"))
+    environ = {**os.environ, "HUB_DATABASE_URL": url, "COLUMNS": "200"}
+    environ.pop("HUB_HOME", None)
+    loaded = modules_loaded_by(["cases", "show", "me-000123"], environ, tmp_path / "m.txt")
+    assert "hub.store.plain" in loaded
+    unused = ("sqlalchemy", "hub.store.db", "hub.store.tables", "alembic")
+    assert sorted(name for name in loaded if name.split(".")[0] in unused or name in unused) == []
