@@ -353,16 +353,3 @@ def test_an_instant_s_sqlite_text_is_its_utc_isoformat(
     for instant in (at, at, again):
         expected = instant.astimezone(UTC).isoformat(" ", "microseconds")[:-6]
         assert hub.store.bulk._sqlite_time(instant) == expected
-
-
-def test_the_sqlite_hours_kept_are_forgotten_past_their_bound(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(hub.store.bulk, "_SQLITE_HOURS_KEPT", 3)
-    monkeypatch.setattr(hub.store.bulk, "_SQLITE_HOURS", {})
-    start = datetime(2026, 11, 3, 9, 15, tzinfo=ZoneInfo("Europe/Paris"))
-    for hours in range(10):
-        instant = start + timedelta(hours=hours)
-        expected = instant.astimezone(UTC).isoformat(" ", "microseconds")[:-6]
-        assert hub.store.bulk._sqlite_time(instant) == expected
-        assert len(hub.store.bulk._SQLITE_HOURS) <= 3

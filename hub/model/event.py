@@ -36,6 +36,7 @@ from hub.model.statuses import (
     ServiceLevelStatus,
     ShipmentStatus,
 )
+from hub.model.utc_texts import hourly_utc_text
 from hub.model.work import PartsOrderLine, Quote, Shipment, Visit
 
 EventId = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
@@ -550,27 +551,6 @@ def _hashed_id(
     return f"{reported_by}:h:{digest[:40]}"
 
 
-def _utc_text(at: datetime) -> str:
-    """``at.astimezone(UTC).isoformat()``, the instant's text in an id, with its hour's
-    text written by ``isoformat`` once an hour: ``isoformat`` formats each number on its
-    own (about 10,000 instructions an id), and a file's instants share their hours."""
-    utc = at.astimezone(UTC)
-    if utc.microsecond:
-        return utc.isoformat()
-    key = (utc.year, utc.month, utc.day, utc.hour)
-    hour = _UTC_HOURS.get(key)
-    if hour is None:
-        if len(_UTC_HOURS) >= _UTC_HOURS_KEPT:
-            _UTC_HOURS.clear()
-        hour = _UTC_HOURS[key] = utc.isoformat()[:14]  # 2026-11-03T09:
-    return f"{hour}{_TWO_DIGITS[utc.minute]}:{_TWO_DIGITS[utc.second]}+00:00"
-
-
-_UTC_HOURS: dict[tuple[int, int, int, int], str] = {}
-"""Hours' texts in UTC (``2026-11-03T09:``), by the hour."""
-
-_UTC_HOURS_KEPT = 100_000
-"""Hours' texts kept (eleven years of hours), then forgotten."""
-
-_TWO_DIGITS = tuple(f"{number:02d}" for number in range(60))
-"""Minutes' and seconds' texts."""
+_utc_text = hourly_utc_text(datetime.isoformat, "+00:00")
+"""``at.astimezone(UTC).isoformat()``, the instant's text in an id, its hour's text
+written once an hour (``isoformat`` costs about 10,000 instructions an id)."""

@@ -16,13 +16,14 @@ same ids at the same moment.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime, timezone, tzinfo
+from datetime import datetime, timezone, tzinfo
 from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
 from hub.model.event import Event, EventDetails
+from hub.model.utc_texts import hourly_utc_text
 
 COLUMNS = (
     "event_id",
@@ -67,37 +68,12 @@ _PG_SELECT = ", ".join(f"{column}::json" if column == "details" else column for 
 """What PostgreSQL selects into ``events`` from text and arrays: details become JSON."""
 
 
-def _sqlite_time(moment: datetime) -> str:
-    """The text form SQLAlchemy's SQLite DateTime writes (naive UTC, always with
-    microseconds, year zero-padded), so reads and sorting agree: the UTC instant's ISO
-    form without its "+00:00" (``replace(tzinfo=None)`` parses its keywords at every
-    call and cost a third of the conversion, issue 17).
-
-    That form's hour (``2026-11-03 09:``) is written by ``isoformat`` once an hour and
-    kept: ``isoformat`` formats each number on its own, and a file's instants share
-    their hours; the minute and second come from a table, as the ids' instants do in
-    the parse (issue 17, tenth pass). An instant with microseconds keeps ``isoformat``
-    whole."""
-    utc = moment.astimezone(UTC)
-    if utc.microsecond:
-        return utc.isoformat(" ", "microseconds")[:-6]
-    key = (utc.year, utc.month, utc.day, utc.hour)
-    hour = _SQLITE_HOURS.get(key)
-    if hour is None:
-        if len(_SQLITE_HOURS) >= _SQLITE_HOURS_KEPT:
-            _SQLITE_HOURS.clear()
-        hour = _SQLITE_HOURS[key] = utc.isoformat(" ", "microseconds")[:14]
-    return f"{hour}{_TWO_DIGITS[utc.minute]}:{_TWO_DIGITS[utc.second]}.000000"
-
-
-_SQLITE_HOURS: dict[tuple[int, int, int, int], str] = {}
-"""Hours' texts in UTC as SQLite keeps them (``2026-11-03 09:``), by the hour."""
-
-_SQLITE_HOURS_KEPT = 100_000
-"""Hours' texts kept (eleven years of hours), then forgotten."""
-
-_TWO_DIGITS = tuple(f"{number:02d}" for number in range(60))
-"""Minutes' and seconds' texts."""
+_sqlite_time = hourly_utc_text(lambda utc: utc.isoformat(" ", "microseconds")[:-6], ".000000")
+"""The text form SQLAlchemy's SQLite DateTime writes (naive UTC, always with
+microseconds, year zero-padded), so reads and sorting agree: the UTC instant's ISO form
+without its "+00:00" (``replace(tzinfo=None)`` parses its keywords at every call and cost
+a third of the conversion, issue 17), its hour's text (``2026-11-03 09:``) written once
+an hour, as the ids' instants are (issue 17, tenth pass)."""
 
 
 def details_json(details: EventDetails) -> str | None:
