@@ -38,6 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import BindParameter
 
 from hub.model.statuses import FINAL_CASE_STATUSES
+from hub.store.compiled import DriverStatement
 from hub.store.tables import case_parties, case_references, cases, events, unlinked_reasons
 from hub.store.upsert import insert_ignoring_conflicts
 
@@ -285,6 +286,11 @@ def _known_links_query() -> CompoundSelect[Any]:
     )
 
 
+_KNOWN_LINKS = DriverStatement(lambda _dialect: _known_links_query())
+"""Every chunk of every file runs it: compiled once per database kind, run on the driver
+(issue 17)."""
+
+
 def _known_links(
     connection: Connection, references: Iterable[str]
 ) -> tuple[dict[str, CaseHead], set[tuple[int, str]], dict[tuple[int, str], tuple[str, str]]]:
@@ -297,9 +303,7 @@ def _known_links(
     kept: dict[tuple[int, str], tuple[str, str]] = {}
     wanted = sorted(set(references))
     for start in range(0, len(wanted), IN_CHUNK):
-        rows = connection.execute(
-            _known_links_query(), {"references": wanted[start : start + IN_CHUNK]}
-        )
+        rows = _KNOWN_LINKS.rows(connection, {"references": wanted[start : start + IN_CHUNK]})
         for kind, party, reference, recorded_by, *head in rows:
             if kind == _CASE_ROW:
                 case = case_head(*head)

@@ -19,6 +19,7 @@ from hub.model.event import Event, EventDetails, EventType
 from hub.model.statuses import CaseStatus
 from hub.model.timeline import OrderKey, order_key
 from hub.store.bulk import insert_events
+from hub.store.compiled import DriverStatement
 from hub.store.tables import cases, events
 from hub.store.types import UtcDateTime
 
@@ -119,6 +120,9 @@ _MOVE = (
 )
 """Moves a case's status forward, or (the three new values None) only stamps it: one
 statement for both, a round trip fewer when a file does both (issue 17)."""
+
+_MOVE_ON_DRIVER = DriverStatement(lambda _dialect: _MOVE)
+"""Every file runs it: compiled once per database kind, run on the driver (issue 17)."""
 
 
 def _case_heads(
@@ -237,8 +241,7 @@ def _move_cases_forward(
                     "now": now,
                 }
             )
-    if rows:
-        connection.execute(_MOVE, rows)
+    _MOVE_ON_DRIVER.execute_many(connection, rows)
 
 
 def events_of_case(connection: Connection, case_id: int) -> list[Event]:
