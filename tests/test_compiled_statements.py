@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Integer, bindparam, insert, select
+from sqlalchemy import Integer, bindparam, event, insert, select
 
 from hub.partners.connectors import open_network
 from hub.partners.ingest.message import ingest_message
@@ -276,3 +276,35 @@ def test_a_statement_is_compiled_once_per_kind_names_and_list_length(database: D
         assert statement.rows(connection, {"names": ["a", "b"], "size": 2}) == []
     assert len(statement._compiled) == 1
     assert len(statement._plans) == 3
+
+
+def test_the_engines_cursor_listeners_see_the_drivers_statements(database: Database) -> None:
+    """What counts a file's statements (a ``before_cursor_execute`` listener) still sees
+    those run on the driver, each once, with the values the driver is given."""
+    seen: list[tuple[str, Any, bool]] = []
+
+    def listener(*args: Any) -> None:
+        seen.append((str(args[2]).split()[0].upper(), args[3], bool(args[5])))
+
+    event.listen(database.engine, "before_cursor_execute", listener)
+    try:
+        with database.transaction() as connection:
+            archived = archive_message(connection, "s", RawMessage(MessageRef("a", 1), b"a"))
+            _MOVE_ON_DRIVER.execute_many(
+                connection,
+                [
+                    {
+                        "case_id": 0,
+                        "new_status": None,
+                        "new_status_at": None,
+                        "new_status_event_id": None,
+                        "now": datetime(2026, 3, 2, tzinfo=UTC),
+                    }
+                ]
+                * 2,
+            )
+    finally:
+        event.remove(database.engine, "before_cursor_execute", listener)
+    assert [(kind, many) for kind, _, many in seen] == [("INSERT", False), ("UPDATE", True)]
+    assert archived.sha256 in str(seen[0][1])
+    assert len(seen[1][1]) == 2

@@ -14,8 +14,9 @@ Rows come back as tuples with the result columns' processors applied.
 
 Errors are raised as SQLAlchemy raises them for a statement (``DBAPIError.instance``),
 so the store's callers tell a conflict or a busy database apart by the same classes.
-What is skipped is SQLAlchemy's own machinery around the cursor (its events, its
-statement log), as ``hub.store.bulk`` skips it for the events' rows.
+The engine's ``before_cursor_execute`` listeners still see each statement (with no
+execution context: there is none), so that what counts a file's statements counts these;
+the engine's ``echo`` log does not show them.
 """
 
 from __future__ import annotations
@@ -124,6 +125,7 @@ class DriverStatement:
         plan = self._plan(connection.dialect, values[0], many=True)
         arguments: Any = [plan.arguments(each) for each in values]
         cursor = connection.connection.cursor()
+        _announce(connection, cursor, plan.sql, arguments, many=True)
         try:
             cursor.executemany(plan.sql, arguments)
         except connection.dialect.loaded_dbapi.Error as error:
@@ -205,6 +207,7 @@ def driver_rows(
     """Run SQL in the driver's own parameter style on a cursor of the transaction's
     driver connection; its rows as the driver gives them (none for a statement without)."""
     cursor = connection.connection.cursor()
+    _announce(connection, cursor, sql, arguments, many=False)
     try:
         cursor.execute(sql, arguments)
         rows = cast(
@@ -215,6 +218,13 @@ def driver_rows(
     finally:
         cursor.close()
     return rows
+
+
+def _announce(connection: Connection, cursor: Any, sql: str, arguments: Any, *, many: bool) -> None:
+    """The statement told to the engine's ``before_cursor_execute`` listeners, if any."""
+    listeners = connection.dispatch.before_cursor_execute
+    if listeners:
+        listeners(connection, cursor, sql, arguments, None, many)
 
 
 def _processed(
