@@ -308,3 +308,20 @@ def test_the_engines_cursor_listeners_see_the_drivers_statements(database: Datab
     assert [(kind, many) for kind, _, many in seen] == [("INSERT", False), ("UPDATE", True)]
     assert archived.sha256 in str(seen[0][1])
     assert len(seen[1][1]) == 2
+
+
+def test_a_connection_outside_a_transaction_commits_what_the_driver_wrote(
+    database: Database,
+) -> None:
+    """On a connection without ``begin()`` the driver's statements begin SQLAlchemy's
+    transaction as its own execution would: ``commit()`` keeps them, closing without it
+    rolls them back."""
+    for name, committed in (("kept", True), ("dropped", False)):
+        with database.engine.connect() as connection:
+            archive_message(connection, "s", RawMessage(MessageRef(name, 1), name.encode()))
+            assert connection.in_transaction()
+            if committed:
+                connection.commit()
+    with database.transaction() as connection:
+        names = connection.execute(select(raw_messages.c.name)).scalars().all()
+    assert names == ["kept"]

@@ -124,7 +124,7 @@ class DriverStatement:
             return
         plan = self._plan(connection.dialect, values[0], many=True)
         arguments: Any = [plan.arguments(each) for each in values]
-        cursor = connection.connection.cursor()
+        cursor = _cursor(connection)
         _announce(connection, cursor, plan.sql, arguments, many=True)
         try:
             cursor.executemany(plan.sql, arguments)
@@ -206,7 +206,7 @@ def driver_rows(
 ) -> list[tuple[Any, ...]]:
     """Run SQL in the driver's own parameter style on a cursor of the transaction's
     driver connection; its rows as the driver gives them (none for a statement without)."""
-    cursor = connection.connection.cursor()
+    cursor = _cursor(connection)
     _announce(connection, cursor, sql, arguments, many=False)
     try:
         cursor.execute(sql, arguments)
@@ -218,6 +218,15 @@ def driver_rows(
     finally:
         cursor.close()
     return rows
+
+
+def _cursor(connection: Connection) -> Any:
+    """A cursor of the connection's driver connection, in a transaction SQLAlchemy knows
+    of: a connection outside ``begin()`` begins one, as its own execution would
+    (autobegin), so that its ``commit()`` commits what the driver wrote."""
+    if not connection.in_transaction():
+        connection.begin()
+    return connection.connection.cursor()
 
 
 def _announce(connection: Connection, cursor: Any, sql: str, arguments: Any, *, many: bool) -> None:
