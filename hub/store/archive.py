@@ -15,8 +15,9 @@ from sqlalchemy import Connection, select
 
 from hub.errors import NotFoundError
 from hub.ports import RawMessage
+from hub.store.compiled import DriverStatement
 from hub.store.tables import raw_messages
-from hub.store.upsert import insert_ignoring_conflicts
+from hub.store.upsert import ignoring_conflicts
 
 
 @dataclass(frozen=True)
@@ -50,18 +51,23 @@ def _stored_form(content: bytes) -> tuple[bytes, str]:
     return zlib.compress(content, 1), "zlib"
 
 
+_ARCHIVE = DriverStatement(
+    lambda dialect: ignoring_conflicts(dialect, raw_messages, "source", "sha256").returning(
+        raw_messages.c.id
+    )
+)
+"""Every message runs it: compiled once per database kind, run on the driver (issue 17)."""
+
+
 def archive_message(
     connection: Connection, source: str, message: RawMessage, *, now: datetime | None = None
 ) -> ArchivedMessage:
     """Store the message unless the same bytes from the same source are there already."""
     digest = sha256_of(message.content)
     received_at = now or datetime.now(UTC)
-    statement = insert_ignoring_conflicts(connection, raw_messages, "source", "sha256").returning(
-        raw_messages.c.id
-    )
     stored, compression = _stored_form(message.content)
-    inserted = connection.execute(
-        statement,
+    inserted = _ARCHIVE.rows(
+        connection,
         {
             "source": source,
             "name": message.ref.name,
@@ -72,10 +78,10 @@ def archive_message(
             "received_at": received_at,
             "meta": dict(message.metadata),
         },
-    ).scalar_one_or_none()
-    if inserted is not None:
+    )
+    if inserted:
         return ArchivedMessage(
-            inserted, source, message.ref.name, digest, len(message.content), received_at
+            inserted[0][0], source, message.ref.name, digest, len(message.content), received_at
         )
     existing = _find(connection, source, digest)
     assert existing is not None, "a conflicting row must exist"

@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError
 
 from hub.model.event import Event, EventDetails
 from hub.model.utc_texts import hourly_utc_text
+from hub.store.compiled import driver_rows
 
 COLUMNS = (
     "event_id",
@@ -169,7 +170,7 @@ def _insert_sqlite(
             + ", ".join([_SQLITE_PLACEHOLDERS] * (len(chunk) // width))
             + " ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
         )
-        stored.extend(r[0] for r in connection.exec_driver_sql(sql, tuple(chunk)))
+        stored.extend(r[0] for r in driver_rows(connection, sql, tuple(chunk)))
     return stored
 
 
@@ -274,7 +275,7 @@ def _insert_postgresql(
         f"SELECT {_PG_SELECT} FROM unnest({casts}) AS t({', '.join(COLUMNS)}) "
         "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
     )
-    return [r[0] for r in connection.exec_driver_sql(sql, tuple(arrays))]
+    return [r[0] for r in driver_rows(connection, sql, tuple(arrays))]
 
 
 def insert_events(

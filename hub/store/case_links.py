@@ -41,9 +41,10 @@ from hub.model.statuses import FINAL_CASE_STATUSES
 from hub.store.case_rows import KeptReference as KeptReference
 from hub.store.case_rows import RecordedBy as RecordedBy
 from hub.store.case_rows import kept_references
+from hub.store.compiled import DriverStatement
 from hub.store.tables import case_parties, case_references, cases, events, unlinked_reasons
 from hub.store.unlinked_rows import UnlinkedEvent, unlinked_rows
-from hub.store.upsert import insert_ignoring_conflicts
+from hub.store.upsert import ignoring_conflicts, insert_ignoring_conflicts
 
 # hub.store.events (the cases' heads) is imported where the heads are read: it brings
 # the events' model and pydantic, which `hub unlinked`, reading this module's reasons
@@ -169,6 +170,11 @@ def record_given(
     _record_given(connection, pairs, how, ids, now)
 
 
+_GIVEN = DriverStatement(lambda dialect: ignoring_conflicts(dialect, case_parties))
+"""A file naming a case its partner had not named before runs it: compiled once per
+database kind, run on the driver (issue 17)."""
+
+
 def _record_given(
     connection: Connection,
     pairs: set[tuple[str, str]],
@@ -182,8 +188,7 @@ def _record_given(
         for case_ref, party in sorted(pairs)
         if case_ref in ids
     ]
-    if rows:
-        connection.execute(insert_ignoring_conflicts(connection, case_parties), rows)
+    _GIVEN.execute_many(connection, rows)
 
 
 def learn_partner_references(
@@ -282,6 +287,11 @@ def _known_links_query() -> CompoundSelect[Any]:
     )
 
 
+_KNOWN_LINKS = DriverStatement(lambda _dialect: _known_links_query())
+"""Every chunk of every file runs it: compiled once per database kind, run on the driver
+(issue 17)."""
+
+
 def _known_links(
     connection: Connection, references: Iterable[str]
 ) -> tuple[dict[str, CaseHead], set[tuple[int, str]], dict[tuple[int, str], tuple[str, str]]]:
@@ -294,9 +304,7 @@ def _known_links(
     kept: dict[tuple[int, str], tuple[str, str]] = {}
     wanted = sorted(set(references))
     for start in range(0, len(wanted), IN_CHUNK):
-        rows = connection.execute(
-            _known_links_query(), {"references": wanted[start : start + IN_CHUNK]}
-        )
+        rows = _KNOWN_LINKS.rows(connection, {"references": wanted[start : start + IN_CHUNK]})
         for kind, party, reference, recorded_by, *head in rows:
             if kind == _CASE_ROW:
                 case = case_head(*head)
@@ -329,6 +337,10 @@ def _confirming_upsert(dialect_name: str) -> PostgresqlInsert | SqliteInsert:
     )
 
 
+_CONFIRMING = DriverStatement(_confirming_upsert)
+"""As ``_GIVEN``, for the references a file teaches."""
+
+
 def _learn_partner_references(
     connection: Connection, triples: set[tuple[str, str, str]], ids: Mapping[str, int]
 ) -> None:
@@ -347,7 +359,7 @@ def _learn_partner_references(
     if len({(row["case_id"], row["party_id"]) for row in rows}) == len(rows):
         # One statement: a new pair is inserted; a pair holding the same reference
         # unproven (a retailer's) becomes the partner's; a different one stays.
-        connection.execute(_confirming_upsert(connection.dialect.name), rows)
+        _CONFIRMING.execute_many(connection, rows)
         return
     # Several references for one pair (PostgreSQL refuses to update a row twice in one
     # statement): the first is inserted, then the one kept is confirmed if it is among them.

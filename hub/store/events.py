@@ -19,6 +19,7 @@ from hub.model.event import Event
 from hub.model.statuses import CaseStatus
 from hub.model.timeline import OrderKey, order_key
 from hub.store.bulk import insert_events
+from hub.store.compiled import DriverStatement
 from hub.store.event_rows import row_to_event as row_to_event
 from hub.store.tables import cases, events
 from hub.store.types import UtcDateTime
@@ -101,6 +102,9 @@ _MOVE = (
 )
 """Moves a case's status forward, or (the three new values None) only stamps it: one
 statement for both, a round trip fewer when a file does both (issue 17)."""
+
+_MOVE_ON_DRIVER = DriverStatement(lambda _dialect: _MOVE)
+"""Every file runs it: compiled once per database kind, run on the driver (issue 17)."""
 
 
 def _case_heads(
@@ -219,8 +223,7 @@ def _move_cases_forward(
                     "now": now,
                 }
             )
-    if rows:
-        connection.execute(_MOVE, rows)
+    _MOVE_ON_DRIVER.execute_many(connection, rows)
 
 
 EVENTS_OF_CASE = (

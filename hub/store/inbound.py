@@ -14,6 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, select, update
 
+from hub.store.compiled import DriverStatement
 from hub.store.tables import inbound_messages, raw_messages
 
 __all__ = [
@@ -56,8 +57,8 @@ def already_processed(connection: Connection, connector: str, name: str, sha256:
     return found is not None
 
 
-_MARK_READ = inbound_messages.insert()
-"""Built once: every message runs it (issue 17)."""
+_MARK_READ = DriverStatement(lambda _dialect: inbound_messages.insert())
+"""Every message runs it: compiled once per database kind, run on the driver (issue 17)."""
 
 
 def mark_read(
@@ -73,8 +74,8 @@ def mark_read(
     read_at: datetime,
 ) -> None:
     """Record the message as read; call it in the transaction that stores its events."""
-    connection.execute(
-        _MARK_READ,
+    _MARK_READ.execute(
+        connection,
         {
             "connector": connector,
             "name": name,

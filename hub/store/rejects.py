@@ -38,6 +38,7 @@ from sqlalchemy import (
 )
 
 from hub.errors import PartnerDataError
+from hub.store.compiled import DriverStatement
 from hub.store.id_pages import id_page
 from hub.store.tables import (
     case_references,
@@ -222,6 +223,12 @@ def _later_file_candidates() -> tuple[Select[Any], CompoundSelect[Any]]:
     return same_name, union_all(same_name, select(*others.c, true()))
 
 
+_SAME_NAME = DriverStatement(lambda _dialect: _later_file_candidates()[0])
+_WITH_REPORTS = DriverStatement(lambda _dialect: _later_file_candidates()[1])
+"""Every file read whole runs one of them: compiled once per database kind, run on the
+driver (issue 17). Their rows: same name, id, line, field, reason, raw, earlier."""
+
+
 def mark_fixed_by_later_file(
     connection: Connection,
     connector: str,
@@ -246,25 +253,22 @@ def mark_fixed_by_later_file(
     the same name's open rejects, whole, and the newest others; those a re-send fixes
     are no report's candidates.
     """
-    same_name, with_reports = _later_file_candidates()
-    statement = with_reports if reports else same_name
-    rows = connection.execute(
-        statement, {"connector": connector, "source": source, "message_id": message_id}
-    ).all()
+    statement = _WITH_REPORTS if reports else _SAME_NAME
+    rows = statement.rows(
+        connection, {"connector": connector, "source": source, "message_id": message_id}
+    )
     fixed = [
-        row.id
-        for row in rows
-        if row.same_name and (row.line, row.field, row.reason) not in still_rejected
+        reject_id
+        for same_name, reject_id, line, field, reason, _raw, _earlier in rows
+        if same_name and (line, field, reason) not in still_rejected
     ]
     if reports:
         resent = set(fixed)
         candidates = sorted(
             (
-                (row.id, row.raw)
-                for row in rows
-                if row.raw is not None
-                and row.id not in resent
-                and (not row.same_name or row.earlier)
+                (reject_id, raw)
+                for same_name, reject_id, _line, _field, _reason, raw, earlier in rows
+                if raw is not None and reject_id not in resent and (not same_name or earlier)
             ),
             reverse=True,
         )[:OPEN_REJECTS_CHECKED]

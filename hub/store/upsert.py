@@ -23,6 +23,12 @@ def insert_ignoring_conflicts(connection: Connection, table: Table, *keys: str) 
     return _ignoring_conflicts(connection.dialect.name, table, keys)
 
 
+def ignoring_conflicts(dialect: str, table: Table, *keys: str) -> Insert:
+    """``insert_ignoring_conflicts`` for a database kind named: for a statement built
+    once per kind (``hub.store.compiled``)."""
+    return _ignoring_conflicts(dialect, table, keys)
+
+
 @cache
 def _ignoring_conflicts(dialect: str, table: Table, keys: tuple[str, ...]) -> Insert:
     return dialect_insert(dialect, table).on_conflict_do_nothing(index_elements=list(keys) or None)

@@ -1,0 +1,327 @@
+"""A small file's fixed statements run on the driver (hub.store.compiled, issue 17) read
+and write the same rows as SQLAlchemy's own execution of the same statements, on SQLite
+and PostgreSQL: the values bound through the same type processors (aware instants, JSON),
+the rows read through the same result processors, the driver's errors raised as the
+store's classes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Integer, bindparam, event, insert, select
+
+from hub.partners.connectors import open_network
+from hub.partners.ingest.message import ingest_message
+from hub.ports import MessageRef, RawMessage
+from hub.store.archive import archive_message
+from hub.store.case_links import _KNOWN_LINKS, _known_links_query
+from hub.store.cases import open_case
+from hub.store.compiled import DriverStatement
+from hub.store.db import Connection, Database, StoreConflict
+from hub.store.events import _MOVE, _MOVE_ON_DRIVER
+from hub.store.inbound import mark_read
+from hub.store.rejects import _SAME_NAME, _WITH_REPORTS, _later_file_candidates
+from hub.store.tables import cases, inbound_messages, raw_messages, rejects
+from hub.store.upsert import insert_ignoring_conflicts
+from tests.api_support import make_hub
+from tests.factories import make_case
+
+ROOT = Path(__file__).resolve().parent.parent
+HEADER = (
+    "N° dossier;Réf. client;Date statut;Heure;Code statut;Libellé;Commentaire;N° série;"
+    "Montant devis TTC;Réf. pièce\r\n"
+)
+PARIS_WINTER = timezone(timedelta(hours=1))
+
+
+def _workshop_file(database: Database, name: str, *lines: str) -> None:
+    content = (HEADER + "".join(line + "\r\n" for line in lines)).encode("cp1252")
+    pipeline = open_network(ROOT / "connectors.yaml").connector("atelier-dupont-status").pipeline()
+    ingest_message(
+        database,
+        "atelier-dupont-status",
+        pipeline,
+        RawMessage(MessageRef(name, len(content)), content),
+    )
+
+
+def _as_sqlalchemy_reads(
+    connection: Connection, statement: Any, values: dict[str, Any]
+) -> list[tuple[Any, ...]]:
+    return [tuple(row) for row in connection.execute(statement, values)]
+
+
+def _without(row: Any, *names: str) -> dict[str, Any]:
+    return {key: value for key, value in row._mapping.items() if key not in names}
+
+
+def test_reads_on_the_driver_give_sqlalchemys_rows(database: Database) -> None:
+    """The links' read (an expanding list, instants read back aware) for lists of several
+    lengths, and the rejects' reads (a LIMIT the statement holds, booleans)."""
+    make_hub(database)
+    with database.transaction() as connection:
+        for reference in ("ME-000580", "ME-000581", "ME-000582"):
+            open_case(connection, make_case(reference))
+    _workshop_file(
+        database,
+        "STATUTS_1.csv",
+        "AD-580;ME-000580;02/03/2026;10:00;DIA;Diagnostic;;;;",
+        "AD-581;ME-000581;02/03/2026;11:00;REP;En réparation;;;;",
+        "AD-582;ME-000582;31/02/2026;11:00;REP",
+    )
+    _workshop_file(
+        database, "STATUTS_2.csv", "AD-580;ME-000580;03/03/2026;10:00;REP;En réparation;;;;"
+    )
+    with database.transaction() as connection:
+        for wanted in (
+            ["ME-000580"],
+            ["ME-000580", "ME-000581"],
+            ["ME-000580", "ME-000581", "ME-000582", "ME-404040"],
+            ["ME-404040"],
+        ):
+            values = {"references": wanted}
+            driver = _KNOWN_LINKS.rows(connection, values)
+            assert driver == _as_sqlalchemy_reads(connection, _known_links_query(), values)
+        heads = [
+            row
+            for row in _KNOWN_LINKS.rows(connection, {"references": ["ME-000580"]})
+            if row[0] == 0
+        ]
+        assert isinstance(heads[0][7], datetime)
+        assert heads[0][7].utcoffset() == timedelta(0)
+        same_name, with_reports = _later_file_candidates()
+        message_id = connection.execute(select(rejects.c.message_id)).scalar_one()
+        assert message_id is not None
+        for source in ("STATUTS_1.csv", "STATUTS_2.csv"):
+            values = {
+                "connector": "atelier-dupont-status",
+                "source": source,
+                "message_id": message_id + 1,
+            }
+            assert _SAME_NAME.rows(connection, values) == _as_sqlalchemy_reads(
+                connection, same_name, values
+            )
+            assert _WITH_REPORTS.rows(connection, values) == _as_sqlalchemy_reads(
+                connection, with_reports, values
+            )
+        assert _WITH_REPORTS.rows(
+            connection,
+            {
+                "connector": "atelier-dupont-status",
+                "source": "STATUTS_2.csv",
+                "message_id": message_id + 1,
+            },
+        )
+
+
+def test_writes_on_the_driver_store_sqlalchemys_rows(database: Database) -> None:
+    """The archive's insert, the read mark and the cases' update, each run once through
+    SQLAlchemy and once on the driver with the same values: the same rows (instants given
+    in another zone stored as the same UTC instant, the metadata's JSON, the bytes)."""
+    make_hub(database)
+    received = datetime(2026, 3, 2, 10, 0, 0, 123456, tzinfo=PARIS_WINTER)
+    content = b"N\xb0 dossier;ref\r\n"
+    with database.transaction() as connection:
+        ours = archive_message(
+            connection,
+            "atelier-dupont-status",
+            RawMessage(MessageRef("A.csv", len(content)), content, metadata={"path": "/in/A.csv"}),
+            now=received,
+        )
+        theirs = connection.execute(
+            insert_ignoring_conflicts(connection, raw_messages, "source", "sha256").returning(
+                raw_messages.c.id
+            ),
+            {
+                "source": "elsewhere",
+                "name": "A.csv",
+                "sha256": ours.sha256,
+                "size": len(content),
+                "content": content,
+                "compression": "none",
+                "received_at": received,
+                "meta": {"path": "/in/A.csv"},
+            },
+        ).scalar_one()
+        again = archive_message(
+            connection,
+            "atelier-dupont-status",
+            RawMessage(MessageRef("B.csv", len(content)), content),
+        )
+        assert (again.id, again.duplicate, again.name) == (ours.id, True, "A.csv")
+        archived = {row.id: row for row in connection.execute(select(raw_messages))}
+        assert _without(archived[ours.id], "id", "source") == _without(
+            archived[theirs], "id", "source"
+        )
+        assert archived[ours.id].received_at == received
+
+        modified = datetime(2026, 3, 2, 9, 59, tzinfo=PARIS_WINTER)
+        read = {
+            "size": len(content),
+            "modified_at": modified,
+            "sha256": ours.sha256,
+            "message_id": ours.id,
+            "run_id": None,
+            "read_at": received,
+        }
+        mark_read(connection, "atelier-dupont-status", name="A.csv", **read)
+        connection.execute(
+            insert(inbound_messages), {"connector": "other", "name": "A.csv", **read}
+        )
+        marks = connection.execute(select(inbound_messages).order_by(inbound_messages.c.id)).all()
+        assert [_without(row, "id", "connector") for row in marks] == [
+            _without(marks[1], "id", "connector")
+        ] * 2
+        assert marks[0].modified_at == modified
+
+        ids = [
+            open_case(connection, make_case(reference)).record.id
+            for reference in ("ME-000590", "ME-000591", "ME-000592", "ME-000593")
+        ]
+        now = datetime(2026, 3, 4, 8, 0, tzinfo=PARIS_WINTER)
+        moves = [
+            {
+                "new_status": "in_repair",
+                "new_status_at": datetime(2026, 3, 3, 10, 0, tzinfo=PARIS_WINTER),
+                "new_status_event_id": "ev-1",
+                "now": now,
+            },
+            {"new_status": None, "new_status_at": None, "new_status_event_id": None, "now": now},
+        ]
+        connection.execute(
+            _MOVE, [{"case_id": ids[0], **moves[0]}, {"case_id": ids[1], **moves[1]}]
+        )
+        _MOVE_ON_DRIVER.execute_many(
+            connection, [{"case_id": ids[2], **moves[0]}, {"case_id": ids[3], **moves[1]}]
+        )
+        _MOVE_ON_DRIVER.execute_many(connection, [])
+        rows = {row.id: row for row in connection.execute(select(cases).where(cases.c.id.in_(ids)))}
+
+        def after(case_id: int, *names: str) -> list[Any]:
+            return [rows[case_id]._mapping[name] for name in names]
+
+        moved = ("status", "status_at", "status_event_id", "updated_at")
+        assert after(ids[2], *moved) == after(ids[0], *moved)
+        # A stamp keeps the case's own status (its event is its own) and dates it.
+        assert after(ids[3], "status", "status_at", "updated_at") == after(
+            ids[1], "status", "status_at", "updated_at"
+        )
+        assert rows[ids[3]].status_event_id.endswith("ME-000593")
+        assert rows[ids[2]].status == "in_repair"
+        assert rows[ids[2]].updated_at == now
+
+
+def test_a_drivers_error_is_raised_as_the_stores(database: Database) -> None:
+    """A read mark written twice breaks its unique key: the store's conflict, as
+    ``ingest_message`` catches it for a concurrent ingestion; the transaction rolls back
+    whole and the connection serves the next one."""
+    content = b"x;y\r\n"
+    with database.transaction() as connection:
+        archived = archive_message(
+            connection, "atelier-dupont-status", RawMessage(MessageRef("A.csv", 5), content)
+        )
+    read = {
+        "name": "A.csv",
+        "size": 5,
+        "modified_at": None,
+        "sha256": archived.sha256,
+        "message_id": archived.id,
+        "run_id": None,
+        "read_at": datetime(2026, 3, 2, tzinfo=UTC),
+    }
+    with database.transaction() as connection:
+        mark_read(connection, "atelier-dupont-status", **read)
+
+    def b_then_a_again() -> None:
+        with database.transaction() as connection:
+            mark_read(connection, "atelier-dupont-status", **{**read, "name": "B.csv"})
+            mark_read(connection, "atelier-dupont-status", **read)
+
+    with pytest.raises(StoreConflict):
+        b_then_a_again()
+    with database.transaction() as connection:
+        names = connection.execute(select(inbound_messages.c.name)).scalars().all()
+    assert names == ["A.csv"]
+
+
+def test_a_statement_is_compiled_once_per_kind_names_and_list_length(database: Database) -> None:
+    """The plans a statement keeps: one per database kind, parameter names and length of
+    an expanding list; a value the statement holds itself (its LIMIT) is bound each time."""
+    statement = DriverStatement(
+        lambda _dialect: (
+            select(raw_messages.c.id)
+            .where(raw_messages.c.name.in_(bindparam("names", expanding=True)))
+            .where(raw_messages.c.size >= bindparam("size", type_=Integer))
+            .order_by(raw_messages.c.id)
+            .limit(2)
+        )
+    )
+    with database.transaction() as connection:
+        ids = [
+            archive_message(connection, "s", RawMessage(MessageRef(name, 1), name.encode())).id
+            for name in ("a", "b", "c")
+        ]
+        assert statement.rows(connection, {"names": ["a"], "size": 1}) == [(ids[0],)]
+        assert statement.rows(connection, {"names": ["a", "b", "c"], "size": 1}) == [
+            (ids[0],),
+            (ids[1],),
+        ]
+        assert statement.rows(connection, {"names": ["c", "b"], "size": 1}) == [
+            (ids[1],),
+            (ids[2],),
+        ]
+        assert statement.rows(connection, {"names": ["a", "b"], "size": 2}) == []
+    assert len(statement._compiled) == 1
+    assert len(statement._plans) == 3
+
+
+def test_the_engines_cursor_listeners_see_the_drivers_statements(database: Database) -> None:
+    """What counts a file's statements (a ``before_cursor_execute`` listener) still sees
+    those run on the driver, each once, with the values the driver is given."""
+    seen: list[tuple[str, Any, bool]] = []
+
+    def listener(*args: Any) -> None:
+        seen.append((str(args[2]).split()[0].upper(), args[3], bool(args[5])))
+
+    event.listen(database.engine, "before_cursor_execute", listener)
+    try:
+        with database.transaction() as connection:
+            archived = archive_message(connection, "s", RawMessage(MessageRef("a", 1), b"a"))
+            _MOVE_ON_DRIVER.execute_many(
+                connection,
+                [
+                    {
+                        "case_id": 0,
+                        "new_status": None,
+                        "new_status_at": None,
+                        "new_status_event_id": None,
+                        "now": datetime(2026, 3, 2, tzinfo=UTC),
+                    }
+                ]
+                * 2,
+            )
+    finally:
+        event.remove(database.engine, "before_cursor_execute", listener)
+    assert [(kind, many) for kind, _, many in seen] == [("INSERT", False), ("UPDATE", True)]
+    assert archived.sha256 in str(seen[0][1])
+    assert len(seen[1][1]) == 2
+
+
+def test_a_connection_outside_a_transaction_commits_what_the_driver_wrote(
+    database: Database,
+) -> None:
+    """On a connection without ``begin()`` the driver's statements begin SQLAlchemy's
+    transaction as its own execution would: ``commit()`` keeps them, closing without it
+    rolls them back."""
+    for name, committed in (("kept", True), ("dropped", False)):
+        with database.engine.connect() as connection:
+            archive_message(connection, "s", RawMessage(MessageRef(name, 1), name.encode()))
+            assert connection.in_transaction()
+            if committed:
+                connection.commit()
+    with database.transaction() as connection:
+        names = connection.execute(select(raw_messages.c.name)).scalars().all()
+    assert names == ["kept"]
