@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Integer, bindparam, event, insert, select
+from sqlalchemy.exc import DBAPIError
 
 from hub.partners.connectors import open_network
 from hub.partners.ingest.message import ingest_message
@@ -325,3 +326,30 @@ def test_a_connection_outside_a_transaction_commits_what_the_driver_wrote(
     with database.transaction() as connection:
         names = connection.execute(select(raw_messages.c.name)).scalars().all()
     assert names == ["kept"]
+
+
+@pytest.mark.parametrize("on_driver", [True, False], ids=["driver", "sqlalchemy"])
+def test_a_lost_connection_is_invalidated_as_sqlalchemys_execution_does(
+    migrated_postgres: Database, on_driver: bool
+) -> None:
+    """The server ends the session under a statement, on the driver or through
+    SQLAlchemy: the store raises the driver's error, saying the connection was
+    invalidated (not SQLAlchemy's PendingRollbackError), and the pool gives the next
+    transaction a live connection."""
+    database = migrated_postgres
+
+    def read_after_the_session_ends() -> None:
+        with database.transaction() as connection:
+            session = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+            with database.engine.connect() as other:
+                other.exec_driver_sql(f"SELECT pg_terminate_backend({int(session)})")
+            if on_driver:
+                _KNOWN_LINKS.rows(connection, {"references": ["ME-000999"]})
+            else:
+                connection.execute(_known_links_query(), {"references": ["ME-000999"]})
+
+    with pytest.raises(DBAPIError) as caught:
+        read_after_the_session_ends()
+    assert caught.value.connection_invalidated
+    with database.transaction() as connection:
+        assert _KNOWN_LINKS.rows(connection, {"references": ["ME-000999"]}) == []

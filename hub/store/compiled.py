@@ -129,7 +129,7 @@ class DriverStatement:
         try:
             cursor.executemany(plan.sql, arguments)
         except connection.dialect.loaded_dbapi.Error as error:
-            raise _wrapped(plan.sql, arguments, error, connection.dialect) from error
+            raise _wrapped(connection, cursor, plan.sql, arguments, error) from error
         finally:
             cursor.close()
 
@@ -214,7 +214,7 @@ def driver_rows(
             "list[tuple[Any, ...]]", cursor.fetchall() if cursor.description is not None else []
         )
     except connection.dialect.loaded_dbapi.Error as error:
-        raise _wrapped(sql, arguments, error, connection.dialect) from error
+        raise _wrapped(connection, cursor, sql, arguments, error) from error
     finally:
         cursor.close()
     return rows
@@ -251,7 +251,24 @@ def _processed(
     return done
 
 
-def _wrapped(sql: str, arguments: Any, error: Exception, dialect: Dialect) -> StatementError:
+def _wrapped(
+    connection: Connection, cursor: Any, sql: str, arguments: Any, error: Exception
+) -> StatementError:
     """The driver's error as SQLAlchemy raises it for a statement (``IntegrityError``,
-    ``OperationalError``...), which the store's callers tell apart."""
-    return DBAPIError.instance(sql, arguments, error, dialect.loaded_dbapi.Error)
+    ``OperationalError``...), which the store's callers tell apart. A lost connection
+    (the server restarted, the session killed) is invalidated as SQLAlchemy's own
+    execution does, so that the pool hands out a new one instead of the dead one."""
+    dialect = connection.dialect
+    driver_error: Any = error  # caught as the driver's own Error class
+    lost = dialect.is_disconnect(driver_error, connection.connection.dbapi_connection, cursor)
+    wrapped = DBAPIError.instance(
+        sql,
+        arguments,
+        error,
+        dialect.loaded_dbapi.Error,
+        connection_invalidated=lost,
+        dialect=dialect,
+    )
+    if lost:
+        connection.invalidate(wrapped)
+    return wrapped

@@ -104,7 +104,10 @@ class Database:
             try:
                 yield connection
             finally:
-                connection.info.pop(_AFTER_COMMIT, None)
+                # A connection the server dropped is invalidated and holds no info: asking
+                # for it would hide the disconnect behind SQLAlchemy's PendingRollbackError.
+                if not connection.invalidated:
+                    connection.info.pop(_AFTER_COMMIT, None)
         for hook in hooks:
             hook()
 
