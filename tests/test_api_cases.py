@@ -6,9 +6,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from itsdangerous import URLSafeSerializer
 from sqlalchemy import update
 
 from hub.config.network import load_network
+from hub.retailers.cursors import CursorKind, decode_cursor
 from hub.sla.publish import breach_event
 from hub.sla.store import breaches
 from hub.store.db import Database
@@ -194,6 +196,27 @@ def test_listing_pages_through_the_callers_cases_only(hub: Hub) -> None:
             break
     assert seen == [f"ME-{n:06d}" for n in range(1, 8)]
     assert more == [True, True, False]
+
+
+def test_a_list_cursor_issued_in_the_earlier_format_resumes_at_the_same_place(hub: Hub) -> None:
+    """A case-list cursor of itsdangerous's format, issued before the tagged one (made
+    here by itsdangerous itself), resumes the list after the same case."""
+    _open(hub, *(f"ME-{n:06d}" for n in range(1, 8)))
+    first = hub.client.get("/v1/cases", params={"limit": 3}, headers=hub.me.headers).json()
+    key = hub.me.retailer.cursor_key
+    (last_id,) = decode_cursor(key, CursorKind.CASE_LIST, first["next_cursor"], arity=1)
+    legacy = str(URLSafeSerializer(key, salt="hub cursor case_list").dumps([last_id]))
+    pages = [
+        hub.client.get("/v1/cases", params={"limit": 3, "after": after}, headers=hub.me.headers)
+        for after in (legacy, first["next_cursor"])
+    ]
+    assert pages[0].status_code == 200
+    assert pages[0].content == pages[1].content
+    assert [item["reference"] for item in pages[0].json()["items"]] == [
+        "ME-000004",
+        "ME-000005",
+        "ME-000006",
+    ]
 
 
 def test_listing_filters_by_status_partner_update_time_and_breach(hub: Hub) -> None:

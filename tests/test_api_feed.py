@@ -11,12 +11,13 @@ from typing import Any
 
 import httpx
 import pytest
+from itsdangerous import URLSafeSerializer
 from sqlalchemy import Select, select, update
 
 from hub.api import feed as feed_route
 from hub.api.models import FeedPageOut
 from hub.model import Event, EventType, ShipmentStatus, stable_event_id
-from hub.retailers.cursors import CursorKind, encode_cursor
+from hub.retailers.cursors import CursorKind, decode_cursor, encode_cursor
 from hub.retailers.feed import fill_feed_statuses, item_json, read_feed
 from hub.store import feed as store_feed
 from hub.store.db import Database
@@ -149,6 +150,27 @@ def test_paging_resumes_after_any_cursor_and_an_empty_page_keeps_it(hub: Hub) ->
     assert [i["event_id"] for i in middle["items"]] == [i["event_id"] for i in everything[3:]]
     end = _page(hub, rest["next_cursor"])
     assert end == {"items": [], "next_cursor": rest["next_cursor"], "has_more": False}
+
+
+def test_a_cursor_issued_in_the_earlier_format_resumes_at_the_same_place(hub: Hub) -> None:
+    """Retailers hold cursors of itsdangerous's format, issued before the tagged one
+    (made here by itsdangerous itself): each resumes the feed after the same item as the
+    cursor issued now for it."""
+    for n in range(1, 6):
+        _open(hub, f"ME-{n:06d}")
+    everything = _page(hub)["items"]
+    key = hub.me.retailer.cursor_key
+    serializer = URLSafeSerializer(key, salt="hub cursor feed")
+    for item in everything:
+        position = decode_cursor(key, CursorKind.FEED, item["cursor"], arity=2)
+        legacy = str(serializer.dumps(list(position)))
+        assert "." in legacy
+        assert "." not in item["cursor"]
+        resumed, now = _page(hub, legacy), _page(hub, item["cursor"])
+        assert (resumed["items"], resumed["has_more"]) == (now["items"], now["has_more"])
+    assert [item["event_id"] for item in _page(hub, legacy)["items"]] == []
+    second = decode_cursor(key, CursorKind.FEED, everything[1]["cursor"], arity=2)
+    assert _page(hub, str(serializer.dumps(list(second))))["items"] == everything[2:]
 
 
 @pytest.mark.parametrize("limit", [0, 501, -1])

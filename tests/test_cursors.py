@@ -1,151 +1,237 @@
-"""Cursors keep itsdangerous's format: the fast writer of hub.retailers.cursors must give
-the very text the serializer gives, so cursors retailers hold stay valid."""
+"""Cursors: the format issued now (digits and a keyed BLAKE2s tag) reads back only for
+the tenant and list it was made for, every other text is an ``UnknownCursor``, and the
+cursors issued before (itsdangerous's format, made here by itsdangerous itself) still
+read back."""
 
 from __future__ import annotations
 
-import hmac
-import json
-import zlib
+import string
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from itsdangerous import URLSafeSerializer
-from itsdangerous.encoding import base64_decode
 
 from hub.retailers.cursors import (
+    MAX_CURSOR_LENGTH,
     CursorKind,
     UnknownCursor,
-    _KeyedHmac,
-    _never_compressed,
+    _keyed_tag,
+    _tag_text,
     decode_cursor,
     encode_cursor,
     encode_cursors,
 )
 
 KEY = bytes(range(32))
+OTHER_KEY = bytes(32)
+URL_SAFE = set(string.ascii_letters + string.digits + "-_")
+ALPHABET = string.ascii_letters + string.digits + "-_"
 
-positions = st.tuples(st.integers(0, 2**63 - 1), st.integers(0, 2**63 - 1))
+values = st.integers(0, 2**63 - 1)
+positions = st.tuples(values, values)
+kinds = st.sampled_from(CursorKind)
 repetitive = st.tuples(
     st.sampled_from([1111111111111111111, 2**62, 9999999999999]),
     st.sampled_from([1111111111111111111, 0, 7777777777777777]),
 )
 
 
-def _serializer_text(kind: CursorKind, values: tuple[int, ...]) -> str:
-    serializer = URLSafeSerializer(KEY, salt=f"hub cursor {kind.name.lower()}")
+def _legacy(kind: CursorKind, values: tuple[int, ...], key: bytes = KEY) -> str:
+    """A cursor as the hub issued them before: itsdangerous's own text."""
+    serializer = URLSafeSerializer(key, salt=f"hub cursor {kind.name.lower()}")
     return str(serializer.dumps(list(values)))
 
 
-@given(values=positions | repetitive, kind=st.sampled_from(CursorKind))
-def test_a_cursor_is_the_serializers_own_text_and_reads_back(
-    values: tuple[int, int], kind: CursorKind
+def _refused(text: str, *, kind: CursorKind = CursorKind.FEED, arity: int = 2) -> bool:
+    with pytest.raises(UnknownCursor):
+        decode_cursor(KEY, kind, text, arity=arity)
+    return True
+
+
+@given(position=positions, kind=kinds)
+def test_a_cursor_reads_back_its_values_and_is_short_url_safe_text(
+    position: tuple[int, int], kind: CursorKind
 ) -> None:
-    text = encode_cursor(KEY, kind, values)
-    assert text == _serializer_text(kind, values)
-    assert decode_cursor(KEY, kind, text, arity=2) == values
+    text = encode_cursor(KEY, kind, position)
+    assert decode_cursor(KEY, kind, text, arity=2) == position
+    assert set(text) <= URL_SAFE  # no "." either: that marks the previous format
+    assert len(text) <= MAX_CURSOR_LENGTH
 
 
-def test_long_repetitive_values_take_the_serializers_compressed_form() -> None:
-    values = (1111111111111111111, 1111111111111111111)
-    text = encode_cursor(KEY, CursorKind.FEED, values)
-    assert text.startswith("."), "the serializer compresses this payload"
-    assert text == _serializer_text(CursorKind.FEED, values)
-    assert decode_cursor(KEY, CursorKind.FEED, text, arity=2) == values
+def test_a_cursor_is_the_digits_and_a_144_bit_tag() -> None:
+    text = encode_cursor(KEY, CursorKind.FEED, (0, 5000123))
+    assert text.startswith("0_5000123")
+    assert len(text) == len("0_5000123") + 24
+    assert len(encode_cursor(KEY, CursorKind.CASE_LIST, (42,))) == 2 + 24
 
 
-def test_a_cursor_of_another_key_or_list_is_unknown() -> None:
-    text = encode_cursor(KEY, CursorKind.FEED, (0, 42))
-    for key, kind in ((bytes(32), CursorKind.FEED), (KEY, CursorKind.CASE_LIST)):
-        with pytest.raises(UnknownCursor):
-            decode_cursor(key, kind, text, arity=2)
+@given(page=st.lists(positions | repetitive, max_size=30), kind=kinds)
+def test_a_pages_cursors_are_each_positions_own(
+    page: list[tuple[int, int]], kind: CursorKind
+) -> None:
+    """encode_cursors signs a page's positions at once: the texts ``encode_cursor`` gives
+    one by one, and the kept keyed state never carries a cursor into the next one."""
+    texts = encode_cursors(KEY, kind, page)
+    assert texts == [encode_cursor(KEY, kind, position) for position in page]
+    assert [decode_cursor(KEY, kind, text, arity=2) for text in texts] == page
 
 
-def _runs() -> list[tuple[int, int]]:
-    """Pairs of every length up to 19 digits each, as repetitive as digits get (one
-    digit repeated, two alternating) and as plain (a count), where zlib does best."""
-    shapes = []
-    for first_digits in range(1, 20):
-        for second_digits in range(1, 20):
-            for a, b in (("1", "1"), ("12", "12"), ("9", "0"), ("123", "4567")):
-                first = int(("1" + a * 20)[:first_digits]) if first_digits > 1 else int(a[0])
-                second = int(("1" + b * 20)[:second_digits]) if second_digits > 1 else 0
-                shapes.append((first, second))
-                shapes.append((int(str(first)[::-1]), int(str(second)[::-1])))
-    return shapes
+@pytest.mark.parametrize("bad", [(-1, 5), (0, -1), (True, 1), (1.0, 2)])
+def test_only_non_negative_integers_make_a_cursor(bad: tuple[int, int]) -> None:
+    with pytest.raises(ValueError, match="non-negative integers"):
+        encode_cursor(KEY, CursorKind.FEED, bad)
+    with pytest.raises(ValueError, match="non-negative integers"):
+        encode_cursors(KEY, CursorKind.FEED, [(0, 1), bad])
+    with pytest.raises(ValueError, match="non-negative integers"):
+        encode_cursor(KEY, CursorKind.FEED, ())
 
 
-def test_the_skipped_zlib_check_never_skips_a_payload_zlib_would_shorten() -> None:
-    """encode_cursor skips zlib where a bound says it cannot win: zlib must agree."""
-    skipped = 0
-    for values in _runs():
-        payload = json.dumps(list(values), separators=(",", ":")).encode("ascii")
-        if _never_compressed(*values):
-            skipped += 1
-            assert len(zlib.compress(payload)) >= len(payload) - 1, values
-        assert encode_cursor(KEY, CursorKind.FEED, values) == _serializer_text(
-            CursorKind.FEED, values
-        )
-    assert 0 < skipped < len(_runs())
+@given(position=positions)
+def test_a_cursor_of_another_tenant_or_list_is_unknown(position: tuple[int, int]) -> None:
+    text = encode_cursor(KEY, CursorKind.FEED, position)
+    with pytest.raises(UnknownCursor):
+        decode_cursor(OTHER_KEY, CursorKind.FEED, text, arity=2)
+    assert _refused(text, kind=CursorKind.CASE_LIST)
+    single = encode_cursor(KEY, CursorKind.CASE_LIST, position[:1])
+    assert _refused(single, kind=CursorKind.FEED, arity=1)
 
 
-@given(values=positions)
-def test_the_bound_holds_for_any_position(values: tuple[int, int]) -> None:
-    payload = json.dumps(list(values), separators=(",", ":")).encode("ascii")
-    if _never_compressed(*values):
-        assert len(zlib.compress(payload)) >= len(payload) - 1
+def test_each_tenant_and_list_has_a_tag_key_of_its_own() -> None:
+    """The same position under two tenants' keys, two lists or a long key: six tags."""
+    body = b"0_1"
+    tags = {
+        _tag_text(_keyed_tag(key, kind), body)
+        for key in (KEY, OTHER_KEY, KEY * 3)
+        for kind in CursorKind
+    }
+    assert len(tags) == 6
 
 
-def test_the_bound_skips_the_payloads_a_feed_holds() -> None:
-    """SQLite's (0, position) and PostgreSQL's six-digit transaction ids: no zlib call."""
-    assert _never_compressed(0, 9_999_999_999)
-    assert _never_compressed(999_999, 9_999_999)
-    assert not _never_compressed(1111111111111111111, 1111111111111111111)
+@given(position=positions, kind=kinds)
+def test_a_cursor_of_the_wrong_arity_is_unknown(
+    position: tuple[int, int], kind: CursorKind
+) -> None:
+    assert _refused(encode_cursor(KEY, kind, position), kind=kind, arity=1)
+    assert _refused(encode_cursor(KEY, kind, position[:1]), kind=kind, arity=2)
+    assert _refused(encode_cursor(KEY, kind, (*position, 7)), kind=kind, arity=2)
 
 
 @given(
-    values=st.lists(positions | repetitive | st.tuples(st.integers(0, 999), st.integers(-5, 5))),
-    kind=st.sampled_from(CursorKind),
+    position=positions,
+    index=st.integers(0, 200),
+    replacement=st.sampled_from(ALPHABET + ".=+/ ~%é"),
 )
-def test_a_pages_cursors_are_each_positions_own(
-    values: list[tuple[int, int]], kind: CursorKind
+def test_a_cursor_with_one_character_changed_is_unknown(
+    position: tuple[int, int], index: int, replacement: str
 ) -> None:
-    """encode_cursors signs a page's positions at once: the texts ``encode_cursor`` (the
-    serializer's) gives one by one, negative and compressible positions included."""
-    assert encode_cursors(KEY, kind, values) == [encode_cursor(KEY, kind, v) for v in values]
-    for value, text in zip(values, encode_cursors(KEY, kind, values), strict=True):
-        if min(value) >= 0:
-            assert text == _serializer_text(kind, value)
+    """Any character of a cursor changed: the tag refuses it (a tag's text has no unused
+    bits: no other text carries the same tag)."""
+    text = encode_cursor(KEY, CursorKind.FEED, position)
+    index %= len(text)
+    changed = text[:index] + replacement + text[index + 1 :]
+    if changed != text:
+        assert _refused(changed)
 
 
-def test_the_kept_keyed_hmac_signs_each_message_afresh() -> None:
-    """Kept for a page, the keyed object is copied for each cursor: an earlier message
-    never leaks into the next one's signature."""
-    signer = _KeyedHmac(KEY)
-    for message in (b"", b"WzAsNDJd", bytes(range(256)) * 3, b"WzAsNDJd"):
-        assert signer.digest(message) == hmac.digest(KEY, message, "sha1")
+@given(position=positions, cut=st.integers(0, 200), extra=st.text(ALPHABET, min_size=1))
+def test_a_truncated_or_extended_cursor_is_unknown(
+    position: tuple[int, int], cut: int, extra: str
+) -> None:
+    text = encode_cursor(KEY, CursorKind.FEED, position)
+    assert _refused(text[: cut % len(text)])
+    assert _refused(text[cut % len(text) + 1 :])
+    assert _refused(text + extra)
+    assert _refused(extra + text)
 
 
-def test_a_tampered_cursor_of_a_page_is_unknown() -> None:
-    """Each character of a page's cursor changed, or the body of another position put
-    before its signature: the signature check refuses it, unless the change is in the
-    unused low bits of the signature's last base64 character (the same signature)."""
+def test_every_character_of_a_cursor_changed_is_unknown() -> None:
+    """Each character of a page's cursor changed to every other URL-safe one, and the
+    body of another position before this one's tag."""
     first, second = encode_cursors(KEY, CursorKind.FEED, [(0, 41), (0, 42)])
-    assert decode_cursor(KEY, CursorKind.FEED, first, arity=2) == (0, 41)
-    signature = base64_decode(first.split(".")[1])
-    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-    refused = 0
     for index, char in enumerate(first):
-        for other in alphabet.replace(char, "") if char != "." else "-_A":
-            changed = first[:index] + other + first[index + 1 :]
-            body, _, signed = changed.partition(".")
-            if body == first.split(".")[0] and base64_decode(signed) == signature:
-                assert decode_cursor(KEY, CursorKind.FEED, changed, arity=2) == (0, 41)
-                continue
-            with pytest.raises(UnknownCursor):
-                decode_cursor(KEY, CursorKind.FEED, changed, arity=2)
-            refused += 1
-    assert refused > 60 * len(first)
-    swapped = second.split(".")[0] + "." + first.split(".")[1]
-    with pytest.raises(UnknownCursor):
-        decode_cursor(KEY, CursorKind.FEED, swapped, arity=2)
+        for other in ALPHABET.replace(char, ""):
+            assert _refused(first[:index] + other + first[index + 1 :])
+    assert _refused(second[:-24] + first[-24:])
+    assert _refused(first[:-24] + second[-24:])
+
+
+def test_values_never_issued_are_unknown_even_under_a_genuine_tag() -> None:
+    """Texts this writer never makes (a sign, leading zeros, spaces, an empty field,
+    non-ASCII digits), tagged with the tenant's own key: refused all the same."""
+    keyed = _keyed_tag(KEY, CursorKind.FEED)
+    for body in ("-1_5", "0_-5", "00_5", "0_05", "+1_5", " 1_5", "1__5", "_1_5", "1_5_", "1_"):
+        tagged = body + _tag_text(keyed, body.encode("ascii")).decode("ascii")
+        assert _refused(tagged)
+    arabic = "١_٥"
+    assert _refused(arabic + _tag_text(keyed, arabic.encode("utf-8")).decode("ascii"))
+
+
+@given(text=st.text(max_size=250) | st.text(ALPHABET + "._", max_size=250))
+def test_any_other_text_is_unknown(text: str) -> None:
+    """Made-up text of any characters and length: an UnknownCursor, never another error."""
+    for kind in CursorKind:
+        for arity in (1, 2):
+            assert _refused(text, kind=kind, arity=arity)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "A" * 200, "A" * 201, "0_1" + "A" * 24, "é" * 30, "0_1." + "A" * 27, "!!", "1", "."],
+)
+def test_made_up_texts_are_unknown(text: str) -> None:
+    assert _refused(text)
+
+
+def test_a_text_too_long_is_unknown_before_any_check() -> None:
+    text = encode_cursor(KEY, CursorKind.FEED, (0, 1))
+    assert _refused(text + "0" * (MAX_CURSOR_LENGTH - len(text) + 1))
+
+
+# --- The format issued before: itsdangerous's, still read ---------------------------
+
+
+@given(position=positions | repetitive, kind=kinds)
+def test_a_cursor_issued_before_still_reads_back(
+    position: tuple[int, int], kind: CursorKind
+) -> None:
+    """Itsdangerous's own text, compressed or not, reads back as the same position; the
+    cursor written now for it is of the new format and reads back the same."""
+    legacy = _legacy(kind, position)
+    assert "." in legacy
+    assert decode_cursor(KEY, kind, legacy, arity=2) == position
+    assert decode_cursor(KEY, kind, encode_cursor(KEY, kind, position), arity=2) == position
+
+
+def test_a_compressed_cursor_issued_before_still_reads_back() -> None:
+    legacy = _legacy(CursorKind.FEED, (1111111111111111111, 1111111111111111111))
+    assert legacy.startswith("."), "itsdangerous compresses this payload"
+    assert decode_cursor(KEY, CursorKind.FEED, legacy, arity=2) == (
+        1111111111111111111,
+        1111111111111111111,
+    )
+
+
+@given(position=positions)
+def test_a_cursor_issued_before_for_another_tenant_or_list_is_unknown(
+    position: tuple[int, int],
+) -> None:
+    assert _refused(_legacy(CursorKind.FEED, position, OTHER_KEY))
+    assert _refused(_legacy(CursorKind.CASE_LIST, position))
+    assert _refused(_legacy(CursorKind.FEED, position), arity=1)
+
+
+def test_a_cursor_issued_before_with_what_the_hub_never_signed_is_unknown() -> None:
+    """Values the hub never put in a cursor, though signed by its key: negative numbers,
+    floats, strings, an object."""
+    for payload in ([-1, 5], [0.5, 1], ["0", "1"], {"a": 1}, 7):
+        serializer = URLSafeSerializer(KEY, salt="hub cursor feed")
+        assert _refused(str(serializer.dumps(payload)))
+
+
+def test_a_tampered_cursor_issued_before_is_unknown() -> None:
+    legacy = _legacy(CursorKind.FEED, (0, 41))
+    other = _legacy(CursorKind.FEED, (0, 42))
+    assert _refused(legacy[:-3] + ("A" if legacy[-3] != "A" else "B") + legacy[-2:])
+    assert _refused(other.split(".")[0] + "." + legacy.split(".")[1])
+    assert _refused(legacy[:-1])

@@ -89,12 +89,12 @@ def read_feed_items(
     keys: list[FeedKey] = []
     items: list[bytes] = []
     statuses: list[str | None] = []
-    for entry in stored[:limit]:
-        if entry.item_json is None:
+    for txid, position, status_after, item in stored[:limit]:
+        if item is None:
             break
-        keys.append((entry.txid, entry.position))
-        items.append(entry.item_json)
-        statuses.append(entry.status_after or None)  # stored with the item, '' for none
+        keys.append((txid, position))
+        items.append(item)
+        statuses.append(status_after or None)  # stored with the item, '' for none
     has_more = len(stored) > limit
     if len(keys) < min(len(stored), limit):
         rows, computed, has_more = _rows_from(
