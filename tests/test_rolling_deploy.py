@@ -97,6 +97,26 @@ def handed_back(log: Path) -> int:
     return total
 
 
+def sent_by(log: Path) -> set[int]:
+    """Outbox ids a process sent itself (whatever the answer), from its JSON log lines."""
+    ids: set[int] = set()
+    for line in log.read_text(encoding="utf-8").splitlines():
+        if line.startswith("{"):
+            words = json.loads(line)["message"].split()
+            if words[:2] == ["outbox", "message"]:
+                ids.add(int(words[2]))
+    return ids
+
+
+def outbox_ids(database: Database, keys: list[str]) -> dict[str, int]:
+    """The outbox id of each idempotency key."""
+    with database.transaction() as connection:
+        rows = connection.execute(
+            select(outbox.c.idempotency_key, outbox.c.id).where(outbox.c.idempotency_key.in_(keys))
+        )
+        return {key: message_id for key, message_id in rows}
+
+
 @pytest.mark.postgres
 def test_a_rolling_deploy_loses_nothing_sends_nothing_twice_and_leaves_no_lease(
     tmp_path: Path,
@@ -173,7 +193,15 @@ def test_a_rolling_deploy_loses_nothing_sends_nothing_twice_and_leaves_no_lease(
             time.sleep(0.5)  # the stop is seen while the receiver still holds its answer
             receiver.gate.set()
             code = victim.wait(timeout=GRACE + 15)
-            stopped.append((victim, waiting, code))
+            # One of them may have gone on the wire between looking and the stop being
+            # seen (a slot freed as the gate closed): the victim sent it itself, so it
+            # is not one to hand back (CI once saw 99 handed back of 100 counted).
+            victim_log = Path(logs[servers.index(victim)].name)
+            sent_itself = sent_by(victim_log)
+            ids = outbox_ids(database, waiting)
+            not_sent = [key for key in waiting if ids[key] not in sent_itself]
+            stopped.append((victim, not_sent, code))
+            assert handed_back(victim_log) >= len(not_sent), "it handed back what it had not sent"
             assert code == 0, "stopped cleanly within the grace period"
             assert held_by(database, victim.pid) == [], "no outbox message left claimed"
             assert leases_of(database, victim.pid) == [], "no connector lease left"
@@ -211,9 +239,8 @@ def test_a_rolling_deploy_loses_nothing_sends_nothing_twice_and_leaves_no_lease(
         references += [f"ME-{100000 + n:06d}" for n in range(NEW_CASES)]
         references += [f"ME-{200000 + n:06d}" for n in burst]
         assert timeline == dict.fromkeys(references, expected), "per case, in order"
-        assert all(waiting for _, waiting, _ in stopped), "each stopped with some unsent"
         unsent = sum(len(waiting) for _, waiting, _ in stopped)
-        assert given_back >= unsent > 0, "and handed back what it had not sent"
+        assert given_back >= unsent > 0, "stops handed back what they had not sent"
         assert overlaps(runs) == [], "no connector ran concurrently with itself"
         assert codes == [0, 0, 0]
         assert left == 0, "no lease left to expire"
