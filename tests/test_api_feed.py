@@ -670,6 +670,47 @@ def test_the_stores_rows_are_the_values_sqlalchemys_column_types_give(hub: Hub) 
             assert store_feed.feed_rows_after(connection, "nobody", None, 5) == []
 
 
+def test_the_stored_items_are_the_values_sqlalchemys_column_types_give(hub: Hub) -> None:
+    """hub.store.feed reads a page's stored entries on the driver's cursor (on PostgreSQL
+    in the binary format, where the items' bytes come undecoded): every value and its
+    type must be the one SQLAlchemy's column types give, from the start and after a
+    key, before the items are stored (None) and once they are (non-ASCII text
+    included)."""
+    for reference in ("ME-000123", "ME-000124"):
+        _open(hub, reference)
+    with hub.database.transaction() as connection:
+        append_events(connection, _every_kind("ME-000123"))
+        append_events(connection, _every_kind("ME-000124")[::-1])
+    typed = (
+        select(
+            feed_entries.c.txid,
+            feed_entries.c.position,
+            feed_entries.c.status_after,
+            feed_entries.c.item_json,
+        )
+        .where(feed_entries.c.retailer_id == hub.me.retailer.id)
+        .order_by(feed_entries.c.txid, feed_entries.c.position)
+    )
+    for filled in (False, True):
+        if filled:
+            assert fill_feed_statuses(hub.database, pause=False) > 0
+        with hub.database.transaction() as connection:
+            reference = [tuple(row) for row in connection.execute(typed)]
+            assert len(reference) == 20
+            assert all((row[3] is not None) is filled for row in reference)
+            if filled:
+                assert any("é".encode() in row[3] for row in reference)
+            keys = [row[:2] for row in reference]
+            for start, count in ((None, 500), (None, 3), (keys[6], 5), (keys[-1], 5)):
+                rows = store_feed.stored_items_after(connection, hub.me.retailer.id, start, count)
+                skipped = 0 if start is None else keys.index(start) + 1
+                expected = reference[skipped : skipped + count]
+                assert [tuple(row) for row in rows] == expected
+                for row, want in zip(rows, expected, strict=True):
+                    assert [type(value) for value in row] == [type(value) for value in want]
+            assert store_feed.stored_items_after(connection, "nobody", None, 5) == []
+
+
 def _typed_rows(hub: Hub) -> Select[Any]:
     """The retailer's whole feed through SQLAlchemy's column types (no horizon: nothing
     else is writing)."""

@@ -95,21 +95,26 @@ def encode_cursor(key: bytes, kind: CursorKind, values: tuple[int, ...]) -> str:
 
 
 def encode_cursors(key: bytes, kind: CursorKind, positions: list[tuple[int, int]]) -> list[str]:
-    """``encode_cursor`` for each of a page's positions, the same texts: the keyed state
-    found once for the page, each pair's digits formatted by one call."""
+    """``encode_cursor`` for each of a page's positions, the same texts."""
+    return [text.decode("ascii") for text in cursor_texts(key, kind, positions)]
+
+
+def cursor_texts(key: bytes, kind: CursorKind, positions: list[tuple[int, int]]) -> list[bytes]:
+    """The cursors of a page's positions as ASCII bytes (``encode_cursor``'s texts,
+    encoded), for a page written as bytes: neither a decode here nor an encode in the
+    page (two C calls an item, about 0.8 M instructions a feed page of 500). The keyed
+    state is found once for the page, each pair's digits formatted by one call."""
     keyed = _keyed_tag(key, kind)
+    copy = keyed.copy
+    b2a = binascii.b2a_base64
     texts = []
     for first, second in positions:
         if type(first) is not int or type(second) is not int or first < 0 or second < 0:
             raise ValueError("a cursor holds one or more non-negative integers")
         body = b"%d_%d" % (first, second)
-        tag = keyed.copy()
+        tag = copy()
         tag.update(body)
-        texts.append(
-            (body + binascii.b2a_base64(tag.digest(), newline=False))
-            .translate(_URL_SAFE)
-            .decode("ascii")
-        )
+        texts.append((body + b2a(tag.digest(), newline=False)).translate(_URL_SAFE))
     return texts
 
 

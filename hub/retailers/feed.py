@@ -26,7 +26,7 @@ from pydantic_core import to_json
 
 from hub.model.event import STATUS_SETS, Event, EventDetails, EventType
 from hub.model.statuses import CaseStatus
-from hub.retailers.cursors import CursorKind, decode_cursor, encode_cursors
+from hub.retailers.cursors import CursorKind, cursor_texts, decode_cursor, encode_cursors
 from hub.retailers.tenants import Retailer
 from hub.store.db import Connection, Database
 from hub.store.feed import FeedKey, FeedRow, event_of, feed_rows_after, stored_items_after
@@ -63,11 +63,12 @@ class FeedPage:
 @dataclass(frozen=True)
 class FeedItems:
     """A page of the feed as its JSON is written (``page_json``): each item's JSON less
-    its cursor and status after (``item_json``, as stored or written now), its cursor and
-    the case's status after it (a ``CaseStatus`` value)."""
+    its cursor and status after (``item_json``, as stored or written now), its cursor (as
+    ASCII bytes, written into the page as they are) and the case's status after it (a
+    ``CaseStatus`` value)."""
 
     items: list[bytes]
-    cursors: list[str]
+    cursors: list[bytes]
     statuses_after: list[str | None]
     next_cursor: str | None
     has_more: bool
@@ -105,12 +106,12 @@ def read_feed_items(
         statuses.extend(computed)
     if not keys:
         return FeedItems(items=[], cursors=[], statuses_after=[], next_cursor=after, has_more=False)
-    cursors = encode_cursors(retailer.cursor_key, CursorKind.FEED, keys)
+    cursors = cursor_texts(retailer.cursor_key, CursorKind.FEED, keys)
     return FeedItems(
         items=items,
         cursors=cursors,
         statuses_after=statuses,
-        next_cursor=cursors[-1],
+        next_cursor=cursors[-1].decode("ascii"),
         has_more=has_more,
     )
 
@@ -184,20 +185,28 @@ def item_json(row: FeedRow) -> bytes:
 def page_json(page: FeedItems) -> bytes:
     """The page's JSON: the very bytes ``FeedPageOut`` writes (a test compares them),
     each item's JSON (``item_json``) closed by its cursor and its status after. A cursor
-    is URL-safe base64 and a dot, which JSON writes as they are; the rest is written by
-    pydantic's serializer, the status after's once per status. Bytes throughout: a page
-    holds non-ASCII text (labels), which a text joined then encoded would cost a
-    conversion of every byte."""
-    items = b",".join(
-        [
-            b'%b,"cursor":"%b",%b' % (item[:-1], cursor.encode(), _status_after_json(status))
-            for item, cursor, status in zip(
-                page.items, page.cursors, page.statuses_after, strict=True
-            )
-        ]
-    )
+    is digits, ``_`` and URL-safe base64, which JSON writes as they are; the rest is written by
+    pydantic's serializer, the status after's once per status. Bytes throughout, joined
+    once: a page holds non-ASCII text (labels), which a text joined then encoded would
+    cost a conversion of every byte, and an item formatted on its own was a copy of it
+    more (about 0.6 M instructions a page of 500)."""
+    parts = [b'{"items":[']
+    add = parts.extend
+    for item, cursor, status in zip(page.items, page.cursors, page.statuses_after, strict=True):
+        add((item[:-1], b',"cursor":"', cursor, _status_after_end(status)))
     end = to_json({"next_cursor": page.next_cursor, "has_more": page.has_more})
-    return b'{"items":[' + items + b"]," + end[1:]
+    if page.items:
+        parts[-1] = parts[-1][:-1]  # the last item's end, less the comma between items
+    parts.append(b"],")
+    parts.append(end[1:])
+    return b"".join(parts)
+
+
+@lru_cache(maxsize=64)
+def _status_after_end(status: str | None) -> bytes:
+    """An item's end from its cursor's closing quote on, and the comma before the next
+    item: the quote, then ``,"case_status_after":...},``."""
+    return b'",' + _status_after_json(status) + b","
 
 
 @lru_cache(maxsize=64)
