@@ -279,6 +279,31 @@ def test_a_statement_is_compiled_once_per_kind_names_and_list_length(database: D
     assert len(statement._plans) == 3
 
 
+def test_a_list_the_statement_holds_keeps_its_values_beside_the_callers(
+    database: Database,
+) -> None:
+    """An ``IN`` of values the statement holds (the outbox claim's blocking states)
+    beside a caller's list: the held one is bound from the statement at every call, the
+    caller's from its values, the rows SQLAlchemy's own for the same values."""
+    query = (
+        select(raw_messages.c.name)
+        .where(raw_messages.c.name.in_(["a", "c", "d"]))
+        .where(raw_messages.c.source.in_(bindparam("sources", expanding=True)))
+        .order_by(raw_messages.c.id)
+    )
+    statement = DriverStatement(lambda _dialect: query)
+    with database.transaction() as connection:
+        for source, name in (("s", "a"), ("s", "b"), ("t", "c"), ("u", "d")):
+            archive_message(connection, source, RawMessage(MessageRef(name, 1), name.encode()))
+        for sources in (["s"], ["s", "t"], ["t", "u", "s"], ["v"]):
+            values = {"sources": sources}
+            assert statement.rows(connection, values) == _as_sqlalchemy_reads(
+                connection, query, values
+            )
+        assert statement.rows(connection, {"sources": ["s", "t"]}) == [("a",), ("c",)]
+    assert len(statement._compiled) == 1
+
+
 def test_the_engines_cursor_listeners_see_the_drivers_statements(database: Database) -> None:
     """What counts a file's statements (a ``before_cursor_execute`` listener) still sees
     those run on the driver, each once, with the values the driver is given."""

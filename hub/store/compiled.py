@@ -153,7 +153,11 @@ class DriverStatement:
             dialect=dialect, column_keys=sorted(names), for_executemany=many
         )
         assert isinstance(compiled, SQLCompiler), "a SQL statement"
-        expanding = tuple(name for name, bind in compiled.binds.items() if bind.expanding)
+        # The caller's lists; a list the statement holds itself (``IN`` of fixed values)
+        # keeps its values, which SQLAlchemy expands from the statement as it always does.
+        expanding = tuple(
+            name for name, bind in compiled.binds.items() if bind.expanding and name in names
+        )
         columns = getattr(statement, "exported_columns", ())
         processors = [
             column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns

@@ -11,6 +11,7 @@ concurrent claimers pass each other's rows instead of waiting for them.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
@@ -19,20 +20,25 @@ from functools import cache
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
+    ARRAY,
     Connection,
     Integer,
     RowMapping,
+    Select,
+    String,
     bindparam,
     case,
     exists,
     func,
     literal,
+    literal_column,
     or_,
     select,
     tuple_,
     update,
 )
 
+from hub.store.compiled import DriverStatement, driver_rows
 from hub.store.outbox_rows import OutboxRow, OutboxState, held_back_rows
 from hub.store.tables import cases, events, outbox, outbox_failures
 from hub.store.types import UtcDateTime, aware
@@ -118,23 +124,41 @@ class WebhookEntry(NamedTuple):
 
 _TIMELINES_CHUNK = 1_000
 
-_WEBHOOK_TIMELINES = (
-    select(
-        events.c.event_id,
-        events.c.case_ref,
-        events.c.type,
-        events.c.status,
-        events.c.occurred_at,
-        events.c.reported_by,
-        events.c.raw_code,
-        events.c.raw_label,
-        cases.c.reference,
+
+def _webhook_timelines_statement(dialect: str) -> Any:
+    """The timelines' read for one database kind: the chunk's references bound as one
+    value (an array on PostgreSQL, a JSON list on SQLite, as the feed binds its case
+    ids), so that its SQL is the same for every chunk. As an expanding ``IN`` it was
+    rendered again for each number of cases, and on PostgreSQL never prepared."""
+    if dialect == "postgresql":
+        named = cases.c.reference == func.any(bindparam("references", type_=ARRAY(String)))
+    else:
+        listed: Select[Any] = select(literal_column("value")).select_from(
+            func.json_each(bindparam("references", type_=String))
+        )
+        named = cases.c.reference.in_(listed.scalar_subquery())
+    return (
+        select(
+            events.c.event_id,
+            events.c.case_ref,
+            events.c.type,
+            events.c.status,
+            events.c.occurred_at,
+            events.c.reported_by,
+            events.c.raw_code,
+            events.c.raw_label,
+            cases.c.reference,
+        )
+        .join(cases, cases.c.id == events.c.case_id)
+        .where(named)
+        .order_by(events.c.seq)
     )
-    .join(cases, cases.c.id == events.c.case_id)
-    .where(cases.c.reference.in_(bindparam("references", expanding=True)))
-    .order_by(events.c.seq)
-)
-"""Built once (a statement built per batch costs more than its rows' processing)."""
+
+
+_WEBHOOK_TIMELINES = DriverStatement(_webhook_timelines_statement)
+"""Every claimed batch runs it: compiled once per database kind, run on the driver
+(issue 17: SQLAlchemy's execution and the expanding list's rendering cost more than the
+statement's rows)."""
 
 
 def webhook_timelines(
@@ -148,11 +172,13 @@ def webhook_timelines(
     needs eight of their columns (issue 17)."""
     found: dict[str, list[WebhookEntry]] = {}
     wanted = sorted(set(references))
+    postgresql = connection.dialect.name == "postgresql"
     for start in range(0, len(wanted), _TIMELINES_CHUNK):
         chunk = wanted[start : start + _TIMELINES_CHUNK]
         # All of a chunk's rows at once, each read by position: fetched one at a time,
         # every row paid the driver's and the result's per-call work (issue 17).
-        for row in connection.execute(_WEBHOOK_TIMELINES, {"references": chunk}).all():
+        bound = chunk if postgresql else json.dumps(chunk)
+        for row in _WEBHOOK_TIMELINES.rows(connection, {"references": bound}):
             found.setdefault(row[-1], []).append(WebhookEntry._make(row[:-1]))
     return found
 
@@ -241,12 +267,20 @@ def claim(
         values["claim_target"] = target
     if kind is not None:
         values["claim_kind"] = kind
-    rows = connection.execute(statement, values).all()
+    rows = statement.rows(connection, values)
     return sorted(map(OutboxRow.from_row, rows), key=_by_id)
 
 
 @cache
-def _claim_statement(by_target: bool, by_kind: bool) -> Any:
+def _claim_statement(by_target: bool, by_kind: bool) -> DriverStatement:
+    """The claim of one shape, compiled once per database kind and run on the driver:
+    through SQLAlchemy's execution, the cache key, the parameters' and the result's
+    set-up cost a claim more than its rows (issue 17, eleventh pass)."""
+    built = _claim_update(by_target, by_kind)
+    return DriverStatement(lambda _dialect: built)
+
+
+def _claim_update(by_target: bool, by_kind: bool) -> Any:
     """The claim's statement, built once per shape (by whether a target and a kind narrow
     it): building it (three aliases of the outbox, each column proxied) and its cache key
     cost more CPU than the claim's rows, once per claim of a dozen messages or so (issue
@@ -451,8 +485,9 @@ def _settle_delivered_postgresql(
         [outcome.receipt_status for _, outcome in delivered],
     )
     parameters = (OutboxState.DELIVERED.value, *arrays, OutboxState.PENDING.value, owner)
-    result = connection.exec_driver_sql(_SETTLE_DELIVERED_PG, parameters)
-    return {int(found) for (found,) in result}
+    # On the driver itself: SQLAlchemy's execution of a driver SQL text (its context,
+    # its result) cost the mark about as much as the statement's own binding (issue 17).
+    return {int(found) for (found,) in driver_rows(connection, _SETTLE_DELIVERED_PG, parameters)}
 
 
 def hand_back(connection: Connection, message: OutboxRow, owner: str) -> bool:
