@@ -54,6 +54,31 @@ class CaseHead:
     key: OrderKey | None
 
 
+@dataclass
+class MessageCases:
+    """The cases a message's earlier chunks appended to, as those chunks left them, for
+    the later chunks of the same message in the same transaction (issue 17, eleventh
+    pass): their heads are not read again, and a case stamped already at ``now`` is not
+    stamped again (the same value), so a file of many chunks updates a case once unless
+    its status moves again.
+
+    Sound because every case kept was updated by this transaction (its row is locked
+    until the commit on PostgreSQL; SQLite has one writer): only this transaction's other
+    writers can change it, and the caller calls ``forget`` whenever one has run (the
+    sync rules, events attached to their cases)."""
+
+    now: datetime
+    heads: dict[str, CaseHead] = field(default_factory=dict)
+    """The cases' heads as the last chunk left them (moved or not), by reference."""
+    stamped: set[str] = field(default_factory=set)
+    """The cases whose ``updated_at`` is ``now`` already."""
+
+    def forget(self) -> None:
+        """Another writer ran in the transaction: the next chunk reads and writes all."""
+        self.heads.clear()
+        self.stamped.clear()
+
+
 HEAD_COLUMNS = (
     cases.c.id,
     cases.c.reference,
@@ -130,12 +155,20 @@ def append_events(
     message_id: int | None = None,
     now: datetime | None = None,
     heads_read: Mapping[str, CaseHead] | None = None,
+    kept: MessageCases | None = None,
 ) -> AppendResult:
     """Store the events that are not stored yet and move case statuses forward.
 
     ``heads_read``: cases' heads read already in this transaction, nothing appended since
     (the named cases, read with their links by the resolution): not read again.
+    ``kept``: what the same message's earlier chunks left (its ``now`` is the stamp),
+    updated here for the next chunk.
     """
+    if kept is not None:
+        assert now is None or now == kept.now, "one stamp for a message's chunks"
+        now = kept.now
+        if kept.heads:
+            heads_read = {**kept.heads, **(heads_read or {})}
     result = AppendResult()
     batch: dict[str, Event] = {}
     for event in new_events:
@@ -183,7 +216,7 @@ def append_events(
             key = order_key(event.occurred_at, event.status.rank, event.id)
             if event.case_ref not in best or key > best[event.case_ref]:
                 best[event.case_ref] = key
-    _move_cases_forward(connection, heads, best, touched, batch, now or datetime.now(UTC))
+    _move_cases_forward(connection, heads, best, touched, batch, now or datetime.now(UTC), kept)
     result.cases_changed = touched
     return result
 
@@ -195,15 +228,20 @@ def _move_cases_forward(
     touched: set[str],
     batch: dict[str, Event],
     now: datetime,
+    kept: MessageCases | None,
 ) -> None:
-    """One executemany statement, whatever the number of cases touched."""
+    """One executemany statement, whatever the number of cases touched; with ``kept``,
+    none for a case stamped at ``now`` already that does not move."""
     rows: list[dict[str, Any]] = []
+    stamped = set() if kept is None else kept.stamped
     for reference in sorted(touched):
         head = heads[reference]
         candidate = best.get(reference)
         if candidate is not None and (head.key is None or candidate > head.key):
             event = batch[candidate[2]]
             assert event.status is not None
+            if kept is not None:
+                kept.heads[reference] = CaseHead(head.id, reference, candidate)
             rows.append(
                 {
                     "case_id": head.id,
@@ -213,7 +251,9 @@ def _move_cases_forward(
                     "now": now,
                 }
             )
-        else:
+        elif reference not in stamped:
+            if kept is not None:
+                kept.heads[reference] = head
             rows.append(
                 {
                     "case_id": head.id,
@@ -224,6 +264,8 @@ def _move_cases_forward(
                 }
             )
     _MOVE_ON_DRIVER.execute_many(connection, rows)
+    if kept is not None:
+        stamped |= touched
 
 
 EVENTS_OF_CASE = (

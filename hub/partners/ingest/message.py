@@ -25,7 +25,7 @@ from hub.ports import RawMessage
 from hub.store import file_warnings, inbound, rejects
 from hub.store.archive import ArchivedMessage, archive_message
 from hub.store.db import Connection, Database, StoreConflict
-from hub.store.events import CaseHead, StoredHook, append_events
+from hub.store.events import CaseHead, MessageCases, StoredHook, append_events
 from hub.store.runs import record_rejects
 
 CHUNK = 10_000
@@ -140,6 +140,7 @@ def _store_message(
         outcome.counts.messages_read = 1
         items = pipeline.parse(message.content, source=message.ref.name, recorded_at=now)
         learned = Learned(references=set(), given=set())
+        kept = MessageCases(now)
         with ChunksAhead(items, CHUNK, ahead=database.works_apart) as chunks:
             for chunk in chunks:
                 _store_chunk(
@@ -149,6 +150,7 @@ def _store_message(
                     archived.id,
                     outcome,
                     learned,
+                    kept,
                     run_id,
                     now,
                     on_stored,
@@ -230,11 +232,14 @@ def _store_chunk(
     message_id: int,
     outcome: MessageOutcome,
     learned: Learned,
+    kept: MessageCases,
     run_id: int | None,
     now: datetime,
     on_stored: StoredHook | None,
 ) -> None:
-    """One chunk's events resolved and appended, its rejects recorded, counts added."""
+    """One chunk's events resolved and appended, its rejects recorded, counts added.
+    ``kept``: the cases as the message's earlier chunks left them, forgotten when another
+    writer (the sync rules, events attached to their cases) may have changed them."""
     counts = outcome.counts
     events = [item for item in chunk if isinstance(item, Event)]
     problems = [item for item in chunk if not isinstance(item, Event)]
@@ -245,13 +250,17 @@ def _store_chunk(
     counts.records_read += sum(1 for item in chunk if not isinstance(item, MessageRejected))
     heads: dict[str, CaseHead] = {}
     resolved = resolve_cases(connection, events, learned=learned, heads=heads)
-    result = append_events(connection, resolved, message_id=message_id, now=now, heads_read=heads)
+    result = append_events(
+        connection, resolved, message_id=message_id, now=now, heads_read=heads, kept=kept
+    )
     if result.stored_ids:
         new = set(result.stored_ids)
         stored = [event for event in resolved if event.id in new]
         if on_stored is not None:
             on_stored(connection, stored)
-        link_waiting(connection, stored, on_stored)
+            kept.forget()
+        if link_waiting(connection, stored, on_stored):
+            kept.forget()
     counts.events_stored += result.stored
     counts.duplicates += result.duplicates
     counts.unmapped += result.unmapped
