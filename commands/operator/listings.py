@@ -36,7 +36,7 @@ def status(
     """Every connector: state, last run, lag since last success, rows, next run; the outbox."""
     from rich.table import Table
 
-    from hub.operators.status import ConnectorState, network_status
+    from hub.operators.status import ConnectorState, plain_network_status  # no SQLAlchemy
 
     state_style = {
         ConnectorState.OK: "green",
@@ -48,7 +48,8 @@ def status(
         ConnectorState.NOT_CONFIGURED: "yellow",
     }
 
-    current = network_status(open_database(database), network_to_read(network))
+    with open_plain(database) as db:
+        current = plain_network_status(db, network_to_read(network))
     if as_json_:
         write_json(as_json(current))
         return
@@ -83,7 +84,7 @@ def status(
 
 
 def _last_run_text(connector: "ConnectorStatus", now: datetime) -> str:
-    from hub.partners.runs import RunOutcome
+    from hub.store.run_rows import RunOutcome  # no SQLAlchemy (issue 17)
 
     run = connector.last_run
     if run is None:

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, func, select, update
 
 from hub.store.connector_state import read_cursor, write_cursor
+from hub.store.figure_rows import counts_by_name
 from hub.store.tables import file_warnings
 
 SEQUENCE_CURSOR = "sequence"
@@ -100,14 +101,18 @@ def all_warnings(connection: Connection) -> list[FileWarning]:
     return [_warning(row) for row in rows]
 
 
+OPEN_WARNING_COUNTS = (
+    select(file_warnings.c.connector, func.count())
+    .where(file_warnings.c.acknowledged_at.is_(None))
+    .group_by(file_warnings.c.connector)
+)
+"""(connector, warnings not acknowledged yet) (the plain reads run it too:
+hub.store.plain_sql)."""
+
+
 def open_warning_counts(connection: Connection) -> dict[str, int]:
     """Warnings no operator acknowledged yet, by connector."""
-    rows = connection.execute(
-        select(file_warnings.c.connector, func.count())
-        .where(file_warnings.c.acknowledged_at.is_(None))
-        .group_by(file_warnings.c.connector)
-    ).all()
-    return {row[0]: int(row[1]) for row in rows}
+    return counts_by_name(connection.execute(OPEN_WARNING_COUNTS).all())
 
 
 def acknowledge_warnings(connection: Connection, connector: str, *, now: datetime) -> int:

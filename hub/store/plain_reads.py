@@ -5,6 +5,7 @@ to the store's own conversion, so that both paths say the same (issue 17, tenth 
 from __future__ import annotations
 
 import sqlite3
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from hub.errors import ConfigurationError, NotFoundError
@@ -13,9 +14,15 @@ from hub.store.plain import PlainStore
 from hub.store.revisions import MIGRATIONS, VERSION_TABLE, single_head
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from datetime import datetime
+
     from hub.store.case_rows import CaseView
     from hub.store.figure_rows import Figures
+    from hub.store.health_rows import LeaseState, StatusReads
     from hub.store.outbox_rows import OutboxRow
+    from hub.store.plain import Reader
+    from hub.store.run_rows import RunRecord
     from hub.store.unlinked_rows import UnlinkedEvent
     from hub.store.unmapped_rows import UnmappedCode
 
@@ -172,3 +179,58 @@ def case_view(store: PlainStore, reference: str) -> CaseView:
         references=references,
         erasure=ErasureRecord(*erased[0]) if erased else None,
     )
+
+
+@contextmanager
+def status_reads(store: PlainStore) -> Iterator[StatusReads]:
+    """As hub.store.connector_health.ConnectionStatusReads: the network's status reads,
+    in one transaction."""
+    with store.reading() as reader:
+        yield _PlainStatusReads(reader)
+
+
+class _PlainStatusReads:
+    def __init__(self, reader: Reader) -> None:
+        self._reader = reader
+
+    def lease_states(self) -> dict[str, LeaseState]:
+        from hub.store.health_rows import lease_states_of
+
+        return lease_states_of(self._reader.records(plain_sql.LEASE_STATES))
+
+    def unmapped_codes_by_source(self) -> dict[str, int]:
+        from hub.store.figure_rows import counts_by_name
+
+        return counts_by_name(self._reader.rows(plain_sql.UNMAPPED_BY_SOURCE))
+
+    def open_warning_counts(self) -> dict[str, int]:
+        from hub.store.figure_rows import counts_by_name
+
+        return counts_by_name(self._reader.rows(plain_sql.OPEN_WARNING_COUNTS))
+
+    def outbox_counts_by_target(self) -> dict[str, dict[str, int]]:
+        from hub.store.health_rows import counts_by_target
+
+        return counts_by_target(self._reader.rows(plain_sql.COUNTS_BY_TARGET))
+
+    def oldest_pending_at(self) -> datetime | None:
+        [(oldest,)] = self._reader.rows(plain_sql.OLDEST_PENDING_AT)
+        return oldest  # type: ignore[no-any-return]
+
+    def last_own_run(self, connector: str, *, outcome: str | None = None) -> RunRecord | None:
+        from hub.store.run_rows import run_record
+
+        if outcome is None:
+            rows = self._reader.records(plain_sql.LAST_OWN_RUN, connector=connector)
+        else:
+            query = plain_sql.LAST_OWN_RUN_ENDED
+            rows = self._reader.records(query, connector=connector, outcome=outcome)
+        return run_record(rows[0]) if rows else None
+
+    def consecutive_failures(self, connector: str) -> int:
+        [(count,)] = self._reader.rows(plain_sql.CONSECUTIVE_FAILURES, connector=connector)
+        return int(count)
+
+    def last_received_at(self, source: str) -> datetime | None:
+        [(received,)] = self._reader.rows(plain_sql.LAST_RECEIVED_AT, source=source)
+        return received  # type: ignore[no-any-return]

@@ -130,3 +130,66 @@ ERASURE_OF = Query(
     params={"case_id": None},
     kinds="- instant - instant",
 )
+
+LEASE_STATES = Query(
+    sqlite="SELECT connector_leases.connector, connector_leases.owner, connector_leases.lease_until, connector_leases.failures, connector_leases.not_before, connector_leases.paused_at, connector_leases.paused_reason, connector_leases.paused_by, connector_leases.failures_reset_at FROM connector_leases",  # noqa: E501
+    postgresql="SELECT connector_leases.connector, connector_leases.owner, connector_leases.lease_until, connector_leases.failures, connector_leases.not_before, connector_leases.paused_at, connector_leases.paused_reason, connector_leases.paused_by, connector_leases.failures_reset_at FROM connector_leases",  # noqa: E501
+    params={},
+    kinds="- - instant - instant instant - - instant",
+)
+
+LAST_RECEIVED_AT = Query(
+    sqlite="SELECT max(raw_messages.received_at) AS max_1 FROM raw_messages WHERE raw_messages.source = :source",  # noqa: E501
+    postgresql="SELECT max(raw_messages.received_at) AS max_1 FROM raw_messages WHERE raw_messages.source = %(source)s::VARCHAR",  # noqa: E501
+    params={"source": None},
+    kinds="instant",
+)
+
+UNMAPPED_BY_SOURCE = Query(
+    sqlite="SELECT raw_messages.source, count(distinct(events.raw_code)) AS count_1 FROM events JOIN raw_messages ON raw_messages.id = events.message_id WHERE events.unmapped = 1 AND NOT (EXISTS (SELECT remapped.seq FROM events AS remapped WHERE remapped.event_id = (events.event_id || :event_id_1))) GROUP BY raw_messages.source",  # noqa: E501
+    postgresql="SELECT raw_messages.source, count(distinct(events.raw_code)) AS count_1 FROM events JOIN raw_messages ON raw_messages.id = events.message_id WHERE events.unmapped AND NOT (EXISTS (SELECT remapped.seq FROM events AS remapped WHERE remapped.event_id = (events.event_id || %(event_id_1)s::VARCHAR))) GROUP BY raw_messages.source",  # noqa: E501
+    params={"event_id_1": "#remapped"},
+    kinds="- -",
+)
+
+OPEN_WARNING_COUNTS = Query(
+    sqlite="SELECT file_warnings.connector, count(*) AS count_1 FROM file_warnings WHERE file_warnings.acknowledged_at IS NULL GROUP BY file_warnings.connector",  # noqa: E501
+    postgresql="SELECT file_warnings.connector, count(*) AS count_1 FROM file_warnings WHERE file_warnings.acknowledged_at IS NULL GROUP BY file_warnings.connector",  # noqa: E501
+    params={},
+    kinds="- -",
+)
+
+COUNTS_BY_TARGET = Query(
+    sqlite="SELECT outbox.target, outbox.state, count(*) AS count_1 FROM outbox GROUP BY outbox.target, outbox.state",  # noqa: E501
+    postgresql="SELECT outbox.target, outbox.state, count(*) AS count_1 FROM outbox GROUP BY outbox.target, outbox.state",  # noqa: E501
+    params={},
+    kinds="- - -",
+)
+
+OLDEST_PENDING_AT = Query(
+    sqlite="SELECT min(outbox.created_at) AS min_1 FROM outbox WHERE outbox.state = :state_1",
+    postgresql="SELECT min(outbox.created_at) AS min_1 FROM outbox WHERE outbox.state = %(state_1)s::VARCHAR",  # noqa: E501
+    params={"state_1": "pending"},
+    kinds="instant",
+)
+
+LAST_OWN_RUN = Query(
+    sqlite="SELECT connector_runs.id, connector_runs.connector, connector_runs.started_at, connector_runs.finished_at, connector_runs.outcome, connector_runs.messages_seen, connector_runs.messages_read, connector_runs.records_read, connector_runs.events_stored, connector_runs.duplicates, connector_runs.unmapped, connector_runs.orphans, connector_runs.rejected, connector_runs.error_action, connector_runs.error_message, connector_runs.push_window FROM connector_runs WHERE connector_runs.connector = :connector AND NOT (EXISTS (SELECT * FROM replays WHERE replays.run_id = connector_runs.id)) ORDER BY connector_runs.started_at DESC, connector_runs.id DESC  LIMIT :param_1 OFFSET :param_2",  # noqa: E501
+    postgresql="SELECT connector_runs.id, connector_runs.connector, connector_runs.started_at, connector_runs.finished_at, connector_runs.outcome, connector_runs.messages_seen, connector_runs.messages_read, connector_runs.records_read, connector_runs.events_stored, connector_runs.duplicates, connector_runs.unmapped, connector_runs.orphans, connector_runs.rejected, connector_runs.error_action, connector_runs.error_message, connector_runs.push_window FROM connector_runs WHERE connector_runs.connector = %(connector)s::VARCHAR AND NOT (EXISTS (SELECT * FROM replays WHERE replays.run_id = connector_runs.id)) ORDER BY connector_runs.started_at DESC, connector_runs.id DESC  LIMIT %(param_1)s::INTEGER",  # noqa: E501
+    params={"connector": None, "param_1": 1, "param_2": 0},
+    kinds="- - instant instant - - - - - - - - - - - instant",
+)
+
+LAST_OWN_RUN_ENDED = Query(
+    sqlite="SELECT connector_runs.id, connector_runs.connector, connector_runs.started_at, connector_runs.finished_at, connector_runs.outcome, connector_runs.messages_seen, connector_runs.messages_read, connector_runs.records_read, connector_runs.events_stored, connector_runs.duplicates, connector_runs.unmapped, connector_runs.orphans, connector_runs.rejected, connector_runs.error_action, connector_runs.error_message, connector_runs.push_window FROM connector_runs WHERE connector_runs.connector = :connector AND NOT (EXISTS (SELECT * FROM replays WHERE replays.run_id = connector_runs.id)) AND connector_runs.outcome = :outcome ORDER BY connector_runs.started_at DESC, connector_runs.id DESC  LIMIT :param_1 OFFSET :param_2",  # noqa: E501
+    postgresql="SELECT connector_runs.id, connector_runs.connector, connector_runs.started_at, connector_runs.finished_at, connector_runs.outcome, connector_runs.messages_seen, connector_runs.messages_read, connector_runs.records_read, connector_runs.events_stored, connector_runs.duplicates, connector_runs.unmapped, connector_runs.orphans, connector_runs.rejected, connector_runs.error_action, connector_runs.error_message, connector_runs.push_window FROM connector_runs WHERE connector_runs.connector = %(connector)s::VARCHAR AND NOT (EXISTS (SELECT * FROM replays WHERE replays.run_id = connector_runs.id)) AND connector_runs.outcome = %(outcome)s::VARCHAR ORDER BY connector_runs.started_at DESC, connector_runs.id DESC  LIMIT %(param_1)s::INTEGER",  # noqa: E501
+    params={"connector": None, "outcome": None, "param_1": 1, "param_2": 0},
+    kinds="- - instant instant - - - - - - - - - - - instant",
+)
+
+CONSECUTIVE_FAILURES = Query(
+    sqlite="SELECT count(*) AS count_1 FROM connector_runs WHERE connector_runs.connector = :connector AND connector_runs.outcome = :outcome_1 AND NOT (EXISTS (SELECT * FROM replays WHERE replays.run_id = connector_runs.id)) AND ((SELECT max(connector_runs.started_at) AS max_1 FROM connector_runs WHERE connector_runs.connector = :connector AND connector_runs.outcome = :outcome_2 AND NOT (EXISTS (SELECT * FROM replays WHERE replays.run_id = connector_runs.id))) IS NULL OR connector_runs.started_at > (SELECT max(connector_runs.started_at) AS max_1 FROM connector_runs WHERE connector_runs.connector = :connector AND connector_runs.outcome = :outcome_2 AND NOT (EXISTS (SELECT * FROM replays WHERE replays.run_id = connector_runs.id)))) AND ((SELECT connector_leases.failures_reset_at FROM connector_leases WHERE connector_leases.connector = :connector) IS NULL OR connector_runs.started_at >= (SELECT connector_leases.failures_reset_at FROM connector_leases WHERE connector_leases.connector = :connector))",  # noqa: E501
+    postgresql="SELECT count(*) AS count_1 FROM connector_runs WHERE connector_runs.connector = %(connector)s::VARCHAR AND connector_runs.outcome = %(outcome_1)s::VARCHAR AND NOT (EXISTS (SELECT * FROM replays WHERE replays.run_id = connector_runs.id)) AND ((SELECT max(connector_runs.started_at) AS max_1 FROM connector_runs WHERE connector_runs.connector = %(connector)s::VARCHAR AND connector_runs.outcome = %(outcome_2)s::VARCHAR AND NOT (EXISTS (SELECT * FROM replays WHERE replays.run_id = connector_runs.id))) IS NULL OR connector_runs.started_at > (SELECT max(connector_runs.started_at) AS max_1 FROM connector_runs WHERE connector_runs.connector = %(connector)s::VARCHAR AND connector_runs.outcome = %(outcome_2)s::VARCHAR AND NOT (EXISTS (SELECT * FROM replays WHERE replays.run_id = connector_runs.id)))) AND ((SELECT connector_leases.failures_reset_at FROM connector_leases WHERE connector_leases.connector = %(connector)s::VARCHAR) IS NULL OR connector_runs.started_at >= (SELECT connector_leases.failures_reset_at FROM connector_leases WHERE connector_leases.connector = %(connector)s::VARCHAR))",  # noqa: E501
+    params={"connector": None, "outcome_1": "failed", "outcome_2": "succeeded"},
+    kinds="-",
+)

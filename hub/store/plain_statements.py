@@ -29,11 +29,15 @@ def _statements() -> dict[str, Select[Any]]:
         case_links,
         case_search,
         cases,
+        connector_health,
         erasure,
         events,
         figures,
+        file_warnings,
         migrate,
         outbox,
+        run_history,
+        runs,
         unmapped,
     )
 
@@ -56,6 +60,15 @@ def _statements() -> dict[str, Select[Any]]:
         "EVENTS_OF_CASE": events.EVENTS_OF_CASE,
         "REFERENCES_OF_CASE": case_links.REFERENCES_OF_CASE,
         "ERASURE_OF": erasure.ERASURE_OF,
+        "LEASE_STATES": connector_health.LEASE_STATES,
+        "LAST_RECEIVED_AT": connector_health.LAST_RECEIVED_AT,
+        "UNMAPPED_BY_SOURCE": unmapped.UNMAPPED_BY_SOURCE,
+        "OPEN_WARNING_COUNTS": file_warnings.OPEN_WARNING_COUNTS,
+        "COUNTS_BY_TARGET": outbox.COUNTS_BY_TARGET,
+        "OLDEST_PENDING_AT": outbox.OLDEST_PENDING_AT,
+        "LAST_OWN_RUN": run_history.LAST_OWN_RUN,
+        "LAST_OWN_RUN_ENDED": run_history.LAST_OWN_RUN_ENDED,
+        "CONSECUTIVE_FAILURES": runs.CONSECUTIVE_FAILURES,
     }
 
 

@@ -15,13 +15,27 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, Select, and_, case, exists, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    Select,
+    String,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    select,
+)
 
 from hub.store.id_pages import id_page
 from hub.store.runs import RunOutcome, own_runs
 from hub.store.tables import connector_runs, replays
 
 __all__ = [
+    "LAST_OWN_RUN",
+    "LAST_OWN_RUN_ENDED",
     "RunPage",
     "RunsShown",
     "empty_polls",
@@ -44,14 +58,29 @@ def runs_of(connection: Connection, connector: str, *, limit: int) -> Sequence[R
     return connection.execute(_newest_first(statement).limit(limit)).all()
 
 
+def _last_own_run(*, ended: bool) -> Select[Any]:
+    statement = select(connector_runs).where(
+        connector_runs.c.connector == bindparam("connector", type_=String), own_runs()
+    )
+    if ended:
+        statement = statement.where(connector_runs.c.outcome == bindparam("outcome", type_=String))
+    return _newest_first(statement).limit(1)
+
+
+LAST_OWN_RUN = _last_own_run(ended=False)
+"""The latest own run of ``connector`` (the plain reads run it too: hub.store.plain_sql)."""
+LAST_OWN_RUN_ENDED = _last_own_run(ended=True)
+"""The latest own run of ``connector`` that ended with ``outcome``."""
+
+
 def last_own_run(
     connection: Connection, connector: str, *, outcome: str | None = None
 ) -> Row[Any] | None:
     """The connector's latest own run, or its latest own run that ended so."""
-    statement = select(connector_runs).where(connector_runs.c.connector == connector, own_runs())
-    if outcome is not None:
-        statement = statement.where(connector_runs.c.outcome == outcome)
-    return connection.execute(_newest_first(statement).limit(1)).first()
+    if outcome is None:
+        return connection.execute(LAST_OWN_RUN, {"connector": connector}).first()
+    values = {"connector": connector, "outcome": outcome}
+    return connection.execute(LAST_OWN_RUN_ENDED, values).first()
 
 
 def replay_run_ids(connection: Connection, run_ids: Sequence[int]) -> set[int]:
