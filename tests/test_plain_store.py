@@ -13,7 +13,8 @@ from sqlalchemy import insert, update
 from sqlalchemy.engine import make_url
 
 from hub.bootstrap import require_schema
-from hub.errors import ConfigurationError, NotFoundError, TransientError
+from hub.errors import ConfigurationError, Location, NotFoundError, PartnerDataError, TransientError
+from hub.operators.listings import recent_file_warnings, recent_rejects, recent_runs, replay_run_ids
 from hub.operators.overview import overview, plain_overview
 from hub.operators.status import ConnectorState, network_status, plain_network_status
 from hub.partners.alerts import pause_connector
@@ -38,6 +39,7 @@ from hub.store.db import Database
 from hub.store.events import append_events
 from hub.store.plain import PlainStore
 from hub.store.plain_statements import GENERATED, generated_module
+from hub.store.runs import record_rejects
 from hub.store.tables import case_references, outbox
 from hub.sync import outbox as sync_outbox
 from hub.sync.outbox import OutboxItem, enqueue
@@ -461,3 +463,50 @@ def test_hub_status_imports_no_sqlalchemy(tmp_path: Path) -> None:
             if name.split(".")[0] == "sqlalchemy" or name in {"hub.store.db", "hub.store.tables"}
         )
         assert heavy == [], f"{turn}: {heavy}"
+
+
+def test_runs_rejects_and_file_warnings_are_read_the_same_both_ways(database: Database) -> None:
+    _a_network_at_work(database)
+    run_id = start_run(database, "atelier-dupont-status", now=NOW)
+    problems = [
+        PartnerDataError(
+            "date 31/02/2026 does not exist",
+            location=Location("STATUS_1.csv", line=7, field="date"),
+            raw="ME-000123;REC;31/02/2026",
+        ),
+        PartnerDataError("no case", location=Location("STATUS_2.csv")),
+    ]
+    with database.transaction() as connection:
+        record_rejects(
+            connection, "atelier-dupont-status", problems, run_id=run_id, message_id=None, now=NOW
+        )
+    with PlainStore(_url(database)) as store:
+        for connector in (
+            "atelier-dupont-status",
+            "techniservice-changes",
+            "relais-direct-tracking",
+            "x",
+        ):
+            for limit in (1, 2, 100):
+                runs = recent_runs(database, connector, limit)
+                replays = replay_run_ids(database, [run.id for run in runs])
+                assert plain_reads.recent_runs(store, connector, limit) == (runs, replays)
+                assert plain_reads.recent_rejects(store, connector, limit=limit) == recent_rejects(
+                    database, connector, limit=limit
+                )
+                assert plain_reads.recent_file_warnings(
+                    store, connector, limit=limit
+                ) == recent_file_warnings(database, connector, limit=limit)
+        runs, replays = plain_reads.recent_runs(store, "atelier-dupont-status", 10)
+        [first, second] = plain_reads.recent_rejects(store, "atelier-dupont-status", limit=5)
+        warnings = plain_reads.recent_file_warnings(store, "relais-direct-tracking", limit=5)
+    assert runs[0].id == run_id
+    assert len(runs) == 4
+    assert len(replays) == 1, "the replay among them, said so"
+    assert runs[1].started_at.tzinfo is UTC
+    assert (first.line, first.field, first.raw) in {
+        (7, "date", "ME-000123;REC;31/02/2026"),
+        (None, None, None),
+    }
+    assert {first.source, second.source} == {"STATUS_1.csv", "STATUS_2.csv"}
+    assert [warning.acknowledged_at is None for warning in warnings].count(True) == 2

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from hub.store.case_rows import CaseView
     from hub.store.figure_rows import Figures
     from hub.store.health_rows import LeaseState, StatusReads
+    from hub.store.listing_rows import FileWarning, Reject
+    from hub.store.measured_rows import MeasuredCase
     from hub.store.outbox_rows import OutboxRow
     from hub.store.plain import Reader
     from hub.store.run_rows import RunRecord
@@ -234,3 +236,64 @@ class _PlainStatusReads:
     def last_received_at(self, source: str) -> datetime | None:
         [(received,)] = self._reader.rows(plain_sql.LAST_RECEIVED_AT, source=source)
         return received  # type: ignore[no-any-return]
+
+
+def recent_runs(store: PlainStore, connector: str, limit: int) -> tuple[list[RunRecord], set[int]]:
+    """As hub.operators.listings' ``recent_runs`` and ``replay_run_ids``: the connector's
+    runs, newest first, replays included, and which of them were replays."""
+    from hub.store.run_rows import run_record
+
+    with store.reading() as reader:
+        found = reader.records(plain_sql.RUNS_OF, connector=connector, limit=limit)
+        records = [run_record(row) for row in found]
+        if not records:
+            return records, set()
+        ids = [record.id for record in records]
+        replays = reader.rows(plain_sql.REPLAY_RUN_IDS, run_ids=ids)
+    return records, {int(run_id) for (run_id,) in replays}
+
+
+def recent_rejects(store: PlainStore, connector: str, *, limit: int) -> list[Reject]:
+    """As hub.store.rejects.recent_rejects: the connector's rejected records, newest first."""
+    from hub.store.listing_rows import reject_of
+
+    with store.reading() as reader:
+        found = reader.records(plain_sql.RECENT_REJECTS, connector=connector, limit=limit)
+    return [reject_of(row) for row in found]
+
+
+def recent_file_warnings(store: PlainStore, connector: str, *, limit: int) -> list[FileWarning]:
+    """As hub.store.file_warnings.recent_warnings: the connector's warnings, newest first."""
+    from hub.store.listing_rows import warning_of
+
+    with store.reading() as reader:
+        found = reader.records(plain_sql.RECENT_WARNINGS, connector=connector, limit=limit)
+    return [warning_of(row) for row in found]
+
+
+def measured_case(store: PlainStore, case_ref: str) -> MeasuredCase | None:
+    """As hub.store.service_levels.measured_case: the case by its reference with its
+    measured events; None if there is no such case."""
+    from hub.store.measured_rows import measured_case_of
+
+    with store.reading() as reader:
+        found = reader.records(plain_sql.CASE_DOCUMENT, case_ref=case_ref)
+        if not found:
+            return None
+        rows = reader.records(plain_sql.MEASURED_EVENTS_OF_CASE, case_id=found[0].id)
+    return measured_case_of(found[0].document, rows)
+
+
+def measured_open_cases(store: PlainStore, retailer: str | None = None) -> list[MeasuredCase]:
+    """As hub.store.service_levels.measured_open_cases: every case not in a final status
+    (optionally one retailer's), by id, with its measured events."""
+    from hub.store.measured_rows import open_cases_of
+
+    with store.reading() as reader:
+        if retailer is None:
+            documents = reader.records(plain_sql.OPEN_CASE_DOCUMENTS)
+            rows = reader.records(plain_sql.OPEN_CASE_EVENTS)
+        else:
+            documents = reader.records(plain_sql.OPEN_CASE_DOCUMENTS_OF, retailer=retailer)
+            rows = reader.records(plain_sql.OPEN_CASE_EVENTS_OF, retailer=retailer)
+    return open_cases_of(documents, rows)
