@@ -10,15 +10,16 @@ from commands.common import (
     JsonOption,
     NetworkOption,
     at,
-    case_reference,
     network_to_read,
     open_database,
+    open_plain,
     out,
     unbroken,
     write_json,
 )
 
 if TYPE_CHECKING:
+    from hub.model.event import Event
     from hub.sla.compute import CaseServiceLevels, StepLevel
     from hub.sla.store import Breach
 
@@ -131,45 +132,55 @@ def sla(
 ) -> None:
     """Service levels: breaches of open cases (contract levels and the 30-day legal rule)."""
     from hub.config.home import hub_clock
-    from hub.sla.store import breaches, case_service_levels
 
-    db = open_database(database)
-    partners = network_to_read(network)
-    now = hub_clock()()  # the hub's one clock: a demo's story time in its home
-    if case is not None:
-        levels = case_service_levels(db, partners, case_reference(db, case), now=now)
-        if as_json:
-            document = {
-                "case_reference": levels.case_ref,
-                "retailer": levels.retailer,
-                "level": None if levels.level is None else levels.level.value,
-                "coverage": levels.coverage.value,
-                "now": now.isoformat(),
-                "steps": [_step_json(step) for step in levels.steps],
-            }
-            write_json(document)
-        else:
-            _print_case(levels)
-        return
-    if publish:
+    if publish and case is None:  # writes: through the Database
         from hub.sla.publish import publish_breaches  # its lease and events: only to publish
 
-        result = publish_breaches(db, partners, now=now)
-        found = result.breaches
-        if retailer is not None:
-            found = [breach for breach in found if breach.retailer == retailer]
-        published_events = result.published
+        db = open_database(database)
+        partners = network_to_read(network)
+        result = publish_breaches(db, partners, now=hub_clock()())
+        published = [breach for breach in result.breaches if retailer in (None, breach.retailer)]
+        _show_breaches(published, as_json, published_events=result.published)
+        return
+    from hub.sla.store import plain_breaches, plain_case_service_levels  # no SQLAlchemy
+    from hub.store.plain_reads import stored_reference
+
+    with open_plain(database) as store:
+        partners = network_to_read(network)
+        now = hub_clock()()  # the hub's one clock: a demo's story time in its home
+        if case is None:
+            found = plain_breaches(store, partners, now=now, retailer=retailer)
+        else:
+            reference = stored_reference(store, case) or case.strip()  # as case_reference
+            levels = plain_case_service_levels(store, partners, reference, now=now)
+    if case is None:
+        _show_breaches(found, as_json, published_events=None)
+    elif as_json:
+        document = {
+            "case_reference": levels.case_ref,
+            "retailer": levels.retailer,
+            "level": None if levels.level is None else levels.level.value,
+            "coverage": levels.coverage.value,
+            "now": now.isoformat(),
+            "steps": [_step_json(step) for step in levels.steps],
+        }
+        write_json(document)
     else:
-        found = breaches(db, partners, now=now, retailer=retailer)
-        published_events = []
+        _print_case(levels)
+
+
+def _show_breaches(
+    found: "list[Breach]", as_json: bool, *, published_events: "list[Event] | None"
+) -> None:
+    """The breaches; with ``published_events`` (``--publish``), which were told now."""
     if as_json:  # JSON lines: one breach a line (README, "--json")
-        newly = {(event.case_ref, event.subject) for event in published_events}
+        newly = {(event.case_ref, event.subject) for event in published_events or []}
         for breach in found:
             line = _breach_json(breach)
-            if publish:
+            if published_events is not None:
                 line["published"] = (breach.case_ref, breach.step.value) in newly
             write_json(line)
         return
     _print_breaches(found)
-    if publish:
+    if published_events is not None:
         out.print(f"{len(published_events)} newly published to their retailers")

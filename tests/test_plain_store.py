@@ -13,22 +13,38 @@ from sqlalchemy import insert, update
 from sqlalchemy.engine import make_url
 
 from hub.bootstrap import require_schema
-from hub.errors import ConfigurationError, NotFoundError, TransientError
+from hub.errors import ConfigurationError, Location, NotFoundError, PartnerDataError, TransientError
+from hub.operators.listings import recent_file_warnings, recent_rejects, recent_runs, replay_run_ids
 from hub.operators.overview import overview, plain_overview
+from hub.operators.status import ConnectorState, network_status, plain_network_status
+from hub.partners.alerts import pause_connector
+from hub.partners.network import open_network
+from hub.partners.runs import ReplayMark, RunCounts, finish_run, start_run
 from hub.ports import MessageRef, RawMessage
 from hub.retailers.erasure import erase_case
-from hub.store import case_links, case_search, erasure, migrate, plain_reads, unmapped, urls
+from hub.store import (
+    case_links,
+    case_search,
+    erasure,
+    file_warnings,
+    leases,
+    migrate,
+    plain_reads,
+    unmapped,
+    urls,
+)
 from hub.store.archive import archive_message
 from hub.store.cases import case_id_of, case_state, open_case
 from hub.store.db import Database
 from hub.store.events import append_events
 from hub.store.plain import PlainStore
 from hub.store.plain_statements import GENERATED, generated_module
+from hub.store.runs import record_rejects
 from hub.store.tables import case_references, outbox
 from hub.sync import outbox as sync_outbox
 from hub.sync.outbox import OutboxItem, enqueue
 from tests.factories import case_event, make_case, register_network
-from tests.test_status import modules_loaded_by
+from tests.test_status import ROOT, modules_loaded_by
 
 
 def test_the_generated_sql_is_what_the_store_s_statements_compile_to() -> None:
@@ -331,3 +347,166 @@ def test_cases_show_imports_no_sqlalchemy(tmp_path: Path) -> None:
     assert "hub.store.plain" in loaded
     unused = ("sqlalchemy", "hub.store.db", "hub.store.tables", "alembic")
     assert sorted(name for name in loaded if name.split(".")[0] in unused or name in unused) == []
+
+
+def _a_network_at_work(database: Database) -> None:
+    """Connectors in every state the status tells: failing after a success (a replay
+    beside), paused, running on a host, backing off, a push received, unmapped codes,
+    file warnings open and acknowledged, messages pending and dead."""
+    _events_of_every_kind(database)  # unmapped codes on atelier-dupont-status
+    minute = timedelta(minutes=1)
+    for started, error, replay in (
+        (NOW - 120 * minute, None, None),
+        (NOW - 30 * minute, "timeout", None),
+        (NOW - 10 * minute, None, ReplayMark(None, NOW - 200 * minute, "ops")),
+    ):
+        run_id = start_run(database, "atelier-dupont-status", now=started, replay=replay)
+        counts = RunCounts(messages_read=1, records_read=12, rejected=2, unmapped=3)
+        finish_run(
+            database,
+            run_id,
+            counts,
+            error=TransientError(error) if error else None,
+            now=started + timedelta(seconds=20),
+        )
+    for started in (NOW - 40 * minute, NOW - 20 * minute):
+        run_id = start_run(database, "techniservice-changes", now=started)
+        finish_run(database, run_id, RunCounts(), error=TransientError("refused"), now=started)
+    pause_connector(database, "repar-ouest-status", reason="partner asked", by="ops", now=NOW)
+    with database.transaction() as connection:
+        leases.claim(
+            connection,
+            "pieces-plus-answers",
+            "host-1",
+            now=NOW,
+            until=NOW + 5 * minute,
+            ignore_backoff=True,
+        )
+        leases.claim(
+            connection,
+            "techniservice-changes",
+            "host-2",
+            now=NOW,
+            until=NOW + minute,
+            ignore_backoff=True,
+        )
+        leases.release(
+            connection, "techniservice-changes", "host-2", failures=2, not_before=NOW + 9 * minute
+        )
+        archive_message(
+            connection,
+            "colis-express-push",
+            RawMessage(MessageRef("push-1", 3, NOW - 5 * minute), b"{}"),
+            now=NOW - 5 * minute,
+        )
+        for reason in ("gap 4-6", "gap 8-9", "gap 11-12"):
+            file_warnings.record_warning(
+                connection,
+                "relais-direct-tracking",
+                kind="sequence",
+                reason=reason,
+                source="T.csv",
+                message_id=None,
+                run_id=None,
+                now=NOW,
+            )
+            if reason == "gap 4-6":
+                file_warnings.acknowledge_warnings(connection, "relais-direct-tracking", now=NOW)
+        ids = enqueue(
+            connection,
+            [OutboxItem("techniservice-orders", "repair_order", f"s-{n}", {}) for n in range(3)],
+            now=NOW - 5 * minute,
+        )
+        connection.execute(update(outbox).where(outbox.c.id == ids[0]).values(state="dead"))
+
+
+def test_the_network_s_status_is_read_the_same_both_ways(database: Database) -> None:
+    network = open_network(ROOT / "connectors.yaml")
+    with PlainStore(_url(database)) as store:
+        assert plain_network_status(store, network, now=NOW) == network_status(
+            database, network, now=NOW
+        ), "an empty store"
+        _a_network_at_work(database)
+        for now in (NOW, NOW + timedelta(minutes=7), NOW + timedelta(days=1)):
+            found = plain_network_status(store, network, now=now)
+            assert found == network_status(database, network, now=now)
+        shown = plain_network_status(store, network, now=NOW)
+    assert found.outbox.oldest_pending_at == NOW - timedelta(minutes=5)
+    assert found.outbox.oldest_pending_at.tzinfo is UTC
+    states = {status.name: status.state for status in found.connectors}
+    assert states["atelier-dupont-status"] is ConnectorState.FAILING
+    assert states["repar-ouest-status"] is ConnectorState.PAUSED
+    assert states["techniservice-changes"] is ConnectorState.FAILING  # its backoff is over
+    assert states["techniservice-orders"] is ConnectorState.FAILING
+    dupont = shown.connector("atelier-dupont-status")
+    assert (dupont.consecutive_failures, dupont.unmapped_codes) == (1, 3), "no replay counted"
+    assert dupont.last_success_at == NOW - timedelta(minutes=120) + timedelta(seconds=20)
+    assert shown.connector("pieces-plus-answers").running_on == "host-1"
+    assert shown.connector("techniservice-changes").state is ConnectorState.BACKING_OFF
+    assert shown.connector("colis-express-push").last_success_at == NOW - timedelta(minutes=5)
+    assert shown.connector("relais-direct-tracking").file_warnings == 2
+
+
+def test_hub_status_imports_no_sqlalchemy(tmp_path: Path) -> None:
+    """Issue 17, eleventh pass: `hub status` reads the store through hub.store.plain, with
+    the network kept or read afresh."""
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    migrate.upgrade(Database(url))
+    environ = {**os.environ, "HUB_DATABASE_URL": url, "HUB_CACHE_DIR": str(tmp_path / "kept")}
+    environ.pop("HUB_HOME", None)
+    for turn in ("network checked and kept", "network kept"):
+        loaded = modules_loaded_by(["status"], environ, tmp_path / "modules.txt")
+        assert "hub.operators.status" in loaded, turn
+        heavy = sorted(
+            name
+            for name in loaded
+            if name.split(".")[0] == "sqlalchemy" or name in {"hub.store.db", "hub.store.tables"}
+        )
+        assert heavy == [], f"{turn}: {heavy}"
+
+
+def test_runs_rejects_and_file_warnings_are_read_the_same_both_ways(database: Database) -> None:
+    _a_network_at_work(database)
+    run_id = start_run(database, "atelier-dupont-status", now=NOW)
+    problems = [
+        PartnerDataError(
+            "date 31/02/2026 does not exist",
+            location=Location("STATUS_1.csv", line=7, field="date"),
+            raw="ME-000123;REC;31/02/2026",
+        ),
+        PartnerDataError("no case", location=Location("STATUS_2.csv")),
+    ]
+    with database.transaction() as connection:
+        record_rejects(
+            connection, "atelier-dupont-status", problems, run_id=run_id, message_id=None, now=NOW
+        )
+    with PlainStore(_url(database)) as store:
+        for connector in (
+            "atelier-dupont-status",
+            "techniservice-changes",
+            "relais-direct-tracking",
+            "x",
+        ):
+            for limit in (1, 2, 100):
+                runs = recent_runs(database, connector, limit)
+                replays = replay_run_ids(database, [run.id for run in runs])
+                assert plain_reads.recent_runs(store, connector, limit) == (runs, replays)
+                assert plain_reads.recent_rejects(store, connector, limit=limit) == recent_rejects(
+                    database, connector, limit=limit
+                )
+                assert plain_reads.recent_file_warnings(
+                    store, connector, limit=limit
+                ) == recent_file_warnings(database, connector, limit=limit)
+        runs, replays = plain_reads.recent_runs(store, "atelier-dupont-status", 10)
+        [first, second] = plain_reads.recent_rejects(store, "atelier-dupont-status", limit=5)
+        warnings = plain_reads.recent_file_warnings(store, "relais-direct-tracking", limit=5)
+    assert runs[0].id == run_id
+    assert len(runs) == 4
+    assert len(replays) == 1, "the replay among them, said so"
+    assert runs[1].started_at.tzinfo is UTC
+    assert (first.line, first.field, first.raw) in {
+        (7, "date", "ME-000123;REC;31/02/2026"),
+        (None, None, None),
+    }
+    assert {first.source, second.source} == {"STATUS_1.csv", "STATUS_2.csv"}
+    assert [warning.acknowledged_at is None for warning in warnings].count(True) == 2

@@ -32,11 +32,19 @@ from hub.partners.leases import acquire_lease
 from hub.sla.compute import StepState
 from hub.sla.levels import Step
 from hub.sla.publish import LEASE_NAME, breach_event_id, publish_breaches, publish_leased
-from hub.sla.store import breaches, case_service_levels
+from hub.sla.store import (
+    breaches,
+    case_service_levels,
+    plain_breaches,
+    plain_case_service_levels,
+)
+from hub.store import plain_reads
 from hub.store.cases import case_state, get_case, open_case
 from hub.store.db import Database
 from hub.store.events import append_events
 from hub.store.parties import save_party
+from hub.store.plain import PlainStore
+from hub.store.service_levels import measured_case, measured_open_cases
 from hub.sync.delivery import deliver_any
 from hub.sync.outbox import Dispatcher
 from tests.api_support import make_tenant, serving
@@ -311,3 +319,42 @@ def test_the_console_measures_breaches_by_the_hubs_clock(
     assert f"<strong>{duration(expected['BM-000045'])}</strong>" in page
     assert f"{duration(expected['ME-000123'])} late" in case_page
     assert "2026-11-05 12:00:00 CET</span> by the hub's clock" in page
+
+
+def test_service_levels_are_read_the_same_both_ways(database: Database, network: Network) -> None:
+    """Issue 17: `hub sla` reads the cases through hub.store.plain, without SQLAlchemy; the
+    same cases, events and breaches as through the Database."""
+    store_cases(database)
+    with database.transaction() as connection:  # a case's own details, read back too
+        append_events(
+            connection,
+            [
+                case_event("received", MONDAY + timedelta(hours=3)).model_copy(
+                    update={"details": EventDetails(note="bagged, é")}
+                )
+            ],
+        )
+    url = database.engine.url.render_as_string(hide_password=False)
+    with PlainStore(url) as store, database.transaction() as connection:
+        for retailer in (None, "maison-electro", "bricomarket", "nobody"):
+            found = plain_reads.measured_open_cases(store, retailer)
+            assert found == measured_open_cases(connection, retailer)
+            for now in (NOW, MONDAY + timedelta(hours=1)):
+                assert plain_breaches(store, network, now=now, retailer=retailer) == breaches(
+                    database, network, now=now, retailer=retailer
+                )
+        for reference in ("ME-000123", "ME-000124", "ME-000125", "BM-000045"):
+            assert plain_reads.measured_case(store, reference) == measured_case(
+                connection, reference
+            )
+            assert plain_case_service_levels(
+                store, network, reference, now=NOW
+            ) == case_service_levels(database, network, reference, now=NOW)
+        assert plain_reads.measured_case(store, "ME-999999") is None
+        with pytest.raises(NotFoundError, match="ME-999999"):
+            plain_case_service_levels(store, network, "ME-999999", now=NOW)
+        every = plain_reads.measured_open_cases(store)
+    assert [one.case.reference for one in every] == ["ME-000123", "ME-000124", "BM-000045"]
+    [received] = [event for event in every[0].events if event.details.note]
+    assert received.details.note == "bagged, é"
+    assert received.occurred_at == MONDAY + timedelta(hours=3)

@@ -325,7 +325,9 @@ _STORE_ALONE = (*_SERVING, *_NETWORK, *_SQLITE, "yaml", "pydantic", "hub.ports")
 """A command that reads the store alone parses no YAML and validates nothing with pydantic
 (no hub.yaml here either: a home's file is read with both), nor imports the adapters'
 ports (their protocols and settings model)."""
-_PLAIN = (*_STORE_ALONE, "sqlalchemy", "hub.store.db", "hub.store.tables")
+_NO_ENGINE = ("sqlalchemy", "hub.store.db", "hub.store.tables")
+"""A command that reads through hub.store.plain: no SQLAlchemy (issue 17)."""
+_PLAIN = (*_STORE_ALONE, *_NO_ENGINE)
 """A store-only command that reads through hub.store.plain: no SQLAlchemy (issue 17)."""
 
 
@@ -333,16 +335,17 @@ _PLAIN = (*_STORE_ALONE, "sqlalchemy", "hub.store.db", "hub.store.tables")
     ("arguments", "unused"),
     [
         (["--help"], ("pydantic", "sqlalchemy", "yaml", "hub.model")),
-        (["status"], (*_SERVING, *_BUILDING, *_SQLITE, "urllib.request", "xml.sax")),
-        (["runs", "atelier-dupont-status"], (*_SERVING, *_BUILDING, *_SQLITE)),
-        (["rejects", "atelier-dupont-status"], (*_SERVING, *_BUILDING, *_SQLITE)),
+        (["status"], (*_SERVING, *_BUILDING, *_SQLITE, *_NO_ENGINE, "urllib.request", "xml.sax")),
+        (["runs", "atelier-dupont-status"], (*_SERVING, *_BUILDING, *_SQLITE, *_NO_ENGINE)),
+        (["rejects", "atelier-dupont-status"], (*_SERVING, *_BUILDING, *_SQLITE, *_NO_ENGINE)),
+        (["warnings", "atelier-dupont-status"], (*_SERVING, *_BUILDING, *_SQLITE, *_NO_ENGINE)),
         (["unmapped"], (*_PLAIN, "hub.model.case", "hub.model.event")),
         (["unlinked"], (*_PLAIN, "hub.model.case")),
         (["outbox", "dead-letters"], (*_PLAIN, "hub.model.case")),
         (["overview"], _PLAIN),
         (["db", "current"], _PLAIN),
         (["connectors", "list"], (*_SERVING, *_BUILDING, "sqlalchemy", "hub.partners.ingest")),
-        (["sla"], (*_SERVING, *_BUILDING, *_SQLITE, "holidays")),
+        (["sla"], (*_SERVING, *_BUILDING, *_SQLITE, *_NO_ENGINE, "holidays")),
         (["connectors", "check"], (*_SERVING, *_RUNNING, "sqlalchemy", "hub.store")),
     ],
     ids=lambda value: " ".join(value) if isinstance(value, list) else None,

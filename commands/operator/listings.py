@@ -36,7 +36,7 @@ def status(
     """Every connector: state, last run, lag since last success, rows, next run; the outbox."""
     from rich.table import Table
 
-    from hub.operators.status import ConnectorState, network_status
+    from hub.operators.status import ConnectorState, plain_network_status  # no SQLAlchemy
 
     state_style = {
         ConnectorState.OK: "green",
@@ -48,7 +48,8 @@ def status(
         ConnectorState.NOT_CONFIGURED: "yellow",
     }
 
-    current = network_status(open_database(database), network_to_read(network))
+    with open_plain(database) as db:
+        current = plain_network_status(db, network_to_read(network))
     if as_json_:
         write_json(as_json(current))
         return
@@ -83,7 +84,7 @@ def status(
 
 
 def _last_run_text(connector: "ConnectorStatus", now: datetime) -> str:
-    from hub.partners.runs import RunOutcome
+    from hub.store.run_rows import RunOutcome  # no SQLAlchemy (issue 17)
 
     run = connector.last_run
     if run is None:
@@ -109,12 +110,12 @@ def runs(
     """A connector's runs, newest first: when, outcome, what it read, stored and rejected."""
     from rich.table import Table
 
-    from hub.operators.listings import recent_runs, replay_run_ids, require_known
+    from hub.operators.run_words import require_known
+    from hub.store.plain_reads import recent_runs  # no SQLAlchemy (issue 17)
 
     require_known(network_to_read(network).config, connector)
-    db = open_database(database)
-    records = recent_runs(db, connector, limit)
-    replays = replay_run_ids(db, [record.id for record in records])
+    with open_plain(database) as db:
+        records, replays = recent_runs(db, connector, limit)
     if as_json_:
         for record in records:
             write_json({**as_json(record), "replay": record.id in replays})
@@ -142,7 +143,7 @@ def runs(
 
 
 def _run_row(record: "RunRecord", is_replay: bool) -> list[str]:
-    from hub.operators.listings import outcome_text
+    from hub.operators.run_words import outcome_text
 
     counts = record.counts
     took = "-" if record.finished_at is None else span(record.finished_at - record.started_at)
@@ -174,10 +175,12 @@ def rejects(
     """The records a connector rejected: where, why, and the raw line as it came."""
     from rich.table import Table
 
-    from hub.operators.listings import recent_rejects, require_known
+    from hub.operators.run_words import require_known
+    from hub.store.plain_reads import recent_rejects  # no SQLAlchemy (issue 17)
 
     require_known(network_to_read(network).config, connector)
-    found = recent_rejects(open_database(database), connector, limit=limit)
+    with open_plain(database) as db:
+        found = recent_rejects(db, connector, limit=limit)
     if as_json_:
         for reject in found:
             write_json(as_json(reject))
@@ -214,19 +217,20 @@ def warnings(
     files (one lost at the partner's end), one seen again, an older one."""
     from rich.table import Table
 
-    from hub.operators.listings import (
-        acknowledge_file_warnings,
-        recent_file_warnings,
-        require_known,
-    )
+    from hub.operators.run_words import require_known
 
     require_known(network_to_read(network).config, connector)
-    opened = open_database(database)
-    if ack:
+    if ack:  # writes: through the Database
+        from hub.operators.listings import acknowledge_file_warnings
+
+        opened = open_database(database)
         done = acknowledge_file_warnings(opened, connector, now=datetime.now(UTC))
         out.print(f"{done} warning{'s' if done != 1 else ''} of {connector} acknowledged")
         return
-    found = recent_file_warnings(opened, connector, limit=limit)
+    from hub.store.plain_reads import recent_file_warnings  # no SQLAlchemy (issue 17)
+
+    with open_plain(database) as db:
+        found = recent_file_warnings(db, connector, limit=limit)
     if as_json_:
         for warning in found:
             write_json(as_json(warning))

@@ -12,7 +12,6 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache, cached_property
-from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from pydantic import (
@@ -28,6 +27,8 @@ from hub.adapter_kind import AdapterKind
 from hub.errors import ConfigurationError
 
 if TYPE_CHECKING:  # the ports are imported where an adapter is loaded or read
+    from importlib.metadata import EntryPoint  # read where an adapter is looked up
+
     from hub.ports import AdapterInfo, AttachedFile
 
 SECRET_SUFFIX = "_env"  # noqa: S105 - a field-name suffix, not a secret
@@ -95,6 +96,8 @@ def _entry_points_by_group() -> dict[str, dict[str, EntryPoint]]:
     """Group -> name -> entry point, none loaded yet (the last one wins a name): read
     once, since each read visits every installed distribution and a command asks for
     transports, then receivers, then codecs."""
+    from importlib.metadata import entry_points  # not for a kept network (issue 17)
+
     installed = entry_points()
     return {
         kind.group: {entry.name: entry for entry in installed.select(group=kind.group)}

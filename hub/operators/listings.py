@@ -11,18 +11,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from hub.errors import NotFoundError
+from hub.operators.run_words import known_names, outcome_text, require_known
 from hub.partners.rejection import WHOLE_MESSAGE_REJECTED
 from hub.partners.runs import RunOutcome, RunRecord, run_record
 from hub.store import file_warnings, rejects, run_history, unmapped
 from hub.store.db import Database
-from hub.store.file_warnings import FileWarning
-from hub.store.rejects import Reject, ReplayTries
+from hub.store.listing_rows import FileWarning, Reject
+from hub.store.rejects import ReplayTries
 from hub.store.run_history import RunsShown
 from hub.store.unmapped import REMAPPED_SUFFIX, UnmappedCode, remapped_id
 
 if TYPE_CHECKING:
-    from hub.config.network import NetworkConfig
+    pass
 
 __all__ = [
     "REMAPPED_SUFFIX",
@@ -48,21 +48,6 @@ __all__ = [
     "runs_page",
     "unmapped_codes",
 ]
-
-
-# --- names ----------------------------------------------------------------------------
-
-
-def known_names(config: NetworkConfig) -> list[str]:
-    """Every connector and drop folder name, in the order of connectors.yaml."""
-    return [spec.name for spec in config.connectors] + [d.name for d in config.case_imports]
-
-
-def require_known(config: NetworkConfig, name: str) -> None:
-    """A clear error for a name connectors.yaml does not have, listing those it does."""
-    names = known_names(config)
-    if name not in names:
-        raise NotFoundError(f"no connector named {name!r} (known: {', '.join(names) or 'none'})")
 
 
 # --- reading runs, rejects and codes ----------------------------------------------------
@@ -110,28 +95,6 @@ def unmapped_codes(database: Database) -> list[UnmappedCode]:
 
 
 # --- runs and rejects in words -------------------------------------------------------
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
-def outcome_text(run: RunRecord) -> str:
-    """How a run ended, said whole: "succeeded with 3 rejects", never a bare
-    "succeeded" for a run that left records out."""
-    if run.outcome is not RunOutcome.SUCCEEDED:
-        return run.outcome.value
-    counts = run.counts
-    caveats = []
-    if counts.rejected:
-        caveats.append(_plural(counts.rejected, "reject"))
-    if counts.unmapped:
-        caveats.append(f"{counts.unmapped} unmapped")
-    if caveats:
-        return "succeeded with " + " and ".join(caveats)
-    if not counts.messages_read and not counts.events_stored:
-        return "nothing new"
-    return "succeeded"
 
 
 def outcome_tone(run: RunRecord) -> str:

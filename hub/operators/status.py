@@ -12,23 +12,27 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from hub.config.alerting import AlertingSpec
-from hub.config.connector_spec import ScheduleSpec, parse_duration
+from hub.config.connector_spec import parse_duration
 from hub.config.secrets import is_missing_secret
 from hub.errors import ConfigurationError, NotFoundError
 from hub.operators.schedules import LATE_AFTER, describe_schedule, next_run
-from hub.partners.alerts import flags_for
-from hub.partners.network import Network
-from hub.partners.runs import RunCounts, RunOutcome, RunRecord, run_record
-from hub.store import outbox, run_history
-from hub.store.connector_health import LeaseState, last_received_at, lease_states
-from hub.store.db import Connection, Database
-from hub.store.file_warnings import open_warning_counts
-from hub.store.outbox import OutboxState
-from hub.store.runs import consecutive_failures
-from hub.store.unmapped import unmapped_codes_by_source
+from hub.partners.flags import flags_for
+from hub.store.outbox_rows import OutboxState
+from hub.store.run_rows import RunCounts, RunOutcome, RunRecord
+
+if TYPE_CHECKING:
+    from hub.config.alerting import AlertingSpec
+    from hub.config.connector_spec import ScheduleSpec
+    from hub.partners.network import Network
+    from hub.store.db import Database
+    from hub.store.health_rows import LeaseState, StatusReads
+    from hub.store.plain import PlainStore
+
+# A command that shows the status (`hub status`) reads it on a PlainStore, without
+# SQLAlchemy; the console and /metrics on the Database. Both run the same statements and
+# give their rows to the same conversions (hub.store.health_rows): issue 17.
 
 __all__ = [
     "ConnectorState",
@@ -37,6 +41,8 @@ __all__ = [
     "NetworkStatus",
     "OutboxStatus",
     "network_status",
+    "plain_network_status",
+    "status_of",
 ]
 
 Direction = Literal["in", "out", "push", "import"]
@@ -130,23 +136,13 @@ def _direction(network: Network, name: str) -> Direction:
     return "in" if network.direction(name) == "inbound" else "out"
 
 
-def _last_own_run(connection: Connection, connector: str) -> RunRecord | None:
-    row = run_history.last_own_run(connection, connector)
-    return None if row is None else run_record(row)
-
-
-def _last_success_at(connection: Connection, connector: str) -> datetime | None:
-    row = run_history.last_own_run(connection, connector, outcome=RunOutcome.SUCCEEDED.value)
-    return None if row is None else run_record(row).finished_at
-
-
 def _latest(*moments: datetime | None) -> datetime | None:
     known = [moment for moment in moments if moment is not None]
     return max(known) if known else None
 
 
-def _outbox(connection: Connection) -> OutboxStatus:
-    by_target = outbox.counts_by_target(connection)
+def _outbox(reads: StatusReads) -> OutboxStatus:
+    by_target = reads.outbox_counts_by_target()
     totals: dict[str, int] = {}
     for states in by_target.values():
         for state, count in states.items():
@@ -155,7 +151,7 @@ def _outbox(connection: Connection) -> OutboxStatus:
         pending=totals.get(OutboxState.PENDING.value, 0),
         dead=totals.get(OutboxState.DEAD.value, 0),
         delivered=totals.get(OutboxState.DELIVERED.value, 0),
-        oldest_pending_at=outbox.oldest_pending_at(connection),
+        oldest_pending_at=reads.oldest_pending_at(),
         by_target=by_target,
     )
 
@@ -189,36 +185,58 @@ def network_status(
     database: Database, network: Network, *, now: datetime | None = None
 ) -> NetworkStatus:
     """Every connector and drop folder of connectors.yaml, and the outbox, read at once."""
+    from hub.store.connector_health import ConnectionStatusReads
+
+    with database.transaction() as connection:
+        return status_of(ConnectionStatusReads(connection), network, now=now)
+
+
+def plain_network_status(
+    store: PlainStore, network: Network, *, now: datetime | None = None
+) -> NetworkStatus:
+    """As `network_status`, read without SQLAlchemy (a command that only shows it)."""
+    from hub.store.plain_reads import status_reads
+
+    with status_reads(store) as reads:
+        return status_of(reads, network, now=now)
+
+
+def status_of(
+    reads: StatusReads, network: Network, *, now: datetime | None = None
+) -> NetworkStatus:
+    """The status from the store's reads, all in the transaction ``reads`` runs in."""
     moment = now or datetime.now(UTC)
     policy = network.config.alerting
     entries = _entries(network)
     statuses: list[ConnectorStatus] = []
-    with database.transaction() as connection:
-        leases = lease_states(connection)
-        codes = unmapped_codes_by_source(connection)
-        warned = open_warning_counts(connection)
-        box = _outbox(connection)
-        for entry in entries:
-            lease = leases.get(entry.name)
-            last = None if entry.direction == "out" else _last_own_run(connection, entry.name)
-            failures = 0 if last is None else consecutive_failures(connection, entry.name)
-            success_at = None if last is None else _last_success_at(connection, entry.name)
-            if entry.direction == "push":  # a push received is the push connector working
-                success_at = _latest(success_at, last_received_at(connection, entry.name))
-            statuses.append(
-                _connector_status(
-                    policy,
-                    entry,
-                    lease,
-                    last,
-                    failures,
-                    success_at,
-                    codes,
-                    box,
-                    moment,
-                    warned.get(entry.name, 0),
-                )
+    leases = reads.lease_states()
+    codes = reads.unmapped_codes_by_source()
+    warned = reads.open_warning_counts()
+    box = _outbox(reads)
+    for entry in entries:
+        lease = leases.get(entry.name)
+        last = None if entry.direction == "out" else reads.last_own_run(entry.name)
+        failures = 0 if last is None else reads.consecutive_failures(entry.name)
+        success_at = None
+        if last is not None:
+            succeeded = reads.last_own_run(entry.name, outcome=RunOutcome.SUCCEEDED.value)
+            success_at = None if succeeded is None else succeeded.finished_at
+        if entry.direction == "push":  # a push received is the push connector working
+            success_at = _latest(success_at, reads.last_received_at(entry.name))
+        statuses.append(
+            _connector_status(
+                policy,
+                entry,
+                lease,
+                last,
+                failures,
+                success_at,
+                codes,
+                box,
+                moment,
+                warned.get(entry.name, 0),
             )
+        )
     return NetworkStatus(statuses, box, moment)
 
 

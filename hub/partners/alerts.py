@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 from hub.config.alerting import AlertingSpec
 from hub.errors import ConfigurationError, ConflictError
+from hub.partners.flags import flags_for
 from hub.store import leases, runs
 from hub.store.db import Database
 from hub.store.leases import PauseState
@@ -39,34 +40,6 @@ MAX_REASON = 500
 """A pause reason is a sentence and the start of the error, not a partner's HTML page."""
 
 NO_ERROR_MESSAGE = "no error message recorded"
-
-
-def flags_for(
-    policy: AlertingSpec,
-    *,
-    consecutive_failures: int,
-    unmapped_codes: int,
-    last_run_rejected: int,
-    file_warnings: int = 0,
-) -> tuple[str, ...]:
-    """The plain sentences an operator sees beside the connector.
-
-    ``file_warnings`` (a sequence gap between two files: one lost at the partner's end)
-    stay flagged until an operator acknowledges them (``hub warnings --ack``), since
-    only a person can ask the partner for the lost file.
-    """
-    flags: list[str] = []
-    if consecutive_failures >= policy.flag_after_failures:
-        flags.append(f"{consecutive_failures} failed runs in a row")
-    if unmapped_codes > policy.unmapped_codes_over:
-        flags.append(f"{unmapped_codes} unmapped code{'s' if unmapped_codes != 1 else ''}")
-    if last_run_rejected > policy.rejects_over:
-        plural = "s" if last_run_rejected != 1 else ""
-        flags.append(f"{last_run_rejected} rejected row{plural} in the last run")
-    if file_warnings > policy.file_warnings_over:
-        plural = "s" if file_warnings != 1 else ""
-        flags.append(f"{file_warnings} file warning{plural} (sequence) to acknowledge")
-    return tuple(flags)
 
 
 def pause_connector(

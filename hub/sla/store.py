@@ -6,18 +6,25 @@ queries for all open cases whatever their number); here the rules measure them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from hub.config.network import NetworkConfig
 from hub.errors import NotFoundError
 from hub.partners.network import Network
 from hub.sla.compute import CaseServiceLevels, StepLevel, compute_service_levels
 from hub.sla.levels import Step
-from hub.store.db import Connection, Database
-from hub.store.service_levels import measured_case, measured_open_cases
+
+if TYPE_CHECKING:
+    from hub.config.network import NetworkConfig
+    from hub.store.db import Connection, Database
+    from hub.store.measured_rows import MeasuredCase
+    from hub.store.plain import PlainStore
+
+# `hub sla` reads the cases on a PlainStore, without SQLAlchemy (issue 17); publishing,
+# the console and the jobs on the Database: the same statements and rows either way.
 
 
 @dataclass(frozen=True)
@@ -60,11 +67,24 @@ def _config(network: NetworkConfig | Network) -> NetworkConfig:
 
 @contextmanager
 def _connection(source: Connection | Database) -> Iterator[Connection]:
+    from hub.store.db import Database
+
     if isinstance(source, Database):
         with source.transaction() as connection:
             yield connection
     else:
         yield source
+
+
+def _levels(
+    measured: MeasuredCase | None, config: NetworkConfig, case_ref: str, now: datetime
+) -> CaseServiceLevels:
+    if measured is None:
+        raise NotFoundError(f"no case {case_ref}")
+    case = measured.case
+    return compute_service_levels(
+        case, measured.events, config.contract_level(case.retailer), now=now
+    )
 
 
 def case_service_levels(
@@ -75,15 +95,32 @@ def case_service_levels(
     now: datetime,
 ) -> CaseServiceLevels:
     """One case's steps with their deadlines, ends and states as of ``now``."""
-    config = _config(network)
+    from hub.store.service_levels import measured_case
+
     with _connection(source) as connection:
         measured = measured_case(connection, case_ref)
-    if measured is None:
-        raise NotFoundError(f"no case {case_ref}")
-    case = measured.case
-    return compute_service_levels(
-        case, measured.events, config.contract_level(case.retailer), now=now
-    )
+    return _levels(measured, _config(network), case_ref, now)
+
+
+def plain_case_service_levels(
+    store: PlainStore, network: NetworkConfig | Network, case_ref: str, *, now: datetime
+) -> CaseServiceLevels:
+    """As `case_service_levels`, read without SQLAlchemy (`hub sla --case`)."""
+    from hub.store.plain_reads import measured_case
+
+    return _levels(measured_case(store, case_ref), _config(network), case_ref, now)
+
+
+def _open_levels(
+    measured: Iterable[MeasuredCase], network: NetworkConfig | Network, now: datetime
+) -> list[CaseServiceLevels]:
+    config = _config(network)
+    return [
+        compute_service_levels(
+            one.case, one.events, config.contract_level(one.case.retailer), now=now
+        )
+        for one in measured
+    ]
 
 
 def open_case_levels(
@@ -94,16 +131,14 @@ def open_case_levels(
     retailer: str | None = None,
 ) -> list[CaseServiceLevels]:
     """Service levels of every case not in a final status (optionally one retailer's)."""
-    config = _config(network)
-    return [
-        compute_service_levels(
-            measured.case,
-            measured.events,
-            config.contract_level(measured.case.retailer),
-            now=now,
-        )
-        for measured in measured_open_cases(connection, retailer)
-    ]
+    from hub.store.service_levels import measured_open_cases
+
+    return _open_levels(measured_open_cases(connection, retailer), network, now)
+
+
+def _breaches(levels: Iterable[CaseServiceLevels]) -> list[Breach]:
+    found = [Breach.of(one, step) for one in levels for step in one.breaches]
+    return sorted(found, key=lambda b: (b.deadline, b.case_ref, list(Step).index(b.step)))
 
 
 def breaches_of(
@@ -114,12 +149,7 @@ def breaches_of(
     retailer: str | None = None,
 ) -> list[Breach]:
     """Every breached step of the open cases, the earliest deadline first."""
-    found = [
-        Breach.of(levels, step)
-        for levels in open_case_levels(connection, network, now=now, retailer=retailer)
-        for step in levels.breaches
-    ]
-    return sorted(found, key=lambda b: (b.deadline, b.case_ref, list(Step).index(b.step)))
+    return _breaches(open_case_levels(connection, network, now=now, retailer=retailer))
 
 
 def breaches(
@@ -133,3 +163,16 @@ def breaches(
     case that is not settled yet."""
     with _connection(database) as connection:
         return breaches_of(connection, network, now=now, retailer=retailer)
+
+
+def plain_breaches(
+    store: PlainStore,
+    network: NetworkConfig | Network,
+    *,
+    now: datetime,
+    retailer: str | None = None,
+) -> list[Breach]:
+    """As `breaches`, read without SQLAlchemy (`hub sla`)."""
+    from hub.store.plain_reads import measured_open_cases
+
+    return _breaches(_open_levels(measured_open_cases(store, retailer), network, now))

@@ -8,46 +8,18 @@ runs ahead of the files it stands for.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Connection, Row, func, select, update
+from sqlalchemy import Connection, Integer, String, bindparam, func, select, update
 
 from hub.store.connector_state import read_cursor, write_cursor
+from hub.store.figure_rows import counts_by_name
+from hub.store.listing_rows import FileWarning
+from hub.store.listing_rows import warning_of as _warning
 from hub.store.tables import file_warnings
 
 SEQUENCE_CURSOR = "sequence"
 """The name of the connector cursor holding the last sequence number seen."""
-
-
-@dataclass(frozen=True)
-class FileWarning:
-    """A kept warning: which file, what kind, why; acknowledged or not yet."""
-
-    id: int
-    connector: str
-    run_id: int | None
-    message_id: int | None
-    source: str
-    kind: str
-    reason: str
-    created_at: datetime
-    acknowledged_at: datetime | None
-
-
-def _warning(row: Row[Any]) -> FileWarning:
-    return FileWarning(
-        id=row.id,
-        connector=row.connector,
-        run_id=row.run_id,
-        message_id=row.message_id,
-        source=row.source,
-        kind=row.kind,
-        reason=row.reason,
-        created_at=row.created_at,
-        acknowledged_at=row.acknowledged_at,
-    )
 
 
 def last_sequence(connection: Connection, connector: str) -> str | None:
@@ -83,14 +55,18 @@ def record_warning(
     )
 
 
+RECENT_WARNINGS = (
+    select(file_warnings)
+    .where(file_warnings.c.connector == bindparam("connector", type_=String))
+    .order_by(file_warnings.c.created_at.desc(), file_warnings.c.id.desc())
+    .limit(bindparam("limit", type_=Integer))
+)
+"""A connector's warnings, newest first (the plain reads run it too: hub.store.plain_sql)."""
+
+
 def recent_warnings(connection: Connection, connector: str, *, limit: int) -> list[FileWarning]:
     """The connector's warnings, newest first."""
-    rows = connection.execute(
-        select(file_warnings)
-        .where(file_warnings.c.connector == connector)
-        .order_by(file_warnings.c.created_at.desc(), file_warnings.c.id.desc())
-        .limit(limit)
-    ).all()
+    rows = connection.execute(RECENT_WARNINGS, {"connector": connector, "limit": limit}).all()
     return [_warning(row) for row in rows]
 
 
@@ -100,14 +76,18 @@ def all_warnings(connection: Connection) -> list[FileWarning]:
     return [_warning(row) for row in rows]
 
 
+OPEN_WARNING_COUNTS = (
+    select(file_warnings.c.connector, func.count())
+    .where(file_warnings.c.acknowledged_at.is_(None))
+    .group_by(file_warnings.c.connector)
+)
+"""(connector, warnings not acknowledged yet) (the plain reads run it too:
+hub.store.plain_sql)."""
+
+
 def open_warning_counts(connection: Connection) -> dict[str, int]:
     """Warnings no operator acknowledged yet, by connector."""
-    rows = connection.execute(
-        select(file_warnings.c.connector, func.count())
-        .where(file_warnings.c.acknowledged_at.is_(None))
-        .group_by(file_warnings.c.connector)
-    ).all()
-    return {row[0]: int(row[1]) for row in rows}
+    return counts_by_name(connection.execute(OPEN_WARNING_COUNTS).all())
 
 
 def acknowledge_warnings(connection: Connection, connector: str, *, now: datetime) -> int:

@@ -39,6 +39,7 @@ from sqlalchemy import (
 )
 
 from hub.store.compiled import DriverStatement, driver_rows
+from hub.store.health_rows import counts_by_target as target_counts
 from hub.store.outbox_rows import OutboxRow, OutboxState, held_back_rows
 from hub.store.tables import cases, events, outbox, outbox_failures
 from hub.store.types import UtcDateTime, aware
@@ -747,22 +748,22 @@ def _mark_resent(
 # --- figures for the network's status ---------------------------------------------------
 
 
+COUNTS_BY_TARGET = select(outbox.c.target, outbox.c.state, func.count()).group_by(
+    outbox.c.target, outbox.c.state
+)
+"""(target, state, messages) (the plain reads run it too: hub.store.plain_sql)."""
+OLDEST_PENDING_AT = select(func.min(outbox.c.created_at)).where(
+    outbox.c.state == OutboxState.PENDING.value
+)
+"""When the oldest message still waiting to go was written."""
+
+
 def counts_by_target(connection: Connection) -> dict[str, dict[str, int]]:
     """target -> state -> messages."""
-    counts: dict[str, dict[str, int]] = {}
-    rows = connection.execute(
-        select(outbox.c.target, outbox.c.state, func.count()).group_by(
-            outbox.c.target, outbox.c.state
-        )
-    )
-    for target, state, count in rows:
-        counts.setdefault(str(target), {})[str(state)] = int(count)
-    return counts
+    return target_counts(connection.execute(COUNTS_BY_TARGET).all())
 
 
 def oldest_pending_at(connection: Connection) -> datetime | None:
     """When the oldest message still waiting to go was written."""
-    oldest = connection.execute(
-        select(func.min(outbox.c.created_at)).where(outbox.c.state == OutboxState.PENDING.value)
-    ).scalar_one_or_none()
+    oldest = connection.execute(OLDEST_PENDING_AT).scalar_one_or_none()
     return None if oldest is None else aware(oldest)

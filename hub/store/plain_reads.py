@@ -5,6 +5,7 @@ to the store's own conversion, so that both paths say the same (issue 17, tenth 
 from __future__ import annotations
 
 import sqlite3
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from hub.errors import ConfigurationError, NotFoundError
@@ -13,9 +14,17 @@ from hub.store.plain import PlainStore
 from hub.store.revisions import MIGRATIONS, VERSION_TABLE, single_head
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from datetime import datetime
+
     from hub.store.case_rows import CaseView
     from hub.store.figure_rows import Figures
+    from hub.store.health_rows import LeaseState, StatusReads
+    from hub.store.listing_rows import FileWarning, Reject
+    from hub.store.measured_rows import MeasuredCase
     from hub.store.outbox_rows import OutboxRow
+    from hub.store.plain import Reader
+    from hub.store.run_rows import RunRecord
     from hub.store.unlinked_rows import UnlinkedEvent
     from hub.store.unmapped_rows import UnmappedCode
 
@@ -172,3 +181,119 @@ def case_view(store: PlainStore, reference: str) -> CaseView:
         references=references,
         erasure=ErasureRecord(*erased[0]) if erased else None,
     )
+
+
+@contextmanager
+def status_reads(store: PlainStore) -> Iterator[StatusReads]:
+    """As hub.store.connector_health.ConnectionStatusReads: the network's status reads,
+    in one transaction."""
+    with store.reading() as reader:
+        yield _PlainStatusReads(reader)
+
+
+class _PlainStatusReads:
+    def __init__(self, reader: Reader) -> None:
+        self._reader = reader
+
+    def lease_states(self) -> dict[str, LeaseState]:
+        from hub.store.health_rows import lease_states_of
+
+        return lease_states_of(self._reader.records(plain_sql.LEASE_STATES))
+
+    def unmapped_codes_by_source(self) -> dict[str, int]:
+        from hub.store.figure_rows import counts_by_name
+
+        return counts_by_name(self._reader.rows(plain_sql.UNMAPPED_BY_SOURCE))
+
+    def open_warning_counts(self) -> dict[str, int]:
+        from hub.store.figure_rows import counts_by_name
+
+        return counts_by_name(self._reader.rows(plain_sql.OPEN_WARNING_COUNTS))
+
+    def outbox_counts_by_target(self) -> dict[str, dict[str, int]]:
+        from hub.store.health_rows import counts_by_target
+
+        return counts_by_target(self._reader.rows(plain_sql.COUNTS_BY_TARGET))
+
+    def oldest_pending_at(self) -> datetime | None:
+        [(oldest,)] = self._reader.rows(plain_sql.OLDEST_PENDING_AT)
+        return oldest  # type: ignore[no-any-return]
+
+    def last_own_run(self, connector: str, *, outcome: str | None = None) -> RunRecord | None:
+        from hub.store.run_rows import run_record
+
+        if outcome is None:
+            rows = self._reader.records(plain_sql.LAST_OWN_RUN, connector=connector)
+        else:
+            query = plain_sql.LAST_OWN_RUN_ENDED
+            rows = self._reader.records(query, connector=connector, outcome=outcome)
+        return run_record(rows[0]) if rows else None
+
+    def consecutive_failures(self, connector: str) -> int:
+        [(count,)] = self._reader.rows(plain_sql.CONSECUTIVE_FAILURES, connector=connector)
+        return int(count)
+
+    def last_received_at(self, source: str) -> datetime | None:
+        [(received,)] = self._reader.rows(plain_sql.LAST_RECEIVED_AT, source=source)
+        return received  # type: ignore[no-any-return]
+
+
+def recent_runs(store: PlainStore, connector: str, limit: int) -> tuple[list[RunRecord], set[int]]:
+    """As hub.operators.listings' ``recent_runs`` and ``replay_run_ids``: the connector's
+    runs, newest first, replays included, and which of them were replays."""
+    from hub.store.run_rows import run_record
+
+    with store.reading() as reader:
+        found = reader.records(plain_sql.RUNS_OF, connector=connector, limit=limit)
+        records = [run_record(row) for row in found]
+        if not records:
+            return records, set()
+        ids = [record.id for record in records]
+        replays = reader.rows(plain_sql.REPLAY_RUN_IDS, run_ids=ids)
+    return records, {int(run_id) for (run_id,) in replays}
+
+
+def recent_rejects(store: PlainStore, connector: str, *, limit: int) -> list[Reject]:
+    """As hub.store.rejects.recent_rejects: the connector's rejected records, newest first."""
+    from hub.store.listing_rows import reject_of
+
+    with store.reading() as reader:
+        found = reader.records(plain_sql.RECENT_REJECTS, connector=connector, limit=limit)
+    return [reject_of(row) for row in found]
+
+
+def recent_file_warnings(store: PlainStore, connector: str, *, limit: int) -> list[FileWarning]:
+    """As hub.store.file_warnings.recent_warnings: the connector's warnings, newest first."""
+    from hub.store.listing_rows import warning_of
+
+    with store.reading() as reader:
+        found = reader.records(plain_sql.RECENT_WARNINGS, connector=connector, limit=limit)
+    return [warning_of(row) for row in found]
+
+
+def measured_case(store: PlainStore, case_ref: str) -> MeasuredCase | None:
+    """As hub.store.service_levels.measured_case: the case by its reference with its
+    measured events; None if there is no such case."""
+    from hub.store.measured_rows import measured_case_of
+
+    with store.reading() as reader:
+        found = reader.records(plain_sql.CASE_DOCUMENT, case_ref=case_ref)
+        if not found:
+            return None
+        rows = reader.records(plain_sql.MEASURED_EVENTS_OF_CASE, case_id=found[0].id)
+    return measured_case_of(found[0].document, rows)
+
+
+def measured_open_cases(store: PlainStore, retailer: str | None = None) -> list[MeasuredCase]:
+    """As hub.store.service_levels.measured_open_cases: every case not in a final status
+    (optionally one retailer's), by id, with its measured events."""
+    from hub.store.measured_rows import open_cases_of
+
+    with store.reading() as reader:
+        if retailer is None:
+            documents = reader.records(plain_sql.OPEN_CASE_DOCUMENTS)
+            rows = reader.records(plain_sql.OPEN_CASE_EVENTS)
+        else:
+            documents = reader.records(plain_sql.OPEN_CASE_DOCUMENTS_OF, retailer=retailer)
+            rows = reader.records(plain_sql.OPEN_CASE_EVENTS_OF, retailer=retailer)
+    return open_cases_of(documents, rows)

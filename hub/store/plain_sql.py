@@ -130,3 +130,152 @@ ERASURE_OF = Query(
     params={"case_id": None},
     kinds="- instant - instant",
 )
+
+LEASE_STATES = Query(
+    sqlite="SELECT connector_leases.connector, connector_leases.owner, connector_leases.lease_until, connector_leases.failures, connector_leases.not_before, connector_leases.paused_at, connector_leases.paused_reason, connector_leases.paused_by, connector_leases.failures_reset_at FROM connector_leases",  # noqa: E501
+    postgresql="SELECT connector_leases.connector, connector_leases.owner, connector_leases.lease_until, connector_leases.failures, connector_leases.not_before, connector_leases.paused_at, connector_leases.paused_reason, connector_leases.paused_by, connector_leases.failures_reset_at FROM connector_leases",  # noqa: E501
+    params={},
+    kinds="- - instant - instant instant - - instant",
+)
+
+LAST_RECEIVED_AT = Query(
+    sqlite="SELECT max(raw_messages.received_at) AS max_1 FROM raw_messages WHERE raw_messages.source = :source",  # noqa: E501
+    postgresql="SELECT max(raw_messages.received_at) AS max_1 FROM raw_messages WHERE raw_messages.source = %(source)s::VARCHAR",  # noqa: E501
+    params={"source": None},
+    kinds="instant",
+)
+
+UNMAPPED_BY_SOURCE = Query(
+    sqlite="SELECT raw_messages.source, count(distinct(events.raw_code)) AS count_1 FROM events JOIN raw_messages ON raw_messages.id = events.message_id WHERE events.unmapped = 1 AND NOT (EXISTS (SELECT remapped.seq FROM events AS remapped WHERE remapped.event_id = (events.event_id || :event_id_1))) GROUP BY raw_messages.source",  # noqa: E501
+    postgresql="SELECT raw_messages.source, count(distinct(events.raw_code)) AS count_1 FROM events JOIN raw_messages ON raw_messages.id = events.message_id WHERE events.unmapped AND NOT (EXISTS (SELECT remapped.seq FROM events AS remapped WHERE remapped.event_id = (events.event_id || %(event_id_1)s::VARCHAR))) GROUP BY raw_messages.source",  # noqa: E501
+    params={"event_id_1": "#remapped"},
+    kinds="- -",
+)
+
+OPEN_WARNING_COUNTS = Query(
+    sqlite="SELECT file_warnings.connector, count(*) AS count_1 FROM file_warnings WHERE file_warnings.acknowledged_at IS NULL GROUP BY file_warnings.connector",  # noqa: E501
+    postgresql="SELECT file_warnings.connector, count(*) AS count_1 FROM file_warnings WHERE file_warnings.acknowledged_at IS NULL GROUP BY file_warnings.connector",  # noqa: E501
+    params={},
+    kinds="- -",
+)
+
+COUNTS_BY_TARGET = Query(
+    sqlite="SELECT outbox.target, outbox.state, count(*) AS count_1 FROM outbox GROUP BY outbox.target, outbox.state",  # noqa: E501
+    postgresql="SELECT outbox.target, outbox.state, count(*) AS count_1 FROM outbox GROUP BY outbox.target, outbox.state",  # noqa: E501
+    params={},
+    kinds="- - -",
+)
+
+OLDEST_PENDING_AT = Query(
+    sqlite="SELECT min(outbox.created_at) AS min_1 FROM outbox WHERE outbox.state = :state_1",
+    postgresql="SELECT min(outbox.created_at) AS min_1 FROM outbox WHERE outbox.state = %(state_1)s::VARCHAR",  # noqa: E501
+    params={"state_1": "pending"},
+    kinds="instant",
+)
+
+LAST_OWN_RUN = Query(
+    sqlite="SELECT connector_runs.id, connector_runs.connector, connector_runs.started_at, connector_runs.finished_at, connector_runs.outcome, connector_runs.messages_seen, connector_runs.messages_read, connector_runs.records_read, connector_runs.events_stored, connector_runs.duplicates, connector_runs.unmapped, connector_runs.orphans, connector_runs.rejected, connector_runs.error_action, connector_runs.error_message, connector_runs.push_window FROM connector_runs WHERE connector_runs.connector = :connector AND NOT (EXISTS (SELECT * FROM replays WHERE replays.run_id = connector_runs.id)) ORDER BY connector_runs.started_at DESC, connector_runs.id DESC  LIMIT :param_1 OFFSET :param_2",  # noqa: E501
+    postgresql="SELECT connector_runs.id, connector_runs.connector, connector_runs.started_at, connector_runs.finished_at, connector_runs.outcome, connector_runs.messages_seen, connector_runs.messages_read, connector_runs.records_read, connector_runs.events_stored, connector_runs.duplicates, connector_runs.unmapped, connector_runs.orphans, connector_runs.rejected, connector_runs.error_action, connector_runs.error_message, connector_runs.push_window FROM connector_runs WHERE connector_runs.connector = %(connector)s::VARCHAR AND NOT (EXISTS (SELECT * FROM replays WHERE replays.run_id = connector_runs.id)) ORDER BY connector_runs.started_at DESC, connector_runs.id DESC  LIMIT %(param_1)s::INTEGER",  # noqa: E501
+    params={"connector": None, "param_1": 1, "param_2": 0},
+    kinds="- - instant instant - - - - - - - - - - - instant",
+)
+
+LAST_OWN_RUN_ENDED = Query(
+    sqlite="SELECT connector_runs.id, connector_runs.connector, connector_runs.started_at, connector_runs.finished_at, connector_runs.outcome, connector_runs.messages_seen, connector_runs.messages_read, connector_runs.records_read, connector_runs.events_stored, connector_runs.duplicates, connector_runs.unmapped, connector_runs.orphans, connector_runs.rejected, connector_runs.error_action, connector_runs.error_message, connector_runs.push_window FROM connector_runs WHERE connector_runs.connector = :connector AND NOT (EXISTS (SELECT * FROM replays WHERE replays.run_id = connector_runs.id)) AND connector_runs.outcome = :outcome ORDER BY connector_runs.started_at DESC, connector_runs.id DESC  LIMIT :param_1 OFFSET :param_2",  # noqa: E501
+    postgresql="SELECT connector_runs.id, connector_runs.connector, connector_runs.started_at, connector_runs.finished_at, connector_runs.outcome, connector_runs.messages_seen, connector_runs.messages_read, connector_runs.records_read, connector_runs.events_stored, connector_runs.duplicates, connector_runs.unmapped, connector_runs.orphans, connector_runs.rejected, connector_runs.error_action, connector_runs.error_message, connector_runs.push_window FROM connector_runs WHERE connector_runs.connector = %(connector)s::VARCHAR AND NOT (EXISTS (SELECT * FROM replays WHERE replays.run_id = connector_runs.id)) AND connector_runs.outcome = %(outcome)s::VARCHAR ORDER BY connector_runs.started_at DESC, connector_runs.id DESC  LIMIT %(param_1)s::INTEGER",  # noqa: E501
+    params={"connector": None, "outcome": None, "param_1": 1, "param_2": 0},
+    kinds="- - instant instant - - - - - - - - - - - instant",
+)
+
+CONSECUTIVE_FAILURES = Query(
+    sqlite="SELECT count(*) AS count_1 FROM connector_runs WHERE connector_runs.connector = :connector AND connector_runs.outcome = :outcome_1 AND NOT (EXISTS (SELECT * FROM replays WHERE replays.run_id = connector_runs.id)) AND ((SELECT max(connector_runs.started_at) AS max_1 FROM connector_runs WHERE connector_runs.connector = :connector AND connector_runs.outcome = :outcome_2 AND NOT (EXISTS (SELECT * FROM replays WHERE replays.run_id = connector_runs.id))) IS NULL OR connector_runs.started_at > (SELECT max(connector_runs.started_at) AS max_1 FROM connector_runs WHERE connector_runs.connector = :connector AND connector_runs.outcome = :outcome_2 AND NOT (EXISTS (SELECT * FROM replays WHERE replays.run_id = connector_runs.id)))) AND ((SELECT connector_leases.failures_reset_at FROM connector_leases WHERE connector_leases.connector = :connector) IS NULL OR connector_runs.started_at >= (SELECT connector_leases.failures_reset_at FROM connector_leases WHERE connector_leases.connector = :connector))",  # noqa: E501
+    postgresql="SELECT count(*) AS count_1 FROM connector_runs WHERE connector_runs.connector = %(connector)s::VARCHAR AND connector_runs.outcome = %(outcome_1)s::VARCHAR AND NOT (EXISTS (SELECT * FROM replays WHERE replays.run_id = connector_runs.id)) AND ((SELECT max(connector_runs.started_at) AS max_1 FROM connector_runs WHERE connector_runs.connector = %(connector)s::VARCHAR AND connector_runs.outcome = %(outcome_2)s::VARCHAR AND NOT (EXISTS (SELECT * FROM replays WHERE replays.run_id = connector_runs.id))) IS NULL OR connector_runs.started_at > (SELECT max(connector_runs.started_at) AS max_1 FROM connector_runs WHERE connector_runs.connector = %(connector)s::VARCHAR AND connector_runs.outcome = %(outcome_2)s::VARCHAR AND NOT (EXISTS (SELECT * FROM replays WHERE replays.run_id = connector_runs.id)))) AND ((SELECT connector_leases.failures_reset_at FROM connector_leases WHERE connector_leases.connector = %(connector)s::VARCHAR) IS NULL OR connector_runs.started_at >= (SELECT connector_leases.failures_reset_at FROM connector_leases WHERE connector_leases.connector = %(connector)s::VARCHAR))",  # noqa: E501
+    params={"connector": None, "outcome_1": "failed", "outcome_2": "succeeded"},
+    kinds="-",
+)
+
+RUNS_OF = Query(
+    sqlite="SELECT connector_runs.id, connector_runs.connector, connector_runs.started_at, connector_runs.finished_at, connector_runs.outcome, connector_runs.messages_seen, connector_runs.messages_read, connector_runs.records_read, connector_runs.events_stored, connector_runs.duplicates, connector_runs.unmapped, connector_runs.orphans, connector_runs.rejected, connector_runs.error_action, connector_runs.error_message, connector_runs.push_window FROM connector_runs WHERE connector_runs.connector = :connector ORDER BY connector_runs.started_at DESC, connector_runs.id DESC  LIMIT :limit OFFSET :param_1",  # noqa: E501
+    postgresql="SELECT connector_runs.id, connector_runs.connector, connector_runs.started_at, connector_runs.finished_at, connector_runs.outcome, connector_runs.messages_seen, connector_runs.messages_read, connector_runs.records_read, connector_runs.events_stored, connector_runs.duplicates, connector_runs.unmapped, connector_runs.orphans, connector_runs.rejected, connector_runs.error_action, connector_runs.error_message, connector_runs.push_window FROM connector_runs WHERE connector_runs.connector = %(connector)s::VARCHAR ORDER BY connector_runs.started_at DESC, connector_runs.id DESC  LIMIT %(limit)s::INTEGER",  # noqa: E501
+    params={"connector": None, "limit": None, "param_1": 0},
+    kinds="- - instant instant - - - - - - - - - - - instant",
+)
+
+REPLAY_RUN_IDS = Query(
+    sqlite="SELECT replays.run_id FROM replays WHERE replays.run_id IN (__[POSTCOMPILE_run_ids])",
+    postgresql="SELECT replays.run_id FROM replays WHERE replays.run_id IN (__[POSTCOMPILE_run_ids])",  # noqa: E501
+    params={},
+    kinds="-",
+    expanding=("run_ids",),
+)
+
+RECENT_REJECTS = Query(
+    sqlite="SELECT rejects.id, rejects.run_id, rejects.connector, rejects.message_id, rejects.source, rejects.line, rejects.field, rejects.reason, rejects.raw, rejects.created_at, rejects.fixed_at, rejects.fixed_by_run FROM rejects WHERE rejects.connector = :connector ORDER BY rejects.created_at DESC, rejects.id DESC  LIMIT :limit OFFSET :param_1",  # noqa: E501
+    postgresql="SELECT rejects.id, rejects.run_id, rejects.connector, rejects.message_id, rejects.source, rejects.line, rejects.field, rejects.reason, rejects.raw, rejects.created_at, rejects.fixed_at, rejects.fixed_by_run FROM rejects WHERE rejects.connector = %(connector)s::VARCHAR ORDER BY rejects.created_at DESC, rejects.id DESC  LIMIT %(limit)s::INTEGER",  # noqa: E501
+    params={"connector": None, "limit": None, "param_1": 0},
+    kinds="- - - - - - - - - instant instant -",
+)
+
+RECENT_WARNINGS = Query(
+    sqlite="SELECT file_warnings.id, file_warnings.connector, file_warnings.run_id, file_warnings.message_id, file_warnings.source, file_warnings.kind, file_warnings.reason, file_warnings.created_at, file_warnings.acknowledged_at FROM file_warnings WHERE file_warnings.connector = :connector ORDER BY file_warnings.created_at DESC, file_warnings.id DESC  LIMIT :limit OFFSET :param_1",  # noqa: E501
+    postgresql="SELECT file_warnings.id, file_warnings.connector, file_warnings.run_id, file_warnings.message_id, file_warnings.source, file_warnings.kind, file_warnings.reason, file_warnings.created_at, file_warnings.acknowledged_at FROM file_warnings WHERE file_warnings.connector = %(connector)s::VARCHAR ORDER BY file_warnings.created_at DESC, file_warnings.id DESC  LIMIT %(limit)s::INTEGER",  # noqa: E501
+    params={"connector": None, "limit": None, "param_1": 0},
+    kinds="- - - - - - - instant instant",
+)
+
+CASE_DOCUMENT = Query(
+    sqlite="SELECT cases.id, cases.document FROM cases WHERE cases.reference = :case_ref",
+    postgresql="SELECT cases.id, cases.document FROM cases WHERE cases.reference = %(case_ref)s::VARCHAR",  # noqa: E501
+    params={"case_ref": None},
+    kinds="- json",
+)
+
+MEASURED_EVENTS_OF_CASE = Query(
+    sqlite="SELECT events.case_id, events.event_id, events.case_ref, events.type, events.status, events.occurred_at, events.occurred_offset_minutes, events.recorded_at, events.reported_by, events.raw_code, events.subject, events.details FROM events WHERE events.case_id = :case_id AND events.status IS NOT NULL AND (events.type NOT IN (__[POSTCOMPILE_type_1]))",  # noqa: E501
+    postgresql="SELECT events.case_id, events.event_id, events.case_ref, events.type, events.status, events.occurred_at, events.occurred_offset_minutes, events.recorded_at, events.reported_by, events.raw_code, events.subject, events.details FROM events WHERE events.case_id = %(case_id)s::INTEGER AND events.status IS NOT NULL AND (events.type NOT IN (__[POSTCOMPILE_type_1]))",  # noqa: E501
+    params={"case_id": None, "type_1": ("service_level", "case_record")},
+    kinds="- - - - - instant - instant - - - json",
+    expanding=("type_1",),
+)
+
+OPEN_CASE_DOCUMENTS = Query(
+    sqlite="SELECT cases.id, cases.document FROM cases WHERE cases.status IS NULL OR (cases.status NOT IN (__[POSTCOMPILE_status_1])) ORDER BY cases.id",  # noqa: E501
+    postgresql="SELECT cases.id, cases.document FROM cases WHERE cases.status IS NULL OR (cases.status NOT IN (__[POSTCOMPILE_status_1])) ORDER BY cases.id",  # noqa: E501
+    params={"status_1": ("cancelled", "closed", "credit_note_issued", "exchanged", "refunded")},
+    kinds="- json",
+    expanding=("status_1",),
+)
+
+OPEN_CASE_DOCUMENTS_OF = Query(
+    sqlite="SELECT cases.id, cases.document FROM cases WHERE (cases.status IS NULL OR (cases.status NOT IN (__[POSTCOMPILE_status_1]))) AND cases.retailer_id = :retailer ORDER BY cases.id",  # noqa: E501
+    postgresql="SELECT cases.id, cases.document FROM cases WHERE (cases.status IS NULL OR (cases.status NOT IN (__[POSTCOMPILE_status_1]))) AND cases.retailer_id = %(retailer)s::VARCHAR ORDER BY cases.id",  # noqa: E501
+    params={
+        "status_1": ("cancelled", "closed", "credit_note_issued", "exchanged", "refunded"),
+        "retailer": None,
+    },
+    kinds="- json",
+    expanding=("status_1",),
+)
+
+OPEN_CASE_EVENTS = Query(
+    sqlite="SELECT events.case_id, events.event_id, events.case_ref, events.type, events.status, events.occurred_at, events.occurred_offset_minutes, events.recorded_at, events.reported_by, events.raw_code, events.subject, events.details FROM events JOIN cases ON cases.id = events.case_id WHERE (cases.status IS NULL OR (cases.status NOT IN (__[POSTCOMPILE_status_1]))) AND events.status IS NOT NULL AND (events.type NOT IN (__[POSTCOMPILE_type_1]))",  # noqa: E501
+    postgresql="SELECT events.case_id, events.event_id, events.case_ref, events.type, events.status, events.occurred_at, events.occurred_offset_minutes, events.recorded_at, events.reported_by, events.raw_code, events.subject, events.details FROM events JOIN cases ON cases.id = events.case_id WHERE (cases.status IS NULL OR (cases.status NOT IN (__[POSTCOMPILE_status_1]))) AND events.status IS NOT NULL AND (events.type NOT IN (__[POSTCOMPILE_type_1]))",  # noqa: E501
+    params={
+        "status_1": ("cancelled", "closed", "credit_note_issued", "exchanged", "refunded"),
+        "type_1": ("service_level", "case_record"),
+    },
+    kinds="- - - - - instant - instant - - - json",
+    expanding=("status_1", "type_1"),
+)
+
+OPEN_CASE_EVENTS_OF = Query(
+    sqlite="SELECT events.case_id, events.event_id, events.case_ref, events.type, events.status, events.occurred_at, events.occurred_offset_minutes, events.recorded_at, events.reported_by, events.raw_code, events.subject, events.details FROM events JOIN cases ON cases.id = events.case_id WHERE (cases.status IS NULL OR (cases.status NOT IN (__[POSTCOMPILE_status_1]))) AND cases.retailer_id = :retailer AND events.status IS NOT NULL AND (events.type NOT IN (__[POSTCOMPILE_type_1]))",  # noqa: E501
+    postgresql="SELECT events.case_id, events.event_id, events.case_ref, events.type, events.status, events.occurred_at, events.occurred_offset_minutes, events.recorded_at, events.reported_by, events.raw_code, events.subject, events.details FROM events JOIN cases ON cases.id = events.case_id WHERE (cases.status IS NULL OR (cases.status NOT IN (__[POSTCOMPILE_status_1]))) AND cases.retailer_id = %(retailer)s::VARCHAR AND events.status IS NOT NULL AND (events.type NOT IN (__[POSTCOMPILE_type_1]))",  # noqa: E501
+    params={
+        "status_1": ("cancelled", "closed", "credit_note_issued", "exchanged", "refunded"),
+        "retailer": None,
+        "type_1": ("service_level", "case_record"),
+    },
+    kinds="- - - - - instant - instant - - - json",
+    expanding=("status_1", "type_1"),
+)

@@ -29,11 +29,17 @@ def _statements() -> dict[str, Select[Any]]:
         case_links,
         case_search,
         cases,
+        connector_health,
         erasure,
         events,
         figures,
+        file_warnings,
         migrate,
         outbox,
+        rejects,
+        run_history,
+        runs,
+        service_levels,
         unmapped,
     )
 
@@ -56,6 +62,25 @@ def _statements() -> dict[str, Select[Any]]:
         "EVENTS_OF_CASE": events.EVENTS_OF_CASE,
         "REFERENCES_OF_CASE": case_links.REFERENCES_OF_CASE,
         "ERASURE_OF": erasure.ERASURE_OF,
+        "LEASE_STATES": connector_health.LEASE_STATES,
+        "LAST_RECEIVED_AT": connector_health.LAST_RECEIVED_AT,
+        "UNMAPPED_BY_SOURCE": unmapped.UNMAPPED_BY_SOURCE,
+        "OPEN_WARNING_COUNTS": file_warnings.OPEN_WARNING_COUNTS,
+        "COUNTS_BY_TARGET": outbox.COUNTS_BY_TARGET,
+        "OLDEST_PENDING_AT": outbox.OLDEST_PENDING_AT,
+        "LAST_OWN_RUN": run_history.LAST_OWN_RUN,
+        "LAST_OWN_RUN_ENDED": run_history.LAST_OWN_RUN_ENDED,
+        "CONSECUTIVE_FAILURES": runs.CONSECUTIVE_FAILURES,
+        "RUNS_OF": run_history.RUNS_OF,
+        "REPLAY_RUN_IDS": run_history.REPLAY_RUN_IDS,
+        "RECENT_REJECTS": rejects.RECENT_REJECTS,
+        "RECENT_WARNINGS": file_warnings.RECENT_WARNINGS,
+        "CASE_DOCUMENT": service_levels.CASE_DOCUMENT,
+        "MEASURED_EVENTS_OF_CASE": service_levels.MEASURED_EVENTS_OF_CASE,
+        "OPEN_CASE_DOCUMENTS": service_levels.OPEN_CASE_DOCUMENTS,
+        "OPEN_CASE_DOCUMENTS_OF": service_levels.OPEN_CASE_DOCUMENTS_OF,
+        "OPEN_CASE_EVENTS": service_levels.OPEN_CASE_EVENTS,
+        "OPEN_CASE_EVENTS_OF": service_levels.OPEN_CASE_EVENTS_OF,
     }
 
 
@@ -78,19 +103,37 @@ def _literal(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False)
     if value is None or isinstance(value, bool | int | float):
         return repr(value)
+    if isinstance(value, list | tuple):
+        return f"({_listed(list(value))})"
     raise TypeError(f"no literal for {value!r}")
 
 
 def _compiled(statement: Select[Any], dialect: Any) -> tuple[str, dict[str, Any], list[str]]:
     compiled = statement.compile(dialect=dialect)
-    expanding = [name for name, bind in compiled.binds.items() if bind.expanding]
-    params = {name: value for name, value in compiled.params.items() if name not in expanding}
+    expanding: list[str] = []  # by the names the statement's text gives them
+    for bind in compiled.binds.values():
+        if bind.expanding and compiled.bind_names[bind] not in expanding:
+            expanding.append(compiled.bind_names[bind])
+    params = {  # a list the statement carries itself (``not_in`` of constants) is kept
+        name: value
+        for name, value in compiled.params.items()
+        if name not in expanding or value is not None
+    }
     return " ".join(line.rstrip() for line in str(compiled).split("\n")), params, expanding
 
 
 def _listed(values: list[Any]) -> str:
     """A tuple's items as written between its parentheses."""
     return ", ".join(_literal(value) for value in values) + ("," if len(values) == 1 else "")
+
+
+def _params(params: dict[str, Any]) -> str:
+    """The parameters on one line, or one a line (as the formatter writes) when too long."""
+    items = [f"{_literal(key)}: {_literal(value)}" for key, value in params.items()]
+    line = "    params={" + ", ".join(items) + "},"
+    if len(line) <= 100:
+        return line
+    return "\n".join(["    params={", *(f"        {item}," for item in items), "    },"])
 
 
 def _query(name: str, statement: Select[Any]) -> str:
@@ -108,15 +151,14 @@ def _query(name: str, statement: Select[Any]) -> str:
         f"{name} = Query(",
         f"    sqlite={_literal(sqlite)},",
         f"    postgresql={_literal(postgresql)},",
-        "    params={"
-        + ", ".join(f"{_literal(key)}: {_literal(value)}" for key, value in params.items())
-        + "},",
+        _params(params),
         f"    kinds={_literal(' '.join(kind or '-' for kind in kinds))},",
     ]
     if expanding:
         lines.append(f"    expanding=({_listed(expanding)}),")
     lines.append(")")
-    return "\n".join(line if len(line) <= 100 else f"{line}  # noqa: E501" for line in lines)
+    physical = "\n".join(lines).split("\n")
+    return "\n".join(line if len(line) <= 100 else f"{line}  # noqa: E501" for line in physical)
 
 
 def generated_module() -> str:

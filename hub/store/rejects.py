@@ -24,8 +24,8 @@ from sqlalchemy import (
     CompoundSelect,
     Connection,
     Integer,
-    Row,
     Select,
+    String,
     and_,
     bindparam,
     func,
@@ -40,6 +40,8 @@ from sqlalchemy import (
 from hub.errors import PartnerDataError
 from hub.store.compiled import DriverStatement
 from hub.store.id_pages import id_page
+from hub.store.listing_rows import Reject
+from hub.store.listing_rows import reject_of as _reject
 from hub.store.tables import (
     case_references,
     cases,
@@ -113,49 +115,19 @@ def keep_rejects(
     )
 
 
-@dataclass(frozen=True)
-class Reject:
-    """A kept rejected record, with where it was, why, and its raw text."""
-
-    id: int
-    connector: str
-    run_id: int | None
-    message_id: int | None
-    source: str
-    line: int | None
-    field: str | None
-    reason: str
-    raw: str | None
-    created_at: datetime
-    fixed_at: datetime | None = None
-    fixed_by_run: int | None = None
-
-
-def _reject(row: Row[Any]) -> Reject:
-    return Reject(
-        id=row.id,
-        connector=row.connector,
-        run_id=row.run_id,
-        message_id=row.message_id,
-        source=row.source,
-        line=row.line,
-        field=row.field,
-        reason=row.reason,
-        raw=row.raw,
-        created_at=row.created_at,
-        fixed_at=row.fixed_at,
-        fixed_by_run=row.fixed_by_run,
-    )
+RECENT_REJECTS = (
+    select(rejects)
+    .where(rejects.c.connector == bindparam("connector", type_=String))
+    .order_by(rejects.c.created_at.desc(), rejects.c.id.desc())
+    .limit(bindparam("limit", type_=Integer))
+)
+"""A connector's rejected records, newest first (the plain reads run it too:
+hub.store.plain_sql)."""
 
 
 def recent_rejects(connection: Connection, connector: str, *, limit: int) -> list[Reject]:
     """The connector's rejected records, newest first."""
-    rows = connection.execute(
-        select(rejects)
-        .where(rejects.c.connector == connector)
-        .order_by(rejects.c.created_at.desc(), rejects.c.id.desc())
-        .limit(limit)
-    ).all()
+    rows = connection.execute(RECENT_REJECTS, {"connector": connector, "limit": limit}).all()
     return [_reject(row) for row in rows]
 
 

@@ -15,13 +15,30 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, Select, and_, case, exists, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Integer,
+    Row,
+    Select,
+    String,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    select,
+)
 
 from hub.store.id_pages import id_page
 from hub.store.runs import RunOutcome, own_runs
 from hub.store.tables import connector_runs, replays
 
 __all__ = [
+    "LAST_OWN_RUN",
+    "LAST_OWN_RUN_ENDED",
+    "REPLAY_RUN_IDS",
+    "RUNS_OF",
     "RunPage",
     "RunsShown",
     "empty_polls",
@@ -38,29 +55,54 @@ def _newest_first(statement: Select[Any]) -> Select[Any]:
     return statement.order_by(connector_runs.c.started_at.desc(), connector_runs.c.id.desc())
 
 
+RUNS_OF = _newest_first(
+    select(connector_runs).where(connector_runs.c.connector == bindparam("connector", type_=String))
+).limit(bindparam("limit", type_=Integer))
+"""A connector's runs, newest first, replays included (the plain reads run it too:
+hub.store.plain_sql)."""
+
+
 def runs_of(connection: Connection, connector: str, *, limit: int) -> Sequence[Row[Any]]:
     """The connector's runs, newest first, replays included."""
-    statement = select(connector_runs).where(connector_runs.c.connector == connector)
-    return connection.execute(_newest_first(statement).limit(limit)).all()
+    return connection.execute(RUNS_OF, {"connector": connector, "limit": limit}).all()
+
+
+def _last_own_run(*, ended: bool) -> Select[Any]:
+    statement = select(connector_runs).where(
+        connector_runs.c.connector == bindparam("connector", type_=String), own_runs()
+    )
+    if ended:
+        statement = statement.where(connector_runs.c.outcome == bindparam("outcome", type_=String))
+    return _newest_first(statement).limit(1)
+
+
+LAST_OWN_RUN = _last_own_run(ended=False)
+"""The latest own run of ``connector`` (the plain reads run it too: hub.store.plain_sql)."""
+LAST_OWN_RUN_ENDED = _last_own_run(ended=True)
+"""The latest own run of ``connector`` that ended with ``outcome``."""
 
 
 def last_own_run(
     connection: Connection, connector: str, *, outcome: str | None = None
 ) -> Row[Any] | None:
     """The connector's latest own run, or its latest own run that ended so."""
-    statement = select(connector_runs).where(connector_runs.c.connector == connector, own_runs())
-    if outcome is not None:
-        statement = statement.where(connector_runs.c.outcome == outcome)
-    return connection.execute(_newest_first(statement).limit(1)).first()
+    if outcome is None:
+        return connection.execute(LAST_OWN_RUN, {"connector": connector}).first()
+    values = {"connector": connector, "outcome": outcome}
+    return connection.execute(LAST_OWN_RUN_ENDED, values).first()
+
+
+REPLAY_RUN_IDS = select(replays.c.run_id).where(
+    replays.c.run_id.in_(bindparam("run_ids", expanding=True))
+)
+"""Which of ``run_ids`` were replays."""
 
 
 def replay_run_ids(connection: Connection, run_ids: Sequence[int]) -> set[int]:
     """Which of these runs were replays."""
     if not run_ids:
         return set()
-    found = connection.execute(
-        select(replays.c.run_id).where(replays.c.run_id.in_(run_ids))
-    ).scalars()
+    found = connection.execute(REPLAY_RUN_IDS, {"run_ids": list(run_ids)}).scalars()
     return {int(run_id) for run_id in found}
 
 

@@ -8,20 +8,31 @@ crashes still shows up); hub.partners.alerts counts failures in a row from here.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, exists, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    String,
+    bindparam,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.sql.dml import ReturningInsert
 
 from hub.errors import PartnerDataError
+from hub.store.run_rows import ReplayMark, RunCounts, RunOutcome, RunRecord, run_record
 from hub.store.tables import connector_leases, connector_runs, rejects, replays
 from hub.store.upsert import dialect_insert
 
 __all__ = [
+    "CONSECUTIVE_FAILURES",
     "ReplayMark",
     "RunCounts",
     "RunOutcome",
@@ -37,54 +48,6 @@ __all__ = [
     "run_by_id",
     "run_record",
 ]
-
-
-class RunOutcome(StrEnum):
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-
-
-@dataclass
-class RunCounts:
-    """What a run did; added up message by message."""
-
-    messages_seen: int = 0
-    messages_read: int = 0
-    records_read: int = 0
-    events_stored: int = 0
-    duplicates: int = 0
-    unmapped: int = 0
-    orphans: int = 0
-    rejected: int = 0
-
-    def add(self, other: RunCounts) -> None:
-        for name in self.__dataclass_fields__:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-
-
-@dataclass
-class RunRecord:
-    id: int
-    connector: str
-    started_at: datetime
-    finished_at: datetime | None
-    outcome: RunOutcome
-    counts: RunCounts = field(default_factory=RunCounts)
-    error_action: str | None = None
-    error_message: str | None = None
-    push_window: datetime | None = None
-    """Set for the record that adds up a push connector's pushes of one hour: the hour's
-    start (its ``started_at`` is the first push's, its ``finished_at`` the latest's)."""
-
-
-@dataclass(frozen=True)
-class ReplayMark:
-    """What marks a run as a replay: which message or since when, and who asked."""
-
-    message_id: int | None
-    since: datetime | None
-    requested_by: str
 
 
 def open_run(
@@ -183,22 +146,6 @@ def add_to_run(
     )
 
 
-def run_record(row: Row[Any]) -> RunRecord:
-    """A ``connector_runs`` row as the record every reader shows."""
-    counts = RunCounts(**{name: getattr(row, name) for name in RunCounts.__dataclass_fields__})
-    return RunRecord(
-        id=row.id,
-        connector=row.connector,
-        started_at=row.started_at,
-        finished_at=row.finished_at,
-        outcome=RunOutcome(row.outcome),
-        counts=counts,
-        error_action=row.error_action,
-        error_message=row.error_message,
-        push_window=row.push_window,
-    )
-
-
 def run_by_id(connection: Connection, run_id: int) -> RunRecord:
     row = connection.execute(select(connector_runs).where(connector_runs.c.id == run_id)).one()
     return run_record(row)
@@ -240,8 +187,8 @@ def own_runs() -> ColumnElement[bool]:
     return ~exists().where(replays.c.run_id == connector_runs.c.id)
 
 
-def consecutive_failures(connection: Connection, connector: str) -> int:
-    """Failed runs since the last success and since the last resume, replays left out."""
+def _consecutive_failures() -> Select[Any]:
+    connector = bindparam("connector", type_=String)
     last_success = (
         select(func.max(connector_runs.c.started_at))
         .where(
@@ -256,7 +203,7 @@ def consecutive_failures(connection: Connection, connector: str) -> int:
         .where(connector_leases.c.connector == connector)
         .scalar_subquery()
     )
-    count = connection.execute(
+    return (
         select(func.count())
         .select_from(connector_runs)
         .where(
@@ -266,7 +213,17 @@ def consecutive_failures(connection: Connection, connector: str) -> int:
             or_(last_success.is_(None), connector_runs.c.started_at > last_success),
             or_(reset_at.is_(None), connector_runs.c.started_at >= reset_at),
         )
-    ).scalar_one()
+    )
+
+
+CONSECUTIVE_FAILURES = _consecutive_failures()
+"""Failed own runs of ``connector`` since its last success and its last resume (the plain
+reads run it too: hub.store.plain_sql)."""
+
+
+def consecutive_failures(connection: Connection, connector: str) -> int:
+    """Failed runs since the last success and since the last resume, replays left out."""
+    count = connection.execute(CONSECUTIVE_FAILURES, {"connector": connector}).scalar_one()
     return int(count)
 
 

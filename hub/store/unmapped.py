@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import ColumnElement, Connection, func, select
 
+from hub.store.figure_rows import counts_by_name
 from hub.store.tables import events, raw_messages
 from hub.store.unmapped_rows import UnmappedCode, unmapped_rows
 
@@ -63,12 +64,16 @@ def unmapped_codes(connection: Connection) -> list[UnmappedCode]:
     return unmapped_rows(connection.execute(UNMAPPED_CODES).all())
 
 
+UNMAPPED_BY_SOURCE = (
+    select(raw_messages.c.source, func.count(func.distinct(events.c.raw_code)))
+    .select_from(events.join(raw_messages, raw_messages.c.id == events.c.message_id))
+    .where(_still_unmapped())
+    .group_by(raw_messages.c.source)
+)
+"""(connector, distinct codes still unmapped) (the plain reads run it too:
+hub.store.plain_sql)."""
+
+
 def unmapped_codes_by_source(connection: Connection) -> dict[str, int]:
     """Distinct codes still unmapped, by the connector whose messages carried them."""
-    rows = connection.execute(
-        select(raw_messages.c.source, func.count(func.distinct(events.c.raw_code)))
-        .select_from(events.join(raw_messages, raw_messages.c.id == events.c.message_id))
-        .where(_still_unmapped())
-        .group_by(raw_messages.c.source)
-    ).all()
-    return {str(source): int(count) for source, count in rows}
+    return counts_by_name(connection.execute(UNMAPPED_BY_SOURCE).all())
