@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from hub.operators.run_words import known_names, outcome_text, require_known
 from hub.partners.rejection import WHOLE_MESSAGE_REJECTED
@@ -20,9 +19,6 @@ from hub.store.listing_rows import FileWarning, Reject
 from hub.store.rejects import ReplayTries
 from hub.store.run_history import RunsShown
 from hub.store.unmapped import REMAPPED_SUFFIX, UnmappedCode, remapped_id
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = [
     "REMAPPED_SUFFIX",
