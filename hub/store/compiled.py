@@ -206,14 +206,23 @@ def _expand(
 
 
 def driver_rows(
-    connection: Connection, sql: str, arguments: Sequence[Any] | Mapping[str, Any] = ()
+    connection: Connection,
+    sql: str,
+    arguments: Sequence[Any] | Mapping[str, Any] = (),
+    *,
+    binary: bool = False,
 ) -> list[tuple[Any, ...]]:
     """Run SQL in the driver's own parameter style on a cursor of the transaction's
-    driver connection; its rows as the driver gives them (none for a statement without)."""
+    driver connection; its rows as the driver gives them (none for a statement without).
+    ``binary``: the rows in PostgreSQL's binary format (psycopg's option), where the text
+    format would cost a decoding of every byte (a bytea's hexadecimal)."""
     cursor = _cursor(connection)
     _announce(connection, cursor, sql, arguments, many=False)
     try:
-        cursor.execute(sql, arguments)
+        if binary:
+            cursor.execute(sql, arguments, binary=True)
+        else:
+            cursor.execute(sql, arguments)
         rows = cast(
             "list[tuple[Any, ...]]", cursor.fetchall() if cursor.description is not None else []
         )

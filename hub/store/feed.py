@@ -51,6 +51,7 @@ from sqlalchemy import (
 from sqlalchemy.sql import FromClause
 
 from hub.model.event import STATUS_SETS, Event, EventDetails, EventType
+from hub.store.compiled import driver_rows
 from hub.store.tables import cases, events, feed_entries
 
 FeedKey = tuple[int, int]
@@ -316,24 +317,16 @@ def _rows_statement(dialect: Dialect, from_key: bool, *, stored: bool) -> _State
 def _driver_rows(
     connection: Connection, statement: _Statement, values: dict[str, Any], *, binary: bool = False
 ) -> list[tuple[Any, ...]]:
-    """The statement's rows as the driver gives them, in the connection's transaction;
-    ``binary``: in PostgreSQL's binary format (psycopg's option; SQLite has none)."""
+    """The statement's rows as the driver gives them, in the connection's transaction
+    (hub.store.compiled's one way of running SQL on the driver: its errors, listeners and
+    lost connections handled as SQLAlchemy's own execution would)."""
     values = dict(statement.fixed, **values)
     parameters: Any = (
         values
         if statement.positional is None
         else tuple(values[name] for name in statement.positional)
     )
-    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        if binary:
-            cursor.execute(statement.sql, parameters, binary=True)
-        else:
-            cursor.execute(statement.sql, parameters)
-        rows: list[tuple[Any, ...]] = cursor.fetchall()
-    finally:
-        cursor.close()
-    return rows
+    return driver_rows(connection, statement.sql, parameters, binary=binary)
 
 
 def _utc_from_text(text: str) -> datetime:
