@@ -7,6 +7,7 @@ period. Both databases."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -31,6 +32,7 @@ from hub.store.archive import archive_message, message_content
 from hub.store.cases import get_case, open_case
 from hub.store.db import Database
 from hub.store.events import append_events
+from hub.store.migrate import upgrade
 from hub.store.plain import PlainStore
 from hub.store.plain_reads import retention_reads
 from hub.store.retention import ConnectionRetentionReads
@@ -46,6 +48,7 @@ from hub.store.tables import (
 )
 from tests.api_support import make_tenant
 from tests.factories import case_event, make_case, register_network, stored_message
+from tests.test_status import modules_loaded_by
 
 NOW = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
 OLD = NOW - timedelta(days=400)
@@ -410,3 +413,20 @@ def test_hub_retention_dry_run_says_the_same_as_through_the_database(
     assert database.exit_code == 0, database.output
     assert plain.stdout == database.stdout
     assert "anonymise_closed_cases_after" in plain.stdout
+
+
+def test_hub_retention_dry_run_imports_no_sqlalchemy(tmp_path: Path) -> None:
+    """Issue 17: the dry run counts through hub.store.plain, with the network checked
+    afresh or kept; `hub retention` itself (it writes) stays on the `Database`."""
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    upgrade(Database(url))
+    environ = {**os.environ, "HUB_DATABASE_URL": url, "HUB_CACHE_DIR": str(tmp_path / "kept")}
+    environ.pop("HUB_HOME", None)
+    heavy = ("sqlalchemy", "hub.store.db", "hub.store.tables")
+    for turn in ("network checked and kept", "network kept"):
+        loaded = modules_loaded_by(["retention", "--dry-run"], environ, tmp_path / "m.txt")
+        assert "hub.store.plain" in loaded, turn
+        found = sorted(name for name in loaded if name.split(".")[0] in heavy or name in heavy)
+        assert found == [], f"{turn}: {found}"
+    applying = modules_loaded_by(["retention"], environ, tmp_path / "m.txt")
+    assert "hub.store.db" in applying
