@@ -2,6 +2,7 @@
 (``retention:`` in connectors.yaml) and removing it now; `hub cases erase REF`: erase a
 case's personal data as the retailer API does, for a request that came another way."""
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -14,6 +15,7 @@ from commands.common import (
     case_reference,
     network_to_read,
     open_database,
+    open_plain,
     out,
     write_json,
 )
@@ -31,33 +33,46 @@ def retention(
 ) -> None:
     """Apply the retention periods now (the scheduled job does it every hour), or say
     with --dry-run what would go: counts per kind and the oldest row kept."""
+    if not dry_run:
+        _apply(database, network, as_json)
+        return
+    from datetime import UTC, datetime
+
     from rich.table import Table
 
-    from hub.operators.retention import apply_retention, retention_plan
+    from hub.operators.retention_plan import plan_of
+    from hub.store.plain_reads import retention_reads
+
+    with open_plain(database) as store:  # reads only: no SQLAlchemy (issue 17)
+        spec = network_to_read(network).config.retention
+        with retention_reads(store) as reads:
+            plans = plan_of(reads, spec, datetime.now(UTC))
+    if as_json:
+        for plan in plans:
+            write_json(
+                {
+                    "kind": plan.kind,
+                    "period_days": None if plan.period is None else plan.period.days,
+                    "would_go": plan.due,
+                    "oldest_kept": None
+                    if plan.oldest_kept is None
+                    else plan.oldest_kept.isoformat(),
+                }
+            )
+        return
+    table = Table("kind", "kept for", "would go", "oldest kept")
+    for plan in plans:
+        period = "forever" if plan.period is None else f"{plan.period.days} days"
+        table.add_row(plan.kind, period, str(plan.due), at(plan.oldest_kept))
+    out.print(table)
+
+
+def _apply(database: str | None, network: Path | None, as_json: bool) -> None:
+    """Remove what is due now, on the `Database` (it writes)."""
+    from hub.operators.retention import apply_retention
 
     db = open_database(database)
     spec = network_to_read(network).config.retention
-    plans = retention_plan(db, spec)
-    if dry_run:
-        if as_json:
-            for plan in plans:
-                write_json(
-                    {
-                        "kind": plan.kind,
-                        "period_days": None if plan.period is None else plan.period.days,
-                        "would_go": plan.due,
-                        "oldest_kept": None
-                        if plan.oldest_kept is None
-                        else plan.oldest_kept.isoformat(),
-                    }
-                )
-            return
-        table = Table("kind", "kept for", "would go", "oldest kept")
-        for plan in plans:
-            period = "forever" if plan.period is None else f"{plan.period.days} days"
-            table.add_row(plan.kind, period, str(plan.due), at(plan.oldest_kept))
-        out.print(table)
-        return
     result = apply_retention(db, spec)
     if as_json:
         write_json(

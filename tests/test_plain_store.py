@@ -5,11 +5,12 @@ the store's own read gives, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import insert, update
+from sqlalchemy import String, bindparam, cast, func, insert, select, update
 from sqlalchemy.engine import make_url
 
 from hub.bootstrap import require_schema
@@ -38,9 +39,10 @@ from hub.store.cases import case_id_of, case_state, open_case
 from hub.store.db import Database
 from hub.store.events import append_events
 from hub.store.plain import PlainStore
-from hub.store.plain_statements import GENERATED, generated_module
+from hub.store.plain_statements import GENERATED, generated_module, query_of
 from hub.store.runs import record_rejects
-from hub.store.tables import case_references, outbox
+from hub.store.tables import case_references, outbox, rejects
+from hub.store.types import UtcDateTime
 from hub.sync import outbox as sync_outbox
 from hub.sync.outbox import OutboxItem, enqueue
 from tests.factories import case_event, make_case, register_network
@@ -510,3 +512,57 @@ def test_runs_rejects_and_file_warnings_are_read_the_same_both_ways(database: Da
     }
     assert {first.source, second.source} == {"STATUS_1.csv", "STATUS_2.csv"}
     assert [warning.acknowledged_at is None for warning in warnings].count(True) == 2
+
+
+MICROSECOND = timedelta(microseconds=1)
+INSTANTS = [
+    datetime(2026, 11, 24, 10, 0, tzinfo=UTC),  # no microseconds
+    datetime(2026, 11, 24, 10, 0, 0, 123456, tzinfo=UTC),
+    datetime(2026, 11, 24, 11, 0, 0, 500, tzinfo=timezone(timedelta(hours=1))),  # another zone
+    datetime(2026, 3, 29, 3, 30, 1, tzinfo=ZoneInfo("Europe/Paris")),  # the day clocks go on
+    datetime(2026, 11, 24, 4, 29, 59, 999999, tzinfo=timezone(-timedelta(hours=5, minutes=30))),
+]
+AT = bindparam("at")
+EXACT = select(rejects.c.id, rejects.c.created_at).where(rejects.c.created_at == AT)
+BEFORE = select(func.count()).select_from(rejects).where(rejects.c.created_at < AT)
+AMONG = select(rejects.c.id).where(rejects.c.created_at.in_(bindparam("ats", expanding=True)))
+BOUND = select(cast(bindparam("at", type_=UtcDateTime()), String))
+"""What the database was given for the instant, as its text."""
+
+
+def test_an_instant_is_bound_as_the_column_type_binds_it_on_either_database(
+    database: Database,
+) -> None:
+    """Issue 17: a plain statement's instant parameter (``binds``, from the generator) is
+    written as SQLAlchemy's UtcDateTime writes it: in UTC, and on SQLite in its text
+    with every microsecond, so that the same rows compare equal, before and after."""
+    with database.transaction() as connection:
+        for number, instant in enumerate(INSTANTS):
+            connection.execute(
+                insert(rejects).values(
+                    connector="x", source="f.csv", reason=f"r{number}", raw="", created_at=instant
+                )
+            )
+    exact, before, among, bound = (query_of(q) for q in (EXACT, BEFORE, AMONG, BOUND))
+    assert exact.binds == before.binds == bound.binds == (("at", "instant"),)
+    assert among.binds == (("ats", "instant"),)
+    with PlainStore(_url(database)) as store, store.reading() as reader:
+        with database.transaction() as connection:
+            for instant in INSTANTS:
+                found = [tuple(row) for row in connection.execute(EXACT, {"at": instant})]
+                assert reader.rows(exact, at=instant) == found
+                assert [stored for _, stored in found] == [instant], "its own row, once"
+                assert found[0][1].tzinfo is UTC
+                for moment in (instant - MICROSECOND, instant, instant + MICROSECOND):
+                    counted = connection.execute(BEFORE, {"at": moment}).scalar_one()
+                    assert reader.rows(before, at=moment) == [(counted,)]
+                given = connection.execute(BOUND, {"at": instant}).scalar_one()
+                assert reader.rows(bound, at=instant) == [(given,)]
+            ids = sorted(connection.execute(AMONG, {"ats": INSTANTS[1:3]}).scalars())
+            assert sorted(id_ for (id_,) in reader.rows(among, ats=INSTANTS[1:3])) == ids
+            assert len(ids) == 2
+        with pytest.raises(ValueError, match="naive datetime"):
+            reader.rows(exact, at=datetime(2026, 11, 24, 10, 0))
+        assert reader.rows(bound, at=None) == [(None,)]
+    if database.dialect == "sqlite":
+        assert given == "2026-11-24 09:59:59.999999"  # the last instant, in UTC

@@ -7,6 +7,9 @@ period. Both databases."""
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,11 +23,20 @@ from hub.config.retention import RetentionSpec
 from hub.errors import ConfigurationError, NotFoundError
 from hub.model.personal_data import ERASED
 from hub.operators.retention import apply_retention, retention_plan
+from hub.operators.retention_plan import plan_of
 from hub.ports import MessageRef, RawMessage
+from hub.retailers.erasure import erase_case
+from hub.store import plain_reads
+from hub.store.acknowledgements import owe, record_sent
 from hub.store.archive import archive_message, message_content
 from hub.store.cases import get_case, open_case
 from hub.store.db import Database
 from hub.store.events import append_events
+from hub.store.migrate import upgrade
+from hub.store.plain import PlainStore
+from hub.store.plain_reads import retention_reads
+from hub.store.retention import ConnectionRetentionReads
+from hub.store.retention_rows import KINDS
 from hub.store.tables import (
     connector_runs,
     events,
@@ -36,6 +48,7 @@ from hub.store.tables import (
 )
 from tests.api_support import make_tenant
 from tests.factories import case_event, make_case, register_network, stored_message
+from tests.test_status import modules_loaded_by
 
 NOW = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
 OLD = NOW - timedelta(days=400)
@@ -307,3 +320,113 @@ def test_the_job_runs_on_its_schedule_under_a_lease_one_process_at_a_time(
     assert retention_leased(populated, SPEC, "x:3", lease=timedelta(seconds=60)) is not None, (
         "the lease was released after the run"
     )
+
+
+def _more_to_count(database: Database) -> None:
+    """Beside ``populated``: acknowledgements put long ago, lately and still owed; cases
+    closed at other times, one of them erased; rows right on a day's boundary and with
+    microseconds, for the cutoffs to fall on."""
+    message = _message(database, "acknowledged", OLD)
+    with database.transaction() as connection:
+        for reference, at in ((1, OLD), (2, OLD + timedelta(days=1)), (3, RECENT), (4, None)):
+            owed = owe(
+                connection,
+                "alpes-fret-orders",
+                control_reference=reference,
+                message_id=message,
+                name=f"CONTRL-{reference}",
+                content=b"UNB",
+                accepted=True,
+                now=OLD,
+            )
+            if at is not None:
+                record_sent(connection, owed, now=at)
+    _closed_case(database, "ME-000004", at=NOW - timedelta(days=100))
+    _closed_case(database, "ME-000005", at=NOW - timedelta(days=500, microseconds=250))
+    _closed_case(database, "ME-000006", at=OLD)
+    erase_case(database, "ME-000006", by="operator:test", now=RECENT)
+    _reject(database, None, OLD + timedelta(microseconds=1))
+    _warning(database, OLD - timedelta(days=50), acknowledged=True)
+
+
+FOREVER = RetentionSpec(**dict.fromkeys((*KINDS, "anonymise_closed_cases_after"), None))
+DAILY = RetentionSpec(**dict.fromkeys(KINDS, "1d") | {"anonymise_closed_cases_after": "1d"})
+MOMENTS = [
+    NOW,
+    NOW - timedelta(days=300),
+    NOW + timedelta(days=200),
+    NOW + timedelta(days=900),
+    OLD + timedelta(days=1),  # DAILY's cutoff on OLD itself: not before it
+    OLD + timedelta(days=1, microseconds=1),  # a microsecond after: before it
+    OLD + timedelta(days=1, microseconds=2),
+]
+
+
+def test_the_dry_run_counts_the_same_both_ways_at_several_instants(populated: Database) -> None:
+    """Issue 17: `hub retention --dry-run` reads through hub.store.plain; on the same
+    data, at cutoffs before, between and after every row (some a microsecond apart), its
+    figures are those of the `Database`'s reads."""
+    _more_to_count(populated)
+    anonymising = SPEC.model_copy(update={"anonymise_closed_cases_after": "365d"})
+    seen: dict[tuple[str, int], list[int]] = {}
+    with PlainStore(populated.engine.url.render_as_string(hide_password=False)) as store:
+        for number, spec in enumerate((SPEC, anonymising, FOREVER, DAILY)):
+            for moment in MOMENTS:
+                with retention_reads(store) as reads:
+                    plain = plan_of(reads, spec, moment)
+                assert plain == retention_plan(populated, spec, now=moment), (spec, moment)
+                seen[(f"spec {number}", MOMENTS.index(moment))] = [plan.due for plan in plain]
+    # kinds: raw, closed events, outbox, runs, rejects, warnings, acknowledgements, cases
+    assert seen[("spec 1", 0)] == [2, 10, 3, 2, 2, 2, 2, 3], "ME-000006 is erased already"
+    assert seen[("spec 0", 0)][-1] == 0, "no anonymisation in SPEC"
+    assert seen[("spec 1", 3)] == [3, 13, 4, 2, 3, 3, 3, 4], "everything past its period"
+    assert {tuple(due) for key, due in seen.items() if key[0] == "spec 2"} == {(0,) * 8}
+    assert seen[("spec 3", 4)] == [0, 3, 0, 0, 0, 1, 0, 1], "cutoff on OLD: only before it"
+    assert seen[("spec 3", 5)] == [2, 10, 3, 2, 1, 2, 1, 3], "a microsecond after OLD"
+    assert seen[("spec 3", 6)] == [2, 10, 3, 2, 2, 2, 1, 3], "the reject at OLD + 1 µs"
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["table", "json"])
+def test_hub_retention_dry_run_says_the_same_as_through_the_database(
+    populated: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, as_json: bool
+) -> None:
+    """The command's output, byte for byte, with its reads on the plain store and with
+    the `Database`'s reads in their place."""
+    _more_to_count(populated)
+    network = tmp_path / "connectors.yaml"
+    network.write_text(
+        "version: 1\nparties: []\nretention:\n  raw_archive: 180d\n  rejects: null\n"
+        "  closed_case_events: 300d\n  anonymise_closed_cases_after: 365d\n",
+        encoding="utf-8",
+    )
+    arguments = ["retention", "--dry-run", "--database", populated.url, "--network", str(network)]
+    arguments += ["--json"] if as_json else []
+    plain = CliRunner().invoke(app, arguments)
+    assert plain.exit_code == 0, plain.output
+
+    @contextmanager
+    def through_the_database(_store: PlainStore) -> Iterator[ConnectionRetentionReads]:
+        yield ConnectionRetentionReads(populated)
+
+    monkeypatch.setattr(plain_reads, "retention_reads", through_the_database)
+    database = CliRunner().invoke(app, arguments)
+    assert database.exit_code == 0, database.output
+    assert plain.stdout == database.stdout
+    assert "anonymise_closed_cases_after" in plain.stdout
+
+
+def test_hub_retention_dry_run_imports_no_sqlalchemy(tmp_path: Path) -> None:
+    """Issue 17: the dry run counts through hub.store.plain, with the network checked
+    afresh or kept; `hub retention` itself (it writes) stays on the `Database`."""
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    upgrade(Database(url))
+    environ = {**os.environ, "HUB_DATABASE_URL": url, "HUB_CACHE_DIR": str(tmp_path / "kept")}
+    environ.pop("HUB_HOME", None)
+    heavy = ("sqlalchemy", "hub.store.db", "hub.store.tables")
+    for turn in ("network checked and kept", "network kept"):
+        loaded = modules_loaded_by(["retention", "--dry-run"], environ, tmp_path / "m.txt")
+        assert "hub.store.plain" in loaded, turn
+        found = sorted(name for name in loaded if name.split(".")[0] in heavy or name in heavy)
+        assert found == [], f"{turn}: {found}"
+    applying = modules_loaded_by(["retention"], environ, tmp_path / "m.txt")
+    assert "hub.store.db" in applying

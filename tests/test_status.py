@@ -346,6 +346,7 @@ _PLAIN = (*_STORE_ALONE, *_NO_ENGINE)
         (["db", "current"], _PLAIN),
         (["connectors", "list"], (*_SERVING, *_BUILDING, "sqlalchemy", "hub.partners.ingest")),
         (["sla"], (*_SERVING, *_BUILDING, *_SQLITE, *_NO_ENGINE, "holidays")),
+        (["retention", "--dry-run"], (*_SERVING, *_BUILDING, *_SQLITE, *_NO_ENGINE)),
         (["connectors", "check"], (*_SERVING, *_RUNNING, "sqlalchemy", "hub.store")),
     ],
     ids=lambda value: " ".join(value) if isinstance(value, list) else None,
@@ -357,7 +358,8 @@ def test_a_command_that_serves_no_http_imports_only_what_it_uses(
     the store alone loads no network model, `hub overview` and `hub db current` no Alembic
     (the head is read from the migration files), `hub connectors list` no store and no
     connector, `hub sla` not every country's holidays, `hub connectors check` nothing that
-    runs a connector and no store (it reads files only), none of them the serving
+    runs a connector and no store (it reads files only), `hub retention --dry-run` no
+    SQLAlchemy (its counts go through hub.store.plain), none of them the serving
     machinery or a partner client."""
     url = f"sqlite:///{tmp_path / 'hub.db'}"
     upgrade(Database(url))

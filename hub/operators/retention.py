@@ -18,45 +18,35 @@ from datetime import UTC, datetime, timedelta
 
 from hub.config.retention import RetentionSpec
 from hub.errors import HubError
+from hub.operators.retention_plan import ANONYMISE, KindPlan, plan_of
 from hub.partners.leases import acquire_lease, release_lease
-from hub.retailers.erasure import anonymise_closed_cases, cases_to_anonymise, finish_unfinished
+from hub.retailers.erasure import anonymise_closed_cases, finish_unfinished
 from hub.store import retention as store
 from hub.store.db import Database
+from hub.store.retention import ConnectionRetentionReads
 
 logger = logging.getLogger(__name__)
 
+__all__ = [
+    "ANONYMISE",
+    "LEASE_NAME",
+    "KindPlan",
+    "RetentionResult",
+    "apply_retention",
+    "retention_leased",
+    "retention_plan",
+]
+
 LEASE_NAME = "retention"
 """One process applies retention at a time."""
-
-ANONYMISE = "anonymise_closed_cases_after"
-
-
-@dataclass(frozen=True)
-class KindPlan:
-    """One kind of data: its period, what would go now, the oldest row kept."""
-
-    kind: str
-    period: timedelta | None
-    due: int
-    oldest_kept: datetime | None
 
 
 def retention_plan(
     database: Database, spec: RetentionSpec, *, now: datetime | None = None
 ) -> list[KindPlan]:
-    """What `hub retention` would remove now, kind by kind (a kind kept forever: 0)."""
-    moment = now or datetime.now(UTC)
-    plans: list[KindPlan] = []
-    for kind in store.KINDS:
-        period = spec.period(kind)
-        with database.transaction() as connection:
-            cutoff = moment - period if period is not None else datetime.min.replace(tzinfo=UTC)
-            figures = store.figures(connection, kind, cutoff)
-        plans.append(KindPlan(kind, period, figures.due, figures.oldest_kept))
-    period = spec.period(ANONYMISE)
-    due = 0 if period is None else cases_to_anonymise(database, closed_for=period, now=moment)
-    plans.append(KindPlan(ANONYMISE, period, due, None))
-    return plans
+    """What `hub retention` would remove now, kind by kind (a kind kept forever: 0); the
+    dry run reads the same without SQLAlchemy (hub.store.plain_reads.retention_reads)."""
+    return plan_of(ConnectionRetentionReads(database), spec, now or datetime.now(UTC))
 
 
 @dataclass

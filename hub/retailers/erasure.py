@@ -161,16 +161,3 @@ def anonymise_closed_cases(
     for reference in due:
         erase_case(database, reference, by=RETENTION, now=moment)
     return due
-
-
-def cases_to_anonymise(
-    database: Database, *, closed_for: timedelta, now: datetime | None = None
-) -> int:
-    """How many closed cases the next anonymisation would erase (for the dry run)."""
-    moment = now or datetime.now(UTC)
-    with database.transaction() as connection:
-        return len(
-            store.closed_cases_to_anonymise(
-                connection, closed_before=moment - closed_for, limit=1_000_000
-            )
-        )

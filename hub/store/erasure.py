@@ -25,10 +25,12 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     LargeBinary,
+    Select,
     Table,
     and_,
     bindparam,
     false,
+    func,
     or_,
     select,
     update,
@@ -53,6 +55,7 @@ from hub.store.tables import (
     rejects,
     unlinked_reasons,
 )
+from hub.store.types import UtcDateTime
 from hub.store.upsert import insert_ignoring_conflicts
 
 
@@ -94,22 +97,40 @@ def unfinished_erasures(connection: Connection) -> list[str]:
     return [row.reference for row in rows]
 
 
+def _closed_not_erased(closed_before: Any) -> Select[Any]:
+    """The cases closed (a final status) before the instant and not erased yet: what the
+    anonymisation erases and what its dry run counts."""
+    return (
+        select(cases.c.reference)
+        .outerjoin(erasures, erasures.c.case_id == cases.c.id)
+        .where(
+            erasures.c.case_id.is_(None),
+            cases.c.status.in_(sorted(status.value for status in FINAL_CASE_STATUSES)),
+            cases.c.status_at < closed_before,
+        )
+    )
+
+
 def closed_cases_to_anonymise(
     connection: Connection, *, closed_before: datetime, limit: int
 ) -> list[str]:
     """Cases closed (a final status) before the date and not erased yet, oldest first."""
     rows = connection.execute(
-        select(cases.c.reference)
-        .outerjoin(erasures, erasures.c.case_id == cases.c.id)
-        .where(
-            erasures.c.case_id.is_(None),
-            cases.c.status.in_([status.value for status in FINAL_CASE_STATUSES]),
-            cases.c.status_at < closed_before,
-        )
-        .order_by(cases.c.status_at, cases.c.id)
-        .limit(limit)
+        _closed_not_erased(closed_before).order_by(cases.c.status_at, cases.c.id).limit(limit)
     )
     return [row.reference for row in rows]
+
+
+CLOSED_CASES_TO_ANONYMISE = select(func.count()).select_from(
+    _closed_not_erased(bindparam("closed_before", type_=UtcDateTime())).subquery()
+)
+"""How many cases the anonymisation would erase (the plain reads run it too)."""
+
+
+def count_closed_cases_to_anonymise(connection: Connection, *, closed_before: datetime) -> int:
+    """How many cases closed before the date are not erased yet (the dry run's figure)."""
+    found = connection.execute(CLOSED_CASES_TO_ANONYMISE, {"closed_before": closed_before})
+    return int(found.scalar_one())
 
 
 def replace_case_document(connection: Connection, case_id: int, case: Case) -> None:

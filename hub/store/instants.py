@@ -21,3 +21,32 @@ def aware(value: Any) -> datetime:
         value = datetime.fromisoformat(value)
     assert isinstance(value, datetime)
     return in_utc(value) if value.tzinfo is None else value.astimezone(UTC)
+
+
+SQLITE_TEXT = "%04d-%02d-%02d %02d:%02d:%02d.%06d"
+"""How SQLite holds an instant: UTC's fields, microseconds always written, so that texts
+compare as the instants do (SQLAlchemy's SQLite ``DATETIME`` storage format, which
+hub.store.plain_statements checks it still is)."""
+
+
+def utc_bound(value: datetime) -> datetime:
+    """An instant bound as a parameter, in UTC; a naive one is refused rather than read in
+    some zone. What hub.store.types.UtcDateTime's bind does, which keeps its own lines:
+    it runs for every instant an ingestion stores (tests/test_plain_store.py compares)."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"naive datetime {value!r} cannot be stored: give its offset")
+    return value.astimezone(UTC)
+
+
+def sqlite_text(value: datetime) -> str:
+    """An instant bound on SQLite, written as the column type writes it (SQLITE_TEXT)."""
+    utc = utc_bound(value)
+    return SQLITE_TEXT % (
+        utc.year,
+        utc.month,
+        utc.day,
+        utc.hour,
+        utc.minute,
+        utc.second,
+        utc.microsecond,
+    )

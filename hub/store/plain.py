@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from hub.errors import ConfigurationError, TransientError
 from hub.store import urls
-from hub.store.instants import aware
+from hub.store.instants import aware, sqlite_text, utc_bound
 
 if TYPE_CHECKING:
     from hub.store.db import Database
@@ -47,6 +47,9 @@ class Query(NamedTuple):
     (nothing)."""
     expanding: tuple[str, ...] = ()
     """Parameters given as a list, each one's ``IN`` written for the list's length."""
+    binds: tuple[tuple[str, str], ...] = ()
+    """The parameters whose column type changes the caller's value before the driver
+    gets it, each with a word for what: ``instant`` (in UTC; on SQLite, its text)."""
 
 
 def _instant(value: Any) -> Any:
@@ -62,6 +65,16 @@ def _flag(value: Any) -> Any:
 
 
 _CONVERT = {"instant": _instant, "json": _document, "bool": _flag}
+
+
+def _bound_instant(value: Any, postgresql: bool) -> Any:
+    """As UtcDateTime binds it: psycopg gets the instant in UTC, SQLite its text."""
+    if value is None:
+        return None
+    return utc_bound(value) if postgresql else sqlite_text(value)
+
+
+_BIND = {"instant": _bound_instant}
 
 
 class PlainStore:
@@ -172,6 +185,8 @@ class Reader:
     def _run(self, query: Query, values: dict[str, Any]) -> tuple[list[str], list[Row]]:
         sql = query.postgresql if self._postgresql else query.sqlite
         params = {**query.params, **values}
+        for name, kind in query.binds:
+            params[name] = _bound(params[name], _BIND[kind], self._postgresql)
         for name in query.expanding:
             sql, params = _expanded(sql, params, name, postgresql=self._postgresql)
         cursor = self._connection.cursor()
@@ -191,6 +206,13 @@ class Reader:
             )
             for row in found
         ]
+
+
+def _bound(value: Any, convert: Any, postgresql: bool) -> Any:
+    """A parameter as its column type binds it (each item of a list one)."""
+    if isinstance(value, list | tuple):
+        return [convert(item, postgresql) for item in value]
+    return convert(value, postgresql)
 
 
 def _expanded(

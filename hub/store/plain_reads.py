@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from hub.store.listing_rows import FileWarning, Reject
     from hub.store.measured_rows import MeasuredCase
     from hub.store.outbox_rows import OutboxRow
-    from hub.store.plain import Reader
+    from hub.store.plain import Query, Reader
+    from hub.store.retention_rows import KindFigures, RetentionReads
     from hub.store.run_rows import RunRecord
     from hub.store.unlinked_rows import UnlinkedEvent
     from hub.store.unmapped_rows import UnmappedCode
@@ -297,3 +298,34 @@ def measured_open_cases(store: PlainStore, retailer: str | None = None) -> list[
             documents = reader.records(plain_sql.OPEN_CASE_DOCUMENTS_OF, retailer=retailer)
             rows = reader.records(plain_sql.OPEN_CASE_EVENTS_OF, retailer=retailer)
     return open_cases_of(documents, rows)
+
+
+@contextmanager
+def retention_reads(store: PlainStore) -> Iterator[RetentionReads]:
+    """As hub.store.retention.ConnectionRetentionReads: what `hub retention --dry-run`
+    counts, in one transaction."""
+    with store.reading() as reader:
+        yield _PlainRetentionReads(reader)
+
+
+class _PlainRetentionReads:
+    def __init__(self, reader: Reader) -> None:
+        self._reader = reader
+
+    def figures(self, kind: str, cutoff: datetime) -> KindFigures:
+        from hub.store.retention_rows import KindFigures, due_name, kept_name
+
+        [(count,)] = self._reader.rows(_named(due_name(kind)), cutoff=cutoff)
+        [(oldest,)] = self._reader.rows(_named(kept_name(kind)), cutoff=cutoff)
+        return KindFigures(kind, int(count), oldest)
+
+    def closed_cases_to_anonymise(self, closed_before: datetime) -> int:
+        query = plain_sql.CLOSED_CASES_TO_ANONYMISE
+        [(count,)] = self._reader.rows(query, closed_before=closed_before)
+        return int(count)
+
+
+def _named(name: str) -> Query:
+    """A statement of hub.store.plain_sql by its name (one per retention kind)."""
+    query: Query = getattr(plain_sql, name)
+    return query

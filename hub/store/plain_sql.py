@@ -279,3 +279,139 @@ OPEN_CASE_EVENTS_OF = Query(
     kinds="- - - - - instant - instant - - - json",
     expanding=("status_1", "type_1"),
 )
+
+DUE_RAW_ARCHIVE = Query(
+    sqlite="SELECT count(*) AS count_1 FROM raw_messages WHERE raw_messages.received_at < :cutoff AND raw_messages.compression != :compression_1 AND NOT (EXISTS (SELECT * FROM rejects WHERE rejects.message_id = raw_messages.id)) AND NOT (EXISTS (SELECT * FROM events WHERE events.message_id = raw_messages.id AND (events.unmapped IS 1 OR events.case_id IS NULL))) AND NOT (EXISTS (SELECT * FROM inbound_messages WHERE inbound_messages.message_id = raw_messages.id AND inbound_messages.acknowledged_at IS NULL)) AND NOT (EXISTS (SELECT * FROM acknowledgements WHERE acknowledgements.message_id = raw_messages.id AND acknowledgements.sent_at IS NULL))",  # noqa: E501
+    postgresql="SELECT count(*) AS count_1 FROM raw_messages WHERE raw_messages.received_at < %(cutoff)s::TIMESTAMP WITH TIME ZONE AND raw_messages.compression != %(compression_1)s::VARCHAR AND NOT (EXISTS (SELECT * FROM rejects WHERE rejects.message_id = raw_messages.id)) AND NOT (EXISTS (SELECT * FROM events WHERE events.message_id = raw_messages.id AND (events.unmapped IS true OR events.case_id IS NULL))) AND NOT (EXISTS (SELECT * FROM inbound_messages WHERE inbound_messages.message_id = raw_messages.id AND inbound_messages.acknowledged_at IS NULL)) AND NOT (EXISTS (SELECT * FROM acknowledgements WHERE acknowledgements.message_id = raw_messages.id AND acknowledgements.sent_at IS NULL))",  # noqa: E501
+    params={"cutoff": None, "compression_1": "purged"},
+    kinds="-",
+    binds=(("cutoff", "instant"),),
+)
+
+DUE_CLOSED_CASE_EVENTS = Query(
+    sqlite="SELECT count(*) AS count_1 FROM events WHERE EXISTS (SELECT * FROM cases WHERE cases.id = events.case_id AND cases.status IN (__[POSTCOMPILE_status_1]) AND cases.status_at < :cutoff AND (cases.status_event_id IS NULL OR cases.status_event_id != events.event_id) AND NOT (EXISTS (SELECT * FROM outbox WHERE outbox.case_ref = cases.reference AND outbox.state IN (__[POSTCOMPILE_state_1]))))",  # noqa: E501
+    postgresql="SELECT count(*) AS count_1 FROM events WHERE EXISTS (SELECT * FROM cases WHERE cases.id = events.case_id AND cases.status IN (__[POSTCOMPILE_status_1]) AND cases.status_at < %(cutoff)s::TIMESTAMP WITH TIME ZONE AND (cases.status_event_id IS NULL OR cases.status_event_id != events.event_id) AND NOT (EXISTS (SELECT * FROM outbox WHERE outbox.case_ref = cases.reference AND outbox.state IN (__[POSTCOMPILE_state_1]))))",  # noqa: E501
+    params={
+        "status_1": ("cancelled", "closed", "credit_note_issued", "exchanged", "refunded"),
+        "cutoff": None,
+        "state_1": ("pending", "dead"),
+    },
+    kinds="-",
+    expanding=("status_1", "state_1"),
+    binds=(("cutoff", "instant"),),
+)
+
+DUE_DELIVERED_OUTBOX = Query(
+    sqlite="SELECT count(*) AS count_1 FROM outbox WHERE outbox.state IN (__[POSTCOMPILE_state_1]) AND coalesce(outbox.delivered_at, outbox.created_at) < :cutoff",  # noqa: E501
+    postgresql="SELECT count(*) AS count_1 FROM outbox WHERE outbox.state IN (__[POSTCOMPILE_state_1]) AND coalesce(outbox.delivered_at, outbox.created_at) < %(cutoff)s::TIMESTAMP WITH TIME ZONE",  # noqa: E501
+    params={"state_1": ("delivered", "discarded"), "cutoff": None},
+    kinds="-",
+    expanding=("state_1",),
+    binds=(("cutoff", "instant"),),
+)
+
+DUE_RUN_RECORDS = Query(
+    sqlite="SELECT count(*) AS count_1 FROM connector_runs WHERE connector_runs.started_at < :cutoff AND connector_runs.outcome != :outcome_1 AND (connector_runs.id NOT IN (SELECT max(connector_runs.id) AS max_1 FROM connector_runs GROUP BY connector_runs.connector UNION SELECT max(connector_runs.id) AS max_2 FROM connector_runs WHERE connector_runs.outcome = :outcome_2 GROUP BY connector_runs.connector))",  # noqa: E501
+    postgresql="SELECT count(*) AS count_1 FROM connector_runs WHERE connector_runs.started_at < %(cutoff)s::TIMESTAMP WITH TIME ZONE AND connector_runs.outcome != %(outcome_1)s::VARCHAR AND (connector_runs.id NOT IN (SELECT max(connector_runs.id) AS max_1 FROM connector_runs GROUP BY connector_runs.connector UNION SELECT max(connector_runs.id) AS max_2 FROM connector_runs WHERE connector_runs.outcome = %(outcome_2)s::VARCHAR GROUP BY connector_runs.connector))",  # noqa: E501
+    params={"cutoff": None, "outcome_1": "running", "outcome_2": "succeeded"},
+    kinds="-",
+    binds=(("cutoff", "instant"),),
+)
+
+DUE_REJECTS = Query(
+    sqlite="SELECT count(*) AS count_1 FROM rejects WHERE rejects.created_at < :cutoff",
+    postgresql="SELECT count(*) AS count_1 FROM rejects WHERE rejects.created_at < %(cutoff)s::TIMESTAMP WITH TIME ZONE",  # noqa: E501
+    params={"cutoff": None},
+    kinds="-",
+    binds=(("cutoff", "instant"),),
+)
+
+DUE_FILE_WARNINGS = Query(
+    sqlite="SELECT count(*) AS count_1 FROM file_warnings WHERE file_warnings.created_at < :cutoff AND file_warnings.acknowledged_at IS NOT NULL",  # noqa: E501
+    postgresql="SELECT count(*) AS count_1 FROM file_warnings WHERE file_warnings.created_at < %(cutoff)s::TIMESTAMP WITH TIME ZONE AND file_warnings.acknowledged_at IS NOT NULL",  # noqa: E501
+    params={"cutoff": None},
+    kinds="-",
+    binds=(("cutoff", "instant"),),
+)
+
+DUE_ACKNOWLEDGEMENTS = Query(
+    sqlite="SELECT count(*) AS count_1 FROM acknowledgements WHERE acknowledgements.sent_at IS NOT NULL AND acknowledgements.sent_at < :cutoff AND (acknowledgements.id NOT IN (SELECT max(acknowledgements.id) AS max_1 FROM acknowledgements GROUP BY acknowledgements.connector))",  # noqa: E501
+    postgresql="SELECT count(*) AS count_1 FROM acknowledgements WHERE acknowledgements.sent_at IS NOT NULL AND acknowledgements.sent_at < %(cutoff)s::TIMESTAMP WITH TIME ZONE AND (acknowledgements.id NOT IN (SELECT max(acknowledgements.id) AS max_1 FROM acknowledgements GROUP BY acknowledgements.connector))",  # noqa: E501
+    params={"cutoff": None},
+    kinds="-",
+    binds=(("cutoff", "instant"),),
+)
+
+OLDEST_KEPT_RAW_ARCHIVE = Query(
+    sqlite="SELECT min(raw_messages.received_at) AS min_1 FROM raw_messages WHERE NOT (raw_messages.received_at < :cutoff AND raw_messages.compression != :compression_1 AND NOT (EXISTS (SELECT * FROM rejects WHERE rejects.message_id = raw_messages.id)) AND NOT (EXISTS (SELECT * FROM events WHERE events.message_id = raw_messages.id AND (events.unmapped IS 1 OR events.case_id IS NULL))) AND NOT (EXISTS (SELECT * FROM inbound_messages WHERE inbound_messages.message_id = raw_messages.id AND inbound_messages.acknowledged_at IS NULL)) AND NOT (EXISTS (SELECT * FROM acknowledgements WHERE acknowledgements.message_id = raw_messages.id AND acknowledgements.sent_at IS NULL))) AND raw_messages.compression != :compression_2",  # noqa: E501
+    postgresql="SELECT min(raw_messages.received_at) AS min_1 FROM raw_messages WHERE NOT (raw_messages.received_at < %(cutoff)s::TIMESTAMP WITH TIME ZONE AND raw_messages.compression != %(compression_1)s::VARCHAR AND NOT (EXISTS (SELECT * FROM rejects WHERE rejects.message_id = raw_messages.id)) AND NOT (EXISTS (SELECT * FROM events WHERE events.message_id = raw_messages.id AND (events.unmapped IS true OR events.case_id IS NULL))) AND NOT (EXISTS (SELECT * FROM inbound_messages WHERE inbound_messages.message_id = raw_messages.id AND inbound_messages.acknowledged_at IS NULL)) AND NOT (EXISTS (SELECT * FROM acknowledgements WHERE acknowledgements.message_id = raw_messages.id AND acknowledgements.sent_at IS NULL))) AND raw_messages.compression != %(compression_2)s::VARCHAR",  # noqa: E501
+    params={"cutoff": None, "compression_1": "purged", "compression_2": "purged"},
+    kinds="instant",
+    binds=(("cutoff", "instant"),),
+)
+
+OLDEST_KEPT_CLOSED_CASE_EVENTS = Query(
+    sqlite="SELECT min(events.recorded_at) AS min_1 FROM events WHERE NOT (EXISTS (SELECT * FROM cases WHERE cases.id = events.case_id AND cases.status IN (__[POSTCOMPILE_status_1]) AND cases.status_at < :cutoff AND (cases.status_event_id IS NULL OR cases.status_event_id != events.event_id) AND NOT (EXISTS (SELECT * FROM outbox WHERE outbox.case_ref = cases.reference AND outbox.state IN (__[POSTCOMPILE_state_1]))))) AND events.case_id IS NOT NULL",  # noqa: E501
+    postgresql="SELECT min(events.recorded_at) AS min_1 FROM events WHERE NOT (EXISTS (SELECT * FROM cases WHERE cases.id = events.case_id AND cases.status IN (__[POSTCOMPILE_status_1]) AND cases.status_at < %(cutoff)s::TIMESTAMP WITH TIME ZONE AND (cases.status_event_id IS NULL OR cases.status_event_id != events.event_id) AND NOT (EXISTS (SELECT * FROM outbox WHERE outbox.case_ref = cases.reference AND outbox.state IN (__[POSTCOMPILE_state_1]))))) AND events.case_id IS NOT NULL",  # noqa: E501
+    params={
+        "status_1": ("cancelled", "closed", "credit_note_issued", "exchanged", "refunded"),
+        "cutoff": None,
+        "state_1": ("pending", "dead"),
+    },
+    kinds="instant",
+    expanding=("status_1", "state_1"),
+    binds=(("cutoff", "instant"),),
+)
+
+OLDEST_KEPT_DELIVERED_OUTBOX = Query(
+    sqlite="SELECT min(outbox.created_at) AS min_1 FROM outbox WHERE NOT (outbox.state IN (__[POSTCOMPILE_state_1]) AND coalesce(outbox.delivered_at, outbox.created_at) < :cutoff)",  # noqa: E501
+    postgresql="SELECT min(outbox.created_at) AS min_1 FROM outbox WHERE NOT (outbox.state IN (__[POSTCOMPILE_state_1]) AND coalesce(outbox.delivered_at, outbox.created_at) < %(cutoff)s::TIMESTAMP WITH TIME ZONE)",  # noqa: E501
+    params={"state_1": ("delivered", "discarded"), "cutoff": None},
+    kinds="instant",
+    expanding=("state_1",),
+    binds=(("cutoff", "instant"),),
+)
+
+OLDEST_KEPT_RUN_RECORDS = Query(
+    sqlite="SELECT min(connector_runs.started_at) AS min_1 FROM connector_runs WHERE NOT (connector_runs.started_at < :cutoff AND connector_runs.outcome != :outcome_1 AND (connector_runs.id NOT IN (SELECT max(connector_runs.id) AS max_1 FROM connector_runs GROUP BY connector_runs.connector UNION SELECT max(connector_runs.id) AS max_2 FROM connector_runs WHERE connector_runs.outcome = :outcome_2 GROUP BY connector_runs.connector)))",  # noqa: E501
+    postgresql="SELECT min(connector_runs.started_at) AS min_1 FROM connector_runs WHERE NOT (connector_runs.started_at < %(cutoff)s::TIMESTAMP WITH TIME ZONE AND connector_runs.outcome != %(outcome_1)s::VARCHAR AND (connector_runs.id NOT IN (SELECT max(connector_runs.id) AS max_1 FROM connector_runs GROUP BY connector_runs.connector UNION SELECT max(connector_runs.id) AS max_2 FROM connector_runs WHERE connector_runs.outcome = %(outcome_2)s::VARCHAR GROUP BY connector_runs.connector)))",  # noqa: E501
+    params={"cutoff": None, "outcome_1": "running", "outcome_2": "succeeded"},
+    kinds="instant",
+    binds=(("cutoff", "instant"),),
+)
+
+OLDEST_KEPT_REJECTS = Query(
+    sqlite="SELECT min(rejects.created_at) AS min_1 FROM rejects WHERE rejects.created_at >= :cutoff",  # noqa: E501
+    postgresql="SELECT min(rejects.created_at) AS min_1 FROM rejects WHERE rejects.created_at >= %(cutoff)s::TIMESTAMP WITH TIME ZONE",  # noqa: E501
+    params={"cutoff": None},
+    kinds="instant",
+    binds=(("cutoff", "instant"),),
+)
+
+OLDEST_KEPT_FILE_WARNINGS = Query(
+    sqlite="SELECT min(file_warnings.created_at) AS min_1 FROM file_warnings WHERE NOT (file_warnings.created_at < :cutoff AND file_warnings.acknowledged_at IS NOT NULL)",  # noqa: E501
+    postgresql="SELECT min(file_warnings.created_at) AS min_1 FROM file_warnings WHERE NOT (file_warnings.created_at < %(cutoff)s::TIMESTAMP WITH TIME ZONE AND file_warnings.acknowledged_at IS NOT NULL)",  # noqa: E501
+    params={"cutoff": None},
+    kinds="instant",
+    binds=(("cutoff", "instant"),),
+)
+
+OLDEST_KEPT_ACKNOWLEDGEMENTS = Query(
+    sqlite="SELECT min(acknowledgements.created_at) AS min_1 FROM acknowledgements WHERE NOT (acknowledgements.sent_at IS NOT NULL AND acknowledgements.sent_at < :cutoff AND (acknowledgements.id NOT IN (SELECT max(acknowledgements.id) AS max_1 FROM acknowledgements GROUP BY acknowledgements.connector)))",  # noqa: E501
+    postgresql="SELECT min(acknowledgements.created_at) AS min_1 FROM acknowledgements WHERE NOT (acknowledgements.sent_at IS NOT NULL AND acknowledgements.sent_at < %(cutoff)s::TIMESTAMP WITH TIME ZONE AND (acknowledgements.id NOT IN (SELECT max(acknowledgements.id) AS max_1 FROM acknowledgements GROUP BY acknowledgements.connector)))",  # noqa: E501
+    params={"cutoff": None},
+    kinds="instant",
+    binds=(("cutoff", "instant"),),
+)
+
+CLOSED_CASES_TO_ANONYMISE = Query(
+    sqlite="SELECT count(*) AS count_1 FROM (SELECT cases.reference AS reference FROM cases LEFT OUTER JOIN erasures ON erasures.case_id = cases.id WHERE erasures.case_id IS NULL AND cases.status IN (__[POSTCOMPILE_status_1]) AND cases.status_at < :closed_before) AS anon_1",  # noqa: E501
+    postgresql="SELECT count(*) AS count_1 FROM (SELECT cases.reference AS reference FROM cases LEFT OUTER JOIN erasures ON erasures.case_id = cases.id WHERE erasures.case_id IS NULL AND cases.status IN (__[POSTCOMPILE_status_1]) AND cases.status_at < %(closed_before)s::TIMESTAMP WITH TIME ZONE) AS anon_1",  # noqa: E501
+    params={
+        "status_1": ("cancelled", "closed", "credit_note_issued", "exchanged", "refunded"),
+        "closed_before": None,
+    },
+    kinds="-",
+    expanding=("status_1",),
+    binds=(("closed_before", "instant"),),
+)

@@ -10,6 +10,8 @@ names them. After changing one, regenerate (``tests/test_plain_store.py`` fails 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,9 @@ from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.sql.expression import Select
 
+from hub.store.instants import sqlite_text
+from hub.store.plain import Query
+from hub.store.retention_rows import due_name, kept_name
 from hub.store.types import UtcDateTime
 
 GENERATED = Path(__file__).with_name("plain_sql.py")
@@ -37,6 +42,7 @@ def _statements() -> dict[str, Select[Any]]:
         migrate,
         outbox,
         rejects,
+        retention,
         run_history,
         runs,
         service_levels,
@@ -81,6 +87,9 @@ def _statements() -> dict[str, Select[Any]]:
         "OPEN_CASE_DOCUMENTS_OF": service_levels.OPEN_CASE_DOCUMENTS_OF,
         "OPEN_CASE_EVENTS": service_levels.OPEN_CASE_EVENTS,
         "OPEN_CASE_EVENTS_OF": service_levels.OPEN_CASE_EVENTS_OF,
+        **{due_name(kind): statement for kind, statement in retention.DUE_COUNTS.items()},
+        **{kept_name(kind): statement for kind, statement in retention.OLDEST_KEPT.items()},
+        "CLOSED_CASES_TO_ANONYMISE": erasure.CLOSED_CASES_TO_ANONYMISE,
     }
 
 
@@ -108,18 +117,46 @@ def _literal(value: Any) -> str:
     raise TypeError(f"no literal for {value!r}")
 
 
-def _compiled(statement: Select[Any], dialect: Any) -> tuple[str, dict[str, Any], list[str]]:
+def _compiled(
+    statement: Select[Any], dialect: Any
+) -> tuple[str, dict[str, Any], list[str], list[tuple[str, str]]]:
     compiled = statement.compile(dialect=dialect)
     expanding: list[str] = []  # by the names the statement's text gives them
+    binds: list[tuple[str, str]] = []
     for bind in compiled.binds.values():
-        if bind.expanding and compiled.bind_names[bind] not in expanding:
-            expanding.append(compiled.bind_names[bind])
+        name = compiled.bind_names[bind]
+        if bind.expanding and name not in expanding:
+            expanding.append(name)
+        kind = _bind_kind(bind.type)
+        if kind is not None and (name, kind) not in binds:
+            binds.append((name, kind))
     params = {  # a list the statement carries itself (``not_in`` of constants) is kept
         name: value
         for name, value in compiled.params.items()
         if name not in expanding or value is not None
     }
-    return " ".join(line.rstrip() for line in str(compiled).split("\n")), params, expanding
+    text = " ".join(line.rstrip() for line in str(compiled).split("\n"))
+    return text, params, expanding, sorted(binds)
+
+
+def _bind_kind(kind: Any) -> str | None:
+    """What the plain reads do to a parameter before the driver gets it, as its column type
+    does (hub.store.plain's ``_BIND``); None: nothing."""
+    if isinstance(kind, UtcDateTime):
+        _check_sqlite_text(kind)
+        return "instant"
+    return None
+
+
+def _check_sqlite_text(kind: UtcDateTime) -> None:
+    """Refuse to generate if SQLAlchemy no longer writes an instant on SQLite as
+    hub.store.instants does (a changed storage format would make the plain reads compare
+    other texts than the store's)."""
+    sample = datetime(2026, 3, 29, 1, 30, 5, 70, tzinfo=timezone(timedelta(hours=2)))
+    dialect = SQLiteDialect_pysqlite()
+    engine_text = kind.dialect_impl(dialect).bind_processor(dialect)
+    if engine_text is None or engine_text(sample) != sqlite_text(sample):
+        raise ValueError("SQLite's instants are no longer written as hub.store.instants does")
 
 
 def _listed(values: list[Any]) -> str:
@@ -127,7 +164,7 @@ def _listed(values: list[Any]) -> str:
     return ", ".join(_literal(value) for value in values) + ("," if len(values) == 1 else "")
 
 
-def _params(params: dict[str, Any]) -> str:
+def _params(params: Mapping[str, Any]) -> str:
     """The parameters on one line, or one a line (as the formatter writes) when too long."""
     items = [f"{_literal(key)}: {_literal(value)}" for key, value in params.items()]
     line = "    params={" + ", ".join(items) + "},"
@@ -136,26 +173,45 @@ def _params(params: dict[str, Any]) -> str:
     return "\n".join(["    params={", *(f"        {item}," for item in items), "    },"])
 
 
-def _query(name: str, statement: Select[Any]) -> str:
-    sqlite, params, expanding = _compiled(statement, SQLiteDialect_pysqlite(paramstyle="named"))
-    postgresql, pg_params, pg_expanding = _compiled(
+def query_of(statement: Select[Any], name: str = "the statement") -> Query:
+    """The statement as the plain reads run it on each database (what hub.store.plain_sql
+    holds of it)."""
+    sqlite, params, expanding, binds = _compiled(
+        statement, SQLiteDialect_pysqlite(paramstyle="named")
+    )
+    postgresql, pg_params, pg_expanding, pg_binds = _compiled(
         statement,
         PGDialect_psycopg(),  # type: ignore[no-untyped-call]
     )
     shared = params.keys() & pg_params.keys()
     if expanding != pg_expanding or any(params[key] != pg_params[key] for key in shared):
         raise ValueError(f"{name}: the two databases' parameters differ")
-    params = {**params, **pg_params}  # a driver leaves out what its statement does not name
+    if binds != pg_binds:
+        raise ValueError(f"{name}: the two databases' parameters' types differ")
     kinds = [_kind(column) for column in statement.selected_columns]
+    return Query(
+        sqlite=sqlite,
+        postgresql=postgresql,
+        params={**params, **pg_params},  # a driver leaves out what its statement does not name
+        kinds=" ".join(kind or "-" for kind in kinds),
+        expanding=tuple(expanding),
+        binds=tuple(binds),
+    )
+
+
+def _query(name: str, statement: Select[Any]) -> str:
+    query = query_of(statement, name)
     lines = [
         f"{name} = Query(",
-        f"    sqlite={_literal(sqlite)},",
-        f"    postgresql={_literal(postgresql)},",
-        _params(params),
-        f"    kinds={_literal(' '.join(kind or '-' for kind in kinds))},",
+        f"    sqlite={_literal(query.sqlite)},",
+        f"    postgresql={_literal(query.postgresql)},",
+        _params(query.params),
+        f"    kinds={_literal(query.kinds)},",
     ]
-    if expanding:
-        lines.append(f"    expanding=({_listed(expanding)}),")
+    if query.expanding:
+        lines.append(f"    expanding=({_listed(list(query.expanding))}),")
+    if query.binds:
+        lines.append(f"    binds=({_listed(list(query.binds))}),")
     lines.append(")")
     physical = "\n".join(lines).split("\n")
     return "\n".join(line if len(line) <= 100 else f"{line}  # noqa: E501" for line in physical)

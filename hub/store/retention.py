@@ -23,12 +23,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Select,
     and_,
+    bindparam,
     delete,
     exists,
     func,
@@ -41,6 +43,7 @@ from sqlalchemy.sql import CompoundSelect
 
 from hub.model.statuses import FINAL_CASE_STATUSES
 from hub.store.archive import PURGED
+from hub.store.retention_rows import KINDS, KindFigures
 from hub.store.tables import (
     acknowledgements,
     cases,
@@ -55,25 +58,20 @@ from hub.store.tables import (
     replays,
     unlinked_reasons,
 )
+from hub.store.types import UtcDateTime
 
-KINDS = (
-    "raw_archive",
-    "closed_case_events",
-    "delivered_outbox",
-    "run_records",
-    "rejects",
-    "file_warnings",
-    "acknowledgements",
-)
+if TYPE_CHECKING:
+    from hub.store.db import Database
 
-
-@dataclass(frozen=True)
-class KindFigures:
-    """What retention would remove of one kind now, and the oldest row it keeps."""
-
-    kind: str
-    due: int
-    oldest_kept: datetime | None
+__all__ = [
+    "DUE_COUNTS",
+    "KINDS",
+    "OLDEST_KEPT",
+    "ConnectionRetentionReads",
+    "KindFigures",
+    "figures",
+    "remove_batch",
+]
 
 
 def _raw_due(cutoff: datetime) -> ColumnElement[bool]:
@@ -103,7 +101,7 @@ def _raw_due(cutoff: datetime) -> ColumnElement[bool]:
 
 
 def _closed_event_due(cutoff: datetime) -> ColumnElement[bool]:
-    closed = [status.value for status in FINAL_CASE_STATUSES]
+    closed = sorted(status.value for status in FINAL_CASE_STATUSES)  # one text each run
     case = cases.c
     return exists().where(
         case.id == events.c.case_id,
@@ -210,16 +208,51 @@ def _kind(kind: str) -> _Kind:
     raise ValueError(f"no retention kind {kind!r}")
 
 
+CUTOFF: Any = bindparam("cutoff", type_=UtcDateTime())
+"""The instant before which a row is due (a kind kept forever: the first instant)."""
+
+
+def _due_count(kind: str) -> Select[Any]:
+    spec = _kind(kind)
+    return select(func.count()).select_from(spec.table).where(spec.due(CUTOFF))
+
+
+def _oldest_kept(kind: str) -> Select[Any]:
+    spec = _kind(kind)
+    kept = select(func.min(spec.time)).where(not_(spec.due(CUTOFF)))
+    return kept if spec.among is None else kept.where(spec.among)
+
+
+DUE_COUNTS = {kind: _due_count(kind) for kind in KINDS}
+"""Per kind, how many rows are due at ``cutoff`` (the plain reads run them too)."""
+OLDEST_KEPT = {kind: _oldest_kept(kind) for kind in KINDS}
+"""Per kind, the oldest instant of a row kept at ``cutoff`` (the plain reads run them too)."""
+
+
 def figures(connection: Connection, kind: str, cutoff: datetime) -> KindFigures:
     """How many rows of the kind are due, and the oldest the hub keeps."""
-    spec = _kind(kind)
-    due = spec.due(cutoff)
-    count = connection.execute(select(func.count()).select_from(spec.table).where(due)).scalar_one()
-    kept = select(func.min(spec.time)).where(not_(due))
-    if spec.among is not None:
-        kept = kept.where(spec.among)
-    oldest = connection.execute(kept).scalar_one_or_none()
+    values = {"cutoff": cutoff}
+    count = connection.execute(DUE_COUNTS[kind], values).scalar_one()
+    oldest = connection.execute(OLDEST_KEPT[kind], values).scalar_one_or_none()
     return KindFigures(kind, int(count), oldest)
+
+
+class ConnectionRetentionReads:
+    """What the dry run reads (hub.store.retention_rows.RetentionReads) through the
+    `Database`, a transaction per read, as `hub retention` read them before (issue 17)."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    def figures(self, kind: str, cutoff: datetime) -> KindFigures:
+        with self._database.transaction() as connection:
+            return figures(connection, kind, cutoff)
+
+    def closed_cases_to_anonymise(self, closed_before: datetime) -> int:
+        from hub.store.erasure import count_closed_cases_to_anonymise
+
+        with self._database.transaction() as connection:
+            return count_closed_cases_to_anonymise(connection, closed_before=closed_before)
 
 
 def remove_batch(connection: Connection, kind: str, cutoff: datetime, limit: int) -> int:
