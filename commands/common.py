@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from hub.partners.network import Network
+    from hub.partners.network_outline import NetworkOutline
     from hub.store.db import Database
     from hub.store.plain import PlainStore
 
@@ -99,6 +100,15 @@ def network_to_read(path: Path | None) -> Network:
     from hub.partners.network_cache import read_network
 
     return read_network(network_path(path))
+
+
+def outline_to_read(path: Path | None) -> NetworkOutline:
+    """What a command that only shows the network needs of it, as plain data: the
+    outline kept beside the checked network, made from it when either is not fresh
+    (hub.partners.network_cache.read_outline). Loads no pydantic when kept."""
+    from hub.partners.network_cache import read_outline
+
+    return read_outline(network_path(path))
 
 
 def print_validation(file: Path, exc: ValidationError, *, line: int | None = None) -> None:

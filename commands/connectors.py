@@ -14,6 +14,7 @@ from commands.common import (
     network_path,
     open_database,
     out,
+    outline_to_read,
 )
 from hub.errors import ConfigurationError, ConflictError, PartnerDataError
 
@@ -52,17 +53,15 @@ def list_connectors(network: NetworkOption = None) -> None:
     """Every connector: partner, mapping message, transport and schedule."""
     from rich.table import Table
 
-    from hub.partners.network import open_network  # lists specs: builds no connector
-
-    config = open_network(network_path(network)).config
+    outline = outline_to_read(network)  # checked and kept: builds no connector
     table = Table("connector", "partner", "message", "transport", "schedule", "enabled")
-    for spec in config.connectors:
+    for spec in outline.connectors:
         schedule = spec.schedule.every or spec.schedule.cron if spec.schedule else "-"
         table.add_row(
             spec.name,
             spec.partner,
             f"{spec.mapping} :: {spec.message}",
-            spec.adapter.type,
+            spec.adapter_type,
             str(schedule),
             "yes" if spec.enabled else "paused",
         )

@@ -14,6 +14,7 @@ from commands.common import (
     open_database,
     open_plain,
     out,
+    outline_to_read,
     unbroken,
     write_json,
 )
@@ -146,13 +147,13 @@ def sla(
     from hub.store.plain_reads import stored_reference
 
     with open_plain(database) as store:
-        partners = network_to_read(network)
+        outline = outline_to_read(network)  # the contract levels: no network models
         now = hub_clock()()  # the hub's one clock: a demo's story time in its home
         if case is None:
-            found = plain_breaches(store, partners, now=now, retailer=retailer)
+            found = plain_breaches(store, outline, now=now, retailer=retailer)
         else:
             reference = stored_reference(store, case) or case.strip()  # as case_reference
-            levels = plain_case_service_levels(store, partners, reference, now=now)
+            levels = plain_case_service_levels(store, outline, reference, now=now)
     if case is None:
         _show_breaches(found, as_json, published_events=None)
     elif as_json:

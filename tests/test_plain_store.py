@@ -20,6 +20,7 @@ from hub.operators.overview import overview, plain_overview
 from hub.operators.status import ConnectorState, network_status, plain_network_status
 from hub.partners.alerts import pause_connector
 from hub.partners.network import open_network
+from hub.partners.network_cache import CACHE_DIR_VARIABLE, read_outline
 from hub.partners.runs import ReplayMark, RunCounts, finish_run, start_run
 from hub.ports import MessageRef, RawMessage
 from hub.retailers.erasure import erase_case
@@ -422,16 +423,27 @@ def _a_network_at_work(database: Database) -> None:
         connection.execute(update(outbox).where(outbox.c.id == ids[0]).values(state="dead"))
 
 
-def test_the_network_s_status_is_read_the_same_both_ways(database: Database) -> None:
+def test_the_network_s_status_is_read_the_same_both_ways(
+    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both reads, and the network's outline as `hub status` takes it (kept, then read
+    back from its file: issue 17, twelfth pass) against the whole network."""
     network = open_network(ROOT / "connectors.yaml")
+    monkeypatch.setenv(CACHE_DIR_VARIABLE, str(tmp_path / "kept"))
+    read_outline(ROOT / "connectors.yaml")
+    kept = read_outline(ROOT / "connectors.yaml")
     with PlainStore(_url(database)) as store:
         assert plain_network_status(store, network, now=NOW) == network_status(
             database, network, now=NOW
         ), "an empty store"
+        assert plain_network_status(store, kept, now=NOW) == network_status(
+            database, network, now=NOW
+        )
         _a_network_at_work(database)
         for now in (NOW, NOW + timedelta(minutes=7), NOW + timedelta(days=1)):
             found = plain_network_status(store, network, now=now)
             assert found == network_status(database, network, now=now)
+            assert plain_network_status(store, kept, now=now) == found
         shown = plain_network_status(store, network, now=NOW)
     assert found.outbox.oldest_pending_at == NOW - timedelta(minutes=5)
     assert found.outbox.oldest_pending_at.tzinfo is UTC

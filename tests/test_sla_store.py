@@ -29,6 +29,7 @@ from hub.model import Event, EventDetails, EventType, Party, PartyRole, Shipment
 from hub.model.statuses import CaseStatus
 from hub.partners.connectors import Network, open_network
 from hub.partners.leases import acquire_lease
+from hub.partners.network_cache import CACHE_DIR_VARIABLE, read_outline
 from hub.sla.compute import StepState
 from hub.sla.levels import Step
 from hub.sla.publish import LEASE_NAME, breach_event_id, publish_breaches, publish_leased
@@ -321,9 +322,16 @@ def test_the_console_measures_breaches_by_the_hubs_clock(
     assert "2026-11-05 12:00:00 CET</span> by the hub's clock" in page
 
 
-def test_service_levels_are_read_the_same_both_ways(database: Database, network: Network) -> None:
-    """Issue 17: `hub sla` reads the cases through hub.store.plain, without SQLAlchemy; the
-    same cases, events and breaches as through the Database."""
+def test_service_levels_are_read_the_same_both_ways(
+    database: Database, network: Network, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17: `hub sla` reads the cases through hub.store.plain, without SQLAlchemy, and
+    the contract levels from the network's kept outline; the same cases, events and
+    breaches as through the Database with the whole network."""
+    monkeypatch.setenv(CACHE_DIR_VARIABLE, str(tmp_path / "kept"))
+    read_outline(network.path)
+    kept = read_outline(network.path)
+    assert kept.contract_level("maison-electro") == "gold"
     store_cases(database)
     with database.transaction() as connection:  # a case's own details, read back too
         append_events(
@@ -340,16 +348,16 @@ def test_service_levels_are_read_the_same_both_ways(database: Database, network:
             found = plain_reads.measured_open_cases(store, retailer)
             assert found == measured_open_cases(connection, retailer)
             for now in (NOW, MONDAY + timedelta(hours=1)):
-                assert plain_breaches(store, network, now=now, retailer=retailer) == breaches(
-                    database, network, now=now, retailer=retailer
-                )
+                expected = breaches(database, network, now=now, retailer=retailer)
+                assert plain_breaches(store, network, now=now, retailer=retailer) == expected
+                assert plain_breaches(store, kept, now=now, retailer=retailer) == expected
         for reference in ("ME-000123", "ME-000124", "ME-000125", "BM-000045"):
             assert plain_reads.measured_case(store, reference) == measured_case(
                 connection, reference
             )
-            assert plain_case_service_levels(
-                store, network, reference, now=NOW
-            ) == case_service_levels(database, network, reference, now=NOW)
+            expected_levels = case_service_levels(database, network, reference, now=NOW)
+            assert plain_case_service_levels(store, network, reference, now=NOW) == expected_levels
+            assert plain_case_service_levels(store, kept, reference, now=NOW) == expected_levels
         assert plain_reads.measured_case(store, "ME-999999") is None
         with pytest.raises(NotFoundError, match="ME-999999"):
             plain_case_service_levels(store, network, "ME-999999", now=NOW)

@@ -283,17 +283,29 @@ def _printed_by(probe: str) -> str:
 
 
 _MODULES_AT_EXIT = (
-    "import atexit, runpy, sys\n"
+    "import atexit, builtins, runpy, sys\n"
     "out, sys.argv = sys.argv[1], ['hub', *sys.argv[2:]]\n"
-    "atexit.register(lambda: open(out, 'w').write('\\n'.join(sorted(sys.modules))))\n"
+    "first, plain = {}, builtins.__import__\n"
+    "def noted(name, globals=None, locals=None, fromlist=(), level=0):\n"
+    "    by, before = (globals or {}).get('__name__', '-'), set(sys.modules)\n"
+    "    try:\n"
+    "        return plain(name, globals, locals, fromlist, level)\n"
+    "    finally:\n"
+    "        for module in set(sys.modules) - before:\n"
+    "            first.setdefault(module, by)\n"
+    "builtins.__import__ = noted\n"
+    "atexit.register(lambda: open(out, 'w').write(\n"
+    "    '\\n'.join(f'{m} {first.get(m, \"-\")}' for m in sorted(sys.modules))))\n"
     "runpy.run_path('cli.py', run_name='__main__')\n"
 )
 """Runs `hub` (cli.py) with the given arguments and writes, as it exits, every module it
-imported: what an operator's command really loads, in a fresh interpreter."""
+imported, each with the module whose import first loaded it: what an operator's command
+really loads, in a fresh interpreter, and who pulled each in."""
 
 
-def modules_loaded_by(arguments: Sequence[str], environ: dict[str, str], out: Path) -> set[str]:
-    """Every module `hub <arguments>` imported, run in a fresh interpreter from the
+def importers_of(arguments: Sequence[str], environ: dict[str, str], out: Path) -> dict[str, str]:
+    """Every module `hub <arguments>` imported, and the module that first imported it
+    ("-" for those loaded before the command), run in a fresh interpreter from the
     repository's root with ``environ`` (its list written to ``out``)."""
     subprocess.run(
         [sys.executable, "-c", _MODULES_AT_EXIT, str(out), *arguments],
@@ -303,7 +315,30 @@ def modules_loaded_by(arguments: Sequence[str], environ: dict[str, str], out: Pa
         text=True,
         check=True,
     )
-    return set(out.read_text().split())
+    return dict(line.split(" ", 1) for line in out.read_text().splitlines())
+
+
+def modules_loaded_by(arguments: Sequence[str], environ: dict[str, str], out: Path) -> set[str]:
+    """Every module `hub <arguments>` imported (see :func:`importers_of`)."""
+    return set(importers_of(arguments, environ, out))
+
+
+def pulled_in(importers: dict[str, str], unused: Sequence[str]) -> list[str]:
+    """Each module of ``unused`` (or below one) that was imported, with the chain of the
+    modules that pulled it in, up to the command's: ``pydantic <- hub.config.alerting <-
+    ... <- commands.common``. A package's own submodules are left out: it is said."""
+    found = []
+    for name, by in importers.items():
+        for prefix in unused:
+            inside = name == prefix or name.startswith(f"{prefix}.")
+            if inside and not (by == prefix or by.startswith(f"{prefix}.")):
+                chain = [name]
+                while not chain[-1].startswith("commands.") and (
+                    (by := importers.get(chain[-1], "-")) not in (*chain, "-", "__main__")
+                ):
+                    chain.append(by)
+                found.append(" <- ".join(chain))
+    return sorted(found)
 
 
 _SERVING = ("fastapi", "uvicorn", "apscheduler.schedulers", "httpx", "paramiko", "authlib")
@@ -331,21 +366,42 @@ _PLAIN = (*_STORE_ALONE, *_NO_ENGINE)
 """A store-only command that reads through hub.store.plain: no SQLAlchemy (issue 17)."""
 
 
+_NETWORK_MODELS = (
+    "pydantic",
+    "yaml",
+    "hub.config.network",
+    "hub.config.connector_spec",
+    "hub.config.alerting",
+    "hub.config.sync",
+    "hub.config.registry",
+    "hub.partners.network",
+)
+"""What reading and checking the network loads: a command that shows it from its kept
+outline (hub.partners.network_outline) loads none of it (issue 17, twelfth pass)."""
+_OUTLINE = (*_SERVING, *_BUILDING, *_SQLITE, *_NO_ENGINE, *_NETWORK_MODELS)
+"""A network command that reads the store through hub.store.plain and the network's
+kept outline: no SQLAlchemy, no pydantic, no network model."""
+_MEASURED = tuple(name for name in _OUTLINE if name != "pydantic")
+"""`hub sla` measures cases, which are the canonical model's (pydantic) classes."""
+
+
 @pytest.mark.parametrize(
     ("arguments", "unused"),
     [
         (["--help"], ("pydantic", "sqlalchemy", "yaml", "hub.model")),
-        (["status"], (*_SERVING, *_BUILDING, *_SQLITE, *_NO_ENGINE, "urllib.request", "xml.sax")),
-        (["runs", "atelier-dupont-status"], (*_SERVING, *_BUILDING, *_SQLITE, *_NO_ENGINE)),
-        (["rejects", "atelier-dupont-status"], (*_SERVING, *_BUILDING, *_SQLITE, *_NO_ENGINE)),
-        (["warnings", "atelier-dupont-status"], (*_SERVING, *_BUILDING, *_SQLITE, *_NO_ENGINE)),
+        (["status"], (*_OUTLINE, "urllib.request", "xml.sax", "hub.model")),
+        (["status", "--json"], (*_OUTLINE, "hub.model")),
+        (["runs", "atelier-dupont-status"], (*_OUTLINE, "hub.model")),
+        (["rejects", "atelier-dupont-status"], (*_OUTLINE, "hub.model")),
+        (["warnings", "atelier-dupont-status"], (*_OUTLINE, "hub.model")),
         (["unmapped"], (*_PLAIN, "hub.model.case", "hub.model.event")),
         (["unlinked"], (*_PLAIN, "hub.model.case")),
         (["outbox", "dead-letters"], (*_PLAIN, "hub.model.case")),
         (["overview"], _PLAIN),
         (["db", "current"], _PLAIN),
-        (["connectors", "list"], (*_SERVING, *_BUILDING, "sqlalchemy", "hub.partners.ingest")),
-        (["sla"], (*_SERVING, *_BUILDING, *_SQLITE, *_NO_ENGINE, "holidays")),
+        (["connectors", "list"], (*_OUTLINE, "sqlalchemy", "hub.store", "hub.partners.ingest")),
+        (["sla"], (*_MEASURED, "holidays")),
+        (["sla", "--case", "BM-000045"], (*_MEASURED, "holidays")),
         (["retention", "--dry-run"], (*_SERVING, *_BUILDING, *_SQLITE, *_NO_ENGINE)),
         (["connectors", "check"], (*_SERVING, *_RUNNING, "sqlalchemy", "hub.store")),
     ],
@@ -360,20 +416,27 @@ def test_a_command_that_serves_no_http_imports_only_what_it_uses(
     connector, `hub sla` not every country's holidays, `hub connectors check` nothing that
     runs a connector and no store (it reads files only), `hub retention --dry-run` no
     SQLAlchemy (its counts go through hub.store.plain), none of them the serving
-    machinery or a partner client."""
+    machinery or a partner client. A command that shows the network, run a second time
+    (the first checked the network and kept its outline), loads neither pydantic nor the
+    network's models; a failure says which modules pulled one in."""
     url = f"sqlite:///{tmp_path / 'hub.db'}"
-    upgrade(Database(url))
+    database = Database(url)
+    upgrade(database)
+    register_network(database)
+    with database.transaction() as connection:
+        open_case(connection, make_case("BM-000045"))
     modules = tmp_path / "modules.txt"
-    environ = {**os.environ, "HUB_DATABASE_URL": url, "COLUMNS": "200"}
+    environ = {
+        **os.environ,
+        "HUB_DATABASE_URL": url,
+        "COLUMNS": "200",
+        "HUB_CACHE_DIR": str(tmp_path / "kept"),
+    }
     environ.pop("HUB_HOME", None)
-    loaded = modules_loaded_by(arguments, environ, modules)
-    assert "commands.common" in loaded  # the list is the command's own
-    found = sorted(
-        name
-        for name in loaded
-        for prefix in unused
-        if name == prefix or name.startswith(f"{prefix}.")
-    )
+    importers_of(arguments, environ, modules)  # the network checked and its outline kept
+    importers = importers_of(arguments, environ, modules)
+    assert "commands.common" in importers  # the list is the command's own
+    found = pulled_in(importers, unused)
     assert found == [], f"hub {' '.join(arguments)} imported {found}"
 
 

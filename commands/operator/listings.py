@@ -13,10 +13,10 @@ from commands.common import (
     JsonOption,
     NetworkOption,
     at,
-    network_to_read,
     open_database,
     open_plain,
     out,
+    outline_to_read,
     unbroken,
     write_json,
 )
@@ -49,7 +49,7 @@ def status(
     }
 
     with open_plain(database) as db:
-        current = plain_network_status(db, network_to_read(network))
+        current = plain_network_status(db, outline_to_read(network))
     if as_json_:
         write_json(as_json(current))
         return
@@ -113,7 +113,7 @@ def runs(
     from hub.operators.run_words import require_known
     from hub.store.plain_reads import recent_runs  # no SQLAlchemy (issue 17)
 
-    require_known(network_to_read(network).config, connector)
+    require_known(outline_to_read(network), connector)
     with open_plain(database) as db:
         records, replays = recent_runs(db, connector, limit)
     if as_json_:
@@ -178,7 +178,7 @@ def rejects(
     from hub.operators.run_words import require_known
     from hub.store.plain_reads import recent_rejects  # no SQLAlchemy (issue 17)
 
-    require_known(network_to_read(network).config, connector)
+    require_known(outline_to_read(network), connector)
     with open_plain(database) as db:
         found = recent_rejects(db, connector, limit=limit)
     if as_json_:
@@ -219,7 +219,7 @@ def warnings(
 
     from hub.operators.run_words import require_known
 
-    require_known(network_to_read(network).config, connector)
+    require_known(outline_to_read(network), connector)
     if ack:  # writes: through the Database
         from hub.operators.listings import acknowledge_file_warnings
 

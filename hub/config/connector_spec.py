@@ -8,13 +8,13 @@ holds them, so the file can be committed and shown.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 from string import Formatter
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hub.adapter_kind import AdapterKind
+from hub.config.durations import parse_duration as parse_duration
 from hub.config.registry import AdapterRef, secret_names
 from hub.model.parties import PartyId
 
@@ -23,15 +23,6 @@ EnvName = Annotated[
     str, Field(pattern=r"^[A-Z][A-Z0-9_]*$", description="An environment variable's name.")
 ]
 Duration = Annotated[str, Field(pattern=r"^[0-9]+(s|m|h|d)$", description="e.g. 30s, 15m, 2h, 1d")]
-
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-
-
-def parse_duration(text: str) -> timedelta:
-    match = re.fullmatch(r"([0-9]+)([smhd])", text)
-    if match is None:
-        raise ValueError(f"{text!r} is not a duration like 30s, 15m, 2h or 1d")
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
 class _Spec(BaseModel):

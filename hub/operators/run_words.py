@@ -4,24 +4,39 @@ that a command reading through hub.store.plain loads no SQLAlchemy (issue 17).""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
 
 from hub.errors import NotFoundError
 from hub.store.run_rows import RunOutcome
 
 if TYPE_CHECKING:
-    from hub.config.network import NetworkConfig
     from hub.store.run_rows import RunRecord
 
-__all__ = ["known_names", "outcome_text", "require_known"]
+__all__ = ["Names", "known_names", "outcome_text", "require_known"]
 
 
-def known_names(config: NetworkConfig) -> list[str]:
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+class Names(Protocol):
+    """What names the connectors and drop folders: the validated network
+    (hub.config.network.NetworkConfig) or its outline (hub.partners.network_outline)."""
+
+    @property
+    def connectors(self) -> Sequence[_Named]: ...
+    @property
+    def case_imports(self) -> Sequence[_Named]: ...
+
+
+def known_names(config: Names) -> list[str]:
     """Every connector and drop folder name, in the order of connectors.yaml."""
     return [spec.name for spec in config.connectors] + [d.name for d in config.case_imports]
 
 
-def require_known(config: NetworkConfig, name: str) -> None:
+def require_known(config: Names, name: str) -> None:
     """A clear error for a name connectors.yaml does not have, listing those it does."""
     names = known_names(config)
     if name not in names:

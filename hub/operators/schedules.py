@@ -5,20 +5,34 @@ shown, and when a run that has not started counts as late.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
-from hub.config.connector_spec import ScheduleSpec, parse_duration
+from hub.config.durations import parse_duration
 
-__all__ = ["LATE_AFTER", "describe_schedule", "next_run"]
+__all__ = ["LATE_AFTER", "Schedule", "describe_schedule", "next_run"]
 
 
-def describe_schedule(schedule: ScheduleSpec | None) -> str | None:
+class Schedule(Protocol):
+    """A schedule as connectors.yaml writes it: the validated spec
+    (hub.config.connector_spec.ScheduleSpec) and the outline's copy of it
+    (hub.partners.network_outline.ScheduleOutline) both are one."""
+
+    @property
+    def every(self) -> str | None: ...
+    @property
+    def cron(self) -> str | None: ...
+    @property
+    def jitter(self) -> str | None: ...
+
+
+def describe_schedule(schedule: Schedule | None) -> str | None:
     """``every 15m`` or ``cron 30 2 * * *``, as the status shows it."""
     if schedule is None:
         return None
     return f"every {schedule.every}" if schedule.every else f"cron {schedule.cron}"
 
 
-def next_run(schedule: ScheduleSpec, last_start: datetime | None, now: datetime) -> datetime:
+def next_run(schedule: Schedule, last_start: datetime | None, now: datetime) -> datetime:
     """When the schedule next fires after the last run's start (now, if it never ran)."""
     if schedule.every is not None:
         if last_start is None:

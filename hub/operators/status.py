@@ -14,25 +14,26 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Literal
 
-from hub.config.connector_spec import parse_duration
+from hub.config.durations import parse_duration
 from hub.config.secrets import is_missing_secret
-from hub.errors import ConfigurationError, NotFoundError
+from hub.errors import NotFoundError
 from hub.operators.schedules import LATE_AFTER, describe_schedule, next_run
 from hub.partners.flags import flags_for
+from hub.partners.network_outline import AlertingPolicy, NetworkOutline, ScheduleOutline
 from hub.store.outbox_rows import OutboxState
 from hub.store.run_rows import RunCounts, RunOutcome, RunRecord
 
 if TYPE_CHECKING:
-    from hub.config.alerting import AlertingSpec
-    from hub.config.connector_spec import ScheduleSpec
     from hub.partners.network import Network
     from hub.store.db import Database
     from hub.store.health_rows import LeaseState, StatusReads
     from hub.store.plain import PlainStore
 
 # A command that shows the status (`hub status`) reads it on a PlainStore, without
-# SQLAlchemy; the console and /metrics on the Database. Both run the same statements and
-# give their rows to the same conversions (hub.store.health_rows): issue 17.
+# SQLAlchemy, and the network's kept outline, without pydantic; the console and /metrics
+# on the Database, with the outline made from their Network. Both run the same
+# statements, give their rows to the same conversions (hub.store.health_rows) and work
+# the status out in `status_of`: issue 17.
 
 __all__ = [
     "ConnectorState",
@@ -41,6 +42,7 @@ __all__ = [
     "NetworkStatus",
     "OutboxStatus",
     "network_status",
+    "outline_of",
     "plain_network_status",
     "status_of",
 ]
@@ -126,16 +128,6 @@ def _known_text(status: NetworkStatus) -> str:
 # --- the network's status -------------------------------------------------------------
 
 
-def _direction(network: Network, name: str) -> Direction:
-    """In, out or push: the message's direction read from its mapping file, without
-    building the connector (its codec, its checks), so that `hub status` starts fast;
-    `hub connectors check` checks the rest of the mapping."""
-    spec = network.config.connector(name)
-    if spec.pushed:
-        return "push"
-    return "in" if network.direction(name) == "inbound" else "out"
-
-
 def _latest(*moments: datetime | None) -> datetime | None:
     known = [moment for moment in moments if moment is not None]
     return max(known) if known else None
@@ -162,23 +154,35 @@ class _Entry:
     partner: str
     direction: Direction
     enabled: bool
-    schedule: ScheduleSpec | None
+    schedule: ScheduleOutline | None
     problem: str | None = None
 
 
-def _entries(network: Network) -> list[_Entry]:
+def _entries(outline: NetworkOutline) -> list[_Entry]:
+    """In, out or push: the message's direction as read from its mapping file when the
+    outline was made, without building the connector (its codec, its checks), so that
+    `hub status` starts fast; `hub connectors check` checks the rest of the mapping."""
     entries: list[_Entry] = []
-    for spec in network.config.connectors:
+    for spec in outline.connectors:
         problem = None
-        try:
-            direction = _direction(network, spec.name)
-        except ConfigurationError as error:
-            direction, problem = "in", f"configuration problem: {error.message}"
+        direction: Direction
+        if spec.pushed:
+            direction = "push"
+        elif spec.direction is None:
+            direction, problem = "in", f"configuration problem: {spec.problem}"
+        else:
+            direction = "in" if spec.direction == "inbound" else "out"
         scheduled = spec.schedule if direction == "in" else None
         entries.append(_Entry(spec.name, spec.partner, direction, spec.enabled, scheduled, problem))
-    for drop in network.config.case_imports:
+    for drop in outline.case_imports:
         entries.append(_Entry(drop.name, drop.retailer, "import", drop.enabled, drop.schedule))
     return entries
+
+
+def outline_of(network: Network | NetworkOutline) -> NetworkOutline:
+    """The outline the status is worked out from: the one given, or made from the
+    network (the console and /metrics hold the whole Network)."""
+    return network if isinstance(network, NetworkOutline) else network.outline()
 
 
 def network_status(
@@ -187,27 +191,31 @@ def network_status(
     """Every connector and drop folder of connectors.yaml, and the outbox, read at once."""
     from hub.store.connector_health import ConnectionStatusReads
 
+    outline = outline_of(network)
     with database.transaction() as connection:
-        return status_of(ConnectionStatusReads(connection), network, now=now)
+        return status_of(ConnectionStatusReads(connection), outline, now=now)
 
 
 def plain_network_status(
-    store: PlainStore, network: Network, *, now: datetime | None = None
+    store: PlainStore, network: Network | NetworkOutline, *, now: datetime | None = None
 ) -> NetworkStatus:
-    """As `network_status`, read without SQLAlchemy (a command that only shows it)."""
+    """As `network_status`, read without SQLAlchemy (a command that only shows it), from
+    the network's outline as kept (hub.partners.network_cache.read_outline)."""
     from hub.store.plain_reads import status_reads
 
+    outline = outline_of(network)
     with status_reads(store) as reads:
-        return status_of(reads, network, now=now)
+        return status_of(reads, outline, now=now)
 
 
 def status_of(
-    reads: StatusReads, network: Network, *, now: datetime | None = None
+    reads: StatusReads, outline: NetworkOutline, *, now: datetime | None = None
 ) -> NetworkStatus:
-    """The status from the store's reads, all in the transaction ``reads`` runs in."""
+    """The status from the store's reads, all in the transaction ``reads`` runs in, and
+    the network's outline (its connectors' directions, schedules, alerting policy)."""
     moment = now or datetime.now(UTC)
-    policy = network.config.alerting
-    entries = _entries(network)
+    policy = outline.alerting
+    entries = _entries(outline)
     statuses: list[ConnectorStatus] = []
     leases = reads.lease_states()
     codes = reads.unmapped_codes_by_source()
@@ -241,7 +249,7 @@ def status_of(
 
 
 def _connector_status(
-    policy: AlertingSpec,
+    policy: AlertingPolicy,
     entry: _Entry,
     lease: LeaseState | None,
     last: RunRecord | None,

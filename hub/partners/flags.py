@@ -4,16 +4,27 @@ someone looks (hub.partners.alerts): kept apart from the pausing, which writes, 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from hub.config.alerting import AlertingSpec
+__all__ = ["Thresholds", "flags_for"]
 
-__all__ = ["flags_for"]
+
+class Thresholds(Protocol):
+    """The ``alerting:`` thresholds: the validated spec (hub.config.alerting) and the
+    network's outline (hub.partners.network_outline.AlertingPolicy) both are."""
+
+    @property
+    def flag_after_failures(self) -> int: ...
+    @property
+    def unmapped_codes_over(self) -> int: ...
+    @property
+    def rejects_over(self) -> int: ...
+    @property
+    def file_warnings_over(self) -> int: ...
 
 
 def flags_for(
-    policy: AlertingSpec,
+    policy: Thresholds,
     *,
     consecutive_failures: int,
     unmapped_codes: int,

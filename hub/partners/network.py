@@ -21,9 +21,11 @@ from hub.errors import ConfigurationError
 from hub.sync.addresses import addresses_of
 
 if TYPE_CHECKING:
+    from hub.config.connector_spec import ScheduleSpec
     from hub.config.yamlfile import YamlDocument
     from hub.model.event import Event
     from hub.partners.connectors import Connector
+    from hub.partners.network_outline import NetworkOutline, ScheduleOutline
     from hub.store.db import Connection
     from hub.store.events import StoredHook
 
@@ -101,6 +103,68 @@ class Network:
             self._directions[name] = (stamp, direction)
         return direction
 
+    def outline(self) -> NetworkOutline:
+        """What the reading commands show of this network, as plain data
+        (hub.partners.network_outline): made from the validated config, never written by
+        hand. A mapping that cannot say its direction gives its error as the problem,
+        which `hub status` flags; a push's mapping is not read (its direction is push)."""
+        from hub.partners.network_outline import (
+            AlertingPolicy,
+            CaseImportOutline,
+            ConnectorOutline,
+            NetworkOutline,
+        )
+
+        config = self.config
+        connectors = []
+        for spec in config.connectors:
+            direction: MessageDirection | None = None
+            problem = None
+            if not spec.pushed:
+                try:
+                    direction = self.direction(spec.name)
+                except ConfigurationError as error:
+                    problem = error.message
+            connectors.append(
+                ConnectorOutline(
+                    name=spec.name,
+                    partner=spec.partner,
+                    mapping=spec.mapping,
+                    message=spec.message,
+                    adapter_type=spec.adapter.type,
+                    pushed=spec.pushed,
+                    direction=direction,
+                    problem=problem,
+                    schedule=_schedule_outline(spec.schedule),
+                    enabled=spec.enabled,
+                )
+            )
+        drops = tuple(
+            CaseImportOutline(
+                name=drop.name,
+                retailer=drop.retailer,
+                adapter_type=drop.transport.type,
+                schedule=_schedule_outline(drop.schedule),
+                enabled=drop.enabled,
+            )
+            for drop in config.case_imports
+        )
+        alerting = config.alerting
+        return NetworkOutline(
+            connectors=tuple(connectors),
+            case_imports=drops,
+            alerting=AlertingPolicy(
+                flag_after_failures=alerting.flag_after_failures,
+                pause_after_failures=alerting.pause_after_failures,
+                unmapped_codes_over=alerting.unmapped_codes_over,
+                rejects_over=alerting.rejects_over,
+                file_warnings_over=alerting.file_warnings_over,
+            ),
+            service_levels=tuple(
+                (retailer, level.value) for retailer, level in config.service_levels.items()
+            ),
+        )
+
     def sync_hook(self) -> StoredHook | None:
         """The sync rules as a hook for every write path, or None when there are none.
         The engine, which writes to the store, is imported when events are first stored:
@@ -116,6 +180,14 @@ class Network:
             apply_sync(connection, config.sync, addresses, stored, on_queued=on_queued)
 
         return on_stored
+
+
+def _schedule_outline(schedule: ScheduleSpec | None) -> ScheduleOutline | None:
+    from hub.partners.network_outline import ScheduleOutline
+
+    if schedule is None:
+        return None
+    return ScheduleOutline(every=schedule.every, cron=schedule.cron, jitter=schedule.jitter)
 
 
 def mapping_path(network_file: Path, spec: ConnectorSpec) -> Path:

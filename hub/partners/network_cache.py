@@ -15,7 +15,13 @@ never their values (the adapters' validated settings are dropped, and made again
 the options on first use). The directions are kept with their mapping's stamp, which
 :meth:`Network.direction` compares as it always does.
 
-The file is a pickle: it is read only from a directory of the user's own that no one
+Beside it, the network's outline (hub.partners.network_outline): what the reading
+commands show, as plain data, derived from the checked network each time that network
+is checked or taken as kept. It is fresh under the same stamps as the kept network, and
+under its mappings' stamps (each connector's direction is in it); a command that reads
+the outline imports neither pydantic nor the network's models (issue 17).
+
+Both are pickles: they are read only from a directory of the user's own that no one
 else may write (``HUB_CACHE_DIR``, else ``$XDG_CACHE_HOME/aftersales-hub``, else
 ``~/.cache/aftersales-hub``), and any file that cannot be trusted or read is ignored.
 """
@@ -30,19 +36,22 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from hub.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from hub.config.network import NetworkConfig
     from hub.partners.network import MessageDirection, Network
+    from hub.partners.network_outline import NetworkOutline
 
-__all__ = ["CACHE_DIR_VARIABLE", "cache_directory", "read_network"]
+__all__ = ["CACHE_DIR_VARIABLE", "cache_directory", "read_network", "read_outline"]
 
 CACHE_DIR_VARIABLE = "HUB_CACHE_DIR"
 _FORMAT = 1
 """Raised when what is kept changes shape: an older file is then read as no file."""
+_OUTLINE_FORMAT = 1
+"""The same, for the outline's file."""
 
 Stamp = tuple[int, int]
 """Modification time (ns) and size; (-1, -1) for a path that does not exist."""
@@ -60,6 +69,22 @@ class _Kept:
     directions: dict[str, tuple[Stamp, MessageDirection]]
 
 
+@dataclass(frozen=True)
+class _KeptOutline:
+    format: int
+    python: str
+    digest: str
+    stamps: tuple[tuple[str, Stamp], ...]
+    """The kept network's: what checked the network the outline was made from."""
+    mappings: tuple[tuple[str, Stamp], ...]
+    """Each connector's mapping file, as it was when its direction was read (and the
+    outline's module)."""
+    outline: NetworkOutline
+
+
+_T = TypeVar("_T")
+
+
 def cache_directory() -> Path:
     """Where the checked networks are kept: ``HUB_CACHE_DIR``, else the user's cache."""
     chosen = os.environ.get(CACHE_DIR_VARIABLE, "").strip()
@@ -74,19 +99,50 @@ def read_network(path: Path) -> Network:
     from what was kept when nothing it was checked with has changed since; otherwise
     read, checked and kept for the next command. A network that does not load is never
     kept: its error is said again each time."""
+    return _network_and_stamps(path)[0]
+
+
+def read_outline(path: Path) -> NetworkOutline:
+    """The outline of the network of ``path`` (:meth:`Network.outline`), as kept when
+    nothing the network was checked with changed since, nor any connector's mapping;
+    otherwise made from the network (kept or checked again, as :func:`read_network`
+    takes it) and kept beside it. Reading a kept outline imports no pydantic."""
+    resolved = path.resolve()
+    outline_at = cache_directory() / f"outline-{_digest(str(resolved))}.pickle"
+    kept = _load(outline_at, _KeptOutline)
+    if kept is not None and _outline_fresh(kept, resolved):
+        return kept.outline
+    network, digest, stamps = _network_and_stamps(path)
+    mappings = _mapping_stamps(network)
+    outline = network.outline()
+    if stamps is not None and digest is not None:
+        _store(
+            outline_at,
+            _KeptOutline(_OUTLINE_FORMAT, sys.version, digest, stamps, mappings, outline),
+        )
+    return outline
+
+
+def _network_and_stamps(
+    path: Path,
+) -> tuple[Network, str | None, tuple[tuple[str, Stamp], ...] | None]:
+    """The network, and the digest and stamps it was kept under (None when it was not
+    kept: edited while it was read)."""
     from hub.partners.network import Network
 
     resolved = path.resolve()
     kept_at = cache_directory() / f"network-{_digest(str(resolved))}.pickle"
-    kept = _load(kept_at)
+    kept = _load(kept_at, _Kept)
     if kept is not None and _fresh(kept, resolved):
         network = Network(kept.config, path)
         network._directions.update(kept.directions)
-        return network
+        return network, kept.digest, kept.stamps
     return _check_and_keep(path, resolved, kept_at)
 
 
-def _check_and_keep(path: Path, resolved: Path, kept_at: Path) -> Network:
+def _check_and_keep(
+    path: Path, resolved: Path, kept_at: Path
+) -> tuple[Network, str | None, tuple[tuple[str, Stamp], ...] | None]:
     from hub.partners.network import open_network
 
     before = _content_digest(resolved)
@@ -97,9 +153,22 @@ def _check_and_keep(path: Path, resolved: Path, kept_at: Path) -> Network:
         except ConfigurationError:
             continue
     if before is None or _content_digest(resolved) != before:
-        return network  # edited while it was read: keep nothing, it is read again next
-    _store(kept_at, _kept(resolved, before, network))
-    return network
+        return network, None, None  # edited while it was read: keep nothing
+    kept = _kept(resolved, before, network)
+    _store(kept_at, kept)
+    return network, kept.digest, kept.stamps
+
+
+def _mapping_stamps(network: Network) -> tuple[tuple[str, Stamp], ...]:
+    """Each connector's mapping file and its stamp now, taken before the outline reads
+    the directions (a file edited meanwhile shows as changed next time), and the
+    outline's own module, which a process that only checked the network had not loaded."""
+    from hub.partners import network_outline
+    from hub.partners.network import mapping_path
+
+    paths = {str(mapping_path(network.path, spec)) for spec in network.config.connectors}
+    paths.add(network_outline.__file__)
+    return tuple((where, _stamp(where)) for where in sorted(paths))
 
 
 def _kept(resolved: Path, digest: str, network: Network) -> _Kept:
@@ -142,9 +211,21 @@ def _fresh(kept: _Kept, resolved: Path) -> bool:
         return False
 
 
-def _load(kept_at: Path) -> _Kept | None:
+def _outline_fresh(kept: _KeptOutline, resolved: Path) -> bool:
+    """Fresh as the kept network would be, and no connector's mapping changed."""
+    try:
+        if kept.format != _OUTLINE_FORMAT or kept.python != sys.version:
+            return False
+        if _content_digest(resolved) != kept.digest:
+            return False
+        return all(_stamp(where) == stamp for where, stamp in (*kept.stamps, *kept.mappings))
+    except (AttributeError, TypeError, ValueError):
+        return False
+
+
+def _load(kept_at: Path, shape: type[_T]) -> _T | None:
     """What was kept, or None: no file, another user's or a writable-by-others one, or
-    one that does not unpickle into what this module writes."""
+    one that does not unpickle into ``shape``."""
     try:
         with kept_at.open("rb") as file:
             status = os.fstat(file.fileno())
@@ -153,7 +234,7 @@ def _load(kept_at: Path) -> _Kept | None:
             kept = pickle.load(file)  # noqa: S301 - the user's own file, checked above
     except Exception:  # noqa: BLE001 - a file that cannot be read is no file
         return None
-    return kept if isinstance(kept, _Kept) else None
+    return kept if isinstance(kept, shape) else None
 
 
 def _trusted(status: os.stat_result) -> bool:
@@ -161,7 +242,7 @@ def _trusted(status: os.stat_result) -> bool:
     return own and not status.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
 
 
-def _store(kept_at: Path, kept: _Kept) -> None:
+def _store(kept_at: Path, kept: _Kept | _KeptOutline) -> None:
     """Written whole under another name, then renamed: a command reading at the same
     time finds the old file or the new one. A directory that cannot be written to
     keeps nothing, and the command goes on."""

@@ -6,25 +6,29 @@ queries for all open cases whatever their number); here the rules measure them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from hub.errors import NotFoundError
-from hub.partners.network import Network
+from hub.model.case import ContractLevel
+from hub.partners.network_outline import NetworkOutline
 from hub.sla.compute import CaseServiceLevels, StepLevel, compute_service_levels
 from hub.sla.levels import Step
 
 if TYPE_CHECKING:
     from hub.config.network import NetworkConfig
+    from hub.partners.network import Network
     from hub.store.db import Connection, Database
     from hub.store.measured_rows import MeasuredCase
     from hub.store.plain import PlainStore
 
-# `hub sla` reads the cases on a PlainStore, without SQLAlchemy (issue 17); publishing,
-# the console and the jobs on the Database: the same statements and rows either way.
+# `hub sla` reads the cases on a PlainStore, without SQLAlchemy, and the retailers'
+# contract levels from the network's kept outline, without the network's models (issue
+# 17); publishing, the console and the jobs on the Database with the whole network: the
+# same statements, rows and computation either way.
 
 
 @dataclass(frozen=True)
@@ -61,8 +65,19 @@ class Breach:
         )
 
 
-def _config(network: NetworkConfig | Network) -> NetworkConfig:
-    return network.config if isinstance(network, Network) else network
+def _contract_levels(
+    network: NetworkConfig | Network | NetworkOutline,
+) -> Callable[[str], ContractLevel | None]:
+    """Each retailer's contract level, from the validated network or its outline."""
+    if isinstance(network, NetworkOutline):
+        level_of = network.contract_level
+        return lambda retailer: (
+            None if (level := level_of(retailer)) is None else ContractLevel(level)
+        )
+    from hub.partners.network import Network
+
+    config = network.config if isinstance(network, Network) else network
+    return config.contract_level
 
 
 @contextmanager
@@ -77,19 +92,21 @@ def _connection(source: Connection | Database) -> Iterator[Connection]:
 
 
 def _levels(
-    measured: MeasuredCase | None, config: NetworkConfig, case_ref: str, now: datetime
+    measured: MeasuredCase | None,
+    network: NetworkConfig | Network | NetworkOutline,
+    case_ref: str,
+    now: datetime,
 ) -> CaseServiceLevels:
     if measured is None:
         raise NotFoundError(f"no case {case_ref}")
     case = measured.case
-    return compute_service_levels(
-        case, measured.events, config.contract_level(case.retailer), now=now
-    )
+    level = _contract_levels(network)(case.retailer)
+    return compute_service_levels(case, measured.events, level, now=now)
 
 
 def case_service_levels(
     source: Connection | Database,
-    network: NetworkConfig | Network,
+    network: NetworkConfig | Network | NetworkOutline,
     case_ref: str,
     *,
     now: datetime,
@@ -99,33 +116,37 @@ def case_service_levels(
 
     with _connection(source) as connection:
         measured = measured_case(connection, case_ref)
-    return _levels(measured, _config(network), case_ref, now)
+    return _levels(measured, network, case_ref, now)
 
 
 def plain_case_service_levels(
-    store: PlainStore, network: NetworkConfig | Network, case_ref: str, *, now: datetime
+    store: PlainStore,
+    network: NetworkConfig | Network | NetworkOutline,
+    case_ref: str,
+    *,
+    now: datetime,
 ) -> CaseServiceLevels:
     """As `case_service_levels`, read without SQLAlchemy (`hub sla --case`)."""
     from hub.store.plain_reads import measured_case
 
-    return _levels(measured_case(store, case_ref), _config(network), case_ref, now)
+    return _levels(measured_case(store, case_ref), network, case_ref, now)
 
 
 def _open_levels(
-    measured: Iterable[MeasuredCase], network: NetworkConfig | Network, now: datetime
+    measured: Iterable[MeasuredCase],
+    network: NetworkConfig | Network | NetworkOutline,
+    now: datetime,
 ) -> list[CaseServiceLevels]:
-    config = _config(network)
+    level_of = _contract_levels(network)
     return [
-        compute_service_levels(
-            one.case, one.events, config.contract_level(one.case.retailer), now=now
-        )
+        compute_service_levels(one.case, one.events, level_of(one.case.retailer), now=now)
         for one in measured
     ]
 
 
 def open_case_levels(
     connection: Connection,
-    network: NetworkConfig | Network,
+    network: NetworkConfig | Network | NetworkOutline,
     *,
     now: datetime,
     retailer: str | None = None,
@@ -143,7 +164,7 @@ def _breaches(levels: Iterable[CaseServiceLevels]) -> list[Breach]:
 
 def breaches_of(
     connection: Connection,
-    network: NetworkConfig | Network,
+    network: NetworkConfig | Network | NetworkOutline,
     *,
     now: datetime,
     retailer: str | None = None,
@@ -154,7 +175,7 @@ def breaches_of(
 
 def breaches(
     database: Database | Connection,
-    network: NetworkConfig | Network,
+    network: NetworkConfig | Network | NetworkOutline,
     *,
     now: datetime,
     retailer: str | None = None,
@@ -167,7 +188,7 @@ def breaches(
 
 def plain_breaches(
     store: PlainStore,
-    network: NetworkConfig | Network,
+    network: NetworkConfig | Network | NetworkOutline,
     *,
     now: datetime,
     retailer: str | None = None,
