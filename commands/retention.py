@@ -17,6 +17,7 @@ from commands.common import (
     open_database,
     open_plain,
     out,
+    outline_to_read,
     write_json,
 )
 
@@ -44,9 +45,9 @@ def retention(
     from hub.store.plain_reads import retention_reads
 
     with open_plain(database) as store:  # reads only: no SQLAlchemy (issue 17)
-        spec = network_to_read(network).config.retention
+        periods = outline_to_read(network)  # the kept outline's periods: no pydantic
         with retention_reads(store) as reads:
-            plans = plan_of(reads, spec, datetime.now(UTC))
+            plans = plan_of(reads, periods, datetime.now(UTC))
     if as_json:
         for plan in plans:
             write_json(

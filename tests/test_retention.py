@@ -23,7 +23,8 @@ from hub.config.retention import RetentionSpec
 from hub.errors import ConfigurationError, NotFoundError
 from hub.model.personal_data import ERASED
 from hub.operators.retention import apply_retention, retention_plan
-from hub.operators.retention_plan import plan_of
+from hub.operators.retention_plan import ANONYMISE, plan_of
+from hub.partners.network import open_network
 from hub.ports import MessageRef, RawMessage
 from hub.retailers.erasure import erase_case
 from hub.store import plain_reads
@@ -422,11 +423,33 @@ def test_hub_retention_dry_run_imports_no_sqlalchemy(tmp_path: Path) -> None:
     upgrade(Database(url))
     environ = {**os.environ, "HUB_DATABASE_URL": url, "HUB_CACHE_DIR": str(tmp_path / "kept")}
     environ.pop("HUB_HOME", None)
-    heavy = ("sqlalchemy", "hub.store.db", "hub.store.tables")
+    heavy: tuple[str, ...] = ("sqlalchemy", "hub.store.db", "hub.store.tables")
     for turn in ("network checked and kept", "network kept"):
         loaded = modules_loaded_by(["retention", "--dry-run"], environ, tmp_path / "m.txt")
         assert "hub.store.plain" in loaded, turn
         found = sorted(name for name in loaded if name.split(".")[0] in heavy or name in heavy)
         assert found == [], f"{turn}: {found}"
+        heavy += ("pydantic", "hub.config.retention")  # the periods from the kept outline
     applying = modules_loaded_by(["retention"], environ, tmp_path / "m.txt")
     assert "hub.store.db" in applying
+
+
+@pytest.mark.parametrize(
+    "section",
+    ["", "retention:\n  raw_archive: 12h\n  rejects: null\n  anonymise_closed_cases_after: 2d\n"],
+    ids=["defaults", "written"],
+)
+def test_the_network_outline_gives_every_kind_the_section_s_period(
+    tmp_path: Path, section: str
+) -> None:
+    """The dry run takes its periods from the network's kept outline (no pydantic): for
+    every kind, the period the validated section gives, defaults and nulls included."""
+    network_file = tmp_path / "connectors.yaml"
+    network_file.write_text(f"version: 1\nparties: []\n{section}", encoding="utf-8")
+    network = open_network(network_file)
+    outline = network.outline()
+    for kind in (*KINDS, ANONYMISE):
+        assert outline.period(kind) == network.config.retention.period(kind), kind
+    assert [kind for kind, _ in outline.retention] == [*KINDS, ANONYMISE]
+    with pytest.raises(KeyError, match="every"):
+        outline.period("every")

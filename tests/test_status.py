@@ -402,7 +402,7 @@ _MEASURED = tuple(name for name in _OUTLINE if name != "pydantic")
         (["connectors", "list"], (*_OUTLINE, "sqlalchemy", "hub.store", "hub.partners.ingest")),
         (["sla"], (*_MEASURED, "holidays")),
         (["sla", "--case", "BM-000045"], (*_MEASURED, "holidays")),
-        (["retention", "--dry-run"], (*_SERVING, *_BUILDING, *_SQLITE, *_NO_ENGINE)),
+        (["retention", "--dry-run"], (*_OUTLINE, "hub.model")),
         (["connectors", "check"], (*_SERVING, *_RUNNING, "sqlalchemy", "hub.store")),
     ],
     ids=lambda value: " ".join(value) if isinstance(value, list) else None,

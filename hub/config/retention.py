@@ -13,6 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hub.config.connector_spec import Duration, parse_duration
 
+_NOT_PERIODS = frozenset({"every", "batch_size"})
+"""The section's settings that are not a kind's period: the job's own."""
+
 
 class RetentionSpec(BaseModel):
     """How long the hub keeps what it accumulates (connectors.yaml, ``retention:``)."""
@@ -65,6 +68,15 @@ class RetentionSpec(BaseModel):
         description="Rows removed per transaction: small enough never to hold SQLite's "
         "one writer long.",
     )
+
+    def written_periods(self) -> tuple[tuple[str, str | None], ...]:
+        """Each kind's period as connectors.yaml writes it (None: forever), for the
+        network's outline, which the dry run reads without pydantic (issue 17)."""
+        return tuple(
+            (kind, getattr(self, kind))
+            for kind in type(self).model_fields
+            if kind not in _NOT_PERIODS
+        )
 
     def period(self, kind: str) -> timedelta | None:
         """The period of a kind (a field name), None to keep it forever."""

@@ -6,20 +6,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from hub.store.retention_rows import KINDS
 
 if TYPE_CHECKING:
-    from hub.config.retention import RetentionSpec
     from hub.store.retention_rows import RetentionReads
 
-__all__ = ["ANONYMISE", "KindPlan", "plan_of"]
+__all__ = ["ANONYMISE", "KindPlan", "RetentionPeriods", "plan_of"]
 
 ANONYMISE = "anonymise_closed_cases_after"
 
 FOREVER = datetime.min.replace(tzinfo=UTC)
 """The cutoff of a kind kept forever: nothing is before it."""
+
+
+class RetentionPeriods(Protocol):
+    """Each kind's period: the validated ``retention:`` section
+    (hub.config.retention.RetentionSpec) or the network's kept outline, which the dry run
+    reads without pydantic (hub.partners.network_outline)."""
+
+    def period(self, kind: str) -> timedelta | None:
+        """The kind's period, None to keep it forever."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -32,7 +41,7 @@ class KindPlan:
     oldest_kept: datetime | None
 
 
-def plan_of(reads: RetentionReads, spec: RetentionSpec, moment: datetime) -> list[KindPlan]:
+def plan_of(reads: RetentionReads, spec: RetentionPeriods, moment: datetime) -> list[KindPlan]:
     """What retention would remove at ``moment``, kind by kind (a kind kept forever: 0,
     with its oldest row), then how many closed cases it would anonymise."""
     plans: list[KindPlan] = []

@@ -163,6 +163,7 @@ class Network:
             service_levels=tuple(
                 (retailer, level.value) for retailer, level in config.service_levels.items()
             ),
+            retention=config.retention.written_periods(),
         )
 
     def sync_hook(self) -> StoredHook | None:

@@ -50,7 +50,7 @@ __all__ = ["CACHE_DIR_VARIABLE", "cache_directory", "read_network", "read_outlin
 CACHE_DIR_VARIABLE = "HUB_CACHE_DIR"
 _FORMAT = 1
 """Raised when what is kept changes shape: an older file is then read as no file."""
-_OUTLINE_FORMAT = 1
+_OUTLINE_FORMAT = 2
 """The same, for the outline's file."""
 
 Stamp = tuple[int, int]

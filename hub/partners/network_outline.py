@@ -16,7 +16,10 @@ taken as kept.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Literal
+
+from hub.config.durations import parse_duration
 
 __all__ = [
     "AlertingPolicy",
@@ -50,6 +53,9 @@ class AlertingPolicy:
 
 @dataclass(frozen=True)
 class ConnectorOutline:
+    """A connector as the reading commands show it: who, which message, which transport,
+    when it runs, and the direction its mapping says."""
+
     name: str
     partner: str
     mapping: str
@@ -69,6 +75,8 @@ class ConnectorOutline:
 
 @dataclass(frozen=True)
 class CaseImportOutline:
+    """A retailer's drop folder of cases, as `hub status` shows it beside the connectors."""
+
     name: str
     retailer: str
     adapter_type: str
@@ -78,11 +86,24 @@ class CaseImportOutline:
 
 @dataclass(frozen=True)
 class NetworkOutline:
+    """All a reading command needs of connectors.yaml, in its order."""
+
     connectors: tuple[ConnectorOutline, ...]
     case_imports: tuple[CaseImportOutline, ...]
     alerting: AlertingPolicy
     service_levels: tuple[tuple[str, str], ...]
     """Retailer and the value of its contract level, in connectors.yaml's order."""
+    retention: tuple[tuple[str, str | None], ...]
+    """Each kind of the ``retention:`` section and its period as written (None: kept
+    forever), for `hub retention --dry-run`."""
+
+    def period(self, kind: str) -> timedelta | None:
+        """The retention period of a kind, None to keep it forever (as
+        hub.config.retention.RetentionSpec.period says it)."""
+        for name, written in self.retention:
+            if name == kind:
+                return None if written is None else parse_duration(written)
+        raise KeyError(f"no retention kind {kind!r} in the outline")
 
     def contract_level(self, retailer: str) -> str | None:
         """The retailer's contract level's value, or None: then only the legal rule."""
