@@ -3,8 +3,11 @@ hub-wide job) saying who runs it and until when, how long it backs off and after
 many failures in a row, and whether (and why, and by whom) it is paused.
 
 Claims are compare-and-set: one conditional ``UPDATE`` that only one process can win,
-whatever the database's isolation. hub.partners.leases decides the lease's length and
-the backoff, hub.partners.alerts when to pause; this module only reads and writes.
+whatever the database's isolation; it also names the owner and the lease's end it read,
+so that the winner knows whose lease it took over (hub.partners.leases closes the run
+that owner left open, in the claim's transaction). hub.partners.leases decides the
+lease's length and the backoff, hub.partners.alerts when to pause; this module only
+reads and writes.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from hub.store.tables import connector_leases
 from hub.store.upsert import insert_ignoring_conflicts
 
 __all__ = [
+    "Claimed",
     "PauseState",
     "claim",
     "ensure_row",
@@ -45,6 +49,24 @@ def ensure_row(connection: Connection, connector: str) -> None:
     )
 
 
+@dataclass(frozen=True)
+class Claimed:
+    """What a won claim found on the row: the owner and the end of its lease, both None
+    when the row was free (released, or never taken). An owner here is one that stopped
+    renewing and never released: its lease ran out at ``previous_until``."""
+
+    previous_owner: str | None
+    previous_until: datetime | None
+
+
+_CLAIM_READ = select(
+    connector_leases.c.owner,
+    connector_leases.c.lease_until,
+    connector_leases.c.paused_at,
+    connector_leases.c.not_before,
+)
+
+
 def claim(
     connection: Connection,
     connector: str,
@@ -53,23 +75,46 @@ def claim(
     now: datetime,
     until: datetime,
     ignore_backoff: bool,
-) -> bool:
+) -> Claimed | None:
     """Take the row for ``owner`` unless it is held, paused or (unless ignored) backing
-    off at ``now``; True when this call won it (the first claim creates the row)."""
-    ensure_row(connection, connector)
+    off at ``now``; what the row held before when this call won it, None when it did not
+    (the first claim creates the row).
+
+    The row is read first, and the ``UPDATE`` only wins if owner and lease end are still
+    what was read: the winner then knows exactly whose expired lease it took, even when
+    another claim or a release came between the read and the write. A row the read finds
+    held, paused or backing off is not written at all.
+    """
+    columns = connector_leases.c
+    row = connection.execute(_CLAIM_READ.where(columns.connector == connector)).one_or_none()
+    previous_owner: str | None = None
+    previous_until: datetime | None = None
+    if row is None:
+        ensure_row(connection, connector)
+    else:
+        if row.paused_at is not None or (row.lease_until is not None and row.lease_until >= now):
+            return None
+        if not ignore_backoff and row.not_before is not None and row.not_before > now:
+            return None
+        previous_owner = row.owner
+        previous_until = row.lease_until
     conditions: list[ColumnElement[bool]] = [
-        connector_leases.c.connector == connector,
-        or_(connector_leases.c.lease_until.is_(None), connector_leases.c.lease_until < now),
-        connector_leases.c.paused_at.is_(None),
+        columns.connector == connector,
+        or_(columns.lease_until.is_(None), columns.lease_until < now),
+        columns.paused_at.is_(None),
+        columns.owner.is_(None) if previous_owner is None else columns.owner == previous_owner,
+        columns.lease_until.is_(None)
+        if previous_until is None
+        else columns.lease_until == previous_until,
     ]
     if not ignore_backoff:
-        conditions.append(
-            or_(connector_leases.c.not_before.is_(None), connector_leases.c.not_before <= now)
-        )
+        conditions.append(or_(columns.not_before.is_(None), columns.not_before <= now))
     taken = connection.execute(
         update(connector_leases).where(*conditions).values(owner=owner, lease_until=until)
     )
-    return taken.rowcount == 1
+    if taken.rowcount != 1:
+        return None
+    return Claimed(previous_owner, previous_until)
 
 
 def renew(connection: Connection, connector: str, owner: str, *, until: datetime) -> bool:

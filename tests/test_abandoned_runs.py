@@ -1,0 +1,226 @@
+"""A run whose process stopped (SIGKILL, power loss) is closed by the claim that takes
+its connector's lease over: failed, abandoned, ended when the dead owner's lease ran out;
+on SQLite and PostgreSQL. A live owner's run, a replay and a paused connector's run are
+left alone, and concurrent claims close it once."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+
+from hub.errors import NextAction
+from hub.operators.status import ConnectorState, network_status
+from hub.partners.alerts import pause_connector, resume_connector
+from hub.partners.connectors import open_network
+from hub.partners.leases import LEASE, acquire_lease, release_lease, renew_lease
+from hub.partners.runs import ReplayMark, RunCounts, RunOutcome, finish_run, get_run, start_run
+from hub.store import runs
+from hub.store.db import Database
+from hub.store.tables import connector_leases, connector_runs
+from tests.factories import T0
+
+ROOT = Path(__file__).resolve().parent.parent
+CONNECTOR = "atelier-dupont-status"
+
+
+def _died_running(database: Database, owner: str = "host-a:1") -> int:
+    """``owner`` takes the lease at T0 and opens a run, then dies: no renewal, no end."""
+    assert acquire_lease(database, CONNECTOR, owner, now=T0)
+    return start_run(database, CONNECTOR, now=T0 + timedelta(seconds=1))
+
+
+def _lease_owner(database: Database) -> str | None:
+    with database.transaction() as connection:
+        owner: str | None = connection.execute(
+            select(connector_leases.c.owner).where(connector_leases.c.connector == CONNECTOR)
+        ).scalar_one()
+    return owner
+
+
+def test_the_claim_after_the_lease_ran_out_closes_the_dead_owners_run_at_its_expiry(
+    database: Database,
+) -> None:
+    run_id = _died_running(database)
+
+    assert acquire_lease(database, CONNECTOR, "host-b:2", now=T0 + timedelta(seconds=95))
+
+    run = get_run(database, run_id)
+    assert run.outcome is RunOutcome.FAILED
+    assert run.finished_at == T0 + LEASE, "at the lease's end, not at the takeover"
+    assert run.error_action == NextAction.RETRY.value
+    assert run.error_message == (
+        "abandoned: its process (host-a:1) stopped renewing the lease, which ran out at "
+        f"{(T0 + LEASE).astimezone(UTC).isoformat(timespec='seconds')}; taken over by host-b:2"
+    )
+    assert _lease_owner(database) == "host-b:2"
+
+
+def test_a_live_owner_renewing_its_lease_is_never_touched(database: Database) -> None:
+    run_id = _died_running(database)
+    for beat in (20, 40, 60, 80):  # the keeper renews every third of the lease
+        assert renew_lease(database, CONNECTOR, "host-a:1", now=T0 + timedelta(seconds=beat))
+        assert not acquire_lease(
+            database, CONNECTOR, "host-b:2", now=T0 + timedelta(seconds=beat + 15)
+        )
+        assert get_run(database, run_id).outcome is RunOutcome.RUNNING
+
+    finish_run(database, run_id, RunCounts(messages_read=2), now=T0 + timedelta(seconds=90))
+    release_lease(database, CONNECTOR, "host-a:1", None, now=T0 + timedelta(seconds=90))
+    assert acquire_lease(database, CONNECTOR, "host-b:2", now=T0 + timedelta(seconds=91))
+    run = get_run(database, run_id)
+    assert (run.outcome, run.finished_at, run.error_message) == (
+        RunOutcome.SUCCEEDED,
+        T0 + timedelta(seconds=90),
+        None,
+    ), "a run its owner closed keeps its end"
+
+
+def test_the_same_owner_claiming_again_after_its_own_lease_ran_out_closes_its_run(
+    database: Database,
+) -> None:
+    """A restarted container keeps its host name and pid, so its owner name."""
+    run_id = _died_running(database)
+
+    assert acquire_lease(database, CONNECTOR, "host-a:1", now=T0 + timedelta(seconds=70))
+
+    run = get_run(database, run_id)
+    assert run.outcome is RunOutcome.FAILED
+    assert run.finished_at == T0 + LEASE
+    assert run.error_message is not None
+    assert run.error_message.endswith("; taken over by its own owner again")
+
+
+def test_a_paused_connectors_dead_run_is_closed_by_the_first_claim_after_resume(
+    database: Database,
+) -> None:
+    run_id = _died_running(database)
+    pause_connector(database, CONNECTOR, reason="partner asked", by="ops", now=T0 + LEASE / 2)
+
+    assert not acquire_lease(database, CONNECTOR, "host-b:2", now=T0 + timedelta(minutes=5))
+    assert get_run(database, run_id).outcome is RunOutcome.RUNNING, "no claim, nothing closed"
+
+    resume_connector(database, CONNECTOR, now=T0 + timedelta(minutes=6))
+    assert acquire_lease(database, CONNECTOR, "host-b:2", now=T0 + timedelta(minutes=7))
+    run = get_run(database, run_id)
+    assert (run.outcome, run.finished_at) == (RunOutcome.FAILED, T0 + LEASE)
+
+
+def test_concurrent_claims_close_the_dead_run_once(database: Database) -> None:
+    run_id = _died_running(database)
+    claimers = [f"host-{n}:{n}" for n in range(2, 8)]
+    start = threading.Barrier(len(claimers))
+    won: dict[str, bool] = {}
+
+    def claim(owner: str) -> None:
+        start.wait()
+        won[owner] = acquire_lease(database, CONNECTOR, owner, now=T0 + timedelta(seconds=90))
+
+    threads = [threading.Thread(target=claim, args=(owner,)) for owner in claimers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    winners = [owner for owner, took in won.items() if took]
+    assert len(winners) == 1, won
+    run = get_run(database, run_id)
+    assert run.outcome is RunOutcome.FAILED
+    assert run.error_message is not None
+    assert run.error_message.endswith(f"taken over by {winners[0]}")
+    with database.transaction() as connection:
+        assert not runs.close_abandoned_run(
+            connection, run_id, finished_at=T0 + timedelta(hours=1), error_message="again"
+        ), "a closed run is never closed twice"
+    assert get_run(database, run_id).error_message == run.error_message
+
+
+def test_a_run_stuck_from_before_is_closed_at_the_start_of_the_next_run(
+    database: Database,
+) -> None:
+    """A store that has them today: the dead run was taken over long ago (nothing closed
+    it then), later runs came and went, and the lease is free."""
+    stuck = _died_running(database)
+    later = T0 + timedelta(minutes=2)
+    assert acquire_lease(database, CONNECTOR, "host-b:2", now=later)
+    with database.transaction() as connection:  # what the claim of earlier releases did
+        connection.execute(
+            connector_runs.update()
+            .where(connector_runs.c.id == stuck)
+            .values(outcome=RunOutcome.RUNNING.value, finished_at=None, error_message=None)
+        )
+    done = start_run(database, CONNECTOR, now=later + timedelta(seconds=1))
+    finish_run(database, done, RunCounts(), now=later + timedelta(seconds=5))
+    release_lease(database, CONNECTOR, "host-b:2", None, now=later + timedelta(seconds=5))
+
+    assert acquire_lease(database, CONNECTOR, "host-c:3", now=T0 + timedelta(hours=1))
+
+    run = get_run(database, stuck)
+    assert run.outcome is RunOutcome.FAILED
+    assert run.finished_at == later + timedelta(seconds=1), "before the next run began"
+    assert run.error_message is not None
+    assert run.error_message.startswith("abandoned: its process stopped before the next run")
+    assert get_run(database, done).outcome is RunOutcome.SUCCEEDED
+
+
+def test_a_run_left_open_with_the_lease_released_is_closed_when_found(
+    database: Database,
+) -> None:
+    """Its process could not write its end (the database went away) but released."""
+    run_id = _died_running(database)
+    release_lease(database, CONNECTOR, "host-a:1", None, now=T0 + timedelta(seconds=5))
+    found = T0 + timedelta(minutes=3)
+
+    assert acquire_lease(database, CONNECTOR, "host-b:2", now=found)
+
+    run = get_run(database, run_id)
+    assert (run.outcome, run.finished_at) == (RunOutcome.FAILED, found)
+    assert run.error_message is not None
+    assert "stopped without closing it" in run.error_message
+
+
+def test_a_replay_holds_no_lease_and_is_left_running(database: Database) -> None:
+    mark = ReplayMark(message_id=None, since=T0 - timedelta(days=1), requested_by="ops")
+    replay = start_run(database, CONNECTOR, now=T0, replay=mark)
+    dead = _died_running(database)
+
+    assert acquire_lease(database, CONNECTOR, "host-b:2", now=T0 + timedelta(seconds=90))
+
+    assert get_run(database, replay).outcome is RunOutcome.RUNNING
+    assert get_run(database, dead).outcome is RunOutcome.FAILED
+
+
+def test_an_abandoned_run_is_a_failure_in_a_row_in_the_status(database: Database) -> None:
+    network = open_network(ROOT / "connectors.yaml")
+    ok = start_run(database, CONNECTOR, now=T0 - timedelta(hours=1))
+    finish_run(database, ok, RunCounts(), now=T0 - timedelta(hours=1))
+    dead = _died_running(database)
+    moment = T0 + timedelta(seconds=90)
+
+    before = network_status(database, network, now=moment).connector(CONNECTOR)
+    assert before.last_run is not None
+    assert before.last_run.outcome is RunOutcome.RUNNING
+
+    assert acquire_lease(database, CONNECTOR, "host-b:2", now=moment)
+    after = network_status(database, network, now=moment).connector(CONNECTOR)
+    assert after.last_run is not None
+    assert after.last_run.id == dead
+    assert after.last_run.outcome is RunOutcome.FAILED
+    assert after.consecutive_failures == 1
+    assert after.state is ConnectorState.FAILING
+    assert after.running_on == "host-b:2"
+
+
+def test_a_run_still_going_writes_its_real_end_over_the_abandonment(
+    database: Database,
+) -> None:
+    """Its process was cut off from the database for a whole lease, then finished."""
+    run_id = _died_running(database)
+    assert acquire_lease(database, CONNECTOR, "host-b:2", now=T0 + timedelta(seconds=90))
+
+    finish_run(database, run_id, RunCounts(messages_read=1), now=T0 + timedelta(seconds=95))
+
+    run = get_run(database, run_id)
+    assert (run.outcome, run.error_message) == (RunOutcome.SUCCEEDED, None)
