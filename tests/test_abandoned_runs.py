@@ -5,10 +5,21 @@ left alone, and concurrent claims close it once."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
 import threading
-from datetime import UTC, timedelta
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+from fastapi import FastAPI, Response
 from sqlalchemy import select
 
 from hub.errors import NextAction
@@ -20,6 +31,9 @@ from hub.partners.runs import ReplayMark, RunCounts, RunOutcome, finish_run, get
 from hub.store import runs
 from hub.store.db import Database
 from hub.store.tables import connector_leases, connector_runs
+from simulators.server import free_port
+from tests.api_support import serving
+from tests.conftest import BACKENDS, _postgres_base, private_postgres_database
 from tests.factories import T0
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -224,3 +238,155 @@ def test_a_run_still_going_writes_its_real_end_over_the_abandonment(
 
     run = get_run(database, run_id)
     assert (run.outcome, run.error_message) == (RunOutcome.SUCCEEDED, None)
+
+
+# --- end to end: a `hub serve` killed by SIGKILL in a run, the next process's claim ---
+
+E2E_CONNECTOR = "gated-changes"
+E2E_LEASE = 3.0
+"""`hub serve --lease-seconds` of the process that is killed."""
+EMPTY_PAGE = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n'
+    b'<ts:Changes xmlns:ts="urn:techniservice:repairs:v2" next="t1" more="false"/>'
+)
+
+
+@dataclass
+class Partner:
+    """A repairer's changes feed that holds every request until ``gate`` is set."""
+
+    url: str = ""
+    asked: threading.Event = field(default_factory=threading.Event)
+    gate: threading.Event = field(default_factory=threading.Event)
+
+
+@pytest.fixture
+def partner() -> Iterator[Partner]:
+    state = Partner()
+    app = FastAPI()
+
+    @app.get("/changes")
+    async def changes() -> Response:
+        state.asked.set()
+        await asyncio.to_thread(state.gate.wait)
+        return Response(EMPTY_PAGE, media_type="application/xml")
+
+    with serving(app) as url:
+        state.url = url
+        yield state
+        state.gate.set()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A private database of the test's own: a SQLite file, or a PostgreSQL database."""
+    if request.param == "postgresql":
+        with private_postgres_database(_postgres_base()) as url:
+            yield url
+        return
+    yield f"sqlite:///{tmp_path / 'hub.db'}"
+
+
+def _e2e_network(tmp_path: Path, partner_url: str) -> Path:
+    path = tmp_path / "connectors.yaml"
+    path.write_text(
+        f"""
+version: 1
+parties:
+  - {{id: hub, role: hub, name: After-sales hub}}
+  - {{id: techniservice, role: repairer, name: TechniService}}
+connectors:
+  - name: {E2E_CONNECTOR}
+    partner: techniservice
+    mapping: {ROOT / "mappings" / "techniservice.yaml"}
+    message: changes
+    transport:
+      type: http-pull
+      base_url: {partner_url}
+      page_path: /changes
+      cursor_param: since
+      next_field: next
+      more_field: more
+    schedule: {{every: 1s}}
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_a_hub_killed_in_a_run_is_closed_by_the_next_processs_claim(
+    tmp_path: Path, partner: Partner, database_url: str
+) -> None:
+    network = _e2e_network(tmp_path, partner.url)
+    env = {key: value for key, value in os.environ.items() if not key.startswith("HUB_")}
+    env |= {"HUB_DATABASE_URL": database_url, "HUB_CONNECTORS": str(network)}
+    cli = [sys.executable, str(ROOT / "cli.py")]
+
+    def hub(*arguments: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*cli, *arguments], cwd=tmp_path, env=env, capture_output=True, text=True
+        )
+
+    for command in (["db", "upgrade"], ["up", "--network", str(network)]):
+        assert hub(*command).returncode == 0
+    log = (tmp_path / "serve.log").open("wb")
+    victim = subprocess.Popen(
+        [*cli, "serve", "--port", str(free_port()), "--lease-seconds", str(E2E_LEASE)],
+        cwd=tmp_path,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    database = Database(database_url)
+    try:
+        # A liveness bound, not a speed check: the process starts, then its first run
+        # asks the partner, who holds the request: the run is open when it is killed.
+        assert partner.asked.wait(timeout=120), "the connector's run never asked"
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(timeout=30)
+        partner.gate.set()
+        with database.transaction() as connection:
+            (dead,) = connection.execute(
+                select(connector_runs.c.id, connector_runs.c.outcome).where(
+                    connector_runs.c.connector == E2E_CONNECTOR
+                )
+            ).all()
+            lease = connection.execute(
+                select(connector_leases.c.owner, connector_leases.c.lease_until).where(
+                    connector_leases.c.connector == E2E_CONNECTOR
+                )
+            ).one()
+        assert dead.outcome == RunOutcome.RUNNING.value, "the killed run is left open"
+        assert lease.owner.endswith(f":{victim.pid}")
+        (seen,) = json.loads(hub("status", "--json").stdout)["connectors"]
+        assert seen["last_run"]["outcome"] == "running", "before: shown running"
+
+        # `hub run` takes the lease once it has run out (until then it says the
+        # connector runs elsewhere), and closes the dead run as it takes it.
+        while (ran := hub("run", E2E_CONNECTOR)).returncode != 0:
+            assert "running in another hub process" in ran.stderr + ran.stdout, ran
+            time.sleep(max(0.1, (lease.lease_until - datetime.now(UTC)).total_seconds()))
+
+        shown = [
+            json.loads(line) for line in hub("runs", E2E_CONNECTOR, "--json").stdout.splitlines()
+        ]
+    finally:
+        if victim.poll() is None:
+            victim.kill()
+            victim.wait()
+        log.close()
+        database.dispose()
+    after, before = shown
+    assert after["outcome"] == "succeeded", "the next run read the partner"
+    assert before["id"] == dead.id
+    assert before["outcome"] == "failed"
+    assert before["error_action"] == "retry"
+    assert datetime.fromisoformat(before["finished_at"]) == lease.lease_until
+    assert before["error_message"].startswith(
+        f"abandoned: its process ({lease.owner}) stopped renewing the lease, which ran out at "
+    )
+    assert "; taken over by hub run:" in before["error_message"]
+    (status,) = json.loads(hub("status", "--json").stdout)["connectors"]
+    assert status["last_run"]["id"] == after["id"]
+    assert status["last_run"]["outcome"] == "succeeded", "nothing shown running any more"
+    assert status["running_on"] is None
