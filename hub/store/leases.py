@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import ColumnElement, Connection, or_, select, update
+from sqlalchemy import ColumnElement, Connection, String, Update, bindparam, or_, select, update
 
 from hub.store.tables import connector_leases
 from hub.store.upsert import insert_ignoring_conflicts
@@ -64,7 +65,33 @@ _CLAIM_READ = select(
     connector_leases.c.lease_until,
     connector_leases.c.paused_at,
     connector_leases.c.not_before,
-)
+).where(connector_leases.c.connector == bindparam("connector", type_=String))
+
+
+@cache
+def _claim_write(was_free: bool, had_until: bool, ignore_backoff: bool) -> Update:
+    """The compare-and-set of a claim on what the read found; built once per shape."""
+    columns = connector_leases.c
+    instant = columns.lease_until.type
+    conditions: list[ColumnElement[bool]] = [
+        columns.connector == bindparam("row", type_=String),
+        columns.paused_at.is_(None),
+        columns.owner.is_(None) if was_free else columns.owner == bindparam("was", type_=String),
+        columns.lease_until == bindparam("was_until", type_=instant)
+        if had_until
+        else columns.lease_until.is_(None),
+    ]
+    if not ignore_backoff:
+        now = bindparam("now", type_=instant)
+        conditions.append(or_(columns.not_before.is_(None), columns.not_before <= now))
+    return (
+        update(connector_leases)
+        .where(*conditions)
+        .values(
+            owner=bindparam("taker", type_=String),
+            lease_until=bindparam("taken_until", type_=instant),
+        )
+    )
 
 
 def claim(
@@ -81,12 +108,11 @@ def claim(
     (the first claim creates the row).
 
     The row is read first, and the ``UPDATE`` only wins if owner and lease end are still
-    what was read: the winner then knows exactly whose expired lease it took, even when
-    another claim or a release came between the read and the write. A row the read finds
-    held, paused or backing off is not written at all.
+    what was read (and it is not paused or backing off by then): the winner knows exactly
+    whose expired lease it took, even when another claim or a release came between the
+    read and the write. A row the read finds held, paused or backing off is not written.
     """
-    columns = connector_leases.c
-    row = connection.execute(_CLAIM_READ.where(columns.connector == connector)).one_or_none()
+    row = connection.execute(_CLAIM_READ, {"connector": connector}).one_or_none()
     previous_owner: str | None = None
     previous_until: datetime | None = None
     if row is None:
@@ -98,20 +124,15 @@ def claim(
             return None
         previous_owner = row.owner
         previous_until = row.lease_until
-    conditions: list[ColumnElement[bool]] = [
-        columns.connector == connector,
-        or_(columns.lease_until.is_(None), columns.lease_until < now),
-        columns.paused_at.is_(None),
-        columns.owner.is_(None) if previous_owner is None else columns.owner == previous_owner,
-        columns.lease_until.is_(None)
-        if previous_until is None
-        else columns.lease_until == previous_until,
-    ]
+    statement = _claim_write(previous_owner is None, previous_until is not None, ignore_backoff)
+    values: dict[str, object] = {"row": connector, "taker": owner, "taken_until": until}
+    if previous_owner is not None:
+        values["was"] = previous_owner
+    if previous_until is not None:
+        values["was_until"] = previous_until
     if not ignore_backoff:
-        conditions.append(or_(columns.not_before.is_(None), columns.not_before <= now))
-    taken = connection.execute(
-        update(connector_leases).where(*conditions).values(owner=owner, lease_until=until)
-    )
+        values["now"] = now
+    taken = connection.execute(statement, values)
     if taken.rowcount != 1:
         return None
     return Claimed(previous_owner, previous_until)
