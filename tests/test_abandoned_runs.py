@@ -22,14 +22,18 @@ import pytest
 from fastapi import FastAPI, Response
 from sqlalchemy import select
 
+from hub.config.alerting import AlertingSpec
 from hub.errors import NextAction
 from hub.operators.status import ConnectorState, network_status
-from hub.partners.alerts import pause_connector, resume_connector
+from hub.partners.alerts import ALERTING, pause_connector, resume_connector
 from hub.partners.connectors import open_network
+from hub.partners.ingest.report import RunReport
 from hub.partners.leases import LEASE, acquire_lease, release_lease, renew_lease
 from hub.partners.runs import ReplayMark, RunCounts, RunOutcome, finish_run, get_run, start_run
-from hub.store import runs
+from hub.partners.supervisor import run_leased
+from hub.store import leases, runs
 from hub.store.db import Database
+from hub.store.leases import pause_state
 from hub.store.tables import connector_leases, connector_runs
 from simulators.server import free_port
 from tests.api_support import serving
@@ -225,6 +229,36 @@ def test_an_abandoned_run_is_a_failure_in_a_row_in_the_status(database: Database
     assert after.consecutive_failures == 1
     assert after.state is ConnectorState.FAILING
     assert after.running_on == "host-b:2"
+
+
+def test_a_crash_loop_is_paused_by_alerting_at_the_claim_instead_of_run_again(
+    database: Database,
+) -> None:
+    """Each run killed its process, so none reached the end where alerting is asked: the
+    claim that closes the last one asks, and the connector is paused, not run again."""
+    policy = AlertingSpec(flag_after_failures=2, pause_after_failures=2)
+    now = datetime.now(UTC)
+    for number, started in enumerate((now - timedelta(minutes=10), now - timedelta(minutes=5))):
+        assert acquire_lease(database, CONNECTOR, f"host-{number}:1", now=started)
+        start_run(database, CONNECTOR, now=started + timedelta(seconds=1))
+
+    def run() -> RunReport:
+        raise AssertionError("a paused connector's run started")
+
+    assert run_leased(database, CONNECTOR, "host-9:9", run, alerting=policy) is None
+
+    with database.transaction() as connection:
+        paused = pause_state(connection, connector=CONNECTOR)
+        outcomes = connection.execute(
+            select(connector_runs.c.outcome).where(connector_runs.c.connector == CONNECTOR)
+        ).all()
+    assert paused is not None
+    assert paused.by == ALERTING
+    assert paused.reason.startswith("paused after 2 failed runs in a row: abandoned: ")
+    assert outcomes == [(RunOutcome.FAILED.value,)] * 2
+    assert _lease_owner(database) is None, "the lease given back"
+    with database.transaction() as connection:
+        assert leases.failures_in_a_row(connection, CONNECTOR) == 0, "its backoff untouched"
 
 
 def test_a_run_still_going_writes_its_real_end_over_the_abandonment(

@@ -51,6 +51,23 @@ def acquire_lease(
     operator (or alerting) paused it. ``ignore_backoff``: an operator's run by hand is
     meant now, not after the wait that follows a failure. A claim won also closes, in its
     transaction, the runs a stopped process left open (`close_abandoned_runs`)."""
+    closed = claim_lease(
+        database, connector, owner, now=now, lease=lease, ignore_backoff=ignore_backoff
+    )
+    return closed is not None
+
+
+def claim_lease(
+    database: Database,
+    connector: str,
+    owner: str,
+    *,
+    now: datetime | None = None,
+    lease: timedelta = LEASE,
+    ignore_backoff: bool = False,
+) -> list[int] | None:
+    """`acquire_lease`, saying more: None when the lease is not to be had, else the ids
+    of the runs a stopped process had left open and the claim closed (most often none)."""
     moment = now or datetime.now(UTC)
     with database.transaction() as connection:
         claimed = leases.claim(
@@ -62,11 +79,11 @@ def acquire_lease(
             ignore_backoff=ignore_backoff,
         )
         if claimed is None:
-            return False
+            return None
         closed = close_abandoned_runs(connection, connector, owner, claimed, now=moment)
     for run_id in closed:
         logger.warning("%s: run %d was abandoned by a stopped process; closed", connector, run_id)
-    return True
+    return closed
 
 
 def close_abandoned_runs(
@@ -91,7 +108,8 @@ def close_abandoned_runs(
     began, the one bound the records give; one found with the lease released, when the
     claim finds it. It counts as a failed run in a row, like any run that did not finish
     its work: a process that keeps dying in a connector's run (a crash loop) shows as
-    failing in `hub status`, the console and /metrics, and alerting's pause counts it.
+    failing in `hub status`, the console and /metrics, and alerting, asked when a claim
+    closed such runs (hub.partners.supervisor.run_leased), pauses it.
     A run that was in fact still going (its process cut off from the database for a
     whole lease) writes its real end over this one when it finishes.
     """
@@ -151,6 +169,13 @@ def keep_lease(
                 return
         except StoreError:  # a passing database error: try again at the next beat
             logger.exception("%s: could not renew the lease", connector)
+
+
+def give_back_lease(database: Database, connector: str, owner: str) -> None:
+    """Free a lease taken for a run that did not start: its failures in a row and its
+    backoff stay as they were."""
+    with database.transaction() as connection:
+        leases.give_back(connection, connector, owner)
 
 
 def release_lease(

@@ -27,6 +27,7 @@ __all__ = [
     "claim",
     "ensure_row",
     "failures_in_a_row",
+    "give_back",
     "pause",
     "pause_state",
     "release",
@@ -170,6 +171,15 @@ def release(
         update(connector_leases)
         .where(connector_leases.c.connector == connector, connector_leases.c.owner == owner)
         .values(owner=None, lease_until=None, failures=failures, not_before=not_before)
+    )
+
+
+def give_back(connection: Connection, connector: str, owner: str) -> None:
+    """Free the row if ``owner`` holds it, its failures and backoff untouched."""
+    connection.execute(
+        update(connector_leases)
+        .where(connector_leases.c.connector == connector, connector_leases.c.owner == owner)
+        .values(owner=None, lease_until=None)
     )
 
 
