@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -9,8 +11,11 @@ from sqlalchemy import inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.schema import CreateIndex
 
+from hub.partners.leases import acquire_lease
+from hub.partners.runs import RunOutcome, get_run
 from hub.store.db import Database, StoreConflict
 from hub.store.migrate import current_revision, downgrade, head_revision, upgrade
+from hub.store.runs import open_own_runs
 from hub.store.tables import add_postgresql_predicates, metadata, partial_indexes
 
 
@@ -34,7 +39,7 @@ def test_a_partial_index_has_one_predicate_on_both_databases(blank_database: Dat
     add_postgresql_predicates()
     add_postgresql_predicates()  # idempotent
     indexes = partial_indexes()
-    assert len(indexes) == 8
+    assert len(indexes) == 9
     for index in indexes:
         on_postgresql = str(CreateIndex(index).compile(dialect=postgresql.dialect()))
         on_sqlite = str(CreateIndex(index).compile(dialect=sqlite.dialect()))
@@ -179,3 +184,41 @@ def test_dead_letters_already_there_get_their_failure_kept(blank_database: Datab
             text("SELECT message_id, case_ref, error, attempts, resent_at FROM outbox_failures")
         ).all()
     assert [tuple(found) for found in kept] == [(1, "ME-000123", "400 Bad Request", 8, None)]
+
+
+def test_runs_stuck_before_0022_are_found_by_the_index_of_open_runs(
+    blank_database: Database,
+) -> None:
+    """0022: the records still marked running when the hub is upgraded (left by processes
+    that died) are in the new index, and the first claim of their connector closes them."""
+    upgrade(blank_database, "0021")
+    row = (
+        "INSERT INTO connector_runs (id, connector, started_at, finished_at, outcome, "
+        "messages_seen, messages_read, records_read, events_stored, duplicates, unmapped, "
+        "orphans, rejected) VALUES (:id, 'c', :started, :finished, :outcome, 0, 0, 0, 0, 0, "
+        "0, 0, 0)"
+    )
+    with blank_database.engine.begin() as connection:
+        for run_id, started, finished, outcome in (
+            (1, "2026-11-04 09:00:00", None, "running"),
+            (2, "2026-11-04 09:15:00", "2026-11-04 09:15:02", "succeeded"),
+        ):
+            connection.execute(
+                text(row),
+                {"id": run_id, "started": started, "finished": finished, "outcome": outcome},
+            )
+    upgrade(blank_database)
+
+    with blank_database.engine.connect() as connection:
+        indexes = {index["name"] for index in inspect(connection).get_indexes("connector_runs")}
+        found = open_own_runs(connection, "c", before=datetime(2026, 12, 1, tzinfo=UTC))
+    assert "ix_connector_runs_running" in indexes
+    assert [run.id for run in found] == [1]
+    assert acquire_lease(blank_database, "c", "host-1:1", now=datetime(2026, 12, 1, tzinfo=UTC))
+    stuck = get_run(blank_database, 1)
+    assert stuck.outcome is RunOutcome.FAILED
+    assert stuck.finished_at == datetime(2026, 11, 4, 9, 15, tzinfo=UTC), "by the next run"
+    downgrade(blank_database, "0021")
+    with blank_database.engine.connect() as connection:
+        indexes = {index["name"] for index in inspect(connection).get_indexes("connector_runs")}
+    assert "ix_connector_runs_running" not in indexes

@@ -75,7 +75,8 @@ def _run_metrics(totals: StoreTotals) -> Iterator[Metric]:
     )
     running = GaugeMetricFamily(
         "hub_connector_runs_running",
-        "Runs started and not finished (a run whose process died shows here until looked at).",
+        "Runs started and not finished (one whose process died, until the next claim of its "
+        "connector closes it as abandoned).",
         labels=["connector"],
     )
     for (connector, outcome), count in sorted(totals.runs.items()):

@@ -4,7 +4,8 @@ connector at a time, and a wait before running again after a passing failure.
 A lease row per connector (and one per hub-wide job, such as publishing service-level
 breaches) says who holds it and until when; a process that dies loses its lease when
 it expires. The same row carries the operator's (or alerting's) pause. The row's
-reads and writes are in hub.store.leases; the lease's length and the backoff are here.
+reads and writes are in hub.store.leases; the lease's length and the backoff are here,
+and what becomes of the run a dead process left open (`close_abandoned_runs`).
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 
 from hub.backoff import Backoff, Draw, random_draw
 from hub.errors import HubError, NextAction, TransientError
-from hub.store import leases
-from hub.store.db import Database, StoreError
+from hub.store import leases, runs
+from hub.store.db import Connection, Database, StoreError
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +34,10 @@ RUN_BACKOFF = Backoff(
 """The wait before a connector runs again after a passing failure, by failures in a row."""
 
 
+ABANDONED = "abandoned"
+"""How the error of a run closed by `close_abandoned_runs` begins."""
+
+
 def acquire_lease(
     database: Database,
     connector: str,
@@ -44,10 +49,28 @@ def acquire_lease(
 ) -> bool:
     """Take the connector for one run, unless another process has it, it backs off, or an
     operator (or alerting) paused it. ``ignore_backoff``: an operator's run by hand is
-    meant now, not after the wait that follows a failure."""
+    meant now, not after the wait that follows a failure. A claim won also closes, in its
+    transaction, the runs a stopped process left open (`close_abandoned_runs`)."""
+    closed = claim_lease(
+        database, connector, owner, now=now, lease=lease, ignore_backoff=ignore_backoff
+    )
+    return closed is not None
+
+
+def claim_lease(
+    database: Database,
+    connector: str,
+    owner: str,
+    *,
+    now: datetime | None = None,
+    lease: timedelta = LEASE,
+    ignore_backoff: bool = False,
+) -> list[int] | None:
+    """`acquire_lease`, saying more: None when the lease is not to be had, else the ids
+    of the runs a stopped process had left open and the claim closed (most often none)."""
     moment = now or datetime.now(UTC)
     with database.transaction() as connection:
-        return leases.claim(
+        claimed = leases.claim(
             connection,
             connector,
             owner,
@@ -55,6 +78,70 @@ def acquire_lease(
             until=moment + lease,
             ignore_backoff=ignore_backoff,
         )
+        if claimed is None:
+            return None
+        closed = close_abandoned_runs(connection, connector, owner, claimed, now=moment)
+    for run_id in closed:
+        logger.warning("%s: run %d was abandoned by a stopped process; closed", connector, run_id)
+    return closed
+
+
+def close_abandoned_runs(
+    connection: Connection, connector: str, owner: str, claimed: leases.Claimed, *, now: datetime
+) -> list[int]:
+    """Close as failed the connector's runs still marked running when ``owner`` has just
+    won its lease (``claimed``: what the lease row held); their ids.
+
+    Why such a run can only be a stopped process's: a run of a connector is opened under
+    its lease (hub.partners.supervisor; replays, which hold none, and hours of pushes,
+    closed as they are written, are left out), one at a time, and its process renews the
+    lease until it closes the run. A claim wins only once the lease has run out or been
+    released; so nobody is running the connector now, and a record still open was left
+    by a process that stopped (SIGKILL, power loss) or could not write its end. The run
+    record does not say which process opened it, and needs not: whoever held the lease
+    last (``claimed.previous_owner``, this very owner included: a restarted container
+    keeps its host name and pid) is no longer running it.
+
+    When it ended: the latest one, left by the owner whose lease ran out, at that lease's
+    end (it stopped renewing a lease length before). An older one (left before this hub
+    closed such runs, and already followed by other runs) ended before the next run
+    began, the one bound the records give; one found with the lease released, when the
+    claim finds it. It counts as a failed run in a row, like any run that did not finish
+    its work: a process that keeps dying in a connector's run (a crash loop) shows as
+    failing in `hub status`, the console and /metrics, and alerting, asked when a claim
+    closed such runs (hub.partners.supervisor.run_leased), pauses it.
+    A run that was in fact still going (its process cut off from the database for a
+    whole lease) writes its real end over this one when it finishes.
+    """
+    closed: list[int] = []
+    for run in runs.open_own_runs(connection, connector, before=now):
+        previous, until = claimed.previous_owner, claimed.previous_until
+        if run.next_started_at is not None:
+            ended = run.next_started_at
+            text = (
+                f"{ABANDONED}: its process stopped before the next run began at "
+                f"{_instant(ended)}; found open when {owner} took the lease"
+            )
+        elif previous is not None and until is not None and until >= run.started_at:
+            ended = until
+            who = "its own owner again" if previous == owner else owner
+            text = (
+                f"{ABANDONED}: its process ({previous}) stopped renewing the lease, which "
+                f"ran out at {_instant(ended)}; taken over by {who}"
+            )
+        else:
+            ended = now
+            text = (
+                f"{ABANDONED}: its process stopped without closing it; found open when "
+                f"{owner} took the lease at {_instant(now)}"
+            )
+        if runs.close_abandoned_run(connection, run.id, finished_at=ended, error_message=text):
+            closed.append(run.id)
+    return closed
+
+
+def _instant(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
 def renew_lease(
@@ -82,6 +169,13 @@ def keep_lease(
                 return
         except StoreError:  # a passing database error: try again at the next beat
             logger.exception("%s: could not renew the lease", connector)
+
+
+def give_back_lease(database: Database, connector: str, owner: str) -> None:
+    """Free a lease taken for a run that did not start: its failures in a row and its
+    backoff stay as they were."""
+    with database.transaction() as connection:
+        leases.give_back(connection, connector, owner)
 
 
 def release_lease(

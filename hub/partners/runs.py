@@ -1,8 +1,10 @@
 """Run records: every run of every connector leaves one, with what it read and rejected.
 
 A run is opened in its own transaction before any work, so a run that crashes still
-shows up (as ``running`` with no end) for the operator. The records and their queries
-live in hub.store.runs; the types are re-exported here for the services that show runs.
+shows up for the operator: ``running`` with no end until the next claim of its
+connector's lease closes it as abandoned (hub.partners.leases.close_abandoned_runs).
+The records and their queries live in hub.store.runs; the types are re-exported here
+for the services that show runs.
 """
 
 from __future__ import annotations

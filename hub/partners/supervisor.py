@@ -25,7 +25,7 @@ from hub.config.alerting import AlertingSpec
 from hub.errors import FatalError, HubError
 from hub.logs import log_context
 from hub.partners.alerts import after_run
-from hub.partners.leases import LEASE, acquire_lease, keep_lease, release_lease
+from hub.partners.leases import LEASE, claim_lease, give_back_lease, keep_lease, release_lease
 from hub.partners.runs import ReplayMark, RunCounts, finish_run, start_run
 from hub.store.db import Database
 
@@ -118,12 +118,22 @@ def run_leased(
     or paused as the policy says (hub.partners.alerts). Should ``run`` itself raise (the
     database went away), the failure is still counted before the error goes on.
     Once ``stopping`` is set (SIGTERM), no run starts: the process is going away.
+
+    A claim that closed runs a stopped process left open (hub.partners.leases) asks
+    alerting first: were those the failures in a row that pause the connector, it is
+    paused and not run, so that a run that keeps killing its process (a crash loop,
+    which never reaches the end of a run where alerting is asked) stops being retried.
     """
     if stopping is not None and stopping.is_set():
         logger.info("%s: not started, the process is stopping", name)
         return None
-    if not acquire_lease(database, name, owner, lease=lease, ignore_backoff=ignore_backoff):
+    closed = claim_lease(database, name, owner, lease=lease, ignore_backoff=ignore_backoff)
+    if closed is None:
         logger.info("%s: running elsewhere, backing off or paused; skipped", name)
+        return None
+    if closed and alerting is not None and after_run(database, name, alerting).paused:
+        give_back_lease(database, name, owner)
+        logger.info("%s: paused by alerting after abandoned runs; not started", name)
         return None
     stop = threading.Event()
     keeper = threading.Thread(

@@ -3,25 +3,31 @@ hub-wide job) saying who runs it and until when, how long it backs off and after
 many failures in a row, and whether (and why, and by whom) it is paused.
 
 Claims are compare-and-set: one conditional ``UPDATE`` that only one process can win,
-whatever the database's isolation. hub.partners.leases decides the lease's length and
-the backoff, hub.partners.alerts when to pause; this module only reads and writes.
+whatever the database's isolation; it also names the owner and the lease's end it read,
+so that the winner knows whose lease it took over (hub.partners.leases closes the run
+that owner left open, in the claim's transaction). hub.partners.leases decides the
+lease's length and the backoff, hub.partners.alerts when to pause; this module only
+reads and writes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import ColumnElement, Connection, or_, select, update
+from sqlalchemy import ColumnElement, Connection, String, Update, bindparam, or_, select, update
 
 from hub.store.tables import connector_leases
 from hub.store.upsert import insert_ignoring_conflicts
 
 __all__ = [
+    "Claimed",
     "PauseState",
     "claim",
     "ensure_row",
     "failures_in_a_row",
+    "give_back",
     "pause",
     "pause_state",
     "release",
@@ -45,6 +51,50 @@ def ensure_row(connection: Connection, connector: str) -> None:
     )
 
 
+@dataclass(frozen=True)
+class Claimed:
+    """What a won claim found on the row: the owner and the end of its lease, both None
+    when the row was free (released, or never taken). An owner here is one that stopped
+    renewing and never released: its lease ran out at ``previous_until``."""
+
+    previous_owner: str | None
+    previous_until: datetime | None
+
+
+_CLAIM_READ = select(
+    connector_leases.c.owner,
+    connector_leases.c.lease_until,
+    connector_leases.c.paused_at,
+    connector_leases.c.not_before,
+).where(connector_leases.c.connector == bindparam("connector", type_=String))
+
+
+@cache
+def _claim_write(was_free: bool, had_until: bool, ignore_backoff: bool) -> Update:
+    """The compare-and-set of a claim on what the read found; built once per shape."""
+    columns = connector_leases.c
+    instant = columns.lease_until.type
+    conditions: list[ColumnElement[bool]] = [
+        columns.connector == bindparam("row", type_=String),
+        columns.paused_at.is_(None),
+        columns.owner.is_(None) if was_free else columns.owner == bindparam("was", type_=String),
+        columns.lease_until == bindparam("was_until", type_=instant)
+        if had_until
+        else columns.lease_until.is_(None),
+    ]
+    if not ignore_backoff:
+        now = bindparam("now", type_=instant)
+        conditions.append(or_(columns.not_before.is_(None), columns.not_before <= now))
+    return (
+        update(connector_leases)
+        .where(*conditions)
+        .values(
+            owner=bindparam("taker", type_=String),
+            lease_until=bindparam("taken_until", type_=instant),
+        )
+    )
+
+
 def claim(
     connection: Connection,
     connector: str,
@@ -53,23 +103,40 @@ def claim(
     now: datetime,
     until: datetime,
     ignore_backoff: bool,
-) -> bool:
+) -> Claimed | None:
     """Take the row for ``owner`` unless it is held, paused or (unless ignored) backing
-    off at ``now``; True when this call won it (the first claim creates the row)."""
-    ensure_row(connection, connector)
-    conditions: list[ColumnElement[bool]] = [
-        connector_leases.c.connector == connector,
-        or_(connector_leases.c.lease_until.is_(None), connector_leases.c.lease_until < now),
-        connector_leases.c.paused_at.is_(None),
-    ]
+    off at ``now``; what the row held before when this call won it, None when it did not
+    (the first claim creates the row).
+
+    The row is read first, and the ``UPDATE`` only wins if owner and lease end are still
+    what was read (and it is not paused or backing off by then): the winner knows exactly
+    whose expired lease it took, even when another claim or a release came between the
+    read and the write. A row the read finds held, paused or backing off is not written.
+    """
+    row = connection.execute(_CLAIM_READ, {"connector": connector}).one_or_none()
+    previous_owner: str | None = None
+    previous_until: datetime | None = None
+    if row is None:
+        ensure_row(connection, connector)
+    else:
+        if row.paused_at is not None or (row.lease_until is not None and row.lease_until >= now):
+            return None
+        if not ignore_backoff and row.not_before is not None and row.not_before > now:
+            return None
+        previous_owner = row.owner
+        previous_until = row.lease_until
+    statement = _claim_write(previous_owner is None, previous_until is not None, ignore_backoff)
+    values: dict[str, object] = {"row": connector, "taker": owner, "taken_until": until}
+    if previous_owner is not None:
+        values["was"] = previous_owner
+    if previous_until is not None:
+        values["was_until"] = previous_until
     if not ignore_backoff:
-        conditions.append(
-            or_(connector_leases.c.not_before.is_(None), connector_leases.c.not_before <= now)
-        )
-    taken = connection.execute(
-        update(connector_leases).where(*conditions).values(owner=owner, lease_until=until)
-    )
-    return taken.rowcount == 1
+        values["now"] = now
+    taken = connection.execute(statement, values)
+    if taken.rowcount != 1:
+        return None
+    return Claimed(previous_owner, previous_until)
 
 
 def renew(connection: Connection, connector: str, owner: str, *, until: datetime) -> bool:
@@ -104,6 +171,15 @@ def release(
         update(connector_leases)
         .where(connector_leases.c.connector == connector, connector_leases.c.owner == owner)
         .values(owner=None, lease_until=None, failures=failures, not_before=not_before)
+    )
+
+
+def give_back(connection: Connection, connector: str, owner: str) -> None:
+    """Free the row if ``owner`` holds it, its failures and backoff untouched."""
+    connection.execute(
+        update(connector_leases)
+        .where(connector_leases.c.connector == connector, connector_leases.c.owner == owner)
+        .values(owner=None, lease_until=None)
     )
 
 

@@ -8,6 +8,7 @@ crashes still shows up); hub.partners.alerts counts failures in a row from here.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -17,30 +18,36 @@ from sqlalchemy import (
     Connection,
     Select,
     String,
+    and_,
     bindparam,
     exists,
     func,
+    literal_column,
     or_,
     select,
     update,
 )
 from sqlalchemy.sql.dml import ReturningInsert
 
-from hub.errors import PartnerDataError
+from hub.errors import NextAction, PartnerDataError
 from hub.store.run_rows import ReplayMark, RunCounts, RunOutcome, RunRecord, run_record
 from hub.store.tables import connector_leases, connector_runs, rejects, replays
+from hub.store.types import aware
 from hub.store.upsert import dialect_insert
 
 __all__ = [
     "CONSECUTIVE_FAILURES",
+    "OpenRun",
     "ReplayMark",
     "RunCounts",
     "RunOutcome",
     "RunRecord",
     "add_to_run",
+    "close_abandoned_run",
     "close_run",
     "consecutive_failures",
     "last_failure",
+    "open_own_runs",
     "open_run",
     "own_runs",
     "push_window_run",
@@ -94,6 +101,83 @@ def close_run(
             **vars(counts),
         )
     )
+
+
+@dataclass(frozen=True)
+class OpenRun:
+    """A run record still marked running, and when the connector's next own run began
+    (None when it is the latest): that run took the lease, so this one had stopped."""
+
+    id: int
+    started_at: datetime
+    next_started_at: datetime | None
+
+
+def _leased_runs(runs: Any) -> ColumnElement[bool]:
+    """The connector's own runs opened under its lease: neither a replay (which holds no
+    lease) nor an hour of pushes (closed as it is written)."""
+    return and_(runs.c.push_window.is_(None), ~exists().where(replays.c.run_id == runs.c.id))
+
+
+def _open_own_runs() -> Select[Any]:
+    runs = connector_runs.c
+    later = connector_runs.alias("later")
+    next_started = (
+        select(func.min(later.c.started_at))
+        .where(
+            later.c.connector == runs.connector,
+            later.c.started_at > runs.started_at,
+            _leased_runs(later),
+        )
+        .scalar_subquery()
+    )
+    return (
+        select(runs.id, runs.started_at, next_started.label("next"))
+        .where(
+            runs.connector == bindparam("connector", type_=String),
+            # A literal, as the partial index states it: the planners (SQLite's above
+            # all) only take an index whose predicate the query repeats word for word.
+            runs.outcome == literal_column(f"'{RunOutcome.RUNNING.value}'"),
+            runs.started_at < bindparam("before", type_=connector_runs.c.started_at.type),
+            _leased_runs(connector_runs),
+        )
+        .order_by(runs.started_at, runs.id)
+    )
+
+
+_OPEN_OWN_RUNS = _open_own_runs()
+"""Built once: a claim won runs it, most often to find nothing (issue 17)."""
+
+
+def open_own_runs(connection: Connection, connector: str, *, before: datetime) -> list[OpenRun]:
+    """The connector's leased runs still marked running that began before ``before``,
+    oldest first; found through the index of open runs, whatever the history's length."""
+    rows = connection.execute(_OPEN_OWN_RUNS, {"connector": connector, "before": before}).all()
+    return [
+        OpenRun(row.id, row.started_at, None if row.next is None else aware(row.next))
+        for row in rows
+    ]
+
+
+def close_abandoned_run(
+    connection: Connection, run_id: int, *, finished_at: datetime, error_message: str
+) -> bool:
+    """Mark a run whose process stopped as failed, unless it is closed already (then
+    False: two claims never close it twice, and a run that did end keeps its end)."""
+    closed = connection.execute(
+        update(connector_runs)
+        .where(
+            connector_runs.c.id == run_id,
+            connector_runs.c.outcome == RunOutcome.RUNNING.value,
+        )
+        .values(
+            finished_at=finished_at,
+            outcome=RunOutcome.FAILED.value,
+            error_action=NextAction.RETRY.value,
+            error_message=error_message,
+        )
+    )
+    return closed.rowcount == 1
 
 
 def push_window_run(connection: Connection, connector: str, window: datetime, now: datetime) -> int:

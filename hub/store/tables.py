@@ -261,6 +261,14 @@ connector_runs = Table(
     # Two pushes of one hour processed at once find the same record (hub.store.runs).
     Index(None, "connector", "push_window", unique=True),
     Index(None, "started_at"),  # the charts: every connector's runs of a period
+    # The runs in progress, or left open by a stopped process until the next claim of
+    # their connector closes them (hub.partners.leases): found without the history.
+    _partial_index(
+        "ix_connector_runs_running",
+        "connector",
+        "started_at",
+        where=text("outcome = 'running'"),
+    ),
 )
 
 rejects = Table(
