@@ -299,6 +299,15 @@ class InboundMapping:
         self._require_names = " or ".join(
             _field_name(self.spec.fields[t]) or t.value for t in self.spec.require_any
         )
+        self._plan: Callable[[Mapping[str, str | None], datetime], Event | None] = self._first_plan
+        """The compiled plan, written at the first record (a mapping loaded only to be
+        checked never pays for it); a mapping without one answers None: the general path."""
+
+    def _first_plan(self, fields: Mapping[str, str | None], recorded_at: datetime) -> Event | None:
+        from hub.mapping.plan import compile_plan  # it reads this module's definitions
+
+        self._plan = compile_plan(self) or _no_plan
+        return self._plan(fields, recorded_at)
 
     def _converter(self, target: Target, field: FieldSpec) -> Callable[[str], Any] | None:
         if target is _T.OCCURRED_AT:
@@ -338,7 +347,19 @@ class InboundMapping:
     def map_record(
         self, record: Record, *, source: str, recorded_at: datetime
     ) -> Event | PartnerDataError:
-        """The record's event, or the reason it is rejected (never raised)."""
+        """The record's event, or the reason it is rejected (never raised).
+
+        By the mapping's compiled plan (``hub.mapping.plan``) when it can, else by the
+        general path, which the plan hands every record it has a doubt about."""
+        event = self._plan(record.fields, recorded_at)
+        if event is not None:
+            return event
+        return self.map_record_in_full(record, source=source, recorded_at=recorded_at)
+
+    def map_record_in_full(
+        self, record: Record, *, source: str, recorded_at: datetime
+    ) -> Event | PartnerDataError:
+        """``map_record`` by the general path alone: the definition the plan follows."""
         try:
             values = self._values(record, source)
             return self._event(values, record, source, recorded_at)
@@ -530,6 +551,11 @@ class InboundMapping:
         if self.spec.event_type is EventType.SHIPMENT_STATUS and tracking:
             return str(tracking).upper()
         return None
+
+
+def _no_plan(_fields: Mapping[str, str | None], _recorded_at: datetime) -> Event | None:
+    """The plan of a mapping that has none: every record takes the general path."""
+    return None
 
 
 def _squeezed(text: str | None) -> str | None:
