@@ -1,8 +1,9 @@
-"""An inbound mapping's compiled plan gives what the general path gives.
+"""An inbound mapping's compiled plans give what the general path gives.
 
 ``hub.mapping.plan`` writes, per mapping and message, one function that reads a record's
 values and builds its event, handing every record it has a doubt about to the general
-path (``InboundMapping.map_record_in_full``). These tests run both on the same records:
+path (``InboundMapping.map_record_in_full``), and its row plans, which read a CSV row's
+cells by their places. These tests run both on the same records:
 every fixture of every shipped partner, bad rows, and generated fields over every
 shipped mapping; the same events (ids, values, order, fields set, JSON line) and the same
 rejects (type, reason, file, line, field, raw text). And the plan's source holds nothing
@@ -21,14 +22,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from adapters.codecs.csv.codec import codec_from_spec
+from adapters.codecs.csv.spec import CsvCodecSpec
 from hub.errors import PartnerDataError
 from hub.mapping.inbound import InboundMapping
 from hub.mapping.loader import build_codec, load_mapping
 from hub.mapping.plan import _Writer, compile_plan
-from hub.mapping.spec import InboundSpec
+from hub.mapping.spec import InboundSpec, MappingSpec
 from hub.model.event import Event
 from hub.partners.ingest.pipeline import InboundPipeline, dry_run_line
-from hub.ports import Record
+from hub.ports import Columns, Record, RowCodec
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 3, 14, 15, tzinfo=UTC)
@@ -94,6 +97,14 @@ def _both(mapping: InboundMapping, record: Record, source: str = "f.csv") -> tup
     return planned, general
 
 
+def _general(spec: MappingSpec, message: str) -> InboundMapping:
+    """A mapping whose plans hand every record on: the general path alone."""
+    general = InboundMapping(spec, message)
+    general._plan = lambda _fields, _at: None
+    general.row_plan = lambda _columns: None  # type: ignore[method-assign]
+    return general
+
+
 def test_every_shipped_inbound_mapping_has_a_plan_and_samples() -> None:
     for path, name in MESSAGES:
         assert compile_plan(InboundMapping(load_mapping(path), name)) is not None, (path, name)
@@ -113,8 +124,7 @@ def test_every_fixture_gives_the_general_path_s_events_and_rejects(
     mapping = InboundMapping(spec, message)
     pipeline = InboundPipeline(build_codec(spec.inbound(message)), mapping)
     items = list(pipeline.parse(sample.read_bytes(), source=sample.name, recorded_at=NOW))
-    general = InboundMapping(spec, message)
-    general._plan = lambda _fields, _at: None  # every record by the general path
+    general = _general(spec, message)
     alone = list(
         InboundPipeline(pipeline.codec, general).parse(
             sample.read_bytes(), source=sample.name, recorded_at=NOW
@@ -319,7 +329,8 @@ def test_other_kinds_of_fields_give_what_the_general_path_gives(
     assert planned == general
 
 
-ALLOWED_NAMES = re.compile(r"^([vkcxKndT]\d+|[A-Z_]+|[a-z_]+)$")
+OWN_NAME = re.compile(r"[vkcxKndTjp]\d+(_\d+)?|[A-Z_]+")
+"""A name the writer makes: a letter and the target's number (a part's), or a constant's."""
 OWN_NAMES = {
     "fields",
     "recorded_at",
@@ -347,6 +358,7 @@ OWN_NAMES = {
     "statuses",
     "by_pattern",
     "plan",
+    "p",
 }
 
 
@@ -364,7 +376,7 @@ def test_a_plan_s_source_holds_nothing_a_mapping_wrote(message: tuple[Path, str]
     assert {t for t in texts if not isinstance(t, int) or isinstance(t, bool)} <= allowed_texts
     for node in ast.walk(tree):
         if isinstance(node, ast.Name):
-            assert node.id in OWN_NAMES or re.fullmatch(r"[vkcxKndT]\d+|[A-Z_]+", node.id), node.id
+            assert node.id in OWN_NAMES or OWN_NAME.fullmatch(node.id), node.id
         if isinstance(node, ast.Attribute):
             assert node.attr in {
                 "get",
@@ -376,4 +388,124 @@ def test_a_plan_s_source_holds_nothing_a_mapping_wrote(message: tuple[Path, str]
                 "_recorded",
                 "recorded_kept",
             }
-    assert ALLOWED_NAMES.match("v3")
+
+
+CSV_SAMPLES = [
+    (path, message, sample) for path, message, sample in SAMPLES if sample.suffix == ".csv"
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "message", "sample"),
+    CSV_SAMPLES,
+    ids=[f"{p.stem}-{m}-{s.name}" for p, m, s in CSV_SAMPLES],
+)
+def test_a_codec_s_rows_are_its_records(path: Path, message: str, sample: Path) -> None:
+    """decode_rows gives what decode gives, each record as its row after its columns,
+    and row_record makes the very record of the row."""
+    codec = build_codec(load_mapping(path).inbound(message))
+    assert isinstance(codec, RowCodec)
+    content = sample.read_bytes()
+    rows = codec.decode_rows(content, source=sample.name)
+    assert rows is not None
+    made: list[object] = []
+    columns = Columns()
+    try:
+        for item in rows:
+            if isinstance(item, Columns):
+                columns = item
+            elif type(item) is tuple:
+                made.append(codec.row_record(columns, item))
+            else:
+                made.append(item)
+    except PartnerDataError as whole:
+        made.append(("whole", whole.reason, whole.location))
+    decoded: list[object] = []
+    try:
+        decoded.extend(codec.decode(content, source=sample.name))
+    except PartnerDataError as whole:
+        decoded.append(("whole", whole.reason, whole.location))
+    assert [_record(item) for item in made] == [_record(item) for item in decoded]
+
+
+def _record(item: object) -> object:
+    if isinstance(item, Record):
+        return (type(item), item.line, dict(item.fields), list(item.fields), item.raw)
+    if isinstance(item, PartnerDataError):
+        return (type(item), item.reason, item.location, item.raw)
+    return item
+
+
+@pytest.mark.parametrize(
+    ("settings", "rows"),
+    [
+        ({}, True),
+        ({"trailer": {"first_cell": "FIN", "columns": ["marker", "rows"]}}, False),
+        (
+            {
+                "trailer": {"first_cell": "FIN", "columns": ["marker", "rows"]},
+                "controls": {"count": {"record": "trailer", "field": "rows", "counts": ["row"]}},
+            },
+            False,
+        ),
+    ],
+    ids=["plain", "a trailer", "file controls"],
+)
+def test_a_codec_with_a_trailer_or_file_controls_gives_no_rows(
+    settings: dict[str, object], rows: bool
+) -> None:
+    """Its trailer and controls count the records: rows would go around them."""
+    spec = CsvCodecSpec.model_validate({"encoding": "utf-8", "delimiter": ";", **settings})
+    codec = codec_from_spec(spec, ("ref", "code"))
+    assert (codec.decode_rows(b"ref;code\r\n", source="f.csv") is not None) == rows
+
+
+def test_a_file_whose_columns_come_in_another_order_gives_the_same_events() -> None:
+    """A row plan per columns' order: the same events as the file in the usual order,
+    and what the general path gives for each."""
+    spec = load_mapping(ATELIER)
+    sample = ROOT / "fixtures" / "atelier-dupont" / "STATUTS_20261103_1415.csv"
+    lines = sample.read_bytes().decode("latin-1").split("\r\n")
+    swapped = []
+    for line in lines:
+        cells = line.split(";")
+        if len(cells) > 4:
+            cells[0], cells[4] = cells[4], cells[0]
+        swapped.append(";".join(cells))
+    content = "\r\n".join(swapped).encode("latin-1")
+    mapping = InboundMapping(spec, "status")
+    pipeline = InboundPipeline(build_codec(spec.inbound("status")), mapping)
+    usual = list(pipeline.parse(sample.read_bytes(), source="f.csv", recorded_at=NOW))
+    other = list(pipeline.parse(content, source="f.csv", recorded_at=NOW))
+    assert len(mapping._row_plans) == 2
+    general = InboundPipeline(pipeline.codec, _general(spec, "status"))
+    alone = list(general.parse(content, source="f.csv", recorded_at=NOW))
+    assert [_outcome(item) for item in other] == [_outcome(item) for item in alone]
+    events = [item for item in usual if isinstance(item, Event)]
+    assert events
+    assert [_outcome(e) for e in events] == [_outcome(e) for e in other if isinstance(e, Event)]
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), index=st.integers(0, len(MAPPINGS) - 1))
+def test_generated_rows_give_what_the_general_path_gives(data: st.DataObject, index: int) -> None:
+    """A row plan over generated cells (in a shuffled order of the columns): the event
+    the general path makes of the row's record, or None where that path rejects."""
+    mapping = MAPPINGS[index]
+    names = list(dict.fromkeys(_columns(mapping)))
+    columns = Columns(data.draw(st.permutations(names), label="columns"))
+    plan = mapping.row_plan(columns)
+    if plan is None:
+        return  # a field only a record's fields can give: its records take the plan above
+    codes = st.sampled_from(sorted(mapping.codes) or ["X"])
+    cell = st.one_of(TEXTS, codes, st.text(max_size=12)).map(lambda text: text or "")
+    cells = [data.draw(cell, label=name) for name in columns]
+    record = Record(4, {c: (v or None) for c, v in zip(columns, cells, strict=True)}, "raw")
+    general = mapping.map_record_in_full(record, source="f.csv", recorded_at=NOW)
+    event = plan(cells, NOW)
+    if event is not None:
+        assert _outcome(event) == _outcome(general)
+    else:
+        assert _outcome(mapping.map_record(record, source="f.csv", recorded_at=NOW)) == _outcome(
+            general
+        )

@@ -302,6 +302,20 @@ class InboundMapping:
         self._plan: Callable[[Mapping[str, str | None], datetime], Event | None] = self._first_plan
         """The compiled plan, written at the first record (a mapping loaded only to be
         checked never pays for it); a mapping without one answers None: the general path."""
+        self._row_plans: dict[tuple[str, ...], RowPlan | None] = {}
+
+    def row_plan(self, columns: tuple[str, ...]) -> RowPlan | None:
+        """The plan for rows of ``columns`` (``hub.mapping.plan.compile_row_plan``),
+        written once per columns' order (a partner's header seldom changes)."""
+        try:
+            return self._row_plans[columns]
+        except KeyError:
+            from hub.mapping.plan import compile_row_plan  # it reads this module's definitions
+
+            if len(self._row_plans) >= _ROW_PLANS_KEPT:
+                self._row_plans.clear()
+            plan = self._row_plans[columns] = compile_row_plan(self, columns)
+            return plan
 
     def _first_plan(self, fields: Mapping[str, str | None], recorded_at: datetime) -> Event | None:
         from hub.mapping.plan import compile_plan  # it reads this module's definitions
@@ -611,6 +625,12 @@ def _field_name(field: FieldSpec) -> str | None:
         return " + ".join(field.columns)
     return None
 
+
+RowPlan = Callable[[list[str], datetime], Event | None]
+"""A plan reading a record's cells by their places (``hub.mapping.plan.RowPlan``)."""
+
+_ROW_PLANS_KEPT = 16
+"""Row plans a mapping keeps, one per order of columns its partner's files had."""
 
 _ZONES_KEPT = 1_000
 """Parsers an inbound mapping keeps, one per zone its partner gave (then it forgets)."""

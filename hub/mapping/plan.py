@@ -89,11 +89,29 @@ def compile_plan(mapping: InboundMapping) -> Plan | None:
     return _Writer(mapping).plan()
 
 
+RowPlan = Callable[[list[str], datetime], Event | None]
+"""The same as a plan, for a record a codec gives as its row of cells (``""`` for an
+empty one, which every reading of a mapping takes as no value, as it takes None).
+(``hub.mapping.inbound.RowPlan``, repeated: this module imports that one.)"""
+
+
+def compile_row_plan(mapping: InboundMapping, columns: tuple[str, ...]) -> RowPlan | None:
+    """The plan of ``mapping`` for rows of ``columns``: each cell read by its place, no
+    record made (a codec's row becomes a record only when the plan hands it on). None
+    when the plan has a field only a record's fields can give (a pattern, a table)."""
+    plan: RowPlan | None = _Writer(mapping, columns).plan()  # type: ignore[assignment]
+    return plan
+
+
 class _Writer:
     """Writes one plan's source and its namespace."""
 
-    def __init__(self, mapping: InboundMapping) -> None:
+    def __init__(self, mapping: InboundMapping, columns: tuple[str, ...] | None = None) -> None:
         self.mapping = mapping
+        self.columns = columns
+        """A row plan's columns, in the order its rows give their cells (else None: the
+        plan reads a record's fields by name)."""
+        self.at = {} if columns is None else {name: place for place, name in enumerate(columns)}
         self.names: dict[str, Any] = {"ValueProblem": ValueProblem}
         self.local: dict[Target, str] = {}
         """Each target of the mapping, by the local holding its value (None: none)."""
@@ -112,8 +130,14 @@ class _Writer:
         mapping = self.mapping
         if mapping._event_zone or not mapping._events._steady:
             return None
-        lines = ["def plan(fields, recorded_at):", "    get = fields.get", "    try:"]
-        lines += ["        " + line for line in self._reading()]
+        reading = self._reading()
+        if reading is None:
+            return None
+        if self.columns is None:
+            lines = ["def plan(fields, recorded_at):", "    get = fields.get", "    try:"]
+        else:
+            lines = ["def plan(row, recorded_at):", "    try:"]
+        lines += ["        " + line for line in reading]
         lines += ["    except ValueProblem:", "        return None"]
         after = self._event()
         if after is None:
@@ -126,8 +150,17 @@ class _Writer:
         plan: Plan = namespace["plan"]
         return plan
 
-    def _reading(self) -> list[str]:
-        """Each target read into its local: None when the record gives no value."""
+    def _cell(self, key: str, column: str) -> str:
+        """The expression of a column's text: the field by its name bound as ``key``, or
+        a row's cell by its place (None's text when the row has no such column)."""
+        if self.columns is None:
+            return f"get({self.bind(key, column)})"
+        place = self.at.get(column)
+        return "None" if place is None else f"row[{place}]"
+
+    def _reading(self) -> list[str] | None:
+        """Each target read into its local: None when the record gives no value (None:
+        a row plan, for a field only a record's mapping of fields can read)."""
         mapping = self.mapping
         lines: list[str] = []
         stripped = dict(mapping._stripped_texts)
@@ -146,26 +179,24 @@ class _Writer:
             key = f"k{number}"
             if target in stripped:
                 self.kind[target] = _STRIPPED
-                self.bind(key, stripped[target])
-                lines += [f"t = get({key})", f"{value} = (t.strip() or None) if t else None"]
+                cell = self._cell(key, stripped[target])
+                lines += [f"t = {cell}", f"{value} = (t.strip() or None) if t else None"]
             elif target in kept:
                 self.kind[target] = _GIVEN
-                self.bind(key, kept[target])
-                lines.append(f"{value} = get({key}) or None")
+                lines.append(f"{value} = {self._cell(key, kept[target])} or None")
             elif target in required:
                 column, strip = required[target]
                 self.kind[target] = _STRIPPED if strip else _GIVEN
                 self.required.add(target)
-                self.bind(key, column)
-                lines += [f"{value} = get({key})", f"if not {value}:", "    return None"]
+                cell = self._cell(key, column)
+                lines += [f"{value} = {cell}", f"if not {value}:", "    return None"]
                 if strip:
                     lines += [f"{value} = {value}.strip()", f"if not {value}:", "    return None"]
             elif target in converted:
                 column, strip, convert, needed = converted[target]
                 self.kind[target] = _OTHER
-                self.bind(key, column)
                 reader = self.bind(f"c{number}", convert)
-                lines.append(f"t = get({key})")
+                lines.append(f"t = {self._cell(key, column)}")
                 if strip:
                     lines += ["if t:", "    t = t.strip()"]
                 lines.append(f"{value} = {reader}(t) if t else None")
@@ -175,7 +206,10 @@ class _Writer:
             elif target in extracted:
                 extract, convert, needed = extracted[target]
                 self.kind[target] = _OTHER
-                lines.append(f"{value} = {self.bind(f'x{number}', extract)}(fields)")
+                read = self._extracted(number, target, extract)
+                if read is None:
+                    return None
+                lines += read
                 then = None if convert is None else self.bind(f"c{number}", convert)
                 if needed:
                     self.required.add(target)
@@ -191,6 +225,41 @@ class _Writer:
             else:  # a constant that is never given (spaces normalised to nothing)
                 self.kind[target] = _CONSTANT
                 lines.append(f"{value} = None")
+        return lines
+
+    def _extracted(
+        self, number: int, target: Target, extract: Callable[[Mapping[str, str | None]], Any]
+    ) -> list[str] | None:
+        """The target's text by its extractor; columns only joined (a date and its time)
+        are read here, as ``_raw_reader``'s ``joined`` reads them, without the call (None:
+        a row plan cannot give the extractor a record's fields)."""
+        field = self.mapping.spec.fields[target]
+        value = f"v{number}"
+        plainly_joined = (
+            field.columns
+            and field.pattern is None
+            and field.values is None
+            and field.default is None
+            and not field.normalize_space
+        )
+        if not plainly_joined:
+            if self.columns is not None:
+                return None
+            return [f"{value} = {self.bind(f'x{number}', extract)}(fields)"]
+        lines: list[str] = []
+        parts = []
+        for place, column in enumerate(field.columns or ()):
+            part = f"p{number}_{place}"
+            cell = self._cell(f"k{number}_{place}", column)
+            lines += [f"{part} = {cell}", f"{part} = {part}.strip() if {part} else ''"]
+            parts.append(part)
+        join = self.bind(f"j{number}", field.separator.join)
+        if field.skip_empty:
+            lines.append(f"{value} = {join}([p for p in ({', '.join(parts)},) if p]) or None")
+        else:  # every part given, or no value (a date without its time)
+            lines.append(
+                f"{value} = {join}(({', '.join(parts)},)) if {' and '.join(parts)} else None"
+            )
         return lines
 
     def _value(self, target: Target) -> str:
