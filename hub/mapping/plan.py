@@ -332,8 +332,7 @@ class _Writer:
         if mapping._identity_targets:
             parts = ", ".join(f"str({self._value(t)} or '')" for t in mapping._identity_targets)
             lines.append(f"extra = {self.bind('IDENTITY_JOIN', chr(0x1E).join)}(({parts},))")
-        else:
-            lines.append("extra = None")
+
         details = self._details()
         if details is None:
             return None
@@ -373,11 +372,15 @@ class _Writer:
             "    'reported_by': PARTY,",
             f"    'raw_code': {code},",
             f"    'raw_label': {self._value(Target.RAW_LABEL)},",
-            "    'subject': subject,",
+            f"    'subject': {self._subject_value()},",
             "    'details': details,",
             "})",
         ]
         return lines
+
+    def _subject_value(self) -> str:
+        """The subject's local, or None's text when no record gives one."""
+        return "subject" if self._has_subject() else "None"
 
     def _has_subject(self) -> bool:
         """Some record may give the event a subject."""
@@ -394,6 +397,8 @@ class _Writer:
     def _subject(self) -> list[str]:
         mapping = self.mapping
         spec = mapping.spec
+        if not self._has_subject():
+            return []  # the event's subject is None's text, written where it goes
         lines = [f"subject = {self._value(Target.SUBJECT)}"]
         if not mapping._derived_subject:
             return lines
@@ -522,7 +527,8 @@ class _Writer:
         hashed = (
             f"event_id = HASHED_ID(PARTY, {self._value(Target.CASE_REF)}, "
             f"{self._value(Target.PARTNER_REF)}, EVENT_TYPE, {self._value(Target.RAW_CODE)}, "
-            f"{self._value(Target.OCCURRED_AT)}, subject, extra)"
+            f"{self._value(Target.OCCURRED_AT)}, {self._subject_value()}, "
+            f"{'extra' if mapping._identity_targets else 'None'})"
         )
         if Target.PARTNER_EVENT_ID not in mapping.spec.fields:
             return [hashed]

@@ -120,17 +120,16 @@ class InboundPipeline:
                     raw=whole.raw,
                 )
                 return
-            if type(item) is tuple:
-                row = cast(Row, item)
+            if type(item) is tuple:  # a Row (no cast: a call a row)
                 if plan is not None:
-                    event = plan(row[1], recorded_at)
+                    event = plan(item[1], recorded_at)  # type: ignore[arg-type]
                     if event is not None:
                         yield event
                         continue
-                    record = codec.row_record(columns, row)
+                    record = codec.row_record(columns, item)  # type: ignore[arg-type]
                     yield mapping.map_record_in_full(record, source=source, recorded_at=recorded_at)
                     continue
-                record = codec.row_record(columns, row)
+                record = codec.row_record(columns, item)  # type: ignore[arg-type]
                 yield mapping.map_record(record, source=source, recorded_at=recorded_at)
             elif isinstance(item, Columns):
                 columns = item
@@ -138,7 +137,7 @@ class InboundPipeline:
             elif isinstance(item, Record):
                 yield mapping.map_record(item, source=source, recorded_at=recorded_at)
             else:
-                yield cast(PartnerDataError, item)
+                yield item  # type: ignore[misc]
 
     def _error_answer(self, content: bytes, source: str) -> ErrorAnswer | None:
         """The rejection of a document the mapping's ``error_answer`` recognises. A
