@@ -30,7 +30,8 @@ from hub.mapping.loader import build_codec, load_mapping
 from hub.mapping.plan import _Writer, compile_plan
 from hub.mapping.spec import InboundSpec, MappingSpec
 from hub.model.event import Event
-from hub.partners.ingest.pipeline import InboundPipeline, dry_run_line
+from hub.partners.ingest.pipeline import InboundPipeline, MessageRejected, dry_run_line
+from hub.partners.rejection import WHOLE_MESSAGE_REJECTED
 from hub.ports import Columns, Record, RowCodec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -511,3 +512,41 @@ def test_generated_rows_give_what_the_general_path_gives(data: st.DataObject, in
         assert _outcome(mapping.map_record(record, source="f.csv", recorded_at=NOW)) == _outcome(
             general
         )
+
+
+def test_a_file_refused_whole_is_refused_as_by_records() -> None:
+    """A header that is not the partner's, and a quote left open: read as rows, the same
+    refusal and row errors as read as records."""
+    spec = load_mapping(ATELIER)
+    mapping = InboundMapping(spec, "status")
+    codec = build_codec(spec.inbound("status"))
+    sample = (ROOT / "fixtures" / "atelier-dupont" / "STATUTS_20261103_1415.csv").read_bytes()
+    header, _, body = sample.partition(b"\r\n")
+    for content in (
+        header.replace(b"Heure", b"Heure locale") + b"\r\n" + body,
+        sample + b'AD-1;ME-000123;03/11/2026;10:00;REC;"open\r\n',
+    ):
+        rows = list(InboundPipeline(codec, mapping).parse(content, source="f.csv", recorded_at=NOW))
+        records = [
+            mapping.map_record(item, source="f.csv", recorded_at=NOW)
+            if isinstance(item, Record)
+            else item
+            for item in _records_then_refusal(codec, content)
+        ]
+        assert [_outcome(item) for item in rows] == [_outcome(item) for item in records]
+        assert not isinstance(rows[-1], Event)
+
+
+def _records_then_refusal(codec: object, content: bytes) -> list[object]:
+    """What the pipeline maps when it reads records: the codec's items, a whole refusal
+    as the pipeline words it."""
+    items: list[object] = []
+    try:
+        items.extend(codec.decode(content, source="f.csv"))  # type: ignore[attr-defined]
+    except PartnerDataError as whole:
+        items.append(
+            MessageRejected(
+                WHOLE_MESSAGE_REJECTED + whole.reason, location=whole.location, raw=whole.raw
+            )
+        )
+    return items
