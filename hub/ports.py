@@ -111,6 +111,37 @@ class DocumentCodec(Codec, Protocol):
     def document_fields(self, content: bytes, *, source: str) -> Mapping[str, str | None]: ...
 
 
+class Columns(tuple[str, ...]):
+    """The names of the cells of the rows that follow, in their order (a header read):
+    what ``RowCodec.decode_rows`` yields before its rows."""
+
+    __slots__ = ()
+
+
+Row = tuple[int, list[str], str]
+"""A record a codec has not made: its line, its cells in the order of the last
+``Columns`` (``""`` for an empty one), its raw text."""
+
+
+@runtime_checkable
+class RowCodec(Codec, Protocol):
+    """A codec whose records are rows of cells under a header (CSV): it can give the
+    rows themselves, so that a mapping's plan reads each cell by its place and a
+    record is made only for a row the plan hands on (issue 17)."""
+
+    def decode_rows(
+        self, content: bytes, *, source: str
+    ) -> Iterator[Columns | Row | DecodeResult] | None:
+        """What ``decode`` yields, each ``Record`` given as its ``Row`` after the
+        ``Columns`` it is read by; None when this codec's messages are not read so (file
+        controls that count the records)."""
+        ...
+
+    def row_record(self, columns: Columns, row: Row) -> Record:
+        """The record ``decode`` gives for ``row``."""
+        ...
+
+
 @dataclass(frozen=True)
 class Acknowledgement:
     """The answer a partner expects for one message it sent, built by the codec.

@@ -299,6 +299,29 @@ class InboundMapping:
         self._require_names = " or ".join(
             _field_name(self.spec.fields[t]) or t.value for t in self.spec.require_any
         )
+        self._plan: Callable[[Mapping[str, str | None], datetime], Event | None] = self._first_plan
+        """The compiled plan, written at the first record (a mapping loaded only to be
+        checked never pays for it); a mapping without one answers None: the general path."""
+        self._row_plans: dict[tuple[str, ...], RowPlan | None] = {}
+
+    def row_plan(self, columns: tuple[str, ...]) -> RowPlan | None:
+        """The plan for rows of ``columns`` (``hub.mapping.plan.compile_row_plan``),
+        written once per columns' order (a partner's header seldom changes)."""
+        try:
+            return self._row_plans[columns]
+        except KeyError:
+            from hub.mapping.plan import compile_row_plan  # it reads this module's definitions
+
+            if len(self._row_plans) >= _ROW_PLANS_KEPT:
+                self._row_plans.clear()
+            plan = self._row_plans[columns] = compile_row_plan(self, columns)
+            return plan
+
+    def _first_plan(self, fields: Mapping[str, str | None], recorded_at: datetime) -> Event | None:
+        from hub.mapping.plan import compile_plan  # it reads this module's definitions
+
+        self._plan = compile_plan(self) or _no_plan
+        return self._plan(fields, recorded_at)
 
     def _converter(self, target: Target, field: FieldSpec) -> Callable[[str], Any] | None:
         if target is _T.OCCURRED_AT:
@@ -338,7 +361,19 @@ class InboundMapping:
     def map_record(
         self, record: Record, *, source: str, recorded_at: datetime
     ) -> Event | PartnerDataError:
-        """The record's event, or the reason it is rejected (never raised)."""
+        """The record's event, or the reason it is rejected (never raised).
+
+        By the mapping's compiled plan (``hub.mapping.plan``) when it can, else by the
+        general path, which the plan hands every record it has a doubt about."""
+        event = self._plan(record.fields, recorded_at)
+        if event is not None:
+            return event
+        return self.map_record_in_full(record, source=source, recorded_at=recorded_at)
+
+    def map_record_in_full(
+        self, record: Record, *, source: str, recorded_at: datetime
+    ) -> Event | PartnerDataError:
+        """``map_record`` by the general path alone: the definition the plan follows."""
         try:
             values = self._values(record, source)
             return self._event(values, record, source, recorded_at)
@@ -532,6 +567,11 @@ class InboundMapping:
         return None
 
 
+def _no_plan(_fields: Mapping[str, str | None], _recorded_at: datetime) -> Event | None:
+    """The plan of a mapping that has none: every record takes the general path."""
+    return None
+
+
 def _squeezed(text: str | None) -> str | None:
     """A document field's text with its whitespace runs made one space, or None."""
     if not text:
@@ -585,6 +625,12 @@ def _field_name(field: FieldSpec) -> str | None:
         return " + ".join(field.columns)
     return None
 
+
+RowPlan = Callable[[list[str], datetime], Event | None]
+"""A plan reading a record's cells by their places (``hub.mapping.plan.RowPlan``)."""
+
+_ROW_PLANS_KEPT = 16
+"""Row plans a mapping keeps, one per order of columns its partner's files had."""
 
 _ZONES_KEPT = 1_000
 """Parsers an inbound mapping keeps, one per zone its partner gave (then it forgets)."""

@@ -325,7 +325,8 @@ class MappedEvents:
             and _party_id(self.reported_by)
         )
 
-    def _recorded_kept(self, recorded_at: datetime) -> bool:
+    def recorded_kept(self, recorded_at: datetime) -> bool:
+        """True when ``recorded_at`` is kept as given (then remembered as the message's)."""
         if type(recorded_at) is not datetime:
             return False
         if recorded_at.tzinfo in _FIXED_ZONES_SEEN or _sane_offset(recorded_at):
@@ -415,7 +416,7 @@ class MappedEvents:
             and (raw_code is not None if status is None else type(status) is self._statuses)
             and type(occurred_at) is datetime
             and (occurred_at.tzinfo in _FIXED_ZONES_SEEN or _sane_offset(occurred_at))
-            and (recorded_at is self._recorded or self._recorded_kept(recorded_at))
+            and (recorded_at is self._recorded or self.recorded_kept(recorded_at))
             and type(details) is EventDetails
             and len(event_id) <= _EVENT_ID_MAX
             and _safe(
@@ -497,6 +498,22 @@ def mapped_details(given: dict[str, Any]) -> EventDetails:
     return EventDetails(**given)
 
 
+def planned_event(fields: dict[str, Any]) -> Event:
+    """The event holding ``fields`` (every field, in the model's order) as given.
+
+    For an inbound mapping's compiled plan (``hub.mapping.plan``), which has checked
+    every value as ``MappedEvents.event`` does (or proved it when the mapping was
+    compiled) and falls back to that path at any doubt: one way of making a trusted
+    event, so that the two paths make the same ones."""
+    return _trusted(Event, fields, _EVERY_EVENT_FIELD.copy())
+
+
+def planned_details(given: dict[str, Any]) -> EventDetails:
+    """The details ``mapped_details(given)`` makes when it keeps every value as given,
+    for a plan that has checked them as ``mapped_details`` does."""
+    return _trusted(EventDetails, {**_DETAIL_DEFAULTS, **given}, set(given))
+
+
 def stable_event_id(
     *,
     reported_by: str,
@@ -554,3 +571,16 @@ def _hashed_id(
 _utc_text = hourly_utc_text(datetime.isoformat, "+00:00")
 """``at.astimezone(UTC).isoformat()``, the instant's text in an id, its hour's text
 written once an hour (``isoformat`` costs about 10,000 instructions an id)."""
+
+
+EVENT_ID_LONGEST = _EVENT_ID_MAX
+REFERENCE_LONGEST = _REFERENCE_MAX
+RAW_TEXT_LONGEST = _RAW_TEXT_MAX
+DETAIL_TEXTS = _DETAIL_TEXTS
+"""The longest texts an event and its details keep (and whether a detail is stripped),
+as the model's types say: what a plan checks."""
+safe_text = _safe
+sane_offset = _sane_offset
+FIXED_ZONES_SEEN = _FIXED_ZONES_SEEN
+hashed_event_id = _hashed_id
+"""The checks and the id a plan shares with ``MappedEvents``: one definition each."""

@@ -11,12 +11,12 @@ from collections.abc import Iterator, Mapping, Sequence
 
 from adapters.codecs.controls import FileControls
 from adapters.codecs.csv.dialect import CsvDialect
-from adapters.codecs.csv.reader import CsvReader
+from adapters.codecs.csv.reader import CsvReader, row_record
 from adapters.codecs.csv.spec import CsvCodecSpec
 from adapters.codecs.csv.trailer import CsvTrailer, controlled_rows
 from adapters.codecs.csv.writer import CsvWriter
 from hub.errors import ConfigurationError
-from hub.ports import AdapterInfo, AdapterKind, Capability, DecodeResult
+from hub.ports import AdapterInfo, AdapterKind, Capability, Columns, DecodeResult, Record, Row
 
 __all__ = ["CSV", "CsvCodec", "codec_from_spec"]
 
@@ -47,6 +47,19 @@ class CsvCodec:
         if self._trailer is None and self._controls is None:
             return rows  # streamed: a million-row file is never held whole
         return controlled_rows(rows, self._trailer, self._controls or FileControls(), source=source)
+
+    def decode_rows(
+        self, content: bytes, *, source: str
+    ) -> Iterator[Columns | Row | DecodeResult] | None:
+        """What ``decode`` yields, each record as its row (hub.ports.RowCodec); None
+        with a trailer or file controls, which count the records."""
+        if self._trailer is not None or self._controls is not None:
+            return None
+        return self._reader.decode_rows(content, source=source)
+
+    def row_record(self, columns: Columns, row: Row) -> Record:
+        """The record ``decode`` gives for ``row``."""
+        return row_record(columns, row)
 
     def encode(self, records: Sequence[Mapping[str, str | None]]) -> bytes:
         """Header and rows in the partner's dialect; CsvEncodeError writes nothing.

@@ -38,7 +38,7 @@ from adapters.codecs.csv.errors import (
 from adapters.codecs.csv.trailer import CsvTrailerRecord
 from adapters.codecs.text import ascii_compatible
 from hub.errors import Location
-from hub.ports import DecodeResult, Record
+from hub.ports import Columns, DecodeResult, Record, Row
 
 __all__ = ["CsvReader"]
 
@@ -58,6 +58,19 @@ class CsvReader:
         self.dialect = dialect
 
     def decode(self, content: bytes, *, source: str) -> Iterator[DecodeResult]:
+        """Yield each data row as a Record, or as a CsvRowError if it cannot be read;
+        see ``_read``."""
+        return self._read(content, source, rows=False)  # type: ignore[return-value]
+
+    def decode_rows(self, content: bytes, *, source: str) -> Iterator[Columns | Row | DecodeResult]:
+        """What ``decode`` yields, each Record as its Row (line, cells, raw text) after
+        the Columns they are read by (hub.ports.RowCodec): no record made for a row
+        that a mapping's plan reads by its cells' places."""
+        return self._read(content, source, rows=True)
+
+    def _read(
+        self, content: bytes, source: str, *, rows: bool
+    ) -> Iterator[Columns | Row | DecodeResult]:
         """Yield each data row as a Record, or as a CsvRowError if it cannot be read.
 
         Raises CsvHeaderError (whole file unusable). Blank lines are skipped. Holds at
@@ -102,6 +115,8 @@ class CsvReader:
         columns: tuple[str, ...] | None = None if dialect.header else dialect.expected_columns
         width = len(columns) if columns is not None else 0
         consumed = 0  # physical lines read so far
+        if rows and columns is not None:
+            yield Columns(columns)
 
         def take_raw() -> tuple[int, str]:
             nonlocal consumed
@@ -139,6 +154,8 @@ class CsvReader:
                             if columns is None:
                                 columns = self._check_header(row, raw, start, where)
                                 width = len(columns)
+                                if rows:
+                                    yield Columns(columns)
                                 continue
                             yield CsvFieldCountError(
                                 expected=width,
@@ -150,8 +167,12 @@ class CsvReader:
                         if check_bytes and not raw.isascii() and ESCAPED_BYTE.search(raw):
                             yield self._undecodable(row, columns, raw, start, where)
                             continue
+                        if rows:
+                            yield (start, row, raw)
+                            continue
                         # Positional arguments and a non-strict zip (the width is checked
-                        # above) are measurably faster on million-row files.
+                        # above) are measurably faster on million-row files. (row_record
+                        # makes the same record of a row; written out here, a call less.)
                         fields = {c: (v or None) for c, v in zip(columns, row)}  # noqa: B905
                         yield Record(start, fields, raw)
                 except csv.Error as exc:
@@ -251,6 +272,12 @@ class CsvReader:
             location=Location(source, line, field),
             raw=shown(raw),
         )
+
+
+def row_record(columns: Columns, row: Row) -> Record:
+    """The record of a row read under ``columns``: an empty cell is None."""
+    start, cells, raw = row
+    return Record(start, {c: (v or None) for c, v in zip(columns, cells, strict=True)}, raw)
 
 
 def _header_reason(
