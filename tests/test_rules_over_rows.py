@@ -231,8 +231,9 @@ def stories() -> dict[str, tuple[Case, list[Event]]]:
 
 
 def store(database: Database) -> dict[str, Case]:
-    """Each story stored in a shuffled order, some events twice (a copy recorded later
-    with another label: the store keeps the first)."""
+    """Each story stored in a shuffled order, every event twice (a copy recorded later
+    with another label, in the same batch as the original or after it: the store keeps
+    the original)."""
     register_network(database)
     told = stories()
     shuffle = random.Random(17)
