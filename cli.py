@@ -239,18 +239,25 @@ def cases_show(
     as_json: JsonOption = False,
 ) -> None:
     """Show a case's current status and its timeline across every party."""
-    from rich.table import Table
-
     from hub.store.plain_reads import case_view, stored_reference
 
-    with open_plain(database) as db:  # no SQLAlchemy (issue 17)
-        reference = stored_reference(db, reference) or reference.strip()
-        view = case_view(db, reference)
-    state, references, erased = view.state, view.references, view.erasure
-    if as_json:
-        for event in state.timeline:
-            sys.stdout.write(event.model_dump_json() + "\n")
+    if as_json:  # each event as the canonical model writes it: pydantic for this alone
+        from hub.store.event_rows import row_to_event
+
+        with open_plain(database) as db:  # no SQLAlchemy (issue 17)
+            reference = stored_reference(db, reference) or reference.strip()
+            events = case_view(db, reference, row_to_event).state.timeline
+        for model in events:
+            sys.stdout.write(model.model_dump_json() + "\n")
         return
+    from rich.table import Table
+
+    from hub.store.stored_events import stored_event  # no pydantic either (issue 17)
+
+    with open_plain(database) as db:
+        reference = stored_reference(db, reference) or reference.strip()
+        view = case_view(db, reference, stored_event)
+    state, references, erased = view.state, view.references, view.erasure
     out.print(f"[bold]{reference}[/bold]: {state.status} since {at(state.status_at)}")
     if erased is not None:
         done = "erased" if erased.completed_at else "erasure under way"

@@ -38,15 +38,18 @@ from hub.store import (
 from hub.store.archive import archive_message
 from hub.store.cases import case_id_of, case_state, open_case
 from hub.store.db import Database
+from hub.store.event_rows import row_to_event
 from hub.store.events import append_events
 from hub.store.plain import PlainStore
 from hub.store.plain_statements import GENERATED, generated_module, query_of
 from hub.store.runs import record_rejects
+from hub.store.stored_events import stored_event
 from hub.store.tables import case_references, outbox, rejects
 from hub.store.types import UtcDateTime
 from hub.sync import outbox as sync_outbox
 from hub.sync.outbox import OutboxItem, enqueue
 from tests.factories import case_event, make_case, register_network
+from tests.test_rules_over_rows import state_facts
 from tests.test_status import ROOT, modules_loaded_by
 
 
@@ -314,19 +317,22 @@ def test_a_case_is_shown_the_same_both_ways(database: Database) -> None:
             with database.transaction() as connection:
                 expected = case_search.stored_reference(connection, typed)
             assert plain_reads.stored_reference(store, typed) == expected
-        view = plain_reads.case_view(store, "ME-000123")
+        view = plain_reads.case_view(store, "ME-000123", row_to_event)
         with database.transaction() as connection:
             assert view.state == case_state(connection, "ME-000123")
             assert view.references == case_links.references_of_case(connection, "ME-000123")
         assert view.erasure is None
         erase_case(database, "ME-000123", by="ticket-1", now=NOW)
-        view = plain_reads.case_view(store, "ME-000123")
+        view = plain_reads.case_view(store, "ME-000123", row_to_event)
+        rows = plain_reads.case_view(store, "ME-000123", stored_event)
         with database.transaction() as connection:
             stored = case_state(connection, "ME-000123")
             assert view.state == stored
+            assert state_facts(rows.state) == state_facts(stored)
             assert view.erasure == erasure.erasure_of(connection, case_id)
+            assert (rows.references, rows.erasure) == (view.references, view.erasure)
         with pytest.raises(NotFoundError, match="no case ME-000999"):
-            plain_reads.case_view(store, "ME-000999")
+            plain_reads.case_view(store, "ME-000999", stored_event)
     assert [kept.reference for kept in view.references] == ["AD-7"]
     assert view.erasure is not None
     assert view.erasure.requested_at == NOW
@@ -336,8 +342,8 @@ def test_a_case_is_shown_the_same_both_ways(database: Database) -> None:
 
 
 def test_cases_show_imports_no_sqlalchemy(tmp_path: Path) -> None:
-    """Issue 17: `hub cases show` reads through hub.store.plain (it still validates the
-    events, so pydantic is loaded)."""
+    """Issue 17: `hub cases show` reads through hub.store.plain (its table reads stored
+    rows, without pydantic either: tests/test_status.py; `--json` writes the model's)."""
     url = f"sqlite:///{tmp_path / 'hub.db'}"
     database = Database(url)
     migrate.upgrade(database)

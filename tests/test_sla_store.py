@@ -363,6 +363,6 @@ def test_service_levels_are_read_the_same_both_ways(
             plain_case_service_levels(store, network, "ME-999999", now=NOW)
         every = plain_reads.measured_open_cases(store)
     assert [one.case.reference for one in every] == ["ME-000123", "ME-000124", "BM-000045"]
-    [received] = [event for event in every[0].events if event.details.note]
-    assert received.details.note == "bagged, é"
+    [received] = [event for event in every[0].events if event.details.written]
+    assert received.details.written == {"note": "bagged, é"}
     assert received.occurred_at == MONDAY + timedelta(hours=3)

@@ -381,8 +381,17 @@ outline (hub.partners.network_outline) loads none of it (issue 17, twelfth pass)
 _OUTLINE = (*_SERVING, *_BUILDING, *_SQLITE, *_NO_ENGINE, *_NETWORK_MODELS)
 """A network command that reads the store through hub.store.plain and the network's
 kept outline: no SQLAlchemy, no pydantic, no network model."""
-_MEASURED = tuple(name for name in _OUTLINE if name != "pydantic")
-"""`hub sla` measures cases, which are the canonical model's (pydantic) classes."""
+_MODEL_CLASSES = (
+    "hub.model.case",
+    "hub.model.event",
+    "hub.model.work",
+    "hub.model.parties",
+    "hub.model.address",
+    "hub.model.money",
+)
+"""The canonical model's pydantic classes: `hub sla` and `hub cases show` read stored rows
+through the same rules (hub.store.stored_events, hub.store.measured_rows), none of them
+(issue 17, twelfth pass)."""
 
 
 @pytest.mark.parametrize(
@@ -400,8 +409,10 @@ _MEASURED = tuple(name for name in _OUTLINE if name != "pydantic")
         (["overview"], _PLAIN),
         (["db", "current"], _PLAIN),
         (["connectors", "list"], (*_OUTLINE, "sqlalchemy", "hub.store", "hub.partners.ingest")),
-        (["sla"], (*_MEASURED, "holidays")),
-        (["sla", "--case", "BM-000045"], (*_MEASURED, "holidays")),
+        (["sla"], (*_OUTLINE, *_MODEL_CLASSES, "holidays")),
+        (["sla", "--json"], (*_OUTLINE, *_MODEL_CLASSES, "holidays")),
+        (["sla", "--case", "BM-000045"], (*_OUTLINE, *_MODEL_CLASSES, "holidays")),
+        (["cases", "show", "BM-000045"], (*_PLAIN, *_MODEL_CLASSES)),
         (["retention", "--dry-run"], (*_OUTLINE, "hub.model")),
         (["connectors", "check"], (*_SERVING, *_RUNNING, "sqlalchemy", "hub.store")),
     ],
@@ -413,7 +424,8 @@ def test_a_command_that_serves_no_http_imports_only_what_it_uses(
     """Issue 17: each module is a start cost the operator waits for. A command that reads
     the store alone loads no network model, `hub overview` and `hub db current` no Alembic
     (the head is read from the migration files), `hub connectors list` no store and no
-    connector, `hub sla` not every country's holidays, `hub connectors check` nothing that
+    connector, `hub sla` not every country's holidays nor (with `hub cases show`) the
+    canonical model's classes, `hub connectors check` nothing that
     runs a connector and no store (it reads files only), `hub retention --dry-run` no
     SQLAlchemy (its counts go through hub.store.plain), none of them the serving
     machinery or a partner client. A command that shows the network, run a second time

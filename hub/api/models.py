@@ -296,7 +296,7 @@ class Timeline(_Out):
     events: list[EventOut]
 
     @classmethod
-    def of(cls, reference: str, state: CaseState) -> Timeline:
+    def of(cls, reference: str, state: CaseState[Event]) -> Timeline:
         return cls(
             reference=reference,
             status=state.status,

@@ -12,36 +12,22 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from hub.model.address import Address
-    from hub.model.case import (
-        Case,
-        ContractLevel,
-        Coverage,
-        CustomerContact,
-        Product,
-        ServiceType,
-    )
-    from hub.model.event import Event, EventDetails, EventType, stable_event_id
+    from hub.model.case import Case, CustomerContact, Product
+    from hub.model.event import Event, EventDetails, stable_event_id
     from hub.model.money import Money
     from hub.model.parties import Party, PartyReference, PartyRole
     from hub.model.statuses import (
         CaseRecordStatus,
         CaseStatus,
+        EventType,
         Label,
         PartsOrderStatus,
         ServiceLevelStatus,
         ShipmentStatus,
     )
+    from hub.model.terms import ContractLevel, Coverage, QuoteDecision, ServiceType, ShipmentLeg
     from hub.model.timeline import CaseState, derive_case_state, event_order_key, order_key
-    from hub.model.work import (
-        PartsOrder,
-        PartsOrderLine,
-        Quote,
-        QuoteDecision,
-        Shipment,
-        ShipmentLeg,
-        Visit,
-        VisitSlot,
-    )
+    from hub.model.work import PartsOrder, PartsOrderLine, Quote, Shipment, Visit, VisitSlot
 else:
     _MODULE_OF = {
         "Address": "address",
@@ -49,12 +35,12 @@ else:
         "CaseRecordStatus": "statuses",
         "CaseState": "timeline",
         "CaseStatus": "statuses",
-        "ContractLevel": "case",
-        "Coverage": "case",
+        "ContractLevel": "terms",
+        "Coverage": "terms",
         "CustomerContact": "case",
         "Event": "event",
         "EventDetails": "event",
-        "EventType": "event",
+        "EventType": "statuses",
         "Label": "statuses",
         "Money": "money",
         "PartsOrder": "work",
@@ -65,11 +51,11 @@ else:
         "PartyRole": "parties",
         "Product": "case",
         "Quote": "work",
-        "QuoteDecision": "work",
+        "QuoteDecision": "terms",
         "ServiceLevelStatus": "statuses",
-        "ServiceType": "case",
+        "ServiceType": "terms",
         "Shipment": "work",
-        "ShipmentLeg": "work",
+        "ShipmentLeg": "terms",
         "ShipmentStatus": "statuses",
         "Visit": "work",
         "VisitSlot": "work",

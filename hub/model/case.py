@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from enum import StrEnum
 from typing import Annotated, Self
 
 from pydantic import (
@@ -17,12 +16,11 @@ from pydantic import (
 
 from hub.model.address import Address, ShortText
 from hub.model.parties import PartyId, PartyReference, Reference
-
-LEGAL_REPAIR_DAYS = 30
-"""C. conso. L217-10: a product under legal conformity warranty is repaired within 30 days."""
-
-LEGAL_EXTENSION_MONTHS = 6
-"""C. conso. L217-13: a repair under legal warranty extends it by six months."""
+from hub.model.terms import LEGAL_EXTENSION_MONTHS as LEGAL_EXTENSION_MONTHS
+from hub.model.terms import LEGAL_REPAIR_DAYS as LEGAL_REPAIR_DAYS
+from hub.model.terms import ContractLevel as ContractLevel
+from hub.model.terms import Coverage as Coverage
+from hub.model.terms import ServiceType as ServiceType
 
 Text = Annotated[
     str,
@@ -33,34 +31,6 @@ SerialNumber = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[^\x00]*$"),
 ]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 .()-]{6,20}$")]
-
-
-class Coverage(StrEnum):
-    """What pays for the after-sales service."""
-
-    LEGAL_CONFORMITY = "legal_conformity"
-    COMMERCIAL_WARRANTY = "commercial_warranty"
-    INSURANCE = "insurance"
-    NONE = "none"
-
-
-class ServiceType(StrEnum):
-    """What the retailer asks the network to do."""
-
-    WORKSHOP_REPAIR = "workshop_repair"
-    HOME_INTERVENTION = "home_intervention"
-    EXCHANGE = "exchange"
-    REFUND = "refund"
-    CREDIT_NOTE = "credit_note"
-
-
-class ContractLevel(StrEnum):
-    """The retailer's service-level contract; it sets each step's deadline."""
-
-    BRONZE = "bronze"
-    SILVER = "silver"
-    GOLD = "gold"
-    PLATINUM = "platinum"
 
 
 class Product(BaseModel):

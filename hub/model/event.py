@@ -11,7 +11,6 @@ import datetime as dt
 import hashlib
 import re
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
-from enum import StrEnum
 from typing import Annotated, Any, Self, TypeVar, cast
 
 from pydantic import (
@@ -28,14 +27,10 @@ from pydantic_core import CoreSchema, core_schema
 
 from hub.model.address import Place
 from hub.model.parties import PartyId, Reference
-from hub.model.statuses import (
-    CaseRecordStatus,
-    CaseStatus,
-    Label,
-    PartsOrderStatus,
-    ServiceLevelStatus,
-    ShipmentStatus,
-)
+from hub.model.statuses import STATUS_SETS as STATUS_SETS
+from hub.model.statuses import AnyStatus as AnyStatus
+from hub.model.statuses import EventType as EventType
+from hub.model.statuses import Label
 from hub.model.utc_texts import hourly_utc_text
 from hub.model.work import PartsOrderLine, Quote, Shipment, Visit
 
@@ -54,21 +49,6 @@ def _longest(text_type: Any) -> int:
     raise TypeError(f"{text_type} sets no max_length")
 
 
-class EventType(StrEnum):
-    """What an event is about; it decides which status set applies."""
-
-    CASE_STATUS = "case_status"
-    SHIPMENT_STATUS = "shipment_status"
-    PARTS_ORDER_STATUS = "parts_order_status"
-    SERVICE_LEVEL = "service_level"
-    """The hub's own word on a case's service level (a step past its deadline)."""
-    CASE_RECORD = "case_record"
-    """The case's own record changed (the retailer corrected the customer's contact)."""
-
-
-AnyStatus = CaseStatus | ShipmentStatus | PartsOrderStatus | ServiceLevelStatus | CaseRecordStatus
-
-
 class _WrittenAsText:
     """A text enum written as the text it is: its value, the same bytes. pydantic-core
     writes an enum by reading ``.value``, which in Python 3.11 is Python code (enum's
@@ -82,22 +62,6 @@ class _WrittenAsText:
         # union of all core schemas, a few of which do not).
         cast(dict[str, Any], schema)["serialization"] = core_schema.simple_ser_schema("str")
         return schema
-
-
-STATUS_SETS: dict[
-    EventType,
-    type[CaseStatus]
-    | type[ShipmentStatus]
-    | type[PartsOrderStatus]
-    | type[ServiceLevelStatus]
-    | type[CaseRecordStatus],
-] = {
-    EventType.CASE_STATUS: CaseStatus,
-    EventType.SHIPMENT_STATUS: ShipmentStatus,
-    EventType.PARTS_ORDER_STATUS: PartsOrderStatus,
-    EventType.SERVICE_LEVEL: ServiceLevelStatus,
-    EventType.CASE_RECORD: CaseRecordStatus,
-}
 
 
 class EventDetails(BaseModel):

@@ -2,7 +2,9 @@
 
 Labels live beside the status so every part of the hub (feed, console, webhooks) shows
 the same words. The case order is the usual path of a repair; it breaks ties between
-events stamped with the same instant, never replaces time ordering.
+events stamped with the same instant, never replaces time ordering. An event's type,
+which picks the status set its status belongs to, lives here too: no pydantic, so the
+rules that read stored rows (hub.model.timeline, hub.sla) need no model class.
 """
 
 from __future__ import annotations
@@ -211,3 +213,34 @@ _SHIPMENT_ORDER = {status: index for index, status in enumerate(ShipmentStatus)}
 _PARTS_ORDER = {status: index for index, status in enumerate(PartsOrderStatus)}
 _SERVICE_LEVEL_ORDER = {status: index for index, status in enumerate(ServiceLevelStatus)}
 _CASE_RECORD_ORDER = {status: index for index, status in enumerate(CaseRecordStatus)}
+
+
+class EventType(StrEnum):
+    """What an event is about; it decides which status set applies."""
+
+    CASE_STATUS = "case_status"
+    SHIPMENT_STATUS = "shipment_status"
+    PARTS_ORDER_STATUS = "parts_order_status"
+    SERVICE_LEVEL = "service_level"
+    """The hub's own word on a case's service level (a step past its deadline)."""
+    CASE_RECORD = "case_record"
+    """The case's own record changed (the retailer corrected the customer's contact)."""
+
+
+AnyStatus = CaseStatus | ShipmentStatus | PartsOrderStatus | ServiceLevelStatus | CaseRecordStatus
+
+STATUS_SETS: dict[
+    EventType,
+    type[CaseStatus]
+    | type[ShipmentStatus]
+    | type[PartsOrderStatus]
+    | type[ServiceLevelStatus]
+    | type[CaseRecordStatus],
+] = {
+    EventType.CASE_STATUS: CaseStatus,
+    EventType.SHIPMENT_STATUS: ShipmentStatus,
+    EventType.PARTS_ORDER_STATUS: PartsOrderStatus,
+    EventType.SERVICE_LEVEL: ServiceLevelStatus,
+    EventType.CASE_RECORD: CaseRecordStatus,
+}
+"""The status set each event type's status belongs to ('delivered' is in three)."""

@@ -6,6 +6,11 @@ current status is the last case status in that order. Because "last" is a maximu
 over a set, a late event slots into the past and cannot drag the status backwards,
 and the store can keep the maximum incrementally. The status *after* an event (what a
 webhook says beside it) is the same rule at that event's place: ``status_as_of``.
+
+The rules read an event through ``TimelineEvent``, which the canonical model's ``Event``
+and a stored row read without pydantic (hub.store.stored_events) both satisfy: the
+ingestion and the API derive a case's state from models, `hub cases show` from rows,
+by the same functions (issue 17).
 """
 
 from __future__ import annotations
@@ -15,14 +20,39 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from operator import itemgetter
-from typing import TypeVar
+from typing import Generic, Protocol, TypeVar
 
-from hub.model.event import Event, EventType
-from hub.model.statuses import CaseStatus, PartsOrderStatus, ShipmentStatus
+from hub.model.statuses import AnyStatus, CaseStatus, EventType, PartsOrderStatus, ShipmentStatus
 
 OrderKey = tuple[datetime, int, str]
 
 Mark = TypeVar("Mark")
+
+
+class TimelineEvent(Protocol):
+    """What the timeline's rules read of an event (read-only)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def type(self) -> EventType: ...
+
+    @property
+    def status(self) -> AnyStatus | None: ...
+
+    @property
+    def occurred_at(self) -> datetime: ...
+
+    @property
+    def recorded_at(self) -> datetime: ...
+
+    @property
+    def subject(self) -> str | None: ...
+
+
+Kept = TypeVar("Kept", bound=TimelineEvent)
+"""An event as its caller holds it (a model, a stored row): given back as it came."""
 
 
 def order_key(occurred_at: datetime, status_rank: int, event_id: str) -> OrderKey:
@@ -34,7 +64,7 @@ def order_key(occurred_at: datetime, status_rank: int, event_id: str) -> OrderKe
     return (occurred_at.astimezone(UTC), status_rank, event_id)
 
 
-def event_order_key(event: Event) -> OrderKey:
+def event_order_key(event: TimelineEvent) -> OrderKey:
     rank = -1 if event.status is None else event.status.rank
     return order_key(event.occurred_at, rank, event.id)
 
@@ -54,7 +84,7 @@ def status_as_of(
     return statuses[found - 1] if found else None
 
 
-def status_after(timeline: Iterable[Event], event: Event) -> CaseStatus | None:
+def status_after(timeline: Iterable[TimelineEvent], event: TimelineEvent) -> CaseStatus | None:
     """The case's status once ``event`` is in its ``timeline`` (sorted, as
     ``derive_case_state`` gives it): what a webhook says beside the event."""
     keys: list[OrderKey] = []
@@ -67,21 +97,21 @@ def status_after(timeline: Iterable[Event], event: Event) -> CaseStatus | None:
 
 
 @dataclass(frozen=True)
-class CaseState:
-    """Everything derived from a case's events."""
+class CaseState(Generic[Kept]):
+    """Everything derived from a case's events (the events as they were given)."""
 
     status: CaseStatus | None
     status_at: datetime | None
     status_event_id: str | None
-    timeline: tuple[Event, ...]
+    timeline: tuple[Kept, ...]
     shipments: dict[str, ShipmentStatus] = field(default_factory=dict)
     parts: dict[str, PartsOrderStatus] = field(default_factory=dict)
     unmapped: int = 0
 
 
-def unique_events(events: Iterable[Event]) -> list[Event]:
+def unique_events(events: Iterable[Kept]) -> list[Kept]:
     """One event per id; if two copies differ, the earliest recorded one is the fact."""
-    chosen: dict[str, Event] = {}
+    chosen: dict[str, Kept] = {}
     for event in events:
         kept = chosen.get(event.id)
         if kept is None or _copy_key(event) < _copy_key(kept):
@@ -89,15 +119,18 @@ def unique_events(events: Iterable[Event]) -> list[Event]:
     return list(chosen.values())
 
 
-def _copy_key(event: Event) -> tuple[datetime, str]:
-    return (event.recorded_at.astimezone(UTC), event.model_dump_json())
+def _copy_key(event: TimelineEvent) -> tuple[datetime, str]:
+    """Copies recorded at the same instant are told apart by their whole text (``repr``:
+    a model's or a stored row's, every field), so that the one kept never depends on the
+    order they came in. The store keeps one row per id: its rows never meet here."""
+    return (event.recorded_at.astimezone(UTC), repr(event))
 
 
-def derive_case_state(events: Iterable[Event]) -> CaseState:
+def derive_case_state(events: Iterable[Kept]) -> CaseState[Kept]:
     """The case's timeline and current statuses, whatever order the events came in."""
     keyed = sorted(((event_order_key(e), e) for e in unique_events(events)), key=itemgetter(0))
     status_keys: list[OrderKey] = []
-    status_marks: list[tuple[CaseStatus, Event]] = []
+    status_marks: list[tuple[CaseStatus, Kept]] = []
     shipments: dict[str, ShipmentStatus] = {}
     parts: dict[str, PartsOrderStatus] = {}
     unmapped = 0

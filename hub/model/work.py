@@ -11,19 +11,13 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 from hub.model.money import Money
 from hub.model.parties import PartyId, Reference
 from hub.model.statuses import PartsOrderStatus, ShipmentStatus
+from hub.model.terms import QuoteDecision as QuoteDecision
+from hub.model.terms import ShipmentLeg as ShipmentLeg
 
 Sku = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 TrackingNumber = Annotated[
     str, StringConstraints(strip_whitespace=True, to_upper=True, min_length=4, max_length=64)
 ]
-
-
-class ShipmentLeg(StrEnum):
-    """Which way a parcel travels."""
-
-    TO_REPAIRER = "to_repairer"
-    TO_CUSTOMER = "to_customer"
-    PART_TO_REPAIRER = "part_to_repairer"
 
 
 class Shipment(BaseModel):
@@ -38,12 +32,6 @@ class Shipment(BaseModel):
     tracking_number: TrackingNumber
     leg: ShipmentLeg | None = None
     status: ShipmentStatus | None = None
-
-
-class QuoteDecision(StrEnum):
-    PENDING = "pending"
-    ACCEPTED = "accepted"
-    DECLINED = "declined"
 
 
 class Quote(BaseModel):

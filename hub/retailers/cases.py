@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from hub.errors import ConflictError, ModelError, NotFoundError
 from hub.model.case import Case
+from hub.model.event import Event
 from hub.model.parties import PartyRole
 from hub.model.statuses import CaseStatus
 from hub.model.timeline import CaseState
@@ -170,7 +171,7 @@ def case_of(connection: Connection, retailer: Retailer, reference: str) -> CaseR
     return record
 
 
-def timeline_of(connection: Connection, retailer: Retailer, reference: str) -> CaseState:
+def timeline_of(connection: Connection, retailer: Retailer, reference: str) -> CaseState[Event]:
     case_of(connection, retailer, reference)
     return case_state(connection, reference)
 

@@ -5,6 +5,11 @@ it done (the rules, step by step, are in docs/service-levels.md). Events are rea
 timeline order (hub.model.timeline), so late, duplicated and out-of-order events give
 the same result as the same events in order, and a late event that happened before the
 deadline closes its step as met. Deadlines count Paris dates (hub.sla.business_days).
+
+The rules read a case and its events through the protocols below, which the canonical
+model's ``Case`` and ``Event`` and the store's rows read without pydantic
+(hub.store.measured_rows) both satisfy: one statement of every rule, whichever the
+caller holds (issue 17).
 """
 
 from __future__ import annotations
@@ -13,19 +18,71 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Protocol
 
-from hub.model.case import Case, ContractLevel, Coverage, ServiceType
-from hub.model.event import Event, EventType
 from hub.model.statuses import (
     FINAL_CASE_STATUSES,
     CaseStatus,
+    EventType,
     PartsOrderStatus,
     ShipmentStatus,
 )
-from hub.model.timeline import OrderKey, event_order_key, order_key, unique_events
-from hub.model.work import QuoteDecision, ShipmentLeg
+from hub.model.terms import ContractLevel, Coverage, QuoteDecision, ServiceType, ShipmentLeg
+from hub.model.timeline import (
+    OrderKey,
+    TimelineEvent,
+    event_order_key,
+    order_key,
+    unique_events,
+)
 from hub.sla.business_days import PARIS
 from hub.sla.levels import CONTRACT_LEVELS, LEGAL, LEGAL_ALLOWANCE, Allowance, Step
+
+
+class CaseFacts(Protocol):
+    """What the rules read of a case: whose it is, what pays, what is asked, when."""
+
+    @property
+    def reference(self) -> str: ...
+
+    @property
+    def retailer(self) -> str: ...
+
+    @property
+    def coverage(self) -> Coverage: ...
+
+    @property
+    def service(self) -> ServiceType: ...
+
+    @property
+    def opened_at(self) -> datetime: ...
+
+
+class MeasuredShipment(Protocol):
+    @property
+    def leg(self) -> ShipmentLeg | None: ...
+
+
+class MeasuredQuote(Protocol):
+    @property
+    def decision(self) -> QuoteDecision | None: ...
+
+
+class MeasuredDetails(Protocol):
+    """What the rules read of an event's details: a parcel's way, a quote's answer."""
+
+    @property
+    def shipment(self) -> MeasuredShipment | None: ...
+
+    @property
+    def quote(self) -> MeasuredQuote | None: ...
+
+
+class MeasuredEvent(TimelineEvent, Protocol):
+    """What the rules read of an event: the timeline's part and its details."""
+
+    @property
+    def details(self) -> MeasuredDetails: ...
 
 
 class StepState(StrEnum):
@@ -92,12 +149,12 @@ class _Mark:
     event_id: str | None
 
     @classmethod
-    def of(cls, key: OrderKey, event: Event) -> _Mark:
+    def of(cls, key: OrderKey, event: MeasuredEvent) -> _Mark:
         return cls(event.occurred_at, key, event.id)
 
 
-Predicate = Callable[[Event], bool]
-Timeline = Sequence[tuple[OrderKey, Event]]
+Predicate = Callable[[MeasuredEvent], bool]
+Timeline = Sequence[tuple[OrderKey, MeasuredEvent]]
 """The measured events with their timeline keys, computed once, in timeline order."""
 
 FINAL = FINAL_CASE_STATUSES
@@ -180,7 +237,7 @@ def _parts_in(statuses: frozenset[PartsOrderStatus]) -> Predicate:
     return lambda event: event.type is EventType.PARTS_ORDER_STATUS and event.status in statuses
 
 
-def _leg(event: Event) -> ShipmentLeg | None:
+def _leg(event: MeasuredEvent) -> ShipmentLeg | None:
     shipment = event.details.shipment
     return None if shipment is None else shipment.leg
 
@@ -198,14 +255,14 @@ def _earliest(*marks: _Mark | None) -> _Mark | None:
     return min(present, key=lambda mark: mark.key) if present else None
 
 
-def _opening(case: Case, timeline: Timeline) -> _Mark:
+def _opening(case: CaseFacts, timeline: Timeline) -> _Mark:
     """The case's opening: its ``created`` event, or the case's own opening instant."""
     created = _first(timeline, _case_in({CaseStatus.CREATED}), None)
     event_id = None if created is None else created.event_id
     return _Mark(case.opened_at, order_key(case.opened_at, -1, ""), event_id)
 
 
-def _pickup(case: Case, timeline: Timeline) -> tuple[_Mark | None, _Mark | None]:
+def _pickup(case: CaseFacts, timeline: Timeline) -> tuple[_Mark | None, _Mark | None]:
     start = _first(timeline, _case_in({CaseStatus.PICKUP_REQUESTED}), None)
     if start is None and case.service is ServiceType.WORKSHOP_REPAIR:
         start = _opening(case, timeline)  # the hub orders the pickup as the case opens
@@ -218,7 +275,7 @@ def _pickup(case: Case, timeline: Timeline) -> tuple[_Mark | None, _Mark | None]
 _PICKED_UP_OR_SETTLED = _case_in(PICKED_UP | FINAL)
 
 
-def _picked_up(event: Event) -> bool:
+def _picked_up(event: MeasuredEvent) -> bool:
     if event.type is EventType.SHIPMENT_STATUS:
         return event.status in CARRIER_HAS_IT and _leg(event) in (None, ShipmentLeg.TO_REPAIRER)
     return _PICKED_UP_OR_SETTLED(event)
@@ -231,7 +288,7 @@ def _diagnosis(timeline: Timeline) -> tuple[_Mark | None, _Mark | None]:
     return start, _first(timeline, _case_in(DIAGNOSED | FINAL), start)
 
 
-def _quote_accepted(event: Event) -> bool:
+def _quote_accepted(event: MeasuredEvent) -> bool:
     quote = event.details.quote
     return quote is not None and quote.decision is QuoteDecision.ACCEPTED
 
@@ -264,11 +321,11 @@ _PART_SHIPPED_OR_CANCELLED = _parts_in(PART_ANSWERED)
 _WORK_RESUMED_OR_SETTLED = _case_in(WORK_RESUMED | FINAL)
 
 
-def _part_answered(event: Event) -> bool:
+def _part_answered(event: MeasuredEvent) -> bool:
     return _PART_SHIPPED_OR_CANCELLED(event) or _WORK_RESUMED_OR_SETTLED(event)
 
 
-def _total(case: Case, timeline: Timeline) -> tuple[_Mark, _Mark | None]:
+def _total(case: CaseFacts, timeline: Timeline) -> tuple[_Mark, _Mark | None]:
     """From opening until the product is back with the customer, or the case is settled."""
     start = _opening(case, timeline)
     resolved = set(AT_CUSTOMER | FINAL)
@@ -277,7 +334,7 @@ def _total(case: Case, timeline: Timeline) -> tuple[_Mark, _Mark | None]:
     sent_back = _first(timeline, _case_in(SENT_BACK), start)
     resolved_status = _case_in(resolved)
 
-    def back_with_customer(event: Event) -> bool:
+    def back_with_customer(event: MeasuredEvent) -> bool:
         if event.type is EventType.SHIPMENT_STATUS:
             if event.status not in PARCEL_ARRIVED:
                 return False
@@ -290,7 +347,7 @@ def _total(case: Case, timeline: Timeline) -> tuple[_Mark, _Mark | None]:
     return start, _first(timeline, back_with_customer, start)
 
 
-def _legal(case: Case, timeline: Timeline) -> tuple[_Mark, _Mark | None]:
+def _legal(case: CaseFacts, timeline: Timeline) -> tuple[_Mark, _Mark | None]:
     """From opening until the product is back in conformity (repaired), or the case is
     settled (exchanged, refunded, credit note, closed, cancelled)."""
     start = _opening(case, timeline)
@@ -336,7 +393,7 @@ def _measure(
     )
 
 
-def measurable(events: Iterable[Event]) -> list[tuple[OrderKey, Event]]:
+def measurable(events: Iterable[MeasuredEvent]) -> list[tuple[OrderKey, MeasuredEvent]]:
     """The case's timeline for service levels: mapped events, the hub's own words (its
     verdicts, corrections and erasures of the case's record) left out."""
     own = (EventType.SERVICE_LEVEL, EventType.CASE_RECORD)
@@ -345,8 +402,8 @@ def measurable(events: Iterable[Event]) -> list[tuple[OrderKey, Event]]:
 
 
 def compute_service_levels(
-    case: Case,
-    events: Iterable[Event],
+    case: CaseFacts,
+    events: Iterable[MeasuredEvent],
     level: ContractLevel | None,
     *,
     now: datetime,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from hub.model.case import LEGAL_REPAIR_DAYS, ContractLevel
+from hub.model.terms import LEGAL_REPAIR_DAYS, ContractLevel
 from hub.sla.business_days import business_deadline, calendar_deadline
 
 

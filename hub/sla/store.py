@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from hub.errors import NotFoundError
-from hub.model.case import ContractLevel
+from hub.model.terms import ContractLevel
 from hub.partners.network_outline import NetworkOutline
 from hub.sla.compute import CaseServiceLevels, StepLevel, compute_service_levels
 from hub.sla.levels import Step
@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 # `hub sla` reads the cases on a PlainStore, without SQLAlchemy, and the retailers'
 # contract levels from the network's kept outline, without the network's models (issue
 # 17); publishing, the console and the jobs on the Database with the whole network: the
-# same statements, rows and computation either way.
+# same statements, rows and computation either way. The rows are the store's own
+# (hub.store.measured_rows), not the canonical model's classes: no pydantic either.
 
 
 @dataclass(frozen=True)

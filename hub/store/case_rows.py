@@ -8,10 +8,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 if TYPE_CHECKING:
-    from hub.model.timeline import CaseState
+    from hub.model.timeline import CaseState, TimelineEvent
 
 __all__ = [
     "CaseView",
@@ -67,10 +67,14 @@ def chosen_reference(
     return str(by_letters[0][0]) if len(by_letters) == 1 else None
 
 
+Shown = TypeVar("Shown", bound="TimelineEvent")
+"""The events of a case view: stored rows for the table, models for ``--json``."""
+
+
 @dataclass(frozen=True)
-class CaseView:
+class CaseView(Generic[Shown]):
     """What `hub cases show` shows of a case, read in one transaction (hub.store.plain_reads)."""
 
-    state: CaseState
+    state: CaseState[Shown]
     references: list[KeptReference]
     erasure: ErasureRecord | None

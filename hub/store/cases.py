@@ -199,7 +199,7 @@ def case_id_of(connection: Connection, reference: str) -> int | None:
     return found
 
 
-def case_state(connection: Connection, reference: str) -> CaseState:
+def case_state(connection: Connection, reference: str) -> CaseState[Event]:
     """The case's timeline and statuses, derived afresh from its events."""
     case_id = case_id_of(connection, reference)
     if case_id is None:
@@ -213,7 +213,9 @@ def case_statuses(connection: Connection) -> dict[str, str | None]:
     return {reference: status for reference, status in rows}
 
 
-def refresh_case(connection: Connection, case_id: int, *, now: datetime | None = None) -> CaseState:
+def refresh_case(
+    connection: Connection, case_id: int, *, now: datetime | None = None
+) -> CaseState[Event]:
     """Recompute the cached status from every event (after attaching late orphans)."""
     state = derive_case_state(events_of_case(connection, case_id))
     connection.execute(

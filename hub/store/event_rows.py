@@ -1,5 +1,6 @@
 """A stored event made an ``Event`` again, without SQLAlchemy: the store's reads
-(hub.store.events) and the plain reads (hub.store.plain_reads) share it."""
+(hub.store.events) and `hub cases show --json`'s plain read share it (the table's read
+takes hub.store.stored_events, without pydantic)."""
 
 from __future__ import annotations
 

@@ -14,10 +14,11 @@ from hub.store.plain import PlainStore
 from hub.store.revisions import MIGRATIONS, VERSION_TABLE, single_head
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from datetime import datetime
+    from typing import Any
 
-    from hub.store.case_rows import CaseView
+    from hub.store.case_rows import CaseView, Shown
     from hub.store.figure_rows import Figures
     from hub.store.health_rows import LeaseState, StatusReads
     from hub.store.listing_rows import FileWarning, Reject
@@ -159,13 +160,15 @@ def stored_reference(store: PlainStore, text: str) -> str | None:
         )
 
 
-def case_view(store: PlainStore, reference: str) -> CaseView:
+def case_view(
+    store: PlainStore, reference: str, event_of: Callable[[Any], Shown]
+) -> CaseView[Shown]:
     """As hub.store.cases.case_state, case_links.references_of_case and erasure.erasure_of:
-    the timeline (validated events: the model is imported here, for this read alone),
-    the partners' references and the erasure, if any."""
+    the timeline (each event's row made by ``event_of``: a stored row,
+    hub.store.stored_events, or the validated model, hub.store.event_rows, for what
+    writes the model's JSON), the partners' references and the erasure, if any."""
     from hub.model.timeline import derive_case_state
     from hub.store.case_rows import CaseView, ErasureRecord, kept_references
-    from hub.store.event_rows import row_to_event
 
     with store.reading() as reader:
         found = reader.rows(plain_sql.CASE_ID_OF, reference=reference)
@@ -173,7 +176,7 @@ def case_view(store: PlainStore, reference: str) -> CaseView:
             raise NotFoundError(f"no case {reference}")
         case_id = found[0][0]
         events = [
-            row_to_event(row) for row in reader.records(plain_sql.EVENTS_OF_CASE, case_id=case_id)
+            event_of(row) for row in reader.records(plain_sql.EVENTS_OF_CASE, case_id=case_id)
         ]
         references = kept_references(reader.rows(plain_sql.REFERENCES_OF_CASE, case_ref=reference))
         erased = reader.rows(plain_sql.ERASURE_OF, case_id=case_id)
