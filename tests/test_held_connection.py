@@ -1,0 +1,150 @@
+"""A message's two transactions on one held connection (issue 17, twelfth pass): each
+commits or rolls back on its own, as two ``Database.transaction()`` did."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event, func, select
+
+from hub.model.event import Event
+from hub.partners.connectors import open_network
+from hub.partners.ingest.message import ingest_message
+from hub.ports import MessageRef, RawMessage
+from hub.store.archive import archive_message
+from hub.store.cases import open_case
+from hub.store.db import Connection, Database, after_commit
+from hub.store.tables import events, inbound_messages, raw_messages
+from tests.factories import make_case, register_network
+
+ROOT = Path(__file__).resolve().parent.parent
+
+HEADER = (
+    "N° dossier;Réf. client;Date statut;Heure;Code statut;Libellé;Commentaire;N° série;"
+    "Montant devis TTC;Réf. pièce\r\n"
+)
+LINES = [
+    "AD-1;ME-000123;03/11/2026;09:00;REC;Reçu;;;;",
+    "AD-1;ME-000123;03/11/2026;10:00;DIA;Diagnostic;;;;",
+]
+
+
+class Refused(Exception):
+    """What the test's hook raises inside the storing transaction."""
+
+
+def _message(name: str = "STATUTS_20261103_1415.csv") -> RawMessage:
+    content = (HEADER + "".join(line + "\r\n" for line in LINES)).encode("latin-1")
+    return RawMessage(MessageRef(name, len(content)), content)
+
+
+def _count(database: Database, table: Any) -> int:
+    query = select(func.count()).select_from(table)
+    if table is events:
+        query = query.where(events.c.message_id.is_not(None))  # not the case's opening
+    with database.transaction() as connection:
+        return int(connection.execute(query).scalar_one())
+
+
+def _prepared(database: Database) -> None:
+    register_network(database)
+    with database.transaction() as connection:
+        open_case(connection, make_case("ME-000123"))
+
+
+def test_each_transaction_of_a_held_connection_commits_on_its_own(database: Database) -> None:
+    """The first commits whatever the second does; a hook runs after its own commit only."""
+    _prepared(database)
+    ran: list[str] = []
+    message = _message()
+    with database.held() as held:
+        with held.transaction() as connection:
+            archived = archive_message(connection, "atelier-dupont-status", message)
+            after_commit(connection, lambda: ran.append("first"))
+        assert ran == ["first"]
+
+        def refused() -> None:
+            with held.transaction() as connection:
+                connection.execute(raw_messages.delete().where(raw_messages.c.id == archived.id))
+                after_commit(connection, lambda: ran.append("second"))
+                raise Refused
+
+        with pytest.raises(Refused):
+            refused()
+        with held.transaction() as connection:
+            kept = connection.execute(
+                select(raw_messages.c.id).where(raw_messages.c.id == archived.id)
+            ).all()
+        assert len(kept) == 1
+    assert ran == ["first"]
+
+
+def test_a_message_takes_one_connection_from_the_pool(database: Database) -> None:
+    """The archive's transaction and the events' share one checkout; both commit."""
+    _prepared(database)
+    pipeline = open_network(ROOT / "connectors.yaml").connector("atelier-dupont-status").pipeline()
+    checkouts: list[object] = []
+
+    def counted(*_args: object) -> None:
+        checkouts.append(_args[0])
+
+    event.listen(database.engine.pool, "checkout", counted)
+    try:
+        outcome = ingest_message(database, "atelier-dupont-status", pipeline, _message())
+    finally:
+        event.remove(database.engine.pool, "checkout", counted)
+    assert len(checkouts) == 1
+    assert outcome.counts.events_stored == 2
+    assert _count(database, raw_messages) == 1
+    assert _count(database, events) == 2
+    assert _count(database, inbound_messages) == 1
+
+
+def test_a_failed_store_keeps_the_archive_and_a_second_try_stores_the_message_whole(
+    database: Database,
+) -> None:
+    """The storing transaction fails after its events were written: it rolls back whole,
+    the archive committed before it stays, and the next try stores every event once."""
+    _prepared(database)
+    pipeline = open_network(ROOT / "connectors.yaml").connector("atelier-dupont-status").pipeline()
+
+    def refuse(_connection: Connection, _stored: list[Event]) -> None:
+        raise Refused
+
+    with pytest.raises(Refused):
+        ingest_message(database, "atelier-dupont-status", pipeline, _message(), on_stored=refuse)
+    assert _count(database, raw_messages) == 1
+    assert _count(database, events) == 0
+    assert _count(database, inbound_messages) == 0
+    outcome = ingest_message(database, "atelier-dupont-status", pipeline, _message())
+    assert not outcome.skipped
+    assert outcome.counts.events_stored == 2
+    assert _count(database, raw_messages) == 1
+    assert _count(database, events) == 2
+    again = ingest_message(database, "atelier-dupont-status", pipeline, _message())
+    assert again.skipped
+    assert _count(database, events) == 2
+
+
+def test_a_twin_that_stored_the_message_first_makes_ours_a_skip(database: Database) -> None:
+    """Our storing transaction meets the twin's read mark (a conflict): it rolls back and
+    the message, found read on a connection of its own, is reported skipped."""
+    _prepared(database)
+    pipeline = open_network(ROOT / "connectors.yaml").connector("atelier-dupont-status").pipeline()
+    first = ingest_message(database, "atelier-dupont-status", pipeline, _message())
+    assert first.counts.events_stored == 2
+    with database.transaction() as connection:
+        archived = archive_message(connection, "atelier-dupont-status", _message())
+    assert archived.duplicate
+    # As a twin that archived the bytes before the first one read them would see it.
+    unseen = dataclasses.replace(archived, duplicate=False)
+    outcome = ingest_message(
+        database, "atelier-dupont-status", pipeline, _message(), archived=unseen
+    )
+    assert outcome.skipped
+    assert outcome.counts.events_stored == 0
+    assert _count(database, events) == 2
+    assert _count(database, inbound_messages) == 1
