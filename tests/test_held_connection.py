@@ -4,6 +4,7 @@ commits or rolls back on its own, as two ``Database.transaction()`` did."""
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from hub.model.event import Event
 from hub.partners.connectors import open_network
 from hub.partners.ingest.message import ingest_message
 from hub.ports import MessageRef, RawMessage
+from hub.store import inbound
 from hub.store.archive import archive_message
 from hub.store.cases import open_case
 from hub.store.db import Connection, Database, after_commit
@@ -148,3 +150,60 @@ def test_a_twin_that_stored_the_message_first_makes_ours_a_skip(database: Databa
     assert outcome.counts.events_stored == 0
     assert _count(database, events) == 2
     assert _count(database, inbound_messages) == 1
+
+
+@pytest.mark.parametrize("size", [1234, None], ids=["size", "no-size"])
+@pytest.mark.parametrize(
+    "modified_at",
+    [datetime(2026, 11, 3, 15, 16, tzinfo=timezone(timedelta(hours=1))), None],
+    ids=["time", "no-time"],
+)
+def test_a_listed_file_is_known_by_its_size_and_time_or_their_absence(
+    database: Database, size: int | None, modified_at: datetime | None
+) -> None:
+    """The read state's statement on the driver: a size or time the listing did not give
+    matches a row without one, and only such a row; the acknowledgement is marked once."""
+    message = _message()
+    now = datetime(2026, 11, 3, 16, 0, tzinfo=UTC)
+    with database.transaction() as connection:
+        archived = archive_message(connection, "atelier-dupont-status", message)
+        inbound.mark_read(
+            connection,
+            "atelier-dupont-status",
+            name=message.ref.name,
+            size=size,
+            modified_at=modified_at,
+            sha256=archived.sha256,
+            message_id=archived.id,
+            run_id=None,
+            read_at=now,
+        )
+    other_size = 99 if size is None else None
+    other_time = now if modified_at is None else None
+    with database.transaction() as connection:
+        found = inbound.read_state(
+            connection, "atelier-dupont-status", message.ref.name, size, modified_at
+        )
+        assert found is not None
+        assert not found.acknowledged
+        for wrong in (
+            ("atelier-dupont-status", message.ref.name, other_size, modified_at),
+            ("atelier-dupont-status", message.ref.name, size, other_time),
+            ("atelier-dupont-status", "OTHER.csv", size, modified_at),
+            ("other-connector", message.ref.name, size, modified_at),
+        ):
+            assert inbound.read_state(connection, *wrong) is None
+    first = now + timedelta(minutes=1)
+    with database.transaction() as connection:
+        inbound.mark_acknowledged(connection, "atelier-dupont-status", message.ref.name, first)
+        inbound.mark_acknowledged(
+            connection, "atelier-dupont-status", message.ref.name, first + timedelta(hours=1)
+        )
+        state = inbound.read_state(
+            connection, "atelier-dupont-status", message.ref.name, size, modified_at
+        )
+        assert state == found.__class__(found.id, True)
+        at = connection.execute(
+            select(inbound_messages.c.acknowledged_at).where(inbound_messages.c.id == found.id)
+        ).scalar_one()
+    assert at == first

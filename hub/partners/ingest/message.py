@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -65,6 +66,7 @@ def ingest_message(
     on_stored: StoredHook | None = None,
     on_read: ReadHook | None = None,
     archived: ArchivedMessage | None = None,
+    held: HeldConnection | None = None,
 ) -> MessageOutcome:
     """Archive, parse, resolve and store one message; returns its counts and rejects.
 
@@ -73,13 +75,17 @@ def ingest_message(
     stands for. ``on_read`` runs there too, told the archived message and whether it had
     been stored before: where the acknowledgement the partner expects is recorded as owed.
     ``archived``: the message's archive row when the caller kept it already (a push,
-    archived before its answer), so that it is not archived twice.
+    archived before its answer), so that it is not archived twice. ``held``: the
+    connection the caller holds for its own transactions around this one (a run's, for
+    each file it lists), used for both of the message's.
     """
     now = now or datetime.now(UTC)
     try:
         # One pool connection for both transactions (each still commits on its own: the
         # archive first, whatever the rest does): a checkout and a check-in less a message.
-        with database.held() as held:
+        with ExitStack() as own:
+            if held is None:
+                held = own.enter_context(database.held())
             if archived is None:
                 with held.transaction() as connection:
                     archived = archive_message(connection, connector, message, now=now)
