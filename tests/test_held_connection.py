@@ -4,6 +4,7 @@ commits or rolls back on its own, as two ``Database.transaction()`` did."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,9 @@ from sqlalchemy import event, func, select
 
 from hub.model.event import Event
 from hub.partners.connectors import open_network
+from hub.partners.ingest.listed import run_inbound
 from hub.partners.ingest.message import ingest_message
+from hub.partners.ingest.report import RunReport
 from hub.ports import MessageRef, RawMessage
 from hub.store import inbound
 from hub.store.archive import archive_message
@@ -113,7 +116,7 @@ def test_a_failed_store_keeps_the_archive_and_a_second_try_stores_the_message_wh
     _prepared(database)
     pipeline = open_network(ROOT / "connectors.yaml").connector("atelier-dupont-status").pipeline()
 
-    def refuse(_connection: Connection, _stored: list[Event]) -> None:
+    def refuse(_connection: Connection, _stored: Sequence[Event]) -> None:
         raise Refused
 
     with pytest.raises(Refused):
@@ -152,17 +155,18 @@ def test_a_twin_that_stored_the_message_first_makes_ours_a_skip(database: Databa
     assert _count(database, inbound_messages) == 1
 
 
-@pytest.mark.parametrize("size", [1234, None], ids=["size", "no-size"])
 @pytest.mark.parametrize(
     "modified_at",
     [datetime(2026, 11, 3, 15, 16, tzinfo=timezone(timedelta(hours=1))), None],
     ids=["time", "no-time"],
 )
 def test_a_listed_file_is_known_by_its_size_and_time_or_their_absence(
-    database: Database, size: int | None, modified_at: datetime | None
+    database: Database, modified_at: datetime | None
 ) -> None:
-    """The read state's statement on the driver: a size or time the listing did not give
-    matches a row without one, and only such a row; the acknowledgement is marked once."""
+    """The read state's statement on the driver: a time the listing did not give matches
+    a row without one, and only such a row; a size not given matches none (every mark
+    has its message's size); the acknowledgement is marked once."""
+    size = len(_message().content)
     message = _message()
     now = datetime(2026, 11, 3, 16, 0, tzinfo=UTC)
     with database.transaction() as connection:
@@ -178,7 +182,7 @@ def test_a_listed_file_is_known_by_its_size_and_time_or_their_absence(
             run_id=None,
             read_at=now,
         )
-    other_size = 99 if size is None else None
+    other_size = None  # a listing that gives no size: matched IS NULL, as it always was
     other_time = now if modified_at is None else None
     with database.transaction() as connection:
         found = inbound.read_state(
@@ -207,3 +211,94 @@ def test_a_listed_file_is_known_by_its_size_and_time_or_their_absence(
             select(inbound_messages.c.acknowledged_at).where(inbound_messages.c.id == found.id)
         ).scalar_one()
     assert at == first
+
+
+class _Folder:
+    """A transport over files in memory: what a run lists, fetches and acknowledges."""
+
+    def __init__(self, files: dict[str, bytes]) -> None:
+        self.files = dict(files)
+        self.acknowledged: list[str] = []
+        self.refuse_acknowledgements = False
+
+    def list(self) -> list[MessageRef]:
+        return [MessageRef(name, len(content)) for name, content in sorted(self.files.items())]
+
+    def fetch(self, ref: MessageRef) -> RawMessage:
+        return RawMessage(ref, self.files[ref.name])
+
+    def acknowledge(self, ref: MessageRef) -> None:
+        if self.refuse_acknowledgements:
+            raise Refused
+        self.acknowledged.append(ref.name)
+        del self.files[ref.name]
+
+    def put(self, name: str, content: bytes) -> None:
+        self.files[name] = content
+
+
+def _run_checkouts(database: Database, folder: _Folder) -> tuple[int, RunReport]:
+    pipeline = open_network(ROOT / "connectors.yaml").connector("atelier-dupont-status").pipeline()
+    checkouts: list[object] = []
+
+    def counted(*args: object) -> None:
+        checkouts.append(args[0])
+
+    event.listen(database.engine.pool, "checkout", counted)
+    try:
+        report = run_inbound(database, "atelier-dupont-status", folder, pipeline)
+    finally:
+        event.remove(database.engine.pool, "checkout", counted)
+    return len(checkouts), report
+
+
+def test_a_run_takes_one_connection_a_file_and_acknowledges_after_the_commit(
+    database: Database,
+) -> None:
+    """Each listed file's state, archive, events and acknowledged mark share one
+    checkout; an acknowledgement that fails after the events' commit leaves the file
+    stored and unmarked, and the next run only acknowledges and marks it."""
+    _prepared(database)
+    content = _message().content
+    empty, _ = _run_checkouts(database, _Folder({}))
+    folder = _Folder(
+        {f"STATUTS_{n}.csv": content.replace(b"AD-1", f"AD-{n}".encode()) for n in (1, 2, 3)}
+    )
+    three, report = _run_checkouts(database, folder)
+    assert report.error is None
+    assert three - empty == 3
+    assert report.counts.messages_read == 3
+    assert folder.acknowledged == ["STATUTS_1.csv", "STATUTS_2.csv", "STATUTS_3.csv"]
+    with database.transaction() as connection:
+        marks = connection.execute(select(inbound_messages.c.acknowledged_at)).scalars().all()
+    assert len(marks) == 3
+    assert all(mark is not None for mark in marks)
+
+    late = _Folder({"STATUTS_4.csv": content.replace(b"AD-1", b"AD-4")})
+    late.refuse_acknowledgements = True
+    _, failed = _run_checkouts(database, late)
+    assert failed.error is not None
+    assert (failed.counts.messages_read, failed.counts.events_stored) == (1, 2)
+    with database.transaction() as connection:
+        state = inbound.read_state(
+            connection,
+            "atelier-dupont-status",
+            "STATUTS_4.csv",
+            len(late.files["STATUTS_4.csv"]),
+            None,
+        )
+    assert state is not None
+    assert not state.acknowledged
+    stored = _count(database, events)
+    late.refuse_acknowledgements = False
+    _, again = _run_checkouts(database, late)
+    assert again.error is None
+    assert again.counts.messages_read == 0
+    assert late.acknowledged == ["STATUTS_4.csv"]
+    assert _count(database, events) == stored
+    with database.transaction() as connection:
+        state = inbound.read_state(
+            connection, "atelier-dupont-status", "STATUTS_4.csv", len(content), None
+        )
+    assert state is not None
+    assert state.acknowledged
