@@ -19,6 +19,7 @@ from hub.store.urls import normalise_url
 __all__ = [
     "Connection",
     "Database",
+    "HeldConnection",
     "StoreBusy",
     "StoreConflict",
     "StoreError",
@@ -111,6 +112,15 @@ class Database:
         for hook in hooks:
             hook()
 
+    @contextmanager
+    def held(self) -> Iterator[HeldConnection]:
+        """One pool connection kept for several transactions one after the other, each
+        committed on its own as ``transaction()`` commits it: a small file's archive and
+        then its events paid a checkout and a check-in each (about 2 % of its
+        instructions, issue 17)."""
+        with self.engine.connect() as connection:
+            yield HeldConnection(connection, works_apart=self.works_apart)
+
     def let_writers_in(self) -> None:
         """Between two chunks of a long job, give waiting writers their turn.
 
@@ -131,3 +141,29 @@ class Database:
     def safe_url(self) -> str:
         """The URL with any password masked, fit for logs and screens."""
         return urls.safe_url(self.url)
+
+
+class HeldConnection:
+    """A connection ``Database.held()`` keeps: its ``transaction()`` is
+    ``Database.transaction()``'s unit of work, on that one connection."""
+
+    def __init__(self, connection: Connection, *, works_apart: bool) -> None:
+        self._connection = connection
+        self.works_apart = works_apart
+        """``Database.works_apart`` of the database it belongs to."""
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """Commit everything done inside, or nothing; then run what ``after_commit``
+        asked for, as ``Database.transaction()`` does."""
+        hooks: list[Callable[[], None]] = []
+        connection = self._connection
+        with connection.begin():
+            connection.info[_AFTER_COMMIT] = hooks
+            try:
+                yield connection
+            finally:
+                if not connection.invalidated:
+                    connection.info.pop(_AFTER_COMMIT, None)
+        for hook in hooks:
+            hook()

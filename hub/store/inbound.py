@@ -9,10 +9,13 @@ ingestion of the same message fail at its mark, whole.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
+from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, Select, bindparam, select, update
 
 from hub.store.compiled import DriverStatement
 from hub.store.tables import inbound_messages, raw_messages
@@ -89,6 +92,41 @@ def mark_read(
     )
 
 
+@cache
+def _read_state_query(size_known: bool, modified_known: bool) -> Select[Any]:
+    """A listed file's row by name, size and time; a size or time the listing did not
+    give is matched as NULL (``IS NULL``: a bound NULL would match nothing)."""
+    table = inbound_messages
+    size = table.c.size == bindparam("size") if size_known else table.c.size.is_(None)
+    modified = (
+        table.c.modified_at == bindparam("modified_at")
+        if modified_known
+        else table.c.modified_at.is_(None)
+    )
+    return select(table.c.id, table.c.acknowledged_at).where(
+        table.c.connector == bindparam("connector"),
+        table.c.name == bindparam("name"),
+        size,
+        modified,
+    )
+
+
+def _read_state_build(size_known: bool, modified_known: bool) -> Callable[[str], Select[Any]]:
+    def build(_dialect: str) -> Select[Any]:
+        return _read_state_query(size_known, modified_known)
+
+    return build
+
+
+_READ_STATES = {
+    (size_known, modified_known): DriverStatement(_read_state_build(size_known, modified_known))
+    for size_known in (True, False)
+    for modified_known in (True, False)
+}
+"""A run asks it of every file it lists: compiled once per database kind, run on the
+driver (issue 17, twelfth pass)."""
+
+
 def read_state(
     connection: Connection,
     connector: str,
@@ -97,28 +135,35 @@ def read_state(
     modified_at: datetime | None,
 ) -> ReadState | None:
     """A listed file read before (same name, size and time), or None."""
-    row = connection.execute(
-        select(inbound_messages.c.id, inbound_messages.c.acknowledged_at).where(
-            inbound_messages.c.connector == connector,
-            inbound_messages.c.name == name,
-            inbound_messages.c.size == size,
-            inbound_messages.c.modified_at == modified_at,
+    values: dict[str, Any] = {"connector": connector, "name": name}
+    if size is not None:
+        values["size"] = size
+    if modified_at is not None:
+        values["modified_at"] = modified_at
+    rows = _READ_STATES[(size is not None, modified_at is not None)].rows(connection, values)
+    if not rows:
+        return None
+    found, acknowledged_at = rows[0]
+    return ReadState(int(found), acknowledged_at is not None)
+
+
+_MARK_ACKNOWLEDGED = DriverStatement(
+    lambda _dialect: (
+        update(inbound_messages)
+        .where(
+            inbound_messages.c.connector == bindparam("of_connector"),
+            inbound_messages.c.name == bindparam("of_name"),
+            inbound_messages.c.acknowledged_at.is_(None),
         )
-    ).first()
-    return None if row is None else ReadState(row.id, row.acknowledged_at is not None)
+        .values(acknowledged_at=bindparam("at"))
+    )
+)
+"""A run writes it after every file it acknowledges: as ``_READ_STATES``."""
 
 
 def mark_acknowledged(connection: Connection, connector: str, name: str, at: datetime) -> None:
     """Record that the file named so was acknowledged to the partner (if not already)."""
-    connection.execute(
-        update(inbound_messages)
-        .where(
-            inbound_messages.c.connector == connector,
-            inbound_messages.c.name == name,
-            inbound_messages.c.acknowledged_at.is_(None),
-        )
-        .values(acknowledged_at=at)
-    )
+    _MARK_ACKNOWLEDGED.execute(connection, {"of_connector": connector, "of_name": name, "at": at})
 
 
 def unprocessed(connection: Connection, connector: str) -> list[ArchivedRef]:

@@ -11,18 +11,18 @@ from hub.partners.ingest.pipeline import InboundPipeline
 from hub.partners.ingest.report import RunReport, recorded_run
 from hub.ports import MessageRef, Transport
 from hub.store import inbound
-from hub.store.db import Database
+from hub.store.db import Database, HeldConnection
 from hub.store.events import StoredHook
 
 
-def _read_state(database: Database, connector: str, ref: MessageRef) -> inbound.ReadState | None:
+def _read_state(held: HeldConnection, connector: str, ref: MessageRef) -> inbound.ReadState | None:
     """Whether this listed file was read already (by name, size and time), and acknowledged."""
-    with database.transaction() as connection:
+    with held.transaction() as connection:
         return inbound.read_state(connection, connector, ref.name, ref.size, ref.modified_at)
 
 
-def _mark_acknowledged(database: Database, connector: str, name: str, now: datetime) -> None:
-    with database.transaction() as connection:
+def _mark_acknowledged(held: HeldConnection, connector: str, name: str, now: datetime) -> None:
+    with held.transaction() as connection:
         inbound.mark_acknowledged(connection, connector, name, now)
 
 
@@ -71,25 +71,29 @@ def read_inbound(
         acknowledger.put_owed(database, transport)
     for ref in transport.list():
         report.counts.messages_seen += 1
-        state = _read_state(database, connector, ref)
-        if state is not None:
-            if not state.acknowledged:
-                transport.acknowledge(ref)
-                _mark_acknowledged(database, connector, ref.name, datetime.now(UTC))
-            continue
-        message = transport.fetch(ref)
-        report.add(
-            ingest_message(
-                database,
-                connector,
-                pipeline,
-                message,
-                run_id=report.run_id,
-                on_stored=on_stored,
-                on_read=on_read,
+        # One pool connection for the file's transactions (its state, its archive, its
+        # events, its acknowledgement), each committed on its own (issue 17).
+        with database.held() as held:
+            state = _read_state(held, connector, ref)
+            if state is not None:
+                if not state.acknowledged:
+                    transport.acknowledge(ref)
+                    _mark_acknowledged(held, connector, ref.name, datetime.now(UTC))
+                continue
+            message = transport.fetch(ref)
+            report.add(
+                ingest_message(
+                    database,
+                    connector,
+                    pipeline,
+                    message,
+                    run_id=report.run_id,
+                    on_stored=on_stored,
+                    on_read=on_read,
+                    held=held,
+                )
             )
-        )
-        transport.acknowledge(ref)
-        _mark_acknowledged(database, connector, ref.name, datetime.now(UTC))
+            transport.acknowledge(ref)
+            _mark_acknowledged(held, connector, ref.name, datetime.now(UTC))
         if acknowledger is not None:
             acknowledger.put_owed(database, transport)

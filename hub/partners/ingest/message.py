@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -24,7 +25,7 @@ from hub.partners.runs import RunCounts
 from hub.ports import RawMessage
 from hub.store import file_warnings, inbound, rejects
 from hub.store.archive import ArchivedMessage, archive_message
-from hub.store.db import Connection, Database, StoreConflict
+from hub.store.db import Connection, Database, HeldConnection, StoreConflict
 from hub.store.events import CaseHead, MessageCases, StoredHook, append_events
 from hub.store.runs import record_rejects
 
@@ -65,6 +66,7 @@ def ingest_message(
     on_stored: StoredHook | None = None,
     on_read: ReadHook | None = None,
     archived: ArchivedMessage | None = None,
+    held: HeldConnection | None = None,
 ) -> MessageOutcome:
     """Archive, parse, resolve and store one message; returns its counts and rejects.
 
@@ -73,34 +75,38 @@ def ingest_message(
     stands for. ``on_read`` runs there too, told the archived message and whether it had
     been stored before: where the acknowledgement the partner expects is recorded as owed.
     ``archived``: the message's archive row when the caller kept it already (a push,
-    archived before its answer), so that it is not archived twice.
+    archived before its answer), so that it is not archived twice. ``held``: the
+    connection the caller holds for its own transactions around this one (a run's, for
+    each file it lists), used for both of the message's.
     """
     now = now or datetime.now(UTC)
-    if archived is None:
-        with database.transaction() as connection:
-            archived = archive_message(connection, connector, message, now=now)
-    outcome = MessageOutcome(message.ref.name, archived.id)
     try:
-        with log_context(raw_id=archived.id):
-            stored = _store_message(
-                database,
+        # One pool connection for both transactions (each still commits on its own: the
+        # archive first, whatever the rest does): a checkout and a check-in less a message.
+        with ExitStack() as own:
+            if held is None:
+                held = own.enter_context(database.held())
+            if archived is None:
+                with held.transaction() as connection:
+                    archived = archive_message(connection, connector, message, now=now)
+            return _ingest_archived(
+                held,
                 connector,
                 pipeline,
                 message,
                 archived,
-                outcome,
                 run_id,
                 now,
                 after_store,
                 on_stored,
                 on_read,
             )
-            done = "seen before, skipped" if stored.skipped else f"stored ({stored.counts})"
-            logger.info("%s: message %s %s", connector, message.ref.name, done)
-            return stored
     except StoreConflict:
+        if archived is None:
+            raise
         # The same message processed at the same moment elsewhere (a push sent twice at
-        # once, two processes): ours rolled back whole; theirs holds every event.
+        # once, two processes): ours rolled back whole; theirs holds every event. Asked
+        # on a connection of its own: the held one was given back, whatever its state.
         with database.transaction() as connection:
             if not inbound.already_processed(
                 connection, connector, message.ref.name, archived.sha256
@@ -110,8 +116,41 @@ def ingest_message(
         return MessageOutcome(message.ref.name, archived.id, skipped=True)
 
 
+def _ingest_archived(
+    held: HeldConnection,
+    connector: str,
+    pipeline: InboundPipeline,
+    message: RawMessage,
+    archived: ArchivedMessage,
+    run_id: int | None,
+    now: datetime,
+    after_store: Callable[[Connection, MessageOutcome], None] | None,
+    on_stored: StoredHook | None,
+    on_read: ReadHook | None,
+) -> MessageOutcome:
+    """The archived message parsed and stored in its own transaction, logged."""
+    outcome = MessageOutcome(message.ref.name, archived.id)
+    with log_context(raw_id=archived.id):
+        stored = _store_message(
+            held,
+            connector,
+            pipeline,
+            message,
+            archived,
+            outcome,
+            run_id,
+            now,
+            after_store,
+            on_stored,
+            on_read,
+        )
+        done = "seen before, skipped" if stored.skipped else f"stored ({stored.counts})"
+        logger.info("%s: message %s %s", connector, message.ref.name, done)
+        return stored
+
+
 def _store_message(
-    database: Database,
+    held: HeldConnection,
     connector: str,
     pipeline: InboundPipeline,
     message: RawMessage,
@@ -123,7 +162,7 @@ def _store_message(
     on_stored: StoredHook | None,
     on_read: ReadHook | None,
 ) -> MessageOutcome:
-    with database.transaction() as connection:
+    with held.transaction() as connection:
         # Bytes the archive had not seen cannot have been read before (it keeps every
         # message's row, and a read mark names its archived message): no query for them.
         if archived.duplicate and inbound.already_processed(
@@ -141,7 +180,7 @@ def _store_message(
         items = pipeline.parse(message.content, source=message.ref.name, recorded_at=now)
         learned = Learned(references=set(), given=set())
         kept = MessageCases(now)
-        with ChunksAhead(items, CHUNK, ahead=database.works_apart) as chunks:
+        with ChunksAhead(items, CHUNK, ahead=held.works_apart) as chunks:
             for chunk in chunks:
                 _store_chunk(
                     connection,
