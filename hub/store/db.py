@@ -100,16 +100,9 @@ class Database:
         """Commit everything done inside, or nothing; then run what ``after_commit``
         asked for (none of it when the transaction rolled back)."""
         hooks: list[Callable[[], None]] = []
-        with self.engine.begin() as connection:
-            connection.info[_AFTER_COMMIT] = hooks
-            try:
-                yield connection
-            finally:
-                # A connection the server dropped is invalidated and holds no info: asking
-                # for it would hide the disconnect behind SQLAlchemy's PendingRollbackError.
-                if not connection.invalidated:
-                    connection.info.pop(_AFTER_COMMIT, None)
-        for hook in hooks:
+        with self.engine.begin() as connection, _after_commit_kept(connection, hooks):
+            yield connection
+        for hook in hooks:  # committed, and the connection back in the pool
             hook()
 
     @contextmanager
@@ -158,12 +151,22 @@ class HeldConnection:
         asked for, as ``Database.transaction()`` does."""
         hooks: list[Callable[[], None]] = []
         connection = self._connection
-        with connection.begin():
-            connection.info[_AFTER_COMMIT] = hooks
-            try:
-                yield connection
-            finally:
-                if not connection.invalidated:
-                    connection.info.pop(_AFTER_COMMIT, None)
+        with connection.begin(), _after_commit_kept(connection, hooks):
+            yield connection
         for hook in hooks:
             hook()
+
+
+@contextmanager
+def _after_commit_kept(connection: Connection, hooks: list[Callable[[], None]]) -> Iterator[None]:
+    """Collect in ``hooks`` what ``after_commit`` asks for during one transaction on
+    ``connection`` (its caller runs them once committed): the one definition behind
+    ``Database.transaction()`` and ``HeldConnection.transaction()``."""
+    connection.info[_AFTER_COMMIT] = hooks
+    try:
+        yield
+    finally:
+        # A connection the server dropped is invalidated and holds no info: asking for it
+        # would hide the disconnect behind SQLAlchemy's PendingRollbackError.
+        if not connection.invalidated:
+            connection.info.pop(_AFTER_COMMIT, None)
