@@ -42,6 +42,14 @@ def dry_run_line(event: Event) -> bytes:
     return type(event).__pydantic_serializer__.to_json(event, exclude={"recorded_at"}) + b"\n"
 
 
+def _rejected_whole(whole: PartnerDataError) -> MessageRejected:
+    """A codec's refusal of the whole message (a header it cannot read, an unclosed
+    quote), said as the message's rejection: what records and rows alike end with."""
+    return MessageRejected(
+        WHOLE_MESSAGE_REJECTED + whole.reason, location=whole.location, raw=whole.raw
+    )
+
+
 _ROW_CODECS: dict[type, bool] = {}
 """Whether each codec type met is a ``RowCodec`` (a handful of types)."""
 
@@ -75,11 +83,7 @@ class InboundPipeline:
             except StopIteration:
                 return
             except PartnerDataError as whole:
-                yield MessageRejected(
-                    WHOLE_MESSAGE_REJECTED + whole.reason,
-                    location=whole.location,
-                    raw=whole.raw,
-                )
+                yield _rejected_whole(whole)
                 return
             if isinstance(item, Record):
                 yield self.mapping.map_record(item, source=source, recorded_at=recorded_at)
@@ -124,11 +128,7 @@ class InboundPipeline:
             except StopIteration:
                 return
             except PartnerDataError as whole:
-                yield MessageRejected(
-                    WHOLE_MESSAGE_REJECTED + whole.reason,
-                    location=whole.location,
-                    raw=whole.raw,
-                )
+                yield _rejected_whole(whole)
                 return
             if type(item) is tuple:  # a Row (no cast: a call a row)
                 if plan is not None:
