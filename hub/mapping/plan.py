@@ -11,7 +11,9 @@ at the first doubt (a value missing or that does not read, the record naming no 
 text the model would not keep as given) it returns None, and the caller takes the
 general path, which makes the same event or says why it rejects the record. So the
 general path stays the definition; a plan gives exactly what it gives, for less work a
-row (issue 17; ``tests/test_mapping_plan.py`` compares the two).
+row (issue 17; ``tests/test_mapping_plan.py`` compares the two, and pins the logic of
+the model's checks restated here, so that a check changed in the model and not here
+fails a test rather than letting a plan keep what the model refuses).
 
 Safe to compile: the source is this module's own text and identifiers it makes
 (``v3``, ``k3``, ``c3``...). Every value a mapping or a partner's file gives (a column's
