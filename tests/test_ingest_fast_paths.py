@@ -23,6 +23,7 @@ from hub.ports import MessageRef, RawMessage
 from hub.store.archive import archive_message
 from hub.store.cases import open_case
 from hub.store.db import Database, StoreConflict
+from hub.store.instants import sqlite_time
 from hub.store.tables import case_references, cases, events, feed_entries
 from tests.factories import case_event, make_case, register_network
 
@@ -352,4 +353,4 @@ def test_an_instant_s_sqlite_text_is_its_utc_isoformat(
     again = at.replace(minute=minute, second=second, microsecond=microsecond)
     for instant in (at, at, again):
         expected = instant.astimezone(UTC).isoformat(" ", "microseconds")[:-6]
-        assert hub.store.bulk._sqlite_time(instant) == expected
+        assert sqlite_time(instant) == expected

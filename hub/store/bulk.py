@@ -23,8 +23,8 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
 from hub.model.event import Event, EventDetails
-from hub.model.utc_texts import hourly_utc_text
 from hub.store.compiled import driver_rows
+from hub.store.instants import sqlite_time
 
 COLUMNS = (
     "event_id",
@@ -67,14 +67,6 @@ each column's length and checks the details' JSON (issue 17)."""
 
 _PG_SELECT = ", ".join(f"{column}::json" if column == "details" else column for column in COLUMNS)
 """What PostgreSQL selects into ``events`` from text and arrays: details become JSON."""
-
-
-_sqlite_time = hourly_utc_text(lambda utc: utc.isoformat(" ", "microseconds")[:-6], ".000000")
-"""The text form SQLAlchemy's SQLite DateTime writes (naive UTC, always with
-microseconds, year zero-padded), so reads and sorting agree: the UTC instant's ISO form
-without its "+00:00" (``replace(tzinfo=None)`` parses its keywords at every call and cost
-a third of the conversion, issue 17), its hour's text (``2026-11-03 09:``) written once
-an hour, as the ids' instants are (issue 17, tenth pass)."""
 
 
 def details_json(details: EventDetails) -> str | None:
@@ -159,7 +151,7 @@ def _insert_sqlite(
 ) -> list[str]:
     stored: list[str] = []
     values: list[Any] = []
-    for row in _rows(events, case_ids, message_id, _sqlite_time):
+    for row in _rows(events, case_ids, message_id, sqlite_time):
         values += row
     width = len(COLUMNS)
     step = SQLITE_ROWS_PER_STATEMENT * width
