@@ -9,10 +9,9 @@ ingestion of the same message fail at its mark, whole.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection, Select, bindparam, select, update
@@ -92,10 +91,10 @@ def mark_read(
     )
 
 
-@cache
-def _read_state_query(size_known: bool, modified_known: bool) -> Select[Any]:
+def _read_state_query(size_known: bool, modified_known: bool, _dialect: str) -> Select[Any]:
     """A listed file's row by name, size and time; a size or time the listing did not
-    give is matched as NULL (``IS NULL``: a bound NULL would match nothing)."""
+    give is matched as NULL (``IS NULL``: a bound NULL would match nothing). The same
+    statement on either database kind."""
     table = inbound_messages
     size = table.c.size == bindparam("size") if size_known else table.c.size.is_(None)
     modified = (
@@ -111,17 +110,10 @@ def _read_state_query(size_known: bool, modified_known: bool) -> Select[Any]:
     )
 
 
-def _read_state_build(size_known: bool, modified_known: bool) -> Callable[[str], Select[Any]]:
-    def build(_dialect: str) -> Select[Any]:
-        return _read_state_query(size_known, modified_known)
-
-    return build
-
-
 _READ_STATES = {
-    (size_known, modified_known): DriverStatement(_read_state_build(size_known, modified_known))
-    for size_known in (True, False)
-    for modified_known in (True, False)
+    (size, modified): DriverStatement(partial(_read_state_query, size, modified))
+    for size in (True, False)
+    for modified in (True, False)
 }
 """A run asks it of every file it lists: compiled once per database kind, run on the
 driver (issue 17, twelfth pass)."""
