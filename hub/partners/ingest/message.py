@@ -89,24 +89,30 @@ def ingest_message(
             if archived is None:
                 with held.transaction() as connection:
                     archived = archive_message(connection, connector, message, now=now)
-            return _ingest_archived(
-                held,
-                connector,
-                pipeline,
-                message,
-                archived,
-                run_id,
-                now,
-                after_store,
-                on_stored,
-                on_read,
-            )
+            outcome = MessageOutcome(message.ref.name, archived.id)
+            with log_context(raw_id=archived.id):
+                stored = _store_message(
+                    held,
+                    connector,
+                    pipeline,
+                    message,
+                    archived,
+                    outcome,
+                    run_id,
+                    now,
+                    after_store,
+                    on_stored,
+                    on_read,
+                )
+                done = "seen before, skipped" if stored.skipped else f"stored ({stored.counts})"
+                logger.info("%s: message %s %s", connector, message.ref.name, done)
+                return stored
     except StoreConflict:
         if archived is None:
             raise
         # The same message processed at the same moment elsewhere (a push sent twice at
         # once, two processes): ours rolled back whole; theirs holds every event. Asked
-        # on a connection of its own: the held one was given back, whatever its state.
+        # on a connection of its own, whatever the held one's state.
         with database.transaction() as connection:
             if not inbound.already_processed(
                 connection, connector, message.ref.name, archived.sha256
@@ -114,39 +120,6 @@ def ingest_message(
                 raise
         logger.info("%s: %s was stored by a concurrent ingestion", connector, message.ref.name)
         return MessageOutcome(message.ref.name, archived.id, skipped=True)
-
-
-def _ingest_archived(
-    held: HeldConnection,
-    connector: str,
-    pipeline: InboundPipeline,
-    message: RawMessage,
-    archived: ArchivedMessage,
-    run_id: int | None,
-    now: datetime,
-    after_store: Callable[[Connection, MessageOutcome], None] | None,
-    on_stored: StoredHook | None,
-    on_read: ReadHook | None,
-) -> MessageOutcome:
-    """The archived message parsed and stored in its own transaction, logged."""
-    outcome = MessageOutcome(message.ref.name, archived.id)
-    with log_context(raw_id=archived.id):
-        stored = _store_message(
-            held,
-            connector,
-            pipeline,
-            message,
-            archived,
-            outcome,
-            run_id,
-            now,
-            after_store,
-            on_stored,
-            on_read,
-        )
-        done = "seen before, skipped" if stored.skipped else f"stored ({stored.counts})"
-        logger.info("%s: message %s %s", connector, message.ref.name, done)
-        return stored
 
 
 def _store_message(
