@@ -110,7 +110,7 @@ def read_outline(path: Path) -> NetworkOutline:
     resolved = path.resolve()
     outline_at = cache_directory() / f"outline-{_digest(str(resolved))}.pickle"
     kept = _load(outline_at, _KeptOutline)
-    if kept is not None and _outline_fresh(kept, resolved):
+    if kept is not None and _fresh(kept, resolved):
         return kept.outline
     network, digest, stamps = _network_and_stamps(path)
     mappings = _mapping_stamps(network)
@@ -199,26 +199,18 @@ def _environment_stamps() -> tuple[tuple[str, Stamp], ...]:
     return tuple((where, _stamp(where)) for where in sorted(paths))
 
 
-def _fresh(kept: _Kept, resolved: Path) -> bool:
-    """Whether nothing changed; a file of another shape (another release's) never is."""
+def _fresh(kept: _Kept | _KeptOutline, resolved: Path) -> bool:
+    """Whether nothing changed: the format and this Python, connectors.yaml's bytes, every
+    stamp the network was checked under and, for an outline, its mappings' stamps; a file
+    of another shape (another release's) never is."""
     try:
-        if kept.format != _FORMAT or kept.python != sys.version:
+        outline = isinstance(kept, _KeptOutline)
+        if kept.format != (_OUTLINE_FORMAT if outline else _FORMAT):
             return False
-        if _content_digest(resolved) != kept.digest:
+        if kept.python != sys.version or _content_digest(resolved) != kept.digest:
             return False
-        return all(_stamp(where) == stamp for where, stamp in kept.stamps)
-    except (AttributeError, TypeError, ValueError):
-        return False
-
-
-def _outline_fresh(kept: _KeptOutline, resolved: Path) -> bool:
-    """Fresh as the kept network would be, and no connector's mapping changed."""
-    try:
-        if kept.format != _OUTLINE_FORMAT or kept.python != sys.version:
-            return False
-        if _content_digest(resolved) != kept.digest:
-            return False
-        return all(_stamp(where) == stamp for where, stamp in (*kept.stamps, *kept.mappings))
+        more = kept.mappings if isinstance(kept, _KeptOutline) else ()
+        return all(_stamp(where) == stamp for where, stamp in (*kept.stamps, *more))
     except (AttributeError, TypeError, ValueError):
         return False
 
