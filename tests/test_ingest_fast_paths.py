@@ -353,4 +353,4 @@ def test_an_instant_s_sqlite_text_is_its_utc_isoformat(
     again = at.replace(minute=minute, second=second, microsecond=microsecond)
     for instant in (at, at, again):
         expected = instant.astimezone(UTC).isoformat(" ", "microseconds")[:-6]
-        assert sqlite_time(instant) == expected
+        assert sqlite_time()(instant) == expected

@@ -151,7 +151,7 @@ def _insert_sqlite(
 ) -> list[str]:
     stored: list[str] = []
     values: list[Any] = []
-    for row in _rows(events, case_ids, message_id, sqlite_time):
+    for row in _rows(events, case_ids, message_id, sqlite_time()):
         values += row
     width = len(COLUMNS)
     step = SQLITE_ROWS_PER_STATEMENT * width

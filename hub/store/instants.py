@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
-
-from hub.model.utc_texts import hourly_utc_text
 
 
 def in_utc(naive: datetime) -> datetime:
@@ -25,14 +25,20 @@ def aware(value: Any) -> datetime:
     return in_utc(value) if value.tzinfo is None else value.astimezone(UTC)
 
 
-sqlite_time = hourly_utc_text(lambda utc: utc.isoformat(" ", "microseconds")[:-6], ".000000")
-"""An aware instant in the text form SQLAlchemy's SQLite DateTime writes (naive UTC, always
-with microseconds, year zero-padded), so reads and sorting agree: the UTC instant's ISO
-form without its "+00:00" (``replace(tzinfo=None)`` parses its keywords at every call and
-cost a third of the conversion, issue 17), its hour's text (``2026-11-03 09:``) written
-once an hour, as the ids' instants are (issue 17, tenth pass). The events' bulk insert
-(hub.store.bulk) and the plain reads' bound instants use it; hub.store.plain_statements
-checks that it still writes what the column type writes."""
+@cache
+def sqlite_time() -> Callable[[datetime], str]:
+    """The writer of an aware instant in the text form SQLAlchemy's SQLite DateTime writes
+    (naive UTC, always with microseconds, year zero-padded), so reads and sorting agree:
+    the UTC instant's ISO form without its "+00:00" (``replace(tzinfo=None)`` parses its
+    keywords at every call and cost a third of the conversion, issue 17), its hour's text
+    (``2026-11-03 09:``) written once an hour, as the ids' instants are (issue 17, tenth
+    pass). One writer, made on first use (a reading command that binds no instant imports
+    nothing of hub.model): the events' bulk insert (hub.store.bulk) and the plain reads'
+    bound instants use it; hub.store.plain_statements checks it still writes what the
+    column type writes."""
+    from hub.model.utc_texts import hourly_utc_text
+
+    return hourly_utc_text(lambda utc: utc.isoformat(" ", "microseconds")[:-6], ".000000")
 
 
 def utc_bound(value: datetime) -> datetime:
@@ -47,4 +53,4 @@ def utc_bound(value: datetime) -> datetime:
 def sqlite_text(value: datetime) -> str:
     """An instant bound on SQLite, written as the column type writes it (``sqlite_time``);
     a naive one refused."""
-    return sqlite_time(utc_bound(value))
+    return sqlite_time()(utc_bound(value))
