@@ -1,12 +1,14 @@
 """A run whose process stopped (SIGKILL, power loss) is closed by the claim that takes
 its connector's lease over: failed, abandoned, ended when the dead owner's lease ran out;
-on SQLite and PostgreSQL. A live owner's run, a replay and a paused connector's run are
-left alone, and concurrent claims close it once."""
+on SQLite and PostgreSQL. A live owner's run and a replay are left alone, and concurrent
+claims close it once. A paused connector is not claimed: its pause, or a claim it refuses,
+closes its dead owner's run (never a live one's)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -28,7 +30,13 @@ from hub.operators.status import ConnectorState, network_status
 from hub.partners.alerts import ALERTING, pause_connector, resume_connector
 from hub.partners.connectors import open_network
 from hub.partners.ingest.report import RunReport
-from hub.partners.leases import LEASE, acquire_lease, release_lease, renew_lease
+from hub.partners.leases import (
+    LEASE,
+    acquire_lease,
+    claim_lease,
+    release_lease,
+    renew_lease,
+)
 from hub.partners.runs import ReplayMark, RunCounts, RunOutcome, finish_run, get_run, start_run
 from hub.partners.supervisor import run_leased
 from hub.store import leases, runs
@@ -111,19 +119,143 @@ def test_the_same_owner_claiming_again_after_its_own_lease_ran_out_closes_its_ru
     assert run.error_message.endswith("; taken over by its own owner again")
 
 
-def test_a_paused_connectors_dead_run_is_closed_by_the_first_claim_after_resume(
+def _ended_when(run_error: str | None) -> str:
+    assert run_error is not None
+    return run_error.split("; ")[-1]
+
+
+def test_pausing_a_connector_whose_owner_died_closes_its_run_at_the_lease_s_end(
+    database: Database,
+) -> None:
+    """Nothing claims a paused connector: the pause itself closes the dead owner's run,
+    as the claim that would have taken it over (issue 17, thirteenth pass)."""
+    run_id = _died_running(database)
+
+    pause_connector(database, CONNECTOR, reason="partner asked", by="ops", now=T0 + LEASE * 2)
+
+    run = get_run(database, run_id)
+    assert (run.outcome, run.finished_at) == (RunOutcome.FAILED, T0 + LEASE)
+    assert run.error_action == NextAction.RETRY.value
+    assert run.error_message == (
+        "abandoned: its process (host-a:1) stopped renewing the lease, which ran out at "
+        f"{(T0 + LEASE).astimezone(UTC).isoformat(timespec='seconds')}; found open when ops "
+        "paused the connector"
+    )
+    assert _lease_owner(database) is None, "the dead owner cleared from the row"
+    with database.transaction() as connection:
+        paused = pause_state(connection, CONNECTOR)
+    assert paused is not None
+    assert (paused.by, paused.reason) == ("ops", "partner asked")
+    with database.transaction() as connection:
+        assert runs.consecutive_failures(connection, CONNECTOR) == 1, "a failed run, as claimed"
+
+
+def test_pausing_a_connector_whose_run_is_live_leaves_the_run_running(
     database: Database,
 ) -> None:
     run_id = _died_running(database)
+    assert renew_lease(database, CONNECTOR, "host-a:1", now=T0 + timedelta(seconds=40))
+
+    pause_connector(database, CONNECTOR, reason="partner asked", by="ops", now=T0 + LEASE)
+    assert not acquire_lease(database, CONNECTOR, "host-b:2", now=T0 + LEASE)
+
+    assert get_run(database, run_id).outcome is RunOutcome.RUNNING, "its lease runs to 100 s"
+    assert _lease_owner(database) == "host-a:1"
+    finish_run(database, run_id, RunCounts(messages_read=2), now=T0 + timedelta(seconds=90))
+    release_lease(database, CONNECTOR, "host-a:1", None, now=T0 + timedelta(seconds=90))
+    pause_connector(database, CONNECTOR, reason="again", by="ops", now=T0 + LEASE * 3)
+    run = get_run(database, run_id)
+    assert (run.outcome, run.error_message) == (RunOutcome.SUCCEEDED, None)
+
+
+def test_a_paused_connectors_dead_run_is_closed_by_the_next_claim_it_refuses(
+    database: Database,
+) -> None:
+    """Paused while its run was going on, then the process died: the scheduler's next
+    claim (or `hub run`) is refused, and closes the run; the resume finds nothing left."""
+    run_id = _died_running(database)
     pause_connector(database, CONNECTOR, reason="partner asked", by="ops", now=T0 + LEASE / 2)
+    assert get_run(database, run_id).outcome is RunOutcome.RUNNING, "its lease still ran"
 
     assert not acquire_lease(database, CONNECTOR, "host-b:2", now=T0 + timedelta(minutes=5))
-    assert get_run(database, run_id).outcome is RunOutcome.RUNNING, "no claim, nothing closed"
 
-    resume_connector(database, CONNECTOR, now=T0 + timedelta(minutes=6))
-    assert acquire_lease(database, CONNECTOR, "host-b:2", now=T0 + timedelta(minutes=7))
     run = get_run(database, run_id)
     assert (run.outcome, run.finished_at) == (RunOutcome.FAILED, T0 + LEASE)
+    assert _ended_when(run.error_message) == (
+        "found open when host-b:2 came to run the paused connector"
+    )
+    assert _lease_owner(database) is None
+    with database.transaction() as connection:
+        assert pause_state(connection, CONNECTOR) is not None, "still paused"
+    resume_connector(database, CONNECTOR, now=T0 + timedelta(minutes=6))
+    assert claim_lease(database, CONNECTOR, "host-b:2", now=T0 + timedelta(minutes=7)) == []
+    assert get_run(database, run_id).finished_at == T0 + LEASE
+
+
+def test_pausing_again_closes_a_run_that_died_after_the_first_pause(
+    database: Database,
+) -> None:
+    run_id = _died_running(database)
+    pause_connector(database, CONNECTOR, reason="first", by="alerting", now=T0 + LEASE / 2)
+
+    pause_connector(database, CONNECTOR, reason="second", by="ana", now=T0 + LEASE * 2)
+
+    run = get_run(database, run_id)
+    assert (run.outcome, _ended_when(run.error_message)) == (
+        RunOutcome.FAILED,
+        "found open when ana paused the connector",
+    )
+    with database.transaction() as connection:
+        paused = pause_state(connection, CONNECTOR)
+    assert paused is not None
+    assert paused.reason == "first", "the first reason stays"
+
+
+def test_concurrent_pauses_and_refused_claims_close_the_dead_run_once(
+    database: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    run_id = _died_running(database)
+    pause_connector(database, CONNECTOR, reason="first", by="ops", now=T0 + LEASE / 2)
+    start = threading.Barrier(6)
+    later = T0 + LEASE * 2
+    caplog.set_level(logging.WARNING, logger="hub.partners.leases")
+
+    def touch(number: int) -> None:
+        start.wait()
+        if number % 2:
+            pause_connector(database, CONNECTOR, reason="again", by=f"op-{number}", now=later)
+        else:
+            assert not acquire_lease(database, CONNECTOR, f"host-{number}:1", now=later)
+
+    threads = [threading.Thread(target=touch, args=(number,)) for number in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    run = get_run(database, run_id)
+    assert (run.outcome, run.finished_at) == (RunOutcome.FAILED, T0 + LEASE)
+    closings = [r for r in caplog.records if "abandoned by a stopped process" in r.getMessage()]
+    assert len(closings) == 1, "one of them ended the lease and closed the run"
+    assert _lease_owner(database) is None
+
+
+def test_hub_pause_closes_the_run_of_a_process_that_died(database: Database) -> None:
+    """The command an operator types after a crash."""
+    from tests.test_operator_cli import hub
+
+    died_at = datetime.now(UTC) - timedelta(minutes=5)
+    assert acquire_lease(database, CONNECTOR, "host-a:1", now=died_at)
+    run_id = start_run(database, CONNECTOR, now=died_at + timedelta(seconds=1))
+
+    paused = hub(database, "pause", CONNECTOR, "--reason", "after the crash", "--by", "ana")
+    assert paused.returncode == 0, paused.stderr
+
+    shown = hub(database, "runs", CONNECTOR, "--json")
+    [run] = [json.loads(line) for line in shown.stdout.splitlines()]
+    assert (run["id"], run["outcome"]) == (run_id, "failed")
+    assert run["error_message"].startswith("abandoned: its process (host-a:1) stopped")
+    assert run["error_message"].endswith("found open when ana paused the connector")
 
 
 def test_concurrent_claims_close_the_dead_run_once(database: Database) -> None:

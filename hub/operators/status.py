@@ -21,7 +21,7 @@ from hub.operators.schedules import LATE_AFTER, describe_schedule, next_run
 from hub.partners.flags import flags_for
 from hub.partners.network_outline import AlertingPolicy, NetworkOutline, ScheduleOutline
 from hub.store.outbox_rows import OutboxState
-from hub.store.run_rows import RunCounts, RunOutcome, RunRecord
+from hub.store.run_rows import RunCounts, RunRecord
 
 if TYPE_CHECKING:
     from hub.partners.network import Network
@@ -221,16 +221,16 @@ def status_of(
     codes = reads.unmapped_codes_by_source()
     warned = reads.open_warning_counts()
     box = _outbox(reads)
+    summaries = reads.own_run_summaries([e.name for e in entries if e.direction != "out"])
+    received = reads.last_received([e.name for e in entries if e.direction == "push"])
     for entry in entries:
         lease = leases.get(entry.name)
-        last = None if entry.direction == "out" else reads.last_own_run(entry.name)
-        failures = 0 if last is None else reads.consecutive_failures(entry.name)
-        success_at = None
-        if last is not None:
-            succeeded = reads.last_own_run(entry.name, outcome=RunOutcome.SUCCEEDED.value)
-            success_at = None if succeeded is None else succeeded.finished_at
+        summary = None if entry.direction == "out" else summaries.get(entry.name)
+        last = None if summary is None else summary.last
+        failures = 0 if summary is None else summary.consecutive_failures
+        success_at = None if summary is None else summary.last_success_at
         if entry.direction == "push":  # a push received is the push connector working
-            success_at = _latest(success_at, reads.last_received_at(entry.name))
+            success_at = _latest(success_at, received.get(entry.name))
         statuses.append(
             _connector_status(
                 policy,

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from hub.config.alerting import AlertingSpec
 from hub.errors import ConfigurationError, ConflictError
 from hub.partners.flags import flags_for
+from hub.partners.leases import close_lapsed_runs, said_closed
 from hub.store import leases, runs
 from hub.store.db import Database
 from hub.store.leases import PauseState
@@ -48,6 +49,8 @@ def pause_connector(
     """Pause the connector: no hub process takes it until it is resumed.
 
     A run already going on finishes; pausing a paused connector keeps the first reason.
+    A run whose process stopped (its lease ran out) is closed as abandoned now, as the
+    claim that takes a connector over closes it: a paused connector is not claimed.
     A blank reason is refused (ConfigurationError), from the console as from the CLI:
     whoever finds the connector paused needs to know why.
     """
@@ -60,6 +63,8 @@ def pause_connector(
     with database.transaction() as connection:
         leases.pause(connection, connector, reason=text, by=by, at=moment)
         state = leases.pause_state(connection, connector)
+        closed = close_lapsed_runs(connection, connector, by, now=moment)
+    said_closed(connector, closed)
     assert state is not None
     return state
 

@@ -36,6 +36,8 @@ RUN_BACKOFF = Backoff(
 
 ABANDONED = "abandoned"
 """How the error of a run closed by `close_abandoned_runs` begins."""
+TOOK_THE_LEASE = "took the lease"
+"""What a claim that closes abandoned runs did, in their error."""
 
 
 def acquire_lease(
@@ -80,17 +82,50 @@ def claim_lease(
         )
         if claimed is None:
             return None
-        closed = close_abandoned_runs(connection, connector, owner, claimed, now=moment)
+        doing = TOOK_THE_LEASE if claimed.won else "came to run the paused connector"
+        closed = close_abandoned_runs(
+            connection, connector, owner, claimed, now=moment, doing=doing
+        )
+    said_closed(connector, closed)
+    return closed if claimed.won else None
+
+
+def close_lapsed_runs(
+    connection: Connection, connector: str, by: str, *, now: datetime
+) -> list[int]:
+    """When ``by`` pauses the connector: if its lease's owner stopped (its lease ran out,
+    never released), clear it from the row and close the runs it left open, as the claim
+    that would have taken the connector over does (`close_abandoned_runs`); their ids.
+    A paused connector is never claimed: without this, the run would stay open until the
+    resume. Never a live owner's run: its lease has not run out."""
+    lapsed = leases.end_lapsed_lease(connection, connector, now=now)
+    if lapsed is None:
+        return []
+    return close_abandoned_runs(
+        connection, connector, by, lapsed, now=now, doing="paused the connector"
+    )
+
+
+def said_closed(connector: str, closed: list[int]) -> None:
+    """Log each run closed as abandoned (after the commit that closed it)."""
     for run_id in closed:
         logger.warning("%s: run %d was abandoned by a stopped process; closed", connector, run_id)
-    return closed
 
 
 def close_abandoned_runs(
-    connection: Connection, connector: str, owner: str, claimed: leases.Claimed, *, now: datetime
+    connection: Connection,
+    connector: str,
+    owner: str,
+    claimed: leases.Claimed,
+    *,
+    now: datetime,
+    doing: str = TOOK_THE_LEASE,
 ) -> list[int]:
     """Close as failed the connector's runs still marked running when ``owner`` has just
-    won its lease (``claimed``: what the lease row held); their ids.
+    won its lease (``claimed``: what the lease row held); their ids. Or, the connector
+    paused, when ``owner`` has just cleared from its row an owner whose lease ran out
+    (``claimed.won`` False; `close_lapsed_runs`): the same runs, for the same reason.
+    ``doing`` says what ``owner`` was doing, in the closed runs' error.
 
     Why such a run can only be a stopped process's: a run of a connector is opened under
     its lease (hub.partners.supervisor; replays, which hold none, and hours of pushes,
@@ -114,26 +149,28 @@ def close_abandoned_runs(
     whole lease) writes its real end over this one when it finishes.
     """
     closed: list[int] = []
+    finder = f"{owner} {doing}"
     for run in runs.open_own_runs(connection, connector, before=now):
         previous, until = claimed.previous_owner, claimed.previous_until
         if run.next_started_at is not None:
             ended = run.next_started_at
             text = (
                 f"{ABANDONED}: its process stopped before the next run began at "
-                f"{_instant(ended)}; found open when {owner} took the lease"
+                f"{_instant(ended)}; found open when {finder}"
             )
         elif previous is not None and until is not None and until >= run.started_at:
             ended = until
             who = "its own owner again" if previous == owner else owner
+            found = f"taken over by {who}" if claimed.won else f"found open when {finder}"
             text = (
                 f"{ABANDONED}: its process ({previous}) stopped renewing the lease, which "
-                f"ran out at {_instant(ended)}; taken over by {who}"
+                f"ran out at {_instant(ended)}; {found}"
             )
         else:
             ended = now
             text = (
                 f"{ABANDONED}: its process stopped without closing it; found open when "
-                f"{owner} took the lease at {_instant(now)}"
+                f"{finder} at {_instant(now)}"
             )
         if runs.close_abandoned_run(connection, run.id, finished_at=ended, error_message=text):
             closed.append(run.id)

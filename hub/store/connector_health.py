@@ -6,31 +6,34 @@ Only reads; the rows are written where connectors are leased, paused and archive
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, String, bindparam, func, select
+from sqlalchemy import Connection, bindparam, func, select
 
-from hub.store.health_rows import LeaseState, lease_states_of
-from hub.store.run_rows import RunRecord, run_record
+from hub.store.health_rows import LeaseState, OwnRunSummary, lease_states_of, own_run_summaries_of
 from hub.store.tables import connector_leases, raw_messages
 from hub.store.types import aware
 
 __all__ = [
-    "LAST_RECEIVED_AT",
+    "LAST_RECEIVED",
     "LEASE_STATES",
     "ConnectionStatusReads",
     "LeaseState",
-    "last_received_at",
+    "last_received",
     "lease_states",
 ]
 
 
 LEASE_STATES = select(connector_leases)
 """Every connector's lease row (the plain reads run it too: hub.store.plain_sql)."""
-LAST_RECEIVED_AT = select(func.max(raw_messages.c.received_at)).where(
-    raw_messages.c.source == bindparam("source", type_=String)
+LAST_RECEIVED = (
+    select(raw_messages.c.source, func.max(raw_messages.c.received_at))
+    .where(raw_messages.c.source.in_(bindparam("sources", expanding=True)))
+    .group_by(raw_messages.c.source)
 )
-"""When the raw archive last stored a message from ``source``."""
+"""When the raw archive last stored a message from each of ``sources`` that has one (the
+plain reads run it too: hub.store.plain_sql)."""
 
 
 def lease_states(connection: Connection) -> dict[str, LeaseState]:
@@ -38,10 +41,12 @@ def lease_states(connection: Connection) -> dict[str, LeaseState]:
     return lease_states_of(connection.execute(LEASE_STATES).all())
 
 
-def last_received_at(connection: Connection, source: str) -> datetime | None:
-    """When the raw archive last stored a message from ``source`` (a push connector)."""
-    value = connection.execute(LAST_RECEIVED_AT, {"source": source}).scalar_one_or_none()
-    return None if value is None else aware(value)
+def last_received(connection: Connection, sources: Sequence[str]) -> dict[str, datetime]:
+    """When the raw archive last stored a message from each source (push connectors)."""
+    if not sources:
+        return {}
+    rows = connection.execute(LAST_RECEIVED, {"sources": list(sources)}).all()
+    return {str(source): aware(received) for source, received in rows}
 
 
 class ConnectionStatusReads:
@@ -73,16 +78,10 @@ class ConnectionStatusReads:
 
         return oldest_pending_at(self._connection)
 
-    def last_own_run(self, connector: str, *, outcome: str | None = None) -> RunRecord | None:
-        from hub.store.run_history import last_own_run
+    def own_run_summaries(self, connectors: Sequence[str]) -> dict[str, OwnRunSummary]:
+        from hub.store.run_history import own_run_summaries
 
-        row = last_own_run(self._connection, connector, outcome=outcome)
-        return None if row is None else run_record(row)
+        return own_run_summaries_of(own_run_summaries(self._connection, connectors))
 
-    def consecutive_failures(self, connector: str) -> int:
-        from hub.store.runs import consecutive_failures
-
-        return consecutive_failures(self._connection, connector)
-
-    def last_received_at(self, source: str) -> datetime | None:
-        return last_received_at(self._connection, source)
+    def last_received(self, sources: Sequence[str]) -> dict[str, datetime]:
+        return last_received(self._connection, sources)

@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from hub.store.run_rows import RunRecord
 
-__all__ = ["LeaseState", "StatusReads", "counts_by_target", "lease_states_of"]
+__all__ = [
+    "LeaseState",
+    "OwnRunSummary",
+    "StatusReads",
+    "counts_by_target",
+    "lease_states_of",
+    "own_run_summaries_of",
+]
 
 
 class StatusReads(Protocol):
@@ -30,13 +37,14 @@ class StatusReads(Protocol):
 
     def oldest_pending_at(self) -> datetime | None: ...
 
-    def last_own_run(self, connector: str, *, outcome: str | None = None) -> RunRecord | None:
-        """The connector's latest own run, or its latest own run that ended so."""
+    def own_run_summaries(self, connectors: Sequence[str]) -> dict[str, OwnRunSummary]:
+        """Each connector's own runs as the status tells them, read for all at once
+        (none for a connector without own runs)."""
         ...
 
-    def consecutive_failures(self, connector: str) -> int: ...
-
-    def last_received_at(self, source: str) -> datetime | None: ...
+    def last_received(self, sources: Sequence[str]) -> dict[str, datetime]:
+        """When the raw archive last stored a message from each source that sent one."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,31 @@ def lease_states_of(rows: Iterable[Any]) -> dict[str, LeaseState]:
             row.paused_at,
             row.paused_reason,
             row.paused_by,
+        )
+        for row in rows
+    }
+
+
+@dataclass(frozen=True)
+class OwnRunSummary:
+    """What the status reads of a connector's own runs (replays left out)."""
+
+    last: RunRecord
+    """Its latest own run."""
+    last_success_at: datetime | None
+    """When its latest successful own run ended."""
+    consecutive_failures: int
+    """Failed own runs since the last success and the last resume."""
+
+
+def own_run_summaries_of(rows: Iterable[Any]) -> dict[str, OwnRunSummary]:
+    """Rows of ``hub.store.run_history.OWN_RUN_SUMMARIES`` (their columns by name), by
+    connector."""
+    from hub.store.run_rows import run_record
+
+    return {
+        row.connector: OwnRunSummary(
+            run_record(row), row.last_success_at, int(row.failures_in_a_row)
         )
         for row in rows
     }

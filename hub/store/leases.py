@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
+from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, String, Update, bindparam, or_, select, update
 
@@ -25,6 +26,7 @@ __all__ = [
     "Claimed",
     "PauseState",
     "claim",
+    "end_lapsed_lease",
     "ensure_row",
     "failures_in_a_row",
     "give_back",
@@ -59,6 +61,9 @@ class Claimed:
 
     previous_owner: str | None
     previous_until: datetime | None
+    won: bool = True
+    """False: the connector is paused, so nothing took it; the call only cleared from the
+    row an owner whose lease had run out (`end_lapsed_lease`)."""
 
 
 _CLAIM_READ = select(
@@ -106,12 +111,15 @@ def claim(
 ) -> Claimed | None:
     """Take the row for ``owner`` unless it is held, paused or (unless ignored) backing
     off at ``now``; what the row held before when this call won it, None when it did not
-    (the first claim creates the row).
+    (the first claim creates the row). A paused row is not taken, but an owner whose lease
+    ran out is cleared from it (`end_lapsed_lease`: ``won`` False), so that its runs are
+    closed without waiting for the resume.
 
     The row is read first, and the ``UPDATE`` only wins if owner and lease end are still
     what was read (and it is not paused or backing off by then): the winner knows exactly
     whose expired lease it took, even when another claim or a release came between the
-    read and the write. A row the read finds held, paused or backing off is not written.
+    read and the write. A row the read finds held, paused or backing off is not written
+    (but a paused one's lapsed owner, once).
     """
     row = connection.execute(_CLAIM_READ, {"connector": connector}).one_or_none()
     previous_owner: str | None = None
@@ -119,7 +127,9 @@ def claim(
     if row is None:
         ensure_row(connection, connector)
     else:
-        if row.paused_at is not None or (row.lease_until is not None and row.lease_until >= now):
+        if row.paused_at is not None:  # not taken; a stopped owner's lease ended, though
+            return _ended_if_lapsed(connection, connector, row, now)
+        if row.lease_until is not None and row.lease_until >= now:
             return None
         if not ignore_backoff and row.not_before is not None and row.not_before > now:
             return None
@@ -137,6 +147,39 @@ def claim(
     if taken.rowcount != 1:
         return None
     return Claimed(previous_owner, previous_until)
+
+
+_END_LAPSED = (
+    update(connector_leases)
+    .where(
+        connector_leases.c.connector == bindparam("row", type_=String),
+        connector_leases.c.owner == bindparam("was", type_=String),
+        connector_leases.c.lease_until
+        == bindparam("was_until", type_=connector_leases.c.lease_until.type),
+    )
+    .values(owner=None, lease_until=None)
+)
+
+
+def end_lapsed_lease(connection: Connection, connector: str, *, now: datetime) -> Claimed | None:
+    """Clear from the row an owner whose lease ran out before ``now`` without being
+    released: it stopped (a live owner renews its lease long before its end). What the
+    row held (``won`` False: nothing took the connector), or None when no owner, a live
+    one, or the row changed since it was read: compare-and-set on the owner and lease
+    end read, as a claim, so that only the call that ended it closes its runs."""
+    row = connection.execute(_CLAIM_READ, {"connector": connector}).one_or_none()
+    return None if row is None else _ended_if_lapsed(connection, connector, row, now)
+
+
+def _ended_if_lapsed(
+    connection: Connection, connector: str, row: Any, now: datetime
+) -> Claimed | None:
+    if row.owner is None or row.lease_until is None or row.lease_until >= now:
+        return None
+    values = {"row": connector, "was": row.owner, "was_until": row.lease_until}
+    if connection.execute(_END_LAPSED, values).rowcount != 1:
+        return None
+    return Claimed(row.owner, row.lease_until, won=False)
 
 
 def renew(connection: Connection, connector: str, owner: str, *, until: datetime) -> bool:

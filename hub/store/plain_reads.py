@@ -14,13 +14,13 @@ from hub.store.plain import PlainStore
 from hub.store.revisions import MIGRATIONS, VERSION_TABLE, single_head
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Sequence
     from datetime import datetime
     from typing import Any
 
     from hub.store.case_rows import CaseView, Shown
     from hub.store.figure_rows import Figures
-    from hub.store.health_rows import LeaseState, StatusReads
+    from hub.store.health_rows import LeaseState, OwnRunSummary, StatusReads
     from hub.store.listing_rows import FileWarning, Reject
     from hub.store.measured_rows import MeasuredCase
     from hub.store.outbox_rows import OutboxRow
@@ -223,23 +223,19 @@ class _PlainStatusReads:
         [(oldest,)] = self._reader.rows(plain_sql.OLDEST_PENDING_AT)
         return oldest  # type: ignore[no-any-return]
 
-    def last_own_run(self, connector: str, *, outcome: str | None = None) -> RunRecord | None:
-        from hub.store.run_rows import run_record
+    def own_run_summaries(self, connectors: Sequence[str]) -> dict[str, OwnRunSummary]:
+        from hub.store.health_rows import own_run_summaries_of
 
-        if outcome is None:
-            rows = self._reader.records(plain_sql.LAST_OWN_RUN, connector=connector)
-        else:
-            query = plain_sql.LAST_OWN_RUN_ENDED
-            rows = self._reader.records(query, connector=connector, outcome=outcome)
-        return run_record(rows[0]) if rows else None
+        if not connectors:
+            return {}
+        query = plain_sql.OWN_RUN_SUMMARIES
+        return own_run_summaries_of(self._reader.records(query, connectors=list(connectors)))
 
-    def consecutive_failures(self, connector: str) -> int:
-        [(count,)] = self._reader.rows(plain_sql.CONSECUTIVE_FAILURES, connector=connector)
-        return int(count)
-
-    def last_received_at(self, source: str) -> datetime | None:
-        [(received,)] = self._reader.rows(plain_sql.LAST_RECEIVED_AT, source=source)
-        return received  # type: ignore[no-any-return]
+    def last_received(self, sources: Sequence[str]) -> dict[str, datetime]:
+        if not sources:
+            return {}
+        rows = self._reader.rows(plain_sql.LAST_RECEIVED, sources=list(sources))
+        return {str(source): received for source, received in rows}
 
 
 def recent_runs(store: PlainStore, connector: str, limit: int) -> tuple[list[RunRecord], set[int]]:

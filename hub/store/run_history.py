@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
+    CTE,
     ColumnElement,
     Connection,
     Integer,
@@ -27,22 +28,22 @@ from sqlalchemy import (
     case,
     exists,
     func,
+    literal_column,
     select,
 )
 
 from hub.store.id_pages import id_page
-from hub.store.runs import RunOutcome, own_runs
+from hub.store.runs import RunOutcome, failures_in_a_row_of, own_runs
 from hub.store.tables import connector_runs, replays
 
 __all__ = [
-    "LAST_OWN_RUN",
-    "LAST_OWN_RUN_ENDED",
+    "OWN_RUN_SUMMARIES",
     "REPLAY_RUN_IDS",
     "RUNS_OF",
     "RunPage",
     "RunsShown",
     "empty_polls",
-    "last_own_run",
+    "own_run_summaries",
     "replay_run_ids",
     "run_page",
     "run_totals_since",
@@ -67,29 +68,63 @@ def runs_of(connection: Connection, connector: str, *, limit: int) -> Sequence[R
     return connection.execute(RUNS_OF, {"connector": connector, "limit": limit}).all()
 
 
-def _last_own_run(*, ended: bool) -> Select[Any]:
-    statement = select(connector_runs).where(
-        connector_runs.c.connector == bindparam("connector", type_=String), own_runs()
+def _connectors_with_runs() -> CTE:
+    """Every connector that has runs, found one index step each (the first name, then
+    the next name after each), not by reading the runs: a history of any length costs
+    the status a step per connector."""
+    found = select(func.min(connector_runs.c.connector).label("connector")).cte(
+        "run_connectors", recursive=True
     )
-    if ended:
-        statement = statement.where(connector_runs.c.outcome == bindparam("outcome", type_=String))
-    return _newest_first(statement).limit(1)
+    later = connector_runs.alias("later")
+    following = (
+        select(func.min(later.c.connector))
+        .where(later.c.connector > found.c.connector)
+        .scalar_subquery()
+    )
+    return found.union_all(select(following).where(found.c.connector.is_not(None)))
 
 
-LAST_OWN_RUN = _last_own_run(ended=False)
-"""The latest own run of ``connector`` (the plain reads run it too: hub.store.plain_sql)."""
-LAST_OWN_RUN_ENDED = _last_own_run(ended=True)
-"""The latest own run of ``connector`` that ended with ``outcome``."""
+def _latest_own(column: Any, connector: ColumnElement[Any], *, outcome: str | None) -> Any:
+    """``column`` of the connector's latest own run (or latest that ended with
+    ``outcome``), through the index on connector and start, newest first."""
+    statement = select(column).where(connector_runs.c.connector == connector, own_runs())
+    if outcome is not None:
+        statement = statement.where(connector_runs.c.outcome == outcome)
+    # A literal limit: SQLite adds an OFFSET bind to each LIMIT and PostgreSQL none, so
+    # numbered binds would name other values on each (hub.store.plain_statements).
+    return _newest_first(statement).limit(literal_column("1")).scalar_subquery()
 
 
-def last_own_run(
-    connection: Connection, connector: str, *, outcome: str | None = None
-) -> Row[Any] | None:
-    """The connector's latest own run, or its latest own run that ended so."""
-    if outcome is None:
-        return connection.execute(LAST_OWN_RUN, {"connector": connector}).first()
-    values = {"connector": connector, "outcome": outcome}
-    return connection.execute(LAST_OWN_RUN_ENDED, values).first()
+def _own_run_summaries() -> Select[Any]:
+    connectors = _connectors_with_runs()
+    name = connectors.c.connector
+    summary = (
+        select(
+            _latest_own(connector_runs.c.id, name, outcome=None).label("run_id"),
+            _latest_own(
+                connector_runs.c.finished_at, name, outcome=RunOutcome.SUCCEEDED.value
+            ).label("last_success_at"),
+            failures_in_a_row_of(name).scalar_subquery().label("failures_in_a_row"),
+        )
+        .where(name.in_(bindparam("connectors", expanding=True)))
+        .subquery("summary")
+    )
+    return select(connector_runs, summary.c.last_success_at, summary.c.failures_in_a_row).join_from(
+        summary, connector_runs, connector_runs.c.id == summary.c.run_id
+    )
+
+
+OWN_RUN_SUMMARIES = _own_run_summaries()
+"""For each of ``connectors`` that has own runs: its latest own run (every column), when
+its latest successful one ended, and its failed runs in a row, in one statement whatever
+the number of connectors (the plain reads run it too: hub.store.plain_sql)."""
+
+
+def own_run_summaries(connection: Connection, connectors: Sequence[str]) -> Sequence[Row[Any]]:
+    """`OWN_RUN_SUMMARIES`' rows: none for a connector without own runs."""
+    if not connectors:
+        return []
+    return connection.execute(OWN_RUN_SUMMARIES, {"connectors": list(connectors)}).all()
 
 
 REPLAY_RUN_IDS = select(replays.c.run_id).where(

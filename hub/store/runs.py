@@ -46,6 +46,7 @@ __all__ = [
     "close_abandoned_run",
     "close_run",
     "consecutive_failures",
+    "failures_in_a_row_of",
     "last_failure",
     "open_own_runs",
     "open_run",
@@ -113,10 +114,16 @@ class OpenRun:
     next_started_at: datetime | None
 
 
+def own_runs(runs: Any = connector_runs) -> ColumnElement[bool]:
+    """The condition for a connector's own runs (of ``runs``, the table or an alias of
+    it): replays are not counted as its health."""
+    return ~exists().where(replays.c.run_id == runs.c.id).correlate_except(replays)
+
+
 def _leased_runs(runs: Any) -> ColumnElement[bool]:
     """The connector's own runs opened under its lease: neither a replay (which holds no
     lease) nor an hour of pushes (closed as it is written)."""
-    return and_(runs.c.push_window.is_(None), ~exists().where(replays.c.run_id == runs.c.id))
+    return and_(runs.c.push_window.is_(None), own_runs(runs))
 
 
 def _open_own_runs() -> Select[Any]:
@@ -266,43 +273,58 @@ def record_rejects(
     )
 
 
-def own_runs() -> ColumnElement[bool]:
-    """The condition for a connector's own runs: replays are not counted as its health."""
-    return ~exists().where(replays.c.run_id == connector_runs.c.id)
-
-
-def _consecutive_failures() -> Select[Any]:
-    connector = bindparam("connector", type_=String)
-    last_success = (
-        select(func.max(connector_runs.c.started_at))
+def failures_in_a_row_of(connector: ColumnElement[Any]) -> Select[Any]:
+    """The count of failed own runs of ``connector`` since its last success and its last
+    resume: a bind for one connector (`CONSECUTIVE_FAILURES`), or a column of an
+    enclosing statement for each of its rows (the status's, hub.store.run_history); each
+    table under a name of its own, so that only ``connector`` is taken from outside."""
+    failed = connector_runs.alias("failed_runs")
+    succeeded = connector_runs.alias("succeeded_runs")
+    first = connector_runs.alias("first_runs")
+    last_success = (  # the newest first, so that the index finds it without the history
+        select(succeeded.c.started_at)
         .where(
-            connector_runs.c.connector == connector,
-            connector_runs.c.outcome == RunOutcome.SUCCEEDED.value,
-            own_runs(),
+            succeeded.c.connector == connector,
+            succeeded.c.outcome == RunOutcome.SUCCEEDED.value,
+            own_runs(succeeded),
         )
+        .order_by(succeeded.c.started_at.desc())
+        .limit(literal_column("1"))
+        .correlate_except(succeeded)
+        .scalar_subquery()
+    )
+    first_start = (
+        select(func.min(first.c.started_at))
+        .where(first.c.connector == connector)
+        .correlate_except(first)
         .scalar_subquery()
     )
     reset_at = (
         select(connector_leases.c.failures_reset_at)
         .where(connector_leases.c.connector == connector)
+        .correlate_except(connector_leases)
         .scalar_subquery()
     )
     return (
         select(func.count())
-        .select_from(connector_runs)
+        .select_from(failed)
         .where(
-            connector_runs.c.connector == connector,
-            connector_runs.c.outcome == RunOutcome.FAILED.value,
-            own_runs(),
-            or_(last_success.is_(None), connector_runs.c.started_at > last_success),
-            or_(reset_at.is_(None), connector_runs.c.started_at >= reset_at),
+            failed.c.connector == connector,
+            # The runs since the last success as a range of the index on connector and
+            # start (the conditions below say exactly which count; an OR takes no range).
+            failed.c.started_at >= func.coalesce(last_success, first_start),
+            failed.c.outcome == RunOutcome.FAILED.value,
+            own_runs(failed),
+            or_(last_success.is_(None), failed.c.started_at > last_success),
+            or_(reset_at.is_(None), failed.c.started_at >= reset_at),
         )
+        .correlate_except(failed)
     )
 
 
-CONSECUTIVE_FAILURES = _consecutive_failures()
-"""Failed own runs of ``connector`` since its last success and its last resume (the plain
-reads run it too: hub.store.plain_sql)."""
+CONSECUTIVE_FAILURES = failures_in_a_row_of(bindparam("connector", type_=String))
+"""Failed own runs of ``connector`` since its last success and its last resume (alerting
+asks it after each run; the status counts every connector's at once: hub.store.run_history)."""
 
 
 def consecutive_failures(connection: Connection, connector: str) -> int:
