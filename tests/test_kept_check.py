@@ -193,7 +193,7 @@ def test_a_time_zone_s_file_is_followed(
     path = _network(tmp_path)
     passing = _said(read_check(path))
     kept = pickle.loads(_kept_file(cache).read_bytes())
-    assert str(own_zones / "Europe" / "Paris") in dict(kept.read)
+    assert str(own_zones / "Europe" / "Paris") in dict(kept.files)
     assert _said(read_check(path)) == passing
     assert len(checks) == 1
     (own_zones / "Europe" / "Paris").unlink()
@@ -251,7 +251,7 @@ def test_a_kept_check_that_cannot_be_trusted_or_read_is_not_used(
     _kept_file(cache).write_bytes(b"not a pickle")
     assert _said(read_check(path)) == passing
     assert len(checks) == 3
-    older = object.__new__(network_cache._KeptCheck)
+    older = object.__new__(network_cache._Beside)
     older.__dict__["format"] = 0  # another release's
     network_cache._store(_kept_file(cache), older)
     assert _said(read_check(path)) == passing

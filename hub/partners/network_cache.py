@@ -45,7 +45,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from hub.errors import ConfigurationError
 
@@ -84,38 +84,27 @@ class _Kept:
     directions: dict[str, tuple[Stamp, MessageDirection]]
 
 
+_V = TypeVar("_V")
+
+
 @dataclass(frozen=True)
-class _KeptOutline:
+class _Beside(Generic[_V]):
+    """What is kept beside the checked network (its outline, what a check found): fresh
+    under the same stamps and, besides, under those of the other files it was made from.
+    One record for both: each dataclass made costs every command that imports this
+    module (about 5 M instructions)."""
+
     format: int
     python: str
     import_path: tuple[str, ...]
     digest: str
     stamps: tuple[tuple[str, Stamp], ...]
-    """The kept network's: what checked the network the outline was made from."""
-    mappings: tuple[tuple[str, Stamp], ...]
-    """Each connector's mapping file, as it was when its direction was read (and the
-    outline's module)."""
-    outline: NetworkOutline
+    """What checked the network: its process's import path and module files."""
+    files: tuple[tuple[str, Stamp], ...]
+    """An outline's: each connector's mapping file, as it was when its direction was read
+    (and the outline's module). A check's: every file it opened, stamped as it opened it."""
+    value: _V
 
-
-@dataclass(frozen=True)
-class _KeptCheck:
-    format: int
-    python: str
-    import_path: tuple[str, ...]
-    digest: str
-    stamps: tuple[tuple[str, Stamp], ...]
-    """The checking process's import path and module files, as a kept network's."""
-    read: tuple[tuple[str, Stamp], ...]
-    """Every file the check opened, stamped as it was opened."""
-    check: NetworkCheck
-
-
-_FORMATS: dict[type[Any], int] = {
-    _Kept: _FORMAT,
-    _KeptOutline: _OUTLINE_FORMAT,
-    _KeptCheck: _CHECK_FORMAT,
-}
 
 _T = TypeVar("_T")
 
@@ -144,16 +133,18 @@ def read_outline(path: Path) -> NetworkOutline:
     takes it) and kept beside it. Reading a kept outline imports no pydantic."""
     resolved = path.resolve()
     outline_at = cache_directory() / f"outline-{_digest(str(resolved))}.pickle"
-    kept = _load(outline_at, _KeptOutline)
-    if kept is not None and _fresh(kept, resolved):
-        return kept.outline
+    from hub.partners.network_outline import NetworkOutline
+
+    kept = _kept_beside(outline_at, resolved, _OUTLINE_FORMAT, NetworkOutline)
+    if kept is not None:
+        return kept
     network, digest, stamps = _network_and_stamps(path)
     mappings = _mapping_stamps(network)
     outline = network.outline()
     if stamps is not None and digest is not None:
         _store(
             outline_at,
-            _KeptOutline(
+            _Beside(
                 _OUTLINE_FORMAT, sys.version, tuple(sys.path), digest, stamps, mappings, outline
             ),
         )
@@ -172,9 +163,11 @@ def read_check(path: Path) -> NetworkCheck:
     resolved = path.resolve()
     # Its sentences name the file as it was given: kept apart from another spelling.
     kept_at = cache_directory() / f"check-{_digest(f'{path}|{resolved}')}.pickle"
-    kept = _load(kept_at, _KeptCheck)
-    if kept is not None and _fresh(kept, resolved):
-        return kept.check
+    from hub.partners.network_check import NetworkCheck
+
+    kept = _kept_beside(kept_at, resolved, _CHECK_FORMAT, NetworkCheck)
+    if kept is not None:
+        return kept
     from hub.partners.connectors import network_check
 
     before = _content_digest(resolved)
@@ -187,9 +180,17 @@ def read_check(path: Path) -> NetworkCheck:
     stamps = _environment_stamps()
     _store(
         kept_at,
-        _KeptCheck(_CHECK_FORMAT, sys.version, tuple(sys.path), before, stamps, read, check),
+        _Beside(_CHECK_FORMAT, sys.version, tuple(sys.path), before, stamps, read, check),
     )
     return check
+
+
+def _kept_beside(kept_at: Path, resolved: Path, expected: int, kind: type[_V]) -> _V | None:
+    """What is kept beside the network at ``kept_at``, if fresh and a ``kind``."""
+    kept = _load(kept_at, _Beside)
+    if kept is None or not _fresh(kept, resolved, expected) or not isinstance(kept.value, kind):
+        return None
+    return kept.value
 
 
 _opening: list[dict[str, Stamp]] = []
@@ -242,7 +243,7 @@ def _network_and_stamps(
     resolved = path.resolve()
     kept_at = cache_directory() / f"network-{_digest(str(resolved))}.pickle"
     kept = _load(kept_at, _Kept)
-    if kept is not None and _fresh(kept, resolved):
+    if kept is not None and _fresh(kept, resolved, _FORMAT):
         network = Network(kept.config, path)
         network._directions.update(kept.directions)
         return network, kept.digest, kept.stamps
@@ -309,21 +310,17 @@ def _environment_stamps() -> tuple[tuple[str, Stamp], ...]:
     return tuple((where, _stamp(where)) for where in sorted(paths))
 
 
-def _fresh(kept: _Kept | _KeptOutline | _KeptCheck, resolved: Path) -> bool:
+def _fresh(kept: _Kept | _Beside[Any], resolved: Path, expected: int) -> bool:
     """Whether nothing changed: the format, this Python and its import path,
     connectors.yaml's bytes, every stamp the network was checked under and, for an
     outline, its mappings' stamps, for a check, those of every file it read; a file of
     another shape (another release's) never is."""
     try:
-        if kept.format != _FORMATS[type(kept)] or kept.python != sys.version:
+        if kept.format != expected or kept.python != sys.version:
             return False
         if kept.import_path != tuple(sys.path) or _content_digest(resolved) != kept.digest:
             return False
-        more: tuple[tuple[str, Stamp], ...] = ()
-        if isinstance(kept, _KeptOutline):
-            more = kept.mappings
-        elif isinstance(kept, _KeptCheck):
-            more = kept.read
+        more = kept.files if isinstance(kept, _Beside) else ()
         return all(_stamp(where) == stamp for where, stamp in (*kept.stamps, *more))
     except (AttributeError, TypeError, ValueError):
         return False
@@ -348,7 +345,7 @@ def _trusted(status: os.stat_result) -> bool:
     return own and not status.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
 
 
-def _store(kept_at: Path, kept: _Kept | _KeptOutline | _KeptCheck) -> None:
+def _store(kept_at: Path, kept: _Kept | _Beside[Any]) -> None:
     """Written whole under another name, then renamed: a command reading at the same
     time finds the old file or the new one. A directory that cannot be written to
     keeps nothing, and the command goes on."""
