@@ -11,7 +11,7 @@ import shutil
 import subprocess
 import sys
 import zoneinfo
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -306,10 +306,10 @@ def _broken_and_warned(path: Path) -> None:
     ids=["shipped", "some secrets set", "a profile lacking", "errors and warnings"],
 )
 def test_the_command_says_the_same_bytes_kept_or_fresh(
-    tmp_path: Path, change: object, variables: dict[str, str], kept: bool
+    tmp_path: Path, change: Callable[[Path], None] | None, variables: dict[str, str], kept: bool
 ) -> None:
     path = _network(tmp_path / "network")
-    if callable(change):
+    if change is not None:
         change(path)
     first = _command(path, tmp_path / "kept", **variables)
     kept_files = list((tmp_path / "kept").glob("check-*.pickle"))
