@@ -26,15 +26,11 @@ app = typer.Typer(help="The partner network's connectors.", no_args_is_help=True
 @app.command("check")
 def check(network: NetworkOption = None) -> None:
     """Validate connectors.yaml and every mapping it names; each problem with file and line."""
-    from hub.partners.connectors import Problem, check_network, open_network
-    from hub.sync.profiles import profile_needs
+    from hub.partners.network_cache import read_check
 
     path = network_path(network)
-    problems = check_network(path)
-    if not any(not problem.warning for problem in problems):
-        # What every case routed this way would lack: only the operator can add it.
-        needs = profile_needs(open_network(path))
-        problems += [Problem(f"{path}: {text}") for text in needs]
+    # Kept once it passed, while nothing it read changed; the secrets are read now.
+    problems = read_check(path).problems()
     errors = [p for p in problems if not p.warning]
     from rich.text import Text
 

@@ -6,6 +6,7 @@ tests/test_status.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import pickle
 from datetime import UTC, datetime, timedelta
@@ -18,7 +19,6 @@ from typer.testing import CliRunner
 
 import hub.operators.status as status_module
 import hub.partners.network as network_module
-import hub.partners.network_cache as network_cache
 from cli import app
 from hub.config.home import CLOCK_FILE_VARIABLE
 from hub.partners.network import Network, open_network
@@ -167,9 +167,7 @@ def test_an_outline_that_cannot_be_read_is_made_again(
         kept_at.write_bytes(b"not a pickle at all")
     elif spoil == "older format":
         kept = pickle.loads(kept_at.read_bytes())
-        older = network_cache._KeptOutline(
-            0, kept.python, kept.digest, kept.stamps, kept.mappings, kept.outline
-        )
+        older = dataclasses.replace(kept, format=0)
         kept_at.write_bytes(pickle.dumps(older))
     else:
         kept_at.write_bytes(pickle.dumps({"outline": "of another release"}))

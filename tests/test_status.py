@@ -381,6 +381,19 @@ outline (hub.partners.network_outline) loads none of it (issue 17, twelfth pass)
 _OUTLINE = (*_SERVING, *_BUILDING, *_SQLITE, *_NO_ENGINE, *_NETWORK_MODELS)
 """A network command that reads the store through hub.store.plain and the network's
 kept outline: no SQLAlchemy, no pydantic, no network model."""
+_CHECKING = (
+    "adapters.codecs",
+    "adapters.transports",
+    "adapters.receivers",
+    "lxml",
+    "hub.mapping",
+    "hub.sync.profiles",
+    "hub.sync.addresses",
+    "hub.ports",
+    "hub.config.yamlfile",
+)
+"""What checking the network loads beyond its models: the adapters, the mappings, the
+profiles' needs; a kept check loads none of it."""
 _MODEL_CLASSES = (
     "hub.model.case",
     "hub.model.event",
@@ -416,7 +429,9 @@ through the same rules (hub.store.stored_events, hub.store.measured_rows), none 
         # It binds instants: SQLite's text of one comes from hub.model.utc_texts, which
         # imports nothing; none of the model's classes.
         (["retention", "--dry-run"], (*_OUTLINE, "hub.model.event", "hub.model.case")),
-        (["connectors", "check"], (*_SERVING, *_RUNNING, "sqlalchemy", "hub.store")),
+        # Its first run checked and kept what it found: said again without PyYAML,
+        # pydantic, an adapter or a mapping (issue 17, thirteenth pass).
+        (["connectors", "check"], (*_OUTLINE, *_CHECKING, "hub.store")),
     ],
     ids=lambda value: " ".join(value) if isinstance(value, list) else None,
 )
@@ -427,8 +442,8 @@ def test_a_command_that_serves_no_http_imports_only_what_it_uses(
     the store alone loads no network model, `hub overview` and `hub db current` no Alembic
     (the head is read from the migration files), `hub connectors list` no store and no
     connector, `hub sla` not every country's holidays nor (with `hub cases show`) the
-    canonical model's classes, `hub connectors check` nothing that
-    runs a connector and no store (it reads files only), `hub retention --dry-run` no
+    canonical model's classes, `hub connectors check` run again nothing that checks
+    (what it found was kept; afresh: the next test), `hub retention --dry-run` no
     SQLAlchemy (its counts go through hub.store.plain), none of them the serving
     machinery or a partner client. A command that shows the network, run a second time
     (the first checked the network and kept its outline), loads neither pydantic nor the
@@ -452,6 +467,17 @@ def test_a_command_that_serves_no_http_imports_only_what_it_uses(
     assert "commands.common" in importers  # the list is the command's own
     found = pulled_in(importers, unused)
     assert found == [], f"hub {' '.join(arguments)} imported {found}"
+
+
+def test_a_check_made_afresh_imports_no_store_nor_what_runs_a_connector(tmp_path: Path) -> None:
+    """Issue 17: `hub connectors check` with nothing kept builds and checks every
+    connector and runs none: nothing that runs one, no store (it reads files only)."""
+    environ = {**os.environ, "COLUMNS": "200", "HUB_CACHE_DIR": str(tmp_path / "kept")}
+    environ.pop("HUB_HOME", None)
+    importers = importers_of(["connectors", "check"], environ, tmp_path / "modules.txt")
+    assert "hub.partners.connectors" in importers, "checked afresh"
+    found = pulled_in(importers, (*_SERVING, *_RUNNING, "sqlalchemy", "hub.store"))
+    assert found == [], f"hub connectors check imported {found}"
 
 
 def test_every_command_s_parameters_are_annotated_with_objects_not_strings() -> None:

@@ -33,6 +33,8 @@ from hub.partners.ingest.pipeline import InboundPipeline
 from hub.partners.network import Network as Network  # the network's home: network.py
 from hub.partners.network import mapping_path
 from hub.partners.network import open_network as open_network
+from hub.partners.network_check import Finding, NetworkCheck, SecretsToRead
+from hub.partners.network_check import Problem as Problem  # said by check_network
 from hub.ports import (
     AcknowledgingCodec,
     Capability,
@@ -306,22 +308,35 @@ def _check_acknowledgement(
         )
 
 
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with the network, in a sentence that says where."""
-
-    text: str
-    warning: bool = False
-
-
 def check_network(path: Path, environ: dict[str, str] | None = None) -> list[Problem]:
-    """Every problem of connectors.yaml and of every mapping it names, not just the first."""
+    """Every problem of connectors.yaml and of every mapping it names, not just the first
+    (the parties' profiles aside: :func:`network_check`)."""
+    return NetworkCheck(tuple(_findings(path)[1])).problems(environ)
+
+
+def network_check(path: Path) -> NetworkCheck:
+    """What `hub connectors check` says of the network: every finding of
+    :func:`check_network` then, when none is an error, what the declared parties'
+    profiles lack for the messages routed to others, which only the operator can add.
+    Whether secrets are set is asked where the result is shown (NetworkCheck.problems)."""
+    config, findings = _findings(path)
+    check = NetworkCheck(tuple(findings))
+    if config is None or check.has_errors:
+        return check
+    from hub.sync.profiles import profile_needs
+
+    needs = profile_needs(Network(config, path))
+    return NetworkCheck((*findings, *(Problem(f"{path}: {text}") for text in needs)))
+
+
+def _findings(path: Path) -> tuple[NetworkConfig | None, list[Finding]]:
+    """The network as validated (None when it is not) and every finding, in order."""
     try:
         network = load_network(path)
     except ConfigurationError as error:
-        return [Problem(line) for line in error.message.splitlines()]
+        return None, [Problem(line) for line in error.message.splitlines()]
     document = read_yaml(path)
-    problems: list[Problem] = []
+    problems: list[Finding] = []
     loaded: dict[Path, MappingSpec | ConfigurationError] = {}
     for index, spec in enumerate(network.connectors):
         way_in = "receiver" if spec.receiver is not None else "transport"
@@ -350,10 +365,7 @@ def check_network(path: Path, environ: dict[str, str] | None = None) -> list[Pro
         except ConfigurationError as error:
             problems.extend(Problem(line) for line in error.message.splitlines())
             continue
-        try:
-            read_secrets(spec.name, spec.secret_names(), environ)
-        except ConfigurationError as error:
-            problems.append(Problem(f"{path}: {error.message}", warning=True))
+        problems.append(SecretsToRead(str(path), spec.name, tuple(spec.secret_names().items())))
     problems.extend(_unaddressable_rules(path, network))
     problems.extend(_shared_addresses(path, document, network))
     for index, drop in enumerate(network.case_imports):
@@ -362,7 +374,7 @@ def check_network(path: Path, environ: dict[str, str] | None = None) -> list[Pro
         except ConfigurationError as error:
             line = document.line_of(("case_imports", index, "transport", "type"))
             problems.append(Problem(f"{path}:{line}: case import {drop.name!r}: {error.message}"))
-    return problems
+    return network, problems
 
 
 def _read_once(loaded: dict[Path, MappingSpec | ConfigurationError], path: Path) -> MappingSpec:

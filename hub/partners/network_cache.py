@@ -21,7 +21,14 @@ is checked or taken as kept. It is fresh under the same stamps as the kept netwo
 under its mappings' stamps (each connector's direction is in it); a command that reads
 the outline imports neither pydantic nor the network's models (issue 17).
 
-Both are pickles: they are read only from a directory of the user's own that no one
+And what `hub connectors check` found (hub.partners.network_check), when it found no
+error: fresh under the same stamps and, besides, every file the check opened, stamped as
+it opened it (the mappings, the files they name, the time zones' files, the packages'
+metadata), heard through an audit hook (``sys.addaudithook``, the one way to see what a
+library opens). Whether each connector's secrets are set is not kept: it is read each
+time the result is shown.
+
+All three are pickles: they are read only from a directory of the user's own that no one
 else may write (``HUB_CACHE_DIR``, else ``$XDG_CACHE_HOME/aftersales-hub``, else
 ``~/.cache/aftersales-hub``), and any file that cannot be trusted or read is ignored.
 """
@@ -34,24 +41,29 @@ import pickle
 import stat
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from hub.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from hub.config.network import NetworkConfig
     from hub.partners.network import MessageDirection, Network
+    from hub.partners.network_check import NetworkCheck
     from hub.partners.network_outline import NetworkOutline
 
-__all__ = ["CACHE_DIR_VARIABLE", "cache_directory", "read_network", "read_outline"]
+__all__ = ["CACHE_DIR_VARIABLE", "cache_directory", "read_check", "read_network", "read_outline"]
 
 CACHE_DIR_VARIABLE = "HUB_CACHE_DIR"
-_FORMAT = 1
+_FORMAT = 2
 """Raised when what is kept changes shape: an older file is then read as no file."""
-_OUTLINE_FORMAT = 2
+_OUTLINE_FORMAT = 3
 """The same, for the outline's file."""
+_CHECK_FORMAT = 1
+"""The same, for the check's file."""
 
 Stamp = tuple[int, int]
 """Modification time (ns) and size; (-1, -1) for a path that does not exist."""
@@ -61,6 +73,9 @@ Stamp = tuple[int, int]
 class _Kept:
     format: int
     python: str
+    import_path: tuple[str, ...]
+    """``sys.path`` as it was: another (a venv elsewhere, another ``PYTHONPATH``) may
+    import other files, none of which the stamps name."""
     digest: str
     """connectors.yaml's own SHA-256: an edit that keeps its size within the file
     system's tick of time still shows."""
@@ -69,17 +84,26 @@ class _Kept:
     directions: dict[str, tuple[Stamp, MessageDirection]]
 
 
+_V = TypeVar("_V")
+
+
 @dataclass(frozen=True)
-class _KeptOutline:
+class _Beside(Generic[_V]):
+    """What is kept beside the checked network (its outline, what a check found): fresh
+    under the same stamps and, besides, under those of the other files it was made from.
+    One record for both: each dataclass made costs every command that imports this
+    module (about 5 M instructions)."""
+
     format: int
     python: str
+    import_path: tuple[str, ...]
     digest: str
     stamps: tuple[tuple[str, Stamp], ...]
-    """The kept network's: what checked the network the outline was made from."""
-    mappings: tuple[tuple[str, Stamp], ...]
-    """Each connector's mapping file, as it was when its direction was read (and the
-    outline's module)."""
-    outline: NetworkOutline
+    """What checked the network: its process's import path and module files."""
+    files: tuple[tuple[str, Stamp], ...]
+    """An outline's: each connector's mapping file, as it was when its direction was read
+    (and the outline's module). A check's: every file it opened, stamped as it opened it."""
+    value: _V
 
 
 _T = TypeVar("_T")
@@ -109,18 +133,104 @@ def read_outline(path: Path) -> NetworkOutline:
     takes it) and kept beside it. Reading a kept outline imports no pydantic."""
     resolved = path.resolve()
     outline_at = cache_directory() / f"outline-{_digest(str(resolved))}.pickle"
-    kept = _load(outline_at, _KeptOutline)
-    if kept is not None and _fresh(kept, resolved):
-        return kept.outline
+    from hub.partners.network_outline import NetworkOutline
+
+    kept = _kept_beside(outline_at, resolved, _OUTLINE_FORMAT, NetworkOutline)
+    if kept is not None:
+        return kept
     network, digest, stamps = _network_and_stamps(path)
     mappings = _mapping_stamps(network)
     outline = network.outline()
     if stamps is not None and digest is not None:
         _store(
             outline_at,
-            _KeptOutline(_OUTLINE_FORMAT, sys.version, digest, stamps, mappings, outline),
+            _Beside(
+                _OUTLINE_FORMAT, sys.version, tuple(sys.path), digest, stamps, mappings, outline
+            ),
         )
     return outline
+
+
+def read_check(path: Path) -> NetworkCheck:
+    """What `hub connectors check` finds in the network of ``path``
+    (:func:`hub.partners.connectors.network_check`), as kept when it found no error and
+    nothing it ran with or read changed since: this Python, its import path and module
+    files, connectors.yaml's bytes and every file the check opened; otherwise checked
+    again, and kept if it finds no error. The secrets are not part of it: the result's
+    ``problems()`` reads them each time. A check that finds an error is never kept: an
+    error may come from a file only looked at, never opened (an XSD that is not there),
+    which no stamp would follow, and the integrator mends it before running it again."""
+    resolved = path.resolve()
+    # Its sentences name the file as it was given: kept apart from another spelling.
+    kept_at = cache_directory() / f"check-{_digest(f'{path}|{resolved}')}.pickle"
+    from hub.partners.network_check import NetworkCheck
+
+    kept = _kept_beside(kept_at, resolved, _CHECK_FORMAT, NetworkCheck)
+    if kept is not None:
+        return kept
+    from hub.partners.connectors import network_check
+
+    before = _content_digest(resolved)
+    with _files_opened() as opened:
+        check = network_check(path)
+    heard = os.path.abspath(path) in opened  # an audit hook refused says nothing
+    if check.has_errors or not heard or before is None or _content_digest(resolved) != before:
+        return check
+    read = tuple(sorted(opened.items()))
+    stamps = _environment_stamps()
+    _store(
+        kept_at,
+        _Beside(_CHECK_FORMAT, sys.version, tuple(sys.path), before, stamps, read, check),
+    )
+    return check
+
+
+def _kept_beside(kept_at: Path, resolved: Path, expected: int, kind: type[_V]) -> _V | None:
+    """What is kept beside the network at ``kept_at``, if fresh and a ``kind``."""
+    kept = _load(kept_at, _Beside)
+    if kept is None or not _fresh(kept, resolved, expected) or not isinstance(kept.value, kind):
+        return None
+    return kept.value
+
+
+_opening: list[dict[str, Stamp]] = []
+"""While checks run: for each, the files opened so far, stamped as each was opened."""
+_listening: list[bool] = []
+"""Whether this process's audit hook is in place (it cannot be taken out)."""
+
+
+@contextmanager
+def _files_opened() -> Iterator[dict[str, Stamp]]:
+    """Every file opened meanwhile (by path, made absolute), stamped before it was read:
+    a file changed while it is read shows as changed next time. Every thread's opening is
+    heard: a file that was not the check's only makes the kept result checked again. What
+    this process had opened before and keeps in memory (a zone already loaded, the entry
+    points already scanned) is not opened again: the command checks once a process."""
+    if not _listening:
+        sys.addaudithook(_heard)
+        _listening.append(True)
+    opened: dict[str, Stamp] = {}
+    _opening.append(opened)
+    try:
+        yield opened
+    finally:
+        _opening.remove(opened)
+
+
+def _heard(event: str, args: tuple[Any, ...]) -> None:
+    """The audit hook: Python raises "open" before opening any file (io.open, os.open,
+    a zone's file in zoneinfo), whether it exists or not."""
+    if event != "open" or not _opening or not args or isinstance(args[0], int):
+        return
+    try:
+        where = os.path.abspath(os.fsdecode(args[0]))
+    except (TypeError, ValueError):
+        return
+    if "__pycache__" in where:  # bytecode: its module's file is stamped
+        return
+    for opened in _opening:
+        if where not in opened:
+            opened[where] = _stamp(where)
 
 
 def _network_and_stamps(
@@ -133,7 +243,7 @@ def _network_and_stamps(
     resolved = path.resolve()
     kept_at = cache_directory() / f"network-{_digest(str(resolved))}.pickle"
     kept = _load(kept_at, _Kept)
-    if kept is not None and _fresh(kept, resolved):
+    if kept is not None and _fresh(kept, resolved, _FORMAT):
         network = Network(kept.config, path)
         network._directions.update(kept.directions)
         return network, kept.digest, kept.stamps
@@ -181,6 +291,7 @@ def _kept(resolved: Path, digest: str, network: Network) -> _Kept:
     return _Kept(
         format=_FORMAT,
         python=sys.version,
+        import_path=tuple(sys.path),
         digest=digest,
         stamps=_environment_stamps(),
         config=config,
@@ -199,17 +310,17 @@ def _environment_stamps() -> tuple[tuple[str, Stamp], ...]:
     return tuple((where, _stamp(where)) for where in sorted(paths))
 
 
-def _fresh(kept: _Kept | _KeptOutline, resolved: Path) -> bool:
-    """Whether nothing changed: the format and this Python, connectors.yaml's bytes, every
-    stamp the network was checked under and, for an outline, its mappings' stamps; a file
-    of another shape (another release's) never is."""
+def _fresh(kept: _Kept | _Beside[Any], resolved: Path, expected: int) -> bool:
+    """Whether nothing changed: the format, this Python and its import path,
+    connectors.yaml's bytes, every stamp the network was checked under and, for an
+    outline, its mappings' stamps, for a check, those of every file it read; a file of
+    another shape (another release's) never is."""
     try:
-        outline = isinstance(kept, _KeptOutline)
-        if kept.format != (_OUTLINE_FORMAT if outline else _FORMAT):
+        if kept.format != expected or kept.python != sys.version:
             return False
-        if kept.python != sys.version or _content_digest(resolved) != kept.digest:
+        if kept.import_path != tuple(sys.path) or _content_digest(resolved) != kept.digest:
             return False
-        more = kept.mappings if isinstance(kept, _KeptOutline) else ()
+        more = kept.files if isinstance(kept, _Beside) else ()
         return all(_stamp(where) == stamp for where, stamp in (*kept.stamps, *more))
     except (AttributeError, TypeError, ValueError):
         return False
@@ -234,7 +345,7 @@ def _trusted(status: os.stat_result) -> bool:
     return own and not status.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
 
 
-def _store(kept_at: Path, kept: _Kept | _KeptOutline) -> None:
+def _store(kept_at: Path, kept: _Kept | _Beside[Any]) -> None:
     """Written whole under another name, then renamed: a command reading at the same
     time finds the old file or the new one. A directory that cannot be written to
     keeps nothing, and the command goes on."""
