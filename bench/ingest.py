@@ -4,13 +4,17 @@ Prints rows per second for the hub (codec -> mapping -> case resolution -> store
 transaction, with the raw archive), the cases of the file opened first as in production,
 beside floors measured in the same run: the raw floor (the same file through csv.reader,
 the same date parsing, and one SQLite executemany) and the store floors (the same rows
-into the hub's own events table: one executemany on SQLite, one COPY on PostgreSQL).
+into the hub's own events table: one executemany on SQLite, one COPY on PostgreSQL),
+and the duties floors (the store floors with the duties the hub must do and they skip,
+each the least way: the file archived, its id on every event, ids by a hash, the
+details' JSON, the touched cases' status; ``--duty-steps`` adds them one at a time). On
+PostgreSQL, this process's CPU and the server backends' (/proc) for the floors and the hub.
 Then the dry run (`hub ingest --dry-run`: parse, map, write JSON lines; nothing stored)
 against the raw floor, the overhead of 1,000 small files of 10 rows beyond their rows,
 and a 1,000,000-row file streamed in a child process with its peak memory.
 
     .venv/bin/python bench/ingest.py [--rows 200000] [--postgres-url URL] [--skip-postgres]
-                                     [--small-files 1000]
+                                     [--small-files 1000] [--duty-steps]
 """
 
 from __future__ import annotations
@@ -166,7 +170,7 @@ def postgres_store_floor(url: str, content: bytes) -> PostgresFigures:
     COPY (the fastest way in), each with its case's id, in one transaction."""
     with scratch_postgres(url) as database:
         prepare(database)
-        before = _backends_cpu(database)
+        before = backends_cpu(database)
         start, cpu = time.perf_counter(), time.process_time()
         rows = _floor_rows(content)
         recorded = datetime.now(UTC).isoformat()
@@ -185,7 +189,7 @@ def postgres_store_floor(url: str, content: bytes) -> PostgresFigures:
                     row = (f"{r[0]}:{n}", case_id, r[1], r[0], "case_status", r[2], False)
                     copy.write_row((*row, r[3], 60, recorded, "atelier-dupont", r[2], r[4]))
         seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-        return PostgresFigures(seconds, cpu, _server_cpu(before, _backends_cpu(database)))
+        return PostgresFigures(seconds, cpu, _server_cpu(before, backends_cpu(database)))
 
 
 DUTIES = ("archive", "message id", "stable ids", "details", "case status")
@@ -373,7 +377,7 @@ class PostgresFigures:
     server_cpu: float | None
 
 
-def _process_cpu(pid: int) -> float | None:
+def process_cpu(pid: int) -> float | None:
     """A process's user and system CPU seconds so far, from /proc (Linux)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -382,7 +386,7 @@ def _process_cpu(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _backends_cpu(database: Database) -> dict[int, float | None]:
+def backends_cpu(database: Database) -> dict[int, float | None]:
     """CPU so far of every server backend connected to ``database``'s database."""
     with database.transaction() as connection:
         driver = connection.connection.driver_connection
@@ -390,7 +394,7 @@ def _backends_cpu(database: Database) -> dict[int, float | None]:
         pids = driver.execute(
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
         ).fetchall()
-    return {pid: _process_cpu(pid) for (pid,) in pids}
+    return {pid: process_cpu(pid) for (pid,) in pids}
 
 
 def _server_cpu(before: dict[int, float | None], after: dict[int, float | None]) -> float | None:
@@ -412,7 +416,7 @@ def postgres_duties_floor(
     transaction."""
     with scratch_postgres(url) as database:
         prepare(database)
-        before = _backends_cpu(database)
+        before = backends_cpu(database)
         start, cpu = time.perf_counter(), time.process_time()
         recorded = datetime.now(UTC).isoformat()
         with database.transaction() as connection:
@@ -453,7 +457,7 @@ def postgres_duties_floor(
                     ),
                 )
         seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-        return PostgresFigures(seconds, cpu, _server_cpu(before, _backends_cpu(database)))
+        return PostgresFigures(seconds, cpu, _server_cpu(before, backends_cpu(database)))
 
 
 def dry_run(content: bytes) -> tuple[float, int]:
@@ -532,9 +536,9 @@ def sqlite_run(content: bytes) -> tuple[float, int, int]:
 def postgres_run(url: str, content: bytes) -> tuple[PostgresFigures, int, int]:
     with scratch_postgres(url) as database:
         prepare(database)
-        before = _backends_cpu(database)
+        before = backends_cpu(database)
         elapsed, stored, rejected, cpu = hub_ingest(database, content)
-        server = _server_cpu(before, _backends_cpu(database))
+        server = _server_cpu(before, backends_cpu(database))
         return PostgresFigures(elapsed, cpu, server), stored, rejected
 
 
