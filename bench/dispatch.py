@@ -702,8 +702,9 @@ def ceiling(one: Throughput, three: Throughput) -> str:
     return (
         f"ceiling of 3 over 1 on {CORES} cores: 1 process kept {cores:.2f} cores busy (all "
         f"parties), so at most {CORES / cores:.2f}x with every core theirs and a message's CPU "
-        f"unchanged ({per_message * 1e6:.0f} us); at 3 processes' CPU a message "
-        f"({per_message_three * 1e6:.0f} us) at most {at_three_cost:.2f}x; measured "
+        f"unchanged ({per_message * 1e6:.0f} us: {CORES / per_message:.0f} messages/s); at 3 "
+        f"processes' CPU a message ({per_message_three * 1e6:.0f} us: "
+        f"{CORES / per_message_three:.0f} messages/s) at most {at_three_cost:.2f}x; measured "
         f"{three.per_second / one.per_second:.2f}x, the machine busy "
         f"{three.cpu.machine_busy / (CORES * three.cpu.wall):.2f} of its cores meanwhile"
     )
