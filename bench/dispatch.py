@@ -705,7 +705,8 @@ def ceiling(one: Throughput, three: Throughput) -> str:
         f"unchanged ({per_message * 1e6:.0f} us: {CORES / per_message:.0f} messages/s); at 3 "
         f"processes' CPU a message ({per_message_three * 1e6:.0f} us: "
         f"{CORES / per_message_three:.0f} messages/s) at most {at_three_cost:.2f}x; measured "
-        f"{three.per_second / one.per_second:.2f}x, the machine busy "
+        f"{three.per_second / one.per_second:.2f}x ({three.per_second:.0f} messages/s, "
+        f"{three.per_second * per_message_three / CORES:.2f} of that), the machine busy "
         f"{three.cpu.machine_busy / (CORES * three.cpu.wall):.2f} of its cores meanwhile"
     )
 
