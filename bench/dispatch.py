@@ -33,7 +33,14 @@ none.
    the commit and stops when the receiver has seen every webhook-id. Messages per second
    is N over that time (it includes the wait for the dispatcher's next round: the hubs
    did not queue these messages, so nothing wakes them), printed with its ratio to the
-   floor of as many processes.
+   floor of as many processes. Beside it, the CPU seconds each party used over that
+   window, read from /proc from the commit to the last arrival seen: the hub processes,
+   the receiver, the database's PostgreSQL backends and this benchmark's polling, and
+   the whole machine's busy time against the window's cores x wall (other processes on
+   the machine included). From the 1-process run comes the ceiling of 3 over 1 on this
+   machine: if one process keeps X cores busy, every party included, more processes can
+   at most fill the cores, cores / X times as much (less when a message costs more CPU
+   with three).
 3. Latency, with one ``hub serve`` at ``--latency-dispatch-every`` (5 s, the default of
    `hub serve`: the dispatcher is woken by the push's webhook being queued, not by its
    schedule): P pushes (100 by default), one per case, each a ColisExpress event signed
@@ -71,6 +78,7 @@ from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.ingest import backends_cpu, process_cpu
 from bench.scratch import scratch_postgres
 from hub.model import Case, Event, EventType, stable_event_id
 from hub.model.parties import Party, PartyRole
@@ -162,6 +170,7 @@ class Receiver:
 
     url: str
     client: httpx.Client
+    pid: int
 
     def reset(self) -> None:
         self.client.post(f"{self.url}/reset").raise_for_status()
@@ -196,7 +205,7 @@ def receiver_process() -> Iterator[Receiver]:
                     if process.poll() is not None or time.monotonic() > deadline:
                         raise RuntimeError("the receiver did not start") from exc
                     time.sleep(0.1)
-            yield Receiver(url, client)
+            yield Receiver(url, client, process.pid)
     finally:
         process.terminate()
         try:
@@ -392,6 +401,106 @@ def outbox_states(database: Database) -> dict[str, int]:
     return {str(state): int(count) for state, count in rows}
 
 
+def machine_busy() -> tuple[float, float]:
+    """CPU seconds the whole machine has been busy and idle so far, all cores (/proc/stat:
+    idle and iowait are idle), whoever used them."""
+    ticks = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = ticks[3] + ticks[4]
+    return (sum(ticks) - idle) / os.sysconf("SC_CLK_TCK"), idle / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class CpuReading:
+    """Each party's CPU seconds so far (None: a /proc entry that cannot be read)."""
+
+    at: float
+    hubs: list[float | None]
+    receiver: float | None
+    backends: dict[int, float | None]
+    benchmark: float
+    machine: tuple[float, float]
+
+
+def read_cpu(running: Hubs, receiver: Receiver, backends: dict[int, float | None]) -> CpuReading:
+    """The parties' CPU now; ``backends``: the database's server backends, read just before."""
+    return CpuReading(
+        time.monotonic(),
+        [process_cpu(process.pid) for process in running.processes],
+        process_cpu(receiver.pid),
+        backends,
+        time.process_time(),
+        machine_busy(),
+    )
+
+
+@dataclass(frozen=True)
+class CpuUse:
+    """CPU seconds each party used over a measured window of ``wall`` seconds."""
+
+    wall: float
+    hubs: float | None
+    receiver: float | None
+    postgres: float | None
+    benchmark: float
+    machine_busy: float
+    machine_idle: float
+
+    @classmethod
+    def between(cls, first: CpuReading, last: CpuReading) -> CpuUse:
+        def spent(before: float | None, after: float | None) -> float | None:
+            return None if before is None or after is None else after - before
+
+        hubs: float | None = 0.0
+        for before, after in zip(first.hubs, last.hubs, strict=True):
+            used = spent(before, after)
+            hubs = None if hubs is None or used is None else hubs + used
+        postgres: float | None = 0.0
+        for pid, after in last.backends.items():  # a backend new since the first: from zero
+            used = spent(first.backends.get(pid, 0.0), after)
+            postgres = None if postgres is None or used is None else postgres + used
+        return cls(
+            last.at - first.at,
+            hubs,
+            spent(first.receiver, last.receiver),
+            postgres,
+            last.benchmark - first.benchmark,
+            last.machine[0] - first.machine[0],
+            last.machine[1] - first.machine[1],
+        )
+
+    @property
+    def parties(self) -> float | None:
+        """The hubs, the receiver, PostgreSQL's backends and this benchmark, together."""
+        if self.hubs is None or self.receiver is None or self.postgres is None:
+            return None
+        return self.hubs + self.receiver + self.postgres + self.benchmark
+
+    def describe(self, messages: int, cores: int) -> str:
+        def part(name: str, seconds: float | None) -> str:
+            if seconds is None:
+                return f"{name} n/a"
+            return (
+                f"{name} {seconds:.2f} s ({seconds / self.wall:.2f} cores, "
+                f"{seconds / messages * 1e6:.0f} us a message)"
+            )
+
+        return (
+            f"CPU over the measured {self.wall:.2f} s: "
+            + "; ".join(
+                (
+                    part("hub processes", self.hubs),
+                    part("receiver", self.receiver),
+                    part("PostgreSQL backends", self.postgres),
+                    part("this benchmark (polling)", self.benchmark),
+                    part("together", self.parties),
+                )
+            )
+            + f"; machine busy {self.machine_busy:.2f} s of {cores} x wall = "
+            f"{cores * self.wall:.2f} s ({self.machine_busy / (cores * self.wall):.2f}; "
+            "other processes included)"
+        )
+
+
 @dataclass(frozen=True)
 class Throughput:
     processes: int
@@ -399,6 +508,7 @@ class Throughput:
     seconds: float
     deliveries: int
     states: dict[str, int]
+    cpu: CpuUse
 
     @property
     def per_second(self) -> float:
@@ -415,21 +525,24 @@ def measure_throughput(
         folder = Path(name)
         network = write_network(folder, receiver.url)
         prepare(database, network)
-        with hubs(processes, database, network, folder, every, concurrency):
+        with hubs(processes, database, network, folder, every, concurrency) as running:
             receiver.reset()
+            backends = backends_cpu(database)  # the hubs' connections, made at their start
             queued = queue_messages(database, network, messages)
             started = time.monotonic()
+            first = read_cpu(running, receiver, {pid: process_cpu(pid) for pid in backends})
             deadline = started + 600
             while receiver.distinct() < queued:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"only {receiver.distinct()} of {queued} delivered")
                 time.sleep(0.05)
+            cpu = CpuUse.between(first, read_cpu(running, receiver, backends_cpu(database)))
             seen = receiver.arrivals()
             last = max(seen.first_arrival.values())
             deliveries = seen.deliveries
             time.sleep(0.5)  # let the last marks land before reading the states
             states = outbox_states(database)
-    return Throughput(processes, queued, last - started, deliveries, states)
+    return Throughput(processes, queued, last - started, deliveries, states, cpu)
 
 
 @dataclass(frozen=True)
@@ -572,6 +685,32 @@ def measure_floor(receiver: Receiver, processes: int, messages: int, concurrency
     return len(arrivals) / (max(arrivals.values()) - started)
 
 
+CORES = os.cpu_count() or 1
+
+
+def ceiling(one: Throughput, three: Throughput) -> str:
+    """The most 3 processes can give over 1 on this machine, from the CPU the parties used:
+    if one process already keeps X cores busy (hubs, receiver, PostgreSQL, the polling),
+    more processes can at most fill the machine's cores, CORES / X times as much, and
+    less if a message costs more CPU with three."""
+    used, used_three = one.cpu.parties, three.cpu.parties
+    if used is None or used_three is None:
+        return "ceiling of 3 over 1: n/a (a party's CPU could not be read from /proc)"
+    cores = used / one.cpu.wall
+    per_message, per_message_three = used / one.messages, used_three / three.messages
+    at_three_cost = CORES / per_message_three / one.per_second
+    return (
+        f"ceiling of 3 over 1 on {CORES} cores: 1 process kept {cores:.2f} cores busy (all "
+        f"parties), so at most {CORES / cores:.2f}x with every core theirs and a message's CPU "
+        f"unchanged ({per_message * 1e6:.0f} us: {CORES / per_message:.0f} messages/s); at 3 "
+        f"processes' CPU a message ({per_message_three * 1e6:.0f} us: "
+        f"{CORES / per_message_three:.0f} messages/s) at most {at_three_cost:.2f}x; measured "
+        f"{three.per_second / one.per_second:.2f}x ({three.per_second:.0f} messages/s, "
+        f"{three.per_second * per_message_three / CORES:.2f} of that), the machine busy "
+        f"{three.cpu.machine_busy / (CORES * three.cpu.wall):.2f} of its cores meanwhile"
+    )
+
+
 def percentile(sorted_values: Sequence[float], fraction: float) -> float:
     """Nearest-rank percentile of already sorted values."""
     rank = max(1, min(len(sorted_values), round(fraction * len(sorted_values) + 0.5)))
@@ -620,6 +759,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "of its own"
     )
     rates: dict[int, float] = {}
+    runs: dict[int, Throughput] = {}
     with receiver_process() as receiver:
         floors = {n: measure_floor(receiver, n, args.messages, concurrency) for n in (1, 3)}
         for processes, floor in floors.items():
@@ -637,13 +777,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 concurrency,
             )
             rates[processes] = figures.per_second
+            runs[processes] = figures
             print(
                 f"throughput, {figures.processes} hub serve process(es): "
                 f"{figures.messages} messages in {figures.seconds:.2f} s = "
                 f"{figures.per_second:.0f} messages/s, {figures.per_second / floors[processes]:.2f}"
                 f" of the floor ({figures.deliveries} deliveries; outbox {figures.states})"
             )
+            print(f"  {figures.cpu.describe(figures.messages, CORES)}")
         print(f"3 processes over 1: {rates[3] / rates[1]:.2f}")
+        print(ceiling(runs[1], runs[3]))
         latency = measure_latency(
             args.postgres_url,
             receiver,
