@@ -19,6 +19,8 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
+    ARRAY,
+    BigInteger,
     ColumnElement,
     CompoundSelect,
     Connection,
@@ -28,7 +30,9 @@ from sqlalchemy import (
     and_,
     bindparam,
     cast,
+    column,
     exists,
+    func,
     literal_column,
     null,
     select,
@@ -36,6 +40,8 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.sql.selectable import TableValuedAlias
+from sqlalchemy.types import TypeEngine
 
 from hub.model.statuses import FINAL_CASE_STATUSES
 from hub.store.case_rows import KeptReference as KeptReference
@@ -43,6 +49,7 @@ from hub.store.case_rows import RecordedBy as RecordedBy
 from hub.store.case_rows import kept_references
 from hub.store.compiled import DriverStatement
 from hub.store.tables import case_parties, case_references, cases, events, unlinked_reasons
+from hub.store.types import UtcDateTime
 from hub.store.unlinked_rows import UnlinkedEvent, unlinked_rows
 from hub.store.upsert import ignoring_conflicts, insert_ignoring_conflicts
 
@@ -175,6 +182,43 @@ _GIVEN = DriverStatement(lambda dialect: ignoring_conflicts(dialect, case_partie
 database kind, run on the driver (issue 17)."""
 
 
+def _unnested(*columns: tuple[str, TypeEngine[Any]]) -> TableValuedAlias:
+    """PostgreSQL's rows from one array parameter a column (named as the column), each
+    cast to its type: a batch of rows as one statement's parameters."""
+    return (
+        func.unnest(*(cast(bindparam(f"{name}s"), ARRAY(kind)) for name, kind in columns))
+        .table_valued(*(column(name, kind) for name, kind in columns))
+        .render_derived()
+    )
+
+
+@cache
+def _given_at_once() -> PostgresqlInsert:
+    """``_GIVEN`` for PostgreSQL, the pairs given as two arrays: psycopg's executemany
+    costs the client about 85 k instructions a row (its pipeline's generators, a row's
+    parameters dumped in Python), one statement of arrays a few hundred (issue 17,
+    thirteenth pass). How and since are one for the batch."""
+    from sqlalchemy.dialects import postgresql
+
+    pairs = _unnested(("case_id", BigInteger()), ("party_id", String()))
+    return (
+        postgresql.insert(case_parties)
+        .from_select(
+            ["case_id", "party_id", "how", "since"],
+            select(
+                pairs.c.case_id,
+                pairs.c.party_id,
+                bindparam("how", type_=String),
+                bindparam("since", type_=UtcDateTime),
+            ),
+        )
+        .on_conflict_do_nothing()
+    )
+
+
+_GIVEN_AT_ONCE = DriverStatement(lambda _dialect: _given_at_once())
+
+
 def _record_given(
     connection: Connection,
     pairs: set[tuple[str, str]],
@@ -183,10 +227,24 @@ def _record_given(
     now: datetime | None,
 ) -> None:
     moment = now or datetime.now(UTC)
+    known = [(ids[case_ref], party) for case_ref, party in sorted(pairs) if case_ref in ids]
+    if not known:
+        return
+    if connection.dialect.name == "postgresql":
+        case_ids, party_ids = zip(*known, strict=True)
+        _GIVEN_AT_ONCE.execute(
+            connection,
+            {
+                "case_ids": list(case_ids),
+                "party_ids": list(party_ids),
+                "how": how.value,
+                "since": moment,
+            },
+        )
+        return
     rows = [
-        {"case_id": ids[case_ref], "party_id": party, "how": how.value, "since": moment}
-        for case_ref, party in sorted(pairs)
-        if case_ref in ids
+        {"case_id": case_id, "party_id": party, "how": how.value, "since": moment}
+        for case_id, party in known
     ]
     _GIVEN.execute_many(connection, rows)
 
@@ -341,6 +399,33 @@ _CONFIRMING = DriverStatement(_confirming_upsert)
 """As ``_GIVEN``, for the references a file teaches."""
 
 
+@cache
+def _confirming_at_once() -> PostgresqlInsert:
+    """``_CONFIRMING`` for PostgreSQL, the rows given as three arrays (as
+    ``_given_at_once``); who recorded them is one for the batch."""
+    from sqlalchemy.dialects import postgresql
+
+    learned = _unnested(("case_id", BigInteger()), ("party_id", String()), ("reference", String()))
+    statement = postgresql.insert(case_references).from_select(
+        ["case_id", "party_id", "reference", "recorded_by"],
+        select(
+            learned.c.case_id,
+            learned.c.party_id,
+            learned.c.reference,
+            bindparam("recorded_by", type_=String),
+        ),
+    )
+    return statement.on_conflict_do_update(
+        index_elements=["case_id", "party_id"],
+        set_={"recorded_by": statement.excluded.recorded_by},
+        where=(case_references.c.reference == statement.excluded.reference)
+        & (case_references.c.recorded_by != RecordedBy.PARTNER.value),
+    )
+
+
+_CONFIRMING_AT_ONCE = DriverStatement(lambda _dialect: _confirming_at_once())
+
+
 def _learn_partner_references(
     connection: Connection, triples: set[tuple[str, str, str]], ids: Mapping[str, int]
 ) -> None:
@@ -359,6 +444,17 @@ def _learn_partner_references(
     if len({(row["case_id"], row["party_id"]) for row in rows}) == len(rows):
         # One statement: a new pair is inserted; a pair holding the same reference
         # unproven (a retailer's) becomes the partner's; a different one stays.
+        if connection.dialect.name == "postgresql":
+            _CONFIRMING_AT_ONCE.execute(
+                connection,
+                {
+                    "case_ids": [row["case_id"] for row in rows],
+                    "party_ids": [row["party_id"] for row in rows],
+                    "references": [row["reference"] for row in rows],
+                    "recorded_by": RecordedBy.PARTNER.value,
+                },
+            )
+            return
         _CONFIRMING.execute_many(connection, rows)
         return
     # Several references for one pair (PostgreSQL refuses to update a row twice in one
