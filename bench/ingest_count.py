@@ -20,7 +20,8 @@ the previous dump (``CALLGRIND_DUMP_STATS_AT``: one file each, ``/tmp/cg/out.N``
 ``--summarise`` adds the files up by name, in thousands of instructions a row. Without
 ``--parts`` the storing side is one figure (``store``); with it, the store's functions are
 wrapped, and each figure is a part's own instructions, without the parts inside it (the
-wrappers add well under 1 %). ``parse`` is the parse to a list; ``--floor`` counts on
+wrappers and their dumps add about 5 %: compare parts with parts, and count totals without
+``--parts``). ``parse`` is the parse to a list; ``--floor`` counts on
 SQLite the store floor of bench/ingest.py too, its reading (``floor reading``) and its
 executemany and commit (``floor insert``), in the same process. The directory must hold
 one run's files only; start each run in an empty one.
