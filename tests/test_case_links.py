@@ -448,3 +448,35 @@ def test_a_file_naming_many_cases_first_learns_them_in_one_statement_each(
     assert len(writes) == 2
     if database.engine.dialect.name == "postgresql":
         assert all("unnest" in s for s in writes)
+
+
+def test_the_named_cases_are_read_by_one_statement_text_on_postgresql(
+    database: Database,
+) -> None:
+    """The named cases and their links are read with the references as one array on
+    PostgreSQL (issue 17, thirteenth pass): one statement text whatever their number,
+    where an expanded ``IN`` list (SQLite's) makes one per number; the same heads."""
+    from hub.store.case_links import _known_links
+
+    make_hub(database)
+    with database.transaction() as connection:
+        for number in range(5):
+            open_case(connection, make_case(f"ME-00065{number}"))
+    statements: list[str] = []
+
+    def seen(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(database.engine, "before_cursor_execute", seen)
+    try:
+        with database.transaction() as connection:
+            one = _known_links(connection, ["ME-000650"])
+            five = _known_links(connection, [f"ME-00065{number}" for number in range(5)])
+    finally:
+        event.remove(database.engine, "before_cursor_execute", seen)
+    assert set(one[0]) == {"ME-000650"}
+    assert set(five[0]) == {f"ME-00065{number}" for number in range(5)}
+    assert one[0]["ME-000650"] == five[0]["ME-000650"]
+    reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(reads) == 2
+    assert (reads[0] == reads[1]) is (database.engine.dialect.name == "postgresql")

@@ -85,7 +85,9 @@ def test_reads_on_the_driver_give_sqlalchemys_rows(database: Database) -> None:
         ):
             values = {"references": wanted}
             driver = _KNOWN_LINKS.rows(connection, values)
-            assert driver == _as_sqlalchemy_reads(connection, _known_links_query(), values)
+            assert driver == _as_sqlalchemy_reads(
+                connection, _known_links_query(connection.dialect.name), values
+            )
         heads = [
             row
             for row in _KNOWN_LINKS.rows(connection, {"references": ["ME-000580"]})
@@ -371,7 +373,7 @@ def test_a_lost_connection_is_invalidated_as_sqlalchemys_execution_does(
             if on_driver:
                 _KNOWN_LINKS.rows(connection, {"references": ["ME-000999"]})
             else:
-                connection.execute(_known_links_query(), {"references": ["ME-000999"]})
+                connection.execute(_known_links_query("postgresql"), {"references": ["ME-000999"]})
 
     with pytest.raises(DBAPIError) as caught:
         read_after_the_session_ends()

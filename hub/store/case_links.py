@@ -28,6 +28,7 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    any_,
     bindparam,
     cast,
     column,
@@ -304,12 +305,23 @@ _CASE_ROW, _GIVEN_ROW, _REFERENCE_ROW = 0, 1, 2
 
 
 @cache
-def _known_links_query() -> CompoundSelect[Any]:
+def _known_links_query(dialect: str) -> CompoundSelect[Any]:
     """The cases named (their heads), the parties given them, and the references kept on
-    them, as rows of one shape told apart by ``kind``: built once, run for every chunk."""
+    them, as rows of one shape told apart by ``kind``: built once, run for every chunk.
+
+    On PostgreSQL the references are one array parameter (``= ANY``), which PostgreSQL
+    plans as it plans an ``IN`` list: an expanded list of 1,000 references, three times,
+    made a statement of 3,000 placeholders that psycopg parsed again at every run (it
+    keeps only short statements parsed) and 3,000 parameters to dump (issue 17,
+    thirteenth pass)."""
     from hub.store.events import HEAD_COLUMNS
 
-    wanted: BindParameter[str] = bindparam("references", expanding=True)
+    named: ColumnElement[bool]
+    if dialect == "postgresql":
+        named = cases.c.reference == any_(cast(bindparam("references"), ARRAY(String)))
+    else:
+        wanted: BindParameter[str] = bindparam("references", expanding=True)
+        named = cases.c.reference.in_(wanted)
     nothing = cast(null(), String)
     no_head = [cast(null(), column.type) for column in HEAD_COLUMNS[2:]]
     return union_all(
@@ -319,7 +331,7 @@ def _known_links_query() -> CompoundSelect[Any]:
             nothing.label("partner_reference"),
             nothing.label("recorded_by"),
             *HEAD_COLUMNS,
-        ).where(cases.c.reference.in_(wanted)),
+        ).where(named),
         select(
             literal_column(str(_GIVEN_ROW), Integer),
             case_parties.c.party_id,
@@ -330,7 +342,7 @@ def _known_links_query() -> CompoundSelect[Any]:
             *no_head,
         )
         .join(case_parties, case_parties.c.case_id == cases.c.id)
-        .where(cases.c.reference.in_(wanted)),
+        .where(named),
         select(
             literal_column(str(_REFERENCE_ROW), Integer),
             case_references.c.party_id,
@@ -341,11 +353,11 @@ def _known_links_query() -> CompoundSelect[Any]:
             *no_head,
         )
         .join(case_references, case_references.c.case_id == cases.c.id)
-        .where(cases.c.reference.in_(wanted)),
+        .where(named),
     )
 
 
-_KNOWN_LINKS = DriverStatement(lambda _dialect: _known_links_query())
+_KNOWN_LINKS = DriverStatement(_known_links_query)
 """Every chunk of every file runs it: compiled once per database kind, run on the driver
 (issue 17)."""
 
