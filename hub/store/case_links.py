@@ -196,9 +196,9 @@ def _unnested(*columns: tuple[str, TypeEngine[Any]]) -> TableValuedAlias:
 @cache
 def _given_at_once() -> PostgresqlInsert:
     """``_GIVEN`` for PostgreSQL, the pairs given as two arrays: psycopg's executemany
-    costs the client about 85 k instructions a row (its pipeline's generators, a row's
-    parameters dumped in Python), one statement of arrays a few hundred (issue 17,
-    thirteenth pass). How and since are one for the batch."""
+    cost the client about 74 k instructions a row (its pipeline's generators, a row's
+    parameters dumped in Python), one statement of arrays about a third of that (issue
+    17, thirteenth pass). How and since are one for the batch."""
     from sqlalchemy.dialects import postgresql
 
     pairs = _unnested(("case_id", BigInteger()), ("party_id", String()))
