@@ -376,3 +376,107 @@ def test_the_named_cases_heads_read_with_their_links_are_those_appending_reads(
     assert set(heads) == {"ME-000570", "ME-000571"}
     assert heads["ME-000570"].key is not None
     assert heads["ME-000571"].key is None
+
+
+def test_a_file_naming_many_cases_first_learns_them_in_one_statement_each(
+    database: Database,
+) -> None:
+    """Cases given and references learned for many cases at once (a file's first chunk):
+    on PostgreSQL one statement of arrays each, not a row a statement (issue 17,
+    thirteenth pass), with the rules of a row at a time: a new pair inserted, a
+    retailer's reference the partner confirms becomes the partner's, a different one
+    kept stays, a case the hub sent stays held "by message"."""
+    from hub.store.case_links import GivenHow, learn_from_reports, record_given
+    from hub.store.tables import case_parties
+
+    make_hub(database)
+    references = [f"ME-0006{number:02d}" for number in range(40)]
+    with database.transaction() as connection:
+        for number, reference in enumerate(references):
+            kept = []
+            if number % 4 == 1:  # the same reference a retailer wrote: confirmed
+                kept = [{"party": "atelier-dupont", "reference": f"AD-{number}"}]
+            elif number % 4 == 2:  # another one a retailer wrote: it stays
+                kept = [{"party": "atelier-dupont", "reference": f"RET-{number}"}]
+            open_case(connection, make_case(reference, references=kept))
+        record_given(connection, [(references[3], "atelier-dupont")], GivenHow.MESSAGE)
+    statements: list[str] = []
+
+    def seen(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(database.engine, "before_cursor_execute", seen)
+    try:
+        with database.transaction() as connection:
+            learn_from_reports(
+                connection,
+                {(reference, "atelier-dupont") for reference in references},
+                {
+                    (reference, "atelier-dupont", f"AD-{number}")
+                    for number, reference in enumerate(references)
+                },
+            )
+    finally:
+        event.remove(database.engine, "before_cursor_execute", seen)
+    with database.transaction() as connection:
+        given = dict(
+            connection.execute(
+                select(cases.c.reference, case_parties.c.how)
+                .join(cases, cases.c.id == case_parties.c.case_id)
+                .where(case_parties.c.party_id == "atelier-dupont")
+            ).all()
+        )
+        kept = {
+            row[0]: (row[1], row[2])
+            for row in connection.execute(
+                select(
+                    cases.c.reference, case_references.c.reference, case_references.c.recorded_by
+                )
+                .join(cases, cases.c.id == case_references.c.case_id)
+                .where(case_references.c.party_id == "atelier-dupont")
+            )
+        }
+    assert given == {
+        reference: "message" if number == 3 else "report"
+        for number, reference in enumerate(references)
+    }
+    assert kept == {
+        reference: (f"RET-{number}", "retailer") if number % 4 == 2 else (f"AD-{number}", "partner")
+        for number, reference in enumerate(references)
+    }
+    writes = [s for s in statements if s.split()[0].upper() in {"INSERT", "UPDATE"}]
+    assert len(writes) == 2
+    if database.engine.dialect.name == "postgresql":
+        assert all("unnest" in s for s in writes)
+
+
+def test_the_named_cases_are_read_by_one_statement_text_on_postgresql(
+    database: Database,
+) -> None:
+    """The named cases and their links are read with the references as one array on
+    PostgreSQL (issue 17, thirteenth pass): one statement text whatever their number,
+    where an expanded ``IN`` list (SQLite's) makes one per number; the same heads."""
+    from hub.store.case_links import _known_links
+
+    make_hub(database)
+    with database.transaction() as connection:
+        for number in range(5):
+            open_case(connection, make_case(f"ME-00065{number}"))
+    statements: list[str] = []
+
+    def seen(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(database.engine, "before_cursor_execute", seen)
+    try:
+        with database.transaction() as connection:
+            one = _known_links(connection, ["ME-000650"])
+            five = _known_links(connection, [f"ME-00065{number}" for number in range(5)])
+    finally:
+        event.remove(database.engine, "before_cursor_execute", seen)
+    assert set(one[0]) == {"ME-000650"}
+    assert set(five[0]) == {f"ME-00065{number}" for number in range(5)}
+    assert one[0]["ME-000650"] == five[0]["ME-000650"]
+    reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(reads) == 2
+    assert (reads[0] == reads[1]) is (database.engine.dialect.name == "postgresql")

@@ -85,7 +85,9 @@ def test_reads_on_the_driver_give_sqlalchemys_rows(database: Database) -> None:
         ):
             values = {"references": wanted}
             driver = _KNOWN_LINKS.rows(connection, values)
-            assert driver == _as_sqlalchemy_reads(connection, _known_links_query(), values)
+            assert driver == _as_sqlalchemy_reads(
+                connection, _known_links_query(connection.dialect.name), values
+            )
         heads = [
             row
             for row in _KNOWN_LINKS.rows(connection, {"references": ["ME-000580"]})
@@ -213,6 +215,63 @@ def test_writes_on_the_driver_store_sqlalchemys_rows(database: Database) -> None
         assert rows[ids[3]].status_event_id.endswith("ME-000593")
         assert rows[ids[2]].status == "in_repair"
         assert rows[ids[2]].updated_at == now
+
+
+def test_rows_sharing_an_instant_store_what_sqlalchemy_stores_it_processed_once(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An executemany's rows sharing one value (a batch's ``now``) have it processed once
+    (issue 17, thirteenth pass), by identity: rows with the shared instant, with an equal
+    instant in another zone, with ``None``, then the shared one again store what
+    SQLAlchemy's own executemany of the same rows stores."""
+    from hub.store.types import UtcDateTime
+
+    seen: list[datetime | None] = []
+    bind = UtcDateTime.process_bind_param
+
+    def counted(self: UtcDateTime, value: datetime | None, dialect: Any) -> Any:
+        seen.append(value)
+        return bind(self, value, dialect)
+
+    monkeypatch.setattr(UtcDateTime, "process_bind_param", counted)
+    make_hub(database)
+    now = datetime(2026, 3, 4, 8, 0, tzinfo=PARIS_WINTER)
+    same_in_utc = datetime(2026, 3, 4, 7, 0, tzinfo=UTC)
+    moved_at = datetime(2026, 3, 3, 10, 0, tzinfo=PARIS_WINTER)
+    stamps = [now, now, same_in_utc, now, now]
+    with database.transaction() as connection:
+        ids = [
+            open_case(connection, make_case(f"ME-00062{number}")).record.id for number in range(10)
+        ]
+
+        def rows(case_ids: list[int]) -> list[dict[str, Any]]:
+            return [
+                {
+                    "case_id": case_id,
+                    "new_status": "in_repair" if number % 2 else None,
+                    "new_status_at": moved_at if number % 2 else None,
+                    "new_status_event_id": f"ev-{number}" if number % 2 else None,
+                    "now": stamp,
+                }
+                for number, (case_id, stamp) in enumerate(zip(case_ids, stamps, strict=True))
+            ]
+
+        connection.execute(_MOVE, rows(ids[:5]))
+        seen.clear()
+        DriverStatement(lambda _dialect: _MOVE).execute_many(connection, rows(ids[5:]))
+        written = {
+            # A stamp keeps the case's own status event, which names its case.
+            row.id: (row.status, row.status_at, row.updated_at, row.status_event_id[:3])
+            for row in connection.execute(select(cases).where(cases.c.id.in_(ids)))
+        }
+    assert [written[case_id] for case_id in ids[5:]] == [written[case_id] for case_id in ids[:5]]
+    assert {written[case_id][2] for case_id in ids} == {now}
+    assert [written[case_id][0] for case_id in ids[5:]] == ["created", "in_repair"] * 2 + [
+        "created"
+    ]
+    # The stamps' instants: once for each run of the shared one (five rows, three calls).
+    stamped = [value for value in seen if value == now]
+    assert [id(value) for value in stamped] == [id(now), id(same_in_utc), id(now)]
 
 
 def test_a_drivers_error_is_raised_as_the_stores(database: Database) -> None:
@@ -371,7 +430,7 @@ def test_a_lost_connection_is_invalidated_as_sqlalchemys_execution_does(
             if on_driver:
                 _KNOWN_LINKS.rows(connection, {"references": ["ME-000999"]})
             else:
-                connection.execute(_known_links_query(), {"references": ["ME-000999"]})
+                connection.execute(_known_links_query("postgresql"), {"references": ["ME-000999"]})
 
     with pytest.raises(DBAPIError) as caught:
         read_after_the_session_ends()

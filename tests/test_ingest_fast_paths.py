@@ -354,3 +354,69 @@ def test_an_instant_s_sqlite_text_is_its_utc_isoformat(
     for instant in (at, at, again):
         expected = instant.astimezone(UTC).isoformat(" ", "microseconds")[:-6]
         assert sqlite_time()(instant) == expected
+
+
+def test_every_event_the_hub_makes_holds_its_fields_in_its_dict_by_name() -> None:
+    """The storing side reads an event's fields, and its details' shipment, from the
+    model's ``__dict__`` (issue 17, thirteenth pass): every way the hub makes an event
+    (validated, by a mapping's plan and by its general path, copied with its case by
+    the resolution, read back from a stored row) holds each field there, by name, with
+    the value its attribute gives."""
+    from hub.errors import PartnerDataError
+    from hub.model.event import Event
+    from hub.store.event_rows import row_to_event
+
+    recorded_at = datetime(2026, 11, 3, 14, 15, tzinfo=UTC)
+    pipeline = open_network(ROOT / "connectors.yaml").connector("atelier-dupont-status").pipeline()
+    content = (ROOT / "fixtures/atelier-dupont/STATUTS_20261103_1415.csv").read_bytes()
+    planned = [
+        item
+        for item in pipeline.parse(content, source="s.csv", recorded_at=recorded_at)
+        if isinstance(item, Event)
+    ]
+    general = [
+        pipeline.mapping.map_record_in_full(record, source="s.csv", recorded_at=recorded_at)
+        for record in pipeline.codec.decode(content, source="s.csv")
+        if not isinstance(record, PartnerDataError)
+    ]
+    shipped = case_event("repaired", datetime(2026, 3, 2, 10, tzinfo=UTC)).model_copy(
+        update={
+            "details": EventDetails.model_validate({"shipment": {"tracking_number": "XP-1234"}})
+        }
+    )
+    made = [case_event("repaired", datetime(2026, 3, 2, 10, tzinfo=UTC)), shipped, *planned]
+    made += [event for event in general if isinstance(event, Event)]
+    made += [event.model_copy(update={"case_ref": "ME-000999"}) for event in made[:4]]
+    made += [
+        row_to_event(
+            _AsRow(
+                event_id=event.id,
+                case_ref=event.case_ref,
+                partner_ref=event.partner_ref,
+                type=event.type.value,
+                status=None if event.status is None else event.status.value,
+                occurred_at=event.occurred_at,
+                occurred_offset_minutes=60,
+                recorded_at=event.recorded_at,
+                reported_by=event.reported_by,
+                raw_code=event.raw_code,
+                raw_label=event.raw_label,
+                subject=event.subject,
+                details=event.details.model_dump(mode="json", exclude_defaults=True),
+            )
+        )
+        for event in made[:4]
+    ]
+    assert len(planned) >= 3
+    assert len(general) >= 3
+    for event in made:
+        assert event.__dict__ == {name: getattr(event, name) for name in Event.model_fields}
+        assert event.details.__dict__["shipment"] is event.details.shipment
+    assert shipped.details.__dict__["shipment"].tracking_number == "XP-1234"
+
+
+class _AsRow:
+    """A stored row's columns by name, as the store's reads give them."""
+
+    def __init__(self, **values: Any) -> None:
+        self.__dict__.update(values)

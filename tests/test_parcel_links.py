@@ -177,3 +177,41 @@ def test_a_waiting_event_whose_number_two_cases_claim_goes_on_waiting(database: 
     assert waiting.subject == "CE604000001FR"
     assert _carrier_codes(database, "ME-000604") == []
     assert _carrier_codes(database, "ME-000605") == []
+
+
+def test_the_parcels_stored_events_teach_are_those_naming_a_case_and_a_parcel() -> None:
+    """``parcels_taught`` looks at an event's shipment and type before anything else
+    (issue 17, thirteenth pass): an event with a case and a shipment teaches its number
+    (its carrier's, or the reporter's for a carrier's event), a carrier's event with a
+    case and only a subject teaches the subject, and an event without a case, or with
+    neither a shipment nor a carrier's type, teaches nothing."""
+    from hub.partners.resolve import parcels_taught
+    from hub.store.parcels import KnownParcel
+
+    def made(number: int, type_: EventType, case_ref: str | None, **fields: Any) -> Event:
+        status = "repaired" if type_ is EventType.CASE_STATUS else "in_transit"
+        return Event(
+            id=f"ev-{number}",
+            case_ref=case_ref,
+            type=type_,
+            status=status,
+            occurred_at=AT,
+            reported_by="colis-express",
+            **fields,
+        )
+
+    shipment = Shipment(carrier="alpes-fret", tracking_number="CX-1001", leg="to_customer")
+    stored = [
+        made(1, EventType.CASE_STATUS, "ME-000701", details=EventDetails(shipment=shipment)),
+        made(2, EventType.SHIPMENT_STATUS, "ME-000702", subject="CX-1002"),
+        made(3, EventType.SHIPMENT_STATUS, None, subject="CX-1003"),
+        made(4, EventType.CASE_STATUS, "ME-000704", subject="CX-1004"),
+        made(5, EventType.CASE_STATUS, None, details=EventDetails(shipment=shipment)),
+        made(6, EventType.SHIPMENT_STATUS, "ME-000706"),
+        made(7, EventType.SHIPMENT_STATUS, "ME-000707", details=EventDetails(shipment=shipment)),
+    ]
+    assert parcels_taught(stored) == [
+        KnownParcel("CX-1001", "ME-000701", "alpes-fret", "to_customer", "ev-1"),
+        KnownParcel("CX-1002", "ME-000702", "colis-express", None, "ev-2"),
+        KnownParcel("CX-1001", "ME-000707", "alpes-fret", "to_customer", "ev-7"),
+    ]

@@ -96,9 +96,11 @@ def _rows(
     case_ids: Sequence[int | None],
     message_id: int | None,
     instant: Callable[[datetime], Any] = _as_is,
+    flags: tuple[Any, Any] = (False, True),
 ) -> Iterator[tuple[Any, ...]]:
     """Each event as a row in ``COLUMNS`` order, its instants written by ``instant``
-    (as they are for psycopg, as SQLite's text for SQLite): one place says what a row is.
+    (as they are for psycopg, as SQLite's text for SQLite) and ``unmapped`` as
+    ``flags`` give false and true: one place says what a row is.
 
     A file's events share their ``recorded_at``, the one object: written once, not per
     event. Not a dict of instants either: hashing an aware datetime asks its zone for
@@ -108,39 +110,52 @@ def _rows(
     worked out once for the events that share it, and an enum's text is read as its
     ``_value_``: ``utcoffset`` with its ``timedelta`` arithmetic, and ``.value`` (Python
     code in ``enum``), cost about 7,500 instructions a row here (issue 17, tenth pass).
-    A zone's offset (``ZoneInfo``) depends on the instant: asked every time."""
+    A zone's offset (``ZoneInfo``) depends on the instant: asked every time.
+
+    The fields are read from the model's ``__dict__``, where pydantic keeps them (and
+    hub.model.event's trusted events put them): an attribute of a pydantic model goes
+    through its ``__getattr__`` hook, about twice a dictionary's item (issue 17,
+    thirteenth pass)."""
     recorded_from: datetime | None = None
     recorded: Any = None
     fixed: tzinfo | None = None
     minutes = 0
     for event, case_id in zip(events, case_ids, strict=True):
-        status = event.status
-        occurred = event.occurred_at
-        if event.recorded_at is not recorded_from:
-            recorded_from = event.recorded_at
+        fields = event.__dict__
+        status = fields["status"]
+        occurred = fields["occurred_at"]
+        if fields["recorded_at"] is not recorded_from:
+            recorded_from = fields["recorded_at"]
             recorded = instant(recorded_from)
         zone = occurred.tzinfo
         if zone is not fixed or zone is None:
             minutes = _offset_minutes(occurred)
             fixed = zone if type(zone) is timezone else None
         yield (
-            event.id,
+            fields["id"],
             case_id,
-            event.case_ref,
-            event.partner_ref,
-            event.type._value_,
+            fields["case_ref"],
+            fields["partner_ref"],
+            fields["type"]._value_,
             None if status is None else status._value_,
-            status is None,
+            flags[status is None],
             instant(occurred),
             minutes,
             recorded,
-            event.reported_by,
-            event.raw_code,
-            event.raw_label,
-            event.subject,
-            details_json(event.details),
+            fields["reported_by"],
+            fields["raw_code"],
+            fields["raw_label"],
+            fields["subject"],
+            details_json(fields["details"]),
             message_id,
         )
+
+
+_SQLITE_FLAGS = (0, 1)
+"""``unmapped`` bound on SQLite: as an ``int``, which sqlite3 binds at once, where a
+``bool`` goes through its adaptation protocol first (a lookup of ``__adapt__`` that
+formats the ``AttributeError`` it catches: about 3,300 instructions a row; issue 17,
+thirteenth pass). SQLAlchemy's ``Boolean`` stores the same 0 and 1."""
 
 
 def _insert_sqlite(
@@ -151,7 +166,7 @@ def _insert_sqlite(
 ) -> list[str]:
     stored: list[str] = []
     values: list[Any] = []
-    for row in _rows(events, case_ids, message_id, sqlite_time()):
+    for row in _rows(events, case_ids, message_id, sqlite_time(), _SQLITE_FLAGS):
         values += row
     width = len(COLUMNS)
     step = SQLITE_ROWS_PER_STATEMENT * width

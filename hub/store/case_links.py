@@ -19,6 +19,8 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
+    ARRAY,
+    BigInteger,
     ColumnElement,
     CompoundSelect,
     Connection,
@@ -26,9 +28,12 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    any_,
     bindparam,
     cast,
+    column,
     exists,
+    func,
     literal_column,
     null,
     select,
@@ -36,6 +41,8 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.sql.selectable import TableValuedAlias
+from sqlalchemy.types import TypeEngine
 
 from hub.model.statuses import FINAL_CASE_STATUSES
 from hub.store.case_rows import KeptReference as KeptReference
@@ -43,6 +50,7 @@ from hub.store.case_rows import RecordedBy as RecordedBy
 from hub.store.case_rows import kept_references
 from hub.store.compiled import DriverStatement
 from hub.store.tables import case_parties, case_references, cases, events, unlinked_reasons
+from hub.store.types import UtcDateTime
 from hub.store.unlinked_rows import UnlinkedEvent, unlinked_rows
 from hub.store.upsert import ignoring_conflicts, insert_ignoring_conflicts
 
@@ -175,6 +183,43 @@ _GIVEN = DriverStatement(lambda dialect: ignoring_conflicts(dialect, case_partie
 database kind, run on the driver (issue 17)."""
 
 
+def _unnested(*columns: tuple[str, TypeEngine[Any]]) -> TableValuedAlias:
+    """PostgreSQL's rows from one array parameter a column (named as the column), each
+    cast to its type: a batch of rows as one statement's parameters."""
+    return (
+        func.unnest(*(cast(bindparam(f"{name}s"), ARRAY(kind)) for name, kind in columns))
+        .table_valued(*(column(name, kind) for name, kind in columns))
+        .render_derived()
+    )
+
+
+@cache
+def _given_at_once() -> PostgresqlInsert:
+    """``_GIVEN`` for PostgreSQL, the pairs given as two arrays: psycopg's executemany
+    cost the client about 74 k instructions a row (its pipeline's generators, a row's
+    parameters dumped in Python), one statement of arrays about a third of that (issue
+    17, thirteenth pass). How and since are one for the batch."""
+    from sqlalchemy.dialects import postgresql
+
+    pairs = _unnested(("case_id", BigInteger()), ("party_id", String()))
+    return (
+        postgresql.insert(case_parties)
+        .from_select(
+            ["case_id", "party_id", "how", "since"],
+            select(
+                pairs.c.case_id,
+                pairs.c.party_id,
+                bindparam("how", type_=String),
+                bindparam("since", type_=UtcDateTime),
+            ),
+        )
+        .on_conflict_do_nothing()
+    )
+
+
+_GIVEN_AT_ONCE = DriverStatement(lambda _dialect: _given_at_once())
+
+
 def _record_given(
     connection: Connection,
     pairs: set[tuple[str, str]],
@@ -183,10 +228,24 @@ def _record_given(
     now: datetime | None,
 ) -> None:
     moment = now or datetime.now(UTC)
+    known = [(ids[case_ref], party) for case_ref, party in sorted(pairs) if case_ref in ids]
+    if not known:
+        return
+    if connection.dialect.name == "postgresql":
+        case_ids, party_ids = zip(*known, strict=True)
+        _GIVEN_AT_ONCE.execute(
+            connection,
+            {
+                "case_ids": list(case_ids),
+                "party_ids": list(party_ids),
+                "how": how.value,
+                "since": moment,
+            },
+        )
+        return
     rows = [
-        {"case_id": ids[case_ref], "party_id": party, "how": how.value, "since": moment}
-        for case_ref, party in sorted(pairs)
-        if case_ref in ids
+        {"case_id": case_id, "party_id": party, "how": how.value, "since": moment}
+        for case_id, party in known
     ]
     _GIVEN.execute_many(connection, rows)
 
@@ -246,12 +305,23 @@ _CASE_ROW, _GIVEN_ROW, _REFERENCE_ROW = 0, 1, 2
 
 
 @cache
-def _known_links_query() -> CompoundSelect[Any]:
+def _known_links_query(dialect: str) -> CompoundSelect[Any]:
     """The cases named (their heads), the parties given them, and the references kept on
-    them, as rows of one shape told apart by ``kind``: built once, run for every chunk."""
+    them, as rows of one shape told apart by ``kind``: built once, run for every chunk.
+
+    On PostgreSQL the references are one array parameter (``= ANY``), which PostgreSQL
+    plans as it plans an ``IN`` list: an expanded list of 1,000 references, three times,
+    made a statement of 3,000 placeholders that psycopg parsed again at every run (it
+    keeps only short statements parsed) and 3,000 parameters to dump (issue 17,
+    thirteenth pass)."""
     from hub.store.events import HEAD_COLUMNS
 
-    wanted: BindParameter[str] = bindparam("references", expanding=True)
+    named: ColumnElement[bool]
+    if dialect == "postgresql":
+        named = cases.c.reference == any_(cast(bindparam("references"), ARRAY(String)))
+    else:
+        wanted: BindParameter[str] = bindparam("references", expanding=True)
+        named = cases.c.reference.in_(wanted)
     nothing = cast(null(), String)
     no_head = [cast(null(), column.type) for column in HEAD_COLUMNS[2:]]
     return union_all(
@@ -261,7 +331,7 @@ def _known_links_query() -> CompoundSelect[Any]:
             nothing.label("partner_reference"),
             nothing.label("recorded_by"),
             *HEAD_COLUMNS,
-        ).where(cases.c.reference.in_(wanted)),
+        ).where(named),
         select(
             literal_column(str(_GIVEN_ROW), Integer),
             case_parties.c.party_id,
@@ -272,7 +342,7 @@ def _known_links_query() -> CompoundSelect[Any]:
             *no_head,
         )
         .join(case_parties, case_parties.c.case_id == cases.c.id)
-        .where(cases.c.reference.in_(wanted)),
+        .where(named),
         select(
             literal_column(str(_REFERENCE_ROW), Integer),
             case_references.c.party_id,
@@ -283,11 +353,11 @@ def _known_links_query() -> CompoundSelect[Any]:
             *no_head,
         )
         .join(case_references, case_references.c.case_id == cases.c.id)
-        .where(cases.c.reference.in_(wanted)),
+        .where(named),
     )
 
 
-_KNOWN_LINKS = DriverStatement(lambda _dialect: _known_links_query())
+_KNOWN_LINKS = DriverStatement(_known_links_query)
 """Every chunk of every file runs it: compiled once per database kind, run on the driver
 (issue 17)."""
 
@@ -341,6 +411,33 @@ _CONFIRMING = DriverStatement(_confirming_upsert)
 """As ``_GIVEN``, for the references a file teaches."""
 
 
+@cache
+def _confirming_at_once() -> PostgresqlInsert:
+    """``_CONFIRMING`` for PostgreSQL, the rows given as three arrays (as
+    ``_given_at_once``); who recorded them is one for the batch."""
+    from sqlalchemy.dialects import postgresql
+
+    learned = _unnested(("case_id", BigInteger()), ("party_id", String()), ("reference", String()))
+    statement = postgresql.insert(case_references).from_select(
+        ["case_id", "party_id", "reference", "recorded_by"],
+        select(
+            learned.c.case_id,
+            learned.c.party_id,
+            learned.c.reference,
+            bindparam("recorded_by", type_=String),
+        ),
+    )
+    return statement.on_conflict_do_update(
+        index_elements=["case_id", "party_id"],
+        set_={"recorded_by": statement.excluded.recorded_by},
+        where=(case_references.c.reference == statement.excluded.reference)
+        & (case_references.c.recorded_by != RecordedBy.PARTNER.value),
+    )
+
+
+_CONFIRMING_AT_ONCE = DriverStatement(lambda _dialect: _confirming_at_once())
+
+
 def _learn_partner_references(
     connection: Connection, triples: set[tuple[str, str, str]], ids: Mapping[str, int]
 ) -> None:
@@ -359,6 +456,17 @@ def _learn_partner_references(
     if len({(row["case_id"], row["party_id"]) for row in rows}) == len(rows):
         # One statement: a new pair is inserted; a pair holding the same reference
         # unproven (a retailer's) becomes the partner's; a different one stays.
+        if connection.dialect.name == "postgresql":
+            _CONFIRMING_AT_ONCE.execute(
+                connection,
+                {
+                    "case_ids": [row["case_id"] for row in rows],
+                    "party_ids": [row["party_id"] for row in rows],
+                    "references": [row["reference"] for row in rows],
+                    "recorded_by": RecordedBy.PARTNER.value,
+                },
+            )
+            return
         _CONFIRMING.execute_many(connection, rows)
         return
     # Several references for one pair (PostgreSQL refuses to update a row twice in one

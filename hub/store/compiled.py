@@ -66,8 +66,17 @@ class _Plan:
             (position, slot[3]) for position, slot in enumerate(slots) if slot[3] is not None
         )
 
-    def arguments(self, values: Parameters) -> tuple[Any, ...] | dict[str, Any]:
-        """The driver's parameters from the caller's values, each through its processor."""
+    def arguments(
+        self, values: Parameters, kept: list[tuple[Any, Any]] | None = None
+    ) -> tuple[Any, ...] | dict[str, Any]:
+        """The driver's parameters from the caller's values, each through its processor.
+
+        ``kept``, for the rows of one ``executemany``: each processed position's last
+        value and what its processor gave, so that a value the rows share (the batch's
+        one instant: its ``now``, its ``since``) is processed once, not once a row (an
+        instant bound on SQLite, the column type's call, ``astimezone`` and SQLAlchemy's
+        text, is about 21,000 instructions; issue 17, thirteenth pass). By identity,
+        within one call: the values are not changed meanwhile."""
         if self._plain is not None:
             bound = [values[name] for name in self._plain]
         else:
@@ -75,11 +84,27 @@ class _Plan:
                 index if name is None else values[name] if index is None else values[name][index]
                 for _, name, index, _ in self._slots
             ]
-        for position, process in self._processed:
-            bound[position] = process(bound[position])
+        if kept is None:
+            for position, process in self._processed:
+                bound[position] = process(bound[position])
+        else:
+            for number, (position, process) in enumerate(self._processed):
+                value = bound[position]
+                last, done = kept[number]
+                if value is not last:
+                    done = process(value)
+                    kept[number] = (value, done)
+                bound[position] = done
         if self.positional:
             return tuple(bound)
         return dict(zip(self._keys, bound, strict=True))
+
+    def many_arguments(self, rows: Sequence[Parameters]) -> list[Any]:
+        """``arguments`` of each row of one ``executemany``, a value the rows share
+        processed once."""
+        unseen = _Sentinel()
+        kept: list[tuple[Any, Any]] = [(unseen, None)] * len(self._processed)
+        return [self.arguments(values, kept) for values in rows]
 
 
 class _Sentinel:
@@ -123,7 +148,7 @@ class DriverStatement:
         if not values:
             return
         plan = self._plan(connection.dialect, values[0], many=True)
-        arguments: Any = [plan.arguments(each) for each in values]
+        arguments: Any = plan.many_arguments(values)
         cursor = _cursor(connection)
         _announce(connection, cursor, plan.sql, arguments, many=True)
         try:

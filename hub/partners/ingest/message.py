@@ -253,13 +253,20 @@ def _store_chunk(
     ``kept``: the cases as the message's earlier chunks left them, forgotten when another
     writer (the sync rules, events attached to their cases) may have changed them."""
     counts = outcome.counts
-    events = [item for item in chunk if isinstance(item, Event)]
-    problems = [item for item in chunk if not isinstance(item, Event)]
+    events: list[Event] = []
+    problems: list[PartnerDataError] = []
+    for item in chunk:
+        if isinstance(item, Event):
+            events.append(item)
+        else:
+            problems.append(item)
     if events:
         newest = max(event.occurred_at for event in events)
         if outcome.newest_at is None or newest > outcome.newest_at:
             outcome.newest_at = newest
-    counts.records_read += sum(1 for item in chunk if not isinstance(item, MessageRejected))
+    counts.records_read += len(chunk) - sum(
+        1 for problem in problems if isinstance(problem, MessageRejected)
+    )
     heads: dict[str, CaseHead] = {}
     resolved = resolve_cases(connection, events, learned=learned, heads=heads)
     result = append_events(
