@@ -395,3 +395,27 @@ def test_an_id_s_instant_is_its_utc_isoformat(at: datetime, later: tuple[int, in
                 event_module._utc_text(instant)
             continue
         assert event_module._utc_text(instant) == expected
+
+
+@pytest.mark.parametrize("model", [Event, EventDetails])
+def test_a_trusted_instance_is_set_through_the_slots_setattr_would_find(model: Any) -> None:
+    """``_trusted`` calls the slots' setters directly (thirteenth pass of issue 17): the
+    models must define no ``__new__`` and resolve each slot to pydantic's own, or the
+    setters would skip what ``object.__setattr__`` finds."""
+    from inspect import getattr_static
+
+    from pydantic import BaseModel
+
+    assert model.__new__ is object.__new__
+    for name in event_module._TRUSTED_SLOTS:
+        assert getattr_static(model, name) is BaseModel.__dict__[name]
+    fields = dict(model.model_construct().__dict__)
+    trusted = event_module._trusted(model, fields, {"id"})
+    assert type(trusted) is model
+    assert trusted.__dict__ is fields
+    assert trusted.__pydantic_fields_set__ == {"id"}
+    assert trusted.__pydantic_extra__ is None
+    assert trusted.__pydantic_private__ is None
+    constructed = model.model_construct(_fields_set={"id"}, **fields)
+    assert trusted == constructed
+    assert trusted.__pydantic_fields_set__ == constructed.__pydantic_fields_set__
