@@ -395,3 +395,78 @@ def test_an_id_s_instant_is_its_utc_isoformat(at: datetime, later: tuple[int, in
                 event_module._utc_text(instant)
             continue
         assert event_module._utc_text(instant) == expected
+
+
+@pytest.mark.parametrize("model", [Event, EventDetails])
+def test_a_trusted_instance_is_set_through_the_slots_setattr_would_find(model: Any) -> None:
+    """``_trusted`` calls the slots' setters directly (thirteenth pass of issue 17): the
+    models must define no ``__new__`` and resolve each slot to pydantic's own, or the
+    setters would skip what ``object.__setattr__`` finds."""
+    from inspect import getattr_static
+
+    from pydantic import BaseModel
+
+    assert model.__new__ is object.__new__
+    for name in event_module._TRUSTED_SLOTS:
+        assert getattr_static(model, name) is BaseModel.__dict__[name]
+    fields = dict(model.model_construct().__dict__)
+    trusted = event_module._trusted(model, fields, {"id"})
+    assert type(trusted) is model
+    assert trusted.__dict__ is fields
+    assert trusted.__pydantic_fields_set__ == {"id"}
+    assert trusted.__pydantic_extra__ is None
+    assert trusted.__pydantic_private__ is None
+    constructed = model.model_construct(_fields_set={"id"}, **fields)
+    assert trusted == constructed
+    assert trusted.__pydantic_fields_set__ == constructed.__pydantic_fields_set__
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency"), [("424.83", "EUR"), ("0", "USD"), ("212.0", "EUR"), ("-1.5", "GBP")]
+)
+def test_a_quote_validated_as_one_document_is_the_quote_of_its_money(
+    amount: str, currency: str
+) -> None:
+    """``_quote`` validates the money inside the quote (thirteenth pass of issue 17): the
+    same quote as the two models built one in the other, and the same refusals."""
+    from decimal import Decimal
+
+    from hub.mapping.inbound import _quote
+    from hub.model.money import Money
+
+    made = _quote.__wrapped__(amount, currency)
+    expected = Quote(amount_incl_tax=Money(amount=Decimal(amount), currency=currency))
+    assert made == expected
+    assert made.model_fields_set == expected.model_fields_set
+    assert made.amount_incl_tax.model_fields_set == expected.amount_incl_tax.model_fields_set
+    assert str(made.amount_incl_tax.amount) == str(expected.amount_incl_tax.amount)
+    assert made.model_dump_json() == expected.model_dump_json()
+
+
+@pytest.mark.parametrize(("amount", "currency"), [("1.234", "EUR"), ("1", "eur")])
+def test_a_quote_the_money_refuses_is_refused(amount: str, currency: str) -> None:
+    from hub.mapping.inbound import _quote
+
+    with pytest.raises(ValidationError):
+        _quote.__wrapped__(amount, currency)
+
+
+@pytest.mark.parametrize("status", ["placed", "shipped", "delivered"])
+def test_a_parts_line_reads_its_status_as_the_enum_does(status: str) -> None:
+    from hub.mapping.inbound import _part_line
+    from hub.model.statuses import PartsOrderStatus
+
+    for given_status in (status, PartsOrderStatus(status)):
+        made = _part_line.__wrapped__(2, "PP-12345", 3, given_status, date(2026, 11, 4))
+        expected = PartsOrderLine(
+            line_no=2,
+            sku="PP-12345",
+            quantity=3,
+            status=PartsOrderStatus(status),
+            eta=date(2026, 11, 4),
+        )
+        assert made == expected
+        assert made.status is PartsOrderStatus(status)
+        assert made.model_fields_set == expected.model_fields_set
+    with pytest.raises(ValidationError):
+        _part_line.__wrapped__(1, "PP-1", 1000, "placed", None)

@@ -104,6 +104,15 @@ def test_the_instant_parser_reads_digits_int_reads() -> None:
     assert fast("03/01/2026 09:00:00") == datetime(2026, 1, 3, 9, tzinfo=paris)
     with pytest.raises(ValueProblem, match="03/01/2026 09:60:00"):
         fast("03/01/2026 09:60:00")
+    # The hour now known, a minute and second are steps from its first instant
+    # (thirteenth pass): the same fields, zone and fold as the constructor's; a second
+    # of 60 in a known hour is still refused.
+    stepped = fast("03/01/2026 09:59:58")
+    built = datetime(2026, 1, 3, 9, 59, 58, 0, fast("03/01/2026 09:00:00").tzinfo)
+    assert (stepped, stepped.tzinfo, stepped.fold) == (built, built.tzinfo, built.fold)
+    assert stepped.isoformat() == "2026-01-03T09:59:58+01:00"
+    with pytest.raises(ValueProblem, match="03/01/2026 09:05:60"):
+        fast("03/01/2026 09:05:60")
 
 
 def _inbound_mappings() -> list[InboundMapping]:

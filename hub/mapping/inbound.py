@@ -49,8 +49,6 @@ from hub.model.event import (
     MappedEvents,
     mapped_details,
 )
-from hub.model.money import Money
-from hub.model.statuses import PartsOrderStatus
 from hub.model.work import PartsOrderLine, Quote, Shipment, Visit
 from hub.ports import Record
 
@@ -723,15 +721,23 @@ def _nested(
 def _quote(amount: str, currency: str) -> Quote:
     """A quote, validated once per amount and currency: partners quote the same prices
     again and again, and a frozen quote can be shared. The amount comes as its text so
-    that 212.00 and 212.0 (equal decimals, written differently) stay apart."""
-    return Quote(amount_incl_tax=Money(amount=Decimal(amount), currency=currency))
+    that 212.00 and 212.0 (equal decimals, written differently) stay apart. Validated
+    as one document (the money inside the quote's validation): the same quote as
+    ``Quote(amount_incl_tax=Money(...))``, one model's ``__init__`` less."""
+    return _QUOTE({"amount_incl_tax": {"amount": Decimal(amount), "currency": currency}})
 
 
 @lru_cache(maxsize=4_096)
 def _part_line(
     line_no: int, sku: str, quantity: int, status: str, eta: date | None
 ) -> PartsOrderLine:
-    """A parts line, validated once per value (the same parts are ordered every day)."""
-    return PartsOrderLine(
-        line_no=line_no, sku=sku, quantity=quantity, status=PartsOrderStatus(status), eta=eta
+    """A parts line, validated once per value (the same parts are ordered every day); its
+    status read by the validation (a member, or its text), as ``PartsOrderStatus`` reads
+    it, without the enum's call in Python."""
+    return _PARTS_LINE(
+        {"line_no": line_no, "sku": sku, "quantity": quantity, "status": status, "eta": eta}
     )
+
+
+_QUOTE = Quote.model_validate
+_PARTS_LINE = PartsOrderLine.model_validate
