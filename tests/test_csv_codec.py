@@ -385,6 +385,18 @@ def test_crlf_lf_and_mixed_line_ends_read_the_same() -> None:
     assert [r.raw for r in records(lf)] == ['1;"x\r\ny"', "2;z"]
 
 
+def test_a_single_lines_raw_text_loses_exactly_its_own_end() -> None:
+    """Each end a line may have (CRLF, LF, CR, none at the file's end) is taken off
+    once, by ``decode`` and by ``decode_rows`` alike; a quoted break stays in."""
+    dialect = CsvDialect(delimiter=";", encoding="latin-1", expected_columns=("a", "b"))
+    content = b'a;b\r\n1;x\r\n2;y\n3;z\r4;"w\r\n"\r\n5;v'
+    wanted = [(2, "1;x"), (3, "2;y"), (4, "3;z"), (5, '4;"w\r\n"'), (7, "5;v")]
+    assert [(r.line, r.raw) for r in records(decode(dialect, content))] == wanted
+    rows = CsvCodec(dialect).decode_rows(content, source="f.csv")
+    assert rows is not None
+    assert [(row[0], row[2]) for row in rows if type(row) is tuple] == wanted
+
+
 def test_blank_lines_are_skipped_and_lines_still_counted() -> None:
     dialect = CsvDialect(delimiter=";", encoding="latin-1", expected_columns=("a", "b"))
     rows = records(decode(dialect, b"a;b\r\n1;2\r\n\r\n3;4\r\n\r\n\r\n"))

@@ -132,17 +132,21 @@ class CsvReader:
                 try:
                     for row in reader:
                         # Hot path: kept inline, one pass per row.
-                        count = reader.line_num - consumed
                         start = consumed + 1
-                        consumed = reader.line_num
-                        if count == 1:
-                            raw = next(raw_lines)
+                        line = reader.line_num
+                        if line == start:  # one line, the line number read once
+                            consumed = line
+                            # One line holds no line break but its own end ("\r\n",
+                            # "\n" or "\r", newline=""): rstrip takes exactly that end,
+                            # in one call where endswith took two and a slice (issue 17).
+                            raw = next(raw_lines).rstrip("\r\n")
                         else:
-                            raw = "".join(itertools.islice(raw_lines, count))
-                        if raw.endswith("\n"):
-                            raw = raw[:-2] if raw.endswith("\r\n") else raw[:-1]
-                        elif raw.endswith("\r"):
-                            raw = raw[:-1]
+                            raw = "".join(itertools.islice(raw_lines, line - consumed))
+                            consumed = line
+                            if raw.endswith("\n"):
+                                raw = raw[:-2] if raw.endswith("\r\n") else raw[:-1]
+                            elif raw.endswith("\r"):
+                                raw = raw[:-1]
 
                         if marker is not None and row and row[0] == marker and columns:
                             named = dict(zip(trailer_columns, row, strict=False))
