@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Integer, bindparam, event, insert, select
@@ -224,16 +225,24 @@ def test_rows_sharing_an_instant_store_what_sqlalchemy_stores_it_processed_once(
     (issue 17, thirteenth pass), by identity: rows with the shared instant, with an equal
     instant in another zone, with ``None``, then the shared one again store what
     SQLAlchemy's own executemany of the same rows stores."""
+    from hub.store import compiled
     from hub.store.types import UtcDateTime
 
     seen: list[datetime | None] = []
     bind = UtcDateTime.process_bind_param
+    write = compiled.sqlite_text
 
     def counted(self: UtcDateTime, value: datetime | None, dialect: Any) -> Any:
         seen.append(value)
         return bind(self, value, dialect)
 
+    def written(value: datetime) -> str:
+        seen.append(value)
+        return write(value)
+
+    # The column type's processor on PostgreSQL, the store's instant writer on SQLite.
     monkeypatch.setattr(UtcDateTime, "process_bind_param", counted)
+    monkeypatch.setattr(compiled, "sqlite_text", written)
     make_hub(database)
     now = datetime(2026, 3, 4, 8, 0, tzinfo=PARIS_WINTER)
     same_in_utc = datetime(2026, 3, 4, 7, 0, tzinfo=UTC)
@@ -272,6 +281,61 @@ def test_rows_sharing_an_instant_store_what_sqlalchemy_stores_it_processed_once(
     # The stamps' instants: once for each run of the shared one (five rows, three calls).
     stamped = [value for value in seen if value == now]
     assert [id(value) for value in stamped] == [id(now), id(same_in_utc), id(now)]
+
+
+def test_instants_bound_on_the_driver_are_written_as_the_column_type_writes_them(
+    database: Database,
+) -> None:
+    """An instant a driver statement binds (on SQLite by hub.store.instants' writer, not
+    the column type's call: issue 17, thirteenth pass, second round) is stored as
+    SQLAlchemy's own execution stores it, on SQLite the same text (its sorting rests on
+    it): with and without microseconds, in UTC, in fixed offsets of whole and half hours,
+    in a named zone on both sides of its autumn fold, before the year 1000; a naive
+    instant is refused, as the column type refuses it."""
+    paris = ZoneInfo("Europe/Paris")
+    instants = [
+        datetime(2026, 3, 3, 10, 0, tzinfo=PARIS_WINTER),
+        datetime(2026, 3, 3, 10, 0, 0, 70, tzinfo=PARIS_WINTER),
+        datetime(2026, 3, 3, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(2026, 3, 3, 1, 30, tzinfo=timezone(timedelta(hours=-5, minutes=-30))),
+        datetime(2026, 10, 25, 2, 30, tzinfo=paris),
+        datetime(2026, 10, 25, 2, 30, fold=1, tzinfo=paris),
+        datetime(987, 6, 5, 4, 3, 2, tzinfo=PARIS_WINTER),
+    ]
+    make_hub(database)
+    with database.transaction() as connection:
+        ids = [
+            open_case(connection, make_case(f"ME-00064{number:02d}")).record.id
+            for number in range(2 * len(instants))
+        ]
+        now = datetime(2026, 3, 4, 8, 0, tzinfo=PARIS_WINTER)
+
+        def moves(case_ids: list[int]) -> list[dict[str, Any]]:
+            return [
+                {
+                    "case_id": case_id,
+                    "new_status": "in_repair",
+                    "new_status_at": at,
+                    "new_status_event_id": f"ev-{number}",
+                    "now": now,
+                }
+                for number, (case_id, at) in enumerate(zip(case_ids, instants, strict=True))
+            ]
+
+        connection.execute(_MOVE, moves(ids[: len(instants)]))
+        DriverStatement(lambda _dialect: _MOVE).execute_many(
+            connection, moves(ids[len(instants) :])
+        )
+        if database.engine.dialect.name == "sqlite":
+            stored = dict(connection.exec_driver_sql("SELECT id, status_at FROM cases").fetchall())
+        else:
+            stored = {row.id: row.status_at for row in connection.execute(select(cases))}
+        theirs = [stored[case_id] for case_id in ids[: len(instants)]]
+        assert [stored[case_id] for case_id in ids[len(instants) :]] == theirs
+        assert len(set(theirs)) == len(instants)
+        naive = {**moves(ids[: len(instants)])[0], "new_status_at": datetime(2026, 3, 3, 10, 0)}
+        with pytest.raises(ValueError, match="naive datetime"):
+            DriverStatement(lambda _dialect: _MOVE).execute_many(connection, [naive])
 
 
 def test_a_drivers_error_is_raised_as_the_stores(database: Database) -> None:

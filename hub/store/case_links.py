@@ -243,8 +243,11 @@ def _record_given(
             },
         )
         return
+    # The enum's value read once: ``.value`` is Python code in ``enum`` (issue 17,
+    # thirteenth pass, second round).
+    given_how = how.value
     rows = [
-        {"case_id": case_id, "party_id": party, "how": how.value, "since": moment}
+        {"case_id": case_id, "party_id": party, "how": given_how, "since": moment}
         for case_id, party in known
     ]
     _GIVEN.execute_many(connection, rows)
@@ -441,12 +444,13 @@ _CONFIRMING_AT_ONCE = DriverStatement(lambda _dialect: _confirming_at_once())
 def _learn_partner_references(
     connection: Connection, triples: set[tuple[str, str, str]], ids: Mapping[str, int]
 ) -> None:
+    partner = RecordedBy.PARTNER.value  # read once, as ``_record_given``'s ``how``
     rows = [
         {
             "case_id": ids[case_ref],
             "party_id": party,
             "reference": reference,
-            "recorded_by": RecordedBy.PARTNER.value,
+            "recorded_by": partner,
         }
         for case_ref, party, reference in sorted(triples)
         if case_ref in ids

@@ -247,16 +247,21 @@ def _move_cases_forward(
         head = heads[reference]
         candidate = best.get(reference)
         if candidate is not None and (head.key is None or candidate > head.key):
-            event = batch[candidate[2]]
-            assert event.status is not None
+            # The event's fields from its ``__dict__``, its status's text as its
+            # ``_value_`` (as ``bulk._rows`` reads them): a model's attribute and an
+            # enum's ``.value`` are Python code (issue 17, thirteenth pass, second round).
+            event_id = candidate[2]
+            fields = batch[event_id].__dict__
+            status = fields["status"]
+            assert status is not None
             if kept is not None:
                 kept.heads[reference] = CaseHead(head.id, reference, candidate)
             rows.append(
                 {
                     "case_id": head.id,
-                    "new_status": event.status.value,
-                    "new_status_at": event.occurred_at,
-                    "new_status_event_id": event.id,
+                    "new_status": status._value_,
+                    "new_status_at": fields["occurred_at"],
+                    "new_status_event_id": event_id,
                     "now": now,
                 }
             )
