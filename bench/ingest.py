@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.scratch import prepared_sqlite_file, scratch_postgres, scratch_sqlite
+from commands.common import settle_collector_for_batch
 from hub.config.network import load_network
 from hub.mapping.values import localize
 from hub.model import Case, Event
@@ -464,6 +465,7 @@ def dry_run(content: bytes) -> tuple[float, int]:
     """`hub ingest --dry-run`: parse and map every row, write each event as a JSON line
     (to memory here, not a terminal, as the command writes them: bytes); store nothing."""
     connector = open_network(ROOT / "connectors.yaml").connector("atelier-dupont-status")
+    settle_collector_for_batch()  # as `hub ingest --dry-run` sets it
     start = time.perf_counter()
     sink = io.BytesIO()
     events = 0
@@ -482,6 +484,7 @@ def small_files(files: int, rows_each: int) -> tuple[float, int]:
         prepare(database)
         connector = open_network(ROOT / "connectors.yaml").connector("atelier-dupont-status")
         pipeline = connector.pipeline()
+        settle_collector_for_batch()  # as `hub run` sets it, for a folder's files
         stored = 0
         start = time.perf_counter()
         for number, content in enumerate(contents):
@@ -521,6 +524,7 @@ def hub_ingest(database: Database, content: bytes) -> tuple[float, int, int, flo
     process's CPU (its parse-ahead thread's included)."""
     connector = open_network(ROOT / "connectors.yaml").connector("atelier-dupont-status")
     message = RawMessage(MessageRef("STATUTS_20261103_1415.csv", len(content)), content)
+    settle_collector_for_batch()  # as `hub ingest` sets it, once its pipeline is built
     start, cpu = time.perf_counter(), time.process_time()
     outcome = ingest_message(database, "bench", connector.pipeline(), message)
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu

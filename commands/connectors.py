@@ -15,6 +15,7 @@ from commands.common import (
     open_database,
     out,
     outline_to_read,
+    settle_collector_for_batch,
 )
 from hub.errors import ConfigurationError, ConflictError, PartnerDataError
 
@@ -104,6 +105,7 @@ def ingest(
     pipeline = target.pipeline()
     content = file.read_bytes()
     if dry_run:
+        settle_collector_for_batch()
         rejects: list[PartnerDataError] = []
         events = 0
         # The lines as bytes, UTF-8 whatever the terminal's encoding: a JSON line is
@@ -127,9 +129,9 @@ def ingest(
         content,
         {"path": str(file.resolve())},
     )
-    outcome = ingest_message(
-        open_database(database), connector, pipeline, message, on_stored=target.on_stored
-    )
+    store = open_database(database)
+    settle_collector_for_batch()
+    outcome = ingest_message(store, connector, pipeline, message, on_stored=target.on_stored)
     _print_rejects(outcome.rejects)
     if outcome.skipped:
         out.print(f"{file.name} was ingested before by {connector}: nothing new")
@@ -159,6 +161,7 @@ def run(
     from hub.store.leases import pause_state
 
     with open_hub(database=database, network=network, owner=process_owner("hub run:")) as hub:
+        settle_collector_for_batch()
         report = hub.run_now(connector)
     if report is None:
         with hub.database.transaction() as connection:
