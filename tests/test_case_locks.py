@@ -1,0 +1,71 @@
+"""The cases' locks the sync rules and corrections take, and the cases they read at once,
+on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import psycopg
+import pytest
+from sqlalchemy import select
+
+from hub.store.cases import get_case, get_cases, lock_cases, open_case
+from hub.store.db import Database
+from hub.store.tables import cases
+from tests.factories import make_case, register_network
+
+REFERENCES = ("ME-000201", "ME-000202", "BM-000203")
+
+
+@pytest.fixture
+def opened(database: Database) -> Database:
+    register_network(database)
+    with database.transaction() as connection:
+        for reference in REFERENCES:
+            open_case(connection, make_case(reference))
+    return database
+
+
+def test_cases_read_at_once_are_those_read_one_by_one(opened: Database) -> None:
+    with opened.transaction() as connection:
+        read = get_cases(connection, [*REFERENCES, "ME-999999", REFERENCES[0]])
+        one_by_one = {reference: get_case(connection, reference) for reference in REFERENCES}
+        assert get_cases(connection, []) == {}
+    assert read == one_by_one
+    assert "ME-999999" not in read
+
+
+def test_locking_cases_changes_no_row(opened: Database) -> None:
+    with opened.transaction() as connection:
+        before = connection.execute(select(cases).order_by(cases.c.id)).all()
+        lock_cases(connection, [REFERENCES[1], REFERENCES[0]])
+        lock_cases(connection, [])
+        assert connection.execute(select(cases).order_by(cases.c.id)).all() == before
+
+
+def test_a_locked_case_keeps_a_concurrent_writer_out_until_the_commit(opened: Database) -> None:
+    """SQLite: the database's one writer lock; PostgreSQL: the named cases' row locks
+    (a case not named stays free)."""
+    with opened.transaction() as connection:
+        lock_cases(connection, [REFERENCES[0]])
+        if opened.dialect == "sqlite":
+            path = opened.sqlite_file()
+            assert path is not None
+            other = sqlite3.connect(path, timeout=0)
+            try:
+                with pytest.raises(sqlite3.OperationalError, match="locked"):
+                    other.execute("UPDATE cases SET updated_at = updated_at")
+            finally:
+                other.close()
+        else:
+            url = opened.engine.url.set(drivername="postgresql").render_as_string(
+                hide_password=False
+            )
+            with psycopg.connect(url, autocommit=True) as rival:
+                wanted = "SELECT id FROM cases WHERE reference = %s FOR UPDATE NOWAIT"
+                with pytest.raises(psycopg.errors.LockNotAvailable):
+                    rival.execute(wanted, (REFERENCES[0],))
+                assert rival.execute(wanted, (REFERENCES[1],)).fetchall()
+    # Committed: the lock is gone.
+    with opened.transaction() as connection:
+        lock_cases(connection, [REFERENCES[0]])
