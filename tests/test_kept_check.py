@@ -338,7 +338,7 @@ class ProbeSettings(BaseModel):
 {more}
 
 def build(settings, secrets, default_pattern):
-    raise NotImplementedError
+    raise AssertionError("a check validates a transport's settings; it never builds one")
 
 
 PROBE = AdapterInfo(
