@@ -18,7 +18,7 @@ from hub.model.statuses import CaseStatus
 from hub.model.timeline import CaseState, derive_case_state
 from hub.store.case_links import GivenHow, RecordedBy, record_given
 from hub.store.db import Database
-from hub.store.events import StoredHook, append_events, events_of_case
+from hub.store.events import StoredHook, append_events, chunks, events_of_case
 from hub.store.parties import get_party
 from hub.store.tables import case_references, cases, events
 
@@ -181,18 +181,12 @@ def get_case(connection: Connection, reference: str) -> CaseRecord | None:
 
 def get_cases(connection: Connection, references: Sequence[str]) -> dict[str, CaseRecord]:
     """The cases of ``references`` that exist, by reference, read in one statement a
-    thousand: the sync rules read every case a file's events name (issue 17)."""
+    chunk: the sync rules read every case a file's events name (issue 17)."""
     found: dict[str, CaseRecord] = {}
-    wanted = sorted(set(references))
-    for start in range(0, len(wanted), _CASES_READ_AT_ONCE):
-        chunk = wanted[start : start + _CASES_READ_AT_ONCE]
+    for chunk in chunks(sorted(set(references))):
         for row in connection.execute(select(cases).where(cases.c.reference.in_(chunk))):
             found[row.reference] = case_record(row)
     return found
-
-
-_CASES_READ_AT_ONCE = 1_000
-"""References a statement names at most (SQLite's bound parameters are limited)."""
 
 
 def require_case(connection: Connection, reference: str) -> CaseRecord:

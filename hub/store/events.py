@@ -107,7 +107,8 @@ def case_head(
     )
 
 
-def _chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    """``items`` a statement's worth at a time (SQLite limits bound parameters)."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
@@ -138,7 +139,7 @@ def _case_heads(
     """The cases' heads by reference: those ``read`` already, the others read now."""
     heads = {reference: read[reference] for reference in references & read.keys()}
     wanted = sorted(references - heads.keys())
-    for chunk in _chunks(wanted):
+    for chunk in chunks(wanted):
         rows = connection.execute(_HEADS, {"references": list(chunk)})
         # By position: a row's values by name go through an AttributeError each in
         # SQLAlchemy's rows, half of reading a large file's heads (issue 17).
@@ -308,7 +309,7 @@ def count_events_by_reporter(connection: Connection) -> dict[str, int]:
 def events_by_id(connection: Connection, event_ids: Collection[str]) -> dict[str, Event]:
     """The stored events among ``event_ids``, by id (a chunk of ids per query)."""
     found: dict[str, Event] = {}
-    for chunk in _chunks(sorted(set(event_ids))):
+    for chunk in chunks(sorted(set(event_ids))):
         rows = connection.execute(select(events).where(events.c.event_id.in_(chunk)))
         found.update((row.event_id, row_to_event(row)) for row in rows)
     return found
@@ -320,7 +321,7 @@ def timelines_of_cases(
     """Each case's events in stored order, by reference, as ``events_of_case`` reads one
     case's (a case without events is missing, as is an unknown reference)."""
     found: dict[str, list[Event]] = {}
-    for chunk in _chunks(sorted(set(references))):
+    for chunk in chunks(sorted(set(references))):
         rows = connection.execute(
             select(events, cases.c.reference.label("of_case"))
             .join(cases, cases.c.id == events.c.case_id)
