@@ -401,7 +401,15 @@ def _to_write(kept: tuple[str, str] | None, reference: str) -> bool:
 @cache
 def _confirming_upsert(dialect_name: str) -> PostgresqlInsert | SqliteInsert:
     """Built once per database kind (``excluded`` alone cost a third of a millisecond)."""
-    statement = _insert(dialect_name, case_references)
+    return _confirming(_insert(dialect_name, case_references))
+
+
+def _confirming(
+    statement: PostgresqlInsert | SqliteInsert,
+) -> PostgresqlInsert | SqliteInsert:
+    """The references' rule on an insert of them: a new pair is inserted; a pair holding
+    the same reference unproven (a retailer's) becomes the partner's; a different one
+    stays (the first wins)."""
     return statement.on_conflict_do_update(
         index_elements=["case_id", "party_id"],
         set_={"recorded_by": statement.excluded.recorded_by},
@@ -415,26 +423,22 @@ _CONFIRMING = DriverStatement(_confirming_upsert)
 
 
 @cache
-def _confirming_at_once() -> PostgresqlInsert:
+def _confirming_at_once() -> PostgresqlInsert | SqliteInsert:
     """``_CONFIRMING`` for PostgreSQL, the rows given as three arrays (as
     ``_given_at_once``); who recorded them is one for the batch."""
     from sqlalchemy.dialects import postgresql
 
     learned = _unnested(("case_id", BigInteger()), ("party_id", String()), ("reference", String()))
-    statement = postgresql.insert(case_references).from_select(
-        ["case_id", "party_id", "reference", "recorded_by"],
-        select(
-            learned.c.case_id,
-            learned.c.party_id,
-            learned.c.reference,
-            bindparam("recorded_by", type_=String),
-        ),
-    )
-    return statement.on_conflict_do_update(
-        index_elements=["case_id", "party_id"],
-        set_={"recorded_by": statement.excluded.recorded_by},
-        where=(case_references.c.reference == statement.excluded.reference)
-        & (case_references.c.recorded_by != RecordedBy.PARTNER.value),
+    return _confirming(
+        postgresql.insert(case_references).from_select(
+            ["case_id", "party_id", "reference", "recorded_by"],
+            select(
+                learned.c.case_id,
+                learned.c.party_id,
+                learned.c.reference,
+                bindparam("recorded_by", type_=String),
+            ),
+        )
     )
 
 
