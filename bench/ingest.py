@@ -465,7 +465,6 @@ def dry_run(content: bytes) -> tuple[float, int]:
     """`hub ingest --dry-run`: parse and map every row, write each event as a JSON line
     (to memory here, not a terminal, as the command writes them: bytes); store nothing."""
     connector = open_network(ROOT / "connectors.yaml").connector("atelier-dupont-status")
-    settle_collector_for_batch()  # as `hub ingest --dry-run` sets it
     start = time.perf_counter()
     sink = io.BytesIO()
     events = 0
@@ -484,7 +483,6 @@ def small_files(files: int, rows_each: int) -> tuple[float, int]:
         prepare(database)
         connector = open_network(ROOT / "connectors.yaml").connector("atelier-dupont-status")
         pipeline = connector.pipeline()
-        settle_collector_for_batch()  # as `hub run` sets it, for a folder's files
         stored = 0
         start = time.perf_counter()
         for number, content in enumerate(contents):
@@ -524,7 +522,6 @@ def hub_ingest(database: Database, content: bytes) -> tuple[float, int, int, flo
     process's CPU (its parse-ahead thread's included)."""
     connector = open_network(ROOT / "connectors.yaml").connector("atelier-dupont-status")
     message = RawMessage(MessageRef("STATUTS_20261103_1415.csv", len(content)), content)
-    settle_collector_for_batch()  # as `hub ingest` sets it, once its pipeline is built
     start, cpu = time.perf_counter(), time.process_time()
     outcome = ingest_message(database, "bench", connector.pipeline(), message)
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
@@ -603,6 +600,10 @@ def main() -> None:
     )
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    # Every part under the collector's setting `hub ingest` and `hub run` take, the floors
+    # too: a floor is the least any implementation pays, and any can set its collector so;
+    # set only before the hub's runs, it gave the floors of SQLite the default's passes.
+    settle_collector_for_batch()
     if args.memory_child:
         memory_child(args.memory_child)
         return
@@ -614,10 +615,6 @@ def main() -> None:
 
 
 def throughput(args: argparse.Namespace) -> None:
-    # Every part under the collector's setting `hub ingest` runs with, the floors too: a
-    # floor is the least any implementation pays, and any can set its collector so; set
-    # only before the hub's runs, it gave the floors of SQLite the default's passes.
-    settle_collector_for_batch()
     content = generate(args.rows)
     print(f"file: {args.rows} rows, {len(content) / 1e6:.1f} MB (Latin-1, CRLF, 0.2% bad rows)")
     floor = raw_floor(content)
