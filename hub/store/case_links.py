@@ -31,9 +31,7 @@ from sqlalchemy import (
     any_,
     bindparam,
     cast,
-    column,
     exists,
-    func,
     literal_column,
     null,
     select,
@@ -41,10 +39,9 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.sql.elements import BindParameter
-from sqlalchemy.sql.selectable import TableValuedAlias
-from sqlalchemy.types import TypeEngine
 
 from hub.model.statuses import FINAL_CASE_STATUSES
+from hub.store.arrays import unnested
 from hub.store.case_rows import KeptReference as KeptReference
 from hub.store.case_rows import RecordedBy as RecordedBy
 from hub.store.case_rows import kept_references
@@ -183,16 +180,6 @@ _GIVEN = DriverStatement(lambda dialect: ignoring_conflicts(dialect, case_partie
 database kind, run on the driver (issue 17)."""
 
 
-def _unnested(*columns: tuple[str, TypeEngine[Any]]) -> TableValuedAlias:
-    """PostgreSQL's rows from one array parameter a column (named as the column), each
-    cast to its type: a batch of rows as one statement's parameters."""
-    return (
-        func.unnest(*(cast(bindparam(f"{name}s"), ARRAY(kind)) for name, kind in columns))
-        .table_valued(*(column(name, kind) for name, kind in columns))
-        .render_derived()
-    )
-
-
 @cache
 def _given_at_once() -> PostgresqlInsert:
     """``_GIVEN`` for PostgreSQL, the pairs given as two arrays: psycopg's executemany
@@ -201,7 +188,7 @@ def _given_at_once() -> PostgresqlInsert:
     17, thirteenth pass). How and since are one for the batch."""
     from sqlalchemy.dialects import postgresql
 
-    pairs = _unnested(("case_id", BigInteger()), ("party_id", String()))
+    pairs = unnested(("case_id", BigInteger()), ("party_id", String()))
     return (
         postgresql.insert(case_parties)
         .from_select(
@@ -428,7 +415,7 @@ def _confirming_at_once() -> PostgresqlInsert | SqliteInsert:
     ``_given_at_once``); who recorded them is one for the batch."""
     from sqlalchemy.dialects import postgresql
 
-    learned = _unnested(("case_id", BigInteger()), ("party_id", String()), ("reference", String()))
+    learned = unnested(("case_id", BigInteger()), ("party_id", String()), ("reference", String()))
     return _confirming(
         postgresql.insert(case_references).from_select(
             ["case_id", "party_id", "reference", "recorded_by"],
