@@ -528,20 +528,29 @@ def hub_ingest(database: Database, content: bytes) -> tuple[float, int, int, flo
     return elapsed, outcome.counts.events_stored, outcome.counts.rejected, cpu
 
 
-def whole_command(content: bytes) -> float:
+def whole_command(content: bytes, postgres_url: str | None = None) -> float:
     """`hub ingest` of the file as a user runs it: a process of its own, the shipped
     network with its sync rules (the messages they queue for partners and retailers,
-    which `hub_ingest` above leaves out), into a SQLite file with the cases opened; its
-    wall time, the process's start included."""
-    with prepared_sqlite_file(prepare) as path:
-        received = path.parent / "STATUTS_20261103_1415.csv"
-        received.write_bytes(content)
-        environment = dict(os.environ, HUB_DATABASE_URL=f"sqlite:///{path}")
-        command = [sys.executable, str(ROOT / "cli.py"), "ingest"]
-        command += ["--connector", "atelier-dupont-status", "--file", str(received)]
-        start = time.perf_counter()
-        subprocess.run(command, cwd=ROOT, env=environment, check=True, capture_output=True)
-        return time.perf_counter() - start
+    which `hub_ingest` above leaves out), into a SQLite file (or a scratch PostgreSQL
+    database beside ``postgres_url``) with the cases opened; its wall time, the
+    process's start included."""
+    if postgres_url is None:
+        with prepared_sqlite_file(prepare) as path:
+            return _timed_ingest(content, f"sqlite:///{path}", path.parent)
+    with scratch_postgres(postgres_url) as database, tempfile.TemporaryDirectory() as folder:
+        prepare(database)
+        return _timed_ingest(content, database.url, Path(folder))
+
+
+def _timed_ingest(content: bytes, url: str, folder: Path) -> float:
+    received = folder / "STATUTS_20261103_1415.csv"
+    received.write_bytes(content)
+    environment = dict(os.environ, HUB_DATABASE_URL=url)
+    command = [sys.executable, str(ROOT / "cli.py"), "ingest"]
+    command += ["--connector", "atelier-dupont-status", "--file", str(received)]
+    start = time.perf_counter()
+    subprocess.run(command, cwd=ROOT, env=environment, check=True, capture_output=True)
+    return time.perf_counter() - start
 
 
 def sqlite_run(content: bytes) -> tuple[float, int, int]:
@@ -668,6 +677,12 @@ def throughput(args: argparse.Namespace) -> None:
             f", to the SQLite raw floor: {pg_rate / floor_rate:.2f}"
         )
         print(f"hub on PostgreSQL over its duties floor: {pg_rate / pg_duties_rate:.2f}")
+        pg_whole = whole_command(content, args.postgres_url)
+        print(
+            f"whole `hub ingest` on PostgreSQL (its own process, the shipped sync rules on): "
+            f"{args.rows / pg_whole:,.0f} rows/s ({pg_whole:.2f} s); ratio to the PostgreSQL "
+            f"store floor: {args.rows / pg_whole / pg_floor_rate:.2f}"
+        )
         print(
             "PostgreSQL CPU, this process / the server's backends (s): "
             + "; ".join(
