@@ -11,7 +11,9 @@ details' JSON, the touched cases' status; ``--duty-steps`` adds them one at a ti
 PostgreSQL, this process's CPU and the server backends' (/proc) for the floors and the hub.
 Then the dry run (`hub ingest --dry-run`: parse, map, write JSON lines; nothing stored)
 against the raw floor, the overhead of 1,000 small files of 10 rows beyond their rows,
-and a 1,000,000-row file streamed in a child process with its peak memory.
+the same small files as a user has them taken (one `hub run` process reading them from a
+folder, the shipped sync rules on) beside the small-files floor of each database, and a
+1,000,000-row file streamed in a child process with its peak memory.
 
     .venv/bin/python bench/ingest.py [--rows 200000] [--postgres-url URL] [--skip-postgres]
                                      [--small-files 1000] [--duty-steps]
@@ -33,7 +35,8 @@ import sys
 import tempfile
 import time
 import zlib
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -42,7 +45,12 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.scratch import prepared_sqlite_file, scratch_postgres, scratch_sqlite
+from bench.scratch import (
+    prepared_sqlite_file,
+    private_postgres,
+    scratch_postgres,
+    scratch_sqlite,
+)
 from commands.common import settle_collector_for_batch
 from hub.config.network import load_network
 from hub.mapping.values import localize
@@ -55,6 +63,7 @@ from hub.store.cases import open_case
 from hub.store.db import Database
 from hub.store.migrate import upgrade
 from hub.store.parties import save_party
+from hub.store.urls import sqlite_pragmas
 
 HEADER = (
     "N° dossier;Réf. client;Date statut;Heure;Code statut;Libellé;Commentaire;N° série;"
@@ -553,6 +562,148 @@ def _timed_ingest(content: bytes, url: str, folder: Path) -> float:
     return time.perf_counter() - start
 
 
+SMALL_CONNECTOR = "atelier-dupont-status"
+
+
+def small_contents(files: int, rows_each: int) -> list[bytes]:
+    """The small files: ``generate(rows_each, seed=n)``, each its own dossiers' rows."""
+    return [generate(rows_each, seed=seed) for seed in range(files)]
+
+
+def _small_name(number: int) -> str:
+    return f"STATUTS_20261103_{number:05d}.csv"
+
+
+def _folder_network(folder: Path) -> Path:
+    """The shipped network with one change: Atelier Dupont's status connector reads a
+    folder here (``inbox``, read files archived to ``done``, as its SFTP server's
+    ``/out/archive``) rather than the workshop's SFTP server. Its mapping, parties,
+    routes and sync rules are the shipped ones (mapping paths made absolute: the copy
+    lives elsewhere)."""
+    import yaml
+
+    document = yaml.safe_load((ROOT / "connectors.yaml").read_text(encoding="utf-8"))
+    for spec in document["connectors"]:
+        spec["mapping"] = str(ROOT / spec["mapping"])
+        if spec["name"] == SMALL_CONNECTOR:
+            spec["transport"] = {
+                "type": "local-dir",
+                "path": str(folder / "inbox"),
+                "archive_dir": str(folder / "done"),
+            }
+    path = folder / "connectors.yaml"
+    path.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), "utf-8")
+    return path
+
+
+def whole_run_small_files(contents: list[bytes], postgres_url: str | None = None) -> float:
+    """The small files as a user has the hub take them: one `hub run` process (`hub
+    ingest` takes one file; a connector's run reads every file of its inbox), the shipped
+    network and its sync rules, the cases opened first, into a SQLite file or a scratch
+    PostgreSQL database; its wall time, the process's start included."""
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        (folder / "inbox").mkdir()
+        for number, content in enumerate(contents):
+            (folder / "inbox" / _small_name(number)).write_bytes(content)
+        network = _folder_network(folder)
+        command = [sys.executable, str(ROOT / "cli.py"), "run", SMALL_CONNECTOR]
+        command += ["--network", str(network)]
+        with _prepared_url(postgres_url) as url:
+            environment = dict(os.environ, HUB_DATABASE_URL=url)
+            start = time.perf_counter()
+            subprocess.run(command, cwd=ROOT, env=environment, check=True, capture_output=True)
+            elapsed = time.perf_counter() - start
+        if len(list((folder / "done").iterdir())) != len(contents):
+            raise RuntimeError("the run did not read every small file")
+        return elapsed
+
+
+@contextmanager
+def _prepared_url(postgres_url: str | None) -> Iterator[str]:
+    """A database with the schema and the cases opened: a SQLite file, or a scratch
+    PostgreSQL database; its URL, the database closed (the command opens its own)."""
+    if postgres_url is None:
+        with prepared_sqlite_file(prepare) as path:
+            yield f"sqlite:///{path}"
+        return
+    with private_postgres(postgres_url) as (url, _version):
+        database = Database(url)
+        try:
+            prepare(database)
+        finally:
+            database.dispose()
+        yield url
+
+
+def small_files_floor(contents: list[bytes], postgres_url: str | None = None) -> float:
+    """The least any implementation pays for the small files: each file read from its
+    folder and its rows into the hub's events table as the store floor puts them (one
+    executemany on SQLite, one COPY on PostgreSQL), one commit a file, since a file may
+    be acknowledged only once its rows are durable; cases opened first, the cases' ids
+    read once. In this process: no process start, no sync rules, no archive."""
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        paths = []
+        for number, content in enumerate(contents):
+            paths.append(folder / _small_name(number))
+            paths[-1].write_bytes(content)
+        with _prepared_url(postgres_url) as url:
+            if postgres_url is None:
+                return _sqlite_files_floor(Path(url.removeprefix("sqlite:///")), paths)
+            return _postgres_files_floor(url, paths)
+
+
+def _sqlite_files_floor(database: Path, paths: list[Path]) -> float:
+    start = time.perf_counter()
+    connection = sqlite3.connect(database)
+    sqlite_pragmas(connection)  # the hub's own: WAL, synchronous=NORMAL, foreign keys
+    case_ids = dict(connection.execute("SELECT reference, id FROM cases"))
+    for path in paths:
+        rows = _floor_rows(path.read_bytes())
+        at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        name = path.name
+        connection.executemany(
+            "INSERT INTO events (event_id, case_id, case_ref, partner_ref, type, status, "
+            "unmapped, occurred_at, occurred_offset_minutes, recorded_at, reported_by, "
+            "raw_code, raw_label) "
+            "VALUES (?, ?, ?, ?, 'case_status', ?, 0, ?, 60, ?, 'atelier-dupont', ?, ?)",
+            [
+                (f"{name}:{n}", case_ids.get(r[1]), r[1], r[0], r[2], r[3], at, r[2], r[4])
+                for n, r in enumerate(rows)
+            ],
+        )
+        connection.commit()
+    connection.close()
+    return time.perf_counter() - start
+
+
+def _postgres_files_floor(url: str, paths: list[Path]) -> float:
+    import psycopg
+
+    columns = (
+        "event_id, case_id, case_ref, partner_ref, type, status, unmapped, occurred_at, "
+        "occurred_offset_minutes, recorded_at, reported_by, raw_code, raw_label"
+    )
+    start = time.perf_counter()
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://", 1)) as driver:
+        cursor = driver.cursor()
+        case_ids: dict[str, int] = dict(
+            cursor.execute("SELECT reference, id FROM cases").fetchall()
+        )
+        driver.commit()
+        for path in paths:
+            rows = _floor_rows(path.read_bytes())
+            recorded = datetime.now(UTC).isoformat()
+            with cursor.copy(f"COPY events ({columns}) FROM STDIN") as copy:
+                for n, r in enumerate(rows):
+                    row = (f"{path.name}:{n}", case_ids.get(r[1]), r[1], r[0], "case_status")
+                    more = (r[2], False, r[3], 60, recorded, "atelier-dupont", r[2], r[4])
+                    copy.write_row((*row, *more))
+            driver.commit()
+    return time.perf_counter() - start
+
+
 def sqlite_run(content: bytes) -> tuple[float, int, int]:
     with scratch_sqlite() as database:
         prepare(database)
@@ -711,6 +862,29 @@ def throughput(args: argparse.Namespace) -> None:
             f"{args.small_files} files of {each} rows on SQLite: {seconds:.1f} s "
             f"({stored} events); beyond their rows at the big file's rate: "
             f"{beyond * 1000:.1f} ms a file (target <= 2 ms)"
+        )
+        whole_small_files(args, each)
+
+
+def whole_small_files(args: argparse.Namespace, each: int) -> None:
+    """The small files as a user has them taken (`hub run` of a folder, its own process,
+    the shipped sync rules on), beside the small-files floor of the same database: the
+    store floor's insert a file, one commit a file. That floor, not the store floor of
+    one big insert, since a file's commit before its acknowledgement is a cost of small
+    files any implementation pays, and what this line asks is the cost of a file."""
+    contents = small_contents(args.small_files, each)
+    urls: list[tuple[str, str | None]] = [("SQLite", None)]
+    if not args.skip_postgres:
+        urls.append(("PostgreSQL", args.postgres_url))
+    for name, url in urls:
+        floor = small_files_floor(contents, url)
+        whole = whole_run_small_files(contents, url)
+        print(
+            f"whole `hub run` of {args.small_files} files of {each} rows on {name} (one process "
+            f"reading a folder, the shipped sync rules on): {whole:.2f} s, "
+            f"{whole / args.small_files * 1000:.2f} ms a file; small-files floor (each file's "
+            f"rows by the store floor's insert, a commit a file) {floor:.2f} s, "
+            f"{floor / args.small_files * 1000:.2f} ms a file; floor / hub: {floor / whole:.2f}"
         )
 
 

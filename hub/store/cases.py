@@ -8,7 +8,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Row, bindparam, func, select, update
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Connection,
+    Row,
+    Select,
+    String,
+    Text,
+    any_,
+    bindparam,
+    cast,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from hub.errors import ConflictError, NotFoundError
@@ -17,6 +31,7 @@ from hub.model.event import Event, EventType, stable_event_id
 from hub.model.statuses import CaseStatus
 from hub.model.timeline import CaseState, derive_case_state
 from hub.store.case_links import GivenHow, RecordedBy, record_given
+from hub.store.compiled import DriverStatement
 from hub.store.db import Database
 from hub.store.events import StoredHook, append_events, chunks, events_of_case
 from hub.store.parties import get_party
@@ -179,13 +194,42 @@ def get_case(connection: Connection, reference: str) -> CaseRecord | None:
     return None if row is None else case_record(row)
 
 
+def _cases_named(dialect: str) -> Select[Any]:
+    """The columns of a ``CaseRecord`` of the cases named. On PostgreSQL the references
+    are one array parameter (``= ANY``): one SQL text whatever their number."""
+    named: ColumnElement[bool]
+    if dialect == "postgresql":
+        named = cases.c.reference == any_(cast(bindparam("references"), ARRAY(String)))
+    else:
+        named = cases.c.reference.in_(bindparam("references", expanding=True))
+    # The document as its text, validated from JSON by the model itself: the driver's
+    # (or SQLAlchemy's) json.loads and then a validation of Python objects cost a case
+    # about half as much again.
+    document = cast(cases.c.document, Text)
+    columns = (cases.c.id, document, cases.c.status, cases.c.status_at, cases.c.updated_at)
+    return select(cases.c.reference, *columns).where(named)
+
+
+_CASES_NAMED = DriverStatement(_cases_named)
+"""Run on the driver: the sync rules read a file's cases for every file, and building
+the statement and SQLAlchemy's execution of it cost more than the read (issue 17,
+fourteenth pass)."""
+
+
 def get_cases(connection: Connection, references: Sequence[str]) -> dict[str, CaseRecord]:
     """The cases of ``references`` that exist, by reference, read in one statement a
     chunk: the sync rules read every case a file's events name (issue 17)."""
     found: dict[str, CaseRecord] = {}
     for chunk in chunks(sorted(set(references))):
-        for row in connection.execute(select(cases).where(cases.c.reference.in_(chunk))):
-            found[row.reference] = case_record(row)
+        rows = _CASES_NAMED.rows(connection, {"references": list(chunk)})
+        for reference, case_id, document, status, status_at, updated_at in rows:
+            found[reference] = CaseRecord(
+                id=case_id,
+                case=Case.model_validate_json(document),
+                status=None if status is None else CaseStatus(status),
+                status_at=status_at,
+                updated_at=updated_at,
+            )
     return found
 
 
@@ -275,15 +319,24 @@ def lock_cases(connection: Connection, references: Sequence[str]) -> None:
     if not wanted:
         return
     if connection.dialect.name == "sqlite":
-        connection.execute(_SQLITE_WRITE_LOCK)
+        _SQLITE_WRITE_LOCK.execute(connection, {})
         return
-    connection.execute(
+    _ROW_LOCKS.execute(connection, {"references": wanted})
+
+
+_SQLITE_WRITE_LOCK = DriverStatement(
+    lambda _dialect: update(cases).where(cases.c.id.is_(None)).values(id=cases.c.id)
+)
+"""A write that changes no row (no case has no id): SQLite's writer lock, nothing else.
+On the driver, as the locks of PostgreSQL below: the sync rules take them for every file
+(issue 17, fourteenth pass)."""
+
+_ROW_LOCKS = DriverStatement(
+    lambda _dialect: (
         select(cases.c.id)
-        .where(cases.c.reference.in_(wanted))
+        .where(cases.c.reference == any_(cast(bindparam("references"), ARRAY(String))))
         .order_by(cases.c.id)
         .with_for_update()
     )
-
-
-_SQLITE_WRITE_LOCK = update(cases).where(cases.c.id.is_(None)).values(id=cases.c.id)
-"""A write that changes no row (no case has no id): SQLite's writer lock, nothing else."""
+)
+"""PostgreSQL's: the references as one array parameter, one SQL text whatever their number."""
