@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, delete, select, update
+from sqlalchemy import Connection, bindparam, delete, select, update
 
 from hub.store.compiled import DriverStatement
 from hub.store.tables import webhook_endpoints
@@ -44,22 +44,6 @@ class StoredEndpoint:
     previous_secret_until: datetime | None
     created_at: datetime
     updated_at: datetime
-
-
-def _endpoint(row: Row[Any]) -> StoredEndpoint:
-    return StoredEndpoint(
-        id=row.id,
-        retailer_id=row.retailer_id,
-        url=row.url,
-        description=row.description,
-        event_types=tuple(row.event_types),
-        enabled=bool(row.enabled),
-        secret=row.secret,
-        previous_secret=row.previous_secret,
-        previous_secret_until=row.previous_secret_until,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
 
 
 def insert_endpoint(connection: Connection, endpoint: StoredEndpoint) -> None:
@@ -137,11 +121,12 @@ def receiving_endpoints(
     if not retailer_ids:
         return []
     rows = _RECEIVING.rows(connection, {"retailers": sorted(set(retailer_ids))})
-    return [_endpoint_of(row) for row in rows]
+    return [_endpoint(row) for row in rows]
 
 
-def _endpoint_of(row: tuple[Any, ...]) -> StoredEndpoint:
-    """An endpoint of a row of every column, in the table's order (the record's)."""
+def _endpoint(row: Sequence[Any]) -> StoredEndpoint:
+    """An endpoint of a row of every column, in the table's order (the record's): a
+    SQLAlchemy row or a driver statement's tuple alike."""
     (endpoint_id, retailer_id, url, description, event_types, enabled) = row[:6]
     secret, previous_secret, previous_secret_until, created_at, updated_at = row[6:]
     return StoredEndpoint(
