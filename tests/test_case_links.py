@@ -480,3 +480,59 @@ def test_the_named_cases_are_read_by_one_statement_text_on_postgresql(
     reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
     assert len(reads) == 2
     assert (reads[0] == reads[1]) is (database.engine.dialect.name == "postgresql")
+
+
+def test_cases_given_with_their_ids_known_are_recorded_without_looking_them_up(
+    database: Database,
+) -> None:
+    """The sync rules hand ``record_given`` the ids of the cases they read: the same rows
+    are written as when it looks them up, by no read of the cases; a reference the ids
+    do not name is no case, and nothing is written for it."""
+    from hub.store.case_links import GivenHow, record_given
+    from hub.store.tables import case_parties
+
+    make_hub(database)
+    with database.transaction() as connection:
+        cases_opened = [open_case(connection, make_case(f"ME-00070{n}")) for n in range(3)]
+        ids = {done.record.case.reference: done.record.id for done in cases_opened}
+
+    def given() -> set[tuple[str, str, str]]:
+        with database.transaction() as connection:
+            rows = connection.execute(
+                select(cases.c.reference, case_parties.c.party_id, case_parties.c.how).join(
+                    cases, cases.c.id == case_parties.c.case_id
+                )
+            )
+            return {(row.reference, row.party_id, row.how) for row in rows}
+
+    statements: list[str] = []
+
+    def seen(*args: object) -> None:
+        statements.append(str(args[2]).split()[0].upper())
+
+    event.listen(database.engine, "before_cursor_execute", seen)
+    try:
+        with database.transaction() as connection:
+            record_given(
+                connection,
+                [("ME-000700", "atelier-dupont"), ("ME-000701", "techniservice")],
+                GivenHow.MESSAGE,
+                ids=ids,
+            )
+            record_given(connection, [("ME-000799", "atelier-dupont")], GivenHow.MESSAGE, ids=ids)
+    finally:
+        event.remove(database.engine, "before_cursor_execute", seen)
+    assert "SELECT" not in statements
+    with_ids = given()
+    assert with_ids == {
+        ("ME-000700", "atelier-dupont", "message"),
+        ("ME-000701", "techniservice", "message"),
+    }
+    with database.transaction() as connection:
+        connection.execute(case_parties.delete())
+        record_given(
+            connection,
+            [("ME-000700", "atelier-dupont"), ("ME-000701", "techniservice")],
+            GivenHow.MESSAGE,
+        )
+    assert given() == with_ids

@@ -177,7 +177,9 @@ def apply_sync(
                         # or a retailer's reference (hub.partners.resolve).
                         given.add((intent.case_ref, intent.party))
         if given:
-            record_given(connection, given, GivenHow.MESSAGE)
+            # Their ids came with the cases read above: none to look up again.
+            known = {ref: record.id for ref, record in records.items() if record is not None}
+            record_given(connection, given, GivenHow.MESSAGE, ids=known)
         if items:
             # Lock the cases first: per case, messages commit in the order they are enqueued.
             lock_cases(connection, [item.case_ref for item in items if item.case_ref])
