@@ -347,3 +347,123 @@ def test_sqlite_reads_the_runs_through_the_indexes_not_the_history(tmp_path: Pat
     assert runs, plan
     assert all(step.startswith("SEARCH") for step in runs), plan
     assert any(step.startswith("SEARCH failed_runs") and "started_at>?" in step for step in plan)
+
+
+# --- the push connectors' last arrivals --------------------------------------------------
+
+
+def _arrived(database: Database, source: str, number: int, at: datetime) -> None:
+    with database.transaction() as connection:
+        message = RawMessage(MessageRef(f"push-{number}", 2, at), b"{%d}" % number)
+        archive_message(connection, source, message, now=at)
+
+
+def _last_received_both_ways(database: Database, sources: list[str]) -> dict[str, datetime]:
+    with database.transaction() as connection:
+        found = ConnectionStatusReads(connection).last_received(sources)
+    with PlainStore(_url(database)) as store, status_reads(store) as reads:
+        assert reads.last_received(sources) == found
+    return found
+
+
+def test_each_source_s_last_arrival_is_its_own_whatever_else_the_archive_holds(
+    database: Database,
+) -> None:
+    """Sources interleaved in the archive, asked in any order (twice, too); a name that is
+    the start of another; the latest arrival stored before earlier ones (by arrival, not
+    by id); two messages of a source arriving at once, and two sources' last arrivals at
+    the same instant; sources asked with no message, a source with messages not asked;
+    none asked; an empty archive."""
+    asked = ["relais-direct-push", "colis-express-push", "relais-direct", "never-pushed",
+             "a-first", "zz-last"]  # fmt: skip
+    assert _last_received_both_ways(database, asked) == {}, "an empty archive"
+    start = NOW - 60 * MINUTE
+    arrivals = [
+        ("colis-express-push", start),
+        ("relais-direct-push", start + MINUTE),
+        ("colis-express-push", start + 9 * MINUTE),
+        ("colis-express-push", start + 3 * MINUTE),  # stored after the latest
+        ("relais-direct-push", start + 9 * MINUTE),  # the same instant as colis-express's
+        ("relais-direct-push", start + 9 * MINUTE),  # and as its own other message
+        ("relais-direct", start + 2 * MINUTE),
+        ("pulled-not-asked", start + 30 * MINUTE),
+        ("a-first", start + 4 * MINUTE),
+        ("zz-last", start - MINUTE),
+    ]
+    for number, (source, at) in enumerate(arrivals):
+        _arrived(database, source, number, at)
+    expected = {
+        "colis-express-push": start + 9 * MINUTE,
+        "relais-direct-push": start + 9 * MINUTE,
+        "relais-direct": start + 2 * MINUTE,
+        "a-first": start + 4 * MINUTE,
+        "zz-last": start - MINUTE,
+    }
+    assert _last_received_both_ways(database, asked) == expected
+    assert _last_received_both_ways(database, asked[::-1] + asked) == expected
+    assert _last_received_both_ways(database, ["zz-last"]) == {"zz-last": start - MINUTE}
+    assert _last_received_both_ways(database, ["relais-direct"]) == {
+        "relais-direct": start + 2 * MINUTE
+    }
+    assert _last_received_both_ways(database, ["never-pushed", "zzz"]) == {}
+    assert _last_received_both_ways(database, []) == {}
+    _, one_by_one = _one_by_one(database)
+    assert expected == {name: at for name, at in one_by_one.items() if name in asked}
+
+
+def _plan_of_last_received(database: Database, sources: list[str]) -> list[str]:
+    """The plan's lines of plain_sql.LAST_RECEIVED as the database runs it."""
+    from hub.store.plain import _expanded
+
+    postgresql = database.engine.dialect.name == "postgresql"
+    query = plain_sql.LAST_RECEIVED
+    sql, params = _expanded(
+        query.postgresql if postgresql else query.sqlite,
+        {**query.params, "sources": sources},
+        "sources",
+        postgresql=postgresql,
+    )
+    with database.transaction() as connection:
+        if postgresql:
+            connection.exec_driver_sql("ANALYZE raw_messages")
+            # Run (ANALYZE): without, PostgreSQL 15 leaves the recursive step's subquery out.
+            explain = "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)"
+            found = connection.exec_driver_sql(f"{explain} {sql}", params).scalars()
+            return [str(line).strip() for line in found]
+        found = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params)
+        return [str(row[3]) for row in found]
+
+
+def test_the_last_arrivals_are_read_through_the_index_not_the_archive(database: Database) -> None:
+    """One step of the index on source and arrival per source asked (the first source
+    after the previous, the latest arrival of each), never the sources' messages: SQLite
+    searches the index and nothing else of the archive; PostgreSQL, with the statistics
+    of 2 x 3,000 messages, reads it `LIMIT 1`, the latest arrival backward."""
+    sources = ["colis-express-push", "relais-direct-push"]
+    rows = [
+        {"source": source, "name": f"push-{number}", "sha256": f"{number:064x}", "size": 2,
+         "content": b"{}", "compression": "none", "received_at": NOW + number * MINUTE,
+         "meta": {}}
+        for source in sources
+        for number in range(3_000)
+    ]  # fmt: skip
+    with database.transaction() as connection:
+        connection.execute(insert(raw_messages), rows)
+    plan = _plan_of_last_received(database, [*sources, "never-pushed"])
+    index = "ix_raw_messages_source_received_at"
+    if database.engine.dialect.name == "postgresql":
+        scans = [line for line in plan if " on raw_messages" in line]
+        assert len(scans) == 3, plan
+        assert all("Index Only Scan" in line and index in line for line in scans), plan
+        assert any(line.startswith(f"->  Index Only Scan Backward using {index}") for line in plan)
+        assert sum(line.startswith("->  Limit") for line in plan) == 3, plan
+        assert not any("Aggregate" in line or "Sort" in line for line in plan), plan
+    else:
+        archive = [line for line in plan if "raw_messages" in line or "later" in line]
+        assert len(archive) == 3, plan
+        assert all(line.startswith("SEARCH") and f"COVERING INDEX {index}" in line
+                   for line in archive), plan  # fmt: skip
+        assert not any("TEMP B-TREE" in line for line in plan), plan
+    assert _last_received_both_ways(database, sources) == dict.fromkeys(
+        sources, NOW + 2_999 * MINUTE
+    )

@@ -8,8 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy import (
+    CTE,
+    BindParameter,
+    ColumnElement,
+    Connection,
+    Select,
+    bindparam,
+    func,
+    literal_column,
+    select,
+)
 
 from hub.store.health_rows import LeaseState, OwnRunSummary, lease_states_of, own_run_summaries_of
 from hub.store.tables import connector_leases, raw_messages
@@ -27,13 +38,45 @@ __all__ = [
 
 LEASE_STATES = select(connector_leases)
 """Every connector's lease row (the plain reads run it too: hub.store.plain_sql)."""
-LAST_RECEIVED = (
-    select(raw_messages.c.source, func.max(raw_messages.c.received_at))
-    .where(raw_messages.c.source.in_(bindparam("sources", expanding=True)))
-    .group_by(raw_messages.c.source)
-)
-"""When the raw archive last stored a message from each of ``sources`` that has one (the
-plain reads run it too: hub.store.plain_sql)."""
+
+
+def _arrival_sources() -> CTE:
+    """Which of ``sources`` the archive holds messages from, found one index step each
+    (the first of them in the index, then the first after each), not by reading their
+    messages. ``ORDER BY ... LIMIT 1`` rather than ``min()``: SQLite reads every entry of
+    the sources in an ``IN`` for a ``min`` of them, and walks the ``IN`` in order for
+    this."""
+    wanted: BindParameter[Any] = bindparam("sources", expanding=True)
+    later = raw_messages.alias("later")
+
+    def first(after: ColumnElement[str] | None) -> Any:
+        statement = select(later.c.source).where(later.c.source.in_(wanted))
+        if after is not None:
+            statement = statement.where(later.c.source > after)
+        # A literal limit: SQLite adds an OFFSET bind to each LIMIT and PostgreSQL none
+        # (hub.store.plain_statements; as hub.store.run_history does).
+        ordered = statement.order_by(later.c.source).limit(literal_column("1"))
+        return ordered.scalar_subquery()
+
+    found = select(first(None).label("source")).cte("arrival_sources", recursive=True)
+    return found.union_all(select(first(found.c.source)).where(found.c.source.is_not(None)))
+
+
+def _last_received() -> Select[Any]:
+    sources = _arrival_sources()
+    name = sources.c.source
+    latest = (
+        select(func.max(raw_messages.c.received_at))
+        .where(raw_messages.c.source == name)
+        .scalar_subquery()
+    )
+    return select(name, latest.label("received_at")).where(name.is_not(None))
+
+
+LAST_RECEIVED = _last_received()
+"""When the raw archive last stored a message from each of ``sources`` that has one, one
+step of the index on source and arrival per source whatever the archive holds (the plain
+reads run it too: hub.store.plain_sql)."""
 
 
 def lease_states(connection: Connection) -> dict[str, LeaseState]:

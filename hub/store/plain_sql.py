@@ -139,9 +139,9 @@ LEASE_STATES = Query(
 )
 
 LAST_RECEIVED = Query(
-    sqlite="SELECT raw_messages.source, max(raw_messages.received_at) AS max_1 FROM raw_messages WHERE raw_messages.source IN (__[POSTCOMPILE_sources]) GROUP BY raw_messages.source",  # noqa: E501
-    postgresql="SELECT raw_messages.source, max(raw_messages.received_at) AS max_1 FROM raw_messages WHERE raw_messages.source IN (__[POSTCOMPILE_sources]) GROUP BY raw_messages.source",  # noqa: E501
-    params={},
+    sqlite="WITH RECURSIVE arrival_sources(source) AS (SELECT (SELECT later.source FROM raw_messages AS later WHERE later.source IN (__[POSTCOMPILE_sources]) ORDER BY later.source  LIMIT 1 OFFSET :param_1) AS source UNION ALL SELECT (SELECT later.source FROM raw_messages AS later WHERE later.source IN (__[POSTCOMPILE_sources]) AND later.source > arrival_sources.source ORDER BY later.source  LIMIT 1 OFFSET :param_2) AS anon_1 FROM arrival_sources WHERE arrival_sources.source IS NOT NULL)  SELECT arrival_sources.source, (SELECT max(raw_messages.received_at) AS max_1 FROM raw_messages WHERE raw_messages.source = arrival_sources.source) AS received_at FROM arrival_sources WHERE arrival_sources.source IS NOT NULL",  # noqa: E501
+    postgresql="WITH RECURSIVE arrival_sources(source) AS (SELECT (SELECT later.source FROM raw_messages AS later WHERE later.source IN (__[POSTCOMPILE_sources]) ORDER BY later.source  LIMIT 1) AS source UNION ALL SELECT (SELECT later.source FROM raw_messages AS later WHERE later.source IN (__[POSTCOMPILE_sources]) AND later.source > arrival_sources.source ORDER BY later.source  LIMIT 1) AS anon_1 FROM arrival_sources WHERE arrival_sources.source IS NOT NULL)  SELECT arrival_sources.source, (SELECT max(raw_messages.received_at) AS max_1 FROM raw_messages WHERE raw_messages.source = arrival_sources.source) AS received_at FROM arrival_sources WHERE arrival_sources.source IS NOT NULL",  # noqa: E501
+    params={"param_1": 0, "param_2": 0},
     kinds="- instant",
     expanding=("sources",),
 )
