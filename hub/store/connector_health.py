@@ -10,17 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    CTE,
-    BindParameter,
-    ColumnElement,
-    Connection,
-    Select,
-    bindparam,
-    func,
-    literal_column,
-    select,
-)
+from sqlalchemy import CTE, Connection, Select, bindparam, func, select
 
 from hub.store.health_rows import LeaseState, OwnRunSummary, lease_states_of, own_run_summaries_of
 from hub.store.tables import connector_leases, raw_messages
@@ -40,43 +30,39 @@ LEASE_STATES = select(connector_leases)
 """Every connector's lease row (the plain reads run it too: hub.store.plain_sql)."""
 
 
-def _arrival_sources() -> CTE:
-    """Which of ``sources`` the archive holds messages from, found one index step each
-    (the first of them in the index, then the first after each), not by reading their
-    messages. ``ORDER BY ... LIMIT 1`` rather than ``min()``: SQLite reads every entry of
-    the sources in an ``IN`` for a ``min`` of them, and walks the ``IN`` in order for
-    this."""
-    wanted: BindParameter[Any] = bindparam("sources", expanding=True)
+def _archive_sources() -> CTE:
+    """Every source the archive holds messages from, found one index step each (the
+    first source, then the first after each: ``min(source) ... WHERE source > previous``),
+    not by reading their messages. The sources asked are kept afterwards: an ``IN`` in
+    the step would make SQLite read every entry of each source asked before the previous
+    one (it takes the ``IN`` as equalities, and the range only as a filter)."""
+    found = select(func.min(raw_messages.c.source).label("source")).cte(
+        "archive_sources", recursive=True
+    )
     later = raw_messages.alias("later")
-
-    def first(after: ColumnElement[str] | None) -> Any:
-        statement = select(later.c.source).where(later.c.source.in_(wanted))
-        if after is not None:
-            statement = statement.where(later.c.source > after)
-        # A literal limit: SQLite adds an OFFSET bind to each LIMIT and PostgreSQL none
-        # (hub.store.plain_statements; as hub.store.run_history does).
-        ordered = statement.order_by(later.c.source).limit(literal_column("1"))
-        return ordered.scalar_subquery()
-
-    found = select(first(None).label("source")).cte("arrival_sources", recursive=True)
-    return found.union_all(select(first(found.c.source)).where(found.c.source.is_not(None)))
+    following = (
+        select(func.min(later.c.source)).where(later.c.source > found.c.source).scalar_subquery()
+    )
+    return found.union_all(select(following).where(found.c.source.is_not(None)))
 
 
 def _last_received() -> Select[Any]:
-    sources = _arrival_sources()
+    sources = _archive_sources()
     name = sources.c.source
     latest = (
         select(func.max(raw_messages.c.received_at))
         .where(raw_messages.c.source == name)
         .scalar_subquery()
     )
-    return select(name, latest.label("received_at")).where(name.is_not(None))
+    asked = name.in_(bindparam("sources", expanding=True))
+    return select(name, latest.label("received_at")).where(asked)
 
 
 LAST_RECEIVED = _last_received()
-"""When the raw archive last stored a message from each of ``sources`` that has one, one
-step of the index on source and arrival per source whatever the archive holds (the plain
-reads run it too: hub.store.plain_sql)."""
+"""When the raw archive last stored a message from each of ``sources`` that has one: a
+step of the index on source and arrival for each source of the archive, and one more for
+each source asked, however many messages each holds (the plain reads run it too:
+hub.store.plain_sql)."""
 
 
 def lease_states(connection: Connection) -> dict[str, LeaseState]:
