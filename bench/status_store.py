@@ -6,6 +6,10 @@ history show it.
     python bench/status_store.py sqlite:///var/status.db --runs 10000
     HUB_DATABASE_URL=sqlite:///var/status.db python cli.py status
 
+The push connectors' last arrivals (fourteenth pass) on a large archive: ``--pushes
+200000`` archived messages each, ``--pulled 1000`` for each other connector with runs
+(sources the status does not ask about, but that the archive holds).
+
 Each connector's runs mostly succeed; every seventh fails, a replay now and then, the
 last runs of some fail in a row (one past a resume), one is left running by a dead
 owner, push connectors have hours of pushes and archived messages. The database is
@@ -62,7 +66,24 @@ def _run(name: str, number: int, *, failing_from: int | None) -> dict[str, Any]:
     }
 
 
-def fill(database: Database, runs: int, pushes: int) -> None:
+def _archived(source: str, count: int) -> list[dict[str, Any]]:
+    """The source's archived messages, a minute apart from T0."""
+    return [
+        {
+            "source": source,
+            "name": f"message-{number}",
+            "sha256": f"{number:064x}",
+            "size": 2,
+            "content": b"{}",
+            "compression": "none",
+            "received_at": T0 + timedelta(minutes=number),
+            "meta": {},
+        }
+        for number in range(count)
+    ]
+
+
+def fill(database: Database, runs: int, pushes: int, pulled: int = 0) -> None:
     ran, pushed = _names(read_outline(ROOT / "connectors.yaml"))
     with database.transaction() as connection:
         gone = [f"retired-connector-{number}" for number in range(CONNECTORS - len(ran))]
@@ -90,23 +111,10 @@ def fill(database: Database, runs: int, pushes: int) -> None:
                         "failures_reset_at": T0 + timedelta(minutes=runs - 2),
                     },
                 )
-        for name in pushed:
-            connection.execute(
-                raw_messages.insert(),
-                [
-                    {
-                        "source": name,
-                        "name": f"push-{number}",
-                        "sha256": f"{number:064x}",
-                        "size": 2,
-                        "content": b"{}",
-                        "compression": "none",
-                        "received_at": T0 + timedelta(minutes=number),
-                        "meta": {},
-                    }
-                    for number in range(pushes)
-                ],
-            )
+        for name in [*ran, *gone]:
+            count = pushes if name in pushed else pulled
+            if count:
+                connection.execute(raw_messages.insert(), _archived(name, count))
 
 
 def main() -> None:
@@ -114,10 +122,11 @@ def main() -> None:
     parser.add_argument("url")
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--pushes", type=int, default=1_000)
+    parser.add_argument("--pulled", type=int, default=0, help="messages a connector not pushed")
     args = parser.parse_args()
     database = Database(args.url)
     upgrade(database)
-    fill(database, args.runs, args.pushes)
+    fill(database, args.runs, args.pushes, args.pulled)
     database.dispose()
 
 

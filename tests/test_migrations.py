@@ -13,6 +13,7 @@ from sqlalchemy.schema import CreateIndex
 
 from hub.partners.leases import acquire_lease
 from hub.partners.runs import RunOutcome, get_run
+from hub.store.connector_health import last_received
 from hub.store.db import Database, StoreConflict
 from hub.store.migrate import current_revision, downgrade, head_revision, upgrade
 from hub.store.runs import open_own_runs
@@ -222,3 +223,44 @@ def test_runs_stuck_before_0022_are_found_by_the_index_of_open_runs(
     with blank_database.engine.connect() as connection:
         indexes = {index["name"] for index in inspect(connection).get_indexes("connector_runs")}
     assert "ix_connector_runs_running" not in indexes
+
+
+def test_messages_archived_before_0023_are_in_the_index_of_arrivals(
+    blank_database: Database,
+) -> None:
+    """0023: the archive's messages already there are indexed by source and arrival, and
+    the last arrivals read through it; the downgrade drops the index and keeps them."""
+    upgrade(blank_database, "0022")
+    row = (
+        "INSERT INTO raw_messages (source, name, sha256, size, content, compression, "
+        "received_at, meta) VALUES (:source, :name, :name, 1, :content, 'none', :at, '{}')"
+    )
+    with blank_database.engine.begin() as connection:
+        for source, name, at in (
+            ("push-a", "1", "2026-11-04 09:00:00+00:00"),
+            ("push-a", "2", "2026-11-04 11:00:00+00:00"),
+            ("push-a", "3", "2026-11-04 10:00:00+00:00"),
+            ("push-b", "4", "2026-11-03 08:00:00+00:00"),
+        ):
+            connection.execute(
+                text(row), {"source": source, "name": name, "content": b"x", "at": at}
+            )
+    upgrade(blank_database)
+
+    def arrival_indexes() -> dict[str, list[str | None]]:
+        with blank_database.engine.connect() as connection:
+            found = inspect(connection).get_indexes("raw_messages")
+        return {str(index["name"]): list(index["column_names"]) for index in found}
+
+    assert arrival_indexes()["ix_raw_messages_source_received_at"] == ["source", "received_at"]
+    with blank_database.engine.connect() as connection:
+        last = last_received(connection, ["push-a", "push-b", "push-c"])
+    assert last == {
+        "push-a": datetime(2026, 11, 4, 11, tzinfo=UTC),
+        "push-b": datetime(2026, 11, 3, 8, tzinfo=UTC),
+    }
+    downgrade(blank_database, "0022")
+    assert "ix_raw_messages_source_received_at" not in arrival_indexes()
+    with blank_database.engine.connect() as connection:
+        kept = connection.execute(text("SELECT count(*) FROM raw_messages")).scalar_one()
+    assert kept == 4

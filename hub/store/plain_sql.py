@@ -139,8 +139,8 @@ LEASE_STATES = Query(
 )
 
 LAST_RECEIVED = Query(
-    sqlite="SELECT raw_messages.source, max(raw_messages.received_at) AS max_1 FROM raw_messages WHERE raw_messages.source IN (__[POSTCOMPILE_sources]) GROUP BY raw_messages.source",  # noqa: E501
-    postgresql="SELECT raw_messages.source, max(raw_messages.received_at) AS max_1 FROM raw_messages WHERE raw_messages.source IN (__[POSTCOMPILE_sources]) GROUP BY raw_messages.source",  # noqa: E501
+    sqlite="WITH RECURSIVE archive_sources(source) AS (SELECT min(raw_messages.source) AS source FROM raw_messages UNION ALL SELECT (SELECT min(later.source) AS min_1 FROM raw_messages AS later WHERE later.source > archive_sources.source) AS anon_1 FROM archive_sources WHERE archive_sources.source IS NOT NULL)  SELECT archive_sources.source, (SELECT max(raw_messages.received_at) AS max_1 FROM raw_messages WHERE raw_messages.source = archive_sources.source) AS received_at FROM archive_sources WHERE archive_sources.source IN (__[POSTCOMPILE_sources])",  # noqa: E501
+    postgresql="WITH RECURSIVE archive_sources(source) AS (SELECT min(raw_messages.source) AS source FROM raw_messages UNION ALL SELECT (SELECT min(later.source) AS min_1 FROM raw_messages AS later WHERE later.source > archive_sources.source) AS anon_1 FROM archive_sources WHERE archive_sources.source IS NOT NULL)  SELECT archive_sources.source, (SELECT max(raw_messages.received_at) AS max_1 FROM raw_messages WHERE raw_messages.source = archive_sources.source) AS received_at FROM archive_sources WHERE archive_sources.source IN (__[POSTCOMPILE_sources])",  # noqa: E501
     params={},
     kinds="- instant",
     expanding=("sources",),

@@ -162,6 +162,7 @@ raw_messages = Table(
     Column("received_at", UtcDateTime, nullable=False),
     Column("meta", JSON, nullable=False),
     UniqueConstraint("source", "sha256"),
+    Index(None, "source", "received_at"),  # a source's last arrival, one step (`hub status`)
 )
 
 events = Table(
