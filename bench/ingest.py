@@ -129,6 +129,19 @@ def _floor_rows(content: bytes) -> list[tuple[str, str, str, str, str, str, str]
     return rows
 
 
+_FLOOR_COLUMNS = (
+    "event_id, case_id, case_ref, partner_ref, type, status, unmapped, occurred_at, "
+    "occurred_offset_minutes, recorded_at, reported_by, raw_code, raw_label"
+)
+"""The events' columns the store floors write, the store floor's and the small files'."""
+
+_SQLITE_FLOOR_INSERT = (
+    f"INSERT INTO events ({_FLOOR_COLUMNS}) "
+    "VALUES (?, ?, ?, ?, 'case_status', ?, 0, ?, 60, ?, 'atelier-dupont', ?, ?)"
+)
+"""The store floors' insert on SQLite (one executemany of it)."""
+
+
 def raw_floor(content: bytes) -> float:
     """The same file through csv.reader, strptime + zone, and one SQLite executemany."""
     start = time.perf_counter()
@@ -161,10 +174,7 @@ def store_floor(content: bytes) -> float:
         case_ids = dict(connection.execute("SELECT reference, id FROM cases"))
         recorded = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
         connection.executemany(
-            "INSERT INTO events (event_id, case_id, case_ref, partner_ref, type, status, "
-            "unmapped, occurred_at, occurred_offset_minutes, recorded_at, reported_by, "
-            "raw_code, raw_label) "
-            "VALUES (?, ?, ?, ?, 'case_status', ?, 0, ?, 60, ?, 'atelier-dupont', ?, ?)",
+            _SQLITE_FLOOR_INSERT,
             [
                 (f"{r[0]}:{n}", case_ids.get(r[1]), r[1], r[0], r[2], r[3], recorded, r[2], r[4])
                 for n, r in enumerate(rows)
@@ -189,11 +199,7 @@ def postgres_store_floor(url: str, content: bytes) -> PostgresFigures:
             assert driver is not None
             cursor = driver.cursor()
             case_ids = dict(cursor.execute("SELECT reference, id FROM cases").fetchall())
-            columns = (
-                "event_id, case_id, case_ref, partner_ref, type, status, unmapped, occurred_at, "
-                "occurred_offset_minutes, recorded_at, reported_by, raw_code, raw_label"
-            )
-            with cursor.copy(f"COPY events ({columns}) FROM STDIN") as copy:
+            with cursor.copy(f"COPY events ({_FLOOR_COLUMNS}) FROM STDIN") as copy:
                 for n, r in enumerate(rows):
                     case_id = case_ids.get(r[1])
                     row = (f"{r[0]}:{n}", case_id, r[1], r[0], "case_status", r[2], False)
@@ -664,10 +670,7 @@ def _sqlite_files_floor(database: Path, paths: list[Path]) -> float:
         at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
         name = path.name
         connection.executemany(
-            "INSERT INTO events (event_id, case_id, case_ref, partner_ref, type, status, "
-            "unmapped, occurred_at, occurred_offset_minutes, recorded_at, reported_by, "
-            "raw_code, raw_label) "
-            "VALUES (?, ?, ?, ?, 'case_status', ?, 0, ?, 60, ?, 'atelier-dupont', ?, ?)",
+            _SQLITE_FLOOR_INSERT,
             [
                 (f"{name}:{n}", case_ids.get(r[1]), r[1], r[0], r[2], r[3], at, r[2], r[4])
                 for n, r in enumerate(rows)
@@ -681,10 +684,6 @@ def _sqlite_files_floor(database: Path, paths: list[Path]) -> float:
 def _postgres_files_floor(url: str, paths: list[Path]) -> float:
     import psycopg
 
-    columns = (
-        "event_id, case_id, case_ref, partner_ref, type, status, unmapped, occurred_at, "
-        "occurred_offset_minutes, recorded_at, reported_by, raw_code, raw_label"
-    )
     start = time.perf_counter()
     with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://", 1)) as driver:
         cursor = driver.cursor()
@@ -695,7 +694,7 @@ def _postgres_files_floor(url: str, paths: list[Path]) -> float:
         for path in paths:
             rows = _floor_rows(path.read_bytes())
             recorded = datetime.now(UTC).isoformat()
-            with cursor.copy(f"COPY events ({columns}) FROM STDIN") as copy:
+            with cursor.copy(f"COPY events ({_FLOOR_COLUMNS}) FROM STDIN") as copy:
                 for n, r in enumerate(rows):
                     row = (f"{path.name}:{n}", case_ids.get(r[1]), r[1], r[0], "case_status")
                     more = (r[2], False, r[3], 60, recorded, "atelier-dupont", r[2], r[4])
