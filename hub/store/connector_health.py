@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import CTE, Connection, Select, bindparam, func, select
 
 from hub.store.health_rows import LeaseState, OwnRunSummary, lease_states_of, own_run_summaries_of
+from hub.store.skip_scan import distinct_values
 from hub.store.tables import connector_leases, raw_messages
 from hub.store.types import aware
 
@@ -31,19 +32,11 @@ LEASE_STATES = select(connector_leases)
 
 
 def _archive_sources() -> CTE:
-    """Every source the archive holds messages from, found one index step each (the
-    first source, then the first after each: ``min(source) ... WHERE source > previous``),
-    not by reading their messages. The sources asked are kept afterwards: an ``IN`` in
-    the step would make SQLite read every entry of each source asked before the previous
-    one (it takes the ``IN`` as equalities, and the range only as a filter)."""
-    found = select(func.min(raw_messages.c.source).label("source")).cte(
-        "archive_sources", recursive=True
-    )
-    later = raw_messages.alias("later")
-    following = (
-        select(func.min(later.c.source)).where(later.c.source > found.c.source).scalar_subquery()
-    )
-    return found.union_all(select(following).where(found.c.source.is_not(None)))
+    """Every source the archive holds messages from, found one index step each, not by
+    reading their messages. The sources asked are kept afterwards: an ``IN`` in the step
+    would make SQLite read every entry of each source asked before the previous one (it
+    takes the ``IN`` as equalities, and the range only as a filter)."""
+    return distinct_values(raw_messages.c.source, "archive_sources")
 
 
 def _last_received() -> Select[Any]:

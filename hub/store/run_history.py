@@ -34,6 +34,7 @@ from sqlalchemy import (
 
 from hub.store.id_pages import id_page
 from hub.store.runs import RunOutcome, failures_in_a_row_of, own_runs
+from hub.store.skip_scan import distinct_values
 from hub.store.tables import connector_runs, replays
 
 __all__ = [
@@ -69,19 +70,9 @@ def runs_of(connection: Connection, connector: str, *, limit: int) -> Sequence[R
 
 
 def _connectors_with_runs() -> CTE:
-    """Every connector that has runs, found one index step each (the first name, then
-    the next name after each), not by reading the runs: a history of any length costs
-    the status a step per connector."""
-    found = select(func.min(connector_runs.c.connector).label("connector")).cte(
-        "run_connectors", recursive=True
-    )
-    later = connector_runs.alias("later")
-    following = (
-        select(func.min(later.c.connector))
-        .where(later.c.connector > found.c.connector)
-        .scalar_subquery()
-    )
-    return found.union_all(select(following).where(found.c.connector.is_not(None)))
+    """Every connector that has runs, found one index step each, not by reading the
+    runs: a history of any length costs the status a step per connector."""
+    return distinct_values(connector_runs.c.connector, "run_connectors")
 
 
 def _latest_own(column: Any, connector: ColumnElement[Any], *, outcome: str | None) -> Any:
