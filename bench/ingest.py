@@ -142,6 +142,21 @@ _SQLITE_FLOOR_INSERT = (
 """The store floors' insert on SQLite (one executemany of it)."""
 
 
+def _floor_values(
+    rows: list[tuple[str, str, str, str, str, str, str]],
+    case_ids: dict[str, int],
+    recorded: str,
+    *,
+    prefix: str | None = None,
+) -> list[tuple[object, ...]]:
+    """``_SQLITE_FLOOR_INSERT``'s values of the rows: each id the row's partner reference
+    (or ``prefix``, a small file's name) and its number."""
+    return [
+        (f"{prefix or r[0]}:{n}", case_ids.get(r[1]), r[1], r[0], r[2], r[3], recorded, r[2], r[4])
+        for n, r in enumerate(rows)
+    ]
+
+
 def raw_floor(content: bytes) -> float:
     """The same file through csv.reader, strptime + zone, and one SQLite executemany."""
     start = time.perf_counter()
@@ -173,13 +188,7 @@ def store_floor(content: bytes) -> float:
         connection.execute("PRAGMA foreign_keys=ON")
         case_ids = dict(connection.execute("SELECT reference, id FROM cases"))
         recorded = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-        connection.executemany(
-            _SQLITE_FLOOR_INSERT,
-            [
-                (f"{r[0]}:{n}", case_ids.get(r[1]), r[1], r[0], r[2], r[3], recorded, r[2], r[4])
-                for n, r in enumerate(rows)
-            ],
-        )
+        connection.executemany(_SQLITE_FLOOR_INSERT, _floor_values(rows, case_ids, recorded))
         connection.commit()
         connection.close()
         return time.perf_counter() - start
@@ -668,13 +677,8 @@ def _sqlite_files_floor(database: Path, paths: list[Path]) -> float:
     for path in paths:
         rows = _floor_rows(path.read_bytes())
         at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-        name = path.name
         connection.executemany(
-            _SQLITE_FLOOR_INSERT,
-            [
-                (f"{name}:{n}", case_ids.get(r[1]), r[1], r[0], r[2], r[3], at, r[2], r[4])
-                for n, r in enumerate(rows)
-            ],
+            _SQLITE_FLOOR_INSERT, _floor_values(rows, case_ids, at, prefix=path.name)
         )
         connection.commit()
     connection.close()
