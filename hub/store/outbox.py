@@ -212,8 +212,8 @@ def _enqueue_in_one_call(
 ) -> list[int]:
     """``enqueue`` on SQLite: every item by one ``executemany`` of ``_ENQUEUE``, then
     the new messages' ids read back. One statement a message (and a read of the awaited
-    message's id for each ``after``) cost a statement's call in Python each: 194,000
-    instructions a message of 5,000 written at once, 149,000 so, of which the insert's
+    message's id for each ``after``) cost a statement's call in Python each: 158,000
+    instructions a message of 5,000 written at once, 113,000 so, of which the insert's
     own work in SQLite and the payload's JSON are about 90,000 (issue 17, fifteenth
     pass).
 
