@@ -1,16 +1,19 @@
-"""What ``enqueue`` promises, whichever way a database writes a batch (one insert a
-message on SQLite, one insert of arrays and one update on PostgreSQL): ids that rise in
-the items' order, since queues are claimed by id; a key written once; a wait on a message
-queued before, in the batch or earlier, and on no other; payloads stored as the column's
-own type writes them."""
+"""What ``enqueue`` promises, whichever way a database writes a batch (one
+``executemany`` and a read of the new ids on SQLite, a lone message's insert returning
+its id; one insert of arrays and one update on PostgreSQL): ids that rise in the items'
+order, since queues are claimed by id; a key written once; a wait on a message queued
+before, in the batch or earlier, and on no other; payloads stored as the column's own
+type writes them; statements that do not grow in number with the batch."""
 
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import String, cast, insert, select
+from sqlalchemy import String, cast, event, insert, select
 
 from hub.store.db import Database
 from hub.store.tables import outbox
@@ -39,6 +42,25 @@ def put(database: Database, *items: OutboxItem) -> list[int]:
 
 def waits_on(database: Database, message_id: int) -> int | None:
     return get_message(database, message_id).after_id
+
+
+def key_of(database: Database, message_id: int) -> str:
+    return get_message(database, message_id).idempotency_key
+
+
+@contextmanager
+def statements(database: Database) -> Iterator[list[str]]:
+    """The statements run on the database while the block runs."""
+    seen: list[str] = []
+
+    def record(*arguments: Any) -> None:
+        seen.append(arguments[2])
+
+    event.listen(database.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(database.engine, "before_cursor_execute", record)
 
 
 def test_ids_rise_in_the_order_the_messages_were_given(database: Database) -> None:
@@ -117,6 +139,7 @@ def test_payloads_are_stored_as_the_column_type_writes_them(database: Database) 
         "note": 'a "quoted" word\nand a line',
     }
     [queued] = put(database, message("q", payload=payload))
+    in_batch = put(database, message("b1", payload=payload), message("b2", payload=payload))
     with database.transaction() as connection:
         connection.execute(
             insert(outbox).values(
@@ -137,5 +160,87 @@ def test_payloads_are_stored_as_the_column_type_writes_them(database: Database) 
                 select(outbox.c.idempotency_key, cast(outbox.c.payload, String))
             ).all()
         )
-    assert texts["q"] == texts["reference"]
-    assert get_message(database, queued).payload == payload
+    assert texts["q"] == texts["b1"] == texts["b2"] == texts["reference"]
+    assert [get_message(database, found).payload for found in [queued, *in_batch]] == [payload] * 3
+
+
+def test_a_lone_message_is_written_waits_and_is_skipped_as_in_a_batch(
+    database: Database,
+) -> None:
+    """A batch of one (a small file's round often is) takes its own statement."""
+    [stored] = put(database, message("pickup"))
+    [order] = put(database, message("order", after="pickup"))
+    [lost] = put(database, message("lost", after="never-queued"))
+    [itself] = put(database, message("itself", after="itself"))
+    assert put(database, message("order", after="lost")) == []
+    assert [stored, order, lost, itself] == sorted([stored, order, lost, itself])
+    assert [key_of(database, found) for found in (stored, order, lost, itself)] == [
+        "pickup",
+        "order",
+        "lost",
+        "itself",
+    ]
+    assert waits_on(database, stored) is None
+    assert waits_on(database, order) == stored
+    assert waits_on(database, lost) is None
+    assert waits_on(database, itself) is None
+
+
+def test_a_wait_on_a_key_given_twice_is_on_the_message_written(database: Database) -> None:
+    """The second item of a key is skipped; one waiting on that key waits on the first,
+    the one written, wherever it stands after the skipped one. One waiting on itself
+    waits for nothing."""
+    ids = put(
+        database,
+        message("pickup", payload={"n": 1}),
+        message("order", after="pickup"),
+        message("pickup", payload={"n": 2}),
+        message("note", after="pickup"),
+        message("self", after="self"),
+    )
+    pickup, order, note, itself = ids
+    assert [key_of(database, found) for found in ids] == ["pickup", "order", "note", "self"]
+    assert get_message(database, pickup).payload == {"n": 1}
+    assert waits_on(database, order) == pickup
+    assert waits_on(database, note) == pickup
+    assert waits_on(database, itself) is None
+
+
+def test_the_new_ids_are_the_written_messages_when_the_last_ones_are_skipped(
+    database: Database,
+) -> None:
+    """Skipped items at the batch's end and start, stored ones of lower ids between: the
+    ids returned are the new messages', each its key's."""
+    first = put(database, message("a"), message("b"))
+    ids = put(
+        database,
+        message("a"),
+        message("c"),
+        message("d", after="a"),
+        message("b"),
+        message("c"),
+    )
+    assert [key_of(database, found) for found in ids] == ["c", "d"]
+    assert min(ids) > max(first)
+    assert waits_on(database, ids[1]) == first[0]
+
+
+def test_a_round_is_written_by_as_many_statements_whatever_its_size(
+    database: Database,
+) -> None:
+    """Not one statement a message: a batch of 60 takes no more than a batch of 3
+    (SQLite: the inserts in one call, then the new ids' read; PostgreSQL: one insert,
+    and one update for the waits within the batch)."""
+
+    def batch(prefix: str, size: int) -> list[OutboxItem]:
+        return [
+            message(f"{prefix}-{n}", after=f"{prefix}-{n - 1}" if n % 2 else None)
+            for n in range(size)
+        ]
+
+    with statements(database) as small:
+        assert len(put(database, *batch("s", 3))) == 3
+    with statements(database) as large:
+        assert len(put(database, *batch("l", 60))) == 60
+    writes = [sql for sql in large if "outbox" in sql]
+    assert len(writes) == len([sql for sql in small if "outbox" in sql]) == 2

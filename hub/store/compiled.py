@@ -147,21 +147,25 @@ class DriverStatement:
         """Run the statement with these values, its rows (if any) not read."""
         self.rows(connection, values)
 
-    def execute_many(self, connection: Connection, values: Sequence[Parameters]) -> None:
+    def execute_many(self, connection: Connection, values: Sequence[Parameters]) -> int:
         """Run the statement once per set of values (all with the same names), in one
-        call of the driver's ``executemany``."""
+        call of the driver's ``executemany``; the rows it changed, as the driver counts
+        them (on SQLite, summed over the sets: an insert skipped on a conflict counts
+        none)."""
         if not values:
-            return
+            return 0
         plan = self._plan(connection.dialect, values[0], many=True)
         arguments: Any = plan.many_arguments(values)
         cursor = _cursor(connection)
         _announce(connection, cursor, plan.sql, arguments, many=True)
         try:
             cursor.executemany(plan.sql, arguments)
+            changed = int(cursor.rowcount)
         except connection.dialect.loaded_dbapi.Error as error:
             raise _wrapped(connection, cursor, plan.sql, arguments, error) from error
         finally:
             cursor.close()
+        return changed
 
     def _plan(self, dialect: Dialect, values: Parameters, *, many: bool) -> _Plan:
         names = tuple(values)
