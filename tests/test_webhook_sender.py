@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+import httpx
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -26,7 +27,7 @@ from cryptography.x509.oid import NameOID
 from fastapi import FastAPI, Request, Response
 from pydantic import ValidationError
 
-from adapters.transports.http.errors import DeliveryRejected, PartnerUnavailable
+from adapters.transports.http.errors import DeliveryRejected, PartnerUnavailable, ResponseTooLarge
 from adapters.transports.http.from_spec import transport_from_spec
 from adapters.transports.http.settings import Credential, HttpPostSettings
 from adapters.transports.http.spec import HttpPostTransportSpec, WebhookTransportSpec
@@ -217,6 +218,46 @@ def test_an_answer_is_read_as_the_http_post_transport_reads_it() -> None:
     assert {receipt.body for receipt in receipts} == {b'{"received": true}'}
     assert len(wire.requests) == 3
     assert wire.connections == 2  # one a transport: the answer read whole, kept alive
+
+
+def test_an_answer_without_encoding_is_read_as_urllib3_hands_it_over(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An answer with no Content-Encoding (httpx's decoder would be the identity) is read
+    straight from urllib3, its body the same, still bounded by max_response_bytes; an
+    encoded one goes through httpx's decoding, as any transport's does (issue 17)."""
+    decoded: list[int] = []
+    iter_bytes = httpx.Response.iter_bytes
+
+    def counted(response: httpx.Response, chunk_size: int | None = None) -> Iterator[bytes]:
+        decoded.append(response.status_code)
+        return iter_bytes(response, chunk_size)
+
+    monkeypatch.setattr(httpx.Response, "iter_bytes", counted)
+    plain = (
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
+        b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+    )
+    body = gzip.compress(b"hello world")
+    encoded = b"HTTP/1.1 201 Created\r\ncontent-encoding: gzip\r\ncontent-length: %d\r\n\r\n%s" % (
+        len(body),
+        body,
+    )
+    with recording(answers=[plain, encoded, plain]) as wire:
+        sender = WebhookTransport(settings(wire.url))
+        small = WebhookTransport(settings(wire.url, max_response_bytes=8))
+        try:
+            receipts = [sender.send(a_webhook("msg_1")), sender.send(a_webhook("msg_2"))]
+            with pytest.raises(ResponseTooLarge, match="exceeds max_response_bytes"):
+                small.send(a_webhook("msg_3"))
+        finally:
+            sender.close()
+            small.close()
+    assert [(receipt.status, receipt.body) for receipt in receipts] == [
+        (200, b"hello world"),
+        (201, b"hello world"),
+    ]
+    assert decoded == [201]  # the encoded answer only
 
 
 def test_a_connection_left_unread_is_not_used_again(caplog: pytest.LogCaptureFixture) -> None:

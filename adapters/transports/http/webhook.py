@@ -100,6 +100,16 @@ class WebhookTransport(HttpPostTransport):
     def __repr__(self) -> str:
         return f"WebhookTransport(url={self._post_url!r})"
 
+    def _body(self, response: httpx.Response) -> Iterator[bytes]:
+        """An answer with no ``Content-Encoding`` read as urllib3 hands it over: httpx's
+        decoder for it is the identity, and its layers around the stream (decoder,
+        chunkers, request context) cost a delivery more than urllib3's read (issue 17).
+        An encoded answer is decoded by httpx, as any transport's is."""
+        stream = response.stream
+        if isinstance(stream, _Body) and "content-encoding" not in response.headers:
+            return iter(stream)
+        return super()._body(response)
+
     def _open(self, request: Request) -> _Exchange:
         if request.url != self._post_url or request.params:  # pragma: no cover - by design
             raise ConfigurationError(f"{request.where}: a webhook sender posts to its URL only")
