@@ -26,12 +26,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from fastapi import FastAPI, Request, Response
 from pydantic import ValidationError
+from urllib3 import exceptions as wire_errors
 
 from adapters.transports.http.errors import DeliveryRejected, PartnerUnavailable, ResponseTooLarge
 from adapters.transports.http.from_spec import transport_from_spec
 from adapters.transports.http.settings import Credential, HttpPostSettings
 from adapters.transports.http.spec import HttpPostTransportSpec, WebhookTransportSpec
-from adapters.transports.http.webhook import WebhookTransport
+from adapters.transports.http.webhook import WebhookTransport, _as_httpx_errors
 from hub.errors import ConfigurationError
 from hub.ports import OutboundMessage, Sender
 from hub.retailers.webhooks import CONTENT_TYPE, webhook_message, webhook_post_sender
@@ -374,6 +375,30 @@ def test_a_receiver_that_never_answers_times_out() -> None:
         finally:
             sender.close()
     assert len(wire.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("raised", "seen"),
+    [
+        (wire_errors.NewConnectionError(None, "refused"), httpx.ConnectError),  # type: ignore[arg-type]
+        (wire_errors.ConnectTimeoutError("no answer to connect"), httpx.ConnectTimeout),
+        (wire_errors.ReadTimeoutError(None, "/hub", "read timed out"), httpx.ReadTimeout),  # type: ignore[arg-type]
+        (wire_errors.SSLError("certificate refused"), httpx.ConnectError),
+        (wire_errors.ProtocolError("connection dropped"), httpx.RemoteProtocolError),
+        (wire_errors.DecodeError("bad chunk"), httpx.TransportError),
+    ],
+)
+def test_urllib3s_errors_come_out_as_the_httpx_errors_the_client_judges(
+    raised: Exception, seen: type[httpx.TransportError]
+) -> None:
+    """Each urllib3 error as the httpx error the retrying client reads (the original its
+    cause, where a refused certificate is looked for); anything else passes as it is."""
+    with pytest.raises(seen) as caught, _as_httpx_errors:
+        raise raised
+    assert type(caught.value) is seen
+    assert caught.value.__cause__ is raised
+    with pytest.raises(KeyError), _as_httpx_errors:
+        raise KeyError("not the wire's")
 
 
 def self_signed(folder: Path) -> tuple[Path, Path]:
