@@ -10,7 +10,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select
@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from hub.errors import ConflictError, FatalError, NotFoundError, TransientError
 from hub.ports import DeliveryReceipt
 from hub.store.db import Database
-from hub.store.outbox import ResentBy
+from hub.store.outbox import Delivered, ResentBy, settle_many
 from hub.store.tables import outbox
 from hub.sync.failures import FailureState, case_failures
 from hub.sync.outbox import (
@@ -618,6 +618,37 @@ def test_a_delivery_marked_in_a_batch_is_fenced_like_one_marked_alone(
         T0 + timedelta(seconds=2),
     )
     assert (c.state, c.lease_owner, c.delivered_at) == (OutboxState.PENDING, "other", None)
+
+
+def test_deliveries_marked_together_keep_receipts_without_status_and_instants_with_offsets(
+    database: Database,
+) -> None:
+    """The batch's mark on PostgreSQL binds its four arrays in the binary format: a batch
+    whose receipts all lack a status (a file's delivery), instants given with an offset
+    and an id beyond 32 bits are written as given, as on SQLite."""
+    put(database, item("a", case="A"), item("b", case="B"))
+    with database.transaction() as connection:
+        connection.execute(outbox.update().where(outbox.c.id == 2).values(id=2**40))
+    rows = claim(database, "d1", limit=10, now=T0)
+    paris = timezone(timedelta(hours=1))
+    at = [T0.astimezone(paris) + timedelta(seconds=n) for n in (1, 2)]
+    with database.transaction() as connection:
+        settled = settle_many(
+            connection,
+            [
+                (row, Delivered(at=moment, receipt_status=None))
+                for row, moment in zip(rows, at, strict=True)
+            ],
+            "d1",
+        )
+    assert settled == [True, True]
+    marked = [get_message(database, row.id) for row in rows]
+    assert [row.id for row in marked] == [1, 2**40]
+    assert [(row.state, row.receipt_status, row.delivered_at) for row in marked] == [
+        (OutboxState.DELIVERED, None, at[0]),
+        (OutboxState.DELIVERED, None, at[1]),
+    ]
+    assert all(row.delivered_at is not None and row.delivered_at.tzinfo is UTC for row in marked)
 
 
 def test_queueing_rings_the_bell_once_committed_and_not_on_rollback(database: Database) -> None:

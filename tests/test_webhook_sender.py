@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+import httpx
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -25,12 +26,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from fastapi import FastAPI, Request, Response
 from pydantic import ValidationError
+from urllib3 import exceptions as wire_errors
 
-from adapters.transports.http.errors import DeliveryRejected, PartnerUnavailable
+from adapters.transports.http.errors import DeliveryRejected, PartnerUnavailable, ResponseTooLarge
 from adapters.transports.http.from_spec import transport_from_spec
 from adapters.transports.http.settings import Credential, HttpPostSettings
 from adapters.transports.http.spec import HttpPostTransportSpec, WebhookTransportSpec
-from adapters.transports.http.webhook import WebhookTransport
+from adapters.transports.http.webhook import WebhookTransport, _as_httpx_errors
 from hub.errors import ConfigurationError
 from hub.ports import OutboundMessage, Sender
 from hub.retailers.webhooks import CONTENT_TYPE, webhook_message, webhook_post_sender
@@ -219,6 +221,46 @@ def test_an_answer_is_read_as_the_http_post_transport_reads_it() -> None:
     assert wire.connections == 2  # one a transport: the answer read whole, kept alive
 
 
+def test_an_answer_without_encoding_is_read_as_urllib3_hands_it_over(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An answer with no Content-Encoding (httpx's decoder would be the identity) is read
+    straight from urllib3, its body the same, still bounded by max_response_bytes; an
+    encoded one goes through httpx's decoding, as any transport's does (issue 17)."""
+    decoded: list[int] = []
+    iter_bytes = httpx.Response.iter_bytes
+
+    def counted(response: httpx.Response, chunk_size: int | None = None) -> Iterator[bytes]:
+        decoded.append(response.status_code)
+        return iter_bytes(response, chunk_size)
+
+    monkeypatch.setattr(httpx.Response, "iter_bytes", counted)
+    plain = (
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
+        b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+    )
+    body = gzip.compress(b"hello world")
+    encoded = b"HTTP/1.1 201 Created\r\ncontent-encoding: gzip\r\ncontent-length: %d\r\n\r\n%s" % (
+        len(body),
+        body,
+    )
+    with recording(answers=[plain, encoded, plain]) as wire:
+        sender = WebhookTransport(settings(wire.url))
+        small = WebhookTransport(settings(wire.url, max_response_bytes=8))
+        try:
+            receipts = [sender.send(a_webhook("msg_1")), sender.send(a_webhook("msg_2"))]
+            with pytest.raises(ResponseTooLarge, match="exceeds max_response_bytes"):
+                small.send(a_webhook("msg_3"))
+        finally:
+            sender.close()
+            small.close()
+    assert [(receipt.status, receipt.body) for receipt in receipts] == [
+        (200, b"hello world"),
+        (201, b"hello world"),
+    ]
+    assert decoded == [201]  # the encoded answer only
+
+
 def test_a_connection_left_unread_is_not_used_again(caplog: pytest.LogCaptureFixture) -> None:
     """A refusal's long body is read only as far as its excerpt: its connection is
     closed, and the retry goes out on a new one (the old one's unread bytes are never
@@ -333,6 +375,30 @@ def test_a_receiver_that_never_answers_times_out() -> None:
         finally:
             sender.close()
     assert len(wire.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("raised", "seen"),
+    [
+        (wire_errors.NewConnectionError(None, "refused"), httpx.ConnectError),  # type: ignore[arg-type]
+        (wire_errors.ConnectTimeoutError("no answer to connect"), httpx.ConnectTimeout),
+        (wire_errors.ReadTimeoutError(None, "/hub", "read timed out"), httpx.ReadTimeout),  # type: ignore[arg-type]
+        (wire_errors.SSLError("certificate refused"), httpx.ConnectError),
+        (wire_errors.ProtocolError("connection dropped"), httpx.RemoteProtocolError),
+        (wire_errors.DecodeError("bad chunk"), httpx.TransportError),
+    ],
+)
+def test_urllib3s_errors_come_out_as_the_httpx_errors_the_client_judges(
+    raised: Exception, seen: type[httpx.TransportError]
+) -> None:
+    """Each urllib3 error as the httpx error the retrying client reads (the original its
+    cause, where a refused certificate is looked for); anything else passes as it is."""
+    with pytest.raises(seen) as caught, _as_httpx_errors:
+        raise raised
+    assert type(caught.value) is seen
+    assert caught.value.__cause__ is raised
+    with pytest.raises(KeyError), _as_httpx_errors:
+        raise KeyError("not the wire's")
 
 
 def self_signed(folder: Path) -> tuple[Path, Path]:

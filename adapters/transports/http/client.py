@@ -285,7 +285,7 @@ class RetryingClient(Closing, Generic[_SettingsT]):
             )
         chunks: list[bytes] = []
         size = 0
-        for chunk in response.iter_bytes():
+        for chunk in self._body(response):
             size += len(chunk)
             if size > limit:
                 raise ResponseTooLarge(
@@ -295,12 +295,18 @@ class RetryingClient(Closing, Generic[_SettingsT]):
             chunks.append(chunk)
         return b"".join(chunks)
 
+    def _body(self, response: httpx.Response) -> Iterator[bytes]:
+        """An answer's body as it comes off the connection, decoded (its
+        ``Content-Encoding`` undone): what :meth:`_read_all` and :meth:`_read_some`
+        bound and keep."""
+        return response.iter_bytes()
+
     def _read_some(self, response: httpx.Response) -> bytes:
         """Enough of an error body for its excerpt, and no more: the rest is dropped."""
         wanted = self.settings.excerpt_chars * 4
         chunks: list[bytes] = []
         size = 0
-        for chunk in response.iter_bytes():
+        for chunk in self._body(response):
             chunks.append(chunk)
             size += len(chunk)
             if size >= wanted:

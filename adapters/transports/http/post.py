@@ -76,6 +76,9 @@ class HttpPostTransport(RetryingClient[HttpPostSettings]):
         self._declared_media_type = media_type(settings.content_type)
         owned = [*self._headers, "Content-Type", settings.idempotency_header]
         self._taken = frozenset(name.lower() for name in owned) | _FRAMING_HEADERS
+        self._post_url = self._url(settings.post_path)
+        # 409 only gets here when conflict_is_success says it means "I have it".
+        self._repeat_statuses = frozenset({409, settings.idempotent_ok_status})
 
     # -- Sender --------------------------------------------------------------------------
 
@@ -83,27 +86,28 @@ class HttpPostTransport(RetryingClient[HttpPostSettings]):
         """POST one message; returns once the partner has it, or raises a hub error."""
         request = Request(
             method="POST",
-            url=self._url(self.settings.post_path),
+            url=self._post_url,
             ref_name=message.name,
             content=message.content,
             headers=self._message_headers(message),
         )
         fetched = self._exchange(request)
-        # 409 only gets here when conflict_is_success says it means "I have it".
-        repeat_statuses = {409, self.settings.idempotent_ok_status}
-        already_known = fetched.status in repeat_statuses
+        already_known = fetched.status in self._repeat_statuses
         # The dispatcher logs every delivery with its ids; this line adds what it does
-        # not know at info only (a repeat, a retry), and at debug for the ordinary case.
+        # not know at info only (a repeat, a retry), and at debug for the ordinary case,
+        # its text made only when a handler will take it (issue 17).
         ordinary = request.attempts == 1 and not already_known
-        logger.log(
-            logging.DEBUG if ordinary else logging.INFO,
-            "%s: %s delivered (%d%s, attempt %d)",
-            request.where,
-            message.name,
-            fetched.status,
-            ", the partner had it already" if already_known else "",
-            request.attempts,
-        )
+        level = logging.DEBUG if ordinary else logging.INFO
+        if logger.isEnabledFor(level):
+            logger.log(
+                level,
+                "%s: %s delivered (%d%s, attempt %d)",
+                request.where,
+                message.name,
+                fetched.status,
+                ", the partner had it already" if already_known else "",
+                request.attempts,
+            )
         return DeliveryReceipt(
             status=fetched.status, body=fetched.content, already_known=already_known
         )

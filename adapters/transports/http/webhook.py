@@ -29,7 +29,6 @@ that the retrying client reads, decodes and judges it as it reads any other.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
 
@@ -65,7 +64,6 @@ class WebhookTransport(HttpPostTransport):
         # TLS as httpx's client verifies it: its context, made once for both.
         self._tls = httpx.create_ssl_context()
         super().__init__(settings, **options)
-        self._post_url = self._url(settings.post_path)
         target = httpx.URL(self._post_url)
         self._target = target.raw_path.decode("ascii")
         # The pool for the URL's scheme, host and port, as urllib3 picks it.
@@ -99,6 +97,16 @@ class WebhookTransport(HttpPostTransport):
 
     def __repr__(self) -> str:
         return f"WebhookTransport(url={self._post_url!r})"
+
+    def _body(self, response: httpx.Response) -> Iterator[bytes]:
+        """An answer with no ``Content-Encoding`` read as urllib3 hands it over: httpx's
+        decoder for it is the identity, and its layers around the stream (decoder,
+        chunkers, request context) cost a delivery more than urllib3's read (issue 17).
+        An encoded answer is decoded by httpx, as any transport's is."""
+        stream = response.stream
+        if isinstance(stream, _Body) and "content-encoding" not in response.headers:
+            return iter(stream)
+        return super()._body(response)
 
     def _open(self, request: Request) -> _Exchange:
         if request.url != self._post_url or request.params:  # pragma: no cover - by design
@@ -138,7 +146,7 @@ class _Exchange:
         self._response: httpx.Response | None = None
 
     def __enter__(self) -> httpx.Response:
-        with _as_httpx_errors():
+        with _as_httpx_errors:
             answer = self._pool.urlopen(
                 self._method,
                 self._target,
@@ -179,7 +187,7 @@ class _Body(httpx.SyncByteStream):
         self._answer = answer
 
     def __iter__(self) -> Iterator[bytes]:
-        with _as_httpx_errors():
+        with _as_httpx_errors:
             yield from self._answer.stream(65536, decode_content=False)
 
     def close(self) -> None:
@@ -188,21 +196,34 @@ class _Body(httpx.SyncByteStream):
         self._answer.release_conn()
 
 
-@contextmanager
-def _as_httpx_errors() -> Iterator[None]:
+class _AsHttpxErrors:
     """urllib3's errors as the httpx errors the retrying client judges (the original
-    kept as the cause, where a refused certificate is looked for)."""
-    try:
-        yield
-    except wire.NewConnectionError as exc:  # before its base, ConnectTimeoutError
-        raise httpx.ConnectError(str(exc)) from exc
-    except wire.ConnectTimeoutError as exc:
-        raise httpx.ConnectTimeout(str(exc)) from exc
-    except wire.ReadTimeoutError as exc:
-        raise httpx.ReadTimeout(str(exc)) from exc
-    except wire.SSLError as exc:
-        raise httpx.ConnectError(str(exc)) from exc
-    except wire.ProtocolError as exc:
-        raise httpx.RemoteProtocolError(str(exc)) from exc
-    except wire.HTTPError as exc:
-        raise httpx.TransportError(str(exc)) from exc
+    kept as the cause, where a refused certificate is looked for). One stateless object
+    for the module, not a generator's context manager built at each of the two entries
+    a delivery makes (issue 17)."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        if error is None or not isinstance(error, wire.HTTPError):
+            return
+        if isinstance(error, wire.NewConnectionError):  # before its base, ConnectTimeoutError
+            raise httpx.ConnectError(str(error)) from error
+        if isinstance(error, wire.ConnectTimeoutError):
+            raise httpx.ConnectTimeout(str(error)) from error
+        if isinstance(error, wire.ReadTimeoutError):
+            raise httpx.ReadTimeout(str(error)) from error
+        if isinstance(error, wire.SSLError):
+            raise httpx.ConnectError(str(error)) from error
+        if isinstance(error, wire.ProtocolError):
+            raise httpx.RemoteProtocolError(str(error)) from error
+        raise httpx.TransportError(str(error)) from error
+
+
+_as_httpx_errors = _AsHttpxErrors()
