@@ -158,6 +158,33 @@ formats the ``AttributeError`` it catches: about 3,300 instructions a row; issue
 thirteenth pass). SQLAlchemy's ``Boolean`` stores the same 0 and 1."""
 
 
+def _statement_rows(values: list[Any], rows: int) -> tuple[str, list[Any]]:
+    """The VALUES of ``rows`` rows flat in ``values`` (``COLUMNS`` a row), and what is
+    bound: a column NULL in every row is written ``NULL`` in the statement rather than
+    bound. sqlite3 binds ``None`` through its adaptation protocol (a lookup of
+    ``__adapt__`` that formats the ``AttributeError`` it catches: about 3,300
+    instructions a value, issue 17), and most files leave some column empty on every
+    row (``subject`` but for carriers', ``details`` for bare statuses). ``values`` is
+    emptied of those columns in place (``del`` of a stride, in C)."""
+    width = len(COLUMNS)
+    empty = [
+        column
+        for column in range(width)
+        if values[column] is None and values[column::width].count(None) == rows
+    ]
+    for column in reversed(empty):
+        del values[column::width]
+        width -= 1
+    placeholders = (
+        _SQLITE_PLACEHOLDERS
+        if not empty
+        else "("
+        + ", ".join("NULL" if column in empty else "?" for column in range(len(COLUMNS)))
+        + ")"
+    )
+    return ", ".join([placeholders] * rows), values
+
+
 def _insert_sqlite(
     connection: Connection,
     events: Sequence[Event],
@@ -177,18 +204,17 @@ def _insert_sqlite(
     width = len(COLUMNS)
     step = SQLITE_ROWS_PER_STATEMENT * width
     for start in range(0, len(values), step):
-        chunk = tuple(values[start : start + step])
-        insert = (
-            f"INSERT INTO events ({', '.join(COLUMNS)}) VALUES "  # noqa: S608 - constant names
-            + ", ".join([_SQLITE_PLACEHOLDERS] * (len(chunk) // width))
-        )
+        chunk = values[start : start + step]
+        ids = chunk[::width]
+        rows, bound = _statement_rows(chunk, len(ids))
+        insert = f"INSERT INTO events ({', '.join(COLUMNS)}) VALUES {rows}"  # noqa: S608 - constant names
         try:
-            driver_rows(connection, insert, chunk)
+            driver_rows(connection, insert, tuple(bound))
         except IntegrityError:
             sql = insert + " ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
-            stored.extend(r[0] for r in driver_rows(connection, sql, chunk))
+            stored.extend(r[0] for r in driver_rows(connection, sql, tuple(bound)))
         else:
-            stored.extend(chunk[::width])
+            stored.extend(ids)
     return stored
 
 
