@@ -6,11 +6,11 @@ are built here straight from the events, once, in plain Python, and sent as one
 statement per chunk: multi-row ``VALUES`` on SQLite; on PostgreSQL, ``COPY`` straight
 into ``events`` in a savepoint, in binary with each column's type said (psycopg dumps
 array parameters in Python, which cost more than the database's work; its COPY is
-written in C), or for a few rows ``unnest`` of typed arrays (one round trip). SQLite,
-``unnest``, and a COPY that met a stored id (then through a session's temporary table)
-use ``ON CONFLICT DO NOTHING RETURNING``, and a COPY that went in whole stored every row:
-the caller learns exactly which events it stored, even when another process writes the
-same ids at the same moment.
+written in C), or for a few rows ``unnest`` of typed arrays (one round trip).
+``unnest``, a COPY that met a stored id (then through a session's temporary table) and a
+SQLite statement that met one use ``ON CONFLICT DO NOTHING RETURNING``; a COPY or a
+SQLite statement that went in whole stored every row: the caller learns exactly which
+events it stored, even when another process writes the same ids at the same moment.
 """
 
 from __future__ import annotations
