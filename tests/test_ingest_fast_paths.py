@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Row, select
+from sqlalchemy import event as sqlalchemy_event
 
 import hub.partners.ingest.message
 import hub.store.bulk
@@ -211,6 +212,109 @@ def test_a_copy_meeting_a_stored_id_leaves_the_transaction_whole(database: Datab
     assert second == [event.id for event in made[half:]]
     stored = [row.event_id for row in counted if row.event_id in {e.id for e in made}]
     assert stored == [event.id for event in made]
+
+
+def test_sqlite_returns_ids_only_from_a_statement_that_met_a_stored_one(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On SQLite each statement's rows go in by a plain INSERT, their ids the rows' own;
+    a statement meeting a stored id is undone whole by SQLite and its rows go the
+    conflict-skipping way, which returns exactly its new ids. Statements before and
+    after it keep the plain way. PostgreSQL (its ``unnest`` here) reports the same."""
+    monkeypatch.setattr(hub.store.bulk, "SQLITE_ROWS_PER_STATEMENT", 10)
+    register_network(database)
+    with database.transaction() as connection:
+        open_case(connection, make_case("ME-000123"))
+    start = datetime(2026, 11, 1, tzinfo=ZoneInfo("Europe/Paris"))
+    made = [case_event("received", start + timedelta(minutes=n), code=f"C{n}") for n in range(30)]
+    statements: list[str] = []
+
+    def seen(*args: object) -> None:
+        text = str(args[2])
+        if text.startswith("INSERT INTO events"):
+            statements.append("returning" if "RETURNING" in text else "plain")
+
+    with database.transaction() as connection:
+        (case_id,) = connection.execute(
+            select(cases.c.id).where(cases.c.reference == "ME-000123")
+        ).one()
+        before = hub.store.bulk.insert_events(
+            connection, made[12:15], [case_id] * 3, message_id=None
+        )
+        sqlalchemy_event.listen(database.engine, "before_cursor_execute", seen)
+        try:
+            stored = hub.store.bulk.insert_events(
+                connection, made, [case_id] * len(made), message_id=None
+            )
+        finally:
+            sqlalchemy_event.remove(database.engine, "before_cursor_execute", seen)
+        counted = connection.execute(select(events.c.event_id).order_by(events.c.seq)).all()
+    assert before == [e.id for e in made[12:15]]
+    assert stored == [e.id for n, e in enumerate(made) if not 12 <= n < 15]
+    ours = [row.event_id for row in counted if row.event_id in {e.id for e in made}]
+    assert ours == [e.id for e in made[12:15]] + stored
+    if database.dialect == "sqlite":
+        assert statements == ["plain", "plain", "returning", "plain"]
+
+
+def test_a_column_empty_in_a_whole_sqlite_statement_is_written_null(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On SQLite a column NULL in every row of a statement is written ``NULL`` in it
+    rather than bound; a column NULL in some rows only is bound as before. What is stored
+    is the same either way, on both databases (PostgreSQL's ``unnest`` here)."""
+    monkeypatch.setattr(hub.store.bulk, "SQLITE_ROWS_PER_STATEMENT", 4)
+    register_network(database)
+    with database.transaction() as connection:
+        open_case(connection, make_case("ME-000123"))
+    start = datetime(2026, 11, 1, tzinfo=ZoneInfo("Europe/Paris"))
+    made = [case_event("received", start + timedelta(minutes=n), code=f"C{n}") for n in range(8)]
+    # The second statement's rows: a subject on two, details on one, no case on one.
+    made[4] = made[4].model_copy(update={"subject": "1Z999"})
+    made[6] = made[6].model_copy(update={"subject": "1Z998"})
+    made[5] = made[5].model_copy(update={"details": EventDetails(note="Pièce HS")})
+    bound: list[tuple[str, int]] = []
+
+    def seen(*args: object) -> None:
+        text = str(args[2])
+        if text.startswith("INSERT INTO events") and " VALUES " in text:
+            bound.append((text.split(" VALUES ")[1].split("), (")[0], len(args[3])))  # type: ignore[arg-type]
+
+    with database.transaction() as connection:
+        (case_id,) = connection.execute(
+            select(cases.c.id).where(cases.c.reference == "ME-000123")
+        ).one()
+        case_ids: list[int | None] = [case_id] * 8
+        case_ids[7] = None
+        sqlalchemy_event.listen(database.engine, "before_cursor_execute", seen)
+        try:
+            stored = hub.store.bulk.insert_events(connection, made, case_ids, message_id=None)
+        finally:
+            sqlalchemy_event.remove(database.engine, "before_cursor_execute", seen)
+        rows = connection.execute(
+            select(events.c.event_id, events.c.case_id, events.c.subject, events.c.details)
+            .where(events.c.event_id.in_([e.id for e in made]))
+            .order_by(events.c.seq)
+        ).all()
+    assert stored == [e.id for e in made]
+    assert [tuple(row) for row in rows] == [
+        (
+            e.id,
+            case_ids[n],
+            e.subject,
+            {"note": "Pièce HS"} if n == 5 else None,
+        )
+        for n, e in enumerate(made)
+    ]
+    if database.dialect == "sqlite":
+        columns = len(hub.store.bulk.COLUMNS)
+        # First: partner_ref, raw_label, subject, details, message_id NULL in every row.
+        first, second = bound
+        assert first[0].count("NULL") == 5
+        assert first[1] == 4 * (columns - 5)
+        # Second: partner_ref, raw_label and message_id alone NULL throughout.
+        assert second[0].count("NULL") == 3
+        assert second[1] == 4 * (columns - 3)
 
 
 def test_a_large_chunk_naming_a_missing_case_is_a_store_conflict(database: Database) -> None:

@@ -74,9 +74,11 @@ def resolve_cases(
     """
     # What events that name their case prove, and those that do not, in one pass over
     # the events' fields, read from the models' ``__dict__``: a pydantic model's
-    # attribute costs about twice a dictionary's item (issue 17, thirteenth pass).
-    given: set[tuple[str, str]] = set()
-    references: set[tuple[str, str, str]] = set()
+    # attribute costs about twice a dictionary's item (issue 17, thirteenth pass). One
+    # set of what each names (a file names its cases many times over), the pairs given
+    # and the references kept taken from it: one tuple and one set entry an event, not
+    # two of each (issue 17, fifteenth pass).
+    named_with: set[tuple[str, str, str | None]] = set()
     unresolved: list[Event] = []
     for event in events:
         fields = event.__dict__
@@ -84,9 +86,11 @@ def resolve_cases(
         if case_ref is None:
             unresolved.append(event)
         elif case_ref:
-            given.add((case_ref, fields["reported_by"]))
-            if partner_ref := fields["partner_ref"]:
-                references.add((case_ref, fields["reported_by"], partner_ref))
+            named_with.add((case_ref, fields["reported_by"], fields["partner_ref"]))
+    given = {(case_ref, party) for case_ref, party, _ in named_with}
+    references = {
+        (case_ref, party, partner_ref) for case_ref, party, partner_ref in named_with if partner_ref
+    }
     named = _learn_from_named(connection, given, references, learned)
     if heads is not None:
         heads.update(named)
@@ -270,10 +274,13 @@ def _may_name_a_parcel(fields: dict[str, Any]) -> bool:
     this whole test (issue 17, thirteenth pass); ``_tracking_number`` decides."""
     if fields["case_ref"] is None:
         return False
-    return (
-        fields["details"].__dict__["shipment"] is not None
-        or fields["type"] is EventType.SHIPMENT_STATUS
-    )
+    return fields["details"].__dict__["shipment"] is not None or fields["type"] is _SHIPMENT_STATUS
+
+
+_SHIPMENT_STATUS = EventType.SHIPMENT_STATUS
+"""Read once for ``_may_name_a_parcel``, asked of every stored event: an enum's member read
+from its class goes through ``EnumType.__getattr__``'s hook in CPython 3.11, about a
+third of that test (issue 17, fifteenth pass)."""
 
 
 def _parcel_carrier(event: Event) -> str | None:

@@ -6,11 +6,11 @@ are built here straight from the events, once, in plain Python, and sent as one
 statement per chunk: multi-row ``VALUES`` on SQLite; on PostgreSQL, ``COPY`` straight
 into ``events`` in a savepoint, in binary with each column's type said (psycopg dumps
 array parameters in Python, which cost more than the database's work; its COPY is
-written in C), or for a few rows ``unnest`` of typed arrays (one round trip). SQLite,
-``unnest``, and a COPY that met a stored id (then through a session's temporary table)
-use ``ON CONFLICT DO NOTHING RETURNING``, and a COPY that went in whole stored every row:
-the caller learns exactly which events it stored, even when another process writes the
-same ids at the same moment.
+written in C), or for a few rows ``unnest`` of typed arrays (one round trip).
+``unnest``, a COPY that met a stored id (then through a session's temporary table) and a
+SQLite statement that met one use ``ON CONFLICT DO NOTHING RETURNING``; a COPY or a
+SQLite statement that went in whole stored every row: the caller learns exactly which
+events it stored, even when another process writes the same ids at the same moment.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from datetime import datetime, timezone, tzinfo
 from typing import Any
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from hub.model.event import Event, EventDetails
 from hub.store.compiled import driver_rows
@@ -158,12 +158,45 @@ formats the ``AttributeError`` it catches: about 3,300 instructions a row; issue
 thirteenth pass). SQLAlchemy's ``Boolean`` stores the same 0 and 1."""
 
 
+def _statement_rows(values: list[Any], rows: int) -> tuple[str, list[Any]]:
+    """The VALUES of ``rows`` rows flat in ``values`` (``COLUMNS`` a row), and what is
+    bound: a column NULL in every row is written ``NULL`` in the statement rather than
+    bound. sqlite3 binds ``None`` through its adaptation protocol (a lookup of
+    ``__adapt__`` that formats the ``AttributeError`` it catches: about 3,300
+    instructions a value, issue 17), and most files leave some column empty on every
+    row (``subject`` but for carriers', ``details`` for bare statuses). ``values`` is
+    emptied of those columns in place (``del`` of a stride, in C)."""
+    width = len(COLUMNS)
+    empty = [
+        column
+        for column in range(width)
+        if values[column] is None and values[column::width].count(None) == rows
+    ]
+    for column in reversed(empty):
+        del values[column::width]
+        width -= 1
+    placeholders = (
+        _SQLITE_PLACEHOLDERS
+        if not empty
+        else "("
+        + ", ".join("NULL" if column in empty else "?" for column in range(len(COLUMNS)))
+        + ")"
+    )
+    return ", ".join([placeholders] * rows), values
+
+
 def _insert_sqlite(
     connection: Connection,
     events: Sequence[Event],
     case_ids: Sequence[int | None],
     message_id: int | None,
 ) -> list[str]:
+    """Each statement's rows inserted plainly, as the store floor does: when none of its
+    ids is stored, every row went in and the ids are the rows' own, without SQLite
+    returning them one by one (``RETURNING`` cost about 7,000 instructions a row, issue
+    17, fifteenth pass). A stored id aborts the statement whole (SQLite undoes its rows,
+    the transaction goes on) and the same rows go the conflict-skipping way, which
+    returns exactly the new ids, as PostgreSQL's COPY does."""
     stored: list[str] = []
     values: list[Any] = []
     for row in _rows(events, case_ids, message_id, sqlite_time(), _SQLITE_FLAGS):
@@ -172,12 +205,16 @@ def _insert_sqlite(
     step = SQLITE_ROWS_PER_STATEMENT * width
     for start in range(0, len(values), step):
         chunk = values[start : start + step]
-        sql = (
-            f"INSERT INTO events ({', '.join(COLUMNS)}) VALUES "  # noqa: S608 - constant names
-            + ", ".join([_SQLITE_PLACEHOLDERS] * (len(chunk) // width))
-            + " ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
-        )
-        stored.extend(r[0] for r in driver_rows(connection, sql, tuple(chunk)))
+        ids = chunk[::width]
+        rows, bound = _statement_rows(chunk, len(ids))
+        insert = f"INSERT INTO events ({', '.join(COLUMNS)}) VALUES {rows}"  # noqa: S608 - constant names
+        try:
+            driver_rows(connection, insert, tuple(bound))
+        except IntegrityError:
+            sql = insert + " ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+            stored.extend(r[0] for r in driver_rows(connection, sql, tuple(bound)))
+        else:
+            stored.extend(ids)
     return stored
 
 
