@@ -24,6 +24,7 @@ from hub.store.cases import open_case
 from hub.store.db import Connection, Database, after_commit
 from hub.store.tables import events, inbound_messages, raw_messages
 from tests.factories import make_case, register_network
+from tests.statements import COMMIT, recorded
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -347,29 +348,16 @@ def test_a_listed_file_waits_for_the_disk_once_at_its_events(database: Database)
     before it too, and comes before the acknowledgement; the archive's and the
     acknowledged mark's commits return at once (issue 17, fifteenth pass)."""
     _prepared(database)
-    statements: list[str] = []
-
-    def seen(_conn: object, _cursor: object, sql: str, *_rest: object) -> None:
-        statements.append(sql)
-
-    def committed(_conn: object) -> None:
-        statements.append("COMMIT")
-
-    event.listen(database.engine, "before_cursor_execute", seen)
-    event.listen(database.engine, "commit", committed)
-    try:
+    with recorded(database, commits=True) as statements:
         _, report = _run_checkouts(database, _Folder({"STATUTS_1.csv": _message().content}))
-    finally:
-        event.remove(database.engine, "before_cursor_execute", seen)
-        event.remove(database.engine, "commit", committed)
     assert report.error is None
     assert report.counts.events_stored == 2
     transactions: list[list[str]] = [[]]
-    for sql in statements:
-        if sql == "COMMIT":
+    for ran in statements:
+        if ran.sql == COMMIT:
             transactions.append([])
         else:
-            transactions[-1].append(sql)
+            transactions[-1].append(ran.sql)
 
     def unsynced(marker: str) -> bool:
         (found,) = [done for done in transactions if any(marker in sql for sql in done)]

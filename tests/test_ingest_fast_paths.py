@@ -11,7 +11,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Row, select
-from sqlalchemy import event as sqlalchemy_event
 
 import hub.partners.ingest.message
 import hub.store.bulk
@@ -27,6 +26,7 @@ from hub.store.db import Database, StoreConflict
 from hub.store.instants import sqlite_time
 from hub.store.tables import case_references, cases, events, feed_entries
 from tests.factories import case_event, make_case, register_network
+from tests.statements import recorded
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -227,13 +227,6 @@ def test_sqlite_returns_ids_only_from_a_statement_that_met_a_stored_one(
         open_case(connection, make_case("ME-000123"))
     start = datetime(2026, 11, 1, tzinfo=ZoneInfo("Europe/Paris"))
     made = [case_event("received", start + timedelta(minutes=n), code=f"C{n}") for n in range(30)]
-    statements: list[str] = []
-
-    def seen(*args: object) -> None:
-        text = str(args[2])
-        if text.startswith("INSERT INTO events"):
-            statements.append("returning" if "RETURNING" in text else "plain")
-
     with database.transaction() as connection:
         (case_id,) = connection.execute(
             select(cases.c.id).where(cases.c.reference == "ME-000123")
@@ -241,20 +234,23 @@ def test_sqlite_returns_ids_only_from_a_statement_that_met_a_stored_one(
         before = hub.store.bulk.insert_events(
             connection, made[12:15], [case_id] * 3, message_id=None
         )
-        sqlalchemy_event.listen(database.engine, "before_cursor_execute", seen)
-        try:
+        with recorded(database) as ran:
             stored = hub.store.bulk.insert_events(
                 connection, made, [case_id] * len(made), message_id=None
             )
-        finally:
-            sqlalchemy_event.remove(database.engine, "before_cursor_execute", seen)
         counted = connection.execute(select(events.c.event_id).order_by(events.c.seq)).all()
     assert before == [e.id for e in made[12:15]]
     assert stored == [e.id for n, e in enumerate(made) if not 12 <= n < 15]
     ours = [row.event_id for row in counted if row.event_id in {e.id for e in made}]
     assert ours == [e.id for e in made[12:15]] + stored
     if database.dialect == "sqlite":
-        assert statements == ["plain", "plain", "returning", "plain"]
+        inserts = [one.sql for one in ran if one.sql.startswith("INSERT INTO events")]
+        assert ["returning" if "RETURNING" in sql else "plain" for sql in inserts] == [
+            "plain",
+            "plain",
+            "returning",
+            "plain",
+        ]
 
 
 def test_a_column_empty_in_a_whole_sqlite_statement_is_written_null(
@@ -273,24 +269,14 @@ def test_a_column_empty_in_a_whole_sqlite_statement_is_written_null(
     made[4] = made[4].model_copy(update={"subject": "1Z999"})
     made[6] = made[6].model_copy(update={"subject": "1Z998"})
     made[5] = made[5].model_copy(update={"details": EventDetails(note="Pièce HS")})
-    bound: list[tuple[str, int]] = []
-
-    def seen(*args: object) -> None:
-        text = str(args[2])
-        if text.startswith("INSERT INTO events") and " VALUES " in text:
-            bound.append((text.split(" VALUES ")[1].split("), (")[0], len(args[3])))  # type: ignore[arg-type]
-
     with database.transaction() as connection:
         (case_id,) = connection.execute(
             select(cases.c.id).where(cases.c.reference == "ME-000123")
         ).one()
         case_ids: list[int | None] = [case_id] * 8
         case_ids[7] = None
-        sqlalchemy_event.listen(database.engine, "before_cursor_execute", seen)
-        try:
+        with recorded(database) as ran:
             stored = hub.store.bulk.insert_events(connection, made, case_ids, message_id=None)
-        finally:
-            sqlalchemy_event.remove(database.engine, "before_cursor_execute", seen)
         rows = connection.execute(
             select(events.c.event_id, events.c.case_id, events.c.subject, events.c.details)
             .where(events.c.event_id.in_([e.id for e in made]))
@@ -307,6 +293,11 @@ def test_a_column_empty_in_a_whole_sqlite_statement_is_written_null(
         for n, e in enumerate(made)
     ]
     if database.dialect == "sqlite":
+        bound = [
+            (one.sql.split(" VALUES ")[1].split("), (")[0], len(one.parameters))
+            for one in ran
+            if one.sql.startswith("INSERT INTO events") and " VALUES " in one.sql
+        ]
         columns = len(hub.store.bulk.COLUMNS)
         # First: partner_ref, raw_label, subject, details, message_id NULL in every row.
         first, second = bound

@@ -8,16 +8,15 @@ type writes them; statements that do not grow in number with the batch."""
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import String, cast, event, insert, select
+from sqlalchemy import String, cast, insert, select
 
 from hub.store.db import Database
 from hub.store.tables import outbox
 from hub.sync.outbox import OutboxItem, enqueue, get_message
+from tests.statements import recorded
 
 T0 = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
 
@@ -46,21 +45,6 @@ def waits_on(database: Database, message_id: int) -> int | None:
 
 def key_of(database: Database, message_id: int) -> str:
     return get_message(database, message_id).idempotency_key
-
-
-@contextmanager
-def statements(database: Database) -> Iterator[list[str]]:
-    """The statements run on the database while the block runs."""
-    seen: list[str] = []
-
-    def record(*arguments: Any) -> None:
-        seen.append(arguments[2])
-
-    event.listen(database.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(database.engine, "before_cursor_execute", record)
 
 
 def test_ids_rise_in_the_order_the_messages_were_given(database: Database) -> None:
@@ -238,9 +222,9 @@ def test_a_round_is_written_by_as_many_statements_whatever_its_size(
             for n in range(size)
         ]
 
-    with statements(database) as small:
+    with recorded(database) as small:
         assert len(put(database, *batch("s", 3))) == 3
-    with statements(database) as large:
+    with recorded(database) as large:
         assert len(put(database, *batch("l", 60))) == 60
-    writes = [sql for sql in large if "outbox" in sql]
-    assert len(writes) == len([sql for sql in small if "outbox" in sql]) == 2
+    writes = [ran for ran in large if "outbox" in ran.sql]
+    assert len(writes) == len([ran for ran in small if "outbox" in ran.sql]) == 2

@@ -4,14 +4,12 @@ on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from hub.config.network import load_network
 from hub.model import Party, PartyRole
@@ -25,6 +23,7 @@ from hub.sync.addresses import addresses_of
 from hub.sync.engine import apply_sync
 from tests.api_support import make_tenant
 from tests.factories import make_case, register_network
+from tests.statements import recorded
 
 ROOT = Path(__file__).resolve().parent.parent
 NETWORK = load_network(ROOT / "connectors.yaml")
@@ -71,22 +70,6 @@ def tenants(database: Database) -> Database:
     return database
 
 
-@contextmanager
-def endpoint_reads(database: Database) -> Iterator[list[str]]:
-    """The statements that read the endpoints' table while the block runs."""
-    seen: list[str] = []
-
-    def record(*arguments: Any) -> None:
-        if "FROM webhook_endpoints" in arguments[2]:
-            seen.append(arguments[2])
-
-    event.listen(database.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(database.engine, "before_cursor_execute", record)
-
-
 def test_the_receiving_endpoints_are_the_enabled_ones_of_those_retailers_by_id(
     tenants: Database,
 ) -> None:
@@ -111,9 +94,9 @@ def test_a_round_reads_the_endpoints_of_every_retailer_it_notifies_in_one_statem
     with tenants.transaction() as connection:
         for case in opened:
             open_case(connection, case)
-        with endpoint_reads(tenants) as reads:
+        with recorded(tenants) as ran:
             apply_sync(connection, NETWORK.sync, ADDRESSES, [opening_event(c) for c in opened])
-        assert len(reads) == 1
+        assert len([one for one in ran if "FROM webhook_endpoints" in one.sql]) == 1
         rows = connection.execute(
             select(outbox.c.target, outbox.c.case_ref)
             .where(outbox.c.kind == "event")
