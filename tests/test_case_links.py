@@ -450,12 +450,13 @@ def test_a_file_naming_many_cases_first_learns_them_in_one_statement_each(
         assert all("unnest" in s for s in writes)
 
 
-def test_the_named_cases_are_read_by_one_statement_text_on_postgresql(
+def test_the_named_cases_are_read_by_one_statement_text(
     database: Database,
 ) -> None:
-    """The named cases and their links are read with the references as one array on
-    PostgreSQL (issue 17, thirteenth pass): one statement text whatever their number,
-    where an expanded ``IN`` list (SQLite's) makes one per number; the same heads."""
+    """The named cases and their links are read with the references as one value, an
+    array on PostgreSQL (issue 17, thirteenth pass), a JSON list on SQLite (fifteenth
+    pass): one statement text whatever their number, where an expanded ``IN`` list made
+    one per number; the same heads."""
     from hub.store.case_links import _known_links
 
     make_hub(database)
@@ -479,7 +480,26 @@ def test_the_named_cases_are_read_by_one_statement_text_on_postgresql(
     assert one[0]["ME-000650"] == five[0]["ME-000650"]
     reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
     assert len(reads) == 2
-    assert (reads[0] == reads[1]) is (database.engine.dialect.name == "postgresql")
+    assert reads[0] == reads[1]
+
+
+def test_the_named_cases_are_found_whatever_their_references_hold(
+    database: Database,
+) -> None:
+    """A case reference is any text without NUL: bound as one JSON list on SQLite, one
+    holding quotes, backslashes, a tab, accents or a character beyond the BMP is found
+    as itself, and one differing only in case or by a character is not."""
+    from hub.store.case_links import _known_links
+
+    odd = ['BM-"7"', "BM-a\\b", "BM-\tx", "BM-Réparé", "BM-outil-\U0001f527", "BM-[1, 2]"]
+    make_hub(database)
+    with database.transaction() as connection:
+        for reference in odd:
+            open_case(connection, make_case(reference))
+    with database.transaction() as connection:
+        heads, _, _ = _known_links(connection, [*odd, "BM-réparé", "BM-outil-x", "BM-7"])
+    assert set(heads) == set(odd)
+    assert all(head.reference == reference for reference, head in heads.items())
 
 
 def test_cases_given_with_their_ids_known_are_recorded_without_looking_them_up(

@@ -6,6 +6,7 @@ store's classes."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -60,9 +61,15 @@ def _without(row: Any, *names: str) -> dict[str, Any]:
     return {key: value for key, value in row._mapping.items() if key not in names}
 
 
+def _references(connection: Connection, wanted: list[str]) -> list[str] | str:
+    """The links' read's references as ``_known_links`` binds them: an array on
+    PostgreSQL, a JSON list on SQLite."""
+    return wanted if connection.dialect.name == "postgresql" else json.dumps(wanted)
+
+
 def test_reads_on_the_driver_give_sqlalchemys_rows(database: Database) -> None:
-    """The links' read (an expanding list, instants read back aware) for lists of several
-    lengths, and the rejects' reads (a LIMIT the statement holds, booleans)."""
+    """The links' read (its references one value, instants read back aware) for lists of
+    several lengths, and the rejects' reads (a LIMIT the statement holds, booleans)."""
     make_hub(database)
     with database.transaction() as connection:
         for reference in ("ME-000580", "ME-000581", "ME-000582"):
@@ -84,14 +91,16 @@ def test_reads_on_the_driver_give_sqlalchemys_rows(database: Database) -> None:
             ["ME-000580", "ME-000581", "ME-000582", "ME-404040"],
             ["ME-404040"],
         ):
-            values = {"references": wanted}
+            values = {"references": _references(connection, wanted)}
             driver = _KNOWN_LINKS.rows(connection, values)
             assert driver == _as_sqlalchemy_reads(
                 connection, _known_links_query(connection.dialect.name), values
             )
         heads = [
             row
-            for row in _KNOWN_LINKS.rows(connection, {"references": ["ME-000580"]})
+            for row in _KNOWN_LINKS.rows(
+                connection, {"references": _references(connection, ["ME-000580"])}
+            )
             if row[0] == 0
         ]
         assert isinstance(heads[0][7], datetime)
