@@ -379,8 +379,7 @@ def _known_links(
     postgresql = connection.dialect.name == "postgresql"
     for start in range(0, len(wanted), IN_CHUNK):
         chunk = wanted[start : start + IN_CHUNK]
-        # Unescaped beyond ASCII: SQLite's JSON reads the text as it is stored.
-        bound = chunk if postgresql else json.dumps(chunk, ensure_ascii=False)
+        bound = chunk if postgresql else json.dumps(chunk)
         rows = _KNOWN_LINKS.rows(connection, {"references": bound})
         for kind, party, reference, recorded_by, *head in rows:
             if kind == _CASE_ROW:
