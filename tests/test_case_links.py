@@ -11,9 +11,10 @@ SQLite and PostgreSQL.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
 from sqlalchemy import event, select
 
 from hub.model.statuses import CaseStatus
@@ -500,6 +501,28 @@ def test_the_named_cases_are_found_whatever_their_references_hold(
         heads, _, _ = _known_links(connection, [*odd, "BM-réparé", "BM-outil-x", "BM-7"])
     assert set(heads) == set(odd)
     assert all(head.reference == reference for reference, head in heads.items())
+
+
+def test_a_cases_head_keys_its_stored_status_by_the_statuses_rank() -> None:
+    """A head read from a case's row: every case status's text gives the order key of
+    its rank, its instant in UTC; a case without a status has no key; a text that is no
+    case status is refused as the enum refuses it; a head is not changed once made."""
+    from hub.model.timeline import order_key
+    from hub.store.events import CaseHead, case_head
+
+    at = datetime(2026, 3, 2, 11, 0, tzinfo=timezone(timedelta(hours=1)))
+    for status in CaseStatus:
+        head = case_head(7, "ME-000007", status.value, at, "ev-1")
+        assert head == CaseHead(7, "ME-000007", order_key(at, status.rank, "ev-1"))
+        assert head.key is not None
+        assert head.key[0].utcoffset() == timedelta(0)
+        assert head.key[1] == status.rank
+    assert case_head(7, "ME-000007", None, None, None).key is None
+    with pytest.raises(ValueError, match="CaseStatus"):
+        case_head(7, "ME-000007", "lost_in_space", at, "ev-1")
+    head = case_head(7, "ME-000007", None, None, None)
+    with pytest.raises(AttributeError):
+        head.key = order_key(at, 0, "ev-1")  # type: ignore[misc]
 
 
 def test_cases_given_with_their_ids_known_are_recorded_without_looking_them_up(
