@@ -11,9 +11,10 @@ SQLite and PostgreSQL.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
 from sqlalchemy import event, select
 
 from hub.model.statuses import CaseStatus
@@ -450,12 +451,13 @@ def test_a_file_naming_many_cases_first_learns_them_in_one_statement_each(
         assert all("unnest" in s for s in writes)
 
 
-def test_the_named_cases_are_read_by_one_statement_text_on_postgresql(
+def test_the_named_cases_are_read_by_one_statement_text(
     database: Database,
 ) -> None:
-    """The named cases and their links are read with the references as one array on
-    PostgreSQL (issue 17, thirteenth pass): one statement text whatever their number,
-    where an expanded ``IN`` list (SQLite's) makes one per number; the same heads."""
+    """The named cases and their links are read with the references as one value, an
+    array on PostgreSQL (issue 17, thirteenth pass), a JSON list on SQLite (fifteenth
+    pass): one statement text whatever their number, where an expanded ``IN`` list made
+    one per number; the same heads."""
     from hub.store.case_links import _known_links
 
     make_hub(database)
@@ -479,7 +481,48 @@ def test_the_named_cases_are_read_by_one_statement_text_on_postgresql(
     assert one[0]["ME-000650"] == five[0]["ME-000650"]
     reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
     assert len(reads) == 2
-    assert (reads[0] == reads[1]) is (database.engine.dialect.name == "postgresql")
+    assert reads[0] == reads[1]
+
+
+def test_the_named_cases_are_found_whatever_their_references_hold(
+    database: Database,
+) -> None:
+    """A case reference is any text without NUL: bound as one JSON list on SQLite, one
+    holding quotes, backslashes, a tab, accents or a character beyond the BMP is found
+    as itself, and one differing only in case or by a character is not."""
+    from hub.store.case_links import _known_links
+
+    odd = ['BM-"7"', "BM-a\\b", "BM-\tx", "BM-Réparé", "BM-outil-\U0001f527", "BM-[1, 2]"]
+    make_hub(database)
+    with database.transaction() as connection:
+        for reference in odd:
+            open_case(connection, make_case(reference))
+    with database.transaction() as connection:
+        heads, _, _ = _known_links(connection, [*odd, "BM-réparé", "BM-outil-x", "BM-7"])
+    assert set(heads) == set(odd)
+    assert all(head.reference == reference for reference, head in heads.items())
+
+
+def test_a_cases_head_keys_its_stored_status_by_the_statuses_rank() -> None:
+    """A head read from a case's row: every case status's text gives the order key of
+    its rank, its instant in UTC; a case without a status has no key; a text that is no
+    case status is refused as the enum refuses it; a head is not changed once made."""
+    from hub.model.timeline import order_key
+    from hub.store.events import CaseHead, case_head
+
+    at = datetime(2026, 3, 2, 11, 0, tzinfo=timezone(timedelta(hours=1)))
+    for status in CaseStatus:
+        head = case_head(7, "ME-000007", status.value, at, "ev-1")
+        assert head == CaseHead(7, "ME-000007", order_key(at, status.rank, "ev-1"))
+        assert head.key is not None
+        assert head.key[0].utcoffset() == timedelta(0)
+        assert head.key[1] == status.rank
+    assert case_head(7, "ME-000007", None, None, None).key is None
+    with pytest.raises(ValueError, match="CaseStatus"):
+        case_head(7, "ME-000007", "lost_in_space", at, "ev-1")
+    head = case_head(7, "ME-000007", None, None, None)
+    with pytest.raises(AttributeError):
+        head.key = order_key(at, 0, "ev-1")  # type: ignore[misc]
 
 
 def test_cases_given_with_their_ids_known_are_recorded_without_looking_them_up(

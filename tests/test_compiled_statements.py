@@ -6,13 +6,14 @@ store's classes."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Integer, bindparam, event, insert, select
+from sqlalchemy import Integer, bindparam, event, insert, select, update
 from sqlalchemy.exc import DBAPIError
 
 from hub.partners.connectors import open_network
@@ -60,9 +61,15 @@ def _without(row: Any, *names: str) -> dict[str, Any]:
     return {key: value for key, value in row._mapping.items() if key not in names}
 
 
+def _references(connection: Connection, wanted: list[str]) -> list[str] | str:
+    """The links' read's references as ``_known_links`` binds them: an array on
+    PostgreSQL, a JSON list on SQLite."""
+    return wanted if connection.dialect.name == "postgresql" else json.dumps(wanted)
+
+
 def test_reads_on_the_driver_give_sqlalchemys_rows(database: Database) -> None:
-    """The links' read (an expanding list, instants read back aware) for lists of several
-    lengths, and the rejects' reads (a LIMIT the statement holds, booleans)."""
+    """The links' read (its references one value, instants read back aware) for lists of
+    several lengths, and the rejects' reads (a LIMIT the statement holds, booleans)."""
     make_hub(database)
     with database.transaction() as connection:
         for reference in ("ME-000580", "ME-000581", "ME-000582"):
@@ -84,14 +91,16 @@ def test_reads_on_the_driver_give_sqlalchemys_rows(database: Database) -> None:
             ["ME-000580", "ME-000581", "ME-000582", "ME-404040"],
             ["ME-404040"],
         ):
-            values = {"references": wanted}
+            values = {"references": _references(connection, wanted)}
             driver = _KNOWN_LINKS.rows(connection, values)
             assert driver == _as_sqlalchemy_reads(
                 connection, _known_links_query(connection.dialect.name), values
             )
         heads = [
             row
-            for row in _KNOWN_LINKS.rows(connection, {"references": ["ME-000580"]})
+            for row in _KNOWN_LINKS.rows(
+                connection, {"references": _references(connection, ["ME-000580"])}
+            )
             if row[0] == 0
         ]
         assert isinstance(heads[0][7], datetime)
@@ -336,6 +345,65 @@ def test_instants_bound_on_the_driver_are_written_as_the_column_type_writes_them
         naive = {**moves(ids[: len(instants)])[0], "new_status_at": datetime(2026, 3, 3, 10, 0)}
         with pytest.raises(ValueError, match="naive datetime"):
             DriverStatement(lambda _dialect: _MOVE).execute_many(connection, [naive])
+
+
+def test_instants_read_on_the_driver_are_given_back_as_the_column_type_gives_them(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An instant a driver statement reads (on SQLite by hub.store.instants' reader, not
+    the column type's: issue 17, fifteenth pass) is the aware UTC instant SQLAlchemy's
+    own execution gives back: with and without microseconds, the last microsecond of a
+    day, before the year 1000, NULL; on SQLite the reader is the instants' one."""
+    from hub.store import compiled
+
+    instants = [
+        datetime(2026, 3, 3, 10, 0, tzinfo=PARIS_WINTER),
+        datetime(2026, 3, 3, 10, 0, 0, 70, tzinfo=UTC),
+        datetime(2026, 3, 3, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(987, 6, 5, 4, 3, 2, tzinfo=PARIS_WINTER),
+        None,
+    ]
+    read: list[Any] = []
+    reader = compiled.aware
+
+    def counted(value: Any) -> Any:
+        read.append(value)
+        return reader(value)
+
+    monkeypatch.setattr(compiled, "aware", counted)
+    make_hub(database)
+    with database.transaction() as connection:
+        ids = [
+            open_case(connection, make_case(f"ME-00066{number:02d}")).record.id
+            for number in range(len(instants))
+        ]
+        for case_id, at in zip(ids, instants, strict=True):
+            connection.execute(
+                update(cases)
+                .where(cases.c.id == case_id)
+                .values(status_at=at, updated_at=at or instants[0])
+            )
+        statement = DriverStatement(
+            lambda _dialect: (
+                select(cases.c.status_at, cases.c.updated_at)
+                .where(cases.c.id.in_(bindparam("ids", expanding=True)))
+                .order_by(cases.c.id)
+            )
+        )
+        driver = statement.rows(connection, {"ids": ids})
+        theirs = [
+            tuple(row)
+            for row in connection.execute(
+                select(cases.c.status_at, cases.c.updated_at)
+                .where(cases.c.id.in_(ids))
+                .order_by(cases.c.id)
+            )
+        ]
+    assert driver == theirs
+    assert [row[0] for row in driver] == instants
+    assert all(at.utcoffset() == timedelta(0) for row in driver for at in row if at is not None)
+    expected = 2 * len(instants) - 1 if database.engine.dialect.name == "sqlite" else 0
+    assert len(read) == expected
 
 
 def test_a_drivers_error_is_raised_as_the_stores(database: Database) -> None:

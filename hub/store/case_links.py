@@ -11,6 +11,7 @@ reported an event naming it). ``hub.partners.resolve`` decides; this module only
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ from sqlalchemy import (
     CompoundSelect,
     Connection,
     Integer,
+    Select,
     String,
     Table,
     and_,
@@ -32,13 +34,13 @@ from sqlalchemy import (
     bindparam,
     cast,
     exists,
+    func,
     literal_column,
     null,
     select,
     union_all,
     update,
 )
-from sqlalchemy.sql.elements import BindParameter
 
 from hub.model.statuses import FINAL_CASE_STATUSES
 from hub.store.arrays import unnested
@@ -308,15 +310,21 @@ def _known_links_query(dialect: str) -> CompoundSelect[Any]:
     plans as it plans an ``IN`` list: an expanded list of 1,000 references, three times,
     made a statement of 3,000 placeholders that psycopg parsed again at every run (it
     keeps only short statements parsed) and 3,000 parameters to dump (issue 17,
-    thirteenth pass)."""
+    thirteenth pass). On SQLite they are one JSON list (``json_each``), as the outbox's
+    timelines bind theirs: an expanded ``IN`` list made a text for each number of
+    references, which SQLAlchemy rendered and SQLite parsed again (about 7 M
+    instructions each for 1,000), and 3,000 values bound one by one (issue 17, fifteenth
+    pass)."""
     from hub.store.events import HEAD_COLUMNS
 
     named: ColumnElement[bool]
     if dialect == "postgresql":
         named = cases.c.reference == any_(cast(bindparam("references"), ARRAY(String)))
     else:
-        wanted: BindParameter[str] = bindparam("references", expanding=True)
-        named = cases.c.reference.in_(wanted)
+        listed: Select[Any] = select(literal_column("value")).select_from(
+            func.json_each(bindparam("references", type_=String))
+        )
+        named = cases.c.reference.in_(listed.scalar_subquery())
     nothing = cast(null(), String)
     no_head = [cast(null(), column.type) for column in HEAD_COLUMNS[2:]]
     return union_all(
@@ -368,8 +376,11 @@ def _known_links(
     held: set[tuple[int, str]] = set()
     kept: dict[tuple[int, str], tuple[str, str]] = {}
     wanted = sorted(set(references))
+    postgresql = connection.dialect.name == "postgresql"
     for start in range(0, len(wanted), IN_CHUNK):
-        rows = _KNOWN_LINKS.rows(connection, {"references": wanted[start : start + IN_CHUNK]})
+        chunk = wanted[start : start + IN_CHUNK]
+        bound = chunk if postgresql else json.dumps(chunk)
+        rows = _KNOWN_LINKS.rows(connection, {"references": bound})
         for kind, party, reference, recorded_by, *head in rows:
             if kind == _CASE_ROW:
                 case = case_head(*head)

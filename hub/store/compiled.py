@@ -32,7 +32,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.types import TypeEngine
 
-from hub.store.instants import sqlite_text
+from hub.store.instants import aware, sqlite_text
 from hub.store.types import UtcDateTime
 
 Processor = Callable[[Any], Any]
@@ -193,9 +193,7 @@ class DriverStatement:
             name for name, bind in compiled.binds.items() if bind.expanding and name in names
         )
         columns = getattr(statement, "exported_columns", ())
-        processors = [
-            column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
-        ]
+        processors = [_result_processor(column.type, dialect) for column in columns]
         results = tuple((i, p) for i, p in enumerate(processors) if p is not None)
         done = _Compiled(compiled, expanding, results)
         self._compiled[(dialect.name, names, many)] = done
@@ -247,6 +245,23 @@ def _bind_processor(kind: TypeEngine[Any], dialect: Dialect) -> Processor | None
     if dialect.name == "sqlite" and isinstance(kind, UtcDateTime):
         return _sqlite_instant
     return kind.dialect_impl(dialect).bind_processor(dialect)
+
+
+def _result_processor(kind: TypeEngine[Any], dialect: Dialect) -> Processor | None:
+    """A result column's processor: its type's for this dialect, but an instant read on
+    SQLite made aware by hub.store.instants' reader, the plain reads' own. The column
+    type's is SQLAlchemy's parse of the text, then the TypeDecorator's call and its
+    ``process_result_value`` in Python, about four times ``fromisoformat`` and a
+    ``combine``: every case a file names has its status's instant read (issue 17,
+    fifteenth pass)."""
+    if dialect.name == "sqlite" and isinstance(kind, UtcDateTime):
+        return _sqlite_read_instant
+    return kind.dialect_impl(dialect).result_processor(dialect, None)
+
+
+def _sqlite_read_instant(value: str | datetime | None) -> datetime | None:
+    """An instant SQLite gives back, aware in UTC as the column type gives it."""
+    return None if value is None else aware(value)
 
 
 def _sqlite_instant(value: datetime | None) -> str | None:
