@@ -24,7 +24,6 @@ from hub.store.cases import open_case
 from hub.store.db import Connection, Database, after_commit
 from hub.store.tables import events, inbound_messages, raw_messages
 from tests.factories import make_case, register_network
-from tests.statements import COMMIT, recorded
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -303,71 +302,3 @@ def test_a_run_takes_one_connection_a_file_and_acknowledges_after_the_commit(
         )
     assert state is not None
     assert state.acknowledged
-
-
-def _synchronous_commit(connection: Connection) -> str:
-    return str(connection.exec_driver_sql("SHOW synchronous_commit").scalar_one())
-
-
-def test_a_transaction_flushed_later_commits_without_the_sync_and_only_itself(
-    database: Database,
-) -> None:
-    """On PostgreSQL the setting holds inside that one transaction (committed or rolled
-    back), never in the next one on the same connection; what it wrote is committed.
-    On SQLite nothing changes: its commits in WAL mode do not sync already."""
-    _prepared(database)
-    message = _message()
-    with database.held() as held:
-        with held.transaction(flushed_later=True) as connection:
-            if database.dialect == "postgresql":
-                assert _synchronous_commit(connection) == "off"
-            else:
-                assert connection.exec_driver_sql("PRAGMA synchronous").scalar_one() == 1
-            archived = archive_message(connection, "atelier-dupont-status", message)
-        with held.transaction() as connection:
-            if database.dialect == "postgresql":
-                assert _synchronous_commit(connection) == "on"
-            assert connection.execute(
-                select(raw_messages.c.id).where(raw_messages.c.id == archived.id)
-            ).all() == [(archived.id,)]
-
-        def refused() -> None:
-            with held.transaction(flushed_later=True):
-                raise Refused
-
-        with pytest.raises(Refused):
-            refused()
-        if database.dialect == "postgresql":
-            with held.transaction() as connection:
-                assert _synchronous_commit(connection) == "on"
-
-
-def test_a_listed_file_waits_for_the_disk_once_at_its_events(database: Database) -> None:
-    """Of a listed file's three transactions on PostgreSQL, only the one storing its
-    events (and its read mark) waits for the log's sync: it syncs the archive committed
-    before it too, and comes before the acknowledgement; the archive's and the
-    acknowledged mark's commits return at once (issue 17, fifteenth pass)."""
-    _prepared(database)
-    with recorded(database, commits=True) as statements:
-        _, report = _run_checkouts(database, _Folder({"STATUTS_1.csv": _message().content}))
-    assert report.error is None
-    assert report.counts.events_stored == 2
-    transactions: list[list[str]] = [[]]
-    for ran in statements:
-        if ran.sql == COMMIT:
-            transactions.append([])
-        else:
-            transactions[-1].append(ran.sql)
-
-    def unsynced(marker: str) -> bool:
-        (found,) = [done for done in transactions if any(marker in sql for sql in done)]
-        return any("synchronous_commit" in sql for sql in found)
-
-    postgresql = database.dialect == "postgresql"
-    assert unsynced("INSERT INTO raw_messages") is postgresql
-    assert unsynced("INSERT INTO events") is False
-    assert unsynced("SET acknowledged_at") is postgresql
-    with database.transaction() as connection:
-        marks = connection.execute(select(inbound_messages.c.acknowledged_at)).scalars().all()
-    assert len(marks) == 1
-    assert marks[0] is not None

@@ -146,31 +146,15 @@ class HeldConnection:
         """``Database.works_apart`` of the database it belongs to."""
 
     @contextmanager
-    def transaction(self, *, flushed_later: bool = False) -> Iterator[Connection]:
+    def transaction(self) -> Iterator[Connection]:
         """Commit everything done inside, or nothing; then run what ``after_commit``
-        asked for, as ``Database.transaction()`` does.
-
-        ``flushed_later``: the commit returns without waiting for PostgreSQL to sync its
-        log to disk (``synchronous_commit`` off for this transaction). Only for what a
-        server crash may lose with no harm: work a later synchronous commit on the same
-        path makes durable before anything outside learns of it (the log is synced in
-        order, up to that commit), or a mark whose loss only repeats idempotent work.
-        A process killed loses nothing either way: the server has the commit. Each sync
-        was about 2 ms on the benchmarks' machine, three a listed file where one is
-        needed (issue 17). SQLite commits without a sync already (``synchronous=NORMAL``
-        in WAL mode)."""
+        asked for, as ``Database.transaction()`` does."""
         hooks: list[Callable[[], None]] = []
         connection = self._connection
         with connection.begin(), _after_commit_kept(connection, hooks):
-            if flushed_later and connection.dialect.name == "postgresql":
-                connection.exec_driver_sql(_COMMIT_UNSYNCED)
             yield connection
         for hook in hooks:
             hook()
-
-
-_COMMIT_UNSYNCED = "SET LOCAL synchronous_commit TO OFF"
-"""For this transaction only: its commit returns before the log reaches the disk."""
 
 
 @contextmanager

@@ -22,11 +22,7 @@ def _read_state(held: HeldConnection, connector: str, ref: MessageRef) -> inboun
 
 
 def _mark_acknowledged(held: HeldConnection, connector: str, name: str, now: datetime) -> None:
-    """Its commit need not wait for the disk. Lost in a server crash, the mark only makes
-    the next run acknowledge the file again if it is still listed; if it was moved away
-    already, its row stays unacknowledged and retention keeps its archived bytes (the
-    safe side). No event, reject or outbox message depends on it."""
-    with held.transaction(flushed_later=True) as connection:
+    with held.transaction() as connection:
         inbound.mark_acknowledged(connection, connector, name, now)
 
 

@@ -87,11 +87,7 @@ def ingest_message(
             if held is None:
                 held = own.enter_context(database.held())
             if archived is None:
-                # Its commit need not wait for the disk: the events' transaction commits
-                # right after it, synchronously, which syncs this one too (the log is
-                # synced in order); if that one fails, the caller learns it by the
-                # exception and acknowledges nothing, so the partner still has the bytes.
-                with held.transaction(flushed_later=True) as connection:
+                with held.transaction() as connection:
                     archived = archive_message(connection, connector, message, now=now)
             outcome = MessageOutcome(message.ref.name, archived.id)
             with log_context(raw_id=archived.id):
