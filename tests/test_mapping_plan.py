@@ -570,7 +570,7 @@ def _logic_digest(function: object) -> str:
 
 
 MIRRORED_CHECKS = {
-    "MappedEvents.event": (MappedEvents.event, "df90c5dc12594331"),
+    "MappedEvents.event": (MappedEvents.event, "911c6bf41690e4f7"),
     "_details_kept": (event_module._details_kept, "8188b0f3ab4c0c20"),
 }
 """The model's checks that hub.mapping.plan states a second time in its generated code
