@@ -421,6 +421,60 @@ def test_a_trusted_instance_is_set_through_the_slots_setattr_would_find(model: A
     assert trusted.__pydantic_fields_set__ == constructed.__pydantic_fields_set__
 
 
+def test_trusted_events_share_one_fields_set_no_caller_can_change() -> None:
+    """Every trusted event holds the one set of every field (fifteenth pass of issue
+    17): what pydantic does with an event's fields set (a copy with ``model_copy``, a
+    pickle) leaves it whole, and a change to it is refused rather than made for every
+    event at once."""
+    import copy
+    import pickle
+
+    events = [
+        item
+        for path, message, sample in SAMPLES
+        if "atelier-dupont" in path.name
+        for item in _parse(path, message, sample)
+        if isinstance(item, Event)
+    ]
+    assert len(events) >= 2
+    shared = events[0].__pydantic_fields_set__
+    assert all(event.__pydantic_fields_set__ is shared for event in events)
+    assert shared == set(Event.model_fields)
+
+    changed = events[0].model_copy(update={"case_ref": "ME-OTHER"})
+    assert type(changed.__pydantic_fields_set__) is set
+    assert changed.__pydantic_fields_set__ == set(Event.model_fields)
+    deep = events[0].model_copy(deep=True)
+    assert type(deep.__pydantic_fields_set__) is set
+    assert deep == events[0]
+    unpickled = pickle.loads(pickle.dumps(events[0]))
+    assert unpickled == events[0]
+    assert type(unpickled.__pydantic_fields_set__) is set
+    assert type(copy.copy(shared)) is set
+
+    with pytest.raises(ValidationError):
+        events[0].case_ref = "ME-OTHER"  # type: ignore[misc]  # frozen: refused first
+    for change in (
+        lambda: shared.add("x"),
+        lambda: shared.discard("id"),
+        lambda: shared.remove("id"),
+        shared.pop,
+        shared.clear,
+        lambda: shared.update({"x"}),
+        lambda: shared.difference_update({"id"}),
+        lambda: shared.intersection_update({"id"}),
+        lambda: shared.symmetric_difference_update({"id"}),
+        lambda: shared.__ior__({"x"}),
+        lambda: shared.__iand__({"id"}),
+        lambda: shared.__isub__({"id"}),
+        lambda: shared.__ixor__({"id"}),
+    ):
+        with pytest.raises(TypeError):
+            change()
+    assert shared == set(Event.model_fields)
+    assert set(events[0].model_dump(exclude_unset=True)) == set(Event.model_fields)
+
+
 @pytest.mark.parametrize(
     ("amount", "currency"), [("424.83", "EUR"), ("0", "USD"), ("212.0", "EUR"), ("-1.5", "GBP")]
 )

@@ -209,6 +209,38 @@ def test_good_and_bad_rows_give_what_the_general_path_gives(change: str) -> None
     assert planned == general
 
 
+@pytest.mark.parametrize(
+    ("changed", "kept"),
+    [
+        ({"Libellé": "fin\x00"}, False),
+        ({"Commentaire": "note \x00"}, False),
+        ({"Commentaire": "note \udce9"}, False),
+        ({"Libellé": "\ud800 seul"}, False),
+        ({"Commentaire": "Pièce HS", "Libellé": "Réparé"}, True),
+        ({"Libellé": "Réparé \U0001f527 ✓"}, True),
+        ({"Libellé": "Repaired"}, True),
+    ],
+)
+def test_a_row_plan_keeps_texts_as_safe_text_does(changed: dict[str, str], kept: bool) -> None:
+    """The row plan checks its texts for NUL and lone surrogates inline, as
+    ``safe_text`` says (fifteenth pass of issue 17): what it refuses it hands on, and
+    what it keeps is the general path's event."""
+    mapping = InboundMapping(load_mapping(ATELIER), "status")
+    columns = Columns(tuple(HEADER))
+    plan = mapping.row_plan(columns)
+    assert plan is not None
+    fields = {**HEADER, **changed}
+    cells = [fields[name] or "" for name in columns]
+    event = plan(cells, NOW)
+    assert (event is not None) == kept
+    record = Record(7, {name: (fields[name] or None) for name in columns}, "the raw line")
+    general = mapping.map_record_in_full(record, source="STATUTS_x.csv", recorded_at=NOW)
+    if event is not None:
+        assert _outcome(event) == _outcome(general)
+    else:
+        assert type(general).__name__ == "InvalidEvent"
+
+
 def test_a_bad_row_names_its_file_line_and_field_by_either_path() -> None:
     mapping = InboundMapping(load_mapping(ATELIER), "status")
     record = Record(9, {**HEADER, "Date statut": "31/02/2026"}, "raw")
@@ -391,6 +423,7 @@ def test_a_plan_s_source_holds_nothing_a_mapping_wrote(message: tuple[Path, str]
                 "upper",
                 "join",
                 "isascii",
+                "encode",
                 "tzinfo",
                 "_recorded",
                 "recorded_kept",
@@ -570,8 +603,9 @@ def _logic_digest(function: object) -> str:
 
 
 MIRRORED_CHECKS = {
-    "MappedEvents.event": (MappedEvents.event, "df90c5dc12594331"),
+    "MappedEvents.event": (MappedEvents.event, "911c6bf41690e4f7"),
     "_details_kept": (event_module._details_kept, "8188b0f3ab4c0c20"),
+    "_safe": (event_module._safe, "be470abca7e78871"),
 }
 """The model's checks that hub.mapping.plan states a second time in its generated code
 (for the records it handles without the general path), each with its logic's digest

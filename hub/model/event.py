@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 import re
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
-from typing import Annotated, Any, Self, TypeVar, cast
+from typing import Annotated, Any, NoReturn, Self, TypeVar, cast
 
 from pydantic import (
     AwareDatetime,
@@ -270,8 +270,31 @@ without the lookup and the argument tuple (about 1,900 instructions a model less
 ``tests/test_event_fast_path.py`` checks that the models use these slots as they are)."""
 
 
-_EVERY_EVENT_FIELD = set(Event.model_fields)
-"""What a mapped event gives, every field: copied (cheaper than a set built anew)."""
+class _EveryField(set[str]):
+    """The fields set of every trusted event, one set shared by all of them (issue 17:
+    a copy an event cost about 1,300 instructions a row, with its share of the
+    collector's passes). pydantic changes an instance's fields set in place only where
+    an attribute is set, which a frozen model refuses first; ``model_copy`` and
+    ``__deepcopy__`` change a ``copy`` of it, which is a plain set. Any change to the
+    shared set itself is refused, so that no caller can change every event's at once;
+    pickled, it is a plain set."""
+
+    def __copy__(self) -> set[str]:
+        return set(self)
+
+    def __reduce__(self) -> tuple[type[set[str]], tuple[list[str]]]:
+        return set, (list(self),)
+
+    def _refused(self, *_: object) -> NoReturn:
+        raise TypeError("every trusted event shares this fields set: copy it to change it")
+
+    add = discard = remove = pop = clear = update = _refused
+    difference_update = intersection_update = symmetric_difference_update = _refused
+    __ior__ = __iand__ = __isub__ = __ixor__ = _refused
+
+
+_EVERY_EVENT_FIELD = _EveryField(Event.model_fields)
+"""What a mapped event gives, every field: the one set every trusted event holds."""
 
 
 class MappedEvents:
@@ -410,7 +433,7 @@ class MappedEvents:
                 )
             )
         ):
-            return _trusted(Event, fields, _EVERY_EVENT_FIELD.copy())
+            return _trusted(Event, fields, _EVERY_EVENT_FIELD)
         return Event(**fields)
 
 
@@ -483,7 +506,7 @@ def planned_event(fields: dict[str, Any]) -> Event:
     every value as ``MappedEvents.event`` does (or proved it when the mapping was
     compiled) and falls back to that path at any doubt: one way of making a trusted
     event, so that the two paths make the same ones."""
-    return _trusted(Event, fields, _EVERY_EVENT_FIELD.copy())
+    return _trusted(Event, fields, _EVERY_EVENT_FIELD)
 
 
 def planned_details(given: dict[str, Any]) -> EventDetails:
