@@ -11,7 +11,6 @@ reported an event naming it). ``hub.partners.resolve`` decides; this module only
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,21 +19,17 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
-    ARRAY,
     BigInteger,
     ColumnElement,
     CompoundSelect,
     Connection,
     Integer,
-    Select,
     String,
     Table,
     and_,
-    any_,
     bindparam,
     cast,
     exists,
-    func,
     literal_column,
     null,
     select,
@@ -43,7 +38,7 @@ from sqlalchemy import (
 )
 
 from hub.model.statuses import FINAL_CASE_STATUSES
-from hub.store.arrays import unnested
+from hub.store.arrays import among, one_list, unnested
 from hub.store.case_rows import KeptReference as KeptReference
 from hub.store.case_rows import RecordedBy as RecordedBy
 from hub.store.case_rows import kept_references
@@ -317,14 +312,7 @@ def _known_links_query(dialect: str) -> CompoundSelect[Any]:
     pass)."""
     from hub.store.events import HEAD_COLUMNS
 
-    named: ColumnElement[bool]
-    if dialect == "postgresql":
-        named = cases.c.reference == any_(cast(bindparam("references"), ARRAY(String)))
-    else:
-        listed: Select[Any] = select(literal_column("value")).select_from(
-            func.json_each(bindparam("references", type_=String))
-        )
-        named = cases.c.reference.in_(listed.scalar_subquery())
+    named = among(cases.c.reference, "references", String(), dialect)
     nothing = cast(null(), String)
     no_head = [cast(null(), column.type) for column in HEAD_COLUMNS[2:]]
     return union_all(
@@ -376,11 +364,10 @@ def _known_links(
     held: set[tuple[int, str]] = set()
     kept: dict[tuple[int, str], tuple[str, str]] = {}
     wanted = sorted(set(references))
-    postgresql = connection.dialect.name == "postgresql"
+    dialect = connection.dialect.name
     for start in range(0, len(wanted), IN_CHUNK):
         chunk = wanted[start : start + IN_CHUNK]
-        bound = chunk if postgresql else json.dumps(chunk)
-        rows = _KNOWN_LINKS.rows(connection, {"references": bound})
+        rows = _KNOWN_LINKS.rows(connection, {"references": one_list(dialect, chunk)})
         for kind, party, reference, recorded_by, *head in rows:
             if kind == _CASE_ROW:
                 case = case_head(*head)

@@ -33,7 +33,6 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
-    ARRAY,
     BigInteger,
     ColumnElement,
     Connection,
@@ -51,6 +50,7 @@ from sqlalchemy import (
 from sqlalchemy.sql import FromClause
 
 from hub.model.event import STATUS_SETS, Event, EventDetails, EventType
+from hub.store.arrays import among
 from hub.store.compiled import driver_rows
 from hub.store.tables import cases, events, feed_entries
 
@@ -344,14 +344,9 @@ def among_cases(connection: Connection, case_ids: list[int]) -> ColumnElement[bo
     """Entries of these cases, the ids bound as one value (an array on PostgreSQL, a JSON
     list on SQLite): a page's few hundred ids as as many parameters made SQLAlchemy
     render the statement anew for each page and bind each id on its own."""
-    if connection.dialect.name == "postgresql":
-        return feed_entries.c.case_id == func.any(
-            bindparam("case_ids", case_ids, type_=ARRAY(BigInteger))
-        )
-    listed: Select[Any] = select(literal_column("value")).select_from(
-        func.json_each(bindparam("case_ids", json.dumps(case_ids), type_=String))
+    return among(
+        feed_entries.c.case_id, "case_ids", BigInteger(), connection.dialect.name, case_ids
     )
-    return feed_entries.c.case_id.in_(listed.scalar_subquery())
 
 
 def latest_statuses_before(

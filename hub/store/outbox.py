@@ -20,26 +20,23 @@ from functools import cache
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
-    ARRAY,
     BigInteger,
     Connection,
     Integer,
     RowMapping,
-    Select,
     String,
     bindparam,
     case,
     exists,
     func,
     literal,
-    literal_column,
     or_,
     select,
     tuple_,
     update,
 )
 
-from hub.store.arrays import unnested
+from hub.store.arrays import among, one_list, unnested
 from hub.store.compiled import DriverStatement, driver_rows
 from hub.store.health_rows import counts_by_target as target_counts
 from hub.store.outbox_rows import OutboxRow, OutboxState, held_back_rows
@@ -133,13 +130,7 @@ def _webhook_timelines_statement(dialect: str) -> Any:
     value (an array on PostgreSQL, a JSON list on SQLite, as the feed binds its case
     ids), so that its SQL is the same for every chunk. As an expanding ``IN`` it was
     rendered again for each number of cases, and on PostgreSQL never prepared."""
-    if dialect == "postgresql":
-        named = cases.c.reference == func.any(bindparam("references", type_=ARRAY(String)))
-    else:
-        listed: Select[Any] = select(literal_column("value")).select_from(
-            func.json_each(bindparam("references", type_=String))
-        )
-        named = cases.c.reference.in_(listed.scalar_subquery())
+    named = among(cases.c.reference, "references", String(), dialect)
     return (
         select(
             events.c.event_id,
@@ -175,12 +166,12 @@ def webhook_timelines(
     needs eight of their columns (issue 17)."""
     found: dict[str, list[WebhookEntry]] = {}
     wanted = sorted(set(references))
-    postgresql = connection.dialect.name == "postgresql"
+    dialect = connection.dialect.name
     for start in range(0, len(wanted), _TIMELINES_CHUNK):
         chunk = wanted[start : start + _TIMELINES_CHUNK]
         # All of a chunk's rows at once, each read by position: fetched one at a time,
         # every row paid the driver's and the result's per-call work (issue 17).
-        bound = chunk if postgresql else json.dumps(chunk)
+        bound = one_list(dialect, chunk)
         for row in _WEBHOOK_TIMELINES.rows(connection, {"references": bound}):
             found.setdefault(row[-1], []).append(WebhookEntry._make(row[:-1]))
     return found
