@@ -32,7 +32,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.types import TypeEngine
 
-from hub.store.instants import aware, sqlite_text
+from hub.store.instants import aware_or_none, sqlite_text
 from hub.store.types import UtcDateTime
 
 Processor = Callable[[Any], Any]
@@ -255,13 +255,8 @@ def _result_processor(kind: TypeEngine[Any], dialect: Dialect) -> Processor | No
     ``combine``: every case a file names has its status's instant read (issue 17,
     fifteenth pass)."""
     if dialect.name == "sqlite" and isinstance(kind, UtcDateTime):
-        return _sqlite_read_instant
+        return aware_or_none
     return kind.dialect_impl(dialect).result_processor(dialect, None)
-
-
-def _sqlite_read_instant(value: str | datetime | None) -> datetime | None:
-    """An instant SQLite gives back, aware in UTC as the column type gives it."""
-    return None if value is None else aware(value)
 
 
 def _sqlite_instant(value: datetime | None) -> str | None:

@@ -25,6 +25,12 @@ def aware(value: Any) -> datetime:
     return in_utc(value) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def aware_or_none(value: Any) -> datetime | None:
+    """``aware`` for a column that may be NULL: what the plain reads and the driver
+    statements give for an instant SQLite returns (hub.store.plain, hub.store.compiled)."""
+    return None if value is None else aware(value)
+
+
 @cache
 def sqlite_time() -> Callable[[datetime], str]:
     """The writer of an aware instant in the text form SQLAlchemy's SQLite DateTime writes

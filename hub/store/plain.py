@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from hub.errors import ConfigurationError, TransientError
 from hub.store import urls
-from hub.store.instants import aware, sqlite_text, utc_bound
+from hub.store.instants import aware_or_none, sqlite_text, utc_bound
 
 if TYPE_CHECKING:
     from hub.store.db import Database
@@ -52,10 +52,6 @@ class Query(NamedTuple):
     gets it, each with a word for what: ``instant`` (in UTC; on SQLite, its text)."""
 
 
-def _instant(value: Any) -> Any:
-    return None if value is None else aware(value)
-
-
 def _document(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str | bytes) else value
 
@@ -64,7 +60,7 @@ def _flag(value: Any) -> Any:
     return None if value is None else bool(value)
 
 
-_CONVERT = {"instant": _instant, "json": _document, "bool": _flag}
+_CONVERT = {"instant": aware_or_none, "json": _document, "bool": _flag}
 
 
 def _bound_instant(value: Any, postgresql: bool) -> Any:
