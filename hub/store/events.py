@@ -16,7 +16,7 @@ from typing import Any, NamedTuple, TypeVar
 from sqlalchemy import Connection, bindparam, func, select, update
 
 from hub.model.event import Event
-from hub.model.statuses import CaseStatus
+from hub.model.statuses import CASE_STATUS_RANKS, CaseStatus
 from hub.model.timeline import OrderKey, order_key
 from hub.store.bulk import insert_events
 from hub.store.compiled import DriverStatement
@@ -93,12 +93,6 @@ HEAD_COLUMNS = (
 of the named cases' links, which hands them on (one read of the cases a file names)."""
 
 
-_RANKS = {status.value: status.rank for status in CaseStatus}
-"""A stored status's rank by its text: ``CaseStatus(text)`` is the enum's ``__call__``
-and ``__new__`` in Python, and ``rank`` a property, about 1 us a case read (issue 17,
-fifteenth pass)."""
-
-
 def case_head(
     case_id: int,
     reference: str,
@@ -111,7 +105,7 @@ def case_head(
         return CaseHead(case_id, reference, None)
     assert status_at is not None, "written with the status"
     assert status_event_id is not None, "written with the status"
-    rank = _RANKS.get(status)
+    rank = CASE_STATUS_RANKS.get(status)
     if rank is None:  # not a case status: refused by the enum, as before
         rank = CaseStatus(status).rank
     return CaseHead(case_id, reference, order_key(status_at, rank, status_event_id))

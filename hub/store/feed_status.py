@@ -48,7 +48,7 @@ from sqlalchemy import (
 )
 
 from hub.model.event import EventType
-from hub.model.statuses import CaseStatus
+from hub.model.statuses import CASE_STATUS_RANKS
 from hub.model.timeline import OrderKey, order_key
 from hub.store.feed import (
     POSTGRES_HORIZON,
@@ -84,7 +84,6 @@ class StatusEntry(NamedTuple):
 
 
 _CASE_STATUS = EventType.CASE_STATUS.value
-_RANKS = {status.value: status.rank for status in CaseStatus}
 
 
 def case_status_of(event_type: str, status: str | None) -> str | None:
@@ -152,7 +151,7 @@ def _keep_latest(
     occurred_at: datetime,
     event_id: str,
 ) -> None:
-    candidate = order_key(occurred_at, _RANKS[status], event_id)
+    candidate = order_key(occurred_at, CASE_STATUS_RANKS[status], event_id)
     found = best.get(case_id)
     if found is None or candidate > found[0]:
         best[case_id] = (candidate, status)
