@@ -302,3 +302,91 @@ def test_a_run_takes_one_connection_a_file_and_acknowledges_after_the_commit(
         )
     assert state is not None
     assert state.acknowledged
+
+
+def _in_transaction(connection: Connection) -> bool:
+    """Whether the driver has a transaction open (PostgreSQL: its status; SQLite: the
+    sqlite3 module's flag)."""
+    driver: Any = connection.connection.driver_connection
+    if connection.dialect.name == "postgresql":
+        return bool(driver.info.transaction_status != 0)  # 0 is psycopg's IDLE
+    return bool(driver.in_transaction)
+
+
+def test_a_unit_alone_commits_each_statement_as_it_runs_on_postgresql(
+    database: Database,
+) -> None:
+    """``alone()``: on PostgreSQL a write is committed once its statement returns (no
+    transaction left open, seen from another connection before the block ends), its
+    hook after the block; the held connection's next ``transaction()`` is one unit
+    again, rolled back whole. On SQLite, ``transaction()`` itself."""
+    _prepared(database)
+    ran: list[str] = []
+    with database.held() as held:
+        with held.alone() as connection:
+            archived = archive_message(connection, "atelier-dupont-status", _message())
+            after_commit(connection, lambda: ran.append("alone"))
+            if database.dialect == "postgresql":
+                assert not _in_transaction(connection)
+                assert _count(database, raw_messages) == 1
+            else:
+                assert _in_transaction(connection)
+            assert ran == []
+        assert ran == ["alone"]
+        assert _count(database, raw_messages) == 1
+
+        def refused() -> None:
+            with held.transaction() as connection:
+                connection.execute(raw_messages.delete().where(raw_messages.c.id == archived.id))
+                assert _in_transaction(connection)
+                raise Refused
+
+        with pytest.raises(Refused):
+            refused()
+        assert _count(database, raw_messages) == 1
+
+
+def test_a_run_opens_one_transaction_a_file_on_postgresql(database: Database) -> None:
+    """A listed file's read state, archive and acknowledged mark go alone, committed as
+    they run; its events, rejects and read mark are its one transaction (a BEGIN and a
+    COMMIT round trip each were 6 of a small file's 23, issue 17). Counted as the
+    statements the driver runs with no transaction open outside autocommit: each of
+    those starts one."""
+    if database.dialect != "postgresql":
+        pytest.skip("SQLite's transactions are begun in this process")
+    _prepared(database)
+    content = _message().content
+    begun: list[str] = []
+
+    def counted(connection: Connection, *_args: object) -> None:
+        driver: Any = connection.connection.driver_connection
+        if not driver.autocommit and not _in_transaction(connection):
+            begun.append(str(_args[1]))
+
+    def run(folder: _Folder) -> RunReport:
+        pipeline = (
+            open_network(ROOT / "connectors.yaml").connector("atelier-dupont-status").pipeline()
+        )
+        begun.clear()
+        event.listen(database.engine, "before_cursor_execute", counted)
+        try:
+            return run_inbound(database, "atelier-dupont-status", folder, pipeline)
+        finally:
+            event.remove(database.engine, "before_cursor_execute", counted)
+
+    run(_Folder({}))
+    empty = len(begun)
+    folder = _Folder(
+        {f"STATUTS_{n}.csv": content.replace(b"AD-1", f"AD-{n}".encode()) for n in (1, 2, 3)}
+    )
+    report = run(folder)
+    assert report.error is None
+    assert report.counts.messages_read == 3
+    assert len(begun) - empty == 3
+    assert folder.acknowledged == ["STATUTS_1.csv", "STATUTS_2.csv", "STATUTS_3.csv"]
+    assert _count(database, raw_messages) == 3
+    assert _count(database, events) == 6
+    with database.transaction() as connection:
+        marks = connection.execute(select(inbound_messages.c.acknowledged_at)).scalars().all()
+    assert len(marks) == 3
+    assert all(mark is not None for mark in marks)

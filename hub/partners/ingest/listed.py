@@ -16,13 +16,15 @@ from hub.store.events import StoredHook
 
 
 def _read_state(held: HeldConnection, connector: str, ref: MessageRef) -> inbound.ReadState | None:
-    """Whether this listed file was read already (by name, size and time), and acknowledged."""
-    with held.transaction() as connection:
+    """Whether this listed file was read already (by name, size and time), and acknowledged.
+    One read: no transaction of its own on PostgreSQL (``alone``)."""
+    with held.alone() as connection:
         return inbound.read_state(connection, connector, ref.name, ref.size, ref.modified_at)
 
 
 def _mark_acknowledged(held: HeldConnection, connector: str, name: str, now: datetime) -> None:
-    with held.transaction() as connection:
+    """One update, committed as it runs (``alone``): after the transport's acknowledgement."""
+    with held.alone() as connection:
         inbound.mark_acknowledged(connection, connector, name, now)
 
 

@@ -87,7 +87,9 @@ def ingest_message(
             if held is None:
                 held = own.enter_context(database.held())
             if archived is None:
-                with held.transaction() as connection:
+                # One insert (and, when the bytes are there already, a read): committed
+                # as it runs, before anything parses the bytes (``alone``, issue 17).
+                with held.alone() as connection:
                     archived = archive_message(connection, connector, message, now=now)
             outcome = MessageOutcome(message.ref.name, archived.id)
             with log_context(raw_id=archived.id):
