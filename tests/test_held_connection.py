@@ -23,6 +23,7 @@ from hub.store.archive import archive_message
 from hub.store.cases import open_case
 from hub.store.db import Connection, Database, after_commit
 from hub.store.tables import events, inbound_messages, raw_messages
+from tests.conftest import empty_tables
 from tests.factories import make_case, register_network
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -346,14 +347,14 @@ def test_a_unit_alone_commits_each_statement_as_it_runs_on_postgresql(
         assert _count(database, raw_messages) == 1
 
 
-def test_a_run_opens_one_transaction_a_file_on_postgresql(database: Database) -> None:
+def test_a_run_opens_one_transaction_a_file_on_postgresql(migrated_postgres: Database) -> None:
     """A listed file's read state, archive and acknowledged mark go alone, committed as
     they run; its events, rejects and read mark are its one transaction (a BEGIN and a
     COMMIT round trip each were 6 of a small file's 23, issue 17). Counted as the
     statements the driver runs with no transaction open outside autocommit: each of
     those starts one."""
-    if database.dialect != "postgresql":
-        pytest.skip("SQLite's transactions are begun in this process")
+    database = migrated_postgres  # SQLite's transactions are begun in this process
+    empty_tables(database)
     _prepared(database)
     content = _message().content
     begun: list[str] = []
