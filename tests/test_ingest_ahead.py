@@ -23,7 +23,7 @@ from hub.partners.ingest.pipeline import InboundPipeline
 from hub.ports import MessageRef, RawMessage
 from hub.store.cases import open_case
 from hub.store.db import Connection, Database
-from hub.store.tables import cases, events, inbound_messages, raw_messages, rejects
+from hub.store.tables import events, inbound_messages, raw_messages, rejects
 from tests.factories import make_case, register_network
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -227,69 +227,4 @@ def test_the_store_failing_midway_stores_nothing_but_the_archive(ahead: Database
     with pytest.raises(OSError, match="went away"):
         ingest_message(ahead, "atelier-dupont-status", _pipeline(), message, on_stored=on_stored)
     assert _stored(ahead) == (0, 0, 0, 1)
-    assert _workers() == []
-
-
-def test_a_smaller_first_chunk_when_parsing_ahead() -> None:
-    """The caller's first chunk is of ``first`` items, the worker's of ``size``: the
-    database starts on the first chunk sooner. Without ``ahead``, all of ``size``."""
-    seen: list[str] = []
-
-    def items(count: int) -> Iterator[int]:
-        for number in range(count):
-            seen.append(threading.current_thread().name)
-            yield number
-
-    with ChunksAhead(items(12), 5, first=2) as chunks:
-        assert list(chunks) == [[0, 1], [2, 3, 4, 5, 6], [7, 8, 9, 10, 11]]
-    assert seen[:2] == [threading.current_thread().name] * 2
-    assert set(seen[2:]) == {WORKER}
-    seen.clear()
-    with ChunksAhead(items(2), 5, first=3) as chunks:  # shorter than the first: one chunk
-        assert list(chunks) == [[0, 1]]
-    assert WORKER not in seen
-    with ChunksAhead(items(7), 5, first=9) as chunks:  # never more than ``size``
-        assert [len(chunk) for chunk in chunks] == [5, 2]
-    with ChunksAhead(items(7), 5, ahead=False, first=2) as chunks:
-        assert [len(chunk) for chunk in chunks] == [5, 2]
-    assert _workers() == []
-
-
-@pytest.mark.parametrize("first", [4, 3, 1])
-def test_a_message_with_a_smaller_first_chunk_stores_what_equal_chunks_store(
-    ahead: Database, monkeypatch: pytest.MonkeyPatch, first: int
-) -> None:
-    """The first chunk's size (4: the chunks' own) changes where the chunks fall, not
-    what is stored: the events in file order once each, every case's status from its
-    latest event, the same counts and rejects, with lines an earlier chunk stored brought
-    again at the end (duplicates, one of them a bad row rejected again)."""
-    monkeypatch.setattr(hub.partners.ingest.message, "FIRST_CHUNK", first)
-    rows = _lines(30).decode("latin-1").split("\r\n")[1:-1]
-    content = (HEADER + "".join(row + "\r\n" for row in rows + rows[2:9])).encode("latin-1")
-    message = RawMessage(MessageRef("STATUTS_20261103_1415.csv", len(content)), content)
-    threads: list[str] = []
-    outcome = ingest_message(ahead, "atelier-dupont-status", _pipeline(threads=threads), message)
-    assert threads[:first] == [threading.current_thread().name] * first
-    assert set(threads[first:]) == {WORKER}
-    counts = outcome.counts
-    assert (counts.records_read, counts.events_stored, counts.duplicates, counts.rejected) == (
-        37,
-        26,
-        6,
-        5,
-    )
-    assert [problem.location.line for problem in outcome.rejects] == [8, 15, 22, 29, 36]
-    with ahead.transaction() as connection:
-        stored = connection.execute(
-            select(events.c.event_id, events.c.case_ref, events.c.raw_label)
-            .where(events.c.message_id == outcome.message_id)
-            .order_by(events.c.seq)
-        ).all()
-        statuses = {
-            row.reference: row.status_event_id
-            for row in connection.execute(select(cases.c.reference, cases.c.status_event_id))
-        }
-    assert [row.raw_label for row in stored] == [f"Reçu {n}" for n in range(30) if n % 7 != 6]
-    latest = {row.case_ref: row.event_id for row in stored}  # the file's times only grow
-    assert statuses == latest
     assert _workers() == []

@@ -55,21 +55,13 @@ class ChunksAhead(Generic[T]):
     caller, as it asks). A short message (one chunk) starts no thread: a small file pays
     nothing for this.
 
-    ``first``: the first chunk's size when parsing ahead (``size`` when not given). Nothing
-    is stored while the caller parses the first chunk, and the worker starts only after
-    it: a smaller first chunk sets the database to work sooner (issue 17, sixteenth pass).
-    Without ``ahead`` every chunk is of ``size``, as before.
-
     Use it as a context manager: leaving it (normally or by an error) stops the worker
     and waits for it, so no parsing outlives the message's transaction."""
 
-    def __init__(
-        self, items: Iterator[T], size: int, *, ahead: bool = True, first: int | None = None
-    ) -> None:
+    def __init__(self, items: Iterator[T], size: int, *, ahead: bool = True) -> None:
         self._items = items
         self._size = size
         self._ahead = ahead
-        self._first = size if first is None or not ahead else min(first, size)
         self._handoff: _Handoff | None = None
         self._thread: threading.Thread | None = None
 
@@ -85,10 +77,10 @@ class ChunksAhead(Generic[T]):
         self.close()
 
     def __iter__(self) -> Iterator[list[T]]:
-        first = list(islice(self._items, self._first))
+        first = list(islice(self._items, self._size))
         if not first:
             return
-        if len(first) < self._first:
+        if len(first) < self._size:
             yield first  # the whole message: nothing to overlap
             return
         if not self._ahead:

@@ -32,12 +32,6 @@ from hub.store.runs import record_rejects
 CHUNK = 10_000
 """Events resolved and appended together: bounded memory for files of any size."""
 
-FIRST_CHUNK = 2_000
-"""The first chunk's size when the next chunks are parsed ahead (PostgreSQL): the
-server waits idle while the first chunk is parsed, a fifth of ``CHUNK`` starts it about
-0.3 s sooner on a 50,000-row file (issue 17, sixteenth pass). The stored rows, their
-order and the counts are the same whatever the chunks' sizes."""
-
 logger = logging.getLogger(__name__)
 
 ReadHook = Callable[[Connection, RawMessage, ArchivedMessage, bool], None]
@@ -159,7 +153,7 @@ def _store_message(
         items = pipeline.parse(message.content, source=message.ref.name, recorded_at=now)
         learned = Learned(references=set(), given=set())
         kept = MessageCases(now)
-        with ChunksAhead(items, CHUNK, ahead=held.works_apart, first=FIRST_CHUNK) as chunks:
+        with ChunksAhead(items, CHUNK, ahead=held.works_apart) as chunks:
             for chunk in chunks:
                 _store_chunk(
                     connection,
