@@ -97,6 +97,46 @@ def current_context() -> Mapping[str, str]:
     return _context.get()
 
 
+_UNKNOWN_CALLER = ("(unknown file)", 0, "(unknown function)")
+"""What ``Logger._log`` records when the caller lookup is off (``logging._srcfile``)."""
+
+
+class LogSite:
+    """One line of the code that logs at one level, for a line written for every
+    delivery (issue 17). ``Logger.info`` looks up its caller for every record
+    (``findCaller``: the stack walked, each frame's file name normalized; about 17 k
+    instructions, 1 % of a delivery), although the place of one call never moves: here it
+    is looked up on the first call and kept. The record is then built and handled as
+    ``Logger._log`` does (``makeRecord`` with the same path, line and function, then
+    ``handle``), so every field a formatter or a handler may read is the same; nothing
+    process-wide changes, other loggers' lines still look up their callers. Call it from
+    one line only: a second line would be recorded as the first."""
+
+    __slots__ = ("_level", "_logger", "_where")
+
+    def __init__(self, logger: logging.Logger, level: int) -> None:
+        self._logger = logger
+        self._level = level
+        self._where: tuple[str, int, str] | None = None
+
+    def __call__(self, msg: str, *args: object) -> None:
+        logger = self._logger
+        if not logger.isEnabledFor(self._level):
+            return
+        where = self._where
+        if not logging._srcfile:  # the lookup turned off process-wide: as _log records it
+            where = _UNKNOWN_CALLER
+        elif where is None:
+            caller = sys._getframe(1)
+            code = caller.f_code
+            where = self._where = (code.co_filename, caller.f_lineno, code.co_name)
+        logger.handle(
+            logger.makeRecord(
+                logger.name, self._level, where[0], where[1], msg, args, None, where[2]
+            )
+        )
+
+
 class Masker:
     """Replaces known secret values and quoted input values in a finished line."""
 
