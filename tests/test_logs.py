@@ -9,13 +9,16 @@ from __future__ import annotations
 import io
 import json
 import logging
+import math
 import os
+import random
 import shutil
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -28,6 +31,7 @@ from hub.logs import (
     LogSite,
     TextFormatter,
     _ContextFilter,
+    _LineTime,
     configure_logging,
     current_context,
     log_context,
@@ -416,3 +420,23 @@ def test_a_log_site_follows_the_process_switch_and_the_level(
             0,
             "(unknown function)",
         )
+
+
+def test_a_json_lines_time_is_what_fromtimestamp_and_isoformat_write() -> None:
+    """The formatter keeps each second's text; the milliseconds after it must be those
+    ``datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")`` writes,
+    at the edges of a millisecond and of a second too (rounded half to even, carried)."""
+    written = _LineTime()
+    draw = random.Random(17)
+    instants = [draw.uniform(1.7e9, 1.9e9) for _ in range(20_000)]
+    instants += [draw.uniform(-1e6, 1e6) for _ in range(2_000)]
+    for second in (0, 1_796_601_714, 1_798_761_599, 253_402_300_798):
+        for fraction in (0.0, 5e-7, 1.5e-6, 2.5e-6, 0.0005, 0.0009995, 0.4999995, 0.5, 0.9995):
+            for edge in (0.999999, 0.9999994, 0.9999995, 0.9999996, fraction):
+                instant = second + edge
+                instants += [instant, math.nextafter(instant, 0), math.nextafter(instant, math.inf)]
+    for instant in [*instants, *sorted(instants)]:  # by chance, then second after second
+        expected = datetime.fromtimestamp(instant, UTC).isoformat(timespec="milliseconds")
+        assert written(instant) == expected, instant
+    record = logging.makeLogRecord({"msg": "sent", "created": 1_796_601_714.9999996})
+    assert json.loads(JsonFormatter().format(record))["time"] == "2026-12-07T00:01:55.000+00:00"
