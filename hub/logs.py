@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import re
 import sys
@@ -50,6 +51,7 @@ MIN_SECRET = 6
 QUOTED_INPUT = re.compile(r"input_value=('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|\S+)")
 """Pydantic quotes the value it refused in its error text: a name, a phone number."""
 MASK = "***"
+_MASKED_INPUT = f"input_value={MASK}"
 QUIET = {"alembic": logging.WARNING, "apscheduler": logging.WARNING}
 """Libraries that say at info what the hub does every second (a job fired, a schema
 revision read by /readyz): warnings only, unless HUB_LOG_LEVEL names them."""
@@ -97,6 +99,46 @@ def current_context() -> Mapping[str, str]:
     return _context.get()
 
 
+_UNKNOWN_CALLER = ("(unknown file)", 0, "(unknown function)")
+"""What ``Logger._log`` records when the caller lookup is off (``logging._srcfile``)."""
+
+
+class LogSite:
+    """One line of the code that logs at one level, for a line written for every
+    delivery (issue 17). ``Logger.info`` looks up its caller for every record
+    (``findCaller``: the stack walked, each frame's file name normalized; about 17 k
+    instructions, 1 % of a delivery), although the place of one call never moves: here it
+    is looked up on the first call and kept. The record is then built and handled as
+    ``Logger._log`` does (``makeRecord`` with the same path, line and function, then
+    ``handle``), so every field a formatter or a handler may read is the same; nothing
+    process-wide changes, other loggers' lines still look up their callers. Call it from
+    one line only: a second line would be recorded as the first."""
+
+    __slots__ = ("_level", "_logger", "_where")
+
+    def __init__(self, logger: logging.Logger, level: int) -> None:
+        self._logger = logger
+        self._level = level
+        self._where: tuple[str, int, str] | None = None
+
+    def __call__(self, msg: str, *args: object) -> None:
+        logger = self._logger
+        if not logger.isEnabledFor(self._level):
+            return
+        where = self._where
+        if not logging._srcfile:  # the lookup turned off process-wide: as _log records it
+            where = _UNKNOWN_CALLER
+        elif where is None:
+            caller = sys._getframe(1)
+            code = caller.f_code
+            where = self._where = (code.co_filename, caller.f_lineno, code.co_name)
+        logger.handle(
+            logger.makeRecord(
+                logger.name, self._level, where[0], where[1], msg, args, None, where[2]
+            )
+        )
+
+
 class Masker:
     """Replaces known secret values and quoted input values in a finished line."""
 
@@ -117,7 +159,11 @@ class Masker:
         for secret in self._longest_first:
             if secret in text:
                 text = text.replace(secret, MASK)
-        return QUOTED_INPUT.sub(f"input_value={MASK}", text)
+        # The pattern starts with this text: a line without it has nothing to mask, and
+        # the scan of every line for it cost a delivery's line 4 k instructions (issue 17).
+        if "input_value=" in text:
+            text = QUOTED_INPUT.sub(_MASKED_INPUT, text)
+        return text
 
 
 masker = Masker()
@@ -147,12 +193,55 @@ _LINE = json.JSONEncoder(ensure_ascii=False)
 line (issue 17)."""
 
 
+class _LineTime:
+    """A record's instant as ``datetime.fromtimestamp(created, UTC).isoformat(timespec=
+    "milliseconds")`` writes it, the date and time of its whole second worked out once
+    per second: the dispatcher writes a line for every delivery, and the datetime built,
+    then written, for each cost about as much as the rest of the formatter (issue 17).
+    The microseconds are rounded as ``fromtimestamp`` rounds them (half to even, a
+    rounding up to the next second carried), then cut to milliseconds as ``isoformat``
+    cuts them, so the text is the same."""
+
+    __slots__ = ("_second",)
+
+    def __init__(self) -> None:
+        self._second: tuple[int, str] = (0, "1970-01-01T00:00:00")
+
+    def __call__(self, created: float) -> str:
+        fraction, whole = math.modf(created)
+        second = int(whole)
+        micro = round(fraction * 1e6)
+        if micro >= 1_000_000:
+            micro -= 1_000_000
+            second += 1
+        elif micro < 0:
+            micro += 1_000_000
+            second -= 1
+        kept, text = self._second
+        if kept != second:
+            text = datetime.fromtimestamp(second, UTC).isoformat(timespec="seconds")[:-6]
+            self._second = (second, text)
+        milli = micro // 1000
+        after = _AFTER_SECOND[milli]
+        if after is None:
+            after = _AFTER_SECOND[milli] = f".{milli:03d}+00:00"
+        return text + after
+
+
+_AFTER_SECOND: list[str | None] = [None] * 1000
+"""A UTC instant's text after its whole second, by millisecond, each written once when
+first needed (all of them at import would cost a command's start more than it saves)."""
+
+
+_line_time = _LineTime()
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object a line: time, level, logger, message, the ids, the exception."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "time": _line_time(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": masker.mask(record.getMessage()),

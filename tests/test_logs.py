@@ -9,13 +9,16 @@ from __future__ import annotations
 import io
 import json
 import logging
+import math
 import os
+import random
 import shutil
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -25,6 +28,10 @@ from hub.errors import ConfigurationError
 from hub.logs import (
     MASK,
     JsonFormatter,
+    LogSite,
+    TextFormatter,
+    _ContextFilter,
+    _LineTime,
     configure_logging,
     current_context,
     log_context,
@@ -318,3 +325,118 @@ def test_the_logs_of_a_served_hub_hold_no_secret_and_no_personal_data(
         ), "uvicorn's info lines are below its level"
         assert "uvicorn.error" not in loggers
     shutil.rmtree(inbox)
+
+
+class Records(logging.Handler):
+    """Keeps every record it is handed, after the hub's own filter (its ids), and its
+    fields as they were then (a formatter adds some later)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.addFilter(_ContextFilter())
+        self.records: list[logging.LogRecord] = []
+        self.fields: list[dict[str, object]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+        self.fields.append({k: v for k, v in vars(record).items() if k not in TIMES})
+
+
+@pytest.fixture
+def records() -> Iterator[tuple[logging.Logger, Records]]:
+    logger = logging.getLogger("hub.tests.log_site")
+    handler = Records()
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    yield logger, handler
+    logger.removeHandler(handler)
+    logger.setLevel(logging.NOTSET)
+
+
+TIMES = ("created", "msecs", "relativeCreated")
+"""A record's own instant: the only fields two records of the same line differ by."""
+
+
+def test_a_log_site_records_what_logger_info_records(
+    records: tuple[logging.Logger, Records],
+) -> None:
+    logger, handler = records
+    site = LogSite(logger, logging.INFO)
+
+    def deliver(through_site: bool) -> None:
+        with log_context(message_id=42, case_ref="ME-1", connector="crm"):
+            (site if through_site else logger.info)("message %d (%s): %s", 42, "x", "delivered")
+
+    for through_site in (False, True, True, False):
+        deliver(through_site)
+    plain, first, kept, _ = handler.records
+    assert first.funcName == "deliver"
+    assert first.pathname == __file__
+    assert first.lineno == deliver.__code__.co_firstlineno + 2
+    assert handler.fields[1] == handler.fields[0] == handler.fields[3] == handler.fields[2]
+    every = set(vars(logging.makeLogRecord({}))) - set(TIMES) | {"hub_ids"}
+    assert set(handler.fields[0]) == every, "every field of a record compared, not a few"
+    assert handler.fields[1]["hub_ids"] == {
+        "message_id": "42",
+        "case_ref": "ME-1",
+        "connector": "crm",
+    }
+    for record in (first, kept):
+        record.created, record.msecs = plain.created, plain.msecs
+        for formatter in (JsonFormatter(), TextFormatter()):
+            assert formatter.format(record) == formatter.format(plain)
+    assert json.loads(JsonFormatter().format(kept)) == {
+        "time": json.loads(JsonFormatter().format(plain))["time"],
+        "level": "info",
+        "logger": "hub.tests.log_site",
+        "message": "message 42 (x): delivered",
+        "message_id": "42",
+        "case_ref": "ME-1",
+        "connector": "crm",
+    }
+
+
+def test_a_log_site_follows_the_process_switch_and_the_level(
+    records: tuple[logging.Logger, Records], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    logger, handler = records
+    site = LogSite(logger, logging.INFO)
+    quiet = LogSite(logger, logging.DEBUG)
+    site("looked up")
+    quiet("not at this level")
+    monkeypatch.setattr(logging, "_srcfile", None)  # caller lookup off for the process
+    site("not looked up")
+    logger.info("nor here")
+    assert [record.getMessage() for record in handler.records] == [
+        "looked up",
+        "not looked up",
+        "nor here",
+    ]
+    looked_up, off, plain_off = handler.records
+    assert looked_up.funcName == "test_a_log_site_follows_the_process_switch_and_the_level"
+    for record in (off, plain_off):
+        assert (record.pathname, record.lineno, record.funcName) == (
+            "(unknown file)",
+            0,
+            "(unknown function)",
+        )
+
+
+def test_a_json_lines_time_is_what_fromtimestamp_and_isoformat_write() -> None:
+    """The formatter keeps each second's text; the milliseconds after it must be those
+    ``datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")`` writes,
+    at the edges of a millisecond and of a second too (rounded half to even, carried)."""
+    written = _LineTime()
+    draw = random.Random(17)
+    instants = [draw.uniform(1.7e9, 1.9e9) for _ in range(20_000)]
+    instants += [draw.uniform(-1e6, 1e6) for _ in range(2_000)]
+    for second in (0, 1_796_601_714, 1_798_761_599, 253_402_300_798):
+        for fraction in (0.0, 5e-7, 1.5e-6, 2.5e-6, 0.0005, 0.0009995, 0.4999995, 0.5, 0.9995):
+            for edge in (0.999999, 0.9999994, 0.9999995, 0.9999996, fraction):
+                instant = second + edge
+                instants += [instant, math.nextafter(instant, 0), math.nextafter(instant, math.inf)]
+    for instant in [*instants, *sorted(instants)]:  # by chance, then second after second
+        expected = datetime.fromtimestamp(instant, UTC).isoformat(timespec="milliseconds")
+        assert written(instant) == expected, instant
+    record = logging.makeLogRecord({"msg": "sent", "created": 1_796_601_714.9999996})
+    assert json.loads(JsonFormatter().format(record))["time"] == "2026-12-07T00:01:55.000+00:00"

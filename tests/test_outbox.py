@@ -6,11 +6,13 @@ delays are checked, so nothing here sleeps except the concurrency test, which ne
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -20,6 +22,7 @@ from hub.ports import DeliveryReceipt
 from hub.store.db import Database
 from hub.store.outbox import Delivered, ResentBy, settle_many
 from hub.store.tables import outbox
+from hub.sync import outbox as outbox_module
 from hub.sync.failures import FailureState, case_failures
 from hub.sync.outbox import (
     Bell,
@@ -827,3 +830,24 @@ def test_claim_statements_built_once_bind_each_claims_own_values(database: Datab
     rest = claim(database, "three", limit=5, now=later)
     assert [(row.idempotency_key, row.lease_owner) for row in rest] == [("b", "three")]
     assert claim(database, "four", limit=5, now=later) == []
+
+
+def test_each_delivery_says_its_line_from_the_dispatcher(
+    database: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    put(database, item("a"), item("b", case="C2"))
+    send = Receiver({"b": [TransientError("503")]})
+    with caplog.at_level(logging.INFO, logger="hub.sync.outbox"):
+        assert dispatcher(database, send, Clock()).run_once() == DispatchResult(
+            claimed=2, delivered=1, retried=1
+        )
+    lines = [record for record in caplog.records if record.name == "hub.sync.outbox"]
+    assert sorted(record.getMessage() for record in lines) == [
+        "outbox message 1 (repair_order, attempt 1): delivered",
+        "outbox message 2 (repair_order, attempt 1): retried",
+    ]
+    source = Path(outbox_module.__file__).read_text().splitlines()
+    for record in lines:
+        assert record.levelno == logging.INFO
+        assert (record.pathname, record.funcName) == (outbox_module.__file__, "_dispatch")
+        assert source[record.lineno - 1].strip().startswith("_delivery_line(")

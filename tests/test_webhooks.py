@@ -401,6 +401,71 @@ def test_a_message_header_that_cannot_be_sent_is_refused(
     assert receiver.requests == []
 
 
+def checked(client: HttpPostTransport, message: OutboundMessage) -> object:
+    """The headers a message would go out with, or the error that stops it."""
+    try:
+        return list(client._message_headers(message).items())
+    except (UnsendableMessage, ConfigurationError) as error:
+        return type(error), str(error)
+
+
+def test_what_earlier_messages_passed_is_not_checked_again_yet_the_same_is_refused() -> None:
+    """A transport keeps the content type and the sets of header names that passed; a
+    message after them gets the same headers, or the same error, as on a transport that
+    has checked nothing yet."""
+    settings = HttpPostSettings(
+        base_url="http://127.0.0.1:9",
+        post_path="/hooks",
+        content_type="application/json",
+        credentials=(Credential("X-Api-Key", "k-123456", "ME_KEY"),),
+        max_attempts=1,
+    )
+
+    def message(headers: dict[str, Any], content_type: str = "application/json") -> OutboundMessage:
+        return OutboundMessage("m.json", b"{}", content_type, "key-1", headers)
+
+    good = {"webhook-id": "msg_1", "webhook-timestamp": "1", "webhook-signature": "v1,x"}
+    messages = [
+        message(good),
+        message(good | {"webhook-id": "msg_2"}),
+        message(good | {"webhook-timestamp": "two\nlines"}),
+        message(good | {"webhook-signature": ""}),
+        message(good | {"webhook-signature": " v1,x"}),
+        message(good | {"webhook-id": 7}),
+        message({"webhook-timestamp": "1", "webhook-id": "msg_3", "webhook-signature": "v1,y"}),
+        message(good | {"Bad Name": "v"}),
+        message(good | {"X-API-KEY": "other"}),
+        message(good | {"Webhook-Id": "again"}),
+        message(good, "application/json\n"),
+        message(good, "application/json; charset=utf-8"),
+        message(good, "text/plain"),
+        message(good),
+    ]
+    with HttpPostTransport(settings) as warmed:
+        seen = [checked(warmed, each) for each in messages]
+        assert len(warmed._sendable_names) == 2  # the good names, in two orders
+    for each, outcome in zip(messages, seen, strict=True):
+        with HttpPostTransport(settings) as fresh:
+            assert outcome == checked(fresh, each)
+    assert [index for index, outcome in enumerate(seen) if isinstance(outcome, list)] == [
+        0,
+        1,
+        6,
+        11,
+        13,
+    ]
+    said = {index: outcome[1] for index, outcome in enumerate(seen) if isinstance(outcome, tuple)}
+    assert "its webhook-timestamp header is empty" in said[2]
+    assert "its webhook-signature header is empty" in said[3]
+    assert "its webhook-signature header is empty" in said[4]
+    assert "its webhook-id header is empty" in said[5]
+    assert "not a valid HTTP header name" in said[7]
+    assert seen[8][0] is HeaderConflict  # type: ignore[index]
+    assert "given twice" in said[9]
+    assert "cannot be sent as a header" in said[10]
+    assert seen[12][0] is ConfigurationError  # type: ignore[index]
+
+
 def test_message_headers_go_out_after_the_credentials(receiver: Receiver) -> None:
     receiver.secret = SECRET
     with transport(receiver) as client:

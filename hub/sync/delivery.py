@@ -207,10 +207,14 @@ class Senders:
         self._lock = threading.Lock()
 
     def for_webhook(self, spec: WebhookSpec) -> Sender:
+        """The receiver's sender, found by one lookup: a spec's hash is worked out over
+        all its fields (pydantic), and a lookup and then a read hashed it twice for every
+        message (issue 17)."""
         with self._lock:
-            if spec not in self._by_spec:
-                self._by_spec[spec] = webhook_sender(spec)
-            return self._by_spec[spec]
+            sender = self._by_spec.get(spec)
+            if sender is None:
+                sender = self._by_spec[spec] = webhook_sender(spec)
+            return sender
 
     def for_url(self, url: str) -> Sender:
         """A retailer-managed endpoint's client, with a configured webhook's defaults."""

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from hub.backoff import Backoff, Draw, random_draw
 from hub.errors import ConfigurationError, ConflictError, HubError, NextAction, NotFoundError
-from hub.logs import log_context
+from hub.logs import LogSite, log_context
 from hub.store import outbox as store
 from hub.store.db import Connection, Database, after_commit
 from hub.store.outbox import (
@@ -72,6 +72,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+_delivery_line = LogSite(log, logging.INFO)
+"""Each delivery's line, its caller kept rather than looked up each time (issue 17)."""
 
 MAX_ERROR_LENGTH = 2000
 """Enough of an error for an operator; a partner's whole HTML error page is not."""
@@ -591,7 +593,7 @@ class Dispatcher:
                 verdict = self._failed([message], error)[0]
             else:
                 verdict = self._delivered([message], receipt)[0]
-            log.info("outbox message %d (%s, attempt %d): %s", *_line(message), verdict[2])
+            _delivery_line("outbox message %d (%s, attempt %d): %s", *_line(message), verdict[2])
             return verdict
 
     def _dispatch_together(self, messages: list[OutboxRow]) -> list[_Verdict]:

@@ -40,6 +40,16 @@ _MAX_IDEMPOTENCY_KEY = 255
 # Headers that frame the request: the HTTP library sets them from the body and the URL,
 # and a message that set its own could desynchronise or redirect the request.
 _FRAMING_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
+_SENDABLE_NAMES = 64
+"""How many sets of a message's header names a transport keeps as checked: a mapping or
+a webhook has one; more only if each message named its own headers."""
+
+
+def _unsendable_value(message: OutboundMessage, name: str) -> UnsendableMessage:
+    return UnsendableMessage(
+        f"{message.name!r}: the value of its {name} header is empty or holds "
+        "characters a header cannot carry; nothing was sent"
+    )
 
 
 class HttpPostTransport(RetryingClient[HttpPostSettings]):
@@ -79,6 +89,11 @@ class HttpPostTransport(RetryingClient[HttpPostSettings]):
         self._post_url = self._url(settings.post_path)
         # 409 only gets here when conflict_is_success says it means "I have it".
         self._repeat_statuses = frozenset({409, settings.idempotent_ok_status})
+        # What earlier messages' checks found sendable, so that the same content type and
+        # the same header names (a webhook's three) are not matched again for every
+        # message; only what passed is kept, and only so many (issue 17, sixteenth pass).
+        self._sendable_type: str | None = None
+        self._sendable_names: set[tuple[str, ...]] = set()
 
     # -- Sender --------------------------------------------------------------------------
 
@@ -122,10 +137,13 @@ class HttpPostTransport(RetryingClient[HttpPostSettings]):
                 f"{message.name!r} is rendered as {content_type!r} but the connector sends "
                 f"{declared!r}: the mapping and the connector's content_type disagree"
             )
-        if not HEADER_VALUE.fullmatch(content_type):
-            raise UnsendableMessage(
-                f"{message.name!r}: its content type {content_type!r} cannot be sent as a header"
-            )
+        if content_type is not self._sendable_type:
+            if not HEADER_VALUE.fullmatch(content_type):
+                raise UnsendableMessage(
+                    f"{message.name!r}: its content type {content_type!r} cannot be sent as a "
+                    "header"
+                )
+            self._sendable_type = content_type
         key = message.idempotency_key
         if not HEADER_VALUE.fullmatch(key) or len(key) > _MAX_IDEMPOTENCY_KEY:
             raise UnsendableMessage(
@@ -141,7 +159,17 @@ class HttpPostTransport(RetryingClient[HttpPostSettings]):
         """The message's own headers, checked: each a valid name and value, none set twice
         and none replacing a header the transport owns (its credentials, the content
         type, the idempotency key, the framing). Values are never quoted in an error,
-        since a header may carry a signature or a token."""
+        since a header may carry a signature or a token.
+
+        Names already found sendable together, in the same order, are not checked again
+        (nothing about a name can fail a second time): only their values are, in the same
+        order, so the first bad value gives the same error as the whole check would."""
+        names = tuple(message.headers)
+        if names in self._sendable_names:
+            for name, value in message.headers.items():
+                if not isinstance(value, str) or not HEADER_VALUE.fullmatch(value):
+                    raise _unsendable_value(message, name)
+            return dict(message.headers)
         taken = self._taken
         extra: dict[str, str] = {}
         seen: set[str] = set()
@@ -165,12 +193,11 @@ class HttpPostTransport(RetryingClient[HttpPostSettings]):
                     message_name=message.name,
                 )
             if not isinstance(value, str) or not HEADER_VALUE.fullmatch(value):
-                raise UnsendableMessage(
-                    f"{message.name!r}: the value of its {name} header is empty or holds "
-                    "characters a header cannot carry; nothing was sent"
-                )
+                raise _unsendable_value(message, name)
             extra[name] = value
             seen.add(lowered)
+        if len(self._sendable_names) < _SENDABLE_NAMES:
+            self._sendable_names.add(names)
         return extra
 
     # -- what a POST's answer means ------------------------------------------------------
