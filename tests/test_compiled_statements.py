@@ -13,7 +13,17 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Integer, bindparam, event, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Integer,
+    String,
+    bindparam,
+    event,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import DBAPIError
 
 from hub.partners.connectors import open_network
@@ -22,12 +32,20 @@ from hub.ports import MessageRef, RawMessage
 from hub.store.archive import archive_message
 from hub.store.case_links import _KNOWN_LINKS, _known_links_query
 from hub.store.cases import open_case
-from hub.store.compiled import DriverStatement
+from hub.store.compiled import DriverStatement, binary_arrays
 from hub.store.db import Connection, Database, StoreConflict
 from hub.store.events import _MOVE, _MOVE_ON_DRIVER
 from hub.store.inbound import mark_read
 from hub.store.rejects import _SAME_NAME, _WITH_REPORTS, _later_file_candidates
-from hub.store.tables import cases, inbound_messages, raw_messages, rejects
+from hub.store.tables import (
+    case_references,
+    cases,
+    events,
+    inbound_messages,
+    raw_messages,
+    rejects,
+)
+from hub.store.types import UtcDateTime
 from hub.store.upsert import insert_ignoring_conflicts
 from tests.api_support import make_hub
 from tests.factories import make_case
@@ -570,3 +588,198 @@ def test_a_lost_connection_is_invalidated_as_sqlalchemys_execution_does(
     assert caught.value.connection_invalidated
     with database.transaction() as connection:
         assert _KNOWN_LINKS.rows(connection, {"references": ["ME-000999"]}) == []
+
+
+def test_an_array_goes_in_binary_only_where_the_sql_says_its_type() -> None:
+    """``%(name)s`` becomes ``%(name)b`` when every place binds it as an array of a type
+    the SQL says (a bind cast or a ``CAST``), lengths and spaces in the type's name
+    included; a parameter bound once without a type, a scalar, or another name that
+    begins alike stays in text."""
+    sql = (
+        "SELECT * FROM unnest(CAST(%(ids)s AS BIGINT[]), CAST(%(names)s AS VARCHAR(32)[])) "
+        "WHERE a = any(%(refs)s::VARCHAR[]) OR b = any(%(refs)s::VARCHAR[]) "
+        "OR c = any(%(ats)s::TIMESTAMP WITH TIME ZONE[]) OR d = any(%(loose)s) "
+        "OR e = any(%(loose)s::TEXT[]) OR f = %(ref)s::VARCHAR OR g = %(refs_2)s"
+    )
+    names = ["ids", "names", "refs", "ats", "loose", "ref", "refs_2", "absent"]
+    assert binary_arrays(sql, names) == (
+        "SELECT * FROM unnest(CAST(%(ids)b AS BIGINT[]), CAST(%(names)b AS VARCHAR(32)[])) "
+        "WHERE a = any(%(refs)b::VARCHAR[]) OR b = any(%(refs)b::VARCHAR[]) "
+        "OR c = any(%(ats)b::TIMESTAMP WITH TIME ZONE[]) OR d = any(%(loose)s) "
+        "OR e = any(%(loose)s::TEXT[]) OR f = %(ref)s::VARCHAR OR g = %(refs_2)s"
+    )
+
+
+ZONES = [ZoneInfo("Europe/Paris"), PARIS_WINTER, timezone(-timedelta(hours=3, minutes=30))]
+"""Across Paris's change to summer time, a fixed offset, a negative half-hour one."""
+AWKWARD_TEXTS = [
+    'a "quoted" one',
+    "back\\slash \\N",
+    "comma, and; semicolon",
+    "{braces}",
+    "NULL",
+    "",
+    " spaced ",
+    None,
+    "tab\there\nnewline",
+    "Réparé € «ok» 日本",
+]
+
+
+def test_arrays_on_the_driver_in_binary_read_what_sqlalchemy_sends_in_text(
+    migrated_postgres: Database,
+) -> None:
+    """The ``unnest`` of typed arrays and an ``= ANY`` on the driver (binary) give the
+    rows SQLAlchemy's own execution (text) gives, and the values given: texts with
+    quotes, backslashes, commas, braces, the word NULL and non-ASCII, NULL elements,
+    integers past 32 bits, instants with offsets, booleans."""
+    from hub.store.arrays import among, unnested
+
+    rows = unnested(
+        ("text", String()),
+        ("number", BigInteger()),
+        ("small", Integer()),
+        ("at", UtcDateTime()),
+        ("flag", Boolean()),
+        ordinality="position",
+    )
+    statement = (
+        select(rows.c.position, rows.c.text, rows.c.number, rows.c.small, rows.c.at, rows.c.flag)
+        .where(
+            among(rows.c.text, "wanted", String(), "postgresql")
+            | (rows.c.text.is_(None))
+            | (rows.c.number > 5)
+        )
+        .order_by(rows.c.position)
+    )
+    count = len(AWKWARD_TEXTS)
+    values: dict[str, Any] = {
+        "texts": AWKWARD_TEXTS,
+        "numbers": [None if n == 3 else (n - 4) * 2**40 + n for n in range(count)],
+        "smalls": [None if n % 4 == 0 else -n for n in range(count)],
+        "ats": [
+            None
+            if n == 5
+            else datetime(2026, 3, 29, 0, 30, 0, n * 1001, tzinfo=UTC).astimezone(ZONES[n % 3])
+            for n in range(count)
+        ],
+        "flags": [None if n == 7 else n % 2 == 0 for n in range(count)],
+        "wanted": [text for text in AWKWARD_TEXTS[:6] if text is not None] + ["no such"],
+    }
+    sent: list[str] = []
+    database = migrated_postgres
+
+    def listener(*args: Any) -> None:
+        sent.append(str(args[2]))
+
+    event.listen(database.engine, "before_cursor_execute", listener)
+    try:
+        with database.transaction() as connection:
+            driver = DriverStatement(lambda _dialect: statement)
+            on_driver = [driver.rows(connection, values), driver.rows(connection, values)]
+            by_sqlalchemy = _as_sqlalchemy_reads(connection, statement, values)
+    finally:
+        event.remove(database.engine, "before_cursor_execute", listener)
+    assert "%(texts)b" in sent[0]
+    assert "%(wanted)b" in sent[0]
+    assert "%(texts)s" in sent[2]
+    assert on_driver == [by_sqlalchemy, by_sqlalchemy]
+    wanted = [
+        n
+        for n, text in enumerate(AWKWARD_TEXTS)
+        if text in values["wanted"] or text is None or (values["numbers"][n] or 0) > 5
+    ]
+    assert [row[0] for row in by_sqlalchemy] == [n + 1 for n in wanted]
+    for position, text, number, small, at, flag in by_sqlalchemy:
+        n = position - 1
+        assert (text, number, small, flag) == (
+            AWKWARD_TEXTS[n],
+            values["numbers"][n],
+            values["smalls"][n],
+            values["flags"][n],
+        )
+        assert at == values["ats"][n]
+
+
+def test_a_small_file_of_awkward_values_is_stored_as_given(database: Database) -> None:
+    """A small file whose references, labels and notes hold quotes, backslashes, commas,
+    braces, the word NULL and non-ASCII, with an unmapped code (a NULL status), a line
+    naming no case (a NULL case), and an instant just past Paris's change to summer time:
+    its events and learned references (the arrays PostgreSQL binds in binary) are stored
+    as the file gives them, the same on both databases."""
+    make_hub(database)
+    with database.transaction() as connection:
+        for reference in ("ME-000580", "ME-000581"):
+            open_case(connection, make_case(reference))
+    _workshop_file(
+        database,
+        "STATUTS_1.csv",
+        '"AD-""580""";ME-000580;02/03/2026;10:00;DIA;"Diag, ""rapide"" {1}";"back\\s; NULL";SN-1;;',
+        "AD\\581,{x};ME-000581;29/03/2026;03:30;XYZ;Réparé «ok» ñ;;;;",
+        "NULL;;02/03/2026;11:00;REP;En réparation;;SN-unknown;;",
+    )
+    with database.transaction() as connection:
+        ids = {ref: id_ for ref, id_ in connection.execute(select(cases.c.reference, cases.c.id))}
+        stored = [
+            tuple(row)
+            for row in connection.execute(
+                select(
+                    events.c.case_id,
+                    events.c.partner_ref,
+                    events.c.status,
+                    events.c.unmapped,
+                    events.c.occurred_at,
+                    events.c.occurred_offset_minutes,
+                    events.c.raw_code,
+                    events.c.raw_label,
+                    events.c.details,
+                )
+                .where(events.c.message_id.is_not(None))
+                .order_by(events.c.seq)
+            )
+        ]
+        learned = connection.execute(
+            select(case_references.c.case_id, case_references.c.reference)
+            .where(case_references.c.party_id == "atelier-dupont")
+            .order_by(case_references.c.case_id)
+        ).all()
+    march_2 = datetime(2026, 3, 2, tzinfo=UTC)
+    assert stored == [
+        (
+            ids["ME-000580"],
+            'AD-"580"',
+            "diagnosing",
+            False,
+            march_2 + timedelta(hours=9),
+            60,
+            "DIA",
+            'Diag, "rapide" {1}',
+            {"serial_number": "SN-1", "note": "back\\s; NULL"},
+        ),
+        (
+            ids["ME-000581"],
+            "AD\\581,{x}",
+            None,
+            True,
+            datetime(2026, 3, 29, 1, 30, tzinfo=UTC),
+            120,
+            "XYZ",
+            "Réparé «ok» ñ",
+            None,
+        ),
+        (
+            None,
+            "NULL",
+            "in_repair",
+            False,
+            march_2 + timedelta(hours=10),
+            60,
+            "REP",
+            "En réparation",
+            {"serial_number": "SN-unknown"},
+        ),
+    ]
+    assert [tuple(row) for row in learned] == [
+        (ids["ME-000580"], 'AD-"580"'),
+        (ids["ME-000581"], "AD\\581,{x}"),
+    ]

@@ -335,8 +335,9 @@ def test_every_value_of_a_row_is_stored_the_same_whichever_way_it_goes_in(
     database: Database, monkeypatch: pytest.MonkeyPatch, copy_from: int
 ) -> None:
     """PostgreSQL's COPY goes in binary, each column's type said; its ``unnest`` path (and
-    SQLite's one path) sends the values themselves. Both store the same values: texts with
-    tabs, newlines, backslashes and accents, instants in zones and fixed offsets with and
+    SQLite's one path) sends the values themselves (PostgreSQL's arrays in binary). Both
+    store the same values: texts with tabs, newlines, backslashes, quotes, commas, braces,
+    the word NULL and accents, instants in zones and fixed offsets with and
     without microseconds, details as JSON, no status (unmapped), no case, the message's id."""
     monkeypatch.setattr(hub.store.bulk, "PG_COPY_FROM", copy_from)
     register_network(database)
@@ -356,7 +357,7 @@ def test_every_value_of_a_row_is_stored_the_same_whichever_way_it_goes_in(
         ).model_copy(
             update={
                 "partner_ref": None if n % 5 == 0 else f"AD-{n}",
-                "raw_label": f"Libellé {n}\tcolonne\nligne \\N € «{n}»",
+                "raw_label": f'Libellé {n}\tcolonne\nligne \\N € «{n}» "q", {{b}} NULL',
                 "subject": None if n % 2 else f"PP-{n}",
                 "details": EventDetails(note=f"note\r\n{n}", serial_number=f"SN{n:08d}")
                 if n % 3

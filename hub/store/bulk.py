@@ -306,6 +306,22 @@ def _copy_staged(
     return stored
 
 
+_PG_UNNEST_INSERT = (
+    f"INSERT INTO events ({', '.join(COLUMNS)}) "  # noqa: S608 - constant names
+    f"SELECT {_PG_SELECT} FROM unnest("
+    + ", ".join(f"%b::{_PG_TYPES.get(column, 'text')}[]" for column in COLUMNS)
+    + f") AS t({', '.join(COLUMNS)}) "
+    "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+)
+"""A few events inserted from one array a column, each said with its type and sent in
+PostgreSQL's binary format (``%b``): psycopg writes an array's text element by element
+in Python, each element's text checked for quoting by a regular expression (a file's 16
+arrays were most of its parameters' dumping); its binary dumper packs them, an instant
+from its numbers, a text as its bytes, NULL elements as NULL (issue 17, seventeenth
+pass). The server reads the same values either way; ``details`` is still cast from text
+to JSON, so it is checked as before."""
+
+
 def _insert_postgresql(
     connection: Connection,
     events: Sequence[Event],
@@ -313,13 +329,7 @@ def _insert_postgresql(
     message_id: int | None,
 ) -> list[str]:
     arrays = [list(column) for column in zip(*_rows(events, case_ids, message_id), strict=True)]
-    casts = ", ".join(f"%s::{_PG_TYPES.get(column, 'text')}[]" for column in COLUMNS)
-    sql = (
-        f"INSERT INTO events ({', '.join(COLUMNS)}) "  # noqa: S608 - constant names
-        f"SELECT {_PG_SELECT} FROM unnest({casts}) AS t({', '.join(COLUMNS)}) "
-        "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
-    )
-    return [r[0] for r in driver_rows(connection, sql, tuple(arrays))]
+    return [r[0] for r in driver_rows(connection, _PG_UNNEST_INSERT, tuple(arrays))]
 
 
 def insert_events(

@@ -21,7 +21,8 @@ the engine's ``echo`` log does not show them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -227,12 +228,43 @@ def _expand(
         value = state.parameters[key]
         caller, index = whence.get(id(value), (None, value))
         slots.append((key, caller, index, processors.get(key)))
+    sql = state.statement
+    if dialect.driver == "psycopg" and state.positiontup is None:
+        sql = binary_arrays(sql, state.parameters)
     return _Plan(
-        state.statement,
+        sql,
         slots,
         positional=state.positiontup is not None,
         results=compiled.results,
     )
+
+
+def binary_arrays(sql: str, names: Iterable[str]) -> str:
+    """``sql`` with each parameter of ``names`` that it binds only as an array of a type
+    it says (a bind cast ``%(name)s::TYPE[]`` or ``CAST(%(name)s AS TYPE[])``, as
+    SQLAlchemy renders them for psycopg) bound in PostgreSQL's binary format (psycopg's
+    ``%(name)b``). psycopg writes an array's text element by element in Python, each
+    element's text checked for quoting by a regular expression; its binary dumper packs
+    them (issue 17, seventeenth pass). The server then reads the same values: a text
+    element as text, an instant with its offset as the same ``timestamptz``, NULL
+    elements as NULL, an integer in the width psycopg picks from the list's values in
+    either format, then cast to the type said. A parameter bound anywhere without an
+    array type said stays in text: the server infers an untyped text literal's type from
+    its context, where a binary array comes typed (``text[]`` for texts)."""
+    for name in names:
+        placeholder = f"%({name})s"
+        bound = sql.count(placeholder)
+        if bound and len(re.findall(_typed_array(placeholder), sql)) == bound:
+            sql = sql.replace(placeholder, f"%({name})b")
+    return sql
+
+
+def _typed_array(placeholder: str) -> str:
+    """A pattern of ``placeholder`` bound as an array of a type said: ``::TYPE[]``, or
+    ``CAST(... AS TYPE[])`` (a type's name, its length or precision in brackets)."""
+    kind = r"[A-Za-z][A-Za-z0-9_ ]*(?:\(\d+(?:, ?\d+)?\))?\[\]"
+    escaped = re.escape(placeholder)
+    return rf"{escaped}::{kind}|CAST\({escaped} AS {kind}\)"
 
 
 def _bind_processor(kind: TypeEngine[Any], dialect: Dialect) -> Processor | None:
