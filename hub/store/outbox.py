@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import (
     BigInteger,
     Connection,
+    DateTime,
     Integer,
     RowMapping,
     String,
@@ -33,6 +34,7 @@ from sqlalchemy import (
     or_,
     select,
     tuple_,
+    type_coerce,
     update,
 )
 
@@ -112,7 +114,8 @@ class WebhookEntry(NamedTuple):
     """What a webhook's body says of one event of a case's timeline, as stored: the
     columns the body shows and what orders the event in its timeline, nothing else (its
     details are no part of a body). ``webhook_timelines`` gives each as the row itself,
-    these fields by position then the case's reference (``WEBHOOK_ENTRY_AT``)."""
+    these fields by position then the case's reference (``WEBHOOK_ENTRY_AT``); its
+    ``occurred_at`` aware, in UTC or (PostgreSQL) the session's zone: put it in UTC."""
 
     event_id: str
     case_ref: str | None
@@ -136,13 +139,20 @@ def _webhook_timelines_statement(dialect: str) -> Any:
     ids), so that its SQL is the same for every chunk. As an expanding ``IN`` it was
     rendered again for each number of cases, and on PostgreSQL never prepared."""
     named = among(cases.c.reference, "references", String(), dialect)
+    # On PostgreSQL the driver gives the instant aware (in the session's zone), and the
+    # rows' one reader puts each in UTC itself (the order key, the body's text): the
+    # column type's conversion to UTC was a call a row, and made every row be copied
+    # to apply it, for nothing (issue 17, seventeenth pass). SQLite's text needs it.
+    occurred_at: Any = events.c.occurred_at
+    if dialect == "postgresql":
+        occurred_at = type_coerce(occurred_at, DateTime(timezone=True)).label("occurred_at")
     return (
         select(
             events.c.event_id,
             events.c.case_ref,
             events.c.type,
             events.c.status,
-            events.c.occurred_at,
+            occurred_at,
             events.c.reported_by,
             events.c.raw_code,
             events.c.raw_label,
