@@ -11,6 +11,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import FrozenInstanceError, asdict, fields
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -851,3 +852,28 @@ def test_each_delivery_says_its_line_from_the_dispatcher(
         assert record.levelno == logging.INFO
         assert (record.pathname, record.funcName) == (outbox_module.__file__, "_dispatch")
         assert source[record.lineno - 1].strip().startswith("_delivery_line(")
+
+
+def test_a_row_read_by_position_is_the_message_the_constructor_makes(database: Database) -> None:
+    """``OutboxRow.from_row`` gives the message its attributes at once, not through the
+    frozen dataclass's ``__init__`` (issue 17): every claimed row is the same message,
+    field by field, as the constructor makes of its values, still frozen, and a row of
+    another length is refused."""
+    put(database, item("a", case="C1"), item("b", case="C2"))
+    claimed = claim(database, "owner", now=T0)
+    assert len(claimed) == 2
+    for message in claimed:
+        values = [getattr(message, field.name) for field in fields(OutboxRow)]
+        made = OutboxRow(*values)
+        assert message == made
+        assert vars(message) == vars(made)
+        assert list(vars(message)) == list(vars(made))
+        assert repr(message) == repr(made)
+        assert asdict(message) == asdict(made)
+        assert message.state is OutboxState.PENDING
+        with pytest.raises(FrozenInstanceError):
+            message.attempts = 5  # type: ignore[misc]
+        row = [*values[:8], message.state.value, *values[9:]]
+        assert OutboxRow.from_row(row) == made
+        with pytest.raises(ValueError, match="shorter"):
+            OutboxRow.from_row(row[:-1])

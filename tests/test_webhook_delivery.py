@@ -13,9 +13,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI, Request, Response
+from sqlalchemy import event as sa_event
+from sqlalchemy import update
 from standardwebhooks.webhooks import Webhook
 
 from hub.bootstrap import Hub
@@ -26,8 +29,9 @@ from hub.retailers.webhooks import webhook_message
 from hub.store.cases import open_case
 from hub.store.db import Database
 from hub.store.events import append_events
-from hub.store.outbox import all_messages
+from hub.store.outbox import WEBHOOK_ENTRY_AT, all_messages, webhook_timelines
 from hub.store.parties import save_party
+from hub.store.tables import events
 from hub.sync.delivery import (
     Deliveries,
     Senders,
@@ -37,6 +41,7 @@ from hub.sync.delivery import (
 )
 from hub.sync.outbox import Dispatcher, dead_letters, replay
 from tests.api_support import serving
+from tests.conftest import empty_tables
 from tests.factories import T0, case_event, make_case, register_network
 
 SECRET = "whsec_" + base64.b64encode(b"a secret of thirty-two bytes!!!!").decode()
@@ -311,3 +316,59 @@ def test_bodies_read_ahead_from_stored_rows_are_byte_for_byte_those_of_the_model
         "created",
         "created",
     ]
+
+
+def test_a_timeline_with_a_stored_value_the_model_does_not_take_is_left_to_the_send(
+    database: Database, network: Network
+) -> None:
+    """A timeline's rows are read in one pass, each type and status looked up among the
+    model's (issue 17): an event whose stored status is not in its type's set, or whose
+    type the model does not know, leaves every message of its case to its send, which
+    says what is wrong; the other cases' bodies are read as before."""
+    three_events(database, network)
+    with database.transaction() as connection:
+        open_case(connection, make_case("ME-000124"), on_stored=network.sync_hook())
+        rows = all_messages(connection)
+    other = [row for row in rows if row.case_ref == "ME-000124"]
+    assert len(other) == 1
+    assert len(rows) == 4
+    good = webhook_payloads(database, rows)
+    assert good.keys() == {row.id for row in rows}
+    for broken in ({"status": "no-such-status"}, {"type": "no_such_type", "status": None}):
+        with database.transaction() as connection:
+            connection.execute(
+                update(events)
+                .where(events.c.case_ref == "ME-000123", events.c.raw_code == "DIA")
+                .values(**broken)
+            )
+        assert webhook_payloads(database, rows) == {other[0].id: good[other[0].id]}
+
+
+def test_bodies_read_ahead_in_a_session_of_another_time_zone_are_the_same(
+    migrated_postgres: Database, network: Network, tmp_path: Path
+) -> None:
+    """On PostgreSQL the timelines' instants are read as the driver gives them, in the
+    session's zone, and put in UTC by their one reader (issue 17): a session in
+    Pacific/Chatham (+12:45 or +13:45) gives the very bodies a UTC session does."""
+    empty_tables(migrated_postgres)
+    three_events(migrated_postgres, network)
+    with migrated_postgres.transaction() as connection:
+        rows = all_messages(connection)
+    in_utc = webhook_payloads(migrated_postgres, rows)
+    assert len(in_utc) == 3
+    elsewhere = Database(migrated_postgres.url)
+
+    @sa_event.listens_for(elsewhere.engine, "connect")
+    def chatham(dbapi_connection: Any, _record: Any) -> None:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SET TIME ZONE 'Pacific/Chatham'")
+        dbapi_connection.commit()
+
+    try:
+        with elsewhere.transaction() as connection:
+            stored = webhook_timelines(connection, ["ME-000123"])["ME-000123"]
+        offsets = {row[WEBHOOK_ENTRY_AT["occurred_at"]].utcoffset() for row in stored}
+        assert offsets <= {timedelta(hours=12, minutes=45), timedelta(hours=13, minutes=45)}
+        assert webhook_payloads(elsewhere, rows) == in_utc
+    finally:
+        elsewhere.dispose()

@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import (
     BigInteger,
     Connection,
+    DateTime,
     Integer,
     RowMapping,
     String,
@@ -33,6 +34,7 @@ from sqlalchemy import (
     or_,
     select,
     tuple_,
+    type_coerce,
     update,
 )
 
@@ -47,6 +49,7 @@ from hub.store.upsert import ignoring_conflicts
 __all__ = [
     "BLOCKING_STATES",
     "ROW_COLUMNS",
+    "WEBHOOK_ENTRY_AT",
     "Dead",
     "Delivered",
     "OutboxItem",
@@ -110,7 +113,9 @@ messages selects or returns, for ``OutboxRow.from_row``."""
 class WebhookEntry(NamedTuple):
     """What a webhook's body says of one event of a case's timeline, as stored: the
     columns the body shows and what orders the event in its timeline, nothing else (its
-    details are no part of a body)."""
+    details are no part of a body). ``webhook_timelines`` gives each as the row itself,
+    these fields by position then the case's reference (``WEBHOOK_ENTRY_AT``); its
+    ``occurred_at`` aware, in UTC or (PostgreSQL) the session's zone: put it in UTC."""
 
     event_id: str
     case_ref: str | None
@@ -122,6 +127,9 @@ class WebhookEntry(NamedTuple):
     raw_label: str | None
 
 
+WEBHOOK_ENTRY_AT = {name: position for position, name in enumerate(WebhookEntry._fields)}
+"""Where each of ``WebhookEntry``'s fields is in a row of ``webhook_timelines``."""
+
 _TIMELINES_CHUNK = 1_000
 
 
@@ -131,13 +139,20 @@ def _webhook_timelines_statement(dialect: str) -> Any:
     ids), so that its SQL is the same for every chunk. As an expanding ``IN`` it was
     rendered again for each number of cases, and on PostgreSQL never prepared."""
     named = among(cases.c.reference, "references", String(), dialect)
+    # On PostgreSQL the driver gives the instant aware (in the session's zone), and the
+    # rows' one reader puts each in UTC itself (the order key, the body's text): the
+    # column type's conversion to UTC was a call a row, and made every row be copied
+    # to apply it, for nothing (issue 17, seventeenth pass). SQLite's text needs it.
+    occurred_at: Any = events.c.occurred_at
+    if dialect == "postgresql":
+        occurred_at = type_coerce(occurred_at, DateTime(timezone=True)).label("occurred_at")
     return (
         select(
             events.c.event_id,
             events.c.case_ref,
             events.c.type,
             events.c.status,
-            events.c.occurred_at,
+            occurred_at,
             events.c.reported_by,
             events.c.raw_code,
             events.c.raw_label,
@@ -157,14 +172,19 @@ statement's rows)."""
 
 def webhook_timelines(
     connection: Connection, references: Collection[str]
-) -> dict[str, list[WebhookEntry]]:
+) -> dict[str, list[tuple[Any, ...]]]:
     """Each case's events, in stored order, by case reference, as the bodies of its
-    webhooks read them (a case without events is missing, as is an unknown reference).
+    webhooks read them (a case without events is missing, as is an unknown reference):
+    each a row of ``WebhookEntry``'s fields, by position (``WEBHOOK_ENTRY_AT``), then
+    the case's reference.
 
     The dispatcher reads a claimed batch's cases with this instead of rebuilding every
     event of their timelines as a model: the rows were validated when stored, and a body
-    needs eight of their columns (issue 17)."""
-    found: dict[str, list[WebhookEntry]] = {}
+    needs eight of their columns (issue 17). Each row is kept as the driver's statement
+    gives it: a ``WebhookEntry`` made of every row (its slice, then ``_make``) cost
+    about as much as reading the row, for a timeline of which one event's body is
+    written (issue 17, seventeenth pass)."""
+    found: dict[str, list[tuple[Any, ...]]] = {}
     wanted = sorted(set(references))
     dialect = connection.dialect.name
     for start in range(0, len(wanted), _TIMELINES_CHUNK):
@@ -173,7 +193,7 @@ def webhook_timelines(
         # every row paid the driver's and the result's per-call work (issue 17).
         bound = one_list(dialect, chunk)
         for row in _WEBHOOK_TIMELINES.rows(connection, {"references": bound}):
-            found.setdefault(row[-1], []).append(WebhookEntry._make(row[:-1]))
+            found.setdefault(row[-1], []).append(row)
     return found
 
 

@@ -49,7 +49,7 @@ from hub.store.case_lists import case_parcels
 from hub.store.cases import case_state, get_case
 from hub.store.db import Connection, Database
 from hub.store.events import get_event
-from hub.store.outbox import WebhookEntry, webhook_timelines
+from hub.store.outbox import WEBHOOK_ENTRY_AT, WebhookEntry, webhook_timelines
 from hub.store.parcels import KnownParcel
 from hub.store.parties import get_party
 from hub.store.parts_orders import record_parts_order
@@ -330,66 +330,85 @@ def webhook_payloads(database: Database, rows: Sequence[OutboxRow]) -> dict[int,
     return payloads
 
 
-_EVENT_TYPES = {kind.value: kind for kind in EventType}
-_STATUSES: dict[EventType, dict[str, AnyStatus]] = {
-    kind: {status.value: status for status in statuses} for kind, statuses in STATUS_SETS.items()
+_MEANINGS: dict[tuple[str, str | None], tuple[EventType, AnyStatus | None, int]] = {
+    (kind.value, None if status is None else status.value): (
+        kind,
+        status,
+        -1 if status is None else status.rank,
+    )
+    for kind, statuses in STATUS_SETS.items()
+    for status in (None, *statuses)
 }
-"""The model's event types and each type's statuses by stored value: a dictionary's
-lookup, where calling the enumeration costs a Python call for each of a timeline's rows
-(issue 17). A value neither knows leaves the timeline to the send, as before."""
+_MEANINGS.update(
+    ((kind.value, None), (kind, None, -1)) for kind in EventType if kind not in STATUS_SETS
+)
+"""What a stored event type and status mean to the model, and the status's rank in the
+case's order, by the stored values: one dictionary's lookup a timeline's row, where the
+type's enumeration, then its statuses' and the rank's property cost a call each (issue
+17). A pair neither knows leaves the timeline to the send, as before."""
+
+_ID, _CASE_REF, _TYPE, _STATUS, _OCCURRED_AT, _REPORTED_BY, _RAW_CODE, _RAW_LABEL = (
+    WEBHOOK_ENTRY_AT[name] for name in WebhookEntry._fields
+)
 
 
 class _Timeline:
     """One case's stored events as its webhooks' bodies read them: each with its status
-    in the set its type names and its place in the case's order (hub.model.timeline)."""
+    in the set its type names and its place in the case's order (hub.model.timeline).
 
-    def __init__(self, entries: dict[str, tuple[WebhookEntry, EventType, AnyStatus | None]]):
+    Built in one pass over the rows as the driver gives them: the order key of a
+    case-status event (what a status-after is found among) there, every other event's
+    only when its own body is written. A timeline is read for each message of its case
+    (one message of a case a claim), and its other events were keyed for nothing
+    (issue 17, seventeenth pass)."""
+
+    def __init__(
+        self,
+        entries: dict[str, tuple[tuple[Any, ...], tuple[EventType, AnyStatus | None, int]]],
+        marks: list[tuple[OrderKey, CaseStatus]],
+    ) -> None:
         self._entries = entries
-        self._keys = {
-            event_id: order_key(entry.occurred_at, -1 if status is None else status.rank, event_id)
-            for event_id, (entry, _, status) in entries.items()
-        }
-        marks = sorted(
-            (self._keys[event_id], status)
-            for event_id, (_, _, status) in entries.items()
-            if isinstance(status, CaseStatus)
-        )
+        marks.sort()
         self._status_keys: list[OrderKey] = [key for key, _ in marks]
         self._statuses: list[CaseStatus] = [status for _, status in marks]
 
     @classmethod
-    def of(cls, entries: Iterable[WebhookEntry]) -> _Timeline | None:
+    def of(cls, rows: Iterable[tuple[Any, ...]]) -> _Timeline | None:
         """None when a stored value is not one the model takes (left to the send)."""
-        typed: dict[str, tuple[WebhookEntry, EventType, AnyStatus | None]] = {}
-        try:
-            for entry in entries:
-                kind = _EVENT_TYPES[entry.type]
-                status = None if entry.status is None else _STATUSES[kind][entry.status]
-                typed[entry.event_id] = (entry, kind, status)
-        except KeyError:
-            return None
-        return cls(typed)
-
-    def status_after(self, event_id: str) -> CaseStatus | None:
-        """The case's status once the event is in its timeline, by the model's rule
-        (``status_as_of``) over the stored keys and statuses."""
-        return status_as_of(self._status_keys, self._statuses, self._keys[event_id])
+        entries: dict[str, tuple[tuple[Any, ...], tuple[EventType, AnyStatus | None, int]]] = {}
+        marks: list[tuple[OrderKey, CaseStatus]] = []
+        meanings = _MEANINGS
+        for row in rows:
+            meaning = meanings.get((row[_TYPE], row[_STATUS]))
+            if meaning is None:
+                return None
+            event_id = row[_ID]
+            entries[event_id] = (row, meaning)
+            status = meaning[1]
+            if isinstance(status, CaseStatus):
+                marks.append((order_key(row[_OCCURRED_AT], meaning[2], event_id), status))
+        return cls(entries, marks)
 
     def payload(self, event_id: str, case_ref: str) -> dict[str, Any] | None:
         found = self._entries.get(event_id)
-        if found is None or found[0].case_ref != case_ref:
+        if found is None or found[0][_CASE_REF] != case_ref:
             return None
-        entry, kind, status = found
+        row, (kind, status, rank) = found
+        # The case's status once the event is in its timeline, by the model's rule
+        # (``status_as_of``) over the stored keys and statuses.
+        after = status_as_of(
+            self._status_keys, self._statuses, order_key(row[_OCCURRED_AT], rank, event_id)
+        )
         return stored_event_payload(
-            event_id=entry.event_id,
+            event_id=event_id,
             case_ref=case_ref,
             event_type=kind,
             status=status,
-            occurred_at=entry.occurred_at,
-            reported_by=entry.reported_by,
-            raw_code=entry.raw_code,
-            raw_label=entry.raw_label,
-            case_status_after=self.status_after(event_id),
+            occurred_at=row[_OCCURRED_AT],
+            reported_by=row[_REPORTED_BY],
+            raw_code=row[_RAW_CODE],
+            raw_label=row[_RAW_LABEL],
+            case_status_after=after,
         )
 
 
