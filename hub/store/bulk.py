@@ -20,10 +20,10 @@ from datetime import datetime, timezone, tzinfo
 from typing import Any
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError
 
 from hub.model.event import Event, EventDetails
-from hub.store.compiled import driver_rows
+from hub.store.compiled import driver_changes, driver_rows
 from hub.store.instants import sqlite_time
 
 COLUMNS = (
@@ -185,18 +185,30 @@ def _statement_rows(values: list[Any], rows: int) -> tuple[str, list[Any]]:
     return ", ".join([placeholders] * rows), values
 
 
+_SQLITE_SKIPPING = " ON CONFLICT (event_id) DO NOTHING"
+"""An id stored already is skipped, the other rows written."""
+
+_SQLITE_NEWEST = "SELECT event_id FROM events ORDER BY seq DESC LIMIT ?"
+"""The ids of the events last inserted, newest first: a statement's new rows on SQLite,
+told by their number (``_insert_sqlite``)."""
+
+
 def _insert_sqlite(
     connection: Connection,
     events: Sequence[Event],
     case_ids: Sequence[int | None],
     message_id: int | None,
 ) -> list[str]:
-    """Each statement's rows inserted plainly, as the store floor does: when none of its
-    ids is stored, every row went in and the ids are the rows' own, without SQLite
-    returning them one by one (``RETURNING`` cost about 7,000 instructions a row, issue
-    17, fifteenth pass). A stored id aborts the statement whole (SQLite undoes its rows,
-    the transaction goes on) and the same rows go the conflict-skipping way, which
-    returns exactly the new ids, as PostgreSQL's COPY does."""
+    """Each statement's rows inserted skipping the ids stored already, without
+    ``RETURNING`` (about 7,000 instructions a row, issue 17, fifteenth pass): the
+    driver's count of the rows it wrote says which went in. All of them: the ids are the
+    rows' own. Fewer: the new rows are that many highest ``seq`` (SQLite numbers a new
+    row above every row in the table, and the statement took the database's one write
+    lock, kept to the commit: no other writer adds a row meanwhile), read in one
+    statement. A plain insert that a stored id aborted whole, then ran again skipping
+    conflicts, did the statement's work twice, and SQLite rolled the first back from its
+    statement journal: a small file that brings one row sent before paid that (nine
+    files of ten in ``bench/ingest.py``'s small files, issue 17, seventeenth pass)."""
     stored: list[str] = []
     values: list[Any] = []
     for row in _rows(events, case_ids, message_id, sqlite_time(), _SQLITE_FLAGS):
@@ -208,13 +220,12 @@ def _insert_sqlite(
         ids = chunk[::width]
         rows, bound = _statement_rows(chunk, len(ids))
         insert = f"INSERT INTO events ({', '.join(COLUMNS)}) VALUES {rows}"  # noqa: S608 - constant names
-        try:
-            driver_rows(connection, insert, tuple(bound))
-        except IntegrityError:
-            sql = insert + " ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
-            stored.extend(r[0] for r in driver_rows(connection, sql, tuple(bound)))
-        else:
+        written = driver_changes(connection, insert + _SQLITE_SKIPPING, tuple(bound))
+        if written == len(ids):
             stored.extend(ids)
+        elif written:
+            newest = driver_rows(connection, _SQLITE_NEWEST, (written,))
+            stored.extend(row[0] for row in reversed(newest))
     return stored
 
 

@@ -325,6 +325,24 @@ def driver_rows(
     return rows
 
 
+def driver_changes(
+    connection: Connection, sql: str, arguments: Sequence[Any] | Mapping[str, Any] = ()
+) -> int:
+    """``driver_rows`` for a statement that returns no rows: the rows it changed, as the
+    driver counts them (on SQLite an insert's row skipped on a conflict counts none, and
+    rows a trigger writes are not counted)."""
+    cursor = _cursor(connection)
+    _announce(connection, cursor, sql, arguments, many=False)
+    try:
+        cursor.execute(sql, arguments)
+        changed = int(cursor.rowcount)
+    except connection.dialect.loaded_dbapi.Error as error:
+        raise _wrapped(connection, cursor, sql, arguments, error) from error
+    finally:
+        cursor.close()
+    return changed
+
+
 def _cursor(connection: Connection) -> Any:
     """A cursor of the connection's driver connection, in a transaction SQLAlchemy knows
     of: a connection outside ``begin()`` begins one, as its own execution would
