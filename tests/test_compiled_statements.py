@@ -49,6 +49,7 @@ from hub.store.types import UtcDateTime
 from hub.store.upsert import insert_ignoring_conflicts
 from tests.api_support import make_hub
 from tests.factories import make_case
+from tests.statements import recorded
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADER = (
@@ -666,20 +667,12 @@ def test_arrays_on_the_driver_in_binary_read_what_sqlalchemy_sends_in_text(
         "flags": [None if n == 7 else n % 2 == 0 for n in range(count)],
         "wanted": [text for text in AWKWARD_TEXTS[:6] if text is not None] + ["no such"],
     }
-    sent: list[str] = []
     database = migrated_postgres
-
-    def listener(*args: Any) -> None:
-        sent.append(str(args[2]))
-
-    event.listen(database.engine, "before_cursor_execute", listener)
-    try:
-        with database.transaction() as connection:
-            driver = DriverStatement(lambda _dialect: statement)
-            on_driver = [driver.rows(connection, values), driver.rows(connection, values)]
-            by_sqlalchemy = _as_sqlalchemy_reads(connection, statement, values)
-    finally:
-        event.remove(database.engine, "before_cursor_execute", listener)
+    with recorded(database) as ran, database.transaction() as connection:
+        driver = DriverStatement(lambda _dialect: statement)
+        on_driver = [driver.rows(connection, values), driver.rows(connection, values)]
+        by_sqlalchemy = _as_sqlalchemy_reads(connection, statement, values)
+    sent = [r.sql for r in ran]
     assert "%(texts)b" in sent[0]
     assert "%(wanted)b" in sent[0]
     assert "%(texts)s" in sent[2]

@@ -5,13 +5,11 @@ stores is what the plain insert, aborted and run again skipping conflicts, gave.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 import hub.store.bulk
@@ -21,6 +19,7 @@ from hub.store.db import Database
 from hub.store.events import append_events
 from hub.store.tables import events, feed_entries
 from tests.factories import case_event, make_case, register_network
+from tests.statements import Ran, recorded
 
 AT = datetime(2026, 11, 3, 8, 0, tzinfo=UTC)
 STATUSES = ["received", "diagnosing", "in_repair", "repaired", "return_in_transit", "delivered"]
@@ -60,20 +59,9 @@ def _stored(database: Database) -> list[tuple[Any, ...]]:
     return [tuple(row) for row in rows]
 
 
-@contextmanager
-def _inserts(database: Database) -> Iterator[list[str]]:
-    """The statements that insert into ``events`` while inside."""
-    seen: list[str] = []
-
-    def listen(*args: Any) -> None:
-        if args[2].startswith(("INSERT INTO events", "COPY events")):
-            seen.append(args[2])
-
-    event.listen(database.engine, "before_cursor_execute", listen)
-    try:
-        yield seen
-    finally:
-        event.remove(database.engine, "before_cursor_execute", listen)
+def _inserts(ran: list[Ran]) -> list[str]:
+    """The statements of ``ran`` that inserted into ``events``."""
+    return [r.sql for r in ran if r.sql.startswith(("INSERT INTO events", "COPY events"))]
 
 
 @pytest.mark.parametrize("per_statement", [500, 2], ids=["one-statement", "statements-of-2"])
@@ -89,13 +77,13 @@ def test_only_the_new_ids_are_returned_in_order_and_stored_once(
     assert result.stored_ids == [e.id for e in first]
     # Stored ids first, between and last: the new ones come back in the batch's order.
     batch = [first[1], later[0], first[0], later[1], later[2], first[2]]
-    with _inserts(database) as seen, database.transaction() as connection:
+    with recorded(database) as ran, database.transaction() as connection:
         result = append_events(connection, batch)
     assert result.stored_ids == [e.id for e in later]
     assert result.stored == 3
     assert result.duplicates == 3
     if database.dialect == "sqlite":  # each statement once: none aborted and run again
-        assert len(seen) == -(-len(batch) // per_statement)
+        assert len(_inserts(ran)) == -(-len(batch) // per_statement)
     rows = _stored(database)
     assert [row[0] for row in rows] == [e.id for e in first + later]
     assert [row[1] for row in rows] == [e.status.value for e in first + later if e.status]
@@ -117,10 +105,10 @@ def test_a_batch_stored_whole_already_adds_nothing(database: Database) -> None:
 def test_a_new_batch_is_stored_whole_by_one_statement(database: Database) -> None:
     _open_case(database)
     batch = _events(5)
-    with _inserts(database) as seen, database.transaction() as connection:
+    with recorded(database) as ran, database.transaction() as connection:
         result = append_events(connection, batch)
     assert result.stored_ids == [e.id for e in batch]
-    assert len(seen) == 1
+    assert len(_inserts(ran)) == 1
     assert [row[0] for row in _stored(database)] == [e.id for e in batch]
 
 
