@@ -78,13 +78,13 @@ def test_a_status_a_rival_committed_after_the_heads_read_is_not_moved_back(
     ``in_repair``, the maximum of its events in the timeline's order."""
     earlier = case_event("received", T0 + timedelta(hours=1))
     later = case_event("in_repair", T0 + timedelta(hours=2))
-    failures: list[BaseException] = []
+    failures: list[Exception] = []
 
     def rival_appends() -> None:
         try:
             with rival.transaction() as connection:
                 append_events(connection, [later])
-        except BaseException as exc:  # reported by the test's thread
+        except Exception as exc:  # noqa: BLE001 - reported by the test, not lost in the thread
             failures.append(exc)
 
     thread = _rival_between_read_and_write(monkeypatch, rival_appends)

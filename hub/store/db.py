@@ -62,9 +62,33 @@ def after_commit(connection: Connection, hook: Callable[[], None]) -> None:
         hooks.append(hook)
 
 
+_READING = "hub.reading"
+"""Set in a connection's info by ``Database.reading()`` for its one transaction."""
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
-    """The settings of every SQLite connection, the plain reads' as well (hub.store.urls)."""
+    """The settings of every SQLite connection, the plain reads' as well (hub.store.urls);
+    then the driver's own transaction handling off, so that ``_sqlite_begin`` says when
+    a transaction begins. The driver's legacy handling sent BEGIN only before the first
+    INSERT, UPDATE or DELETE: a unit's reads before its first write ran outside its
+    transaction, and another writer could commit between them and the write, which then
+    wrote from a stale read (a case's status moved backwards: issue 17, seventeenth pass,
+    ``tests/test_store_transactions.py``)."""
     urls.sqlite_pragmas(dbapi_connection)
+    dbapi_connection.isolation_level = None
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    """Every SQLite transaction begins at once, before its first read. A unit of work
+    takes the writer's lock there (``BEGIN IMMEDIATE``, waited for by the busy timeout),
+    so nothing another writer commits can come between what it reads and what it
+    writes. A deferred BEGIN would read in a snapshot and fail its first write at once
+    (SQLITE_BUSY, not waited for) whenever another writer committed after that snapshot.
+    A read-only unit (``Database.reading()``) begins deferred: in WAL it reads one
+    snapshot beside the writer and never waits for it."""
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    driver.execute("BEGIN" if connection.info.get(_READING) else "BEGIN IMMEDIATE")
 
 
 class Database:
@@ -78,6 +102,7 @@ class Database:
             raise ConfigurationError(f"cannot use database URL: {exc}") from exc
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "begin", _sqlite_begin)
         elif self.engine.dialect.name != "postgresql":
             raise ConfigurationError(
                 f"unsupported database {self.engine.dialect.name!r}: use SQLite or PostgreSQL"
@@ -104,6 +129,22 @@ class Database:
             yield connection
         for hook in hooks:  # committed, and the connection back in the pool
             hook()
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A unit of work that only reads: one consistent snapshot, as ``transaction()``
+        gives, but on SQLite without the writer's lock, so that it never waits for a
+        writer (nor a writer for it). A write in it is a mistake: on SQLite it fails
+        whenever another writer committed since the unit began. PostgreSQL: the same
+        transaction as ``transaction()``."""
+        with self.engine.connect() as connection:
+            connection.info[_READING] = True
+            try:
+                with connection.begin():
+                    yield connection
+            finally:
+                if not connection.invalidated:
+                    connection.info.pop(_READING, None)
 
     @contextmanager
     def held(self) -> Iterator[HeldConnection]:
