@@ -479,7 +479,8 @@ def test_the_named_cases_are_read_by_one_statement_text(
     assert set(one[0]) == {"ME-000650"}
     assert set(five[0]) == {f"ME-00065{number}" for number in range(5)}
     assert one[0]["ME-000650"] == five[0]["ME-000650"]
-    reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    # PostgreSQL's begins WITH: the named cases locked in its first query (seventeenth pass).
+    reads = [s for s in statements if s.lstrip().upper().startswith(("SELECT", "WITH"))]
     assert len(reads) == 2
     assert reads[0] == reads[1]
 

@@ -114,7 +114,7 @@ def listed(database: Database) -> Database:
 
 
 def _refs(database: Database, where: CaseFilter, count: int = 50) -> list[str]:
-    with database.transaction() as connection:
+    with database.reading() as connection:
         found = operator_cases(connection, where, count=count)
     return [record.case.reference for record in found.records]
 
@@ -185,7 +185,7 @@ def test_keyset_pages_never_repeat_or_skip_a_case(listed: Database) -> None:
     seen: list[str] = []
     pages = []
     before = None
-    with listed.transaction() as connection:
+    with listed.reading() as connection:
         while True:
             page = operator_cases(connection, CaseFilter(), count=3, before=before)
             pages.append(page)

@@ -343,7 +343,7 @@ def test_service_levels_are_read_the_same_both_ways(
             ],
         )
     url = database.engine.url.render_as_string(hide_password=False)
-    with PlainStore(url) as store, database.transaction() as connection:
+    with PlainStore(url) as store, database.reading() as connection:
         for retailer in (None, "maison-electro", "bricomarket", "nobody"):
             found = plain_reads.measured_open_cases(store, retailer)
             assert found == measured_open_cases(connection, retailer)

@@ -60,7 +60,7 @@ def _one_by_one(database: Database) -> tuple[dict[str, OwnRunSummary], dict[str,
     row by their definitions: the latest own run by start then id, the end of the latest
     successful one, the failed own runs since the last success's start and the last
     resume; when the archive last stored a message from each source."""
-    with database.transaction() as connection:
+    with database.reading() as connection:
         rows = connection.execute(select(connector_runs)).all()
         replayed = set(connection.execute(select(replays.c.run_id)).scalars())
         resets = dict(
@@ -126,7 +126,7 @@ class _OneByOneReads:
 
 def _one_by_one_status(database: Database, now: datetime) -> NetworkStatus:
     outline = outline_of(open_network(ROOT / "connectors.yaml"))
-    with database.transaction() as connection:
+    with database.reading() as connection:
         reads = _OneByOneReads(database, ConnectionStatusReads(connection))
         return status_of(reads, outline, now=now)
 

@@ -17,7 +17,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.routing import BaseRoute
 
 from hub.api.models import Me
-from hub.retailers.tenants import InvalidApiKey, Retailer, authenticate
+from hub.retailers.tenants import InvalidApiKey, Retailer, authenticate_in
 from hub.store.db import Database
 
 bearer = HTTPBearer(
@@ -55,8 +55,7 @@ def current_retailer(
     this one twice (itself and through ``known_query_only``)."""
     if credentials is None:
         raise InvalidApiKey()
-    with database_of(request).transaction() as connection:
-        return authenticate(connection, credentials.credentials)
+    return authenticate_in(database_of(request), credentials.credentials)
 
 
 Caller = Annotated[Retailer, Depends(current_retailer)]

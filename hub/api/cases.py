@@ -133,7 +133,7 @@ def open_case(
     response.headers["Location"] = f"/v1/cases/{quote(case.reference, safe='')}"
     if opened.created:
         return CaseView.of(opened.record, breached=False)
-    with db.transaction() as connection:
+    with db.reading() as connection:
         breached = opened.record.id in breached_case_ids(connection, [opened.record.id])
     return CaseView.of(opened.record, breached=breached)
 
@@ -174,7 +174,7 @@ def list_your_cases(
     filters = CaseFilters(
         status=status, partner=partner, breached=breached, updated_since=updated_since
     )
-    with db.transaction() as connection:
+    with db.reading() as connection:
         page = list_cases(connection, caller, filters, after=after, limit=limit)
     return CaseList.of(page)
 
@@ -193,7 +193,7 @@ def _view(connection: Connection, record: CaseRecord, request: Request) -> CaseV
 
 @router.get("/cases/{reference}", operation_id="getCase", summary="Read one of your cases")
 def read_case(reference: Reference, caller: Caller, db: DatabaseDep, request: Request) -> CaseView:
-    with db.transaction() as connection:
+    with db.reading() as connection:
         return _view(connection, case_of(connection, caller, reference), request)
 
 
@@ -227,7 +227,7 @@ def correct_your_case(
     corrected = correct_case(
         db, caller, reference, patch, route_check=state.route_check, on_stored=state.on_stored
     )
-    with db.transaction() as connection:
+    with db.reading() as connection:
         return _view(connection, corrected.record, request)
 
 
@@ -237,6 +237,6 @@ def correct_your_case(
     summary="A case's whole timeline across every partner",
 )
 def read_timeline(reference: Reference, caller: Caller, db: DatabaseDep) -> Timeline:
-    with db.transaction() as connection:
+    with db.reading() as connection:
         state = timeline_of(connection, caller, reference)
     return Timeline.of(reference, state)

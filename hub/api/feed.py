@@ -48,7 +48,8 @@ async def read_your_feed(
 
 
 def _page_body(db: Database, caller: Retailer, after: str | None, limit: int) -> bytes:
-    with db.transaction() as connection:
+    # Only reads: on SQLite, beside a writer rather than behind it (hub.store.db).
+    with db.reading() as connection:
         page = read_feed_items(connection, caller, after=after, limit=limit)
     return page_json(page)
 

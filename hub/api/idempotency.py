@@ -29,7 +29,7 @@ from hub.retailers.idempotency import (
     request_digest,
     valid_key,
 )
-from hub.retailers.tenants import Retailer, authenticate
+from hub.retailers.tenants import Retailer, authenticate_in
 from hub.store.db import Database
 
 HEADER = "Idempotency-Key"
@@ -54,8 +54,7 @@ def _retailer(database: Database, authorization: str | None) -> Retailer | None:
     if scheme.lower() != "bearer" or not token.strip():
         return None
     try:
-        with database.transaction() as connection:
-            return authenticate(connection, token.strip())
+        return authenticate_in(database, token.strip())
     except HubError:
         return None
 

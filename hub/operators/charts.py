@@ -67,7 +67,7 @@ def network_charts(
     drawn (default: every connector with a run record)."""
     window = Window.ending(now, span=SPANS[span], width=WIDTHS[span])
     deadlines = Window.ending(hub_now, span=SPANS[span], width=WIDTHS[span])
-    with database.transaction() as connection:
+    with database.reading() as connection:
         runs = run_buckets(connection, window)
         known = run_connectors(connection) if connectors is None else list(connectors)
         carried = last_successes_before(connection, window.start, known)

@@ -51,7 +51,7 @@ __all__ = [
 
 def recent_runs(database: Database, connector: str, limit: int = 50) -> list[RunRecord]:
     """The connector's runs, newest first, replays included."""
-    with database.transaction() as connection:
+    with database.reading() as connection:
         rows = run_history.runs_of(connection, connector, limit=limit)
     return [run_record(row) for row in rows]
 
@@ -60,13 +60,13 @@ def replay_run_ids(database: Database, run_ids: list[int]) -> set[int]:
     """Which of these runs were replays."""
     if not run_ids:
         return set()
-    with database.transaction() as connection:
+    with database.reading() as connection:
         return run_history.replay_run_ids(connection, run_ids)
 
 
 def recent_rejects(database: Database, connector: str, *, limit: int = 100) -> list[Reject]:
     """The connector's rejected records, newest first."""
-    with database.transaction() as connection:
+    with database.reading() as connection:
         return rejects.recent_rejects(connection, connector, limit=limit)
 
 
@@ -74,7 +74,7 @@ def recent_file_warnings(
     database: Database, connector: str, *, limit: int = 100
 ) -> list[FileWarning]:
     """The connector's file warnings (a sequence gap between files), newest first."""
-    with database.transaction() as connection:
+    with database.reading() as connection:
         return file_warnings.recent_warnings(connection, connector, limit=limit)
 
 
@@ -86,7 +86,7 @@ def acknowledge_file_warnings(database: Database, connector: str, *, now: dateti
 
 def unmapped_codes(database: Database) -> list[UnmappedCode]:
     """Codes to add to a mapping, by reporting party and raw code, most frequent first."""
-    with database.transaction() as connection:
+    with database.reading() as connection:
         return unmapped.unmapped_codes(connection)
 
 
@@ -147,7 +147,7 @@ def runs_page(
     after: int | None = None,
 ) -> RunsPage:
     """A page of runs, newest first, as the console lists them."""
-    with database.transaction() as connection:
+    with database.reading() as connection:
         found = run_history.run_page(
             connection, connector=connector, shown=shown, count=count, before=before, after=after
         )
@@ -193,7 +193,7 @@ def rejects_page(
 ) -> RejectsPage:
     """A page of rejected records, newest first; ``partners``: each connector's partner,
     whose own references for cases a raw line may carry."""
-    with database.transaction() as connection:
+    with database.reading() as connection:
         found = rejects.reject_page(
             connection, connector=connector, state=state, count=count, before=before, after=after
         )

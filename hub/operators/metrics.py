@@ -43,7 +43,7 @@ class StoreTotals:
 
 
 def store_totals(database: Database) -> StoreTotals:
-    with database.transaction() as connection:
+    with database.reading() as connection:
         runs = runs_by_outcome(connection)
         counts = event_counts(connection)
         rejected = rejects_by_connector(connection)

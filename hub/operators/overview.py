@@ -46,7 +46,7 @@ def overview(database: Database) -> Overview:
     revision, head = current_revision(database), head_revision(database)
     if revision is None:
         return Overview(database.safe_url(), None, head)
-    with database.transaction() as connection:
+    with database.reading() as connection:
         by_role = parties_by_role(connection)
         by_status = cases_by_status(connection)
         counts = event_counts(connection)

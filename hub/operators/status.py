@@ -192,7 +192,7 @@ def network_status(
     from hub.store.connector_health import ConnectionStatusReads
 
     outline = outline_of(network)
-    with database.transaction() as connection:
+    with database.reading() as connection:
         return status_of(ConnectionStatusReads(connection), outline, now=now)
 
 

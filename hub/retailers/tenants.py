@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from hub.errors import ConfigurationError, ConflictError, HubError, NextAction, NotFoundError
 from hub.model.parties import Party, PartyRole
-from hub.store.db import Connection
+from hub.store.db import Connection, Database
 from hub.store.parties import get_party, save_party
 from hub.store.tenants import (
     ApiKeyInfo,
@@ -40,6 +40,7 @@ __all__ = [
     "Retailer",
     "add_retailer",
     "authenticate",
+    "authenticate_in",
     "find_retailer",
     "issue_key",
     "revoke_key",
@@ -166,6 +167,29 @@ def revoke_key(connection: Connection, key_id: str, *, now: datetime | None = No
 
 def authenticate(connection: Connection, token: str, *, now: datetime | None = None) -> Retailer:
     """The tenant a token belongs to, or ``InvalidApiKey`` whatever the reason."""
+    retailer, key_id, now = _checked(connection, token, now)
+    if key_id is not None:
+        mark_key_used(connection, key_id, now, resolution=LAST_USED_RESOLUTION)
+    return retailer
+
+
+def authenticate_in(database: Database, token: str, *, now: datetime | None = None) -> Retailer:
+    """``authenticate`` as a request's own units of work: the check only reads, beside
+    SQLite's writer rather than behind it (``Database.reading``); the key's stamp, due at
+    most once a minute, is a write of its own, guarded, so a stale check cannot undo a
+    newer stamp (issue 17, seventeenth pass)."""
+    with database.reading() as connection:
+        retailer, key_id, now = _checked(connection, token, now)
+    if key_id is not None:
+        with database.transaction() as connection:
+            mark_key_used(connection, key_id, now, resolution=LAST_USED_RESOLUTION)
+    return retailer
+
+
+def _checked(
+    connection: Connection, token: str, now: datetime | None
+) -> tuple[Retailer, str | None, datetime]:
+    """The token's tenant, the key's id when its last use is due a stamp, and ``now``."""
     now = now or datetime.now(UTC)
     match = _TOKEN_PATTERN.match(token)
     row = None if match is None else stored_key(connection, match.group(1))
@@ -175,6 +199,5 @@ def authenticate(connection: Connection, token: str, *, now: datetime | None = N
     if row is None or not matches or row.revoked_at is not None:
         raise InvalidApiKey()
     assert match is not None
-    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
-        mark_key_used(connection, match.group(1), now, resolution=LAST_USED_RESOLUTION)
-    return row.retailer
+    due = row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION
+    return row.retailer, match.group(1) if due else None, now

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlchemyError
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from hub.errors import ConfigurationError
 from hub.store import urls
@@ -62,9 +62,46 @@ def after_commit(connection: Connection, hook: Callable[[], None]) -> None:
         hooks.append(hook)
 
 
+_READING = "hub.reading"
+"""Set in a connection's info by ``Database.reading()`` for its one transaction."""
+_ALONE = "hub.alone"
+"""Set in a connection's info by ``HeldConnection.alone()`` for its one unit."""
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
-    """The settings of every SQLite connection, the plain reads' as well (hub.store.urls)."""
+    """The settings of every SQLite connection, the plain reads' as well (hub.store.urls);
+    then the driver's own transaction handling off, so that ``_sqlite_begin`` says when
+    a transaction begins. The driver's legacy handling sent BEGIN only before the first
+    INSERT, UPDATE or DELETE: a unit's reads before its first write ran outside its
+    transaction, and another writer could commit between them and the write, which then
+    wrote from a stale read (a case's status moved backwards: issue 17, seventeenth pass,
+    ``tests/test_store_transactions.py``)."""
     urls.sqlite_pragmas(dbapi_connection)
+    dbapi_connection.isolation_level = None
+
+
+def _sqlite_begin(pooled: PoolProxiedConnection) -> None:
+    """Every SQLite transaction begins at once, before its first read. A unit of work
+    takes the writer's lock there (``BEGIN IMMEDIATE``, waited for by the busy timeout),
+    so nothing another writer commits can come between what it reads and what it
+    writes. A deferred BEGIN would read in a snapshot and fail its first write at once
+    (SQLITE_BUSY, not waited for) whenever another writer committed after that snapshot.
+    A read-only unit (``Database.reading()``) begins deferred: in WAL it reads one
+    snapshot beside the writer and never waits for it. A held connection's ``alone()``
+    unit (one write, or only reads) begins nothing: each statement its own transaction,
+    as PostgreSQL's autocommit runs it, and as the driver ran it before.
+
+    The dialect's ``do_begin`` (the pool's connection, whose info is the unit's), not
+    the engine's "begin" event: a listener of the engine's events makes SQLAlchemy
+    dispatch its events around every statement (about 2 % of a small file's
+    instructions), and a failure here is SQLAlchemy's ``OperationalError``, a
+    ``StoreBusy``, as any statement's."""
+    info = pooled.info
+    if info.get(_ALONE):
+        return
+    driver = pooled.driver_connection
+    assert driver is not None
+    driver.execute("BEGIN" if info.get(_READING) else "BEGIN IMMEDIATE")
 
 
 class Database:
@@ -78,6 +115,7 @@ class Database:
             raise ConfigurationError(f"cannot use database URL: {exc}") from exc
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            self.engine.dialect.do_begin = _sqlite_begin  # type: ignore[method-assign,assignment]
         elif self.engine.dialect.name != "postgresql":
             raise ConfigurationError(
                 f"unsupported database {self.engine.dialect.name!r}: use SQLite or PostgreSQL"
@@ -104,6 +142,22 @@ class Database:
             yield connection
         for hook in hooks:  # committed, and the connection back in the pool
             hook()
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A unit of work that only reads: one consistent snapshot, as ``transaction()``
+        gives, but on SQLite without the writer's lock, so that it never waits for a
+        writer (nor a writer for it). A write in it is a mistake: on SQLite it fails
+        whenever another writer committed since the unit began. PostgreSQL: the same
+        transaction as ``transaction()``."""
+        with self.engine.connect() as connection:
+            connection.info[_READING] = True
+            try:
+                with connection.begin():
+                    yield connection
+            finally:
+                if not connection.invalidated:
+                    connection.info.pop(_READING, None)
 
     @contextmanager
     def held(self) -> Iterator[HeldConnection]:
@@ -164,10 +218,18 @@ class HeldConnection:
         and no COMMIT round trip. A small file of a run paid three such units (its read
         state, its archive, its acknowledged mark), a BEGIN and a COMMIT each: 6 of its
         23 round trips (issue 17, sixteenth pass). Not for two writes that must commit
-        together. On SQLite, ``transaction()`` itself: in this process, nothing to save."""
+        together. On SQLite, no BEGIN either (``_sqlite_begin``): the one write is its
+        own transaction, the reads need none, and a BEGIN and a COMMIT cost a small file
+        of a run 2.5 % of its instructions (issue 17, seventeenth pass)."""
         if not self._server:
-            with self.transaction() as connection:
-                yield connection
+            info = self._connection.info
+            info[_ALONE] = True
+            try:
+                with self.transaction() as connection:
+                    yield connection
+            finally:
+                if not self._connection.invalidated:
+                    info.pop(_ALONE, None)
             return
         driver = self._connection.connection.driver_connection
         assert driver is not None

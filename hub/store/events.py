@@ -120,6 +120,13 @@ def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
 _HEADS = select(*HEAD_COLUMNS).where(cases.c.reference.in_(bindparam("references", expanding=True)))
 """Built once: building a statement costs more than a small file's query (issue 17)."""
 
+_LOCKED_HEADS = _HEADS.order_by(cases.c.id).with_for_update()
+"""PostgreSQL's: the heads read locks the cases (in the ids' order) until the commit, so
+that no other writer moves a case between this read and the move written from it; a
+rival's status read before and written after it was moved back (issue 17, seventeenth
+pass, ``tests/test_store_transactions.py``). SQLite's transaction holds the one writer's
+lock from its BEGIN (hub.store.db)."""
+
 _MOVE = (
     update(cases)
     .where(cases.c.id == bindparam("case_id"))
@@ -143,8 +150,9 @@ def _case_heads(
     """The cases' heads by reference: those ``read`` already, the others read now."""
     heads = {reference: read[reference] for reference in references & read.keys()}
     wanted = sorted(references - heads.keys())
+    statement = _LOCKED_HEADS if connection.dialect.name == "postgresql" else _HEADS
     for chunk in chunks(wanted):
-        rows = connection.execute(_HEADS, {"references": list(chunk)})
+        rows = connection.execute(statement, {"references": list(chunk)})
         # By position: a row's values by name go through an AttributeError each in
         # SQLAlchemy's rows, half of reading a large file's heads (issue 17).
         for row in rows:

@@ -80,7 +80,7 @@ def cases_list(
         quiet_since=now - STALE_AFTER if _flag(stale) else None,
         dead_letters=_flag(dead),
     )
-    with database.transaction() as connection:
+    with database.reading() as connection:
         if q.strip() and not (status or retailer or partner or only is not None or stale or dead):
             exact = stored_reference(connection, q)
             if exact is not None:
@@ -141,7 +141,7 @@ def case_messages_page(request: Request, session: Session, reference: str) -> Re
     parcels it knows, and the connectors of the case's parties."""
     database = database_of(request)
     network = network_of(request)
-    with database.transaction() as connection:
+    with database.reading() as connection:
         stored = stored_reference(connection, reference)
         if stored is None:
             return page(
@@ -177,7 +177,7 @@ def case_messages_page(request: Request, session: Session, reference: str) -> Re
 @router.get("/cases/{reference}")
 def case_page(request: Request, session: Session, reference: str) -> Response:
     database = database_of(request)
-    with database.transaction() as connection:
+    with database.reading() as connection:
         stored = stored_reference(connection, reference)
         if stored is not None and stored != reference:  # me-000123: the case's own page
             return RedirectResponse(f"{CONSOLE_PATH}/cases/{quote(stored)}", 303)

@@ -60,7 +60,7 @@ def health(request: Request, session: Session, refresh: int = 0) -> Response:
     status: NetworkStatus | None = None
     if network is not None:
         status = network_status(database, network, now=now)
-    with database.transaction() as connection:
+    with database.reading() as connection:
         by_status = count_cases_by_status(connection)
         totals = run_totals_since(connection, now - WINDOW)
     connectors = (

@@ -47,7 +47,7 @@ def clock_of(request: Request) -> Clock:
 
 def party_names(database: Database) -> dict[str, str]:
     """Party ids to names: the pages show names, the store keeps ids."""
-    with database.transaction() as connection:
+    with database.reading() as connection:
         return {party.id: party.name for party in list_parties(connection)}
 
 
