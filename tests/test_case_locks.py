@@ -3,10 +3,8 @@ on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
-import psycopg
 import pytest
 from sqlalchemy import select
 
@@ -15,6 +13,7 @@ from hub.store.cases import get_case, get_cases, lock_cases, open_case
 from hub.store.db import Database
 from hub.store.tables import cases
 from tests.factories import make_case, register_network
+from tests.locks import assert_case_held
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCES = ("ME-000201", "ME-000202", "BM-000203")
@@ -68,24 +67,7 @@ def test_a_locked_case_keeps_a_concurrent_writer_out_until_the_commit(opened: Da
     (a case not named stays free)."""
     with opened.transaction() as connection:
         lock_cases(connection, [REFERENCES[0]])
-        if opened.dialect == "sqlite":
-            path = opened.sqlite_file()
-            assert path is not None
-            other = sqlite3.connect(path, timeout=0)
-            try:
-                with pytest.raises(sqlite3.OperationalError, match="locked"):
-                    other.execute("UPDATE cases SET updated_at = updated_at")
-            finally:
-                other.close()
-        else:
-            url = opened.engine.url.set(drivername="postgresql").render_as_string(
-                hide_password=False
-            )
-            with psycopg.connect(url, autocommit=True) as rival:
-                wanted = "SELECT id FROM cases WHERE reference = %s FOR UPDATE NOWAIT"
-                with pytest.raises(psycopg.errors.LockNotAvailable):
-                    rival.execute(wanted, (REFERENCES[0],))
-                assert rival.execute(wanted, (REFERENCES[1],)).fetchall()
+        assert_case_held(opened, REFERENCES[0], free=REFERENCES[1])
     # Committed: the lock is gone.
     with opened.transaction() as connection:
         lock_cases(connection, [REFERENCES[0]])

@@ -5,7 +5,6 @@ for entries not filled yet, and never stored for an entry an uncommitted one pre
 from __future__ import annotations
 
 import random
-import sqlite3
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from hub.store.tables import cases, events, feed_entries
 from tests.api_support import Hub, Tenant, case_json, make_hub
 from tests.conftest import empty_tables
 from tests.factories import T0, case_event
+from tests.locks import assert_writer_held
 
 REFERENCES = ["ME-000001", "ME-000002", "ME-000003", "ME-000004", "BM-000001", "BM-000002"]
 CASE_STATUSES = [status.value for status in CaseStatus]
@@ -390,12 +390,7 @@ def test_an_item_read_before_an_erasure_began_is_not_stored(hub: Hub) -> None:
         if path is not None:
             # SQLite: the fill's unit holds the writer's lock from its BEGIN (issue 17,
             # seventeenth pass): no erasure can be recorded meanwhile; it waits.
-            other_file = sqlite3.connect(path, timeout=0)
-            try:
-                with pytest.raises(sqlite3.OperationalError, match="locked"):
-                    other_file.execute("UPDATE cases SET updated_at = updated_at")
-            finally:
-                other_file.close()
+            assert_writer_held(path)
         elif not erasing:
             with hub.database.transaction() as other:
                 erasure_store.record_request(other, case_id, by="test", at=T0)

@@ -8,16 +8,15 @@ what it had read, stale (issue 17, seventeenth pass)."""
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
-import psycopg
 import pytest
 from sqlalchemy import select
 
+from hub.model.event import Event
 from hub.partners.resolve import resolve_cases
 from hub.store import case_links, events
 from hub.store.cases import get_case, open_case
@@ -25,6 +24,7 @@ from hub.store.db import Database
 from hub.store.events import CaseHead, append_events
 from hub.store.tables import cases
 from tests.factories import T0, case_event, make_case, register_network
+from tests.locks import assert_case_held
 
 REFERENCE = "ME-000123"
 RIVAL_GIVEN = 1.0
@@ -74,11 +74,34 @@ def _rival_between_read_and_write(
     return thread
 
 
+def _appending(rival: Database, event: Event) -> tuple[Callable[[], None], list[Exception]]:
+    """The rival's work, storing ``event`` in a unit of its own, and the list where a
+    failure of it is kept (a thread's exception would be lost)."""
+    failures: list[Exception] = []
+
+    def append() -> None:
+        try:
+            with rival.transaction() as connection:
+                append_events(connection, [event])
+        except Exception as exc:  # noqa: BLE001 - reported by the test, not lost in the thread
+            failures.append(exc)
+
+    return append, failures
+
+
 def _status_and_timeline(database: Database) -> tuple[str | None, Any, list[str]]:
     with database.reading() as connection:
         record = get_case(connection, REFERENCE)
         timeline = [event.id for event in events.events_of_case(connection, record.id)]
     return record.status, record.status_at, timeline
+
+
+def _assert_the_later_status_kept(database: Database, earlier: Event, later: Event) -> None:
+    """The case keeps the rival's later status, and the rival's event was stored after
+    the unit's: it waited for the unit's commit."""
+    status, status_at, timeline = _status_and_timeline(database)
+    assert (status, status_at) == (later.status.value if later.status else None, later.occurred_at)
+    assert timeline[1:] == [earlier.id, later.id]
 
 
 def test_a_status_a_rival_committed_after_the_heads_read_is_not_moved_back(
@@ -89,25 +112,14 @@ def test_a_status_a_rival_committed_after_the_heads_read_is_not_moved_back(
     ``in_repair``, the maximum of its events in the timeline's order."""
     earlier = case_event("received", T0 + timedelta(hours=1))
     later = case_event("in_repair", T0 + timedelta(hours=2))
-    failures: list[Exception] = []
-
-    def rival_appends() -> None:
-        try:
-            with rival.transaction() as connection:
-                append_events(connection, [later])
-        except Exception as exc:  # noqa: BLE001 - reported by the test, not lost in the thread
-            failures.append(exc)
-
+    rival_appends, failures = _appending(rival, later)
     thread = _rival_between_read_and_write(monkeypatch, events, "_case_heads", rival_appends)
     with database.transaction() as connection:
         stored = append_events(connection, [earlier])
     thread.join()
     assert failures == []
     assert stored.stored_ids == [earlier.id]
-    status, status_at, timeline = _status_and_timeline(database)
-    assert (status, status_at) == ("in_repair", later.occurred_at)
-    # The rival waited for the unit's commit: its event stored after the unit's.
-    assert timeline[1:] == [earlier.id, later.id]
+    _assert_the_later_status_kept(database, earlier, later)
 
 
 def test_heads_read_with_the_named_cases_links_hold_until_the_commit(
@@ -118,15 +130,7 @@ def test_heads_read_with_the_named_cases_links_hold_until_the_commit(
     after that read must not be moved back either."""
     earlier = case_event("received", T0 + timedelta(hours=1))
     later = case_event("in_repair", T0 + timedelta(hours=2))
-    failures: list[Exception] = []
-
-    def rival_appends() -> None:
-        try:
-            with rival.transaction() as connection:
-                append_events(connection, [later])
-        except Exception as exc:  # noqa: BLE001 - reported by the test, not lost in the thread
-            failures.append(exc)
-
+    rival_appends, failures = _appending(rival, later)
     thread = _rival_between_read_and_write(monkeypatch, case_links, "_known_links", rival_appends)
     with database.transaction() as connection:
         heads: dict[str, CaseHead] = {}
@@ -136,9 +140,7 @@ def test_heads_read_with_the_named_cases_links_hold_until_the_commit(
     thread.join()
     assert failures == []
     assert stored.stored_ids == [earlier.id]
-    status, status_at, timeline = _status_and_timeline(database)
-    assert (status, status_at) == ("in_repair", later.occurred_at)
-    assert timeline[1:] == [earlier.id, later.id]
+    _assert_the_later_status_kept(database, earlier, later)
 
 
 def test_a_unit_that_has_only_read_keeps_other_writers_out(
@@ -149,26 +151,9 @@ def test_a_unit_that_has_only_read_keeps_other_writers_out(
     locks the cases it read (a case not read stays free)."""
     with database.transaction() as connection:
         connection.execute(select(cases.c.id)).all()
-        if database.dialect == "sqlite":
-            path = database.sqlite_file()
-            assert path is not None
-            other = sqlite3.connect(path, timeout=0)
-            try:
-                with pytest.raises(sqlite3.OperationalError, match="locked"):
-                    other.execute("UPDATE cases SET updated_at = updated_at")
-            finally:
-                other.close()
-        else:
+        if database.dialect == "postgresql":
             events._case_heads(connection, {REFERENCE}, {})
-            url = database.engine.url.set(drivername="postgresql").render_as_string(
-                hide_password=False
-            )
-            wanted = "SELECT id FROM cases WHERE reference = %s FOR UPDATE NOWAIT"
-            with (
-                psycopg.connect(url, autocommit=True) as other_pg,
-                pytest.raises(psycopg.errors.LockNotAvailable),
-            ):
-                other_pg.execute(wanted, (REFERENCE,))
+        assert_case_held(database, REFERENCE)
 
 
 def test_a_reading_unit_reads_beside_a_writer_without_waiting(
