@@ -308,6 +308,27 @@ def driver_rows(
     driver connection; its rows as the driver gives them (none for a statement without).
     ``binary``: the rows in PostgreSQL's binary format (psycopg's option), where the text
     format would cost a decoding of every byte (a bytea's hexadecimal)."""
+    return _run(connection, sql, arguments, binary)[0]
+
+
+def driver_changes(
+    connection: Connection, sql: str, arguments: Sequence[Any] | Mapping[str, Any] = ()
+) -> int:
+    """``driver_rows`` for a statement that returns no rows: the rows it changed, as the
+    driver counts them (on SQLite an insert's row skipped on a conflict counts none, and
+    rows a trigger writes are not counted)."""
+    return _run(connection, sql, arguments, False)[1]
+
+
+def _run(
+    connection: Connection,
+    sql: str,
+    arguments: Sequence[Any] | Mapping[str, Any],
+    binary: bool,
+) -> tuple[list[tuple[Any, ...]], int]:
+    """A driver statement run on a cursor announced to the engine's listeners, the
+    driver's error wrapped as SQLAlchemy's: its rows (none for a statement without) and
+    the driver's count of the rows it changed."""
     cursor = _cursor(connection)
     _announce(connection, cursor, sql, arguments, many=False)
     try:
@@ -318,29 +339,12 @@ def driver_rows(
         rows = cast(
             "list[tuple[Any, ...]]", cursor.fetchall() if cursor.description is not None else []
         )
-    except connection.dialect.loaded_dbapi.Error as error:
-        raise _wrapped(connection, cursor, sql, arguments, error) from error
-    finally:
-        cursor.close()
-    return rows
-
-
-def driver_changes(
-    connection: Connection, sql: str, arguments: Sequence[Any] | Mapping[str, Any] = ()
-) -> int:
-    """``driver_rows`` for a statement that returns no rows: the rows it changed, as the
-    driver counts them (on SQLite an insert's row skipped on a conflict counts none, and
-    rows a trigger writes are not counted)."""
-    cursor = _cursor(connection)
-    _announce(connection, cursor, sql, arguments, many=False)
-    try:
-        cursor.execute(sql, arguments)
         changed = int(cursor.rowcount)
     except connection.dialect.loaded_dbapi.Error as error:
         raise _wrapped(connection, cursor, sql, arguments, error) from error
     finally:
         cursor.close()
-    return changed
+    return rows, changed
 
 
 def _cursor(connection: Connection) -> Any:
