@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import random
 import threading
 import time
@@ -17,7 +18,7 @@ from sqlalchemy import Select, select, update
 from hub.api import feed as feed_route
 from hub.api.models import FeedPageOut
 from hub.model import Event, EventType, ShipmentStatus, stable_event_id
-from hub.retailers.cursors import CursorKind, decode_cursor, encode_cursor
+from hub.retailers.cursors import CursorKind, _keyed_tag, decode_cursor, encode_cursor
 from hub.retailers.feed import fill_feed_statuses, item_json, read_feed
 from hub.store import feed as store_feed
 from hub.store.db import Database
@@ -171,6 +172,40 @@ def test_a_cursor_issued_in_the_earlier_format_resumes_at_the_same_place(hub: Hu
     assert [item["event_id"] for item in _page(hub, legacy)["items"]] == []
     second = decode_cursor(key, CursorKind.FEED, everything[1]["cursor"], arity=2)
     assert _page(hub, str(serializer.dumps(list(second))))["items"] == everything[2:]
+
+
+def test_a_base64_cursor_issued_before_resumes_at_the_same_place(hub: Hub) -> None:
+    """Retailers hold cursors whose tag is in URL-safe base64 (the format issued before
+    the hexadecimal one, made here by the standard library's base64): each resumes the
+    feed after the same item as the cursor issued now for it, and the page's bytes are
+    the same but for nothing (its next cursor is the page's own last item's)."""
+    for n in range(1, 6):
+        _open(hub, f"ME-{n:06d}")
+    everything = _page(hub)["items"]
+    key = hub.me.retailer.cursor_key
+    for item in everything:
+        position = decode_cursor(key, CursorKind.FEED, item["cursor"], arity=2)
+        old = _base64_cursor(key, position)
+        assert len(old) == len(item["cursor"]) - 12
+        params = [{"after": after, "limit": 100} for after in (old, item["cursor"])]
+        pages = [hub.client.get("/v1/feed", params=p, headers=hub.me.headers) for p in params]
+        assert pages[0].status_code == 200, pages[0].text
+        if item is not everything[-1]:
+            assert pages[0].content == pages[1].content
+        else:  # no item after it: each page gives back the cursor it was given
+            assert pages[0].json() == {"items": [], "next_cursor": old, "has_more": False}
+    first = decode_cursor(key, CursorKind.FEED, everything[0]["cursor"], arity=2)
+    wrong = _base64_cursor(hub.bm.retailer.cursor_key, first)
+    response = hub.client.get("/v1/feed", params={"after": wrong}, headers=hub.me.headers)
+    assert response.status_code == 404
+
+
+def _base64_cursor(key: bytes, position: tuple[int, ...]) -> str:
+    """A feed cursor as issued before: its digits, then its tag in URL-safe base64."""
+    body = "_".join(map(str, position)).encode("ascii")
+    tag = _keyed_tag(key, CursorKind.FEED).copy()
+    tag.update(body)
+    return (body + base64.urlsafe_b64encode(tag.digest())).decode("ascii")
 
 
 @pytest.mark.parametrize("limit", [0, 501, -1])

@@ -1,10 +1,12 @@
-"""Cursors: the format issued now (digits and a keyed BLAKE2s tag) reads back only for
-the tenant and list it was made for, every other text is an ``UnknownCursor``, and the
-cursors issued before (itsdangerous's format, made here by itsdangerous itself) still
-read back."""
+"""Cursors: the format issued now (digits and a keyed BLAKE2s tag in hexadecimal) reads
+back only for the tenant and list it was made for, every other text is an
+``UnknownCursor``, and the cursors issued before (the same tag in URL-safe base64, made
+here by the standard library's base64; itsdangerous's format, made here by itsdangerous
+itself) still read back."""
 
 from __future__ import annotations
 
+import base64
 import string
 
 import pytest
@@ -17,6 +19,7 @@ from hub.retailers.cursors import (
     CursorKind,
     UnknownCursor,
     _keyed_tag,
+    _tag_hex,
     _tag_text,
     decode_cursor,
     encode_cursor,
@@ -43,6 +46,15 @@ def _legacy(kind: CursorKind, values: tuple[int, ...], key: bytes = KEY) -> str:
     return str(serializer.dumps(list(values)))
 
 
+def _base64(kind: CursorKind, values: tuple[int, ...], key: bytes = KEY) -> str:
+    """A cursor as the hub issued them from the tenth pass of issue 17 to its seventeenth:
+    the same digits and tag, the tag in URL-safe base64 (written here by ``base64``)."""
+    body = "_".join(map(str, values)).encode("ascii")
+    tag = _keyed_tag(key, kind).copy()
+    tag.update(body)
+    return (body + base64.urlsafe_b64encode(tag.digest())).decode("ascii")
+
+
 def _refused(text: str, *, kind: CursorKind = CursorKind.FEED, arity: int = 2) -> bool:
     with pytest.raises(UnknownCursor):
         decode_cursor(KEY, kind, text, arity=arity)
@@ -59,11 +71,13 @@ def test_a_cursor_reads_back_its_values_and_is_short_url_safe_text(
     assert len(text) <= MAX_CURSOR_LENGTH
 
 
-def test_a_cursor_is_the_digits_and_a_144_bit_tag() -> None:
+def test_a_cursor_is_the_digits_and_a_144_bit_tag_in_hexadecimal() -> None:
     text = encode_cursor(KEY, CursorKind.FEED, (0, 5000123))
     assert text.startswith("0_5000123")
-    assert len(text) == len("0_5000123") + 24
-    assert len(encode_cursor(KEY, CursorKind.CASE_LIST, (42,))) == 2 + 24
+    assert len(text) == len("0_5000123") + 36
+    assert set(text[-36:]) <= set("0123456789abcdef")
+    assert len(encode_cursor(KEY, CursorKind.CASE_LIST, (42,))) == 2 + 36
+    assert text[-36:] == bytes.fromhex(text[-36:]).hex()  # one text per tag: lowercase
 
 
 @given(page=st.lists(positions | repetitive, max_size=30), kind=kinds)
@@ -152,19 +166,21 @@ def test_every_character_of_a_cursor_changed_is_unknown() -> None:
     for index, char in enumerate(first):
         for other in ALPHABET.replace(char, ""):
             assert _refused(first[:index] + other + first[index + 1 :])
-    assert _refused(second[:-24] + first[-24:])
-    assert _refused(first[:-24] + second[-24:])
+    assert _refused(second[:-36] + first[-36:])
+    assert _refused(first[:-36] + second[-36:])
+    assert _refused(first[:-36] + first[-36:].upper())
 
 
 def test_values_never_issued_are_unknown_even_under_a_genuine_tag() -> None:
     """Texts this writer never makes (a sign, leading zeros, spaces, an empty field,
     non-ASCII digits), tagged with the tenant's own key: refused all the same."""
     keyed = _keyed_tag(KEY, CursorKind.FEED)
-    for body in ("-1_5", "0_-5", "00_5", "0_05", "+1_5", " 1_5", "1__5", "_1_5", "1_5_", "1_"):
-        tagged = body + _tag_text(keyed, body.encode("ascii")).decode("ascii")
-        assert _refused(tagged)
-    arabic = "١_٥"
-    assert _refused(arabic + _tag_text(keyed, arabic.encode("utf-8")).decode("ascii"))
+    for tag in (_tag_hex, _tag_text):
+        for body in ("-1_5", "0_-5", "00_5", "0_05", "+1_5", " 1_5", "1__5", "_1_5", "1_5_", "1_"):
+            tagged = body + tag(keyed, body.encode("ascii")).decode("ascii")
+            assert _refused(tagged)
+        arabic = "١_٥"
+        assert _refused(arabic + tag(keyed, arabic.encode("utf-8")).decode("ascii"))
 
 
 @given(text=st.text(max_size=250) | st.text(ALPHABET + "._", max_size=250))
@@ -186,6 +202,58 @@ def test_made_up_texts_are_unknown(text: str) -> None:
 def test_a_text_too_long_is_unknown_before_any_check() -> None:
     text = encode_cursor(KEY, CursorKind.FEED, (0, 1))
     assert _refused(text + "0" * (MAX_CURSOR_LENGTH - len(text) + 1))
+
+
+# --- The format issued before: the same tag in base64, still read --------------------
+
+
+@given(position=positions | repetitive, kind=kinds)
+def test_a_base64_cursor_issued_before_still_reads_back(
+    position: tuple[int, int], kind: CursorKind
+) -> None:
+    """The same digits with the tag in URL-safe base64 read back as the same position,
+    for the tenant and list it was made for only, at both arities' checks."""
+    text = _base64(kind, position)
+    assert len(text) == len(encode_cursor(KEY, kind, position)) - 12
+    assert decode_cursor(KEY, kind, text, arity=2) == position
+    assert _refused(_base64(kind, position, OTHER_KEY), kind=kind)
+    other = CursorKind.CASE_LIST if kind is CursorKind.FEED else CursorKind.FEED
+    assert _refused(text, kind=other)
+    assert _refused(text, kind=kind, arity=1)
+    single = _base64(kind, position[:1])
+    assert decode_cursor(KEY, kind, single, arity=1) == position[:1]
+
+
+@given(
+    position=positions,
+    index=st.integers(0, 200),
+    replacement=st.sampled_from(ALPHABET + ".=+/ ~%é"),
+)
+def test_a_base64_cursor_with_one_character_changed_is_unknown(
+    position: tuple[int, int], index: int, replacement: str
+) -> None:
+    text = _base64(CursorKind.FEED, position)
+    index %= len(text)
+    changed = text[:index] + replacement + text[index + 1 :]
+    if changed != text:
+        assert _refused(changed)
+
+
+def test_tags_of_one_format_are_not_taken_for_the_other() -> None:
+    """One position's tag, in either format, after another position's digits; a cursor
+    cut or extended by the 12 characters the formats differ by; every character of a
+    base64 cursor changed: all refused."""
+    hexed = encode_cursor(KEY, CursorKind.FEED, (0, 41))
+    old = _base64(CursorKind.FEED, (0, 41))
+    assert decode_cursor(KEY, CursorKind.FEED, hexed[:-36] + old[-24:], arity=2) == (0, 41)
+    for tag in (hexed[-36:], old[-24:]):
+        assert _refused("0_42" + tag)
+        assert _refused("1_41" + tag)
+    assert _refused(hexed[:-12])
+    assert _refused(old + hexed[-12:])
+    for index, char in enumerate(old):
+        for other in ALPHABET.replace(char, ""):
+            assert _refused(old[:index] + other + old[index + 1 :])
 
 
 # --- The format issued before: itsdangerous's, still read ---------------------------

@@ -1,23 +1,31 @@
 """Opaque, signed cursors: a position a tenant was given, which only that tenant can use.
 
 A cursor is the position's integers, in decimal, joined by ``_``, followed by a 144-bit
-keyed BLAKE2s tag of them in URL-safe base64 (24 characters, no padding): for instance
+keyed BLAKE2s tag of them in lowercase hexadecimal (36 characters): for instance
 ``0_5000123`` then the tag. The tag's key is derived from the tenant's own cursor key
 and what the cursor points into, so a client cannot forge or edit a position, a
 case-list cursor is no feed cursor, and another tenant's cursor fails the check exactly
 like a made-up one: all are an ``UnknownCursor``, which the API answers as not found.
 
-Cursors issued before this format (itsdangerous's URL-safe serializer, HMAC-SHA1 under
-the same tenant key, salted by the list) are still read: retailers keep the last one
-they were given. Such a cursor always holds a ``.`` (between its payload and its
-signature, or before a compressed payload), which this format never holds, so the two
-are told apart by that character alone. Each is checked only as its own format.
+Cursors issued before are still read: retailers keep the last one they were given.
+
+- The same digits and the same tag in URL-safe base64 (24 characters, no padding),
+  issued from the tenth pass of issue 17 to its seventeenth. A text is checked as this
+  format when it is not as the hexadecimal one: each holds its tag at its end, and a
+  text checked as the wrong one fails its tag like a made-up one.
+- itsdangerous's URL-safe serializer (HMAC-SHA1 under the same tenant key, salted by
+  the list), issued before that. Such a cursor always holds a ``.`` (between its
+  payload and its signature, or before a compressed payload), which the other two never
+  hold, so it is told apart by that character alone and checked only as its own format.
 
 Why a format of its own: a feed page carries 500 cursors, and itsdangerous's (compact
 JSON, base64, an HMAC-SHA1 through the ``hmac`` module's Python wrapper) cost about
 26,000 instructions each, more than half of a page (docs/performance.md, Feed, tenth
 pass). The digits are formatted by one C call and the tag is one copy of a keyed state,
-one update and one digest, all in C.
+one update and one digest, all in C. Why hexadecimal: the base64 and its translation to
+the URL-safe alphabet were two C calls more a cursor, about a tenth of a page of 500's
+instructions, for 12 characters less a cursor (docs/performance.md, Feed, eighteenth
+pass).
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ import binascii
 import hashlib
 import hmac
 import re
+from collections.abc import Callable
 from enum import IntEnum
 from functools import lru_cache
 
@@ -38,9 +47,10 @@ MAX_CURSOR_LENGTH = 200
 """Longer text cannot be a cursor; checked before decoding anything."""
 
 TAG_SIZE = 18
-"""The tag's bytes: 144 bits, beyond any forgery; a multiple of 3, so its base64 has no
-padding and no unused bits (one text per tag)."""
+"""The tag's bytes: 144 bits, beyond any forgery; a multiple of 3, so the base64 of the
+cursors issued before has no padding and no unused bits (one text per tag)."""
 
+_TAG_HEX = TAG_SIZE * 2
 _TAG_TEXT = TAG_SIZE * 4 // 3
 _SEPARATOR = "_"
 _LEGACY_MARK = "."
@@ -79,10 +89,17 @@ def _keyed_tag(key: bytes, kind: CursorKind) -> hashlib.blake2s:
 
 
 def _tag_text(keyed: hashlib.blake2s, body: bytes) -> bytes:
-    """The tag of ``body`` in URL-safe base64."""
+    """The tag of ``body`` in URL-safe base64, as the cursors issued before held it."""
     tag = keyed.copy()
     tag.update(body)
     return binascii.b2a_base64(tag.digest(), newline=False).translate(_URL_SAFE)
+
+
+def _tag_hex(keyed: hashlib.blake2s, body: bytes) -> bytes:
+    """The tag of ``body`` in lowercase hexadecimal, as cursors hold it now."""
+    tag = keyed.copy()
+    tag.update(body)
+    return binascii.hexlify(tag.digest())
 
 
 def encode_cursor(key: bytes, kind: CursorKind, values: tuple[int, ...]) -> str:
@@ -91,7 +108,7 @@ def encode_cursor(key: bytes, kind: CursorKind, values: tuple[int, ...]) -> str:
     if not values or not all(type(value) is int and value >= 0 for value in values):
         raise ValueError("a cursor holds one or more non-negative integers")
     body = _SEPARATOR.join(map(str, values)).encode("ascii")
-    return (body + _tag_text(_keyed_tag(key, kind), body)).decode("ascii")
+    return (body + _tag_hex(_keyed_tag(key, kind), body)).decode("ascii")
 
 
 def encode_cursors(key: bytes, kind: CursorKind, positions: list[tuple[int, int]]) -> list[str]:
@@ -103,10 +120,11 @@ def cursor_texts(key: bytes, kind: CursorKind, positions: list[tuple[int, int]])
     """The cursors of a page's positions as ASCII bytes (``encode_cursor``'s texts,
     encoded), for a page written as bytes: neither a decode here nor an encode in the
     page (two C calls an item, about 0.8 M instructions a feed page of 500). The keyed
-    state is found once for the page, each pair's digits formatted by one call."""
+    state is found once for the page, each pair's digits formatted by one call, each tag
+    written by one (``hexlify``)."""
     keyed = _keyed_tag(key, kind)
     copy = keyed.copy
-    b2a = binascii.b2a_base64
+    hexlify = binascii.hexlify
     texts = []
     for first, second in positions:
         if type(first) is not int or type(second) is not int or first < 0 or second < 0:
@@ -114,7 +132,7 @@ def cursor_texts(key: bytes, kind: CursorKind, positions: list[tuple[int, int]])
         body = b"%d_%d" % (first, second)
         tag = copy()
         tag.update(body)
-        texts.append((body + b2a(tag.digest(), newline=False)).translate(_URL_SAFE))
+        texts.append(body + hexlify(tag.digest()))
     return texts
 
 
@@ -131,14 +149,33 @@ def decode_cursor(key: bytes, kind: CursorKind, text: str, *, arity: int) -> tup
 
 
 def _values(key: bytes, kind: CursorKind, text: str) -> tuple[int, ...]:
-    """The values of a cursor of this format, its tag checked first."""
-    body, tag = text[:-_TAG_TEXT].encode("ascii"), text[-_TAG_TEXT:].encode("ascii")
-    if not body or not hmac.compare_digest(_tag_text(_keyed_tag(key, kind), body), tag):
+    """The values of a cursor of this format or of the base64 one issued before, its
+    tag checked first: as hexadecimal, else as base64 (a genuine cursor of either fails
+    the other's check as a made-up text would)."""
+    keyed = _keyed_tag(key, kind)
+    body = _tagged_body(keyed, text, _TAG_HEX, _tag_hex)
+    if body is None:
+        body = _tagged_body(keyed, text, _TAG_TEXT, _tag_text)
+    if body is None:
         raise UnknownCursor()
     fields = body.decode("ascii").split(_SEPARATOR)
     if not all(_DECIMAL.fullmatch(field) for field in fields):
         raise UnknownCursor()  # never issued: a tag this key made holds only such digits
     return tuple(int(field) for field in fields)
+
+
+def _tagged_body(
+    keyed: hashlib.blake2s,
+    text: str,
+    size: int,
+    write: Callable[[hashlib.blake2s, bytes], bytes],
+) -> bytes | None:
+    """The text less its last ``size`` characters if those are the tag ``write`` makes
+    of the rest (compared in constant time); None otherwise."""
+    body, tag = text[:-size].encode("ascii"), text[-size:].encode("ascii")
+    if not body or not hmac.compare_digest(write(keyed, body), tag):
+        return None
+    return body
 
 
 _HMAC_SHA1 = HMACAlgorithm("sha1")
