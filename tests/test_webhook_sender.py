@@ -30,6 +30,7 @@ from urllib3 import exceptions as wire_errors
 
 from adapters.transports.http.errors import DeliveryRejected, PartnerUnavailable, ResponseTooLarge
 from adapters.transports.http.from_spec import transport_from_spec
+from adapters.transports.http.post import HttpPostTransport
 from adapters.transports.http.settings import Credential, HttpPostSettings
 from adapters.transports.http.spec import HttpPostTransportSpec, WebhookTransportSpec
 from adapters.transports.http.webhook import WebhookTransport, _as_httpx_errors
@@ -259,6 +260,48 @@ def test_an_answer_without_encoding_is_read_as_urllib3_hands_it_over(
         (201, b"hello world"),
     ]
     assert decoded == [201]  # the encoded answer only
+
+
+def test_each_answer_read_whole_gives_its_connection_back() -> None:
+    """Answers read whole, with a body and without: each exchange closes its answer (the
+    stream closed directly, not through httpx's ``Response.close``), so that every
+    request goes out on the one kept-alive connection (issue 17)."""
+    with_body = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"
+    with recording(answers=[with_body, ANSWER]) as wire:
+        sender = WebhookTransport(settings(wire.url))
+        try:
+            receipts = [sender.send(a_webhook(f"msg_{number}")) for number in range(3)]
+        finally:
+            sender.close()
+    assert [(receipt.status, receipt.body) for receipt in receipts] == [
+        (200, b"ok"),
+        (204, b""),
+        (204, b""),
+    ]
+    assert len(wire.requests) == 3
+    assert wire.connections == 1
+
+
+def test_an_answer_announcing_more_than_the_bound_is_refused_by_both_transports() -> None:
+    """A Content-Length above ``max_response_bytes`` is refused before the body is read,
+    by the webhook sender as by the http-post transport (the declared length now read
+    without httpx's lookup that raises for a missing name); one within it is read."""
+    big = b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n" + b"x" * 100
+    small = b"HTTP/1.1 200 OK\r\ncontent-length: 8\r\n\r\n" + b"y" * 8
+    with recording(answers=[big, big, small]) as wire:
+        transports = [
+            HttpPostTransport(settings(wire.url, max_response_bytes=8)),
+            WebhookTransport(settings(wire.url, max_response_bytes=8)),
+        ]
+        try:
+            for transport in transports:
+                with pytest.raises(ResponseTooLarge, match="announces 100 bytes"):
+                    transport.send(a_webhook())
+            receipt = transports[1].send(a_webhook("msg_2"))
+        finally:
+            for transport in transports:
+                transport.close()
+    assert (receipt.status, receipt.body) == (200, b"y" * 8)
 
 
 def test_a_connection_left_unread_is_not_used_again(caplog: pytest.LogCaptureFixture) -> None:

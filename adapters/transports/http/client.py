@@ -80,9 +80,15 @@ class Fetched:
     """A response the subclass accepts, read whole (within ``max_response_bytes``)."""
 
     status: int
-    url: str
+    address: httpx.URL
     headers: httpx.Headers
     content: bytes
+
+    @property
+    def url(self) -> str:
+        """The URL that answered, as text: written only when asked, since a delivery's
+        receipt never asks (issue 17)."""
+        return str(self.address)
 
 
 _SettingsT = TypeVar("_SettingsT", bound=HttpClientSettings)
@@ -248,7 +254,7 @@ class RetryingClient(Closing, Generic[_SettingsT]):
                     if fault is not None:
                         raise fault
                     if self._accepts(status):
-                        return Fetched(status, str(response.url), response.headers, content)
+                        return Fetched(status, response.url, response.headers, content)
                 else:
                     content = self._read_some(response)
                 excerpt = self._excerpt(content, response)
@@ -277,7 +283,9 @@ class RetryingClient(Closing, Generic[_SettingsT]):
 
     def _read_all(self, response: httpx.Response, request: Request) -> bytes:
         limit = self.settings.max_response_bytes
-        declared = response.headers.get("content-length", "")
+        # The values as ``headers.get`` joins them, without the ``KeyError`` it raises and
+        # catches for a missing name, the common case (issue 17).
+        declared = ", ".join(response.headers.get_list("content-length"))
         if declared.isdigit() and int(declared) > limit:
             raise ResponseTooLarge(
                 f"{request.where}: the partner announces {declared} bytes, more than "

@@ -104,7 +104,7 @@ class WebhookTransport(HttpPostTransport):
         chunkers, request context) cost a delivery more than urllib3's read (issue 17).
         An encoded answer is decoded by httpx, as any transport's is."""
         stream = response.stream
-        if isinstance(stream, _Body) and "content-encoding" not in response.headers:
+        if isinstance(stream, _Body) and not stream.encoded:
             return iter(stream)
         return super()._body(response)
 
@@ -144,6 +144,7 @@ class _Exchange:
         self._headers = headers
         self._answered = answered
         self._response: httpx.Response | None = None
+        self._stream: _Body | None = None
 
     def __enter__(self) -> httpx.Response:
         with _as_httpx_errors:
@@ -160,10 +161,11 @@ class _Exchange:
         # http.client reads the status line and headers as Latin-1: the same bytes go to
         # httpx (which takes str only as ASCII), the receiver's reason phrase with them.
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in answer.headers.items()]
+        self._stream = stream = _Body(answer)
         self._response = httpx.Response(
             answer.status,
             headers=headers,
-            stream=_Body(answer),
+            stream=stream,
             request=self._answered,
             extensions={"reason_phrase": (answer.reason or "").encode("latin-1")},
         )
@@ -175,8 +177,14 @@ class _Exchange:
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
-        if self._response is not None:
-            self._response.close()
+        response = self._response
+        if response is not None and self._stream is not None and not response.is_closed:
+            # What ``Response.close`` does, without the context manager it wraps the
+            # stream's close in (it only names the request on an httpx error, and closing
+            # this body raises none). With the encoding asked of urllib3's headers (``_body``),
+            # 16 k instructions a delivery less (issue 17, eighteenth pass).
+            response.is_closed = True
+            self._stream.close()
 
 
 class _Body(httpx.SyncByteStream):
@@ -185,6 +193,13 @@ class _Body(httpx.SyncByteStream):
 
     def __init__(self, answer: urllib3.BaseHTTPResponse) -> None:
         self._answer = answer
+
+    @property
+    def encoded(self) -> bool:
+        """Whether the answer names a ``Content-Encoding``: asked of urllib3's headers,
+        whose lookup of a missing name raises nothing (httpx's raises and catches a
+        ``KeyError``)."""
+        return "content-encoding" in self._answer.headers
 
     def __iter__(self) -> Iterator[bytes]:
         with _as_httpx_errors:
