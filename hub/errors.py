@@ -59,6 +59,12 @@ class OutboundNameTaken(TransientError):
     message goes out again later, under the name rendered then."""
 
 
+class WritersDeadlocked(TransientError):
+    """PostgreSQL failed a unit of work twice to break a deadlock with other writers
+    (they locked the same rows in another order): nothing of it was written, and the
+    work is done again later (a file stays unread, for the next run)."""
+
+
 class FatalError(HubError):
     """Something that must stop the run and be seen by an operator."""
 

@@ -25,6 +25,7 @@ __all__ = [
     "StoreError",
     "UnstorableValue",
     "after_commit",
+    "lost_to_a_rival",
     "normalise_url",
 ]
 """``Connection`` is the unit of work's handle: services take and pass it, typed from
@@ -40,6 +41,19 @@ StoreBusy = OperationalError
 """The database could not do the work now (locked, unreachable): worth a retry later."""
 StoreError = SQLAlchemyError
 """Any failure of the database or its driver (the others are kinds of it)."""
+
+RIVAL_STATES = frozenset({"40P01", "40001"})
+"""PostgreSQL's deadlock detected and serialization failure: the server rolled the
+unit back to let another writer go on; the same work run again may succeed."""
+
+
+def lost_to_a_rival(error: StoreBusy) -> bool:
+    """Whether PostgreSQL failed the unit to break a deadlock with another writer (or a
+    serialization failure): rolled back whole, worth running again at once. Told by
+    the driver's SQLSTATE; SQLite's errors have none (one writer at a time: it waits for
+    the lock, its busy timeout, and never deadlocks)."""
+    return getattr(error.orig, "sqlstate", None) in RIVAL_STATES
+
 
 SQLITE_WRITER_PAUSE = 0.12
 """Seconds a long job steps aside between two of its transactions on SQLite. A writer

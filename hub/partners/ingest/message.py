@@ -14,7 +14,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from hub.errors import PartnerDataError
+from hub.errors import PartnerDataError, WritersDeadlocked
 from hub.logs import log_context
 from hub.model.event import Event
 from hub.partners.ingest.ahead import ChunksAhead
@@ -25,12 +25,24 @@ from hub.partners.runs import RunCounts
 from hub.ports import RawMessage
 from hub.store import file_warnings, inbound, rejects
 from hub.store.archive import ArchivedMessage, archive_message
-from hub.store.db import Connection, Database, HeldConnection, StoreConflict
+from hub.store.db import (
+    Connection,
+    Database,
+    HeldConnection,
+    StoreBusy,
+    StoreConflict,
+    lost_to_a_rival,
+)
 from hub.store.events import CaseHead, MessageCases, StoredHook, append_events
 from hub.store.runs import record_rejects
+from hub.store.turns import take_storing_turn
 
 CHUNK = 10_000
 """Events resolved and appended together: bounded memory for files of any size."""
+
+DEADLOCK_RETRIES = 1
+"""Times a message's storing unit is run again after PostgreSQL failed it to break a
+deadlock (``_store_retried``)."""
 
 logger = logging.getLogger(__name__)
 
@@ -91,15 +103,13 @@ def ingest_message(
                 # as it runs, before anything parses the bytes (``alone``, issue 17).
                 with held.alone() as connection:
                     archived = archive_message(connection, connector, message, now=now)
-            outcome = MessageOutcome(message.ref.name, archived.id)
             with log_context(raw_id=archived.id):
-                stored = _store_message(
+                stored = _store_retried(
                     held,
                     connector,
                     pipeline,
                     message,
                     archived,
-                    outcome,
                     run_id,
                     now,
                     after_store,
@@ -124,6 +134,66 @@ def ingest_message(
         return MessageOutcome(message.ref.name, archived.id, skipped=True)
 
 
+def _store_retried(
+    held: HeldConnection,
+    connector: str,
+    pipeline: InboundPipeline,
+    message: RawMessage,
+    archived: ArchivedMessage,
+    run_id: int | None,
+    now: datetime,
+    after_store: Callable[[Connection, MessageOutcome], None] | None,
+    on_stored: StoredHook | None,
+    on_read: ReadHook | None,
+) -> MessageOutcome:
+    """``_store_message``, run again once when PostgreSQL failed it to break a deadlock.
+
+    A file locks its cases chunk by chunk as it reads them, not in one order over the
+    whole file (its later chunks' cases are not known before they are parsed): two
+    files naming the same cases in other orders can each hold what the other waits
+    for, and PostgreSQL then fails one of them. Its unit rolled back whole, so it is
+    run again from the archived bytes, alone (``hub.store.turns``): after every unit
+    storing at that moment has ended, none beside it. Run again at once, it met the
+    other unit's later chunks half-way again (``bench/opposite_files.py``: 4 chunks a
+    file). Twice is a passing fault of the run (``WritersDeadlocked``): the file stays
+    unread, for the next run (docs/architecture.md, "Lock order on PostgreSQL")."""
+    attempts = 0
+    while True:
+        try:
+            return _store_message(
+                held,
+                connector,
+                pipeline,
+                message,
+                archived,
+                MessageOutcome(message.ref.name, archived.id),
+                run_id,
+                now,
+                after_store,
+                on_stored,
+                on_read,
+                alone=attempts > 0,
+            )
+        except StoreBusy as error:
+            if not lost_to_a_rival(error):
+                raise
+            attempts += 1
+            said = str(error.orig).splitlines()[0]
+            if attempts > DEADLOCK_RETRIES:
+                raise WritersDeadlocked(
+                    f"{connector}: {message.ref.name} not stored: the database failed it "
+                    f"{attempts} times to let another writer go on ({said}); it stays "
+                    "unread, for the next run"
+                ) from error
+            logger.warning(
+                "%s: message %s rolled back by the database to let another writer go on "
+                "(%s): stored again",
+                connector,
+                message.ref.name,
+                said,
+            )
+
+
 def _store_message(
     held: HeldConnection,
     connector: str,
@@ -136,8 +206,12 @@ def _store_message(
     after_store: Callable[[Connection, MessageOutcome], None] | None,
     on_stored: StoredHook | None,
     on_read: ReadHook | None,
+    *,
+    alone: bool = False,
 ) -> MessageOutcome:
+    """The message's storing unit; ``alone``: in the storing turn of its own."""
     with held.transaction() as connection:
+        take_storing_turn(connection, alone=alone)
         # Bytes the archive had not seen cannot have been read before (it keeps every
         # message's row, and a read mark names its archived message): no query for them.
         if archived.duplicate and inbound.already_processed(
