@@ -367,14 +367,15 @@ def test_service_levels_are_read_the_same_both_ways(
             found = plain_reads.measured_open_cases(store, retailer)
             assert found == measured_open_cases(connection, retailer)
             for now in (NOW, MONDAY + timedelta(hours=1)):
-                expected = breaches(database, network, now=now, retailer=retailer)
+                # The unit's connection: a unit of its own inside this one is refused.
+                expected = breaches(connection, network, now=now, retailer=retailer)
                 assert plain_breaches(store, network, now=now, retailer=retailer) == expected
                 assert plain_breaches(store, kept, now=now, retailer=retailer) == expected
         for reference in ("ME-000123", "ME-000124", "ME-000125", "BM-000045"):
             assert plain_reads.measured_case(store, reference) == measured_case(
                 connection, reference
             )
-            expected_levels = case_service_levels(database, network, reference, now=NOW)
+            expected_levels = case_service_levels(connection, network, reference, now=NOW)
             assert plain_case_service_levels(store, network, reference, now=NOW) == expected_levels
             assert plain_case_service_levels(store, kept, reference, now=NOW) == expected_levels
         assert plain_reads.measured_case(store, "ME-999999") is None
