@@ -78,12 +78,10 @@ def _count(connection: Connection) -> int:
 def test_a_unit_inside_a_unit_of_the_same_database_is_refused_at_once(
     impatient: Database, outer: str, inner: str
 ) -> None:
-    """Every kind of unit inside every kind: the error names the unit already open and
-    the line that opened it, and the outer unit goes on and commits as if nothing had
-    been asked."""
+    """Every kind of unit inside every kind: the error names the unit already open, and
+    the outer unit goes on and commits as if nothing had been asked."""
     stack = ExitStack()
-    with stack, UNITS[outer](impatient, stack) as connection:  # the outer unit's line
-        opened_at = _this_line() - 1
+    with stack, UNITS[outer](impatient, stack) as connection:
         if outer != "Database.reading()":
             _touch_the_case(connection)
         inner_stack = ExitStack()
@@ -96,20 +94,9 @@ def test_a_unit_inside_a_unit_of_the_same_database_is_refused_at_once(
         assert _count(connection) == 1
     message = refused.value.message
     assert message.startswith(f"{inner} was opened while this thread already had {outer} open")
-    assert "test_a_unit_inside_a_unit_of_the_same_database_is_refused_at_once" in message
-    assert f"test_store_units.py, line {opened_at}" in message
     assert isinstance(refused.value, FatalError)  # a mistake to fix, not a retry
     with impatient.transaction() as connection:  # nothing left open in this thread
         _touch_the_case(connection)
-
-
-def _this_line() -> int:
-    import inspect
-
-    frame = inspect.currentframe()
-    assert frame is not None
-    assert frame.f_back is not None
-    return frame.f_back.f_lineno
 
 
 def test_units_one_after_the_other_and_a_held_connection_between_them_are_not_nested(
@@ -194,7 +181,7 @@ def test_a_generator_suspended_inside_a_unit_keeps_it_open_until_it_is_closed(
 
     first = counts()
     assert next(first) == 1
-    with pytest.raises(UnitInsideUnit, match="in counts"):
+    with pytest.raises(UnitInsideUnit, match=r"already had Database\.reading\(\) open"):
         impatient.transaction().__enter__()
     first.close()
     with impatient.transaction() as connection:
