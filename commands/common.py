@@ -143,7 +143,7 @@ def case_reference(database: Database, text: str) -> str:
     own "no case" error."""
     from hub.store.case_search import stored_reference
 
-    with database.transaction() as connection:
+    with database.reading() as connection:
         return stored_reference(connection, text) or text.strip()
 
 

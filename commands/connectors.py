@@ -164,7 +164,7 @@ def run(
         settle_collector_for_batch()
         report = hub.run_now(connector)
     if report is None:
-        with hub.database.transaction() as connection:
+        with hub.database.reading() as connection:
             paused = pause_state(connection, connector)
         if paused is not None:
             raise ConflictError(

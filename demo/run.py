@@ -152,7 +152,7 @@ class HubRound:
 def _counts(database: Database) -> tuple[int, int]:
     """Events stored and outbox messages pending, now (those a dead letter holds back
     left out: they wait for an operator, not for a round)."""
-    with database.transaction() as connection:
+    with database.reading() as connection:
         stored = count_events(connection)
         pending = outbox_by_state(connection).get(OutboxState.PENDING.value, 0)
         pending -= sum(len(waiting) for waiting in held_by_dead_letters(connection).values())
@@ -232,7 +232,7 @@ def relay_problems(session: Session) -> list[str]:
     relay = session.partners.relay_carrier
     if relay is None:
         return []
-    with session.database.transaction() as connection:
+    with session.database.reading() as connection:
         latest = latest_codes(connection, "relais-direct")
     return [
         f"Relais Direct parcel {number}: the carrier's latest event is {code}, the hub's "
@@ -254,7 +254,7 @@ def expected_dead(session: Session) -> set[tuple[str, str]]:
 def observe(session: Session) -> Observed:
     """Every party's state, read from each party itself."""
     partners = session.partners
-    with session.database.transaction() as connection:
+    with session.database.reading() as connection:
         statuses = hub_statuses(connection)
         rows = outbox_rows(connection)
         waiting = held_by_dead_letters(connection)
@@ -321,7 +321,7 @@ def summarise(
     seconds: float,
     now: datetime,
 ) -> None:
-    with session.database.transaction() as connection:
+    with session.database.reading() as connection:
         rows = outbox_rows(connection)
         open_breaches = breaches(connection, session.network, now=now)
     statuses, reporters, delivered = figures_of(

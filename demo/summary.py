@@ -256,7 +256,7 @@ def figures_of(
     database: Database, network: Network, rows: list[OutboxRow], *, feed_items: int
 ) -> tuple[Counter[str], Counter[str], Counter[str]]:
     """Cases per status, events per reporting party, messages delivered per party."""
-    with database.transaction() as connection:
+    with database.reading() as connection:
         statuses = Counter(count_cases_by_status(connection))
         reporters = Counter(count_events_by_reporter(connection))
     partners = {spec.name: spec.partner for spec in network.config.connectors}

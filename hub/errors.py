@@ -71,6 +71,13 @@ class FatalError(HubError):
     action = NextAction.STOP_RUN
 
 
+class UnitInsideUnit(FatalError):
+    """A unit of work was opened while this thread had another open on the same database:
+    a mistake in the code, not a passing fault. Left to run, the inner unit would wait for
+    the outer one's locks, which are only released once it returns (SQLite's writer lock,
+    for the whole busy timeout; PostgreSQL's row locks, for ever)."""
+
+
 @dataclass(frozen=True)
 class Location:
     """Where a piece of partner data sits: file (or message), line, field."""

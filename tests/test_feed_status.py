@@ -385,6 +385,9 @@ def test_an_item_read_before_an_erasure_began_is_not_stored(hub: Hub) -> None:
         ).scalar_one()
     erasing: list[int] = []
     path = hub.database.sqlite_file()
+    # The erasure's writer: another Database, as another process's (a unit of the
+    # fill's own Database inside its unit would be refused: UnitInsideUnit).
+    eraser = Database(hub.database.url)
 
     def erasure_begins_meanwhile(row: FeedRow) -> bytes:
         if path is not None:
@@ -392,13 +395,14 @@ def test_an_item_read_before_an_erasure_began_is_not_stored(hub: Hub) -> None:
             # seventeenth pass): no erasure can be recorded meanwhile; it waits.
             assert_writer_held(path)
         elif not erasing:
-            with hub.database.transaction() as other:
+            with eraser.transaction() as other:
                 erasure_store.record_request(other, case_id, by="test", at=T0)
             erasing.append(case_id)
         return item_json(row)
 
     with hub.database.transaction() as connection:
         assert fill_statuses_after(connection, erasure_begins_meanwhile) == 2
+    eraser.dispose()
     if path is not None:
         assert not any(_unwritten(hub.database).values()), "both items stored"
         return

@@ -323,13 +323,17 @@ def test_a_unit_alone_commits_each_statement_as_it_runs_on_postgresql(
     again, rolled back whole. The same on SQLite, which begins nothing for it."""
     _prepared(database)
     ran: list[str] = []
+    # Another connection's view: another Database, as a unit of this one's inside the
+    # held unit would be refused (UnitInsideUnit).
+    outside = Database(database.url)
     with database.held() as held:
         with held.alone() as connection:
             archived = archive_message(connection, "atelier-dupont-status", _message())
             after_commit(connection, lambda: ran.append("alone"))
             assert not _in_transaction(connection)  # SQLite too (seventeenth pass)
-            assert _count(database, raw_messages) == 1
+            assert _count(outside, raw_messages) == 1
             assert ran == []
+        outside.dispose()
         assert ran == ["alone"]
         assert _count(database, raw_messages) == 1
 

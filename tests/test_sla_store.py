@@ -19,6 +19,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from fastapi import FastAPI, Request, Response
 from fastapi.testclient import TestClient
 from sqlalchemy import event as sqlalchemy_event
+from sqlalchemy import update
 from standardwebhooks.webhooks import Webhook
 
 from hub.api import create_app
@@ -46,11 +47,13 @@ from hub.store.events import append_events
 from hub.store.parties import save_party
 from hub.store.plain import PlainStore
 from hub.store.service_levels import measured_case, measured_open_cases
+from hub.store.tables import cases
 from hub.sync.delivery import deliver_any
 from hub.sync.outbox import Dispatcher
 from tests.api_support import make_tenant, serving
 from tests.factories import PARIS_WINTER as WINTER
 from tests.factories import case_event, make_case, register_network
+from tests.locks import assert_case_held, not_waiting
 from tests.test_console import OPERATOR_TOKEN, log_in
 
 SECRET = "whsec_" + base64.b64encode(b"a secret of thirty-two bytes!!!!").decode()
@@ -175,6 +178,22 @@ def test_one_case_s_steps_with_their_deadlines(database: Database, network: Netw
     assert same == levels
     with pytest.raises(NotFoundError, match="ME-999999"):
         case_service_levels(database, network, "ME-999999", now=NOW)
+
+
+def test_breaches_and_a_case_s_levels_are_read_beside_a_held_writer(
+    database: Database, network: Network, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read-only units (``Database.reading``): on SQLite they do not ask for the writer's
+    lock, which another unit holds here (tests.locks: a wait would fail at once)."""
+    store_cases(database)
+    with not_waiting(database, monkeypatch) as impatient, database.transaction() as writing:
+        writing.execute(update(cases).values(updated_at=cases.c.updated_at))
+        assert_case_held(database, "ME-000124")
+        assert [b.case_ref for b in breaches(impatient, network, now=NOW)] == [
+            "BM-000045",
+            "ME-000123",
+        ]
+        assert case_service_levels(impatient, network, "ME-000124", now=NOW).level is not None
 
 
 def test_breaches_read_all_open_cases_in_two_statements(
@@ -348,14 +367,15 @@ def test_service_levels_are_read_the_same_both_ways(
             found = plain_reads.measured_open_cases(store, retailer)
             assert found == measured_open_cases(connection, retailer)
             for now in (NOW, MONDAY + timedelta(hours=1)):
-                expected = breaches(database, network, now=now, retailer=retailer)
+                # The unit's connection: a unit of its own inside this one is refused.
+                expected = breaches(connection, network, now=now, retailer=retailer)
                 assert plain_breaches(store, network, now=now, retailer=retailer) == expected
                 assert plain_breaches(store, kept, now=now, retailer=retailer) == expected
         for reference in ("ME-000123", "ME-000124", "ME-000125", "BM-000045"):
             assert plain_reads.measured_case(store, reference) == measured_case(
                 connection, reference
             )
-            expected_levels = case_service_levels(database, network, reference, now=NOW)
+            expected_levels = case_service_levels(connection, network, reference, now=NOW)
             assert plain_case_service_levels(store, network, reference, now=NOW) == expected_levels
             assert plain_case_service_levels(store, kept, reference, now=NOW) == expected_levels
         assert plain_reads.measured_case(store, "ME-999999") is None

@@ -98,9 +98,13 @@ class _OneByOneReads:
     """The status's reads with its runs and arrivals as `_one_by_one` works them out; the
     rest (leases, codes, warnings, outbox) as the store reads them."""
 
-    def __init__(self, database: Database, reads: StatusReads) -> None:
+    def __init__(
+        self,
+        one_by_one: tuple[dict[str, OwnRunSummary], dict[str, datetime]],
+        reads: StatusReads,
+    ) -> None:
         self._reads = reads
-        self._summaries, self._received = _one_by_one(database)
+        self._summaries, self._received = one_by_one
 
     def lease_states(self) -> Any:
         return self._reads.lease_states()
@@ -126,8 +130,9 @@ class _OneByOneReads:
 
 def _one_by_one_status(database: Database, now: datetime) -> NetworkStatus:
     outline = outline_of(open_network(ROOT / "connectors.yaml"))
+    one_by_one = _one_by_one(database)  # a unit of its own, not one inside the status's
     with database.reading() as connection:
-        reads = _OneByOneReads(database, ConnectionStatusReads(connection))
+        reads = _OneByOneReads(one_by_one, ConnectionStatusReads(connection))
         return status_of(reads, outline, now=now)
 
 

@@ -85,7 +85,7 @@ def keys_list(retailer: RetailerArgument, database: DatabaseOption = None) -> No
     from hub.retailers.tenants import find_retailer
     from hub.store.tenants import list_keys
 
-    with _database(database).transaction() as connection:
+    with _database(database).reading() as connection:
         tenant = find_retailer(connection, retailer)
         keys = list_keys(connection, tenant.id)
     table = Table("key id", "created", "last used", "revoked", title=f"API keys of {tenant.id}")
@@ -126,7 +126,7 @@ def retailers_endpoints(retailer: RetailerArgument, database: DatabaseOption = N
     from hub.retailers.tenants import find_retailer
     from hub.retailers.webhook_endpoints import list_endpoints
 
-    with _database(database).transaction() as connection:
+    with _database(database).reading() as connection:
         tenant = find_retailer(connection, retailer)
         endpoints = []
         after: str | None = None

@@ -50,7 +50,7 @@ class ErasureView(BaseModel):
 def erase(reference: Reference, caller: Caller, db: DatabaseDep) -> ErasureView:
     """The case's facts (statuses, dates, product, partners' references) stay; the
     customer's name reads `[erased]`. Idempotent: asking again answers the same record."""
-    with db.transaction() as connection:
+    with db.reading() as connection:
         record = case_of(connection, caller, reference)
     return ErasureView.of(erase_case(db, record.case.reference, by=f"retailer:{caller.id}"))
 
@@ -61,7 +61,7 @@ def erase(reference: Reference, caller: Caller, db: DatabaseDep) -> ErasureView:
     summary="Whether one of your cases' personal data was erased",
 )
 def read_erasure(reference: Reference, caller: Caller, db: DatabaseDep) -> ErasureView:
-    with db.transaction() as connection:
+    with db.reading() as connection:
         record = case_of(connection, caller, reference)
     result = erasure_status(db, record.case.reference)
     if result is None:

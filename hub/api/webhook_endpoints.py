@@ -131,7 +131,7 @@ def list_your_endpoints(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
 ) -> WebhookEndpointList:
-    with db.transaction() as connection:
+    with db.reading() as connection:
         page = list_endpoints(connection, caller, after=after, limit=limit)
     return WebhookEndpointList.of(page)
 
@@ -142,7 +142,7 @@ def list_your_endpoints(
     summary="Read one of your webhook endpoints",
 )
 def read_endpoint(endpoint_id: EndpointId, caller: Caller, db: DatabaseDep) -> WebhookEndpointOut:
-    with db.transaction() as connection:
+    with db.reading() as connection:
         return WebhookEndpointOut.of(get_endpoint(connection, caller, endpoint_id))
 
 

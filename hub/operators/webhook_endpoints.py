@@ -28,7 +28,7 @@ class EndpointOverview:
 
 def webhook_endpoint_overview(database: Database, *, now: datetime) -> list[EndpointOverview]:
     """Every retailer's endpoints, by retailer, with their outbox figures."""
-    with database.transaction() as connection:
+    with database.reading() as connection:
         stored = all_endpoints(connection)
         targets = [endpoint_target(item.retailer_id, item.id) for item in stored]
         figures = deliveries_by_target(connection, targets, since=now - WINDOW)

@@ -90,7 +90,7 @@ def after_run(
     database: Database, connector: str, policy: AlertingSpec, *, now: datetime | None = None
 ) -> AlertOutcome:
     """Called after each run: flag, and pause after too many failed runs in a row."""
-    with database.transaction() as connection:
+    with database.reading() as connection:
         failures = runs.consecutive_failures(connection, connector)
         already = leases.pause_state(connection, connector)
         message, action = runs.last_failure(connection, connector) if failures else ("", "")

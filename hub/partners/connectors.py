@@ -205,7 +205,7 @@ class Connector:
         from hub.store.shipments import open_tracking_numbers
 
         kind = self.spec.open_items or default
-        with database.transaction() as connection:
+        with database.reading() as connection:
             if kind == "parcels":
                 return open_tracking_numbers(connection, self.spec.partner)
             return trusted_partner_references(connection, self.spec.partner)

@@ -62,13 +62,13 @@ class ReplayReport:
 
 def messages_since(database: Database, connector: str, since: datetime) -> list[int]:
     """Ids of the connector's archived messages received at or after ``since``, oldest first."""
-    with database.transaction() as connection:
+    with database.reading() as connection:
         return replays.message_ids_since(connection, connector, since)
 
 
 def message_source(database: Database, message_id: int) -> str:
     """The connector an archived message came from."""
-    with database.transaction() as connection:
+    with database.reading() as connection:
         archived = replays.archived_name(connection, message_id)
     if archived is None:
         raise NotFoundError(f"no archived message with id {message_id}")

@@ -63,5 +63,5 @@ def finish_run(
 
 
 def get_run(database: Database, run_id: int) -> RunRecord:
-    with database.transaction() as connection:
+    with database.reading() as connection:
         return runs.run_by_id(connection, run_id)

@@ -52,7 +52,7 @@ def import_drop_folder(
     for ref in transport.list():
         report.counts.messages_seen += 1
         message = transport.fetch(ref)
-        with database.transaction() as connection:
+        with database.reading() as connection:
             retailer = find_retailer(connection, retailer_id)
         imported = import_cases_csv(
             database,

@@ -62,7 +62,7 @@ class ErasureResult:
 
 def erasure_status(database: Database, reference: str) -> ErasureResult | None:
     """The case's erasure, if any (None: its personal data is whole)."""
-    with database.transaction() as connection:
+    with database.reading() as connection:
         case_id = case_id_of(connection, reference)
         if case_id is None:
             raise NotFoundError(f"no case {reference}")
@@ -141,7 +141,7 @@ def erasure_event(reference: str, *, by: str, at: datetime) -> Event:
 
 def finish_unfinished(database: Database) -> list[str]:
     """Finish the erasures a stopped process left midway; their references."""
-    with database.transaction() as connection:
+    with database.reading() as connection:
         references = store.unfinished_erasures(connection)
     for reference in references:
         erase_case(database, reference, by=RETENTION)
@@ -154,7 +154,7 @@ def anonymise_closed_cases(
     """Erase the personal data of cases closed for longer than ``closed_for``; a batch of
     at most ``limit`` cases per call (the job comes back for the rest)."""
     moment = now or datetime.now(UTC)
-    with database.transaction() as connection:
+    with database.reading() as connection:
         due = store.closed_cases_to_anonymise(
             connection, closed_before=moment - closed_for, limit=limit
         )

@@ -397,7 +397,7 @@ def send_test_event(
 ) -> TestDelivery:
     """POST a ``webhook.test`` event to the endpoint now, signed like every message, and
     say what it answered. Sent once, outside the outbox: it is a question, not news."""
-    with database.transaction() as connection:
+    with database.reading() as connection:
         stored = _stored(connection, retailer, endpoint_id)
     moment = _now()
     message_id = "msg_test_" + secrets.token_hex(12)

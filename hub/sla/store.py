@@ -86,7 +86,7 @@ def _connection(source: Connection | Database) -> Iterator[Connection]:
     from hub.store.db import Database
 
     if isinstance(source, Database):
-        with source.transaction() as connection:
+        with source.reading() as connection:
             yield connection
     else:
         yield source

@@ -47,8 +47,11 @@ reads run it as compiled in hub.store.plain_sql."""
 def current_revision(database: Database) -> str | None:
     """The revision Alembic recorded, read from its table: every command asks, and
     Alembic's migration context costs a start a tenth of a second to load. Several rows
-    (branches, which the hub never has) go to Alembic, whose error says so."""
-    with database.engine.connect() as connection:
+    (branches, which the hub never has) go to Alembic, whose error says so. A unit that
+    only reads (``Database.reading``): a plain connection's first statement begins
+    SQLite's writer transaction, and the readiness probe and every command's schema
+    check waited behind any writer for it."""
+    with database.reading() as connection:
         if not inspect(connection).has_table(VERSION_TABLE):
             return None
         versions: list[str] = list(connection.execute(REVISION_READ).scalars())

@@ -245,13 +245,13 @@ class ConnectionRetentionReads:
         self._database = database
 
     def figures(self, kind: str, cutoff: datetime) -> KindFigures:
-        with self._database.transaction() as connection:
+        with self._database.reading() as connection:
             return figures(connection, kind, cutoff)
 
     def closed_cases_to_anonymise(self, closed_before: datetime) -> int:
         from hub.store.erasure import count_closed_cases_to_anonymise
 
-        with self._database.transaction() as connection:
+        with self._database.reading() as connection:
             return count_closed_cases_to_anonymise(connection, closed_before=closed_before)
 
 

@@ -278,7 +278,7 @@ def _webhook_payload(database: Database, network: Network, row: OutboxRow) -> di
     messages that failed (``case.message_failed``)."""
     if row.kind == FAILED_KIND:
         return _failure_payload(database, network, row)
-    with database.transaction() as connection:
+    with database.reading() as connection:
         event, case_ref, after = _event_and_status(connection, row)
     return event_payload(event, case_ref, after)
 
@@ -286,7 +286,7 @@ def _webhook_payload(database: Database, network: Network, row: OutboxRow) -> di
 def _failure_payload(database: Database, network: Network, row: OutboxRow) -> dict[str, Any]:
     """``case.message_failed``: read from the failure when sent, like an event's."""
     failure_id = row.payload.get("failure_id") if isinstance(row.payload, dict) else None
-    with database.transaction() as connection:
+    with database.reading() as connection:
         found = failure_of(connection, int(failure_id), network.config) if failure_id else None
     if found is None:
         raise UndeliverableMessage(f"outbox message {row.id}: its failure is not stored")
@@ -316,7 +316,7 @@ def webhook_payloads(database: Database, rows: Sequence[OutboxRow]) -> dict[int,
             wanted[row.id] = (event_id, row.case_ref)
     if not wanted:
         return {}
-    with database.transaction() as connection:
+    with database.reading() as connection:
         lines = webhook_timelines(connection, [case_ref for _, case_ref in wanted.values()])
     timelines: dict[str, _Timeline | None] = {}
     payloads: dict[int, dict[str, Any]] = {}
@@ -424,7 +424,7 @@ def _deliver_to_endpoint(
     """A retailer-managed endpoint: its URL checked again (a name may now resolve to a
     private address), signed with its current secret and, during a rotation's grace,
     the previous one too."""
-    with database.transaction() as connection:
+    with database.reading() as connection:
         endpoint = get_endpoint(connection, retailer, endpoint_id)
         if endpoint is None or not endpoint.enabled:
             state = "deleted" if endpoint is None else "disabled"
@@ -579,7 +579,7 @@ def prepare_row(database: Database, network: Network, row: OutboxRow) -> dict[st
     if row.target.startswith("webhook:"):
         raise ConfigurationError(f"{row.target} is a retailer webhook, not a partner connector")
     connector = network.connector(row.target)
-    with database.transaction() as connection:
+    with database.reading() as connection:
         context = context_for(connection, network, row)
     if row.kind == "purchase_order" and "parts_order" not in context:
         raise UndeliverableMessage(

@@ -683,7 +683,7 @@ def _line(message: OutboxRow) -> tuple[int, str, int]:
 
 
 def get_message(database: Database, message_id: int) -> OutboxRow:
-    with database.transaction() as connection:
+    with database.reading() as connection:
         message = store.get_message(connection, message_id)
     if message is None:
         raise NotFoundError(f"outbox message {message_id} does not exist")
@@ -692,14 +692,14 @@ def get_message(database: Database, message_id: int) -> OutboxRow:
 
 def dead_letters(database: Database, target: str | None = None) -> list[OutboxRow]:
     """Messages that gave up, oldest first, for an operator to replay or discard."""
-    with database.transaction() as connection:
+    with database.reading() as connection:
         return store.dead_letters(connection, target)
 
 
 def held_back_by(database: Database, letters: Sequence[OutboxRow]) -> dict[int, list[OutboxRow]]:
     """By dead letter, the messages that wait for it (a rule's ``after``): they go once it
     is replayed and delivered, or discarded; an operator deciding should know."""
-    with database.transaction() as connection:
+    with database.reading() as connection:
         return store.held_back(connection, [letter.id for letter in letters])
 
 

@@ -114,7 +114,7 @@ class Acknowledger:
         """Put every owed acknowledgement, oldest first; how many went. A failed put is
         recorded on it and raised: it stays owed for the next run. One whose name is still
         taken at the partner stays owed too, and the others go on."""
-        with database.transaction() as connection:
+        with database.reading() as connection:
             pending = acknowledgements.owed(connection, self.connector)
         went = 0
         for owed in pending:

@@ -125,7 +125,7 @@ def ingest_message(
         # The same message processed at the same moment elsewhere (a push sent twice at
         # once, two processes): ours rolled back whole; theirs holds every event. Asked
         # on a connection of its own, whatever the held one's state.
-        with database.transaction() as connection:
+        with database.reading() as connection:
             if not inbound.already_processed(
                 connection, connector, message.ref.name, archived.sha256
             ):

@@ -135,7 +135,7 @@ def read_pages(
     codec = _document_codec(pipeline)
     if since and not isinstance(source, SinceSource):
         raise ConfigurationError(f"{connector}: its transport cannot ask a feed from a time")
-    with database.transaction() as connection:
+    with database.reading() as connection:
         cursor = read_cursor(connection, connector)
     start: datetime | None = _stored_since(connector, cursor) if since else None
     first = since

@@ -48,7 +48,7 @@ def read_unprocessed(
 
 def unprocessed_messages(database: Database, connector: str) -> list[RawMessage]:
     """Archived messages of the connector with no trace of being processed."""
-    with database.transaction() as connection:
+    with database.reading() as connection:
         return [
             RawMessage(
                 MessageRef(ref.name, None, ref.received_at), message_content(connection, ref.id)
