@@ -257,10 +257,11 @@ class HeldConnection:
         self._server = connection.dialect.name == "postgresql"
 
     @contextmanager
-    def transaction(self) -> Iterator[Connection]:
+    def transaction(self, *, kind: str = "HeldConnection.transaction()") -> Iterator[Connection]:
         """Commit everything done inside, or nothing; then run what ``after_commit``
-        asked for, as ``Database.transaction()`` does."""
-        units = _unit_opened(self._open_units, "HeldConnection.transaction()")
+        asked for, as ``Database.transaction()`` does. ``kind``: what a unit opened
+        inside this one is told was open (``alone()`` names itself)."""
+        units = _unit_opened(self._open_units, kind)
         hooks: list[Callable[[], None]] = []
         connection = self._connection
         try:
@@ -281,20 +282,11 @@ class HeldConnection:
         together. On SQLite, no BEGIN either (``_sqlite_begin``): the one write is its
         own transaction, the reads need none, and a BEGIN and a COMMIT cost a small file
         of a run 2.5 % of its instructions (issue 17, seventeenth pass)."""
-        units = _unit_opened(self._open_units, "HeldConnection.alone()")
-        hooks: list[Callable[[], None]] = []
-        connection = self._connection
-        try:
-            with (
-                self._committing_each_statement(),
-                connection.begin(),
-                _after_commit_kept(connection, hooks),
-            ):
-                yield connection
-        finally:
-            units.pop()
-        for hook in hooks:
-            hook()
+        with (
+            self._committing_each_statement(),
+            self.transaction(kind="HeldConnection.alone()") as connection,
+        ):
+            yield connection
 
     @contextmanager
     def _committing_each_statement(self) -> Iterator[None]:
