@@ -182,6 +182,32 @@ def _after_first_chunk(meet: Callable[[], None]) -> Callable[[Connection, Sequen
     return hook
 
 
+def _at_once_past_their_first_chunk(
+    database: Database, shared: Database, first: list[str], second: list[str]
+) -> _Writers:
+    """Two files stored at once, ``first`` by ``database`` and ``second`` by ``shared``,
+    each unit waiting after its first chunk for the other to reach the end of its own
+    (PostgreSQL only: on SQLite the second unit cannot reach its first chunk while the
+    first is open, it waits for the writer's lock). Both joined."""
+    both = threading.Barrier(2, timeout=GIVEN)
+
+    def meet() -> None:
+        if database.dialect == "postgresql":
+            both.wait()
+
+    writers = _Writers()
+    writers.start(
+        "first",
+        lambda: _ingest(database, _message(first, "first.csv"), on_stored=_after_first_chunk(meet)),
+    )
+    writers.start(
+        "second",
+        lambda: _ingest(shared, _message(second, "second.csv"), on_stored=_after_first_chunk(meet)),
+    )
+    writers.join()
+    return writers
+
+
 def test_two_files_naming_the_same_cases_one_after_the_other(
     database: Database, shared: Database
 ) -> None:
@@ -203,22 +229,7 @@ def test_two_files_naming_the_same_cases_in_opposite_orders_at_once(
     SQLite: the second unit waits for the writer's lock until the first commits (the
     rendezvous is PostgreSQL's only: on SQLite the second cannot reach its first chunk
     while the first unit is open)."""
-    both = threading.Barrier(2, timeout=GIVEN)
-
-    def meet() -> None:
-        if database.dialect == "postgresql":
-            both.wait()
-
-    writers = _Writers()
-    writers.start(
-        "first",
-        lambda: _ingest(database, _message(FIRST, "first.csv"), on_stored=_after_first_chunk(meet)),
-    )
-    writers.start(
-        "second",
-        lambda: _ingest(shared, _message(SECOND, "second.csv"), on_stored=_after_first_chunk(meet)),
-    )
-    writers.join()
+    writers = _at_once_past_their_first_chunk(database, shared, FIRST, SECOND)
     assert writers.failures == []
     assert {n: o.counts.events_stored for n, o in writers.outcomes.items()} == {
         "first": len(FIRST),
@@ -291,26 +302,7 @@ def test_two_files_of_the_same_caseless_events_in_opposite_orders_at_once(
     inserts the events the other's second chunk inserts, and waits for them there (a
     unique key not committed yet). PostgreSQL fails one with a deadlock; it is run
     again and finds every event stored. Each event once."""
-    both = threading.Barrier(2, timeout=GIVEN)
-
-    def meet() -> None:
-        if database.dialect == "postgresql":
-            both.wait()
-
-    writers = _Writers()
-    writers.start(
-        "first",
-        lambda: _ingest(
-            database, _message(UNKNOWN, "first.csv"), on_stored=_after_first_chunk(meet)
-        ),
-    )
-    writers.start(
-        "second",
-        lambda: _ingest(
-            shared, _message(UNKNOWN[::-1], "second.csv"), on_stored=_after_first_chunk(meet)
-        ),
-    )
-    writers.join()
+    writers = _at_once_past_their_first_chunk(database, shared, UNKNOWN, UNKNOWN[::-1])
     assert writers.failures == []
     assert sum(o.counts.events_stored for o in writers.outcomes.values()) == len(UNKNOWN)
     with database.reading() as connection:
