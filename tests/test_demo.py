@@ -8,6 +8,7 @@ disagree on purpose, one way at a time, so that a failure is known to be reporte
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import re
@@ -122,12 +123,33 @@ class DemoRun:
 
 
 @pytest.fixture(scope="module")
-def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+def demo_run(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> DemoRun:
     """`hub demo --once` as a user types it, in a fresh folder, wide enough to read back,
     with a partner added to the network file that the demo does not simulate (issue 13):
-    every test of the demo's run is also a test that adding a partner breaks nothing."""
-    cwd = tmp_path_factory.mktemp("demo")
-    network = with_a_partner_added(tmp_path_factory.mktemp("network"))
+    every test of the demo's run is also a test that adding a partner breaks nothing.
+
+    One run for the whole session: the tests only read what it left, and the workers of
+    a distributed session share it (the first to come runs it, under a lock the others
+    wait on, then read its record). Each worker ran its own before, a minute of a
+    worker's time each."""
+    if worker_id == "master":
+        return _demo_once(tmp_path_factory.mktemp("demo"), tmp_path_factory.mktemp("network"))
+    shared = tmp_path_factory.getbasetemp().parent / "demo-run"  # the session's, every worker's
+    shared.mkdir(exist_ok=True)
+    record = shared / "record.json"
+    with (shared / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not record.exists():
+            (shared / "demo").mkdir(exist_ok=True)
+            (shared / "network").mkdir(exist_ok=True)
+            run = _demo_once(shared / "demo", shared / "network")
+            record.write_text(json.dumps({"code": run.code, "output": run.output}))
+        kept = json.loads(record.read_text())
+    return DemoRun(kept["code"], kept["output"], shared / "demo" / "var/demo")
+
+
+def _demo_once(cwd: Path, network_folder: Path) -> DemoRun:
+    network = with_a_partner_added(network_folder)
     environ = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
     environ.pop("HUB_OPERATOR_TOKEN", None)
     environ.pop(EXTRA_SECRET, None)
