@@ -24,6 +24,7 @@ from sqlalchemy import Connection, select
 from sqlalchemy.exc import OperationalError
 
 import hub.partners.ingest.message
+import hub.partners.resolve
 from hub.errors import NextAction, WritersDeadlocked
 from hub.model.event import Event
 from hub.model.timeline import event_order_key
@@ -385,3 +386,88 @@ def test_a_unit_run_again_stores_alone(migrated_postgres: Database) -> None:
             other.execute("SELECT pg_advisory_unlock(%s)", (STORING,))
             take_storing_turn(connection, alone=True)
             assert other.execute(beside, (STORING,)).fetchone() == (False,)
+
+
+LEARNT = FIRST[:2]
+"""The first two cases named with the workshop's own numbers (AD-101, AD-102): the hub
+learns them, and a later row may name its case by that number alone."""
+CROSSED = {
+    "one.csv": [
+        "AD-101;ME-000101;03/11/2026;10:00;DIA;Diagnostic;;;;",
+        "AD-102;;03/11/2026;10:00;DIA;Diagnostic;;SN8841XK2;;",
+    ],
+    "two.csv": [
+        "AD-102;ME-000102;03/11/2026;11:00;DIA;Diagnostic;;;;",
+        "AD-101;;03/11/2026;11:00;DIA;Diagnostic;;SN8841XK2;;",
+    ],
+}
+"""Two files of one chunk each: each names one case and links the other by the
+workshop's number alone (no case reference on the row), crosswise."""
+
+
+def _meeting_once_a_thread(
+    monkeypatch: pytest.MonkeyPatch, meet: Callable[[], None]
+) -> Callable[[], int]:
+    """``reference_candidates`` (read after the chunk's named cases are locked, before
+    the cases its other rows link to are) calling ``meet`` at its first call in each
+    thread only: a unit run again does not wait there. How many threads met."""
+    real = hub.partners.resolve.reference_candidates
+    met: set[int] = set()
+
+    def candidates(*args: Any, **kwargs: Any) -> Any:
+        if threading.get_ident() not in met:
+            met.add(threading.get_ident())
+            meet()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(hub.partners.resolve, "reference_candidates", candidates)
+    return lambda: len(met)
+
+
+def test_two_files_naming_one_case_and_linking_the_other_crosswise_in_one_chunk(
+    database: Database,
+    shared: Database,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Within ONE chunk a unit takes its cases' locks in two statements: the cases its
+    rows name (with their links, in the ids' order), then the cases its other rows link
+    to by a partner's number, a parcel, a serial or an order (in the ids' order among
+    themselves, but after the first). File one names A and links B, file two names B and
+    links A: each holds the case it names and waits for the other's. PostgreSQL fails one
+    with a deadlock; it is run again alone, and both files are stored whole: each case
+    has both files' events, at the later one's status. SQLite: one writer at a time."""
+    _ingest(database, _message(LEARNT, "learnt.csv"))
+    both = threading.Barrier(2, timeout=GIVEN)
+
+    def meet() -> None:
+        if database.dialect == "postgresql":
+            both.wait()
+
+    met = _meeting_once_a_thread(monkeypatch, meet)
+    writers = _Writers()
+    writers.start("one", lambda: _ingest(database, _message(CROSSED["one.csv"], "one.csv")))
+    writers.start("two", lambda: _ingest(shared, _message(CROSSED["two.csv"], "two.csv")))
+    writers.join()
+    assert writers.failures == []
+    assert met() == 2
+    assert {n: o.counts.events_stored for n, o in writers.outcomes.items()} == {"one": 2, "two": 2}
+    pipeline = open_network(ROOT / "connectors.yaml").connector(CONNECTOR).pipeline()
+    ids = {
+        name: sorted(
+            e.id
+            for e in pipeline.parse(_message(lines, name).content, source=name, recorded_at=NOW)
+            if isinstance(e, Event)
+        )
+        for name, lines in CROSSED.items()
+    }
+    state = _state(database)
+    for reference in REFERENCES[:2]:
+        status, latest, timeline = state[reference]
+        assert status == "diagnosing"
+        assert len(set(timeline) & set(ids["one.csv"])) == 1
+        assert len(set(timeline) & set(ids["two.csv"])) == 1
+        assert len(timeline) == 4  # opened, received, then one diagnosis of each file
+        assert latest in ids["two.csv"]
+    if database.dialect == "postgresql":
+        assert "deadlock" in caplog.text
