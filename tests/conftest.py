@@ -95,15 +95,40 @@ def client_key() -> ClientKey:
     return generate_client_key()
 
 
+def _emptying_script() -> str:
+    """PostgreSQL's statements that empty the hub's tables, sent at once (one round trip
+    instead of one per table): each table's rows deleted, children first, then each
+    table's sequence set back to its first value, as TRUNCATE's RESTART IDENTITY did
+    (setval is not undone by a rollback, like that restart)."""
+    tables = list(reversed(metadata.sorted_tables))
+    deletes = [f'DELETE FROM "{table.name}"' for table in tables]
+    names = ", ".join(f"'{table.name}'" for table in tables)
+    restart = (
+        "SELECT setval(sequence.seqrelid, sequence.seqstart, false)"
+        " FROM pg_sequence AS sequence"
+        " JOIN pg_depend AS owner ON owner.objid = sequence.seqrelid"
+        " AND owner.classid = 'pg_class'::regclass AND owner.deptype IN ('a', 'i')"
+        f" WHERE owner.refobjid::regclass::text IN ({names})"
+    )
+    return "; ".join([*deletes, restart])
+
+
+_EMPTY_POSTGRES_TABLES = _emptying_script()
+
+
 def empty_tables(database: Database) -> None:
-    """Remove every row, keeping the schema: a clean store without re-migrating."""
+    """Remove every row, keeping the schema: a clean store without re-migrating.
+
+    DELETE, not TRUNCATE, on PostgreSQL too: TRUNCATE gives each of the tables a new
+    file, 0.3-0.6 s for the hub's tables on a loaded two-core machine, paid by every
+    PostgreSQL test (the ``database`` fixture) and every example of the store's property
+    tests; deleting the few rows a test leaves takes about 10 ms."""
     with database.transaction() as connection:
         if database.dialect == "postgresql":
-            names = ", ".join(f'"{table.name}"' for table in metadata.sorted_tables)
-            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
-            for table in reversed(metadata.sorted_tables):
-                connection.execute(table.delete())
+            connection.exec_driver_sql(_EMPTY_POSTGRES_TABLES)
+            return
+        for table in reversed(metadata.sorted_tables):
+            connection.execute(table.delete())
 
 
 @pytest.fixture(params=BACKENDS)
