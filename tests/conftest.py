@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 import secrets
+import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
@@ -95,6 +96,18 @@ def client_key() -> ClientKey:
     return generate_client_key()
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once per test process, copied for each test: running the
+    migrations took 0.16 s of CPU per test, copying the file takes 4 ms (the migrations
+    themselves are tested from an empty file in tests/test_migrations.py)."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "hub.db"
+    template = Database(f"sqlite:///{path}")
+    upgrade(template)
+    template.dispose()
+    return path
+
+
 def _emptying_script() -> str:
     """PostgreSQL's statements that empty the hub's tables, sent at once (one round trip
     instead of one per table): each table's rows deleted, children first, then each
@@ -142,8 +155,10 @@ def database(
         yield pg
         return
     path = tmp_path_factory.mktemp("sqlite") / "hub.db"
+    template: Path = request.getfixturevalue("migrated_sqlite_file")
+    with closing(sqlite3.connect(template)) as source, closing(sqlite3.connect(path)) as copy:
+        source.backup(copy)
     sqlite = Database(f"sqlite:///{path}")
-    upgrade(sqlite)
     yield sqlite
     sqlite.dispose()
 
