@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import BaseModel, ValidationError
@@ -31,6 +32,7 @@ from hub.logs import (
     LogSite,
     TextFormatter,
     _ContextFilter,
+    _json_line,
     _LineTime,
     configure_logging,
     current_context,
@@ -440,3 +442,35 @@ def test_a_json_lines_time_is_what_fromtimestamp_and_isoformat_write() -> None:
         assert written(instant) == expected, instant
     record = logging.makeLogRecord({"msg": "sent", "created": 1_796_601_714.9999996})
     assert json.loads(JsonFormatter().format(record))["time"] == "2026-12-07T00:01:55.000+00:00"
+
+
+def test_a_json_line_is_the_text_the_standard_encoder_writes() -> None:
+    """The formatter writes a line of texts itself; each must be the standard encoder's
+    (``ensure_ascii=False``) byte for byte: quotes, backslashes, control characters,
+    line and paragraph separators, non-ASCII and lone surrogates, empty texts, any
+    field name. A value or a name that is not a text takes the encoder's own way."""
+    standard = json.JSONEncoder(ensure_ascii=False)
+    draw = random.Random(19)
+    alphabet = '"\\/\b\f\n\r\t\x00\x01\x1f\x7f é€😀\u2028\u2029\ud800\udfff' + "abcXYZ019 :{},"
+    entries: list[dict[Any, object]] = [{}, {"": ""}, {"time": "t", "message": "'\"\\"}]
+    for _ in range(2_000):
+        size = draw.randint(1, 9)
+        entries.append(
+            {
+                "".join(draw.choices(alphabet, k=draw.randint(0, 6))): "".join(
+                    draw.choices(alphabet, k=draw.randint(0, 40))
+                )
+                for _ in range(size)
+            }
+        )
+    entries += [{"message": "x", "count": 3}, {"message": None}, {"at": 1.5, "ids": ["a"]}]
+    entries += [{"message": "x", 7: "seven"}, {"message": "x", None: "no name"}]
+    for entry in entries:
+        assert _json_line(entry) == standard.encode(entry), entry
+        assert json.loads(_json_line(entry)) == json.loads(standard.encode(entry))
+    record = logging.makeLogRecord({"msg": 'sent \u00e9 "%s"\n', "args": ("x\\y",)})
+    record.hub_ids = {"message_id": "7", "case_ref": 'A"1'}
+    line = JsonFormatter().format(record)
+    assert line == standard.encode(json.loads(line))
+    assert json.loads(line)["message"] == 'sent \u00e9 "x\\y"\n'
+    assert json.loads(line)["case_ref"] == 'A"1'

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from hub.errors import ConflictError, FatalError, NotFoundError, TransientError
 from hub.ports import DeliveryReceipt
@@ -877,3 +877,41 @@ def test_a_row_read_by_position_is_the_message_the_constructor_makes(database: D
         assert OutboxRow.from_row(row) == made
         with pytest.raises(ValueError, match="shorter"):
             OutboxRow.from_row(row[:-1])
+
+
+def test_a_rounds_marks_and_claim_commit_apart_on_one_connection(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A round's bookkeeping marks what was sent, then claims more: two transactions on
+    one pool checkout (issue 17), each committed on its own, so that the claim sees the
+    marks (the case's next message is claimed at once) and a claim that fails keeps them."""
+    first, second, third = put(database, item("a"), item("b"), item("c"))  # one case
+    send = dispatcher(database, Receiver(), Clock())
+    result = DispatchResult()
+    units = send._book([], 10, result)
+    assert [row.id for unit in units for row in unit.rows] == [first]
+    checkouts: list[object] = []
+
+    def checked_out(*_: object) -> None:
+        checkouts.append(None)
+
+    marks = [(units[0].rows[0], Delivered(at=T0, receipt_status=200), "delivered")]
+    event.listen(database.engine, "checkout", checked_out)
+    try:
+        units = send._book(marks, 10, result)
+    finally:
+        event.remove(database.engine, "checkout", checked_out)
+    assert len(checkouts) == 1
+    assert [row.id for unit in units for row in unit.rows] == [second]
+    assert get_message(database, first).state is OutboxState.DELIVERED
+
+    def failed_claim(*_: object, **__: object) -> list[OutboxRow]:
+        raise RuntimeError("the claim failed")
+
+    monkeypatch.setattr(outbox_module.store, "claim", failed_claim)
+    marks = [(units[0].rows[0], Delivered(at=T0, receipt_status=200), "delivered")]
+    with pytest.raises(RuntimeError, match="the claim failed"):
+        send._book(marks, 10, result)
+    assert get_message(database, second).state is OutboxState.DELIVERED
+    assert get_message(database, third).state is OutboxState.PENDING
+    assert result == DispatchResult(claimed=2, delivered=2)
