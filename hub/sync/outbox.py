@@ -84,7 +84,7 @@ def _utcnow() -> datetime:
 
 
 def claim(
-    database: Database,
+    database: Database | HeldConnection,
     owner: str,
     *,
     limit: int = 50,
@@ -97,7 +97,8 @@ def claim(
     of ``target`` and ``kind`` when given (more lines for a file already being filled).
 
     A transaction of its own, one statement (hub.store.outbox.claim): concurrent
-    claimers skip each other's rows on PostgreSQL and are serialised on SQLite.
+    claimers skip each other's rows on PostgreSQL and are serialised on SQLite. On a
+    connection held for a round's bookkeeping when given one (``Dispatcher._book``).
     """
     with database.transaction() as connection:
         return store.claim(
@@ -569,20 +570,9 @@ class Dispatcher:
         kind: str | None = None,
         held: HeldConnection | None = None,
     ) -> list[OutboxRow]:
-        """``claim``, in a transaction of its own as there, on ``held`` when given."""
-        if held is not None:
-            with held.transaction() as connection:
-                return store.claim(
-                    connection,
-                    self.owner,
-                    limit=limit,
-                    lease_seconds=self.lease_seconds,
-                    now=self.clock(),
-                    target=target,
-                    kind=kind,
-                )
+        """``claim``, in a transaction of its own, on ``held`` when given."""
         return claim(
-            self.database,
+            self.database if held is None else held,
             self.owner,
             limit=limit,
             lease_seconds=self.lease_seconds,
