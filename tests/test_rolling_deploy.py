@@ -154,16 +154,23 @@ def test_a_rolling_deploy_loses_nothing_sends_nothing_twice_and_leaves_no_lease(
             time.sleep(TRAFFIC_PAUSE)
         traffic_done.set()
 
-    def start() -> subprocess.Popen[bytes]:
-        server, port, log = start_hub(cli, tmp_path, env, LEASE)
-        servers.append(server)
-        logs.append(log)
-        wait_until_answering([server], [port])
-        return server
+    def start(count: int = 1) -> list[subprocess.Popen[bytes]]:
+        """Start ``count`` processes together and wait until each answers: the first
+        generation starts at once, as the crash test's hubs do (one after the other,
+        each waited for, took 3-4 s more per process)."""
+        started, ports = [], []
+        for _ in range(count):
+            server, port, log = start_hub(cli, tmp_path, env, LEASE)
+            servers.append(server)
+            logs.append(log)
+            started.append(server)
+            ports.append(port)
+        wait_until_answering(started, ports)
+        return started
 
     try:
         queue_backlog(database, network)
-        old = [start() for _ in range(3)]
+        old = start(3)
         sender = threading.Thread(target=traffic, daemon=True)
         sender.start()
         for victim in old:
