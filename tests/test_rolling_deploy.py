@@ -154,24 +154,44 @@ def test_a_rolling_deploy_loses_nothing_sends_nothing_twice_and_leaves_no_lease(
             time.sleep(TRAFFIC_PAUSE)
         traffic_done.set()
 
-    def start() -> subprocess.Popen[bytes]:
-        server, port, log = start_hub(cli, tmp_path, env, LEASE)
-        servers.append(server)
-        logs.append(log)
-        wait_until_answering([server], [port])
-        return server
+    def start(count: int = 1) -> list[subprocess.Popen[bytes]]:
+        """Start ``count`` processes together and wait until each answers: the first
+        generation starts at once, as the crash test's hubs do (one after the other,
+        each waited for, took 3-4 s more per process)."""
+        started, ports = [], []
+        for _ in range(count):
+            server, port, log = start_hub(cli, tmp_path, env, LEASE)
+            servers.append(server)
+            logs.append(log)
+            started.append(server)
+            ports.append(port)
+        wait_until_answering(started, ports)
+        return started
+
+    def holding_a_batch(
+        candidates: list[subprocess.Popen[bytes]],
+    ) -> tuple[subprocess.Popen[bytes] | None, list[str]]:
+        """The first of ``candidates`` holding messages never sent, and their keys."""
+        for candidate in candidates:
+            keys = receiver.never_sent(held_by(database, candidate.pid))
+            if keys:
+                return candidate, keys
+        return None, []
 
     try:
         queue_backlog(database, network)
-        old = [start() for _ in range(3)]
+        old = start(3)
         sender = threading.Thread(target=traffic, daemon=True)
         sender.start()
-        for victim in old:
-            start()  # the new process first, then the old one goes
+        remaining = list(old)
+        while remaining:
+            start()  # the new process first, then an old one goes
             # Which idle process claims a burst is chance: on a loaded machine (a CI run
-            # beside other work, six times slower than a quiet one) the victim took over
-            # 60 s of bursts to be the one holding a batch.
+            # beside other work, six times slower than a quiet one) a given process took
+            # over 60 s of bursts to be the one holding a batch. Any old process holding
+            # one is stopped, so the first bursts rarely go to waste.
             deadline = time.monotonic() + 240
+            victim: subprocess.Popen[bytes] | None = None
             waiting: list[str] = []
             while True:  # stop it holding a delivery in flight and more claimed behind it
                 for _ in range(BURST):  # a burst of cases, claimed by the first idle process
@@ -180,15 +200,16 @@ def test_a_rolling_deploy_loses_nothing_sends_nothing_twice_and_leaves_no_lease(
                 time.sleep(0.05)
                 receiver.gate.clear()
                 time.sleep(0.5)
-                waiting = receiver.never_sent(held_by(database, victim.pid))
-                assert time.monotonic() < deadline, "the process never held a batch"
+                victim, waiting = holding_a_batch(remaining)
+                assert time.monotonic() < deadline, "no old process ever held a batch"
                 # Claimed and never sent while its senders stand at the gate: waiting
                 # behind them, so the stop must hand it back. (Counting the claimed ones
                 # is not enough: some may be answered and not yet marked.)
-                if waiting:
+                if victim is not None:
                     break
                 receiver.gate.set()
                 time.sleep(0.3)
+            remaining.remove(victim)
             victim.send_signal(signal.SIGTERM)
             time.sleep(0.5)  # the stop is seen while the receiver still holds its answer
             receiver.gate.set()
