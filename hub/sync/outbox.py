@@ -509,12 +509,9 @@ class Dispatcher:
         if limit < 1:
             self._mark(marks, result)
             return []
-        if marks:
-            with self.database.held() as held:
-                self._mark(marks, result, held)
-                batch = self._claim(limit=limit, held=held)
-        else:
-            batch = self._claim(limit=limit)
+        with self.database.held() as held:
+            self._mark(marks, result, held)
+            batch = self._claim(limit=limit, held=held)
         result.claimed += len(batch)
         if batch and self.prefetch is not None:
             try:
