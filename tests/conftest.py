@@ -19,7 +19,7 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
@@ -56,46 +56,47 @@ _PRIVATE_NAME = re.compile(rf"{PRIVATE_PREFIX}(\d+)_[0-9a-f]{{8}}")
 
 
 @contextmanager
+def _admin(base: str) -> Iterator[Connection]:
+    """A connection to ``base``'s server outside any transaction, as CREATE and DROP
+    DATABASE need; its engine disposed of afterwards."""
+    engine = create_engine(normalise_url(base), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            yield connection
+    finally:
+        engine.dispose()
+
+
+@contextmanager
 def private_postgres_database(base: str) -> Iterator[str]:
     """Create an empty database beside ``base`` and drop it afterwards."""
     name = f"{PRIVATE_PREFIX}{os.getpid()}_{secrets.token_hex(4)}"
-    admin = create_engine(normalise_url(base), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
+    with _admin(base) as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     try:
         yield make_url(normalise_url(base)).set(database=name).render_as_string(hide_password=False)
     finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        _drop(base, [name])
 
 
 def _private_databases(base: str) -> dict[str, int]:
     """The private databases on ``base``'s server, each with the pid in its name."""
-    admin = create_engine(normalise_url(base), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            names = connection.execute(
-                text("SELECT datname FROM pg_database WHERE starts_with(datname, :prefix)"),
-                {"prefix": PRIVATE_PREFIX},
-            ).scalars()
-            return {
-                name: int(match.group(1))
-                for name in names
-                if (match := _PRIVATE_NAME.fullmatch(name)) is not None
-            }
-    finally:
-        admin.dispose()
+    with _admin(base) as connection:
+        names = connection.execute(
+            text("SELECT datname FROM pg_database WHERE starts_with(datname, :prefix)"),
+            {"prefix": PRIVATE_PREFIX},
+        ).scalars()
+        return {
+            name: int(match.group(1))
+            for name in names
+            if (match := _PRIVATE_NAME.fullmatch(name)) is not None
+        }
 
 
 def _drop(base: str, names: list[str]) -> None:
-    admin = create_engine(normalise_url(base), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            for name in names:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
+    with _admin(base) as connection:
+        for name in names:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def _alive(pid: int) -> bool:
